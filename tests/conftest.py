@@ -1,0 +1,37 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_dir() -> Path:
+    return Path(os.environ.get("STEPFN_SHARED", REPO_ROOT.parent / "shared")).resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` beside the repository (CI lays a copy there), or ``$STEPFN_SHARED``."""
+    path = _shared_dir()
+    if not path.is_dir():
+        pytest.fail(f"shared material not found at {path}; set STEPFN_SHARED")
+    return path
+
+
+@pytest.fixture(scope="session")
+def golden_dir(shared_dir: Path) -> Path:
+    return shared_dir / "golden"
+
+
+@pytest.fixture(autouse=True)
+def stepfn_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own ``$STEPFN_HOME`` so no test reads another's executions or artifacts."""
+    home = tmp_path_factory.mktemp("stepfn-home")
+    monkeypatch.setenv("STEPFN_HOME", str(home))
+    yield home
