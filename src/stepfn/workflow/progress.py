@@ -1,0 +1,118 @@
+"""What each state of an execution is doing, read from its history events.
+
+Shared by everything that watches a run (the terminal progress of ``stepfn run``, the web console and
+``Execution.render_progress``), so they agree on what "running" and "failed" mean. Pure: events in, a
+summary out; the events are GetExecutionHistory-shaped dicts from either backend.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+RUNNING = "RUNNING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+CAUGHT = "CAUGHT_ERROR"
+
+_STATE_FAILURE_SUFFIXES = ("Failed", "TimedOut", "Aborted")
+
+
+@dataclass
+class StateProgress:
+    """One state's progress; a state that runs several times (a loop, Map items) counts each run."""
+
+    name: str
+    type: str | None = None
+    status: str = RUNNING
+    entered: datetime | None = None
+    exited: datetime | None = None
+    runs: int = 0
+    input: Any = None
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    resources: list[str] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float | None:
+        if self.entered is None:
+            return None
+        end = self.exited
+        return None if end is None else (end - self.entered).total_seconds()
+
+
+def _decode(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _details(event: dict[str, Any]) -> dict[str, Any]:
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            return value
+    return {}
+
+
+def state_progress(events: list[dict[str, Any]]) -> dict[str, StateProgress]:
+    """Summarise ``events`` per state name, in the order states were first entered."""
+    states: dict[str, StateProgress] = {}
+    # Failures are reported on task/map events that precede the state's exit; remember by state.
+    current_by_event: dict[int, str] = {}
+    last_entered: str | None = None
+    for event in events:
+        kind: str = event.get("type", "")
+        details = _details(event)
+        timestamp = event.get("timestamp")
+        if kind.endswith("StateEntered"):
+            name = details.get("name", "?")
+            progress = states.setdefault(name, StateProgress(name=name, type=kind[: -len("StateEntered")]))
+            progress.status = RUNNING
+            progress.entered = timestamp
+            progress.exited = None
+            progress.runs += 1
+            progress.input = _decode(details.get("input"))
+            last_entered = name
+            current_by_event[event.get("id", 0)] = name
+        elif kind.endswith("StateExited"):
+            name = details.get("name", "?")
+            progress = states.setdefault(name, StateProgress(name=name))
+            progress.exited = timestamp
+            progress.output = _decode(details.get("output"))
+            if progress.status == RUNNING:
+                progress.status = SUCCEEDED
+        elif kind.endswith(_STATE_FAILURE_SUFFIXES) and not kind.startswith("Execution"):
+            name = _owner(event, current_by_event) or last_entered
+            if name and name in states:
+                states[name].status = FAILED
+                states[name].error = details.get("error")
+                states[name].cause = details.get("cause")
+        elif kind == "TaskScheduled":
+            name = _owner(event, current_by_event) or last_entered
+            if name and name in states and details.get("resource"):
+                states[name].resources.append(f"{details.get('resourceType')}:{details['resource']}")
+        if event.get("id") is not None and event.get("previousEventId") in current_by_event:
+            current_by_event.setdefault(event["id"], current_by_event[event["previousEventId"]])
+    return states
+
+
+def _owner(event: dict[str, Any], owners: dict[int, str]) -> str | None:
+    return owners.get(event.get("previousEventId", -1))
+
+
+def execution_failure(events: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+    """The error and cause that ended the execution, if it failed, timed out or was aborted."""
+    for event in reversed(events):
+        if event.get("type") in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
+            details = _details(event)
+            return details.get("error"), details.get("cause")
+    return None, None
+
+
+__all__ = ["CAUGHT", "FAILED", "RUNNING", "SUCCEEDED", "StateProgress", "execution_failure", "state_progress"]
