@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from stepfn.errors import ServiceError, StoreError
+from stepfn.local.sagemaker.records import RecordStore, arn, as_states_error, check_name, to_botocore_shape
+
+
+def _create(home: str, index: int, results: multiprocessing.Queue[str]) -> None:
+    try:
+        RecordStore(home).create("training-job", "racer", {"n": index}, operation="CreateTrainingJob")
+        results.put("won")
+    except ServiceError:
+        results.put("refused")
+
+
+def test_create_refuses_an_existing_name_like_sagemaker(tmp_path: Path) -> None:
+    records = RecordStore(tmp_path)
+    records.create("training-job", "job-1", {"TrainingJobName": "job-1", "CreationTime": 2})
+    with pytest.raises(ServiceError) as info:
+        records.create("training-job", "job-1", {}, operation="CreateTrainingJob")
+    assert info.value.error == "SageMaker.AmazonSageMakerException"
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    assert "a job with this name already exists" in str(info.value)
+    with pytest.raises(ServiceError) as tuning:
+        records.create("tuning-job", "t", {})
+        records.create("tuning-job", "t", {})
+    assert tuning.value.response["Error"]["Code"] == "ResourceInUse"
+    states = as_states_error(info.value)
+    assert states.error == "SageMaker.AmazonSageMakerException" and "Error Code: ValidationException" in states.cause
+
+
+def test_create_is_atomic_across_processes(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue[str] = context.Queue()
+    procs = [context.Process(target=_create, args=(str(tmp_path), i, results)) for i in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(30)
+    outcomes = sorted(results.get(timeout=5) for _ in procs)
+    assert outcomes == ["refused", "refused", "refused", "won"]
+
+
+def test_put_get_update_list_delete(tmp_path: Path) -> None:
+    records = RecordStore(tmp_path)
+    assert records.get("model", "m") is None
+    records.put("model", "b", {"ModelName": "b", "CreationTime": 5})
+    records.put("model", "a", {"ModelName": "a", "CreationTime": 9})
+    assert [r["ModelName"] for r in records.list("model")] == ["b", "a"]
+    updated = records.update("model", "b", Note="x")
+    assert updated["Note"] == "x" and records.get("model", "b")["LastModifiedTime"] > 0
+    assert records.delete("model", "b") and not records.delete("model", "b")
+    assert records.log_path("training-job", "j").parent == tmp_path / "sagemaker" / "logs" / "training-job"
+    with pytest.raises(ServiceError, match="Could not find model"):
+        records.require("model", "b", "DescribeModel")
+
+
+@pytest.mark.parametrize("name", ["../x", "a_b", "", "a" * 64, "-a"])
+def test_bad_names_are_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(StoreError):
+        RecordStore(tmp_path).put("model", name, {})
+    with pytest.raises(ServiceError, match="regular expression"):
+        check_name("training-job", name, "CreateTrainingJob", "TrainingJobName")
+
+
+def test_arn_and_timestamp_conversion() -> None:
+    assert arn("training-job", "My-Job") == "arn:aws:sagemaker:us-east-1:000000000000:training-job/my-job"
+    assert arn("tuning-job", "t").endswith(":hyper-parameter-tuning-job/t")
+    converted = to_botocore_shape({"CreationTime": 1_700_000_000_000, "Items": [{"Timestamp": 0}], "N": 3})
+    assert converted["CreationTime"].year == 2023 and converted["Items"][0]["Timestamp"].year == 1970
+    assert converted["N"] == 3
