@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stepfn.engine.protocol import TaskRequest
+from stepfn.errors import StatesError
+from stepfn.local.objectstore import ObjectStore
+from stepfn.local.s3 import handlers
+
+
+class Control:
+    def cancelled(self) -> bool:
+        return False
+
+    def heartbeat(self) -> None:
+        pass
+
+    def sleep(self, seconds: float) -> bool:
+        return True
+
+    def log(self, message: str) -> None:
+        pass
+
+
+def call(home: Path, action: str, parameters: dict[str, Any]) -> Any:
+    request = TaskRequest(resource=f"arn:aws:states:::aws-sdk:s3:{action}", service="s3", action=action,
+                          pattern="request_response", parameters=parameters, state_name="S", execution_arn="e")
+    return handlers(home)[f"s3:{action}"](request, Control())
+
+
+def test_put_then_get_object(tmp_path: Path) -> None:
+    put = call(tmp_path, "putObject", {"Bucket": "b", "Key": "dir/items.json", "Body": [{"a": 1}]})
+    assert put["ETag"].startswith('"') and len(put["ETag"]) == 34
+    got = call(tmp_path, "getObject", {"Bucket": "b", "Key": "dir/items.json"})
+    assert json.loads(got["Body"]) == [{"a": 1}]
+    assert got["ContentLength"] == len(got["Body"]) and got["ETag"] == put["ETag"]
+    assert got["LastModified"].endswith("Z")
+    assert ObjectStore(tmp_path / "s3").get_bytes("s3://b/dir/items.json") == b'[{"a":1}]'
+    head = call(tmp_path, "headObject", {"Bucket": "b", "Key": "dir/items.json"})
+    assert "Body" not in head and head["ContentLength"] == got["ContentLength"]
+
+
+def test_missing_key_and_bucket_errors(tmp_path: Path) -> None:
+    with pytest.raises(StatesError) as info:
+        call(tmp_path, "getObject", {"Bucket": "b", "Key": "nope"})
+    assert info.value.error == "S3.NoSuchKeyException" and "Status Code: 404" in info.value.cause
+    with pytest.raises(StatesError) as bucket:
+        call(tmp_path, "listObjectsV2", {"Bucket": "nobucket"})
+    assert bucket.value.error == "S3.NoSuchBucketException"
+    with pytest.raises(StatesError) as escape:
+        call(tmp_path, "putObject", {"Bucket": "b", "Key": "../../etc/x", "Body": "x"})
+    assert escape.value.error == "S3.S3Exception"
+
+
+def test_list_objects_v2_pages_and_delimiter(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path / "s3")
+    for key in ["a/1.csv", "a/2.csv", "a/sub/3.csv", "a/sub/4.csv", "b/5.csv"]:
+        store.put_bytes(f"s3://bkt/{key}", b"x")
+    first = call(tmp_path, "listObjectsV2", {"Bucket": "bkt", "Prefix": "a/", "MaxKeys": 2})
+    assert [c["Key"] for c in first["Contents"]] == ["a/1.csv", "a/2.csv"]
+    assert first["IsTruncated"] and first["KeyCount"] == 2
+    second = call(tmp_path, "listObjectsV2", {"Bucket": "bkt", "Prefix": "a/", "MaxKeys": 2,
+                                              "ContinuationToken": first["NextContinuationToken"]})
+    assert [c["Key"] for c in second["Contents"]] == ["a/sub/3.csv", "a/sub/4.csv"]
+    assert not second["IsTruncated"] and "NextContinuationToken" not in second
+    rolled = call(tmp_path, "listObjectsV2", {"Bucket": "bkt", "Prefix": "a/", "Delimiter": "/"})
+    assert [c["Key"] for c in rolled["Contents"]] == ["a/1.csv", "a/2.csv"]
+    assert rolled["CommonPrefixes"] == [{"Prefix": "a/sub/"}] and rolled["KeyCount"] == 3
+    top = call(tmp_path, "listObjectsV2", {"Bucket": "bkt", "Delimiter": "/"})
+    assert "Contents" not in top and top["CommonPrefixes"] == [{"Prefix": "a/"}, {"Prefix": "b/"}]
+    assert call(tmp_path, "deleteObject", {"Bucket": "bkt", "Key": "b/5.csv"}) == {}
+    assert not store.exists("s3://bkt/b/5.csv")
