@@ -1,0 +1,244 @@
+"""The SQLite file under ``$STEPFN_HOME``: connections, transactions, schema migrations, JSON codec.
+
+One connection per thread (sqlite3 connections must not cross threads), WAL so that readers in other
+processes never block the writer, and a busy timeout so concurrent writers queue instead of failing.
+Every write runs inside ``BEGIN IMMEDIATE`` ... ``COMMIT``: a crash leaves either all of it or none.
+
+``synchronous=NORMAL`` under WAL makes a commit durable against the *process* dying (kill -9) before
+the call returns; only a power loss can drop the last commits. ``STEPFN_DB_SYNC=FULL`` trades speed for
+power-loss durability too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from stepfn.errors import StoreError
+
+DB_FILENAME = "stepfn.db"
+BUSY_TIMEOUT_MS = 30_000
+
+# Each entry upgrades the schema from version i to i + 1; ``PRAGMA user_version`` records how far a file got.
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE state_machines (
+        arn TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        role_arn TEXT NOT NULL,
+        description TEXT,
+        logging_configuration TEXT,
+        tracing_configuration TEXT,
+        revision_id TEXT NOT NULL,
+        creation_date TEXT NOT NULL,
+        update_date TEXT,
+        version_counter INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE state_machine_versions (
+        arn TEXT PRIMARY KEY,
+        state_machine_arn TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        role_arn TEXT NOT NULL,
+        description TEXT,
+        logging_configuration TEXT,
+        tracing_configuration TEXT,
+        revision_id TEXT NOT NULL,
+        creation_date TEXT NOT NULL,
+        UNIQUE (state_machine_arn, version)
+    );
+    CREATE TABLE state_machine_aliases (
+        arn TEXT PRIMARY KEY,
+        state_machine_arn TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT,
+        routing_configuration TEXT NOT NULL,
+        creation_date TEXT NOT NULL,
+        update_date TEXT NOT NULL
+    );
+    CREATE TABLE tags (
+        resource_arn TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (resource_arn, key)
+    );
+    CREATE TABLE executions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        arn TEXT NOT NULL UNIQUE,
+        state_machine_arn TEXT NOT NULL,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        input TEXT,
+        output TEXT,
+        error TEXT,
+        cause TEXT,
+        start_date TEXT NOT NULL,
+        stop_date TEXT,
+        definition TEXT NOT NULL,
+        role_arn TEXT,
+        version_arn TEXT,
+        alias_arn TEXT,
+        trace_header TEXT,
+        redrive_count INTEGER NOT NULL DEFAULT 0,
+        redrive_date TEXT,
+        owner TEXT,
+        owner_host TEXT,
+        owner_pid INTEGER,
+        owner_started TEXT,
+        lease_expires REAL
+    );
+    CREATE INDEX executions_by_machine ON executions (state_machine_arn, seq);
+    CREATE INDEX executions_by_status ON executions (status);
+    CREATE TABLE events (
+        execution_arn TEXT NOT NULL,
+        id INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        timestamp TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (execution_arn, id)
+    ) WITHOUT ROWID;
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+_DATETIME_TAG = "__datetime__"
+
+
+def _encode_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {_DATETIME_TAG: format_datetime(value)}
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _decode_hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and _DATETIME_TAG in obj:
+        return parse_datetime(obj[_DATETIME_TAG])
+    return obj
+
+
+def dumps(value: Any) -> str:
+    """JSON text for a stored value; datetimes (anywhere inside) survive the round trip as aware datetimes."""
+    return json.dumps(value, default=_encode_default, separators=(",", ":"))
+
+
+def loads(text: str) -> Any:
+    if _DATETIME_TAG in text:
+        return json.loads(text, object_hook=_decode_hook)
+    return json.loads(text)
+
+
+def format_datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise StoreError(f"refusing to store a naive datetime {value!r}: history timestamps must be timezone-aware")
+    return value.astimezone(UTC).isoformat()
+
+
+def parse_datetime(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def default_home() -> Path:
+    """``$STEPFN_HOME``, or ``./.stepfn`` in the working directory."""
+    return Path(os.environ.get("STEPFN_HOME") or ".stepfn")
+
+
+class Database:
+    """The SQLite file, a connection per thread, and transactions that commit whole or not at all."""
+
+    def __init__(self, home: Path | str | None = None) -> None:
+        self.home = Path(home) if home is not None else default_home()
+        self.path = self.home / DB_FILENAME
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._synchronous = os.environ.get("STEPFN_DB_SYNC", "NORMAL").upper()
+        if self._synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise StoreError(f"STEPFN_DB_SYNC must be OFF, NORMAL, FULL or EXTRA, not {self._synchronous!r}")
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create the stepfn home {self.home}: {error}") from error
+        self._migrate()
+
+    def connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                # isolation_level=None: we issue BEGIN/COMMIT ourselves, so sqlite3 never opens hidden transactions.
+                # check_same_thread=False only so close() may run from any thread; each thread still uses its own.
+                conn = sqlite3.connect(
+                    self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+                )
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(f"{self.path}: SQLite refused WAL mode (got {mode!r}); is it on a network filesystem?")
+                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            except sqlite3.Error as error:
+                raise StoreError(f"cannot open the execution store {self.path}: {error}") from error
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: ``BEGIN IMMEDIATE`` takes the write lock up front, so it never fails half-way
+        with SQLITE_BUSY on upgrade; any exception rolls everything back."""
+        conn = self.connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot start a write transaction: {error}") from error
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            conn.execute("ROLLBACK")
+            raise StoreError(f"{self.path}: commit failed: {error}") from error
+
+    def read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        try:
+            return self.connection().execute(sql, params).fetchall()
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: query failed: {error}") from error
+
+    def _migrate(self) -> None:
+        with self.write() as conn:
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {current}, newer than this stepfn understands "
+                    f"({SCHEMA_VERSION}); upgrade stepfn or point STEPFN_HOME elsewhere"
+                )
+            for version in range(current, SCHEMA_VERSION):
+                # executescript would COMMIT our transaction; run the statements one by one instead.
+                for statement in _MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            if current != SCHEMA_VERSION:
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close every thread's connection; a thread that uses the store afterwards opens a new one."""
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()

@@ -1,0 +1,484 @@
+"""The execution store: state machines (with versions, aliases and tags), executions and their history.
+
+Everything a process writes is visible to every other process that opens the same ``$STEPFN_HOME``:
+``stepfn executions`` in one terminal lists what a notebook in another is running, and a process that
+restarts after a crash finds the executions it must resume (``find_orphans`` + ``claim_execution``).
+
+History is append-only. :class:`ExecutionJournal` is the engine's ``Journal``: ``append`` commits before it
+returns, and a terminal event (``ExecutionSucceeded`` ...) updates the execution's row in the same
+transaction, so the row and its history can never disagree, even when the process dies right after.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import fields, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from stepfn.errors import StoreError
+from stepfn.store._db import SCHEMA_VERSION, Database, dumps, format_datetime, loads, parse_datetime
+from stepfn.store._owner import Owner, current_owner
+from stepfn.store._records import (
+    AliasRecord,
+    ExecutionRecord,
+    NotRedrivable,
+    RecordExists,
+    RecordNotFound,
+    StateMachineRecord,
+    VersionRecord,
+)
+
+DEFAULT_LEASE_SECONDS = 30.0
+
+logger = logging.getLogger(__name__)
+
+# Terminal history event -> (status, the details member whose output/error/cause go onto the execution row).
+_TERMINAL_EVENTS: dict[str, tuple[str, str]] = {
+    "ExecutionSucceeded": ("SUCCEEDED", "executionSucceededEventDetails"),
+    "ExecutionFailed": ("FAILED", "executionFailedEventDetails"),
+    "ExecutionAborted": ("ABORTED", "executionAbortedEventDetails"),
+    "ExecutionTimedOut": ("TIMED_OUT", "executionTimedOutEventDetails"),
+}
+
+_JSON_COLUMNS = {"logging_configuration", "tracing_configuration", "routing_configuration"}
+_DATE_COLUMNS = {"creation_date", "update_date", "start_date", "stop_date", "redrive_date"}
+
+R = TypeVar("R")
+
+
+def _to_row(record: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if value is not None and f.name in _JSON_COLUMNS:
+            value = dumps(value)
+        elif value is not None and f.name in _DATE_COLUMNS:
+            value = format_datetime(value)
+        row[f.name] = value
+    return row
+
+
+def _from_row(cls: type[R], row: sqlite3.Row) -> R:
+    keys = row.keys()
+    values: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name not in keys:
+            continue
+        value = row[f.name]
+        if value is not None and f.name in _JSON_COLUMNS:
+            value = loads(value)
+        elif value is not None and f.name in _DATE_COLUMNS:
+            value = parse_datetime(value)
+        values[f.name] = value
+    return cls(**values)
+
+
+def _insert(conn: sqlite3.Connection, table: str, row: Mapping[str, Any]) -> None:
+    columns = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
+
+
+class Store:
+    """The SQLite store under ``home`` (default ``$STEPFN_HOME`` or ``./.stepfn``). Safe to share between threads."""
+
+    schema_version = SCHEMA_VERSION
+
+    def __init__(self, home: Path | str | None = None, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
+        self._db = Database(home)
+        self.home = self._db.home
+        self.path = self._db.path
+        self.lease_seconds = lease_seconds
+        self._keeper: threading.Thread | None = None
+        self._keeper_stop = threading.Event()
+        self._keeper_lock = threading.Lock()
+
+    # -- state machines -------------------------------------------------------------------------------------
+
+    def create_state_machine(self, record: StateMachineRecord) -> None:
+        """Insert a new state machine; :class:`RecordExists` (with the existing ARN) when the name is taken."""
+        with self._db.write() as conn:
+            existing = conn.execute("SELECT arn FROM state_machines WHERE name = ?", (record.name,)).fetchone()
+            if existing is not None:
+                raise RecordExists("StateMachine", existing["arn"])
+            _insert(conn, "state_machines", _to_row(record))
+
+    def get_state_machine(self, arn: str) -> StateMachineRecord:
+        rows = self._db.read("SELECT * FROM state_machines WHERE arn = ?", (arn,))
+        if not rows:
+            raise RecordNotFound("StateMachine", arn)
+        return _from_row(StateMachineRecord, rows[0])
+
+    def update_state_machine(self, arn: str, **changes: Any) -> StateMachineRecord:
+        """Replace the given fields; returns the updated record."""
+        with self._db.write() as conn:
+            rows = conn.execute("SELECT * FROM state_machines WHERE arn = ?", (arn,)).fetchall()
+            if not rows:
+                raise RecordNotFound("StateMachine", arn)
+            updated = replace(_from_row(StateMachineRecord, rows[0]), **changes)
+            row = _to_row(updated)
+            assignments = ", ".join(f"{key} = ?" for key in row if key != "arn")
+            conn.execute(
+                f"UPDATE state_machines SET {assignments} WHERE arn = ?",
+                (*[value for key, value in row.items() if key != "arn"], arn),
+            )
+        return updated
+
+    def delete_state_machine(self, arn: str) -> None:
+        """Delete a state machine with its versions, aliases and tags; its executions (and history) stay readable."""
+        with self._db.write() as conn:
+            versions = [r["arn"] for r in conn.execute(
+                "SELECT arn FROM state_machine_versions WHERE state_machine_arn = ?", (arn,))]
+            aliases = [r["arn"] for r in conn.execute(
+                "SELECT arn FROM state_machine_aliases WHERE state_machine_arn = ?", (arn,))]
+            for resource in (arn, *versions, *aliases):
+                conn.execute("DELETE FROM tags WHERE resource_arn = ?", (resource,))
+            conn.execute("DELETE FROM state_machine_versions WHERE state_machine_arn = ?", (arn,))
+            conn.execute("DELETE FROM state_machine_aliases WHERE state_machine_arn = ?", (arn,))
+            conn.execute("DELETE FROM state_machines WHERE arn = ?", (arn,))
+
+    def list_state_machines(self) -> list[StateMachineRecord]:
+        rows = self._db.read("SELECT * FROM state_machines ORDER BY creation_date, name")
+        return [_from_row(StateMachineRecord, row) for row in rows]
+
+    # -- versions ---------------------------------------------------------------------------------------------
+
+    def publish_version(
+        self, state_machine_arn: str, *, creation_date: datetime, description: str | None = None,
+        revision_id: str | None = None,
+    ) -> VersionRecord:
+        """Publish the state machine's current revision as the next version number.
+
+        As AWS does, publishing a revision that is already the latest version returns that version, and a
+        ``revision_id`` that is not the current revision raises :class:`RecordExists` naming the current one.
+        """
+        with self._db.write() as conn:
+            rows = conn.execute("SELECT * FROM state_machines WHERE arn = ?", (state_machine_arn,)).fetchall()
+            if not rows:
+                raise RecordNotFound("StateMachine", state_machine_arn)
+            machine = _from_row(StateMachineRecord, rows[0])
+            if revision_id is not None and revision_id != machine.revision_id:
+                raise RecordExists("Revision", machine.revision_id)
+            latest = conn.execute(
+                "SELECT * FROM state_machine_versions WHERE state_machine_arn = ? ORDER BY version DESC LIMIT 1",
+                (state_machine_arn,),
+            ).fetchone()
+            if latest is not None and latest["revision_id"] == machine.revision_id:
+                return _from_row(VersionRecord, latest)
+            # Version numbers are never reused, even after a version is deleted: a counter on the machine's row.
+            number = conn.execute(
+                "UPDATE state_machines SET version_counter = version_counter + 1 WHERE arn = ? RETURNING version_counter",
+                (state_machine_arn,),
+            ).fetchone()[0]
+            version = VersionRecord(
+                arn=f"{state_machine_arn}:{number}", state_machine_arn=state_machine_arn, version=number,
+                type=machine.type, definition=machine.definition, role_arn=machine.role_arn,
+                revision_id=machine.revision_id, creation_date=creation_date, description=description,
+                logging_configuration=machine.logging_configuration,
+                tracing_configuration=machine.tracing_configuration,
+            )
+            _insert(conn, "state_machine_versions", _to_row(version))
+        return version
+
+    def get_version(self, arn: str) -> VersionRecord:
+        rows = self._db.read("SELECT * FROM state_machine_versions WHERE arn = ?", (arn,))
+        if not rows:
+            raise RecordNotFound("StateMachineVersion", arn)
+        return _from_row(VersionRecord, rows[0])
+
+    def list_versions(self, state_machine_arn: str) -> list[VersionRecord]:
+        rows = self._db.read(
+            "SELECT * FROM state_machine_versions WHERE state_machine_arn = ? ORDER BY version DESC",
+            (state_machine_arn,),
+        )
+        return [_from_row(VersionRecord, row) for row in rows]
+
+    def delete_version(self, arn: str) -> None:
+        with self._db.write() as conn:
+            conn.execute("DELETE FROM state_machine_versions WHERE arn = ?", (arn,))
+            conn.execute("DELETE FROM tags WHERE resource_arn = ?", (arn,))
+
+    # -- aliases ----------------------------------------------------------------------------------------------
+
+    def create_alias(self, record: AliasRecord) -> None:
+        with self._db.write() as conn:
+            if conn.execute("SELECT 1 FROM state_machine_aliases WHERE arn = ?", (record.arn,)).fetchone():
+                raise RecordExists("StateMachineAlias", record.arn)
+            _insert(conn, "state_machine_aliases", _to_row(record))
+
+    def get_alias(self, arn: str) -> AliasRecord:
+        rows = self._db.read("SELECT * FROM state_machine_aliases WHERE arn = ?", (arn,))
+        if not rows:
+            raise RecordNotFound("StateMachineAlias", arn)
+        return _from_row(AliasRecord, rows[0])
+
+    def update_alias(self, arn: str, **changes: Any) -> AliasRecord:
+        with self._db.write() as conn:
+            rows = conn.execute("SELECT * FROM state_machine_aliases WHERE arn = ?", (arn,)).fetchall()
+            if not rows:
+                raise RecordNotFound("StateMachineAlias", arn)
+            updated = replace(_from_row(AliasRecord, rows[0]), **changes)
+            row = _to_row(updated)
+            conn.execute(
+                "UPDATE state_machine_aliases SET description = ?, routing_configuration = ?, update_date = ? "
+                "WHERE arn = ?",
+                (row["description"], row["routing_configuration"], row["update_date"], arn),
+            )
+        return updated
+
+    def list_aliases(self, state_machine_arn: str) -> list[AliasRecord]:
+        rows = self._db.read(
+            "SELECT * FROM state_machine_aliases WHERE state_machine_arn = ? ORDER BY creation_date DESC, name",
+            (state_machine_arn,),
+        )
+        return [_from_row(AliasRecord, row) for row in rows]
+
+    def delete_alias(self, arn: str) -> None:
+        with self._db.write() as conn:
+            conn.execute("DELETE FROM state_machine_aliases WHERE arn = ?", (arn,))
+            conn.execute("DELETE FROM tags WHERE resource_arn = ?", (arn,))
+
+    # -- tags -------------------------------------------------------------------------------------------------
+
+    def tag(self, resource_arn: str, tags: Iterable[tuple[str, str]]) -> None:
+        with self._db.write() as conn:
+            conn.executemany(
+                "INSERT INTO tags (resource_arn, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (resource_arn, key) DO UPDATE SET value = excluded.value",
+                [(resource_arn, key, value) for key, value in tags],
+            )
+
+    def untag(self, resource_arn: str, keys: Iterable[str]) -> None:
+        with self._db.write() as conn:
+            conn.executemany(
+                "DELETE FROM tags WHERE resource_arn = ? AND key = ?", [(resource_arn, key) for key in keys]
+            )
+
+    def tags(self, resource_arn: str) -> list[tuple[str, str]]:
+        rows = self._db.read("SELECT key, value FROM tags WHERE resource_arn = ? ORDER BY rowid", (resource_arn,))
+        return [(row["key"], row["value"]) for row in rows]
+
+    # -- executions -------------------------------------------------------------------------------------------
+
+    def create_execution(self, record: ExecutionRecord, *, owned: bool = True) -> None:
+        """Insert a new execution, owned (leased) by this process unless ``owned`` is False."""
+        row = _to_row(record)
+        if owned:
+            row.update(self._ownership(current_owner()))
+        with self._db.write() as conn:
+            if conn.execute("SELECT 1 FROM executions WHERE arn = ?", (record.arn,)).fetchone():
+                raise RecordExists("Execution", record.arn)
+            _insert(conn, "executions", row)
+        if owned:
+            self._ensure_keeper()
+
+    def get_execution(self, arn: str) -> ExecutionRecord:
+        rows = self._db.read("SELECT * FROM executions WHERE arn = ?", (arn,))
+        if not rows:
+            raise RecordNotFound("Execution", arn)
+        return _from_row(ExecutionRecord, rows[0])
+
+    def list_executions(
+        self, state_machine_arn: str | None = None, *, status: str | None = None,
+        version_arn: str | None = None, alias_arn: str | None = None, redriven: bool | None = None,
+    ) -> list[ExecutionRecord]:
+        """Newest first, as ListExecutions returns them."""
+        clauses, params = [], []
+        for column, value in (
+            ("state_machine_arn", state_machine_arn), ("status", status),
+            ("version_arn", version_arn), ("alias_arn", alias_arn),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if redriven is not None:
+            clauses.append("redrive_count > 0" if redriven else "redrive_count = 0")
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._db.read(f"SELECT * FROM executions {where} ORDER BY seq DESC", tuple(params))
+        return [_from_row(ExecutionRecord, row) for row in rows]
+
+    def finish_execution(
+        self, arn: str, *, status: str, stop_date: datetime, output: str | None = None,
+        error: str | None = None, cause: str | None = None,
+    ) -> bool:
+        """Record the end of a RUNNING execution and drop its owner; False if it had already ended."""
+        with self._db.write() as conn:
+            return self._finish(conn, arn, status, stop_date, output, error, cause)
+
+    @staticmethod
+    def _finish(
+        conn: sqlite3.Connection, arn: str, status: str, stop_date: datetime, output: str | None,
+        error: str | None, cause: str | None,
+    ) -> bool:
+        cursor = conn.execute(
+            "UPDATE executions SET status = ?, stop_date = ?, output = ?, error = ?, cause = ?, owner = NULL, "
+            "owner_host = NULL, owner_pid = NULL, owner_started = NULL, lease_expires = NULL "
+            "WHERE arn = ? AND status = 'RUNNING'",
+            (status, format_datetime(stop_date), output, error, cause, arn),
+        )
+        return cursor.rowcount == 1
+
+    def start_redrive(self, arn: str, *, redrive_date: datetime) -> ExecutionRecord:
+        """Turn a FAILED/TIMED_OUT/ABORTED execution back into RUNNING, owned by this process."""
+        owner = self._ownership(current_owner())
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE executions SET status = 'RUNNING', stop_date = NULL, output = NULL, error = NULL, "
+                "cause = NULL, redrive_count = redrive_count + 1, redrive_date = ?, owner = ?, owner_host = ?, "
+                "owner_pid = ?, owner_started = ?, lease_expires = ? "
+                "WHERE arn = ? AND status IN ('FAILED', 'TIMED_OUT', 'ABORTED')",
+                (format_datetime(redrive_date), owner["owner"], owner["owner_host"], owner["owner_pid"],
+                 owner["owner_started"], owner["lease_expires"], arn),
+            )
+            if cursor.rowcount != 1:
+                row = conn.execute("SELECT status FROM executions WHERE arn = ?", (arn,)).fetchone()
+                if row is None:
+                    raise RecordNotFound("Execution", arn)
+                raise NotRedrivable(arn, row["status"])
+            row = conn.execute("SELECT * FROM executions WHERE arn = ?", (arn,)).fetchone()
+        self._ensure_keeper()
+        return _from_row(ExecutionRecord, row)
+
+    # -- history ----------------------------------------------------------------------------------------------
+
+    def append_event(self, execution_arn: str, event: Mapping[str, Any]) -> None:
+        """Append one GetExecutionHistory-shaped event; committed when this returns."""
+        body = {key: value for key, value in event.items() if key not in ("timestamp", "id", "type")}
+        timestamp = event["timestamp"]
+        with self._db.write() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO events (execution_arn, id, type, timestamp, body) VALUES (?, ?, ?, ?, ?)",
+                    (execution_arn, event["id"], event["type"], format_datetime(timestamp), dumps(body)),
+                )
+            except sqlite3.IntegrityError as error:
+                raise RecordExists("HistoryEvent", f"{execution_arn}#{event['id']}") from error
+            terminal = _TERMINAL_EVENTS.get(event["type"])
+            if terminal is not None:
+                status, details_key = terminal
+                details = event.get(details_key) or {}
+                self._finish(
+                    conn, execution_arn, status, timestamp, details.get("output"), details.get("error"),
+                    details.get("cause"),
+                )
+
+    def events(
+        self, execution_arn: str, *, reverse: bool = False, after_id: int | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """History events in id order (or reversed); ``after_id`` skips through that id in the chosen order."""
+        order = "DESC" if reverse else "ASC"
+        sql = "SELECT id, type, timestamp, body FROM events WHERE execution_arn = ?"
+        params: list[Any] = [execution_arn]
+        if after_id is not None:
+            sql += " AND id < ?" if reverse else " AND id > ?"
+            params.append(after_id)
+        sql += f" ORDER BY id {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        result = []
+        for row in self._db.read(sql, tuple(params)):
+            event: dict[str, Any] = {"timestamp": parse_datetime(row["timestamp"]), "type": row["type"], "id": row["id"]}
+            event.update(loads(row["body"]))
+            result.append(event)
+        return result
+
+    def journal(self, execution_arn: str) -> ExecutionJournal:
+        return ExecutionJournal(self, execution_arn)
+
+    # -- ownership and leases ---------------------------------------------------------------------------------
+
+    def _ownership(self, owner: Owner) -> dict[str, Any]:
+        return {
+            "owner": owner.token, "owner_host": owner.host, "owner_pid": owner.pid,
+            "owner_started": owner.started, "lease_expires": time.time() + self.lease_seconds,
+        }
+
+    def find_orphans(self) -> list[ExecutionRecord]:
+        """RUNNING executions whose owner is gone: dead on this host, or silent past its lease."""
+        me = current_owner().token
+        now = time.time()
+        orphans = []
+        for row in self._db.read("SELECT * FROM executions WHERE status = 'RUNNING' AND type = 'STANDARD'"):
+            if row["owner"] == me:
+                continue
+            owner = Owner(row["owner_host"] or "", row["owner_pid"] or 0, row["owner_started"] or "")
+            alive = owner.seems_alive() if row["owner"] else False
+            if alive is False or (alive is None and (row["lease_expires"] or 0) < now):
+                orphans.append(_from_row(ExecutionRecord, row))
+        return orphans
+
+    def claim_execution(self, arn: str, previous_owner: str | None) -> bool:
+        """Take over a RUNNING execution from ``previous_owner``; False if another process was quicker."""
+        row = self._ownership(current_owner())
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE executions SET owner = ?, owner_host = ?, owner_pid = ?, owner_started = ?, "
+                "lease_expires = ? WHERE arn = ? AND status = 'RUNNING' AND owner IS ?",
+                (row["owner"], row["owner_host"], row["owner_pid"], row["owner_started"], row["lease_expires"],
+                 arn, previous_owner),
+            )
+            claimed = cursor.rowcount == 1
+        if claimed:
+            self._ensure_keeper()
+        return claimed
+
+    def renew_leases(self) -> int:
+        """Extend the lease of every RUNNING execution this process owns; returns how many."""
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE executions SET lease_expires = ? WHERE owner = ? AND status = 'RUNNING'",
+                (time.time() + self.lease_seconds, current_owner().token),
+            )
+            return cursor.rowcount
+
+    def _ensure_keeper(self) -> None:
+        with self._keeper_lock:
+            if self._keeper is not None and self._keeper.is_alive():
+                return
+            self._keeper_stop.clear()
+            self._keeper = threading.Thread(target=self._keep_leases, name="stepfn-lease-keeper", daemon=True)
+            self._keeper.start()
+
+    def _keep_leases(self) -> None:
+        # Runs until close(): one cheap UPDATE per interval, and no race with a keeper that decides to quit.
+        interval = max(self.lease_seconds / 3, 0.05)
+        while not self._keeper_stop.wait(interval):
+            try:
+                self.renew_leases()
+            except StoreError as error:
+                # A busy or briefly unavailable file: the lease has slack for a missed renewal or two.
+                logger.warning("could not renew execution leases: %s", error)
+
+    def close(self) -> None:
+        """Stop renewing leases and close the SQLite connections."""
+        self._keeper_stop.set()
+        keeper = self._keeper
+        if keeper is not None and keeper is not threading.current_thread():
+            keeper.join(timeout=5)
+        self._db.close()
+
+
+class ExecutionJournal:
+    """The engine's ``Journal`` for one execution, backed by the store."""
+
+    __slots__ = ("execution_arn", "store")
+
+    def __init__(self, store: Store, execution_arn: str) -> None:
+        self.store = store
+        self.execution_arn = execution_arn
+
+    def append(self, event: dict[str, Any]) -> None:
+        self.store.append_event(self.execution_arn, event)
+
+    def events(self) -> list[dict[str, Any]]:
+        return self.store.events(self.execution_arn)
+
+
+__all__ = ["DEFAULT_LEASE_SECONDS", "ExecutionJournal", "Store"]
