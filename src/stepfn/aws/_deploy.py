@@ -1,0 +1,250 @@
+"""State machine settings beyond the original SDK: type, logging, tracing, tags, versions, aliases.
+
+``Workflow`` builds its Step Functions calls from these so that the local client and boto3 receive
+the same requests. Builders (``build_*``) are pure and validate eagerly, naming the argument at
+fault, because Step Functions only reports a bad logging level or a log group without ``:*`` after
+the role and definition have been checked. ``publish_version``, ``deploy_alias`` and
+``start_sync_execution`` do the I/O with any client that has boto3's stepfunctions interface.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from stepfn.errors import StepfnError
+
+STATE_MACHINE_TYPES = ("STANDARD", "EXPRESS")
+LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
+
+TagsArgument = Sequence[Mapping[str, str]] | Mapping[str, str] | None
+
+
+class DeploymentConfigError(StepfnError, ValueError):
+    """A deployment setting (type, logging, tracing, tags, alias routing) is invalid."""
+
+
+def build_tags(tags: TagsArgument) -> list[dict[str, str]]:
+    """Tags in the API's ``[{"key": ..., "value": ...}]`` form from that form or a plain mapping.
+
+    The original SDK passed ``tags`` through untouched; a ``{"team": "ml"}`` dict then failed at the
+    API with a type error that named neither the argument nor the expected shape.
+    """
+    if tags is None:
+        return []
+    if isinstance(tags, Mapping):
+        return [{"key": str(key), "value": str(value)} for key, value in tags.items()]
+    result: list[dict[str, str]] = []
+    for index, tag in enumerate(tags):
+        if not isinstance(tag, Mapping) or "key" not in tag:
+            raise DeploymentConfigError(
+                f"tags[{index}] must be a mapping {{'key': ..., 'value': ...}}, got {tag!r}"
+            )
+        result.append({"key": str(tag["key"]), "value": str(tag.get("value", ""))})
+    return result
+
+
+def build_logging_configuration(
+    logging: Mapping[str, Any] | str | None = None,
+    *,
+    log_group_arn: str | None = None,
+    include_execution_data: bool = False,
+) -> dict[str, Any] | None:
+    """``loggingConfiguration`` for CreateStateMachine/UpdateStateMachine.
+
+    ``logging`` is either the API dict itself (validated and passed on) or a level name, with the
+    CloudWatch Logs group given by ``log_group_arn``. Step Functions requires the group ARN to end
+    in ``:*``; it is added when missing.
+    """
+    if logging is None:
+        return None
+    if isinstance(logging, str):
+        config: dict[str, Any] = {"level": logging.upper(), "includeExecutionData": include_execution_data}
+        if log_group_arn:
+            config["destinations"] = [{"cloudWatchLogsLogGroup": {"logGroupArn": log_group_arn}}]
+    else:
+        config = json.loads(json.dumps(dict(logging)))
+    level = config.get("level", "OFF")
+    if level not in LOG_LEVELS:
+        raise DeploymentConfigError(f"logging level must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    destinations = config.get("destinations") or []
+    if level != "OFF" and not destinations:
+        raise DeploymentConfigError(f"logging level {level!r} needs a CloudWatch Logs group: pass log_group_arn=...")
+    for destination in destinations:
+        group = destination.get("cloudWatchLogsLogGroup", {})
+        arn = group.get("logGroupArn", "")
+        if not arn.startswith("arn:") or ":log-group:" not in arn:
+            raise DeploymentConfigError(f"logGroupArn {arn!r} is not a CloudWatch Logs log group ARN")
+        if not arn.endswith(":*"):
+            group["logGroupArn"] = f"{arn}:*"
+    return config
+
+
+def build_tracing_configuration(tracing: bool | Mapping[str, Any] | None) -> dict[str, bool] | None:
+    """``tracingConfiguration`` (X-Ray) from a bool or the API dict."""
+    if tracing is None:
+        return None
+    if isinstance(tracing, Mapping):
+        return {"enabled": bool(tracing.get("enabled", False))}
+    return {"enabled": bool(tracing)}
+
+
+def check_state_machine_type(state_machine_type: str | None) -> str:
+    kind = (state_machine_type or "STANDARD").upper()
+    if kind not in STATE_MACHINE_TYPES:
+        raise DeploymentConfigError(f"state machine type must be STANDARD or EXPRESS, got {state_machine_type!r}")
+    return kind
+
+
+def build_create_state_machine_request(
+    *,
+    name: str,
+    definition: str,
+    role_arn: str,
+    tags: TagsArgument = None,
+    state_machine_type: str | None = None,
+    logging: Mapping[str, Any] | str | None = None,
+    log_group_arn: str | None = None,
+    include_execution_data: bool = False,
+    tracing: bool | Mapping[str, Any] | None = None,
+    publish: bool = False,
+    version_description: str | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments of ``create_state_machine``, with optional members only when set.
+
+    With no optional setting the request is exactly the original SDK's
+    (``name, definition, roleArn, tags``), so golden wire formats do not move.
+    """
+    request: dict[str, Any] = {"name": name, "definition": definition, "roleArn": role_arn, "tags": build_tags(tags)}
+    if state_machine_type is not None:
+        request["type"] = check_state_machine_type(state_machine_type)
+    return _add_settings(
+        request, logging=logging, log_group_arn=log_group_arn, include_execution_data=include_execution_data,
+        tracing=tracing, publish=publish, version_description=version_description,
+    )
+
+
+def build_update_state_machine_request(
+    *,
+    state_machine_arn: str,
+    definition: str | None = None,
+    role_arn: str | None = None,
+    logging: Mapping[str, Any] | str | None = None,
+    log_group_arn: str | None = None,
+    include_execution_data: bool = False,
+    tracing: bool | Mapping[str, Any] | None = None,
+    publish: bool = False,
+    version_description: str | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments of ``update_state_machine``; members left unset are not sent (and not changed)."""
+    request: dict[str, Any] = {"stateMachineArn": state_machine_arn}
+    if definition is not None:
+        request["definition"] = definition
+    if role_arn is not None:
+        request["roleArn"] = role_arn
+    return _add_settings(
+        request, logging=logging, log_group_arn=log_group_arn, include_execution_data=include_execution_data,
+        tracing=tracing, publish=publish, version_description=version_description,
+    )
+
+
+def _add_settings(
+    request: dict[str, Any],
+    *,
+    logging: Mapping[str, Any] | str | None,
+    log_group_arn: str | None,
+    include_execution_data: bool,
+    tracing: bool | Mapping[str, Any] | None,
+    publish: bool,
+    version_description: str | None,
+) -> dict[str, Any]:
+    """The members CreateStateMachine and UpdateStateMachine share, added only when set."""
+    logging_configuration = build_logging_configuration(
+        logging, log_group_arn=log_group_arn, include_execution_data=include_execution_data
+    )
+    if logging_configuration is not None:
+        request["loggingConfiguration"] = logging_configuration
+    tracing_configuration = build_tracing_configuration(tracing)
+    if tracing_configuration is not None:
+        request["tracingConfiguration"] = tracing_configuration
+    if publish:
+        request["publish"] = True
+        if version_description:
+            request["versionDescription"] = version_description
+    return request
+
+
+def build_alias_routing(versions: str | Mapping[str, int] | Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+    """``routingConfiguration``: one version ARN (100 %) or up to two ``version ARN -> weight`` pairs summing to 100."""
+    if isinstance(versions, str):
+        pairs: list[tuple[str, int]] = [(versions, 100)]
+    elif isinstance(versions, Mapping):
+        pairs = [(str(arn), int(weight)) for arn, weight in versions.items()]
+    else:
+        pairs = [(str(arn), int(weight)) for arn, weight in versions]
+    if not 1 <= len(pairs) <= 2:
+        raise DeploymentConfigError(f"an alias routes to one or two versions, got {len(pairs)}")
+    if sum(weight for _, weight in pairs) != 100:
+        raise DeploymentConfigError(f"alias routing weights must sum to 100, got {[w for _, w in pairs]}")
+    for arn, weight in pairs:
+        if arn.count(":") != 7 or not arn.rsplit(":", 1)[1].isdigit():
+            raise DeploymentConfigError(f"{arn!r} is not a state machine version ARN (…:stateMachine:<name>:<n>)")
+        if not 0 <= weight <= 100:
+            raise DeploymentConfigError(f"weight {weight} of {arn!r} is outside 0..100")
+    return [{"stateMachineVersionArn": arn, "weight": weight} for arn, weight in pairs]
+
+
+def publish_version(client: Any, state_machine_arn: str, *, description: str | None = None) -> str:
+    """Publish the state machine's current revision as a numbered version; returns the version ARN."""
+    request: dict[str, Any] = {"stateMachineArn": state_machine_arn}
+    if description:
+        request["description"] = description
+    return str(client.publish_state_machine_version(**request)["stateMachineVersionArn"])
+
+
+def deploy_alias(
+    client: Any,
+    state_machine_arn: str,
+    alias_name: str,
+    versions: str | Mapping[str, int] | Sequence[tuple[str, int]],
+    *,
+    description: str | None = None,
+) -> str:
+    """Point alias ``alias_name`` of a state machine at ``versions``: update it if it exists, else create it."""
+    routing = build_alias_routing(versions)
+    alias_arn = f"{state_machine_arn}:{alias_name}"
+    exists = True
+    try:
+        client.describe_state_machine_alias(stateMachineAliasArn=alias_arn)
+    except client.exceptions.ResourceNotFound:
+        exists = False
+    if exists:
+        update: dict[str, Any] = {"stateMachineAliasArn": alias_arn, "routingConfiguration": routing}
+        if description is not None:
+            update["description"] = description
+        client.update_state_machine_alias(**update)
+        return alias_arn
+    create: dict[str, Any] = {"name": alias_name, "routingConfiguration": routing}
+    if description is not None:
+        create["description"] = description
+    return str(client.create_state_machine_alias(**create)["stateMachineAliasArn"])
+
+
+def start_sync_execution(
+    client: Any, state_machine_arn: str, *, input: Any = None, name: str | None = None, format_json: bool = True
+) -> dict[str, Any]:
+    """Run an EXPRESS workflow synchronously (``StartSyncExecution``) and return the response as boto3 gives it.
+
+    ``input`` is encoded as ``Workflow.execute`` encodes it (indented unless ``format_json=False``).
+    Step Functions rejects StartSyncExecution for STANDARD state machines with
+    ``StateMachineTypeNotSupported``; that error reaches the caller unchanged.
+    """
+    request: dict[str, Any] = {"stateMachineArn": state_machine_arn}
+    if name is not None:
+        request["name"] = name
+    if input is not None:
+        request["input"] = json.dumps(input, indent=4) if format_json else json.dumps(input)
+    response = dict(client.start_sync_execution(**request))
+    response.pop("ResponseMetadata", None)
+    return response
