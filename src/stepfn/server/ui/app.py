@@ -1,0 +1,205 @@
+"""Routes of the web console. JSON endpoints read through a boto3-shaped Step Functions client."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from stepfn.local.sagemaker.records import RecordStore
+from stepfn.workflow.graph import render_svg
+from stepfn.workflow.progress import execution_failure, state_progress
+
+STATIC = Path(__file__).parent / "static"
+JOB_KINDS = ("training-job", "processing-job", "transform-job")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _reply(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data, default=_json_default), status_code=status, media_type="application/json")
+
+
+def _error(status: int, message: str) -> Response:
+    return JSONResponse({"message": message}, status_code=status)
+
+
+class ConsoleApi:
+    """The handlers; ``client`` has boto3's stepfunctions interface, ``home`` is ``$STEPFN_HOME``."""
+
+    def __init__(self, client: Any, home: Path) -> None:
+        self.client = client
+        self.home = home
+
+    def _machines(self) -> list[dict[str, Any]]:
+        machines: list[dict[str, Any]] = []
+        for page in self.client.get_paginator("list_state_machines").paginate():
+            machines.extend(page["stateMachines"])
+        return machines
+
+    def _events(self, arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+        while True:
+            page = self.client.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    async def workflows(self, request: Request) -> Response:
+        rows = []
+        for machine in self._machines():
+            described = self.client.describe_state_machine(stateMachineArn=machine["stateMachineArn"])
+            definition = json.loads(described["definition"])
+            rows.append({**machine, "states": len(definition.get("States", {})), "definition": definition})
+        return _reply(rows)
+
+    async def executions(self, request: Request) -> Response:
+        wanted = request.query_params.get("workflow")
+        rows: list[dict[str, Any]] = []
+        for machine in self._machines():
+            if wanted and wanted not in (machine["name"], machine["stateMachineArn"]):
+                continue
+            for page in self.client.get_paginator("list_executions").paginate(
+                stateMachineArn=machine["stateMachineArn"]
+            ):
+                rows.extend({**row, "workflow": machine["name"]} for row in page["executions"])
+        rows.sort(key=lambda row: row["startDate"], reverse=True)
+        return _reply(rows[: int(request.query_params.get("limit", 200))])
+
+    async def start(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "body must be JSON")
+        machine = next((m for m in self._machines() if body.get("workflow") in (m["name"], m["stateMachineArn"])), None)
+        if machine is None:
+            return _error(404, f"no workflow {body.get('workflow')!r}")
+        kwargs: dict[str, Any] = {"stateMachineArn": machine["stateMachineArn"],
+                                  "input": json.dumps(body.get("input", {}))}
+        if body.get("name"):
+            kwargs["name"] = body["name"]
+        return _reply(self.client.start_execution(**kwargs))
+
+    async def execution(self, request: Request) -> Response:
+        arn = request.path_params["arn"]
+        try:
+            described = self.client.describe_execution(executionArn=arn)
+        except Exception as error:  # ClientError from either backend: report, do not crash the page
+            return _error(404, str(error))
+        events = self._events(arn)
+        machine = self.client.describe_state_machine(stateMachineArn=described["stateMachineArn"])
+        definition = json.loads(machine["definition"])
+        progress = state_progress(events)
+        error, cause = execution_failure(events)
+        return _reply({
+            "execution": described,
+            "definition": definition,
+            "graph": render_svg(definition, {name: p.status for name, p in progress.items()}),
+            "states": [
+                {"name": p.name, "type": p.type, "status": p.status, "runs": p.runs, "seconds": p.seconds,
+                 "input": p.input, "output": p.output, "error": p.error, "cause": p.cause,
+                 "jobs": _jobs_of(events, p.name)}
+                for p in progress.values()
+            ],
+            "error": error,
+            "cause": cause,
+            "events": events,
+        })
+
+    async def job(self, request: Request) -> Response:
+        kind, name = request.path_params["kind"], request.path_params["name"]
+        if kind not in JOB_KINDS or not re.fullmatch(r"[A-Za-z0-9-]{1,63}", name):
+            return _error(404, "no such job")
+        records = RecordStore(self.home)
+        record = records.get(kind, name)
+        log_path = records.log_path(kind, name)
+        log = log_path.read_text(errors="replace") if log_path.is_file() else ""
+        if record is None and not log:
+            return _error(404, f"no {kind} {name!r}")
+        definitions = (record or {}).get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
+        return _reply({"record": record, "log": log[-200_000:], "metrics": metric_series(log, definitions)})
+
+    async def endpoints(self, request: Request) -> Response:
+        return _reply(RecordStore(self.home).list("endpoint"))
+
+
+def _jobs_of(events: list[dict[str, Any]], state: str) -> list[dict[str, str]]:
+    """SageMaker jobs a state started, from the parameters of its TaskScheduled events."""
+    jobs = []
+    current = None
+    for event in events:
+        if event["type"].endswith("StateEntered"):
+            current = event["stateEnteredEventDetails"]["name"]
+        details = event.get("taskScheduledEventDetails")
+        if current != state or not details or details.get("resourceType") != "sagemaker":
+            continue
+        try:
+            parameters = json.loads(details.get("parameters") or "{}")
+        except ValueError:
+            continue
+        for key, kind in (("TrainingJobName", "training-job"), ("ProcessingJobName", "processing-job"),
+                          ("TransformJobName", "transform-job")):
+            if isinstance(parameters.get(key), str):
+                jobs.append({"kind": kind, "name": parameters[key]})
+    return jobs
+
+
+def metric_series(log: str, definitions: list[dict[str, str]]) -> dict[str, list[float]]:
+    """Every value each MetricDefinition's regex matched in the log, in order: the points of its curve."""
+    series: dict[str, list[float]] = {}
+    for definition in definitions:
+        try:
+            pattern = re.compile(definition["Regex"])
+        except (re.error, KeyError, TypeError):
+            continue
+        values = []
+        for match in pattern.finditer(log):
+            try:
+                values.append(float(match.group(1) if pattern.groups else match.group(0)))
+            except (ValueError, IndexError):
+                continue
+        series[definition.get("Name", "?")] = values
+    return series
+
+
+def create_ui_app(client: Any = None, home: Path | str | None = None) -> Starlette:
+    """The console as an ASGI app; mount it at ``/ui``. Defaults to the local engine's client and home."""
+    if client is None:
+        from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+        client = LocalStepFunctionsClient(home=home)
+    if home is None:
+        from stepfn.local.objectstore import stepfn_home
+
+        home = stepfn_home()
+    api = ConsoleApi(client, Path(home))
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    return Starlette(routes=[
+        Route("/", index),
+        Route("/api/workflows", api.workflows),
+        Route("/api/executions", api.executions, methods=["GET"]),
+        Route("/api/executions", api.start, methods=["POST"]),
+        Route("/api/execution/{arn:path}", api.execution),
+        Route("/api/jobs/{kind}/{name}", api.job),
+        Route("/api/endpoints", api.endpoints),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+    ])

@@ -1,0 +1,176 @@
+// The stepfn console: a hash-routed page over /ui/api. No framework, no assets from the network.
+"use strict";
+
+const view = document.getElementById("view");
+let timer = null;
+
+function esc(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+}
+
+function pretty(value) {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "string") { try { value = JSON.parse(value); } catch (e) { return value; } }
+  return JSON.stringify(value, null, 2);
+}
+
+function when(text) { return text ? new Date(text).toLocaleString() : ""; }
+
+function seconds(row) {
+  if (!row.stopDate) return "";
+  return ((new Date(row.stopDate) - new Date(row.startDate)) / 1000).toFixed(2);
+}
+
+async function api(path, options) {
+  const response = await fetch("api/" + path, options);
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.message || response.statusText);
+  return body;
+}
+
+function stamp() { document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString(); }
+
+function schedule(fn, ms) { clearTimeout(timer); timer = setTimeout(fn, ms); }
+
+async function executionsPage() {
+  const rows = await api("executions");
+  const workflows = await api("workflows");
+  const options = workflows.map((w) => `<option>${esc(w.name)}</option>`).join("");
+  view.innerHTML = `
+    <h2>Executions</h2>
+    <div class="panel" id="start-panel">
+      <label>Workflow <select id="start-workflow">${options}</select></label>
+      <label>Input <textarea id="start-input">{}</textarea></label>
+      <button id="start-button">Start execution</button> <span id="start-result"></span>
+    </div>
+    <table id="executions"><thead><tr><th>Name</th><th>Workflow</th><th>Status</th><th>Started</th><th>Seconds</th></tr></thead>
+    <tbody>${rows.map((r) => `<tr class="clickable" data-arn="${esc(r.executionArn)}">
+      <td>${esc(r.name)}</td><td>${esc(r.workflow)}</td><td class="status ${esc(r.status)}">${esc(r.status)}</td>
+      <td>${esc(when(r.startDate))}</td><td>${seconds(r)}</td></tr>`).join("") ||
+      '<tr><td colspan="5" class="muted">No executions yet.</td></tr>'}</tbody></table>`;
+  view.querySelectorAll("tr[data-arn]").forEach((tr) =>
+    tr.addEventListener("click", () => { location.hash = "#/execution/" + encodeURIComponent(tr.dataset.arn); }));
+  document.getElementById("start-button").addEventListener("click", async () => {
+    const out = document.getElementById("start-result");
+    try {
+      const input = JSON.parse(document.getElementById("start-input").value || "{}");
+      const started = await api("executions", {method: "POST", headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({workflow: document.getElementById("start-workflow").value, input})});
+      location.hash = "#/execution/" + encodeURIComponent(started.executionArn);
+    } catch (error) { out.innerHTML = `<span class="error">${esc(error.message)}</span>`; }
+  });
+  stamp();
+  if (rows.some((r) => r.status === "RUNNING")) schedule(route, 1500);
+}
+
+async function workflowsPage() {
+  const rows = await api("workflows");
+  view.innerHTML = `<h2>Workflows</h2><table><thead><tr><th>Name</th><th>States</th><th>Type</th><th>Created</th></tr></thead>
+    <tbody>${rows.map((w) => `<tr><td>${esc(w.name)}</td><td>${w.states}</td><td>${esc(w.type)}</td>
+      <td>${esc(when(w.creationDate))}</td></tr>`).join("") || '<tr><td colspan="4" class="muted">None.</td></tr>'}</tbody></table>`;
+  stamp();
+}
+
+function stateDetail(state) {
+  if (!state) return '<p class="muted">Click a state in the graph or the table.</p>';
+  const jobs = (state.jobs || []).map((j) =>
+    `<a href="#/job/${esc(j.kind)}/${encodeURIComponent(j.name)}">${esc(j.kind)} ${esc(j.name)}</a>`).join("<br>");
+  return `<h3>${esc(state.name)} <span class="status ${esc(state.status)}">${esc(state.status)}</span></h3>
+    ${jobs ? `<p>${jobs}</p>` : ""}
+    ${state.error ? `<p class="error">${esc(state.error)}</p><pre>${esc(state.cause)}</pre>` : ""}
+    <h3>Input</h3><pre>${esc(pretty(state.input))}</pre>
+    <h3>Output</h3><pre>${esc(pretty(state.output))}</pre>`;
+}
+
+let selectedState = null;
+
+async function executionPage(arn) {
+  const data = await api("execution/" + encodeURIComponent(arn).replace(/%3A/g, ":"));
+  const ex = data.execution;
+  const byName = Object.fromEntries(data.states.map((s) => [s.name, s]));
+  view.innerHTML = `
+    <h2>${esc(ex.name)} <span class="status ${esc(ex.status)}" id="execution-status">${esc(ex.status)}</span></h2>
+    <p class="muted">${esc(ex.executionArn)} · started ${esc(when(ex.startDate))}</p>
+    ${data.error ? `<div class="panel"><span class="error">${esc(data.error)}</span><pre>${esc(data.cause)}</pre></div>` : ""}
+    <div class="cols">
+      <div class="panel graph" id="graph">${data.graph}</div>
+      <div class="panel" id="state-detail">${stateDetail(byName[selectedState])}</div>
+    </div>
+    <div class="cols">
+      <div class="panel"><h3>Execution input</h3><pre>${esc(pretty(ex.input))}</pre></div>
+      <div class="panel"><h3>Execution output</h3><pre id="execution-output">${esc(pretty(ex.output))}</pre></div>
+    </div>
+    <h3>States</h3>
+    <table id="states"><thead><tr><th>State</th><th>Type</th><th>Status</th><th>Runs</th><th>Seconds</th></tr></thead>
+    <tbody>${data.states.map((s) => `<tr class="clickable" data-state="${esc(s.name)}"><td>${esc(s.name)}</td>
+      <td>${esc(s.type)}</td><td class="status ${esc(s.status)}">${esc(s.status)}</td><td>${s.runs}</td>
+      <td>${s.seconds === null ? "" : s.seconds.toFixed(2)}</td></tr>`).join("")}</tbody></table>
+    <h3>Event history</h3>
+    <table id="events"><thead><tr><th>ID</th><th>Type</th><th>Time</th><th>Details</th></tr></thead>
+    <tbody>${data.events.map((e) => {
+      const key = Object.keys(e).find((k) => k.endsWith("EventDetails"));
+      const details = key ? e[key] : {};
+      return `<tr><td>${e.id}</td><td>${esc(e.type)}</td><td>${esc(when(e.timestamp))}</td>
+        <td>${esc(details.name || details.error || details.resource || "")}</td></tr>`;
+    }).join("")}</tbody></table>`;
+  const pick = (name) => { selectedState = name; document.getElementById("state-detail").innerHTML = stateDetail(byName[name]); };
+  view.querySelectorAll("#graph g.state, #states tr[data-state]").forEach((el) =>
+    el.addEventListener("click", () => pick(el.dataset.state)));
+  stamp();
+  if (ex.status === "RUNNING") schedule(route, 1000);
+}
+
+function chart(name, values) {
+  const w = 420, h = 160, pad = 28;
+  if (!values.length) return `<p class="muted">${esc(name)}: no values yet</p>`;
+  const lo = Math.min(...values), hi = Math.max(...values), span = hi - lo || 1;
+  const x = (i) => pad + (values.length === 1 ? 0 : (i * (w - 2 * pad)) / (values.length - 1));
+  const y = (v) => h - pad - ((v - lo) * (h - 2 * pad)) / span;
+  const points = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+  return `<figure><figcaption>${esc(name)} (last ${esc(values[values.length - 1])})</figcaption>
+    <svg class="chart" data-metric="${esc(name)}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">
+    <polyline fill="none" stroke="#2a6fb0" stroke-width="2" points="${points}"/>
+    ${values.map((v, i) => `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.5" fill="#2a6fb0"/>`).join("")}
+    <text x="4" y="${pad - 10}" font-size="10">${esc(hi)}</text><text x="4" y="${h - 6}" font-size="10">${esc(lo)}</text>
+    </svg></figure>`;
+}
+
+async function jobPage(kind, name) {
+  const data = await api(`jobs/${kind}/${encodeURIComponent(name)}`);
+  const record = data.record || {};
+  const status = record.TrainingJobStatus || record.ProcessingJobStatus || record.TransformJobStatus || "";
+  view.innerHTML = `<h2>${esc(kind)} ${esc(name)} <span class="status ${esc(status.toUpperCase())}">${esc(status)}</span></h2>
+    ${record.FailureReason ? `<p class="error">${esc(record.FailureReason)}</p>` : ""}
+    <h3>Metrics</h3><div id="metrics">${Object.entries(data.metrics).map(([n, v]) => chart(n, v)).join("") ||
+      '<p class="muted">No metric definitions.</p>'}</div>
+    <h3>Log</h3><pre class="log" id="job-log">${esc(data.log)}</pre>
+    <h3>Description</h3><pre>${esc(pretty(record))}</pre>`;
+  stamp();
+  if (status === "InProgress" || status === "Stopping") schedule(route, 1500);
+}
+
+async function endpointsPage() {
+  const rows = await api("endpoints");
+  view.innerHTML = `<h2>Endpoints</h2><table id="endpoints"><thead><tr><th>Name</th><th>Status</th><th>Config</th><th>Created</th></tr></thead>
+    <tbody>${rows.map((e) => `<tr><td>${esc(e.EndpointName)}</td><td class="status">${esc(e.EndpointStatus)}</td>
+      <td>${esc(e.EndpointConfigName)}</td><td>${esc(when(e.CreationTime))}</td></tr>`).join("") ||
+      '<tr><td colspan="4" class="muted">No endpoints.</td></tr>'}</tbody></table>`;
+  stamp();
+}
+
+async function route() {
+  clearTimeout(timer);
+  const parts = location.hash.replace(/^#\/?/, "").split("/");
+  try {
+    if (parts[0] === "execution") await executionPage(decodeURIComponent(parts.slice(1).join("/")));
+    else if (parts[0] === "job") await jobPage(parts[1], decodeURIComponent(parts[2]));
+    else if (parts[0] === "workflows") await workflowsPage();
+    else if (parts[0] === "endpoints") await endpointsPage();
+    else await executionsPage();
+  } catch (error) {
+    view.innerHTML = `<p class="error">${esc(error.message)}</p>`;
+  }
+}
+
+window.addEventListener("hashchange", () => { selectedState = null; route(); });
+route();

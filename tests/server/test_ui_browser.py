@@ -1,0 +1,117 @@
+"""The web console in a real headless Chromium (Debian's), driven by Playwright.
+
+Screenshots land in build/screenshots/ so CI keeps them as artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+LOOP = {
+    "Comment": "counts to three, then fails or succeeds as the input asks",
+    "StartAt": "Init",
+    "States": {
+        "Init": {"Type": "Pass", "Result": 0, "ResultPath": "$.n", "Next": "Wait"},
+        "Wait": {"Type": "Wait", "Seconds": 1, "Next": "Add"},
+        "Add": {"Type": "Pass", "Parameters": {"value.$": "States.MathAdd($.n, 1)"}, "OutputPath": "$.value",
+                "ResultPath": "$.n2", "Next": "Done"},
+        "Done": {"Type": "Succeed"},
+    },
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def console_url(stepfn_home: Path) -> Iterator[tuple[str, Any]]:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from stepfn.server.ui import create_ui_app
+    from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+    client = LocalStepFunctionsClient(home=stepfn_home)
+    app = Starlette(routes=[Mount("/ui", app=create_ui_app(client, stepfn_home))])
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/ui/", client
+    server.should_exit = True
+    thread.join(5)
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (CI installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        yield page
+        browser.close()
+
+
+def test_execution_started_from_the_console_appears_and_completes(console_url: tuple[str, Any], page: Any) -> None:
+    url, client = console_url
+    client.create_state_machine(name="counter", definition=json.dumps(LOOP),
+                                roleArn="arn:aws:iam::000000000000:role/stepfn-local")
+    page.goto(url)
+    page.wait_for_selector("#start-button")
+    page.select_option("#start-workflow", "counter")
+    page.fill("#start-input", '{"who": "browser"}')
+    page.click("#start-button")
+    # The page follows to the execution, which polls until the run ends.
+    page.wait_for_selector("#execution-status")
+    page.screenshot(path=str(SHOTS / "execution-running.png"))
+    page.wait_for_selector("#execution-status.SUCCEEDED", timeout=20_000)
+    assert page.locator("#graph g.state[data-status='SUCCEEDED']").count() == 4
+    page.click("#graph g.state[data-state='Add']")
+    assert '"who": "browser"' in page.inner_text("#state-detail")
+    assert "ExecutionSucceeded" in page.inner_text("#events")
+    page.screenshot(path=str(SHOTS / "execution-succeeded.png"), full_page=True)
+
+    page.goto(url)
+    row = page.locator("#executions tbody tr").first
+    assert "SUCCEEDED" in row.inner_text() and "counter" in row.inner_text()
+
+
+def test_failed_execution_shows_its_cause(console_url: tuple[str, Any], page: Any) -> None:
+    url, client = console_url
+    definition = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Demo.Error", "Cause": "on purpose"}}}
+    arn = client.create_state_machine(name="failing", definition=json.dumps(definition),
+                                      roleArn="arn:aws:iam::000000000000:role/stepfn-local")["stateMachineArn"]
+    execution = client.start_execution(stateMachineArn=arn, name="fails-once")["executionArn"]
+    page.goto(f"{url}#/execution/{execution}")
+    page.wait_for_selector("#execution-status.FAILED", timeout=20_000)
+    assert "Demo.Error" in page.inner_text("main") and "on purpose" in page.inner_text("main")
+    page.goto(f"{url}#/workflows")
+    page.wait_for_selector("text=failing")
+    page.screenshot(path=str(SHOTS / "workflows.png"))
