@@ -1,0 +1,451 @@
+"""Local endpoints: CreateEndpoint / UpdateEndpoint / DeleteEndpoint, model server processes, InvokeEndpoint.
+
+An endpoint is a model server process (``inference.py``) on 127.0.0.1, started in its own session so it
+outlives the Task that created it and the Python process that ran the workflow. The DescribeEndpoint record
+lives in the record store; the process (pid, port) in ``<home>/sagemaker/servers/<endpoint>.json``, so any
+later process can invoke, list or stop it. UpdateEndpoint starts a server for the new config, then retires
+the old one (a blue/green swap, as SageMaker does); if the new one fails, the old one keeps serving and the
+record keeps the failure reason, as after SageMaker's rollback.
+
+Python API (the sagemaker-runtime shapes): :func:`invoke_endpoint`, :func:`list_endpoints`,
+:func:`stop_endpoint`, :func:`delete_endpoint`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stepfn.errors import ServiceError
+from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker.models import prepare_variant
+from stepfn.local.sagemaker.records import RecordStore, arn, check_name, now_millis, sagemaker_error
+
+STARTUP_TIMEOUT = float(os.environ.get("STEPFN_MODEL_SERVER_STARTUP_TIMEOUT", "120"))
+_SERVER_MODULE = "stepfn.local.sagemaker.inference"
+# Popen objects of servers this process started, so stopping one also reaps it (no zombie left behind).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@dataclass(frozen=True)
+class ModelServer:
+    """A running model server process."""
+
+    pid: int
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pid": self.pid, "port": self.port, "url": self.url}
+
+
+class ModelServerError(Exception):
+    """The model server did not come up; ``reason`` is what SageMaker would show as FailureReason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def start_model_server(
+    variants: list[dict[str, Any]],
+    workdir: Path,
+    log_path: Path,
+    *,
+    environment: dict[str, str] | None = None,
+    batch: dict[str, Any] | None = None,
+    detach: bool = True,
+) -> ModelServer:
+    """Start ``inference.py`` for ``variants`` and wait until it answers; raises ModelServerError otherwise.
+
+    ``variants`` is ``[{"VariantName", "Weight", "Containers": [prepare_container() spec, ...]}]``. The process
+    environment is this one's, plus every container's Environment (the first container wins on conflicts, the
+    container reads its own), plus ``environment``.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    ready = workdir / f"ready-{uuid.uuid4().hex}.json"
+    spec = {"variants": variants, "ready_file": str(ready), "port": 0, "batch": batch or {}}
+    spec_path = workdir / "server.json"
+    spec_path.write_text(json.dumps(spec, indent=1))
+    env = dict(os.environ)
+    for variant in reversed(variants):
+        for container in reversed(variant["Containers"]):
+            env.update(container.get("Environment") or {})
+    env.update(environment or {})
+    # The child must import this very stepfn, even when it runs from a source tree that is not installed.
+    package_root = str(Path(__file__).resolve().parents[3])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", _SERVER_MODULE, str(spec_path)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+            cwd=str(workdir), start_new_session=detach,
+        )
+    _CHILDREN[process.pid] = process
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if ready.exists():
+            answer = json.loads(ready.read_text())
+            ready.unlink(missing_ok=True)
+            if "error" in answer:
+                process.wait(timeout=30)
+                raise ModelServerError(_failure_reason(answer["error"], log_path))
+            return ModelServer(process.pid, int(answer["port"]))
+        if process.poll() is not None:
+            raise ModelServerError(_failure_reason(f"model server exited with code {process.returncode}", log_path))
+        time.sleep(0.02)
+    stop_server(process.pid)
+    raise ModelServerError(f"The model server did not pass the ping health check within {STARTUP_TIMEOUT:.0f} seconds.")
+
+
+def _failure_reason(error: str, log_path: Path) -> str:
+    tail = log_path.read_text(errors="replace").strip().splitlines()[-8:] if log_path.exists() else []
+    reason = error if not tail else f"{error}\n" + "\n".join(tail)
+    return reason[:1024]
+
+
+def _alive(pid: int) -> bool:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    # A recycled pid belongs to some other program: only our model server counts.
+    return _SERVER_MODULE.encode() in cmdline
+
+
+def stop_server(pid: int, *, grace: float = 5.0) -> None:
+    """SIGTERM the server, SIGKILL after ``grace`` seconds; reaps it when this process started it."""
+    if not _alive(pid):
+        _CHILDREN.pop(pid, None)
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.02)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.wait(timeout=grace)
+
+
+def post(server_url: str, path: str, body: bytes, headers: dict[str, str], *, timeout: float = 60.0) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP POST to a model server; returns (status, lower-cased headers, body)."""
+    host, _, port = server_url.removeprefix("http://").partition(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+# -- endpoints ----------------------------------------------------------------------------------------------
+
+
+class Endpoints:
+    """Endpoint operations against one ``$STEPFN_HOME``."""
+
+    def __init__(self, home: Path | str | None = None, store: ObjectStore | None = None) -> None:
+        self.records = RecordStore(home)
+        self.store = store if store is not None else ObjectStore(self.records.home / "s3")
+        self.servers = self.records.base / "servers"
+
+    def _server_file(self, name: str) -> Path:
+        self.records.path("endpoint", name)  # validates the name before it becomes a file name
+        return self.servers / f"{name}.json"
+
+    def server(self, name: str) -> ModelServer | None:
+        """The live server of endpoint ``name``, or None."""
+        try:
+            info = json.loads(self._server_file(name).read_text())
+        except (OSError, ValueError):
+            return None
+        server = ModelServer(int(info["pid"]), int(info["port"]))
+        return server if _alive(server.pid) else None
+
+    def _save_server(self, name: str, server: ModelServer | None) -> None:
+        path = self._server_file(name)
+        if server is None:
+            path.unlink(missing_ok=True)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(server.to_json()))
+        partial.replace(path)
+
+    def _deploy(self, name: str, config_name: str, generation: str, operation: str) -> tuple[ModelServer, list[dict[str, Any]]]:
+        config = self.records.get("endpoint-config", config_name)
+        if config is None:
+            raise sagemaker_error(
+                operation, "ValidationException",
+                f'Could not find endpoint configuration "{arn("endpoint-config", config_name)}".',
+            )
+        workdir = self.records.base / "work" / "endpoint" / name / generation
+        variants = []
+        summaries = []
+        for variant in config["ProductionVariants"]:
+            containers = prepare_variant(
+                self.records, self.store, variant["ModelName"], workdir / variant["VariantName"], operation=operation
+            )
+            weight = float(variant.get("InitialVariantWeight", 1.0))
+            count = int(variant.get("InitialInstanceCount", 1))
+            variants.append({"VariantName": variant["VariantName"], "Weight": weight, "Containers": containers})
+            stamp = now_millis()
+            summaries.append({
+                "VariantName": variant["VariantName"],
+                "DeployedImages": [
+                    {"SpecifiedImage": c["Image"], "ResolvedImage": c["Image"], "ResolutionTime": stamp}
+                    for c in containers if c.get("Image")
+                ],
+                "CurrentWeight": weight, "DesiredWeight": weight,
+                "CurrentInstanceCount": count, "DesiredInstanceCount": count,
+            })
+        server = start_model_server(variants, workdir, self.records.log_path("endpoint", name))
+        return server, summaries
+
+    def create(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateEndpoint. Unlike SageMaker it returns once the endpoint is InService (or Failed), so the next
+        state can invoke it at once; the response is still just ``{"EndpointArn"}``."""
+        operation = "CreateEndpoint"
+        name = check_name("endpoint", params.get("EndpointName"), operation, "EndpointName")
+        config_name = params.get("EndpointConfigName")
+        if not config_name:
+            raise sagemaker_error(operation, "ValidationException",
+                                  "1 validation error detected: Value null at 'endpointConfigName' failed to "
+                                  "satisfy constraint: Member must not be null")
+        if self.records.get("endpoint-config", config_name) is None:
+            raise sagemaker_error(
+                operation, "ValidationException",
+                f'Could not find endpoint configuration "{arn("endpoint-config", config_name)}".',
+            )
+        endpoint_arn = arn("endpoint", name)
+        stamp = now_millis()
+        self.records.create("endpoint", name, {
+            "EndpointName": name, "EndpointArn": endpoint_arn, "EndpointConfigName": config_name,
+            "EndpointStatus": "Creating", "CreationTime": stamp, "LastModifiedTime": stamp,
+        }, operation=operation)
+        try:
+            server, summaries = self._deploy(name, config_name, uuid.uuid4().hex[:8], operation)
+        except (ModelServerError, ServiceError) as exc:
+            self.records.update("endpoint", name, EndpointStatus="Failed", FailureReason=_reason(exc))
+            return {"EndpointArn": endpoint_arn}
+        self._save_server(name, server)
+        self.records.update("endpoint", name, EndpointStatus="InService", ProductionVariants=summaries)
+        return {"EndpointArn": endpoint_arn}
+
+    def update(self, params: dict[str, Any]) -> dict[str, Any]:
+        """UpdateEndpoint: serve the new config, then retire the old server (blue/green)."""
+        operation = "UpdateEndpoint"
+        name = check_name("endpoint", params.get("EndpointName"), operation, "EndpointName")
+        record = self.records.require("endpoint", name, operation)
+        if record["EndpointStatus"] not in ("InService", "Failed", "OutOfService"):
+            raise sagemaker_error(
+                operation, "ValidationException",
+                f'Cannot update in-progress endpoint "{record["EndpointArn"]}".',
+            )
+        config_name = params.get("EndpointConfigName") or ""
+        old = self.server(name)
+        self.records.update("endpoint", name, EndpointStatus="Updating")
+        try:
+            server, summaries = self._deploy(name, config_name, uuid.uuid4().hex[:8], operation)
+        except ServiceError:
+            self.records.update("endpoint", name, EndpointStatus=record["EndpointStatus"])
+            raise
+        except ModelServerError as exc:
+            # SageMaker rolls back: the old variants keep serving and the reason is kept.
+            self.records.update("endpoint", name, EndpointStatus=record["EndpointStatus"], FailureReason=_reason(exc))
+            return {"EndpointArn": record["EndpointArn"]}
+        self._save_server(name, server)
+        if old is not None:
+            stop_server(old.pid)
+        record = self.records.update(
+            "endpoint", name, EndpointStatus="InService", EndpointConfigName=config_name, ProductionVariants=summaries
+        )
+        record.pop("FailureReason", None)
+        self.records.put("endpoint", name, record)
+        return {"EndpointArn": record["EndpointArn"]}
+
+    def delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DeleteEndpoint: stop the server and drop the record (the response is empty, as SageMaker's)."""
+        operation = "DeleteEndpoint"
+        name = check_name("endpoint", params.get("EndpointName"), operation, "EndpointName")
+        self.records.require("endpoint", name, operation)
+        self.stop(name)
+        self.records.delete("endpoint", name)
+        return {}
+
+    def stop(self, name: str) -> bool:
+        """Stop the endpoint's server and mark it OutOfService; True if a server was running."""
+        server = self.server(name)
+        if server is not None:
+            stop_server(server.pid)
+        self._save_server(name, None)
+        if self.records.get("endpoint", name) is not None:
+            self.records.update("endpoint", name, EndpointStatus="OutOfService")
+        return server is not None
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """DescribeEndpoint; an InService endpoint whose server died reads OutOfService."""
+        record = self.records.require("endpoint", name, "DescribeEndpoint")
+        if record["EndpointStatus"] == "InService" and self.server(name) is None:
+            record = self.records.update("endpoint", name, EndpointStatus="OutOfService")
+        return record
+
+    def list(self) -> list[dict[str, Any]]:
+        """ListEndpoints' EndpointSummary items, plus ``Url`` and ``Pid`` of the live server (None when down)."""
+        summaries = []
+        for record in self.records.list("endpoint"):
+            record = self.describe(record["EndpointName"])
+            server = self.server(record["EndpointName"])
+            summaries.append({
+                "EndpointName": record["EndpointName"], "EndpointArn": record["EndpointArn"],
+                "CreationTime": record["CreationTime"], "LastModifiedTime": record["LastModifiedTime"],
+                "EndpointStatus": record["EndpointStatus"],
+                "Url": server.url if server else None, "Pid": server.pid if server else None,
+            })
+        return summaries
+
+    def invoke(
+        self,
+        EndpointName: str,
+        Body: bytes | str | io.IOBase,
+        ContentType: str | None = None,
+        Accept: str | None = None,
+        CustomAttributes: str | None = None,
+        TargetVariant: str | None = None,
+    ) -> dict[str, Any]:
+        """sagemaker-runtime InvokeEndpoint: ``{"Body": StreamingBody, "ContentType", "InvokedProductionVariant"}``."""
+        operation = "InvokeEndpoint"
+        record = self.records.get("endpoint", EndpointName) if isinstance(EndpointName, str) else None
+        if record is None:
+            raise _runtime_error(operation, "ValidationError",
+                                 f"Endpoint {EndpointName} of account {arn('endpoint', 'x').split(':')[4]} not found.")
+        server = self.server(EndpointName)
+        if record["EndpointStatus"] not in ("InService", "Updating") or server is None:
+            raise _runtime_error(operation, "ValidationError",
+                                 f"Endpoint {EndpointName} is not in service (status {record['EndpointStatus']}).")
+        payload = Body.encode() if isinstance(Body, str) else Body.read() if hasattr(Body, "read") else bytes(Body)
+        headers = {}
+        if ContentType:
+            headers["Content-Type"] = ContentType
+        if Accept:
+            headers["Accept"] = Accept
+        if CustomAttributes:
+            headers["X-Amzn-SageMaker-Custom-Attributes"] = CustomAttributes
+        if TargetVariant:
+            headers["X-Amzn-SageMaker-Target-Variant"] = TargetVariant
+        try:
+            status, response_headers, body = post(server.url, "/invocations", payload, headers)
+        except OSError as exc:
+            raise _runtime_error(operation, "ModelNotReadyException", f"Endpoint {EndpointName} did not answer: {exc}") from exc
+        variant = response_headers.get("x-amzn-invoked-production-variant", "")
+        if status >= 400:
+            kind = "client" if status < 500 else "server"
+            raise _runtime_error(
+                operation, "ModelError",
+                f'Received {kind} error ({status}) from primary with message "{body.decode(errors="replace")}". '
+                f"See the endpoint log at {self.records.log_path('endpoint', EndpointName)} for more information.",
+                status=424, original_status=status,
+            )
+        from botocore.response import StreamingBody
+
+        result: dict[str, Any] = {
+            "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": str(uuid.uuid4())},
+            "ContentType": response_headers.get("content-type", "application/json"),
+            "InvokedProductionVariant": variant,
+            "Body": StreamingBody(io.BytesIO(body), len(body)),
+        }
+        if "x-amzn-sagemaker-custom-attributes" in response_headers:
+            result["CustomAttributes"] = response_headers["x-amzn-sagemaker-custom-attributes"]
+        return result
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ModelServerError):
+        return error.reason
+    response = getattr(error, "response", None) or {}
+    return str((response.get("Error") or {}).get("Message") or error)[:1024]
+
+
+def _runtime_error(operation: str, code: str, message: str, *, status: int = 400, original_status: int | None = None) -> ServiceError:
+    response: dict[str, Any] = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    if original_status is not None:
+        response["OriginalStatusCode"] = original_status
+    return ServiceError(
+        f"An error occurred ({code}) when calling the {operation} operation: {message}",
+        integration="sagemaker-runtime", operation=operation, error=code, response=response,
+    )
+
+
+def invoke_endpoint(
+    EndpointName: str,
+    Body: bytes | str | io.IOBase,
+    ContentType: str | None = None,
+    Accept: str | None = None,
+    *,
+    CustomAttributes: str | None = None,
+    TargetVariant: str | None = None,
+    home: Path | str | None = None,
+) -> dict[str, Any]:
+    """Invoke a local endpoint as ``boto3.client("sagemaker-runtime").invoke_endpoint`` would.
+
+    Failures raise :class:`stepfn.errors.ServiceError` whose ``error`` is the runtime's code
+    (``ValidationError`` for an unknown or stopped endpoint, ``ModelError`` when the model answers 4xx/5xx).
+    """
+    return Endpoints(home).invoke(EndpointName, Body, ContentType, Accept, CustomAttributes, TargetVariant)
+
+
+def list_endpoints(home: Path | str | None = None) -> list[dict[str, Any]]:
+    """Every local endpoint: ListEndpoints' summary members plus ``Url`` and ``Pid`` of its live server."""
+    return Endpoints(home).list()
+
+
+def stop_endpoint(name: str, home: Path | str | None = None) -> bool:
+    """Stop the endpoint's server process (the record stays, OutOfService); True if one was running."""
+    return Endpoints(home).stop(name)
+
+
+def delete_endpoint(name: str, home: Path | str | None = None) -> None:
+    """Stop the endpoint's server and forget the endpoint (DeleteEndpoint)."""
+    Endpoints(home).delete({"EndpointName": name})
+
+
+__all__ = [
+    "Endpoints",
+    "ModelServer",
+    "ModelServerError",
+    "delete_endpoint",
+    "invoke_endpoint",
+    "list_endpoints",
+    "post",
+    "start_model_server",
+    "stop_endpoint",
+    "stop_server",
+]

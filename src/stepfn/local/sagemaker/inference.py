@@ -1,0 +1,445 @@
+"""The model server a local endpoint or batch transform runs: one process, SageMaker's inference contract.
+
+Run as ``python -m stepfn.local.sagemaker.inference <spec.json>`` (``endpoints.start_model_server`` does
+that). The spec names one or more production variants; each variant is a list of containers (more than
+one for a serial inference pipeline) with its extracted model directory, code directory, entry program,
+framework and environment. The process answers on 127.0.0.1 (contract §4.1):
+
+* ``GET /ping``: 200 once every model is loaded;
+* ``POST /invocations``: the handler chain ``input_fn`` -> ``predict_fn`` -> ``output_fn`` (or
+  ``transform_fn``) from the entry program, each missing function falling back to the framework's
+  default, as the sagemaker-inference toolkit and the framework containers do;
+* ``GET /execution-parameters``: the batch defaults (MultiRecord, 6 MB).
+
+Models load eagerly at start (the toolkit loads lazily) so a broken model fails the endpoint at creation
+with the loader's traceback, which is where SageMaker reports a failed health check. Once the port is
+bound and the models loaded, the process writes ``{"port": N}`` (or ``{"error": text}``) to the spec's
+``ready_file``; the parent waits for that file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import io
+import json
+import os
+import pickle
+import random
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+JSON = "application/json"
+JSONLINES = "application/jsonlines"
+CSV = "text/csv"
+NPY = "application/x-npy"
+LIBSVM = "text/libsvm"
+RECORDIO = "application/x-recordio-protobuf"
+_UTF8_TYPES = (JSON, CSV, JSONLINES)
+
+
+class InferenceError(Exception):
+    """A failure the server answers with ``status`` (415 unsupported type, 400 bad payload, 500 model error)."""
+
+    def __init__(self, message: str, status: int = 500) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def media_type(header: str | None) -> str | None:
+    """``text/csv; charset=utf-8`` -> ``text/csv``; empty -> None."""
+    if not header:
+        return None
+    return header.split(";", 1)[0].strip().lower() or None
+
+
+# -- codecs of the sagemaker-inference toolkit (decoder.py / encoder.py) ------------------------------
+
+
+def decode(body: bytes, content_type: str | None) -> Any:
+    import numpy as np
+
+    kind = media_type(content_type)
+    try:
+        if kind == JSON:
+            return np.array(json.loads(body.decode("utf-8")))
+        if kind == CSV:
+            text = body.decode("utf-8").strip()
+            rows = [line.split(",") for line in text.splitlines() if line.strip()]
+            array = np.array(rows)
+            return array.astype(float) if array.size else array
+        if kind == NPY:
+            # allow_pickle stays off: a request body must never run code in the server.
+            return np.load(io.BytesIO(body), allow_pickle=False)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InferenceError(f"Unable to decode {kind} payload: {exc}", 400) from exc
+    raise InferenceError(f"Content type {content_type} is not supported by this format.", 415)
+
+
+def encode(array: Any, accept: str) -> bytes:
+    import numpy as np
+
+    kind = media_type(accept)
+    if kind == JSON:
+        return json.dumps(array, default=_to_list).encode("utf-8")
+    if kind == CSV:
+        rows = np.asarray(array)
+        if rows.ndim <= 1:
+            rows = rows.reshape(-1, 1)
+        return "".join(",".join(str(value) for value in row) + "\n" for row in rows.tolist()).encode("utf-8")
+    if kind == NPY:
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(array))
+        return buffer.getvalue()
+    raise InferenceError(f"Accept type {accept} is not supported by this format.", 406)
+
+
+def _to_list(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# -- framework defaults ---------------------------------------------------------------------------
+
+
+def _model_files(model_dir: Path) -> list[Path]:
+    return sorted(p for p in model_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+class Defaults:
+    """The handler chain a framework container uses when the entry program leaves a function out."""
+
+    default_accept = JSON
+
+    def model_fn(self, model_dir: str) -> Any:
+        raise InferenceError(
+            "Please provide a model_fn implementation: this container has no default model loader. "
+            "See https://sagemaker.readthedocs.io/en/stable/frameworks/sklearn/using_sklearn.html#load-a-model"
+        )
+
+    def input_fn(self, body: bytes, content_type: str | None) -> Any:
+        return decode(body, content_type)
+
+    def predict_fn(self, data: Any, model: Any) -> Any:
+        predict = getattr(model, "predict", None)
+        return predict(data) if callable(predict) else model(data)
+
+    def output_fn(self, prediction: Any, accept: str) -> Any:
+        return encode(prediction, accept), accept
+
+
+class SklearnDefaults(Defaults):
+    """sagemaker-scikit-learn-container serving: decode -> float32 -> ``model.predict`` -> encode.
+
+    The real container insists on a ``model_fn``; a ``model.joblib`` (or the one ``*.joblib``/``*.pkl``)
+    at the model root is loaded here without one, which is what almost every ``model_fn`` does.
+    """
+
+    def model_fn(self, model_dir: str) -> Any:
+        import joblib
+
+        root = Path(model_dir)
+        named = root / "model.joblib"
+        candidates = [named] if named.is_file() else [p for p in _model_files(root) if p.suffix in (".joblib", ".pkl")]
+        if len(candidates) != 1:
+            return super().model_fn(model_dir)
+        return joblib.load(candidates[0])
+
+    def input_fn(self, body: bytes, content_type: str | None) -> Any:
+        data = decode(body, content_type)
+        if media_type(content_type) in _UTF8_TYPES:
+            data = data.astype("float32")
+        # One CSV or JSON row decodes to a vector; estimators want a matrix.
+        return data.reshape(1, -1) if data.ndim == 1 else data
+
+
+class XGBoostDefaults(Defaults):
+    """sagemaker-xgboost-container algorithm-mode serving (serve.py / serve_utils.py, contract §5.1)."""
+
+    default_accept = CSV
+
+    def model_fn(self, model_dir: str) -> Any:
+        import xgboost as xgb
+
+        files = _model_files(Path(model_dir))
+        if not files:
+            raise InferenceError(f"No model file found in {model_dir}")
+        path = files[0]
+        try:
+            with path.open("rb") as handle:
+                # The container itself tries pickle first: model artifacts are the account's own training output.
+                return pickle.load(handle)
+        except Exception:
+            booster = xgb.Booster()
+            booster.load_model(str(path))
+            return booster
+
+    def input_fn(self, body: bytes, content_type: str | None) -> Any:
+        import numpy as np
+        import xgboost as xgb
+
+        kind = media_type(content_type) or CSV
+        try:
+            if kind == CSV:
+                text = body.decode("utf-8").strip()
+                rows = [[float(v) if v.strip() else np.nan for v in line.split(",")] for line in text.splitlines()]
+                return xgb.DMatrix(np.array(rows, dtype=float))
+            if kind in (LIBSVM, "text/x-libsvm"):
+                from sklearn.datasets import load_svmlight_file
+
+                lines = [line if ":" not in line.split(" ", 1)[0] else f"0 {line}" for line in body.decode().splitlines()]
+                features, _ = load_svmlight_file(io.BytesIO("\n".join(lines).encode()), zero_based=True)
+                return xgb.DMatrix(features)
+            if kind == RECORDIO:
+                from stepfn.local.sagemaker.recordio import read_records_as_arrays
+
+                features, _ = read_records_as_arrays(body)
+                return xgb.DMatrix(features)
+        except InferenceError:
+            raise
+        except Exception as exc:
+            raise InferenceError(f"Unable to parse {kind} payload: {exc}", 415) from exc
+        raise InferenceError(
+            f"Content-type {content_type} not supported. Supported content-type is text/csv, text/libsvm, "
+            "application/x-recordio-protobuf",
+            415,
+        )
+
+    def predict_fn(self, data: Any, model: Any) -> Any:
+        return model.predict(data)
+
+    def output_fn(self, prediction: Any, accept: str) -> Any:
+        values = [str(v) for v in prediction.tolist()]
+        if os.environ.get("SAGEMAKER_BATCH"):
+            return "\n".join(values) + "\n", CSV
+        return ",".join(values), CSV
+
+
+FRAMEWORK_DEFAULTS: dict[str, Callable[[], Defaults]] = {
+    "generic": Defaults,
+    "sklearn": SklearnDefaults,
+    "xgboost": XGBoostDefaults,
+}
+
+
+# -- one container: the user's functions over the framework defaults ----------------------------
+
+
+def _arity_call(function: Callable[..., Any], context: Any, *args: Any) -> Any:
+    """Call a handler with or without the toolkit's trailing ``context`` argument, as its signature asks."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return function(*args)
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) > len(args) or any(p.kind == p.VAR_POSITIONAL for p in parameters):
+        return function(*args, context)
+    return function(*args)
+
+
+def _load_program(code_dir: Path, program: str) -> ModuleType:
+    path = code_dir / program
+    if not path.suffix:
+        path = path.with_suffix(".py")
+    if not path.is_file():
+        raise InferenceError(f"Entry point {program} not found in {code_dir}")
+    # The toolkit puts the code directory on sys.path so the program can import its sibling modules.
+    if str(code_dir) not in sys.path:
+        sys.path.insert(0, str(code_dir))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    if spec is None or spec.loader is None:
+        raise InferenceError(f"Cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Container:
+    model_dir: Path
+    defaults: Defaults
+    module: ModuleType | None
+    context: Any
+    model: Any = None
+
+    @classmethod
+    def load(cls, spec: dict[str, Any]) -> Container:
+        framework = spec.get("Framework") or "generic"
+        if framework not in FRAMEWORK_DEFAULTS:
+            raise InferenceError(f"No local serving defaults for framework {framework!r}")
+        model_dir = Path(spec["ModelDir"])
+        module = None
+        if spec.get("Program"):
+            module = _load_program(Path(spec["CodeDir"]), spec["Program"])
+            chain = ("input_fn", "predict_fn", "output_fn")
+            if hasattr(module, "transform_fn") and any(hasattr(module, name) for name in chain):
+                raise InferenceError(
+                    "Cannot use transform_fn implementation in conjunction with input_fn, predict_fn, "
+                    "and/or output_fn implementation"
+                )
+        context = SimpleNamespace(system_properties={"model_dir": str(model_dir), "gpu_id": None})
+        container = cls(model_dir, FRAMEWORK_DEFAULTS[framework](), module, context)
+        container.model = _arity_call(container._function("model_fn"), context, str(model_dir))
+        return container
+
+    def _function(self, name: str) -> Callable[..., Any]:
+        user = getattr(self.module, name, None) if self.module is not None else None
+        return user if callable(user) else getattr(self.defaults, name)
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
+        if not accept or media_type(accept) == "*/*":
+            accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", self.defaults.default_accept)
+        transform = getattr(self.module, "transform_fn", None) if self.module is not None else None
+        if callable(transform):
+            result = _arity_call(transform, self.context, self.model, body, content_type, accept)
+        else:
+            data = _arity_call(self._function("input_fn"), self.context, body, content_type)
+            prediction = _arity_call(self._function("predict_fn"), self.context, data, self.model)
+            result = _arity_call(self._function("output_fn"), self.context, prediction, accept)
+        if isinstance(result, tuple):
+            payload, response_type = result[0], str(result[1])
+        else:
+            payload, response_type = result, accept
+        if isinstance(payload, str):
+            payload = payload.encode("utf-8")
+        if not isinstance(payload, bytes | bytearray):
+            raise InferenceError(f"output_fn returned {type(payload).__name__}, expected bytes or str")
+        return bytes(payload), response_type
+
+
+@dataclass
+class Variant:
+    name: str
+    weight: float
+    containers: list[Container]
+    lock: threading.Lock
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
+        # Most estimators (xgboost's Booster first of all) are not thread safe; the toolkit runs one worker per model.
+        with self.lock:
+            for index, container in enumerate(self.containers):
+                last = index == len(self.containers) - 1
+                # A serial pipeline hands each container's response to the next as its request.
+                body, content_type = container.invoke(body, content_type, accept if last else None)
+            return body, content_type or CSV
+
+
+# -- HTTP -------------------------------------------------------------------------------------------
+
+
+class ModelServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], variants: list[Variant], batch: dict[str, Any]) -> None:
+        super().__init__(address, _Handler)
+        self.variants = variants
+        self.batch = batch
+
+    def pick(self, target: str | None) -> Variant:
+        if target:
+            for variant in self.variants:
+                if variant.name == target:
+                    return variant
+            raise InferenceError(f"Target variant {target} not found on this endpoint.", 400)
+        weights = [max(v.weight, 0.0) for v in self.variants]
+        if not any(weights):
+            return self.variants[0]
+        return random.choices(self.variants, weights=weights)[0]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ModelServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    def _reply(self, status: int, body: bytes = b"", content_type: str = "text/plain", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        if self.path == "/ping":
+            self._reply(200)
+        elif self.path == "/execution-parameters":
+            self._reply(200, json.dumps(self.server.batch).encode(), JSON)
+        else:
+            self._reply(404, b"not found")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        if self.path != "/invocations":
+            self._reply(404, b"not found")
+            return
+        try:
+            variant = self.server.pick(self.headers.get("X-Amzn-SageMaker-Target-Variant"))
+            if not body:
+                self._reply(204, headers={"X-Amzn-Invoked-Production-Variant": variant.name})
+                return
+            payload, response_type = variant.invoke(body, self.headers.get("Content-Type"), self.headers.get("Accept"))
+        except InferenceError as exc:
+            traceback.print_exc()
+            self._reply(exc.status, str(exc).encode())
+            return
+        except Exception as exc:
+            traceback.print_exc()
+            self._reply(500, f"{type(exc).__name__}: {exc}".encode())
+            return
+        self._reply(200, payload, response_type, {"X-Amzn-Invoked-Production-Variant": variant.name})
+
+
+def _write_ready(path: Path, content: dict[str, Any]) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(content))
+    partial.replace(path)
+
+
+def serve(spec: dict[str, Any]) -> int:
+    ready = Path(spec["ready_file"])
+    try:
+        variants = [
+            Variant(v["VariantName"], float(v.get("Weight", 1.0)), [Container.load(c) for c in v["Containers"]], threading.Lock())
+            for v in spec["variants"]
+        ]
+        server = ModelServer(("127.0.0.1", int(spec.get("port", 0))), variants, spec.get("batch") or {})
+    except BaseException as exc:
+        traceback.print_exc()
+        _write_ready(ready, {"error": f"{type(exc).__name__}: {exc}"})
+        return 1
+
+    def stop(signum: int, frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    _write_ready(ready, {"port": server.server_address[1], "pid": os.getpid()})
+    sys.stderr.write(f"model server listening on 127.0.0.1:{server.server_address[1]}\n")
+    sys.stderr.flush()
+    server.serve_forever(poll_interval=0.2)
+    server.server_close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    return serve(json.loads(Path(args[0]).read_text()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

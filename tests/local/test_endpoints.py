@@ -1,0 +1,310 @@
+"""Local models, endpoint configs and endpoints: real model server processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import textwrap
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import numpy as np
+import pytest
+from botocore.validate import validate_parameters
+
+from stepfn.engine.protocol import TaskRequest
+from stepfn.errors import ServiceError, StatesError
+from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker import serving
+from stepfn.local.sagemaker.endpoints import Endpoints, invoke_endpoint, list_endpoints, stop_endpoint
+from stepfn.local.sagemaker.records import RecordStore, to_botocore_shape
+
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+
+
+class Control:
+    def cancelled(self) -> bool:
+        return False
+
+    def heartbeat(self) -> None:
+        pass
+
+    def sleep(self, seconds: float) -> bool:
+        return True
+
+    def log(self, message: str) -> None:
+        pass
+
+
+def call(home: Path, action: str, parameters: Any, pattern: str = "request_response") -> Any:
+    request = TaskRequest(
+        resource=f"arn:aws:states:::sagemaker:{action}", service="sagemaker", action=action,
+        pattern=pattern, parameters=parameters, state_name="Step", execution_arn="arn:exec",
+    )
+    return serving.handlers(home)[f"sagemaker:{action}"](request, Control())
+
+
+def check_shape(operation: str, record: dict[str, Any]) -> None:
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    validate_parameters(to_botocore_shape(record), model.operation_model(operation).output_shape)
+
+
+@pytest.fixture
+def home(stepfn_home: Path) -> Iterator[Path]:
+    yield stepfn_home
+    for endpoint in list_endpoints(stepfn_home):
+        stop_endpoint(endpoint["EndpointName"], stepfn_home)
+
+
+def _tiny_classification() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(60, 3))
+    labels = (features[:, 0] + 0.5 * features[:, 1] > 0).astype(int)
+    return features, labels
+
+
+def _tar(source: Path, archive: Path) -> Path:
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(source.iterdir()):
+            tar.add(path, arcname=path.name)
+    return archive
+
+
+@pytest.fixture
+def sklearn_model(home: Path, tmp_path: Path) -> tuple[str, Any, np.ndarray]:
+    """A LogisticRegression trained here, packed as model.tar.gz with an inference script in code/."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels = _tiny_classification()
+    model = LogisticRegression().fit(features, labels)
+    model_dir = tmp_path / "model"
+    (model_dir / "code").mkdir(parents=True)
+    joblib.dump(model, model_dir / "model.joblib")
+    (model_dir / "code" / "inference.py").write_text(textwrap.dedent("""
+        import json, os
+        import joblib
+        import numpy as np
+
+        def model_fn(model_dir):
+            return joblib.load(os.path.join(model_dir, "model.joblib"))
+
+        def input_fn(body, content_type):
+            assert content_type == "application/json", content_type
+            return np.array(json.loads(body)["rows"])
+
+        def predict_fn(data, model):
+            return model.predict_proba(data)[:, 1]
+
+        def output_fn(prediction, accept):
+            return json.dumps({"scores": prediction.round(6).tolist(), "accept": accept}), "application/json"
+    """))
+    uri = ObjectStore(home / "s3").upload(_tar(model_dir, tmp_path / "model.tar.gz"), "s3://bucket/sk/model.tar.gz")
+    return uri, model, features
+
+
+def _deploy(home: Path, name: str, image: str, model_data: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    container: dict[str, Any] = {"Image": image, "ModelDataUrl": model_data}
+    if env:
+        container["Environment"] = env
+    call(home, "createModel", {"ModelName": name, "PrimaryContainer": container, "ExecutionRoleArn": ROLE})
+    call(home, "createEndpointConfig", {
+        "EndpointConfigName": f"{name}-config",
+        "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
+                                "InstanceType": "ml.m5.large"}],
+    })
+    result: dict[str, Any] = call(home, "createEndpoint", {"EndpointName": f"{name}-ep", "EndpointConfigName": f"{name}-config"})
+    return result
+
+
+def test_script_mode_endpoint_serves_user_handlers(home: Path, sklearn_model: tuple[str, Any, np.ndarray]) -> None:
+    uri, model, features = sklearn_model
+    result = _deploy(home, "skmodel", SKLEARN_IMAGE, uri, {"SAGEMAKER_PROGRAM": "inference.py",
+                                                           "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"})
+    assert result == {"EndpointArn": "arn:aws:sagemaker:us-east-1:000000000000:endpoint/skmodel-ep"}
+
+    records = RecordStore(home)
+    for operation, kind, name in (("DescribeModel", "model", "skmodel"),
+                                  ("DescribeEndpointConfig", "endpoint-config", "skmodel-config"),
+                                  ("DescribeEndpoint", "endpoint", "skmodel-ep")):
+        check_shape(operation, records.get(kind, name) or {})
+    assert records.get("endpoint", "skmodel-ep")["EndpointStatus"] == "InService"
+
+    response = invoke_endpoint("skmodel-ep", json.dumps({"rows": features[:4].tolist()}),
+                               ContentType="application/json", Accept="application/json", home=home)
+    assert response["ContentType"] == "application/json"
+    assert response["InvokedProductionVariant"] == "AllTraffic"
+    body = json.loads(response["Body"].read())
+    assert body["scores"] == pytest.approx(model.predict_proba(features[:4])[:, 1].round(6).tolist())
+    assert body["accept"] == "application/json"
+
+    [listed] = list_endpoints(home)
+    assert listed["EndpointStatus"] == "InService" and listed["Url"].startswith("http://127.0.0.1:")
+
+
+def test_endpoint_survives_the_creating_process(home: Path, sklearn_model: tuple[str, Any, np.ndarray]) -> None:
+    uri, _model, features = sklearn_model
+    call(home, "createModel", {"ModelName": "m", "PrimaryContainer": {
+        "Image": SKLEARN_IMAGE, "ModelDataUrl": uri,
+        "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}})
+    call(home, "createEndpointConfig", {"EndpointConfigName": "c", "ProductionVariants": [
+        {"VariantName": "v", "ModelName": "m"}]})
+    # CreateEndpoint in another Python process, which exits before the endpoint is used.
+    script = (
+        "import sys; from stepfn.local.sagemaker.endpoints import Endpoints; "
+        "print(Endpoints(sys.argv[1]).create({'EndpointName': 'e', 'EndpointConfigName': 'c'}))"
+    )
+    subprocess.run([sys.executable, "-c", script, str(home)], check=True, timeout=120, capture_output=True)
+    server = Endpoints(home).server("e")
+    assert server is not None and server.pid != os.getpid()
+    response = invoke_endpoint("e", json.dumps({"rows": features[:2].tolist()}), "application/json", home=home)
+    assert len(json.loads(response["Body"].read())["scores"]) == 2
+    assert stop_endpoint("e", home) is True
+    assert Endpoints(home).server("e") is None
+    assert RecordStore(home).get("endpoint", "e")["EndpointStatus"] == "OutOfService"
+    with pytest.raises(ServiceError) as raised:
+        invoke_endpoint("e", b"1,2,3", "text/csv", home=home)
+    assert raised.value.error == "ValidationError"
+
+
+def test_sklearn_default_handlers_and_model_errors(home: Path, tmp_path: Path) -> None:
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels = _tiny_classification()
+    model = LogisticRegression().fit(features, labels)
+    model_dir = tmp_path / "plain"
+    model_dir.mkdir()
+    joblib.dump(model, model_dir / "model.joblib")
+    uri = ObjectStore(home / "s3").upload(_tar(model_dir, tmp_path / "plain.tar.gz"), "s3://bucket/plain/model.tar.gz")
+    _deploy(home, "plain", SKLEARN_IMAGE, uri)
+    csv_rows = "\n".join(",".join(str(v) for v in row) for row in features[:5])
+    response = invoke_endpoint("plain-ep", csv_rows, "text/csv", "application/json", home=home)
+    assert json.loads(response["Body"].read()) == model.predict(features[:5].astype("float32")).tolist()
+    response = invoke_endpoint("plain-ep", csv_rows, "text/csv", "text/csv", home=home)
+    assert response["Body"].read().decode().split() == [str(v) for v in model.predict(features[:5].astype("float32"))]
+    with pytest.raises(ServiceError) as raised:
+        invoke_endpoint("plain-ep", b"\x00\x01", "application/x-image", home=home)
+    assert raised.value.error == "ModelError"
+    assert raised.value.response is not None and raised.value.response["OriginalStatusCode"] == 415
+    with pytest.raises(ServiceError) as raised:
+        invoke_endpoint("plain-ep", "1,2", "text/csv", home=home)  # wrong feature count: the model raises
+    assert raised.value.response is not None and raised.value.response["OriginalStatusCode"] == 500
+    with pytest.raises(ServiceError) as raised:
+        invoke_endpoint("nope", "1", "text/csv", home=home)
+    assert raised.value.error == "ValidationError"
+
+
+def test_xgboost_default_handlers(home: Path, tmp_path: Path) -> None:
+    import xgboost as xgb
+
+    features, labels = _tiny_classification()
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 2}, xgb.DMatrix(features, label=labels), 5)
+    model_dir = tmp_path / "xgb"
+    model_dir.mkdir()
+    with warnings.catch_warnings():  # the built-in's file name has no extension; xgboost warns about the format
+        warnings.simplefilter("ignore", UserWarning)
+        booster.save_model(str(model_dir / "xgboost-model"))
+    uri = ObjectStore(home / "s3").upload(_tar(model_dir, tmp_path / "x.tar.gz"), "s3://bucket/xgb/model.tar.gz")
+    _deploy(home, "xgb", XGBOOST_IMAGE, uri)
+    csv_rows = "\n".join(",".join(str(v) for v in row) for row in features[:3])
+    response = invoke_endpoint("xgb-ep", csv_rows, "text/csv", home=home)
+    expected = booster.predict(xgb.DMatrix(features[:3]))
+    assert [float(v) for v in response["Body"].read().decode().split(",")] == pytest.approx(expected.tolist(), rel=1e-6)
+    assert response["ContentType"] == "text/csv"
+    libsvm = "\n".join(" ".join(f"{i}:{v}" for i, v in enumerate(row)) for row in features[:3])
+    response = invoke_endpoint("xgb-ep", libsvm, "text/libsvm", home=home)
+    assert [float(v) for v in response["Body"].read().decode().split(",")] == pytest.approx(expected.tolist(), rel=1e-5)
+
+
+def test_update_endpoint_swaps_model_and_delete_stops_it(home: Path, tmp_path: Path, sklearn_model: tuple[str, Any, np.ndarray]) -> None:
+    import joblib
+    from sklearn.dummy import DummyClassifier
+
+    uri, _model, features = sklearn_model
+    _deploy(home, "first", SKLEARN_IMAGE, uri, {"SAGEMAKER_PROGRAM": "inference.py"})
+    old = Endpoints(home).server("first-ep")
+    dummy_dir = tmp_path / "dummy"
+    dummy_dir.mkdir()
+    joblib.dump(DummyClassifier(strategy="constant", constant=7).fit(features, [7] * len(features)), dummy_dir / "model.joblib")
+    dummy_uri = ObjectStore(home / "s3").upload(_tar(dummy_dir, tmp_path / "d.tar.gz"), "s3://bucket/dummy/model.tar.gz")
+    call(home, "createModel", {"ModelName": "second", "PrimaryContainer": {"Image": SKLEARN_IMAGE, "ModelDataUrl": dummy_uri}})
+    call(home, "createEndpointConfig", {"EndpointConfigName": "second-config", "ProductionVariants": [
+        {"VariantName": "Blue", "ModelName": "second", "InitialVariantWeight": 1.0}]})
+    result = call(home, "updateEndpoint", {"EndpointName": "first-ep", "EndpointConfigName": "second-config"})
+    assert result == {"EndpointArn": "arn:aws:sagemaker:us-east-1:000000000000:endpoint/first-ep"}
+    new = Endpoints(home).server("first-ep")
+    assert old is not None and new is not None and new.pid != old.pid
+    assert not Path(f"/proc/{old.pid}").exists() or b"inference" not in Path(f"/proc/{old.pid}/cmdline").read_bytes()
+    response = invoke_endpoint("first-ep", "0,0,0", "text/csv", "application/json", home=home)
+    assert json.loads(response["Body"].read()) == [7]
+    assert response["InvokedProductionVariant"] == "Blue"
+    record = RecordStore(home).get("endpoint", "first-ep")
+    assert record is not None and record["EndpointConfigName"] == "second-config"
+    check_shape("DescribeEndpoint", record)
+
+    assert call(home, "deleteEndpoint", {"EndpointName": "first-ep"}) == {}
+    assert RecordStore(home).get("endpoint", "first-ep") is None
+    assert not Path(f"/proc/{new.pid}").exists() or b"inference" not in Path(f"/proc/{new.pid}/cmdline").read_bytes()
+
+
+def test_failing_model_marks_endpoint_failed(home: Path, tmp_path: Path) -> None:
+    model_dir = tmp_path / "broken"
+    (model_dir / "code").mkdir(parents=True)
+    (model_dir / "code" / "inference.py").write_text("def model_fn(model_dir):\n    raise RuntimeError('no weights here')\n")
+    uri = ObjectStore(home / "s3").upload(_tar(model_dir, tmp_path / "b.tar.gz"), "s3://bucket/broken/model.tar.gz")
+    _deploy(home, "broken", SKLEARN_IMAGE, uri, {"SAGEMAKER_PROGRAM": "inference.py"})
+    record = RecordStore(home).get("endpoint", "broken-ep")
+    assert record is not None and record["EndpointStatus"] == "Failed"
+    assert "no weights here" in record["FailureReason"]
+    check_shape("DescribeEndpoint", record)
+
+
+def test_create_errors_as_sagemaker_raises_them(home: Path, sklearn_model: tuple[str, Any, np.ndarray]) -> None:
+    uri, _model, _features = sklearn_model
+    call(home, "createModel", {"ModelName": "dup", "PrimaryContainer": {"Image": SKLEARN_IMAGE, "ModelDataUrl": uri}})
+    with pytest.raises(StatesError) as raised:
+        call(home, "createModel", {"ModelName": "dup", "PrimaryContainer": {"Image": SKLEARN_IMAGE}})
+    assert raised.value.error == "SageMaker.AmazonSageMakerException"
+    assert "Cannot create already existing model" in (raised.value.cause or "")
+    with pytest.raises(StatesError) as raised:
+        call(home, "createEndpointConfig", {"EndpointConfigName": "c", "ProductionVariants": [
+            {"VariantName": "v", "ModelName": "missing"}]})
+    assert 'Could not find model "arn:aws:sagemaker:us-east-1:000000000000:model/missing"' in (raised.value.cause or "")
+    with pytest.raises(StatesError) as raised:
+        call(home, "createEndpoint", {"EndpointName": "e", "EndpointConfigName": "nope"})
+    assert "Could not find endpoint configuration" in (raised.value.cause or "")
+    with pytest.raises(StatesError) as raised:
+        call(home, "createModel", {"ModelName": "bad_name", "PrimaryContainer": {"Image": SKLEARN_IMAGE}})
+    assert "regular expression pattern" in (raised.value.cause or "")
+    with pytest.raises(StatesError) as raised:
+        call(home, "createModel", {"ModelName": "m2"}, pattern="sync")
+    assert raised.value.error == "States.Runtime"
+    # An image stepfn cannot serve, with no entry point: a clear failure on the endpoint.
+    call(home, "createModel", {"ModelName": "byo", "PrimaryContainer": {"Image": "1234.dkr.ecr.us-east-1.amazonaws.com/mine:1"}})
+    call(home, "createEndpointConfig", {"EndpointConfigName": "byo-c", "ProductionVariants": [{"VariantName": "v", "ModelName": "byo"}]})
+    call(home, "createEndpoint", {"EndpointName": "byo-e", "EndpointConfigName": "byo-c"})
+    record = RecordStore(home).get("endpoint", "byo-e")
+    assert record is not None and record["EndpointStatus"] == "Failed" and "cannot be served locally" in record["FailureReason"]
+
+
+def test_model_archive_cannot_escape_its_directory(home: Path, tmp_path: Path) -> None:
+    evil = tmp_path / "evil.tar.gz"
+    payload = tmp_path / "payload"
+    payload.write_text("x")
+    with tarfile.open(evil, "w:gz") as tar:
+        tar.add(payload, arcname="../../escaped.txt")
+    uri = ObjectStore(home / "s3").upload(evil, "s3://bucket/evil/model.tar.gz")
+    _deploy(home, "evil", SKLEARN_IMAGE, uri)
+    record = RecordStore(home).get("endpoint", "evil-ep")
+    assert record is not None and record["EndpointStatus"] == "Failed"
+    assert "outside" in record["FailureReason"]
+    assert not list(home.rglob("escaped.txt"))
