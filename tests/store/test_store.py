@@ -350,3 +350,36 @@ def test_concurrent_writers_from_threads_and_processes(store: Store) -> None:
         assert out.strip() == "ok"
     ids = sorted(e["id"] for e in store.events("arn:x"))
     assert ids == [*range(200), *range(1000, 1200), *range(2000, 2200), *range(3000, 3200)]
+
+
+def test_stop_requests(store: Store) -> None:
+    store.create_execution(execution("e1"))
+    store.create_execution(execution("e2"))
+    when = T0 + timedelta(minutes=1)
+    assert store.request_stop(execution("e1").arn, error="E", cause="C", when=when)
+    assert store.stop_requests([execution("e1").arn, execution("e2").arn]) == {execution("e1").arn: ("E", "C")}
+    store.finish_execution(execution("e1").arn, status="ABORTED", stop_date=when)
+    assert store.stop_requests([execution("e1").arn]) == {}
+    assert not store.request_stop(execution("e1").arn, error=None, cause=None, when=when)
+
+
+def test_migrates_a_version_1_file(tmp_path: Path) -> None:
+    from stepfn.store._db import _MIGRATIONS
+
+    conn = sqlite3.connect(tmp_path / "stepfn.db")
+    for statement in _MIGRATIONS[0].split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO executions (arn, state_machine_arn, name, type, status, start_date, definition) "
+        "VALUES ('arn:e', 'arn:m', 'e', 'STANDARD', 'RUNNING', ?, '{}')", (T0.isoformat(),))
+    conn.commit()
+    conn.close()
+    s = Store(tmp_path)
+    try:
+        assert s.get_execution("arn:e").name == "e"
+        assert s.request_stop("arn:e", error=None, cause="why", when=T0)
+        assert s.stop_requests(["arn:e"]) == {"arn:e": (None, "why")}
+    finally:
+        s.close()

@@ -109,6 +109,12 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (execution_arn, id)
     ) WITHOUT ROWID;
     """,
+    # 2: stop requests for an execution that another process runs (its owner polls for them).
+    """
+    ALTER TABLE executions ADD COLUMN stop_requested_at TEXT;
+    ALTER TABLE executions ADD COLUMN stop_error TEXT;
+    ALTER TABLE executions ADD COLUMN stop_cause TEXT;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

@@ -318,7 +318,8 @@ class Store:
     ) -> bool:
         cursor = conn.execute(
             "UPDATE executions SET status = ?, stop_date = ?, output = ?, error = ?, cause = ?, owner = NULL, "
-            "owner_host = NULL, owner_pid = NULL, owner_started = NULL, lease_expires = NULL "
+            "owner_host = NULL, owner_pid = NULL, owner_started = NULL, lease_expires = NULL, "
+            "stop_requested_at = NULL, stop_error = NULL, stop_cause = NULL "
             "WHERE arn = ? AND status = 'RUNNING'",
             (status, format_datetime(stop_date), output, error, cause, arn),
         )
@@ -344,6 +345,29 @@ class Store:
             row = conn.execute("SELECT * FROM executions WHERE arn = ?", (arn,)).fetchone()
         self._ensure_keeper()
         return _from_row(ExecutionRecord, row)
+
+    def request_stop(self, arn: str, *, error: str | None, cause: str | None, when: datetime) -> bool:
+        """Ask the process that runs ``arn`` to stop it; False when it is not RUNNING."""
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE executions SET stop_requested_at = ?, stop_error = ?, stop_cause = ? "
+                "WHERE arn = ? AND status = 'RUNNING'",
+                (format_datetime(when), error, cause, arn),
+            )
+            return cursor.rowcount == 1
+
+    def stop_requests(self, arns: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
+        """The pending stop requests (error, cause) among ``arns`` that are still RUNNING."""
+        wanted = list(arns)
+        if not wanted:
+            return {}
+        marks = ", ".join("?" for _ in wanted)
+        rows = self._db.read(
+            f"SELECT arn, stop_error, stop_cause FROM executions WHERE arn IN ({marks}) "
+            "AND status = 'RUNNING' AND stop_requested_at IS NOT NULL",
+            tuple(wanted),
+        )
+        return {row["arn"]: (row["stop_error"], row["stop_cause"]) for row in rows}
 
     # -- history ----------------------------------------------------------------------------------------------
 

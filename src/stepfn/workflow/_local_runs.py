@@ -1,0 +1,153 @@
+"""Running executions of the local client on the engine, durably, and taking over those of dead processes.
+
+Each execution runs on an engine thread of this process and journals every history event to the store
+before going on. A watcher thread per execution writes the final status when the engine returns (the
+terminal history event already did, in the same transaction; the watcher covers an engine that ends
+without one). A process that dies leaves RUNNING executions whose owner is gone; ``resume_orphans``
+claims them (a compare-and-set on the owner, so two processes never both resume one) and restarts them
+from their journal: completed tasks replay from history, a task that was running is dispatched again
+with ``resumed=True``.
+
+Stop requests for an execution another live process runs go through the store (``stop_requested``);
+the owner's watcher loop polls for them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from stepfn.store import ExecutionRecord, Store
+
+logger = logging.getLogger(__name__)
+
+STOP_POLL_SECONDS = 0.5
+TERMINAL_EVENT_TYPES = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
+
+
+class ExecutionRunner:
+    """Starts, watches, stops and resumes the executions of one store on one engine."""
+
+    def __init__(self, store: Store, engine_factory: Callable[[], Any]) -> None:
+        self._store = store
+        self._engine_factory = engine_factory
+        self._engine: Any = None
+        self._lock = threading.Lock()
+        self._handles: dict[str, Any] = {}
+        self._finished = threading.Condition(self._lock)
+        self._poller: threading.Thread | None = None
+        self._closed = threading.Event()
+
+    @property
+    def engine(self) -> Any:
+        """The engine, built on first use (so a client that only lists or describes never imports it)."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = self._engine_factory()
+            return self._engine
+
+    def start(self, record: ExecutionRecord, *, resume: bool = False, redrive: bool = False) -> None:
+        """Run ``record`` (already in the store, owned by this process) on the engine."""
+        journal = self._store.journal(record.arn)
+        options: dict[str, Any] = {"resume": True} if resume or redrive else {}
+        if redrive:
+            options["redrive"] = True
+        handle = self.engine.start(
+            record.definition,
+            json.loads(record.input) if record.input is not None else {},
+            execution_arn=record.arn,
+            state_machine_arn=record.version_arn or record.state_machine_arn,
+            name=record.name,
+            role_arn=record.role_arn,
+            journal=journal,
+            **options,
+        )
+        with self._lock:
+            self._handles[record.arn] = handle
+        threading.Thread(
+            target=self._watch, args=(record.arn, handle), name=f"stepfn-watch-{record.name}", daemon=True
+        ).start()
+        self._ensure_poller()
+
+    def _watch(self, arn: str, handle: Any) -> None:
+        try:
+            result = handle.wait()
+        except Exception:  # the engine failed in a way it did not record; keep the row honest
+            logger.exception("execution %s ended with an engine error", arn)
+            self._store.finish_execution(
+                arn, status="FAILED", stop_date=datetime.now(UTC), error="States.Runtime",
+                cause="The local engine failed while running this execution; see the process log.",
+            )
+        else:
+            self._store.finish_execution(
+                arn, status=result.status, stop_date=result.stop_date or datetime.now(UTC),
+                output=result.output, error=result.error, cause=result.cause,
+            )
+        with self._finished:
+            self._handles.pop(arn, None)
+            self._finished.notify_all()
+
+    def handle(self, arn: str) -> Any | None:
+        with self._lock:
+            return self._handles.get(arn)
+
+    def stop(self, arn: str, error: str | None, cause: str | None) -> bool:
+        """Stop an execution this process runs; False if it runs elsewhere (or not at all)."""
+        handle = self.handle(arn)
+        if handle is None:
+            return False
+        handle.stop(error=error, cause=cause)
+        return True
+
+    def wait(self, arn: str, timeout: float | None = None) -> bool:
+        """Block until this process's run of ``arn`` has been recorded as finished."""
+        with self._finished:
+            return self._finished.wait_for(lambda: arn not in self._handles, timeout)
+
+    def resume_orphans(self) -> list[str]:
+        """Claim and restart every execution whose owner died; returns their ARNs."""
+        resumed = []
+        for record in self._store.find_orphans():
+            if not self._store.claim_execution(record.arn, record.owner):
+                continue  # another process took it first
+            events = self._store.events(record.arn)
+            logger.info("resuming execution %s left behind by %s", record.arn, record.owner)
+            # A terminal event on a RUNNING row: the process died after accepting a redrive and before the
+            # engine recorded ExecutionRedriven, so the redrive itself is what must be done again.
+            if events and events[-1]["type"] in TERMINAL_EVENT_TYPES:
+                self.start(record, redrive=True)
+            else:
+                self.start(record, resume=bool(events))
+            resumed.append(record.arn)
+        return resumed
+
+    def _ensure_poller(self) -> None:
+        with self._lock:
+            if self._poller is not None and self._poller.is_alive():
+                return
+            self._poller = threading.Thread(target=self._poll_stop_requests, name="stepfn-stop-poller", daemon=True)
+            self._poller.start()
+
+    def _poll_stop_requests(self) -> None:
+        while not self._closed.wait(STOP_POLL_SECONDS):
+            with self._lock:
+                running = list(self._handles)
+            if not running:
+                continue
+            try:
+                requests = self._store.stop_requests(running)
+            except Exception:  # a busy store must not kill the poller; the next round retries
+                logger.warning("could not read stop requests", exc_info=True)
+                continue
+            for arn, (error, cause) in requests.items():
+                self.stop(arn, error, cause)
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+__all__ = ["ExecutionRunner"]
