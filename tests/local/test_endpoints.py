@@ -9,73 +9,19 @@ import sys
 import tarfile
 import textwrap
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import numpy as np
 import pytest
-from botocore.validate import validate_parameters
+from test_models import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, call, check_shape, home, make_tar, tiny_classification
 
-from stepfn.engine.protocol import TaskRequest
 from stepfn.errors import ServiceError, StatesError
 from stepfn.local.objectstore import ObjectStore
-from stepfn.local.sagemaker import serving
 from stepfn.local.sagemaker.endpoints import Endpoints, invoke_endpoint, list_endpoints, stop_endpoint
-from stepfn.local.sagemaker.records import RecordStore, to_botocore_shape
+from stepfn.local.sagemaker.records import RecordStore
 
-SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-
-
-class Control:
-    def cancelled(self) -> bool:
-        return False
-
-    def heartbeat(self) -> None:
-        pass
-
-    def sleep(self, seconds: float) -> bool:
-        return True
-
-    def log(self, message: str) -> None:
-        pass
-
-
-def call(home: Path, action: str, parameters: Any, pattern: str = "request_response") -> Any:
-    request = TaskRequest(
-        resource=f"arn:aws:states:::sagemaker:{action}", service="sagemaker", action=action,
-        pattern=pattern, parameters=parameters, state_name="Step", execution_arn="arn:exec",
-    )
-    return serving.handlers(home)[f"sagemaker:{action}"](request, Control())
-
-
-def check_shape(operation: str, record: dict[str, Any]) -> None:
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    validate_parameters(to_botocore_shape(record), model.operation_model(operation).output_shape)
-
-
-@pytest.fixture
-def home(stepfn_home: Path) -> Iterator[Path]:
-    yield stepfn_home
-    for endpoint in list_endpoints(stepfn_home):
-        stop_endpoint(endpoint["EndpointName"], stepfn_home)
-
-
-def _tiny_classification() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    features = rng.normal(size=(60, 3))
-    labels = (features[:, 0] + 0.5 * features[:, 1] > 0).astype(int)
-    return features, labels
-
-
-def _tar(source: Path, archive: Path) -> Path:
-    with tarfile.open(archive, "w:gz") as tar:
-        for path in sorted(source.iterdir()):
-            tar.add(path, arcname=path.name)
-    return archive
+__all__ = ["home"]
 
 
 @pytest.fixture
@@ -84,7 +30,7 @@ def sklearn_model(home: Path, tmp_path: Path) -> tuple[str, Any, np.ndarray]:
     import joblib
     from sklearn.linear_model import LogisticRegression
 
-    features, labels = _tiny_classification()
+    features, labels = tiny_classification()
     model = LogisticRegression().fit(features, labels)
     model_dir = tmp_path / "model"
     (model_dir / "code").mkdir(parents=True)
@@ -107,7 +53,7 @@ def sklearn_model(home: Path, tmp_path: Path) -> tuple[str, Any, np.ndarray]:
         def output_fn(prediction, accept):
             return json.dumps({"scores": prediction.round(6).tolist(), "accept": accept}), "application/json"
     """))
-    uri = ObjectStore(home / "s3").upload(_tar(model_dir, tmp_path / "model.tar.gz"), "s3://bucket/sk/model.tar.gz")
+    uri = ObjectStore(home / "s3").upload(make_tar(model_dir, tmp_path / "model.tar.gz"), "s3://bucket/sk/model.tar.gz")
     return uri, model, features
 
 
@@ -179,12 +125,12 @@ def test_sklearn_default_handlers_and_model_errors(home: Path, tmp_path: Path) -
     import joblib
     from sklearn.linear_model import LogisticRegression
 
-    features, labels = _tiny_classification()
+    features, labels = tiny_classification()
     model = LogisticRegression().fit(features, labels)
     model_dir = tmp_path / "plain"
     model_dir.mkdir()
     joblib.dump(model, model_dir / "model.joblib")
-    uri = ObjectStore(home / "s3").upload(_tar(model_dir, tmp_path / "plain.tar.gz"), "s3://bucket/plain/model.tar.gz")
+    uri = ObjectStore(home / "s3").upload(make_tar(model_dir, tmp_path / "plain.tar.gz"), "s3://bucket/plain/model.tar.gz")
     _deploy(home, "plain", SKLEARN_IMAGE, uri)
     csv_rows = "\n".join(",".join(str(v) for v in row) for row in features[:5])
     response = invoke_endpoint("plain-ep", csv_rows, "text/csv", "application/json", home=home)
@@ -206,14 +152,14 @@ def test_sklearn_default_handlers_and_model_errors(home: Path, tmp_path: Path) -
 def test_xgboost_default_handlers(home: Path, tmp_path: Path) -> None:
     import xgboost as xgb
 
-    features, labels = _tiny_classification()
+    features, labels = tiny_classification()
     booster = xgb.train({"objective": "binary:logistic", "max_depth": 2}, xgb.DMatrix(features, label=labels), 5)
     model_dir = tmp_path / "xgb"
     model_dir.mkdir()
     with warnings.catch_warnings():  # the built-in's file name has no extension; xgboost warns about the format
         warnings.simplefilter("ignore", UserWarning)
         booster.save_model(str(model_dir / "xgboost-model"))
-    uri = ObjectStore(home / "s3").upload(_tar(model_dir, tmp_path / "x.tar.gz"), "s3://bucket/xgb/model.tar.gz")
+    uri = ObjectStore(home / "s3").upload(make_tar(model_dir, tmp_path / "x.tar.gz"), "s3://bucket/xgb/model.tar.gz")
     _deploy(home, "xgb", XGBOOST_IMAGE, uri)
     csv_rows = "\n".join(",".join(str(v) for v in row) for row in features[:3])
     response = invoke_endpoint("xgb-ep", csv_rows, "text/csv", home=home)
@@ -235,7 +181,7 @@ def test_update_endpoint_swaps_model_and_delete_stops_it(home: Path, tmp_path: P
     dummy_dir = tmp_path / "dummy"
     dummy_dir.mkdir()
     joblib.dump(DummyClassifier(strategy="constant", constant=7).fit(features, [7] * len(features)), dummy_dir / "model.joblib")
-    dummy_uri = ObjectStore(home / "s3").upload(_tar(dummy_dir, tmp_path / "d.tar.gz"), "s3://bucket/dummy/model.tar.gz")
+    dummy_uri = ObjectStore(home / "s3").upload(make_tar(dummy_dir, tmp_path / "d.tar.gz"), "s3://bucket/dummy/model.tar.gz")
     call(home, "createModel", {"ModelName": "second", "PrimaryContainer": {"Image": SKLEARN_IMAGE, "ModelDataUrl": dummy_uri}})
     call(home, "createEndpointConfig", {"EndpointConfigName": "second-config", "ProductionVariants": [
         {"VariantName": "Blue", "ModelName": "second", "InitialVariantWeight": 1.0}]})
@@ -260,7 +206,7 @@ def test_failing_model_marks_endpoint_failed(home: Path, tmp_path: Path) -> None
     model_dir = tmp_path / "broken"
     (model_dir / "code").mkdir(parents=True)
     (model_dir / "code" / "inference.py").write_text("def model_fn(model_dir):\n    raise RuntimeError('no weights here')\n")
-    uri = ObjectStore(home / "s3").upload(_tar(model_dir, tmp_path / "b.tar.gz"), "s3://bucket/broken/model.tar.gz")
+    uri = ObjectStore(home / "s3").upload(make_tar(model_dir, tmp_path / "b.tar.gz"), "s3://bucket/broken/model.tar.gz")
     _deploy(home, "broken", SKLEARN_IMAGE, uri, {"SAGEMAKER_PROGRAM": "inference.py"})
     record = RecordStore(home).get("endpoint", "broken-ep")
     assert record is not None and record["EndpointStatus"] == "Failed"

@@ -18,13 +18,48 @@ from typing import Any
 
 from stepfn.engine.protocol import TaskControl, TaskHandler, TaskRequest
 from stepfn.errors import ServiceError, StatesError
-from stepfn.local.sagemaker.records import as_states_error
+from stepfn.local.sagemaker.records import RecordStore, as_states_error, now_millis
 
 _SYNC_STATUS = {
     "createTransformJob": "TransformJobStatus",
     "createProcessingJob": "ProcessingJobStatus",
     "createHyperParameterTuningJob": "HyperParameterTuningJobStatus",
 }
+
+
+def begin_job(
+    records: RecordStore, kind: str, name: str, record: dict[str, Any], *, operation: str, resumed: bool
+) -> dict[str, Any] | None:
+    """Store a new job record (a taken name is SageMaker's ValidationException). When the engine re-dispatches a
+    task whose process died (``resumed``), an existing job that already ended is returned instead of re-run, and
+    one left InProgress by the dead process starts over under the same name."""
+    if resumed and (existing := records.get(kind, name)) is not None:
+        status = next((value for key, value in existing.items() if key.endswith("JobStatus")), None)
+        if status in ("Completed", "Failed", "Stopped"):
+            return existing
+        records.put(kind, name, record)
+        return None
+    records.create(kind, name, record, operation=operation)
+    return None
+
+
+def update_job(records: RecordStore, kind: str, name: str, **changes: Any) -> dict[str, Any]:
+    """Merge ``changes`` into a job record; LastModifiedTime only where the Describe shape has one
+    (DescribeTransformJob has none)."""
+    record = records.get(kind, name) or {}
+    record.update(changes)
+    if kind != "transform-job":
+        record["LastModifiedTime"] = now_millis()
+    records.put(kind, name, record)
+    return record
+
+
+def finish_job(records: RecordStore, kind: str, name: str, status_key: str, status: str, end_key: str,
+               failure: str | None = None, **changes: Any) -> dict[str, Any]:
+    """Stamp a job's terminal status, end time and (first 1024 characters of) failure reason."""
+    if failure is not None:
+        changes["FailureReason"] = failure[:1024]
+    return update_job(records, kind, name, **{status_key: status, end_key: now_millis()}, **changes)
 
 
 def job_failed_error(record: dict[str, Any]) -> StatesError:
@@ -137,4 +172,4 @@ def handlers(home: Path) -> dict[str, TaskHandler]:
     }
 
 
-__all__ = ["handlers", "job_failed_error"]
+__all__ = ["begin_job", "finish_job", "handlers", "job_failed_error", "update_job"]

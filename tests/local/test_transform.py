@@ -1,0 +1,188 @@
+"""Batch transform jobs against a real model server process: splitting, batching, filters, joins, .out files."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from test_models import SKLEARN_IMAGE, XGBOOST_IMAGE, Control, call, check_shape, home, make_tar, tiny_classification
+
+from stepfn.errors import StatesError
+from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker.recordio import write_arrays
+from stepfn.local.sagemaker.records import RecordStore
+from stepfn.local.sagemaker.transform import apply_filter, batches, split_records
+
+__all__ = ["home"]
+
+
+@pytest.fixture
+def sklearn_model(home: Path, tmp_path: Path) -> Any:
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels = tiny_classification()
+    model = LogisticRegression().fit(features, labels)
+    (tmp_path / "model").mkdir()
+    joblib.dump(model, tmp_path / "model" / "model.joblib")
+    uri = ObjectStore(home / "s3").upload(make_tar(tmp_path / "model", tmp_path / "m.tar.gz"), "s3://bucket/m/model.tar.gz")
+    call(home, "createModel", {"ModelName": "sk", "PrimaryContainer": {"Image": SKLEARN_IMAGE, "ModelDataUrl": uri}})
+    return model
+
+
+def _job(name: str, source: str, output: str, **extra: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "TransformJobName": name, "ModelName": "sk",
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source}},
+                           "ContentType": "text/csv", "SplitType": "Line"},
+        "TransformOutput": {"S3OutputPath": output, "AssembleWith": "Line", "Accept": "text/csv"},
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    }
+    for key, value in extra.items():
+        if key in ("TransformInput", "TransformOutput"):
+            params[key].update(value)
+        else:
+            params[key] = value
+    return params
+
+
+def _csv(rows: np.ndarray) -> str:
+    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in rows)
+
+
+def test_line_split_multi_record_writes_out_files(home: Path, sklearn_model: Any) -> None:
+    features, _ = tiny_classification()
+    store = ObjectStore(home / "s3")
+    store.put_bytes("s3://bucket/in/a.csv", _csv(features[:7]).encode())
+    store.put_bytes("s3://bucket/in/sub/b.csv", _csv(features[7:10]).encode())
+    result = call(home, "createTransformJob", _job("t1", "s3://bucket/in", "s3://bucket/out",
+                                                   BatchStrategy="MultiRecord", MaxPayloadInMB=1), pattern="sync")
+    assert result["TransformJobStatus"] == "Completed"
+    assert result["TransformJobArn"] == "arn:aws:sagemaker:us-east-1:000000000000:transform-job/t1"
+    check_shape("DescribeTransformJob", result)
+    assert store.list("s3://bucket/out/") == ["s3://bucket/out/a.csv.out", "s3://bucket/out/sub/b.csv.out"]
+    expected = sklearn_model.predict(features[:7].astype("float32"))
+    assert store.get_bytes("s3://bucket/out/a.csv.out").decode().split("\n")[:-1] == [str(v) for v in expected]
+    assert RecordStore(home).get("transform-job", "t1") == result
+
+
+def test_input_filter_join_and_output_filter_on_csv(home: Path, sklearn_model: Any) -> None:
+    features, _ = tiny_classification()
+    rows = "".join(f"id{i}," + ",".join(repr(float(v)) for v in row) + "\n" for i, row in enumerate(features[:5]))
+    ObjectStore(home / "s3").put_bytes("s3://bucket/ids/data.csv", rows.encode())
+    result = call(home, "createTransformJob", _job(
+        "joined", "s3://bucket/ids/", "s3://bucket/joined/", BatchStrategy="MultiRecord",
+        DataProcessing={"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}), pattern="sync")
+    assert result["DataProcessing"]["JoinSource"] == "Input"
+    lines = ObjectStore(home / "s3").get_bytes("s3://bucket/joined/data.csv.out").decode().splitlines()
+    expected = sklearn_model.predict(features[:5].astype("float32"))
+    assert lines == [f"id{i},{v}" for i, v in enumerate(expected)]
+
+
+def test_json_records_single_record_join_under_sagemaker_output(home: Path, sklearn_model: Any) -> None:
+    features, _ = tiny_classification()
+    lines = "".join(json.dumps({"id": i, "features": row.tolist()}) + "\n" for i, row in enumerate(features[:3]))
+    ObjectStore(home / "s3").put_bytes("s3://bucket/json/x.jsonl", lines.encode())
+    call(home, "createTransformJob", _job(
+        "json-job", "s3://bucket/json/", "s3://bucket/json-out",
+        TransformInput={"ContentType": "application/json"}, TransformOutput={"Accept": "application/json"},
+        BatchStrategy="SingleRecord",
+        DataProcessing={"InputFilter": "$.features", "JoinSource": "Input", "OutputFilter": "$['id','SageMakerOutput']"},
+    ), pattern="sync")
+    out = ObjectStore(home / "s3").get_bytes("s3://bucket/json-out/x.jsonl.out").decode().splitlines()
+    expected = sklearn_model.predict(features[:3].astype("float32"))
+    assert [json.loads(line) for line in out] == [{"id": i, "SageMakerOutput": [int(v)]} for i, v in enumerate(expected)]
+
+
+def test_recordio_split_with_xgboost_algorithm_model(home: Path, tmp_path: Path) -> None:
+    import xgboost as xgb
+
+    features, labels = tiny_classification()
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 2}, xgb.DMatrix(features, label=labels), 4)
+    (tmp_path / "xgb").mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        booster.save_model(str(tmp_path / "xgb" / "xgboost-model"))
+    store = ObjectStore(home / "s3")
+    uri = store.upload(make_tar(tmp_path / "xgb", tmp_path / "x.tar.gz"), "s3://bucket/xgb/model.tar.gz")
+    call(home, "createModel", {"ModelName": "xgb", "PrimaryContainer": {"Image": XGBOOST_IMAGE, "ModelDataUrl": uri}})
+    store.put_bytes("s3://bucket/rio/part.pbr", write_arrays(features[:6].astype("float32")))
+    params = _job("rio", "s3://bucket/rio/", "s3://bucket/rio-out",
+                  TransformInput={"ContentType": "application/x-recordio-protobuf", "SplitType": "RecordIO"},
+                  BatchStrategy="MultiRecord")
+    params["ModelName"] = "xgb"
+    call(home, "createTransformJob", params, pattern="sync")
+    values = [float(v) for v in store.get_bytes("s3://bucket/rio-out/part.pbr.out").decode().split()]
+    assert values == pytest.approx(booster.predict(xgb.DMatrix(features[:6].astype("float32"))).tolist(), rel=1e-5)
+
+
+def test_failures_fail_the_job_and_upload_nothing(home: Path, sklearn_model: Any) -> None:
+    store = ObjectStore(home / "s3")
+    store.put_bytes("s3://bucket/bad/0-good.csv", b"0.1,0.2,0.3\n")
+    store.put_bytes("s3://bucket/bad/1-bad.csv", b"1,2\n")  # two features: the model raises
+    with pytest.raises(StatesError) as raised:
+        call(home, "createTransformJob", _job("bad", "s3://bucket/bad/", "s3://bucket/bad-out/"), pattern="sync")
+    assert raised.value.error == "States.TaskFailed"
+    described = json.loads(raised.value.cause or "{}")
+    assert described["TransformJobStatus"] == "Failed"
+    assert "Bad HTTP status received from algorithm: 500" in described["FailureReason"]
+    check_shape("DescribeTransformJob", described)
+    assert store.list("s3://bucket/bad-out/") == []
+
+    store.put_bytes("s3://bucket/big/one.csv", b"0.1,0.2,0.3\n" * 100_000)
+    result = call(home, "createTransformJob", _job("big", "s3://bucket/big/", "s3://bucket/big-out/",
+                                                   TransformInput={"SplitType": "None"}, MaxPayloadInMB=1))
+    assert result == {"TransformJobArn": "arn:aws:sagemaker:us-east-1:000000000000:transform-job/big"}
+    record = RecordStore(home).get("transform-job", "big")
+    assert record is not None and record["TransformJobStatus"] == "Failed" and "MaxPayloadInMB" in record["FailureReason"]
+
+    with pytest.raises(StatesError) as raised:
+        call(home, "createTransformJob", _job("big", "s3://bucket/big/", "s3://bucket/big-out/"), pattern="sync")
+    assert raised.value.error == "SageMaker.AmazonSageMakerException"
+    assert "Job name must be unique" in (raised.value.cause or "")
+
+
+def test_stopped_when_the_execution_is_cancelled(home: Path, sklearn_model: Any) -> None:
+    features, _ = tiny_classification()
+    ObjectStore(home / "s3").put_bytes("s3://bucket/stop/a.csv", _csv(features[:4]).encode())
+    with pytest.raises(StatesError):
+        call(home, "createTransformJob", _job("stopped", "s3://bucket/stop/", "s3://bucket/stop-out/",
+                                              BatchStrategy="SingleRecord"), pattern="sync", control=Control(cancel_after=1))
+    record = RecordStore(home).get("transform-job", "stopped")
+    assert record is not None and record["TransformJobStatus"] == "Stopped"
+
+
+def test_batches_pack_records_under_the_payload_limit() -> None:
+    records = [b"x" * 400 + b"\n"] * 5
+    assert [len(b) for b in batches(records, "MultiRecord", 1000)] == [2, 2, 1]
+    assert [len(b) for b in batches(records, "SingleRecord", 1000)] == [1] * 5
+    assert [len(b) for b in batches(records, "MultiRecord", 0)] == [5]
+    assert split_records(b"a\nb\n\nc", "Line") == [b"a\n", b"b\n", b"c"]
+    assert split_records(b"whole\nfile", "None") == [b"whole\nfile"]
+
+
+def test_tfrecord_split() -> None:
+    import struct
+
+    def record(data: bytes) -> bytes:
+        return struct.pack("<Q", len(data)) + b"\0" * 4 + data + b"\0" * 4
+
+    assert split_records(record(b"abc") + record(b""), "TFRecord") == [record(b"abc"), record(b"")]
+
+
+@pytest.mark.parametrize(("path", "value", "expected"), [
+    ("$", [1, 2], [1, 2]),
+    ("$[1:]", ["id", 1, 2], [1, 2]),
+    ("$[0,-1]", ["id", 1, 2, "p"], ["id", "p"]),
+    ("$[-1]", ["id", 1, 2, "p"], "p"),
+    ("$.features", {"features": [1, 2]}, [1, 2]),
+    ("$.a.b", {"a": {"b": 3}}, 3),
+    ("$['id','SageMakerOutput']", {"id": 1, "x": 2, "SageMakerOutput": 3}, {"id": 1, "SageMakerOutput": 3}),
+    ("$[*]", {"a": 1, "b": 2}, [1, 2]),
+])
+def test_filter_jsonpath_subset(path: str, value: Any, expected: Any) -> None:
+    assert apply_filter(path, value) == expected
