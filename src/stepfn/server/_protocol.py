@@ -1,0 +1,182 @@
+"""The AWS JSON protocol as ``stepfn serve`` speaks it: operations, validation, bodies, errors, tokens.
+
+AWS JSON 1.0 (Step Functions) and 1.1 (SageMaker) are the same on the wire apart from the
+content type: ``POST /`` with ``X-Amz-Target: <Prefix>.<Operation>`` and a JSON body; the answer is
+a JSON body, timestamps as epoch seconds, blobs base64; an error is ``{"__type": Code, "message":
+...}`` with the HTTP status the service uses for that code (botocore reads ``__type``).
+
+Requests are validated against botocore's own service model before they reach the backend, so a
+client that is not botocore (curl, another SDK) gets the ``ValidationException`` AWS would send
+instead of a Python TypeError from a keyword argument.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from starlette.responses import Response
+
+logger = logging.getLogger("stepfn.server")
+
+TOKEN_HEADER = "X-Stepfn-Token"
+"""The header carrying the ``--token`` / ``STEPFN_TOKEN`` secret (see :func:`attach_token`)."""
+TOKEN_COOKIE = "stepfn-token"
+_SIGV4_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+
+
+class ApiError(Exception):
+    """An error answered as ``{"__type": code, "message": message}`` with HTTP ``status``."""
+
+    def __init__(self, code: str, message: str, status: int = 400, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.extra = extra or {}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    raise TypeError(f"cannot encode {type(value).__name__} as AWS JSON")
+
+
+def encode_body(data: Any) -> bytes:
+    if isinstance(data, dict):
+        data = {key: value for key, value in data.items() if key != "ResponseMetadata"}
+    return json.dumps(data, default=_json_default, separators=(",", ":")).encode()
+
+
+def json_response(data: Any, content_type: str, status: int = 200) -> Response:
+    return Response(
+        encode_body(data), status_code=status, media_type=content_type,
+        headers={"x-amzn-RequestId": str(uuid.uuid4())},
+    )
+
+
+def error_response(error: ApiError, content_type: str) -> Response:
+    body = {"__type": error.code, "message": error.message, **error.extra}
+    return Response(
+        encode_body(body), status_code=error.status, media_type=content_type,
+        headers={"x-amzn-RequestId": str(uuid.uuid4()), "x-amzn-ErrorType": error.code},
+    )
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        params = json.loads(raw)
+    except ValueError as exc:
+        raise ApiError("SerializationException", f"the request body is not JSON: {exc}") from exc
+    if not isinstance(params, dict):
+        raise ApiError("SerializationException", "the request body must be a JSON object")
+    return params
+
+
+@lru_cache(maxsize=8)
+def service_model(service: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(service)
+
+
+def operation_model(service: str, operation: str) -> Any:
+    model = service_model(service)
+    if operation not in model.operation_names:
+        raise ApiError("UnknownOperationException", f"{model.service_name} has no operation {operation!r}")
+    return model.operation_model(operation)
+
+
+def python_name(operation: str) -> str:
+    """``StartExecution`` -> ``start_execution`` (boto3's method name)."""
+    from botocore import xform_name
+
+    return str(xform_name(operation))
+
+
+def validate_request(service: str, operation: str, params: dict[str, Any]) -> None:
+    """Raise ``ValidationException`` listing every problem botocore finds in ``params``."""
+    from botocore.exceptions import ParamValidationError
+    from botocore.validate import validate_parameters
+
+    shape = operation_model(service, operation).input_shape
+    if shape is None:
+        return
+    try:
+        validate_parameters(params, shape)
+    except ParamValidationError as exc:
+        raise ApiError("ValidationException", str(exc.kwargs.get("report", exc)).strip()) from exc
+
+
+def translate_errors(call: Callable[[], Any]) -> Any:
+    """Run ``call``; map the errors backends raise (botocore ``ClientError``, stepfn ``ServiceError``)
+    to :class:`ApiError` with the code and status the service would answer."""
+    from botocore.exceptions import ClientError, ParamValidationError
+
+    from stepfn.errors import ServiceError
+
+    try:
+        return call()
+    except ApiError:
+        raise
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400)
+        code = str(error.get("Code") or "ValidationException")
+        raise ApiError(code, str(error.get("Message") or exc), status) from exc
+    except ServiceError as exc:
+        response = exc.response or {}
+        error = response.get("Error", {})
+        status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400)
+        code = str(error.get("Code") or exc.error or "ValidationException")
+        extra = {"OriginalStatusCode": response["OriginalStatusCode"]} if "OriginalStatusCode" in response else {}
+        raise ApiError(code, str(error.get("Message") or exc), status, extra) from exc
+    except ParamValidationError as exc:
+        raise ApiError("ValidationException", str(exc)) from exc
+
+
+def request_token(headers: Any, cookies: dict[str, str], query: Any) -> str | None:
+    """The token a request carries: ``X-Stepfn-Token``, ``Authorization: Bearer``, the SigV4 access key
+    id (so the AWS CLI can authenticate with ``AWS_ACCESS_KEY_ID=<token>``), a cookie, or ``?token=``."""
+    if headers.get(TOKEN_HEADER):
+        return str(headers[TOKEN_HEADER])
+    authorization = headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        return str(authorization[7:].strip())
+    match = _SIGV4_CREDENTIAL.search(authorization)
+    if match:
+        return match.group(1)
+    if cookies.get(TOKEN_COOKIE):
+        return cookies[TOKEN_COOKIE]
+    value = query.get("token")
+    return str(value) if value else None
+
+
+def token_matches(expected: str, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def attach_token(client: Any, token: str) -> Any:
+    """Make a boto3 client send ``X-Stepfn-Token: <token>`` with every request to ``stepfn serve``.
+
+    ``boto3.client(..., endpoint_url=url, aws_access_key_id=token, aws_secret_access_key="x")`` works
+    too (the server accepts the SigV4 access key id as the token), which is how the AWS CLI is used.
+    """
+
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers[TOKEN_HEADER] = token
+
+    client.meta.events.register_first("before-sign.*.*", add_header, unique_id="stepfn-serve-token")
+    return client

@@ -1,0 +1,299 @@
+"""The SageMaker API over local SageMaker: jobs, models, endpoint configs, endpoints, InvokeEndpoint.
+
+:class:`LocalSageMakerClient` has boto3's ``sagemaker`` method names and keyword arguments, so the
+server dispatches to it exactly as it dispatches Step Functions calls to ``LocalStepFunctionsClient``.
+
+Jobs run through the engine's own SageMaker task handlers (contract §1), on a background thread
+per job: Create* returns as soon as the job's record exists (SageMaker's Create* does not wait for
+the job either), Describe* reads the record, and Stop* cancels the handler through its
+:class:`~stepfn.engine.protocol.TaskControl`. CreateEndpoint and UpdateEndpoint also return while
+the endpoint is ``Creating``/``Updating``; local CreateEndpoint otherwise blocks until InService,
+which a boto3 waiter (``endpoint_in_service``) handles the same way it does on AWS.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stepfn.engine.protocol import TaskRequest
+from stepfn.errors import ServiceError, StatesError
+from stepfn.local.sagemaker.records import RecordStore, sagemaker_error, to_botocore_shape
+from stepfn.server._protocol import ApiError
+
+_CREATE_WAIT_SECONDS = 30.0
+_STOP_WAIT_SECONDS = 10.0
+_ACTIVE = ("InProgress", "Stopping")
+
+
+@dataclass(frozen=True)
+class _JobKind:
+    kind: str
+    action: str
+    name_key: str
+    arn_key: str
+    status_key: str
+    label: str
+
+
+_JOBS = {
+    "training-job": _JobKind("training-job", "createTrainingJob", "TrainingJobName", "TrainingJobArn",
+                             "TrainingJobStatus", "training job"),
+    "transform-job": _JobKind("transform-job", "createTransformJob", "TransformJobName", "TransformJobArn",
+                              "TransformJobStatus", "transform job"),
+    "processing-job": _JobKind("processing-job", "createProcessingJob", "ProcessingJobName", "ProcessingJobArn",
+                               "ProcessingJobStatus", "processing job"),
+    "tuning-job": _JobKind("tuning-job", "createHyperParameterTuningJob", "HyperParameterTuningJobName",
+                           "HyperParameterTuningJobArn", "HyperParameterTuningJobStatus", "hyperparameter tuning job"),
+}
+
+
+class _Control:
+    """The TaskControl a job started through the API runs under: Stop* sets ``stop``."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+
+    def cancelled(self) -> bool:
+        return self.stop.is_set()
+
+    def heartbeat(self) -> None:
+        return None
+
+    def sleep(self, seconds: float) -> bool:
+        return not self.stop.wait(seconds)
+
+    def log(self, message: str) -> None:
+        return None
+
+
+@dataclass
+class _Background:
+    thread: threading.Thread
+    control: _Control = field(default_factory=_Control)
+    error: BaseException | None = None
+
+
+class LocalSageMakerClient:
+    """boto3 ``sagemaker`` operations answered by local SageMaker under ``home``."""
+
+    def __init__(self, home: Path | str) -> None:
+        self.home = Path(home)
+        self.records = RecordStore(self.home)
+        self._work: dict[tuple[str, str], _Background] = {}
+        self._lock = threading.Lock()
+        self._handlers: dict[str, Any] | None = None
+
+    def handlers(self) -> dict[str, Any]:
+        if self._handlers is None:
+            from stepfn.local import default_handlers
+
+            self._handlers = default_handlers(self.home)
+        return self._handlers
+
+    # Background work -----------------------------------------------------------------------------------------
+
+    def _start(self, key: tuple[str, str], work: Callable[[_Control], Any], ready: Callable[[], bool]) -> None:
+        """Run ``work`` on a thread; return once ``ready()`` holds, or raise the error it ended with."""
+        entry = _Background(threading.Thread(target=lambda: None))
+
+        def target() -> None:
+            try:
+                work(entry.control)
+            except BaseException as exc:  # kept for the caller still waiting on ready()
+                entry.error = exc
+
+        entry.thread = threading.Thread(target=target, name=f"stepfn-serve-{key[0]}-{key[1]}", daemon=True)
+        with self._lock:
+            self._work[key] = entry
+        entry.thread.start()
+        deadline = time.monotonic() + _CREATE_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            if not entry.thread.is_alive():
+                if entry.error is not None:
+                    raise _service_error_of(entry.error) from entry.error
+                return
+            time.sleep(0.01)
+
+    def _refuse_existing(self, kind: str, name: Any, operation: str) -> None:
+        if isinstance(name, str) and self.records.get(kind, name) is not None:
+            # RecordStore.create raises SageMaker's own "already exists" error for a taken name.
+            self.records.create(kind, name, {}, operation=operation)
+
+    # Jobs ----------------------------------------------------------------------------------------------------
+
+    def _create_job(self, kind: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        job = _JOBS[kind]
+        name = params.get(job.name_key)
+        self._refuse_existing(kind, name, operation)
+        handler = self.handlers().get(f"sagemaker:{job.action}")
+        if handler is None:
+            raise ApiError("UnknownOperationException", f"local SageMaker cannot run {operation} in this installation")
+        request = TaskRequest(
+            resource=f"arn:aws:states:::sagemaker:{job.action}.sync", service="sagemaker", action=job.action,
+            pattern="sync", parameters=params, state_name=operation,
+            execution_arn=f"arn:aws:states:us-east-1:000000000000:execution:stepfn-serve:{name}",
+        )
+        self._start((kind, str(name)), lambda control: handler(request, control),
+                    lambda: self.records.get(kind, str(name)) is not None)
+        record = self.records.require(kind, str(name), operation)
+        return {job.arn_key: record[job.arn_key]}
+
+    def _describe(self, kind: str, name: str, operation: str) -> dict[str, Any]:
+        shaped: dict[str, Any] = to_botocore_shape(self.records.require(kind, name, operation))
+        return shaped
+
+    def _stop_job(self, kind: str, name: str, operation: str) -> dict[str, Any]:
+        job = _JOBS[kind]
+        record = self.records.require(kind, name, operation)
+        status = record.get(job.status_key)
+        if status not in _ACTIVE:
+            raise sagemaker_error(
+                operation, "ValidationException",
+                f"The request was rejected because the {job.label} is in status {status}.",
+            )
+        with self._lock:
+            entry = self._work.get((kind, name))
+        if entry is None or not entry.thread.is_alive():
+            raise sagemaker_error(
+                operation, "ValidationException",
+                f"The {job.label} {name} was started by another process; stop it from the process that runs it.",
+            )
+        entry.control.stop.set()
+        entry.thread.join(_STOP_WAIT_SECONDS)
+        return {}
+
+    def create_training_job(self, **params: Any) -> dict[str, Any]:
+        return self._create_job("training-job", "CreateTrainingJob", params)
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        return self._describe("training-job", TrainingJobName, "DescribeTrainingJob")
+
+    def stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        return self._stop_job("training-job", TrainingJobName, "StopTrainingJob")
+
+    def create_transform_job(self, **params: Any) -> dict[str, Any]:
+        return self._create_job("transform-job", "CreateTransformJob", params)
+
+    def describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:
+        return self._describe("transform-job", TransformJobName, "DescribeTransformJob")
+
+    def stop_transform_job(self, TransformJobName: str) -> dict[str, Any]:
+        return self._stop_job("transform-job", TransformJobName, "StopTransformJob")
+
+    def create_processing_job(self, **params: Any) -> dict[str, Any]:
+        return self._create_job("processing-job", "CreateProcessingJob", params)
+
+    def describe_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:
+        return self._describe("processing-job", ProcessingJobName, "DescribeProcessingJob")
+
+    def stop_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:
+        return self._stop_job("processing-job", ProcessingJobName, "StopProcessingJob")
+
+    def create_hyper_parameter_tuning_job(self, **params: Any) -> dict[str, Any]:
+        return self._create_job("tuning-job", "CreateHyperParameterTuningJob", params)
+
+    def describe_hyper_parameter_tuning_job(self, HyperParameterTuningJobName: str) -> dict[str, Any]:
+        return self._describe("tuning-job", HyperParameterTuningJobName, "DescribeHyperParameterTuningJob")
+
+    def stop_hyper_parameter_tuning_job(self, HyperParameterTuningJobName: str) -> dict[str, Any]:
+        return self._stop_job("tuning-job", HyperParameterTuningJobName, "StopHyperParameterTuningJob")
+
+    def list_training_jobs(self, **params: Any) -> dict[str, Any]:
+        summaries = [
+            {key: record.get(key) for key in ("TrainingJobName", "TrainingJobArn", "CreationTime",
+                                               "TrainingEndTime", "LastModifiedTime", "TrainingJobStatus")
+             if record.get(key) is not None}
+            for record in reversed(self.records.list("training-job"))
+        ]
+        return {"TrainingJobSummaries": to_botocore_shape(summaries)}
+
+    # Models, endpoint configs, endpoints ----------------------------------------------------------------------
+
+    def create_model(self, **params: Any) -> dict[str, Any]:
+        from stepfn.local.sagemaker.models import create_model
+
+        return create_model(self.records, params)
+
+    def describe_model(self, ModelName: str) -> dict[str, Any]:
+        return self._describe("model", ModelName, "DescribeModel")
+
+    def delete_model(self, ModelName: str) -> dict[str, Any]:
+        self.records.require("model", ModelName, "DeleteModel")
+        self.records.delete("model", ModelName)
+        return {}
+
+    def create_endpoint_config(self, **params: Any) -> dict[str, Any]:
+        from stepfn.local.sagemaker.models import create_endpoint_config
+
+        return create_endpoint_config(self.records, params)
+
+    def describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
+        return self._describe("endpoint-config", EndpointConfigName, "DescribeEndpointConfig")
+
+    def delete_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
+        self.records.require("endpoint-config", EndpointConfigName, "DeleteEndpointConfig")
+        self.records.delete("endpoint-config", EndpointConfigName)
+        return {}
+
+    def _endpoints(self) -> Any:
+        from stepfn.local.sagemaker.endpoints import Endpoints
+
+        return Endpoints(self.home)
+
+    def create_endpoint(self, **params: Any) -> dict[str, Any]:
+        name = params.get("EndpointName")
+        self._refuse_existing("endpoint", name, "CreateEndpoint")
+        self._start(("endpoint", str(name)), lambda _: self._endpoints().create(params),
+                    lambda: self.records.get("endpoint", str(name)) is not None)
+        return {"EndpointArn": self.records.require("endpoint", str(name), "CreateEndpoint")["EndpointArn"]}
+
+    def update_endpoint(self, **params: Any) -> dict[str, Any]:
+        name = str(params.get("EndpointName"))
+        record = self.records.require("endpoint", name, "UpdateEndpoint")
+
+        def updating() -> bool:
+            current = self.records.get("endpoint", name) or {}
+            return current.get("EndpointStatus") == "Updating"
+
+        self._start(("endpoint", name), lambda _: self._endpoints().update(params), updating)
+        return {"EndpointArn": record["EndpointArn"]}
+
+    def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
+        shaped: dict[str, Any] = to_botocore_shape(self._endpoints().describe(EndpointName))
+        return shaped
+
+    def delete_endpoint(self, EndpointName: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._endpoints().delete({"EndpointName": EndpointName})
+        return result
+
+    def list_endpoints(self, **params: Any) -> dict[str, Any]:
+        summaries = [
+            {key: value for key, value in item.items() if key not in ("Url", "Pid")}
+            for item in reversed(self._endpoints().list())
+        ]
+        return {"Endpoints": to_botocore_shape(summaries)}
+
+    def invoke_endpoint(self, **params: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._endpoints().invoke(**params)
+        return result
+
+
+def _service_error_of(error: BaseException) -> BaseException:
+    """The error a Create* answers when its background work failed before the resource existed.
+
+    Task handlers wrap SageMaker API errors in ``StatesError`` (``raise ... from``), so the
+    ServiceError with the API's code is the cause.
+    """
+    if isinstance(error, ServiceError):
+        return error
+    if isinstance(error, StatesError) and isinstance(error.__cause__, ServiceError):
+        return error.__cause__
+    message = error.cause if isinstance(error, StatesError) else str(error)
+    return sagemaker_error("Create", "ValidationException", str(message or error))

@@ -1,0 +1,221 @@
+"""``stepfn serve``: the Step Functions and SageMaker APIs over the local engine, on one HTTP port.
+
+Routes (one Starlette app):
+
+* ``POST /`` with ``X-Amz-Target: AWSStepFunctions.<Operation>`` (AWS JSON 1.0): every operation
+  ``LocalStepFunctionsClient`` implements (state machines, versions, aliases, executions, histories,
+  task tokens, TestState, tags);
+* ``POST /`` with ``X-Amz-Target: SageMaker.<Operation>`` (AWS JSON 1.1): training, transform,
+  processing and tuning jobs, models, endpoint configs and endpoints (``LocalSageMakerClient``);
+* ``POST /endpoints/<name>/invocations``: sagemaker-runtime ``InvokeEndpoint`` (REST);
+* ``GET /ping``: 200 when the server is up;
+* ``/ui``: the web console, when ``ui=True``.
+
+So ``boto3.client("stepfunctions", endpoint_url="http://127.0.0.1:8083")`` (and ``sagemaker``,
+``sagemaker-runtime``, or ``aws --endpoint-url``) work against it unchanged. With a token set, every
+request must carry it: header ``X-Stepfn-Token`` (:func:`attach_token` adds it to a boto3 client),
+``Authorization: Bearer <token>``, or as the SigV4 access key id (``AWS_ACCESS_KEY_ID=<token>``, which
+is how the AWS CLI authenticates); a browser may use ``?token=`` once, which sets a cookie.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from stepfn.errors import StepfnError
+from stepfn.server._protocol import (
+    TOKEN_COOKIE,
+    TOKEN_HEADER,
+    ApiError,
+    error_response,
+    json_response,
+    logger,
+    parse_body,
+    python_name,
+    request_token,
+    token_matches,
+    translate_errors,
+    validate_request,
+)
+
+JSON_1_0 = "application/x-amz-json-1.0"
+JSON_1_1 = "application/x-amz-json-1.1"
+REST_JSON = "application/json"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8083
+
+
+class _Service:
+    """One AWS JSON service: its botocore name, wire content type and the object that answers it."""
+
+    def __init__(self, botocore_name: str, content_type: str, backend: Any = None,
+                 factory: Callable[[], Any] | None = None) -> None:
+        self.botocore_name = botocore_name
+        self.content_type = content_type
+        self._backend = backend
+        self._factory = factory
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> Any:
+        """The backend, built on first use (opening the store only when the API is actually called)."""
+        with self._lock:
+            if self._backend is None and self._factory is not None:
+                self._backend = self._factory()
+            return self._backend
+
+    def call(self, operation: str, params: dict[str, Any]) -> Any:
+        validate_request(self.botocore_name, operation, params)
+        method = getattr(self.backend, python_name(operation), None)
+        if method is None or operation.startswith("_"):
+            raise ApiError("UnknownOperationException", f"stepfn serve does not implement {operation}")
+        return translate_errors(lambda: method(**params))
+
+
+class _TokenGuard:
+    """ASGI middleware refusing every request that does not carry the token (HTTP 403)."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        given = request_token(request.headers, request.cookies, request.query_params)
+        if not token_matches(self.token, given):
+            error = ApiError(
+                "UnrecognizedClientException",
+                f"missing or wrong stepfn serve token: send it in the {TOKEN_HEADER} header "
+                "(or as Authorization: Bearer, or as the AWS access key id)",
+                403,
+            )
+            await error_response(error, JSON_1_0)(scope, receive, send)
+            return
+        if request.query_params.get("token"):
+            async def send_with_cookie(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    cookie = f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict".encode()
+                    message.setdefault("headers", []).append((b"set-cookie", cookie))
+                await send(message)
+
+            await self.app(scope, receive, send_with_cookie)
+            return
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    home: Path | str | None = None,
+    token: str | None = None,
+    *,
+    stepfunctions_client: Any = None,
+    sagemaker_client: Any = None,
+    ui: bool = False,
+) -> ASGIApp:
+    """The ASGI app of ``stepfn serve`` for ``$STEPFN_HOME`` = ``home`` (default: the environment's).
+
+    ``stepfunctions_client`` / ``sagemaker_client`` replace the local backends (anything with boto3's
+    method names and error classes). ``token`` (default ``$STEPFN_TOKEN``; empty means none) is
+    required on every request.
+    """
+    from stepfn.local.objectstore import stepfn_home
+
+    root = Path(home) if home is not None else stepfn_home()
+
+    def local_stepfunctions() -> Any:
+        from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+        return LocalStepFunctionsClient(home=root)
+
+    if sagemaker_client is None:
+        from stepfn.server._sagemaker import LocalSageMakerClient
+
+        sagemaker_client = LocalSageMakerClient(root)
+    stepfunctions = _Service("stepfunctions", JSON_1_0, stepfunctions_client, local_stepfunctions)
+    services = {"AWSStepFunctions": stepfunctions, "SageMaker": _Service("sagemaker", JSON_1_1, sagemaker_client)}
+
+    async def api(request: Request) -> Response:
+        target = request.headers.get("x-amz-target", "")
+        prefix, _, operation = target.partition(".")
+        service = services.get(prefix)
+        content_type = service.content_type if service else JSON_1_0
+        try:
+            if service is None or not operation:
+                raise ApiError("UnknownOperationException", f"unknown X-Amz-Target {target!r}")
+            params = parse_body(await request.body())
+            result = await run_in_threadpool(service.call, operation, params)
+        except ApiError as error:
+            return error_response(error, content_type)
+        except Exception as exc:
+            logger.exception("stepfn serve: %s failed", target)
+            return error_response(ApiError("InternalFailure", f"{type(exc).__name__}: {exc}", 500), content_type)
+        return json_response(result, content_type)
+
+    async def invocations(request: Request) -> Response:
+        body = await request.body()
+        params: dict[str, Any] = {"EndpointName": request.path_params["name"], "Body": body}
+        for header, member in (
+            ("content-type", "ContentType"),
+            ("accept", "Accept"),
+            ("x-amzn-sagemaker-custom-attributes", "CustomAttributes"),
+            ("x-amzn-sagemaker-target-variant", "TargetVariant"),
+        ):
+            if request.headers.get(header):
+                params[member] = request.headers[header]
+        try:
+            result = await run_in_threadpool(lambda: translate_errors(lambda: sagemaker_client.invoke_endpoint(**params)))
+        except ApiError as error:
+            return error_response(error, REST_JSON)
+        headers = {"x-Amzn-Invoked-Production-Variant": str(result.get("InvokedProductionVariant") or "")}
+        if result.get("CustomAttributes"):
+            headers["X-Amzn-SageMaker-Custom-Attributes"] = str(result["CustomAttributes"])
+        payload = result["Body"].read() if hasattr(result["Body"], "read") else bytes(result["Body"])
+        return Response(payload, media_type=str(result.get("ContentType") or REST_JSON), headers=headers)
+
+    async def ping(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    routes: list[Any] = [
+        Route("/", api, methods=["POST"]),
+        Route("/endpoints/{name}/invocations", invocations, methods=["POST"]),
+        Route("/ping", ping, methods=["GET"]),
+    ]
+    if ui:
+        from stepfn.server.ui import create_ui_app
+
+        routes.append(Mount("/ui", app=create_ui_app(stepfunctions.backend, root)))
+    app: ASGIApp = Starlette(routes=routes)
+    token = os.environ.get("STEPFN_TOKEN") if token is None else token
+    return _TokenGuard(app, token) if token else app
+
+
+def run(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    home: Path | str | None = None,
+    token: str | None = None,
+    ui: bool = False,
+    log_level: str = "info",
+) -> None:
+    """Serve until interrupted (what ``stepfn serve`` calls). Binds 127.0.0.1 unless told otherwise:
+    the API runs code and reads files as this user, so listening on another interface needs a token."""
+    import uvicorn
+
+    token = os.environ.get("STEPFN_TOKEN") if token is None else token
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        raise StepfnError(f"refusing to listen on {host} without a token: pass --token or set STEPFN_TOKEN")
+    uvicorn.run(create_app(home, token, ui=ui), host=host, port=port, log_level=log_level)
