@@ -1,0 +1,171 @@
+"""Which local runtime runs a training image (contract §6): never pull an image, dispatch on its repository.
+
+* images the user registered with :func:`register_image` run the registered command (``<command> train``, as
+  ``docker run <image> train``), checked first so a user can override everything below;
+* ``sagemaker-xgboost`` / ``xgboost`` without ``sagemaker_program`` run the XGBoost algorithm-mode emulator;
+* ``kmeans``, ``pca``, ``linear-learner`` run the local built-in emulators;
+* the framework images (scikit-learn, XGBoost, PyTorch, TensorFlow, MXNet, Hugging Face...) run script mode
+  with the sagemaker-training toolkit's semantics in this machine's Python;
+* any other Amazon algorithm, and any unknown image, is an error that names it and says how to register one.
+
+Registrations live in this process, and with ``persist=True`` also in ``$STEPFN_HOME/sagemaker/images.json``
+so the CLI and server processes see them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import shlex
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from stepfn.local.objectstore import stepfn_home
+
+RuntimeKind = Literal["script", "builtin", "command"]
+
+BUILTIN_ALGORITHMS = ("xgboost", "kmeans", "pca", "linear-learner")
+_XGBOOST_REPOSITORIES = ("sagemaker-xgboost", "xgboost")
+_AMAZON_ALGORITHMS = (
+    "factorization-machines", "ntm", "lda", "randomcutforest", "knn", "object2vec", "ipinsights", "blazingtext",
+    "image-classification", "object-detection", "semantic-segmentation", "seq2seq", "forecasting-deepar",
+    "sagemaker-rl-coach", "image-classification-neo", "xgboost-neo",
+)
+_FRAMEWORK_PATTERN = re.compile(
+    r"^(sagemaker-scikit-learn|sagemaker-xgboost|xgboost|pytorch-training|tensorflow-training|mxnet-training"
+    r"|huggingface-[a-z0-9-]*training[a-z0-9-]*|sagemaker-[a-z0-9-]*(pytorch|tensorflow|mxnet|chainer|sklearn)"
+    r"[a-z0-9-]*|sagemaker-chainer|sagemaker-rl-[a-z0-9-]*|pytorch-training-neuronx?|autogluon-training)$"
+)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How to run one training image here."""
+
+    kind: RuntimeKind
+    image: str
+    repository: str
+    algorithm: str | None = None
+    """For ``builtin``: ``xgboost``, ``kmeans``, ``pca`` or ``linear-learner``."""
+    command: tuple[str, ...] = ()
+    """For ``command``: the registered command, run with ``train`` appended."""
+
+
+@dataclass(frozen=True)
+class _Registration:
+    pattern: str
+    command: tuple[str, ...]
+
+    def matches(self, image: str) -> bool:
+        if self.pattern.startswith("re:"):
+            return re.fullmatch(self.pattern[3:], image) is not None
+        return image == self.pattern or fnmatch.fnmatchcase(image, self.pattern)
+
+
+_registry: list[_Registration] = []
+_lock = threading.Lock()
+
+
+def _registry_file(home: Path | None) -> Path:
+    return (home or stepfn_home()) / "sagemaker" / "images.json"
+
+
+def register_image(
+    uri_or_pattern: str, command: str | list[str], *, persist: bool = False, home: Path | None = None
+) -> None:
+    """Run images matching ``uri_or_pattern`` with ``command`` (plus ``train``) instead of ``docker run``.
+
+    The pattern is an exact URI, a glob (``"*.dkr.ecr.*.amazonaws.com/my-algo:*"``) or a regular expression
+    prefixed with ``re:``. The command is an argv list or a shell-like string; it runs with the job's relocated
+    ``/opt/ml`` in ``SAGEMAKER_BASE_DIR`` and the working directory at the job root. Later registrations win.
+    """
+    argv = tuple(shlex.split(command) if isinstance(command, str) else command)
+    if not argv:
+        raise ValueError("register_image needs a non-empty command")
+    registration = _Registration(uri_or_pattern, argv)
+    with _lock:
+        _registry.insert(0, registration)
+        if persist:
+            path = _registry_file(home)
+            saved = _load_saved(path)
+            saved = [entry for entry in saved if entry["pattern"] != uri_or_pattern]
+            saved.insert(0, {"pattern": uri_or_pattern, "command": list(argv)})
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(saved, indent=1))
+
+
+def unregister_image(uri_or_pattern: str, *, home: Path | None = None) -> None:
+    with _lock:
+        _registry[:] = [r for r in _registry if r.pattern != uri_or_pattern]
+        path = _registry_file(home)
+        saved = _load_saved(path)
+        if any(entry["pattern"] == uri_or_pattern for entry in saved):
+            path.write_text(json.dumps([e for e in saved if e["pattern"] != uri_or_pattern], indent=1))
+
+
+def _load_saved(path: Path) -> list[dict[str, object]]:
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return []
+    return [e for e in data if isinstance(e, dict) and isinstance(e.get("pattern"), str)]
+
+
+def repository_of(image: str) -> str:
+    """``<acct>.dkr.ecr.<region>.amazonaws.com/sagemaker-xgboost:1.7-1`` -> ``sagemaker-xgboost``."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0]
+
+
+class UnknownImageError(LookupError):
+    """No local runtime for an image; the message says how to register one."""
+
+
+def resolve_image(image: str, *, script_mode: bool, home: Path | None = None) -> Runtime:
+    """The runtime for ``image``; ``script_mode`` is whether the job names an entry point (``sagemaker_program``)."""
+    repository = repository_of(image)
+    with _lock:
+        registrations = list(_registry)
+    saved = [_Registration(str(e["pattern"]), tuple(str(a) for a in e["command"]))  # type: ignore[attr-defined]
+             for e in _load_saved(_registry_file(home))]
+    for registration in registrations + saved:
+        if registration.matches(image):
+            return Runtime("command", image, repository, command=registration.command)
+    if repository in _XGBOOST_REPOSITORIES and not script_mode:
+        return Runtime("builtin", image, repository, algorithm="xgboost")
+    if repository in BUILTIN_ALGORITHMS:
+        return Runtime("builtin", image, repository, algorithm=repository)
+    if _FRAMEWORK_PATTERN.match(repository):
+        if not script_mode:
+            raise UnknownImageError(
+                f"Framework image {image} needs an entry point: set the sagemaker_program hyperparameter "
+                "(and sagemaker_submit_directory) as the SageMaker framework estimators do."
+            )
+        return Runtime("script", image, repository)
+    if repository in _AMAZON_ALGORITHMS:
+        raise UnknownImageError(
+            f"The built-in algorithm {repository!r} ({image}) does not run locally; stepfn emulates "
+            f"{', '.join(BUILTIN_ALGORITHMS)}. Run it on AWS, or register a local command for it with "
+            f"stepfn.local.sagemaker.register_image({image!r}, ['python', 'my_train.py'])."
+        )
+    raise UnknownImageError(
+        f"No local runtime for training image {image!r}. Register one with "
+        f"stepfn.local.sagemaker.register_image({image!r}, ['python', 'my_train.py']) (a command run as "
+        "'<command> train' with SAGEMAKER_BASE_DIR pointing at the job's /opt/ml), or use a SageMaker framework "
+        "image with sagemaker_program for script mode."
+    )
+
+
+__all__ = [
+    "BUILTIN_ALGORITHMS",
+    "Runtime",
+    "UnknownImageError",
+    "register_image",
+    "repository_of",
+    "resolve_image",
+    "unregister_image",
+]

@@ -1,0 +1,341 @@
+"""A training job's relocated ``/opt/ml`` tree (contract §1.2) and the data moving in and out of it.
+
+``<home>/sagemaker/jobs/training-job/<name>/opt/ml`` gets ``input/config/{hyperparameters,inputdataconfig,
+resourceconfig,checkpointconfig}.json``, ``input/data/<channel>/`` (File mode: copies; FastFile mode: symlinks
+into the local object store; Pipe mode: FIFOs ``<channel>_<epoch>`` fed by a thread per channel), ``code/``,
+``model/``, ``output/{data,failure,intermediate}`` and ``checkpoints/``. Afterwards ``model/`` and
+``output/data`` are packed as ``model.tar.gz`` / ``output.tar.gz`` with their files at the archive root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import gzip
+import json
+import os
+import shutil
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stepfn.errors import StoreError
+from stepfn.local.objectstore import ObjectStore
+
+OPT_ML = "/opt/ml"
+
+
+class ChannelError(ValueError):
+    """A channel cannot be staged (bad data source, missing data)."""
+
+
+@dataclass(frozen=True)
+class JobDir:
+    root: Path
+
+    @property
+    def base(self) -> Path:
+        return self.root / "opt" / "ml"
+
+    @property
+    def config(self) -> Path:
+        return self.base / "input" / "config"
+
+    @property
+    def data(self) -> Path:
+        return self.base / "input" / "data"
+
+    @property
+    def code(self) -> Path:
+        return self.base / "code"
+
+    @property
+    def model(self) -> Path:
+        return self.base / "model"
+
+    @property
+    def output(self) -> Path:
+        return self.base / "output"
+
+    @property
+    def output_data(self) -> Path:
+        return self.output / "data"
+
+    @property
+    def failure(self) -> Path:
+        return self.output / "failure"
+
+    def create(self) -> None:
+        """A fresh tree (a re-run after a crash starts from nothing, as a new container would)."""
+        if self.root.exists():
+            shutil.rmtree(self.root)
+        for directory in (self.config, self.data, self.model, self.output_data, self.output / "intermediate"):
+            directory.mkdir(parents=True, exist_ok=True)
+
+    def relocate(self, path: str) -> Path:
+        """A container path (``/opt/ml/checkpoints``, ``/data``) -> its place inside this job's root."""
+        if path == OPT_ML or path.startswith(OPT_ML + "/"):
+            return self.base / path[len(OPT_ML):].lstrip("/")
+        parts = [p for p in path.split("/") if p not in ("", ".", "..")]
+        return self.root.joinpath(*parts) if parts else self.root
+
+    def write_json(self, name: str, data: Any) -> Path:
+        path = self.config / name
+        path.write_text(json.dumps(data))
+        return path
+
+
+# -- configuration files -------------------------------------------------------------------------------------
+
+
+def build_input_data_config(channels: list[dict[str, Any]], training_input_mode: str) -> dict[str, dict[str, str]]:
+    """``inputdataconfig.json`` as the platform writes it: one entry per channel."""
+    config: dict[str, dict[str, str]] = {}
+    for channel in channels:
+        entry: dict[str, str] = {}
+        if channel.get("ContentType"):
+            entry["ContentType"] = channel["ContentType"]
+        s3 = (channel.get("DataSource") or {}).get("S3DataSource") or {}
+        entry["TrainingInputMode"] = channel.get("InputMode") or training_input_mode
+        entry["S3DistributionType"] = s3.get("S3DataDistributionType", "FullyReplicated")
+        entry["RecordWrapperType"] = channel.get("RecordWrapperType", "None")
+        config[channel["ChannelName"]] = entry
+    return config
+
+
+def build_resource_config(resources: dict[str, Any]) -> dict[str, Any]:
+    """``resourceconfig.json`` for the one local host ``algo-1`` (every job runs as a single instance here)."""
+    instance_type = resources.get("InstanceType") or "local"
+    return {
+        "current_host": "algo-1",
+        "hosts": ["algo-1"],
+        "network_interface_name": "eth0",
+        "current_instance_type": instance_type,
+        "current_group_name": "homogeneousCluster",
+        "instance_groups": [
+            {"instance_group_name": "homogeneousCluster", "instance_type": instance_type, "hosts": ["algo-1"]}
+        ],
+    }
+
+
+# -- channels --------------------------------------------------------------------------------------------------
+
+
+def _manifest_objects(store: ObjectStore, manifest_uri: str) -> list[tuple[str, str]]:
+    """``[(uri, relative path)]`` from a ManifestFile: ``[{"prefix": "s3://b/p/"}, "rel1", "rel2", ...]``."""
+    try:
+        entries = json.loads(store.get_bytes(manifest_uri))
+    except (StoreError, ValueError) as exc:
+        raise ChannelError(f"cannot read manifest {manifest_uri}: {exc}") from exc
+    if not isinstance(entries, list) or not entries or not isinstance(entries[0], dict) or "prefix" not in entries[0]:
+        raise ChannelError(f"manifest {manifest_uri} must be a JSON list starting with {{\"prefix\": ...}}")
+    prefix = str(entries[0]["prefix"])
+    if not prefix.endswith("/"):
+        prefix += "/"
+    return [(prefix + str(relative), str(relative)) for relative in entries[1:]]
+
+
+def channel_objects(store: ObjectStore, channel: dict[str, Any]) -> list[tuple[str, str]]:
+    """``[(uri, path relative to the channel directory)]`` for one channel, in key order."""
+    source = channel.get("DataSource") or {}
+    name = channel.get("ChannelName")
+    if "S3DataSource" in source:
+        s3 = source["S3DataSource"]
+        uri, data_type = s3.get("S3Uri", ""), s3.get("S3DataType", "S3Prefix")
+    elif "FileDataSource" in source:  # the v2 SDK's local-mode file:// channels
+        uri, data_type = source["FileDataSource"].get("FileUri", ""), "S3Prefix"
+    else:
+        kinds = ", ".join(source) or "none"
+        raise ChannelError(f"channel {name!r}: data source {kinds} is not available locally (use S3DataSource)")
+    if data_type == "ManifestFile":
+        return _manifest_objects(store, uri)
+    if data_type != "S3Prefix":
+        raise ChannelError(f"channel {name!r}: S3DataType {data_type} is not supported locally")
+    try:
+        if not uri.endswith("/") and store.exists(uri):
+            return [(uri, uri.rsplit("/", 1)[-1])]
+        objects = [(found, found[len(uri):].lstrip("/")) for found in store.list(uri)]
+    except StoreError as exc:
+        raise ChannelError(f"channel {name!r}: {exc}") from exc
+    if not objects:
+        raise ChannelError(f"channel {name!r}: no data found at {uri}")
+    return objects
+
+
+def stage_file_channel(store: ObjectStore, channel: dict[str, Any], target: Path, *, link: bool) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for uri, relative in channel_objects(store, channel):
+        parts = [p for p in relative.split("/") if p]
+        if not parts or any(p in (".", "..") for p in parts):
+            raise ChannelError(f"object {uri} would land outside channel {channel.get('ChannelName')!r}")
+        try:
+            store.download(uri, target.joinpath(*parts[:-1]), link=link and not store.remote)
+        except StoreError as exc:
+            raise ChannelError(f"channel {channel.get('ChannelName')!r}: {exc}") from exc
+
+
+@dataclass
+class PipeFeeder:
+    """Feeds one Pipe-mode channel: FIFO ``<channel>_0`` gets every object once; when the reader reaches EOF,
+    ``<channel>_1`` appears for the next epoch, and so on until the job stops."""
+
+    store: ObjectStore
+    channel: dict[str, Any]
+    directory: Path
+    stop: threading.Event
+    thread: threading.Thread | None = None
+    error: str | None = None
+    epochs: int = 0
+    objects: list[tuple[str, str]] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.objects = channel_objects(self.store, self.channel)
+        self._make_fifo(0)
+        self.thread = threading.Thread(target=self._run, name=f"pipe-{self.channel['ChannelName']}", daemon=True)
+        self.thread.start()
+
+    def _fifo(self, epoch: int) -> Path:
+        return self.directory / f"{self.channel['ChannelName']}_{epoch}"
+
+    def _make_fifo(self, epoch: int) -> None:
+        path = self._fifo(epoch)
+        path.unlink(missing_ok=True)
+        os.mkfifo(path)
+
+    def _open_writer(self, path: Path) -> int | None:
+        while not self.stop.is_set():
+            try:
+                return os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
+                    raise
+            time.sleep(0.02)
+        return None
+
+    def _chunks(self) -> Iterator[bytes]:
+        gzipped = self.channel.get("CompressionType") == "Gzip"
+        for uri, _ in self.objects:
+            data = self.store.get_bytes(uri)
+            yield gzip.decompress(data) if gzipped else data
+
+    def _run(self) -> None:
+        epoch = 0
+        try:
+            while not self.stop.is_set():
+                fd = self._open_writer(self._fifo(epoch))
+                if fd is None:
+                    return
+                os.set_blocking(fd, True)
+                try:
+                    for chunk in self._chunks():
+                        view = memoryview(chunk)
+                        while view and not self.stop.is_set():
+                            written = os.write(fd, view[: 1 << 16])
+                            view = view[written:]
+                except BrokenPipeError:
+                    pass  # the algorithm closed the pipe early: that epoch is over
+                finally:
+                    os.close(fd)
+                self.epochs = epoch = epoch + 1
+                self._make_fifo(epoch)
+        except (OSError, StoreError) as exc:
+            self.error = f"Pipe mode channel {self.channel['ChannelName']!r}: {exc}"
+
+
+def stage_channels(
+    store: ObjectStore, channels: list[dict[str, Any]], training_input_mode: str, job: JobDir, stop: threading.Event
+) -> list[PipeFeeder]:
+    """Put every channel in place; returns the Pipe-mode feeders (already running)."""
+    feeders = []
+    for channel in channels:
+        mode = channel.get("InputMode") or training_input_mode
+        if mode == "Pipe":
+            feeder = PipeFeeder(store, channel, job.data, stop)
+            feeder.start()
+            feeders.append(feeder)
+        else:
+            stage_file_channel(store, channel, job.data / channel["ChannelName"], link=mode == "FastFile")
+    return feeders
+
+
+# -- checkpoints -----------------------------------------------------------------------------------------------
+
+
+class CheckpointSync:
+    """CheckpointConfig: restore ``S3Uri`` into the local path at start, then upload new or changed files
+    (while the job runs and once more at the end), as SageMaker's checkpoint sync does."""
+
+    def __init__(self, store: ObjectStore, s3_uri: str, local: Path) -> None:
+        self.store = store
+        self.s3_uri = s3_uri.rstrip("/")
+        self.local = local
+        self._seen: dict[Path, tuple[float, int]] = {}
+
+    def restore(self) -> None:
+        self.local.mkdir(parents=True, exist_ok=True)
+        if self.store.list(self.s3_uri + "/"):
+            self.store.download(self.s3_uri + "/", self.local)
+        self._seen = self._snapshot()
+
+    def _snapshot(self) -> dict[Path, tuple[float, int]]:
+        if not self.local.is_dir():
+            return {}
+        snapshot = {}
+        for path in self.local.rglob("*"):
+            if path.is_file():
+                stat = path.stat()
+                snapshot[path] = (stat.st_mtime, stat.st_size)
+        return snapshot
+
+    def push(self) -> None:
+        current = self._snapshot()
+        for path, stamp in current.items():
+            if self._seen.get(path) != stamp:
+                self.store.upload(path, f"{self.s3_uri}/{path.relative_to(self.local).as_posix()}")
+        self._seen = current
+
+
+# -- artifacts -------------------------------------------------------------------------------------------------
+
+
+def pack(directory: Path, archive: Path) -> Path:
+    """``tar w:gz`` with every file at the archive root, as SageMaker packs ``model/`` and ``output/data``."""
+    with tarfile.open(archive, "w:gz", compresslevel=6) as tar:
+        for entry in sorted(directory.iterdir()) if directory.is_dir() else []:
+            tar.add(entry, arcname=entry.name)
+    return archive
+
+
+def safe_extract(archive: Path, destination: Path) -> None:
+    """Extract a tar(.gz) refusing absolute names, ``..``, links leaving ``destination`` and device files."""
+    destination.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            tar.extractall(destination, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise StoreError(f"unsafe or unreadable archive {archive.name}: {exc}") from exc
+
+
+def remove_staged_inputs(job: JobDir) -> None:
+    """Drop the copied channel data after the job (it can be large); configs, model and output stay."""
+    with contextlib.suppress(OSError):
+        shutil.rmtree(job.data)
+
+
+__all__ = [
+    "ChannelError",
+    "CheckpointSync",
+    "JobDir",
+    "PipeFeeder",
+    "build_input_data_config",
+    "build_resource_config",
+    "channel_objects",
+    "pack",
+    "remove_staged_inputs",
+    "safe_extract",
+    "stage_channels",
+]

@@ -1,0 +1,197 @@
+"""Run one job's process as SageMaker runs a container: logs streamed to the job's log file (and the engine's
+``TaskControl.log``) while it runs, MetricDefinitions applied line by line, ``MaxRuntimeInSeconds`` and stop
+requests enforced with SIGTERM then SIGKILL after a grace period (120 s on SageMaker).
+
+The child gets a clean environment (:func:`clean_environment`): the essentials a process needs to run on this
+machine plus what the platform sets, never the parent's credentials or other secrets.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from stepfn.engine.protocol import TaskControl
+
+_PASSTHROUGH = (
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM",
+    "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "VIRTUAL_ENV", "CONDA_PREFIX",
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "SYSTEMROOT",
+)
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$|^\s*[-+]?(nan|inf|infinity)\s*$", re.I)
+STDERR_TAIL_LINES = 40
+
+
+def clean_environment(extra: dict[str, str]) -> dict[str, str]:
+    """The essentials from this process's environment, then ``extra`` (platform variables, the request's
+    Environment, PYTHONPATH...) on top. Credentials (``AWS_*``) and anything else are not inherited."""
+    env = {key: os.environ[key] for key in _PASSTHROUGH if key in os.environ}
+    env.setdefault("PATH", os.defpath)
+    env.update(extra)
+    return env
+
+
+@dataclass
+class MetricCollector:
+    """``AlgorithmSpecification.MetricDefinitions``: the last numeric capture-group-1 match per metric.
+
+    SageMaker matches the CloudWatch form of each line, where a TAB reads ``#011``; both forms are tried."""
+
+    definitions: list[dict[str, str]]
+    values: dict[str, tuple[float, int]] = field(default_factory=dict)
+    _compiled: list[tuple[str, re.Pattern[str]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for definition in self.definitions:
+            with contextlib.suppress(re.error, KeyError, TypeError):
+                self._compiled.append((definition["Name"], re.compile(definition["Regex"])))
+
+    def feed(self, line: str) -> None:
+        if not self._compiled:
+            return
+        variants = (line, line.replace("\t", "#011")) if "\t" in line else (line,)
+        for name, pattern in self._compiled:
+            for text in variants:
+                match = pattern.search(text)
+                if match and match.groups() and match.group(1) is not None and _NUMBER.match(match.group(1)):
+                    self.values[name] = (float(match.group(1)), time.time_ns() // 1_000_000)
+                    break
+
+    def final_metric_data(self) -> list[dict[str, Any]]:
+        """``FinalMetricDataList`` in MetricDefinitions order (at most 40, as SageMaker keeps)."""
+        order = {d.get("Name"): i for i, d in enumerate(self.definitions)}
+        names = sorted(self.values, key=lambda n: order.get(n, len(order)))[:40]
+        return [{"MetricName": n, "Value": self.values[n][0], "Timestamp": self.values[n][1]} for n in names]
+
+
+@dataclass
+class Outcome:
+    exit_code: int | None
+    stopped: str | None
+    """``"MaxRuntimeExceeded"`` or ``"Stopped"`` when the job was ended from outside, else None."""
+    stderr_tail: list[str]
+    seconds: float
+
+
+class _LogSink:
+    def __init__(self, path: Path, control: TaskControl | None, metrics: MetricCollector) -> None:
+        self.handle = path.open("a", encoding="utf-8", buffering=1)
+        self.control = control
+        self.metrics = metrics
+        self.lock = threading.Lock()
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+
+    def pump(self, stream: IO[bytes], is_stderr: bool) -> None:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            self.write(line, is_stderr=is_stderr)
+        stream.close()
+
+    def write(self, line: str, *, is_stderr: bool = False) -> None:
+        with self.lock:
+            self.handle.write(line + "\n")
+            if is_stderr:
+                self.stderr_tail.append(line)
+        self.metrics.feed(line)
+        if self.control is not None:
+            with contextlib.suppress(Exception):  # a watcher failing must not fail the job
+                self.control.log(line)
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def run_process(
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    log_path: Path,
+    control: TaskControl | None,
+    stop_requested: threading.Event,
+    max_runtime_seconds: float | None,
+    stop_grace_seconds: float,
+    metrics: MetricCollector,
+    on_tick: Callable[[], None] | None = None,
+    tick_seconds: float = 5.0,
+) -> Outcome:
+    """Start ``argv`` in its own process group and supervise it to the end."""
+    sink = _LogSink(log_path, control, metrics)
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        sink.write(f"cannot start {argv[0]}: {exc}", is_stderr=True)
+        tail = list(sink.stderr_tail)
+        sink.close()
+        return Outcome(127, None, tail, 0.0)
+    assert process.stdout is not None and process.stderr is not None
+    pumps = [
+        threading.Thread(target=sink.pump, args=(process.stdout, False), daemon=True),
+        threading.Thread(target=sink.pump, args=(process.stderr, True), daemon=True),
+    ]
+    for pump in pumps:
+        pump.start()
+    stopped: str | None = None
+    deadline = started + max_runtime_seconds if max_runtime_seconds else None
+    next_tick = started + tick_seconds
+    kill_at: float | None = None
+    while True:
+        try:
+            process.wait(timeout=0.05)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if stopped is None:
+            if deadline is not None and now >= deadline:
+                stopped = "MaxRuntimeExceeded"
+            elif stop_requested.is_set() or (control is not None and control.cancelled()):
+                stopped = "Stopped"
+            if stopped is not None:
+                sink.write(f"stepfn: stopping the job ({stopped}): SIGTERM, SIGKILL after {stop_grace_seconds:g} s")
+                _signal_group(process, signal.SIGTERM)
+                kill_at = now + stop_grace_seconds
+        elif kill_at is not None and now >= kill_at:
+            _signal_group(process, signal.SIGKILL)
+            kill_at = None
+        if on_tick is not None and now >= next_tick:
+            next_tick = now + tick_seconds
+            on_tick()
+    if stopped is not None:
+        _signal_group(process, signal.SIGKILL)  # whatever the job left behind in its group
+    for pump in pumps:
+        pump.join(timeout=5)
+    tail = list(sink.stderr_tail)
+    sink.close()
+    return Outcome(process.returncode, stopped, tail, time.monotonic() - started)
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
+
+
+def append_log(log_path: Path, line: str, control: TaskControl | None = None) -> None:
+    """A platform line in the job's log (``Starting``, ``Uploading``...), also shown to watchers."""
+    with log_path.open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+    if control is not None:
+        with contextlib.suppress(Exception):
+            control.log(line)
+
+
+__all__ = ["MetricCollector", "Outcome", "append_log", "clean_environment", "run_process"]

@@ -1,0 +1,647 @@
+"""Local CreateTrainingJob: the request (AWS API shape, as the engine passes it) runs for real on this machine.
+
+``handlers(home)`` gives the engine ``{"sagemaker:createTrainingJob": ...}``:
+
+* request-response: the job starts in the background and the result is ``{"TrainingJobArn": ...}``;
+* ``.sync``: the Task waits and its result is the DescribeTrainingJob-shaped record (timestamps as epoch
+  milliseconds). A job that ends Failed or Stopped fails the Task with ``States.TaskFailed`` whose cause is
+  that record as JSON; a refused request fails it with ``SageMaker.AmazonSageMakerException`` (contract §2.4).
+
+A job walks SageMaker's secondary statuses (Starting, Downloading, Training, Uploading, then Completed /
+Failed / Stopped / MaxRuntimeExceeded), in its relocated ``/opt/ml`` under ``<home>/sagemaker/jobs``, with its
+log at ``<home>/sagemaker/logs/training-job/<name>.log``. Names are unique as on SageMaker; a Task re-dispatched
+after a crash (``request.resumed``) attaches to the job of that name instead: it waits for a job still running,
+returns the record of a finished one, and re-runs one whose supervising process died.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shlex
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stepfn.engine.protocol import TaskControl, TaskHandler, TaskRequest
+from stepfn.errors import ServiceError, StatesError, StoreError
+from stepfn.local.objectstore import ObjectStore, stepfn_home
+from stepfn.local.sagemaker.images import Runtime, UnknownImageError, resolve_image
+from stepfn.local.sagemaker.jobdir import (
+    ChannelError,
+    CheckpointSync,
+    JobDir,
+    PipeFeeder,
+    build_input_data_config,
+    build_resource_config,
+    pack,
+    remove_staged_inputs,
+    stage_channels,
+)
+from stepfn.local.sagemaker.jobprocess import MetricCollector, append_log, clean_environment, run_process
+from stepfn.local.sagemaker.records import (
+    REGION,
+    RecordStore,
+    arn,
+    as_states_error,
+    check_name,
+    now_millis,
+    sagemaker_error,
+)
+from stepfn.local.sagemaker.scriptmode import (
+    ScriptModeError,
+    decode_hyperparameters,
+    entry_command,
+    python_path,
+    requirements_command,
+    stage_code,
+    to_cmd_args,
+    toolkit_environment,
+)
+
+KIND = "training-job"
+OPERATION = "CreateTrainingJob"
+TERMINAL = ("Completed", "Failed", "Stopped")
+DEFAULT_STOP_GRACE_SECONDS = 120.0
+_ECHOED = (
+    "HyperParameters", "AlgorithmSpecification", "RoleArn", "InputDataConfig", "OutputDataConfig", "ResourceConfig",
+    "StoppingCondition", "VpcConfig", "CheckpointConfig", "DebugHookConfig", "ExperimentConfig",
+    "DebugRuleConfigurations", "TensorBoardOutputConfig", "ProfilerConfig", "ProfilerRuleConfigurations",
+    "Environment", "RetryStrategy", "RemoteDebugConfig", "InfraCheckConfig",
+)
+_STATUS_MESSAGES = {
+    "Starting": "Preparing the instances for training",
+    "Downloading": "Downloading input data",
+    "Training": "Training image download completed. Training in progress.",
+    "Uploading": "Uploading generated training model",
+    "Completed": "Training job completed",
+    "Stopped": "Training job stopped",
+    "MaxRuntimeExceeded": "Training job stopped because it exceeded its maximum allowed runtime",
+}
+_ENV_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9\.\-_]+$")
+
+
+def _invalid(message: str) -> ServiceError:
+    return sagemaker_error(OPERATION, "ValidationException", message)
+
+
+def _null(member: str) -> ServiceError:
+    return _invalid(f"1 validation error detected: Value null at '{member}' failed to satisfy constraint: "
+                    "Member must not be null")
+
+
+def validate_request(params: Any) -> dict[str, Any]:
+    """The checks SageMaker makes before accepting a job (botocore's shape checks, then the service's own)."""
+    if not isinstance(params, dict):
+        raise _invalid("The CreateTrainingJob request must be a JSON object")
+    _botocore_validate(params)
+    check_name(KIND, params.get("TrainingJobName"), OPERATION, "TrainingJobName")
+    if not params.get("RoleArn"):
+        raise _null("roleArn")
+    spec = params.get("AlgorithmSpecification")
+    if not isinstance(spec, dict):
+        raise _null("algorithmSpecification")
+    if spec.get("TrainingInputMode") not in ("Pipe", "File", "FastFile"):
+        raise _invalid(f"1 validation error detected: Value '{spec.get('TrainingInputMode')}' at "
+                       "'algorithmSpecification.trainingInputMode' failed to satisfy constraint: Member must "
+                       "satisfy enum value set: [Pipe, File, FastFile]")
+    if bool(spec.get("TrainingImage")) == bool(spec.get("AlgorithmName")):
+        raise _invalid("Either AlgorithmName or TrainingImage must be specified, but not both.")
+    if spec.get("AlgorithmName"):
+        raise _invalid(f"Algorithm {spec['AlgorithmName']!r} (an algorithm resource or Marketplace algorithm) does "
+                       "not run locally; give a TrainingImage instead.")
+    output = params.get("OutputDataConfig")
+    if not isinstance(output, dict) or not output.get("S3OutputPath"):
+        raise _null("outputDataConfig.s3OutputPath")
+    hyperparameters = params.get("HyperParameters") or {}
+    for key, value in hyperparameters.items():
+        if not isinstance(value, str):
+            raise _invalid(f"HyperParameters values must be strings: {key!r} is {type(value).__name__} "
+                           f"{json.dumps(value)} (encode it, e.g. \"{json.dumps(value)}\")")
+    environment = params.get("Environment") or {}
+    if len(environment) > 100 or any(not _ENV_KEY.match(k) or not isinstance(v, str) or len(v) > 512
+                                     for k, v in environment.items()):
+        raise _invalid("Environment: at most 100 entries, keys matching [a-zA-Z_][a-zA-Z0-9_]*, string values "
+                       "of at most 512 characters")
+    channels = params.get("InputDataConfig") or []
+    names = [c.get("ChannelName") for c in channels if isinstance(c, dict)]
+    if len(names) != len(channels) or len(set(names)) != len(names) or len(channels) > 20:
+        raise _invalid("InputDataConfig: at most 20 channels with unique ChannelName values")
+    for name in names:
+        if not isinstance(name, str) or not _CHANNEL_NAME.match(name) or len(name) > 64:
+            raise _invalid(f"Channel name {name!r} must match [A-Za-z0-9\\.\\-_]+ (at most 64 characters)")
+    return params
+
+
+_shape_cache: list[Any] = []
+
+
+def _botocore_validate(params: dict[str, Any]) -> None:
+    """botocore's own parameter validation against the CreateTrainingJob input shape (types, required members,
+    minimums), so a request that boto3 would refuse is refused here too."""
+    try:
+        from botocore.exceptions import ParamValidationError
+        from botocore.validate import validate_parameters
+    except ImportError:  # botocore comes with boto3, a core dependency; keep working without it all the same
+        return
+    if not _shape_cache:
+        import botocore.session
+
+        model = botocore.session.get_session().get_service_model("sagemaker")
+        _shape_cache.append(model.operation_model(OPERATION).input_shape)
+    try:
+        validate_parameters(params, _shape_cache[0])
+    except ParamValidationError as exc:
+        raise _invalid(str(exc).replace("Parameter validation failed:\n", "")) from None
+
+
+def describe(record: dict[str, Any]) -> dict[str, Any]:
+    """The DescribeTrainingJob response for a record (records are kept in that shape already)."""
+    return dict(record)
+
+
+@dataclass
+class _RunningJob:
+    stop: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class _Detached:
+    """The TaskControl of a job started request-response: nobody cancels it but StopTrainingJob."""
+
+    def cancelled(self) -> bool:
+        return False
+
+    def heartbeat(self) -> None:
+        pass
+
+    def sleep(self, seconds: float) -> bool:
+        time.sleep(seconds)
+        return True
+
+    def log(self, message: str) -> None:
+        pass
+
+
+_RUNNING: dict[str, dict[str, _RunningJob]] = {}
+_RUNNING_LOCK = threading.Lock()
+_STARTING_GRACE_MS = 30_000
+
+
+def _process_start(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+class TrainingJobs:
+    """Local training jobs of one ``$STEPFN_HOME``."""
+
+    def __init__(
+        self,
+        home: Path | str | None = None,
+        *,
+        store: ObjectStore | None = None,
+        stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS,
+        region: str = REGION,
+    ) -> None:
+        self.home = Path(home) if home is not None else stepfn_home()
+        self.records = RecordStore(self.home)
+        self.store = store or ObjectStore(self.home / "s3")
+        self.stop_grace_seconds = stop_grace_seconds
+        self.region = region
+        # Jobs supervised by this process, shared by every TrainingJobs of the same home.
+        self._running = _RUNNING.setdefault(str(self.home.absolute()), {})
+        self._lock = _RUNNING_LOCK
+
+    # -- API -----------------------------------------------------------------------------------------------------
+
+    def job_dir(self, name: str) -> JobDir:
+        self.records.path(KIND, name)  # refuses names that are not SageMaker names before touching the disk
+        return JobDir(self.home / "sagemaker" / "jobs" / KIND / name)
+
+    def log_path(self, name: str) -> Path:
+        return self.records.log_path(KIND, name)
+
+    def create(self, params: Any) -> dict[str, Any]:
+        """Validate and record a new job (InProgress/Starting); raises ServiceError as SageMaker refuses."""
+        validate_request(params)
+        runtime = self.runtime_for(params)
+        name = params["TrainingJobName"]
+        now = now_millis()
+        record: dict[str, Any] = {
+            "TrainingJobName": name,
+            "TrainingJobArn": arn(KIND, name, region=self.region),
+            "ModelArtifacts": {"S3ModelArtifacts": self._model_artifacts_uri(params)},
+            "TrainingJobStatus": "InProgress",
+            "SecondaryStatus": "Starting",
+        }
+        record.update({key: params[key] for key in _ECHOED if key in params})
+        record["HyperParameters"] = dict(params.get("HyperParameters") or {})
+        record["ResourceConfig"] = {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30,
+                                    **(params.get("ResourceConfig") or {})}
+        record["StoppingCondition"] = {"MaxRuntimeInSeconds": 86400, **(params.get("StoppingCondition") or {})}
+        record.update({
+            "CreationTime": now,
+            "LastModifiedTime": now,
+            "SecondaryStatusTransitions": [
+                {"Status": "Starting", "StartTime": now, "StatusMessage": _STATUS_MESSAGES["Starting"]}
+            ],
+            "EnableNetworkIsolation": bool(params.get("EnableNetworkIsolation", False)),
+            "EnableInterContainerTrafficEncryption": bool(params.get("EnableInterContainerTrafficEncryption", False)),
+            "EnableManagedSpotTraining": bool(params.get("EnableManagedSpotTraining", False)),
+        })
+        self.records.create(KIND, name, record, operation=OPERATION)
+        if runtime.kind == "builtin" and runtime.algorithm:
+            append_log(self.log_path(name), f"stepfn: {runtime.image} runs the local {runtime.algorithm} emulator")
+        return record
+
+    def describe(self, name: str) -> dict[str, Any]:
+        return describe(self.records.require(KIND, name, "DescribeTrainingJob"))
+
+    def stop(self, name: str) -> None:
+        """StopTrainingJob: SIGTERM, then SIGKILL after the grace period; works across processes."""
+        record = self.records.require(KIND, name, "StopTrainingJob")
+        if record["TrainingJobStatus"] != "InProgress":
+            raise sagemaker_error("StopTrainingJob", "ValidationException",
+                                  f"The request was rejected because the training job is in status "
+                                  f"{record['TrainingJobStatus']}.")
+        with self._lock:
+            running = self._running.get(name)
+        if running is not None:
+            running.stop.set()
+        job = self.job_dir(name)
+        if job.root.is_dir():
+            (job.root / "stop-requested").touch()
+
+    def start(self, params: Any) -> dict[str, Any]:
+        """Create the job and run it on a background thread; returns the CreateTrainingJob response."""
+        record = self.create(params)
+        self._start_background(record["TrainingJobName"])
+        return {"TrainingJobArn": record["TrainingJobArn"]}
+
+    def run(self, params: Any, control: TaskControl | None = None) -> dict[str, Any]:
+        """Create the job and run it to its end; returns the final record."""
+        record = self.create(params)
+        return self.run_existing(record["TrainingJobName"], control or _Detached())
+
+    def wait(self, name: str, control: TaskControl | None = None, poll_seconds: float = 0.2) -> dict[str, Any]:
+        """Wait for a job (of this or another process) to end; returns its final record."""
+        control = control or _Detached()
+        while True:
+            with self._lock:
+                running = self._running.get(name)
+            if running is not None:
+                while not running.done.wait(poll_seconds):
+                    if control.cancelled():
+                        running.stop.set()
+            record = self.records.require(KIND, name, "DescribeTrainingJob")
+            if record["TrainingJobStatus"] in TERMINAL:
+                return record
+            if running is None and not self._supervised_elsewhere(name):
+                return self.run_existing(name, control)  # its supervisor died: run it again under its name
+            if control.cancelled():
+                with contextlib.suppress(ServiceError):
+                    self.stop(name)
+            time.sleep(poll_seconds)
+
+    # -- the engine's handler ------------------------------------------------------------------------------------
+
+    def handler(self, request: TaskRequest, control: TaskControl) -> Any:
+        params = request.parameters
+        name = params.get("TrainingJobName") if isinstance(params, dict) else None
+        if request.resumed and isinstance(name, str) and self.records.get(KIND, name) is not None:
+            record = self.records.get(KIND, name) or {}
+            if request.pattern == "request_response":
+                if record.get("TrainingJobStatus") == "InProgress" and not self._supervised_elsewhere(name):
+                    with self._lock:
+                        mine = name in self._running
+                    if not mine:
+                        self._start_background(name)
+                return {"TrainingJobArn": record["TrainingJobArn"]}
+            return self._task_result(self.wait(name, control))
+        try:
+            if request.pattern == "request_response":
+                return self.start(params)
+            record = self.create(params)
+        except ServiceError as exc:
+            raise as_states_error(exc) from exc
+        return self._task_result(self.run_existing(record["TrainingJobName"], control))
+
+    @staticmethod
+    def _task_result(record: dict[str, Any]) -> dict[str, Any]:
+        result = describe(record)
+        if result["TrainingJobStatus"] != "Completed":
+            raise StatesError("States.TaskFailed", json.dumps(result))
+        return result
+
+    # -- running ---------------------------------------------------------------------------------------------
+
+    def _start_background(self, name: str) -> None:
+        running = _RunningJob()
+        with self._lock:
+            self._running[name] = running
+        thread = threading.Thread(target=self._run_registered, args=(name, running, _Detached()),
+                                  name=f"training-{name}", daemon=True)
+        thread.start()
+
+    def run_existing(self, name: str, control: TaskControl) -> dict[str, Any]:
+        running = _RunningJob()
+        with self._lock:
+            self._running[name] = running
+        return self._run_registered(name, running, control)
+
+    def _run_registered(self, name: str, running: _RunningJob, control: TaskControl) -> dict[str, Any]:
+        try:
+            return _Run(self, name, running, control).execute()
+        finally:
+            running.done.set()
+            with self._lock:
+                if self._running.get(name) is running:
+                    del self._running[name]
+
+    def _supervised_elsewhere(self, name: str) -> bool:
+        record = self.records.get(KIND, name) or {}
+        if record.get("SecondaryStatus") == "Starting" and now_millis() - record.get("CreationTime", 0) < \
+                _STARTING_GRACE_MS:
+            return True  # just created: its supervisor may not have written supervisor.json yet
+        try:
+            info = json.loads((self.job_dir(name).root / "supervisor.json").read_text())
+            pid = int(info["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        if pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return info.get("start") in (None, _process_start(pid))
+
+    def runtime_for(self, params: dict[str, Any]) -> Runtime:
+        image = params["AlgorithmSpecification"]["TrainingImage"]
+        script_mode = "sagemaker_program" in (params.get("HyperParameters") or {})
+        try:
+            return resolve_image(image, script_mode=script_mode, home=self.home)
+        except UnknownImageError as exc:
+            raise _invalid(str(exc)) from None
+
+    @staticmethod
+    def _output_base(params: dict[str, Any]) -> str:
+        return f"{params['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{params['TrainingJobName']}/output"
+
+    def _model_artifacts_uri(self, params: dict[str, Any]) -> str:
+        base = self._output_base(params)
+        if params["OutputDataConfig"].get("CompressionType") == "NONE":
+            return f"{base}/model/"
+        return f"{base}/model.tar.gz"
+
+
+class _Run:
+    """One attempt at running a recorded job, from Starting to its terminal status."""
+
+    def __init__(self, jobs: TrainingJobs, name: str, running: _RunningJob, control: TaskControl) -> None:
+        self.jobs = jobs
+        self.name = name
+        self.running = running
+        self.control = control
+        self.record = jobs.records.require(KIND, name, "DescribeTrainingJob")
+        self.job = jobs.job_dir(name)
+        self.log = jobs.log_path(name)
+        self.feeders: list[PipeFeeder] = []
+        self.checkpoints: CheckpointSync | None = None
+        self._last_checkpoint_push = 0.0
+
+    def _status(self, secondary: str, *, status: str | None = None, message: str | None = None,
+                **changes: Any) -> None:
+        now = now_millis()
+        text = message or _STATUS_MESSAGES.get(secondary, secondary)
+        transitions = self.record["SecondaryStatusTransitions"]
+        if transitions and transitions[-1]["Status"] == secondary:
+            transitions[-1]["StatusMessage"] = text
+        else:
+            if transitions:
+                transitions[-1].setdefault("EndTime", now)
+            transitions.append({"Status": secondary, "StartTime": now, "StatusMessage": text})
+        if status in TERMINAL:
+            transitions[-1]["EndTime"] = now
+            self.record["TrainingJobStatus"] = status
+        self.record["SecondaryStatus"] = secondary
+        self.record.update(changes)
+        self.record["LastModifiedTime"] = now
+        self.jobs.records.put(KIND, self.name, self.record)
+        append_log(self.log, f"stepfn: {self.name}: {secondary} - {text}", self.control)
+
+    def execute(self) -> dict[str, Any]:
+        record = self.record
+        if record["TrainingJobStatus"] in TERMINAL:
+            return record
+        if record["SecondaryStatus"] != "Starting":  # re-run after a crash: start over
+            record.update(TrainingJobStatus="InProgress")
+            for stale in ("FailureReason", "FinalMetricDataList", "TrainingEndTime", "TrainingStartTime"):
+                record.pop(stale, None)
+            self._status("Starting", message="Restarting the job: its supervising process ended")
+        stop = threading.Event()
+        try:
+            self.job.create()
+            (self.job.root / "supervisor.json").write_text(
+                json.dumps({"pid": os.getpid(), "start": _process_start(os.getpid())}))
+            argv, env, cwd, definitions = self._prepare(stop)
+        except (ChannelError, ScriptModeError, StoreError, OSError, ServiceError) as exc:
+            stop.set()
+            return self._fail(f"ClientError: {exc}")
+        start = now_millis()
+        self._status("Training", TrainingStartTime=start)
+        metrics = MetricCollector(definitions)
+        stopping = self.running.stop
+        try:
+            outcome = run_process(
+                argv, env=env, cwd=cwd, log_path=self.log, control=self.control, stop_requested=stopping,
+                max_runtime_seconds=float(record["StoppingCondition"].get("MaxRuntimeInSeconds") or 0) or None,
+                stop_grace_seconds=self.jobs.stop_grace_seconds, metrics=metrics, on_tick=self._tick,
+                tick_seconds=0.5,
+            )
+        finally:
+            stop.set()
+        feeder_error = next((f.error for f in self.feeders if f.error), None)
+        self._status("Uploading")
+        upload_error = self._upload()
+        end = now_millis()
+        seconds = max(1, round((end - start) / 1000))
+        final: dict[str, Any] = {"TrainingEndTime": end, "TrainingTimeInSeconds": seconds, "BillableTimeInSeconds": seconds}
+        if metrics.values:
+            final["FinalMetricDataList"] = metrics.final_metric_data()
+        remove_staged_inputs(self.job)
+        if outcome.stopped is not None:
+            self.record.update(final)
+            self._status(outcome.stopped, status="Stopped")
+            return self.record
+        if outcome.exit_code != 0 or feeder_error or upload_error:
+            self.record.update(final)
+            return self._fail(self._failure_reason(outcome.exit_code, outcome.stderr_tail, argv,
+                                                   feeder_error or upload_error))
+        self.record.update(final)
+        self._status("Completed", status="Completed")
+        return self.record
+
+    def _fail(self, reason: str) -> dict[str, Any]:
+        self.record["FailureReason"] = reason[:1024]
+        self.record.setdefault("TrainingEndTime", now_millis())
+        self._status("Failed", status="Failed", message=reason[:1024])
+        return self.record
+
+    def _failure_reason(self, exit_code: int | None, tail: list[str], argv: list[str], error: str | None) -> str:
+        if error and exit_code == 0:
+            return f"ClientError: {error}"
+        written = ""
+        with contextlib.suppress(OSError):
+            written = self.job.failure.read_text(errors="replace").strip()
+        if written:
+            return f"AlgorithmError: {written}, exit code: {exit_code}"
+        lines = "\n".join(tail[-10:]).strip() or "(no output on stderr)"
+        command = " ".join(shlex.quote(a) for a in argv)
+        return (f"AlgorithmError: ExecuteUserScriptError:\nExitCode {exit_code}\nErrorMessage \"{lines}\"\n"
+                f"Command \"{command}\", exit code: {exit_code}")
+
+    def _tick(self) -> None:
+        if (self.job.root / "stop-requested").exists():
+            self.running.stop.set()
+        if self.checkpoints is not None and time.monotonic() - self._last_checkpoint_push >= 5:
+            self._last_checkpoint_push = time.monotonic()
+            with contextlib.suppress(StoreError, OSError):
+                self.checkpoints.push()
+
+    # -- preparing the process ---------------------------------------------------------------------------------
+
+    def _prepare(self, stop: threading.Event) -> tuple[list[str], dict[str, str], Path, list[dict[str, str]]]:
+        record = self.record
+        spec = record["AlgorithmSpecification"]
+        mode = spec["TrainingInputMode"]
+        channels = record.get("InputDataConfig") or []
+        hyperparameters = record.get("HyperParameters") or {}
+        input_data_config = build_input_data_config(channels, mode)
+        resource_config = build_resource_config(record["ResourceConfig"])
+        self.job.write_json("hyperparameters.json", hyperparameters)
+        self.job.write_json("inputdataconfig.json", input_data_config)
+        self.job.write_json("resourceconfig.json", resource_config)
+        checkpoint = record.get("CheckpointConfig")
+        if checkpoint:
+            local = self.job.relocate(checkpoint.get("LocalPath") or "/opt/ml/checkpoints")
+            self.job.write_json("checkpointconfig.json", {"LocalPath": str(local), "S3Uri": checkpoint["S3Uri"]})
+            self.checkpoints = CheckpointSync(self.jobs.store, checkpoint["S3Uri"], local)
+        self._status("Downloading")
+        self.feeders = stage_channels(self.jobs.store, channels, mode, self.job, stop)
+        if self.checkpoints is not None:
+            self.checkpoints.restore()
+        runtime = self.jobs.runtime_for(record | {"TrainingJobName": self.name})
+        platform = {
+            "TRAINING_JOB_NAME": self.name,
+            "TRAINING_JOB_ARN": record["TrainingJobArn"],
+            "AWS_REGION": self.jobs.region,
+            "AWS_DEFAULT_REGION": self.jobs.region,
+            "SAGEMAKER_BASE_DIR": str(self.job.base),
+            "PYTHONUNBUFFERED": "1",  # so the log streams while the job runs, as CloudWatch shows it
+        }
+        endpoint = os.environ.get("STEPFN_S3_ENDPOINT_URL")
+        if endpoint:
+            platform["S3_ENDPOINT_URL"] = endpoint
+        platform.update(record.get("Environment") or {})
+        definitions = list(spec.get("MetricDefinitions") or [])
+        if runtime.kind == "command":
+            argv = self._container_command(spec, [*runtime.command, "train"])
+            env = clean_environment(platform | {"SM_STUDIO_LOCAL_MODE": "True"})
+            return argv, env, Path.cwd(), definitions
+        toolkit = toolkit_environment(
+            self.job, job_name=self.name, hyperparameters=hyperparameters, input_data_config=input_data_config,
+            resource_config=resource_config, region=self.jobs.region,
+        )
+        if runtime.kind == "builtin":
+            from stepfn.local.sagemaker.builtins import METRIC_DEFINITIONS
+
+            known = {d.get("Name") for d in definitions}
+            definitions += [d for d in METRIC_DEFINITIONS[runtime.algorithm or ""] if d["Name"] not in known]
+            config = self.job.config
+            toolkit.update({
+                "SM_INPUT_TRAINING_CONFIG_FILE": str(config / "hyperparameters.json"),
+                "SM_INPUT_DATA_CONFIG_FILE": str(config / "inputdataconfig.json"),
+                "SM_CHECKPOINT_CONFIG_FILE": str(config / "checkpointconfig.json"),
+            })
+            env = clean_environment(platform | toolkit | {"PYTHONPATH": python_path(self.job)})
+            argv = [sys.executable, "-m", "stepfn.local.sagemaker.builtins", runtime.algorithm or ""]
+            return self._container_command(spec, argv), env, self.job.root, definitions
+        decoded = decode_hyperparameters(hyperparameters)
+        program = str(decoded["sagemaker_program"])
+        submit = decoded.get("sagemaker_submit_directory")
+        stage_code(self.jobs.store, str(submit) if submit else None, self.job)
+        if not (self.job.code / program).exists() and not (self.job.code / "setup.py").exists():
+            raise ScriptModeError(f"entry point {program} not found in the code from "
+                                  f"{submit or 'the job (no sagemaker_submit_directory)'}")
+        self._install_requirements(platform)
+        env = clean_environment(platform | toolkit | {"PYTHONPATH": python_path(self.job)})
+        user = {k: v for k, v in decoded.items() if not (k.startswith("sagemaker_") or k in (
+            "default_user_module_name", "_tuning_objective_metric"))}
+        argv = entry_command(self.job, program, to_cmd_args(user))
+        return self._container_command(spec, argv), env, self.job.code, definitions
+
+    def _container_command(self, spec: dict[str, Any], default: list[str]) -> list[str]:
+        """ContainerEntrypoint / ContainerArguments as docker applies them (the entrypoint replaces the image's,
+        the arguments replace its ``train`` command), with ``/opt/ml`` in them relocated."""
+        entrypoint = spec.get("ContainerEntrypoint")
+        arguments = spec.get("ContainerArguments") or []
+        base = str(self.job.base)
+        if entrypoint:
+            return [a.replace("/opt/ml", base) for a in [*entrypoint, *arguments]]
+        if arguments and default[-1] == "train":
+            return [*default[:-1], *(a.replace("/opt/ml", base) for a in arguments)]
+        return default
+
+    def _install_requirements(self, platform: dict[str, str]) -> None:
+        command = requirements_command(self.job)
+        if command is None:
+            return
+        append_log(self.log, "stepfn: installing requirements.txt into the job's site-packages", self.control)
+        import subprocess
+
+        result = subprocess.run(command, cwd=self.job.code, env=clean_environment(platform), capture_output=True,
+                                text=True, check=False)
+        append_log(self.log, (result.stdout + result.stderr).strip() or "(pip printed nothing)")
+        if result.returncode != 0:
+            raise ScriptModeError(f"pip install -r requirements.txt failed: {result.stderr.strip()[-500:]}")
+
+    # -- artifacts -------------------------------------------------------------------------------------------
+
+    def _upload(self) -> str | None:
+        """Pack ``model/`` and ``output/data`` and put them at ``<S3OutputPath>/<job>/output/``."""
+        output = self.record["OutputDataConfig"]
+        base = f"{output['S3OutputPath'].rstrip('/')}/{self.name}/output"
+        store = self.jobs.store
+        try:
+            if output.get("CompressionType") == "NONE":
+                if self.job.model.is_dir() and any(self.job.model.iterdir()):
+                    store.upload(self.job.model, f"{base}/model/")
+            else:
+                store.upload(pack(self.job.model, self.job.root / "model.tar.gz"), f"{base}/model.tar.gz")
+            store.upload(pack(self.job.output_data, self.job.root / "output.tar.gz"), f"{base}/output.tar.gz")
+            if self.checkpoints is not None:
+                self.checkpoints.push()
+        except (StoreError, OSError) as exc:
+            return f"uploading the artifacts to {base} failed: {exc}"
+        return None
+
+
+def handlers(home: Path | str | None = None, **options: Any) -> dict[str, TaskHandler]:
+    """``{"sagemaker:createTrainingJob": ...}`` for the engine (request-response and ``.sync``)."""
+    jobs = TrainingJobs(home, **options)
+    return {"sagemaker:createTrainingJob": jobs.handler}
+
+
+__all__ = ["DEFAULT_STOP_GRACE_SECONDS", "TrainingJobs", "describe", "handlers", "validate_request"]
