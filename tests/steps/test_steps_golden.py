@@ -159,3 +159,34 @@ def test_key_order_examples(golden_dir: Path) -> None:
         assert state.to_json() == cases[case], case
     # The ModelStep case belongs to the SageMaker steps (helper E's tests).
     assert set(cases) - set(built) == {"ModelStep (Parameters before Resource)"}
+
+
+def test_cloudformation_extras_and_no_global_yaml_change(golden_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import yaml
+
+    before = dict(yaml.SafeDumper.yaml_representers)
+    with caplog.at_level("WARNING"):
+        template = build_cloudformation_template(
+            hello_world().to_dict(), "HelloWorld", "arn:aws:iam::1234567890:role/R",
+            type="EXPRESS",
+            logging_configuration={"level": "ALL", "includeExecutionData": True,
+                                   "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": "arn:lg"}}]},
+            tracing_configuration={"enabled": True},
+        )
+    assert "To reuse the CloudFormation template in different regions" in caplog.text
+    plain = (golden_dir / "01_hello_world.cloudformation.yaml").read_text()
+    assert template.startswith(plain)
+    assert template[len(plain):] == (
+        "      StateMachineType: EXPRESS\n"
+        "      LoggingConfiguration:\n"
+        "        Level: ALL\n"
+        "        IncludeExecutionData: true\n"
+        "        Destinations:\n"
+        "        - CloudWatchLogsLogGroup:\n"
+        "            LogGroupArn: arn:lg\n"
+        "      TracingConfiguration:\n"
+        "        Enabled: true\n"
+    )
+    # §11 #7: the global SafeDumper is untouched, so other YAML users see no literal-style strings.
+    assert yaml.SafeDumper.yaml_representers == before
+    assert yaml.safe_dump({"a": "x\ny"}) == "a: 'x\n\n  y'\n"

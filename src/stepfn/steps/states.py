@@ -424,7 +424,7 @@ class Parallel(_BranchingState):
 
     def _to_dict(self, language: str) -> dict[str, Any]:
         result = super()._to_dict(language)
-        result[Field.Branches.name] = [Graph(branch)._branch_dict(language) for branch in self.branches]
+        result[Field.Branches.name] = [Graph._nested(branch)._branch_dict(language) for branch in self.branches]
         return result
 
     def _clone_extras(self, duplicate: State, deep: bool) -> None:
@@ -455,7 +455,7 @@ class ItemProcessor:
             config["ExecutionType"] = self.execution_type
         if config:
             result["ProcessorConfig"] = config
-        result.update(Graph(self.branch)._branch_dict(language))
+        result.update(Graph._nested(self.branch)._branch_dict(language))
         return result
 
     def clone(self, deep: bool = False) -> ItemProcessor:
@@ -522,7 +522,7 @@ class Map(_BranchingState):
                 processor = ItemProcessor(processor, mode=None)
             result[Field.ItemProcessor.name] = processor._to_dict(language)
         else:
-            result[Field.Iterator.name] = Graph(self.iterator)._branch_dict(language)
+            result[Field.Iterator.name] = Graph._nested(self.iterator)._branch_dict(language)
         return result
 
     def _clone_extras(self, duplicate: State, deep: bool) -> None:
@@ -681,13 +681,24 @@ class Graph(Block):
 
     def __init__(self, branch: State | Chain, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._set_branch(branch)
+        # The original validated at construction; stepfn also re-validates at every serialization.
+        self._states(self._own_language() or JSONPATH)
+
+    def _set_branch(self, branch: State | Chain) -> None:
         if not isinstance(branch, State | Chain):
             raise ValueError(f"Expected branch to be a State or a Chain, but got `{branch}`")
         if isinstance(branch, Chain) and not branch.steps:
             raise ValueError("The chain is empty")
         self.branch = branch
-        # The original validated at construction; stepfn also re-validates at every serialization.
-        self._states(self._own_language() or JSONPATH)
+
+    @classmethod
+    def _nested(cls, branch: State | Chain) -> Graph:
+        """A branch or iterator graph; it is validated when serialized, in its parent's query language."""
+        graph = cls.__new__(cls)
+        Block.__init__(graph)
+        graph._set_branch(branch)
+        return graph
 
     def allowed_fields(self) -> list[Field]:
         return [Field.TimeoutSeconds, Field.Comment, Field.Version, Field.QueryLanguage]
