@@ -1,0 +1,76 @@
+"""HTML for notebooks: tables of workflows, executions and events, console links, an HTML result object.
+
+The original rendered these through IPython widgets loading scripts from a CDN. stepfn writes plain,
+self-contained HTML (no scripts, nothing fetched), wrapped in an object Jupyter displays; IPython is not
+needed to produce it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+CONSOLE = "https://console.aws.amazon.com/states/home"
+
+
+class HtmlDocument(str):
+    """A str of HTML that notebooks render (``_repr_html_``); ``.data`` as IPython's ``HTML`` has it."""
+
+    @property
+    def data(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+def _region(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else "us-east-1"
+
+
+def workflow_url(state_machine_arn: str) -> str:
+    return f"{CONSOLE}?region={_region(state_machine_arn)}#/statemachines/view/{state_machine_arn}"
+
+
+def execution_url(execution_arn: str) -> str:
+    return f"{CONSOLE}?region={_region(execution_arn)}#/executions/details/{execution_arn}"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return html.escape(value.strftime("%b %d, %Y %I:%M:%S.%f")[:-3] + value.strftime(" %p"))
+    if isinstance(value, dict | list):
+        return f"<pre>{html.escape(json.dumps(value, indent=2, default=str))}</pre>"
+    return html.escape(str(getattr(value, "value", value)))
+
+
+def build_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], *, css_class: str) -> HtmlDocument:
+    """A captioned table; cells are escaped, datetimes formatted, dicts shown as JSON."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    return HtmlDocument(
+        f'<table class="stepfn-{css_class}" style="border-collapse:collapse">'
+        f"<caption>{html.escape(title)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def link(url: str, text: str) -> str:
+    return f'<a target="_blank" href="{html.escape(url, quote=True)}">{html.escape(text)}</a>'
+
+
+def display(document: HtmlDocument) -> Any:
+    """What ``html=True`` returns: IPython's HTML object when IPython is installed, else the document."""
+    try:
+        from IPython.display import HTML
+    except ImportError:
+        return document
+    return HTML(str(document))  # type: ignore[no-untyped-call]
+
+
+__all__ = ["HtmlDocument", "build_table", "display", "execution_url", "link", "workflow_url"]

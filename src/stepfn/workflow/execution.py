@@ -1,0 +1,157 @@
+"""``Execution`` and ``ExecutionStatus`` (compat.md §7), the same on the local engine and on AWS.
+
+An Execution only talks to "a client" with boto3's stepfunctions interface, so every method returns
+what boto3 returns, whichever backend ran the workflow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from stepfn.workflow._html import HtmlDocument, build_table, display, execution_url, link
+
+if TYPE_CHECKING:
+    from stepfn.workflow.workflow import Workflow
+
+logger = logging.getLogger("stepfn")
+
+LOCAL_POLL_SECONDS = 0.05
+"""``get_output(wait=True)`` polls the local store this often (a cheap SQLite read); AWS every second."""
+
+
+class ExecutionStatus(StrEnum):
+    """An execution's status; a ``str`` too, so it equals the raw status string boto3 returns (§11 #6)."""
+
+    Running = "RUNNING"
+    Succeeded = "SUCCEEDED"
+    Failed = "FAILED"
+    TimedOut = "TIMED_OUT"
+    Aborted = "ABORTED"
+    PendingRedrive = "PENDING_REDRIVE"
+
+
+def as_status(status: ExecutionStatus | str | None) -> ExecutionStatus | None:
+    if status is None or isinstance(status, ExecutionStatus):
+        return status
+    return ExecutionStatus(status)
+
+
+class EventsList(list):  # type: ignore[type-arg]
+    """History events as ``get_execution_history`` returns them; ``to_html()`` renders a table."""
+
+    def to_html(self) -> HtmlDocument:
+        rows = []
+        for event in self:
+            details = next((v for k, v in event.items() if k.endswith("EventDetails")), None)
+            rows.append((event.get("id"), event.get("type"), event.get("timestamp"), details))
+        return build_table("Execution events", ("ID", "Type", "Timestamp", "Details"), rows, css_class="events")
+
+
+class ExecutionsList(list):  # type: ignore[type-arg]
+    """Executions of a workflow; ``to_html()`` renders a table."""
+
+    def to_html(self) -> HtmlDocument:
+        rows = [(e.name, e.status, e.start_date, e.stop_date, e.execution_arn) for e in self]
+        return build_table("Executions", ("Name", "Status", "Started", "End Time", "ARN"), rows,
+                           css_class="executions")
+
+
+class Execution:
+    """One execution of a :class:`~stepfn.workflow.Workflow`."""
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        execution_arn: str,
+        start_date: datetime | None,
+        status: ExecutionStatus | str,
+        client: Any = None,
+        name: str | None = None,
+        stop_date: datetime | None = None,
+    ) -> None:
+        self.name = name
+        self.workflow = workflow
+        self.execution_arn = execution_arn
+        self.start_date = start_date
+        self.stop_date = stop_date
+        self.status = as_status(status)
+        self.client = client if client is not None else workflow.client
+
+    def stop(self, cause: str | None = None, error: str | None = None) -> dict[str, Any]:
+        """Stop the execution; returns ``{"stopDate": ...}`` as StopExecution does."""
+        params: dict[str, Any] = {"executionArn": self.execution_arn}
+        if cause is not None:
+            params["cause"] = cause
+        if error is not None:
+            params["error"] = error
+        response: dict[str, Any] = self.client.stop_execution(**params)
+        logger.info("Stopping the execution %s of the workflow %s.", self.execution_arn, self.workflow.name)
+        return response
+
+    def redrive(self) -> dict[str, Any]:
+        """Restart a FAILED, TIMED_OUT or ABORTED execution from where it failed (RedriveExecution)."""
+        response: dict[str, Any] = self.client.redrive_execution(executionArn=self.execution_arn)
+        self.status = ExecutionStatus.Running
+        self.stop_date = None
+        return response
+
+    def list_events(self, max_items: int = 100, reverse_order: bool = False, html: bool = False) -> Any:
+        """History events (``get_execution_history``, paginated), oldest first unless ``reverse_order``."""
+        paginator = self.client.get_paginator("get_execution_history")
+        pages = paginator.paginate(
+            executionArn=self.execution_arn, reverseOrder=reverse_order,
+            PaginationConfig={"MaxItems": max_items, "PageSize": 1000},
+        )
+        events = EventsList(event for page in pages for event in page["events"])
+        return display(events.to_html()) if html else events
+
+    def describe(self) -> dict[str, Any]:
+        """``describe_execution`` as boto3 returns it; refreshes ``status`` and ``stop_date`` too."""
+        response: dict[str, Any] = self.client.describe_execution(executionArn=self.execution_arn)
+        self.status = as_status(response.get("status"))
+        self.stop_date = response.get("stopDate", self.stop_date)
+        self.name = self.name or response.get("name")
+        return response
+
+    def render_progress(self, portrait: bool = False, max_events: int = 25000) -> HtmlDocument:
+        """The workflow graph with each state coloured by how far this execution got (self-contained HTML)."""
+        from stepfn.workflow.graph import render_html
+        from stepfn.workflow.progress import state_progress
+
+        events = self.list_events(max_items=max_events)
+        statuses = {name: progress.status for name, progress in state_progress(list(events)).items()}
+        title = f"{self.name or self.execution_arn.rsplit(':', 1)[-1]} ({self.status or 'UNKNOWN'})"
+        del portrait  # the layered layout always runs top to bottom
+        return HtmlDocument(render_html(self.workflow.definition.to_dict(), title=title, statuses=statuses))
+
+    def get_input(self) -> Any:
+        """The execution's input, decoded from JSON (None if there is none)."""
+        text = self.describe().get("input")
+        return None if text is None else json.loads(text)
+
+    def get_output(self, wait: bool = False) -> Any:
+        """The execution's output, decoded (None until it succeeds); ``wait`` blocks while it is RUNNING."""
+        from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+        interval = LOCAL_POLL_SECONDS if isinstance(self.client, LocalStepFunctionsClient) else 1.0
+        response = self.describe()
+        while wait and response["status"] == "RUNNING":
+            time.sleep(interval)
+            response = self.describe()
+        text = response.get("output")
+        return None if text is None else json.loads(text)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(execution_arn={self.execution_arn!r}, name={self.name!r}, "
+                f"status={self.status!r}, start_date={self.start_date!r})")
+
+    def _repr_html_(self) -> str:
+        return f"Execution: {link(execution_url(self.execution_arn), self.execution_arn)}"
+
+
+__all__ = ["EventsList", "Execution", "ExecutionStatus", "ExecutionsList"]

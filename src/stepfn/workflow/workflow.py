@@ -1,0 +1,318 @@
+"""``Workflow`` (compat.md §7): create, update, run and inspect a state machine, locally or on AWS.
+
+A Workflow only ever talks to "a client" with boto3's ``stepfunctions`` interface:
+
+* no ``client`` and no ``backend`` (or ``backend="local"``): the :class:`LocalStepFunctionsClient` of
+  ``$STEPFN_HOME``, one per home and process, running executions on the local engine (the original
+  defaulted to ``boto3.client("stepfunctions")``; see CHANGES-vs-stepfunctions.md);
+* ``backend="aws"``: a boto3 client with a resolved region (a clear error when there is none) and
+  stepfn's user agent; or pass any boto3 stepfunctions ``client`` (also accepted as ``backend=``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from stepfn.exceptions import MissingRequiredParameter, WorkflowNotFound
+from stepfn.workflow._html import HtmlDocument, build_table, display, link, workflow_url
+from stepfn.workflow.execution import Execution, ExecutionsList, ExecutionStatus, as_status
+
+logger = logging.getLogger("stepfn")
+
+_local_clients: dict[Path, Any] = {}
+_local_clients_lock = threading.Lock()
+
+
+def local_client(home: Path | str | None = None) -> Any:
+    """The process-wide LocalStepFunctionsClient for ``home`` (default ``$STEPFN_HOME``): one engine and
+    one set of lease renewals per store, however many Workflow objects use it."""
+    from stepfn.store import default_home
+    from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+    key = Path(home if home is not None else default_home()).resolve()
+    with _local_clients_lock:
+        client = _local_clients.get(key)
+        if client is None:
+            client = _local_clients[key] = LocalStepFunctionsClient(key)
+        return client
+
+
+def resolve_client(client: Any = None, backend: Any = None) -> Any:
+    """The client a Workflow uses for ``client=`` / ``backend=`` (see the module docstring)."""
+    if client is not None:
+        return _with_user_agent(client)
+    if backend is None or backend == "local":
+        return local_client()
+    if backend == "aws":
+        from stepfn.aws import create_client
+
+        return create_client("stepfunctions")
+    if isinstance(backend, str):
+        raise ValueError(f"backend must be 'local' or 'aws' (or a boto3 stepfunctions client), not {backend!r}")
+    return _with_user_agent(backend)
+
+
+def _with_user_agent(client: Any) -> Any:
+    from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+    if isinstance(client, LocalStepFunctionsClient) or not hasattr(getattr(client, "meta", None), "events"):
+        return client
+    from stepfn.aws import append_user_agent
+
+    return append_user_agent(client)
+
+
+class WorkflowList(list):  # type: ignore[type-arg]
+    """State machines as ``list_state_machines`` returns them; ``to_html()`` renders a table."""
+
+    def to_html(self) -> HtmlDocument:
+        rows = [(w.get("name"), w.get("type"), w.get("creationDate"), w.get("stateMachineArn")) for w in self]
+        return build_table("Workflows", ("Name", "Type", "Creation Date", "ARN"), rows, css_class="workflows")
+
+
+class Workflow:
+    """A state machine definition with the name and role to create it under, and the client to run it with."""
+
+    @classmethod
+    def list_workflows(cls, max_items: int = 100, client: Any = None, html: bool = False, *,
+                       backend: Any = None) -> Any:
+        """Every state machine of the account (or local store), up to ``max_items``."""
+        client = resolve_client(client, backend)
+        paginator = client.get_paginator("list_state_machines")
+        pages = paginator.paginate(PaginationConfig={"MaxItems": max_items, "PageSize": 1000})
+        workflows = WorkflowList(machine for page in pages for machine in page["stateMachines"])
+        return display(workflows.to_html()) if html else workflows
+
+    @classmethod
+    def attach(cls, state_machine_arn: str, client: Any = None, *, backend: Any = None) -> Workflow:
+        """A Workflow for an existing state machine, with its definition frozen as stored."""
+        from stepfn.steps.states import FrozenGraph
+
+        client = resolve_client(client, backend)
+        response = client.describe_state_machine(stateMachineArn=state_machine_arn)
+        return cls(
+            name=response["name"],
+            definition=FrozenGraph.from_json(response["definition"]),
+            role=response["roleArn"],
+            state_machine_arn=response["stateMachineArn"],
+            client=client,
+        )
+
+    def __init__(
+        self,
+        name: str,
+        definition: Any,
+        role: str,
+        tags: list[dict[str, str]] | None = None,
+        execution_input: Any = None,
+        timeout_seconds: int | None = None,
+        comment: str | None = None,
+        version: str | None = None,
+        state_machine_arn: str | None = None,
+        format_json: bool = True,
+        client: Any = None,
+        *,
+        backend: Any = None,
+        state_machine_type: str | None = None,
+        logging_configuration: dict[str, Any] | None = None,
+        tracing_configuration: dict[str, Any] | None = None,
+    ) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.comment = comment
+        self.version = version
+        self.definition = self._as_graph(definition)
+        self.name = name
+        self.role = role
+        # A copy: the original kept the caller's list (and a shared mutable default) (§11 #15).
+        self.tags = list(tags) if tags is not None else []
+        self.workflow_input = execution_input
+        self.client = resolve_client(client, backend)
+        self.format_json = format_json
+        self.state_machine_arn = state_machine_arn
+        self.state_machine_type = state_machine_type
+        self.logging_configuration = logging_configuration
+        self.tracing_configuration = tracing_configuration
+
+    def _as_graph(self, definition: Any) -> Any:
+        from stepfn.steps.states import Graph
+
+        if isinstance(definition, Graph):
+            return definition
+        return Graph(definition, timeout_seconds=self.timeout_seconds, comment=self.comment, version=self.version)
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def create(self) -> str | None:
+        """Create the state machine; returns its ARN (the existing one's, with an error logged, if the name is taken)."""
+        if self.state_machine_arn is not None:
+            logger.warning("The workflow already exists on AWS Step Functions. No action will be performed.")
+            return self.state_machine_arn
+        try:
+            self.state_machine_arn = self._create()
+        except self.client.exceptions.StateMachineAlreadyExists as error:
+            self.state_machine_arn = self._extract_state_machine_arn(error)
+            logger.error(
+                "A workflow with the same name already exists on AWS Step Functions. "
+                "To update a workflow, use Workflow.update()."
+            )
+        return self.state_machine_arn
+
+    def _create(self) -> str:
+        params: dict[str, Any] = {
+            "name": self.name,
+            "definition": self.definition.to_json(pretty=self.format_json),
+            "roleArn": self.role,
+            "tags": self.tags,
+        }
+        if self.state_machine_type is not None:
+            params["type"] = self.state_machine_type
+        if self.logging_configuration is not None:
+            params["loggingConfiguration"] = self.logging_configuration
+        if self.tracing_configuration is not None:
+            params["tracingConfiguration"] = self.tracing_configuration
+        response = self.client.create_state_machine(**params)
+        logger.info("Workflow created successfully on AWS Step Functions.")
+        return str(response["stateMachineArn"])
+
+    @staticmethod
+    def _extract_state_machine_arn(error: Any) -> str:
+        # The API's message is "State Machine Already Exists: '<arn>'"; the original read the ARN from it.
+        return str(error.response["Error"]["Message"].split("'")[1])
+
+    def update(self, definition: Any = None, role: str | None = None) -> str:
+        """Replace the definition and/or role of the existing state machine; returns its ARN."""
+        if definition is None and role is None:
+            raise MissingRequiredParameter("A new definition and/or role must be provided to update an existing workflow.")
+        if self.state_machine_arn is None:
+            raise WorkflowNotFound(
+                "Local workflow instance does not point to an existing workflow on AWS StepFunctions. Please "
+                "consider using Workflow.create(...) to create a new workflow, or Workflow.attach(...) to attach "
+                "the instance to an existing workflow on AWS Step Functions."
+            )
+        if definition:
+            self.definition = self._as_graph(definition)
+        if role:
+            self.role = role
+        self.client.update_state_machine(
+            stateMachineArn=self.state_machine_arn,
+            definition=self.definition.to_json(pretty=self.format_json),
+            roleArn=self.role,
+        )
+        logger.info(
+            "Workflow updated successfully on AWS Step Functions. All execute() calls will use the updated "
+            "definition and role within a few seconds. "
+        )
+        return self.state_machine_arn
+
+    def create_or_update(self) -> str:
+        """Create the state machine, or update it to this definition and role if it already exists."""
+        if self.state_machine_arn is None:
+            try:
+                self.state_machine_arn = self._create()
+                return self.state_machine_arn
+            except self.client.exceptions.StateMachineAlreadyExists as error:
+                self.state_machine_arn = self._extract_state_machine_arn(error)
+        return self.update(definition=self.definition, role=self.role)
+
+    def delete(self) -> None:
+        """Delete the state machine, if it exists."""
+        if self.state_machine_arn is not None:
+            self.client.delete_state_machine(stateMachineArn=self.state_machine_arn)
+            logger.info(
+                "Workflow has been marked for deletion. If the workflow has running executions, it will be "
+                "deleted when all executions are stopped."
+            )
+
+    # -- running --------------------------------------------------------------------------------------------
+
+    def _validated_params(self, name: str | None, inputs: Any) -> dict[str, Any]:
+        if self.workflow_input:
+            # validate(None) reports every key missing instead of raising AttributeError (§11 #1).
+            result = self.workflow_input.validate(inputs)
+            if result.valid is False:
+                raise ValueError(
+                    f"Expected run input with the schema: {self.workflow_input.get_schema_as_json()}")
+        if self.state_machine_arn is None:
+            raise WorkflowNotFound(
+                "Local workflow instance does not point to an existing workflow on AWS StepFunctions. Before "
+                "executing a workflow, call Workflow.create(...) or Workflow.attach(...)."
+            )
+        params: dict[str, Any] = {"stateMachineArn": self.state_machine_arn}
+        if name is not None:
+            params["name"] = name
+        if inputs is not None:
+            params["input"] = json.dumps(inputs, indent=4) if self.format_json else json.dumps(inputs)
+        return params
+
+    def execute(self, name: str | None = None, inputs: Any = None) -> Execution:
+        """Start an execution (StartExecution); returns it with status ``Running``."""
+        response = self.client.start_execution(**self._validated_params(name, inputs))
+        logger.info("Workflow execution started successfully on AWS Step Functions.")
+        arn = response["executionArn"]
+        return Execution(
+            workflow=self, execution_arn=arn, start_date=response["startDate"], status=ExecutionStatus.Running,
+            client=self.client, name=name if name is not None else arn.rsplit(":", 1)[-1],
+        )
+
+    def execute_sync(self, name: str | None = None, inputs: Any = None) -> dict[str, Any]:
+        """Run an EXPRESS workflow to completion (StartSyncExecution) and return the response as boto3 does."""
+        response: dict[str, Any] = self.client.start_sync_execution(**self._validated_params(name, inputs))
+        return response
+
+    def list_executions(self, max_items: int = 100, status_filter: ExecutionStatus | str | None = None,
+                        html: bool = False) -> Any:
+        """This workflow's executions, newest first; statuses are always :class:`ExecutionStatus` (§11 #6)."""
+        if self.state_machine_arn is None:
+            return ExecutionsList()
+        paginator = self.client.get_paginator("list_executions")
+        params: dict[str, Any] = {
+            "stateMachineArn": self.state_machine_arn,
+            "PaginationConfig": {"MaxItems": max_items, "PageSize": 1000},
+        }
+        status = as_status(status_filter)
+        if status is not None:
+            params["statusFilter"] = status.value
+        runs = ExecutionsList(
+            Execution(
+                name=execution["name"], workflow=self, execution_arn=execution["executionArn"],
+                start_date=execution["startDate"], stop_date=execution.get("stopDate"),
+                status=execution["status"], client=self.client,
+            )
+            for page in paginator.paginate(**params) for execution in page["executions"]
+        )
+        return display(runs.to_html()) if html else runs
+
+    # -- views ----------------------------------------------------------------------------------------------
+
+    def render_graph(self, portrait: bool = False) -> HtmlDocument:
+        """The workflow as a self-contained HTML/SVG graph (rendered inline by notebooks)."""
+        from stepfn.workflow.graph import render_html
+
+        del portrait  # the layered layout always runs top to bottom
+        return HtmlDocument(render_html(self.definition.to_dict(), title=self.name))
+
+    def get_cloudformation_template(self, description: str | None = None) -> str:
+        """A CloudFormation YAML template creating this state machine (byte-identical to the original's)."""
+        from stepfn.workflow.cloudformation import build_cloudformation_template
+
+        return build_cloudformation_template(
+            self.definition.to_dict(), self.name, self.role, description,
+            type=self.state_machine_type, logging_configuration=self.logging_configuration,
+            tracing_configuration=self.tracing_configuration,
+        )
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(name={self.name!r}, role={self.role!r}, "
+                f"state_machine_arn={self.state_machine_arn!r})")
+
+    def _repr_html_(self) -> str:
+        if self.state_machine_arn:
+            return f"Workflow: {link(workflow_url(self.state_machine_arn), self.state_machine_arn)}"
+        return "Workflow: Does Not Exist."
+
+
+__all__ = ["Workflow", "WorkflowList", "local_client", "resolve_client"]
