@@ -329,3 +329,44 @@ def test_unused_additions_change_no_bytes(golden_dir: object) -> None:
         '"MaxConcurrency": 0, "Type": "Map", "End": true}'
     )
     assert Graph(Pass("P"), comment="c").to_json() == '{"Comment": "c", "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}'
+
+
+def test_generated_definitions_pass_the_static_validator() -> None:
+    """What the §10 builders emit is ASL that Step Functions' own checks (stepfn.asl.validate) accept."""
+    pytest.importorskip("stepfn.asl.validate")
+    execution_input = ExecutionInput()
+    task = LambdaStep(
+        "L",
+        parameters={"FunctionName": "f", "Args": ["--x", execution_input["x"]], "Greeting": fn.Format("hi {}", execution_input["y"])},
+        result_selector={"Body": StepInput()["Payload"]},
+        credentials={"RoleArn": execution_input["role"]},
+        assign={"last": StepInput()["Payload"]},
+        retry=Retry(error_equals=["States.ALL"], max_attempts=3, max_delay_seconds=30, jitter_strategy="FULL"),
+    )
+    mapped = Map(
+        "M",
+        item_reader={"Resource": "arn:aws:states:::s3:getObject",
+                     "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW", "MaxItems": execution_input["n"]},
+                     "Parameters": {"Bucket": execution_input["bucket"], "Key": "data.csv"}},
+        item_selector={"value": MapItemValue(), "index": MapItemIndex()},
+        item_batcher={"MaxItemsPerBatch": 10},
+        result_writer={"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "p"}},
+        tolerated_failure_percentage=5,
+        label="Rows",
+        max_concurrency_path="$.concurrency",
+    )
+    mapped.attach_item_processor(Chain([Pass("A"), Succeed("B")]), mode="DISTRIBUTED", execution_type="EXPRESS")
+    choice = Choice("C")
+    choice.add_choice(ChoiceRule.StringEquals(execution_input["a"], StepInput()["b"]),
+                      Fail("F", error=execution_input["e"], cause=fn.Format("bad {}", execution_input["c"])))
+    choice.default_choice(Succeed("OK"))
+    jsonpath_graph = Graph(Chain([task, mapped, Wait("W", seconds=execution_input["s"]), choice]))
+    assert jsonpath_graph.validate() == []
+
+    source = StepInput()
+    jsonata_graph = Graph(Chain([
+        Task("T", resource="arn:aws:states:::lambda:invoke", arguments={"FunctionName": "f", "Payload": source["a"]},
+             output={"r": "{% $states.result.Payload %}"}, assign={"seen": source["a"]}),
+        Wait("W", seconds=Variable("delay")),
+    ]), query_language="JSONata")
+    assert jsonata_graph.validate() == []

@@ -68,7 +68,7 @@ class Placeholder(Expression):
     jsonpath_root = "$"
     jsonata_root = "$states.input"
 
-    def __init__(self, schema: dict[str | int, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(self, schema: dict[Any, Any] | None = None, **kwargs: Any) -> None:
         self.store: dict[str | int, Placeholder] = {}
         self.immutable = False
         self.schema = schema
@@ -117,7 +117,7 @@ class Placeholder(Expression):
         self.store[name] = self._create_variable(name, parent=self, type=type)
         return self.store[name]
 
-    def _set_schema(self, schema: dict[str | int, Any]) -> None:
+    def _set_schema(self, schema: dict[Any, Any]) -> None:
         for name, value in schema.items():
             if isinstance(value, dict):
                 self.get(name)._set_schema(value)
@@ -246,7 +246,7 @@ class MapItemIndex(Placeholder):
 class ContextObject(Placeholder):
     """A field of the context object, e.g. ``ContextObject('Task.Token')`` is ``$$.Task.Token``."""
 
-    def __init__(self, path: str = "", schema: dict[str | int, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(self, path: str = "", schema: dict[Any, Any] | None = None, **kwargs: Any) -> None:
         self.context_path = path
         super().__init__(schema, **kwargs)
 
@@ -265,7 +265,7 @@ class ContextObject(Placeholder):
 class Variable(Placeholder):
     """A workflow variable set by ``Assign``: ``Variable('x')`` is ``$x`` (in both query languages)."""
 
-    def __init__(self, variable_name: str = "", schema: dict[str | int, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(self, variable_name: str = "", schema: dict[Any, Any] | None = None, **kwargs: Any) -> None:
         if kwargs.get("parent") is None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", variable_name):
             raise ValueError(f"Invalid variable name '{variable_name}': use letters, digits and '_'")
         self.variable_name = variable_name

@@ -470,6 +470,10 @@ class Map(_BranchingState):
     distributed-map fields (item_reader, item_batcher, result_writer, tolerated_failure_*, label, …).
     """
 
+    # Set by attach_iterator / attach_item_processor; otherwise read from the keyword arguments.
+    iterator: Any
+    item_processor: Any
+
     def __init__(self, state_id: str, retry: Retry | list[Retry] | None = None,
                  catch: Catch | list[Catch] | None = None, **kwargs: Any) -> None:
         if kwargs.get("iterator") is not None and kwargs.get("item_processor") is not None:
