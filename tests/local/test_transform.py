@@ -9,11 +9,20 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_models import SKLEARN_IMAGE, XGBOOST_IMAGE, Control, call, check_shape, home, make_tar, tiny_classification
+from test_models import (
+    SKLEARN_IMAGE,
+    XGBOOST_IMAGE,
+    Control,
+    call,
+    check_shape,
+    home,
+    make_tar,
+    tiny_classification,
+    write_arrays,
+)
 
 from stepfn.errors import StatesError
 from stepfn.local.objectstore import ObjectStore
-from stepfn.local.sagemaker.recordio import write_arrays
 from stepfn.local.sagemaker.records import RecordStore
 from stepfn.local.sagemaker.transform import apply_filter, batches, split_records
 

@@ -224,10 +224,61 @@ class XGBoostDefaults(Defaults):
         return ",".join(values), CSV
 
 
+class BuiltinAlgorithmDefaults(Defaults):
+    """KMeans / PCA / LinearLearner as stepfn emulates them (``builtins.load_model`` / ``predict_records``), with
+    the algorithms' request formats (CSV rows, ``{"instances": [{"features": [...]}]}``, JSON Lines,
+    RecordIO-protobuf) and response formats (``{"predictions": [...]}`` / ``{"projections": [...]}``)."""
+
+    def model_fn(self, model_dir: str) -> Any:
+        from stepfn.local.sagemaker.builtins import load_model
+
+        return load_model(model_dir)
+
+    def input_fn(self, body: bytes, content_type: str | None) -> Any:
+        import numpy as np
+
+        kind = media_type(content_type) or CSV
+        try:
+            if kind == RECORDIO:
+                from stepfn.local.sagemaker.recordio import read_records_as_arrays
+
+                return read_records_as_arrays(body)[0]
+            text = body.decode("utf-8")
+            if kind == CSV:
+                return np.array([[float(v) for v in line.split(",")] for line in text.splitlines() if line.strip()])
+            if kind in (JSON, JSONLINES):
+                documents = [json.loads(line) for line in text.splitlines() if line.strip()] if kind == JSONLINES else [json.loads(text)]
+                rows = []
+                for document in documents:
+                    instances = document.get("instances", [document]) if isinstance(document, dict) else document
+                    rows.extend(item["features"] if isinstance(item, dict) else item for item in instances)
+                return np.array(rows, dtype=float)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InferenceError(f"Unable to parse {kind} payload: {exc}", 400) from exc
+        raise InferenceError(f"Content type {content_type} is not supported by this algorithm.", 415)
+
+    def predict_fn(self, data: Any, model: Any) -> Any:
+        from stepfn.local.sagemaker.builtins import RESPONSE_KEY, predict_records
+
+        return RESPONSE_KEY[model["algorithm"]], predict_records(model, data)
+
+    def output_fn(self, prediction: Any, accept: str) -> Any:
+        key, records = prediction
+        kind = media_type(accept)
+        if kind == JSON:
+            return json.dumps({key: records}), JSON
+        if kind == JSONLINES:
+            return "".join(json.dumps(record) + "\n" for record in records), JSONLINES
+        raise InferenceError(f"Accept type {accept} is not supported by this algorithm.", 406)
+
+
 FRAMEWORK_DEFAULTS: dict[str, Callable[[], Defaults]] = {
     "generic": Defaults,
     "sklearn": SklearnDefaults,
     "xgboost": XGBoostDefaults,
+    "kmeans": BuiltinAlgorithmDefaults,
+    "pca": BuiltinAlgorithmDefaults,
+    "linear-learner": BuiltinAlgorithmDefaults,
 }
 
 

@@ -12,12 +12,13 @@ handlers apply when the program leaves one out (contract §4.1).
 from __future__ import annotations
 
 import shutil
-import tarfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from stepfn.errors import ServiceError, StoreError
 from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker.images import repository_of
+from stepfn.local.sagemaker.jobdir import safe_extract
 from stepfn.local.sagemaker.records import RecordStore, arn, check_name, now_millis, sagemaker_error
 
 _MODEL_MEMBERS = (
@@ -113,35 +114,11 @@ def _containers(model: dict[str, Any]) -> list[dict[str, Any]]:
 # -- making a model servable -------------------------------------------------------------------------------
 
 
-def extract_archive(archive: Path, destination: Path) -> None:
-    """Extract a (gzipped) tarball; any member that would land outside ``destination`` fails the whole call."""
-    destination.mkdir(parents=True, exist_ok=True)
-    root = destination.resolve()
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            for member in tar.getmembers():
-                path = PurePosixPath(member.name)
-                target = (root / path).resolve()
-                if path.is_absolute() or ".." in path.parts or not target.is_relative_to(root):
-                    raise StoreError(f"{archive.name}: member {member.name!r} would extract outside {root}")
-                if member.islnk() or member.issym():
-                    link = (target.parent / member.linkname).resolve() if member.issym() else (root / member.linkname).resolve()
-                    if PurePosixPath(member.linkname).is_absolute() or not link.is_relative_to(root):
-                        raise StoreError(f"{archive.name}: link {member.name!r} -> {member.linkname!r} leaves {root}")
-                if member.isdev():
-                    raise StoreError(f"{archive.name}: device member {member.name!r} refused")
-            # The data filter re-checks all of the above (and drops setuid bits) inside tarfile itself.
-            tar.extractall(root, filter="data")
-    except tarfile.TarError as exc:
-        raise StoreError(f"{archive.name} is not a readable tar archive: {exc}") from exc
-
-
 def framework_of(image: str | None) -> str | None:
     """The local serving defaults for an image URI (``.../sagemaker-xgboost:1.7-1`` -> ``xgboost``), or None."""
     if not image:
         return None
-    repository = image.split("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
-    return _FRAMEWORKS.get(repository)
+    return _FRAMEWORKS.get(repository_of(image))
 
 
 def _fetch_into(store: ObjectStore, uri: str, destination: Path, scratch: Path) -> None:
@@ -154,7 +131,7 @@ def _fetch_into(store: ObjectStore, uri: str, destination: Path, scratch: Path) 
     if uri.endswith((".tar.gz", ".tgz", ".tar")):
         scratch.mkdir(parents=True, exist_ok=True)
         archive = store.download(uri, scratch)
-        extract_archive(archive, destination)
+        safe_extract(archive, destination)
         archive.unlink(missing_ok=True)
         return
     store.download(uri if uri.endswith("/") else uri + "/", destination)
@@ -212,7 +189,7 @@ def _code_dir(store: ObjectStore, submit: str | None, model_dir: Path, workdir: 
         scratch = workdir / "code-download"
         scratch.mkdir(parents=True, exist_ok=True)
         archive = store.download(submit, scratch)
-        extract_archive(archive, code_dir)
+        safe_extract(archive, code_dir)
         return code_dir
     local = store.local_path(submit)
     if local.is_dir():
@@ -244,7 +221,6 @@ def prepare_variant(
 __all__ = [
     "create_endpoint_config",
     "create_model",
-    "extract_archive",
     "framework_of",
     "prepare_container",
     "prepare_variant",

@@ -32,7 +32,7 @@ from stepfn.errors import ServiceError, StoreError
 from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker.endpoints import ModelServerError, post, start_model_server, stop_server
 from stepfn.local.sagemaker.models import prepare_variant
-from stepfn.local.sagemaker.recordio import RecordIOError, frame, iter_frames
+from stepfn.local.sagemaker.recordio import MAGIC, RecordIOError, iter_frames
 from stepfn.local.sagemaker.records import RecordStore, arn, check_name, now_millis, sagemaker_error
 
 OPERATION = "CreateTransformJob"
@@ -104,7 +104,8 @@ def split_records(data: bytes, split_type: str) -> list[bytes]:
         return [line for line in data.splitlines(keepends=True) if line.strip()]
     if split_type == "RecordIO":
         try:
-            return [frame(payload) for payload in iter_frames(data)]
+            # Each record is sent re-framed, so a batch is valid RecordIO for the container.
+            return [struct.pack("<II", MAGIC, len(p)) + p + b"\0" * (-len(p) % 4) for p in iter_frames(data)]
         except RecordIOError as exc:
             raise TransformError(f"Unable to split RecordIO input: {exc}") from exc
     if split_type == "TFRecord":

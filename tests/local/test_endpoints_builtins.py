@@ -1,0 +1,90 @@
+"""Endpoints and transform for the locally emulated built-in algorithms, trained here by the local training jobs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from test_models import ROLE, call, home, write_arrays
+
+from stepfn.errors import ServiceError
+from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker.endpoints import invoke_endpoint
+from stepfn.local.sagemaker.training import TrainingJobs
+
+__all__ = ["home"]
+
+
+def _train(home: Path, name: str, image: str, hyperparameters: dict[str, str], rows: np.ndarray) -> str:
+    store = ObjectStore(home / "s3")
+    store.put_bytes(f"s3://bucket/{name}/train/data.csv", "".join(",".join(map(str, r)) + "\n" for r in rows).encode())
+    record = TrainingJobs(home).run({
+        "TrainingJobName": name, "RoleArn": ROLE, "HyperParameters": hyperparameters,
+        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "InputDataConfig": [{"ChannelName": "train", "ContentType": "text/csv", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"s3://bucket/{name}/train/"}}}],
+        "OutputDataConfig": {"S3OutputPath": "s3://bucket/output"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 120},
+    })
+    assert record["TrainingJobStatus"] == "Completed", record.get("FailureReason")
+    artifacts: str = record["ModelArtifacts"]["S3ModelArtifacts"]
+    return artifacts
+
+
+def _endpoint(home: Path, name: str, image: str, artifacts: str) -> None:
+    call(home, "createModel", {"ModelName": name, "PrimaryContainer": {"Image": image, "ModelDataUrl": artifacts}})
+    call(home, "createEndpointConfig", {"EndpointConfigName": name, "ProductionVariants": [
+        {"VariantName": "AllTraffic", "ModelName": name}]})
+    call(home, "createEndpoint", {"EndpointName": name, "EndpointConfigName": name})
+
+
+def test_kmeans_endpoint_answers_in_the_algorithm_format(home: Path) -> None:
+    rng = np.random.default_rng(1)
+    rows = np.vstack([rng.normal(0, 0.1, size=(20, 2)), rng.normal(5, 0.1, size=(20, 2))])
+    image = "382416733822.dkr.ecr.us-east-1.amazonaws.com/kmeans:1"
+    artifacts = _train(home, "km", image, {"k": "2", "feature_dim": "2"}, rows)
+    _endpoint(home, "km", image, artifacts)
+
+    response = invoke_endpoint("km", "0,0\n5,5\n", "text/csv", "application/json", home=home)
+    predictions = json.loads(response["Body"].read())["predictions"]
+    assert len(predictions) == 2 and predictions[0]["closest_cluster"] != predictions[1]["closest_cluster"]
+    assert predictions[0]["distance_to_cluster"] < 0.5
+
+    body = json.dumps({"instances": [{"features": [0, 0]}, {"features": [5, 5]}]})
+    response = invoke_endpoint("km", body, "application/json", "application/jsonlines", home=home)
+    lines = [json.loads(line) for line in response["Body"].read().decode().splitlines()]
+    assert [line["closest_cluster"] for line in lines] == [p["closest_cluster"] for p in predictions]
+
+    response = invoke_endpoint("km", write_arrays(np.array([[0.0, 0.0]], dtype="float32")),
+                               "application/x-recordio-protobuf", "application/json", home=home)
+    assert json.loads(response["Body"].read())["predictions"][0]["closest_cluster"] == predictions[0]["closest_cluster"]
+    with pytest.raises(ServiceError) as raised:
+        invoke_endpoint("km", "0,0", "text/csv", "text/html", home=home)
+    assert (raised.value.response or {}).get("OriginalStatusCode") == 406
+
+
+def test_linear_learner_batch_transform_with_join(home: Path) -> None:
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(40, 2))
+    labels = (features[:, 0] > 0).astype(int)
+    image = "382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1"
+    artifacts = _train(home, "ll", image, {"predictor_type": "binary_classifier", "feature_dim": "2"},
+                       np.column_stack([labels, features]))
+    call(home, "createModel", {"ModelName": "ll", "PrimaryContainer": {"Image": image, "ModelDataUrl": artifacts}})
+    store = ObjectStore(home / "s3")
+    store.put_bytes("s3://bucket/ll-in/test.csv", b"3.0,0.0\n-3.0,0.0\n")
+    result: dict[str, Any] = call(home, "createTransformJob", {
+        "TransformJobName": "ll-batch", "ModelName": "ll",
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/ll-in/"}},
+                           "ContentType": "text/csv", "SplitType": "Line"},
+        "TransformOutput": {"S3OutputPath": "s3://bucket/ll-out/", "Accept": "application/jsonlines",
+                            "AssembleWith": "Line"},
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    }, pattern="sync")
+    assert result["TransformJobStatus"] == "Completed"
+    out = [json.loads(line) for line in store.get_bytes("s3://bucket/ll-out/test.csv.out").decode().splitlines()]
+    assert [record["predicted_label"] for record in out] == [1.0, 0.0]
