@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from enum import Enum
 
 import pytest
 
@@ -29,6 +30,7 @@ from stepfn.steps import (
     SnsPublishStep,
     StepFunctionsStartExecutionStep,
     StepfunctionsStartExecutionStep,
+    utils,
 )
 from stepfn.steps import integration_resources as resources
 from stepfn.steps.integration_resources import IntegrationPattern, get_service_integration_arn
@@ -51,6 +53,11 @@ def resource(step: object) -> str:
 
 
 def test_service_integration_arn_forms() -> None:
+    class Api(Enum):
+        CreateTrainingJob = "createTrainingJob"
+
+    assert utils.get_service_integration_arn("sagemaker", Api.CreateTrainingJob, IntegrationPattern.WaitForCompletion) == \
+        "arn:aws:states:::sagemaker:createTrainingJob.sync"
     assert get_service_integration_arn("sns", "publish") == "arn:aws:states:::sns:publish"
     assert get_service_integration_arn("glue", "startJobRun", IntegrationPattern.WaitForCompletion) == \
         "arn:aws:states:::glue:startJobRun.sync"

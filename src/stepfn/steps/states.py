@@ -184,7 +184,6 @@ class State(Block):
         self.retries: list[Retry] = []
         self.catches: list[Catch] = []
         self.next_step: State | Chain | None = None
-        self.in_chain = None
 
     def allowed_fields(self) -> list[Field]:
         return [*_IO, Field.Parameters, Field.ResultPath, *_MODERN]
@@ -400,14 +399,7 @@ def _placeholder_memo(rule: Any) -> dict[int, Any]:
     return memo
 
 
-class _BranchingState(State):
-    """Shared by Parallel and Map: they own nested graphs that inherit the state's query language."""
-
-    def _child_language(self, language: str) -> str:
-        return language
-
-
-class Parallel(_BranchingState):
+class Parallel(State):
     """Runs each branch (a State or Chain) on the same input: ``add_branch(branch)``."""
 
     def __init__(self, state_id: str, retry: Retry | list[Retry] | None = None,
@@ -462,7 +454,7 @@ class ItemProcessor:
         return ItemProcessor(_clone_branch(self.branch) if deep else self.branch, self.mode, self.execution_type)
 
 
-class Map(_BranchingState):
+class Map(State):
     """Runs ``iterator`` (or ``item_processor``) once per item of ``items_path``.
 
     ``attach_iterator(branch)`` / ``attach_item_processor(branch, mode, execution_type)`` append the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stepfn.steps.integration_resources import get_aws_partition
+from stepfn.steps.integration_resources import get_aws_partition, get_service_integration_arn
 
 
 def tags_dict_to_kv_list(tags_dict: dict[str, Any]) -> list[dict[str, Any]]:
@@ -27,4 +27,4 @@ def merge_dicts(target: dict[str, Any], source: dict[str, Any]) -> None:
             target[key] = value
 
 
-__all__ = ["get_aws_partition", "merge_dicts", "tags_dict_to_kv_list"]
+__all__ = ["get_aws_partition", "get_service_integration_arn", "merge_dicts", "tags_dict_to_kv_list"]
