@@ -1,0 +1,153 @@
+"""stepfn's SageMaker object model: sagemaker v2's authoring classes, building request dicts and nothing else.
+
+Everything here is pure (compat §6): no upload, no local path check, and no AWS call except the STS lookup a
+:class:`Session` without a default bucket makes. The ``sagemaker`` package is never imported. Submodules carry
+sagemaker v2's names (``stepfn.sagemaker.estimator``, ``.sklearn``, ``.pytorch``, ``.xgboost``, ``.tensorflow``,
+``.huggingface``, ``.amazon``, ``.inputs``, ``.model``, ``.transformer``, ``.processing``, ``.tuner``), so ported
+code changes only its imports.
+"""
+
+from __future__ import annotations
+
+from . import image_uris
+from ._frameworks import (
+    HuggingFace,
+    HuggingFaceModel,
+    PyTorch,
+    PyTorchModel,
+    SKLearn,
+    SKLearnModel,
+    SKLearnProcessor,
+    TensorFlow,
+    TensorFlowModel,
+    XGBoost,
+    XGBoostModel,
+)
+from .amazon import (
+    KNN,
+    LDA,
+    NTM,
+    PCA,
+    AmazonAlgorithmEstimatorBase,
+    FactorizationMachines,
+    IPInsights,
+    KMeans,
+    LinearLearner,
+    Object2Vec,
+    RandomCutForest,
+    RecordSet,
+)
+from .convert import from_sagemaker
+from .debugger import (
+    CollectionConfig,
+    DebuggerHookConfig,
+    ProfilerConfig,
+    Rule,
+    TensorBoardOutputConfig,
+    rule_configs,
+)
+from .estimator import (
+    DroppedSettingWarning,
+    Estimator,
+    EstimatorBase,
+    Framework,
+    build_training_job_request,
+    training_request,
+)
+from .inputs import FileSystemInput, ShuffleConfig, TrainingInput
+from .model import FrameworkModel, Model, PipelineModel, build_model_request, model_request
+from .model_monitor import DataCaptureConfig
+from .processing import (
+    NetworkConfig,
+    ProcessingInput,
+    ProcessingOutput,
+    Processor,
+    ScriptProcessor,
+    build_processing_job_request,
+    processing_request,
+)
+from .session import Session, base_name_from_image, name_from_base
+from .transformer import Transformer, build_transform_job_request, transform_request
+from .tuner import (
+    CategoricalParameter,
+    ContinuousParameter,
+    HyperparameterTuner,
+    IntegerParameter,
+    WarmStartConfig,
+    WarmStartTypes,
+    build_tuning_job_request,
+    tuning_request,
+)
+from .validation import RequestValidationError, validate_request
+
+__all__ = [
+    "KNN",
+    "LDA",
+    "NTM",
+    "PCA",
+    "AmazonAlgorithmEstimatorBase",
+    "CategoricalParameter",
+    "CollectionConfig",
+    "ContinuousParameter",
+    "DataCaptureConfig",
+    "DebuggerHookConfig",
+    "DroppedSettingWarning",
+    "Estimator",
+    "EstimatorBase",
+    "FactorizationMachines",
+    "FileSystemInput",
+    "Framework",
+    "FrameworkModel",
+    "HuggingFace",
+    "HuggingFaceModel",
+    "HyperparameterTuner",
+    "IPInsights",
+    "IntegerParameter",
+    "KMeans",
+    "LinearLearner",
+    "Model",
+    "NetworkConfig",
+    "Object2Vec",
+    "PipelineModel",
+    "ProcessingInput",
+    "ProcessingOutput",
+    "Processor",
+    "ProfilerConfig",
+    "PyTorch",
+    "PyTorchModel",
+    "RandomCutForest",
+    "RecordSet",
+    "RequestValidationError",
+    "Rule",
+    "SKLearn",
+    "SKLearnModel",
+    "SKLearnProcessor",
+    "ScriptProcessor",
+    "Session",
+    "ShuffleConfig",
+    "TensorBoardOutputConfig",
+    "TensorFlow",
+    "TensorFlowModel",
+    "TrainingInput",
+    "Transformer",
+    "WarmStartConfig",
+    "WarmStartTypes",
+    "XGBoost",
+    "XGBoostModel",
+    "base_name_from_image",
+    "build_model_request",
+    "build_processing_job_request",
+    "build_training_job_request",
+    "build_transform_job_request",
+    "build_tuning_job_request",
+    "from_sagemaker",
+    "image_uris",
+    "model_request",
+    "name_from_base",
+    "processing_request",
+    "rule_configs",
+    "training_request",
+    "transform_request",
+    "tuning_request",
+    "validate_request",
+]

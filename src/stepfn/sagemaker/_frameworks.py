@@ -1,0 +1,306 @@
+"""The framework estimators and models of compat §6.3 / §6.5: SKLearn, PyTorch, XGBoost, TensorFlow, HuggingFace.
+
+Public names are re-exported from the sagemaker-v2-named modules (``stepfn.sagemaker.sklearn`` and so on).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import image_uris
+from ._values import is_placeholder
+from .estimator import Framework, TrainingContext
+from .model import FrameworkModel
+from .processing import NetworkConfig, ScriptProcessor
+from .session import Session, SessionLike
+
+__all__ = [
+    "HuggingFace",
+    "HuggingFaceModel",
+    "PyTorch",
+    "PyTorchModel",
+    "SKLearn",
+    "SKLearnModel",
+    "SKLearnProcessor",
+    "TensorFlow",
+    "TensorFlowModel",
+    "XGBoost",
+    "XGBoostModel",
+]
+
+
+def _unsupported(name: str, value: Any) -> None:
+    if value:
+        raise NotImplementedError(f"{name}= is not supported by stepfn's request builder.")
+
+
+class _ScriptModeFramework(Framework):
+    """Frameworks whose models get the estimator's entry point and submit directory (compat §6.5)."""
+
+    _model_class: type[FrameworkModel]
+    _image_framework = ""
+
+    def __init__(self, entry_point: Any, framework_version: Any = None, py_version: Any = None,
+                 source_dir: Any = None, hyperparameters: dict[str, Any] | None = None, image_uri: Any = None,
+                 **kwargs: Any) -> None:
+        super().__init__(entry_point=entry_point, source_dir=source_dir, hyperparameters=hyperparameters,
+                         image_uri=image_uri, **kwargs)
+        if framework_version is None and image_uri is None:
+            raise ValueError(
+                f"framework_version or image_uri must be set for {type(self).__name__}."
+            )
+        self.framework_version = framework_version
+        self.py_version = py_version
+
+    def _default_image_uri(self, scope: str, instance_type: Any) -> str:
+        return image_uris.retrieve(self._image_framework, self.sagemaker_session.boto_region_name,
+                                   self.framework_version, self.py_version, instance_type, scope)
+
+    def create_model(self, model_server_workers: Any = None, role: Any = None, entry_point: Any = None,
+                     source_dir: Any = None, **kwargs: Any) -> FrameworkModel:
+        kwargs.setdefault("image_uri", self.image_uri)
+        kwargs.setdefault("enable_network_isolation", self.enable_network_isolation())
+        return self._model_class(
+            model_data=self.model_data,
+            role=role or self.role,
+            entry_point=entry_point or self._model_entry_point(),
+            source_dir=source_dir or self._model_source_dir(),
+            framework_version=self.framework_version,
+            py_version=self.py_version,
+            container_log_level=self.container_log_level,
+            sagemaker_session=self._sagemaker_session,
+            vpc_config=self.get_vpc_config(),
+            model_server_workers=model_server_workers,
+            **kwargs,
+        )
+
+
+class _VersionedModel(FrameworkModel):
+    _image_framework = ""
+
+    def __init__(self, model_data: Any, role: Any = None, entry_point: Any = None, framework_version: Any = None,
+                 py_version: Any = None, image_uri: Any = None, predictor_cls: Any = None,
+                 model_server_workers: Any = None, **kwargs: Any) -> None:
+        super().__init__(model_data, image_uri, role, entry_point, predictor_cls=predictor_cls,
+                         model_server_workers=model_server_workers, **kwargs)
+        self.framework_version = framework_version
+        self.py_version = py_version
+
+    def serving_image_uri(self, region: str, instance_type: Any) -> Any:
+        return image_uris.retrieve(self._image_framework, region, self.framework_version, self.py_version,
+                                   instance_type, "inference")
+
+
+class SKLearnModel(_VersionedModel):
+    """A scikit-learn model served by the SageMaker scikit-learn container."""
+
+    _image_framework = "sklearn"
+
+    def __init__(self, model_data: Any, role: Any = None, entry_point: Any = None, framework_version: Any = None,
+                 py_version: Any = "py3", image_uri: Any = None, **kwargs: Any) -> None:
+        super().__init__(model_data, role, entry_point, framework_version, py_version, image_uri, **kwargs)
+
+
+class PyTorchModel(_VersionedModel):
+    """A PyTorch model served by the PyTorch inference container."""
+
+    _image_framework = "pytorch"
+
+
+class XGBoostModel(_VersionedModel):
+    """An XGBoost model served by the SageMaker XGBoost container."""
+
+    _image_framework = "xgboost"
+
+    def __init__(self, model_data: Any, role: Any = None, entry_point: Any = None, framework_version: Any = None,
+                 image_uri: Any = None, py_version: Any = "py3", **kwargs: Any) -> None:
+        super().__init__(model_data, role, entry_point, framework_version, py_version, image_uri, **kwargs)
+
+
+class TensorFlowModel(_VersionedModel):
+    """A TensorFlow Serving model."""
+
+    _image_framework = "tensorflow"
+
+    def __init__(self, model_data: Any, role: Any = None, entry_point: Any = None, image_uri: Any = None,
+                 framework_version: Any = None, container_log_level: Any = 20, **kwargs: Any) -> None:
+        kwargs.pop("py_version", None)
+        super().__init__(model_data, role, entry_point, framework_version, None, image_uri,
+                         container_log_level=container_log_level, **kwargs)
+
+
+class HuggingFaceModel(FrameworkModel):
+    """A Hugging Face transformers model."""
+
+    def __init__(self, role: Any = None, model_data: Any = None, entry_point: Any = None,
+                 transformers_version: Any = None, tensorflow_version: Any = None, pytorch_version: Any = None,
+                 py_version: Any = None, image_uri: Any = None, **kwargs: Any) -> None:
+        kwargs.pop("framework_version", None)
+        super().__init__(model_data, image_uri, role, entry_point, **kwargs)
+        self.transformers_version = transformers_version
+        self.tensorflow_version = tensorflow_version
+        self.pytorch_version = pytorch_version
+        self.py_version = py_version
+
+    def serving_image_uri(self, region: str, instance_type: Any) -> Any:
+        base = f"pytorch{self.pytorch_version}" if self.pytorch_version else f"tensorflow{self.tensorflow_version}"
+        return image_uris.retrieve("huggingface", region, self.transformers_version, self.py_version,
+                                   instance_type, "inference", base_framework_version=base)
+
+
+class SKLearn(_ScriptModeFramework):
+    """Scikit-learn script mode (``sagemaker.sklearn.SKLearn``)."""
+
+    _v2_module = "sagemaker.sklearn.estimator"
+    _image_framework = "sklearn"
+    _model_class = SKLearnModel
+
+    def __init__(self, entry_point: Any, framework_version: Any = None, py_version: Any = "py3",
+                 source_dir: Any = None, hyperparameters: dict[str, Any] | None = None, image_uri: Any = None,
+                 **kwargs: Any) -> None:
+        super().__init__(entry_point, framework_version, py_version, source_dir, hyperparameters, image_uri,
+                         **kwargs)
+
+
+class PyTorch(_ScriptModeFramework):
+    """PyTorch script mode (``sagemaker.pytorch.PyTorch``)."""
+
+    _v2_module = "sagemaker.pytorch.estimator"
+    _image_framework = "pytorch"
+    _model_class = PyTorchModel
+
+    def __init__(self, entry_point: Any, framework_version: Any = None, py_version: Any = None,
+                 source_dir: Any = None, hyperparameters: dict[str, Any] | None = None, image_uri: Any = None,
+                 distribution: Any = None, **kwargs: Any) -> None:
+        _unsupported("distribution", distribution)
+        super().__init__(entry_point, framework_version, py_version, source_dir, hyperparameters, image_uri,
+                         **kwargs)
+
+
+class XGBoost(_ScriptModeFramework):
+    """XGBoost script mode (``sagemaker.xgboost.XGBoost``)."""
+
+    _v2_module = "sagemaker.xgboost.estimator"
+    _image_framework = "xgboost"
+    _model_class = XGBoostModel
+
+    def __init__(self, entry_point: Any, framework_version: Any, source_dir: Any = None,
+                 hyperparameters: dict[str, Any] | None = None, py_version: Any = "py3", image_uri: Any = None,
+                 **kwargs: Any) -> None:
+        super().__init__(entry_point, framework_version, py_version, source_dir, hyperparameters, image_uri,
+                         **kwargs)
+
+
+class TensorFlow(Framework):
+    """TensorFlow script mode (``sagemaker.tensorflow.TensorFlow``); adds ``model_dir`` unless it is False."""
+
+    _v2_module = "sagemaker.tensorflow.estimator"
+
+    def __init__(self, py_version: Any = None, framework_version: Any = None, model_dir: Any = None,
+                 image_uri: Any = None, distribution: Any = None, **kwargs: Any) -> None:
+        _unsupported("distribution", distribution)
+        super().__init__(image_uri=image_uri, **kwargs)
+        if framework_version is None and image_uri is None:
+            raise ValueError("framework_version or image_uri must be set for TensorFlow.")
+        self.framework_version = framework_version
+        self.py_version = py_version
+        self.model_dir = model_dir
+
+    def _default_image_uri(self, scope: str, instance_type: Any) -> str:
+        return image_uris.retrieve("tensorflow", self.sagemaker_session.boto_region_name, self.framework_version,
+                                   self.py_version, instance_type, scope)
+
+    def framework_hyperparameters(self, context: TrainingContext) -> dict[str, Any]:
+        params = super().framework_hyperparameters(context)
+        if self.model_dir is not False:
+            if self.model_dir is None and not is_placeholder(context.output_path):
+                params["model_dir"] = f"{str(context.output_path).rstrip('/')}/{context.job_name}/model"
+            elif self.model_dir is not None:
+                params["model_dir"] = self.model_dir
+        return params
+
+    def create_model(self, role: Any = None, entry_point: Any = None, source_dir: Any = None,
+                     **kwargs: Any) -> TensorFlowModel:
+        kwargs.setdefault("image_uri", self.image_uri)
+        kwargs.setdefault("enable_network_isolation", self.enable_network_isolation())
+        return TensorFlowModel(
+            model_data=self.model_data,
+            role=role or self.role,
+            entry_point=entry_point,
+            source_dir=source_dir,
+            container_log_level=self.container_log_level,
+            framework_version=self.framework_version,
+            sagemaker_session=self._sagemaker_session,
+            vpc_config=self.get_vpc_config(),
+            **kwargs,
+        )
+
+
+class HuggingFace(Framework):
+    """Hugging Face transformers script mode (``sagemaker.huggingface.HuggingFace``)."""
+
+    _v2_module = "sagemaker.huggingface.estimator"
+
+    def __init__(self, py_version: Any, entry_point: Any, transformers_version: Any = None,
+                 tensorflow_version: Any = None, pytorch_version: Any = None, source_dir: Any = None,
+                 hyperparameters: dict[str, Any] | None = None, image_uri: Any = None, distribution: Any = None,
+                 compiler_config: Any = None, **kwargs: Any) -> None:
+        _unsupported("distribution", distribution)
+        _unsupported("compiler_config", compiler_config)
+        super().__init__(entry_point=entry_point, source_dir=source_dir, hyperparameters=hyperparameters,
+                         image_uri=image_uri, **kwargs)
+        if image_uri is None and (transformers_version is None or not (tensorflow_version or pytorch_version)):
+            raise ValueError(
+                "transformers_version and one of tensorflow_version/pytorch_version must be set unless image_uri is."
+            )
+        if tensorflow_version and pytorch_version:
+            raise ValueError("tensorflow_version and pytorch_version are both set; choose one.")
+        self.py_version = py_version
+        self.transformers_version = transformers_version
+        self.tensorflow_version = tensorflow_version
+        self.pytorch_version = pytorch_version
+
+    def _default_image_uri(self, scope: str, instance_type: Any) -> str:
+        base = f"pytorch{self.pytorch_version}" if self.pytorch_version else f"tensorflow{self.tensorflow_version}"
+        return image_uris.retrieve("huggingface", self.sagemaker_session.boto_region_name, self.transformers_version,
+                                   self.py_version, instance_type, scope, base_framework_version=base)
+
+    def create_model(self, role: Any = None, entry_point: Any = None, source_dir: Any = None,
+                     **kwargs: Any) -> HuggingFaceModel:
+        kwargs.setdefault("image_uri", self.image_uri)
+        kwargs.setdefault("enable_network_isolation", self.enable_network_isolation())
+        return HuggingFaceModel(
+            role=role or self.role,
+            model_data=self.model_data,
+            entry_point=entry_point,
+            source_dir=source_dir,
+            transformers_version=self.transformers_version,
+            tensorflow_version=self.tensorflow_version,
+            pytorch_version=self.pytorch_version,
+            py_version=self.py_version,
+            container_log_level=self.container_log_level,
+            sagemaker_session=self._sagemaker_session,
+            vpc_config=self.get_vpc_config(),
+            **kwargs,
+        )
+
+
+class SKLearnProcessor(ScriptProcessor):
+    """A ScriptProcessor on the scikit-learn image (``sagemaker.sklearn.processing.SKLearnProcessor``)."""
+
+    def __init__(self, framework_version: Any, role: Any, instance_type: Any, instance_count: Any,
+                 command: Any = None, volume_size_in_gb: Any = 30, volume_kms_key: Any = None,
+                 output_kms_key: Any = None, max_runtime_in_seconds: Any = None, base_job_name: str | None = None,
+                 sagemaker_session: SessionLike | None = None, env: Any = None, tags: Any = None,
+                 network_config: NetworkConfig | None = None) -> None:
+        session = sagemaker_session or Session()
+        image_uri = image_uris.retrieve("sklearn", session.boto_region_name, framework_version, "py3",
+                                        instance_type, "training")
+        self._command_given = command is not None
+        super().__init__(role, image_uri, command or ["python3"], instance_count, instance_type,
+                         volume_size_in_gb, volume_kms_key, output_kms_key, max_runtime_in_seconds,
+                         base_job_name, session, env, tags, network_config)
+        self.framework_version = framework_version
+
+    def dropped_settings(self) -> list[str]:
+        return ["command"] if self._command_given else []

@@ -1,0 +1,547 @@
+"""Estimators (sagemaker v2 ``sagemaker.estimator``) and the CreateTrainingJob request they build (compat §6.2).
+
+``EstimatorBase`` keeps sagemaker v2's constructor arguments and attribute names; ``Estimator`` runs a
+bring-your-own image and ``Framework`` is the base of the script-mode framework estimators. Building a request is
+pure: nothing is uploaded, no local path is checked, and the only possible AWS call is the STS lookup a
+:class:`~stepfn.sagemaker.session.Session` makes when it has no default bucket.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from ._values import is_placeholder, json_encode_value, str_encode_value
+from .debugger import DebuggerHookConfig
+from .inputs import FileSystemInput, TrainingInput
+from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base
+
+__all__ = [
+    "DroppedSettingWarning",
+    "Estimator",
+    "EstimatorBase",
+    "Framework",
+    "build_training_job_request",
+    "training_base_request",
+    "training_request",
+]
+
+# Settings sagemaker 2.72.3's workflow config never put in the request (compat §6.2, §11 #12).
+_NOT_EMITTED = (
+    "checkpoint_s3_uri",
+    "checkpoint_local_path",
+    "enable_network_isolation",
+    "encrypt_inter_container_traffic",
+    "environment",
+    "max_retry_attempts",
+    "enable_sagemaker_metrics",
+    "tensorboard_output_config",
+    "profiler_config",
+)
+
+
+class DroppedSettingWarning(UserWarning):
+    """An estimator/processor setting the original SDK's request silently left out (compat §11 #12)."""
+
+
+@dataclass(frozen=True)
+class TrainingContext:
+    """What an estimator needs to know about the request being built."""
+
+    job_name: str
+    output_path: Any
+    region: str
+    bucket_of: Any  # a zero-argument callable giving the default bucket, asked only when needed
+
+
+class EstimatorBase(SessionHolder):
+    """Settings shared by every estimator; argument names and defaults follow sagemaker v2 (compat §6.2)."""
+
+    def __init__(
+        self,
+        role: Any = None,
+        instance_count: Any = None,
+        instance_type: Any = None,
+        volume_size: Any = 30,
+        volume_kms_key: Any = None,
+        max_run: Any = 24 * 60 * 60,
+        input_mode: Any = "File",
+        output_path: Any = None,
+        output_kms_key: Any = None,
+        base_job_name: str | None = None,
+        sagemaker_session: SessionLike | None = None,
+        tags: Any = None,
+        subnets: Any = None,
+        security_group_ids: Any = None,
+        model_uri: Any = None,
+        model_channel_name: str = "model",
+        metric_definitions: Any = None,
+        encrypt_inter_container_traffic: Any = False,
+        use_spot_instances: Any = False,
+        max_wait: Any = None,
+        checkpoint_s3_uri: Any = None,
+        checkpoint_local_path: Any = None,
+        rules: list[Any] | None = None,
+        debugger_hook_config: DebuggerHookConfig | bool | None = None,
+        tensorboard_output_config: Any = None,
+        enable_sagemaker_metrics: Any = None,
+        enable_network_isolation: Any = False,
+        profiler_config: Any = None,
+        disable_profiler: bool = False,
+        environment: Any = None,
+        max_retry_attempts: Any = None,
+    ) -> None:
+        self.role = role
+        self.instance_count = instance_count
+        self.instance_type = instance_type
+        self.volume_size = volume_size
+        self.volume_kms_key = volume_kms_key
+        self.max_run = max_run
+        self.input_mode = input_mode
+        self.output_path = output_path
+        self.output_kms_key = output_kms_key
+        self.base_job_name = base_job_name
+        self._sagemaker_session = sagemaker_session
+        self.tags = tags
+        self.subnets = subnets
+        self.security_group_ids = security_group_ids
+        self.model_uri = model_uri
+        self.model_channel_name = model_channel_name
+        self.metric_definitions = metric_definitions
+        self.encrypt_inter_container_traffic = encrypt_inter_container_traffic
+        self.use_spot_instances = use_spot_instances
+        self.max_wait = max_wait
+        self.checkpoint_s3_uri = checkpoint_s3_uri
+        self.checkpoint_local_path = checkpoint_local_path
+        self.rules = rules
+        self.debugger_hook_config = debugger_hook_config
+        self.tensorboard_output_config = tensorboard_output_config
+        self.enable_sagemaker_metrics = enable_sagemaker_metrics
+        self._enable_network_isolation = enable_network_isolation
+        self.profiler_config = profiler_config
+        self.disable_profiler = disable_profiler
+        self.environment = environment
+        self.max_retry_attempts = max_retry_attempts
+        self._current_job_name: str | None = None
+        self._last_output_path: Any = None
+
+    @property
+    def latest_job_name(self) -> str | None:
+        """The training job name of the last request built (sagemaker v2 ``_current_job_name``)."""
+        return self._current_job_name
+
+    def enable_network_isolation(self) -> Any:
+        return self._enable_network_isolation
+
+    def training_image_uri(self) -> Any:
+        raise NotImplementedError
+
+    def hyperparameters(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def encode_hyperparameter(self, value: Any) -> Any:
+        """How this estimator turns one hyperparameter value into the string SageMaker gets (compat §11 #3)."""
+        return str_encode_value(value)
+
+    def get_vpc_config(self) -> dict[str, Any] | None:
+        if self.subnets is None or self.security_group_ids is None:
+            return None
+        return {"Subnets": self.subnets, "SecurityGroupIds": self.security_group_ids}
+
+    def dropped_settings(self) -> list[str]:
+        """Names of the settings given here that the workflow request does not carry (compat §11 #12)."""
+        dropped = []
+        for name in _NOT_EMITTED:
+            value = self._enable_network_isolation if name == "enable_network_isolation" else getattr(self, name)
+            if value not in (None, False):
+                dropped.append(name)
+        return dropped
+
+    def prepare_inputs(self, inputs: Any, mini_batch_size: Any) -> None:
+        """Hook for estimators that check their training data (the built-in algorithms)."""
+
+    def with_mini_batch_size(self, hyperparameters: dict[str, Any], inputs: Any,
+                             mini_batch_size: Any) -> dict[str, Any]:
+        """Only the built-in algorithms take ``mini_batch_size``; the others ignore it, as sagemaker v2 did."""
+        return hyperparameters
+
+    def request_hyperparameters(self, context: TrainingContext) -> dict[str, Any]:
+        """The ``HyperParameters`` of a request for this estimator, every value encoded."""
+        return {str(k): self.encode_hyperparameter(v) for k, v in (self.hyperparameters() or {}).items()}
+
+    def default_debugger_hook(self, output_path: Any, region: str) -> DebuggerHookConfig | None:
+        """The hook the request carries: the user's, a default one, or None (compat §6.2)."""
+        hook = self.debugger_hook_config
+        if hook is False:
+            return None
+        if hook is None and self.rules:
+            return DebuggerHookConfig(s3_output_path=output_path)
+        if isinstance(hook, DebuggerHookConfig) and not hook.s3_output_path:
+            return DebuggerHookConfig(
+                s3_output_path=output_path,
+                container_local_output_path=hook.container_local_output_path,
+                hook_parameters=hook.hook_parameters,
+                collection_configs=hook.collection_configs,
+            )
+        return hook if isinstance(hook, DebuggerHookConfig) else None
+
+    def model_data_for_current_job(self) -> Any:
+        if self._current_job_name is None or self.output_path is None or is_placeholder(self.output_path):
+            return None
+        return posixpath.join(str(self.output_path), self._current_job_name, "output", "model.tar.gz")
+
+    @property
+    def model_data(self) -> Any:
+        """Where the last request's job will write its model (sagemaker v2 reads this for ``create_model``)."""
+        return self.model_data_for_current_job()
+
+    def create_model(self, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def transformer(
+        self,
+        instance_count: Any,
+        instance_type: Any,
+        strategy: Any = None,
+        assemble_with: Any = None,
+        output_path: Any = None,
+        output_kms_key: Any = None,
+        accept: Any = None,
+        env: Any = None,
+        max_concurrent_transforms: Any = None,
+        max_payload: Any = None,
+        tags: Any = None,
+        role: Any = None,
+        volume_kms_key: Any = None,
+        model_name: Any = None,
+    ) -> Any:
+        """A Transformer for the model of the last training job (named after it unless ``model_name``)."""
+        from .transformer import Transformer
+
+        return Transformer(
+            model_name or self._current_job_name,
+            instance_count,
+            instance_type,
+            strategy=strategy,
+            assemble_with=assemble_with,
+            output_path=output_path,
+            output_kms_key=output_kms_key,
+            accept=accept,
+            max_concurrent_transforms=max_concurrent_transforms,
+            max_payload=max_payload,
+            tags=tags or self.tags,
+            env=self._transformer_env(env),
+            base_transform_job_name=self.base_job_name,
+            sagemaker_session=self._sagemaker_session,
+            volume_kms_key=volume_kms_key,
+        )
+
+    def _transformer_env(self, env: Any) -> Any:
+        return env
+
+
+class Estimator(EstimatorBase):
+    """A bring-your-own-image estimator (``sagemaker.estimator.Estimator``)."""
+
+    def __init__(self, image_uri: Any, role: Any = None, instance_count: Any = None, instance_type: Any = None,
+                 hyperparameters: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(role, instance_count, instance_type, **kwargs)
+        self.image_uri = image_uri
+        self._hyperparameters: dict[str, Any] = dict(hyperparameters or {})
+
+    def training_image_uri(self) -> Any:
+        return self.image_uri
+
+    def set_hyperparameters(self, **kwargs: Any) -> None:
+        self._hyperparameters.update(kwargs)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return self._hyperparameters
+
+    def create_model(self, role: Any = None, image_uri: Any = None, predictor_cls: Any = None,
+                     **kwargs: Any) -> Any:
+        """A plain Model of the training image, the last job's model data, role and VPC config."""
+        from .model import Model
+
+        kwargs.setdefault("enable_network_isolation", self.enable_network_isolation())
+        return Model(
+            image_uri or self.training_image_uri(),
+            self.model_data,
+            role or self.role,
+            predictor_cls=predictor_cls,
+            vpc_config=self.get_vpc_config(),
+            sagemaker_session=self._sagemaker_session,
+            **kwargs,
+        )
+
+
+class Framework(EstimatorBase):
+    """Base of the script-mode framework estimators (compat §6.3). Hyperparameters are JSON-encoded."""
+
+    # The class and module sagemaker v2 gives this estimator (tuning jobs record them).
+    _v2_module = "sagemaker.estimator"
+    _framework_name = ""
+
+    def __init__(
+        self,
+        entry_point: Any = None,
+        source_dir: Any = None,
+        hyperparameters: dict[str, Any] | None = None,
+        container_log_level: int = 20,
+        code_location: Any = None,
+        image_uri: Any = None,
+        dependencies: Any = None,
+        enable_network_isolation: Any = False,
+        git_config: Any = None,
+        checkpoint_s3_uri: Any = None,
+        checkpoint_local_path: Any = None,
+        enable_sagemaker_metrics: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if dependencies:
+            raise NotImplementedError("dependencies= needs an upload; stepfn uploads nothing. Put them in an s3:// source_dir.")
+        if git_config:
+            raise NotImplementedError("git_config= needs a clone and an upload; stepfn uploads nothing. Use an s3:// source_dir.")
+        super().__init__(
+            enable_network_isolation=enable_network_isolation,
+            checkpoint_s3_uri=checkpoint_s3_uri,
+            checkpoint_local_path=checkpoint_local_path,
+            enable_sagemaker_metrics=enable_sagemaker_metrics,
+            **kwargs,
+        )
+        self.entry_point = entry_point
+        self.source_dir = source_dir
+        self.container_log_level = container_log_level
+        self.code_location = code_location
+        self.image_uri = image_uri
+        self._hyperparameters: dict[str, Any] = dict(hyperparameters or {})
+        self._framework_hyperparameters: dict[str, Any] = {}
+        self._submit_directory: Any = None
+
+    def set_hyperparameters(self, **kwargs: Any) -> None:
+        self._hyperparameters.update(kwargs)
+
+    def encode_hyperparameter(self, value: Any) -> Any:
+        return json_encode_value(value)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The user's hyperparameters JSON-encoded, plus the ``sagemaker_*`` ones of the last request built."""
+        encoded = {str(k): self.encode_hyperparameter(v) for k, v in self._hyperparameters.items()}
+        encoded.update(self._framework_hyperparameters)
+        return encoded
+
+    def training_image_uri(self) -> Any:
+        if self.image_uri:
+            return self.image_uri
+        return self._default_image_uri("training", self.instance_type)
+
+    def _default_image_uri(self, scope: str, instance_type: Any) -> str:
+        raise NotImplementedError
+
+    def submit_directory(self, job_name: str, bucket_of: Any) -> Any:
+        """Where the code is expected (nothing is uploaded; compat §6.3 step 2 and §11 #12)."""
+        source_dir = self.source_dir
+        if isinstance(source_dir, str) and source_dir.lower().startswith(("s3://", "file://")):
+            return source_dir
+        if is_placeholder(source_dir):
+            return source_dir
+        if source_dir:
+            return "file://" + os.path.abspath(source_dir)
+        if self.code_location is not None:
+            location = str(self.code_location)
+            bucket, _, prefix = location[len("s3://"):].partition("/")
+            key = posixpath.join(prefix, job_name, "source", "sourcedir.tar.gz") if prefix else posixpath.join(
+                job_name, "source", "sourcedir.tar.gz")
+            return f"s3://{bucket}/{key}"
+        return f"s3://{bucket_of()}/{job_name}/source/sourcedir.tar.gz"
+
+    def framework_hyperparameters(self, context: TrainingContext) -> dict[str, Any]:
+        """The ``sagemaker_*`` hyperparameters, in sagemaker v2's order (compat §6.3)."""
+        self._submit_directory = self.submit_directory(context.job_name, context.bucket_of)
+        script = self.entry_point if is_placeholder(self.entry_point) else os.path.basename(self.entry_point or "")
+        return {
+            "sagemaker_submit_directory": self._submit_directory,
+            "sagemaker_program": script,
+            "sagemaker_container_log_level": self.container_log_level,
+            "sagemaker_job_name": context.job_name,
+            "sagemaker_region": context.region,
+        }
+
+    def request_hyperparameters(self, context: TrainingContext) -> dict[str, Any]:
+        extra = {k: self.encode_hyperparameter(v) for k, v in self.framework_hyperparameters(context).items()}
+        self._framework_hyperparameters = extra
+        return self.hyperparameters()
+
+    def default_debugger_hook(self, output_path: Any, region: str) -> DebuggerHookConfig | None:
+        if self.debugger_hook_config is None and region != "us-iso-east-1":
+            return DebuggerHookConfig(s3_output_path=output_path)
+        return super().default_debugger_hook(output_path, region)
+
+    def _model_entry_point(self) -> Any:
+        return self.entry_point
+
+    def _model_source_dir(self) -> Any:
+        return self._submit_directory if self._submit_directory is not None else self.source_dir
+
+    def _transformer_env(self, env: Any) -> Any:
+        return env or {}
+
+
+def _channel(name: Any, source: Any) -> dict[str, Any]:
+    if isinstance(source, (TrainingInput, FileSystemInput)):
+        config = _copy_config(source.config)
+    elif isinstance(source, str) or is_placeholder(source):
+        config = TrainingInput(source).config
+    else:
+        raise ValueError(
+            f"Cannot format input {source!r} for channel {name!r}. "
+            "Expecting one of str, Placeholder, TrainingInput or FileSystemInput."
+        )
+    config["ChannelName"] = name
+    return config
+
+
+def _copy_config(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: _copy_config(v) if isinstance(v, dict) else v for k, v in config.items()}
+
+
+def input_channels(inputs: Any) -> list[dict[str, Any]] | None:
+    """``InputDataConfig`` for the ``data`` forms of compat §6.2 (RecordSets are handled by ``.amazon``)."""
+    from .amazon import RecordSet
+
+    if inputs is None:
+        return None
+    if isinstance(inputs, RecordSet):
+        return [_channel(inputs.channel, inputs.records_s3_input())]
+    if isinstance(inputs, (str, TrainingInput, FileSystemInput)) or is_placeholder(inputs):
+        return [_channel("training", inputs)]
+    if isinstance(inputs, dict):
+        return [_channel(name, source) for name, source in inputs.items()]
+    if isinstance(inputs, list):
+        channels: list[dict[str, Any]] = []
+        for record in inputs:
+            if not isinstance(record, RecordSet):
+                raise ValueError(f"A list of inputs must hold RecordSets, got {type(record).__name__}.")
+            if any(c["ChannelName"] == record.channel for c in channels):
+                raise ValueError(f"Duplicate channel {record.channel} not allowed.")
+            channels.append(_channel(record.channel, record.records_s3_input()))
+        return channels
+    raise ValueError(
+        f"Cannot format input {inputs!r}. Expecting one of str, dict, TrainingInput, FileSystemInput, "
+        "RecordSet, a list of RecordSets or a Placeholder."
+    )
+
+
+def _model_channel(estimator: EstimatorBase, channels: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    if not estimator.model_uri:
+        return channels
+    name = estimator.model_channel_name
+    for channel in channels or []:
+        if channel["ChannelName"] == name:
+            raise ValueError(f"Duplicate channel {name} not allowed.")
+    model = TrainingInput(estimator.model_uri, content_type="application/x-sagemaker-model", input_mode="File")
+    return [*(channels or []), _channel(name, model)]
+
+
+def _context(estimator: EstimatorBase, job_name: Any) -> TrainingContext:
+    session = estimator.sagemaker_session
+    if job_name is None or is_placeholder(job_name):
+        image = estimator.training_image_uri()
+        base = estimator.base_job_name or (base_name_from_image(image) if isinstance(image, str) else "training-job")
+        name = name_from_base(base)
+    else:
+        name = job_name
+    output_path = estimator.output_path
+    if output_path is None:
+        output_path = f"s3://{session.default_bucket()}/"
+    return TrainingContext(name, output_path, session.boto_region_name, session.default_bucket)
+
+
+def training_base_request(estimator: EstimatorBase, inputs: Any = None, job_name: Any = None,
+                          mini_batch_size: Any = None) -> dict[str, Any]:
+    """sagemaker 2.72.3's ``training_base_config``: the request without TrainingJobName, Tags and debugger keys.
+
+    The generated or given job name is kept as ``estimator.latest_job_name``.
+    """
+    estimator.prepare_inputs(inputs, mini_batch_size)
+    context = _context(estimator, job_name)
+    estimator._current_job_name = context.job_name
+    estimator._last_output_path = context.output_path
+    output_config: dict[str, Any] = {"S3OutputPath": context.output_path}
+    if estimator.output_kms_key is not None:
+        output_config["KmsKeyId"] = estimator.output_kms_key
+    stop: dict[str, Any] = {"MaxRuntimeInSeconds": estimator.max_run}
+    if estimator.max_wait:
+        stop["MaxWaitTimeInSeconds"] = estimator.max_wait
+    resources: dict[str, Any] = {
+        "InstanceCount": estimator.instance_count,
+        "InstanceType": estimator.instance_type,
+        "VolumeSizeInGB": estimator.volume_size,
+    }
+    if estimator.volume_kms_key is not None:
+        resources["VolumeKmsKeyId"] = estimator.volume_kms_key
+    request: dict[str, Any] = {
+        "AlgorithmSpecification": {
+            "TrainingImage": estimator.training_image_uri(),
+            "TrainingInputMode": estimator.input_mode,
+        },
+        "OutputDataConfig": output_config,
+        "StoppingCondition": stop,
+        "ResourceConfig": resources,
+        "RoleArn": estimator.role,
+    }
+    channels = _model_channel(estimator, input_channels(inputs))
+    if channels is not None:
+        request["InputDataConfig"] = channels
+    vpc = estimator.get_vpc_config()
+    if vpc is not None:
+        request["VpcConfig"] = vpc
+    if estimator.use_spot_instances:
+        request["EnableManagedSpotTraining"] = True
+    hyperparameters = estimator.request_hyperparameters(context)
+    if mini_batch_size is not None:
+        hyperparameters = estimator.with_mini_batch_size(hyperparameters, inputs, mini_batch_size)
+    if hyperparameters:
+        request["HyperParameters"] = hyperparameters
+    return request
+
+
+def training_request(estimator: EstimatorBase, inputs: Any = None, job_name: Any = None,
+                     mini_batch_size: Any = None) -> dict[str, Any]:
+    """The CreateTrainingJob request of compat §5.1 (before the TrainingStep's own additions)."""
+    request = training_base_request(estimator, inputs, job_name, mini_batch_size)
+    request["TrainingJobName"] = job_name if is_placeholder(job_name) else estimator._current_job_name
+    if estimator.tags is not None:
+        request["Tags"] = estimator.tags
+    if estimator.metric_definitions is not None:
+        request["AlgorithmSpecification"]["MetricDefinitions"] = estimator.metric_definitions
+    region = estimator.sagemaker_session.boto_region_name
+    hook = estimator.default_debugger_hook(estimator._last_output_path, region)
+    if hook is not None:
+        request["DebugHookConfig"] = hook._to_request_dict()
+    if estimator.rules is not None:
+        request["DebugRuleConfigurations"] = [_rule_dict(rule, region) for rule in estimator.rules]
+    return request
+
+
+def _rule_dict(rule: Any, region: str) -> dict[str, Any]:
+    from .debugger import Rule
+
+    if isinstance(rule, Rule):
+        return rule.to_debugger_rule_config_dict(region)
+    result: dict[str, Any] = rule.to_debugger_rule_config_dict()
+    return result
+
+
+def build_training_job_request(estimator: EstimatorBase, inputs: Any = None, job_name: Any = None,
+                               mini_batch_size: Any = None, *, validate: bool = True) -> dict[str, Any]:
+    """A CreateTrainingJob request ready for boto3, checked against botocore's model (see ``validation``)."""
+    request = training_request(estimator, inputs, job_name, mini_batch_size)
+    if validate:
+        from .validation import validate_request
+
+        validate_request("CreateTrainingJob", request)
+    return request
+

@@ -1,0 +1,88 @@
+"""Training channel inputs (sagemaker v2 ``sagemaker.inputs``): TrainingInput, FileSystemInput, ShuffleConfig."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["FileSystemInput", "ShuffleConfig", "TrainingInput"]
+
+
+class ShuffleConfig:
+    """Shuffles a channel's S3 objects with ``seed`` (``ShuffleConfig{Seed}``)."""
+
+    def __init__(self, seed: Any) -> None:
+        self.seed = seed
+
+
+class TrainingInput:
+    """One training channel's data source and options; ``config`` is the Channel dict without ``ChannelName``."""
+
+    def __init__(
+        self,
+        s3_data: Any,
+        distribution: Any = None,
+        compression: Any = None,
+        content_type: Any = None,
+        record_wrapping: Any = None,
+        s3_data_type: Any = "S3Prefix",
+        input_mode: Any = None,
+        attribute_names: Any = None,
+        target_attribute_name: Any = None,
+        shuffle_config: ShuffleConfig | None = None,
+    ) -> None:
+        source: dict[str, Any] = {"S3DataType": s3_data_type, "S3Uri": s3_data}
+        self.config: dict[str, Any] = {"DataSource": {"S3DataSource": source}}
+        if not (target_attribute_name or distribution):
+            distribution = "FullyReplicated"
+        if distribution is not None:
+            source["S3DataDistributionType"] = distribution
+        if compression is not None:
+            self.config["CompressionType"] = compression
+        if content_type is not None:
+            self.config["ContentType"] = content_type
+        if record_wrapping is not None:
+            self.config["RecordWrapperType"] = record_wrapping
+        if input_mode is not None:
+            self.config["InputMode"] = input_mode
+        if attribute_names is not None:
+            source["AttributeNames"] = attribute_names
+        if target_attribute_name is not None:
+            self.config["TargetAttributeName"] = target_attribute_name
+        if shuffle_config is not None:
+            self.config["ShuffleConfig"] = {"Seed": shuffle_config.seed}
+
+    def __repr__(self) -> str:
+        return f"TrainingInput({self.config!r})"
+
+
+class FileSystemInput:
+    """An EFS or FSx for Lustre channel (``DataSource.FileSystemDataSource``)."""
+
+    def __init__(
+        self,
+        file_system_id: Any,
+        file_system_type: Any,
+        directory_path: Any,
+        file_system_access_mode: Any = "ro",
+        content_type: Any = None,
+    ) -> None:
+        if isinstance(file_system_type, str) and file_system_type not in ("EFS", "FSxLustre"):
+            raise ValueError(
+                f"Unrecognized file system type: {file_system_type}. Valid values: EFS, FSxLustre."
+            )
+        if isinstance(file_system_access_mode, str) and file_system_access_mode not in ("ro", "rw"):
+            raise ValueError(
+                f"Unrecognized file system access mode: {file_system_access_mode}. Valid values: ro, rw."
+            )
+        self.config: dict[str, Any] = {
+            "DataSource": {
+                "FileSystemDataSource": {
+                    "FileSystemId": file_system_id,
+                    "FileSystemType": file_system_type,
+                    "DirectoryPath": directory_path,
+                    "FileSystemAccessMode": file_system_access_mode,
+                }
+            }
+        }
+        if content_type:
+            self.config["ContentType"] = content_type

@@ -1,0 +1,214 @@
+"""Models (sagemaker v2 ``sagemaker.model`` / ``sagemaker.pipeline``) and the CreateModel request (compat §6.5)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ._values import is_placeholder
+from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base
+
+__all__ = [
+    "FrameworkModel",
+    "Model",
+    "PipelineModel",
+    "build_model_request",
+    "model_request",
+]
+
+
+class Model(SessionHolder):
+    """A model image plus its artifacts: ``prepare_container_def()`` gives ``{Image, Environment, [ModelDataUrl]}``."""
+
+    def __init__(
+        self,
+        image_uri: Any = None,
+        model_data: Any = None,
+        role: Any = None,
+        predictor_cls: Any = None,
+        env: Any = None,
+        name: Any = None,
+        vpc_config: Any = None,
+        sagemaker_session: SessionLike | None = None,
+        enable_network_isolation: Any = False,
+        model_kms_key: Any = None,
+        image_config: Any = None,
+    ) -> None:
+        self.image_uri = image_uri
+        self.model_data = model_data
+        self.role = role
+        self.predictor_cls = predictor_cls
+        self.env = env if env is not None else {}
+        self.name = name
+        self.vpc_config = vpc_config
+        self._sagemaker_session = sagemaker_session
+        self._enable_network_isolation = enable_network_isolation
+        self.model_kms_key = model_kms_key
+        self.image_config = image_config
+
+    def enable_network_isolation(self) -> Any:
+        return self._enable_network_isolation
+
+    def serving_image_uri(self, region: str, instance_type: Any) -> Any:
+        return self.image_uri
+
+    def prepare_container_def(self, instance_type: Any = None) -> dict[str, Any]:
+        return container_def(self.image_uri, self.model_data, self.env, image_config=self.image_config)
+
+
+def container_def(image_uri: Any, model_data_url: Any = None, env: Any = None,
+                  image_config: Any = None) -> dict[str, Any]:
+    """``{Image, Environment, [ModelDataUrl], [ImageConfig]}`` as sagemaker v2's ``container_def``."""
+    definition: dict[str, Any] = {"Image": image_uri, "Environment": env if env is not None else {}}
+    if model_data_url:
+        definition["ModelDataUrl"] = model_data_url
+    if image_config:
+        definition["ImageConfig"] = image_config
+    return definition
+
+
+class FrameworkModel(Model):
+    """A script-mode model: the container finds the code through ``SAGEMAKER_*`` environment variables."""
+
+    _framework_name = ""
+
+    def __init__(
+        self,
+        model_data: Any = None,
+        image_uri: Any = None,
+        role: Any = None,
+        entry_point: Any = None,
+        source_dir: Any = None,
+        predictor_cls: Any = None,
+        env: Any = None,
+        name: Any = None,
+        container_log_level: Any = 20,
+        code_location: Any = None,
+        sagemaker_session: SessionLike | None = None,
+        dependencies: Any = None,
+        git_config: Any = None,
+        model_server_workers: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if dependencies:
+            raise NotImplementedError("dependencies= needs an upload; stepfn uploads nothing. Use an s3:// source_dir.")
+        if git_config:
+            raise NotImplementedError("git_config= needs a clone and an upload; stepfn uploads nothing.")
+        super().__init__(image_uri, model_data, role, predictor_cls, env, name,
+                         sagemaker_session=sagemaker_session, **kwargs)
+        self.entry_point = entry_point
+        self.source_dir = source_dir
+        self.container_log_level = container_log_level
+        self.code_location = code_location
+        self.model_server_workers = model_server_workers
+        self.bucket: str | None = None
+        if code_location and isinstance(code_location, str):
+            self.bucket = code_location[len("s3://"):].split("/", 1)[0]
+
+    def serving_image_uri(self, region: str, instance_type: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} needs image_uri=")
+
+    def deploy_image(self, instance_type: Any) -> Any:
+        if self.image_uri:
+            return self.image_uri
+        return self.serving_image_uri(self.sagemaker_session.boto_region_name, instance_type)
+
+    def code_directory(self) -> Any:
+        """``SAGEMAKER_SUBMIT_DIRECTORY``: an s3 source_dir, else the expected upload location, else ``""``."""
+        if self.entry_point is None:
+            return ""
+        source_dir = self.source_dir
+        if is_placeholder(source_dir):
+            return source_dir
+        if isinstance(source_dir, str) and source_dir.lower().startswith(("s3://", "file://")):
+            return source_dir
+        if source_dir:
+            return "file://" + os.path.abspath(source_dir)
+        bucket = self.bucket or self.sagemaker_session.default_bucket()
+        return f"s3://{bucket}/{self.name}/source/sourcedir.tar.gz"
+
+    def framework_env_vars(self) -> dict[str, Any]:
+        script = self.entry_point
+        if script is not None and not is_placeholder(script):
+            script = os.path.basename(script)
+        return {
+            "SAGEMAKER_PROGRAM": script or "",
+            "SAGEMAKER_SUBMIT_DIRECTORY": self.code_directory(),
+            "SAGEMAKER_CONTAINER_LOG_LEVEL": str(self.container_log_level),
+            "SAGEMAKER_REGION": self.sagemaker_session.boto_region_name,
+        }
+
+    def prepare_container_def(self, instance_type: Any = None) -> dict[str, Any]:
+        """The container of compat §6.5; names the model ``name_from_base(<repo>)`` when it has no name."""
+        image = self.deploy_image(instance_type)
+        if not self.name:
+            self.name = name_from_base(base_name_from_image(image)) if isinstance(image, str) else None
+        env = dict(self.env) if isinstance(self.env, dict) else {}
+        env.update(self.framework_env_vars())
+        if self.model_server_workers:
+            env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(self.model_server_workers)
+        return container_def(image, self.model_data, env)
+
+
+class PipelineModel:
+    """Several models served in sequence behind one endpoint (``sagemaker.pipeline.PipelineModel``)."""
+
+    def __init__(self, models: list[Model], role: Any = None, predictor_cls: Any = None, name: Any = None,
+                 vpc_config: Any = None, sagemaker_session: SessionLike | None = None,
+                 enable_network_isolation: Any = False) -> None:
+        self.models = models
+        self.role = role
+        self.predictor_cls = predictor_cls
+        self.name = name
+        self.vpc_config = vpc_config
+        self.sagemaker_session = sagemaker_session
+        self._enable_network_isolation = enable_network_isolation
+
+    def enable_network_isolation(self) -> Any:
+        return self._enable_network_isolation
+
+    def pipeline_container_def(self, instance_type: Any = None) -> list[dict[str, Any]]:
+        return [model.prepare_container_def(instance_type) for model in self.models]
+
+
+def model_request(model: Model, instance_type: Any = None) -> dict[str, Any]:
+    """The CreateModel request of a FrameworkModel (compat §6.5) or a plain Model (compat §5.2, fix §11 #9)."""
+    if isinstance(model, FrameworkModel):
+        primary = model.prepare_container_def(instance_type)
+        request: dict[str, Any] = {
+            "ModelName": model.name,
+            "PrimaryContainer": primary,
+            "ExecutionRoleArn": model.role,
+        }
+        if model.vpc_config:
+            request["VpcConfig"] = model.vpc_config
+        return request
+    primary = {"Environment": model.env, "Image": model.image_uri, "ModelDataUrl": model.model_data}
+    if model.image_config:
+        primary["ImageConfig"] = model.image_config
+    request = {"ExecutionRoleArn": model.role, "ModelName": model.name, "PrimaryContainer": primary}
+    if model.vpc_config:
+        request["VpcConfig"] = model.vpc_config
+    return request
+
+
+def build_model_request(model: Model | PipelineModel, instance_type: Any = None, *,
+                        validate: bool = True) -> dict[str, Any]:
+    """A CreateModel request ready for boto3 (a PipelineModel gives ``Containers``)."""
+    if isinstance(model, PipelineModel):
+        request: dict[str, Any] = {
+            "ModelName": model.name,
+            "Containers": model.pipeline_container_def(instance_type),
+            "ExecutionRoleArn": model.role,
+        }
+        if model.vpc_config:
+            request["VpcConfig"] = model.vpc_config
+    else:
+        request = model_request(model, instance_type)
+        if model.model_data is None:
+            request["PrimaryContainer"].pop("ModelDataUrl", None)
+    if validate:
+        from .validation import validate_request
+
+        validate_request("CreateModel", request)
+    return request

@@ -1,0 +1,239 @@
+"""Processors and processing I/O (sagemaker v2 ``sagemaker.processing``); the CreateProcessingJob request (§5.6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._values import is_placeholder
+from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base
+
+__all__ = [
+    "NetworkConfig",
+    "ProcessingInput",
+    "ProcessingOutput",
+    "Processor",
+    "ScriptProcessor",
+    "build_processing_job_request",
+    "processing_request",
+]
+
+
+class NetworkConfig:
+    """``NetworkConfig{EnableNetworkIsolation, EnableInterContainerTrafficEncryption, [VpcConfig]}``."""
+
+    def __init__(self, enable_network_isolation: Any = False, security_group_ids: Any = None, subnets: Any = None,
+                 encrypt_inter_container_traffic: Any = None) -> None:
+        self.enable_network_isolation = enable_network_isolation
+        self.security_group_ids = security_group_ids
+        self.subnets = subnets
+        self.encrypt_inter_container_traffic = encrypt_inter_container_traffic
+
+    def _to_request_dict(self) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "EnableNetworkIsolation": self.enable_network_isolation,
+            "EnableInterContainerTrafficEncryption": self.encrypt_inter_container_traffic,
+        }
+        if self.security_group_ids is not None or self.subnets is not None:
+            request["VpcConfig"] = {"SecurityGroupIds": self.security_group_ids, "Subnets": self.subnets}
+        return request
+
+
+class ProcessingInput:
+    """``{InputName, AppManaged, S3Input{…}}``; unset names stay ``null`` as in sagemaker 2.72.3 (§11 #14)."""
+
+    def __init__(
+        self,
+        source: Any = None,
+        destination: Any = None,
+        input_name: Any = None,
+        s3_data_type: Any = "S3Prefix",
+        s3_input_mode: Any = "File",
+        s3_data_distribution_type: Any = "FullyReplicated",
+        s3_compression_type: Any = "None",
+        s3_input: Any = None,
+        dataset_definition: Any = None,
+        app_managed: Any = False,
+    ) -> None:
+        self.source = source
+        self.destination = destination
+        self.input_name = input_name
+        self.s3_data_type = s3_data_type
+        self.s3_input_mode = s3_input_mode
+        self.s3_data_distribution_type = s3_data_distribution_type
+        self.s3_compression_type = s3_compression_type
+        self.s3_input = s3_input
+        self.dataset_definition = dataset_definition
+        self.app_managed = app_managed
+
+    def _to_request_dict(self) -> dict[str, Any]:
+        request: dict[str, Any] = {"InputName": self.input_name, "AppManaged": self.app_managed}
+        if self.s3_input is not None:
+            request["S3Input"] = dict(self.s3_input)
+        elif self.dataset_definition is not None:
+            request["DatasetDefinition"] = dict(self.dataset_definition)
+        else:
+            request["S3Input"] = {
+                "S3Uri": self.source,
+                "LocalPath": self.destination,
+                "S3DataType": self.s3_data_type,
+                "S3InputMode": self.s3_input_mode,
+                "S3DataDistributionType": self.s3_data_distribution_type,
+                "S3CompressionType": self.s3_compression_type,
+            }
+        return request
+
+
+class ProcessingOutput:
+    """``{OutputName, AppManaged, S3Output{S3Uri, LocalPath, S3UploadMode}}`` (or a FeatureStoreOutput)."""
+
+    def __init__(self, source: Any = None, destination: Any = None, output_name: Any = None,
+                 s3_upload_mode: Any = "EndOfJob", app_managed: Any = False, feature_store_output: Any = None) -> None:
+        self.source = source
+        self.destination = destination
+        self.output_name = output_name
+        self.s3_upload_mode = s3_upload_mode
+        self.app_managed = app_managed
+        self.feature_store_output = feature_store_output
+
+    def _to_request_dict(self) -> dict[str, Any]:
+        request: dict[str, Any] = {"OutputName": self.output_name, "AppManaged": self.app_managed}
+        if self.feature_store_output is not None:
+            request["FeatureStoreOutput"] = dict(self.feature_store_output)
+        else:
+            request["S3Output"] = {
+                "S3Uri": self.destination,
+                "LocalPath": self.source,
+                "S3UploadMode": self.s3_upload_mode,
+            }
+        return request
+
+
+class Processor(SessionHolder):
+    """A processing container run on a cluster (sagemaker v2 signature)."""
+
+    def __init__(
+        self,
+        role: Any,
+        image_uri: Any,
+        instance_count: Any,
+        instance_type: Any,
+        entrypoint: Any = None,
+        volume_size_in_gb: Any = 30,
+        volume_kms_key: Any = None,
+        output_kms_key: Any = None,
+        max_runtime_in_seconds: Any = None,
+        base_job_name: str | None = None,
+        sagemaker_session: SessionLike | None = None,
+        env: Any = None,
+        tags: Any = None,
+        network_config: NetworkConfig | None = None,
+    ) -> None:
+        self.role = role
+        self.image_uri = image_uri
+        self.instance_count = instance_count
+        self.instance_type = instance_type
+        self.entrypoint = entrypoint
+        self.volume_size_in_gb = volume_size_in_gb
+        self.volume_kms_key = volume_kms_key
+        self.output_kms_key = output_kms_key
+        self.max_runtime_in_seconds = max_runtime_in_seconds
+        self.base_job_name = base_job_name
+        self._sagemaker_session = sagemaker_session
+        self.env = env
+        self.tags = tags
+        self.network_config = network_config
+        self._current_job_name: Any = None
+
+    def dropped_settings(self) -> list[str]:
+        """Settings the request does not carry (compat §11 #12): ``entrypoint`` (and a ScriptProcessor's command)."""
+        return ["entrypoint"] if self.entrypoint else []
+
+    def _generate_current_job_name(self, job_name: Any = None) -> Any:
+        if job_name is not None:
+            return job_name
+        if self.base_job_name:
+            return name_from_base(self.base_job_name)
+        image = self.image_uri
+        return base_name_from_image(image) if isinstance(image, str) else "processing-job"
+
+
+class ScriptProcessor(Processor):
+    """A Processor that runs a script with ``command`` (sagemaker v2 signature)."""
+
+    def __init__(self, role: Any, image_uri: Any, command: Any, instance_count: Any, instance_type: Any,
+                 volume_size_in_gb: Any = 30, volume_kms_key: Any = None, output_kms_key: Any = None,
+                 max_runtime_in_seconds: Any = None, base_job_name: str | None = None,
+                 sagemaker_session: SessionLike | None = None, env: Any = None, tags: Any = None,
+                 network_config: NetworkConfig | None = None) -> None:
+        super().__init__(role, image_uri, instance_count, instance_type, None, volume_size_in_gb, volume_kms_key,
+                         output_kms_key, max_runtime_in_seconds, base_job_name, sagemaker_session, env, tags,
+                         network_config)
+        self.command = command
+
+    def dropped_settings(self) -> list[str]:
+        return [*super().dropped_settings(), "command"] if self.command else super().dropped_settings()
+
+
+def processing_request(
+    processor: Processor,
+    inputs: list[ProcessingInput] | None = None,
+    outputs: list[ProcessingOutput] | None = None,
+    job_name: Any = None,
+    container_arguments: Any = None,
+    container_entrypoint: Any = None,
+    kms_key_id: Any = None,
+) -> dict[str, Any]:
+    """The CreateProcessingJob request in compat §5.6 key order (steps 1-6)."""
+    name = processor._generate_current_job_name(None if is_placeholder(job_name) else job_name)
+    processor._current_job_name = name
+    request: dict[str, Any] = {
+        "ProcessingJobName": job_name if is_placeholder(job_name) else name,
+        "ProcessingInputs": [i._to_request_dict() for i in inputs] if inputs is not None else None,
+    }
+    output_config: dict[str, Any] = {
+        "Outputs": [o._to_request_dict() for o in outputs] if outputs is not None else None,
+    }
+    if kms_key_id is not None:
+        output_config["KmsKeyId"] = kms_key_id
+    request["ProcessingOutputConfig"] = output_config
+    app: dict[str, Any] = {"ImageUri": processor.image_uri}
+    if container_arguments is not None:
+        app["ContainerArguments"] = container_arguments
+    if container_entrypoint is not None:
+        app["ContainerEntrypoint"] = container_entrypoint
+    request["AppSpecification"] = app
+    request["RoleArn"] = processor.role
+    if processor.env is not None:
+        request["Environment"] = processor.env
+    if processor.network_config is not None:
+        request["NetworkConfig"] = processor.network_config._to_request_dict()
+    cluster: dict[str, Any] = {
+        "InstanceCount": processor.instance_count,
+        "InstanceType": processor.instance_type,
+        "VolumeSizeInGB": processor.volume_size_in_gb,
+    }
+    if processor.volume_kms_key is not None:
+        cluster["VolumeKmsKeyId"] = processor.volume_kms_key
+    request["ProcessingResources"] = {"ClusterConfig": cluster}
+    if processor.max_runtime_in_seconds is not None:
+        request["StoppingCondition"] = {"MaxRuntimeInSeconds": processor.max_runtime_in_seconds}
+    if processor.tags is not None:
+        request["Tags"] = processor.tags
+    return request
+
+
+def build_processing_job_request(processor: Processor, *, validate: bool = True, **kwargs: Any) -> dict[str, Any]:
+    """A CreateProcessingJob request ready for boto3 (keyword arguments as ``processing_request``).
+
+    ``ProcessingInputs``/``Outputs`` left ``None`` are dropped, since boto3 rejects ``null``.
+    """
+    request = processing_request(processor, **kwargs)
+    if request["ProcessingInputs"] is None:
+        del request["ProcessingInputs"]
+    if request["ProcessingOutputConfig"]["Outputs"] is None:
+        del request["ProcessingOutputConfig"]
+    if validate:
+        from .validation import validate_request
+
+        validate_request("CreateProcessingJob", request)
+    return request

@@ -1,0 +1,7 @@
+"""sagemaker v2 ``sagemaker.pytorch`` names, so ported code changes only its imports."""
+
+from __future__ import annotations
+
+from ._frameworks import PyTorch, PyTorchModel
+
+__all__ = ["PyTorch", "PyTorchModel"]

@@ -1,0 +1,7 @@
+"""sagemaker v2 ``sagemaker.tensorflow`` names, so ported code changes only its imports."""
+
+from __future__ import annotations
+
+from ._frameworks import TensorFlow, TensorFlowModel
+
+__all__ = ["TensorFlow", "TensorFlowModel"]

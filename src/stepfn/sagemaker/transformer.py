@@ -1,0 +1,136 @@
+"""``Transformer`` (sagemaker v2 ``sagemaker.transformer``) and the CreateTransformJob request (compat §5.3, §6.6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .session import SessionHolder, SessionLike, name_from_base
+
+__all__ = ["Transformer", "build_transform_job_request", "transform_request"]
+
+
+class Transformer(SessionHolder):
+    """Batch transform settings for one model."""
+
+    def __init__(
+        self,
+        model_name: Any,
+        instance_count: Any,
+        instance_type: Any,
+        strategy: Any = None,
+        assemble_with: Any = None,
+        output_path: Any = None,
+        output_kms_key: Any = None,
+        accept: Any = None,
+        max_concurrent_transforms: Any = None,
+        max_payload: Any = None,
+        tags: Any = None,
+        env: Any = None,
+        base_transform_job_name: str | None = None,
+        sagemaker_session: SessionLike | None = None,
+        volume_kms_key: Any = None,
+    ) -> None:
+        self.model_name = model_name
+        self.instance_count = instance_count
+        self.instance_type = instance_type
+        self.strategy = strategy
+        self.assemble_with = assemble_with
+        self.output_path = output_path
+        self.output_kms_key = output_kms_key
+        self.accept = accept
+        self.max_concurrent_transforms = max_concurrent_transforms
+        self.max_payload = max_payload
+        self.tags = tags
+        self.env = env
+        self.base_transform_job_name = base_transform_job_name
+        self._sagemaker_session = sagemaker_session
+        self.volume_kms_key = volume_kms_key
+        self._current_job_name: Any = None
+
+
+def transform_request(
+    transformer: Transformer,
+    data: Any,
+    data_type: Any = "S3Prefix",
+    content_type: Any = None,
+    compression_type: Any = None,
+    split_type: Any = None,
+    job_name: Any = None,
+    input_filter: Any = None,
+    output_filter: Any = None,
+    join_source: Any = None,
+    output_path: Any = None,
+) -> dict[str, Any]:
+    """sagemaker 2.72.3's ``transform_config``: the request in compat §5.3 key order (steps 1-5).
+
+    ``output_path`` overrides the transformer's (the TransformStep passes one built from a placeholder job name).
+    """
+    if job_name is not None:
+        name = job_name
+    elif transformer.base_transform_job_name is not None:
+        name = name_from_base(transformer.base_transform_job_name)
+    else:
+        name = transformer.model_name
+    transformer._current_job_name = name
+    if output_path is None:
+        output_path = transformer.output_path
+    if output_path is None:
+        output_path = f"s3://{transformer.sagemaker_session.default_bucket()}/{name}"
+    transform_input: dict[str, Any] = {"DataSource": {"S3DataSource": {"S3DataType": data_type, "S3Uri": data}}}
+    if content_type is not None:
+        transform_input["ContentType"] = content_type
+    if compression_type is not None:
+        transform_input["CompressionType"] = compression_type
+    if split_type is not None:
+        transform_input["SplitType"] = split_type
+    transform_output: dict[str, Any] = {"S3OutputPath": output_path}
+    if transformer.output_kms_key is not None:
+        transform_output["KmsKeyId"] = transformer.output_kms_key
+    if transformer.assemble_with is not None:
+        transform_output["AssembleWith"] = transformer.assemble_with
+    if transformer.accept is not None:
+        transform_output["Accept"] = transformer.accept
+    resources: dict[str, Any] = {
+        "InstanceCount": transformer.instance_count,
+        "InstanceType": transformer.instance_type,
+    }
+    if transformer.volume_kms_key is not None:
+        resources["VolumeKmsKeyId"] = transformer.volume_kms_key
+    request: dict[str, Any] = {
+        "TransformJobName": name,
+        "ModelName": transformer.model_name,
+        "TransformInput": transform_input,
+        "TransformOutput": transform_output,
+        "TransformResources": resources,
+    }
+    processing: dict[str, Any] = {}
+    if input_filter is not None:
+        processing["InputFilter"] = input_filter
+    if output_filter is not None:
+        processing["OutputFilter"] = output_filter
+    if join_source is not None:
+        processing["JoinSource"] = join_source
+    if processing:
+        request["DataProcessing"] = processing
+    if transformer.strategy is not None:
+        request["BatchStrategy"] = transformer.strategy
+    if transformer.max_concurrent_transforms is not None:
+        request["MaxConcurrentTransforms"] = transformer.max_concurrent_transforms
+    if transformer.max_payload is not None:
+        request["MaxPayloadInMB"] = transformer.max_payload
+    if transformer.env is not None:
+        request["Environment"] = transformer.env
+    if transformer.tags is not None:
+        request["Tags"] = transformer.tags
+    return request
+
+
+def build_transform_job_request(transformer: Transformer, data: Any, *, validate: bool = True,
+                                **kwargs: Any) -> dict[str, Any]:
+    """A CreateTransformJob request ready for boto3 (keyword arguments as ``transform_request``)."""
+    request = transform_request(transformer, data, **kwargs)
+    if validate:
+        from .validation import validate_request
+
+        validate_request("CreateTransformJob", request)
+    return request

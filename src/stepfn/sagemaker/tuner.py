@@ -1,0 +1,221 @@
+"""Hyperparameter tuning (sagemaker v2 ``sagemaker.tuner`` / ``sagemaker.parameter``); the tuning request (§5.5)."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Any
+
+from ._values import is_placeholder
+from .estimator import EstimatorBase, Framework, training_base_request
+from .session import base_name_from_image, name_from_base
+
+__all__ = [
+    "CategoricalParameter",
+    "ContinuousParameter",
+    "HyperparameterTuner",
+    "IntegerParameter",
+    "WarmStartConfig",
+    "WarmStartTypes",
+    "build_tuning_job_request",
+    "tuning_request",
+]
+
+
+class _Range:
+    __name__ = ""
+
+    def as_tuning_range(self, name: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class _NumericRange(_Range):
+    def __init__(self, min_value: Any, max_value: Any, scaling_type: Any = "Auto") -> None:
+        self.min_value = min_value
+        self.max_value = max_value
+        self.scaling_type = scaling_type
+
+    def as_tuning_range(self, name: str) -> dict[str, Any]:
+        return {
+            "Name": name,
+            "MinValue": _as_str(self.min_value),
+            "MaxValue": _as_str(self.max_value),
+            "ScalingType": self.scaling_type,
+        }
+
+
+def _as_str(value: Any) -> Any:
+    return value if is_placeholder(value) else str(value)
+
+
+class ContinuousParameter(_NumericRange):
+    """A continuous range ``{Name, MinValue, MaxValue, ScalingType}`` (values as strings)."""
+
+    __name__ = "Continuous"
+
+
+class IntegerParameter(_NumericRange):
+    """An integer range ``{Name, MinValue, MaxValue, ScalingType}`` (values as strings)."""
+
+    __name__ = "Integer"
+
+
+class CategoricalParameter(_Range):
+    """A categorical range ``{Name, Values}``; framework estimators get JSON-quoted values."""
+
+    __name__ = "Categorical"
+
+    def __init__(self, values: Any) -> None:
+        self.values = [values] if isinstance(values, (str, int, float)) else list(values)
+
+    def as_tuning_range(self, name: str) -> dict[str, Any]:
+        return {"Name": name, "Values": [_as_str(v) for v in self.values]}
+
+    def as_json_range(self, name: str) -> dict[str, Any]:
+        return {"Name": name, "Values": [json.dumps(v) for v in self.values]}
+
+
+class WarmStartTypes(Enum):
+    IDENTICAL_DATA_AND_ALGORITHM = "IdenticalDataAndAlgorithm"
+    TRANSFER_LEARNING = "TransferLearning"
+
+
+class WarmStartConfig:
+    """Warm start from parent tuning jobs."""
+
+    def __init__(self, warm_start_type: WarmStartTypes | str, parents: Any) -> None:
+        self.type = WarmStartTypes(warm_start_type) if isinstance(warm_start_type, str) else warm_start_type
+        self.parents = list(parents)
+
+    def to_input_req(self) -> dict[str, Any]:
+        return {
+            "WarmStartType": self.type.value,
+            "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": p} for p in self.parents],
+        }
+
+
+class HyperparameterTuner:
+    """Tuning settings around one estimator (sagemaker v2 signature; ``estimator_name`` is not supported)."""
+
+    def __init__(
+        self,
+        estimator: EstimatorBase,
+        objective_metric_name: Any,
+        hyperparameter_ranges: dict[str, _Range],
+        metric_definitions: Any = None,
+        strategy: Any = "Bayesian",
+        objective_type: Any = "Maximize",
+        max_jobs: Any = 1,
+        max_parallel_jobs: Any = 1,
+        tags: Any = None,
+        base_tuning_job_name: str | None = None,
+        warm_start_config: WarmStartConfig | None = None,
+        early_stopping_type: Any = "Off",
+        estimator_name: str | None = None,
+    ) -> None:
+        if not hyperparameter_ranges:
+            raise ValueError("Need to specify hyperparameter ranges")
+        self.estimator = estimator
+        self.objective_metric_name = objective_metric_name
+        self._hyperparameter_ranges = hyperparameter_ranges
+        self.metric_definitions = metric_definitions
+        self.strategy = strategy
+        self.objective_type = objective_type
+        self.max_jobs = max_jobs
+        self.max_parallel_jobs = max_parallel_jobs
+        self.tags = tags
+        self.base_tuning_job_name = base_tuning_job_name
+        self.warm_start_config = warm_start_config
+        self.early_stopping_type = early_stopping_type
+        self.estimator_name = estimator_name
+        self.static_hyperparameters: dict[str, Any] = {}
+
+    def hyperparameter_ranges(self) -> dict[str, list[dict[str, Any]]]:
+        ranges: dict[str, list[dict[str, Any]]] = {}
+        for kind in ("Continuous", "Categorical", "Integer"):
+            entries = []
+            for name, parameter in self._hyperparameter_ranges.items():
+                if parameter is None or parameter.__name__ != kind:
+                    continue
+                if isinstance(parameter, CategoricalParameter) and isinstance(self.estimator, Framework):
+                    entries.append(parameter.as_json_range(name))
+                else:
+                    entries.append(parameter.as_tuning_range(name))
+            ranges[kind + "ParameterRanges"] = entries
+        return ranges
+
+    def prepare_static_hyperparameters(self, request_hyperparameters: dict[str, Any]) -> dict[str, Any]:
+        static = {str(k): v if is_placeholder(v) else str(v) for k, v in request_hyperparameters.items()}
+        for name in self._hyperparameter_ranges:
+            static.pop(name, None)
+        if isinstance(self.estimator, Framework):
+            static["sagemaker_estimator_class_name"] = json.dumps(type(self.estimator).__name__)
+            static["sagemaker_estimator_module"] = json.dumps(self.estimator._v2_module)
+        self.static_hyperparameters = static
+        return static
+
+
+def tuning_request(tuner: HyperparameterTuner, inputs: Any = None, job_name: Any = None,
+                   mini_batch_size: Any = None) -> dict[str, Any]:
+    """The CreateHyperParameterTuningJob request of compat §5.5 (before the TuningStep's additions)."""
+    if tuner.estimator_name is not None:
+        raise NotImplementedError("HyperparameterTuner with estimator_name (multi-estimator tuning) is not supported.")
+    if job_name is None:
+        image = tuner.estimator.training_image_uri()
+        base = tuner.base_tuning_job_name or (base_name_from_image(image) if isinstance(image, str) else "tuning")
+        job_name = name_from_base(base, max_length=32, short=True)
+    config: dict[str, Any] = {
+        "Strategy": tuner.strategy,
+        "ResourceLimits": {
+            "MaxNumberOfTrainingJobs": tuner.max_jobs,
+            "MaxParallelTrainingJobs": tuner.max_parallel_jobs,
+        },
+        "TrainingJobEarlyStoppingType": tuner.early_stopping_type,
+    }
+    if tuner.objective_metric_name:
+        config["HyperParameterTuningJobObjective"] = {
+            "Type": tuner.objective_type,
+            "MetricName": tuner.objective_metric_name,
+        }
+    ranges = tuner.hyperparameter_ranges()
+    if ranges:
+        config["ParameterRanges"] = ranges
+    data_placeholder = is_placeholder(inputs)
+    definition = training_base_request(tuner.estimator, None if data_placeholder else inputs, None, mini_batch_size)
+    if data_placeholder:
+        definition = _insert_after(definition, "RoleArn", "InputDataConfig", inputs)
+    hyperparameters = definition.pop("HyperParameters", {})
+    definition["StaticHyperParameters"] = tuner.prepare_static_hyperparameters(hyperparameters)
+    if tuner.metric_definitions:
+        definition["AlgorithmSpecification"]["MetricDefinitions"] = tuner.metric_definitions
+    request: dict[str, Any] = {
+        "HyperParameterTuningJobName": job_name,
+        "HyperParameterTuningJobConfig": config,
+        "TrainingJobDefinition": definition,
+    }
+    if tuner.tags:
+        request["Tags"] = tuner.tags
+    if tuner.warm_start_config:
+        request["WarmStartConfig"] = tuner.warm_start_config.to_input_req()
+    return request
+
+
+def _insert_after(mapping: dict[str, Any], anchor: str, key: str, value: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for k, v in mapping.items():
+        if k != key:
+            result[k] = v
+        if k == anchor:
+            result[key] = value
+    return result
+
+
+def build_tuning_job_request(tuner: HyperparameterTuner, inputs: Any = None, job_name: Any = None,
+                             *, validate: bool = True) -> dict[str, Any]:
+    """A CreateHyperParameterTuningJob request ready for boto3."""
+    request = tuning_request(tuner, inputs, job_name)
+    if validate:
+        from .validation import validate_request
+
+        validate_request("CreateHyperParameterTuningJob", request)
+    return request

@@ -1,0 +1,172 @@
+"""Check SageMaker requests against botocore's own service model (compat §6, contract §2.5).
+
+botocore's ``ParamValidator`` checks types, required members and minimums but not enums, patterns or maximums.
+This walker reads the same shapes (loaded lazily through ``botocore.loaders``, once) and checks all of them, so a
+request that passes here is one boto3 sends and SageMaker's own validation accepts. Placeholders and ``"K.$"``
+members are resolved only at run time, so they count as present and are not checked further.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from stepfn.errors import Diagnostic, StepfnError
+
+from ._values import is_placeholder
+
+__all__ = ["RequestValidationError", "request_problems", "validate_request"]
+
+# Members botocore 1.34 still required and that classic (non-serverless) jobs need (contract §2.1).
+_ALSO_REQUIRED = {
+    "CreateTrainingJob": ("AlgorithmSpecification", "ResourceConfig", "StoppingCondition"),
+}
+
+
+class RequestValidationError(StepfnError, ValueError):
+    """A request failed validation; ``diagnostics`` names every member at fault by its dotted path."""
+
+    def __init__(self, operation: str, diagnostics: list[Diagnostic] | tuple[Diagnostic, ...]) -> None:
+        self.operation = operation
+        self.diagnostics = tuple(diagnostics)
+        lines = "\n".join(f"  - {d.path}: {d.message}" for d in self.diagnostics)
+        super().__init__(f"Invalid {operation} request ({len(self.diagnostics)} problem(s)):\n{lines}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.operation, self.diagnostics))
+
+
+@cache
+def _service_model() -> Any:
+    import botocore.loaders
+    import botocore.model
+
+    loader = botocore.loaders.create_loader()
+    return botocore.model.ServiceModel(loader.load_service_model("sagemaker", "service-2"), "sagemaker")
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern.removeprefix("^").removesuffix("$"), re.DOTALL)
+    except re.error:  # a Java-only construct; the service checks it
+        return None
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.problems: list[Diagnostic] = []
+
+    def report(self, path: str, code: str, message: str) -> None:
+        self.problems.append(Diagnostic(path=path, code=code, message=message, field=path.split(".")[0]))
+
+    def check(self, value: Any, shape: Any, path: str) -> None:
+        if is_placeholder(value):
+            return
+        kind = shape.type_name
+        handler = getattr(self, f"_{kind}", None)
+        if handler is not None:
+            handler(value, shape, path)
+
+    def _structure(self, value: Any, shape: Any, path: str, extra_required: tuple[str, ...] = ()) -> None:
+        if not isinstance(value, dict):
+            self.report(path or "(request)", "type", f"expected a dict, got {type(value).__name__}")
+            return
+        given = {key.removesuffix(".$") for key in value}
+        for name in (*shape.required_members, *extra_required):
+            if name not in given or (name in value and value[name] is None):
+                self.report(_join(path, name), "required", "is required")
+        for key, member_value in value.items():
+            name = key.removesuffix(".$")
+            if name not in shape.members:
+                valid = ", ".join(shape.members)
+                self.report(_join(path, key), "unknown", f"unknown member; valid members: {valid}")
+                continue
+            if key.endswith(".$") or member_value is None:
+                continue
+            self.check(member_value, shape.members[name], _join(path, name))
+
+    def _list(self, value: Any, shape: Any, path: str) -> None:
+        if not isinstance(value, (list, tuple)):
+            self.report(path, "type", f"expected a list, got {type(value).__name__}")
+            return
+        self._length(len(value), shape, path, "items")
+        for index, item in enumerate(value):
+            self.check(item, shape.member, f"{path}[{index}]")
+
+    def _map(self, value: Any, shape: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            self.report(path, "type", f"expected a dict, got {type(value).__name__}")
+            return
+        self._length(len(value), shape, path, "entries")
+        for key, item in value.items():
+            self.check(key.removesuffix(".$"), shape.key, f"{path} key {key!r}")
+            if not str(key).endswith(".$"):
+                self.check(item, shape.value, _join(path, str(key)))
+
+    def _string(self, value: Any, shape: Any, path: str) -> None:
+        if not isinstance(value, str):
+            self.report(path, "type", f"expected a string, got {type(value).__name__} {value!r}")
+            return
+        self._length(len(value), shape, path, "characters")
+        if shape.enum and value not in shape.enum:
+            choices = ", ".join(shape.enum) if len(shape.enum) <= 12 else ", ".join(shape.enum[:12]) + ", ..."
+            self.report(path, "enum", f"{value!r} is not one of: {choices}")
+        pattern = shape.metadata.get("pattern")
+        compiled = _compiled(pattern) if pattern else None
+        if compiled is not None and not compiled.fullmatch(value):
+            self.report(path, "pattern", f"{value!r} does not match the pattern {pattern}")
+
+    def _integer(self, value: Any, shape: Any, path: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.report(path, "type", f"expected an integer, got {type(value).__name__} {value!r}")
+            return
+        self._range(value, shape, path)
+
+    _long = _integer
+
+    def _float(self, value: Any, shape: Any, path: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.report(path, "type", f"expected a number, got {type(value).__name__} {value!r}")
+            return
+        self._range(value, shape, path)
+
+    _double = _float
+
+    def _boolean(self, value: Any, shape: Any, path: str) -> None:
+        if not isinstance(value, bool):
+            self.report(path, "type", f"expected a boolean, got {type(value).__name__} {value!r}")
+
+    def _length(self, length: int, shape: Any, path: str, unit: str) -> None:
+        low, high = shape.metadata.get("min"), shape.metadata.get("max")
+        if low is not None and length < low:
+            self.report(path, "min", f"has {length} {unit}, fewer than the minimum {low}")
+        if high is not None and length > high:
+            self.report(path, "max", f"has {length} {unit}, more than the maximum {high}")
+
+    def _range(self, value: float, shape: Any, path: str) -> None:
+        low, high = shape.metadata.get("min"), shape.metadata.get("max")
+        if low is not None and value < low:
+            self.report(path, "min", f"{value} is below the minimum {low}")
+        if high is not None and value > high:
+            self.report(path, "max", f"{value} is above the maximum {high}")
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def request_problems(operation: str, request: dict[str, Any]) -> list[Diagnostic]:
+    """Every problem of ``request`` as input of the SageMaker ``operation`` (e.g. ``"CreateTrainingJob"``)."""
+    shape = _service_model().operation_model(operation).input_shape
+    walker = _Walker()
+    walker._structure(request, shape, "", _ALSO_REQUIRED.get(operation, ()))
+    return walker.problems
+
+
+def validate_request(operation: str, request: dict[str, Any]) -> None:
+    """Raise :class:`RequestValidationError` listing every problem; return quietly when the request is valid."""
+    problems = request_problems(operation, request)
+    if problems:
+        raise RequestValidationError(operation, problems)

@@ -1,0 +1,7 @@
+"""sagemaker v2 ``sagemaker.xgboost`` names, so ported code changes only its imports."""
+
+from __future__ import annotations
+
+from ._frameworks import XGBoost, XGBoostModel
+
+__all__ = ["XGBoost", "XGBoostModel"]
