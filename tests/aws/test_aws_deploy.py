@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-import yaml
 from moto import mock_aws
 
 from stepfn.aws import (
@@ -19,7 +17,6 @@ from stepfn.aws import (
     build_tags,
     build_update_state_machine_request,
     deploy_alias,
-    extend_cloudformation_template,
     publish_version,
     start_sync_execution,
 )
@@ -130,28 +127,3 @@ def test_start_sync_execution_where_moto_supports_it(sfn: Any) -> None:
             pytest.skip("moto does not implement StartSyncExecution (covered against stepfn serve)")
         raise
     assert result["status"] == "SUCCEEDED"
-
-
-def test_cloudformation_without_settings_is_unchanged(golden_dir: Path) -> None:
-    golden = (golden_dir / "01_hello_world.cloudformation.yaml").read_text()
-    assert extend_cloudformation_template(golden) == golden
-
-
-def test_cloudformation_with_settings(golden_dir: Path) -> None:
-    golden = (golden_dir / "01_hello_world.cloudformation.yaml").read_text()
-    extended = extend_cloudformation_template(
-        golden, state_machine_type="EXPRESS", logging="ERROR", log_group_arn=GROUP, tracing=True, tags={"team": "ml"}
-    )
-    assert extended.startswith(golden)
-    properties = yaml.safe_load(extended)["Resources"]["StateMachineComponent"]["Properties"]
-    assert list(properties) == [
-        "StateMachineName", "DefinitionString", "RoleArn", "StateMachineType", "LoggingConfiguration",
-        "TracingConfiguration", "Tags",
-    ]
-    assert properties["LoggingConfiguration"] == {
-        "Level": "ERROR", "IncludeExecutionData": False,
-        "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": GROUP + ":*"}}],
-    }
-    assert properties["TracingConfiguration"] == {"Enabled": True}
-    assert properties["Tags"] == [{"Key": "team", "Value": "ml"}]
-    assert json.loads(properties["DefinitionString"])["StartAt"] == "HelloWorld"

@@ -9,7 +9,6 @@ as the local backend, to AWS. This package supplies the rest:
   local data uploaded on request, and the definition rewritten to point at them (``_code``);
 * state machine type (STANDARD/EXPRESS), logging, tracing, tags, versions and aliases, and
   ``StartSyncExecution`` for EXPRESS workflows (``_deploy``);
-* the CloudFormation template with those settings (``_cloudformation``);
 * :mod:`stepfn.aws.parity`: run one definition locally and on an endpoint, report differences.
 
 Nothing here is imported by ``import stepfn``; boto3 loads only when a client is built.
@@ -32,16 +31,17 @@ from stepfn.aws._clients import (
     resolve_region,
     user_agent_suffix,
 )
-from stepfn.aws._cloudformation import build_cloudformation_properties, extend_cloudformation_template
 from stepfn.aws._code import (
     Upload,
     UploadError,
     UploadPlan,
     build_sourcedir_archive,
+    default_code_bucket,
     deploy_definition_code,
     ensure_bucket,
     iter_task_states,
     plan_uploads,
+    prepare_definition_for_aws,
     run_uploads,
 )
 from stepfn.aws._deploy import (
@@ -66,7 +66,6 @@ __all__ = [
     "append_user_agent",
     "build_alias_routing",
     "build_arn",
-    "build_cloudformation_properties",
     "build_console_url",
     "build_create_state_machine_request",
     "build_execution_arn",
@@ -80,13 +79,14 @@ __all__ = [
     "client_partition",
     "client_region",
     "create_client",
+    "default_code_bucket",
     "deploy_alias",
     "deploy_definition_code",
     "ensure_bucket",
-    "extend_cloudformation_template",
     "iter_task_states",
     "partition_for_region",
     "plan_uploads",
+    "prepare_definition_for_aws",
     "publish_version",
     "resolve_region",
     "run_uploads",

@@ -341,3 +341,46 @@ def deploy_definition_code(
                 ensure_bucket(s3_client, name)
         run_uploads(plan, s3_client)
     return plan.definition
+
+
+def default_code_bucket(region: str, *, sts_client: Any) -> str:
+    """``sagemaker-<region>-<account>``, the SageMaker SDK's default bucket (one STS call)."""
+    account = sts_client.get_caller_identity()["Account"]
+    return f"sagemaker-{region}-{account}"
+
+
+def prepare_definition_for_aws(
+    definition: str,
+    *,
+    client: Any,
+    bucket: str | None = None,
+    prefix: str = "stepfn",
+    sources: Mapping[str, Path | str] | None = None,
+    include_data: bool = False,
+    s3_client: Any = None,
+) -> str:
+    """The definition text ``Workflow.create``/``update`` should send to AWS ``client``.
+
+    When the definition names no local code (and, with ``include_data``, no local data) it is
+    returned unchanged and nothing touches the network. Otherwise the code is packed and uploaded to
+    ``bucket`` (default ``$STEPFN_CODE_BUCKET``, else ``sagemaker-<region>-<account>``, created if
+    missing) with an S3 client for the same region, and the rewritten definition is returned,
+    indented as the input was (4 spaces or compact, as ``Graph.to_json`` writes it).
+    """
+    import os
+
+    from stepfn.aws._clients import client_region, create_client
+
+    probe = plan_uploads(definition, bucket="probe", prefix=prefix, sources=sources, include_data=include_data)
+    if not probe.uploads:
+        return definition
+    region = client_region(client)
+    bucket = bucket or os.environ.get("STEPFN_CODE_BUCKET") or default_code_bucket(
+        region, sts_client=create_client("sts", region_name=region)
+    )
+    s3_client = s3_client or create_client("s3", region_name=region)
+    rewritten = deploy_definition_code(
+        definition, s3_client=s3_client, bucket=bucket, prefix=prefix, sources=sources, include_data=include_data
+    )
+    indent = 4 if definition.startswith("{\n") else None
+    return json.dumps(rewritten, indent=indent)

@@ -180,3 +180,21 @@ def attach_token(client: Any, token: str) -> Any:
 
     client.meta.events.register_first("before-sign.*.*", add_header, unique_id="stepfn-serve-token")
     return client
+
+
+def create_server_client(service: str, url: str, *, token: str | None = None, region_name: str = "us-east-1") -> Any:
+    """A boto3 client (``stepfunctions``, ``sagemaker``, ``sagemaker-runtime``) for a ``stepfn serve`` at ``url``.
+
+    It turns off botocore's host prefix injection: StartSyncExecution otherwise goes to
+    ``sync-127.0.0.1``, which does not resolve (AWS CLI: there is no switch; use boto3 for it).
+    Credentials are dummies (the server checks only the token); retries are off so errors surface at once.
+    """
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        service, endpoint_url=url, region_name=region_name,
+        aws_access_key_id=token or "stepfn", aws_secret_access_key="stepfn",
+        config=Config(inject_host_prefix=False, retries={"max_attempts": 1}, read_timeout=300),
+    )
+    return attach_token(client, token) if token else client

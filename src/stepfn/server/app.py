@@ -219,3 +219,50 @@ def run(
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         raise StepfnError(f"refusing to listen on {host} without a token: pass --token or set STEPFN_TOKEN")
     uvicorn.run(create_app(home, token, ui=ui), host=host, port=port, log_level=log_level)
+
+
+class BackgroundServer:
+    """``stepfn serve`` on a daemon thread of this process (a notebook, a test, an example script).
+
+    ``port=0`` picks a free port; :attr:`url` is where it listens once the constructor returns.
+    Use as a context manager, or call :meth:`stop`.
+    """
+
+    def __init__(self, app: ASGIApp, host: str = DEFAULT_HOST, port: int = 0, *, startup_timeout: float = 30.0) -> None:
+        import time
+
+        import uvicorn
+
+        self._server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+        self._thread = threading.Thread(target=self._server.run, name="stepfn-serve", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + startup_timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self._server.should_exit = True
+                raise StepfnError(f"stepfn serve did not start on {host}:{port}")
+            time.sleep(0.01)
+        bound_port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://{host}:{bound_port}"
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+    def __enter__(self) -> BackgroundServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start_background(
+    home: Path | str | None = None,
+    token: str | None = None,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = 0,
+    **options: Any,
+) -> BackgroundServer:
+    """Start :func:`create_app` ``(home, token, **options)`` on a background thread; returns the running server."""
+    return BackgroundServer(create_app(home, token, **options), host, port)
