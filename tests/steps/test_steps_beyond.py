@@ -370,3 +370,24 @@ def test_generated_definitions_pass_the_static_validator() -> None:
         Wait("W", seconds=Variable("delay")),
     ]), query_language="JSONata")
     assert jsonata_graph.validate() == []
+
+
+def _all_state_and_step_classes() -> list[tuple[type, dict[str, object]]]:
+    from stepfn.steps import compute, service
+
+    classes: list[tuple[type, dict[str, object]]] = [
+        (Pass, {}), (Choice, {}), (Succeed, {}), (Parallel, {}), (Task, {}), (Wait, {"seconds": 10}),
+        (Map, {"iterator": Pass("PassState")}),
+    ]
+    for module in (compute, service):
+        classes.extend((getattr(module, name), {}) for name in module.__all__)
+    return classes
+
+
+@pytest.mark.parametrize(("cls", "extra"), _all_state_and_step_classes(), ids=lambda value: getattr(value, "__name__", ""))
+def test_path_fields_take_placeholders_on_every_step(cls: type, extra: dict[str, object]) -> None:
+    execution_input = ExecutionInput(schema={"input_path": str})
+    step_input = StepInput(schema={"output_path": str})
+    step = cls("S", input_path=execution_input["input_path"], output_path=step_input["output_path"], **extra)
+    assert step.to_dict()["InputPath"] == "$$.Execution.Input['input_path']"
+    assert step.to_dict()["OutputPath"] == "$['output_path']"
