@@ -9,6 +9,15 @@ from stepfn.steps.choice_rule import ChoiceRule
 from stepfn.steps.compute import BatchSubmitJobStep, EcsRunTaskStep, GlueStartJobRunStep, LambdaStep
 from stepfn.steps.fields import Field
 from stepfn.steps.integration_resources import IntegrationPattern
+from stepfn.steps.sagemaker import (
+    EndpointConfigStep,
+    EndpointStep,
+    ModelStep,
+    ProcessingStep,
+    TrainingStep,
+    TransformStep,
+    TuningStep,
+)
 from stepfn.steps.service import (
     ApiGatewayStep,
     AthenaGetQueryExecutionStep,
@@ -67,34 +76,6 @@ from stepfn.steps.states import (
     Wait,
 )
 
-# --- SageMaker steps (owner: helper E, stepfn/steps/sagemaker.py) -------------------------------------
-# TEMPORARY: tolerate the module's absence only until E commits it; then this becomes a plain import.
-try:
-    from stepfn.steps.sagemaker import (
-        EndpointConfigStep,  # noqa: F401 (re-exported through __all__)
-        EndpointStep,  # noqa: F401 (re-exported through __all__)
-        ModelStep,  # noqa: F401 (re-exported through __all__)
-        ProcessingStep,  # noqa: F401 (re-exported through __all__)
-        TrainingStep,  # noqa: F401 (re-exported through __all__)
-        TransformStep,  # noqa: F401 (re-exported through __all__)
-        TuningStep,  # noqa: F401 (re-exported through __all__)
-    )
-except ModuleNotFoundError as exc:  # pragma: no cover - goes away when sagemaker.py lands
-    if exc.name != "stepfn.steps.sagemaker":
-        raise
-    _SAGEMAKER_STEPS: list[str] = []
-else:
-    _SAGEMAKER_STEPS = [
-        "EndpointConfigStep",
-        "EndpointStep",
-        "ModelStep",
-        "ProcessingStep",
-        "TrainingStep",
-        "TransformStep",
-        "TuningStep",
-    ]
-# --- end of SageMaker steps ----------------------------------------------------------------------------
-
 __all__ = [
     "ApiGatewayStep",
     "AthenaGetQueryExecutionStep",
@@ -134,6 +115,8 @@ __all__ = [
     "EmrOnEksStartJobRunStep",
     "EmrSetClusterTerminationProtectionStep",
     "EmrTerminateClusterStep",
+    "EndpointConfigStep",
+    "EndpointStep",
     "EventBridgePutEventsStep",
     "Fail",
     "Field",
@@ -145,8 +128,10 @@ __all__ = [
     "ItemProcessor",
     "LambdaStep",
     "Map",
+    "ModelStep",
     "Parallel",
     "Pass",
+    "ProcessingStep",
     "Retry",
     "SnsPublishStep",
     "SqsSendMessageStep",
@@ -155,6 +140,8 @@ __all__ = [
     "StepfunctionsStartExecutionStep",
     "Succeed",
     "Task",
+    "TrainingStep",
+    "TransformStep",
+    "TuningStep",
     "Wait",
-    *_SAGEMAKER_STEPS,
 ]
