@@ -1,0 +1,236 @@
+"""Processing jobs (CreateProcessingJob) run on this machine with a relocated ``/opt/ml/processing``.
+
+The job gets ``<home>/sagemaker/jobs/processing-job/<name>/opt/ml`` with ``config/processingjobconfig.json``
+(the request, as the platform writes it) and ``config/resourceconfig.json``; each ``ProcessingInputs[].S3Input``
+is downloaded to its relocated ``LocalPath`` (an S3 prefix keeps its relative keys); the container command runs
+as a process with the platform's environment plus ``Environment``; afterwards every ``ProcessingOutputConfig``
+output's relocated ``LocalPath`` is uploaded under its ``S3Uri``.
+
+The command is ``ContainerEntrypoint + ContainerArguments`` (``python``/``python3`` meaning this interpreter) with
+``/opt/ml`` in any argument pointing at the relocated tree, as the SageMaker SDK's processors build it
+(``python3 /opt/ml/processing/input/code/script.py ...``); an image registered with
+``stepfn.local.sagemaker.images.register_image`` runs its command with the arguments instead. A script that
+hard-codes ``/opt/ml/...`` paths (rather than taking them from its arguments, or from ``SAGEMAKER_BASE_DIR``,
+set to the relocated ``/opt/ml``) cannot find them without Docker: pass the paths as arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from stepfn.engine.protocol import TaskControl
+from stepfn.errors import ServiceError, StoreError
+from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker.images import UnknownImageError, resolve_image
+from stepfn.local.sagemaker.jobdir import OPT_ML, ChannelError, JobDir, build_resource_config, stage_file_channel
+from stepfn.local.sagemaker.jobprocess import MetricCollector, append_log, clean_environment, run_process
+from stepfn.local.sagemaker.records import REGION, RecordStore, arn, check_name, now_millis, sagemaker_error
+from stepfn.local.sagemaker.training import DEFAULT_STOP_GRACE_SECONDS
+
+KIND = "processing-job"
+OPERATION = "CreateProcessingJob"
+PROCESSING_ROOT = "/opt/ml/processing"
+_ECHOED = (
+    "ProcessingInputs", "ProcessingOutputConfig", "ProcessingJobName", "ProcessingResources", "StoppingCondition",
+    "AppSpecification", "Environment", "NetworkConfig", "RoleArn", "ExperimentConfig",
+)
+
+
+class ProcessingError(Exception):
+    """The job cannot run; the message is its FailureReason."""
+
+
+def _invalid(message: str) -> ServiceError:
+    return sagemaker_error(OPERATION, "ValidationException", message)
+
+
+def _null(member: str) -> ServiceError:
+    return _invalid(f"1 validation error detected: Value null at '{member}' failed to satisfy constraint: "
+                    "Member must not be null")
+
+
+def _check_local_path(path: Any, member: str) -> None:
+    if not isinstance(path, str) or not (path == PROCESSING_ROOT or path.startswith(PROCESSING_ROOT + "/")):
+        raise _invalid(f"{member} {path!r} is invalid: local paths must be under {PROCESSING_ROOT}/")
+    if any(part in (".", "..") for part in path.split("/")):
+        raise _invalid(f"{member} {path!r} is invalid: it may not contain '.' or '..' segments")
+
+
+def validate_request(params: dict[str, Any]) -> str:
+    """The checks SageMaker makes before accepting a processing job; returns the job name."""
+    name = check_name(KIND, params.get("ProcessingJobName"), OPERATION, "ProcessingJobName")
+    if not (params.get("ProcessingResources") or {}).get("ClusterConfig"):
+        raise _null("processingResources.clusterConfig")
+    if not (params.get("AppSpecification") or {}).get("ImageUri"):
+        raise _null("appSpecification.imageUri")
+    if not params.get("RoleArn"):
+        raise _null("roleArn")
+    inputs = params.get("ProcessingInputs") or []
+    outputs = (params.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+    if len(inputs) > 10 or len(outputs) > 10:
+        raise _invalid("A processing job takes at most 10 inputs and 10 outputs.")
+    names = [i.get("InputName") for i in inputs] + [o.get("OutputName") for o in outputs]
+    if len(set(names)) != len(names) or not all(names):
+        raise _invalid("Every ProcessingInput InputName and ProcessingOutput OutputName must be given and unique.")
+    for item in inputs:
+        s3 = item.get("S3Input")
+        if s3 is None:
+            if item.get("DatasetDefinition") is not None:
+                raise _invalid(f"Input {item['InputName']}: DatasetDefinition (Athena/Redshift) inputs do not run "
+                               "locally; use an S3Input.")
+            raise _null("processingInputs.member.s3Input")
+        if s3.get("S3InputMode", "File") != "File":
+            raise _invalid(f"Input {item['InputName']}: S3InputMode {s3['S3InputMode']} is not supported locally; "
+                           "use File.")
+        _check_local_path(s3.get("LocalPath"), f"ProcessingInputs[{item['InputName']}].S3Input.LocalPath")
+    for item in outputs:
+        s3 = item.get("S3Output")
+        if s3 is None:
+            raise _invalid(f"Output {item['OutputName']}: only S3Output outputs run locally.")
+        _check_local_path(s3.get("LocalPath"), f"ProcessingOutputConfig.Outputs[{item['OutputName']}].S3Output.LocalPath")
+    return name
+
+
+def _describe_inputs(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ProcessingInputs as DescribeProcessingJob shows them: the service's defaults filled in."""
+    described = []
+    for item in inputs:
+        s3 = {"S3DataDistributionType": "FullyReplicated", "S3InputMode": "File", "S3CompressionType": "None",
+              **item["S3Input"]}
+        described.append({**item, "S3Input": s3, "AppManaged": bool(item.get("AppManaged", False))})
+    return described
+
+
+class ProcessingJobs:
+    """Local processing jobs of one ``$STEPFN_HOME``."""
+
+    def __init__(self, home: Path | str | None = None, *, store: ObjectStore | None = None,
+                 stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS) -> None:
+        self.records = RecordStore(home)
+        self.store = store if store is not None else ObjectStore(self.records.home / "s3")
+        self.stop_grace_seconds = stop_grace_seconds
+
+    def job_dir(self, name: str) -> JobDir:
+        self.records.path(KIND, name)
+        return JobDir(self.records.base / "jobs" / KIND / name)
+
+    def run(self, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None) -> dict[str, Any]:
+        """Create the job and run it to its end; returns the DescribeProcessingJob record."""
+        from stepfn.local.sagemaker.serving import begin_job, finish_job, update_job
+
+        name = validate_request(params)
+        stamp = now_millis()
+        record: dict[str, Any] = {key: params[key] for key in _ECHOED if key in params}
+        if "ProcessingInputs" in record:
+            record["ProcessingInputs"] = _describe_inputs(record["ProcessingInputs"])
+        record.update({"ProcessingJobArn": arn(KIND, name), "ProcessingJobStatus": "InProgress",
+                       "CreationTime": stamp, "LastModifiedTime": stamp})
+        finished = begin_job(self.records, KIND, name, record, operation=OPERATION, resumed=resumed)
+        if finished is not None:
+            return finished
+        log = self.records.log_path(KIND, name)
+        job = self.job_dir(name)
+        try:
+            argv, env = self._prepare(job, record)
+        except (ProcessingError, ChannelError, StoreError, OSError) as exc:
+            return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
+                              failure=f"ClientError: {exc}")
+        update_job(self.records, KIND, name, ProcessingStartTime=now_millis())
+        append_log(log, f"stepfn: {name}: running {' '.join(argv)}", control)
+        runtime = (params.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+        outcome = run_process(
+            argv, env=env, cwd=job.root, log_path=log, control=control, stop_requested=threading.Event(),
+            max_runtime_seconds=float(runtime) if runtime else None, stop_grace_seconds=self.stop_grace_seconds,
+            metrics=MetricCollector([]),
+        )
+        message = self._exit_message(job)
+        extra = {"ExitMessage": message} if message else {}
+        if outcome.stopped == "Stopped":
+            return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Stopped", "ProcessingEndTime", **extra)
+        if outcome.stopped == "MaxRuntimeExceeded":
+            return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
+                              failure=f"MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds ({runtime})",
+                              **extra)
+        if outcome.exit_code != 0:
+            tail = "\n".join(outcome.stderr_tail[-10:]).strip() or "(no output on stderr)"
+            return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
+                              failure=f"AlgorithmError: exit code {outcome.exit_code}: {tail}", **extra)
+        try:
+            self._upload_outputs(job, record)
+        except (StoreError, OSError) as exc:
+            return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
+                              failure=f"ClientError: uploading the outputs failed: {exc}", **extra)
+        return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Completed", "ProcessingEndTime", **extra)
+
+    def _prepare(self, job: JobDir, record: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+        job.create()
+        config = job.base / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "processingjobconfig.json").write_text(json.dumps(record))
+        cluster = record["ProcessingResources"]["ClusterConfig"]
+        (config / "resourceconfig.json").write_text(json.dumps(build_resource_config(cluster)))
+        for item in record.get("ProcessingInputs") or []:
+            s3 = item["S3Input"]
+            channel = {"ChannelName": item["InputName"], "DataSource": {"S3DataSource": {
+                "S3Uri": s3["S3Uri"], "S3DataType": s3.get("S3DataType", "S3Prefix")}}}
+            stage_file_channel(self.store, channel, job.relocate(s3["LocalPath"]), link=False)
+        for item in (record.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
+            job.relocate(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
+        spec = record["AppSpecification"]
+        base = str(job.base)
+
+        def relocate(argument: str) -> str:
+            return base if argument == OPT_ML else argument.replace(OPT_ML + "/", base + "/")
+
+        arguments = [relocate(a) for a in spec.get("ContainerArguments") or []]
+        image = spec["ImageUri"]
+        try:
+            runtime = resolve_image(image, script_mode=True, home=self.records.home)
+        except UnknownImageError:
+            runtime = None
+        if spec.get("ContainerEntrypoint"):
+            argv = [relocate(a) for a in spec["ContainerEntrypoint"]] + arguments
+            if argv[0] in ("python", "python3", f"python{sys.version_info.major}.{sys.version_info.minor}"):
+                argv[0] = sys.executable
+        elif runtime is not None and runtime.kind == "command":
+            argv = [*runtime.command, *arguments]
+        else:
+            raise ProcessingError(
+                f"Image {image} has no local command: give AppSpecification.ContainerEntrypoint (for example "
+                f"['python3', '/opt/ml/processing/input/code/script.py']) or register one with "
+                f"stepfn.local.sagemaker.images.register_image({image!r}, ['python', 'process.py'])."
+            )
+        platform = {
+            "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "SAGEMAKER_BASE_DIR": base,
+            "PYTHONUNBUFFERED": "1", "PROCESSING_JOB_NAME": record["ProcessingJobName"],
+        }
+        platform.update({str(k): str(v) for k, v in (record.get("Environment") or {}).items()})
+        return argv, clean_environment(platform)
+
+    @staticmethod
+    def _exit_message(job: JobDir) -> str | None:
+        try:
+            return (job.base / "output" / "message").read_text(errors="replace")[:1024] or None
+        except OSError:
+            return None
+
+    def _upload_outputs(self, job: JobDir, record: dict[str, Any]) -> None:
+        for item in (record.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
+            s3 = item["S3Output"]
+            local = job.relocate(s3["LocalPath"])
+            if local.is_dir() and any(local.iterdir()):
+                self.store.upload(local, s3["S3Uri"].rstrip("/"))
+
+
+def run_processing_job(
+    home: Path | str, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None
+) -> dict[str, Any]:
+    """Run a processing job to its end; returns the DescribeProcessingJob record (Completed, Failed or Stopped)."""
+    return ProcessingJobs(home).run(params, resumed=resumed, control=control)
+
+
+__all__ = ["ProcessingJobs", "run_processing_job", "validate_request"]
