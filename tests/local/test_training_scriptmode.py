@@ -26,7 +26,8 @@ TRAIN_SCRIPT = """
 import json, os, sys
 print("argv", json.dumps(sys.argv[1:]))
 print("epoch 1 loss=0.5")
-print("epoch 2 loss=0.25", file=sys.stderr)
+print("epoch 2 loss=0.25")
+print("a warning on stderr", file=sys.stderr)
 print("val\\taccuracy:0.875")
 print("note=not-a-number")
 train = os.environ["SM_CHANNEL_TRAIN"]
@@ -74,7 +75,7 @@ def test_sync_job_runs_the_script_and_returns_describe_training_job(stepfn_home:
     assert model == {"files": ["nested/part-1.csv", "part-0.csv"], "data": "4,5,6\n"}
     assert read_tar(store.local_path("s3://bucket/output/sk-job-1/output/output.tar.gz")) == {"report.txt": b"done"}
     log = (stepfn_home / "sagemaker" / "logs" / "training-job" / "sk-job-1.log").read_text()
-    assert 'argv ["--epochs", "3", "--lr", "0.1"]' in log and "epoch 2 loss=0.25" in log
+    assert 'argv ["--epochs", "3", "--lr", "0.1"]' in log and "a warning on stderr" in log
     assert any("epoch 1 loss=0.5" in line for line in control.lines)
     service = botocore.session.get_session().get_service_model("sagemaker")
     validate_parameters(to_botocore_shape(result), service.operation_model("DescribeTrainingJob").output_shape)
