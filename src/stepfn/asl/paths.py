@@ -416,7 +416,8 @@ class _Parser:
         out = []
         while self.pos < len(self.text):
             ch = self.text[self.pos]
-            if ch == "\\" and self.pos + 1 < len(self.text):
+            if ch == "\\" and self.pos + 1 < len(self.text) and self.text[self.pos + 1] in (quote, "\\"):
+                # Jayway unescapes only the enclosing quote and the backslash; "\\x" stays as it is.
                 out.append(self.text[self.pos + 1])
                 self.pos += 2
                 continue

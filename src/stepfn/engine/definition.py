@@ -1,0 +1,254 @@
+"""Compile an ASL definition once into frozen state nodes (one ``Type`` dispatch table).
+
+Spec: states-language.net "Common State Fields" and "Input and Output Processing". The base class
+holds the fields every state shares and the data-flow stages both query languages use, in AWS order:
+
+* JSONPath: InputPath -> (Parameters -> work -> ResultSelector) -> Assign -> ResultPath -> OutputPath
+* JSONata: (Arguments -> work) -> Assign and Output, both against the variables from before the state.
+
+State types differ only in ``execute``; each family lives in its own module (``states``, ``choice``,
+``task``, ``parallel``, ``map``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template
+from stepfn.asl.paths import (
+    RESULT_PATH_DEFAULT,
+    CompiledPath,
+    PathNotFound,
+    PathSyntaxError,
+    Template,
+    apply_result_path,
+    compile_path,
+    compile_reference_path,
+    compile_template,
+)
+from stepfn.errors import DefinitionError, StatesError
+
+if TYPE_CHECKING:
+    from stepfn.engine.runtime import Frame
+
+__all__ = ["Graph", "StateNode", "compile_definition", "compile_graph"]
+
+IDENTITY = compile_path("$")
+RUNTIME = "States.Runtime"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateNode:
+    """Fields and stages shared by every state type."""
+
+    name: str
+    next: str | None
+    jsonata: bool
+    input_path: CompiledPath | None = IDENTITY
+    output_path: CompiledPath | None = IDENTITY
+    output: JsonataTemplate | None = None
+    assign: Template | JsonataTemplate | None = None
+
+    type_name: ClassVar[str] = ""
+    retriable: ClassVar[bool] = False
+    failed_event: ClassVar[str | None] = None
+    """Recorded once when an error leaves the state (caught or not), never for a retried attempt."""
+
+    @property
+    def entered_event(self) -> str:
+        return f"{self.type_name}StateEntered"
+
+    @property
+    def exited_event(self) -> str:
+        return f"{self.type_name}StateExited"
+
+    def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------------- JSONPath stages
+    def effective_input(self, frame: Frame, value: Any) -> Any:
+        return _select(self.input_path, frame, value, "InputPath")
+
+    def select_output(self, frame: Frame, value: Any) -> Any:
+        return _select(self.output_path, frame, value, "OutputPath")
+
+    # ------------------------------------------------------------------------------- both languages
+    def evaluate_assign(self, frame: Frame, value: Any, states: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The new variable values (not yet applied): JSONPath sees ``$`` = ``value``, JSONata ``$states``."""
+        if self.assign is None:
+            return None
+        return evaluate_assign(self.assign, frame, value, states)
+
+    def evaluate_output(self, frame: Frame, states: dict[str, Any], default: Any) -> Any:
+        if self.output is None:
+            return default
+        return self.output.evaluate(states, frame.variables.flat(), new_uuid=frame.run.new_uuid)
+
+    def finish(self, frame: Frame, output: Any, assigned: dict[str, Any] | None) -> tuple[Any, str | None]:
+        """Apply the variables, record the exited event and move on."""
+        if assigned:
+            frame.variables.assign(assigned)
+        frame.exit(self, output, assigned)
+        return output, self.next
+
+    def finish_jsonpath(self, frame: Frame, raw_input: Any, result: Any,
+                        result_path: CompiledPath | Any | None) -> tuple[Any, str | None]:
+        """Assign (``$`` = result), ResultPath, OutputPath, then exit."""
+        assigned = self.evaluate_assign(frame, result)
+        merged = apply_result_path(raw_input, result, result_path)
+        return self.finish(frame, self.select_output(frame, merged), assigned)
+
+
+def evaluate_assign(assign: Template | JsonataTemplate, frame: Frame, value: Any,
+                    states: dict[str, Any] | None) -> dict[str, Any]:
+    if isinstance(assign, JsonataTemplate):
+        return assign.evaluate(states or frame.states_binding(value), frame.variables.flat(),
+                               new_uuid=frame.run.new_uuid)
+    return assign.evaluate(frame.sources(value))
+
+
+def _select(path: CompiledPath | None, frame: Frame, value: Any, field: str) -> Any:
+    if path is None:
+        return {}
+    if path is IDENTITY:
+        return value
+    try:
+        return path.resolve(frame.sources(value))
+    except PathNotFound as exc:
+        raise StatesError(RUNTIME, f"Invalid path '{path.text}' : {exc.message}", field=field,
+                          path=path.text) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """A compiled (sub-)state machine: the top level, a Parallel branch or a Map item processor."""
+
+    start_at: str
+    states: dict[str, StateNode]
+    jsonata: bool
+    timeout_seconds: float | None = None
+    has_blocking: bool = False
+    """True when some state may block (Task, Wait, or a nested Map/Parallel that does): such graphs
+    run their Map iterations / branches on a pool; the rest run inline."""
+
+
+# --------------------------------------------------------------------------------------------- compiler
+class Compiler:
+    """Builds nodes; the family modules register a builder per ``Type``."""
+
+    builders: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def register(cls, type_name: str) -> Any:
+        def decorate(builder: Any) -> Any:
+            cls.builders[type_name] = builder
+            return builder
+        return decorate
+
+
+def common_fields(name: str, spec: dict[str, Any], jsonata: bool) -> dict[str, Any]:
+    """The keyword arguments every node takes, compiled from ``spec``."""
+    fields: dict[str, Any] = {"name": name, "next": None if spec.get("End") else spec.get("Next"), "jsonata": jsonata}
+    where = f"$.States.{name}"
+    if jsonata:
+        if "Output" in spec:
+            fields["output"] = compile_jsonata_template(spec["Output"], field="Output")
+        if "Assign" in spec:
+            fields["assign"] = compile_jsonata_template(spec["Assign"], field="Assign")
+        return fields
+    if "InputPath" in spec:
+        fields["input_path"] = optional_path(spec["InputPath"], where, "InputPath")
+    if "OutputPath" in spec:
+        fields["output_path"] = optional_path(spec["OutputPath"], where, "OutputPath")
+    if "Assign" in spec:
+        fields["assign"] = template(spec["Assign"], where, "Assign")
+    return fields
+
+
+def optional_path(text: Any, where: str, field: str) -> CompiledPath | None:
+    if text is None:
+        return None
+    try:
+        path = compile_path(text)
+    except PathSyntaxError as exc:
+        raise DefinitionError(f"{where}.{field}: {exc.reason}") from exc
+    return IDENTITY if path.text == "$" else path
+
+
+def result_path(spec: dict[str, Any], where: str, key: str = "ResultPath") -> CompiledPath | Any | None:
+    if key not in spec:
+        return RESULT_PATH_DEFAULT
+    text = spec[key]
+    if text is None:
+        return None
+    try:
+        return compile_reference_path(text)
+    except PathSyntaxError as exc:
+        raise DefinitionError(f"{where}.{key}: {exc.reason}") from exc
+
+
+def template(value: Any, where: str, field: str) -> Template:
+    try:
+        return compile_template(value, field=field)
+    except DefinitionError as exc:
+        raise DefinitionError(f"{where}.{field}: {exc}") from exc
+
+
+def compile_graph(spec: dict[str, Any], jsonata: bool, *, where: str = "$") -> Graph:
+    """Compile a ``{"StartAt", "States"}`` object (a branch or item processor inherits ``jsonata``)."""
+    from stepfn.engine import choice, map, parallel, states, task  # noqa: F401  (register the builders)
+
+    if not isinstance(spec, dict) or "StartAt" not in spec or not isinstance(spec.get("States"), dict):
+        raise DefinitionError(f"{where}: a state machine needs StartAt and States")
+    language = spec.get("QueryLanguage")
+    if language is not None:
+        jsonata = language == "JSONata"
+    nodes: dict[str, StateNode] = {}
+    blocking = False
+    for name, state in spec["States"].items():
+        if not isinstance(state, dict):
+            raise DefinitionError(f"{where}.States.{name}: a state must be an object")
+        kind = state.get("Type")
+        builder = Compiler.builders.get(kind)
+        if builder is None:
+            raise DefinitionError(f"{where}.States.{name}.Type: unknown state type {kind!r}")
+        state_language = state.get("QueryLanguage")
+        state_jsonata = jsonata if state_language is None else state_language == "JSONata"
+        node = builder(name, state, state_jsonata)
+        blocking = blocking or getattr(node, "blocking", False)
+        nodes[name] = node
+    if spec["StartAt"] not in nodes:
+        raise DefinitionError(f"{where}.StartAt: no state named {spec['StartAt']!r}")
+    for node in nodes.values():
+        for target in node_targets(node):
+            if target not in nodes:
+                raise DefinitionError(f"{where}.States.{node.name}: transition to unknown state {target!r}")
+    return Graph(spec["StartAt"], nodes, jsonata, spec.get("TimeoutSeconds"), blocking)
+
+
+def node_targets(node: StateNode) -> list[str]:
+    targets = [node.next] if node.next else []
+    targets.extend(getattr(node, "targets", ()))
+    return targets
+
+
+@lru_cache(maxsize=256)
+def _compile_text(text: str) -> Graph:
+    try:
+        spec = json.loads(text)
+    except ValueError as exc:
+        raise DefinitionError(f"definition is not valid JSON: {exc}") from exc
+    return compile_graph(spec, spec.get("QueryLanguage") == "JSONata") if isinstance(spec, dict) else _not_object()
+
+
+def _not_object() -> Graph:
+    raise DefinitionError("a definition must be a JSON object")
+
+
+def compile_definition(definition: dict[str, Any] | str) -> Graph:
+    """Compile (once per distinct definition text) into a :class:`Graph`. Raises DefinitionError."""
+    text = definition if isinstance(definition, str) else json.dumps(definition)
+    return _compile_text(text)

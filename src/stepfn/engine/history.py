@@ -1,0 +1,263 @@
+"""Execution history: events shaped like one botocore ``GetExecutionHistory`` ``events[]`` item.
+
+Every event has ``timestamp`` (aware datetime), ``type``, ``id`` (1-based, in order of recording),
+``previousEventId`` (the event before it on the same thread of control: a Map iteration's first event
+points at its ``MapIterationStarted``) and at most one ``<camelCase>EventDetails`` member.
+
+Recording is cheap: payloads are kept as Python values and turned into JSON text only when the event
+is materialised (``History.events()``), unless a :class:`Journal` needs the event durably at once.
+
+Replay. Given the events of an earlier run (``prior``), the history matches each newly recorded event
+against them by type and details, in order of occurrence; a matched event is not recorded again and
+keeps its original id and timestamp. That makes resuming after a crash and redrive deterministic re-runs
+of the interpreter: only events past the end of the prior history are new.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from stepfn.asl.paths import compact_json
+from stepfn.engine.clock import Clock
+
+__all__ = ["DETAILS_KEY", "Assigned", "BufferedHistory", "History", "Journal", "Payload", "details_member"]
+
+
+class Journal(Protocol):
+    """Durable storage of one execution's events (owned by the store)."""
+
+    def append(self, event: dict[str, Any]) -> None:
+        """Persist ``event``; durable before it returns."""
+        ...
+
+    def events(self) -> list[dict[str, Any]]:
+        ...
+
+
+# Event type -> its details member, as botocore's HistoryEvent shape names them.
+DETAILS_KEY: dict[str, str] = {
+    "ExecutionStarted": "executionStartedEventDetails",
+    "ExecutionSucceeded": "executionSucceededEventDetails",
+    "ExecutionFailed": "executionFailedEventDetails",
+    "ExecutionAborted": "executionAbortedEventDetails",
+    "ExecutionTimedOut": "executionTimedOutEventDetails",
+    "ExecutionRedriven": "executionRedrivenEventDetails",
+    "MapStateStarted": "mapStateStartedEventDetails",
+    "MapIterationStarted": "mapIterationStartedEventDetails",
+    "MapIterationSucceeded": "mapIterationSucceededEventDetails",
+    "MapIterationFailed": "mapIterationFailedEventDetails",
+    "MapIterationAborted": "mapIterationAbortedEventDetails",
+    "MapRunStarted": "mapRunStartedEventDetails",
+    "MapRunFailed": "mapRunFailedEventDetails",
+    "MapRunRedriven": "mapRunRedrivenEventDetails",
+    "TaskScheduled": "taskScheduledEventDetails",
+    "TaskStarted": "taskStartedEventDetails",
+    "TaskSubmitted": "taskSubmittedEventDetails",
+    "TaskSucceeded": "taskSucceededEventDetails",
+    "TaskFailed": "taskFailedEventDetails",
+    "TaskTimedOut": "taskTimedOutEventDetails",
+    "TaskStartFailed": "taskStartFailedEventDetails",
+    "TaskSubmitFailed": "taskSubmitFailedEventDetails",
+    "LambdaFunctionScheduled": "lambdaFunctionScheduledEventDetails",
+    "LambdaFunctionSucceeded": "lambdaFunctionSucceededEventDetails",
+    "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",
+    "LambdaFunctionTimedOut": "lambdaFunctionTimedOutEventDetails",
+    "LambdaFunctionStartFailed": "lambdaFunctionStartFailedEventDetails",
+    "LambdaFunctionScheduleFailed": "lambdaFunctionScheduleFailedEventDetails",
+    "ActivityScheduled": "activityScheduledEventDetails",
+    "ActivityStarted": "activityStartedEventDetails",
+    "ActivitySucceeded": "activitySucceededEventDetails",
+    "ActivityFailed": "activityFailedEventDetails",
+    "ActivityTimedOut": "activityTimedOutEventDetails",
+    "ActivityScheduleFailed": "activityScheduleFailedEventDetails",
+    "EvaluationFailed": "evaluationFailedEventDetails",
+}
+
+
+def details_member(event_type: str) -> str | None:
+    if event_type in DETAILS_KEY:
+        return DETAILS_KEY[event_type]
+    if event_type.endswith("StateEntered"):
+        return "stateEnteredEventDetails"
+    if event_type.endswith("StateExited"):
+        return "stateExitedEventDetails"
+    return None
+
+
+# Details keys that carry a JSON payload, and the "...Details" member AWS puts beside each.
+_PAYLOAD_KEYS = {"input": "inputDetails", "output": "outputDetails", "parameters": None}
+
+
+class _Event:
+    __slots__ = ("details", "id", "previous_id", "record", "timestamp", "type")
+
+    def __init__(self, event_type: str, event_id: int, previous_id: int, timestamp: datetime,
+                 details: dict[str, Any] | None) -> None:
+        self.type = event_type
+        self.id = event_id
+        self.previous_id = previous_id
+        self.timestamp = timestamp
+        self.details = details
+        self.record: dict[str, Any] | None = None
+
+    def materialise(self) -> dict[str, Any]:
+        if self.record is None:
+            record: dict[str, Any] = {
+                "timestamp": self.timestamp,
+                "type": self.type,
+                "id": self.id,
+                "previousEventId": self.previous_id,
+            }
+            member = details_member(self.type)
+            if member is not None:
+                record[member] = _render_details(self.details or {})
+            self.record = record
+        return self.record
+
+
+class Payload:
+    """A JSON value in event details, serialised only when the event is materialised."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class Assigned:
+    """``assignedVariables``: variable name -> value, rendered as name -> JSON text."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.values = values
+
+
+def _render_details(details: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in details.items():
+        if isinstance(value, Assigned):
+            out[key] = {name: compact_json(item) for name, item in value.values.items()}
+        elif isinstance(value, Payload):
+            out[key] = compact_json(value.value)
+            companion = _PAYLOAD_KEYS.get(key)
+            if companion:
+                out[companion] = {"truncated": False}
+        elif value is not None:
+            out[key] = value
+    return out
+
+
+def _signature(event_type: str, details: dict[str, Any] | None) -> tuple[str, str]:
+    rendered = _render_details(details or {}) if details else {}
+    return event_type, compact_json(rendered)
+
+
+def _prior_signature(event: dict[str, Any]) -> tuple[str, str]:
+    member = details_member(event["type"])
+    details = event.get(member, {}) if member else {}
+    return event["type"], compact_json(details or {})
+
+
+_PROVISIONAL = itertools.count(1)
+
+
+class BufferedHistory:
+    """Events of one inline Parallel branch, held back until :meth:`History.flush` orders them.
+
+    Provisional ids are negative; a branch's first event points at the real ``ParallelStateStarted``."""
+
+    replaying = False
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.events: list[tuple[int, str, int, dict[str, Any] | None]] = []
+        self.prior: list[dict[str, Any]] = []
+
+    def add(self, event_type: str, previous_id: int, details: dict[str, Any] | None = None) -> tuple[int, datetime]:
+        provisional = -next(_PROVISIONAL)
+        self.events.append((provisional, event_type, previous_id, details))
+        return provisional, self._clock.now()
+
+    def children(self, event_id: int) -> list[dict[str, Any]]:
+        return []
+
+
+class History:
+    """The recorder of one execution's events (thread-safe)."""
+
+    def __init__(self, clock: Clock, journal: Journal | None = None,
+                 prior: Iterable[dict[str, Any]] = (), *, unmatchable: frozenset[str] = frozenset()) -> None:
+        self._clock = clock
+        self._journal = journal
+        self._lock = threading.Lock()
+        self._events: list[_Event] = []
+        self._materialised: list[dict[str, Any]] | None = None
+        self.closed = False
+        self.prior: list[dict[str, Any]] = list(prior)
+        self._unmatched: dict[tuple[str, str], deque[dict[str, Any]]] = defaultdict(deque)
+        self._children: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for event in self.prior:
+            if event["type"] not in unmatchable:
+                self._unmatched[_prior_signature(event)].append(event)
+            self._children[int(event.get("previousEventId") or 0)].append(event)
+        self._next_id = max((int(e["id"]) for e in self.prior), default=0) + 1
+        self.replaying = bool(self.prior)
+
+    def add(self, event_type: str, previous_id: int, details: dict[str, Any] | None = None) -> tuple[int, datetime]:
+        """Record an event; returns its id and timestamp (those of the prior event it replays, if any)."""
+        if self.replaying:
+            queue = self._unmatched.get(_signature(event_type, details))
+            if queue:
+                prior = queue.popleft()
+                return int(prior["id"]), prior["timestamp"]
+        now = self._clock.now()
+        with self._lock:
+            if self.closed:
+                return 0, now
+            event = _Event(event_type, self._next_id, previous_id, now, details)
+            self._next_id += 1
+            self._events.append(event)
+            self._materialised = None
+            if self._journal is not None:
+                self._journal.append(event.materialise())
+        return event.id, now
+
+    def flush(self, buffers: list[BufferedHistory]) -> int:
+        """Record the events of inline Parallel branches the way AWS orders them: every branch's
+        ``*StateEntered`` events first, then the rest, each group in branch order. Returns the last id."""
+        ordered = sorted(
+            (event for buffer in buffers for event in buffer.events),
+            key=lambda event: 0 if event[1].endswith("Entered") else 1,
+        )
+        real: dict[int, int] = {}
+        last = 0
+        for provisional, event_type, previous, details in ordered:
+            event_id, _ = self.add(event_type, real.get(previous, previous), details)
+            real[provisional] = event_id
+            last = event_id
+        return last
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+
+    def children(self, event_id: int) -> list[dict[str, Any]]:
+        """Prior events recorded right after ``event_id`` on the same thread of control."""
+        return self._children.get(event_id, [])
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event, prior ones included, as botocore-shaped dicts in id order."""
+        with self._lock:
+            if self._materialised is None:
+                new = [event.materialise() for event in self._events]
+                self._materialised = [*self.prior, *new] if self.prior else new
+            return list(self._materialised)
+
+    def __len__(self) -> int:
+        return len(self._events) + len(self.prior)

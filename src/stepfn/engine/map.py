@@ -1,0 +1,518 @@
+"""The Map state, inline and distributed (states-language.net "Map State"; AWS guide "Distributed Map").
+
+Inline: every iteration is recorded in the execution's history (``MapIterationStarted`` ...).
+Distributed: iterations are child workflow executions whose events stay out of the parent history
+(``MapRunStarted`` / ``MapRunSucceeded``); items may come from an ItemReader (``s3:getObject`` as JSON,
+JSONL, CSV or manifest; ``s3:listObjectsV2``) through the same handlers Task states use, be grouped by an
+ItemBatcher, and results go to a ResultWriter (``s3:putObject``). ToleratedFailureCount/Percentage decide
+when failed iterations fail the Map (``States.ExceedToleratedFailureThreshold``).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
+from stepfn.asl.paths import RESULT_PATH_DEFAULT, CompiledPath, PathNotFound, Template, compact_json
+from stepfn.engine.definition import (
+    Compiler,
+    Graph,
+    StateNode,
+    common_fields,
+    compile_graph,
+    optional_path,
+    result_path,
+    template,
+)
+from stepfn.engine.history import History
+from stepfn.engine.parallel import run_all, run_branch_graph
+from stepfn.engine.protocol import TaskRequest
+from stepfn.engine.retry import Catcher, Retrier, compile_catchers, compile_retriers, run_with_retry
+from stepfn.engine.runtime import Frame, Variables
+from stepfn.engine.task import _Control, _invoke, _Waiter, check_size, find_handler
+from stepfn.errors import DefinitionError, StatesError
+
+__all__ = ["MapNode"]
+
+RUNTIME = "States.Runtime"
+QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
+ITEM_READER_FAILED = "States.ItemReaderFailed"
+INLINE_MAX_CONCURRENCY = 40
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemReader:
+    resource: str
+    service: str
+    action: str
+    parameters: Template | JsonataTemplate | None
+    input_type: str | None
+    csv_header_location: str
+    csv_headers: tuple[str, ...] | None
+    csv_delimiter: str
+    max_items: Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MapNode(StateNode):
+    type_name = "Map"
+    retriable = True
+    failed_event = "MapStateFailed"
+    processor: Graph | None = None
+    distributed: bool = False
+    items_path: CompiledPath | None = None
+    items: Any = None
+    item_selector: Template | JsonataTemplate | None = None
+    result_selector: Template | None = None
+    result_path: Any = RESULT_PATH_DEFAULT
+    max_concurrency: Any = 0
+    tolerated_count: Any = None
+    tolerated_percentage: Any = None
+    item_reader: ItemReader | None = None
+    batcher: dict[str, Any] | None = None
+    result_writer: dict[str, Any] | None = None
+    label: str | None = None
+    retriers: tuple[Retrier, ...] = ()
+    catchers: tuple[Catcher, ...] = ()
+    blocking: bool = False
+
+    @property
+    def targets(self) -> list[str]:
+        return [c.next for c in self.catchers]
+
+    def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
+        return run_with_retry(frame, self, value, self.retriers, self.catchers,
+                              lambda attempt: self._attempt(frame, value))
+
+    # ----------------------------------------------------------------------------------- parameters
+    def _number(self, spec: Any, field: str, frame: Frame, source: Any, states: dict[str, Any] | None,
+                kind: type) -> Any:
+        if spec is None:
+            return None
+        if isinstance(spec, JsonataTemplate):
+            value = spec.evaluate(states or {}, frame.variables.flat(), new_uuid=frame.run.new_uuid)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise StatesError(QUERY_EVALUATION_ERROR,
+                                  f"The {field} field must be a number, but was: {compact_json(value)}", field=field)
+            return kind(value)
+        if isinstance(spec, CompiledPath):
+            try:
+                value = spec.resolve(frame.sources(source))
+            except PathNotFound as exc:
+                raise StatesError(RUNTIME, f"Invalid path '{spec.text}' : {exc.message}") from None
+            ok = (isinstance(value, int) if kind is int else isinstance(value, (int, float))) and not isinstance(
+                value, bool)
+            if not ok:
+                shown = value if isinstance(value, str) else compact_json(value)
+                raise StatesError(RUNTIME, f'The {field}Path field refers to value "{shown}" which is not a valid '
+                                           f"{'integer' if kind is int else 'float'}: {spec.text}")
+            return kind(value)
+        return kind(spec)
+
+    def _attempt(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
+        states = frame.states_binding(value) if self.jsonata else None
+        effective = value if self.jsonata else self.effective_input(frame, value)
+        items = None if self.item_reader is not None else self._items(frame, effective, states)
+        max_concurrency = self._number(self.max_concurrency, "MaxConcurrency", frame, effective, states, int) or 0
+        frame.emit("MapStateStarted", {"length": len(items) if items is not None else 0})
+        tolerated_count = self._number(self.tolerated_count, "ToleratedFailureCount", frame, effective, states, int)
+        tolerated_percentage = self._number(self.tolerated_percentage, "ToleratedFailurePercentage", frame,
+                                            effective, states, float)
+        if tolerated_count is not None and tolerated_count < 0:
+            raise StatesError(RUNTIME, "ToleratedFailureCount cannot be negative.")
+        if tolerated_percentage is not None and not 0 <= tolerated_percentage <= 100:
+            raise StatesError(RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
+        if self.distributed:
+            results = self._run_distributed(frame, effective, states, items, max_concurrency, tolerated_count,
+                                            tolerated_percentage)
+        else:
+            assert items is not None
+            results = self._run_inline(frame, effective, states, items, max_concurrency)
+        check_size(results, self.name)
+        frame.emit("MapStateSucceeded")
+        if self.jsonata:
+            result_states = frame.states_binding(value, result=results)
+            assigned = self.evaluate_assign(frame, value, result_states)
+            return self.finish(frame, self.evaluate_output(frame, result_states, results), assigned)
+        if self.result_selector is not None:
+            results = self.result_selector.evaluate(frame.sources(results))
+        return self.finish_jsonpath(frame, value, results, self.result_path)
+
+    def _items(self, frame: Frame, effective: Any, states: dict[str, Any] | None) -> list[Any]:
+        if self.jsonata:
+            if isinstance(self.items, JsonataTemplate):
+                assert states is not None
+                items = self.items.evaluate(states, frame.variables.flat(), new_uuid=frame.run.new_uuid)
+                if not isinstance(items, list):
+                    expression = self.items.value[2:-2].strip() if isinstance(self.items.value, str) else ""
+                    raise StatesError(
+                        QUERY_EVALUATION_ERROR,
+                        f"The JSONata expression '{expression}' specified for the field 'Items' returned an "
+                        f"unexpected result type. Expected 'array', but was '{_type_name(items)}' for value: "
+                        f"{compact_json(items)}",
+                        field="Items")
+                return items
+            if self.items is not None:
+                return list(self.items)
+            if not isinstance(effective, list):
+                raise StatesError(QUERY_EVALUATION_ERROR,
+                                  f"Map state input must be an array but was: {compact_json(effective)}",
+                                  field="Items")
+            return effective
+        if self.items_path is None:
+            items = effective
+        else:
+            try:
+                items = self.items_path.resolve(frame.sources(effective))
+            except PathNotFound as exc:
+                raise StatesError(RUNTIME, f"Invalid path '{self.items_path.text}' : {exc.message}") from None
+        if not isinstance(items, list):
+            raise StatesError(RUNTIME, f"Map state input must be an array but was: {compact_json(items)}",
+                              field="ItemsPath")
+        return items
+
+    def _item_input(self, frame: Frame, effective: Any, states: dict[str, Any] | None, index: int, item: Any) -> Any:
+        if self.item_selector is None:
+            return item
+        frame.map_item = {"Index": index, "Value": item}
+        try:
+            if isinstance(self.item_selector, JsonataTemplate):
+                binding = frame.states_binding(effective)
+                return self.item_selector.evaluate(binding, frame.variables.flat(), new_uuid=frame.run.new_uuid)
+            return self.item_selector.evaluate(frame.sources(effective))
+        finally:
+            frame.map_item = None
+
+    # ----------------------------------------------------------------------------------- inline
+    def _run_inline(self, frame: Frame, effective: Any, states: dict[str, Any] | None, items: list[Any],
+                    max_concurrency: int) -> list[Any]:
+        assert self.processor is not None
+        processor = self.processor
+        inputs = [self._item_input(frame, effective, states, i, item) for i, item in enumerate(items)]
+        start_event = frame.last_event
+        lock = threading.Lock()
+        name = self.name
+
+        def iteration(i: int, abort: threading.Event) -> Any:
+            child = Frame(frame.run, Variables(frame.variables), start_event)
+            child.emit("MapIterationStarted", {"name": name, "index": i})
+            try:
+                output = run_branch_graph(child, processor, inputs[i], abort)
+            except StatesError:
+                with lock:
+                    child.emit("MapIterationFailed", {"name": name, "index": i})
+                raise
+            child.emit("MapIterationSucceeded", {"name": name, "index": i})
+            return output
+
+        limit = INLINE_MAX_CONCURRENCY if max_concurrency == 0 else min(max_concurrency, INLINE_MAX_CONCURRENCY)
+        try:
+            return run_all(len(items), iteration, blocking=self.blocking, max_concurrency=limit)
+        except StatesError as exc:
+            raise StatesError(exc.error, exc.cause, state=exc.state or self.name) from None
+
+    # ----------------------------------------------------------------------------------- distributed
+    def _run_distributed(self, frame: Frame, effective: Any, states: dict[str, Any] | None,
+                         items: list[Any] | None, max_concurrency: int, tolerated_count: int | None,
+                         tolerated_percentage: float | None) -> Any:
+        assert self.processor is not None
+        run = frame.run
+        map_run_arn = (f"arn:{run.partition}:states:{run.region}:{run.account}:mapRun:"
+                       f"{run.state_machine_context['Name']}/{self.label or self.name}:{run.new_uuid()}")
+        if self.item_reader is not None:
+            items = self._read_items(frame, effective, states)
+        frame.emit("MapRunStarted", {"mapRunArn": map_run_arn})
+        try:
+            assert items is not None
+            inputs = self._batches(frame, effective, states, items)
+        except StatesError as exc:
+            frame.emit("MapRunFailed", {"error": exc.error, "cause": exc.cause})
+            raise
+        processor = self.processor
+        failures: list[StatesError] = []
+        lock = threading.Lock()
+
+        def child_execution(i: int, abort: threading.Event) -> Any:
+            child_run = dataclasses.replace(run, history=History(run.clock))
+            child = Frame(child_run, Variables(frame.variables), 0)
+            try:
+                return run_branch_graph(child, processor, inputs[i], abort)
+            except StatesError as exc:
+                with lock:
+                    failures.append(exc)
+                return {"Error": exc.error, "Cause": exc.cause}
+
+        limit = max_concurrency if max_concurrency > 0 else 0
+        results = run_all(len(inputs), child_execution, blocking=self.blocking, max_concurrency=limit)
+        failed = len(failures)
+        allowed = self._exceeded(failed, len(inputs), tolerated_count, tolerated_percentage)
+        if failed and not allowed:
+            if tolerated_count is None and tolerated_percentage is None:
+                error = failures[0]
+                frame.emit("MapRunFailed", {"error": error.error, "cause": error.cause})
+                raise StatesError(error.error, error.cause, state=error.state or self.name)
+            frame.emit("MapRunFailed", {"error": "States.ExceedToleratedFailureThreshold",
+                                        "cause": "The specified tolerance threshold was exceeded"})
+            raise StatesError("States.ExceedToleratedFailureThreshold",
+                              "The specified tolerance threshold was exceeded", state=self.name)
+        frame.emit("MapRunSucceeded")
+        if self.result_writer is not None:
+            return self._write_results(frame, map_run_arn, results, failures)
+        return results
+
+    @staticmethod
+    def _exceeded(failed: int, total: int, count: int | None, percentage: float | None) -> bool:
+        """True when ``failed`` failures are within the tolerance."""
+        if count is None and percentage is None:
+            return failed == 0
+        if count is not None and failed <= count:
+            return True
+        return percentage is not None and total > 0 and failed * 100.0 / total <= percentage
+
+    def _batches(self, frame: Frame, effective: Any, states: dict[str, Any] | None, items: list[Any]) -> list[Any]:
+        inputs = [self._item_input(frame, effective, states, i, item) for i, item in enumerate(items)]
+        if self.batcher is None:
+            return inputs
+        max_items = self.batcher.get("MaxItemsPerBatch")
+        max_bytes = self.batcher.get("MaxInputBytesPerBatch")
+        if isinstance(self.batcher.get("MaxItemsPerBatchPath"), str):
+            max_items = self._number(optional_path(self.batcher["MaxItemsPerBatchPath"], "", ""),
+                                     "MaxItemsPerBatch", frame, effective, states, int)
+        if isinstance(self.batcher.get("MaxInputBytesPerBatchPath"), str):
+            max_bytes = self._number(optional_path(self.batcher["MaxInputBytesPerBatchPath"], "", ""),
+                                     "MaxInputBytesPerBatch", frame, effective, states, int)
+        batch_input = self.batcher.get("BatchInput")
+        if isinstance(batch_input, (Template, JsonataTemplate)):
+            batch_input = (batch_input.evaluate(states or frame.states_binding(effective), frame.variables.flat())
+                           if isinstance(batch_input, JsonataTemplate) else batch_input.evaluate(frame.sources(effective)))
+        batches: list[Any] = []
+        current: list[Any] = []
+        size = 0
+        for item in inputs:
+            item_size = len(compact_json(item).encode())
+            if current and ((max_items and len(current) >= max_items) or (max_bytes and size + item_size > max_bytes)):
+                batches.append(current)
+                current, size = [], 0
+            current.append(item)
+            size += item_size
+        if current:
+            batches.append(current)
+        out = []
+        for batch in batches:
+            entry: dict[str, Any] = {"Items": batch}
+            if batch_input is not None:
+                entry = {"BatchInput": batch_input, "Items": batch}
+            out.append(entry)
+        return out
+
+    def _call(self, frame: Frame, service: str, action: str, parameters: Any, error: str) -> Any:
+        run = frame.run
+        handler = find_handler(run.handlers, service, action)
+        if handler is None:
+            raise StatesError(error, f"No local handler is registered for '{service}:{action}'.")
+        request = TaskRequest(resource=f"arn:{run.partition}:states:::{service}:{action}", service=service,
+                              action=action, pattern="request_response", parameters=parameters,
+                              state_name=self.name, execution_arn=run.execution_arn, context=frame.context())
+        try:
+            return _invoke(handler, request, _Control(run, _Waiter(run)))
+        except StatesError as exc:
+            raise StatesError(error, exc.cause or exc.error) from None
+
+    def _read_items(self, frame: Frame, effective: Any, states: dict[str, Any] | None) -> list[Any]:
+        reader = self.item_reader
+        assert reader is not None
+        if isinstance(reader.parameters, JsonataTemplate):
+            parameters = reader.parameters.evaluate(states or frame.states_binding(effective), frame.variables.flat())
+        elif isinstance(reader.parameters, Template):
+            parameters = reader.parameters.evaluate(frame.sources(effective))
+        else:
+            parameters = {}
+        max_items = self._number(reader.max_items, "MaxItems", frame, effective, states, int)
+        if max_items is not None and max_items < 0:
+            frame.emit("MapRunStarted", {"mapRunArn": ""})
+            raise self._reader_failure(frame, "field MaxItems must be positive")
+        response = self._call(frame, reader.service, reader.action, parameters, ITEM_READER_FAILED)
+        try:
+            items = self._parse_items(frame, reader, parameters, response)
+        except StatesError as exc:
+            frame.emit("MapRunStarted", {"mapRunArn": ""})
+            raise self._reader_failure(frame, exc.cause or "") from None
+        if max_items:
+            items = items[:max_items]
+        return items
+
+    @staticmethod
+    def _reader_failure(frame: Frame, cause: str) -> StatesError:
+        frame.emit("MapRunFailed", {"error": ITEM_READER_FAILED, "cause": cause})
+        return StatesError(ITEM_READER_FAILED, cause, state=frame.state.name if frame.state else None)
+
+    def _parse_items(self, frame: Frame, reader: ItemReader, parameters: Any, response: Any) -> list[Any]:
+        if reader.action == "listObjectsV2":
+            contents = response.get("Contents", []) if isinstance(response, dict) else []
+            return [{"Etag": obj.get("ETag", obj.get("Etag")), "LastModified": str(obj.get("LastModified")),
+                     "Key": obj.get("Key"), "Size": obj.get("Size"), "StorageClass": obj.get("StorageClass")}
+                    for obj in contents]
+        body = response.get("Body") if isinstance(response, dict) else response
+        if isinstance(body, bytes):
+            body = body.decode()
+        input_type = (reader.input_type or "").upper()
+        if input_type == "" :
+            # No ReaderConfig: the object's text is the item, as AWS passes the raw content.
+            return [body] if not isinstance(body, list) else body
+        if input_type == "JSON":
+            data = json.loads(body) if isinstance(body, str) else body
+            if not isinstance(data, list):
+                raise StatesError(ITEM_READER_FAILED, "Attempting to map over non-iterable node.")
+            return data
+        if input_type == "JSONL":
+            return [json.loads(line) for line in str(body).splitlines() if line.strip()]
+        if input_type == "CSV":
+            rows = list(csv.reader(io.StringIO(str(body)), delimiter=reader.csv_delimiter))
+            if reader.csv_header_location == "GIVEN":
+                headers = list(reader.csv_headers or ())
+            else:
+                if not rows:
+                    return []
+                headers, rows = rows[0], rows[1:]
+            if len(set(headers)) != len(headers):
+                raise StatesError(ITEM_READER_FAILED, "CSV headers cannot contain duplicates.")
+            return [dict(zip(headers, row, strict=False)) for row in rows]
+        if input_type == "MANIFEST":
+            manifest = json.loads(body) if isinstance(body, str) else body
+            bucket = manifest.get("sourceBucket") if isinstance(manifest, dict) else None
+            files = manifest.get("files", []) if isinstance(manifest, dict) else []
+            return [{"Bucket": bucket, "Key": f.get("key")} for f in files]
+        raise StatesError(ITEM_READER_FAILED, f"Unsupported InputType {reader.input_type!r}.")
+
+    def _write_results(self, frame: Frame, map_run_arn: str, results: list[Any],
+                       failures: list[StatesError]) -> Any:
+        writer = self.result_writer
+        assert writer is not None
+        parameters = writer.get("Parameters") or writer.get("Arguments") or {}
+        bucket, prefix = parameters.get("Bucket"), parameters.get("Prefix", "")
+        run_id = map_run_arn.rsplit(":", 1)[-1]
+        key_prefix = f"{prefix.rstrip('/')}/{run_id}" if prefix else run_id
+        succeeded = [r for r in results if not (isinstance(r, dict) and set(r) == {"Error", "Cause"})]
+        manifest = {
+            "DestinationBucket": bucket,
+            "MapRunArn": map_run_arn,
+            "ResultFiles": {
+                "FAILED": [{"Key": f"{key_prefix}/FAILED_0.json", "Size": 0}] if failures else [],
+                "PENDING": [],
+                "SUCCEEDED": [{"Key": f"{key_prefix}/SUCCEEDED_0.json", "Size": 0}] if succeeded else [],
+            },
+        }
+        service, _, action = writer["Resource"].split(":::", 1)[-1].partition(":")
+        writes = [(f"{key_prefix}/manifest.json", manifest)]
+        if succeeded:
+            writes.append((f"{key_prefix}/SUCCEEDED_0.json", succeeded))
+        if failures:
+            writes.append((f"{key_prefix}/FAILED_0.json",
+                           [{"Error": f.error, "Cause": f.cause} for f in failures]))
+        for key, body in writes:
+            self._call(frame, service, action, {"Bucket": bucket, "Key": key, "Body": compact_json(body)},
+                       "States.ResultWriterFailed")
+        return {"MapRunArn": map_run_arn,
+                "ResultWriterDetails": {"Bucket": bucket, "Key": f"{key_prefix}/manifest.json"}}
+
+
+def _maybe_jsonata(value: Any, field: str, jsonata: bool) -> Any:
+    if jsonata and is_jsonata(value):
+        return compile_jsonata_template(value, field=field)
+    return value
+
+
+def _number_field(spec: dict[str, Any], key: str, where: str, jsonata: bool) -> Any:
+    if key in spec:
+        return _maybe_jsonata(spec[key], key, jsonata)
+    if f"{key}Path" in spec and not jsonata:
+        return optional_path(spec[f"{key}Path"], where, f"{key}Path")
+    return None
+
+
+@Compiler.register("Map")
+def _build_map(name: str, spec: dict[str, Any], jsonata: bool) -> MapNode:
+    fields = common_fields(name, spec, jsonata)
+    where = f"$.States.{name}"
+    processor_spec = spec.get("ItemProcessor") or spec.get("Iterator")
+    if not isinstance(processor_spec, dict):
+        raise DefinitionError(f"{where}.ItemProcessor: a Map state needs an ItemProcessor")
+    config = processor_spec.get("ProcessorConfig") or {}
+    processor = compile_graph(processor_spec, jsonata, where=f"{where}.ItemProcessor")
+    distributed = config.get("Mode") == "DISTRIBUTED"
+    if jsonata:
+        if "Items" in spec:
+            fields["items"] = _maybe_jsonata(spec["Items"], "Items", True)
+        if "ItemSelector" in spec:
+            fields["item_selector"] = compile_jsonata_template(spec["ItemSelector"], field="ItemSelector")
+    else:
+        if "ItemsPath" in spec:
+            fields["items_path"] = optional_path(spec["ItemsPath"], where, "ItemsPath")
+        selector = spec.get("ItemSelector", spec.get("Parameters"))
+        if selector is not None:
+            fields["item_selector"] = template(selector, where, "ItemSelector")
+        if "ResultSelector" in spec:
+            fields["result_selector"] = template(spec["ResultSelector"], where, "ResultSelector")
+        fields["result_path"] = result_path(spec, where)
+    fields["max_concurrency"] = _number_field(spec, "MaxConcurrency", where, jsonata) or 0
+    fields["tolerated_count"] = _number_field(spec, "ToleratedFailureCount", where, jsonata)
+    fields["tolerated_percentage"] = _number_field(spec, "ToleratedFailurePercentage", where, jsonata)
+    reader_spec = spec.get("ItemReader")
+    if isinstance(reader_spec, dict):
+        reader_config = reader_spec.get("ReaderConfig") or {}
+        service_action = reader_spec.get("Resource", "").split(":::", 1)[-1]
+        service, _, action = service_action.partition(":")
+        raw_parameters = reader_spec.get("Arguments" if jsonata else "Parameters")
+        parameters: Template | JsonataTemplate | None = None
+        if raw_parameters is not None:
+            parameters = (compile_jsonata_template(raw_parameters, field="Arguments") if jsonata
+                          else template(raw_parameters, f"{where}.ItemReader", "Parameters"))
+        headers = reader_config.get("CSVHeaders")
+        fields["item_reader"] = ItemReader(
+            resource=reader_spec.get("Resource", ""),
+            service=service,
+            action=action,
+            parameters=parameters,
+            input_type=reader_config.get("InputType"),
+            csv_header_location=reader_config.get("CSVHeaderLocation", "FIRST_ROW"),
+            csv_headers=tuple(headers) if isinstance(headers, list) else None,
+            csv_delimiter={"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}.get(
+                reader_config.get("CSVDelimiter", "COMMA"), ","),
+            max_items=_number_field(reader_config, "MaxItems", f"{where}.ItemReader.ReaderConfig", jsonata),
+        )
+    if isinstance(spec.get("ItemBatcher"), dict):
+        batcher = dict(spec["ItemBatcher"])
+        if "BatchInput" in batcher and not jsonata:
+            batcher["BatchInput"] = template(batcher["BatchInput"], f"{where}.ItemBatcher", "BatchInput")
+        fields["batcher"] = batcher
+    if isinstance(spec.get("ResultWriter"), dict):
+        fields["result_writer"] = spec["ResultWriter"]
+    return MapNode(
+        processor=processor,
+        distributed=distributed,
+        label=spec.get("Label"),
+        retriers=compile_retriers(spec, where),
+        catchers=compile_catchers(spec, where, jsonata),
+        blocking=processor.has_blocking,
+        **fields,
+    )

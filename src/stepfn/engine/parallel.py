@@ -1,0 +1,169 @@
+"""The Parallel state (states-language.net "Parallel State") and the branch runner Map shares.
+
+Branches/iterations whose graphs cannot block (no Task, Wait or blocking nested state) run inline on
+the execution's thread, one after another: that is both faster and deterministic. Blocking ones run on
+a bounded pool (no thread per item). The first failure wins; siblings still running stop at their next
+state and their results are dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template
+from stepfn.asl.paths import RESULT_PATH_DEFAULT, Template
+from stepfn.engine.definition import (
+    Compiler,
+    Graph,
+    StateNode,
+    common_fields,
+    compile_graph,
+    result_path,
+    template,
+)
+from stepfn.engine.history import BufferedHistory, History
+from stepfn.engine.retry import Catcher, Retrier, compile_catchers, compile_retriers, run_with_retry
+from stepfn.engine.runtime import Frame, Variables
+from stepfn.engine.task import check_size
+from stepfn.errors import DefinitionError, StatesError
+
+__all__ = ["ParallelNode", "run_all"]
+
+
+class _Aborted(Exception):
+    """A sibling failed: this branch/iteration stops without recording more."""
+
+
+def run_all(count: int, work: Callable[[int, threading.Event], Any], *, blocking: bool,
+            max_concurrency: int) -> list[Any]:
+    """Run ``work(i, abort)`` for every i; results in order. The first StatesError propagates."""
+    abort = threading.Event()
+    if not blocking or count <= 1 or max_concurrency == 1:
+        return [work(i, abort) for i in range(count)]
+    workers = min(count, max_concurrency if max_concurrency > 0 else count, 64)
+    results: list[Any] = [None] * count
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stepfn-branch") as pool:
+        futures = {pool.submit(work, i, abort): i for i in range(count)}
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        first_error: BaseException | None = None
+        for future in done:
+            if future.exception() is not None and not isinstance(future.exception(), _Aborted):
+                first_error = future.exception()
+                break
+        if first_error is not None:
+            abort.set()
+        for future, i in futures.items():
+            try:
+                results[i] = future.result()
+            except _Aborted:
+                pass
+            except BaseException as exc:
+                if first_error is None:
+                    first_error = exc
+        if first_error is not None:
+            raise first_error
+    return results
+
+
+def run_branch_graph(frame: Frame, graph: Graph, value: Any, abort: threading.Event) -> Any:
+    """``run_graph`` that also stops when a sibling failed."""
+    name: str | None = graph.start_at
+    while name is not None:
+        if abort.is_set():
+            raise _Aborted()
+        value, name = frame.run_state(graph.states[name], value)
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParallelNode(StateNode):
+    type_name = "Parallel"
+    retriable = True
+    failed_event = "ParallelStateFailed"
+    branches: tuple[Graph, ...] = ()
+    parameters: Template | JsonataTemplate | None = None
+    result_selector: Template | None = None
+    result_path: Any = RESULT_PATH_DEFAULT
+    retriers: tuple[Retrier, ...] = ()
+    catchers: tuple[Catcher, ...] = ()
+    blocking: bool = False
+
+    @property
+    def targets(self) -> list[str]:
+        return [c.next for c in self.catchers]
+
+    def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
+        return run_with_retry(frame, self, value, self.retriers, self.catchers,
+                              lambda attempt: self._attempt(frame, value))
+
+    def _attempt(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
+        if self.jsonata:
+            states = frame.states_binding(value)
+            branch_input = (self.parameters.evaluate(states, frame.variables.flat(), new_uuid=frame.run.new_uuid)
+                            if isinstance(self.parameters, JsonataTemplate) else value)
+        else:
+            effective = self.effective_input(frame, value)
+            branch_input = (self.parameters.evaluate(frame.sources(effective))
+                            if isinstance(self.parameters, Template) else effective)
+        frame.emit("ParallelStateStarted")
+        results = self._run_branches(frame, branch_input)
+        check_size(results, self.name)
+        if self.jsonata:
+            states = frame.states_binding(value, result=results)
+            assigned = self.evaluate_assign(frame, value, states)
+            return self.finish(frame, self.evaluate_output(frame, states, results), assigned)
+        if self.result_selector is not None:
+            results = self.result_selector.evaluate(frame.sources(results))
+        return self.finish_jsonpath(frame, value, results, self.result_path)
+
+    def _run_branches(self, frame: Frame, branch_input: Any) -> list[Any]:
+        start_event = frame.last_event
+        run = frame.run
+        history = run.history
+        buffered = not self.blocking and isinstance(history, History) and not history.replaying
+        buffers = [BufferedHistory(run.clock) for _ in self.branches] if buffered else []
+
+        def branch(i: int, abort: threading.Event) -> Any:
+            branch_run = dataclasses.replace(run, history=buffers[i]) if buffered else run
+            child = Frame(branch_run, Variables(frame.variables), start_event)
+            return run_branch_graph(child, self.branches[i], branch_input, abort)
+
+        try:
+            return run_all(len(self.branches), branch, blocking=self.blocking, max_concurrency=0)
+        except StatesError as exc:
+            raise StatesError(exc.error, exc.cause, state=exc.state or self.name) from None
+        finally:
+            if buffered:
+                last = history.flush(buffers)
+                frame.last_event = last or frame.last_event
+
+
+@Compiler.register("Parallel")
+def _build_parallel(name: str, spec: dict[str, Any], jsonata: bool) -> ParallelNode:
+    fields = common_fields(name, spec, jsonata)
+    where = f"$.States.{name}"
+    raw_branches: Sequence[Any] = spec.get("Branches") or []
+    if not raw_branches:
+        raise DefinitionError(f"{where}.Branches: a Parallel state needs at least one branch")
+    branches = tuple(compile_graph(b, jsonata, where=f"{where}.Branches[{i}]") for i, b in enumerate(raw_branches))
+    if jsonata:
+        if "Arguments" in spec:
+            fields["parameters"] = compile_jsonata_template(spec["Arguments"], field="Arguments")
+    else:
+        if "Parameters" in spec:
+            fields["parameters"] = template(spec["Parameters"], where, "Parameters")
+        if "ResultSelector" in spec:
+            fields["result_selector"] = template(spec["ResultSelector"], where, "ResultSelector")
+        fields["result_path"] = result_path(spec, where)
+    return ParallelNode(
+        branches=branches,
+        retriers=compile_retriers(spec, where),
+        catchers=compile_catchers(spec, where, jsonata),
+        blocking=any(b.has_blocking for b in branches),
+        **fields,
+    )

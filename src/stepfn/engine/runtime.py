@@ -1,0 +1,257 @@
+"""The interpreter's runtime: one :class:`Run` per execution, one :class:`Frame` per graph being walked.
+
+A frame walks a (sub-)state machine: the execution's top level, a Parallel branch or a Map iteration.
+It carries the variables in scope, the id of the last event on its thread of control (for
+``previousEventId``), and the current state's ``$$.State`` values. Frames run sequentially; Map and
+Parallel make one frame per branch/iteration and may run them on a bounded pool.
+
+Every state runs the same pipeline (:meth:`Frame.run_state`): entered event -> the state's own
+``execute`` -> exited event. Errors raised by the interpreter itself (``States.Runtime``,
+``States.QueryEvaluationError``) get AWS's "An error occurred while executing the state ..." prefix
+here, in one place.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from stepfn.asl.paths import Sources
+from stepfn.engine.history import Assigned, History, Payload
+from stepfn.errors import StatesError
+
+if TYPE_CHECKING:
+    from stepfn.engine.clock import Clock
+    from stepfn.engine.definition import Graph, StateNode
+    from stepfn.engine.protocol import TaskHandler
+
+__all__ = ["Frame", "Halt", "Run", "Variables", "format_timestamp", "run_graph"]
+
+RUNTIME = "States.Runtime"
+QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
+# Errors the interpreter raises about the definition/data itself; AWS prefixes their cause with the state.
+_PREFIXED = frozenset({RUNTIME, QUERY_EVALUATION_ERROR})
+
+
+class Halt(Exception):
+    """The execution was stopped or timed out: unwind without recording anything more."""
+
+
+def format_timestamp(moment: datetime) -> str:
+    """``2024-01-01T00:00:00.000Z``: the form ``$$`` timestamps take."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class Variables:
+    """Workflow variables of one scope; inner scopes (Map, Parallel) read the outer ones."""
+
+    __slots__ = ("_flat", "local", "parent")
+
+    def __init__(self, parent: Variables | None = None, initial: Mapping[str, Any] | None = None) -> None:
+        self.parent = parent
+        self.local: dict[str, Any] = dict(initial or {})
+        self._flat: dict[str, Any] | None = None
+
+    def __getitem__(self, name: str) -> Any:
+        scope: Variables | None = self
+        while scope is not None:
+            if name in scope.local:
+                return scope.local[name]
+            scope = scope.parent
+        raise KeyError(name)
+
+    def assign(self, values: Mapping[str, Any]) -> None:
+        self.local.update(values)
+        self._flat = None
+
+    def flat(self) -> dict[str, Any]:
+        """Every visible variable (inner values shadow outer ones), for JSONata bindings."""
+        if self._flat is None:
+            base = self.parent.flat() if self.parent is not None else {}
+            self._flat = {**base, **self.local} if base else dict(self.local)
+        return self._flat
+
+
+@dataclass
+class Run:
+    """One execution: identity, clock, history, handlers and the stop/timeout switch."""
+
+    execution_arn: str
+    state_machine_arn: str
+    name: str
+    role_arn: str | None
+    input: Any
+    clock: Clock
+    history: History
+    handlers: Mapping[str, TaskHandler]
+    new_uuid: Callable[[], str]
+    start_time: datetime
+    redrive_count: int = 0
+    redrive_time: datetime | None = None
+    redriving: bool = False
+    cancel: threading.Event = field(default_factory=threading.Event)
+    halt_status: str | None = None
+    halt_error: str | None = None
+    halt_cause: str | None = None
+    tokens: Any = None
+    """The engine's task-token registry (``.waitForTaskToken``)."""
+    mock: Any = None
+    """A mocked-response router (Step Functions Local mock config), consulted before the handlers."""
+    wakers: set[threading.Event] = field(default_factory=set)
+    """Events of waits in progress (task completion, heartbeats); halting sets them all."""
+    logs: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.region = _arn_part(self.execution_arn, 3) or "us-east-1"
+        self.partition = _arn_part(self.execution_arn, 1) or "aws"
+        self.account = _arn_part(self.execution_arn, 4) or "123456789012"
+        execution: dict[str, Any] = {
+            "Id": self.execution_arn,
+            "Input": self.input,
+            "StartTime": format_timestamp(self.start_time),
+            "Name": self.name,
+            "RoleArn": self.role_arn,
+            "RedriveCount": self.redrive_count,
+        }
+        if self.redrive_time is not None:
+            execution["RedriveTime"] = format_timestamp(self.redrive_time)
+        self.execution_context = execution
+        self.state_machine_context = {
+            "Id": self.state_machine_arn,
+            "Name": _arn_part(self.state_machine_arn, 6) or self.state_machine_arn,
+        }
+
+    def halt(self, status: str, error: str | None = None, cause: str | None = None) -> bool:
+        """Ask the execution to stop; True for the first caller."""
+        if self.halt_status is not None:
+            return False
+        self.halt_status, self.halt_error, self.halt_cause = status, error, cause
+        self.cancel.set()
+        for waker in list(self.wakers):
+            waker.set()
+        return True
+
+    def check(self) -> None:
+        if self.cancel.is_set():
+            raise Halt()
+
+
+def _arn_part(arn: str, index: int) -> str | None:
+    parts = arn.split(":")
+    return parts[index] if len(parts) > index and parts[index] else None
+
+
+class Frame:
+    """The walk of one graph: variables, event lane and the current state's ``$$.State`` values."""
+
+    __slots__ = ("_sources", "entered_id", "entered_time", "last_event", "map_item", "retry_count", "run",
+                 "state", "task_token", "variables")
+
+    def __init__(self, run: Run, variables: Variables, last_event: int) -> None:
+        self.run = run
+        self.variables = variables
+        self.last_event = last_event
+        self.state: StateNode | None = None
+        self.entered_time: datetime = run.start_time
+        self.entered_id = 0
+        self.retry_count: int | None = None
+        self.task_token: str | None = None
+        self.map_item: dict[str, Any] | None = None
+
+    # ---------------------------------------------------------------------------------- events
+    def emit(self, event_type: str, details: dict[str, Any] | None = None) -> int:
+        event_id, _ = self.run.history.add(event_type, self.last_event, details)
+        self.last_event = event_id
+        return event_id
+
+    def child(self, variables: Variables | None = None) -> Frame:
+        """A frame for a branch/iteration starting after this frame's last event."""
+        return Frame(self.run, variables if variables is not None else Variables(self.variables), self.last_event)
+
+    # ---------------------------------------------------------------------------------- context
+    def context(self) -> dict[str, Any]:
+        """The context object ``$$`` as the current state sees it."""
+        state: dict[str, Any] = {"EnteredTime": format_timestamp(self.entered_time),
+                                 "Name": self.state.name if self.state else None}
+        if self.retry_count is not None:
+            state["RetryCount"] = self.retry_count
+        ctx: dict[str, Any] = {
+            "Execution": self.run.execution_context,
+            "State": state,
+            "StateMachine": self.run.state_machine_context,
+        }
+        if self.task_token is not None:
+            ctx["Task"] = {"Token": self.task_token}
+        if self.map_item is not None:
+            ctx["Map"] = {"Item": self.map_item}
+        return ctx
+
+    def sources(self, value: Any) -> Sources:
+        return Sources(value, self.context, self.variables.__getitem__, self.run.new_uuid)
+
+    def states_binding(self, value: Any, **extra: Any) -> dict[str, Any]:
+        """``$states`` for JSONata: input, context and (after the work) result / errorOutput."""
+        binding = {"input": value, "context": self.context()}
+        binding.update(extra)
+        return binding
+
+    # ---------------------------------------------------------------------------------- pipeline
+    def enter(self, node: StateNode, value: Any) -> None:
+        self.run.check()
+        self.state = node
+        self.task_token = None
+        self.retry_count = 0 if node.retriable else None
+        event_id, when = self.run.history.add(
+            node.entered_event, self.last_event, {"name": node.name, "input": Payload(value)}
+        )
+        self.last_event = event_id
+        self.entered_id = event_id
+        self.entered_time = when
+
+    def exit(self, node: StateNode, value: Any, assigned: Mapping[str, Any] | None = None) -> None:
+        details: dict[str, Any] = {"name": node.name, "output": Payload(value)}
+        if assigned:
+            details["assignedVariables"] = Assigned(assigned)
+            details["assignedVariablesDetails"] = {"truncated": False}
+        self.emit(node.exited_event, details)
+
+    def failure(self, node: StateNode, exc: StatesError) -> StatesError:
+        """Give an interpreter error AWS's cause prefix (and an EvaluationFailed event for JSONata)."""
+        if exc.error in _PREFIXED and exc.state is None:
+            prefix = (f"An error occurred while executing the state '{node.name}' "
+                      f"(entered at the event id #{self.entered_id}).")
+            cause = f"{prefix} {exc.cause}" if exc.cause else prefix
+            failure = StatesError(exc.error, cause, state=node.name, field=exc.field, path=exc.path)
+            if exc.error == QUERY_EVALUATION_ERROR:
+                self.emit("EvaluationFailed", {"error": exc.error, "cause": cause,
+                                               "location": exc.field, "state": node.name})
+            return failure
+        return exc
+
+    def run_state(self, node: StateNode, value: Any) -> tuple[Any, str | None]:
+        self.enter(node, value)
+        try:
+            return node.execute(self, value)
+        except StatesError as exc:
+            failure = self.failure(node, exc)
+            if failure is exc:
+                raise
+            raise failure from None
+
+
+def run_graph(frame: Frame, graph: Graph, value: Any) -> Any:
+    """Walk ``graph`` from its StartAt until a terminal state; returns the output or raises StatesError."""
+    name: str | None = graph.start_at
+    states = graph.states
+    while name is not None:
+        value, name = frame.run_state(states[name], value)
+    return value
+
+
+def new_task_token(run: Run, entered_id: int, attempt: int) -> str:
+    """Deterministic per (execution, state entry, attempt) so that a replay re-derives the same token."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run.execution_arn}#{entered_id}#{attempt}"))

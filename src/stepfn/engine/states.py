@@ -1,0 +1,278 @@
+"""The flow states: Pass, Succeed, Fail and Wait (states-language.net "Pass/Succeed/Fail/Wait State")."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
+from stepfn.asl.paths import (
+    RESULT_PATH_DEFAULT,
+    CompiledPath,
+    PathNotFound,
+    Template,
+    compact_json,
+    compile_expression,
+)
+from stepfn.engine.definition import Compiler, StateNode, common_fields, optional_path, result_path, template
+from stepfn.engine.runtime import Frame, Halt
+from stepfn.errors import DefinitionError, StatesError
+
+__all__ = ["FailNode", "PassNode", "SucceedNode", "WaitNode", "parse_timestamp"]
+
+RUNTIME = "States.Runtime"
+QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
+# AWS refuses waits longer than a signed 32-bit number of seconds.
+MAX_WAIT_SECONDS = 2**31 - 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PassNode(StateNode):
+    type_name = "Pass"
+    parameters: Template | None = None
+    result: Any = None
+    has_result: bool = False
+    result_path: Any = RESULT_PATH_DEFAULT
+
+    def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
+        if self.jsonata:
+            states = frame.states_binding(value)
+            assigned = self.evaluate_assign(frame, value, states)
+            return self.finish(frame, self.evaluate_output(frame, states, value), assigned)
+        effective = self.effective_input(frame, value)
+        if self.parameters is not None:
+            result = self.parameters.evaluate(frame.sources(effective))
+        elif self.has_result:
+            result = self.result
+        else:
+            result = effective
+        return self.finish_jsonpath(frame, value, result, self.result_path)
+
+
+@Compiler.register("Pass")
+def _build_pass(name: str, spec: dict[str, Any], jsonata: bool) -> PassNode:
+    fields = common_fields(name, spec, jsonata)
+    if not jsonata:
+        where = f"$.States.{name}"
+        if "Parameters" in spec:
+            fields["parameters"] = template(spec["Parameters"], where, "Parameters")
+        if "Result" in spec:
+            fields["result"] = spec["Result"]
+            fields["has_result"] = True
+        fields["result_path"] = result_path(spec, where)
+    return PassNode(**fields)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SucceedNode(StateNode):
+    type_name = "Succeed"
+
+    def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
+        if self.jsonata:
+            output = self.evaluate_output(frame, frame.states_binding(value), value)
+        else:
+            output = self.select_output(frame, self.effective_input(frame, value))
+        frame.exit(self, output)
+        return output, None
+
+
+@Compiler.register("Succeed")
+def _build_succeed(name: str, spec: dict[str, Any], jsonata: bool) -> SucceedNode:
+    fields = common_fields(name, spec, jsonata)
+    fields["next"] = None
+    return SucceedNode(**fields)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailNode(StateNode):
+    type_name = "Fail"
+    error: Any = None
+    cause: Any = None
+    error_path: Any = None
+    cause_path: Any = None
+
+    @property
+    def exited_event(self) -> str:
+        return ""
+
+    def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
+        if self.jsonata:
+            states = frame.states_binding(value)
+            error = self._jsonata(self.error, frame, states)
+            cause = self._jsonata(self.cause, frame, states)
+        else:
+            error = self._jsonpath(self.error, self.error_path, "ErrorPath", frame, value)
+            cause = self._jsonpath(self.cause, self.cause_path, "CausePath", frame, value)
+        # state= marks the failure as the user's own, not an interpreter error to prefix.
+        raise StatesError(error, cause, state=self.name)
+
+    @staticmethod
+    def _jsonata(value: Any, frame: Frame, states: dict[str, Any]) -> Any:
+        if isinstance(value, JsonataTemplate):
+            return value.evaluate(states, frame.variables.flat(), new_uuid=frame.run.new_uuid)
+        return value
+
+    @staticmethod
+    def _jsonpath(literal: Any, path: Any, field: str, frame: Frame, value: Any) -> Any:
+        if path is None:
+            return literal
+        sources = frame.sources(value)
+        try:
+            result = path(sources)
+        except StatesError as exc:
+            if exc.error == RUNTIME and exc.field:
+                raise StatesError(RUNTIME, exc.cause.replace(f"field '{exc.field}'", f"field '{field}'")
+                                  if exc.cause else None, field=field) from None
+            raise
+        return result if isinstance(result, str) else compact_json(result)
+
+
+@Compiler.register("Fail")
+def _build_fail(name: str, spec: dict[str, Any], jsonata: bool) -> FailNode:
+    fields = common_fields(name, spec, jsonata)
+    fields["next"] = None
+    fields.pop("assign", None)
+    if jsonata:
+        for key in ("Error", "Cause"):
+            if key in spec:
+                fields[key.lower()] = (compile_jsonata_template(spec[key], field=key)
+                                       if is_jsonata(spec[key]) else spec[key])
+        return FailNode(**fields)
+    fields["error"] = spec.get("Error")
+    fields["cause"] = spec.get("Cause")
+    for key in ("ErrorPath", "CausePath"):
+        if key in spec:
+            try:
+                fields[key[:-4].lower() + "_path"] = compile_expression(spec[key], key)
+            except DefinitionError as exc:
+                raise DefinitionError(f"$.States.{name}.{key}: {exc}") from exc
+    return FailNode(**fields)
+
+
+_ISO_OFFSET = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
+)
+
+
+def parse_timestamp(text: Any) -> datetime | None:
+    """An ISO-8601 extended offset date-time (``2016-03-14T01:59:00Z``), or None when not one."""
+    if not isinstance(text, str):
+        return None
+    match = _ISO_OFFSET.match(text)
+    if not match:
+        return None
+    normalised = text[:-1] + "+00:00" if text.endswith("Z") else text
+    fraction = match.group(7)
+    if fraction and len(fraction) > 7:
+        normalised = normalised.replace(fraction, fraction[:7])
+    try:
+        moment = datetime.fromisoformat(normalised)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WaitNode(StateNode):
+    type_name = "Wait"
+    blocking = True
+    seconds: Any = None
+    timestamp: Any = None
+    seconds_path: CompiledPath | None = None
+    timestamp_path: CompiledPath | None = None
+
+    def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
+        if self.jsonata:
+            states = frame.states_binding(value)
+            delay = self._jsonata_delay(frame, states)
+        else:
+            effective = self.effective_input(frame, value)
+            delay = self._jsonpath_delay(frame, effective)
+        if delay > MAX_WAIT_SECONDS:
+            raise StatesError(RUNTIME, "Wait state delay is too long.")
+        if delay > 0 and not frame.run.clock.sleep(delay, frame.run.cancel):
+            raise Halt()
+        if self.jsonata:
+            assigned = self.evaluate_assign(frame, value, states)
+            return self.finish(frame, self.evaluate_output(frame, states, value), assigned)
+        assigned = self.evaluate_assign(frame, effective)
+        return self.finish(frame, self.select_output(frame, effective), assigned)
+
+    def _until(self, frame: Frame, moment: datetime) -> float:
+        return (moment - frame.run.clock.now()).total_seconds()
+
+    def _jsonpath_delay(self, frame: Frame, effective: Any) -> float:
+        if self.seconds is not None:
+            return float(self.seconds)
+        if self.timestamp is not None:
+            return self._until(frame, self.timestamp)
+        path = self.seconds_path or self.timestamp_path
+        assert path is not None
+        try:
+            found = path.resolve(frame.sources(effective))
+        except PathNotFound as exc:
+            raise StatesError(RUNTIME, f"Invalid path '{path.text}' : {exc.message}") from None
+        if self.seconds_path is not None:
+            shown = f"{path.text} == {compact_json(found)}"
+            if not isinstance(found, int) or isinstance(found, bool):
+                raise StatesError(RUNTIME, f"The SecondsPath parameter cannot be parsed as a long value: {shown}")
+            if found < 0:
+                raise StatesError(RUNTIME, f"The SecondsPath parameter references a negative value: {shown}")
+            return float(found)
+        moment = parse_timestamp(found)
+        if moment is None:
+            raise StatesError(
+                RUNTIME,
+                "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time "
+                f"format string: {path.text} == {found if isinstance(found, str) else compact_json(found)}",
+            )
+        return self._until(frame, moment)
+
+    def _jsonata_delay(self, frame: Frame, states: dict[str, Any]) -> float:
+        variables = frame.variables.flat()
+        if self.seconds is not None:
+            seconds = (self.seconds.evaluate(states, variables, new_uuid=frame.run.new_uuid)
+                       if isinstance(self.seconds, JsonataTemplate) else self.seconds)
+            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+                raise StatesError(QUERY_EVALUATION_ERROR,
+                                  f"The Seconds field must be a positive integer, but was: {compact_json(seconds)}",
+                                  field="Seconds")
+            return float(seconds)
+        stamp = (self.timestamp.evaluate(states, variables, new_uuid=frame.run.new_uuid)
+                 if isinstance(self.timestamp, JsonataTemplate) else self.timestamp)
+        moment = stamp if isinstance(stamp, datetime) else parse_timestamp(stamp)
+        if moment is None:
+            raise StatesError(
+                QUERY_EVALUATION_ERROR,
+                f"The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {stamp}",
+                field="Timestamp",
+            )
+        return self._until(frame, moment)
+
+
+@Compiler.register("Wait")
+def _build_wait(name: str, spec: dict[str, Any], jsonata: bool) -> WaitNode:
+    fields = common_fields(name, spec, jsonata)
+    where = f"$.States.{name}"
+    if jsonata:
+        for key in ("Seconds", "Timestamp"):
+            if key in spec:
+                fields[key.lower()] = (compile_jsonata_template(spec[key], field=key)
+                                       if is_jsonata(spec[key]) else spec[key])
+        return WaitNode(**fields)
+    if "Seconds" in spec:
+        fields["seconds"] = spec["Seconds"]
+    elif "Timestamp" in spec:
+        moment = parse_timestamp(spec["Timestamp"])
+        if moment is None:
+            raise DefinitionError(f"{where}.Timestamp: not an ISO-8601 timestamp: {spec['Timestamp']!r}")
+        fields["timestamp"] = moment
+    elif "SecondsPath" in spec:
+        fields["seconds_path"] = optional_path(spec["SecondsPath"], where, "SecondsPath")
+    elif "TimestampPath" in spec:
+        fields["timestamp_path"] = optional_path(spec["TimestampPath"], where, "TimestampPath")
+    else:
+        raise DefinitionError(f"{where}: a Wait state needs Seconds, Timestamp, SecondsPath or TimestampPath")
+    return WaitNode(**fields)

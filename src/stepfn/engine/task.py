@@ -1,0 +1,482 @@
+"""The Task state: resource resolution, dispatch to handlers, timeouts, heartbeats and task tokens.
+
+Spec: states-language.net "Task State" and the AWS guide's "Service integration patterns". Resources:
+
+* ``arn:<p>:states:::<service>:<action>[.sync|.sync:2|.waitForTaskToken]`` (``aws-sdk:<svc>:<action>``
+  too) -> handler ``"<service>:<action>"``, history ``TaskScheduled/Started/Succeeded|Failed|TimedOut``;
+* ``arn:<p>:lambda:<r>:<acct>:function:<name>`` -> ``lambda:invoke`` with ``{FunctionName, Payload}``;
+  the result is the function's return value, history ``LambdaFunction*``;
+* ``arn:<p>:states:<r>:<acct>:activity:<name>`` -> ``activity:<name>``, history ``Activity*``.
+
+A handler blocks until done. With no TimeoutSeconds/HeartbeatSeconds it runs on the execution's own
+thread; otherwise on a helper thread while the execution waits on the clock, so a timeout fires even
+if the handler never returns (the handler sees ``control.cancelled()``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
+from stepfn.asl.paths import RESULT_PATH_DEFAULT, CompiledPath, PathNotFound, Template, compact_json
+from stepfn.engine.definition import Compiler, StateNode, common_fields, optional_path, result_path, template
+from stepfn.engine.history import Payload
+from stepfn.engine.protocol import IntegrationPattern, TaskHandler, TaskRequest
+from stepfn.engine.retry import Catcher, Retrier, compile_catchers, compile_retriers, run_with_retry
+from stepfn.engine.runtime import Frame, Halt, Run, new_task_token
+from stepfn.errors import DefinitionError, StatesError
+
+__all__ = ["MAX_PAYLOAD_BYTES", "Resource", "TaskNode", "TokenRegistry", "check_size", "parse_resource"]
+
+MAX_PAYLOAD_BYTES = 262_144
+DEFAULT_TIMEOUT_SECONDS = 99_999_999
+RUNTIME = "States.Runtime"
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    arn: str
+    kind: str
+    """``service``, ``lambda`` (a function ARN) or ``activity``."""
+    service: str
+    action: str
+    pattern: IntegrationPattern
+    event_resource: str
+    """``resource`` as history events show it: ``invoke``, ``createTrainingJob.sync``, or the ARN."""
+
+
+_PATTERNS: dict[str, IntegrationPattern] = {
+    ".sync": "sync",
+    ".sync:2": "sync:2",
+    ".waitForTaskToken": "wait_for_task_token",
+}
+
+
+def parse_resource(arn: str) -> Resource:
+    parts = arn.split(":")
+    if len(parts) >= 7 and parts[2] == "lambda" and parts[5] == "function":
+        return Resource(arn, "lambda", "lambda", "invoke", "request_response", arn)
+    if len(parts) >= 7 and parts[2] == "states" and parts[5] == "activity":
+        return Resource(arn, "activity", "activity", parts[6], "request_response", arn)
+    if len(parts) >= 7 and parts[2] == "states" and parts[3] == "" and parts[4] == "":
+        service_parts = parts[5:]
+        tail = ":".join(service_parts)
+        pattern: IntegrationPattern = "request_response"
+        for suffix, name in sorted(_PATTERNS.items(), key=lambda item: -len(item[0])):
+            if tail.endswith(suffix):
+                pattern = name
+                tail = tail[: -len(suffix)]
+                break
+        service, _, action = tail.rpartition(":")
+        if not service or not action:
+            raise DefinitionError(f"unsupported Task resource {arn!r}")
+        event_resource = arn.split(":")[-1] if service != "aws-sdk" else action
+        event_resource = ":".join(parts[6:]) if service.startswith("aws-sdk") else event_resource
+        return Resource(arn, "service", service, action, pattern, event_resource)
+    raise DefinitionError(f"unsupported Task resource {arn!r}")
+
+
+def check_size(value: Any, resource: str) -> None:
+    """States.DataLimitExceeded when ``value`` is over 256 KiB as UTF-8 JSON."""
+    if len(compact_json(value).encode()) > MAX_PAYLOAD_BYTES:
+        raise StatesError("States.DataLimitExceeded",
+                          f"The state/task '{resource}' returned a result with a size exceeding the maximum "
+                          "number of bytes service limit.")
+
+
+# --------------------------------------------------------------------------------------------- tokens
+class _Waiter:
+    """Completion of one task attempt: by the handler's thread, a task token, or a timeout."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.done = threading.Event()
+        self.wake = threading.Event()
+        self.result: Any = None
+        self.error: StatesError | None = None
+        self.last_beat = run.clock.now()
+        self.cancelled = threading.Event()
+
+    def succeed(self, result: Any) -> None:
+        if not self.done.is_set():
+            self.result = result
+            self.done.set()
+            self.wake.set()
+
+    def fail(self, error: StatesError) -> None:
+        if not self.done.is_set():
+            self.error = error
+            self.done.set()
+            self.wake.set()
+
+    def beat(self) -> None:
+        self.last_beat = self.run.clock.now()
+        self.wake.set()
+
+
+class UnknownTaskToken(StatesError):
+    """``send_task_*`` named a token that no waiting task holds (AWS: TaskDoesNotExist / InvalidToken)."""
+
+    def __init__(self, token: str, code: str = "TaskDoesNotExist") -> None:
+        super().__init__(code, f"Task token {token!r} does not belong to a waiting task")
+        self.token = token
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.token, self.error))
+
+
+class TokenRegistry:
+    """Task tokens of ``.waitForTaskToken`` tasks waiting for ``send_task_success/failure/heartbeat``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiters: dict[str, _Waiter] = {}
+
+    def register(self, token: str, waiter: _Waiter) -> None:
+        with self._lock:
+            self._waiters[token] = waiter
+
+    def release(self, token: str) -> None:
+        with self._lock:
+            self._waiters.pop(token, None)
+
+    def _get(self, token: str) -> _Waiter:
+        with self._lock:
+            waiter = self._waiters.get(token)
+        if waiter is None:
+            raise UnknownTaskToken(token)
+        return waiter
+
+    def succeed(self, token: str, output: str) -> None:
+        try:
+            value = json.loads(output)
+        except (TypeError, ValueError) as exc:
+            raise StatesError("InvalidOutput", f"output is not valid JSON: {exc}") from None
+        self._get(token).succeed(value)
+
+    def fail(self, token: str, error: str | None, cause: str | None) -> None:
+        self._get(token).fail(StatesError(error, cause))
+
+    def heartbeat(self, token: str) -> None:
+        self._get(token).beat()
+
+
+@dataclass
+class _Control:
+    """The :class:`~stepfn.engine.protocol.TaskControl` a handler gets."""
+
+    run: Run
+    waiter: _Waiter
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def cancelled(self) -> bool:
+        return self.run.cancel.is_set() or self.waiter.cancelled.is_set()
+
+    def heartbeat(self) -> None:
+        self.waiter.beat()
+
+    def sleep(self, seconds: float) -> bool:
+        return self.run.clock.sleep(seconds, self.waiter.cancelled if not self.run.cancel.is_set() else self.run.cancel)
+
+    def log(self, message: str) -> None:
+        self.run.logs.append(message)
+
+
+def find_handler(handlers: Mapping[str, TaskHandler], service: str, action: str) -> TaskHandler | None:
+    return handlers.get(f"{service}:{action}") or handlers.get(f"{service}:*") or handlers.get("*")
+
+
+# --------------------------------------------------------------------------------------------- node
+_EVENTS = {
+    "service": ("TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskFailed", "TaskTimedOut"),
+    "lambda": ("LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded",
+               "LambdaFunctionFailed", "LambdaFunctionTimedOut"),
+    "activity": ("ActivityScheduled", "ActivityStarted", "ActivitySucceeded", "ActivityFailed",
+                 "ActivityTimedOut"),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskNode(StateNode):
+    type_name = "Task"
+    retriable = True
+    blocking = True
+    resource: Resource | None = None
+    resource_path: Any = None
+    """JSONPath ``Resource`` given as a ``.$``-less dynamic value is not ASL; JSONata may compute it."""
+    parameters: Template | JsonataTemplate | None = None
+    result_selector: Template | None = None
+    result_path: Any = RESULT_PATH_DEFAULT
+    timeout: Any = None
+    heartbeat: Any = None
+    credentials: Template | JsonataTemplate | None = None
+    retriers: tuple[Retrier, ...] = ()
+    catchers: tuple[Catcher, ...] = ()
+
+    @property
+    def targets(self) -> list[str]:
+        return [c.next for c in self.catchers]
+
+    def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
+        return run_with_retry(frame, self, value, self.retriers, self.catchers,
+                              lambda attempt: self._attempt(frame, value, attempt))
+
+    def _attempt(self, frame: Frame, value: Any, attempt: int) -> tuple[Any, str | None]:
+        resource = self.resource
+        assert resource is not None
+        if resource.pattern == "wait_for_task_token":
+            frame.task_token = new_task_token(frame.run, frame.entered_id, attempt)
+        if self.jsonata:
+            states = frame.states_binding(value)
+            variables = frame.variables.flat()
+            arguments = (self.parameters.evaluate(states, variables, new_uuid=frame.run.new_uuid)
+                         if isinstance(self.parameters, JsonataTemplate) else value)
+            timeout = self._jsonata_number(self.timeout, "TimeoutSeconds", frame, states)
+            heartbeat = self._jsonata_number(self.heartbeat, "HeartbeatSeconds", frame, states)
+            credentials = (self.credentials.evaluate(states, variables, new_uuid=frame.run.new_uuid)
+                           if isinstance(self.credentials, JsonataTemplate) else None)
+        else:
+            effective = self.effective_input(frame, value)
+            sources = frame.sources(effective)
+            arguments = self.parameters.evaluate(sources) if isinstance(self.parameters, Template) else effective
+            timeout = self._jsonpath_number(self.timeout, "TimeoutSecondsPath", frame, effective)
+            heartbeat = self._jsonpath_number(self.heartbeat, "HeartbeatSecondsPath", frame, effective)
+            credentials = self.credentials.evaluate(sources) if isinstance(self.credentials, Template) else None
+        result = self._dispatch(frame, resource, arguments, attempt, timeout, heartbeat, credentials)
+        if self.jsonata:
+            states = frame.states_binding(value, result=result)
+            assigned = self.evaluate_assign(frame, value, states)
+            return self.finish(frame, self.evaluate_output(frame, states, result), assigned)
+        if self.result_selector is not None:
+            result = self.result_selector.evaluate(frame.sources(result))
+        return self.finish_jsonpath(frame, value, result, self.result_path)
+
+    @staticmethod
+    def _jsonata_number(value: Any, field_name: str, frame: Frame, states: dict[str, Any]) -> float | None:
+        if isinstance(value, JsonataTemplate):
+            value = value.evaluate(states, frame.variables.flat(), new_uuid=frame.run.new_uuid)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise StatesError("States.QueryEvaluationError",
+                                  f"The {field_name} field must be a positive integer, but was: {compact_json(value)}",
+                                  field=field_name)
+        return float(value) if value is not None else None
+
+    @staticmethod
+    def _jsonpath_number(value: Any, field_name: str, frame: Frame, effective: Any) -> float | None:
+        if isinstance(value, CompiledPath):
+            try:
+                found = value.resolve(frame.sources(effective))
+            except PathNotFound as exc:
+                raise StatesError(RUNTIME, f"Invalid path '{value.text}' : {exc.message}") from None
+            if not isinstance(found, int) or isinstance(found, bool) or found <= 0:
+                raise StatesError(RUNTIME, f"The {field_name} field refers to value {compact_json(found)} which "
+                                           f"is not a valid positive integer: {value.text}")
+            return float(found)
+        return float(value) if value is not None else None
+
+    # ----------------------------------------------------------------------------------- dispatch
+    def _dispatch(self, frame: Frame, resource: Resource, arguments: Any, attempt: int,
+                  timeout: float | None, heartbeat: float | None, credentials: Any) -> Any:
+        run = frame.run
+        scheduled, started, succeeded, failed, timed_out = _EVENTS[resource.kind]
+        if resource.kind == "lambda":
+            parameters = {"FunctionName": resource.arn, "Payload": arguments}
+            scheduled_details: dict[str, Any] = {"resource": resource.arn, "input": Payload(arguments)}
+            if timeout is not None:
+                scheduled_details["timeoutInSeconds"] = int(timeout)
+            name_fields: dict[str, Any] = {}
+        elif resource.kind == "activity":
+            parameters = arguments
+            scheduled_details = {"resource": resource.arn, "input": Payload(arguments),
+                                 "timeoutInSeconds": int(timeout) if timeout else None,
+                                 "heartbeatInSeconds": int(heartbeat) if heartbeat else None}
+            name_fields = {}
+        else:
+            parameters = arguments
+            name_fields = {"resourceType": resource.service, "resource": resource.event_resource}
+            scheduled_details = {**name_fields, "region": run.region, "parameters": Payload(arguments),
+                                 "timeoutInSeconds": int(timeout) if timeout else None,
+                                 "heartbeatInSeconds": int(heartbeat) if heartbeat else None}
+        if credentials is not None:
+            scheduled_details["taskCredentials"] = credentials
+        scheduled_id = frame.emit(scheduled, scheduled_details)
+        recorded, resumed = _recorded_outcome(run, scheduled_id, started, succeeded, failed, timed_out)
+        frame.emit(started, dict(name_fields) if name_fields else None)
+        if recorded is not None:
+            kind, payload = recorded
+            if kind == "ok":
+                frame.emit(succeeded, {**name_fields, "output": Payload(payload)})
+                return payload
+            error = payload
+            frame.emit(timed_out if error.error in ("States.Timeout", "States.HeartbeatTimeout") else failed,
+                       {**name_fields, "error": error.error, "cause": error.cause})
+            raise error
+        request = TaskRequest(
+            resource=resource.arn,
+            service=resource.service,
+            action=resource.action,
+            pattern=resource.pattern,
+            parameters=parameters,
+            state_name=self.name,
+            execution_arn=run.execution_arn,
+            attempt=attempt,
+            resumed=resumed,
+            task_token=frame.task_token,
+            timeout_seconds=timeout,
+            heartbeat_seconds=heartbeat,
+            credentials=credentials,
+            context=frame.context(),
+        )
+        try:
+            result = self._call(run, request, timeout, heartbeat)
+            if resource.kind == "lambda" and isinstance(result, dict) and "Payload" in result and "StatusCode" in result:
+                result = result["Payload"]
+            check_size(result, resource.arn if resource.kind != "service" else resource.service)
+        except StatesError as exc:
+            error = exc if exc.state is None else StatesError(exc.error, exc.cause)
+            event = timed_out if error.error in ("States.Timeout", "States.HeartbeatTimeout") else failed
+            frame.emit(event, {**name_fields, "error": error.error, "cause": error.cause})
+            # state= keeps the task's own error from being treated as an interpreter error.
+            raise StatesError(error.error, error.cause, state=self.name) from None
+        frame.emit(succeeded, {**name_fields, "output": Payload(result)})
+        return result
+
+    def _call(self, run: Run, request: TaskRequest, timeout: float | None, heartbeat: float | None) -> Any:
+        handler = run.mock.handler(self.name, request) if run.mock is not None else None
+        if handler is None:
+            handler = find_handler(run.handlers, request.service, request.action)
+        if handler is None:
+            raise StatesError("States.TaskFailed",
+                              f"No local handler is registered for '{request.service}:{request.action}' "
+                              f"(resource {request.resource}).")
+        waiter = _Waiter(run)
+        control = _Control(run, waiter)
+        token_wait = request.pattern == "wait_for_task_token"
+        if not token_wait and timeout is None and heartbeat is None:
+            return _invoke(handler, request, control)
+        tokens: TokenRegistry | None = run.tokens
+        if token_wait:
+            assert tokens is not None and request.task_token is not None
+            tokens.register(request.task_token, waiter)
+        run.wakers.add(waiter.wake)
+        try:
+            if token_wait:
+                # The handler only hands the token on (a queue message, a callback URL...); the result
+                # arrives through send_task_success / send_task_failure.
+                _invoke(handler, request, control)
+            else:
+                thread = threading.Thread(target=_run_in_thread, args=(handler, request, control, waiter),
+                                          name=f"stepfn-task-{self.name}", daemon=True)
+                thread.start()
+            return _await(run, waiter, timeout or DEFAULT_TIMEOUT_SECONDS, heartbeat)
+        finally:
+            waiter.cancelled.set()
+            run.wakers.discard(waiter.wake)
+            if token_wait and tokens is not None and request.task_token is not None:
+                tokens.release(request.task_token)
+
+
+def _invoke(handler: TaskHandler, request: TaskRequest, control: _Control) -> Any:
+    try:
+        return handler(request, control)
+    except StatesError:
+        raise
+    except Halt:
+        raise
+    except Exception as exc:
+        # A handler bug surfaces as a task failure named after the exception, as Lambda reports it.
+        raise StatesError(type(exc).__name__, str(exc)) from exc
+
+
+def _run_in_thread(handler: TaskHandler, request: TaskRequest, control: _Control, waiter: _Waiter) -> None:
+    try:
+        waiter.succeed(_invoke(handler, request, control))
+    except StatesError as exc:
+        waiter.fail(exc)
+    except BaseException as exc:  # the waiting execution must learn of any end of the handler
+        waiter.fail(StatesError("States.TaskFailed", repr(exc)))
+
+
+def _await(run: Run, waiter: _Waiter, timeout: float, heartbeat: float | None) -> Any:
+    clock = run.clock
+    start = clock.now()
+    while True:
+        waiter.wake.clear()
+        if waiter.done.is_set():
+            break
+        run.check()
+        now = clock.now()
+        remaining = timeout - (now - start).total_seconds()
+        if remaining <= 0:
+            raise StatesError("States.Timeout", None)
+        if heartbeat is not None:
+            beat_left = heartbeat - (now - waiter.last_beat).total_seconds()
+            if beat_left <= 0:
+                raise StatesError("States.HeartbeatTimeout", None)
+            remaining = min(remaining, beat_left)
+        clock.sleep(remaining, waiter.wake)
+    if waiter.error is not None:
+        raise waiter.error
+    return waiter.result
+
+
+def _recorded_outcome(run: Run, scheduled_id: int, started: str, succeeded: str, failed: str,
+                      timed_out: str) -> tuple[tuple[str, Any] | None, bool]:
+    """From a prior history: the finished outcome of this task attempt, or whether it was in flight."""
+    history = run.history
+    if not history.replaying:
+        return None, False
+    starts = [e for e in history.children(scheduled_id) if e["type"] == started]
+    if not starts:
+        return None, any(True for _ in history.children(scheduled_id)) or _was_prior(run, scheduled_id)
+    for event in history.children(int(starts[0]["id"])):
+        if event["type"] == succeeded:
+            details = next(v for k, v in event.items() if k.endswith("EventDetails"))
+            return ("ok", json.loads(details.get("output", "null"))), False
+        if event["type"] in (failed, timed_out):
+            if run.redriving:
+                return None, False
+            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            return ("error", StatesError(details.get("error"), details.get("cause"), state="")), False
+    return None, True
+
+
+def _was_prior(run: Run, event_id: int) -> bool:
+    return any(int(e["id"]) == event_id for e in run.history.prior)
+
+
+@Compiler.register("Task")
+def _build_task(name: str, spec: dict[str, Any], jsonata: bool) -> TaskNode:
+    fields = common_fields(name, spec, jsonata)
+    where = f"$.States.{name}"
+    resource = spec.get("Resource")
+    if not isinstance(resource, str):
+        raise DefinitionError(f"{where}.Resource: a Task needs a Resource string")
+    fields["resource"] = parse_resource(resource)
+    for key, path_key, slot in (("TimeoutSeconds", "TimeoutSecondsPath", "timeout"),
+                                ("HeartbeatSeconds", "HeartbeatSecondsPath", "heartbeat")):
+        if key in spec:
+            value = spec[key]
+            fields[slot] = compile_jsonata_template(value, field=key) if jsonata and is_jsonata(value) else value
+        elif path_key in spec and not jsonata:
+            fields[slot] = optional_path(spec[path_key], where, path_key)
+    if jsonata:
+        if "Arguments" in spec:
+            fields["parameters"] = compile_jsonata_template(spec["Arguments"], field="Arguments")
+        if "Credentials" in spec:
+            fields["credentials"] = compile_jsonata_template(spec["Credentials"], field="Credentials")
+    else:
+        if "Parameters" in spec:
+            fields["parameters"] = template(spec["Parameters"], where, "Parameters")
+        if "ResultSelector" in spec:
+            fields["result_selector"] = template(spec["ResultSelector"], where, "ResultSelector")
+        if "Credentials" in spec:
+            fields["credentials"] = template(spec["Credentials"], where, "Credentials")
+        fields["result_path"] = result_path(spec, where)
+    fields["retriers"] = compile_retriers(spec, where)
+    fields["catchers"] = compile_catchers(spec, where, jsonata)
+    return TaskNode(**fields)
