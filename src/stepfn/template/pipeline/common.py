@@ -1,0 +1,79 @@
+"""What the workflow templates share: step ids and the template base class (compat §8)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from stepfn.steps.states import Chain, Task
+from stepfn.template.utils import replace_parameters_with_context_object
+
+__all__ = ["StepId", "WorkflowTemplate"]
+
+
+class StepId(Enum):
+    Train = "Training"
+    CreateModel = "Create Model"
+    ConfigureEndpoint = "Configure Endpoint"
+    Deploy = "Deploy"
+
+    TrainPreprocessor = "Train Preprocessor"
+    CreatePreprocessorModel = "Create Preprocessor Model"
+    TransformInput = "Transform Input"
+    CreatePipelineModel = "Create Pipeline Model"
+
+
+class WorkflowTemplate:
+    """A ready-made workflow whose Task parameters come from the execution input (``$$.Execution.Input``).
+
+    At construction each Task's Parameters are moved into ``input_template`` (keyed by state id) and replaced
+    by references into the execution input; ``execute()`` fills a fresh deep copy of the template (§11 #13).
+    """
+
+    def __init__(self, s3_bucket: str, workflow: Any, role: str, client: Any = None, **kwargs: Any) -> None:
+        self.workflow = workflow
+        self.role = role
+        self.s3_bucket = s3_bucket
+        self.client = client
+
+    def render_graph(self, portrait: bool = False) -> Any:
+        return self.workflow.render_graph(portrait=portrait)
+
+    def get_workflow(self) -> Any:
+        return self.workflow
+
+    def _generate_timestamp(self) -> str:
+        return datetime.now().strftime("%Y-%m-%d-%H-%M-%S")
+
+    def _extract_input_template(self, definition: Chain) -> dict[str, Any]:
+        template: dict[str, Any] = {}
+        for step in definition.steps:
+            if isinstance(step, Task):
+                template[step.state_id] = copy.copy(step.parameters)
+                step.update_parameters(replace_parameters_with_context_object(step))
+        return template
+
+    def _new_inputs(self) -> dict[str, Any]:
+        # A deep copy per execute: the original's shallow copy let one execute's edits leak into the next.
+        inputs: dict[str, Any] = copy.deepcopy(self.input_template)  # type: ignore[attr-defined]
+        return inputs
+
+    def _workflow(self, name: str, definition: Chain, role: str, client: Any) -> Any:
+        # Imported here: the templates need the workflow layer only once a template is built.
+        from stepfn.workflow import Workflow
+
+        return Workflow(name=name, definition=definition, role=role, format_json=True, client=client)
+
+    def build_workflow_definition(self) -> Chain:
+        raise NotImplementedError
+
+    def create(self) -> Any:
+        return self.workflow.create()
+
+    def execute(self, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(s3_bucket={self.s3_bucket!r}, workflow={self.workflow!r}, role={self.role!r})"
