@@ -53,19 +53,15 @@ class ExecutionRunner:
     def start(self, record: ExecutionRecord, *, resume: bool = False, redrive: bool = False) -> None:
         """Run ``record`` (already in the store, owned by this process) on the engine."""
         journal = self._store.journal(record.arn)
-        options: dict[str, Any] = {"resume": True} if resume or redrive else {}
+        target = {
+            "execution_arn": record.arn, "state_machine_arn": record.version_arn or record.state_machine_arn,
+            "name": record.name, "role_arn": record.role_arn, "journal": journal,
+        }
         if redrive:
-            options["redrive"] = True
-        handle = self.engine.start(
-            record.definition,
-            json.loads(record.input) if record.input is not None else {},
-            execution_arn=record.arn,
-            state_machine_arn=record.version_arn or record.state_machine_arn,
-            name=record.name,
-            role_arn=record.role_arn,
-            journal=journal,
-            **options,
-        )
+            handle = self.engine.redrive(record.definition, **target)
+        else:
+            execution_input = json.loads(record.input) if record.input is not None else {}
+            handle = self.engine.start(record.definition, execution_input, resume=resume, **target)
         with self._lock:
             self._handles[record.arn] = handle
         threading.Thread(

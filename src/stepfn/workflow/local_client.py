@@ -780,12 +780,14 @@ class LocalStepFunctionsClient:
     # -- callbacks and TestState ----------------------------------------------------------------------------
 
     def _token_call(self, op: str, call: Callable[[], Any], token: str) -> dict[str, Any]:
+        from stepfn.engine import UnknownTaskToken
+
         try:
             call()
-        except LookupError:
-            raise self._error("TaskDoesNotExist", f"Task Does Not Exist: '{token}'", op) from None
-        except ValueError as error:
-            raise self._error("InvalidToken", f"Invalid Token: '{error}'", op) from None
+        except UnknownTaskToken as error:
+            code = error.error if error.error in ("TaskDoesNotExist", "InvalidToken", "TaskTimedOut") else (
+                "TaskDoesNotExist")
+            raise self._error(code, f"{code}: '{token}'", op) from None
         return self._ok({})
 
     def send_task_success(self, **params: Any) -> dict[str, Any]:
