@@ -100,7 +100,7 @@ VALID: dict[str, dict[str, Any]] = {
     "JSONata machine": _machine({
         "Start": {"Type": "Pass", "Output": {"x": "{% $states.input.x + 1 %}", "lit": " {% not jsonata %} "},
                   "Assign": {"total": "{% $sum($states.input.values) %}"}, "Next": "Call"},
-        "Call": {"Type": "Task", "Resource": LAMBDA, "Arguments": {"Payload": "{% $states.input %}"},
+        "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken", "Arguments": {"Payload": "{% $states.input %}"},
                  "TimeoutSeconds": "{% $states.input.timeout %}",
                  "Catch": [{"ErrorEquals": ["States.ALL"], "Output": "{% $states.errorOutput %}", "Next": "Bad"}],
                  "Next": "Decide"},
@@ -111,6 +111,14 @@ VALID: dict[str, dict[str, Any]] = {
         "Wait": {"Type": "Wait", "Seconds": "{% 1 %}", "End": True},
         "Bad": {"Type": "Fail", "Error": "{% 'Boom' %}", "Cause": "literal cause"},
     }, QueryLanguage="JSONata"),
+    "every kind of Task resource": _machine({
+        f"T{index}": {"Type": "Task", "Resource": resource, **({"Next": f"T{index + 1}"} if index < 6 else {"End": True})}
+        for index, resource in enumerate([
+            LAMBDA, f"{LAMBDA}:$LATEST", "arn:aws-cn:states:::states:startExecution.sync:2",
+            "arn:aws:states:::aws-sdk:sfn:describeExecution", "arn:aws:states:::http:invoke",
+            "arn:aws:states:us-east-1:111111111111:activity:approve", "arn:aws:states:::ecs:runTask.waitForTaskToken",
+        ])
+    }),
     "per-state JSONata in a JSONPath machine": _machine({
         "A": {"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% $states.input %}", "Next": "B"},
         "B": {"Type": "Pass", "Parameters": {"x.$": "$.y"}, "End": True},
@@ -284,6 +292,13 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
      "$.States.B.Resource"),
     ("Resource not an ARN", _with(SIMPLE, "States.B.Resource", "my-function"), "INVALID_RESOURCE",
      "$.States.B.Resource"),
+    ("Resource of another service", _with(SIMPLE, "States.B.Resource", "arn:aws:s3:::bucket"), "INVALID_RESOURCE",
+     "$.States.B.Resource"),
+    ("Resource with an unknown pattern", _with(SIMPLE, "States.B.Resource", "arn:aws:states:::lambda:invoke.async"),
+     "INVALID_RESOURCE", "$.States.B.Resource"),
+    ("ItemReader resource not S3", _with(VALID["distributed map"], "States.Big.ItemReader.Resource",
+                                         "arn:aws:states:::s3:putObject"), "INVALID_RESOURCE",
+     "$.States.Big.ItemReader.Resource"),
     ("TimeoutSeconds zero", _with(SIMPLE, "States.B.TimeoutSeconds", 0), "SCHEMA_VALIDATION_FAILED",
      "$.States.B.TimeoutSeconds"),
     ("TimeoutSeconds and TimeoutSecondsPath", _with(_with(SIMPLE, "States.B.TimeoutSeconds", 5),
@@ -331,6 +346,8 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
      "SCHEMA_VALIDATION_FAILED", "$.States.D.ErrorPath"),
     ("Fail with a bad CausePath", _with(SIMPLE, "States.D", {"Type": "Fail", "CausePath": "States.Hash("}),
      "INVALID_INTRINSIC", "$.States.D.CausePath"),
+    ("Fail with a non-string intrinsic", _with(SIMPLE, "States.D", {"Type": "Fail", "ErrorPath": "States.Array($.e)"}),
+     "INVALID_INTRINSIC", "$.States.D.ErrorPath"),
     ("Parallel without branches", _with(SIMPLE, "States.A", {"Type": "Parallel", "Branches": [], "Next": "B"}),
      "SCHEMA_VALIDATION_FAILED", "$.States.A.Branches"),
     ("branch Next leaves the branch", _with(SIMPLE, "States.A", {"Type": "Parallel", "Next": "B", "Branches": [

@@ -116,6 +116,10 @@ RESERVED_ERRORS = frozenset({
     "States.Http.Socket",
 })
 
+# A Fail state's ErrorPath/CausePath may call only the intrinsics that yield a string (AWS developer guide, Fail).
+FAIL_PATH_INTRINSICS = frozenset({"Format", "JsonToString", "ArrayGetItem", "Base64Encode", "Base64Decode", "Hash",
+                                  "UUID"})
+
 RETRIER_FIELDS = frozenset({
     "ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment",
 })
@@ -142,7 +146,16 @@ WRITER_OUTPUT_TYPES = ("JSON", "JSONL")
 WRITER_TRANSFORMATIONS = ("NONE", "COMPACT", "FLATTEN")
 
 # Placeholders the recorded conformance definitions use for a Lambda the original test created.
-PLACEHOLDER_RESOURCES = re.compile(r"^(?:__tbd__|_tbd_|%[A-Z_]*PLACEHOLDER%)$")
+PLACEHOLDER_RESOURCES = re.compile(r"^(?:__tbd__|_tbd_|%[A-Z_]*PLACEHOLDER%)$", re.IGNORECASE)
+_TASK_RESOURCES = (
+    # A service integration, optionally with an integration pattern suffix.
+    re.compile(r"^arn:[a-z-]+:states:::[A-Za-z0-9-]+(?::[A-Za-z0-9-]+)*:[A-Za-z0-9]+"
+               r"(?:\.sync(?::2)?|\.waitForTaskToken)?$"),
+    re.compile(r"^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(?::[A-Za-z0-9$_-]+)?$"),
+    re.compile(r"^arn:[a-z-]+:states:[a-z0-9-]+:\d{12}:activity:[A-Za-z0-9_.-]+$"),
+)
+ITEM_READER_RESOURCES = ("s3:getObject", "s3:listObjectsV2")
+RESULT_WRITER_RESOURCES = ("s3:putObject",)
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_VARIABLE_NAME = 80
 RESERVED_VARIABLES = frozenset({"states"})
@@ -171,6 +184,22 @@ def state_name_problem(name: str) -> str | None:
         return f"a state name must be at most {MAX_STATE_NAME} characters long (this one has {len(name)})"
     if any(_is_control(c) for c in name):
         return "a state name must not contain control characters"
+    return None
+
+
+def resource_problem(resource: str, *, services: tuple[str, ...] = ()) -> str | None:
+    """Why ``resource`` is not a Task resource AWS accepts (a service integration, a Lambda function or an
+    activity ARN), or ``None``. ``services`` narrows it to given integrations (``s3:getObject``)."""
+    if PLACEHOLDER_RESOURCES.match(resource):
+        return f"'{resource}' is a placeholder, not a resource ARN"
+    if services:
+        prefix = resource.split(":::", 1)
+        if len(prefix) != 2 or not prefix[0].startswith("arn:") or prefix[1] not in services:
+            return f"'{resource}' must be one of " + ", ".join(f"arn:aws:states:::{s}" for s in services)
+        return None
+    if not any(pattern.match(resource) for pattern in _TASK_RESOURCES):
+        return (f"'{resource}' is not a valid resource ARN (a service integration such as "
+                "arn:aws:states:::lambda:invoke, a Lambda function ARN or an activity ARN)")
     return None
 
 
@@ -267,6 +296,7 @@ __all__ = [
     "is_timestamp",
     "load_definition",
     "name_problem",
+    "resource_problem",
     "state_name_problem",
     "transitions",
     "type_name",

@@ -14,13 +14,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from stepfn.asl import definition as asl
-from stepfn.asl.intrinsics import IntrinsicSyntaxError, is_intrinsic, parse_intrinsic
+from stepfn.asl.intrinsics import FUNCTION_NAMES, IntrinsicSyntaxError, is_intrinsic, parse_intrinsic
 from stepfn.asl.jsonata import JsonataSyntaxError, compile_jsonata, is_jsonata
 from stepfn.asl.paths import PathSyntaxError, compile_path, compile_reference_path
 from stepfn.errors import DefinitionError, Diagnostic, ValidationError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ARN = re.compile(r"^arn:[^:\s]+:[^:\s]+:[^:\s]*:[^:\s]*:\S+$")
 
 
 def validate_definition(definition: dict[str, Any] | str | bytes) -> list[Diagnostic]:
@@ -228,17 +227,19 @@ class _Validator:
                         state, field)
 
     def path_or_intrinsic(self, value: Any, path: str, state: str | None, field: str, *,
-                          intrinsics: bool = True) -> None:
+                          intrinsics: frozenset[str] = FUNCTION_NAMES) -> None:
+        """A ``.$`` value: a path, or a call to one of ``intrinsics``."""
         if isinstance(value, str) and is_intrinsic(value):
-            if not intrinsics:
-                self.report(path, "INVALID_INTRINSIC", f"Intrinsic functions are not allowed in '{field}'", state,
-                            field)
-                return
             try:
                 call = parse_intrinsic(value)
             except IntrinsicSyntaxError as exc:
                 self.report(path, "INVALID_INTRINSIC", f"Invalid intrinsic function in '{field}': {exc.reason} "
                             f"(at character {exc.position})", state, field)
+                return
+            if call.name not in intrinsics:
+                allowed = ", ".join(f"States.{name}" for name in sorted(intrinsics))
+                self.report(path, "INVALID_INTRINSIC", f"'{field}' cannot use {call.function}; allowed: {allowed}",
+                            state, field)
                 return
             for argument in call.paths():
                 self.path_value(argument, path, state, field)
@@ -255,8 +256,7 @@ class _Validator:
             self.report(path, "INVALID_JSONATA", f"Invalid JSONata expression in '{field}': {exc}", state, field)
         return True
 
-    def template(self, value: Any, path: str, state: str | None, field: str, language: str, *,
-                 intrinsics: bool = True) -> None:
+    def template(self, value: Any, path: str, state: str | None, field: str, language: str) -> None:
         """A payload template (JSONPath: ``key.$`` entries) or a JSONata value (``{% %}`` anywhere)."""
         if language == asl.JSONATA:
             self.jsonata_value(value, path, state, field)
@@ -269,12 +269,12 @@ class _Validator:
                         self.schema(item_path, f"The value of '{key}' must be a path or an intrinsic function, "
                                     f"not {asl.type_name(item)}", state, field)
                     else:
-                        self.path_or_intrinsic(item, item_path, state, field, intrinsics=intrinsics)
+                        self.path_or_intrinsic(item, item_path, state, field)
                 else:
-                    self.template(item, item_path, state, field, language, intrinsics=intrinsics)
+                    self.template(item, item_path, state, field, language)
         elif isinstance(value, list):
             for index, item in enumerate(value):
-                self.template(item, _join(path, index), state, field, language, intrinsics=intrinsics)
+                self.template(item, _join(path, index), state, field, language)
 
     def jsonata_value(self, value: Any, path: str, state: str | None, field: str) -> None:
         if isinstance(value, dict):
@@ -304,13 +304,13 @@ class _Validator:
                             "Assign")
         self.template(value, path, state, "Assign", language)
 
-    def resource(self, value: Any, path: str, state: str | None, field: str = "Resource") -> None:
+    def resource(self, value: Any, path: str, state: str | None, *, services: tuple[str, ...] = ()) -> None:
         if not isinstance(value, str):
-            self.schema(path, f"'{field}' must be an ARN string, not {asl.type_name(value)}", state, field)
-        elif asl.PLACEHOLDER_RESOURCES.match(value):
-            self.report(path, "INVALID_RESOURCE", f"'{value}' is a placeholder, not a resource ARN", state, field)
-        elif not _ARN.match(value):
-            self.report(path, "INVALID_RESOURCE", f"'{value}' is not a valid resource ARN", state, field)
+            self.schema(path, f"'Resource' must be an ARN string, not {asl.type_name(value)}", state, "Resource")
+            return
+        problem = asl.resource_problem(value, services=services)
+        if problem:
+            self.report(path, "INVALID_RESOURCE", problem, state, "Resource")
 
     def error_names(self, retrier: dict[str, Any], path: str, state: str, is_last: bool, what: str) -> None:
         names = retrier.get("ErrorEquals")
@@ -644,7 +644,8 @@ class _State:
                 self.v.string_field(state, key, self.path, self.name)
         for key in ("ErrorPath", "CausePath"):
             if key in state:
-                self.v.path_or_intrinsic(state[key], self.at(key), self.name, key)
+                self.v.path_or_intrinsic(state[key], self.at(key), self.name, key,
+                                         intrinsics=asl.FAIL_PATH_INTRINSICS)
 
     def check_parallel(self) -> None:
         branches = self.state.get("Branches")
@@ -747,7 +748,8 @@ class _State:
         if "Resource" not in reader:
             self.schema(_join(path, "Resource"), "These fields are required: [Resource]", "Resource")
         else:
-            self.v.resource(reader["Resource"], _join(path, "Resource"), self.name)
+            self.v.resource(reader["Resource"], _join(path, "Resource"), self.name,
+                            services=asl.ITEM_READER_RESOURCES)
         config = reader.get("ReaderConfig")
         if config is None:
             return
@@ -791,7 +793,8 @@ class _State:
             return
         path = self.at("ResultWriter")
         if "Resource" in writer:
-            self.v.resource(writer["Resource"], _join(path, "Resource"), self.name)
+            self.v.resource(writer["Resource"], _join(path, "Resource"), self.name,
+                            services=asl.RESULT_WRITER_RESOURCES)
         elif "WriterConfig" not in writer:
             self.schema(_join(path, "Resource"), "ResultWriter needs Resource or WriterConfig", "Resource")
         config = writer.get("WriterConfig")
