@@ -46,6 +46,12 @@ from .debugger import (
     TensorBoardOutputConfig,
     rule_configs,
 )
+from .endpoint import (
+    build_endpoint_config_request,
+    build_endpoint_request,
+    endpoint_config_request,
+    endpoint_request,
+)
 from .estimator import (
     DroppedSettingWarning,
     Estimator,
@@ -135,11 +141,15 @@ __all__ = [
     "XGBoost",
     "XGBoostModel",
     "base_name_from_image",
+    "build_endpoint_config_request",
+    "build_endpoint_request",
     "build_model_request",
     "build_processing_job_request",
     "build_training_job_request",
     "build_transform_job_request",
     "build_tuning_job_request",
+    "endpoint_config_request",
+    "endpoint_request",
     "from_sagemaker",
     "image_uris",
     "model_request",

@@ -15,9 +15,9 @@ from enum import Enum
 from typing import Any
 
 from stepfn.inputs.placeholders import Expression
+from stepfn.sagemaker.endpoint import endpoint_config_request, endpoint_request
 from stepfn.sagemaker.estimator import DroppedSettingWarning, EstimatorBase, training_request
 from stepfn.sagemaker.model import FrameworkModel, Model, PipelineModel, model_request
-from stepfn.sagemaker.model_monitor import DataCaptureConfig
 from stepfn.sagemaker.processing import Processor, processing_request
 from stepfn.sagemaker.transformer import Transformer, transform_request
 from stepfn.sagemaker.tuner import HyperparameterTuner, tuning_request
@@ -197,17 +197,8 @@ class EndpointConfigStep(Task):
     def __init__(self, state_id: str, endpoint_config_name: Any, model_name: Any, initial_instance_count: Any,
                  instance_type: Any, variant_name: Any = "AllTraffic", data_capture_config: Any = None,
                  tags: Any = None, **kwargs: Any) -> None:
-        request: dict[str, Any] = {
-            "EndpointConfigName": endpoint_config_name,
-            "ProductionVariants": [{
-                "InitialInstanceCount": initial_instance_count,
-                "InstanceType": instance_type,
-                "ModelName": model_name,
-                "VariantName": variant_name,
-            }],
-        }
-        if isinstance(data_capture_config, DataCaptureConfig):
-            request["DataCaptureConfig"] = data_capture_config._to_request_dict()
+        request = endpoint_config_request(endpoint_config_name, model_name, initial_instance_count, instance_type,
+                                          variant_name, data_capture_config)
         _finish(request, tags, kwargs)
         _inject(kwargs, _resource(SageMakerApi.CreateEndpointConfig), request)
         super().__init__(state_id, **kwargs)
@@ -218,7 +209,7 @@ class EndpointStep(Task):
 
     def __init__(self, state_id: str, endpoint_name: Any, endpoint_config_name: Any, tags: Any = None,
                  update: bool = False, **kwargs: Any) -> None:
-        request: dict[str, Any] = {"EndpointConfigName": endpoint_config_name, "EndpointName": endpoint_name}
+        request = endpoint_request(endpoint_name, endpoint_config_name)
         _finish(request, tags, kwargs)
         api = SageMakerApi.UpdateEndpoint if update else SageMakerApi.CreateEndpoint
         _inject(kwargs, _resource(api), request)

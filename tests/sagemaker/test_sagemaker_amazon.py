@@ -1,0 +1,97 @@
+"""Built-in algorithm estimators: hyperparameter validation and encoding (compat §6.4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from stepfn.inputs import ExecutionInput
+from stepfn.sagemaker import (
+    KNN,
+    LDA,
+    NTM,
+    PCA,
+    KMeans,
+    LinearLearner,
+    Object2Vec,
+    RandomCutForest,
+    RecordSet,
+    Session,
+    training_request,
+)
+
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+SESSION = Session(region_name="us-east-1", default_bucket="my-bucket")
+COMMON = {"role": ROLE, "instance_count": 1, "instance_type": "ml.c5.xlarge", "sagemaker_session": SESSION}
+RECORDS = RecordSet("s3://my-bucket/rs/.amazon.manifest", num_records=1000, feature_dim=7)
+
+
+def test_kmeans_hyperparameters_in_constructor_order() -> None:
+    estimator = KMeans(k=10, init_method="kmeans++", max_iterations=5, tol=0.01, eval_metrics=["msd"],
+                       center_factor=2, **COMMON)
+    assert estimator.hyperparameters() == {
+        "force_dense": "True", "k": "10", "init_method": "kmeans++", "local_lloyd_max_iter": "5",
+        "local_lloyd_tol": "0.01", "extra_center_factor": "2", "eval_metrics": '["msd"]',
+    }
+    request = training_request(estimator, RECORDS, "job", mini_batch_size=100)
+    assert list(request["HyperParameters"].items())[-2:] == [("feature_dim", "7"), ("mini_batch_size", "100")]
+    assert request["AlgorithmSpecification"]["TrainingImage"] == "382416733822.dkr.ecr.us-east-1.amazonaws.com/kmeans:1"
+    again = training_request(estimator, RECORDS, "job")
+    assert "mini_batch_size" not in again["HyperParameters"]
+
+
+@pytest.mark.parametrize(("build", "name"), [
+    (lambda: KMeans(k=1, **COMMON), "k"),
+    (lambda: KMeans(k=3, init_method="best", **COMMON), "init_method"),
+    (lambda: KMeans(k=3, tol=2, **COMMON), "tol"),
+    (lambda: PCA(num_components=0, **COMMON), "num_components"),
+    (lambda: PCA(num_components=2, algorithm_mode="fast", **COMMON), "algorithm_mode"),
+    (lambda: LinearLearner(predictor_type="ranker", **COMMON), "predictor_type"),
+    (lambda: NTM(num_topics=1, **COMMON), "num_topics"),
+    (lambda: KNN(k=3, sample_size=10, predictor_type="classifier", index_metric="L1", **COMMON), "index_metric"),
+    (lambda: RandomCutForest(num_trees=10, **COMMON), "num_trees"),
+    (lambda: Object2Vec(epochs=1, enc0_max_seq_len=10, enc0_vocab_size=1, **COMMON), "enc0_vocab_size"),
+    (lambda: KMeans(k="many", **COMMON), "k"),
+])
+def test_invalid_hyperparameters_name_the_argument(build: object, name: str) -> None:
+    with pytest.raises(ValueError, match=f"for {name}"):
+        build()  # type: ignore[operator]
+
+
+def test_placeholders_are_not_validated_and_pass_through() -> None:
+    execution_input = ExecutionInput(schema={"k": int})
+    estimator = KMeans(k=execution_input["k"], **COMMON)
+    request = training_request(estimator, RECORDS, "job")
+    assert request["HyperParameters"]["k"] is execution_input["k"]
+
+
+def test_algorithm_specific_rules() -> None:
+    with pytest.raises(ValueError, match="num_classes"):
+        LinearLearner(predictor_type="multiclass_classifier", **COMMON)
+    with pytest.raises(ValueError, match="mini_batch_size"):
+        training_request(LDA(role=ROLE, instance_type="ml.c5.xlarge", num_topics=2, sagemaker_session=SESSION),
+                         RECORDS, "job")
+    with pytest.raises(ValueError, match="fixed mini_batch_size of 1000"):
+        training_request(RandomCutForest(**COMMON), RECORDS, "job", mini_batch_size=10)
+    with pytest.raises(ValueError, match="dimension_reduction_target"):
+        KNN(k=1, sample_size=1, predictor_type="regressor", dimension_reduction_type="sign", **COMMON)
+    with pytest.raises(ValueError, match="Must provide train channel"):
+        training_request(PCA(num_components=2, **COMMON),
+                         [RecordSet("s3://b/x", 1, 2, channel="test")], "job")
+    lda = training_request(LDA(role=ROLE, instance_type="ml.c5.xlarge", num_topics=2, sagemaker_session=SESSION),
+                           RECORDS, "job", mini_batch_size=8)
+    assert lda["ResourceConfig"]["InstanceCount"] == 1
+    assert lda["AlgorithmSpecification"]["TrainingImage"] == "766337827248.dkr.ecr.us-east-1.amazonaws.com/lda:1"
+
+
+def test_duplicate_record_channels_are_rejected() -> None:
+    with pytest.raises(ValueError, match=r"Duplicate channel train not allowed\."):
+        training_request(PCA(num_components=2, **COMMON), [RECORDS, RECORDS], "job")
+
+
+def test_create_model_is_a_plain_model_of_the_algorithm_image() -> None:
+    estimator = PCA(num_components=2, output_path="s3://my-bucket/out", **COMMON)
+    training_request(estimator, RECORDS, "job-7")
+    model = estimator.create_model()
+    assert model.image_uri == "382416733822.dkr.ecr.us-east-1.amazonaws.com/pca:1"
+    assert model.model_data == "s3://my-bucket/out/job-7/output/model.tar.gz"
+    assert model.role == ROLE
