@@ -16,6 +16,7 @@ from stepfn.local.sagemaker.endpoints import invoke_endpoint
 from stepfn.local.sagemaker.training import TrainingJobs
 
 __all__ = ["home"]
+pytestmark = pytest.mark.slow  # each test trains a model through a local training job first
 
 
 def _train(home: Path, name: str, image: str, hyperparameters: dict[str, str], rows: np.ndarray) -> str:
