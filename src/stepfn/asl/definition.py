@@ -156,7 +156,6 @@ _TASK_RESOURCES = (
 )
 ITEM_READER_RESOURCES = ("s3:getObject", "s3:listObjectsV2")
 RESULT_WRITER_RESOURCES = ("s3:putObject",)
-VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_VARIABLE_NAME = 80
 RESERVED_VARIABLES = frozenset({"states"})
 
@@ -184,6 +183,18 @@ def state_name_problem(name: str) -> str | None:
         return f"a state name must be at most {MAX_STATE_NAME} characters long (this one has {len(name)})"
     if any(_is_control(c) for c in name):
         return "a state name must not contain control characters"
+    return None
+
+
+def variable_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a variable, or ``None``. AWS: a Unicode identifier (UAX #31: an ID_Start
+    character then ID_Continue characters), at most 80 characters, and not the reserved ``states``."""
+    if not name.isidentifier():
+        return "must be an identifier: a letter or '_' first, then letters, digits or '_'"
+    if len(name) > MAX_VARIABLE_NAME:
+        return f"must be at most {MAX_VARIABLE_NAME} characters long"
+    if name in RESERVED_VARIABLES:
+        return "is reserved"
     return None
 
 
@@ -300,4 +311,5 @@ __all__ = [
     "state_name_problem",
     "transitions",
     "type_name",
+    "variable_name_problem",
 ]

@@ -292,13 +292,7 @@ class _Validator:
             return
         for key in value:
             name = key[:-2] if language == asl.JSONPATH and key.endswith(".$") else key
-            problem = None
-            if not asl.VARIABLE_NAME.match(name):
-                problem = "must start with a letter or '_' and contain only letters, digits and '_'"
-            elif len(name) > asl.MAX_VARIABLE_NAME:
-                problem = f"must be at most {asl.MAX_VARIABLE_NAME} characters long"
-            elif name in asl.RESERVED_VARIABLES:
-                problem = "is reserved"
+            problem = asl.variable_name_problem(name)
             if problem:
                 self.report(_join(path, key), "INVALID_VARIABLE_NAME", f"Variable name '{name}' {problem}", state,
                             "Assign")
