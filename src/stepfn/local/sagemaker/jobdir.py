@@ -239,9 +239,11 @@ class PipeFeeder:
                 except BrokenPipeError:
                     pass  # the algorithm closed the pipe early: that epoch is over
                 finally:
+                    # The next epoch's FIFO exists before this one reports EOF, so a reader moving on finds it.
+                    epoch += 1
+                    self._make_fifo(epoch)
                     os.close(fd)
-                self.epochs = epoch = epoch + 1
-                self._make_fifo(epoch)
+                self.epochs = epoch
         except (OSError, StoreError) as exc:
             self.error = f"Pipe mode channel {self.channel['ChannelName']!r}: {exc}"
 
@@ -315,6 +317,9 @@ def safe_extract(archive: Path, destination: Path) -> None:
     destination.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive, "r:*") as tar:
+            for member in tar.getmembers():
+                if member.name.startswith("/"):  # tarfile's filter would strip the slash; refuse it outright
+                    raise tarfile.AbsolutePathError(member)
             tar.extractall(destination, filter="data")
     except (tarfile.TarError, OSError) as exc:
         raise StoreError(f"unsafe or unreadable archive {archive.name}: {exc}") from exc
