@@ -226,7 +226,7 @@ class AmazonAlgorithmEstimatorBase(EstimatorBase):
         for index in range(shards):
             end = (index + 1) * shard_size if index < shards - 1 else array.shape[0]
             rows = array[index * shard_size:end]
-            shard_labels = label_array[index * shard_size:end] if label_array is not None else None
+            shard_labels: Any = label_array[index * shard_size:end] if label_array is not None else None
             name = f"matrix_{index}.pbr"
             store(prefix + name, write_dense_records(rows, shard_labels, feature_type, label_type))
             names.append(name)

@@ -104,7 +104,8 @@ def retrieve(
     except KeyError:
         raise ValueError(f"Unsupported image scope for {framework}: {scope_name}.") from None
     if framework == "huggingface":
-        return _huggingface(table, scope, region, version, py_version, instance_type, base_framework_version)
+        return _huggingface(table, scope, scope_name, region, version, py_version, instance_type,
+                            base_framework_version)
     resolved = _resolve_version(table, scope, framework, version)
     processor = scope.get("processor") or processor_for_instance_type(instance_type)
     allowed_py = scope.get("py_versions", [])
@@ -130,6 +131,7 @@ def retrieve(
 def _huggingface(
     table: dict[str, Any],
     scope: dict[str, Any],
+    scope_name: str,
     region: str,
     transformers_version: str | None,
     py_version: str | None,
@@ -143,7 +145,7 @@ def _huggingface(
             f"Supported huggingface version(s): {', '.join(versions)}."
         )
     bases = versions[transformers_version]
-    if base_framework_version not in bases:
+    if base_framework_version is None or base_framework_version not in bases:
         raise ValueError(
             f"Unsupported base framework {base_framework_version} for transformers {transformers_version}. "
             f"Supported: {', '.join(bases)}."
@@ -153,10 +155,9 @@ def _huggingface(
         raise ValueError(f"Unsupported Python version: {py_version}. Supported Python version(s): {expected_py}.")
     base_name = "pytorch" if base_framework_version.startswith("pytorch") else "tensorflow"
     base_version = base_framework_version[len(base_name):]
-    kind = "training" if "cu" in container else "inference"
-    repository = f"huggingface-{base_name}-{kind}"
+    repository = f"huggingface-{base_name}-{scope_name}"
     processor = processor_for_instance_type(instance_type)
-    if processor == "cpu" and kind == "training":
+    if processor == "cpu":
         container = container.split("-", 1)[1]
     tag_version = f"{base_version}-transformers{transformers_version}"
     account = _account(table["registries"], region, "huggingface")

@@ -119,7 +119,8 @@ class SessionHolder:
 def _boto3_default_region() -> str | None:
     import boto3
 
-    return boto3.session.Session().region_name
+    region: str | None = boto3.session.Session().region_name
+    return region
 
 
 def sagemaker_timestamp() -> str:

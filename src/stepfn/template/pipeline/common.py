@@ -72,7 +72,7 @@ class WorkflowTemplate:
     def create(self) -> Any:
         return self.workflow.create()
 
-    def execute(self, **kwargs: Any) -> Any:
+    def execute(self, job_name: str | None = None, hyperparameters: dict[str, Any] | None = None) -> Any:
         raise NotImplementedError
 
     def __repr__(self) -> str:
