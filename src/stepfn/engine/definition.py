@@ -57,20 +57,24 @@ class StateNode:
     failed_event: ClassVar[str | None] = None
     """Recorded once when an error leaves the state (caught or not), never for a retried attempt."""
 
-    @property
-    def entered_event(self) -> str:
-        return f"{self.type_name}StateEntered"
+    entered_event: ClassVar[str] = ""
+    exited_event: ClassVar[str] = ""
 
-    @property
-    def exited_event(self) -> str:
-        return f"{self.type_name}StateExited"
+    def __init_subclass__(cls) -> None:
+        # No super() call: dataclass(slots=True) rebuilds the class, which breaks zero-argument super().
+        if cls.type_name and not cls.entered_event.startswith(cls.type_name):
+            cls.entered_event = f"{cls.type_name}StateEntered"
+            cls.exited_event = f"{cls.type_name}StateExited"
 
     def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------- JSONPath stages
     def effective_input(self, frame: Frame, value: Any) -> Any:
-        return _select(self.input_path, frame, value, "InputPath")
+        effective = _select(self.input_path, frame, value, "InputPath")
+        if frame.inspect is not None:
+            frame.inspect["afterInputPath"] = effective
+        return effective
 
     def select_output(self, frame: Frame, value: Any) -> Any:
         return _select(self.output_path, frame, value, "OutputPath")
@@ -99,6 +103,8 @@ class StateNode:
         """Assign (``$`` = result), ResultPath, OutputPath, then exit."""
         assigned = self.evaluate_assign(frame, result)
         merged = apply_result_path(raw_input, result, result_path)
+        if frame.inspect is not None:
+            frame.inspect["afterResultPath"] = merged
         return self.finish(frame, self.select_output(frame, merged), assigned)
 
 

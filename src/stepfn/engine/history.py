@@ -28,11 +28,17 @@ from stepfn.engine.clock import Clock
 __all__ = ["DETAILS_KEY", "Assigned", "BufferedHistory", "History", "Journal", "Payload", "details_member"]
 
 
+# Events are written to the journal in batches of at most this many (and at every checkpoint).
+JOURNAL_BATCH = 256
+
+
 class Journal(Protocol):
     """Durable storage of one execution's events (owned by the store)."""
 
     def append(self, event: dict[str, Any]) -> None:
-        """Persist ``event``; durable before it returns."""
+        """Persist ``event``; durable before it returns.
+
+        A journal may also offer ``append_many(events)`` (one transaction); the engine uses it when present."""
         ...
 
     def events(self) -> list[dict[str, Any]]:
@@ -187,6 +193,9 @@ class BufferedHistory:
     def children(self, event_id: int) -> list[dict[str, Any]]:
         return []
 
+    def checkpoint(self) -> None:
+        """Nothing to make durable until the branch's events are flushed into the real history."""
+
 
 class History:
     """The recorder of one execution's events (thread-safe)."""
@@ -197,7 +206,8 @@ class History:
         self._journal = journal
         self._lock = threading.Lock()
         self._events: list[_Event] = []
-        self._materialised: list[dict[str, Any]] | None = None
+        self._materialised: list[dict[str, Any]] = []
+        self._pending: list[_Event] = []
         self.closed = False
         self.prior: list[dict[str, Any]] = list(prior)
         self._unmatched: dict[tuple[str, str], deque[dict[str, Any]]] = defaultdict(deque)
@@ -206,7 +216,7 @@ class History:
             if event["type"] not in unmatchable:
                 self._unmatched[_prior_signature(event)].append(event)
             self._children[int(event.get("previousEventId") or 0)].append(event)
-        self._next_id = max((int(e["id"]) for e in self.prior), default=0) + 1
+        self._ids = itertools.count(max((int(e["id"]) for e in self.prior), default=0) + 1)
         self.replaying = bool(self.prior)
 
     def add(self, event_type: str, previous_id: int, details: dict[str, Any] | None = None) -> tuple[int, datetime]:
@@ -217,16 +227,47 @@ class History:
                 prior = queue.popleft()
                 return int(prior["id"]), prior["timestamp"]
         now = self._clock.now()
+        if self._journal is None:
+            # Hot path: ids come from an atomic counter and list.append is atomic, so concurrent branches
+            # need no lock; events() orders by id.
+            if self.closed:
+                return 0, now
+            event_id = next(self._ids)
+            self._events.append(_Event(event_type, event_id, previous_id, now, details))
+            return event_id, now
         with self._lock:
             if self.closed:
                 return 0, now
-            event = _Event(event_type, self._next_id, previous_id, now, details)
-            self._next_id += 1
+            event = _Event(event_type, next(self._ids), previous_id, now, details)
             self._events.append(event)
-            self._materialised = None
-            if self._journal is not None:
-                self._journal.append(event.materialise())
+            self._pending.append(event)
+            if len(self._pending) >= JOURNAL_BATCH:
+                self._flush()
         return event.id, now
+
+    def checkpoint(self) -> None:
+        """Make every event recorded so far durable in the journal.
+
+        The engine calls this before anything that has effects outside the interpreter or takes time
+        (dispatching a task, Wait, a retry delay) and when the execution ends. Events between
+        checkpoints belong to pure states: if the process dies, replay derives them again.
+        """
+        if self._journal is not None:
+            with self._lock:
+                self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        batch = [event.materialise() for event in sorted(self._pending, key=lambda event: event.id)]
+        self._pending.clear()
+        assert self._journal is not None
+        append_many = getattr(self._journal, "append_many", None)
+        if append_many is not None:
+            append_many(batch)
+        else:
+            for event in batch:
+                self._journal.append(event)
 
     def flush(self, buffers: list[BufferedHistory]) -> int:
         """Record the events of inline Parallel branches the way AWS orders them: every branch's
@@ -245,6 +286,8 @@ class History:
 
     def close(self) -> None:
         with self._lock:
+            if self._journal is not None:
+                self._flush()
             self.closed = True
 
     def children(self, event_id: int) -> list[dict[str, Any]]:
@@ -254,10 +297,10 @@ class History:
     def events(self) -> list[dict[str, Any]]:
         """Every event, prior ones included, as botocore-shaped dicts in id order."""
         with self._lock:
-            if self._materialised is None:
-                new = [event.materialise() for event in self._events]
-                self._materialised = [*self.prior, *new] if self.prior else new
-            return list(self._materialised)
+            if len(self._materialised) != len(self._events):
+                ordered = sorted(self._events, key=lambda event: event.id)
+                self._materialised = [event.materialise() for event in ordered]
+            return [*self.prior, *self._materialised] if self.prior else list(self._materialised)
 
     def __len__(self) -> int:
         return len(self._events) + len(self.prior)

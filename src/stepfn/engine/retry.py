@@ -24,9 +24,13 @@ from stepfn.errors import DefinitionError, StatesError
 if TYPE_CHECKING:
     from stepfn.engine.definition import StateNode
 
-__all__ = ["Catcher", "Retrier", "compile_catchers", "compile_retriers", "matches", "run_with_retry"]
+__all__ = ["Catcher", "Retriable", "Retrier", "compile_catchers", "compile_retriers", "matches", "run_with_retry"]
 
 RUNTIME = "States.Runtime"
+
+
+class Retriable(StatesError):
+    """TestState only: the error a retrier would retry."""
 
 
 def matches(error_equals: tuple[str, ...], error: str | None) -> bool:
@@ -138,15 +142,24 @@ def run_with_retry(frame: Frame, node: StateNode, value: Any, retriers: tuple[Re
             chosen = next((i for i, r in enumerate(retriers) if matches(r.error_equals, failure.error)), None)
             if chosen is not None and counts[chosen] < retriers[chosen].max_attempts:
                 delay = retriers[chosen].delay(counts[chosen])
+                if frame.inspect is not None:
+                    # TestState reports that the error would be retried instead of retrying.
+                    frame.inspect["errorDetails"] = {"retryIndex": chosen, "retryBackoffIntervalSeconds": int(delay)}
+                    raise Retriable(failure.error, failure.cause, state=node.name) from None
                 counts[chosen] += 1
                 number += 1
+                frame.run.history.checkpoint()
                 if not frame.run.clock.sleep(delay, frame.run.cancel):
                     raise Halt() from None
                 frame.retry_count = number
                 continue
             if node.failed_event and failure.error != RUNTIME:
                 frame.emit(node.failed_event)
-            catcher = next((c for c in catchers if matches(c.error_equals, failure.error)), None)
+            index, catcher = next(((i, c) for i, c in enumerate(catchers) if matches(c.error_equals, failure.error)),
+                                  (None, None))
+            if frame.inspect is not None and index is not None:
+                frame.inspect["errorDetails"] = {"catchIndex": index}
+                frame.inspect["caughtError"] = (failure.error, failure.cause)
             if catcher is None:
                 if failure is exc:
                     raise

@@ -148,7 +148,7 @@ def _arn_part(arn: str, index: int) -> str | None:
 class Frame:
     """The walk of one graph: variables, event lane and the current state's ``$$.State`` values."""
 
-    __slots__ = ("_sources", "entered_id", "entered_time", "last_event", "map_item", "retry_count", "run",
+    __slots__ = ("entered_id", "entered_time", "inspect", "last_event", "map_item", "retry_count", "run",
                  "state", "task_token", "variables")
 
     def __init__(self, run: Run, variables: Variables, last_event: int) -> None:
@@ -161,6 +161,8 @@ class Frame:
         self.retry_count: int | None = None
         self.task_token: str | None = None
         self.map_item: dict[str, Any] | None = None
+        self.inspect: dict[str, Any] | None = None
+        """TestState only: the data after each stage (``afterInputPath``, ``result``...)."""
 
     # ---------------------------------------------------------------------------------- events
     def emit(self, event_type: str, details: dict[str, Any] | None = None) -> int:
@@ -189,6 +191,10 @@ class Frame:
         if self.map_item is not None:
             ctx["Map"] = {"Item": self.map_item}
         return ctx
+
+    def record(self, stage: str, value: Any) -> None:
+        if self.inspect is not None:
+            self.inspect[stage] = value
 
     def sources(self, value: Any) -> Sources:
         return Sources(value, self.context, self.variables.__getitem__, self.run.new_uuid)

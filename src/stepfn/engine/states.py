@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from stepfn.asl.paths import (
     compact_json,
     compile_expression,
 )
-from stepfn.engine.definition import Compiler, StateNode, common_fields, optional_path, result_path, template
+from stepfn.engine.definition import IDENTITY, Compiler, StateNode, common_fields, optional_path, result_path, template
 from stepfn.engine.runtime import Frame, Halt
 from stepfn.errors import DefinitionError, StatesError
 
@@ -35,8 +36,13 @@ class PassNode(StateNode):
     result: Any = None
     has_result: bool = False
     result_path: Any = RESULT_PATH_DEFAULT
+    trivial: bool = False
+    """No field changes the data: the output is the input (the common Pass)."""
 
     def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
+        if self.trivial:
+            frame.exit(self, value)
+            return value, self.next
         if self.jsonata:
             states = frame.states_binding(value)
             assigned = self.evaluate_assign(frame, value, states)
@@ -44,6 +50,7 @@ class PassNode(StateNode):
         effective = self.effective_input(frame, value)
         if self.parameters is not None:
             result = self.parameters.evaluate(frame.sources(effective))
+            frame.record("afterParameters", result)
         elif self.has_result:
             result = self.result
         else:
@@ -62,7 +69,11 @@ def _build_pass(name: str, spec: dict[str, Any], jsonata: bool) -> PassNode:
             fields["result"] = spec["Result"]
             fields["has_result"] = True
         fields["result_path"] = result_path(spec, where)
-    return PassNode(**fields)
+    node = PassNode(**fields)
+    trivial = (node.assign is None and node.output is None and node.parameters is None and not node.has_result
+               and node.input_path is IDENTITY and node.output_path is IDENTITY
+               and node.result_path is RESULT_PATH_DEFAULT)
+    return dataclasses.replace(node, trivial=True) if trivial else node
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,10 +103,6 @@ class FailNode(StateNode):
     cause: Any = None
     error_path: Any = None
     cause_path: Any = None
-
-    @property
-    def exited_event(self) -> str:
-        return ""
 
     def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
         if self.jsonata:
@@ -192,6 +199,8 @@ class WaitNode(StateNode):
             delay = self._jsonpath_delay(frame, effective)
         if delay > MAX_WAIT_SECONDS:
             raise StatesError(RUNTIME, "Wait state delay is too long.")
+        if delay > 0:
+            frame.run.history.checkpoint()
         if delay > 0 and not frame.run.clock.sleep(delay, frame.run.cancel):
             raise Halt()
         if self.jsonata:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
@@ -171,7 +171,6 @@ class _Control:
 
     run: Run
     waiter: _Waiter
-    stop: threading.Event = field(default_factory=threading.Event)
 
     def cancelled(self) -> bool:
         return self.run.cancel.is_set() or self.waiter.cancelled.is_set()
@@ -206,8 +205,6 @@ class TaskNode(StateNode):
     retriable = True
     blocking = True
     resource: Resource | None = None
-    resource_path: Any = None
-    """JSONPath ``Resource`` given as a ``.$``-less dynamic value is not ASL; JSONata may compute it."""
     parameters: Template | JsonataTemplate | None = None
     result_selector: Template | None = None
     result_path: Any = RESULT_PATH_DEFAULT
@@ -246,13 +243,16 @@ class TaskNode(StateNode):
             timeout = self._jsonpath_number(self.timeout, "TimeoutSecondsPath", frame, effective)
             heartbeat = self._jsonpath_number(self.heartbeat, "HeartbeatSecondsPath", frame, effective)
             credentials = self.credentials.evaluate(sources) if isinstance(self.credentials, Template) else None
+        frame.record("afterArguments" if self.jsonata else "afterParameters", arguments)
         result = self._dispatch(frame, resource, arguments, attempt, timeout, heartbeat, credentials)
+        frame.record("result", result)
         if self.jsonata:
             states = frame.states_binding(value, result=result)
             assigned = self.evaluate_assign(frame, value, states)
             return self.finish(frame, self.evaluate_output(frame, states, result), assigned)
         if self.result_selector is not None:
             result = self.result_selector.evaluate(frame.sources(result))
+            frame.record("afterResultSelector", result)
         return self.finish_jsonpath(frame, value, result, self.result_path)
 
     @staticmethod
@@ -315,6 +315,7 @@ class TaskNode(StateNode):
             frame.emit(timed_out if error.error in ("States.Timeout", "States.HeartbeatTimeout") else failed,
                        {**name_fields, "error": error.error, "cause": error.cause})
             raise error
+        run.history.checkpoint()
         request = TaskRequest(
             resource=resource.arn,
             service=resource.service,
@@ -346,9 +347,10 @@ class TaskNode(StateNode):
         return result
 
     def _call(self, run: Run, request: TaskRequest, timeout: float | None, heartbeat: float | None) -> Any:
-        handler = run.mock.handler(self.name, request) if run.mock is not None else None
-        if handler is None:
-            handler = find_handler(run.handlers, request.service, request.action)
+        mocked = run.mock.handler(self.name, request) if run.mock is not None else None
+        if mocked is not None:
+            return _invoke(mocked, request, _Control(run, _Waiter(run)))
+        handler = find_handler(run.handlers, request.service, request.action)
         if handler is None:
             raise StatesError("States.TaskFailed",
                               f"No local handler is registered for '{request.service}:{request.action}' "
