@@ -248,7 +248,7 @@ class BuiltinAlgorithmDefaults(Defaults):
                 return np.array([[float(v) for v in line.split(",")] for line in text.splitlines() if line.strip()])
             if kind in (JSON, JSONLINES):
                 documents = [json.loads(line) for line in text.splitlines() if line.strip()] if kind == JSONLINES else [json.loads(text)]
-                rows = []
+                rows: list[Any] = []
                 for document in documents:
                     instances = document.get("instances", [document]) if isinstance(document, dict) else document
                     rows.extend(item["features"] if isinstance(item, dict) else item for item in instances)
@@ -345,7 +345,8 @@ class Container:
 
     def _function(self, name: str) -> Callable[..., Any]:
         user = getattr(self.module, name, None) if self.module is not None else None
-        return user if callable(user) else getattr(self.defaults, name)
+        function: Callable[..., Any] = user if callable(user) else getattr(self.defaults, name)
+        return function
 
     def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
         if not accept or media_type(accept) == "*/*":

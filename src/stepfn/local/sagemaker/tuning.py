@@ -293,8 +293,7 @@ class _Search:
                                                     max_resource=int(hyperband.get("MaxResource", 0)) or "auto")
         elif early:
             pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
-        direction = "maximize" if self.maximize else "minimize"
-        study = optuna.create_study(direction=direction, sampler=sampler, pruner=pruner, study_name=self.name)
+        study = optuna.create_study(direction="maximize" if self.maximize else "minimize", sampler=sampler, pruner=pruner, study_name=self.name)
         return study, strategy == "Hyperband" or early
 
     def _plan(self, study: Any) -> int:
@@ -508,8 +507,8 @@ def list_training_jobs_for_tuning_job(name: str, home: Path | str | None = None)
         tuned = {p.name: record["HyperParameters"][p.name] for p in ranges if p.name in record.get("HyperParameters", {})}
         metrics = {m["MetricName"]: m["Value"] for m in record.get("FinalMetricDataList") or []}
         value = metrics.get(objective.get("MetricName"))
-        completed = value is not None and record["TrainingJobStatus"] == "Completed"
-        summaries.append(_summary(_Outcome(record, tuned, float(value) if completed else None, False), objective, name))
+        score = float(value) if value is not None and record["TrainingJobStatus"] == "Completed" else None
+        summaries.append(_summary(_Outcome(record, tuned, score, False), objective, name))
     return summaries
 
 
