@@ -1,0 +1,71 @@
+"""A TrainingStep + ModelStep built with stepfn.sagemaker run for real on the local backend.
+
+The request the step builds (JSON-encoded hyperparameters, ``sagemaker_submit_directory`` for a local
+``source_dir``, channels) is what the local training runner consumes; the ModelStep's ``ModelDataUrl.$`` wiring
+picks up the trained artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from stepfn.local.objectstore import ObjectStore
+from stepfn.sagemaker import Session, SKLearn
+from stepfn.steps import Chain, ModelStep, TrainingStep
+from stepfn.workflow import Workflow
+
+TRAIN_SCRIPT = """
+import argparse, json, os
+parser = argparse.ArgumentParser()
+parser.add_argument("--alpha", type=float)
+parser.add_argument("--name")
+args, _ = parser.parse_known_args()
+files = sorted(os.listdir(os.environ["SM_CHANNEL_TRAIN"]))
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as f:
+    json.dump({"alpha": args.alpha, "name": args.name, "files": files}, f)
+print("loss=0.25")
+"""
+
+
+@pytest.mark.timeout(120)
+def test_training_then_model_on_the_local_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "train.py").write_text(TRAIN_SCRIPT)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "part-0.csv").write_text("1,2\n")
+    store = ObjectStore()
+    store.upload(str(data), "s3://bucket/data")
+
+    estimator = SKLearn(entry_point="train.py", source_dir=str(code), framework_version="1.2-1",
+                        role="arn:aws:iam::123456789012:role/SageMaker", instance_count=1, instance_type="ml.m5.large",
+                        output_path="s3://bucket/out", hyperparameters={"alpha": 0.3, "name": "first"},
+                        metric_definitions=[{"Name": "loss", "Regex": "loss=(\\S+)"}],
+                        sagemaker_session=Session(region_name="us-east-1", default_bucket="bucket"))
+    training = TrainingStep("Train", estimator=estimator, job_name="local-job", data={"train": "s3://bucket/data"})
+    model = ModelStep("Model", model=training.get_expected_model())
+    training.next(model)
+    workflow = Workflow("local-sagemaker", Chain([training, model]), role="arn:aws:iam::123456789012:role/SFN")
+    workflow.create()
+    execution = workflow.execute(inputs={})
+    output = execution.get_output(wait=True)
+    assert execution.describe()["status"] == "SUCCEEDED", execution.list_events()
+    assert output == {"ModelArn": "arn:aws:sagemaker:us-east-1:000000000000:model/local-job"}
+    scheduled = [json.loads(e["taskScheduledEventDetails"]["parameters"]) for e in execution.list_events()
+                 if e["type"] == "TaskScheduled"]
+    assert [p.get("ModelName") for p in scheduled] == [None, "local-job"]
+    container = scheduled[1]["PrimaryContainer"]
+    assert container["ModelDataUrl"] == "s3://bucket/out/local-job/output/model.tar.gz"
+
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(store.get_bytes("s3://bucket/out/local-job/output/model.tar.gz"))
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("model.json")
+        assert member is not None
+        assert json.load(member) == {"alpha": 0.3, "name": "first", "files": ["part-0.csv"]}
