@@ -383,3 +383,17 @@ def test_migrates_a_version_1_file(tmp_path: Path) -> None:
         assert s.stop_requests(["arn:e"]) == {"arn:e": (None, "why")}
     finally:
         s.close()
+
+
+def test_append_many_is_one_transaction(store: Store) -> None:
+    record = execution()
+    store.create_execution(record)
+    journal = store.journal(record.arn)
+    journal.append_many([event(1, "ExecutionStarted"), event(2, "PassStateEntered")])
+    with pytest.raises(RecordExists):
+        journal.append_many([event(3, "PassStateExited"), event(2, "Duplicate")])
+    assert [e["id"] for e in journal.events()] == [1, 2]  # the failed batch left nothing behind
+    journal.append_many([event(3, "PassStateExited"), event(4, "ExecutionSucceeded",
+                                                            executionSucceededEventDetails={"output": "{}"})])
+    row = store.get_execution(record.arn)
+    assert (row.status, row.output, row.stop_date) == ("SUCCEEDED", "{}", T0 + timedelta(seconds=4))

@@ -373,22 +373,28 @@ class Store:
 
     def append_event(self, execution_arn: str, event: Mapping[str, Any]) -> None:
         """Append one GetExecutionHistory-shaped event; committed when this returns."""
-        body = {key: value for key, value in event.items() if key not in ("timestamp", "id", "type")}
-        timestamp = event["timestamp"]
+        self.append_events(execution_arn, [event])
+
+    def append_events(self, execution_arn: str, events: Iterable[Mapping[str, Any]]) -> None:
+        """Append events in one transaction (all or none); a terminal event also ends the execution's row."""
+        rows = []
+        terminal: Mapping[str, Any] | None = None
+        for event in events:
+            body = {key: value for key, value in event.items() if key not in ("timestamp", "id", "type")}
+            rows.append((execution_arn, event["id"], event["type"], format_datetime(event["timestamp"]), dumps(body)))
+            if event["type"] in _TERMINAL_EVENTS:
+                terminal = event
         with self._db.write() as conn:
             try:
-                conn.execute(
-                    "INSERT INTO events (execution_arn, id, type, timestamp, body) VALUES (?, ?, ?, ?, ?)",
-                    (execution_arn, event["id"], event["type"], format_datetime(timestamp), dumps(body)),
-                )
+                conn.executemany(
+                    "INSERT INTO events (execution_arn, id, type, timestamp, body) VALUES (?, ?, ?, ?, ?)", rows)
             except sqlite3.IntegrityError as error:
-                raise RecordExists("HistoryEvent", f"{execution_arn}#{event['id']}") from error
-            terminal = _TERMINAL_EVENTS.get(event["type"])
+                raise RecordExists("HistoryEvent", f"{execution_arn}: {error}") from error
             if terminal is not None:
-                status, details_key = terminal
-                details = event.get(details_key) or {}
+                status, details_key = _TERMINAL_EVENTS[terminal["type"]]
+                details = terminal.get(details_key) or {}
                 self._finish(
-                    conn, execution_arn, status, timestamp, details.get("output"), details.get("error"),
+                    conn, execution_arn, status, terminal["timestamp"], details.get("output"), details.get("error"),
                     details.get("cause"),
                 )
 
@@ -500,6 +506,10 @@ class ExecutionJournal:
 
     def append(self, event: dict[str, Any]) -> None:
         self.store.append_event(self.execution_arn, event)
+
+    def append_many(self, events: list[dict[str, Any]]) -> None:
+        """Several events in one transaction (the engine batches the events of pure states)."""
+        self.store.append_events(self.execution_arn, events)
 
     def events(self) -> list[dict[str, Any]]:
         return self.store.events(self.execution_arn)
