@@ -30,7 +30,11 @@ asl_words = st.sampled_from([
     "States.Format('{}', $.x", "{% $states.input %}", "{% ( %}", "arn:aws:lambda:us-east-1:1:function:f",
     "__tbd__", "A", "B", "JSONata", "JSONPath", "DISTRIBUTED", "INLINE", "2026-01-01T00:00:00Z", "FULL",
 ])
-field_values = asl_words | json_values
+small_values = st.recursive(
+    scalars, lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=6,
+)
+field_values = asl_words | small_values
 
 
 @st.composite
@@ -42,9 +46,9 @@ def definitions(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
         fields = draw(st.lists(st.sampled_from(sorted(STATE_FIELDS[kind])), max_size=6, unique=True))
         state: dict[str, Any] = {"Type": kind}
         for field in fields:
-            if field in ("Branches",) and depth < 2:
+            if field == "Branches" and depth < 1:
                 state[field] = draw(st.lists(definitions(depth + 1), max_size=2))
-            elif field in ("Iterator", "ItemProcessor") and depth < 2:
+            elif field in ("Iterator", "ItemProcessor") and depth < 1:
                 state[field] = draw(definitions(depth + 1))
             elif field in ("Next", "Default"):
                 state[field] = draw(st.sampled_from(["A", "B", "C", "D", "Z"]))
