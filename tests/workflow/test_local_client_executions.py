@@ -229,3 +229,27 @@ def test_test_state_delegates_to_the_engine(client: LocalStepFunctionsClient) ->
     assert result["nextState"] == "N" and result["status"] == "SUCCEEDED"
     with pytest.raises(client.exceptions.InvalidDefinition):
         client.test_state(definition="{nope", roleArn=ROLE)
+
+
+def test_mock_config_test_cases_as_step_functions_local(shared_dir: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = shared_dir / "conformance" / "mock-config" / "mock_config_files" / "lambda_sqs_integration.json5"
+    monkeypatch.setenv("SFN_MOCK_CONFIG", str(config))
+    client = LocalStepFunctionsClient()
+    try:
+        definition = {"StartAt": "LambdaState", "States": {
+            "LambdaState": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                            "Parameters": {"FunctionName": "nowhere", "Payload.$": "$"}, "Next": "SQSState"},
+            "SQSState": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                         "Parameters": {"QueueUrl": "https://sqs/q", "MessageBody.$": "$.Payload.body"}, "End": True},
+        }}
+        arn = machine(client, definition, name="LambdaSQSIntegration")
+        started = client.start_execution(stateMachineArn=arn + "#HappyPath", name="happy")
+        assert started["executionArn"].endswith(":execution:LambdaSQSIntegration:happy")
+        assert client.wait_for_execution(started["executionArn"], timeout=30)
+        described = client.describe_execution(executionArn=started["executionArn"])
+        assert described["status"] == "SUCCEEDED", described
+        assert json.loads(described["output"])["MessageId"] == "3bcb6e8e-8b51-4375-b0bc-1a59812c6e51"
+        with pytest.raises(client.exceptions.ValidationException, match="NoSuchCase"):
+            client.start_execution(stateMachineArn=arn + "#NoSuchCase")
+    finally:
+        client.close()

@@ -50,13 +50,16 @@ class ExecutionRunner:
                 self._engine = self._engine_factory()
             return self._engine
 
-    def start(self, record: ExecutionRecord, *, resume: bool = False, redrive: bool = False) -> None:
-        """Run ``record`` (already in the store, owned by this process) on the engine."""
+    def start(self, record: ExecutionRecord, *, resume: bool = False, redrive: bool = False, mock: Any = None) -> None:
+        """Run ``record`` (already in the store, owned by this process) on the engine; ``mock``: a mock-config
+        test case (``stepfn.engine.mocking.MockTestCase``) that answers some of its tasks."""
         journal = self._store.journal(record.arn)
         target = {
             "execution_arn": record.arn, "state_machine_arn": record.version_arn or record.state_machine_arn,
             "name": record.name, "role_arn": record.role_arn, "journal": journal,
         }
+        if mock is not None:
+            target["mock"] = mock
         if redrive:
             handle = self.engine.redrive(record.definition, **target)
         else:

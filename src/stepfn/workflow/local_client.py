@@ -25,6 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from stepfn.engine.protocol import TaskHandler
+from stepfn.errors import StepfnError
 from stepfn.store import (
     AliasRecord,
     ExecutionRecord,
@@ -70,7 +71,10 @@ class LocalStepFunctionsClient:
     ``home``: the stepfn home (default ``$STEPFN_HOME`` or ``./.stepfn``). ``handlers``: task handlers
     added to (and overriding) the local backends' (``stepfn.local.default_handlers``). ``clock``: the
     engine's clock (``stepfn.engine.ScaledClock`` makes Wait states fast). ``resume``: take over the
-    executions of dead processes now (``resume_orphans()`` does it on demand).
+    executions of dead processes now (``resume_orphans()`` does it on demand). ``mock_config``: an AWS Step
+    Functions Local mock config (path, JSON text, dict or ``MockConfig``; default ``$SFN_MOCK_CONFIG``);
+    ``start_execution(stateMachineArn="<arn>#<TestCase>")`` then runs with that test case's mocked responses,
+    as Step Functions Local does.
     """
 
     def __init__(
@@ -83,6 +87,7 @@ class LocalStepFunctionsClient:
         clock: Any = None,
         resume: bool = True,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        mock_config: Any = None,
     ) -> None:
         self.store = Store(home, lease_seconds=lease_seconds)
         self.home = self.store.home
@@ -94,6 +99,8 @@ class LocalStepFunctionsClient:
             endpoint_url=None,
         )
         self._extra_handlers = dict(handlers or {})
+        self._mock_config_source = mock_config if mock_config is not None else os.environ.get("SFN_MOCK_CONFIG")
+        self._mock_config: Any = None
         self._clock = clock
         self._runner = ExecutionRunner(self.store, self._build_engine)
         self._lock = threading.Lock()
@@ -563,10 +570,27 @@ class LocalStepFunctionsClient:
         machine = self._machine(version.state_machine_arn, operation)
         return machine, version.definition, version.role_arn, version.arn, alias_arn
 
+    def _mock_test_case(self, machine_name: str, test_case: str, operation: str) -> Any:
+        from stepfn.engine.mocking import MockConfig
+
+        if self._mock_config is None:
+            if self._mock_config_source is None:
+                raise self._error("ValidationException",
+                                  f"Test case '{test_case}' given but no mock config (mock_config= or "
+                                  "SFN_MOCK_CONFIG) was loaded", operation)
+            source = self._mock_config_source
+            self._mock_config = source if isinstance(source, MockConfig) else MockConfig.load(source)
+        try:
+            return self._mock_config.handlers(machine_name, test_case)
+        except KeyError as error:
+            raise self._error("ValidationException", str(error.args[0]), operation) from None
+
     def start_execution(self, **params: Any) -> dict[str, Any]:
         op = "start_execution"
         api.check_parameters(op, params)
-        machine, definition, role, version_arn, alias_arn = self._target(params["stateMachineArn"], op)
+        target, _, test_case = params["stateMachineArn"].partition("#")
+        machine, definition, role, version_arn, alias_arn = self._target(target, op)
+        mock = self._mock_test_case(machine.name, test_case, op) if test_case else None
         name = params.get("name") or str(uuid.uuid4())
         self._check_name(name, op)
         text = params.get("input", "{}")
@@ -585,7 +609,12 @@ class LocalStepFunctionsClient:
             if existing.status == "RUNNING" and existing.input == text:
                 return self._ok({"executionArn": existing.arn, "startDate": existing.start_date})
             raise self._error("ExecutionAlreadyExists", f"Execution Already Exists: '{record.arn}'", op) from None
-        self._runner.start(record)
+        try:
+            self._runner.start(record, mock=mock)
+        except StepfnError as error:
+            # The engine refused to start it (a definition only the engine can reject): it fails at once.
+            self.store.finish_execution(record.arn, status="FAILED", stop_date=_now(), error="States.Runtime",
+                                        cause=str(error))
         return self._ok({"executionArn": record.arn, "startDate": record.start_date})
 
     def start_sync_execution(self, **params: Any) -> dict[str, Any]:
@@ -773,7 +802,13 @@ class LocalStepFunctionsClient:
         except NotRedrivable as error:
             raise self._error("ExecutionNotRedrivable",
                               f"Execution '{record.arn}' cannot be redriven: it is {error.status}", op) from None
-        self._runner.start(redriven, redrive=True)
+        try:
+            self._runner.start(redriven, redrive=True)
+        except StepfnError as error:
+            self.store.finish_execution(record.arn, status=record.status, stop_date=record.stop_date or _now(),
+                                        error=record.error, cause=record.cause)
+            raise self._error("ExecutionNotRedrivable", f"Execution '{record.arn}' cannot be redriven: {error}",
+                              op) from None
         assert redriven.redrive_date is not None
         return self._ok({"redriveDate": redriven.redrive_date})
 
