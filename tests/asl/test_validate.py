@@ -327,6 +327,8 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
      "SCHEMA_VALIDATION_FAILED", "$.States.B.Retry[0].BackoffRate"),
     ("MaxDelaySeconds too large", _with(SIMPLE, "States.B.Retry", [{"ErrorEquals": ["X"], "MaxDelaySeconds": 31622400}]),
      "SCHEMA_VALIDATION_FAILED", "$.States.B.Retry[0].MaxDelaySeconds"),
+    ("JSONata in a retrier", _with(JSONATA, "States.B.Retry", [{"ErrorEquals": ["X"], "MaxAttempts": "{% 2 %}"}]),
+     "SCHEMA_VALIDATION_FAILED", "$.States.B.Retry[0].MaxAttempts"),
     ("bad JitterStrategy", _with(SIMPLE, "States.B.Retry", [{"ErrorEquals": ["X"], "JitterStrategy": "HALF"}]),
      "SCHEMA_VALIDATION_FAILED", "$.States.B.Retry[0].JitterStrategy"),
     ("unknown retrier field", _with(SIMPLE, "States.B.Retry", [{"ErrorEquals": ["X"], "Backoff": 2}]),

@@ -375,12 +375,14 @@ class _State:
             self.v.report(path, "MISSING_TRANSITION_TARGET", f"Missing '{field}' target: '{value}'", self.name,
                           field)
 
-    def integer(self, obj: dict[str, Any], key: str, path: str, *, minimum: int, maximum: int | None = None) -> None:
-        """An integer field, or in JSONata mode a ``{% %}`` expression producing one."""
+    def integer(self, obj: dict[str, Any], key: str, path: str, *, minimum: int, maximum: int | None = None,
+                expression: bool = True) -> None:
+        """An integer field, or in JSONata mode (where ``expression`` says the field takes one) a ``{% %}``
+        expression producing one."""
         if key not in obj:
             return
         value = obj[key]
-        if self.jsonata_mode and self.v.jsonata(value, _join(path, key), self.name, key):
+        if expression and self.jsonata_mode and self.v.jsonata(value, _join(path, key), self.name, key):
             return
         self.v.positive_int(value, _join(path, key), self.name, key, minimum=minimum, maximum=maximum)
 
@@ -454,9 +456,10 @@ class _State:
                     self.catcher(item, path)
 
     def retrier(self, retrier: dict[str, Any], path: str) -> None:
-        self.integer(retrier, "IntervalSeconds", path, minimum=1, maximum=asl.MAX_TIMEOUT_SECONDS)
-        self.integer(retrier, "MaxAttempts", path, minimum=0, maximum=asl.MAX_TIMEOUT_SECONDS)
-        self.integer(retrier, "MaxDelaySeconds", path, minimum=1, maximum=asl.MAX_DELAY_SECONDS - 1)
+        # Retriers are static in both query languages: AWS evaluates no JSONata in them.
+        self.integer(retrier, "IntervalSeconds", path, minimum=1, maximum=asl.MAX_TIMEOUT_SECONDS, expression=False)
+        self.integer(retrier, "MaxAttempts", path, minimum=0, maximum=asl.MAX_TIMEOUT_SECONDS, expression=False)
+        self.integer(retrier, "MaxDelaySeconds", path, minimum=1, maximum=asl.MAX_DELAY_SECONDS - 1, expression=False)
         rate = retrier.get("BackoffRate", 2.0)
         if not asl.is_number(rate) or rate < 1.0:
             self.schema(_join(path, "BackoffRate"), f"'BackoffRate' must be a number of at least 1.0, not {rate!r}",
