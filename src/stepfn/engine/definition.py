@@ -148,6 +148,13 @@ class Compiler:
     builders: ClassVar[dict[str, Any]] = {}
 
     @classmethod
+    def builder(cls, type_name: Any) -> Any:
+        """The builder for a state ``Type`` (None if unknown); loads the family modules on first use."""
+        from stepfn.engine import choice, map, parallel, states, task  # noqa: F401  (they register themselves)
+
+        return cls.builders.get(type_name)
+
+    @classmethod
     def register(cls, type_name: str) -> Any:
         def decorate(builder: Any) -> Any:
             cls.builders[type_name] = builder
@@ -205,8 +212,6 @@ def template(value: Any, where: str, field: str) -> Template:
 
 def compile_graph(spec: dict[str, Any], jsonata: bool, *, where: str = "$") -> Graph:
     """Compile a ``{"StartAt", "States"}`` object (a branch or item processor inherits ``jsonata``)."""
-    from stepfn.engine import choice, map, parallel, states, task  # noqa: F401  (register the builders)
-
     if not isinstance(spec, dict) or "StartAt" not in spec or not isinstance(spec.get("States"), dict):
         raise DefinitionError(f"{where}: a state machine needs StartAt and States")
     language = spec.get("QueryLanguage")
@@ -218,7 +223,7 @@ def compile_graph(spec: dict[str, Any], jsonata: bool, *, where: str = "$") -> G
         if not isinstance(state, dict):
             raise DefinitionError(f"{where}.States.{name}: a state must be an object")
         kind = state.get("Type")
-        builder = Compiler.builders.get(kind)
+        builder = Compiler.builder(kind)
         if builder is None:
             raise DefinitionError(f"{where}.States.{name}.Type: unknown state type {kind!r}")
         state_language = state.get("QueryLanguage")

@@ -260,7 +260,7 @@ class MapNode(StateNode):
             except StatesError as exc:
                 with lock:
                     failures.append(exc)
-                return {"Error": exc.error, "Cause": exc.cause}
+                return {"Error": exc.error, **({"Cause": exc.cause} if exc.cause is not None else {})}
 
         limit = max_concurrency if max_concurrency > 0 else 0
         results = run_all(len(inputs), child_execution, blocking=self.blocking, max_concurrency=limit)

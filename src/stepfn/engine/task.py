@@ -341,9 +341,13 @@ class TaskNode(StateNode):
             error = exc if exc.state is None else StatesError(exc.error, exc.cause)
             event = timed_out if error.error in ("States.Timeout", "States.HeartbeatTimeout") else failed
             frame.emit(event, {**name_fields, "error": error.error, "cause": error.cause})
+            run.history.checkpoint()
             # state= keeps the task's own error from being treated as an interpreter error.
             raise StatesError(error.error, error.cause, state=self.name) from None
         frame.emit(succeeded, {**name_fields, "output": Payload(result)})
+        # A task's outcome is durable before the execution moves on: otherwise a crash before the next
+        # checkpoint (a Parallel branch waiting on its sibling can wait minutes) runs a finished task again.
+        run.history.checkpoint()
         return result
 
     def _call(self, run: Run, request: TaskRequest, timeout: float | None, heartbeat: float | None) -> Any:

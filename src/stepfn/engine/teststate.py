@@ -77,7 +77,7 @@ def _node(definition: dict[str, Any] | str, state_name: str | None) -> StateNode
             raise DefinitionError(f"TestState: no state named {state_name!r}")
         spec = spec["States"][state_name]
     name = state_name or "TestState"
-    builder = Compiler.builders.get(spec.get("Type"))
+    builder = Compiler.builder(spec.get("Type"))
     if builder is None:
         raise DefinitionError(f"TestState: unknown state type {spec.get('Type')!r}")
     language = spec.get("QueryLanguage")

@@ -1,0 +1,155 @@
+"""Task dispatch, task tokens, stop, and several executions at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from engine_helpers import identity, machine, run, types
+
+from stepfn.engine import Engine, ScaledClock, TaskControl, TaskRequest, UnknownTaskToken, parse_resource
+
+
+def test_resource_parsing() -> None:
+    sync = parse_resource("arn:aws:states:::sagemaker:createTrainingJob.sync")
+    assert (sync.service, sync.action, sync.pattern, sync.event_resource) == (
+        "sagemaker", "createTrainingJob", "sync", "createTrainingJob.sync")
+    assert parse_resource("arn:aws:states:::states:startExecution.sync:2").pattern == "sync:2"
+    token = parse_resource("arn:aws:states:::sqs:sendMessage.waitForTaskToken")
+    assert (token.service, token.action, token.pattern) == ("sqs", "sendMessage", "wait_for_task_token")
+    fn = parse_resource("arn:aws:lambda:us-east-1:123456789012:function:f")
+    assert (fn.kind, fn.service, fn.action) == ("lambda", "lambda", "invoke")
+    sdk = parse_resource("arn:aws:states:::aws-sdk:s3:listBuckets")
+    assert (sdk.service, sdk.action) == ("aws-sdk:s3", "listBuckets")
+
+
+def test_handler_lookup_order_and_request_fields() -> None:
+    seen: dict[str, Any] = {}
+
+    def exact(request: TaskRequest, control: TaskControl) -> Any:
+        seen["exact"] = request
+        return "exact"
+
+    handlers = {"sagemaker:createModel": exact, "sagemaker:*": lambda r, c: "service", "*": lambda r, c: "any"}
+    definition = {"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createModel",
+              "Parameters": {"ModelName.$": "$.name"}, "ResultPath": "$.a", "Next": "B"},
+        "B": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createEndpoint", "ResultPath": "$.b",
+              "Next": "C"},
+        "C": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish", "ResultPath": "$.c", "End": True}}}
+    result = run(definition, {"name": "m"}, handlers=handlers)
+    assert result.output_value == {"name": "m", "a": "exact", "b": "service", "c": "any"}
+    request = seen["exact"]
+    assert (request.service, request.action, request.pattern, request.state_name) == (
+        "sagemaker", "createModel", "request_response", "A")
+    assert request.parameters == {"ModelName": "m"}
+    assert request.context["State"]["Name"] == "A" and request.attempt == 0 and not request.resumed
+
+
+def test_lambda_function_arn_gets_function_name_and_payload_and_returns_the_payload() -> None:
+    def invoke(request: TaskRequest, control: TaskControl) -> Any:
+        return {"StatusCode": 200, "Payload": {"got": request.parameters}}
+
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:f"
+    result = run(machine(T={"Type": "Task", "Resource": arn}), {"x": 1}, handlers={"lambda:invoke": invoke})
+    assert result.output_value == {"got": {"FunctionName": arn, "Payload": {"x": 1}}}
+    assert types(result)[2:5] == ["LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded"]
+
+
+def test_history_event_shapes_match_botocore() -> None:
+    result = run(machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                            "Parameters": {"FunctionName": "f"}}), handlers={"lambda:invoke": lambda r, c: {"ok": 1}})
+    events = result.events
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    assert events[0]["previousEventId"] == 0 and all(e["previousEventId"] == e["id"] - 1 for e in events[1:])
+    scheduled = events[2]["taskScheduledEventDetails"]
+    assert scheduled == {"resourceType": "lambda", "resource": "invoke", "region": "us-east-1",
+                         "parameters": '{"FunctionName":"f"}'}
+    assert events[4]["taskSucceededEventDetails"]["output"] == '{"ok":1}'
+    assert events[-1]["executionSucceededEventDetails"] == {"output": '{"ok":1}', "outputDetails": {"truncated": False}}
+    assert all(e["timestamp"].tzinfo is not None for e in events)
+
+
+def _token_machine() -> dict[str, Any]:
+    return machine(T={"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                      "Parameters": {"MessageBody": {"token.$": "$$.Task.Token"}}, "HeartbeatSeconds": 60})
+
+
+def test_wait_for_task_token_success_failure_heartbeat() -> None:
+    sent: list[str] = []
+    engine = Engine({"sqs:sendMessage": lambda r, c: sent.append(r.parameters["MessageBody"]["token"]) or {}})
+    handle = engine.start(_token_machine(), {}, **identity())
+    _wait_for(lambda: sent)
+    engine.send_task_heartbeat(sent[0])
+    engine.send_task_success(sent[0], '{"answer": 42}')
+    assert handle.wait(5).output_value == {"answer": 42}
+    with pytest.raises(UnknownTaskToken):
+        engine.send_task_success(sent[0], "{}")
+
+    handle = engine.start(_token_machine(), {}, **identity())
+    _wait_for(lambda: len(sent) == 2)
+    engine.send_task_failure(sent[1], "Custom.Rejected", "no")
+    result = handle.wait(5)
+    assert (result.status, result.error, result.cause) == ("FAILED", "Custom.Rejected", "no")
+
+
+def test_wait_for_task_token_times_out_without_heartbeat() -> None:
+    engine = Engine({"sqs:sendMessage": lambda r, c: {}}, ScaledClock(1000))
+    result = engine.run(_token_machine(), {}, **identity())
+    assert (result.status, result.error) == ("FAILED", "States.HeartbeatTimeout")
+
+
+def test_stop_aborts_a_running_execution() -> None:
+    started = threading.Event()
+
+    def blocking(request: TaskRequest, control: TaskControl) -> Any:
+        started.set()
+        while not control.cancelled():
+            time.sleep(0.01)
+        return "stopped"
+
+    engine = Engine({"lambda:invoke": blocking})
+    handle = engine.start(machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke"}), {}, **identity())
+    assert started.wait(5)
+    result = handle.stop("User.Stop", "enough")
+    assert (result.status, result.error, result.cause) == ("ABORTED", "User.Stop", "enough")
+    assert types(result)[-1] == "ExecutionAborted"
+    time.sleep(0.05)
+    assert types(handle.wait())[-1] == "ExecutionAborted"  # nothing recorded after the abort
+
+
+def test_wait_state_is_interrupted_by_stop() -> None:
+    engine = Engine()
+    handle = engine.start(machine(W={"Type": "Wait", "Seconds": 3600}), {}, **identity())
+    time.sleep(0.05)
+    began = time.monotonic()
+    assert handle.stop().status == "ABORTED"
+    assert time.monotonic() - began < 1
+
+
+def test_concurrent_executions_do_not_interfere() -> None:
+    def double(request: TaskRequest, control: TaskControl) -> Any:
+        control.sleep(0.05)
+        return request.parameters["n"] * 2
+
+    engine = Engine({"lambda:invoke": double})
+    definition = machine(
+        T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"n.$": "$.n"},
+           "ResultPath": "$.doubled", "TimeoutSeconds": 30},
+        A={"Type": "Pass", "Assign": {"seen.$": "$.n"}, "Next": "B"},
+        B={"Type": "Pass", "Parameters": {"n.$": "$seen", "doubled.$": "$.doubled"}})
+    began = time.monotonic()
+    handles = [engine.start(definition, {"n": n}, **identity()) for n in range(20)]
+    results = [h.wait(10) for h in handles]
+    assert [r.output_value for r in results] == [{"n": n, "doubled": 2 * n} for n in range(20)]
+    assert time.monotonic() - began < 0.05 * 20  # they ran at the same time
+
+
+def _wait_for(condition: Any, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.005)
