@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_models import ROLE, SKLEARN_IMAGE, Control, call, check_shape
+from test_models import ROLE, SKLEARN_IMAGE, Control, call, check_shape, wait_for_job
 
 from stepfn.errors import StatesError
 from stepfn.local.objectstore import ObjectStore
@@ -98,6 +98,8 @@ def test_request_response_returns_the_arn_and_names_are_unique(stepfn_home: Path
         call(stepfn_home, "createProcessingJob", _request("prep-2"), pattern="sync")
     assert raised.value.error == "SageMaker.AmazonSageMakerException"
     assert "Job name must be unique" in (raised.value.cause or "")
+    assert wait_for_job(stepfn_home, "processing-job", "prep-2")["ProcessingJobStatus"] == "Completed"
+    assert store.exists("s3://bucket/processed/train/train.csv")
 
 
 def test_failing_script_fails_the_task_with_the_describe_record(stepfn_home: Path, store: ObjectStore) -> None:
@@ -147,8 +149,8 @@ def test_registered_image_and_validation_errors(stepfn_home: Path, store: Object
     assert "must be under /opt/ml/processing/" in (raised.value.cause or "")
     result = call(stepfn_home, "createProcessingJob", _request("no-cmd", AppSpecification={
         "ImageUri": "1234.dkr.ecr.us-east-1.amazonaws.com/unknown:1"}), pattern="request_response")
-    record = RecordStore(stepfn_home).get("processing-job", "no-cmd")
-    assert record is not None and record["ProcessingJobStatus"] == "Failed"
+    record = wait_for_job(stepfn_home, "processing-job", "no-cmd")
+    assert record["ProcessingJobStatus"] == "Failed"
     assert "register_image" in record["FailureReason"] and result["ProcessingJobArn"].endswith("/no-cmd")
 
 

@@ -18,6 +18,7 @@ from test_models import (
     home,
     make_tar,
     tiny_classification,
+    wait_for_job,
     write_arrays,
 )
 
@@ -146,8 +147,8 @@ def test_failures_fail_the_job_and_upload_nothing(home: Path, sklearn_model: Any
     result = call(home, "createTransformJob", _job("big", "s3://bucket/big/", "s3://bucket/big-out/",
                                                    TransformInput={"SplitType": "None"}, MaxPayloadInMB=1))
     assert result == {"TransformJobArn": "arn:aws:sagemaker:us-east-1:000000000000:transform-job/big"}
-    record = RecordStore(home).get("transform-job", "big")
-    assert record is not None and record["TransformJobStatus"] == "Failed" and "MaxPayloadInMB" in record["FailureReason"]
+    record = wait_for_job(home, "transform-job", "big")
+    assert record["TransformJobStatus"] == "Failed" and "MaxPayloadInMB" in record["FailureReason"]
 
     with pytest.raises(StatesError) as raised:
         call(home, "createTransformJob", _job("big", "s3://bucket/big/", "s3://bucket/big-out/"), pattern="sync")

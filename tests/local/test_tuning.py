@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_models import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, call, check_shape
+from test_models import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, call, check_shape, wait_for_job
 from test_training_support import sourcedir
 
 from stepfn.errors import StatesError
@@ -187,3 +187,14 @@ def test_invalid_requests_are_refused(stepfn_home: Path, store: ObjectStore, cha
     with pytest.raises(StatesError) as raised:
         call(stepfn_home, "createHyperParameterTuningJob", request, pattern="sync")
     assert raised.value.error == "SageMaker.AmazonSageMakerException" and message in (raised.value.cause or "")
+
+
+def test_request_response_returns_once_accepted_and_the_search_runs_on(stepfn_home: Path, store: ObjectStore) -> None:
+    request = _request(store, "bg", "Grid", {"CategoricalParameterRanges": [{"Name": "alpha", "Values": ["1", "2"]}]},
+                       static={"pause": "0.5"})
+    result = call(stepfn_home, "createHyperParameterTuningJob", request)
+    assert result == {"HyperParameterTuningJobArn": "arn:aws:sagemaker:us-east-1:000000000000:hyper-parameter-tuning-job/bg"}
+    assert (RecordStore(stepfn_home).get("tuning-job", "bg") or {})["HyperParameterTuningJobStatus"] == "InProgress"
+    record = wait_for_job(stepfn_home, "tuning-job", "bg")
+    assert record["HyperParameterTuningJobStatus"] == "Completed"
+    assert record["BestTrainingJob"]["TunedHyperParameters"] == {"alpha": "2"}

@@ -118,9 +118,10 @@ class ProcessingJobs:
         self.records.path(KIND, name)
         return JobDir(self.records.base / "jobs" / KIND / name)
 
-    def run(self, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None) -> dict[str, Any]:
-        """Create the job and run it to its end; returns the DescribeProcessingJob record."""
-        from stepfn.local.sagemaker.serving import begin_job, finish_job, update_job
+    def run(self, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None,
+            background: bool = False) -> dict[str, Any]:
+        """Create the job and run it to its end (or, ``background``, on a thread); returns its record."""
+        from stepfn.local.sagemaker.serving import begin_job, run_detached
 
         name = validate_request(params)
         stamp = now_millis()
@@ -132,6 +133,14 @@ class ProcessingJobs:
         finished = begin_job(self.records, KIND, name, record, operation=OPERATION, resumed=resumed)
         if finished is not None:
             return finished
+        if background:
+            run_detached(f"processing-{name}", lambda: self._execute(name, record, None))
+            return record
+        return self._execute(name, record, control)
+
+    def _execute(self, name: str, record: dict[str, Any], control: TaskControl | None) -> dict[str, Any]:
+        from stepfn.local.sagemaker.serving import finish_job, update_job
+
         log = self.records.log_path(KIND, name)
         job = self.job_dir(name)
         try:
@@ -141,7 +150,7 @@ class ProcessingJobs:
                               failure=f"ClientError: {exc}")
         update_job(self.records, KIND, name, ProcessingStartTime=now_millis())
         append_log(log, f"stepfn: {name}: running {' '.join(argv)}", control)
-        runtime = (params.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+        runtime = (record.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
         outcome = run_process(
             argv, env=env, cwd=job.root, log_path=log, control=control, stop_requested=threading.Event(),
             max_runtime_seconds=float(runtime) if runtime else None, stop_grace_seconds=self.stop_grace_seconds,
@@ -227,10 +236,11 @@ class ProcessingJobs:
 
 
 def run_processing_job(
-    home: Path | str, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None
+    home: Path | str, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None,
+    background: bool = False,
 ) -> dict[str, Any]:
     """Run a processing job to its end; returns the DescribeProcessingJob record (Completed, Failed or Stopped)."""
-    return ProcessingJobs(home).run(params, resumed=resumed, control=control)
+    return ProcessingJobs(home).run(params, resumed=resumed, control=control, background=background)
 
 
 __all__ = ["ProcessingJobs", "run_processing_job", "validate_request"]

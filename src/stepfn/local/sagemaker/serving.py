@@ -6,12 +6,14 @@ return the Create* response (``{"ModelArn": ...}``); ``.sync`` tasks wait for th
 Describe* record (timestamps as epoch milliseconds). SageMaker API errors become the Task error
 ``SageMaker.AmazonSageMakerException`` with the service's message as cause; a job that ends Failed fails the
 Task with ``States.TaskFailed`` and the Describe* record (JSON) as cause, so Retry/Catch behave as on AWS.
-Only the job APIs support ``.sync``; asking it of the others is the ``States.Runtime`` error.
+Only the job APIs support ``.sync``; asking it of the others is the ``States.Runtime`` error. A job started
+without ``.sync`` is accepted (its name checked and recorded) before the Task returns, then runs on a thread.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,11 @@ def begin_job(
         return None
     records.create(kind, name, record, operation=operation)
     return None
+
+
+def run_detached(name: str, work: Callable[[], Any]) -> None:
+    """Run a job accepted without ``.sync`` on a daemon thread, as SageMaker runs it after Create* returns."""
+    threading.Thread(target=work, name=f"stepfn-{name}", daemon=True).start()
 
 
 def update_job(records: RecordStore, kind: str, name: str, **changes: Any) -> dict[str, Any]:
@@ -142,19 +149,22 @@ def _endpoint_operation(name: str) -> Callable[[Path, dict[str, Any]], dict[str,
 def _transform(home: Path, params: dict[str, Any], request: TaskRequest, control: TaskControl) -> dict[str, Any]:
     from stepfn.local.sagemaker.transform import run_transform_job
 
-    return run_transform_job(home, params, resumed=request.resumed, control=control)
+    return run_transform_job(home, params, resumed=request.resumed, control=control,
+                             background=request.pattern == "request_response")
 
 
 def _processing(home: Path, params: dict[str, Any], request: TaskRequest, control: TaskControl) -> dict[str, Any]:
     from stepfn.local.sagemaker.processing import run_processing_job
 
-    return run_processing_job(home, params, resumed=request.resumed, control=control)
+    return run_processing_job(home, params, resumed=request.resumed, control=control,
+                              background=request.pattern == "request_response")
 
 
 def _tuning(home: Path, params: dict[str, Any], request: TaskRequest, control: TaskControl) -> dict[str, Any]:
     from stepfn.local.sagemaker.tuning import run_tuning_job
 
-    return run_tuning_job(home, params, resumed=request.resumed, control=control)
+    return run_tuning_job(home, params, resumed=request.resumed, control=control,
+                          background=request.pattern == "request_response")
 
 
 def handlers(home: Path) -> dict[str, TaskHandler]:
@@ -172,4 +182,4 @@ def handlers(home: Path) -> dict[str, TaskHandler]:
     }
 
 
-__all__ = ["begin_job", "finish_job", "handlers", "job_failed_error", "update_job"]
+__all__ = ["begin_job", "finish_job", "handlers", "job_failed_error", "run_detached", "update_job"]

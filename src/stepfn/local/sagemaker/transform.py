@@ -338,10 +338,14 @@ def _validate(records: RecordStore, params: dict[str, Any]) -> str:
 
 
 def run_transform_job(
-    home: Path | str, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None
+    home: Path | str, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None,
+    background: bool = False,
 ) -> dict[str, Any]:
-    """Run a transform job to its end; returns the DescribeTransformJob record (Completed, Failed or Stopped)."""
-    from stepfn.local.sagemaker.serving import begin_job, finish_job
+    """Run a transform job to its end; returns the DescribeTransformJob record (Completed, Failed or Stopped).
+
+    ``background=True`` returns the InProgress record as soon as the job is accepted and runs it on a thread
+    (CreateTransformJob without ``.sync``)."""
+    from stepfn.local.sagemaker.serving import begin_job, run_detached
 
     records = RecordStore(home)
     store = ObjectStore(records.home / "s3")
@@ -357,6 +361,15 @@ def run_transform_job(
     finished = begin_job(records, "transform-job", name, record, operation=OPERATION, resumed=resumed)
     if finished is not None:
         return finished
+    if background:
+        run_detached(f"transform-{name}", lambda: _execute(records, store, name, params, None))
+        return record
+    return _execute(records, store, name, params, control)
+
+
+def _execute(records: RecordStore, store: ObjectStore, name: str, params: dict[str, Any],
+             control: TaskControl | None) -> dict[str, Any]:
+    from stepfn.local.sagemaker.serving import finish_job
 
     workdir = records.base / "work" / "transform-job" / name
     log_path = records.log_path("transform-job", name)

@@ -232,8 +232,10 @@ class TuningJobs:
     def __init__(self, home: Path | str | None = None) -> None:
         self.records = RecordStore(home)
 
-    def run(self, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None) -> dict[str, Any]:
-        from stepfn.local.sagemaker.serving import begin_job
+    def run(self, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None,
+            background: bool = False) -> dict[str, Any]:
+        """Create the tuning job and run its search to the end (or, ``background``, on a thread)."""
+        from stepfn.local.sagemaker.serving import begin_job, run_detached
 
         name, definition, objective, parameters = validate_request(params)
         config = params["HyperParameterTuningJobConfig"]
@@ -252,6 +254,9 @@ class TuningJobs:
         finished = begin_job(self.records, KIND, name, record, operation=OPERATION, resumed=resumed)
         if finished is not None:
             return finished
+        if background:
+            run_detached(f"tuning-{name}", _Search(self.records, record, definition, objective, parameters, None).run)
+            return record
         return _Search(self.records, record, definition, objective, parameters, control).run()
 
 
@@ -485,10 +490,11 @@ def _summary(outcome: _Outcome, objective: dict[str, Any], tuning_name: str) -> 
 
 
 def run_tuning_job(
-    home: Path | str, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None
+    home: Path | str, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None,
+    background: bool = False,
 ) -> dict[str, Any]:
     """Run a tuning job to its end; returns the DescribeHyperParameterTuningJob record."""
-    return TuningJobs(home).run(params, resumed=resumed, control=control)
+    return TuningJobs(home).run(params, resumed=resumed, control=control, background=background)
 
 
 def list_training_jobs_for_tuning_job(name: str, home: Path | str | None = None) -> list[dict[str, Any]]:
