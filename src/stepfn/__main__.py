@@ -1,0 +1,5 @@
+"""``python -m stepfn`` runs the command line."""
+
+from stepfn.cli import main
+
+main()

@@ -1,0 +1,309 @@
+"""The ``stepfn`` command line: run, watch and inspect workflows on the local engine.
+
+Errors print as one readable line plus the cause; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from stepfn.cli.loading import LOCAL_ROLE, load_target, parse_input
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _client() -> Any:
+    from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+    return LocalStepFunctionsClient()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="stepfn")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Build, run and watch ML workflows as AWS Step Functions state machines, locally."""
+    ctx.obj = {"debug": debug}
+
+
+def _deploy(client: Any, name: str, definition: dict[str, Any]) -> str:
+    """create_or_update on the local backend: the machine named ``name`` gets this definition."""
+    text = json.dumps(definition)
+    for machine in _list_machines(client):
+        if machine["name"] == name:
+            client.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=text)
+            return str(machine["stateMachineArn"])
+    return str(client.create_state_machine(name=name, definition=text, roleArn=LOCAL_ROLE)["stateMachineArn"])
+
+
+def _list_machines(client: Any) -> list[dict[str, Any]]:
+    machines: list[dict[str, Any]] = []
+    for page in client.get_paginator("list_state_machines").paginate():
+        machines.extend(page["stateMachines"])
+    return machines
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--input", "input_", metavar="JSON|@FILE", help="Execution input (JSON text or @file).")
+@click.option("--name", help="Execution name (default: generated).")
+@click.option("--progress/--no-progress", default=None, help="Live table (default: when stdout is a terminal).")
+def run(target: str, input_: str | None, name: str | None, progress: bool | None) -> None:
+    """Run FILE[:WORKFLOW] on the local engine, showing each state as it runs."""
+    from stepfn.cli.watch import all_events, print_summary, watch_execution
+
+    loaded = load_target(target)
+    inputs = parse_input(input_)
+    client = _client()
+    arn = _deploy(client, loaded.name, loaded.definition)
+    kwargs: dict[str, Any] = {"stateMachineArn": arn, "input": json.dumps(inputs)}
+    if name:
+        kwargs["name"] = name
+    started = client.start_execution(**kwargs)
+    console.print(f"started {started['executionArn']}", highlight=False)
+    live = console.is_terminal if progress is None else progress
+    described = watch_execution(client, started["executionArn"], console=console, live=live)
+    print_summary(console, described, all_events(client, started["executionArn"]))
+    sys.exit(0 if described["status"] == "SUCCEEDED" else 1)
+
+
+@cli.command()
+@click.option("--workflow", help="Only executions of this state machine (name or ARN).")
+@click.option("--status", type=click.Choice(["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]))
+@click.option("--limit", default=50, show_default=True)
+def executions(workflow: str | None, status: str | None, limit: int) -> None:
+    """List executions, newest first."""
+    client = _client()
+    machines = _list_machines(client)
+    if workflow:
+        machines = [m for m in machines if workflow in (m["name"], m["stateMachineArn"])]
+        if not machines:
+            raise click.UsageError(f"no workflow named {workflow!r}")
+    rows: list[dict[str, Any]] = []
+    for machine in machines:
+        kwargs: dict[str, Any] = {"stateMachineArn": machine["stateMachineArn"]}
+        if status:
+            kwargs["statusFilter"] = status
+        for page in client.get_paginator("list_executions").paginate(**kwargs):
+            rows.extend(page["executions"])
+    rows.sort(key=lambda row: row["startDate"], reverse=True)
+    table = Table()
+    for column in ("name", "workflow", "status", "started", "seconds"):
+        table.add_column(column)
+    for row in rows[:limit]:
+        seconds = (row["stopDate"] - row["startDate"]).total_seconds() if row.get("stopDate") else None
+        table.add_row(row["name"], row["stateMachineArn"].rsplit(":", 1)[-1], row["status"],
+                      row["startDate"].strftime("%Y-%m-%d %H:%M:%S"), "" if seconds is None else f"{seconds:.2f}")
+    console.print(table)
+
+
+def _resolve_execution(client: Any, execution: str) -> str:
+    if execution.startswith("arn:"):
+        return execution
+    for machine in _list_machines(client):
+        for page in client.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
+            for row in page["executions"]:
+                if row["name"] == execution:
+                    return str(row["executionArn"])
+    raise click.UsageError(f"no execution named {execution!r}")
+
+
+@cli.command()
+@click.argument("execution")
+def show(execution: str) -> None:
+    """Show an execution (ARN or name): status, input/output, failure cause and its event history."""
+    from stepfn.cli.watch import all_events, print_summary, states_table
+
+    client = _client()
+    arn = _resolve_execution(client, execution)
+    described = client.describe_execution(executionArn=arn)
+    events = all_events(client, arn)
+    console.print(states_table(events, title=described["name"]))
+    history = Table(title="history")
+    for column in ("id", "type", "timestamp", "details"):
+        history.add_column(column)
+    for event in events:
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        summary = details.get("name") or details.get("error") or details.get("resource") or ""
+        history.add_row(str(event["id"]), event["type"], event["timestamp"].strftime("%H:%M:%S.%f")[:-3], str(summary))
+    console.print(history)
+    console.print("input:")
+    console.print_json(described.get("input") or "null")
+    print_summary(console, described, events)
+
+
+@cli.command()
+@click.argument("job")
+@click.option("--kind", default="training-job", type=click.Choice(["training-job", "processing-job", "transform-job"]))
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until interrupted.")
+def logs(job: str, kind: str, follow: bool) -> None:
+    """Print the logs of a local SageMaker job."""
+    import time
+
+    path = Path(os.environ.get("STEPFN_HOME", ".stepfn")) / "sagemaker" / "logs" / kind / f"{job}.log"
+    if not path.is_file():
+        raise click.UsageError(f"no logs for {kind} {job!r} (looked in {path})")
+    with path.open() as handle:
+        while True:
+            line = handle.readline()
+            if line:
+                click.echo(line, nl=False)
+            elif not follow:
+                return
+            else:
+                time.sleep(0.2)
+
+
+@cli.command()
+@click.argument("target")
+def validate(target: str) -> None:
+    """Check a definition (ASL JSON or a Python file) as Step Functions would before creating it."""
+    from stepfn.asl.validate import validate_definition
+
+    loaded = load_target(target)
+    diagnostics = validate_definition(loaded.definition)
+    if not diagnostics:
+        console.print(f"[green]valid[/green]: {loaded.name} ({len(loaded.definition.get('States', {}))} states)")
+        return
+    for diagnostic in diagnostics:
+        err_console.print(f"[red]{diagnostic.path}[/red]: {diagnostic.message} [{diagnostic.code}]", highlight=False)
+    sys.exit(1)
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to a file (.svg or .html).")
+def graph(target: str, output: str | None) -> None:
+    """Draw the state machine as SVG (or a self-contained HTML page)."""
+    from stepfn.workflow.graph import render_html, render_svg
+
+    loaded = load_target(target)
+    as_html = bool(output and output.endswith(".html"))
+    text = render_html(loaded.definition, title=loaded.name) if as_html else render_svg(loaded.definition)
+    if output:
+        Path(output).write_text(text)
+        console.print(f"wrote {output}")
+    else:
+        click.echo(text)
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--cloudformation", is_flag=True, required=True, help="Export as a CloudFormation template.")
+@click.option("--role", default=LOCAL_ROLE, show_default=True)
+@click.option("--description")
+def export(target: str, cloudformation: bool, role: str, description: str | None) -> None:
+    """Export a workflow as a CloudFormation template (YAML)."""
+    from stepfn.workflow.cloudformation import build_cloudformation_template
+
+    loaded = load_target(target)
+    if loaded.workflow is not None:
+        click.echo(loaded.workflow.get_cloudformation_template(description), nl=False)
+        return
+    click.echo(build_cloudformation_template(loaded.definition, loaded.name, role, description), nl=False)
+
+
+@cli.group()
+def endpoints() -> None:
+    """Local SageMaker endpoints: list, invoke, stop."""
+
+
+@endpoints.command("list")
+def endpoints_list() -> None:
+    from stepfn.local.sagemaker import endpoints as local_endpoints
+
+    table = Table()
+    for column in ("name", "status", "url", "config"):
+        table.add_column(column)
+    for record in local_endpoints.list_endpoints():
+        table.add_row(record["EndpointName"], record["EndpointStatus"], str(record.get("Url", "")),
+                      record.get("EndpointConfigName", ""))
+    console.print(table)
+
+
+@endpoints.command("invoke")
+@click.argument("name")
+@click.option("--body", required=True, help="Request body, or @file.")
+@click.option("--content-type", default="text/csv", show_default=True)
+@click.option("--accept", default=None)
+def endpoints_invoke(name: str, body: str, content_type: str, accept: str | None) -> None:
+    from stepfn.local.sagemaker import endpoints as local_endpoints
+
+    data = Path(body[1:]).read_bytes() if body.startswith("@") else body.encode()
+    kwargs: dict[str, Any] = {"EndpointName": name, "Body": data, "ContentType": content_type}
+    if accept:
+        kwargs["Accept"] = accept
+    response = local_endpoints.invoke_endpoint(**kwargs)
+    payload = response["Body"]
+    click.echo(payload.read().decode() if hasattr(payload, "read") else payload)
+
+
+@endpoints.command("stop")
+@click.argument("name")
+def endpoints_stop(name: str) -> None:
+    from stepfn.local.sagemaker import endpoints as local_endpoints
+
+    local_endpoints.stop_endpoint(name)
+    console.print(f"stopped {name}")
+
+
+def _serve(host: str, port: int, token: str | None, ui: bool) -> None:
+    from stepfn import server
+
+    server.run(host=host, port=port, token=token, ui=ui)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8083, show_default=True)
+@click.option("--token", envvar="STEPFN_TOKEN", help="Require this bearer token on every request.")
+def serve(host: str, port: int, token: str | None) -> None:
+    """Serve the Step Functions and SageMaker APIs over the local engine (for boto3 and the AWS CLI)."""
+    _serve(host, port, token, ui=False)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8083, show_default=True)
+@click.option("--token", envvar="STEPFN_TOKEN", help="Require this token (the console asks for it once).")
+def ui(host: str, port: int, token: str | None) -> None:
+    """Open the local web console (and the same API as `stepfn serve`)."""
+    console.print(f"stepfn console on http://{host}:{port}/ui/")
+    _serve(host, port, token, ui=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one readable error line (plus cause) unless --debug."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="stepfn", standalone_mode=False)
+    except click.exceptions.Exit as stop:
+        sys.exit(stop.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as error:  # the CLI's boundary: everything else becomes one line
+        if debug:
+            raise
+        err_console.print(f"[red]error:[/red] {type(error).__name__}: {error}", highlight=False)
+        if error.__cause__ is not None:
+            err_console.print(f"cause: {error.__cause__}", highlight=False)
+        err_console.print("(run with --debug for the traceback)", style="dim")
+        sys.exit(1)
+
+
+__all__ = ["cli", "main"]

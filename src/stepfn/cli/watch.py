@@ -1,0 +1,129 @@
+"""Live progress of a running execution in the terminal: a table of states, streamed job logs, a summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from stepfn.workflow.progress import FAILED, RUNNING, SUCCEEDED, execution_failure, state_progress
+
+_STYLE = {RUNNING: "yellow", SUCCEEDED: "green", FAILED: "red"}
+_SYMBOL = {RUNNING: "…", SUCCEEDED: "✓", FAILED: "✗"}
+
+
+def all_events(client: Any, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = client.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        token = page.get("nextToken")
+        if not token:
+            return events
+        kwargs["nextToken"] = token
+
+
+def states_table(events: list[dict[str, Any]], title: str | None = None) -> Table:
+    table = Table(title=title, expand=False)
+    table.add_column("state")
+    table.add_column("type")
+    table.add_column("status")
+    table.add_column("runs", justify="right")
+    table.add_column("seconds", justify="right")
+    for progress in state_progress(events).values():
+        seconds = progress.seconds
+        table.add_row(
+            progress.name,
+            progress.type or "",
+            Text(f"{_SYMBOL.get(progress.status, '')} {progress.status}", style=_STYLE.get(progress.status, "")),
+            str(progress.runs),
+            "" if seconds is None else f"{seconds:.2f}",
+        )
+    return table
+
+
+def _job_logs(events: list[dict[str, Any]]) -> list[tuple[str, Path]]:
+    """Log files of the SageMaker jobs this execution started (named in TaskScheduled parameters)."""
+    home = Path(os.environ.get("STEPFN_HOME", ".stepfn"))
+    found = []
+    for event in events:
+        details = event.get("taskScheduledEventDetails")
+        if not details or details.get("resourceType") != "sagemaker":
+            continue
+        try:
+            parameters = json.loads(details.get("parameters") or "{}")
+        except ValueError:
+            continue
+        for key, kind in (("TrainingJobName", "training-job"), ("ProcessingJobName", "processing-job"),
+                          ("TransformJobName", "transform-job")):
+            if isinstance(parameters.get(key), str):
+                found.append((parameters[key], home / "sagemaker" / "logs" / kind / f"{parameters[key]}.log"))
+    return found
+
+
+class _LogTail:
+    def __init__(self) -> None:
+        self.offsets: dict[Path, int] = {}
+
+    def new_lines(self, files: list[tuple[str, Path]]) -> list[str]:
+        lines = []
+        for job, path in files:
+            if not path.is_file():
+                continue
+            with path.open("rb") as handle:
+                handle.seek(self.offsets.get(path, 0))
+                chunk = handle.read()
+            complete, _, _ = chunk.rpartition(b"\n")
+            if not complete:
+                continue
+            self.offsets[path] = self.offsets.get(path, 0) + len(complete) + 1
+            lines.extend(f"[{job}] {line}" for line in complete.decode(errors="replace").splitlines())
+        return lines
+
+
+def watch_execution(client: Any, execution_arn: str, *, console: Console, live: bool, poll: float = 0.2) -> dict:
+    """Follow the execution until it ends; returns its final DescribeExecution response."""
+    tail = _LogTail()
+    display = Live(console=console, auto_refresh=False, transient=False) if live else None
+    if display:
+        display.start()
+    try:
+        while True:
+            described = client.describe_execution(executionArn=execution_arn)
+            events = all_events(client, execution_arn)
+            for line in tail.new_lines(_job_logs(events)):
+                console.print(Text(line, style="dim"), highlight=False)
+            if display:
+                display.update(Group(states_table(events, title=described["name"])), refresh=True)
+            if described["status"] != "RUNNING":
+                if not display:
+                    console.print(states_table(events, title=described["name"]))
+                return described
+            time.sleep(poll)
+    finally:
+        if display:
+            display.stop()
+
+
+def print_summary(console: Console, described: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    status = described["status"]
+    style = "green" if status == "SUCCEEDED" else "red"
+    took = ""
+    if described.get("stopDate") and described.get("startDate"):
+        took = f" in {(described['stopDate'] - described['startDate']).total_seconds():.2f}s"
+    console.print(Text(f"{status}{took}: {described['executionArn']}", style=f"bold {style}"), highlight=False)
+    if status == "SUCCEEDED":
+        console.print_json(described.get("output") or "null")
+        return
+    error, cause = execution_failure(events)
+    console.print(Text(f"error: {error or described.get('error')}", style="red"))
+    if cause or described.get("cause"):
+        console.print(Text(f"cause: {cause or described.get('cause')}"))

@@ -1,0 +1,93 @@
+"""The ``stepfn`` command, run for real in subprocesses against a temporary ``$STEPFN_HOME``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests_cli_support import WORKFLOW_PY
+
+
+def stepfn(*args: str, home: Path, check: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STEPFN_HOME": str(home), "COLUMNS": "160"}
+    result = subprocess.run([sys.executable, "-m", "stepfn", *args], capture_output=True, text=True, env=env,
+                            timeout=120, cwd=cwd)
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def workflow_file(tmp_path: Path) -> Path:
+    path = tmp_path / "pipeline.py"
+    path.write_text(WORKFLOW_PY)
+    return path
+
+
+def test_run_succeeds_then_fails_with_exit_codes_and_summary(workflow_file: Path, stepfn_home: Path) -> None:
+    ok = stepfn("run", str(workflow_file), "--input", '{"n": 6}', "--name", "big", home=stepfn_home)
+    assert ok.returncode == 0, ok.stderr
+    assert "SUCCEEDED" in ok.stdout and '"doubled": 12' in ok.stdout
+    for state in ("Start", "Pause", "Big enough?", "Done"):
+        assert state in ok.stdout
+
+    input_file = workflow_file.parent / "input.json"
+    input_file.write_text('{"n": 2}')
+    failed = stepfn("run", f"{workflow_file}:pipeline", "--input", f"@{input_file}", "--name", "small",
+                    home=stepfn_home)
+    assert failed.returncode == 1
+    assert "FAILED" in failed.stdout and "Demo.TooSmall" in failed.stdout and "doubled is below 10" in failed.stdout
+
+    listing = stepfn("executions", home=stepfn_home, check=True).stdout
+    assert "big" in listing and "small" in listing and "SUCCEEDED" in listing and "FAILED" in listing
+
+    shown = stepfn("show", "small", home=stepfn_home, check=True).stdout
+    assert "ExecutionFailed" in shown and "WaitStateEntered" in shown and '"n": 2' in shown
+
+
+def test_validate_reports_every_problem_with_its_path(tmp_path: Path, stepfn_home: Path) -> None:
+    good = tmp_path / "good.asl.json"
+    good.write_text(json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}))
+    assert "valid" in stepfn("validate", str(good), home=stepfn_home, check=True).stdout
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"},
+                                                          "B": {"Type": "Succeed"}}}))
+    result = stepfn("validate", str(bad), home=stepfn_home)
+    assert result.returncode == 1
+    assert "$.States.A.Next" in result.stderr and "Nowhere" in result.stderr
+
+
+def test_graph_and_cloudformation_export(workflow_file: Path, tmp_path: Path, stepfn_home: Path) -> None:
+    svg = tmp_path / "graph.svg"
+    stepfn("graph", str(workflow_file), "-o", str(svg), home=stepfn_home, check=True)
+    assert svg.read_text().startswith("<svg") and 'data-state="Big enough?"' in svg.read_text()
+    page = tmp_path / "graph.html"
+    stepfn("graph", str(workflow_file), "-o", str(page), home=stepfn_home, check=True)
+    assert "<!DOCTYPE html>" in page.read_text()
+
+    template = stepfn("export", str(workflow_file), "--cloudformation", home=stepfn_home, check=True).stdout
+    assert "AWS::StepFunctions::StateMachine" in template and "StateMachineName: pipeline" in template
+
+
+def test_logs_endpoints_and_readable_errors(tmp_path: Path, stepfn_home: Path) -> None:
+    log = stepfn_home / "sagemaker" / "logs" / "training-job" / "job-1.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("epoch 1 loss=0.5\nepoch 2 loss=0.25\n")
+    assert stepfn("logs", "job-1", home=stepfn_home, check=True).stdout == log.read_text()
+    missing = stepfn("logs", "job-2", home=stepfn_home)
+    assert missing.returncode == 2 and "no logs" in missing.stderr
+
+    assert "name" in stepfn("endpoints", "list", home=stepfn_home, check=True).stdout
+
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('the user file is broken')\n")
+    one_line = stepfn("run", str(broken), home=stepfn_home)
+    assert one_line.returncode == 1
+    assert "RuntimeError: the user file is broken" in one_line.stderr and "Traceback" not in one_line.stderr
+    debug = stepfn("--debug", "run", str(broken), home=stepfn_home)
+    assert "Traceback" in debug.stderr
