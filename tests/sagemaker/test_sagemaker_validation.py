@@ -52,6 +52,19 @@ def test_each_problem_names_the_member(overrides: dict[str, object], path: str, 
     assert isinstance(error.value, ValueError)
 
 
+def test_errors_name_the_builder_argument() -> None:
+    from stepfn.sagemaker import Estimator, Session, build_training_job_request
+
+    estimator = Estimator("123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1", role=ROLE, instance_count=1,
+                          instance_type="ml.m5.huge", sagemaker_session=Session("us-east-1", "bucket"),
+                          hyperparameters={"lr": 0.1})
+    with pytest.raises(RequestValidationError) as error:
+        build_training_job_request(estimator, "s3://bucket/train", "job_1")
+    assert {(d.path, d.field) for d in error.value.diagnostics} == {
+        ("TrainingJobName", "job_name"), ("ResourceConfig.InstanceType", "instance_type")}
+    assert "(argument 'instance_type')" in str(error.value)
+
+
 def test_every_problem_is_listed_at_once() -> None:
     problems = request_problems("CreateTrainingJob", {"TrainingJobName": "a_b"})
     assert {p.path for p in problems} >= {"TrainingJobName", "RoleArn", "OutputDataConfig",

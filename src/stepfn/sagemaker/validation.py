@@ -16,12 +16,102 @@ from stepfn.errors import Diagnostic, StepfnError
 
 from ._values import is_placeholder
 
-__all__ = ["RequestValidationError", "request_problems", "validate_request"]
+__all__ = ["RequestValidationError", "argument_for", "request_problems", "validate_request"]
 
 # Members botocore 1.34 still required and that classic (non-serverless) jobs need (contract §2.1).
 _ALSO_REQUIRED = {
     "CreateTrainingJob": ("AlgorithmSpecification", "ResourceConfig", "StoppingCondition"),
 }
+
+
+# The stepfn.sagemaker argument each request member comes from, so an error names what the user wrote.
+_ARGUMENTS: dict[str, dict[str, str]] = {
+    "CreateTrainingJob": {
+        "TrainingJobName": "job_name",
+        "RoleArn": "role",
+        "AlgorithmSpecification.TrainingImage": "image_uri",
+        "AlgorithmSpecification.TrainingInputMode": "input_mode",
+        "AlgorithmSpecification.MetricDefinitions": "metric_definitions",
+        "OutputDataConfig.S3OutputPath": "output_path",
+        "OutputDataConfig.KmsKeyId": "output_kms_key",
+        "ResourceConfig.InstanceCount": "instance_count",
+        "ResourceConfig.InstanceType": "instance_type",
+        "ResourceConfig.VolumeSizeInGB": "volume_size",
+        "ResourceConfig.VolumeKmsKeyId": "volume_kms_key",
+        "StoppingCondition.MaxRuntimeInSeconds": "max_run",
+        "StoppingCondition.MaxWaitTimeInSeconds": "max_wait",
+        "HyperParameters": "hyperparameters",
+        "InputDataConfig": "data",
+        "VpcConfig.Subnets": "subnets",
+        "VpcConfig.SecurityGroupIds": "security_group_ids",
+        "Tags": "tags",
+        "ExperimentConfig": "experiment_config",
+    },
+    "CreateModel": {
+        "ModelName": "name",
+        "ExecutionRoleArn": "role",
+        "PrimaryContainer.Image": "image_uri",
+        "PrimaryContainer.ModelDataUrl": "model_data",
+        "PrimaryContainer.Environment": "env",
+        "VpcConfig": "vpc_config",
+    },
+    "CreateTransformJob": {
+        "TransformJobName": "job_name",
+        "ModelName": "model_name",
+        "TransformInput.DataSource.S3DataSource.S3Uri": "data",
+        "TransformInput.DataSource.S3DataSource.S3DataType": "data_type",
+        "TransformInput.ContentType": "content_type",
+        "TransformInput.CompressionType": "compression_type",
+        "TransformInput.SplitType": "split_type",
+        "TransformOutput.S3OutputPath": "output_path",
+        "TransformOutput.AssembleWith": "assemble_with",
+        "TransformResources.InstanceCount": "instance_count",
+        "TransformResources.InstanceType": "instance_type",
+        "BatchStrategy": "strategy",
+        "MaxPayloadInMB": "max_payload",
+        "Environment": "env",
+    },
+    "CreateProcessingJob": {
+        "ProcessingJobName": "job_name",
+        "RoleArn": "role",
+        "AppSpecification.ImageUri": "image_uri",
+        "ProcessingResources.ClusterConfig.InstanceCount": "instance_count",
+        "ProcessingResources.ClusterConfig.InstanceType": "instance_type",
+        "ProcessingResources.ClusterConfig.VolumeSizeInGB": "volume_size_in_gb",
+        "StoppingCondition.MaxRuntimeInSeconds": "max_runtime_in_seconds",
+        "ProcessingInputs": "inputs",
+        "Environment": "env",
+    },
+    "CreateHyperParameterTuningJob": {
+        "HyperParameterTuningJobName": "job_name",
+        "HyperParameterTuningJobConfig.Strategy": "strategy",
+        "HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs": "max_jobs",
+        "HyperParameterTuningJobConfig.ResourceLimits.MaxParallelTrainingJobs": "max_parallel_jobs",
+        "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.Type": "objective_type",
+        "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.MetricName": "objective_metric_name",
+        "HyperParameterTuningJobConfig.ParameterRanges": "hyperparameter_ranges",
+        "HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType": "early_stopping_type",
+    },
+    "CreateEndpointConfig": {
+        "EndpointConfigName": "endpoint_config_name",
+        "ProductionVariants": "model_name / initial_instance_count / instance_type / variant_name",
+        "DataCaptureConfig": "data_capture_config",
+    },
+    "CreateEndpoint": {"EndpointName": "endpoint_name", "EndpointConfigName": "endpoint_config_name"},
+    "UpdateEndpoint": {"EndpointName": "endpoint_name", "EndpointConfigName": "endpoint_config_name"},
+}
+
+
+def argument_for(operation: str, path: str) -> str | None:
+    """The builder argument behind a request member (longest matching prefix), if stepfn knows it."""
+    table = _ARGUMENTS.get(operation, {})
+    candidate = path
+    while candidate:
+        if candidate in table:
+            return table[candidate]
+        cut = max(candidate.rfind("."), candidate.rfind("["), candidate.rfind(" "))
+        candidate = candidate[:cut] if cut > 0 else ""
+    return None
 
 
 class RequestValidationError(StepfnError, ValueError):
@@ -30,7 +120,9 @@ class RequestValidationError(StepfnError, ValueError):
     def __init__(self, operation: str, diagnostics: list[Diagnostic] | tuple[Diagnostic, ...]) -> None:
         self.operation = operation
         self.diagnostics = tuple(diagnostics)
-        lines = "\n".join(f"  - {d.path}: {d.message}" for d in self.diagnostics)
+        lines = "\n".join(
+            f"  - {d.path}: {d.message}" + (f" (argument {d.field!r})" if d.field else "") for d in self.diagnostics
+        )
         super().__init__(f"Invalid {operation} request ({len(self.diagnostics)} problem(s)):\n{lines}")
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -55,11 +147,13 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
 
 
 class _Walker:
-    def __init__(self) -> None:
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
         self.problems: list[Diagnostic] = []
 
     def report(self, path: str, code: str, message: str) -> None:
-        self.problems.append(Diagnostic(path=path, code=code, message=message, field=path.split(".")[0]))
+        field = argument_for(self.operation, path)
+        self.problems.append(Diagnostic(path=path, code=code, message=message, field=field))
 
     def check(self, value: Any, shape: Any, path: str) -> None:
         if is_placeholder(value):
@@ -160,7 +254,7 @@ def _join(path: str, name: str) -> str:
 def request_problems(operation: str, request: dict[str, Any]) -> list[Diagnostic]:
     """Every problem of ``request`` as input of the SageMaker ``operation`` (e.g. ``"CreateTrainingJob"``)."""
     shape = _service_model().operation_model(operation).input_shape
-    walker = _Walker()
+    walker = _Walker(operation)
     walker._structure(request, shape, "", _ALSO_REQUIRED.get(operation, ()))
     return walker.problems
 
