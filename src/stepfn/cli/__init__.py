@@ -278,7 +278,8 @@ def serve(host: str, port: int, token: str | None) -> None:
 @click.option("--token", envvar="STEPFN_TOKEN", help="Require this token (the console asks for it once).")
 def ui(host: str, port: int, token: str | None) -> None:
     """Open the local web console (and the same API as `stepfn serve`)."""
-    console.print(f"stepfn console on http://{host}:{port}/ui/")
+    suffix = f"?token={token}" if token else ""
+    console.print(f"stepfn console on http://{host}:{port}/ui/{suffix}", highlight=False)
     _serve(host, port, token, ui=True)
 
 
