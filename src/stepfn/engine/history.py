@@ -226,23 +226,17 @@ class History:
             if queue:
                 prior = queue.popleft()
                 return int(prior["id"]), prior["timestamp"]
-        now = self._clock.now()
-        if self._journal is None:
-            # Hot path: ids come from an atomic counter and list.append is atomic, so concurrent branches
-            # need no lock; events() orders by id.
-            if self.closed:
-                return 0, now
-            event_id = next(self._ids)
-            self._events.append(_Event(event_type, event_id, previous_id, now, details))
-            return event_id, now
         with self._lock:
+            # Timestamp and id under one lock, so that ids never go back in time across branches.
+            now = self._clock.now()
             if self.closed:
                 return 0, now
             event = _Event(event_type, next(self._ids), previous_id, now, details)
             self._events.append(event)
-            self._pending.append(event)
-            if len(self._pending) >= JOURNAL_BATCH:
-                self._flush()
+            if self._journal is not None:
+                self._pending.append(event)
+                if len(self._pending) >= JOURNAL_BATCH:
+                    self._flush()
         return event.id, now
 
     def checkpoint(self) -> None:
@@ -259,7 +253,7 @@ class History:
     def _flush(self) -> None:
         if not self._pending:
             return
-        batch = [event.materialise() for event in sorted(self._pending, key=lambda event: event.id)]
+        batch = [event.materialise() for event in self._pending]
         self._pending.clear()
         assert self._journal is not None
         append_many = getattr(self._journal, "append_many", None)
@@ -298,8 +292,7 @@ class History:
         """Every event, prior ones included, as botocore-shaped dicts in id order."""
         with self._lock:
             if len(self._materialised) != len(self._events):
-                ordered = sorted(self._events, key=lambda event: event.id)
-                self._materialised = [event.materialise() for event in ordered]
+                self._materialised = [event.materialise() for event in self._events]
             return [*self.prior, *self._materialised] if self.prior else list(self._materialised)
 
     def __len__(self) -> int:
