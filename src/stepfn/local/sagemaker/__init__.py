@@ -1,7 +1,12 @@
 """Local SageMaker: training jobs, models, endpoints, transform, processing and tuning run on this machine.
 
-Each module exposes ``handlers(home)`` for the engine (contract §1): ``training`` (F1) and ``serving`` (F2).
-``records`` keeps the Describe*-shaped record of every resource; ``images`` maps image URIs to local runtimes.
+Each module exposes ``handlers(home)`` for the engine (contract §1): ``training`` and ``serving``.
+``records`` keeps the Describe*-shaped record of every resource; ``images`` maps image URIs to local runtimes:
+:func:`register_image` tells stepfn how to run a bring-your-own training image without Docker.
 """
 
 from __future__ import annotations
+
+from stepfn.local.sagemaker.images import register_image, unregister_image
+
+__all__ = ["register_image", "unregister_image"]
