@@ -12,6 +12,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from stepfn.workflow.local_client import LocalStepFunctionsClient
 
 ROLE = "arn:aws:iam::123456789012:role/StepFunctionsRole"
@@ -62,6 +64,8 @@ DEFINITION = {
 
 STARTER = """
 import json, sys, time
+import pytest
+
 from stepfn.workflow.local_client import LocalStepFunctionsClient
 client = LocalStepFunctionsClient(lease_seconds=2)
 arn = client.create_state_machine(name="durable", definition=sys.argv[1], roleArn=sys.argv[2])["stateMachineArn"]
@@ -72,6 +76,8 @@ time.sleep(120)
 
 RESUMER = """
 import sys
+import pytest
+
 from stepfn.workflow.local_client import LocalStepFunctionsClient
 client = LocalStepFunctionsClient()
 print(",".join(client.resume_orphans() or ["none-left"]), flush=True)
@@ -170,6 +176,60 @@ def test_stop_request_reaches_the_owning_process(tmp_path: Path) -> None:
             assert (described["status"], described["error"]) == ("ABORTED", "Stopped")
             types = [e["type"] for e in client.get_execution_history(executionArn=execution_arn)["events"]]
             assert types[-1] == "ExecutionAborted"
+        finally:
+            client.close()
+    finally:
+        owner.kill()
+        owner.wait()
+        for stream in (owner.stdout, owner.stderr):
+            if stream:
+                stream.close()
+
+
+TOKEN_FUNCTIONS = '''
+import os
+
+def remember(event):
+    with open(os.environ["TOKEN_FILE"], "w") as handle:
+        handle.write(event["token"])
+'''
+
+
+def test_task_token_sent_from_another_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stepfn.workflow.local_client as local_client_module
+
+    (tmp_path / "token_fns.py").write_text(TOKEN_FUNCTIONS)
+    token_file = tmp_path / "token.txt"
+    env = {**_env(tmp_path), "TOKEN_FILE": str(token_file)}
+    definition = json.dumps({"StartAt": "Approve", "States": {"Approve": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "token_fns:remember", "Payload": {"token.$": "$$.Task.Token"}},
+        "End": True}}})
+    owner = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(STARTER), definition, ROLE],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    monkeypatch.setattr(local_client_module, "CALLBACK_RELAY_SECONDS", 0.5)
+    try:
+        assert owner.stdout is not None
+        execution_arn = owner.stdout.readline().strip()
+        deadline = time.time() + 30
+        while not (token_file.exists() and token_file.read_text()):
+            assert time.time() < deadline, "the task never received its token"
+            time.sleep(0.02)
+        client = LocalStepFunctionsClient(resume=False)
+        try:
+            with pytest.raises(client.exceptions.TaskDoesNotExist):
+                client.send_task_success(taskToken="no-such-token", output="{}")
+            client.send_task_heartbeat(taskToken=token_file.read_text())
+            client.send_task_success(taskToken=token_file.read_text(), output='{"approved": "elsewhere"}')
+            deadline = time.time() + 20
+            while client.describe_execution(executionArn=execution_arn)["status"] == "RUNNING":
+                assert time.time() < deadline
+                time.sleep(0.05)
+            described = client.describe_execution(executionArn=execution_arn)
+            assert described["status"] == "SUCCEEDED"
+            assert json.loads(described["output"]) == {"approved": "elsewhere"}
         finally:
             client.close()
     finally:

@@ -115,6 +115,19 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE executions ADD COLUMN stop_error TEXT;
     ALTER TABLE executions ADD COLUMN stop_cause TEXT;
     """,
+    # 3: task-token callbacks sent by a process that does not run the waiting execution.
+    """
+    CREATE TABLE task_callbacks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        token TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        output TEXT,
+        error TEXT,
+        cause TEXT,
+        created REAL NOT NULL,
+        outcome TEXT
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

@@ -369,6 +369,39 @@ class Store:
         )
         return {row["arn"]: (row["stop_error"], row["stop_cause"]) for row in rows}
 
+    # -- task-token callbacks between processes --------------------------------------------------------------
+
+    def post_callback(self, token: str, kind: str, *, output: str | None = None, error: str | None = None,
+                      cause: str | None = None) -> int:
+        """Queue ``send_task_<kind>`` for whichever process holds ``token``; returns the callback's id."""
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO task_callbacks (token, kind, output, error, cause, created) VALUES (?, ?, ?, ?, ?, ?)",
+                (token, kind, output, error, cause, time.time()),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def pending_callbacks(self) -> list[dict[str, Any]]:
+        rows = self._db.read("SELECT * FROM task_callbacks WHERE outcome IS NULL ORDER BY id")
+        return [dict(row) for row in rows]
+
+    def settle_callback(self, callback_id: int, outcome: str) -> bool:
+        """Record what became of a callback (``delivered`` or an error code); False if already settled."""
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE task_callbacks SET outcome = ? WHERE id = ? AND outcome IS NULL", (outcome, callback_id))
+            return cursor.rowcount == 1
+
+    def callback_outcome(self, callback_id: int) -> str | None:
+        rows = self._db.read("SELECT outcome FROM task_callbacks WHERE id = ?", (callback_id,))
+        return rows[0]["outcome"] if rows else None
+
+    def others_running(self) -> bool:
+        """Whether any RUNNING execution belongs to another process (so a token may be held there)."""
+        rows = self._db.read(
+            "SELECT 1 FROM executions WHERE status = 'RUNNING' AND owner IS NOT ? LIMIT 1", (current_owner().token,))
+        return bool(rows)
+
     # -- history ----------------------------------------------------------------------------------------------
 
     def append_event(self, execution_arn: str, event: Mapping[str, Any]) -> None:

@@ -8,8 +8,8 @@ claims them (a compare-and-set on the owner, so two processes never both resume 
 from their journal: completed tasks replay from history, a task that was running is dispatched again
 with ``resumed=True``.
 
-Stop requests for an execution another live process runs go through the store (``stop_requested``);
-the owner's watcher loop polls for them.
+Stop requests and task-token callbacks for an execution another live process runs go through the store;
+the owner's poller picks them up (every ``STOP_POLL_SECONDS``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from stepfn.errors import StatesError, StoreError
 from stepfn.store import ExecutionRecord, Store
 
 logger = logging.getLogger(__name__)
@@ -139,11 +140,33 @@ class ExecutionRunner:
                 continue
             try:
                 requests = self._store.stop_requests(running)
-            except Exception:  # a busy store must not kill the poller; the next round retries
-                logger.warning("could not read stop requests", exc_info=True)
+                callbacks = self._store.pending_callbacks()
+            except StoreError:  # a busy store must not kill the poller; the next round retries
+                logger.warning("could not read stop requests and callbacks", exc_info=True)
                 continue
             for arn, (error, cause) in requests.items():
                 self.stop(arn, error, cause)
+            for callback in callbacks:
+                self._deliver(callback)
+
+    def _deliver(self, callback: dict[str, Any]) -> None:
+        """Hand a callback another process posted to the engine here, if this process holds its token."""
+        from stepfn.engine import UnknownTaskToken
+
+        token = callback["token"]
+        try:
+            if callback["kind"] == "success":
+                self.engine.send_task_success(token, callback["output"])
+            elif callback["kind"] == "failure":
+                self.engine.send_task_failure(token, callback["error"], callback["cause"])
+            else:
+                self.engine.send_task_heartbeat(token)
+        except UnknownTaskToken:
+            return  # held by another process, or by none: the sender gives up after a while
+        except StatesError as error:
+            self._store.settle_callback(callback["id"], error.error)
+            return
+        self._store.settle_callback(callback["id"], "delivered")
 
     def close(self) -> None:
         self._closed.set()

@@ -8,7 +8,7 @@ on the local engine on background threads of this process, and those a dead proc
 when the next client opens the store (see :mod:`stepfn.workflow._local_runs`).
 
 Differences from the service, by design: no IAM (a role must look like a role ARN but is not assumed),
-no activities or Map Run APIs, and task tokens are only known to the process running the execution.
+no activities or Map Run APIs. A task token held by another process is relayed through the store.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 import os
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,8 @@ from stepfn.workflow._local_runs import ExecutionRunner
 DEFAULT_ACCOUNT = "123456789012"
 MAX_PAYLOAD_BYTES = 256 * 1024
 REDRIVE_WINDOW = timedelta(days=14)
+CALLBACK_RELAY_SECONDS = 3.0
+"""How long a task-token call waits for another process to take a token this one does not hold."""
 _DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
 _DEFAULT_TRACING = {"enabled": False}
 
@@ -814,7 +817,7 @@ class LocalStepFunctionsClient:
 
     # -- callbacks and TestState ----------------------------------------------------------------------------
 
-    def _token_call(self, op: str, call: Callable[[], Any], token: str) -> dict[str, Any]:
+    def _token_call(self, op: str, call: Callable[[], Any], token: str, kind: str, **payload: Any) -> dict[str, Any]:
         from stepfn.engine import UnknownTaskToken
 
         try:
@@ -822,8 +825,27 @@ class LocalStepFunctionsClient:
         except UnknownTaskToken as error:
             code = error.error if error.error in ("TaskDoesNotExist", "InvalidToken", "TaskTimedOut") else (
                 "TaskDoesNotExist")
-            raise self._error(code, f"{code}: '{token}'", op) from None
+            # The waiting task may run in another process: post the callback and let its owner deliver it.
+            if code != "TaskDoesNotExist" or not self.store.others_running():
+                raise self._error(code, f"{code}: '{token}'", op) from None
+            outcome = self._relay(token, kind, payload)
+            if outcome != "delivered":
+                code = outcome or code
+                raise self._error(code, f"{code}: '{token}'", op) from None
         return self._ok({})
+
+    def _relay(self, token: str, kind: str, payload: dict[str, Any]) -> str | None:
+        callback_id = self.store.post_callback(token, kind, **payload)
+        deadline = time.monotonic() + CALLBACK_RELAY_SECONDS
+        while time.monotonic() < deadline:
+            outcome = self.store.callback_outcome(callback_id)
+            if outcome is not None:
+                return outcome
+            time.sleep(0.05)
+        # Nobody holds the token: withdraw the callback so that it can never be delivered late.
+        if self.store.settle_callback(callback_id, "TaskDoesNotExist"):
+            return None
+        return self.store.callback_outcome(callback_id)
 
     def send_task_success(self, **params: Any) -> dict[str, Any]:
         op = "send_task_success"
@@ -833,20 +855,22 @@ class LocalStepFunctionsClient:
         except ValueError as error:
             raise self._error("InvalidOutput", f"Invalid Output: '{error}'", op) from None
         token = params["taskToken"]
-        return self._token_call(op, lambda: self.engine.send_task_success(token, params["output"]), token)
+        return self._token_call(op, lambda: self.engine.send_task_success(token, params["output"]), token,
+                                "success", output=params["output"])
 
     def send_task_failure(self, **params: Any) -> dict[str, Any]:
         op = "send_task_failure"
         api.check_parameters(op, params)
         token = params["taskToken"]
         return self._token_call(
-            op, lambda: self.engine.send_task_failure(token, params.get("error"), params.get("cause")), token)
+            op, lambda: self.engine.send_task_failure(token, params.get("error"), params.get("cause")), token,
+            "failure", error=params.get("error"), cause=params.get("cause"))
 
     def send_task_heartbeat(self, **params: Any) -> dict[str, Any]:
         op = "send_task_heartbeat"
         api.check_parameters(op, params)
         token = params["taskToken"]
-        return self._token_call(op, lambda: self.engine.send_task_heartbeat(token), token)
+        return self._token_call(op, lambda: self.engine.send_task_heartbeat(token), token, "heartbeat")
 
     def test_state(self, **params: Any) -> dict[str, Any]:
         op = "test_state"
