@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import shlex
@@ -63,6 +64,8 @@ from stepfn.local.sagemaker.scriptmode import (
     to_cmd_args,
     toolkit_environment,
 )
+
+logger = logging.getLogger(__name__)
 
 KIND = "training-job"
 OPERATION = "CreateTrainingJob"
@@ -359,8 +362,13 @@ class TrainingJobs:
         return self._run_registered(name, running, control)
 
     def _run_registered(self, name: str, running: _RunningJob, control: TaskControl) -> dict[str, Any]:
+        run = _Run(self, name, running, control)
         try:
-            return _Run(self, name, running, control).execute()
+            return run.execute()
+        except Exception as exc:
+            # A bug here must not leave the job InProgress for ever: record it as SageMaker records its own.
+            logger.exception("training job %s: supervisor error", name)
+            return run.fail(f"InternalServerError: {type(exc).__name__}: {exc}")
         finally:
             running.done.set()
             with self._lock:
@@ -368,15 +376,15 @@ class TrainingJobs:
                     del self._running[name]
 
     def _supervised_elsewhere(self, name: str) -> bool:
-        record = self.records.get(KIND, name) or {}
-        if record.get("SecondaryStatus") == "Starting" and now_millis() - record.get("CreationTime", 0) < \
-                _STARTING_GRACE_MS:
-            return True  # just created: its supervisor may not have written supervisor.json yet
         try:
             info = json.loads((self.job_dir(name).root / "supervisor.json").read_text())
             pid = int(info["pid"])
         except (OSError, ValueError, KeyError, TypeError):
-            return False
+            # Just created: its supervisor may not have written supervisor.json yet. (Once the file is there, a
+            # dead pid in it is final: waiting out the grace after a crash only delayed the resume.)
+            record = self.records.get(KIND, name) or {}
+            return bool(record.get("SecondaryStatus") == "Starting"
+                        and now_millis() - record.get("CreationTime", 0) < _STARTING_GRACE_MS)
         if pid == os.getpid():
             return False
         try:
@@ -458,7 +466,7 @@ class _Run:
             argv, env, cwd, definitions = self._prepare(stop)
         except (ChannelError, ScriptModeError, StoreError, OSError, ServiceError) as exc:
             stop.set()
-            return self._fail(f"ClientError: {exc}")
+            return self.fail(f"ClientError: {exc}")
         start = now_millis()
         self._status("Training", TrainingStartTime=start)
         metrics = MetricCollector(definitions)
@@ -487,13 +495,13 @@ class _Run:
             return self.record
         if outcome.exit_code != 0 or feeder_error or upload_error:
             self.record.update(final)
-            return self._fail(self._failure_reason(outcome.exit_code, outcome.stderr_tail, argv,
+            return self.fail(self._failure_reason(outcome.exit_code, outcome.stderr_tail, argv,
                                                    feeder_error or upload_error))
         self.record.update(final)
         self._status("Completed", status="Completed")
         return self.record
 
-    def _fail(self, reason: str) -> dict[str, Any]:
+    def fail(self, reason: str) -> dict[str, Any]:
         self.record["FailureReason"] = reason[:1024]
         self.record.setdefault("TrainingEndTime", now_millis())
         self._status("Failed", status="Failed", message=reason[:1024])
