@@ -181,3 +181,15 @@ def test_tuning(model: Any) -> None:
     assert len(generated["HyperParameterTuningJobName"]) <= 32
     with pytest.raises(ValueError, match="Need to specify hyperparameter ranges"):
         HyperparameterTuner(sklearn_estimator(), "m", {})
+
+
+def test_no_region_needed_unless_the_request_depends_on_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    byo = Estimator(IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.large", output_path="s3://b/out")
+    assert build_training_job_request(byo, "s3://b/train", "job-1")["RoleArn"] == ROLE
+    framework = SKLearn(entry_point="train.py", framework_version="1.2-1", role=ROLE, instance_count=1,
+                        instance_type="ml.m5.large", output_path="s3://b/out")
+    with pytest.raises(ValueError, match=r"Must setup local AWS configuration with a region supported by SageMaker\."):
+        build_training_job_request(framework, "s3://b/train", "job-1")

@@ -48,12 +48,22 @@ class DroppedSettingWarning(UserWarning):
 
 @dataclass(frozen=True)
 class TrainingContext:
-    """What an estimator needs to know about the request being built."""
+    """What an estimator needs to know about the request being built.
+
+    The region and the default bucket are read from the session only when asked for, so a bring-your-own-image
+    request with an output path needs neither.
+    """
 
     job_name: str
     output_path: Any
-    region: str
-    bucket_of: Any  # a zero-argument callable giving the default bucket, asked only when needed
+    session: SessionLike
+
+    @property
+    def region(self) -> str:
+        return self.session.boto_region_name
+
+    def bucket_of(self) -> str:
+        return self.session.default_bucket()
 
 
 class EstimatorBase(SessionHolder):
@@ -171,7 +181,7 @@ class EstimatorBase(SessionHolder):
         """The ``HyperParameters`` of a request for this estimator, every value encoded."""
         return {str(k): self.encode_hyperparameter(v) for k, v in (self.hyperparameters() or {}).items()}
 
-    def default_debugger_hook(self, output_path: Any, region: str) -> DebuggerHookConfig | None:
+    def default_debugger_hook(self, output_path: Any, session: SessionLike) -> DebuggerHookConfig | None:
         """The hook the request carries: the user's, a default one, or None (compat §6.2)."""
         hook = self.debugger_hook_config
         if hook is False:
@@ -374,10 +384,11 @@ class Framework(EstimatorBase):
         self._framework_hyperparameters = extra
         return self.hyperparameters()
 
-    def default_debugger_hook(self, output_path: Any, region: str) -> DebuggerHookConfig | None:
-        if self.debugger_hook_config is None and region != "us-iso-east-1":
+    def default_debugger_hook(self, output_path: Any, session: SessionLike) -> DebuggerHookConfig | None:
+        # sagemaker v2 leaves the hook out where Debugger is not offered.
+        if self.debugger_hook_config is None and session.boto_region_name != "us-iso-east-1":
             return DebuggerHookConfig(s3_output_path=output_path)
-        return super().default_debugger_hook(output_path, region)
+        return super().default_debugger_hook(output_path, session)
 
     def _model_entry_point(self) -> Any:
         return self.entry_point
@@ -456,7 +467,7 @@ def _context(estimator: EstimatorBase, job_name: Any) -> TrainingContext:
     output_path = estimator.output_path
     if output_path is None:
         output_path = f"s3://{session.default_bucket()}/"
-    return TrainingContext(name, output_path, session.boto_region_name, session.default_bucket)
+    return TrainingContext(name, output_path, session)
 
 
 def training_base_request(estimator: EstimatorBase, inputs: Any = None, job_name: Any = None,
@@ -517,12 +528,12 @@ def training_request(estimator: EstimatorBase, inputs: Any = None, job_name: Any
         request["Tags"] = estimator.tags
     if estimator.metric_definitions is not None:
         request["AlgorithmSpecification"]["MetricDefinitions"] = estimator.metric_definitions
-    region = estimator.sagemaker_session.boto_region_name
-    hook = estimator.default_debugger_hook(estimator._last_output_path, region)
+    session = estimator.sagemaker_session
+    hook = estimator.default_debugger_hook(estimator._last_output_path, session)
     if hook is not None:
         request["DebugHookConfig"] = hook._to_request_dict()
     if estimator.rules is not None:
-        request["DebugRuleConfigurations"] = [_rule_dict(rule, region) for rule in estimator.rules]
+        request["DebugRuleConfigurations"] = [_rule_dict(rule, session.boto_region_name) for rule in estimator.rules]
     return request
 
 
