@@ -581,8 +581,9 @@ class _Run:
             toolkit.update({
                 "SM_INPUT_TRAINING_CONFIG_FILE": str(config / "hyperparameters.json"),
                 "SM_INPUT_DATA_CONFIG_FILE": str(config / "inputdataconfig.json"),
-                "SM_CHECKPOINT_CONFIG_FILE": str(config / "checkpointconfig.json"),
             })
+            if checkpoint:
+                toolkit["SM_CHECKPOINT_CONFIG_FILE"] = str(config / "checkpointconfig.json")
             env = clean_environment(platform | toolkit | {"PYTHONPATH": python_path(self.job)})
             argv = [sys.executable, "-m", "stepfn.local.sagemaker.builtins", runtime.algorithm or ""]
             return self._container_command(spec, argv), env, self.job.root, definitions
