@@ -65,6 +65,16 @@ class DebuggerHookConfig:
         return request
 
 
+def _rule_parameters(base: dict[str, str], other_trials: list[str] | None,
+                     given: dict[str, str] | None) -> dict[str, str]:
+    """Rule parameters as sagemaker v2 merges them: base, then ``other_trial_<i>`` paths, then the caller's."""
+    merged = dict(base)
+    for index, path in enumerate(other_trials or []):
+        merged[f"other_trial_{index}"] = path
+    merged.update(given or {})
+    return merged
+
+
 class Rule:
     """A Debugger rule: ``{RuleConfigurationName, RuleEvaluatorImage, [InstanceType], [VolumeSizeInGB], …}``."""
 
@@ -104,11 +114,8 @@ class Rule:
     ) -> Rule:
         """A built-in rule from ``rule_configs``; its evaluator image is resolved per region at request time."""
         rule_config = base_config["DebugRuleConfiguration"]
-        merged: dict[str, str] = dict(rule_config.get("RuleParameters", {}))
-        if other_trials_s3_input_paths is not None:
-            for index, path in enumerate(other_trials_s3_input_paths):
-                merged[f"other_trial_{index}"] = path
-        merged.update(rule_parameters or {})
+        merged = _rule_parameters(rule_config.get("RuleParameters", {}), other_trials_s3_input_paths,
+                                  rule_parameters)
         return cls(
             name=name or rule_config["RuleConfigurationName"],
             image_uri=DEFAULT_RULE_EVALUATOR_IMAGE,
@@ -136,14 +143,12 @@ class Rule:
         actions: Any = None,
     ) -> Rule:
         """A rule run by the caller's own evaluator image."""
-        merged: dict[str, str] = {}
+        base: dict[str, str] = {}
         if source is not None:
-            merged["source_s3_uri"] = source
+            base["source_s3_uri"] = source
         if rule_to_invoke is not None:
-            merged["rule_to_invoke"] = rule_to_invoke
-        for index, path in enumerate(other_trials_s3_input_paths or []):
-            merged[f"other_trial_{index}"] = path
-        merged.update(rule_parameters or {})
+            base["rule_to_invoke"] = rule_to_invoke
+        merged = _rule_parameters(base, other_trials_s3_input_paths, rule_parameters)
         return cls(
             name, image_uri, instance_type, volume_size_in_gb, container_local_output_path, s3_output_path,
             merged, collections_to_save, actions,

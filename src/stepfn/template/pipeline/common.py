@@ -32,6 +32,10 @@ class WorkflowTemplate:
     by references into the execution input; ``execute()`` fills a fresh deep copy of the template (§11 #13).
     """
 
+    pipeline_name: str
+    definition: Chain
+    input_template: dict[str, Any]
+
     def __init__(self, s3_bucket: str, workflow: Any, role: str, client: Any = None, **kwargs: Any) -> None:
         self.workflow = workflow
         self.role = role
@@ -57,14 +61,32 @@ class WorkflowTemplate:
 
     def _new_inputs(self) -> dict[str, Any]:
         # A deep copy per execute: the original's shallow copy let one execute's edits leak into the next.
-        inputs: dict[str, Any] = copy.deepcopy(self.input_template)  # type: ignore[attr-defined]
+        inputs: dict[str, Any] = copy.deepcopy(self.input_template)
         return inputs
 
-    def _workflow(self, name: str, definition: Chain, role: str, client: Any) -> Any:
+    def _set_up(self, pipeline_name: str | None, default_prefix: str, s3_bucket: str, role: str,
+                client: Any) -> None:
+        """Name the pipeline, build its definition, move the parameters into ``input_template``, make the
+        Workflow."""
         # Imported here: the templates need the workflow layer only once a template is built.
         from stepfn.workflow import Workflow
 
-        return Workflow(name=name, definition=definition, role=role, format_json=True, client=client)
+        self.pipeline_name = pipeline_name or f"{default_prefix}-{self._generate_timestamp()}"
+        self.definition = self.build_workflow_definition()
+        self.input_template = self._extract_input_template(self.definition)
+        workflow = Workflow(name=self.pipeline_name, definition=self.definition, role=role, format_json=True,
+                            client=client)
+        WorkflowTemplate.__init__(self, s3_bucket=s3_bucket, workflow=workflow, role=role, client=client)
+
+    @staticmethod
+    def _name_endpoint(inputs: dict[str, Any], job_name: str) -> None:
+        """The endpoint config, every variant's model and the endpoint are all named ``job_name``."""
+        endpoint_config = inputs[StepId.ConfigureEndpoint.value]
+        endpoint_config["EndpointConfigName"] = job_name
+        for variant in endpoint_config["ProductionVariants"]:
+            variant["ModelName"] = job_name
+        inputs[StepId.Deploy.value]["EndpointConfigName"] = job_name
+        inputs[StepId.Deploy.value]["EndpointName"] = job_name
 
     def build_workflow_definition(self) -> Chain:
         raise NotImplementedError

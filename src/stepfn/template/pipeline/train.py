@@ -18,11 +18,7 @@ class TrainingPipeline(WorkflowTemplate):
                  pipeline_name: str | None = None) -> None:
         self.estimator = estimator
         self.inputs = inputs
-        self.pipeline_name = pipeline_name or f"training-pipeline-{self._generate_timestamp()}"
-        self.definition = self.build_workflow_definition()
-        self.input_template = self._extract_input_template(self.definition)
-        workflow = self._workflow(self.pipeline_name, self.definition, role, client)
-        super().__init__(s3_bucket=s3_bucket, workflow=workflow, role=role, client=client)
+        self._set_up(pipeline_name, "training-pipeline", s3_bucket, role, client)
 
     def build_workflow_definition(self) -> Chain:
         name = self.pipeline_name
@@ -53,10 +49,5 @@ class TrainingPipeline(WorkflowTemplate):
         model["PrimaryContainer"]["ModelDataUrl"] = (
             f"{training['OutputDataConfig']['S3OutputPath']}/{training['TrainingJobName']}/output/model.tar.gz"
         )
-        endpoint_config = inputs[StepId.ConfigureEndpoint.value]
-        endpoint_config["EndpointConfigName"] = job_name
-        for variant in endpoint_config["ProductionVariants"]:
-            variant["ModelName"] = job_name
-        inputs[StepId.Deploy.value]["EndpointConfigName"] = job_name
-        inputs[StepId.Deploy.value]["EndpointName"] = job_name
+        self._name_endpoint(inputs, job_name)
         return self.workflow.execute(inputs=inputs, name=job_name)
