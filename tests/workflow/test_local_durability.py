@@ -39,11 +39,12 @@ def one(event):
     _append("one")
     return {"n": event["n"] + 1}
 
-def two(event):
-    _append("two")
+def two(request, control):
+    """A task handler (not a Lambda) so that the test sees the resumed flag the engine passes."""
+    _append(f"two resumed={request.resumed}")
     if _count("two") == 1:
         time.sleep(60)  # the first process is killed while this runs
-    return {"n": event["n"] * 10}
+    return {"Payload": {"n": request.parameters["Payload"]["n"] * 10}}
 
 def three(event):
     _append("three")
@@ -54,7 +55,7 @@ DEFINITION = {
     "StartAt": "One",
     "States": {
         name: {
-            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Type": "Task", "Resource": "arn:aws:states:::durable:work" if fn == "two" else "arn:aws:states:::lambda:invoke",
             "Parameters": {"FunctionName": f"durable_fns:{fn}", "Payload.$": "$"}, "OutputPath": "$.Payload",
             **({"Next": nxt} if nxt else {"End": True}),
         }
@@ -64,10 +65,9 @@ DEFINITION = {
 
 STARTER = """
 import json, sys, time
-import pytest
-
 from stepfn.workflow.local_client import LocalStepFunctionsClient
-client = LocalStepFunctionsClient(lease_seconds=2)
+import durable_fns
+client = LocalStepFunctionsClient(lease_seconds=2, handlers={"durable:work": durable_fns.two})
 arn = client.create_state_machine(name="durable", definition=sys.argv[1], roleArn=sys.argv[2])["stateMachineArn"]
 started = client.start_execution(stateMachineArn=arn, name="run-1", input='{"n": 1}')
 print(started["executionArn"], flush=True)
@@ -76,10 +76,9 @@ time.sleep(120)
 
 RESUMER = """
 import sys
-import pytest
-
 from stepfn.workflow.local_client import LocalStepFunctionsClient
-client = LocalStepFunctionsClient()
+import durable_fns
+client = LocalStepFunctionsClient(handlers={"durable:work": durable_fns.two})
 print(",".join(client.resume_orphans() or ["none-left"]), flush=True)
 assert client.wait_for_execution(sys.argv[1], timeout=60)
 print(client.describe_execution(executionArn=sys.argv[1])["status"], flush=True)
@@ -115,7 +114,7 @@ def test_kill_9_mid_task_resumes_without_rerunning_completed_tasks(tmp_path: Pat
         assert starter.stdout is not None
         execution_arn = starter.stdout.readline().strip()
         assert execution_arn.endswith(":execution:durable:run-1"), starter.stderr.read() if starter.stderr else ""
-        _wait_for_line(log, "two")  # task One finished, task Two is running
+        _wait_for_line(log, "two resumed=False")  # task One finished, task Two is running
         # Another process sees the execution RUNNING and its history so far, while it runs.
         reader = LocalStepFunctionsClient(resume=False)
         try:
@@ -140,7 +139,8 @@ def test_kill_9_mid_task_resumes_without_rerunning_completed_tasks(tmp_path: Pat
     assert resumer.returncode == 0, resumer.stderr
     # The new client resumed it when it opened the store; the explicit call found nothing left.
     assert resumer.stdout.split() == ["none-left", "SUCCEEDED"]
-    assert log.read_text().splitlines() == ["one", "two", "two", "three"]  # only the interrupted task twice
+    # Only the interrupted task ran twice, the second time flagged as resumed.
+    assert log.read_text().splitlines() == ["one", "two resumed=False", "two resumed=True", "three"]
 
     client = LocalStepFunctionsClient(resume=False)
     try:
