@@ -221,3 +221,15 @@ def test_clone_keeps_output_fresh_and_deep_clone_copies_estimator() -> None:
     deep.state_id = "Train again"
     definition = Graph(Chain([training, deep])).to_dict()
     assert list(definition["States"]) == ["Train", "Train again"]
+
+
+def test_jsonata_steps_carry_the_request_in_arguments() -> None:
+    execution_input = ExecutionInput(schema={"Job": str})
+    step = TrainingStep("Train", estimator=estimator(), job_name=execution_input["Job"], query_language="JSONata",
+                        arguments={"Environment": {"A": "1"}})
+    state = step.to_dict()
+    assert "Parameters" not in state
+    assert state["QueryLanguage"] == "JSONata"
+    assert state["Arguments"]["TrainingJobName"] == "{% $states.context.Execution.Input.Job %}"
+    assert state["Arguments"]["Environment"] == {"A": "1"}
+    assert state["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"

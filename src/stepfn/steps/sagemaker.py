@@ -4,7 +4,8 @@ Each step builds its request with :mod:`stepfn.sagemaker` (pure: nothing is uplo
 arguments, then deep-merges the caller's ``parameters`` last. ``Resource`` is
 ``arn:{partition}:states:::sagemaker:<api>[.sync]``; Training, Transform, Tuning and Processing wait for the job
 (``.sync``) unless ``wait_for_completion=False``. Placeholders are allowed in every argument: they render as
-``"Key.$"`` entries where they land.
+``"Key.$"`` entries where they land. With ``query_language="JSONata"`` the request goes in ``Arguments`` (caller
+``arguments`` are merged the same way) and placeholders render as ``{% %}`` expressions.
 """
 
 from __future__ import annotations
@@ -60,18 +61,25 @@ def _tags(tags: Any) -> Any:
     return tags if isinstance(tags, Expression) else tags_dict_to_kv_list(tags)
 
 
+def _request_field(kwargs: dict[str, Any]) -> str:
+    """A JSONata state carries its request in ``Arguments``; a JSONPath state in ``Parameters``."""
+    if kwargs.get(Field.QueryLanguage.value) == "JSONata":
+        return Field.Arguments.value
+    return Field.Parameters.value
+
+
 def _finish(request: dict[str, Any], tags: Any, kwargs: dict[str, Any]) -> None:
     """Step tags (in place when present), then the caller's ``parameters`` deep-merged last (compat §5, §11 #8)."""
     if tags:
         request["Tags"] = _tags(tags)
-    caller = kwargs.get(Field.Parameters.value)
+    caller = kwargs.get(_request_field(kwargs))
     if isinstance(caller, dict):
         merge_dicts(request, caller)
 
 
 def _inject(kwargs: dict[str, Any], resource: str, parameters: dict[str, Any], parameters_first: bool = False) -> None:
     """Put Resource and Parameters after the caller's kwargs; a kwarg the caller passed keeps its position."""
-    entries = [(Field.Resource.value, resource), (Field.Parameters.value, parameters)]
+    entries = [(Field.Resource.value, resource), (_request_field(kwargs), parameters)]
     if parameters_first:
         entries.reverse()
     for name, value in entries:
