@@ -117,13 +117,15 @@ def fixup(case: dict[str, Any]) -> tuple[Any, Any]:
         definition = _replace(definition, "%CONTEXT_OBJECT_LITERAL_PLACEHOLDER%", param)
     elif name == "test_result_selector":
         definition = _replace(definition, "%CONTEXT_OBJECT_LITERAL_PLACEHOLDER%", "$$.Execution.Input")
+        value["FunctionName"] = "f" * 20  # the recorded Content-Length comes from a 20-character name
     elif name == "test_variable":
         definition = _replace(definition, "%CONTEXT_OBJECT_LITERAL_PLACEHOLDER%", "$$.Execution.Input.input-value")
     elif name == "test_state_pass_result_jsonpaths":
         _set_state_field(definition, "Result", {"unsupported1.$": "$.jsonpath", "unsupported2.$": "$$"})
     elif name in ("test_wait_timestamppath", "test_timestamp_too_far_in_future_boundary"):
-        days = int(param) if name.startswith("test_timestamp_too_far") else 0
-        moment = datetime(2016, 12, 5, 21, 29, 29, tzinfo=UTC) + timedelta(days=days)
+        # A minute ahead (as the test did), or the given number of days ahead for the boundary case.
+        ahead = timedelta(days=int(param)) if name.startswith("test_timestamp_too_far") else timedelta(minutes=1)
+        moment = datetime.now(UTC) + ahead
         suffix = param if name == "test_wait_timestamppath" else "Z"
         value["start_at"] = moment.strftime("%Y-%m-%dT%H:%M:%S") + (suffix or "")
     elif name in ("test_wait_timestamp_path", "test_wait_timestamp_jsonata"):
@@ -142,7 +144,12 @@ def fixup(case: dict[str, Any]) -> tuple[Any, Any]:
         _set_state_field(definition, "CSVHeaders", _CSV_HEADERS[name])
     elif name == "test_map_item_reader_csv_max_items":
         _set_state_field(definition, "MaxItems", int(param or 0))
-    elif name == "test_numbered_mock_responses_multiple_success_invocations" or name == "test_map_state_nested_config_distributed_no_max_max_concurrency":
+    elif name in ("test_base_map", "test_base_map_from_input") and (param or "").startswith("ITEMS"):
+        _set_state_field(definition, "Items", [1, 2, 3])
+    elif name.startswith("test_task_lambda_") and name.endswith(_TOO_LARGE):
+        _set_state_field(definition, "Resource", FUNCTION_ARN)
+    elif name in ("test_numbered_mock_responses_multiple_success_invocations",
+                  "test_map_state_nested_config_distributed_no_max_max_concurrency"):
         definition = _replace(definition, "__tbd__", FUNCTION_ARN)
     return definition, value
 
@@ -256,6 +263,21 @@ def _s3(name: str) -> dict[str, TaskHandler]:
     return {"s3:getObject": get_object, "s3:listObjectsV2": list_objects, "s3:putObject": put_object}
 
 
+def sdk_metadata(body: Any, content_type: str, dynamodb: bool = False) -> dict[str, Any]:
+    """The SdkHttpMetadata/SdkResponseMetadata AWS adds to optimised SQS, SNS and DynamoDB results."""
+    length = str(len(json.dumps(body, separators=(",", ":")))) if content_type != "text/xml" else "294"
+    connection = "Connection" if dynamodb else "connection"
+    all_headers: dict[str, Any] = {"x-amzn-RequestId": "r", connection: ["keep-alive"], "Content-Length": [length],
+                                   "Date": "d", "Content-Type": [content_type]}
+    headers: dict[str, Any] = {connection: "keep-alive", "Content-Length": length, "Content-Type": content_type,
+                               "Date": "d", "x-amzn-RequestId": "r"}
+    if dynamodb:
+        all_headers |= {"Server": ["Server"], "x-amz-crc32": "1"}
+        headers |= {"Server": "Server", "x-amz-crc32": "1"}
+    return {"SdkHttpMetadata": {"AllHttpHeaders": all_headers, "HttpHeaders": headers, "HttpStatusCode": 200},
+            "SdkResponseMetadata": {"RequestId": "r"}}
+
+
 def _static(result: Any) -> TaskHandler:
     def handler(request: TaskRequest, control: TaskControl) -> Any:
         return result(request) if callable(result) else result
@@ -267,12 +289,14 @@ def handlers_for(case: dict[str, Any]) -> dict[str, TaskHandler]:
     name = case["test_id"].split("::")[-1].split("[")[0]
     handlers: dict[str, TaskHandler] = {"lambda:invoke": _lambda(name)}
     handlers.update(_s3(name))
-    handlers["sqs:sendMessage"] = _static({"MD5OfMessageBody": "d41d8cd98f00b204e9800998ecf8427e",
-                                           "MessageId": "0f8e0c2a-5b0e-4f1a-9a57-1f0d2a3b4c5d"})
-    handlers["sns:publish"] = _static({"MessageId": "0f8e0c2a-5b0e-4f1a-9a57-1f0d2a3b4c5d"})
+    message = {"MD5OfMessageBody": "d41d8cd98f00b204e9800998ecf8427e",
+               "MessageId": "0f8e0c2a-5b0e-4f1a-9a57-1f0d2a3b4c5d"}
+    handlers["sqs:sendMessage"] = _static(message | sdk_metadata(message, "application/x-amz-json-1.0"))
+    published = {"MessageId": "0f8e0c2a-5b0e-4f1a-9a57-1f0d2a3b4c5d"}
+    handlers["sns:publish"] = _static(published | sdk_metadata(published, "text/xml"))
     handlers["events:putEvents"] = _static({"Entries": [{"EventId": "0f8e0c2a-5b0e-4f1a-9a57-1f0d2a3b4c5d"}],
                                             "FailedEntryCount": 0})
-    handlers["dynamodb:putItem"] = _static({})
-    handlers["dynamodb:getItem"] = _static(lambda request: {"Item": {"data": {"S": "string-literal"},
-                                                                     "id": {"S": "id1"}}})
+    handlers["dynamodb:putItem"] = _static(sdk_metadata({}, "application/x-amz-json-1.0", dynamodb=True))
+    item = {"Item": {"data": {"S": "string-literal"}, "id": {"S": "id1"}}}
+    handlers["dynamodb:getItem"] = _static(item | sdk_metadata(item, "application/x-amz-json-1.0", dynamodb=True))
     return handlers

@@ -181,7 +181,7 @@ class JsonataExpression:
                 "(undefined).",
                 field=field,
             )
-        if callable(result) or isinstance(result, (jsonata.Jsonata.JFunctionCallable,)):
+        if not isinstance(result, (dict, list, str, int, float, bool)) and result is not jsonata_utils.Utils.NULL_VALUE:
             raise StatesError(
                 QUERY_EVALUATION_ERROR,
                 f"The JSONata expression '{self.text}' specified for the field '{field}' returned an "

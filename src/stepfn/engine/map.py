@@ -293,8 +293,10 @@ class MapNode(StateNode):
         inputs = [self._item_input(frame, effective, states, i, item) for i, item in enumerate(items)]
         if self.batcher is None:
             return inputs
-        max_items = self.batcher.get("MaxItemsPerBatch")
-        max_bytes = self.batcher.get("MaxInputBytesPerBatch")
+        max_items = self._number(self.batcher.get("MaxItemsPerBatch"), "MaxItemsPerBatch", frame, effective,
+                                 states, int)
+        max_bytes = self._number(self.batcher.get("MaxInputBytesPerBatch"), "MaxInputBytesPerBatch", frame,
+                                 effective, states, int)
         if isinstance(self.batcher.get("MaxItemsPerBatchPath"), str):
             max_items = self._number(optional_path(self.batcher["MaxItemsPerBatchPath"], "", ""),
                                      "MaxItemsPerBatch", frame, effective, states, int)
@@ -502,8 +504,12 @@ def _build_map(name: str, spec: dict[str, Any], jsonata: bool) -> MapNode:
         )
     if isinstance(spec.get("ItemBatcher"), dict):
         batcher = dict(spec["ItemBatcher"])
-        if "BatchInput" in batcher and not jsonata:
-            batcher["BatchInput"] = template(batcher["BatchInput"], f"{where}.ItemBatcher", "BatchInput")
+        if "BatchInput" in batcher:
+            batcher["BatchInput"] = (compile_jsonata_template(batcher["BatchInput"], field="BatchInput") if jsonata
+                                     else template(batcher["BatchInput"], f"{where}.ItemBatcher", "BatchInput"))
+        for key in ("MaxItemsPerBatch", "MaxInputBytesPerBatch"):
+            if key in batcher:
+                batcher[key] = _maybe_jsonata(batcher[key], key, jsonata)
         fields["batcher"] = batcher
     if isinstance(spec.get("ResultWriter"), dict):
         fields["result_writer"] = spec["ResultWriter"]
