@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from stepfn.inputs.placeholders import Expression
+
 __all__ = ["is_placeholder", "json_encode_value", "str_encode_value"]
 
 
@@ -13,8 +15,6 @@ def is_placeholder(value: Any) -> bool:
 
     Such values render as ``"Key.$"`` entries, so builders pass them through untouched.
     """
-    from stepfn.inputs.placeholders import Expression
-
     return isinstance(value, Expression)
 
 

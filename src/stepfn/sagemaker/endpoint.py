@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .model_monitor import DataCaptureConfig
+from .validation import validate_request
 
 __all__ = [
     "build_endpoint_config_request",
@@ -41,8 +42,6 @@ def build_endpoint_config_request(*args: Any, validate: bool = True, **kwargs: A
     """A CreateEndpointConfig request ready for boto3 (arguments as ``endpoint_config_request``)."""
     request = endpoint_config_request(*args, **kwargs)
     if validate:
-        from .validation import validate_request
-
         validate_request("CreateEndpointConfig", request)
     return request
 
@@ -52,7 +51,5 @@ def build_endpoint_request(endpoint_name: Any, endpoint_config_name: Any, *, upd
     """A CreateEndpoint (or UpdateEndpoint) request ready for boto3."""
     request = endpoint_request(endpoint_name, endpoint_config_name)
     if validate:
-        from .validation import validate_request
-
         validate_request("UpdateEndpoint" if update else "CreateEndpoint", request)
     return request

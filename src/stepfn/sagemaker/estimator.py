@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._values import is_placeholder, json_encode_value, str_encode_value
-from .debugger import DebuggerHookConfig
+from .debugger import DebuggerHookConfig, Rule
 from .inputs import FileSystemInput, TrainingInput
+from .model import Model
 from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base
+from .transformer import Transformer
+from .validation import validate_request
 
 __all__ = [
     "DroppedSettingWarning",
@@ -228,8 +231,6 @@ class EstimatorBase(SessionHolder):
         model_name: Any = None,
     ) -> Any:
         """A Transformer for the model of the last training job (named after it unless ``model_name``)."""
-        from .transformer import Transformer
-
         return Transformer(
             model_name or self._current_job_name,
             instance_count,
@@ -273,8 +274,6 @@ class Estimator(EstimatorBase):
     def create_model(self, role: Any = None, image_uri: Any = None, predictor_cls: Any = None,
                      **kwargs: Any) -> Any:
         """A plain Model of the training image, the last job's model data, role and VPC config."""
-        from .model import Model
-
         kwargs.setdefault("enable_network_isolation", self.enable_network_isolation())
         return Model(
             image_uri or self.training_image_uri(),
@@ -420,6 +419,7 @@ def _copy_config(config: dict[str, Any]) -> dict[str, Any]:
 
 def input_channels(inputs: Any) -> list[dict[str, Any]] | None:
     """``InputDataConfig`` for the ``data`` forms of compat §6.2 (RecordSets are handled by ``.amazon``)."""
+    # Imported here: .amazon builds on this module, so a top-level import would be circular.
     from .amazon import RecordSet
 
     if inputs is None:
@@ -538,8 +538,6 @@ def training_request(estimator: EstimatorBase, inputs: Any = None, job_name: Any
 
 
 def _rule_dict(rule: Any, region: str) -> dict[str, Any]:
-    from .debugger import Rule
-
     if isinstance(rule, Rule):
         return rule.to_debugger_rule_config_dict(region)
     result: dict[str, Any] = rule.to_debugger_rule_config_dict()
@@ -551,8 +549,6 @@ def build_training_job_request(estimator: EstimatorBase, inputs: Any = None, job
     """A CreateTrainingJob request ready for boto3, checked against botocore's model (see ``validation``)."""
     request = training_request(estimator, inputs, job_name, mini_batch_size)
     if validate:
-        from .validation import validate_request
-
         validate_request("CreateTrainingJob", request)
     return request
 

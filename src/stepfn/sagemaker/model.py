@@ -7,6 +7,7 @@ from typing import Any
 
 from ._values import is_placeholder
 from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base
+from .validation import validate_request
 
 __all__ = [
     "FrameworkModel",
@@ -208,7 +209,5 @@ def build_model_request(model: Model | PipelineModel, instance_type: Any = None,
         if model.model_data is None:
             request["PrimaryContainer"].pop("ModelDataUrl", None)
     if validate:
-        from .validation import validate_request
-
         validate_request("CreateModel", request)
     return request

@@ -6,6 +6,7 @@ from typing import Any
 
 from ._values import is_placeholder
 from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base
+from .validation import validate_request
 
 __all__ = [
     "NetworkConfig",
@@ -233,7 +234,5 @@ def build_processing_job_request(processor: Processor, *, validate: bool = True,
     if request["ProcessingOutputConfig"]["Outputs"] is None:
         del request["ProcessingOutputConfig"]
     if validate:
-        from .validation import validate_request
-
         validate_request("CreateProcessingJob", request)
     return request

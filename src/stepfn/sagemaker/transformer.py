@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .session import SessionHolder, SessionLike, name_from_base
+from .validation import validate_request
 
 __all__ = ["Transformer", "build_transform_job_request", "transform_request"]
 
@@ -130,7 +131,5 @@ def build_transform_job_request(transformer: Transformer, data: Any, *, validate
     """A CreateTransformJob request ready for boto3 (keyword arguments as ``transform_request``)."""
     request = transform_request(transformer, data, **kwargs)
     if validate:
-        from .validation import validate_request
-
         validate_request("CreateTransformJob", request)
     return request

@@ -9,6 +9,7 @@ from typing import Any
 from ._values import is_placeholder
 from .estimator import EstimatorBase, Framework, training_base_request
 from .session import base_name_from_image, name_from_base
+from .validation import validate_request
 
 __all__ = [
     "CategoricalParameter",
@@ -215,7 +216,5 @@ def build_tuning_job_request(tuner: HyperparameterTuner, inputs: Any = None, job
     """A CreateHyperParameterTuningJob request ready for boto3."""
     request = tuning_request(tuner, inputs, job_name)
     if validate:
-        from .validation import validate_request
-
         validate_request("CreateHyperParameterTuningJob", request)
     return request
