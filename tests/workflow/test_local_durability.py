@@ -196,7 +196,7 @@ def remember(event):
 
 
 def test_task_token_sent_from_another_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import stepfn.workflow.local_client as local_client_module
+    import stepfn.workflow._local_base as local_client_module
 
     (tmp_path / "token_fns.py").write_text(TOKEN_FUNCTIONS)
     token_file = tmp_path / "token.txt"

@@ -1,0 +1,392 @@
+"""Execution operations of the local client: start (async and sync), describe, list, history, stop, redrive,
+task-token callbacks and TestState."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from stepfn.errors import StepfnError
+from stepfn.store import (
+    ExecutionRecord,
+    NotRedrivable,
+    RecordExists,
+    RecordNotFound,
+    StateMachineRecord,
+)
+from stepfn.workflow import _local_api as api
+from stepfn.workflow import _local_base as base
+from stepfn.workflow._local_base import REDRIVE_WINDOW, LocalClientBase, build_page, now_utc
+
+
+class ExecutionOperations(LocalClientBase):
+    # -- executions -----------------------------------------------------------------------------------------
+
+    def _target(self, arn: str, operation: str) -> tuple[StateMachineRecord, str, str, str | None, str | None]:
+        """What StartExecution's ``stateMachineArn`` runs: (machine, definition, role, version ARN, alias ARN)."""
+        parts = self._check_arn(arn, "stateMachine", operation)
+        if len(parts) == 1:
+            machine = self._machine(arn, operation)
+            return machine, machine.definition, machine.role_arn, None, None
+        alias_arn: str | None = None
+        version_arn = arn
+        if not parts[1].isdigit():
+            alias = self._alias(arn, operation)
+            alias_arn = alias.arn
+            routes = alias.routing_configuration
+            version_arn = random.choices(  # traffic shifting by weight, as aliases do on AWS
+                [r["stateMachineVersionArn"] for r in routes], weights=[r["weight"] for r in routes])[0]
+        try:
+            version = self.store.get_version(version_arn)
+        except RecordNotFound:
+            raise self._error("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{version_arn}'",
+                              operation) from None
+        machine = self._machine(version.state_machine_arn, operation)
+        return machine, version.definition, version.role_arn, version.arn, alias_arn
+
+    def _mock_test_case(self, machine_name: str, test_case: str, operation: str) -> Any:
+        from stepfn.engine.mocking import MockConfig
+
+        if self._mock_config is None:
+            if self._mock_config_source is None:
+                raise self._error("ValidationException",
+                                  f"Test case '{test_case}' given but no mock config (mock_config= or "
+                                  "SFN_MOCK_CONFIG) was loaded", operation)
+            source = self._mock_config_source
+            self._mock_config = source if isinstance(source, MockConfig) else MockConfig.load(source)
+        try:
+            return self._mock_config.handlers(machine_name, test_case)
+        except KeyError as error:
+            raise self._error("ValidationException", str(error.args[0]), operation) from None
+
+    def start_execution(self, **params: Any) -> dict[str, Any]:
+        op = "start_execution"
+        api.check_parameters(op, params)
+        target, _, test_case = params["stateMachineArn"].partition("#")
+        machine, definition, role, version_arn, alias_arn = self._target(target, op)
+        mock = self._mock_test_case(machine.name, test_case, op) if test_case else None
+        name = params.get("name") or str(uuid.uuid4())
+        self._check_name(name, op)
+        text = params.get("input", "{}")
+        self._check_input(text, op)
+        kind = "express" if machine.type == "EXPRESS" else "execution"
+        record = ExecutionRecord(
+            arn=self._arn(f"{kind}:{machine.name}:{name}"), state_machine_arn=machine.arn, name=name,
+            type=machine.type, status="RUNNING", start_date=now_utc(), definition=definition, input=text,
+            role_arn=role, version_arn=version_arn, alias_arn=alias_arn, trace_header=params.get("traceHeader"),
+        )
+        try:
+            self.store.create_execution(record)
+        except RecordExists:
+            existing = self.store.get_execution(record.arn)
+            # StartExecution is idempotent for a RUNNING execution with the same name and input.
+            if existing.status == "RUNNING" and existing.input == text:
+                return self._ok({"executionArn": existing.arn, "startDate": existing.start_date})
+            raise self._error("ExecutionAlreadyExists", f"Execution Already Exists: '{record.arn}'", op) from None
+        try:
+            self._runner.start(record, mock=mock)
+        except StepfnError as error:
+            # The engine refused to start it (a definition only the engine can reject): it fails at once.
+            self.store.finish_execution(record.arn, status="FAILED", stop_date=now_utc(), error="States.Runtime",
+                                        cause=str(error))
+        return self._ok({"executionArn": record.arn, "startDate": record.start_date})
+
+    def start_sync_execution(self, **params: Any) -> dict[str, Any]:
+        op = "start_sync_execution"
+        api.check_parameters(op, params)
+        machine, definition, role, version_arn, _ = self._target(params["stateMachineArn"], op)
+        if machine.type != "EXPRESS":
+            raise self._error("StateMachineTypeNotSupported",
+                              "This operation is not supported by this type of state machine", op)
+        name = params.get("name") or str(uuid.uuid4())
+        self._check_name(name, op)
+        text = params.get("input", "{}")
+        self._check_input(text, op)
+        arn = self._arn(f"express:{machine.name}:{name}:{uuid.uuid4()}")
+        result = self.engine.run(
+            definition, json.loads(text), execution_arn=arn, state_machine_arn=version_arn or machine.arn,
+            name=name, role_arn=role,
+        )
+        elapsed = (result.stop_date - result.start_date).total_seconds()
+        response: dict[str, Any] = {
+            "executionArn": arn, "stateMachineArn": version_arn or machine.arn, "name": name,
+            "startDate": result.start_date, "stopDate": result.stop_date,
+            "status": result.status if result.status != "ABORTED" else "FAILED",
+        }
+        if result.error is not None:
+            response["error"] = result.error
+        if result.cause is not None:
+            response["cause"] = result.cause
+        response.update({"input": text, "inputDetails": {"included": True}})
+        if result.output is not None:
+            response.update({"output": result.output, "outputDetails": {"included": True}})
+        if params.get("traceHeader"):
+            response["traceHeader"] = params["traceHeader"]
+        response["billingDetails"] = {
+            "billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": max(100, int(elapsed * 1000 + 99) // 100 * 100),
+        }
+        return self._ok(response)
+
+    def _redrive_status(self, record: ExecutionRecord) -> tuple[str, str | None]:
+        if record.type != "STANDARD":
+            return "NOT_REDRIVABLE", "Execution is of type EXPRESS and cannot be redriven"
+        if record.status in ("FAILED", "TIMED_OUT", "ABORTED"):
+            if record.stop_date is not None and now_utc() - record.stop_date > REDRIVE_WINDOW:
+                return "NOT_REDRIVABLE", "Execution stopped more than 14 days ago and cannot be redriven"
+            return "REDRIVABLE", None
+        return "NOT_REDRIVABLE", f"Execution is {record.status} and cannot be redriven"
+
+    def describe_execution(self, **params: Any) -> dict[str, Any]:
+        op = "describe_execution"
+        api.check_parameters(op, params)
+        record = self._execution(params["executionArn"], op)
+        response: dict[str, Any] = {
+            "executionArn": record.arn, "stateMachineArn": record.state_machine_arn, "name": record.name,
+            "status": record.status, "startDate": record.start_date,
+        }
+        if record.stop_date is not None:
+            response["stopDate"] = record.stop_date
+        if record.input is not None:
+            response.update({"input": record.input, "inputDetails": {"included": True}})
+        if record.output is not None:
+            response.update({"output": record.output, "outputDetails": {"included": True}})
+        if record.trace_header:
+            response["traceHeader"] = record.trace_header
+        if record.error is not None:
+            response["error"] = record.error
+        if record.cause is not None:
+            response["cause"] = record.cause
+        if record.version_arn:
+            response["stateMachineVersionArn"] = record.version_arn
+        if record.alias_arn:
+            response["stateMachineAliasArn"] = record.alias_arn
+        response["redriveCount"] = record.redrive_count
+        if record.redrive_date is not None:
+            response["redriveDate"] = record.redrive_date
+        status, reason = self._redrive_status(record)
+        response["redriveStatus"] = status
+        if reason:
+            response["redriveStatusReason"] = reason
+        return self._ok(response)
+
+    def list_executions(self, **params: Any) -> dict[str, Any]:
+        op = "list_executions"
+        api.check_parameters(op, params)
+        if "mapRunArn" in params:
+            raise self._error("ValidationException", "Map Runs are not listed by the local backend", op)
+        if "stateMachineArn" not in params:
+            raise self._error("ValidationException", "Must provide a StateMachine ARN or MapRun ARN", op)
+        arn = params["stateMachineArn"]
+        parts = self._check_arn(arn, "stateMachine", op)
+        filters: dict[str, Any] = {"status": params.get("statusFilter")}
+        if len(parts) == 1:
+            machine = self._machine(arn, op)
+            filters["state_machine_arn"] = machine.arn
+        elif parts[1].isdigit():
+            filters["version_arn"] = arn
+            machine = self._machine(arn.rsplit(":", 1)[0], op)
+        else:
+            filters["alias_arn"] = self._alias(arn, op).arn
+            machine = self._machine(arn.rsplit(":", 1)[0], op)
+        if machine.type == "EXPRESS":
+            raise self._error("StateMachineTypeNotSupported",
+                              "This operation is not supported by this type of state machine", op)
+        if params.get("redriveFilter"):
+            filters["redriven"] = params["redriveFilter"] == "REDRIVEN"
+        items = []
+        for record in self.store.list_executions(filters.pop("state_machine_arn", None), **filters):
+            item: dict[str, Any] = {
+                "executionArn": record.arn, "stateMachineArn": record.state_machine_arn, "name": record.name,
+                "status": record.status, "startDate": record.start_date,
+            }
+            if record.stop_date is not None:
+                item["stopDate"] = record.stop_date
+            if record.version_arn:
+                item["stateMachineVersionArn"] = record.version_arn
+            if record.alias_arn:
+                item["stateMachineAliasArn"] = record.alias_arn
+            if record.redrive_count:
+                item["redriveCount"] = record.redrive_count
+            if record.redrive_date is not None:
+                item["redriveDate"] = record.redrive_date
+            items.append(item)
+        page, token = build_page(items, params, f"executions:{arn}:{params.get('statusFilter')}", op)
+        response: dict[str, Any] = {"executions": page}
+        if token:
+            response["nextToken"] = token
+        return self._ok(response)
+
+    def get_execution_history(self, **params: Any) -> dict[str, Any]:
+        op = "get_execution_history"
+        api.check_parameters(op, params)
+        record = self._execution(params["executionArn"], op)
+        reverse = bool(params.get("reverseOrder"))
+        events = self.store.events(record.arn, reverse=reverse)
+        if params.get("includeExecutionData") is False:
+            events = [_without_data(event) for event in events]
+        page, token = build_page(events, params, f"history:{record.arn}:{reverse}", op)
+        response: dict[str, Any] = {"events": page}
+        if token:
+            response["nextToken"] = token
+        return self._ok(response)
+
+    def stop_execution(self, **params: Any) -> dict[str, Any]:
+        op = "stop_execution"
+        api.check_parameters(op, params)
+        record = self._execution(params["executionArn"], op)
+        error, cause = params.get("error"), params.get("cause")
+        if record.status != "RUNNING":
+            return self._ok({"stopDate": record.stop_date or now_utc()})
+        if self._runner.stop(record.arn, error, cause):
+            self._runner.wait(record.arn, timeout=30)
+        else:
+            orphan = next((o for o in self.store.find_orphans() if o.arn == record.arn), None)
+            if orphan is not None and self.store.claim_execution(record.arn, orphan.owner):
+                self._abort_unowned(record.arn, error, cause)
+            else:
+                # Another live process runs it; it polls the store for this request.
+                self.store.request_stop(record.arn, error=error, cause=cause, when=now_utc())
+                return self._ok({"stopDate": now_utc()})
+        final = self.store.get_execution(record.arn)
+        return self._ok({"stopDate": final.stop_date or now_utc()})
+
+    def _abort_unowned(self, arn: str, error: str | None, cause: str | None) -> None:
+        """Abort an execution no engine runs (its process died): record ExecutionAborted after its history."""
+        last = self.store.events(arn, reverse=True, limit=1)
+        last_id = last[0]["id"] if last else 0
+        details: dict[str, Any] = {}
+        if error is not None:
+            details["error"] = error
+        if cause is not None:
+            details["cause"] = cause
+        self.store.append_event(arn, {
+            "timestamp": now_utc(), "type": "ExecutionAborted", "id": last_id + 1, "previousEventId": last_id,
+            "executionAbortedEventDetails": details,
+        })
+
+    def redrive_execution(self, **params: Any) -> dict[str, Any]:
+        op = "redrive_execution"
+        api.check_parameters(op, params)
+        record = self._execution(params["executionArn"], op)
+        status, reason = self._redrive_status(record)
+        if status != "REDRIVABLE":
+            raise self._error("ExecutionNotRedrivable", f"Execution '{record.arn}' cannot be redriven: {reason}", op)
+        try:
+            redriven = self.store.start_redrive(record.arn, redrive_date=now_utc())
+        except NotRedrivable as error:
+            raise self._error("ExecutionNotRedrivable",
+                              f"Execution '{record.arn}' cannot be redriven: it is {error.status}", op) from None
+        try:
+            self._runner.start(redriven, redrive=True)
+        except StepfnError as error:
+            self.store.finish_execution(record.arn, status=record.status, stop_date=record.stop_date or now_utc(),
+                                        error=record.error, cause=record.cause)
+            raise self._error("ExecutionNotRedrivable", f"Execution '{record.arn}' cannot be redriven: {error}",
+                              op) from None
+        assert redriven.redrive_date is not None
+        return self._ok({"redriveDate": redriven.redrive_date})
+
+    # -- callbacks and TestState ----------------------------------------------------------------------------
+
+    def _token_call(self, op: str, call: Callable[[], Any], token: str, kind: str, **payload: Any) -> dict[str, Any]:
+        from stepfn.engine import UnknownTaskToken
+
+        try:
+            call()
+        except UnknownTaskToken as error:
+            code = error.error if error.error in ("TaskDoesNotExist", "InvalidToken", "TaskTimedOut") else (
+                "TaskDoesNotExist")
+            # The waiting task may run in another process: post the callback and let its owner deliver it.
+            if code != "TaskDoesNotExist" or not self.store.others_running():
+                raise self._error(code, f"{code}: '{token}'", op) from None
+            outcome = self._relay(token, kind, payload)
+            if outcome != "delivered":
+                code = outcome or code
+                raise self._error(code, f"{code}: '{token}'", op) from None
+        return self._ok({})
+
+    def _relay(self, token: str, kind: str, payload: dict[str, Any]) -> str | None:
+        callback_id = self.store.post_callback(token, kind, **payload)
+        deadline = time.monotonic() + base.CALLBACK_RELAY_SECONDS
+        while time.monotonic() < deadline:
+            outcome = self.store.callback_outcome(callback_id)
+            if outcome is not None:
+                return outcome
+            time.sleep(0.05)
+        # Nobody holds the token: withdraw the callback so that it can never be delivered late.
+        if self.store.settle_callback(callback_id, "TaskDoesNotExist"):
+            return None
+        return self.store.callback_outcome(callback_id)
+
+    def send_task_success(self, **params: Any) -> dict[str, Any]:
+        op = "send_task_success"
+        api.check_parameters(op, params)
+        try:
+            json.loads(params["output"])
+        except ValueError as error:
+            raise self._error("InvalidOutput", f"Invalid Output: '{error}'", op) from None
+        token = params["taskToken"]
+        return self._token_call(op, lambda: self.engine.send_task_success(token, params["output"]), token,
+                                "success", output=params["output"])
+
+    def send_task_failure(self, **params: Any) -> dict[str, Any]:
+        op = "send_task_failure"
+        api.check_parameters(op, params)
+        token = params["taskToken"]
+        return self._token_call(
+            op, lambda: self.engine.send_task_failure(token, params.get("error"), params.get("cause")), token,
+            "failure", error=params.get("error"), cause=params.get("cause"))
+
+    def send_task_heartbeat(self, **params: Any) -> dict[str, Any]:
+        op = "send_task_heartbeat"
+        api.check_parameters(op, params)
+        token = params["taskToken"]
+        return self._token_call(op, lambda: self.engine.send_task_heartbeat(token), token, "heartbeat")
+
+    def test_state(self, **params: Any) -> dict[str, Any]:
+        op = "test_state"
+        api.check_parameters(op, params)
+        try:
+            definition = json.loads(params["definition"])
+        except ValueError as error:
+            raise self._error("InvalidDefinition", f"Invalid State Machine Definition: '{error}'", op) from None
+        if isinstance(definition, dict) and "States" in definition:
+            state_name = params.get("stateName") or definition.get("StartAt")
+            if state_name not in definition["States"]:
+                raise self._error("ValidationException", f"State '{state_name}' is not in the definition", op)
+            definition = definition["States"][state_name]
+        text = params.get("input", "{}")
+        self._check_input(text, op)
+        options: dict[str, Any] = {"inspection_level": params.get("inspectionLevel", "INFO")}
+        for key, option in (("mock", "mock"), ("variables", "variables"), ("context", "context")):
+            if key in params:
+                value = params[key]
+                options[option] = json.loads(value) if isinstance(value, str) else value
+        from stepfn.errors import DefinitionError
+
+        try:
+            result = self.engine.test_state(definition, json.loads(text), **options)
+        except DefinitionError as error:
+            raise self._error("InvalidDefinition", f"Invalid State Machine Definition: '{error}'", op) from None
+        return self._ok(dict(result))
+
+
+def _without_data(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as ``includeExecutionData=False`` returns it: inputs and outputs left out."""
+    stripped = dict(event)
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            details = {k: v for k, v in value.items() if k not in ("input", "output")}
+            if "input" in value:
+                details["inputDetails"] = {"included": False}
+            if "output" in value:
+                details["outputDetails"] = {"included": False}
+            stripped[key] = details
+    return stripped
+
+
+__all__ = ["ExecutionOperations"]
