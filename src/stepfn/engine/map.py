@@ -19,21 +19,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
-from stepfn.asl.paths import RESULT_PATH_DEFAULT, CompiledPath, PathNotFound, Template, compact_json
+from stepfn.asl.paths import CompiledPath, PathNotFound, Template, compact_json
 from stepfn.engine.definition import (
     Compiler,
     Graph,
-    StateNode,
     common_fields,
     compile_graph,
     optional_path,
-    result_path,
     template,
 )
 from stepfn.engine.history import History
 from stepfn.engine.parallel import run_all, run_branch_graph
 from stepfn.engine.protocol import TaskRequest
-from stepfn.engine.retry import Catcher, Retrier, compile_catchers, compile_retriers, run_with_retry
+from stepfn.engine.retry import RetryingNode, retrying_fields
 from stepfn.engine.runtime import Frame, Variables
 from stepfn.engine.task import _Control, _invoke, _Waiter, check_size, find_handler
 from stepfn.errors import DefinitionError, StatesError
@@ -74,17 +72,14 @@ class ItemReader:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MapNode(StateNode):
+class MapNode(RetryingNode):
     type_name = "Map"
-    retriable = True
     failed_event = "MapStateFailed"
     processor: Graph | None = None
     distributed: bool = False
     items_path: CompiledPath | None = None
     items: Any = None
     item_selector: Template | JsonataTemplate | None = None
-    result_selector: Template | None = None
-    result_path: Any = RESULT_PATH_DEFAULT
     max_concurrency: Any = 0
     tolerated_count: Any = None
     tolerated_percentage: Any = None
@@ -92,17 +87,7 @@ class MapNode(StateNode):
     batcher: dict[str, Any] | None = None
     result_writer: dict[str, Any] | None = None
     label: str | None = None
-    retriers: tuple[Retrier, ...] = ()
-    catchers: tuple[Catcher, ...] = ()
     blocking: bool = False
-
-    @property
-    def targets(self) -> list[str]:
-        return [c.next for c in self.catchers]
-
-    def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
-        return run_with_retry(frame, self, value, self.retriers, self.catchers,
-                              lambda attempt: self._attempt(frame, value))
 
     # ----------------------------------------------------------------------------------- parameters
     def _number(self, spec: Any, field: str, frame: Frame, source: Any, states: dict[str, Any] | None,
@@ -129,7 +114,7 @@ class MapNode(StateNode):
             return kind(value)
         return kind(spec)
 
-    def _attempt(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
+    def attempt(self, frame: Frame, value: Any, attempt: int) -> tuple[Any, str | None]:
         states = frame.states_binding(value) if self.jsonata else None
         effective = value if self.jsonata else self.effective_input(frame, value)
         items = None if self.item_reader is not None else self._items(frame, effective, states)
@@ -473,9 +458,6 @@ def _build_map(name: str, spec: dict[str, Any], jsonata: bool) -> MapNode:
         selector = spec.get("ItemSelector", spec.get("Parameters"))
         if selector is not None:
             fields["item_selector"] = template(selector, where, "ItemSelector")
-        if "ResultSelector" in spec:
-            fields["result_selector"] = template(spec["ResultSelector"], where, "ResultSelector")
-        fields["result_path"] = result_path(spec, where)
     fields["max_concurrency"] = _number_field(spec, "MaxConcurrency", where, jsonata) or 0
     fields["tolerated_count"] = _number_field(spec, "ToleratedFailureCount", where, jsonata)
     fields["tolerated_percentage"] = _number_field(spec, "ToleratedFailurePercentage", where, jsonata)
@@ -517,8 +499,7 @@ def _build_map(name: str, spec: dict[str, Any], jsonata: bool) -> MapNode:
         processor=processor,
         distributed=distributed,
         label=spec.get("Label"),
-        retriers=compile_retriers(spec, where),
-        catchers=compile_catchers(spec, where, jsonata),
         blocking=processor.has_blocking,
         **fields,
+        **retrying_fields(spec, where, jsonata, arguments=False),
     )

@@ -15,19 +15,16 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template
-from stepfn.asl.paths import RESULT_PATH_DEFAULT, Template
+from stepfn.asl.jsonata import JsonataTemplate
+from stepfn.asl.paths import Template
 from stepfn.engine.definition import (
     Compiler,
     Graph,
-    StateNode,
     common_fields,
     compile_graph,
-    result_path,
-    template,
 )
 from stepfn.engine.history import BufferedHistory, History
-from stepfn.engine.retry import Catcher, Retrier, compile_catchers, compile_retriers, run_with_retry
+from stepfn.engine.retry import RetryingNode, retrying_fields
 from stepfn.engine.runtime import Frame, Variables
 from stepfn.engine.task import check_size
 from stepfn.errors import DefinitionError, StatesError
@@ -81,27 +78,13 @@ def run_branch_graph(frame: Frame, graph: Graph, value: Any, abort: threading.Ev
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ParallelNode(StateNode):
+class ParallelNode(RetryingNode):
     type_name = "Parallel"
-    retriable = True
     failed_event = "ParallelStateFailed"
     branches: tuple[Graph, ...] = ()
-    parameters: Template | JsonataTemplate | None = None
-    result_selector: Template | None = None
-    result_path: Any = RESULT_PATH_DEFAULT
-    retriers: tuple[Retrier, ...] = ()
-    catchers: tuple[Catcher, ...] = ()
     blocking: bool = False
 
-    @property
-    def targets(self) -> list[str]:
-        return [c.next for c in self.catchers]
-
-    def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
-        return run_with_retry(frame, self, value, self.retriers, self.catchers,
-                              lambda attempt: self._attempt(frame, value))
-
-    def _attempt(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
+    def attempt(self, frame: Frame, value: Any, attempt: int) -> tuple[Any, str | None]:
         if self.jsonata:
             states = frame.states_binding(value)
             branch_input = (self.parameters.evaluate(states, frame.variables.flat(), new_uuid=frame.run.new_uuid)
@@ -151,19 +134,5 @@ def _build_parallel(name: str, spec: dict[str, Any], jsonata: bool) -> ParallelN
     if not raw_branches:
         raise DefinitionError(f"{where}.Branches: a Parallel state needs at least one branch")
     branches = tuple(compile_graph(b, jsonata, where=f"{where}.Branches[{i}]") for i, b in enumerate(raw_branches))
-    if jsonata:
-        if "Arguments" in spec:
-            fields["parameters"] = compile_jsonata_template(spec["Arguments"], field="Arguments")
-    else:
-        if "Parameters" in spec:
-            fields["parameters"] = template(spec["Parameters"], where, "Parameters")
-        if "ResultSelector" in spec:
-            fields["result_selector"] = template(spec["ResultSelector"], where, "ResultSelector")
-        fields["result_path"] = result_path(spec, where)
-    return ParallelNode(
-        branches=branches,
-        retriers=compile_retriers(spec, where),
-        catchers=compile_catchers(spec, where, jsonata),
-        blocking=any(b.has_blocking for b in branches),
-        **fields,
-    )
+    return ParallelNode(branches=branches, blocking=any(b.has_blocking for b in branches),
+                        **fields, **retrying_fields(spec, where, jsonata))

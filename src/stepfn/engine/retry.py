@@ -13,18 +13,16 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template
 from stepfn.asl.paths import RESULT_PATH_DEFAULT, Template, apply_result_path
-from stepfn.engine.definition import evaluate_assign, result_path, template
+from stepfn.engine.definition import StateNode, evaluate_assign, result_path, template
 from stepfn.engine.runtime import Frame, Halt
 from stepfn.errors import DefinitionError, StatesError
 
-if TYPE_CHECKING:
-    from stepfn.engine.definition import StateNode
-
-__all__ = ["Catcher", "Retriable", "Retrier", "compile_catchers", "compile_retriers", "matches", "run_with_retry"]
+__all__ = ["Catcher", "Retriable", "Retrier", "RetryingNode", "compile_catchers", "compile_retriers", "matches",
+           "retrying_fields", "run_with_retry"]
 
 RUNTIME = "States.Runtime"
 
@@ -169,3 +167,44 @@ def run_with_retry(frame: Frame, node: StateNode, value: Any, retriers: tuple[Re
                 frame.variables.assign(assigned)
             frame.exit(node, output, assigned)
             return output, catcher.next
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryingNode(StateNode):
+    """Task, Parallel and Map: states that do work, with Retry/Catch, ResultSelector and ResultPath."""
+
+    parameters: Template | JsonataTemplate | None = None
+    """Parameters (JSONPath) or Arguments (JSONata); Map keeps its ItemSelector apart."""
+    result_selector: Template | None = None
+    result_path: Any = RESULT_PATH_DEFAULT
+    retriers: tuple[Retrier, ...] = ()
+    catchers: tuple[Catcher, ...] = ()
+
+    retriable = True
+
+    @property
+    def targets(self) -> list[str]:
+        return [c.next for c in self.catchers]
+
+    def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
+        return run_with_retry(frame, self, value, self.retriers, self.catchers,
+                              lambda attempt: self.attempt(frame, value, attempt))
+
+    def attempt(self, frame: Frame, value: Any, attempt: int) -> tuple[Any, str | None]:
+        raise NotImplementedError
+
+
+def retrying_fields(spec: dict[str, Any], where: str, jsonata: bool, *, arguments: bool = True) -> dict[str, Any]:
+    """Parameters/Arguments (when ``arguments``), ResultSelector, ResultPath, Retry and Catch of ``spec``."""
+    fields: dict[str, Any] = {"retriers": compile_retriers(spec, where),
+                              "catchers": compile_catchers(spec, where, jsonata)}
+    if jsonata:
+        if arguments and "Arguments" in spec:
+            fields["parameters"] = compile_jsonata_template(spec["Arguments"], field="Arguments")
+        return fields
+    if arguments and "Parameters" in spec:
+        fields["parameters"] = template(spec["Parameters"], where, "Parameters")
+    if "ResultSelector" in spec:
+        fields["result_selector"] = template(spec["ResultSelector"], where, "ResultSelector")
+    fields["result_path"] = result_path(spec, where)
+    return fields

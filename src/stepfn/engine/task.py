@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
-from stepfn.asl.paths import RESULT_PATH_DEFAULT, CompiledPath, PathNotFound, Template, compact_json
-from stepfn.engine.definition import Compiler, StateNode, common_fields, optional_path, result_path, template
+from stepfn.asl.paths import CompiledPath, PathNotFound, Template, compact_json
+from stepfn.engine.definition import Compiler, common_fields, optional_path, template
 from stepfn.engine.history import Payload
 from stepfn.engine.protocol import IntegrationPattern, TaskHandler, TaskRequest
-from stepfn.engine.retry import Catcher, Retrier, compile_catchers, compile_retriers, run_with_retry
+from stepfn.engine.retry import RetryingNode, retrying_fields
 from stepfn.engine.runtime import Frame, Halt, Run, new_task_token
 from stepfn.errors import DefinitionError, StatesError
 
@@ -200,29 +200,15 @@ _EVENTS = {
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TaskNode(StateNode):
+class TaskNode(RetryingNode):
     type_name = "Task"
-    retriable = True
     blocking = True
     resource: Resource | None = None
-    parameters: Template | JsonataTemplate | None = None
-    result_selector: Template | None = None
-    result_path: Any = RESULT_PATH_DEFAULT
     timeout: Any = None
     heartbeat: Any = None
     credentials: Template | JsonataTemplate | None = None
-    retriers: tuple[Retrier, ...] = ()
-    catchers: tuple[Catcher, ...] = ()
 
-    @property
-    def targets(self) -> list[str]:
-        return [c.next for c in self.catchers]
-
-    def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
-        return run_with_retry(frame, self, value, self.retriers, self.catchers,
-                              lambda attempt: self._attempt(frame, value, attempt))
-
-    def _attempt(self, frame: Frame, value: Any, attempt: int) -> tuple[Any, str | None]:
+    def attempt(self, frame: Frame, value: Any, attempt: int) -> tuple[Any, str | None]:
         resource = self.resource
         assert resource is not None
         if resource.pattern == "wait_for_task_token":
@@ -470,19 +456,8 @@ def _build_task(name: str, spec: dict[str, Any], jsonata: bool) -> TaskNode:
             fields[slot] = compile_jsonata_template(value, field=key) if jsonata and is_jsonata(value) else value
         elif path_key in spec and not jsonata:
             fields[slot] = optional_path(spec[path_key], where, path_key)
-    if jsonata:
-        if "Arguments" in spec:
-            fields["parameters"] = compile_jsonata_template(spec["Arguments"], field="Arguments")
-        if "Credentials" in spec:
-            fields["credentials"] = compile_jsonata_template(spec["Credentials"], field="Credentials")
-    else:
-        if "Parameters" in spec:
-            fields["parameters"] = template(spec["Parameters"], where, "Parameters")
-        if "ResultSelector" in spec:
-            fields["result_selector"] = template(spec["ResultSelector"], where, "ResultSelector")
-        if "Credentials" in spec:
-            fields["credentials"] = template(spec["Credentials"], where, "Credentials")
-        fields["result_path"] = result_path(spec, where)
-    fields["retriers"] = compile_retriers(spec, where)
-    fields["catchers"] = compile_catchers(spec, where, jsonata)
+    if "Credentials" in spec:
+        fields["credentials"] = (compile_jsonata_template(spec["Credentials"], field="Credentials") if jsonata
+                                 else template(spec["Credentials"], where, "Credentials"))
+    fields.update(retrying_fields(spec, where, jsonata))
     return TaskNode(**fields)
