@@ -233,3 +233,27 @@ def test_jsonata_steps_carry_the_request_in_arguments() -> None:
     assert state["Arguments"]["TrainingJobName"] == "{% $states.context.Execution.Input.Job %}"
     assert state["Arguments"]["Environment"] == {"A": "1"}
     assert state["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
+
+
+def test_v2_config_builders_are_importable_from_the_steps_module() -> None:
+    from stepfn.steps.sagemaker import (
+        model_config,
+        processing_config,
+        training_config,
+        transform_config,
+        tuning_config,
+    )
+
+    assert training_config(estimator(), "s3://my-bucket/train", "job-1")["TrainingJobName"] == "job-1"
+    assert transform_config(Transformer("m", 1, "ml.m5.large", output_path="s3://my-bucket/o"), "s3://my-bucket/i",
+                            job_name="t-1")["TransformJobName"] == "t-1"
+    plain = model_config(Model(IMAGE, "s3://my-bucket/m.tar.gz", ROLE), role="arn:aws:iam::123456789012:role/Other")
+    assert plain["ModelName"].startswith("mine-")
+    assert plain["PrimaryContainer"] == {"Image": IMAGE, "Environment": {}, "ModelDataUrl": "s3://my-bucket/m.tar.gz"}
+    assert plain["ExecutionRoleArn"] == "arn:aws:iam::123456789012:role/Other"
+    tuned = tuning_config(HyperparameterTuner(estimator(), "m", {"x": IntegerParameter(1, 2)}), "s3://my-bucket/t",
+                          "tune-1", include_cls_metadata=True)
+    assert tuned["TrainingJobDefinition"]["StaticHyperParameters"]["sagemaker_estimator_class_name"] == '"Estimator"'
+    processed = processing_config(Processor(ROLE, IMAGE, 1, "ml.m5.large"), job_name="p-1",
+                                  experiment_config={"ExperimentName": "e"})
+    assert list(processed)[-1] == "ExperimentConfig"
