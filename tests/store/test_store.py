@@ -397,3 +397,30 @@ def test_append_many_is_one_transaction(store: Store) -> None:
                                                             executionSucceededEventDetails={"output": "{}"})])
     row = store.get_execution(record.arn)
     assert (row.status, row.output, row.stop_date) == ("SUCCEEDED", "{}", T0 + timedelta(seconds=4))
+
+
+def test_short_lived_threads_share_a_bounded_pool_of_connections(store: Store) -> None:
+    def open_db_handles() -> int:
+        fd_dir = Path("/proc/self/fd")
+        if not fd_dir.is_dir():
+            pytest.skip("needs /proc")
+        count = 0
+        for fd in fd_dir.iterdir():
+            try:
+                count += os.readlink(fd) == str(store.path)
+            except OSError:
+                continue
+        return count
+
+    def work(i: int) -> None:
+        store.append_event("arn:pool", {"timestamp": T0, "type": "T", "id": i})
+        store.events("arn:pool", limit=1)
+
+    for batch in range(5):
+        threads = [threading.Thread(target=work, args=(batch * 40 + i,)) for i in range(40)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(store.events("arn:pool")) == 200
+    assert open_db_handles() <= type(store._db).POOL_SIZE  # not one per thread that ever wrote

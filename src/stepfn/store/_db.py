@@ -173,13 +173,18 @@ def default_home() -> Path:
 
 
 class Database:
-    """The SQLite file, a connection per thread, and transactions that commit whole or not at all."""
+    """The SQLite file, a small pool of connections, and transactions that commit whole or not at all.
+
+    A connection is borrowed for one read or one transaction and given back, so any number of short-lived
+    engine threads share a handful of connections (one per thread would leak a file handle per execution).
+    """
+
+    POOL_SIZE = 8
 
     def __init__(self, home: Path | str | None = None) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.path = self.home / DB_FILENAME
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._synchronous = os.environ.get("STEPFN_DB_SYNC", "NORMAL").upper()
         if self._synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
@@ -190,53 +195,66 @@ class Database:
             raise StoreError(f"cannot create the stepfn home {self.home}: {error}") from error
         self._migrate()
 
-    def connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                # isolation_level=None: we issue BEGIN/COMMIT ourselves, so sqlite3 never opens hidden transactions.
-                # check_same_thread=False only so close() may run from any thread; each thread still uses its own.
-                conn = sqlite3.connect(
-                    self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-                )
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raise StoreError(f"{self.path}: SQLite refused WAL mode (got {mode!r}); is it on a network filesystem?")
-                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-            except sqlite3.Error as error:
-                raise StoreError(f"cannot open the execution store {self.path}: {error}") from error
-            conn.row_factory = sqlite3.Row
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so sqlite3 never opens hidden transactions.
+            # check_same_thread=False: a pooled connection moves between threads, one borrower at a time.
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                conn.close()
+                raise StoreError(f"{self.path}: SQLite refused WAL mode (got {mode!r}); is it on a network filesystem?")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open the execution store {self.path}: {error}") from error
+        conn.row_factory = sqlite3.Row
         return conn
+
+    @contextmanager
+    def _borrow(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self._connect()
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                keep = len(self._idle) < self.POOL_SIZE
+                if keep:
+                    self._idle.append(conn)
+            if not keep:
+                conn.close()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: ``BEGIN IMMEDIATE`` takes the write lock up front, so it never fails half-way
-        with SQLITE_BUSY on upgrade; any exception rolls everything back."""
-        conn = self.connection()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
-            raise StoreError(f"{self.path}: cannot start a write transaction: {error}") from error
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as error:
-            conn.execute("ROLLBACK")
-            raise StoreError(f"{self.path}: commit failed: {error}") from error
+        with SQLITE_BUSY on upgrade; any exception rolls everything back. Not reentrant."""
+        with self._borrow() as conn:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise StoreError(f"{self.path}: cannot start a write transaction: {error}") from error
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                conn.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: commit failed: {error}") from error
 
     def read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        try:
-            return self.connection().execute(sql, params).fetchall()
-        except sqlite3.Error as error:
-            raise StoreError(f"{self.path}: query failed: {error}") from error
+        with self._borrow() as conn:
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.Error as error:
+                raise StoreError(f"{self.path}: query failed: {error}") from error
 
     def _migrate(self) -> None:
         with self.write() as conn:
@@ -255,9 +273,8 @@ class Database:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
-        """Close every thread's connection; a thread that uses the store afterwards opens a new one."""
+        """Close the idle connections; a later use opens new ones."""
         with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
+            idle, self._idle = self._idle, []
+        for conn in idle:
             conn.close()
-        self._local = threading.local()
