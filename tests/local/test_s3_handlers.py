@@ -74,3 +74,35 @@ def test_list_objects_v2_pages_and_delimiter(tmp_path: Path) -> None:
     assert "Contents" not in top and top["CommonPrefixes"] == [{"Prefix": "a/"}, {"Prefix": "b/"}]
     assert call(tmp_path, "deleteObject", {"Bucket": "bkt", "Key": "b/5.csv"}) == {}
     assert not store.exists("s3://bkt/b/5.csv")
+
+
+def test_map_item_reader_and_result_writer_use_the_object_store(tmp_path: Path) -> None:
+    from stepfn.engine import Engine
+
+    store = ObjectStore(tmp_path / "s3")
+    store.put_bytes("s3://bkt/in/items.json", json.dumps([{"n": 1}, {"n": 2}, {"n": 3}]).encode())
+    store.put_bytes("s3://bkt/in/rows.csv", b"n,word\n4,four\n5,five\n")
+    definition = {
+        "StartAt": "Each",
+        "States": {"Each": {
+            "Type": "Map",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+                           "Parameters": {"Bucket": "bkt", "Key": "in/items.json"}},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                              "StartAt": "Double", "States": {"Double": {
+                                  "Type": "Pass", "Parameters": {"twice.$": "States.MathAdd($.n, $.n)"}, "End": True}}},
+            "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                             "Parameters": {"Bucket": "bkt", "Prefix": "results"}},
+            "End": True,
+        }},
+    }
+    result = Engine(handlers(tmp_path)).run(
+        definition, {}, execution_arn="arn:aws:states:us-east-1:1:execution:m:e1",
+        state_machine_arn="arn:aws:states:us-east-1:1:stateMachine:m", name="e1")
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    manifest_key = json.loads(result.output)["ResultWriterDetails"]["Key"]
+    manifest = json.loads(store.get_bytes(f"s3://bkt/{manifest_key}"))
+    succeeded = manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]
+    outputs = [json.loads(r["Output"]) if isinstance(r, dict) and "Output" in r else r
+               for r in json.loads(store.get_bytes(f"s3://bkt/{succeeded}"))]
+    assert sorted(o["twice"] for o in outputs) == [2, 4, 6]
