@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from stepfn.workflow.progress import FAILED, RUNNING, SUCCEEDED, execution_failure, state_progress
+from stepfn.workflow.progress import FAILED, RUNNING, SUCCEEDED, execution_failure, scheduled_jobs, state_progress
 
 _STYLE = {RUNNING: "yellow", SUCCEEDED: "green", FAILED: "red"}
 _SYMBOL = {RUNNING: "…", SUCCEEDED: "✓", FAILED: "✗"}
@@ -51,22 +50,9 @@ def states_table(events: list[dict[str, Any]], title: str | None = None) -> Tabl
 
 
 def _job_logs(events: list[dict[str, Any]]) -> list[tuple[str, Path]]:
-    """Log files of the SageMaker jobs this execution started (named in TaskScheduled parameters)."""
+    """Log files of the SageMaker jobs this execution started."""
     home = Path(os.environ.get("STEPFN_HOME", ".stepfn"))
-    found = []
-    for event in events:
-        details = event.get("taskScheduledEventDetails")
-        if not details or details.get("resourceType") != "sagemaker":
-            continue
-        try:
-            parameters = json.loads(details.get("parameters") or "{}")
-        except ValueError:
-            continue
-        for key, kind in (("TrainingJobName", "training-job"), ("ProcessingJobName", "processing-job"),
-                          ("TransformJobName", "transform-job")):
-            if isinstance(parameters.get(key), str):
-                found.append((parameters[key], home / "sagemaker" / "logs" / kind / f"{parameters[key]}.log"))
-    return found
+    return [(name, home / "sagemaker" / "logs" / kind / f"{name}.log") for _, kind, name in scheduled_jobs(events)]
 
 
 class _LogTail:

@@ -102,6 +102,27 @@ def state_progress(events: list[dict[str, Any]]) -> dict[str, StateProgress]:
     return states
 
 
+_JOB_NAME_KEYS = (("TrainingJobName", "training-job"), ("ProcessingJobName", "processing-job"),
+                  ("TransformJobName", "transform-job"))
+
+
+def scheduled_jobs(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """``(state, kind, job name)`` of every SageMaker job the execution started, from TaskScheduled parameters."""
+    jobs = []
+    state = ""
+    for event in events:
+        if event.get("type", "").endswith("StateEntered"):
+            state = _details(event).get("name", "")
+        details = event.get("taskScheduledEventDetails")
+        if not details or details.get("resourceType") != "sagemaker":
+            continue
+        parameters = _decode(details.get("parameters") or "{}")
+        if not isinstance(parameters, dict):
+            continue
+        jobs.extend((state, kind, parameters[key]) for key, kind in _JOB_NAME_KEYS if isinstance(parameters.get(key), str))
+    return jobs
+
+
 def _owner(event: dict[str, Any], owners: dict[int, str]) -> str | None:
     return owners.get(event.get("previousEventId", -1))
 
@@ -115,4 +136,6 @@ def execution_failure(events: list[dict[str, Any]]) -> tuple[str | None, str | N
     return None, None
 
 
-__all__ = ["CAUGHT", "FAILED", "RUNNING", "SUCCEEDED", "StateProgress", "execution_failure", "state_progress"]
+__all__ = [
+    "CAUGHT", "FAILED", "RUNNING", "SUCCEEDED", "StateProgress", "execution_failure", "scheduled_jobs", "state_progress",
+]

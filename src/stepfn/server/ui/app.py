@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from stepfn.local.sagemaker.records import RecordStore
 from stepfn.workflow.graph import render_svg
-from stepfn.workflow.progress import execution_failure, state_progress
+from stepfn.workflow.progress import execution_failure, scheduled_jobs, state_progress
 
 STATIC = Path(__file__).parent / "static"
 JOB_KINDS = ("training-job", "processing-job", "transform-job")
@@ -140,24 +140,7 @@ class ConsoleApi:
 
 
 def _jobs_of(events: list[dict[str, Any]], state: str) -> list[dict[str, str]]:
-    """SageMaker jobs a state started, from the parameters of its TaskScheduled events."""
-    jobs = []
-    current = None
-    for event in events:
-        if event["type"].endswith("StateEntered"):
-            current = event["stateEnteredEventDetails"]["name"]
-        details = event.get("taskScheduledEventDetails")
-        if current != state or not details or details.get("resourceType") != "sagemaker":
-            continue
-        try:
-            parameters = json.loads(details.get("parameters") or "{}")
-        except ValueError:
-            continue
-        for key, kind in (("TrainingJobName", "training-job"), ("ProcessingJobName", "processing-job"),
-                          ("TransformJobName", "transform-job")):
-            if isinstance(parameters.get(key), str):
-                jobs.append({"kind": kind, "name": parameters[key]})
-    return jobs
+    return [{"kind": kind, "name": name} for owner, kind, name in scheduled_jobs(events) if owner == state]
 
 
 def metric_series(log: str, definitions: list[dict[str, str]]) -> dict[str, list[float]]:
