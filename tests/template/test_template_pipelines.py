@@ -201,3 +201,13 @@ def test_jsonpath_replacement() -> None:
                          "Coordinates": {"Latitude.$": "$.Latitude", "Longitude": 0}},
     })
     assert task.parameters["InputObject"] == "Result", "the step itself is not changed"
+
+
+def test_training_pipeline_creates_its_state_machine_locally(golden_dir: Path) -> None:
+    pipeline = TrainingPipeline(pca_estimator(), "arn:aws:iam::123456789012:role/StepFunctions",
+                                {"train": "s3://sagemaker/pca/train"}, "sagemaker-us-east-1",
+                                pipeline_name="golden-pipeline")
+    arn = pipeline.create()
+    described = pipeline.get_workflow().client.describe_state_machine(stateMachineArn=arn)
+    assert described["definition"] == (golden_dir / "10_training_pipeline.definition.json").read_text()
+    assert described["name"] == "golden-pipeline"
