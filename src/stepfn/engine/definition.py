@@ -139,6 +139,9 @@ class Graph:
     has_blocking: bool = False
     """True when some state may block (Task, Wait, or a nested Map/Parallel that does): such graphs
     run their Map iterations / branches on a pool; the rest run inline."""
+    assigns: bool = True
+    """False when no state (nested ones included) assigns variables: iterations then share their
+    parent's variable scope instead of each opening one."""
 
 
 # --------------------------------------------------------------------------------------------- compiler
@@ -237,7 +240,8 @@ def compile_graph(spec: dict[str, Any], jsonata: bool, *, where: str = "$") -> G
         for target in node_targets(node):
             if target not in nodes:
                 raise DefinitionError(f"{where}.States.{node.name}: transition to unknown state {target!r}")
-    return Graph(spec["StartAt"], nodes, jsonata, spec.get("TimeoutSeconds"), blocking)
+    return Graph(spec["StartAt"], nodes, jsonata, spec.get("TimeoutSeconds"), blocking,
+                 '"Assign"' in json.dumps(spec["States"]))
 
 
 def node_targets(node: StateNode) -> list[str]:

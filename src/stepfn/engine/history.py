@@ -15,15 +15,16 @@ of the interpreter: only events past the end of the prior history are new.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from stepfn.asl.paths import compact_json
-from stepfn.engine.clock import Clock
+from stepfn.engine.clock import Clock, SystemClock
 
 __all__ = ["DETAILS_KEY", "Assigned", "BufferedHistory", "History", "Journal", "Payload", "details_member"]
 
@@ -99,31 +100,19 @@ def details_member(event_type: str) -> str | None:
 _PAYLOAD_KEYS = {"input": "inputDetails", "output": "outputDetails", "parameters": None}
 
 
-class _Event:
-    __slots__ = ("details", "id", "previous_id", "record", "timestamp", "type")
+# An event as recorded: (type, id, previousEventId, timestamp, details). A tuple is the cheapest record;
+# it becomes the botocore-shaped dict only when someone reads the history.
+_Event = tuple[str, int, int, datetime, "dict[str, Any] | None"]
 
-    def __init__(self, event_type: str, event_id: int, previous_id: int, timestamp: datetime,
-                 details: dict[str, Any] | None) -> None:
-        self.type = event_type
-        self.id = event_id
-        self.previous_id = previous_id
-        self.timestamp = timestamp
-        self.details = details
-        self.record: dict[str, Any] | None = None
 
-    def materialise(self) -> dict[str, Any]:
-        if self.record is None:
-            record: dict[str, Any] = {
-                "timestamp": self.timestamp,
-                "type": self.type,
-                "id": self.id,
-                "previousEventId": self.previous_id,
-            }
-            member = details_member(self.type)
-            if member is not None:
-                record[member] = _render_details(self.details or {})
-            self.record = record
-        return self.record
+def _materialise(event: _Event) -> dict[str, Any]:
+    event_type, event_id, previous_id, timestamp, details = event
+    record: dict[str, Any] = {"timestamp": timestamp, "type": event_type, "id": event_id,
+                              "previousEventId": previous_id}
+    member = details_member(event_type)
+    if member is not None:
+        record[member] = _render_details(details or {})
+    return record
 
 
 class Payload:
@@ -203,6 +192,7 @@ class History:
     def __init__(self, clock: Clock, journal: Journal | None = None,
                  prior: Iterable[dict[str, Any]] = (), *, unmatchable: frozenset[str] = frozenset()) -> None:
         self._clock = clock
+        self._now = functools.partial(datetime.now, UTC) if type(clock) is SystemClock else clock.now
         self._journal = journal
         self._lock = threading.Lock()
         self._events: list[_Event] = []
@@ -228,16 +218,17 @@ class History:
                 return int(prior["id"]), prior["timestamp"]
         with self._lock:
             # Timestamp and id under one lock, so that ids never go back in time across branches.
-            now = self._clock.now()
+            now = self._now()
             if self.closed:
                 return 0, now
-            event = _Event(event_type, next(self._ids), previous_id, now, details)
+            event_id = next(self._ids)
+            event = (event_type, event_id, previous_id, now, details)
             self._events.append(event)
             if self._journal is not None:
                 self._pending.append(event)
                 if len(self._pending) >= JOURNAL_BATCH:
                     self._flush()
-        return event.id, now
+        return event_id, now
 
     def checkpoint(self) -> None:
         """Make every event recorded so far durable in the journal.
@@ -253,7 +244,7 @@ class History:
     def _flush(self) -> None:
         if not self._pending:
             return
-        batch = [event.materialise() for event in self._pending]
+        batch = [_materialise(event) for event in self._pending]
         self._pending.clear()
         assert self._journal is not None
         append_many = getattr(self._journal, "append_many", None)
@@ -292,7 +283,8 @@ class History:
         """Every event, prior ones included, as botocore-shaped dicts in id order."""
         with self._lock:
             if len(self._materialised) != len(self._events):
-                self._materialised = [event.materialise() for event in self._events]
+                done = len(self._materialised)
+                self._materialised.extend(_materialise(event) for event in self._events[done:])
             return [*self.prior, *self._materialised] if self.prior else list(self._materialised)
 
     def __len__(self) -> int:

@@ -199,7 +199,8 @@ class MapNode(RetryingNode):
         name = self.name
 
         def iteration(i: int, abort: threading.Event) -> Any:
-            child = Frame(frame.run, Variables(frame.variables), start_event)
+            scope = Variables(frame.variables) if processor.assigns else frame.variables
+            child = Frame(frame.run, scope, start_event)
             child.emit("MapIterationStarted", {"name": name, "index": i})
             try:
                 output = run_branch_graph(child, processor, inputs[i], abort)

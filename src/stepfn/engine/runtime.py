@@ -207,13 +207,14 @@ class Frame:
 
     # ---------------------------------------------------------------------------------- pipeline
     def enter(self, node: StateNode, value: Any) -> None:
-        self.run.check()
+        run = self.run
+        if run.cancel.is_set():
+            raise Halt()
         self.state = node
         self.task_token = None
         self.retry_count = 0 if node.retriable else None
-        event_id, when = self.run.history.add(
-            node.entered_event, self.last_event, {"name": node.name, "input": Payload(value)}
-        )
+        event_id, when = run.history.add(node.entered_event, self.last_event, {"name": node.name,
+                                                                               "input": Payload(value)})
         self.last_event = event_id
         self.entered_id = event_id
         self.entered_time = when
