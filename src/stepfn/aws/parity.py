@@ -27,7 +27,12 @@ _DEFAULT_ROLE = "arn:aws:iam::123456789012:role/stepfn-parity"
 
 @dataclass(frozen=True)
 class BackendRun:
-    """What one backend did: the execution's final description and its history's event types."""
+    """What one backend did: the execution's final description and its history's event types.
+
+    ``status`` is ``REJECTED`` when the endpoint refused to create the state machine, ``API_ERROR``
+    when it refused to start or describe the execution; the API error code and message are then
+    the error and cause.
+    """
 
     status: str
     output: Any
@@ -96,7 +101,13 @@ def _run(
     poll_interval: float,
     cleanup: bool,
 ) -> BackendRun:
-    created = client.create_state_machine(name=name, definition=definition, roleArn=role_arn, type=state_machine_type)
+    from botocore.exceptions import ClientError
+
+    try:
+        created = client.create_state_machine(name=name, definition=definition, roleArn=role_arn, type=state_machine_type)
+    except ClientError as error:
+        # One side refusing a definition the other runs is a difference worth reporting, not a crash.
+        return _api_error_run("REJECTED", error)
     machine_arn = created["stateMachineArn"]
     try:
         start: dict[str, Any] = {"stateMachineArn": machine_arn, "name": f"{name}-run"}
@@ -109,18 +120,34 @@ def _run(
             for page in client.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
             for event in page["events"]
         )
+    except ClientError as error:
+        return _api_error_run("API_ERROR", error)
     finally:
         if cleanup:
             client.delete_state_machine(stateMachineArn=machine_arn)
-    output = description.get("output")
     return BackendRun(
         status=description["status"],
-        output=json.loads(output) if output is not None else None,
+        output=_decode(description.get("output")),
         error=description.get("error"),
         cause=description.get("cause"),
         event_types=event_types,
         execution_arn=execution_arn,
     )
+
+
+def _api_error_run(status: str, error: Any) -> BackendRun:
+    details = error.response.get("Error", {})
+    return BackendRun(status, None, details.get("Code"), details.get("Message"), (), "")
+
+
+def _decode(output: str | None) -> Any:
+    """The output as a JSON value; text that is not JSON (an endpoint's bug) is kept as the raw string."""
+    if output is None:
+        return None
+    try:
+        return json.loads(output)
+    except ValueError:
+        return output
 
 
 def _wait(client: Any, execution_arn: str, *, timeout: float, poll_interval: float) -> dict[str, Any]:
