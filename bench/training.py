@@ -14,14 +14,12 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -85,13 +83,9 @@ def definition(concurrency: int | None) -> dict[str, Any]:
 
 def prepare_home(home: Path, script: str) -> None:
     store = ObjectStore(home / "s3")
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        data = script.encode()
-        info = tarfile.TarInfo("train.py")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    store.put_bytes("s3://bench/code/sourcedir.tar.gz", buffer.getvalue())
+    (home / "code").mkdir(parents=True)
+    (home / "code" / "train.py").write_text(script)
+    store.upload_code(home / "code", "s3://bench/code/sourcedir.tar.gz")
     store.put_bytes("s3://bench/data/train/train.csv", b"1,2,3\n4,5,6\n" * 100)
 
 

@@ -128,3 +128,22 @@ def test_s3_endpoint_without_s3fs_is_a_clear_error(monkeypatch: pytest.MonkeyPat
             ObjectStore(tmp_path)
     else:
         pytest.skip("s3fs installed")
+
+
+def test_upload_code_packs_a_sourcedir(store: ObjectStore, tmp_path: Path) -> None:
+    import tarfile
+
+    code = tmp_path / "code"
+    (code / "pkg" / "__pycache__").mkdir(parents=True)
+    (code / "train.py").write_text("print(1)")
+    (code / "pkg" / "util.py").write_text("X = 1")
+    (code / "pkg" / "__pycache__" / "util.cpython-311.pyc").write_bytes(b"junk")
+    uri = store.upload_code(code, "s3://b/jobs/code/")
+    assert uri == "s3://b/jobs/code/sourcedir.tar.gz"
+    with tarfile.open(store.local_path(uri)) as tar:
+        assert sorted(tar.getnames()) == ["pkg/util.py", "train.py"]
+    single = store.upload_code(code / "train.py", "s3://b/one.tar.gz")
+    with tarfile.open(store.local_path(single)) as tar:
+        assert tar.getnames() == ["train.py"]
+    with pytest.raises(StoreError):
+        store.upload_code(tmp_path / "missing", "s3://b/x.tar.gz")

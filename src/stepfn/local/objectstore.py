@@ -18,8 +18,10 @@ workflow inputs that anyone starting an execution controls.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,6 +214,23 @@ class ObjectStore:
             raise StoreError(f"cannot upload {source}: no such file or directory")
         target = f"{uri}{source.name}" if uri.endswith("/") else uri
         self._put_file(source, target)
+        return target
+
+    def upload_code(self, source: Path | str, uri: str) -> str:
+        """Pack a source directory (or one script) as ``sourcedir.tar.gz``, files at the archive root as the
+        SageMaker SDK packs them, and store it at ``uri`` (``uri/sourcedir.tar.gz`` when ``uri`` ends in ``/``).
+        Returns the URI, the value for the ``sagemaker_submit_directory`` hyperparameter."""
+        root = Path(source)
+        if not root.exists():
+            raise StoreError(f"cannot upload code from {root}: no such file or directory")
+        files = [root] if root.is_file() else sorted(
+            p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.relative_to(root).parts)
+        target = f"{uri}sourcedir.tar.gz" if uri.endswith("/") else uri
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            for file in files:
+                tar.add(file, arcname=file.name if file == root else file.relative_to(root).as_posix())
+        self.put_bytes(target, buffer.getvalue())
         return target
 
     def download(self, uri_or_prefix: str, local_dir: Path | str, *, link: bool = False) -> Path:
