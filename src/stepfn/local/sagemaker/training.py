@@ -521,6 +521,9 @@ class _Run:
                 f"Command \"{command}\", exit code: {exit_code}")
 
     def _tick(self) -> None:
+        # The job is alive and supervised: that is the progress a .sync Task's heartbeat stands for.
+        with contextlib.suppress(Exception):
+            self.control.heartbeat()
         if (self.job.root / "stop-requested").exists():
             self.running.stop.set()
         if self.checkpoints is not None and time.monotonic() - self._last_checkpoint_push >= 5:
@@ -546,6 +549,9 @@ class _Run:
             local = self.job.relocate(checkpoint.get("LocalPath") or "/opt/ml/checkpoints")
             self.job.write_json("checkpointconfig.json", {"LocalPath": str(local), "S3Uri": checkpoint["S3Uri"]})
             self.checkpoints = CheckpointSync(self.jobs.store, checkpoint["S3Uri"], local)
+        if int(record["ResourceConfig"].get("InstanceCount") or 1) > 1:
+            append_log(self.log, f"stepfn: InstanceCount {record['ResourceConfig']['InstanceCount']} runs as one "
+                       "local instance (algo-1)", self.control)
         self._status("Downloading")
         self.feeders = stage_channels(self.jobs.store, channels, mode, self.job, stop)
         if self.checkpoints is not None:
