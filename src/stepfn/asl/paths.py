@@ -112,7 +112,7 @@ _Step = _Name | _Index | _Wildcard | _Union | _Slice | _Descend | _Filter | _Len
 _DEFINITE = (_Name, _Index)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Sources:
     """Where paths look: the effective input, the context object (built lazily) and the variables."""
 

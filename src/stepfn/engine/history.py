@@ -15,18 +15,19 @@ of the interpreter: only events past the end of the prior history are new.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import itertools
 import threading
+import time
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from stepfn.asl.paths import compact_json
 from stepfn.engine.clock import Clock, SystemClock
 
-__all__ = ["DETAILS_KEY", "Assigned", "BufferedHistory", "History", "Journal", "Payload", "details_member"]
+__all__ = ["DETAILS_KEY", "Assigned", "BufferedHistory", "History", "Journal", "Payload", "as_datetime", "details_member"]
 
 
 # Events are written to the journal in batches of at most this many (and at every checkpoint).
@@ -102,11 +103,17 @@ _PAYLOAD_KEYS = {"input": "inputDetails", "output": "outputDetails", "parameters
 
 # An event as recorded: (type, id, previousEventId, timestamp, details). A tuple is the cheapest record;
 # it becomes the botocore-shaped dict only when someone reads the history.
-_Event = tuple[str, int, int, datetime, "dict[str, Any] | None"]
+_Event = tuple[str, int, int, "datetime | float", "dict[str, Any] | None"]
+
+
+def as_datetime(stamp: datetime | float) -> datetime:
+    """A recorded timestamp as an aware datetime (wall-clock stamps are recorded as epoch floats)."""
+    return stamp if isinstance(stamp, datetime) else datetime.fromtimestamp(stamp, UTC)
 
 
 def _materialise(event: _Event) -> dict[str, Any]:
-    event_type, event_id, previous_id, timestamp, details = event
+    event_type, event_id, previous_id, stamp, details = event
+    timestamp = as_datetime(stamp)
     record: dict[str, Any] = {"timestamp": timestamp, "type": event_type, "id": event_id,
                               "previousEventId": previous_id}
     member = details_member(event_type)
@@ -185,6 +192,10 @@ class BufferedHistory:
     def checkpoint(self) -> None:
         """Nothing to make durable until the branch's events are flushed into the real history."""
 
+    @contextlib.contextmanager
+    def concurrently(self) -> Iterator[None]:
+        yield
+
 
 class History:
     """The recorder of one execution's events (thread-safe)."""
@@ -192,7 +203,9 @@ class History:
     def __init__(self, clock: Clock, journal: Journal | None = None,
                  prior: Iterable[dict[str, Any]] = (), *, unmatchable: frozenset[str] = frozenset()) -> None:
         self._clock = clock
-        self._now = functools.partial(datetime.now, UTC) if type(clock) is SystemClock else clock.now
+        # Wall-clock events keep a float (cheap) and become datetimes when materialised.
+        self._stamp: Callable[[], Any] = time.time if type(clock) is SystemClock else clock.now
+        self._threads = 0
         self._journal = journal
         self._lock = threading.Lock()
         self._events: list[_Event] = []
@@ -209,16 +222,25 @@ class History:
         self._ids = itertools.count(max((int(e["id"]) for e in self.prior), default=0) + 1)
         self.replaying = bool(self.prior)
 
-    def add(self, event_type: str, previous_id: int, details: dict[str, Any] | None = None) -> tuple[int, datetime]:
+    def add(self, event_type: str, previous_id: int, details: dict[str, Any] | None = None
+            ) -> tuple[int, datetime | float]:
         """Record an event; returns its id and timestamp (those of the prior event it replays, if any)."""
         if self.replaying:
             queue = self._unmatched.get(_signature(event_type, details))
             if queue:
                 prior = queue.popleft()
                 return int(prior["id"]), prior["timestamp"]
+        if not self._threads and self._journal is None:
+            # One thread of control and nothing to write: no lock needed (the hot path of inline Maps).
+            now = self._stamp()
+            if self.closed:
+                return 0, now
+            event_id = next(self._ids)
+            self._events.append((event_type, event_id, previous_id, now, details))
+            return event_id, now
         with self._lock:
             # Timestamp and id under one lock, so that ids never go back in time across branches.
-            now = self._now()
+            now = self._stamp()
             if self.closed:
                 return 0, now
             event_id = next(self._ids)
@@ -229,6 +251,17 @@ class History:
                 if len(self._pending) >= JOURNAL_BATCH:
                     self._flush()
         return event_id, now
+
+    @contextlib.contextmanager
+    def concurrently(self) -> Iterator[None]:
+        """Around work that records events from several threads at once (a Map or Parallel pool)."""
+        with self._lock:
+            self._threads += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._threads -= 1
 
     def checkpoint(self) -> None:
         """Make every event recorded so far durable in the journal.

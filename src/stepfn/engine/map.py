@@ -213,7 +213,8 @@ class MapNode(RetryingNode):
 
         limit = INLINE_MAX_CONCURRENCY if max_concurrency == 0 else min(max_concurrency, INLINE_MAX_CONCURRENCY)
         try:
-            return run_all(len(items), iteration, blocking=self.blocking, max_concurrency=limit)
+            return run_all(len(items), iteration, blocking=self.blocking, max_concurrency=limit,
+                           history=frame.run.history)
         except StatesError as exc:
             raise StatesError(exc.error, exc.cause, state=exc.state or self.name) from None
 
@@ -249,7 +250,8 @@ class MapNode(RetryingNode):
                 return {"Error": exc.error, **({"Cause": exc.cause} if exc.cause is not None else {})}
 
         limit = max_concurrency if max_concurrency > 0 else 0
-        results = run_all(len(inputs), child_execution, blocking=self.blocking, max_concurrency=limit)
+        results = run_all(len(inputs), child_execution, blocking=self.blocking, max_concurrency=limit,
+                          history=run.history)
         failed = len(failures)
         allowed = self._exceeded(failed, len(inputs), tolerated_count, tolerated_percentage)
         if failed and not allowed:

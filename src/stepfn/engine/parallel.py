@@ -37,12 +37,18 @@ class _Aborted(Exception):
 
 
 def run_all(count: int, work: Callable[[int, threading.Event], Any], *, blocking: bool,
-            max_concurrency: int) -> list[Any]:
+            max_concurrency: int, history: Any) -> list[Any]:
     """Run ``work(i, abort)`` for every i; results in order. The first StatesError propagates."""
     abort = threading.Event()
     if not blocking or count <= 1 or max_concurrency == 1:
         return [work(i, abort) for i in range(count)]
     workers = min(count, max_concurrency if max_concurrency > 0 else count, 64)
+    with history.concurrently():
+        return _run_pool(count, work, abort, workers)
+
+
+def _run_pool(count: int, work: Callable[[int, threading.Event], Any], abort: threading.Event,
+              workers: int) -> list[Any]:
     results: list[Any] = [None] * count
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stepfn-branch") as pool:
         futures = {pool.submit(work, i, abort): i for i in range(count)}
@@ -117,7 +123,7 @@ class ParallelNode(RetryingNode):
             return run_branch_graph(child, self.branches[i], branch_input, abort)
 
         try:
-            return run_all(len(self.branches), branch, blocking=self.blocking, max_concurrency=0)
+            return run_all(len(self.branches), branch, blocking=self.blocking, max_concurrency=0, history=history)
         except StatesError as exc:
             raise StatesError(exc.error, exc.cause, state=exc.state or self.name) from None
         finally:

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from stepfn.asl.paths import Sources
-from stepfn.engine.history import Assigned, History, Payload
+from stepfn.engine.history import Assigned, History, Payload, as_datetime
 from stepfn.errors import StatesError
 
 if TYPE_CHECKING:
@@ -41,8 +41,9 @@ class Halt(Exception):
     """The execution was stopped or timed out: unwind without recording anything more."""
 
 
-def format_timestamp(moment: datetime) -> str:
+def format_timestamp(stamp: datetime | float) -> str:
     """``2024-01-01T00:00:00.000Z``: the form ``$$`` timestamps take."""
+    moment = as_datetime(stamp)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -156,7 +157,7 @@ class Frame:
         self.variables = variables
         self.last_event = last_event
         self.state: StateNode | None = None
-        self.entered_time: datetime = run.start_time
+        self.entered_time: datetime | float = run.start_time
         self.entered_id = 0
         self.retry_count: int | None = None
         self.task_token: str | None = None
