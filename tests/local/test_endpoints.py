@@ -254,3 +254,55 @@ def test_model_archive_cannot_escape_its_directory(home: Path, tmp_path: Path) -
     assert record is not None and record["EndpointStatus"] == "Failed"
     assert "outside" in record["FailureReason"]
     assert not list(home.rglob("escaped.txt"))
+
+
+BYO_SERVER = """
+import json, os, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+assert sys.argv[1:] == ["serve"], sys.argv
+weights = open(os.path.join(os.environ["SAGEMAKER_BASE_DIR"], "model", "weights.txt")).read().strip()
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/ping" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        answer = json.dumps({"echo": body.upper(), "weights": weights, "accept": self.headers.get("Accept")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+HTTPServer(("127.0.0.1", int(os.environ["SAGEMAKER_BIND_TO_PORT"])), Handler).serve_forever()
+"""
+
+
+def test_registered_image_serves_with_its_own_command_and_restarts(home: Path, tmp_path: Path) -> None:
+    from stepfn.local.sagemaker.endpoints import start_endpoint
+    from stepfn.local.sagemaker.images import register_image, unregister_image
+
+    server = tmp_path / "serve.py"
+    server.write_text(BYO_SERVER)
+    (tmp_path / "byo").mkdir()
+    (tmp_path / "byo" / "weights.txt").write_text("w-42\n")
+    uri = ObjectStore(home / "s3").upload(make_tar(tmp_path / "byo", tmp_path / "byo.tar.gz"), "s3://bucket/byo/model.tar.gz")
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-server:latest"
+    register_image(image, [sys.executable, str(server)], persist=True, home=home)
+    try:
+        _deploy(home, "byo", image, uri)
+        record = RecordStore(home).get("endpoint", "byo-ep")
+        assert record is not None and record["EndpointStatus"] == "InService", record.get("FailureReason")
+        response = invoke_endpoint("byo-ep", "hello", "text/plain", "application/json", home=home)
+        assert json.loads(response["Body"].read()) == {"echo": "HELLO", "weights": "w-42", "accept": "application/json"}
+        assert response["InvokedProductionVariant"] == "AllTraffic"
+
+        assert stop_endpoint("byo-ep", home) is True
+        assert start_endpoint("byo-ep", home)["EndpointStatus"] == "InService"
+        response = invoke_endpoint("byo-ep", "again", "text/plain", home=home)
+        assert json.loads(response["Body"].read())["echo"] == "AGAIN"
+    finally:
+        unregister_image(image, home=home)

@@ -19,6 +19,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -40,17 +41,18 @@ _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 @dataclass(frozen=True)
 class ModelServer:
-    """A running model server process."""
+    """A running model server process; ``start`` (its start time in clock ticks) tells it from a recycled pid."""
 
     pid: int
     port: int
+    start: str | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"pid": self.pid, "port": self.port, "url": self.url}
+        return {"pid": self.pid, "port": self.port, "url": self.url, "start": self.start}
 
 
 class ModelServerError(Exception):
@@ -61,6 +63,32 @@ class ModelServerError(Exception):
         self.reason = reason
 
 
+def _process_start(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _ping(port: int) -> bool:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            connection.request("GET", "/ping")
+            return connection.getresponse().status == 200
+        finally:
+            connection.close()
+    except OSError:
+        return False
+
+
 def start_model_server(
     variants: list[dict[str, Any]],
     workdir: Path,
@@ -68,45 +96,61 @@ def start_model_server(
     *,
     environment: dict[str, str] | None = None,
     batch: dict[str, Any] | None = None,
-    detach: bool = True,
 ) -> ModelServer:
-    """Start ``inference.py`` for ``variants`` and wait until it answers; raises ModelServerError otherwise.
+    """Start a model server for ``variants`` and wait until it answers; raises ModelServerError otherwise.
 
-    ``variants`` is ``[{"VariantName", "Weight", "Containers": [prepare_container() spec, ...]}]``. The process
-    environment is this one's, plus every container's Environment (the first container wins on conflicts, the
-    container reads its own), plus ``environment``.
+    ``variants`` is ``[{"VariantName", "Weight", "Containers": [prepare_container() spec, ...]}]``. The server is
+    ``inference.py``, or, for an image registered with a local command, that command with ``serve`` appended
+    (as ``docker run <image> serve``), ``SAGEMAKER_BIND_TO_PORT`` set and the model at
+    ``$SAGEMAKER_BASE_DIR/model``. The process environment is this one's, plus every container's Environment
+    (the first container wins on conflicts, the container reads its own), plus ``environment``.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    ready = workdir / f"ready-{uuid.uuid4().hex}.json"
-    spec = {"variants": variants, "ready_file": str(ready), "port": 0, "batch": batch or {}}
-    spec_path = workdir / "server.json"
-    spec_path.write_text(json.dumps(spec, indent=1))
     env = dict(os.environ)
     for variant in reversed(variants):
         for container in reversed(variant["Containers"]):
             env.update(container.get("Environment") or {})
     env.update(environment or {})
-    # The child must import this very stepfn, even when it runs from a source tree that is not installed.
-    package_root = str(Path(__file__).resolve().parents[3])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    commands = [c for v in variants for c in v["Containers"] if c.get("Command")]
+    ready = workdir / f"ready-{uuid.uuid4().hex}.json"
+    if commands:
+        if len(variants) != 1 or len(variants[0]["Containers"]) != 1:
+            raise ModelServerError("An image registered with a local command serves only a single-container, "
+                                   "single-variant model.")
+        port = _free_port()
+        model_dir = commands[0]["ModelDir"]
+        env.update({"SAGEMAKER_BIND_TO_PORT": str(port), "SM_MODEL_DIR": model_dir,
+                    "SAGEMAKER_BASE_DIR": str(Path(model_dir).parent)})
+        argv = list(commands[0]["Command"])
+    else:
+        spec = {"variants": variants, "ready_file": str(ready), "port": 0, "batch": batch or {}}
+        spec_path = workdir / "server.json"
+        spec_path.write_text(json.dumps(spec, indent=1))
+        # The child must import this very stepfn, even when it runs from a source tree that is not installed.
+        package_root = str(Path(__file__).resolve().parents[3])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        argv = [sys.executable, "-m", _SERVER_MODULE, str(spec_path)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", _SERVER_MODULE, str(spec_path)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-            cwd=str(workdir), start_new_session=detach,
-        )
+    try:
+        with log_path.open("ab") as log:
+            # Its own session: a detached endpoint outlives this process, and the group can be stopped as one.
+            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                       cwd=str(workdir), start_new_session=True)
+    except OSError as exc:
+        raise ModelServerError(f"cannot start the model server {argv[0]}: {exc}") from exc
     _CHILDREN[process.pid] = process
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
+        if commands and _ping(port):
+            return ModelServer(process.pid, port, _process_start(process.pid))
         if ready.exists():
             answer = json.loads(ready.read_text())
             ready.unlink(missing_ok=True)
             if "error" in answer:
                 process.wait(timeout=30)
                 raise ModelServerError(_failure_reason(answer["error"], log_path))
-            return ModelServer(process.pid, int(answer["port"]))
+            return ModelServer(process.pid, int(answer["port"]), _process_start(process.pid))
         if process.poll() is not None:
             raise ModelServerError(_failure_reason(f"model server exited with code {process.returncode}", log_path))
         time.sleep(0.02)
@@ -120,35 +164,31 @@ def _failure_reason(error: str, log_path: Path) -> str:
     return reason[:1024]
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, start: str | None = None) -> bool:
     child = _CHILDREN.get(pid)
     if child is not None:
         return child.poll() is None
+    if start is not None:
+        return _process_start(pid) == start
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
-    # A recycled pid belongs to some other program: only our model server counts.
-    return _SERVER_MODULE.encode() in cmdline
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
-def stop_server(pid: int, *, grace: float = 5.0) -> None:
-    """SIGTERM the server, SIGKILL after ``grace`` seconds; reaps it when this process started it."""
-    if not _alive(pid):
+def stop_server(pid: int, start: str | None = None, *, grace: float = 5.0) -> None:
+    """SIGTERM the server's process group, SIGKILL after ``grace`` seconds; reaps it when this process started it."""
+    if not _alive(pid, start):
         _CHILDREN.pop(pid, None)
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and _alive(pid, start):
         time.sleep(0.02)
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)  # whatever the server left in its group (workers of a registered command)
     child = _CHILDREN.pop(pid, None)
     if child is not None:
         child.wait(timeout=grace)
@@ -187,8 +227,8 @@ class Endpoints:
             info = json.loads(self._server_file(name).read_text())
         except (OSError, ValueError):
             return None
-        server = ModelServer(int(info["pid"]), int(info["port"]))
-        return server if _alive(server.pid) else None
+        server = ModelServer(int(info["pid"]), int(info["port"]), info.get("start"))
+        return server if _alive(server.pid, server.start) else None
 
     def _save_server(self, name: str, server: ModelServer | None) -> None:
         path = self._server_file(name)
@@ -256,8 +296,7 @@ class Endpoints:
         except (ModelServerError, ServiceError) as exc:
             self.records.update("endpoint", name, EndpointStatus="Failed", FailureReason=_reason(exc))
             return {"EndpointArn": endpoint_arn}
-        self._save_server(name, server)
-        self.records.update("endpoint", name, EndpointStatus="InService", ProductionVariants=summaries)
+        self._in_service(name, server, ProductionVariants=summaries)
         return {"EndpointArn": endpoint_arn}
 
     def update(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -284,12 +323,8 @@ class Endpoints:
             return {"EndpointArn": record["EndpointArn"]}
         self._save_server(name, server)
         if old is not None:
-            stop_server(old.pid)
-        record = self.records.update(
-            "endpoint", name, EndpointStatus="InService", EndpointConfigName=config_name, ProductionVariants=summaries
-        )
-        record.pop("FailureReason", None)
-        self.records.put("endpoint", name, record)
+            stop_server(old.pid, old.start)
+        record = self._in_service(name, server, EndpointConfigName=config_name, ProductionVariants=summaries)
         return {"EndpointArn": record["EndpointArn"]}
 
     def delete(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -305,11 +340,30 @@ class Endpoints:
         """Stop the endpoint's server and mark it OutOfService; True if a server was running."""
         server = self.server(name)
         if server is not None:
-            stop_server(server.pid)
+            stop_server(server.pid, server.start)
         self._save_server(name, None)
         if self.records.get("endpoint", name) is not None:
             self.records.update("endpoint", name, EndpointStatus="OutOfService")
         return server is not None
+
+    def start(self, name: str) -> dict[str, Any]:
+        """Serve a stopped (OutOfService) or Failed endpoint again from its endpoint config; returns its record."""
+        record = self.records.require("endpoint", name, "StartEndpoint")
+        if self.server(name) is not None:
+            return record
+        try:
+            server, summaries = self._deploy(name, record["EndpointConfigName"], uuid.uuid4().hex[:8], "StartEndpoint")
+        except (ModelServerError, ServiceError) as exc:
+            return self.records.update("endpoint", name, EndpointStatus="Failed", FailureReason=_reason(exc))
+        return self._in_service(name, server, ProductionVariants=summaries)
+
+    def _in_service(self, name: str, server: ModelServer, **changes: Any) -> dict[str, Any]:
+        """Record the serving process and mark the endpoint InService (a past failure reason no longer applies)."""
+        self._save_server(name, server)
+        record = self.records.update("endpoint", name, EndpointStatus="InService", **changes)
+        record.pop("FailureReason", None)
+        self.records.put("endpoint", name, record)
+        return record
 
     def describe(self, name: str) -> dict[str, Any]:
         """DescribeEndpoint; an InService endpoint whose server died reads OutOfService."""
@@ -365,7 +419,9 @@ class Endpoints:
             status, response_headers, body = post(server.url, "/invocations", payload, headers)
         except OSError as exc:
             raise _runtime_error(operation, "ModelNotReadyException", f"Endpoint {EndpointName} did not answer: {exc}") from exc
-        variant = response_headers.get("x-amzn-invoked-production-variant", "")
+        # A registered image's own server does not name the variant; the endpoint's first one answered.
+        variant = response_headers.get("x-amzn-invoked-production-variant") or next(
+            (v["VariantName"] for v in record.get("ProductionVariants") or []), "")
         if status >= 400:
             kind = "client" if status < 500 else "server"
             raise _runtime_error(
@@ -432,6 +488,11 @@ def stop_endpoint(name: str, home: Path | str | None = None) -> bool:
     return Endpoints(home).stop(name)
 
 
+def start_endpoint(name: str, home: Path | str | None = None) -> dict[str, Any]:
+    """Serve a stopped endpoint again (after :func:`stop_endpoint` or a reboot); returns its DescribeEndpoint record."""
+    return Endpoints(home).start(name)
+
+
 def delete_endpoint(name: str, home: Path | str | None = None) -> None:
     """Stop the endpoint's server and forget the endpoint (DeleteEndpoint)."""
     Endpoints(home).delete({"EndpointName": name})
@@ -445,6 +506,7 @@ __all__ = [
     "invoke_endpoint",
     "list_endpoints",
     "post",
+    "start_endpoint",
     "start_model_server",
     "stop_endpoint",
     "stop_server",

@@ -17,7 +17,7 @@ from typing import Any
 
 from stepfn.errors import ServiceError, StoreError
 from stepfn.local.objectstore import ObjectStore
-from stepfn.local.sagemaker.images import repository_of
+from stepfn.local.sagemaker.images import UnknownImageError, repository_of, resolve_image
 from stepfn.local.sagemaker.jobdir import safe_extract
 from stepfn.local.sagemaker.records import RecordStore, arn, check_name, now_millis, sagemaker_error
 
@@ -138,7 +138,7 @@ def _fetch_into(store: ObjectStore, uri: str, destination: Path, scratch: Path) 
 
 
 def prepare_container(
-    store: ObjectStore, container: dict[str, Any], workdir: Path, *, operation: str
+    store: ObjectStore, container: dict[str, Any], workdir: Path, *, operation: str, home: Path | None = None
 ) -> dict[str, Any]:
     """Extract one ContainerDefinition under ``workdir``; returns the container spec the model server loads."""
     model_dir = workdir / "model"
@@ -158,14 +158,17 @@ def prepare_container(
     except (StoreError, OSError) as exc:
         raise sagemaker_error(operation, "ValidationException", f"Could not prepare the model data: {exc}") from exc
     framework = framework_of(container.get("Image"))
-    if framework is None and program is None:
+    command = _registered_command(container.get("Image"), home)
+    if framework is None and program is None and command is None:
         raise sagemaker_error(
             operation, "ValidationException",
             f"Image {container.get('Image')!r} cannot be served locally: stepfn serves SageMaker's scikit-learn and "
-            "XGBoost images, the kmeans/pca/linear-learner built-ins, and any image whose model names an entry "
-            "point (Environment SAGEMAKER_PROGRAM, with SAGEMAKER_SUBMIT_DIRECTORY or code/ in model.tar.gz).",
+            "XGBoost images, the kmeans/pca/linear-learner built-ins, any image whose model names an entry "
+            "point (Environment SAGEMAKER_PROGRAM, with SAGEMAKER_SUBMIT_DIRECTORY or code/ in model.tar.gz), and "
+            "images registered with stepfn.local.sagemaker.images.register_image(uri, command) (run as "
+            "'<command> serve', listening on $SAGEMAKER_BIND_TO_PORT).",
         )
-    if program is not None and not (code_dir / program).is_file():
+    if program is not None and command is None and not (code_dir / program).is_file():
         raise sagemaker_error(
             operation, "ValidationException",
             f"Entry point {program} (SAGEMAKER_PROGRAM) not found in {code_dir}",
@@ -177,7 +180,19 @@ def prepare_container(
         "Framework": framework or "generic",
         "Environment": environment,
         "Image": container.get("Image"),
+        "Command": [*command, "serve"] if command else None,
     }
+
+
+def _registered_command(image: str | None, home: Path | None) -> tuple[str, ...] | None:
+    """The local command a user registered for ``image`` (``docker run <image> serve`` runs it), or None."""
+    if not image:
+        return None
+    try:
+        runtime = resolve_image(image, script_mode=True, home=home)
+    except UnknownImageError:
+        return None
+    return runtime.command if runtime.kind == "command" else None
 
 
 def _code_dir(store: ObjectStore, submit: str | None, model_dir: Path, workdir: Path) -> Path:
@@ -213,7 +228,7 @@ def prepare_variant(
     if workdir.exists():
         shutil.rmtree(workdir)
     return [
-        prepare_container(store, container, workdir / f"container-{index}", operation=operation)
+        prepare_container(store, container, workdir / f"container-{index}", operation=operation, home=records.home)
         for index, container in enumerate(containers)
     ]
 

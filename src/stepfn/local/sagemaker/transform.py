@@ -386,7 +386,7 @@ def _execute(records: RecordStore, store: ObjectStore, name: str, params: dict[s
         })
         server = start_model_server(
             [{"VariantName": "AllTraffic", "Weight": 1.0, "Containers": containers}], workdir, log_path,
-            environment=environment, detach=False,
+            environment=environment,
             batch={"MaxConcurrentTransforms": 1, "BatchStrategy": environment["SAGEMAKER_BATCH_STRATEGY"],
                    "MaxPayloadInMB": int(params.get("MaxPayloadInMB", 6))},
         )
