@@ -231,3 +231,29 @@ def test_unsafe_sourcedir_fails_the_job(stepfn_home: Path, store: ObjectStore) -
     assert record["TrainingJobStatus"] == "Failed"
     assert "ClientError" in record["FailureReason"] and "outside" in record["FailureReason"]
     assert not (stepfn_home / "sagemaker" / "jobs" / "escape.py").exists()
+
+
+def test_resume_waits_for_a_job_supervised_by_another_process(stepfn_home: Path, store: ObjectStore) -> None:
+    import subprocess
+    import sys
+
+    counter = stepfn_home / "runs.txt"
+    script = f"import time\nopen({str(counter)!r}, 'a').write('run\\n')\ntime.sleep(1.5)\n"
+    request = _script_job(store, "elsewhere-job", script=script)
+    runner = ("import json, sys\nfrom stepfn.local.sagemaker.training import TrainingJobs\n"
+              f"TrainingJobs({str(stepfn_home)!r}).run(json.loads(sys.stdin.read()))\n")
+    other = subprocess.Popen([sys.executable, "-c", runner], stdin=subprocess.PIPE, text=True)
+    assert other.stdin is not None
+    other.stdin.write(json.dumps(request))
+    other.stdin.close()
+    jobs = TrainingJobs(stepfn_home)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        record = jobs.records.get("training-job", "elsewhere-job")
+        if record is not None and record["SecondaryStatus"] == "Training":
+            break
+        time.sleep(0.05)
+    result = handlers(stepfn_home)["sagemaker:createTrainingJob"](task_request(request, resumed=True), Control())
+    assert result["TrainingJobStatus"] == "Completed"
+    assert other.wait(30) == 0
+    assert counter.read_text() == "run\n"

@@ -309,7 +309,10 @@ class TrainingJobs:
             if record["TrainingJobStatus"] in TERMINAL:
                 return record
             if running is None and not self._supervised_elsewhere(name):
-                return self.run_existing(name, control)  # its supervisor died: run it again under its name
+                claimed = self._claim(name)
+                if claimed is not None:  # its supervisor died: run it again under its name
+                    return self._run_registered(name, claimed, control)
+                continue  # another thread of this process just claimed it: wait for that one
             if control.cancelled():
                 with contextlib.suppress(ServiceError):
                     self.stop(name)
@@ -324,10 +327,7 @@ class TrainingJobs:
             record = self.records.get(KIND, name) or {}
             if request.pattern == "request_response":
                 if record.get("TrainingJobStatus") == "InProgress" and not self._supervised_elsewhere(name):
-                    with self._lock:
-                        mine = name in self._running
-                    if not mine:
-                        self._start_background(name)
+                    self._start_background(name)
                 return {"TrainingJobArn": record["TrainingJobArn"]}
             return self._task_result(self.wait(name, control))
         try:
@@ -347,18 +347,27 @@ class TrainingJobs:
 
     # -- running ---------------------------------------------------------------------------------------------
 
-    def _start_background(self, name: str) -> None:
-        running = _RunningJob()
+    def _claim(self, name: str) -> _RunningJob | None:
+        """Register this process as the job's supervisor, unless one of its threads already is."""
         with self._lock:
-            self._running[name] = running
+            if name in self._running:
+                return None
+            running = self._running[name] = _RunningJob()
+            return running
+
+    def _start_background(self, name: str) -> None:
+        running = self._claim(name)
+        if running is None:
+            return
         thread = threading.Thread(target=self._run_registered, args=(name, running, _Detached()),
                                   name=f"training-{name}", daemon=True)
         thread.start()
 
     def run_existing(self, name: str, control: TaskControl) -> dict[str, Any]:
-        running = _RunningJob()
-        with self._lock:
-            self._running[name] = running
+        """Run a recorded job in this thread (or wait for the thread of this process already running it)."""
+        running = self._claim(name)
+        if running is None:
+            return self.wait(name, control)
         return self._run_registered(name, running, control)
 
     def _run_registered(self, name: str, running: _RunningJob, control: TaskControl) -> dict[str, Any]:
