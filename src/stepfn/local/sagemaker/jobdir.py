@@ -162,7 +162,10 @@ def channel_objects(store: ObjectStore, channel: dict[str, Any]) -> list[tuple[s
     except StoreError as exc:
         raise ChannelError(f"channel {name!r}: {exc}") from exc
     if not objects:
-        raise ChannelError(f"channel {name!r}: no data found at {uri}")
+        where = "" if store.remote or not uri.startswith("s3://") else (
+            f" (in the local object store under {store.root}: put data there with "
+            "ObjectStore().upload(path, uri), or point stepfn at S3 with STEPFN_S3_ENDPOINT_URL / STEPFN_S3_BACKEND=s3)")
+        raise ChannelError(f"channel {name!r}: no data found at {uri}{where}")
     return objects
 
 
