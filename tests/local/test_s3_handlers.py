@@ -106,3 +106,26 @@ def test_map_item_reader_and_result_writer_use_the_object_store(tmp_path: Path) 
     outputs = [json.loads(r["Output"]) if isinstance(r, dict) and "Output" in r else r
                for r in json.loads(store.get_bytes(f"s3://bkt/{succeeded}"))]
     assert sorted(o["twice"] for o in outputs) == [2, 4, 6]
+
+
+def test_aws_sdk_task_states_reach_the_same_handlers(tmp_path: Path) -> None:
+    from stepfn.engine import Engine
+
+    definition = {"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+                "Parameters": {"Bucket": "bkt", "Key": "note.txt", "Body.$": "$.text"}, "ResultPath": None,
+                "Next": "Get"},
+        "Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": "bkt", "Key": "note.txt"}, "ResultSelector": {"Body.$": "$.Body"},
+                "Next": "Missing"},
+        "Missing": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                    "Parameters": {"Bucket": "bkt", "Key": "absent"}, "ResultPath": "$.missing",
+                    "Catch": [{"ErrorEquals": ["S3.NoSuchKeyException"], "ResultPath": "$.caught",
+                               "Next": "Done"}], "End": True},
+        "Done": {"Type": "Succeed"}}}
+    result = Engine(handlers(tmp_path)).run(
+        definition, {"text": "hello"}, execution_arn="arn:aws:states:us-east-1:1:execution:m:sdk",
+        state_machine_arn="arn:aws:states:us-east-1:1:stateMachine:m", name="sdk")
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    output = json.loads(result.output)
+    assert output["Body"] == "hello" and output["caught"]["Error"] == "S3.NoSuchKeyException"

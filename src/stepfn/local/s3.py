@@ -185,15 +185,21 @@ class S3Handlers:
 
 
 def handlers(home: Path | None = None, *, store: ObjectStore | None = None) -> dict[str, TaskHandler]:
-    """``{"s3:getObject": ..., "s3:putObject": ..., "s3:listObjectsV2": ..., ...}`` over ``<home>/s3``."""
+    """``{"s3:getObject": ..., "s3:putObject": ..., "s3:listObjectsV2": ..., ...}`` over ``<home>/s3``.
+
+    Each action is registered twice: ``s3:<action>`` (the ItemReader/ResultWriter resources) and
+    ``aws-sdk:s3:<action>`` (a Task's ``arn:aws:states:::aws-sdk:s3:<action>``, the only S3 form a Task state
+    accepts on AWS).
+    """
     bound = S3Handlers(store or ObjectStore(Path(home) / "s3" if home is not None else None))
-    return {
-        "s3:getObject": bound.get_object,
-        "s3:headObject": bound.head_object,
-        "s3:putObject": bound.put_object,
-        "s3:deleteObject": bound.delete_object,
-        "s3:listObjectsV2": bound.list_objects_v2,
+    actions: dict[str, TaskHandler] = {
+        "getObject": bound.get_object,
+        "headObject": bound.head_object,
+        "putObject": bound.put_object,
+        "deleteObject": bound.delete_object,
+        "listObjectsV2": bound.list_objects_v2,
     }
+    return {f"{prefix}{action}": handler for prefix in ("s3:", "aws-sdk:s3:") for action, handler in actions.items()}
 
 
 __all__ = ["S3Handlers", "handlers"]
