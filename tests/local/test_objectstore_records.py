@@ -73,3 +73,18 @@ def test_arn_and_timestamp_conversion() -> None:
     converted = to_botocore_shape({"CreationTime": 1_700_000_000_000, "Items": [{"Timestamp": 0}], "N": 3})
     assert converted["CreationTime"].year == 2023 and converted["Items"][0]["Timestamp"].year == 1970
     assert converted["N"] == 3
+
+
+def test_create_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    def no_links(source: object, target: object) -> None:
+        raise PermissionError("hard links not supported here")
+
+    monkeypatch.setattr(os, "link", no_links)
+    records = RecordStore(tmp_path)
+    records.create("endpoint", "ep", {"EndpointName": "ep"})
+    assert records.get("endpoint", "ep") == {"EndpointName": "ep"}
+    with pytest.raises(ServiceError, match="Cannot create already existing endpoint"):
+        records.create("endpoint", "ep", {})
+    assert list((tmp_path / "sagemaker" / "endpoint").iterdir()) == [tmp_path / "sagemaker" / "endpoint" / "ep.json"]

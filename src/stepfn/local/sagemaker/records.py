@@ -124,7 +124,10 @@ class RecordStore:
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         try:
-            data: dict[str, Any] = json.loads(self.path(kind, name).read_text())
+            text = self.path(kind, name).read_text()
+            if not text:
+                return None  # claimed by create() a moment ago, content not in place yet
+            data: dict[str, Any] = json.loads(text)
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
@@ -150,7 +153,13 @@ class RecordStore:
         target = self.path(kind, name)
         tmp = self._write_tmp(target, record)
         try:
-            os.link(tmp, target)
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                raise
+            except OSError:  # no hard links on this filesystem: claim the name, then fill it in atomically
+                os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                os.replace(tmp, target)
         except FileExistsError:
             code, template = _ALREADY_EXISTS[kind]
             raise sagemaker_error(operation, code, template.format(name=name, arn=arn(kind, name))) from None
