@@ -16,7 +16,14 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from stepfn.aws import deploy_alias, prepare_definition_for_aws, publish_version
+from stepfn.aws import (
+    AwsConfigurationError,
+    DeploymentConfigError,
+    deploy_alias,
+    deploy_workflow,
+    prepare_definition_for_aws,
+    publish_version,
+)
 from stepfn.exceptions import WorkflowNotFound
 from stepfn.local.lambdas import register_function, unregister_function
 from stepfn.server import create_server_client, start_background
@@ -267,3 +274,33 @@ def test_nothing_is_uploaded_without_local_code() -> None:
     definition = Workflow("plain", _hello(), ROLE, client=object()).definition.to_json(pretty=True)
     # No client call happens: object() has no AWS methods at all.
     assert prepare_definition_for_aws(definition, client=object()) == definition
+
+
+def test_deploy_workflow_creates_then_updates(backend: tuple[str, Any]) -> None:
+    kind, client = backend
+    workflow = Workflow("deployed", _hello(), ROLE, client=client, tags=[{"key": "stage", "value": "dev"}])
+    arn = deploy_workflow(workflow)
+    assert workflow.state_machine_arn == arn
+    assert client.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "stage", "value": "dev"}]
+    known = Workflow("deployed", Chain([Pass("Second", result={"n": 2})]), ROLE, client=client, state_machine_arn=arn)
+    assert deploy_workflow(known) == arn, "an ARN already known is updated in place"
+    assert json.loads(client.describe_state_machine(stateMachineArn=arn)["definition"])["StartAt"] == "Second"
+    _skip_on_moto(kind, "CreateStateMachine never raises StateMachineAlreadyExists")
+    fresh = Workflow("deployed", Chain([Pass("Third")]), ROLE, client=client)
+    assert deploy_workflow(fresh) == arn, "a taken name is found and updated"
+    assert json.loads(client.describe_state_machine(stateMachineArn=arn)["definition"])["StartAt"] == "Third"
+    published = Workflow("published", _hello(), ROLE, client=client)
+    deploy_workflow(published, publish=True, alias="live")
+    alias = client.describe_state_machine_alias(stateMachineAliasArn=published.state_machine_arn + ":live")
+    assert alias["routingConfiguration"] == [
+        {"stateMachineVersionArn": published.state_machine_arn + ":1", "weight": 100}]
+    with pytest.raises(DeploymentConfigError, match="needs publish=True"):
+        deploy_workflow(published, alias="live")
+
+
+def test_deploy_workflow_checks_the_role_first(backend: tuple[str, Any]) -> None:
+    _kind, client = backend
+    for role in (None, "my-role"):
+        with pytest.raises(AwsConfigurationError, match="workflow 'norole'"):
+            deploy_workflow(Workflow("norole", _hello(), role, client=client))  # type: ignore[arg-type]
+    assert [m["name"] for m in client.list_state_machines()["stateMachines"]] == []

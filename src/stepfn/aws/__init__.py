@@ -53,6 +53,7 @@ from stepfn.aws._deploy import (
     build_tracing_configuration,
     build_update_state_machine_request,
     deploy_alias,
+    deploy_workflow,
     publish_version,
     start_sync_execution,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "default_code_bucket",
     "deploy_alias",
     "deploy_definition_code",
+    "deploy_workflow",
     "ensure_bucket",
     "iter_task_states",
     "partition_for_region",

@@ -248,3 +248,71 @@ def start_sync_execution(
     response = dict(client.start_sync_execution(**request))
     response.pop("ResponseMetadata", None)
     return response
+
+
+def deploy_workflow(
+    workflow: Any,
+    *,
+    bucket: str | None = None,
+    prefix: str = "stepfn",
+    include_data: bool = False,
+    publish: bool = False,
+    version_description: str | None = None,
+    alias: str | None = None,
+    s3_client: Any = None,
+) -> str:
+    """Create or update ``workflow`` on AWS with its local code uploaded; returns the state machine ARN.
+
+    ``workflow`` is a :class:`stepfn.workflow.Workflow` whose ``client`` is a boto3 stepfunctions client
+    (``backend="aws"``). In order: the role is checked (a clear error before anything is sent), local
+    ``source_dir`` code (and data with ``include_data``) is uploaded and the definition pointed at it,
+    then CreateStateMachine with the workflow's tags, type, logging and tracing -- or UpdateStateMachine
+    when the name is taken. ``publish`` publishes a version; ``alias`` then points that alias at it.
+    The workflow's ``state_machine_arn`` is set.
+    """
+    from stepfn.aws._clients import check_role_arn
+    from stepfn.aws._code import prepare_definition_for_aws
+
+    client = workflow.client
+    role = check_role_arn(workflow.role, what=f"workflow {workflow.name!r}")
+    definition = prepare_definition_for_aws(
+        workflow.definition.to_json(pretty=workflow.format_json), client=client, bucket=bucket, prefix=prefix,
+        include_data=include_data, s3_client=s3_client,
+    )
+    settings: dict[str, Any] = {
+        "logging": getattr(workflow, "logging_configuration", None),
+        "tracing": getattr(workflow, "tracing_configuration", None),
+        "publish": publish,
+        "version_description": version_description,
+    }
+    arn = workflow.state_machine_arn
+    response: dict[str, Any] | None = None
+    if arn is None:
+        try:
+            response = client.create_state_machine(**build_create_state_machine_request(
+                name=workflow.name, definition=definition, role_arn=role, tags=workflow.tags,
+                state_machine_type=getattr(workflow, "state_machine_type", None), **settings,
+            ))
+            arn = response["stateMachineArn"]
+        except client.exceptions.StateMachineAlreadyExists:
+            arn = _find_state_machine(client, workflow.name)
+    if response is None:
+        response = client.update_state_machine(**build_update_state_machine_request(
+            state_machine_arn=arn, definition=definition, role_arn=role, **settings,
+        ))
+    version_arn = response.get("stateMachineVersionArn")
+    workflow.state_machine_arn = arn
+    if alias is not None:
+        if version_arn is None:
+            raise DeploymentConfigError("alias= needs publish=True: an alias routes to a published version")
+        deploy_alias(client, arn, alias, version_arn)
+    return str(arn)
+
+
+def _find_state_machine(client: Any, name: str) -> str:
+    """The ARN of the state machine called ``name`` (rather than reading it out of an error message)."""
+    for page in client.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"] == name:
+                return str(machine["stateMachineArn"])
+    raise DeploymentConfigError(f"state machine {name!r} exists but is not listed; check states:ListStateMachines")
