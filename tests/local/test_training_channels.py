@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -167,3 +168,47 @@ def test_persisted_registration_is_seen_by_a_fresh_registry(stepfn_home: Path) -
     finally:
         unregister_image("re:.*/persisted-algo:[0-9]+", home=stepfn_home)
     assert json.loads((stepfn_home / "sagemaker" / "images.json").read_text()) == []
+
+
+FAKE_DOCKER = """#!{python}
+# Stands in for the docker CLI: records its argv and plays the container against the mounted /opt/ml.
+import json, os, sys
+args = sys.argv[1:]
+mount = args[args.index("-v") + 1].split(":")
+base = mount[0]
+env = dict(a.split("=", 1) for i, a in enumerate(args) if i and args[i - 1] == "-e")
+os.makedirs(os.path.join(base, "model"), exist_ok=True)
+channel = os.path.join(base, "input", "data", "train")
+json.dump({{"argv": args, "env": env, "links": [os.path.islink(os.path.join(channel, f)) for f in os.listdir(channel)],
+           "hps": json.load(open(os.path.join(base, "input", "config", "hyperparameters.json")))}},
+          open(os.path.join(base, "model", "seen.json"), "w"))
+print("docker-metric=0.5")
+"""
+
+
+def test_unknown_image_runs_under_docker_when_there_is_one(
+    stepfn_home: Path, store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    docker.write_text(FAKE_DOCKER.format(python=sys.executable))
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.delenv("STEPFN_DOCKER", raising=False)
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/custom-trainer:2"
+    request = training_request("docker-job", image=image, mode="FastFile", hyperparameters={"depth": "4"},
+                               channels={"train": "s3://bucket/d/train"}, Environment={"MODE": "fast"})
+    seen = _seen(store, TrainingJobs(stepfn_home).run(request))
+    base = str(TrainingJobs(stepfn_home).job_dir("docker-job").base)
+    argv = seen["argv"]
+    assert argv[:4] == ["run", "--rm", "--name", "stepfn-docker-job"]
+    assert argv[argv.index("-v") + 1] == f"{base}:/opt/ml"
+    assert argv[-2:] == [image, "train"]
+    assert seen["env"]["TRAINING_JOB_NAME"] == "docker-job" and seen["env"]["MODE"] == "fast"
+    assert "SAGEMAKER_BASE_DIR" not in seen["env"]
+    assert seen["links"] == [False, False]  # FastFile data is copied: a container cannot follow host symlinks
+    assert seen["hps"] == {"depth": "4"}
+    monkeypatch.setenv("STEPFN_DOCKER", "0")
+    with pytest.raises(Exception, match="register_image"):
+        TrainingJobs(stepfn_home).create(training_request("no-docker", image=image))

@@ -212,8 +212,9 @@ def test_training_process_gets_a_clean_environment(
     ],
 )
 def test_create_errors_are_amazon_sagemaker_exceptions(
-    stepfn_home: Path, store: ObjectStore, change: dict[str, object], message: str
+    stepfn_home: Path, store: ObjectStore, change: dict[str, object], message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("STEPFN_DOCKER", "0")  # an unknown image would run under Docker where there is one
     request = _script_job(store, "bad-job")
     request.update(change)
     request = {k: v for k, v in request.items() if v is not None}

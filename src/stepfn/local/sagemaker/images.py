@@ -6,6 +6,8 @@
 * ``kmeans``, ``pca``, ``linear-learner`` run the local built-in emulators;
 * the framework images (scikit-learn, XGBoost, PyTorch, TensorFlow, MXNet, Hugging Face...) run script mode
   with the sagemaker-training toolkit's semantics in this machine's Python;
+* any other image runs with Docker itself (``docker run -v <job>/opt/ml:/opt/ml <image> train``) when a docker
+  CLI is on PATH (``STEPFN_DOCKER=0`` turns that off);
 * any other Amazon algorithm, and any unknown image, is an error that names it and says how to register one.
 
 Registrations live in this process, and with ``persist=True`` also in ``$STEPFN_HOME/sagemaker/images.json``
@@ -16,8 +18,10 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import shlex
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +29,7 @@ from typing import Literal
 
 from stepfn.local.objectstore import stepfn_home
 
-RuntimeKind = Literal["script", "builtin", "command"]
+RuntimeKind = Literal["script", "builtin", "command", "docker"]
 
 BUILTIN_ALGORITHMS = ("xgboost", "kmeans", "pca", "linear-learner")
 _XGBOOST_REPOSITORIES = ("sagemaker-xgboost", "xgboost")
@@ -51,7 +55,7 @@ class Runtime:
     algorithm: str | None = None
     """For ``builtin``: ``xgboost``, ``kmeans``, ``pca`` or ``linear-learner``."""
     command: tuple[str, ...] = ()
-    """For ``command``: the registered command, run with ``train`` appended."""
+    """For ``command``: the registered command, run with ``train`` appended; for ``docker``: the docker CLI."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,8 @@ def resolve_image(image: str, *, script_mode: bool, home: Path | None = None) ->
                 "(and sagemaker_submit_directory) as the SageMaker framework estimators do."
             )
         return Runtime("script", image, repository)
+    if os.environ.get("STEPFN_DOCKER", "1") != "0" and shutil.which("docker"):
+        return Runtime("docker", image, repository, command=("docker",))
     if repository in _AMAZON_ALGORITHMS:
         raise UnknownImageError(
             f"The built-in algorithm {repository!r} ({image}) does not run locally; stepfn emulates "

@@ -252,9 +252,11 @@ class PipeFeeder:
 
 
 def stage_channels(
-    store: ObjectStore, channels: list[dict[str, Any]], training_input_mode: str, job: JobDir, stop: threading.Event
+    store: ObjectStore, channels: list[dict[str, Any]], training_input_mode: str, job: JobDir, stop: threading.Event,
+    *, links: bool = True,
 ) -> list[PipeFeeder]:
-    """Put every channel in place; returns the Pipe-mode feeders (already running)."""
+    """Put every channel in place; returns the Pipe-mode feeders (already running). ``links=False`` copies
+    FastFile channels too (a container cannot follow symlinks into the host's object store)."""
     feeders = []
     for channel in channels:
         mode = channel.get("InputMode") or training_input_mode
@@ -263,7 +265,7 @@ def stage_channels(
             feeder.start()
             feeders.append(feeder)
         else:
-            stage_file_channel(store, channel, job.data / channel["ChannelName"], link=mode == "FastFile")
+            stage_file_channel(store, channel, job.data / channel["ChannelName"], link=links and mode == "FastFile")
     return feeders
 
 

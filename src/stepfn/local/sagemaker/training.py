@@ -58,6 +58,7 @@ from stepfn.local.sagemaker.scriptmode import (
     ScriptModeError,
     decode_hyperparameters,
     entry_command,
+    num_gpus,
     python_path,
     requirements_command,
     stage_code,
@@ -548,6 +549,7 @@ class _Run:
         mode = spec["TrainingInputMode"]
         channels = record.get("InputDataConfig") or []
         hyperparameters = record.get("HyperParameters") or {}
+        runtime = self.jobs.runtime_for(record | {"TrainingJobName": self.name})
         input_data_config = build_input_data_config(channels, mode)
         resource_config = build_resource_config(record["ResourceConfig"])
         self.job.write_json("hyperparameters.json", hyperparameters)
@@ -555,17 +557,18 @@ class _Run:
         self.job.write_json("resourceconfig.json", resource_config)
         checkpoint = record.get("CheckpointConfig")
         if checkpoint:
-            local = self.job.relocate(checkpoint.get("LocalPath") or "/opt/ml/checkpoints")
-            self.job.write_json("checkpointconfig.json", {"LocalPath": str(local), "S3Uri": checkpoint["S3Uri"]})
+            seen_as = checkpoint.get("LocalPath") or "/opt/ml/checkpoints"
+            local = self.job.relocate(seen_as)
+            self.job.write_json("checkpointconfig.json", {  # a container sees the path unrelocated
+                "LocalPath": seen_as if runtime.kind == "docker" else str(local), "S3Uri": checkpoint["S3Uri"]})
             self.checkpoints = CheckpointSync(self.jobs.store, checkpoint["S3Uri"], local)
         if int(record["ResourceConfig"].get("InstanceCount") or 1) > 1:
             append_log(self.log, f"stepfn: InstanceCount {record['ResourceConfig']['InstanceCount']} runs as one "
                        "local instance (algo-1)", self.control)
         self._status("Downloading")
-        self.feeders = stage_channels(self.jobs.store, channels, mode, self.job, stop)
+        self.feeders = stage_channels(self.jobs.store, channels, mode, self.job, stop, links=runtime.kind != "docker")
         if self.checkpoints is not None:
             self.checkpoints.restore()
-        runtime = self.jobs.runtime_for(record | {"TrainingJobName": self.name})
         platform = {
             "TRAINING_JOB_NAME": self.name,
             "TRAINING_JOB_ARN": record["TrainingJobArn"],
@@ -583,6 +586,8 @@ class _Run:
             argv = self._container_command(spec, [*runtime.command, "train"])
             env = clean_environment(platform | {"SM_STUDIO_LOCAL_MODE": "True"})
             return argv, env, Path.cwd(), definitions
+        if runtime.kind == "docker":
+            return self._docker_command(runtime, spec, platform), clean_environment({}), self.job.root, definitions
         toolkit = toolkit_environment(
             self.job, job_name=self.name, hyperparameters=hyperparameters, input_data_config=input_data_config,
             resource_config=resource_config, region=self.jobs.region,
@@ -623,10 +628,33 @@ class _Run:
         arguments = spec.get("ContainerArguments") or []
         base = str(self.job.base)
         if entrypoint:
-            return [a.replace("/opt/ml", base) for a in [*entrypoint, *arguments]]
+            argv = [a.replace("/opt/ml", base) for a in [*entrypoint, *arguments]]
+            if argv[0] in ("python", "python3", f"python{sys.version_info.major}.{sys.version_info.minor}"):
+                argv[0] = sys.executable  # the image's python is this machine's interpreter (with its packages)
+            return argv
         if arguments and default[-1] == "train":
             return [*default[:-1], *(a.replace("/opt/ml", base) for a in arguments)]
         return default
+
+    def _docker_command(self, runtime: Runtime, spec: dict[str, Any], platform: dict[str, str]) -> list[str]:
+        """``docker run`` of the image itself, the job's tree mounted at ``/opt/ml`` (nothing relocated then).
+
+        ``docker run`` forwards SIGTERM to the container, so MaxRuntimeInSeconds and stops behave as on SageMaker;
+        ``--gpus all`` is added for GPU instance types when this machine has GPUs."""
+        argv = [*runtime.command, "run", "--rm", "--name", f"stepfn-{self.name}", "-v", f"{self.job.base}:/opt/ml"]
+        for key, value in platform.items():
+            if key not in ("SAGEMAKER_BASE_DIR", "PYTHONUNBUFFERED"):
+                argv += ["-e", f"{key}={value}"]
+        instance_type = str(self.record["ResourceConfig"].get("InstanceType") or "")
+        if instance_type.startswith(("ml.p", "ml.g")) and num_gpus():
+            argv += ["--gpus", "all"]
+        entrypoint = spec.get("ContainerEntrypoint")
+        if entrypoint:
+            argv += ["--entrypoint", entrypoint[0], runtime.image, *entrypoint[1:]]
+        else:
+            argv.append(runtime.image)
+        arguments = spec.get("ContainerArguments")
+        return [*argv, *(arguments or ([] if entrypoint else ["train"]))]
 
     def _install_requirements(self, platform: dict[str, str]) -> None:
         command = requirements_command(self.job)
