@@ -3,10 +3,11 @@
 :class:`LocalSageMakerClient` has boto3's ``sagemaker`` method names and keyword arguments, so the
 server dispatches to it exactly as it dispatches Step Functions calls to ``LocalStepFunctionsClient``.
 
-Jobs run through the engine's own SageMaker task handlers (contract §1), on a background thread
-per job: Create* returns as soon as the job's record exists (SageMaker's Create* does not wait for
-the job either), Describe* reads the record, and Stop* cancels the handler through its
-:class:`~stepfn.engine.protocol.TaskControl`. CreateEndpoint and UpdateEndpoint also return while
+Training jobs go to local training's own supervisor (started detached, stoppable from any process).
+Transform, processing and tuning jobs run through the engine's SageMaker task handlers (contract §1),
+on a background thread per job: Create* returns as soon as the job's record exists (SageMaker's
+Create* does not wait for the job either), Describe* reads the record, and Stop* cancels the handler
+through its :class:`~stepfn.engine.protocol.TaskControl`. CreateEndpoint and UpdateEndpoint also return while
 the endpoint is ``Creating``/``Updating``; local CreateEndpoint otherwise blocks until InService,
 which a boto3 waiter (``endpoint_in_service``) handles the same way it does on AWS.
 """
@@ -41,8 +42,6 @@ class _JobKind:
 
 
 _JOBS = {
-    "training-job": _JobKind("training-job", "createTrainingJob", "TrainingJobName", "TrainingJobArn",
-                             "TrainingJobStatus", "training job"),
     "transform-job": _JobKind("transform-job", "createTransformJob", "TransformJobName", "TransformJobArn",
                               "TransformJobStatus", "transform job"),
     "processing-job": _JobKind("processing-job", "createProcessingJob", "ProcessingJobName", "ProcessingJobArn",
@@ -169,14 +168,24 @@ class LocalSageMakerClient:
         entry.thread.join(_STOP_WAIT_SECONDS)
         return {}
 
+    # Training jobs have their own supervisor (stepfn.local.sagemaker.training): it starts a job detached,
+    # and its StopTrainingJob reaches a job whichever process runs it.
+
+    def _training(self) -> Any:
+        from stepfn.local.sagemaker.training import TrainingJobs
+
+        return TrainingJobs(self.home)
+
     def create_training_job(self, **params: Any) -> dict[str, Any]:
-        return self._create_job("training-job", "CreateTrainingJob", params)
+        response: dict[str, Any] = self._training().start(params)
+        return response
 
     def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
         return self._describe("training-job", TrainingJobName, "DescribeTrainingJob")
 
     def stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:
-        return self._stop_job("training-job", TrainingJobName, "StopTrainingJob")
+        self._training().stop(TrainingJobName)
+        return {}
 
     def create_transform_job(self, **params: Any) -> dict[str, Any]:
         return self._create_job("transform-job", "CreateTransformJob", params)

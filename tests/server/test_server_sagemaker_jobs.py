@@ -1,0 +1,232 @@
+"""boto3 ``sagemaker`` against ``stepfn serve``: training, processing, transform and tuning jobs run for real
+(local processes), with Create / Describe / Stop / List and the errors SageMaker answers."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from stepfn.local.objectstore import ObjectStore
+
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+TRAIN = textwrap.dedent("""
+    import argparse, os, time
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--alpha", type=float, default=1.0)
+    parser.add_argument("--sleep", type=float, default=0.0)
+    args = parser.parse_args()
+    time.sleep(args.sleep)
+    print(f"score={args.alpha * 2}", flush=True)
+    with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w") as handle:
+        handle.write(str(args.alpha))
+""")
+
+
+def _code(error: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
+    return error.value.response["Error"]["Code"], error.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def _wait(describe: Callable[[], dict[str, Any]], key: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        described = describe()
+        if described[key] not in ("InProgress", "Stopping") or time.monotonic() > deadline:
+            return described
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def sagemaker(serve: Callable[..., str], make_client: Callable[..., Any]) -> Any:
+    return make_client("sagemaker", serve())
+
+
+@pytest.fixture
+def code_dir(tmp_path: Path) -> Path:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "train.py").write_text(TRAIN)
+    return code
+
+
+def _training(name: str, code_dir: Path, **hyperparameters: str) -> dict[str, Any]:
+    return {
+        "TrainingJobName": name,
+        "RoleArn": ROLE,
+        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File",
+                                   "MetricDefinitions": [{"Name": "score", "Regex": r"score=([0-9.]+)"}]},
+        "HyperParameters": {"sagemaker_program": '"train.py"',
+                            "sagemaker_submit_directory": json.dumps(f"file://{code_dir}"), **hyperparameters},
+        "OutputDataConfig": {"S3OutputPath": "s3://bucket/output"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 120},
+    }
+
+
+def test_training_job_create_describe_list_and_errors(sagemaker: Any, code_dir: Path, stepfn_home: Path) -> None:
+    created = sagemaker.create_training_job(**_training("fit-1", code_dir, alpha="3"))
+    assert created["TrainingJobArn"].endswith(":training-job/fit-1")
+    described = _wait(lambda: sagemaker.describe_training_job(TrainingJobName="fit-1"), "TrainingJobStatus")
+    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+    artifacts = described["ModelArtifacts"]["S3ModelArtifacts"]
+    assert artifacts == "s3://bucket/output/fit-1/output/model.tar.gz"
+    archive = ObjectStore(stepfn_home / "s3").local_path(artifacts)
+    with tarfile.open(archive) as tar:
+        assert tar.extractfile("model.txt").read() == b"3.0"  # type: ignore[union-attr]
+    assert described["TrainingEndTime"] >= described["CreationTime"]
+    assert described["FinalMetricDataList"][0]["MetricName"] == "score"
+    assert described["FinalMetricDataList"][0]["Value"] == 6.0
+    listed = sagemaker.list_training_jobs()["TrainingJobSummaries"]
+    assert [(job["TrainingJobName"], job["TrainingJobStatus"]) for job in listed] == [("fit-1", "Completed")]
+
+    with pytest.raises(ClientError) as duplicate:
+        sagemaker.create_training_job(**_training("fit-1", code_dir))
+    assert _code(duplicate) == ("ValidationException", 400)
+    assert "Job name must be unique" in str(duplicate.value)
+    with pytest.raises(ClientError) as finished:
+        sagemaker.stop_training_job(TrainingJobName="fit-1")
+    assert "in status Completed" in str(finished.value)
+    with pytest.raises(ClientError) as bad_name:
+        sagemaker.create_training_job(**_training("bad_name!", code_dir))
+    assert _code(bad_name)[0] == "ValidationException"
+
+
+def test_training_job_stop(sagemaker: Any, code_dir: Path) -> None:
+    sagemaker.create_training_job(**_training("long-fit", code_dir, sleep="60"))
+    deadline = time.monotonic() + 60
+    while sagemaker.describe_training_job(TrainingJobName="long-fit")["SecondaryStatus"] != "Training":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    sagemaker.stop_training_job(TrainingJobName="long-fit")
+    described = _wait(lambda: sagemaker.describe_training_job(TrainingJobName="long-fit"), "TrainingJobStatus")
+    assert described["TrainingJobStatus"] == "Stopped"
+
+
+PROCESS = textwrap.dedent("""
+    import os, sys, time
+    time.sleep(float(sys.argv[1]))
+    base = os.environ["SAGEMAKER_BASE_DIR"] + "/processing"
+    rows = open(base + "/input/data/rows.csv").read().split()
+    with open(base + "/output/out/count.txt", "w") as handle:
+        handle.write(str(len(rows)))
+""")
+
+
+def _processing(name: str, sleep: str) -> dict[str, Any]:
+    return {
+        "ProcessingJobName": name, "RoleArn": ROLE,
+        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}},
+        "AppSpecification": {"ImageUri": IMAGE, "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/count.py"],
+                             "ContainerArguments": [sleep]},
+        "ProcessingInputs": [
+            {"InputName": "data", "S3Input": {"S3Uri": "s3://bucket/rows.csv", "LocalPath": "/opt/ml/processing/input/data",
+                                              "S3DataType": "S3Prefix", "S3InputMode": "File"}},
+            {"InputName": "code", "S3Input": {"S3Uri": "s3://bucket/code/count.py", "LocalPath": "/opt/ml/processing/input/code",
+                                              "S3DataType": "S3Prefix", "S3InputMode": "File"}},
+        ],
+        "ProcessingOutputConfig": {"Outputs": [
+            {"OutputName": "out", "S3Output": {"S3Uri": "s3://bucket/processed", "LocalPath": "/opt/ml/processing/output/out",
+                                                "S3UploadMode": "EndOfJob"}}]},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 120},
+    }
+
+
+def test_processing_jobs(sagemaker: Any, stepfn_home: Path) -> None:
+    store = ObjectStore(stepfn_home / "s3")
+    store.put_bytes("s3://bucket/rows.csv", b"1\n2\n3\n")
+    store.put_bytes("s3://bucket/code/count.py", PROCESS.encode())
+    arn = sagemaker.create_processing_job(**_processing("count-rows", "0"))["ProcessingJobArn"]
+    assert arn.endswith(":processing-job/count-rows")
+    described = _wait(lambda: sagemaker.describe_processing_job(ProcessingJobName="count-rows"), "ProcessingJobStatus")
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    assert store.get_bytes("s3://bucket/processed/count.txt") == b"3"
+    with pytest.raises(ClientError) as duplicate:
+        sagemaker.create_processing_job(**_processing("count-rows", "0"))
+    assert _code(duplicate)[0] == "ValidationException"
+    with pytest.raises(ClientError) as finished:
+        sagemaker.stop_processing_job(ProcessingJobName="count-rows")
+    assert "in status Completed" in str(finished.value)
+
+    sagemaker.create_processing_job(**_processing("slow-rows", "60"))
+    assert sagemaker.describe_processing_job(ProcessingJobName="slow-rows")["ProcessingJobStatus"] == "InProgress"
+    sagemaker.stop_processing_job(ProcessingJobName="slow-rows")
+    stopped = _wait(lambda: sagemaker.describe_processing_job(ProcessingJobName="slow-rows"), "ProcessingJobStatus")
+    assert stopped["ProcessingJobStatus"] == "Stopped"
+
+
+INFERENCE = textwrap.dedent("""
+    def model_fn(model_dir):
+        return 10
+
+    def input_fn(body, content_type):
+        return [float(line) for line in body.decode().split()]
+
+    def predict_fn(data, model):
+        return [model * value for value in data]
+
+    def output_fn(prediction, accept):
+        return "".join(f"{value}\\n" for value in prediction), "text/csv"
+""")
+
+
+def test_transform_job(sagemaker: Any, stepfn_home: Path, tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    (model_dir / "code").mkdir(parents=True)
+    (model_dir / "code" / "inference.py").write_text(INFERENCE)
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(model_dir / "code", arcname="code")
+    store = ObjectStore(stepfn_home / "s3")
+    model_data = store.upload(archive, "s3://bucket/model/model.tar.gz")
+    store.put_bytes("s3://bucket/batch/input.csv", b"1\n2\n")
+    sagemaker.create_model(ModelName="tenfold", ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": IMAGE, "ModelDataUrl": model_data, "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
+    request = {
+        "TransformJobName": "batch-1", "ModelName": "tenfold",
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/batch/"}},
+                           "ContentType": "text/csv", "SplitType": "Line"},
+        "TransformOutput": {"S3OutputPath": "s3://bucket/batch-out", "AssembleWith": "Line", "Accept": "text/csv"},
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    }
+    assert sagemaker.create_transform_job(**request)["TransformJobArn"].endswith(":transform-job/batch-1")
+    described = _wait(lambda: sagemaker.describe_transform_job(TransformJobName="batch-1"), "TransformJobStatus")
+    assert described["TransformJobStatus"] == "Completed", described.get("FailureReason")
+    assert store.get_bytes("s3://bucket/batch-out/input.csv.out").split() == [b"10.0", b"20.0"]
+    with pytest.raises(ClientError) as no_model:
+        sagemaker.create_transform_job(**{**request, "TransformJobName": "batch-2", "ModelName": "absent"})
+    assert _code(no_model)[0] == "ValidationException"
+
+
+def test_tuning_job(sagemaker: Any, code_dir: Path) -> None:
+    definition = _training("unused", code_dir)
+    definition.pop("TrainingJobName")
+    definition["StaticHyperParameters"] = definition.pop("HyperParameters")
+    request = {
+        "HyperParameterTuningJobName": "tune-1",
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Grid",
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 1},
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "score"},
+            "ParameterRanges": {"CategoricalParameterRanges": [{"Name": "alpha", "Values": ["1", "4"]}]},
+        },
+        "TrainingJobDefinition": definition,
+    }
+    arn = sagemaker.create_hyper_parameter_tuning_job(**request)["HyperParameterTuningJobArn"]
+    assert arn.endswith(":hyper-parameter-tuning-job/tune-1")
+    described = _wait(lambda: sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-1"),
+                      "HyperParameterTuningJobStatus")
+    assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
+    best = described["BestTrainingJob"]
+    assert best["TunedHyperParameters"]["alpha"] in ("4", '"4"')
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == 8.0
+    with pytest.raises(ClientError) as duplicate:
+        sagemaker.create_hyper_parameter_tuning_job(**request)
+    assert _code(duplicate)[0] == "ResourceInUse"
