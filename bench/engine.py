@@ -71,13 +71,13 @@ WORKLOADS: list[tuple[str, dict[str, Any], Any]] = [
 ]
 
 
-def best_of(repeat: int, run: Callable[[], int]) -> tuple[float, int]:
-    best, transitions = float("inf"), 0
+def best_of(repeat: int, run: Callable[[], Any]) -> float:
+    best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
-        transitions = run()
+        run()
         best = min(best, time.perf_counter() - start)
-    return best, transitions
+    return best
 
 
 def transitions_of(events: list[dict[str, Any]]) -> int:
@@ -85,9 +85,10 @@ def transitions_of(events: list[dict[str, Any]]) -> int:
 
 
 def run_stepfn(definition: dict[str, Any], value: Any, repeat: int, journal_factory: Any = None) -> tuple[float, int]:
+    """Best time from start to result (history recorded, not read back), and the transitions of one run."""
     engine = Engine()
 
-    def once() -> int:
+    def once() -> Any:
         n = next(_RUNS)
         arn = f"arn:aws:states:{REGION}:123456789012:execution:bench:run-{n}"
         journal = journal_factory(arn) if journal_factory else None
@@ -95,10 +96,10 @@ def run_stepfn(definition: dict[str, Any], value: Any, repeat: int, journal_fact
                             state_machine_arn=f"arn:aws:states:{REGION}:123456789012:stateMachine:bench",
                             role_arn=ROLE, journal=journal)
         assert result.status == "SUCCEEDED", (result.error, result.cause)
-        return transitions_of(result.events)
+        return result
 
-    once()  # compile the definition, warm caches
-    return best_of(repeat, once)
+    transitions = transitions_of(once().events)  # also compiles the definition and warms caches
+    return best_of(repeat, once), transitions
 
 
 def sqlite_journal_factory(home: Path) -> Callable[[str], Any] | None:
@@ -149,12 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as home:
         journal_factory = sqlite_journal_factory(Path(home))
+        # All stepfn runs first: moto leaves worker threads behind that would slow whatever runs after it.
         for label, definition, value in WORKLOADS:
             mem_time, transitions = run_stepfn(definition, value, repeat_stepfn)
             sql_time = run_stepfn(definition, value, max(1, repeat_stepfn // 3), journal_factory)[0] \
                 if journal_factory else None
-            moto_time = run_moto(definition, value, repeat_moto)
-            rows.append((label, transitions, mem_time, sql_time, moto_time))
+            rows.append([label, transitions, mem_time, sql_time])
+    for row, (_, definition, value) in zip(rows, WORKLOADS, strict=True):
+        row.append(run_moto(definition, value, repeat_moto))
     print(f"{'workload':34} {'transitions':>11} {'stepfn mem':>12} {'stepfn sqlite':>14} {'moto':>10} "
           f"{'mem/moto':>9} {'sqlite/moto':>12}")
     for label, transitions, mem_time, sql_time, moto_time in rows:
