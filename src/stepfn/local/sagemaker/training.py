@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import shlex
+import subprocess
 import sys
 import threading
 import time
@@ -437,6 +438,7 @@ class _Run:
         self.log = jobs.log_path(name)
         self.feeders: list[PipeFeeder] = []
         self.checkpoints: CheckpointSync | None = None
+        self.container: str | None = None
         self._last_checkpoint_push = 0.0
 
     def _status(self, secondary: str, *, status: str | None = None, message: str | None = None,
@@ -490,6 +492,10 @@ class _Run:
             )
         finally:
             stop.set()
+        if outcome.stopped is not None and self.container is not None:
+            # SIGKILL ends the docker CLI, not the container it started: remove that too.
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                subprocess.run(["docker", "rm", "-f", self.container], capture_output=True, timeout=60, check=False)
         feeder_error = next((f.error for f in self.feeders if f.error), None)
         self._status("Uploading")
         upload_error = self._upload()
@@ -641,7 +647,8 @@ class _Run:
 
         ``docker run`` forwards SIGTERM to the container, so MaxRuntimeInSeconds and stops behave as on SageMaker;
         ``--gpus all`` is added for GPU instance types when this machine has GPUs."""
-        argv = [*runtime.command, "run", "--rm", "--name", f"stepfn-{self.name}", "-v", f"{self.job.base}:/opt/ml"]
+        self.container = f"stepfn-{self.name}"
+        argv = [*runtime.command, "run", "--rm", "--name", self.container, "-v", f"{self.job.base}:/opt/ml"]
         for key, value in platform.items():
             if key not in ("SAGEMAKER_BASE_DIR", "PYTHONUNBUFFERED"):
                 argv += ["-e", f"{key}={value}"]
@@ -661,8 +668,6 @@ class _Run:
         if command is None:
             return
         append_log(self.log, "stepfn: installing requirements.txt into the job's site-packages", self.control)
-        import subprocess
-
         result = subprocess.run(command, cwd=self.job.code, env=clean_environment(platform), capture_output=True,
                                 text=True, check=False)
         append_log(self.log, (result.stdout + result.stderr).strip() or "(pip printed nothing)")
