@@ -253,3 +253,32 @@ def test_mock_config_test_cases_as_step_functions_local(shared_dir: Any, monkeyp
             client.start_execution(stateMachineArn=arn + "#NoSuchCase")
     finally:
         client.close()
+
+
+def test_two_clients_in_one_process_share_stop_wait_and_tokens(functions: Any) -> None:
+    tokens: list[str] = []
+    functions("remember-token", lambda event: tokens.append(event["token"]))
+    runner, other = LocalStepFunctionsClient(), LocalStepFunctionsClient()
+    try:
+        waiting = machine(runner, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 300, "End": True}}})
+        callback = machine(runner, {"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": "remember-token", "Payload": {"token.$": "$$.Task.Token"}},
+            "End": True}}}, name="callback")
+        sleeping = runner.start_execution(stateMachineArn=waiting)["executionArn"]
+        assert not other.wait_for_execution(sleeping, timeout=0.2)  # still running, seen through the store
+        other.stop_execution(executionArn=sleeping, error="Bored")
+        assert other.wait_for_execution(sleeping, timeout=10)
+        assert runner.describe_execution(executionArn=sleeping)["status"] == "ABORTED"
+
+        pending = runner.start_execution(stateMachineArn=callback)["executionArn"]
+        deadline = time.time() + 10
+        while not tokens:
+            assert time.time() < deadline
+            time.sleep(0.01)
+        other.send_task_success(taskToken=tokens[0], output='{"from": "other client"}')
+        assert other.wait_for_execution(pending, timeout=10)
+        assert json.loads(other.describe_execution(executionArn=pending)["output"]) == {"from": "other client"}
+    finally:
+        runner.close()
+        other.close()

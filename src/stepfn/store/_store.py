@@ -396,11 +396,9 @@ class Store:
         rows = self._db.read("SELECT outcome FROM task_callbacks WHERE id = ?", (callback_id,))
         return rows[0]["outcome"] if rows else None
 
-    def others_running(self) -> bool:
-        """Whether any RUNNING execution belongs to another process (so a token may be held there)."""
-        rows = self._db.read(
-            "SELECT 1 FROM executions WHERE status = 'RUNNING' AND owner IS NOT ? LIMIT 1", (current_owner().token,))
-        return bool(rows)
+    def running_arns(self) -> set[str]:
+        """The ARNs of every RUNNING execution, whichever process runs it."""
+        return {row["arn"] for row in self._db.read("SELECT arn FROM executions WHERE status = 'RUNNING'")}
 
     # -- history ----------------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 REDRIVE_WINDOW = timedelta(days=14)
 CALLBACK_RELAY_SECONDS = 3.0
 """How long a task-token call waits for another process to take a token this one does not hold."""
+WAIT_POLL_SECONDS = 0.05
 DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
 DEFAULT_TRACING = {"enabled": False}
 
@@ -113,8 +115,23 @@ class LocalClientBase:
         return self._runner.resume_orphans()
 
     def wait_for_execution(self, execution_arn: str, timeout: float | None = None) -> bool:
-        """Block until this process's run of the execution has ended (True) or ``timeout`` passed (False)."""
-        return self._runner.wait(execution_arn, timeout)
+        """Block until the execution has ended (True) or ``timeout`` seconds passed (False).
+
+        An execution this client runs is waited for directly; one run elsewhere (another client or process)
+        by polling the store.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if self._runner.handle(execution_arn) is not None:
+                if not self._runner.wait(execution_arn, remaining):
+                    return False
+            elif self.store.get_execution(execution_arn).status != "RUNNING":
+                return True
+            elif remaining is not None and remaining <= 0:
+                return False
+            else:
+                time.sleep(WAIT_POLL_SECONDS)
 
     def close(self) -> None:
         """Close the store's connections. Running executions go on until the process exits."""

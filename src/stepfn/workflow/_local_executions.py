@@ -301,7 +301,8 @@ class ExecutionOperations(LocalClientBase):
             code = error.error if error.error in ("TaskDoesNotExist", "InvalidToken", "TaskTimedOut") else (
                 "TaskDoesNotExist")
             # The waiting task may run in another process: post the callback and let its owner deliver it.
-            if code != "TaskDoesNotExist" or not self.store.others_running():
+            # (another client of this process counts: each client has its own engine).
+            if code != "TaskDoesNotExist" or not self.store.running_arns() - self._runner.running():
                 raise self._error(code, f"{code}: '{token}'", op) from None
             outcome = self._relay(token, kind, payload)
             if outcome != "delivered":

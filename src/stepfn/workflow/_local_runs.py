@@ -91,6 +91,11 @@ class ExecutionRunner:
             self._handles.pop(arn, None)
             self._finished.notify_all()
 
+    def running(self) -> set[str]:
+        """The executions this runner's engine is running now."""
+        with self._lock:
+            return set(self._handles)
+
     def handle(self, arn: str) -> Any | None:
         with self._lock:
             return self._handles.get(arn)
