@@ -212,3 +212,17 @@ def test_unknown_image_runs_under_docker_when_there_is_one(
     monkeypatch.setenv("STEPFN_DOCKER", "0")
     with pytest.raises(Exception, match="register_image"):
         TrainingJobs(stepfn_home).create(training_request("no-docker", image=image))
+
+
+def test_container_entrypoint_runs_even_for_an_unknown_image(
+    stepfn_home: Path, store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STEPFN_DOCKER", "0")
+    program = tmp_path / "entry.py"
+    program.write_text("import os, sys\nopen(os.path.join(sys.argv[1], 'm.txt'), 'w').write(sys.argv[2])\n")
+    request = training_request("entry-job", image="1.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1")
+    request["AlgorithmSpecification"].update(  # type: ignore[union-attr]
+        ContainerEntrypoint=["python3", str(program)], ContainerArguments=["/opt/ml/model", "from-entrypoint"])
+    record = TrainingJobs(stepfn_home).run(request)
+    assert record["TrainingJobStatus"] == "Completed", record.get("FailureReason")
+    assert read_tar(store.local_path(record["ModelArtifacts"]["S3ModelArtifacts"])) == {"m.txt": b"from-entrypoint"}

@@ -33,7 +33,7 @@ from typing import Any
 from stepfn.engine.protocol import TaskControl, TaskHandler, TaskRequest
 from stepfn.errors import ServiceError, StatesError, StoreError
 from stepfn.local.objectstore import ObjectStore, stepfn_home
-from stepfn.local.sagemaker.images import Runtime, UnknownImageError, resolve_image
+from stepfn.local.sagemaker.images import Runtime, UnknownImageError, repository_of, resolve_image
 from stepfn.local.sagemaker.jobdir import (
     ChannelError,
     CheckpointSync,
@@ -407,11 +407,15 @@ class TrainingJobs:
         return info.get("start") in (None, _process_start(pid))
 
     def runtime_for(self, params: dict[str, Any]) -> Runtime:
-        image = params["AlgorithmSpecification"]["TrainingImage"]
+        spec = params["AlgorithmSpecification"]
+        image = spec["TrainingImage"]
         script_mode = "sagemaker_program" in (params.get("HyperParameters") or {})
         try:
             return resolve_image(image, script_mode=script_mode, home=self.home)
         except UnknownImageError as exc:
+            if spec.get("ContainerEntrypoint"):
+                # The request says what to run: run it here, /opt/ml relocated (as docker --entrypoint would).
+                return Runtime("command", image, repository_of(image))
             raise _invalid(str(exc)) from None
 
     @staticmethod
