@@ -9,6 +9,7 @@ from typing import Any
 from engine_helpers import machine, run, types
 
 from stepfn.engine import ScaledClock, TaskControl, TaskRequest
+from stepfn.errors import StatesError
 
 
 def test_inline_map_with_item_selector_context_and_result_path() -> None:
@@ -148,3 +149,19 @@ def test_wait_states_on_a_scaled_clock() -> None:
     assert result.status == "SUCCEEDED"
     assert (clock.now() - start).total_seconds() >= 900
     assert time.monotonic() - began < 1
+
+
+def test_failed_iteration_aborts_the_running_ones() -> None:
+    def work(request: TaskRequest, control: TaskControl) -> Any:
+        if request.parameters == 0:
+            raise StatesError("Item.Failed", "item 0")
+        time.sleep(0.1)
+        return request.parameters
+
+    definition = machine(M={"Type": "Map", "MaxConcurrency": 2, "ItemProcessor": {"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "After"},
+        "After": {"Type": "Pass", "End": True}}}})
+    result = run(definition, [0, 1], handlers={"lambda:invoke": work})
+    assert (result.status, result.error) == ("FAILED", "Item.Failed")
+    assert "MapIterationFailed" in types(result) and "MapIterationAborted" in types(result)
+    assert types(result)[-2:] == ["MapStateFailed", "ExecutionFailed"]

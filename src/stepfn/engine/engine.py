@@ -23,7 +23,7 @@ from typing import Any
 from stepfn.asl.paths import compact_json
 from stepfn.engine.clock import Clock, SystemClock
 from stepfn.engine.definition import Graph, compile_definition
-from stepfn.engine.history import History, Journal, Payload
+from stepfn.engine.history import MAX_HISTORY_EVENTS, History, Journal, Payload
 from stepfn.engine.protocol import TaskHandler
 from stepfn.engine.runtime import Frame, Halt, Run, Variables, run_graph
 from stepfn.engine.task import MAX_PAYLOAD_BYTES, TokenRegistry
@@ -70,6 +70,8 @@ class ExecutionHandle:
         self._done = threading.Event()
         self._result: ExecutionResult | None = None
         self._thread: threading.Thread | None = None
+        if isinstance(run.history, History):
+            run.history.on_limit = self._history_full
 
     @property
     def execution_arn(self) -> str:
@@ -98,6 +100,12 @@ class ExecutionHandle:
         self.run.halt("ABORTED", error, cause)
         self._finish("ABORTED", None, error, cause, "ExecutionAborted", {"error": error, "cause": cause})
         return self.wait()
+
+    def _history_full(self) -> None:
+        cause = f"The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."
+        if self.run.halt("FAILED", "States.Runtime", cause):
+            self._finish("FAILED", None, "States.Runtime", cause, "ExecutionFailed",
+                         {"error": "States.Runtime", "cause": cause})
 
     def _time_out(self) -> None:
         cause = "The execution exceeded its TimeoutSeconds."

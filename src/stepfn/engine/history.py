@@ -27,11 +27,17 @@ from typing import Any, Protocol
 from stepfn.asl.paths import compact_json
 from stepfn.engine.clock import Clock, SystemClock
 
-__all__ = ["DETAILS_KEY", "Assigned", "BufferedHistory", "History", "Journal", "Payload", "as_datetime", "details_member"]
+__all__ = [
+    "DETAILS_KEY", "MAX_HISTORY_EVENTS", "Assigned", "BufferedHistory", "History", "Journal", "Payload", "as_datetime",
+    "details_member",
+]
 
 
 # Events are written to the journal in batches of at most this many (and at every checkpoint).
 JOURNAL_BATCH = 256
+# AWS's hard quota: event 25,000 is ExecutionSucceeded or the execution fails (ExecutionFailed is that event).
+MAX_HISTORY_EVENTS = 25_000
+_ENDINGS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
 
 
 class Journal(Protocol):
@@ -221,6 +227,8 @@ class History:
             self._children[int(event.get("previousEventId") or 0)].append(event)
         self._ids = itertools.count(max((int(e["id"]) for e in self.prior), default=0) + 1)
         self.replaying = bool(self.prior)
+        # Called (outside the lock) when an event would be the 25,000th; the engine fails the execution.
+        self.on_limit: Callable[[], None] | None = None
 
     def add(self, event_type: str, previous_id: int, details: dict[str, Any] | None = None
             ) -> tuple[int, datetime | float]:
@@ -236,6 +244,8 @@ class History:
             if self.closed:
                 return 0, now
             event_id = next(self._ids)
+            if event_id >= MAX_HISTORY_EVENTS and event_type not in _ENDINGS:
+                return self._over_limit(event_id, now)
             self._events.append((event_type, event_id, previous_id, now, details))
             return event_id, now
         with self._lock:
@@ -244,13 +254,23 @@ class History:
             if self.closed:
                 return 0, now
             event_id = next(self._ids)
-            event = (event_type, event_id, previous_id, now, details)
-            self._events.append(event)
-            if self._journal is not None:
-                self._pending.append(event)
-                if len(self._pending) >= JOURNAL_BATCH:
-                    self._flush()
+            full = event_id >= MAX_HISTORY_EVENTS and event_type not in _ENDINGS
+            if not full:
+                event = (event_type, event_id, previous_id, now, details)
+                self._events.append(event)
+                if self._journal is not None:
+                    self._pending.append(event)
+                    if len(self._pending) >= JOURNAL_BATCH:
+                        self._flush()
+        if full:
+            return self._over_limit(event_id, now)
         return event_id, now
+
+    def _over_limit(self, event_id: int, now: Any) -> tuple[int, Any]:
+        self._ids = itertools.count(event_id)  # the ExecutionFailed the engine records takes this id
+        if self.on_limit is not None:
+            self.on_limit()
+        return 0, now
 
     @contextlib.contextmanager
     def concurrently(self) -> Iterator[None]:

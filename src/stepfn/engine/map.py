@@ -29,7 +29,7 @@ from stepfn.engine.definition import (
     template,
 )
 from stepfn.engine.history import History
-from stepfn.engine.parallel import run_all, run_branch_graph
+from stepfn.engine.parallel import Aborted, run_all, run_branch_graph
 from stepfn.engine.protocol import TaskRequest
 from stepfn.engine.retry import RetryingNode, retrying_fields
 from stepfn.engine.runtime import Frame, Variables
@@ -195,7 +195,6 @@ class MapNode(RetryingNode):
         processor = self.processor
         inputs = [self._item_input(frame, effective, states, i, item) for i, item in enumerate(items)]
         start_event = frame.last_event
-        lock = threading.Lock()
         name = self.name
 
         def iteration(i: int, abort: threading.Event) -> Any:
@@ -205,8 +204,10 @@ class MapNode(RetryingNode):
             try:
                 output = run_branch_graph(child, processor, inputs[i], abort)
             except StatesError:
-                with lock:
-                    child.emit("MapIterationFailed", {"name": name, "index": i})
+                child.emit("MapIterationFailed", {"name": name, "index": i})
+                raise
+            except Aborted:
+                child.emit("MapIterationAborted", {"name": name, "index": i})
                 raise
             child.emit("MapIterationSucceeded", {"name": name, "index": i})
             return output

@@ -29,10 +29,10 @@ from stepfn.engine.runtime import Frame, Variables
 from stepfn.engine.task import check_size
 from stepfn.errors import DefinitionError, StatesError
 
-__all__ = ["ParallelNode", "run_all"]
+__all__ = ["Aborted", "ParallelNode", "run_all", "run_branch_graph"]
 
 
-class _Aborted(Exception):
+class Aborted(Exception):
     """A sibling failed: this branch/iteration stops without recording more."""
 
 
@@ -55,7 +55,7 @@ def _run_pool(count: int, work: Callable[[int, threading.Event], Any], abort: th
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         first_error: BaseException | None = None
         for future in done:
-            if future.exception() is not None and not isinstance(future.exception(), _Aborted):
+            if future.exception() is not None and not isinstance(future.exception(), Aborted):
                 first_error = future.exception()
                 break
         if first_error is not None:
@@ -63,7 +63,7 @@ def _run_pool(count: int, work: Callable[[int, threading.Event], Any], abort: th
         for future, i in futures.items():
             try:
                 results[i] = future.result()
-            except _Aborted:
+            except Aborted:
                 pass
             except BaseException as exc:
                 if first_error is None:
@@ -78,7 +78,7 @@ def run_branch_graph(frame: Frame, graph: Graph, value: Any, abort: threading.Ev
     name: str | None = graph.start_at
     while name is not None:
         if abort.is_set():
-            raise _Aborted()
+            raise Aborted()
         value, name = frame.run_state(graph.states[name], value)
     return value
 

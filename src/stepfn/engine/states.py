@@ -18,6 +18,7 @@ from stepfn.asl.paths import (
     compile_expression,
 )
 from stepfn.engine.definition import IDENTITY, Compiler, StateNode, common_fields, optional_path, result_path, template
+from stepfn.engine.history import as_datetime
 from stepfn.engine.runtime import Frame, Halt
 from stepfn.errors import DefinitionError, StatesError
 
@@ -199,6 +200,8 @@ class WaitNode(StateNode):
             delay = self._jsonpath_delay(frame, effective)
         if delay > MAX_WAIT_SECONDS:
             raise StatesError(RUNTIME, "Wait state delay is too long.")
+        # A resumed execution re-enters the Wait with its original entered time: only the rest remains.
+        delay -= max(0.0, (frame.run.clock.now() - as_datetime(frame.entered_time)).total_seconds())
         if delay > 0:
             frame.run.history.checkpoint()
         if delay > 0 and not frame.run.clock.sleep(delay, frame.run.cancel):
