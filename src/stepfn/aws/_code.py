@@ -37,7 +37,7 @@ from typing import Any, Literal
 from stepfn.errors import StepfnError
 
 _SAGEMAKER_RESOURCE = re.compile(r"^arn:[\w-]+:states:::sagemaker:(\w+)(\.[\w:]+)?$")
-_SKIPPED_NAMES = frozenset({"__pycache__", ".git", ".ipynb_checkpoints", ".DS_Store"})
+_SKIPPED_NAMES = frozenset({"__pycache__", ".git", ".ipynb_checkpoints", ".DS_Store", ".stepfn"})
 
 
 class UploadError(StepfnError):

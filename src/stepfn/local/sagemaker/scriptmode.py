@@ -17,6 +17,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -228,13 +229,24 @@ def stage_code(store: ObjectStore, submit_directory: str | None, job: JobDir) ->
     except StoreError as exc:
         raise ScriptModeError(f"cannot fetch sagemaker_submit_directory {submit_directory}: {exc}") from exc
     if local.is_dir():
-        shutil.copytree(local, job.code, dirs_exist_ok=True)
+        shutil.copytree(local, job.code, dirs_exist_ok=True, ignore=_enclosing(job.root))
     elif local.is_file() and _is_tarfile(local):
         safe_extract(local, job.code)
     elif local.is_file():
         shutil.copy2(local, job.code)
     else:
         raise ScriptModeError(f"sagemaker_submit_directory {submit_directory} does not exist")
+
+
+def _enclosing(job_root: Path) -> Callable[[str, list[str]], list[str]]:
+    """A copytree filter leaving out whatever holds the job itself: with ``source_dir="."`` and the default
+    ``$STEPFN_HOME`` (``./.stepfn``) the code directory contains the job directory it is copied into."""
+    root = job_root.resolve()
+
+    def ignore(directory: str, names: list[str]) -> list[str]:
+        return [name for name in names if root.is_relative_to((Path(directory) / name).resolve())]
+
+    return ignore
 
 
 def _is_tarfile(path: Path) -> bool:
