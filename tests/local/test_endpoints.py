@@ -306,3 +306,29 @@ def test_registered_image_serves_with_its_own_command_and_restarts(home: Path, t
         assert json.loads(response["Body"].read())["echo"] == "AGAIN"
     finally:
         unregister_image(image, home=home)
+
+
+def test_data_capture_writes_sagemaker_capture_records(home: Path, sklearn_model: tuple[str, Any, np.ndarray]) -> None:
+    uri, _model, features = sklearn_model
+    call(home, "createModel", {"ModelName": "cap", "PrimaryContainer": {
+        "Image": SKLEARN_IMAGE, "ModelDataUrl": uri, "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}})
+    call(home, "createEndpointConfig", {
+        "EndpointConfigName": "cap", "ProductionVariants": [{"VariantName": "Main", "ModelName": "cap"}],
+        "DataCaptureConfig": {"EnableCapture": True, "InitialSamplingPercentage": 100,
+                              "DestinationS3Uri": "s3://bucket/capture", "CaptureOptions": [
+                                  {"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+                              "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]}}})
+    call(home, "createEndpoint", {"EndpointName": "cap", "EndpointConfigName": "cap"})
+    record = RecordStore(home).get("endpoint", "cap") or {}
+    assert record["DataCaptureConfig"]["CaptureStatus"] == "Started"
+    check_shape("DescribeEndpoint", record)
+    body = json.dumps({"rows": features[:2].tolist()})
+    answer = invoke_endpoint("cap", body, "application/json", "application/json", home=home)["Body"].read().decode()
+    store = ObjectStore(home / "s3")
+    [captured] = store.list("s3://bucket/capture/cap/Main/")
+    assert captured.endswith(".jsonl")
+    event = json.loads(store.get_bytes(captured))
+    assert event["captureData"]["endpointInput"] == {"observedContentType": "application/json", "mode": "INPUT",
+                                                     "data": body, "encoding": "JSON"}
+    assert event["captureData"]["endpointOutput"]["data"] == answer
+    assert event["eventVersion"] == "0" and event["eventMetadata"]["eventId"]

@@ -13,11 +13,13 @@ Python API (the sagemaker-runtime shapes): :func:`invoke_endpoint`, :func:`list_
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import io
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,10 +27,11 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from stepfn.errors import ServiceError
+from stepfn.errors import ServiceError, StoreError
 from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker.models import prepare_variant
 from stepfn.local.sagemaker.records import RecordStore, arn, check_name, now_millis, sagemaker_error
@@ -362,6 +365,16 @@ class Endpoints:
         self._save_server(name, server)
         record = self.records.update("endpoint", name, EndpointStatus="InService", **changes)
         record.pop("FailureReason", None)
+        config = self.records.get("endpoint-config", record["EndpointConfigName"]) or {}
+        capture = config.get("DataCaptureConfig")
+        record.pop("DataCaptureConfig", None)
+        if capture:
+            enabled = bool(capture.get("EnableCapture", True))
+            record["DataCaptureConfig"] = {
+                "EnableCapture": enabled, "CaptureStatus": "Started" if enabled else "Stopped",
+                "CurrentSamplingPercentage": int(capture.get("InitialSamplingPercentage", 0)),
+                "DestinationS3Uri": capture.get("DestinationS3Uri", ""), "KmsKeyId": capture.get("KmsKeyId", ""),
+            }
         self.records.put("endpoint", name, record)
         return record
 
@@ -430,6 +443,7 @@ class Endpoints:
                 f"See the endpoint log at {self.records.log_path('endpoint', EndpointName)} for more information.",
                 status=424, original_status=status,
             )
+        self._capture(record, variant, payload, ContentType, body, response_headers.get("content-type"))
         from botocore.response import StreamingBody
 
         result: dict[str, Any] = {
@@ -441,6 +455,44 @@ class Endpoints:
         if "x-amzn-sagemaker-custom-attributes" in response_headers:
             result["CustomAttributes"] = response_headers["x-amzn-sagemaker-custom-attributes"]
         return result
+
+
+    def _capture(self, record: dict[str, Any], variant: str, request: bytes, request_type: str | None,
+                 response: bytes, response_type: str | None) -> None:
+        """DataCaptureConfig: one capture record (SageMaker's JSON Lines format) per sampled invocation at
+        ``<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/<mm-ss-mmm>-<uuid>.jsonl``."""
+        config = (self.records.get("endpoint-config", record.get("EndpointConfigName") or "") or {}).get("DataCaptureConfig")
+        if not config or not config.get("EnableCapture", True):
+            return
+        if random.uniform(0, 100) >= float(config.get("InitialSamplingPercentage", 0)):
+            return
+        modes = {option.get("CaptureMode") for option in config.get("CaptureOptions") or []}
+        headers = config.get("CaptureContentTypeHeader") or {}
+        data: dict[str, Any] = {}
+        for mode, key, content, content_type in (("Input", "endpointInput", request, request_type),
+                                                 ("Output", "endpointOutput", response, response_type)):
+            if mode in modes or "InputAndOutput" in modes:
+                data[key] = {"observedContentType": content_type or "", "mode": mode.upper(),
+                             **_captured(content, content_type, headers)}
+        now = datetime.now(UTC)
+        event = {"captureData": data, "eventMetadata": {"eventId": str(uuid.uuid4()),
+                                                         "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                 "eventVersion": "0"}
+        name = f"{now:%M-%S}-{now.microsecond // 1000:03d}-{uuid.uuid4()}.jsonl"
+        uri = f"{config['DestinationS3Uri'].rstrip('/')}/{record['EndpointName']}/{variant}/{now:%Y/%m/%d/%H}/{name}"
+        with contextlib.suppress(StoreError, OSError):  # as on SageMaker, a capture failure never fails the call
+            self.store.put_bytes(uri, (json.dumps(event) + "\n").encode())
+
+
+def _captured(content: bytes, content_type: str | None, headers: dict[str, Any]) -> dict[str, str]:
+    kind = (content_type or "").split(";")[0].strip().lower()
+    for encoding, key in (("CSV", "CsvContentTypes"), ("JSON", "JsonContentTypes")):
+        if kind and kind in [t.lower() for t in headers.get(key) or []]:
+            try:
+                return {"data": content.decode("utf-8"), "encoding": encoding}
+            except UnicodeDecodeError:
+                break
+    return {"data": base64.b64encode(content).decode("ascii"), "encoding": "BASE64"}
 
 
 def _reason(error: Exception) -> str:
