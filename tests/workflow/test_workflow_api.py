@@ -209,3 +209,30 @@ def test_execution_repr_and_lists() -> None:
                           "executionStartedEventDetails": {"input": "{}"}}])
     assert "ExecutionStarted" in events.to_html()
     assert ExecutionStatus("TIMED_OUT") is ExecutionStatus.TimedOut and ExecutionStatus.Aborted == "ABORTED"
+
+
+def test_widgets_have_the_original_names() -> None:
+    from stepfn.workflow.widgets import (
+        EventsTableWidget,
+        ExecutionGraphWidget,
+        ExecutionsTableWidget,
+        WorkflowGraphWidget,
+        WorkflowsTableWidget,
+    )
+
+    definition = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"},
+                                                        "B": {"Type": "Fail", "Error": "E"}}})
+    assert 'data-state="B"' in WorkflowGraphWidget(definition).show(portrait=True)
+    events = [
+        {"id": 1, "type": "ExecutionStarted", "timestamp": START, "executionStartedEventDetails": {"input": "{}"}},
+        {"id": 2, "type": "PassStateEntered", "previousEventId": 1, "timestamp": START,
+         "stateEnteredEventDetails": {"name": "A", "input": "{}"}},
+        {"id": 3, "type": "PassStateExited", "previousEventId": 2, "timestamp": START,
+         "stateExitedEventDetails": {"name": "A", "output": "{}"}},
+    ]
+    graph = ExecutionGraphWidget(definition, json.dumps(events, default=str), "arn:aws:states:r:1:execution:m:e")
+    assert graph.statuses() == {"A": "SUCCEEDED"}
+    assert 'data-state="A" data-status="SUCCEEDED"' in graph.show()
+    assert "PassStateEntered" in EventsTableWidget(events).show()
+    assert "<table" in ExecutionsTableWidget([]).show()
+    assert "wf-name" in WorkflowsTableWidget([{"name": "wf-name", "stateMachineArn": "arn"}]).show()

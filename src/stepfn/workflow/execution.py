@@ -13,16 +13,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from stepfn.workflow._html import HtmlDocument, build_table, display, execution_url, link
+from stepfn.workflow._html import HtmlDocument, display, execution_url, link
+from stepfn.workflow.widgets import EventsTableWidget, ExecutionGraphWidget, ExecutionsTableWidget
 
 if TYPE_CHECKING:
     from stepfn.workflow.workflow import Workflow
 
 logger = logging.getLogger("stepfn")
-
-LOCAL_POLL_SECONDS = 0.05
-"""``get_output(wait=True)`` polls the local store this often (a cheap SQLite read); AWS every second."""
-
 
 class ExecutionStatus(StrEnum):
     """An execution's status; a ``str`` too, so it equals the raw status string boto3 returns (§11 #6)."""
@@ -45,20 +42,14 @@ class EventsList(list):  # type: ignore[type-arg]
     """History events as ``get_execution_history`` returns them; ``to_html()`` renders a table."""
 
     def to_html(self) -> HtmlDocument:
-        rows = []
-        for event in self:
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), None)
-            rows.append((event.get("id"), event.get("type"), event.get("timestamp"), details))
-        return build_table("Execution events", ("ID", "Type", "Timestamp", "Details"), rows, css_class="events")
+        return EventsTableWidget(self).show()
 
 
 class ExecutionsList(list):  # type: ignore[type-arg]
     """Executions of a workflow; ``to_html()`` renders a table."""
 
     def to_html(self) -> HtmlDocument:
-        rows = [(e.name, e.status, e.start_date, e.stop_date, e.execution_arn) for e in self]
-        return build_table("Executions", ("Name", "Status", "Started", "End Time", "ARN"), rows,
-                           css_class="executions")
+        return ExecutionsTableWidget(self).show()
 
 
 class Execution:
@@ -120,14 +111,9 @@ class Execution:
 
     def render_progress(self, portrait: bool = False, max_events: int = 25000) -> HtmlDocument:
         """The workflow graph with each state coloured by how far this execution got (self-contained HTML)."""
-        from stepfn.workflow.graph import render_html
-        from stepfn.workflow.progress import state_progress
-
         events = self.list_events(max_items=max_events)
-        statuses = {name: progress.status for name, progress in state_progress(list(events)).items()}
-        title = f"{self.name or self.execution_arn.rsplit(':', 1)[-1]} ({self.status or 'UNKNOWN'})"
-        del portrait  # the layered layout always runs top to bottom
-        return HtmlDocument(render_html(self.workflow.definition.to_dict(), title=title, statuses=statuses))
+        widget = ExecutionGraphWidget(self.workflow.definition.to_dict(), events, self.execution_arn)
+        return widget.show(portrait=portrait)
 
     def get_input(self) -> Any:
         """The execution's input, decoded from JSON (None if there is none)."""
@@ -138,10 +124,12 @@ class Execution:
         """The execution's output, decoded (None until it succeeds); ``wait`` blocks while it is RUNNING."""
         from stepfn.workflow.local_client import LocalStepFunctionsClient
 
-        interval = LOCAL_POLL_SECONDS if isinstance(self.client, LocalStepFunctionsClient) else 1.0
         response = self.describe()
         while wait and response["status"] == "RUNNING":
-            time.sleep(interval)
+            if isinstance(self.client, LocalStepFunctionsClient):
+                self.client.wait_for_execution(self.execution_arn)
+            else:
+                time.sleep(1)
             response = self.describe()
         text = response.get("output")
         return None if text is None else json.loads(text)

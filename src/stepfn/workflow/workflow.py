@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from stepfn.exceptions import MissingRequiredParameter, WorkflowNotFound
-from stepfn.workflow._html import HtmlDocument, build_table, display, link, workflow_url
+from stepfn.workflow._html import HtmlDocument, display, link, workflow_url
 from stepfn.workflow.execution import Execution, ExecutionsList, ExecutionStatus, as_status
+from stepfn.workflow.widgets import WorkflowGraphWidget, WorkflowsTableWidget
 
 logger = logging.getLogger("stepfn")
 
@@ -70,8 +71,7 @@ class WorkflowList(list):  # type: ignore[type-arg]
     """State machines as ``list_state_machines`` returns them; ``to_html()`` renders a table."""
 
     def to_html(self) -> HtmlDocument:
-        rows = [(w.get("name"), w.get("type"), w.get("creationDate"), w.get("stateMachineArn")) for w in self]
-        return build_table("Workflows", ("Name", "Type", "Creation Date", "ARN"), rows, css_class="workflows")
+        return WorkflowsTableWidget(self).show()
 
 
 class Workflow:
@@ -290,10 +290,7 @@ class Workflow:
 
     def render_graph(self, portrait: bool = False) -> HtmlDocument:
         """The workflow as a self-contained HTML/SVG graph (rendered inline by notebooks)."""
-        from stepfn.workflow.graph import render_html
-
-        del portrait  # the layered layout always runs top to bottom
-        return HtmlDocument(render_html(self.definition.to_dict(), title=self.name))
+        return WorkflowGraphWidget(self.definition.to_dict(), title=self.name).show(portrait=portrait)
 
     def get_cloudformation_template(self, description: str | None = None) -> str:
         """A CloudFormation YAML template creating this state machine (byte-identical to the original's)."""
