@@ -196,3 +196,23 @@ def test_tfrecord_split() -> None:
 ])
 def test_filter_jsonpath_subset(path: str, value: Any, expected: Any) -> None:
     assert apply_filter(path, value) == expected
+
+
+def test_manifest_of_gzipped_objects(home: Path, sklearn_model: Any) -> None:
+    import gzip
+
+    features, _ = tiny_classification()
+    store = ObjectStore(home / "s3")
+    store.put_bytes("s3://bucket/gz/part-a.csv.gz", gzip.compress(_csv(features[:2]).encode()))
+    store.put_bytes("s3://bucket/gz/nested/part-b.csv.gz", gzip.compress(_csv(features[2:3]).encode()))
+    store.put_bytes("s3://bucket/gz/ignored.csv.gz", gzip.compress(b"1,2\n"))  # not in the manifest
+    store.put_bytes("s3://bucket/manifests/input.manifest",
+                    json.dumps([{"prefix": "s3://bucket/gz/"}, "part-a.csv.gz", "nested/part-b.csv.gz"]).encode())
+    call(home, "createTransformJob", _job(
+        "manifest", "s3://bucket/manifests/input.manifest", "s3://bucket/manifest-out",
+        TransformInput={"CompressionType": "Gzip", "DataSource": {"S3DataSource": {
+            "S3DataType": "ManifestFile", "S3Uri": "s3://bucket/manifests/input.manifest"}}}), pattern="sync")
+    assert store.list("s3://bucket/manifest-out/") == [
+        "s3://bucket/manifest-out/nested/part-b.csv.gz.out", "s3://bucket/manifest-out/part-a.csv.gz.out"]
+    expected = sklearn_model.predict(features[:2].astype("float32"))
+    assert store.get_bytes("s3://bucket/manifest-out/part-a.csv.gz.out").decode().split() == [str(v) for v in expected]
