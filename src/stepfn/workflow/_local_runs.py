@@ -14,6 +14,7 @@ the owner's poller picks them up (every ``STOP_POLL_SECONDS``).
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import threading
@@ -42,6 +43,16 @@ class ExecutionRunner:
         self._finished = threading.Condition(self._lock)
         self._poller: threading.Thread | None = None
         self._closed = threading.Event()
+        atexit.register(self._warn_unfinished)
+
+    def _warn_unfinished(self) -> None:
+        running = self.running()
+        if running:
+            # Daemon threads die with the interpreter; the store keeps the executions RUNNING for a resume.
+            logger.warning(
+                "%d local execution(s) still running at exit will resume when a client next opens %s: %s",
+                len(running), self._store.home, ", ".join(sorted(running)),
+            )
 
     @property
     def engine(self) -> Any:
@@ -175,6 +186,7 @@ class ExecutionRunner:
 
     def close(self) -> None:
         self._closed.set()
+        atexit.unregister(self._warn_unfinished)
 
 
 __all__ = ["ExecutionRunner"]
