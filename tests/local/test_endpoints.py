@@ -332,3 +332,26 @@ def test_data_capture_writes_sagemaker_capture_records(home: Path, sklearn_model
                                                      "data": body, "encoding": "JSON"}
     assert event["captureData"]["endpointOutput"]["data"] == answer
     assert event["eventVersion"] == "0" and event["eventMetadata"]["eventId"]
+
+
+def test_transform_fn_from_a_sourcedir_in_the_object_store(home: Path, tmp_path: Path) -> None:
+    from test_training_support import sourcedir
+
+    store = ObjectStore(home / "s3")
+    code = sourcedir(store, "s3://bucket/serving-code/sourcedir.tar.gz", {
+        "serve.py": "from helper import scale\n"
+                    "def model_fn(model_dir, context):\n"
+                    "    return {'factor': float(open(model_dir + '/factor.txt').read()), 'ctx': context is not None}\n"
+                    "def transform_fn(model, body, content_type, accept):\n"
+                    "    values = [scale(float(v), model['factor']) for v in body.decode().split(',')]\n"
+                    "    return ','.join(str(v) for v in values) + f';{content_type};{accept};{model[\"ctx\"]}', 'text/plain'\n",
+        "helper.py": "def scale(value, factor):\n    return value * factor\n",
+    })
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "factor.txt").write_text("2.5")
+    uri = store.upload(make_tar(tmp_path / "m", tmp_path / "m.tar.gz"), "s3://bucket/factor/model.tar.gz")
+    _deploy(home, "factor", "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310", uri,
+            {"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": code})
+    response = invoke_endpoint("factor-ep", "1,2", "text/csv", "text/plain", home=home)
+    assert response["Body"].read().decode() == "2.5,5.0;text/csv;text/plain;True"
+    assert response["ContentType"] == "text/plain"

@@ -158,3 +158,17 @@ def sys_python() -> str:
     import sys
 
     return sys.executable
+
+
+def test_resumed_task_returns_the_finished_job_instead_of_refusing_its_name(stepfn_home: Path, store: ObjectStore) -> None:
+    from stepfn.engine.protocol import TaskRequest
+    from stepfn.local.sagemaker import serving
+
+    first = call(stepfn_home, "createProcessingJob", _request("prep-r"), pattern="sync")
+    store.delete("s3://bucket/processed/train/train.csv")
+    request = TaskRequest(resource="arn:aws:states:::sagemaker:createProcessingJob.sync", service="sagemaker",
+                          action="createProcessingJob", pattern="sync", parameters=_request("prep-r"),
+                          state_name="Step", execution_arn="arn:exec", resumed=True)
+    again = serving.handlers(stepfn_home)["sagemaker:createProcessingJob"](request, Control())
+    assert again == first
+    assert not store.exists("s3://bucket/processed/train/train.csv")  # not run a second time

@@ -198,3 +198,15 @@ def test_request_response_returns_once_accepted_and_the_search_runs_on(stepfn_ho
     record = wait_for_job(stepfn_home, "tuning-job", "bg")
     assert record["HyperParameterTuningJobStatus"] == "Completed"
     assert record["BestTrainingJob"]["TunedHyperParameters"] == {"alpha": "2"}
+
+
+def test_hyperband_strategy_runs_with_its_resource_config(stepfn_home: Path, store: ObjectStore) -> None:
+    request = _request(store, "hb", "Hyperband", {"IntegerParameterRanges": [
+        {"Name": "alpha", "MinValue": "1", "MaxValue": "5"}]}, max_jobs=3, parallel=1, static={"steps": "3"},
+        StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 3}}, RandomSeed=3)
+    result = call(stepfn_home, "createHyperParameterTuningJob", request, pattern="sync")
+    check_shape("DescribeHyperParameterTuningJob", result)
+    counters = result["TrainingJobStatusCounters"]
+    assert counters["Completed"] + counters["Stopped"] == 3 and counters["Completed"] >= 1
+    best = result["BestTrainingJob"]
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == 3 * int(best["TunedHyperParameters"]["alpha"])
