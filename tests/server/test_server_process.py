@@ -1,0 +1,63 @@
+"""``stepfn.server.run`` in its own process, as ``stepfn serve`` starts it, driven by boto3 over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stepfn.errors import StepfnError
+from stepfn.server import create_server_client, run
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_run_serves_until_terminated(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "STEPFN_HOME": str(tmp_path / "home"), "STEPFN_TOKEN": "t0ken",
+           "PYTHONPATH": str(REPO / "src")}
+    process = subprocess.Popen(
+        [sys.executable, "-c", f"from stepfn.server import run; run(port={port}, log_level='warning')"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/ping", headers={"X-Stepfn-Token": "t0ken"}).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.1)
+        assert httpx.get(f"{url}/ping").status_code == 403, "STEPFN_TOKEN is required"
+        sfn = create_server_client("stepfunctions", url, token="t0ken")
+        definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 1, "End": True}}}
+        arn = sfn.create_state_machine(name="p", definition=json.dumps(definition),
+                                       roleArn="arn:aws:iam::123456789012:role/R", type="EXPRESS")["stateMachineArn"]
+        result = sfn.start_sync_execution(stateMachineArn=arn)
+        assert (result["status"], result["output"]) == ("SUCCEEDED", "1")
+        assert (tmp_path / "home" / "stepfn.db").exists(), "the server keeps its state under STEPFN_HOME"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_run_refuses_other_interfaces_without_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STEPFN_TOKEN", raising=False)
+    with pytest.raises(StepfnError, match=r"refusing to listen on 0\.0\.0\.0 without a token"):
+        run("0.0.0.0", _free_port())
