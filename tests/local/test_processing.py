@@ -172,3 +172,33 @@ def test_resumed_task_returns_the_finished_job_instead_of_refusing_its_name(step
     again = serving.handlers(stepfn_home)["sagemaker:createProcessingJob"](request, Control())
     assert again == first
     assert not store.exists("s3://bucket/processed/train/train.csv")  # not run a second time
+
+
+RUNPROC = """#!/bin/bash
+cd /opt/ml/processing/input/code/
+tar -xzf sourcedir.tar.gz
+set -e
+python process.py "$@"
+"""
+
+
+def test_framework_processor_runproc_driver(stepfn_home: Path, store: ObjectStore) -> None:
+    from test_training_support import sourcedir
+
+    sourcedir(store, "s3://bucket/fp/code/sourcedir.tar.gz", {"process.py": (
+        "import sys, os, sklearn\n"
+        "out = os.environ['SAGEMAKER_BASE_DIR'] + '/processing/output/train/args.txt'\n"
+        "open(out, 'w').write(' '.join(sys.argv[1:]) + ' ' + os.path.basename(os.getcwd()))\n")})
+    store.put_bytes("s3://bucket/fp/entrypoint/runproc.sh", RUNPROC.encode())
+    request = _request("fp", AppSpecification={
+        "ImageUri": SKLEARN_IMAGE, "ContainerEntrypoint": ["/bin/bash", "/opt/ml/processing/input/entrypoint/runproc.sh"],
+        "ContainerArguments": ["--mode", "fast"]})
+    request["ProcessingInputs"] = [
+        {"InputName": "code", "S3Input": {"S3Uri": "s3://bucket/fp/code/sourcedir.tar.gz", "S3DataType": "S3Prefix",
+                                          "LocalPath": "/opt/ml/processing/input/code"}},
+        {"InputName": "entrypoint", "S3Input": {"S3Uri": "s3://bucket/fp/entrypoint/runproc.sh", "S3DataType": "S3Prefix",
+                                                "LocalPath": "/opt/ml/processing/input/entrypoint"}},
+    ]
+    result = call(stepfn_home, "createProcessingJob", request, pattern="sync")
+    assert result["ProcessingJobStatus"] == "Completed", result.get("FailureReason")
+    assert store.get_bytes("s3://bucket/processed/train/args.txt") == b"--mode fast code"

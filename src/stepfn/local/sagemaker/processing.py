@@ -9,14 +9,17 @@ output's relocated ``LocalPath`` is uploaded under its ``S3Uri``.
 The command is ``ContainerEntrypoint + ContainerArguments`` (``python``/``python3`` meaning this interpreter) with
 ``/opt/ml`` in any argument pointing at the relocated tree, as the SageMaker SDK's processors build it
 (``python3 /opt/ml/processing/input/code/script.py ...``); an image registered with
-``stepfn.local.sagemaker.images.register_image`` runs its command with the arguments instead. A script that
-hard-codes ``/opt/ml/...`` paths (rather than taking them from its arguments, or from ``SAGEMAKER_BASE_DIR``,
-set to the relocated ``/opt/ml``) cannot find them without Docker: pass the paths as arguments.
+``stepfn.local.sagemaker.images.register_image`` runs its command with the arguments instead. A ``bash``/``sh``
+driver staged by the job (the SDK FrameworkProcessor's ``runproc.sh``) gets ``/opt/ml`` relocated inside it,
+and ``python`` on its PATH is this interpreter. A Python script that hard-codes ``/opt/ml/...`` paths (rather
+than taking them from its arguments, or from ``SAGEMAKER_BASE_DIR``, set to the relocated ``/opt/ml``) cannot
+find them without Docker: pass the paths as arguments.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from pathlib import Path
@@ -205,6 +208,8 @@ class ProcessingJobs:
             argv = [relocate(a) for a in spec["ContainerEntrypoint"]] + arguments
             if argv[0] in ("python", "python3", f"python{sys.version_info.major}.{sys.version_info.minor}"):
                 argv[0] = sys.executable
+            elif Path(argv[0]).name in ("bash", "sh") and len(argv) > 1:
+                _relocate_script(Path(argv[1]), job.base, base)
         elif runtime is not None and runtime.kind == "command":
             argv = [*runtime.command, *arguments]
         else:
@@ -218,7 +223,10 @@ class ProcessingJobs:
             "PYTHONUNBUFFERED": "1", "PROCESSING_JOB_NAME": record["ProcessingJobName"],
         }
         platform.update({str(k): str(v) for k, v in (record.get("Environment") or {}).items()})
-        return argv, clean_environment(platform)
+        env = clean_environment(platform)
+        # `python` in a driver script (the SDK's runproc.sh) means this interpreter, as it would in the image.
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
+        return argv, env
 
     @staticmethod
     def _exit_message(job: JobDir) -> str | None:
@@ -233,6 +241,19 @@ class ProcessingJobs:
             local = job.relocate(s3["LocalPath"])
             if local.is_dir() and any(local.iterdir()):
                 self.store.upload(local, s3["S3Uri"].rstrip("/"))
+
+
+def _relocate_script(script: Path, job_base: Path, base: str) -> None:
+    """Point ``/opt/ml`` inside a staged driver script at the relocated tree. The SageMaker SDK's
+    FrameworkProcessor runs ``bash /opt/ml/processing/input/entrypoint/runproc.sh``, which ``cd``s into
+    ``/opt/ml/processing/input/code`` itself; only scripts staged inside the job are touched."""
+    try:
+        if not script.resolve().is_relative_to(job_base.resolve()) or script.stat().st_size > 256 * 1024:
+            return
+        text = script.read_text()
+    except (OSError, UnicodeDecodeError):
+        return
+    script.write_text(text.replace(OPT_ML + "/", base + "/"))
 
 
 def run_processing_job(
