@@ -33,7 +33,6 @@ _ACTIVE = ("InProgress", "Stopping")
 
 @dataclass(frozen=True)
 class _JobKind:
-    kind: str
     action: str
     name_key: str
     arn_key: str
@@ -42,11 +41,11 @@ class _JobKind:
 
 
 _JOBS = {
-    "transform-job": _JobKind("transform-job", "createTransformJob", "TransformJobName", "TransformJobArn",
+    "transform-job": _JobKind("createTransformJob", "TransformJobName", "TransformJobArn",
                               "TransformJobStatus", "transform job"),
-    "processing-job": _JobKind("processing-job", "createProcessingJob", "ProcessingJobName", "ProcessingJobArn",
+    "processing-job": _JobKind("createProcessingJob", "ProcessingJobName", "ProcessingJobArn",
                                "ProcessingJobStatus", "processing job"),
-    "tuning-job": _JobKind("tuning-job", "createHyperParameterTuningJob", "HyperParameterTuningJobName",
+    "tuning-job": _JobKind("createHyperParameterTuningJob", "HyperParameterTuningJobName",
                            "HyperParameterTuningJobArn", "HyperParameterTuningJobStatus", "hyperparameter tuning job"),
 }
 
@@ -72,9 +71,14 @@ class _Control:
 
 @dataclass
 class _Background:
-    thread: threading.Thread
+    """One job (or endpoint change) running on a thread of this server, and how it ended."""
+
     control: _Control = field(default_factory=_Control)
     error: BaseException | None = None
+    thread: threading.Thread | None = None
+
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
 
 
 class LocalSageMakerClient:
@@ -98,7 +102,7 @@ class LocalSageMakerClient:
 
     def _start(self, key: tuple[str, str], work: Callable[[_Control], Any], ready: Callable[[], bool]) -> None:
         """Run ``work`` on a thread; return once ``ready()`` holds, or raise the error it ended with."""
-        entry = _Background(threading.Thread(target=lambda: None))
+        entry = _Background()
 
         def target() -> None:
             try:
@@ -106,15 +110,15 @@ class LocalSageMakerClient:
             except BaseException as exc:  # kept for the caller still waiting on ready()
                 entry.error = exc
 
-        entry.thread = threading.Thread(target=target, name=f"stepfn-serve-{key[0]}-{key[1]}", daemon=True)
+        thread = entry.thread = threading.Thread(target=target, name=f"stepfn-serve-{key[0]}-{key[1]}", daemon=True)
         with self._lock:
             self._work[key] = entry
-        entry.thread.start()
+        thread.start()
         deadline = time.monotonic() + _CREATE_WAIT_SECONDS
         while time.monotonic() < deadline:
             if ready():
                 return
-            if not entry.thread.is_alive():
+            if not thread.is_alive():
                 if entry.error is not None:
                     raise _service_error_of(entry.error) from entry.error
                 return
@@ -159,7 +163,7 @@ class LocalSageMakerClient:
             )
         with self._lock:
             entry = self._work.get((kind, name))
-        if entry is None or not entry.thread.is_alive():
+        if entry is None or entry.thread is None or not entry.running():
             raise sagemaker_error(
                 operation, "ValidationException",
                 f"The {job.label} {name} was started by another process; stop it from the process that runs it.",
