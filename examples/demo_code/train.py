@@ -48,7 +48,7 @@ def main() -> None:
         json.dump({"validation_accuracy": accuracy}, f)
 
 
-def model_fn(model_dir: str):  # noqa: ANN201 - the inference toolkit's contract
+def model_fn(model_dir: str):  # the inference toolkit calls this to load the model
     return joblib.load(os.path.join(model_dir, "model.joblib"))
 
 
