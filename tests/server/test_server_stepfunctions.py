@@ -284,3 +284,18 @@ def test_unknown_operations(sfn: Any, serve: Callable[..., str]) -> None:
     assert missing.status_code == 400 and missing.json()["__type"] == "ValidationException"
     assert "definition" in missing.json()["message"] and "roleArn" in missing.json()["message"]
     assert missing.headers["content-type"].startswith("application/x-amz-json-1.0")
+
+
+def test_wire_format_is_aws_json_1_0(sfn: Any) -> None:
+    """Raw bytes as the AWS CLI or another SDK sees them: epoch-second timestamps, the 1.0 content type."""
+    created = sfn.create_state_machine(name="wire", definition=json.dumps(PASS), roleArn=ROLE)
+    answer = httpx.post(sfn.meta.endpoint_url, content=b"{}",
+                        headers={"X-Amz-Target": "AWSStepFunctions.ListStateMachines",
+                                 "Content-Type": "application/x-amz-json-1.0"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/x-amz-json-1.0")
+    assert answer.headers["x-amzn-requestid"]
+    item = answer.json()["stateMachines"][0]
+    assert isinstance(item["creationDate"], float)
+    assert abs(item["creationDate"] - created["creationDate"].timestamp()) < 0.001
+    assert "ResponseMetadata" not in answer.json()
