@@ -304,3 +304,13 @@ def test_deploy_workflow_checks_the_role_first(backend: tuple[str, Any]) -> None
         with pytest.raises(AwsConfigurationError, match="workflow 'norole'"):
             deploy_workflow(Workflow("norole", _hello(), role, client=client))  # type: ignore[arg-type]
     assert [m["name"] for m in client.list_state_machines()["stateMachines"]] == []
+
+
+def test_no_upload_for_a_local_endpoint(stepfn_home: Path, tmp_path: Path) -> None:
+    """A boto3 client for stepfn serve runs local source directories in place: nothing goes to S3."""
+    state = {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync", "End": True,
+             "Parameters": {"HyperParameters": {"sagemaker_submit_directory": json.dumps(f"file://{tmp_path}")}}}
+    definition = json.dumps({"StartAt": "Train", "States": {"Train": state}}, indent=4)
+    with start_background(stepfn_home) as server:
+        client = create_server_client("stepfunctions", server.url)
+        assert prepare_definition_for_aws(definition, client=client) == definition

@@ -362,7 +362,9 @@ def prepare_definition_for_aws(
     """The definition text ``Workflow.create``/``update`` should send to AWS ``client``.
 
     When the definition names no local code (and, with ``include_data``, no local data) it is
-    returned unchanged and nothing touches the network. Otherwise the code is packed and uploaded to
+    returned unchanged and nothing touches the network; so it is when ``client`` talks to an endpoint
+    on this machine (``stepfn serve``) and no ``s3_client`` is given, since that engine reads local
+    paths in place. Otherwise the code is packed and uploaded to
     ``bucket`` (default ``$STEPFN_CODE_BUCKET``, else ``sagemaker-<region>-<account>``, created if
     missing) with an S3 client for the same region, and the rewritten definition is returned,
     indented as the input was (4 spaces or compact, as ``Graph.to_json`` writes it).
@@ -371,6 +373,9 @@ def prepare_definition_for_aws(
 
     from stepfn.aws._clients import client_region, create_client
 
+    if s3_client is None and _is_loopback(getattr(getattr(client, "meta", None), "endpoint_url", None)):
+        # stepfn serve (or another endpoint on this machine) runs local paths in place, as the local backend.
+        return definition
     probe = plan_uploads(definition, bucket="probe", prefix=prefix, sources=sources, include_data=include_data)
     if not probe.uploads:
         return definition
@@ -384,3 +389,10 @@ def prepare_definition_for_aws(
     )
     indent = 4 if definition.startswith("{\n") else None
     return json.dumps(rewritten, indent=indent)
+
+
+def _is_loopback(endpoint_url: str | None) -> bool:
+    from urllib.parse import urlparse
+
+    host = urlparse(endpoint_url).hostname if endpoint_url else None
+    return host in ("127.0.0.1", "localhost", "::1")
