@@ -196,3 +196,28 @@ def test_branch_failure_propagates_the_branch_error_and_records_parallel_failed(
     result = run(definition)
     assert (result.status, result.error, result.cause) == ("FAILED", "BranchBoom", "b")
     assert "ParallelStateFailed" in types(result)
+
+
+def test_timeout_and_heartbeat_from_paths_and_jsonata() -> None:
+    seen: list[tuple[float | None, float | None]] = []
+
+    def record(request: TaskRequest, control: TaskControl) -> Any:
+        seen.append((request.timeout_seconds, request.heartbeat_seconds))
+        return {}
+
+    handlers = {"lambda:invoke": record}
+    by_path = machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                         "TimeoutSecondsPath": "$.t", "HeartbeatSecondsPath": "$.h",
+                         "Credentials": {"RoleArn.$": "$.role"}})
+    result = run(by_path, {"t": 30, "h": 10, "role": "arn:aws:iam::1:role/r"}, handlers=handlers)
+    assert result.status == "SUCCEEDED"
+    scheduled = result.events[2]["taskScheduledEventDetails"]
+    assert (scheduled["timeoutInSeconds"], scheduled["heartbeatInSeconds"]) == (30, 10)
+    assert scheduled["taskCredentials"] == {"roleArn": "arn:aws:iam::1:role/r"}
+    by_jsonata = {"QueryLanguage": "JSONata", "StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": "{% $states.input.t * 2 %}",
+        "End": True}}}
+    assert run(by_jsonata, {"t": 4}, handlers=handlers).status == "SUCCEEDED"
+    assert seen == [(30.0, 10.0), (8.0, None)]
+    bad = run(by_path, {"t": "soon", "h": 1, "role": "r"}, handlers=handlers)
+    assert (bad.status, bad.error) == ("FAILED", "States.Runtime")

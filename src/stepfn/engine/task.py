@@ -287,8 +287,8 @@ class TaskNode(RetryingNode):
             scheduled_details = {**name_fields, "region": run.region, "parameters": Payload(arguments),
                                  "timeoutInSeconds": int(timeout) if timeout else None,
                                  "heartbeatInSeconds": int(heartbeat) if heartbeat else None}
-        if credentials is not None:
-            scheduled_details["taskCredentials"] = credentials
+        if isinstance(credentials, dict) and "RoleArn" in credentials:
+            scheduled_details["taskCredentials"] = {"roleArn": credentials["RoleArn"]}
         scheduled_id = frame.emit(scheduled, scheduled_details)
         recorded, resumed = _recorded_outcome(run, scheduled_id, started, succeeded, failed, timed_out)
         frame.emit(started, dict(name_fields) if name_fields else None)
