@@ -299,3 +299,17 @@ def test_wire_format_is_aws_json_1_0(sfn: Any) -> None:
     assert isinstance(item["creationDate"], float)
     assert abs(item["creationDate"] - created["creationDate"].timestamp()) < 0.001
     assert "ResponseMetadata" not in answer.json()
+
+
+def test_console_mounted_behind_the_same_token(serve: Callable[..., str], make_client: Callable[..., Any]) -> None:
+    """``stepfn ui``: the console at /ui shares the API's process, client and token (a cookie after ?token=)."""
+    url = serve(token="s3cret", ui=True)
+    make_client("stepfunctions", url, token="s3cret").create_state_machine(
+        name="seen", definition=json.dumps(PASS), roleArn=ROLE)
+    assert httpx.get(f"{url}/ui/").status_code == 403
+    with httpx.Client() as browser:
+        page = browser.get(f"{url}/ui/", params={"token": "s3cret"})
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        workflows = browser.get(f"{url}/ui/api/workflows")
+        assert workflows.status_code == 200
+        assert [item["name"] for item in workflows.json()] == ["seen"]
