@@ -7,8 +7,9 @@ as the local backend, to AWS. This package supplies the rest:
   missing region or role, partition-aware ARNs and console links (``_clients``);
 * local ``source_dir``/``entry_point`` code packed into ``sourcedir.tar.gz`` and uploaded to S3,
   local data uploaded on request, and the definition rewritten to point at them (``_code``);
-* state machine type (STANDARD/EXPRESS), logging, tracing, tags, versions and aliases, and
-  ``StartSyncExecution`` for EXPRESS workflows (``_deploy``);
+* state machine type (STANDARD/EXPRESS), logging, tracing, tags, versions and aliases,
+  ``StartSyncExecution`` for EXPRESS workflows, and :func:`deploy_workflow`, which does all of it for a
+  ``Workflow`` with its local code uploaded (``_deploy``);
 * :mod:`stepfn.aws.parity`: run one definition locally and on an endpoint, report differences.
 
 Nothing here is imported by ``import stepfn``; boto3 loads only when a client is built.

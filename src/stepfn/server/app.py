@@ -12,7 +12,9 @@ Routes (one Starlette app):
 * ``/ui``: the web console, when ``ui=True``.
 
 So ``boto3.client("stepfunctions", endpoint_url="http://127.0.0.1:8083")`` (and ``sagemaker``,
-``sagemaker-runtime``, or ``aws --endpoint-url``) work against it unchanged. With a token set, every
+``sagemaker-runtime``, or ``aws --endpoint-url``) work against it unchanged, except that botocore sends
+StartSyncExecution to ``sync-<host>`` unless the client has ``Config(inject_host_prefix=False)``
+(:func:`~stepfn.server.create_server_client` builds such clients). With a token set, every
 request must carry it: header ``X-Stepfn-Token`` (:func:`attach_token` adds it to a boto3 client),
 ``Authorization: Bearer <token>``, or as the SigV4 access key id (``AWS_ACCESS_KEY_ID=<token>``, which
 is how the AWS CLI authenticates); a browser may use ``?token=`` once, which sets a cookie.
