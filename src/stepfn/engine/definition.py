@@ -13,9 +13,10 @@ State types differ only in ``execute``; each family lives in its own module (``s
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template
 from stepfn.asl.paths import (
@@ -111,9 +112,13 @@ class StateNode:
 def evaluate_assign(assign: Template | JsonataTemplate, frame: Frame, value: Any,
                     states: dict[str, Any] | None) -> dict[str, Any]:
     if isinstance(assign, JsonataTemplate):
-        return assign.evaluate(states or frame.states_binding(value), frame.variables.flat(),
-                               new_uuid=frame.run.new_uuid)
-    return assign.evaluate(frame.sources(value))
+        assigned = assign.evaluate(states or frame.states_binding(value), frame.variables.flat(),
+                                   new_uuid=frame.run.new_uuid)
+    else:
+        assigned = assign.evaluate(frame.sources(value))
+    if not isinstance(assigned, dict):
+        raise StatesError("States.QueryEvaluationError", "Assign must evaluate to an object", field="Assign")
+    return assigned
 
 
 def _select(path: CompiledPath | None, frame: Frame, value: Any, field: str) -> Any:
@@ -145,6 +150,9 @@ class Graph:
 
 
 # --------------------------------------------------------------------------------------------- compiler
+_Builder = TypeVar("_Builder", bound=Callable[..., StateNode])
+
+
 class Compiler:
     """Builds nodes; the family modules register a builder per ``Type``."""
 
@@ -158,8 +166,8 @@ class Compiler:
         return cls.builders.get(type_name)
 
     @classmethod
-    def register(cls, type_name: str) -> Any:
-        def decorate(builder: Any) -> Any:
+    def register(cls, type_name: str) -> Callable[[_Builder], _Builder]:
+        def decorate(builder: _Builder) -> _Builder:
             cls.builders[type_name] = builder
             return builder
         return decorate

@@ -63,15 +63,16 @@ class ExecutionResult:
 class ExecutionHandle:
     """A running (or finished) execution."""
 
-    def __init__(self, run: Run, graph: Graph) -> None:
+    def __init__(self, run: Run, graph: Graph, history: History) -> None:
         self.run = run
         self.graph = graph
+        self.history = history
+        """The execution's whole history (``run.history`` is the same object)."""
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._result: ExecutionResult | None = None
         self._thread: threading.Thread | None = None
-        if isinstance(run.history, History):
-            run.history.on_limit = self._history_full
+        history.on_limit = self._history_full
 
     @property
     def execution_arn(self) -> str:
@@ -79,7 +80,7 @@ class ExecutionHandle:
 
     @property
     def events(self) -> list[dict[str, Any]]:
-        return self.run.history.events()
+        return self.history.events()
 
     @property
     def logs(self) -> list[str]:
@@ -118,7 +119,7 @@ class ExecutionHandle:
         with self._lock:
             if self._result is not None:
                 return
-            history = self.run.history
+            history = self.history
             if event is not None:
                 previous = last_event if last_event is not None else len(history)
                 history.replaying = False
@@ -219,7 +220,7 @@ class Engine:
             start_time = self.clock.now()
         history = History(self.clock, journal, prior)
         run = self._run(graph, history, execution_arn, state_machine_arn, name, role_arn, input, start_time, mock)
-        return self._launch(run, graph, 0, None)
+        return self._launch(run, graph, history, 0, None)
 
     def redrive(
         self,
@@ -249,7 +250,7 @@ class Engine:
         run.redrive_count = count
         run.redrive_time = self.clock.now()
         run.__post_init__()
-        return self._launch(run, graph, int(prior[-1]["id"]), count)
+        return self._launch(run, graph, history, int(prior[-1]["id"]), count)
 
     def run(self, definition: dict[str, Any] | str, input: Any = None, **kwargs: Any) -> ExecutionResult:
         """``start`` then ``wait``."""
@@ -294,8 +295,9 @@ class Engine:
             mock=mock.start() if hasattr(mock, "start") else mock,
         )
 
-    def _launch(self, run: Run, graph: Graph, started_previous: int, redriven: int | None) -> ExecutionHandle:
-        handle = ExecutionHandle(run, graph)
+    def _launch(self, run: Run, graph: Graph, history: History, started_previous: int,
+                redriven: int | None) -> ExecutionHandle:
+        handle = ExecutionHandle(run, graph, history)
         with self._lock:
             self._running[run.execution_arn] = handle
         thread = threading.Thread(target=self._main, args=(handle, started_previous, redriven),
@@ -324,9 +326,9 @@ class Engine:
                   start_time: datetime) -> ExecutionHandle:
         history = History(self.clock, None, prior)
         run = self._run(graph, history, execution_arn, state_machine_arn, name, role_arn, input, start_time, None)
-        handle = ExecutionHandle(run, graph)
+        handle = ExecutionHandle(run, graph, history)
         last = prior[-1]
-        details = next((v for k, v in last.items() if k.endswith("EventDetails")), {})
+        details: dict[str, Any] = next((v for k, v in last.items() if k.endswith("EventDetails")), {})
         output = json.loads(details["output"]) if "output" in details else None
         handle._finish(status, output, details.get("error"), details.get("cause"), None, None)
         return handle

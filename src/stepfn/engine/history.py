@@ -28,7 +28,7 @@ from stepfn.asl.paths import compact_json
 from stepfn.engine.clock import Clock, SystemClock
 
 __all__ = [
-    "DETAILS_KEY", "MAX_HISTORY_EVENTS", "Assigned", "BufferedHistory", "History", "Journal", "Payload", "as_datetime",
+    "DETAILS_KEY", "MAX_HISTORY_EVENTS", "Assigned", "BufferedHistory", "EventRecorder", "History", "Journal", "Payload", "as_datetime",
     "details_member",
 ]
 
@@ -175,6 +175,22 @@ def _prior_signature(event: dict[str, Any]) -> tuple[str, str]:
 _PROVISIONAL = itertools.count(1)
 
 
+class EventRecorder(Protocol):
+    """What frames record events into: the execution's :class:`History` or a :class:`BufferedHistory`."""
+
+    replaying: bool
+    prior: list[dict[str, Any]]
+
+    def add(self, event_type: str, previous_id: int, details: dict[str, Any] | None = None
+            ) -> tuple[int, datetime | float]: ...
+
+    def children(self, event_id: int) -> list[dict[str, Any]]: ...
+
+    def checkpoint(self) -> None: ...
+
+    def concurrently(self) -> contextlib.AbstractContextManager[None]: ...
+
+
 class BufferedHistory:
     """Events of one inline Parallel branch, held back until :meth:`History.flush` orders them.
 
@@ -187,7 +203,8 @@ class BufferedHistory:
         self.events: list[tuple[int, str, int, dict[str, Any] | None]] = []
         self.prior: list[dict[str, Any]] = []
 
-    def add(self, event_type: str, previous_id: int, details: dict[str, Any] | None = None) -> tuple[int, datetime]:
+    def add(self, event_type: str, previous_id: int, details: dict[str, Any] | None = None
+            ) -> tuple[int, datetime | float]:
         provisional = -next(_PROVISIONAL)
         self.events.append((provisional, event_type, previous_id, details))
         return provisional, self._clock.now()

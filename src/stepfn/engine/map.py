@@ -414,7 +414,7 @@ class MapNode(RetryingNode):
             },
         }
         service, _, action = writer["Resource"].split(":::", 1)[-1].partition(":")
-        writes = [(f"{key_prefix}/manifest.json", manifest)]
+        writes: list[tuple[str, Any]] = [(f"{key_prefix}/manifest.json", manifest)]
         if succeeded:
             writes.append((f"{key_prefix}/SUCCEEDED_0.json", succeeded))
         if failures:

@@ -114,7 +114,8 @@ class ParallelNode(RetryingNode):
         start_event = frame.last_event
         run = frame.run
         history = run.history
-        buffered = not self.blocking and isinstance(history, History) and not history.replaying
+        target = history if isinstance(history, History) and not history.replaying else None
+        buffered = not self.blocking and target is not None
         buffers = [BufferedHistory(run.clock) for _ in self.branches] if buffered else []
 
         def branch(i: int, abort: threading.Event) -> Any:
@@ -127,8 +128,8 @@ class ParallelNode(RetryingNode):
         except StatesError as exc:
             raise StatesError(exc.error, exc.cause, state=exc.state or self.name) from None
         finally:
-            if buffered:
-                last = history.flush(buffers)
+            if buffered and target is not None:
+                last = target.flush(buffers)
                 frame.last_event = last or frame.last_event
 
 

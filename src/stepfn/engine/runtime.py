@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from stepfn.asl.paths import Sources
-from stepfn.engine.history import Assigned, History, Payload, as_datetime
+from stepfn.engine.history import Assigned, EventRecorder, Payload, as_datetime
 from stepfn.errors import StatesError
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class Run:
     role_arn: str | None
     input: Any
     clock: Clock
-    history: History
+    history: EventRecorder
     handlers: Mapping[str, TaskHandler]
     new_uuid: Callable[[], str]
     start_time: datetime

@@ -19,7 +19,7 @@ import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
 from stepfn.asl.paths import CompiledPath, PathNotFound, Template, compact_json
@@ -159,7 +159,8 @@ class TokenRegistry:
         self._get(token).succeed(value)
 
     def fail(self, token: str, error: str | None, cause: str | None) -> None:
-        self._get(token).fail(StatesError(error, cause))
+        # SendTaskFailure may leave out the error name; the failure then carries none, as on AWS.
+        self._get(token).fail(StatesError(cast(str, error), cause))
 
     def heartbeat(self, token: str) -> None:
         self._get(token).beat()
@@ -426,14 +427,13 @@ def _recorded_outcome(run: Run, scheduled_id: int, started: str, succeeded: str,
     if not starts:
         return None, any(True for _ in history.children(scheduled_id)) or _was_prior(run, scheduled_id)
     for event in history.children(int(starts[0]["id"])):
+        details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
         if event["type"] == succeeded:
-            details = next(v for k, v in event.items() if k.endswith("EventDetails"))
             return ("ok", json.loads(details.get("output", "null"))), False
         if event["type"] in (failed, timed_out):
             if run.redriving:
                 return None, False
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-            return ("error", StatesError(details.get("error"), details.get("cause"), state="")), False
+            return ("error", StatesError(details.get("error", ""), details.get("cause"), state="")), False
     return None, True
 
 

@@ -51,7 +51,7 @@ class _MockAll:
     def outcome(self) -> Any:
         if "errorOutput" in self.mock:
             error = self.mock["errorOutput"] or {}
-            raise StatesError(error.get("error"), error.get("cause"))
+            raise StatesError(str(error.get("error", "")), error.get("cause"))
         result = self.mock.get("result")
         return json.loads(result) if isinstance(result, str) else result
 
