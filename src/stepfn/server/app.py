@@ -138,9 +138,11 @@ def create_app(
     root = Path(home) if home is not None else stepfn_home()
 
     def local_stepfunctions() -> Any:
-        from stepfn.workflow.local_client import LocalStepFunctionsClient
+        # The process-wide client of this home: a notebook's Workflow objects and a server started beside
+        # them (start_background) share one engine, so task tokens and stops reach the same executions.
+        from stepfn.workflow.workflow import local_client
 
-        return LocalStepFunctionsClient(home=root)
+        return local_client(root)
 
     if sagemaker_client is None:
         from stepfn.server._sagemaker import LocalSageMakerClient
