@@ -243,7 +243,8 @@ class History:
                 self._unmatched[_prior_signature(event)].append(event)
             self._children[int(event.get("previousEventId") or 0)].append(event)
         self._ids = itertools.count(max((int(e["id"]) for e in self.prior), default=0) + 1)
-        self.replaying = bool(self.prior)
+        self._remaining = sum(len(queue) for queue in self._unmatched.values())
+        self.replaying = self._remaining > 0
         # Called (outside the lock) when an event would be the 25,000th; the engine fails the execution.
         self.on_limit: Callable[[], None] | None = None
 
@@ -251,10 +252,15 @@ class History:
             ) -> tuple[int, datetime | float]:
         """Record an event; returns its id and timestamp (those of the prior event it replays, if any)."""
         if self.replaying:
-            queue = self._unmatched.get(_signature(event_type, details))
-            if queue:
-                prior = queue.popleft()
-                return int(prior["id"]), prior["timestamp"]
+            signature = _signature(event_type, details)
+            with self._lock:
+                queue = self._unmatched.get(signature)
+                if queue:
+                    prior = queue.popleft()
+                    self._remaining -= 1
+                    # Once every prior event is matched, stop computing signatures.
+                    self.replaying = self._remaining > 0
+                    return int(prior["id"]), prior["timestamp"]
         if not self._threads and self._journal is None:
             # One thread of control and nothing to write: no lock needed (the hot path of inline Maps).
             now = self._stamp()
