@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from stepfn.errors import StepfnError
-from stepfn.server import create_server_client, run
+from stepfn.server import create_server_client, run, start_background
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -61,3 +62,23 @@ def test_run_refuses_other_interfaces_without_a_token(monkeypatch: pytest.Monkey
     monkeypatch.delenv("STEPFN_TOKEN", raising=False)
     with pytest.raises(StepfnError, match=r"refusing to listen on 0\.0\.0\.0 without a token"):
         run("0.0.0.0", _free_port())
+
+
+@pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed (it is not a stepfn dependency)")
+def test_aws_cli_with_the_token_as_access_key(stepfn_home: Path) -> None:
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "t0ken", "AWS_SECRET_ACCESS_KEY": "unused", "AWS_DEFAULT_REGION": "us-east-1"}
+    env.pop("AWS_PROFILE", None)
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    with start_background(stepfn_home, "t0ken") as server:
+        aws = ["aws", "--endpoint-url", server.url, "stepfunctions"]
+        created = subprocess.run([*aws, "create-state-machine", "--name", "cli", "--definition", definition,
+                                  "--role-arn", "arn:aws:iam::123456789012:role/R"],
+                                 env=env, capture_output=True, text=True, timeout=60)
+        assert created.returncode == 0, created.stderr
+        arn = json.loads(created.stdout)["stateMachineArn"]
+        started = subprocess.run([*aws, "start-execution", "--state-machine-arn", arn, "--name", "run"],
+                                 env=env, capture_output=True, text=True, timeout=60)
+        assert started.returncode == 0, started.stderr
+        refused = subprocess.run([*aws, "list-state-machines"], env={**env, "AWS_ACCESS_KEY_ID": "wrong"},
+                                 capture_output=True, text=True, timeout=60)
+        assert refused.returncode != 0 and "UnrecognizedClientException" in refused.stderr
