@@ -153,3 +153,18 @@ def _wait_for(condition: Any, timeout: float = 5) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.005)
+
+
+def test_stop_wakes_a_handler_sleeping_on_the_engine_clock() -> None:
+    finished = threading.Event()
+
+    def sleeper(request: TaskRequest, control: TaskControl) -> Any:
+        awake = control.sleep(3600)
+        finished.set()
+        return {"slept": awake}
+
+    engine = Engine({"lambda:invoke": sleeper})
+    handle = engine.start(machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke"}), {}, **identity())
+    time.sleep(0.05)
+    assert handle.stop().status == "ABORTED"
+    assert finished.wait(2)

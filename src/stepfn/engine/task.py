@@ -180,7 +180,8 @@ class _Control:
         self.waiter.beat()
 
     def sleep(self, seconds: float) -> bool:
-        return self.run.clock.sleep(seconds, self.waiter.cancelled if not self.run.cancel.is_set() else self.run.cancel)
+        # waiter.cancelled is set when the attempt ends (timeout) and when the execution stops.
+        return not self.cancelled() and self.run.clock.sleep(seconds, self.waiter.cancelled)
 
     def log(self, message: str) -> None:
         self.run.logs.append(message)
@@ -349,14 +350,15 @@ class TaskNode(RetryingNode):
         waiter = _Waiter(run)
         control = _Control(run, waiter)
         token_wait = request.pattern == "wait_for_task_token"
-        if not token_wait and timeout is None and heartbeat is None:
-            return _invoke(handler, request, control)
         tokens: TokenRegistry | None = run.tokens
         if token_wait:
             assert tokens is not None and request.task_token is not None
             tokens.register(request.task_token, waiter)
-        run.wakers.add(waiter.wake)
+        # Stopping the execution wakes the wait below and any control.sleep() of the handler.
+        run.wakers.update((waiter.wake, waiter.cancelled))
         try:
+            if not token_wait and timeout is None and heartbeat is None:
+                return _invoke(handler, request, control)
             if token_wait:
                 # The handler only hands the token on (a queue message, a callback URL...); the result
                 # arrives through send_task_success / send_task_failure.
@@ -368,7 +370,7 @@ class TaskNode(RetryingNode):
             return _await(run, waiter, timeout or DEFAULT_TIMEOUT_SECONDS, heartbeat)
         finally:
             waiter.cancelled.set()
-            run.wakers.discard(waiter.wake)
+            run.wakers.difference_update((waiter.wake, waiter.cancelled))
             if token_wait and tokens is not None and request.task_token is not None:
                 tokens.release(request.task_token)
 
