@@ -221,3 +221,12 @@ def test_timeout_and_heartbeat_from_paths_and_jsonata() -> None:
     assert seen == [(30.0, 10.0), (8.0, None)]
     bad = run(by_path, {"t": "soon", "h": 1, "role": "r"}, handlers=handlers)
     assert (bad.status, bad.error) == ("FAILED", "States.Runtime")
+
+
+def test_data_limit_exceeded_for_a_state_output_names_the_state() -> None:
+    definition = machine(Grow={"Type": "Pass", "Parameters": {"a.$": "$.big", "b.$": "$.big"}})
+    result = run(definition, {"big": "x" * 150_000})
+    assert (result.status, result.error) == ("FAILED", "States.DataLimitExceeded")
+    assert result.cause == ("The state/task 'Grow' returned a result with a size exceeding the maximum number of "
+                            "bytes service limit.")
+    assert run(machine(Same={"Type": "Pass"}), {"big": "x" * 200_000}).status == "SUCCEEDED"

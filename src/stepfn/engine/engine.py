@@ -25,8 +25,8 @@ from stepfn.engine.clock import Clock, SystemClock
 from stepfn.engine.definition import Graph, compile_definition
 from stepfn.engine.history import MAX_HISTORY_EVENTS, History, Journal, Payload
 from stepfn.engine.protocol import TaskHandler
-from stepfn.engine.runtime import Frame, Halt, Run, Variables, run_graph
-from stepfn.engine.task import MAX_PAYLOAD_BYTES, TokenRegistry
+from stepfn.engine.runtime import MAX_PAYLOAD_BYTES, Frame, Halt, Run, Variables, run_graph
+from stepfn.engine.task import TokenRegistry
 from stepfn.errors import StatesError
 
 __all__ = ["Engine", "ExecutionHandle", "ExecutionResult"]

@@ -33,7 +33,7 @@ from stepfn.engine.parallel import Aborted, run_all, run_branch_graph
 from stepfn.engine.protocol import TaskRequest
 from stepfn.engine.retry import RetryingNode, retrying_fields
 from stepfn.engine.runtime import Frame, Variables
-from stepfn.engine.task import _Control, _invoke, _Waiter, check_size, find_handler
+from stepfn.engine.task import _Control, _invoke, _Waiter, find_handler
 from stepfn.errors import DefinitionError, StatesError
 
 __all__ = ["MapNode"]
@@ -133,7 +133,6 @@ class MapNode(RetryingNode):
         else:
             assert items is not None
             results = self._run_inline(frame, effective, states, items, max_concurrency)
-        check_size(results, self.name)
         frame.emit("MapStateSucceeded")
         if self.jsonata:
             result_states = frame.states_binding(value, result=results)

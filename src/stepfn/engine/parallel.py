@@ -26,7 +26,6 @@ from stepfn.engine.definition import (
 from stepfn.engine.history import BufferedHistory, History
 from stepfn.engine.retry import RetryingNode, retrying_fields
 from stepfn.engine.runtime import Frame, Variables
-from stepfn.engine.task import check_size
 from stepfn.errors import DefinitionError, StatesError
 
 __all__ = ["Aborted", "ParallelNode", "run_all", "run_branch_graph"]
@@ -101,7 +100,6 @@ class ParallelNode(RetryingNode):
                             if isinstance(self.parameters, Template) else effective)
         frame.emit("ParallelStateStarted")
         results = self._run_branches(frame, branch_input)
-        check_size(results, self.name)
         if self.jsonata:
             states = frame.states_binding(value, result=results)
             assigned = self.evaluate_assign(frame, value, states)

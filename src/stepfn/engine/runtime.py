@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from stepfn.asl.paths import Sources
+from stepfn.asl.paths import Sources, compact_json
 from stepfn.engine.history import Assigned, EventRecorder, Payload, as_datetime
 from stepfn.errors import StatesError
 
@@ -29,12 +29,24 @@ if TYPE_CHECKING:
     from stepfn.engine.definition import Graph, StateNode
     from stepfn.engine.protocol import TaskHandler
 
-__all__ = ["Frame", "Halt", "Run", "Variables", "format_timestamp", "run_graph"]
+__all__ = ["MAX_PAYLOAD_BYTES", "Frame", "Halt", "Run", "Variables", "check_size", "format_timestamp", "run_graph"]
 
 RUNTIME = "States.Runtime"
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
 # Errors the interpreter raises about the definition/data itself; AWS prefixes their cause with the state.
 _PREFIXED = frozenset({RUNTIME, QUERY_EVALUATION_ERROR})
+
+
+MAX_PAYLOAD_BYTES = 262_144
+"""AWS's quota for the input and output of an execution, a state or a task: 256 KiB as UTF-8 JSON."""
+
+
+def check_size(value: Any, name: str) -> None:
+    """States.DataLimitExceeded when ``value`` is over the quota; ``name`` is the state or task at fault."""
+    if len(compact_json(value).encode()) > MAX_PAYLOAD_BYTES:
+        raise StatesError("States.DataLimitExceeded",
+                          f"The state/task '{name}' returned a result with a size exceeding the maximum "
+                          "number of bytes service limit.")
 
 
 class Halt(Exception):
@@ -150,13 +162,14 @@ class Frame:
     """The walk of one graph: variables, event lane and the current state's ``$$.State`` values."""
 
     __slots__ = ("entered_id", "entered_time", "inspect", "last_event", "map_item", "retry_count", "run",
-                 "state", "task_token", "variables")
+                 "state", "state_input", "task_token", "variables")
 
     def __init__(self, run: Run, variables: Variables, last_event: int) -> None:
         self.run = run
         self.variables = variables
         self.last_event = last_event
         self.state: StateNode | None = None
+        self.state_input: Any = None
         self.entered_time: datetime | float = run.start_time
         self.entered_id = 0
         self.retry_count: int | None = None
@@ -212,6 +225,7 @@ class Frame:
         if run.cancel.is_set():
             raise Halt()
         self.state = node
+        self.state_input = value
         self.task_token = None
         self.retry_count = 0 if node.retriable else None
         event_id, when = run.history.add(node.entered_event, self.last_event, {"name": node.name,
@@ -221,6 +235,9 @@ class Frame:
         self.entered_time = when
 
     def exit(self, node: StateNode, value: Any, assigned: Mapping[str, Any] | None = None) -> None:
+        if value is not self.state_input:
+            # An output that is the state's own input was within the quota when it came in.
+            check_size(value, node.name)
         details: dict[str, Any] = {"name": node.name, "output": Payload(value)}
         if assigned:
             details["assignedVariables"] = Assigned(assigned)

@@ -27,12 +27,11 @@ from stepfn.engine.definition import Compiler, common_fields, optional_path, tem
 from stepfn.engine.history import Payload
 from stepfn.engine.protocol import IntegrationPattern, TaskHandler, TaskRequest
 from stepfn.engine.retry import RetryingNode, retrying_fields
-from stepfn.engine.runtime import Frame, Halt, Run, new_task_token
+from stepfn.engine.runtime import Frame, Halt, Run, check_size, new_task_token
 from stepfn.errors import DefinitionError, StatesError
 
-__all__ = ["MAX_PAYLOAD_BYTES", "Resource", "TaskNode", "TokenRegistry", "check_size", "parse_resource"]
+__all__ = ["Resource", "TaskNode", "TokenRegistry", "parse_resource"]
 
-MAX_PAYLOAD_BYTES = 262_144
 DEFAULT_TIMEOUT_SECONDS = 99_999_999
 RUNTIME = "States.Runtime"
 
@@ -78,14 +77,6 @@ def parse_resource(arn: str) -> Resource:
         event_resource = ":".join(parts[6:]) if service.startswith("aws-sdk") else event_resource
         return Resource(arn, "service", service, action, pattern, event_resource)
     raise DefinitionError(f"unsupported Task resource {arn!r}")
-
-
-def check_size(value: Any, resource: str) -> None:
-    """States.DataLimitExceeded when ``value`` is over 256 KiB as UTF-8 JSON."""
-    if len(compact_json(value).encode()) > MAX_PAYLOAD_BYTES:
-        raise StatesError("States.DataLimitExceeded",
-                          f"The state/task '{resource}' returned a result with a size exceeding the maximum "
-                          "number of bytes service limit.")
 
 
 # --------------------------------------------------------------------------------------------- tokens
