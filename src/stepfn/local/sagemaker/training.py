@@ -482,6 +482,7 @@ class _Run:
             argv, env, cwd, definitions = self._prepare(stop)
         except (ChannelError, ScriptModeError, StoreError, OSError, ServiceError) as exc:
             stop.set()
+            remove_staged_inputs(self.job)
             return self.fail(f"ClientError: {exc}")
         start = now_millis()
         self._status("Training", TrainingStartTime=start)
@@ -505,7 +506,9 @@ class _Run:
         upload_error = self._upload()
         end = now_millis()
         seconds = max(1, round((end - start) / 1000))
-        final: dict[str, Any] = {"TrainingEndTime": end, "TrainingTimeInSeconds": seconds, "BillableTimeInSeconds": seconds}
+        final: dict[str, Any] = {
+            "TrainingEndTime": end, "TrainingTimeInSeconds": seconds, "BillableTimeInSeconds": seconds,
+        }
         if metrics.values:
             final["FinalMetricDataList"] = metrics.final_metric_data()
         remove_staged_inputs(self.job)
