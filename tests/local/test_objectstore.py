@@ -147,3 +147,16 @@ def test_upload_code_packs_a_sourcedir(store: ObjectStore, tmp_path: Path) -> No
         assert tar.getnames() == ["train.py"]
     with pytest.raises(StoreError):
         store.upload_code(tmp_path / "missing", "s3://b/x.tar.gz")
+
+
+def test_relative_local_prefixes_download_with_their_relative_paths(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "train" / "sub").mkdir(parents=True)
+    (tmp_path / "data" / "train" / "a.csv").write_text("a")
+    (tmp_path / "data" / "train" / "sub" / "b.csv").write_text("b")
+    for prefix in ("data/train", "data/train/", "file://data/train"):
+        assert store.list(prefix) == [f"{prefix.rstrip('/')}/a.csv", f"{prefix.rstrip('/')}/sub/b.csv"]
+        out = store.download(prefix, tmp_path / "out" / str(abs(hash(prefix))))
+        assert (out / "sub" / "b.csv").read_text() == "b" and (out / "a.csv").read_text() == "a"

@@ -338,15 +338,16 @@ class ObjectStore:
             yield from self._iter_local_s3(prefix_uri)
             return
         base = self.local_path(prefix_uri)
-        scheme = "file://" if prefix_uri.startswith("file://") else ""
         if base.is_file():
-            yield f"{scheme}{base}", base.stat().st_size
+            yield prefix_uri, base.stat().st_size
             return
         start = base if base.is_dir() else base.parent
         text = str(base)
         for path in _walk_files(start):
             if str(path).startswith(text):
-                yield f"{scheme}{path}", path.stat().st_size
+                # Spelled like the prefix (relative, file://...), so callers can strip the prefix off.
+                rest = str(path)[len(text):]
+                yield prefix_uri + (rest[1:] if prefix_uri.endswith("/") else rest), path.stat().st_size
 
     def _iter_local_s3(self, prefix_uri: str) -> Iterator[tuple[str, int]]:
         bucket, key = split_s3_uri(prefix_uri)
