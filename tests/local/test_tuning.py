@@ -210,3 +210,36 @@ def test_hyperband_strategy_runs_with_its_resource_config(stepfn_home: Path, sto
     assert counters["Completed"] + counters["Stopped"] == 3 and counters["Completed"] >= 1
     best = result["BestTrainingJob"]
     assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == 3 * int(best["TunedHyperParameters"]["alpha"])
+
+
+def test_warm_start_seeds_the_search_with_the_parent_trials(stepfn_home: Path, store: ObjectStore) -> None:
+    ranges = {"IntegerParameterRanges": [{"Name": "alpha", "MinValue": "1", "MaxValue": "50"}]}
+    call(stepfn_home, "createHyperParameterTuningJob", _request(store, "parent", "Grid", {
+        "CategoricalParameterRanges": [{"Name": "alpha", "Values": ["40", "45"]}]}, parallel=2), pattern="sync")
+    child = _request(store, "child", "Bayesian", ranges, max_jobs=1, RandomSeed=0)
+    child["WarmStartConfig"] = {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "parent"}],
+                                "WarmStartType": "IdenticalDataAndAlgorithm"}
+    result = call(stepfn_home, "createHyperParameterTuningJob", child, pattern="sync")
+    assert result["WarmStartConfig"]["WarmStartType"] == "IdenticalDataAndAlgorithm"
+    assert result["TrainingJobStatusCounters"]["Completed"] == 1  # the parent's trials are not re-run
+    log = (stepfn_home / "sagemaker" / "logs" / "tuning-job" / "child.log").read_text()
+    assert "warm start from parent: 2 finished trial(s)" in log
+    check_shape("DescribeHyperParameterTuningJob", result)
+
+    orphan = _request(store, "orphan", "Random", ranges, max_jobs=1)
+    orphan["WarmStartConfig"] = {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "nope"}],
+                                 "WarmStartType": "TransferLearning"}
+    with pytest.raises(StatesError) as raised:
+        call(stepfn_home, "createHyperParameterTuningJob", orphan, pattern="sync")
+    assert "can't find a tuning job with name nope" in (raised.value.cause or "")
+
+
+def test_warm_start_trials_reach_the_optuna_study() -> None:
+    from stepfn.local.sagemaker.tuning import parse_ranges
+
+    [alpha, rate] = parse_ranges({"IntegerParameterRanges": [{"Name": "alpha", "MinValue": "1", "MaxValue": "9"}],
+                                  "ContinuousParameterRanges": [{"Name": "rate", "MinValue": "0.5", "MaxValue": "0.99",
+                                                                 "ScalingType": "ReverseLogarithmic"}]})
+    assert alpha.decode(alpha.encode(7)) == 7
+    sampled = rate.distribution().low
+    assert rate.encode(sampled) == repr(0.99) and rate.decode(rate.encode(sampled)) == pytest.approx(sampled)

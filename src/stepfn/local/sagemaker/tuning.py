@@ -83,6 +83,15 @@ class _Parameter:
         value = 1.0 - float(sampled) if self.scaling == "ReverseLogarithmic" else float(sampled)
         return repr(value)
 
+    def decode(self, encoded: str) -> Any:
+        """The sampled value behind a hyperparameter string (inverse of :meth:`encode`)."""
+        if self.kind == "Categorical":
+            return encoded
+        if self.kind == "Integer":
+            return int(float(encoded))
+        value = float(encoded)
+        return 1.0 - value if self.scaling == "ReverseLogarithmic" else value
+
     def grid(self) -> list[Any]:
         if self.kind == "Categorical":
             return list(self.values)
@@ -238,6 +247,10 @@ class TuningJobs:
         from stepfn.local.sagemaker.serving import begin_job, run_detached
 
         name, definition, objective, parameters = validate_request(params)
+        for parent in (params.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs") or []:
+            parent_name = parent.get("HyperParameterTuningJobName") if isinstance(parent, dict) else None
+            if not isinstance(parent_name, str) or self.records.get(KIND, parent_name) is None:
+                raise _invalid(f"Amazon SageMaker can't find a tuning job with name {parent_name}")
         config = params["HyperParameterTuningJobConfig"]
         stamp = now_millis()
         record: dict[str, Any] = {
@@ -415,11 +428,38 @@ class _Search:
         self.record = update_job(self.records, KIND, self.name, TrainingJobStatusCounters=dict(self.counters.training),
                                  ObjectiveStatusCounters=dict(self.counters.objective), **changes)
 
+    def _warm_start(self, study: Any, distributions: dict[str, Any]) -> None:
+        """WarmStartConfig: the parent tuning jobs' finished trials seed the study as completed trials, so the
+        sampler starts from what they learned (both IdenticalDataAndAlgorithm and TransferLearning)."""
+        import optuna
+
+        from stepfn.local.sagemaker.jobprocess import append_log
+
+        warm = self.record.get("WarmStartConfig") or {}
+        for parent in warm.get("ParentHyperParameterTuningJobs") or []:
+            seeded = 0
+            for trial in list_training_jobs_for_tuning_job(parent["HyperParameterTuningJobName"], self.records.home):
+                metric = trial.get("FinalHyperParameterTuningJobObjectiveMetric")
+                tuned = trial["TunedHyperParameters"]
+                if metric is None or set(tuned) != set(distributions):
+                    continue
+                try:
+                    params = {p.name: p.decode(tuned[p.name]) for p in self.parameters}
+                    study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions,
+                                                              value=float(metric["Value"])))
+                except ValueError:
+                    continue  # outside this job's ranges: the parent's knowledge does not apply
+                seeded += 1
+            append_log(self.records.log_path(KIND, self.name),
+                       f"stepfn: warm start from {parent['HyperParameterTuningJobName']}: {seeded} finished trial(s)",
+                       self.control)
+
     def run(self) -> dict[str, Any]:
         study, pruning = self._study()
+        distributions = {p.name: p.distribution() for p in self.parameters}
+        self._warm_start(study, distributions)
         total = self._plan(study)
         patterns = self._patterns() if pruning else []
-        distributions = {p.name: p.distribution() for p in self.parameters}
         parallel = int(self.config["ResourceLimits"]["MaxParallelTrainingJobs"])
         launched = 0
         stopping = False
