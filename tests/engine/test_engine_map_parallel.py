@@ -165,3 +165,11 @@ def test_failed_iteration_aborts_the_running_ones() -> None:
     assert (result.status, result.error) == ("FAILED", "Item.Failed")
     assert "MapIterationFailed" in types(result) and "MapIterationAborted" in types(result)
     assert types(result)[-2:] == ["MapStateFailed", "ExecutionFailed"]
+
+
+def test_jsonata_map_items_array_with_expressions_and_item_selector() -> None:
+    definition = {"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {
+        "Type": "Map", "Items": ["{% $states.input.a %}", 2],
+        "ItemSelector": {"v": "{% $states.context.Map.Item.Value %}", "i": "{% $states.context.Map.Item.Index %}"},
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, "End": True}}}
+    assert run(definition, {"a": 1}).output_value == [{"v": 1, "i": 0}, {"v": 2, "i": 1}]

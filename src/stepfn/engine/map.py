@@ -148,7 +148,7 @@ class MapNode(RetryingNode):
                 assert states is not None
                 items = self.items.evaluate(states, frame.variables.flat(), new_uuid=frame.run.new_uuid)
                 if not isinstance(items, list):
-                    expression = self.items.value[2:-2].strip() if isinstance(self.items.value, str) else ""
+                    expression = self.items.value[2:-2].strip()
                     raise StatesError(
                         QUERY_EVALUATION_ERROR,
                         f"The JSONata expression '{expression}' specified for the field 'Items' returned an "
@@ -452,7 +452,10 @@ def _build_map(name: str, spec: dict[str, Any], jsonata: bool) -> MapNode:
     distributed = config.get("Mode") == "DISTRIBUTED"
     if jsonata:
         if "Items" in spec:
-            fields["items"] = _maybe_jsonata(spec["Items"], "Items", True)
+            items = spec["Items"]
+            # An array literal may hold expressions too ("Items": ["{% $a %}", 2]).
+            fields["items"] = (compile_jsonata_template(items, field="Items") if isinstance(items, list)
+                               else _maybe_jsonata(items, "Items", True))
         if "ItemSelector" in spec:
             fields["item_selector"] = compile_jsonata_template(spec["ItemSelector"], field="ItemSelector")
     else:
