@@ -282,3 +282,12 @@ def test_two_clients_in_one_process_share_stop_wait_and_tokens(functions: Any) -
     finally:
         runner.close()
         other.close()
+
+
+@pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"a": -Infinity}', '{"a": 1e999}', '"\\ud800"',
+                                  "[" * 100_000 + "]" * 100_000, "{nope"])
+def test_inputs_that_are_not_strict_json_are_refused(client: LocalStepFunctionsClient, text: str) -> None:
+    arn = machine(client, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    with pytest.raises(client.exceptions.InvalidExecutionInput):
+        client.start_execution(stateMachineArn=arn, input=text)
+    assert client.list_executions(stateMachineArn=arn)["executions"] == []

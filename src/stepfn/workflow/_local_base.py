@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -36,6 +37,30 @@ DEFAULT_TRACING = {"enabled": False}
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"Unrecognized token '{name}': was expecting (JSON String, Number, Array, Object or token "
+                     "'null', 'true' or 'false')")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"Numeric value ({text}) out of range of double")
+    return value
+
+
+def parse_json_text(text: str) -> Any:
+    """Parse JSON as the service does: strict JSON only (no NaN/Infinity, no numbers beyond a double), text
+    that is valid Unicode, and any nesting depth Python can hold. Every refusal is a ValueError."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        # A lone surrogate escape ("\ud800") parses but is not Unicode text: nothing could store it.
+        json.dumps(value, ensure_ascii=False).encode()
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    return value
 
 
 def build_page(items: list[Any], params: Mapping[str, Any], scope: str, python_name: str, *, default: int = 100,
@@ -220,13 +245,18 @@ class LocalClientBase:
                               operation) from None
 
     def _check_input(self, text: str, operation: str) -> None:
-        if len(text.encode()) > MAX_PAYLOAD_BYTES:
+        try:
+            size = len(text.encode())
+        except UnicodeEncodeError as error:
+            raise self._error("InvalidExecutionInput",
+                              f"Invalid State Machine Execution Input: '{error}'", operation) from None
+        if size > MAX_PAYLOAD_BYTES:
             raise self._error(
                 "ValidationException",
                 f"1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have "
                 f"length less than or equal to {MAX_PAYLOAD_BYTES}", operation)
         try:
-            json.loads(text)
+            parse_json_text(text)
         except ValueError as error:
             raise self._error("InvalidExecutionInput",
                               f"Invalid State Machine Execution Input: '{error}'", operation) from None

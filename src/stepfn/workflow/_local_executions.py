@@ -20,7 +20,7 @@ from stepfn.store import (
 )
 from stepfn.workflow import _local_api as api
 from stepfn.workflow import _local_base as base
-from stepfn.workflow._local_base import REDRIVE_WINDOW, LocalClientBase, build_page, now_utc
+from stepfn.workflow._local_base import REDRIVE_WINDOW, LocalClientBase, build_page, now_utc, parse_json_text
 
 
 class ExecutionOperations(LocalClientBase):
@@ -327,7 +327,7 @@ class ExecutionOperations(LocalClientBase):
         op = "send_task_success"
         api.check_parameters(op, params)
         try:
-            json.loads(params["output"])
+            parse_json_text(params["output"])
         except ValueError as error:
             raise self._error("InvalidOutput", f"Invalid Output: '{error}'", op) from None
         token = params["taskToken"]
