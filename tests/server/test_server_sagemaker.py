@@ -183,6 +183,13 @@ def test_server_side_validation_for_non_botocore_clients(serve: Callable[..., st
     assert body["__type"] == "ValidationException"
     assert "ModelName" in body["message"] and "PrimaryContainer.Image" in body["message"]
     assert answer.headers["content-type"].startswith("application/x-amz-json-1.1")
+    bad_enum = httpx.post(url, content=json.dumps({"EndpointConfigName": "c", "ProductionVariants": [
+        {"VariantName": "v", "ModelName": "m", "InstanceType": "ml.imaginary"}]}),
+        headers={"X-Amz-Target": "SageMaker.CreateEndpointConfig"})
+    assert bad_enum.status_code == 400 and bad_enum.json()["__type"] == "ValidationException"
+    assert bad_enum.json()["message"].startswith(
+        "1 validation error detected: Value 'ml.imaginary' at 'productionVariants.1.member.instanceType' failed to "
+        "satisfy constraint: Member must satisfy enum value set: [")
     not_json = httpx.post(url, content=b"{", headers={"X-Amz-Target": "SageMaker.DescribeModel"})
     assert (not_json.status_code, not_json.json()["__type"]) == (400, "SerializationException")
     no_target = httpx.post(url, content=b"{}")

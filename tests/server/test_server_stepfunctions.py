@@ -313,3 +313,35 @@ def test_console_mounted_behind_the_same_token(serve: Callable[..., str], make_c
         workflows = browser.get(f"{url}/ui/api/workflows")
         assert workflows.status_code == 200
         assert [item["name"] for item in workflows.json()] == ["seen"]
+
+
+MISSING_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:absent"
+MISSING_EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:absent:run"
+
+
+@pytest.mark.parametrize(
+    ("operation", "kwargs", "codes"),
+    [
+        ("start_execution", {"stateMachineArn": MISSING_MACHINE}, {"StateMachineDoesNotExist"}),
+        ("update_state_machine", {"stateMachineArn": MISSING_MACHINE, "definition": json.dumps(PASS)},
+         {"StateMachineDoesNotExist"}),
+        ("list_executions", {"stateMachineArn": MISSING_MACHINE}, {"StateMachineDoesNotExist"}),
+        ("publish_state_machine_version", {"stateMachineArn": MISSING_MACHINE}, {"StateMachineDoesNotExist"}),
+        ("describe_execution", {"executionArn": MISSING_EXECUTION}, {"ExecutionDoesNotExist"}),
+        ("stop_execution", {"executionArn": MISSING_EXECUTION}, {"ExecutionDoesNotExist"}),
+        ("get_execution_history", {"executionArn": MISSING_EXECUTION}, {"ExecutionDoesNotExist"}),
+        ("describe_execution", {"executionArn": "arn:aws:states:us-east-1:1:nonsense"}, {"InvalidArn"}),
+        ("send_task_heartbeat", {"taskToken": "not-a-token"}, {"InvalidToken", "TaskDoesNotExist"}),
+        ("send_task_failure", {"taskToken": "not-a-token"}, {"InvalidToken", "TaskDoesNotExist"}),
+        ("create_state_machine", {"name": "bad name!", "definition": json.dumps(PASS), "roleArn": ROLE}, {"InvalidName"}),
+        ("create_state_machine", {"name": "typed", "definition": json.dumps(PASS), "roleArn": ROLE, "type": "EXPRESS",
+                                  "tracingConfiguration": {"enabled": True}, "loggingConfiguration": {"level": "LOUD"}},
+         {"ValidationException"}),
+    ],
+)
+def test_error_codes(sfn: Any, operation: str, kwargs: dict[str, Any], codes: set[str]) -> None:
+    with pytest.raises(ClientError) as error:
+        getattr(sfn, operation)(**kwargs)
+    code, status = _code(error)
+    assert code in codes and status == 400, (code, status)
+    assert isinstance(error.value, getattr(sfn.exceptions, code)), "boto3 maps the code to its exception class"

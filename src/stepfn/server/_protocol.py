@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -118,6 +118,31 @@ def validate_request(service: str, operation: str, params: dict[str, Any]) -> No
         validate_parameters(params, shape)
     except ParamValidationError as exc:
         raise ApiError("ValidationException", str(exc.kwargs.get("report", exc)).strip()) from exc
+    problems = list(_enum_violations(params, shape, ""))
+    if problems:
+        count = len(problems)
+        raise ApiError("ValidationException", f"{count} validation error{'s' if count > 1 else ''} detected: "
+                       + "; ".join(problems))
+
+
+def _enum_violations(value: Any, shape: Any, path: str) -> Iterator[str]:
+    """Enum members botocore's validator lets through, worded as AWS words them."""
+    kind = shape.type_name
+    if kind == "string" and shape.enum and isinstance(value, str) and value not in shape.enum:
+        yield (f"Value '{value}' at '{path}' failed to satisfy constraint: Member must satisfy enum value set: "
+               f"[{', '.join(shape.enum)}]")
+    elif kind == "structure" and isinstance(value, dict):
+        for name, member in shape.members.items():
+            if name in value:
+                # AWS names members in camelCase in these messages, whatever the API's own casing.
+                segment = name[:1].lower() + name[1:]
+                yield from _enum_violations(value[name], member, f"{path}.{segment}" if path else segment)
+    elif kind == "list" and isinstance(value, list):
+        for index, item in enumerate(value, start=1):
+            yield from _enum_violations(item, shape.member, f"{path}.{index}.member")
+    elif kind == "map" and isinstance(value, dict):
+        for key, item in value.items():
+            yield from _enum_violations(item, shape.value, f"{path}.{key}")
 
 
 def translate_errors(call: Callable[[], Any]) -> Any:
