@@ -194,3 +194,24 @@ def test_server_side_validation_for_non_botocore_clients(serve: Callable[..., st
     assert (not_json.status_code, not_json.json()["__type"]) == (400, "SerializationException")
     no_target = httpx.post(url, content=b"{}")
     assert (no_target.status_code, no_target.json()["__type"]) == (400, "UnknownOperationException")
+
+
+@pytest.mark.parametrize(
+    ("operation", "kwargs", "text"),
+    [
+        ("describe_endpoint_config", {"EndpointConfigName": "absent"}, "Could not find endpoint configuration"),
+        ("delete_endpoint_config", {"EndpointConfigName": "absent"}, "Could not find endpoint configuration"),
+        ("delete_model", {"ModelName": "absent"}, "Could not find model"),
+        ("delete_endpoint", {"EndpointName": "absent"}, "Could not find endpoint"),
+        ("stop_transform_job", {"TransformJobName": "absent"}, "Could not find requested job"),
+        ("stop_processing_job", {"ProcessingJobName": "absent"}, "Could not find requested job"),
+        ("stop_hyper_parameter_tuning_job", {"HyperParameterTuningJobName": "absent"}, "can't find a tuning job"),
+    ],
+)
+def test_missing_resources(serve: Callable[..., str], make_client: Callable[..., Any], operation: str,
+                           kwargs: dict[str, Any], text: str) -> None:
+    sagemaker = make_client("sagemaker", serve())
+    with pytest.raises(ClientError) as error:
+        getattr(sagemaker, operation)(**kwargs)
+    assert _code(error) == ("ValidationException", 400)
+    assert text in error.value.response["Error"]["Message"]
