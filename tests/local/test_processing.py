@@ -202,3 +202,17 @@ def test_framework_processor_runproc_driver(stepfn_home: Path, store: ObjectStor
     result = call(stepfn_home, "createProcessingJob", request, pattern="sync")
     assert result["ProcessingJobStatus"] == "Completed", result.get("FailureReason")
     assert store.get_bytes("s3://bucket/processed/train/args.txt") == b"--mode fast code"
+
+
+def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_in_progress(
+        stepfn_home: Path, store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: ProcessingJobs, job: Any, record: dict[str, Any]) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(ProcessingJobs, "_prepare", broken)
+    with pytest.raises(StatesError) as raised:
+        call(stepfn_home, "createProcessingJob", _request("boom"), pattern="sync")
+    described = json.loads(raised.value.cause or "{}")
+    assert described["ProcessingJobStatus"] == "Failed"
+    assert described["FailureReason"] == "InternalServerError: RuntimeError: disk on fire"
+    assert "Traceback" in (stepfn_home / "sagemaker" / "logs" / "processing-job" / "boom.log").read_text()

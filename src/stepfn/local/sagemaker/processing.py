@@ -124,7 +124,7 @@ class ProcessingJobs:
     def run(self, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None,
             background: bool = False) -> dict[str, Any]:
         """Create the job and run it to its end (or, ``background``, on a thread); returns its record."""
-        from stepfn.local.sagemaker.serving import begin_job, run_detached
+        from stepfn.local.sagemaker.serving import begin_job, run_detached, run_guarded
 
         name = validate_request(params)
         stamp = now_millis()
@@ -137,9 +137,10 @@ class ProcessingJobs:
         if finished is not None:
             return finished
         if background:
-            run_detached(f"processing-{name}", lambda: self._execute(name, record, None))
+            run_detached(f"processing-{name}", lambda: run_guarded(
+                self.records, KIND, name, lambda: self._execute(name, record, None)))
             return record
-        return self._execute(name, record, control)
+        return run_guarded(self.records, KIND, name, lambda: self._execute(name, record, control))
 
     def _execute(self, name: str, record: dict[str, Any], control: TaskControl | None) -> dict[str, Any]:
         from stepfn.local.sagemaker.serving import finish_job, update_job

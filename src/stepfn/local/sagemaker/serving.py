@@ -12,8 +12,10 @@ without ``.sync`` is accepted (its name checked and recorded) before the Task re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,21 @@ def begin_job(
 def run_detached(name: str, work: Callable[[], Any]) -> None:
     """Run a job accepted without ``.sync`` on a daemon thread, as SageMaker runs it after Create* returns."""
     threading.Thread(target=work, name=f"stepfn-{name}", daemon=True).start()
+
+
+def run_guarded(records: RecordStore, kind: str, name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run a job's body; an unexpected error (a bug, a full disk) ends the job Failed with SageMaker's
+    InternalServerError reason, and the traceback in its log, instead of leaving it InProgress forever."""
+    try:
+        return work()
+    except Exception as exc:
+        with contextlib.suppress(OSError), records.log_path(kind, name).open("a") as log:
+            traceback.print_exc(file=log)
+        prefix = {"transform-job": "Transform", "processing-job": "Processing",
+                  "tuning-job": "HyperParameterTuning"}[kind]
+        end_key = "HyperParameterTuningEndTime" if kind == "tuning-job" else f"{prefix}EndTime"
+        return finish_job(records, kind, name, f"{prefix}JobStatus", "Failed", end_key,
+                          failure=f"InternalServerError: {type(exc).__name__}: {exc}")
 
 
 def update_job(records: RecordStore, kind: str, name: str, **changes: Any) -> dict[str, Any]:
@@ -182,4 +199,4 @@ def handlers(home: Path) -> dict[str, TaskHandler]:
     }
 
 
-__all__ = ["begin_job", "finish_job", "handlers", "job_failed_error", "run_detached", "update_job"]
+__all__ = ["begin_job", "finish_job", "handlers", "job_failed_error", "run_detached", "run_guarded", "update_job"]

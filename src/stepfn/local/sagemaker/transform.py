@@ -345,7 +345,7 @@ def run_transform_job(
 
     ``background=True`` returns the InProgress record as soon as the job is accepted and runs it on a thread
     (CreateTransformJob without ``.sync``)."""
-    from stepfn.local.sagemaker.serving import begin_job, run_detached
+    from stepfn.local.sagemaker.serving import begin_job, run_detached, run_guarded
 
     records = RecordStore(home)
     store = ObjectStore(records.home / "s3")
@@ -362,9 +362,10 @@ def run_transform_job(
     if finished is not None:
         return finished
     if background:
-        run_detached(f"transform-{name}", lambda: _execute(records, store, name, params, None))
+        run_detached(f"transform-{name}", lambda: run_guarded(
+            records, "transform-job", name, lambda: _execute(records, store, name, params, None)))
         return record
-    return _execute(records, store, name, params, control)
+    return run_guarded(records, "transform-job", name, lambda: _execute(records, store, name, params, control))
 
 
 def _execute(records: RecordStore, store: ObjectStore, name: str, params: dict[str, Any],

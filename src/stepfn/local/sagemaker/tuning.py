@@ -244,7 +244,7 @@ class TuningJobs:
     def run(self, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None,
             background: bool = False) -> dict[str, Any]:
         """Create the tuning job and run its search to the end (or, ``background``, on a thread)."""
-        from stepfn.local.sagemaker.serving import begin_job, run_detached
+        from stepfn.local.sagemaker.serving import begin_job, run_detached, run_guarded
 
         name, definition, objective, parameters = validate_request(params)
         for parent in (params.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs") or []:
@@ -268,9 +268,11 @@ class TuningJobs:
         if finished is not None:
             return finished
         if background:
-            run_detached(f"tuning-{name}", _Search(self.records, record, definition, objective, parameters, None).run)
+            search = _Search(self.records, record, definition, objective, parameters, None)
+            run_detached(f"tuning-{name}", lambda: run_guarded(self.records, KIND, name, search.run))
             return record
-        return _Search(self.records, record, definition, objective, parameters, control).run()
+        search = _Search(self.records, record, definition, objective, parameters, control)
+        return run_guarded(self.records, KIND, name, search.run)
 
 
 class _Search:
@@ -357,8 +359,9 @@ class _Search:
     def _train(self, job_name: str, tuned: dict[str, str], trial_control: _TrialControl) -> _Outcome:
         try:
             record = self.jobs.run(self._training_request(job_name, tuned), trial_control)
-        except ServiceError as exc:
-            message = ((exc.response or {}).get("Error") or {}).get("Message") or str(exc)
+        except Exception as exc:  # one trial that cannot run is a failed trial, not a failed search
+            response = exc.response if isinstance(exc, ServiceError) else None
+            message = ((response or {}).get("Error") or {}).get("Message") or f"{type(exc).__name__}: {exc}"
             record = {"TrainingJobName": job_name, "TrainingJobArn": arn("training-job", job_name),
                       "TrainingJobStatus": "Failed", "FailureReason": message, "CreationTime": now_millis()}
         else:
