@@ -218,8 +218,12 @@ class Engine:
                                       input, start_time)
         else:
             start_time = self.clock.now()
-        history = History(self.clock, journal, prior)
-        run = self._run(graph, history, execution_arn, state_machine_arn, name, role_arn, input, start_time, mock)
+        history = History(self.clock, journal, prior, unmatchable=frozenset({"ExecutionRedriven"}))
+        # Resuming a redriven execution keeps its redrive count (and reruns failed tasks, as the redrive did).
+        redriven = [event for event in prior if event["type"] == "ExecutionRedriven"]
+        redrives = (len(redriven), redriven[-1]["timestamp"] if redriven else None)
+        run = self._run(graph, history, execution_arn, state_machine_arn, name, role_arn, input, start_time, mock,
+                        redrives=redrives)
         return self._launch(run, graph, history, 0, None)
 
     def redrive(
@@ -243,13 +247,9 @@ class Engine:
         input = json.loads(details["input"]) if "input" in details else None
         count = sum(1 for e in prior if e["type"] == "ExecutionRedriven") + 1
         # Terminal execution events of the earlier run never match new ones.
-        history = History(self.clock, journal, prior, unmatchable=frozenset(_TERMINAL))
+        history = History(self.clock, journal, prior, unmatchable=frozenset({*_TERMINAL, "ExecutionRedriven"}))
         run = self._run(graph, history, execution_arn, state_machine_arn, name, role_arn, input,
-                        prior[0]["timestamp"], mock)
-        run.redriving = True
-        run.redrive_count = count
-        run.redrive_time = self.clock.now()
-        run.__post_init__()
+                        prior[0]["timestamp"], mock, redrives=(count, self.clock.now()))
         return self._launch(run, graph, history, int(prior[-1]["id"]), count)
 
     def run(self, definition: dict[str, Any] | str, input: Any = None, **kwargs: Any) -> ExecutionResult:
@@ -279,7 +279,10 @@ class Engine:
 
     # ------------------------------------------------------------------------------------------ internals
     def _run(self, graph: Graph, history: History, execution_arn: str, state_machine_arn: str, name: str,
-             role_arn: str | None, input: Any, start_time: datetime, mock: Any) -> Run:
+             role_arn: str | None, input: Any, start_time: datetime, mock: Any,
+             redrives: tuple[int, datetime | None] = (0, None)) -> Run:
+        """``redrives``: how many times the execution was redriven and when last; a redriven execution
+        runs its failed tasks again instead of replaying their failures."""
         return Run(
             execution_arn=execution_arn,
             state_machine_arn=state_machine_arn,
@@ -293,6 +296,9 @@ class Engine:
             start_time=start_time,
             tokens=self.tokens,
             mock=mock.start() if hasattr(mock, "start") else mock,
+            redrive_count=redrives[0],
+            redrive_time=redrives[1],
+            redriving=redrives[0] > 0,
         )
 
     def _launch(self, run: Run, graph: Graph, history: History, started_previous: int,
