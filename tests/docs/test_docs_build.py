@@ -42,3 +42,13 @@ def test_every_docs_page_is_in_the_nav() -> None:
     listed = set(re.findall(r":\s*([\w/.-]+\.md)\s*$", nav, re.M))
     pages = {str(path.relative_to(ROOT / "docs")) for path in (ROOT / "docs").rglob("*.md")}
     assert pages == listed
+
+
+def test_command_line_page_lists_every_command() -> None:
+    from stepfn.cli import cli
+
+    page = (ROOT / "docs" / "cli.md").read_text()
+    documented = set(re.findall(r"^\| `stepfn ([a-z-]+)", page, re.M))
+    assert documented == set(cli.commands)  # type: ignore[attr-defined]
+    endpoint_commands = cli.commands["endpoints"].commands  # type: ignore[attr-defined]
+    assert all(re.search(rf"`{name}\b", page) for name in endpoint_commands)

@@ -122,7 +122,7 @@ def test_training_and_inference_pipeline_templates(stepfn_home: Path) -> None:
 @pytest.mark.slow
 def test_pytorch_script_resumes_from_its_checkpoint(stepfn_home: Path) -> None:
     out = run_example("pytorch_checkpoints.py", stepfn_home)
-    first, resumed = out.split("torch-resumed-")
+    first, _, resumed = out.partition("torch-resumed-")
     assert re.findall(r"epoch=(\d+) ", first) == ["1", "2", "3"] and "resumed from epoch" not in first
     assert "resumed from epoch 3" in resumed and re.findall(r"epoch=(\d+) ", resumed) == ["4", "5", "6"]
     weights = [float(w) for w in re.findall(r"learned weights: (\S+) (\S+),", resumed)[0]]
