@@ -29,8 +29,8 @@ LOOP = {
     "States": {
         "Init": {"Type": "Pass", "Result": 0, "ResultPath": "$.n", "Next": "Wait"},
         "Wait": {"Type": "Wait", "Seconds": 1, "Next": "Add"},
-        "Add": {"Type": "Pass", "Parameters": {"value.$": "States.MathAdd($.n, 1)"}, "OutputPath": "$.value",
-                "ResultPath": "$.n2", "Next": "Done"},
+        "Add": {"Type": "Pass", "Parameters": {"value.$": "States.MathAdd($.n, 1)"}, "ResultPath": "$.sum",
+                "Next": "Done"},
         "Done": {"Type": "Succeed"},
     },
 }

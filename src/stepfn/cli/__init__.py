@@ -133,7 +133,7 @@ def show(execution: str) -> None:
     for column in ("id", "type", "timestamp", "details"):
         history.add_column(column)
     for event in events:
-        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
         summary = details.get("name") or details.get("error") or details.get("resource") or ""
         history.add_row(str(event["id"]), event["type"], event["timestamp"].strftime("%H:%M:%S.%f")[:-3], str(summary))
     console.print(history)

@@ -60,7 +60,7 @@ class _LogTail:
         self.offsets: dict[Path, int] = {}
 
     def new_lines(self, files: list[tuple[str, Path]]) -> list[str]:
-        lines = []
+        lines: list[str] = []
         for job, path in files:
             if not path.is_file():
                 continue
@@ -75,7 +75,7 @@ class _LogTail:
         return lines
 
 
-def watch_execution(client: Any, execution_arn: str, *, console: Console, live: bool, poll: float = 0.2) -> dict:
+def watch_execution(client: Any, execution_arn: str, *, console: Console, live: bool, poll: float = 0.2) -> dict[str, Any]:
     """Follow the execution until it ends; returns its final DescribeExecution response."""
     tail = _LogTail()
     display = Live(console=console, auto_refresh=False, transient=False) if live else None
@@ -83,7 +83,7 @@ def watch_execution(client: Any, execution_arn: str, *, console: Console, live: 
         display.start()
     try:
         while True:
-            described = client.describe_execution(executionArn=execution_arn)
+            described: dict[str, Any] = client.describe_execution(executionArn=execution_arn)
             events = all_events(client, execution_arn)
             for line in tail.new_lines(_job_logs(events)):
                 console.print(Text(line, style="dim"), highlight=False)

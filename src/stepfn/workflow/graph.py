@@ -113,7 +113,7 @@ def layout(machine: dict[str, Any]) -> Layout:
     for name in states:
         rows.setdefault(depth[name], []).append(name)
     width = max((sum(boxes[n].w for n in row) + GAP_X * (len(row) - 1) for row in rows.values()), default=NODE_W)
-    y = PAD
+    y: float = PAD
     for level in sorted(rows):
         row = rows[level]
         row_w = sum(boxes[n].w for n in row) + GAP_X * (len(row) - 1)

@@ -108,7 +108,7 @@ _JOB_NAME_KEYS = (("TrainingJobName", "training-job"), ("ProcessingJobName", "pr
 
 def scheduled_jobs(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     """``(state, kind, job name)`` of every SageMaker job the execution started, from TaskScheduled parameters."""
-    jobs = []
+    jobs: list[tuple[str, str, str]] = []
     state = ""
     for event in events:
         if event.get("type", "").endswith("StateEntered"):

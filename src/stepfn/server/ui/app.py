@@ -100,8 +100,8 @@ class ConsoleApi:
         arn = request.path_params["arn"]
         try:
             described = self.client.describe_execution(executionArn=arn)
-        except Exception as error:  # ClientError from either backend: report, do not crash the page
-            return _error(404, str(error))
+        except Exception as missing:  # ClientError from either backend: report, do not crash the page
+            return _error(404, str(missing))
         events = self._events(arn)
         machine = self.client.describe_state_machine(stateMachineArn=described["stateMachineArn"])
         definition = json.loads(machine["definition"])
