@@ -115,3 +115,24 @@ def test_failed_execution_shows_its_cause(console_url: tuple[str, Any], page: An
     page.goto(f"{url}#/workflows")
     page.wait_for_selector("text=failing")
     page.screenshot(path=str(SHOTS / "workflows.png"))
+
+
+def test_job_page_plots_metric_curves_from_the_log(console_url: tuple[str, Any], page: Any, stepfn_home: Path) -> None:
+    from stepfn.local.sagemaker.records import RecordStore
+
+    url, _ = console_url
+    records = RecordStore(stepfn_home)
+    records.put("training-job", "curve-job", {
+        "TrainingJobName": "curve-job",
+        "TrainingJobStatus": "Completed",
+        "AlgorithmSpecification": {"TrainingImage": "local", "TrainingInputMode": "File",
+                                   "MetricDefinitions": [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}]},
+    })
+    records.log_path("training-job", "curve-job").write_text(
+        "".join(f"epoch {i} loss={1 / (i + 1):.3f}\n" for i in range(6))
+    )
+    page.goto(f"{url}#/job/training-job/curve-job")
+    page.wait_for_selector("svg.chart[data-metric='loss']")
+    assert page.locator("svg.chart[data-metric='loss'] circle").count() == 6
+    assert "epoch 5 loss=0.167" in page.inner_text("#job-log")
+    page.screenshot(path=str(SHOTS / "training-job.png"), full_page=True)
