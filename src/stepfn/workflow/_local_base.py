@@ -231,14 +231,13 @@ class LocalClientBase:
             raise self._error(
                 "InvalidDefinition", f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {error}'",
                 operation) from None
-        try:
-            from stepfn.asl.validate import check_definition
-        except ImportError:  # the static validator is optional at this layer; JSON was checked above
-            return
+        del parsed  # JSON syntax gets the JSON error above; the validator re-reads the text itself
+        from stepfn.asl.validate import check_definition
         from stepfn.errors import ValidationError
 
         try:
-            check_definition(parsed)
+            # The raw text, so duplicate keys and the 1 MiB definition limit are checked too.
+            check_definition(definition)
         except ValidationError as error:
             problems = ", ".join(f"{d.code}: {d.message} at {d.path}" for d in error.diagnostics)
             raise self._error("InvalidDefinition", f"Invalid State Machine Definition: '{problems}'",
