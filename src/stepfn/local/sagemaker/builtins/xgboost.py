@@ -80,7 +80,8 @@ def train(env: Environment) -> None:
     except xgb.core.XGBoostError as exc:
         raise AlgorithmError(f"ClientError: XGBoost could not train with these hyperparameters: {exc}") from exc
     env.model_dir.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(env.model_dir / "xgboost-model"))
+    # UBJSON, what save_model picks for a name without extension, written directly to skip its warning.
+    (env.model_dir / "xgboost-model").write_bytes(bytes(booster.save_raw("ubj")))
     print(f"stepfn: saved {env.model_dir / 'xgboost-model'} ({booster.num_boosted_rounds()} rounds)", flush=True)
 
 
