@@ -60,3 +60,19 @@ def test_list_objects_reader_and_missing_key(tmp_path: Path) -> None:
     assert run(listing, handlers=handlers).output_value == [{"key": "in/a.txt"}, {"key": "in/b.txt"}]
     missing = run(_map({"InputType": "JSON"}, "nope.json"), handlers=handlers)
     assert (missing.status, missing.error) == ("FAILED", "States.ItemReaderFailed")
+
+
+def test_manifest_reader_lists_the_objects_of_an_s3_inventory(tmp_path: Path) -> None:
+    store = objectstore.ObjectStore(tmp_path / "s3")
+    store.put_bytes("s3://inv/data/part-0.csv", b'"src","a.txt","5"\n"src","b.txt","7"\n')
+    store.put_bytes("s3://inv/manifest.json", json.dumps({
+        "sourceBucket": "src", "fileFormat": "CSV", "fileSchema": "Bucket, Key, Size",
+        "files": [{"key": "data/part-0.csv", "size": 40}]}).encode())
+    definition = machine(M={"Type": "Map", "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                                                          "ReaderConfig": {"InputType": "MANIFEST"},
+                                                          "Parameters": {"Bucket": "inv", "Key": "manifest.json"}},
+                            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "P",
+                                              "States": {"P": {"Type": "Pass", "End": True}}}})
+    result = run(definition, handlers=s3.handlers(store=store))
+    assert result.output_value == [{"Bucket": "src", "Key": "a.txt", "Size": "5"},
+                                   {"Bucket": "src", "Key": "b.txt", "Size": "7"}]

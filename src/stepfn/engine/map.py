@@ -388,11 +388,25 @@ class MapNode(RetryingNode):
                 raise StatesError(ITEM_READER_FAILED, "CSV headers cannot contain duplicates.")
             return [dict(zip(headers, row, strict=False)) for row in rows]
         if input_type == "MANIFEST":
-            manifest = json.loads(body) if isinstance(body, str) else body
-            bucket = manifest.get("sourceBucket") if isinstance(manifest, dict) else None
-            files = manifest.get("files", []) if isinstance(manifest, dict) else []
-            return [{"Bucket": bucket, "Key": f.get("key")} for f in files]
+            return self._inventory_items(frame, reader, parameters, body)
         raise StatesError(ITEM_READER_FAILED, f"Unsupported InputType {reader.input_type!r}.")
+
+    def _inventory_items(self, frame: Frame, reader: ItemReader, parameters: Any, body: Any) -> list[Any]:
+        """An S3 Inventory ``manifest.json``: one item per object listed in its (uncompressed CSV) data files,
+        keyed by the manifest's ``fileSchema``."""
+        manifest = json.loads(body) if isinstance(body, str) else body
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
+            raise StatesError(ITEM_READER_FAILED, "The manifest file is not a valid S3 Inventory manifest.")
+        schema = [column.strip() for column in str(manifest.get("fileSchema", "Bucket, Key")).split(",")]
+        items: list[Any] = []
+        for entry in manifest["files"]:
+            key = entry.get("key") if isinstance(entry, dict) else None
+            if not isinstance(key, str) or key.endswith(".gz"):
+                raise StatesError(ITEM_READER_FAILED, f"Cannot read inventory data file {key!r} (CSV files only).")
+            data = self._call(frame, reader.service, reader.action, {**parameters, "Key": key}, ITEM_READER_FAILED)
+            text = data.get("Body", "") if isinstance(data, dict) else data
+            items.extend(dict(zip(schema, row, strict=False)) for row in csv.reader(io.StringIO(str(text))) if row)
+        return items
 
     def _write_results(self, frame: Frame, map_run_arn: str, results: list[Any],
                        failures: list[StatesError]) -> Any:
