@@ -101,7 +101,7 @@ def test_missing_channel_data_fails_like_sagemaker(stepfn_home: Path, store: Obj
     assert record["FailureReason"].startswith("ClientError: channel 'train': no data found at s3://bucket/nothing/here")
 
 
-def test_checkpoints_sync_both_ways(stepfn_home: Path, store: ObjectStore) -> None:
+def test_checkpoints_sync_both_ways_and_intermediate_output_uploads(stepfn_home: Path, store: ObjectStore) -> None:
     store.put_bytes("s3://bucket/ckpt/run/epoch-1.pt", b"one")
     script = """
 import json, os
@@ -109,10 +109,13 @@ local = json.load(open(os.environ["SM_CHECKPOINT_CONFIG_FILE"] if "SM_CHECKPOINT
                        else os.path.join(os.environ["SM_INPUT_CONFIG_DIR"], "checkpointconfig.json")))["LocalPath"]
 restored = sorted(os.listdir(local))
 open(os.path.join(local, "epoch-2.pt"), "w").write("two")
+open(os.path.join(os.environ["SM_OUTPUT_INTERMEDIATE_DIR"], "curve.csv"), "w").write("0,1")
 json.dump({"restored": restored, "local": local}, open(os.path.join(os.environ["SM_MODEL_DIR"], "seen.json"), "w"))
 """
     request = _script(store, "ckpt", script, CheckpointConfig={"S3Uri": "s3://bucket/ckpt/run"})
+    request["HyperParameters"]["sagemaker_s3_output"] = '"s3://bucket/intermediate"'  # type: ignore[index]
     seen = _seen(store, TrainingJobs(stepfn_home).run(request))
+    assert store.get_bytes("s3://bucket/intermediate/ckpt/output/intermediate/curve.csv") == b"0,1"
     assert seen["restored"] == ["epoch-1.pt"]
     assert seen["local"].endswith("/ckpt/opt/ml/checkpoints")
     assert store.get_bytes("s3://bucket/ckpt/run/epoch-2.pt") == b"two"

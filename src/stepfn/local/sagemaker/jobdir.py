@@ -272,9 +272,10 @@ def stage_channels(
 # -- checkpoints -----------------------------------------------------------------------------------------------
 
 
-class CheckpointSync:
-    """CheckpointConfig: restore ``S3Uri`` into the local path at start, then upload new or changed files
-    (while the job runs and once more at the end), as SageMaker's checkpoint sync does."""
+class DirectorySync:
+    """A job directory kept in step with a store prefix: CheckpointConfig (restore ``S3Uri`` into the local
+    path at start, then upload new or changed files while the job runs and once more at the end, as
+    SageMaker's checkpoint sync does) and the toolkit's ``output/intermediate`` upload."""
 
     def __init__(self, store: ObjectStore, s3_uri: str, local: Path) -> None:
         self.store = store
@@ -338,7 +339,7 @@ def remove_staged_inputs(job: JobDir) -> None:
 
 __all__ = [
     "ChannelError",
-    "CheckpointSync",
+    "DirectorySync",
     "JobDir",
     "PipeFeeder",
     "build_input_data_config",

@@ -36,7 +36,7 @@ from stepfn.local.objectstore import ObjectStore, stepfn_home
 from stepfn.local.sagemaker.images import Runtime, UnknownImageError, repository_of, resolve_image
 from stepfn.local.sagemaker.jobdir import (
     ChannelError,
-    CheckpointSync,
+    DirectorySync,
     JobDir,
     PipeFeeder,
     build_input_data_config,
@@ -441,7 +441,8 @@ class _Run:
         self.job = jobs.job_dir(name)
         self.log = jobs.log_path(name)
         self.feeders: list[PipeFeeder] = []
-        self.checkpoints: CheckpointSync | None = None
+        self.checkpoints: DirectorySync | None = None
+        self.intermediate: DirectorySync | None = None
         self.container: str | None = None
         self._last_checkpoint_push = 0.0
 
@@ -549,10 +550,12 @@ class _Run:
             self.control.heartbeat()
         if (self.job.root / "stop-requested").exists():
             self.running.stop.set()
-        if self.checkpoints is not None and time.monotonic() - self._last_checkpoint_push >= 5:
+        if time.monotonic() - self._last_checkpoint_push >= 5:
             self._last_checkpoint_push = time.monotonic()
-            with contextlib.suppress(StoreError, OSError):
-                self.checkpoints.push()
+            for sync in (self.checkpoints, self.intermediate):
+                if sync is not None:
+                    with contextlib.suppress(StoreError, OSError):
+                        sync.push()
 
     # -- preparing the process ---------------------------------------------------------------------------------
 
@@ -574,7 +577,12 @@ class _Run:
             local = self.job.relocate(seen_as)
             self.job.write_json("checkpointconfig.json", {  # a container sees the path unrelocated
                 "LocalPath": seen_as if runtime.kind == "docker" else str(local), "S3Uri": checkpoint["S3Uri"]})
-            self.checkpoints = CheckpointSync(self.jobs.store, checkpoint["S3Uri"], local)
+            self.checkpoints = DirectorySync(self.jobs.store, checkpoint["S3Uri"], local)
+        s3_output = decode_hyperparameters(hyperparameters).get("sagemaker_s3_output")
+        if isinstance(s3_output, str) and s3_output.startswith("s3://"):
+            # The toolkit uploads output/intermediate to <sagemaker_s3_output>/<job>/output/intermediate.
+            prefix = f"{s3_output.rstrip('/')}/{self.name}/output/intermediate"
+            self.intermediate = DirectorySync(self.jobs.store, prefix, self.job.output / "intermediate")
         if int(record["ResourceConfig"].get("InstanceCount") or 1) > 1:
             append_log(self.log, f"stepfn: InstanceCount {record['ResourceConfig']['InstanceCount']} runs as one "
                        "local instance (algo-1)", self.control)
@@ -695,8 +703,9 @@ class _Run:
             else:
                 store.upload(pack(self.job.model, self.job.root / "model.tar.gz"), f"{base}/model.tar.gz")
             store.upload(pack(self.job.output_data, self.job.root / "output.tar.gz"), f"{base}/output.tar.gz")
-            if self.checkpoints is not None:
-                self.checkpoints.push()
+            for sync in (self.checkpoints, self.intermediate):
+                if sync is not None:
+                    sync.push()
         except (StoreError, OSError) as exc:
             return f"uploading the artifacts to {base} failed: {exc}"
         return None
