@@ -44,7 +44,12 @@ def test_csv_json_and_jsonl_readers_and_result_writer(tmp_path: Path) -> None:
     manifest_key = written.output_value["ResultWriterDetails"]["Key"]
     manifest = json.loads(store.get_bytes(f"s3://results/{manifest_key}"))
     succeeded_key = manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]
-    assert json.loads(store.get_bytes(f"s3://results/{succeeded_key}")) == [{"row": {"n": n}} for n in (1, 2, 3)]
+    records = json.loads(store.get_bytes(f"s3://results/{succeeded_key}"))
+    assert [json.loads(r["Output"]) for r in records] == [{"row": {"n": n}} for n in (1, 2, 3)]
+    assert [json.loads(r["Input"]) for r in records] == [{"n": n} for n in (1, 2, 3)]
+    assert {r["Status"] for r in records} == {"SUCCEEDED"}
+    assert all(r["ExecutionArn"].startswith("arn:aws:states:us-east-1:123456789012:execution:TestMachine/M:")
+               for r in records)
 
 
 def test_list_objects_reader_and_missing_key(tmp_path: Path) -> None:

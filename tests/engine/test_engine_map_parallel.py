@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -71,7 +72,8 @@ def test_distributed_map_with_item_reader_batcher_and_writer() -> None:
         "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "CSV"},
                        "Parameters": {"Bucket": "in", "Key": "rows.csv"}},
         "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"tag": "x"}},
-        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "res"}},
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "res"},
+                         "WriterConfig": {"OutputType": "JSONL", "Transformation": "FLATTEN"}},
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "P",
                           "States": {"P": {"Type": "Pass", "End": True}}}})
     result = run(definition, handlers={"s3:getObject": get_object, "s3:putObject": put_object})
@@ -79,8 +81,10 @@ def test_distributed_map_with_item_reader_batcher_and_writer() -> None:
     output = result.output_value
     assert output["ResultWriterDetails"]["Bucket"] == "out"
     assert output["ResultWriterDetails"]["Key"].startswith("res/") and output["MapRunArn"].count(":mapRun:") == 1
-    succeeded = next(v for k, v in stored.items() if k.endswith("SUCCEEDED_0.json"))
-    assert '"Items":[{"a":"1","b":"2"},{"a":"3","b":"4"}]' in succeeded and '"tag":"x"' in succeeded
+    succeeded = next(v for k, v in stored.items() if k.endswith("SUCCEEDED_0.jsonl"))
+    assert [json.loads(line) for line in succeeded.splitlines()] == [
+        {"BatchInput": {"tag": "x"}, "Items": [{"a": "1", "b": "2"}, {"a": "3", "b": "4"}]},
+        {"BatchInput": {"tag": "x"}, "Items": [{"a": "5", "b": "6"}]}]
     assert types(result)[2:6] == ["MapStateStarted", "MapRunStarted", "MapRunSucceeded", "MapStateSucceeded"]
 
 

@@ -32,7 +32,7 @@ from stepfn.engine.history import History
 from stepfn.engine.parallel import Aborted, run_all, run_branch_graph
 from stepfn.engine.protocol import TaskRequest
 from stepfn.engine.retry import RetryingNode, retrying_fields
-from stepfn.engine.runtime import Frame, Variables
+from stepfn.engine.runtime import Frame, Variables, format_timestamp
 from stepfn.engine.task import _Control, _invoke, _Waiter, find_handler
 from stepfn.errors import DefinitionError, StatesError
 
@@ -237,17 +237,30 @@ class MapNode(RetryingNode):
             raise
         processor = self.processor
         failures: list[StatesError] = []
+        records: list[dict[str, Any]] = [{} for _ in inputs]
         lock = threading.Lock()
+        child_prefix = (f"arn:{run.partition}:states:{run.region}:{run.account}:execution:"
+                        f"{run.state_machine_context['Name']}/{self.label or self.name}:")
 
         def child_execution(i: int, abort: threading.Event) -> Any:
-            child_run = dataclasses.replace(run, history=History(run.clock))
+            name = run.new_uuid()
+            child_run = dataclasses.replace(run, history=History(run.clock), execution_arn=child_prefix + name,
+                                            name=name, input=inputs[i])
             child = Frame(child_run, Variables(frame.variables), 0)
+            record = records[i]
+            record.update(ExecutionArn=child_run.execution_arn, Name=name, Input=inputs[i],
+                          StartDate=format_timestamp(run.clock.now()))
             try:
-                return run_branch_graph(child, processor, inputs[i], abort)
+                output = run_branch_graph(child, processor, inputs[i], abort)
+                record.update(Status="SUCCEEDED", Output=output)
+                return output
             except StatesError as exc:
                 with lock:
                     failures.append(exc)
+                record.update(Status="FAILED", Error=exc.error, Cause=exc.cause)
                 return {"Error": exc.error, **({"Cause": exc.cause} if exc.cause is not None else {})}
+            finally:
+                record["StopDate"] = format_timestamp(run.clock.now())
 
         limit = max_concurrency if max_concurrency > 0 else 0
         results = run_all(len(inputs), child_execution, blocking=self.blocking, max_concurrency=limit,
@@ -265,7 +278,7 @@ class MapNode(RetryingNode):
                               "The specified tolerance threshold was exceeded", state=self.name)
         frame.emit("MapRunSucceeded")
         if self.result_writer is not None:
-            return self._write_results(frame, map_run_arn, results, failures)
+            return self._write_results(frame, map_run_arn, records)
         return results
 
     @staticmethod
@@ -408,36 +421,57 @@ class MapNode(RetryingNode):
             items.extend(dict(zip(schema, row, strict=False)) for row in csv.reader(io.StringIO(str(text))) if row)
         return items
 
-    def _write_results(self, frame: Frame, map_run_arn: str, results: list[Any],
-                       failures: list[StatesError]) -> Any:
+    def _write_results(self, frame: Frame, map_run_arn: str, records: list[dict[str, Any]]) -> Any:
+        """Write the child executions' results as AWS does: ``<Prefix>/<map run id>/manifest.json`` plus
+        ``SUCCEEDED_0.json`` / ``FAILED_0.json``, shaped by ``WriterConfig`` (``OutputType`` JSON|JSONL,
+        ``Transformation`` NONE: execution records | COMPACT: ExecutionArn, Input, Output/Error/Cause,
+        Status | FLATTEN: the outputs alone)."""
         writer = self.result_writer
         assert writer is not None
         parameters = writer.get("Parameters") or writer.get("Arguments") or {}
+        config = writer.get("WriterConfig") or {}
+        transformation = config.get("Transformation", "NONE")
+        jsonl = config.get("OutputType", "JSON") == "JSONL"
         bucket, prefix = parameters.get("Bucket"), parameters.get("Prefix", "")
         run_id = map_run_arn.rsplit(":", 1)[-1]
         key_prefix = f"{prefix.rstrip('/')}/{run_id}" if prefix else run_id
-        succeeded = [r for r in results if not (isinstance(r, dict) and set(r) == {"Error", "Cause"})]
-        manifest = {
-            "DestinationBucket": bucket,
-            "MapRunArn": map_run_arn,
-            "ResultFiles": {
-                "FAILED": [{"Key": f"{key_prefix}/FAILED_0.json", "Size": 0}] if failures else [],
-                "PENDING": [],
-                "SUCCEEDED": [{"Key": f"{key_prefix}/SUCCEEDED_0.json", "Size": 0}] if succeeded else [],
-            },
-        }
+        extension = "jsonl" if jsonl else "json"
         service, _, action = writer["Resource"].split(":::", 1)[-1].partition(":")
-        writes: list[tuple[str, Any]] = [(f"{key_prefix}/manifest.json", manifest)]
-        if succeeded:
-            writes.append((f"{key_prefix}/SUCCEEDED_0.json", succeeded))
-        if failures:
-            writes.append((f"{key_prefix}/FAILED_0.json",
-                           [{"Error": f.error, "Cause": f.cause} for f in failures]))
+        state_machine_arn = frame.run.state_machine_arn
+        files: dict[str, list[dict[str, Any]]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+        writes: list[tuple[str, str]] = []
+        for status in ("SUCCEEDED", "FAILED"):
+            chosen = [r for r in records if r.get("Status") == status]
+            if not chosen:
+                continue
+            entries = [_result_entry(r, transformation, state_machine_arn) for r in chosen]
+            body = "\n".join(compact_json(e) for e in entries) if jsonl else compact_json(entries)
+            key = f"{key_prefix}/{status}_0.{extension}"
+            files[status].append({"Key": key, "Size": len(body.encode())})
+            writes.append((key, body))
+        manifest = {"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": files}
+        writes.insert(0, (f"{key_prefix}/manifest.json", compact_json(manifest)))
         for key, body in writes:
-            self._call(frame, service, action, {"Bucket": bucket, "Key": key, "Body": compact_json(body)},
+            self._call(frame, service, action, {"Bucket": bucket, "Key": key, "Body": body},
                        "States.ResultWriterFailed")
         return {"MapRunArn": map_run_arn,
                 "ResultWriterDetails": {"Bucket": bucket, "Key": f"{key_prefix}/manifest.json"}}
+
+
+def _result_entry(record: dict[str, Any], transformation: str, state_machine_arn: str) -> Any:
+    failed = record.get("Status") == "FAILED"
+    if transformation == "FLATTEN":
+        return {"Error": record.get("Error"), "Cause": record.get("Cause")} if failed else record.get("Output")
+    outcome = ({"Error": record.get("Error"), "Cause": record.get("Cause")} if failed
+               else {"Output": compact_json(record.get("Output"))})
+    if transformation == "COMPACT":
+        return {"ExecutionArn": record["ExecutionArn"], "Input": compact_json(record["Input"]), **outcome,
+                "Status": record["Status"]}
+    details = {} if failed else {"OutputDetails": {"Included": True}}
+    return {"ExecutionArn": record["ExecutionArn"], "Input": compact_json(record["Input"]),
+            "InputDetails": {"Included": True}, "Name": record["Name"], **outcome, **details,
+            "RedriveCount": 0, "RedriveStatus": "NOT_REDRIVABLE", "StartDate": record["StartDate"],
+            "StateMachineArn": state_machine_arn, "Status": record["Status"], "StopDate": record["StopDate"]}
 
 
 def _maybe_jsonata(value: Any, field: str, jsonata: bool) -> Any:
