@@ -94,6 +94,27 @@ json.dump(epochs, open(os.path.join(os.environ["SM_MODEL_DIR"], "seen.json"), "w
     assert _seen(store, TrainingJobs(stepfn_home).run(request)) == ["ab", "ab", "ab"]
 
 
+def test_pipe_mode_gzip_and_recordio_wrapping(stepfn_home: Path, store: ObjectStore) -> None:
+    import gzip
+
+    from stepfn.local.sagemaker.recordio import iter_frames
+
+    store.put_bytes("s3://bucket/gz/one.gz", gzip.compress(b"first"))
+    store.put_bytes("s3://bucket/gz/two.gz", gzip.compress(b"second!"))
+    script = """
+import os
+data = os.path.join(os.environ["SAGEMAKER_BASE_DIR"], "input", "data")
+with open(os.path.join(data, "train_0"), "rb") as fifo, open(os.path.join(os.environ["SM_MODEL_DIR"], "raw"), "wb") as out:
+    out.write(fifo.read())
+"""
+    request = _script(store, "pipe-gz", script, mode="Pipe", channels={"train": "s3://bucket/gz/"})
+    request["InputDataConfig"][0].update(CompressionType="Gzip", RecordWrapperType="RecordIO")  # type: ignore[index]
+    record = TrainingJobs(stepfn_home).run(request)
+    assert record["TrainingJobStatus"] == "Completed", record.get("FailureReason")
+    raw = read_tar(store.local_path(record["ModelArtifacts"]["S3ModelArtifacts"]))["raw"]
+    assert list(iter_frames(raw)) == [b"first", b"second!"]
+
+
 def test_missing_channel_data_fails_like_sagemaker(stepfn_home: Path, store: ObjectStore) -> None:
     request = _script(store, "no-data", "print(1)", channels={"train": "s3://bucket/nothing/here"})
     record = TrainingJobs(stepfn_home).run(request)

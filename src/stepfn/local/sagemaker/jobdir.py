@@ -15,6 +15,7 @@ import gzip
 import json
 import os
 import shutil
+import struct
 import tarfile
 import threading
 import time
@@ -27,6 +28,7 @@ from stepfn.errors import StoreError
 from stepfn.local.objectstore import ObjectStore
 
 OPT_ML = "/opt/ml"
+RECORDIO_MAGIC = 0xCED7230A
 
 
 class ChannelError(ValueError):
@@ -221,9 +223,14 @@ class PipeFeeder:
 
     def _chunks(self) -> Iterator[bytes]:
         gzipped = self.channel.get("CompressionType") == "Gzip"
+        wrapped = self.channel.get("RecordWrapperType") == "RecordIO"
         for uri, _ in self.objects:
             data = self.store.get_bytes(uri)
-            yield gzip.decompress(data) if gzipped else data
+            if gzipped:
+                data = gzip.decompress(data)
+            if wrapped:  # each object becomes one RecordIO record (magic, length, payload, padding to 4 bytes)
+                data = struct.pack("<II", RECORDIO_MAGIC, len(data)) + data + b"\0" * (-len(data) % 4)
+            yield data
 
     def _run(self) -> None:
         epoch = 0
