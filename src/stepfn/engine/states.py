@@ -111,8 +111,8 @@ class FailNode(StateNode):
             error = self._jsonata(self.error, frame, states)
             cause = self._jsonata(self.cause, frame, states)
         else:
-            error = self._jsonpath(self.error, self.error_path, "ErrorPath", frame, value)
-            cause = self._jsonpath(self.cause, self.cause_path, "CausePath", frame, value)
+            error = self._jsonpath(self.error, self.error_path, frame, value)
+            cause = self._jsonpath(self.cause, self.cause_path, frame, value)
         # state= marks the failure as the user's own, not an interpreter error to prefix.
         raise StatesError(error, cause, state=self.name)
 
@@ -123,17 +123,10 @@ class FailNode(StateNode):
         return value
 
     @staticmethod
-    def _jsonpath(literal: Any, path: Any, field: str, frame: Frame, value: Any) -> Any:
+    def _jsonpath(literal: Any, path: Any, frame: Frame, value: Any) -> Any:
         if path is None:
             return literal
-        sources = frame.sources(value)
-        try:
-            result = path(sources)
-        except StatesError as exc:
-            if exc.error == RUNTIME and exc.field:
-                raise StatesError(RUNTIME, exc.cause.replace(f"field '{exc.field}'", f"field '{field}'")
-                                  if exc.cause else None, field=field) from None
-            raise
+        result = path(frame.sources(value))
         return result if isinstance(result, str) else compact_json(result)
 
 
