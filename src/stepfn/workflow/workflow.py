@@ -11,6 +11,7 @@ A Workflow only ever talks to "a client" with boto3's ``stepfunctions`` interfac
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -217,6 +218,18 @@ class Workflow:
             except self.client.exceptions.StateMachineAlreadyExists as error:
                 self.state_machine_arn = self._extract_state_machine_arn(error)
         return self.update(definition=self.definition, role=self.role)
+
+    def clone(self, deep: bool = False) -> Workflow:
+        """A copy of this Workflow object, as the R port's ``$clone()`` (compat §9).
+
+        Name, role, ARN, client and settings are shared values; the tag list is new. With ``deep=True`` the
+        definition is cloned too (``Graph.clone(deep=True)``), so editing one copy's states leaves the other's alone.
+        """
+        copied = copy.copy(self)
+        copied.tags = [dict(tag) for tag in self.tags]
+        if deep:
+            copied.definition = self.definition.clone(deep=True)
+        return copied
 
     def delete(self) -> None:
         """Delete the state machine, if it exists."""
