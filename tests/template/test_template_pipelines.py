@@ -211,3 +211,18 @@ def test_training_pipeline_creates_its_state_machine_locally(golden_dir: Path) -
     described = pipeline.get_workflow().client.describe_state_machine(stateMachineArn=arn)
     assert described["definition"] == (golden_dir / "10_training_pipeline.definition.json").read_text()
     assert described["name"] == "golden-pipeline"
+
+
+def test_execute_hyperparameters_keep_the_framework_entries() -> None:
+    # The original replaced every hyperparameter, so a framework estimator lost sagemaker_program and could
+    # not start; the caller's values still win and come first.
+    pipeline = TrainingPipeline(sklearn_preprocessor(), "StepFunctionsExecutionRole",
+                                {"train": "s3://sagemaker/train"}, "bucket", pipeline_name="sk")
+    recorder = RecordingWorkflow("sk")
+    pipeline.workflow = recorder
+    pipeline.execute(job_name="run", hyperparameters={"alpha": 0.5, "sagemaker_container_log_level": 10})
+    given = recorder.calls[0]["inputs"]["Training"]["HyperParameters"]
+    assert list(given)[:2] == ["alpha", "sagemaker_container_log_level"]
+    assert given["alpha"] == "0.5" and given["sagemaker_container_log_level"] == "10"
+    assert given["sagemaker_program"] == '"sklearn_abalone_featurizer.py"'
+    assert given["sagemaker_submit_directory"] == '"s3://sagemaker/source"'

@@ -10,7 +10,7 @@ from typing import Any
 from stepfn.steps.states import Chain, Task
 from stepfn.template.utils import replace_parameters_with_context_object
 
-__all__ = ["StepId", "WorkflowTemplate"]
+__all__ = ["StepId", "WorkflowTemplate", "build_execute_hyperparameters"]
 
 
 class StepId(Enum):
@@ -99,3 +99,16 @@ class WorkflowTemplate:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(s3_bucket={self.s3_bucket!r}, workflow={self.workflow!r}, role={self.role!r})"
+
+def build_execute_hyperparameters(training: dict[str, Any], given: dict[str, Any]) -> dict[str, str]:
+    """The Training step's HyperParameters for ``execute(hyperparameters=given)``.
+
+    The original replaced the whole set, which for a framework estimator dropped ``sagemaker_program`` and
+    ``sagemaker_submit_directory`` and made the job fail to start; the framework's ``sagemaker_*`` entries
+    the caller did not give are kept, after the caller's values (all stringified).
+    """
+    merged = {str(k): str(v) for k, v in given.items()}
+    for key, value in (training.get("HyperParameters") or {}).items():
+        if key.startswith("sagemaker_") and key not in merged:
+            merged[key] = value
+    return merged

@@ -7,7 +7,7 @@ from typing import Any
 from stepfn.sagemaker.model import PipelineModel
 from stepfn.steps.sagemaker import EndpointConfigStep, EndpointStep, ModelStep, TrainingStep, TransformStep
 from stepfn.steps.states import Chain
-from stepfn.template.pipeline.common import StepId, WorkflowTemplate
+from stepfn.template.pipeline.common import StepId, WorkflowTemplate, build_execute_hyperparameters
 
 __all__ = ["InferencePipeline"]
 
@@ -86,7 +86,8 @@ class InferencePipeline(WorkflowTemplate):
         inputs = self._new_inputs()
         if hyperparameters is not None:
             # Stringified as TrainingPipeline does; the original passed them raw (§11 #13).
-            inputs[StepId.Train.value]["HyperParameters"] = {k: str(v) for k, v in hyperparameters.items()}
+            training_inputs = inputs[StepId.Train.value]
+            training_inputs["HyperParameters"] = build_execute_hyperparameters(training_inputs, hyperparameters)
         if job_name is None:
             job_name = f"inference-pipeline-{self._generate_timestamp()}"
 
