@@ -168,3 +168,13 @@ def test_stop_wakes_a_handler_sleeping_on_the_engine_clock() -> None:
     time.sleep(0.05)
     assert handle.stop().status == "ABORTED"
     assert finished.wait(2)
+
+
+def test_execution_started_records_role_version_and_alias() -> None:
+    version = "arn:aws:states:us-east-1:123456789012:stateMachine:TestMachine:3"
+    alias = "arn:aws:states:us-east-1:123456789012:stateMachine:TestMachine:prod"
+    result = Engine().start(machine(P={"Type": "Pass"}), {"a": 1}, role_arn="arn:aws:iam::123456789012:role/r",
+                            version_arn=version, alias_arn=alias, **identity()).wait(5)
+    assert result.events[0]["executionStartedEventDetails"] == {
+        "input": '{"a":1}', "inputDetails": {"truncated": False}, "roleArn": "arn:aws:iam::123456789012:role/r",
+        "stateMachineAliasArn": alias, "stateMachineVersionArn": version}

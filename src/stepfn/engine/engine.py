@@ -39,6 +39,10 @@ _TERMINAL = {
 }
 
 
+# Execution-level events of an earlier run that a resumed or redriven one never records again.
+_NOT_REPLAYED = frozenset({*_TERMINAL, "ExecutionStarted", "ExecutionRedriven"})
+
+
 @dataclass(frozen=True)
 class ExecutionResult:
     """How an execution ended. ``events`` is its whole history (botocore ``GetExecutionHistory`` items)."""
@@ -68,6 +72,8 @@ class ExecutionHandle:
         self.graph = graph
         self.history = history
         """The execution's whole history (``run.history`` is the same object)."""
+        self.version_arn: str | None = None
+        self.alias_arn: str | None = None
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._result: ExecutionResult | None = None
@@ -140,11 +146,16 @@ class ExecutionHandle:
         run = self.run
         last = 0
         try:
-            started_id = run.history.add(
-                "ExecutionStarted", 0,
-                {"input": Payload(run.input), "roleArn": run.role_arn},
-            )[0]
-            last = started_id
+            prior = run.history.prior
+            if prior and prior[0]["type"] == "ExecutionStarted":
+                # Resume or redrive: the execution started long ago, however it is being continued now.
+                last = int(prior[0]["id"])
+            else:
+                last = run.history.add(
+                    "ExecutionStarted", 0,
+                    {"input": Payload(run.input), "roleArn": run.role_arn,
+                     "stateMachineAliasArn": self.alias_arn, "stateMachineVersionArn": self.version_arn},
+                )[0]
             if redriven is not None:
                 last = run.history.add("ExecutionRedriven", started_previous,
                                        {"redriveCount": redriven})[0]
@@ -202,8 +213,13 @@ class Engine:
         journal: Journal | None = None,
         resume: bool = False,
         mock: Any = None,
+        version_arn: str | None = None,
+        alias_arn: str | None = None,
     ) -> ExecutionHandle:
-        """Start an execution on a background thread. With ``resume``, replay ``journal`` and carry on."""
+        """Start an execution on a background thread. With ``resume``, replay ``journal`` and carry on.
+
+        ``mock``: a :class:`~stepfn.engine.mocking.MockTestCase`; ``version_arn`` / ``alias_arn``: what the
+        execution was started through, recorded in ``ExecutionStarted`` as AWS does."""
         graph = compile_definition(definition)
         prior = journal.events() if (resume and journal is not None) else []
         if prior:
@@ -218,13 +234,14 @@ class Engine:
                                       input, start_time)
         else:
             start_time = self.clock.now()
-        history = History(self.clock, journal, prior, unmatchable=frozenset({"ExecutionRedriven"}))
+        history = History(self.clock, journal, prior, unmatchable=_NOT_REPLAYED)
         # Resuming a redriven execution keeps its redrive count (and reruns failed tasks, as the redrive did).
         redriven = [event for event in prior if event["type"] == "ExecutionRedriven"]
         redrives = (len(redriven), redriven[-1]["timestamp"] if redriven else None)
         run = self._run(graph, history, execution_arn, state_machine_arn, name, role_arn, input, start_time, mock,
                         redrives=redrives)
-        return self._launch(run, graph, history, 0, None)
+        handle = self._launch(run, graph, history, 0, None, (version_arn, alias_arn))
+        return handle
 
     def redrive(
         self,
@@ -247,7 +264,7 @@ class Engine:
         input = json.loads(details["input"]) if "input" in details else None
         count = sum(1 for e in prior if e["type"] == "ExecutionRedriven") + 1
         # Terminal execution events of the earlier run never match new ones.
-        history = History(self.clock, journal, prior, unmatchable=frozenset({*_TERMINAL, "ExecutionRedriven"}))
+        history = History(self.clock, journal, prior, unmatchable=_NOT_REPLAYED)
         run = self._run(graph, history, execution_arn, state_machine_arn, name, role_arn, input,
                         prior[0]["timestamp"], mock, redrives=(count, self.clock.now()))
         return self._launch(run, graph, history, int(prior[-1]["id"]), count)
@@ -302,8 +319,9 @@ class Engine:
         )
 
     def _launch(self, run: Run, graph: Graph, history: History, started_previous: int,
-                redriven: int | None) -> ExecutionHandle:
+                redriven: int | None, started_via: tuple[str | None, str | None] = (None, None)) -> ExecutionHandle:
         handle = ExecutionHandle(run, graph, history)
+        handle.version_arn, handle.alias_arn = started_via
         with self._lock:
             self._running[run.execution_arn] = handle
         thread = threading.Thread(target=self._main, args=(handle, started_previous, redriven),
