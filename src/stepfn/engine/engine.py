@@ -77,7 +77,6 @@ class ExecutionHandle:
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._result: ExecutionResult | None = None
-        self._thread: threading.Thread | None = None
         history.on_limit = self._history_full
 
     @property
@@ -144,27 +143,23 @@ class ExecutionHandle:
 
     def _execute(self, started_previous: int, redriven: int | None) -> None:
         run = self.run
-        last = 0
+        frame = Frame(run, Variables(), 0)
         try:
             prior = run.history.prior
             if prior and prior[0]["type"] == "ExecutionStarted":
                 # Resume or redrive: the execution started long ago, however it is being continued now.
-                last = int(prior[0]["id"])
+                frame.last_event = int(prior[0]["id"])
             else:
-                last = run.history.add(
-                    "ExecutionStarted", 0,
-                    {"input": Payload(run.input), "roleArn": run.role_arn,
-                     "stateMachineAliasArn": self.alias_arn, "stateMachineVersionArn": self.version_arn},
-                )[0]
+                frame.emit("ExecutionStarted", {
+                    "input": Payload(run.input), "roleArn": run.role_arn,
+                    "stateMachineAliasArn": self.alias_arn, "stateMachineVersionArn": self.version_arn})
             if redriven is not None:
-                last = run.history.add("ExecutionRedriven", started_previous,
-                                       {"redriveCount": redriven})[0]
+                frame.last_event = started_previous
+                frame.emit("ExecutionRedriven", {"redriveCount": redriven})
             if len(compact_json(run.input).encode()) > MAX_PAYLOAD_BYTES:
                 raise StatesError("States.DataLimitExceeded",
                                   "The execution input exceeds the maximum number of bytes service limit.")
-            frame = Frame(run, Variables(), last)
             output = run_graph(frame, self.graph, run.input)
-            last = frame.last_event
             if len(compact_json(output).encode()) > MAX_PAYLOAD_BYTES:
                 raise StatesError("States.DataLimitExceeded",
                                   "The state/task returned a result with a size exceeding the maximum number "
@@ -173,14 +168,14 @@ class ExecutionHandle:
                          {"output": Payload(output)}, frame.last_event)
         except StatesError as exc:
             self._finish("FAILED", None, exc.error, exc.cause, "ExecutionFailed",
-                         {"error": exc.error, "cause": exc.cause})
+                         {"error": exc.error, "cause": exc.cause}, frame.last_event)
         except Halt:
             # stop() or the timeout watchdog already recorded how the execution ended.
             self._done.wait()
         except Exception as exc:  # an engine bug must still end the execution, not hang wait()
-            self._finish("FAILED", None, "States.Runtime", f"Internal engine error: {exc!r}", "ExecutionFailed",
-                         {"error": "States.Runtime", "cause": f"Internal engine error: {exc!r}"})
-        del last
+            cause = f"Internal engine error: {exc!r}"
+            self._finish("FAILED", None, "States.Runtime", cause, "ExecutionFailed",
+                         {"error": "States.Runtime", "cause": cause}, frame.last_event)
 
 
 def _default_uuid() -> str:
@@ -326,7 +321,6 @@ class Engine:
             self._running[run.execution_arn] = handle
         thread = threading.Thread(target=self._main, args=(handle, started_previous, redriven),
                                   name=f"stepfn-exec-{run.name}", daemon=True)
-        handle._thread = thread
         thread.start()
         if graph.timeout_seconds:
             threading.Thread(target=self._watch, args=(handle, float(graph.timeout_seconds)),
