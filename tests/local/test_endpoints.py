@@ -355,3 +355,18 @@ def test_transform_fn_from_a_sourcedir_in_the_object_store(home: Path, tmp_path:
     response = invoke_endpoint("factor-ep", "1,2", "text/csv", "text/plain", home=home)
     assert response["Body"].read().decode() == "2.5,5.0;text/csv;text/plain;True"
     assert response["ContentType"] == "text/plain"
+
+
+def test_a_zombie_server_does_not_count_as_running(tmp_path: Path) -> None:
+    import time
+
+    from stepfn.local.sagemaker.endpoints import _alive, _process_start
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    start = _process_start(child.pid)
+    deadline = time.monotonic() + 30
+    while _process_start(child.pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.02)  # exited but not reaped: a zombie, as a server stopped by another process becomes
+    assert start is not None and Path(f"/proc/{child.pid}").exists()
+    assert not _alive(child.pid, start)
+    child.wait()

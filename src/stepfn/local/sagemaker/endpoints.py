@@ -67,10 +67,13 @@ class ModelServerError(Exception):
 
 
 def _process_start(pid: int) -> str | None:
+    """The start time of a live process; None when it is gone or a zombie (stopped by another process but not
+    yet reaped by the one that started it)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
         return None
+    return fields[19] if len(fields) > 19 and fields[0] not in ("Z", "X") else None
 
 
 def _free_port() -> int:
@@ -171,9 +174,10 @@ def _alive(pid: int, start: str | None = None) -> bool:
     child = _CHILDREN.get(pid)
     if child is not None:
         return child.poll() is None
-    if start is not None:
-        return _process_start(pid) == start
-    try:
+    if Path("/proc/self/stat").exists():
+        current = _process_start(pid)
+        return current is not None and start in (None, current)
+    try:  # no procfs (macOS): a recycled pid cannot be told apart
         os.kill(pid, 0)
     except (ProcessLookupError, PermissionError):
         return False
