@@ -92,3 +92,4 @@ def test_resume_after_kill_9_loses_nothing_and_runs_nothing_twice(tmp_path: Path
         "WaitStateEntered", "WaitStateExited", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded",
         "TaskStateExited", "ExecutionSucceeded"]
     assert store.get_execution(ARN).status == "SUCCEEDED"
+    store.close()
