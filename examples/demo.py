@@ -188,6 +188,16 @@ def main() -> int:
         "TransformJobName": f"demo-transform-{run_id}",
         "XGBoost": [{"max_depth": "3", "eta": "0.3"}, {"max_depth": "6", "eta": "0.1"}],  # SageMaker wants strings
     }
+    try:
+        return run(workflow, store, data, inputs)
+    finally:
+        # The endpoint is a server process that outlives the workflow; the demo cleans up after itself.
+        stop_endpoint(endpoint_name)
+
+
+def run(workflow: Workflow, store: ObjectStore, data: dict[str, str], inputs: dict) -> int:
+    run_id = inputs["TrainingJobName"].removeprefix("demo-sklearn-")
+    endpoint_name = inputs["EndpointName"]
     execution = workflow.execute(name=f"demo-{run_id}", inputs=inputs)
     console.print(f"execution [bold]{execution.execution_arn}[/bold]")
 
@@ -222,8 +232,7 @@ def main() -> int:
     console.print(f"batch transform: {len(predictions)} predictions in {transform_out}")
     console.print(f"  (on disk: {store.local_path(transform_out)})")
     console.print(f"object store root: {store.local_path(f's3://{BUCKET}/')}")
-    stop_endpoint(endpoint_name)
-    console.print(f"stopped endpoint {endpoint_name}; history: `stepfn show {execution.execution_arn}`")
+    console.print(f"endpoint {endpoint_name} is stopped at exit; history: `stepfn show {execution.execution_arn}`")
     return 0
 
 

@@ -223,11 +223,11 @@ def endpoints_list() -> None:
     from stepfn.local.sagemaker import endpoints as local_endpoints
 
     table = Table()
-    for column in ("name", "status", "url", "config"):
+    for column in ("name", "status", "url", "pid"):
         table.add_column(column)
     for record in local_endpoints.list_endpoints():
-        table.add_row(record["EndpointName"], record["EndpointStatus"], str(record.get("Url", "")),
-                      record.get("EndpointConfigName", ""))
+        table.add_row(record["EndpointName"], record["EndpointStatus"], str(record.get("Url") or ""),
+                      str(record.get("Pid") or ""))
     console.print(table)
 
 
