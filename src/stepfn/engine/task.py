@@ -179,7 +179,13 @@ class _Control:
 
 
 def find_handler(handlers: Mapping[str, TaskHandler], service: str, action: str) -> TaskHandler | None:
-    return handlers.get(f"{service}:{action}") or handlers.get(f"{service}:*") or handlers.get("*")
+    found = handlers.get(f"{service}:{action}") or handlers.get(f"{service}:*")
+    if found is None and service.startswith("aws-sdk:"):
+        # An SDK integration (aws-sdk:sagemaker:deleteEndpoint) takes the API's own request, so a backend's
+        # handler for the plain action serves it when no aws-sdk-specific handler is registered.
+        plain = service.removeprefix("aws-sdk:")
+        found = handlers.get(f"{plain}:{action}") or handlers.get(f"{plain}:*")
+    return found or handlers.get("*")
 
 
 # --------------------------------------------------------------------------------------------- node
