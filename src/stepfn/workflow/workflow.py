@@ -165,7 +165,7 @@ class Workflow:
     def _create(self) -> str:
         params: dict[str, Any] = {
             "name": self.name,
-            "definition": self.definition.to_json(pretty=self.format_json),
+            "definition": self._definition_text(),
             "roleArn": self.role,
             "tags": self.tags,
         }
@@ -178,6 +178,17 @@ class Workflow:
         response = self.client.create_state_machine(**params)
         logger.info("Workflow created successfully on AWS Step Functions.")
         return str(response["stateMachineArn"])
+
+    def _definition_text(self) -> str:
+        """The definition as sent. For AWS, code a framework estimator names locally (``file://`` source_dir)
+        is packed into ``sourcedir.tar.gz`` and uploaded to S3 first, and the definition points at it; the local
+        engine (and any client that is not botocore's) runs local code in place, so nothing is uploaded."""
+        text = self.definition.to_json(pretty=self.format_json)
+        if not hasattr(getattr(self.client, "meta", None), "events"):
+            return text
+        from stepfn.aws import prepare_definition_for_aws
+
+        return prepare_definition_for_aws(text, client=self.client)
 
     @staticmethod
     def _extract_state_machine_arn(error: Any) -> str:
@@ -200,7 +211,7 @@ class Workflow:
             self.role = role
         self.client.update_state_machine(
             stateMachineArn=self.state_machine_arn,
-            definition=self.definition.to_json(pretty=self.format_json),
+            definition=self._definition_text(),
             roleArn=self.role,
         )
         logger.info(
