@@ -183,7 +183,7 @@ class Workflow:
         """The definition as sent. For AWS, code a framework estimator names locally (``file://`` source_dir)
         is packed into ``sourcedir.tar.gz`` and uploaded to S3 first, and the definition points at it; the local
         engine (and any client that is not botocore's) runs local code in place, so nothing is uploaded."""
-        text = self.definition.to_json(pretty=self.format_json)
+        text: str = self.definition.to_json(pretty=self.format_json)
         if not hasattr(getattr(self.client, "meta", None), "events"):
             return text
         from stepfn.aws import prepare_definition_for_aws
