@@ -91,3 +91,14 @@ def test_logs_endpoints_and_readable_errors(tmp_path: Path, stepfn_home: Path) -
     assert "RuntimeError: the user file is broken" in one_line.stderr and "Traceback" not in one_line.stderr
     debug = stepfn("--debug", "run", str(broken), home=stepfn_home)
     assert "Traceback" in debug.stderr
+
+
+def test_map_progress_counts_items(tmp_path: Path, stepfn_home: Path) -> None:
+    definition = {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "ItemsPath": "$.items", "End": True,
+        "ItemProcessor": {"StartAt": "Square", "States": {"Square": {
+            "Type": "Pass", "Parameters": {"v.$": "States.MathAdd($, $)"}, "End": True}}}}}}
+    path = tmp_path / "map.asl.json"
+    path.write_text(json.dumps(definition))
+    result = stepfn("run", str(path), "--input", '{"items": [1, 2, 3]}', home=stepfn_home, check=True)
+    assert "3/3" in result.stdout and '"v": 6' in result.stdout

@@ -80,3 +80,17 @@ def test_state_progress_from_history() -> None:
     assert progress["Train"].status == FAILED and progress["Train"].cause == "boom"
     assert progress["Train"].resources == ["sagemaker:createTrainingJob.sync"]
     assert execution_failure(events) == ("States.TaskFailed", "boom")
+
+
+def test_map_items_are_counted_per_run() -> None:
+    events = [
+        _event(1, 0, "ExecutionStarted", input="{}"),
+        _event(2, 1, "MapStateEntered", name="Each", input="{}"),
+        _event(3, 2, "MapStateStarted", length=3),
+        _event(4, 3, "MapIterationStarted", name="Each", index=0),
+        _event(5, 4, "MapIterationSucceeded", name="Each", index=0),
+        _event(6, 5, "MapIterationStarted", name="Each", index=1),
+        _event(7, 6, "MapIterationFailed", name="Each", index=1),
+    ]
+    progress = state_progress(events)["Each"]
+    assert (progress.items_done, progress.items_total) == (2, 3)

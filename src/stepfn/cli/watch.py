@@ -37,6 +37,7 @@ def states_table(events: list[dict[str, Any]], title: str | None = None) -> Tabl
     table.add_column("status")
     table.add_column("runs", justify="right")
     table.add_column("seconds", justify="right")
+    table.add_column("items")
     for progress in state_progress(events).values():
         seconds = progress.seconds
         table.add_row(
@@ -45,8 +46,17 @@ def states_table(events: list[dict[str, Any]], title: str | None = None) -> Tabl
             Text(f"{_SYMBOL.get(progress.status, '')} {progress.status}", style=_STYLE.get(progress.status, "")),
             str(progress.runs),
             "" if seconds is None else f"{seconds:.2f}",
+            _items_bar(progress.items_done, progress.items_total),
         )
     return table
+
+
+def _items_bar(done: int, total: int | None, width: int = 16) -> Text:
+    """A Map state's iterations as a bar: long Maps (a sweep of training jobs) show how far they are."""
+    if total is None:
+        return Text("")
+    filled = width if total == 0 else round(width * done / total)
+    return Text.assemble(("━" * filled, "green"), ("━" * (width - filled), "grey37"), f" {done}/{total}")
 
 
 def _job_logs(events: list[dict[str, Any]]) -> list[tuple[str, Path]]:

@@ -35,6 +35,9 @@ class StateProgress:
     error: str | None = None
     cause: str | None = None
     resources: list[str] = field(default_factory=list)
+    items_total: int | None = None
+    """For a Map state: the number of items of its latest run, and how many of them have finished."""
+    items_done: int = 0
 
     @property
     def seconds(self) -> float | None:
@@ -87,6 +90,11 @@ def state_progress(events: list[dict[str, Any]]) -> dict[str, StateProgress]:
             progress.output = _decode(details.get("output"))
             if progress.status == RUNNING:
                 progress.status = SUCCEEDED
+        elif kind == "MapStateStarted" and last_entered in states:
+            states[last_entered].items_total = int(details.get("length", 0))
+            states[last_entered].items_done = 0
+        elif kind in ("MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted") and details.get("name") in states:
+            states[details["name"]].items_done += 1
         elif kind.endswith(_STATE_FAILURE_SUFFIXES) and not kind.startswith("Execution"):
             name = _owner(event, current_by_event) or last_entered
             if name and name in states:
