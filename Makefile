@@ -16,6 +16,7 @@ demo: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check src tests bench examples
+	$(PY) -m mypy
 
 test: $(VENV)/.installed lint
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
