@@ -75,6 +75,7 @@ def page() -> Iterator[Any]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)  # a loaded 2-core CI machine can be slow to start executions
         yield page
         browser.close()
 
@@ -91,7 +92,7 @@ def test_execution_started_from_the_console_appears_and_completes(console_url: t
     # The page follows to the execution, which polls until the run ends.
     page.wait_for_selector("#execution-status")
     page.screenshot(path=str(SHOTS / "execution-running.png"))
-    page.wait_for_selector("#execution-status.SUCCEEDED", timeout=20_000)
+    page.wait_for_selector("#execution-status.SUCCEEDED", timeout=60_000)
     assert page.locator("#graph g.state[data-status='SUCCEEDED']").count() == 4
     page.click("#graph g.state[data-state='Add']")
     assert '"who": "browser"' in page.inner_text("#state-detail")
@@ -110,7 +111,7 @@ def test_failed_execution_shows_its_cause(console_url: tuple[str, Any], page: An
                                       roleArn="arn:aws:iam::000000000000:role/stepfn-local")["stateMachineArn"]
     execution = client.start_execution(stateMachineArn=arn, name="fails-once")["executionArn"]
     page.goto(f"{url}#/execution/{execution}")
-    page.wait_for_selector("#execution-status.FAILED", timeout=20_000)
+    page.wait_for_selector("#execution-status.FAILED", timeout=60_000)
     assert "Demo.Error" in page.inner_text("main") and "on purpose" in page.inner_text("main")
     page.goto(f"{url}#/workflows")
     page.wait_for_selector("text=failing")
