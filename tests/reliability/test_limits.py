@@ -147,15 +147,25 @@ def test_name_lengths(client: LocalStepFunctionsClient) -> None:
 # -- Map concurrency -------------------------------------------------------------------------------------------
 
 
-def test_map_max_concurrency_bounds_the_items_running_at_once(client: LocalStepFunctionsClient) -> None:
+@pytest.mark.parametrize(("max_concurrency", "items", "expected_peak"), [
+    (2, 8, 2),
+    (0, 60, 40),  # 0 = unbounded, but an inline Map runs at most 40 iterations at once, as on AWS
+    (100, 60, 40),
+])
+def test_map_max_concurrency_bounds_the_items_running_at_once(
+        client: LocalStepFunctionsClient, max_concurrency: int, items: int, expected_peak: int) -> None:
     lock = threading.Lock()
     running, peak = [0], [0]
+    everyone_started = threading.Event()
 
     def work(event: Any) -> Any:
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
-        time.sleep(0.1)
+            if running[0] >= expected_peak:
+                everyone_started.set()
+        everyone_started.wait(2)  # hold each iteration until as many as allowed are running
+        time.sleep(0.02)
         with lock:
             running[0] -= 1
         return event
@@ -163,15 +173,15 @@ def test_map_max_concurrency_bounds_the_items_running_at_once(client: LocalStepF
     register_function("limits-work", work)
     try:
         machine = _machine(client, {"StartAt": "Fan", "States": {"Fan": {
-            "Type": "Map", "MaxConcurrency": 2, "ItemsPath": "$.items", "End": True,
+            "Type": "Map", "MaxConcurrency": max_concurrency, "ItemsPath": "$.items", "End": True,
             "ItemProcessor": {"StartAt": "W", "States": {"W": {
                 "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "OutputPath": "$.Payload",
                 "Parameters": {"FunctionName": "limits-work", "Payload.$": "$"}, "End": True}}}}}})
-        described = _run(client, machine, json.dumps({"items": list(range(8))}))
+        described = _run(client, machine, json.dumps({"items": list(range(items))}))
     finally:
         unregister_function("limits-work")
-    assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == list(range(8))
-    assert peak[0] == 2
+    assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == list(range(items))
+    assert peak[0] == expected_peak
 
 
 def test_negative_max_concurrency_is_an_invalid_definition(client: LocalStepFunctionsClient) -> None:
