@@ -156,3 +156,22 @@ def test_training_process_dies_with_its_killed_supervisor(stepfn_home: Path, tmp
     record = TrainingJobs(stepfn_home).wait("orphan-check")
     assert record["TrainingJobStatus"] == "Completed"
     assert time.monotonic() - started < 15
+
+
+CREATOR = """
+import json, os, sys
+from stepfn.local.sagemaker.training import TrainingJobs
+TrainingJobs(sys.argv[1]).create(json.loads(sys.argv[2]))
+os._exit(0)  # dies before it starts the job it created, as a kill -9 right after CreateTrainingJob would
+"""
+
+
+def test_a_job_created_by_a_dead_process_is_run_at_once(stepfn_home: Path) -> None:
+    _sourcedir(ObjectStore(stepfn_home / "s3"), "s3://bucket/code/sourcedir.tar.gz", "print('ran')\n")
+    subprocess.run([sys.executable, "-c", textwrap.dedent(CREATOR), str(stepfn_home), json.dumps(_job("created"))],
+                   check=True, timeout=60)
+    jobs = TrainingJobs(stepfn_home)
+    assert jobs.describe("created")["SecondaryStatus"] == "Starting"
+    started = time.monotonic()
+    assert jobs.wait("created")["TrainingJobStatus"] == "Completed"
+    assert time.monotonic() - started < 15  # not the 30 s grace for a job whose creator may still start it

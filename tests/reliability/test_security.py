@@ -236,3 +236,12 @@ def test_the_scanner_sees_what_it_looks_for(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("import pickle\nimport subprocess\neval(x)\npickle.loads(b)\nsubprocess.run(c, shell=True)\n")
     assert len(_findings(sample)) == 4
+
+
+def test_no_source_file_names_an_all_interfaces_address() -> None:
+    # The model servers of local endpoints bind 127.0.0.1 like `stepfn serve`; nothing may default to every
+    # interface. (Listening elsewhere is the user's explicit --host, which then needs a token.)
+    found = [f"{path}:{node.lineno}" for path in sorted(SRC.rglob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Constant) and node.value in ("0.0.0.0", "::", "[::]")]
+    assert found == []

@@ -264,6 +264,12 @@ class TrainingJobs:
             "EnableManagedSpotTraining": bool(params.get("EnableManagedSpotTraining", False)),
         })
         self.records.create(KIND, name, record, operation=OPERATION)
+        # The creating process supervises the job; saying so at once means a crash before the job starts is seen
+        # as a dead supervisor (re-run at once), not as a job about to start (a 30 s grace). The file sits beside
+        # the job's root, which every run creates afresh.
+        creator = self._creator_path(name)
+        creator.parent.mkdir(parents=True, exist_ok=True)
+        creator.write_text(json.dumps({"pid": os.getpid(), "start": _process_start(os.getpid())}))
         if runtime.kind == "builtin" and runtime.algorithm:
             append_log(self.log_path(name), f"stepfn: {runtime.image} runs the local {runtime.algorithm} emulator")
         return record
@@ -386,6 +392,9 @@ class TrainingJobs:
                 if self._running.get(name) is running:
                     del self._running[name]
 
+    def _creator_path(self, name: str) -> Path:
+        return self.job_dir(name).root.parent / f"{name}.creator.json"
+
     def _supervised_elsewhere(self, name: str) -> bool:
         try:
             info = json.loads((self.job_dir(name).root / "supervisor.json").read_text())
@@ -394,8 +403,18 @@ class TrainingJobs:
             # Just created: its supervisor may not have written supervisor.json yet. (Once the file is there, a
             # dead pid in it is final: waiting out the grace after a crash only delayed the resume.)
             record = self.records.get(KIND, name) or {}
-            return bool(record.get("SecondaryStatus") == "Starting"
-                        and now_millis() - record.get("CreationTime", 0) < _STARTING_GRACE_MS)
+            starting = bool(record.get("SecondaryStatus") == "Starting"
+                            and now_millis() - record.get("CreationTime", 0) < _STARTING_GRACE_MS)
+            try:  # ...unless the process that created it (and so would start it) is known to be gone
+                creator = json.loads(self._creator_path(name).read_text())
+                creator_pid = int(creator["pid"])
+            except (OSError, ValueError, KeyError, TypeError):
+                return starting
+            return starting and (creator_pid == os.getpid() or self._alive_elsewhere(creator_pid, creator.get("start")))
+        return self._alive_elsewhere(pid, info.get("start"))
+
+    @staticmethod
+    def _alive_elsewhere(pid: int, start: str | None) -> bool:
         if pid == os.getpid():
             return False
         try:
@@ -404,7 +423,7 @@ class TrainingJobs:
             return False
         except PermissionError:
             return True
-        return info.get("start") in (None, _process_start(pid))
+        return start in (None, _process_start(pid))
 
     def runtime_for(self, params: dict[str, Any]) -> Runtime:
         spec = params["AlgorithmSpecification"]
