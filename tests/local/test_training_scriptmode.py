@@ -258,3 +258,27 @@ def test_resume_waits_for_a_job_supervised_by_another_process(stepfn_home: Path,
     assert result["TrainingJobStatus"] == "Completed"
     assert other.wait(30) == 0
     assert counter.read_text() == "run\n"
+
+
+def test_stop_reaches_a_job_supervised_by_another_process(stepfn_home: Path, store: ObjectStore) -> None:
+    import subprocess
+    import sys
+
+    request = _script_job(store, "remote-stop", script="import time\nprint('up', flush=True)\ntime.sleep(60)\n")
+    runner = ("import json, sys\nfrom stepfn.local.sagemaker.training import TrainingJobs\n"
+              f"TrainingJobs({str(stepfn_home)!r}, stop_grace_seconds=1).run(json.loads(sys.stdin.read()))\n")
+    other = subprocess.Popen([sys.executable, "-c", runner], stdin=subprocess.PIPE, text=True)
+    assert other.stdin is not None
+    other.stdin.write(json.dumps(request))
+    other.stdin.close()
+    jobs = TrainingJobs(stepfn_home)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        record = jobs.records.get("training-job", "remote-stop")
+        if record is not None and record["SecondaryStatus"] == "Training":
+            break
+        time.sleep(0.05)
+    started = time.monotonic()
+    jobs.stop("remote-stop")
+    assert other.wait(30) == 0 and time.monotonic() - started < 15
+    assert jobs.describe("remote-stop")["TrainingJobStatus"] == "Stopped"
