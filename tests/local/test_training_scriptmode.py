@@ -209,6 +209,8 @@ def test_training_process_gets_a_clean_environment(
                                      "TrainingInputMode": "File"}}, "register_image"),
         ({"AlgorithmSpecification": {"TrainingImage": "1.dkr.ecr.us-east-1.amazonaws.com/ntm:1",
                                      "TrainingInputMode": "File"}}, "'ntm'"),
+        ({"InputDataConfig": [{"ChannelName": "..", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": "s3://bucket/data/train"}}}]}, "Channel name '..'"),
     ],
 )
 def test_create_errors_are_amazon_sagemaker_exceptions(

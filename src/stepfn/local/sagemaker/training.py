@@ -139,7 +139,7 @@ def validate_request(params: Any) -> dict[str, Any]:
     if len(names) != len(channels) or len(set(names)) != len(names) or len(channels) > 20:
         raise _invalid("InputDataConfig: at most 20 channels with unique ChannelName values")
     for name in names:
-        if not isinstance(name, str) or not _CHANNEL_NAME.match(name) or len(name) > 64:
+        if not isinstance(name, str) or not _CHANNEL_NAME.match(name) or len(name) > 64 or name in (".", ".."):
             raise _invalid(f"Channel name {name!r} must match [A-Za-z0-9\\.\\-_]+ (at most 64 characters)")
     return params
 
