@@ -160,3 +160,11 @@ def test_relative_local_prefixes_download_with_their_relative_paths(
         assert store.list(prefix) == [f"{prefix.rstrip('/')}/a.csv", f"{prefix.rstrip('/')}/sub/b.csv"]
         out = store.download(prefix, tmp_path / "out" / str(abs(hash(prefix))))
         assert (out / "sub" / "b.csv").read_text() == "b" and (out / "a.csv").read_text() == "a"
+
+
+def test_open_streams_an_object(store: ObjectStore) -> None:
+    store.put_bytes("s3://b/big.bin", b"x" * 100_000)
+    with store.open("s3://b/big.bin") as handle:
+        assert handle.read(10) == b"x" * 10 and len(handle.read()) == 99_990
+    with pytest.raises(ObjectNotFoundError):
+        store.open("s3://b/absent")

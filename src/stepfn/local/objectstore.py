@@ -25,7 +25,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from stepfn.errors import StoreError
 
@@ -157,6 +157,21 @@ class ObjectStore:
             if not path.is_file():
                 raise ObjectNotFoundError(uri)
             return path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            raise ObjectNotFoundError(uri) from exc
+
+    def open(self, uri: str) -> BinaryIO:
+        """A binary file object reading the object (stream large objects instead of :meth:`get_bytes`)."""
+        remote = self._remote(uri)
+        try:
+            if remote:
+                fs, remote_path = remote
+                handle: BinaryIO = fs.open(remote_path, "rb")
+                return handle
+            path = self.local_path(uri)
+            if not path.is_file():
+                raise ObjectNotFoundError(uri)
+            return path.open("rb")
         except (FileNotFoundError, IsADirectoryError) as exc:
             raise ObjectNotFoundError(uri) from exc
 

@@ -222,15 +222,18 @@ class PipeFeeder:
         return None
 
     def _chunks(self) -> Iterator[bytes]:
+        """The channel's bytes, object after object, streamed (objects can be larger than memory)."""
         gzipped = self.channel.get("CompressionType") == "Gzip"
         wrapped = self.channel.get("RecordWrapperType") == "RecordIO"
         for uri, _ in self.objects:
-            data = self.store.get_bytes(uri)
-            if gzipped:
-                data = gzip.decompress(data)
-            if wrapped:  # each object becomes one RecordIO record (magic, length, payload, padding to 4 bytes)
-                data = struct.pack("<II", RECORDIO_MAGIC, len(data)) + data + b"\0" * (-len(data) % 4)
-            yield data
+            with self.store.open(uri) as raw:
+                stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
+                if wrapped:  # each object becomes one RecordIO record: magic, length, payload, padding to 4 bytes
+                    data = stream.read()
+                    yield struct.pack("<II", RECORDIO_MAGIC, len(data)) + data + b"\0" * (-len(data) % 4)
+                    continue
+                while chunk := stream.read(1 << 20):
+                    yield chunk
 
     def _run(self) -> None:
         epoch = 0
