@@ -79,6 +79,13 @@ class S3Handlers:
     def _modified(self, uri: str) -> str:
         return _timestamp(None if self.store.remote else self.store.local_path(uri))
 
+    def _streamed_etag(self, uri: str) -> str:
+        digest = hashlib.md5(usedforsecurity=False)
+        with self.store.open(uri) as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        return f'"{digest.hexdigest()}"'
+
     def get_object(self, request: TaskRequest, control: TaskControl) -> dict[str, Any]:
         uri = self._uri(request.parameters)
         try:
@@ -160,7 +167,7 @@ class S3Handlers:
                 last = rolled + "\uffff"  # skip every key the common prefix rolled up
             else:
                 contents.append({
-                    "ETag": _etag(self.store.get_bytes(uri)),
+                    "ETag": self._streamed_etag(uri),
                     "Key": key,
                     "LastModified": self._modified(uri),
                     "Size": size,
