@@ -84,7 +84,9 @@ def register_image(
 
     The pattern is an exact URI, a glob (``"*.dkr.ecr.*.amazonaws.com/my-algo:*"``) or a regular expression
     prefixed with ``re:``. The command is an argv list or a shell-like string; it runs with the job's relocated
-    ``/opt/ml`` in ``SAGEMAKER_BASE_DIR`` and the working directory at the job root. Later registrations win.
+    ``/opt/ml`` in ``SAGEMAKER_BASE_DIR``, in the working directory stepfn runs in (so relative script paths
+    work as typed), with a clean environment (the platform's variables, not this process's). Later
+    registrations win.
     """
     argv = tuple(shlex.split(command) if isinstance(command, str) else command)
     if not argv:
