@@ -7,7 +7,8 @@ from deep inside, an execution failing with "Internal engine error", a call stil
 makes the check raise :class:`Finding`, which hypothesis then shrinks to a minimal input.
 
 Targets: ASL definitions (validator, then engine), JSONPath and reference paths, intrinsic function calls,
-JSONata expressions, placeholder names (authoring API to ASL to engine), Choice rules, execution inputs
+JSONata expressions, placeholder names (authoring API to ASL to engine), Choice rules (as ASL and through the
+authoring API's ChoiceRule builders), execution inputs
 (through ``LocalStepFunctionsClient``) and SageMaker request arguments (``stepfn.sagemaker`` builders).
 
 ``tests/reliability/test_fuzz.py`` runs every target with a few hundred examples; this script runs them longer
@@ -411,6 +412,53 @@ def check_choice(case: tuple[dict[str, Any], Any]) -> str:
     return run_execution(definition, execution_input)
 
 
+@st.composite
+def authored_rules(draw: st.DrawFn, depth: int = 0) -> tuple[Any, ...]:
+    """A ChoiceRule call tree as data: ("And"|"Or", [..]), ("Not", rule) or (operator, variable, value)."""
+    from stepfn.asl.definition import COMPARISON_OPERATORS
+
+    if depth < 2 and draw(st.integers(0, 3)) == 0:
+        operator = draw(st.sampled_from(["And", "Or", "Not"]))
+        if operator == "Not":
+            return (operator, draw(authored_rules(depth + 1)))
+        return (operator, draw(st.lists(authored_rules(depth + 1), max_size=2)))
+    operator = draw(st.sampled_from(sorted(COMPARISON_OPERATORS)))
+    variable = draw(st.sampled_from(_PATHS) | path_texts | st.none() | st.integers())
+    value = draw(st.sampled_from(_PATHS) | json_values)
+    return (operator, variable, value)
+
+
+def _build_rule(spec: tuple[Any, ...]) -> Any:
+    from stepfn.steps import ChoiceRule
+
+    if spec[0] in ("And", "Or"):
+        return getattr(ChoiceRule, spec[0])([_build_rule(inner) for inner in spec[1]])
+    if spec[0] == "Not":
+        return ChoiceRule.Not(_build_rule(spec[1]))
+    return getattr(ChoiceRule, spec[0])(spec[1], spec[2])
+
+
+def check_authored_choice(case: tuple[tuple[Any, ...], Any]) -> str:
+    """ChoiceRule builders of the authoring API with any arguments, then the validator and the engine.
+
+    ``ValueError``/``TypeError`` count as named: the original SDK's builders raise them for bad arguments."""
+    from stepfn.steps import Choice, Graph, Pass
+
+    spec, execution_input = case
+
+    def build() -> dict[str, Any]:
+        choice = Choice("C")
+        choice.add_choice(_build_rule(spec), Pass("Yes"))
+        choice.default_choice(Pass("No"))
+        return dict(json.loads(Graph(choice).to_json()))
+
+    outcome: dict[str, Any] = {}
+    label = classify(lambda: outcome.setdefault("definition", build()), allowed=(ValueError, TypeError))
+    if label != "ok":
+        return label
+    return check_definition((outcome["definition"], execution_input))
+
+
 # -- execution inputs ---------------------------------------------------------------------------------------------
 
 execution_input_texts = (
@@ -532,6 +580,7 @@ TARGETS: dict[str, Target] = {
     "placeholders": Target(st.tuples(st.sampled_from(["execution", "step"]), placeholder_names, json_values,
                                      st.booleans()), check_placeholder),
     "choice_rules": Target(st.tuples(choice_rules(), object_inputs), check_choice),
+    "authored_choice_rules": Target(st.tuples(authored_rules(), object_inputs), check_authored_choice),
     "execution_inputs": Target(execution_input_texts, check_execution_input),
     "sagemaker_requests": Target(sagemaker_cases(), check_sagemaker),
 }

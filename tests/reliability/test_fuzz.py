@@ -32,7 +32,8 @@ fuzz = _load()
 
 EXAMPLES = {
     "definitions": 120, "paths": 300, "intrinsics": 200, "jsonata": 300, "jsonata_states": 150,
-    "placeholders": 150, "choice_rules": 200, "execution_inputs": 120, "sagemaker_requests": 150,
+    "placeholders": 150, "choice_rules": 200, "authored_choice_rules": 150, "execution_inputs": 120,
+    "sagemaker_requests": 150,
 }
 
 
