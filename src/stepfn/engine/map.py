@@ -355,6 +355,8 @@ class MapNode(RetryingNode):
             frame.emit("MapRunStarted", {"mapRunArn": ""})
             raise self._reader_failure(frame, "field MaxItems must be positive")
         response = self._call(frame, reader.service, reader.action, parameters, ITEM_READER_FAILED)
+        if reader.action == "listObjectsV2":
+            response = self._list_all(frame, reader, parameters, response)
         try:
             items = self._parse_items(frame, reader, parameters, response)
         except StatesError as exc:
@@ -363,6 +365,19 @@ class MapNode(RetryingNode):
         if max_items:
             items = items[:max_items]
         return items
+
+    def _list_all(self, frame: Frame, reader: ItemReader, parameters: Any, response: Any) -> Any:
+        """Every page of a listing: ListObjectsV2 answers at most 1,000 keys, and AWS's Map reads them all."""
+        if not isinstance(response, dict) or not isinstance(parameters, dict):
+            return response
+        contents = list(response.get("Contents", []))
+        while response.get("IsTruncated") and response.get("NextContinuationToken"):
+            page_parameters = {**parameters, "ContinuationToken": response["NextContinuationToken"]}
+            response = self._call(frame, reader.service, reader.action, page_parameters, ITEM_READER_FAILED)
+            if not isinstance(response, dict):
+                break
+            contents.extend(response.get("Contents", []))
+        return {**response, "Contents": contents}
 
     @staticmethod
     def _reader_failure(frame: Frame, cause: str) -> StatesError:
