@@ -17,7 +17,6 @@ import io
 import json
 import os
 import sys
-import tarfile
 import time
 from pathlib import Path
 
@@ -73,12 +72,7 @@ def prepare_data(store: ObjectStore) -> dict[str, str]:
 
 def package_code(store: ObjectStore) -> str:
     """Pack the training script as SageMaker expects it (``sourcedir.tar.gz``) into the object store."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        archive.add(HERE / "demo_code" / "train.py", arcname="train.py")
-    uri = f"s3://{BUCKET}/code/sourcedir.tar.gz"
-    store.put_bytes(uri, buffer.getvalue())
-    return uri
+    return store.upload_code(HERE / "demo_code", f"s3://{BUCKET}/code/sourcedir.tar.gz")
 
 
 def build_workflow(data: dict[str, str], code_uri: str) -> tuple[Workflow, ExecutionInput]:

@@ -180,7 +180,8 @@ class XGBoostDefaults(Defaults):
                 return pickle.load(handle)
         except Exception:
             booster = xgb.Booster()
-            booster.load_model(str(path))
+            # From bytes: by path, xgboost 3 warns about the extension-less name SageMaker gives the file.
+            booster.load_model(bytearray(path.read_bytes()))
             return booster
 
     def input_fn(self, body: bytes, content_type: str | None) -> Any:
