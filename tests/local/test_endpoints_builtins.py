@@ -89,3 +89,28 @@ def test_linear_learner_batch_transform_with_join(home: Path) -> None:
     assert result["TransformJobStatus"] == "Completed"
     out = [json.loads(line) for line in store.get_bytes("s3://bucket/ll-out/test.csv.out").decode().splitlines()]
     assert [record["predicted_label"] for record in out] == [1.0, 0.0]
+
+
+def test_xgboost_trained_on_one_based_libsvm_serves_one_based_libsvm(home: Path) -> None:
+    # Abalone-style data: indices 1..3. XGBoost reads them zero-based in training and serving alike, so the
+    # endpoint accepts the same rows the model was trained on (it used to train on 3 columns and serve 4).
+    rng = np.random.default_rng(3)
+    features = rng.uniform(size=(80, 3))
+    lines = [f"{10 * row[0] + row[2]:.4f} " + " ".join(f"{j + 1}:{v:.4f}" for j, v in enumerate(row)) for row in features]
+    store = ObjectStore(home / "s3")
+    store.put_bytes("s3://bucket/abalone/train", "\n".join(lines).encode())
+    image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.2-1"
+    record = TrainingJobs(home).run({
+        "TrainingJobName": "abalone", "RoleArn": ROLE, "HyperParameters": {"num_round": "20", "objective": "reg:squarederror"},
+        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "InputDataConfig": [{"ChannelName": "train", "ContentType": "libsvm", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": "s3://bucket/abalone/train"}}}],
+        "OutputDataConfig": {"S3OutputPath": "s3://bucket/output"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 120},
+    })
+    assert record["TrainingJobStatus"] == "Completed", record.get("FailureReason")
+    _endpoint(home, "abalone", image, record["ModelArtifacts"]["S3ModelArtifacts"])
+    response = invoke_endpoint("abalone", "\n".join(lines[:5]), "text/libsvm", home=home)
+    predictions = [float(v) for v in response["Body"].read().decode().split(",")]
+    assert predictions == pytest.approx([float(line.split()[0]) for line in lines[:5]], abs=1.5)

@@ -111,8 +111,11 @@ def load_table(env: Environment, channel: str, *, default: str, labelled: bool,
         from scipy.sparse import vstack
         from sklearn.datasets import load_svmlight_files
 
+        # XGBoost (dmlc's parser) reads indices as zero-based, so one-based files such as Abalone get an empty
+        # column 0; guessing per file instead gave the model one column fewer than its endpoint's requests.
+        zero_based: bool | str = True if feature_dim is None else "auto"
         try:
-            loaded = load_svmlight_files([io.BytesIO(b) for b in blobs], n_features=feature_dim, zero_based="auto")
+            loaded = load_svmlight_files([io.BytesIO(b) for b in blobs], n_features=feature_dim, zero_based=zero_based)
         except ValueError as exc:
             raise AlgorithmError(f"ClientError: could not parse LIBSVM data in channel {channel!r}: {exc}") from exc
         return vstack(loaded[0::2]).tocsr(), np.concatenate(loaded[1::2])
