@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import posixpath
+import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,30 @@ _NOT_EMITTED = (
     "tensorboard_output_config",
     "profiler_config",
 )
+
+
+# sagemaker v2 still takes its v1 argument names (``renamed_kwargs``), with a DeprecationWarning; notebooks
+# written for v1 and run on v2 (e.g. ``SKLearn(train_instance_type=...)``) rely on it.
+_V1_NAMES = {
+    "train_instance_count": "instance_count",
+    "train_instance_type": "instance_type",
+    "train_max_run": "max_run",
+    "train_use_spot_instances": "use_spot_instances",
+    "train_max_wait": "max_wait",
+    "train_volume_size": "volume_size",
+    "train_volume_kms_key": "volume_kms_key",
+}
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of the first caller outside ``stepfn.sagemaker`` (subclass chains vary in depth)."""
+    package = os.path.dirname(__file__)
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 class DroppedSettingWarning(UserWarning):
@@ -105,7 +131,11 @@ class EstimatorBase(SessionHolder):
         disable_profiler: bool = False,
         environment: Any = None,
         max_retry_attempts: Any = None,
+        **v1_names: Any,
     ) -> None:
+        unknown = sorted(set(v1_names) - set(_V1_NAMES))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}")
         self.role = role
         self.instance_count = instance_count
         self.instance_type = instance_type
@@ -139,6 +169,10 @@ class EstimatorBase(SessionHolder):
         self.max_retry_attempts = max_retry_attempts
         self._current_job_name: str | None = None
         self._last_output_path: Any = None
+        for old_name, value in v1_names.items():
+            warnings.warn(f"{old_name} has been renamed in sagemaker>=2: use {_V1_NAMES[old_name]}",
+                          DeprecationWarning, stacklevel=_user_stacklevel())
+            setattr(self, _V1_NAMES[old_name], value)
 
     @property
     def latest_job_name(self) -> str | None:
