@@ -20,7 +20,6 @@ lint: $(VENV)/.installed
 
 test: $(VENV)/.installed lint
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
-	@echo "conformance: $$(head -n 1 build/conformance-report.txt 2>/dev/null)"
 
 bench: $(VENV)/.installed
 	$(PY) bench/engine.py

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFORMANCE_REPORT = REPO_ROOT / "build" / "conformance-report.txt"
+_SESSION_START = time.time()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Show the AWS-conformance pass rates (written by tests/conformance, maybe on an xdist worker)."""
+    if CONFORMANCE_REPORT.is_file() and CONFORMANCE_REPORT.stat().st_mtime >= _SESSION_START:
+        with CONFORMANCE_REPORT.open() as report:
+            terminalreporter.write_line(f"conformance: {report.readline().strip()} (details: {CONFORMANCE_REPORT})")
 
 
 def _shared_dir() -> Path:
