@@ -226,7 +226,8 @@ def run(workflow: Workflow, store: ObjectStore, data: dict[str, str], inputs: di
     console.print(f"batch transform: {len(predictions)} predictions in {transform_out}")
     console.print(f"  (on disk: {store.local_path(transform_out)})")
     console.print(f"object store root: {store.local_path(f's3://{BUCKET}/')}")
-    console.print(f"endpoint {endpoint_name} is stopped at exit; history: `stepfn show {execution.execution_arn}`")
+    console.print(f"endpoint {endpoint_name} is stopped at exit")
+    console.print(f"look at the run: .venv/bin/stepfn show demo-{run_id}   or   .venv/bin/stepfn ui", highlight=False)
     return 0
 
 
