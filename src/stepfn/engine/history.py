@@ -46,7 +46,9 @@ class Journal(Protocol):
     def append(self, event: dict[str, Any]) -> None:
         """Persist ``event``; durable before it returns.
 
-        A journal may also offer ``append_many(events)`` (one transaction); the engine uses it when present."""
+        A journal may also offer ``append_many(events)`` (one transaction); the engine uses it when present,
+        and the Map Run hooks of :class:`stepfn.engine.map.MapRunObserver` (``map_run_started`` ...) to
+        report the distributed Map runs of the execution."""
         ...
 
     def events(self) -> list[dict[str, Any]]:
@@ -288,6 +290,10 @@ class History:
         if full:
             return self._over_limit(event_id, now)
         return event_id, now
+
+    @property
+    def journal(self) -> Journal | None:
+        return self._journal
 
     def _over_limit(self, event_id: int, now: Any) -> tuple[int, Any]:
         self._ids = itertools.count(event_id)  # the ExecutionFailed the engine records takes this id

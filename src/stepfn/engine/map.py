@@ -6,6 +6,13 @@ Distributed: iterations are child workflow executions whose events stay out of t
 JSONL, CSV or manifest; ``s3:listObjectsV2``) through the same handlers Task states use, be grouped by an
 ItemBatcher, and results go to a ResultWriter (``s3:putObject``). ToleratedFailureCount/Percentage decide
 when failed iterations fail the Map (``States.ExceedToleratedFailureThreshold``).
+
+Each distributed run is a :class:`MapRun`. When the execution's journal is also a :class:`MapRunObserver`
+(the local client's is), the engine reports the run's start and end to it and records every child
+execution's own history (``ExecutionStarted`` ... ``ExecutionSucceeded``) in the journal it gives for
+that child: that is what DescribeMapRun, ListMapRuns and ListExecutions(mapRunArn=...) read. The run's
+MaxConcurrency and tolerated failures may change while it runs (:meth:`MapRun.update`, UpdateMapRun):
+a new MaxConcurrency holds for the child executions not yet started, the tolerance for the outcome.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ import io
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
 from stepfn.asl.paths import CompiledPath, PathNotFound, Template, compact_json
@@ -28,15 +36,15 @@ from stepfn.engine.definition import (
     optional_path,
     template,
 )
-from stepfn.engine.history import History
+from stepfn.engine.history import History, Journal, Payload
 from stepfn.engine.parallel import Aborted, run_all, run_branch_graph
 from stepfn.engine.protocol import TaskRequest
 from stepfn.engine.retry import RetryingNode, retrying_fields
-from stepfn.engine.runtime import Frame, Variables, format_timestamp
+from stepfn.engine.runtime import Frame, Halt, Variables, format_timestamp
 from stepfn.engine.task import _Control, _invoke, _Waiter, find_handler
 from stepfn.errors import DefinitionError, StatesError
 
-__all__ = ["MapNode"]
+__all__ = ["MapNode", "MapRun", "MapRunObserver"]
 
 RUNTIME = "States.Runtime"
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
@@ -56,6 +64,98 @@ def _type_name(value: Any) -> str:
     if isinstance(value, list):
         return "array"
     return "object"
+
+
+class MapRun:
+    """One run of a distributed Map state: identity, totals, settings, and how it ended.
+
+    ``max_concurrency`` 0 means no limit; ``tolerated_*`` None means none was given (the first failed child
+    fails the run with its own error). :meth:`update` may be called from any thread while it runs."""
+
+    def __init__(self, arn: str, *, execution_arn: str, state_machine_arn: str, label: str, start_date: datetime,
+                 max_concurrency: int, tolerated_count: int | None, tolerated_percentage: float | None) -> None:
+        self.arn = arn
+        self.execution_arn = execution_arn
+        self.state_machine_arn = state_machine_arn
+        self.label = label
+        self.start_date = start_date
+        self.max_concurrency = max_concurrency
+        self.tolerated_count = tolerated_count
+        self.tolerated_percentage = tolerated_percentage
+        self.item_total = 0
+        self.execution_total = 0
+        self.status = "RUNNING"
+        self.stop_date: datetime | None = None
+        self.error: str | None = None
+        self.cause: str | None = None
+        self.results_written = False
+        self._slots = threading.Condition()
+        self._running = 0
+        self._admitted = 0
+
+    def update(self, *, max_concurrency: int | None = None, tolerated_count: int | None = None,
+               tolerated_percentage: float | None = None) -> None:
+        with self._slots:
+            if max_concurrency is not None:
+                self.max_concurrency = max_concurrency
+            if tolerated_count is not None:
+                self.tolerated_count = tolerated_count
+            if tolerated_percentage is not None:
+                self.tolerated_percentage = tolerated_percentage
+            self._slots.notify_all()
+
+    def acquire(self, index: int, cancel: threading.Event, abort: threading.Event) -> None:
+        """Wait until child ``index`` may start: children start in item order, at most MaxConcurrency at a
+        time (Halt/Aborted when the run must stop instead)."""
+        with self._slots:
+            while True:
+                if cancel.is_set():
+                    raise Halt()
+                if abort.is_set():
+                    raise Aborted()
+                if index == self._admitted and not (self.max_concurrency and self._running >= self.max_concurrency):
+                    break
+                self._slots.wait(0.05)
+            self._admitted += 1
+            self._running += 1
+            self._slots.notify_all()
+
+    def release(self) -> None:
+        with self._slots:
+            self._running -= 1
+            self._slots.notify_all()
+
+    def tolerated(self, failed: int) -> bool:
+        """True when ``failed`` failed children are within the tolerance."""
+        count, percentage = self.tolerated_count, self.tolerated_percentage
+        if count is None and percentage is None:
+            return failed == 0
+        if count is not None and failed <= count:
+            return True
+        total = self.execution_total
+        return percentage is not None and total > 0 and failed * 100.0 / total <= percentage
+
+    def finish(self, status: str, stop_date: datetime, error: str | None = None, cause: str | None = None) -> None:
+        self.status, self.stop_date, self.error, self.cause = status, stop_date, error, cause
+
+
+class MapRunObserver(Protocol):
+    """What a journal offers to have an execution's Map Runs recorded (see the module docstring)."""
+
+    def map_run_started(self, map_run: MapRun) -> None: ...
+
+    def map_run_child(self, map_run: MapRun, *, execution_arn: str, name: str, state_machine_arn: str,
+                      definition: str, input: Any, item_count: int, start_date: datetime,
+                      role_arn: str | None) -> Journal | None:
+        """Record a child execution about to start; returns the journal of its history (or None)."""
+        ...
+
+    def map_run_finished(self, map_run: MapRun) -> None: ...
+
+
+def _observer(history: Any) -> MapRunObserver | None:
+    journal = getattr(history, "journal", None)
+    return journal if hasattr(journal, "map_run_started") else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +188,8 @@ class MapNode(RetryingNode):
     result_writer: dict[str, Any] | None = None
     label: str | None = None
     blocking: bool = False
+    processor_definition: str = "{}"
+    """The ItemProcessor as a state machine definition: what a distributed Map's child executions run."""
 
     # ----------------------------------------------------------------------------------- parameters
     def _number(self, spec: Any, field: str, frame: Frame, source: Any, states: dict[str, Any] | None,
@@ -222,73 +324,118 @@ class MapNode(RetryingNode):
     def _run_distributed(self, frame: Frame, effective: Any, states: dict[str, Any] | None,
                          items: list[Any] | None, max_concurrency: int, tolerated_count: int | None,
                          tolerated_percentage: float | None) -> Any:
-        assert self.processor is not None
         run = frame.run
+        label = self.label or self.name
+        machine = run.state_machine_context["Name"]
         map_run_arn = (f"arn:{run.partition}:states:{run.region}:{run.account}:mapRun:"
-                       f"{run.state_machine_context['Name']}/{self.label or self.name}:{run.new_uuid()}")
+                       f"{machine}/{label}:{run.new_uuid()}")
         if self.item_reader is not None:
             items = self._read_items(frame, effective, states)
         frame.emit("MapRunStarted", {"mapRunArn": map_run_arn})
+        assert items is not None
+        map_run = MapRun(map_run_arn, execution_arn=run.execution_arn, state_machine_arn=run.state_machine_arn,
+                         label=label, start_date=run.clock.now(), max_concurrency=max_concurrency,
+                         tolerated_count=tolerated_count, tolerated_percentage=tolerated_percentage)
+        map_run.item_total = len(items)
+        observer = _observer(run.history)
         try:
-            assert items is not None
             inputs = self._batches(frame, effective, states, items)
         except StatesError as exc:
             frame.emit("MapRunFailed", {"error": exc.error, "cause": exc.cause})
+            map_run.finish("FAILED", run.clock.now(), exc.error, exc.cause)
+            if observer is not None:
+                observer.map_run_started(map_run)
+                observer.map_run_finished(map_run)
             raise
+        map_run.execution_total = len(inputs)
+        if observer is not None:
+            observer.map_run_started(map_run)
+        try:
+            return self._run_children(frame, map_run, inputs, observer)
+        finally:
+            if map_run.status == "RUNNING":  # stopped, or a sibling of an enclosing iteration failed
+                map_run.finish("ABORTED", run.clock.now())
+            if observer is not None:
+                observer.map_run_finished(map_run)
+
+    def _run_children(self, frame: Frame, map_run: MapRun, inputs: list[Any],
+                      observer: MapRunObserver | None) -> Any:
+        """One child execution per input (item or batch); then the run's outcome and the ResultWriter."""
+        assert self.processor is not None
+        run = frame.run
         processor = self.processor
         failures: list[StatesError] = []
         records: list[dict[str, Any]] = [{} for _ in inputs]
         lock = threading.Lock()
-        child_prefix = (f"arn:{run.partition}:states:{run.region}:{run.account}:execution:"
-                        f"{run.state_machine_context['Name']}/{self.label or self.name}:")
+        prefix = f"arn:{run.partition}:states:{run.region}:{run.account}"
+        machine_label = f"{run.state_machine_context['Name']}/{map_run.label}"
+        child_machine = f"{prefix}:stateMachine:{machine_label}"
 
         def child_execution(i: int, abort: threading.Event) -> Any:
+            map_run.acquire(i, run.cancel, abort)
+            try:
+                return one_child(i, abort)
+            finally:
+                map_run.release()
+
+        def one_child(i: int, abort: threading.Event) -> Any:
             name = run.new_uuid()
-            child_run = dataclasses.replace(run, history=History(run.clock), execution_arn=child_prefix + name,
-                                            name=name, input=inputs[i])
+            arn = f"{prefix}:execution:{machine_label}:{name}"
+            start = run.clock.now()
+            journal = None
+            if observer is not None:
+                items = len(inputs[i]["Items"]) if self.batcher is not None else 1
+                journal = observer.map_run_child(
+                    map_run, execution_arn=arn, name=name, state_machine_arn=child_machine,
+                    definition=self.processor_definition, input=inputs[i], item_count=items, start_date=start,
+                    role_arn=run.role_arn)
+            history = History(run.clock, journal)
+            child_run = dataclasses.replace(run, history=history, execution_arn=arn, name=name, input=inputs[i])
             child = Frame(child_run, Variables(frame.variables), 0)
+            child.emit("ExecutionStarted", {"input": Payload(inputs[i]), "roleArn": run.role_arn})
             record = records[i]
-            record.update(ExecutionArn=child_run.execution_arn, Name=name, Input=inputs[i],
-                          StartDate=format_timestamp(run.clock.now()))
+            record.update(ExecutionArn=arn, Name=name, Input=inputs[i], StartDate=format_timestamp(start))
             try:
                 output = run_branch_graph(child, processor, inputs[i], abort)
+                run.check()  # a task that returned after the execution was stopped does not succeed it
                 record.update(Status="SUCCEEDED", Output=output)
+                child.emit("ExecutionSucceeded", {"output": Payload(output)})
                 return output
             except StatesError as exc:
                 with lock:
                     failures.append(exc)
                 record.update(Status="FAILED", Error=exc.error, Cause=exc.cause)
+                child.emit("ExecutionFailed", {"error": exc.error, "cause": exc.cause})
                 return {"Error": exc.error, **({"Cause": exc.cause} if exc.cause is not None else {})}
+            except (Aborted, Halt):
+                child.emit("ExecutionAborted")
+                raise
             finally:
                 record["StopDate"] = format_timestamp(run.clock.now())
+                history.close()
 
-        limit = max_concurrency if max_concurrency > 0 else 0
-        results = run_all(len(inputs), child_execution, blocking=self.blocking, max_concurrency=limit,
+        # With an observer, UpdateMapRun may raise MaxConcurrency mid-run: a full pool, gated by the run.
+        pool = 0 if observer is not None else map_run.max_concurrency
+        results = run_all(len(inputs), child_execution, blocking=self.blocking, max_concurrency=pool,
                           history=run.history)
         failed = len(failures)
-        allowed = self._exceeded(failed, len(inputs), tolerated_count, tolerated_percentage)
-        if failed and not allowed:
-            if tolerated_count is None and tolerated_percentage is None:
+        if failed and not map_run.tolerated(failed):
+            if map_run.tolerated_count is None and map_run.tolerated_percentage is None:
                 error = failures[0]
                 frame.emit("MapRunFailed", {"error": error.error, "cause": error.cause})
+                map_run.finish("FAILED", run.clock.now(), error.error, error.cause)
                 raise StatesError(error.error, error.cause, state=error.state or self.name)
-            frame.emit("MapRunFailed", {"error": "States.ExceedToleratedFailureThreshold",
-                                        "cause": "The specified tolerance threshold was exceeded"})
-            raise StatesError("States.ExceedToleratedFailureThreshold",
-                              "The specified tolerance threshold was exceeded", state=self.name)
+            cause = "The specified tolerance threshold was exceeded"
+            frame.emit("MapRunFailed", {"error": "States.ExceedToleratedFailureThreshold", "cause": cause})
+            map_run.finish("FAILED", run.clock.now(), "States.ExceedToleratedFailureThreshold", cause)
+            raise StatesError("States.ExceedToleratedFailureThreshold", cause, state=self.name)
         frame.emit("MapRunSucceeded")
-        if self.result_writer is not None:
-            return self._write_results(frame, map_run_arn, records)
-        return results
-
-    @staticmethod
-    def _exceeded(failed: int, total: int, count: int | None, percentage: float | None) -> bool:
-        """True when ``failed`` failures are within the tolerance."""
-        if count is None and percentage is None:
-            return failed == 0
-        if count is not None and failed <= count:
-            return True
-        return percentage is not None and total > 0 and failed * 100.0 / total <= percentage
+        map_run.finish("SUCCEEDED", run.clock.now())
+        if self.result_writer is None:
+            return results
+        output = self._write_results(frame, map_run.arn, records)
+        map_run.results_written = True
+        return output
 
     def _batches(self, frame: Frame, effective: Any, states: dict[str, Any] | None, items: list[Any]) -> list[Any]:
         inputs = [self._item_input(frame, effective, states, i, item) for i, item in enumerate(items)]
@@ -564,9 +711,13 @@ def _build_map(name: str, spec: dict[str, Any], jsonata: bool) -> MapNode:
         fields["batcher"] = batcher
     if isinstance(spec.get("ResultWriter"), dict):
         fields["result_writer"] = spec["ResultWriter"]
+    child_definition = {key: value for key, value in processor_spec.items() if key != "ProcessorConfig"}
+    if jsonata and "QueryLanguage" not in child_definition:
+        child_definition["QueryLanguage"] = "JSONata"
     return MapNode(
         processor=processor,
         distributed=distributed,
+        processor_definition=json.dumps(child_definition, separators=(",", ":")) if distributed else "{}",
         label=spec.get("Label"),
         blocking=processor.has_blocking,
         **fields,

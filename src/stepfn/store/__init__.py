@@ -11,6 +11,7 @@ from stepfn.store._owner import Owner, current_owner
 from stepfn.store._records import (
     AliasRecord,
     ExecutionRecord,
+    MapRunRecord,
     NotRedrivable,
     RecordExists,
     RecordNotFound,
@@ -26,6 +27,7 @@ __all__ = [
     "AliasRecord",
     "ExecutionJournal",
     "ExecutionRecord",
+    "MapRunRecord",
     "NotRedrivable",
     "Owner",
     "RecordExists",

@@ -128,6 +128,32 @@ _MIGRATIONS: tuple[str, ...] = (
         outcome TEXT
     );
     """,
+    # 4: distributed Map Runs, and the child executions each one starts (listed by ListExecutions(mapRunArn)).
+    """
+    CREATE TABLE map_runs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        arn TEXT NOT NULL UNIQUE,
+        execution_arn TEXT NOT NULL,
+        state_machine_arn TEXT NOT NULL,
+        status TEXT NOT NULL,
+        start_date TEXT NOT NULL,
+        stop_date TEXT,
+        max_concurrency INTEGER NOT NULL DEFAULT 0,
+        tolerated_failure_count INTEGER,
+        tolerated_failure_percentage REAL,
+        item_total INTEGER NOT NULL DEFAULT 0,
+        execution_total INTEGER NOT NULL DEFAULT 0,
+        results_written INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        cause TEXT,
+        redrive_count INTEGER NOT NULL DEFAULT 0,
+        redrive_date TEXT
+    );
+    CREATE INDEX map_runs_by_execution ON map_runs (execution_arn, seq);
+    ALTER TABLE executions ADD COLUMN map_run_arn TEXT;
+    ALTER TABLE executions ADD COLUMN item_count INTEGER;
+    CREATE INDEX executions_by_map_run ON executions (map_run_arn, seq);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

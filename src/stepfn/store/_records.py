@@ -111,11 +111,39 @@ class ExecutionRecord:
     """The process that runs it (``host:pid:start``), None once it finished."""
     lease_expires: float | None = None
     """Epoch seconds after which another process may take the execution over."""
+    map_run_arn: str | None = None
+    """The Map Run that started this execution (a distributed Map's child), None for a top-level one."""
+    item_count: int | None = None
+    """How many items a Map Run child processes (one, or its ItemBatcher batch)."""
+
+
+@dataclass(frozen=True)
+class MapRunRecord:
+    """A distributed Map state's run: its settings (UpdateMapRun changes them) and totals. The counts by
+    status come from its child executions (:meth:`Store.map_run_counts`)."""
+
+    arn: str
+    execution_arn: str
+    state_machine_arn: str
+    status: str
+    start_date: datetime
+    max_concurrency: int = 0
+    tolerated_failure_count: int | None = None
+    tolerated_failure_percentage: float | None = None
+    item_total: int = 0
+    execution_total: int = 0
+    results_written: bool = False
+    stop_date: datetime | None = None
+    error: str | None = None
+    cause: str | None = None
+    redrive_count: int = 0
+    redrive_date: datetime | None = None
 
 
 __all__ = [
     "AliasRecord",
     "ExecutionRecord",
+    "MapRunRecord",
     "NotRedrivable",
     "RecordExists",
     "RecordNotFound",

@@ -27,6 +27,7 @@ from stepfn.store._owner import Owner, current_owner
 from stepfn.store._records import (
     AliasRecord,
     ExecutionRecord,
+    MapRunRecord,
     NotRedrivable,
     RecordExists,
     RecordNotFound,
@@ -48,6 +49,7 @@ _TERMINAL_EVENTS: dict[str, tuple[str, str]] = {
 
 _JSON_COLUMNS = {"logging_configuration", "tracing_configuration", "routing_configuration"}
 _DATE_COLUMNS = {"creation_date", "update_date", "start_date", "stop_date", "redrive_date"}
+_BOOL_COLUMNS = {"results_written"}
 
 R = TypeVar("R")
 
@@ -75,6 +77,8 @@ def _from_row(cls: type[R], row: sqlite3.Row) -> R:
             value = loads(value)
         elif value is not None and f.name in _DATE_COLUMNS:
             value = parse_datetime(value)
+        elif f.name in _BOOL_COLUMNS:
+            value = bool(value)
         values[f.name] = value
     return cls(**values)
 
@@ -287,16 +291,20 @@ class Store:
     def list_executions(
         self, state_machine_arn: str | None = None, *, status: str | None = None,
         version_arn: str | None = None, alias_arn: str | None = None, redriven: bool | None = None,
+        map_run_arn: str | None = None,
     ) -> list[ExecutionRecord]:
-        """Newest first, as ListExecutions returns them."""
+        """Newest first, as ListExecutions returns them. The child executions of a Map Run are listed only
+        by ``map_run_arn``, as AWS lists them."""
         clauses, params = [], []
         for column, value in (
             ("state_machine_arn", state_machine_arn), ("status", status),
-            ("version_arn", version_arn), ("alias_arn", alias_arn),
+            ("version_arn", version_arn), ("alias_arn", alias_arn), ("map_run_arn", map_run_arn),
         ):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if map_run_arn is None:
+            clauses.append("map_run_arn IS NULL")
         if redriven is not None:
             clauses.append("redrive_count > 0" if redriven else "redrive_count = 0")
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
@@ -323,6 +331,14 @@ class Store:
             "WHERE arn = ? AND status = 'RUNNING'",
             (status, format_datetime(stop_date), output, error, cause, arn),
         )
+        if cursor.rowcount == 1:
+            # Map Runs the execution left running (it was stopped, or died and was resumed) end with it.
+            stamp = format_datetime(stop_date)
+            conn.execute(
+                "UPDATE executions SET status = 'ABORTED', stop_date = ? WHERE status = 'RUNNING' AND map_run_arn IN "
+                "(SELECT arn FROM map_runs WHERE execution_arn = ? AND status = 'RUNNING')", (stamp, arn))
+            conn.execute("UPDATE map_runs SET status = 'ABORTED', stop_date = ? WHERE execution_arn = ? "
+                         "AND status = 'RUNNING'", (stamp, arn))
         return cursor.rowcount == 1
 
     def start_redrive(self, arn: str, *, redrive_date: datetime) -> ExecutionRecord:
@@ -368,6 +384,45 @@ class Store:
             tuple(wanted),
         )
         return {row["arn"]: (row["stop_error"], row["stop_cause"]) for row in rows}
+
+    # -- Map Runs ---------------------------------------------------------------------------------------------
+
+    def create_map_run(self, record: MapRunRecord) -> None:
+        with self._db.write() as conn:
+            if conn.execute("SELECT 1 FROM map_runs WHERE arn = ?", (record.arn,)).fetchone():
+                raise RecordExists("MapRun", record.arn)
+            _insert(conn, "map_runs", _to_row(record))
+
+    def get_map_run(self, arn: str) -> MapRunRecord:
+        rows = self._db.read("SELECT * FROM map_runs WHERE arn = ?", (arn,))
+        if not rows:
+            raise RecordNotFound("MapRun", arn)
+        return _from_row(MapRunRecord, rows[0])
+
+    def list_map_runs(self, execution_arn: str) -> list[MapRunRecord]:
+        """The Map Runs an execution started, newest first."""
+        rows = self._db.read("SELECT * FROM map_runs WHERE execution_arn = ? ORDER BY seq DESC", (execution_arn,))
+        return [_from_row(MapRunRecord, row) for row in rows]
+
+    def update_map_run(self, arn: str, **changes: Any) -> MapRunRecord:
+        """Replace the given fields (settings, totals, the end of the run); returns the updated record."""
+        with self._db.write() as conn:
+            rows = conn.execute("SELECT * FROM map_runs WHERE arn = ?", (arn,)).fetchall()
+            if not rows:
+                raise RecordNotFound("MapRun", arn)
+            updated = replace(_from_row(MapRunRecord, rows[0]), **changes)
+            row = {key: value for key, value in _to_row(updated).items() if key in changes}
+            if row:
+                assignments = ", ".join(f"{key} = ?" for key in row)
+                conn.execute(f"UPDATE map_runs SET {assignments} WHERE arn = ?", (*row.values(), arn))
+        return updated
+
+    def map_run_counts(self, arn: str) -> dict[str, tuple[int, int]]:
+        """Status -> (child executions, items they process) for one Map Run's children."""
+        rows = self._db.read(
+            "SELECT status, COUNT(*) AS executions, COALESCE(SUM(item_count), COUNT(*)) AS items FROM executions "
+            "WHERE map_run_arn = ? GROUP BY status", (arn,))
+        return {row["status"]: (int(row["executions"]), int(row["items"])) for row in rows}
 
     # -- task-token callbacks between processes --------------------------------------------------------------
 
@@ -466,7 +521,9 @@ class Store:
         me = current_owner().token
         now = time.time()
         orphans = []
-        for row in self._db.read("SELECT * FROM executions WHERE status = 'RUNNING' AND type = 'STANDARD'"):
+        # A Map Run's children run inside their parent's process: they end with it, never resume alone.
+        for row in self._db.read("SELECT * FROM executions WHERE status = 'RUNNING' AND type = 'STANDARD' "
+                                 "AND map_run_arn IS NULL"):
             if row["owner"] == me:
                 continue
             owner = Owner(row["owner_host"] or "", row["owner_pid"] or 0, row["owner_started"] or "")

@@ -18,6 +18,7 @@ from stepfn.store import (
     DEFAULT_LEASE_SECONDS,
     AliasRecord,
     ExecutionRecord,
+    MapRunRecord,
     RecordNotFound,
     StateMachineRecord,
     Store,
@@ -212,6 +213,16 @@ class LocalClientBase:
             return self.store.get_execution(arn)
         except RecordNotFound:
             raise self._error("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'", operation) from None
+
+    def _map_run(self, arn: str, operation: str) -> MapRunRecord:
+        parts = arn.split(":")
+        if len(parts) != 8 or parts[0] != "arn" or parts[2] != "states" or parts[5] != "mapRun" or "/" not in parts[6]:
+            raise self._error("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'",
+                              operation)
+        try:
+            return self.store.get_map_run(arn)
+        except RecordNotFound:
+            raise self._error("ResourceNotFound", f"Resource not found: '{arn}'", operation) from None
 
     # -- validation -----------------------------------------------------------------------------------------
 

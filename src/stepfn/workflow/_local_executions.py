@@ -132,6 +132,8 @@ class ExecutionOperations(LocalClientBase):
         return self._ok(response)
 
     def _redrive_status(self, record: ExecutionRecord) -> tuple[str, str | None]:
+        if record.map_run_arn is not None:
+            return "NOT_REDRIVABLE", "Execution is a child of a Map Run: redrive its parent execution"
         if record.type != "STANDARD":
             return "NOT_REDRIVABLE", "Execution is of type EXPRESS and cannot be redriven"
         if record.status in ("FAILED", "TIMED_OUT", "ABORTED"):
@@ -156,6 +158,8 @@ class ExecutionOperations(LocalClientBase):
             response.update({"output": record.output, "outputDetails": {"included": True}})
         if record.trace_header:
             response["traceHeader"] = record.trace_header
+        if record.map_run_arn is not None:
+            response["mapRunArn"] = record.map_run_arn
         if record.error is not None:
             response["error"] = record.error
         if record.cause is not None:
@@ -176,25 +180,16 @@ class ExecutionOperations(LocalClientBase):
     def list_executions(self, **params: Any) -> dict[str, Any]:
         op = "list_executions"
         api.check_parameters(op, params)
-        if "mapRunArn" in params:
-            raise self._error("ValidationException", "Map Runs are not listed by the local backend", op)
-        if "stateMachineArn" not in params:
+        if ("stateMachineArn" in params) == ("mapRunArn" in params):
             raise self._error("ValidationException", "Must provide a StateMachine ARN or MapRun ARN", op)
-        arn = params["stateMachineArn"]
-        parts = self._check_arn(arn, "stateMachine", op)
         filters: dict[str, Any] = {"status": params.get("statusFilter")}
-        if len(parts) == 1:
-            machine = self._machine(arn, op)
-            filters["state_machine_arn"] = machine.arn
-        elif parts[1].isdigit():
-            filters["version_arn"] = arn
-            machine = self._machine(arn.rsplit(":", 1)[0], op)
+        if "mapRunArn" in params:
+            # A Map Run's child executions, each with its Map Run and how many items it processes.
+            arn = self._map_run(params["mapRunArn"], op).arn
+            filters["map_run_arn"] = arn
         else:
-            filters["alias_arn"] = self._alias(arn, op).arn
-            machine = self._machine(arn.rsplit(":", 1)[0], op)
-        if machine.type == "EXPRESS":
-            raise self._error("StateMachineTypeNotSupported",
-                              "This operation is not supported by this type of state machine", op)
+            arn = params["stateMachineArn"]
+            self._machine_filter(arn, filters, op)
         if params.get("redriveFilter"):
             filters["redriven"] = params["redriveFilter"] == "REDRIVEN"
         items = []
@@ -205,6 +200,8 @@ class ExecutionOperations(LocalClientBase):
             }
             if record.stop_date is not None:
                 item["stopDate"] = record.stop_date
+            if record.map_run_arn is not None:
+                item.update({"mapRunArn": record.map_run_arn, "itemCount": record.item_count or 1})
             if record.version_arn:
                 item["stateMachineVersionArn"] = record.version_arn
             if record.alias_arn:
@@ -219,6 +216,22 @@ class ExecutionOperations(LocalClientBase):
         if token:
             response["nextToken"] = token
         return self._ok(response)
+
+    def _machine_filter(self, arn: str, filters: dict[str, Any], op: str) -> None:
+        """ListExecutions of a state machine, a version or an alias: the store filter for ``arn``."""
+        parts = self._check_arn(arn, "stateMachine", op)
+        if len(parts) == 1:
+            machine = self._machine(arn, op)
+            filters["state_machine_arn"] = machine.arn
+        elif parts[1].isdigit():
+            filters["version_arn"] = arn
+            machine = self._machine(arn.rsplit(":", 1)[0], op)
+        else:
+            filters["alias_arn"] = self._alias(arn, op).arn
+            machine = self._machine(arn.rsplit(":", 1)[0], op)
+        if machine.type == "EXPRESS":
+            raise self._error("StateMachineTypeNotSupported",
+                              "This operation is not supported by this type of state machine", op)
 
     def get_execution_history(self, **params: Any) -> dict[str, Any]:
         op = "get_execution_history"

@@ -155,6 +155,9 @@ class MachineOperations(LocalClientBase):
             "definition": record.definition, "roleArn": record.role_arn, "updateDate": record.start_date,
             "loggingConfiguration": dict(DEFAULT_LOGGING), "tracingConfiguration": dict(DEFAULT_TRACING),
         }
+        if record.map_run_arn is not None:
+            # A Map Run child runs the Map's ItemProcessor, a state machine named <machine>/<label>.
+            response.update({"mapRunArn": record.map_run_arn, "label": machine_name.rpartition("/")[2]})
         return self._ok(response)
 
     # -- versions and aliases -------------------------------------------------------------------------------

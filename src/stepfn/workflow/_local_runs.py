@@ -8,8 +8,9 @@ claims them (a compare-and-set on the owner, so two processes never both resume 
 from their journal: completed tasks replay from history, a task that was running is dispatched again
 with ``resumed=True``.
 
-Stop requests and task-token callbacks for an execution another live process runs go through the store;
-the owner's poller picks them up (every ``STOP_POLL_SECONDS``).
+Stop requests, task-token callbacks and UpdateMapRun settings for an execution another live process runs
+go through the store; the owner's poller picks them up (every ``STOP_POLL_SECONDS``). An execution's
+journal (:class:`MapRunJournal`) also records the distributed Map Runs it starts and their child executions.
 """
 
 from __future__ import annotations
@@ -23,12 +24,77 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stepfn.errors import StatesError, StoreError
-from stepfn.store import ExecutionRecord, Store
+from stepfn.store import ExecutionJournal, ExecutionRecord, MapRunRecord, RecordNotFound, Store
 
 logger = logging.getLogger(__name__)
 
 STOP_POLL_SECONDS = 0.5
 TERMINAL_EVENT_TYPES = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
+
+
+class LiveMapRuns:
+    """The Map Runs this process's engine is running, by ARN (what UpdateMapRun changes in place)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, Any] = {}
+
+    def add(self, map_run: Any) -> None:
+        with self._lock:
+            self._runs[map_run.arn] = map_run
+
+    def discard(self, arn: str) -> None:
+        with self._lock:
+            self._runs.pop(arn, None)
+
+    def get(self, arn: str) -> Any | None:
+        with self._lock:
+            return self._runs.get(arn)
+
+    def arns(self) -> list[str]:
+        with self._lock:
+            return list(self._runs)
+
+
+def apply_settings(map_run: Any, record: MapRunRecord) -> None:
+    map_run.update(max_concurrency=record.max_concurrency, tolerated_count=record.tolerated_failure_count,
+                   tolerated_percentage=record.tolerated_failure_percentage)
+
+
+class MapRunJournal(ExecutionJournal):
+    """An execution's journal that also records the Map Runs it starts (and their children's histories)."""
+
+    __slots__ = ("live",)
+
+    def __init__(self, store: Store, execution_arn: str, live: LiveMapRuns) -> None:
+        super().__init__(store, execution_arn)
+        self.live = live
+
+    def map_run_started(self, map_run: Any) -> None:
+        self.store.create_map_run(MapRunRecord(
+            arn=map_run.arn, execution_arn=map_run.execution_arn, state_machine_arn=map_run.state_machine_arn,
+            status=map_run.status, start_date=map_run.start_date, max_concurrency=map_run.max_concurrency,
+            tolerated_failure_count=map_run.tolerated_count,
+            tolerated_failure_percentage=map_run.tolerated_percentage, item_total=map_run.item_total,
+            execution_total=map_run.execution_total,
+        ))
+        if map_run.status == "RUNNING":
+            self.live.add(map_run)
+
+    def map_run_child(self, map_run: Any, *, execution_arn: str, name: str, state_machine_arn: str,
+                      definition: str, input: Any, item_count: int, start_date: datetime,
+                      role_arn: str | None) -> MapRunJournal:
+        self.store.create_execution(ExecutionRecord(
+            arn=execution_arn, state_machine_arn=state_machine_arn, name=name, type="STANDARD", status="RUNNING",
+            start_date=start_date, definition=definition, input=json.dumps(input, separators=(",", ":")),
+            role_arn=role_arn, map_run_arn=map_run.arn, item_count=item_count,
+        ), owned=False)
+        return MapRunJournal(self.store, execution_arn, self.live)
+
+    def map_run_finished(self, map_run: Any) -> None:
+        self.live.discard(map_run.arn)
+        self.store.update_map_run(map_run.arn, status=map_run.status, stop_date=map_run.stop_date,
+                                  error=map_run.error, cause=map_run.cause, results_written=map_run.results_written)
 
 
 class ExecutionRunner:
@@ -43,6 +109,7 @@ class ExecutionRunner:
         self._finished = threading.Condition(self._lock)
         self._poller: threading.Thread | None = None
         self._closed = threading.Event()
+        self.map_runs = LiveMapRuns()
         atexit.register(self._warn_unfinished)
 
     def _warn_unfinished(self) -> None:
@@ -65,7 +132,7 @@ class ExecutionRunner:
     def start(self, record: ExecutionRecord, *, resume: bool = False, redrive: bool = False, mock: Any = None) -> None:
         """Run ``record`` (already in the store, owned by this process) on the engine; ``mock``: a mock-config
         test case (``stepfn.engine.mocking.MockTestCase``) that answers some of its tasks."""
-        journal = self._store.journal(record.arn)
+        journal = MapRunJournal(self._store, record.arn, self.map_runs)
         target = {
             "execution_arn": record.arn, "state_machine_arn": record.version_arn or record.state_machine_arn,
             "name": record.name, "role_arn": record.role_arn, "journal": journal,
@@ -157,6 +224,7 @@ class ExecutionRunner:
             try:
                 requests = self._store.stop_requests(running)
                 callbacks = self._store.pending_callbacks()
+                self._sync_map_runs()
             except StoreError:  # a busy store must not kill the poller; the next round retries
                 logger.warning("could not read stop requests and callbacks", exc_info=True)
                 continue
@@ -164,6 +232,17 @@ class ExecutionRunner:
                 self.stop(arn, error, cause)
             for callback in callbacks:
                 self._deliver(callback)
+
+    def _sync_map_runs(self) -> None:
+        """Apply UpdateMapRun calls made by other processes to the Map Runs this one runs."""
+        for arn in self.map_runs.arns():
+            live = self.map_runs.get(arn)
+            try:
+                record = self._store.get_map_run(arn)
+            except RecordNotFound:
+                continue
+            if live is not None:
+                apply_settings(live, record)
 
     def _deliver(self, callback: dict[str, Any]) -> None:
         """Hand a callback another process posted to the engine here, if this process holds its token."""
@@ -189,4 +268,4 @@ class ExecutionRunner:
         atexit.unregister(self._warn_unfinished)
 
 
-__all__ = ["ExecutionRunner"]
+__all__ = ["ExecutionRunner", "LiveMapRuns", "MapRunJournal", "apply_settings"]

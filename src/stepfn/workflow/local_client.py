@@ -8,7 +8,7 @@ on the local engine on background threads of this process, and those a dead proc
 when the next client opens the store (see :mod:`stepfn.workflow._local_runs`).
 
 Differences from the service, by design: no IAM (a role must look like a role ARN but is not assumed),
-no activities or Map Run APIs. A task token held by another process is relayed through the store.
+no activities. A task token held by another process is relayed through the store.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from __future__ import annotations
 from stepfn.workflow._local_base import CALLBACK_RELAY_SECONDS, DEFAULT_ACCOUNT, MAX_PAYLOAD_BYTES
 from stepfn.workflow._local_executions import ExecutionOperations
 from stepfn.workflow._local_machines import MachineOperations
+from stepfn.workflow._local_map_runs import MapRunOperations
 
 
-class LocalStepFunctionsClient(MachineOperations, ExecutionOperations):
+class LocalStepFunctionsClient(MachineOperations, ExecutionOperations, MapRunOperations):
     """A boto3-compatible Step Functions client over the local store and engine.
 
     ``LocalStepFunctionsClient(home=None, *, region=None, account="123456789012", handlers=None, clock=None,

@@ -1,0 +1,272 @@
+"""Map Runs on LocalStepFunctionsClient: DescribeMapRun, ListMapRuns, UpdateMapRun, ListExecutions(mapRunArn),
+child executions, paginators and errors, with botocore's output shapes; the store's in-place upgrade."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.validate import validate_parameters
+
+from stepfn.engine import TaskControl, TaskRequest
+from stepfn.store import SCHEMA_VERSION, Store
+from stepfn.store._db import _MIGRATIONS
+from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+ROLE = "arn:aws:iam::123456789012:role/StepFunctionsRole"
+MODEL = botocore.session.get_session().get_service_model("stepfunctions")
+PREFIX = "arn:aws:states:us-east-1:123456789012"
+
+
+def check_shape(operation: str, response: dict[str, Any]) -> dict[str, Any]:
+    body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    validate_parameters(body, MODEL.operation_model(operation).output_shape)
+    return body
+
+
+class Gate:
+    """A ``lambda:invoke`` handler whose calls wait for ``open``; it tracks how many run at once."""
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self.lock = threading.Lock()
+        self.active = 0
+        self.peaks: list[int] = []
+
+    def __call__(self, request: TaskRequest, control: TaskControl) -> Any:
+        with self.lock:
+            self.active += 1
+            self.peaks.append(self.active)
+        try:
+            while not self.opened.is_set() and not control.cancelled():
+                control.sleep(0.02)
+            return request.parameters.get("Payload")
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+@pytest.fixture
+def gate() -> Gate:
+    return Gate()
+
+
+@pytest.fixture
+def client(gate: Gate) -> Iterator[LocalStepFunctionsClient]:
+    c = LocalStepFunctionsClient(handlers={"lambda:invoke": gate})
+    yield c
+    gate.opened.set()
+    c.close()
+
+
+def fan_out(suffix: str = "", *, task: bool = False, variable: str = "$", **fields: Any) -> dict[str, Any]:
+    """A distributed Map whose children fail on item 3 (``variable`` picks it), or run a gated task."""
+    if task:
+        states = {"Work": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                           "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "End": True}}
+        start = "Work"
+    else:
+        states = {f"Check{suffix}": {"Type": "Choice", "Default": f"Good{suffix}", "Choices": [
+                      {"Variable": variable, "NumericEquals": 3, "Next": f"Bad{suffix}"}]},
+                  f"Bad{suffix}": {"Type": "Fail", "Error": "Three", "Cause": "item three"},
+                  f"Good{suffix}": {"Type": "Pass", "End": True}}
+        start = f"Check{suffix}"
+    return {"Type": "Map", "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                                             "StartAt": start, "States": states}, **fields}
+
+
+def start(client: LocalStepFunctionsClient, states: dict[str, Any], payload: Any, name: str = "m") -> str:
+    first = next(iter(states))
+    arn = client.create_state_machine(name=name, definition=json.dumps({"StartAt": first, "States": states}),
+                                      roleArn=ROLE)["stateMachineArn"]
+    return str(client.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"])
+
+
+def wait_until(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_describe_list_and_child_executions(client: LocalStepFunctionsClient) -> None:
+    execution = start(client, {"Fan": fan_out(variable="$.Items[0]", Label="Items", MaxConcurrency=2,
+                                              ToleratedFailureCount=1,
+                                              ItemBatcher={"MaxItemsPerBatch": 2}, End=True)}, [1, 2, 3, 4, 5])
+    assert client.wait_for_execution(execution, 30)
+    assert client.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
+    (item,) = check_shape("ListMapRuns", client.list_map_runs(executionArn=execution))["mapRuns"]
+    map_run_arn = item["mapRunArn"]
+    assert map_run_arn.startswith(f"{PREFIX}:mapRun:m/Items:")
+    assert (item["executionArn"], item["stateMachineArn"]) == (execution, f"{PREFIX}:stateMachine:m")
+    history = client.get_execution_history(executionArn=execution)["events"]
+    started = next(e for e in history if e["type"] == "MapRunStarted")
+    assert started["mapRunStartedEventDetails"] == {"mapRunArn": map_run_arn}
+
+    described = check_shape("DescribeMapRun", client.describe_map_run(mapRunArn=map_run_arn))
+    assert (described["status"], described["executionArn"], described["maxConcurrency"]) == (
+        "SUCCEEDED", execution, 2)
+    assert (described["toleratedFailureCount"], described["toleratedFailurePercentage"]) == (1, 0.0)
+    assert described["stopDate"] >= described["startDate"]
+    # Batches [1,2] [3,4] [5]: the [3,4] batch fails on item 3 (one failure, tolerated).
+    assert described["executionCounts"] == {"pending": 0, "running": 0, "succeeded": 2, "failed": 1,
+                                            "timedOut": 0, "aborted": 0, "total": 3, "resultsWritten": 0,
+                                            "failuresNotRedrivable": 0, "pendingRedrive": 0}
+    assert described["itemCounts"]["succeeded"] == 3 and described["itemCounts"]["failed"] == 2
+    assert described["itemCounts"]["total"] == 5
+
+    children = check_shape("ListExecutions", client.list_executions(mapRunArn=map_run_arn))["executions"]
+    assert len(children) == 3 and {c["mapRunArn"] for c in children} == {map_run_arn}
+    assert sorted(c["itemCount"] for c in children) == [1, 2, 2]
+    assert {c["stateMachineArn"] for c in children} == {f"{PREFIX}:stateMachine:m/Items"}
+    failed = check_shape("ListExecutions", client.list_executions(mapRunArn=map_run_arn, statusFilter="FAILED"))
+    (bad,) = failed["executions"]
+    child = check_shape("DescribeExecution", client.describe_execution(executionArn=bad["executionArn"]))
+    assert (child["error"], child["cause"], child["mapRunArn"]) == ("Three", "item three", map_run_arn)
+    assert json.loads(child["input"]) == {"Items": [3, 4]}
+    assert child["redriveStatus"] == "NOT_REDRIVABLE"
+    events = client.get_execution_history(executionArn=bad["executionArn"])["events"]
+    assert [e["type"] for e in events] == ["ExecutionStarted", "ChoiceStateEntered", "ChoiceStateExited",
+                                           "FailStateEntered", "ExecutionFailed"]
+    definition = check_shape("DescribeStateMachineForExecution",
+                             client.describe_state_machine_for_execution(executionArn=bad["executionArn"]))
+    assert (definition["mapRunArn"], definition["label"]) == (map_run_arn, "Items")
+    assert json.loads(definition["definition"])["StartAt"] == "Check"
+    # A Map Run's children are not executions of the state machine itself.
+    machine = client.describe_execution(executionArn=execution)["stateMachineArn"]
+    assert [e["executionArn"] for e in client.list_executions(stateMachineArn=machine)["executions"]] == [execution]
+
+
+def test_a_run_beyond_its_tolerance_is_failed(client: LocalStepFunctionsClient) -> None:
+    execution = start(client, {"Fan": fan_out(End=True)}, [1, 2, 3])
+    assert client.wait_for_execution(execution, 30)
+    (item,) = client.list_map_runs(executionArn=execution)["mapRuns"]
+    described = check_shape("DescribeMapRun", client.describe_map_run(mapRunArn=item["mapRunArn"]))
+    assert described["status"] == "FAILED"
+    assert described["executionCounts"]["failed"] == 1 and described["executionCounts"]["succeeded"] == 2
+
+
+def test_paginators_and_listing_order(client: LocalStepFunctionsClient) -> None:
+    states = {"A": fan_out("A", Next="B"), "B": fan_out("B", Label="Second", Next="C"),
+              "C": fan_out("C", Label="Third", End=True)}
+    execution = start(client, states, [1, 2, 4, 5, 6])
+    assert client.wait_for_execution(execution, 30)
+    pages = list(client.get_paginator("list_map_runs").paginate(executionArn=execution,
+                                                                PaginationConfig={"PageSize": 1}))
+    assert len(pages) == 3
+    labels = [run["mapRunArn"].split(":")[6] for page in pages for run in page["mapRuns"]]
+    assert labels == ["m/Third", "m/Second", "m/A"]  # newest first
+    map_run_arn = pages[-1]["mapRuns"][0]["mapRunArn"]
+    children = [e for page in client.get_paginator("list_executions").paginate(
+        mapRunArn=map_run_arn, PaginationConfig={"PageSize": 2}) for e in page["executions"]]
+    assert len(children) == 5 and len({c["executionArn"] for c in children}) == 5
+    with pytest.raises(client.exceptions.InvalidToken):
+        client.list_map_runs(executionArn=execution, nextToken="not-a-token")
+
+
+def test_errors_as_boto3_raises_them(client: LocalStepFunctionsClient) -> None:
+    unknown = f"{PREFIX}:mapRun:m/Fan:00000000-0000-0000-0000-000000000000"
+    for call in (lambda: client.describe_map_run(mapRunArn=unknown),
+                 lambda: client.update_map_run(mapRunArn=unknown, maxConcurrency=1),
+                 lambda: client.list_executions(mapRunArn=unknown)):
+        with pytest.raises(client.exceptions.ResourceNotFound) as caught:
+            call()
+        assert caught.value.response["Error"]["Code"] == "ResourceNotFound"
+    for bad in (f"{PREFIX}:execution:m:x", "not-an-arn", f"{PREFIX}:mapRun:no-label:x"):
+        with pytest.raises(client.exceptions.InvalidArn):
+            client.describe_map_run(mapRunArn=bad)
+    with pytest.raises(client.exceptions.ExecutionDoesNotExist):
+        client.list_map_runs(executionArn=f"{PREFIX}:execution:m:missing")
+    with pytest.raises(client.exceptions.InvalidArn):
+        client.list_map_runs(executionArn=unknown)
+    with pytest.raises(client.exceptions.ValidationException):
+        client.list_executions(mapRunArn=unknown, stateMachineArn=f"{PREFIX}:stateMachine:m")
+    with pytest.raises(client.exceptions.ValidationException):
+        client.list_executions()
+
+
+def test_update_map_run_changes_a_running_run_and_refuses_a_finished_one(client: LocalStepFunctionsClient,
+                                                                         gate: Gate) -> None:
+    execution = start(client, {"Fan": fan_out(task=True, MaxConcurrency=1, End=True)}, list(range(6)))
+    wait_until(lambda: client.list_map_runs(executionArn=execution)["mapRuns"] and gate.peaks)
+    map_run_arn = client.list_map_runs(executionArn=execution)["mapRuns"][0]["mapRunArn"]
+    described = check_shape("DescribeMapRun", client.describe_map_run(mapRunArn=map_run_arn))
+    assert described["status"] == "RUNNING" and "stopDate" not in described
+    assert (described["executionCounts"]["running"], described["executionCounts"]["pending"]) == (1, 5)
+    time.sleep(0.2)
+    assert gate.peaks == [1]
+    check_shape("UpdateMapRun", client.update_map_run(mapRunArn=map_run_arn, maxConcurrency=3,
+                                                      toleratedFailurePercentage=50.0))
+    wait_until(lambda: gate.active == 3)
+    described = client.describe_map_run(mapRunArn=map_run_arn)
+    assert (described["maxConcurrency"], described["toleratedFailurePercentage"]) == (3, 50.0)
+    assert described["executionCounts"]["running"] == 3
+    with pytest.raises(client.exceptions.ValidationException):
+        client.update_map_run(mapRunArn=map_run_arn)
+    with pytest.raises(client.exceptions.ValidationException):
+        client.update_map_run(mapRunArn=map_run_arn, toleratedFailurePercentage=100.5)
+    gate.opened.set()
+    assert client.wait_for_execution(execution, 30)
+    assert max(gate.peaks) == 3
+    assert client.describe_map_run(mapRunArn=map_run_arn)["status"] == "SUCCEEDED"
+    with pytest.raises(client.exceptions.ValidationException):
+        client.update_map_run(mapRunArn=map_run_arn, maxConcurrency=5)
+
+
+def test_update_from_another_client_reaches_the_running_process(client: LocalStepFunctionsClient,
+                                                               gate: Gate) -> None:
+    execution = start(client, {"Fan": fan_out(task=True, MaxConcurrency=1, End=True)}, list(range(4)))
+    wait_until(lambda: client.list_map_runs(executionArn=execution)["mapRuns"] and gate.peaks)
+    map_run_arn = client.list_map_runs(executionArn=execution)["mapRuns"][0]["mapRunArn"]
+    other = LocalStepFunctionsClient(resume=False)
+    try:
+        other.update_map_run(mapRunArn=map_run_arn, maxConcurrency=2)
+    finally:
+        other.close()
+    wait_until(lambda: gate.active == 2)  # the owner's poller applied it
+    gate.opened.set()
+    assert client.wait_for_execution(execution, 30)
+
+
+def test_stopping_the_parent_aborts_its_map_run_and_running_children(client: LocalStepFunctionsClient,
+                                                                     gate: Gate) -> None:
+    execution = start(client, {"Fan": fan_out(task=True, MaxConcurrency=2, End=True)}, [1, 2, 3])
+    wait_until(lambda: gate.active == 2)
+    client.stop_execution(executionArn=execution)
+    map_run_arn = client.list_map_runs(executionArn=execution)["mapRuns"][0]["mapRunArn"]
+    wait_until(lambda: client.describe_map_run(mapRunArn=map_run_arn)["status"] == "ABORTED")
+    described = check_shape("DescribeMapRun", client.describe_map_run(mapRunArn=map_run_arn))
+    assert described["executionCounts"]["aborted"] == 2 and described["executionCounts"]["pending"] == 1
+    statuses = {e["status"] for e in client.list_executions(mapRunArn=map_run_arn)["executions"]}
+    assert statuses == {"ABORTED"}
+
+
+def test_a_version_3_store_is_upgraded_in_place(stepfn_home: Path) -> None:
+    path = stepfn_home / "stepfn.db"
+    stepfn_home.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path)
+    for script in _MIGRATIONS[:3]:
+        conn.executescript(script)
+    conn.execute("INSERT INTO executions (arn, state_machine_arn, name, type, status, start_date, definition) "
+                 "VALUES ('arn:e', 'arn:m', 'e', 'STANDARD', 'SUCCEEDED', '2024-01-01T00:00:00+00:00', '{}')")
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    store = Store(stepfn_home)
+    try:
+        assert SCHEMA_VERSION == 4
+        record = store.get_execution("arn:e")
+        assert (record.status, record.map_run_arn, record.item_count) == ("SUCCEEDED", None, None)
+        assert [r.arn for r in store.list_executions("arn:m")] == ["arn:e"]
+        assert store.list_map_runs("arn:e") == []
+    finally:
+        store.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == 4
