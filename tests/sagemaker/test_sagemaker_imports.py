@@ -64,3 +64,21 @@ def test_submodules_re_export_sagemaker_v2_names() -> None:
     assert sorted(package.__all__) == sorted(set(package.__all__))
     for name in package.__all__:
         assert hasattr(package, name), name
+
+
+def test_sagemaker_v2_deeper_module_paths_import_as_first_import() -> None:
+    # A mechanical sagemaker -> stepfn.sagemaker rewrite of a notebook's imports, in a fresh interpreter.
+    code = (
+        "from stepfn.sagemaker.sklearn.estimator import SKLearn\n"
+        "from stepfn.sagemaker.sklearn.processing import SKLearnProcessor\n"
+        "from stepfn.sagemaker.xgboost.estimator import XGBoost\n"
+        "from stepfn.sagemaker.pytorch.model import PyTorchModel\n"
+        "from stepfn.sagemaker.amazon.amazon_estimator import RecordSet, image_uris\n"
+        "from stepfn.sagemaker.amazon.kmeans import KMeans\n"
+        "import stepfn.sagemaker as sagemaker\n"
+        "assert sagemaker.sklearn.estimator.SKLearn is SKLearn is sagemaker.SKLearn\n"
+        "assert SKLearnProcessor is sagemaker.SKLearnProcessor and XGBoost is sagemaker.XGBoost\n"
+        "assert PyTorchModel is sagemaker.PyTorchModel and KMeans is sagemaker.KMeans\n"
+        "assert RecordSet is sagemaker.RecordSet and image_uris is sagemaker.image_uris\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -9,6 +9,9 @@ code changes only its imports.
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 from . import image_uris
 from ._frameworks import (
     HuggingFace,
@@ -85,6 +88,24 @@ from .tuner import (
     tuning_request,
 )
 from .validation import RequestValidationError, validate_request
+
+# sagemaker v2 spreads these classes over deeper modules (``from sagemaker.sklearn.estimator import SKLearn``,
+# ``from sagemaker.amazon.amazon_estimator import RecordSet``). stepfn keeps one flat module per family; each deeper
+# path names that module, so rewriting ``sagemaker`` to ``stepfn.sagemaker`` in an import is enough.
+_V2_MODULE_PATHS = {
+    "sklearn": ("estimator", "model", "processing"),
+    "xgboost": ("estimator", "model"),
+    "pytorch": ("estimator", "model"),
+    "tensorflow": ("estimator", "model"),
+    "huggingface": ("estimator", "model"),
+    "amazon": ("amazon_estimator", "kmeans", "pca", "linear_learner", "factorization_machines", "ntm", "lda",
+               "randomcutforest", "knn", "ipinsights", "object2vec"),
+}
+for _family, _paths in _V2_MODULE_PATHS.items():
+    _module = importlib.import_module(f"{__name__}.{_family}")
+    for _path in _paths:
+        sys.modules.setdefault(f"{__name__}.{_family}.{_path}", _module)
+        setattr(_module, _path, _module)
 
 __all__ = [
     "KNN",
