@@ -270,3 +270,30 @@ def test_a_version_3_store_is_upgraded_in_place(stepfn_home: Path) -> None:
         store.close()
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA user_version").fetchone()[0] == 4
+
+
+def test_task_tokens_of_children_and_unknown_tokens_while_they_run(stepfn_home: Path) -> None:
+    tokens: list[str] = []
+
+    def hand_out(request: TaskRequest, control: TaskControl) -> Any:
+        tokens.append(request.parameters["Token"])
+        return None
+
+    client = LocalStepFunctionsClient(handlers={"sqs:sendMessage": hand_out})
+    try:
+        wait_state = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                      "Parameters": {"QueueUrl": "q", "MessageBody": "m", "Token.$": "$$.Task.Token"}, "End": True}
+        fan = {"Type": "Map", "End": True, "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Wait",
+            "States": {"Wait": wait_state}}}
+        execution = start(client, {"Fan": fan}, [1])
+        wait_until(lambda: tokens)
+        began = time.monotonic()
+        with pytest.raises(client.exceptions.TaskDoesNotExist):
+            client.send_task_success(taskToken="no-such-token", output="{}")
+        assert time.monotonic() - began < 1.0  # no relay wait: the child runs in this process's engine
+        client.send_task_success(taskToken=tokens[0], output='{"done": true}')
+        assert client.wait_for_execution(execution, 30)
+        assert json.loads(client.describe_execution(executionArn=execution)["output"]) == [{"done": True}]
+    finally:
+        client.close()

@@ -452,8 +452,10 @@ class Store:
         return rows[0]["outcome"] if rows else None
 
     def running_arns(self) -> set[str]:
-        """The ARNs of every RUNNING execution, whichever process runs it."""
-        return {row["arn"] for row in self._db.read("SELECT arn FROM executions WHERE status = 'RUNNING'")}
+        """The ARNs of every RUNNING execution, whichever process runs it (a Map Run's children run inside
+        their parent's process and are left out)."""
+        return {row["arn"] for row in self._db.read(
+            "SELECT arn FROM executions WHERE status = 'RUNNING' AND map_run_arn IS NULL")}
 
     # -- history ----------------------------------------------------------------------------------------------
 
