@@ -145,7 +145,9 @@ def test_max_concurrency_raised_mid_run_applies_to_children_not_yet_started() ->
     time.sleep(0.2)
     assert peaks == [1]  # MaxConcurrency 1: nothing else started while the first child runs
     journal.started[0].update(max_concurrency=4)
-    time.sleep(0.15)
+    deadline = time.monotonic() + 10
+    while max(peaks) == 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert 1 < max(peaks) <= 4  # the raised limit let waiting children start beside the first
     release_first.set()
     result = handle.wait(30)
