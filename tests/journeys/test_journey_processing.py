@@ -180,9 +180,6 @@ def build(tmp_path: Path, preprocessing_script: str) -> tuple[Workflow, Executio
     with pytest.warns(DeprecationWarning, match="train_instance_type has been renamed"):
         sklearn = sagemaker.sklearn.estimator.SKLearn(
             entry_point="train.py",
-            # Neither the original SDK nor stepfn uploads a lone entry point (the definition expects it at
-            # s3://<bucket>/<job>/source/sourcedir.tar.gz); a local source_dir is read in place.
-            source_dir=str(tmp_path),
             train_instance_type="ml.m5.xlarge",
             instance_count=1,
             role=role,

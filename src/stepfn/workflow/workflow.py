@@ -182,9 +182,16 @@ class Workflow:
     def _definition_text(self) -> str:
         """The definition as sent. For AWS, code a framework estimator names locally (``file://`` source_dir)
         is packed into ``sourcedir.tar.gz`` and uploaded to S3 first, and the definition points at it; the local
-        engine (and any client that is not botocore's) runs local code in place, so nothing is uploaded."""
+        engine runs a local ``source_dir`` in place, and gets a lone local ``entry_point`` packed into its object
+        store where the definition expects it (sagemaker v2 uploaded it there; ``_stage_code``)."""
         text: str = self.definition.to_json(pretty=self.format_json)
         if not hasattr(getattr(self.client, "meta", None), "events"):
+            from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+            if isinstance(self.client, LocalStepFunctionsClient):
+                from stepfn.workflow._stage_code import stage_local_entry_points
+
+                stage_local_entry_points(self.definition, self.client.home)
             return text
         from stepfn.aws import prepare_definition_for_aws
 
