@@ -3,7 +3,7 @@
 Only the imports changed (``stepfunctions`` -> ``stepfn``, ``sagemaker`` -> ``stepfn.sagemaker``), plus the one
 documented difference: ``sagemaker.Session()`` is given a region and bucket, since there is no AWS account to ask.
 The notebook's data helpers upload a libsvm file per channel; here a small generated regression set goes to the
-local object store. The pipeline trains the built-in XGBoost, saves the model, runs a batch transform and deploys
+local object store. Its S3 locations keep the notebook's ``https://s3-<region>.amazonaws.com/<bucket>`` form. The pipeline trains the built-in XGBoost, saves the model, runs a batch transform and deploys
 an endpoint, then the test invokes that endpoint and stops it.
 """
 
@@ -53,13 +53,14 @@ def test_train_transform_deploy_abalone(endpoints_stopped: list[str]) -> None:
     region = session.boto_region_name
     bucket = session.default_bucket()
     prefix = "sagemaker/DEMO-xgboost-regression"
+    bucket_path = f"https://s3-{region}.amazonaws.com/{bucket}"  # S3's HTTPS form, which SageMaker accepts
     store = ObjectStore()
     # upload_to_s3(bucket, channel, filename) in the notebook: one object per channel, at prefix/channel.
     for channel, count, seed in (("train", 300, 1), ("validation", 60, 2), ("test", 40, 3)):
         store.put_bytes(f"s3://{bucket}/{prefix}/{channel}", "\n".join(abalone_like_rows(count, seed)).encode())
-    train_s3_file = f"s3://{bucket}/{prefix}/train"
-    validation_s3_file = f"s3://{bucket}/{prefix}/validation"
-    test_s3_file = f"s3://{bucket}/{prefix}/test"
+    train_s3_file = bucket_path + "/" + prefix + "/train"
+    validation_s3_file = bucket_path + "/" + prefix + "/validation"
+    test_s3_file = bucket_path + "/" + prefix + "/test"
 
     xgb = sagemaker.estimator.Estimator(
         sagemaker.image_uris.retrieve("xgboost", region, "1.2-1"),
@@ -67,7 +68,7 @@ def test_train_transform_deploy_abalone(endpoints_stopped: list[str]) -> None:
         instance_count=1,
         instance_type="ml.m4.4xlarge",
         volume_size=5,
-        output_path=f"s3://{bucket}/{prefix}/single-xgboost",
+        output_path=bucket_path + "/" + prefix + "/single-xgboost",
         sagemaker_session=session,
     )
     xgb.set_hyperparameters(

@@ -170,3 +170,18 @@ def test_attach_update_and_map(client: LocalStepFunctionsClient) -> None:
     assert json.loads(described["definition"])["StartAt"] == "Encode each"
     assert [w["name"] for w in Workflow.list_workflows(client=client)] == ["MyWorkflow_v2"]
     assert len(attached.list_executions()) == 3
+
+
+def test_stop_and_clean_up(client: LocalStepFunctionsClient) -> None:
+    # The notebooks' clean-up cells, after stopping a run that waits (30 s at 200x: 0.15 s, so stop at once).
+    waiting = Workflow("MyWorkflow_Waiting", Chain([Wait("Wait a long time", seconds=3600)]), workflow_execution_role,
+                       client=client)
+    waiting.create()
+    execution = waiting.execute()
+    execution.stop(cause="changed my mind")
+    assert execution.describe()["status"] == "ABORTED"
+    last = execution.list_events(reverse_order=True, max_items=1)
+    assert [(e["type"], e["executionAbortedEventDetails"]["cause"]) for e in last] == [
+        ("ExecutionAborted", "changed my mind")]
+    waiting.delete()
+    assert "MyWorkflow_Waiting" not in [w["name"] for w in Workflow.list_workflows(client=client)]

@@ -168,3 +168,35 @@ def test_open_streams_an_object(store: ObjectStore) -> None:
         assert handle.read(10) == b"x" * 10 and len(handle.read()) == 99_990
     with pytest.raises(ObjectNotFoundError):
         store.open("s3://b/absent")
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("https://s3-us-east-1.amazonaws.com/bucket/prefix/train", "s3://bucket/prefix/train"),
+    ("https://s3.amazonaws.com/bucket/key", "s3://bucket/key"),
+    ("https://s3.eu-west-1.amazonaws.com/bucket/", "s3://bucket/"),
+    ("https://my.bucket.s3.us-west-2.amazonaws.com/a/b", "s3://my.bucket/a/b"),
+    ("https://bucket.s3.amazonaws.com/key", "s3://bucket/key"),
+    ("https://s3.cn-north-1.amazonaws.com.cn/bucket/key", "s3://bucket/key"),
+    ("https://s3.amazonaws.com/", "https://s3.amazonaws.com/"),
+    ("https://example.com/bucket/key", "https://example.com/bucket/key"),
+    ("s3://bucket/key", "s3://bucket/key"),
+])
+def test_s3_https_urls_name_s3_objects(url: str, expected: str) -> None:
+    from stepfn.local.objectstore import as_s3_uri
+
+    assert as_s3_uri(url) == expected
+
+
+def test_store_reads_and_writes_through_s3_https_urls(tmp_path: Path) -> None:
+    # SageMaker takes S3's HTTPS form (the abalone notebook's bucket_path); it used to reach fsspec's HTTP.
+    store = ObjectStore(tmp_path)
+    base = "https://s3-us-east-1.amazonaws.com/bucket/data"
+    store.put_bytes(f"{base}/a.csv", b"1,2\n")
+    (tmp_path / "b.csv").write_bytes(b"3,4\n")
+    store.upload(tmp_path / "b.csv", f"{base}/")
+    assert store.get_bytes("s3://bucket/data/a.csv") == b"1,2\n"
+    assert store.exists(f"{base}/b.csv") and store.size(f"{base}/b.csv") == 4
+    assert store.list(base) == ["s3://bucket/data/a.csv", "s3://bucket/data/b.csv"]
+    fetched = store.download(f"{base}/", tmp_path / "out")
+    assert sorted(p.name for p in fetched.iterdir()) == ["a.csv", "b.csv"]
+    assert store.local_path(f"{base}/a.csv") == (tmp_path / "bucket" / "data" / "a.csv").resolve()

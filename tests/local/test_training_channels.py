@@ -250,3 +250,14 @@ def test_container_entrypoint_runs_even_for_an_unknown_image(
     record = TrainingJobs(stepfn_home).run(request)
     assert record["TrainingJobStatus"] == "Completed", record.get("FailureReason")
     assert read_tar(store.local_path(record["ModelArtifacts"]["S3ModelArtifacts"])) == {"m.txt": b"from-entrypoint"}
+
+
+def test_channel_under_an_s3_https_url(stepfn_home: Path, store: ObjectStore) -> None:
+    from stepfn.local.sagemaker.jobdir import channel_objects
+
+    store.put_bytes("s3://bucket/https-data/part-1.csv", b"1\n")
+    store.put_bytes("s3://bucket/https-data/sub/part-2.csv", b"2\n")
+    channel = {"ChannelName": "train", "DataSource": {"S3DataSource": {
+        "S3DataType": "S3Prefix", "S3Uri": "https://s3-us-east-1.amazonaws.com/bucket/https-data"}}}
+    assert channel_objects(store, channel) == [("s3://bucket/https-data/part-1.csv", "part-1.csv"),
+                                               ("s3://bucket/https-data/sub/part-2.csv", "sub/part-2.csv")]

@@ -210,3 +210,17 @@ def test_v1_argument_names_still_work_with_a_deprecation_warning() -> None:
     assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 600}
     with pytest.raises(TypeError, match="unexpected keyword argument 'train_instance_typo'"):
         Estimator("image", "role", train_instance_typo="ml.m5.xlarge")
+
+
+def test_default_bucket_without_credentials_names_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    session = Session(region_name="us-east-1")
+    estimator = SKLearn(entry_point="train.py", framework_version="1.2-1", role="arn:aws:iam::111122223333:role/r",
+                        instance_count=1, instance_type="ml.m5.large", sagemaker_session=session)
+    with pytest.raises(ValueError, match=r"Session\(region_name=\.\.\., default_bucket=\.\.\.\)") as raised:
+        build_training_job_request(estimator, "s3://data/train", job_name="no-bucket")
+    assert "Unable to locate credentials" in str(raised.value)

@@ -9,7 +9,9 @@ that filesystem instead:
 * ``ObjectStore(filesystem=...)`` takes any fsspec filesystem (tests use ``memory``).
 
 ``file://`` URIs and plain paths are always local files, and any other fsspec URL (``gs://``, ``memory://``)
-goes to its fsspec filesystem.
+goes to its fsspec filesystem. SageMaker also takes S3's own HTTPS URLs
+(``https://s3-us-east-1.amazonaws.com/bucket/key``, ``https://bucket.s3.amazonaws.com/key``); they name the
+same objects as ``s3://bucket/key`` (:func:`as_s3_uri`).
 
 A key never escapes the local root: ``..`` and ``.`` segments, empty segments, absolute keys and symlinks that
 resolve outside the root are refused with :class:`StoreError`, because job names and S3 URIs come from
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -33,6 +36,10 @@ if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
 S3_SCHEME = "s3://"
+# Path-style (s3[.-]<region>.amazonaws.com/<bucket>/<key>) and virtual-hosted (<bucket>.s3[.-]<region>...) URLs.
+_S3_HTTPS = re.compile(
+    r"^https://(?:(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.)?s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com(?:\.cn)?(?:/(?P<rest>.*))?$"
+)
 _TMP_DIR = ".stepfn-tmp"  # S3 bucket names cannot start with ".", so this never collides with a bucket
 
 
@@ -60,6 +67,17 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     if not bucket or bucket in (".", "..") or any(c in bucket for c in "\\\0") or bucket.startswith("."):
         raise StoreError(f"invalid bucket name in {uri!r}")
     return bucket, key
+
+
+def as_s3_uri(uri: str) -> str:
+    """``s3://bucket/key`` for an S3 HTTPS URL (path-style or virtual-hosted), else ``uri`` unchanged."""
+    match = _S3_HTTPS.match(uri) if uri.startswith("https://") else None
+    if match is None:
+        return uri
+    rest = match["rest"] or ""
+    if match["bucket"]:
+        return f"{S3_SCHEME}{match['bucket']}/{rest}"
+    return f"{S3_SCHEME}{rest}" if rest.strip("/") else uri
 
 
 def _check_key(uri: str, key: str, *, prefix: bool) -> list[str]:
@@ -106,6 +124,7 @@ class ObjectStore:
 
     def local_path(self, uri: str) -> Path:
         """Where ``uri`` lives on this machine; refuses keys that escape the root and remote stores."""
+        uri = as_s3_uri(uri)
         if uri.startswith(S3_SCHEME):
             if self.remote:
                 raise StoreError(f"{uri} lives in a remote S3 store; download it instead of asking for its path")
@@ -139,6 +158,7 @@ class ObjectStore:
     # -- objects ----------------------------------------------------------------------------------------------
 
     def put_bytes(self, uri: str, data: bytes) -> None:
+        uri = as_s3_uri(uri)
         remote = self._remote(uri)
         if remote:
             fs, remote_path = remote
@@ -148,6 +168,7 @@ class ObjectStore:
         self._atomic_write(target, lambda handle: handle.write(data))
 
     def get_bytes(self, uri: str) -> bytes:
+        uri = as_s3_uri(uri)
         remote = self._remote(uri)
         try:
             if remote:
@@ -162,6 +183,7 @@ class ObjectStore:
 
     def open(self, uri: str) -> BinaryIO:
         """A binary file object reading the object (stream large objects instead of :meth:`get_bytes`)."""
+        uri = as_s3_uri(uri)
         remote = self._remote(uri)
         try:
             if remote:
@@ -176,6 +198,7 @@ class ObjectStore:
             raise ObjectNotFoundError(uri) from exc
 
     def exists(self, uri: str) -> bool:
+        uri = as_s3_uri(uri)
         remote = self._remote(uri)
         if remote:
             fs, remote_path = remote
@@ -184,6 +207,7 @@ class ObjectStore:
 
     def delete(self, uri: str) -> None:
         """Remove one object; a missing object is not an error (as S3's DeleteObject)."""
+        uri = as_s3_uri(uri)
         remote = self._remote(uri)
         if remote:
             fs, remote_path = remote
@@ -198,13 +222,14 @@ class ObjectStore:
 
     def list(self, prefix_uri: str) -> list[str]:
         """Every object whose URI starts with ``prefix_uri`` (a string prefix, as S3's ListObjectsV2), sorted."""
-        return sorted(uri for uri, _ in self._iter_prefix(prefix_uri))
+        return sorted(uri for uri, _ in self._iter_prefix(as_s3_uri(prefix_uri)))
 
     def iter_objects(self, prefix_uri: str) -> Iterator[tuple[str, int]]:
         """``(uri, size)`` for every object under the prefix, in no particular order."""
-        return self._iter_prefix(prefix_uri)
+        return self._iter_prefix(as_s3_uri(prefix_uri))
 
     def size(self, uri: str) -> int:
+        uri = as_s3_uri(uri)
         remote = self._remote(uri)
         if remote:
             fs, remote_path = remote
@@ -219,6 +244,7 @@ class ObjectStore:
     def upload(self, local_path: Path | str, uri: str) -> str:
         """Copy a file to ``uri`` (or ``uri/<name>`` when it ends in ``/``), or a directory's files under the
         prefix ``uri``, keeping their relative paths; returns the URI written."""
+        uri = as_s3_uri(uri)
         source = Path(local_path)
         if source.is_dir():
             base = uri.rstrip("/")
@@ -235,6 +261,7 @@ class ObjectStore:
         """Pack a source directory (or one script) as ``sourcedir.tar.gz``, files at the archive root as the
         SageMaker SDK packs them, and store it at ``uri`` (``uri/sourcedir.tar.gz`` when ``uri`` ends in ``/``).
         Returns the URI, the value for the ``sagemaker_submit_directory`` hyperparameter."""
+        uri = as_s3_uri(uri)
         root = Path(source)
         if not root.exists():
             raise StoreError(f"cannot upload code from {root}: no such file or directory")
@@ -254,6 +281,7 @@ class ObjectStore:
         As the SageMaker SDK does, a URI that names an object is fetched as ``local_dir/<basename>``; otherwise
         each object under the prefix lands at its key relative to the prefix. ``link=True`` symlinks objects of
         the local store instead of copying them (FastFile mode reads them in place)."""
+        uri_or_prefix = as_s3_uri(uri_or_prefix)
         destination = Path(local_dir)
         destination.mkdir(parents=True, exist_ok=True)
         if not uri_or_prefix.endswith("/") and self.exists(uri_or_prefix):
@@ -414,4 +442,4 @@ def _configured_s3(endpoint_url: str | None) -> AbstractFileSystem | None:
         ) from exc
 
 
-__all__ = ["S3_SCHEME", "ObjectNotFoundError", "ObjectStore", "split_s3_uri", "stepfn_home"]
+__all__ = ["S3_SCHEME", "ObjectNotFoundError", "ObjectStore", "as_s3_uri", "split_s3_uri", "stepfn_home"]

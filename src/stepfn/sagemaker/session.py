@@ -91,7 +91,17 @@ class Session:
             import boto3
 
             sts = boto3.client("sts", region_name=region)
-        account = sts.get_caller_identity()["Account"]
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            account = sts.get_caller_identity()["Account"]
+        except (BotoCoreError, ClientError) as exc:
+            # Typical on the local backend, where there is no AWS account to ask.
+            raise ValueError(
+                f"Session.default_bucket() asks STS for the account id to name 'sagemaker-{region}-<account>', "
+                f"and that failed ({exc}). Give the bucket instead: Session(region_name=..., default_bucket=...), "
+                "or an output_path / code_location on the estimator."
+            ) from exc
         self._default_bucket = f"sagemaker-{region}-{account}"
         return self._default_bucket
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from stepfn.errors import StoreError
-from stepfn.local.objectstore import ObjectStore
+from stepfn.local.objectstore import ObjectStore, as_s3_uri
 
 OPT_ML = "/opt/ml"
 RECORDIO_MAGIC = 0xCED7230A
@@ -147,7 +147,7 @@ def channel_objects(store: ObjectStore, channel: dict[str, Any]) -> list[tuple[s
     name = channel.get("ChannelName")
     if "S3DataSource" in source:
         s3 = source["S3DataSource"]
-        uri, data_type = s3.get("S3Uri", ""), s3.get("S3DataType", "S3Prefix")
+        uri, data_type = as_s3_uri(s3.get("S3Uri", "")), s3.get("S3DataType", "S3Prefix")
     elif "FileDataSource" in source:  # the v2 SDK's local-mode file:// channels
         uri, data_type = source["FileDataSource"].get("FileUri", ""), "S3Prefix"
     else:

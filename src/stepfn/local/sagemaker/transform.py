@@ -29,7 +29,7 @@ from typing import Any
 
 from stepfn.engine.protocol import TaskControl
 from stepfn.errors import ServiceError, StoreError
-from stepfn.local.objectstore import ObjectStore
+from stepfn.local.objectstore import ObjectStore, as_s3_uri
 from stepfn.local.sagemaker.endpoints import ModelServerError, post, start_model_server, stop_server
 from stepfn.local.sagemaker.models import prepare_variant
 from stepfn.local.sagemaker.recordio import MAGIC, RecordIOError, iter_frames
@@ -300,7 +300,7 @@ class _Stopped(Exception):
 def _inputs(store: ObjectStore, source: dict[str, Any]) -> list[tuple[str, str]]:
     """``(uri, path relative to the input prefix)`` of every input object."""
     data_type = source.get("S3DataType", "S3Prefix")
-    uri = source["S3Uri"]
+    uri = as_s3_uri(source["S3Uri"])
     if data_type == "ManifestFile":
         manifest = json.loads(store.get_bytes(uri))
         prefix = manifest[0]["prefix"]
