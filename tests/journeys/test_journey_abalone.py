@@ -1,7 +1,10 @@
-"""Port of amazon-sagemaker-examples ``machine_learning_workflow_abalone.ipynb`` (sagemaker v2 form).
+"""Port of amazon-sagemaker-examples ``machine_learning_workflow_abalone.ipynb``.
 
-Only the imports changed (``stepfunctions`` -> ``stepfn``, ``sagemaker`` -> ``stepfn.sagemaker``), plus the one
-documented difference: ``sagemaker.Session()`` is given a region and bucket, since there is no AWS account to ask.
+Only the imports changed (``stepfunctions`` -> ``stepfn``, ``sagemaker`` -> ``stepfn.sagemaker``), plus two
+differences: ``sagemaker.Session()`` is given a region and bucket, since there is no AWS account to ask, and the
+image comes from ``image_uris.retrieve`` instead of the removed ``get_image_uri``. The v1 names sagemaker v2 still
+took (``train_instance_count``, ``sagemaker.s3_input``) and the hyperparameters (``reg:linear``, the ``gamme`` typo)
+are kept.
 The notebook's data helpers upload a libsvm file per channel; here a small generated regression set goes to the
 local object store. Its S3 locations keep the notebook's ``https://s3-<region>.amazonaws.com/<bucket>`` form. The pipeline trains the built-in XGBoost, saves the model, runs a batch transform and deploys
 an endpoint, then the test invokes that endpoint and stops it.
@@ -62,35 +65,38 @@ def test_train_transform_deploy_abalone(endpoints_stopped: list[str]) -> None:
     validation_s3_file = bucket_path + "/" + prefix + "/validation"
     test_s3_file = bucket_path + "/" + prefix + "/test"
 
-    xgb = sagemaker.estimator.Estimator(
-        sagemaker.image_uris.retrieve("xgboost", region, "1.2-1"),
-        sagemaker_execution_role,
-        instance_count=1,
-        instance_type="ml.m4.4xlarge",
-        volume_size=5,
-        output_path=bucket_path + "/" + prefix + "/single-xgboost",
-        sagemaker_session=session,
-    )
+    with pytest.warns(DeprecationWarning):
+        xgb = sagemaker.estimator.Estimator(
+            sagemaker.image_uris.retrieve("xgboost", region, "1.2-1"),  # get_image_uri(region, 'xgboost') in v1
+            sagemaker_execution_role,
+            train_instance_count=1,
+            train_instance_type="ml.m4.4xlarge",
+            train_volume_size=5,
+            output_path=bucket_path + "/" + prefix + "/single-xgboost",
+            sagemaker_session=session,
+        )
     xgb.set_hyperparameters(
-        objective="reg:squarederror",
+        objective="reg:linear",
         num_round=50,
         max_depth=5,
         eta=0.2,
-        gamma=4,
+        gamme=4,  # sic: the notebook's typo, which XGBoost ignores
         min_child_weight=6,
         subsample=0.7,
+        silent=0,
     )
 
     execution_input = ExecutionInput(schema={"JobName": str, "ModelName": str, "EndpointName": str})
-    training_step = steps.TrainingStep(
-        "Train Step",
-        estimator=xgb,
-        data={
-            "train": sagemaker.TrainingInput(train_s3_file, content_type="libsvm"),
-            "validation": sagemaker.TrainingInput(validation_s3_file, content_type="libsvm"),
-        },
-        job_name=execution_input["JobName"],
-    )
+    with pytest.warns(DeprecationWarning):
+        training_step = steps.TrainingStep(
+            "Train Step",
+            estimator=xgb,
+            data={
+                "train": sagemaker.s3_input(train_s3_file, content_type="libsvm"),
+                "validation": sagemaker.s3_input(validation_s3_file, content_type="libsvm"),
+            },
+            job_name=execution_input["JobName"],
+        )
     model_step = steps.ModelStep(
         "Save model", model=training_step.get_expected_model(), model_name=execution_input["ModelName"]
     )

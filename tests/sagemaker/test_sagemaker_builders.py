@@ -224,3 +224,13 @@ def test_default_bucket_without_credentials_names_the_fix(monkeypatch: pytest.Mo
     with pytest.raises(ValueError, match=r"Session\(region_name=\.\.\., default_bucket=\.\.\.\)") as raised:
         build_training_job_request(estimator, "s3://data/train", job_name="no-bucket")
     assert "Unable to locate credentials" in str(raised.value)
+
+
+def test_s3_input_is_training_input_with_a_deprecation_warning() -> None:
+    import stepfn.sagemaker as sagemaker
+
+    with pytest.warns(DeprecationWarning) as caught:
+        channel = sagemaker.s3_input("s3://bucket/train", content_type="libsvm")
+    assert "sagemaker.session.s3_input has been renamed" in str(caught[0].message) and caught[0].filename == __file__
+    assert isinstance(channel, sagemaker.TrainingInput)
+    assert channel.config == sagemaker.TrainingInput("s3://bucket/train", content_type="libsvm").config

@@ -63,7 +63,7 @@ from .estimator import (
     build_training_job_request,
     training_request,
 )
-from .inputs import FileSystemInput, ShuffleConfig, TrainingInput
+from .inputs import FileSystemInput, ShuffleConfig, TrainingInput, s3_input
 from .model import FrameworkModel, Model, PipelineModel, build_model_request, model_request
 from .model_monitor import DataCaptureConfig
 from .processing import (
@@ -177,6 +177,7 @@ __all__ = [
     "name_from_base",
     "processing_request",
     "rule_configs",
+    "s3_input",
     "training_request",
     "transform_request",
     "tuning_request",

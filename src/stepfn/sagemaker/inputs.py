@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
-__all__ = ["FileSystemInput", "ShuffleConfig", "TrainingInput"]
+__all__ = ["FileSystemInput", "ShuffleConfig", "TrainingInput", "s3_input"]
 
 
 class ShuffleConfig:
@@ -53,6 +54,16 @@ class TrainingInput:
 
     def __repr__(self) -> str:
         return f"TrainingInput({self.config!r})"
+
+
+class s3_input(TrainingInput):
+    """sagemaker v1's name for :class:`TrainingInput`; sagemaker v2 kept it (``sagemaker.s3_input``) with a
+    DeprecationWarning, and v1-era notebooks (the original SDK's abalone example) still call it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        warnings.warn("The class sagemaker.session.s3_input has been renamed in sagemaker>=2: use "
+                      "sagemaker.inputs.TrainingInput", DeprecationWarning, stacklevel=2)
+        super().__init__(*args, **kwargs)
 
 
 class FileSystemInput:
