@@ -97,6 +97,8 @@ def test_basic_workflow(client: LocalStepFunctionsClient) -> None:
     assert "MyPassState" in basic_workflow.render_graph().data
     assert json.loads(basic_workflow.definition.to_json(pretty=True)) == {
         "StartAt": "MyPassState", "States": {"MyPassState": {"Type": "Pass", "End": True}}}
+    template = basic_workflow.get_cloudformation_template()  # the SDK README's "Export an AWS CloudFormation Template"
+    assert "AWS::StepFunctions::StateMachine" in template and "MyWorkflow_Simple" in template
     arn = basic_workflow.create()
     assert arn == basic_workflow.state_machine_arn and arn.endswith(":stateMachine:MyWorkflow_Simple")
     basic_workflow_execution = basic_workflow.execute()

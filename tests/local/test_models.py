@@ -196,3 +196,19 @@ def test_extract_archive_refuses_escapes(tmp_path: Path, kind: str) -> None:
         safe_extract(_archive(tmp_path, add), destination)
     assert not (tmp_path / "escaped").exists() and not (tmp_path / "deep" / "escaped").exists()
     assert not (destination / "link").exists()
+
+
+def test_aws_sdk_describe_tasks_read_the_records(home: Path) -> None:
+    # arn:aws:states:::aws-sdk:sagemaker:describeModel reaches this handler (e.g. after a TuningStep).
+    from stepfn.errors import StatesError
+
+    call(home, "createModel", {"ModelName": "described", "ExecutionRoleArn": ROLE,
+                               "PrimaryContainer": {"Image": SKLEARN_IMAGE, "ModelDataUrl": "s3://bucket/m.tar.gz"}})
+    described = call(home, "describeModel", {"ModelName": "described"})
+    assert described["PrimaryContainer"]["ModelDataUrl"] == "s3://bucket/m.tar.gz"
+    check_shape("DescribeModel", described)
+    with pytest.raises(StatesError) as raised:
+        call(home, "describeTrainingJob", {"TrainingJobName": "never-ran"})
+    assert raised.value.error == "SageMaker.AmazonSageMakerException" and "Requested resource not found" in raised.value.cause
+    with pytest.raises(StatesError, match="Member must not be null"):
+        call(home, "describeEndpoint", {})

@@ -184,10 +184,45 @@ def _tuning(home: Path, params: dict[str, Any], request: TaskRequest, control: T
                           background=request.pattern == "request_response")
 
 
+# ``aws-sdk:sagemaker:describe*`` Tasks (e.g. the best training job's artifacts after a TuningStep): the record
+# kind and the request member naming it. The engine sends aws-sdk resources to the plain action's handler.
+_DESCRIBE = {
+    "describeTrainingJob": ("training-job", "TrainingJobName"),
+    "describeTransformJob": ("transform-job", "TransformJobName"),
+    "describeProcessingJob": ("processing-job", "ProcessingJobName"),
+    "describeHyperParameterTuningJob": ("tuning-job", "HyperParameterTuningJobName"),
+    "describeModel": ("model", "ModelName"),
+    "describeEndpointConfig": ("endpoint-config", "EndpointConfigName"),
+    "describeEndpoint": ("endpoint", "EndpointName"),
+}
+
+
+def _describe(action: str) -> Callable[[Path, dict[str, Any]], dict[str, Any]]:
+    kind, member = _DESCRIBE[action]
+    operation = action[0].upper() + action[1:]
+
+    def run(home: Path, params: dict[str, Any]) -> dict[str, Any]:
+        from stepfn.local.sagemaker.records import sagemaker_error
+
+        name = params.get(member)
+        if not isinstance(name, str):
+            raise sagemaker_error(operation, "ValidationException", f"1 validation error detected: Value null at "
+                                  f"'{member[0].lower() + member[1:]}' failed to satisfy constraint: Member must not be null")
+        if kind == "endpoint":
+            from stepfn.local.sagemaker.endpoints import Endpoints
+
+            described: dict[str, Any] = Endpoints(home).describe(name)
+            return described
+        return dict(RecordStore(home).require(kind, name, operation))
+
+    return run
+
+
 def handlers(home: Path) -> dict[str, TaskHandler]:
     """The serving-side SageMaker handlers for the engine, all keeping their state under ``home``."""
     home = Path(home)
     return {
+        **{f"sagemaker:{action}": _request_response(home, _describe(action)) for action in _DESCRIBE},
         "sagemaker:createModel": _request_response(home, _create_model),
         "sagemaker:createEndpointConfig": _request_response(home, _create_endpoint_config),
         "sagemaker:createEndpoint": _request_response(home, _endpoint_operation("create")),
