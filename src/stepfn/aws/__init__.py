@@ -17,6 +17,7 @@ Nothing here is imported by ``import stepfn``; boto3 loads only when a client is
 
 from __future__ import annotations
 
+from stepfn._partitions import partition_for_region
 from stepfn.aws._clients import (
     AwsConfigurationError,
     append_user_agent,
@@ -28,7 +29,6 @@ from stepfn.aws._clients import (
     client_partition,
     client_region,
     create_client,
-    partition_for_region,
     resolve_region,
     user_agent_suffix,
 )

@@ -14,17 +14,10 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from stepfn._partitions import partition_for_region
 from stepfn.errors import StepfnError
 
 # Longest prefix first: ``us-isob-`` must win over ``us-iso-``.
-_PARTITION_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("cn-", "aws-cn"),
-    ("us-gov-", "aws-us-gov"),
-    ("us-isob-", "aws-iso-b"),
-    ("us-iso-", "aws-iso"),
-    ("eu-isoe-", "aws-iso-e"),
-    ("us-isof-", "aws-iso-f"),
-)
 _PARTITION_DOMAINS = {
     "aws": "amazonaws.com",
     "aws-cn": "amazonaws.com.cn",
@@ -43,14 +36,6 @@ _USER_AGENT_HANDLER_ID = "stepfn-user-agent-suffix"
 
 class AwsConfigurationError(StepfnError):
     """The AWS backend cannot start: no region, no role, or a role that is not an IAM role ARN."""
-
-
-def partition_for_region(region: str) -> str:
-    """The partition a region belongs to: ``cn-north-1`` -> ``aws-cn``, ``us-gov-west-1`` -> ``aws-us-gov``."""
-    for prefix, partition in _PARTITION_PREFIXES:
-        if region.startswith(prefix):
-            return partition
-    return "aws"
 
 
 def build_arn(service: str, resource: str, *, region: str, account: str, partition: str | None = None) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol, runtime_checkable
 
+from stepfn._partitions import partition_for_region
+
 __all__ = [
     "Session",
     "SessionHolder",
@@ -32,21 +34,6 @@ class SessionLike(Protocol):
     def boto_region_name(self) -> str: ...
 
     def default_bucket(self) -> str: ...
-
-
-def partition_for_region(region: str | None) -> str:
-    """The AWS partition of ``region``: ``aws-cn`` for ``cn-*``, ``aws-us-gov`` for ``us-gov-*``, else ``aws``."""
-    if not region:
-        return "aws"
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    if region.startswith("us-iso-"):
-        return "aws-iso"
-    if region.startswith("us-isob-"):
-        return "aws-iso-b"
-    return "aws"
 
 
 class Session:

@@ -15,18 +15,10 @@ import os
 from enum import Enum
 from typing import Any
 
+from stepfn._partitions import partition_for_region
+
 logger = logging.getLogger(__name__)
 
-#: Region-name prefixes of the partitions other than ``aws`` (longest first, so ``us-isob-`` beats ``us-iso-``).
-_PARTITION_PREFIXES = (
-    ("us-isob-", "aws-iso-b"),
-    ("us-isof-", "aws-iso-f"),
-    ("eu-isoe-", "aws-iso-e"),
-    ("us-iso-", "aws-iso"),
-    ("us-gov-", "aws-us-gov"),
-    ("cn-", "aws-cn"),
-)
-_DEFAULT_PARTITION = "aws"
 
 
 class IntegrationPattern(Enum):
@@ -36,17 +28,6 @@ class IntegrationPattern(Enum):
     WaitForTaskToken = "waitForTaskToken"
     WaitForCompletion = "sync"
     CallAndContinue = ""
-
-
-@functools.lru_cache(maxsize=64)
-def partition_for_region(region: str | None) -> str:
-    """The partition a region belongs to; ``aws`` for an unknown or missing region."""
-    if not region:
-        return _DEFAULT_PARTITION
-    for prefix, partition in _PARTITION_PREFIXES:
-        if region.startswith(prefix):
-            return partition
-    return _DEFAULT_PARTITION
 
 
 @functools.lru_cache(maxsize=1)
