@@ -216,3 +216,13 @@ def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_in_progress(
     assert described["ProcessingJobStatus"] == "Failed"
     assert described["FailureReason"] == "InternalServerError: RuntimeError: disk on fire"
     assert "Traceback" in (stepfn_home / "sagemaker" / "logs" / "processing-job" / "boom.log").read_text()
+
+
+def test_hard_coded_opt_ml_path_fails_with_the_fix_named(stepfn_home: Path, store: ObjectStore) -> None:
+    # The SageMaker Processing notebook's scripts open /opt/ml/processing/input/... directly.
+    store.put_bytes("s3://bucket/code/preprocess.py", b"open('/opt/ml/processing/input/data/a.csv').read()\n")
+    with pytest.raises(StatesError) as raised:
+        call(stepfn_home, "createProcessingJob", _request("prep-hard-coded"), pattern="sync")
+    reason = json.loads(raised.value.cause or "{}")["FailureReason"]
+    assert reason.startswith("AlgorithmError: the script opens a hard-coded /opt/ml path")
+    assert "$SAGEMAKER_BASE_DIR" in reason and "No such file or directory: '/opt/ml/processing/input/data/a.csv'" in reason

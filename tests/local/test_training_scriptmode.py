@@ -284,3 +284,12 @@ def test_stop_reaches_a_job_supervised_by_another_process(stepfn_home: Path, sto
     jobs.stop("remote-stop")
     assert other.wait(30) == 0 and time.monotonic() - started < 15
     assert jobs.describe("remote-stop")["TrainingJobStatus"] == "Stopped"
+
+
+def test_hard_coded_opt_ml_path_fails_with_the_fix_named(stepfn_home: Path, store: ObjectStore) -> None:
+    # The SageMaker Processing notebook's train.py reads /opt/ml/input/data/train directly.
+    record = TrainingJobs(stepfn_home).run(_script_job(
+        store, "hard-coded", "import pandas\npandas.read_csv('/opt/ml/input/data/train/train_features.csv')\n"))
+    assert record["TrainingJobStatus"] == "Failed"
+    assert record["FailureReason"].startswith("AlgorithmError: the script opens a hard-coded /opt/ml path")
+    assert "ExecuteUserScriptError" in record["FailureReason"]

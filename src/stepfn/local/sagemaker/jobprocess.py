@@ -221,4 +221,14 @@ def append_log(log_path: Path, line: str, control: TaskControl | None = None) ->
             control.log(line)
 
 
-__all__ = ["MetricCollector", "Outcome", "append_log", "clean_environment", "run_process"]
+def relocation_hint(stderr: str) -> str:
+    """A FailureReason prefix for a script that died opening a hard-coded ``/opt/ml`` path (empty otherwise).
+
+    Without a container ``/opt/ml`` is relocated into the job's directory, which such a script never sees."""
+    if "No such file or directory: '/opt/ml/" not in stderr:
+        return ""
+    return ("the script opens a hard-coded /opt/ml path, but local jobs run without a container and /opt/ml is "
+            "relocated: take paths from the SM_* variables, the arguments or $SAGEMAKER_BASE_DIR. ")
+
+
+__all__ = ["MetricCollector", "Outcome", "append_log", "clean_environment", "relocation_hint", "run_process"]

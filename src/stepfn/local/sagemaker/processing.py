@@ -30,7 +30,13 @@ from stepfn.errors import ServiceError, StoreError
 from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker.images import UnknownImageError, resolve_image
 from stepfn.local.sagemaker.jobdir import OPT_ML, ChannelError, JobDir, build_resource_config, stage_file_channel
-from stepfn.local.sagemaker.jobprocess import MetricCollector, append_log, clean_environment, run_process
+from stepfn.local.sagemaker.jobprocess import (
+    MetricCollector,
+    append_log,
+    clean_environment,
+    relocation_hint,
+    run_process,
+)
 from stepfn.local.sagemaker.records import REGION, RecordStore, arn, check_name, now_millis, sagemaker_error
 from stepfn.local.sagemaker.training import DEFAULT_STOP_GRACE_SECONDS
 
@@ -171,7 +177,8 @@ class ProcessingJobs:
         if outcome.exit_code != 0:
             tail = "\n".join(outcome.stderr_tail[-10:]).strip() or "(no output on stderr)"
             return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
-                              failure=f"AlgorithmError: exit code {outcome.exit_code}: {tail}", **extra)
+                              failure=f"AlgorithmError: {relocation_hint(tail)}exit code {outcome.exit_code}: {tail}",
+                              **extra)
         try:
             self._upload_outputs(job, record)
         except (StoreError, OSError) as exc:

@@ -45,7 +45,13 @@ from stepfn.local.sagemaker.jobdir import (
     remove_staged_inputs,
     stage_channels,
 )
-from stepfn.local.sagemaker.jobprocess import MetricCollector, append_log, clean_environment, run_process
+from stepfn.local.sagemaker.jobprocess import (
+    MetricCollector,
+    append_log,
+    clean_environment,
+    relocation_hint,
+    run_process,
+)
 from stepfn.local.sagemaker.records import (
     REGION,
     RecordStore,
@@ -560,7 +566,8 @@ class _Run:
             return f"AlgorithmError: {written}, exit code: {exit_code}"
         lines = "\n".join(tail[-10:]).strip() or "(no output on stderr)"
         command = " ".join(shlex.quote(a) for a in argv)
-        return (f"AlgorithmError: ExecuteUserScriptError:\nExitCode {exit_code}\nErrorMessage \"{lines}\"\n"
+        return (f"AlgorithmError: {relocation_hint(lines)}ExecuteUserScriptError:\nExitCode {exit_code}\n"
+                f"ErrorMessage \"{lines}\"\n"
                 f"Command \"{command}\", exit code: {exit_code}")
 
     def _tick(self) -> None:
