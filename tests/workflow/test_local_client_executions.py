@@ -160,18 +160,21 @@ def test_failure_then_redrive_runs_only_the_failed_work(client: LocalStepFunctio
 
 
 def test_task_token_callbacks(client: LocalStepFunctionsClient, functions: Any) -> None:
-    tokens: list[str] = []
-    functions("remember", lambda event: tokens.append(event["token"]))
+    # The two executions run concurrently: key each token by its execution, not by arrival order.
+    by_execution: dict[str, str] = {}
+    functions("remember", lambda event: by_execution.__setitem__(event["execution"], event["token"]))
     definition = {"StartAt": "Wait", "States": {"Wait": {
         "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-        "Parameters": {"FunctionName": "remember", "Payload": {"token.$": "$$.Task.Token"}}, "End": True}}}
+        "Parameters": {"FunctionName": "remember",
+                       "Payload": {"token.$": "$$.Task.Token", "execution.$": "$$.Execution.Name"}}, "End": True}}}
     arn = machine(client, definition)
     ok = client.start_execution(stateMachineArn=arn, name="ok")["executionArn"]
     bad = client.start_execution(stateMachineArn=arn, name="bad")["executionArn"]
     deadline = time.time() + 10
-    while len(tokens) < 2 and time.time() < deadline:
+    while len(by_execution) < 2 and time.time() < deadline:
         time.sleep(0.01)
-    assert len(tokens) == 2
+    assert set(by_execution) == {"ok", "bad"}
+    tokens = [by_execution["ok"], by_execution["bad"]]
     with pytest.raises(client.exceptions.InvalidOutput):
         client.send_task_success(taskToken=tokens[0], output="{nope")
     check_shape("SendTaskHeartbeat", client.send_task_heartbeat(taskToken=tokens[0]))
