@@ -215,6 +215,7 @@ def test_retraining_deploys_a_good_model_and_stops_at_a_bad_one(query_training_s
     assert described["status"] == "FAILED"
     entered = [e["stateEnteredEventDetails"]["name"] for e in execution.list_events() if e["type"].endswith("StateEntered")]
     assert entered[-2:] == ["Accuracy > 90%", "Model Accuracy Too Low"]
+    assert "Model Accuracy Too Low (Fail): FAILED" in execution.render_progress().data
     metrics = TrainingJobs().describe(f"regression-{noisy}")["FinalMetricDataList"]
     assert metrics[0]["Value"] >= 0.1
     assert [e.status for e in workflow.list_executions()] == ["FAILED", "SUCCEEDED"]

@@ -82,6 +82,19 @@ def test_state_progress_from_history() -> None:
     assert execution_failure(events) == ("States.TaskFailed", "boom")
 
 
+def test_a_fail_state_shows_failed_with_the_execution_error() -> None:
+    # A Fail state records no exit event; it used to stay RUNNING in render_progress after the execution failed.
+    events = [
+        _event(1, 0, "ExecutionStarted", input="{}"),
+        _event(2, 1, "ChoiceStateEntered", name="Good enough?", input="{}"),
+        _event(3, 2, "ChoiceStateExited", name="Good enough?", output="{}"),
+        _event(4, 3, "FailStateEntered", name="Too inaccurate", input="{}"),
+        _event(5, 4, "ExecutionFailed", error="ModelTooInaccurate", cause="rmse 7.2"),
+    ]
+    progress = state_progress(events)["Too inaccurate"]
+    assert (progress.status, progress.error, progress.cause) == (FAILED, "ModelTooInaccurate", "rmse 7.2")
+
+
 def test_map_items_are_counted_per_run() -> None:
     events = [
         _event(1, 0, "ExecutionStarted", input="{}"),

@@ -76,7 +76,8 @@ def state_progress(events: list[dict[str, Any]]) -> dict[str, StateProgress]:
         if kind.endswith("StateEntered"):
             name = details.get("name", "?")
             progress = states.setdefault(name, StateProgress(name=name, type=kind[: -len("StateEntered")]))
-            progress.status = RUNNING
+            # A Fail state has no exit event: entering it is failing (the execution's failure names the error).
+            progress.status = FAILED if progress.type == "Fail" else RUNNING
             progress.entered = timestamp
             progress.exited = None
             progress.runs += 1
@@ -95,6 +96,10 @@ def state_progress(events: list[dict[str, Any]]) -> dict[str, StateProgress]:
             states[last_entered].items_done = 0
         elif kind in ("MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted") and details.get("name") in states:
             states[details["name"]].items_done += 1
+        elif kind == "ExecutionFailed":
+            for progress in states.values():
+                if progress.type == "Fail" and progress.error is None:
+                    progress.error, progress.cause = details.get("error"), details.get("cause")
         elif kind.endswith(_STATE_FAILURE_SUFFIXES) and not kind.startswith("Execution"):
             name = _owner(event, current_by_event) or last_entered
             if name and name in states:
