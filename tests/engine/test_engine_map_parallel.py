@@ -25,15 +25,13 @@ def test_inline_map_with_item_selector_context_and_result_path() -> None:
     assert types(result).count("MapIterationSucceeded") == 2
 
 
-def test_inline_map_of_1000_items_is_fast() -> None:
+def test_inline_map_of_1000_items() -> None:
+    # Its speed is measured by bench/engine.py (BENCHMARKS.md), not asserted here.
     definition = machine(M={"Type": "Map", "ItemProcessor": {"StartAt": "P",
                                                              "States": {"P": {"Type": "Pass", "End": True}}}})
-    run(definition, [1])
-    began = time.perf_counter()
     result = run(definition, list(range(1000)))
     assert result.output_value == list(range(1000))
     assert len(result.events) == 4006
-    assert time.perf_counter() - began < 0.5  # 20 ms on an idle machine; generous for loaded CI
 
 
 def test_map_with_tasks_respects_max_concurrency() -> None:
@@ -89,17 +87,24 @@ def test_distributed_map_with_item_reader_batcher_and_writer() -> None:
 
 
 def test_parallel_branches_with_tasks_run_concurrently() -> None:
+    lock = threading.Lock()
+    in_flight = [0, 0]  # now, most at once
+
     def slow(request: TaskRequest, control: TaskControl) -> Any:
-        time.sleep(0.1)
+        with lock:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight[1], in_flight[0])
+        time.sleep(0.2)
+        with lock:
+            in_flight[0] -= 1
         return request.parameters
 
     branch = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
                                                "Parameters": {"b.$": "$.b"}, "End": True}}}
     definition = machine(P={"Type": "Parallel", "Branches": [branch] * 4, "ResultSelector": {"all.$": "$[*].b"}})
-    began = time.monotonic()
     result = run(definition, {"b": 1}, handlers={"lambda:invoke": slow})
     assert result.output_value == {"all": [1, 1, 1, 1]}
-    assert time.monotonic() - began < 0.35
+    assert in_flight[1] == 4  # all four branches' tasks were running at the same moment
 
 
 def test_parallel_inline_branches_record_entered_events_first() -> None:
@@ -152,7 +157,7 @@ def test_wait_states_on_a_scaled_clock() -> None:
     result = run(definition, {"s": 300}, clock=clock)
     assert result.status == "SUCCEEDED"
     assert (clock.now() - start).total_seconds() >= 900
-    assert time.monotonic() - began < 1
+    assert time.monotonic() - began < 60  # the 900 clock seconds did not pass in real time
 
 
 def test_failed_iteration_aborts_the_running_ones() -> None:

@@ -126,12 +126,20 @@ def test_wait_state_is_interrupted_by_stop() -> None:
     time.sleep(0.05)
     began = time.monotonic()
     assert handle.stop().status == "ABORTED"
-    assert time.monotonic() - began < 1
+    assert time.monotonic() - began < 60  # the stop ended the hour-long wait instead of waiting it out
 
 
 def test_concurrent_executions_do_not_interfere() -> None:
+    lock = threading.Lock()
+    in_flight = [0, 0]  # now, most at once
+
     def double(request: TaskRequest, control: TaskControl) -> Any:
-        control.sleep(0.05)
+        with lock:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight[1], in_flight[0])
+        control.sleep(0.2)
+        with lock:
+            in_flight[0] -= 1
         return request.parameters["n"] * 2
 
     engine = Engine({"lambda:invoke": double})
@@ -140,11 +148,10 @@ def test_concurrent_executions_do_not_interfere() -> None:
            "ResultPath": "$.doubled", "TimeoutSeconds": 30},
         A={"Type": "Pass", "Assign": {"seen.$": "$.n"}, "Next": "B"},
         B={"Type": "Pass", "Parameters": {"n.$": "$seen", "doubled.$": "$.doubled"}})
-    began = time.monotonic()
     handles = [engine.start(definition, {"n": n}, **identity()) for n in range(20)]
-    results = [h.wait(10) for h in handles]
+    results = [h.wait(30) for h in handles]
     assert [r.output_value for r in results] == [{"n": n, "doubled": 2 * n} for n in range(20)]
-    assert time.monotonic() - began < 0.05 * 20  # they ran at the same time
+    assert in_flight[1] > 1  # they ran at the same time
 
 
 def _wait_for(condition: Any, timeout: float = 5) -> None:
