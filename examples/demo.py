@@ -195,11 +195,12 @@ def run(workflow: Workflow, store: ObjectStore, data: dict[str, str], inputs: di
     execution = workflow.execute(name=f"demo-{run_id}", inputs=inputs)
     console.print(f"execution [bold]{execution.execution_arn}[/bold]")
 
-    from stepfn.cli.watch import all_events, print_summary, watch_execution
+    from stepfn.cli.watch import print_summary, watch_execution
 
-    described = watch_execution(workflow.client, execution.execution_arn, console=console, live=console.is_terminal)
+    described, events = watch_execution(workflow.client, execution.execution_arn, console=console,
+                                        live=console.is_terminal)
     if described["status"] != "SUCCEEDED":
-        print_summary(console, described, all_events(workflow.client, execution.execution_arn))
+        print_summary(console, described, events)
         return 1
     took = (described["stopDate"] - described["startDate"]).total_seconds()
     console.print(f"[bold green]SUCCEEDED[/bold green] in {took:.1f}s")

@@ -6,7 +6,6 @@ Errors print as one readable line plus the cause; ``--debug`` shows the tracebac
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stepfn.cli.loading import LOCAL_ROLE, load_target, parse_input
+from stepfn.workflow.progress import read_history, read_state_machines
 
 console = Console()
 err_console = Console(stderr=True)
@@ -39,18 +39,11 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def _deploy(client: Any, name: str, definition: dict[str, Any]) -> str:
     """create_or_update on the local backend: the machine named ``name`` gets this definition."""
     text = json.dumps(definition)
-    for machine in _list_machines(client):
+    for machine in read_state_machines(client):
         if machine["name"] == name:
             client.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=text)
             return str(machine["stateMachineArn"])
     return str(client.create_state_machine(name=name, definition=text, roleArn=LOCAL_ROLE)["stateMachineArn"])
-
-
-def _list_machines(client: Any) -> list[dict[str, Any]]:
-    machines: list[dict[str, Any]] = []
-    for page in client.get_paginator("list_state_machines").paginate():
-        machines.extend(page["stateMachines"])
-    return machines
 
 
 @cli.command()
@@ -60,7 +53,7 @@ def _list_machines(client: Any) -> list[dict[str, Any]]:
 @click.option("--progress/--no-progress", default=None, help="Live table (default: when stdout is a terminal).")
 def run(target: str, input_: str | None, name: str | None, progress: bool | None) -> None:
     """Run FILE[:WORKFLOW] on the local engine, showing each state as it runs."""
-    from stepfn.cli.watch import all_events, print_summary, watch_execution
+    from stepfn.cli.watch import print_summary, watch_execution
 
     loaded = load_target(target)
     inputs = parse_input(input_)
@@ -72,8 +65,8 @@ def run(target: str, input_: str | None, name: str | None, progress: bool | None
     started = client.start_execution(**kwargs)
     console.print(f"started {started['executionArn']}", highlight=False)
     live = console.is_terminal if progress is None else progress
-    described = watch_execution(client, started["executionArn"], console=console, live=live)
-    print_summary(console, described, all_events(client, started["executionArn"]))
+    described, events = watch_execution(client, started["executionArn"], console=console, live=live)
+    print_summary(console, described, events)
     sys.exit(0 if described["status"] == "SUCCEEDED" else 1)
 
 
@@ -84,7 +77,7 @@ def run(target: str, input_: str | None, name: str | None, progress: bool | None
 def executions(workflow: str | None, status: str | None, limit: int) -> None:
     """List executions, newest first."""
     client = _client()
-    machines = _list_machines(client)
+    machines = read_state_machines(client)
     if workflow:
         machines = [m for m in machines if workflow in (m["name"], m["stateMachineArn"])]
         if not machines:
@@ -110,7 +103,7 @@ def executions(workflow: str | None, status: str | None, limit: int) -> None:
 def _resolve_execution(client: Any, execution: str) -> str:
     if execution.startswith("arn:"):
         return execution
-    for machine in _list_machines(client):
+    for machine in read_state_machines(client):
         for page in client.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
             for row in page["executions"]:
                 if row["name"] == execution:
@@ -122,12 +115,12 @@ def _resolve_execution(client: Any, execution: str) -> str:
 @click.argument("execution")
 def show(execution: str) -> None:
     """Show an execution (ARN or name): status, input/output, failure cause and its event history."""
-    from stepfn.cli.watch import all_events, print_summary, states_table
+    from stepfn.cli.watch import print_summary, states_table
 
     client = _client()
     arn = _resolve_execution(client, execution)
     described = client.describe_execution(executionArn=arn)
-    events = all_events(client, arn)
+    events = read_history(client, arn)
     console.print(states_table(events, title=described["name"]))
     history = Table(title="history")
     for column in ("id", "type", "timestamp", "details"):
@@ -150,7 +143,9 @@ def logs(job: str, kind: str, follow: bool) -> None:
     """Print the logs of a local SageMaker job."""
     import time
 
-    path = Path(os.environ.get("STEPFN_HOME", ".stepfn")) / "sagemaker" / "logs" / kind / f"{job}.log"
+    from stepfn.local.sagemaker.records import RecordStore
+
+    path = RecordStore().log_file(kind, job)
     if not path.is_file():
         raise click.UsageError(f"no logs for {kind} {job!r} (looked in {path})")
     with path.open() as handle:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -12,22 +11,18 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from stepfn.workflow.progress import FAILED, RUNNING, SUCCEEDED, execution_failure, scheduled_jobs, state_progress
+from stepfn.workflow.progress import (
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    execution_failure,
+    read_history,
+    scheduled_jobs,
+    state_progress,
+)
 
 _STYLE = {RUNNING: "yellow", SUCCEEDED: "green", FAILED: "red"}
 _SYMBOL = {RUNNING: "…", SUCCEEDED: "✓", FAILED: "✗"}
-
-
-def all_events(client: Any, execution_arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = client.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        token = page.get("nextToken")
-        if not token:
-            return events
-        kwargs["nextToken"] = token
 
 
 def states_table(events: list[dict[str, Any]], title: str | None = None) -> Table:
@@ -61,8 +56,10 @@ def _items_bar(done: int, total: int | None, width: int = 16) -> Text:
 
 def _job_logs(events: list[dict[str, Any]]) -> list[tuple[str, Path]]:
     """Log files of the SageMaker jobs this execution started."""
-    home = Path(os.environ.get("STEPFN_HOME", ".stepfn"))
-    return [(name, home / "sagemaker" / "logs" / kind / f"{name}.log") for _, kind, name in scheduled_jobs(events)]
+    from stepfn.local.sagemaker.records import RecordStore
+
+    records = RecordStore()
+    return [(name, records.log_file(kind, name)) for _, kind, name in scheduled_jobs(events)]
 
 
 class _LogTail:
@@ -85,8 +82,10 @@ class _LogTail:
         return lines
 
 
-def watch_execution(client: Any, execution_arn: str, *, console: Console, live: bool, poll: float = 0.2) -> dict[str, Any]:
-    """Follow the execution until it ends; returns its final DescribeExecution response."""
+def watch_execution(
+    client: Any, execution_arn: str, *, console: Console, live: bool, poll: float = 0.2
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Follow the execution until it ends; returns its final DescribeExecution response and its history."""
     tail = _LogTail()
     display = Live(console=console, auto_refresh=False, transient=False) if live else None
     if display:
@@ -94,7 +93,7 @@ def watch_execution(client: Any, execution_arn: str, *, console: Console, live: 
     try:
         while True:
             described: dict[str, Any] = client.describe_execution(executionArn=execution_arn)
-            events = all_events(client, execution_arn)
+            events = read_history(client, execution_arn)
             for line in tail.new_lines(_job_logs(events)):
                 console.print(Text(line, style="dim"), highlight=False)
             if display:
@@ -102,7 +101,7 @@ def watch_execution(client: Any, execution_arn: str, *, console: Console, live: 
             if described["status"] != "RUNNING":
                 if not display:
                     console.print(states_table(events, title=described["name"]))
-                return described
+                return described, events
             time.sleep(poll)
     finally:
         if display:

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from stepfn._home import stepfn_home
 from stepfn.errors import StoreError
 
 if TYPE_CHECKING:
@@ -54,9 +55,6 @@ class ObjectNotFoundError(StoreError):
         return (type(self), (self.uri,))
 
 
-def stepfn_home() -> Path:
-    """``$STEPFN_HOME``, or ``./.stepfn`` when unset."""
-    return Path(os.environ.get("STEPFN_HOME") or ".stepfn")
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from stepfn._home import stepfn_home
 from stepfn.errors import StoreError
 
 DB_FILENAME = "stepfn.db"
@@ -193,9 +194,7 @@ def parse_datetime(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def default_home() -> Path:
-    """``$STEPFN_HOME``, or ``./.stepfn`` in the working directory."""
-    return Path(os.environ.get("STEPFN_HOME") or ".stepfn")
+default_home = stepfn_home
 
 
 class Database:

@@ -1,8 +1,9 @@
 """What each state of an execution is doing, read from its history events.
 
 Shared by everything that watches a run (the terminal progress of ``stepfn run``, the web console and
-``Execution.render_progress``), so they agree on what "running" and "failed" mean. Pure: events in, a
-summary out; the events are GetExecutionHistory-shaped dicts from either backend.
+``Execution.render_progress``), so they agree on what "running" and "failed" mean. The summaries are pure:
+events in, a summary out; the events are GetExecutionHistory-shaped dicts from either backend, read whole
+by :func:`read_history` through any client with boto3's stepfunctions interface.
 """
 
 from __future__ import annotations
@@ -136,6 +137,18 @@ def scheduled_jobs(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     return jobs
 
 
+def read_history(client: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """Every event of an execution, oldest first, through the client's GetExecutionHistory paginator."""
+    paginator = client.get_paginator("get_execution_history")
+    return [event for page in paginator.paginate(executionArn=execution_arn) for event in page["events"]]
+
+
+def read_state_machines(client: Any) -> list[dict[str, Any]]:
+    """Every state machine's ListStateMachines summary."""
+    paginator = client.get_paginator("list_state_machines")
+    return [machine for page in paginator.paginate() for machine in page["stateMachines"]]
+
+
 def _owner(event: dict[str, Any], owners: dict[int, str]) -> str | None:
     return owners.get(event.get("previousEventId", -1))
 
@@ -150,5 +163,6 @@ def execution_failure(events: list[dict[str, Any]]) -> tuple[str | None, str | N
 
 
 __all__ = [
-    "CAUGHT", "FAILED", "RUNNING", "SUCCEEDED", "StateProgress", "execution_failure", "scheduled_jobs", "state_progress",
+    "CAUGHT", "FAILED", "RUNNING", "SUCCEEDED", "StateProgress", "execution_failure", "read_history",
+    "read_state_machines", "scheduled_jobs", "state_progress",
 ]

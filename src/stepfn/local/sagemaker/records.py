@@ -115,12 +115,16 @@ class RecordStore:
             raise StoreError(f"invalid SageMaker resource name {name!r}")
         return self.base / kind / f"{name}.json"
 
-    def log_path(self, kind: str, name: str) -> Path:
-        """``<home>/sagemaker/logs/<kind>/<name>.log`` (its directory created)."""
+    def log_file(self, kind: str, name: str) -> Path:
+        """``<home>/sagemaker/logs/<kind>/<name>.log``, for reading: nothing is created."""
         self.path(kind, name)
-        directory = self.base / "logs" / kind
-        directory.mkdir(parents=True, exist_ok=True)
-        return directory / f"{name}.log"
+        return self.base / "logs" / kind / f"{name}.log"
+
+    def log_path(self, kind: str, name: str) -> Path:
+        """:meth:`log_file`, its directory created, for a job about to write it."""
+        path = self.log_file(kind, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         try:

@@ -16,7 +16,13 @@ from starlette.staticfiles import StaticFiles
 
 from stepfn.local.sagemaker.records import RecordStore
 from stepfn.workflow.graph import render_svg
-from stepfn.workflow.progress import execution_failure, scheduled_jobs, state_progress
+from stepfn.workflow.progress import (
+    execution_failure,
+    read_history,
+    read_state_machines,
+    scheduled_jobs,
+    state_progress,
+)
 
 STATIC = Path(__file__).parent / "static"
 JOB_KINDS = ("training-job", "processing-job", "transform-job")
@@ -46,20 +52,7 @@ class ConsoleApi:
         self.home = home
 
     def _machines(self) -> list[dict[str, Any]]:
-        machines: list[dict[str, Any]] = []
-        for page in self.client.get_paginator("list_state_machines").paginate():
-            machines.extend(page["stateMachines"])
-        return machines
-
-    def _events(self, arn: str) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-        while True:
-            page = self.client.get_execution_history(**kwargs)
-            events.extend(page["events"])
-            if not page.get("nextToken"):
-                return events
-            kwargs["nextToken"] = page["nextToken"]
+        return read_state_machines(self.client)
 
     async def workflows(self, request: Request) -> Response:
         rows = []
@@ -102,7 +95,7 @@ class ConsoleApi:
             described = self.client.describe_execution(executionArn=arn)
         except Exception as missing:  # ClientError from either backend: report, do not crash the page
             return _error(404, str(missing))
-        events = self._events(arn)
+        events = read_history(self.client, arn)
         machine = self.client.describe_state_machine(stateMachineArn=described["stateMachineArn"])
         definition = json.loads(machine["definition"])
         progress = state_progress(events)
@@ -128,7 +121,7 @@ class ConsoleApi:
             return _error(404, "no such job")
         records = RecordStore(self.home)
         record = records.get(kind, name)
-        log_path = records.log_path(kind, name)
+        log_path = records.log_file(kind, name)
         log = log_path.read_text(errors="replace") if log_path.is_file() else ""
         if record is None and not log:
             return _error(404, f"no {kind} {name!r}")
