@@ -59,9 +59,14 @@ class WorkflowTemplate:
                 step.update_parameters(replace_parameters_with_context_object(step))
         return template
 
-    def _new_inputs(self) -> dict[str, Any]:
+    def _new_inputs(self, hyperparameters: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The execution input for one ``execute()``, with the Training step's ``hyperparameters`` when given
+        (stringified; see :func:`build_execute_hyperparameters`)."""
         # A deep copy per execute: the original's shallow copy let one execute's edits leak into the next.
         inputs: dict[str, Any] = copy.deepcopy(self.input_template)
+        if hyperparameters is not None:
+            training = inputs[StepId.Train.value]
+            training["HyperParameters"] = build_execute_hyperparameters(training, hyperparameters)
         return inputs
 
     def _set_up(self, pipeline_name: str | None, default_prefix: str, s3_bucket: str, role: str,

@@ -7,7 +7,7 @@ from typing import Any
 from stepfn.sagemaker.model import PipelineModel
 from stepfn.steps.sagemaker import EndpointConfigStep, EndpointStep, ModelStep, TrainingStep, TransformStep
 from stepfn.steps.states import Chain
-from stepfn.template.pipeline.common import StepId, WorkflowTemplate, build_execute_hyperparameters
+from stepfn.template.pipeline.common import StepId, WorkflowTemplate
 
 __all__ = ["InferencePipeline"]
 
@@ -83,11 +83,8 @@ class InferencePipeline(WorkflowTemplate):
     def execute(self, job_name: str | None = None, hyperparameters: dict[str, Any] | None = None) -> Any:
         """Start an execution; jobs are ``preprocessor-<job_name>`` / ``estimator-<job_name>``, the endpoint
         ``job_name``."""
-        inputs = self._new_inputs()
-        if hyperparameters is not None:
-            # Stringified as TrainingPipeline does; the original passed them raw (§11 #13).
-            training_inputs = inputs[StepId.Train.value]
-            training_inputs["HyperParameters"] = build_execute_hyperparameters(training_inputs, hyperparameters)
+        # Hyperparameters stringified as TrainingPipeline does; the original passed them raw (§11 #13).
+        inputs = self._new_inputs(hyperparameters)
         if job_name is None:
             job_name = f"inference-pipeline-{self._generate_timestamp()}"
 

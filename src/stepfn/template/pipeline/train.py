@@ -6,7 +6,7 @@ from typing import Any
 
 from stepfn.steps.sagemaker import EndpointConfigStep, EndpointStep, ModelStep, TrainingStep
 from stepfn.steps.states import Chain
-from stepfn.template.pipeline.common import StepId, WorkflowTemplate, build_execute_hyperparameters
+from stepfn.template.pipeline.common import StepId, WorkflowTemplate
 
 __all__ = ["TrainingPipeline"]
 
@@ -36,10 +36,7 @@ class TrainingPipeline(WorkflowTemplate):
 
     def execute(self, job_name: str | None = None, hyperparameters: dict[str, Any] | None = None) -> Any:
         """Start an execution whose input fills every step's parameters; the job and endpoint are ``job_name``."""
-        inputs = self._new_inputs()
-        if hyperparameters is not None:
-            training_inputs = inputs[StepId.Train.value]
-            training_inputs["HyperParameters"] = build_execute_hyperparameters(training_inputs, hyperparameters)
+        inputs = self._new_inputs(hyperparameters)
         if job_name is None:
             job_name = f"training-pipeline-{self._generate_timestamp()}"
         training = inputs[StepId.Train.value]
