@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,7 @@ import boto3
 from botocore.config import Config
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start(home: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+def _start(home: Path, port: int, *args: str) -> tuple[subprocess.Popen[bytes], str]:
     env = {**os.environ, "STEPFN_HOME": str(home)}
     env.pop("STEPFN_TOKEN", None)
     process = subprocess.Popen([sys.executable, "-m", "stepfn", *args, "--port", str(port)], env=env,
@@ -42,8 +34,8 @@ def _start(home: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
     raise AssertionError(process.stderr.read().decode() if process.stderr else "server did not start")
 
 
-def test_serve_speaks_the_step_functions_api_to_boto3(stepfn_home: Path) -> None:
-    process, url = _start(stepfn_home, "serve")
+def test_serve_speaks_the_step_functions_api_to_boto3(stepfn_home: Path, free_port: int) -> None:
+    process, url = _start(stepfn_home, free_port, "serve")
     try:
         client = boto3.client("stepfunctions", endpoint_url=url, region_name="us-east-1",
                               aws_access_key_id="local", aws_secret_access_key="local",
@@ -62,8 +54,8 @@ def test_serve_speaks_the_step_functions_api_to_boto3(stepfn_home: Path) -> None
         process.wait(10)
 
 
-def test_ui_requires_its_token_when_given_one(stepfn_home: Path) -> None:
-    process, url = _start(stepfn_home, "ui", "--token", "s3cret")
+def test_ui_requires_its_token_when_given_one(stepfn_home: Path, free_port: int) -> None:
+    process, url = _start(stepfn_home, free_port, "ui", "--token", "s3cret")
     try:
         try:
             urllib.request.urlopen(f"{url}/ui/", timeout=5)

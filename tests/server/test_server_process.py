@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,14 +19,8 @@ from stepfn.server import create_server_client, run, start_background
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def test_run_serves_until_terminated(tmp_path: Path) -> None:
-    port = _free_port()
+def test_run_serves_until_terminated(tmp_path: Path, free_port: int) -> None:
+    port = free_port
     env = {**os.environ, "STEPFN_HOME": str(tmp_path / "home"), "STEPFN_TOKEN": "t0ken",
            "PYTHONPATH": str(REPO / "src")}
     process = subprocess.Popen(
@@ -58,10 +51,10 @@ def test_run_serves_until_terminated(tmp_path: Path) -> None:
         process.wait(timeout=30)
 
 
-def test_run_refuses_other_interfaces_without_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_refuses_other_interfaces_without_a_token(monkeypatch: pytest.MonkeyPatch, free_port: int) -> None:
     monkeypatch.delenv("STEPFN_TOKEN", raising=False)
     with pytest.raises(StepfnError, match=r"refusing to listen on 0\.0\.0\.0 without a token"):
-        run("0.0.0.0", _free_port())
+        run("0.0.0.0", free_port)
 
 
 @pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed (it is not a stepfn dependency)")

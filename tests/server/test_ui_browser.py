@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,33 +33,19 @@ LOOP = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def console_url(stepfn_home: Path) -> Iterator[tuple[str, Any]]:
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
+    from stepfn.server import BackgroundServer
     from stepfn.server.ui import create_ui_app
     from stepfn.workflow.local_client import LocalStepFunctionsClient
 
     client = LocalStepFunctionsClient(home=stepfn_home)
     app = Starlette(routes=[Mount("/ui", app=create_ui_app(client, stepfn_home))])
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/ui/", client
-    server.should_exit = True
-    thread.join(5)
+    with BackgroundServer(app, port=0) as server:
+        yield f"{server.url}/ui/", client
 
 
 @pytest.fixture
