@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import botocore.session
 import pytest
@@ -236,26 +239,30 @@ def test_unsafe_sourcedir_fails_the_job(stepfn_home: Path, store: ObjectStore) -
     assert not (stepfn_home / "sagemaker" / "jobs" / "escape.py").exists()
 
 
-def test_resume_waits_for_a_job_supervised_by_another_process(stepfn_home: Path, store: ObjectStore) -> None:
-    import subprocess
-    import sys
-
-    counter = stepfn_home / "runs.txt"
-    script = f"import time\nopen({str(counter)!r}, 'a').write('run\\n')\ntime.sleep(1.5)\n"
-    request = _script_job(store, "elsewhere-job", script=script)
+def _supervise_elsewhere(stepfn_home: Path, request: dict[str, Any], options: str = "") -> subprocess.Popen[str]:
+    """Run the job under a TrainingJobs of another process (``options``: its extra keyword arguments) and
+    return once that job is Training."""
     runner = ("import json, sys\nfrom stepfn.local.sagemaker.training import TrainingJobs\n"
-              f"TrainingJobs({str(stepfn_home)!r}).run(json.loads(sys.stdin.read()))\n")
+              f"TrainingJobs({str(stepfn_home)!r}{options}).run(json.loads(sys.stdin.read()))\n")
     other = subprocess.Popen([sys.executable, "-c", runner], stdin=subprocess.PIPE, text=True)
     assert other.stdin is not None
     other.stdin.write(json.dumps(request))
     other.stdin.close()
-    jobs = TrainingJobs(stepfn_home)
+    records = TrainingJobs(stepfn_home).records
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        record = jobs.records.get("training-job", "elsewhere-job")
+        record = records.get("training-job", request["TrainingJobName"])
         if record is not None and record["SecondaryStatus"] == "Training":
             break
         time.sleep(0.05)
+    return other
+
+
+def test_resume_waits_for_a_job_supervised_by_another_process(stepfn_home: Path, store: ObjectStore) -> None:
+    counter = stepfn_home / "runs.txt"
+    script = f"import time\nopen({str(counter)!r}, 'a').write('run\\n')\ntime.sleep(1.5)\n"
+    request = _script_job(store, "elsewhere-job", script=script)
+    other = _supervise_elsewhere(stepfn_home, request)
     result = handlers(stepfn_home)["sagemaker:createTrainingJob"](task_request(request, resumed=True), Control())
     assert result["TrainingJobStatus"] == "Completed"
     assert other.wait(30) == 0
@@ -263,23 +270,9 @@ def test_resume_waits_for_a_job_supervised_by_another_process(stepfn_home: Path,
 
 
 def test_stop_reaches_a_job_supervised_by_another_process(stepfn_home: Path, store: ObjectStore) -> None:
-    import subprocess
-    import sys
-
     request = _script_job(store, "remote-stop", script="import time\nprint('up', flush=True)\ntime.sleep(60)\n")
-    runner = ("import json, sys\nfrom stepfn.local.sagemaker.training import TrainingJobs\n"
-              f"TrainingJobs({str(stepfn_home)!r}, stop_grace_seconds=1).run(json.loads(sys.stdin.read()))\n")
-    other = subprocess.Popen([sys.executable, "-c", runner], stdin=subprocess.PIPE, text=True)
-    assert other.stdin is not None
-    other.stdin.write(json.dumps(request))
-    other.stdin.close()
+    other = _supervise_elsewhere(stepfn_home, request, ", stop_grace_seconds=1")
     jobs = TrainingJobs(stepfn_home)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        record = jobs.records.get("training-job", "remote-stop")
-        if record is not None and record["SecondaryStatus"] == "Training":
-            break
-        time.sleep(0.05)
     started = time.monotonic()
     jobs.stop("remote-stop")
     assert other.wait(30) == 0 and time.monotonic() - started < 15
