@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stepfn.cli.loading import LOCAL_ROLE, load_target, parse_input
-from stepfn.workflow.progress import read_history, read_state_machines
+from stepfn.workflow.progress import read_executions, read_history, read_state_machines
 
 console = Console()
 err_console = Console(stderr=True)
@@ -82,20 +82,13 @@ def executions(workflow: str | None, status: str | None, limit: int) -> None:
         machines = [m for m in machines if workflow in (m["name"], m["stateMachineArn"])]
         if not machines:
             raise click.UsageError(f"no workflow named {workflow!r}")
-    rows: list[dict[str, Any]] = []
-    for machine in machines:
-        kwargs: dict[str, Any] = {"stateMachineArn": machine["stateMachineArn"]}
-        if status:
-            kwargs["statusFilter"] = status
-        for page in client.get_paginator("list_executions").paginate(**kwargs):
-            rows.extend(page["executions"])
-    rows.sort(key=lambda row: row["startDate"], reverse=True)
+    rows = read_executions(client, machines, status)
     table = Table()
     for column in ("name", "workflow", "status", "started", "seconds"):
         table.add_column(column)
     for row in rows[:limit]:
         seconds = (row["stopDate"] - row["startDate"]).total_seconds() if row.get("stopDate") else None
-        table.add_row(row["name"], row["stateMachineArn"].rsplit(":", 1)[-1], row["status"],
+        table.add_row(row["name"], row["workflow"], row["status"],
                       row["startDate"].strftime("%Y-%m-%d %H:%M:%S"), "" if seconds is None else f"{seconds:.2f}")
     console.print(table)
 
@@ -103,11 +96,9 @@ def executions(workflow: str | None, status: str | None, limit: int) -> None:
 def _resolve_execution(client: Any, execution: str) -> str:
     if execution.startswith("arn:"):
         return execution
-    for machine in read_state_machines(client):
-        for page in client.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
-            for row in page["executions"]:
-                if row["name"] == execution:
-                    return str(row["executionArn"])
+    for row in read_executions(client, read_state_machines(client)):
+        if row["name"] == execution:
+            return str(row["executionArn"])
     raise click.UsageError(f"no execution named {execution!r}")
 
 

@@ -149,6 +149,21 @@ def read_state_machines(client: Any) -> list[dict[str, Any]]:
     return [machine for page in paginator.paginate() for machine in page["stateMachines"]]
 
 
+def read_executions(client: Any, machines: list[dict[str, Any]], status: str | None = None) -> list[dict[str, Any]]:
+    """The ListExecutions summaries of ``machines`` (ListStateMachines items), newest first, each with the
+    machine's name as ``workflow``; ``status`` filters as ``statusFilter`` does."""
+    paginator = client.get_paginator("list_executions")
+    rows = [
+        {**row, "workflow": machine["name"]}
+        for machine in machines
+        for page in paginator.paginate(stateMachineArn=machine["stateMachineArn"],
+                                       **({"statusFilter": status} if status else {}))
+        for row in page["executions"]
+    ]
+    rows.sort(key=lambda row: row["startDate"], reverse=True)
+    return rows
+
+
 def _owner(event: dict[str, Any], owners: dict[int, str]) -> str | None:
     return owners.get(event.get("previousEventId", -1))
 
@@ -163,6 +178,6 @@ def execution_failure(events: list[dict[str, Any]]) -> tuple[str | None, str | N
 
 
 __all__ = [
-    "CAUGHT", "FAILED", "RUNNING", "SUCCEEDED", "StateProgress", "execution_failure", "read_history",
+    "CAUGHT", "FAILED", "RUNNING", "SUCCEEDED", "StateProgress", "execution_failure", "read_executions", "read_history",
     "read_state_machines", "scheduled_jobs", "state_progress",
 ]

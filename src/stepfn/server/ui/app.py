@@ -18,6 +18,7 @@ from stepfn.local.sagemaker.records import RecordStore
 from stepfn.workflow.graph import render_svg
 from stepfn.workflow.progress import (
     execution_failure,
+    read_executions,
     read_history,
     read_state_machines,
     scheduled_jobs,
@@ -64,15 +65,8 @@ class ConsoleApi:
 
     async def executions(self, request: Request) -> Response:
         wanted = request.query_params.get("workflow")
-        rows: list[dict[str, Any]] = []
-        for machine in self._machines():
-            if wanted and wanted not in (machine["name"], machine["stateMachineArn"]):
-                continue
-            for page in self.client.get_paginator("list_executions").paginate(
-                stateMachineArn=machine["stateMachineArn"]
-            ):
-                rows.extend({**row, "workflow": machine["name"]} for row in page["executions"])
-        rows.sort(key=lambda row: row["startDate"], reverse=True)
+        machines = [m for m in self._machines() if not wanted or wanted in (m["name"], m["stateMachineArn"])]
+        rows = read_executions(self.client, machines)
         return _reply(rows[: int(request.query_params.get("limit", 200))])
 
     async def start(self, request: Request) -> Response:
