@@ -194,9 +194,9 @@ class S3Handlers:
 def handlers(home: Path | None = None, *, store: ObjectStore | None = None) -> dict[str, TaskHandler]:
     """``{"s3:getObject": ..., "s3:putObject": ..., "s3:listObjectsV2": ..., ...}`` over ``<home>/s3``.
 
-    Each action is registered twice: ``s3:<action>`` (the ItemReader/ResultWriter resources) and
-    ``aws-sdk:s3:<action>`` (a Task's ``arn:aws:states:::aws-sdk:s3:<action>``, the only S3 form a Task state
-    accepts on AWS).
+    Registered as ``s3:<action>`` (the ItemReader/ResultWriter resources); a Task's
+    ``arn:aws:states:::aws-sdk:s3:<action>`` (the only S3 form a Task state accepts on AWS) reaches the same
+    handler, since the engine sends ``aws-sdk:<service>`` resources to the plain action's handler.
     """
     bound = S3Handlers(store or ObjectStore(Path(home) / "s3" if home is not None else None))
     actions: dict[str, TaskHandler] = {
@@ -206,7 +206,7 @@ def handlers(home: Path | None = None, *, store: ObjectStore | None = None) -> d
         "deleteObject": bound.delete_object,
         "listObjectsV2": bound.list_objects_v2,
     }
-    return {f"{prefix}{action}": handler for prefix in ("s3:", "aws-sdk:s3:") for action, handler in actions.items()}
+    return {f"s3:{action}": handler for action, handler in actions.items()}
 
 
 __all__ = ["S3Handlers", "handlers"]
