@@ -58,10 +58,14 @@ def resolve_client(client: Any = None, backend: Any = None) -> Any:
     return _with_user_agent(backend)
 
 
-def _with_user_agent(client: Any) -> Any:
-    from stepfn.workflow.local_client import LocalStepFunctionsClient
+def _is_botocore_client(client: Any) -> bool:
+    """A real boto3/botocore client (AWS, moto or ``stepfn serve``), not the in-process local client or a
+    stand-in: only those take a user-agent hook and get local code uploaded."""
+    return hasattr(getattr(client, "meta", None), "events")
 
-    if isinstance(client, LocalStepFunctionsClient) or not hasattr(getattr(client, "meta", None), "events"):
+
+def _with_user_agent(client: Any) -> Any:
+    if not _is_botocore_client(client):
         return client
     from stepfn.aws import append_user_agent
 
@@ -185,7 +189,7 @@ class Workflow:
         engine runs a local ``source_dir`` in place, and gets a lone local ``entry_point`` packed into its object
         store where the definition expects it (sagemaker v2 uploaded it there; ``_stage_code``)."""
         text: str = self.definition.to_json(pretty=self.format_json)
-        if not hasattr(getattr(self.client, "meta", None), "events"):
+        if not _is_botocore_client(self.client):
             from stepfn.workflow.local_client import LocalStepFunctionsClient
 
             if isinstance(self.client, LocalStepFunctionsClient):
