@@ -252,6 +252,8 @@ def test_math_random_is_deterministic_with_a_seed() -> None:
         ("States.Base64Encode('a', 'b')", None, "Base64Encode"),
         ("States.Base64Decode($.o)", {"o": {}}, "Base64Decode"),
         ("States.Base64Decode($.s)", {"s": "A" * 10_001}, "Base64Decode"),
+        ("States.Base64Decode('%%%not-base64%%%')", None, "Base64Decode"),
+        ("States.Base64Decode('YWJjZ')", None, "Base64Decode"),
         ("States.Hash('hello', 123)", None, "Hash"),
         ("States.Hash('hello', 'sha-256')", None, "Hash"),
         ("States.Hash('hello', 'SHA256')", None, "Hash"),

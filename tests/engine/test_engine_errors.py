@@ -65,6 +65,32 @@ def test_query_evaluation_error_records_evaluation_failed() -> None:
     assert failed["state"] == "P" and failed["location"] == "Output"
 
 
+@pytest.mark.parametrize(
+    ("output", "field"),
+    [
+        ({"value": "{% $states.input.missing %}"}, "Output/value"),
+        ({"a": {"b": "{% $states.input.missing %}"}}, "Output/a/b"),
+        ({"list": [1, "{% $states.input.missing %}"]}, "Output/list[1]"),
+        ("{% $states.input.missing %}", "Output"),
+    ],
+)
+def test_jsonata_nothing_names_the_path_inside_output_as_aws_does(output: Any, field: str) -> None:
+    definition = {"QueryLanguage": "JSONata", "StartAt": "E",
+                  "States": {"E": {"Type": "Pass", "Output": output, "End": True}}}
+    result = run(definition, {"a": 1})
+    assert (result.status, result.error) == ("FAILED", "States.QueryEvaluationError")
+    assert result.cause == ("An error occurred while executing the state 'E' (entered at the event id #2). "
+                            f"The JSONata expression '$states.input.missing' specified for the field '{field}' "
+                            "returned nothing (undefined).")
+
+
+def test_invalid_base64_fails_the_state_with_states_runtime() -> None:
+    result = run(machine(P={"Type": "Pass", "Parameters": {"v.$": "States.Base64Decode($.s)"}}),
+                 {"s": "%%%not-base64%%%"})
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert (result.cause or "").endswith("Invalid arguments in States.Base64Decode")
+
+
 def test_fail_state_error_and_cause_paths() -> None:
     definition = {"StartAt": "F", "States": {"F": {"Type": "Fail", "ErrorPath": "$.e",
                                                    "CausePath": "States.Format('bad {}', $.n)"}}}

@@ -226,17 +226,18 @@ _Evaluator = Callable[[Mapping[str, Any], Mapping[str, Any], "Callable[[], str] 
 
 
 def _compile(value: Any, field: str) -> _Evaluator | None:
+    # ``field`` grows with the position inside the template, as AWS names it in errors: 'Output/value' for a
+    # key, 'Output/list[0]' for an item (issue 20 item 8).
     if is_jsonata(value):
         expression = compile_jsonata(value)
-        top_level = field
 
         def evaluate_expression(states: Mapping[str, Any], variables: Mapping[str, Any],
                                 new_uuid: Callable[[], str] | None) -> Any:
-            return expression.evaluate(states, variables, field=top_level, new_uuid=new_uuid)
+            return expression.evaluate(states, variables, field=field, new_uuid=new_uuid)
 
         return evaluate_expression
     if isinstance(value, dict):
-        parts = [(key, _compile(item, field), item) for key, item in value.items()]
+        parts = [(key, _compile(item, f"{field}/{key}"), item) for key, item in value.items()]
         if all(fn is None for _, fn, _ in parts):
             return None
 
@@ -252,7 +253,7 @@ def _compile(value: Any, field: str) -> _Evaluator | None:
 
         return evaluate_object
     if isinstance(value, list):
-        items = [(_compile(item, field), item) for item in value]
+        items = [(_compile(item, f"{field}[{index}]"), item) for index, item in enumerate(value)]
         if all(fn is None for fn, _ in items):
             return None
 
