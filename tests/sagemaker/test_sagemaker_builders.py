@@ -199,14 +199,14 @@ def test_v1_argument_names_still_work_with_a_deprecation_warning() -> None:
     # sagemaker v2 kept train_instance_type & co. (renamed_kwargs); v1-era notebooks pass them to SKLearn.
     session = Session(region_name="us-east-1", default_bucket="bucket")
     with pytest.warns(DeprecationWarning) as caught:
-        estimator = SKLearn(entry_point="train.py", train_instance_type="ml.m5.xlarge", train_instance_count=2,
+        estimator = SKLearn(entry_point="train.py", train_instance_type="ml.m5.xlarge", train_instance_count=1,
                             train_volume_size=5, train_max_run=600, role="arn:aws:iam::111122223333:role/r",
                             framework_version="1.2-1", py_version="py3", sagemaker_session=session)
     assert {str(w.message).split()[0] for w in caught} == {"train_instance_type", "train_instance_count",
                                                              "train_volume_size", "train_max_run"}
     assert all(w.filename == __file__ for w in caught)
     request = build_training_job_request(estimator, {"train": "s3://bucket/train"}, job_name="v1-names")
-    assert request["ResourceConfig"] == {"InstanceCount": 2, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 5}
+    assert request["ResourceConfig"] == {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 5}
     assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 600}
     with pytest.raises(TypeError, match="unexpected keyword argument 'train_instance_typo'"):
         Estimator("image", "role", train_instance_typo="ml.m5.xlarge")

@@ -158,8 +158,41 @@ class SKLearn(_ScriptModeFramework):
     def __init__(self, entry_point: Any, framework_version: Any = None, py_version: Any = "py3",
                  source_dir: Any = None, hyperparameters: dict[str, Any] | None = None, image_uri: Any = None,
                  **kwargs: Any) -> None:
+        if py_version and py_version != "py3":
+            raise AttributeError("Scikit-learn image only supports Python 3. Please use 'py3' for py_version.")
+        _check_sklearn_instances(kwargs.get("instance_type", kwargs.get("train_instance_type")),
+                                 kwargs.get("instance_count", kwargs.get("train_instance_count")))
+        # sagemaker v2 trains scikit-learn on one instance whatever the caller left out: a request (and the
+        # inference pipeline template's transform, which reuses the count) never carries InstanceCount null.
+        kwargs["instance_count"] = 1
         super().__init__(entry_point, framework_version, py_version, source_dir, hyperparameters, image_uri,
                          **kwargs)
+
+
+# The GPU types sagemaker v2's SKLearn refuses by name (it checks this list, not the instance family).
+_SKLEARN_GPU_TYPES = frozenset({
+    "ml.p2.xlarge", "ml.p2.8xlarge", "ml.p2.16xlarge", "ml.p3.xlarge", "ml.p3.8xlarge", "ml.p3.16xlarge",
+})
+_SKLEARN_ONE_INSTANCE = (
+    "Scikit-Learn does not support distributed training. Please remove the 'instance_count' argument or set "
+    "'instance_count=1' when initializing SKLearn."
+)
+
+
+def _check_sklearn_instances(instance_type: Any, instance_count: Any) -> None:
+    """sagemaker v2's checks, with its exception types: GPU types and more than one instance are refused."""
+    if isinstance(instance_type, str) and instance_type in _SKLEARN_GPU_TYPES:
+        raise ValueError(
+            "GPU training is not supported for Scikit-Learn. Please pick a different instance type from here: "
+            "https://aws.amazon.com/ec2/instance-types/"
+        )
+    if not instance_count:
+        return
+    if is_placeholder(instance_count):
+        # The count is fixed at 1, so a run-time value has nothing to choose.
+        raise TypeError(f"Invalid type of instance_count ({type(instance_count).__name__}). {_SKLEARN_ONE_INSTANCE}")
+    if instance_count != 1:
+        raise AttributeError(_SKLEARN_ONE_INSTANCE)
 
 
 class PyTorch(_ScriptModeFramework):

@@ -1,0 +1,80 @@
+"""sagemaker v2 behaviour that ported code (and the original SDK's unit suite) relies on: module paths, SKLearn's
+one-instance rule."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from stepfn.inputs import ExecutionInput
+from stepfn.sagemaker import Estimator, Session, build_training_job_request
+from stepfn.sagemaker.sklearn import SKLearn
+from stepfn.template.pipeline import InferencePipeline
+
+ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
+SESSION = Session(region_name="us-east-1", default_bucket="sagemaker-us-east-1")
+
+
+def test_v2_module_paths_import_in_a_fresh_interpreter() -> None:
+    # The imports as the original SDK's tests and user notebooks write them, after 'sagemaker' -> 'stepfn.sagemaker'.
+    code = (
+        "from stepfn.sagemaker.pipeline import PipelineModel\n"
+        "from stepfn.sagemaker.parameter import IntegerParameter, ContinuousParameter, CategoricalParameter\n"
+        "from stepfn.sagemaker.tuner import IntegerParameter as Tuned\n"
+        "assert IntegerParameter is Tuned\n"
+        "print(PipelineModel.__name__, IntegerParameter(1, 5).as_tuning_range('n'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == (
+        "PipelineModel {'Name': 'n', 'MinValue': '1', 'MaxValue': '5', 'ScalingType': 'Auto'}")
+
+
+def sklearn(**kwargs: object) -> SKLearn:
+    return SKLearn(entry_point="train.py", framework_version="0.20.0", py_version="py3", role=ROLE,
+                   sagemaker_session=SESSION, **kwargs)
+
+
+def test_sklearn_without_instance_count_trains_on_one_instance() -> None:
+    request = build_training_job_request(sklearn(instance_type="ml.c4.xlarge"), "s3://b/train", job_name="j")
+    assert request["ResourceConfig"]["InstanceCount"] == 1
+
+
+def test_sklearn_refuses_what_sagemaker_v2_refuses() -> None:
+    with pytest.raises(AttributeError, match="does not support distributed training"):
+        sklearn(instance_type="ml.c4.xlarge", instance_count=2)
+    with pytest.raises(AttributeError, match="does not support distributed training"):
+        sklearn(train_instance_type="ml.c4.xlarge", train_instance_count=3)
+    with pytest.raises(TypeError, match="Invalid type of instance_count"):
+        sklearn(instance_type="ml.c4.xlarge", instance_count=ExecutionInput()["count"])
+    with pytest.raises(ValueError, match="GPU training is not supported for Scikit-Learn"):
+        sklearn(instance_type="ml.p3.xlarge")
+    with pytest.raises(AttributeError, match="only supports Python 3"):
+        SKLearn(entry_point="train.py", framework_version="0.20.0", py_version="py2", role=ROLE,
+                instance_type="ml.c4.xlarge", sagemaker_session=SESSION)
+    assert sklearn(instance_type="ml.c4.xlarge", instance_count=1).instance_count == 1
+
+
+def test_inference_pipeline_transform_resources_from_an_sklearn_without_instance_count() -> None:
+    learner = Estimator("382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1", ROLE, instance_count=1,
+                        instance_type="ml.c4.xlarge", output_path="s3://sagemaker/models", sagemaker_session=SESSION)
+    pipeline = InferencePipeline(preprocessor=sklearn(instance_type="ml.c4.xlarge"), estimator=learner,
+                                 inputs={"train": "s3://sagemaker-us-east-1/inference/train"},
+                                 s3_bucket="sagemaker-us-east-1", role="StepFunctionsExecutionRole",
+                                 pipeline_name="inference")
+    calls: list[dict[str, object]] = []
+
+    class Recorder:
+        """Records the execution input instead of starting a run (the template's own tests do the same)."""
+
+        name = "inference"
+
+        def execute(self, name: str | None = None, inputs: dict[str, object] | None = None) -> str:
+            calls.append(inputs or {})
+            return "execution"
+
+    pipeline.workflow = Recorder()
+    pipeline.execute(job_name="j")
+    assert calls[0]["Transform Input"]["TransformResources"] == {  # type: ignore[index]
+        "InstanceCount": 1, "InstanceType": "ml.c4.xlarge"}
