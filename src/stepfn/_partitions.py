@@ -1,12 +1,16 @@
 """Which AWS partition a region belongs to: one table for the authoring, SageMaker and AWS layers.
 
-Pure and cached; it reads nothing (no boto3 session, no environment): callers decide where the region
-comes from.
+``partition_for_region`` is pure; ``configured_region`` reads the region the way botocore does (environment,
+then the profile in the shared config file) without building a boto3 session, which cost the original SDK
+seconds per step.
 """
 
 from __future__ import annotations
 
+import configparser
 import functools
+import os
+from pathlib import Path
 
 DEFAULT_PARTITION = "aws"
 
@@ -31,3 +35,33 @@ def partition_for_region(region: str | None) -> str:
         if region.startswith(prefix):
             return partition
     return DEFAULT_PARTITION
+
+
+def configured_region() -> str | None:
+    """``$AWS_REGION``, ``$AWS_DEFAULT_REGION``, then ``region`` of the active profile in ``$AWS_CONFIG_FILE``
+    (default ``~/.aws/config``; profile from ``$AWS_PROFILE`` / ``$AWS_DEFAULT_PROFILE``, else ``default``)."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        return region
+    profile = os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or "default"
+    config = Path(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config").expanduser()
+    try:
+        mtime = config.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _profile_region(str(config), mtime, profile)
+
+
+@functools.lru_cache(maxsize=16)
+def _profile_region(config: str, mtime: int, profile: str) -> str | None:
+    # Keyed on the file's mtime so an edited config is read again, and read once per edit otherwise.
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(config, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return None
+    section = profile if profile == "default" else f"profile {profile}"
+    if not parser.has_section(section) and parser.has_section(profile):
+        section = profile  # botocore also accepts a bare name for non-default profiles
+    value = parser.get(section, "region", fallback=None) if parser.has_section(section) else None
+    return value.strip() or None if value else None

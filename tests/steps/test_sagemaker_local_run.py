@@ -69,3 +69,47 @@ def test_training_then_model_on_the_local_backend(tmp_path: Path, monkeypatch: p
         member = tar.extractfile("model.json")
         assert member is not None
         assert json.load(member) == {"alpha": 0.3, "name": "first", "files": ["part-0.csv"]}
+
+
+@pytest.mark.timeout(120)
+def test_expected_model_follows_the_training_steps_result_path(tmp_path: Path) -> None:
+    """Original SDK issue #104: with ``result_path="$.train"`` the ModelStep must read the artifact there."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "train.py").write_text(TRAIN_SCRIPT)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "part-0.csv").write_text("1,2\n")
+    ObjectStore().upload(str(data), "s3://bucket/data")
+    estimator = SKLearn(entry_point="train.py", source_dir=str(code), framework_version="1.2-1",
+                        role="arn:aws:iam::123456789012:role/SageMaker", instance_count=1, instance_type="ml.m5.large",
+                        output_path="s3://bucket/out", hyperparameters={"alpha": 0.1, "name": "rp"},
+                        sagemaker_session=Session(region_name="us-east-1", default_bucket="bucket"))
+    training = TrainingStep("Train", estimator=estimator, job_name="rp-job", data={"train": "s3://bucket/data"},
+                            result_path="$.train")
+    expected = training.get_expected_model()
+    assert expected.model_data.to_jsonpath() == "$['train']['ModelArtifacts']['S3ModelArtifacts']"
+    model = ModelStep("Model", model=expected, result_path="$.model")
+    workflow = Workflow("result-path-model", Chain([training, model]), role="arn:aws:iam::123456789012:role/SFN")
+    workflow.create()
+    execution = workflow.execute(inputs={"keep": 1})
+    output = execution.get_output(wait=True)
+    assert execution.describe()["status"] == "SUCCEEDED", execution.list_events()
+    assert output["keep"] == 1
+    assert output["model"] == {"ModelArn": "arn:aws:sagemaker:us-east-1:000000000000:model/rp-job"}
+    assert output["train"]["ModelArtifacts"]["S3ModelArtifacts"] == "s3://bucket/out/rp-job/output/model.tar.gz"
+
+
+def test_expected_model_with_a_discarded_or_filtered_result_is_a_clear_error() -> None:
+    estimator = SKLearn(entry_point="train.py", source_dir="s3://bucket/code.tar.gz", framework_version="1.2-1",
+                        role="arn:aws:iam::123456789012:role/SageMaker", instance_count=1, instance_type="ml.m5.large",
+                        sagemaker_session=Session(region_name="us-east-1", default_bucket="bucket"))
+    with pytest.raises(ValueError, match="'Train': ResultPath is null"):
+        TrainingStep("Train", estimator=estimator, job_name="j", result_path=None).get_expected_model()
+    with pytest.raises(ValueError, match=r"OutputPath '\$\.other' does not keep"):
+        TrainingStep("Train", estimator=estimator, job_name="j", result_path="$.train",
+                     output_path="$.other").get_expected_model()
+    kept = TrainingStep("Train", estimator=estimator, job_name="j", result_path="$.train.job", output_path="$.train")
+    assert kept.get_expected_model().model_data.to_jsonpath() == "$['job']['ModelArtifacts']['S3ModelArtifacts']"
+    default = TrainingStep("Train", estimator=estimator, job_name="j").get_expected_model()
+    assert default.model_data.to_jsonpath() == "$['ModelArtifacts']['S3ModelArtifacts']"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from enum import Enum
+from pathlib import Path
 
 import pytest
 
@@ -43,9 +44,11 @@ def exact(text: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _no_region(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_PARTITION", "AWS_REGION", "AWS_DEFAULT_REGION"):
+def _no_region(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_PARTITION", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
         monkeypatch.delenv(name, raising=False)
+    # The developer's own ~/.aws/config must not decide these tests' partition.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
 
 
 def resource(step: object) -> str:
@@ -84,12 +87,38 @@ def test_partition_resolution(monkeypatch: pytest.MonkeyPatch, env: dict[str, st
     assert resources.get_aws_partition("aws-explicit") == "aws-explicit"
 
 
+@pytest.mark.parametrize(("config", "profile", "expected"), [
+    ("[default]\nregion = cn-north-1\n", None, "aws-cn"),
+    ("[default]\nregion = us-east-1\n[profile gov]\nregion = us-gov-west-1\n", "gov", "aws-us-gov"),
+    ("[default]\noutput = json\n", None, "aws"),
+])
+def test_partition_from_the_profile_in_the_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                        config: str, profile: str | None, expected: str) -> None:
+    """A region set only in ~/.aws/config (as `aws configure` writes it) picks the partition, as botocore does."""
+    config_file = tmp_path / "config"
+    config_file.write_text(config)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config_file))
+    if profile:
+        monkeypatch.setenv("AWS_PROFILE", profile)
+    assert resource(LambdaStep("L")) == f"arn:{expected}:states:::lambda:invoke"
+    assert resource(StepFunctionsStartExecutionStep("S")) == f"arn:{expected}:states:::states:startExecution.sync:2"
+
+
 def test_no_region_warns_once(caplog: pytest.LogCaptureFixture) -> None:
     resources._warn_no_region.cache_clear()
     with caplog.at_level(logging.WARNING):
         for _ in range(3):
             LambdaStep("L")
     assert caplog.text.count("No region detected for the boto3 session. Using default partition: aws") == 1
+
+
+@pytest.mark.parametrize("step_class", [StepFunctionsStartExecutionStep, EksCreateClusterStep, EksCallStep,
+                                        GlueDataBrewStartJobRunStep])
+@pytest.mark.parametrize("pattern", [None, "", 0, "WaitForCompletion"])
+def test_an_explicit_invalid_integration_pattern_is_a_type_error(step_class: type, pattern: object) -> None:
+    """As in the original: only leaving the argument out gives the default; ``None`` is not a pattern."""
+    with pytest.raises(TypeError, match=exact("Integration pattern must be of type <enum 'IntegrationPattern'>")):
+        step_class("S", integration_pattern=pattern)
 
 
 def test_integration_pattern_errors() -> None:

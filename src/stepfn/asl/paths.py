@@ -608,6 +608,12 @@ def compile_reference_path(text: str) -> CompiledPath:
     return path
 
 
+def reference_path_keys(text: str) -> tuple[str | int, ...]:
+    """The keys a Reference Path walks from its root: ``$.train['a'][0]`` -> ``("train", "a", 0)``."""
+    return tuple(step.name if isinstance(step, _Name) else step.index  # type: ignore[union-attr]
+                 for step in compile_reference_path(text).steps)
+
+
 # --------------------------------------------------------------------------------------------- templates
 def _path_failure(path: str, field: str, sources: Sources) -> StatesError:
     return StatesError(

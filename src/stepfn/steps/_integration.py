@@ -62,6 +62,9 @@ class CallStep(ServiceStep):
         self._init_with_pattern(state_id, IntegrationPattern.CallAndContinue, None, kwargs)
 
 
+_DEFAULT_PATTERN: Any = object()
+
+
 class PatternStep(ServiceStep):
     """``integration_pattern=`` picks the pattern among ``supported_patterns`` (default ``default_pattern``)."""
 
@@ -72,8 +75,9 @@ class PatternStep(ServiceStep):
     default_pattern: ClassVar[IntegrationPattern] = IntegrationPattern.WaitForCompletion
     sync_version: ClassVar[int | None] = None
 
-    def __init__(self, state_id: str, integration_pattern: IntegrationPattern | None = None, **kwargs: Any) -> None:
-        if integration_pattern is None:
+    def __init__(self, state_id: str, integration_pattern: Any = _DEFAULT_PATTERN, **kwargs: Any) -> None:
+        # A sentinel, not None, marks "not given": the original raised TypeError for an explicit None.
+        if integration_pattern is _DEFAULT_PATTERN:
             integration_pattern = self.default_pattern
         is_integration_pattern_valid(integration_pattern, list(self.supported_patterns))
         version = self.sync_version if integration_pattern is IntegrationPattern.WaitForCompletion else None

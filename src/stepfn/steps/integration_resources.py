@@ -3,8 +3,8 @@
 The original created a boto3 Session for every step to learn the region's partition (13 s for 300
 states). stepfn resolves the partition cheaply and caches it per region: an explicit ``partition``
 argument wins, then ``$AWS_PARTITION``, then the partition of ``$AWS_REGION`` /
-``$AWS_DEFAULT_REGION``, then ``aws``. No boto3 import, no session, no I/O beyond reading the
-environment.
+``$AWS_DEFAULT_REGION`` or of the active profile's region in the shared config file (read once per change
+of the file), then ``aws``. No boto3 import, no session.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 from enum import Enum
 from typing import Any
 
-from stepfn._partitions import partition_for_region
+from stepfn._partitions import configured_region, partition_for_region
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def get_aws_partition(partition: str | None = None) -> str:
     configured = os.environ.get("AWS_PARTITION")
     if configured:
         return configured
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = configured_region()
     if not region:
         _warn_no_region()
     return partition_for_region(region)

@@ -16,6 +16,7 @@ import warnings
 from enum import Enum
 from typing import Any
 
+from stepfn.asl.paths import reference_path_keys
 from stepfn.inputs.placeholders import Expression
 from stepfn.sagemaker.endpoint import endpoint_config_request, endpoint_request
 from stepfn.sagemaker.estimator import DroppedSettingWarning, EstimatorBase, training_request
@@ -215,13 +216,28 @@ class TrainingStep(Task):
         """The estimator's model for the ModelStep that directly follows this step.
 
         Named ``model_name``, else after the training job; its model data is this step's
-        ``$['ModelArtifacts']['S3ModelArtifacts']``.
+        ``$['ModelArtifacts']['S3ModelArtifacts']``, under the step's ``result_path`` when it has one
+        (the original ignored it: its issue #104).
         """
         model: Model = self.estimator.create_model()
         model.name = model_name if model_name else self.job_name
         if self.estimator.environment:
             model.env = self.estimator.environment
-        model.model_data = self.output()["ModelArtifacts"]["S3ModelArtifacts"]
+        result: Any = self.output()
+        result_path = self.fields.get(Field.ResultPath.value, "$")
+        if result_path is None:
+            raise ValueError(f"state '{self.state_id}': ResultPath is null, so the training job's result is "
+                             "discarded and get_expected_model() has no model data to point at")
+        keys = reference_path_keys(result_path)
+        output_path = self.fields.get(Field.OutputPath.value, "$")
+        kept = reference_path_keys(output_path) if isinstance(output_path, str) else None
+        if kept is None or keys[:len(kept)] != kept:
+            raise ValueError(f"state '{self.state_id}': OutputPath {output_path!r} does not keep the training "
+                             f"result written at ResultPath {result_path!r}, so get_expected_model() cannot "
+                             "point at its model data")
+        for key in keys[len(kept):]:
+            result = result[key]
+        model.model_data = result["ModelArtifacts"]["S3ModelArtifacts"]
         return model
 
     def _clone_extras(self, duplicate: State, deep: bool) -> None:
