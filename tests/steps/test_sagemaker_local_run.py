@@ -31,17 +31,23 @@ print("loss=0.25")
 """
 
 
-@pytest.mark.timeout(120)
-def test_training_then_model_on_the_local_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def _stage_code_and_data(tmp_path: Path) -> Path:
+    """The training script in a local source_dir, and one CSV part under s3://bucket/data."""
     code = tmp_path / "code"
     code.mkdir()
     (code / "train.py").write_text(TRAIN_SCRIPT)
     data = tmp_path / "data"
     data.mkdir()
     (data / "part-0.csv").write_text("1,2\n")
+    ObjectStore().upload(str(data), "s3://bucket/data")
+    return code
+
+
+@pytest.mark.timeout(120)
+def test_training_then_model_on_the_local_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    code = _stage_code_and_data(tmp_path)
     store = ObjectStore()
-    store.upload(str(data), "s3://bucket/data")
 
     estimator = SKLearn(entry_point="train.py", source_dir=str(code), framework_version="1.2-1",
                         role="arn:aws:iam::123456789012:role/SageMaker", instance_count=1, instance_type="ml.m5.large",
@@ -74,13 +80,7 @@ def test_training_then_model_on_the_local_backend(tmp_path: Path, monkeypatch: p
 @pytest.mark.timeout(120)
 def test_expected_model_follows_the_training_steps_result_path(tmp_path: Path) -> None:
     """Original SDK issue #104: with ``result_path="$.train"`` the ModelStep must read the artifact there."""
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "train.py").write_text(TRAIN_SCRIPT)
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "part-0.csv").write_text("1,2\n")
-    ObjectStore().upload(str(data), "s3://bucket/data")
+    code = _stage_code_and_data(tmp_path)
     estimator = SKLearn(entry_point="train.py", source_dir=str(code), framework_version="1.2-1",
                         role="arn:aws:iam::123456789012:role/SageMaker", instance_count=1, instance_type="ml.m5.large",
                         output_path="s3://bucket/out", hyperparameters={"alpha": 0.1, "name": "rp"},
