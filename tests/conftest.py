@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -22,22 +21,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(f"conformance: {report.readline().strip()} (details: {CONFORMANCE_REPORT})")
 
 
-def _shared_dir() -> Path:
-    return Path(os.environ.get("STEPFN_SHARED", REPO_ROOT.parent / "shared")).resolve()
+DATA_DIR = REPO_ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """``../shared`` beside the repository (CI lays a copy there), or ``$STEPFN_SHARED``."""
-    path = _shared_dir()
-    if not path.is_dir():
-        pytest.fail(f"shared material not found at {path}; set STEPFN_SHARED")
-    return path
+def golden_dir() -> Path:
+    """Outputs of the original SDK that stepfn must reproduce (provenance: tests/data/README.md)."""
+    return DATA_DIR / "golden"
 
 
 @pytest.fixture(scope="session")
-def golden_dir(shared_dir: Path) -> Path:
-    return shared_dir / "golden"
+def conformance_dir() -> Path:
+    """Cases recorded on AWS Step Functions and mock-config fixtures (provenance: tests/data/README.md)."""
+    return DATA_DIR / "conformance"
 
 
 @pytest.fixture

@@ -58,10 +58,10 @@ def _eval(expr: str, data: Any = None, **kwargs: Any) -> Any:
 
 # ------------------------------------------------------------------ cases recorded on AWS (conformance set)
 
-def _recorded_cases(shared_dir: Path) -> list[tuple[str, str, Any, Any, Any]]:
+def _recorded_cases(conformance_dir: Path) -> list[tuple[str, str, Any, Any, Any]]:
     """Pass states whose Parameters hold one intrinsic; returns (test_id, expr, input, context, expected)."""
     cases = []
-    for line in (shared_dir / "conformance" / "aws-recorded.jsonl").read_text().splitlines():
+    for line in (conformance_dir / "aws-recorded.jsonl").read_text().splitlines():
         row = json.loads(line)
         expected = row["expected"]
         states = row["definition"]["States"]
@@ -81,8 +81,8 @@ def _recorded_cases(shared_dir: Path) -> list[tuple[str, str, Any, Any, Any]]:
     return cases
 
 
-def test_recorded_intrinsic_cases_match_aws(shared_dir: Path) -> None:
-    cases = _recorded_cases(shared_dir)
+def test_recorded_intrinsic_cases_match_aws(conformance_dir: Path) -> None:
+    cases = _recorded_cases(conformance_dir)
     assert len(cases) >= 100  # the extraction must keep finding the intrinsic suite
     failures = []
     for test_id, expr, data, context, expected in cases:
@@ -92,7 +92,7 @@ def test_recorded_intrinsic_cases_match_aws(shared_dir: Path) -> None:
     assert not failures, "\n".join(failures)
 
 
-def test_recorded_context_cases(shared_dir: Path) -> None:
+def test_recorded_context_cases(conformance_dir: Path) -> None:
     context = {
         "Execution": {"Name": "exec-name", "Input": {"FunctionInput": "a,b"}},
         "StateMachine": {"Id": "arn:aws:states:us-east-1:111111111111:stateMachine:sm-one-two", "Name": "sm-one-two"},

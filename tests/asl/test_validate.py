@@ -31,10 +31,10 @@ def _value_at(document: Any, path: str) -> Any:
     return node
 
 
-def test_every_recorded_definition_is_valid(shared_dir: Path) -> None:
+def test_every_recorded_definition_is_valid(conformance_dir: Path) -> None:
     """AWS accepted all 400 recorded definitions; only the stand-ins the original tests replaced at run time
     (``__tbd__``, ``%...PLACEHOLDER%``) may be reported, and only where they stand."""
-    rows = [json.loads(line) for line in (shared_dir / "conformance" / "aws-recorded.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (conformance_dir / "aws-recorded.jsonl").read_text().splitlines()]
     assert len(rows) == 400
     unexpected = []
     stand_ins = 0

@@ -39,9 +39,9 @@ AGREED = (
 )
 
 
-def _service_free_cases(shared_dir: Path) -> list[dict[str, Any]]:
+def _service_free_cases(conformance_dir: Path) -> list[dict[str, Any]]:
     cases = []
-    for line in (shared_dir / "conformance" / "aws-recorded.jsonl").read_text().splitlines():
+    for line in (conformance_dir / "aws-recorded.jsonl").read_text().splitlines():
         case = json.loads(line)
         text = json.dumps(case["definition"])
         # Task states call services; an ItemReader reads S3 objects the recording's test had uploaded; "_tbd_"
@@ -73,10 +73,10 @@ def clients(stepfn_home: Path, moto_url: str) -> Iterator[tuple[Any, Any]]:
     local.close()
 
 
-def test_agreed_cases_are_reported_the_same(clients: tuple[Any, Any], shared_dir: Path) -> None:
+def test_agreed_cases_are_reported_the_same(clients: tuple[Any, Any], conformance_dir: Path) -> None:
     local, remote = clients
     first: dict[str, dict[str, Any]] = {}
-    for case in _service_free_cases(shared_dir):
+    for case in _service_free_cases(conformance_dir):
         first.setdefault(case["test_id"].split("::")[-1], case)
     cases = [first[name] for name in AGREED]
     for index, case in enumerate(cases):
@@ -141,14 +141,14 @@ def test_report_wording() -> None:
 
 
 @pytest.mark.slow
-def test_sweep_local_is_never_the_odd_one_out(clients: tuple[Any, Any], shared_dir: Path) -> None:
+def test_sweep_local_is_never_the_odd_one_out(clients: tuple[Any, Any], conformance_dir: Path) -> None:
     """A third of the quick service-free cases (moto parses each definition for about half a second): where the
     local engine and moto disagree, the local engine must not be the one that departs from the AWS recording
     (status and event types) while moto matches it."""
     local, remote = clients
     local_wrong = []
     agreed = 0
-    for index, case in enumerate(_service_free_cases(shared_dir)[::3]):
+    for index, case in enumerate(_service_free_cases(conformance_dir)[::3]):
         text = json.dumps(case["definition"])
         if '"IntervalSeconds"' in text or '"Seconds"' in text or '"SecondsPath"' in text:
             continue  # real waits and retry back-off: seconds each, on both engines

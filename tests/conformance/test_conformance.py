@@ -1,4 +1,4 @@
-"""Run every AWS-recorded case in ../shared/conformance/aws-recorded.jsonl on the local engine.
+"""Run every AWS-recorded case in tests/data/conformance/aws-recorded.jsonl on the local engine.
 
 For each case: status, output, error, cause and the event-type sequence must equal what AWS recorded
 (placeholders such as ``<uuid:1>`` or ``arn:<partition>:...`` match any text of that shape). The report
@@ -125,8 +125,8 @@ def run_case(engine: Engine, case: dict[str, Any], index: int) -> str | None:
     return None
 
 
-def test_conformance(shared_dir: Path) -> None:
-    cases = [json.loads(line) for line in (shared_dir / "conformance" / "aws-recorded.jsonl").read_text().splitlines()
+def test_conformance(conformance_dir: Path) -> None:
+    cases = [json.loads(line) for line in (conformance_dir / "aws-recorded.jsonl").read_text().splitlines()
              if line.strip()]
     assert len(cases) == 400
     lines: list[str] = []

@@ -47,7 +47,9 @@ def test_every_docs_page_is_in_the_nav() -> None:
     nav = (ROOT / "mkdocs.yml").read_text()
     listed = set(re.findall(r":\s*([\w/.-]+\.md)\s*$", nav, re.M))
     pages = {str(path.relative_to(ROOT / "docs")) for path in (ROOT / "docs").rglob("*.md")}
-    assert pages == listed
+    # docs/design/ holds the specification the docstrings cite; the site leaves it out on purpose.
+    assert re.search(r"^exclude_docs: \|\n  design/$", nav, re.M)
+    assert {page for page in pages if not page.startswith("design/")} == listed
 
 
 def test_command_line_page_lists_every_command() -> None:

@@ -65,8 +65,8 @@ def test_test_state_picks_a_state_from_a_whole_machine() -> None:
     assert Engine().test_state(machine, {}, state_name="B")["output"] == '"b"'
 
 
-def test_mock_config_fixture_happy_retry_and_hybrid_paths(shared_dir: Path) -> None:
-    config = MockConfig.load(shared_dir / "conformance" / "mock-config" / "mock_config_files" /
+def test_mock_config_fixture_happy_retry_and_hybrid_paths(conformance_dir: Path) -> None:
+    config = MockConfig.load(conformance_dir / "mock-config" / "mock_config_files" /
                              "lambda_sqs_integration.json5")
     definition = {"StartAt": "LambdaState", "States": {
         "LambdaState": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",

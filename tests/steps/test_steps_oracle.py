@@ -9,7 +9,6 @@ that set of ``(class, state_id, json)`` records.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -496,11 +495,8 @@ def _service_case(test_id: str, records: list[dict[str, Any]]) -> Callable[[], s
 
 
 def _register_service_cases() -> None:
-    shared = Path(os.environ.get("STEPFN_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-    golden = shared / "golden"
-    path = golden / "to_dict_records_sagemaker-2.72.3.jsonl"
-    if not path.exists():
-        return
+    # Read at collection time (the cases become parametrize ids), so not through the golden_dir fixture.
+    path = Path(__file__).resolve().parents[1] / "data" / "golden" / "to_dict_records_sagemaker-2.72.3.jsonl"
     by_test: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for line in path.read_text().splitlines():
         record = json.loads(line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -234,8 +235,8 @@ def test_test_state_delegates_to_the_engine(client: LocalStepFunctionsClient) ->
         client.test_state(definition="{nope", roleArn=ROLE)
 
 
-def test_mock_config_test_cases_as_step_functions_local(shared_dir: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = shared_dir / "conformance" / "mock-config" / "mock_config_files" / "lambda_sqs_integration.json5"
+def test_mock_config_test_cases_as_step_functions_local(conformance_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = conformance_dir / "mock-config" / "mock_config_files" / "lambda_sqs_integration.json5"
     monkeypatch.setenv("SFN_MOCK_CONFIG", str(config))
     client = LocalStepFunctionsClient()
     try:
