@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     args = parser.parse_args(argv)
     repeat_stepfn, repeat_moto = (3, 1) if args.quick else (10, 3)
-    sys.setrecursionlimit(200_000)  # moto's inline Map recurses once per item (see spec/asl-engines.md §1.5)
+    sys.setrecursionlimit(200_000)  # moto's inline Map recurses once per item (see docs/design/asl-engines.md §1.5)
     rows = []
     with tempfile.TemporaryDirectory() as home:
         journal_factory = sqlite_journal_factory(Path(home))

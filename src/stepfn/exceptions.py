@@ -1,4 +1,4 @@
-"""Exceptions of the authoring API, named as in ``stepfunctions.exceptions`` (compat.md §1).
+"""Exceptions of the authoring API, named as in ``stepfunctions.exceptions`` (docs/design/compat.md §1).
 
 They stay plain ``Exception`` subclasses, as in the original, so ``except`` clauses written for
 ``stepfunctions`` keep working after an import change.

@@ -1,4 +1,4 @@
-"""Intrinsic functions: parsing, evaluation and failures (asl-engines.md §5.4)."""
+"""Intrinsic functions: parsing, evaluation and failures (docs/design/asl-engines.md §5.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Placeholders: trees, schemas, validation and paths (compat.md §3; the original's test_placeholders.py)."""
+"""Placeholders: trees, schemas, validation and paths (docs/design/compat.md §3; the original's test_placeholders.py)."""
 
 from __future__ import annotations
 

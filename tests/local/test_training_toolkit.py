@@ -1,7 +1,7 @@
 """Script mode must hand the user's script what the real sagemaker-training toolkit hands it.
 
 The same job runs twice: through the local training handler, and through the toolkit's own ``train`` console
-script (5.1.4, the docker-less run of contract §1.4) over a copy of the job's ``/opt/ml`` config and data.
+script (5.1.4, the docker-less run of docs/design/sagemaker-contract.md §1.4) over a copy of the job's ``/opt/ml`` config and data.
 The script records its argv, working directory and environment; both records must agree."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Built-in algorithm estimators: hyperparameter validation and encoding (compat §6.4)."""
+"""Built-in algorithm estimators: hyperparameter validation and encoding (docs/design/compat.md §6.4)."""
 
 from __future__ import annotations
 

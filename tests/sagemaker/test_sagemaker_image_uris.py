@@ -1,4 +1,4 @@
-"""Image URI tables (compat §6.1, contract §6)."""
+"""Image URI tables (docs/design/compat.md §6.1, docs/design/sagemaker-contract.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""stepfn.sagemaker, the SageMaker steps and the templates never need the ``sagemaker`` package (compat §12.4)."""
+"""stepfn.sagemaker, the SageMaker steps and the templates never need the ``sagemaker`` package (docs/design/compat.md §12.4)."""
 
 from __future__ import annotations
 

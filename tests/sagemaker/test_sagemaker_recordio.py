@@ -1,4 +1,4 @@
-"""``record_set()`` writes RecordIO-protobuf that an independent reader decodes (contract §5.2).
+"""``record_set()`` writes RecordIO-protobuf that an independent reader decodes (docs/design/sagemaker-contract.md §5.2).
 
 The reader here shares nothing with stepfn's encoder: it unframes the MXNet RecordIO records itself and parses
 each payload with the protobuf runtime, from a descriptor built for ``aialgs.data.Record`` in this file.

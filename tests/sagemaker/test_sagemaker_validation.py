@@ -1,4 +1,4 @@
-"""Request validation against botocore's SageMaker model, plus what botocore leaves out (contract §2.5)."""
+"""Request validation against botocore's SageMaker model, plus what botocore leaves out (docs/design/sagemaker-contract.md §2.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Golden examples 04-07 (compat §12.1): the SageMaker steps reproduce the original's bytes.
+"""Golden examples 04-07 (docs/design/compat.md §12.1): the SageMaker steps reproduce the original's bytes.
 
 Allowed differences are the documented fixes: §11 #3 (hyperparameters are always strings) and the random
 ``sagemaker_job_name`` of a tuning job (§11 #14), which is masked.
@@ -98,7 +98,7 @@ def test_04_training_model_endpoint(golden_dir: Path, session: Session) -> None:
                             endpoint_config_name=execution_input["ModelName"])
     definition = Graph(Chain([train, save, config, endpoint])).to_dict()
     expected = json.loads(golden_text(golden_dir, "04_training_model_endpoint.definition.json"))
-    # compat §11 #3: the original sent the merged hyperparameters unconverted; stepfn sends strings.
+    # docs/design/compat.md §11 #3: the original sent the merged hyperparameters unconverted; stepfn sends strings.
     expected["States"]["Train"]["Parameters"]["HyperParameters"] = {
         "feature_dim": "50000", "num_components": "20", "subtract_mean": "True",
         "algorithm_mode": "randomized", "mini_batch_size": "200",

@@ -1,4 +1,4 @@
-"""The SageMaker records of ``to_dict_records_sagemaker-2.72.3.jsonl`` (compat §12.2), byte for byte.
+"""The SageMaker records of ``to_dict_records_sagemaker-2.72.3.jsonl`` (docs/design/compat.md §12.2), byte for byte.
 
 Each test below rebuilds the inputs of one original unit test with stepfn's own SageMaker classes
 (``Session(region_name='us-east-1', default_bucket='sagemaker')`` replaces the MagicMock sessions) and compares
@@ -164,7 +164,7 @@ def test_training_step_creation_with_placeholders(oracle: dict[str, list[dict[st
 
 
 def stringified_pca_hyperparameters(text: str) -> str:
-    """compat §11 #3: merged hyperparameters that the original sent as raw ints/bools are strings in stepfn."""
+    """docs/design/compat.md §11 #3: merged hyperparameters that the original sent as raw ints/bools are strings in stepfn."""
     return (text.replace('"feature_dim": 50000', '"feature_dim": "50000"')
             .replace('"subtract_mean": true', '"subtract_mean": "True"')
             .replace('"mini_batch_size": 200', '"mini_batch_size": "200"'))

@@ -1,4 +1,4 @@
-"""Beyond the original (compat.md §10, §12) and the placeholder fixes (§11 #2, #11): each feature, and
+"""Beyond the original (docs/design/compat.md §10, §12) and the placeholder fixes (§11 #2, #11): each feature, and
 unchanged output when it is not used."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The public surface of ``stepfn.steps`` / ``stepfn.inputs``: every name the original exported (compat.md §1)."""
+"""The public surface of ``stepfn.steps`` / ``stepfn.inputs``: every name the original exported (docs/design/compat.md §1)."""
 
 from __future__ import annotations
 

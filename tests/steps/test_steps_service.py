@@ -1,4 +1,4 @@
-"""Service integrations: patterns, partition resolution, the R port's extra steps (compat.md §4, §9)."""
+"""Service integrations: patterns, partition resolution, the R port's extra steps (docs/design/compat.md §4, §9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""States, Chain and Graph behaviour: error texts (compat.md §2.5), chaining, clone (§9), §11 fixes."""
+"""States, Chain and Graph behaviour: error texts (docs/design/compat.md §2.5), chaining, clone (§9), §11 fixes."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_unknown_field_and_attribute_reads() -> None:
     assert (state.comment, state.parameters, state.result, state.input_path) == ("c", {}, {}, None)
     with pytest.raises(AttributeError):
         _ = state.not_a_field
-    # Setting an attribute does not change the output (compat.md §2.1).
+    # Setting an attribute does not change the output (docs/design/compat.md §2.1).
     state.comment = "other"
     assert state.to_dict()["Comment"] == "c"
 
@@ -203,7 +203,7 @@ def test_map_iterator_positions() -> None:
     assert given.to_dict()["Iterator"]["StartAt"] == "J"
 
 
-# -- clone (compat.md §9) ---------------------------------------------------------------------------------------
+# -- clone (docs/design/compat.md §9) ---------------------------------------------------------------------------------------
 
 
 def test_shallow_clone_shares_transitions_but_not_containers() -> None:

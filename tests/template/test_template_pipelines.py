@@ -1,4 +1,4 @@
-"""TrainingPipeline / InferencePipeline (compat §8): golden example 10 and the oracle's test_pipeline records."""
+"""TrainingPipeline / InferencePipeline (docs/design/compat.md §8): golden example 10 and the oracle's test_pipeline records."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What a state machine definition may contain: loading it from JSON, and the field tables per state type.
 
-Spec: asl-engines.md §5.1-§5.2 (states-language.net plus the AWS developer guide). The tables are data so
+Spec: docs/design/asl-engines.md §5.1-§5.2 (states-language.net plus the AWS developer guide). The tables are data so
 that the validator (:mod:`stepfn.asl.validate`) stays a walk over them; each ASL key is spelled once here.
 """
 
@@ -159,7 +159,7 @@ RESULT_WRITER_RESOURCES = ("s3:putObject",)
 MAX_VARIABLE_NAME = 80
 RESERVED_VARIABLES = frozenset({"states"})
 
-# State machine, execution, alias and version names (asl-engines.md §5.1).
+# State machine, execution, alias and version names (docs/design/asl-engines.md §5.1).
 _FORBIDDEN_NAME_CHARS = frozenset(" \t\n\r<>{}[]?*\"#%\\^|~`$&,;:/")
 
 

@@ -1,6 +1,6 @@
 """Intrinsic functions of JSONPath-mode ASL: ``States.Format(...)`` and the other 17.
 
-Spec: asl-engines.md §5.4 and the AWS developer guide, "Intrinsic functions". A hand-written recursive
+Spec: docs/design/asl-engines.md §5.4 and the AWS developer guide, "Intrinsic functions". A hand-written recursive
 descent parser turns the text of a ``"key.$"`` value into an :class:`IntrinsicCall` tree (cached, so an
 engine can call :func:`parse_intrinsic` on every evaluation); :func:`evaluate_intrinsic` walks the tree.
 

@@ -1,7 +1,7 @@
 """Code and data that live on the user's disk, moved to S3 when a workflow is deployed to AWS.
 
 A framework estimator whose ``source_dir``/``entry_point`` is local trains from a
-``sourcedir.tar.gz`` on S3 there (compat.md §6.3); locally the same workflow reads the directory in
+``sourcedir.tar.gz`` on S3 there (docs/design/compat.md §6.3); locally the same workflow reads the directory in
 place and nothing is uploaded. Deploying therefore has two halves:
 
 * :func:`plan_uploads` reads a definition (and the local files it names) and returns the rewritten

@@ -1,4 +1,4 @@
-"""Placeholders for values known only at run time (``stepfunctions.inputs``, compat.md §3)."""
+"""Placeholders for values known only at run time (``stepfunctions.inputs``, docs/design/compat.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Placeholders: values known only when a workflow runs (compat.md §3, §10, §11 #1, #2, #11).
+"""Placeholders: values known only when a workflow runs (docs/design/compat.md §3, §10, §11 #1, #2, #11).
 
 A Placeholder is a tree of named children. Each node renders as a path into the data it stands for:
 ``ExecutionInput()['a'][0]`` is ``$$.Execution.Input['a'][0]``; ``StepInput()['b']`` (what

@@ -1,4 +1,4 @@
-"""Schema helpers kept under the original's name (``stepfunctions.inputs.utils``, compat.md §1)."""
+"""Schema helpers kept under the original's name (``stepfunctions.inputs.utils``, docs/design/compat.md §1)."""
 
 from __future__ import annotations
 

@@ -101,7 +101,7 @@ def _file_uri_path(uri: str) -> Path:
 
 
 class ObjectStore:
-    """Object storage for the local backend (contract §5): ``s3://`` URIs, ``file://`` URIs and plain paths."""
+    """Object storage for the local backend (docs/design/sagemaker-contract.md §5): ``s3://`` URIs, ``file://`` URIs and plain paths."""
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """stepfn's SageMaker object model: sagemaker v2's authoring classes, building request dicts and nothing else.
 
-Everything here is pure (compat §6): no upload, no local path check, and no AWS call except the STS lookup a
+Everything here is pure (docs/design/compat.md §6): no upload, no local path check, and no AWS call except the STS lookup a
 :class:`Session` without a default bucket makes. The ``sagemaker`` package is never imported. Submodules carry
 sagemaker v2's names (``stepfn.sagemaker.estimator``, ``.sklearn``, ``.pytorch``, ``.xgboost``, ``.tensorflow``,
 ``.huggingface``, ``.amazon``, ``.inputs``, ``.model``, ``.transformer``, ``.processing``, ``.tuner``), so ported

@@ -1,4 +1,4 @@
-"""The framework estimators and models of compat §6.3 / §6.5: SKLearn, PyTorch, XGBoost, TensorFlow, HuggingFace.
+"""The framework estimators and models of docs/design/compat.md §6.3 / §6.5: SKLearn, PyTorch, XGBoost, TensorFlow, HuggingFace.
 
 Public names are re-exported from the sagemaker-v2-named modules (``stepfn.sagemaker.sklearn`` and so on).
 """
@@ -35,7 +35,7 @@ def _unsupported(name: str, value: Any) -> None:
 
 
 class _ScriptModeFramework(Framework):
-    """Frameworks whose models get the estimator's entry point and submit directory (compat §6.5)."""
+    """Frameworks whose models get the estimator's entry point and submit directory (docs/design/compat.md §6.5)."""
 
     _model_class: type[FrameworkModel]
     _image_framework = ""

@@ -160,7 +160,7 @@ class AmazonAlgorithmEstimatorBase(EstimatorBase):
         }
 
     def prepare_inputs(self, inputs: Any, mini_batch_size: Any) -> None:
-        """Take ``feature_dim`` from the training RecordSet and set ``mini_batch_size`` (compat §6.4)."""
+        """Take ``feature_dim`` from the training RecordSet and set ``mini_batch_size`` (docs/design/compat.md §6.4)."""
         if isinstance(inputs, list):
             records = [r for r in inputs if isinstance(r, RecordSet)]
             if len(records) != len(inputs):

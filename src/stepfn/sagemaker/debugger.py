@@ -1,8 +1,8 @@
 """SageMaker Debugger configuration (sagemaker v2 ``sagemaker.debugger``), as far as CreateTrainingJob needs it.
 
-``DebuggerHookConfig`` and ``Rule`` become ``DebugHookConfig`` / ``DebugRuleConfigurations`` (compat §6.2).
+``DebuggerHookConfig`` and ``Rule`` become ``DebugHookConfig`` / ``DebugRuleConfigurations`` (docs/design/compat.md §6.2).
 ``ProfilerConfig`` and ``TensorBoardOutputConfig`` are accepted for signature compatibility; like sagemaker 2.72.3's
-workflow config they are not emitted (compat §11 #12).
+workflow config they are not emitted (docs/design/compat.md §11 #12).
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ class Rule:
 
 
 class ProfilerConfig:
-    """Accepted for sagemaker v2 compatibility; not emitted by the workflow request (compat §11 #12)."""
+    """Accepted for sagemaker v2 compatibility; not emitted by the workflow request (docs/design/compat.md §11 #12)."""
 
     def __init__(self, s3_output_path: str | None = None, system_monitor_interval_millis: int | None = None,
                  framework_profile_params: Any = None) -> None:
@@ -186,7 +186,7 @@ class ProfilerConfig:
 
 
 class TensorBoardOutputConfig:
-    """Accepted for sagemaker v2 compatibility; not emitted by the workflow request (compat §11 #12)."""
+    """Accepted for sagemaker v2 compatibility; not emitted by the workflow request (docs/design/compat.md §11 #12)."""
 
     def __init__(self, s3_output_path: str, container_local_output_path: str | None = None) -> None:
         self.s3_output_path = s3_output_path

@@ -1,4 +1,4 @@
-"""CreateEndpointConfig and CreateEndpoint/UpdateEndpoint requests (compat §5.4)."""
+"""CreateEndpointConfig and CreateEndpoint/UpdateEndpoint requests (docs/design/compat.md §5.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Estimators (sagemaker v2 ``sagemaker.estimator``) and the CreateTrainingJob request they build (compat §6.2).
+"""Estimators (sagemaker v2 ``sagemaker.estimator``) and the CreateTrainingJob request they build (docs/design/compat.md §6.2).
 
 ``EstimatorBase`` keeps sagemaker v2's constructor arguments and attribute names; ``Estimator`` runs a
 bring-your-own image and ``Framework`` is the base of the script-mode framework estimators. Building a request is
@@ -33,7 +33,7 @@ __all__ = [
     "training_request",
 ]
 
-# Settings sagemaker 2.72.3's workflow config never put in the request (compat §6.2, §11 #12).
+# Settings sagemaker 2.72.3's workflow config never put in the request (docs/design/compat.md §6.2, §11 #12).
 _NOT_EMITTED = (
     "checkpoint_s3_uri",
     "checkpoint_local_path",
@@ -72,7 +72,7 @@ def _user_stacklevel() -> int:
 
 
 class DroppedSettingWarning(UserWarning):
-    """An estimator/processor setting the original SDK's request silently left out (compat §11 #12)."""
+    """An estimator/processor setting the original SDK's request silently left out (docs/design/compat.md §11 #12)."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class TrainingContext:
 
 
 class EstimatorBase(SessionHolder):
-    """Settings shared by every estimator; argument names and defaults follow sagemaker v2 (compat §6.2)."""
+    """Settings shared by every estimator; argument names and defaults follow sagemaker v2 (docs/design/compat.md §6.2)."""
 
     def __init__(
         self,
@@ -189,7 +189,7 @@ class EstimatorBase(SessionHolder):
         raise NotImplementedError
 
     def encode_hyperparameter(self, value: Any) -> Any:
-        """How this estimator turns one hyperparameter value into the string SageMaker gets (compat §11 #3)."""
+        """How this estimator turns one hyperparameter value into the string SageMaker gets (docs/design/compat.md §11 #3)."""
         return str_encode_value(value)
 
     def get_vpc_config(self) -> dict[str, Any] | None:
@@ -198,7 +198,7 @@ class EstimatorBase(SessionHolder):
         return {"Subnets": self.subnets, "SecurityGroupIds": self.security_group_ids}
 
     def dropped_settings(self) -> list[str]:
-        """Names of the settings given here that the workflow request does not carry (compat §11 #12)."""
+        """Names of the settings given here that the workflow request does not carry (docs/design/compat.md §11 #12)."""
         dropped = []
         for name in _NOT_EMITTED:
             value = self._enable_network_isolation if name == "enable_network_isolation" else getattr(self, name)
@@ -219,7 +219,7 @@ class EstimatorBase(SessionHolder):
         return {str(k): self.encode_hyperparameter(v) for k, v in (self.hyperparameters() or {}).items()}
 
     def default_debugger_hook(self, output_path: Any, session: SessionLike) -> DebuggerHookConfig | None:
-        """The hook the request carries: the user's, a default one, or None (compat §6.2)."""
+        """The hook the request carries: the user's, a default one, or None (docs/design/compat.md §6.2)."""
         hook = self.debugger_hook_config
         if hook is False:
             return None
@@ -321,7 +321,7 @@ class Estimator(EstimatorBase):
 
 
 class Framework(EstimatorBase):
-    """Base of the script-mode framework estimators (compat §6.3). Hyperparameters are JSON-encoded."""
+    """Base of the script-mode framework estimators (docs/design/compat.md §6.3). Hyperparameters are JSON-encoded."""
 
     # The class and module sagemaker v2 gives this estimator (tuning jobs record them).
     _v2_module = "sagemaker.estimator"
@@ -384,7 +384,7 @@ class Framework(EstimatorBase):
         raise NotImplementedError
 
     def submit_directory(self, job_name: str, bucket_of: Any) -> Any:
-        """Where the code is expected (nothing is uploaded; compat §6.3 step 2 and §11 #12)."""
+        """Where the code is expected (nothing is uploaded; docs/design/compat.md §6.3 step 2 and §11 #12)."""
         source_dir = self.source_dir
         if isinstance(source_dir, str) and source_dir.lower().startswith(("s3://", "file://")):
             return source_dir
@@ -401,7 +401,7 @@ class Framework(EstimatorBase):
         return f"s3://{bucket_of()}/{job_name}/source/sourcedir.tar.gz"
 
     def framework_hyperparameters(self, context: TrainingContext) -> dict[str, Any]:
-        """The ``sagemaker_*`` hyperparameters, in sagemaker v2's order (compat §6.3)."""
+        """The ``sagemaker_*`` hyperparameters, in sagemaker v2's order (docs/design/compat.md §6.3)."""
         self._submit_directory = self.submit_directory(context.job_name, context.bucket_of)
         script = self.entry_point if is_placeholder(self.entry_point) else os.path.basename(self.entry_point or "")
         return {
@@ -452,7 +452,7 @@ def _copy_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def input_channels(inputs: Any) -> list[dict[str, Any]] | None:
-    """``InputDataConfig`` for the ``data`` forms of compat §6.2 (RecordSets are handled by ``.amazon``)."""
+    """``InputDataConfig`` for the ``data`` forms of docs/design/compat.md §6.2 (RecordSets are handled by ``.amazon``)."""
     # Imported here: .amazon builds on this module, so a top-level import would be circular.
     from .amazon import RecordSet
 
@@ -555,7 +555,7 @@ def training_base_request(estimator: EstimatorBase, inputs: Any = None, job_name
 
 def training_request(estimator: EstimatorBase, inputs: Any = None, job_name: Any = None,
                      mini_batch_size: Any = None) -> dict[str, Any]:
-    """The CreateTrainingJob request of compat §5.1 (before the TrainingStep's own additions)."""
+    """The CreateTrainingJob request of docs/design/compat.md §5.1 (before the TrainingStep's own additions)."""
     request = training_base_request(estimator, inputs, job_name, mini_batch_size)
     request["TrainingJobName"] = job_name if is_placeholder(job_name) else estimator._current_job_name
     if estimator.tags is not None:

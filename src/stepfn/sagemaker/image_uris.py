@@ -1,4 +1,4 @@
-"""Image URI lookup from data tables, following sagemaker v2 ``image_uris.retrieve`` (compat §6.1, contract §6).
+"""Image URI lookup from data tables, following sagemaker v2 ``image_uris.retrieve`` (docs/design/compat.md §6.1, docs/design/sagemaker-contract.md §6).
 
 The tables in ``image_uris.json`` list account ids per region and the known versions for the frameworks and
 built-in algorithms stepfn builds requests for. A URI is ``{account}.dkr.ecr.{region}.{domain}/{repository}:{tag}``

@@ -1,4 +1,4 @@
-"""Models (sagemaker v2 ``sagemaker.model`` / ``sagemaker.pipeline``) and the CreateModel request (compat §6.5)."""
+"""Models (sagemaker v2 ``sagemaker.model`` / ``sagemaker.pipeline``) and the CreateModel request (docs/design/compat.md §6.5)."""
 
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ class FrameworkModel(Model):
         }
 
     def prepare_container_def(self, instance_type: Any = None) -> dict[str, Any]:
-        """The container of compat §6.5; names the model ``name_from_base(<repo>)`` when it has no name."""
+        """The container of docs/design/compat.md §6.5; names the model ``name_from_base(<repo>)`` when it has no name."""
         image = self.deploy_image(instance_type)
         if not self.name:
             self.name = name_from_base(base_name_from_image(image)) if isinstance(image, str) else None
@@ -173,7 +173,7 @@ class PipelineModel:
 
 
 def model_request(model: Model, instance_type: Any = None) -> dict[str, Any]:
-    """The CreateModel request of a FrameworkModel (compat §6.5) or a plain Model (compat §5.2, fix §11 #9)."""
+    """The CreateModel request of a FrameworkModel (docs/design/compat.md §6.5) or a plain Model (docs/design/compat.md §5.2, fix §11 #9)."""
     if isinstance(model, FrameworkModel):
         primary = model.prepare_container_def(instance_type)
         request: dict[str, Any] = {

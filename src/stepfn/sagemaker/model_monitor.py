@@ -1,4 +1,4 @@
-"""``DataCaptureConfig`` (sagemaker v2 ``sagemaker.model_monitor``) for CreateEndpointConfig (compat §6.7)."""
+"""``DataCaptureConfig`` (sagemaker v2 ``sagemaker.model_monitor``) for CreateEndpointConfig (docs/design/compat.md §6.7)."""
 
 from __future__ import annotations
 

@@ -146,7 +146,7 @@ class Processor(SessionHolder):
         self._current_job_name: Any = None
 
     def dropped_settings(self) -> list[str]:
-        """Settings the request does not carry (compat §11 #12): ``entrypoint`` (and a ScriptProcessor's command)."""
+        """Settings the request does not carry (docs/design/compat.md §11 #12): ``entrypoint`` (and a ScriptProcessor's command)."""
         return ["entrypoint"] if self.entrypoint else []
 
     def _generate_current_job_name(self, job_name: Any = None) -> Any:
@@ -184,7 +184,7 @@ def processing_request(
     container_entrypoint: Any = None,
     kms_key_id: Any = None,
 ) -> dict[str, Any]:
-    """The CreateProcessingJob request in compat §5.6 key order (steps 1-6)."""
+    """The CreateProcessingJob request in docs/design/compat.md §5.6 key order (steps 1-6)."""
     name = processor._generate_current_job_name(None if is_placeholder(job_name) else job_name)
     processor._current_job_name = name
     request: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""RecordIO-protobuf, the training format of the Amazon built-in algorithms (contract §5.2).
+"""RecordIO-protobuf, the training format of the Amazon built-in algorithms (docs/design/sagemaker-contract.md §5.2).
 
 Records are ``aialgs.data.Record`` protobuf messages (proto2): ``features`` and ``label`` are maps from a name to a
 ``Value`` holding a Float32/Float64/Int32 tensor. Each record is framed MXNet-RecordIO style: little-endian

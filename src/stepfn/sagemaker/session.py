@@ -1,4 +1,4 @@
-"""Session-like configuration and job names (compat §6.1).
+"""Session-like configuration and job names (docs/design/compat.md §6.1).
 
 A :class:`Session` carries the region, the default bucket and the partition that request builders need. It makes no
 AWS call unless the caller asks for something it cannot know (the region or the account's default bucket), and the
@@ -132,7 +132,7 @@ def _short_timestamp() -> str:
 
 
 def name_from_base(base: str, max_length: int = 63, short: bool = False) -> str:
-    """``base`` trimmed so that ``base-<timestamp>`` fits ``max_length`` (compat §6.1)."""
+    """``base`` trimmed so that ``base-<timestamp>`` fits ``max_length`` (docs/design/compat.md §6.1)."""
     timestamp = _short_timestamp() if short else sagemaker_timestamp()
     trimmed = base[: max_length - len(timestamp) - 1]
     return f"{trimmed}-{timestamp}"

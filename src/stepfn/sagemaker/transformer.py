@@ -1,4 +1,4 @@
-"""``Transformer`` (sagemaker v2 ``sagemaker.transformer``) and the CreateTransformJob request (compat §5.3, §6.6)."""
+"""``Transformer`` (sagemaker v2 ``sagemaker.transformer``) and the CreateTransformJob request (docs/design/compat.md §5.3, §6.6)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def transform_request(
     join_source: Any = None,
     output_path: Any = None,
 ) -> dict[str, Any]:
-    """sagemaker 2.72.3's ``transform_config``: the request in compat §5.3 key order (steps 1-5).
+    """sagemaker 2.72.3's ``transform_config``: the request in docs/design/compat.md §5.3 key order (steps 1-5).
 
     ``output_path`` overrides the transformer's (the TransformStep passes one built from a placeholder job name).
     """

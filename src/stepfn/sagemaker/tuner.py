@@ -158,7 +158,7 @@ class HyperparameterTuner:
 
 def tuning_request(tuner: HyperparameterTuner, inputs: Any = None, job_name: Any = None,
                    mini_batch_size: Any = None) -> dict[str, Any]:
-    """The CreateHyperParameterTuningJob request of compat §5.5 (before the TuningStep's additions)."""
+    """The CreateHyperParameterTuningJob request of docs/design/compat.md §5.5 (before the TuningStep's additions)."""
     if tuner.estimator_name is not None:
         raise NotImplementedError("HyperparameterTuner with estimator_name (multi-estimator tuning) is not supported.")
     if job_name is None:

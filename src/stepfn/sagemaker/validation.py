@@ -1,4 +1,4 @@
-"""Check SageMaker requests against botocore's own service model (compat §6, contract §2.5).
+"""Check SageMaker requests against botocore's own service model (docs/design/compat.md §6, docs/design/sagemaker-contract.md §2.5).
 
 botocore's ``ParamValidator`` checks types, required members and minimums but not enums, patterns or maximums.
 This walker reads the same shapes (loaded lazily through ``botocore.loaders``, once) and checks all of them, so a
@@ -18,7 +18,7 @@ from ._values import is_placeholder
 
 __all__ = ["RequestValidationError", "argument_for", "request_problems", "validate_request"]
 
-# Members botocore 1.34 still required and that classic (non-serverless) jobs need (contract §2.1).
+# Members botocore 1.34 still required and that classic (non-serverless) jobs need (docs/design/sagemaker-contract.md §2.1).
 _ALSO_REQUIRED = {
     "CreateTrainingJob": ("AlgorithmSpecification", "ResourceConfig", "StoppingCondition"),
 }

@@ -4,7 +4,7 @@
 server dispatches to it exactly as it dispatches Step Functions calls to ``LocalStepFunctionsClient``.
 
 Training jobs go to local training's own supervisor (started detached, stoppable from any process).
-Transform, processing and tuning jobs run through the engine's SageMaker task handlers (contract §1),
+Transform, processing and tuning jobs run through the engine's SageMaker task handlers (docs/design/sagemaker-contract.md §1),
 on a background thread per job: Create* returns as soon as the job's record exists (SageMaker's
 Create* does not wait for the job either), Describe* reads the record, and Stop* cancels the handler
 through its :class:`~stepfn.engine.protocol.TaskControl`. CreateEndpoint and UpdateEndpoint also return while

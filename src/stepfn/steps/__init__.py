@@ -1,6 +1,6 @@
 """The authoring API (``stepfunctions.steps``): states, choice rules, compute/service/SageMaker steps.
 
-Importing it needs no AWS region, credentials, network or boto3 session (compat.md §12.4).
+Importing it needs no AWS region, credentials, network or boto3 session (docs/design/compat.md §12.4).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Base classes for service-integration Task steps: integrations are rows, not code (style.md §4).
+"""Base classes for service-integration Task steps: integrations are rows, not code (docs/design/style.md §4).
 
 A concrete step only names its ``service`` and ``api``; the base class chooses how the caller picks
-the integration pattern (compat.md §4, §9):
+the integration pattern (docs/design/compat.md §4, §9):
 
 * :class:`CompletionStep`: ``wait_for_completion=True`` -> ``.sync``;
 * :class:`CallbackStep`: ``wait_for_callback=False`` -> ``.waitForTaskToken`` when True;

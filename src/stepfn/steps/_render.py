@@ -1,7 +1,7 @@
 """Turning stored field values into ASL values: where placeholders go and how they are spelled.
 
 The original only replaced placeholders inside ``Parameters``. stepfn keeps those bytes and extends the
-same idea to every field (compat.md §10, §12):
+same idea to every field (docs/design/compat.md §10, §12):
 
 * payload templates (Parameters, ResultSelector, ItemSelector, Assign, nested Parameters/BatchInput):
   a key ``K`` holding a placeholder becomes ``"K.$": <path>`` at the same position;
@@ -96,7 +96,7 @@ def has_expression(value: Any) -> bool:
 
 
 def render_template(value: Any) -> Any:
-    """A JSONPath payload template with placeholders moved to ``"K.$"`` keys (compat.md §3)."""
+    """A JSONPath payload template with placeholders moved to ``"K.$"`` keys (docs/design/compat.md §3)."""
     if isinstance(value, dict):
         rendered: dict[str, Any] = {}
         for key, item in value.items():

@@ -1,4 +1,4 @@
-"""Choice rules (``stepfunctions.steps.choice_rule``, compat.md §2.4).
+"""Choice rules (``stepfunctions.steps.choice_rule``, docs/design/compat.md §2.4).
 
 ``ChoiceRule.<Operator>(variable, value)`` builds a :class:`Rule` that serializes as
 ``{"Variable": …, "<Operator>": value}``; ``And``/``Or``/``Not`` compose rules. The variable is a

@@ -1,4 +1,4 @@
-"""Compute steps: Lambda, Glue, Batch, ECS (``stepfunctions.steps.compute``, compat.md §4)."""
+"""Compute steps: Lambda, Glue, Batch, ECS (``stepfunctions.steps.compute``, docs/design/compat.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ASL field names and their snake_case keyword arguments (``stepfunctions.steps.fields``, compat.md §2.1).
+"""ASL field names and their snake_case keyword arguments (``stepfunctions.steps.fields``, docs/design/compat.md §2.1).
 
 Each member is named after the ASL key and its value is the keyword argument that sets it, so
 ``Field.ItemsPath.value == "items_path"``. The members below "beyond the original" are the §10/§12
@@ -60,7 +60,7 @@ class Field(Enum):
     BackoffRate = "backoff_rate"
     NextStep = "next_step"
 
-    # Beyond the original (compat.md §10)
+    # Beyond the original (docs/design/compat.md §10)
     ResultSelector = "result_selector"
     Credentials = "credentials"
     MaxDelaySeconds = "max_delay_seconds"

@@ -1,4 +1,4 @@
-"""Service-integration resource ARNs and partition resolution (compat.md §4).
+"""Service-integration resource ARNs and partition resolution (docs/design/compat.md §4).
 
 The original created a boto3 Session for every step to learn the region's partition (13 s for 300
 states). stepfn resolves the partition cheaply and caches it per region: an explicit ``partition``

@@ -1,4 +1,4 @@
-"""Builders for the 18 ``States.*`` intrinsic functions (compat.md §10).
+"""Builders for the 18 ``States.*`` intrinsic functions (docs/design/compat.md §10).
 
 Each builder returns an :class:`Intrinsic`, which behaves like a Placeholder: put it in ``parameters``
 (or any payload template) and it renders as ``"Key.$": "States.Format('x {}', $.a)"``. Arguments may

@@ -1,4 +1,4 @@
-"""SageMaker steps (``stepfunctions.steps.sagemaker``, compat §5): Tasks whose Parameters are SageMaker requests.
+"""SageMaker steps (``stepfunctions.steps.sagemaker``, docs/design/compat.md §5): Tasks whose Parameters are SageMaker requests.
 
 Each step builds its request with :mod:`stepfn.sagemaker` (pure: nothing is uploaded, no AWS call), adds its own
 arguments, then deep-merges the caller's ``parameters`` last. ``Resource`` is
@@ -132,7 +132,7 @@ def _request_field(kwargs: dict[str, Any]) -> str:
 
 
 def _finish(request: dict[str, Any], tags: Any, kwargs: dict[str, Any]) -> None:
-    """Step tags (in place when present), then the caller's ``parameters`` deep-merged last (compat §5, §11 #8)."""
+    """Step tags (in place when present), then the caller's ``parameters`` deep-merged last (docs/design/compat.md §5, §11 #8)."""
     if tags:
         request["Tags"] = _tags(tags)
     caller = kwargs.get(_request_field(kwargs))
@@ -167,7 +167,7 @@ class TrainingStep(Task):
     The TrainingStep will also create a model by default, and the model shares the same name as the training
     job (``get_expected_model()``). ``data`` is an S3 URI, a dict of channel name to URI or TrainingInput, a
     TrainingInput, a RecordSet, a list of RecordSets, or a Placeholder; ``hyperparameters`` are merged over the
-    estimator's (compat §5.1, §11 #3).
+    estimator's (docs/design/compat.md §5.1, §11 #3).
     """
 
     def __init__(
@@ -303,7 +303,7 @@ class EndpointStep(Task):
 
 
 class TransformStep(Task):
-    """Creates a Task State to execute a SageMaker batch transform job (compat §5.3)."""
+    """Creates a Task State to execute a SageMaker batch transform job (docs/design/compat.md §5.3)."""
 
     def __init__(
         self,
@@ -347,7 +347,7 @@ class TransformStep(Task):
 
 
 class TuningStep(Task):
-    """Creates a Task State to execute a SageMaker hyperparameter tuning job (compat §5.5)."""
+    """Creates a Task State to execute a SageMaker hyperparameter tuning job (docs/design/compat.md §5.5)."""
 
     def __init__(self, state_id: str, tuner: HyperparameterTuner, job_name: Any, data: Any,
                  wait_for_completion: bool = True, tags: Any = None, **kwargs: Any) -> None:
@@ -358,7 +358,7 @@ class TuningStep(Task):
 
 
 class ProcessingStep(Task):
-    """Creates a Task State to execute a SageMaker processing job (compat §5.6)."""
+    """Creates a Task State to execute a SageMaker processing job (docs/design/compat.md §5.6)."""
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Service-integration steps (``stepfunctions.steps.service``, compat.md §4, §9).
+"""Service-integration steps (``stepfunctions.steps.service``, docs/design/compat.md §4, §9).
 
 The original's steps (DynamoDB, SNS, SQS, EventBridge, EMR, EKS, Glue DataBrew, nested Step Functions)
 and the R port's extras (Athena, CodeBuild, API Gateway, EMR on EKS, and its spellings

@@ -1,4 +1,4 @@
-"""States, Retry/Catch and Chain/Graph: the authoring vocabulary (``stepfunctions.steps.states``, compat.md §2).
+"""States, Retry/Catch and Chain/Graph: the authoring vocabulary (``stepfunctions.steps.states``, docs/design/compat.md §2).
 
 Serialization keeps the original's bytes: the keyword arguments are emitted in call order, then
 ``Type``, ``Next``/``End``, ``Retry``, ``Catch`` and the class extras (Choices/Default, Branches, an
@@ -262,7 +262,7 @@ class State(Block):
     # -- copies --------------------------------------------------------------------------------------
 
     def clone(self, deep: bool = False) -> State:
-        """A copy usable in another chain (R port ``$clone()``, compat.md §9).
+        """A copy usable in another chain (R port ``$clone()``, docs/design/compat.md §9).
 
         Shallow: new containers (fields, retries, catches, branches, choices); transitions stay shared;
         a fresh ``output()``. Deep: also copies field values, Retry/Catch objects, rules, branches and
@@ -671,7 +671,7 @@ class Graph(Block):
     """A state machine (or a branch): ``Graph(branch, timeout_seconds=, comment=, version=)``.
 
     ``to_dict()`` is the keyword arguments in call order, then ``StartAt`` and ``States`` (depth-first
-    visit order, compat.md §2.3). ``States`` is rebuilt on every call, so edits made after the Graph
+    visit order, docs/design/compat.md §2.3). ``States`` is rebuilt on every call, so edits made after the Graph
     was built are not lost (§11 #4). Beyond the original: ``query_language="JSONata"``.
     """
 
@@ -740,7 +740,7 @@ class Graph(Block):
 
     @staticmethod
     def _check_placeholders(state: State) -> None:
-        """The next state may only read this state's output through ``state.output()`` (compat.md §2.3)."""
+        """The next state may only read this state's output through ``state.output()`` (docs/design/compat.md §2.3)."""
         next_step = state.next_step
         if isinstance(next_step, Chain):
             next_step = next_step.steps[0] if next_step.steps else None

@@ -1,4 +1,4 @@
-"""Helpers kept under the original's module name (``stepfunctions.steps.utils``, compat.md §1, §4)."""
+"""Helpers kept under the original's module name (``stepfunctions.steps.utils``, docs/design/compat.md §1, §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ready-made SageMaker workflows (``stepfunctions.template``, compat §8): TrainingPipeline, InferencePipeline."""
+"""Ready-made SageMaker workflows (``stepfunctions.template``, docs/design/compat.md §8): TrainingPipeline, InferencePipeline."""
 
 from __future__ import annotations
 

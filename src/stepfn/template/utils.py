@@ -1,4 +1,4 @@
-"""Parameter rewriting used by the workflow templates (``stepfunctions.template.utils``, compat §8)."""
+"""Parameter rewriting used by the workflow templates (``stepfunctions.template.utils``, docs/design/compat.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CloudFormation export of a state machine (compat.md §7; golden ``01_hello_world.cloudformation*.yaml``).
+"""CloudFormation export of a state machine (docs/design/compat.md §7; golden ``01_hello_world.cloudformation*.yaml``).
 
 The original registered a ``str`` representer on the global ``yaml.SafeDumper`` at import time
 (§11 #7). stepfn gets the same bytes from a private SafeDumper subclass, so importing stepfn changes

@@ -1,4 +1,4 @@
-"""``Execution`` and ``ExecutionStatus`` (compat.md §7), the same on the local engine and on AWS.
+"""``Execution`` and ``ExecutionStatus`` (docs/design/compat.md §7), the same on the local engine and on AWS.
 
 An Execution only talks to "a client" with boto3's stepfunctions interface, so every method returns
 what boto3 returns, whichever backend ran the workflow.

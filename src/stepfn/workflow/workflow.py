@@ -1,4 +1,4 @@
-"""``Workflow`` (compat.md §7): create, update, run and inspect a state machine, locally or on AWS.
+"""``Workflow`` (docs/design/compat.md §7): create, update, run and inspect a state machine, locally or on AWS.
 
 A Workflow only ever talks to "a client" with boto3's ``stepfunctions`` interface:
 
@@ -242,7 +242,7 @@ class Workflow:
         return self.update(definition=self.definition, role=self.role)
 
     def clone(self, deep: bool = False) -> Workflow:
-        """A copy of this Workflow object, as the R port's ``$clone()`` (compat §9).
+        """A copy of this Workflow object, as the R port's ``$clone()`` (docs/design/compat.md §9).
 
         Name, role, ARN, client and settings are shared values; the tag list is new. With ``deep=True`` the
         definition is cloned too (``Graph.clone(deep=True)``), so editing one copy's states leaves the other's alone.

@@ -1,6 +1,6 @@
 """Local SageMaker: training jobs, models, endpoints, transform, processing and tuning run on this machine.
 
-Each module exposes ``handlers(home)`` for the engine (contract §1): ``training`` and ``serving``.
+Each module exposes ``handlers(home)`` for the engine (docs/design/sagemaker-contract.md §1): ``training`` and ``serving``.
 ``records`` keeps the Describe*-shaped record of every resource; ``images`` maps image URIs to local runtimes:
 :func:`register_image` tells stepfn how to run a bring-your-own training image without Docker.
 """

@@ -1,4 +1,4 @@
-"""Which local runtime runs a training image (contract §6): never pull an image, dispatch on its repository.
+"""Which local runtime runs a training image (docs/design/sagemaker-contract.md §6): never pull an image, dispatch on its repository.
 
 * images the user registered with :func:`register_image` run the registered command (``<command> train``, as
   ``docker run <image> train``), checked first so a user can override everything below;

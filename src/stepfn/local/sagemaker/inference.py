@@ -3,7 +3,7 @@
 Run as ``python -m stepfn.local.sagemaker.inference <spec.json>`` (``endpoints.start_model_server`` does
 that). The spec names one or more production variants; each variant is a list of containers (more than
 one for a serial inference pipeline) with its extracted model directory, code directory, entry program,
-framework and environment. The process answers on 127.0.0.1 (contract §4.1):
+framework and environment. The process answers on 127.0.0.1 (docs/design/sagemaker-contract.md §4.1):
 
 * ``GET /ping``: 200 once every model is loaded;
 * ``POST /invocations``: the handler chain ``input_fn`` -> ``predict_fn`` -> ``output_fn`` (or
@@ -163,7 +163,7 @@ class SklearnDefaults(Defaults):
 
 
 class XGBoostDefaults(Defaults):
-    """sagemaker-xgboost-container algorithm-mode serving (serve.py / serve_utils.py, contract §5.1)."""
+    """sagemaker-xgboost-container algorithm-mode serving (serve.py / serve_utils.py, docs/design/sagemaker-contract.md §5.1)."""
 
     default_accept = CSV
 

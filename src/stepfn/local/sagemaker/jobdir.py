@@ -1,4 +1,4 @@
-"""A training job's relocated ``/opt/ml`` tree (contract §1.2) and the data moving in and out of it.
+"""A training job's relocated ``/opt/ml`` tree (docs/design/sagemaker-contract.md §1.2) and the data moving in and out of it.
 
 ``<home>/sagemaker/jobs/training-job/<name>/opt/ml`` gets ``input/config/{hyperparameters,inputdataconfig,
 resourceconfig,checkpointconfig}.json``, ``input/data/<channel>/`` (File mode: copies; FastFile mode: symlinks

@@ -1,12 +1,12 @@
 """CreateModel and CreateEndpointConfig kept as Describe*-shaped records, and a model made ready to serve.
 
 ``create_model`` / ``create_endpoint_config`` validate what SageMaker validates (names, required members,
-referenced models) and store DescribeModel / DescribeEndpointConfig records (contract §2.3).
+referenced models) and store DescribeModel / DescribeEndpointConfig records (docs/design/sagemaker-contract.md §2.3).
 ``prepare_variant`` turns a stored model into what the model server (``inference.py``) loads: the
 ``ModelDataUrl`` archive extracted safely (no member may leave the model directory), the entry program
 located from ``SAGEMAKER_PROGRAM`` / ``SAGEMAKER_SUBMIT_DIRECTORY`` (a ``code/`` directory inside the model
 archive, a ``sourcedir.tar.gz`` in the object store, or a local directory), and the framework whose default
-handlers apply when the program leaves one out (contract §4.1).
+handlers apply when the program leaves one out (docs/design/sagemaker-contract.md §4.1).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""RecordIO-protobuf, the data format of SageMaker's built-in algorithms (contract §5.2), read and written
+"""RecordIO-protobuf, the data format of SageMaker's built-in algorithms (docs/design/sagemaker-contract.md §5.2), read and written
 without generated protobuf code.
 
 Framing (MXNet RecordIO): ``uint32 magic 0xCED7230A``, ``uint32 length`` (little-endian; the top 3 bits are a

@@ -1,4 +1,4 @@
-"""Describe*-shaped records of local SageMaker resources (contract §6).
+"""Describe*-shaped records of local SageMaker resources (docs/design/sagemaker-contract.md §6).
 
 One JSON file per resource at ``$STEPFN_HOME/sagemaker/<kind>/<name>.json``; kinds are ``training-job``,
 ``model``, ``endpoint-config``, ``endpoint``, ``transform-job``, ``processing-job`` and ``tuning-job``.

@@ -1,4 +1,4 @@
-"""Script mode as the sagemaker-training toolkit (5.1.4) runs it, reimplemented (contract §1.3).
+"""Script mode as the sagemaker-training toolkit (5.1.4) runs it, reimplemented (docs/design/sagemaker-contract.md §1.3).
 
 The toolkit itself takes ~0.7 s to start (it imports boto3, gevent, scipy...), so each job would pay that
 before the user's script runs. Instead this module computes what the toolkit would hand the user process,

@@ -1,7 +1,7 @@
-"""Task handlers for the serving half of local SageMaker (contract §1): models, endpoints, transform,
+"""Task handlers for the serving half of local SageMaker (docs/design/sagemaker-contract.md §1): models, endpoints, transform,
 processing and tuning jobs.
 
-Results follow the Step Functions optimized integration (sagemaker-contract §2.4): request-response tasks
+Results follow the Step Functions optimized integration (docs/design/sagemaker-contract.md §2.4): request-response tasks
 return the Create* response (``{"ModelArn": ...}``); ``.sync`` tasks wait for the job and return its
 Describe* record (timestamps as epoch milliseconds). SageMaker API errors become the Task error
 ``SageMaker.AmazonSageMakerException`` with the service's message as cause; a job that ends Failed fails the

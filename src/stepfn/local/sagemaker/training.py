@@ -5,7 +5,7 @@
 * request-response: the job starts in the background and the result is ``{"TrainingJobArn": ...}``;
 * ``.sync``: the Task waits and its result is the DescribeTrainingJob-shaped record (timestamps as epoch
   milliseconds). A job that ends Failed or Stopped fails the Task with ``States.TaskFailed`` whose cause is
-  that record as JSON; a refused request fails it with ``SageMaker.AmazonSageMakerException`` (contract §2.4).
+  that record as JSON; a refused request fails it with ``SageMaker.AmazonSageMakerException`` (docs/design/sagemaker-contract.md §2.4).
 
 A job walks SageMaker's secondary statuses (Starting, Downloading, Training, Uploading, then Completed /
 Failed / Stopped / MaxRuntimeExceeded), in its relocated ``/opt/ml`` under ``<home>/sagemaker/jobs``, with its

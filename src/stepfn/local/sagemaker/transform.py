@@ -1,4 +1,4 @@
-"""Batch transform jobs (CreateTransformJob), run against a model server for the job's duration (contract §4.2).
+"""Batch transform jobs (CreateTransformJob), run against a model server for the job's duration (docs/design/sagemaker-contract.md §4.2).
 
 For each object under ``TransformInput.DataSource.S3DataSource`` (an S3 prefix or a manifest), the object is
 split into records by ``SplitType`` (``None``: the whole object; ``Line``; ``RecordIO``; ``TFRecord``), the

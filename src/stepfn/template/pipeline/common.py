@@ -1,4 +1,4 @@
-"""What the workflow templates share: step ids and the template base class (compat §8)."""
+"""What the workflow templates share: step ids and the template base class (docs/design/compat.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``TrainingPipeline``: train, create a model, configure and deploy an endpoint (compat §8)."""
+"""``TrainingPipeline``: train, create a model, configure and deploy an endpoint (docs/design/compat.md §8)."""
 
 from __future__ import annotations
 

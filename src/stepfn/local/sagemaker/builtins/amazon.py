@@ -1,4 +1,4 @@
-"""Local emulators of the Amazon built-ins KMeans, PCA and LinearLearner (contract §5.2) on scikit-learn.
+"""Local emulators of the Amazon built-ins KMeans, PCA and LinearLearner (docs/design/sagemaker-contract.md §5.2) on scikit-learn.
 
 They read the same channels, formats (RecordIO-protobuf by default, CSV) and hyperparameters as the real
 algorithms, print ``#quality_metric`` lines as they do, and write ``model_algo-1``: a small JSON document

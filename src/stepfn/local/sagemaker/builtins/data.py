@@ -1,4 +1,4 @@
-"""Reading a built-in algorithm's channels in their real formats (contract §5): CSV (no header, label first
+"""Reading a built-in algorithm's channels in their real formats (docs/design/sagemaker-contract.md §5): CSV (no header, label first
 when the algorithm trains on labels), LIBSVM, Parquet and RecordIO-protobuf, from File-mode directories
 (files whose names start with ``.`` or ``_`` ignored, as the containers do) or Pipe-mode FIFOs.
 """

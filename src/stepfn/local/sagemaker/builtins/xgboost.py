@@ -1,4 +1,4 @@
-"""XGBoost algorithm mode (sagemaker-xgboost-container ``algorithm_mode/train.py``, contract §5.1).
+"""XGBoost algorithm mode (sagemaker-xgboost-container ``algorithm_mode/train.py``, docs/design/sagemaker-contract.md §5.1).
 
 Channels ``train`` (required) and ``validation`` (optional); content type from the channel, default
 ``text/libsvm``; CSV has no header and the label first (with ``csv_weights=1`` the weight second). Every
