@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from . import image_uris
+from . import image_uris, s3
 from ._frameworks import (
     HuggingFace,
     HuggingFaceModel,
@@ -75,7 +75,7 @@ from .processing import (
     build_processing_job_request,
     processing_request,
 )
-from .session import Session, base_name_from_image, name_from_base
+from .session import Session, base_name_from_image, get_execution_role, name_from_base
 from .transformer import Transformer, build_transform_job_request, transform_request
 from .tuner import (
     CategoricalParameter,
@@ -172,11 +172,13 @@ __all__ = [
     "endpoint_config_request",
     "endpoint_request",
     "from_sagemaker",
+    "get_execution_role",
     "image_uris",
     "model_request",
     "name_from_base",
     "processing_request",
     "rule_configs",
+    "s3",
     "s3_input",
     "training_request",
     "transform_request",

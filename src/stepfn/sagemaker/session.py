@@ -8,16 +8,20 @@ bucket is never created. Any object with ``boto_region_name`` and ``default_buck
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Protocol, runtime_checkable
 
 from stepfn._partitions import partition_for_region
+
+from ._objects import ObjectBackend, inside, object_backend
 
 __all__ = [
     "Session",
     "SessionHolder",
     "SessionLike",
     "base_name_from_image",
+    "get_execution_role",
     "name_from_base",
     "partition_for_region",
     "sagemaker_timestamp",
@@ -92,8 +96,104 @@ class Session:
         self._default_bucket = f"sagemaker-{region}-{account}"
         return self._default_bucket
 
+    # -- data helpers (sagemaker v2's Session methods notebooks call; objects go where _objects says) --------
+
+    def _objects(self) -> ObjectBackend:
+        region = self.boto_region_name if self.boto_session is not None else None
+        return object_backend(self.boto_session, region)
+
+    def upload_data(self, path: str, bucket: str | None = None, key_prefix: str = "data", callback: Any = None,
+                    extra_args: dict[str, Any] | None = None) -> str:
+        """Upload a file to ``s3://{bucket}/{key_prefix}/{name}`` (returned), or a directory's files under
+        ``s3://{bucket}/{key_prefix}/`` keeping their relative paths (the prefix is returned)."""
+        bucket = bucket or self.default_bucket()
+        objects = self._objects()
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            for directory, _, names in os.walk(path):
+                relative = "" if directory == path else os.path.relpath(directory, path).replace(os.sep, "/") + "/"
+                for name in sorted(names):
+                    objects.put_file(os.path.join(directory, name), bucket, f"{key_prefix}/{relative}{name}",
+                                     extra_args)
+            return f"s3://{bucket}/{key_prefix}"
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"upload_data: no such file or directory: {path}")
+        name = os.path.basename(path)
+        objects.put_file(path, bucket, f"{key_prefix}/{name}", extra_args)
+        return f"s3://{bucket}/{key_prefix}/{name}"
+
+    def upload_string_as_file_body(self, body: str | bytes, bucket: str, key: str, kms_key: str | None = None) -> str:
+        """Write ``body`` as the object ``s3://{bucket}/{key}`` and return that URI."""
+        extra = {"SSEKMSKeyId": kms_key, "ServerSideEncryption": "aws:kms"} if kms_key is not None else None
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        self._objects().put_bytes(data, bucket, key, extra)
+        return f"s3://{bucket}/{key}"
+
+    def download_data(self, path: str, bucket: str, key_prefix: str = "",
+                      extra_args: dict[str, Any] | None = None) -> list[str]:
+        """Download every object under ``key_prefix`` into ``path``; returns the local paths written.
+
+        As sagemaker v2: a prefix with a file extension names one object, saved under its base name; otherwise
+        each object keeps its key relative to the prefix. Keys that would land outside ``path`` are refused."""
+        objects = self._objects()
+        written = []
+        path = os.fspath(path)
+        for key, size in objects.iter_keys(bucket, key_prefix):
+            if key.endswith("/") and size == 0:
+                continue  # a console-made "folder" marker, not a file
+            if os.path.splitext(key_prefix)[1]:
+                relative = key.rsplit("/", 1)[-1]
+            else:
+                relative = os.path.relpath(key, key_prefix) if key_prefix else key
+            destination = os.path.join(path, relative)
+            if not inside(destination, path):
+                raise ValueError(f"download_data: object key {key!r} would be written outside {path}")
+            os.makedirs(os.path.dirname(destination) or ".", exist_ok=True)
+            objects.get_file(bucket, key, destination)
+            written.append(destination)
+        return written
+
+    def read_s3_file(self, bucket: str, key_prefix: str) -> str:
+        """The object ``s3://{bucket}/{key_prefix}`` decoded as UTF-8."""
+        return self._objects().get_bytes(bucket, key_prefix).decode("utf-8")
+
+    def list_s3_files(self, bucket: str, key_prefix: str) -> list[str]:
+        """The keys of the objects under ``key_prefix``."""
+        return [key for key, _ in self._objects().iter_keys(bucket, key_prefix)]
+
     def __repr__(self) -> str:
         return f"Session(region_name={self._region_name!r}, default_bucket={self._default_bucket!r})"
+
+
+# The account local ARNs carry (the local Step Functions client's default), so a role from get_execution_role()
+# looks like the other ARNs of a local run.
+LOCAL_ACCOUNT = "123456789012"
+LOCAL_EXECUTION_ROLE = "stepfn-local-execution-role"
+
+
+def get_execution_role(sagemaker_session: Session | None = None, use_default: bool = False) -> str:
+    """The IAM role ARN jobs run as (``sagemaker.get_execution_role``).
+
+    On the local backend (a session without a ``boto_session``) nothing checks roles, so this names a local role
+    in the partition of the session's region without calling STS. A session built on boto3 asks STS, as sagemaker
+    v2 does, and turns an assumed-role identity into its role ARN; an identity that is no role is an error (v2's
+    ``use_default`` creates an IAM role, which stepfn never does).
+    """
+    session = sagemaker_session or Session()
+    if session.boto_session is None:
+        partition = partition_for_region(session._region_name) if session._region_name else "aws"
+        return f"arn:{partition}:iam::{LOCAL_ACCOUNT}:role/{LOCAL_EXECUTION_ROLE}"
+    identity = session.boto_session.client("sts", region_name=session.boto_region_name).get_caller_identity()
+    arn: str = identity["Arn"]
+    if ":assumed-role/" in arn:
+        prefix, _, rest = arn.partition(":assumed-role/")
+        return f"{prefix.replace(':sts:', ':iam:')}:role/{rest.split('/', 1)[0]}"
+    if ":role/" in arn:
+        return arn
+    raise ValueError(
+        f"The current AWS identity is not a role: {arn}. Pass role= explicitly"
+        + (" (stepfn does not create AmazonSageMaker-DefaultRole)." if use_default else ".")
+    )
 
 
 class SessionHolder:
