@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("stepfn")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+# The one place the version is written: pyproject.toml reads it (``[tool.setuptools.dynamic]``), and
+# ``stepfn --version``, the user agent and CHANGELOG.md's top heading follow it. A literal rather than a git tag
+# (setuptools-scm) so a source checkout on PYTHONPATH, a clone without tags and the built wheel all agree.
+__version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

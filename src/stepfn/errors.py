@@ -5,7 +5,8 @@
     │   └── ValidationError    static validation found problems; ``diagnostics`` lists every one
     ├── StatesError            an ASL runtime error (``States.*`` or a task's own error name)
     ├── ServiceError           a backend call (SageMaker, Lambda, AWS) failed; keeps the raw response
-    └── StoreError             the execution store could not read or write
+    ├── StoreError             the execution store could not read or write
+    └── MissingExtraError      an optional dependency is not installed; the message names the extra
 
 Every error keeps its constructor arguments so that it pickles across process boundaries
 (training jobs and resumed executions run in other processes). Messages name the state, the
@@ -129,9 +130,27 @@ class StoreError(StepfnError):
     """The SQLite store (or the object store) could not complete an operation."""
 
 
+class MissingExtraError(StepfnError, ModuleNotFoundError):
+    """``purpose`` needs ``module``, which comes with stepfn's ``extra``: the message gives the pip command.
+
+    A ``ModuleNotFoundError`` too, so code that falls back when an import fails keeps working."""
+
+    def __init__(self, purpose: str, module: str, extra: str) -> None:
+        self.purpose = purpose
+        self.extra = extra
+        super().__init__(
+            f"{purpose} needs {module}, which stepfn installs with its {extra!r} extra: pip install 'stepfn[{extra}]'",
+            name=module,
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.purpose, self.name, self.extra))
+
+
 __all__ = [
     "DefinitionError",
     "Diagnostic",
+    "MissingExtraError",
     "ServiceError",
     "StatesError",
     "StepfnError",

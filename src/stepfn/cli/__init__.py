@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from stepfn import __version__
 from stepfn.cli.loading import LOCAL_ROLE, load_target, parse_input
 from stepfn.workflow.progress import read_executions, read_history, read_state_machines
 
@@ -29,7 +30,7 @@ def _client() -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-@click.version_option(package_name="stepfn")
+@click.version_option(__version__, prog_name="stepfn", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Build, run and watch ML workflows as AWS Step Functions state machines, locally."""

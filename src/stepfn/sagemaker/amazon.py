@@ -199,7 +199,10 @@ class AmazonAlgorithmEstimatorBase(EstimatorBase):
         stepfn's local object store. ``encrypt`` is accepted for signature compatibility (local objects are
         not encrypted; on AWS use bucket default encryption).
         """
-        import numpy as np
+        from stepfn._extras import needs_extra
+
+        with needs_extra("record_set (RecordIO-protobuf shards)"):
+            import numpy as np
 
         array = np.asarray(train)
         if array.ndim != 2:

@@ -37,6 +37,8 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from stepfn._extras import needs_extra, require_extra
+
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
 CSV = "text/csv"
@@ -65,7 +67,8 @@ def media_type(header: str | None) -> str | None:
 
 
 def decode(body: bytes, content_type: str | None) -> Any:
-    import numpy as np
+    with needs_extra("Decoding a request with the default input_fn"):
+        import numpy as np
 
     kind = media_type(content_type)
     try:
@@ -85,7 +88,8 @@ def decode(body: bytes, content_type: str | None) -> Any:
 
 
 def encode(array: Any, accept: str) -> bytes:
-    import numpy as np
+    with needs_extra("Encoding a response with the default output_fn"):
+        import numpy as np
 
     kind = media_type(accept)
     if kind == JSON:
@@ -329,6 +333,9 @@ class Container:
         framework = spec.get("Framework") or "generic"
         if framework not in FRAMEWORK_DEFAULTS:
             raise InferenceError(f"No local serving defaults for framework {framework!r}")
+        if framework != "generic":
+            # The framework defaults load models and parse bodies with numpy, joblib, xgboost: say so up front.
+            require_extra("ml", f"Serving a {framework} model locally")
         model_dir = Path(spec["ModelDir"])
         module = None
         if spec.get("Program"):

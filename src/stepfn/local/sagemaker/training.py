@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stepfn._extras import require_extra
 from stepfn.engine.protocol import TaskControl, TaskHandler, TaskRequest
-from stepfn.errors import ServiceError, StatesError, StoreError
+from stepfn.errors import MissingExtraError, ServiceError, StatesError, StoreError
 from stepfn.local.objectstore import ObjectStore, stepfn_home
 from stepfn.local.sagemaker.images import Runtime, UnknownImageError, repository_of, resolve_image
 from stepfn.local.sagemaker.jobdir import (
@@ -506,7 +507,7 @@ class _Run:
             (self.job.root / "supervisor.json").write_text(
                 json.dumps({"pid": os.getpid(), "start": _process_start(os.getpid())}))
             argv, env, cwd, definitions = self._prepare(stop)
-        except (ChannelError, ScriptModeError, StoreError, OSError, ServiceError) as exc:
+        except (ChannelError, ScriptModeError, StoreError, OSError, ServiceError, MissingExtraError) as exc:
             stop.set()
             remove_staged_inputs(self.job)
             return self.fail(f"ClientError: {exc}")
@@ -641,6 +642,9 @@ class _Run:
         )
         if runtime.kind == "builtin":
             from stepfn.local.sagemaker.builtins import METRIC_DEFINITIONS
+
+            # The algorithm's process imports numpy, scikit-learn, xgboost: fail here with the install command.
+            require_extra("ml", f"The local built-in {runtime.algorithm} algorithm")
 
             known = {d.get("Name") for d in definitions}
             definitions += [d for d in METRIC_DEFINITIONS[runtime.algorithm or ""] if d["Name"] not in known]

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stepfn._extras import require_extra
 from stepfn.engine.protocol import TaskControl
 from stepfn.errors import ServiceError
 from stepfn.local.sagemaker.records import RecordStore, arn, now_millis, sagemaker_error
@@ -247,6 +248,7 @@ class TuningJobs:
         from stepfn.local.sagemaker.serving import begin_job, run_detached, run_guarded
 
         name, definition, objective, parameters = validate_request(params)
+        require_extra("ml", "A local hyperparameter tuning job (searched with optuna)", "optuna")
         for parent in (params.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs") or []:
             parent_name = parent.get("HyperParameterTuningJobName") if isinstance(parent, dict) else None
             if not isinstance(parent_name, str) or self.records.get(KIND, parent_name) is None:
