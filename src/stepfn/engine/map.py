@@ -37,10 +37,10 @@ from stepfn.engine.definition import (
     template,
 )
 from stepfn.engine.history import History, Journal, Payload
-from stepfn.engine.parallel import Aborted, run_all, run_branch_graph
+from stepfn.engine.parallel import run_all, run_branch_graph
 from stepfn.engine.protocol import TaskRequest
 from stepfn.engine.retry import RetryingNode, retrying_fields
-from stepfn.engine.runtime import Frame, Halt, Variables, format_timestamp
+from stepfn.engine.runtime import Aborted, AbortScope, Frame, Halt, Variables, format_timestamp
 from stepfn.engine.task import _Control, _invoke, _Waiter, find_handler
 from stepfn.errors import DefinitionError, StatesError
 
@@ -104,14 +104,14 @@ class MapRun:
                 self.tolerated_percentage = tolerated_percentage
             self._slots.notify_all()
 
-    def acquire(self, index: int, cancel: threading.Event, abort: threading.Event) -> None:
+    def acquire(self, index: int, cancel: threading.Event, scope: AbortScope) -> None:
         """Wait until child ``index`` may start: children start in item order, at most MaxConcurrency at a
         time (Halt/Aborted when the run must stop instead)."""
         with self._slots:
             while True:
                 if cancel.is_set():
                     raise Halt()
-                if abort.is_set():
+                if scope.aborted():
                     raise Aborted()
                 if index == self._admitted and not (self.max_concurrency and self._running >= self.max_concurrency):
                     break
@@ -298,12 +298,12 @@ class MapNode(RetryingNode):
         start_event = frame.last_event
         name = self.name
 
-        def iteration(i: int, abort: threading.Event) -> Any:
+        def iteration(i: int, group: AbortScope) -> Any:
             scope = Variables(frame.variables) if processor.assigns else frame.variables
-            child = Frame(frame.run, scope, start_event)
+            child = Frame(frame.run, scope, start_event, group)
             child.emit("MapIterationStarted", {"name": name, "index": i})
             try:
-                output = run_branch_graph(child, processor, inputs[i], abort)
+                output = run_branch_graph(child, processor, inputs[i])
             except StatesError:
                 child.emit("MapIterationFailed", {"name": name, "index": i})
                 raise
@@ -316,7 +316,7 @@ class MapNode(RetryingNode):
         limit = INLINE_MAX_CONCURRENCY if max_concurrency == 0 else min(max_concurrency, INLINE_MAX_CONCURRENCY)
         try:
             return run_all(len(items), iteration, blocking=self.blocking, max_concurrency=limit,
-                           history=frame.run.history)
+                           history=frame.run.history, parent=frame.scope)
         except StatesError as exc:
             raise StatesError(exc.error, exc.cause, state=exc.state or self.name) from None
 
@@ -371,14 +371,14 @@ class MapNode(RetryingNode):
         machine_label = f"{run.state_machine_context['Name']}/{map_run.label}"
         child_machine = f"{prefix}:stateMachine:{machine_label}"
 
-        def child_execution(i: int, abort: threading.Event) -> Any:
-            map_run.acquire(i, run.cancel, abort)
+        def child_execution(i: int, group: AbortScope) -> Any:
+            map_run.acquire(i, run.cancel, group)
             try:
-                return one_child(i, abort)
+                return one_child(i, group)
             finally:
                 map_run.release()
 
-        def one_child(i: int, abort: threading.Event) -> Any:
+        def one_child(i: int, group: AbortScope) -> Any:
             name = run.new_uuid()
             arn = f"{prefix}:execution:{machine_label}:{name}"
             start = run.clock.now()
@@ -391,12 +391,12 @@ class MapNode(RetryingNode):
                     role_arn=run.role_arn)
             history = History(run.clock, journal)
             child_run = dataclasses.replace(run, history=history, execution_arn=arn, name=name, input=inputs[i])
-            child = Frame(child_run, Variables(frame.variables), 0)
+            child = Frame(child_run, Variables(frame.variables), 0, group)
             child.emit("ExecutionStarted", {"input": Payload(inputs[i]), "roleArn": run.role_arn})
             record = records[i]
             record.update(ExecutionArn=arn, Name=name, Input=inputs[i], StartDate=format_timestamp(start))
             try:
-                output = run_branch_graph(child, processor, inputs[i], abort)
+                output = run_branch_graph(child, processor, inputs[i])
                 run.check()  # a task that returned after the execution was stopped does not succeed it
                 record.update(Status="SUCCEEDED", Output=output)
                 child.emit("ExecutionSucceeded", {"output": Payload(output)})
@@ -404,8 +404,12 @@ class MapNode(RetryingNode):
             except StatesError as exc:
                 with lock:
                     failures.append(exc)
+                    over = not map_run.tolerated(len(failures))
                 record.update(Status="FAILED", Error=exc.error, Cause=exc.cause)
                 child.emit("ExecutionFailed", {"error": exc.error, "cause": exc.cause})
+                if over:
+                    # Past the tolerance the run has failed: AWS stops the running children and starts no more.
+                    group.abort()
                 return {"Error": exc.error, **({"Cause": exc.cause} if exc.cause is not None else {})}
             except (Aborted, Halt):
                 child.emit("ExecutionAborted")
@@ -417,7 +421,7 @@ class MapNode(RetryingNode):
         # With an observer, UpdateMapRun may raise MaxConcurrency mid-run: a full pool, gated by the run.
         pool = 0 if observer is not None else map_run.max_concurrency
         results = run_all(len(inputs), child_execution, blocking=self.blocking, max_concurrency=pool,
-                          history=run.history)
+                          history=run.history, parent=frame.scope)
         failed = len(failures)
         if failed and not map_run.tolerated(failed):
             if map_run.tolerated_count is None and map_run.tolerated_percentage is None:

@@ -2,14 +2,14 @@
 
 Branches/iterations whose graphs cannot block (no Task, Wait or blocking nested state) run inline on
 the execution's thread, one after another: that is both faster and deterministic. Blocking ones run on
-a bounded pool (no thread per item). The first failure wins; siblings still running stop at their next
-state and their results are dropped.
+a bounded pool (no thread per item). The first failure wins and fails the state at once, as on AWS:
+siblings still running stop, in-flight tasks included (their handlers see ``TaskControl.cancelled()``),
+and their results are dropped.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -25,32 +25,46 @@ from stepfn.engine.definition import (
 )
 from stepfn.engine.history import BufferedHistory, History
 from stepfn.engine.retry import RetryingNode, retrying_fields
-from stepfn.engine.runtime import Frame, Variables
+from stepfn.engine.runtime import Aborted, AbortScope, Frame, Variables
 from stepfn.errors import DefinitionError, StatesError
 
 __all__ = ["Aborted", "ParallelNode", "run_all", "run_branch_graph"]
 
 
-class Aborted(Exception):
-    """A sibling failed: this branch/iteration stops without recording more."""
+def run_all(count: int, work: Callable[[int, AbortScope], Any], *, blocking: bool, max_concurrency: int,
+            history: Any, parent: AbortScope | None) -> list[Any]:
+    """Run ``work(i, scope)`` for every i; results in order.
+
+    The first StatesError aborts the group's scope (siblings in flight stop: their tasks see
+    ``cancelled()``) and propagates once every sibling has unwound, so the history is complete when the
+    state records its failure. ``work`` may also abort the scope itself (a Map Run over its tolerance); the
+    siblings' results are then None. ``parent`` is the enclosing group: when it aborts, so does this one."""
+    scope = AbortScope(parent)
+    try:
+        if not blocking or count <= 1 or max_concurrency == 1:
+            results: list[Any] = [None] * count
+            for i in range(count):
+                try:
+                    results[i] = work(i, scope)
+                except Aborted:
+                    if not scope.aborted() or (parent is not None and parent.aborted()):
+                        raise
+                    break  # this group was aborted by one of its own: the rest never start
+        else:
+            workers = min(count, max_concurrency if max_concurrency > 0 else count, 64)
+            with history.concurrently():
+                results = _run_pool(count, work, scope, workers)
+    finally:
+        scope.close()
+    if parent is not None and parent.aborted():
+        raise Aborted()  # an enclosing group failed meanwhile: this state does not succeed
+    return results
 
 
-def run_all(count: int, work: Callable[[int, threading.Event], Any], *, blocking: bool,
-            max_concurrency: int, history: Any) -> list[Any]:
-    """Run ``work(i, abort)`` for every i; results in order. The first StatesError propagates."""
-    abort = threading.Event()
-    if not blocking or count <= 1 or max_concurrency == 1:
-        return [work(i, abort) for i in range(count)]
-    workers = min(count, max_concurrency if max_concurrency > 0 else count, 64)
-    with history.concurrently():
-        return _run_pool(count, work, abort, workers)
-
-
-def _run_pool(count: int, work: Callable[[int, threading.Event], Any], abort: threading.Event,
-              workers: int) -> list[Any]:
+def _run_pool(count: int, work: Callable[[int, AbortScope], Any], scope: AbortScope, workers: int) -> list[Any]:
     results: list[Any] = [None] * count
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stepfn-branch") as pool:
-        futures = {pool.submit(work, i, abort): i for i in range(count)}
+        futures = {pool.submit(work, i, scope): i for i in range(count)}
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         first_error: BaseException | None = None
         for future in done:
@@ -58,7 +72,7 @@ def _run_pool(count: int, work: Callable[[int, threading.Event], Any], abort: th
                 first_error = future.exception()
                 break
         if first_error is not None:
-            abort.set()
+            scope.abort()
         for future, i in futures.items():
             try:
                 results[i] = future.result()
@@ -67,16 +81,17 @@ def _run_pool(count: int, work: Callable[[int, threading.Event], Any], abort: th
             except BaseException as exc:
                 if first_error is None:
                     first_error = exc
+                    scope.abort()
         if first_error is not None:
             raise first_error
     return results
 
 
-def run_branch_graph(frame: Frame, graph: Graph, value: Any, abort: threading.Event) -> Any:
-    """``run_graph`` that also stops when a sibling failed."""
+def run_branch_graph(frame: Frame, graph: Graph, value: Any) -> Any:
+    """``run_graph`` that also stops when a sibling failed (``frame.scope`` was aborted)."""
     name: str | None = graph.start_at
     while name is not None:
-        if abort.is_set():
+        if frame.aborted():
             raise Aborted()
         value, name = frame.run_state(graph.states[name], value)
     return value
@@ -116,13 +131,14 @@ class ParallelNode(RetryingNode):
         buffered = not self.blocking and target is not None
         buffers = [BufferedHistory(run.clock) for _ in self.branches] if buffered else []
 
-        def branch(i: int, abort: threading.Event) -> Any:
+        def branch(i: int, scope: AbortScope) -> Any:
             branch_run = dataclasses.replace(run, history=buffers[i]) if buffered else run
-            child = Frame(branch_run, Variables(frame.variables), start_event)
-            return run_branch_graph(child, self.branches[i], branch_input, abort)
+            child = Frame(branch_run, Variables(frame.variables), start_event, scope)
+            return run_branch_graph(child, self.branches[i], branch_input)
 
         try:
-            return run_all(len(self.branches), branch, blocking=self.blocking, max_concurrency=0, history=history)
+            return run_all(len(self.branches), branch, blocking=self.blocking, max_concurrency=0, history=history,
+                           parent=frame.scope)
         except StatesError as exc:
             raise StatesError(exc.error, exc.cause, state=exc.state or self.name) from None
         finally:

@@ -18,7 +18,7 @@ from typing import Any
 from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template
 from stepfn.asl.paths import RESULT_PATH_DEFAULT, Template, apply_result_path
 from stepfn.engine.definition import StateNode, evaluate_assign, result_path, template
-from stepfn.engine.runtime import Frame, Halt
+from stepfn.engine.runtime import Frame
 from stepfn.errors import DefinitionError, StatesError
 
 __all__ = ["Catcher", "Retriable", "Retrier", "RetryingNode", "compile_catchers", "compile_retriers", "matches",
@@ -147,8 +147,7 @@ def run_with_retry(frame: Frame, node: StateNode, value: Any, retriers: tuple[Re
                 counts[chosen] += 1
                 number += 1
                 frame.run.history.checkpoint()
-                if not frame.run.clock.sleep(delay, frame.run.cancel):
-                    raise Halt() from None
+                frame.sleep(delay)
                 frame.retry_count = number
                 continue
             if node.failed_event and failure.error != RUNTIME:

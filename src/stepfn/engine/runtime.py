@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from stepfn.engine.definition import Graph, StateNode
     from stepfn.engine.protocol import TaskHandler
 
-__all__ = ["MAX_PAYLOAD_BYTES", "Frame", "Halt", "Run", "Variables", "check_size", "format_timestamp", "run_graph"]
+__all__ = ["MAX_PAYLOAD_BYTES", "AbortScope", "Aborted", "Frame", "Halt", "Run", "Variables", "check_size",
+           "format_timestamp", "run_graph"]
 
 RUNTIME = "States.Runtime"
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
@@ -51,6 +52,70 @@ def check_size(value: Any, name: str) -> None:
 
 class Halt(Exception):
     """The execution was stopped or timed out: unwind without recording anything more."""
+
+
+class Aborted(Exception):
+    """A sibling branch or iteration failed: this one stops; its Map or Parallel records it as aborted."""
+
+
+class AbortScope:
+    """The stop switch of one group of Map iterations (or Parallel branches, or Map Run children).
+
+    AWS fails a Map or Parallel state as soon as an iteration or branch fails (beyond the tolerated failures)
+    and stops the others at once, in-flight tasks included: a SageMaker job gets StopTrainingJob semantics.
+    :meth:`abort` marks the group; work inside it sees that through :meth:`aborted` (a nested group asks the
+    enclosing ones), and every wait registered with :meth:`watch`, in this group or a nested one, is woken, so
+    a task handler polling ``TaskControl.cancelled()``, a Wait state or a retry delay ends now, not later.
+    """
+
+    __slots__ = ("_aborted", "_children", "_lock", "_wakers", "parent")
+
+    def __init__(self, parent: AbortScope | None = None) -> None:
+        self.parent = parent
+        self._aborted = False
+        self._lock = threading.Lock()
+        self._wakers: set[threading.Event] = set()
+        self._children: set[AbortScope] = set()
+        if parent is not None:
+            with parent._lock:
+                parent._children.add(self)
+
+    def aborted(self) -> bool:
+        scope: AbortScope | None = self
+        while scope is not None:
+            if scope._aborted:
+                return True
+            scope = scope.parent
+        return False
+
+    def abort(self) -> None:
+        self._aborted = True
+        self._wake()
+
+    def _wake(self) -> None:
+        with self._lock:
+            wakers, children = list(self._wakers), list(self._children)
+        for waker in wakers:
+            waker.set()
+        for child in children:
+            child._wake()
+
+    def watch(self, *events: threading.Event) -> None:
+        with self._lock:
+            self._wakers.update(events)
+        if self.aborted():  # aborted while registering: the waker would have been missed
+            for event in events:
+                event.set()
+
+    def unwatch(self, *events: threading.Event) -> None:
+        with self._lock:
+            self._wakers.difference_update(events)
+
+    def close(self) -> None:
+        """The group is over: the enclosing one stops tracking it."""
+        if self.parent is not None:
+            with self.parent._lock:
+                self.parent._children.discard(self)
 
 
 def format_timestamp(stamp: datetime | float) -> str:
@@ -162,12 +227,14 @@ class Frame:
     """The walk of one graph: variables, event lane and the current state's ``$$.State`` values."""
 
     __slots__ = ("entered_id", "entered_time", "inspect", "last_event", "map_item", "retry_count", "run",
-                 "state", "state_input", "task_token", "variables")
+                 "scope", "state", "state_input", "task_token", "variables")
 
-    def __init__(self, run: Run, variables: Variables, last_event: int) -> None:
+    def __init__(self, run: Run, variables: Variables, last_event: int, scope: AbortScope | None = None) -> None:
         self.run = run
         self.variables = variables
         self.last_event = last_event
+        self.scope = scope
+        """The group of iterations or branches this frame belongs to (None at the top level)."""
         self.state: StateNode | None = None
         self.state_input: Any = None
         self.entered_time: datetime | float = run.start_time
@@ -186,7 +253,36 @@ class Frame:
 
     def child(self, variables: Variables | None = None) -> Frame:
         """A frame for a branch/iteration starting after this frame's last event."""
-        return Frame(self.run, variables if variables is not None else Variables(self.variables), self.last_event)
+        return Frame(self.run, variables if variables is not None else Variables(self.variables), self.last_event,
+                     self.scope)
+
+    # ---------------------------------------------------------------------------------- stopping
+    def aborted(self) -> bool:
+        return self.scope is not None and self.scope.aborted()
+
+    def check(self) -> None:
+        """Halt when the execution was stopped, Aborted when a sibling iteration or branch failed."""
+        self.run.check()
+        if self.aborted():
+            raise Aborted()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` on the execution's clock; a stop or a sibling's failure cuts it short (and unwinds)."""
+        if self.scope is None:
+            if not self.run.clock.sleep(seconds, self.run.cancel):
+                raise Halt()
+            return
+        wake = threading.Event()
+        self.run.wakers.add(wake)
+        self.scope.watch(wake)
+        try:
+            if self.run.cancel.is_set():
+                wake.set()
+            self.run.clock.sleep(seconds, wake)
+        finally:
+            self.run.wakers.discard(wake)
+            self.scope.unwatch(wake)
+        self.check()
 
     # ---------------------------------------------------------------------------------- context
     def context(self) -> dict[str, Any]:

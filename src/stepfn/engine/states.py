@@ -19,7 +19,7 @@ from stepfn.asl.paths import (
 )
 from stepfn.engine.definition import IDENTITY, Compiler, StateNode, common_fields, optional_path, result_path, template
 from stepfn.engine.history import as_datetime
-from stepfn.engine.runtime import Frame, Halt
+from stepfn.engine.runtime import Frame
 from stepfn.errors import DefinitionError, StatesError
 
 __all__ = ["FailNode", "PassNode", "SucceedNode", "WaitNode", "parse_timestamp"]
@@ -197,8 +197,8 @@ class WaitNode(StateNode):
         delay -= max(0.0, (frame.run.clock.now() - as_datetime(frame.entered_time)).total_seconds())
         if delay > 0:
             frame.run.history.checkpoint()
-        if delay > 0 and not frame.run.clock.sleep(delay, frame.run.cancel):
-            raise Halt()
+        if delay > 0:
+            frame.sleep(delay)
         if self.jsonata:
             assigned = self.evaluate_assign(frame, value, states)
             return self.finish(frame, self.evaluate_output(frame, states, value), assigned)

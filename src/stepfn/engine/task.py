@@ -27,7 +27,7 @@ from stepfn.engine.definition import Compiler, common_fields, optional_path, tem
 from stepfn.engine.history import Payload
 from stepfn.engine.protocol import IntegrationPattern, TaskHandler, TaskRequest
 from stepfn.engine.retry import RetryingNode, retrying_fields
-from stepfn.engine.runtime import Frame, Halt, Run, check_size, new_task_token
+from stepfn.engine.runtime import Aborted, AbortScope, Frame, Halt, Run, check_size, new_task_token
 from stepfn.errors import DefinitionError, StatesError
 
 __all__ = ["Resource", "TaskNode", "TokenRegistry", "parse_resource"]
@@ -163,9 +163,12 @@ class _Control:
 
     run: Run
     waiter: _Waiter
+    scope: AbortScope | None = None
+    """The task's Map iteration or Parallel branch group: a sibling's failure cancels the task too."""
 
     def cancelled(self) -> bool:
-        return self.run.cancel.is_set() or self.waiter.cancelled.is_set()
+        return (self.run.cancel.is_set() or self.waiter.cancelled.is_set()
+                or (self.scope is not None and self.scope.aborted()))
 
     def heartbeat(self) -> None:
         self.waiter.beat()
@@ -318,11 +321,15 @@ class TaskNode(RetryingNode):
             context=frame.context(),
         )
         try:
-            result = self._call(run, request, timeout, heartbeat)
+            result = self._call(run, request, timeout, heartbeat, frame.scope)
+            frame.check()
             if resource.kind == "lambda" and isinstance(result, dict) and "Payload" in result and "StatusCode" in result:
                 result = result["Payload"]
             check_size(result, resource.arn if resource.kind != "service" else resource.service)
         except StatesError as exc:
+            # A task cancelled because a sibling failed (its job Stopped) is aborted with its iteration: no
+            # TaskFailed, and no Retry or Catch.
+            frame.check()
             error = exc if exc.state is None else StatesError(exc.error, exc.cause)
             event = timed_out if error.error in ("States.Timeout", "States.HeartbeatTimeout") else failed
             frame.emit(event, {**name_fields, "error": error.error, "cause": error.cause})
@@ -335,24 +342,28 @@ class TaskNode(RetryingNode):
         run.history.checkpoint()
         return result
 
-    def _call(self, run: Run, request: TaskRequest, timeout: float | None, heartbeat: float | None) -> Any:
+    def _call(self, run: Run, request: TaskRequest, timeout: float | None, heartbeat: float | None,
+              scope: AbortScope | None) -> Any:
         mocked = run.mock.handler(self.name, request) if run.mock is not None else None
         if mocked is not None:
-            return _invoke(mocked, request, _Control(run, _Waiter(run)))
+            return _invoke(mocked, request, _Control(run, _Waiter(run), scope))
         handler = find_handler(run.handlers, request.service, request.action)
         if handler is None:
             raise StatesError("States.TaskFailed",
                               f"No local handler is registered for '{request.service}:{request.action}' "
                               f"(resource {request.resource}).")
         waiter = _Waiter(run)
-        control = _Control(run, waiter)
+        control = _Control(run, waiter, scope)
         token_wait = request.pattern == "wait_for_task_token"
         tokens: TokenRegistry | None = run.tokens
         if token_wait:
             assert tokens is not None and request.task_token is not None
             tokens.register(request.task_token, waiter)
-        # Stopping the execution wakes the wait below and any control.sleep() of the handler.
+        # Stopping the execution, or a sibling's failure, wakes the wait below and any control.sleep() of the
+        # handler.
         run.wakers.update((waiter.wake, waiter.cancelled))
+        if scope is not None:
+            scope.watch(waiter.wake, waiter.cancelled)
         try:
             if not token_wait and timeout is None and heartbeat is None:
                 return _invoke(handler, request, control)
@@ -364,10 +375,12 @@ class TaskNode(RetryingNode):
                 thread = threading.Thread(target=_run_in_thread, args=(handler, request, control, waiter),
                                           name=f"stepfn-task-{self.name}", daemon=True)
                 thread.start()
-            return _await(run, waiter, timeout or DEFAULT_TIMEOUT_SECONDS, heartbeat)
+            return _await(control, timeout or DEFAULT_TIMEOUT_SECONDS, heartbeat)
         finally:
             waiter.cancelled.set()
             run.wakers.difference_update((waiter.wake, waiter.cancelled))
+            if scope is not None:
+                scope.unwatch(waiter.wake, waiter.cancelled)
             if token_wait and tokens is not None and request.task_token is not None:
                 tokens.release(request.task_token)
 
@@ -393,7 +406,8 @@ def _run_in_thread(handler: TaskHandler, request: TaskRequest, control: _Control
         waiter.fail(StatesError("States.TaskFailed", repr(exc)))
 
 
-def _await(run: Run, waiter: _Waiter, timeout: float, heartbeat: float | None) -> Any:
+def _await(control: _Control, timeout: float, heartbeat: float | None) -> Any:
+    run, waiter = control.run, control.waiter
     clock = run.clock
     start = clock.now()
     while True:
@@ -401,6 +415,8 @@ def _await(run: Run, waiter: _Waiter, timeout: float, heartbeat: float | None) -
         if waiter.done.is_set():
             break
         run.check()
+        if control.scope is not None and control.scope.aborted():
+            raise Aborted()
         now = clock.now()
         remaining = timeout - (now - start).total_seconds()
         if remaining <= 0:
