@@ -102,3 +102,32 @@ def test_map_progress_counts_items(tmp_path: Path, stepfn_home: Path) -> None:
     path.write_text(json.dumps(definition))
     result = stepfn("run", str(path), "--input", '{"items": [1, 2, 3]}', home=stepfn_home, check=True)
     assert "3/3" in result.stdout and '"v": 6' in result.stdout
+
+
+def test_run_stages_a_lone_local_entry_point_as_create_or_update_does(tmp_path: Path, stepfn_home: Path) -> None:
+    """``SKLearn(entry_point="train.py")`` with no source_dir: ``stepfn run`` packs the script where the
+    definition's sagemaker_submit_directory points, as ``Workflow.create_or_update`` does for ``python FILE``."""
+    (tmp_path / "train.py").write_text(
+        "import os\n"
+        "rows = open(os.path.join(os.environ['SM_CHANNEL_TRAIN'], 'data.csv')).read().split()\n"
+        "open(os.path.join(os.environ['SM_MODEL_DIR'], 'rows.txt'), 'w').write(str(len(rows)))\n"
+        "print('trained on', len(rows), 'rows')\n"
+    )
+    (tmp_path / "pipeline.py").write_text(
+        "from stepfn.sagemaker import Session, SKLearn\n"
+        "from stepfn.steps import TrainingStep\n"
+        "from stepfn.workflow import Workflow\n"
+        "ROLE = 'arn:aws:iam::111122223333:role/Role'\n"
+        "estimator = SKLearn(entry_point='train.py', framework_version='1.2-1', role=ROLE, instance_count=1,\n"
+        "                    instance_type='ml.m5.large',\n"
+        "                    sagemaker_session=Session(region_name='us-east-1', default_bucket='bkt'))\n"
+        "workflow = Workflow('lone-entry', TrainingStep('Train', estimator=estimator, job_name='lone-1',\n"
+        "                    data={'train': 's3://bkt/train/'}), role=ROLE)\n"
+    )
+    from stepfn.local.objectstore import ObjectStore
+
+    ObjectStore(stepfn_home / "s3").put_bytes("s3://bkt/train/data.csv", b"1\n2\n3\n")
+    ran = stepfn("run", "pipeline.py", home=stepfn_home, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "trained on 3 rows" in ran.stdout and "SUCCEEDED" in ran.stdout
+    assert (stepfn_home / "s3" / "bkt" / "lone-1" / "output" / "model.tar.gz").is_file()

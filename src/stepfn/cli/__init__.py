@@ -59,6 +59,12 @@ def run(target: str, input_: str | None, name: str | None, progress: bool | None
     loaded = load_target(target)
     inputs = parse_input(input_)
     client = _client()
+    if loaded.workflow is not None:
+        from stepfn.workflow._stage_code import stage_local_entry_points
+
+        # What Workflow.create_or_update does locally: a lone local entry_point (SKLearn(entry_point="train.py"))
+        # is packed where the definition's sagemaker_submit_directory points.
+        stage_local_entry_points(loaded.workflow.definition, client.home)
     arn = _deploy(client, loaded.name, loaded.definition)
     kwargs: dict[str, Any] = {"stateMachineArn": arn, "input": json.dumps(inputs)}
     if name:
