@@ -11,6 +11,7 @@ import pytest
 from scipy.sparse import csr_matrix
 
 from stepfn.errors import StoreError
+from stepfn.local.sagemaker import jobdir
 from stepfn.local.sagemaker.jobdir import JobDir, pack, safe_extract
 from stepfn.local.sagemaker.jobprocess import MetricCollector, clean_environment
 from stepfn.local.sagemaker.recordio import RecordIOError, read_records, read_records_as_arrays
@@ -34,21 +35,67 @@ def _member(name: str, kind: bytes = tarfile.REGTYPE, target: str = "") -> tarfi
     return info
 
 
-@pytest.mark.parametrize("members", [
-    [_member("../escape.txt")],
-    [_member("/tmp/absolute-escape.txt")],
-    [_member("link", tarfile.SYMTYPE, "/etc"), _member("link/passwd")],
-    [_member("up", tarfile.SYMTYPE, "../../..")],
-    [_member("hard", tarfile.LNKTYPE, "/etc/passwd")],
-    [_member("dev", tarfile.CHRTYPE)],
-])
-def test_safe_extract_refuses_escaping_members(tmp_path: Path, members: list[tarfile.TarInfo]) -> None:
+@pytest.fixture(params=["stdlib-filter", "no-filter"])
+def tar_filters(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Both ways safe_extract runs: with the stdlib's data filter (3.11.4+) and without it (Debian's 3.11.2)."""
+    available = hasattr(tarfile, "data_filter")
+    if request.param == "stdlib-filter" and not available:
+        pytest.skip("this Python has no tarfile extraction filters")
+    monkeypatch.setattr(jobdir, "_TAR_HAS_FILTERS", request.param == "stdlib-filter")
+    return bool(request.param == "stdlib-filter")
+
+
+@pytest.mark.parametrize(("members", "reason"), [
+    ([_member("../escape.txt")], "'..'"),
+    ([_member("ok/../../escape.txt")], "'..'"),
+    ([_member("/tmp/absolute-escape.txt")], "absolute path"),
+    ([_member("link", tarfile.SYMTYPE, "/etc"), _member("link/passwd")], "absolute path '/etc'"),
+    ([_member("up", tarfile.SYMTYPE, "../../..")], "points outside"),
+    ([_member("in", tarfile.SYMTYPE, "sub/../.."), _member("in/escape.txt")], "points outside"),
+    ([_member("hard", tarfile.LNKTYPE, "/etc/passwd")], "absolute path '/etc/passwd'"),
+    ([_member("dev", tarfile.CHRTYPE)], "special file"),
+    ([_member("fifo", tarfile.FIFOTYPE)], "special file"),
+], ids=["dotdot", "nested-dotdot", "absolute", "symlink-abs", "symlink-up", "symlink-via-dotdot", "hardlink",
+        "device", "fifo"])
+def test_safe_extract_refuses_escaping_members(tmp_path: Path, members: list[tarfile.TarInfo], reason: str,
+                                               tar_filters: bool) -> None:
     archive = _tar(tmp_path / "evil.tar.gz", members)
     destination = tmp_path / "out" / "code"
-    with pytest.raises(StoreError, match="unsafe or unreadable archive"):
+    with pytest.raises(StoreError, match="unsafe or unreadable archive") as raised:
         safe_extract(archive, destination)
-    assert not (tmp_path / "out" / "escape.txt").exists()
+    assert reason in str(raised.value)
+    assert not (tmp_path / "out" / "escape.txt").exists() and not (tmp_path / "escape.txt").exists()
     assert not Path("/tmp/absolute-escape.txt").exists()
+    assert not (destination / "dev").exists() and not (destination / "fifo").exists()
+
+
+def test_safe_extract_refuses_a_member_through_a_link_already_on_disk(tmp_path: Path, tar_filters: bool) -> None:
+    destination = tmp_path / "out"
+    destination.mkdir()
+    (destination / "elsewhere").symlink_to(tmp_path)
+    archive = _tar(tmp_path / "evil.tar.gz", [_member("elsewhere/escape.txt")])
+    with pytest.raises(StoreError, match="resolves outside the destination"):
+        safe_extract(archive, destination)
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_safe_extract_keeps_links_inside_and_drops_dangerous_modes(tmp_path: Path, tar_filters: bool) -> None:
+    script = _member("bin/run.sh")
+    script.mode = 0o4777  # setuid, world-writable: extracted as 0755
+    data = _member("data/values.csv")
+    data.mode = 0o666
+    members = [_member("bin", tarfile.DIRTYPE), script, _member("data", tarfile.DIRTYPE), data,
+               _member("bin/values.csv", tarfile.SYMTYPE, "../data/values.csv"),
+               _member("copy.csv", tarfile.LNKTYPE, "data/values.csv")]
+    for member in members:
+        member.uid, member.gid = 4242, 4242
+    destination = tmp_path / "out"
+    safe_extract(_tar(tmp_path / "ok.tar.gz", members, payload=b"1,2\n"), destination)
+    assert (destination / "bin" / "values.csv").read_bytes() == b"1,2\n"
+    assert (destination / "copy.csv").read_bytes() == b"1,2\n"
+    assert (destination / "bin" / "run.sh").stat().st_mode & 0o7777 == 0o755
+    assert (destination / "data" / "values.csv").stat().st_mode & 0o7777 == 0o644
+    assert (destination / "bin" / "run.sh").stat().st_uid != 4242
 
 
 def test_pack_puts_files_at_the_archive_root(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ into the local object store; Pipe mode: FIFOs ``<channel>_<epoch>`` fed by a thr
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import gzip
 import json
@@ -328,16 +329,74 @@ def pack(directory: Path, archive: Path) -> Path:
     return archive
 
 
+# Python 3.11.4 added extraction filters (PEP 706); Debian 12's 3.11.2 lacks them, so the checks below are
+# ours on every version, and the stdlib's "data" filter is a second layer where it exists.
+_TAR_HAS_FILTERS = hasattr(tarfile, "data_filter")
+
+
+class _UnsafeMember(ValueError):
+    """A tar member that would land outside the destination or is not a plain file, directory or link."""
+
+
+def _inside(path: str, root: str) -> bool:
+    return os.path.commonpath([path, root]) == root
+
+
+def _checked_member(member: tarfile.TarInfo, root: str) -> tarfile.TarInfo:
+    """A copy of ``member`` safe to extract under ``root`` (a real path), or ``_UnsafeMember``.
+
+    The same rules as the stdlib's ``data`` filter: no absolute names, no ``..`` (refused outright rather than
+    resolved), no names resolving outside through a link extracted earlier, no link whose target leaves
+    ``root``, no devices or FIFOs; permissions lose setuid/setgid and group/other write, ownership is ours.
+    """
+    name = member.name
+    if name.startswith("/") or os.path.isabs(name):
+        raise _UnsafeMember(f"{name!r}: absolute path")
+    if ".." in name.split("/"):
+        raise _UnsafeMember(f"{name!r}: '..' may lead outside the destination")
+    if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+        raise _UnsafeMember(f"{name!r}: device, FIFO or other special file")
+    # realpath follows links that earlier members created, so "link/file" through "link -> /etc" is caught.
+    if not _inside(os.path.realpath(os.path.join(root, name)), root):
+        raise _UnsafeMember(f"{name!r}: resolves outside the destination")
+    if member.issym() or member.islnk():
+        if os.path.isabs(member.linkname):
+            raise _UnsafeMember(f"{name!r}: link to the absolute path {member.linkname!r}")
+        # A symlink's target is relative to its own folder, a hard link's to the archive root.
+        base = os.path.join(root, os.path.dirname(name)) if member.issym() else root
+        if not _inside(os.path.realpath(os.path.join(base, member.linkname)), root):
+            raise _UnsafeMember(f"{name!r}: link to {member.linkname!r} points outside the destination")
+    safe = copy.copy(member)
+    mode = member.mode & 0o755
+    if member.isdir():
+        mode |= 0o700  # directories stay writable and searchable by their owner, as the data filter leaves them
+    elif not member.issym():
+        if not mode & 0o100:
+            mode &= ~0o111
+        mode |= 0o600
+    safe.mode = mode
+    # tarfile chowns when running as root; extracted files belong to whoever extracts them.
+    safe.uid, safe.gid, safe.uname, safe.gname = os.getuid(), os.getgid(), "", ""
+    return safe
+
+
 def safe_extract(archive: Path, destination: Path) -> None:
-    """Extract a tar(.gz) refusing absolute names, ``..``, links leaving ``destination`` and device files."""
+    """Extract a tar(.gz) refusing absolute names, ``..``, links leaving ``destination`` and device files.
+
+    The one way stepfn unpacks archives (model artifacts, ``sourcedir.tar.gz``): each member is checked just
+    before it is written, so a link extracted earlier cannot carry a later member outside.
+    """
     destination.mkdir(parents=True, exist_ok=True)
+    root = os.path.realpath(destination)
     try:
         with tarfile.open(archive, "r:*") as tar:
             for member in tar.getmembers():
-                if member.name.startswith("/"):  # tarfile's filter would strip the slash; refuse it outright
-                    raise tarfile.AbsolutePathError(member)
-            tar.extractall(destination, filter="data")
-    except (tarfile.TarError, OSError) as exc:
+                safe = _checked_member(member, root)
+                if _TAR_HAS_FILTERS:
+                    tar.extract(safe, root, filter="data")
+                else:
+                    tar.extract(safe, root)
+    except (tarfile.TarError, OSError, _UnsafeMember) as exc:
         raise StoreError(f"unsafe or unreadable archive {archive.name}: {exc}") from exc
 
 
