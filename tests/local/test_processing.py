@@ -32,7 +32,7 @@ with open(os.path.join(base, "train", "train.csv"), "w") as handle:
 with open(os.path.join(base, "test", "test.csv"), "w") as handle:
     handle.write("\\n".join(rows[cut:]) + "\\n")
 config = json.load(open(os.environ["SAGEMAKER_BASE_DIR"] + "/config/processingjobconfig.json"))
-print("job", config["ProcessingJobName"], "env", os.environ.get("MODE"), "cwd-ok", os.path.isdir("opt"))
+print("job", config["ProcessingJobName"], "env", os.environ.get("MODE"), "cwd", os.getcwd())
 print("secret", os.environ.get("AWS_SECRET_ACCESS_KEY"))
 """
 
@@ -86,7 +86,10 @@ def test_processing_job_runs_script_and_uploads_outputs(stepfn_home: Path, store
     assert store.get_bytes("s3://bucket/processed/train/train.csv") == b"1,2\n3,4\n5,6\n"
     assert store.get_bytes("s3://bucket/processed/test/test.csv") == b"7,8\n"
     log = (stepfn_home / "sagemaker" / "logs" / "processing-job" / "prep-1.log").read_text()
-    assert "job prep-1 env local cwd-ok True" in log
+    # The job starts in its own tree: /opt/ml in its own namespace, the relocated tree's root without one.
+    job_root = stepfn_home / "sagemaker" / "jobs" / "processing-job" / "prep-1"
+    isolated = "stepfn: isolation none" not in log
+    assert f"job prep-1 env local cwd {'/opt/ml' if isolated else job_root}" in log
     assert "secret None" in log  # the parent's credentials are not handed to the job
     assert RecordStore(stepfn_home).get("processing-job", "prep-1") == result
 
@@ -126,7 +129,9 @@ def test_max_runtime_and_cancellation_stop_the_process(stepfn_home: Path, store:
     check_shape("DescribeProcessingJob", record)
 
 
-def test_registered_image_and_validation_errors(stepfn_home: Path, store: ObjectStore, tmp_path: Path) -> None:
+def test_registered_image_and_validation_errors(stepfn_home: Path, store: ObjectStore, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STEPFN_JOB_ISOLATION", "none")  # the arguments show the relocated tree
     script = tmp_path / "tool.py"
     script.write_text("import sys, os\nprint('args', sys.argv[1:])\n"
                       "open(os.environ['SAGEMAKER_BASE_DIR'] + '/processing/output/train/x', 'w').write('ok')\n")
@@ -218,8 +223,11 @@ def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_in_progress(
     assert "Traceback" in (stepfn_home / "sagemaker" / "logs" / "processing-job" / "boom.log").read_text()
 
 
-def test_hard_coded_opt_ml_path_fails_with_the_fix_named(stepfn_home: Path, store: ObjectStore) -> None:
-    # The SageMaker Processing notebook's scripts open /opt/ml/processing/input/... directly.
+def test_hard_coded_opt_ml_path_fails_with_the_fix_named_without_namespaces(
+        stepfn_home: Path, store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The SageMaker Processing notebook's scripts open /opt/ml/processing/input/... directly; where jobs cannot
+    # have their own mount namespace (forced here) /opt/ml is relocated, and the failure says what to do.
+    monkeypatch.setenv("STEPFN_JOB_ISOLATION", "none")
     store.put_bytes("s3://bucket/code/preprocess.py", b"open('/opt/ml/processing/input/data/a.csv').read()\n")
     with pytest.raises(StatesError) as raised:
         call(stepfn_home, "createProcessingJob", _request("prep-hard-coded"), pattern="sync")

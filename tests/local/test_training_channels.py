@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_training_support import read_tar, sourcedir, training_request
+from test_training_support import read_tar, seen_base, sourcedir, training_request
 
 from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker.images import register_image, resolve_image, unregister_image
@@ -138,7 +138,7 @@ json.dump({"restored": restored, "local": local}, open(os.path.join(os.environ["
     seen = _seen(store, TrainingJobs(stepfn_home).run(request))
     assert store.get_bytes("s3://bucket/intermediate/ckpt/output/intermediate/curve.csv") == b"0,1"
     assert seen["restored"] == ["epoch-1.pt"]
-    assert seen["local"].endswith("/ckpt/opt/ml/checkpoints")
+    assert seen["local"] == seen_base(TrainingJobs(stepfn_home).job_dir("ckpt").base) + "/checkpoints"
     assert store.get_bytes("s3://bucket/ckpt/run/epoch-2.pt") == b"two"
 
 
@@ -175,7 +175,8 @@ def test_registered_image_runs_its_command(stepfn_home: Path, store: ObjectStore
             ContainerEntrypoint=[sys.executable, str(program)], ContainerArguments=["--out", "/opt/ml/model"])
         request["HyperParameters"] = {"alpha": "1"}
         seen = _seen(store, TrainingJobs(stepfn_home).run(request))
-        assert seen["argv"][0] == "--out" and seen["argv"][1].endswith("/byo-entry/opt/ml/model")
+        base = seen_base(TrainingJobs(stepfn_home).job_dir("byo-entry").base)
+        assert seen["argv"] == ["--out", f"{base}/model"]
     finally:
         unregister_image("*.dkr.ecr.*.amazonaws.com/my-algo:*")
     assert resolve_image("1.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1", script_mode=False).kind == \

@@ -279,8 +279,11 @@ def test_stop_reaches_a_job_supervised_by_another_process(stepfn_home: Path, sto
     assert jobs.describe("remote-stop")["TrainingJobStatus"] == "Stopped"
 
 
-def test_hard_coded_opt_ml_path_fails_with_the_fix_named(stepfn_home: Path, store: ObjectStore) -> None:
-    # The SageMaker Processing notebook's train.py reads /opt/ml/input/data/train directly.
+def test_hard_coded_opt_ml_path_fails_with_the_fix_named_without_namespaces(
+        stepfn_home: Path, store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The SageMaker Processing notebook's train.py reads /opt/ml/input/data/train directly; without a mount
+    # namespace (forced here) /opt/ml is relocated and the failure names the fix.
+    monkeypatch.setenv("STEPFN_JOB_ISOLATION", "none")
     record = TrainingJobs(stepfn_home).run(_script_job(
         store, "hard-coded", "import pandas\npandas.read_csv('/opt/ml/input/data/train/train_features.csv')\n"))
     assert record["TrainingJobStatus"] == "Failed"

@@ -16,6 +16,13 @@ XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
 
+def seen_base(job_base: Path) -> str:
+    """A job's ``/opt/ml`` as its process sees it: itself in its own mount namespace, else the relocated tree."""
+    from stepfn.local.sagemaker.isolation import choose_isolation
+
+    return "/opt/ml" if choose_isolation().isolated else str(job_base)
+
+
 class Control:
     """A TaskControl that records log lines and can be cancelled from the test."""
 

@@ -56,12 +56,15 @@ class Runtime:
     """For ``builtin``: ``xgboost``, ``kmeans``, ``pca`` or ``linear-learner``."""
     command: tuple[str, ...] = ()
     """For ``command``: the registered command, run with ``train`` appended; for ``docker``: the docker CLI."""
+    program: Path | None = None
+    """For ``command``: a bring-your-own image's program directory (its ``/opt/program``), first on PATH."""
 
 
 @dataclass(frozen=True)
 class _Registration:
     pattern: str
     command: tuple[str, ...]
+    program: Path | None = None
 
     def matches(self, image: str) -> bool:
         if self.pattern.startswith("re:"):
@@ -78,9 +81,14 @@ def _registry_file(home: Path | None) -> Path:
 
 
 def register_image(
-    uri_or_pattern: str, command: str | list[str], *, persist: bool = False, home: Path | None = None
+    uri_or_pattern: str, command: str | list[str] | None = None, *, program_dir: str | Path | None = None,
+    persist: bool = False, home: Path | None = None,
 ) -> None:
     """Run images matching ``uri_or_pattern`` with ``command`` (plus ``train``) instead of ``docker run``.
+
+    ``program_dir`` is a bring-your-own image's program directory (what its Dockerfile copies to
+    ``/opt/program``, its WORKDIR and first on its PATH): the job sees it at ``/opt/program`` when it runs in its
+    own namespace, runs there, and finds its ``train`` script on PATH, so ``command`` may be left out.
 
     The pattern is an exact URI, a glob (``"*.dkr.ecr.*.amazonaws.com/my-algo:*"``) or a regular expression
     prefixed with ``re:``. The command is an argv list or a shell-like string; it runs with the job's relocated
@@ -88,17 +96,23 @@ def register_image(
     work as typed), with a clean environment (the platform's variables, not this process's). Later
     registrations win.
     """
-    argv = tuple(shlex.split(command) if isinstance(command, str) else command)
-    if not argv:
-        raise ValueError("register_image needs a non-empty command")
-    registration = _Registration(uri_or_pattern, argv)
+    argv = tuple(shlex.split(command) if isinstance(command, str) else command or ())
+    program = Path(program_dir).absolute() if program_dir is not None else None
+    if not argv and program is None:
+        raise ValueError("register_image needs a command or a program_dir")
+    if program is not None and not program.is_dir():
+        raise ValueError(f"program_dir {program} is not a directory")
+    registration = _Registration(uri_or_pattern, argv, program)
     with _lock:
         _registry.insert(0, registration)
         if persist:
             path = _registry_file(home)
             saved = _load_saved(path)
             saved = [entry for entry in saved if entry["pattern"] != uri_or_pattern]
-            saved.insert(0, {"pattern": uri_or_pattern, "command": list(argv)})
+            entry: dict[str, object] = {"pattern": uri_or_pattern, "command": list(argv)}
+            if program is not None:
+                entry["program_dir"] = str(program)
+            saved.insert(0, entry)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(saved, indent=1))
 
@@ -136,11 +150,12 @@ def resolve_image(image: str, *, script_mode: bool, home: Path | None = None) ->
     repository = repository_of(image)
     with _lock:
         registrations = list(_registry)
-    saved = [_Registration(str(e["pattern"]), tuple(str(a) for a in e["command"]))  # type: ignore[attr-defined]
+    saved = [_Registration(str(e["pattern"]), tuple(str(a) for a in e["command"]),  # type: ignore[attr-defined]
+                           Path(str(e["program_dir"])) if e.get("program_dir") else None)
              for e in _load_saved(_registry_file(home))]
     for registration in registrations + saved:
         if registration.matches(image):
-            return Runtime("command", image, repository, command=registration.command)
+            return Runtime("command", image, repository, command=registration.command, program=registration.program)
     if repository in _XGBOOST_REPOSITORIES and not script_mode:
         return Runtime("builtin", image, repository, algorithm="xgboost")
     if repository in BUILTIN_ALGORITHMS:

@@ -92,6 +92,10 @@ class JobDir:
         return path
 
 
+CONTAINER_VIEW = JobDir(Path("/"))
+"""A job's tree as its process sees it inside its own namespace (or a container): ``/opt/ml/...``."""
+
+
 # -- configuration files -------------------------------------------------------------------------------------
 
 
@@ -407,6 +411,8 @@ def remove_staged_inputs(job: JobDir) -> None:
 
 
 __all__ = [
+    "CONTAINER_VIEW",
+    "OPT_ML",
     "ChannelError",
     "DirectorySync",
     "JobDir",

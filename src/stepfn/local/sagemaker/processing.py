@@ -1,19 +1,20 @@
-"""Processing jobs (CreateProcessingJob) run on this machine with a relocated ``/opt/ml/processing``.
+"""Processing jobs (CreateProcessingJob) run on this machine, ``/opt/ml/processing`` being the job's own tree.
 
 The job gets ``<home>/sagemaker/jobs/processing-job/<name>/opt/ml`` with ``config/processingjobconfig.json``
 (the request, as the platform writes it) and ``config/resourceconfig.json``; each ``ProcessingInputs[].S3Input``
-is downloaded to its relocated ``LocalPath`` (an S3 prefix keeps its relative keys); the container command runs
+is downloaded to its ``LocalPath`` in that tree (an S3 prefix keeps its relative keys); the container command runs
 as a process with the platform's environment plus ``Environment``; afterwards every ``ProcessingOutputConfig``
-output's relocated ``LocalPath`` is uploaded under its ``S3Uri``.
+output's ``LocalPath`` is uploaded under its ``S3Uri``.
 
-The command is ``ContainerEntrypoint + ContainerArguments`` (``python``/``python3`` meaning this interpreter) with
-``/opt/ml`` in any argument pointing at the relocated tree, as the SageMaker SDK's processors build it
-(``python3 /opt/ml/processing/input/code/script.py ...``); an image registered with
-``stepfn.local.sagemaker.images.register_image`` runs its command with the arguments instead. A ``bash``/``sh``
-driver staged by the job (the SDK FrameworkProcessor's ``runproc.sh``) gets ``/opt/ml`` relocated inside it,
-and ``python`` on its PATH is this interpreter. A Python script that hard-codes ``/opt/ml/...`` paths (rather
-than taking them from its arguments, or from ``SAGEMAKER_BASE_DIR``, set to the relocated ``/opt/ml``) cannot
-find them without Docker: pass the paths as arguments.
+The command is ``ContainerEntrypoint + ContainerArguments`` (``python``/``python3`` meaning this interpreter), as
+the SageMaker SDK's processors build it (``python3 /opt/ml/processing/input/code/script.py ...``); an image
+registered with ``stepfn.local.sagemaker.images.register_image`` runs its command with the arguments instead
+(its ``program_dir`` seen as ``/opt/program``). Where the job runs in its own mount namespace
+(:mod:`stepfn.local.sagemaker.isolation`) the tree *is* ``/opt/ml`` and scripts with hard-coded paths run
+unchanged. Without one, ``/opt/ml`` in the arguments points at the relocated tree, a ``bash``/``sh`` driver
+staged by the job (the SDK FrameworkProcessor's ``runproc.sh``) gets ``/opt/ml`` relocated inside it, and a
+script that hard-codes ``/opt/ml/...`` paths (rather than taking them from its arguments or from
+``SAGEMAKER_BASE_DIR``) fails with a message saying so. ``python`` on the job's PATH is this interpreter.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from stepfn.engine.protocol import TaskControl
 from stepfn.errors import ServiceError, StoreError
 from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker.images import UnknownImageError, resolve_image
+from stepfn.local.sagemaker.isolation import PROGRAM_DIR, IsolationError, Launch, choose_isolation
 from stepfn.local.sagemaker.jobdir import OPT_ML, ChannelError, JobDir, build_resource_config, stage_file_channel
 from stepfn.local.sagemaker.jobprocess import (
     MetricCollector,
@@ -154,15 +156,17 @@ class ProcessingJobs:
         log = self.records.log_path(KIND, name)
         job = self.job_dir(name)
         try:
-            argv, env = self._prepare(job, record)
-        except (ProcessingError, ChannelError, StoreError, OSError) as exc:
+            launch = self._prepare(job, record)
+        except (ProcessingError, ChannelError, StoreError, OSError, IsolationError) as exc:
             return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
                               failure=f"ClientError: {exc}")
         update_job(self.records, KIND, name, ProcessingStartTime=now_millis())
-        append_log(log, f"stepfn: {name}: running {' '.join(argv)}", control)
+        append_log(log, launch.isolation.describe(job.base), control)
+        append_log(log, f"stepfn: {name}: running {' '.join(launch.argv)}", control)
         runtime = (record.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
         outcome = run_process(
-            argv, env=env, cwd=job.root, log_path=log, control=control, stop_requested=threading.Event(),
+            launch.command(), env=launch.environment, cwd=launch.host_cwd, log_path=log, control=control,
+            stop_requested=threading.Event(),
             max_runtime_seconds=float(runtime) if runtime else None, stop_grace_seconds=self.stop_grace_seconds,
             metrics=MetricCollector([]),
         )
@@ -176,8 +180,9 @@ class ProcessingJobs:
                               **extra)
         if outcome.exit_code != 0:
             tail = "\n".join(outcome.stderr_tail[-10:]).strip() or "(no output on stderr)"
+            hint = "" if launch.isolation.isolated else relocation_hint(tail)
             return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
-                              failure=f"AlgorithmError: {relocation_hint(tail)}exit code {outcome.exit_code}: {tail}",
+                              failure=f"AlgorithmError: {hint}exit code {outcome.exit_code}: {tail}",
                               **extra)
         try:
             self._upload_outputs(job, record)
@@ -186,7 +191,8 @@ class ProcessingJobs:
                               failure=f"ClientError: uploading the outputs failed: {exc}", **extra)
         return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Completed", "ProcessingEndTime", **extra)
 
-    def _prepare(self, job: JobDir, record: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    def _prepare(self, job: JobDir, record: dict[str, Any]) -> Launch:
+        isolation = choose_isolation()
         job.create()
         config = job.base / "config"
         config.mkdir(parents=True, exist_ok=True)
@@ -201,12 +207,14 @@ class ProcessingJobs:
         for item in (record.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
             job.relocate(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
         spec = record["AppSpecification"]
-        base = str(job.base)
+        # /opt/ml as the job's process sees it: itself in its own namespace, else relocated.
+        base = OPT_ML if isolation.isolated else str(job.base)
 
         def relocate(argument: str) -> str:
             return base if argument == OPT_ML else argument.replace(OPT_ML + "/", base + "/")
 
         arguments = [relocate(a) for a in spec.get("ContainerArguments") or []]
+        program: Path | None = None
         image = spec["ImageUri"]
         try:
             runtime = resolve_image(image, script_mode=True, home=self.records.home)
@@ -216,10 +224,11 @@ class ProcessingJobs:
             argv = [relocate(a) for a in spec["ContainerEntrypoint"]] + arguments
             if argv[0] in ("python", "python3", f"python{sys.version_info.major}.{sys.version_info.minor}"):
                 argv[0] = sys.executable
-            elif Path(argv[0]).name in ("bash", "sh") and len(argv) > 1:
+            elif Path(argv[0]).name in ("bash", "sh") and len(argv) > 1 and not isolation.isolated:
                 _relocate_script(Path(argv[1]), job.base, base)
         elif runtime is not None and runtime.kind == "command":
             argv = [*runtime.command, *arguments]
+            program = runtime.program
         else:
             raise ProcessingError(
                 f"Image {image} has no local command: give AppSpecification.ContainerEntrypoint (for example "
@@ -234,7 +243,11 @@ class ProcessingJobs:
         env = clean_environment(platform)
         # `python` in a driver script (the SDK's runproc.sh) means this interpreter, as it would in the image.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
-        return argv, env
+        if program is not None:
+            cwd = PROGRAM_DIR if isolation.isolated else str(program)
+        else:  # the job's own tree: a relative path the script writes lands there, not in the host's root
+            cwd = OPT_ML if isolation.isolated else str(job.root)
+        return Launch(argv, env, cwd, job.base, isolation, program)
 
     @staticmethod
     def _exit_message(job: JobDir) -> str | None:

@@ -284,9 +284,10 @@ def requirements_command(job: JobDir) -> list[str] | None:
             "--target", str(job.root / "site-packages"), "-r", "requirements.txt"]
 
 
-def python_path(job: JobDir) -> str:
-    """The code directory first, then this interpreter's path, as ``environment.write_env_vars`` sets it."""
-    entries = [str(job.code)]
+def python_path(job: JobDir, code: Path | None = None) -> str:
+    """The code directory first (``code``: as the job sees it), then this interpreter's path, as
+    ``environment.write_env_vars`` sets it."""
+    entries = [str(code or job.code)]
     if (job.root / "site-packages").is_dir():
         entries.append(str(job.root / "site-packages"))
     entries += [p for p in sys.path if p and p not in entries]

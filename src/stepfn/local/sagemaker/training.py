@@ -35,7 +35,10 @@ from stepfn.engine.protocol import TaskControl, TaskHandler, TaskRequest
 from stepfn.errors import MissingExtraError, ServiceError, StatesError, StoreError
 from stepfn.local.objectstore import ObjectStore, stepfn_home
 from stepfn.local.sagemaker.images import Runtime, UnknownImageError, repository_of, resolve_image
+from stepfn.local.sagemaker.isolation import NOT_ISOLATED, PROGRAM_DIR, IsolationError, Launch, choose_isolation
 from stepfn.local.sagemaker.jobdir import (
+    CONTAINER_VIEW,
+    OPT_ML,
     ChannelError,
     DirectorySync,
     JobDir,
@@ -470,6 +473,7 @@ class _Run:
         self.checkpoints: DirectorySync | None = None
         self.intermediate: DirectorySync | None = None
         self.container: str | None = None
+        self.isolation = NOT_ISOLATED
         self._last_checkpoint_push = 0.0
 
     def _status(self, secondary: str, *, status: str | None = None, message: str | None = None,
@@ -506,18 +510,21 @@ class _Run:
             self.job.create()
             (self.job.root / "supervisor.json").write_text(
                 json.dumps({"pid": os.getpid(), "start": _process_start(os.getpid())}))
-            argv, env, cwd, definitions = self._prepare(stop)
-        except (ChannelError, ScriptModeError, StoreError, OSError, ServiceError, MissingExtraError) as exc:
+            launch, definitions = self._prepare(stop)
+        except (ChannelError, ScriptModeError, StoreError, OSError, ServiceError, MissingExtraError,
+                IsolationError) as exc:
             stop.set()
             remove_staged_inputs(self.job)
             return self.fail(f"ClientError: {exc}")
+        argv = launch.argv
         start = now_millis()
         self._status("Training", TrainingStartTime=start)
         metrics = MetricCollector(definitions)
         stopping = self.running.stop
         try:
             outcome = run_process(
-                argv, env=env, cwd=cwd, log_path=self.log, control=self.control, stop_requested=stopping,
+                launch.command(), env=launch.environment, cwd=launch.host_cwd, log_path=self.log,
+                control=self.control, stop_requested=stopping,
                 max_runtime_seconds=float(record["StoppingCondition"].get("MaxRuntimeInSeconds") or 0) or None,
                 stop_grace_seconds=self.jobs.stop_grace_seconds, metrics=metrics, on_tick=self._tick,
                 tick_seconds=0.5,
@@ -567,7 +574,8 @@ class _Run:
             return f"AlgorithmError: {written}, exit code: {exit_code}"
         lines = "\n".join(tail[-10:]).strip() or "(no output on stderr)"
         command = " ".join(shlex.quote(a) for a in argv)
-        return (f"AlgorithmError: {relocation_hint(lines)}ExecuteUserScriptError:\nExitCode {exit_code}\n"
+        hint = "" if self.isolation.isolated else relocation_hint(lines)
+        return (f"AlgorithmError: {hint}ExecuteUserScriptError:\nExitCode {exit_code}\n"
                 f"ErrorMessage \"{lines}\"\n"
                 f"Command \"{command}\", exit code: {exit_code}")
 
@@ -586,13 +594,18 @@ class _Run:
 
     # -- preparing the process ---------------------------------------------------------------------------------
 
-    def _prepare(self, stop: threading.Event) -> tuple[list[str], dict[str, str], Path, list[dict[str, str]]]:
+    def _prepare(self, stop: threading.Event) -> tuple[Launch, list[dict[str, str]]]:
         record = self.record
         spec = record["AlgorithmSpecification"]
         mode = spec["TrainingInputMode"]
         channels = record.get("InputDataConfig") or []
         hyperparameters = record.get("HyperParameters") or {}
         runtime = self.jobs.runtime_for(record | {"TrainingJobName": self.name})
+        if runtime.kind != "docker":  # docker mounts /opt/ml itself
+            self.isolation = choose_isolation()
+            append_log(self.log, self.isolation.describe(self.job.base), self.control)
+        # The paths as the job's process sees them: the container's own under isolation, else relocated.
+        seen = CONTAINER_VIEW if self.isolation.isolated or runtime.kind == "docker" else self.job
         input_data_config = build_input_data_config(channels, mode)
         resource_config = build_resource_config(record["ResourceConfig"])
         self.job.write_json("hyperparameters.json", hyperparameters)
@@ -602,8 +615,10 @@ class _Run:
         if checkpoint:
             seen_as = checkpoint.get("LocalPath") or "/opt/ml/checkpoints"
             local = self.job.relocate(seen_as)
-            self.job.write_json("checkpointconfig.json", {  # a container sees the path unrelocated
-                "LocalPath": seen_as if runtime.kind == "docker" else str(local), "S3Uri": checkpoint["S3Uri"]})
+            under_opt_ml = seen_as == OPT_ML or seen_as.startswith(OPT_ML + "/")
+            self.job.write_json("checkpointconfig.json", {
+                "LocalPath": seen_as if seen is CONTAINER_VIEW and under_opt_ml else str(local),
+                "S3Uri": checkpoint["S3Uri"]})
             self.checkpoints = DirectorySync(self.jobs.store, checkpoint["S3Uri"], local)
         s3_output = decode_hyperparameters(hyperparameters).get("sagemaker_s3_output")
         if isinstance(s3_output, str) and s3_output.startswith("s3://"):
@@ -622,7 +637,7 @@ class _Run:
             "TRAINING_JOB_ARN": record["TrainingJobArn"],
             "AWS_REGION": self.jobs.region,
             "AWS_DEFAULT_REGION": self.jobs.region,
-            "SAGEMAKER_BASE_DIR": str(self.job.base),
+            "SAGEMAKER_BASE_DIR": str(seen.base),
             "PYTHONUNBUFFERED": "1",  # so the log streams while the job runs, as CloudWatch shows it
         }
         endpoint = os.environ.get("STEPFN_S3_ENDPOINT_URL")
@@ -631,13 +646,14 @@ class _Run:
         platform.update(record.get("Environment") or {})
         definitions = list(spec.get("MetricDefinitions") or [])
         if runtime.kind == "command":
-            argv = self._container_command(spec, [*runtime.command, "train"])
+            argv = self._container_command(spec, [*runtime.command, "train"], seen)
             env = clean_environment(platform | {"SM_STUDIO_LOCAL_MODE": "True"})
-            return argv, env, Path.cwd(), definitions
+            cwd = PROGRAM_DIR if runtime.program and self.isolation.isolated else str(runtime.program or Path.cwd())
+            return self._launch(argv, env, cwd, program=runtime.program), definitions
         if runtime.kind == "docker":
-            return self._docker_command(runtime, spec, platform), clean_environment({}), self.job.root, definitions
+            return self._launch(self._docker_command(runtime, spec, platform), clean_environment({}), None), definitions
         toolkit = toolkit_environment(
-            self.job, job_name=self.name, hyperparameters=hyperparameters, input_data_config=input_data_config,
+            seen, job_name=self.name, hyperparameters=hyperparameters, input_data_config=input_data_config,
             resource_config=resource_config, region=self.jobs.region,
         )
         if runtime.kind == "builtin":
@@ -648,16 +664,16 @@ class _Run:
 
             known = {d.get("Name") for d in definitions}
             definitions += [d for d in METRIC_DEFINITIONS[runtime.algorithm or ""] if d["Name"] not in known]
-            config = self.job.config
+            config = seen.config
             toolkit.update({
                 "SM_INPUT_TRAINING_CONFIG_FILE": str(config / "hyperparameters.json"),
                 "SM_INPUT_DATA_CONFIG_FILE": str(config / "inputdataconfig.json"),
             })
             if checkpoint:
                 toolkit["SM_CHECKPOINT_CONFIG_FILE"] = str(config / "checkpointconfig.json")
-            env = clean_environment(platform | toolkit | {"PYTHONPATH": python_path(self.job)})
+            env = clean_environment(platform | toolkit | {"PYTHONPATH": python_path(self.job, seen.code)})
             argv = [sys.executable, "-m", "stepfn.local.sagemaker.builtins", runtime.algorithm or ""]
-            return self._container_command(spec, argv), env, self.job.root, definitions
+            return self._launch(self._container_command(spec, argv, seen), env, str(seen.root)), definitions
         decoded = decode_hyperparameters(hyperparameters)
         program = str(decoded["sagemaker_program"])
         submit = decoded.get("sagemaker_submit_directory")
@@ -666,25 +682,29 @@ class _Run:
             raise ScriptModeError(f"entry point {program} not found in the code from "
                                   f"{submit or 'the job (no sagemaker_submit_directory)'}")
         self._install_requirements(platform)
-        env = clean_environment(platform | toolkit | {"PYTHONPATH": python_path(self.job)})
+        env = clean_environment(platform | toolkit | {"PYTHONPATH": python_path(self.job, seen.code)})
         user = {k: v for k, v in decoded.items() if not (k.startswith("sagemaker_") or k in (
             "default_user_module_name", "_tuning_objective_metric"))}
         argv = entry_command(self.job, program, to_cmd_args(user))
-        return self._container_command(spec, argv), env, self.job.code, definitions
+        return self._launch(self._container_command(spec, argv, seen), env, str(seen.code)), definitions
 
-    def _container_command(self, spec: dict[str, Any], default: list[str]) -> list[str]:
+    def _launch(self, argv: list[str], env: dict[str, str], cwd: str | None, program: Path | None = None) -> Launch:
+        return Launch(argv, env, cwd, self.job.base, self.isolation, program)
+
+    def _container_command(self, spec: dict[str, Any], default: list[str], seen: JobDir) -> list[str]:
         """ContainerEntrypoint / ContainerArguments as docker applies them (the entrypoint replaces the image's,
-        the arguments replace its ``train`` command), with ``/opt/ml`` in them relocated."""
+        the arguments replace its ``train`` command), with ``/opt/ml`` in them relocated when the job does not
+        run in its own namespace."""
         entrypoint = spec.get("ContainerEntrypoint")
         arguments = spec.get("ContainerArguments") or []
-        base = str(self.job.base)
+        base = str(seen.base)
         if entrypoint:
-            argv = [a.replace("/opt/ml", base) for a in [*entrypoint, *arguments]]
+            argv = [a.replace(OPT_ML, base) for a in [*entrypoint, *arguments]]
             if argv[0] in ("python", "python3", f"python{sys.version_info.major}.{sys.version_info.minor}"):
                 argv[0] = sys.executable  # the image's python is this machine's interpreter (with its packages)
             return argv
         if arguments and default[-1] == "train":
-            return [*default[:-1], *(a.replace("/opt/ml", base) for a in arguments)]
+            return [*default[:-1], *(a.replace(OPT_ML, base) for a in arguments)]
         return default
 
     def _docker_command(self, runtime: Runtime, spec: dict[str, Any], platform: dict[str, str]) -> list[str]:
