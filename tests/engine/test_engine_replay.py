@@ -8,7 +8,7 @@ from typing import Any
 
 from engine_helpers import identity
 
-from stepfn.engine import Engine, TaskControl, TaskRequest
+from stepfn.engine import Engine, ExecutionResult, TaskControl, TaskRequest
 from stepfn.errors import StatesError
 
 
@@ -35,6 +35,19 @@ DEFINITION = {"StartAt": "First", "States": {
     "Done": {"Type": "Pass", "End": True}}}
 
 
+def _resume_elsewhere(crashed: MemoryJournal, ident: dict[str, str]) -> tuple[ExecutionResult, list[tuple[int, bool]]]:
+    """Resume ``crashed`` in a fresh engine, as the next process would; returns the result and its task calls."""
+    calls: list[tuple[int, bool]] = []
+
+    def second_process(request: TaskRequest, control: TaskControl) -> Any:
+        calls.append((request.parameters["step"], request.resumed))
+        return {"done": request.parameters["step"]}
+
+    result = Engine({"lambda:invoke": second_process}).start(
+        DEFINITION, None, journal=crashed, resume=True, **ident).wait(5)
+    return result, calls
+
+
 def test_resume_replays_finished_tasks_and_redispatches_the_running_one() -> None:
     calls: list[tuple[int, bool]] = []
     in_second = threading.Event()
@@ -54,14 +67,7 @@ def test_resume_replays_finished_tasks_and_redispatches_the_running_one() -> Non
     crashed = MemoryJournal(journal.events())
     assert [e["type"] for e in crashed.events()][-2:] == ["TaskScheduled", "TaskStarted"]
 
-    resumed_calls: list[tuple[int, bool]] = []
-
-    def second_process(request: TaskRequest, control: TaskControl) -> Any:
-        resumed_calls.append((request.parameters["step"], request.resumed))
-        return {"done": request.parameters["step"]}
-
-    result = Engine({"lambda:invoke": second_process}).start(
-        DEFINITION, None, journal=crashed, resume=True, **ident).wait(5)
+    result, resumed_calls = _resume_elsewhere(crashed, ident)
     release.set()
     handle.stop()
     assert result.status == "SUCCEEDED"
@@ -71,7 +77,8 @@ def test_resume_replays_finished_tasks_and_redispatches_the_running_one() -> Non
     assert resumed_calls == [(2, True)]  # First was not run again; Second was re-dispatched as resumed
     events = crashed.events()
     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
-    clean = Engine({"lambda:invoke": second_process}).run(DEFINITION, {"items": [1, 2]}, **identity())
+    clean = Engine({"lambda:invoke": lambda r, c: {"done": r.parameters["step"]}}).run(
+        DEFINITION, {"items": [1, 2]}, **identity())
     assert [e["type"] for e in events] == [e["type"] for e in clean.events]
 
 
@@ -109,6 +116,8 @@ def test_redrive_reruns_only_the_failed_work() -> None:
     engine = Engine({"lambda:invoke": flaky_second})
     failed = engine.run(DEFINITION, {"items": [1]}, journal=journal, **ident)
     assert (failed.status, failed.error) == ("FAILED", "Service.Down")
+    entered = next(e for e in journal.events() if e["type"] == "TaskStateEntered"
+                   and e["stateEnteredEventDetails"]["name"] == "Second")
     redriven = engine.redrive(DEFINITION, journal=journal, **ident).wait(5)
     assert redriven.status == "SUCCEEDED"
     assert redriven.output_value["second"] == {"done": 2, "redrives": 1}
@@ -116,4 +125,127 @@ def test_redrive_reruns_only_the_failed_work() -> None:
     types = [e["type"] for e in journal.events()]
     assert types.count("ExecutionFailed") == 1 and types.count("ExecutionRedriven") == 1
     assert types.index("ExecutionRedriven") == types.index("ExecutionFailed") + 1
-    assert types[-1] == "ExecutionSucceeded"
+    # The failed task is rescheduled: its history after the redrive starts with TaskScheduled, which continues
+    # the state the failed attempt entered.
+    after = _after_redrive(journal)
+    assert [e["type"] for e in after] == ["TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited",
+                                          "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+    assert after[0]["previousEventId"] == entered["id"]
+    assert [e["id"] for e in journal.events()] == list(range(1, len(types) + 1))
+
+
+def _after_redrive(journal: MemoryJournal, number: int = 1) -> list[dict[str, Any]]:
+    """The events recorded after the ``number``-th ExecutionRedriven."""
+    events = journal.events()
+    marks = [i for i, e in enumerate(events) if e["type"] == "ExecutionRedriven"]
+    end = marks[number] if number < len(marks) else len(events)
+    return events[marks[number - 1] + 1:end]
+
+
+MAP_OF_TASKS = {"StartAt": "Trials", "States": {"Trials": {
+    "Type": "Map", "End": True,
+    "ItemProcessor": {"StartAt": "Prepare", "States": {
+        "Prepare": {"Type": "Pass", "Next": "Train"},
+        "Train": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}}}}}}
+
+
+def test_a_redriven_map_records_the_iteration_and_map_failures_again_then_succeeds() -> None:
+    calls: list[int] = []
+    failures = {"left": 2}
+
+    def train(request: TaskRequest, control: TaskControl) -> Any:
+        calls.append(request.parameters)
+        if request.parameters == 2 and failures["left"]:
+            failures["left"] -= 1
+            raise StatesError("Trial.Failed", "diverged")
+        return request.parameters * 10
+
+    journal = MemoryJournal()
+    ident = identity()
+    engine = Engine({"lambda:invoke": train})
+    assert engine.run(MAP_OF_TASKS, [1, 2], journal=journal, **ident).status == "FAILED"
+    again = engine.redrive(MAP_OF_TASKS, journal=journal, **ident).wait(5)
+    assert (again.status, again.error) == ("FAILED", "Trial.Failed")
+    assert [e["type"] for e in _after_redrive(journal)] == [
+        "TaskScheduled", "TaskStarted", "TaskFailed", "MapIterationFailed", "MapStateFailed", "ExecutionFailed"]
+    done = engine.redrive(MAP_OF_TASKS, journal=journal, **ident).wait(5)
+    assert (done.status, done.output_value) == ("SUCCEEDED", [10, 20])
+    assert [e["type"] for e in _after_redrive(journal, 2)] == [
+        "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "MapIterationSucceeded",
+        "MapStateSucceeded", "MapStateExited", "ExecutionSucceeded"]
+    assert calls.count(1) == 1 and calls.count(2) == 3  # the succeeded iteration never ran again
+    assert [e["type"] for e in journal.events()].count("PassStateEntered") == 2  # nor did Prepare
+
+
+def test_a_redrive_reruns_a_retried_task_from_its_first_attempt() -> None:
+    runs: list[int] = []
+
+    def flaky(request: TaskRequest, control: TaskControl) -> Any:
+        runs.append(request.context["State"]["RetryCount"])
+        if len(runs) <= 2:
+            raise StatesError("Service.Down", "try later")
+        return "ok"
+
+    definition = {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+        "Retry": [{"ErrorEquals": ["Service.Down"], "MaxAttempts": 1, "IntervalSeconds": 0}]}}}
+    journal = MemoryJournal()
+    ident = identity()
+    engine = Engine({"lambda:invoke": flaky})
+    assert engine.run(definition, {}, journal=journal, **ident).status == "FAILED"
+    assert engine.redrive(definition, journal=journal, **ident).wait(5).status == "SUCCEEDED"
+    assert runs == [0, 1, 0]
+    assert [e["type"] for e in _after_redrive(journal)] == [
+        "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+
+
+def test_a_redrive_keeps_a_caught_failure_and_reruns_only_the_failed_state() -> None:
+    calls: list[str] = []
+
+    def work(request: TaskRequest, control: TaskControl) -> Any:
+        calls.append(request.state_name)
+        if request.state_name == "Risky" or calls.count("Last") == 1:
+            raise StatesError("Service.Down", request.state_name)
+        return "ok"
+
+    definition = {"StartAt": "Risky", "States": {
+        "Risky": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "ResultPath": "$.risky",
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Last"}], "End": True},
+        "Last": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "ResultPath": "$.last", "End": True}}}
+    journal = MemoryJournal()
+    ident = identity()
+    engine = Engine({"lambda:invoke": work})
+    assert engine.run(definition, {}, journal=journal, **ident).status == "FAILED"
+    result = engine.redrive(definition, journal=journal, **ident).wait(5)
+    assert result.status == "SUCCEEDED"
+    assert result.output_value == {"caught": {"Error": "Service.Down", "Cause": "Risky"}, "last": "ok"}
+    assert calls == ["Risky", "Last", "Last"]  # the caught state exited: a redrive does not run it again
+
+
+def test_resuming_an_interrupted_redrive_attaches_to_the_rerun_task() -> None:
+    in_rerun = threading.Event()
+    release = threading.Event()
+
+    def fails_then_hangs(request: TaskRequest, control: TaskControl) -> Any:
+        if request.parameters["step"] == 2:
+            if request.context["Execution"]["RedriveCount"] == 0:
+                raise StatesError("Service.Down", "try later")
+            in_rerun.set()
+            release.wait(10)  # the redriving process "dies" here
+        return {"done": request.parameters["step"]}
+
+    journal = MemoryJournal()
+    ident = identity()
+    engine = Engine({"lambda:invoke": fails_then_hangs})
+    assert engine.run(DEFINITION, {"items": []}, journal=journal, **ident).status == "FAILED"
+    handle = engine.redrive(DEFINITION, journal=journal, **ident)
+    assert in_rerun.wait(5)
+    crashed = MemoryJournal(journal.events())
+    result, resumed = _resume_elsewhere(crashed, ident)
+    release.set()
+    handle.stop()
+    assert result.status == "SUCCEEDED" and result.output_value["second"] == {"done": 2}
+    # The rerun attempt is the one resumed; the failure before the redrive was not replayed as its outcome.
+    assert resumed == [(2, True)]
+    assert [e["type"] for e in _after_redrive(crashed)][-3:] == ["PassStateEntered", "PassStateExited",
+                                                                 "ExecutionSucceeded"]

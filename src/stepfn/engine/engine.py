@@ -154,8 +154,11 @@ class ExecutionHandle:
                     "input": Payload(run.input), "roleArn": run.role_arn,
                     "stateMachineAliasArn": self.alias_arn, "stateMachineVersionArn": self.version_arn})
             if redriven is not None:
+                started = frame.last_event
                 frame.last_event = started_previous
                 frame.emit("ExecutionRedriven", {"redriveCount": redriven})
+                # The states replay along their recorded chain; the work redriven after them follows it.
+                frame.last_event = started
             if len(compact_json(run.input).encode()) > MAX_PAYLOAD_BYTES:
                 raise StatesError("States.DataLimitExceeded",
                                   "The execution input exceeds the maximum number of bytes service limit.")
@@ -229,9 +232,10 @@ class Engine:
                                       input, start_time)
         else:
             start_time = self.clock.now()
-        history = History(self.clock, journal, prior, unmatchable=_NOT_REPLAYED)
-        # Resuming a redriven execution keeps its redrive count (and reruns failed tasks, as the redrive did).
+        # Resuming a redriven execution keeps its redrive count, and the work the redrive reran runs again.
         redriven = [event for event in prior if event["type"] == "ExecutionRedriven"]
+        history = History(self.clock, journal, prior, unmatchable=_NOT_REPLAYED,
+                          redriven_before=int(redriven[-1]["id"]) if redriven else 0)
         redrives = (len(redriven), redriven[-1]["timestamp"] if redriven else None)
         run = self._run(graph, history, execution_arn, state_machine_arn, name, role_arn, input, start_time, mock,
                         redrives=redrives)
@@ -258,8 +262,9 @@ class Engine:
         details = prior[0].get("executionStartedEventDetails", {})
         input = json.loads(details["input"]) if "input" in details else None
         count = sum(1 for e in prior if e["type"] == "ExecutionRedriven") + 1
-        # Terminal execution events of the earlier run never match new ones.
-        history = History(self.clock, journal, prior, unmatchable=_NOT_REPLAYED)
+        # Terminal execution events of the earlier run never match new ones, nor does the work it left undone.
+        history = History(self.clock, journal, prior, unmatchable=_NOT_REPLAYED,
+                          redriven_before=int(prior[-1]["id"]) + 1)
         run = self._run(graph, history, execution_arn, state_machine_arn, name, role_arn, input,
                         prior[0]["timestamp"], mock, redrives=(count, self.clock.now()))
         return self._launch(run, graph, history, int(prior[-1]["id"]), count)
@@ -293,8 +298,7 @@ class Engine:
     def _run(self, graph: Graph, history: History, execution_arn: str, state_machine_arn: str, name: str,
              role_arn: str | None, input: Any, start_time: datetime, mock: Any,
              redrives: tuple[int, datetime | None] = (0, None)) -> Run:
-        """``redrives``: how many times the execution was redriven and when last; a redriven execution
-        runs its failed tasks again instead of replaying their failures."""
+        """``redrives``: how many times the execution was redriven and when last."""
         return Run(
             execution_arn=execution_arn,
             state_machine_arn=state_machine_arn,
@@ -310,7 +314,6 @@ class Engine:
             mock=mock.start() if hasattr(mock, "start") else mock,
             redrive_count=redrives[0],
             redrive_time=redrives[1],
-            redriving=redrives[0] > 0,
         )
 
     def _launch(self, run: Run, graph: Graph, history: History, started_previous: int,

@@ -29,7 +29,7 @@ from stepfn.engine.clock import Clock, SystemClock
 
 __all__ = [
     "DETAILS_KEY", "MAX_HISTORY_EVENTS", "Assigned", "BufferedHistory", "EventRecorder", "History", "Journal", "Payload", "as_datetime",
-    "details_member",
+    "details_member", "redriven_work",
 ]
 
 
@@ -177,6 +177,57 @@ def _prior_signature(event: dict[str, Any]) -> tuple[str, str]:
 _PROVISIONAL = itertools.count(1)
 
 
+# A task attempt: its scheduled event, the started one after it, and the event of its success.
+_ATTEMPTS = {
+    "TaskScheduled": ("TaskStarted", "TaskSucceeded"),
+    "LambdaFunctionScheduled": ("LambdaFunctionStarted", "LambdaFunctionSucceeded"),
+    "ActivityScheduled": ("ActivityStarted", "ActivitySucceeded"),
+}
+_UNSUCCESSFUL = ("Failed", "Aborted", "TimedOut")
+
+
+def redriven_work(events: list[dict[str, Any]], before: int) -> frozenset[int]:
+    """Ids of the events (with ids below ``before``) of work a redrive runs again.
+
+    AWS redrives the states that have a ``...StateEntered`` and no ``...StateExited`` (AWS guide, "Redriving
+    Map Runs"): inside those, the task attempts are rescheduled (a new ``TaskScheduled`` ... ) and failures
+    are recorded anew (``MapIterationFailed``, ``MapStateFailed`` ...); the states themselves, and every state
+    that did exit (a caught failure included), are continued as recorded. An event's enclosing states follow
+    from ``previousEventId``: an ``Entered`` opens a state for the events after it, an ``Exited`` closes it.
+    """
+    by_id = {int(event["id"]): event for event in events if int(event["id"]) < before}
+    enclosing: dict[int, tuple[int, ...]] = {}
+    exited: set[int] = set()
+    for event_id in sorted(by_id):
+        event = by_id[event_id]
+        previous = int(event.get("previousEventId") or 0)
+        outer = enclosing.get(previous, ())
+        if previous in by_id and by_id[previous]["type"].endswith("StateExited"):
+            outer = outer[:-1]
+        kind = event["type"]
+        if kind.endswith("StateExited") and outer:
+            exited.add(outer[-1])
+        enclosing[event_id] = (*outer, event_id) if kind.endswith("StateEntered") else outer
+    children: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for event in by_id.values():
+        children[int(event.get("previousEventId") or 0)].append(event)
+    rerun: set[int] = set()
+    for event_id, event in by_id.items():
+        states = enclosing[event_id]
+        if not states or any(state in exited for state in states):
+            continue
+        kind = event["type"]
+        if kind.endswith(_UNSUCCESSFUL):
+            rerun.add(event_id)
+        elif kind in _ATTEMPTS:
+            started, succeeded = _ATTEMPTS[kind]
+            starts = [child for child in children[event_id] if child["type"] == started]
+            if not any(c["type"] == succeeded for start in starts for c in children[int(start["id"])]):
+                rerun.add(event_id)
+                rerun.update(int(start["id"]) for start in starts)
+    return frozenset(rerun)
+
+
 class EventRecorder(Protocol):
     """What frames record events into: the execution's :class:`History` or a :class:`BufferedHistory`."""
 
@@ -226,7 +277,11 @@ class History:
     """The recorder of one execution's events (thread-safe)."""
 
     def __init__(self, clock: Clock, journal: Journal | None = None,
-                 prior: Iterable[dict[str, Any]] = (), *, unmatchable: frozenset[str] = frozenset()) -> None:
+                 prior: Iterable[dict[str, Any]] = (), *, unmatchable: frozenset[str] = frozenset(),
+                 redriven_before: int = 0) -> None:
+        """``unmatchable``: event types of ``prior`` that new events never replay. ``redriven_before``: the id
+        before which the prior events are an earlier attempt that a redrive continues: the work it did not
+        finish (see :func:`redriven_work`) runs again and is recorded anew."""
         self._clock = clock
         # Wall-clock events keep a float (cheap) and become datetimes when materialised.
         self._stamp: Callable[[], Any] = time.time if type(clock) is SystemClock else clock.now
@@ -240,11 +295,13 @@ class History:
         self.prior: list[dict[str, Any]] = list(prior)
         self._unmatched: dict[tuple[str, str], deque[dict[str, Any]]] = defaultdict(deque)
         self._children: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        rerun = redriven_work(self.prior, redriven_before) if redriven_before else frozenset()
         for event in self.prior:
-            if event["type"] not in unmatchable:
+            if event["type"] not in unmatchable and int(event["id"]) not in rerun:
                 self._unmatched[_prior_signature(event)].append(event)
             self._children[int(event.get("previousEventId") or 0)].append(event)
-        self._ids = itertools.count(max((int(e["id"]) for e in self.prior), default=0) + 1)
+        self._prior_last = max((int(e["id"]) for e in self.prior), default=0)
+        self._ids = itertools.count(self._prior_last + 1)
         self._remaining = sum(len(queue) for queue in self._unmatched.values())
         self.replaying = self._remaining > 0
         # Called (outside the lock) when an event would be the 25,000th; the engine fails the execution.
@@ -253,7 +310,9 @@ class History:
     def add(self, event_type: str, previous_id: int, details: dict[str, Any] | None = None
             ) -> tuple[int, datetime | float]:
         """Record an event; returns its id and timestamp (those of the prior event it replays, if any)."""
-        if self.replaying:
+        # An event that follows a new one is new too: prior events only ever follow prior events. (Without
+        # this, a rerun task's TaskStarted could take the place of a sibling iteration's, not yet replayed.)
+        if self.replaying and previous_id <= self._prior_last:
             signature = _signature(event_type, details)
             with self._lock:
                 queue = self._unmatched.get(signature)

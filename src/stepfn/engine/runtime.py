@@ -170,7 +170,6 @@ class Run:
     start_time: datetime
     redrive_count: int = 0
     redrive_time: datetime | None = None
-    redriving: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
     halt_status: str | None = None
     halt_error: str | None = None

@@ -446,8 +446,6 @@ def _recorded_outcome(run: Run, scheduled_id: int, started: str, succeeded: str,
         if event["type"] == succeeded:
             return ("ok", json.loads(details.get("output", "null"))), False
         if event["type"] in (failed, timed_out):
-            if run.redriving:
-                return None, False
             return ("error", StatesError(details.get("error", ""), details.get("cause"), state="")), False
     return None, True
 
