@@ -21,7 +21,7 @@ AWS_EXPORTS = {
 }
 SERVER_EXPORTS = {
     "DEFAULT_HOST", "DEFAULT_PORT", "TOKEN_HEADER", "BackgroundServer", "attach_token", "create_app",
-    "create_server_client", "run", "start_background",
+    "create_server_client", "ensure_token", "read_token", "run", "start_background",
 }
 
 

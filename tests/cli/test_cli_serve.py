@@ -14,6 +14,8 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from stepfn.server import read_token
+
 
 def _start(home: Path, port: int, *args: str) -> tuple[subprocess.Popen[bytes], str]:
     env = {**os.environ, "STEPFN_HOME": str(home)}
@@ -37,8 +39,9 @@ def _start(home: Path, port: int, *args: str) -> tuple[subprocess.Popen[bytes], 
 def test_serve_speaks_the_step_functions_api_to_boto3(stepfn_home: Path, free_port: int) -> None:
     process, url = _start(stepfn_home, free_port, "serve")
     try:
+        # The token `stepfn serve` made in its home is the access key id, as its start-up lines say.
         client = boto3.client("stepfunctions", endpoint_url=url, region_name="us-east-1",
-                              aws_access_key_id="local", aws_secret_access_key="local",
+                              aws_access_key_id=read_token(stepfn_home), aws_secret_access_key="local",
                               config=Config(inject_host_prefix=False))
         definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": True}, "End": True}}}
         arn = client.create_state_machine(name="served", definition=json.dumps(definition),

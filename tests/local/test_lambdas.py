@@ -157,7 +157,7 @@ def test_unknown_function_and_marshal_and_exit_errors() -> None:
 
 def test_module_function_strings_are_imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "my_local_fns.py").write_text("def triple(event):\n    return event['n'] * 3\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("STEPFN_LAMBDA_PATH", str(tmp_path))  # the user allows their own folder
     assert invoke_lambda(request("my_local_fns:triple", {"n": 5}), Control())["Payload"] == 15
     with pytest.raises(StatesError) as info:
         invoke_lambda(request("my_local_fns:missing", {}), Control())
@@ -179,3 +179,76 @@ def test_handlers_and_default_handlers(tmp_path: Path) -> None:
     merged = default_handlers(tmp_path)
     assert merged["lambda:invoke"] is invoke_lambda
     assert "s3:getObject" in merged  # the S3 backend is part of this tree
+
+
+# -- what a FunctionName may pick ----------------------------------------------------------------------------------
+
+MARKER_MODULE = "import pathlib, os\npathlib.Path(os.environ['ATTACK_MARKER']).write_text('ran')\n"
+
+
+@pytest.mark.parametrize("function_name", [
+    "cProfile:run", "os:system", "subprocess:run", "builtins:exec", "runpy:run_path", "code:interact",
+    "json:loads",  # harmless, but the standard library is never a Lambda
+    "boto3:client", "pytest:main",  # installed packages (site-packages), already imported or not
+    "stepfn.cli:main", "stepfn.server.app:run",  # stepfn itself
+    "my_allowed_fns:os.system", "my_allowed_fns:json.dumps", "my_allowed_fns:imported_run",  # what it imported
+    "my_allowed_fns:__builtins__", "my_allowed_fns:Thing.__init__.__globals__",
+    "my_allowed_fns:value",  # not a function
+    "never_allowed_fns:handler",  # a module outside the allowed folders, even on sys.path
+])
+def test_a_function_name_never_reaches_code_outside_the_allowed_folders(
+        function_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    allowed, elsewhere = tmp_path / "allowed", tmp_path / "elsewhere"
+    allowed.mkdir()
+    elsewhere.mkdir()
+    (allowed / "my_allowed_fns.py").write_text(
+        "import json, os\nfrom subprocess import run as imported_run\nvalue = 3\n"
+        "class Thing:\n    def __init__(self):\n        pass\n")
+    (elsewhere / "never_allowed_fns.py").write_text(MARKER_MODULE + "def handler(event):\n    return 1\n")
+    (allowed / "json.py").write_text(MARKER_MODULE)  # a stdlib name in an allowed folder: still refused
+    marker = tmp_path / "marker"
+    monkeypatch.setenv("ATTACK_MARKER", str(marker))
+    monkeypatch.setenv("STEPFN_LAMBDA_PATH", str(allowed))
+    monkeypatch.syspath_prepend(str(elsewhere))
+    payload = {"cmd": f"touch {marker}"} if "system" in function_name else f"open({str(marker)!r}, 'w')"
+    with pytest.raises(StatesError) as info:
+        invoke_lambda(request(function_name, payload), Control())
+    assert info.value.error == "Lambda.ResourceNotFoundException"
+    assert not marker.exists()
+    assert "never_allowed_fns" not in sys.modules
+
+
+def test_a_refused_name_says_how_to_allow_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STEPFN_LAMBDA_PATH", raising=False)
+    with pytest.raises(StatesError) as info:
+        invoke_lambda(request("my_handlers:score", {}), Control())
+    cause = info.value.cause or ""
+    assert info.value.error == "Lambda.ResourceNotFoundException"
+    assert "--lambda-path DIR" in cause and "STEPFN_LAMBDA_PATH" in cause and "register_function" in cause
+
+
+def test_a_module_in_an_allowed_folder_runs_and_may_import_its_siblings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "project"
+    (project / "pkg_fns").mkdir(parents=True)
+    (project / "pkg_fns" / "__init__.py").write_text("")
+    (project / "pkg_fns" / "score.py").write_text(
+        "from pkg_fns import helper_fns\n\ndef handle(event, context):\n    return helper_fns.double(event['n'])\n")
+    (project / "pkg_fns" / "helper_fns.py").write_text("def double(n):\n    return n * 2\n")
+    from stepfn.local import lambdas
+
+    monkeypatch.setattr(lambdas, "_allowed_paths", [])
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    assert lambdas.allow_lambda_path(project) == project.resolve()
+    assert invoke_lambda(request("pkg_fns.score:handle", {"n": 21}), Control())["Payload"] == 42
+
+
+def test_installation_folders_cannot_be_allowed() -> None:
+    import json as stdlib_json
+
+    from stepfn.local.lambdas import allow_lambda_path
+
+    with pytest.raises(ValueError, match="installation"):
+        allow_lambda_path(Path(stdlib_json.__file__).parent.parent)  # the standard library
+    with pytest.raises(ValueError, match="installation"):
+        allow_lambda_path(Path(pytest.__file__).parent.parent)  # site-packages

@@ -57,7 +57,7 @@ def test_servers_bind_loopback_by_default_and_the_cli_says_so(stepfn_home: Path)
 def test_listening_beyond_loopback_needs_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STEPFN_TOKEN", raising=False)
     with pytest.raises(StepfnError, match=r"refusing to listen on 0\.0\.0\.0 without a token"):
-        run(host="0.0.0.0", port=0)
+        run(host="0.0.0.0", port=0, no_token=True)
 
 
 def test_a_token_guards_the_api_and_the_console(stepfn_home: Path) -> None:

@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
-from stepfn.server import BackgroundServer, attach_token, create_server_client, start_background
+from stepfn.server import BackgroundServer, create_server_client, start_background
 
 
 @pytest.fixture
 def serve(stepfn_home: Path) -> Iterator[Callable[..., str]]:
-    """``serve(token=None, **options)`` starts the app for this test's ``$STEPFN_HOME`` and returns its URL."""
+    """``serve(token=None, **options)`` starts the app for this test's ``$STEPFN_HOME`` and returns its URL.
+
+    As ``stepfn serve`` does, it requires the home's token unless given another (or ``no_token=True``)."""
     servers: list[BackgroundServer] = []
 
     def start(token: str | None = None, **options: Any) -> str:
@@ -27,10 +29,10 @@ def serve(stepfn_home: Path) -> Iterator[Callable[..., str]]:
 
 @pytest.fixture
 def make_client() -> Callable[..., Any]:
-    """``make_client(service, url, token=None)``: a boto3 client for the server."""
+    """``make_client(service, url, token=None)``: a boto3 client for the server, with the home's token
+    unless given another, as stepfn's own clients do."""
 
     def build(service: str, url: str, token: str | None = None) -> Any:
-        client = create_server_client(service, url)
-        return attach_token(client, token) if token else client
+        return create_server_client(service, url, token=token)
 
     return build

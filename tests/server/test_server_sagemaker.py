@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker.endpoints import list_endpoints, stop_endpoint
+from stepfn.server import TOKEN_HEADER, read_token
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -176,8 +177,9 @@ def test_unimplemented_operation(serve: Callable[..., str], make_client: Callabl
 
 def test_server_side_validation_for_non_botocore_clients(serve: Callable[..., str]) -> None:
     url = serve()
+    token = {TOKEN_HEADER: read_token() or ""}
     answer = httpx.post(url, content=json.dumps({"PrimaryContainer": {"Image": 5}}),
-                        headers={"X-Amz-Target": "SageMaker.CreateModel", "Content-Type": "application/x-amz-json-1.1"})
+                        headers={"X-Amz-Target": "SageMaker.CreateModel", "Content-Type": "application/x-amz-json-1.1", **token})
     assert answer.status_code == 400
     body = answer.json()
     assert body["__type"] == "ValidationException"
@@ -185,14 +187,14 @@ def test_server_side_validation_for_non_botocore_clients(serve: Callable[..., st
     assert answer.headers["content-type"].startswith("application/x-amz-json-1.1")
     bad_enum = httpx.post(url, content=json.dumps({"EndpointConfigName": "c", "ProductionVariants": [
         {"VariantName": "v", "ModelName": "m", "InstanceType": "ml.imaginary"}]}),
-        headers={"X-Amz-Target": "SageMaker.CreateEndpointConfig"})
+        headers={"X-Amz-Target": "SageMaker.CreateEndpointConfig", **token})
     assert bad_enum.status_code == 400 and bad_enum.json()["__type"] == "ValidationException"
     assert bad_enum.json()["message"].startswith(
         "1 validation error detected: Value 'ml.imaginary' at 'productionVariants.1.member.instanceType' failed to "
         "satisfy constraint: Member must satisfy enum value set: [")
-    not_json = httpx.post(url, content=b"{", headers={"X-Amz-Target": "SageMaker.DescribeModel"})
+    not_json = httpx.post(url, content=b"{", headers={"X-Amz-Target": "SageMaker.DescribeModel", **token})
     assert (not_json.status_code, not_json.json()["__type"]) == (400, "SerializationException")
-    no_target = httpx.post(url, content=b"{}")
+    no_target = httpx.post(url, content=b"{}", headers=token)
     assert (no_target.status_code, no_target.json()["__type"]) == (400, "UnknownOperationException")
 
 

@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from stepfn.local.lambdas import register_function, unregister_function
+from stepfn.server import TOKEN_HEADER, read_token
 
 ROLE = "arn:aws:iam::123456789012:role/StepFunctionsRole"
 PASS = {"StartAt": "Hello", "States": {"Hello": {"Type": "Pass", "Result": {"greeting": "hi"}, "ResultPath": "$.out", "End": True}}}
@@ -278,9 +279,11 @@ def test_unknown_operations(sfn: Any, serve: Callable[..., str]) -> None:
         sfn.list_activities()
     assert _code(unsupported) == ("UnknownOperationException", 400)
     url = sfn.meta.endpoint_url
-    answer = httpx.post(url, content=b"{}", headers={"X-Amz-Target": "AWSStepFunctions.NoSuchThing"})
+    token = {TOKEN_HEADER: read_token() or ""}
+    answer = httpx.post(url, content=b"{}", headers={"X-Amz-Target": "AWSStepFunctions.NoSuchThing", **token})
     assert (answer.status_code, answer.json()["__type"]) == (400, "UnknownOperationException")
-    missing = httpx.post(url, content=json.dumps({"name": "x"}), headers={"X-Amz-Target": "AWSStepFunctions.CreateStateMachine"})
+    missing = httpx.post(url, content=json.dumps({"name": "x"}),
+                         headers={"X-Amz-Target": "AWSStepFunctions.CreateStateMachine", **token})
     assert missing.status_code == 400 and missing.json()["__type"] == "ValidationException"
     assert "definition" in missing.json()["message"] and "roleArn" in missing.json()["message"]
     assert missing.headers["content-type"].startswith("application/x-amz-json-1.0")
@@ -291,7 +294,7 @@ def test_wire_format_is_aws_json_1_0(sfn: Any) -> None:
     created = sfn.create_state_machine(name="wire", definition=json.dumps(PASS), roleArn=ROLE)
     answer = httpx.post(sfn.meta.endpoint_url, content=b"{}",
                         headers={"X-Amz-Target": "AWSStepFunctions.ListStateMachines",
-                                 "Content-Type": "application/x-amz-json-1.0"})
+                                 "Content-Type": "application/x-amz-json-1.0", TOKEN_HEADER: read_token() or ""})
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("application/x-amz-json-1.0")
     assert answer.headers["x-amzn-requestid"]

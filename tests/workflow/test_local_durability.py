@@ -90,6 +90,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+        "STEPFN_LAMBDA_PATH": str(tmp_path),  # 'durable_fns:one' names a module in the user's allowed folder
         "RUN_LOG": str(tmp_path / "runs.log"),
     }
 

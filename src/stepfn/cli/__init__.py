@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stepfn import __version__
-from stepfn.cli.loading import LOCAL_ROLE, load_target, parse_input
+from stepfn.cli.loading import LOCAL_ROLE, load_target, parse_input, split_target
 from stepfn.workflow.progress import read_executions, read_history, read_state_machines
 
 console = Console()
@@ -55,8 +56,11 @@ def _deploy(client: Any, name: str, definition: dict[str, Any]) -> str:
 def run(target: str, input_: str | None, name: str | None, progress: bool | None) -> None:
     """Run FILE[:WORKFLOW] on the local engine, showing each state as it runs."""
     from stepfn.cli.watch import print_summary, watch_execution
+    from stepfn.local.lambdas import allow_lambda_path
 
     loaded = load_target(target)
+    # 'module:function' Lambda tasks may name modules next to the workflow file (and nothing else).
+    allow_lambda_path(split_target(target)[0].resolve().parent)
     inputs = parse_input(input_)
     client = _client()
     if loaded.workflow is not None:
@@ -250,30 +254,55 @@ def endpoints_stop(name: str) -> None:
     console.print(f"stopped {name}")
 
 
-def _serve(host: str, port: int, token: str | None, ui: bool) -> None:
+def _server_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options ``stepfn serve`` and ``stepfn ui`` share."""
+    options = [
+        click.option("--host", default="127.0.0.1", show_default=True,
+                     help="Address to listen on (another than loopback is refused with --no-token)."),
+        click.option("--port", default=8083, show_default=True),
+        click.option("--token", envvar="STEPFN_TOKEN",
+                     help="Require this token instead of the home's own ($STEPFN_HOME/server-token)."),
+        click.option("--no-token", is_flag=True,
+                     help="Require no token: any local program can then run code as you. Throwaway servers only."),
+        click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+                     help="Also answer requests for this host name (besides localhost, 127.0.0.1, [::1])."),
+        click.option("--lambda-path", "lambda_paths", multiple=True, metavar="DIR",
+                     type=click.Path(exists=True, file_okay=False),
+                     help="Allow Lambda tasks to name 'module:function' from Python modules in DIR."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _serve(host: str, port: int, token: str | None, no_token: bool, allow_hosts: tuple[str, ...],
+           lambda_paths: tuple[str, ...], *, ui: bool) -> None:
     from stepfn import server
+    from stepfn.local.lambdas import allow_lambda_path
 
-    server.run(host=host, port=port, token=token, ui=ui)
-
-
-@cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8083, show_default=True)
-@click.option("--token", envvar="STEPFN_TOKEN", help="Require this bearer token on every request.")
-def serve(host: str, port: int, token: str | None) -> None:
-    """Serve the Step Functions and SageMaker APIs over the local engine (for boto3 and the AWS CLI)."""
-    _serve(host, port, token, ui=False)
+    for path in lambda_paths:
+        allow_lambda_path(path)
+    server.run(host=host, port=port, token=token, no_token=no_token, allow_hosts=allow_hosts, ui=ui)
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8083, show_default=True)
-@click.option("--token", envvar="STEPFN_TOKEN", help="Require this token (the console asks for it once).")
-def ui(host: str, port: int, token: str | None) -> None:
-    """Open the local web console (and the same API as `stepfn serve`)."""
-    suffix = f"?token={token}" if token else ""
-    console.print(f"stepfn console on http://{host}:{port}/ui/{suffix}", highlight=False)
-    _serve(host, port, token, ui=True)
+@_server_options
+def serve(host: str, port: int, token: str | None, no_token: bool, allow_hosts: tuple[str, ...],
+          lambda_paths: tuple[str, ...]) -> None:
+    """Serve the Step Functions and SageMaker APIs over the local engine (for boto3 and the AWS CLI).
+
+    Every request must carry the token printed at start-up (kept in $STEPFN_HOME/server-token) as its
+    AWS access key id, and name this machine as its host.
+    """
+    _serve(host, port, token, no_token, allow_hosts, lambda_paths, ui=False)
+
+
+@cli.command()
+@_server_options
+def ui(host: str, port: int, token: str | None, no_token: bool, allow_hosts: tuple[str, ...],
+       lambda_paths: tuple[str, ...]) -> None:
+    """Open the local web console (and the same API as `stepfn serve`) at the URL it prints."""
+    _serve(host, port, token, no_token, allow_hosts, lambda_paths, ui=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,8 +4,17 @@ A function is found by the ``FunctionName`` a Task gives (a name, a full or part
 without a ``:qualifier``):
 
 1. functions registered in this process: ``register_function("train", fn)`` (or as a decorator);
-2. otherwise, a ``"package.module:function"`` string is imported (so a process that resumes an execution
-   after a crash finds the same code without any registration).
+2. otherwise, a ``"package.module:function"`` string names a function in a Python module found directly
+   under a folder the user allowed: :func:`allow_lambda_path` (``stepfn serve --lambda-path DIR``),
+   ``$STEPFN_LAMBDA_PATH`` (folders separated by ``os.pathsep``), or the folder of the file ``stepfn run``
+   runs. So a process that resumes an execution after a crash finds the same code without registering it.
+
+A definition may arrive from anyone who can reach ``stepfn serve``, so its FunctionName never picks code
+the user did not put in an allowed folder: the standard library, installed packages (site-packages) and
+stepfn itself are refused wherever they are, the module is located under the allowed folders only (never
+through ``sys.path``), nothing is imported before its file is known to be there, and the attribute must
+be a function defined in that module (``mymodule:os.system`` is refused). A refused name fails the task
+with ``Lambda.ResourceNotFoundException`` and a cause saying how to allow it.
 
 A handler is called as Lambda's Python runtime calls one: ``fn(event, context)`` (or ``fn(event)`` when it
 takes a single argument). Results and errors have AWS's shapes:
@@ -22,9 +31,15 @@ takes a single argument). Results and errors have AWS's shapes:
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import importlib.util
 import inspect
 import json
+import os
 import re
+import site
+import sys
+import sysconfig
 import threading
 import time
 import traceback
@@ -32,7 +47,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar, overload
 
 from stepfn.engine.protocol import TaskControl, TaskHandler, TaskRequest
@@ -50,8 +67,13 @@ _FUNCTION_ARN = re.compile(
 _NAME_WITH_QUALIFIER = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)(?::(?P<qualifier>[A-Za-z0-9_$-]+))?$")
 _MODULE_FUNCTION = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<attr>[A-Za-z_][\w.]*)$")
 
+LAMBDA_PATH_VARIABLE = "STEPFN_LAMBDA_PATH"
+
 _registry: dict[str, Callable[..., Any]] = {}
 _registry_lock = threading.Lock()
+_allowed_paths: list[Path] = []
+_paths_lock = threading.Lock()
+_import_lock = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -141,18 +163,155 @@ def resolve_function(function_name: str) -> tuple[FunctionRef, Callable[..., Any
     if ref.import_path is None:
         raise _not_found(ref)
     module_name, _, attr_path = ref.import_path.partition(":")
+    roots = allowed_lambda_paths()
     try:
-        target: Any = importlib.import_module(module_name)
+        target: Any = _import_allowed(module_name, roots, function_name)
         for attr in attr_path.split("."):
+            if attr.startswith("__"):
+                raise _refused(function_name, f"'{attr_path}' is not a function defined in {module_name}")
             target = getattr(target, attr)
+            if inspect.ismodule(target):  # 'mine:os.system' walks into a module the user's module imported
+                raise _refused(function_name, f"'{attr_path}' is not a function defined in {module_name}")
     except (ImportError, AttributeError) as error:
         raise StatesError(
             "Lambda.ResourceNotFoundException",
             f"Function not found: {function_name} ({type(error).__name__}: {error})",
         ) from error
-    if not callable(target):
-        raise _not_found(ref)
+    # Only a function the module itself defines: not a builtin, a class or anything it imported.
+    function = target.__func__ if inspect.ismethod(target) else target
+    if not inspect.isfunction(function) or function.__module__ != module_name:
+        raise _refused(function_name, f"'{attr_path}' is not a function defined in {module_name}")
     return ref, target
+
+
+def allow_lambda_path(path: Path | str) -> Path:
+    """Let ``module:function`` FunctionNames name functions in Python modules directly under ``path``.
+
+    For this process (``stepfn serve --lambda-path DIR`` calls it; ``stepfn run FILE`` calls it with
+    FILE's folder). Returns the resolved folder. A folder of the Python installation (the standard library,
+    site-packages) is refused: it holds code the user did not write.
+    """
+    folder = Path(path).resolve()
+    if not folder.is_dir():
+        raise ValueError(f"not a folder: {path}")
+    if _installed_code(folder):
+        raise ValueError(f"{folder} holds the Python installation's own packages; allow your project's folder")
+    with _paths_lock:
+        if folder not in _allowed_paths:
+            _allowed_paths.append(folder)
+        # Last on sys.path, so the user's modules can import their siblings without shadowing anything.
+        if str(folder) not in sys.path:
+            sys.path.append(str(folder))
+    return folder
+
+
+def allowed_lambda_paths() -> list[Path]:
+    """The folders ``module:function`` names may come from: :func:`allow_lambda_path`'s, then
+    ``$STEPFN_LAMBDA_PATH``'s (installation folders in it are ignored)."""
+    from_environment = [Path(entry).resolve() for entry in os.environ.get(LAMBDA_PATH_VARIABLE, "").split(os.pathsep)
+                        if entry.strip()]
+    with _paths_lock:
+        folders = list(_allowed_paths)
+    return folders + [folder for folder in from_environment if folder not in folders and not _installed_code(folder)]
+
+
+@lru_cache(maxsize=1)
+def _installation_folders() -> tuple[Path, ...]:
+    """Where the interpreter's own and installed packages live (never an allowed source of Lambda code)."""
+    folders = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    folders.update(site.getsitepackages())
+    folders.add(site.getusersitepackages())
+    folders.update(entry for entry in sys.path if Path(entry).name in ("site-packages", "dist-packages"))
+    folders.add(str(Path(os.__file__).parent))  # the standard library of the interpreter actually running
+    return tuple(sorted({Path(folder).resolve() for folder in folders if folder}))
+
+
+def _installed_code(path: Path) -> bool:
+    return any(path == folder or path.is_relative_to(folder) for folder in _installation_folders())
+
+
+def _refused(function_name: str, reason: str) -> StatesError:
+    roots = allowed_lambda_paths()
+    allowed = ", ".join(str(root) for root in roots) or "none"
+    return StatesError(
+        "Lambda.ResourceNotFoundException",
+        f"Function not found: {function_name} ({reason}). A 'module:function' FunctionName runs only a function "
+        f"defined in a Python module directly under an allowed Lambda path (allowed now: {allowed}), never the "
+        "standard library or installed packages. Allow your folder with `stepfn serve --lambda-path DIR` "
+        f"(or `stepfn ui --lambda-path DIR`), {LAMBDA_PATH_VARIABLE}=DIR or "
+        "stepfn.local.lambdas.allow_lambda_path(DIR) (`stepfn run FILE` allows FILE's folder), or register "
+        "the function in the process that runs the workflow: stepfn.local.lambdas.register_function(NAME, fn).",
+    )
+
+
+def _under_root(module_name: str, origin: str | None, roots: list[Path]) -> bool:
+    """Whether ``origin`` (a module's file or package folder) belongs to top-level ``module_name`` of a root."""
+    if origin is None:
+        return False
+    path = Path(origin).resolve()
+    if _installed_code(path):
+        return False
+    top = module_name.split(".")[0]
+    for root in roots:
+        if path.is_relative_to(root):
+            first = path.relative_to(root).parts[0] if path != root else ""
+            if first == top or first.split(".")[0] == top:  # pkg/..., mod.py, mod.cpython-311-x86_64.so
+                return True
+    return False
+
+
+def _module_location(module: ModuleType) -> str | None:
+    location = getattr(module, "__file__", None)
+    if location is None and getattr(module, "__path__", None):
+        location = next(iter(module.__path__), None)  # a namespace package: its first folder
+    return str(location) if location else None
+
+
+def _spec_location(spec: importlib.machinery.ModuleSpec) -> str | None:
+    if spec.origin and spec.has_location:
+        return spec.origin
+    return next(iter(spec.submodule_search_locations or []), None)
+
+
+def _import_allowed(module_name: str, roots: list[Path], function_name: str) -> ModuleType:
+    """Import ``module_name`` from the allowed ``roots`` only, checking each module's file before it runs."""
+    top = module_name.split(".")[0]
+    if top in sys.stdlib_module_names or top in sys.builtin_module_names or top == "stepfn":
+        raise _refused(function_name, f"{top} is part of Python or stepfn")
+    if not roots:
+        raise _refused(function_name, "no Lambda path is allowed in this process")
+    parts = module_name.split(".")
+    with _import_lock:
+        module: ModuleType | None = None
+        for depth in range(1, len(parts) + 1):
+            name = ".".join(parts[:depth])
+            loaded = sys.modules.get(name)
+            if loaded is not None:
+                if not _under_root(module_name, _module_location(loaded), roots):
+                    raise _refused(function_name, f"{name} was loaded from outside the allowed Lambda paths")
+                module = loaded
+                continue
+            if depth == 1:
+                spec = importlib.machinery.PathFinder.find_spec(name, [str(root) for root in roots])
+            else:
+                spec = importlib.util.find_spec(name)  # the parent, already checked, is imported: no code runs
+            if spec is None:
+                raise ImportError(f"No module named '{name}' under the allowed Lambda paths")
+            if not _under_root(module_name, _spec_location(spec), roots):
+                raise _refused(function_name, f"{name} is not under an allowed Lambda path")
+            if depth == 1:
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                try:
+                    if spec.loader is not None:
+                        spec.loader.exec_module(module)
+                except BaseException:
+                    del sys.modules[name]
+                    raise
+            else:
+                module = importlib.import_module(name)
+        assert module is not None
+        return module
 
 
 @dataclass
@@ -285,8 +444,11 @@ def handlers(home: Path) -> dict[str, TaskHandler]:
 
 
 __all__ = [
+    "LAMBDA_PATH_VARIABLE",
     "FunctionRef",
     "LambdaContext",
+    "allow_lambda_path",
+    "allowed_lambda_paths",
     "function_arn",
     "handlers",
     "invoke_lambda",

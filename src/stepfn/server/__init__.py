@@ -4,9 +4,11 @@
     stepfn.server.run("127.0.0.1", 8083, token=None)          # what the CLI's `stepfn serve` calls
     app = stepfn.server.create_app(home=None, token=None)     # the ASGI app, for uvicorn or tests
 
-    sfn = stepfn.server.create_server_client("stepfunctions", "http://127.0.0.1:8083", token=None)
-    # or any boto3 client: boto3.client("stepfunctions", endpoint_url=..., config=Config(inject_host_prefix=False)),
-    # then stepfn.server.attach_token(sfn, token) when the server has a token.
+    sfn = stepfn.server.create_server_client("stepfunctions", "http://127.0.0.1:8083")   # token read from the home
+    # or any boto3 client: boto3.client("stepfunctions", endpoint_url=..., aws_access_key_id=read_token(),
+    #                                   config=Config(inject_host_prefix=False))
+
+    stepfn.server.read_token(home=None) / ensure_token(home=None)   # the home's server token (see .auth)
 
     with stepfn.server.start_background(port=0) as server:    # a notebook or a test: serve on a thread
         ...server.url...
@@ -14,8 +16,9 @@
 
 from __future__ import annotations
 
-from stepfn.server._protocol import TOKEN_HEADER, attach_token, create_server_client
+from stepfn.server._protocol import attach_token, create_server_client
 from stepfn.server.app import DEFAULT_HOST, DEFAULT_PORT, BackgroundServer, create_app, run, start_background
+from stepfn.server.auth import TOKEN_HEADER, ensure_token, read_token
 
 __all__ = [
     "DEFAULT_HOST",
@@ -25,6 +28,8 @@ __all__ = [
     "attach_token",
     "create_app",
     "create_server_client",
+    "ensure_token",
+    "read_token",
     "run",
     "start_background",
 ]

@@ -13,24 +13,20 @@ instead of a Python TypeError from a keyword argument.
 from __future__ import annotations
 
 import base64
-import hmac
 import json
 import logging
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from starlette.responses import Response
 
-logger = logging.getLogger("stepfn.server")
+from stepfn.server.auth import TOKEN_HEADER, read_token
 
-TOKEN_HEADER = "X-Stepfn-Token"
-"""The header carrying the ``--token`` / ``STEPFN_TOKEN`` secret (see :func:`attach_token`)."""
-TOKEN_COOKIE = "stepfn-token"
-_SIGV4_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+logger = logging.getLogger("stepfn.server")
 
 
 class ApiError(Exception):
@@ -172,27 +168,6 @@ def translate_errors(call: Callable[[], Any]) -> Any:
         raise ApiError("ValidationException", str(exc)) from exc
 
 
-def request_token(headers: Any, cookies: dict[str, str], query: Any) -> str | None:
-    """The token a request carries: ``X-Stepfn-Token``, ``Authorization: Bearer``, the SigV4 access key
-    id (so the AWS CLI can authenticate with ``AWS_ACCESS_KEY_ID=<token>``), a cookie, or ``?token=``."""
-    if headers.get(TOKEN_HEADER):
-        return str(headers[TOKEN_HEADER])
-    authorization = headers.get("authorization", "")
-    if authorization.lower().startswith("bearer "):
-        return str(authorization[7:].strip())
-    match = _SIGV4_CREDENTIAL.search(authorization)
-    if match:
-        return match.group(1)
-    if cookies.get(TOKEN_COOKIE):
-        return cookies[TOKEN_COOKIE]
-    value = query.get("token")
-    return str(value) if value else None
-
-
-def token_matches(expected: str, given: str | None) -> bool:
-    return given is not None and hmac.compare_digest(expected.encode(), given.encode())
-
-
 def attach_token(client: Any, token: str) -> Any:
     """Make a boto3 client send ``X-Stepfn-Token: <token>`` with every request to ``stepfn serve``.
 
@@ -207,16 +182,21 @@ def attach_token(client: Any, token: str) -> Any:
     return client
 
 
-def create_server_client(service: str, url: str, *, token: str | None = None, region_name: str = "us-east-1") -> Any:
+def create_server_client(service: str, url: str, *, token: str | None = None, home: Path | str | None = None,
+                         region_name: str = "us-east-1") -> Any:
     """A boto3 client (``stepfunctions``, ``sagemaker``, ``sagemaker-runtime``) for a ``stepfn serve`` at ``url``.
 
-    It turns off botocore's host prefix injection: StartSyncExecution otherwise goes to
-    ``sync-127.0.0.1``, which does not resolve (AWS CLI: there is no switch; use boto3 for it).
-    Credentials are dummies (the server checks only the token); retries are off so errors surface at once.
+    ``token`` defaults to the one the server keeps in ``home`` (default ``$STEPFN_HOME``), so a client of
+    a server started on the same home needs nothing more. It turns off botocore's host prefix injection:
+    StartSyncExecution otherwise goes to ``sync-127.0.0.1``, which does not resolve (AWS CLI: there is no
+    switch; use boto3 for it). The secret key is a dummy (the server checks only the token, which is also
+    the access key id); retries are off so errors surface at once.
     """
     import boto3
     from botocore.config import Config
 
+    if token is None:
+        token = read_token(home)
     client = boto3.client(
         service, endpoint_url=url, region_name=region_name,
         aws_access_key_id=token or "stepfn", aws_secret_access_key="stepfn",

@@ -14,17 +14,20 @@ Routes (one Starlette app):
 So ``boto3.client("stepfunctions", endpoint_url="http://127.0.0.1:8083")`` (and ``sagemaker``,
 ``sagemaker-runtime``, or ``aws --endpoint-url``) work against it unchanged, except that botocore sends
 StartSyncExecution to ``sync-<host>`` unless the client has ``Config(inject_host_prefix=False)``
-(:func:`~stepfn.server.create_server_client` builds such clients). With a token set, every
-request must carry it: header ``X-Stepfn-Token`` (:func:`attach_token` adds it to a boto3 client),
-``Authorization: Bearer <token>``, or as the SigV4 access key id (``AWS_ACCESS_KEY_ID=<token>``, which
-is how the AWS CLI authenticates); a browser may use ``?token=`` once, which sets a cookie.
+(:func:`~stepfn.server.create_server_client` builds such clients).
+
+Every route sits behind :class:`stepfn.server.auth.RequestGuard`: requests naming another host than this
+machine, cross-origin browser requests, and (by default) requests without the home's token get 403. The
+token is the SigV4 access key id (``aws_access_key_id=<token>`` in boto3, ``AWS_ACCESS_KEY_ID`` for the
+AWS CLI), or ``X-Stepfn-Token`` (:func:`attach_token`), or ``?token=`` once in the console URL.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,23 +36,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from stepfn.errors import StepfnError
 from stepfn.server._protocol import (
-    TOKEN_COOKIE,
-    TOKEN_HEADER,
     ApiError,
     error_response,
     json_response,
     logger,
     parse_body,
     python_name,
-    request_token,
-    token_matches,
     translate_errors,
     validate_request,
 )
+from stepfn.server.auth import TOKEN_FILE, RequestGuard, allowed_host_names, ensure_token
 
 JSON_1_0 = "application/x-amz-json-1.0"
 JSON_1_1 = "application/x-amz-json-1.1"
@@ -85,44 +85,21 @@ class _Service:
         return translate_errors(lambda: method(**params))
 
 
-class _TokenGuard:
-    """ASGI middleware refusing every request that does not carry the token (HTTP 403)."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.token = token
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope)
-        given = request_token(request.headers, request.cookies, request.query_params)
-        if not token_matches(self.token, given):
-            error = ApiError(
-                "UnrecognizedClientException",
-                f"missing or wrong stepfn serve token: send it in the {TOKEN_HEADER} header "
-                "(or as Authorization: Bearer, or as the AWS access key id)",
-                403,
-            )
-            await error_response(error, JSON_1_0)(scope, receive, send)
-            return
-        if request.query_params.get("token"):
-            async def send_with_cookie(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    cookie = f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict".encode()
-                    message.setdefault("headers", []).append((b"set-cookie", cookie))
-                await send(message)
-
-            await self.app(scope, receive, send_with_cookie)
-            return
-        await self.app(scope, receive, send)
+def server_token(home: Path, token: str | None = None, *, no_token: bool = False) -> str | None:
+    """The token a server for ``home`` requires: ``token``, else ``$STEPFN_TOKEN``, else the home's own
+    (made on first use); None with ``no_token``."""
+    if no_token:
+        return None
+    return token or os.environ.get("STEPFN_TOKEN") or ensure_token(home)
 
 
 def create_app(
     home: Path | str | None = None,
     token: str | None = None,
     *,
+    no_token: bool = False,
+    allow_hosts: Iterable[str] = (),
+    bind_host: str | None = None,
     stepfunctions_client: Any = None,
     sagemaker_client: Any = None,
     ui: bool = False,
@@ -130,10 +107,11 @@ def create_app(
     """The ASGI app of ``stepfn serve`` for ``$STEPFN_HOME`` = ``home`` (default: the environment's).
 
     ``stepfunctions_client`` / ``sagemaker_client`` replace the local backends (anything with boto3's
-    method names and error classes). ``token`` (default ``$STEPFN_TOKEN``; empty means none) is
-    required on every request.
+    method names and error classes). Every request must carry the token (:func:`server_token`: ``token``,
+    ``$STEPFN_TOKEN`` or the home's) unless ``no_token``, and name a loopback host, ``bind_host`` or one
+    of ``allow_hosts`` (:class:`~stepfn.server.auth.RequestGuard`).
     """
-    from stepfn.local.objectstore import stepfn_home
+    from stepfn._home import stepfn_home
 
     root = Path(home) if home is not None else stepfn_home()
 
@@ -201,9 +179,29 @@ def create_app(
         from stepfn.server.ui import create_ui_app
 
         routes.append(Mount("/ui", app=create_ui_app(stepfunctions.backend, root)))
-    app: ASGIApp = Starlette(routes=routes)
-    token = os.environ.get("STEPFN_TOKEN") if token is None else token
-    return _TokenGuard(app, token) if token else app
+    return RequestGuard(Starlette(routes=routes), token=server_token(root, token, no_token=no_token),
+                        allowed_hosts=allowed_host_names(bind_host, allow_hosts))
+
+
+def startup_lines(url: str, token: str | None, *, ui: bool, home: Path) -> list[str]:
+    """What ``stepfn serve`` / ``stepfn ui`` print: ready-to-use console URL and client settings."""
+    lines = [f"stepfn {'console and ' if ui else ''}API on {url} (home: {home.resolve()})"]
+    if ui:
+        lines.append(f"console: {url}/ui/" + (f"?token={token}" if token else ""))
+    key = token or "stepfn"
+    lines += [
+        "AWS CLI / boto3 settings (region and secret key are not checked):",
+        f"  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY=stepfn "
+        "AWS_DEFAULT_REGION=us-east-1",
+        f'  boto3.client("stepfunctions", endpoint_url="{url}", aws_access_key_id="{key}", '
+        'aws_secret_access_key="stepfn", region_name="us-east-1")',
+    ]
+    if token:
+        lines.append(f"  (the token is kept in {home.resolve() / TOKEN_FILE}; stepfn's own clients read it there)")
+    else:
+        lines.append("WARNING: --no-token: any program on this machine (any local user, any process) can run "
+                     "workflows, and so code, as you through this server. Use it only for throwaway servers.")
+    return lines
 
 
 def run(
@@ -212,17 +210,40 @@ def run(
     *,
     home: Path | str | None = None,
     token: str | None = None,
+    no_token: bool = False,
+    allow_hosts: Sequence[str] = (),
     ui: bool = False,
     log_level: str = "info",
 ) -> None:
-    """Serve until interrupted (what ``stepfn serve`` calls). Binds 127.0.0.1 unless told otherwise:
-    the API runs code and reads files as this user, so listening on another interface needs a token."""
+    """Serve until interrupted (what ``stepfn serve`` calls), after printing :func:`startup_lines`.
+
+    Binds 127.0.0.1 unless told otherwise and requires the home's token unless ``no_token``: the API runs
+    code and reads files as this user, so listening on another interface without a token is refused.
+    """
     import uvicorn
 
-    token = os.environ.get("STEPFN_TOKEN") if token is None else token
-    if host not in ("127.0.0.1", "localhost", "::1") and not token:
-        raise StepfnError(f"refusing to listen on {host} without a token: pass --token or set STEPFN_TOKEN")
-    uvicorn.run(create_app(home, token, ui=ui), host=host, port=port, log_level=log_level)
+    from stepfn._home import stepfn_home
+
+    root = Path(home) if home is not None else stepfn_home()
+    if no_token and host not in ("127.0.0.1", "localhost", "::1"):
+        raise StepfnError(f"refusing to listen on {host} without a token: drop --no-token")
+    required = server_token(root, token, no_token=no_token)
+    # Bind first, so the printed URL has the real port (port 0) and nothing is printed when the port is taken.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise StepfnError(f"cannot listen on {host}:{port}: {error.strerror}") from error
+    bound_port = listener.getsockname()[1]
+    url_host = f"[{host}]" if ":" in host else host
+    for line in startup_lines(f"http://{url_host}:{bound_port}", required, ui=ui, home=root):
+        print(line, flush=True)
+    app = create_app(root, required, no_token=no_token, allow_hosts=allow_hosts, bind_host=host, ui=ui)
+    config = uvicorn.Config(app, log_level=log_level)
+    uvicorn.Server(config).run(sockets=[listener])
 
 
 class BackgroundServer:
@@ -268,5 +289,9 @@ def start_background(
     port: int = 0,
     **options: Any,
 ) -> BackgroundServer:
-    """Start :func:`create_app` ``(home, token, **options)`` on a background thread; returns the running server."""
-    return BackgroundServer(create_app(home, token, **options), host, port)
+    """Start :func:`create_app` ``(home, token, **options)`` on a background thread; returns the running server.
+
+    Like ``stepfn serve`` it requires the home's token unless ``no_token=True``; clients made with
+    :func:`~stepfn.server.create_server_client` for the same home read it from there.
+    """
+    return BackgroundServer(create_app(home, token, bind_host=host, **options), host, port)

@@ -1,0 +1,412 @@
+"""Attacks on ``stepfn serve`` / ``stepfn ui`` started the default way (a real process, its own home), from
+where an attacker stands: a web page in the user's browser (DNS rebinding, cross-origin requests), another
+program on the machine without the token, and a definition that names code or paths it should not reach.
+
+Each attack tries to create a marker file; the tests assert it does not exist and that the home holds the same
+files as before. The positive paths (boto3, the AWS CLI, the console in chromium) use only what the server
+printed at start-up.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+
+ROLE = "arn:aws:iam::123456789012:role/StepFunctionsRole"
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+SFN = {"X-Amz-Target": "AWSStepFunctions.CreateStateMachine", "Content-Type": "application/x-amz-json-1.0"}
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@dataclass
+class Served:
+    url: str
+    port: int
+    home: Path
+    lines: list[str]
+    process: subprocess.Popen[str]
+
+    @property
+    def token(self) -> str:
+        """The token as the start-up lines give it (the AWS_ACCESS_KEY_ID to export)."""
+        match = re.search(r"AWS_ACCESS_KEY_ID=(\S+)", "\n".join(self.lines))
+        assert match, self.lines
+        return match.group(1)
+
+    def home_files(self) -> set[str]:
+        # SQLite's -wal/-shm files come and go with connections; what matters is nothing new appears.
+        return {p.relative_to(self.home).as_posix() for p in self.home.rglob("*")
+                if not p.name.endswith(("-wal", "-shm", "-journal"))}
+
+    def sfn(self, key: str | None = None) -> Any:
+        return boto3.client("stepfunctions", endpoint_url=self.url, region_name="us-east-1",
+                            aws_access_key_id=key or self.token, aws_secret_access_key="anything",
+                            config=Config(retries={"max_attempts": 1}, inject_host_prefix=False))
+
+
+def _start(tmp_path: Path, port: int, command: str, *args: str) -> Served:
+    home = tmp_path / f"home-{command}"
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("STEPFN_TOKEN", "STEPFN_LAMBDA_PATH", "AWS_PROFILE")}
+    env["STEPFN_HOME"] = str(home)
+    process = subprocess.Popen([sys.executable, "-m", "stepfn", command, "--port", str(port), *args], env=env,
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while not any(line.startswith(("  (the token", "WARNING")) for line in lines):  # the last start-up line
+        line = process.stdout.readline()
+        assert line and time.monotonic() < deadline, f"no start-up lines: {lines}"
+        lines.append(line.rstrip("\n"))
+    url = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            httpx.get(f"{url}/ping", timeout=2)
+            break
+        except httpx.TransportError:
+            assert process.poll() is None and time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.1)
+    return Served(url, port, home, lines, process)
+
+
+@pytest.fixture
+def start_server(tmp_path: Path, free_port: int) -> Iterator[Callable[..., Served]]:
+    """``start_server(command="serve", *args)``: ``stepfn <command>`` in its own process and home."""
+    started: list[Served] = []
+
+    def start(command: str = "serve", *args: str) -> Served:
+        started.append(_start(tmp_path, free_port, command, *args))
+        return started[-1]
+
+    yield start
+    for served in started:
+        served.process.terminate()
+        served.process.wait(30)
+        if served.process.stdout:
+            served.process.stdout.close()
+
+
+def _create_body(definition: dict[str, Any], name: str = "attack") -> str:
+    return json.dumps({"name": name, "definition": json.dumps(definition), "roleArn": ROLE})
+
+
+def _wait(sfn: Any, arn: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return dict(described)
+
+
+# -- start-up ----------------------------------------------------------------------------------------------------
+
+
+def test_the_token_is_made_once_per_home_kept_private_and_printed_ready_to_use(
+        start_server: Callable[..., Served]) -> None:
+    served = start_server("ui")
+    token_file = served.home / "server-token"
+    assert token_file.read_text().strip() == served.token and re.fullmatch(r"[0-9a-f]{48}", served.token)
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert f"console: {served.url}/ui/?token={served.token}" in served.lines
+    assert any(f"AWS_ENDPOINT_URL={served.url} AWS_ACCESS_KEY_ID={served.token}" in line for line in served.lines)
+    assert any(f'aws_access_key_id="{served.token}"' in line for line in served.lines)
+
+
+def test_no_token_says_what_it_disables_and_still_checks_host_and_origin(
+        start_server: Callable[..., Served]) -> None:
+    served = start_server("serve", "--no-token")
+    assert any("WARNING" in line and "--no-token" in line for line in served.lines)
+    assert not (served.home / "server-token").exists()
+    assert served.sfn("anything").list_state_machines()["stateMachines"] == []
+    body = _create_body({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    rebound = httpx.post(served.url, content=body, headers={**SFN, "Host": f"attacker.example:{served.port}"})
+    cross = httpx.post(served.url, content=body, headers={**SFN, "Origin": "http://attacker.example"})
+    assert (rebound.status_code, cross.status_code) == (403, 403)
+    assert served.sfn("anything").list_state_machines()["stateMachines"] == []
+
+
+# -- a web page in the user's browser ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["attacker.example:{port}", "attacker.example", "127.0.0.1.attacker.example:{port}",
+                                  "localhost.attacker.example", "", "127.0.0.1:{port}@attacker.example"])
+def test_a_foreign_host_is_refused_even_with_the_token(start_server: Callable[..., Served], host: str) -> None:
+    served = start_server("ui")
+    before = served.home_files()
+    marker = served.home.parent / "marker-host"
+    definition = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                                   "Parameters": {"FunctionName": "os:system",
+                                                                  "Payload": f"touch {marker}"}, "End": True}}}
+    headers = {**SFN, "Host": host.format(port=served.port), "X-Stepfn-Token": served.token}
+    answer = httpx.post(served.url, content=_create_body(definition), headers=headers)
+    assert answer.status_code in (400, 403)  # 400: the HTTP layer itself refuses a malformed Host
+    page = httpx.get(f"{served.url}/ui/?token={served.token}", headers={"Host": host.format(port=served.port)})
+    assert page.status_code in (400, 403) and "set-cookie" not in page.headers
+    assert not marker.exists() and served.home_files() == before
+    assert served.sfn().list_state_machines()["stateMachines"] == []
+
+
+def test_loopback_names_and_allowed_hosts_are_served(start_server: Callable[..., Served]) -> None:
+    served = start_server("serve", "--allow-host", "devbox.internal")
+    headers = {"X-Stepfn-Token": served.token}
+    for host in ("localhost", "127.0.0.1", "[::1]", "devbox.internal"):
+        for suffix in ("", f":{served.port}"):
+            answer = httpx.get(f"{served.url}/ping", headers={**headers, "Host": host + suffix})
+            assert answer.status_code == 200, (host, suffix, answer.text)
+    assert httpx.get(f"{served.url}/ping", headers={**headers, "Host": "otherbox.internal"}).status_code == 403
+
+
+def test_a_cross_origin_simple_post_is_refused(start_server: Callable[..., Served]) -> None:
+    """A form or fetch with Content-Type text/plain needs no preflight; a page on another port of 127.0.0.1
+    is even same-site, so the browser sends the console's cookie with it. The Origin check stops it."""
+    served = start_server("ui")
+    sfn = served.sfn()
+    marker = served.home.parent / "marker-simple"
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    sfn.create_state_machine(name="victim", definition=json.dumps(definition), roleArn=ROLE)
+    before = served.home_files()
+    cookie = {f"stepfn-token-{served.port}": served.token}
+    for origin in ("http://attacker.example", f"http://127.0.0.1:{served.port + 1}", "null",
+                   f"http://localhost:{served.port}"):  # another origin of this very machine is foreign too
+        with httpx.Client(cookies=cookie) as browser:
+            start = browser.post(f"{served.url}/ui/api/executions", headers={
+                "Content-Type": "text/plain", "Origin": origin}, content=json.dumps({
+                    "stateMachineArn": sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"],
+                    "input": json.dumps({"marker": str(marker)})}))
+            api = browser.post(served.url, headers={"Content-Type": "text/plain", "Origin": origin},
+                               content=_create_body(definition, "from-a-page"))
+        assert (start.status_code, api.status_code) == (403, 403), origin
+        assert "access-control-allow-origin" not in start.headers
+    assert not marker.exists() and served.home_files() == before
+    assert [m["name"] for m in sfn.list_state_machines()["stateMachines"]] == ["victim"]
+    assert sfn.list_executions(stateMachineArn=sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"])[
+        "executions"] == []
+
+
+def test_a_preflighted_cross_origin_request_gets_no_cors_grant(start_server: Callable[..., Served]) -> None:
+    served = start_server("ui")
+    before = served.home_files()
+    preflight = httpx.options(served.url, headers={
+        "Origin": "http://attacker.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "x-amz-target,content-type,x-stepfn-token"})
+    assert preflight.status_code == 403
+    assert not any(name.startswith("access-control-") for name in preflight.headers)
+    # Were the browser to send it anyway (it does not without a grant), the request itself is refused too.
+    sent = httpx.post(served.url, content=_create_body({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+                      headers={**SFN, "Origin": "http://attacker.example", "X-Stepfn-Token": served.token})
+    assert sent.status_code == 403 and served.home_files() == before
+    same_origin = httpx.post(served.url, content=json.dumps({}), headers={
+        "X-Amz-Target": "AWSStepFunctions.ListStateMachines", "Content-Type": "application/x-amz-json-1.0",
+        "Origin": served.url, "X-Stepfn-Token": served.token})
+    assert same_origin.status_code == 200  # the console's own page calling its own server
+
+
+# -- another program without the token ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("credentials", [
+    {}, {"X-Stepfn-Token": "guess"}, {"Authorization": "token guess"}, {"Authorization": "Bearer x"},
+    {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/states/aws4_request, "
+                      "SignedHeaders=host, Signature=0"},
+], ids=["none", "wrong-header", "wrong-authorization", "wrong-bearer", "wrong-access-key"])
+def test_a_missing_or_wrong_token_is_refused_everywhere(start_server: Callable[..., Served],
+                                                        credentials: dict[str, str]) -> None:
+    served = start_server("ui")
+    before = served.home_files()
+    body = _create_body({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    for method, path, extra in (("POST", "/", SFN), ("GET", "/ping", {}), ("GET", "/ui/", {}),
+                                ("GET", "/ui/api/workflows", {}), ("POST", "/ui/api/executions", {}),
+                                ("POST", "/endpoints/any/invocations", {"Content-Type": "text/csv"}),
+                                ("GET", "/ui/static/app.js", {})):
+        answer = httpx.request(method, served.url + path, headers={**extra, **credentials},
+                               content=body if method == "POST" else None)
+        assert answer.status_code == 403, (method, path, answer.status_code)
+    assert served.home_files() == before
+    with pytest.raises(Exception, match="UnrecognizedClientException"):
+        served.sfn("wrong").list_state_machines()
+
+
+# -- a definition naming code or paths ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("function_name", "payload"), [
+    ("cProfile:run", "open({marker!r}, 'w').write('ran')"),
+    ("os:system", "touch {marker}"),
+    ("subprocess:getoutput", "touch {marker}"),
+    ("pathlib:Path.touch", "{marker}"),
+    ("runpy:run_path", "{script}"),
+])
+def test_a_standard_library_function_name_runs_nothing(start_server: Callable[..., Served], function_name: str,
+                                                      payload: str) -> None:
+    """Even a client holding the token cannot make the server run code the user did not write."""
+    served = start_server("serve")
+    marker = served.home.parent / "marker-lambda"
+    script = served.home.parent / "script.py"
+    script.write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    sfn = served.sfn()
+    definition = {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+        "Parameters": {"FunctionName": function_name, "Payload": payload.format(marker=str(marker), script=script)}}}}
+    arn = sfn.create_state_machine(name="attack", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    described = _wait(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])
+    assert described["status"] == "FAILED"
+    assert described["error"] == "Lambda.ResourceNotFoundException"
+    assert "--lambda-path" in described["cause"]
+    assert not marker.exists()
+
+
+def test_a_module_under_lambda_path_runs_and_nothing_else(start_server: Callable[..., Served],
+                                                          tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "scoring_fns.py").write_text("def score(event):\n    return {'score': event['x'] * 2}\n")
+    served = start_server("serve", "--lambda-path", str(project))
+    sfn = served.sfn()
+    for name, function_name in (("ok", "scoring_fns:score"), ("refused", "scoring_fns:os.system")):
+        definition = {"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "OutputPath": "$.Payload", "End": True,
+            "Parameters": {"FunctionName": function_name, "Payload": {"x": 21}}}}}
+        arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+        described = _wait(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])
+        if name == "ok":
+            assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", {"score": 42})
+        else:
+            assert (described["status"], described["error"]) == ("FAILED", "Lambda.ResourceNotFoundException")
+
+
+@pytest.mark.parametrize("key", ["../escape.txt", "../../escape.txt", "/tmp/stepfn-attack-escape.txt",
+                                 "a/../../../escape.txt", "./escape.txt", "a//b"])
+def test_object_keys_leaving_the_store_are_refused_over_http(start_server: Callable[..., Served], key: str) -> None:
+    served = start_server("serve")
+    sfn = served.sfn()
+    definition = {"StartAt": "Put", "States": {"Put": {
+        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject", "End": True,
+        "Parameters": {"Bucket": "bucket", "Key": key, "Body": "planted"}}}}
+    arn = sfn.create_state_machine(name="put", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    described = _wait(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])
+    assert described["status"] == "FAILED"
+    planted = [p for p in served.home.parent.rglob("*") if p.is_file() and p.read_bytes() == b"planted"]
+    assert planted == [] and not Path("/tmp/stepfn-attack-escape.txt").exists()
+
+
+def _plain_tar(members: list[tuple[str, bytes]]) -> str:
+    """An uncompressed tar as text: every byte of it is ASCII, so it travels as a JSON string Body."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 0
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue().decode("ascii")
+
+
+@pytest.mark.parametrize("member", ["../../../escape.py", "/tmp/stepfn-attack-member.py", "code/../../escape.py"])
+def test_tar_members_leaving_the_job_are_refused_over_http(start_server: Callable[..., Served], member: str) -> None:
+    """The whole path over HTTP: an archive planted through an S3 task, then a training job unpacking it."""
+    served = start_server("serve")
+    sfn = served.sfn()
+    archive = _plain_tar([("train.py", b"print('training')\n"), (member, b"print('escaped')\n")])
+    plant = {"StartAt": "Put", "States": {"Put": {
+        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject", "End": True,
+        "Parameters": {"Bucket": "bucket", "Key": "code/evil.tar", "Body": archive}}}}
+    arn = sfn.create_state_machine(name="plant", definition=json.dumps(plant), roleArn=ROLE)["stateMachineArn"]
+    assert _wait(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])["status"] == "SUCCEEDED"
+    sagemaker = boto3.client("sagemaker", endpoint_url=served.url, region_name="us-east-1",
+                             aws_access_key_id=served.token, aws_secret_access_key="anything")
+    sagemaker.create_training_job(
+        TrainingJobName="evil", RoleArn=ROLE,
+        AlgorithmSpecification={"TrainingImage": SKLEARN_IMAGE, "TrainingInputMode": "File"},
+        HyperParameters={"sagemaker_program": '"train.py"', "sagemaker_submit_directory": '"s3://bucket/code/evil.tar"'},
+        OutputDataConfig={"S3OutputPath": "s3://bucket/output"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 60})
+    deadline = time.monotonic() + 60
+    while (job := sagemaker.describe_training_job(TrainingJobName="evil"))["TrainingJobStatus"] == "InProgress":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert job["TrainingJobStatus"] == "Failed"
+    assert not list(served.home.parent.rglob("escape.py")) and not Path("/tmp/stepfn-attack-member.py").exists()
+
+
+# -- the positive paths with the default token -------------------------------------------------------------------
+
+
+def test_boto3_works_with_the_printed_settings(start_server: Callable[..., Served]) -> None:
+    served = start_server("serve")
+    sfn = served.sfn()
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": True}, "End": True}}}
+    arn = sfn.create_state_machine(name="fine", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    assert json.loads(_wait(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])["output"]) == {"ok": True}
+    from stepfn.server import create_server_client
+
+    # stepfn's own client reads the token from the home: nothing to type.
+    own = create_server_client("stepfunctions", served.url, home=served.home)
+    assert [m["name"] for m in own.list_state_machines()["stateMachines"]] == ["fine"]
+
+
+@pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed (pip install awscli)")
+def test_the_aws_cli_works_with_the_printed_exports(start_server: Callable[..., Served]) -> None:
+    served = start_server("serve")
+    exports = next(line for line in served.lines if line.strip().startswith("export "))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update(dict(item.split("=", 1) for item in exports.split()[1:]))
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    created = subprocess.run(["aws", "stepfunctions", "create-state-machine", "--name", "cli", "--definition",
+                              definition, "--role-arn", ROLE], env=env, capture_output=True, text=True, timeout=120)
+    assert created.returncode == 0, created.stderr
+    listed = subprocess.run(["aws", "stepfunctions", "list-state-machines"], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert [m["name"] for m in json.loads(listed.stdout)["stateMachines"]] == ["cli"]
+    refused = subprocess.run(["aws", "stepfunctions", "list-state-machines"],
+                             env={**env, "AWS_ACCESS_KEY_ID": "wrong"}, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "UnrecognizedClientException" in refused.stderr
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs Debian's chromium)")
+def test_the_console_opens_in_a_browser_from_the_printed_url(start_server: Callable[..., Served]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    served = start_server("ui")
+    sfn = served.sfn()
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"from": "browser"}, "End": True}}}
+    sfn.create_state_machine(name="clicked", definition=json.dumps(definition), roleArn=ROLE)
+    console_url = next(line.split(" ", 1)[1] for line in served.lines if line.startswith("console: "))
+    shots = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(console_url)
+            page.wait_for_selector("#start-button")
+            page.select_option("#start-workflow", "clicked")
+            page.click("#start-button")  # a POST from the console's own page: same origin, cookie
+            page.wait_for_selector("#execution-status.SUCCEEDED")
+            page.screenshot(path=str(shots / "console-with-token.png"))
+            # The cookie keeps the browser in after the token leaves the address bar.
+            assert page.goto(f"{served.url}/ui/").status == 200  # type: ignore[union-attr]
+            other = browser.new_page()  # a new context has no cookie: the console refuses it
+            assert other.goto(f"{served.url}/ui/").status == 403  # type: ignore[union-attr]
+        finally:
+            browser.close()
+    executions = sfn.list_executions(stateMachineArn=sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"])
+    assert [e["status"] for e in executions["executions"]] == ["SUCCEEDED"]
