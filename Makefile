@@ -44,6 +44,7 @@ dist: $(VENV)/.installed-dev
 	rm -rf dist
 	$(PY) -m build --outdir dist .
 	$(PY) -m twine check --strict dist/*
+	$(PY) .ci/check_dist.py dist/*
 
 bench: $(VENV)/.installed-dev
 	$(PY) bench/engine.py

@@ -601,6 +601,9 @@ class _Run:
         channels = record.get("InputDataConfig") or []
         hyperparameters = record.get("HyperParameters") or {}
         runtime = self.jobs.runtime_for(record | {"TrainingJobName": self.name})
+        if runtime.kind == "builtin":
+            # The algorithm's process imports numpy, scikit-learn, xgboost: before any download, name the extra.
+            require_extra("ml", f"The local built-in {runtime.algorithm} algorithm")
         if runtime.kind != "docker":  # docker mounts /opt/ml itself
             self.isolation = choose_isolation()
             append_log(self.log, self.isolation.describe(self.job.base), self.control)
@@ -658,9 +661,6 @@ class _Run:
         )
         if runtime.kind == "builtin":
             from stepfn.local.sagemaker.builtins import METRIC_DEFINITIONS
-
-            # The algorithm's process imports numpy, scikit-learn, xgboost: fail here with the install command.
-            require_extra("ml", f"The local built-in {runtime.algorithm} algorithm")
 
             known = {d.get("Name") for d in definitions}
             definitions += [d for d in METRIC_DEFINITIONS[runtime.algorithm or ""] if d["Name"] not in known]
