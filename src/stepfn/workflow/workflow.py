@@ -12,6 +12,7 @@ A Workflow only ever talks to "a client" with boto3's ``stepfunctions`` interfac
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import logging
 import threading
@@ -167,9 +168,12 @@ class Workflow:
         return self.state_machine_arn
 
     def _create(self) -> str:
+        return str(self._create_response()["stateMachineArn"])
+
+    def _create_response(self, definition: str | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {
             "name": self.name,
-            "definition": self._definition_text(),
+            "definition": definition if definition is not None else self._definition_text(),
             "roleArn": self.role,
             "tags": self.tags,
         }
@@ -179,9 +183,9 @@ class Workflow:
             params["loggingConfiguration"] = self.logging_configuration
         if self.tracing_configuration is not None:
             params["tracingConfiguration"] = self.tracing_configuration
-        response = self.client.create_state_machine(**params)
+        response: dict[str, Any] = self.client.create_state_machine(**params)
         logger.info("Workflow created successfully on AWS Step Functions.")
-        return str(response["stateMachineArn"])
+        return response
 
     def _definition_text(self) -> str:
         """The definition as sent. For AWS, code a framework estimator names locally (``file://`` source_dir)
@@ -234,11 +238,18 @@ class Workflow:
     def create_or_update(self) -> str:
         """Create the state machine, or update it to this definition and role if it already exists."""
         if self.state_machine_arn is None:
+            started = datetime.datetime.now(datetime.UTC)
+            text = self._definition_text()
             try:
-                self.state_machine_arn = self._create()
-                return self.state_machine_arn
+                response = self._create_response(text)
             except self.client.exceptions.StateMachineAlreadyExists as error:
                 self.state_machine_arn = self._extract_state_machine_arn(error)
+            else:
+                from stepfn.aws._deploy import differs_from_existing_machine
+
+                self.state_machine_arn = str(response["stateMachineArn"])
+                if not differs_from_existing_machine(self.client, response, started, text, self.role):
+                    return self.state_machine_arn
         return self.update(definition=self.definition, role=self.role)
 
     def clone(self, deep: bool = False) -> Workflow:
