@@ -9,12 +9,15 @@ LANG=C.UTF-8`` builds it: Debian's own ``python3``, no pyenv, no AWS variables, 
 from __future__ import annotations
 
 import csv
+import http.cookiejar
 import io
 import json
 import re
 import shlex
+import socket
 import subprocess
 import tarfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -155,26 +158,67 @@ def check_user_pipeline_results(folder: Path, results: dict[str, subprocess.Comp
 # -- servers the person starts ----------------------------------------------------------------------------------
 
 
-def wait_for_http(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            out, err = process.communicate()
-            raise AssertionError(f"{process.args} exited {process.returncode}\n{out}\n{err}")
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except urllib.error.HTTPError:
-            return  # it answers: the caller checks the status
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"nothing answered at {url} within {timeout}s")
+@dataclass
+class Server:
+    """A ``stepfn serve`` / ``stepfn ui`` process and what it printed (read on a thread so the pipe never fills)."""
+
+    process: subprocess.Popen[str]
+    lines: list[str]
+
+    def line_starting(self, prefix: str) -> str:
+        return next(line.strip() for line in self.lines if line.strip().startswith(prefix))
+
+    def url(self) -> str:
+        """The server's base URL from its first line (``... on http://127.0.0.1:PORT ...``), once it accepts."""
+        url = re.search(r"http://[^\s/]+", self.lines[0])
+        assert url is not None, self.lines[0]
+        host, _, port = url.group(0).removeprefix("http://").rpartition(":")
+        # The port is bound (and printed) before uvicorn listens on it: wait until a connection is accepted.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+                return url.group(0)
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise AssertionError("the server never accepted a connection:\n" + "".join(self.lines)) from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
 
 
-def http_get(url: str) -> tuple[int, str, str]:
+def start_server(argv: list[str], *, cwd: Path, env: dict[str, str], until: str, timeout: float = 60) -> Server:
+    """Start the server and wait for the printed line that starts with ``until`` (its start-up banner)."""
+    process = subprocess.Popen(argv, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if line.strip().startswith(until):
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not ready.wait(timeout) or process.poll() is not None:
+        process.kill()
+        raise AssertionError(f"{shlex.join(argv)} did not print {until!r}:\n{''.join(lines)}")
+    return Server(process, lines)
+
+
+def browser() -> urllib.request.OpenerDirector:
+    """An HTTP client that keeps cookies, as the browser the person opens the printed URL in."""
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+
+def http_get(client: urllib.request.OpenerDirector, url: str) -> tuple[int, str, str]:
     """(status, final URL after redirects, body)."""
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with client.open(url, timeout=30) as response:
             return response.status, response.geturl(), response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, url, error.read().decode()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import socket
 import subprocess
 import textwrap
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ import pytest
 from newcomer_support import (
     REPO,
     SYSTEM_PYTHON,
+    browser,
     check_user_pipeline_results,
     clean_env,
     clone_head,
@@ -35,8 +35,8 @@ from newcomer_support import (
     http_get,
     read_readme,
     run,
+    start_server,
     transcript,
-    wait_for_http,
     write_user_folder,
 )
 
@@ -45,12 +45,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(SYSTEM_PYTHON).is_file(), reason=f"needs the system interpreter {SYSTEM_PYTHON}"),
     pytest.mark.skipif(not (REPO / ".git").exists(), reason="needs a git checkout to clone"),
 ]
-
-
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.timeout(2400)
@@ -126,51 +120,42 @@ def test_wheel_in_a_fresh_system_venv_follows_the_readme(wheel_venv: tuple[Path,
     results = follow_run_sequence(user, readme, env)
     execution_name = check_user_pipeline_results(user, results)
 
-    # stepfn ui: the console's pages and API answer from the plain install.
-    port = _port()
-    console = subprocess.Popen(["stepfn", "ui", "--port", str(port)], cwd=user, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # stepfn ui: the person opens the printed console URL; its pages and API answer from the plain install.
+    console = start_server(["stepfn", "ui", "--port", "0"], cwd=user, env=env, until="console: ")
     try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{base}/ui/", console)
-        status, _, page = http_get(f"{base}/ui/")
+        base = console.url()
+        page_url = console.line_starting("console: ").removeprefix("console: ")
+        client = browser()
+        status, _, page = http_get(client, page_url)
         assert status == 200 and "<html" in page.lower(), page[:500]
         for asset in ("/ui/static/app.js", "/ui/static/app.css"):
-            assert http_get(base + asset)[0] == 200, asset
-        status, landed, page = http_get(f"{base}/")
-        assert status == 200 and landed.rstrip("/").endswith("/ui"), f"GET / leads to the console: {status} {landed}"
-        status, _, body = http_get(f"{base}/ui/api/workflows")
+            assert http_get(client, base + asset)[0] == 200, asset
+        status, landed, _ = http_get(client, f"{base}/")
+        assert status == 200 and "/ui" in landed, f"GET / leads to the console: {status} {landed}"
+        status, _, body = http_get(client, f"{base}/ui/api/workflows")
         assert status == 200 and "my-pipeline" in body, body
-        status, _, body = http_get(f"{base}/ui/api/executions")
+        status, _, body = http_get(client, f"{base}/ui/api/executions")
         assert status == 200 and execution_name in body, body
-        arn = next(e["executionArn"] for e in json.loads(body)["executions"] if e["name"] == execution_name)
-        status, _, body = http_get(f"{base}/ui/api/execution/{arn}")
+        arn = next(e["executionArn"] for e in json.loads(body) if e["name"] == execution_name)
+        status, _, body = http_get(client, f"{base}/ui/api/execution/{arn}")
         assert status == 200 and "ExecutionSucceeded" in body, body[:500]
         job = json.loads(results["run"].args[results["run"].args.index("--input") + 1])["JobName"]
-        status, _, body = http_get(f"{base}/ui/api/jobs/training-job/{job}")
+        status, _, body = http_get(client, f"{base}/ui/api/jobs/training-job/{job}")
         assert status == 200 and "Completed" in body, body[:500]
-        assert http_get(f"{base}/ui/api/endpoints")[0] == 200
+        assert http_get(client, f"{base}/ui/api/endpoints")[0] == 200
     finally:
-        console.terminate()
-        console.communicate(timeout=30)
+        console.stop()
 
-    # stepfn serve: one boto3 call, from the venv's own boto3, sees the pipeline the CLI ran.
-    port = _port()
-    server = subprocess.Popen(["stepfn", "serve", "--port", str(port)], cwd=user, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # stepfn serve: the boto3 line it prints, pasted into the venv's Python, sees the pipeline the CLI ran.
+    server = start_server(["stepfn", "serve", "--port", "0"], cwd=user, env=env, until="boto3.client(")
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/ping", server)
-        call = textwrap.dedent(f"""
-            import boto3
-            sfn = boto3.client("stepfunctions", endpoint_url="http://127.0.0.1:{port}", region_name="us-east-1",
-                               aws_access_key_id="local", aws_secret_access_key="local")
-            print(sorted(m["name"] for m in sfn.list_state_machines()["stateMachines"]))
-        """)
+        server.url()
+        client_line = server.line_starting("boto3.client(")
+        call = f"import boto3\nsfn = {client_line}\nprint(sorted(m['name'] for m in sfn.list_state_machines()['stateMachines']))\n"
         listed = run(["python", "-c", call], cwd=user, env=env, timeout=120)
-        assert listed.returncode == 0 and "'my-pipeline'" in listed.stdout, transcript(listed)
+        assert listed.returncode == 0 and "'my-pipeline'" in listed.stdout, transcript(listed) + "".join(server.lines)
     finally:
-        server.terminate()
-        server.communicate(timeout=30)
+        server.stop()
 
 
 @pytest.mark.timeout(900)
