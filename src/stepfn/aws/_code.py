@@ -391,8 +391,9 @@ def prepare_definition_for_aws(
     return json.dumps(rewritten, indent=indent)
 
 
-def _is_loopback(endpoint_url: str | None) -> bool:
+def _is_loopback(endpoint_url: Any) -> bool:
     from urllib.parse import urlparse
 
-    host = urlparse(endpoint_url).hostname if endpoint_url else None
+    # Not a string: a test double's attribute (MagicMock), which talks to no endpoint at all.
+    host = urlparse(endpoint_url).hostname if isinstance(endpoint_url, str) and endpoint_url else None
     return host in ("127.0.0.1", "localhost", "::1")

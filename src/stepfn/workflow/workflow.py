@@ -65,6 +65,13 @@ def _is_botocore_client(client: Any) -> bool:
     return hasattr(getattr(client, "meta", None), "events")
 
 
+def _already_exists(client: Any) -> type[BaseException] | tuple[()]:
+    """The client's StateMachineAlreadyExists class, or nothing to catch for a test double (``MagicMock()``)
+    whose ``exceptions`` attribute holds no exception class."""
+    error = getattr(getattr(client, "exceptions", None), "StateMachineAlreadyExists", None)
+    return error if isinstance(error, type) and issubclass(error, BaseException) else ()
+
+
 def _with_user_agent(client: Any) -> Any:
     if not _is_botocore_client(client):
         return client
@@ -159,7 +166,7 @@ class Workflow:
             return self.state_machine_arn
         try:
             self.state_machine_arn = self._create()
-        except self.client.exceptions.StateMachineAlreadyExists as error:
+        except _already_exists(self.client) as error:
             self.state_machine_arn = self._extract_state_machine_arn(error)
             logger.error(
                 "A workflow with the same name already exists on AWS Step Functions. "
@@ -242,7 +249,7 @@ class Workflow:
             text = self._definition_text()
             try:
                 response = self._create_response(text)
-            except self.client.exceptions.StateMachineAlreadyExists as error:
+            except _already_exists(self.client) as error:
                 self.state_machine_arn = self._extract_state_machine_arn(error)
             else:
                 from stepfn.aws._deploy import differs_from_existing_machine
@@ -300,7 +307,7 @@ class Workflow:
         logger.info("Workflow execution started successfully on AWS Step Functions.")
         arn = response["executionArn"]
         return Execution(
-            workflow=self, execution_arn=arn, start_date=response["startDate"], status=ExecutionStatus.Running,
+            workflow=self, execution_arn=arn, start_date=response.get("startDate"), status=ExecutionStatus.Running,
             client=self.client, name=name if name is not None else arn.rsplit(":", 1)[-1],
         )
 
