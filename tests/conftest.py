@@ -49,4 +49,7 @@ def stepfn_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     """Every test gets its own ``$STEPFN_HOME`` so no test reads another's executions or artifacts."""
     home = tmp_path_factory.mktemp("stepfn-home")
     monkeypatch.setenv("STEPFN_HOME", str(home))
+    # Framework jobs run in stepfn's own Python here: building each image's environment is tested on its own
+    # (tests/local/test_job_environments.py), not once per test home.
+    monkeypatch.setenv("STEPFN_JOB_ENV", "host")
     yield home

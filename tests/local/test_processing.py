@@ -211,7 +211,7 @@ def test_framework_processor_runproc_driver(stepfn_home: Path, store: ObjectStor
 
 def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_in_progress(
         stepfn_home: Path, store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: ProcessingJobs, job: Any, record: dict[str, Any]) -> Any:
+    def broken(self: ProcessingJobs, *args: Any) -> Any:
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(ProcessingJobs, "_prepare", broken)

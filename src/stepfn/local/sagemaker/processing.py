@@ -6,7 +6,8 @@ is downloaded to its ``LocalPath`` in that tree (an S3 prefix keeps its relative
 as a process with the platform's environment plus ``Environment``; afterwards every ``ProcessingOutputConfig``
 output's ``LocalPath`` is uploaded under its ``S3Uri``.
 
-The command is ``ContainerEntrypoint + ContainerArguments`` (``python``/``python3`` meaning this interpreter), as
+The command is ``ContainerEntrypoint + ContainerArguments`` (``python``/``python3`` meaning the image's interpreter:
+its framework environment's, :mod:`stepfn.local.sagemaker.envs`, or this one), as
 the SageMaker SDK's processors build it (``python3 /opt/ml/processing/input/code/script.py ...``); an image
 registered with ``stepfn.local.sagemaker.images.register_image`` runs its command with the arguments instead
 (its ``program_dir`` seen as ``/opt/program``). Where the job runs in its own mount namespace
@@ -23,12 +24,14 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from stepfn.engine.protocol import TaskControl
 from stepfn.errors import ServiceError, StoreError
 from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker.envs import JobEnvironmentError, environment_for_image
 from stepfn.local.sagemaker.images import UnknownImageError, resolve_image
 from stepfn.local.sagemaker.isolation import PROGRAM_DIR, IsolationError, Launch, choose_isolation
 from stepfn.local.sagemaker.jobdir import OPT_ML, ChannelError, JobDir, build_resource_config, stage_file_channel
@@ -156,8 +159,8 @@ class ProcessingJobs:
         log = self.records.log_path(KIND, name)
         job = self.job_dir(name)
         try:
-            launch = self._prepare(job, record)
-        except (ProcessingError, ChannelError, StoreError, OSError, IsolationError) as exc:
+            launch = self._prepare(job, record, lambda line: append_log(log, line, control))
+        except (ProcessingError, ChannelError, StoreError, OSError, IsolationError, JobEnvironmentError) as exc:
             return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
                               failure=f"ClientError: {exc}")
         update_job(self.records, KIND, name, ProcessingStartTime=now_millis())
@@ -191,7 +194,7 @@ class ProcessingJobs:
                               failure=f"ClientError: uploading the outputs failed: {exc}", **extra)
         return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Completed", "ProcessingEndTime", **extra)
 
-    def _prepare(self, job: JobDir, record: dict[str, Any]) -> Launch:
+    def _prepare(self, job: JobDir, record: dict[str, Any], progress: Callable[[str], None]) -> Launch:
         isolation = choose_isolation()
         job.create()
         config = job.base / "config"
@@ -220,10 +223,13 @@ class ProcessingJobs:
             runtime = resolve_image(image, script_mode=True, home=self.records.home)
         except UnknownImageError:
             runtime = None
+        environment = None
         if spec.get("ContainerEntrypoint"):
+            environment = environment_for_image(image, progress)
+            python = str(environment.python) if environment is not None else sys.executable
             argv = [relocate(a) for a in spec["ContainerEntrypoint"]] + arguments
             if argv[0] in ("python", "python3", f"python{sys.version_info.major}.{sys.version_info.minor}"):
-                argv[0] = sys.executable
+                argv[0] = python
             elif Path(argv[0]).name in ("bash", "sh") and len(argv) > 1 and not isolation.isolated:
                 _relocate_script(Path(argv[1]), job.base, base)
         elif runtime is not None and runtime.kind == "command":
@@ -241,8 +247,17 @@ class ProcessingJobs:
         }
         platform.update({str(k): str(v) for k, v in (record.get("Environment") or {}).items()})
         env = clean_environment(platform)
-        # `python` in a driver script (the SDK's runproc.sh) means this interpreter, as it would in the image.
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
+        # `python` in a driver script (the SDK's runproc.sh) means the image's interpreter: the framework
+        # environment's, else this one.
+        python_bin = environment.bin_dir if environment is not None else Path(sys.executable).parent
+        env["PATH"] = os.pathsep.join([str(python_bin), env.get("PATH", os.defpath)])
+        if environment is not None and environment.spec is not None:
+            progress(f"stepfn: the job runs in the {environment.spec.framework} {environment.spec.version} "
+                     f"environment (Python {environment.spec.python}: {' '.join(environment.spec.packages)})")
+            # runproc.sh's `pip install -r requirements.txt` goes to the job's own directory, not into the
+            # environment every job shares.
+            env["PIP_TARGET"] = str(job.root / "site-packages")
+            env["PYTHONPATH"] = str(job.root / "site-packages")
         if program is not None:
             cwd = PROGRAM_DIR if isolation.isolated else str(program)
         else:  # the job's own tree: a relative path the script writes lands there, not in the host's root

@@ -262,14 +262,15 @@ def validate_entry_point(name: str) -> str:
     return name
 
 
-def entry_command(job: JobDir, program: str, args: list[str]) -> list[str]:
-    """The command the toolkit runs, by entry point type (``_entry_point_type.get``)."""
+def entry_command(job: JobDir, program: str, args: list[str], python: str = sys.executable) -> list[str]:
+    """The command the toolkit runs, by entry point type (``_entry_point_type.get``), with ``python`` the
+    image's interpreter (this one, or the job's framework environment)."""
     validate_entry_point(program)
     if (job.code / "setup.py").is_file():
         module = program[:-3] if program.endswith(".py") else program
-        return [sys.executable, "-m", module, *args]
+        return [python, "-m", module, *args]
     if program.endswith(".py"):
-        return [sys.executable, "--", program, *args]
+        return [python, "--", program, *args]
     script = job.code / program
     if script.is_file():
         script.chmod(script.stat().st_mode | 0o111)
@@ -284,13 +285,18 @@ def requirements_command(job: JobDir) -> list[str] | None:
             "--target", str(job.root / "site-packages"), "-r", "requirements.txt"]
 
 
-def python_path(job: JobDir, code: Path | None = None) -> str:
-    """The code directory first (``code``: as the job sees it), then this interpreter's path, as
-    ``environment.write_env_vars`` sets it."""
+def python_path(job: JobDir, code: Path | None = None, *, layer: Path | None = None, host: bool = True) -> str:
+    """The code directory first (``code``: as the job sees it), then the requirements (``layer``, or the job's
+    own ``site-packages``), then, for a job in stepfn's own Python (``host``), this interpreter's path, as
+    ``environment.write_env_vars`` sets it. A framework environment's job gets none of stepfn's packages: they
+    would shadow the image's versions."""
     entries = [str(code or job.code)]
-    if (job.root / "site-packages").is_dir():
+    if layer is not None:
+        entries.append(str(layer))
+    elif (job.root / "site-packages").is_dir():
         entries.append(str(job.root / "site-packages"))
-    entries += [p for p in sys.path if p and p not in entries]
+    if host:
+        entries += [p for p in sys.path if p and p not in entries]
     return ":".join(entries)
 
 

@@ -34,6 +34,7 @@ from stepfn._extras import require_extra
 from stepfn.engine.protocol import TaskControl, TaskHandler, TaskRequest
 from stepfn.errors import MissingExtraError, ServiceError, StatesError, StoreError
 from stepfn.local.objectstore import ObjectStore, stepfn_home
+from stepfn.local.sagemaker.envs import JobEnvironmentError, ensure_requirements, environment_for_image
 from stepfn.local.sagemaker.images import Runtime, UnknownImageError, repository_of, resolve_image
 from stepfn.local.sagemaker.isolation import NOT_ISOLATED, PROGRAM_DIR, IsolationError, Launch, choose_isolation
 from stepfn.local.sagemaker.jobdir import (
@@ -474,6 +475,8 @@ class _Run:
         self.intermediate: DirectorySync | None = None
         self.container: str | None = None
         self.isolation = NOT_ISOLATED
+        self.python = sys.executable
+        """The image's interpreter: a framework environment's (:mod:`stepfn.local.sagemaker.envs`) or this one."""
         self._last_checkpoint_push = 0.0
 
     def _status(self, secondary: str, *, status: str | None = None, message: str | None = None,
@@ -512,7 +515,7 @@ class _Run:
                 json.dumps({"pid": os.getpid(), "start": _process_start(os.getpid())}))
             launch, definitions = self._prepare(stop)
         except (ChannelError, ScriptModeError, StoreError, OSError, ServiceError, MissingExtraError,
-                IsolationError) as exc:
+                IsolationError, JobEnvironmentError) as exc:
             stop.set()
             remove_staged_inputs(self.job)
             return self.fail(f"ClientError: {exc}")
@@ -681,12 +684,29 @@ class _Run:
         if not (self.job.code / program).exists() and not (self.job.code / "setup.py").exists():
             raise ScriptModeError(f"entry point {program} not found in the code from "
                                   f"{submit or 'the job (no sagemaker_submit_directory)'}")
-        self._install_requirements(platform)
-        env = clean_environment(platform | toolkit | {"PYTHONPATH": python_path(self.job, seen.code)})
+        environment = environment_for_image(runtime.image, self._progress)
+        if environment is None:
+            self._install_requirements(platform)
+            layer = None
+        else:
+            assert environment.spec is not None
+            append_log(self.log, f"stepfn: the job runs in the {environment.spec.framework} "
+                       f"{environment.spec.version} environment (Python {environment.spec.python}: "
+                       f"{' '.join(environment.spec.packages)})", self.control)
+            requirements = self.job.code / "requirements.txt"
+            layer = (ensure_requirements(environment, requirements, self._progress) / "site-packages"
+                     if requirements.is_file() else None)
+            self.python = str(environment.python)
+            platform["PATH"] = os.pathsep.join([str(environment.bin_dir), clean_environment({})["PATH"]])
+        pythonpath = python_path(self.job, seen.code, layer=layer, host=environment is None)
+        env = clean_environment(platform | toolkit | {"PYTHONPATH": pythonpath})
         user = {k: v for k, v in decoded.items() if not (k.startswith("sagemaker_") or k in (
             "default_user_module_name", "_tuning_objective_metric"))}
-        argv = entry_command(self.job, program, to_cmd_args(user))
+        argv = entry_command(self.job, program, to_cmd_args(user), self.python)
         return self._launch(self._container_command(spec, argv, seen), env, str(seen.code)), definitions
+
+    def _progress(self, line: str) -> None:
+        append_log(self.log, line, self.control)
 
     def _launch(self, argv: list[str], env: dict[str, str], cwd: str | None, program: Path | None = None) -> Launch:
         return Launch(argv, env, cwd, self.job.base, self.isolation, program)
@@ -701,7 +721,7 @@ class _Run:
         if entrypoint:
             argv = [a.replace(OPT_ML, base) for a in [*entrypoint, *arguments]]
             if argv[0] in ("python", "python3", f"python{sys.version_info.major}.{sys.version_info.minor}"):
-                argv[0] = sys.executable  # the image's python is this machine's interpreter (with its packages)
+                argv[0] = self.python  # the image's python: the framework environment's, else this interpreter
             return argv
         if arguments and default[-1] == "train":
             return [*default[:-1], *(a.replace(OPT_ML, base) for a in arguments)]

@@ -1,0 +1,240 @@
+"""Framework environments: a job of a framework image runs in a Python environment that matches the image.
+
+``STEPFN_JOB_ENV`` chooses: ``image`` (the default) runs a framework estimator's, model's or processor's code in a
+virtual environment holding the image's Python and pinned packages (:mod:`stepfn.local.sagemaker.frameworks`),
+built once with ``uv`` and shared by every job; ``host`` runs it in stepfn's own Python, as before.
+
+Environments live under ``$STEPFN_ENV_DIR`` (default ``$STEPFN_HOME/envs``), one directory per table row
+(``sklearn-1.2-1-py3.9-cpu-<digest>``), marked complete only once built, and built under a file lock so that jobs
+starting together build it once. The code's ``requirements.txt`` goes into a layer beside it keyed by the file's
+hash (``<env>-req-<digest>``, put on ``PYTHONPATH``), resolved with the environment's pins as constraints so it
+cannot swap the framework out from under the script; later jobs with the same file reuse the layer.
+
+The image's Python is looked for on this machine (``uv python find``, then pyenv's versions), else uv downloads
+a managed build. What uv prints while building goes to the job's log as it comes. Offline, the error names what
+is missing (the interpreter or the packages) and the way out (``STEPFN_JOB_ENV=host``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import glob
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from stepfn.local.objectstore import stepfn_home
+from stepfn.local.sagemaker.frameworks import (
+    FrameworkEnvironment,
+    UnknownFrameworkVersion,
+    framework_of_image,
+    lookup,
+)
+
+JOB_ENV = "STEPFN_JOB_ENV"
+ENV_DIR = "STEPFN_ENV_DIR"
+_COMPLETE = ".stepfn-complete.json"
+Progress = Callable[[str], None]
+
+
+class JobEnvironmentError(RuntimeError):
+    """A framework environment cannot be built; the message says what is missing and what to do."""
+
+
+@dataclass(frozen=True)
+class JobEnvironment:
+    """Where a job's Python comes from."""
+
+    python: Path
+    """The interpreter to run (``python``/``python3`` in a command mean this one)."""
+    own: bool
+    """True for a framework environment: the job's PYTHONPATH then leaves stepfn's own packages out."""
+    root: Path | None = None
+    spec: FrameworkEnvironment | None = None
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.python.parent
+
+
+def job_env_mode() -> str:
+    mode = os.environ.get(JOB_ENV, "").strip().lower() or "image"
+    if mode not in ("image", "host"):
+        raise JobEnvironmentError(f"{JOB_ENV}={mode!r}: use image (the default) or host")
+    return mode
+
+
+def environments_root() -> Path:
+    configured = os.environ.get(ENV_DIR)
+    return Path(configured).absolute() if configured else stepfn_home() / "envs"
+
+
+def uv_binary() -> str:
+    """uv from the ``uv`` package stepfn depends on (it ships the binary), else one on PATH."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if found is None:
+            raise JobEnvironmentError("uv is not installed (pip install uv), and framework environments are built "
+                                    f"with it; or set {JOB_ENV}=host") from None
+        return found
+
+
+def spec_for_image(image: str) -> FrameworkEnvironment | None:
+    """The pinned environment for a framework image, None for other images (they run in stepfn's Python)."""
+    framework = framework_of_image(image)
+    if framework is None:
+        return None
+    try:
+        return lookup(framework)
+    except UnknownFrameworkVersion as exc:
+        raise JobEnvironmentError(str(exc)) from None
+
+
+def environment_for_image(image: str, progress: Progress) -> JobEnvironment | None:
+    """The environment a job of ``image`` runs in (built now if needed), or None for stepfn's own Python."""
+    if job_env_mode() == "host":
+        return None
+    spec = spec_for_image(image)
+    if spec is None:
+        return None
+    root = ensure_environment(spec, progress)
+    return JobEnvironment(root / "bin" / "python", True, root, spec)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_uv(args: list[str], progress: Progress, *, cwd: Path | None = None) -> tuple[int, list[str]]:
+    """Run uv, passing each line it prints to ``progress``; returns its exit code and its last lines."""
+    env = dict(os.environ)
+    env.pop("VIRTUAL_ENV", None)  # uv would install into the environment stepfn runs in
+    env.setdefault("UV_NO_PROGRESS", "1")  # progress bars are for terminals; the lines are enough in a log
+    process = subprocess.Popen([uv_binary(), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=env, cwd=cwd, stdin=subprocess.DEVNULL)
+    assert process.stdout is not None
+    tail: list[str] = []
+    for line in process.stdout:
+        line = line.rstrip()
+        if line:
+            tail = [*tail[-19:], line]
+            progress(f"  uv: {line}")
+    return process.wait(), tail
+
+
+def find_python(version: str) -> str | None:
+    """An interpreter of ``major.minor`` on this machine: uv's search (PATH, uv-managed), then pyenv's."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        found = subprocess.run([uv_binary(), "python", "find", "--no-python-downloads", version],
+                               capture_output=True, text=True, timeout=60, check=False)
+        if found.returncode == 0 and found.stdout.strip():
+            return found.stdout.strip()
+    roots = [os.environ.get("PYENV_ROOT", ""), os.path.expanduser("~/.pyenv")]
+    for root in filter(None, roots):
+        candidates = sorted(glob.glob(os.path.join(root, "versions", f"{version}.*", "bin", f"python{version}")))
+        if candidates:
+            return candidates[-1]
+    return None
+
+
+def ensure_environment(spec: FrameworkEnvironment, progress: Progress) -> Path:
+    """The directory of ``spec``'s environment, built first if it is not there yet."""
+    root = environments_root() / spec.key
+    if (root / _COMPLETE).is_file():
+        return root
+    with _locked(root.with_name(root.name + ".lock")):
+        if (root / _COMPLETE).is_file():  # another job built it while this one waited
+            return root
+        started = time.monotonic()
+        progress(f"stepfn: building the {spec.framework} {spec.version} environment (Python {spec.python}, "
+                 f"{' '.join(spec.packages)}) in {root}; jobs reuse it")
+        if root.exists():
+            shutil.rmtree(root)  # a build that did not finish
+        python = find_python(spec.python)
+        code, tail = _run_uv(["venv", "--relocatable", "--seed", "--python", python or spec.python, str(root)], progress)
+        if code != 0:
+            shutil.rmtree(root, ignore_errors=True)
+            raise JobEnvironmentError(
+                f"Python {spec.python} (the {spec.framework} {spec.version} image's) is not on this machine and uv "
+                f"could not download it: {' / '.join(tail[-3:])}. Install it (uv python install {spec.python}, "
+                f"pyenv, your package manager), or set {JOB_ENV}=host to run the job in stepfn's own Python.")
+        args = ["pip", "install", "--python", str(root / "bin" / "python"), *spec.packages]
+        if spec.index:
+            args += ["--extra-index-url", spec.index]  # searched before PyPI: CPU builds, no CUDA downloads
+        code, tail = _run_uv(args, progress)
+        if code != 0:
+            shutil.rmtree(root, ignore_errors=True)
+            raise JobEnvironmentError(
+                f"cannot install the {spec.framework} {spec.version} packages ({' '.join(spec.packages)}) for "
+                f"Python {spec.python}: {' / '.join(tail[-3:])}. They come from PyPI"
+                f"{' and ' + spec.index if spec.index else ''}: connect once (uv caches them), point uv at a "
+                f"mirror (UV_INDEX_URL, UV_FIND_LINKS), or set {JOB_ENV}=host.")
+        (root / _COMPLETE).write_text(json.dumps({
+            "framework": spec.framework, "version": spec.version, "python": spec.python,
+            "packages": list(spec.packages), "index": spec.index, "source": spec.source,
+            "seconds": round(time.monotonic() - started, 1)}))
+        progress(f"stepfn: environment ready in {time.monotonic() - started:.1f} s")
+    return root
+
+
+def ensure_requirements(environment: JobEnvironment, requirements: Path, progress: Progress) -> Path:
+    """The layer holding ``requirements.txt`` for ``environment`` (installed first if no job made it yet)."""
+    assert environment.root is not None and environment.spec is not None
+    text = requirements.read_bytes()
+    digest = hashlib.sha256(text + environment.root.name.encode()).hexdigest()[:16]
+    layer = environment.root.with_name(f"{environment.root.name}-req-{digest}")
+    if (layer / _COMPLETE).is_file():
+        progress(f"stepfn: requirements.txt layer {layer.name} (already installed)")
+        return layer
+    with _locked(layer.with_name(layer.name + ".lock")):
+        if (layer / _COMPLETE).is_file():
+            return layer
+        if layer.exists():
+            shutil.rmtree(layer)
+        layer.mkdir(parents=True)
+        constraints = layer / "constraints.txt"
+        constraints.write_text("\n".join(environment.spec.packages) + "\n")
+        progress(f"stepfn: installing requirements.txt into {layer.name} (reused by jobs with the same file)")
+        args = ["pip", "install", "--python", str(environment.python), "--target", str(layer / "site-packages"),
+                "-r", str(requirements), "--constraint", str(constraints)]
+        if environment.spec.index:
+            args += ["--extra-index-url", environment.spec.index]
+        code, tail = _run_uv(args, progress, cwd=requirements.parent)
+        if code != 0:
+            shutil.rmtree(layer, ignore_errors=True)
+            raise JobEnvironmentError(f"uv pip install -r requirements.txt failed: {' / '.join(tail[-5:])}")
+        (layer / _COMPLETE).write_text(json.dumps({"requirements": text.decode(errors="replace")}))
+    return layer
+
+
+__all__ = [
+    "ENV_DIR",
+    "JOB_ENV",
+    "JobEnvironment",
+    "JobEnvironmentError",
+    "ensure_environment",
+    "ensure_requirements",
+    "environment_for_image",
+    "environments_root",
+    "find_python",
+    "job_env_mode",
+    "spec_for_image",
+]

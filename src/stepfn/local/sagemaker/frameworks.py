@@ -1,0 +1,156 @@
+"""What Python environment each SageMaker framework image holds: a data table, one row per (framework, version).
+
+A row gives the image's Python (``python``) and the packages it pins (CPU builds), taken from the image sources and
+release notes (``source`` says which): aws/sagemaker-scikit-learn-container (``docker/<version>/base/Dockerfile.cpu``
+plus ``requirements.txt`` of the release), aws/sagemaker-xgboost-container (``requirements.txt``, Dockerfile) and
+aws/deep-learning-containers (the PyTorch and TensorFlow training images' release notes, CPU variants). Only the
+packages a user script is likely to import are pinned (the framework, numpy, pandas, scipy...); the serving stacks,
+MPI and CUDA libraries are left out. PyTorch comes from its CPU wheel index, so no CUDA libraries are downloaded.
+
+:func:`framework_of_image` reads an image URI's repository and tag (``sagemaker-scikit-learn:1.2-1-cpu-py3``,
+``pytorch-training:2.1-cpu-py310``, ``sagemaker-xgboost:1.7-1``) and :func:`lookup` picks the row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+PYTORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+_SKLEARN_SOURCE = "aws/sagemaker-scikit-learn-container docker/{v}/base/Dockerfile.cpu, requirements.txt"
+_XGBOOST_SOURCE = "aws/sagemaker-xgboost-container requirements.txt, docker/{v}/base/Dockerfile.cpu"
+_DLC_SOURCE = "aws/deep-learning-containers release notes, {f} training {v} CPU"
+
+
+@dataclass(frozen=True)
+class FrameworkEnvironment:
+    framework: str
+    version: str
+    python: str
+    """``major.minor`` of the image's interpreter."""
+    packages: tuple[str, ...]
+    index: str | None = None
+    """An extra package index searched before PyPI (PyTorch's CPU wheels)."""
+    source: str = ""
+
+    def with_python(self, python: str) -> FrameworkEnvironment:
+        return FrameworkEnvironment(self.framework, self.version, python, self.packages, self.index, self.source)
+
+    @property
+    def key(self) -> str:
+        """The cached environment's directory name: readable, plus a digest of everything that shapes it."""
+        digest = hashlib.sha256(json.dumps([self.python, self.packages, self.index]).encode()).hexdigest()[:10]
+        return f"{self.framework}-{self.version}-py{self.python}-cpu-{digest}"
+
+
+def _row(framework: str, version: str, python: str, *packages: str, index: str | None = None,
+         source: str = "") -> FrameworkEnvironment:
+    return FrameworkEnvironment(framework, version, python, packages, index,
+                                source.format(v=version, f=framework))
+
+
+_TABLE: tuple[FrameworkEnvironment, ...] = (
+    # scikit-learn: Python and scikit-learn from the base Dockerfile, the rest from the release's requirements.
+    _row("sklearn", "0.23-1", "3.7", "scikit-learn==0.23.2", "numpy==1.19.2", "pandas==1.1.3", "scipy==1.5.3",
+         "joblib==0.17.0", source=_SKLEARN_SOURCE),
+    _row("sklearn", "1.0-1", "3.8", "scikit-learn==1.0.2", "numpy==1.19.5", "pandas==1.1.3", "scipy==1.5.3",
+         "joblib==1.1.0", source=_SKLEARN_SOURCE),
+    _row("sklearn", "1.2-1", "3.9", "scikit-learn==1.2.1", "numpy==1.24.1", "pandas==1.1.3", "scipy==1.8.0",
+         "joblib==1.2.0", source=_SKLEARN_SOURCE),
+    _row("sklearn", "1.4-2", "3.10", "scikit-learn==1.4.2", "numpy==2.1.0", "pyarrow==17.0.0", "pandas==2.2.3",
+         "scipy==1.14.1", source=_SKLEARN_SOURCE),
+    # XGBoost script mode (algorithm mode runs stepfn's emulator instead).
+    _row("xgboost", "1.5-1", "3.8", "xgboost==1.5.2", "numpy==1.19.2", "pandas==1.2.4", "scipy==1.6.2",
+         "scikit-learn==0.24.1", source=_XGBOOST_SOURCE),
+    _row("xgboost", "1.7-1", "3.8", "xgboost==1.7.4", "numpy==1.19.2", "pandas==1.2.4", "scipy==1.6.2",
+         "scikit-learn==0.24.1", source=_XGBOOST_SOURCE),
+    # PyTorch training images (CPU): torch, torchvision and torchaudio as released together.
+    _row("pytorch", "1.13", "3.9", "torch==1.13.1", "torchvision==0.14.1", "torchaudio==0.13.1", "numpy==1.23.5",
+         index=PYTORCH_CPU_INDEX, source=_DLC_SOURCE),
+    _row("pytorch", "2.0", "3.10", "torch==2.0.1", "torchvision==0.15.2", "torchaudio==2.0.2", "numpy==1.24.4",
+         index=PYTORCH_CPU_INDEX, source=_DLC_SOURCE),
+    _row("pytorch", "2.1", "3.10", "torch==2.1.0", "torchvision==0.16.0", "torchaudio==2.1.0", "numpy==1.26.2",
+         index=PYTORCH_CPU_INDEX, source=_DLC_SOURCE),
+    _row("pytorch", "2.2", "3.10", "torch==2.2.0", "torchvision==0.17.0", "torchaudio==2.2.0", "numpy==1.26.4",
+         index=PYTORCH_CPU_INDEX, source=_DLC_SOURCE),
+    _row("pytorch", "2.3", "3.11", "torch==2.3.0", "torchvision==0.18.0", "torchaudio==2.3.0", "numpy==1.26.4",
+         index=PYTORCH_CPU_INDEX, source=_DLC_SOURCE),
+    _row("pytorch", "2.4", "3.11", "torch==2.4.0", "torchvision==0.19.0", "torchaudio==2.4.0", "numpy==1.26.4",
+         index=PYTORCH_CPU_INDEX, source=_DLC_SOURCE),
+    _row("pytorch", "2.5", "3.11", "torch==2.5.1", "torchvision==0.20.1", "torchaudio==2.5.1", "numpy==2.1.3",
+         index=PYTORCH_CPU_INDEX, source=_DLC_SOURCE),
+    _row("pytorch", "2.6", "3.12", "torch==2.6.0", "torchvision==0.21.0", "torchaudio==2.6.0", "numpy==2.2.2",
+         index=PYTORCH_CPU_INDEX, source=_DLC_SOURCE),
+    # TensorFlow training images (CPU).
+    _row("tensorflow", "2.11", "3.9", "tensorflow-cpu==2.11.0", "numpy==1.23.5", source=_DLC_SOURCE),
+    _row("tensorflow", "2.12", "3.10", "tensorflow-cpu==2.12.0", "numpy==1.23.5", source=_DLC_SOURCE),
+    _row("tensorflow", "2.13", "3.10", "tensorflow-cpu==2.13.0", "numpy==1.24.3", source=_DLC_SOURCE),
+    _row("tensorflow", "2.14", "3.10", "tensorflow-cpu==2.14.1", "numpy==1.26.2", source=_DLC_SOURCE),
+    _row("tensorflow", "2.16", "3.10", "tensorflow-cpu==2.16.2", "numpy==1.26.4", source=_DLC_SOURCE),
+    _row("tensorflow", "2.18", "3.10", "tensorflow-cpu==2.18.0", "numpy==1.26.4", source=_DLC_SOURCE),
+)
+TABLE: dict[tuple[str, str], FrameworkEnvironment] = {(row.framework, row.version): row for row in _TABLE}
+
+_REPOSITORIES = {
+    "sagemaker-scikit-learn": "sklearn",
+    "sagemaker-xgboost": "xgboost",
+    "pytorch-training": "pytorch",
+    "pytorch-inference": "pytorch",
+    "tensorflow-training": "tensorflow",
+    "tensorflow-inference": "tensorflow",
+}
+_TAG = re.compile(r"^(?P<version>\d+\.\d+(?:\.\d+)?(?:-\d+)?)(?:-(?P<processor>cpu|gpu))?(?:-py(?P<py>\d+))?")
+
+
+class UnknownFrameworkVersion(LookupError):
+    """A framework image of a version the table does not hold; the message lists the versions it does."""
+
+
+@dataclass(frozen=True)
+class ImageFramework:
+    framework: str
+    version: str
+    py_version: str | None
+    """``3.10`` from a ``py310`` tag; None for ``py3`` or no tag part (the table's Python then)."""
+
+
+def framework_of_image(image: str) -> ImageFramework | None:
+    """The framework, version and Python an image URI names; None for images that are not framework images."""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    repository, _, tag = name.partition(":")
+    framework = _REPOSITORIES.get(repository)
+    match = _TAG.match(tag)
+    if framework is None or match is None:
+        return None
+    py = match.group("py")
+    py_version = f"{py[0]}.{py[1:]}" if py and len(py) > 1 else None
+    return ImageFramework(framework, match.group("version"), py_version)
+
+
+def lookup(image: ImageFramework) -> FrameworkEnvironment:
+    """The table's row for an image (``2.1.0`` finds ``2.1``), its Python taken from the tag when it names one."""
+    candidates = [image.version]
+    parts = image.version.split("-")[0].split(".")
+    if len(parts) == 3:
+        candidates.append(".".join(parts[:2]))
+    for version in candidates:
+        row = TABLE.get((image.framework, version))
+        if row is not None:
+            return row.with_python(image.py_version) if image.py_version else row
+    known = ", ".join(v for f, v in TABLE if f == image.framework)
+    raise UnknownFrameworkVersion(
+        f"no pinned environment for {image.framework} {image.version} (stepfn knows {known}); use one of those "
+        "versions, or set STEPFN_JOB_ENV=host to run the job in stepfn's own Python")
+
+
+__all__ = [
+    "PYTORCH_CPU_INDEX",
+    "TABLE",
+    "FrameworkEnvironment",
+    "ImageFramework",
+    "UnknownFrameworkVersion",
+    "framework_of_image",
+    "lookup",
+]

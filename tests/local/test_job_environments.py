@@ -1,0 +1,211 @@
+"""Framework environments: a framework image's job runs in a Python environment matching the image, built once
+with uv from the pinned table and shared by jobs, its requirements.txt in a cached layer.
+
+The scikit-learn 1.2-1 tests build a real environment (Python 3.9 and scikit-learn 1.2.1 from PyPI; uv downloads
+the interpreter where the machine has none), once per session. The PyTorch and TensorFlow tests download a few
+hundred megabytes each; they run with ``STEPFN_TEST_FRAMEWORK_ENVS=1``:
+
+    STEPFN_TEST_FRAMEWORK_ENVS=1 python -m pytest tests/local/test_job_environments.py -m slow
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_training_support import sourcedir, training_request
+
+from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker.frameworks import (
+    TABLE,
+    ImageFramework,
+    UnknownFrameworkVersion,
+    framework_of_image,
+    lookup,
+)
+from stepfn.local.sagemaker.processing import ProcessingJobs
+from stepfn.local.sagemaker.training import TrainingJobs
+
+ECR = "683313688378.dkr.ecr.us-east-1.amazonaws.com"
+DLC = "763104351884.dkr.ecr.us-east-1.amazonaws.com"
+SKLEARN_1_2 = f"{ECR}/sagemaker-scikit-learn:1.2-1-cpu-py3"
+framework_envs = pytest.mark.skipif(
+    os.environ.get("STEPFN_TEST_FRAMEWORK_ENVS") != "1",
+    reason="downloads PyTorch / TensorFlow (hundreds of MB): set STEPFN_TEST_FRAMEWORK_ENVS=1")
+
+
+def test_image_uris_name_a_pinned_row() -> None:
+    assert framework_of_image(SKLEARN_1_2) == ImageFramework("sklearn", "1.2-1", None)
+    assert framework_of_image(f"{DLC}/pytorch-training:2.1.0-cpu-py310-ubuntu20.04-sagemaker") == \
+        ImageFramework("pytorch", "2.1.0", "3.10")
+    assert framework_of_image(f"{ECR}/sagemaker-xgboost:1.7-1") == ImageFramework("xgboost", "1.7-1", None)
+    assert framework_of_image(f"{ECR}/kmeans:1") is None
+    assert framework_of_image("my-registry/my-image:latest") is None
+    row = lookup(framework_of_image(SKLEARN_1_2))  # type: ignore[arg-type]
+    assert row.python == "3.9" and "scikit-learn==1.2.1" in row.packages
+    pytorch = lookup(ImageFramework("pytorch", "2.1.0", "3.10"))  # 2.1.0 finds the 2.1 row
+    assert "torch==2.1.0" in pytorch.packages and pytorch.index == "https://download.pytorch.org/whl/cpu"
+    assert lookup(ImageFramework("tensorflow", "2.13", "3.11")).python == "3.11"  # the tag's Python wins
+    assert pytorch.key.startswith("pytorch-2.1-py3.10-cpu-") and pytorch.key != pytorch.with_python("3.11").key
+    with pytest.raises(UnknownFrameworkVersion, match=r"no pinned environment for sklearn 0\.20\.0 .*1\.2-1"):
+        lookup(ImageFramework("sklearn", "0.20.0", None))
+    for row in TABLE.values():  # every row pins its framework package exactly
+        assert any(p.split("==")[0] in ("scikit-learn", "xgboost", "torch", "tensorflow-cpu") for p in row.packages)
+        assert all("==" in p for p in row.packages) and row.source
+
+
+@pytest.fixture(scope="module")
+def env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One environment cache for the module: the first job builds, the others reuse."""
+    return tmp_path_factory.mktemp("envs")
+
+
+@pytest.fixture
+def image_envs(env_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("STEPFN_JOB_ENV", "image")
+    monkeypatch.setenv("STEPFN_ENV_DIR", str(env_dir))
+    return env_dir
+
+
+SHOW_VERSIONS = """\
+import json, os, sys
+import numpy, sklearn
+seen = {"sklearn": sklearn.__version__, "numpy": numpy.__version__, "python": "%d.%d" % sys.version_info[:2],
+        "executable": sys.executable}
+try:
+    import six
+    seen["six"] = six.__version__
+except ImportError:
+    pass
+json.dump(seen, open(os.path.join(os.environ["SM_MODEL_DIR"], "seen.json"), "w"))
+"""
+
+
+def _job(store: ObjectStore, name: str, files: dict[str, str], image: str = SKLEARN_1_2) -> dict[str, Any]:
+    code = sourcedir(store, f"s3://bucket/{name}/sourcedir.tar.gz", files)
+    store.put_bytes(f"s3://bucket/{name}/data/x.csv", b"1,2\n")
+    return training_request(name, image=image, hyperparameters={
+        "sagemaker_program": '"train.py"', "sagemaker_submit_directory": json.dumps(code)},
+        channels={"train": f"s3://bucket/{name}/data/"}, max_runtime=600)
+
+
+def test_sklearn_1_2_job_sees_its_image_versions_whatever_the_host_has(
+        stepfn_home: Path, image_envs: Path) -> None:
+    store = ObjectStore(stepfn_home / "s3")
+    jobs = TrainingJobs(stepfn_home)
+    files = {"train.py": SHOW_VERSIONS, "requirements.txt": "six==1.16.0\n"}
+    record = jobs.run(_job(store, "sk12-a", files))
+    assert record["TrainingJobStatus"] == "Completed", record.get("FailureReason")
+    seen = json.loads((jobs.job_dir("sk12-a").model / "seen.json").read_text())
+    assert seen["sklearn"] == "1.2.1" and seen["numpy"] == "1.24.1" and seen["python"] == "3.9"
+    assert seen["six"] == "1.16.0"
+    assert Path(seen["executable"]).is_relative_to(image_envs)
+    assert metadata.version("scikit-learn") != "1.2.1" or sys.version_info[:2] != (3, 9)  # not the host's
+    log = jobs.log_path("sk12-a").read_text()
+    assert "stepfn: the job runs in the sklearn 1.2-1 environment (Python 3.9: scikit-learn==1.2.1" in log
+    assert "installing requirements.txt into" in log
+
+    # A second job reuses both the environment and the requirements layer: nothing is built or installed.
+    record = jobs.run(_job(store, "sk12-b", files))
+    assert record["TrainingJobStatus"] == "Completed", record.get("FailureReason")
+    log = jobs.log_path("sk12-b").read_text()
+    assert "building the sklearn" not in log and "uv:" not in log
+    assert "(already installed)" in log
+    assert json.loads((jobs.job_dir("sk12-b").model / "seen.json").read_text())["sklearn"] == "1.2.1"
+
+
+def test_sklearn_processor_runs_in_the_image_environment(stepfn_home: Path, image_envs: Path) -> None:
+    store = ObjectStore(stepfn_home / "s3")
+    store.put_bytes("s3://bucket/code/versions.py", (
+        b"import sklearn, sys, os\n"
+        b"open(os.environ['SAGEMAKER_BASE_DIR'] + '/processing/output/out/v.txt', 'w').write(sklearn.__version__)\n"))
+    record = ProcessingJobs(stepfn_home).run({
+        "ProcessingJobName": "sk12-processing", "RoleArn": "arn:aws:iam::123456789012:role/R",
+        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
+                                                  "VolumeSizeInGB": 30}},
+        "AppSpecification": {"ImageUri": SKLEARN_1_2,
+                             "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/versions.py"]},
+        "ProcessingInputs": [{"InputName": "code", "S3Input": {
+            "S3Uri": "s3://bucket/code/versions.py", "S3DataType": "S3Prefix",
+            "LocalPath": "/opt/ml/processing/input/code"}}],
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "out", "S3Output": {
+            "S3Uri": "s3://bucket/versions", "S3UploadMode": "EndOfJob", "LocalPath": "/opt/ml/processing/output/out"}}]},
+    })
+    assert record["ProcessingJobStatus"] == "Completed", record.get("FailureReason")
+    assert store.get_bytes("s3://bucket/versions/v.txt") == b"1.2.1"
+
+
+def test_offline_the_error_names_what_is_missing(
+        stepfn_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STEPFN_JOB_ENV", "image")
+    monkeypatch.setenv("STEPFN_ENV_DIR", str(tmp_path / "envs"))
+    monkeypatch.setenv("UV_OFFLINE", "1")  # no network, and an empty uv cache: nothing can be fetched
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    store = ObjectStore(stepfn_home / "s3")
+    jobs = TrainingJobs(stepfn_home)
+    record = jobs.run(_job(store, "offline", {"train.py": "print('never runs')\n"},
+                           image=f"{ECR}/sagemaker-xgboost:1.7-1"))
+    assert record["TrainingJobStatus"] == "Failed"
+    reason = record["FailureReason"]
+    assert reason.startswith("ClientError: ")
+    # Either the interpreter (Python 3.8, where the machine has none) or the packages are what is missing.
+    assert ("Python 3.8 (the xgboost 1.7-1 image's) is not on this machine" in reason
+            or "cannot install the xgboost 1.7-1 packages (xgboost==1.7.4" in reason), reason
+    assert "STEPFN_JOB_ENV=host" in reason
+    assert "building the xgboost 1.7-1 environment" in jobs.log_path("offline").read_text()
+    assert not any((tmp_path / "envs").glob("xgboost-*/.stepfn-complete.json"))  # nothing half-built is kept
+
+
+PYTORCH_TRAIN = """\
+import os, sys, torch
+torch.manual_seed(0)
+x = torch.randn(64, 3)
+y = x @ torch.tensor([1.0, -2.0, 0.5]) + 0.1
+model = torch.nn.Linear(3, 1)
+optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
+for _ in range(200):
+    optimiser.zero_grad()
+    loss = torch.nn.functional.mse_loss(model(x).squeeze(1), y)
+    loss.backward()
+    optimiser.step()
+print(f"loss={loss.item():.6f}")
+torch.save(model.state_dict(), os.path.join(os.environ["SM_MODEL_DIR"], "model.pt"))
+open(os.path.join(os.environ["SM_MODEL_DIR"], "version"), "w").write(torch.__version__)
+"""
+
+TENSORFLOW_TRAIN = """\
+import os, numpy, tensorflow as tf
+x = numpy.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+y = x @ numpy.array([1.0, -2.0, 0.5], dtype="float32")
+model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(1)])
+model.compile(optimizer=tf.keras.optimizers.SGD(0.1), loss="mse")
+history = model.fit(x, y, epochs=50, verbose=0)
+print(f"loss={history.history['loss'][-1]:.6f}")
+model.save(os.path.join(os.environ["SM_MODEL_DIR"], "model.keras"))
+open(os.path.join(os.environ["SM_MODEL_DIR"], "version"), "w").write(tf.__version__)
+"""
+
+
+@pytest.mark.slow
+@framework_envs
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize(("image", "script", "version"), [
+    (f"{DLC}/pytorch-training:2.3-cpu-py311", PYTORCH_TRAIN, "2.3.0+cpu"),
+    (f"{DLC}/tensorflow-training:2.16-cpu-py310", TENSORFLOW_TRAIN, "2.16.2"),
+], ids=["pytorch-2.3", "tensorflow-2.16"])
+def test_framework_estimators_run_without_the_framework_in_stepfns_environment(
+        image: str, script: str, version: str, stepfn_home: Path, image_envs: Path) -> None:
+    store = ObjectStore(stepfn_home / "s3")
+    jobs = TrainingJobs(stepfn_home)
+    name = "fw-" + version.split("+")[0].replace(".", "-")
+    request = _job(store, name, {"train.py": script}, image=image)
+    request["AlgorithmSpecification"]["MetricDefinitions"] = [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}]
+    record = jobs.run(request)
+    assert record["TrainingJobStatus"] == "Completed", record.get("FailureReason")
+    assert (jobs.job_dir(name).model / "version").read_text() == version
+    assert record["FinalMetricDataList"][0]["Value"] < 0.05  # it really trained
