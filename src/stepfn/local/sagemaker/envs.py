@@ -177,9 +177,12 @@ def ensure_environment(spec: FrameworkEnvironment, progress: Progress) -> Path:
                 f"could not download it: {' / '.join(tail[-3:])}. Install it (uv python install {spec.python}, "
                 f"pyenv, your package manager), or set {JOB_ENV}=host to run the job in stepfn's own Python.")
         args = ["pip", "install", "--python", str(root / "bin" / "python"), *spec.packages]
-        if spec.index:
-            args += ["--extra-index-url", spec.index]  # searched before PyPI: CPU builds, no CUDA downloads
-        code, tail = _run_uv(args, progress)
+        index = ["--extra-index-url", spec.index] if spec.index else []  # before PyPI: CPU builds, no CUDA
+        code, tail = _run_uv([*args, *index], progress)
+        if code != 0 and spec.index and any(spec.index.split("/")[2] in line for line in tail):
+            progress(f"stepfn: {spec.index} cannot be reached; installing the same versions from PyPI "
+                     "(their Linux builds bring CUDA libraries: a larger download)")
+            code, tail = _run_uv(args, progress)
         if code != 0:
             shutil.rmtree(root, ignore_errors=True)
             raise JobEnvironmentError(
