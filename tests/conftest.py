@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +36,20 @@ def golden_dir() -> Path:
 def conformance_dir() -> Path:
     """Cases recorded on AWS Step Functions and mock-config fixtures (provenance: tests/data/README.md)."""
     return DATA_DIR / "conformance"
+
+
+@pytest.fixture
+def user_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a newcomer's shell, for subprocesses: no ``STEPFN_HOME`` (the default relative
+    home applies), no ``AWS_*`` variables, ``HOME`` an empty folder (no ``~/.aws``), a plain PATH with this
+    interpreter's folder first. ``PYTHONPATH`` is kept only so a worktree's own sources stay first."""
+    home = tmp_path / "user-home"
+    home.mkdir()
+    path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])
+    env = {"PATH": path, "HOME": str(home), "LANG": "C.UTF-8", "COLUMNS": "80"}
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from stepfn.exceptions import WorkflowNotFound
 from stepfn.local.lambdas import register_function, unregister_function
 from stepfn.server import create_server_client, start_background
 from stepfn.steps.states import Chain, Fail, Pass, Task, Wait
-from stepfn.workflow import Execution, ExecutionStatus, Workflow
+from stepfn.workflow import Execution, ExecutionFailedWarning, ExecutionStatus, Workflow
 
 ROLE = "arn:aws:iam::123456789012:role/StepFunctionsRole"
 
@@ -166,7 +166,8 @@ def test_failed_execution_details(backend: tuple[str, Any]) -> None:
     workflow = Workflow("failing", Chain([Fail("Boom", error="Custom.Error", cause="it broke")]), ROLE, client=client)
     workflow.create()
     execution = workflow.execute(name="boom")  # moto names unnamed executions "None" and lists them without a name
-    assert execution.get_output(wait=True) is None
+    with pytest.warns(ExecutionFailedWarning, match="FAILED at state 'Boom': Custom.Error: it broke"):
+        assert execution.get_output(wait=True) is None
     described = execution.describe()
     assert (described["status"], described["error"], described["cause"]) == ("FAILED", "Custom.Error", "it broke")
     assert [run.status for run in workflow.list_executions()] == [ExecutionStatus.Failed]
@@ -195,7 +196,8 @@ def test_redrive(backend: tuple[str, Any], flaky_function: list[int]) -> None:
     workflow = Workflow("redrivable", Chain([Pass("Start"), task]), ROLE, client=client)
     workflow.create()
     execution = workflow.execute(inputs={})
-    assert execution.get_output(wait=True) is None and execution.describe()["status"] == "FAILED"
+    with pytest.warns(ExecutionFailedWarning, match="RuntimeError: first call fails"):
+        assert execution.get_output(wait=True) is None and execution.describe()["status"] == "FAILED"
     execution.redrive()
     assert execution.status == ExecutionStatus.Running
     assert execution.get_output(wait=True) == {"attempt": 2}

@@ -25,7 +25,7 @@ import stepfn
 from stepfn.engine.clock import ScaledClock
 from stepfn.local.lambdas import register_function, unregister_function
 from stepfn.steps import *
-from stepfn.workflow import ExecutionStatus, Workflow
+from stepfn.workflow import ExecutionFailedWarning, ExecutionStatus, Workflow
 from stepfn.workflow.local_client import LocalStepFunctionsClient
 
 workflow_execution_role = "arn:aws:iam::111122223333:role/StepFunctionsWorkflowExecutionRole"
@@ -123,7 +123,8 @@ def test_branching_workflow_both_ways(client: LocalStepFunctionsClient) -> None:
     assert "HelloWorldSuccessful" in progress
 
     sad = branching_workflow.execute(inputs={"IsHelloWorldExample": False})
-    assert sad.get_output(wait=True) is None
+    with pytest.warns(ExecutionFailedWarning, match="FAILED at state 'HelloWorldFailed'"):
+        assert sad.get_output(wait=True) is None
     assert sad.describe()["status"] == "FAILED"
     assert entered(sad)[-1] == "HelloWorldFailed"
     statuses = [e.status for e in branching_workflow.list_executions()]
@@ -135,7 +136,8 @@ def test_retry_then_catch(client: LocalStepFunctionsClient) -> None:
     branching_workflow, _ = build_branching(client, "down")
     branching_workflow.create()
     execution = branching_workflow.execute(inputs={"IsHelloWorldExample": True})
-    execution.get_output(wait=True)
+    with pytest.warns(ExecutionFailedWarning, match="FAILED at state 'LambdaTaskFailed'"):
+        execution.get_output(wait=True)
     events = execution.list_events()
     failures = [e for e in events if e["type"] in ("TaskFailed", "LambdaFunctionFailed")]
     assert len(failures) == 3  # the first try and max_attempts=2 retries
@@ -163,7 +165,8 @@ def test_attach_update_and_map(client: LocalStepFunctionsClient) -> None:
     ))
     attached.update(definition=Chain([encode_each, Succeed("Done")]))
     execution = attached.execute(inputs={"Words": ["Hello", "World", "down"]})
-    execution.get_output(wait=True)
+    with pytest.warns(ExecutionFailedWarning, match="ServiceUnavailable: the encoder is down"):
+        execution.get_output(wait=True)
     # One iteration fails, so the Map fails the execution, as on AWS.
     assert execution.describe()["status"] == "FAILED"
     execution = attached.execute(inputs={"Words": ["Hello", "World"]})

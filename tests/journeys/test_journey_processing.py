@@ -106,9 +106,9 @@ BASE = os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")
 
 if __name__ == "__main__":
     model_path = os.path.join(BASE, "processing/model", "model.tar.gz")
+    # The one member it needs, read in place: extractall(filter=...) does not exist on Python 3.11.2.
     with tarfile.open(model_path) as tar:
-        tar.extractall(path=".", filter="data")
-    model = joblib.load("model.joblib")
+        model = joblib.load(tar.extractfile("model.joblib"))
     X_test = pd.read_csv(os.path.join(BASE, "processing/test", "test_features.csv"), header=None)
     y_test = pd.read_csv(os.path.join(BASE, "processing/test", "test_labels.csv"), header=None)
     predictions = model.predict(X_test)

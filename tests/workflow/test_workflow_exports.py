@@ -11,7 +11,8 @@ import stepfn.workflow
 
 def test_workflow_exports() -> None:
     assert sorted(stepfn.workflow.__all__) == sorted(
-        ["EventsList", "Execution", "ExecutionStatus", "ExecutionsList", "Workflow", "WorkflowList"])
+        ["EventsList", "Execution", "ExecutionFailedWarning", "ExecutionStatus", "ExecutionsList", "Workflow",
+         "WorkflowList"])
     assert all(hasattr(stepfn.workflow, name) for name in stepfn.workflow.__all__)
 
 

@@ -10,7 +10,7 @@ import pytest
 from stepfn.engine import ScaledClock
 from stepfn.local.lambdas import register_function, unregister_function
 from stepfn.steps import Chain, LambdaStep, Pass, Retry, Wait
-from stepfn.workflow import EventsList, Execution, ExecutionStatus, Workflow
+from stepfn.workflow import EventsList, Execution, ExecutionFailedWarning, ExecutionStatus, Workflow
 from stepfn.workflow.local_client import LocalStepFunctionsClient
 
 ROLE = "arn:aws:iam::123456789012:role/StepFunctionsRole"
@@ -60,7 +60,8 @@ def test_failure_and_redrive_through_execution(gate: threading.Event) -> None:
     workflow = gated_workflow("Redrive")
     workflow.create()
     execution = workflow.execute(name="try", inputs={"value": 1})
-    assert execution.get_output(wait=True) is None
+    with pytest.warns(ExecutionFailedWarning, match="execution try FAILED at state 'Gate': ValueError: gate closed"):
+        assert execution.get_output(wait=True) is None
     assert execution.describe()["error"] == "ValueError"
     assert execution.status is ExecutionStatus.Failed
     assert workflow.list_executions(status_filter=ExecutionStatus.Failed)[0].name == "try"

@@ -1,6 +1,7 @@
 """Find the workflow a command names: ``FILE[:NAME]`` where FILE is a Python file or an ASL JSON file.
 
-A Python file is the user's own program, run as a script (``runpy``); inside it, NAME picks a Workflow,
+A Python file is the user's own program, run as a script (``runpy``, its folder first on ``sys.path``, but
+``__name__`` is not ``"__main__"``, so a ``if __name__ == "__main__":`` block does not run); inside it, NAME picks a Workflow,
 Graph, Chain or state by variable name, else the only Workflow (or chain) it defines. A JSON file is a
 state machine definition as-is.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,10 @@ def load_target(target: str) -> Loaded:
         except ValueError as error:
             raise click.UsageError(f"{path} is not valid JSON: {error}") from error
         return Loaded(name=_safe_name(name or path.stem.split(".")[0]), definition=definition)
+    # As `python FILE` does: the file's folder comes first on sys.path, so modules beside it import.
+    folder = str(path.resolve().parent)
+    if sys.path[:1] != [folder]:
+        sys.path.insert(0, folder)
     namespace = runpy.run_path(str(path), run_name="__stepfn__")
     obj = _pick(namespace, name, path)
     return _to_loaded(obj, name or path.stem)

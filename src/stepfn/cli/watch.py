@@ -15,7 +15,8 @@ from stepfn.workflow.progress import (
     FAILED,
     RUNNING,
     SUCCEEDED,
-    execution_failure,
+    execution_failure_summary,
+    failure_reason,
     read_history,
     scheduled_jobs,
     state_progress,
@@ -118,7 +119,13 @@ def print_summary(console: Console, described: dict[str, Any], events: list[dict
     if status == "SUCCEEDED":
         console.print_json(described.get("output") or "null")
         return
-    error, cause = execution_failure(events)
-    console.print(Text(f"error: {error or described.get('error')}", style="red"))
-    if cause or described.get("cause"):
-        console.print(Text(f"cause: {cause or described.get('cause')}"))
+    failure = execution_failure_summary(status, events)
+    if failure.state:
+        console.print(Text(f"failed state: {failure.state}", style="red"), highlight=False)
+    console.print(Text(f"error: {failure.error or described.get('error')}", style="red"), highlight=False)
+    # The useful line only: a SageMaker task's cause is its whole DescribeTrainingJob record, traceback included.
+    reason = failure.reason or failure_reason(described.get("cause"))[0]
+    if reason:
+        console.print(Text(f"cause: {reason}"), highlight=False)
+    if failure.job:
+        console.print(Text(f"log: stepfn logs {failure.job}", style="dim"), highlight=False)

@@ -7,7 +7,15 @@
 
 from __future__ import annotations
 
-from stepfn.workflow.execution import EventsList, Execution, ExecutionsList, ExecutionStatus
+from stepfn.workflow.execution import (
+    EventsList,
+    Execution,
+    ExecutionFailedWarning,
+    ExecutionsList,
+    ExecutionStatus,
+)
 from stepfn.workflow.workflow import Workflow, WorkflowList
 
-__all__ = ["EventsList", "Execution", "ExecutionStatus", "ExecutionsList", "Workflow", "WorkflowList"]
+__all__ = [
+    "EventsList", "Execution", "ExecutionFailedWarning", "ExecutionStatus", "ExecutionsList", "Workflow", "WorkflowList",
+]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     from stepfn.workflow.workflow import Workflow
 
 logger = logging.getLogger("stepfn")
+
+class ExecutionFailedWarning(UserWarning):
+    """:meth:`Execution.get_output` found the execution FAILED, TIMED_OUT or ABORTED (so it has no output)."""
+
 
 class ExecutionStatus(StrEnum):
     """An execution's status; a ``str`` too, so it equals the raw status string boto3 returns (§11 #6)."""
@@ -121,7 +126,12 @@ class Execution:
         return None if text is None else json.loads(text)
 
     def get_output(self, wait: bool = False) -> Any:
-        """The execution's output, decoded (None until it succeeds); ``wait`` blocks while it is RUNNING."""
+        """The execution's output, decoded (None until it succeeds); ``wait`` blocks while it is RUNNING.
+
+        As in the original SDK, a run that failed, timed out or was aborted has no output and this returns
+        None; it also issues an :class:`ExecutionFailedWarning` naming the failed state and the error, so a
+        script that prints the result does not silently print ``None``.
+        """
         from stepfn.workflow.local_client import LocalStepFunctionsClient
 
         response = self.describe()
@@ -131,6 +141,13 @@ class Execution:
             else:
                 time.sleep(1)
             response = self.describe()
+        if response["status"] in _FAILED_STATUSES:
+            from stepfn.workflow.progress import execution_failure_summary, read_history
+
+            failure = execution_failure_summary(response["status"], read_history(self.client, self.execution_arn))
+            hint = f" (log: stepfn logs {failure.job})" if failure.job else ""
+            warnings.warn(f"execution {response['name']} {failure.describe()}{hint}", ExecutionFailedWarning,
+                          stacklevel=2)
         text = response.get("output")
         return None if text is None else json.loads(text)
 
@@ -142,4 +159,6 @@ class Execution:
         return f"Execution: {link(execution_url(self.execution_arn), self.execution_arn)}"
 
 
-__all__ = ["EventsList", "Execution", "ExecutionStatus", "ExecutionsList"]
+_FAILED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+
+__all__ = ["EventsList", "Execution", "ExecutionFailedWarning", "ExecutionStatus", "ExecutionsList"]

@@ -9,6 +9,7 @@ by :func:`read_history` through any client with boto3's stepfunctions interface.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -177,7 +178,63 @@ def execution_failure(events: list[dict[str, Any]]) -> tuple[str | None, str | N
     return None, None
 
 
+# An exception line as Python prints it last in a traceback: "ValueError: bad", "pkg.mod.CustomError: ...".
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Fault)(?::.*)?$")
+_JOB_KEYS = ("TrainingJobName", "ProcessingJobName", "TransformJobName", "HyperParameterTuningJobName")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an execution did not succeed, in the words a person needs first."""
+
+    status: str
+    state: str | None
+    """The state whose failure ended the run (None when the run stopped between states)."""
+    error: str | None
+    cause: str | None
+    """The whole cause, as the history holds it (for a SageMaker task, the DescribeTrainingJob record)."""
+    reason: str | None
+    """The cause's useful line: the exception a script raised, or the first line of a plain message."""
+    job: str | None
+    """The SageMaker job the failing task ran, whose log holds the rest."""
+
+    def describe(self) -> str:
+        where = f" at state {self.state!r}" if self.state else ""
+        what = ": ".join(part for part in (self.error, self.reason) if part)
+        return f"{self.status}{where}" + (f": {what}" if what else "")
+
+
+def failure_reason(cause: str | None) -> tuple[str | None, str | None]:
+    """``(reason, job)`` from a failure cause: a SageMaker record's FailureReason or a Lambda errorMessage is
+    reduced to the last exception line in it (the traceback above it and the JSON around it are noise)."""
+    if not cause:
+        return None, None
+    text, job = cause, None
+    decoded = _decode(cause)
+    if isinstance(decoded, dict):
+        job = next((decoded[key] for key in _JOB_KEYS if isinstance(decoded.get(key), str)), None)
+        text = next((decoded[key] for key in ("FailureReason", "errorMessage", "Cause", "message")
+                     if isinstance(decoded.get(key), str)), cause)
+    lines = [line.strip().strip('"') for line in text.splitlines() if line.strip().strip('"')]
+    exceptions = [line for line in lines if _EXCEPTION_LINE.match(line)]
+    reason = exceptions[-1] if exceptions else (lines[0] if lines else None)
+    return reason, job
+
+
+def execution_failure_summary(status: str, events: list[dict[str, Any]]) -> Failure:
+    """The failing state, error and useful cause line of an execution that ended with ``status``."""
+    error, cause = execution_failure(events)
+    failed = [progress for progress in state_progress(events).values() if progress.status == FAILED]
+    last = max(failed, key=lambda progress: (progress.entered is not None, progress.entered), default=None)
+    if last is not None and not cause:
+        error, cause = error or last.error, last.cause
+    reason, job = failure_reason(cause)
+    return Failure(status=status, state=last.name if last else None, error=error, cause=cause, reason=reason,
+                   job=job)
+
+
 __all__ = [
-    "CAUGHT", "FAILED", "RUNNING", "SUCCEEDED", "StateProgress", "execution_failure", "read_executions", "read_history",
+    "CAUGHT", "FAILED", "RUNNING", "SUCCEEDED", "Failure", "StateProgress", "execution_failure",
+    "execution_failure_summary", "failure_reason", "read_executions", "read_history",
     "read_state_machines", "scheduled_jobs", "state_progress",
 ]

@@ -228,7 +228,8 @@ class TrainingJobs:
         stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS,
         region: str = REGION,
     ) -> None:
-        self.home = Path(home) if home is not None else stepfn_home()
+        # Absolute: scripts run in their code directory and read the channel paths handed to them.
+        self.home = Path(home).absolute() if home is not None else stepfn_home()
         self.records = RecordStore(self.home)
         self.store = store or ObjectStore(self.home / "s3")
         self.stop_grace_seconds = stop_grace_seconds
