@@ -6,8 +6,9 @@ holds the fields every state shares and the data-flow stages both query language
 * JSONPath: InputPath -> (Parameters -> work -> ResultSelector) -> Assign -> ResultPath -> OutputPath
 * JSONata: (Arguments -> work) -> Assign and Output, both against the variables from before the state.
 
-State types differ only in ``execute``; each family lives in its own module (``states``, ``choice``,
-``task``, ``parallel``, ``map``).
+The pipeline is :meth:`StateNode.run_stages`; state types differ in ``work`` (Choice and Fail in
+``execute``), and each family lives in its own module (``states``, ``choice``, ``task``, ``parallel``,
+``map``).
 """
 
 from __future__ import annotations
@@ -43,7 +44,19 @@ RUNTIME = "States.Runtime"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StateNode:
-    """Fields and stages shared by every state type."""
+    """Fields and stages shared by every state type: the state pipeline, in one place.
+
+    :meth:`run_stages` is the pipeline (the template method; LocalStack's ``ExecutionState`` is the model):
+
+    * JSONPath: InputPath -> Parameters -> :meth:`work` -> ResultSelector -> Assign (``$`` = the result) ->
+      ResultPath -> OutputPath -> exited event;
+    * JSONata: Arguments -> :meth:`work` -> Assign and Output (both against ``$states`` with the result, when
+      the state has one, and the variables from before the state) -> exited event.
+
+    A state type supplies :meth:`work` (what it does between the argument and the result stages); the
+    stages it does not have are unset fields and cost nothing. Choice and Fail, whose flow differs, override
+    :meth:`execute`; Task, Map and Parallel run the pipeline once per attempt under Retry/Catch.
+    """
 
     name: str
     next: str | None
@@ -52,11 +65,19 @@ class StateNode:
     output_path: CompiledPath | None = IDENTITY
     output: JsonataTemplate | None = None
     assign: Template | JsonataTemplate | None = None
+    parameters: Template | JsonataTemplate | None = None
+    """Parameters (JSONPath) or Arguments (JSONata). Map keeps its ItemSelector apart."""
+    result_selector: Template | None = None
+    result_path: Any = RESULT_PATH_DEFAULT
 
     type_name: ClassVar[str] = ""
     retriable: ClassVar[bool] = False
     failed_event: ClassVar[str | None] = None
     """Recorded once when an error leaves the state (caught or not), never for a retried attempt."""
+    binds_result: ClassVar[bool] = False
+    """JSONata: the work gives ``$states.result`` to Assign and Output (Task, Map, Parallel)."""
+    inspects_work: ClassVar[bool] = False
+    """TestState: record the arguments and the result even when the state has no Parameters (Task)."""
 
     entered_event: ClassVar[str] = ""
     exited_event: ClassVar[str] = ""
@@ -68,7 +89,53 @@ class StateNode:
             cls.exited_event = f"{cls.type_name}StateExited"
 
     def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
-        raise NotImplementedError
+        return self.run_stages(frame, value, 0)
+
+    # ------------------------------------------------------------------------------- the pipeline
+    def run_stages(self, frame: Frame, value: Any, attempt: int,
+                   work: Callable[[Frame, Any, Any, dict[str, Any] | None, int], Any] | None = None
+                   ) -> tuple[Any, str | None]:
+        """One pass through the pipeline; ``work`` replaces :meth:`work` (TestState's mocked Map/Parallel)."""
+        self.begin(frame, attempt)
+        perform = work or self.work
+        inspect = frame.inspect is not None
+        if self.jsonata:
+            states = frame.states_binding(value)
+            parameters = self.parameters
+            arguments = (parameters.evaluate(states, frame.variables.flat(), new_uuid=frame.run.new_uuid)
+                         if isinstance(parameters, JsonataTemplate) else value)
+            if inspect and (parameters is not None or self.inspects_work):
+                frame.record("afterArguments", arguments)
+            result = perform(frame, value, arguments, states, attempt)
+            if inspect and self.inspects_work:
+                frame.record("result", result)
+            if self.binds_result:
+                states = frame.states_binding(value, result=result)
+            assigned = self.evaluate_assign(frame, value, states)
+            return self.finish(frame, self.evaluate_output(frame, states, result), assigned)
+        effective = self.effective_input(frame, value)
+        parameters = self.parameters
+        arguments = parameters.evaluate(frame.sources(effective)) if isinstance(parameters, Template) else effective
+        if inspect and (parameters is not None or self.inspects_work):
+            frame.record("afterParameters", arguments)
+        result = perform(frame, effective, arguments, None, attempt)
+        if inspect and self.inspects_work:
+            frame.record("result", result)
+        if self.result_selector is not None:
+            result = self.result_selector.evaluate(frame.sources(result))
+            if inspect:
+                frame.record("afterResultSelector", result)
+        return self.finish_jsonpath(frame, value, result, self.result_path)
+
+    def begin(self, frame: Frame, attempt: int) -> None:
+        """Before the arguments are evaluated (a Task's ``$$.Task.Token`` must exist by then)."""
+
+    def work(self, frame: Frame, effective: Any, arguments: Any, states: dict[str, Any] | None,
+             attempt: int) -> Any:
+        """The state's own work; returns its result. ``effective`` is the input after InputPath (JSONPath)
+        or the state's input (JSONata), ``states`` the ``$states`` binding (JSONata only). By default the
+        arguments are the result."""
+        return arguments
 
     # ------------------------------------------------------------------------------- JSONPath stages
     def effective_input(self, frame: Frame, value: Any) -> Any:

@@ -216,9 +216,8 @@ class MapNode(RetryingNode):
             return kind(value)
         return kind(spec)
 
-    def attempt(self, frame: Frame, value: Any, attempt: int) -> tuple[Any, str | None]:
-        states = frame.states_binding(value) if self.jsonata else None
-        effective = value if self.jsonata else self.effective_input(frame, value)
+    def work(self, frame: Frame, effective: Any, arguments: Any, states: dict[str, Any] | None,
+             attempt: int) -> Any:
         items = None if self.item_reader is not None else self._items(frame, effective, states)
         max_concurrency = self._number(self.max_concurrency, "MaxConcurrency", frame, effective, states, int) or 0
         frame.emit("MapStateStarted", {"length": len(items) if items is not None else 0})
@@ -236,13 +235,7 @@ class MapNode(RetryingNode):
             assert items is not None
             results = self._run_inline(frame, effective, states, items, max_concurrency)
         frame.emit("MapStateSucceeded")
-        if self.jsonata:
-            result_states = frame.states_binding(value, result=results)
-            assigned = self.evaluate_assign(frame, value, result_states)
-            return self.finish(frame, self.evaluate_output(frame, result_states, results), assigned)
-        if self.result_selector is not None:
-            results = self.result_selector.evaluate(frame.sources(results))
-        return self.finish_jsonpath(frame, value, results, self.result_path)
+        return results
 
     def _items(self, frame: Frame, effective: Any, states: dict[str, Any] | None) -> list[Any]:
         if self.jsonata:

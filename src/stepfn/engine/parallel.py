@@ -15,8 +15,6 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from stepfn.asl.jsonata import JsonataTemplate
-from stepfn.asl.paths import Template
 from stepfn.engine.definition import (
     Compiler,
     Graph,
@@ -104,24 +102,10 @@ class ParallelNode(RetryingNode):
     branches: tuple[Graph, ...] = ()
     blocking: bool = False
 
-    def attempt(self, frame: Frame, value: Any, attempt: int) -> tuple[Any, str | None]:
-        if self.jsonata:
-            states = frame.states_binding(value)
-            branch_input = (self.parameters.evaluate(states, frame.variables.flat(), new_uuid=frame.run.new_uuid)
-                            if isinstance(self.parameters, JsonataTemplate) else value)
-        else:
-            effective = self.effective_input(frame, value)
-            branch_input = (self.parameters.evaluate(frame.sources(effective))
-                            if isinstance(self.parameters, Template) else effective)
+    def work(self, frame: Frame, effective: Any, arguments: Any, states: dict[str, Any] | None,
+             attempt: int) -> Any:
         frame.emit("ParallelStateStarted")
-        results = self._run_branches(frame, branch_input)
-        if self.jsonata:
-            states = frame.states_binding(value, result=results)
-            assigned = self.evaluate_assign(frame, value, states)
-            return self.finish(frame, self.evaluate_output(frame, states, results), assigned)
-        if self.result_selector is not None:
-            results = self.result_selector.evaluate(frame.sources(results))
-        return self.finish_jsonpath(frame, value, results, self.result_path)
+        return self._run_branches(frame, arguments)
 
     def _run_branches(self, frame: Frame, branch_input: Any) -> list[Any]:
         start_event = frame.last_event

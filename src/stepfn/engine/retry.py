@@ -170,16 +170,13 @@ def run_with_retry(frame: Frame, node: StateNode, value: Any, retriers: tuple[Re
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryingNode(StateNode):
-    """Task, Parallel and Map: states that do work, with Retry/Catch, ResultSelector and ResultPath."""
+    """Task, Parallel and Map: states whose work has a result, run once per attempt under Retry/Catch."""
 
-    parameters: Template | JsonataTemplate | None = None
-    """Parameters (JSONPath) or Arguments (JSONata); Map keeps its ItemSelector apart."""
-    result_selector: Template | None = None
-    result_path: Any = RESULT_PATH_DEFAULT
     retriers: tuple[Retrier, ...] = ()
     catchers: tuple[Catcher, ...] = ()
 
     retriable = True
+    binds_result = True
 
     @property
     def targets(self) -> list[str]:
@@ -187,10 +184,7 @@ class RetryingNode(StateNode):
 
     def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
         return run_with_retry(frame, self, value, self.retriers, self.catchers,
-                              lambda attempt: self.attempt(frame, value, attempt))
-
-    def attempt(self, frame: Frame, value: Any, attempt: int) -> tuple[Any, str | None]:
-        raise NotImplementedError
+                              lambda attempt: self.run_stages(frame, value, attempt))
 
 
 def retrying_fields(spec: dict[str, Any], where: str, jsonata: bool, *, arguments: bool = True) -> dict[str, Any]:

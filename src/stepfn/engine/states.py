@@ -13,7 +13,6 @@ from stepfn.asl.paths import (
     RESULT_PATH_DEFAULT,
     CompiledPath,
     PathNotFound,
-    Template,
     compact_json,
     compile_expression,
 )
@@ -33,10 +32,8 @@ MAX_WAIT_SECONDS = 2**31 - 1
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PassNode(StateNode):
     type_name = "Pass"
-    parameters: Template | None = None
     result: Any = None
     has_result: bool = False
-    result_path: Any = RESULT_PATH_DEFAULT
     trivial: bool = False
     """No field changes the data: the output is the input (the common Pass)."""
 
@@ -44,19 +41,12 @@ class PassNode(StateNode):
         if self.trivial:
             frame.exit(self, value)
             return value, self.next
-        if self.jsonata:
-            states = frame.states_binding(value)
-            assigned = self.evaluate_assign(frame, value, states)
-            return self.finish(frame, self.evaluate_output(frame, states, value), assigned)
-        effective = self.effective_input(frame, value)
-        if self.parameters is not None:
-            result = self.parameters.evaluate(frame.sources(effective))
-            frame.record("afterParameters", result)
-        elif self.has_result:
-            result = self.result
-        else:
-            result = effective
-        return self.finish_jsonpath(frame, value, result, self.result_path)
+        return self.run_stages(frame, value, 0)
+
+    def work(self, frame: Frame, effective: Any, arguments: Any, states: dict[str, Any] | None,
+             attempt: int) -> Any:
+        # Result is the state's result unless Parameters are given (they win, as on AWS).
+        return self.result if self.has_result and self.parameters is None else arguments
 
 
 @Compiler.register("Pass")
@@ -80,14 +70,6 @@ def _build_pass(name: str, spec: dict[str, Any], jsonata: bool) -> PassNode:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SucceedNode(StateNode):
     type_name = "Succeed"
-
-    def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
-        if self.jsonata:
-            output = self.evaluate_output(frame, frame.states_binding(value), value)
-        else:
-            output = self.select_output(frame, self.effective_input(frame, value))
-        frame.exit(self, output)
-        return output, None
 
 
 @Compiler.register("Succeed")
@@ -184,26 +166,17 @@ class WaitNode(StateNode):
     seconds_path: CompiledPath | None = None
     timestamp_path: CompiledPath | None = None
 
-    def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
-        if self.jsonata:
-            states = frame.states_binding(value)
-            delay = self._jsonata_delay(frame, states)
-        else:
-            effective = self.effective_input(frame, value)
-            delay = self._jsonpath_delay(frame, effective)
+    def work(self, frame: Frame, effective: Any, arguments: Any, states: dict[str, Any] | None,
+             attempt: int) -> Any:
+        delay = self._jsonata_delay(frame, states) if states is not None else self._jsonpath_delay(frame, effective)
         if delay > MAX_WAIT_SECONDS:
             raise StatesError(RUNTIME, "Wait state delay is too long.")
         # A resumed execution re-enters the Wait with its original entered time: only the rest remains.
         delay -= max(0.0, (frame.run.clock.now() - as_datetime(frame.entered_time)).total_seconds())
         if delay > 0:
             frame.run.history.checkpoint()
-        if delay > 0:
             frame.sleep(delay)
-        if self.jsonata:
-            assigned = self.evaluate_assign(frame, value, states)
-            return self.finish(frame, self.evaluate_output(frame, states, value), assigned)
-        assigned = self.evaluate_assign(frame, effective)
-        return self.finish(frame, self.select_output(frame, effective), assigned)
+        return arguments
 
     def _until(self, frame: Frame, moment: datetime) -> float:
         return (moment - frame.run.clock.now()).total_seconds()

@@ -210,38 +210,28 @@ class TaskNode(RetryingNode):
     heartbeat: Any = None
     credentials: Template | JsonataTemplate | None = None
 
-    def attempt(self, frame: Frame, value: Any, attempt: int) -> tuple[Any, str | None]:
+    inspects_work = True
+
+    def begin(self, frame: Frame, attempt: int) -> None:
+        assert self.resource is not None
+        if self.resource.pattern == "wait_for_task_token":
+            frame.task_token = new_task_token(frame.run, frame.entered_id, attempt)
+
+    def work(self, frame: Frame, effective: Any, arguments: Any, states: dict[str, Any] | None,
+             attempt: int) -> Any:
         resource = self.resource
         assert resource is not None
-        if resource.pattern == "wait_for_task_token":
-            frame.task_token = new_task_token(frame.run, frame.entered_id, attempt)
-        if self.jsonata:
-            states = frame.states_binding(value)
-            variables = frame.variables.flat()
-            arguments = (self.parameters.evaluate(states, variables, new_uuid=frame.run.new_uuid)
-                         if isinstance(self.parameters, JsonataTemplate) else value)
+        if states is not None:
             timeout = self._jsonata_number(self.timeout, "TimeoutSeconds", frame, states)
             heartbeat = self._jsonata_number(self.heartbeat, "HeartbeatSeconds", frame, states)
-            credentials = (self.credentials.evaluate(states, variables, new_uuid=frame.run.new_uuid)
+            credentials = (self.credentials.evaluate(states, frame.variables.flat(), new_uuid=frame.run.new_uuid)
                            if isinstance(self.credentials, JsonataTemplate) else None)
         else:
-            effective = self.effective_input(frame, value)
-            sources = frame.sources(effective)
-            arguments = self.parameters.evaluate(sources) if isinstance(self.parameters, Template) else effective
             timeout = self._jsonpath_number(self.timeout, "TimeoutSecondsPath", frame, effective)
             heartbeat = self._jsonpath_number(self.heartbeat, "HeartbeatSecondsPath", frame, effective)
-            credentials = self.credentials.evaluate(sources) if isinstance(self.credentials, Template) else None
-        frame.record("afterArguments" if self.jsonata else "afterParameters", arguments)
-        result = self._dispatch(frame, resource, arguments, attempt, timeout, heartbeat, credentials)
-        frame.record("result", result)
-        if self.jsonata:
-            states = frame.states_binding(value, result=result)
-            assigned = self.evaluate_assign(frame, value, states)
-            return self.finish(frame, self.evaluate_output(frame, states, result), assigned)
-        if self.result_selector is not None:
-            result = self.result_selector.evaluate(frame.sources(result))
-            frame.record("afterResultSelector", result)
-        return self.finish_jsonpath(frame, value, result, self.result_path)
+            credentials = (self.credentials.evaluate(frame.sources(effective))
+                           if isinstance(self.credentials, Template) else None)
+        return self._dispatch(frame, resource, arguments, attempt, timeout, heartbeat, credentials)
 
     @staticmethod
     def _jsonata_number(value: Any, field_name: str, frame: Frame, states: dict[str, Any]) -> float | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from stepfn.asl.paths import Template, compact_json
+from stepfn.asl.paths import compact_json
 from stepfn.engine.definition import Compiler, StateNode, compile_graph
 from stepfn.engine.history import History
 from stepfn.engine.map import MapNode
@@ -133,20 +133,12 @@ def test_state(engine: Engine, state_definition: dict[str, Any] | str, input: An
 
 def _mocked_container(frame: Frame, node: MapNode | ParallelNode, value: Any,
                       mock: _MockAll) -> tuple[Any, str | None]:
-    """Map/Parallel under TestState: the mocked result goes through the state's output stages."""
+    """Map/Parallel under TestState: the mocked result stands for the work, through the state's own stages."""
     frame.enter(node, value)
-    if node.jsonata:
+
+    def mocked(frame: Frame, effective: Any, arguments: Any, states: dict[str, Any] | None, attempt: int) -> Any:
         result = mock.outcome()
         frame.record("result", result)
-        states = frame.states_binding(value, result=result)
-        assigned = node.evaluate_assign(frame, value, states)
-        return node.finish(frame, node.evaluate_output(frame, states, result), assigned)
-    effective = node.effective_input(frame, value)
-    if isinstance(node, ParallelNode) and isinstance(node.parameters, Template):
-        frame.record("afterParameters", node.parameters.evaluate(frame.sources(effective)))
-    result = mock.outcome()
-    frame.record("result", result)
-    if node.result_selector is not None:
-        result = node.result_selector.evaluate(frame.sources(result))
-        frame.record("afterResultSelector", result)
-    return node.finish_jsonpath(frame, value, result, node.result_path)
+        return result
+
+    return node.run_stages(frame, value, 0, work=mocked)
