@@ -47,8 +47,10 @@ def user_env(tmp_path: Path) -> dict[str, str]:
     home.mkdir()
     path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])
     env = {"PATH": path, "HOME": str(home), "LANG": "C.UTF-8", "COLUMNS": "80"}
-    if os.environ.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    # STEPFN_JOB_ENV=host from the autouse fixture: building framework environments is tested on its own.
+    for kept in ("PYTHONPATH", "STEPFN_JOB_ENV"):
+        if os.environ.get(kept):
+            env[kept] = os.environ[kept]
     return env
 
 
