@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from stepfn.local.sagemaker.models import prepare_variant
 from stepfn.local.sagemaker.records import RecordStore, arn, check_name, now_millis, sagemaker_error
 
 STARTUP_TIMEOUT = float(os.environ.get("STEPFN_MODEL_SERVER_STARTUP_TIMEOUT", "120"))
-_SERVER_MODULE = "stepfn.local.sagemaker.inference"
+_SERVER_MODULE = "stepfn.local.sagemaker.modelserver"
 # Popen objects of servers this process started, so stopping one also reaps it (no zombie left behind).
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -102,6 +103,7 @@ def start_model_server(
     *,
     environment: dict[str, str] | None = None,
     batch: dict[str, Any] | None = None,
+    workers: int = 1,
 ) -> ModelServer:
     """Start a model server for ``variants`` and wait until it answers; raises ModelServerError otherwise.
 
@@ -110,6 +112,8 @@ def start_model_server(
     (as ``docker run <image> serve``), ``SAGEMAKER_BIND_TO_PORT`` set and the model at
     ``$SAGEMAKER_BASE_DIR/model``. The process environment is this one's, plus every container's Environment
     (the first container wins on conflicts, the container reads its own), plus ``environment``.
+    ``workers`` processes serve (``SAGEMAKER_MODEL_SERVER_WORKERS`` in that environment overrides it, as in
+    the framework containers).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -130,7 +134,11 @@ def start_model_server(
                     "SAGEMAKER_BASE_DIR": str(Path(model_dir).parent)})
         argv = list(commands[0]["Command"])
     else:
-        spec = {"variants": variants, "ready_file": str(ready), "port": 0, "batch": batch or {}}
+        try:
+            workers = int(env.get("SAGEMAKER_MODEL_SERVER_WORKERS") or workers)
+        except ValueError as exc:
+            raise ModelServerError(f"SAGEMAKER_MODEL_SERVER_WORKERS must be a number: {exc}") from exc
+        spec = {"variants": variants, "ready_file": str(ready), "port": 0, "batch": batch or {}, "workers": workers}
         spec_path = workdir / "server.json"
         spec_path.write_text(json.dumps(spec, indent=1))
         # The child must import this very stepfn, even when it runs from a source tree that is not installed.
@@ -201,16 +209,80 @@ def stop_server(pid: int, start: str | None = None, *, grace: float = 5.0) -> No
         child.wait(timeout=grace)
 
 
+class ModelClient:
+    """One keep-alive connection to a model server, as a SageMaker predictor's or a load tester's: requests
+    reuse it instead of paying a TCP handshake each. Not thread safe: one per thread."""
+
+    def __init__(self, server_url: str, timeout: float = 60.0) -> None:
+        host, _, port = server_url.removeprefix("http://").partition(":")
+        self.url = server_url
+        self._address = (host, int(port))
+        self._timeout = timeout
+        self._connection: http.client.HTTPConnection | None = None
+
+    def post(self, path: str, body: bytes, headers: dict[str, str], *, timeout: float | None = None) -> tuple[int, dict[str, str], bytes]:
+        """POST ``body``; returns (status, lower-cased headers, body). A reused connection the server closed
+        meanwhile (it closed an idle connection, or restarted) is replaced and the request sent once more, as
+        urllib3's pools do; any other failure is an OSError."""
+        wait = self._timeout if timeout is None else timeout
+        while True:
+            reused = self._connection is not None
+            if self._connection is None:
+                self._connection = http.client.HTTPConnection(*self._address, timeout=wait)
+            connection = self._connection
+            if connection.sock is not None:
+                connection.sock.settimeout(wait)
+            connection.timeout = wait
+            try:
+                connection.request("POST", path, body=body, headers=headers)
+                response = connection.getresponse()
+                payload = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                self.close()
+                if reused:
+                    continue
+                raise ConnectionError(f"{self.url} closed the connection: {exc}") from exc
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                if isinstance(exc, OSError):
+                    raise
+                raise ConnectionError(f"{self.url} answered with a malformed response: {exc}") from exc
+            if response.will_close:
+                self.close()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+class _ThreadClients(dict[str, ModelClient]):
+    """A thread's clients, closed when the thread ends (an unclosed socket would only be reclaimed by the GC)."""
+
+    LIMIT = 16
+
+    def client(self, server_url: str) -> ModelClient:
+        found = self.get(server_url)
+        if found is None:
+            if len(self) >= self.LIMIT:  # servers come and go (one per transform job): drop the oldest
+                self.pop(next(iter(self))).close()
+            found = self[server_url] = ModelClient(server_url)
+        return found
+
+    def __del__(self) -> None:
+        for client in self.values():
+            client.close()
+
+
+_LOCAL = threading.local()
+
+
 def post(server_url: str, path: str, body: bytes, headers: dict[str, str], *, timeout: float = 60.0) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP POST to a model server; returns (status, lower-cased headers, body)."""
-    host, _, port = server_url.removeprefix("http://").partition(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
-    try:
-        connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        connection.close()
+    """One HTTP POST to a model server over this thread's keep-alive :class:`ModelClient`; returns (status,
+    lower-cased headers, body)."""
+    clients: _ThreadClients = _LOCAL.__dict__.setdefault("clients", _ThreadClients())
+    return clients.client(server_url).post(path, body, headers, timeout=timeout)
 
 
 # -- endpoints ----------------------------------------------------------------------------------------------
@@ -274,7 +346,9 @@ class Endpoints:
                 "CurrentWeight": weight, "DesiredWeight": weight,
                 "CurrentInstanceCount": count, "DesiredInstanceCount": count,
             })
-        server = start_model_server(variants, workdir, self.records.log_path("endpoint", name))
+        # One process serves every variant, so it has as many workers as the largest variant has instances.
+        workers = max((s["CurrentInstanceCount"] for s in summaries), default=1)
+        server = start_model_server(variants, workdir, self.records.log_path("endpoint", name), workers=workers)
         return server, summaries
 
     def create(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -556,6 +630,7 @@ def delete_endpoint(name: str, home: Path | str | None = None) -> None:
 
 __all__ = [
     "Endpoints",
+    "ModelClient",
     "ModelServer",
     "ModelServerError",
     "delete_endpoint",

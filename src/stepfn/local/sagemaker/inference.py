@@ -1,24 +1,24 @@
-"""The model server a local endpoint or batch transform runs: one process, SageMaker's inference contract.
+"""SageMaker's inference contract inside a model server: the handler chain and the routes
+(docs/design/sagemaker-contract.md §4.1).
 
-Run as ``python -m stepfn.local.sagemaker.inference <spec.json>`` (``endpoints.start_model_server`` does
-that). The spec names one or more production variants; each variant is a list of containers (more than
-one for a serial inference pipeline) with its extracted model directory, code directory, entry program,
-framework and environment. The process answers on 127.0.0.1 (docs/design/sagemaker-contract.md §4.1):
+The spec names one or more production variants; each variant is a list of containers (more than one for a
+serial inference pipeline) with its extracted model directory, code directory, entry program, framework and
+environment. :meth:`Models.respond` answers:
 
-* ``GET /ping``: 200 once every model is loaded;
+* ``GET /ping``: 200 (the server listens only once every model is loaded);
 * ``POST /invocations``: the handler chain ``input_fn`` -> ``predict_fn`` -> ``output_fn`` (or
   ``transform_fn``) from the entry program, each missing function falling back to the framework's
   default, as the sagemaker-inference toolkit and the framework containers do;
-* ``GET /execution-parameters``: the batch defaults (MultiRecord, 6 MB).
+* ``GET /execution-parameters``: the batch parameters of a transform job.
 
 Models load eagerly at start (the toolkit loads lazily) so a broken model fails the endpoint at creation
-with the loader's traceback, which is where SageMaker reports a failed health check. Once the port is
-bound and the models loaded, the process writes ``{"port": N}`` (or ``{"error": text}``) to the spec's
-``ready_file``; the parent waits for that file.
+with the loader's traceback, which is where SageMaker reports a failed health check. The HTTP transport,
+the worker processes and the readiness handshake are :mod:`stepfn.local.sagemaker.modelserver`'s.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import io
@@ -26,13 +26,11 @@ import json
 import os
 import pickle
 import random
-import signal
 import sys
 import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -75,16 +73,41 @@ def decode(body: bytes, content_type: str | None) -> Any:
         if kind == JSON:
             return np.array(json.loads(body.decode("utf-8")))
         if kind == CSV:
-            text = body.decode("utf-8").strip()
-            rows = [line.split(",") for line in text.splitlines() if line.strip()]
-            array = np.array(rows)
-            return array.astype(float) if array.size else array
+            return decode_csv(body)
         if kind == NPY:
             # allow_pickle stays off: a request body must never run code in the server.
             return np.load(io.BytesIO(body), allow_pickle=False)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InferenceError(f"Unable to decode {kind} payload: {exc}", 400) from exc
     raise InferenceError(f"Content type {content_type} is not supported by this format.", 415)
+
+
+# Below this size a request is parsed in Python (a few rows: pandas' per-call cost would dominate); above it,
+# by pandas' C parser, 15x faster per row than splitting lines in Python.
+_SMALL_CSV = 16 * 1024
+
+
+def decode_csv(body: bytes) -> Any:
+    """CSV rows as a float array (blank lines skipped); ValueError on a non-numeric or ragged row."""
+    import numpy as np
+
+    if len(body) > _SMALL_CSV:
+        try:
+            import pandas as pd
+        except ImportError:
+            pass
+        else:
+            try:
+                frame = pd.read_csv(io.BytesIO(body), header=None, dtype=np.float64, skip_blank_lines=True)
+            except pd.errors.EmptyDataError:
+                return np.empty((0,))
+            except pd.errors.ParserError as exc:
+                raise ValueError(str(exc)) from exc
+            return frame.to_numpy()
+    text = body.decode("utf-8").strip()
+    rows = [line.split(",") for line in text.splitlines() if line.strip()]
+    array = np.array(rows)
+    return array.astype(float) if array.size else array
 
 
 def encode(array: Any, accept: str) -> bytes:
@@ -97,7 +120,8 @@ def encode(array: Any, accept: str) -> bytes:
     if kind == CSV:
         rows = np.asarray(array)
         if rows.ndim <= 1:
-            rows = rows.reshape(-1, 1)
+            # One value per line: one join over the whole column instead of one per row.
+            return "".join(f"{value}\n" for value in rows.ravel().tolist()).encode("utf-8")
         return "".join(",".join(str(value) for value in row) + "\n" for row in rows.tolist()).encode("utf-8")
     if kind == NPY:
         buffer = io.BytesIO()
@@ -290,16 +314,25 @@ FRAMEWORK_DEFAULTS: dict[str, Callable[[], Defaults]] = {
 # -- one container: the user's functions over the framework defaults ----------------------------
 
 
-def _arity_call(function: Callable[..., Any], context: Any, *args: Any) -> Any:
-    """Call a handler with or without the toolkit's trailing ``context`` argument, as its signature asks."""
+@functools.lru_cache(maxsize=256)
+def _takes_context(function: Callable[..., Any], given: int) -> bool:
+    """Whether ``function`` wants the toolkit's trailing ``context`` after ``given`` arguments. Cached: reading a
+    signature costs more than a small model's prediction, and the handlers never change."""
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
-        return function(*args)
+        return False
     positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(positional) > len(args) or any(p.kind == p.VAR_POSITIONAL for p in parameters):
-        return function(*args, context)
-    return function(*args)
+    return len(positional) > given or any(p.kind == p.VAR_POSITIONAL for p in parameters)
+
+
+def _arity_call(function: Callable[..., Any], context: Any, *args: Any) -> Any:
+    """Call a handler with or without the toolkit's trailing ``context`` argument, as its signature asks."""
+    try:
+        wants_context = _takes_context(function, len(args))
+    except TypeError:  # an unhashable callable
+        wants_context = _takes_context.__wrapped__(function, len(args))
+    return function(*args, context) if wants_context else function(*args)
 
 
 def _load_program(code_dir: Path, program: str) -> ModuleType:
@@ -394,16 +427,34 @@ class Variant:
             return body, content_type or CSV
 
 
-# -- HTTP -------------------------------------------------------------------------------------------
+# -- the routes (the transport, workers and readiness are modelserver.py's) ----------------------------
 
 
-class ModelServer(ThreadingHTTPServer):
-    daemon_threads = True
+@dataclass(frozen=True)
+class Reply:
+    """What the model server writes back: status, content type, body and any extra headers."""
 
-    def __init__(self, address: tuple[str, int], variants: list[Variant], batch: dict[str, Any]) -> None:
-        super().__init__(address, _Handler)
+    status: int
+    body: bytes = b""
+    content_type: str = "text/plain"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class Models:
+    """The loaded variants of one endpoint (or transform job) and the routes of the inference contract."""
+
+    def __init__(self, variants: list[Variant], batch: dict[str, Any]) -> None:
         self.variants = variants
         self.batch = batch
+
+    @classmethod
+    def load(cls, spec: dict[str, Any]) -> Models:
+        variants = [
+            Variant(v["VariantName"], float(v.get("Weight", 1.0)), [Container.load(c) for c in v["Containers"]],
+                    threading.Lock())
+            for v in spec["variants"]
+        ]
+        return cls(variants, spec.get("batch") or {})
 
     def pick(self, target: str | None) -> Variant:
         if target:
@@ -411,95 +462,31 @@ class ModelServer(ThreadingHTTPServer):
                 if variant.name == target:
                     return variant
             raise InferenceError(f"Target variant {target} not found on this endpoint.", 400)
+        if len(self.variants) == 1:
+            return self.variants[0]
         weights = [max(v.weight, 0.0) for v in self.variants]
         if not any(weights):
             return self.variants[0]
         return random.choices(self.variants, weights=weights)[0]
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: ModelServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        sys.stderr.write(f"{self.address_string()} {format % args}\n")
-
-    def _reply(self, status: int, body: bytes = b"", content_type: str = "text/plain", headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        if self.path == "/ping":
-            self._reply(200)
-        elif self.path == "/execution-parameters":
-            self._reply(200, json.dumps(self.server.batch).encode(), JSON)
-        else:
-            self._reply(404, b"not found")
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
-        if self.path != "/invocations":
-            self._reply(404, b"not found")
-            return
+    def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        """Answer one request; ``headers`` has lower-cased names. Never raises: a failure is a 4xx/5xx reply."""
+        if method == "GET" and path == "/ping":
+            return Reply(200)
+        if method == "GET" and path == "/execution-parameters":
+            return Reply(200, json.dumps(self.batch).encode(), JSON)
+        if method != "POST" or path != "/invocations":
+            return Reply(404, b"not found")
         try:
-            variant = self.server.pick(self.headers.get("X-Amzn-SageMaker-Target-Variant"))
+            variant = self.pick(headers.get("x-amzn-sagemaker-target-variant"))
+            invoked = (("X-Amzn-Invoked-Production-Variant", variant.name),)
             if not body:
-                self._reply(204, headers={"X-Amzn-Invoked-Production-Variant": variant.name})
-                return
-            payload, response_type = variant.invoke(body, self.headers.get("Content-Type"), self.headers.get("Accept"))
+                return Reply(204, headers=invoked)
+            payload, response_type = variant.invoke(body, headers.get("content-type"), headers.get("accept"))
         except InferenceError as exc:
             traceback.print_exc()
-            self._reply(exc.status, str(exc).encode())
-            return
+            return Reply(exc.status, str(exc).encode())
         except Exception as exc:
             traceback.print_exc()
-            self._reply(500, f"{type(exc).__name__}: {exc}".encode())
-            return
-        self._reply(200, payload, response_type, {"X-Amzn-Invoked-Production-Variant": variant.name})
-
-
-def _write_ready(path: Path, content: dict[str, Any]) -> None:
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(content))
-    partial.replace(path)
-
-
-def serve(spec: dict[str, Any]) -> int:
-    ready = Path(spec["ready_file"])
-    try:
-        variants = [
-            Variant(v["VariantName"], float(v.get("Weight", 1.0)), [Container.load(c) for c in v["Containers"]], threading.Lock())
-            for v in spec["variants"]
-        ]
-        server = ModelServer(("127.0.0.1", int(spec.get("port", 0))), variants, spec.get("batch") or {})
-    except BaseException as exc:
-        traceback.print_exc()
-        _write_ready(ready, {"error": f"{type(exc).__name__}: {exc}"})
-        return 1
-
-    def stop(signum: int, frame: Any) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    _write_ready(ready, {"port": server.server_address[1], "pid": os.getpid()})
-    sys.stderr.write(f"model server listening on 127.0.0.1:{server.server_address[1]}\n")
-    sys.stderr.flush()
-    server.serve_forever(poll_interval=0.2)
-    server.server_close()
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    return serve(json.loads(Path(args[0]).read_text()))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+            return Reply(500, f"{type(exc).__name__}: {exc}".encode())
+        return Reply(200, payload, response_type, invoked)

@@ -1,0 +1,247 @@
+"""The model server's transport: keep-alive with one write per reply and Nagle off, the HTTP subset model clients
+send, worker processes, and the client side's reused connections. Real sockets and server processes."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stepfn.local.sagemaker import endpoints
+from stepfn.local.sagemaker.endpoints import (
+    ModelClient,
+    ModelServer,
+    ModelServerError,
+    post,
+    start_model_server,
+    stop_server,
+)
+from stepfn.local.sagemaker.inference import Reply
+from stepfn.local.sagemaker.modelserver import serve_connection
+
+# A model whose answer names the worker process that computed it, so tests can tell the workers apart.
+PROGRAM = textwrap.dedent("""
+    import os
+
+    def model_fn(model_dir):
+        return "model"
+
+    def transform_fn(model, body, content_type, accept):
+        return b"%d:%s:%s" % (os.getpid(), (content_type or "").encode(), body.upper()), "text/plain"
+""")
+
+
+def _spec(tmp_path: Path, program: str = PROGRAM) -> list[dict[str, Any]]:
+    (tmp_path / "model").mkdir(exist_ok=True)
+    (tmp_path / "code").mkdir(exist_ok=True)
+    (tmp_path / "code" / "inference.py").write_text(program)
+    container = {"ModelDir": str(tmp_path / "model"), "CodeDir": str(tmp_path / "code"), "Program": "inference.py",
+                 "Framework": "generic"}
+    return [{"VariantName": "AllTraffic", "Weight": 1.0, "Containers": [container]}]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ModelServer]:
+    started = start_model_server(_spec(tmp_path), tmp_path / "work", tmp_path / "server.log")
+    yield started
+    stop_server(started.pid, started.start)
+
+
+def _exchange(sock: socket.socket, request: bytes) -> bytes:
+    """Send one request and read one whole response (Content-Length framed) from a raw socket."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_keep_alive_answers_many_requests_on_one_connection(server: ModelServer) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.connect()
+    local = connection.sock.getsockname()
+    for index in range(20):
+        connection.request("POST", "/invocations", body=f"row{index}".encode(), headers={"Content-Type": "text/csv"})
+        response = connection.getresponse()
+        assert response.status == 200
+        assert response.read().split(b":", 2)[2] == f"ROW{index}".encode()
+        assert not response.will_close
+    assert connection.sock.getsockname() == local  # still the first connection
+    connection.request("GET", "/ping")
+    assert connection.getresponse().status == 200
+    connection.close()
+
+
+def test_each_reply_leaves_in_one_write(server: ModelServer) -> None:
+    """Head and body arrive together: with the head written apart from its body, the first read gets the head
+    alone (and, with Nagle's algorithm on, the body a delayed ACK later)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        for _ in range(5):
+            sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 3\r\n\r\nabc")
+            first = b""
+            while b"ABC" not in first:
+                chunk = sock.recv(65536)
+                assert chunk, "connection closed"
+                if not first:
+                    # The first read already holds the end of the body.
+                    assert chunk.endswith(b"ABC"), chunk
+                first += chunk
+
+
+class _Echo:
+    def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        return Reply(200, json.dumps({"method": method, "path": path, "body": body.decode(),
+                                      "expect": headers.get("expect")}).encode(), "application/json")
+
+
+@pytest.fixture
+def in_process() -> Iterator[tuple[socket.socket, list[socket.socket]]]:
+    """serve_connection on the accepted side of a real TCP connection; yields (client socket, accepted sockets)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        connection, _ = listener.accept()
+        accepted.append(connection)
+        serve_connection(connection, _Echo())  # type: ignore[arg-type]
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    client = socket.create_connection(listener.getsockname(), timeout=10)
+    yield client, accepted
+    client.close()
+    listener.close()
+    thread.join(5)
+
+
+def test_accepted_sockets_have_nagle_off(in_process: tuple[socket.socket, list[socket.socket]]) -> None:
+    client, accepted = in_process
+    _exchange(client, b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert accepted[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
+def test_chunked_body_expect_continue_and_query(in_process: tuple[socket.socket, list[socket.socket]]) -> None:
+    client, _ = in_process
+    client.sendall(b"POST /invocations?x=1 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n")
+    assert client.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    response = _exchange(client, b"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n")
+    assert json.loads(response.split(b"\r\n\r\n", 1)[1]) == {
+        "method": "POST", "path": "/invocations", "body": "abcde", "expect": "100-continue"}
+
+
+def test_connection_close_and_http_1_0(in_process: tuple[socket.socket, list[socket.socket]]) -> None:
+    client, _ = in_process
+    response = _exchange(client, b"POST /invocations HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi")
+    assert b"Connection: close" in response.split(b"\r\n\r\n")[0]
+    assert client.recv(10) == b""  # the server closed its side
+
+
+def test_malformed_request_gets_400_and_close(in_process: tuple[socket.socket, list[socket.socket]]) -> None:
+    client, _ = in_process
+    response = _exchange(client, b"NONSENSE\r\n\r\n")
+    assert response.startswith(b"HTTP/1.1 400 ")
+    assert client.recv(10) == b""
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_workers_take_turns_with_connections_and_stop_together(tmp_path: Path) -> None:
+    server = start_model_server(_spec(tmp_path), tmp_path / "work", tmp_path / "server.log", workers=3)
+    try:
+        children = _children(server.pid)
+        assert len(children) == 2
+        assert {os.getpgid(child) for child in children} == {server.pid}
+        # Connections are dealt round-robin: three connections, three workers.
+        connections = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=10) for _ in range(3)]
+        answered: set[int] = set()
+        for connection in connections:
+            connection.request("POST", "/invocations", body=b"x")
+            answered.add(int(connection.getresponse().read().split(b":")[0]))
+        for connection in connections:
+            connection.close()
+        assert answered == {server.pid, *children}
+    finally:
+        stop_server(server.pid, server.start)
+    for child in children:
+        assert endpoints._process_start(child) is None
+
+
+def test_model_server_workers_environment_overrides(tmp_path: Path) -> None:
+    server = start_model_server(_spec(tmp_path), tmp_path / "work", tmp_path / "server.log", workers=1,
+                                environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
+    try:
+        assert len(_children(server.pid)) == 1
+    finally:
+        stop_server(server.pid, server.start)
+
+
+def test_a_worker_that_cannot_load_fails_the_start(tmp_path: Path) -> None:
+    broken = PROGRAM.replace('return "model"', 'raise RuntimeError("no weights here")')
+    with pytest.raises(ModelServerError, match="no weights here"):
+        start_model_server(_spec(tmp_path, broken), tmp_path / "work", tmp_path / "server.log", workers=2)
+
+
+def test_post_reuses_the_threads_connection(server: ModelServer) -> None:
+    answers = [post(server.url, "/invocations", b"a", {"Content-Type": "text/csv"}) for _ in range(3)]
+    assert [status for status, _, _ in answers] == [200, 200, 200]
+    assert all(body.endswith(b":text/csv:A") for _, _, body in answers)
+    client = endpoints._LOCAL.clients[server.url]
+    assert client._connection is not None and client._connection.sock is not None
+    local = client._connection.sock.getsockname()
+    post(server.url, "/invocations", b"b", {})
+    assert client._connection.sock.getsockname() == local
+
+
+def test_post_retries_once_when_a_reused_connection_was_closed() -> None:
+    """A server that closes a kept-alive connection between requests: the next request goes out on a new one."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    def serve() -> None:
+        for _ in range(2):
+            connection, _ = listener.accept()
+            with connection:
+                data = b""
+                while b"\r\n\r\nz" not in data:
+                    data += connection.recv(65536)
+                connection.sendall(reply)  # then close, without saying so
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client = ModelClient(f"http://127.0.0.1:{port}")
+    try:
+        assert client.post("/invocations", b"z", {})[0] == 200
+        time.sleep(0.1)  # the close reaches the client before the next request
+        assert client.post("/invocations", b"z", {})[0] == 200
+    finally:
+        client.close()
+        thread.join(10)
+        listener.close()
+
+
+def test_sigterm_stops_a_worker_started_alone(tmp_path: Path) -> None:
+    server = start_model_server(_spec(tmp_path), tmp_path / "work", tmp_path / "server.log")
+    os.killpg(server.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while endpoints._alive(server.pid, server.start) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not endpoints._alive(server.pid, server.start)
+    stop_server(server.pid, server.start)
