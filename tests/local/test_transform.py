@@ -216,3 +216,80 @@ def test_manifest_of_gzipped_objects(home: Path, sklearn_model: Any) -> None:
         "s3://bucket/manifest-out/nested/part-b.csv.gz.out", "s3://bucket/manifest-out/part-a.csv.gz.out"]
     expected = sklearn_model.predict(features[:2].astype("float32"))
     assert store.get_bytes("s3://bucket/manifest-out/part-a.csv.gz.out").decode().split() == [str(v) for v in expected]
+
+
+def test_line_payloads_are_whole_lines_within_max_payload() -> None:
+    from stepfn.local.sagemaker.transform import TransformError, line_payloads
+
+    data = b"".join(f"{i},{'x' * (i % 17)}\n".encode() for i in range(500))
+    payloads = line_payloads(data, 1000)
+    assert payloads is not None and len(payloads) > 1
+    assert b"".join(payloads) == data
+    assert all(len(p) <= 1000 and p.endswith(b"\n") for p in payloads)
+    # The same requests as packing the split records one by one.
+    assert payloads == [b"".join(batch) for batch in batches(split_records(data, "Line"), "MultiRecord", 1000)]
+    assert line_payloads(data + b"tail-without-newline", 10_000_000) == [data + b"tail-without-newline"]
+    assert line_payloads(b"a\n\nb\n", 100) is None  # blank lines are dropped record by record
+    assert line_payloads(b"a\n  \nb\n", 100) is None
+    with pytest.raises(TransformError, match="exceeds MaxPayloadInMB"):
+        line_payloads(b"short\n" + b"y" * 50 + b"\n", 20)
+
+
+CONCURRENCY_PROGRAM = """
+import os, time
+
+def model_fn(model_dir):
+    return None
+
+def transform_fn(model, body, content_type, accept):
+    started = time.time()
+    time.sleep(0.3)
+    with open(os.environ["SPANS_FILE"], "a") as spans:
+        spans.write("%d %f %f %d\\n" % (os.getpid(), started, time.time(), body.count(b"\\n")))
+    return body, "text/csv"
+"""
+
+
+def _spans_model(home: Path, tmp_path: Path, spans: Path) -> None:
+    (tmp_path / "model" / "code").mkdir(parents=True)
+    (tmp_path / "model" / "code" / "inference.py").write_text(CONCURRENCY_PROGRAM)
+    uri = ObjectStore(home / "s3").upload(make_tar(tmp_path / "model", tmp_path / "m.tar.gz"), "s3://bucket/spans/model.tar.gz")
+    call(home, "createModel", {"ModelName": "sk", "PrimaryContainer": {
+        "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-own:1", "ModelDataUrl": uri,
+        "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                        "SPANS_FILE": str(spans)}}})
+
+
+def _most_at_once(spans: Path) -> tuple[int, int]:
+    """(requests, the most that were being answered at one moment) from the server's spans."""
+    intervals = [tuple(float(v) for v in line.split()[1:3]) for line in spans.read_text().splitlines()]
+    return len(intervals), max(sum(1 for s, e in intervals if s <= start < e) for start, _ in intervals)
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_max_concurrent_transforms_requests_in_flight(home: Path, tmp_path: Path, concurrency: int) -> None:
+    spans = tmp_path / "spans.txt"
+    _spans_model(home, tmp_path, spans)
+    ObjectStore(home / "s3").put_bytes("s3://bucket/four/data.csv", b"1\n2\n3\n4\n")
+    result = call(home, "createTransformJob", _job("conc", "s3://bucket/four/", "s3://bucket/four-out/",
+                                                   BatchStrategy="SingleRecord", MaxConcurrentTransforms=concurrency),
+                  pattern="sync")
+    assert result["TransformJobStatus"] == "Completed", result.get("FailureReason")
+    assert ObjectStore(home / "s3").get_bytes("s3://bucket/four-out/data.csv.out") == b"1\n2\n3\n4\n"
+    assert _most_at_once(spans) == (4, concurrency)
+    assert len({line.split()[0] for line in spans.read_text().splitlines()}) == concurrency  # one worker each
+
+
+def test_multi_record_requests_respect_max_payload(home: Path, tmp_path: Path) -> None:
+    spans = tmp_path / "spans.txt"
+    _spans_model(home, tmp_path, spans)
+    row = b"0.123456789," * 20 + b"1\n"
+    rows = 30_000  # about 7.4 MB: two requests of at most 6 MB
+    ObjectStore(home / "s3").put_bytes("s3://bucket/big/data.csv", row * rows)
+    result = call(home, "createTransformJob", _job("payload", "s3://bucket/big/", "s3://bucket/big-out/",
+                                                   BatchStrategy="MultiRecord", MaxPayloadInMB=6), pattern="sync")
+    assert result["TransformJobStatus"] == "Completed", result.get("FailureReason")
+    counts = [int(line.split()[3]) for line in spans.read_text().splitlines()]
+    assert sum(counts) == rows and len(counts) == 2
+    assert max(counts) * len(row) <= 6 * 1024 * 1024
+    assert ObjectStore(home / "s3").get_bytes("s3://bucket/big-out/data.csv.out") == row * rows
