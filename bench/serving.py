@@ -1,0 +1,308 @@
+"""Benchmark: local endpoints and batch transform against their floors, measured in the same run.
+
+    .venv/bin/python bench/serving.py [--requests 2000] [--clients 8] [--rows 100000] [--single-rows 5000]
+
+1. Endpoint latency. A keep-alive HTTP echo server (a minimal HTTP/1.1 loop on a socket, TCP_NODELAY, one
+   write per reply, in its own process) is the transport floor. Against it: the model server of a
+   scikit-learn endpoint over one reused connection (``http.client``), and ``invoke_endpoint`` (what a
+   SageMaker ``Predictor`` of a local endpoint calls), p50/p99 of ``--requests`` one-row CSV calls. Target:
+   p50 <= 3x the echo floor + 1 ms. The in-process ``predict`` of one row is printed for reference.
+2. Throughput. ``--clients`` client processes, each over its own keep-alive connection, against the echo
+   server and against the model server (an endpoint config with InitialInstanceCount 2). Target: >= 50 % of
+   the echo floor's requests per second.
+3. Batch transform, MultiRecord. ``--rows`` CSV rows of 10 features through CreateTransformJob against the
+   floor: pandas ``read_csv`` + ``predict`` + write the predictions. The job's fixed cost is a one-row job.
+   Target: time <= 2x the floor + the fixed cost, fixed cost < 1 s.
+4. Batch transform, SingleRecord: rows per second over ``--single-rows`` rows (MaxConcurrentTransforms 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+FEATURES = 10
+INFERENCE = '''
+import os
+
+import joblib
+
+
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+'''
+
+# The floor: the least an HTTP/1.1 keep-alive server in Python does per request (parse the head, read the body,
+# answer in one write with Nagle off). Run as its own process, as the model server is.
+ECHO_SERVER = r'''
+import socket, sys, threading
+
+def handle(conn):
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buffer = b""
+    while True:
+        while b"\r\n\r\n" not in buffer:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            buffer += chunk
+        head, _, buffer = buffer.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(buffer) < length:
+            buffer += conn.recv(65536)
+        body, buffer = buffer[:length], buffer[length:]
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(128)
+print(listener.getsockname()[1], flush=True)
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=handle, args=(conn,), daemon=True).start()
+'''
+
+
+def _tar(directory: Path, target: Path) -> Path:
+    with tarfile.open(target, "w:gz") as archive:
+        for path in sorted(directory.iterdir()):
+            archive.add(path, arcname=path.name)
+    return target
+
+
+def make_model(home: Path, scratch: Path) -> Any:
+    """A LogisticRegression over FEATURES columns as a SageMaker model ``bench`` (model.joblib + inference.py)."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    from stepfn.local.objectstore import ObjectStore
+    from stepfn.local.sagemaker.models import create_model
+    from stepfn.local.sagemaker.records import RecordStore
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(500, FEATURES))
+    model = LogisticRegression().fit(features, (features.sum(axis=1) > 0).astype(int))
+    (scratch / "model").mkdir()
+    joblib.dump(model, scratch / "model" / "model.joblib")
+    (scratch / "code").mkdir()
+    (scratch / "code" / "inference.py").write_text(INFERENCE)
+    store = ObjectStore(home / "s3")
+    model_uri = store.upload(_tar(scratch / "model", scratch / "model.tar.gz"), "s3://bench/model/model.tar.gz")
+    code_uri = store.upload(_tar(scratch / "code", scratch / "code.tar.gz"), "s3://bench/code/sourcedir.tar.gz")
+    create_model(RecordStore(home), {"ModelName": "bench", "PrimaryContainer": {
+        "Image": IMAGE, "ModelDataUrl": model_uri,
+        "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": code_uri}}})
+    return model
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def keepalive_latencies(port: int, path: str, body: bytes, requests: int) -> list[float]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "text/csv", "Accept": "text/csv"}
+    samples = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        samples.append(time.perf_counter() - started)
+        if response.status != 200:
+            raise SystemExit(f"{path} answered {response.status}")
+    connection.close()
+    return samples
+
+
+def _client_process(port: int, path: str, body: bytes, requests: int, start: Any, done: Any) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "text/csv", "Accept": "text/csv"}
+    connection.request("POST", path, body=body, headers=headers)  # connect and warm up before the clock starts
+    connection.getresponse().read()
+    start.wait()
+    for _ in range(requests):
+        connection.request("POST", path, body=body, headers=headers)
+        connection.getresponse().read()
+    done.put(time.perf_counter())
+
+
+def throughput(port: int, path: str, body: bytes, clients: int, requests: int) -> float:
+    """Requests per second of ``clients`` processes, each over one keep-alive connection."""
+    context = multiprocessing.get_context("fork")
+    start, done = context.Event(), context.Queue()
+    workers = [context.Process(target=_client_process, args=(port, path, body, requests, start, done))
+               for _ in range(clients)]
+    for worker in workers:
+        worker.start()
+    time.sleep(0.5)
+    began = time.perf_counter()
+    start.set()
+    finished = max(done.get(timeout=300) for _ in workers)
+    for worker in workers:
+        worker.join()
+    return clients * requests / (finished - began)
+
+
+def start_echo() -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen([sys.executable, "-c", ECHO_SERVER], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    return process, int(process.stdout.readline())
+
+
+def endpoint_section(home: Path, model: Any, args: argparse.Namespace) -> None:
+    from stepfn.local.sagemaker.endpoints import Endpoints
+    from stepfn.local.sagemaker.models import create_endpoint_config
+    from stepfn.local.sagemaker.records import RecordStore
+
+    row = np.random.default_rng(1).normal(size=(1, FEATURES))
+    body = (",".join(repr(float(v)) for v in row[0]) + "\n").encode()
+    samples = []
+    for _ in range(args.requests):
+        started = time.perf_counter()
+        model.predict(row.astype("float32"))
+        samples.append(time.perf_counter() - started)
+    print(f"in-process predict (1 row)              p50 {percentiles(samples)[0] * 1e3:7.3f} ms")
+
+    echo, echo_port = start_echo()
+    endpoints = Endpoints(home)
+    try:
+        create_endpoint_config(RecordStore(home), {"EndpointConfigName": "bench", "ProductionVariants": [
+            {"VariantName": "AllTraffic", "ModelName": "bench", "InitialInstanceCount": 2, "InstanceType": "ml.m5.large"}]})
+        started = time.perf_counter()
+        endpoints.create({"EndpointName": "bench", "EndpointConfigName": "bench"})
+        print(f"CreateEndpoint (to InService)           {time.perf_counter() - started:7.2f} s")
+        server = endpoints.server("bench")
+        if server is None:
+            raise SystemExit(f"endpoint failed: {endpoints.describe('bench').get('FailureReason')}")
+        keepalive_latencies(echo_port, "/invocations", body, 200)
+        keepalive_latencies(server.port, "/invocations", body, 200)
+        echo_p50, echo_p99 = percentiles(keepalive_latencies(echo_port, "/invocations", body, args.requests))
+        server_p50, server_p99 = percentiles(keepalive_latencies(server.port, "/invocations", body, args.requests))
+        invoke = []
+        for _ in range(args.requests):
+            started = time.perf_counter()
+            endpoints.invoke("bench", body, "text/csv", "text/csv")["Body"].read()
+            invoke.append(time.perf_counter() - started)
+        invoke_p50, invoke_p99 = percentiles(invoke)
+        target = 3 * echo_p50 + 1e-3
+        print(f"echo floor, keep-alive                  p50 {echo_p50 * 1e3:7.3f} ms  p99 {echo_p99 * 1e3:7.3f} ms")
+        print(f"model server, keep-alive http.client    p50 {server_p50 * 1e3:7.3f} ms  p99 {server_p99 * 1e3:7.3f} ms"
+              f"  ({server_p50 / echo_p50:.1f}x floor)")
+        print(f"invoke_endpoint (Predictor path)        p50 {invoke_p50 * 1e3:7.3f} ms  p99 {invoke_p99 * 1e3:7.3f} ms"
+              f"  target <= {target * 1e3:.3f} ms: {'met' if invoke_p50 <= target else 'MISSED'}")
+        per_client = max(50, args.requests // args.clients)
+        echo_rps = throughput(echo_port, "/invocations", body, args.clients, per_client)
+        server_rps = throughput(server.port, "/invocations", body, args.clients, per_client)
+        share = server_rps / echo_rps
+        print(f"{args.clients} clients: echo floor {echo_rps:8.0f} req/s, model server {server_rps:8.0f} req/s"
+              f"  ({share:.0%} of floor, target >= 50%: {'met' if share >= 0.5 else 'MISSED'})")
+    finally:
+        echo.kill()
+        echo.wait()
+        endpoints.stop("bench")
+
+
+def transform_job(home: Path, name: str, source: str, **extra: Any) -> float:
+    from stepfn.local.sagemaker.transform import run_transform_job
+
+    params: dict[str, Any] = {
+        "TransformJobName": name, "ModelName": "bench",
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source}},
+                           "ContentType": "text/csv", "SplitType": "Line"},
+        "TransformOutput": {"S3OutputPath": f"s3://bench/out/{name}", "AssembleWith": "Line", "Accept": "text/csv"},
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        **extra,
+    }
+    started = time.perf_counter()
+    record = run_transform_job(home, params)
+    took = time.perf_counter() - started
+    if record["TransformJobStatus"] != "Completed":
+        raise SystemExit(f"transform {name} ended {record['TransformJobStatus']}: {record.get('FailureReason')}")
+    return took
+
+
+def transform_section(home: Path, model: Any, args: argparse.Namespace, scratch: Path) -> None:
+    import pandas as pd
+
+    from stepfn.local.objectstore import ObjectStore
+
+    store = ObjectStore(home / "s3")
+    rows = np.random.default_rng(2).normal(size=(args.rows, FEATURES))
+    data = "".join(",".join(f"{v:.6f}" for v in row) + "\n" for row in rows).encode()
+    store.put_bytes("s3://bench/in/big/data.csv", data)
+    store.put_bytes("s3://bench/in/one/data.csv", data[: data.index(b"\n") + 1])
+    single_rows = data[:_nth_line_end(data, args.single_rows)]
+    store.put_bytes("s3://bench/in/single/data.csv", single_rows)
+
+    (scratch / "floor.csv").write_bytes(data)
+    floors = []
+    for _ in range(3):
+        started = time.perf_counter()
+        frame = pd.read_csv(scratch / "floor.csv", header=None, dtype="float32")
+        predictions = model.predict(frame.to_numpy())
+        pd.Series(predictions).to_csv(scratch / "floor.out", header=False, index=False)
+        floors.append(time.perf_counter() - started)
+    floor = min(floors)
+    fixed = min(transform_job(home, f"one-{i}", "s3://bench/in/one/") for i in range(3))
+    multi = min(transform_job(home, f"multi-{i}", "s3://bench/in/big/", BatchStrategy="MultiRecord",
+                              MaxConcurrentTransforms=2) for i in range(2))
+    target = 2 * floor + fixed
+    print(f"transform fixed cost (1-row job)        {fixed:7.2f} s  target < 1 s: {'met' if fixed < 1 else 'MISSED'}")
+    print(f"floor: pandas read + predict + write    {floor:7.2f} s  ({args.rows} rows)")
+    print(f"MultiRecord transform, {args.rows} rows  {multi:7.2f} s  target <= {target:.2f} s: "
+          f"{'met' if multi <= target else 'MISSED'}")
+    single = transform_job(home, "single", "s3://bench/in/single/", BatchStrategy="SingleRecord",
+                           MaxConcurrentTransforms=2)
+    print(f"SingleRecord transform, {args.single_rows} rows   {single:7.2f} s  "
+          f"{args.single_rows / max(single - fixed, 1e-9):8.0f} rows/s after the fixed cost, "
+          f"{args.single_rows / single:8.0f} rows/s overall")
+
+
+def _nth_line_end(data: bytes, count: int) -> int:
+    end = 0
+    for _ in range(count):
+        end = data.index(b"\n", end) + 1
+    return end
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--single-rows", type=int, default=5000)
+    parser.add_argument("--skip", choices=["endpoint", "transform"], action="append", default=[])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder) / "home"
+        os.environ["STEPFN_HOME"] = str(home)
+        scratch = Path(folder) / "scratch"
+        scratch.mkdir()
+        model = make_model(home, scratch)
+        print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cpus, Python {sys.version.split()[0]}")
+        if "endpoint" not in args.skip:
+            endpoint_section(home, model, args)
+        if "transform" not in args.skip:
+            transform_section(home, model, args, scratch)
+
+
+if __name__ == "__main__":
+    main()
