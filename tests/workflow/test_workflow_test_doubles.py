@@ -61,3 +61,25 @@ def test_a_failing_double_surfaces_its_own_error() -> None:
         assert str(error) == "service unavailable"
     else:
         raise AssertionError("the double's error was swallowed")
+
+
+def test_a_magicmock_session_with_a_known_bucket_names_the_code_location() -> None:
+    """sagemaker v2's request builders read ``session._default_bucket``; tests set it on a MagicMock session."""
+    from stepfn.sagemaker.tensorflow import TensorFlow
+    from stepfn.steps import ModelStep, TrainingStep
+
+    estimator = TensorFlow(entry_point="tf_train.py", role="execution-role", framework_version="1.13",
+                           instance_count=1, instance_type="ml.p2.xlarge", output_path="s3://sagemaker/models",
+                           image_uri="520713654638.dkr.ecr.us-east-1.amazonaws.com/sagemaker-tensorflow:1.13-gpu-py2",
+                           model_dir=False)
+    estimator.sagemaker_session = MagicMock()
+    estimator.sagemaker_session.boto_region_name = "us-east-1"
+    estimator.sagemaker_session._default_bucket = "sagemaker"
+    training = TrainingStep("Training", estimator=estimator, data={"train": "s3://sagemaker/train"},
+                            job_name="tensorflow-job")
+    model = training.get_expected_model()
+    model.entry_point = "tf_train.py"
+    container = ModelStep("Create model", model=model, model_name="tf-model").to_dict()["Parameters"]["PrimaryContainer"]
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == \
+        "s3://sagemaker/tensorflow-job/source/sourcedir.tar.gz"
+    assert "MagicMock" not in json.dumps(training.to_dict())

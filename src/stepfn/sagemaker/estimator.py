@@ -19,7 +19,7 @@ from ._values import is_placeholder, json_encode_value, str_encode_value
 from .debugger import DebuggerHookConfig, Rule
 from .inputs import FileSystemInput, TrainingInput
 from .model import Model
-from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base
+from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base, session_bucket
 from .transformer import Transformer
 from .validation import validate_request
 
@@ -92,7 +92,7 @@ class TrainingContext:
         return self.session.boto_region_name
 
     def bucket_of(self) -> str:
-        return self.session.default_bucket()
+        return session_bucket(self.session)
 
 
 class EstimatorBase(SessionHolder):

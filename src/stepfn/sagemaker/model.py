@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from ._values import is_placeholder
-from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base
+from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base, session_bucket
 from .validation import validate_request
 
 __all__ = [
@@ -125,7 +125,7 @@ class FrameworkModel(Model):
             return source_dir
         if source_dir:
             return "file://" + os.path.abspath(source_dir)
-        bucket = self.bucket or self.sagemaker_session.default_bucket()
+        bucket = self.bucket or session_bucket(self.sagemaker_session)
         return f"s3://{bucket}/{self.name}/source/sourcedir.tar.gz"
 
     def framework_env_vars(self) -> dict[str, Any]:

@@ -242,3 +242,16 @@ def base_name_from_image(image: str) -> str:
     """The repository name of an image URI: ``…/sagemaker-xgboost:1.2-1`` -> ``sagemaker-xgboost``."""
     repository = image.rsplit("/", 1)[-1]
     return repository.split("@", 1)[0].split(":", 1)[0]
+
+
+def session_bucket(session: Any) -> str:
+    """The session's default bucket for expected code locations.
+
+    A bucket already known (``_default_bucket``, which sagemaker v2's request builders read directly) wins, so a
+    test double (``MagicMock()`` with ``_default_bucket = "b"``, as the original SDK's own tests build) names the
+    same locations the original did; otherwise the session resolves one (``default_bucket()``).
+    """
+    known = getattr(session, "_default_bucket", None)
+    if isinstance(known, str) and known:
+        return known
+    return str(session.default_bucket())
