@@ -256,3 +256,37 @@ def test_data_limit_exceeded_for_a_state_output_names_the_state() -> None:
     assert result.cause == ("The state/task 'Grow' returned a result with a size exceeding the maximum number of "
                             "bytes service limit.")
     assert run(machine(Same={"Type": "Pass"}), {"big": "x" * 200_000}).status == "SUCCEEDED"
+
+
+_MAP_BODY = {"ItemsPath": "$.items", "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}
+_TASK = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke"}
+
+
+@pytest.mark.parametrize(
+    ("state", "jsonata", "value", "error", "message"),
+    [
+        ({**_TASK, "TimeoutSecondsPath": "$.n"}, False, "soon", "States.Runtime",
+         'The TimeoutSecondsPath field refers to value "soon" which is not a valid positive integer: $.n'),
+        ({**_TASK, "HeartbeatSecondsPath": "$.n"}, False, 0, "States.Runtime",
+         "The HeartbeatSecondsPath field refers to value 0 which is not a valid positive integer: $.n"),
+        ({**_TASK, "TimeoutSeconds": "{% $states.input.n %}"}, True, -3, "States.QueryEvaluationError",
+         "The TimeoutSeconds field must be a positive integer, but was: -3"),
+        ({"Type": "Map", "MaxConcurrencyPath": "$.n", **_MAP_BODY}, False, 1.5, "States.Runtime",
+         'The MaxConcurrencyPath field refers to value "1.5" which is not a valid integer: $.n'),
+        ({"Type": "Map", "ToleratedFailurePercentagePath": "$.n", **_MAP_BODY}, False, "x", "States.Runtime",
+         'The ToleratedFailurePercentagePath field refers to value "x" which is not a valid float: $.n'),
+        ({"Type": "Map", "MaxConcurrency": "{% $states.input.n %}", "Items": [1],
+          "ItemProcessor": _MAP_BODY["ItemProcessor"]}, True, "two",
+         "States.QueryEvaluationError", 'The MaxConcurrency field must be a number, but was: "two"'),
+        ({"Type": "Map", "MaxConcurrencyPath": "$.missing", **_MAP_BODY}, False, 1, "States.Runtime",
+         "Invalid path '$.missing' : "),
+    ],
+)
+def test_number_or_path_fields_fail_as_aws_words_it(state: dict[str, Any], jsonata: bool, value: Any, error: str,
+                                                    message: str) -> None:
+    definition = {"StartAt": "S", "States": {"S": {**state, "End": True}}}
+    if jsonata:
+        definition["QueryLanguage"] = "JSONata"
+    result = run(definition, {"n": value, "items": [1]}, handlers={"lambda:invoke": lambda r, c: {}})
+    assert (result.status, result.error) == ("FAILED", error)
+    assert message in (result.cause or "")

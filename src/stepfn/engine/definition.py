@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template
+from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
 from stepfn.asl.paths import (
     RESULT_PATH_DEFAULT,
     CompiledPath,
@@ -27,6 +27,7 @@ from stepfn.asl.paths import (
     PathSyntaxError,
     Template,
     apply_result_path,
+    compact_json,
     compile_path,
     compile_reference_path,
     compile_template,
@@ -36,10 +37,11 @@ from stepfn.errors import DefinitionError, StatesError
 if TYPE_CHECKING:
     from stepfn.engine.runtime import Frame
 
-__all__ = ["Graph", "StateNode", "compile_definition", "compile_graph"]
+__all__ = ["Graph", "NumberField", "StateNode", "compile_definition", "compile_graph", "number_field"]
 
 IDENTITY = compile_path("$")
 RUNTIME = "States.Runtime"
+QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -198,6 +200,65 @@ def _select(path: CompiledPath | None, frame: Frame, value: Any, field: str) -> 
     except PathNotFound as exc:
         raise StatesError(RUNTIME, f"Invalid path '{path.text}' : {exc.message}", field=field,
                           path=path.text) from None
+
+
+@dataclass(frozen=True, slots=True)
+class NumberField:
+    """A number field given as a literal, a reference path (``<Field>Path``, JSONPath) or a JSONata expression:
+    TimeoutSeconds, HeartbeatSeconds, MaxConcurrency, ToleratedFailureCount/Percentage, MaxItems,
+    MaxItemsPerBatch, MaxInputBytesPerBatch. ``positive``: AWS wants a positive integer (the Task timers) and
+    words its errors so; otherwise any value of ``kind`` (range checks are the state's)."""
+
+    field: str
+    source: Any
+    """The literal, a :class:`CompiledPath` or a :class:`JsonataTemplate`."""
+    kind: type[int] | type[float] = int
+    positive: bool = False
+
+    def resolve(self, frame: Frame, effective: Any, states: dict[str, Any] | None) -> Any:
+        """The value for this run: JSONPath paths read ``effective``, JSONata sees ``states``."""
+        source = self.source
+        if isinstance(source, JsonataTemplate):
+            value = source.evaluate(states or frame.states_binding(effective), frame.variables.flat(),
+                                    new_uuid=frame.run.new_uuid)
+            if not _is_number(value) or (self.positive and value <= 0):
+                wanted = "a positive integer" if self.positive else "a number"
+                raise StatesError(QUERY_EVALUATION_ERROR,
+                                  f"The {self.field} field must be {wanted}, but was: {compact_json(value)}",
+                                  field=self.field)
+            return self.kind(value)
+        if isinstance(source, CompiledPath):
+            try:
+                value = source.resolve(frame.sources(effective))
+            except PathNotFound as exc:
+                raise StatesError(RUNTIME, f"Invalid path '{source.text}' : {exc.message}") from None
+            if self.positive:
+                if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                    raise StatesError(RUNTIME, f"The {self.field}Path field refers to value {compact_json(value)} "
+                                               f"which is not a valid positive integer: {source.text}")
+            elif not (isinstance(value, int) if self.kind is int else _is_number(value)) or isinstance(value, bool):
+                shown = value if isinstance(value, str) else compact_json(value)
+                raise StatesError(RUNTIME, f'The {self.field}Path field refers to value "{shown}" which is not a '
+                                           f"valid {'integer' if self.kind is int else 'float'}: {source.text}")
+            return self.kind(value)
+        return self.kind(source)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def number_field(spec: dict[str, Any], key: str, where: str, jsonata: bool, kind: type[int] | type[float] = int,
+                 *, positive: bool = False) -> NumberField | None:
+    """``key`` (a literal, or a ``{% %}`` expression in JSONata) or ``<key>Path`` (JSONPath) of ``spec``."""
+    if key in spec:
+        value = spec[key]
+        source = compile_jsonata_template(value, field=key) if jsonata and is_jsonata(value) else value
+        return NumberField(key, source, kind, positive)
+    if f"{key}Path" in spec and not jsonata:
+        path = optional_path(spec[f"{key}Path"], where, f"{key}Path")
+        return NumberField(key, path, kind, positive) if path is not None else None
+    return None
 
 
 @dataclass(frozen=True, slots=True)

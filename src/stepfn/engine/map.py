@@ -31,8 +31,10 @@ from stepfn.asl.paths import CompiledPath, PathNotFound, Template, compact_json
 from stepfn.engine.definition import (
     Compiler,
     Graph,
+    NumberField,
     common_fields,
     compile_graph,
+    number_field,
     optional_path,
     template,
 )
@@ -168,7 +170,14 @@ class ItemReader:
     csv_header_location: str
     csv_headers: tuple[str, ...] | None
     csv_delimiter: str
-    max_items: Any
+    max_items: NumberField | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemBatcher:
+    max_items: NumberField | None
+    max_bytes: NumberField | None
+    batch_input: Template | JsonataTemplate | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,50 +189,24 @@ class MapNode(RetryingNode):
     items_path: CompiledPath | None = None
     items: Any = None
     item_selector: Template | JsonataTemplate | None = None
-    max_concurrency: Any = 0
-    tolerated_count: Any = None
-    tolerated_percentage: Any = None
+    max_concurrency: NumberField | None = None
+    tolerated_count: NumberField | None = None
+    tolerated_percentage: NumberField | None = None
     item_reader: ItemReader | None = None
-    batcher: dict[str, Any] | None = None
+    batcher: ItemBatcher | None = None
     result_writer: dict[str, Any] | None = None
     label: str | None = None
     blocking: bool = False
     processor_definition: str = "{}"
     """The ItemProcessor as a state machine definition: what a distributed Map's child executions run."""
 
-    # ----------------------------------------------------------------------------------- parameters
-    def _number(self, spec: Any, field: str, frame: Frame, source: Any, states: dict[str, Any] | None,
-                kind: type) -> Any:
-        if spec is None:
-            return None
-        if isinstance(spec, JsonataTemplate):
-            value = spec.evaluate(states or {}, frame.variables.flat(), new_uuid=frame.run.new_uuid)
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise StatesError(QUERY_EVALUATION_ERROR,
-                                  f"The {field} field must be a number, but was: {compact_json(value)}", field=field)
-            return kind(value)
-        if isinstance(spec, CompiledPath):
-            try:
-                value = spec.resolve(frame.sources(source))
-            except PathNotFound as exc:
-                raise StatesError(RUNTIME, f"Invalid path '{spec.text}' : {exc.message}") from None
-            ok = (isinstance(value, int) if kind is int else isinstance(value, (int, float))) and not isinstance(
-                value, bool)
-            if not ok:
-                shown = value if isinstance(value, str) else compact_json(value)
-                raise StatesError(RUNTIME, f'The {field}Path field refers to value "{shown}" which is not a valid '
-                                           f"{'integer' if kind is int else 'float'}: {spec.text}")
-            return kind(value)
-        return kind(spec)
-
     def work(self, frame: Frame, effective: Any, arguments: Any, states: dict[str, Any] | None,
              attempt: int) -> Any:
         items = None if self.item_reader is not None else self._items(frame, effective, states)
-        max_concurrency = self._number(self.max_concurrency, "MaxConcurrency", frame, effective, states, int) or 0
+        max_concurrency = _resolve(self.max_concurrency, frame, effective, states) or 0
         frame.emit("MapStateStarted", {"length": len(items) if items is not None else 0})
-        tolerated_count = self._number(self.tolerated_count, "ToleratedFailureCount", frame, effective, states, int)
-        tolerated_percentage = self._number(self.tolerated_percentage, "ToleratedFailurePercentage", frame,
-                                            effective, states, float)
+        tolerated_count = _resolve(self.tolerated_count, frame, effective, states)
+        tolerated_percentage = _resolve(self.tolerated_percentage, frame, effective, states)
         if tolerated_count is not None and tolerated_count < 0:
             raise StatesError(RUNTIME, "ToleratedFailureCount cannot be negative.")
         if tolerated_percentage is not None and not 0 <= tolerated_percentage <= 100:
@@ -438,17 +421,9 @@ class MapNode(RetryingNode):
         inputs = [self._item_input(frame, effective, states, i, item) for i, item in enumerate(items)]
         if self.batcher is None:
             return inputs
-        max_items = self._number(self.batcher.get("MaxItemsPerBatch"), "MaxItemsPerBatch", frame, effective,
-                                 states, int)
-        max_bytes = self._number(self.batcher.get("MaxInputBytesPerBatch"), "MaxInputBytesPerBatch", frame,
-                                 effective, states, int)
-        if isinstance(self.batcher.get("MaxItemsPerBatchPath"), str):
-            max_items = self._number(optional_path(self.batcher["MaxItemsPerBatchPath"], "", ""),
-                                     "MaxItemsPerBatch", frame, effective, states, int)
-        if isinstance(self.batcher.get("MaxInputBytesPerBatchPath"), str):
-            max_bytes = self._number(optional_path(self.batcher["MaxInputBytesPerBatchPath"], "", ""),
-                                     "MaxInputBytesPerBatch", frame, effective, states, int)
-        batch_input = self.batcher.get("BatchInput")
+        max_items = _resolve(self.batcher.max_items, frame, effective, states)
+        max_bytes = _resolve(self.batcher.max_bytes, frame, effective, states)
+        batch_input = self.batcher.batch_input
         if isinstance(batch_input, (Template, JsonataTemplate)):
             batch_input = (batch_input.evaluate(states or frame.states_binding(effective), frame.variables.flat())
                            if isinstance(batch_input, JsonataTemplate) else batch_input.evaluate(frame.sources(effective)))
@@ -494,7 +469,7 @@ class MapNode(RetryingNode):
             parameters = reader.parameters.evaluate(frame.sources(effective))
         else:
             parameters = {}
-        max_items = self._number(reader.max_items, "MaxItems", frame, effective, states, int)
+        max_items = _resolve(reader.max_items, frame, effective, states)
         if max_items is not None and max_items < 0:
             frame.emit("MapRunStarted", {"mapRunArn": ""})
             raise self._reader_failure(frame, "field MaxItems must be positive")
@@ -633,18 +608,8 @@ def _result_entry(record: dict[str, Any], transformation: str, state_machine_arn
             "StateMachineArn": state_machine_arn, "Status": record["Status"], "StopDate": record["StopDate"]}
 
 
-def _maybe_jsonata(value: Any, field: str, jsonata: bool) -> Any:
-    if jsonata and is_jsonata(value):
-        return compile_jsonata_template(value, field=field)
-    return value
-
-
-def _number_field(spec: dict[str, Any], key: str, where: str, jsonata: bool) -> Any:
-    if key in spec:
-        return _maybe_jsonata(spec[key], key, jsonata)
-    if f"{key}Path" in spec and not jsonata:
-        return optional_path(spec[f"{key}Path"], where, f"{key}Path")
-    return None
+def _resolve(field: NumberField | None, frame: Frame, effective: Any, states: dict[str, Any] | None) -> Any:
+    return field.resolve(frame, effective, states) if field is not None else None
 
 
 @Compiler.register("Map")
@@ -662,7 +627,7 @@ def _build_map(name: str, spec: dict[str, Any], jsonata: bool) -> MapNode:
             items = spec["Items"]
             # An array literal may hold expressions too ("Items": ["{% $a %}", 2]).
             fields["items"] = (compile_jsonata_template(items, field="Items") if isinstance(items, list)
-                               else _maybe_jsonata(items, "Items", True))
+                               else compile_jsonata_template(items, field="Items") if is_jsonata(items) else items)
         if "ItemSelector" in spec:
             fields["item_selector"] = compile_jsonata_template(spec["ItemSelector"], field="ItemSelector")
     else:
@@ -671,9 +636,9 @@ def _build_map(name: str, spec: dict[str, Any], jsonata: bool) -> MapNode:
         selector = spec.get("ItemSelector", spec.get("Parameters"))
         if selector is not None:
             fields["item_selector"] = template(selector, where, "ItemSelector")
-    fields["max_concurrency"] = _number_field(spec, "MaxConcurrency", where, jsonata) or 0
-    fields["tolerated_count"] = _number_field(spec, "ToleratedFailureCount", where, jsonata)
-    fields["tolerated_percentage"] = _number_field(spec, "ToleratedFailurePercentage", where, jsonata)
+    fields["max_concurrency"] = number_field(spec, "MaxConcurrency", where, jsonata)
+    fields["tolerated_count"] = number_field(spec, "ToleratedFailureCount", where, jsonata)
+    fields["tolerated_percentage"] = number_field(spec, "ToleratedFailurePercentage", where, jsonata, float)
     reader_spec = spec.get("ItemReader")
     if isinstance(reader_spec, dict):
         reader_config = reader_spec.get("ReaderConfig") or {}
@@ -695,17 +660,18 @@ def _build_map(name: str, spec: dict[str, Any], jsonata: bool) -> MapNode:
             csv_headers=tuple(headers) if isinstance(headers, list) else None,
             csv_delimiter={"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}.get(
                 reader_config.get("CSVDelimiter", "COMMA"), ","),
-            max_items=_number_field(reader_config, "MaxItems", f"{where}.ItemReader.ReaderConfig", jsonata),
+            max_items=number_field(reader_config, "MaxItems", f"{where}.ItemReader.ReaderConfig", jsonata),
         )
-    if isinstance(spec.get("ItemBatcher"), dict):
-        batcher = dict(spec["ItemBatcher"])
-        if "BatchInput" in batcher:
-            batcher["BatchInput"] = (compile_jsonata_template(batcher["BatchInput"], field="BatchInput") if jsonata
-                                     else template(batcher["BatchInput"], f"{where}.ItemBatcher", "BatchInput"))
-        for key in ("MaxItemsPerBatch", "MaxInputBytesPerBatch"):
-            if key in batcher:
-                batcher[key] = _maybe_jsonata(batcher[key], key, jsonata)
-        fields["batcher"] = batcher
+    batcher = spec.get("ItemBatcher")
+    if isinstance(batcher, dict):
+        at = f"{where}.ItemBatcher"
+        batch_input = batcher.get("BatchInput")
+        fields["batcher"] = ItemBatcher(
+            max_items=number_field(batcher, "MaxItemsPerBatch", at, jsonata),
+            max_bytes=number_field(batcher, "MaxInputBytesPerBatch", at, jsonata),
+            batch_input=None if batch_input is None else (
+                compile_jsonata_template(batch_input, field="BatchInput") if jsonata
+                else template(batch_input, at, "BatchInput")))
     if isinstance(spec.get("ResultWriter"), dict):
         fields["result_writer"] = spec["ResultWriter"]
     child_definition = {key: value for key, value in processor_spec.items() if key != "ProcessorConfig"}

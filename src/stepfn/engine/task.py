@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
-from stepfn.asl.paths import CompiledPath, PathNotFound, Template, compact_json
-from stepfn.engine.definition import Compiler, common_fields, optional_path, template
+from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template
+from stepfn.asl.paths import Template
+from stepfn.engine.definition import Compiler, NumberField, common_fields, number_field, template
 from stepfn.engine.history import Payload
 from stepfn.engine.protocol import IntegrationPattern, TaskHandler, TaskRequest
 from stepfn.engine.retry import RetryingNode, retrying_fields
@@ -206,8 +206,8 @@ class TaskNode(RetryingNode):
     type_name = "Task"
     blocking = True
     resource: Resource | None = None
-    timeout: Any = None
-    heartbeat: Any = None
+    timeout: NumberField | None = None
+    heartbeat: NumberField | None = None
     credentials: Template | JsonataTemplate | None = None
 
     inspects_work = True
@@ -221,40 +221,15 @@ class TaskNode(RetryingNode):
              attempt: int) -> Any:
         resource = self.resource
         assert resource is not None
+        timeout = self.timeout.resolve(frame, effective, states) if self.timeout is not None else None
+        heartbeat = self.heartbeat.resolve(frame, effective, states) if self.heartbeat is not None else None
         if states is not None:
-            timeout = self._jsonata_number(self.timeout, "TimeoutSeconds", frame, states)
-            heartbeat = self._jsonata_number(self.heartbeat, "HeartbeatSeconds", frame, states)
             credentials = (self.credentials.evaluate(states, frame.variables.flat(), new_uuid=frame.run.new_uuid)
                            if isinstance(self.credentials, JsonataTemplate) else None)
         else:
-            timeout = self._jsonpath_number(self.timeout, "TimeoutSecondsPath", frame, effective)
-            heartbeat = self._jsonpath_number(self.heartbeat, "HeartbeatSecondsPath", frame, effective)
             credentials = (self.credentials.evaluate(frame.sources(effective))
                            if isinstance(self.credentials, Template) else None)
         return self._dispatch(frame, resource, arguments, attempt, timeout, heartbeat, credentials)
-
-    @staticmethod
-    def _jsonata_number(value: Any, field_name: str, frame: Frame, states: dict[str, Any]) -> float | None:
-        if isinstance(value, JsonataTemplate):
-            value = value.evaluate(states, frame.variables.flat(), new_uuid=frame.run.new_uuid)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise StatesError("States.QueryEvaluationError",
-                                  f"The {field_name} field must be a positive integer, but was: {compact_json(value)}",
-                                  field=field_name)
-        return float(value) if value is not None else None
-
-    @staticmethod
-    def _jsonpath_number(value: Any, field_name: str, frame: Frame, effective: Any) -> float | None:
-        if isinstance(value, CompiledPath):
-            try:
-                found = value.resolve(frame.sources(effective))
-            except PathNotFound as exc:
-                raise StatesError(RUNTIME, f"Invalid path '{value.text}' : {exc.message}") from None
-            if not isinstance(found, int) or isinstance(found, bool) or found <= 0:
-                raise StatesError(RUNTIME, f"The {field_name} field refers to value {compact_json(found)} which "
-                                           f"is not a valid positive integer: {value.text}")
-            return float(found)
-        return float(value) if value is not None else None
 
     # ----------------------------------------------------------------------------------- dispatch
     def _dispatch(self, frame: Frame, resource: Resource, arguments: Any, attempt: int,
@@ -452,13 +427,8 @@ def _build_task(name: str, spec: dict[str, Any], jsonata: bool) -> TaskNode:
     if not isinstance(resource, str):
         raise DefinitionError(f"{where}.Resource: a Task needs a Resource string")
     fields["resource"] = parse_resource(resource)
-    for key, path_key, slot in (("TimeoutSeconds", "TimeoutSecondsPath", "timeout"),
-                                ("HeartbeatSeconds", "HeartbeatSecondsPath", "heartbeat")):
-        if key in spec:
-            value = spec[key]
-            fields[slot] = compile_jsonata_template(value, field=key) if jsonata and is_jsonata(value) else value
-        elif path_key in spec and not jsonata:
-            fields[slot] = optional_path(spec[path_key], where, path_key)
+    fields["timeout"] = number_field(spec, "TimeoutSeconds", where, jsonata, float, positive=True)
+    fields["heartbeat"] = number_field(spec, "HeartbeatSeconds", where, jsonata, float, positive=True)
     if "Credentials" in spec:
         fields["credentials"] = (compile_jsonata_template(spec["Credentials"], field="Credentials") if jsonata
                                  else template(spec["Credentials"], where, "Credentials"))
