@@ -33,7 +33,7 @@ demo: $(VENV)/.installed-ml
 	$(PY) examples/demo.py
 
 lint: $(VENV)/.installed-dev
-	$(PY) -m ruff check src tests bench examples
+	$(PY) -m ruff check src tests bench examples .ci
 	$(PY) -m mypy
 
 test: $(VENV)/.installed-dev lint
