@@ -93,7 +93,7 @@ def test_tensorflow_model_dir_and_default_debugger_hook() -> None:
     assert parameters["HyperParameters"]["model_dir"] == '"s3://my-bucket/out/tf-1/model"'
     assert parameters["DebugHookConfig"] == {"S3OutputPath": "s3://my-bucket/out"}
     assert parameters["AlgorithmSpecification"]["TrainingImage"] == (
-        "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.11.0-cpu-py39")
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.11-cpu-py39")
 
 
 def test_endpoint_steps_merge_parameters_and_take_placeholder_tags() -> None:

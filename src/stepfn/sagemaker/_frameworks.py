@@ -54,7 +54,7 @@ class _ScriptModeFramework(Framework):
 
     def _default_image_uri(self, scope: str, instance_type: Any) -> str:
         return image_uris.retrieve(self._image_framework, self.sagemaker_session.boto_region_name,
-                                   self.framework_version, self.py_version, instance_type, scope)
+                                   self.framework_version, self.py_version, instance_type, image_scope=scope)
 
     def create_model(self, model_server_workers: Any = None, role: Any = None, entry_point: Any = None,
                      source_dir: Any = None, **kwargs: Any) -> FrameworkModel:
@@ -88,7 +88,7 @@ class _VersionedModel(FrameworkModel):
 
     def serving_image_uri(self, region: str, instance_type: Any) -> Any:
         return image_uris.retrieve(self._image_framework, region, self.framework_version, self.py_version,
-                                   instance_type, "inference")
+                                   instance_type, image_scope="inference")
 
 
 class SKLearnModel(_VersionedModel):
@@ -145,7 +145,7 @@ class HuggingFaceModel(FrameworkModel):
     def serving_image_uri(self, region: str, instance_type: Any) -> Any:
         base = f"pytorch{self.pytorch_version}" if self.pytorch_version else f"tensorflow{self.tensorflow_version}"
         return image_uris.retrieve("huggingface", region, self.transformers_version, self.py_version,
-                                   instance_type, "inference", base_framework_version=base)
+                                   instance_type, image_scope="inference", base_framework_version=base)
 
 
 class SKLearn(_ScriptModeFramework):
@@ -241,7 +241,7 @@ class TensorFlow(Framework):
 
     def _default_image_uri(self, scope: str, instance_type: Any) -> str:
         return image_uris.retrieve("tensorflow", self.sagemaker_session.boto_region_name, self.framework_version,
-                                   self.py_version, instance_type, scope)
+                                   self.py_version, instance_type, image_scope=scope)
 
     def framework_hyperparameters(self, context: TrainingContext) -> dict[str, Any]:
         params = super().framework_hyperparameters(context)
@@ -296,7 +296,8 @@ class HuggingFace(Framework):
     def _default_image_uri(self, scope: str, instance_type: Any) -> str:
         base = f"pytorch{self.pytorch_version}" if self.pytorch_version else f"tensorflow{self.tensorflow_version}"
         return image_uris.retrieve("huggingface", self.sagemaker_session.boto_region_name, self.transformers_version,
-                                   self.py_version, instance_type, scope, base_framework_version=base)
+                                   self.py_version, instance_type, image_scope=scope,
+                                   base_framework_version=base)
 
     def create_model(self, role: Any = None, entry_point: Any = None, source_dir: Any = None,
                      **kwargs: Any) -> HuggingFaceModel:
@@ -328,7 +329,7 @@ class SKLearnProcessor(ScriptProcessor):
                  network_config: NetworkConfig | None = None) -> None:
         session = sagemaker_session or Session()
         image_uri = image_uris.retrieve("sklearn", session.boto_region_name, framework_version, "py3",
-                                        instance_type, "training")
+                                        instance_type, image_scope="training")
         self._command_given = command is not None
         super().__init__(role, image_uri, command or ["python3"], instance_count, instance_type,
                          volume_size_in_gb, volume_kms_key, output_kms_key, max_runtime_in_seconds,
