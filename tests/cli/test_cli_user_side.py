@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 import tarfile
 import textwrap
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -58,6 +63,8 @@ PIPELINE_PY = textwrap.dedent(
         print("output:", workflow.execute(inputs={"JobName": sys.argv[1]}).get_output(wait=True))
     """
 )
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @pytest.fixture
@@ -120,3 +127,58 @@ def test_a_failed_run_says_which_state_failed_and_why(user_folder: Path, user_en
     assert "log: stepfn logs job-4" in summary
     # The one useful line, not the DescribeTrainingJob record with its escaped traceback.
     assert "TrainingJobArn" not in summary and "Traceback" not in summary
+
+
+def _tmux_screen(command: list[str], folder: Path, env: dict[str, str], *, columns: int = 80) -> str:
+    """What ``command`` leaves on an 80-column terminal: tmux on a private server, so no other session's
+    environment or size leaks in."""
+    socket = f"stepfn-test-{uuid.uuid4().hex[:8]}"
+    tmux = ["tmux", "-L", socket]
+    line = " ".join(shlex.quote(part) for part in ["env", "-i", *(f"{k}={v}" for k, v in env.items()), *command])
+    try:
+        subprocess.run([*tmux, "new-session", "-d", "-x", str(columns), "-y", "50", "-c", str(folder),
+                        f"{line}; echo '<done>'; sleep 60"], check=True, env=env, timeout=30)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            screen = subprocess.run([*tmux, "capture-pane", "-p", "-t", "0"], capture_output=True,
+                                    text=True, check=True, env=env, timeout=30).stdout
+            if "<done>" in screen:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"the command did not finish on the terminal:\n{screen}")
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True, env=env, timeout=30)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux for a real 80-column terminal")
+def test_executions_at_80_columns_show_names_that_show_accepts(tmp_path: Path, user_env: dict[str, str]) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "a-workflow-with-a-rather-long-name.asl.json").write_text(
+        '{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}')
+    started = [_run(["stepfn", "run", "a-workflow-with-a-rather-long-name.asl.json"], folder, user_env)
+               for _ in range(2)]
+    assert all(result.returncode == 0 for result in started), [r.stdout + r.stderr for r in started]
+    # `stepfn run` says the name to use with `stepfn show`.
+    generated = [re.search(r"stepfn show (\S+)\)", result.stdout) for result in started]
+    names = [match[1] for match in generated if match]
+    assert len(names) == 2 and all(UUID.fullmatch(name) for name in names), [r.stdout for r in started]
+
+    screen = _tmux_screen(["stepfn", "executions"], folder, user_env)
+    assert max(len(line) for line in screen.splitlines()) <= 80
+    listed = UUID.findall(screen)
+    assert sorted(listed) == sorted(names), screen  # whole names, not cut with an ellipsis
+    assert "a-workflow-with-a-rather-long-name" in screen and "…" not in screen
+
+    for given in (names[0], names[0][:8]):  # the whole name, or a unique prefix as git takes a commit's
+        shown = _run(["stepfn", "show", given], folder, user_env)
+        assert shown.returncode == 0, shown.stderr
+        assert names[0] in shown.stdout and "ExecutionSucceeded" in shown.stdout
+    ambiguous = _run(["stepfn", "show", ""], folder, user_env)
+    assert ambiguous.returncode == 2
+    common = names[0][:next(index for index, (a, b) in enumerate(zip(*names, strict=True)) if a != b)]
+    if common:
+        several = _run(["stepfn", "show", common], folder, user_env)
+        assert several.returncode == 2 and "matches several executions" in several.stderr
+    missing = _run(["stepfn", "show", "no-such-run"], folder, user_env)
+    assert missing.returncode == 2 and "no execution named 'no-such-run'" in missing.stderr

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -74,7 +75,11 @@ def run(target: str, input_: str | None, name: str | None, progress: bool | None
     if name:
         kwargs["name"] = name
     started = client.start_execution(**kwargs)
-    console.print(f"started {started['executionArn']}", highlight=False)
+    execution_name = started["executionArn"].rsplit(":", 1)[-1]
+    # The name is what `stepfn show` takes; an ARN is too long to retype.
+    # soft_wrap: the terminal may fold the line, but no newline lands inside the name when it is copied.
+    console.print(f"started execution {execution_name} of {loaded.name} (stepfn show {execution_name})",
+                  highlight=False, soft_wrap=True)
     live = console.is_terminal if progress is None else progress
     described, events = watch_execution(client, started["executionArn"], console=console, live=live)
     print_summary(console, described, events)
@@ -93,30 +98,60 @@ def executions(workflow: str | None, status: str | None, limit: int) -> None:
         machines = [m for m in machines if workflow in (m["name"], m["stateMachineArn"])]
         if not machines:
             raise click.UsageError(f"no workflow named {workflow!r}")
-    rows = read_executions(client, machines, status)
-    table = Table()
-    for column in ("name", "workflow", "status", "started", "seconds"):
-        table.add_column(column)
-    for row in rows[:limit]:
+    rows = read_executions(client, machines, status)[:limit]
+    widest = max((len(row["name"]) + len(row["workflow"]) for row in rows), default=0)
+    # Names are what `stepfn show` takes, so they are never cut (a generated one is a 36-character UUID).
+    # When one row of the full table does not fit (80 columns), each workflow gets a narrower table of its own.
+    if widest + len("SUCCEEDED") + len("2026-01-01 00:00:00") + len("seconds") + 16 <= console.width:
+        console.print(_executions_table(rows, workflow_column=True))
+        return
+    for workflow_name in dict.fromkeys(row["workflow"] for row in rows):
+        own = [row for row in rows if row["workflow"] == workflow_name]
+        console.print(_executions_table(own, workflow_column=False, title=f"workflow {workflow_name}"))
+
+
+def _executions_table(rows: list[dict[str, Any]], *, workflow_column: bool, title: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left") if workflow_column else Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("name", no_wrap=True)
+    if workflow_column:
+        table.add_column("workflow")
+    table.add_column("status", no_wrap=True)
+    table.add_column("started", no_wrap=True)
+    table.add_column("seconds", no_wrap=True, justify="right")
+    started_format = "%Y-%m-%d %H:%M:%S" if workflow_column else "%m-%d %H:%M:%S"
+    for row in rows:
         seconds = (row["stopDate"] - row["startDate"]).total_seconds() if row.get("stopDate") else None
-        table.add_row(row["name"], row["workflow"], row["status"],
-                      row["startDate"].strftime("%Y-%m-%d %H:%M:%S"), "" if seconds is None else f"{seconds:.2f}")
-    console.print(table)
+        cells = [row["name"], row["workflow"]] if workflow_column else [row["name"]]
+        table.add_row(*cells, row["status"], row["startDate"].strftime(started_format),
+                      "" if seconds is None else f"{seconds:.2f}")
+    return table
 
 
 def _resolve_execution(client: Any, execution: str) -> str:
+    """An ARN as given; else the execution of that name, else the one whose name starts with it (as git
+    takes a commit prefix). Names are unique per workflow only, so a name two workflows share is ambiguous."""
     if execution.startswith("arn:"):
         return execution
-    for row in read_executions(client, read_state_machines(client)):
-        if row["name"] == execution:
-            return str(row["executionArn"])
-    raise click.UsageError(f"no execution named {execution!r}")
+    if not execution:
+        raise click.UsageError("give an execution name, a prefix of one, or its ARN")
+    rows = read_executions(client, read_state_machines(client))
+    for matches in ([row for row in rows if row["name"] == execution],
+                    [row for row in rows if row["name"].startswith(execution)]):
+        if len(matches) == 1:
+            return str(matches[0]["executionArn"])
+        if len(matches) > 1:
+            listed = ", ".join(f"{row['name']} ({row['workflow']})" for row in matches[:5])
+            more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
+            raise click.UsageError(f"{execution!r} matches several executions: {listed}{more}; "
+                                   "give more of the name, or the ARN")
+    raise click.UsageError(f"no execution named {execution!r} (stepfn executions lists them)")
 
 
 @cli.command()
 @click.argument("execution")
 def show(execution: str) -> None:
-    """Show an execution (ARN or name): status, input/output, failure cause and its event history."""
+    """Show an execution (ARN, name or a unique name prefix): status, input/output, failure cause, history."""
     from stepfn.cli.watch import print_summary, states_table
 
     client = _client()

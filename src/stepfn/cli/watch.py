@@ -115,7 +115,8 @@ def print_summary(console: Console, described: dict[str, Any], events: list[dict
     took = ""
     if described.get("stopDate") and described.get("startDate"):
         took = f" in {(described['stopDate'] - described['startDate']).total_seconds():.2f}s"
-    console.print(Text(f"{status}{took}: {described['executionArn']}", style=f"bold {style}"), highlight=False)
+    console.print(Text(f"{status}{took}: {described['executionArn']}", style=f"bold {style}"), highlight=False,
+                  soft_wrap=True)
     if status == "SUCCEEDED":
         console.print_json(described.get("output") or "null")
         return
