@@ -61,8 +61,10 @@ def test_image_uris_name_a_pinned_row() -> None:
 
 @pytest.fixture(scope="module")
 def env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One environment cache for the module: the first job builds, the others reuse."""
-    return tmp_path_factory.mktemp("envs")
+    """One environment cache for the module: the first job builds, the others reuse
+    (``STEPFN_TEST_ENV_DIR`` keeps one across runs)."""
+    kept = os.environ.get("STEPFN_TEST_ENV_DIR")
+    return Path(kept) if kept else tmp_path_factory.mktemp("envs")
 
 
 @pytest.fixture

@@ -71,10 +71,16 @@ class Mount:
     host: Path
 
 
+HOSTS_FILE = "/etc/hosts"
+"""The one mount outside /opt: a multi-instance job's hosts resolve ``algo-1``, ``algo-2``... to this machine."""
+
+
 def _check_target(target: str) -> None:
     parts = target.split("/")
+    if target == HOSTS_FILE:
+        return
     if not target.startswith(CONTAINER_ROOT + "/") or any(p in ("", ".", "..") for p in parts[1:]):
-        raise ValueError(f"mount target {target!r} must be a plain path under {CONTAINER_ROOT}/")
+        raise ValueError(f"mount target {target!r} must be a plain path under {CONTAINER_ROOT}/ (or {HOSTS_FILE})")
 
 
 def _bwrap_argv(argv: Sequence[str], mounts: Sequence[Mount], cwd: str) -> list[str]:
@@ -90,14 +96,14 @@ def _bwrap_argv(argv: Sequence[str], mounts: Sequence[Mount], cwd: str) -> list[
         elif os.path.exists(path):  # a plain file at the root (/.dockerenv...)
             args += ["--ro-bind", path, path]
     args += ["--dir", CONTAINER_ROOT]
-    targets = {m.target.split("/")[2] for m in mounts}
+    targets = {m.target.split("/")[2] for m in mounts if m.target != HOSTS_FILE}
     for entry in sorted(os.listdir(CONTAINER_ROOT)) if os.path.isdir(CONTAINER_ROOT) else []:
         if entry not in targets:
             path = f"{CONTAINER_ROOT}/{entry}"
             args += (["--symlink", os.readlink(path), path] if os.path.islink(path)
                      else ["--dev-bind", path, path])
     for mount in mounts:
-        args += ["--bind", str(mount.host), mount.target]
+        args += ["--ro-bind" if mount.target == HOSTS_FILE else "--bind", str(mount.host), mount.target]
     return [*args, "--chdir", cwd, "--", *argv]
 
 
@@ -105,7 +111,7 @@ def _unshare_argv(argv: Sequence[str], mounts: Sequence[Mount], cwd: str, scratc
     stage = scratch / "host-opt"
     stage.mkdir(parents=True, exist_ok=True)
     quote = shlex.quote
-    targets = {m.target.split("/")[2] for m in mounts}
+    targets = {m.target.split("/")[2] for m in mounts if m.target != HOSTS_FILE}
     lines = ["set -e", f"stage={quote(str(stage))}"]
     if os.path.isdir(CONTAINER_ROOT):
         lines += [f"mount --rbind {CONTAINER_ROOT} \"$stage\""]
@@ -120,7 +126,9 @@ def _unshare_argv(argv: Sequence[str], mounts: Sequence[Mount], cwd: str, scratc
             make = "mkdir" if os.path.isdir(f"{CONTAINER_ROOT}/{entry}") else "touch"
             lines += [f"{make} {path}", f"mount --rbind {source} {path}"]
     for mount in mounts:
-        lines += [f"mkdir -p {quote(mount.target)}", f"mount --bind {quote(str(mount.host))} {quote(mount.target)}"]
+        if mount.target != HOSTS_FILE:  # /etc/hosts is there already: only directories under the tmpfs are made
+            lines.append(f"mkdir -p {quote(mount.target)}")
+        lines.append(f"mount --bind {quote(str(mount.host))} {quote(mount.target)}")
     if os.path.isdir(CONTAINER_ROOT):
         lines.append("umount -l \"$stage\"")
     lines += [f"cd {quote(cwd)}", "exec \"$@\""]
@@ -184,6 +192,8 @@ class Launch:
     isolation: Isolation
     program: Path | None = None
     """A bring-your-own image's program directory: ``/opt/program`` inside, and first on ``PATH``."""
+    hosts_file: Path | None = None
+    """Seen as ``/etc/hosts`` (a multi-instance job's host names)."""
 
     def command(self) -> list[str]:
         if self.cwd is None or not self.isolation.isolated:
@@ -191,6 +201,8 @@ class Launch:
         mounts = [Mount("/opt/ml", self.base)]
         if self.program is not None:
             mounts.append(Mount(PROGRAM_DIR, self.program))
+        if self.hosts_file is not None:
+            mounts.append(Mount(HOSTS_FILE, self.hosts_file))
         return isolate(self.argv, isolation=self.isolation, mounts=mounts, cwd=self.cwd, scratch=self.base.parent.parent)
 
     @property
@@ -250,6 +262,7 @@ def choose_isolation() -> Isolation:
 
 
 __all__ = [
+    "HOSTS_FILE",
     "ISOLATION_ENV",
     "NOT_ISOLATED",
     "PROGRAM_DIR",

@@ -114,19 +114,36 @@ def build_input_data_config(channels: list[dict[str, Any]], training_input_mode:
     return config
 
 
-def build_resource_config(resources: dict[str, Any]) -> dict[str, Any]:
-    """``resourceconfig.json`` for the one local host ``algo-1`` (every job runs as a single instance here)."""
+def host_names(count: int) -> list[str]:
+    """``algo-1`` ... ``algo-<count>``, as SageMaker names a job's instances."""
+    return [f"algo-{i + 1}" for i in range(max(1, count))]
+
+
+def build_resource_config(resources: dict[str, Any], hosts: list[str] | None = None,
+                          current_host: str = "algo-1") -> dict[str, Any]:
+    """``resourceconfig.json`` for ``current_host`` among ``hosts`` (one homogeneous group; ``algo-1`` alone
+    by default)."""
     instance_type = resources.get("InstanceType") or "local"
+    hosts = hosts or ["algo-1"]
     return {
-        "current_host": "algo-1",
-        "hosts": ["algo-1"],
+        "current_host": current_host,
+        "hosts": hosts,
         "network_interface_name": "eth0",
         "current_instance_type": instance_type,
         "current_group_name": "homogeneousCluster",
         "instance_groups": [
-            {"instance_group_name": "homogeneousCluster", "instance_type": instance_type, "hosts": ["algo-1"]}
+            {"instance_group_name": "homogeneousCluster", "instance_type": instance_type, "hosts": hosts}
         ],
     }
+
+
+def shard(objects: list[tuple[str, str]], channel: dict[str, Any], host_index: int, hosts: int) -> list[tuple[str, str]]:
+    """The objects one host gets: all of them (FullyReplicated), or every ``hosts``-th in key order starting at
+    its index (ShardedByS3Key: each instance gets 1/n of the objects)."""
+    s3 = (channel.get("DataSource") or {}).get("S3DataSource") or {}
+    if hosts <= 1 or s3.get("S3DataDistributionType") != "ShardedByS3Key":
+        return objects
+    return objects[host_index::hosts]
 
 
 # -- channels --------------------------------------------------------------------------------------------------
@@ -176,9 +193,10 @@ def channel_objects(store: ObjectStore, channel: dict[str, Any]) -> list[tuple[s
     return objects
 
 
-def stage_file_channel(store: ObjectStore, channel: dict[str, Any], target: Path, *, link: bool) -> None:
+def stage_file_channel(store: ObjectStore, channel: dict[str, Any], target: Path, *, link: bool,
+                       host_index: int = 0, hosts: int = 1) -> None:
     target.mkdir(parents=True, exist_ok=True)
-    for uri, relative in channel_objects(store, channel):
+    for uri, relative in shard(channel_objects(store, channel), channel, host_index, hosts):
         parts = [p for p in relative.split("/") if p]
         if not parts or any(p in (".", "..") for p in parts):
             raise ChannelError(f"object {uri} would land outside channel {channel.get('ChannelName')!r}")
@@ -197,13 +215,15 @@ class PipeFeeder:
     channel: dict[str, Any]
     directory: Path
     stop: threading.Event
+    host_index: int = 0
+    hosts: int = 1
     thread: threading.Thread | None = None
     error: str | None = None
     epochs: int = 0
     objects: list[tuple[str, str]] = field(default_factory=list)
 
     def start(self) -> None:
-        self.objects = channel_objects(self.store, self.channel)
+        self.objects = shard(channel_objects(self.store, self.channel), self.channel, self.host_index, self.hosts)
         self._make_fifo(0)
         self.thread = threading.Thread(target=self._run, name=f"pipe-{self.channel['ChannelName']}", daemon=True)
         self.thread.start()
@@ -268,7 +288,7 @@ class PipeFeeder:
 
 def stage_channels(
     store: ObjectStore, channels: list[dict[str, Any]], training_input_mode: str, job: JobDir, stop: threading.Event,
-    *, links: bool = True,
+    *, links: bool = True, host_index: int = 0, hosts: int = 1,
 ) -> list[PipeFeeder]:
     """Put every channel in place; returns the Pipe-mode feeders (already running). ``links=False`` copies
     FastFile channels too (a container cannot follow symlinks into the host's object store)."""
@@ -276,11 +296,12 @@ def stage_channels(
     for channel in channels:
         mode = channel.get("InputMode") or training_input_mode
         if mode == "Pipe":
-            feeder = PipeFeeder(store, channel, job.data, stop)
+            feeder = PipeFeeder(store, channel, job.data, stop, host_index, hosts)
             feeder.start()
             feeders.append(feeder)
         else:
-            stage_file_channel(store, channel, job.data / channel["ChannelName"], link=links and mode == "FastFile")
+            stage_file_channel(store, channel, job.data / channel["ChannelName"], link=links and mode == "FastFile",
+                               host_index=host_index, hosts=hosts)
     return feeders
 
 
@@ -420,8 +441,10 @@ __all__ = [
     "build_input_data_config",
     "build_resource_config",
     "channel_objects",
+    "host_names",
     "pack",
     "remove_staged_inputs",
     "safe_extract",
+    "shard",
     "stage_channels",
 ]

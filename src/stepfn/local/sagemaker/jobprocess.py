@@ -86,8 +86,9 @@ class Outcome:
 
 
 class _LogSink:
-    def __init__(self, path: Path, control: TaskControl | None, metrics: MetricCollector) -> None:
+    def __init__(self, path: Path, control: TaskControl | None, metrics: MetricCollector, prefix: str = "") -> None:
         self.handle = path.open("a", encoding="utf-8", buffering=1)
+        self.prefix = prefix
         self.control = control
         self.metrics = metrics
         self.lock = threading.Lock()
@@ -101,13 +102,13 @@ class _LogSink:
 
     def write(self, line: str, *, is_stderr: bool = False) -> None:
         with self.lock:
-            self.handle.write(line + "\n")
+            self.handle.write(self.prefix + line + "\n")
             if is_stderr:
                 self.stderr_tail.append(line)
         self.metrics.feed(line)
         if self.control is not None:
             with contextlib.suppress(Exception):  # a watcher failing must not fail the job
-                self.control.log(line)
+                self.control.log(self.prefix + line)
 
     def close(self) -> None:
         self.handle.close()
@@ -126,9 +127,11 @@ def run_process(
     metrics: MetricCollector,
     on_tick: Callable[[], None] | None = None,
     tick_seconds: float = 5.0,
+    log_prefix: str = "",
 ) -> Outcome:
-    """Start ``argv`` in its own process group and supervise it to the end."""
-    sink = _LogSink(log_path, control, metrics)
+    """Start ``argv`` in its own process group and supervise it to the end. ``log_prefix`` starts each of its
+    log lines (``[algo-2] `` for the hosts of a multi-instance job, which share one log)."""
+    sink = _LogSink(log_path, control, metrics, log_prefix)
     started = time.monotonic()
     try:
         process = subprocess.Popen(

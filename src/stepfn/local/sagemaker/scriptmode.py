@@ -213,6 +213,53 @@ def toolkit_environment(
     return env
 
 
+def distribution_environment(
+    decoded: dict[str, Any], hosts: list[str], current_host: str, *, master_addr: str, ports: list[int]
+) -> tuple[dict[str, str], str | None]:
+    """What the framework containers set for the estimators' ``distribution`` (one process per host on CPU):
+
+    * ``torch_distributed`` / ``pytorchddp`` / ``smdistributed dataparallel``: torchrun's variables for
+      ``--nproc_per_node 1``: ``MASTER_ADDR``, ``MASTER_PORT``, ``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``,
+      ``LOCAL_WORLD_SIZE``, ``NODE_RANK``, ``GROUP_RANK``;
+    * ``mpi``: Open MPI's rank variables (``OMPI_COMM_WORLD_RANK``/``SIZE``/``LOCAL_RANK``/``LOCAL_SIZE``);
+    * ``parameter_server``: ``TF_CONFIG`` with a ``master`` (the first host), ``worker`` (the others) and ``ps``
+      (every host) cluster, as sagemaker-tensorflow-training builds it;
+    * ``multi_worker_mirrored_strategy``: ``TF_CONFIG`` listing every host as a ``worker``.
+
+    Hosts all run on this machine, so each address gets its own port (``ports``: two per host, the first
+    ``MASTER_PORT``). Returns the variables and a note for the job log on what is not reproduced (None if
+    nothing)."""
+    rank = hosts.index(current_host)
+    size = len(hosts)
+
+    def address(host: str, offset: int = 0) -> str:
+        return f"{host}:{ports[2 * hosts.index(host) + offset]}"
+
+    env: dict[str, str] = {}
+    note = None
+    if any(decoded.get(flag) for flag in ("sagemaker_torch_distributed_enabled", "sagemaker_pytorch_ddp_enabled",
+                                          "sagemaker_distributed_dataparallel_enabled")):
+        env.update(MASTER_ADDR=master_addr, MASTER_PORT=str(ports[0]), WORLD_SIZE=str(size), RANK=str(rank),
+                   LOCAL_RANK="0", LOCAL_WORLD_SIZE="1", NODE_RANK=str(rank), GROUP_RANK=str(rank))
+    if decoded.get("sagemaker_mpi_enabled"):
+        env.update(OMPI_COMM_WORLD_RANK=str(rank), OMPI_COMM_WORLD_SIZE=str(size), OMPI_COMM_WORLD_LOCAL_RANK="0",
+                   OMPI_COMM_WORLD_LOCAL_SIZE="1", MASTER_ADDR=master_addr, MASTER_PORT=str(ports[0]))
+        note = ("mpi: each host runs one process with Open MPI's rank variables; no mpirun is started "
+                "(sagemaker_mpi_num_of_processes_per_host and custom MPI options are not applied)")
+    if decoded.get("sagemaker_parameter_server_enabled"):
+        cluster: dict[str, list[str]] = {"master": [address(hosts[0])]}
+        if size > 1:
+            cluster["ps"] = [address(h, 1) for h in hosts]
+            cluster["worker"] = [address(h) for h in hosts[1:]]
+        task = {"index": 0, "type": "master"} if rank == 0 else {"index": rank - 1, "type": "worker"}
+        env["TF_CONFIG"] = json.dumps({"cluster": cluster, "environment": "cloud", "task": task})
+        note = "parameter_server: TF_CONFIG is set; the parameter-server processes themselves are not started"
+    if decoded.get("sagemaker_multi_worker_mirrored_strategy_enabled"):
+        env["TF_CONFIG"] = json.dumps({"cluster": {"worker": [address(h) for h in hosts]},
+                                       "task": {"index": rank, "type": "worker"}})
+    return env, note
+
+
 def stage_code(store: ObjectStore, submit_directory: str | None, job: JobDir) -> None:
     """``files.download_and_extract``: an ``s3://`` tar.gz, a local directory or tarball, or a single file."""
     job.code.mkdir(parents=True, exist_ok=True)
@@ -304,6 +351,7 @@ __all__ = [
     "RESERVED",
     "ScriptModeError",
     "decode_hyperparameters",
+    "distribution_environment",
     "entry_command",
     "num_gpus",
     "python_path",

@@ -22,6 +22,8 @@ import logging
 import os
 import re
 import shlex
+import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -34,7 +36,12 @@ from stepfn._extras import require_extra
 from stepfn.engine.protocol import TaskControl, TaskHandler, TaskRequest
 from stepfn.errors import MissingExtraError, ServiceError, StatesError, StoreError
 from stepfn.local.objectstore import ObjectStore, stepfn_home
-from stepfn.local.sagemaker.envs import JobEnvironmentError, ensure_requirements, environment_for_image
+from stepfn.local.sagemaker.envs import (
+    JobEnvironment,
+    JobEnvironmentError,
+    ensure_requirements,
+    environment_for_image,
+)
 from stepfn.local.sagemaker.images import Runtime, UnknownImageError, repository_of, resolve_image
 from stepfn.local.sagemaker.isolation import NOT_ISOLATED, PROGRAM_DIR, IsolationError, Launch, choose_isolation
 from stepfn.local.sagemaker.jobdir import (
@@ -46,12 +53,14 @@ from stepfn.local.sagemaker.jobdir import (
     PipeFeeder,
     build_input_data_config,
     build_resource_config,
+    host_names,
     pack,
     remove_staged_inputs,
     stage_channels,
 )
 from stepfn.local.sagemaker.jobprocess import (
     MetricCollector,
+    Outcome,
     append_log,
     clean_environment,
     relocation_hint,
@@ -69,6 +78,7 @@ from stepfn.local.sagemaker.records import (
 from stepfn.local.sagemaker.scriptmode import (
     ScriptModeError,
     decode_hyperparameters,
+    distribution_environment,
     entry_command,
     num_gpus,
     python_path,
@@ -460,6 +470,52 @@ class TrainingJobs:
         return f"{base}/model.tar.gz"
 
 
+@dataclass(frozen=True)
+class _Host:
+    """One instance of a job: its name (``algo-1``...), its own ``/opt/ml`` tree and its process."""
+
+    name: str
+    job: JobDir
+    launch: Launch
+
+
+@dataclass(frozen=True)
+class _HostNetwork:
+    """How a job's instances, all processes on this machine, reach each other: every ``algo-<i>`` is this
+    machine (an ``/etc/hosts`` of their own names under isolation, ``127.0.0.1`` otherwise), and each gets two
+    free ports, since they share one network."""
+
+    master_addr: str
+    ports: list[int]
+    hosts_file: Path | None
+
+    @classmethod
+    def for_hosts(cls, hosts: list[str], root: Path, isolated: bool) -> _HostNetwork:
+        sockets = []
+        for _ in range(2 * len(hosts)):
+            probe = socket.socket()
+            probe.bind(("127.0.0.1", 0))
+            sockets.append(probe)
+        ports = [int(probe.getsockname()[1]) for probe in sockets]
+        for probe in sockets:
+            probe.close()
+        if not isolated:
+            return cls("127.0.0.1", ports, None)
+        hosts_file = root / "etc-hosts"
+        try:
+            system = Path("/etc/hosts").read_text()
+        except OSError:
+            system = "127.0.0.1 localhost\n"
+        hosts_file.write_text(system.rstrip("\n") + f"\n127.0.0.1 {' '.join(hosts)}\n")
+        return cls(hosts[0], ports, hosts_file)
+
+    def describe(self) -> str:
+        if self.hosts_file is not None:
+            return f"their names resolve to 127.0.0.1 inside the job; MASTER_ADDR={self.master_addr}"
+        return ("without a mount namespace their names (SM_HOSTS) do not resolve: use MASTER_ADDR "
+                f"({self.master_addr}) and the ports the job's variables give")
+
+
 class _Run:
     """One attempt at running a recorded job, from Starting to its terminal status."""
 
@@ -478,6 +534,9 @@ class _Run:
         self.isolation = NOT_ISOLATED
         self.python = sys.executable
         """The image's interpreter: a framework environment's (:mod:`stepfn.local.sagemaker.envs`) or this one."""
+        self.environment: JobEnvironment | None = None
+        self.layer: Path | None = None
+        self.definitions: list[dict[str, str]] = []
         self._last_checkpoint_push = 0.0
 
     def _status(self, secondary: str, *, status: str | None = None, message: str | None = None,
@@ -514,34 +573,27 @@ class _Run:
             self.job.create()
             (self.job.root / "supervisor.json").write_text(
                 json.dumps({"pid": os.getpid(), "start": _process_start(os.getpid())}))
-            launch, definitions = self._prepare(stop)
+            hosts, definitions = self._prepare(stop)
         except (ChannelError, ScriptModeError, StoreError, OSError, ServiceError, MissingExtraError,
                 IsolationError, JobEnvironmentError) as exc:
             stop.set()
-            remove_staged_inputs(self.job)
+            self._remove_inputs()
             return self.fail(f"ClientError: {exc}")
-        argv = launch.argv
         start = now_millis()
         self._status("Training", TrainingStartTime=start)
         metrics = MetricCollector(definitions)
-        stopping = self.running.stop
         try:
-            outcome = run_process(
-                launch.command(), env=launch.environment, cwd=launch.host_cwd, log_path=self.log,
-                control=self.control, stop_requested=stopping,
-                max_runtime_seconds=float(record["StoppingCondition"].get("MaxRuntimeInSeconds") or 0) or None,
-                stop_grace_seconds=self.jobs.stop_grace_seconds, metrics=metrics, on_tick=self._tick,
-                tick_seconds=0.5,
-            )
+            outcomes = self._run_hosts(hosts, metrics)
         finally:
             stop.set()
-        if outcome.stopped is not None and self.container is not None:
+        stopped = next((o.stopped for o in outcomes.values() if o.stopped is not None), None)
+        if stopped is not None and self.container is not None:
             # SIGKILL ends the docker CLI, not the container it started: remove that too.
             with contextlib.suppress(OSError, subprocess.SubprocessError):
                 subprocess.run(["docker", "rm", "-f", self.container], capture_output=True, timeout=60, check=False)
         feeder_error = next((f.error for f in self.feeders if f.error), None)
         self._status("Uploading")
-        upload_error = self._upload()
+        upload_error = self._upload([host.job for host in hosts])
         end = now_millis()
         seconds = max(1, round((end - start) / 1000))
         final: dict[str, Any] = {
@@ -549,18 +601,57 @@ class _Run:
         }
         if metrics.values:
             final["FinalMetricDataList"] = metrics.final_metric_data()
-        remove_staged_inputs(self.job)
-        if outcome.stopped is not None:
-            self.record.update(final)
-            self._status(outcome.stopped, status="Stopped")
-            return self.record
-        if outcome.exit_code != 0 or feeder_error or upload_error:
-            self.record.update(final)
-            return self.fail(self._failure_reason(outcome.exit_code, outcome.stderr_tail, argv,
-                                                   feeder_error or upload_error))
+        self._remove_inputs()
         self.record.update(final)
+        # One instance failing fails the job (the others were stopped because of it): that instance's reason.
+        failed = next((h for h in hosts if outcomes[h.name].exit_code != 0 and outcomes[h.name].stopped is None),
+                      None)
+        if failed is None and stopped is not None:
+            self._status(stopped, status="Stopped")
+            return self.record
+        if failed is not None or feeder_error or upload_error:
+            host = failed or hosts[0]
+            outcome = outcomes[host.name]
+            prefix = f"[{host.name}] " if failed is not None and len(hosts) > 1 else ""
+            return self.fail(prefix + self._failure_reason(host.job, outcome.exit_code, outcome.stderr_tail,
+                                                           host.launch.argv, feeder_error or upload_error))
         self._status("Completed", status="Completed")
         return self.record
+
+    def _run_hosts(self, hosts: list[_Host], metrics: MetricCollector) -> dict[str, Outcome]:
+        """Every instance's process at once, to the end of all of them; the first to fail stops the others
+        (SIGTERM, then SIGKILL after the grace period), as SageMaker ends a job when one instance fails."""
+        stopping = self.running.stop
+        outcomes: dict[str, Outcome] = {}
+        max_runtime = float(self.record["StoppingCondition"].get("MaxRuntimeInSeconds") or 0) or None
+
+        def run(host: _Host, master: bool) -> None:
+            outcome = run_process(
+                host.launch.command(), env=host.launch.environment, cwd=host.launch.host_cwd, log_path=self.log,
+                control=self.control, stop_requested=stopping, max_runtime_seconds=max_runtime,
+                stop_grace_seconds=self.jobs.stop_grace_seconds, metrics=metrics,
+                on_tick=self._tick if master else None, tick_seconds=0.5,
+                log_prefix=f"[{host.name}] " if len(hosts) > 1 else "",
+            )
+            outcomes[host.name] = outcome
+            if outcome.exit_code != 0 and outcome.stopped is None and len(hosts) > 1:
+                append_log(self.log, f"stepfn: {host.name} exited with code {outcome.exit_code}: stopping the other "
+                           "instances", self.control)
+                stopping.set()
+
+        threads = [threading.Thread(target=run, args=(host, index == 0), name=f"{self.name}-{host.name}", daemon=True)
+                   for index, host in enumerate(hosts)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return outcomes
+
+    def _remove_inputs(self) -> None:
+        remove_staged_inputs(self.job)
+        hosts = self.job.root / "hosts"
+        for host in hosts.iterdir() if hosts.is_dir() else []:
+            remove_staged_inputs(JobDir(host))
 
     def fail(self, reason: str) -> dict[str, Any]:
         self.record["FailureReason"] = reason[:1024]
@@ -568,12 +659,13 @@ class _Run:
         self._status("Failed", status="Failed", message=reason[:1024])
         return self.record
 
-    def _failure_reason(self, exit_code: int | None, tail: list[str], argv: list[str], error: str | None) -> str:
+    def _failure_reason(self, job: JobDir, exit_code: int | None, tail: list[str], argv: list[str],
+                        error: str | None) -> str:
         if error and exit_code == 0:
             return f"ClientError: {error}"
         written = ""
         with contextlib.suppress(OSError):
-            written = self.job.failure.read_text(errors="replace").strip()
+            written = job.failure.read_text(errors="replace").strip()
         if written:
             return f"AlgorithmError: {written}, exit code: {exit_code}"
         lines = "\n".join(tail[-10:]).strip() or "(no output on stderr)"
@@ -598,12 +690,10 @@ class _Run:
 
     # -- preparing the process ---------------------------------------------------------------------------------
 
-    def _prepare(self, stop: threading.Event) -> tuple[Launch, list[dict[str, str]]]:
+    def _prepare(self, stop: threading.Event) -> tuple[list[_Host], list[dict[str, str]]]:
+        """Everything the job's hosts need (configs, data, code, environment); one :class:`_Host` per instance."""
         record = self.record
         spec = record["AlgorithmSpecification"]
-        mode = spec["TrainingInputMode"]
-        channels = record.get("InputDataConfig") or []
-        hyperparameters = record.get("HyperParameters") or {}
         runtime = self.jobs.runtime_for(record | {"TrainingJobName": self.name})
         if runtime.kind == "builtin":
             # The algorithm's process imports numpy, scikit-learn, xgboost: before any download, name the extra.
@@ -611,106 +701,154 @@ class _Run:
         if runtime.kind != "docker":  # docker mounts /opt/ml itself
             self.isolation = choose_isolation()
             append_log(self.log, self.isolation.describe(self.job.base), self.control)
+        count = int(record["ResourceConfig"].get("InstanceCount") or 1)
+        if count > 1 and runtime.kind in ("builtin", "docker"):
+            append_log(self.log, f"stepfn: InstanceCount {count} runs as one local instance (algo-1) for "
+                       f"{runtime.kind} images", self.control)
+            count = 1
+        hosts = host_names(count)
         # The paths as the job's process sees them: the container's own under isolation, else relocated.
         seen = CONTAINER_VIEW if self.isolation.isolated or runtime.kind == "docker" else self.job
+        decoded = decode_hyperparameters(record.get("HyperParameters") or {})
+        distributed = len(hosts) > 1 or any(
+            decoded.get(f"sagemaker_{flag}_enabled") for flag in (
+                "torch_distributed", "pytorch_ddp", "distributed_dataparallel", "mpi", "parameter_server",
+                "multi_worker_mirrored_strategy"))
+        network = _HostNetwork.for_hosts(hosts, self.job.root, self.isolation.isolated) if distributed else None
+        if network is not None and len(hosts) > 1:
+            append_log(self.log, f"stepfn: {len(hosts)} instances ({', '.join(hosts)}) run as processes on this "
+                       f"machine; {network.describe()}", self.control)
+        self.definitions = list(spec.get("MetricDefinitions") or [])
+        self._status("Downloading")
+        prepared = []
+        for index, host in enumerate(hosts):
+            job = self.job if index == 0 else self.host_job(host)
+            if index:
+                job.create()
+            prepared.append(_Host(host, job, self._prepare_host(stop, runtime, seen, job, hosts, index, network)))
+        return prepared, self.definitions
+
+    def host_job(self, host: str) -> JobDir:
+        """The tree of instance ``host`` (``algo-1`` is the job's own, the others sit under ``hosts/``)."""
+        return self.job if host == "algo-1" else JobDir(self.job.root / "hosts" / host)
+
+    def _prepare_host(self, stop: threading.Event, runtime: Runtime, seen: JobDir, job: JobDir, hosts: list[str],
+                      index: int, network: _HostNetwork | None) -> Launch:
+        record = self.record
+        spec = record["AlgorithmSpecification"]
+        mode = spec["TrainingInputMode"]
+        channels = record.get("InputDataConfig") or []
+        hyperparameters = record.get("HyperParameters") or {}
+        master = index == 0
         input_data_config = build_input_data_config(channels, mode)
-        resource_config = build_resource_config(record["ResourceConfig"])
-        self.job.write_json("hyperparameters.json", hyperparameters)
-        self.job.write_json("inputdataconfig.json", input_data_config)
-        self.job.write_json("resourceconfig.json", resource_config)
+        resource_config = build_resource_config(record["ResourceConfig"], hosts, hosts[index])
+        job.write_json("hyperparameters.json", hyperparameters)
+        job.write_json("inputdataconfig.json", input_data_config)
+        job.write_json("resourceconfig.json", resource_config)
         checkpoint = record.get("CheckpointConfig")
         if checkpoint:
             seen_as = checkpoint.get("LocalPath") or "/opt/ml/checkpoints"
-            local = self.job.relocate(seen_as)
+            local = job.relocate(seen_as)
             under_opt_ml = seen_as == OPT_ML or seen_as.startswith(OPT_ML + "/")
-            self.job.write_json("checkpointconfig.json", {
+            job.write_json("checkpointconfig.json", {
                 "LocalPath": seen_as if seen is CONTAINER_VIEW and under_opt_ml else str(local),
                 "S3Uri": checkpoint["S3Uri"]})
-            self.checkpoints = DirectorySync(self.jobs.store, checkpoint["S3Uri"], local)
-        s3_output = decode_hyperparameters(hyperparameters).get("sagemaker_s3_output")
-        if isinstance(s3_output, str) and s3_output.startswith("s3://"):
+            if master:  # the first instance's checkpoints are the ones kept in step with S3
+                self.checkpoints = DirectorySync(self.jobs.store, checkpoint["S3Uri"], local)
+        decoded = decode_hyperparameters(hyperparameters)
+        s3_output = decoded.get("sagemaker_s3_output")
+        if master and isinstance(s3_output, str) and s3_output.startswith("s3://"):
             # The toolkit uploads output/intermediate to <sagemaker_s3_output>/<job>/output/intermediate.
             prefix = f"{s3_output.rstrip('/')}/{self.name}/output/intermediate"
-            self.intermediate = DirectorySync(self.jobs.store, prefix, self.job.output / "intermediate")
-        if int(record["ResourceConfig"].get("InstanceCount") or 1) > 1:
-            append_log(self.log, f"stepfn: InstanceCount {record['ResourceConfig']['InstanceCount']} runs as one "
-                       "local instance (algo-1)", self.control)
-        self._status("Downloading")
-        self.feeders = stage_channels(self.jobs.store, channels, mode, self.job, stop, links=runtime.kind != "docker")
-        if self.checkpoints is not None:
+            self.intermediate = DirectorySync(self.jobs.store, prefix, job.output / "intermediate")
+        self.feeders += stage_channels(self.jobs.store, channels, mode, job, stop, links=runtime.kind != "docker",
+                                       host_index=index, hosts=len(hosts))
+        if master and self.checkpoints is not None:
             self.checkpoints.restore()
         platform = {
             "TRAINING_JOB_NAME": self.name,
             "TRAINING_JOB_ARN": record["TrainingJobArn"],
             "AWS_REGION": self.jobs.region,
             "AWS_DEFAULT_REGION": self.jobs.region,
-            "SAGEMAKER_BASE_DIR": str(seen.base),
+            "SAGEMAKER_BASE_DIR": str(seen.base if seen is CONTAINER_VIEW else job.base),
             "PYTHONUNBUFFERED": "1",  # so the log streams while the job runs, as CloudWatch shows it
         }
         endpoint = os.environ.get("STEPFN_S3_ENDPOINT_URL")
         if endpoint:
             platform["S3_ENDPOINT_URL"] = endpoint
+        if network is not None:
+            distribution, note = distribution_environment(
+                decoded, hosts, hosts[index], master_addr=network.master_addr, ports=network.ports)
+            platform.update(distribution)
+            if master and note:
+                append_log(self.log, f"stepfn: {note}", self.control)
         platform.update(record.get("Environment") or {})
-        definitions = list(spec.get("MetricDefinitions") or [])
+        view = seen if seen is CONTAINER_VIEW else job
+        hosts_file = network.hosts_file if network is not None else None
         if runtime.kind == "command":
-            argv = self._container_command(spec, [*runtime.command, "train"], seen)
+            argv = self._container_command(spec, [*runtime.command, "train"], view)
             env = clean_environment(platform | {"SM_STUDIO_LOCAL_MODE": "True"})
             cwd = PROGRAM_DIR if runtime.program and self.isolation.isolated else str(runtime.program or Path.cwd())
-            return self._launch(argv, env, cwd, program=runtime.program), definitions
+            return self._launch(job, argv, env, cwd, program=runtime.program, hosts_file=hosts_file)
         if runtime.kind == "docker":
-            return self._launch(self._docker_command(runtime, spec, platform), clean_environment({}), None), definitions
+            return self._launch(job, self._docker_command(runtime, spec, platform), clean_environment({}), None)
         toolkit = toolkit_environment(
-            seen, job_name=self.name, hyperparameters=hyperparameters, input_data_config=input_data_config,
+            view, job_name=self.name, hyperparameters=hyperparameters, input_data_config=input_data_config,
             resource_config=resource_config, region=self.jobs.region,
         )
         if runtime.kind == "builtin":
             from stepfn.local.sagemaker.builtins import METRIC_DEFINITIONS
 
-            known = {d.get("Name") for d in definitions}
-            definitions += [d for d in METRIC_DEFINITIONS[runtime.algorithm or ""] if d["Name"] not in known]
-            config = seen.config
+            known = {d.get("Name") for d in self.definitions}
+            self.definitions += [d for d in METRIC_DEFINITIONS[runtime.algorithm or ""] if d["Name"] not in known]
+            config = view.config
             toolkit.update({
                 "SM_INPUT_TRAINING_CONFIG_FILE": str(config / "hyperparameters.json"),
                 "SM_INPUT_DATA_CONFIG_FILE": str(config / "inputdataconfig.json"),
             })
             if checkpoint:
                 toolkit["SM_CHECKPOINT_CONFIG_FILE"] = str(config / "checkpointconfig.json")
-            env = clean_environment(platform | toolkit | {"PYTHONPATH": python_path(self.job, seen.code)})
+            env = clean_environment(platform | toolkit | {"PYTHONPATH": python_path(job, view.code)})
             argv = [sys.executable, "-m", "stepfn.local.sagemaker.builtins", runtime.algorithm or ""]
-            return self._launch(self._container_command(spec, argv, seen), env, str(seen.root)), definitions
-        decoded = decode_hyperparameters(hyperparameters)
+            return self._launch(job, self._container_command(spec, argv, view), env, str(view.root))
         program = str(decoded["sagemaker_program"])
         submit = decoded.get("sagemaker_submit_directory")
-        stage_code(self.jobs.store, str(submit) if submit else None, self.job)
-        if not (self.job.code / program).exists() and not (self.job.code / "setup.py").exists():
+        stage_code(self.jobs.store, str(submit) if submit else None, job)
+        if not (job.code / program).exists() and not (job.code / "setup.py").exists():
             raise ScriptModeError(f"entry point {program} not found in the code from "
                                   f"{submit or 'the job (no sagemaker_submit_directory)'}")
-        environment = environment_for_image(runtime.image, self._progress)
-        if environment is None:
-            self._install_requirements(platform)
-            layer = None
+        if master:
+            self.environment = environment_for_image(runtime.image, self._progress)
+            if self.environment is None:
+                self._install_requirements(platform)
+            else:
+                assert self.environment.spec is not None
+                spec_ = self.environment.spec
+                append_log(self.log, f"stepfn: the job runs in the {spec_.framework} {spec_.version} environment "
+                           f"(Python {spec_.python}: {' '.join(spec_.packages)})", self.control)
+                requirements = job.code / "requirements.txt"
+                if requirements.is_file():
+                    self.layer = ensure_requirements(self.environment, requirements, self._progress) / "site-packages"
+                self.python = str(self.environment.python)
+        if self.environment is None:
+            layer = self.job.root / "site-packages"  # the requirements every host shares (host mode)
+            layer_or_none = layer if layer.is_dir() else None
         else:
-            assert environment.spec is not None
-            append_log(self.log, f"stepfn: the job runs in the {environment.spec.framework} "
-                       f"{environment.spec.version} environment (Python {environment.spec.python}: "
-                       f"{' '.join(environment.spec.packages)})", self.control)
-            requirements = self.job.code / "requirements.txt"
-            layer = (ensure_requirements(environment, requirements, self._progress) / "site-packages"
-                     if requirements.is_file() else None)
-            self.python = str(environment.python)
-            platform["PATH"] = os.pathsep.join([str(environment.bin_dir), clean_environment({})["PATH"]])
-        pythonpath = python_path(self.job, seen.code, layer=layer, host=environment is None)
+            layer_or_none = self.layer
+            platform["PATH"] = os.pathsep.join([str(self.environment.bin_dir), clean_environment({})["PATH"]])
+        pythonpath = python_path(job, view.code, layer=layer_or_none, host=self.environment is None)
         env = clean_environment(platform | toolkit | {"PYTHONPATH": pythonpath})
         user = {k: v for k, v in decoded.items() if not (k.startswith("sagemaker_") or k in (
             "default_user_module_name", "_tuning_objective_metric"))}
-        argv = entry_command(self.job, program, to_cmd_args(user), self.python)
-        return self._launch(self._container_command(spec, argv, seen), env, str(seen.code)), definitions
+        argv = entry_command(job, program, to_cmd_args(user), self.python)
+        return self._launch(job, self._container_command(spec, argv, view), env, str(view.code), hosts_file=hosts_file)
 
     def _progress(self, line: str) -> None:
         append_log(self.log, line, self.control)
 
-    def _launch(self, argv: list[str], env: dict[str, str], cwd: str | None, program: Path | None = None) -> Launch:
-        return Launch(argv, env, cwd, self.job.base, self.isolation, program)
+    def _launch(self, job: JobDir, argv: list[str], env: dict[str, str], cwd: str | None,
+                program: Path | None = None, hosts_file: Path | None = None) -> Launch:
+        return Launch(argv, env, cwd, job.base, self.isolation, program, hosts_file)
 
     def _container_command(self, spec: dict[str, Any], default: list[str], seen: JobDir) -> list[str]:
         """ContainerEntrypoint / ContainerArguments as docker applies them (the entrypoint replaces the image's,
@@ -762,12 +900,17 @@ class _Run:
 
     # -- artifacts -------------------------------------------------------------------------------------------
 
-    def _upload(self) -> str | None:
-        """Pack ``model/`` and ``output/data`` and put them at ``<S3OutputPath>/<job>/output/``."""
+    def _upload(self, jobs: list[JobDir]) -> str | None:
+        """Pack ``model/`` and ``output/data`` and put them at ``<S3OutputPath>/<job>/output/``. With several
+        instances, what the others wrote is merged into the first's tree first, the first instance's file
+        winning a name written by several (scripts save on the master, as the frameworks advise)."""
         output = self.record["OutputDataConfig"]
         base = f"{output['S3OutputPath'].rstrip('/')}/{self.name}/output"
         store = self.jobs.store
         try:
+            for other in jobs[1:]:
+                for mine, theirs in ((self.job.model, other.model), (self.job.output_data, other.output_data)):
+                    _merge_missing(theirs, mine)
             if output.get("CompressionType") == "NONE":
                 if self.job.model.is_dir() and any(self.job.model.iterdir()):
                     store.upload(self.job.model, f"{base}/model/")
@@ -780,6 +923,17 @@ class _Run:
         except (StoreError, OSError) as exc:
             return f"uploading the artifacts to {base} failed: {exc}"
         return None
+
+
+def _merge_missing(source: Path, target: Path) -> None:
+    """Copy the files of ``source`` that ``target`` lacks into it."""
+    for path in sorted(source.rglob("*")) if source.is_dir() else []:
+        destination = target / path.relative_to(source)
+        if path.is_dir():
+            destination.mkdir(parents=True, exist_ok=True)
+        elif not destination.exists():
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, destination)
 
 
 def handlers(home: Path | str | None = None, **options: Any) -> dict[str, TaskHandler]:
