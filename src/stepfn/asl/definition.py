@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeGuard
 
@@ -253,6 +255,84 @@ def transitions(state: dict[str, Any]) -> list[str]:
     return found
 
 
+# ------------------------------------------------------------------------------------------------ the walk
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def join_path(path: str, key: str | int) -> str:
+    """``path`` extended by an object key or an array index, as AWS writes locations: ``$.States.Train``,
+    ``$.States['a b']``, ``...Branches[0]``."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if _IDENTIFIER.match(key):
+        return f"{path}.{key}"
+    escaped = key.replace("\\", "\\\\").replace("'", "\\'")
+    return f"{path}['{escaped}']"
+
+
+@dataclass(frozen=True, slots=True)
+class MachineSite:
+    """Where the walk meets a state machine: the top level, a Parallel branch or a Map item processor."""
+
+    spec: Any
+    """The machine object (any value: a definition may be malformed)."""
+    path: str
+    language: str
+    """The query language its states inherit."""
+    owner: str | None = None
+    """The Parallel or Map state holding it (None at the top level)."""
+
+    @property
+    def states(self) -> dict[str, Any]:
+        states = self.spec.get("States") if isinstance(self.spec, dict) else None
+        return states if isinstance(states, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class StateSite:
+    """Where the walk meets a state: its machine, name, object (any value), JSON path and query language."""
+
+    machine: MachineSite
+    name: str
+    spec: Any
+    path: str
+    language: str
+
+    @property
+    def jsonata(self) -> bool:
+        return self.language == JSONATA
+
+
+def root_machine(definition: dict[str, Any]) -> MachineSite:
+    language = definition.get("QueryLanguage", JSONPATH)
+    return MachineSite(definition, "$", language if language in QUERY_LANGUAGES else JSONPATH)
+
+
+def state_sites(machine: MachineSite) -> Iterator[StateSite]:
+    """The states of ``machine`` in definition order; a state's own valid QueryLanguage overrides the inherited."""
+    states_path = join_path(machine.path, "States")
+    for name, state in machine.states.items():
+        language = machine.language
+        if isinstance(state, dict) and state.get("QueryLanguage") in QUERY_LANGUAGES:
+            language = state["QueryLanguage"]
+        yield StateSite(machine, name, state, join_path(states_path, name), language)
+
+
+def nested_machines(site: StateSite) -> list[MachineSite]:
+    """The machines a Parallel (``Branches``) or Map (``ItemProcessor``, or the older ``Iterator``) state holds;
+    their states inherit the holding state's query language."""
+    state = site.spec
+    if not isinstance(state, dict):
+        return []
+    found: list[tuple[str, Any]] = []
+    if state.get("Type") == "Parallel" and isinstance(state.get("Branches"), list):
+        branches_path = join_path(site.path, "Branches")
+        found = [(join_path(branches_path, index), branch) for index, branch in enumerate(state["Branches"])]
+    elif state.get("Type") == "Map":
+        found = [(join_path(site.path, key), state[key]) for key in ("ItemProcessor", "Iterator") if key in state]
+    return [MachineSite(spec, path, site.language, site.name) for path, spec in found]
+
+
 def _is_control(char: str) -> bool:
     return ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F
 
@@ -301,14 +381,20 @@ __all__ = [
     "STATE_FIELDS",
     "STATE_TYPES",
     "JsonObject",
+    "MachineSite",
+    "StateSite",
     "decode_definition",
     "is_int",
     "is_number",
     "is_timestamp",
+    "join_path",
     "load_definition",
     "name_problem",
+    "nested_machines",
     "resource_problem",
+    "root_machine",
     "state_name_problem",
+    "state_sites",
     "transitions",
     "type_name",
     "variable_name_problem",

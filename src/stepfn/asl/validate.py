@@ -9,17 +9,15 @@ Codes are listed, with what each means, in :data:`stepfn.asl.definition.DIAGNOST
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from stepfn.asl import definition as asl
+from stepfn.asl.definition import MachineSite, StateSite, join_path
 from stepfn.asl.intrinsics import FUNCTION_NAMES, IntrinsicSyntaxError, is_intrinsic, parse_intrinsic
 from stepfn.asl.jsonata import JsonataSyntaxError, compile_jsonata, is_jsonata
 from stepfn.asl.paths import PathSyntaxError, compile_path, compile_reference_path
 from stepfn.errors import DefinitionError, Diagnostic, ValidationError
-
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def validate_definition(definition: dict[str, Any] | str | bytes) -> list[Diagnostic]:
@@ -51,15 +49,6 @@ def _invalid_json(message: str) -> Diagnostic:
     return Diagnostic(path="$", code="INVALID_JSON_DESCRIPTION", message=message)
 
 
-def _join(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    if _IDENTIFIER.match(key):
-        return f"{path}.{key}"
-    escaped = key.replace("\\", "\\\\").replace("'", "\\'")
-    return f"{path}['{escaped}']"
-
-
 class _Scope:
     """One state machine, Parallel branch or Map processor: its states and where it sits."""
 
@@ -87,10 +76,10 @@ class _Validator:
         allowed = frozenset(allowed)
         for key in obj:
             if key not in allowed:
-                self.schema(_join(path, key), f"Field '{key}' is not supported {what}; supported fields: "
+                self.schema(join_path(path, key), f"Field '{key}' is not supported {what}; supported fields: "
                             f"{', '.join(sorted(allowed))}", state, key)
         for key in getattr(obj, "duplicates", ()):
-            self.schema(_join(path, key), f"Field '{key}' appears more than once", state, key)
+            self.schema(join_path(path, key), f"Field '{key}' appears more than once", state, key)
 
     # -------------------------------------------------------------------------------- state machines
     def machine(self, root: dict[str, Any]) -> None:
@@ -107,27 +96,29 @@ class _Validator:
         if "Version" in root and root["Version"] != "1.0":
             self.schema("$.Version", "Version must be \"1.0\"", None, "Version")
         self.string_field(root, "Comment", "$", None)
-        self.sub_machine(root, "$")
+        self.sub_machine(asl.root_machine(root))
 
-    def sub_machine(self, machine: dict[str, Any], path: str, owner: str | None = None) -> None:
-        """A state machine, Parallel branch or Map processor; ``owner`` is the Parallel/Map state holding it."""
+    def sub_machine(self, site: MachineSite) -> None:
+        """A state machine, Parallel branch or Map processor (the walk of :mod:`stepfn.asl.definition`, which
+        the engine's compiler shares)."""
+        machine, path, owner = site.spec, site.path, site.owner
         states = machine.get("States")
         start = machine.get("StartAt")
         if not isinstance(states, dict):
-            self.schema(_join(path, "States"), "'States' must be an object of states" if "States" in machine
+            self.schema(join_path(path, "States"), "'States' must be an object of states" if "States" in machine
                         else "These fields are required: [States]", owner, "States")
             states = {}
         if not isinstance(start, str):
-            self.schema(_join(path, "StartAt"), "'StartAt' must be a state name" if "StartAt" in machine
+            self.schema(join_path(path, "StartAt"), "'StartAt' must be a state name" if "StartAt" in machine
                         else "These fields are required: [StartAt]", owner, "StartAt")
         elif start not in states:
-            self.report(_join(path, "StartAt"), "MISSING_TRANSITION_TARGET",
+            self.report(join_path(path, "StartAt"), "MISSING_TRANSITION_TARGET",
                         f"StartAt names state '{start}', which does not exist", owner, "StartAt")
-        scope = _Scope(states, _join(path, "States"), owner)
+        scope = _Scope(states, join_path(path, "States"), owner)
         for key in getattr(states, "duplicates", ()):
-            self.report(_join(scope.path, key), "DUPLICATE_STATE_NAME", f"Duplicate State name: '{key}'", key)
-        for name, state in states.items():
-            self.state(scope, name, state)
+            self.report(join_path(scope.path, key), "DUPLICATE_STATE_NAME", f"Duplicate State name: '{key}'", key)
+        for state_site in asl.state_sites(site):
+            self.state(scope, state_site)
         if isinstance(start, str) and start in states:
             self.reachability(scope, start)
 
@@ -148,14 +139,14 @@ class _Validator:
             pending.extend(asl.transitions(state))
         for name in scope.states:
             if name not in reached:
-                self.report(_join(scope.path, name), "UNREACHABLE_STATE", f"State '{name}' is not reachable", name)
+                self.report(join_path(scope.path, name), "UNREACHABLE_STATE", f"State '{name}' is not reachable", name)
         if not terminal:
             self.report(scope.path, "NO_TERMINAL_STATE",
                         "No reachable state ends the execution (End: true, Succeed or Fail)", scope.owner)
 
     # ----------------------------------------------------------------------------------------- states
-    def state(self, scope: _Scope, name: str, state: Any) -> None:
-        path = _join(scope.path, name)
+    def state(self, scope: _Scope, site: StateSite) -> None:
+        name, state, path = site.name, site.spec, site.path
         problem = asl.state_name_problem(name)
         if problem:
             self.report(path, "INVALID_STATE_NAME", problem, name)
@@ -169,35 +160,35 @@ class _Validator:
             return
         kind = state.get("Type")
         if kind not in asl.STATE_TYPES:
-            self.schema(_join(path, "Type"), f"Type must be one of {', '.join(asl.STATE_TYPES)}"
+            self.schema(join_path(path, "Type"), f"Type must be one of {', '.join(asl.STATE_TYPES)}"
                         if "Type" in state else "These fields are required: [Type]", name, "Type")
             return
-        language = self.language(state, path, name)
-        check = _State(self, scope, name, state, path, language)
+        language = self.language(site)
+        check = _State(self, scope, site, language)
         self.unknown_fields(state, asl.STATE_FIELDS[kind], path, name, f"for a {kind} state")
         for field in asl.REQUIRED_FIELDS.get(kind, ()):
             if field not in state:
-                self.schema(_join(path, field), f"These fields are required: [{field}]", name, field)
+                self.schema(join_path(path, field), f"These fields are required: [{field}]", name, field)
         check.query_language_fields(state, path)
         check.common()
         getattr(check, f"check_{kind.lower()}")()
 
-    def language(self, state: dict[str, Any], path: str, name: str) -> str:
-        language = state.get("QueryLanguage", self.default_language)
+    def language(self, site: StateSite) -> str:
+        """The state's query language (the walk's: its own, or the one its machine inherits); reports a bad one."""
+        language = site.spec.get("QueryLanguage", site.language)
         if language not in asl.QUERY_LANGUAGES:
-            self.schema(_join(path, "QueryLanguage"),
-                        f"QueryLanguage must be one of {', '.join(asl.QUERY_LANGUAGES)}", name, "QueryLanguage")
-            return self.default_language
-        if self.default_language == asl.JSONATA and language == asl.JSONPATH:
-            self.report(_join(path, "QueryLanguage"), "QUERY_LANGUAGE_MISMATCH",
-                        "A state cannot use JSONPath when the state machine's QueryLanguage is JSONata", name,
+            self.schema(join_path(site.path, "QueryLanguage"),
+                        f"QueryLanguage must be one of {', '.join(asl.QUERY_LANGUAGES)}", site.name, "QueryLanguage")
+        elif self.default_language == asl.JSONATA and language == asl.JSONPATH:
+            self.report(join_path(site.path, "QueryLanguage"), "QUERY_LANGUAGE_MISMATCH",
+                        "A state cannot use JSONPath when the state machine's QueryLanguage is JSONata", site.name,
                         "QueryLanguage")
-        return str(language)
+        return site.language
 
     # ------------------------------------------------------------------------------------ value kinds
     def string_field(self, obj: dict[str, Any], key: str, path: str, state: str | None) -> None:
         if key in obj and not isinstance(obj[key], str):
-            self.schema(_join(path, key), f"'{key}' must be a string, not {asl.type_name(obj[key])}", state, key)
+            self.schema(join_path(path, key), f"'{key}' must be a string, not {asl.type_name(obj[key])}", state, key)
 
     def positive_int(self, value: Any, path: str, state: str | None, field: str, *, minimum: int = 1,
                      maximum: int | None = None) -> bool:
@@ -263,7 +254,7 @@ class _Validator:
             return
         if isinstance(value, dict):
             for key, item in value.items():
-                item_path = _join(path, key)
+                item_path = join_path(path, key)
                 if isinstance(key, str) and key.endswith(".$"):
                     if not isinstance(item, str):
                         self.schema(item_path, f"The value of '{key}' must be a path or an intrinsic function, "
@@ -274,15 +265,15 @@ class _Validator:
                     self.template(item, item_path, state, field, language)
         elif isinstance(value, list):
             for index, item in enumerate(value):
-                self.template(item, _join(path, index), state, field, language)
+                self.template(item, join_path(path, index), state, field, language)
 
     def jsonata_value(self, value: Any, path: str, state: str | None, field: str) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
-                self.jsonata_value(item, _join(path, key), state, field)
+                self.jsonata_value(item, join_path(path, key), state, field)
         elif isinstance(value, list):
             for index, item in enumerate(value):
-                self.jsonata_value(item, _join(path, index), state, field)
+                self.jsonata_value(item, join_path(path, index), state, field)
         else:
             self.jsonata(value, path, state, field)
 
@@ -294,7 +285,7 @@ class _Validator:
             name = key[:-2] if language == asl.JSONPATH and key.endswith(".$") else key
             problem = asl.variable_name_problem(name)
             if problem:
-                self.report(_join(path, key), "INVALID_VARIABLE_NAME", f"Variable name '{name}' {problem}", state,
+                self.report(join_path(path, key), "INVALID_VARIABLE_NAME", f"Variable name '{name}' {problem}", state,
                             "Assign")
         self.template(value, path, state, "Assign", language)
 
@@ -308,7 +299,7 @@ class _Validator:
 
     def error_names(self, retrier: dict[str, Any], path: str, state: str, is_last: bool, what: str) -> None:
         names = retrier.get("ErrorEquals")
-        names_path = _join(path, "ErrorEquals")
+        names_path = join_path(path, "ErrorEquals")
         if names is None:
             self.schema(names_path, "These fields are required: [ErrorEquals]", state, "ErrorEquals")
             return
@@ -317,7 +308,7 @@ class _Validator:
             return
         for index, name in enumerate(names):
             if name.startswith("States.") and name not in asl.RESERVED_ERRORS:
-                self.report(_join(names_path, index), "INVALID_ERROR_NAME",
+                self.report(join_path(names_path, index), "INVALID_ERROR_NAME",
                             f"'{name}' is not a States error name; custom names must not start with 'States.'",
                             state, "ErrorEquals")
         if "States.ALL" in names:
@@ -336,20 +327,20 @@ _RULE_JSONATA = frozenset({"Condition", "Output"})
 class _State:
     """The checks of one state; ``check_<type>`` holds what is specific to each state type."""
 
-    def __init__(self, validator: _Validator, scope: _Scope, name: str, state: dict[str, Any], path: str,
-                 language: str) -> None:
+    def __init__(self, validator: _Validator, scope: _Scope, site: StateSite, language: str) -> None:
         self.v = validator
         self.scope = scope
-        self.name = name
-        self.state = state
-        self.path = path
+        self.site = site
+        self.name = site.name
+        self.state: dict[str, Any] = site.spec
+        self.path = site.path
         self.language = language
         self.jsonata_mode = language == asl.JSONATA
 
     def at(self, *keys: str | int) -> str:
         path = self.path
         for key in keys:
-            path = _join(path, key)
+            path = join_path(path, key)
         return path
 
     def schema(self, path: str, message: str, field: str) -> None:
@@ -359,14 +350,14 @@ class _State:
         wrong = asl.JSONPATH_ONLY if self.jsonata_mode else asl.JSONATA_ONLY
         for key in obj:
             if key in wrong:
-                self.v.report(_join(path, key), "QUERY_LANGUAGE_MISMATCH",
+                self.v.report(join_path(path, key), "QUERY_LANGUAGE_MISMATCH",
                               f"The field '{key}' is not supported when the query language is {self.language}",
                               self.name, key)
 
     def exclusive(self, obj: dict[str, Any], path: str, *keys: str) -> None:
         present = [key for key in keys if key in obj]
         if len(present) > 1:
-            self.schema(_join(path, present[1]), f"Only one of {', '.join(keys)} may be given", present[1])
+            self.schema(join_path(path, present[1]), f"Only one of {', '.join(keys)} may be given", present[1])
 
     def target(self, value: Any, path: str, field: str) -> None:
         if not isinstance(value, str):
@@ -382,26 +373,26 @@ class _State:
         if key not in obj:
             return
         value = obj[key]
-        if expression and self.jsonata_mode and self.v.jsonata(value, _join(path, key), self.name, key):
+        if expression and self.jsonata_mode and self.v.jsonata(value, join_path(path, key), self.name, key):
             return
-        self.v.positive_int(value, _join(path, key), self.name, key, minimum=minimum, maximum=maximum)
+        self.v.positive_int(value, join_path(path, key), self.name, key, minimum=minimum, maximum=maximum)
 
     def reference(self, obj: dict[str, Any], key: str, path: str) -> None:
         if key in obj:
-            self.v.path_value(obj[key], _join(path, key), self.name, key, reference=True)
+            self.v.path_value(obj[key], join_path(path, key), self.name, key, reference=True)
 
     def enum(self, obj: dict[str, Any], key: str, path: str, choices: tuple[str, ...]) -> None:
         if key in obj and obj[key] not in choices:
-            self.schema(_join(path, key), f"'{key}' must be one of {', '.join(choices)}, not {obj[key]!r}", key)
+            self.schema(join_path(path, key), f"'{key}' must be one of {', '.join(choices)}, not {obj[key]!r}", key)
 
     def template(self, obj: dict[str, Any], key: str, path: str, *, must_be_object: bool = True) -> None:
         if key not in obj:
             return
         value = obj[key]
         if must_be_object and not isinstance(value, dict) and not (self.jsonata_mode and is_jsonata(value)):
-            self.schema(_join(path, key), f"'{key}' must be an object, not {asl.type_name(value)}", key)
+            self.schema(join_path(path, key), f"'{key}' must be an object, not {asl.type_name(value)}", key)
             return
-        self.v.template(value, _join(path, key), self.name, key, self.language)
+        self.v.template(value, join_path(path, key), self.name, key, self.language)
 
     # ------------------------------------------------------------------------------------------ common
     def common(self) -> None:
@@ -462,23 +453,23 @@ class _State:
         self.integer(retrier, "MaxDelaySeconds", path, minimum=1, maximum=asl.MAX_DELAY_SECONDS - 1, expression=False)
         rate = retrier.get("BackoffRate", 2.0)
         if not asl.is_number(rate) or rate < 1.0:
-            self.schema(_join(path, "BackoffRate"), f"'BackoffRate' must be a number of at least 1.0, not {rate!r}",
+            self.schema(join_path(path, "BackoffRate"), f"'BackoffRate' must be a number of at least 1.0, not {rate!r}",
                         "BackoffRate")
         self.enum(retrier, "JitterStrategy", path, asl.JITTER_STRATEGIES)
 
     def catcher(self, catcher: dict[str, Any], path: str) -> None:
         self.query_language_fields(catcher, path)
         if "Next" not in catcher:
-            self.schema(_join(path, "Next"), "These fields are required: [Next]", "Next")
+            self.schema(join_path(path, "Next"), "These fields are required: [Next]", "Next")
         else:
-            self.target(catcher["Next"], _join(path, "Next"), "Next")
+            self.target(catcher["Next"], join_path(path, "Next"), "Next")
         if "ResultPath" in catcher:
-            self.v.path_value(catcher["ResultPath"], _join(path, "ResultPath"), self.name, "ResultPath",
+            self.v.path_value(catcher["ResultPath"], join_path(path, "ResultPath"), self.name, "ResultPath",
                               reference=True, nullable=True, input_only=True)
         if "Output" in catcher:
-            self.v.jsonata_value(catcher["Output"], _join(path, "Output"), self.name, "Output")
+            self.v.jsonata_value(catcher["Output"], join_path(path, "Output"), self.name, "Output")
         if "Assign" in catcher:
-            self.v.assign(catcher["Assign"], _join(path, "Assign"), self.name, self.language)
+            self.v.assign(catcher["Assign"], join_path(path, "Assign"), self.name, self.language)
 
     # ----------------------------------------------------------------------------------- state types
     def check_pass(self) -> None:
@@ -533,18 +524,18 @@ class _State:
             return
         if top:
             if "Next" not in rule:
-                self.v.report(_join(path, "Next"), "INVALID_CHOICE_RULE", "A top-level Choice rule needs 'Next'",
+                self.v.report(join_path(path, "Next"), "INVALID_CHOICE_RULE", "A top-level Choice rule needs 'Next'",
                               self.name, "Next")
             else:
-                self.target(rule["Next"], _join(path, "Next"), "Next")
+                self.target(rule["Next"], join_path(path, "Next"), "Next")
             if "Assign" in rule:
-                self.v.assign(rule["Assign"], _join(path, "Assign"), self.name, self.language)
+                self.v.assign(rule["Assign"], join_path(path, "Assign"), self.name, self.language)
             if "Output" in rule:
-                self.v.jsonata_value(rule["Output"], _join(path, "Output"), self.name, "Output")
+                self.v.jsonata_value(rule["Output"], join_path(path, "Output"), self.name, "Output")
         wrong = _RULE_JSONPATH if self.jsonata_mode else _RULE_JSONATA
         for key in rule:
             if key in wrong:
-                self.v.report(_join(path, key), "QUERY_LANGUAGE_MISMATCH",
+                self.v.report(join_path(path, key), "QUERY_LANGUAGE_MISMATCH",
                               f"'{key}' is not supported in a Choice rule when the query language is {self.language}",
                               self.name, key)
         if self.jsonata_mode:
@@ -556,13 +547,13 @@ class _State:
         allowed = {"Condition", "Next", "Assign", "Output", "Comment"} if top else {"Condition", "Comment"}
         self.v.unknown_fields(rule, allowed | _RULE_JSONPATH, path, self.name, "in a JSONata Choice rule")
         if "Condition" not in rule:
-            self.v.report(_join(path, "Condition"), "INVALID_CHOICE_RULE",
+            self.v.report(join_path(path, "Condition"), "INVALID_CHOICE_RULE",
                           "A JSONata Choice rule needs 'Condition'", self.name, "Condition")
             return
         condition = rule["Condition"]
-        if not isinstance(condition, bool) and not self.v.jsonata(condition, _join(path, "Condition"), self.name,
+        if not isinstance(condition, bool) and not self.v.jsonata(condition, join_path(path, "Condition"), self.name,
                                                                   "Condition"):
-            self.v.report(_join(path, "Condition"), "INVALID_CHOICE_RULE",
+            self.v.report(join_path(path, "Condition"), "INVALID_CHOICE_RULE",
                           "'Condition' must be a boolean or a {% %} expression", self.name, "Condition")
 
     def jsonpath_rule(self, rule: dict[str, Any], path: str, top: bool) -> None:
@@ -579,10 +570,10 @@ class _State:
                           self.name, "Choices")
             return
         (operator,) = operators
-        value, value_path = rule[operator], _join(path, operator)
+        value, value_path = rule[operator], join_path(path, operator)
         if operator in asl.BOOLEAN_OPERATORS:
             if "Variable" in rule:
-                self.v.report(_join(path, "Variable"), "INVALID_CHOICE_RULE",
+                self.v.report(join_path(path, "Variable"), "INVALID_CHOICE_RULE",
                               f"'Variable' is not allowed beside '{operator}'", self.name, "Variable")
             if operator == "Not":
                 self.rule(value, value_path, top=False)
@@ -591,13 +582,13 @@ class _State:
                               self.name, operator)
             else:
                 for index, sub_rule in enumerate(value):
-                    self.rule(sub_rule, _join(value_path, index), top=False)
+                    self.rule(sub_rule, join_path(value_path, index), top=False)
             return
         if "Variable" not in rule:
-            self.v.report(_join(path, "Variable"), "INVALID_CHOICE_RULE",
+            self.v.report(join_path(path, "Variable"), "INVALID_CHOICE_RULE",
                           f"A '{operator}' comparison needs 'Variable'", self.name, "Variable")
         else:
-            self.v.path_value(rule["Variable"], _join(path, "Variable"), self.name, "Variable")
+            self.v.path_value(rule["Variable"], join_path(path, "Variable"), self.name, "Variable")
         self.comparison_value(operator, value, value_path)
 
     def comparison_value(self, operator: str, value: Any, path: str) -> None:
@@ -650,16 +641,18 @@ class _State:
             if not isinstance(branches, list) or not branches:
                 self.schema(self.at("Branches"), "'Branches' must be a non-empty array of state machines", "Branches")
             else:
-                for index, branch in enumerate(branches):
-                    self.nested(branch, self.at("Branches", index), asl.BRANCH_FIELDS, "in a Parallel branch")
+                for branch in asl.nested_machines(self.site):
+                    self.nested(branch, asl.BRANCH_FIELDS, "in a Parallel branch")
         self.retry_and_catch()
 
-    def nested(self, machine: Any, path: str, allowed: frozenset[str], what: str) -> None:
-        if not isinstance(machine, dict):
-            self.schema(path, f"Expected a state machine object, not {asl.type_name(machine)}", path.rsplit(".", 1)[-1])
+    def nested(self, machine: MachineSite, allowed: frozenset[str], what: str) -> None:
+        path = machine.path
+        if not isinstance(machine.spec, dict):
+            self.schema(path, f"Expected a state machine object, not {asl.type_name(machine.spec)}",
+                        path.rsplit(".", 1)[-1])
             return
-        self.v.unknown_fields(machine, allowed, path, self.name, what)
-        self.v.sub_machine(machine, path, self.name)
+        self.v.unknown_fields(machine.spec, allowed, path, self.name, what)
+        self.v.sub_machine(machine)
 
     def check_map(self) -> None:
         state = self.state
@@ -668,9 +661,9 @@ class _State:
             self.schema(self.at("ItemProcessor"), "A Map state needs exactly one of ItemProcessor, Iterator",
                         "ItemProcessor")
         mode: Any = "INLINE"
-        for key in processors:
-            processor = state[key]
-            self.nested(processor, self.at(key), asl.PROCESSOR_FIELDS, f"in {key}")
+        for key, machine in zip(processors, asl.nested_machines(self.site), strict=True):
+            processor = machine.spec
+            self.nested(machine, asl.PROCESSOR_FIELDS, f"in {key}")
             config = processor.get("ProcessorConfig") if isinstance(processor, dict) else None
             if isinstance(config, dict):
                 config_path = self.at(key, "ProcessorConfig")
@@ -679,7 +672,7 @@ class _State:
                 self.enum(config, "ExecutionType", config_path, asl.EXECUTION_TYPES)
                 mode = config.get("Mode", mode)
                 if mode == "DISTRIBUTED" and "ExecutionType" not in config:
-                    self.schema(_join(config_path, "ExecutionType"),
+                    self.schema(join_path(config_path, "ExecutionType"),
                                 "A DISTRIBUTED Map needs ProcessorConfig.ExecutionType", "ExecutionType")
             elif config is not None:
                 self.schema(self.at(key, "ProcessorConfig"), "'ProcessorConfig' must be an object", "ProcessorConfig")
@@ -743,14 +736,14 @@ class _State:
             return
         path = self.at("ItemReader")
         if "Resource" not in reader:
-            self.schema(_join(path, "Resource"), "These fields are required: [Resource]", "Resource")
+            self.schema(join_path(path, "Resource"), "These fields are required: [Resource]", "Resource")
         else:
-            self.v.resource(reader["Resource"], _join(path, "Resource"), self.name,
+            self.v.resource(reader["Resource"], join_path(path, "Resource"), self.name,
                             services=asl.ITEM_READER_RESOURCES)
         config = reader.get("ReaderConfig")
         if config is None:
             return
-        config_path = _join(path, "ReaderConfig")
+        config_path = join_path(path, "ReaderConfig")
         if not isinstance(config, dict):
             self.schema(config_path, "'ReaderConfig' must be an object", "ReaderConfig")
             return
@@ -761,9 +754,9 @@ class _State:
         self.enum(config, "CSVDelimiter", config_path, asl.CSV_DELIMITERS)
         headers = config.get("CSVHeaders")
         if headers is not None and (not isinstance(headers, list) or not all(isinstance(h, str) for h in headers)):
-            self.schema(_join(config_path, "CSVHeaders"), "'CSVHeaders' must be an array of strings", "CSVHeaders")
+            self.schema(join_path(config_path, "CSVHeaders"), "'CSVHeaders' must be an array of strings", "CSVHeaders")
         if config.get("CSVHeaderLocation") == "GIVEN" and headers is None:
-            self.schema(_join(config_path, "CSVHeaders"), "CSVHeaderLocation GIVEN needs CSVHeaders", "CSVHeaders")
+            self.schema(join_path(config_path, "CSVHeaders"), "CSVHeaderLocation GIVEN needs CSVHeaders", "CSVHeaders")
         self.exclusive(config, config_path, "MaxItems", "MaxItemsPath")
         self.integer(config, "MaxItems", config_path, minimum=0, maximum=100_000_000)
         self.reference(config, "MaxItemsPath", config_path)
@@ -790,13 +783,13 @@ class _State:
             return
         path = self.at("ResultWriter")
         if "Resource" in writer:
-            self.v.resource(writer["Resource"], _join(path, "Resource"), self.name,
+            self.v.resource(writer["Resource"], join_path(path, "Resource"), self.name,
                             services=asl.RESULT_WRITER_RESOURCES)
         elif "WriterConfig" not in writer:
-            self.schema(_join(path, "Resource"), "ResultWriter needs Resource or WriterConfig", "Resource")
+            self.schema(join_path(path, "Resource"), "ResultWriter needs Resource or WriterConfig", "Resource")
         config = writer.get("WriterConfig")
         if config is not None:
-            config_path = _join(path, "WriterConfig")
+            config_path = join_path(path, "WriterConfig")
             if not isinstance(config, dict):
                 self.schema(config_path, "'WriterConfig' must be an object", "WriterConfig")
                 return

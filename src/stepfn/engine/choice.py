@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from stepfn.asl.definition import StateSite
 from stepfn.asl.jsonata import JsonataExpression, JsonataTemplate, compile_jsonata, compile_jsonata_template
 from stepfn.asl.paths import CompiledPath, PathNotFound, PathSyntaxError, Sources, Template, compile_path
 from stepfn.engine.definition import Compiler, StateNode, common_fields, evaluate_assign, template
@@ -226,9 +227,9 @@ class ChoiceNode(StateNode):
 
 
 @Compiler.register("Choice")
-def _build_choice(name: str, spec: dict[str, Any], jsonata: bool) -> ChoiceNode:
-    fields = common_fields(name, spec, jsonata)
-    where = f"$.States.{name}"
+def _build_choice(site: StateSite) -> ChoiceNode:
+    fields = common_fields(site)
+    spec, where, jsonata = site.spec, site.path, site.jsonata
     rules = []
     for i, rule in enumerate(spec.get("Choices") or []):
         at = f"{where}.Choices[{i}]"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from stepfn.asl.definition import JSONATA, MachineSite, StateSite, join_path, root_machine, state_sites
 from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
 from stepfn.asl.paths import (
     RESULT_PATH_DEFAULT,
@@ -301,10 +302,11 @@ class Compiler:
         return decorate
 
 
-def common_fields(name: str, spec: dict[str, Any], jsonata: bool) -> dict[str, Any]:
-    """The keyword arguments every node takes, compiled from ``spec``."""
-    fields: dict[str, Any] = {"name": name, "next": None if spec.get("End") else spec.get("Next"), "jsonata": jsonata}
-    where = f"$.States.{name}"
+def common_fields(site: StateSite) -> dict[str, Any]:
+    """The keyword arguments every node takes, compiled from the state at ``site``."""
+    spec, where, jsonata = site.spec, site.path, site.jsonata
+    fields: dict[str, Any] = {"name": site.name, "next": None if spec.get("End") else spec.get("Next"),
+                              "jsonata": jsonata}
     if jsonata:
         if "Output" in spec:
             fields["output"] = compile_jsonata_template(spec["Output"], field="Output")
@@ -349,34 +351,32 @@ def template(value: Any, where: str, field: str) -> Template:
         raise DefinitionError(f"{where}.{field}: {exc}") from exc
 
 
-def compile_graph(spec: dict[str, Any], jsonata: bool, *, where: str = "$") -> Graph:
-    """Compile a ``{"StartAt", "States"}`` object (a branch or item processor inherits ``jsonata``)."""
+def compile_graph(machine: MachineSite) -> Graph:
+    """Compile a state machine, Parallel branch or Map item processor, walked as the validator walks it
+    (:func:`stepfn.asl.definition.state_sites`; nested machines through ``nested_machines``)."""
+    spec, where = machine.spec, machine.path
     if not isinstance(spec, dict) or "StartAt" not in spec or not isinstance(spec.get("States"), dict):
         raise DefinitionError(f"{where}: a state machine needs StartAt and States")
-    language = spec.get("QueryLanguage")
-    if language is not None:
-        jsonata = language == "JSONata"
     nodes: dict[str, StateNode] = {}
     blocking = False
-    for name, state in spec["States"].items():
-        if not isinstance(state, dict):
-            raise DefinitionError(f"{where}.States.{name}: a state must be an object")
-        kind = state.get("Type")
+    for site in state_sites(machine):
+        if not isinstance(site.spec, dict):
+            raise DefinitionError(f"{site.path}: a state must be an object")
+        kind = site.spec.get("Type")
         builder = Compiler.builder(kind)
         if builder is None:
-            raise DefinitionError(f"{where}.States.{name}.Type: unknown state type {kind!r}")
-        state_language = state.get("QueryLanguage")
-        state_jsonata = jsonata if state_language is None else state_language == "JSONata"
-        node = builder(name, state, state_jsonata)
+            raise DefinitionError(f"{site.path}.Type: unknown state type {kind!r}")
+        node = builder(site)
         blocking = blocking or getattr(node, "blocking", False)
-        nodes[name] = node
+        nodes[site.name] = node
     if spec["StartAt"] not in nodes:
         raise DefinitionError(f"{where}.StartAt: no state named {spec['StartAt']!r}")
     for node in nodes.values():
         for target in node_targets(node):
             if target not in nodes:
-                raise DefinitionError(f"{where}.States.{node.name}: transition to unknown state {target!r}")
-    return Graph(spec["StartAt"], nodes, jsonata, spec.get("TimeoutSeconds"), blocking,
+                raise DefinitionError(f"{join_path(join_path(where, 'States'), node.name)}: transition to unknown "
+                                      f"state {target!r}")
+    return Graph(spec["StartAt"], nodes, machine.language == JSONATA, spec.get("TimeoutSeconds"), blocking,
                  '"Assign"' in json.dumps(spec["States"]))
 
 
@@ -392,7 +392,7 @@ def _compile_text(text: str) -> Graph:
         spec = json.loads(text)
     except ValueError as exc:
         raise DefinitionError(f"definition is not valid JSON: {exc}") from exc
-    return compile_graph(spec, spec.get("QueryLanguage") == "JSONata") if isinstance(spec, dict) else _not_object()
+    return compile_graph(root_machine(spec)) if isinstance(spec, dict) else _not_object()
 
 
 def _not_object() -> Graph:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from stepfn.asl.definition import StateSite, nested_machines
 from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
 from stepfn.asl.paths import CompiledPath, PathNotFound, Template, compact_json
 from stepfn.engine.definition import (
@@ -613,14 +614,15 @@ def _resolve(field: NumberField | None, frame: Frame, effective: Any, states: di
 
 
 @Compiler.register("Map")
-def _build_map(name: str, spec: dict[str, Any], jsonata: bool) -> MapNode:
-    fields = common_fields(name, spec, jsonata)
-    where = f"$.States.{name}"
-    processor_spec = spec.get("ItemProcessor") or spec.get("Iterator")
-    if not isinstance(processor_spec, dict):
+def _build_map(site: StateSite) -> MapNode:
+    fields = common_fields(site)
+    spec, where, jsonata = site.spec, site.path, site.jsonata
+    machines = nested_machines(site)
+    if not machines or not isinstance(machines[0].spec, dict):
         raise DefinitionError(f"{where}.ItemProcessor: a Map state needs an ItemProcessor")
+    processor_spec = machines[0].spec
     config = processor_spec.get("ProcessorConfig") or {}
-    processor = compile_graph(processor_spec, jsonata, where=f"{where}.ItemProcessor")
+    processor = compile_graph(machines[0])
     distributed = config.get("Mode") == "DISTRIBUTED"
     if jsonata:
         if "Items" in spec:

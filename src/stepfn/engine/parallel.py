@@ -10,11 +10,12 @@ and their results are dropped.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from stepfn.asl.definition import StateSite, nested_machines
 from stepfn.engine.definition import (
     Compiler,
     Graph,
@@ -132,12 +133,10 @@ class ParallelNode(RetryingNode):
 
 
 @Compiler.register("Parallel")
-def _build_parallel(name: str, spec: dict[str, Any], jsonata: bool) -> ParallelNode:
-    fields = common_fields(name, spec, jsonata)
-    where = f"$.States.{name}"
-    raw_branches: Sequence[Any] = spec.get("Branches") or []
-    if not raw_branches:
-        raise DefinitionError(f"{where}.Branches: a Parallel state needs at least one branch")
-    branches = tuple(compile_graph(b, jsonata, where=f"{where}.Branches[{i}]") for i, b in enumerate(raw_branches))
+def _build_parallel(site: StateSite) -> ParallelNode:
+    fields = common_fields(site)
+    branches = tuple(compile_graph(machine) for machine in nested_machines(site))
+    if not branches:
+        raise DefinitionError(f"{site.path}.Branches: a Parallel state needs at least one branch")
     return ParallelNode(branches=branches, blocking=any(b.has_blocking for b in branches),
-                        **fields, **retrying_fields(spec, where, jsonata))
+                        **fields, **retrying_fields(site.spec, site.path, site.jsonata))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from stepfn.asl.definition import StateSite
 from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
 from stepfn.asl.paths import (
     RESULT_PATH_DEFAULT,
@@ -50,10 +51,11 @@ class PassNode(StateNode):
 
 
 @Compiler.register("Pass")
-def _build_pass(name: str, spec: dict[str, Any], jsonata: bool) -> PassNode:
-    fields = common_fields(name, spec, jsonata)
-    if not jsonata:
-        where = f"$.States.{name}"
+def _build_pass(site: StateSite) -> PassNode:
+    fields = common_fields(site)
+    spec = site.spec
+    if not site.jsonata:
+        where = site.path
         if "Parameters" in spec:
             fields["parameters"] = template(spec["Parameters"], where, "Parameters")
         if "Result" in spec:
@@ -73,8 +75,8 @@ class SucceedNode(StateNode):
 
 
 @Compiler.register("Succeed")
-def _build_succeed(name: str, spec: dict[str, Any], jsonata: bool) -> SucceedNode:
-    fields = common_fields(name, spec, jsonata)
+def _build_succeed(site: StateSite) -> SucceedNode:
+    fields = common_fields(site)
     fields["next"] = None
     return SucceedNode(**fields)
 
@@ -113,8 +115,9 @@ class FailNode(StateNode):
 
 
 @Compiler.register("Fail")
-def _build_fail(name: str, spec: dict[str, Any], jsonata: bool) -> FailNode:
-    fields = common_fields(name, spec, jsonata)
+def _build_fail(site: StateSite) -> FailNode:
+    fields = common_fields(site)
+    spec, jsonata = site.spec, site.jsonata
     fields["next"] = None
     fields.pop("assign", None)
     if jsonata:
@@ -130,7 +133,7 @@ def _build_fail(name: str, spec: dict[str, Any], jsonata: bool) -> FailNode:
             try:
                 fields[key[:-4].lower() + "_path"] = compile_expression(spec[key], key)
             except DefinitionError as exc:
-                raise DefinitionError(f"$.States.{name}.{key}: {exc}") from exc
+                raise DefinitionError(f"{site.path}.{key}: {exc}") from exc
     return FailNode(**fields)
 
 
@@ -231,9 +234,9 @@ class WaitNode(StateNode):
 
 
 @Compiler.register("Wait")
-def _build_wait(name: str, spec: dict[str, Any], jsonata: bool) -> WaitNode:
-    fields = common_fields(name, spec, jsonata)
-    where = f"$.States.{name}"
+def _build_wait(site: StateSite) -> WaitNode:
+    fields = common_fields(site)
+    spec, where, jsonata = site.spec, site.path, site.jsonata
     if jsonata:
         for key in ("Seconds", "Timestamp"):
             if key in spec:

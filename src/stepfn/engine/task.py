@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from stepfn.asl.definition import StateSite
 from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template
 from stepfn.asl.paths import Template
 from stepfn.engine.definition import Compiler, NumberField, common_fields, number_field, template
@@ -420,9 +421,9 @@ def _was_prior(run: Run, event_id: int) -> bool:
 
 
 @Compiler.register("Task")
-def _build_task(name: str, spec: dict[str, Any], jsonata: bool) -> TaskNode:
-    fields = common_fields(name, spec, jsonata)
-    where = f"$.States.{name}"
+def _build_task(site: StateSite) -> TaskNode:
+    fields = common_fields(site)
+    spec, where, jsonata = site.spec, site.path, site.jsonata
     resource = spec.get("Resource")
     if not isinstance(resource, str):
         raise DefinitionError(f"{where}.Resource: a Task needs a Resource string")

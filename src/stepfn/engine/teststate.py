@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from stepfn.asl.definition import root_machine, state_sites
 from stepfn.asl.paths import compact_json
 from stepfn.engine.definition import Compiler, StateNode, compile_graph
 from stepfn.engine.history import History
@@ -69,19 +70,20 @@ def _node(definition: dict[str, Any] | str, state_name: str | None) -> StateNode
     spec = _parse(definition)
     if not isinstance(spec, dict):
         raise DefinitionError("TestState definition must be a JSON object")
-    jsonata = False
     if state_name is not None:
-        compile_graph(spec, spec.get("QueryLanguage") == "JSONata")  # the whole machine must be valid
-        jsonata = spec.get("QueryLanguage") == "JSONata"
-        if state_name not in spec.get("States", {}):
+        machine = root_machine(spec)
+        compile_graph(machine)  # the whole machine must be valid
+        site = next((site for site in state_sites(machine) if site.name == state_name), None)
+        if site is None:
             raise DefinitionError(f"TestState: no state named {state_name!r}")
-        spec = spec["States"][state_name]
-    name = state_name or "TestState"
-    builder = Compiler.builder(spec.get("Type"))
+    else:
+        # A lone state: a machine of one, named as AWS's TestState names it.
+        site = next(state_sites(root_machine({"States": {"TestState": spec}})))
+    kind = site.spec.get("Type") if isinstance(site.spec, dict) else None
+    builder = Compiler.builder(kind)
     if builder is None:
-        raise DefinitionError(f"TestState: unknown state type {spec.get('Type')!r}")
-    language = spec.get("QueryLanguage")
-    result: StateNode = builder(name, spec, jsonata if language is None else language == "JSONata")
+        raise DefinitionError(f"TestState: unknown state type {kind!r}")
+    result: StateNode = builder(site)
     return result
 
 
