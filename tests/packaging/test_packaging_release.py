@@ -42,7 +42,7 @@ def test_license_files_and_metadata() -> None:
     assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
     assert "END OF TERMS AND CONDITIONS" in license_text
     notice = (REPO / "NOTICE").read_text()
-    for credited in ("LocalStack", "aws-recorded.jsonl", "stepfunctions 2.3.0", "image_uris.json"):
+    for credited in ("LocalStack", "aws-recorded.jsonl", "stepfunctions 2.3.0", "sagemaker-python-sdk"):
         assert credited in notice
     for path in re.findall(r"(?:tests/data|src/stepfn)/[\w./-]*\w", notice):
         assert (REPO / path).exists(), f"NOTICE credits {path}, which is not in the repository"
