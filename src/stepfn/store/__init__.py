@@ -11,6 +11,7 @@ from stepfn.store._owner import Owner, current_owner
 from stepfn.store._records import (
     AliasRecord,
     ExecutionRecord,
+    ExecutionSummary,
     MapRunRecord,
     NotRedrivable,
     RecordExists,
@@ -27,6 +28,7 @@ __all__ = [
     "AliasRecord",
     "ExecutionJournal",
     "ExecutionRecord",
+    "ExecutionSummary",
     "MapRunRecord",
     "NotRedrivable",
     "Owner",

@@ -155,6 +155,11 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE executions ADD COLUMN item_count INTEGER;
     CREATE INDEX executions_by_map_run ON executions (map_run_arn, seq);
     """,
+    # 5: a state machine's top-level executions newest first, one page at a time (keyset pagination); without
+    # it a listing walks past every Map Run child of the machine.
+    """
+    CREATE INDEX executions_top_level ON executions (state_machine_arn, seq) WHERE map_run_arn IS NULL;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

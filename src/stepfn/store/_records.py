@@ -118,6 +118,26 @@ class ExecutionRecord:
 
 
 @dataclass(frozen=True)
+class ExecutionSummary:
+    """An execution as a listing shows it: no input, output or definition (they can be megabytes each), and
+    ``seq``, its place in start order, which a page's token carries (keyset pagination)."""
+
+    seq: int
+    arn: str
+    state_machine_arn: str
+    name: str
+    status: str
+    start_date: datetime
+    stop_date: datetime | None = None
+    version_arn: str | None = None
+    alias_arn: str | None = None
+    redrive_count: int = 0
+    redrive_date: datetime | None = None
+    map_run_arn: str | None = None
+    item_count: int | None = None
+
+
+@dataclass(frozen=True)
 class MapRunRecord:
     """A distributed Map state's run: its settings (UpdateMapRun changes them) and totals. The counts by
     status come from its child executions (:meth:`Store.map_run_counts`)."""
@@ -143,6 +163,7 @@ class MapRunRecord:
 __all__ = [
     "AliasRecord",
     "ExecutionRecord",
+    "ExecutionSummary",
     "MapRunRecord",
     "NotRedrivable",
     "RecordExists",

@@ -27,6 +27,7 @@ from stepfn.store._owner import Owner, current_owner
 from stepfn.store._records import (
     AliasRecord,
     ExecutionRecord,
+    ExecutionSummary,
     MapRunRecord,
     NotRedrivable,
     RecordExists,
@@ -291,11 +292,16 @@ class Store:
     def list_executions(
         self, state_machine_arn: str | None = None, *, status: str | None = None,
         version_arn: str | None = None, alias_arn: str | None = None, redriven: bool | None = None,
-        map_run_arn: str | None = None,
-    ) -> list[ExecutionRecord]:
+        map_run_arn: str | None = None, before_seq: int | None = None, limit: int | None = None,
+    ) -> list[ExecutionSummary]:
         """Newest first, as ListExecutions returns them. The child executions of a Map Run are listed only
-        by ``map_run_arn``, as AWS lists them."""
-        clauses, params = [], []
+        by ``map_run_arn``, as AWS lists them.
+
+        Keyset pagination: ``before_seq`` (the last ``seq`` of the previous page) and ``limit`` read one page
+        from an index, so a page costs the same at any depth, and executions started while a client pages
+        never shift the later pages (no repeats, no gaps)."""
+        clauses: list[str] = []
+        params: list[Any] = []
         for column, value in (
             ("state_machine_arn", state_machine_arn), ("status", status),
             ("version_arn", version_arn), ("alias_arn", alias_arn), ("map_run_arn", map_run_arn),
@@ -307,9 +313,16 @@ class Store:
             clauses.append("map_run_arn IS NULL")
         if redriven is not None:
             clauses.append("redrive_count > 0" if redriven else "redrive_count = 0")
+        if before_seq is not None:
+            clauses.append("seq < ?")
+            params.append(before_seq)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._db.read(f"SELECT * FROM executions {where} ORDER BY seq DESC", tuple(params))
-        return [_from_row(ExecutionRecord, row) for row in rows]
+        columns = ", ".join(f.name for f in fields(ExecutionSummary))
+        sql = f"SELECT {columns} FROM executions {where} ORDER BY seq DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_from_row(ExecutionSummary, row) for row in self._db.read(sql, tuple(params))]
 
     def finish_execution(
         self, arn: str, *, status: str, stop_date: datetime, output: str | None = None,

@@ -64,17 +64,24 @@ def parse_json_text(text: str) -> Any:
     return value
 
 
+def page_request(params: Mapping[str, Any], scope: str, python_name: str, *, default: int = 100,
+                 maximum: int = 1000) -> tuple[int, int | None]:
+    """The page size ``maxResults`` asks (0 or absent: the default) and the position its ``nextToken`` carries
+    (None on the first page); a token of another listing is AWS's InvalidToken."""
+    size = min(params.get("maxResults") or default, maximum)
+    if not params.get("nextToken"):
+        return size, None
+    position = api.decode_token(params["nextToken"], scope)
+    if position is None:
+        raise api.client_error("InvalidToken", f"Invalid Token: '{params['nextToken']}'", python_name)
+    return size, position
+
+
 def build_page(items: list[Any], params: Mapping[str, Any], scope: str, python_name: str, *, default: int = 100,
           maximum: int = 1000) -> tuple[list[Any], str | None]:
     """One page of ``items`` for ``maxResults``/``nextToken`` (0 or absent maxResults: the default page size)."""
-    size = params.get("maxResults") or default
-    size = min(size, maximum)
-    start = 0
-    if params.get("nextToken"):
-        position = api.decode_token(params["nextToken"], scope)
-        if position is None:
-            raise api.client_error("InvalidToken", f"Invalid Token: '{params['nextToken']}'", python_name)
-        start = position
+    size, position = page_request(params, scope, python_name, default=default, maximum=maximum)
+    start = position or 0
     chunk = items[start : start + size]
     return chunk, api.encode_token(start + size, scope) if start + size < len(items) else None
 

@@ -20,7 +20,14 @@ from stepfn.store import (
 )
 from stepfn.workflow import _local_api as api
 from stepfn.workflow import _local_base as base
-from stepfn.workflow._local_base import REDRIVE_WINDOW, LocalClientBase, build_page, now_utc, parse_json_text
+from stepfn.workflow._local_base import (
+    REDRIVE_WINDOW,
+    LocalClientBase,
+    build_page,
+    now_utc,
+    page_request,
+    parse_json_text,
+)
 
 
 class ExecutionOperations(LocalClientBase):
@@ -192,8 +199,13 @@ class ExecutionOperations(LocalClientBase):
             self._machine_filter(arn, filters, op)
         if params.get("redriveFilter"):
             filters["redriven"] = params["redriveFilter"] == "REDRIVEN"
+        # Keyset pagination: the token carries the last execution's seq, so each page is one indexed read.
+        scope = f"executions:{arn}:{params.get('statusFilter')}:{params.get('redriveFilter')}"
+        size, before = page_request(params, scope, op)
+        records = self.store.list_executions(filters.pop("state_machine_arn", None), **filters,
+                                             before_seq=before, limit=size + 1)
         items = []
-        for record in self.store.list_executions(filters.pop("state_machine_arn", None), **filters):
+        for record in records[:size]:
             item: dict[str, Any] = {
                 "executionArn": record.arn, "stateMachineArn": record.state_machine_arn, "name": record.name,
                 "status": record.status, "startDate": record.start_date,
@@ -211,10 +223,9 @@ class ExecutionOperations(LocalClientBase):
             if record.redrive_date is not None:
                 item["redriveDate"] = record.redrive_date
             items.append(item)
-        page, token = build_page(items, params, f"executions:{arn}:{params.get('statusFilter')}", op)
-        response: dict[str, Any] = {"executions": page}
-        if token:
-            response["nextToken"] = token
+        response: dict[str, Any] = {"executions": items}
+        if len(records) > size:
+            response["nextToken"] = api.encode_token(records[size - 1].seq, scope)
         return self._ok(response)
 
     def _machine_filter(self, arn: str, filters: dict[str, Any], op: str) -> None:
