@@ -98,7 +98,7 @@ def executions(workflow: str | None, status: str | None, limit: int) -> None:
         machines = [m for m in machines if workflow in (m["name"], m["stateMachineArn"])]
         if not machines:
             raise click.UsageError(f"no workflow named {workflow!r}")
-    rows = read_executions(client, machines, status)[:limit]
+    rows = read_executions(client, machines, status, limit=limit)
     widest = max((len(row["name"]) + len(row["workflow"]) for row in rows), default=0)
     # Names are what `stepfn show` takes, so they are never cut (a generated one is a 36-character UUID).
     # When one row of the full table does not fit (80 columns), each workflow gets a narrower table of its own.
@@ -135,7 +135,22 @@ def _resolve_execution(client: Any, execution: str) -> str:
         return execution
     if not execution:
         raise click.UsageError("give an execution name, a prefix of one, or its ARN")
-    rows = read_executions(client, read_state_machines(client))
+    machines = read_state_machines(client)
+    # An exact name first, one DescribeExecution per workflow: reading every execution to find a name took
+    # seconds with thousands of them. A prefix needs the listing.
+    exact = []
+    for machine in machines:
+        candidate = machine["stateMachineArn"].replace(":stateMachine:", ":execution:", 1) + f":{execution}"
+        try:
+            client.describe_execution(executionArn=candidate)
+        except client.exceptions.ExecutionDoesNotExist:
+            continue
+        except client.exceptions.InvalidArn:
+            break
+        exact.append({"executionArn": candidate, "name": execution, "workflow": machine["name"]})
+    if len(exact) == 1:
+        return str(exact[0]["executionArn"])
+    rows = exact or read_executions(client, machines)
     for matches in ([row for row in rows if row["name"] == execution],
                     [row for row in rows if row["name"].startswith(execution)]):
         if len(matches) == 1:
@@ -148,28 +163,46 @@ def _resolve_execution(client: Any, execution: str) -> str:
     raise click.UsageError(f"no execution named {execution!r} (stepfn executions lists them)")
 
 
+# Histories up to this many events are read whole by default (the states table needs every event); longer ones
+# show their last events only, unless --all: drawing 25,000 rows took 13 s and told nobody anything.
+_WHOLE_HISTORY = 2000
+
+
 @cli.command()
 @click.argument("execution")
-def show(execution: str) -> None:
-    """Show an execution (ARN, name or a unique name prefix): status, input/output, failure cause, history."""
-    from stepfn.cli.watch import print_summary, states_table
+@click.option("--all", "everything", is_flag=True,
+              help="Everything: every history event, the states table, whole input and output.")
+@click.option("--last", default=20, show_default=True, help="How many of the latest events to print.")
+def show(execution: str, everything: bool, last: int) -> None:
+    """Show an execution (ARN, name or a unique name prefix): status, input/output, failure cause and its
+    latest history events."""
+    from stepfn.cli.watch import print_document, print_summary, states_table
 
     client = _client()
     arn = _resolve_execution(client, execution)
     described = client.describe_execution(executionArn=arn)
-    events = read_history(client, arn)
-    console.print(states_table(events, title=described["name"]))
-    history = Table(title="history")
+    latest = client.get_execution_history(executionArn=arn, reverseOrder=True,
+                                          maxResults=max(last, 1))["events"][::-1]
+    total = int(latest[-1]["id"]) if latest else 0
+    events = read_history(client, arn) if everything or total <= _WHOLE_HISTORY else None
+    if events is not None:
+        console.print(states_table(events, title=described["name"]))
+    shown = events if everything and events is not None else latest[-last:] if last > 0 else []
+    history = Table(title="history" if len(shown) == total else f"history: the last {len(shown)} of {total} events")
     for column in ("id", "type", "timestamp", "details"):
         history.add_column(column)
-    for event in events:
+    for event in shown:
         details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
         summary = details.get("name") or details.get("error") or details.get("resource") or ""
         history.add_row(str(event["id"]), event["type"], event["timestamp"].strftime("%H:%M:%S.%f")[:-3], str(summary))
     console.print(history)
+    if events is None:
+        console.print(f"{total} events: stepfn show --all {execution} reads them all and draws the states table",
+                      highlight=False, soft_wrap=True)
     console.print("input:")
-    console.print_json(described.get("input") or "null")
-    print_summary(console, described, events)
+    print_document(console, described.get("input"), whole=everything)
+    # The failure event and its cause are among the last events.
+    print_summary(console, described, events if events is not None else latest, whole=everything)
 
 
 @cli.command()

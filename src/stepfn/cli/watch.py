@@ -109,7 +109,24 @@ def watch_execution(
             display.stop()
 
 
-def print_summary(console: Console, described: dict[str, Any], events: list[dict[str, Any]]) -> None:
+# A document (input, output) longer than this is shown cut, as one line: pretty-printing a large one floods the
+# terminal (a 6,000-item input was 6,000 lines).
+DOCUMENT_PREVIEW = 2000
+
+
+def print_document(console: Console, text: str | None, *, whole: bool = False) -> None:
+    """A JSON input or output: pretty-printed, or its beginning on one line when it is long (unless ``whole``)."""
+    text = text or "null"
+    if whole or len(text) <= DOCUMENT_PREVIEW:
+        console.print_json(text)
+        return
+    console.print(Text(f"{text[:DOCUMENT_PREVIEW]}… ({len(text):,} characters)"), highlight=False, soft_wrap=True)
+
+
+def print_summary(console: Console, described: dict[str, Any], events: list[dict[str, Any]], *,
+                  whole: bool = True) -> None:
+    """The outcome of an execution: status and time, then its output or what failed (``events``: at least the
+    last ones). ``whole=False`` cuts a long output (:func:`print_document`)."""
     status = described["status"]
     style = "green" if status == "SUCCEEDED" else "red"
     took = ""
@@ -118,7 +135,7 @@ def print_summary(console: Console, described: dict[str, Any], events: list[dict
     console.print(Text(f"{status}{took}: {described['executionArn']}", style=f"bold {style}"), highlight=False,
                   soft_wrap=True)
     if status == "SUCCEEDED":
-        console.print_json(described.get("output") or "null")
+        print_document(console, described.get("output"), whole=whole)
         return
     failure = execution_failure_summary(status, events)
     if failure.state:

@@ -150,19 +150,24 @@ def read_state_machines(client: Any) -> list[dict[str, Any]]:
     return [machine for page in paginator.paginate() for machine in page["stateMachines"]]
 
 
-def read_executions(client: Any, machines: list[dict[str, Any]], status: str | None = None) -> list[dict[str, Any]]:
+def read_executions(client: Any, machines: list[dict[str, Any]], status: str | None = None,
+                    limit: int | None = None) -> list[dict[str, Any]]:
     """The ListExecutions summaries of ``machines`` (ListStateMachines items), newest first, each with the
-    machine's name as ``workflow``; ``status`` filters as ``statusFilter`` does."""
+    machine's name as ``workflow``; ``status`` filters as ``statusFilter`` does. With ``limit``, only the
+    newest ``limit``: each machine's listing stops after that many (pages are newest first), so the cost
+    follows the limit, not how many executions there are."""
     paginator = client.get_paginator("list_executions")
+    options: dict[str, Any] = {"statusFilter": status} if status else {}
+    if limit is not None:
+        options["PaginationConfig"] = {"MaxItems": limit, "PageSize": min(max(limit, 1), 1000)}
     rows = [
         {**row, "workflow": machine["name"]}
         for machine in machines
-        for page in paginator.paginate(stateMachineArn=machine["stateMachineArn"],
-                                       **({"statusFilter": status} if status else {}))
+        for page in paginator.paginate(stateMachineArn=machine["stateMachineArn"], **options)
         for row in page["executions"]
     ]
     rows.sort(key=lambda row: row["startDate"], reverse=True)
-    return rows
+    return rows if limit is None else rows[:limit]
 
 
 def _owner(event: dict[str, Any], owners: dict[int, str]) -> str | None:

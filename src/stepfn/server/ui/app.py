@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -46,7 +47,11 @@ def _error(status: int, message: str) -> Response:
 
 
 class ConsoleApi:
-    """The handlers; ``client`` has boto3's stepfunctions interface, ``home`` is ``$STEPFN_HOME``."""
+    """The handlers; ``client`` has boto3's stepfunctions interface, ``home`` is ``$STEPFN_HOME``.
+
+    They read the store, files and the client, all blocking, so they are plain functions, which Starlette runs
+    on its thread pool: as coroutines they would hold the event loop, and every other request (``/ping``
+    included) would wait for the slowest listing."""
 
     def __init__(self, client: Any, home: Path) -> None:
         self.client = client
@@ -55,7 +60,7 @@ class ConsoleApi:
     def _machines(self) -> list[dict[str, Any]]:
         return read_state_machines(self.client)
 
-    async def workflows(self, request: Request) -> Response:
+    def workflows(self, request: Request) -> Response:
         rows = []
         for machine in self._machines():
             described = self.client.describe_state_machine(stateMachineArn=machine["stateMachineArn"])
@@ -63,17 +68,23 @@ class ConsoleApi:
             rows.append({**machine, "states": len(definition.get("States", {})), "definition": definition})
         return _reply(rows)
 
-    async def executions(self, request: Request) -> Response:
+    def executions(self, request: Request) -> Response:
         wanted = request.query_params.get("workflow")
         machines = [m for m in self._machines() if not wanted or wanted in (m["name"], m["stateMachineArn"])]
-        rows = read_executions(self.client, machines)
-        return _reply(rows[: int(request.query_params.get("limit", 200))])
+        try:
+            limit = max(1, min(int(request.query_params.get("limit", 200)), 10_000))
+        except ValueError:
+            return _error(400, "limit must be a number")
+        return _reply(read_executions(self.client, machines, limit=limit))
 
     async def start(self, request: Request) -> Response:
         try:
             body = await request.json()
         except ValueError:
             return _error(400, "body must be JSON")
+        return await run_in_threadpool(self._start, body)
+
+    def _start(self, body: Any) -> Response:
         machine = next((m for m in self._machines() if body.get("workflow") in (m["name"], m["stateMachineArn"])), None)
         if machine is None:
             return _error(404, f"no workflow {body.get('workflow')!r}")
@@ -83,7 +94,7 @@ class ConsoleApi:
             kwargs["name"] = body["name"]
         return _reply(self.client.start_execution(**kwargs))
 
-    async def execution(self, request: Request) -> Response:
+    def execution(self, request: Request) -> Response:
         arn = request.path_params["arn"]
         try:
             described = self.client.describe_execution(executionArn=arn)
@@ -109,7 +120,7 @@ class ConsoleApi:
             "events": events,
         })
 
-    async def job(self, request: Request) -> Response:
+    def job(self, request: Request) -> Response:
         kind, name = request.path_params["kind"], request.path_params["name"]
         if kind not in JOB_KINDS or not re.fullmatch(r"[A-Za-z0-9-]{1,63}", name):
             return _error(404, "no such job")
@@ -122,7 +133,7 @@ class ConsoleApi:
         definitions = (record or {}).get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
         return _reply({"record": record, "log": log[-200_000:], "metrics": metric_series(log, definitions)})
 
-    async def endpoints(self, request: Request) -> Response:
+    def endpoints(self, request: Request) -> Response:
         return _reply(RecordStore(self.home).list("endpoint"))
 
 
