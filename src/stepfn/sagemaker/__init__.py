@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from . import image_uris, s3
+from . import deserializers, image_uris, s3, serializers
 from ._frameworks import (
     HuggingFace,
     HuggingFaceModel,
@@ -66,6 +66,15 @@ from .estimator import (
 from .inputs import FileSystemInput, ShuffleConfig, TrainingInput, s3_input
 from .model import FrameworkModel, Model, PipelineModel, build_model_request, model_request
 from .model_monitor import DataCaptureConfig
+from .predictor import (
+    HuggingFacePredictor,
+    Predictor,
+    PyTorchPredictor,
+    RealTimePredictor,
+    SKLearnPredictor,
+    TensorFlowPredictor,
+    XGBoostPredictor,
+)
 from .processing import (
     NetworkConfig,
     ProcessingInput,
@@ -127,6 +136,7 @@ __all__ = [
     "FrameworkModel",
     "HuggingFace",
     "HuggingFaceModel",
+    "HuggingFacePredictor",
     "HyperparameterTuner",
     "IPInsights",
     "IntegerParameter",
@@ -136,18 +146,22 @@ __all__ = [
     "NetworkConfig",
     "Object2Vec",
     "PipelineModel",
+    "Predictor",
     "ProcessingInput",
     "ProcessingOutput",
     "Processor",
     "ProfilerConfig",
     "PyTorch",
     "PyTorchModel",
+    "PyTorchPredictor",
     "RandomCutForest",
+    "RealTimePredictor",
     "RecordSet",
     "RequestValidationError",
     "Rule",
     "SKLearn",
     "SKLearnModel",
+    "SKLearnPredictor",
     "SKLearnProcessor",
     "ScriptProcessor",
     "Session",
@@ -155,12 +169,14 @@ __all__ = [
     "TensorBoardOutputConfig",
     "TensorFlow",
     "TensorFlowModel",
+    "TensorFlowPredictor",
     "TrainingInput",
     "Transformer",
     "WarmStartConfig",
     "WarmStartTypes",
     "XGBoost",
     "XGBoostModel",
+    "XGBoostPredictor",
     "base_name_from_image",
     "build_endpoint_config_request",
     "build_endpoint_request",
@@ -169,6 +185,7 @@ __all__ = [
     "build_training_job_request",
     "build_transform_job_request",
     "build_tuning_job_request",
+    "deserializers",
     "endpoint_config_request",
     "endpoint_request",
     "from_sagemaker",
@@ -180,6 +197,7 @@ __all__ = [
     "rule_configs",
     "s3",
     "s3_input",
+    "serializers",
     "training_request",
     "transform_request",
     "tuning_request",

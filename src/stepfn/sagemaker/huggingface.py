@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from ._frameworks import HuggingFace, HuggingFaceModel
+from .predictor import HuggingFacePredictor
 
-__all__ = ["HuggingFace", "HuggingFaceModel"]
+__all__ = ["HuggingFace", "HuggingFaceModel", "HuggingFacePredictor"]

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from ._frameworks import PyTorch, PyTorchModel
+from .predictor import PyTorchPredictor
 
-__all__ = ["PyTorch", "PyTorchModel"]
+__all__ = ["PyTorch", "PyTorchModel", "PyTorchPredictor"]

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from stepfn._partitions import partition_for_region
 
 from ._objects import ObjectBackend, inside, object_backend
+from ._runtime import delete_endpoint, delete_endpoint_models, runtime_client
 
 __all__ = [
     "Session",
@@ -160,6 +161,21 @@ class Session:
     def list_s3_files(self, bucket: str, key_prefix: str) -> list[str]:
         """The keys of the objects under ``key_prefix``."""
         return [key for key, _ in self._objects().iter_keys(bucket, key_prefix)]
+
+    # -- endpoints (what Predictor calls; local endpoints, or SageMaker for a boto3-built session) ------------
+
+    @property
+    def sagemaker_runtime_client(self) -> Any:
+        """A client with sagemaker-runtime's ``invoke_endpoint``."""
+        return runtime_client(self.boto_session, self.boto_region_name if self.boto_session is not None else None)
+
+    def delete_endpoint(self, endpoint_name: str, delete_endpoint_config: bool = False) -> None:
+        region = self.boto_region_name if self.boto_session is not None else None
+        delete_endpoint(self.boto_session, region, endpoint_name, with_config=delete_endpoint_config)
+
+    def delete_models_of_endpoint(self, endpoint_name: str) -> None:
+        region = self.boto_region_name if self.boto_session is not None else None
+        delete_endpoint_models(self.boto_session, region, endpoint_name)
 
     def __repr__(self) -> str:
         return f"Session(region_name={self._region_name!r}, default_bucket={self._default_bucket!r})"

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from ._frameworks import SKLearn, SKLearnModel, SKLearnProcessor
+from .predictor import SKLearnPredictor
 
-__all__ = ["SKLearn", "SKLearnModel", "SKLearnProcessor"]
+__all__ = ["SKLearn", "SKLearnModel", "SKLearnPredictor", "SKLearnProcessor"]

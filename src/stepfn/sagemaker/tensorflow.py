@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from ._frameworks import TensorFlow, TensorFlowModel
+from .predictor import TensorFlowPredictor
 
-__all__ = ["TensorFlow", "TensorFlowModel"]
+__all__ = ["TensorFlow", "TensorFlowModel", "TensorFlowPredictor"]

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from ._frameworks import XGBoost, XGBoostModel
+from .predictor import XGBoostPredictor
 
-__all__ = ["XGBoost", "XGBoostModel"]
+__all__ = ["XGBoost", "XGBoostModel", "XGBoostPredictor"]
