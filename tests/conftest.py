@@ -70,4 +70,7 @@ def stepfn_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     # Framework jobs run in stepfn's own Python here: building each image's environment is tested on its own
     # (tests/local/test_job_environments.py), not once per test home.
     monkeypatch.setenv("STEPFN_JOB_ENV", "host")
+    # Unit tests run executions in their own process (and the subprocesses they start inherit it); the tests
+    # of the control plane itself (tests/control) remove this to use the default, as a user does.
+    monkeypatch.setenv("STEPFN_IN_PROCESS", "1")
     yield home

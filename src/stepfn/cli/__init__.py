@@ -24,10 +24,26 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _client() -> Any:
+def _reader() -> Any:
+    """A client for the commands that only look: it reads the store and never resumes, claims or changes an
+    execution (nor starts the control plane)."""
     from stepfn.workflow.local_client import LocalStepFunctionsClient
 
-    return LocalStepFunctionsClient()
+    return LocalStepFunctionsClient(resume=False)
+
+
+def _client() -> Any:
+    """The client for the commands that act: executions run in the home's control plane (or in this process
+    with STEPFN_IN_PROCESS=1)."""
+    from stepfn.workflow.workflow import local_client
+
+    return local_client()
+
+
+def _in_process(client: Any) -> bool:
+    from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+    return isinstance(client, LocalStepFunctionsClient)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,11 +70,12 @@ def _deploy(client: Any, name: str, definition: dict[str, Any]) -> str:
 @click.option("--input", "input_", metavar="JSON|@FILE", help="Execution input (JSON text or @file).")
 @click.option("--name", help="Execution name (default: generated).")
 @click.option("--progress/--no-progress", default=None, help="Live table (default: when stdout is a terminal).")
-def run(target: str, input_: str | None, name: str | None, progress: bool | None) -> None:
-    """Run FILE[:WORKFLOW] on the local engine, showing each state as it runs."""
-    from stepfn.cli.watch import print_summary, watch_execution
-    from stepfn.local.lambdas import allow_lambda_path
+@click.option("--stop-on-interrupt", is_flag=True, help="Ctrl-C stops the execution instead of detaching.")
+def run(target: str, input_: str | None, name: str | None, progress: bool | None, stop_on_interrupt: bool) -> None:
+    """Run FILE[:WORKFLOW] on the local engine, showing each state as it runs.
 
+    The execution runs in the home's control plane: Ctrl-C detaches (it goes on; `stepfn attach NAME`
+    follows it again), a second Ctrl-C or --stop-on-interrupt stops it."""
     loaded = load_target(target)
     # 'module:function' Lambda tasks may name modules next to the workflow file (and nothing else).
     allow_lambda_path(split_target(target)[0].resolve().parent)
@@ -80,10 +97,119 @@ def run(target: str, input_: str | None, name: str | None, progress: bool | None
     # soft_wrap: the terminal may fold the line, but no newline lands inside the name when it is copied.
     console.print(f"started execution {execution_name} of {loaded.name} (stepfn show {execution_name})",
                   highlight=False, soft_wrap=True)
+    # In-process, the run dies with this process: Ctrl-C can only stop it.
+    _follow(client, started["executionArn"], progress, stop_on_interrupt or _in_process(client))
+
+
+def _follow(client: Any, arn: str, progress: bool | None, stop_on_interrupt: bool) -> None:
+    """Watch ``arn`` to its end and exit 0 when it succeeded; Ctrl-C detaches, or stops it (a second Ctrl-C
+    within a few seconds, or ``stop_on_interrupt``)."""
+    import time
+
+    from stepfn.cli.watch import print_summary, watch_execution
+
     live = console.is_terminal if progress is None else progress
-    described, events = watch_execution(client, started["executionArn"], console=console, live=live)
+    name = arn.rsplit(":", 1)[-1]
+    try:
+        described, events = watch_execution(client, arn, console=console, live=live)
+    except KeyboardInterrupt:
+        if not stop_on_interrupt:
+            console.print(f"\ndetaching: {name} goes on in the background. Press Ctrl-C again within 3 seconds "
+                          "to stop it.", highlight=False)
+            try:
+                time.sleep(3)
+            except KeyboardInterrupt:
+                stop_on_interrupt = True
+        if not stop_on_interrupt:
+            console.print(f"follow it: stepfn attach {name}\nstop it:   stepfn stop {name}\n"
+                          f"see it:    stepfn show {name}", highlight=False)
+            sys.exit(130)
+        client.stop_execution(executionArn=arn, error="Interrupted", cause="Ctrl-C in stepfn run")
+        console.print(f"stopped {name}", highlight=False)
+        sys.exit(130)
     print_summary(console, described, events)
     sys.exit(0 if described["status"] == "SUCCEEDED" else 1)
+
+
+@cli.command()
+@click.argument("execution")
+@click.option("--progress/--no-progress", default=None, help="Live table (default: when stdout is a terminal).")
+def attach(execution: str, progress: bool | None) -> None:
+    """Follow a running execution (ARN or name) until it ends; Ctrl-C detaches again."""
+    reader = _reader()
+    _follow(reader, _resolve_execution(reader, execution), progress, stop_on_interrupt=False)
+
+
+@cli.command()
+@click.argument("execution")
+@click.option("--error", default=None, help="Error name recorded in ExecutionAborted.")
+@click.option("--cause", default=None, help="Cause recorded in ExecutionAborted.")
+def stop(execution: str, error: str | None, cause: str | None) -> None:
+    """Stop a running execution (ARN or name), its running jobs included."""
+    client = _client()
+    arn = _resolve_execution(_reader(), execution)
+    params = {key: value for key, value in (("error", error), ("cause", cause)) if value is not None}
+    client.stop_execution(executionArn=arn, **params)
+    client.wait_for_execution(arn, timeout=60)
+    described = _reader().describe_execution(executionArn=arn)
+    console.print(f"{described['name']}: {described['status']}", highlight=False)
+
+
+@cli.command()
+@click.argument("execution")
+@click.option("--follow/--no-follow", default=False, help="Watch it until it ends.")
+def redrive(execution: str, follow: bool) -> None:
+    """Redrive a FAILED, TIMED_OUT or ABORTED execution from where it stopped (RedriveExecution)."""
+    client = _client()
+    arn = _resolve_execution(_reader(), execution)
+    client.redrive_execution(executionArn=arn)
+    console.print(f"redriven {arn}", highlight=False)
+    if follow:
+        _follow(client, arn, None, stop_on_interrupt=False)
+
+
+@cli.command()
+@click.argument("execution")
+@click.option("--from", "from_state", metavar="STATE",
+              help="Start at this top-level state (default: the state it failed in, else the first).")
+@click.option("--name", help="Name of the new execution (default: EXECUTION-rerun-XXXXXX).")
+@click.option("--follow/--no-follow", default=True, help="Watch the new execution until it ends.")
+def rerun(execution: str, from_state: str | None, name: str | None, follow: bool) -> None:
+    """A new execution that reuses what ran before STATE and runs STATE and what follows, with fresh job names.
+
+    STATE gets the input it had in EXECUTION; the states before it do not run again. Fix the script, then
+    `stepfn rerun NAME --from Train`."""
+    client = _client()
+    arn = _resolve_execution(_reader(), execution)
+    params = {"executionArn": arn}
+    if from_state:
+        params["fromState"] = from_state
+    if name:
+        params["name"] = name
+    started = client.rerun_execution(**params)
+    console.print(f"rerunning from {started['fromState']}: {started['executionArn']}", highlight=False)
+    if follow:
+        _follow(client, started["executionArn"], None, stop_on_interrupt=False)
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Stop the service even while executions run (they resume when "
+              "it next starts).")
+def down(force: bool) -> None:
+    """Stop the control plane of this stepfn home (it starts again when a client needs it)."""
+    from stepfn.workflow._control import stop_service
+
+    home = _reader().home
+    answer = stop_service(home, force=force)
+    if answer is None:
+        console.print(f"no control plane runs for {home}", highlight=False)
+    elif answer["stopped"]:
+        console.print(f"stopped the control plane for {home}", highlight=False)
+    else:
+        err_console.print(f"{len(answer['running'])} execution(s) running; stop them first, or pass --force "
+                          f"(they resume when the control plane next starts): {', '.join(answer['running'])}",
+                          highlight=False)
+        sys.exit(1)
 
 
 @cli.command()
@@ -92,7 +218,7 @@ def run(target: str, input_: str | None, name: str | None, progress: bool | None
 @click.option("--limit", default=50, show_default=True)
 def executions(workflow: str | None, status: str | None, limit: int) -> None:
     """List executions, newest first."""
-    client = _client()
+    client = _reader()
     machines = read_state_machines(client)
     if workflow:
         machines = [m for m in machines if workflow in (m["name"], m["stateMachineArn"])]
@@ -178,7 +304,7 @@ def show(execution: str, everything: bool, last: int) -> None:
     latest history events."""
     from stepfn.cli.watch import print_document, print_summary, states_table
 
-    client = _client()
+    client = _reader()
     arn = _resolve_execution(client, execution)
     described = client.describe_execution(executionArn=arn)
     latest = client.get_execution_history(executionArn=arn, reverseOrder=True,

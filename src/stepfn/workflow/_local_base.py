@@ -98,6 +98,9 @@ class LocalClientBase:
     as Step Functions Local does.
     """
 
+    runs_locally = True
+    """Marks stepfn's local clients (this one, ControlPlaneClient): Workflow stages local code into ``home``."""
+
     def __init__(
         self,
         home: Path | str | None = None,
@@ -146,6 +149,10 @@ class LocalClientBase:
     def resume_orphans(self) -> list[str]:
         """Resume the executions whose owning process died; returns their ARNs."""
         return self._runner.resume_orphans()
+
+    def running_executions(self) -> set[str]:
+        """The ARNs of the executions this client's engine is running now."""
+        return self._runner.running()
 
     def wait_for_execution(self, execution_arn: str, timeout: float | None = None) -> bool:
         """Block until the execution has ended (True) or ``timeout`` seconds passed (False).

@@ -86,12 +86,16 @@ class ExecutionOperations(LocalClientBase):
             type=machine.type, status="RUNNING", start_date=now_utc(), definition=definition, input=text,
             role_arn=role, version_arn=version_arn, alias_arn=alias_arn, trace_header=params.get("traceHeader"),
         )
+        return self._launch(record, op, mock=mock)
+
+    def _launch(self, record: ExecutionRecord, op: str, *, mock: Any = None) -> dict[str, Any]:
+        """Record a new execution and run it on the engine."""
         try:
             self.store.create_execution(record)
         except RecordExists:
             existing = self.store.get_execution(record.arn)
             # StartExecution is idempotent for a RUNNING execution with the same name and input.
-            if existing.status == "RUNNING" and existing.input == text:
+            if existing.status == "RUNNING" and existing.input == record.input:
                 return self._ok({"executionArn": existing.arn, "startDate": existing.start_date})
             raise self._error("ExecutionAlreadyExists", f"Execution Already Exists: '{record.arn}'", op) from None
         try:
@@ -101,6 +105,41 @@ class ExecutionOperations(LocalClientBase):
             self.store.finish_execution(record.arn, status="FAILED", stop_date=now_utc(), error="States.Runtime",
                                         cause=str(error))
         return self._ok({"executionArn": record.arn, "startDate": record.start_date})
+
+    def rerun_execution(self, *, executionArn: str, fromState: str | None = None,
+                        name: str | None = None) -> dict[str, Any]:
+        """stepfn's own operation, with no AWS counterpart: a new execution of the same state machine that
+        starts at ``fromState`` (default: the state the execution failed in, else its first) with the input
+        that state had, and gives the SageMaker jobs it creates fresh names (:mod:`stepfn.workflow._rerun`).
+        Returns ``{"executionArn", "startDate", "fromState"}``."""
+        from stepfn.workflow._rerun import RerunError, build_rerun_definition, entered_input, failed_state
+
+        op = "start_execution"
+        record = self._execution(executionArn, op)
+        if record.status == "RUNNING":
+            raise self._error("ValidationException", f"Execution '{record.arn}' is still running: stop it, or "
+                              "wait for it to end, before rerunning it", op)
+        if record.map_run_arn is not None:
+            raise self._error("ValidationException", "Execution is a child of a Map Run: rerun its parent", op)
+        events = self.store.events(record.arn)
+        definition = json.loads(record.definition)
+        state = fromState or failed_state(events, definition) or str(definition["StartAt"])
+        suffix = uuid.uuid4().hex[:6]
+        try:
+            rerun = build_rerun_definition(definition, state, entered_input(events, state), suffix)
+        except RerunError as error:
+            raise self._error("ValidationException", str(error), op) from None
+        name = name or f"{record.name[:66]}-rerun-{suffix}"
+        self._check_name(name, op)
+        machine = self._machine(record.state_machine_arn, op)
+        kind = "express" if machine.type == "EXPRESS" else "execution"
+        response = self._launch(ExecutionRecord(
+            arn=self._arn(f"{kind}:{machine.name}:{name}"), state_machine_arn=machine.arn, name=name,
+            type=record.type, status="RUNNING", start_date=now_utc(), definition=json.dumps(rerun),
+            input=record.input, role_arn=record.role_arn, version_arn=record.version_arn,
+        ), op)
+        response["fromState"] = state
+        return response
 
     def start_sync_execution(self, **params: Any) -> dict[str, Any]:
         op = "start_sync_execution"

@@ -132,12 +132,12 @@ class Execution:
         None; it also issues an :class:`ExecutionFailedWarning` naming the failed state and the error, so a
         script that prints the result does not silently print ``None``.
         """
-        from stepfn.workflow.local_client import LocalStepFunctionsClient
-
         response = self.describe()
+        # The local clients can block until the end; boto3 (AWS, moto, `stepfn serve`) is polled.
+        wait_for_execution = getattr(self.client, "wait_for_execution", None)
         while wait and response["status"] == "RUNNING":
-            if isinstance(self.client, LocalStepFunctionsClient):
-                self.client.wait_for_execution(self.execution_arn)
+            if wait_for_execution is not None:
+                wait_for_execution(self.execution_arn)
             else:
                 time.sleep(1)
             response = self.describe()

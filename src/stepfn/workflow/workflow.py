@@ -26,21 +26,27 @@ from stepfn.workflow.widgets import WorkflowGraphWidget, WorkflowsTableWidget
 
 logger = logging.getLogger("stepfn")
 
-_local_clients: dict[Path, Any] = {}
+_local_clients: dict[tuple[Path, bool], Any] = {}
 _local_clients_lock = threading.Lock()
 
 
 def local_client(home: Path | str | None = None) -> Any:
-    """The process-wide LocalStepFunctionsClient for ``home`` (default ``$STEPFN_HOME``): one engine and
-    one set of lease renewals per store, however many Workflow objects use it."""
+    """The process-wide local client for ``home`` (default ``$STEPFN_HOME``), one per home and process.
+
+    A :class:`~stepfn.workflow.local_client.ControlPlaneClient`: executions run in the home's control plane
+    and outlive this process. With ``STEPFN_IN_PROCESS=1`` (unit tests, the engine benchmark) a
+    :class:`~stepfn.workflow.local_client.LocalStepFunctionsClient` that runs them in this process instead."""
     from stepfn.store import default_home
-    from stepfn.workflow.local_client import LocalStepFunctionsClient
+    from stepfn.workflow._control import in_process_requested
+    from stepfn.workflow.local_client import ControlPlaneClient, LocalStepFunctionsClient
 
     key = Path(home if home is not None else default_home()).resolve()
+    in_process = in_process_requested()
     with _local_clients_lock:
-        client = _local_clients.get(key)
+        client = _local_clients.get((key, in_process))
         if client is None:
-            client = _local_clients[key] = LocalStepFunctionsClient(key)
+            client = LocalStepFunctionsClient(key) if in_process else ControlPlaneClient(key)
+            _local_clients[(key, in_process)] = client
         return client
 
 
@@ -201,9 +207,7 @@ class Workflow:
         store where the definition expects it (sagemaker v2 uploaded it there; ``_stage_code``)."""
         text: str = self.definition.to_json(pretty=self.format_json)
         if not _is_botocore_client(self.client):
-            from stepfn.workflow.local_client import LocalStepFunctionsClient
-
-            if isinstance(self.client, LocalStepFunctionsClient):
+            if getattr(self.client, "runs_locally", False):  # either local client: code goes to its home
                 from stepfn.workflow._stage_code import stage_local_entry_points
 
                 stage_local_entry_points(self.definition, self.client.home)

@@ -1,0 +1,331 @@
+"""The local control plane: the one process per stepfn home that runs its executions.
+
+    python -m stepfn.server.control --home HOME [--idle-seconds 600]
+
+Clients start it on demand (:func:`stepfn.workflow._control.ensure_service`); it serves the ``stepfn serve``
+app (:func:`stepfn.server.create_app`) on a unix socket, mode 0600, so it is reachable only by this user on
+this machine and needs no token. Its executions run on its own :class:`LocalStepFunctionsClient`, which
+resumes, when the service starts and then every ``RESUME_SECONDS``, the executions whose process died (a
+previous service, or an in-process client), through the store's owner compare-and-set.
+
+It exits after ``--idle-seconds`` with nothing running, no request in flight and no function worker
+attached, or on ``POST /_stepfn/shutdown`` (``stepfn down``). Beside the Step Functions and SageMaker APIs
+it answers, under ``/_stepfn/``:
+
+* ``POST wait`` ``{"executionArn", "timeout"}``: returns once the execution ended or the timeout passed;
+* ``POST functions/poll`` / ``POST functions/result``: a client process serving the functions it registered
+  (``register_function``) takes calls and answers them (activity-worker style);
+* ``POST lambda-paths`` ``{"paths"}``: folders ``module:function`` Lambdas may come from (the clients'
+  :func:`~stepfn.local.lambdas.allow_lambda_path` folders), kept in the home for the next service;
+* ``POST rerun``: :meth:`LocalStepFunctionsClient.rerun_execution`;
+* ``GET status``, ``POST shutdown`` ``{"force"}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from stepfn.workflow._control import socket_path
+
+logger = logging.getLogger("stepfn.control")
+
+DEFAULT_IDLE_SECONDS = 600.0
+IDLE_ENV = "STEPFN_CONTROL_IDLE_SECONDS"
+RESUME_SECONDS = 30.0
+LAMBDA_PATHS_FILE = "control-lambda-paths.json"
+_error_classes: dict[str, type[Exception]] = {}
+
+
+def _remote_error(error_type: str, message: str) -> Exception:
+    """An exception whose class name is the worker's ``errorType``: the Lambda handler names the task's
+    error after the exception's class, so a remote ``ValueError`` fails the task as ``ValueError``."""
+    cls = _error_classes.get(error_type)
+    if cls is None:
+        cls = _error_classes[error_type] = type(error_type, (Exception,), {})
+    return cls(message)
+
+
+class FunctionBroker:
+    """Calls to functions that live in client processes, handed to those processes' workers."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._pending: collections.deque[dict[str, Any]] = collections.deque()
+        self._results: dict[str, dict[str, Any]] = {}
+        self._workers: dict[str, set[str]] = {}  # function name -> worker ids (host:pid:start)
+
+    def poll(self, worker: str, names: list[str], wait: float) -> dict[str, Any] | None:
+        from stepfn.local.lambdas import register_function
+
+        with self._cond:
+            for name in names:
+                if name not in self._workers:
+                    register_function(name, self._proxy(name))
+                self._workers.setdefault(name, set()).add(worker)
+            deadline = time.monotonic() + wait
+            while True:
+                call = next((c for c in self._pending if c["name"] in names), None)
+                if call is not None:
+                    self._pending.remove(call)
+                    call["worker"] = worker
+                    return {key: value for key, value in call.items() if key != "worker"}
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+
+    def result(self, call_id: str, outcome: dict[str, Any]) -> None:
+        with self._cond:
+            self._results[call_id] = outcome
+            self._cond.notify_all()
+
+    def live_workers(self, name: str | None = None) -> set[str]:
+        from stepfn.store._owner import Owner
+
+        with self._cond:
+            candidates = set().union(*self._workers.values()) if name is None else set(self._workers.get(name, ()))
+        live = set()
+        for worker in candidates:
+            host, _, rest = worker.partition(":")
+            pid, _, started = rest.partition(":")
+            if Owner(host, int(pid), started).seems_alive() is not False:
+                live.add(worker)
+        return live
+
+    def _proxy(self, name: str) -> Any:
+        def call_remote(event: Any, context: Any) -> Any:
+            return self.call(name, event, context)
+
+        return call_remote
+
+    def call(self, name: str, event: Any, context: Any) -> Any:
+        """Run ``name`` in a client process that registered it; raises when no live process serves it."""
+        call_id = str(uuid.uuid4())
+        remaining = context.get_remaining_time_in_millis() if context.deadline is not None else None
+        call = {"id": call_id, "name": name, "event": event, "requestId": context.aws_request_id,
+                "functionArn": context.invoked_function_arn, "remainingMillis": remaining}
+        with self._cond:
+            self._pending.append(call)
+            self._cond.notify_all()
+        try:
+            while True:
+                with self._cond:
+                    if self._cond.wait_for(lambda: call_id in self._results, timeout=0.5):
+                        outcome = self._results.pop(call_id)
+                        break
+                if context.control is not None and context.control.cancelled():
+                    raise _remote_error("States.Runtime", f"the call to {name} was cancelled")
+                holder = call.get("worker")
+                if not (self.live_workers(name) if holder is None else self.live_workers(name) & {holder}):
+                    raise _remote_error(
+                        "Lambda.ResourceNotFoundException",
+                        f"Function {name} was registered with register_function in a process that has exited, "
+                        "so nothing serves it now. Keep that process running while the execution needs the "
+                        "function, or name it as 'module:function' so the control plane imports it.")
+        finally:
+            with self._cond, contextlib.suppress(ValueError):
+                self._pending.remove(call)
+        if "error" in outcome:
+            error = outcome["error"]
+            raise _remote_error(str(error.get("errorType") or "Exception"), str(error.get("errorMessage") or ""))
+        return outcome.get("result")
+
+
+class _Activity:
+    """Requests in flight and when the last one ended: what idleness is measured by."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.last = time.monotonic()
+
+    def idle_for(self) -> float:
+        with self.lock:
+            return 0.0 if self.in_flight else time.monotonic() - self.last
+
+
+class _ControlApp:
+    """The ``stepfn serve`` app plus the ``/_stepfn/`` routes, counting requests for the idle timer."""
+
+    def __init__(self, api: ASGIApp, client: Any, broker: FunctionBroker, activity: _Activity) -> None:
+        self.api, self.client, self.broker, self.activity = api, client, broker, activity
+        self.should_exit = threading.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == "/ping":  # "is it up?" is not use
+            await self.api(scope, receive, send)
+            return
+        with self.activity.lock:
+            self.activity.in_flight += 1
+        try:
+            if scope["path"].startswith("/_stepfn/"):
+                response = await self._control(Request(scope, receive))
+                await response(scope, receive, send)
+            else:
+                await self.api(scope, receive, send)
+        finally:
+            with self.activity.lock:
+                self.activity.in_flight -= 1
+                self.activity.last = time.monotonic()
+
+    async def _control(self, request: Request) -> JSONResponse:
+        route = request.url.path.removeprefix("/_stepfn/")
+        body: dict[str, Any] = json.loads(await request.body() or b"{}") if request.method == "POST" else {}
+        if route == "status":
+            return JSONResponse({"pid": os.getpid(), "home": str(self.client.home),
+                                 "running": sorted(self.client.running_executions())})
+        if route == "wait":
+            ended = await run_in_threadpool(self.client.wait_for_execution, body["executionArn"],
+                                            float(body.get("timeout", 20.0)))
+            return JSONResponse({"ended": ended})
+        if route == "functions/poll":
+            call = await run_in_threadpool(self.broker.poll, body["worker"], list(body["names"]),
+                                           min(float(body.get("wait", 10.0)), 30.0))
+            return JSONResponse({"call": call})
+        if route == "functions/result":
+            self.broker.result(body["id"], body)
+            return JSONResponse({})
+        if route == "lambda-paths":
+            allow_lambda_paths(self.client.home, [Path(p) for p in body.get("paths", [])])
+            return JSONResponse({})
+        if route == "rerun":
+            return await run_in_threadpool(self._rerun, body)
+        if route == "shutdown":
+            running = sorted(self.client.running_executions())
+            if running and not body.get("force"):
+                return JSONResponse({"running": running}, status_code=409)
+            self.should_exit.set()
+            return JSONResponse({"running": running})
+        return JSONResponse({"message": f"no such control route {route!r}"}, status_code=404)
+
+
+    def _rerun(self, params: dict[str, Any]) -> JSONResponse:
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self.client.rerun_execution(**params)
+        except ClientError as error:
+            return JSONResponse({"__type": error.response["Error"]["Code"],
+                                 "message": error.response["Error"]["Message"]}, status_code=400)
+        return JSONResponse({"executionArn": answer["executionArn"], "fromState": answer["fromState"],
+                             "startDate": answer["startDate"].isoformat()})
+
+
+def allow_lambda_paths(home: Path, paths: list[Path]) -> None:
+    """Let ``module:function`` Lambdas come from ``paths`` (what the clients' processes allowed, e.g. the
+    folder of ``stepfn run FILE``), here and in every later service of ``home`` (kept in the home)."""
+    from stepfn.local.lambdas import allow_lambda_path, allowed_lambda_paths
+
+    record = home / LAMBDA_PATHS_FILE
+    for path in paths:
+        with contextlib.suppress(ValueError):  # gone, or refused (an installation folder)
+            allow_lambda_path(path)
+    record.write_text(json.dumps([str(p) for p in allowed_lambda_paths()]))
+
+
+def _bind(path: Path) -> socket.socket:
+    """A listening unix socket only this user can connect to (uvicorn's own ``uds`` makes it 0666)."""
+    path.unlink(missing_ok=True)  # a dead service's socket: we hold the home's service lock
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    previous = os.umask(0o177)
+    try:
+        sock.bind(str(path))
+    finally:
+        os.umask(previous)
+    os.chmod(path, 0o600)
+    sock.listen(128)
+    return sock
+
+
+def serve(home: Path, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> int:
+    """Run the control plane of ``home`` until idle or shut down; 0, or 3 when another one already runs."""
+    home = home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "control.pid", "a+") as lock:  # held for the service's life: one service per home
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"a stepfn control plane already runs for {home}", file=sys.stderr)
+            return 3
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        _serve_locked(home, idle_seconds)
+    return 0
+
+
+def _serve_locked(home: Path, idle_seconds: float) -> None:
+    import uvicorn
+
+    from stepfn.server.app import create_app
+    from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+    with contextlib.suppress(OSError, ValueError):
+        allow_lambda_paths(home, [Path(p) for p in json.loads((home / LAMBDA_PATHS_FILE).read_text())])
+    path = socket_path(home)
+    sock = _bind(path)
+    client = LocalStepFunctionsClient(home, resume=True)
+    broker = FunctionBroker()
+    activity = _Activity()
+    app = _ControlApp(create_app(home, no_token=True, stepfunctions_client=client), client, broker, activity)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=300))
+
+    def watch() -> None:
+        last_resume = time.monotonic()
+        while not server.should_exit:
+            time.sleep(0.5)
+            if app.should_exit.is_set():
+                server.should_exit = True
+                return
+            if time.monotonic() - last_resume > RESUME_SECONDS:
+                last_resume = time.monotonic()
+                client.resume_orphans()
+            busy = client.running_executions() or broker.live_workers()
+            if not busy and activity.idle_for() > idle_seconds:
+                logger.warning("stepfn control plane for %s: idle for %.0fs, exiting", home, idle_seconds)
+                server.should_exit = True
+                return
+
+    threading.Thread(target=watch, name="stepfn-control-idle", daemon=True).start()
+    logger.warning("stepfn control plane for %s listening on %s (pid %d)", home, path, os.getpid())
+    try:
+        server.run(sockets=[sock])
+    finally:
+        path.unlink(missing_ok=True)
+        client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stepfn.server.control", description=__doc__.splitlines()[0])
+    parser.add_argument("--home", required=True, type=Path)
+    parser.add_argument("--idle-seconds", type=float,
+                        default=float(os.environ.get(IDLE_ENV) or DEFAULT_IDLE_SECONDS))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return serve(args.home, args.idle_seconds)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = ["DEFAULT_IDLE_SECONDS", "IDLE_ENV", "FunctionBroker", "main", "serve"]

@@ -1,0 +1,396 @@
+"""The client side of the local control plane: finding, starting and calling the service of a stepfn home.
+
+On the local backend an execution belongs to a service process, one per home, not to the script, notebook
+or terminal that started it (as on AWS, where ``execute()`` returns and the run goes on). The service is
+``python -m stepfn.server.control``: the ``stepfn serve`` app on a unix socket in the home (mode 0600, so
+only this user on this machine reaches it, with no token). :class:`ControlPlaneClient` speaks to it with
+botocore's own JSON serializer and parser, as boto3 speaks to AWS, and starts it on demand.
+
+What runs or changes a run goes through the service (StartExecution, StartSyncExecution, StopExecution,
+RedriveExecution, task-token callbacks, UpdateMapRun). Everything else (definitions, versions, aliases, tags,
+listings, descriptions, history, TestState) reads or writes the SQLite store directly: those calls never
+need the service, so ``stepfn executions`` on a home with nothing running starts no process, and a read
+can never resume, claim or change an execution.
+
+Functions registered in this process (``register_function``) are served by this process while it lives:
+a worker thread long-polls the service for calls to them, as Step Functions activity workers do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from stepfn.errors import StepfnError
+
+SOCKET_NAME = "control.sock"
+LOG_NAME = "control.log"
+IN_PROCESS_ENV = "STEPFN_IN_PROCESS"
+"""Set to 1 to run local executions inside the process that starts them (unit tests, the engine benchmark)."""
+START_TIMEOUT_SECONDS = 60.0
+WAIT_CHUNK_SECONDS = 20.0
+ACTING_OPERATIONS = frozenset({
+    "start_execution", "start_sync_execution", "stop_execution", "redrive_execution", "send_task_success",
+    "send_task_failure", "send_task_heartbeat", "update_map_run",
+})
+"""Operations that run or change executions: the service's. The rest go to the store directly."""
+_MAX_UNIX_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
+
+
+def in_process_requested() -> bool:
+    return os.environ.get(IN_PROCESS_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def socket_path(home: Path) -> Path:
+    """Where the service of ``home`` listens: ``<home>/control.sock``, or, when that path is too long for a
+    unix socket, a per-user 0700 folder in the temporary directory named after the home's hash."""
+    home = home.resolve()
+    path = home / SOCKET_NAME
+    if len(os.fsencode(path)) <= _MAX_UNIX_PATH:
+        return path
+    folder = Path(tempfile.gettempdir()) / f"stepfn-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.stat().st_uid != os.getuid() or folder.stat().st_mode & 0o077:
+        raise StepfnError(f"{folder} must be a folder only this user can open (mode 0700)")
+    return folder / f"{hashlib.sha256(os.fsencode(home)).hexdigest()[:24]}.sock"
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path, timeout: float | None) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = str(path)
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def request(path: Path, method: str, url: str, body: bytes = b"", headers: dict[str, str] | None = None,
+            timeout: float | None = 120.0) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request to the service on its socket (a fresh connection)."""
+    connection = _UnixConnection(path, timeout)
+    try:
+        connection.request(method, url, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def service_running(home: Path) -> bool:
+    try:
+        status, _, _ = request(socket_path(home), "GET", "/ping", timeout=5.0)
+    except OSError:
+        return False
+    return status == 200
+
+
+@contextlib.contextmanager
+def _start_lock(home: Path) -> Iterator[None]:
+    """One starter at a time per home, so two clients never start two services."""
+    with open(home / "control.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_service(home: Path, timeout: float = START_TIMEOUT_SECONDS) -> Path:
+    """The socket of ``home``'s service, started first when it is not running; StepfnError if it cannot start."""
+    path = socket_path(home)
+    if service_running(home):
+        return path
+    home.mkdir(parents=True, exist_ok=True)
+    with _start_lock(home):
+        if service_running(home):
+            return path
+        with open(home / LOG_NAME, "ab") as log:
+            # Its own session: Ctrl-C in the terminal that started it, or closing that terminal, leaves it alone.
+            process = subprocess.Popen(
+                [sys.executable, "-m", "stepfn.server.control", "--home", str(home.resolve())],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            )
+        # Reap it when it exits (idle, `stepfn down`) while this process lives, so it leaves no zombie.
+        threading.Thread(target=process.wait, name="stepfn-control-reaper", daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not service_running(home):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise StepfnError(
+                    f"the stepfn control plane for {home} did not start; its log ({home / LOG_NAME}) ends:\n"
+                    + _log_tail(home / LOG_NAME))
+            time.sleep(0.05)
+    return path
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def stop_service(home: Path, *, force: bool = False) -> dict[str, Any] | None:
+    """Ask the service of ``home`` to exit; None when none runs. Refused (``{"running": [...]}``) while
+    executions run, unless ``force``: those then resume when a service next starts."""
+    if not service_running(home):
+        return None
+    status, _, body = request(socket_path(home), "POST", "/_stepfn/shutdown",
+                              json.dumps({"force": force}).encode(), {"Content-Type": "application/json"})
+    answer: dict[str, Any] = json.loads(body)
+    answer["stopped"] = status == 200
+    return answer
+
+
+class ControlPlaneClient:
+    """boto3's ``stepfunctions`` client for the local backend: executions run in the home's control plane.
+
+    ``ControlPlaneClient(home=None, *, region=None)``. Same methods, parameters, responses, paginators and
+    error classes as :class:`~stepfn.workflow.local_client.LocalStepFunctionsClient` (which it uses, without
+    resuming anything, for the store-only operations), so code moves between them and AWS unchanged.
+    """
+
+    runs_locally = True
+
+    def __init__(self, home: Path | str | None = None, *, region: str | None = None) -> None:
+        from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+        self._store_client = LocalStepFunctionsClient(home, region=region, resume=False)
+        self.home: Path = self._store_client.home
+        self.meta = self._store_client.meta
+        self._local = threading.local()
+        self._worker: FunctionWorker | None = None
+        self._worker_lock = threading.Lock()
+        self._shared_paths: list[str] = []
+
+    @property
+    def exceptions(self) -> Any:
+        return self._store_client.exceptions
+
+    @property
+    def socket_path(self) -> Path:
+        return socket_path(self.home)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in ACTING_OPERATIONS:
+            return lambda **params: self._call(name, params)
+        return getattr(self._store_client, name)
+
+    def get_paginator(self, operation_name: str) -> Any:
+        from stepfn.workflow import _local_api as api
+
+        return api.build_paginator(self, operation_name)
+
+    def can_paginate(self, operation_name: str) -> bool:
+        return bool(self._store_client.can_paginate(operation_name))
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+        self._store_client.close()
+
+    # -- calls to the service -------------------------------------------------------------------------------
+
+    def _call(self, python_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        from botocore.parsers import create_parser
+        from botocore.serialize import create_serializer
+
+        from stepfn.workflow import _local_api as api
+
+        api.check_parameters(python_name, params)
+        if python_name in ("start_execution", "start_sync_execution", "redrive_execution"):
+            self._prepare_service()
+        model = api.operation_model(python_name)
+        serialized = create_serializer("json", include_validation=False).serialize_to_request(params, model)
+        headers = {key: str(value) for key, value in serialized["headers"].items()}
+        status, response_headers, body = self._send(serialized["body"], headers)
+        parsed: dict[str, Any] = create_parser("json").parse(
+            {"status_code": status, "headers": response_headers, "body": body}, model.output_shape)
+        if status >= 300:
+            error_class = getattr(api.exceptions(), parsed["Error"]["Code"], None)
+            from botocore.exceptions import ClientError
+
+            raise (error_class or ClientError)(parsed, model.name)
+        return parsed
+
+    def _connection(self) -> _UnixConnection:
+        connection: _UnixConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = _UnixConnection(ensure_service(self.home), timeout=None)
+        return connection
+
+    def _send(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """POST on this thread's kept-alive connection; a connection the service closed (it restarted, or
+        went idle and exited) is opened again, starting the service when it is gone."""
+        for attempt in range(2):
+            reused = getattr(self._local, "connection", None) is not None
+            connection = self._connection()
+            try:
+                connection.request("POST", "/", body=body, headers=headers)
+                response = connection.getresponse()
+                return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                self._local.connection = None
+                if attempt > 0 or not reused:
+                    raise
+        raise AssertionError("unreachable")
+
+    def rerun_execution(self, **params: Any) -> dict[str, Any]:
+        """See :meth:`LocalStepFunctionsClient.rerun_execution`; the new execution runs in the control plane."""
+        from datetime import datetime
+
+        from botocore.exceptions import ClientError
+
+        from stepfn.workflow import _local_api as api
+
+        self._prepare_service()
+        status, _, body = request(ensure_service(self.home), "POST", "/_stepfn/rerun", json.dumps(params).encode(),
+                                  {"Content-Type": "application/json"})
+        answer: dict[str, Any] = json.loads(body)
+        if status >= 300:
+            raise api.client_error(answer.get("__type", "InternalFailure"), answer.get("message", ""),
+                                   "start_execution") if "__type" in answer else ClientError(
+                {"Error": {"Code": "InternalFailure", "Message": body.decode(errors="replace")}}, "RerunExecution")
+        answer["startDate"] = datetime.fromisoformat(answer["startDate"])
+        return answer
+
+    def wait_for_execution(self, execution_arn: str, timeout: float | None = None) -> bool:
+        """Block until the execution has ended (True) or ``timeout`` seconds passed (False)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._store_client.store.get_execution(execution_arn).status != "RUNNING":
+                return True
+            remaining = WAIT_CHUNK_SECONDS if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            chunk = min(remaining, WAIT_CHUNK_SECONDS)
+            if not service_running(self.home):
+                time.sleep(min(chunk, 0.1))  # nobody runs it now; it resumes when a service starts
+                continue
+            try:
+                request(self.socket_path, "POST", "/_stepfn/wait",
+                        json.dumps({"executionArn": execution_arn, "timeout": chunk}).encode(),
+                        {"Content-Type": "application/json"}, timeout=chunk + 30)
+            except OSError:
+                time.sleep(0.1)
+
+    # -- functions registered in this process ---------------------------------------------------------------
+
+    def _prepare_service(self) -> None:
+        """Before starting a run: the service may import ``module:function`` Lambdas from the folders this
+        process allowed, and this process serves the functions it registered."""
+        from stepfn.local.lambdas import allowed_lambda_paths, registered_functions
+
+        paths = sorted(str(path) for path in allowed_lambda_paths())
+        if paths and paths != self._shared_paths:
+            request(ensure_service(self.home), "POST", "/_stepfn/lambda-paths", json.dumps({"paths": paths}).encode(),
+                    {"Content-Type": "application/json"})
+            self._shared_paths = paths
+        if not registered_functions():
+            return
+        with self._worker_lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = FunctionWorker(self.home)
+                self._worker.start()
+
+
+class FunctionWorker(threading.Thread):
+    """Runs this process's registered functions for the service, while this process lives.
+
+    Long-polls ``/_stepfn/functions/poll`` with the names registered now; runs each call as the local Lambda
+    runtime does (``fn(event, context)``) and posts the result or the error document back.
+    """
+
+    def __init__(self, home: Path) -> None:
+        super().__init__(name="stepfn-function-worker", daemon=True)
+        self.home = home
+        from stepfn.store._owner import current_owner
+
+        self.worker_id = current_owner().token
+
+    def run(self) -> None:
+        from stepfn.local.lambdas import registered_functions
+
+        while True:
+            names = sorted(registered_functions())
+            try:
+                status, _, body = request(
+                    ensure_service(self.home), "POST", "/_stepfn/functions/poll",
+                    json.dumps({"worker": self.worker_id, "names": names, "wait": 10.0}).encode(),
+                    {"Content-Type": "application/json"}, timeout=60.0)
+            except (OSError, StepfnError):
+                time.sleep(1.0)
+                continue
+            call = json.loads(body).get("call") if status == 200 else None
+            if call is None:
+                continue
+            outcome = self._run(call)
+            with contextlib.suppress(OSError):
+                request(socket_path(self.home), "POST", "/_stepfn/functions/result",
+                        json.dumps({"id": call["id"], **outcome}).encode(), {"Content-Type": "application/json"})
+
+    @staticmethod
+    def _run(call: dict[str, Any]) -> dict[str, Any]:
+        from stepfn.local.lambdas import LambdaContext, resolve_function
+
+        try:
+            _, fn = resolve_function(call["name"])
+        except StepfnError as error:
+            return {"error": {"errorType": "Lambda.ResourceNotFoundException", "errorMessage": str(error),
+                              "stackTrace": []}}
+        remaining = call.get("remainingMillis")
+        context = LambdaContext(
+            function_name=call["name"], invoked_function_arn=call.get("functionArn", ""),
+            aws_request_id=call.get("requestId", ""),
+            deadline=time.monotonic() + remaining / 1000 if remaining is not None else None,
+        )
+        try:
+            import inspect
+
+            takes_context = len(inspect.signature(fn).parameters) >= 2
+        except (TypeError, ValueError):
+            takes_context = True
+        try:
+            result = fn(call["event"], context) if takes_context else fn(call["event"])
+            return {"result": json.loads(json.dumps(result))}
+        except Exception as error:  # every exception a function raises is a Lambda function error
+            frames = traceback.extract_tb(error.__traceback__)[1:]
+            return {"error": {"errorType": type(error).__name__, "errorMessage": str(error),
+                              "stackTrace": traceback.format_list(frames)}}
+
+
+__all__ = [
+    "ACTING_OPERATIONS",
+    "IN_PROCESS_ENV",
+    "ControlPlaneClient",
+    "FunctionWorker",
+    "ensure_service",
+    "in_process_requested",
+    "service_running",
+    "socket_path",
+    "stop_service",
+]

@@ -1,0 +1,116 @@
+"""Executions belong to the home's control plane, not to the process that started them (issue 15 item 1)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from control_support import TrainingProject, process_alive, service_pid, wait_until
+
+from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+pytestmark = pytest.mark.timeout(240)
+
+NOTEBOOK = textwrap.dedent(
+    """
+    import runpy, sys, time
+    namespace = runpy.run_path("pipeline.py")
+    workflow = namespace["workflow"]
+    workflow.create_or_update()
+    execution = workflow.execute(name="nb-run", inputs={"JobName": "nb-job"})
+    print(type(workflow.client).__name__, flush=True)
+    starts = sys.argv[1]
+    import pathlib
+    deadline = time.time() + 120
+    while not pathlib.Path(starts).exists() and time.time() < deadline:
+        time.sleep(0.1)
+    print("exiting mid-training", flush=True)
+    """
+)
+
+
+def read_status(home: Path, name: str) -> str:
+    reader = LocalStepFunctionsClient(home, resume=False)
+    try:
+        arn = f"arn:aws:states:us-east-1:123456789012:execution:training-pipeline:{name}"
+        return str(reader.describe_execution(executionArn=arn)["status"])
+    finally:
+        reader.close()
+
+
+def test_a_notebook_that_exits_mid_training_leaves_the_job_running_to_completion(
+        project: TrainingProject, user_home: Path) -> None:
+    client = subprocess.run([sys.executable, "-c", NOTEBOOK, str(project.starts)], cwd=project.root,
+                            capture_output=True, text=True, timeout=180)
+    assert client.returncode == 0, client.stderr
+    assert client.stdout.splitlines() == ["ControlPlaneClient", "exiting mid-training"]
+    assert read_status(user_home, "nb-run") == "RUNNING"  # the client is gone, the run is not
+
+    project.release.touch()
+    wait_until(lambda: read_status(user_home, "nb-run") != "RUNNING", 120, "the execution to end")
+    assert read_status(user_home, "nb-run") == "SUCCEEDED"
+    assert project.start_count() == 1  # trained once, never restarted
+    log = (user_home / "sagemaker" / "logs" / "training-job" / "nb-job.log")
+    if log.exists():
+        assert "Restarting" not in log.read_text()
+
+
+def test_the_next_service_resumes_what_a_killed_one_owned(user_home: Path, tmp_path: Path) -> None:
+    from stepfn.steps import Chain, Pass, Wait
+    from stepfn.workflow import Workflow
+
+    workflow = Workflow("waits", Chain([Pass("A"), Wait("W", seconds=3), Pass("B")]),
+                        role="arn:aws:iam::123456789012:role/x")
+    workflow.create()
+    execution = workflow.execute(name="survivor", inputs={"n": 1})
+    pid = service_pid(user_home)
+    assert pid is not None and process_alive(pid)
+    import os
+    import signal
+
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not process_alive(pid), 10, "the service to die")
+    # Any client that needs the control plane starts a new one, which takes the execution over.
+    second = workflow.execute(name="second", inputs={"n": 2})
+    assert second.get_output(wait=True) == {"n": 2}
+    assert execution.get_output(wait=True) == {"n": 1}
+    assert execution.describe()["status"] == "SUCCEEDED"
+    assert service_pid(user_home) != pid
+
+
+def test_the_service_socket_is_private_and_idle_services_exit(user_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stepfn.steps import Pass
+    from stepfn.workflow import Workflow
+    from stepfn.workflow._control import service_running, socket_path
+
+    monkeypatch.setenv("STEPFN_CONTROL_IDLE_SECONDS", "1")
+    workflow = Workflow("quick", Pass("P"), role="arn:aws:iam::123456789012:role/x")
+    workflow.create()
+    assert not service_running(user_home)  # defining a workflow needs no service
+    assert workflow.execute(inputs={"x": 1}).get_output(wait=True) == {"x": 1}
+    assert socket_path(user_home).stat().st_mode & 0o777 == 0o600
+    wait_until(lambda: not socket_path(user_home).exists(), 30, "the idle service to exit and remove its socket")
+    assert not service_running(user_home)
+
+
+def test_stepfn_down_refuses_while_executions_run_unless_forced(user_home: Path) -> None:
+    from stepfn.steps import Wait
+    from stepfn.workflow import Workflow
+
+    workflow = Workflow("long", Wait("W", seconds=120), role="arn:aws:iam::123456789012:role/x")
+    workflow.create()
+    execution = workflow.execute(name="long-run")
+    down = subprocess.run([sys.executable, "-m", "stepfn", "down"], capture_output=True, text=True, timeout=60)
+    assert down.returncode == 1
+    assert "long-run" in down.stderr and "--force" in down.stderr
+    down = subprocess.run([sys.executable, "-m", "stepfn", "down", "--force"], capture_output=True, text=True,
+                          timeout=60)
+    assert down.returncode == 0, down.stderr
+    assert "stopped the control plane" in down.stdout
+    # Still RUNNING in the store: the next control plane resumes it.
+    assert execution.describe()["status"] == "RUNNING"
+    assert json.loads(execution.describe()["input"]) == {}
