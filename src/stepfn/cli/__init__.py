@@ -76,6 +76,8 @@ def run(target: str, input_: str | None, name: str | None, progress: bool | None
 
     The execution runs in the home's control plane: Ctrl-C detaches (it goes on; `stepfn attach NAME`
     follows it again), a second Ctrl-C or --stop-on-interrupt stops it."""
+    from stepfn.local.lambdas import allow_lambda_path
+
     loaded = load_target(target)
     # 'module:function' Lambda tasks may name modules next to the workflow file (and nothing else).
     allow_lambda_path(split_target(target)[0].resolve().parent)
