@@ -57,7 +57,7 @@ def test_the_registering_process_serves_its_functions(user_home: Path, tmp_path:
     assert output["Payload"] == {"n": 42, "pid": answer["pid"], "function": "double"}
     failed = run_script(tmp_path, 0, "wait")
     assert failed["described"] == "FAILED"
-    assert failed["error"] == "ValueError"  # the function's own exception, as Lambda names it
+    assert failed["error"] == "ValueError", failed  # the function's own exception, as Lambda names it
     assert "zero is not allowed" in str(failed["cause"])
 
 

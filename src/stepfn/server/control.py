@@ -13,8 +13,9 @@ attached, or on ``POST /_stepfn/shutdown`` (``stepfn down``). Beside the Step Fu
 it answers, under ``/_stepfn/``:
 
 * ``POST wait`` ``{"executionArn", "timeout"}``: returns once the execution ended or the timeout passed;
-* ``POST functions/poll`` / ``POST functions/result``: a client process serving the functions it registered
-  (``register_function``) takes calls and answers them (activity-worker style);
+* ``POST functions/register`` / ``functions/poll`` / ``functions/result``: a client process serving the
+  functions it registered (``register_function``) announces them, takes calls and answers them
+  (activity-worker style);
 * ``POST lambda-paths`` ``{"paths"}``: folders ``module:function`` Lambdas may come from (the clients'
   :func:`~stepfn.local.lambdas.allow_lambda_path` folders), kept in the home for the next service;
 * ``POST rerun``: :meth:`LocalStepFunctionsClient.rerun_execution`;
@@ -63,6 +64,15 @@ def _remote_error(error_type: str, message: str) -> Exception:
     return cls(message)
 
 
+def _alive(worker: str) -> bool:
+    """Whether the process ``host:pid:start`` still runs (one on another host counts as alive)."""
+    from stepfn.store._owner import Owner
+
+    host, _, rest = worker.partition(":")
+    pid, _, started = rest.partition(":")
+    return Owner(host, int(pid), started).seems_alive() is not False
+
+
 class FunctionBroker:
     """Calls to functions that live in client processes, handed to those processes' workers."""
 
@@ -72,7 +82,8 @@ class FunctionBroker:
         self._results: dict[str, dict[str, Any]] = {}
         self._workers: dict[str, set[str]] = {}  # function name -> worker ids (host:pid:start)
 
-    def poll(self, worker: str, names: list[str], wait: float) -> dict[str, Any] | None:
+    def register(self, worker: str, names: list[str]) -> None:
+        """``worker`` serves ``names`` from now on (until its process exits)."""
         from stepfn.local.lambdas import register_function
 
         with self._cond:
@@ -80,9 +91,16 @@ class FunctionBroker:
                 if name not in self._workers:
                     register_function(name, self._proxy(name))
                 self._workers.setdefault(name, set()).add(worker)
+
+    def poll(self, worker: str, names: list[str], wait: float) -> dict[str, Any] | None:
+        self.register(worker, names)
+        with self._cond:
             deadline = time.monotonic() + wait
             while True:
                 call = next((c for c in self._pending if c["name"] in names), None)
+                # A poll outlives its client when that process exits mid-poll: a dead worker takes nothing.
+                if call is not None and not _alive(worker):
+                    return None
                 if call is not None:
                     self._pending.remove(call)
                     call["worker"] = worker
@@ -98,17 +116,9 @@ class FunctionBroker:
             self._cond.notify_all()
 
     def live_workers(self, name: str | None = None) -> set[str]:
-        from stepfn.store._owner import Owner
-
         with self._cond:
             candidates = set().union(*self._workers.values()) if name is None else set(self._workers.get(name, ()))
-        live = set()
-        for worker in candidates:
-            host, _, rest = worker.partition(":")
-            pid, _, started = rest.partition(":")
-            if Owner(host, int(pid), started).seems_alive() is not False:
-                live.add(worker)
-        return live
+        return {worker for worker in candidates if _alive(worker)}
 
     def _proxy(self, name: str) -> Any:
         def call_remote(event: Any, context: Any) -> Any:
@@ -134,7 +144,12 @@ class FunctionBroker:
                 if context.control is not None and context.control.cancelled():
                     raise _remote_error("States.Runtime", f"the call to {name} was cancelled")
                 holder = call.get("worker")
-                if not (self.live_workers(name) if holder is None else self.live_workers(name) & {holder}):
+                if holder is not None and not _alive(holder):
+                    with self._cond:  # its process died while running it: another live worker gets it
+                        call.pop("worker", None)
+                        self._pending.append(call)
+                        self._cond.notify_all()
+                if not self.live_workers(name):
                     raise _remote_error(
                         "Lambda.ResourceNotFoundException",
                         f"Function {name} was registered with register_function in a process that has exited, "
@@ -200,6 +215,9 @@ class _ControlApp:
             call = await run_in_threadpool(self.broker.poll, body["worker"], list(body["names"]),
                                            min(float(body.get("wait", 10.0)), 30.0))
             return JSONResponse({"call": call})
+        if route == "functions/register":
+            self.broker.register(body["worker"], list(body["names"]))
+            return JSONResponse({})
         if route == "functions/result":
             self.broker.result(body["id"], body)
             return JSONResponse({})

@@ -310,9 +310,15 @@ class ControlPlaneClient:
             request(ensure_service(self.home), "POST", "/_stepfn/lambda-paths", json.dumps({"paths": paths}).encode(),
                     {"Content-Type": "application/json"})
             self._shared_paths = paths
-        if not registered_functions():
+        names = sorted(registered_functions())
+        if not names:
             return
         with self._worker_lock:
+            # Announced before the run starts, so its first call finds this process (the worker's first
+            # poll may come later).
+            request(ensure_service(self.home), "POST", "/_stepfn/functions/register",
+                    json.dumps({"worker": FunctionWorker.worker_id(), "names": names}).encode(),
+                    {"Content-Type": "application/json"})
             if self._worker is None or not self._worker.is_alive():
                 self._worker = FunctionWorker(self.home)
                 self._worker.start()
@@ -328,9 +334,13 @@ class FunctionWorker(threading.Thread):
     def __init__(self, home: Path) -> None:
         super().__init__(name="stepfn-function-worker", daemon=True)
         self.home = home
+
+    @staticmethod
+    def worker_id() -> str:
+        """This process (host:pid:start), so that the service can tell when it has exited."""
         from stepfn.store._owner import current_owner
 
-        self.worker_id = current_owner().token
+        return current_owner().token
 
     def run(self) -> None:
         from stepfn.local.lambdas import registered_functions
@@ -340,7 +350,7 @@ class FunctionWorker(threading.Thread):
             try:
                 status, _, body = request(
                     ensure_service(self.home), "POST", "/_stepfn/functions/poll",
-                    json.dumps({"worker": self.worker_id, "names": names, "wait": 10.0}).encode(),
+                    json.dumps({"worker": self.worker_id(), "names": names, "wait": 10.0}).encode(),
                     {"Content-Type": "application/json"}, timeout=60.0)
             except (OSError, StepfnError):
                 time.sleep(1.0)
