@@ -10,6 +10,7 @@ hundred megabytes each; they run with ``STEPFN_TEST_FRAMEWORK_ENVS=1``:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -70,6 +71,14 @@ def env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def image_envs(env_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("STEPFN_JOB_ENV", "image")
+    monkeypatch.setenv("STEPFN_ENV_DIR", str(env_dir))
+    return env_dir
+
+
+@pytest.fixture
+def default_envs(env_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """What a user gets: no STEPFN_JOB_ENV (the test suite's fixture sets host)."""
+    monkeypatch.delenv("STEPFN_JOB_ENV")
     monkeypatch.setenv("STEPFN_ENV_DIR", str(env_dir))
     return env_dir
 
@@ -142,6 +151,20 @@ def test_sklearn_processor_runs_in_the_image_environment(stepfn_home: Path, imag
     assert store.get_bytes("s3://bucket/versions/v.txt") == b"1.2.1"
 
 
+def test_by_default_a_framework_stepfns_python_has_runs_there(stepfn_home: Path, default_envs: Path) -> None:
+    """The default (auto) keeps training and serving in one Python where stepfn's has the framework: stepfn's
+    model server loads what the job pickled."""
+    store = ObjectStore(stepfn_home / "s3")
+    jobs = TrainingJobs(stepfn_home)
+    record = jobs.run(_job(store, "sk-default", {"train.py": SHOW_VERSIONS}))
+    assert record["TrainingJobStatus"] == "Completed", record.get("FailureReason")
+    seen = json.loads((jobs.job_dir("sk-default").model / "seen.json").read_text())
+    assert seen["sklearn"] == metadata.version("scikit-learn") and seen["executable"] == sys.executable
+    assert ("stepfn: the job runs in stepfn's own Python, which has sklearn (STEPFN_JOB_ENV=image runs it in the "
+            "sklearn 1.2-1 image's own environment)") in jobs.log_path("sk-default").read_text()
+    assert "building the" not in jobs.log_path("sk-default").read_text()
+
+
 def test_offline_the_error_names_what_is_missing(
         stepfn_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STEPFN_JOB_ENV", "image")
@@ -201,7 +224,10 @@ open(os.path.join(os.environ["SM_MODEL_DIR"], "version"), "w").write(tf.__versio
     (f"{DLC}/tensorflow-training:2.16-cpu-py310", TENSORFLOW_TRAIN, "2.16.2"),
 ], ids=["pytorch-2.3", "tensorflow-2.16"])
 def test_framework_estimators_run_without_the_framework_in_stepfns_environment(
-        image: str, script: str, version: str, stepfn_home: Path, image_envs: Path) -> None:
+        image: str, script: str, version: str, stepfn_home: Path, default_envs: Path) -> None:
+    module = "torch" if "pytorch" in image else "tensorflow"
+    if importlib.util.find_spec(module) is not None:
+        pytest.skip(f"stepfn's Python has {module}: by default the job runs there")
     store = ObjectStore(stepfn_home / "s3")
     jobs = TrainingJobs(stepfn_home)
     name = "fw-" + image.rsplit("/", 1)[1].split(":")[0] + "-" + version.replace(".", "-")
@@ -211,4 +237,5 @@ def test_framework_estimators_run_without_the_framework_in_stepfns_environment(
     assert record["TrainingJobStatus"] == "Completed", record.get("FailureReason")
     # "+cpu" from PyTorch's CPU index; PyPI's build (where that index cannot be reached) has no suffix
     assert (jobs.job_dir(name).model / "version").read_text().split("+")[0] == version
+    assert f"stepfn: the job runs in the {module.replace('torch', 'pytorch')} " in jobs.log_path(name).read_text()
     assert record["FinalMetricDataList"][0]["Value"] < 0.05  # it really trained

@@ -1,8 +1,15 @@
 """Framework environments: a job of a framework image runs in a Python environment that matches the image.
 
-``STEPFN_JOB_ENV`` chooses: ``image`` (the default) runs a framework estimator's, model's or processor's code in a
-virtual environment holding the image's Python and pinned packages (:mod:`stepfn.local.sagemaker.frameworks`),
-built once with ``uv`` and shared by every job; ``host`` runs it in stepfn's own Python, as before.
+``STEPFN_JOB_ENV`` chooses where a framework estimator's or processor's code runs:
+
+* ``image``: in a virtual environment holding the image's Python and pinned packages
+  (:mod:`stepfn.local.sagemaker.frameworks`), built once with ``uv`` and shared by every job;
+* ``host``: in stepfn's own Python, as before;
+* ``auto`` (the default): in stepfn's own Python when it has the framework (``sklearn``, ``xgboost``, ``torch``,
+  ``tensorflow``), else in the image's environment. A model trained there is served by stepfn's model server,
+  which runs in stepfn's Python: where stepfn's Python has the framework, training in it too keeps the two
+  versions the same (a scikit-learn 1.2 pickle does not load in scikit-learn 1.9); where it has not, serving
+  could not have worked before either, and training now can.
 
 Environments live under ``$STEPFN_ENV_DIR`` (default ``$STEPFN_HOME/envs``), one directory per table row
 (``sklearn-1.2-1-py3.9-cpu-<digest>``), marked complete only once built, and built under a file lock so that jobs
@@ -21,8 +28,10 @@ import contextlib
 import fcntl
 import glob
 import hashlib
+import importlib.util
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import time
@@ -64,10 +73,13 @@ class JobEnvironment:
         return self.python.parent
 
 
+_MODULES = {"sklearn": "sklearn", "xgboost": "xgboost", "pytorch": "torch", "tensorflow": "tensorflow"}
+
+
 def job_env_mode() -> str:
-    mode = os.environ.get(JOB_ENV, "").strip().lower() or "image"
-    if mode not in ("image", "host"):
-        raise JobEnvironmentError(f"{JOB_ENV}={mode!r}: use image (the default) or host")
+    mode = os.environ.get(JOB_ENV, "").strip().lower() or "auto"
+    if mode not in ("auto", "image", "host"):
+        raise JobEnvironmentError(f"{JOB_ENV}={mode!r}: use auto (the default), image or host")
     return mode
 
 
@@ -103,10 +115,15 @@ def spec_for_image(image: str) -> FrameworkEnvironment | None:
 
 def environment_for_image(image: str, progress: Progress) -> JobEnvironment | None:
     """The environment a job of ``image`` runs in (built now if needed), or None for stepfn's own Python."""
-    if job_env_mode() == "host":
+    mode = job_env_mode()
+    if mode == "host":
         return None
     spec = spec_for_image(image)
     if spec is None:
+        return None
+    if mode == "auto" and importlib.util.find_spec(_MODULES[spec.framework]) is not None:
+        progress(f"stepfn: the job runs in stepfn's own Python, which has {_MODULES[spec.framework]} "
+                 f"({JOB_ENV}=image runs it in the {spec.framework} {spec.version} image's own environment)")
         return None
     root = ensure_environment(spec, progress)
     return JobEnvironment(root / "bin" / "python", True, root, spec)
@@ -123,11 +140,19 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _summary(tail: list[str]) -> str:
+    """uv's error and its innermost cause, from the last lines it printed."""
+    errors = [line for line in tail if "error" in line.lower() and "cause:" not in line]
+    causes = [line.strip() for line in tail if "cause:" in line]
+    return " / ".join([*(errors[-1:] or tail[-1:]), *causes[-1:]])
+
+
 def _run_uv(args: list[str], progress: Progress, *, cwd: Path | None = None) -> tuple[int, list[str]]:
     """Run uv, passing each line it prints to ``progress``; returns its exit code and its last lines."""
     env = dict(os.environ)
     env.pop("VIRTUAL_ENV", None)  # uv would install into the environment stepfn runs in
     env.setdefault("UV_NO_PROGRESS", "1")  # progress bars are for terminals; the lines are enough in a log
+    env.setdefault("UV_NATIVE_TLS", "1")  # the system's certificates, as pip uses them (a company CA included)
     process = subprocess.Popen([uv_binary(), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=env, cwd=cwd, stdin=subprocess.DEVNULL)
     assert process.stdout is not None
@@ -147,9 +172,15 @@ def find_python(version: str) -> str | None:
                                capture_output=True, text=True, timeout=60, check=False)
         if found.returncode == 0 and found.stdout.strip():
             return found.stdout.strip()
-    roots = [os.environ.get("PYENV_ROOT", ""), os.path.expanduser("~/.pyenv")]
-    for root in filter(None, roots):
-        candidates = sorted(glob.glob(os.path.join(root, "versions", f"{version}.*", "bin", f"python{version}")))
+    # pyenv's and uv's own installs, under $HOME and under the account's home (a clean environment may point
+    # HOME elsewhere; the interpreters are still on this machine).
+    homes = {os.path.expanduser("~"), pwd.getpwuid(os.getuid()).pw_dir}
+    patterns = [os.path.join(os.environ.get("PYENV_ROOT", "/nonexistent"), "versions", f"{version}.*")]
+    for home in sorted(homes):
+        patterns += [os.path.join(home, ".pyenv", "versions", f"{version}.*"),
+                     os.path.join(home, ".local", "share", "uv", "python", f"cpython-{version}.*")]
+    for pattern in patterns:
+        candidates = sorted(glob.glob(os.path.join(pattern, "bin", f"python{version}")))
         if candidates:
             return candidates[-1]
     return None
@@ -169,14 +200,17 @@ def ensure_environment(spec: FrameworkEnvironment, progress: Progress) -> Path:
         if root.exists():
             shutil.rmtree(root)  # a build that did not finish
         python = find_python(spec.python)
-        code, tail = _run_uv(["venv", "--relocatable", "--seed", "--python", python or spec.python, str(root)], progress)
+        code, tail = _run_uv(["venv", "--relocatable", "--python", python or spec.python, str(root)], progress)
         if code != 0:
             shutil.rmtree(root, ignore_errors=True)
+            if python is not None:
+                raise JobEnvironmentError(f"cannot make a virtual environment with {python}: {_summary(tail)}")
             raise JobEnvironmentError(
                 f"Python {spec.python} (the {spec.framework} {spec.version} image's) is not on this machine and uv "
-                f"could not download it: {' / '.join(tail[-3:])}. Install it (uv python install {spec.python}, "
+                f"could not download it: {_summary(tail)}. Install it (uv python install {spec.python}, "
                 f"pyenv, your package manager), or set {JOB_ENV}=host to run the job in stepfn's own Python.")
-        args = ["pip", "install", "--python", str(root / "bin" / "python"), *spec.packages]
+        # pip too: the SDK's processing driver (runproc.sh) runs `pip install -r requirements.txt` itself.
+        args = ["pip", "install", "--python", str(root / "bin" / "python"), "pip", *spec.packages]
         index = ["--extra-index-url", spec.index] if spec.index else []  # before PyPI: CPU builds, no CUDA
         code, tail = _run_uv([*args, *index], progress)
         if code != 0 and spec.index and any(spec.index.split("/")[2] in line for line in tail):
@@ -187,7 +221,7 @@ def ensure_environment(spec: FrameworkEnvironment, progress: Progress) -> Path:
             shutil.rmtree(root, ignore_errors=True)
             raise JobEnvironmentError(
                 f"cannot install the {spec.framework} {spec.version} packages ({' '.join(spec.packages)}) for "
-                f"Python {spec.python}: {' / '.join(tail[-3:])}. They come from PyPI"
+                f"Python {spec.python}: {_summary(tail)}. They come from PyPI"
                 f"{' and ' + spec.index if spec.index else ''}: connect once (uv caches them), point uv at a "
                 f"mirror (UV_INDEX_URL, UV_FIND_LINKS), or set {JOB_ENV}=host.")
         (root / _COMPLETE).write_text(json.dumps({
