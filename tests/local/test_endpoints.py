@@ -94,6 +94,16 @@ def test_script_mode_endpoint_serves_user_handlers(home: Path, sklearn_model: tu
 
     [listed] = list_endpoints(home)
     assert listed["EndpointStatus"] == "InService" and listed["Url"].startswith("http://127.0.0.1:")
+    # A web page reaching the model server (rebound DNS name, or any cross-origin request) is refused.
+    import httpx
+
+    rows = json.dumps({"rows": features[:1].tolist()})
+    for headers in ({"Host": "attacker.example"}, {"Origin": "http://attacker.example"}):
+        refused = httpx.post(listed["Url"] + "/invocations", content=rows,
+                             headers={"Content-Type": "application/json", **headers})
+        assert refused.status_code == 403 and httpx.get(listed["Url"] + "/ping", headers=headers).status_code == 403
+    assert httpx.post(listed["Url"] + "/invocations", content=rows,
+                      headers={"Content-Type": "application/json", "Host": "localhost"}).status_code == 200
 
 
 def test_endpoint_survives_the_creating_process(home: Path, sklearn_model: tuple[str, Any, np.ndarray]) -> None:

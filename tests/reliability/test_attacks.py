@@ -32,6 +32,9 @@ ROLE = "arn:aws:iam::123456789012:role/StepFunctionsRole"
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 SFN = {"X-Amz-Target": "AWSStepFunctions.CreateStateMachine", "Content-Type": "application/x-amz-json-1.0"}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# The dev extra installs the AWS CLI next to this interpreter, which need not be on PATH.
+AWS_CLI = str(Path(sys.executable).with_name("aws")) if Path(sys.executable).with_name("aws").exists() \
+    else shutil.which("aws")
 
 
 @dataclass
@@ -305,6 +308,40 @@ def test_object_keys_leaving_the_store_are_refused_over_http(start_server: Calla
     assert planted == [] and not Path("/tmp/stepfn-attack-escape.txt").exists()
 
 
+@pytest.mark.parametrize(("bucket", "key"), [("bucket", "../../server-token"), ("..", "server-token"),
+                                           ("bucket", "/etc/hostname"), ("bucket", "a/../../../server-token")])
+def test_a_map_cannot_read_or_write_outside_the_store(start_server: Callable[..., Served], bucket: str,
+                                                      key: str) -> None:
+    """ItemReader and ResultWriter locations go through the same key checks as S3 tasks: the home's own
+    token file, two levels up from a bucket, stays unreadable."""
+    served = start_server("serve")
+    sfn = served.sfn()
+    processor = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "P",
+                 "States": {"P": {"Type": "Pass", "End": True}}}
+    reader = {"StartAt": "M", "States": {"M": {"Type": "Map", "End": True, "ItemProcessor": processor,
+                                               "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                                                              "ReaderConfig": {"InputType": "CSV",
+                                                                               "CSVHeaderLocation": "GIVEN",
+                                                                               "CSVHeaders": ["line"]},
+                                                              "Parameters": {"Bucket": bucket, "Key": key}}}}}
+    writer = {"StartAt": "M", "States": {"M": {"Type": "Map", "End": True, "ItemProcessor": processor,
+                                               "ItemsPath": "$.items",
+                                               "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                                                                "Parameters": {"Bucket": bucket, "Prefix": key}}}}}
+    for name, definition in (("reader", reader), ("writer", writer)):
+        arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+        started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": [{"secret": "planted"}]}))
+        described = _wait(sfn, started["executionArn"])
+        assert described["status"] == "FAILED", (name, described.get("output"))
+        assert described["error"] == {"reader": "States.ItemReaderFailed", "writer": "States.ResultWriterFailed"}[name]
+        assert served.token not in json.dumps(described, default=str)
+        history = sfn.get_execution_history(executionArn=described["executionArn"], maxResults=1000)
+        assert served.token not in json.dumps(history, default=str)
+    planted = [p for p in served.home.parent.rglob("*") if p.is_file() and b"planted" in p.read_bytes()
+               and "stepfn.db" not in p.name]
+    assert planted == []
+
+
 def _plain_tar(members: list[tuple[str, bytes]]) -> str:
     """An uncompressed tar as text: every byte of it is ASCII, so it travels as a JSON string Body."""
     buffer = io.BytesIO()
@@ -360,20 +397,21 @@ def test_boto3_works_with_the_printed_settings(start_server: Callable[..., Serve
     assert [m["name"] for m in own.list_state_machines()["stateMachines"]] == ["fine"]
 
 
-@pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed (pip install awscli)")
+@pytest.mark.skipif(AWS_CLI is None, reason="the AWS CLI is not installed (pip install awscli)")
 def test_the_aws_cli_works_with_the_printed_exports(start_server: Callable[..., Served]) -> None:
     served = start_server("serve")
     exports = next(line for line in served.lines if line.strip().startswith("export "))
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update(dict(item.split("=", 1) for item in exports.split()[1:]))
     definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
-    created = subprocess.run(["aws", "stepfunctions", "create-state-machine", "--name", "cli", "--definition",
+    assert AWS_CLI is not None
+    created = subprocess.run([AWS_CLI, "stepfunctions", "create-state-machine", "--name", "cli", "--definition",
                               definition, "--role-arn", ROLE], env=env, capture_output=True, text=True, timeout=120)
     assert created.returncode == 0, created.stderr
-    listed = subprocess.run(["aws", "stepfunctions", "list-state-machines"], env=env, capture_output=True, text=True,
+    listed = subprocess.run([AWS_CLI, "stepfunctions", "list-state-machines"], env=env, capture_output=True, text=True,
                             timeout=120)
     assert [m["name"] for m in json.loads(listed.stdout)["stateMachines"]] == ["cli"]
-    refused = subprocess.run(["aws", "stepfunctions", "list-state-machines"],
+    refused = subprocess.run([AWS_CLI, "stepfunctions", "list-state-machines"],
                              env={**env, "AWS_ACCESS_KEY_ID": "wrong"}, capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "UnrecognizedClientException" in refused.stderr
 

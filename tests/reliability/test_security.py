@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from stepfn.engine import Engine
 from stepfn.errors import StepfnError, StoreError
 from stepfn.local.objectstore import ObjectStore
 from stepfn.local.s3 import handlers as s3_handlers
+from stepfn.local.sagemaker.images import UnknownImageError, resolve_image
 from stepfn.local.sagemaker.jobdir import safe_extract
 from stepfn.local.sagemaker.training import TrainingJobs
 from stepfn.server import create_server_client
@@ -159,6 +161,44 @@ def test_a_sourcedir_with_an_escaping_member_fails_the_job_and_writes_nothing_ou
     assert not list(stepfn_home.rglob("escape.py")) and not list(stepfn_home.parent.glob("escape.py"))
 
 
+@pytest.mark.parametrize("image", ["--volume=/:/host", "-v", "--privileged", "my algo", "algo;touch x", ""])
+def test_a_requested_image_never_becomes_a_docker_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         image: str) -> None:
+    # `docker run ... <image> train`: a TrainingImage such as "--volume=/:/host" would mount the host's root.
+    fake_docker = tmp_path / "bin" / "docker"
+    fake_docker.parent.mkdir()
+    fake_docker.write_text("#!/bin/sh\nexit 0\n")
+    fake_docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_docker.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("STEPFN_DOCKER", "1")
+    with pytest.raises(UnknownImageError):
+        resolve_image(image, script_mode=False, home=tmp_path)
+    valid = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-algo:1@sha256:" + "a" * 64
+    assert resolve_image(valid, script_mode=False, home=tmp_path).kind == "docker"
+
+
+@pytest.mark.parametrize("program", ["../outside.py", "../../outside", "/tmp/stepfn-outside-program.py", "sub/../../outside.py"])
+def test_entry_points_stay_inside_their_code_directory(tmp_path: Path, program: str) -> None:
+    from stepfn.local.sagemaker.inference import InferenceError, _load_program
+    from stepfn.local.sagemaker.scriptmode import ScriptModeError, validate_entry_point
+
+    code = tmp_path / "model" / "code"
+    code.mkdir(parents=True)
+    marker = tmp_path / "marker"
+    planted = f"open({str(marker)!r}, 'w').write('ran')\n"
+    for path in (tmp_path / "model" / "outside.py", tmp_path / "model" / "outside", tmp_path / "outside.py",
+                 Path("/tmp/stepfn-outside-program.py")):
+        path.write_text(planted)
+    try:
+        with pytest.raises(InferenceError, match="outside the model's code directory"):
+            _load_program(code, program)  # a model's SAGEMAKER_PROGRAM
+        with pytest.raises(ScriptModeError, match="invalid entry point"):
+            validate_entry_point(program)  # a training job's sagemaker_program
+    finally:
+        Path("/tmp/stepfn-outside-program.py").unlink()
+    assert not marker.exists()
+
+
 # -- environment -------------------------------------------------------------------------------------------------
 
 
@@ -188,7 +228,9 @@ def test_a_training_script_does_not_see_the_parents_secrets(stepfn_home: Path,
 DANGEROUS_CALLS = {"eval", "exec", "compile", "__import__"}
 DANGEROUS_ATTRIBUTES = {("pickle", "loads"), ("pickle", "load"), ("marshal", "loads"), ("marshal", "load"),
                         ("os", "system"), ("os", "popen"), ("yaml", "load"), ("yaml", "unsafe_load"),
-                        ("shelve", "open"), ("dill", "loads"), ("cloudpickle", "loads")}
+                        ("shelve", "open"), ("dill", "loads"), ("cloudpickle", "loads"),
+                        # Running code picked by a name or a path: each use is reviewed below.
+                        ("importlib", "import_module"), ("runpy", "run_path"), ("runpy", "run_module")}
 
 
 # Reviewed uses, by file and kind (not line, which moves): none of them reads a request or a definition.
@@ -197,6 +239,17 @@ ALLOWED = {
     # (pickle first, then the native format); request bodies are decoded with allow_pickle=False.
     ("local/sagemaker/inference.py", "imports a deserializer that runs code"),
     ("local/sagemaker/inference.py", "pickle.load()"),
+    # Names from constant tables in stepfn itself: the SageMaker families, the local backends.
+    ("sagemaker/__init__.py", "importlib.import_module()"),
+    ("local/__init__.py", "importlib.import_module()"),
+    # module:function Lambda targets: only modules under the user's allowed folders, checked before they run
+    # (test_a_function_name_never_reaches_code_outside_the_allowed_folders and the attacks over HTTP).
+    ("local/lambdas.py", "importlib.import_module()"),
+    ("local/lambdas.py", "exec_module()"),
+    # The model's own entry point (SAGEMAKER_PROGRAM), inside its code directory, as the serving toolkit does.
+    ("local/sagemaker/inference.py", "exec_module()"),
+    # `stepfn run FILE`: the user's own program, named on their command line.
+    ("cli/loading.py", "runpy.run_path()"),
 }
 
 
@@ -217,6 +270,8 @@ def _findings(path: Path) -> list[str]:
         if isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name) \
                 and (function.value.id, function.attr) in DANGEROUS_ATTRIBUTES:
             found.append(f"{path}:{node.lineno}: {function.value.id}.{function.attr}()")
+        if isinstance(function, ast.Attribute) and function.attr == "exec_module":  # loader.exec_module(module)
+            found.append(f"{path}:{node.lineno}: exec_module()")
         for keyword in node.keywords:  # subprocess(..., shell=True) hands a string to /bin/sh
             if keyword.arg == "shell" and not (isinstance(keyword.value, ast.Constant) and keyword.value.value is False):
                 found.append(f"{path}:{node.lineno}: shell=...")
@@ -234,8 +289,9 @@ def test_no_source_file_evaluates_strings_or_unpickles() -> None:
 
 def test_the_scanner_sees_what_it_looks_for(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
-    sample.write_text("import pickle\nimport subprocess\neval(x)\npickle.loads(b)\nsubprocess.run(c, shell=True)\n")
-    assert len(_findings(sample)) == 4
+    sample.write_text("import pickle\nimport subprocess\neval(x)\npickle.loads(b)\nsubprocess.run(c, shell=True)\n"
+                      "importlib.import_module(name)\nspec.loader.exec_module(module)\n")
+    assert len(_findings(sample)) == 6
 
 
 def test_no_source_file_names_an_all_interfaces_address() -> None:

@@ -44,6 +44,8 @@ _FRAMEWORK_PATTERN = re.compile(
     r"[a-z0-9-]*|sagemaker-chainer|sagemaker-rl-[a-z0-9-]*|pytorch-training-neuronx?|autogluon-training)$"
 )
 
+_DOCKER_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]*(@sha256:[0-9a-f]{64})?")
+
 
 @dataclass(frozen=True)
 class Runtime:
@@ -168,6 +170,9 @@ def resolve_image(image: str, *, script_mode: bool, home: Path | None = None) ->
             )
         return Runtime("script", image, repository)
     if os.environ.get("STEPFN_DOCKER", "1") != "0" and shutil.which("docker"):
+        # The image is one argument of `docker run`: a request's "--volume=/:/host" must not become an option.
+        if not _DOCKER_REFERENCE.fullmatch(image):
+            raise UnknownImageError(f"{image!r} is not a container image reference (registry/name[:tag][@digest])")
         return Runtime("docker", image, repository, command=("docker",))
     if repository in _AMAZON_ALGORITHMS:
         raise UnknownImageError(

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 from stepfn._extras import needs_extra, require_extra
 
@@ -339,6 +340,9 @@ def _load_program(code_dir: Path, program: str) -> ModuleType:
     path = code_dir / program
     if not path.suffix:
         path = path.with_suffix(".py")
+    # SAGEMAKER_PROGRAM comes from the CreateModel request: it may name only a file of the model's own code.
+    if not path.resolve().is_relative_to(code_dir.resolve()):
+        raise InferenceError(f"Entry point {program} is outside the model's code directory {code_dir}")
     if not path.is_file():
         raise InferenceError(f"Entry point {program} not found in {code_dir}")
     # The toolkit puts the code directory on sys.path so the program can import its sibling modules.
@@ -430,6 +434,17 @@ class Variant:
 # -- the routes (the transport, workers and readiness are modelserver.py's) ----------------------------
 
 
+def _from_this_machine(headers: dict[str, str]) -> bool:
+    """Whether a request names this machine as its Host and comes from no web page (no Origin): a page that
+    rebinds its DNS name to 127.0.0.1 or calls cross-origin gets 403, as from ``stepfn serve``
+    (stepfn.server.auth)."""
+    try:
+        host = urlsplit("//" + headers.get("host", "")).hostname
+    except ValueError:
+        return False
+    return host in ("localhost", "127.0.0.1", "::1") and "origin" not in headers
+
+
 @dataclass(frozen=True)
 class Reply:
     """What the model server writes back: status, content type, body and any extra headers."""
@@ -471,6 +486,8 @@ class Models:
 
     def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         """Answer one request; ``headers`` has lower-cased names. Never raises: a failure is a 4xx/5xx reply."""
+        if not _from_this_machine(headers):
+            return Reply(403, b"request refused: only programs on this machine may call a local endpoint")
         if method == "GET" and path == "/ping":
             return Reply(200)
         if method == "GET" and path == "/execution-parameters":
