@@ -91,7 +91,7 @@ def test_each_reply_leaves_in_one_write(server: ModelServer) -> None:
     alone (and, with Nagle's algorithm on, the body a delayed ACK later)."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         for _ in range(5):
-            sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 3\r\n\r\nabc")
+            sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\nContent-Length: 3\r\n\r\nabc")
             first = b""
             while b"ABC" not in first:
                 chunk = sock.recv(65536)
