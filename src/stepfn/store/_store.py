@@ -11,6 +11,7 @@ transaction, so the row and its history can never disagree, even when the proces
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import threading
@@ -67,20 +68,27 @@ def _to_row(record: Any) -> dict[str, Any]:
     return row
 
 
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
+
+
 def _from_row(cls: type[R], row: sqlite3.Row) -> R:
-    keys = row.keys()
+    # The row's columns that are the record's fields (a listing reads a few); field names cached per class,
+    # since a page builds a hundred of these.
+    wanted = _field_names(cls)
     values: dict[str, Any] = {}
-    for f in fields(cls):  # type: ignore[arg-type]
-        if f.name not in keys:
+    for name in row.keys():  # noqa: SIM118 (iterating a sqlite3.Row yields its values)
+        if name not in wanted:
             continue
-        value = row[f.name]
-        if value is not None and f.name in _JSON_COLUMNS:
+        value = row[name]
+        if value is not None and name in _JSON_COLUMNS:
             value = loads(value)
-        elif value is not None and f.name in _DATE_COLUMNS:
+        elif value is not None and name in _DATE_COLUMNS:
             value = parse_datetime(value)
-        elif f.name in _BOOL_COLUMNS:
+        elif name in _BOOL_COLUMNS:
             value = bool(value)
-        values[f.name] = value
+        values[name] = value
     return cls(**values)
 
 
@@ -302,8 +310,10 @@ class Store:
         never shift the later pages (no repeats, no gaps)."""
         clauses: list[str] = []
         params: list[Any] = []
+        # "+status": never the status index, which would read every execution of that status and sort them;
+        # the listing index (state machine, seq) gives a page in order.
         for column, value in (
-            ("state_machine_arn", state_machine_arn), ("status", status),
+            ("state_machine_arn", state_machine_arn), ("+status", status),
             ("version_arn", version_arn), ("alias_arn", alias_arn), ("map_run_arn", map_run_arn),
         ):
             if value is not None:
