@@ -53,10 +53,9 @@ def test_validation_and_compilation_agree_on_a_nested_state_language() -> None:
 @pytest.mark.parametrize(
     ("inner", "message"),
     [
-        ({"Type": "Pass", "Next": "Nowhere"},
-         "$.States.P.Branches[0].States.A: transition to unknown state 'Nowhere'"),
+        ({"Type": "Pass", "Next": "Nowhere"}, "$.States.P.Branches[0].States.A.Next: Missing 'Next' target: 'Nowhere'"),
         ({"Type": "Pass", "InputPath": "$.[", "End": True}, "$.States.P.Branches[0].States.A.InputPath"),
-        ({"Type": "Teleport", "End": True}, "$.States.P.Branches[0].States.A.Type: unknown state type 'Teleport'"),
+        ({"Type": "Teleport", "End": True}, "$.States.P.Branches[0].States.A.Type: Type must be one of Pass"),
     ],
 )
 def test_compile_errors_name_the_nested_state_by_its_path(inner: dict[str, Any], message: str) -> None:
@@ -65,3 +64,21 @@ def test_compile_errors_name_the_nested_state_by_its_path(inner: dict[str, Any],
     with pytest.raises(DefinitionError) as info:
         compile_definition(definition)
     assert str(info.value).startswith(message)
+
+
+def test_the_engine_refuses_what_no_interpreter_can_run_and_runs_what_only_create_refuses() -> None:
+    # Structure is refused with every problem listed, by the validator's rules (the builders do not re-check).
+    broken = {"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Next": "Gone",
+              "Retry": [{"ErrorEquals": [], "BackoffRate": 0.5}], "Catch": [{"ErrorEquals": ["States.ALL"]}]},
+        "C": {"Type": "Choice", "Choices": []}}}
+    with pytest.raises(DefinitionError) as info:
+        compile_definition(broken)
+    message = str(info.value)
+    for where in ("$.States.T.Resource", "$.States.T.Next", "$.States.T.Retry[0].ErrorEquals",
+                  "$.States.T.Retry[0].BackoffRate", "$.States.T.Catch[0].Next", "$.States.C.Choices"):
+        assert where in message
+    # What only CreateStateMachine refuses (here: a state with neither Next nor End) still runs.
+    lenient = {"StartAt": "P", "States": {"P": {"Type": "Pass"}}}
+    assert validate_definition(lenient) != []
+    assert compile_definition(lenient).states["P"].next is None

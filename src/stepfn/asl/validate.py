@@ -37,6 +37,32 @@ def validate_definition(definition: dict[str, Any] | str | bytes) -> list[Diagno
     return validator.diagnostics
 
 
+# What an interpreter cannot run past: the engine refuses a definition with one of these when it compiles it
+# (``unrunnable_problems``), so its builders need not check the structure again. The other diagnostics (limits,
+# names, what AWS refuses at CreateStateMachine without changing how the states run, such as IntervalSeconds 0
+# or a state with neither Next nor End) are for creating a state machine; the engine runs such a definition.
+_UNRUNNABLE_CODES = frozenset({"INVALID_JSON_DESCRIPTION", "MISSING_TRANSITION_TARGET", "INVALID_CHOICE_RULE"})
+_UNRUNNABLE_FIELDS = frozenset({"States", "StartAt", "Type", "Branches", "ItemProcessor", "Iterator", "Resource",
+                                "Choices", "ErrorEquals", "BackoffRate"})
+
+
+def unrunnable_problems(definition: dict[str, Any], *, transitions: bool = True) -> list[Diagnostic]:
+    """The diagnostics of ``definition`` that no interpreter can run past: its structure (StartAt, States, each
+    state an object of a known Type, Branches, ItemProcessor, Resource, Choice rules, ErrorEquals, BackoffRate,
+    a catcher's Next) and, with ``transitions``, every transition to a state that does not exist."""
+    found = []
+    for diagnostic in validate_definition(definition):
+        if diagnostic.code == "MISSING_TRANSITION_TARGET" and not transitions:
+            continue
+        if diagnostic.code in _UNRUNNABLE_CODES or (diagnostic.code == "SCHEMA_VALIDATION_FAILED" and (
+                diagnostic.field in _UNRUNNABLE_FIELDS
+                or diagnostic.field is None  # a state that is not an object
+                or diagnostic.field.startswith("Branches[")  # a branch that is not an object
+                or (diagnostic.field == "Next" and diagnostic.path.endswith(".Next")))):  # a catcher without Next
+            found.append(diagnostic)
+    return found
+
+
 def check_definition(definition: dict[str, Any] | str | bytes) -> dict[str, Any]:
     """Validate and return the definition as a dict; raise :class:`ValidationError` with every problem."""
     diagnostics = validate_definition(definition)
@@ -798,4 +824,4 @@ class _State:
             self.enum(config, "Transformation", config_path, asl.WRITER_TRANSFORMATIONS)
 
 
-__all__ = ["check_definition", "validate_definition"]
+__all__ = ["check_definition", "unrunnable_problems", "validate_definition"]

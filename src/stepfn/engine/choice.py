@@ -97,8 +97,6 @@ def compile_rule(rule: dict[str, Any], where: str) -> _Predicate:
     if "Not" in rule:
         inner = compile_rule(rule["Not"], f"{where}.Not")
         return lambda sources: not inner(sources)
-    if "Variable" not in rule:
-        raise DefinitionError(f"{where}: a Choice rule needs Variable, And, Or or Not")
     try:
         variable = compile_path(rule["Variable"])
     except PathSyntaxError as exc:
@@ -178,10 +176,6 @@ class ChoiceNode(StateNode):
     rules: tuple[ChoiceRule, ...] = ()
     default: str | None = None
 
-    @property
-    def targets(self) -> list[str]:
-        return [rule.next for rule in self.rules] + ([self.default] if self.default else [])
-
     def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
         if self.jsonata:
             states = frame.states_binding(value)
@@ -231,13 +225,9 @@ def _build_choice(site: StateSite) -> ChoiceNode:
     fields = common_fields(site)
     spec, where, jsonata = site.spec, site.path, site.jsonata
     rules = []
-    for i, rule in enumerate(spec.get("Choices") or []):
+    for i, rule in enumerate(spec["Choices"]):
         at = f"{where}.Choices[{i}]"
-        if "Next" not in rule:
-            raise DefinitionError(f"{at}: a Choice rule needs Next")
         if jsonata:
-            if "Condition" not in rule:
-                raise DefinitionError(f"{at}: a JSONata Choice rule needs Condition")
             condition = rule["Condition"]
             rules.append(ChoiceRule(
                 rule["Next"],
@@ -251,8 +241,6 @@ def _build_choice(site: StateSite) -> ChoiceNode:
                 predicate=compile_rule(rule, at),
                 assign=template(rule["Assign"], at, "Assign") if "Assign" in rule else None,
             ))
-    if not rules:
-        raise DefinitionError(f"{where}.Choices: a Choice state needs at least one rule")
     fields["next"] = None
     return ChoiceNode(rules=tuple(rules), default=spec.get("Default"), **fields)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from stepfn.asl.definition import JSONATA, MachineSite, StateSite, join_path, root_machine, state_sites
+from stepfn.asl.definition import JSONATA, MachineSite, StateSite, root_machine, state_sites
 from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
 from stepfn.asl.paths import (
     RESULT_PATH_DEFAULT,
@@ -33,12 +33,14 @@ from stepfn.asl.paths import (
     compile_reference_path,
     compile_template,
 )
+from stepfn.asl.validate import unrunnable_problems
 from stepfn.errors import DefinitionError, StatesError
 
 if TYPE_CHECKING:
     from stepfn.engine.runtime import Frame
 
-__all__ = ["Graph", "NumberField", "StateNode", "compile_definition", "compile_graph", "number_field"]
+__all__ = ["Graph", "NumberField", "StateNode", "check_runnable", "compile_definition", "compile_graph",
+           "number_field"]
 
 IDENTITY = compile_path("$")
 RUNTIME = "States.Runtime"
@@ -353,37 +355,25 @@ def template(value: Any, where: str, field: str) -> Template:
 
 def compile_graph(machine: MachineSite) -> Graph:
     """Compile a state machine, Parallel branch or Map item processor, walked as the validator walks it
-    (:func:`stepfn.asl.definition.state_sites`; nested machines through ``nested_machines``)."""
-    spec, where = machine.spec, machine.path
-    if not isinstance(spec, dict) or "StartAt" not in spec or not isinstance(spec.get("States"), dict):
-        raise DefinitionError(f"{where}: a state machine needs StartAt and States")
+    (:func:`stepfn.asl.definition.state_sites`; nested machines through ``nested_machines``). The definition
+    has passed :func:`check_runnable`: its structure is not checked again here."""
+    spec = machine.spec
     nodes: dict[str, StateNode] = {}
     blocking = False
     for site in state_sites(machine):
-        if not isinstance(site.spec, dict):
-            raise DefinitionError(f"{site.path}: a state must be an object")
-        kind = site.spec.get("Type")
-        builder = Compiler.builder(kind)
-        if builder is None:
-            raise DefinitionError(f"{site.path}.Type: unknown state type {kind!r}")
-        node = builder(site)
+        node: StateNode = Compiler.builder(site.spec["Type"])(site)
         blocking = blocking or getattr(node, "blocking", False)
         nodes[site.name] = node
-    if spec["StartAt"] not in nodes:
-        raise DefinitionError(f"{where}.StartAt: no state named {spec['StartAt']!r}")
-    for node in nodes.values():
-        for target in node_targets(node):
-            if target not in nodes:
-                raise DefinitionError(f"{join_path(join_path(where, 'States'), node.name)}: transition to unknown "
-                                      f"state {target!r}")
     return Graph(spec["StartAt"], nodes, machine.language == JSONATA, spec.get("TimeoutSeconds"), blocking,
                  '"Assign"' in json.dumps(spec["States"]))
 
 
-def node_targets(node: StateNode) -> list[str]:
-    targets = [node.next] if node.next else []
-    targets.extend(getattr(node, "targets", ()))
-    return targets
+def check_runnable(spec: dict[str, Any], *, transitions: bool = True) -> None:
+    """Refuse, listing every problem, a definition no interpreter can run (``stepfn.asl.validate`` decides,
+    for the engine and for CreateStateMachine alike); ``transitions=False`` for one state tested alone."""
+    problems = unrunnable_problems(spec, transitions=transitions)
+    if problems:
+        raise DefinitionError("; ".join(f"{problem.path}: {problem.message}" for problem in problems))
 
 
 @lru_cache(maxsize=256)
@@ -392,11 +382,10 @@ def _compile_text(text: str) -> Graph:
         spec = json.loads(text)
     except ValueError as exc:
         raise DefinitionError(f"definition is not valid JSON: {exc}") from exc
-    return compile_graph(root_machine(spec)) if isinstance(spec, dict) else _not_object()
-
-
-def _not_object() -> Graph:
-    raise DefinitionError("a definition must be a JSON object")
+    if not isinstance(spec, dict):
+        raise DefinitionError("a definition must be a JSON object")
+    check_runnable(spec)
+    return compile_graph(root_machine(spec))
 
 
 def compile_definition(definition: dict[str, Any] | str) -> Graph:

@@ -45,7 +45,7 @@ from stepfn.engine.protocol import TaskRequest
 from stepfn.engine.retry import RetryingNode, retrying_fields
 from stepfn.engine.runtime import Aborted, AbortScope, Frame, Halt, Variables, format_timestamp
 from stepfn.engine.task import _Control, _invoke, _Waiter, find_handler
-from stepfn.errors import DefinitionError, StatesError
+from stepfn.errors import StatesError
 
 __all__ = ["MapNode", "MapRun", "MapRunObserver"]
 
@@ -617,12 +617,10 @@ def _resolve(field: NumberField | None, frame: Frame, effective: Any, states: di
 def _build_map(site: StateSite) -> MapNode:
     fields = common_fields(site)
     spec, where, jsonata = site.spec, site.path, site.jsonata
-    machines = nested_machines(site)
-    if not machines or not isinstance(machines[0].spec, dict):
-        raise DefinitionError(f"{where}.ItemProcessor: a Map state needs an ItemProcessor")
-    processor_spec = machines[0].spec
+    (machine,) = nested_machines(site)
+    processor_spec = machine.spec
     config = processor_spec.get("ProcessorConfig") or {}
-    processor = compile_graph(machines[0])
+    processor = compile_graph(machine)
     distributed = config.get("Mode") == "DISTRIBUTED"
     if jsonata:
         if "Items" in spec:

@@ -25,7 +25,7 @@ from stepfn.engine.definition import (
 from stepfn.engine.history import BufferedHistory, History
 from stepfn.engine.retry import RetryingNode, retrying_fields
 from stepfn.engine.runtime import Aborted, AbortScope, Frame, Variables
-from stepfn.errors import DefinitionError, StatesError
+from stepfn.errors import StatesError
 
 __all__ = ["Aborted", "ParallelNode", "run_all", "run_branch_graph"]
 
@@ -136,7 +136,5 @@ class ParallelNode(RetryingNode):
 def _build_parallel(site: StateSite) -> ParallelNode:
     fields = common_fields(site)
     branches = tuple(compile_graph(machine) for machine in nested_machines(site))
-    if not branches:
-        raise DefinitionError(f"{site.path}.Branches: a Parallel state needs at least one branch")
     return ParallelNode(branches=branches, blocking=any(b.has_blocking for b in branches),
                         **fields, **retrying_fields(site.spec, site.path, site.jsonata))

@@ -19,7 +19,7 @@ from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template
 from stepfn.asl.paths import RESULT_PATH_DEFAULT, Template, apply_result_path
 from stepfn.engine.definition import StateNode, evaluate_assign, result_path, template
 from stepfn.engine.runtime import Frame
-from stepfn.errors import DefinitionError, StatesError
+from stepfn.errors import StatesError
 
 __all__ = ["Catcher", "Retriable", "Retrier", "RetryingNode", "compile_catchers", "compile_retriers", "matches",
            "retrying_fields", "run_with_retry"]
@@ -82,25 +82,14 @@ class Catcher:
         return apply_result_path(raw_input, error_output, self.result_path), assigned
 
 
-def _error_list(spec: dict[str, Any], where: str) -> tuple[str, ...]:
-    errors = spec.get("ErrorEquals")
-    if not isinstance(errors, list) or not errors:
-        raise DefinitionError(f"{where}.ErrorEquals: a non-empty list of error names is required")
-    return tuple(errors)
-
-
-def compile_retriers(spec: dict[str, Any], where: str) -> tuple[Retrier, ...]:
+def compile_retriers(spec: dict[str, Any]) -> tuple[Retrier, ...]:
     out = []
-    for i, item in enumerate(spec.get("Retry") or []):
-        at = f"{where}.Retry[{i}]"
-        backoff = float(item.get("BackoffRate", 2.0))
-        if backoff < 1.0:
-            raise DefinitionError(f"{at}.BackoffRate: must be at least 1.0")
+    for item in spec.get("Retry") or []:
         out.append(Retrier(
-            _error_list(item, at),
+            tuple(item["ErrorEquals"]),
             float(item.get("IntervalSeconds", 1)),
             int(item.get("MaxAttempts", 3)),
-            backoff,
+            float(item.get("BackoffRate", 2.0)),
             float(item["MaxDelaySeconds"]) if "MaxDelaySeconds" in item else None,
             item.get("JitterStrategy", "NONE") == "FULL",
         ))
@@ -111,17 +100,15 @@ def compile_catchers(spec: dict[str, Any], where: str, jsonata: bool) -> tuple[C
     out = []
     for i, item in enumerate(spec.get("Catch") or []):
         at = f"{where}.Catch[{i}]"
-        if "Next" not in item:
-            raise DefinitionError(f"{at}.Next: a catcher needs Next")
         if jsonata:
             out.append(Catcher(
-                _error_list(item, at), item["Next"],
+                tuple(item["ErrorEquals"]), item["Next"],
                 assign=compile_jsonata_template(item["Assign"], field="Assign") if "Assign" in item else None,
                 output=compile_jsonata_template(item["Output"], field="Output") if "Output" in item else None,
             ))
         else:
             out.append(Catcher(
-                _error_list(item, at), item["Next"], result_path(item, at),
+                tuple(item["ErrorEquals"]), item["Next"], result_path(item, at),
                 assign=template(item["Assign"], at, "Assign") if "Assign" in item else None,
             ))
     return tuple(out)
@@ -178,10 +165,6 @@ class RetryingNode(StateNode):
     retriable = True
     binds_result = True
 
-    @property
-    def targets(self) -> list[str]:
-        return [c.next for c in self.catchers]
-
     def execute(self, frame: Frame, value: Any) -> tuple[Any, str | None]:
         return run_with_retry(frame, self, value, self.retriers, self.catchers,
                               lambda attempt: self.run_stages(frame, value, attempt))
@@ -189,7 +172,7 @@ class RetryingNode(StateNode):
 
 def retrying_fields(spec: dict[str, Any], where: str, jsonata: bool, *, arguments: bool = True) -> dict[str, Any]:
     """Parameters/Arguments (when ``arguments``), ResultSelector, ResultPath, Retry and Catch of ``spec``."""
-    fields: dict[str, Any] = {"retriers": compile_retriers(spec, where),
+    fields: dict[str, Any] = {"retriers": compile_retriers(spec),
                               "catchers": compile_catchers(spec, where, jsonata)}
     if jsonata:
         if arguments and "Arguments" in spec:

@@ -424,10 +424,7 @@ def _was_prior(run: Run, event_id: int) -> bool:
 def _build_task(site: StateSite) -> TaskNode:
     fields = common_fields(site)
     spec, where, jsonata = site.spec, site.path, site.jsonata
-    resource = spec.get("Resource")
-    if not isinstance(resource, str):
-        raise DefinitionError(f"{where}.Resource: a Task needs a Resource string")
-    fields["resource"] = parse_resource(resource)
+    fields["resource"] = parse_resource(spec["Resource"])
     fields["timeout"] = number_field(spec, "TimeoutSeconds", where, jsonata, float, positive=True)
     fields["heartbeat"] = number_field(spec, "HeartbeatSeconds", where, jsonata, float, positive=True)
     if "Credentials" in spec:

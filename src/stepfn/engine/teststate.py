@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from stepfn.asl.definition import root_machine, state_sites
 from stepfn.asl.paths import compact_json
-from stepfn.engine.definition import Compiler, StateNode, compile_graph
+from stepfn.engine.definition import Compiler, StateNode, check_runnable
 from stepfn.engine.history import History
 from stepfn.engine.map import MapNode
 from stepfn.engine.parallel import ParallelNode
@@ -71,19 +71,17 @@ def _node(definition: dict[str, Any] | str, state_name: str | None) -> StateNode
     if not isinstance(spec, dict):
         raise DefinitionError("TestState definition must be a JSON object")
     if state_name is not None:
+        check_runnable(spec)  # the whole machine must be runnable
         machine = root_machine(spec)
-        compile_graph(machine)  # the whole machine must be valid
         site = next((site for site in state_sites(machine) if site.name == state_name), None)
         if site is None:
             raise DefinitionError(f"TestState: no state named {state_name!r}")
     else:
-        # A lone state: a machine of one, named as AWS's TestState names it.
-        site = next(state_sites(root_machine({"States": {"TestState": spec}})))
-    kind = site.spec.get("Type") if isinstance(site.spec, dict) else None
-    builder = Compiler.builder(kind)
-    if builder is None:
-        raise DefinitionError(f"TestState: unknown state type {kind!r}")
-    result: StateNode = builder(site)
+        # A lone state: a machine of one, named as AWS's TestState names it; its Next goes nowhere here.
+        alone = {"StartAt": "TestState", "States": {"TestState": spec}}
+        check_runnable(alone, transitions=False)
+        site = next(state_sites(root_machine(alone)))
+    result: StateNode = Compiler.builder(site.spec["Type"])(site)
     return result
 
 
