@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from newcomer_support import (
     clone_head,
     follow_run_sequence,
     http_get,
+    http_post_json,
     read_readme,
     run,
     start_server,
@@ -143,6 +145,16 @@ def test_wheel_in_a_fresh_system_venv_follows_the_readme(wheel_venv: tuple[Path,
         status, _, body = http_get(client, f"{base}/ui/api/jobs/training-job/{job}")
         assert status == 200 and "Completed" in body, body[:500]
         assert http_get(client, f"{base}/ui/api/endpoints")[0] == 200
+        # The console's Start button: a second run of the same pipeline, to the end.
+        status, body = http_post_json(client, f"{base}/ui/api/executions",
+                                      {"workflow": "my-pipeline", "name": "from-console",
+                                       "input": {"JobName": "from-console"}})
+        assert status == 200, body
+        started = json.loads(body)["executionArn"]
+        deadline = time.monotonic() + 600
+        while '"SUCCEEDED"' not in (body := http_get(client, f"{base}/ui/api/execution/{started}")[2]):
+            assert '"FAILED"' not in body and time.monotonic() < deadline, body[:2000]
+            time.sleep(1)
     finally:
         console.stop()
 
