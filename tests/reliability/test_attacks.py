@@ -63,11 +63,17 @@ class Served:
                             config=Config(retries={"max_attempts": 1}, inject_host_prefix=False))
 
 
+def _server_env(home: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("STEPFN_TOKEN", "STEPFN_LAMBDA_PATH", "STEPFN_IN_PROCESS", "AWS_PROFILE")}
+    return {**env, "STEPFN_HOME": str(home)}
+
+
 def _start(tmp_path: Path, port: int, command: str, *args: str) -> Served:
     home = tmp_path / f"home-{command}"
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("STEPFN_TOKEN", "STEPFN_LAMBDA_PATH", "AWS_PROFILE")}
-    env["STEPFN_HOME"] = str(home)
+    # The default way: no token or Lambda path from the environment, and executions in the home's control
+    # plane (the unit tests' in-process engine is turned off).
+    env = _server_env(home)
     process = subprocess.Popen([sys.executable, "-m", "stepfn", command, "--port", str(port), *args], env=env,
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert process.stdout is not None
@@ -103,6 +109,9 @@ def start_server(tmp_path: Path, free_port: int) -> Iterator[Callable[..., Serve
         served.process.wait(30)
         if served.process.stdout:
             served.process.stdout.close()
+        # The control plane the server started for its home outlives it, as it does for a user.
+        subprocess.run([sys.executable, "-m", "stepfn", "down", "--force"], env=_server_env(served.home),
+                       capture_output=True, timeout=60, check=False)
 
 
 def _create_body(definition: dict[str, Any], name: str = "attack") -> str:
