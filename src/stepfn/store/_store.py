@@ -11,7 +11,6 @@ transaction, so the row and its history can never disagree, even when the proces
 
 from __future__ import annotations
 
-import functools
 import logging
 import sqlite3
 import threading
@@ -68,15 +67,15 @@ def _to_row(record: Any) -> dict[str, Any]:
     return row
 
 
-@functools.cache
-def _field_names(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in fields(cls))
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
 
 
 def _from_row(cls: type[R], row: sqlite3.Row) -> R:
     # The row's columns that are the record's fields (a listing reads a few); field names cached per class,
     # since a page builds a hundred of these.
-    wanted = _field_names(cls)
+    wanted = _FIELD_NAMES.get(cls)
+    if wanted is None:
+        wanted = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))  # type: ignore[arg-type]
     values: dict[str, Any] = {}
     for name in row.keys():  # noqa: SIM118 (iterating a sqlite3.Row yields its values)
         if name not in wanted:
