@@ -160,14 +160,15 @@ def stop(execution: str, error: str | None, cause: str | None) -> None:
 @cli.command()
 @click.argument("execution")
 @click.option("--follow/--no-follow", default=False, help="Watch it until it ends.")
-def redrive(execution: str, follow: bool) -> None:
+@click.option("--progress/--no-progress", default=None, help="Live table (default: when stdout is a terminal).")
+def redrive(execution: str, follow: bool, progress: bool | None) -> None:
     """Redrive a FAILED, TIMED_OUT or ABORTED execution from where it stopped (RedriveExecution)."""
     client = _client()
     arn = _resolve_execution(_reader(), execution)
     client.redrive_execution(executionArn=arn)
     console.print(f"redriven {arn}", highlight=False)
     if follow:
-        _follow(client, arn, None, stop_on_interrupt=False)
+        _follow(client, arn, progress, stop_on_interrupt=False)
 
 
 @cli.command()
@@ -176,7 +177,8 @@ def redrive(execution: str, follow: bool) -> None:
               help="Start at this top-level state (default: the state it failed in, else the first).")
 @click.option("--name", help="Name of the new execution (default: EXECUTION-rerun-XXXXXX).")
 @click.option("--follow/--no-follow", default=True, help="Watch the new execution until it ends.")
-def rerun(execution: str, from_state: str | None, name: str | None, follow: bool) -> None:
+@click.option("--progress/--no-progress", default=None, help="Live table (default: when stdout is a terminal).")
+def rerun(execution: str, from_state: str | None, name: str | None, follow: bool, progress: bool | None) -> None:
     """A new execution that reuses what ran before STATE and runs STATE and what follows, with fresh job names.
 
     STATE gets the input it had in EXECUTION; the states before it do not run again. Fix the script, then
@@ -191,7 +193,7 @@ def rerun(execution: str, from_state: str | None, name: str | None, follow: bool
     started = client.rerun_execution(**params)
     console.print(f"rerunning from {started['fromState']}: {started['executionArn']}", highlight=False)
     if follow:
-        _follow(client, started["executionArn"], None, stop_on_interrupt=False)
+        _follow(client, started["executionArn"], progress, stop_on_interrupt=False)
 
 
 @cli.command()

@@ -162,9 +162,9 @@ def metric_series(log: str, definitions: list[dict[str, str]]) -> dict[str, list
 def create_ui_app(client: Any = None, home: Path | str | None = None) -> Starlette:
     """The console as an ASGI app; mount it at ``/ui``. Defaults to the local engine's client and home."""
     if client is None:
-        from stepfn.workflow.local_client import LocalStepFunctionsClient
+        from stepfn.workflow.workflow import local_client
 
-        client = LocalStepFunctionsClient(home=home)
+        client = local_client(home)
     if home is None:
         from stepfn.local.objectstore import stepfn_home
 
