@@ -8,8 +8,10 @@ import tarfile
 from pathlib import Path
 
 import boto3
+import pytest
 from moto import mock_aws
 
+from stepfn.aws import AwsConfigurationError
 from stepfn.sagemaker import Session, SKLearn
 from stepfn.steps import TrainingStep
 from stepfn.workflow import Workflow
@@ -55,3 +57,18 @@ def test_local_backend_runs_local_code_in_place(tmp_path: Path, stepfn_home: Pat
     described = workflow.client.describe_state_machine(stateMachineArn=workflow.state_machine_arn)
     assert f"file://{source}" in described["definition"]
     assert not (stepfn_home / "s3").exists()
+
+
+@mock_aws
+def test_a_definition_built_with_the_local_default_bucket_is_not_deployed_to_aws() -> None:
+    # A Session without boto_session names its default bucket after the local account (no STS call); on AWS
+    # that bucket is not the user's, so create() refuses before sending anything.
+    estimator = SKLearn(entry_point="train.py", framework_version="1.2-1", role=ROLE, instance_count=1,
+                        instance_type="ml.m5.large", sagemaker_session=Session(region_name="us-east-1"))
+    step = TrainingStep("Train", estimator=estimator, job_name="job-1", data={"train": "s3://data/train"})
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    workflow = Workflow("local-bucket", step, role=ROLE, client=client)
+    with pytest.raises(AwsConfigurationError, match=r"s3://sagemaker-us-east-1-123456789012, the default bucket "
+                                                    r"of a local Session .*boto_session=boto3.Session\(\)"):
+        workflow.create()
+    assert client.list_state_machines()["stateMachines"] == []

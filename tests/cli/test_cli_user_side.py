@@ -182,3 +182,48 @@ def test_executions_at_80_columns_show_names_that_show_accepts(tmp_path: Path, u
         assert several.returncode == 2 and "matches several executions" in several.stderr
     missing = _run(["stepfn", "show", "no-such-run"], folder, user_env)
     assert missing.returncode == 2 and "no execution named 'no-such-run'" in missing.stderr
+
+
+NO_SESSION_PIPELINE_PY = textwrap.dedent(
+    """
+    import sys
+
+    from stepfn.sagemaker import SKLearn
+    from stepfn.steps import TrainingStep
+    from stepfn.workflow import Workflow
+
+    ROLE = "arn:aws:iam::111122223333:role/Role"
+    estimator = SKLearn(entry_point="train.py", framework_version="1.2-1", role=ROLE, instance_count=1,
+                        instance_type="ml.m5.large")
+    train = TrainingStep("Train", estimator=estimator, job_name=sys.argv[1], data={"train": "s3://bkt/train/"})
+    workflow = Workflow("no-session", train, role=ROLE, backend=sys.argv[2])
+    workflow.create_or_update()
+    print("output:", workflow.execute().get_output(wait=True))
+    """
+)
+
+
+def test_a_pipeline_without_session_region_or_credentials_runs_locally(
+    user_folder: Path, user_env: dict[str, str]
+) -> None:
+    """The README's snippet has no sagemaker_session; the user has no ~/.aws and no AWS_* variables."""
+    (user_folder / "pipeline.py").write_text(NO_SESSION_PIPELINE_PY)
+    _put_training_data(user_folder, "4\n5\n")
+    ran = _run([sys.executable, "pipeline.py", "job-5", "local"], user_folder, user_env)
+    assert ran.returncode == 0 and "output: {" in ran.stdout, ran.stdout + ran.stderr
+    # The default bucket is named as SageMaker names it (sagemaker-<region>-<account>) with the local account.
+    with tarfile.open(user_folder / ".stepfn" / "s3" / "sagemaker-us-east-1-123456789012" / "job-5" / "output"
+                      / "model.tar.gz") as tar:
+        member = tar.extractfile("total.txt")
+        assert member is not None and member.read() == b"9"
+
+    # A configured region names the bucket instead of the default one.
+    ran = _run([sys.executable, "pipeline.py", "job-6", "local"], user_folder, {**user_env, "AWS_REGION": "eu-west-1"})
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert (user_folder / ".stepfn" / "s3" / "sagemaker-eu-west-1-123456789012" / "job-6" / "output"
+            / "model.tar.gz").is_file()
+
+    # On AWS nothing is guessed: the same file with backend="aws" stops with the clear error it always had.
+    on_aws = _run([sys.executable, "pipeline.py", "job-7", "aws"], user_folder, user_env)
+    assert on_aws.returncode == 1
+    assert "AwsConfigurationError: no AWS region configured" in on_aws.stderr, on_aws.stderr

@@ -37,6 +37,7 @@ from stepfn.sagemaker import (
     build_transform_job_request,
     build_tuning_job_request,
 )
+from stepfn.sagemaker.session import local_default_bucket
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 SESSION = Session(region_name="us-west-2", default_bucket="my-bucket")
@@ -183,18 +184,41 @@ def test_tuning(model: Any) -> None:
         HyperparameterTuner(sklearn_estimator(), "m", {})
 
 
-def test_no_region_needed_unless_the_request_depends_on_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+def _no_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                 "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    byo = Estimator(IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.large", output_path="s3://b/out")
-    assert build_training_job_request(byo, "s3://b/train", "job-1")["RoleArn"] == ROLE
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_a_local_session_needs_no_region_and_no_account(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    _no_aws_configuration(monkeypatch, tmp_path)
     framework = SKLearn(entry_point="train.py", framework_version="1.2-1", role=ROLE, instance_count=1,
-                        instance_type="ml.m5.large", output_path="s3://b/out")
+                        instance_type="ml.m5.large")
+    request = build_training_job_request(framework, "s3://b/train", "job-1")
+    assert ".dkr.ecr.us-east-1.amazonaws.com/" in request["AlgorithmSpecification"]["TrainingImage"]
+    # The default bucket is named as SageMaker names it, with the local account: no STS call (no credentials here).
+    assert request["OutputDataConfig"]["S3OutputPath"] == "s3://sagemaker-us-east-1-123456789012/"
+    assert Session().default_bucket() == local_default_bucket("us-east-1") == "sagemaker-us-east-1-123456789012"
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # the configured region wins over the default
+    assert Session().boto_region_name == "eu-west-1"
+    assert Session().default_bucket() == "sagemaker-eu-west-1-123456789012"
+    monkeypatch.setenv("AWS_REGION", "ap-south-1")
+    assert Session().boto_region_name == "ap-south-1"
+    assert Session(region_name="us-west-2", default_bucket="mine").default_bucket() == "mine"
+
+
+def test_an_aws_session_still_needs_a_region(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    import boto3
+
+    _no_aws_configuration(monkeypatch, tmp_path)
+    framework = SKLearn(entry_point="train.py", framework_version="1.2-1", role=ROLE, instance_count=1,
+                        instance_type="ml.m5.large", sagemaker_session=Session(boto_session=boto3.Session()))
     with pytest.raises(ValueError, match=r"Must setup local AWS configuration with a region supported by SageMaker\."):
         build_training_job_request(framework, "s3://b/train", "job-1")
-
-
 def test_v1_argument_names_still_work_with_a_deprecation_warning() -> None:
     # sagemaker v2 kept train_instance_type & co. (renamed_kwargs); v1-era notebooks pass them to SKLearn.
     session = Session(region_name="us-east-1", default_bucket="bucket")
@@ -213,12 +237,10 @@ def test_v1_argument_names_still_work_with_a_deprecation_warning() -> None:
 
 
 def test_default_bucket_without_credentials_names_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    session = Session(region_name="us-east-1")
+    import boto3
+
+    _no_aws_configuration(monkeypatch, tmp_path)
+    session = Session(boto_session=boto3.Session(region_name="us-east-1"))  # an AWS session asks STS, as v2's
     estimator = SKLearn(entry_point="train.py", framework_version="1.2-1", role="arn:aws:iam::111122223333:role/r",
                         instance_count=1, instance_type="ml.m5.large", sagemaker_session=session)
     with pytest.raises(ValueError, match=r"Session\(region_name=\.\.\., default_bucket=\.\.\.\)") as raised:

@@ -376,6 +376,7 @@ def prepare_definition_for_aws(
     if s3_client is None and _is_loopback(getattr(getattr(client, "meta", None), "endpoint_url", None)):
         # stepfn serve (or another endpoint on this machine) runs local paths in place, as the local backend.
         return definition
+    check_no_local_default_bucket(definition)
     probe = plan_uploads(definition, bucket="probe", prefix=prefix, sources=sources, include_data=include_data)
     if not probe.uploads:
         return definition
@@ -389,6 +390,29 @@ def prepare_definition_for_aws(
     )
     indent = 4 if definition.startswith("{\n") else None
     return json.dumps(rewritten, indent=indent)
+
+
+# A local Session's default bucket (stepfn.sagemaker.session.local_default_bucket: the local account 123456789012).
+_LOCAL_DEFAULT_BUCKET = re.compile(r"s3://(sagemaker-[a-z0-9-]+-123456789012)(?=[/\"])")
+
+
+def check_no_local_default_bucket(definition: str) -> None:
+    """Refuse a definition built with a local session's default bucket: on AWS that bucket is nobody's.
+
+    A ``Session`` without ``boto_session`` names its default bucket after the local account so that building
+    steps needs no AWS account; deploying such a definition would point SageMaker at a bucket that is not the
+    user's, so the error says how to name a real one.
+    """
+    from stepfn.aws._clients import AwsConfigurationError
+
+    found = _LOCAL_DEFAULT_BUCKET.search(definition)
+    if found:
+        raise AwsConfigurationError(
+            f"the definition uses s3://{found[1]}, the default bucket of a local Session (local account "
+            "123456789012); for AWS build the steps with sagemaker_session=Session(boto_session=boto3.Session()) "
+            "(its default bucket comes from your account, as sagemaker v2's does), or "
+            "Session(default_bucket='<your bucket>'), or give output_path / code_location"
+        )
 
 
 def _is_loopback(endpoint_url: Any) -> bool:

@@ -18,11 +18,14 @@ from ._objects import ObjectBackend, inside, object_backend
 from ._runtime import delete_endpoint, delete_endpoint_models, runtime_client
 
 __all__ = [
+    "LOCAL_ACCOUNT",
+    "LOCAL_REGION",
     "Session",
     "SessionHolder",
     "SessionLike",
     "base_name_from_image",
     "get_execution_role",
+    "local_default_bucket",
     "name_from_base",
     "partition_for_region",
     "sagemaker_timestamp",
@@ -44,9 +47,15 @@ class SessionLike(Protocol):
 class Session:
     """Region, default bucket and partition for building SageMaker requests.
 
-    ``Session(region_name='us-east-1', default_bucket='sagemaker')`` makes no AWS call at all. Without a region the
-    boto3 default region is read (no network); without a default bucket, ``default_bucket()`` asks STS for the
-    account id once and returns ``sagemaker-{region}-{account}``, as sagemaker v2 does, without creating it.
+    A session without a ``boto_session`` is a local one and never needs AWS configuration: the region is the
+    argument, else boto3's configured default (``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile; read, no
+    network), else ``us-east-1``; the default bucket is the argument, else ``sagemaker-{region}-{account}`` named
+    as SageMaker names it, with the local account (:data:`LOCAL_ACCOUNT`), and no STS call.
+
+    ``Session(boto_session=boto3.Session())`` is sagemaker v2's AWS session: its region must be configured (a clear
+    error otherwise), and ``default_bucket()`` asks STS for the account id once and returns
+    ``sagemaker-{region}-{account}``, without creating the bucket. A definition that names the local default
+    bucket is refused when it is deployed to AWS.
     """
 
     def __init__(
@@ -63,7 +72,11 @@ class Session:
     def boto_region_name(self) -> str:
         if self._region_name:
             return self._region_name
-        region = self.boto_session.region_name if self.boto_session is not None else _boto3_default_region()
+        if self.boto_session is None:
+            # Locally the region only names things (image URIs, ARNs): a default keeps "no AWS account" true.
+            region = _boto3_default_region() or LOCAL_REGION
+        else:
+            region = self.boto_session.region_name
         if not region:
             raise ValueError(_NO_REGION)
         self._region_name = region
@@ -77,12 +90,10 @@ class Session:
         if self._default_bucket:
             return self._default_bucket
         region = self.boto_region_name
-        if self.boto_session is not None:
-            sts = self.boto_session.client("sts", region_name=region)
-        else:
-            import boto3
-
-            sts = boto3.client("sts", region_name=region)
+        if self.boto_session is None:
+            self._default_bucket = local_default_bucket(region)
+            return self._default_bucket
+        sts = self.boto_session.client("sts", region_name=region)
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -185,6 +196,13 @@ class Session:
 # looks like the other ARNs of a local run.
 LOCAL_ACCOUNT = "123456789012"
 LOCAL_EXECUTION_ROLE = "stepfn-local-execution-role"
+#: The region of a local session when none is configured (SageMaker's and the AWS CLI's usual first region).
+LOCAL_REGION = "us-east-1"
+
+
+def local_default_bucket(region: str) -> str:
+    """The default bucket of a local session: ``sagemaker-{region}-{LOCAL_ACCOUNT}``, as SageMaker names it."""
+    return f"sagemaker-{region}-{LOCAL_ACCOUNT}"
 
 
 def get_execution_role(sagemaker_session: Session | None = None, use_default: bool = False) -> str:
@@ -230,6 +248,10 @@ class SessionHolder:
 
 
 def _boto3_default_region() -> str | None:
+    # AWS_REGION first, as the AWS CLI v2 and the other SDKs read it; botocore itself only reads
+    # AWS_DEFAULT_REGION and the profile's region.
+    if os.environ.get("AWS_REGION"):
+        return os.environ["AWS_REGION"]
     import boto3
 
     region: str | None = boto3.session.Session().region_name

@@ -185,6 +185,7 @@ def execution_failure(events: list[dict[str, Any]]) -> tuple[str | None, str | N
 
 # An exception line as Python prints it last in a traceback: "ValueError: bad", "pkg.mod.CustomError: ...".
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Fault)(?::.*)?$")
+_ERROR_MESSAGE = re.compile(r'^ErrorMessage "(.*?)"\s*$(?:\n^Command |\Z)', re.M | re.S)
 _JOB_KEYS = ("TrainingJobName", "ProcessingJobName", "TransformJobName", "HyperParameterTuningJobName")
 
 
@@ -220,6 +221,10 @@ def failure_reason(cause: str | None) -> tuple[str | None, str | None]:
         job = next((decoded[key] for key in _JOB_KEYS if isinstance(decoded.get(key), str)), None)
         text = next((decoded[key] for key in ("FailureReason", "errorMessage", "Cause", "message")
                      if isinstance(decoded.get(key), str)), cause)
+    # The sagemaker-training toolkit's ExecuteUserScriptError quotes the script's stderr after ErrorMessage.
+    quoted = _ERROR_MESSAGE.search(text)
+    if quoted:
+        text = quoted[1]
     lines = [line.strip().strip('"') for line in text.splitlines() if line.strip().strip('"')]
     exceptions = [line for line in lines if _EXCEPTION_LINE.match(line)]
     reason = exceptions[-1] if exceptions else (lines[0] if lines else None)
