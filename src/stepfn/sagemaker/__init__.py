@@ -65,7 +65,7 @@ from .estimator import (
 )
 from .inputs import FileSystemInput, ShuffleConfig, TrainingInput, s3_input
 from .model import FrameworkModel, Model, PipelineModel, build_model_request, model_request
-from .model_monitor import DataCaptureConfig
+from .model_monitor import DataCaptureConfig, DatasetFormat, DefaultModelMonitor
 from .predictor import (
     HuggingFacePredictor,
     Predictor,
@@ -107,6 +107,7 @@ _V2_MODULE_PATHS = {
     "pytorch": ("estimator", "model"),
     "tensorflow": ("estimator", "model"),
     "huggingface": ("estimator", "model"),
+    "model_monitor": ("dataset_format", "model_monitoring", "data_capture_config", "monitoring_files"),
     "amazon": ("amazon_estimator", "kmeans", "pca", "linear_learner", "factorization_machines", "ntm", "lda",
                "randomcutforest", "knn", "ipinsights", "object2vec"),
 }
@@ -126,7 +127,9 @@ __all__ = [
     "CollectionConfig",
     "ContinuousParameter",
     "DataCaptureConfig",
+    "DatasetFormat",
     "DebuggerHookConfig",
+    "DefaultModelMonitor",
     "DroppedSettingWarning",
     "Estimator",
     "EstimatorBase",

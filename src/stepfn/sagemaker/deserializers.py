@@ -12,6 +12,8 @@ import io
 import json
 from typing import Any
 
+from stepfn._extras import needs_extra
+
 __all__ = [
     "BaseDeserializer",
     "BytesDeserializer",
@@ -108,7 +110,8 @@ class NumpyDeserializer(SimpleBaseDeserializer):
         self.allow_pickle = allow_pickle
 
     def deserialize(self, stream: Any, content_type: str) -> Any:
-        import numpy as np
+        with needs_extra("Deserializing a response"):
+            import numpy as np
 
         try:
             if content_type == "text/csv":
@@ -142,7 +145,8 @@ class PandasDeserializer(SimpleBaseDeserializer):
     default_accept = ("text/csv", "application/json")
 
     def deserialize(self, stream: Any, content_type: str) -> Any:
-        import pandas
+        with needs_extra("Deserializing a response"):
+            import pandas
 
         if content_type == "text/csv":
             return pandas.read_csv(stream)

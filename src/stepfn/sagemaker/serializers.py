@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from stepfn._extras import needs_extra
+
 __all__ = [
     "BaseSerializer",
     "CSVSerializer",
@@ -104,7 +106,8 @@ class NumpySerializer(SimpleBaseSerializer):
         self.dtype = dtype
 
     def serialize(self, data: Any) -> Any:
-        import numpy as np
+        with needs_extra("Serializing a request"):
+            import numpy as np
 
         if isinstance(data, np.ndarray):
             if data.size == 0:
@@ -120,7 +123,8 @@ class NumpySerializer(SimpleBaseSerializer):
 
 
 def _npy(array: Any) -> bytes:
-    import numpy as np
+    with needs_extra("Serializing a request"):
+        import numpy as np
 
     buffer = io.BytesIO()
     np.save(buffer, array)
@@ -170,7 +174,8 @@ class SparseMatrixSerializer(SimpleBaseSerializer):
     default_content_type = "application/x-npz"
 
     def serialize(self, data: Any) -> Any:
-        import scipy.sparse
+        with needs_extra("Serializing a request"):
+            import scipy.sparse
 
         buffer = io.BytesIO()
         scipy.sparse.save_npz(buffer, data)

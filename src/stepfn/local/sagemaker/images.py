@@ -3,7 +3,8 @@
 * images the user registered with :func:`register_image` run the registered command (``<command> train``, as
   ``docker run <image> train``), checked first so a user can override everything below;
 * ``sagemaker-xgboost`` / ``xgboost`` without ``sagemaker_program`` run the XGBoost algorithm-mode emulator;
-* ``kmeans``, ``pca``, ``linear-learner`` run the local built-in emulators;
+* ``kmeans``, ``pca``, ``linear-learner`` run the local built-in emulators, and Model Monitor's
+  ``sagemaker-model-monitor-analyzer`` runs :mod:`stepfn.local.sagemaker.monitor`;
 * the framework images (scikit-learn, XGBoost, PyTorch, TensorFlow, MXNet, Hugging Face...) run script mode
   with the sagemaker-training toolkit's semantics in this machine's Python;
 * any other image runs with Docker itself (``docker run -v <job>/opt/ml:/opt/ml <image> train``) when a docker
@@ -22,6 +23,7 @@ import os
 import re
 import shlex
 import shutil
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,11 @@ from stepfn.local.objectstore import stepfn_home
 RuntimeKind = Literal["script", "builtin", "command", "docker"]
 
 BUILTIN_ALGORITHMS = ("xgboost", "kmeans", "pca", "linear-learner")
+MODEL_MONITOR_ANALYZER = "sagemaker-model-monitor-analyzer"
+# The job's environment is cleaned (no PYTHONPATH), so the command finds this very stepfn by path.
+_ANALYZER_COMMAND = (sys.executable, "-c", "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+                     "runpy.run_module('stepfn.local.sagemaker.monitor', run_name='__main__')",
+                     str(Path(__file__).resolve().parents[3]))
 _XGBOOST_REPOSITORIES = ("sagemaker-xgboost", "xgboost")
 _AMAZON_ALGORITHMS = (
     "factorization-machines", "ntm", "lda", "randomcutforest", "knn", "object2vec", "ipinsights", "blazingtext",
@@ -158,6 +165,9 @@ def resolve_image(image: str, *, script_mode: bool, home: Path | None = None) ->
     for registration in registrations + saved:
         if registration.matches(image):
             return Runtime("command", image, repository, command=registration.command, program=registration.program)
+    if repository == MODEL_MONITOR_ANALYZER:
+        # Model Monitor's analyzer (baseline and monitoring jobs) is emulated in Python with pandas.
+        return Runtime("command", image, repository, command=_ANALYZER_COMMAND)
     if repository in _XGBOOST_REPOSITORIES and not script_mode:
         return Runtime("builtin", image, repository, algorithm="xgboost")
     if repository in BUILTIN_ALGORITHMS:
