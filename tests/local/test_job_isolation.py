@@ -206,3 +206,32 @@ def test_the_namespace_leaves_the_host_untouched(mode: str, tmp_path: Path, monk
     with pytest.raises(ValueError, match="under /opt/"):
         isolate(["true"], isolation=Isolation(mode, ""), mounts=[Mount("/etc/x", base)],  # type: ignore[arg-type]
                 cwd="/", scratch=tmp_path)
+
+
+SAVES_ON_SIGTERM = """\
+import signal, sys, time
+def save(signum, frame):
+    time.sleep(1)  # saving a model takes a while: the grace period is for that
+    open('/opt/ml/model/saved-on-sigterm', 'w').write('yes')
+    sys.exit(0)
+signal.signal(signal.SIGTERM, save)
+open('/opt/ml/model/started', 'w').write('yes')
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_stopped_job_gets_sigterm_and_its_grace_inside_the_namespace(
+        mode: str, stepfn_home: Path, store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SageMaker's stop is SIGTERM, then SIGKILL after a grace period in which the job saves its model; the
+    namespace's wrapper (bubblewrap's monitor) must not turn it into an immediate SIGKILL."""
+    _mode_or_skip(mode, monkeypatch)
+    code = sourcedir(store, "s3://bucket/code/sourcedir.tar.gz", {"train.py": SAVES_ON_SIGTERM})
+    jobs = TrainingJobs(stepfn_home, stop_grace_seconds=20)
+    request = training_request(f"sigterm-{mode}", hyperparameters={
+        "sagemaker_program": '"train.py"', "sagemaker_submit_directory": json.dumps(code)}, max_runtime=2)
+    record = jobs.run(request)
+    assert record["TrainingJobStatus"] == "Stopped" and record["SecondaryStatus"] == "MaxRuntimeExceeded"
+    model = jobs.job_dir(f"sigterm-{mode}").model
+    assert (model / "started").exists(), jobs.log_path(f"sigterm-{mode}").read_text()
+    assert (model / "saved-on-sigterm").read_text() == "yes"

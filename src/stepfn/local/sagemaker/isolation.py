@@ -206,6 +206,12 @@ class Launch:
         return isolate(self.argv, isolation=self.isolation, mounts=mounts, cwd=self.cwd, scratch=self.base.parent.parent)
 
     @property
+    def wrapped(self) -> bool:
+        """Whether the process started waits for the job rather than being it (bubblewrap's monitor; unshare
+        execs the job in place)."""
+        return self.cwd is not None and self.isolation.mode == "bwrap"
+
+    @property
     def host_cwd(self) -> Path:
         """Where the process starts on the host (inside its namespace it moves to :attr:`cwd` itself)."""
         if self.cwd is None or self.isolation.isolated:

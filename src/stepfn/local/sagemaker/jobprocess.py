@@ -128,9 +128,12 @@ def run_process(
     on_tick: Callable[[], None] | None = None,
     tick_seconds: float = 5.0,
     log_prefix: str = "",
+    spare_leader: bool = False,
 ) -> Outcome:
     """Start ``argv`` in its own process group and supervise it to the end. ``log_prefix`` starts each of its
-    log lines (``[algo-2] `` for the hosts of a multi-instance job, which share one log)."""
+    log lines (``[algo-2] `` for the hosts of a multi-instance job, which share one log). ``spare_leader``: the
+    process started is a wrapper that waits for the job (bubblewrap's monitor): SIGTERM goes to the rest of
+    the group only, since the wrapper dying at once would SIGKILL the job before it could save its work."""
     sink = _LogSink(log_path, control, metrics, log_prefix)
     started = time.monotonic()
     try:
@@ -170,7 +173,7 @@ def run_process(
                 stopped = "Stopped"
             if stopped is not None:
                 sink.write(f"stepfn: stopping the job ({stopped}): SIGTERM, SIGKILL after {stop_grace_seconds:g} s")
-                _signal_group(process, signal.SIGTERM)
+                _signal_group(process, signal.SIGTERM, spare_leader=spare_leader)
                 kill_at = now + stop_grace_seconds
         elif kill_at is not None and now >= kill_at:
             _signal_group(process, signal.SIGKILL)
@@ -210,9 +213,32 @@ def _die_with_supervisor() -> Callable[[], None] | None:
     return set_death_signal
 
 
-def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals, *, spare_leader: bool = False) -> None:
+    if spare_leader:
+        for pid in _group_members(process.pid):
+            if pid != process.pid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
+
+
+def _group_members(group: int) -> list[int]:
+    """The processes of process group ``group`` (from /proc; empty where there is none)."""
+    members = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()  # after comm: state, ppid, pgrp, ...
+        if len(fields) > 2 and fields[2] == str(group):
+            members.append(int(entry))
+    return members
 
 
 def append_log(log_path: Path, line: str, control: TaskControl | None = None) -> None:

@@ -171,7 +171,7 @@ class ProcessingJobs:
             launch.command(), env=launch.environment, cwd=launch.host_cwd, log_path=log, control=control,
             stop_requested=threading.Event(),
             max_runtime_seconds=float(runtime) if runtime else None, stop_grace_seconds=self.stop_grace_seconds,
-            metrics=MetricCollector([]),
+            metrics=MetricCollector([]), spare_leader=launch.wrapped,
         )
         message = self._exit_message(job)
         extra = {"ExitMessage": message} if message else {}
