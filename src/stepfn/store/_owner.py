@@ -34,6 +34,12 @@ class Owner:
     def token(self) -> str:
         return f"{self.host}:{self.pid}:{self.started}"
 
+    @classmethod
+    def from_token(cls, token: str) -> Owner:
+        """The owner a :attr:`token` names (ValueError for anything else)."""
+        host, pid, started = token.rsplit(":", 2)
+        return cls(host, int(pid), started)
+
     def seems_alive(self) -> bool | None:
         """True/False when this host can tell; None for a process on another host."""
         if self.host != socket.gethostname():

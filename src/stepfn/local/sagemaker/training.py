@@ -87,6 +87,7 @@ from stepfn.local.sagemaker.scriptmode import (
     to_cmd_args,
     toolkit_environment,
 )
+from stepfn.store import Owner, current_owner
 
 logger = logging.getLogger(__name__)
 
@@ -220,11 +221,15 @@ _RUNNING_LOCK = threading.Lock()
 _STARTING_GRACE_MS = 30_000
 
 
-def _process_start(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
+def _read_owner(path: Path) -> Owner:
+    return Owner.from_token(str(json.loads(path.read_text())["owner"]))
+
+
+def _alive_elsewhere(owner: Owner) -> bool:
+    """A live process other than this one (on another host, where we cannot look, it counts as alive)."""
+    if owner == current_owner():
+        return False
+    return owner.seems_alive() is not False
 
 
 class TrainingJobs:
@@ -291,7 +296,7 @@ class TrainingJobs:
         # the job's root, which every run creates afresh.
         creator = self._creator_path(name)
         creator.parent.mkdir(parents=True, exist_ok=True)
-        creator.write_text(json.dumps({"pid": os.getpid(), "start": _process_start(os.getpid())}))
+        creator.write_text(json.dumps({"owner": current_owner().token}))
         if runtime.kind == "builtin" and runtime.algorithm:
             append_log(self.log_path(name), f"stepfn: {runtime.image} runs the local {runtime.algorithm} emulator")
         return record
@@ -418,9 +423,11 @@ class TrainingJobs:
         return self.job_dir(name).root.parent / f"{name}.creator.json"
 
     def _supervised_elsewhere(self, name: str) -> bool:
+        """Whether another live process supervises the job: its owner (``host:pid:start``, the store's own
+        liveness scheme for executions) is in ``supervisor.json``, or, before that is written, in the creator's
+        file."""
         try:
-            info = json.loads((self.job_dir(name).root / "supervisor.json").read_text())
-            pid = int(info["pid"])
+            supervisor = _read_owner(self.job_dir(name).root / "supervisor.json")
         except (OSError, ValueError, KeyError, TypeError):
             # Just created: its supervisor may not have written supervisor.json yet. (Once the file is there, a
             # dead pid in it is final: waiting out the grace after a crash only delayed the resume.)
@@ -428,24 +435,11 @@ class TrainingJobs:
             starting = bool(record.get("SecondaryStatus") == "Starting"
                             and now_millis() - record.get("CreationTime", 0) < _STARTING_GRACE_MS)
             try:  # ...unless the process that created it (and so would start it) is known to be gone
-                creator = json.loads(self._creator_path(name).read_text())
-                creator_pid = int(creator["pid"])
+                creator = _read_owner(self._creator_path(name))
             except (OSError, ValueError, KeyError, TypeError):
                 return starting
-            return starting and (creator_pid == os.getpid() or self._alive_elsewhere(creator_pid, creator.get("start")))
-        return self._alive_elsewhere(pid, info.get("start"))
-
-    @staticmethod
-    def _alive_elsewhere(pid: int, start: str | None) -> bool:
-        if pid == os.getpid():
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return start in (None, _process_start(pid))
+            return starting and (creator == current_owner() or _alive_elsewhere(creator))
+        return _alive_elsewhere(supervisor)
 
     def runtime_for(self, params: dict[str, Any]) -> Runtime:
         spec = params["AlgorithmSpecification"]
@@ -571,8 +565,7 @@ class _Run:
         stop = threading.Event()
         try:
             self.job.create()
-            (self.job.root / "supervisor.json").write_text(
-                json.dumps({"pid": os.getpid(), "start": _process_start(os.getpid())}))
+            (self.job.root / "supervisor.json").write_text(json.dumps({"owner": current_owner().token}))
             hosts, definitions = self._prepare(stop)
         except (ChannelError, ScriptModeError, StoreError, OSError, ServiceError, MissingExtraError,
                 IsolationError, JobEnvironmentError) as exc:
@@ -631,7 +624,7 @@ class _Run:
                 control=self.control, stop_requested=stopping, max_runtime_seconds=max_runtime,
                 stop_grace_seconds=self.jobs.stop_grace_seconds, metrics=metrics,
                 on_tick=self._tick if master else None, tick_seconds=0.5,
-                log_prefix=f"[{host.name}] " if len(hosts) > 1 else "",
+                log_prefix=f"[{host.name}] " if len(hosts) > 1 else "", spare_leader=host.launch.wrapped,
             )
             outcomes[host.name] = outcome
             if outcome.exit_code != 0 and outcome.stopped is None and len(hosts) > 1:
