@@ -3,7 +3,10 @@
     .venv/bin/python bench/engine.py [--quick]
 
 Workloads: a 20-state Pass chain, a Choice loop of 1,000 iterations, an inline Map over 1,000 items.
-stepfn runs with history in memory and, when ``stepfn.store`` is available, with the SQLite journal.
+stepfn runs on the bare engine (history in memory, and with the SQLite journal), then through the public
+local API with durable (SQLite) history: ``LocalStepFunctionsClient`` in this process, and
+``ControlPlaneClient``, whose executions run in the home's control plane (another process, over a unix
+socket); both timed from StartExecution until ``wait_for_execution`` returns.
 moto runs with ``@mock_aws(config={"stepfunctions": {"execute_state_machine": True}})``, timed from
 StartExecution until DescribeExecution reports the end (polling every 0.5 ms), as in the landscape study.
 Reported: best-of-N wall time per execution, state transitions per second, and the stepfn/moto ratio.
@@ -121,6 +124,42 @@ def sqlite_journal_factory(home: Path) -> Callable[[str], Any] | None:
     return factory
 
 
+def run_client(client: Any, definition: dict[str, Any], value: Any, repeat: int) -> float:
+    """Best wall time of one execution through the public local API (boto3's method names): StartExecution,
+    then ``wait_for_execution`` until the end, with the history journaled to SQLite (durable)."""
+    machine = client.create_state_machine(name=f"bench-{next(_RUNS)}", definition=json.dumps(definition),
+                                          roleArn=ROLE)["stateMachineArn"]
+
+    def once() -> None:
+        arn = client.start_execution(stateMachineArn=machine, name=f"run-{next(_RUNS)}",
+                                     input=json.dumps(value))["executionArn"]
+        client.wait_for_execution(arn)
+        status = client.describe_execution(executionArn=arn)["status"]
+        assert status == "SUCCEEDED", status
+
+    once()  # compiles the definition, starts the control plane, warms the connection
+    return best_of(repeat, once)
+
+
+def run_api(home: Path, repeat: int) -> tuple[list[float], list[float]]:
+    """Every workload through ``LocalStepFunctionsClient`` (in-process) and ``ControlPlaneClient`` (the
+    home's control plane, a separate process behind a unix socket); best times per workload."""
+    from stepfn.workflow._control import stop_service
+    from stepfn.workflow.local_client import ControlPlaneClient, LocalStepFunctionsClient
+
+    in_process = LocalStepFunctionsClient(home / "in-process")
+    in_process_times = [run_client(in_process, d, v, repeat) for _, d, v in WORKLOADS]
+    in_process.close()
+    control_home = home / "control-plane"
+    control = ControlPlaneClient(control_home)
+    try:
+        control_times = [run_client(control, d, v, repeat) for _, d, v in WORKLOADS]
+    finally:
+        control.close()
+        stop_service(control_home, force=True)
+    return in_process_times, control_times
+
+
 def run_moto(definition: dict[str, Any], value: Any, repeat: int) -> float:
     """Best wall time from StartExecution until DescribeExecution reports SUCCEEDED."""
     import boto3
@@ -146,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     args = parser.parse_args(argv)
     repeat_stepfn, repeat_moto = (3, 1) if args.quick else (10, 3)
-    sys.setrecursionlimit(200_000)  # moto's inline Map recurses once per item (see docs/design/asl-engines.md §1.5)
+    sys.setrecursionlimit(200_000)  # moto's inline Map recurses once per item (see spec/asl-engines.md §1.5)
     rows = []
     with tempfile.TemporaryDirectory() as home:
         journal_factory = sqlite_journal_factory(Path(home))
@@ -156,17 +195,20 @@ def main(argv: list[str] | None = None) -> int:
             sql_time = run_stepfn(definition, value, max(1, repeat_stepfn // 3), journal_factory)[0] \
                 if journal_factory else None
             rows.append([label, transitions, mem_time, sql_time])
+        api_in_process, api_control = run_api(Path(home), max(1, repeat_stepfn // 3))
+    for row, in_process, control in zip(rows, api_in_process, api_control, strict=True):
+        row.extend([in_process, control])
     for row, (_, definition, value) in zip(rows, WORKLOADS, strict=True):
         row.append(run_moto(definition, value, repeat_moto))
-    print(f"{'workload':34} {'transitions':>11} {'stepfn mem':>12} {'stepfn sqlite':>14} {'moto':>10} "
-          f"{'mem/moto':>9} {'sqlite/moto':>12}")
-    for label, transitions, mem_time, sql_time, moto_time in rows:
-        sql = f"{transitions / sql_time:>12,.0f}/s" if sql_time else f"{'n/a':>14}"
-        sql_ratio = f"{moto_time / sql_time:>11.1f}x" if sql_time else f"{'n/a':>12}"
-        print(f"{label:34} {transitions:>11,} {transitions / mem_time:>10,.0f}/s {sql} "
-              f"{transitions / moto_time:>8,.0f}/s {moto_time / mem_time:>8.1f}x {sql_ratio}")
-        print(f"{'':34} {'':>11} {mem_time * 1000:>10.2f}ms "
-              f"{(f'{sql_time * 1000:>12.2f}ms' if sql_time else f'{chr(32) * 14}')} {moto_time * 1000:>8.1f}ms")
+    columns = ("engine mem", "engine sqlite", "API in-proc", "API control", "moto")
+    print(f"{'workload':32} {'transitions':>11} " + " ".join(f"{c:>14}" for c in columns))
+    for label, transitions, *times in rows:
+        print(f"{label:32} {transitions:>11,} " + " ".join(
+            f"{transitions / t:>12,.0f}/s" if t else f"{'n/a':>14}" for t in times))
+        print(f"{'':32} {'':>11} " + " ".join(f"{t * 1000:>12.2f}ms" if t else f"{'':>14}" for t in times))
+        moto_time = times[-1]
+        print(f"{'':32} {'vs moto':>11} " + " ".join(
+            f"{moto_time / t:>13.1f}x" if t else f"{'':>14}" for t in times[:-1]))
     return 0
 
 

@@ -242,14 +242,14 @@ class ControlPlaneClient:
             connection = self._local.connection = _UnixConnection(ensure_service(self.home), timeout=None)
         return connection
 
-    def _send(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    def _send(self, body: bytes, headers: dict[str, str], url: str = "/") -> tuple[int, dict[str, str], bytes]:
         """POST on this thread's kept-alive connection; a connection the service closed (it restarted, or
         went idle and exited) is opened again, starting the service when it is gone."""
         for attempt in range(2):
             reused = getattr(self._local, "connection", None) is not None
             connection = self._connection()
             try:
-                connection.request("POST", "/", body=body, headers=headers)
+                connection.request("POST", url, body=body, headers=headers)
                 response = connection.getresponse()
                 return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
             except (OSError, http.client.HTTPException):
@@ -288,14 +288,15 @@ class ControlPlaneClient:
             if remaining <= 0:
                 return False
             chunk = min(remaining, WAIT_CHUNK_SECONDS)
-            if not service_running(self.home):
-                time.sleep(min(chunk, 0.1))  # nobody runs it now; it resumes when a service starts
+            # Waiting is not a reason to start the service: with none running, nobody runs the execution
+            # now (it resumes when a service starts), so poll the store.
+            if getattr(self._local, "connection", None) is None and not service_running(self.home):
+                time.sleep(min(chunk, 0.1))
                 continue
             try:
-                request(self.socket_path, "POST", "/_stepfn/wait",
-                        json.dumps({"executionArn": execution_arn, "timeout": chunk}).encode(),
-                        {"Content-Type": "application/json"}, timeout=chunk + 30)
-            except OSError:
+                self._send(json.dumps({"executionArn": execution_arn, "timeout": chunk}).encode(),
+                           {"Content-Type": "application/json"}, url="/_stepfn/wait")
+            except (OSError, http.client.HTTPException, StepfnError):
                 time.sleep(0.1)
 
     # -- functions registered in this process ---------------------------------------------------------------

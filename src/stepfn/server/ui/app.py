@@ -111,6 +111,7 @@ class ConsoleApi:
             "graph": render_svg(definition, {name: p.status for name, p in progress.items()}),
             "states": [
                 {"name": p.name, "type": p.type, "status": p.status, "runs": p.runs, "seconds": p.seconds,
+                 "topLevel": p.name in definition.get("States", {}),
                  "input": p.input, "output": p.output, "error": p.error, "cause": p.cause,
                  "jobs": _jobs_of(events, p.name)}
                 for p in progress.values()
@@ -119,6 +120,37 @@ class ConsoleApi:
             "cause": cause,
             "events": events,
         })
+
+    async def act(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "body must be JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("executionArn"), str):
+            return _error(400, "body must name an executionArn")
+        return await run_in_threadpool(self._act, request.path_params["action"], body)
+
+    def _act(self, action: str, body: dict[str, Any]) -> Response:
+        """Stop, Redrive and Rerun-from-here: the same calls as `stepfn stop`, `redrive` and `rerun --from`."""
+        from botocore.exceptions import ClientError
+
+        arn = body["executionArn"]
+        try:
+            if action == "stop":
+                self.client.stop_execution(executionArn=arn, error="Stopped", cause="Stopped from the stepfn console")
+                return _reply({"executionArn": arn})
+            if action == "redrive":
+                self.client.redrive_execution(executionArn=arn)
+                return _reply({"executionArn": arn})
+            if action == "rerun":
+                params = {"executionArn": arn}
+                if isinstance(body.get("fromState"), str):
+                    params["fromState"] = body["fromState"]
+                started = self.client.rerun_execution(**params)
+                return _reply({"executionArn": started["executionArn"], "fromState": started["fromState"]})
+        except ClientError as error:
+            return _error(400, str(error.response["Error"]["Message"]))
+        return _error(404, f"no action {action!r}")
 
     def job(self, request: Request) -> Response:
         kind, name = request.path_params["kind"], request.path_params["name"]
@@ -180,6 +212,7 @@ def create_ui_app(client: Any = None, home: Path | str | None = None) -> Starlet
         Route("/api/executions", api.executions, methods=["GET"]),
         Route("/api/executions", api.start, methods=["POST"]),
         Route("/api/execution/{arn:path}", api.execution),
+        Route("/api/actions/{action}", api.act, methods=["POST"]),
         Route("/api/jobs/{kind}/{name}", api.job),
         Route("/api/endpoints", api.endpoints),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),

@@ -71,11 +71,25 @@ async function workflowsPage() {
   stamp();
 }
 
-function stateDetail(state) {
+async function act(action, body) {
+  const answer = await api("actions/" + action, {method: "POST", headers: {"Content-Type": "application/json"},
+    body: JSON.stringify(body)});
+  location.hash = "#/execution/" + encodeURIComponent(answer.executionArn);
+  route();  // the same hash after Stop or Redrive: show the new status now
+}
+
+function actionError(error) {
+  document.getElementById("action-result").innerHTML = `<span class="error">${esc(error.message)}</span>`;
+}
+
+function stateDetail(state, execution) {
   if (!state) return '<p class="muted">Click a state in the graph or the table.</p>';
+  // Rerun from here: a new execution that starts at this (top-level, entered) state with its recorded input.
+  const rerun = execution && execution.status !== "RUNNING" && state.topLevel && state.runs > 0
+    ? `<button id="rerun-button" data-state="${esc(state.name)}">Rerun from here</button>` : "";
   const jobs = (state.jobs || []).map((j) =>
     `<a href="#/job/${esc(j.kind)}/${encodeURIComponent(j.name)}">${esc(j.kind)} ${esc(j.name)}</a>`).join("<br>");
-  return `<h3>${esc(state.name)} <span class="status ${esc(state.status)}">${esc(state.status)}</span></h3>
+  return `<h3>${esc(state.name)} <span class="status ${esc(state.status)}">${esc(state.status)}</span> ${rerun}</h3>
     ${jobs ? `<p>${jobs}</p>` : ""}
     ${state.error ? `<p class="error">${esc(state.error)}</p><pre>${esc(state.cause)}</pre>` : ""}
     <h3>Input</h3><pre>${esc(pretty(state.input))}</pre>
@@ -91,10 +105,15 @@ async function executionPage(arn) {
   view.innerHTML = `
     <h2>${esc(ex.name)} <span class="status ${esc(ex.status)}" id="execution-status">${esc(ex.status)}</span></h2>
     <p class="muted">${esc(ex.executionArn)} · started ${esc(when(ex.startDate))}</p>
-    ${data.error ? `<div class="panel"><span class="error">${esc(data.error)}</span><pre>${esc(data.cause)}</pre></div>` : ""}
+    <div class="actions">
+      ${ex.status === "RUNNING" ? '<button id="stop-button">Stop</button>' : ""}
+      ${ex.redriveStatus === "REDRIVABLE" ? '<button id="redrive-button">Redrive</button>' : ""}
+      <span id="action-result"></span>
+    </div>
+    ${data.error && ex.status !== "RUNNING" ? `<div class="panel"><span class="error">${esc(data.error)}</span><pre>${esc(data.cause)}</pre></div>` : ""}
     <div class="cols">
       <div class="panel graph" id="graph">${data.graph}</div>
-      <div class="panel" id="state-detail">${stateDetail(byName[selectedState])}</div>
+      <div class="panel" id="state-detail">${stateDetail(byName[selectedState], ex)}</div>
     </div>
     <div class="cols">
       <div class="panel"><h3>Execution input</h3><pre>${esc(pretty(ex.input))}</pre></div>
@@ -113,7 +132,21 @@ async function executionPage(arn) {
       return `<tr><td>${e.id}</td><td>${esc(e.type)}</td><td>${esc(when(e.timestamp))}</td>
         <td>${esc(details.name || details.error || details.resource || "")}</td></tr>`;
     }).join("")}</tbody></table>`;
-  const pick = (name) => { selectedState = name; document.getElementById("state-detail").innerHTML = stateDetail(byName[name]); };
+  const bindRerun = () => {
+    const button = document.getElementById("rerun-button");
+    if (button) button.addEventListener("click", () =>
+      act("rerun", {executionArn: ex.executionArn, fromState: button.dataset.state}).catch(actionError));
+  };
+  const pick = (name) => {
+    selectedState = name;
+    document.getElementById("state-detail").innerHTML = stateDetail(byName[name], ex);
+    bindRerun();
+  };
+  bindRerun();
+  for (const [id, action] of [["stop-button", "stop"], ["redrive-button", "redrive"]]) {
+    const button = document.getElementById(id);
+    if (button) button.addEventListener("click", () => act(action, {executionArn: ex.executionArn}).catch(actionError));
+  }
   view.querySelectorAll("#graph g.state, #states tr[data-state]").forEach((el) =>
     el.addEventListener("click", () => pick(el.dataset.state)));
   stamp();

@@ -1,0 +1,79 @@
+"""The console's Stop, Redrive and Rerun-from-here buttons, clicked in Chromium (issue 15 item 3).
+
+The console runs as `stepfn ui` runs it: the default client, so the executions run in the home's control plane.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"]
+DEFINITION = {
+    "StartAt": "Prepare",
+    "States": {
+        "Prepare": {"Type": "Pass", "Parameters": {"prepared.$": "$.who"}, "Next": "Long"},
+        "Long": {"Type": "Wait", "Seconds": 15, "Next": "Done"},
+        "Done": {"Type": "Pass", "End": True},
+    },
+}
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (CI installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()
+
+
+def test_stop_redrive_and_rerun_from_here(user_home: Path, page: Any) -> None:
+    from stepfn.server import BackgroundServer, create_app
+    from stepfn.workflow.workflow import local_client
+
+    client = local_client(user_home)
+    machine = client.create_state_machine(name="buttons", definition=json.dumps(DEFINITION),
+                                          roleArn="arn:aws:iam::000000000000:role/stepfn-local")["stateMachineArn"]
+    arn = client.start_execution(stateMachineArn=machine, name="clicked", input='{"who": "browser"}')["executionArn"]
+    with BackgroundServer(create_app(user_home, no_token=True, ui=True)) as server:
+        page.goto(f"{server.url}/ui/#/execution/{arn}")
+        page.click("#stop-button")
+        page.wait_for_selector("#execution-status.ABORTED")
+        assert client.describe_execution(executionArn=arn)["status"] == "ABORTED"
+
+        page.click("#redrive-button")
+        page.wait_for_selector("#execution-status.RUNNING")
+        page.screenshot(path=str(SHOTS / "console-redriven.png"))
+        page.wait_for_selector("#execution-status.SUCCEEDED", timeout=90_000)
+        described = client.describe_execution(executionArn=arn)
+        assert described["status"] == "SUCCEEDED" and described["redriveCount"] == 1
+
+        page.click("#graph g.state[data-state='Done']")
+        page.click("#rerun-button")
+        page.wait_for_url(lambda url: "clicked-rerun-" in url)
+        page.wait_for_selector("#execution-status.SUCCEEDED")
+        page.screenshot(path=str(SHOTS / "console-rerun.png"))
+        rerun_arn = page.url.split("#/execution/", 1)[1].replace("%3A", ":")
+        from urllib.parse import unquote
+
+        events = client.get_execution_history(executionArn=unquote(rerun_arn))["events"]
+        entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+        assert entered == ["Rerun from Done", "Done"]  # Prepare and the 15 s Wait did not run again
+        done_input = json.loads(events[-1]["executionSucceededEventDetails"]["output"])
+        assert done_input == {"prepared": "browser"}
