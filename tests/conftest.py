@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,3 +76,24 @@ def stepfn_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     # of the control plane itself (tests/control) remove this to use the default, as a user does.
     monkeypatch.setenv("STEPFN_IN_PROCESS", "1")
     yield home
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    """A Playwright page in Debian's headless Chromium (skipped where chromium is not installed)."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (CI installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    (REPO_ROOT / "build" / "screenshots").mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)  # a loaded 2-core CI machine can be slow to start executions
+        yield page
+        browser.close()

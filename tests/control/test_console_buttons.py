@@ -6,8 +6,6 @@ The console runs as `stepfn ui` runs it: the default client, so the executions r
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +13,7 @@ import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"]
 DEFINITION = {
     "StartAt": "Prepare",
     "States": {
@@ -26,21 +22,6 @@ DEFINITION = {
         "Done": {"Type": "Pass", "End": True},
     },
 }
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (CI installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(60_000)
-        yield page
-        browser.close()
 
 
 def test_stop_redrive_and_rerun_from_here(user_home: Path, page: Any) -> None:

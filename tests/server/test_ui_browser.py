@@ -6,7 +6,6 @@ Screenshots land in build/screenshots/ so CI keeps them as artifacts.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 LOOP = {
     "Comment": "counts to three, then fails or succeeds as the input asks",
@@ -46,21 +42,6 @@ def console_url(stepfn_home: Path) -> Iterator[tuple[str, Any]]:
     app = Starlette(routes=[Mount("/ui", app=create_ui_app(client, stepfn_home))])
     with BackgroundServer(app, port=0) as server:
         yield f"{server.url}/ui/", client
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (CI installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(60_000)  # a loaded 2-core CI machine can be slow to start executions
-        yield page
-        browser.close()
 
 
 def test_execution_started_from_the_console_appears_and_completes(console_url: tuple[str, Any], page: Any) -> None:
