@@ -203,3 +203,40 @@ def test_two_host_pytorch_ddp_over_gloo_trains(stepfn_home: Path, tmp_path_facto
     assert model["model.json"]["last"] < model["model.json"]["first"] / 100
     weight, bias = model["model.json"]["weights"]
     assert abs(weight[0] - 3.0) < 0.1 and abs(bias[0] - 1.0) < 0.3
+
+
+PROCESS_SHARD = """\
+import json, os
+base = os.environ["SAGEMAKER_BASE_DIR"]
+me = json.load(open(os.path.join(base, "config", "resourceconfig.json")))["current_host"]
+seen = sorted(os.listdir(os.path.join(base, "processing", "input", "rows")))
+with open(os.path.join(base, "processing", "output", "out", me + ".txt"), "w") as handle:
+    handle.write(" ".join(seen))
+"""
+
+
+def test_processing_instances_split_a_sharded_input_and_all_upload(stepfn_home: Path) -> None:
+    from stepfn.local.sagemaker.processing import ProcessingJobs
+
+    store = ObjectStore(stepfn_home / "s3")
+    store.put_bytes("s3://bucket/proc/code/shard.py", PROCESS_SHARD.encode())
+    for i in range(4):
+        store.put_bytes(f"s3://bucket/proc/rows/r{i}.csv", b"1\n")
+    record = ProcessingJobs(stepfn_home).run({
+        "ProcessingJobName": "sharded-processing", "RoleArn": "arn:aws:iam::123456789012:role/R",
+        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 2, "InstanceType": "ml.m5.large",
+                                                  "VolumeSizeInGB": 30}},
+        "AppSpecification": {"ImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+                             "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/shard.py"]},
+        "ProcessingInputs": [
+            {"InputName": "rows", "S3Input": {"S3Uri": "s3://bucket/proc/rows/", "S3DataType": "S3Prefix",
+                                              "S3DataDistributionType": "ShardedByS3Key",
+                                              "LocalPath": "/opt/ml/processing/input/rows"}},
+            {"InputName": "code", "S3Input": {"S3Uri": "s3://bucket/proc/code/shard.py", "S3DataType": "S3Prefix",
+                                              "LocalPath": "/opt/ml/processing/input/code"}}],
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "out", "S3Output": {
+            "S3Uri": "s3://bucket/proc/out", "S3UploadMode": "EndOfJob", "LocalPath": "/opt/ml/processing/output/out"}}]},
+    })
+    assert record["ProcessingJobStatus"] == "Completed", record.get("FailureReason")
+    assert store.get_bytes("s3://bucket/proc/out/algo-1.txt") == b"r0.csv r2.csv"
+    assert store.get_bytes("s3://bucket/proc/out/algo-2.txt") == b"r1.csv r3.csv"

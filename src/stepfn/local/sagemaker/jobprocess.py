@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from stepfn.engine.protocol import TaskControl
+from stepfn.local.sagemaker.isolation import Launch
 
 _PASSTHROUGH = (
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM",
@@ -190,6 +191,52 @@ def run_process(
     return Outcome(process.returncode, stopped, tail, time.monotonic() - started)
 
 
+def run_instances(
+    instances: list[tuple[str, Launch]],
+    *,
+    log_path: Path,
+    control: TaskControl | None,
+    stop_requested: threading.Event,
+    max_runtime_seconds: float | None,
+    stop_grace_seconds: float,
+    metrics: MetricCollector,
+    on_tick: Callable[[], None] | None = None,
+    tick_seconds: float = 0.5,
+) -> dict[str, Outcome]:
+    """Every instance's process (``[(host name, launch)]``) at once, to the end of all of them; the first to fail
+    stops the others (``stop_requested`` is set: SIGTERM, then SIGKILL after the grace period), as SageMaker ends
+    a job when one instance fails. The log lines of several instances carry their host's name; ``on_tick`` runs
+    on the first instance's supervisor."""
+    outcomes: dict[str, Outcome] = {}
+    several = len(instances) > 1
+
+    def run(host: str, launch: Launch, first: bool) -> None:
+        outcome = run_process(
+            launch.command(), env=launch.environment, cwd=launch.host_cwd, log_path=log_path, control=control,
+            stop_requested=stop_requested, max_runtime_seconds=max_runtime_seconds,
+            stop_grace_seconds=stop_grace_seconds, metrics=metrics, on_tick=on_tick if first else None,
+            tick_seconds=tick_seconds, log_prefix=f"[{host}] " if several else "", spare_leader=launch.wrapped,
+        )
+        outcomes[host] = outcome
+        if outcome.exit_code != 0 and outcome.stopped is None and several:
+            append_log(log_path, f"stepfn: {host} exited with code {outcome.exit_code}: stopping the other "
+                       "instances", control)
+            stop_requested.set()
+
+    threads = [threading.Thread(target=run, args=(host, launch, index == 0), name=f"instance-{host}", daemon=True)
+               for index, (host, launch) in enumerate(instances)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def first_failure(outcomes: dict[str, Outcome]) -> str | None:
+    """The instance that failed on its own (not one stopped because of it or from outside), if any."""
+    return next((host for host, o in outcomes.items() if o.exit_code != 0 and o.stopped is None), None)
+
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -260,4 +307,13 @@ def relocation_hint(stderr: str) -> str:
             "relocated: take paths from the SM_* variables, the arguments or $SAGEMAKER_BASE_DIR. ")
 
 
-__all__ = ["MetricCollector", "Outcome", "append_log", "clean_environment", "relocation_hint", "run_process"]
+__all__ = [
+    "MetricCollector",
+    "Outcome",
+    "append_log",
+    "clean_environment",
+    "first_failure",
+    "relocation_hint",
+    "run_instances",
+    "run_process",
+]

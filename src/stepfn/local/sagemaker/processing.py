@@ -34,13 +34,21 @@ from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker.envs import JobEnvironmentError, environment_for_image
 from stepfn.local.sagemaker.images import UnknownImageError, resolve_image
 from stepfn.local.sagemaker.isolation import PROGRAM_DIR, IsolationError, Launch, choose_isolation
-from stepfn.local.sagemaker.jobdir import OPT_ML, ChannelError, JobDir, build_resource_config, stage_file_channel
+from stepfn.local.sagemaker.jobdir import (
+    OPT_ML,
+    ChannelError,
+    JobDir,
+    build_resource_config,
+    host_names,
+    stage_file_channel,
+)
 from stepfn.local.sagemaker.jobprocess import (
     MetricCollector,
     append_log,
     clean_environment,
+    first_failure,
     relocation_hint,
-    run_process,
+    run_instances,
 )
 from stepfn.local.sagemaker.records import REGION, RecordStore, arn, check_name, now_millis, sagemaker_error
 from stepfn.local.sagemaker.training import DEFAULT_STOP_GRACE_SECONDS
@@ -158,55 +166,75 @@ class ProcessingJobs:
 
         log = self.records.log_path(KIND, name)
         job = self.job_dir(name)
+        cluster = record["ProcessingResources"]["ClusterConfig"]
+        hosts = host_names(int(cluster.get("InstanceCount") or 1))
+        instances: list[tuple[str, JobDir, Launch]] = []
         try:
-            launch = self._prepare(job, record, lambda line: append_log(log, line, control))
+            for index, host in enumerate(hosts):
+                # The first instance's tree is the job's; the others' sit under hosts/ (made after the first's,
+                # whose creation empties the job's directory).
+                tree = job if index == 0 else JobDir(job.root / "hosts" / host)
+                progress: Callable[[str], None] = (lambda line: append_log(log, line, control)) if index == 0 \
+                    else (lambda line: None)
+                instances.append((host, tree, self._prepare(tree, record, progress, hosts, index)))
         except (ProcessingError, ChannelError, StoreError, OSError, IsolationError, JobEnvironmentError) as exc:
             return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
                               failure=f"ClientError: {exc}")
+        launch = instances[0][2]
         update_job(self.records, KIND, name, ProcessingStartTime=now_millis())
         append_log(log, launch.isolation.describe(job.base), control)
+        if len(hosts) > 1:
+            append_log(log, f"stepfn: {len(hosts)} instances ({', '.join(hosts)}) run as processes on this machine",
+                       control)
         append_log(log, f"stepfn: {name}: running {' '.join(launch.argv)}", control)
         runtime = (record.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
-        outcome = run_process(
-            launch.command(), env=launch.environment, cwd=launch.host_cwd, log_path=log, control=control,
-            stop_requested=threading.Event(),
-            max_runtime_seconds=float(runtime) if runtime else None, stop_grace_seconds=self.stop_grace_seconds,
-            metrics=MetricCollector([]), spare_leader=launch.wrapped,
-        )
+        outcomes = run_instances(
+            [(host, instance) for host, _, instance in instances], log_path=log, control=control,
+            stop_requested=threading.Event(), max_runtime_seconds=float(runtime) if runtime else None,
+            stop_grace_seconds=self.stop_grace_seconds, metrics=MetricCollector([]))
         message = self._exit_message(job)
         extra = {"ExitMessage": message} if message else {}
-        if outcome.stopped == "Stopped":
+        failed = first_failure(outcomes)
+        stopped = next((o.stopped for o in outcomes.values() if o.stopped is not None), None)
+        if failed is None and stopped == "Stopped":
             return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Stopped", "ProcessingEndTime", **extra)
-        if outcome.stopped == "MaxRuntimeExceeded":
+        if failed is None and stopped == "MaxRuntimeExceeded":
             return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
                               failure=f"MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds ({runtime})",
                               **extra)
-        if outcome.exit_code != 0:
+        if failed is not None:
+            outcome = outcomes[failed]
             tail = "\n".join(outcome.stderr_tail[-10:]).strip() or "(no output on stderr)"
             hint = "" if launch.isolation.isolated else relocation_hint(tail)
+            prefix = f"[{failed}] " if len(hosts) > 1 else ""
             return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
-                              failure=f"AlgorithmError: {hint}exit code {outcome.exit_code}: {tail}",
+                              failure=f"{prefix}AlgorithmError: {hint}exit code {outcome.exit_code}: {tail}",
                               **extra)
         try:
-            self._upload_outputs(job, record)
+            for _, tree, _ in reversed(instances):  # the first instance's files land last (they win a shared name)
+                self._upload_outputs(tree, record)
         except (StoreError, OSError) as exc:
             return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
                               failure=f"ClientError: uploading the outputs failed: {exc}", **extra)
         return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Completed", "ProcessingEndTime", **extra)
 
-    def _prepare(self, job: JobDir, record: dict[str, Any], progress: Callable[[str], None]) -> Launch:
+    def _prepare(self, job: JobDir, record: dict[str, Any], progress: Callable[[str], None],
+                 hosts: list[str], index: int) -> Launch:
+        """Instance ``hosts[index]``'s tree (config, its share of the inputs, output directories) and process."""
         isolation = choose_isolation()
         job.create()
         config = job.base / "config"
         config.mkdir(parents=True, exist_ok=True)
         (config / "processingjobconfig.json").write_text(json.dumps(record))
         cluster = record["ProcessingResources"]["ClusterConfig"]
-        (config / "resourceconfig.json").write_text(json.dumps(build_resource_config(cluster)))
+        (config / "resourceconfig.json").write_text(json.dumps(build_resource_config(cluster, hosts, hosts[index])))
         for item in record.get("ProcessingInputs") or []:
             s3 = item["S3Input"]
             channel = {"ChannelName": item["InputName"], "DataSource": {"S3DataSource": {
-                "S3Uri": s3["S3Uri"], "S3DataType": s3.get("S3DataType", "S3Prefix")}}}
-            stage_file_channel(self.store, channel, job.relocate(s3["LocalPath"]), link=False)
+                "S3Uri": s3["S3Uri"], "S3DataType": s3.get("S3DataType", "S3Prefix"),
+                "S3DataDistributionType": s3.get("S3DataDistributionType", "FullyReplicated")}}}
+            stage_file_channel(self.store, channel, job.relocate(s3["LocalPath"]), link=False, host_index=index,
+                               hosts=len(hosts))
         for item in (record.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
             job.relocate(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
         spec = record["AppSpecification"]

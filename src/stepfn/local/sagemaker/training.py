@@ -60,11 +60,11 @@ from stepfn.local.sagemaker.jobdir import (
 )
 from stepfn.local.sagemaker.jobprocess import (
     MetricCollector,
-    Outcome,
     append_log,
     clean_environment,
+    first_failure,
     relocation_hint,
-    run_process,
+    run_instances,
 )
 from stepfn.local.sagemaker.records import (
     REGION,
@@ -576,7 +576,11 @@ class _Run:
         self._status("Training", TrainingStartTime=start)
         metrics = MetricCollector(definitions)
         try:
-            outcomes = self._run_hosts(hosts, metrics)
+            outcomes = run_instances(
+                [(host.name, host.launch) for host in hosts], log_path=self.log, control=self.control,
+                stop_requested=self.running.stop,
+                max_runtime_seconds=float(self.record["StoppingCondition"].get("MaxRuntimeInSeconds") or 0) or None,
+                stop_grace_seconds=self.jobs.stop_grace_seconds, metrics=metrics, on_tick=self._tick)
         finally:
             stop.set()
         stopped = next((o.stopped for o in outcomes.values() if o.stopped is not None), None)
@@ -597,8 +601,8 @@ class _Run:
         self._remove_inputs()
         self.record.update(final)
         # One instance failing fails the job (the others were stopped because of it): that instance's reason.
-        failed = next((h for h in hosts if outcomes[h.name].exit_code != 0 and outcomes[h.name].stopped is None),
-                      None)
+        failed_name = first_failure(outcomes)
+        failed = next((h for h in hosts if h.name == failed_name), None)
         if failed is None and stopped is not None:
             self._status(stopped, status="Stopped")
             return self.record
@@ -610,35 +614,6 @@ class _Run:
                                                            host.launch.argv, feeder_error or upload_error))
         self._status("Completed", status="Completed")
         return self.record
-
-    def _run_hosts(self, hosts: list[_Host], metrics: MetricCollector) -> dict[str, Outcome]:
-        """Every instance's process at once, to the end of all of them; the first to fail stops the others
-        (SIGTERM, then SIGKILL after the grace period), as SageMaker ends a job when one instance fails."""
-        stopping = self.running.stop
-        outcomes: dict[str, Outcome] = {}
-        max_runtime = float(self.record["StoppingCondition"].get("MaxRuntimeInSeconds") or 0) or None
-
-        def run(host: _Host, master: bool) -> None:
-            outcome = run_process(
-                host.launch.command(), env=host.launch.environment, cwd=host.launch.host_cwd, log_path=self.log,
-                control=self.control, stop_requested=stopping, max_runtime_seconds=max_runtime,
-                stop_grace_seconds=self.jobs.stop_grace_seconds, metrics=metrics,
-                on_tick=self._tick if master else None, tick_seconds=0.5,
-                log_prefix=f"[{host.name}] " if len(hosts) > 1 else "", spare_leader=host.launch.wrapped,
-            )
-            outcomes[host.name] = outcome
-            if outcome.exit_code != 0 and outcome.stopped is None and len(hosts) > 1:
-                append_log(self.log, f"stepfn: {host.name} exited with code {outcome.exit_code}: stopping the other "
-                           "instances", self.control)
-                stopping.set()
-
-        threads = [threading.Thread(target=run, args=(host, index == 0), name=f"{self.name}-{host.name}", daemon=True)
-                   for index, host in enumerate(hosts)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return outcomes
 
     def _remove_inputs(self) -> None:
         remove_staged_inputs(self.job)
