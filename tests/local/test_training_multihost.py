@@ -14,6 +14,7 @@ import pytest
 from test_training_support import read_tar, sourcedir, training_request
 
 from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker.isolation import IsolationError, choose_isolation
 from stepfn.local.sagemaker.scriptmode import distribution_environment
 from stepfn.local.sagemaker.training import TrainingJobs
 
@@ -68,10 +69,14 @@ def _request(store: ObjectStore, name: str, script: str, count: int, **hyperpara
     return request
 
 
-@pytest.mark.parametrize("isolation", ["auto", "none"])
+@pytest.mark.parametrize("isolation", ["bwrap", "unshare", "none"])
 def test_three_hosts_run_at_once_with_the_toolkit_cluster_view_and_sharded_data(
         isolation: str, stepfn_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STEPFN_JOB_ISOLATION", isolation)
+    try:
+        choose_isolation()
+    except IsolationError as exc:
+        pytest.skip(str(exc))
     store = ObjectStore(stepfn_home / "s3")
     jobs = TrainingJobs(stepfn_home)
     record = jobs.run(_request(store, f"three-{isolation}", HOST_SCRIPT, 3,
