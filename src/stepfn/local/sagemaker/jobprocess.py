@@ -300,11 +300,13 @@ def append_log(log_path: Path, line: str, control: TaskControl | None = None) ->
 def relocation_hint(stderr: str) -> str:
     """A FailureReason prefix for a script that died opening a hard-coded ``/opt/ml`` path (empty otherwise).
 
-    Without a container ``/opt/ml`` is relocated into the job's directory, which such a script never sees."""
+    Where a job cannot have its own mount namespace, ``/opt/ml`` is relocated into the job's directory, which such
+    a script never sees."""
     if "No such file or directory: '/opt/ml/" not in stderr:
         return ""
-    return ("the script opens a hard-coded /opt/ml path, but local jobs run without a container and /opt/ml is "
-            "relocated: take paths from the SM_* variables, the arguments or $SAGEMAKER_BASE_DIR. ")
+    return ("the script opens a hard-coded /opt/ml path, but jobs here cannot have their own mount namespace "
+            "(install bubblewrap, or allow unprivileged user namespaces) and /opt/ml is relocated: take paths from "
+            "the SM_* variables, the arguments or $SAGEMAKER_BASE_DIR. ")
 
 
 __all__ = [
