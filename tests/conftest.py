@@ -49,8 +49,9 @@ def user_env(tmp_path: Path) -> dict[str, str]:
     home.mkdir()
     path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])
     env = {"PATH": path, "HOME": str(home), "LANG": "C.UTF-8", "COLUMNS": "80"}
-    # STEPFN_JOB_ENV=host from the autouse fixture: building framework environments is tested on its own.
-    for kept in ("PYTHONPATH", "STEPFN_JOB_ENV"):
+    # From the autouse fixture: framework environments (STEPFN_JOB_ENV) and the control plane service
+    # (STEPFN_IN_PROCESS) are tested on their own, and a service left idling would outlive the test's folder.
+    for kept in ("PYTHONPATH", "STEPFN_JOB_ENV", "STEPFN_IN_PROCESS"):
         if os.environ.get(kept):
             env[kept] = os.environ[kept]
     return env

@@ -359,6 +359,19 @@ def logs(job: str, kind: str, follow: bool) -> None:
                 time.sleep(0.2)
 
 
+@cli.command("cp")
+@click.argument("source", metavar="SRC")
+@click.argument("destination", metavar="DST")
+@click.option("--recursive", is_flag=True, help="Copy every file under a folder or every object under a prefix.")
+def copy_command(source: str, destination: str, recursive: bool) -> None:
+    """Copy files to and from the local object store, as `aws s3 cp` does (s3://bucket/key on one side)."""
+    from stepfn.cli.transfer import copy
+    from stepfn.local.objectstore import ObjectStore
+
+    copy(source, destination, recursive=recursive, store=ObjectStore(),
+         report=lambda line: console.print(line, highlight=False, soft_wrap=True))
+
+
 @cli.command()
 @click.argument("target")
 def validate(target: str) -> None:
