@@ -14,10 +14,12 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,13 +107,43 @@ def start_server(tmp_path: Path, free_port: int) -> Iterator[Callable[..., Serve
 
     yield start
     for served in started:
-        served.process.terminate()
-        served.process.wait(30)
-        if served.process.stdout:
-            served.process.stdout.close()
-        # The control plane the server started for its home outlives it, as it does for a user.
-        subprocess.run([sys.executable, "-m", "stepfn", "down", "--force"], env=_server_env(served.home),
-                       capture_output=True, timeout=60, check=False)
+        _stop(served)
+
+
+def _stop(served: Served) -> None:
+    served.process.terminate()
+    served.process.wait(30)
+    if served.process.stdout:
+        served.process.stdout.close()
+    # The control plane the server started for its home outlives it, as it does for a user.
+    subprocess.run([sys.executable, "-m", "stepfn", "down", "--force"], env=_server_env(served.home),
+                   capture_output=True, timeout=60, check=False)
+
+
+def _module_server(factory: pytest.TempPathFactory, command: str) -> Iterator[Served]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    served = _start(factory.mktemp("attacked"), port, command)
+    yield served
+    _stop(served)
+
+
+@pytest.fixture(scope="module")
+def shared_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One default ``stepfn serve`` for the attacks that create their own uniquely named machines (starting
+    a server and its control plane per case would make this file several times slower)."""
+    yield from _module_server(tmp_path_factory, "serve")
+
+
+@pytest.fixture(scope="module")
+def shared_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One default ``stepfn ui`` for attacks that must change nothing: each checks its home is unchanged."""
+    yield from _module_server(tmp_path_factory, "ui")
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def _create_body(definition: dict[str, Any], name: str = "attack") -> str:
@@ -158,8 +190,8 @@ def test_no_token_says_what_it_disables_and_still_checks_host_and_origin(
 
 @pytest.mark.parametrize("host", ["attacker.example:{port}", "attacker.example", "127.0.0.1.attacker.example:{port}",
                                   "localhost.attacker.example", "", "127.0.0.1:{port}@attacker.example"])
-def test_a_foreign_host_is_refused_even_with_the_token(start_server: Callable[..., Served], host: str) -> None:
-    served = start_server("ui")
+def test_a_foreign_host_is_refused_even_with_the_token(shared_ui: Served, host: str) -> None:
+    served = shared_ui
     before = served.home_files()
     marker = served.home.parent / "marker-host"
     definition = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
@@ -197,22 +229,29 @@ def test_a_cross_origin_simple_post_is_refused(start_server: Callable[..., Serve
     for origin in ("http://attacker.example", f"http://127.0.0.1:{served.port + 1}", "null",
                    f"http://localhost:{served.port}"):  # another origin of this very machine is foreign too
         with httpx.Client(cookies=cookie) as browser:
+            # What the console's own Start button sends (a body that starts "victim" when the origin is right).
             start = browser.post(f"{served.url}/ui/api/executions", headers={
                 "Content-Type": "text/plain", "Origin": origin}, content=json.dumps({
-                    "stateMachineArn": sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"],
-                    "input": json.dumps({"marker": str(marker)})}))
+                    "workflow": "victim", "input": {"marker": str(marker)}}))
             api = browser.post(served.url, headers={"Content-Type": "text/plain", "Origin": origin},
                                content=_create_body(definition, "from-a-page"))
         assert (start.status_code, api.status_code) == (403, 403), origin
         assert "access-control-allow-origin" not in start.headers
     assert not marker.exists() and served.home_files() == before
     assert [m["name"] for m in sfn.list_state_machines()["stateMachines"]] == ["victim"]
-    assert sfn.list_executions(stateMachineArn=sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"])[
-        "executions"] == []
+    victim = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    assert sfn.list_executions(stateMachineArn=victim)["executions"] == []
+    # The same request from the console's own origin starts the run: the refusals above were the Origin's.
+    with httpx.Client(cookies=cookie) as browser:
+        own = browser.post(f"{served.url}/ui/api/executions", headers={"Content-Type": "text/plain",
+                                                                       "Origin": served.url},
+                           content=json.dumps({"workflow": "victim", "input": {}}))
+    assert own.status_code == 200, own.text
+    assert len(sfn.list_executions(stateMachineArn=victim)["executions"]) == 1
 
 
-def test_a_preflighted_cross_origin_request_gets_no_cors_grant(start_server: Callable[..., Served]) -> None:
-    served = start_server("ui")
+def test_a_preflighted_cross_origin_request_gets_no_cors_grant(shared_ui: Served) -> None:
+    served = shared_ui
     before = served.home_files()
     preflight = httpx.options(served.url, headers={
         "Origin": "http://attacker.example", "Access-Control-Request-Method": "POST",
@@ -237,9 +276,8 @@ def test_a_preflighted_cross_origin_request_gets_no_cors_grant(start_server: Cal
     {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/states/aws4_request, "
                       "SignedHeaders=host, Signature=0"},
 ], ids=["none", "wrong-header", "wrong-authorization", "wrong-bearer", "wrong-access-key"])
-def test_a_missing_or_wrong_token_is_refused_everywhere(start_server: Callable[..., Served],
-                                                        credentials: dict[str, str]) -> None:
-    served = start_server("ui")
+def test_a_missing_or_wrong_token_is_refused_everywhere(shared_ui: Served, credentials: dict[str, str]) -> None:
+    served = shared_ui
     before = served.home_files()
     body = _create_body({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
     for method, path, extra in (("POST", "/", SFN), ("GET", "/ping", {}), ("GET", "/ui/", {}),
@@ -264,10 +302,10 @@ def test_a_missing_or_wrong_token_is_refused_everywhere(start_server: Callable[.
     ("pathlib:Path.touch", "{marker}"),
     ("runpy:run_path", "{script}"),
 ])
-def test_a_standard_library_function_name_runs_nothing(start_server: Callable[..., Served], function_name: str,
+def test_a_standard_library_function_name_runs_nothing(shared_serve: Served, function_name: str,
                                                       payload: str) -> None:
     """Even a client holding the token cannot make the server run code the user did not write."""
-    served = start_server("serve")
+    served = shared_serve
     marker = served.home.parent / "marker-lambda"
     script = served.home.parent / "script.py"
     script.write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
@@ -275,7 +313,8 @@ def test_a_standard_library_function_name_runs_nothing(start_server: Callable[..
     definition = {"StartAt": "T", "States": {"T": {
         "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
         "Parameters": {"FunctionName": function_name, "Payload": payload.format(marker=str(marker), script=script)}}}}
-    arn = sfn.create_state_machine(name="attack", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    arn = sfn.create_state_machine(name=_unique("attack"), definition=json.dumps(definition),
+                                   roleArn=ROLE)["stateMachineArn"]
     described = _wait(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])
     assert described["status"] == "FAILED"
     assert described["error"] == "Lambda.ResourceNotFoundException"
@@ -304,13 +343,13 @@ def test_a_module_under_lambda_path_runs_and_nothing_else(start_server: Callable
 
 @pytest.mark.parametrize("key", ["../escape.txt", "../../escape.txt", "/tmp/stepfn-attack-escape.txt",
                                  "a/../../../escape.txt", "./escape.txt", "a//b"])
-def test_object_keys_leaving_the_store_are_refused_over_http(start_server: Callable[..., Served], key: str) -> None:
-    served = start_server("serve")
+def test_object_keys_leaving_the_store_are_refused_over_http(shared_serve: Served, key: str) -> None:
+    served = shared_serve
     sfn = served.sfn()
     definition = {"StartAt": "Put", "States": {"Put": {
         "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject", "End": True,
         "Parameters": {"Bucket": "bucket", "Key": key, "Body": "planted"}}}}
-    arn = sfn.create_state_machine(name="put", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    arn = sfn.create_state_machine(name=_unique("put"), definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
     described = _wait(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])
     assert described["status"] == "FAILED"
     planted = [p for p in served.home.parent.rglob("*") if p.is_file() and p.read_bytes() == b"planted"]
@@ -319,11 +358,10 @@ def test_object_keys_leaving_the_store_are_refused_over_http(start_server: Calla
 
 @pytest.mark.parametrize(("bucket", "key"), [("bucket", "../../server-token"), ("..", "server-token"),
                                            ("bucket", "/etc/hostname"), ("bucket", "a/../../../server-token")])
-def test_a_map_cannot_read_or_write_outside_the_store(start_server: Callable[..., Served], bucket: str,
-                                                      key: str) -> None:
+def test_a_map_cannot_read_or_write_outside_the_store(shared_serve: Served, bucket: str, key: str) -> None:
     """ItemReader and ResultWriter locations go through the same key checks as S3 tasks: the home's own
     token file, two levels up from a bucket, stays unreadable."""
-    served = start_server("serve")
+    served = shared_serve
     sfn = served.sfn()
     processor = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "P",
                  "States": {"P": {"Type": "Pass", "End": True}}}
@@ -338,7 +376,8 @@ def test_a_map_cannot_read_or_write_outside_the_store(start_server: Callable[...
                                                "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
                                                                 "Parameters": {"Bucket": bucket, "Prefix": key}}}}}
     for name, definition in (("reader", reader), ("writer", writer)):
-        arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+        arn = sfn.create_state_machine(name=_unique(name), definition=json.dumps(definition),
+                                       roleArn=ROLE)["stateMachineArn"]
         started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": [{"secret": "planted"}]}))
         described = _wait(sfn, started["executionArn"])
         assert described["status"] == "FAILED", (name, described.get("output"))
@@ -363,63 +402,66 @@ def _plain_tar(members: list[tuple[str, bytes]]) -> str:
 
 
 @pytest.mark.parametrize("member", ["../../../escape.py", "/tmp/stepfn-attack-member.py", "code/../../escape.py"])
-def test_tar_members_leaving_the_job_are_refused_over_http(start_server: Callable[..., Served], member: str) -> None:
+def test_tar_members_leaving_the_job_are_refused_over_http(shared_serve: Served, member: str) -> None:
     """The whole path over HTTP: an archive planted through an S3 task, then a training job unpacking it."""
-    served = start_server("serve")
+    served = shared_serve
+    job = _unique("evil")
     sfn = served.sfn()
     archive = _plain_tar([("train.py", b"print('training')\n"), (member, b"print('escaped')\n")])
     plant = {"StartAt": "Put", "States": {"Put": {
         "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject", "End": True,
-        "Parameters": {"Bucket": "bucket", "Key": "code/evil.tar", "Body": archive}}}}
-    arn = sfn.create_state_machine(name="plant", definition=json.dumps(plant), roleArn=ROLE)["stateMachineArn"]
+        "Parameters": {"Bucket": "bucket", "Key": f"code/{job}.tar", "Body": archive}}}}
+    arn = sfn.create_state_machine(name=_unique("plant"), definition=json.dumps(plant), roleArn=ROLE)["stateMachineArn"]
     assert _wait(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])["status"] == "SUCCEEDED"
     sagemaker = boto3.client("sagemaker", endpoint_url=served.url, region_name="us-east-1",
                              aws_access_key_id=served.token, aws_secret_access_key="anything")
     sagemaker.create_training_job(
-        TrainingJobName="evil", RoleArn=ROLE,
+        TrainingJobName=job, RoleArn=ROLE,
         AlgorithmSpecification={"TrainingImage": SKLEARN_IMAGE, "TrainingInputMode": "File"},
-        HyperParameters={"sagemaker_program": '"train.py"', "sagemaker_submit_directory": '"s3://bucket/code/evil.tar"'},
+        HyperParameters={"sagemaker_program": '"train.py"', "sagemaker_submit_directory": f'"s3://bucket/code/{job}.tar"'},
         OutputDataConfig={"S3OutputPath": "s3://bucket/output"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
         StoppingCondition={"MaxRuntimeInSeconds": 60})
     deadline = time.monotonic() + 60
-    while (job := sagemaker.describe_training_job(TrainingJobName="evil"))["TrainingJobStatus"] == "InProgress":
+    while (record := sagemaker.describe_training_job(TrainingJobName=job))["TrainingJobStatus"] == "InProgress":
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    assert job["TrainingJobStatus"] == "Failed"
+    assert record["TrainingJobStatus"] == "Failed"
     assert not list(served.home.parent.rglob("escape.py")) and not Path("/tmp/stepfn-attack-member.py").exists()
 
 
 # -- the positive paths with the default token -------------------------------------------------------------------
 
 
-def test_boto3_works_with_the_printed_settings(start_server: Callable[..., Served]) -> None:
-    served = start_server("serve")
+def test_boto3_works_with_the_printed_settings(shared_serve: Served) -> None:
+    served = shared_serve
     sfn = served.sfn()
     definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": True}, "End": True}}}
-    arn = sfn.create_state_machine(name="fine", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    name = _unique("fine")
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
     assert json.loads(_wait(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])["output"]) == {"ok": True}
     from stepfn.server import create_server_client
 
     # stepfn's own client reads the token from the home: nothing to type.
     own = create_server_client("stepfunctions", served.url, home=served.home)
-    assert [m["name"] for m in own.list_state_machines()["stateMachines"]] == ["fine"]
+    assert name in [m["name"] for m in own.list_state_machines()["stateMachines"]]
 
 
 @pytest.mark.skipif(AWS_CLI is None, reason="the AWS CLI is not installed (pip install awscli)")
-def test_the_aws_cli_works_with_the_printed_exports(start_server: Callable[..., Served]) -> None:
-    served = start_server("serve")
+def test_the_aws_cli_works_with_the_printed_exports(shared_serve: Served) -> None:
+    served = shared_serve
+    name = _unique("cli")
     exports = next(line for line in served.lines if line.strip().startswith("export "))
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update(dict(item.split("=", 1) for item in exports.split()[1:]))
     definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
     assert AWS_CLI is not None
-    created = subprocess.run([AWS_CLI, "stepfunctions", "create-state-machine", "--name", "cli", "--definition",
+    created = subprocess.run([AWS_CLI, "stepfunctions", "create-state-machine", "--name", name, "--definition",
                               definition, "--role-arn", ROLE], env=env, capture_output=True, text=True, timeout=120)
     assert created.returncode == 0, created.stderr
     listed = subprocess.run([AWS_CLI, "stepfunctions", "list-state-machines"], env=env, capture_output=True, text=True,
                             timeout=120)
-    assert [m["name"] for m in json.loads(listed.stdout)["stateMachines"]] == ["cli"]
+    assert name in [m["name"] for m in json.loads(listed.stdout)["stateMachines"]]
     refused = subprocess.run([AWS_CLI, "stepfunctions", "list-state-machines"],
                              env={**env, "AWS_ACCESS_KEY_ID": "wrong"}, capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "UnrecognizedClientException" in refused.stderr
@@ -457,3 +499,99 @@ def test_the_console_opens_in_a_browser_from_the_printed_url(start_server: Calla
             browser.close()
     executions = sfn.list_executions(stateMachineArn=sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"])
     assert [e["status"] for e in executions["executions"]] == ["SUCCEEDED"]
+
+
+ATTACK_PAGE = """<!doctype html><title>cute cats</title><body><form id="form" method="post" enctype="text/plain"
+ action="STEPFN/ui/api/executions" target="sink"><input name='{"workflow":"victim","input":{"x":"' value='"}}'>
+</form><iframe name="sink"></iframe><script>
+const target = "STEPFN";
+const create = JSON.stringify({name: "planted", roleArn: "arn:aws:iam::123456789012:role/R",
+  definition: JSON.stringify({StartAt: "P", States: {P: {Type: "Pass", End: true}}})});
+const attempts = [
+  // simple requests: no preflight, the console's cookie goes along (same site: 127.0.0.1, another port)
+  fetch(target + "/ui/api/executions", {method: "POST", mode: "no-cors", credentials: "include",
+        headers: {"Content-Type": "text/plain"}, body: JSON.stringify({workflow: "victim", input: {}})}),
+  fetch(target + "/", {method: "POST", mode: "no-cors", credentials: "include",
+        headers: {"Content-Type": "text/plain"}, body: create}),
+  // preflighted: custom headers
+  fetch(target + "/", {method: "POST", credentials: "include", body: create,
+        headers: {"X-Amz-Target": "AWSStepFunctions.CreateStateMachine",
+                  "Content-Type": "application/x-amz-json-1.0"}}),
+  fetch(target + "/ui/api/workflows", {credentials: "include"}).then(r => r.text()),
+];
+document.getElementById("form").submit();
+Promise.allSettled(attempts).then(results => {
+  window.readable = results.map(r => r.status === "fulfilled" && typeof r.value === "string" ? r.value : null);
+  document.title = "done";
+});
+</script>"""
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs Debian's chromium)")
+def test_a_web_page_in_the_users_browser_cannot_drive_the_server(start_server: Callable[..., Served],
+                                                                 free_port: int) -> None:
+    """The whole attack in chromium: the user has the console open (its cookie set); a page from another
+    origin of this machine, and a page whose DNS name resolves to 127.0.0.1 (rebinding), try to start a run,
+    create a state machine and read the workflow list."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from playwright.sync_api import sync_playwright
+
+    served = start_server("ui")
+    sfn = served.sfn()
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    victim = sfn.create_state_machine(name="victim", definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"]
+    console_url = next(line.split(" ", 1)[1] for line in served.lines if line.startswith("console: "))
+
+    class AttackerSite(BaseHTTPRequestHandler):
+        target = served.url
+
+        def do_GET(self) -> None:
+            body = ATTACK_PAGE.replace("STEPFN", self.target).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    attacker_port = free_port + 1 if free_port < 65000 else free_port - 1
+    site = ThreadingHTTPServer(("127.0.0.1", attacker_port), AttackerSite)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--host-resolver-rules=MAP rebound.attacker.test 127.0.0.1"])  # the attacker's DNS answer
+            try:
+                context = browser.new_context()
+                page = context.new_page()
+                page.set_default_timeout(60_000)
+                assert page.goto(console_url).status == 200  # type: ignore[union-attr]  # the user's console
+                for attack_url in (f"http://127.0.0.1:{attacker_port}/", f"http://rebound.attacker.test:{attacker_port}/"):
+                    AttackerSite.target = served.url
+                    attack = context.new_page()
+                    attack.goto(attack_url)
+                    attack.wait_for_function("document.title === 'done'")
+                    assert attack.evaluate("window.readable") == [None, None, None, None]  # nothing readable
+                    attack.close()
+                # DNS rebinding proper: the attacker's name now points at the server, so the page is same-origin.
+                AttackerSite.target = f"http://rebound.attacker.test:{served.port}"
+                rebound = context.new_page()
+                answer = rebound.goto(f"http://rebound.attacker.test:{served.port}/ui/?token=guessed")
+                assert answer is not None and answer.status == 403
+                rebound.goto(f"http://rebound.attacker.test:{attacker_port}/")
+                rebound.wait_for_function("document.title === 'done'")
+                assert all(text is None or "victim" not in text for text in rebound.evaluate("window.readable"))
+            finally:
+                browser.close()
+    finally:
+        site.shutdown()
+        site.server_close()
+    assert sfn.list_executions(stateMachineArn=victim)["executions"] == []
+    assert [m["name"] for m in sfn.list_state_machines()["stateMachines"]] == ["victim"]
