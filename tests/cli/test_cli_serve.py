@@ -70,3 +70,33 @@ def test_ui_requires_its_token_when_given_one(stepfn_home: Path, free_port: int)
     finally:
         process.terminate()
         process.wait(10)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def test_the_console_address_itself_leads_to_the_console(stepfn_home: Path, free_port: int) -> None:
+    """Opening http://127.0.0.1:PORT/ (what a person types) reaches the console, not a 405."""
+    process, url = _start(stepfn_home, free_port, "ui", "--token", "s3cret")
+    try:
+        plain = urllib.request.build_opener(_NoRedirect)
+        try:
+            plain.open(f"{url}/?token=s3cret", timeout=5)
+            raise AssertionError("GET / answered without a redirect")
+        except urllib.error.HTTPError as answer:
+            assert answer.code == 302 and answer.headers["Location"] == "/ui/"
+            cookie = answer.headers["Set-Cookie"].split(";", 1)[0]  # the token, kept as the console URL does
+        # A browser follows the redirect with the cookie it was given.
+        request = urllib.request.Request(f"{url}/", headers={"Cookie": cookie})
+        with urllib.request.build_opener(urllib.request.HTTPCookieProcessor()).open(request, timeout=5) as page:
+            assert page.url == f"{url}/ui/" and b"stepfn console" in page.read()
+        try:
+            urllib.request.urlopen(f"{url}/", timeout=5)
+            raise AssertionError("GET / answered without the token")
+        except urllib.error.HTTPError as error:
+            assert error.code == 403  # the token check comes first, as on every route
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -9,7 +9,7 @@ Routes (one Starlette app):
   processing and tuning jobs, models, endpoint configs and endpoints (``LocalSageMakerClient``);
 * ``POST /endpoints/<name>/invocations``: sagemaker-runtime ``InvokeEndpoint`` (REST);
 * ``GET /ping``: 200 when the server is up;
-* ``/ui``: the web console, when ``ui=True``.
+* ``/ui``: the web console, when ``ui=True`` (and ``GET /`` redirects there).
 
 So ``boto3.client("stepfunctions", endpoint_url="http://127.0.0.1:8083")`` (and ``sagemaker``,
 ``sagemaker-runtime``, or ``aws --endpoint-url``) work against it unchanged, except that botocore sends
@@ -34,7 +34,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
@@ -178,6 +178,11 @@ def create_app(
     if ui:
         from stepfn.server.ui import create_ui_app
 
+        async def console_home(request: Request) -> Response:
+            # A person opens the address `stepfn ui` listens on; the API only takes POST there.
+            return RedirectResponse("/ui/", status_code=302)
+
+        routes.append(Route("/", console_home, methods=["GET"]))
         routes.append(Mount("/ui", app=create_ui_app(stepfunctions.backend, root)))
     return RequestGuard(Starlette(routes=routes), token=server_token(root, token, no_token=no_token),
                         allowed_hosts=allowed_host_names(bind_host, allow_hosts))
