@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from stepfn.local.objectstore import ObjectStore
+from stepfn.store import DB_FILENAME
 
 TRAIN_PY = textwrap.dedent(
     """
@@ -227,3 +228,20 @@ def test_a_pipeline_without_session_region_or_credentials_runs_locally(
     on_aws = _run([sys.executable, "pipeline.py", "job-7", "aws"], user_folder, user_env)
     assert on_aws.returncode == 1
     assert "AwsConfigurationError: no AWS region configured" in on_aws.stderr, on_aws.stderr
+
+
+def test_the_default_home_is_where_the_command_started(tmp_path: Path, user_env: dict[str, str]) -> None:
+    """Resolved once, at start: a pipeline file that changes directory does not move the home."""
+    folder = tmp_path / "project"
+    (folder / "elsewhere").mkdir(parents=True)
+    (folder / "pipeline.py").write_text(
+        "import os\n"
+        "from stepfn.steps import Pass\n"
+        "os.chdir('elsewhere')\n"
+        "step = Pass('Hello', result={'ok': True})\n"
+    )
+    ran = _run(["stepfn", "run", "pipeline.py"], folder, user_env)
+    assert ran.returncode == 0 and "SUCCEEDED" in ran.stdout, ran.stdout + ran.stderr
+    assert (folder / ".stepfn" / DB_FILENAME).is_file() and not (folder / "elsewhere" / ".stepfn").exists()
+    listed = _run(["stepfn", "executions"], folder, user_env)
+    assert "pipeline" in listed.stdout and "SUCCEEDED" in listed.stdout

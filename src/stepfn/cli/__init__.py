@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stepfn import __version__
+from stepfn._home import stepfn_home
 from stepfn.cli.loading import LOCAL_ROLE, load_target, parse_input, split_target
 from stepfn.workflow.progress import read_executions, read_history, read_state_machines
 
@@ -520,6 +521,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: one readable error line (plus cause) unless --debug."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    # Pin a relative home (the default .stepfn) to the directory the command started in, before a user's
+    # pipeline file runs and perhaps changes directory.
+    stepfn_home()
     try:
         cli.main(args=args, prog_name="stepfn", standalone_mode=False)
     except click.exceptions.Exit as stop:
