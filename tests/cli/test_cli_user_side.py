@@ -183,6 +183,7 @@ def test_executions_at_80_columns_show_names_that_show_accepts(tmp_path: Path, u
         assert several.returncode == 2 and "matches several executions" in several.stderr
     missing = _run(["stepfn", "show", "no-such-run"], folder, user_env)
     assert missing.returncode == 2 and "no execution named 'no-such-run'" in missing.stderr
+    assert "--name NAME" in missing.stderr
 
 
 NO_SESSION_PIPELINE_PY = textwrap.dedent(

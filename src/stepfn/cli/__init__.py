@@ -291,7 +291,8 @@ def _resolve_execution(client: Any, execution: str) -> str:
             more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
             raise click.UsageError(f"{execution!r} matches several executions: {listed}{more}; "
                                    "give more of the name, or the ARN")
-    raise click.UsageError(f"no execution named {execution!r} (stepfn executions lists them)")
+    raise click.UsageError(f"no execution named {execution!r}: stepfn executions lists them, and "
+                           "`stepfn run FILE --name NAME` gives a run the name you will look it up by")
 
 
 # Histories up to this many events are read whole by default (the states table needs every event); longer ones
