@@ -149,6 +149,9 @@ class Defaults:
 
     default_accept = JSON
 
+    def bind(self, module: ModuleType | None) -> None:
+        """The entry program, for defaults that call user functions other than the handler chain's."""
+
     def model_fn(self, model_dir: str) -> Any:
         raise InferenceError(
             "Please provide a model_fn implementation: this container has no default model loader. "
@@ -302,6 +305,18 @@ class BuiltinAlgorithmDefaults(Defaults):
         raise InferenceError(f"Accept type {accept} is not supported by this algorithm.", 406)
 
 
+def _framework_handlers(name: str) -> Callable[[], Defaults]:
+    """The defaults of a framework in :mod:`stepfn.local.sagemaker.handlers`, imported when a model needs them."""
+
+    def make() -> Defaults:
+        from stepfn.local.sagemaker import handlers
+
+        defaults: Defaults = getattr(handlers, name)()
+        return defaults
+
+    return make
+
+
 FRAMEWORK_DEFAULTS: dict[str, Callable[[], Defaults]] = {
     "generic": Defaults,
     "sklearn": SklearnDefaults,
@@ -309,6 +324,9 @@ FRAMEWORK_DEFAULTS: dict[str, Callable[[], Defaults]] = {
     "kmeans": BuiltinAlgorithmDefaults,
     "pca": BuiltinAlgorithmDefaults,
     "linear-learner": BuiltinAlgorithmDefaults,
+    "pytorch": _framework_handlers("PyTorchDefaults"),
+    "tensorflow": _framework_handlers("TensorFlowServingDefaults"),
+    "huggingface": _framework_handlers("HuggingFaceDefaults"),
 }
 
 
@@ -384,7 +402,11 @@ class Container:
                     "and/or output_fn implementation"
                 )
         context = SimpleNamespace(system_properties={"model_dir": str(model_dir), "gpu_id": None})
-        container = cls(model_dir, FRAMEWORK_DEFAULTS[framework](), module, context)
+        defaults = FRAMEWORK_DEFAULTS[framework]()
+        # Defaults whose contract names other user functions (TF Serving's input_handler/output_handler) see
+        # the program.
+        defaults.bind(module)
+        container = cls(model_dir, defaults, module, context)
         container.model = _arity_call(container._function("model_fn"), context, str(model_dir))
         return container
 

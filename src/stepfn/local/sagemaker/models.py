@@ -35,6 +35,12 @@ _FRAMEWORKS = {
     "sagemaker-scikit-learn": "sklearn",
     "sagemaker-xgboost": "xgboost",
     "xgboost": "xgboost",
+    "pytorch-inference": "pytorch",
+    "sagemaker-pytorch": "pytorch",
+    "tensorflow-inference": "tensorflow",
+    "sagemaker-tensorflow-serving": "tensorflow",
+    "huggingface-pytorch-inference": "huggingface",
+    "huggingface-tensorflow-inference": "huggingface",
     "kmeans": "kmeans",
     "pca": "pca",
     "linear-learner": "linear-learner",
@@ -153,11 +159,15 @@ def prepare_container(
                 _fetch_into(store, uri, model_dir, workdir / "download")
             else:
                 store.download(uri, model_dir)
-        program = environment.get("SAGEMAKER_PROGRAM")
+        # An empty SAGEMAKER_PROGRAM (a TensorFlowModel without entry_point) names no program.
+        program = environment.get("SAGEMAKER_PROGRAM") or None
         code_dir = _code_dir(store, environment.get("SAGEMAKER_SUBMIT_DIRECTORY"), model_dir, workdir)
     except (StoreError, OSError) as exc:
         raise sagemaker_error(operation, "ValidationException", f"Could not prepare the model data: {exc}") from exc
     framework = framework_of(container.get("Image"))
+    if framework == "tensorflow" and program is None and (code_dir / "inference.py").is_file():
+        # The TF Serving container runs code/inference.py from the model whatever the environment says.
+        program = "inference.py"
     command = _registered_command(container.get("Image"), home)
     if framework is None and program is None and command is None:
         raise sagemaker_error(
