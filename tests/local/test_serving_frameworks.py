@@ -10,52 +10,20 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import tarfile
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_models import call, home, make_tar
 
-from stepfn.engine.task import TaskRequest
 from stepfn.local.objectstore import ObjectStore
-from stepfn.local.sagemaker import serving
-from stepfn.local.sagemaker.endpoints import list_endpoints, stop_endpoint
 from stepfn.local.sagemaker.inference import Container, InferenceError
 from stepfn.local.sagemaker.records import RecordStore
 from stepfn.sagemaker import image_uris
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-
-
-class _Control:
-    def cancelled(self) -> bool:
-        return False
-
-    def heartbeat(self, message: str | None = None) -> None:
-        return None
-
-
-def _call(home: Path, action: str, parameters: dict[str, Any]) -> Any:
-    request = TaskRequest(resource=f"arn:aws:states:::sagemaker:{action}", service="sagemaker", action=action,
-                          pattern="request_response", parameters=parameters, state_name="Step",  # type: ignore[arg-type]
-                          execution_arn="arn:exec")
-    return serving.handlers(home)[f"sagemaker:{action}"](request, _Control())  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def home(stepfn_home: Path) -> Iterator[Path]:
-    yield stepfn_home
-    for endpoint in list_endpoints(stepfn_home):
-        stop_endpoint(endpoint["EndpointName"], stepfn_home)
-
-
-def _tar(source: Path, archive: Path) -> Path:
-    with tarfile.open(archive, "w:gz") as tar:
-        for path in sorted(source.iterdir()):
-            tar.add(path, arcname=path.name)
-    return archive
+__all__ = ["home"]  # the fixture, imported from test_models
 
 
 INFERENCE = '''
@@ -144,16 +112,16 @@ def test_tensorflow_endpoint_from_a_model_tar(home: Path, tmp_path: Path) -> Non
         (model_dir / "model" / "1").mkdir(parents=True)
         (model_dir / "model" / "1" / "saved_model.pb").write_bytes(b"")
         has_tf = False
-    uri = ObjectStore().upload(_tar(model_dir, tmp_path / "model.tar.gz"), "s3://bucket/tf/model.tar.gz")
+    uri = ObjectStore().upload(make_tar(model_dir, tmp_path / "model.tar.gz"), "s3://bucket/tf/model.tar.gz")
     image = image_uris.retrieve("tensorflow", "us-east-1", "2.11", instance_type="ml.m5.large",
                                 image_scope="inference")
-    _call(home, "createModel", {"ModelName": "tf", "ExecutionRoleArn": ROLE, "PrimaryContainer": {
+    call(home, "createModel", {"ModelName": "tf", "ExecutionRoleArn": ROLE, "PrimaryContainer": {
         "Image": image, "ModelDataUrl": uri, "Environment": {"SAGEMAKER_PROGRAM": "", "SAGEMAKER_REGION": "us-east-1"}}})
-    _call(home, "createEndpointConfig", {"EndpointConfigName": "tf-config", "ProductionVariants": [
+    call(home, "createEndpointConfig", {"EndpointConfigName": "tf-config", "ProductionVariants": [
         {"VariantName": "AllTraffic", "ModelName": "tf", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}]})
     # A failure is recorded on the endpoint, as SageMaker's DescribeEndpoint shows it.
     with contextlib.suppress(Exception):
-        _call(home, "createEndpoint", {"EndpointName": "tf-ep", "EndpointConfigName": "tf-config"})
+        call(home, "createEndpoint", {"EndpointName": "tf-ep", "EndpointConfigName": "tf-config"})
     record = RecordStore(home).get("endpoint", "tf-ep") or {}
     server_has_tf = has_tf and record.get("EndpointStatus") == "InService"
     if not server_has_tf:

@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from stepfn.engine.task import TaskRequest
 from stepfn.local.objectstore import ObjectStore
-from stepfn.local.sagemaker import serving
-from stepfn.local.sagemaker.endpoints import list_endpoints, stop_endpoint
+from stepfn.local.sagemaker.endpoints import Endpoints, list_endpoints, stop_endpoint
+from stepfn.local.sagemaker.models import create_endpoint_config, create_model
 from stepfn.local.sagemaker.records import RecordStore
 from stepfn.sagemaker import Session, image_uris
 from stepfn.sagemaker.deserializers import (
@@ -44,21 +43,6 @@ from stepfn.sagemaker.xgboost import XGBoostPredictor
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
 
-class _Control:
-    def cancelled(self) -> bool:
-        return False
-
-    def heartbeat(self, message: str | None = None) -> None:
-        return None
-
-
-def _call(home: Path, action: str, parameters: dict[str, Any]) -> Any:
-    request = TaskRequest(resource=f"arn:aws:states:::sagemaker:{action}", service="sagemaker", action=action,
-                          pattern="request_response", parameters=parameters, state_name="Step",  # type: ignore[arg-type]
-                          execution_arn="arn:exec")
-    return serving.handlers(home)[f"sagemaker:{action}"](request, _Control())  # type: ignore[arg-type]
-
-
 @pytest.fixture
 def endpoint(stepfn_home: Path, tmp_path: Path) -> Iterator[tuple[str, Any, np.ndarray]]:
     """A LogisticRegression saved as model.joblib, served by the scikit-learn image's defaults."""
@@ -73,11 +57,12 @@ def endpoint(stepfn_home: Path, tmp_path: Path) -> Iterator[tuple[str, Any, np.n
         tar.add(tmp_path / "model.joblib", arcname="model.joblib")
     uri = ObjectStore().upload(tmp_path / "model.tar.gz", "s3://bucket/sk/model.tar.gz")
     image = image_uris.retrieve("sklearn", "us-east-1", "1.2-1", "py3", "ml.m5.large", image_scope="inference")
-    _call(stepfn_home, "createModel", {"ModelName": "sk", "ExecutionRoleArn": ROLE,
-                                       "PrimaryContainer": {"Image": image, "ModelDataUrl": uri}})
-    _call(stepfn_home, "createEndpointConfig", {"EndpointConfigName": "sk-config", "ProductionVariants": [
+    records = RecordStore(stepfn_home)
+    create_model(records, {"ModelName": "sk", "ExecutionRoleArn": ROLE,
+                           "PrimaryContainer": {"Image": image, "ModelDataUrl": uri}})
+    create_endpoint_config(records, {"EndpointConfigName": "sk-config", "ProductionVariants": [
         {"VariantName": "AllTraffic", "ModelName": "sk", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}]})
-    _call(stepfn_home, "createEndpoint", {"EndpointName": "sk-ep", "EndpointConfigName": "sk-config"})
+    Endpoints(stepfn_home).create({"EndpointName": "sk-ep", "EndpointConfigName": "sk-config"})
     yield "sk-ep", model, features
     for listed in list_endpoints(stepfn_home):
         stop_endpoint(listed["EndpointName"], stepfn_home)
