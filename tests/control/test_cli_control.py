@@ -88,8 +88,16 @@ def test_ctrl_c_detaches_and_twenty_reads_never_restart_the_job(
     assert execution(user_home, "tmux-run")[0] == "RUNNING"
     assert project.start_count() == 1
 
-    project.release.touch()
-    wait_until(lambda: execution(user_home, "tmux-run")[0] != "RUNNING", 120, "the execution to end")
+    # `stepfn attach` follows it again, to the end.
+    attached = subprocess.Popen([sys.executable, "-m", "stepfn", "attach", "tmux-run", "--no-progress"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        project.release.touch()
+        out, err = attached.communicate(timeout=120)
+    finally:
+        attached.kill()
+    assert attached.returncode == 0, out + err
+    assert "SUCCEEDED" in out and "tmux-run" in out
     assert execution(user_home, "tmux-run")[0] == "SUCCEEDED"
     assert project.start_count() == 1  # the job was never restarted
     log = stepfn("logs", "tmux-job")
@@ -174,3 +182,45 @@ def test_stop_and_redrive(user_home: Path, tmp_path: Path) -> None:
     status, events = execution(user_home, "to-redrive")
     assert status == "SUCCEEDED"
     assert [e["type"] for e in events].count("ExecutionRedriven") == 1
+
+
+def test_a_second_ctrl_c_or_stop_on_interrupt_stops_the_run(
+        user_home: Path, tmp_path: Path, terminal: list[Terminal]) -> None:
+    (tmp_path / "waits.py").write_text(
+        "from stepfn.steps import Chain, Pass, Wait\npipeline = Chain([Pass('A'), Wait('Long', seconds=300)])\n")
+    twice = Terminal(f"{shlex.quote(sys.executable)} -m stepfn run waits.py --name twice", tmp_path)
+    terminal.append(twice)
+    wait_until(lambda: "Long" in twice.screen(), 60, "the run to reach the Wait state")
+    twice.ctrl_c()
+    wait_until(lambda: "Press Ctrl-C again" in twice.screen(), 30, "the detach prompt")
+    twice.ctrl_c()
+    wait_until(lambda: "stopped twice" in twice.screen(), 60, "the stop")
+    assert execution(user_home, "twice")[0] == "ABORTED"
+
+    once = Terminal(f"{shlex.quote(sys.executable)} -m stepfn run waits.py --name once --stop-on-interrupt", tmp_path)
+    terminal.append(once)
+    wait_until(lambda: "Long" in once.screen(), 60, "the run to reach the Wait state")
+    once.ctrl_c()
+    wait_until(lambda: "stopped once" in once.screen(), 60, "the stop")
+    assert execution(user_home, "once")[0] == "ABORTED"
+
+
+def test_stop_stops_the_running_training_job(project: TrainingProject, user_home: Path) -> None:
+    from stepfn.local.sagemaker.records import RecordStore
+
+    running = subprocess.Popen([sys.executable, "-m", "stepfn", "run", "pipeline.py", "--name", "stop-training",
+                                "--no-progress", "--input", '{"JobName": "stopped-job"}'], cwd=project.root,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: project.start_count() == 1, 120, "the training job to start")
+        stopped = stepfn("stop", "stop-training")
+        assert stopped.returncode == 0, stopped.stderr
+        assert "stop-training: ABORTED" in stopped.stdout
+        assert running.wait(60) == 1
+    finally:
+        running.kill()
+        running.communicate()
+    record = RecordStore(user_home).get("training-job", "stopped-job")
+    assert record is not None and record["TrainingJobStatus"] == "Stopped"
+    script_pid = int(project.starts.read_text().split()[0])
+    wait_until(lambda: not Path(f"/proc/{script_pid}").exists(), 30, "the training script to end")
