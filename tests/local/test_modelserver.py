@@ -245,3 +245,48 @@ def test_sigterm_stops_a_worker_started_alone(tmp_path: Path) -> None:
         time.sleep(0.05)
     assert not endpoints._alive(server.pid, server.start)
     stop_server(server.pid, server.start)
+
+
+LEARNING_PROGRAM = textwrap.dedent("""
+    import json, os, random, sys
+
+    def model_fn(model_dir):
+        warm = "xml.dom.minidom" in sys.modules  # before this server imports it itself
+        import xml.dom.minidom  # noqa: F401 (a library the first server brings in)
+        return {"warm": warm, "draw": random.random(), "parent": os.getppid()}
+
+    def transform_fn(model, body, content_type, accept):
+        return json.dumps(model).encode(), "application/json"
+""")
+
+
+def _model_of(server: ModelServer) -> dict[str, Any]:
+    status, _, body = post(server.url, "/invocations", b"x", {})
+    assert status == 200
+    model: dict[str, Any] = json.loads(body)
+    return model
+
+
+def test_servers_fork_from_a_warm_interpreter_that_learns_their_imports(tmp_path: Path) -> None:
+    first = start_model_server(_spec(tmp_path, LEARNING_PROGRAM), tmp_path / "one", tmp_path / "one.log")
+    second = start_model_server(_spec(tmp_path, LEARNING_PROGRAM), tmp_path / "two", tmp_path / "two.log")
+    try:
+        one, two = _model_of(first), _model_of(second)
+        assert not one["warm"] and two["warm"]  # the fork server imported what the first server did
+        assert one["draw"] != two["draw"]  # each fork draws its own random numbers
+        assert os.getpgid(first.pid) == first.pid  # a session of its own: it outlives the fork server
+        assert first.pid not in endpoints._CHILDREN  # forked by the fork server, not started by this process
+    finally:
+        stop_server(first.pid, first.start)
+        stop_server(second.pid, second.start)
+
+
+def test_without_the_fork_server_each_server_is_a_fresh_interpreter(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STEPFN_MODEL_SERVER_FORK", "0")
+    server = start_model_server(_spec(tmp_path, LEARNING_PROGRAM), tmp_path / "work", tmp_path / "server.log")
+    try:
+        assert _model_of(server)["parent"] == os.getpid()
+        assert server.pid in endpoints._CHILDREN
+    finally:
+        stop_server(server.pid, server.start)

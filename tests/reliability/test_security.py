@@ -248,6 +248,9 @@ ALLOWED = {
     ("local/lambdas.py", "exec_module()"),
     # The model's own entry point (SAGEMAKER_PROGRAM), inside its code directory, as the serving toolkit does.
     ("local/sagemaker/inference.py", "exec_module()"),
+    # The model-server fork server imports the library modules its servers imported, each checked to be a
+    # package of the interpreter's own directories or site-packages (never a model's code directory).
+    ("local/sagemaker/forkserver.py", "importlib.import_module()"),
     # `stepfn run FILE`: the user's own program, named on their command line.
     ("cli/loading.py", "runpy.run_path()"),
 }

@@ -34,6 +34,7 @@ from typing import Any
 
 from stepfn.errors import ServiceError, StoreError
 from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker import forkserver
 from stepfn.local.sagemaker.models import prepare_variant
 from stepfn.local.sagemaker.records import RecordStore, arn, check_name, now_millis, sagemaker_error
 
@@ -146,30 +147,48 @@ def start_model_server(
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         argv = [sys.executable, "-m", _SERVER_MODULE, str(spec_path)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with log_path.open("ab") as log:
-            # Its own session: a detached endpoint outlives this process, and the group can be stopped as one.
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                       cwd=str(workdir), start_new_session=True)
-    except OSError as exc:
-        raise ModelServerError(f"cannot start the model server {argv[0]}: {exc}") from exc
-    _CHILDREN[process.pid] = process
+    # stepfn's own server is forked from a warm interpreter where one can be (forkserver.py); a registered
+    # image's command, or a fork server that cannot start, gets a process of its own.
+    pid = None if commands else forkserver.spawn(workdir / "server.json", env, workdir, log_path)
+    if pid is None:
+        try:
+            with log_path.open("ab") as log:
+                # Its own session: a detached endpoint outlives this process, and the group stops as one.
+                process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                           env=env, cwd=str(workdir), start_new_session=True)
+        except OSError as exc:
+            raise ModelServerError(f"cannot start the model server {argv[0]}: {exc}") from exc
+        pid = process.pid
+        _CHILDREN[pid] = process
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if commands and _ping(port):
-            return ModelServer(process.pid, port, _process_start(process.pid))
+            return ModelServer(pid, port, _process_start(pid))
         if ready.exists():
             answer = json.loads(ready.read_text())
             ready.unlink(missing_ok=True)
             if "error" in answer:
-                process.wait(timeout=30)
+                _wait_gone(pid, 30)
                 raise ModelServerError(_failure_reason(answer["error"], log_path))
-            return ModelServer(process.pid, int(answer["port"]), _process_start(process.pid))
-        if process.poll() is not None:
-            raise ModelServerError(_failure_reason(f"model server exited with code {process.returncode}", log_path))
+            return ModelServer(pid, int(answer["port"]), _process_start(pid))
+        if not _alive(pid):
+            child = _CHILDREN.pop(pid, None)
+            code = child.returncode if child is not None else "unknown"
+            raise ModelServerError(_failure_reason(f"model server exited with code {code}", log_path))
         time.sleep(0.02)
-    stop_server(process.pid)
+    stop_server(pid)
     raise ModelServerError(f"The model server did not pass the ping health check within {STARTUP_TIMEOUT:.0f} seconds.")
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    """Until the process has exited (reaped, when this process started it)."""
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.wait(timeout=timeout)
+        return
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _failure_reason(error: str, log_path: Path) -> str:

@@ -33,6 +33,7 @@ import socket
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from http import HTTPStatus
 from io import BufferedReader
 from pathlib import Path
@@ -207,7 +208,9 @@ def _load(spec: dict[str, Any]) -> Models | str:
         return f"{type(exc).__name__}: {exc}"
 
 
-def serve(spec: dict[str, Any]) -> int:
+def serve(spec: dict[str, Any], on_ready: Callable[[], None] | None = None) -> int:
+    """Serve ``spec`` until SIGTERM; ``on_ready`` runs once the models are loaded (the fork server learns what
+    they imported)."""
     ready = Path(spec["ready_file"])
     workers = max(1, int(spec.get("workers", 1)))
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -266,6 +269,8 @@ def serve(spec: dict[str, Any]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     port = listener.getsockname()[1]
+    if on_ready is not None:  # before the parent hears of it: what it reports is then in place for the next start
+        on_ready()
     _write_ready(ready, {"port": port, "pid": os.getpid(), "workers": workers})
     sys.stderr.write(f"model server listening on 127.0.0.1:{port} ({workers} worker{'s' * (workers > 1)})\n")
     sys.stderr.flush()
