@@ -82,6 +82,8 @@ class StateNode:
     binds_result: ClassVar[bool] = False
     """JSONata: the work gives ``$states.result`` to Assign and Output (Task, Map, Parallel)."""
     inspects_work: ClassVar[bool] = False
+    begins: ClassVar[bool] = False
+    """The state has a :meth:`begin` stage (Task); the hot path skips the call otherwise."""
     """TestState: record the arguments and the result even when the state has no Parameters (Task)."""
 
     entered_event: ClassVar[str] = ""
@@ -101,8 +103,8 @@ class StateNode:
                    work: Callable[[Frame, Any, Any, dict[str, Any] | None, int], Any] | None = None
                    ) -> tuple[Any, str | None]:
         """One pass through the pipeline; ``work`` replaces :meth:`work` (TestState's mocked Map/Parallel)."""
-        self.begin(frame, attempt)
-        perform = work or self.work
+        if self.begins:
+            self.begin(frame, attempt)
         inspect = frame.inspect is not None
         if self.jsonata:
             states = frame.states_binding(value)
@@ -111,7 +113,7 @@ class StateNode:
                          if isinstance(parameters, JsonataTemplate) else value)
             if inspect and (parameters is not None or self.inspects_work):
                 frame.record("afterArguments", arguments)
-            result = perform(frame, value, arguments, states, attempt)
+            result = (work or self.work)(frame, value, arguments, states, attempt)
             if inspect and self.inspects_work:
                 frame.record("result", result)
             if self.binds_result:
@@ -123,7 +125,7 @@ class StateNode:
         arguments = parameters.evaluate(frame.sources(effective)) if isinstance(parameters, Template) else effective
         if inspect and (parameters is not None or self.inspects_work):
             frame.record("afterParameters", arguments)
-        result = perform(frame, effective, arguments, None, attempt)
+        result = (work or self.work)(frame, effective, arguments, None, attempt)
         if inspect and self.inspects_work:
             frame.record("result", result)
         if self.result_selector is not None:

@@ -212,6 +212,7 @@ class TaskNode(RetryingNode):
     credentials: Template | JsonataTemplate | None = None
 
     inspects_work = True
+    begins = True
 
     def begin(self, frame: Frame, attempt: int) -> None:
         assert self.resource is not None
