@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import httpx
@@ -388,6 +389,28 @@ def test_a_map_cannot_read_or_write_outside_the_store(shared_serve: Served, buck
     planted = [p for p in served.home.parent.rglob("*") if p.is_file() and b"planted" in p.read_bytes()
                and "stepfn.db" not in p.name]
     assert planted == []
+
+
+@pytest.mark.parametrize("name", ["../../escape", "..", "a/../../escape", "/tmp/stepfn-attack-job"])
+def test_resource_names_never_become_paths(shared_serve: Served, shared_ui: Served, name: str) -> None:
+    """Job and model names name files under the home: names that are paths are refused, on the API and in the
+    console's job-log route (which would otherwise read the home's token)."""
+    sagemaker = boto3.client("sagemaker", endpoint_url=shared_serve.url, region_name="us-east-1",
+                             aws_access_key_id=shared_serve.token, aws_secret_access_key="anything")
+    with pytest.raises(Exception, match="ValidationException"):
+        sagemaker.create_training_job(
+            TrainingJobName=name, RoleArn=ROLE, AlgorithmSpecification={"TrainingImage": SKLEARN_IMAGE,
+                                                                        "TrainingInputMode": "File"},
+            OutputDataConfig={"S3OutputPath": "s3://bucket/output"},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+            StoppingCondition={"MaxRuntimeInSeconds": 60})
+    with pytest.raises(Exception, match="ValidationException"):
+        sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": SKLEARN_IMAGE})
+    assert not list(shared_serve.home.parent.rglob("escape*")) and not Path("/tmp/stepfn-attack-job").exists()
+    with httpx.Client(cookies={f"stepfn-token-{shared_ui.port}": shared_ui.token}) as browser:
+        for kind, job in (("training-job", name), ("../..", "server-token"), ("training-job", "../../server-token")):
+            answer = browser.get(f"{shared_ui.url}/ui/api/jobs/{quote(kind, safe='')}/{quote(job, safe='')}")
+            assert answer.status_code >= 400 and shared_ui.token not in answer.text, (kind, job, answer.text)
 
 
 def _plain_tar(members: list[tuple[str, bytes]]) -> str:
