@@ -1,6 +1,6 @@
 """What a newcomer meets, reproduced: a fresh clone, a clean environment, the README's own commands.
 
-``docs``-style recipe: /work/shared/spec/user-side-testing.md ("A newcomer on a fresh machine"). Everything runs
+``docs``-style recipe: docs/design/user-side-testing.md ("A newcomer on a fresh machine"). Everything runs
 in subprocesses under an environment built from nothing, as ``env -i PATH="$(getconf PATH)" HOME=<tmp>
 LANG=C.UTF-8`` builds it: Debian's own ``python3``, no pyenv, no AWS variables, no ``STEPFN_HOME``, no
 ``~/.aws``. Commands are parsed from README.md, never retyped here, so the README cannot drift from what works.
