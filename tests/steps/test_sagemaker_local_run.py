@@ -113,3 +113,20 @@ def test_expected_model_with_a_discarded_or_filtered_result_is_a_clear_error() -
     assert kept.get_expected_model().model_data.to_jsonpath() == "$['job']['ModelArtifacts']['S3ModelArtifacts']"
     default = TrainingStep("Train", estimator=estimator, job_name="j").get_expected_model()
     assert default.model_data.to_jsonpath() == "$['ModelArtifacts']['S3ModelArtifacts']"
+
+
+def test_model_step_input_path_narrows_the_expected_model_data() -> None:
+    """Notebooks for the original SDK pair ``result_path='$.TrainingResults'`` with a ModelStep
+    ``input_path='$.TrainingResults'``: the model data is then read from the narrowed input, as there."""
+    estimator = SKLearn(entry_point="train.py", source_dir="s3://bucket/code.tar.gz", framework_version="1.2-1",
+                        role="arn:aws:iam::123456789012:role/SageMaker", instance_count=1, instance_type="ml.m5.large",
+                        sagemaker_session=Session(region_name="us-east-1", default_bucket="bucket"))
+    training = TrainingStep("Train", estimator=estimator, job_name="j", result_path="$.TrainingResults")
+    expected = training.get_expected_model()
+    narrowed = ModelStep("Model", model=expected, input_path="$.TrainingResults").to_dict()
+    assert narrowed["Parameters"]["PrimaryContainer"]["ModelDataUrl.$"] == "$['ModelArtifacts']['S3ModelArtifacts']"
+    whole = ModelStep("Model", model=expected).to_dict()
+    assert whole["Parameters"]["PrimaryContainer"]["ModelDataUrl.$"] == (
+        "$['TrainingResults']['ModelArtifacts']['S3ModelArtifacts']")
+    # The estimator's model itself is not changed by the narrowing.
+    assert expected.model_data.to_jsonpath() == "$['TrainingResults']['ModelArtifacts']['S3ModelArtifacts']"

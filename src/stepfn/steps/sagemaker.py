@@ -17,7 +17,7 @@ from enum import Enum
 from typing import Any
 
 from stepfn.asl.paths import reference_path_keys
-from stepfn.inputs.placeholders import Expression
+from stepfn.inputs.placeholders import Expression, Placeholder
 from stepfn.sagemaker.endpoint import endpoint_config_request, endpoint_request
 from stepfn.sagemaker.estimator import DroppedSettingWarning, EstimatorBase, training_request
 from stepfn.sagemaker.model import FrameworkModel, Model, PipelineModel, model_request
@@ -245,12 +245,39 @@ class TrainingStep(Task):
             duplicate.estimator = copy.copy(self.estimator)  # type: ignore[attr-defined]
 
 
+def _model_data_under_input_path(model: Model, input_path: Any) -> Model:
+    """The model with its model data seen from a ModelStep's ``input_path``.
+
+    ``get_expected_model()`` points under the TrainingStep's ``result_path`` (``$['TrainingResults'][...]``);
+    a ModelStep whose ``input_path`` selects that result (``input_path='$.TrainingResults'``, as notebooks
+    written for the original SDK do) reads ``$['ModelArtifacts']...`` of its narrowed input instead.
+    """
+    data = model.model_data
+    if not isinstance(data, Placeholder) or data.parent is None or not isinstance(input_path, str):
+        return model
+    prefix = reference_path_keys(input_path)
+    path = data._get_path()
+    if not prefix or tuple(path[:len(prefix)]) != prefix:
+        return model
+    root = data
+    while root.parent is not None:
+        root = root.parent
+    node: Placeholder = root  # the TrainingStep's own output(), which the ModelStep's checks accept
+    for key in path[len(prefix):]:
+        node = node[key]
+    relative = copy.copy(model)
+    relative.model_data = node
+    return relative
+
+
 class ModelStep(Task):
     """Creates a Task State to create a SageMaker model (``createModel``; Parameters come before Resource)."""
 
     def __init__(self, state_id: str, model: Model | PipelineModel, model_name: Any = None,
                  instance_type: Any = None, tags: Any = None, **kwargs: Any) -> None:
         named = model_name is not None and not (isinstance(model_name, str) and model_name == "")
+        if isinstance(model, Model):
+            model = _model_data_under_input_path(model, kwargs.get(Field.InputPath.value))
         if isinstance(model, FrameworkModel):
             request = model_request(model, instance_type)
             if named:
