@@ -82,7 +82,7 @@ def _start(tmp_path: Path, port: int, command: str, *args: str) -> Served:
     assert process.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 60
-    while not any(line.startswith(("  (the token", "WARNING")) for line in lines):  # the last start-up line
+    while not any(line.startswith(("token: ", "WARNING")) for line in lines):  # the last start-up line
         line = process.stdout.readline()
         assert line and time.monotonic() < deadline, f"no start-up lines: {lines}"
         lines.append(line.rstrip("\n"))
@@ -166,11 +166,12 @@ def test_the_token_is_made_once_per_home_kept_private_and_printed_ready_to_use(
         start_server: Callable[..., Served]) -> None:
     served = start_server("ui")
     token_file = served.home / "server-token"
-    assert token_file.read_text().strip() == served.token and re.fullmatch(r"[0-9a-f]{48}", served.token)
+    assert token_file.read_text().strip() == served.token and re.fullmatch(r"[0-9a-f]{32}", served.token)
     assert token_file.stat().st_mode & 0o777 == 0o600
     assert f"console: {served.url}/ui/?token={served.token}" in served.lines
-    assert any(f"AWS_ENDPOINT_URL={served.url} AWS_ACCESS_KEY_ID={served.token}" in line for line in served.lines)
-    assert any(f'aws_access_key_id="{served.token}"' in line for line in served.lines)
+    assert f"  export AWS_ENDPOINT_URL={served.url}" in served.lines
+    assert f"  export AWS_ACCESS_KEY_ID={served.token}" in served.lines
+    assert f"token: {token_file} (stepfn's own clients read it there)" in served.lines
 
 
 def test_no_token_says_what_it_disables_and_still_checks_host_and_origin(
@@ -474,9 +475,10 @@ def test_boto3_works_with_the_printed_settings(shared_serve: Served) -> None:
 def test_the_aws_cli_works_with_the_printed_exports(shared_serve: Served) -> None:
     served = shared_serve
     name = _unique("cli")
-    exports = next(line for line in served.lines if line.strip().startswith("export "))
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env.update(dict(item.split("=", 1) for item in exports.split()[1:]))
+    for line in served.lines:  # what a user pastes into their shell
+        if line.strip().startswith("export "):
+            env.update(dict(item.split("=", 1) for item in line.split()[1:]))
     definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
     assert AWS_CLI is not None
     created = subprocess.run([AWS_CLI, "stepfunctions", "create-state-machine", "--name", name, "--definition",

@@ -189,23 +189,21 @@ def create_app(
 
 
 def startup_lines(url: str, token: str | None, *, ui: bool, home: Path) -> list[str]:
-    """What ``stepfn serve`` / ``stepfn ui`` print: ready-to-use console URL and client settings."""
+    """What ``stepfn serve`` / ``stepfn ui`` print: a ready console URL and the settings the AWS CLI and boto3
+    read from the environment (one setting a line, so they stay readable in 80 columns)."""
     lines = [f"stepfn {'console and ' if ui else ''}API on {url} (home: {home.resolve()})"]
     if ui:
         lines.append(f"console: {url}/ui/" + (f"?token={token}" if token else ""))
-    key = token or "stepfn"
     lines += [
-        "AWS CLI / boto3 settings (region and secret key are not checked):",
-        f"  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY=stepfn "
-        "AWS_DEFAULT_REGION=us-east-1",
-        f'  boto3.client("stepfunctions", endpoint_url="{url}", aws_access_key_id="{key}", '
-        'aws_secret_access_key="stepfn", region_name="us-east-1")',
+        "for the AWS CLI and boto3 (the secret key and region are not checked):",
+        f"  export AWS_ENDPOINT_URL={url}",
+        f"  export AWS_ACCESS_KEY_ID={token or 'stepfn'}",
+        "  export AWS_SECRET_ACCESS_KEY=stepfn AWS_DEFAULT_REGION=us-east-1",
     ]
     if token:
-        lines.append(f"  (the token is kept in {home.resolve() / TOKEN_FILE}; stepfn's own clients read it there)")
+        lines.append(f"token: {home.resolve() / TOKEN_FILE} (stepfn's own clients read it there)")
     else:
-        lines.append("WARNING: --no-token: any program on this machine (any local user, any process) can run "
-                     "workflows, and so code, as you through this server. Use it only for throwaway servers.")
+        lines.append("WARNING: --no-token: any program on this machine can run code as you here.")
     return lines
 
 

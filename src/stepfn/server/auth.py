@@ -8,7 +8,7 @@ route, in one ASGI middleware (:class:`RequestGuard`), as Jupyter and webpack's 
   127.0.0.1 still sends its own name as ``Host`` (403). A browser request whose ``Origin`` is not the server's
   own (a cross-origin ``fetch``, a form POST, the ``OPTIONS`` preflight of either) gets 403, and no response
   ever grants CORS.
-* **The token.** By default every request carries the home's token (:func:`ensure_token`: 48 hex digits in
+* **The token.** By default every request carries the home's token (:func:`ensure_token`: 32 hex digits in
   ``$STEPFN_HOME/server-token``, mode 0600, made on first use). It is accepted as the SigV4 access key id
   (``aws_access_key_id=<token>`` for boto3, ``AWS_ACCESS_KEY_ID`` for the AWS CLI), as ``X-Stepfn-Token``,
   as ``Authorization: token <token>`` / ``Bearer <token>``, or once as ``?token=`` (the console URL), which
@@ -67,7 +67,7 @@ def ensure_token(home: Path | str | None = None) -> str:
         if path.stat().st_mode & 0o077:
             path.chmod(0o600)  # a copied or hand-made file must not stay readable by others
         return existing
-    token = secrets.token_hex(24)
+    token = secrets.token_hex(16)  # 128 bits; 32 digits keep the console URL within 80 columns
     partial = root / f".{TOKEN_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
