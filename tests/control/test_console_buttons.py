@@ -25,15 +25,15 @@ DEFINITION = {
 
 
 def test_stop_redrive_and_rerun_from_here(user_home: Path, page: Any) -> None:
-    from stepfn.server import BackgroundServer, create_app
+    from stepfn.server import BackgroundServer, create_app, read_token
     from stepfn.workflow.workflow import local_client
 
     client = local_client(user_home)
     machine = client.create_state_machine(name="buttons", definition=json.dumps(DEFINITION),
                                           roleArn="arn:aws:iam::000000000000:role/stepfn-local")["stateMachineArn"]
     arn = client.start_execution(stateMachineArn=machine, name="clicked", input='{"who": "browser"}')["executionArn"]
-    with BackgroundServer(create_app(user_home, no_token=True, ui=True)) as server:
-        page.goto(f"{server.url}/ui/#/execution/{arn}")
+    with BackgroundServer(create_app(user_home, ui=True)) as server:  # behind the home's token, as `stepfn ui`
+        page.goto(f"{server.url}/ui/?token={read_token(user_home)}#/execution/{arn}")
         page.click("#stop-button")
         page.wait_for_selector("#execution-status.ABORTED")
         assert client.describe_execution(executionArn=arn)["status"] == "ABORTED"

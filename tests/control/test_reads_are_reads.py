@@ -71,12 +71,13 @@ def test_no_read_resumes_claims_or_changes_an_orphaned_execution(user_home: Path
     assert execution.list_events(html=True) is not None
 
     # The console, served by `stepfn ui`'s app.
-    from stepfn.server import BackgroundServer, create_app
+    from stepfn.server import TOKEN_HEADER, BackgroundServer, create_app, read_token
 
-    with BackgroundServer(create_app(user_home, no_token=True, ui=True)) as server:
-        listing = httpx.get(f"{server.url}/ui/api/executions", timeout=30)
+    with BackgroundServer(create_app(user_home, ui=True)) as server:
+        token = {TOKEN_HEADER: read_token(user_home) or ""}
+        listing = httpx.get(f"{server.url}/ui/api/executions", headers=token, timeout=30)
         assert listing.status_code == 200 and "orphan" in listing.text
-        shown = httpx.get(f"{server.url}/ui/api/execution/{arn}", timeout=30)
+        shown = httpx.get(f"{server.url}/ui/api/execution/{arn}", headers=token, timeout=30)
         assert shown.status_code == 200 and json.loads(shown.text)["execution"]["status"] == "RUNNING"
 
     assert snapshot(user_home, arn) == before  # same status, same (dead) owner, not one event more
