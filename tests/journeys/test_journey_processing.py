@@ -1,8 +1,10 @@
 """Port of amazon-sagemaker-examples ``step_functions_mlworkflow_scikit_learn_data_processing_and_model_evaluation``.
 
 The notebook's authoring code is kept as written (imports changed, the role and session given literally): an
-SKLearnProcessor preprocesses a census-like CSV, an SKLearn estimator (v1 argument ``train_instance_type``) trains a
-logistic regression, a second processing job evaluates it, and a Catch sends any failure to a Fail state.
+SKLearnProcessor preprocesses a census-like CSV, an SKLearn estimator (v1 argument ``train_instance_type``, no
+instance count, as sagemaker v2 allows for scikit-learn) trains a logistic regression, a second processing job
+evaluates it, and a Catch sends any failure to a Fail state. The scripts go up with ``Session.upload_data`` and the
+report comes back with ``S3Downloader.read_file``, as in the notebook.
 
 The scripts are the notebook's with two edits: modern scikit-learn has no ``sklearn.externals.joblib``
 (``import joblib``), and paths come from ``SAGEMAKER_BASE_DIR`` / ``SM_*``, so they also run where jobs cannot
@@ -150,9 +152,13 @@ def build(tmp_path: Path, preprocessing_script: str) -> tuple[Workflow, Executio
         max_runtime_in_seconds=1200,
     )
     (tmp_path / "preprocessing.py").write_text(preprocessing_script)
-    # sagemaker_session.upload_data(...) in the notebook.
-    input_code = store.upload(tmp_path / "preprocessing.py",
-                              f"s3://{sagemaker_session.default_bucket()}/data/sklearn_processing/code/preprocessing.py")
+    PREPROCESSING_SCRIPT_LOCATION = "preprocessing.py"
+
+    input_code = sagemaker_session.upload_data(
+        PREPROCESSING_SCRIPT_LOCATION,
+        bucket=sagemaker_session.default_bucket(),
+        key_prefix="data/sklearn_processing/code",
+    )
     s3_bucket_base_uri = "{}{}".format("s3://", sagemaker_session.default_bucket())
     output_data = "{}/{}".format(s3_bucket_base_uri, "data/sklearn_processing/output")
     preprocessed_training_data = "{}/{}".format(output_data, "train_data")
@@ -181,7 +187,6 @@ def build(tmp_path: Path, preprocessing_script: str) -> tuple[Workflow, Executio
         sklearn = sagemaker.sklearn.estimator.SKLearn(
             entry_point="train.py",
             train_instance_type="ml.m5.xlarge",
-            instance_count=1,
             role=role,
             framework_version="0.20.0",
             py_version="py3",
@@ -196,9 +201,13 @@ def build(tmp_path: Path, preprocessing_script: str) -> tuple[Workflow, Executio
     )
 
     (tmp_path / "evaluation.py").write_text(EVALUATION)
-    input_evaluation_code = store.upload(
-        tmp_path / "evaluation.py",
-        f"s3://{sagemaker_session.default_bucket()}/data/sklearn_processing/code/evaluation.py")
+    MODELEVALUATION_SCRIPT_LOCATION = "evaluation.py"
+
+    input_evaluation_code = sagemaker_session.upload_data(
+        MODELEVALUATION_SCRIPT_LOCATION,
+        bucket=sagemaker_session.default_bucket(),
+        key_prefix="data/sklearn_processing/code",
+    )
     training_job_name = f"scikit-learn-training-{uuid.uuid1().hex}"
     preprocessed_testing_data = "{}/{}".format(output_data, "test_data")
     model_data_s3_uri = "{}/{}/{}".format(s3_bucket_base_uri, training_job_name, "output/model.tar.gz")
@@ -259,13 +268,16 @@ def test_preprocess_train_evaluate(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert execution.describe()["status"] == "SUCCEEDED", [json.loads(e["taskFailedEventDetails"]["cause"]).get("FailureReason") for e in failures]
     assert "SageMaker Processing Model Evaluation step" in execution.render_progress().data
 
-    # The notebook's last cell, with S3Downloader.read_file replaced by the local object store.
+    # The notebook's last cell.
+    from stepfn.sagemaker.s3 import S3Downloader
+
     evaluation_output_config = workflow_execution_output_json["ProcessingOutputConfig"]
     for output in evaluation_output_config["Outputs"]:
         if output["OutputName"] == "evaluation":
             evaluation_s3_uri = "{}/{}".format(output["S3Output"]["S3Uri"], "evaluation.json")
             break
-    evaluation_output_dict = json.loads(ObjectStore().get_bytes(evaluation_s3_uri))
+    evaluation_output = S3Downloader.read_file(evaluation_s3_uri)
+    evaluation_output_dict = json.loads(evaluation_output)
     assert evaluation_output_dict["accuracy"] > 0.6
     assert set(evaluation_output_dict) >= {"0", "1", "accuracy", "roc_auc", "macro avg"}
 

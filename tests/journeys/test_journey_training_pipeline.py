@@ -85,8 +85,7 @@ def test_training_pipeline_trains_and_deploys(tmp_path: Path, monkeypatch: pytes
     Path("data").mkdir()
     np.savez(Path("data") / "digits.npz", images=digits.images[:1200], labels=digits.target[:1200])
     Path("mnist.py").write_text(MNIST)
-    # inputs = sagemaker_session.upload_data(path="data", bucket=bucket, key_prefix=prefix)
-    inputs = ObjectStore().upload("data", f"s3://{bucket}/{prefix}")
+    inputs = sagemaker_session.upload_data(path="data", bucket=bucket, key_prefix=prefix)
 
     with pytest.warns(DeprecationWarning):
         estimator = PyTorch(

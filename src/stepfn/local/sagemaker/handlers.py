@@ -5,7 +5,8 @@ image is one of these frameworks' inference images; a user's ``inference.py`` ov
 framework containers.
 
 * PyTorch (sagemaker-pytorch-inference-toolkit): ``model.pt`` as TorchScript; the body decoded to an array and
-  turned into a float tensor; ``model(tensor)`` under ``no_grad``; tensors back to lists and encoded.
+  turned into a float tensor; ``model(tensor)`` under ``no_grad``; tensors back to lists and encoded. Without
+  torch, a user's ``model_fn`` still serves with the arrays as they are.
 * TensorFlow Serving (sagemaker-tensorflow-serving-container): the SavedModel under ``model/<version>/`` (also
   ``<name>/<version>/`` and ``export/Servo/<version>/``) is loaded with ``tf.saved_model.load`` and answered
   with TF Serving's REST predict API (``{"instances": ...}`` -> ``{"predictions": ...}``, ``{"inputs": ...}`` ->
@@ -72,22 +73,36 @@ class PyTorchDefaults(Defaults):
         return model
 
     def input_fn(self, body: bytes, content_type: str | None) -> Any:
-        torch = self._torch()
+        torch = _optional_torch()
+        if torch is None:
+            # A user's model_fn that needs no torch (a numpy model behind the PyTorch contract) still serves:
+            # the request stays the decoded array.
+            return super().input_fn(body, content_type)
         array = decode(body, content_type)
         if media_type(content_type) in (JSON, CSV):
             return torch.FloatTensor(array)
         return torch.from_numpy(array)
 
     def predict_fn(self, data: Any, model: Any) -> Any:
-        torch = self._torch()
+        torch = _optional_torch()
+        if torch is None:
+            return super().predict_fn(data, model)
         with torch.no_grad():
             return model(data)
 
     def output_fn(self, prediction: Any, accept: str) -> Any:
-        torch = self._torch()
-        if isinstance(prediction, torch.Tensor):
+        torch = _optional_torch()
+        if torch is not None and isinstance(prediction, torch.Tensor):
             prediction = prediction.detach().cpu().numpy().tolist()
         return encode(prediction, accept), accept
+
+
+def _optional_torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
 
 
 # -- TensorFlow Serving -----------------------------------------------------------------------------------------
