@@ -158,13 +158,17 @@ def test_wheel_in_a_fresh_system_venv_follows_the_readme(wheel_venv: tuple[Path,
     finally:
         console.stop()
 
-    # stepfn serve: the boto3 line it prints, pasted into the venv's Python, sees the pipeline the CLI ran.
-    server = start_server(["stepfn", "serve", "--port", "0"], cwd=user, env=env, until="boto3.client(")
+    # stepfn serve: the person pastes the `export` lines it prints, then calls boto3 with no arguments but the
+    # service: the venv's own boto3 reads them and sees the pipeline the CLI ran.
+    server = start_server(["stepfn", "serve", "--port", "0"], cwd=user, env=env, until="token: ")
     try:
         server.url()
-        client_line = server.line_starting("boto3.client(")
-        call = f"import boto3\nsfn = {client_line}\nprint(sorted(m['name'] for m in sfn.list_state_machines()['stateMachines']))\n"
-        listed = run(["python", "-c", call], cwd=user, env=env, timeout=120)
+        exported = dict(setting.split("=", 1) for line in server.lines if line.strip().startswith("export ")
+                        for setting in line.split()[1:])
+        assert {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(exported), server.lines
+        call = ("import boto3\n"
+                "print(sorted(m['name'] for m in boto3.client('stepfunctions').list_state_machines()['stateMachines']))")
+        listed = run(["python", "-c", call], cwd=user, env={**env, **exported}, timeout=120)
         assert listed.returncode == 0 and "'my-pipeline'" in listed.stdout, transcript(listed) + "".join(server.lines)
     finally:
         server.stop()
