@@ -280,6 +280,12 @@ _TASK = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke"}
          "States.QueryEvaluationError", 'The MaxConcurrency field must be a number, but was: "two"'),
         ({"Type": "Map", "MaxConcurrencyPath": "$.missing", **_MAP_BODY}, False, 1, "States.Runtime",
          "Invalid path '$.missing' : "),
+        ({"Type": "Wait", "SecondsPath": "$.n"}, False, 1.5, "States.Runtime",
+         "The SecondsPath parameter cannot be parsed as a long value: $.n == 1.5"),
+        ({"Type": "Wait", "SecondsPath": "$.n"}, False, -1, "States.Runtime",
+         "The SecondsPath parameter references a negative value: $.n == -1"),
+        ({"Type": "Wait", "Seconds": "{% $states.input.n %}"}, True, -1, "States.QueryEvaluationError",
+         "The Seconds field must be a positive integer, but was: -1"),
     ],
 )
 def test_number_or_path_fields_fail_as_aws_words_it(state: dict[str, Any], jsonata: bool, value: Any, error: str,

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from stepfn.asl.definition import JSONATA, MachineSite, StateSite, root_machine, state_sites
 from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
@@ -207,27 +207,31 @@ def _select(path: CompiledPath | None, frame: Frame, value: Any, field: str) -> 
                           path=path.text) from None
 
 
+NumberStyle = Literal["number", "positive", "wait"]
+"""How AWS words (and bounds) a number field: any number (Map's fields), a positive integer (a Task's
+timers), or a Wait's seconds (zero or more, with its own error texts)."""
+
+
 @dataclass(frozen=True, slots=True)
 class NumberField:
     """A number field given as a literal, a reference path (``<Field>Path``, JSONPath) or a JSONata expression:
-    TimeoutSeconds, HeartbeatSeconds, MaxConcurrency, ToleratedFailureCount/Percentage, MaxItems,
-    MaxItemsPerBatch, MaxInputBytesPerBatch. ``positive``: AWS wants a positive integer (the Task timers) and
-    words its errors so; otherwise any value of ``kind`` (range checks are the state's)."""
+    TimeoutSeconds, HeartbeatSeconds, Seconds (Wait), MaxConcurrency, ToleratedFailureCount/Percentage, MaxItems,
+    MaxItemsPerBatch, MaxInputBytesPerBatch. Range checks beyond the style's are the state's."""
 
     field: str
     source: Any
     """The literal, a :class:`CompiledPath` or a :class:`JsonataTemplate`."""
     kind: type[int] | type[float] = int
-    positive: bool = False
+    style: NumberStyle = "number"
 
     def resolve(self, frame: Frame, effective: Any, states: dict[str, Any] | None) -> Any:
         """The value for this run: JSONPath paths read ``effective``, JSONata sees ``states``."""
-        source = self.source
+        source, style = self.source, self.style
         if isinstance(source, JsonataTemplate):
             value = source.evaluate(states or frame.states_binding(effective), frame.variables.flat(),
                                     new_uuid=frame.run.new_uuid)
-            if not _is_number(value) or (self.positive and value <= 0):
-                wanted = "a positive integer" if self.positive else "a number"
+            if not _is_number(value) or (style == "positive" and value <= 0) or (style == "wait" and value < 0):
+                wanted = "a number" if style == "number" else "a positive integer"
                 raise StatesError(QUERY_EVALUATION_ERROR,
                                   f"The {self.field} field must be {wanted}, but was: {compact_json(value)}",
                                   field=self.field)
@@ -237,16 +241,26 @@ class NumberField:
                 value = source.resolve(frame.sources(effective))
             except PathNotFound as exc:
                 raise StatesError(RUNTIME, f"Invalid path '{source.text}' : {exc.message}") from None
-            if self.positive:
-                if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                    raise StatesError(RUNTIME, f"The {self.field}Path field refers to value {compact_json(value)} "
-                                               f"which is not a valid positive integer: {source.text}")
-            elif not (isinstance(value, int) if self.kind is int else _is_number(value)) or isinstance(value, bool):
-                shown = value if isinstance(value, str) else compact_json(value)
-                raise StatesError(RUNTIME, f'The {self.field}Path field refers to value "{shown}" which is not a '
-                                           f"valid {'integer' if self.kind is int else 'float'}: {source.text}")
+            self._check_path_value(value, source.text)
             return self.kind(value)
         return self.kind(source)
+
+    def _check_path_value(self, value: Any, text: str) -> None:
+        integer = isinstance(value, int) and not isinstance(value, bool)
+        if self.style == "wait":
+            shown = f"{text} == {compact_json(value)}"
+            if not integer:
+                raise StatesError(RUNTIME, f"The {self.field}Path parameter cannot be parsed as a long value: {shown}")
+            if value < 0:
+                raise StatesError(RUNTIME, f"The {self.field}Path parameter references a negative value: {shown}")
+        elif self.style == "positive":
+            if not integer or value <= 0:
+                raise StatesError(RUNTIME, f"The {self.field}Path field refers to value {compact_json(value)} "
+                                           f"which is not a valid positive integer: {text}")
+        elif not (integer if self.kind is int else _is_number(value)):
+            shown = value if isinstance(value, str) else compact_json(value)
+            raise StatesError(RUNTIME, f'The {self.field}Path field refers to value "{shown}" which is not a '
+                                       f"valid {'integer' if self.kind is int else 'float'}: {text}")
 
 
 def _is_number(value: Any) -> bool:
@@ -254,15 +268,15 @@ def _is_number(value: Any) -> bool:
 
 
 def number_field(spec: dict[str, Any], key: str, where: str, jsonata: bool, kind: type[int] | type[float] = int,
-                 *, positive: bool = False) -> NumberField | None:
+                 *, style: NumberStyle = "number") -> NumberField | None:
     """``key`` (a literal, or a ``{% %}`` expression in JSONata) or ``<key>Path`` (JSONPath) of ``spec``."""
     if key in spec:
         value = spec[key]
         source = compile_jsonata_template(value, field=key) if jsonata and is_jsonata(value) else value
-        return NumberField(key, source, kind, positive)
+        return NumberField(key, source, kind, style)
     if f"{key}Path" in spec and not jsonata:
         path = optional_path(spec[f"{key}Path"], where, f"{key}Path")
-        return NumberField(key, path, kind, positive) if path is not None else None
+        return NumberField(key, path, kind, style) if path is not None else None
     return None
 
 

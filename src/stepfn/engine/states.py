@@ -17,7 +17,17 @@ from stepfn.asl.paths import (
     compact_json,
     compile_expression,
 )
-from stepfn.engine.definition import IDENTITY, Compiler, StateNode, common_fields, optional_path, result_path, template
+from stepfn.engine.definition import (
+    IDENTITY,
+    Compiler,
+    NumberField,
+    StateNode,
+    common_fields,
+    number_field,
+    optional_path,
+    result_path,
+    template,
+)
 from stepfn.engine.history import as_datetime
 from stepfn.engine.runtime import Frame
 from stepfn.errors import DefinitionError, StatesError
@@ -164,14 +174,17 @@ def parse_timestamp(text: Any) -> datetime | None:
 class WaitNode(StateNode):
     type_name = "Wait"
     blocking = True
-    seconds: Any = None
+    seconds: NumberField | None = None
+    """Seconds or SecondsPath."""
     timestamp: Any = None
-    seconds_path: CompiledPath | None = None
     timestamp_path: CompiledPath | None = None
 
     def work(self, frame: Frame, effective: Any, arguments: Any, states: dict[str, Any] | None,
              attempt: int) -> Any:
-        delay = self._jsonata_delay(frame, states) if states is not None else self._jsonpath_delay(frame, effective)
+        if self.seconds is not None:
+            delay = float(self.seconds.resolve(frame, effective, states))
+        else:
+            delay = self._jsonata_delay(frame, states) if states is not None else self._jsonpath_delay(frame, effective)
         if delay > MAX_WAIT_SECONDS:
             raise StatesError(RUNTIME, "Wait state delay is too long.")
         # A resumed execution re-enters the Wait with its original entered time: only the rest remains.
@@ -185,23 +198,14 @@ class WaitNode(StateNode):
         return (moment - frame.run.clock.now()).total_seconds()
 
     def _jsonpath_delay(self, frame: Frame, effective: Any) -> float:
-        if self.seconds is not None:
-            return float(self.seconds)
         if self.timestamp is not None:
             return self._until(frame, self.timestamp)
-        path = self.seconds_path or self.timestamp_path
+        path = self.timestamp_path
         assert path is not None
         try:
             found = path.resolve(frame.sources(effective))
         except PathNotFound as exc:
             raise StatesError(RUNTIME, f"Invalid path '{path.text}' : {exc.message}") from None
-        if self.seconds_path is not None:
-            shown = f"{path.text} == {compact_json(found)}"
-            if not isinstance(found, int) or isinstance(found, bool):
-                raise StatesError(RUNTIME, f"The SecondsPath parameter cannot be parsed as a long value: {shown}")
-            if found < 0:
-                raise StatesError(RUNTIME, f"The SecondsPath parameter references a negative value: {shown}")
-            return float(found)
         moment = parse_timestamp(found)
         if moment is None:
             raise StatesError(
@@ -213,14 +217,6 @@ class WaitNode(StateNode):
 
     def _jsonata_delay(self, frame: Frame, states: dict[str, Any]) -> float:
         variables = frame.variables.flat()
-        if self.seconds is not None:
-            seconds = (self.seconds.evaluate(states, variables, new_uuid=frame.run.new_uuid)
-                       if isinstance(self.seconds, JsonataTemplate) else self.seconds)
-            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
-                raise StatesError(QUERY_EVALUATION_ERROR,
-                                  f"The Seconds field must be a positive integer, but was: {compact_json(seconds)}",
-                                  field="Seconds")
-            return float(seconds)
         stamp = (self.timestamp.evaluate(states, variables, new_uuid=frame.run.new_uuid)
                  if isinstance(self.timestamp, JsonataTemplate) else self.timestamp)
         moment = stamp if isinstance(stamp, datetime) else parse_timestamp(stamp)
@@ -237,23 +233,20 @@ class WaitNode(StateNode):
 def _build_wait(site: StateSite) -> WaitNode:
     fields = common_fields(site)
     spec, where, jsonata = site.spec, site.path, site.jsonata
+    fields["seconds"] = number_field(spec, "Seconds", where, jsonata, float, style="wait")
     if jsonata:
-        for key in ("Seconds", "Timestamp"):
-            if key in spec:
-                fields[key.lower()] = (compile_jsonata_template(spec[key], field=key)
-                                       if is_jsonata(spec[key]) else spec[key])
+        if "Timestamp" in spec:
+            fields["timestamp"] = (compile_jsonata_template(spec["Timestamp"], field="Timestamp")
+                                   if is_jsonata(spec["Timestamp"]) else spec["Timestamp"])
         return WaitNode(**fields)
-    if "Seconds" in spec:
-        fields["seconds"] = spec["Seconds"]
-    elif "Timestamp" in spec:
-        moment = parse_timestamp(spec["Timestamp"])
-        if moment is None:
-            raise DefinitionError(f"{where}.Timestamp: not an ISO-8601 timestamp: {spec['Timestamp']!r}")
-        fields["timestamp"] = moment
-    elif "SecondsPath" in spec:
-        fields["seconds_path"] = optional_path(spec["SecondsPath"], where, "SecondsPath")
-    elif "TimestampPath" in spec:
-        fields["timestamp_path"] = optional_path(spec["TimestampPath"], where, "TimestampPath")
-    else:
-        raise DefinitionError(f"{where}: a Wait state needs Seconds, Timestamp, SecondsPath or TimestampPath")
+    if fields["seconds"] is None:
+        if "Timestamp" in spec:
+            moment = parse_timestamp(spec["Timestamp"])
+            if moment is None:
+                raise DefinitionError(f"{where}.Timestamp: not an ISO-8601 timestamp: {spec['Timestamp']!r}")
+            fields["timestamp"] = moment
+        elif "TimestampPath" in spec:
+            fields["timestamp_path"] = optional_path(spec["TimestampPath"], where, "TimestampPath")
+        else:
+            raise DefinitionError(f"{where}: a Wait state needs Seconds, Timestamp, SecondsPath or TimestampPath")
     return WaitNode(**fields)

@@ -426,8 +426,8 @@ def _build_task(site: StateSite) -> TaskNode:
     fields = common_fields(site)
     spec, where, jsonata = site.spec, site.path, site.jsonata
     fields["resource"] = parse_resource(spec["Resource"])
-    fields["timeout"] = number_field(spec, "TimeoutSeconds", where, jsonata, float, positive=True)
-    fields["heartbeat"] = number_field(spec, "HeartbeatSeconds", where, jsonata, float, positive=True)
+    fields["timeout"] = number_field(spec, "TimeoutSeconds", where, jsonata, float, style="positive")
+    fields["heartbeat"] = number_field(spec, "HeartbeatSeconds", where, jsonata, float, style="positive")
     if "Credentials" in spec:
         fields["credentials"] = (compile_jsonata_template(spec["Credentials"], field="Credentials") if jsonata
                                  else template(spec["Credentials"], where, "Credentials"))
