@@ -155,8 +155,11 @@ def stop_service(home: Path, *, force: bool = False) -> dict[str, Any] | None:
     executions run, unless ``force``: those then resume when a service next starts."""
     if not service_running(home):
         return None
-    status, _, body = request(socket_path(home), "POST", "/_stepfn/shutdown",
-                              json.dumps({"force": force}).encode(), {"Content-Type": "application/json"})
+    try:
+        status, _, body = request(socket_path(home), "POST", "/_stepfn/shutdown",
+                                  json.dumps({"force": force}).encode(), {"Content-Type": "application/json"})
+    except (OSError, http.client.HTTPException):
+        return None  # it exited (idle) in between
     answer: dict[str, Any] = json.loads(body)
     answer["stopped"] = status == 200
     return answer
@@ -192,11 +195,15 @@ class ControlPlaneClient:
         return socket_path(self.home)
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
+        from stepfn.workflow import _local_api as api
+
         if name in ACTING_OPERATIONS:
             return lambda **params: self._call(name, params)
-        return getattr(self._store_client, name)
+        if api.is_operation(name):
+            return getattr(self._store_client, name)
+        # Not the in-process client's own helpers (resume_orphans, engine, store): they would run
+        # executions in this process, beside the control plane.
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     def get_paginator(self, operation_name: str) -> Any:
         from stepfn.workflow import _local_api as api

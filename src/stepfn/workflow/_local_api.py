@@ -54,6 +54,11 @@ def _python_names() -> dict[str, str]:
     return {xform_name(name): name for name in service_model().operation_names}
 
 
+def is_operation(python_name: str) -> bool:
+    """Whether ``python_name`` is a Step Functions operation (``start_execution``), as boto3 names them."""
+    return python_name in _python_names()
+
+
 def operation_model(python_name: str) -> OperationModel:
     return service_model().operation_model(_python_names()[python_name])
 
@@ -130,6 +135,7 @@ __all__ = [
     "decode_token",
     "encode_token",
     "exceptions",
+    "is_operation",
     "is_valid_name",
     "is_valid_role_arn",
     "operation_model",
