@@ -19,6 +19,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     # The extra's name -> the top-level modules it installs that stepfn itself imports.
     "ml": ("numpy", "scipy", "sklearn", "xgboost", "optuna", "joblib", "pyarrow", "pandas"),
     "notebook": ("IPython",),
+    "s3": ("s3fs",),
 }
 _EXTRA_OF = {module: extra for extra, modules in EXTRAS.items() for module in modules}
 

@@ -124,7 +124,7 @@ def test_s3_endpoint_without_s3fs_is_a_clear_error(monkeypatch: pytest.MonkeyPat
         import s3fs  # noqa: F401
     except ImportError:
         monkeypatch.setenv("STEPFN_S3_ENDPOINT_URL", "http://127.0.0.1:1")
-        with pytest.raises(StoreError, match="s3fs"):
+        with pytest.raises(StoreError, match=r"s3fs, .*pip install 'stepfn\[s3\]'"):
             ObjectStore(tmp_path)
     else:
         pytest.skip("s3fs installed")

@@ -52,8 +52,8 @@ def test_core_dependencies_cover_the_console_and_serve() -> None:
     core = {re.split(r"[<>=\[]", d)[0].lower() for d in PYPROJECT["project"]["dependencies"]}
     assert {"starlette", "uvicorn", "boto3", "click", "rich"} <= core
     extras = PYPROJECT["project"]["optional-dependencies"]
-    assert set(extras) == {"ml", "notebook", "dev"}
-    assert set(EXTRAS) == {"ml", "notebook"}
+    assert set(extras) == {"ml", "notebook", "s3", "dev"}
+    assert set(EXTRAS) == {"ml", "notebook", "s3"}
 
 
 def test_missing_extra_error_names_the_pip_command_and_pickles() -> None:

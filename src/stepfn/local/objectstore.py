@@ -436,7 +436,8 @@ def _configured_s3(endpoint_url: str | None) -> AbstractFileSystem | None:
         return fsspec.filesystem("s3", **options)
     except ImportError as exc:
         raise StoreError(
-            "STEPFN_S3_ENDPOINT_URL / STEPFN_S3_BACKEND=s3 need the s3fs package: pip install s3fs"
+            "STEPFN_S3_ENDPOINT_URL / STEPFN_S3_BACKEND=s3 need s3fs, which stepfn installs with its 's3' extra: "
+            "pip install 'stepfn[s3]'"
         ) from exc
 
 
