@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from ._git import clone_code
 from ._values import is_placeholder, json_encode_value, str_encode_value
 from .debugger import DebuggerHookConfig, Rule
 from .inputs import FileSystemInput, TrainingInput
@@ -346,7 +347,7 @@ class Framework(EstimatorBase):
         if dependencies:
             raise NotImplementedError("dependencies= needs an upload; stepfn uploads nothing. Put them in an s3:// source_dir.")
         if git_config:
-            raise NotImplementedError("git_config= needs a clone and an upload; stepfn uploads nothing. Use an s3:// source_dir.")
+            entry_point, source_dir = clone_code(git_config, entry_point, source_dir)
         super().__init__(
             enable_network_isolation=enable_network_isolation,
             checkpoint_s3_uri=checkpoint_s3_uri,
@@ -359,6 +360,7 @@ class Framework(EstimatorBase):
         self.container_log_level = container_log_level
         self.code_location = code_location
         self.image_uri = image_uri
+        self.git_config = git_config
         self._hyperparameters: dict[str, Any] = dict(hyperparameters or {})
         self._framework_hyperparameters: dict[str, Any] = {}
         self._submit_directory: Any = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ._git import clone_code
 from ._values import is_placeholder
 from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base, session_bucket
 from .validation import validate_request
@@ -94,11 +95,12 @@ class FrameworkModel(Model):
         if dependencies:
             raise NotImplementedError("dependencies= needs an upload; stepfn uploads nothing. Use an s3:// source_dir.")
         if git_config:
-            raise NotImplementedError("git_config= needs a clone and an upload; stepfn uploads nothing.")
+            entry_point, source_dir = clone_code(git_config, entry_point, source_dir)
         super().__init__(image_uri, model_data, role, predictor_cls, env, name,
                          sagemaker_session=sagemaker_session, **kwargs)
         self.entry_point = entry_point
         self.source_dir = source_dir
+        self.git_config = git_config
         self.container_log_level = container_log_level
         self.code_location = code_location
         self.model_server_workers = model_server_workers
