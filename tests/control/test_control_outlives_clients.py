@@ -101,7 +101,7 @@ def test_stepfn_down_refuses_while_executions_run_unless_forced(user_home: Path)
     from stepfn.steps import Wait
     from stepfn.workflow import Workflow
 
-    workflow = Workflow("long", Wait("W", seconds=120), role="arn:aws:iam::123456789012:role/x")
+    workflow = Workflow("long", Wait("W", seconds=15), role="arn:aws:iam::123456789012:role/x")
     workflow.create()
     execution = workflow.execute(name="long-run")
     down = subprocess.run([sys.executable, "-m", "stepfn", "down"], capture_output=True, text=True, timeout=60)
@@ -111,6 +111,15 @@ def test_stepfn_down_refuses_while_executions_run_unless_forced(user_home: Path)
                           timeout=60)
     assert down.returncode == 0, down.stderr
     assert "stopped the control plane" in down.stdout
-    # Still RUNNING in the store: the next control plane resumes it.
+    # Still RUNNING in the store, owned by nobody: listing says so and changes nothing ...
     assert execution.describe()["status"] == "RUNNING"
+    listed = subprocess.run([sys.executable, "-m", "stepfn", "executions"], capture_output=True, text=True,
+                            timeout=60)
+    assert "not running now" in listed.stdout and "long-run" in listed.stdout
+    assert execution.describe()["status"] == "RUNNING"
+    # ... and `stepfn attach` starts a control plane, which resumes it, and follows it to the end.
+    attached = subprocess.run([sys.executable, "-m", "stepfn", "attach", "long-run", "--no-progress"],
+                              capture_output=True, text=True, timeout=120)
+    assert attached.returncode == 0, attached.stdout + attached.stderr
+    assert "started the control plane" in attached.stdout and "SUCCEEDED" in attached.stdout
     assert json.loads(execution.describe()["input"]) == {}

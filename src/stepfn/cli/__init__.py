@@ -138,9 +138,19 @@ def _follow(client: Any, arn: str, progress: bool | None, stop_on_interrupt: boo
 @click.argument("execution")
 @click.option("--progress/--no-progress", default=None, help="Live table (default: when stdout is a terminal).")
 def attach(execution: str, progress: bool | None) -> None:
-    """Follow a running execution (ARN or name) until it ends; Ctrl-C detaches again."""
+    """Follow a running execution (ARN or name) until it ends; Ctrl-C detaches again.
+
+    Unlike the reads (executions, show), attach starts the home's control plane when none runs, so that an
+    execution left without one (after `stepfn down --force`) resumes and can be followed to its end."""
+    from stepfn.workflow._control import ensure_service, in_process_requested, service_running
+
     reader = _reader()
-    _follow(reader, _resolve_execution(reader, execution), progress, stop_on_interrupt=False)
+    arn = _resolve_execution(reader, execution)
+    if reader.describe_execution(executionArn=arn)["status"] == "RUNNING" and not in_process_requested() \
+            and not service_running(reader.home):
+        ensure_service(reader.home)
+        console.print(f"started the control plane for {reader.home}", highlight=False)
+    _follow(reader, arn, progress, stop_on_interrupt=False)
 
 
 @cli.command()
@@ -235,10 +245,24 @@ def executions(workflow: str | None, status: str | None, limit: int) -> None:
     # When one row of the full table does not fit (80 columns), each workflow gets a narrower table of its own.
     if widest + len("SUCCEEDED") + len("2026-01-01 00:00:00") + len("seconds") + 16 <= console.width:
         console.print(_executions_table(rows, workflow_column=True))
+    else:
+        for workflow_name in dict.fromkeys(row["workflow"] for row in rows):
+            own = [row for row in rows if row["workflow"] == workflow_name]
+            console.print(_executions_table(own, workflow_column=False, title=f"workflow {workflow_name}"))
+    _note_unowned(client, rows)
+
+
+def _note_unowned(reader: Any, rows: list[dict[str, Any]]) -> None:
+    """Say so when RUNNING executions listed have no live process running them (the control plane was
+    stopped with --force, or died): listing never resumes them, the next control plane does."""
+    if not any(row["status"] == "RUNNING" for row in rows):
         return
-    for workflow_name in dict.fromkeys(row["workflow"] for row in rows):
-        own = [row for row in rows if row["workflow"] == workflow_name]
-        console.print(_executions_table(own, workflow_column=False, title=f"workflow {workflow_name}"))
+    listed = {row["executionArn"] for row in rows}
+    waiting = sorted(record.name for record in reader.store.find_orphans() if record.arn in listed)
+    if waiting:
+        console.print(f"not running now (no live process owns them): {', '.join(waiting)}; they resume when the "
+                      f"control plane next starts (stepfn attach {waiting[0]} starts it)", style="yellow",
+                      highlight=False, soft_wrap=True)
 
 
 def _executions_table(rows: list[dict[str, Any]], *, workflow_column: bool, title: str | None = None) -> Table:
