@@ -343,6 +343,45 @@ def test_a_module_under_lambda_path_runs_and_nothing_else(start_server: Callable
             assert (described["status"], described["error"]) == ("FAILED", "Lambda.ResourceNotFoundException")
 
 
+PIPELINE = """
+import os
+
+from stepfn.steps import Chain, LambdaStep
+
+score = LambdaStep("Score", parameters={"FunctionName": "project_handlers:score", "Payload.$": "$"},
+                   output_path="$.Payload")
+shell = LambdaStep("Shell", parameters={"FunctionName": "os:system", "Payload": "touch MARKER"})
+pipeline = Chain([score, shell]) if "STEPFN_TEST_NAME_OS_SYSTEM" in os.environ else Chain([score])
+"""
+
+
+def test_stepfn_run_allows_the_folder_of_its_file_and_nothing_else(tmp_path: Path) -> None:
+    """The legitimate use, the default way (the home's control plane runs it): `stepfn run` of a project file
+    whose Lambda names a module next to it; the same run naming os:system fails and touches nothing."""
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    marker = tmp_path / "marker-run"
+    (project / "project_handlers.py").write_text("def score(event):\n    return {'score': event['x'] * 2}\n")
+    (project / "pipeline.py").write_text(PIPELINE.replace("MARKER", str(marker)))
+    env = _server_env(tmp_path / "home")
+    try:
+        ok = subprocess.run([sys.executable, "-m", "stepfn", "run", str(project / "pipeline.py"), "--input",
+                             '{"x": 21}', "--no-progress"], cwd=elsewhere, env=env, capture_output=True, text=True,
+                            timeout=300)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        assert '"score": 42' in ok.stdout.replace("\n", "")
+        refused = subprocess.run([sys.executable, "-m", "stepfn", "run", str(project / "pipeline.py"), "--input",
+                                  '{"x": 1}', "--no-progress"], cwd=elsewhere,
+                                 env={**env, "STEPFN_TEST_NAME_OS_SYSTEM": "1"}, capture_output=True, text=True,
+                                 timeout=300)
+        assert refused.returncode == 1 and "Lambda.ResourceNotFoundException" in refused.stdout, refused.stdout
+        assert not marker.exists()
+    finally:
+        subprocess.run([sys.executable, "-m", "stepfn", "down", "--force"], env=env, capture_output=True,
+                       timeout=60, check=False)
+
+
 @pytest.mark.parametrize("key", ["../escape.txt", "../../escape.txt", "/tmp/stepfn-attack-escape.txt",
                                  "a/../../../escape.txt", "./escape.txt", "a//b"])
 def test_object_keys_leaving_the_store_are_refused_over_http(shared_serve: Served, key: str) -> None:
