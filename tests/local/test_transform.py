@@ -250,14 +250,19 @@ def transform_fn(model, body, content_type, accept):
 """
 
 
-def _spans_model(home: Path, tmp_path: Path, spans: Path) -> None:
+def _own_model(home: Path, tmp_path: Path, program: str, **environment: str) -> None:
+    """Model ``sk``: an image of the account's own (no framework defaults) serving ``program``."""
     (tmp_path / "model" / "code").mkdir(parents=True)
-    (tmp_path / "model" / "code" / "inference.py").write_text(CONCURRENCY_PROGRAM)
-    uri = ObjectStore(home / "s3").upload(make_tar(tmp_path / "model", tmp_path / "m.tar.gz"), "s3://bucket/spans/model.tar.gz")
+    (tmp_path / "model" / "code" / "inference.py").write_text(program)
+    uri = ObjectStore(home / "s3").upload(make_tar(tmp_path / "model", tmp_path / "m.tar.gz"), "s3://bucket/own/model.tar.gz")
     call(home, "createModel", {"ModelName": "sk", "PrimaryContainer": {
         "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-own:1", "ModelDataUrl": uri,
         "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-                        "SPANS_FILE": str(spans)}}})
+                        **environment}}})
+
+
+def _spans_model(home: Path, tmp_path: Path, spans: Path) -> None:
+    _own_model(home, tmp_path, CONCURRENCY_PROGRAM, SPANS_FILE=str(spans))
 
 
 def _most_at_once(spans: Path) -> tuple[int, int]:
@@ -293,3 +298,32 @@ def test_multi_record_requests_respect_max_payload(home: Path, tmp_path: Path) -
     assert sum(counts) == rows and len(counts) == 2
     assert max(counts) * len(row) <= 6 * 1024 * 1024
     assert ObjectStore(home / "s3").get_bytes("s3://bucket/big-out/data.csv.out") == row * rows
+
+
+def test_single_records_to_stepfns_server_are_pipelined(home: Path, tmp_path: Path) -> None:
+    """Many SingleRecord requests go down each connection before the answers are read; each is still one
+    request with one record, answered in order, and a refused one is retried on its own."""
+    program = """
+import os
+
+def model_fn(model_dir):
+    return None
+
+def transform_fn(model, body, content_type, accept):
+    if body.strip() == b"13" and not os.path.exists(os.environ["SEEN_FILE"]):
+        open(os.environ["SEEN_FILE"], "w").close()
+        raise RuntimeError("the first try of row 13 fails")
+    return b"%d:%s" % (body.count(b"\\n"), body.strip()), "text/csv"
+"""
+    _own_model(home, tmp_path, program, SEEN_FILE=str(tmp_path / "seen"))
+    rows = "".join(f"{i}\n" for i in range(300)).encode()
+    ObjectStore(home / "s3").put_bytes("s3://bucket/rows/data.csv", rows)
+    result = call(home, "createTransformJob", _job("piped", "s3://bucket/rows/", "s3://bucket/rows-out/",
+                                                   BatchStrategy="SingleRecord", MaxConcurrentTransforms=2),
+                  pattern="sync")
+    assert result["TransformJobStatus"] == "Completed", result.get("FailureReason")
+    out = ObjectStore(home / "s3").get_bytes("s3://bucket/rows-out/data.csv.out").decode().splitlines()
+    assert out == [f"1:{i}" for i in range(300)]  # one record a request, in input order
+    assert (tmp_path / "seen").exists()  # row 13 failed once and was sent again
+    log = RecordStore(home).log_path("transform-job", "piped").read_text()
+    assert log.count("RuntimeError: the first try of row 13 fails") == 1
