@@ -78,3 +78,25 @@ def test_inference_pipeline_transform_resources_from_an_sklearn_without_instance
     pipeline.execute(job_name="j")
     assert calls[0]["Transform Input"]["TransformResources"] == {  # type: ignore[index]
         "InstanceCount": 1, "InstanceType": "ml.c4.xlarge"}
+
+
+def test_v1_arguments_sagemaker_v2_still_took_warn() -> None:
+    from stepfn.sagemaker.tensorflow import TensorFlow
+
+    with pytest.warns(DeprecationWarning, match=r"script_mode has been removed in sagemaker>=2") as caught:
+        estimator = TensorFlow(entry_point="train.py", role=ROLE, instance_count=1, instance_type="ml.m5.large",
+                               framework_version="2.11", py_version="py39", script_mode=True,
+                               sagemaker_session=SESSION)
+    assert caught[0].filename == __file__
+    request = build_training_job_request(estimator, "s3://b/train", job_name="tf")
+    assert request["AlgorithmSpecification"]["TrainingImage"].endswith("/tensorflow-training:2.11-cpu-py39")
+    with pytest.warns(DeprecationWarning, match="image_name has been renamed in sagemaker>=2: use image_uri"):
+        old = Estimator(image_name="123.dkr.ecr.us-east-1.amazonaws.com/mine:1", role=ROLE, instance_count=1,
+                        instance_type="ml.m5.large", sagemaker_session=SESSION)
+    assert old.image_uri == "123.dkr.ecr.us-east-1.amazonaws.com/mine:1"
+    with pytest.raises(NotImplementedError, match="distribution"), \
+            pytest.warns(DeprecationWarning, match="distributions has been renamed"):
+        TensorFlow(entry_point="train.py", role=ROLE, framework_version="2.11", py_version="py39",
+                   distributions={"parameter_server": {"enabled": True}})
+    with pytest.raises(TypeError, match="unexpected keyword argument 'script_mod'"):
+        TensorFlow(entry_point="train.py", role=ROLE, framework_version="2.11", py_version="py39", script_mod=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import image_uris
 from ._values import is_placeholder
-from .estimator import Framework, TrainingContext
+from .estimator import Framework, TrainingContext, removed_argument, renamed_argument
 from .model import FrameworkModel
 from .processing import NetworkConfig, ScriptProcessor
 from .session import Session, SessionLike
@@ -205,6 +205,7 @@ class PyTorch(_ScriptModeFramework):
     def __init__(self, entry_point: Any, framework_version: Any = None, py_version: Any = None,
                  source_dir: Any = None, hyperparameters: dict[str, Any] | None = None, image_uri: Any = None,
                  distribution: Any = None, **kwargs: Any) -> None:
+        distribution = renamed_argument("distributions", "distribution", distribution, kwargs)
         _unsupported("distribution", distribution)
         super().__init__(entry_point, framework_version, py_version, source_dir, hyperparameters, image_uri,
                          **kwargs)
@@ -231,6 +232,9 @@ class TensorFlow(Framework):
 
     def __init__(self, py_version: Any = None, framework_version: Any = None, model_dir: Any = None,
                  image_uri: Any = None, distribution: Any = None, **kwargs: Any) -> None:
+        # sagemaker v1 notebooks pass script_mode=True; v2 trains TensorFlow in script mode only.
+        removed_argument("script_mode", kwargs, "TensorFlow training is always script mode")
+        distribution = renamed_argument("distributions", "distribution", distribution, kwargs)
         _unsupported("distribution", distribution)
         super().__init__(image_uri=image_uri, **kwargs)
         if framework_version is None and image_uri is None:

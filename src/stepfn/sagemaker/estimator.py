@@ -72,6 +72,23 @@ def _user_stacklevel() -> int:
     return level
 
 
+def renamed_argument(old_name: str, new_name: str, value: Any, kwargs: dict[str, Any]) -> Any:
+    """sagemaker v2's ``renamed_kwargs``: the v1 name still works, with a DeprecationWarning."""
+    if old_name in kwargs:
+        warnings.warn(f"{old_name} has been renamed in sagemaker>=2: use {new_name}", DeprecationWarning,
+                      stacklevel=_user_stacklevel())
+        return kwargs.pop(old_name)
+    return value
+
+
+def removed_argument(name: str, kwargs: dict[str, Any], why: str) -> None:
+    """sagemaker v2's ``removed_kwargs``: a v1 argument v2 no longer uses is dropped with a DeprecationWarning."""
+    if name in kwargs:
+        kwargs.pop(name)
+        warnings.warn(f"{name} has been removed in sagemaker>=2 ({why}); drop the argument", DeprecationWarning,
+                      stacklevel=_user_stacklevel())
+
+
 class DroppedSettingWarning(UserWarning):
     """An estimator/processor setting the original SDK's request silently left out (docs/design/compat.md §11 #12)."""
 
@@ -291,8 +308,11 @@ class EstimatorBase(SessionHolder):
 class Estimator(EstimatorBase):
     """A bring-your-own-image estimator (``sagemaker.estimator.Estimator``)."""
 
-    def __init__(self, image_uri: Any, role: Any = None, instance_count: Any = None, instance_type: Any = None,
+    def __init__(self, image_uri: Any = None, role: Any = None, instance_count: Any = None, instance_type: Any = None,
                  hyperparameters: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        image_uri = renamed_argument("image_name", "image_uri", image_uri, kwargs)
+        if image_uri is None:
+            raise TypeError("Estimator() needs image_uri")
         super().__init__(role, instance_count, instance_type, **kwargs)
         self.image_uri = image_uri
         self._hyperparameters: dict[str, Any] = dict(hyperparameters or {})
