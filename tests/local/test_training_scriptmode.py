@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -110,7 +111,16 @@ def test_duplicate_name_is_refused_and_resume_attaches(stepfn_home: Path, store:
     assert counter.read_text() == "run\n"  # attached to the finished job, never ran it again
 
 
-def test_resume_reruns_a_job_whose_supervisor_died(stepfn_home: Path, store: ObjectStore) -> None:
+# The supervisor's lease, as the store leases executions: a dead process on this host, or one on another host
+# whose lease ran out, no longer supervises the job; one on another host within its lease still does.
+_GONE_SUPERVISORS = {
+    "dead-here": {"owner": f"{socket.gethostname()}:{2**22 + 12345}:1", "lease_expires": time.time() + 3600},
+    "elsewhere-expired": {"owner": "another-host:4242:77", "lease_expires": time.time() - 1},
+}
+
+
+@pytest.mark.parametrize("supervisor", sorted(_GONE_SUPERVISORS))
+def test_resume_reruns_a_job_whose_supervisor_died(supervisor: str, stepfn_home: Path, store: ObjectStore) -> None:
     request = _script_job(store, "orphan-job")
     jobs = TrainingJobs(stepfn_home)
     jobs.create(request)
@@ -120,7 +130,13 @@ def test_resume_reruns_a_job_whose_supervisor_died(stepfn_home: Path, store: Obj
     jobs.records.put("training-job", "orphan-job", record)
     root = jobs.job_dir("orphan-job").root
     root.mkdir(parents=True)
-    (root / "supervisor.json").write_text(json.dumps({"pid": 2**22 + 12345, "start": None}))
+    (root / "supervisor.json").write_text(json.dumps(_GONE_SUPERVISORS[supervisor]))
+    if supervisor == "elsewhere-expired":  # the same supervisor within its lease still counts as running the job
+        (root / "supervisor.json").write_text(json.dumps({**_GONE_SUPERVISORS[supervisor],
+                                                          "lease_expires": time.time() + 60}))
+        assert jobs._supervised_elsewhere("orphan-job")
+        (root / "supervisor.json").write_text(json.dumps(_GONE_SUPERVISORS[supervisor]))
+    assert not jobs._supervised_elsewhere("orphan-job")
     result = handlers(stepfn_home)["sagemaker:createTrainingJob"](task_request(request, resumed=True), Control())
     assert result["TrainingJobStatus"] == "Completed"
     assert "Restarting" in json.dumps(result["SecondaryStatusTransitions"])
