@@ -130,6 +130,24 @@ def test_sklearn_1_2_job_sees_its_image_versions_whatever_the_host_has(
     assert json.loads((jobs.job_dir("sk12-b").model / "seen.json").read_text())["sklearn"] == "1.2.1"
 
 
+def test_jobs_starting_together_build_the_environment_once(
+        stepfn_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STEPFN_JOB_ENV", "image")
+    monkeypatch.setenv("STEPFN_ENV_DIR", str(tmp_path / "envs"))  # nothing built yet
+    store = ObjectStore(stepfn_home / "s3")
+    jobs = TrainingJobs(stepfn_home)
+    names = ["together-a", "together-b", "together-c"]
+    for name in names:
+        jobs.start(_job(store, name, {"train.py": SHOW_VERSIONS}))
+    records = [jobs.wait(name) for name in names]
+    assert [r["TrainingJobStatus"] for r in records] == ["Completed"] * 3, [r.get("FailureReason") for r in records]
+    logs = [jobs.log_path(name).read_text() for name in names]
+    assert sum("building the sklearn 1.2-1 environment" in log for log in logs) == 1  # the others waited for it
+    assert len(list((tmp_path / "envs").glob("sklearn-1.2-1-*/bin/python"))) == 1
+    for name in names:
+        assert json.loads((jobs.job_dir(name).model / "seen.json").read_text())["sklearn"] == "1.2.1"
+
+
 def test_sklearn_processor_runs_in_the_image_environment(stepfn_home: Path, image_envs: Path) -> None:
     store = ObjectStore(stepfn_home / "s3")
     store.put_bytes("s3://bucket/code/versions.py", (
