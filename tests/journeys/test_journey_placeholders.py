@@ -17,7 +17,7 @@ import pytest
 from stepfn.inputs import ExecutionInput, MapItemIndex, MapItemValue
 from stepfn.local.lambdas import register_function, unregister_function
 from stepfn.steps import Chain, LambdaStep, Map, Pass
-from stepfn.workflow import Workflow
+from stepfn.workflow import ExecutionFailedWarning, Workflow
 
 workflow_execution_role = "arn:aws:iam::111122223333:role/StepFunctionsWorkflowExecutionRole"
 calls: list[tuple[str, Any]] = []
@@ -87,7 +87,8 @@ def test_step_input_as_the_page_writes_it_fails_as_on_aws() -> None:
     workflow = Workflow(name="MyStepInputWorkflow", definition=definition, role=workflow_execution_role)
     workflow.create()
     execution = workflow.execute()
-    execution.get_output(wait=True)
+    with pytest.warns(ExecutionFailedWarning, match="FAILED at state 'MySecondLambdaStep': States.Runtime"):
+        execution.get_output(wait=True)
     described = execution.describe()
     assert described["status"] == "FAILED"
     assert described["error"] == "States.Runtime"

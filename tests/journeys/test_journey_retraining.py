@@ -29,7 +29,7 @@ from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker.endpoints import invoke_endpoint, stop_endpoint
 from stepfn.local.sagemaker.training import TrainingJobs
 from stepfn.sagemaker.inputs import TrainingInput
-from stepfn.workflow import Workflow
+from stepfn.workflow import ExecutionFailedWarning, Workflow
 from stepfn.workflow.local_client import LocalStepFunctionsClient
 
 pytestmark = pytest.mark.slow
@@ -210,7 +210,8 @@ def test_retraining_deploys_a_good_model_and_stops_at_a_bad_one(query_training_s
 
     # Retrain on data whose labels are a third noise: the metric misses the bar and nothing is deployed.
     store.put_bytes(data_source, churn_csv(500, noise=0.35).encode())
-    execution = run(workflow, noisy, f"CustomerChurn-{noisy}")
+    with pytest.warns(ExecutionFailedWarning, match="FAILED at state 'Model Accuracy Too Low'"):
+        execution = run(workflow, noisy, f"CustomerChurn-{noisy}")
     described = execution.describe()
     assert described["status"] == "FAILED"
     entered = [e["stateEnteredEventDetails"]["name"] for e in execution.list_events() if e["type"].endswith("StateEntered")]

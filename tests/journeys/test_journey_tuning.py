@@ -17,7 +17,7 @@ from stepfn import steps
 from stepfn.inputs import ExecutionInput
 from stepfn.local.objectstore import ObjectStore
 from stepfn.sagemaker.tuner import ContinuousParameter, HyperparameterTuner, IntegerParameter
-from stepfn.workflow import Workflow
+from stepfn.workflow import ExecutionFailedWarning, Workflow
 
 pytestmark = pytest.mark.slow
 
@@ -103,5 +103,6 @@ def test_tuning_step_then_register_the_best_model() -> None:
     assert output["Model"]["ModelArn"].endswith(":model/best-abalone")
 
     strict = workflow.execute(inputs={"TuningJobName": "tune-abalone-2", "ModelName": "never", "MaxRmse": 0.0})
-    strict.get_output(wait=True)
+    with pytest.warns(ExecutionFailedWarning, match="FAILED at state 'Too inaccurate': ModelTooInaccurate"):
+        strict.get_output(wait=True)
     assert strict.describe()["status"] == "FAILED" and strict.describe()["error"] == "ModelTooInaccurate"

@@ -30,6 +30,7 @@ NO_EXCEPTION = (
     ("doubled is below 10\nsecond line", "doubled is below 10", None),
     ("botocore.exceptions.ClientError: An error occurred (ValidationException)",
      "botocore.exceptions.ClientError: An error occurred (ValidationException)", None),
+    ("x" * 400, "x" * 299 + "…", None),  # a States.Runtime cause can quote a whole state input
     ("", None, None),
     (None, None, None),
 ])

@@ -186,6 +186,7 @@ def execution_failure(events: list[dict[str, Any]]) -> tuple[str | None, str | N
 # An exception line as Python prints it last in a traceback: "ValueError: bad", "pkg.mod.CustomError: ...".
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Fault)(?::.*)?$")
 _ERROR_MESSAGE = re.compile(r'^ErrorMessage "(.*?)"\s*$(?:\n^Command |\Z)', re.M | re.S)
+_REASON_LIMIT = 300
 _JOB_KEYS = ("TrainingJobName", "ProcessingJobName", "TransformJobName", "HyperParameterTuningJobName")
 
 
@@ -228,13 +229,19 @@ def failure_reason(cause: str | None) -> tuple[str | None, str | None]:
     lines = [line.strip().strip('"') for line in text.splitlines() if line.strip().strip('"')]
     exceptions = [line for line in lines if _EXCEPTION_LINE.match(line)]
     reason = exceptions[-1] if exceptions else (lines[0] if lines else None)
+    if reason is not None and len(reason) > _REASON_LIMIT:  # e.g. a States.Runtime cause quoting a whole input
+        reason = reason[: _REASON_LIMIT - 1] + "…"
     return reason, job
 
 
 def execution_failure_summary(status: str, events: list[dict[str, Any]]) -> Failure:
     """The failing state, error and useful cause line of an execution that ended with ``status``."""
     error, cause = execution_failure(events)
-    failed = [progress for progress in state_progress(events).values() if progress.status == FAILED]
+    states = state_progress(events).values()
+    # A state whose task failed is marked FAILED; one that failed in its own stages (a JSONPath that matches
+    # nothing: States.Runtime) was entered and never left.
+    failed = [progress for progress in states if progress.status == FAILED] or [
+        progress for progress in states if progress.status == RUNNING]
     last = max(failed, key=lambda progress: (progress.entered is not None, progress.entered), default=None)
     if last is not None and not cause:
         error, cause = error or last.error, last.cause
