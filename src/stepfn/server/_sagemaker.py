@@ -23,31 +23,12 @@ from typing import Any
 
 from stepfn.engine.protocol import TaskRequest
 from stepfn.errors import ServiceError, StatesError
+from stepfn.local.sagemaker.lifecycle import ACTIVE, JOB_KINDS
 from stepfn.local.sagemaker.records import RecordStore, sagemaker_error, to_botocore_shape
 from stepfn.server._protocol import ApiError
 
 _CREATE_WAIT_SECONDS = 30.0
 _STOP_WAIT_SECONDS = 10.0
-_ACTIVE = ("InProgress", "Stopping")
-
-
-@dataclass(frozen=True)
-class _JobKind:
-    action: str
-    name_key: str
-    arn_key: str
-    status_key: str
-    label: str
-
-
-_JOBS = {
-    "transform-job": _JobKind("createTransformJob", "TransformJobName", "TransformJobArn",
-                              "TransformJobStatus", "transform job"),
-    "processing-job": _JobKind("createProcessingJob", "ProcessingJobName", "ProcessingJobArn",
-                               "ProcessingJobStatus", "processing job"),
-    "tuning-job": _JobKind("createHyperParameterTuningJob", "HyperParameterTuningJobName",
-                           "HyperParameterTuningJobArn", "HyperParameterTuningJobStatus", "hyperparameter tuning job"),
-}
 
 
 class _Control:
@@ -132,7 +113,7 @@ class LocalSageMakerClient:
     # Jobs ----------------------------------------------------------------------------------------------------
 
     def _create_job(self, kind: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        job = _JOBS[kind]
+        job = JOB_KINDS[kind]
         name = params.get(job.name_key)
         self._refuse_existing(kind, name, operation)
         handler = self.handlers().get(f"sagemaker:{job.action}")
@@ -153,10 +134,10 @@ class LocalSageMakerClient:
         return shaped
 
     def _stop_job(self, kind: str, name: str, operation: str) -> dict[str, Any]:
-        job = _JOBS[kind]
+        job = JOB_KINDS[kind]
         record = self.records.require(kind, name, operation)
         status = record.get(job.status_key)
-        if status not in _ACTIVE:
+        if status not in ACTIVE:
             raise sagemaker_error(
                 operation, "ValidationException",
                 f"The request was rejected because the {job.label} is in status {status}.",

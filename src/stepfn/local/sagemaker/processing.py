@@ -143,7 +143,7 @@ class ProcessingJobs:
     def run(self, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None,
             background: bool = False) -> dict[str, Any]:
         """Create the job and run it to its end (or, ``background``, on a thread); returns its record."""
-        from stepfn.local.sagemaker.serving import begin_job, run_detached, run_guarded
+        from stepfn.local.sagemaker.lifecycle import begin_job, run_detached, run_guarded
 
         name = validate_request(params)
         stamp = now_millis()
@@ -162,7 +162,7 @@ class ProcessingJobs:
         return run_guarded(self.records, KIND, name, lambda: self._execute(name, record, control))
 
     def _execute(self, name: str, record: dict[str, Any], control: TaskControl | None) -> dict[str, Any]:
-        from stepfn.local.sagemaker.serving import finish_job, update_job
+        from stepfn.local.sagemaker.lifecycle import finish_job, update_job
 
         log = self.records.log_path(KIND, name)
         job = self.job_dir(name)
@@ -178,7 +178,7 @@ class ProcessingJobs:
                     else (lambda line: None)
                 instances.append((host, tree, self._prepare(tree, record, progress, hosts, index)))
         except (ProcessingError, ChannelError, StoreError, OSError, IsolationError, JobEnvironmentError) as exc:
-            return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
+            return finish_job(self.records, KIND, name, "Failed",
                               failure=f"ClientError: {exc}")
         launch = instances[0][2]
         update_job(self.records, KIND, name, ProcessingStartTime=now_millis())
@@ -197,9 +197,9 @@ class ProcessingJobs:
         failed = first_failure(outcomes)
         stopped = next((o.stopped for o in outcomes.values() if o.stopped is not None), None)
         if failed is None and stopped == "Stopped":
-            return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Stopped", "ProcessingEndTime", **extra)
+            return finish_job(self.records, KIND, name, "Stopped", **extra)
         if failed is None and stopped == "MaxRuntimeExceeded":
-            return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
+            return finish_job(self.records, KIND, name, "Failed",
                               failure=f"MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds ({runtime})",
                               **extra)
         if failed is not None:
@@ -207,16 +207,16 @@ class ProcessingJobs:
             tail = "\n".join(outcome.stderr_tail[-10:]).strip() or "(no output on stderr)"
             hint = "" if launch.isolation.isolated else relocation_hint(tail)
             prefix = f"[{failed}] " if len(hosts) > 1 else ""
-            return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
+            return finish_job(self.records, KIND, name, "Failed",
                               failure=f"{prefix}AlgorithmError: {hint}exit code {outcome.exit_code}: {tail}",
                               **extra)
         try:
             for _, tree, _ in reversed(instances):  # the first instance's files land last (they win a shared name)
                 self._upload_outputs(tree, record)
         except (StoreError, OSError) as exc:
-            return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Failed", "ProcessingEndTime",
+            return finish_job(self.records, KIND, name, "Failed",
                               failure=f"ClientError: uploading the outputs failed: {exc}", **extra)
-        return finish_job(self.records, KIND, name, "ProcessingJobStatus", "Completed", "ProcessingEndTime", **extra)
+        return finish_job(self.records, KIND, name, "Completed", **extra)
 
     def _prepare(self, job: JobDir, record: dict[str, Any], progress: Callable[[str], None],
                  hosts: list[str], index: int) -> Launch:

@@ -12,83 +12,14 @@ without ``.sync`` is accepted (its name checked and recorded) before the Task re
 
 from __future__ import annotations
 
-import contextlib
-import json
-import threading
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from stepfn.engine.protocol import TaskControl, TaskHandler, TaskRequest
 from stepfn.errors import ServiceError, StatesError
-from stepfn.local.sagemaker.records import RecordStore, as_states_error, now_millis
-
-_SYNC_STATUS = {
-    "createTransformJob": "TransformJobStatus",
-    "createProcessingJob": "ProcessingJobStatus",
-    "createHyperParameterTuningJob": "HyperParameterTuningJobStatus",
-}
-
-
-def begin_job(
-    records: RecordStore, kind: str, name: str, record: dict[str, Any], *, operation: str, resumed: bool
-) -> dict[str, Any] | None:
-    """Store a new job record (a taken name is SageMaker's ValidationException). When the engine re-dispatches a
-    task whose process died (``resumed``), an existing job that already ended is returned instead of re-run, and
-    one left InProgress by the dead process starts over under the same name."""
-    if resumed and (existing := records.get(kind, name)) is not None:
-        status = next((value for key, value in existing.items() if key.endswith("JobStatus")), None)
-        if status in ("Completed", "Failed", "Stopped"):
-            return existing
-        records.put(kind, name, record)
-        return None
-    records.create(kind, name, record, operation=operation)
-    return None
-
-
-def run_detached(name: str, work: Callable[[], Any]) -> None:
-    """Run a job accepted without ``.sync`` on a daemon thread, as SageMaker runs it after Create* returns."""
-    threading.Thread(target=work, name=f"stepfn-{name}", daemon=True).start()
-
-
-def run_guarded(records: RecordStore, kind: str, name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Run a job's body; an unexpected error (a bug, a full disk) ends the job Failed with SageMaker's
-    InternalServerError reason, and the traceback in its log, instead of leaving it InProgress forever."""
-    try:
-        return work()
-    except Exception as exc:
-        with contextlib.suppress(OSError), records.log_path(kind, name).open("a") as log:
-            traceback.print_exc(file=log)
-        prefix = {"transform-job": "Transform", "processing-job": "Processing",
-                  "tuning-job": "HyperParameterTuning"}[kind]
-        end_key = "HyperParameterTuningEndTime" if kind == "tuning-job" else f"{prefix}EndTime"
-        return finish_job(records, kind, name, f"{prefix}JobStatus", "Failed", end_key,
-                          failure=f"InternalServerError: {type(exc).__name__}: {exc}")
-
-
-def update_job(records: RecordStore, kind: str, name: str, **changes: Any) -> dict[str, Any]:
-    """Merge ``changes`` into a job record; LastModifiedTime only where the Describe shape has one
-    (DescribeTransformJob has none)."""
-    record = records.get(kind, name) or {}
-    record.update(changes)
-    if kind != "transform-job":
-        record["LastModifiedTime"] = now_millis()
-    records.put(kind, name, record)
-    return record
-
-
-def finish_job(records: RecordStore, kind: str, name: str, status_key: str, status: str, end_key: str,
-               failure: str | None = None, **changes: Any) -> dict[str, Any]:
-    """Stamp a job's terminal status, end time and (first 1024 characters of) failure reason."""
-    if failure is not None:
-        changes["FailureReason"] = failure[:1024]
-    return update_job(records, kind, name, **{status_key: status, end_key: now_millis()}, **changes)
-
-
-def job_failed_error(record: dict[str, Any]) -> StatesError:
-    """The Task failure of a ``.sync`` job that ended Failed (or Stopped): its Describe* record as cause."""
-    return StatesError("States.TaskFailed", json.dumps(record, default=str))
+from stepfn.local.sagemaker.lifecycle import BY_ACTION, job_failed_error
+from stepfn.local.sagemaker.records import RecordStore, as_states_error
 
 
 def _check_parameters(request: TaskRequest) -> dict[str, Any]:
@@ -132,7 +63,7 @@ def _job(home: Path, run: Callable[[Path, dict[str, Any], TaskRequest, TaskContr
             raise as_states_error(exc) from exc
         if request.pattern == "request_response":
             return {arn_key: record[arn_key]}
-        if record[_SYNC_STATUS[request.action]] in ("Failed", "Stopped"):
+        if record[BY_ACTION[request.action].status_key] in ("Failed", "Stopped"):
             raise job_failed_error(record)
         return record
 
@@ -234,4 +165,4 @@ def handlers(home: Path) -> dict[str, TaskHandler]:
     }
 
 
-__all__ = ["begin_job", "finish_job", "handlers", "job_failed_error", "run_detached", "run_guarded", "update_job"]
+__all__ = ["handlers"]

@@ -66,6 +66,7 @@ from stepfn.local.sagemaker.jobprocess import (
     relocation_hint,
     run_instances,
 )
+from stepfn.local.sagemaker.lifecycle import TERMINAL
 from stepfn.local.sagemaker.records import (
     REGION,
     RecordStore,
@@ -93,7 +94,6 @@ logger = logging.getLogger(__name__)
 
 KIND = "training-job"
 OPERATION = "CreateTrainingJob"
-TERMINAL = ("Completed", "Failed", "Stopped")
 DEFAULT_STOP_GRACE_SECONDS = 120.0
 _ECHOED = (
     "HyperParameters", "AlgorithmSpecification", "RoleArn", "InputDataConfig", "OutputDataConfig", "ResourceConfig",

@@ -466,7 +466,7 @@ def run_transform_job(
 
     ``background=True`` returns the InProgress record as soon as the job is accepted and runs it on a thread
     (CreateTransformJob without ``.sync``)."""
-    from stepfn.local.sagemaker.serving import begin_job, run_detached, run_guarded
+    from stepfn.local.sagemaker.lifecycle import begin_job, run_detached, run_guarded
 
     records = RecordStore(home)
     store = ObjectStore(records.home / "s3")
@@ -491,7 +491,7 @@ def run_transform_job(
 
 def _execute(records: RecordStore, store: ObjectStore, name: str, params: dict[str, Any],
              control: TaskControl | None) -> dict[str, Any]:
-    from stepfn.local.sagemaker.serving import finish_job
+    from stepfn.local.sagemaker.lifecycle import finish_job
 
     workdir = records.base / "work" / "transform-job" / name
     log_path = records.log_path("transform-job", name)
@@ -535,16 +535,16 @@ def _execute(records: RecordStore, store: ObjectStore, name: str, params: dict[s
         for _uri, relative in inputs:
             store.upload(staged / f"{relative}.out", f"{output_path}/{relative}.out")
     except _Stopped:
-        return finish_job(records, "transform-job", name, "TransformJobStatus", "Stopped", "TransformEndTime")
+        return finish_job(records, "transform-job", name, "Stopped")
     except ModelServerError as exc:
-        return finish_job(records, "transform-job", name, "TransformJobStatus", "Failed", "TransformEndTime",
+        return finish_job(records, "transform-job", name, "Failed",
                           failure=f"AlgorithmError: the model server failed to start: {exc.reason}")
     except (TransformError, StoreError, OSError) as exc:
-        return finish_job(records, "transform-job", name, "TransformJobStatus", "Failed", "TransformEndTime",
+        return finish_job(records, "transform-job", name, "Failed",
                           failure=str(exc))
     except ServiceError as exc:
         message = ((exc.response or {}).get("Error") or {}).get("Message") or str(exc)
-        return finish_job(records, "transform-job", name, "TransformJobStatus", "Failed", "TransformEndTime",
+        return finish_job(records, "transform-job", name, "Failed",
                           failure=f"ClientError: {message}")
     finally:
         for job in jobs:
@@ -553,7 +553,7 @@ def _execute(records: RecordStore, store: ObjectStore, name: str, params: dict[s
             stop_server(server.pid)
         if os.environ.get("STEPFN_KEEP_JOB_DIRS") is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    return finish_job(records, "transform-job", name, "TransformJobStatus", "Completed", "TransformEndTime")
+    return finish_job(records, "transform-job", name, "Completed")
 
 
 __all__ = ["apply_filter", "batches", "line_payloads", "run_transform_job", "split_records"]

@@ -245,7 +245,7 @@ class TuningJobs:
     def run(self, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None,
             background: bool = False) -> dict[str, Any]:
         """Create the tuning job and run its search to the end (or, ``background``, on a thread)."""
-        from stepfn.local.sagemaker.serving import begin_job, run_detached, run_guarded
+        from stepfn.local.sagemaker.lifecycle import begin_job, run_detached, run_guarded
 
         name, definition, objective, parameters = validate_request(params)
         require_extra("ml", "A local hyperparameter tuning job (searched with optuna)", "optuna")
@@ -428,7 +428,7 @@ class _Search:
         return bool(patience and self.not_improving >= int(patience))
 
     def _save(self, **changes: Any) -> None:
-        from stepfn.local.sagemaker.serving import update_job
+        from stepfn.local.sagemaker.lifecycle import update_job
 
         self.record = update_job(self.records, KIND, self.name, TrainingJobStatusCounters=dict(self.counters.training),
                                  ObjectiveStatusCounters=dict(self.counters.objective), **changes)
