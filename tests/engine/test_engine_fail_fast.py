@@ -8,6 +8,7 @@ an engine that waited for the siblings would show ten minutes, not a flaky wall-
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from engine_helpers import run, types
@@ -154,3 +155,35 @@ def test_a_map_run_within_its_tolerance_lets_the_others_finish() -> None:
     result = run(definition, ["a", "fail", "b"], handlers={"lambda:invoke": handler})
     assert result.status == "SUCCEEDED"
     assert result.output_value == ["a", {"Error": "Item.Failed", "Cause": "tolerated"}, "b"]
+
+
+def test_a_sibling_that_cannot_be_interrupted_is_left_behind_and_records_nothing_later() -> None:
+    running, release, returned = threading.Event(), threading.Event(), threading.Event()
+
+    def handler(request: TaskRequest, control: TaskControl) -> Any:
+        if request.parameters == "fail":
+            assert running.wait(30)
+            raise StatesError("Item.Failed", "this item is bad")
+        if request.parameters == "block":  # an in-process function: it never looks at control.cancelled()
+            running.set()
+            release.wait(60)
+            returned.set()
+            return "late"
+        release.set()  # the state after the caught Map: let the left-behind sibling finish meanwhile
+        assert returned.wait(10)
+        time.sleep(0.3)  # and unwind its iteration
+        return "after"
+
+    definition = {"StartAt": "M", "States": {
+        "M": {"Type": "Map", "ItemProcessor": {"StartAt": "T", "States": {"T": _task()}},
+              "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "After"}], "Next": "After"},
+        "After": {**_task(), "Parameters": "after"}}}
+    result = run(definition, ["block", "fail"], handlers={"lambda:invoke": handler})
+    assert result.status == "SUCCEEDED"
+    kinds = types(result)
+    failed_at = kinds.index("MapStateFailed")
+    assert _duration(result) < 60  # the Map did not wait for the sibling's 60 seconds
+    # The sibling returned while the execution went on; its iteration recorded nothing after the Map failed.
+    assert kinds[failed_at:] == ["MapStateFailed", "MapStateExited", "TaskStateEntered", "TaskScheduled",
+                                 "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+    assert kinds.count("MapIterationAborted") == 0

@@ -27,7 +27,11 @@ from stepfn.engine.retry import RetryingNode, retrying_fields
 from stepfn.engine.runtime import Aborted, AbortScope, Frame, Variables
 from stepfn.errors import StatesError
 
-__all__ = ["Aborted", "ParallelNode", "run_all", "run_branch_graph"]
+__all__ = ["ABORT_GRACE_SECONDS", "Aborted", "ParallelNode", "run_all", "run_branch_graph"]
+
+ABORT_GRACE_SECONDS = 5.0
+"""How long the running siblings of a failed iteration or branch get to unwind before the state fails
+without them (AWS does not wait for them at all; a stopped local job needs a moment to record Stopped)."""
 
 
 def run_all(count: int, work: Callable[[int, AbortScope], Any], *, blocking: bool, max_concurrency: int,
@@ -38,7 +42,7 @@ def run_all(count: int, work: Callable[[int, AbortScope], Any], *, blocking: boo
     ``cancelled()``) and propagates once every sibling has unwound, so the history is complete when the
     state records its failure. ``work`` may also abort the scope itself (a Map Run over its tolerance); the
     siblings' results are then None. ``parent`` is the enclosing group: when it aborts, so does this one."""
-    scope = AbortScope(parent)
+    scope = AbortScope(parent, history)
     try:
         if not blocking or count <= 1 or max_concurrency == 1:
             results: list[Any] = [None] * count
@@ -62,17 +66,23 @@ def run_all(count: int, work: Callable[[int, AbortScope], Any], *, blocking: boo
 
 def _run_pool(count: int, work: Callable[[int, AbortScope], Any], scope: AbortScope, workers: int) -> list[Any]:
     results: list[Any] = [None] * count
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stepfn-branch") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stepfn-branch")
+    try:
         futures = {pool.submit(work, i, scope): i for i in range(count)}
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        first_error: BaseException | None = None
-        for future in done:
-            if future.exception() is not None and not isinstance(future.exception(), Aborted):
-                first_error = future.exception()
-                break
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        first_error = next((f.exception() for f in done if f.exception() is not None
+                            and not isinstance(f.exception(), Aborted)), None)
         if first_error is not None:
             scope.abort()
+        if pending and scope.aborted():
+            # The stopped siblings get a moment to unwind (a stopped job, a cancelled wait); one that does not
+            # (an in-process function) is left behind, so that the state fails now, as on AWS.
+            _, pending = wait(pending, timeout=ABORT_GRACE_SECONDS)
+            if pending:
+                scope.abandon()
         for future, i in futures.items():
+            if not future.done():
+                continue
             try:
                 results[i] = future.result()
             except Aborted:
@@ -83,7 +93,9 @@ def _run_pool(count: int, work: Callable[[int, AbortScope], Any], scope: AbortSc
                     scope.abort()
         if first_error is not None:
             raise first_error
-    return results
+        return results
+    finally:
+        pool.shutdown(wait=not scope.gone, cancel_futures=True)
 
 
 def run_branch_graph(frame: Frame, graph: Graph, value: Any) -> Any:

@@ -66,13 +66,19 @@ class AbortScope:
     :meth:`abort` marks the group; work inside it sees that through :meth:`aborted` (a nested group asks the
     enclosing ones), and every wait registered with :meth:`watch`, in this group or a nested one, is woken, so
     a task handler polling ``TaskControl.cancelled()``, a Wait state or a retry delay ends now, not later.
+
+    A member that does not unwind in time (an in-process function cannot be interrupted) is left behind:
+    :meth:`abandon` sets ``gone``, and from then on its frames record nothing into ``history``, the history
+    the group's state has already gone on with.
     """
 
-    __slots__ = ("_aborted", "_children", "_lock", "_wakers", "parent")
+    __slots__ = ("_aborted", "_children", "_lock", "_wakers", "gone", "history", "parent")
 
-    def __init__(self, parent: AbortScope | None = None) -> None:
+    def __init__(self, parent: AbortScope | None = None, history: Any = None) -> None:
         self.parent = parent
+        self.history = history
         self._aborted = False
+        self.gone: bool = parent.gone if parent is not None else False
         self._lock = threading.Lock()
         self._wakers: set[threading.Event] = set()
         self._children: set[AbortScope] = set()
@@ -99,6 +105,13 @@ class AbortScope:
             waker.set()
         for child in children:
             child._wake()
+
+    def abandon(self) -> None:
+        with self._lock:
+            self.gone = True
+            children = list(self._children)
+        for child in children:
+            child.abandon()
 
     def watch(self, *events: threading.Event) -> None:
         with self._lock:
@@ -246,6 +259,8 @@ class Frame:
 
     # ---------------------------------------------------------------------------------- events
     def emit(self, event_type: str, details: dict[str, Any] | None = None) -> int:
+        if self.scope is not None and self.scope.gone and self.scope.history is self.run.history:
+            return self.last_event  # left behind by its Map or Parallel, which has ended without it
         event_id, _ = self.run.history.add(event_type, self.last_event, details)
         self.last_event = event_id
         return event_id
@@ -323,6 +338,8 @@ class Frame:
         self.state_input = value
         self.task_token = None
         self.retry_count = 0 if node.retriable else None
+        if self.scope is not None and self.scope.gone:
+            raise Aborted()
         event_id, when = run.history.add(node.entered_event, self.last_event, {"name": node.name,
                                                                                "input": Payload(value)})
         self.last_event = event_id
