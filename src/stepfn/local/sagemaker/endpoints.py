@@ -178,7 +178,7 @@ def start_model_server(
             child = _CHILDREN.pop(pid, None)
             code = child.returncode if child is not None else "unknown"
             raise ModelServerError(_failure_reason(f"model server exited with code {code}", log_path))
-        time.sleep(0.02)
+        time.sleep(0.005)
     stop_server(pid)
     raise ModelServerError(f"The model server did not pass the ping health check within {STARTUP_TIMEOUT:.0f} seconds.")
 
@@ -191,7 +191,7 @@ def _wait_gone(pid: int, timeout: float) -> None:
         return
     deadline = time.monotonic() + timeout
     while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
+        time.sleep(0.005)
 
 
 def _failure_reason(error: str, log_path: Path) -> str:
@@ -223,7 +223,7 @@ def stop_server(pid: int, start: str | None = None, *, grace: float = 5.0) -> No
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and _alive(pid, start):
-        time.sleep(0.02)
+        time.sleep(0.005)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)  # whatever the server left in its group (workers of a registered command)
     child = _CHILDREN.pop(pid, None)
