@@ -532,35 +532,22 @@ def test_the_aws_cli_works_with_the_printed_exports(shared_serve: Served) -> Non
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs Debian's chromium)")
-def test_the_console_opens_in_a_browser_from_the_printed_url(start_server: Callable[..., Served]) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_the_console_opens_in_a_browser_from_the_printed_url(start_server: Callable[..., Served], page: Any) -> None:
     served = start_server("ui")
     sfn = served.sfn()
     definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"from": "browser"}, "End": True}}}
     sfn.create_state_machine(name="clicked", definition=json.dumps(definition), roleArn=ROLE)
     console_url = next(line.split(" ", 1)[1] for line in served.lines if line.startswith("console: "))
-    shots = Path(__file__).resolve().parents[2] / "build" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(60_000)
-            page.goto(console_url)
-            page.wait_for_selector("#start-button")
-            page.select_option("#start-workflow", "clicked")
-            page.click("#start-button")  # a POST from the console's own page: same origin, cookie
-            page.wait_for_selector("#execution-status.SUCCEEDED")
-            page.screenshot(path=str(shots / "console-with-token.png"))
-            # The cookie keeps the browser in after the token leaves the address bar.
-            assert page.goto(f"{served.url}/ui/").status == 200  # type: ignore[union-attr]
-            other = browser.new_page()  # a new context has no cookie: the console refuses it
-            assert other.goto(f"{served.url}/ui/").status == 403  # type: ignore[union-attr]
-        finally:
-            browser.close()
+    page.goto(console_url)
+    page.wait_for_selector("#start-button")
+    page.select_option("#start-workflow", "clicked")
+    page.click("#start-button")  # a POST from the console's own page: same origin, cookie
+    page.wait_for_selector("#execution-status.SUCCEEDED")
+    page.screenshot(path=str(Path(__file__).resolve().parents[2] / "build" / "screenshots" / "console-with-token.png"))
+    # The cookie keeps the browser in after the token leaves the address bar.
+    assert page.goto(f"{served.url}/ui/").status == 200
+    other = page.context.browser.new_page()  # another browser context has no cookie: the console refuses it
+    assert other.goto(f"{served.url}/ui/").status == 403
     executions = sfn.list_executions(stateMachineArn=sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"])
     assert [e["status"] for e in executions["executions"]] == ["SUCCEEDED"]
 
@@ -593,8 +580,7 @@ Promise.allSettled(attempts).then(results => {
 
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs Debian's chromium)")
-def test_a_web_page_in_the_users_browser_cannot_drive_the_server(start_server: Callable[..., Served],
-                                                                 free_port: int) -> None:
+def test_a_web_page_in_the_users_browser_cannot_drive_the_server(start_server: Callable[..., Served]) -> None:
     """The whole attack in chromium: the user has the console open (its cookie set); a page from another
     origin of this machine, and a page whose DNS name resolves to 127.0.0.1 (rebinding), try to start a run,
     create a state machine and read the workflow list."""
@@ -624,8 +610,8 @@ def test_a_web_page_in_the_users_browser_cannot_drive_the_server(start_server: C
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    attacker_port = free_port + 1 if free_port < 65000 else free_port - 1
-    site = ThreadingHTTPServer(("127.0.0.1", attacker_port), AttackerSite)
+    site = ThreadingHTTPServer(("127.0.0.1", 0), AttackerSite)
+    attacker_port = site.server_address[1]
     threading.Thread(target=site.serve_forever, daemon=True).start()
     try:
         with sync_playwright() as playwright:

@@ -31,17 +31,13 @@ LOOP = {
 
 @pytest.fixture
 def console_url(stepfn_home: Path) -> Iterator[tuple[str, Any]]:
-    from starlette.applications import Starlette
-    from starlette.routing import Mount
-
-    from stepfn.server import BackgroundServer
-    from stepfn.server.ui import create_ui_app
+    """The console as `stepfn ui` serves it (behind the home's token), opened with the URL it prints."""
+    from stepfn.server import BackgroundServer, create_app, read_token
     from stepfn.workflow.local_client import LocalStepFunctionsClient
 
     client = LocalStepFunctionsClient(home=stepfn_home)
-    app = Starlette(routes=[Mount("/ui", app=create_ui_app(client, stepfn_home))])
-    with BackgroundServer(app, port=0) as server:
-        yield f"{server.url}/ui/", client
+    with BackgroundServer(create_app(stepfn_home, ui=True, stepfunctions_client=client)) as server:
+        yield f"{server.url}/ui/?token={read_token(stepfn_home)}", client
 
 
 def test_execution_started_from_the_console_appears_and_completes(console_url: tuple[str, Any], page: Any) -> None:
