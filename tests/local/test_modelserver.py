@@ -292,3 +292,29 @@ def test_without_the_fork_server_each_server_is_a_fresh_interpreter(tmp_path: Pa
         assert server.pid in endpoints._CHILDREN
     finally:
         stop_server(server.pid, server.start)
+
+
+def test_a_request_leaves_in_one_write() -> None:
+    """ModelClient sends head and body together: the server wakes once per request, not twice."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    first_reads: list[bytes] = []
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            data = connection.recv(65536)
+            first_reads.append(data)
+            while not data.endswith(b"row-1,row-2"):
+                data += connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client = ModelClient(f"http://127.0.0.1:{listener.getsockname()[1]}")
+    try:
+        assert client.post("/invocations", b"row-1,row-2", {"Content-Type": "text/csv"})[0] == 200
+    finally:
+        client.close()
+        thread.join(10)
+        listener.close()
+    assert first_reads[0].endswith(b"\r\n\r\nrow-1,row-2")  # the first read already has the body
