@@ -1,12 +1,11 @@
 """Port of amazon-sagemaker-examples ``machine_learning_workflow_abalone.ipynb``.
 
-Only the imports changed (``stepfunctions`` -> ``stepfn``, ``sagemaker`` -> ``stepfn.sagemaker``), plus two
-differences: ``sagemaker.Session()`` is given a region and bucket, since there is no AWS account to ask, and the
-image comes from ``image_uris.retrieve`` instead of the removed ``get_image_uri``. The v1 names sagemaker v2 still
-took (``train_instance_count``, ``sagemaker.s3_input``) and the hyperparameters (``reg:linear``, the ``gamme`` typo)
-are kept.
-The notebook's data helpers upload a libsvm file per channel; here a small generated regression set goes to the
-local object store. Its S3 locations keep the notebook's ``https://s3-<region>.amazonaws.com/<bucket>`` form. The pipeline trains the built-in XGBoost, saves the model, runs a batch transform and deploys
+Only the imports changed (``stepfunctions`` -> ``stepfn``, ``sagemaker`` -> ``stepfn.sagemaker``): ``sagemaker.Session()``
+as written (a local session), the image from ``get_image_uri(region, 'xgboost')`` (sagemaker v2's deprecated alias,
+the legacy ``xgboost:1`` algorithm image), the v1 names sagemaker v2 still took (``train_instance_count``,
+``sagemaker.s3_input``) and the hyperparameters (``reg:linear``, the ``gamme`` typo).
+The notebook's data helpers upload a libsvm file per channel with boto3's S3 resource directly; here a small
+generated regression set goes to the local object store instead (the one stand-in left: a boto3 S3 call). Its S3 locations keep the notebook's ``https://s3-<region>.amazonaws.com/<bucket>`` form. The pipeline trains the built-in XGBoost, saves the model, runs a batch transform and deploys
 an endpoint, then the test invokes that endpoint and stops it.
 """
 
@@ -51,9 +50,14 @@ def endpoints_stopped(stepfn_home: Path) -> Iterator[list[str]]:
         stop_endpoint(name)
 
 
-def test_train_transform_deploy_abalone(endpoints_stopped: list[str]) -> None:
-    session = sagemaker.Session(region_name="us-east-1", default_bucket="sagemaker-us-east-1-111122223333")
-    region = session.boto_region_name
+def test_train_transform_deploy_abalone(endpoints_stopped: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    from stepfn.sagemaker.amazon.amazon_estimator import get_image_uri
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the notebook instance's configured region
+    session = sagemaker.Session()
+    region = boto3.Session().region_name
     bucket = session.default_bucket()
     prefix = "sagemaker/DEMO-xgboost-regression"
     bucket_path = f"https://s3-{region}.amazonaws.com/{bucket}"  # S3's HTTPS form, which SageMaker accepts
@@ -67,7 +71,7 @@ def test_train_transform_deploy_abalone(endpoints_stopped: list[str]) -> None:
 
     with pytest.warns(DeprecationWarning):
         xgb = sagemaker.estimator.Estimator(
-            sagemaker.image_uris.retrieve("xgboost", region, "1.2-1"),  # get_image_uri(region, 'xgboost') in v1
+            get_image_uri(region, 'xgboost'),
             sagemaker_execution_role,
             train_instance_count=1,
             train_instance_type="ml.m4.4xlarge",

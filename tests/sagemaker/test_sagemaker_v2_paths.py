@@ -100,3 +100,13 @@ def test_v1_arguments_sagemaker_v2_still_took_warn() -> None:
                    distributions={"parameter_server": {"enabled": True}})
     with pytest.raises(TypeError, match="unexpected keyword argument 'script_mod'"):
         TensorFlow(entry_point="train.py", role=ROLE, framework_version="2.11", py_version="py39", script_mod=True)
+
+
+def test_get_image_uri_is_sagemaker_v2s_deprecated_alias() -> None:
+    from stepfn.sagemaker.amazon.amazon_estimator import get_image_uri
+
+    with pytest.warns(DeprecationWarning, match="get_image_uri has been renamed"):
+        assert get_image_uri("us-east-1", "xgboost") == "811284229777.dkr.ecr.us-east-1.amazonaws.com/xgboost:1"
+    with pytest.warns(DeprecationWarning):
+        assert get_image_uri("eu-west-1", "xgboost", "1.2-1") == (
+            "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.2-1")

@@ -32,6 +32,7 @@ __all__ = [
     "Object2Vec",
     "RandomCutForest",
     "RecordSet",
+    "get_image_uri",
 ]
 
 Check = tuple[Callable[[Any], bool], str]
@@ -91,6 +92,16 @@ class Hyperparameter:
                         f"Invalid hyperparameter value {value!r} for {self.attribute}. Expecting: {expectation}"
                     )
         obj._hyperparameters[self.name] = value
+
+
+def get_image_uri(region_name: str, repo_name: str, repo_version: str = "1") -> str:
+    """sagemaker v1's image lookup, which v2 kept in ``sagemaker.amazon.amazon_estimator`` as a deprecated alias of
+    ``image_uris.retrieve(framework=repo_name, region=region_name, version=repo_version)``."""
+    import warnings
+
+    warnings.warn("The method get_image_uri has been renamed in sagemaker>=2: use image_uris.retrieve",
+                  DeprecationWarning, stacklevel=2)
+    return image_uris.retrieve(repo_name, region_name, repo_version)
 
 
 class RecordSet:
