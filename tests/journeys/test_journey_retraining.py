@@ -7,7 +7,8 @@ either deploys an endpoint or ends in a Fail state.
 
 Local stand-ins, as a user without an AWS account would write them: the Glue job is a Python task handler given to
 ``LocalStepFunctionsClient(handlers=...)``; ``query_training_status`` is registered as a local Lambda function and
-reads the local training job record instead of calling ``boto3.client("sagemaker")``.
+reads the local training job record instead of calling ``boto3.client("sagemaker")``. The churn CSV goes up with
+``S3Uploader.upload`` as in the notebook.
 """
 
 from __future__ import annotations
@@ -185,13 +186,22 @@ def run(workflow: Workflow, id: str, endpoint: str) -> Any:
     return execution
 
 
-def test_retraining_deploys_a_good_model_and_stops_at_a_bad_one(query_training_status: None) -> None:
-    store = ObjectStore()
+def test_retraining_deploys_a_good_model_and_stops_at_a_bad_one(query_training_status: None, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from stepfn.sagemaker.s3 import S3Uploader
+
+    monkeypatch.chdir(tmp_path)
+    Path("data").mkdir()
+    Path("data/customer-churn.csv").write_text(churn_csv(500, noise=0.0))
+    session = sagemaker.Session(default_bucket=bucket)
     good, noisy = uuid.uuid4().hex[:8], uuid.uuid4().hex[:8]
     endpoint = f"CustomerChurn-{good}"
-    # S3Uploader.upload(local_path="./data/customer-churn.csv", desired_s3_uri=...) in the notebook.
-    data_source = f"s3://{bucket}/{project_name}/customer-churn.csv"
-    store.put_bytes(data_source, churn_csv(500, noise=0.0).encode())
+    data_source = S3Uploader.upload(
+        local_path="./data/customer-churn.csv",
+        desired_s3_uri=f"s3://{bucket}/{project_name}",
+        sagemaker_session=session,
+    )
+    assert data_source == f"s3://{bucket}/{project_name}/customer-churn.csv"
     workflow = build_workflow(data_source, good)
     assert "Accuracy &gt; 90%" in workflow.render_graph().data or "Accuracy > 90%" in workflow.render_graph().data
     workflow.create()
@@ -209,7 +219,9 @@ def test_retraining_deploys_a_good_model_and_stops_at_a_bad_one(query_training_s
         stop_endpoint(endpoint)
 
     # Retrain on data whose labels are a third noise: the metric misses the bar and nothing is deployed.
-    store.put_bytes(data_source, churn_csv(500, noise=0.35).encode())
+    Path("data/customer-churn.csv").write_text(churn_csv(500, noise=0.35))
+    S3Uploader.upload(local_path="./data/customer-churn.csv", desired_s3_uri=f"s3://{bucket}/{project_name}",
+                      sagemaker_session=session)
     with pytest.warns(ExecutionFailedWarning, match="FAILED at state 'Model Accuracy Too Low'"):
         execution = run(workflow, noisy, f"CustomerChurn-{noisy}")
     described = execution.describe()
