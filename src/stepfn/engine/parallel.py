@@ -101,10 +101,11 @@ def _run_pool(count: int, work: Callable[[int, AbortScope], Any], scope: AbortSc
 def run_branch_graph(frame: Frame, graph: Graph, value: Any) -> Any:
     """``run_graph`` that also stops when a sibling failed (``frame.scope`` was aborted)."""
     name: str | None = graph.start_at
+    scope, states, run_state = frame.scope, graph.states, frame.run_state
     while name is not None:
-        if frame.aborted():
+        if scope is not None and scope.aborted():
             raise Aborted()
-        value, name = frame.run_state(graph.states[name], value)
+        value, name = run_state(states[name], value)
     return value
 
 

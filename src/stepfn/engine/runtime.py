@@ -87,12 +87,7 @@ class AbortScope:
                 parent._children.add(self)
 
     def aborted(self) -> bool:
-        scope: AbortScope | None = self
-        while scope is not None:
-            if scope._aborted:
-                return True
-            scope = scope.parent
-        return False
+        return self._aborted or (self.parent is not None and self.parent.aborted())
 
     def abort(self) -> None:
         self._aborted = True
@@ -259,7 +254,8 @@ class Frame:
 
     # ---------------------------------------------------------------------------------- events
     def emit(self, event_type: str, details: dict[str, Any] | None = None) -> int:
-        if self.scope is not None and self.scope.gone and self.scope.history is self.run.history:
+        scope = self.scope
+        if scope is not None and scope.gone and scope.history is self.run.history:
             return self.last_event  # left behind by its Map or Parallel, which has ended without it
         event_id, _ = self.run.history.add(event_type, self.last_event, details)
         self.last_event = event_id
