@@ -245,9 +245,13 @@ def test_a_cross_origin_simple_post_is_refused(start_server: Callable[..., Serve
     assert sfn.list_executions(stateMachineArn=victim)["executions"] == []
     # The same request from the console's own origin starts the run: the refusals above were the Origin's.
     with httpx.Client(cookies=cookie) as browser:
-        own = browser.post(f"{served.url}/ui/api/executions", headers={"Content-Type": "text/plain",
-                                                                       "Origin": served.url},
-                           content=json.dumps({"workflow": "victim", "input": {}}))
+        body = json.dumps({"workflow": "victim", "input": {}})
+        # Even from its own origin, the console's API takes only JSON (what no cross-origin form can send).
+        plain = browser.post(f"{served.url}/ui/api/executions", content=body,
+                             headers={"Content-Type": "text/plain", "Origin": served.url})
+        assert plain.status_code == 415
+        own = browser.post(f"{served.url}/ui/api/executions", content=body,
+                           headers={"Content-Type": "application/json", "Origin": served.url})
     assert own.status_code == 200, own.text
     assert len(sfn.list_executions(stateMachineArn=victim)["executions"]) == 1
 

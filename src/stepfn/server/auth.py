@@ -191,14 +191,19 @@ class RequestGuard:
         if origin is not None and origin.lower().rstrip("/") != f"{scope.get('scheme', 'http')}://{host.lower()}":
             return _forbidden(path, f"cross-origin request from {origin!r} refused: only pages served by this "
                                     "server may call it")
-        if self.token is None:
-            return None
-        cookies = _cookies(headers)
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        if not token_matches(self.token, request_token(headers, cookies, query, _server_port(scope))):
-            return _forbidden(path, "missing or wrong stepfn server token: use the URL or the AWS_ACCESS_KEY_ID "
-                                    f"that `stepfn serve` / `stepfn ui` printed (also in $STEPFN_HOME/{TOKEN_FILE}), "
-                                    f"or send it as {TOKEN_HEADER}")
+        if self.token is not None:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            given = request_token(headers, _cookies(headers), query, _server_port(scope))
+            if not token_matches(self.token, given):
+                return _forbidden(path, "missing or wrong stepfn server token: use the URL or the AWS_ACCESS_KEY_ID "
+                                        "that `stepfn serve` / `stepfn ui` printed (also in "
+                                        f"$STEPFN_HOME/{TOKEN_FILE}), or send it as {TOKEN_HEADER}")
+        # Defence in depth behind the Origin check: the console's own actions send JSON, a content type no
+        # page can send to another origin without a preflight (a form or a no-cors fetch sends text/plain).
+        media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if scope.get("method") not in ("GET", "HEAD") and path.startswith("/ui/api/") \
+                and media_type != "application/json":
+            return PlainTextResponse("the console's API takes Content-Type: application/json", status_code=415)
         return None
 
 
