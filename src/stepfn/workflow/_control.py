@@ -22,6 +22,7 @@ import contextlib
 import fcntl
 import hashlib
 import http.client
+import inspect
 import json
 import os
 import socket
@@ -222,6 +223,7 @@ class ControlPlaneClient:
     # -- calls to the service -------------------------------------------------------------------------------
 
     def _call(self, python_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
         from botocore.parsers import create_parser
         from botocore.serialize import create_serializer
 
@@ -238,8 +240,6 @@ class ControlPlaneClient:
             {"status_code": status, "headers": response_headers, "body": body}, model.output_shape)
         if status >= 300:
             error_class = getattr(api.exceptions(), parsed["Error"]["Code"], None)
-            from botocore.exceptions import ClientError
-
             raise (error_class or ClientError)(parsed, model.name)
         return parsed
 
@@ -387,8 +387,6 @@ class FunctionWorker(threading.Thread):
             deadline=time.monotonic() + remaining / 1000 if remaining is not None else None,
         )
         try:
-            import inspect
-
             takes_context = len(inspect.signature(fn).parameters) >= 2
         except (TypeError, ValueError):
             takes_context = True
