@@ -207,17 +207,14 @@ class ChoiceNode(StateNode):
         return self.default
 
     def _take(self, frame: Frame, value: Any, target: str, assign: Template | JsonataTemplate | None,
-              output: JsonataTemplate | None, states: dict[str, Any] | None) -> tuple[Any, str]:
+              output: JsonataTemplate | None, states: dict[str, Any] | None) -> tuple[Any, str | None]:
         assigned = evaluate_assign(assign, frame, value, states) if assign is not None else None
         if states is not None:
             result = (output.evaluate(states, frame.variables.flat(), new_uuid=frame.run.new_uuid)
                       if output is not None else self.evaluate_output(frame, states, value))
         else:
             result = self.select_output(frame, value)
-        if assigned:
-            frame.variables.assign(assigned)
-        frame.exit(self, result, assigned)
-        return result, target
+        return self.finish(frame, result, assigned, target)
 
 
 @Compiler.register("Choice")

@@ -47,6 +47,13 @@ RUNTIME = "States.Runtime"
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
 
 
+class _Unset:
+    """``finish``'s default target: the state's own Next (None is a real target: the end)."""
+
+
+_UNSET = _Unset()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StateNode:
     """Fields and stages shared by every state type: the state pipeline, in one place.
@@ -166,12 +173,14 @@ class StateNode:
             return default
         return self.output.evaluate(states, frame.variables.flat(), new_uuid=frame.run.new_uuid)
 
-    def finish(self, frame: Frame, output: Any, assigned: dict[str, Any] | None) -> tuple[Any, str | None]:
-        """Apply the variables, record the exited event and move on."""
+    def finish(self, frame: Frame, output: Any, assigned: dict[str, Any] | None,
+               next_state: str | _Unset | None = _UNSET) -> tuple[Any, str | None]:
+        """The last stage: apply the variables, record the exited event and move on (to ``Next``, or to
+        ``next_state``: a Choice rule's or a catcher's target)."""
         if assigned:
             frame.variables.assign(assigned)
         frame.exit(self, output, assigned)
-        return output, self.next
+        return output, self.next if isinstance(next_state, _Unset) else next_state
 
     def finish_jsonpath(self, frame: Frame, raw_input: Any, result: Any,
                         result_path: CompiledPath | Any | None) -> tuple[Any, str | None]:

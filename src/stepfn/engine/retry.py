@@ -149,10 +149,7 @@ def run_with_retry(frame: Frame, node: StateNode, value: Any, retriers: tuple[Re
                     raise
                 raise failure from None
             output, assigned = catcher.apply(frame, value, failure, node.jsonata)
-            if assigned:
-                frame.variables.assign(assigned)
-            frame.exit(node, output, assigned)
-            return output, catcher.next
+            return node.finish(frame, output, assigned, catcher.next)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
