@@ -224,7 +224,8 @@ def spawn(spec_path: Path, env: dict[str, str], cwd: Path, log_path: Path) -> in
     global _SERVER
     if os.environ.get("STEPFN_MODEL_SERVER_FORK", "1") == "0" or not hasattr(os, "fork"):
         return None
-    request = {"spec": str(spec_path), "env": env, "cwd": str(cwd), "log": str(log_path)}
+    # Absolute: the fork server's working directory is not this process's.
+    request = {"spec": str(spec_path.resolve()), "env": env, "cwd": str(cwd.resolve()), "log": str(log_path.resolve())}
     with _SERVER_LOCK:
         for _ in range(2):  # a fork server that died (killed, or its parent forked) is replaced once
             try:
