@@ -130,6 +130,11 @@ class StoreError(StepfnError):
     """The SQLite store (or the object store) could not complete an operation."""
 
 
+class UnsupportedSettingError(StepfnError, AttributeError):
+    """A constructor setting sagemaker v2 refuses with AttributeError (SKLearn on several instances, py2):
+    still an AttributeError for code written against v2, and marked as raised on purpose."""
+
+
 class MissingExtraError(StepfnError, ModuleNotFoundError):
     """``purpose`` needs ``module``, which comes with stepfn's ``extra``: the message gives the pip command.
 
@@ -155,5 +160,6 @@ __all__ = [
     "StatesError",
     "StepfnError",
     "StoreError",
+    "UnsupportedSettingError",
     "ValidationError",
 ]

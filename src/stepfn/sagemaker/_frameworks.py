@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from stepfn.errors import UnsupportedSettingError
+
 from . import image_uris
 from ._values import is_placeholder
 from .estimator import Framework, TrainingContext, removed_argument, renamed_argument
@@ -159,7 +161,7 @@ class SKLearn(_ScriptModeFramework):
                  source_dir: Any = None, hyperparameters: dict[str, Any] | None = None, image_uri: Any = None,
                  **kwargs: Any) -> None:
         if py_version and py_version != "py3":
-            raise AttributeError("Scikit-learn image only supports Python 3. Please use 'py3' for py_version.")
+            raise UnsupportedSettingError("Scikit-learn image only supports Python 3. Please use 'py3' for py_version.")
         _check_sklearn_instances(kwargs.get("instance_type", kwargs.get("train_instance_type")),
                                  kwargs.get("instance_count", kwargs.get("train_instance_count")))
         # sagemaker v2 trains scikit-learn on one instance whatever the caller left out: a request (and the
@@ -192,7 +194,7 @@ def _check_sklearn_instances(instance_type: Any, instance_count: Any) -> None:
         # The count is fixed at 1, so a run-time value has nothing to choose.
         raise TypeError(f"Invalid type of instance_count ({type(instance_count).__name__}). {_SKLEARN_ONE_INSTANCE}")
     if instance_count != 1:
-        raise AttributeError(_SKLEARN_ONE_INSTANCE)
+        raise UnsupportedSettingError(_SKLEARN_ONE_INSTANCE)
 
 
 class PyTorch(_ScriptModeFramework):
