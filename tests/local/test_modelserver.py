@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from stepfn.local.sagemaker import endpoints
+from stepfn.local.sagemaker import endpoints, forkserver
 from stepfn.local.sagemaker.endpoints import (
     ModelClient,
     ModelServer,
@@ -253,8 +253,8 @@ LEARNING_PROGRAM = textwrap.dedent("""
     import json, os, random, sys
 
     def model_fn(model_dir):
-        warm = "xml.dom.minidom" in sys.modules  # before this server imports it itself
-        import xml.dom.minidom  # noqa: F401 (a library the first server brings in)
+        warm = "wave" in sys.modules  # before this server imports it itself
+        import wave  # noqa: F401 (a library the first server brings in, which nothing else here imports)
         return {"warm": warm, "draw": random.random(), "parent": os.getppid()}
 
     def transform_fn(model, body, content_type, accept):
@@ -270,6 +270,7 @@ def _model_of(server: ModelServer) -> dict[str, Any]:
 
 
 def test_servers_fork_from_a_warm_interpreter_that_learns_their_imports(tmp_path: Path) -> None:
+    forkserver.stop()  # a fork server of its own, which has learned nothing from earlier tests
     first = start_model_server(_spec(tmp_path, LEARNING_PROGRAM), tmp_path / "one", tmp_path / "one.log")
     second = start_model_server(_spec(tmp_path, LEARNING_PROGRAM), tmp_path / "two", tmp_path / "two.log")
     try:
