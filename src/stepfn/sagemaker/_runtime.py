@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LocalRuntime", "delete_endpoint", "delete_endpoint_models", "runtime_client"]
+__all__ = ["LocalRuntime", "delete_endpoint", "delete_endpoint_config", "delete_endpoint_models", "delete_model",
+           "describe_endpoint", "runtime_client"]
 
 
 class LocalRuntime:
@@ -79,3 +80,40 @@ def delete_endpoint_models(boto_session: Any, region: str | None, endpoint_name:
     records = RecordStore()
     for name in names:
         records.delete("model", name)
+
+
+def describe_endpoint(boto_session: Any, region: str | None, endpoint_name: str) -> dict[str, Any]:
+    """DescribeEndpoint (a local endpoint whose server died reads OutOfService, as a failed instance would)."""
+    if boto_session is not None:
+        described: dict[str, Any] = boto_session.client("sagemaker", region_name=region).describe_endpoint(
+            EndpointName=endpoint_name)
+        return described
+    from stepfn.local.sagemaker.endpoints import Endpoints
+
+    return Endpoints().describe(endpoint_name)
+
+
+# DeleteEndpointConfig / DeleteModel: boto3's method and argument, and the local record kind they remove.
+_DELETES = {"endpoint-config": ("delete_endpoint_config", "EndpointConfigName", "DeleteEndpointConfig"),
+            "model": ("delete_model", "ModelName", "DeleteModel")}
+
+
+def delete_endpoint_config(boto_session: Any, region: str | None, config_name: str) -> None:
+    _delete(boto_session, region, "endpoint-config", config_name)
+
+
+def delete_model(boto_session: Any, region: str | None, model_name: str) -> None:
+    _delete(boto_session, region, "model", model_name)
+
+
+def _delete(boto_session: Any, region: str | None, kind: str, name: str) -> None:
+    """Delete one resource; an unknown name is SageMaker's ValidationException, locally too."""
+    method, argument, operation = _DELETES[kind]
+    if boto_session is not None:
+        getattr(boto_session.client("sagemaker", region_name=region), method)(**{argument: name})
+        return
+    from stepfn.local.sagemaker.records import RecordStore
+
+    records = RecordStore()
+    records.require(kind, name, operation)
+    records.delete(kind, name)

@@ -15,7 +15,15 @@ from typing import Any, Protocol, runtime_checkable
 from stepfn._partitions import partition_for_region
 
 from ._objects import ObjectBackend, inside, object_backend
-from ._runtime import delete_endpoint, delete_endpoint_models, runtime_client
+from ._runtime import (
+    delete_endpoint,
+    delete_endpoint_config,
+    delete_endpoint_models,
+    delete_model,
+    describe_endpoint,
+    runtime_client,
+)
+from .exceptions import UnexpectedStatusException
 
 __all__ = [
     "LOCAL_ACCOUNT",
@@ -181,12 +189,37 @@ class Session:
         return runtime_client(self.boto_session, self.boto_region_name if self.boto_session is not None else None)
 
     def delete_endpoint(self, endpoint_name: str, delete_endpoint_config: bool = False) -> None:
-        region = self.boto_region_name if self.boto_session is not None else None
-        delete_endpoint(self.boto_session, region, endpoint_name, with_config=delete_endpoint_config)
+        delete_endpoint(self.boto_session, self._aws_region(), endpoint_name, with_config=delete_endpoint_config)
 
     def delete_models_of_endpoint(self, endpoint_name: str) -> None:
-        region = self.boto_region_name if self.boto_session is not None else None
-        delete_endpoint_models(self.boto_session, region, endpoint_name)
+        delete_endpoint_models(self.boto_session, self._aws_region(), endpoint_name)
+
+    def delete_endpoint_config(self, endpoint_config_name: str) -> None:
+        delete_endpoint_config(self.boto_session, self._aws_region(), endpoint_config_name)
+
+    def delete_model(self, model_name: str) -> None:
+        delete_model(self.boto_session, self._aws_region(), model_name)
+
+    def wait_for_endpoint(self, endpoint: str, poll: float = 30, live_logging: bool = False) -> dict[str, Any]:
+        """Poll DescribeEndpoint every ``poll`` seconds while it is Creating or Updating, as sagemaker v2 does;
+        returns the description, or raises :class:`UnexpectedStatusException` unless the endpoint is InService.
+        ``live_logging`` (CloudWatch logs on AWS) has no effect: a local endpoint's log is ``stepfn logs``'."""
+        while True:
+            description = describe_endpoint(self.boto_session, self._aws_region(), endpoint)
+            status = description["EndpointStatus"]
+            if status not in ("Creating", "Updating"):
+                break
+            time.sleep(poll)
+        if status != "InService":
+            reason = description.get("FailureReason")
+            raise UnexpectedStatusException(
+                message=f"Error hosting endpoint {endpoint}: {status}. Reason: {reason}.",
+                allowed_statuses=["InService"], actual_status=status)
+        return description
+
+    def _aws_region(self) -> str | None:
+        """The region AWS calls go to; None for a local session (local resources have no region to ask)."""
+        return self.boto_region_name if self.boto_session is not None else None
 
     def __repr__(self) -> str:
         return f"Session(region_name={self._region_name!r}, default_bucket={self._default_bucket!r})"
