@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from stepfn.workflow.progress import (
+    ABORTED,
+    CAUGHT,
     FAILED,
     RUNNING,
     SUCCEEDED,
@@ -22,11 +25,13 @@ from stepfn.workflow.progress import (
     state_progress,
 )
 
-_STYLE = {RUNNING: "yellow", SUCCEEDED: "green", FAILED: "red"}
-_SYMBOL = {RUNNING: "…", SUCCEEDED: "✓", FAILED: "✗"}
+_STYLE = {RUNNING: "yellow", SUCCEEDED: "green", FAILED: "red", CAUGHT: "dark_orange", ABORTED: "grey50"}
+_SYMBOL = {RUNNING: "…", SUCCEEDED: "✓", FAILED: "✗", CAUGHT: "↪", ABORTED: "■"}
 
 
-def states_table(events: list[dict[str, Any]], title: str | None = None) -> Table:
+def states_table(events: list[dict[str, Any]], title: str | None = None, now: datetime | None = None) -> Table:
+    """One row per state, its status as :meth:`StateProgress.label` words it (retries, caught error, elapsed
+    time of a running state); ``now`` is the time a running state's elapsed time counts to."""
     table = Table(title=title, expand=False)
     table.add_column("state")
     table.add_column("type")
@@ -35,15 +40,26 @@ def states_table(events: list[dict[str, Any]], title: str | None = None) -> Tabl
     table.add_column("seconds", justify="right")
     table.add_column("items")
     for progress in state_progress(events).values():
-        seconds = progress.seconds
+        seconds = progress.elapsed(now)
+        label = progress.label(now, items=False)  # the items column shows a Map's done/total
         table.add_row(
             progress.name,
             progress.type or "",
-            Text(f"{_SYMBOL.get(progress.status, '')} {progress.status}", style=_STYLE.get(progress.status, "")),
+            Text(f"{_SYMBOL.get(progress.status, '')} {label}", style=_STYLE.get(progress.status, "")),
             str(progress.runs),
             "" if seconds is None else f"{seconds:.2f}",
             _items_bar(progress.items_done, progress.items_total),
         )
+        # A Map's iterations that did not succeed, each with its own error: the rest are in the items bar.
+        for run in progress.history[-1:]:
+            for iteration in sorted(run.iterations.values(), key=lambda it: it.index):
+                if iteration.status == SUCCEEDED:
+                    continue
+                seconds = iteration.elapsed(now)
+                what = iteration.status + (f" {iteration.error}" if iteration.error else "")
+                table.add_row(f"  {iteration.label}", "iteration",
+                              Text(f"{_SYMBOL.get(iteration.status, '')} {what}", style=_STYLE.get(iteration.status, "")),
+                              "", "" if seconds is None else f"{seconds:.2f}", "")
     return table
 
 
@@ -98,7 +114,8 @@ def watch_execution(
             for line in tail.new_lines(_job_logs(events)):
                 console.print(Text(line, style="dim"), highlight=False)
             if display:
-                display.update(Group(states_table(events, title=described["name"])), refresh=True)
+                now = datetime.now(UTC)
+                display.update(Group(states_table(events, title=described["name"], now=now)), refresh=True)
             if described["status"] != "RUNNING":
                 if not display:
                     console.print(states_table(events, title=described["name"]))

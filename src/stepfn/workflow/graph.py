@@ -18,7 +18,8 @@ COLOURS = {
     "RUNNING": ("#fff4cc", "#c99a00"),
     "SUCCEEDED": ("#dff3e4", "#2e8540"),
     "FAILED": ("#fbe3e4", "#c0392b"),
-    "CAUGHT_ERROR": ("#fdebd0", "#d35400"),
+    "CAUGHT": ("#fdebd0", "#d35400"),
+    "ABORTED": ("#eceff1", "#6b777f"),
     None: ("#ffffff", "#5b6770"),
 }
 
@@ -179,13 +180,15 @@ def render_svg(definition: dict[str, Any], statuses: dict[str, str] | None = Non
     return "\n".join(parts)
 
 
-def render_html(definition: dict[str, Any], *, title: str = "workflow", statuses: dict[str, str] | None = None) -> str:
-    """A complete, self-contained HTML page holding the SVG (works offline, in Jupyter and in a browser)."""
+def render_html(definition: dict[str, Any], *, title: str = "workflow", statuses: dict[str, str] | None = None,
+                after: str = "") -> str:
+    """A complete, self-contained HTML page holding the SVG (works offline, in Jupyter and in a browser);
+    ``after`` is HTML placed below the graph."""
     return (
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title></head>"
         f"<body style=\"margin:16px;font-family:Helvetica,Arial,sans-serif\"><h3>{html.escape(title)}</h3>"
-        f"{render_svg(definition, statuses)}</body></html>\n"
+        f"{render_svg(definition, statuses)}{after}</body></html>\n"
     )
 
 

@@ -17,36 +17,198 @@ from typing import Any
 RUNNING = "RUNNING"
 SUCCEEDED = "SUCCEEDED"
 FAILED = "FAILED"
-CAUGHT = "CAUGHT_ERROR"
+CAUGHT = "CAUGHT"
+ABORTED = "ABORTED"
 
 _STATE_FAILURE_SUFFIXES = ("Failed", "TimedOut", "Aborted")
+_ITERATION_END = {"MapIterationSucceeded": SUCCEEDED, "MapIterationFailed": FAILED, "MapIterationAborted": ABORTED}
+# The state a summary shows when a state ran several times (a loop, Map iterations): the run a person needs.
+_PRIORITY = {RUNNING: 4, FAILED: 3, ABORTED: 2, CAUGHT: 1, SUCCEEDED: 0}
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    if (start.tzinfo is None) != (end.tzinfo is None):  # a naive clock against an aware one: both are UTC
+        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+    return max((end - start).total_seconds(), 0.0)
 
 
 @dataclass
-class StateProgress:
-    """One state's progress; a state that runs several times (a loop, Map items) counts each run."""
+class StateRun:
+    """One run of a state: entering it once, at the top level or inside one Map iteration."""
 
     name: str
     type: str | None = None
     status: str = RUNNING
     entered: datetime | None = None
     exited: datetime | None = None
-    runs: int = 0
     input: Any = None
     output: Any = None
     error: str | None = None
     cause: str | None = None
+    retries: int = 0
+    """How many times a Retry rule ran the task again (each after a failure)."""
+    retried_errors: list[str] = field(default_factory=list)
     resources: list[str] = field(default_factory=list)
+    jobs: list[tuple[str, str]] = field(default_factory=list)
+    """``(kind, name)`` of each SageMaker job this run started (``training-job``, ...)."""
+    iteration: Iteration | None = None
+    """The Map iteration this run belongs to (None at the top level)."""
     items_total: int | None = None
-    """For a Map state: the number of items of its latest run, and how many of them have finished."""
-    items_done: int = 0
+    iterations: dict[int, Iteration] = field(default_factory=dict)
+    """For a Map state: its iterations by index."""
+    redriven: bool = False
+    """The run belongs to an attempt before a redrive: a later run of the state tells its status."""
+
+    @property
+    def path(self) -> str:
+        """Where the run happened, as a person names it: ``Sweep[1] > Item``."""
+        return f"{self.iteration.label} > {self.name}" if self.iteration else self.name
+
+    def elapsed(self, now: datetime | None = None) -> float | None:
+        """Seconds from entering to leaving, or to ``now`` while it runs."""
+        return _seconds(self.entered, self.exited or (now if self.status == RUNNING else None))
+
+
+@dataclass
+class Iteration:
+    """One Map iteration: its own input, output, error and jobs, from the runs of the states inside it."""
+
+    map_run: StateRun
+    index: int
+    status: str = RUNNING
+    started: datetime | None = None
+    ended: datetime | None = None
+    runs: list[StateRun] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.map_run.path}[{self.index}]"
+
+    @property
+    def input(self) -> Any:
+        return self.runs[0].input if self.runs else None
+
+    @property
+    def output(self) -> Any:
+        return self.runs[-1].output if self.runs and self.status == SUCCEEDED else None
+
+    @property
+    def failed_run(self) -> StateRun | None:
+        return next((run for run in reversed(self.runs) if run.status in (FAILED, ABORTED)), None)
+
+    @property
+    def error(self) -> str | None:
+        run = self.failed_run
+        return run.error if run else None
+
+    @property
+    def cause(self) -> str | None:
+        run = self.failed_run
+        return run.cause if run else None
+
+    @property
+    def jobs(self) -> list[tuple[str, str]]:
+        return [job for run in self.runs for job in run.jobs]
+
+    @property
+    def retries(self) -> int:
+        return sum(run.retries for run in self.runs)
+
+    def elapsed(self, now: datetime | None = None) -> float | None:
+        return _seconds(self.started, self.ended or (now if self.status == RUNNING else None))
+
+
+@dataclass
+class StateProgress:
+    """A state's progress over all its runs (a loop, Map iterations), and each run on its own (``history``).
+
+    The summary fields come from one run, never mixed: the one still running, else the last that failed,
+    else the last; ``retries`` counts over all runs."""
+
+    name: str
+    type: str | None = None
+    history: list[StateRun] = field(default_factory=list)
+
+    @property
+    def current(self) -> StateRun:
+        return max(reversed(self.history), key=lambda run: (not run.redriven, _PRIORITY.get(run.status, 0)))
+
+    @property
+    def status(self) -> str:
+        return self.current.status
+
+    @property
+    def runs(self) -> int:
+        return len(self.history)
+
+    @property
+    def retries(self) -> int:
+        return sum(run.retries for run in self.history)
+
+    @property
+    def entered(self) -> datetime | None:
+        return self.current.entered
+
+    @property
+    def exited(self) -> datetime | None:
+        return self.current.exited
+
+    @property
+    def input(self) -> Any:
+        return self.current.input
+
+    @property
+    def output(self) -> Any:
+        return self.current.output
+
+    @property
+    def error(self) -> str | None:
+        return self.current.error
+
+    @property
+    def cause(self) -> str | None:
+        return self.current.cause
+
+    @property
+    def resources(self) -> list[str]:
+        return [resource for run in self.history for resource in run.resources]
+
+    @property
+    def items_total(self) -> int | None:
+        """For a Map state: the number of items of its latest run."""
+        return self.history[-1].items_total
+
+    @property
+    def items_done(self) -> int:
+        """For a Map state: how many iterations of its latest run have ended."""
+        return sum(1 for it in self.history[-1].iterations.values() if it.status != RUNNING)
 
     @property
     def seconds(self) -> float | None:
-        if self.entered is None:
-            return None
-        end = self.exited
-        return None if end is None else (end - self.entered).total_seconds()
+        current = self.current
+        return None if current.exited is None else current.elapsed()
+
+    def elapsed(self, now: datetime | None = None) -> float | None:
+        return self.current.elapsed(now)
+
+    def label(self, now: datetime | None = None, *, items: bool = True) -> str:
+        """The status as every view prints it: ``SUCCEEDED (retried 1)``, ``CAUGHT States.Timeout``,
+        ``RUNNING 12.3s``, and for a Map (unless ``items`` is false) ``3/5 done``."""
+        current = self.current
+        text = current.status
+        if current.status == CAUGHT and current.error:
+            text += f" {current.error}"
+        if current.status == RUNNING:
+            elapsed = current.elapsed(now)
+            if elapsed is not None:
+                text += f" {elapsed:.1f}s"
+        if self.retries:
+            text += f" (retried {self.retries})"
+        if items and self.items_total is not None:
+            text += f" {self.items_done}/{self.items_total} done"
+        return text
 
 
 def _decode(text: Any) -> Any:
@@ -65,60 +227,118 @@ def _details(event: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+_JOB_NAME_KEYS = (("TrainingJobName", "training-job"), ("ProcessingJobName", "processing-job"),
+                  ("TransformJobName", "transform-job"))
+
+
+def _job_names(parameters: Any) -> list[tuple[str, str]]:
+    decoded = _decode(parameters or "{}")
+    if not isinstance(decoded, dict):
+        return []
+    return [(kind, decoded[key]) for key, kind in _JOB_NAME_KEYS if isinstance(decoded.get(key), str)]
+
+
+def _end_unfinished(runs: list[StateRun], kind: str, details: dict[str, Any]) -> None:
+    """An execution that ended while states still ran: the innermost one failed with the execution's error
+    (a state that failed in its own stages, a timeout) unless a failed state already explains it; the rest
+    were stopped."""
+    running = [run for run in runs if run.status == RUNNING]
+    blamed = None
+    if kind != "ExecutionAborted" and not any(run.status == FAILED and not run.redriven for run in runs):
+        blamed = max(running, key=lambda run: (run.entered is not None, run.entered), default=None)
+    for run in running:
+        if run is blamed:
+            run.status, run.error, run.cause = FAILED, details.get("error"), details.get("cause")
+        else:
+            run.status = ABORTED
+        for iteration in run.iterations.values():
+            if iteration.status == RUNNING:
+                iteration.status = ABORTED
+
+
 def state_progress(events: list[dict[str, Any]]) -> dict[str, StateProgress]:
-    """Summarise ``events`` per state name, in the order states were first entered."""
+    """Summarise ``events`` per state name, in the order states were first entered.
+
+    Every event belongs to the state run and Map iteration of the event it follows (``previousEventId``),
+    so a retried task, a caught error and each iteration of a Map are told apart even when iterations run
+    at once and their events interleave."""
     states: dict[str, StateProgress] = {}
-    # Failures are reported on task/map events that precede the state's exit; remember by state.
-    current_by_event: dict[int, str] = {}
-    last_entered: str | None = None
+    runs: list[StateRun] = []
+    run_of: dict[int, StateRun] = {}
+    iteration_of: dict[int, Iteration] = {}
+    latest_map: dict[str, StateRun] = {}
     for event in events:
         kind: str = event.get("type", "")
         details = _details(event)
         timestamp = event.get("timestamp")
+        previous = event.get("previousEventId", -1)
+        run, iteration = run_of.get(previous), iteration_of.get(previous)
         if kind.endswith("StateEntered"):
             name = details.get("name", "?")
             progress = states.setdefault(name, StateProgress(name=name, type=kind[: -len("StateEntered")]))
             # A Fail state has no exit event: entering it is failing (the execution's failure names the error).
-            progress.status = FAILED if progress.type == "Fail" else RUNNING
-            progress.entered = timestamp
-            progress.exited = None
-            progress.runs += 1
-            progress.input = _decode(details.get("input"))
-            last_entered = name
-            current_by_event[event.get("id", 0)] = name
+            run = StateRun(name=name, type=progress.type, status=FAILED if progress.type == "Fail" else RUNNING,
+                           entered=timestamp, input=_decode(details.get("input")), iteration=iteration)
+            progress.history.append(run)
+            runs.append(run)
+            if iteration is not None:
+                iteration.runs.append(run)
         elif kind.endswith("StateExited"):
             name = details.get("name", "?")
-            progress = states.setdefault(name, StateProgress(name=name))
-            progress.exited = timestamp
-            progress.output = _decode(details.get("output"))
-            if progress.status == RUNNING:
-                progress.status = SUCCEEDED
-        elif kind == "MapStateStarted" and last_entered in states:
-            states[last_entered].items_total = int(details.get("length", 0))
-            states[last_entered].items_done = 0
-        elif kind in ("MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted") and details.get("name") in states:
-            states[details["name"]].items_done += 1
-        elif kind == "ExecutionFailed":
-            for progress in states.values():
-                if progress.type == "Fail" and progress.error is None:
-                    progress.error, progress.cause = details.get("error"), details.get("cause")
-        elif kind.endswith(_STATE_FAILURE_SUFFIXES) and not kind.startswith("Execution"):
-            name = _owner(event, current_by_event) or last_entered
-            if name and name in states:
-                states[name].status = FAILED
-                states[name].error = details.get("error")
-                states[name].cause = details.get("cause")
-        elif kind == "TaskScheduled":
-            name = _owner(event, current_by_event) or last_entered
-            if name and name in states and details.get("resource"):
-                states[name].resources.append(f"{details.get('resourceType')}:{details['resource']}")
-        if event.get("id") is not None and event.get("previousEventId") in current_by_event:
-            current_by_event.setdefault(event["id"], current_by_event[event["previousEventId"]])
+            if run is None or run.name != name:
+                run = states[name].history[-1] if name in states else None
+            if run is not None:
+                run.exited, run.output = timestamp, _decode(details.get("output"))
+                # A state leaves after a failure only through a catcher.
+                run.status = CAUGHT if run.status == FAILED else SUCCEEDED
+        elif kind == "MapStateStarted" and run is not None:
+            run.items_total = int(details.get("length", 0))
+            latest_map[run.name] = run
+        elif kind == "MapIterationStarted":
+            map_run = run if run is not None and run.name == details.get("name") else latest_map.get(details.get("name", ""))
+            if map_run is not None:
+                iteration = Iteration(map_run=map_run, index=int(details.get("index", 0)), started=timestamp)
+                map_run.iterations[iteration.index] = iteration
+                run = map_run
+        elif kind in _ITERATION_END:
+            index = int(details.get("index", -1))
+            if iteration is None or iteration.index != index or iteration.map_run.name != details.get("name"):
+                map_run = latest_map.get(details.get("name", ""))
+                iteration = map_run.iterations.get(index) if map_run else None
+            if iteration is not None:
+                iteration.status, iteration.ended = _ITERATION_END[kind], timestamp
+                run, iteration = iteration.map_run, iteration.map_run.iteration
+        elif kind == "TaskScheduled" and run is not None:
+            if run.status == FAILED:  # scheduled again after a failure: a Retry rule
+                run.retries += 1
+                run.retried_errors.append(run.error or "")
+                run.status, run.error, run.cause = RUNNING, None, None
+            if details.get("resource"):
+                run.resources.append(f"{details.get('resourceType')}:{details['resource']}")
+            if details.get("resourceType") == "sagemaker":
+                run.jobs.extend(_job_names(details.get("parameters")))
+        elif kind == "ExecutionRedriven":
+            for earlier in runs:
+                earlier.redriven = True
+        elif kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
+            for failed in runs:
+                if failed.type == "Fail" and failed.error is None:
+                    failed.error, failed.cause = details.get("error"), details.get("cause")
+            _end_unfinished(runs, kind, details)
+        elif kind.endswith(_STATE_FAILURE_SUFFIXES) and not kind.startswith("Execution") and run is not None:
+            run.status = ABORTED if kind.endswith("Aborted") else FAILED
+            if "error" in details or "cause" in details:
+                run.error, run.cause = details.get("error"), details.get("cause")
+            else:  # MapStateFailed carries no details: the failed iteration's error is the Map's
+                lost = next((it for it in run.iterations.values() if it.status == FAILED), None)
+                if lost is not None:
+                    run.error, run.cause = lost.error, lost.cause
+        if event.get("id") is not None:
+            if run is not None:
+                run_of[event["id"]] = run
+            if iteration is not None:
+                iteration_of[event["id"]] = iteration
     return states
-
-
-_JOB_NAME_KEYS = (("TrainingJobName", "training-job"), ("ProcessingJobName", "processing-job"),
-                  ("TransformJobName", "transform-job"))
 
 
 def scheduled_jobs(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -170,10 +390,6 @@ def read_executions(client: Any, machines: list[dict[str, Any]], status: str | N
     return rows if limit is None else rows[:limit]
 
 
-def _owner(event: dict[str, Any], owners: dict[int, str]) -> str | None:
-    return owners.get(event.get("previousEventId", -1))
-
-
 def execution_failure(events: list[dict[str, Any]]) -> tuple[str | None, str | None]:
     """The error and cause that ended the execution, if it failed, timed out or was aborted."""
     for event in reversed(events):
@@ -204,9 +420,13 @@ class Failure:
     """The cause's useful line: the exception a script raised, or the first line of a plain message."""
     job: str | None
     """The SageMaker job the failing task ran, whose log holds the rest."""
+    iteration: str | None = None
+    """The Map iteration the failing state ran in (``Sweep[1]``), if any."""
 
     def describe(self) -> str:
         where = f" at state {self.state!r}" if self.state else ""
+        if self.iteration:
+            where += f" in {self.iteration}"
         what = ": ".join(part for part in (self.error, self.reason) if part)
         return f"{self.status}{where}" + (f": {what}" if what else "")
 
@@ -234,24 +454,30 @@ def failure_reason(cause: str | None) -> tuple[str | None, str | None]:
     return reason, job
 
 
+def failed_run(events: list[dict[str, Any]]) -> StateRun | None:
+    """The run whose failure ended the execution: the innermost failed (or, for a States.Runtime failure in
+    a state's own stages, unfinished) run, latest first; a Map or Parallel only when nothing inside failed."""
+    runs = [run for progress in state_progress(events).values() for run in progress.history if not run.redriven]
+    failed = [run for run in runs if run.status == FAILED] or [run for run in runs if run.status == RUNNING]
+    return max(failed, key=lambda run: (not run.iterations, run.entered is not None, run.entered), default=None)
+
+
 def execution_failure_summary(status: str, events: list[dict[str, Any]]) -> Failure:
-    """The failing state, error and useful cause line of an execution that ended with ``status``."""
+    """The failing state (and Map iteration), error and useful cause line of an execution that ended with
+    ``status``."""
     error, cause = execution_failure(events)
-    states = state_progress(events).values()
-    # A state whose task failed is marked FAILED; one that failed in its own stages (a JSONPath that matches
-    # nothing: States.Runtime) was entered and never left.
-    failed = [progress for progress in states if progress.status == FAILED] or [
-        progress for progress in states if progress.status == RUNNING]
-    last = max(failed, key=lambda progress: (progress.entered is not None, progress.entered), default=None)
+    last = failed_run(events)
     if last is not None and not cause:
         error, cause = error or last.error, last.cause
     reason, job = failure_reason(cause)
+    if job is None and last is not None and last.jobs:
+        job = last.jobs[-1][1]
     return Failure(status=status, state=last.name if last else None, error=error, cause=cause, reason=reason,
-                   job=job)
+                   job=job, iteration=last.iteration.label if last and last.iteration else None)
 
 
 __all__ = [
-    "CAUGHT", "FAILED", "RUNNING", "SUCCEEDED", "Failure", "StateProgress", "execution_failure",
-    "execution_failure_summary", "failure_reason", "read_executions", "read_history",
+    "ABORTED", "CAUGHT", "FAILED", "RUNNING", "SUCCEEDED", "Failure", "Iteration", "StateProgress", "StateRun",
+    "execution_failure", "execution_failure_summary", "failed_run", "failure_reason", "read_executions", "read_history",
     "read_state_machines", "scheduled_jobs", "state_progress",
 ]

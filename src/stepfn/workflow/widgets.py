@@ -47,12 +47,21 @@ class ExecutionGraphWidget:
 
         return {name: progress.status for name, progress in state_progress(self.events).items()}
 
+    def states_table(self) -> HtmlDocument:
+        """Each state's status in the words of every other view (retries, caught errors, Map done/total)."""
+        from stepfn.workflow.progress import state_progress
+
+        rows = [(p.name, p.type, p.label(), p.runs, None if p.seconds is None else f"{p.seconds:.2f}")
+                for p in state_progress(self.events).values()]
+        return build_table("States", ("State", "Type", "Status", "Runs", "Seconds"), rows, css_class="states")
+
     def show(self, portrait: bool = False) -> HtmlDocument:
         from stepfn.workflow.graph import render_html
 
         del portrait
         title = self.execution_arn.rsplit(":", 1)[-1]
-        return HtmlDocument(render_html(self.definition, title=title, statuses=self.statuses()))
+        return HtmlDocument(render_html(self.definition, title=title, statuses=self.statuses(),
+                                        after=self.states_table()))
 
 
 class EventsTableWidget:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,11 @@ from starlette.staticfiles import StaticFiles
 from stepfn.local.sagemaker.records import RecordStore
 from stepfn.workflow.graph import render_svg
 from stepfn.workflow.progress import (
+    StateRun,
     execution_failure,
     read_executions,
     read_history,
     read_state_machines,
-    scheduled_jobs,
     state_progress,
 )
 
@@ -105,15 +105,16 @@ class ConsoleApi:
         definition = json.loads(machine["definition"])
         progress = state_progress(events)
         error, cause = execution_failure(events)
+        now = datetime.now(UTC)
         return _reply({
             "execution": described,
             "definition": definition,
             "graph": render_svg(definition, {name: p.status for name, p in progress.items()}),
             "states": [
-                {"name": p.name, "type": p.type, "status": p.status, "runs": p.runs, "seconds": p.seconds,
-                 "topLevel": p.name in definition.get("States", {}),
-                 "input": p.input, "output": p.output, "error": p.error, "cause": p.cause,
-                 "jobs": _jobs_of(events, p.name)}
+                {"name": p.name, "type": p.type, "status": p.status, "label": p.label(now), "runs": p.runs,
+                 "retries": p.retries, "seconds": p.elapsed(now), "topLevel": p.name in definition.get("States", {}),
+                 "itemsDone": p.items_done, "itemsTotal": p.items_total,
+                 "history": [_run_view(run, now) for run in p.history]}
                 for p in progress.values()
             ],
             "error": error,
@@ -169,8 +170,20 @@ class ConsoleApi:
         return _reply(RecordStore(self.home).list("endpoint"))
 
 
-def _jobs_of(events: list[dict[str, Any]], state: str) -> list[dict[str, str]]:
-    return [{"kind": kind, "name": name} for owner, kind, name in scheduled_jobs(events) if owner == state]
+def _run_view(run: StateRun, now: datetime) -> dict[str, Any]:
+    """One run of a state with its own input, output, error and jobs; a Map run lists its iterations."""
+    return {
+        "path": run.path, "iteration": run.iteration.index if run.iteration else None, "status": run.status,
+        "retries": run.retries, "retriedErrors": run.retried_errors, "seconds": run.elapsed(now),
+        "entered": run.entered, "input": run.input, "output": run.output, "error": run.error, "cause": run.cause,
+        "jobs": [{"kind": kind, "name": name} for kind, name in run.jobs],
+        "iterations": [
+            {"index": it.index, "status": it.status, "seconds": it.elapsed(now), "retries": it.retries,
+             "input": it.input, "output": it.output, "error": it.error, "cause": it.cause,
+             "jobs": [{"kind": kind, "name": name} for kind, name in it.jobs]}
+            for it in sorted(run.iterations.values(), key=lambda it: it.index)
+        ],
+    }
 
 
 def metric_series(log: str, definitions: list[dict[str, str]]) -> dict[str, list[float]]:

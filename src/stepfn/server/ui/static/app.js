@@ -82,20 +82,53 @@ function actionError(error) {
   document.getElementById("action-result").innerHTML = `<span class="error">${esc(error.message)}</span>`;
 }
 
+function jobLinks(jobs) {
+  return (jobs || []).map((j) =>
+    `<a href="#/job/${esc(j.kind)}/${encodeURIComponent(j.name)}">${esc(j.kind)} ${esc(j.name)}</a>`).join("<br>");
+}
+
+// The run of a state the detail shows: the one picked, else the one its status comes from (running, failed,
+// else the last). Input, output, error and jobs always come from that one run, never from siblings.
+function pickedRun(state) {
+  const runs = state.history || [];
+  if (selectedRun !== null && runs[selectedRun]) return [selectedRun, runs[selectedRun]];
+  const rank = {RUNNING: 4, FAILED: 3, ABORTED: 2, CAUGHT: 1, SUCCEEDED: 0};
+  let best = runs.length - 1;
+  runs.forEach((r, i) => { if ((rank[r.status] || 0) > (rank[runs[best].status] || 0)) best = i; });
+  return [best, runs[best]];
+}
+
+function iterationsTable(run) {
+  if (!run.iterations.length) return "";
+  return `<h3>Iterations</h3><table id="iterations"><thead><tr><th>#</th><th>Status</th><th>Seconds</th><th>Error</th><th>Job</th></tr></thead>
+    <tbody>${run.iterations.map((it) => `<tr class="clickable" data-iteration="${it.index}"><td>${it.index}</td>
+      <td class="status ${esc(it.status)}">${esc(it.status)}${it.retries ? ` (retried ${it.retries})` : ""}</td>
+      <td>${it.seconds === null ? "" : it.seconds.toFixed(2)}</td><td>${esc(it.error || "")}</td>
+      <td>${jobLinks(it.jobs)}</td></tr>`).join("")}</tbody></table>`;
+}
+
 function stateDetail(state, execution) {
   if (!state) return '<p class="muted">Click a state in the graph or the table.</p>';
+  const [index, run] = pickedRun(state);
   // Rerun from here: a new execution that starts at this (top-level, entered) state with its recorded input.
   const rerun = execution && execution.status !== "RUNNING" && state.topLevel && state.runs > 0
     ? `<button id="rerun-button" data-state="${esc(state.name)}">Rerun from here</button>` : "";
-  const jobs = (state.jobs || []).map((j) =>
-    `<a href="#/job/${esc(j.kind)}/${encodeURIComponent(j.name)}">${esc(j.kind)} ${esc(j.name)}</a>`).join("<br>");
-  return `<h3>${esc(state.name)} <span class="status ${esc(state.status)}">${esc(state.status)}</span> ${rerun}</h3>
-    ${jobs ? `<p>${jobs}</p>` : ""}
-    ${state.error ? `<p class="error">${esc(state.error)}</p><pre>${esc(state.cause)}</pre>` : ""}
-    <h3>Input</h3><pre>${esc(pretty(state.input))}</pre>
-    <h3>Output</h3><pre>${esc(pretty(state.output))}</pre>`;
+  const picker = state.history.length > 1 ? `<label>Run <select id="run-picker">${state.history.map((r, i) =>
+    `<option value="${i}"${i === index ? " selected" : ""}>${esc(r.path)}: ${esc(r.status)}</option>`).join("")}</select></label>` : "";
+  const jobs = jobLinks(run.jobs);
+  const retried = run.retries ? ` (retried ${run.retries}: ${esc(run.retriedErrors.join(", "))})` : "";
+  return `<h3>${esc(state.name)} <span class="status ${esc(state.status)}" id="state-status">${esc(state.label)}</span> ${rerun}</h3>
+    ${picker}
+    <p id="run-status">${esc(run.path)}: <span class="status ${esc(run.status)}">${esc(run.status)}</span>${retried}
+      ${run.seconds === null ? "" : ` · ${run.seconds.toFixed(2)} s`}</p>
+    ${jobs ? `<p id="run-jobs">${jobs}</p>` : ""}
+    ${run.error ? `<p class="error" id="run-error">${esc(run.error)}</p><pre class="cause">${esc(run.cause)}</pre>` : ""}
+    ${iterationsTable(run)}
+    <h3>Input</h3><pre id="run-input">${esc(pretty(run.input))}</pre>
+    <h3>Output</h3><pre id="run-output">${esc(pretty(run.output))}</pre>`;
 }
 
+let selectedRun = null;
 let selectedState = null;
 
 async function executionPage(arn) {
@@ -122,7 +155,7 @@ async function executionPage(arn) {
     <h3>States</h3>
     <table id="states"><thead><tr><th>State</th><th>Type</th><th>Status</th><th>Runs</th><th>Seconds</th></tr></thead>
     <tbody>${data.states.map((s) => `<tr class="clickable" data-state="${esc(s.name)}"><td>${esc(s.name)}</td>
-      <td>${esc(s.type)}</td><td class="status ${esc(s.status)}">${esc(s.status)}</td><td>${s.runs}</td>
+      <td>${esc(s.type)}</td><td class="status ${esc(s.status)}">${esc(s.label)}</td><td>${s.runs}</td>
       <td>${s.seconds === null ? "" : s.seconds.toFixed(2)}</td></tr>`).join("")}</tbody></table>
     <h3>Event history</h3>
     <table id="events"><thead><tr><th>ID</th><th>Type</th><th>Time</th><th>Details</th></tr></thead>
@@ -137,12 +170,25 @@ async function executionPage(arn) {
     if (button) button.addEventListener("click", () =>
       act("rerun", {executionArn: ex.executionArn, fromState: button.dataset.state}).catch(actionError));
   };
-  const pick = (name) => {
+  const pick = (name, run) => {
+    if (name !== selectedState || run !== undefined) selectedRun = run === undefined ? null : run;
     selectedState = name;
     document.getElementById("state-detail").innerHTML = stateDetail(byName[name], ex);
     bindRerun();
+    const picker = document.getElementById("run-picker");
+    if (picker) picker.addEventListener("change", () => pick(name, Number(picker.value)));
+    // An iteration of a Map: show the run of the state inside it that decided the iteration.
+    document.querySelectorAll("#iterations tr[data-iteration]").forEach((tr) => tr.addEventListener("click", () => {
+      const inner = data.states.find((s) => !s.topLevel && s.history.some((r) => r.iteration === Number(tr.dataset.iteration)
+        && r.path.startsWith(name + "[")));
+      if (!inner) return;
+      const runs = inner.history.map((r, i) => [r, i]).filter(([r]) => r.iteration === Number(tr.dataset.iteration)
+        && r.path.startsWith(name + "["));
+      const decisive = runs.find(([r]) => r.status === "FAILED") || runs[runs.length - 1];
+      pick(inner.name, decisive[1]);
+    }));
   };
-  bindRerun();
+  if (selectedState) pick(selectedState, selectedRun === null ? undefined : selectedRun);
   for (const [id, action] of [["stop-button", "stop"], ["redrive-button", "redrive"]]) {
     const button = document.getElementById(id);
     if (button) button.addEventListener("click", () => act(action, {executionArn: ex.executionArn}).catch(actionError));
@@ -205,5 +251,5 @@ async function route() {
   }
 }
 
-window.addEventListener("hashchange", () => { selectedState = null; route(); });
+window.addEventListener("hashchange", () => { selectedState = null; selectedRun = null; route(); });
 route();

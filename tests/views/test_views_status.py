@@ -1,0 +1,73 @@
+"""One status for every view, derived from the history: retried, caught, failed, per Map iteration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from views_support import Runs
+
+from stepfn.workflow.progress import (
+    CAUGHT,
+    FAILED,
+    SUCCEEDED,
+    execution_failure_summary,
+    read_history,
+    state_progress,
+)
+from stepfn.workflow.widgets import ExecutionGraphWidget
+
+
+def _stepfn(*args: str, home: Path) -> str:
+    env = {**os.environ, "STEPFN_HOME": str(home), "COLUMNS": "200"}
+    result = subprocess.run([sys.executable, "-m", "stepfn", *args], capture_output=True, text=True, env=env,
+                            timeout=120, check=False)
+    return result.stdout + result.stderr
+
+
+def test_retried_caught_and_each_iteration_have_their_own_status(runs: Runs) -> None:
+    progress = state_progress(read_history(runs.client, runs.mixed))
+    assert (progress["Flaky"].status, progress["Flaky"].retries) == (SUCCEEDED, 1)
+    assert progress["Flaky"].label() == "SUCCEEDED (retried 1)"
+    assert progress["Flaky"].history[0].retried_errors == ["ConnectionError"]
+    assert (progress["Guarded"].status, progress["Guarded"].error) == (CAUGHT, "RuntimeError")
+    assert progress["Guarded"].label() == "CAUGHT RuntimeError"
+    sweep = progress["Sweep"]
+    # One at a time (MaxConcurrency 1): the failure of the second ends the Map before the third starts.
+    assert sweep.status == FAILED and sweep.label() == "FAILED 2/3 done"
+    iterations = sweep.history[-1].iterations
+    assert {i: it.status for i, it in iterations.items()} == {0: SUCCEEDED, 1: FAILED}
+    # Each iteration's data is its own: the failed one has its input and error and no sibling's output.
+    assert (iterations[1].input, iterations[1].output, iterations[1].error) == ({"i": 1}, None, "RuntimeError")
+    assert (iterations[0].input, iterations[0].output) == ({"i": 0}, {"double": 0})
+    item = progress["Item"]
+    assert [(run.path, run.status) for run in item.history] == [("Sweep[0] > Item", SUCCEEDED),
+                                                                ("Sweep[1] > Item", FAILED)]
+    # The summary comes from one run (the failed one), never input of one and output of another.
+    assert (item.status, item.input, item.output) == (FAILED, {"i": 1}, None)
+
+    failure = execution_failure_summary("FAILED", read_history(runs.client, runs.mixed))
+    assert (failure.state, failure.iteration, failure.reason) == ("Item", "Sweep[1]", "item 1 broke")
+
+
+def test_a_retried_task_in_a_succeeded_run_shows_succeeded_everywhere(runs: Runs) -> None:
+    assert runs.client.describe_execution(executionArn=runs.retried)["status"] == "SUCCEEDED"
+    shown = _stepfn("show", "retried", "--all", home=runs.home)
+    assert "SUCCEEDED (retried 1)" in shown and "CAUGHT RuntimeError" in shown
+    assert "FAILED" not in shown
+
+    events = read_history(runs.client, runs.retried)
+    machine = runs.client.describe_execution(executionArn=runs.retried)["stateMachineArn"]
+    definition = runs.client.describe_state_machine(stateMachineArn=machine)["definition"]
+    page = ExecutionGraphWidget(definition, events, runs.retried).show()
+    assert "SUCCEEDED (retried 1)" in page and "CAUGHT RuntimeError" in page
+    assert 'data-state="Flaky" data-status="SUCCEEDED"' in page and 'data-state="Guarded" data-status="CAUGHT"' in page
+
+
+def test_show_lists_the_failed_iteration_with_its_error(runs: Runs) -> None:
+    shown = _stepfn("show", "mixed", "--all", home=runs.home)
+    line = next(line for line in shown.splitlines() if "Sweep[1]" in line)
+    assert "FAILED RuntimeError" in line
+    assert "Sweep[0]" not in shown  # succeeded iterations are in the items bar, not one row each

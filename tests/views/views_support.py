@@ -1,0 +1,20 @@
+"""What the view tests share: the runs fixture's record and where screenshots go (CI keeps build/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+
+
+@dataclass
+class Runs:
+    client: LocalStepFunctionsClient
+    home: Path
+    mixed: str
+    """The execution ARN of MIXED: FAILED in Sweep[1] > Item."""
+    retried: str
+    """An execution that retried Flaky once and succeeded (items without the failing one)."""
