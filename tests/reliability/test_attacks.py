@@ -218,6 +218,16 @@ def test_loopback_names_and_allowed_hosts_are_served(start_server: Callable[...,
     assert httpx.get(f"{served.url}/ping", headers={**headers, "Host": "otherbox.internal"}).status_code == 403
 
 
+def test_listening_on_every_interface_prints_a_url_that_works_and_still_checks_host(
+        start_server: Callable[..., Served]) -> None:
+    served = start_server("serve", "--host", "0.0.0.0")
+    assert served.lines[0].startswith(f"stepfn API on {served.url} ")  # 127.0.0.1, not 0.0.0.0
+    assert served.sfn().list_state_machines()["stateMachines"] == []
+    # Another machine's request names this one by its address: refused unless given with --allow-host.
+    foreign = httpx.get(f"{served.url}/ping", headers={"X-Stepfn-Token": served.token, "Host": "192.0.2.10"})
+    assert foreign.status_code == 403
+
+
 def test_a_cross_origin_simple_post_is_refused(start_server: Callable[..., Served]) -> None:
     """A form or fetch with Content-Type text/plain needs no preflight; a page on another port of 127.0.0.1
     is even same-site, so the browser sends the console's cookie with it. The Origin check stops it."""

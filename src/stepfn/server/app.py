@@ -24,6 +24,7 @@ AWS CLI), or ``X-Stepfn-Token`` (:func:`attach_token`), or ``?token=`` once in t
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import threading
@@ -241,12 +242,23 @@ def run(
         listener.close()
         raise StepfnError(f"cannot listen on {host}:{port}: {error.strerror}") from error
     bound_port = listener.getsockname()[1]
-    url_host = f"[{host}]" if ":" in host else host
-    for line in startup_lines(f"http://{url_host}:{bound_port}", required, ui=ui, home=root):
+    for line in startup_lines(f"http://{_url_host(host)}:{bound_port}", required, ui=ui, home=root):
         print(line, flush=True)
     app = create_app(root, required, no_token=no_token, allow_hosts=allow_hosts, bind_host=host, ui=ui)
     config = uvicorn.Config(app, log_level=log_level)
     uvicorn.Server(config).run(sockets=[listener])
+
+
+def _url_host(host: str) -> str:
+    """``host`` as a URL names it; every interface (0.0.0.0, ::) includes loopback, which the Host check always
+    answers, so the printed URL uses that."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host
+    if address.is_unspecified:
+        return "127.0.0.1" if address.version == 4 else "[::1]"
+    return f"[{address}]" if address.version == 6 else str(address)
 
 
 class BackgroundServer:
