@@ -218,39 +218,74 @@ def test_a_plain_install_runs_every_command_and_names_the_extra_it_lacks(wheel_v
     failed = json.loads(imported.stdout)
     assert all(name.startswith("stepfn.local.sagemaker.builtins.") for name in failed), failed
 
-    # What needs the `ml` extra says so: a built-in algorithm's training job, record_set.
+    # What needs the `ml` extra says so: a built-in algorithm's training job, serving a framework model (a
+    # batch transform), a tuning job, record_set.
     script = tmp_path / "needs_ml.py"
     script.write_text(textwrap.dedent("""
+        import io
         import json
+        import tarfile
+
         from stepfn.errors import MissingExtraError
-        from stepfn.sagemaker import Estimator, KMeans, Session, image_uris
-        from stepfn.steps import TrainingStep
+        from stepfn.local.objectstore import ObjectStore
+        from stepfn.sagemaker import Estimator, KMeans, Model, Session, Transformer, image_uris
+        from stepfn.sagemaker.tuner import ContinuousParameter, HyperparameterTuner
+        from stepfn.steps import Chain, ModelStep, TrainingStep, TransformStep, TuningStep
         from stepfn.workflow import Workflow
 
         ROLE = "arn:aws:iam::111122223333:role/Role"
         session = Session(region_name="us-east-1", default_bucket="bucket")
+        store = ObjectStore()
+        archive = io.BytesIO()
+        tarfile.open(fileobj=archive, mode="w:gz").close()
+        store.put_bytes("s3://bucket/model/model.tar.gz", archive.getvalue())
+        store.put_bytes("s3://bucket/batch/in.csv", b"1,2\\n")
+        store.put_bytes("s3://bucket/train/train.csv", b"1,2\\n")
+
         xgboost = Estimator(image_uri=image_uris.retrieve("xgboost", "us-east-1", version="1.7-1"), role=ROLE,
                             instance_count=1, instance_type="ml.m5.large", output_path="s3://bucket/out",
                             hyperparameters={"num_round": 2}, sagemaker_session=session)
-        workflow = Workflow("needs-ml", TrainingStep("Train", estimator=xgboost, job_name="xgb-1",
-                                                     data={"train": "s3://bucket/train/"}), role=ROLE)
-        workflow.create_or_update()
-        execution = workflow.execute()
-        execution.get_output(wait=True)
-        described = execution.describe()
+        training = Workflow("needs-ml-training", TrainingStep("Train", estimator=xgboost, job_name="xgb-1",
+                                                              data={"train": "s3://bucket/train/"}), role=ROLE)
+        model = Model(image_uri=image_uris.retrieve("sklearn", "us-east-1", version="1.2-1"),
+                      model_data="s3://bucket/model/model.tar.gz", role=ROLE, sagemaker_session=session)
+        transformer = Transformer(model_name="skl-model", instance_count=1, instance_type="ml.m5.large",
+                                  output_path="s3://bucket/out", sagemaker_session=session)
+        serving = Workflow("needs-ml-serving", Chain([
+            ModelStep("Model", model=model, model_name="skl-model"),
+            TransformStep("Transform", transformer=transformer, job_name="skl-transform", model_name="skl-model",
+                          data="s3://bucket/batch/", content_type="text/csv"),
+        ]), role=ROLE)
+        tuner = HyperparameterTuner(xgboost, objective_metric_name="validation:auc",
+                                    hyperparameter_ranges={"eta": ContinuousParameter(0.1, 0.5)}, max_jobs=1,
+                                    max_parallel_jobs=1)
+        tuning = Workflow("needs-ml-tuning", TuningStep("Tune", tuner=tuner, job_name="tune-1",
+                                                         data={"train": "s3://bucket/train/"}), role=ROLE)
+        outcome = {}
+        for workflow in (training, serving, tuning):
+            workflow.create_or_update()
+            execution = workflow.execute()
+            execution.get_output(wait=True)
+            described = execution.describe()
+            outcome[workflow.name] = {"status": described["status"], "cause": described.get("cause", "")}
         kmeans = KMeans(role=ROLE, instance_count=1, instance_type="ml.m5.large", k=2, sagemaker_session=session)
         try:
             kmeans.record_set([[1.0, 2.0], [3.0, 4.0]])
-            record_set = "no error"
+            outcome["record_set"] = {"status": "no error", "cause": ""}
         except MissingExtraError as error:
-            record_set = str(error)
-        print(json.dumps({"status": described["status"], "cause": described.get("cause", ""),
-                          "record_set": record_set}))
+            outcome["record_set"] = {"status": "MissingExtraError", "cause": str(error)}
+        print(json.dumps(outcome))
     """))
     ran = run(["python", str(script)], cwd=tmp_path, env=env, timeout=300)
     assert ran.returncode == 0, transcript(ran)
     outcome = json.loads(ran.stdout.strip().splitlines()[-1])
-    assert outcome["status"] == "FAILED"
-    assert "xgboost algorithm needs" in outcome["cause"] and "pip install 'stepfn[ml]'" in outcome["cause"], outcome
-    assert "pip install 'stepfn[ml]'" in outcome["record_set"], outcome
-
+    expected = {
+        "needs-ml-training": "The local built-in xgboost algorithm needs",
+        "needs-ml-serving": "Serving a sklearn model locally needs",
+        "needs-ml-tuning": "A local hyperparameter tuning job (searched with optuna) needs optuna",
+        "record_set": "record_set (RecordIO-protobuf shards) needs numpy",
+    }
+    for what, purpose in expected.items():
+        status, cause = outcome[what]["status"], outcome[what]["cause"]
+        assert status in ("FAILED", "MissingExtraError"), (what, outcome[what])
+        assert purpose in cause and "pip install 'stepfn[ml]'" in cause, (what, cause[:2000])
