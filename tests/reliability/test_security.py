@@ -79,6 +79,21 @@ def test_a_token_guards_the_api_and_the_console(stepfn_home: Path) -> None:
             unauthenticated.list_state_machines()
 
 
+def test_processes_making_the_token_at_once_agree_on_one(tmp_path: Path) -> None:
+    """Two servers (or a server and a client) starting together on a fresh home must not end with two tokens."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "fresh-home"
+    code = "import sys; from stepfn.server import ensure_token; print(ensure_token(sys.argv[1]))"
+    processes = [subprocess.Popen([sys.executable, "-c", code, str(home)], stdout=subprocess.PIPE, text=True)
+                 for _ in range(6)]
+    tokens = {process.communicate(timeout=120)[0].strip() for process in processes}
+    assert len(tokens) == 1 and tokens == {(home / "server-token").read_text().strip()}
+    assert (home / "server-token").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in home.iterdir()) == ["server-token"]  # no partial files left behind
+
+
 # -- roots -------------------------------------------------------------------------------------------------------
 
 ESCAPES = ["s3://bucket/../outside", "s3://bucket/a/../../outside", "s3://bucket//etc/passwd", "s3://../outside",
