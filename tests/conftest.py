@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import sys
 import time
@@ -77,6 +79,31 @@ def stepfn_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     # of the control plane itself (tests/control) remove this to use the default, as a user does.
     monkeypatch.setenv("STEPFN_IN_PROCESS", "1")
     yield home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_control_plane_outlives_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Control planes that user-side tests started (one per test home, idling 10 minutes by default) end with
+    the session, so a test run leaves no process behind. Only services whose home lies under this session's
+    temporary folder are stopped: other runs on the machine keep theirs."""
+    yield
+    base = str(tmp_path_factory.getbasetemp().resolve())
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        args = [arg.decode(errors="replace") for arg in argv]
+        if "stepfn.server.control" in args and "--home" in args:
+            home = args[args.index("--home") + 1] if args.index("--home") + 1 < len(args) else ""
+            if home.startswith(base):
+                with contextlib.suppress(OSError):
+                    os.kill(int(entry.name), signal.SIGTERM)
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

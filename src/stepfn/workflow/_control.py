@@ -163,7 +163,35 @@ def stop_service(home: Path, *, force: bool = False) -> dict[str, Any] | None:
         return None  # it exited (idle) in between
     answer: dict[str, Any] = json.loads(body)
     answer["stopped"] = status == 200
+    if answer["stopped"]:
+        _wait_until_gone(home)
     return answer
+
+
+def _wait_until_gone(home: Path, timeout: float = 30.0) -> None:
+    """Return once the service has released the home's pid lock (it holds it for its whole life), so what
+    the caller does next (list orphans, start a new service) sees it gone rather than shutting down."""
+    deadline = time.monotonic() + timeout
+    with open(home / "control.pid", "a+") as lock:
+        lock.seek(0)
+        recorded = lock.read().strip()
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StepfnError(f"the stepfn control plane for {home} did not exit within {timeout:g} s; "
+                                      f"see {home / LOG_NAME}") from None
+                time.sleep(0.05)
+                continue
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            break
+    # The lock goes a moment before the process: wait (briefly) for its pid too, which owner checks read.
+    if recorded.isdigit():
+        until = min(deadline, time.monotonic() + 5.0)
+        while time.monotonic() < until and Path(f"/proc/{recorded}/cmdline").is_file() and \
+                Path(f"/proc/{recorded}/cmdline").read_bytes():
+            time.sleep(0.02)
 
 
 class ControlPlaneClient:
