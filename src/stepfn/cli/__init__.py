@@ -72,7 +72,10 @@ def _deploy(client: Any, name: str, definition: dict[str, Any]) -> str:
 @click.option("--name", help="Execution name (default: generated).")
 @click.option("--progress/--no-progress", default=None, help="Live table (default: when stdout is a terminal).")
 @click.option("--stop-on-interrupt", is_flag=True, help="Ctrl-C stops the execution instead of detaching.")
-def run(target: str, input_: str | None, name: str | None, progress: bool | None, stop_on_interrupt: bool) -> None:
+@click.option("--cache", is_flag=True, help="Reuse earlier identical training, processing, transform, tuning and "
+              "Lambda results (the step cache; `stepfn cache ls`).")
+def run(target: str, input_: str | None, name: str | None, progress: bool | None, stop_on_interrupt: bool,
+        cache: bool) -> None:
     """Run FILE[:WORKFLOW] on the local engine, showing each state as it runs.
 
     The execution runs in the home's control plane: Ctrl-C detaches (it goes on; `stepfn attach NAME`
@@ -91,6 +94,15 @@ def run(target: str, input_: str | None, name: str | None, progress: bool | None
         # is packed where the definition's sagemaker_submit_directory points.
         stage_local_entry_points(loaded.workflow.definition, client.home)
     arn = _deploy(client, loaded.name, loaded.definition)
+    if loaded.workflow is not None:
+        from stepfn.workflow._caching import record_machine_settings
+
+        # Per-step CacheConfig travels beside the machine, never in its definition.
+        record_machine_settings(loaded.workflow.definition, client.home, loaded.name)
+    if cache:
+        from stepfn.workflow._caching import record_run_settings
+
+        name = record_run_settings(client.home, arn, name)
     kwargs: dict[str, Any] = {"stateMachineArn": arn, "input": json.dumps(inputs)}
     if name:
         kwargs["name"] = name
@@ -540,6 +552,11 @@ def ui(host: str, port: int, token: str | None, no_token: bool, allow_hosts: tup
        lambda_paths: tuple[str, ...]) -> None:
     """Open the local web console (and the same API as `stepfn serve`) at the URL it prints."""
     _serve(host, port, token, no_token, allow_hosts, lambda_paths, ui=True)
+
+
+from stepfn.cli.cache import cache as _cache_group  # noqa: E402  (the group needs `cli` defined)
+
+cli.add_command(_cache_group)
 
 
 def main(argv: list[str] | None = None) -> None:

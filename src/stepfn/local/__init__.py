@@ -2,7 +2,7 @@
 
 ``default_handlers(home)`` merges every local backend's ``handlers(home)`` (S3 over the local object store,
 SageMaker training, SageMaker models/endpoints/transform/processing/tuning, Lambda as Python functions) into
-the ``{"service:action": handler}`` dict the engine takes. Backends are imported lazily, and one that is
+the ``{"service:action": handler}`` dict the engine takes, the cacheable ones wrapped by the step cache (:mod:`stepfn.local.cache`). Backends are imported lazily, and one that is
 missing from this installation is skipped, so a partial install still runs what it can.
 """
 
@@ -41,7 +41,11 @@ def default_handlers(home: Path | str) -> dict[str, TaskHandler]:
             logger.debug("local backend %s is not available: %s", module_name, error)
             continue
         merged.update(module.handlers(root))
-    return merged
+    from stepfn.local.cache import cached_handlers
+
+    # Job and Lambda handlers go through the step cache, which passes a Task straight on unless its step or
+    # its run asked for caching (stepfn.local.cache).
+    return cached_handlers(root, merged)
 
 
 __all__ = ["BACKEND_MODULES", "default_handlers"]

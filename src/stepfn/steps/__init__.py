@@ -5,6 +5,7 @@ Importing it needs no AWS region, credentials, network or boto3 session (docs/de
 
 from __future__ import annotations
 
+from stepfn.steps.caching import CacheConfig
 from stepfn.steps.choice_rule import ChoiceRule
 from stepfn.steps.compute import BatchSubmitJobStep, EcsRunTaskStep, GlueStartJobRunStep, LambdaStep
 from stepfn.steps.fields import Field
@@ -83,6 +84,7 @@ __all__ = [
     "AthenaStartQueryExecutionStep",
     "AthenaStopQueryExecutionStep",
     "BatchSubmitJobStep",
+    "CacheConfig",
     "Catch",
     "Chain",
     "Choice",

@@ -21,6 +21,7 @@ from typing import Any
 from stepfn.exceptions import DuplicateStatesInChain
 from stepfn.inputs.placeholders import Expression, Placeholder, StepInput
 from stepfn.steps._render import JSONATA, JSONPATH, render_field
+from stepfn.steps.caching import CacheConfig
 from stepfn.steps.fields import Field
 
 logger = logging.getLogger(__name__)
@@ -535,7 +536,12 @@ class Task(State):
     """Runs ``resource`` (a Lambda ARN or an ``arn:…:states:::service:api`` integration)."""
 
     def __init__(self, state_id: str, retry: Retry | list[Retry] | None = None,
-                 catch: Catch | list[Catch] | None = None, **kwargs: Any) -> None:
+                 catch: Catch | list[Catch] | None = None, cache_config: CacheConfig | None = None,
+                 **kwargs: Any) -> None:
+        if cache_config is not None and not isinstance(cache_config, CacheConfig):
+            raise TypeError(f"cache_config must be a CacheConfig, not {type(cache_config).__name__}")
+        # Kept beside the fields, never among them: the step cache is local-only and must not touch the ASL.
+        self.cache_config = cache_config
         if kwargs.get("timeout_seconds") is not None and kwargs.get("timeout_seconds_path") is not None:
             raise ValueError("Only one of 'timeout_seconds' or 'timeout_seconds_path' can be provided.")
         if kwargs.get("heartbeat_seconds") is not None and kwargs.get("heartbeat_seconds_path") is not None:

@@ -208,10 +208,16 @@ class Workflow:
         text: str = self.definition.to_json(pretty=self.format_json)
         if not _is_botocore_client(self.client):
             if getattr(self.client, "runs_locally", False):  # either local client: code goes to its home
+                from stepfn.workflow._caching import record_machine_settings
                 from stepfn.workflow._stage_code import stage_local_entry_points
 
                 stage_local_entry_points(self.definition, self.client.home)
+                record_machine_settings(self.definition, self.client.home, self.name)
             return text
+        from stepfn.workflow._caching import step_cache_settings, warn_ignored_on_aws
+
+        if any(setting["enable_caching"] for setting in step_cache_settings(self.definition).values()):
+            warn_ignored_on_aws(f"workflow {self.name!r} has steps with CacheConfig(enable_caching=True)")
         from stepfn.aws import prepare_definition_for_aws
 
         return prepare_definition_for_aws(text, client=self.client)
@@ -305,9 +311,23 @@ class Workflow:
             params["input"] = json.dumps(inputs, indent=4) if self.format_json else json.dumps(inputs)
         return params
 
-    def execute(self, name: str | None = None, inputs: Any = None) -> Execution:
-        """Start an execution (StartExecution); returns it with status ``Running``."""
-        response = self.client.start_execution(**self._validated_params(name, inputs))
+    def execute(self, name: str | None = None, inputs: Any = None, *, cache: bool = False) -> Execution:
+        """Start an execution (StartExecution); returns it with status ``Running``.
+
+        ``cache=True`` (local backend only; ignored with a warning on AWS) lets every training, processing,
+        transform and tuning job and local Lambda of this run reuse an earlier identical result
+        (:mod:`stepfn.local.cache`); a step's own ``CacheConfig(enable_caching=False)`` still opts it out."""
+        params = self._validated_params(name, inputs)
+        if cache:
+            if getattr(self.client, "runs_locally", False):
+                from stepfn.workflow._caching import record_run_settings
+
+                name = params["name"] = record_run_settings(self.client.home, params["stateMachineArn"], name)
+            else:
+                from stepfn.workflow._caching import warn_ignored_on_aws
+
+                warn_ignored_on_aws("execute(cache=True)")
+        response = self.client.start_execution(**params)
         logger.info("Workflow execution started successfully on AWS Step Functions.")
         arn = response["executionArn"]
         return Execution(
