@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from views_support import Runs
+from views_support import TRAIN_PY, Runs
 
 from stepfn.local.lambdas import register_function, unregister_function
 from stepfn.workflow.local_client import LocalStepFunctionsClient
@@ -83,3 +83,31 @@ def console(runs: Runs) -> Iterator[str]:
 
     with BackgroundServer(create_app(runs.home, ui=True, stepfunctions_client=runs.client)) as server:
         yield f"{server.url}/ui/?token={read_token(runs.home)}"
+
+
+
+
+@pytest.fixture
+def failed_training(stepfn_home: Path, tmp_path: Path) -> Iterator[tuple[Any, Path]]:
+    """A SKLearn script-mode job (a lone local entry point, packed by the workflow) that raises on line 6;
+    yields the failed Execution and the user's script."""
+    from stepfn.local.objectstore import ObjectStore
+    from stepfn.sagemaker import Session, SKLearn
+    from stepfn.steps import TrainingStep
+    from stepfn.workflow import Workflow
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    script = folder / "train.py"
+    script.write_text(TRAIN_PY)
+    ObjectStore(stepfn_home / "s3").put_bytes("s3://bkt/train/data.csv", b"1\nx\n3\n")
+    estimator = SKLearn(entry_point=str(script), framework_version="1.2-1", role=ROLE, instance_count=1,
+                        instance_type="ml.m5.large", sagemaker_session=Session(default_bucket="bkt"))
+    train = TrainingStep("Train", estimator=estimator, job_name="broken-job", data={"train": "s3://bkt/train/"})
+    workflow = Workflow("views-training", train, role=ROLE)
+    workflow.create_or_update()
+    execution = workflow.execute(name="broken")
+    with pytest.warns(UserWarning):
+        assert execution.get_output(wait=True) is None
+    yield execution, script
+    workflow.client.close()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-from views_support import SHOTS, Runs
+from views_support import SHOTS, TRAIN_RAISE_LINE, Runs
 
 pytestmark = pytest.mark.browser
 
@@ -34,3 +35,29 @@ def test_console_shows_retried_caught_and_each_iteration(console: str, runs: Run
     assert "Sweep[0] > Item" in page.inner_text("#run-status")
     assert '"i": 0' in page.inner_text("#run-input") and '"double": 0' in page.inner_text("#run-output")
     assert page.locator("#run-error").count() == 0
+
+
+def test_failure_card_in_the_console_and_the_notebook(console: str, failed_training: tuple[Any, Path],
+                                                      page: Any, tmp_path: Path) -> None:
+    execution, script = failed_training
+    page.goto(f"{console}#/execution/{execution.execution_arn}")
+    page.wait_for_selector("#failure-card")
+    assert page.inner_text("#failure-reason") == "FAILED: ValueError: row 2 is not a number: x"
+    assert page.inner_text("#failure-source") == f"{script.resolve()}:{TRAIN_RAISE_LINE}"
+    assert "Traceback" in page.inner_text("#failure-log")
+    assert not page.is_visible("#failure-cause")  # the whole DescribeTrainingJob record: one click away
+    page.click("#failure-card summary")
+    assert "TrainingJobArn" in page.inner_text("#failure-cause")
+    # A long cause wraps: the page is no wider than the window.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    page.screenshot(path=str(SHOTS / "views-failure-card.png"), full_page=True)
+
+    page.click("#failure-card a[href*='broken-job']")
+    page.wait_for_selector("#job-log")
+
+    notebook = tmp_path / "progress.html"
+    notebook.write_text(str(execution.render_progress()))
+    page.goto(notebook.as_uri())
+    assert "ValueError: row 2 is not a number: x" in page.inner_text(".stepfn-failure")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    page.screenshot(path=str(SHOTS / "views-notebook-failure-card.png"), full_page=True)

@@ -9,6 +9,16 @@ from stepfn.workflow.local_client import LocalStepFunctionsClient
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
+TRAIN_PY = """\
+import os
+rows = open(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "data.csv")).read().split()
+print("read", len(rows), "rows")
+for number, row in enumerate(rows, 1):
+    if not row.isdigit():
+        raise ValueError(f"row {number} is not a number: {row}")
+"""
+TRAIN_RAISE_LINE = 6
+
 
 @dataclass
 class Runs:

@@ -142,7 +142,7 @@ def _follow(client: Any, arn: str, progress: bool | None, stop_on_interrupt: boo
         client.stop_execution(executionArn=arn, error="Interrupted", cause="Ctrl-C in stepfn run")
         console.print(f"stopped {name}", highlight=False)
         sys.exit(130)
-    print_summary(console, described, events)
+    print_summary(console, described, events, log_tail=False)  # watch_execution printed the whole log
     sys.exit(0 if described["status"] == "SUCCEEDED" else 1)
 
 

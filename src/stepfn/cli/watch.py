@@ -18,7 +18,6 @@ from stepfn.workflow.progress import (
     FAILED,
     RUNNING,
     SUCCEEDED,
-    execution_failure_summary,
     failure_reason,
     read_history,
     scheduled_jobs,
@@ -141,9 +140,10 @@ def print_document(console: Console, text: str | None, *, whole: bool = False) -
 
 
 def print_summary(console: Console, described: dict[str, Any], events: list[dict[str, Any]], *,
-                  whole: bool = True) -> None:
-    """The outcome of an execution: status and time, then its output or what failed (``events``: at least the
-    last ones). ``whole=False`` cuts a long output (:func:`print_document`)."""
+                  whole: bool = True, log_tail: bool = True) -> None:
+    """The outcome of an execution: status and time, then its output or the failure card (``events``: at least
+    the last ones). ``whole=False`` cuts a long output (:func:`print_document`); ``log_tail=False`` leaves out
+    the job log's last lines (``stepfn run`` streamed the log just above)."""
     status = described["status"]
     style = "green" if status == "SUCCEEDED" else "red"
     took = ""
@@ -154,13 +154,21 @@ def print_summary(console: Console, described: dict[str, Any], events: list[dict
     if status == "SUCCEEDED":
         print_document(console, described.get("output"), whole=whole)
         return
-    failure = execution_failure_summary(status, events)
-    if failure.state:
-        console.print(Text(f"failed state: {failure.state}", style="red"), highlight=False)
-    console.print(Text(f"error: {failure.error or described.get('error')}", style="red"), highlight=False)
+    from stepfn.workflow.failure_card import build_failure_card
+
+    card = build_failure_card(status, events)
+    if card.state:
+        console.print(Text(f"failed state: {card.where}", style="red"), highlight=False, soft_wrap=True)
+    console.print(Text(f"error: {card.error or described.get('error')}", style="red"), highlight=False)
     # The useful line only: a SageMaker task's cause is its whole DescribeTrainingJob record, traceback included.
-    reason = failure.reason or failure_reason(described.get("cause"))[0]
+    reason = card.reason or failure_reason(described.get("cause"))[0]
     if reason:
-        console.print(Text(f"cause: {reason}"), highlight=False)
-    if failure.job:
-        console.print(Text(f"log: stepfn logs {failure.job}", style="dim"), highlight=False)
+        console.print(Text(f"cause: {reason}"), highlight=False, soft_wrap=True)
+    if card.source:
+        console.print(Text(f"source: {card.source.location}"), highlight=False, soft_wrap=True)
+    if card.job:
+        if log_tail and card.log_tail:
+            console.print(Text(f"last {len(card.log_tail)} lines of {card.job}'s log:", style="dim"), highlight=False)
+            for line in card.log_tail:
+                console.print(Text(f"  {line}", style="dim"), highlight=False, soft_wrap=True)
+        console.print(Text(f"log: stepfn logs {card.job}", style="dim"), highlight=False)

@@ -269,7 +269,11 @@ class ObjectStore:
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
             for file in files:
-                tar.add(file, arcname=file.name if file == root else file.relative_to(root).as_posix())
+                info = tar.gettarinfo(file, arcname=file.name if file == root else file.relative_to(root).as_posix())
+                # Where the member came from, so a job's traceback maps back to the user's file (failure card).
+                info.pax_headers = {"STEPFN.source": str(file.resolve())}
+                with file.open("rb") as content:
+                    tar.addfile(info, content)
         self.put_bytes(target, buffer.getvalue())
         return target
 

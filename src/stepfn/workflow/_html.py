@@ -60,6 +60,27 @@ def build_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]
     )
 
 
+def failure_card_html(card: Any) -> str:
+    """A :class:`~stepfn.workflow.failure_card.FailureCard` as HTML: the exception line first, the log tail
+    and the whole record folded away. Long lines wrap: a cause never widens the output."""
+    wrap = "white-space:pre-wrap;overflow-wrap:anywhere;max-width:100%"
+    rows = [("State", card.where), ("Error", card.error),
+            ("Job", f"{card.job_kind} {card.job}" if card.job else None),
+            ("Source", card.source.location if card.source else None)]
+    parts = ['<div class="stepfn-failure" style="border:1px solid #c0392b;border-radius:6px;padding:8px 12px;'
+             'margin:8px 0;max-width:100%;box-sizing:border-box">',
+             f'<div style="color:#c0392b;font-weight:bold;{wrap}">{html.escape(card.status)}: '
+             f'{html.escape(card.reason or card.error or "")}</div>']
+    parts += [f'<div style="{wrap}"><b>{name}</b> {html.escape(str(value))}</div>' for name, value in rows if value]
+    if card.log_tail:
+        parts.append(f'<details open><summary>Last {len(card.log_tail)} lines of the log</summary>'
+                     f'<pre style="{wrap};font-size:11px">{html.escape(chr(10).join(card.log_tail))}</pre></details>')
+    if card.cause:
+        parts.append(f'<details><summary>Whole cause</summary><pre style="{wrap};font-size:11px">'
+                     f"{html.escape(card.cause)}</pre></details>")
+    return "".join(parts) + "</div>"
+
+
 def link(url: str, text: str) -> str:
     return f'<a target="_blank" href="{html.escape(url, quote=True)}">{html.escape(text)}</a>'
 
@@ -73,4 +94,4 @@ def display(document: HtmlDocument) -> Any:
     return HTML(str(document))  # type: ignore[no-untyped-call]
 
 
-__all__ = ["HtmlDocument", "build_table", "display", "execution_url", "link", "workflow_url"]
+__all__ = ["HtmlDocument", "build_table", "display", "execution_url", "failure_card_html", "link", "workflow_url"]

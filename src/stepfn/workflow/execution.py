@@ -117,7 +117,8 @@ class Execution:
     def render_progress(self, portrait: bool = False, max_events: int = 25000) -> HtmlDocument:
         """The workflow graph with each state coloured by how far this execution got (self-contained HTML)."""
         events = self.list_events(max_items=max_events)
-        widget = ExecutionGraphWidget(self.workflow.definition.to_dict(), events, self.execution_arn)
+        widget = ExecutionGraphWidget(self.workflow.definition.to_dict(), events, self.execution_arn,
+                                      home=getattr(self.client, "home", None))
         return widget.show(portrait=portrait)
 
     def get_input(self) -> Any:

@@ -181,14 +181,14 @@ def render_svg(definition: dict[str, Any], statuses: dict[str, str] | None = Non
 
 
 def render_html(definition: dict[str, Any], *, title: str = "workflow", statuses: dict[str, str] | None = None,
-                after: str = "") -> str:
+                before: str = "", after: str = "") -> str:
     """A complete, self-contained HTML page holding the SVG (works offline, in Jupyter and in a browser);
-    ``after`` is HTML placed below the graph."""
+    ``before`` and ``after`` are HTML placed above and below the graph."""
     return (
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title></head>"
         f"<body style=\"margin:16px;font-family:Helvetica,Arial,sans-serif\"><h3>{html.escape(title)}</h3>"
-        f"{render_svg(definition, statuses)}{after}</body></html>\n"
+        f"{before}{render_svg(definition, statuses)}{after}</body></html>\n"
     )
 
 

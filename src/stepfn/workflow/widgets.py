@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
-from stepfn.workflow._html import HtmlDocument, build_table
+from stepfn.workflow._html import HtmlDocument, build_table, failure_card_html
 
 
 def _loads(value: str | Mapping[str, Any]) -> dict[str, Any]:
@@ -37,10 +38,19 @@ class ExecutionGraphWidget:
     """A state machine's graph with each state coloured by an execution's history."""
 
     def __init__(self, json_definition: str | Mapping[str, Any], json_events: str | Iterable[Mapping[str, Any]],
-                 execution_arn: str) -> None:
+                 execution_arn: str, *, home: Path | str | None = None) -> None:
         self.definition = _loads(json_definition)
         self.events = [dict(e) for e in (json.loads(json_events) if isinstance(json_events, str) else json_events)]
         self.execution_arn = execution_arn
+        self.home = home
+        """Where the local jobs' records and logs are (for the failure card); ``$STEPFN_HOME`` by default."""
+
+    def failure_card(self) -> str:
+        """The failure card's HTML above the graph of an execution that did not succeed, else nothing."""
+        from stepfn.workflow.failure_card import build_failure_card, ended_badly
+
+        status = ended_badly(self.events)
+        return "" if status is None else failure_card_html(build_failure_card(status, self.events, self.home))
 
     def statuses(self) -> dict[str, str]:
         from stepfn.workflow.progress import state_progress
@@ -61,7 +71,7 @@ class ExecutionGraphWidget:
         del portrait
         title = self.execution_arn.rsplit(":", 1)[-1]
         return HtmlDocument(render_html(self.definition, title=title, statuses=self.statuses(),
-                                        after=self.states_table()))
+                                        before=self.failure_card(), after=self.states_table()))
 
 
 class EventsTableWidget:

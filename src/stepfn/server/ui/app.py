@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from stepfn.local.sagemaker.records import RecordStore
+from stepfn.workflow.failure_card import build_failure_card, ended_badly
 from stepfn.workflow.graph import render_svg
 from stepfn.workflow.progress import (
     StateRun,
@@ -106,6 +107,7 @@ class ConsoleApi:
         progress = state_progress(events)
         error, cause = execution_failure(events)
         now = datetime.now(UTC)
+        ended = ended_badly(events)
         return _reply({
             "execution": described,
             "definition": definition,
@@ -119,6 +121,7 @@ class ConsoleApi:
             ],
             "error": error,
             "cause": cause,
+            "failure": None if ended is None else build_failure_card(ended, events, self.home).to_dict(),
             "events": events,
         })
 

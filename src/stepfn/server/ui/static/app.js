@@ -129,6 +129,22 @@ function stateDetail(state, execution) {
 }
 
 let selectedRun = null;
+
+// What failed, first: the exception line, where (state, iteration, job, the user's file:line), the log's last
+// lines; the whole cause (a DescribeTrainingJob record) one click away, wrapped so it never widens the page.
+function failureCard(card) {
+  const where = esc(card.state || "") + (card.iteration ? ` in ${esc(card.iteration)}` : "");
+  const job = card.job ? `<a href="#/job/${esc(card.jobKind)}/${encodeURIComponent(card.job)}">${esc(card.jobKind)} ${esc(card.job)}</a>` : "";
+  const source = card.source ? `<span id="failure-source" title="ran as ${esc(card.source.ran)}:${card.source.line}">${esc(card.source.location)}</span>` : "";
+  return `<div class="panel failure" id="failure-card">
+    <div class="error" id="failure-reason">${esc(card.status)}: ${esc(card.reason || card.error || "")}</div>
+    <dl>${where ? `<dt>State</dt><dd id="failure-state">${where}</dd>` : ""}
+      ${card.error ? `<dt>Error</dt><dd>${esc(card.error)}</dd>` : ""}
+      ${job ? `<dt>Job</dt><dd>${job}</dd>` : ""}${source ? `<dt>Source</dt><dd>${source}</dd>` : ""}</dl>
+    ${card.logTail.length ? `<h3>Last ${card.logTail.length} lines of the log</h3><pre class="log cause" id="failure-log">${esc(card.logTail.join("\n"))}</pre>` : ""}
+    ${card.cause ? `<details><summary>Whole cause</summary><pre class="cause record" id="failure-cause">${esc(pretty(card.cause))}</pre></details>` : ""}
+  </div>`;
+}
 let selectedState = null;
 
 async function executionPage(arn) {
@@ -143,7 +159,7 @@ async function executionPage(arn) {
       ${ex.redriveStatus === "REDRIVABLE" ? '<button id="redrive-button">Redrive</button>' : ""}
       <span id="action-result"></span>
     </div>
-    ${data.error && ex.status !== "RUNNING" ? `<div class="panel"><span class="error">${esc(data.error)}</span><pre>${esc(data.cause)}</pre></div>` : ""}
+    ${data.failure ? failureCard(data.failure) : ""}
     <div class="cols">
       <div class="panel graph" id="graph">${data.graph}</div>
       <div class="panel" id="state-detail">${stateDetail(byName[selectedState], ex)}</div>
