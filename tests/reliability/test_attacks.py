@@ -545,6 +545,43 @@ def test_the_aws_cli_works_with_the_printed_exports(shared_serve: Served) -> Non
     assert refused.returncode != 0 and "UnrecognizedClientException" in refused.stderr
 
 
+def test_the_aws_cli_runs_sync_executions_and_test_state_with_the_printed_exports(shared_serve: Served) -> None:
+    """StartSyncExecution and TestState need botocore's host-prefix injection off (else the CLI calls
+    sync-127.0.0.1 / test-127.0.0.1): the printed exports include the setting that turns it off."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    for line in shared_serve.lines:
+        if line.strip().startswith("export "):
+            env.update(dict(item.split("=", 1) for item in line.split()[1:]))
+    assert env.get("AWS_DISABLE_HOST_PREFIX_INJECTION") == "true"
+    name = _unique("express")
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"doubled.$":
+                                                                                             "States.MathAdd($.n, $.n)"},
+                                                              "End": True}}})
+    assert AWS_CLI is not None
+    created = subprocess.run([AWS_CLI, "stepfunctions", "create-state-machine", "--name", name, "--type", "EXPRESS",
+                              "--definition", definition, "--role-arn", ROLE], env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert created.returncode == 0, created.stderr
+    arn = json.loads(created.stdout)["stateMachineArn"]
+    synced = subprocess.run([AWS_CLI, "stepfunctions", "start-sync-execution", "--state-machine-arn", arn,
+                             "--input", json.dumps({"n": 21})], env=env, capture_output=True, text=True, timeout=120)
+    assert synced.returncode == 0, synced.stderr
+    answer = json.loads(synced.stdout)
+    assert answer["status"] == "SUCCEEDED" and json.loads(answer["output"]) == {"doubled": 42}
+    tested = subprocess.run([AWS_CLI, "stepfunctions", "test-state", "--definition",
+                             json.dumps({"Type": "Pass", "Parameters": {"x.$": "$.n"}, "End": True}),
+                             "--role-arn", ROLE, "--input", json.dumps({"n": 7})],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert tested.returncode == 0, tested.stderr
+    assert json.loads(json.loads(tested.stdout)["output"]) == {"x": 7}
+    # Without the setting the CLI goes to sync-127.0.0.1, which is not this server: the reason it is printed.
+    unset = {key: value for key, value in env.items() if key != "AWS_DISABLE_HOST_PREFIX_INJECTION"}
+    failed = subprocess.run([AWS_CLI, "stepfunctions", "start-sync-execution", "--state-machine-arn", arn,
+                             "--cli-connect-timeout", "5", "--cli-read-timeout", "5"],
+                            env=unset, capture_output=True, text=True, timeout=120)
+    assert failed.returncode != 0 and "sync-127.0.0.1" in failed.stderr
+
+
 @pytest.mark.browser
 def test_the_console_opens_in_a_browser_from_the_printed_url(start_server: Callable[..., Served], page: Any) -> None:
     served = start_server("ui")

@@ -200,6 +200,9 @@ def startup_lines(url: str, token: str | None, *, ui: bool, home: Path) -> list[
         f"  export AWS_ENDPOINT_URL={url}",
         f"  export AWS_ACCESS_KEY_ID={token or 'stepfn'}",
         "  export AWS_SECRET_ACCESS_KEY=stepfn AWS_DEFAULT_REGION=us-east-1",
+        # Else botocore sends StartSyncExecution and TestState to sync-<host> / test-<host>, which a local
+        # server is not: this setting (or disable_host_prefix_injection in ~/.aws/config) turns that off.
+        "  export AWS_DISABLE_HOST_PREFIX_INJECTION=true",
     ]
     if token:
         lines.append(f"token: {home.resolve() / TOKEN_FILE} (stepfn's own clients read it there)")
