@@ -1,0 +1,72 @@
+"""Benchmark: the demo's train + batch-transform pipeline run twice with the step cache; the second run reuses.
+
+    .venv/bin/python bench/cache.py [--in-process]
+
+In a fresh ``$STEPFN_HOME``, examples/cache_demo.py's pipeline (the demo's scikit-learn script in script mode,
+its model, a batch transform, both jobs with ``CacheConfig(enable_caching=True)``) runs once (misses: trains,
+transforms, stores both results) and again with the same code and data (hits: no job process runs). Executions
+run in the home's control plane, as a user's do, started by a trivial execution before the timing. Target: the
+cached run takes <= 10 % of the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--in-process", action="store_true", help="run executions in this process")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="stepfn-bench-cache-"))
+    os.environ["STEPFN_HOME"] = str(home)
+    if args.in_process:
+        os.environ["STEPFN_IN_PROCESS"] = "1"
+    sys.path.insert(0, str(ROOT / "examples"))
+    from cache_demo import prepare, run_once
+
+    from stepfn.local.cache import StepCache
+    from stepfn.local.objectstore import ObjectStore
+    from stepfn.local.sagemaker.records import RecordStore
+    from stepfn.steps import Pass
+    from stepfn.workflow import Workflow
+
+    try:
+        warm = Workflow("bench-warm-up", Pass("Nothing"), role="arn:aws:iam::000000000000:role/bench")
+        warm.create_or_update()
+        warm.execute(name="warm-up").get_output(wait=True)  # the control plane is up before the timing
+        workflow = prepare(ObjectStore())
+        started = time.perf_counter()
+        run_once(workflow, "first")
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        run_once(workflow, "cached")
+        cached = time.perf_counter() - started
+        entries = StepCache(home).entries()
+        records = RecordStore(home)
+        for kind, name in (("training-job", "cache-train-cached"), ("transform-job", "cache-transform-cached")):
+            if "Cache hit" not in records.log_file(kind, name).read_text():  # the timing is of hits, or nothing
+                raise SystemExit(f"{kind} {name} was not a cache hit: {records.log_file(kind, name)}")
+    finally:
+        if not args.in_process:
+            subprocess.run([sys.executable, "-m", "stepfn", "down", "--force"], env=os.environ, check=False,
+                           capture_output=True, timeout=60)
+    mode = "in-process" if args.in_process else "control plane"
+    print(f"step cache, train + batch transform ({mode}, {len(entries)} cache entries)")
+    print(f"  first run (trains, transforms, stores): {first:7.2f} s")
+    print(f"  cached run (no job process):             {cached:7.2f} s")
+    ratio = cached / first
+    print(f"  cached / first: {ratio:.1%} (target <= 10%: {'met' if ratio <= 0.10 else 'missed'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
