@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 CONSOLE = "https://console.aws.amazon.com/states/home"
+LOCAL_CONSOLE = "http://127.0.0.1:8083/ui/"
+"""Where ``stepfn ui`` serves the console by default; ``$STEPFN_CONSOLE_URL`` names another. No token is put
+in the link (a saved notebook would leak it): the browser keeps the one from the URL ``stepfn ui`` printed."""
 
 
 class HtmlDocument(str):
@@ -38,6 +43,32 @@ def workflow_url(state_machine_arn: str) -> str:
 
 def execution_url(execution_arn: str) -> str:
     return f"{CONSOLE}?region={_region(execution_arn)}#/executions/details/{execution_arn}"
+
+
+def is_local(client: Any) -> bool:
+    """A client of the local engine: in process (it has a home) or ``stepfn serve`` on this machine."""
+    if getattr(client, "home", None) is not None:
+        return True
+    endpoint = str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "")
+    return urllib.parse.urlsplit(endpoint).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def _local_console() -> str:
+    base = os.environ.get("STEPFN_CONSOLE_URL") or LOCAL_CONSOLE
+    return base if base.endswith("/") else base + "/"
+
+
+def execution_link(client: Any, execution_arn: str) -> str:
+    """A link to the execution in the console that can show it: the local one for local runs."""
+    if is_local(client):
+        return link(f"{_local_console()}#/execution/{urllib.parse.quote(execution_arn, safe=':')}", execution_arn)
+    return link(execution_url(execution_arn), execution_arn)
+
+
+def workflow_link(client: Any, state_machine_arn: str) -> str:
+    if is_local(client):
+        return link(f"{_local_console()}#/workflows", state_machine_arn)
+    return link(workflow_url(state_machine_arn), state_machine_arn)
 
 
 def _cell(value: Any) -> str:
@@ -94,4 +125,5 @@ def display(document: HtmlDocument) -> Any:
     return HTML(str(document))  # type: ignore[no-untyped-call]
 
 
-__all__ = ["HtmlDocument", "build_table", "display", "execution_url", "failure_card_html", "link", "workflow_url"]
+__all__ = ["HtmlDocument", "build_table", "display", "execution_link", "execution_url", "failure_card_html", "is_local",
+           "link", "workflow_link", "workflow_url"]

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from stepfn.workflow._html import HtmlDocument, display, execution_url, link
+from stepfn.workflow._html import HtmlDocument, display, execution_link
 from stepfn.workflow.widgets import EventsTableWidget, ExecutionGraphWidget, ExecutionsTableWidget
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ class Execution:
                 f"status={self.status!r}, start_date={self.start_date!r})")
 
     def _repr_html_(self) -> str:
-        return f"Execution: {link(execution_url(self.execution_arn), self.execution_arn)}"
+        return f"Execution: {execution_link(self.client, self.execution_arn)}"
 
 
 _FAILED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")

@@ -9,6 +9,7 @@ are drawn with their inner states in a frame, recursively.
 from __future__ import annotations
 
 import html
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,7 +129,7 @@ def layout(machine: dict[str, Any]) -> Layout:
     return Layout(boxes=boxes, edges=edges, width=width + 2 * PAD, height=max(y - GAP_Y + PAD, NODE_H + 2 * PAD))
 
 
-def _draw(lay: Layout, dx: float, dy: float, statuses: dict[str, str], parts: list[str]) -> None:
+def _draw(lay: Layout, dx: float, dy: float, statuses: dict[str, str], parts: list[str], marker: str) -> None:
     for source, target, label in lay.edges:
         a, b = lay.boxes[source], lay.boxes[target]
         x1, y1 = dx + a.x + a.w / 2, dy + a.y + a.h
@@ -139,7 +140,7 @@ def _draw(lay: Layout, dx: float, dy: float, statuses: dict[str, str], parts: li
         else:
             path = f"M{x1},{y1} C{x1},{(y1 + y2) / 2} {x2},{(y1 + y2) / 2} {x2},{y2}"
         dash = ' stroke-dasharray="5,4"' if label == "catch" else ""
-        parts.append(f'<path d="{path}" fill="none" stroke="#8a949c" stroke-width="1.4"{dash} marker-end="url(#arrow)"/>')
+        parts.append(f'<path d="{path}" fill="none" stroke="#8a949c" stroke-width="1.4"{dash} marker-end="url(#{marker})"/>')
         if label:
             parts.append(f'<text x="{(x1 + x2) / 2 + 4}" y="{(y1 + y2) / 2}" font-size="10" fill="#5b6770">'
                          f"{html.escape(label)}</text>")
@@ -162,20 +163,23 @@ def _draw(lay: Layout, dx: float, dy: float, statuses: dict[str, str], parts: li
         for inner in box.inner:
             parts.append(f'<rect x="{inner_x}" y="{y + NODE_H}" width="{inner.width}" height="{inner.height}" '
                          'rx="6" fill="none" stroke="#c5ccd1" stroke-dasharray="3,3"/>')
-            _draw(inner, inner_x, y + NODE_H, statuses, parts)
+            _draw(inner, inner_x, y + NODE_H, statuses, parts, marker)
             inner_x += inner.width + PAD
 
 
 def render_svg(definition: dict[str, Any], statuses: dict[str, str] | None = None) -> str:
     """The graph as an ``<svg>`` element; ``statuses`` maps state names to RUNNING/SUCCEEDED/FAILED."""
     lay = layout(definition)
+    # Ids are global to a page: a notebook, or the console, shows several graphs in one document, and a
+    # shared id="arrow" made every graph's arrowheads depend on the first (hiding it removed them all).
+    marker = f"stepfn-arrow-{uuid.uuid4().hex[:12]}"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="stepfn-graph" width="{lay.width}" height="{lay.height}" '
         f'viewBox="0 0 {lay.width} {lay.height}" font-family="Helvetica, Arial, sans-serif">',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+        f'<defs><marker id="{marker}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8a949c"/></marker></defs>',
     ]
-    _draw(lay, 0, 0, statuses or {}, parts)
+    _draw(lay, 0, 0, statuses or {}, parts, marker)
     parts.append("</svg>")
     return "\n".join(parts)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 RUNNING = "RUNNING"
@@ -24,6 +24,18 @@ _STATE_FAILURE_SUFFIXES = ("Failed", "TimedOut", "Aborted")
 _ITERATION_END = {"MapIterationSucceeded": SUCCEEDED, "MapIterationFailed": FAILED, "MapIterationAborted": ABORTED}
 # The state a summary shows when a state ran several times (a loop, Map iterations): the run a person needs.
 _PRIORITY = {RUNNING: 4, FAILED: 3, ABORTED: 2, CAUGHT: 1, SUCCEEDED: 0}
+
+
+def _when(value: Any) -> datetime | None:
+    """An event's timestamp: a datetime from boto3 and the local clients, ISO text or epoch seconds from JSON."""
+    if isinstance(value, datetime) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -270,7 +282,7 @@ def state_progress(events: list[dict[str, Any]]) -> dict[str, StateProgress]:
     for event in events:
         kind: str = event.get("type", "")
         details = _details(event)
-        timestamp = event.get("timestamp")
+        timestamp = _when(event.get("timestamp"))
         previous = event.get("previousEventId", -1)
         run, iteration = run_of.get(previous), iteration_of.get(previous)
         if kind.endswith("StateEntered"):

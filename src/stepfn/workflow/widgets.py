@@ -7,6 +7,7 @@ and in a saved HTML file. ``show()`` returns an :class:`~stepfn.workflow._html.H
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -17,6 +18,20 @@ from stepfn.workflow._html import HtmlDocument, build_table, failure_card_html
 
 def _loads(value: str | Mapping[str, Any]) -> dict[str, Any]:
     return dict(json.loads(value)) if isinstance(value, str) else dict(value)
+
+
+def _documents(details: Any) -> Any:
+    """Event details with their JSON strings (input, output, parameters, a JSON cause) decoded, so the table
+    shows objects, not JSON encoded inside JSON."""
+    if not isinstance(details, Mapping):
+        return details
+    decoded: dict[str, Any] = {}
+    for key, value in details.items():
+        if isinstance(value, str) and value[:1] in ("{", "["):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        decoded[key] = value
+    return decoded
 
 
 class WorkflowGraphWidget:
@@ -84,7 +99,7 @@ class EventsTableWidget:
         rows = []
         for event in self.events:
             details = next((v for k, v in event.items() if k.endswith("EventDetails")), None)
-            rows.append((event.get("id"), event.get("type"), event.get("timestamp"), details))
+            rows.append((event.get("id"), event.get("type"), event.get("timestamp"), _documents(details)))
         return build_table("Execution events", ("ID", "Type", "Timestamp", "Details"), rows, css_class="events")
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from stepfn.exceptions import MissingRequiredParameter, WorkflowNotFound
-from stepfn.workflow._html import HtmlDocument, display, link, workflow_url
+from stepfn.workflow._html import HtmlDocument, display, workflow_link
 from stepfn.workflow.execution import Execution, ExecutionsList, ExecutionStatus, as_status
 from stepfn.workflow.widgets import WorkflowGraphWidget, WorkflowsTableWidget
 
@@ -385,7 +385,7 @@ class Workflow:
 
     def _repr_html_(self) -> str:
         if self.state_machine_arn:
-            return f"Workflow: {link(workflow_url(self.state_machine_arn), self.state_machine_arn)}"
+            return f"Workflow: {workflow_link(self.client, self.state_machine_arn)}"
         return "Workflow: Does Not Exist."
 
 

@@ -1,0 +1,84 @@
+"""Notebook views: executed headless with nbclient, rendered in Chromium; outputs that share a page keep
+their own ids, local runs link the local console, events are objects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from views_support import SHOTS
+
+NOTEBOOK_CELLS = [
+    "from stepfn.steps import Chain, Pass\nfrom stepfn.workflow import Workflow\n"
+    "workflow = Workflow('nb-flow', Chain([Pass('First'), Pass('Second', result={'done': True})]),\n"
+    "                    role='arn:aws:iam::123456789012:role/R')\n"
+    "workflow.create_or_update()\n"
+    "execution = workflow.execute(name='nb-run')\n"
+    "execution.get_output(wait=True)",
+    "execution.render_progress()",
+    "workflow.render_graph()",
+    "execution",
+    "execution.list_events(html=True)",
+]
+
+# For every graph: do all its arrowheads point at a marker inside the same graph?
+OWN_MARKERS = """() => [...document.querySelectorAll('svg.stepfn-graph')].map((svg) => {
+  const own = new Set([...svg.querySelectorAll('marker')].map((m) => m.id));
+  const used = [...svg.querySelectorAll('path[marker-end]')].map((p) => p.getAttribute('marker-end').slice(5, -1));
+  return {own: [...own], used: used.length, resolved: used.every((id) => own.has(id))};
+})"""
+
+
+def _outputs_html(notebook: Any) -> list[str]:
+    return [output["data"]["text/html"] for cell in notebook.cells for output in cell.get("outputs", [])
+            if "text/html" in output.get("data", {})]
+
+
+def test_a_notebook_run_headless_renders_graphs_that_keep_their_own_arrowheads(
+        stepfn_home: Path, tmp_path: Path, page: Any) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in NOTEBOOK_CELLS])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = _outputs_html(notebook)
+    assert len(outputs) == 4
+    progress, graph, execution_link, events = outputs
+    assert "First (Pass): SUCCEEDED" in progress and "SUCCEEDED" in progress
+    # A local run links the local console, never the AWS one.
+    assert "console.aws.amazon.com" not in execution_link and "127.0.0.1:8083/ui/#/execution/" in execution_link
+    # Events as objects: the input is a JSON object in the table, not a string of escaped JSON.
+    assert "&quot;input&quot;: {}" in events and "\\&quot;" not in events
+
+    # The outputs as a notebook page shows them, one after another in one document.
+    page_file = tmp_path / "notebook.html"
+    page_file.write_text("<!DOCTYPE html><html><body>" + "".join(
+        f'<div class="output" id="out{i}">{html}</div>' for i, html in enumerate(outputs)) + "</body></html>")
+    page.goto(page_file.as_uri())
+    graphs = page.evaluate(OWN_MARKERS)
+    assert len(graphs) == 2 and all(g["used"] and g["resolved"] for g in graphs)
+    assert graphs[0]["own"] != graphs[1]["own"]
+    # Hiding the first output (collapsing it in Jupyter) leaves the second graph's arrowheads in place.
+    page.evaluate("document.getElementById('out0').remove()")
+    assert page.evaluate(OWN_MARKERS)[0]["resolved"]
+    page.screenshot(path=str(SHOTS / "views-notebook.png"), full_page=True)
+
+
+def test_two_graphs_of_one_definition_have_distinct_marker_ids() -> None:
+    from stepfn.workflow.graph import render_svg
+
+    definition = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Succeed"}}}
+    first, second = render_svg(definition), render_svg(definition)
+    ids = [svg.split('<marker id="')[1].split('"')[0] for svg in (first, second)]
+    assert ids[0] != ids[1]
+    assert f"url(#{ids[0]})" in first and f"url(#{ids[1]})" in second and f"url(#{ids[0]})" not in second
+
+
+def test_events_table_decodes_documents() -> None:
+    from stepfn.workflow.widgets import EventsTableWidget
+
+    html = EventsTableWidget([{"id": 1, "type": "TaskStateEntered", "timestamp": None, "stateEnteredEventDetails":
+                               {"name": "T", "input": json.dumps({"a": [1, 2]}), "note": "{not json"}}]).show()
+    assert "&quot;a&quot;: [" in html and "{not json" in html
