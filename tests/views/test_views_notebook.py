@@ -45,7 +45,7 @@ def test_a_notebook_run_headless_renders_graphs_that_keep_their_own_arrowheads(
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = _outputs_html(notebook)
     assert len(outputs) == 4
-    progress, graph, execution_link, events = outputs
+    progress, _graph, execution_link, events = outputs
     assert "First (Pass): SUCCEEDED" in progress and "SUCCEEDED" in progress
     # A local run links the local console, never the AWS one.
     assert "console.aws.amazon.com" not in execution_link and "127.0.0.1:8083/ui/#/execution/" in execution_link
