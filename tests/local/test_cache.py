@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "examples"))
 
 from cache_demo import TRANSFORM_OUTPUT, prepare, run_once  # noqa: E402
+from test_models import check_shape  # noqa: E402
 
 from stepfn.local.cache import StepCache  # noqa: E402
 from stepfn.local.objectstore import ObjectStore  # noqa: E402
@@ -51,6 +52,8 @@ def test_second_run_reuses_training_and_transform(stepfn_home: Path) -> None:
     assert training["ModelArtifacts"]["S3ModelArtifacts"].endswith("/cache-train-2/output/model.tar.gz")
     assert store.get_bytes(training["ModelArtifacts"]["S3ModelArtifacts"]) == first_model
     assert "Cache hit" in training["SecondaryStatusTransitions"][-1]["StatusMessage"]
+    check_shape("DescribeTrainingJob", training)  # what boto3's DescribeTrainingJob would return, valid
+    check_shape("DescribeTransformJob", output)
     assert training["FinalMetricDataList"][0]["MetricName"] == "validation:accuracy"
     assert output["TransformJobName"] == "cache-transform-2" and output["TransformJobStatus"] == "Completed"
     assert len(StepCache(stepfn_home).entries()) == 2

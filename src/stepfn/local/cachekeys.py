@@ -2,9 +2,10 @@
 
 A key is the SHA-256 of one canonical JSON document holding what determines a job's result:
 
-* the request without its job name (every occurrence of the name in the request's strings is replaced, so
-  ``sagemaker_job_name`` or a URI that embeds it does not matter), its tags and its output locations (those say
-  where the result goes, not what it is; a hit copies the outputs there);
+* the request without its job name (every occurrence of the name in the request's strings is replaced, so a
+  URI that embeds it does not matter), the SDK's ``sagemaker_job_name`` hyperparameter and timestamps in
+  names, its tags and its output locations (those say where the result goes, not what it is; a hit copies
+  the outputs there);
 * instead of each input URI, the digest of the objects under it: training and tuning channels, processing
   inputs, the transform input, and the model a transform job runs (image, environment and model data);
 * the code as unpacked source (``sagemaker_submit_directory``, a ``.tar.gz`` processing input, ``model.tar.gz``):
@@ -27,6 +28,7 @@ import hashlib
 import inspect
 import json
 import os
+import re
 import sqlite3
 import tarfile
 import threading
@@ -50,6 +52,9 @@ CACHEABLE = {
 }
 _TARBALL = (".tar.gz", ".tgz")
 _JOB_NAME = "<job-name>"
+_STAMP = "<timestamp>"
+# sagemaker.utils.sagemaker_timestamp(): %Y-%m-%d-%H-%M-%S-<milliseconds>, as in base job names.
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}(?:-\d{3})?")
 _OUTPUT = "<output>"
 
 
@@ -212,6 +217,9 @@ class KeyBuilder:
                     submit = json.loads(submit)  # the SDK JSON-encodes hyperparameter values
                 if isinstance(submit, str) and submit:
                     hyperparameters["sagemaker_submit_directory"] = self.uri_digest(submit)  # type: ignore[index]
+            if isinstance(hyperparameters, dict):
+                # The SDK's own name for the job (a base name and the time it was built): not an input.
+                hyperparameters.pop("sagemaker_job_name", None)
         if isinstance(request.get("OutputDataConfig"), dict):
             request["OutputDataConfig"] = {**request["OutputDataConfig"], "S3OutputPath": _OUTPUT}
 
@@ -281,13 +289,19 @@ class KeyBuilder:
 
 
 def _without(value: Any, name: str) -> Any:
-    """``value`` with every occurrence of the job name in its strings replaced by a placeholder."""
+    """``value`` with every occurrence of the job name, and every timestamp the SageMaker SDK puts in names
+    (``sagemaker-scikit-learn-2024-05-01-12-30-59-123``), in its strings replaced by placeholders."""
+    return _replaced(value, re.compile(rf"(?<![A-Za-z0-9]){re.escape(name)}(?![A-Za-z0-9])"))
+
+
+def _replaced(value: Any, name: re.Pattern[str]) -> Any:
+    # The name only where it stands alone: job "a" must not rewrite the a's of "data" (nor job-1 those of job-12).
     if isinstance(value, str):
-        return value.replace(name, _JOB_NAME)
+        return _TIMESTAMP.sub(_STAMP, name.sub(_JOB_NAME, value))
     if isinstance(value, list):
-        return [_without(item, name) for item in value]
+        return [_replaced(item, name) for item in value]
     if isinstance(value, dict):
-        return {key: _without(item, name) for key, item in value.items()}
+        return {key: _replaced(item, name) for key, item in value.items()}
     return value
 
 

@@ -1,0 +1,155 @@
+"""The step cache per job kind and its rules: processing outputs moved to the new job's locations, failures never
+kept, expiry, digests not re-read, settings outside the ASL, AWS ignoring it once."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_models import Control, check_shape
+from test_processing import SCRIPT, _request
+
+from stepfn.engine.protocol import TaskRequest
+from stepfn.errors import StatesError
+from stepfn.local import default_handlers
+from stepfn.local.cache import StepCache, write_machine_settings, write_run_settings
+from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker.records import RecordStore
+
+MACHINE = "pipeline"
+
+
+def _run(home: Path, execution: str, params: dict[str, Any], *, state: str = "Process") -> Any:
+    request = TaskRequest(
+        resource="arn:aws:states:::sagemaker:createProcessingJob.sync", service="sagemaker",
+        action="createProcessingJob", pattern="sync", parameters=params, state_name=state,
+        execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:{MACHINE}:{execution}")
+    return default_handlers(home)["sagemaker:createProcessingJob"](request, Control())
+
+
+def _ran(home: Path, name: str) -> bool:
+    return "Cache hit" not in RecordStore(home).log_file("processing-job", name).read_text()
+
+
+@pytest.fixture
+def store(stepfn_home: Path) -> ObjectStore:
+    store = ObjectStore(stepfn_home / "s3")
+    store.put_bytes("s3://bucket/raw/a.csv", b"1,2\n3,4\n")
+    store.put_bytes("s3://bucket/code/preprocess.py", SCRIPT.encode())
+    return store
+
+
+def _outputs(params: dict[str, Any], prefix: str) -> dict[str, Any]:
+    for output in params["ProcessingOutputConfig"]["Outputs"]:
+        output["S3Output"]["S3Uri"] = f"{prefix}/{output['OutputName']}/"
+    return params
+
+
+def test_processing_hit_writes_the_outputs_where_the_new_job_asked(stepfn_home: Path, store: ObjectStore) -> None:
+    write_run_settings(stepfn_home, MACHINE, "run-1", cache=True)
+    write_run_settings(stepfn_home, MACHINE, "run-2", cache=True)
+    _run(stepfn_home, "run-1", _outputs(_request("prep-1"), "s3://bucket/first"))
+    assert _ran(stepfn_home, "prep-1")
+    record = _run(stepfn_home, "run-2", _outputs(_request("prep-2"), "s3://bucket/second"))
+    assert not _ran(stepfn_home, "prep-2")
+    assert record["ProcessingJobName"] == "prep-2" and record["ProcessingJobStatus"] == "Completed"
+    assert record["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"].startswith("s3://bucket/second/")
+    check_shape("DescribeProcessingJob", record)
+    for name in ("train/train.csv", "test/test.csv"):
+        assert store.get_bytes(f"s3://bucket/second/{name}") == store.get_bytes(f"s3://bucket/first/{name}")
+    # A different environment variable given to the job is another key: it runs.
+    write_run_settings(stepfn_home, MACHINE, "run-3", cache=True)
+    _run(stepfn_home, "run-3", _request("prep-3", Environment={"MODE": "other"}))
+    assert _ran(stepfn_home, "prep-3")
+
+
+def test_failed_jobs_are_never_kept(stepfn_home: Path, store: ObjectStore) -> None:
+    store.put_bytes("s3://bucket/code/preprocess.py", b"import sys\nsys.exit(3)\n")
+    for run in ("run-1", "run-2"):
+        write_run_settings(stepfn_home, MACHINE, run, cache=True)
+        with pytest.raises(StatesError):
+            _run(stepfn_home, run, _request(f"fail-{run}"))
+        assert RecordStore(stepfn_home).get("processing-job", f"fail-{run}")["ProcessingJobStatus"] == "Failed"
+    assert StepCache(stepfn_home).entries() == []
+    assert not (stepfn_home / "cache" / "entries").exists()  # not even a temporary folder was started
+
+
+def test_step_settings_expiry_and_opt_out(stepfn_home: Path, store: ObjectStore) -> None:
+    write_machine_settings(stepfn_home, MACHINE, {"Process": {"enable_caching": True, "expire_after": "PT1H"},
+                                                  "Other": {"enable_caching": False, "expire_after": None}})
+    _run(stepfn_home, "run-1", _request("exp-1"))
+    _run(stepfn_home, "run-2", _request("exp-2"))
+    assert not _ran(stepfn_home, "exp-2")
+    (entry,) = StepCache(stepfn_home).entries()
+    document = json.loads((entry.path / "entry.json").read_text())
+    document["created"] -= 7200  # two hours old: past PT1H
+    (entry.path / "entry.json").write_text(json.dumps(document))
+    _run(stepfn_home, "run-3", _request("exp-3"))
+    assert _ran(stepfn_home, "exp-3")
+    assert len(StepCache(stepfn_home).entries()) == 1  # the fresh result replaced the expired entry
+    # A step's own enable_caching=False wins over the run's flag.
+    write_run_settings(stepfn_home, MACHINE, "run-4", cache=True)
+    _run(stepfn_home, "run-4", _request("exp-4"), state="Other")
+    assert _ran(stepfn_home, "exp-4")
+
+
+def test_unchanged_objects_are_not_read_again(stepfn_home: Path, store: ObjectStore,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import stepfn.local.cachekeys as cachekeys
+
+    reads: list[str] = []
+    real = cachekeys._bytes_digest
+    monkeypatch.setattr(cachekeys, "_bytes_digest", lambda path: reads.append(path.name) or real(path))
+    cache = StepCache(stepfn_home)
+    first, _ = cache.keys.key("createProcessingJob", _request("a"))
+    assert sorted(reads) == ["a.csv", "preprocess.py"]
+    second, _ = StepCache(stepfn_home).keys.key("createProcessingJob", _request("b"))
+    assert second == first and len(reads) == 2  # same key for another name; no file read again
+    store.put_bytes("s3://bucket/raw/a.csv", b"1,2\n3,5\n")  # one byte
+    third, _ = StepCache(stepfn_home).keys.key("createProcessingJob", _request("c"))
+    assert third != first and reads[2:] == ["a.csv"]
+
+
+def test_cache_config_stays_out_of_the_asl_and_aws_ignores_it_once() -> None:
+    from stepfn.sagemaker import SKLearn
+    from stepfn.steps import CacheConfig, Chain, LambdaStep, TrainingStep
+    from stepfn.workflow import Workflow, _caching
+
+    def build(**cache: Any) -> Any:
+        estimator = SKLearn(entry_point="train.py", source_dir="s3://b/code.tar.gz", framework_version="1.2-1",
+                            role="arn:aws:iam::1:role/r", instance_count=1, instance_type="ml.m5.large")
+        return Chain([TrainingStep("Train", estimator=estimator, job_name="j", data={"train": "s3://b/t/"}, **cache),
+                      LambdaStep("L", parameters={"FunctionName": "f"}, **cache)])
+
+    plain = Workflow("w", build(), role="r").definition.to_json(pretty=True)
+    cached = Workflow("w", build(cache_config=CacheConfig(enable_caching=True, expire_after="P30D")), role="r")
+    assert cached.definition.to_json(pretty=True) == plain
+    assert _caching.step_cache_settings(cached.definition) == {
+        "Train": {"enable_caching": True, "expire_after": "P30D"}, "L": {"enable_caching": True, "expire_after": "P30D"}}
+    with pytest.raises(ValueError, match="ISO 8601"):
+        CacheConfig(enable_caching=True, expire_after="30 days")
+    with pytest.raises(TypeError):
+        LambdaStep("L", parameters={}, cache_config={"enable_caching": True})
+
+    class AwsLike:
+        """A stand-in for a boto3 client (no local home): what Workflow.execute sends is all it records."""
+
+        def __init__(self) -> None:
+            self.started: list[dict[str, Any]] = []
+
+        def start_execution(self, **params: Any) -> dict[str, Any]:
+            self.started.append(params)
+            return {"executionArn": "arn:aws:states:us-east-1:1:execution:w:x", "startDate": None}
+
+    client = AwsLike()
+    workflow = Workflow("w", build(), role="r", client=client, state_machine_arn="arn:aws:states:us-east-1:1:stateMachine:w")
+    _caching._warned.clear()
+    with pytest.warns(_caching.CacheIgnoredWarning, match="local-only"):
+        workflow.execute(cache=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        workflow.execute(cache=True)  # once per process
+    assert client.started == [{"stateMachineArn": workflow.state_machine_arn}] * 2
