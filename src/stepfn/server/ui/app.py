@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -96,11 +98,16 @@ class ConsoleApi:
         return _reply(self.client.start_execution(**kwargs))
 
     def execution(self, request: Request) -> Response:
-        arn = request.path_params["arn"]
+        try:
+            return _reply(self._execution_view(request.path_params["arn"]))
+        except LookupError as missing:
+            return _error(404, str(missing))
+
+    def _execution_view(self, arn: str) -> dict[str, Any]:
         try:
             described = self.client.describe_execution(executionArn=arn)
         except Exception as missing:  # ClientError from either backend: report, do not crash the page
-            return _error(404, str(missing))
+            raise LookupError(str(missing)) from missing
         events = read_history(self.client, arn)
         machine = self.client.describe_state_machine(stateMachineArn=described["stateMachineArn"])
         definition = json.loads(machine["definition"])
@@ -108,7 +115,7 @@ class ConsoleApi:
         error, cause = execution_failure(events)
         now = datetime.now(UTC)
         ended = ended_badly(events)
-        return _reply({
+        return {
             "execution": described,
             "definition": definition,
             "graph": render_svg(definition, {name: p.status for name, p in progress.items()}),
@@ -123,7 +130,72 @@ class ConsoleApi:
             "cause": cause,
             "failure": None if ended is None else build_failure_card(ended, events, self.home).to_dict(),
             "events": events,
-        })
+        }
+
+    def _execution_mark(self, arn: str) -> tuple[str, int]:
+        """What changes when an execution moves on: its status and its latest event id (one cheap read)."""
+        status = self.client.describe_execution(executionArn=arn)["status"]
+        latest = self.client.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=1)["events"]
+        return str(status), int(latest[0]["id"]) if latest else 0
+
+    async def execution_stream(self, request: Request) -> Response:
+        """Server-sent events: the execution's whole view each time it changes (an event or its status), until
+        it ends. The page draws what it is sent; nothing polls."""
+        arn = request.path_params["arn"]
+
+        async def changes() -> AsyncIterator[str]:
+            seen: tuple[str, int] | None = None
+            async for _ in _ticks(request):
+                try:
+                    mark = await run_in_threadpool(self._execution_mark, arn)
+                except Exception as missing:  # either backend's ClientError: the stream ends
+                    yield _sse("gone", {"message": str(missing)})
+                    return
+                if mark == seen:
+                    continue
+                seen = mark
+                view = await run_in_threadpool(self._execution_view, arn)
+                yield _sse("execution", view)
+                if view["execution"]["status"] != "RUNNING":
+                    return
+
+        return _stream(changes())
+
+    async def job_stream(self, request: Request) -> Response:
+        """Server-sent events of a job's log from byte ``offset`` on, as whole lines in the order written,
+        then its status and metrics when it ends."""
+        kind, name = request.path_params["kind"], request.path_params["name"]
+        if kind not in JOB_KINDS or not re.fullmatch(r"[A-Za-z0-9-]{1,63}", name):
+            return _error(404, "no such job")
+        try:
+            offset = max(0, int(request.query_params.get("offset", 0)))
+        except ValueError:
+            return _error(400, "offset must be a number")
+        records = RecordStore(self.home)
+
+        def read_more(start: int) -> tuple[str, int, str | None]:
+            record = records.get(kind, name) or {}
+            status = next((record[key] for key in _STATUS_KEYS if key in record), None)
+            path = records.log_file(kind, name)
+            if not path.is_file():
+                return "", start, status
+            with path.open("rb") as handle:
+                handle.seek(start)
+                chunk = handle.read(1 << 20)
+            whole = chunk[: chunk.rfind(b"\n") + 1]  # never half a line (or half a UTF-8 character)
+            return whole.decode(errors="replace"), start + len(whole), status
+
+        async def lines() -> AsyncIterator[str]:
+            position = offset
+            async for _ in _ticks(request):
+                text, position, status = await run_in_threadpool(read_more, position)
+                if text:
+                    yield _sse("log", {"text": text, "offset": position})
+                elif status is not None and status not in ("InProgress", "Stopping"):
+                    yield _sse("end", {"status": status})
+                    return
+
+        return _stream(lines())
 
     async def act(self, request: Request) -> Response:
         try:
@@ -163,14 +235,42 @@ class ConsoleApi:
         records = RecordStore(self.home)
         record = records.get(kind, name)
         log_path = records.log_file(kind, name)
-        log = log_path.read_text(errors="replace") if log_path.is_file() else ""
+        raw = log_path.read_bytes() if log_path.is_file() else b""
+        log = raw.decode(errors="replace")
         if record is None and not log:
             return _error(404, f"no {kind} {name!r}")
         definitions = (record or {}).get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
-        return _reply({"record": record, "log": log[-200_000:], "metrics": metric_series(log, definitions)})
+        # logBytes: where the page's log stream goes on from (whole lines only, as the stream sends them).
+        whole = raw[: raw.rfind(b"\n") + 1]
+        return _reply({"record": record, "log": whole[-200_000:].decode(errors="replace"), "logBytes": len(whole),
+                       "metrics": metric_series(log, definitions)})
 
     def endpoints(self, request: Request) -> Response:
         return _reply(RecordStore(self.home).list("endpoint"))
+
+
+_STATUS_KEYS = ("TrainingJobStatus", "ProcessingJobStatus", "TransformJobStatus")
+STREAM_SECONDS = 600.0
+"""How long one event stream lasts; the browser's EventSource reconnects by itself (and a server can stop)."""
+_TICK = 0.25
+
+
+async def _ticks(request: Request) -> AsyncIterator[None]:
+    """A beat for a stream's checks, until the reader leaves or the stream has lasted ``STREAM_SECONDS``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STREAM_SECONDS
+    while loop.time() < deadline and not await request.is_disconnected():
+        yield None
+        await asyncio.sleep(_TICK)
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, default=_json_default)}\n\n"
+
+
+def _stream(events: AsyncIterator[str]) -> Response:
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 def _run_view(run: StateRun, now: datetime) -> dict[str, Any]:
@@ -228,6 +328,8 @@ def create_ui_app(client: Any = None, home: Path | str | None = None) -> Starlet
         Route("/api/executions", api.executions, methods=["GET"]),
         Route("/api/executions", api.start, methods=["POST"]),
         Route("/api/execution/{arn:path}", api.execution),
+        Route("/api/stream/execution/{arn:path}", api.execution_stream),
+        Route("/api/stream/job/{kind}/{name}", api.job_stream),
         Route("/api/actions/{action}", api.act, methods=["POST"]),
         Route("/api/jobs/{kind}/{name}", api.job),
         Route("/api/endpoints", api.endpoints),

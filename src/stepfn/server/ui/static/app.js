@@ -147,8 +147,37 @@ function failureCard(card) {
 }
 let selectedState = null;
 
+let stream = null;
+
+// Server-sent events: the server pushes what changed; the page never polls. One stream at a time.
+function follow(path, handlers) {
+  if (stream) stream.close();
+  stream = new EventSource("api/stream/" + path);
+  for (const [name, handle] of Object.entries(handlers)) {
+    stream.addEventListener(name, (message) => handle(JSON.parse(message.data)));
+  }
+  return stream;
+}
+
+function arnPath(arn) { return encodeURIComponent(arn).replace(/%3A/g, ":"); }
+
 async function executionPage(arn) {
-  const data = await api("execution/" + encodeURIComponent(arn).replace(/%3A/g, ":"));
+  const data = await api("execution/" + arnPath(arn));
+  renderExecution(data);
+  if (data.execution.status === "RUNNING") {
+    follow("execution/" + arnPath(arn), {
+      execution: (view) => {
+        const y = window.scrollY;
+        renderExecution(view);
+        window.scrollTo(0, y);  // a redraw must not move the reader
+        if (view.execution.status !== "RUNNING") stream.close();
+      },
+      gone: () => stream.close(),
+    });
+  }
+}
+
+function renderExecution(data) {
   const ex = data.execution;
   const byName = Object.fromEntries(data.states.map((s) => [s.name, s]));
   view.innerHTML = `
@@ -212,7 +241,6 @@ async function executionPage(arn) {
   view.querySelectorAll("#graph g.state, #states tr[data-state]").forEach((el) =>
     el.addEventListener("click", () => pick(el.dataset.state)));
   stamp();
-  if (ex.status === "RUNNING") schedule(route, 1000);
 }
 
 function chart(name, values) {
@@ -234,14 +262,41 @@ async function jobPage(kind, name) {
   const data = await api(`jobs/${kind}/${encodeURIComponent(name)}`);
   const record = data.record || {};
   const status = record.TrainingJobStatus || record.ProcessingJobStatus || record.TransformJobStatus || "";
-  view.innerHTML = `<h2>${esc(kind)} ${esc(name)} <span class="status ${esc(status.toUpperCase())}">${esc(status)}</span></h2>
-    ${record.FailureReason ? `<p class="error">${esc(record.FailureReason)}</p>` : ""}
-    <h3>Metrics</h3><div id="metrics">${Object.entries(data.metrics).map(([n, v]) => chart(n, v)).join("") ||
-      '<p class="muted">No metric definitions.</p>'}</div>
+  view.innerHTML = `<h2>${esc(kind)} ${esc(name)} <span class="status ${esc(status.toUpperCase())}" id="job-status">${esc(status)}</span></h2>
+    ${record.FailureReason ? `<p class="error cause">${esc(record.FailureReason)}</p>` : ""}
+    <h3>Metrics</h3><div id="metrics">${metricsHtml(data.metrics)}</div>
     <h3>Log</h3><pre class="log" id="job-log">${esc(data.log)}</pre>
-    <h3>Description</h3><pre>${esc(pretty(record))}</pre>`;
+    <details><summary>Description</summary><pre class="record">${esc(pretty(record))}</pre></details>`;
   stamp();
-  if (status === "InProgress" || status === "Stopping") schedule(route, 1500);
+  if (status !== "InProgress" && status !== "Stopping") return;
+  const log = document.getElementById("job-log");
+  let refreshed = 0;
+  follow(`job/${kind}/${encodeURIComponent(name)}?offset=${data.logBytes}`, {
+    log: (chunk) => {
+      // Follow the tail only while the reader is at the bottom; a reader scrolled up keeps their place.
+      const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+      log.appendChild(document.createTextNode(chunk.text));
+      if (atBottom) log.scrollTop = log.scrollHeight;
+      if (Date.now() - refreshed > 2000) { refreshed = Date.now(); refreshMetrics(kind, name); }
+      stamp();
+    },
+    end: (end) => {
+      stream.close();
+      const badge = document.getElementById("job-status");
+      badge.textContent = end.status;
+      badge.className = "status " + end.status.toUpperCase();
+      refreshMetrics(kind, name);
+    },
+  });
+}
+
+function metricsHtml(metrics) {
+  return Object.entries(metrics).map(([n, v]) => chart(n, v)).join("") || '<p class="muted">No metrics in the log.</p>';
+}
+
+async function refreshMetrics(kind, name) {
+  const data = await api(`jobs/${kind}/${encodeURIComponent(name)}`);
+  document.getElementById("metrics").innerHTML = metricsHtml(data.metrics);
 }
 
 async function endpointsPage() {
@@ -255,6 +310,7 @@ async function endpointsPage() {
 
 async function route() {
   clearTimeout(timer);
+  if (stream) { stream.close(); stream = null; }
   const parts = location.hash.replace(/^#\/?/, "").split("/");
   try {
     if (parts[0] === "execution") await executionPage(decodeURIComponent(parts.slice(1).join("/")));
