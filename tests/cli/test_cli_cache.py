@@ -58,6 +58,7 @@ def test_run_cache_reuses_jobs_and_lambdas_and_cache_commands_manage_entries(tmp
     run("job-1", "--cache")
     second = run("job-2", "--cache")
     assert "training for real" not in second and "SUCCEEDED" in second
+    assert "[job-2] stepfn: Cache hit: results of job-1" in second  # the job's log line, streamed as it happens
     assert calls.read_text().count("call") == 1  # the second run's Lambda came from the cache
     log = (stepfn_home / "sagemaker" / "logs" / "training-job" / "job-2.log").read_text()
     assert log.startswith("stepfn: Cache hit: results of job-1")
@@ -78,3 +79,28 @@ def test_run_cache_reuses_jobs_and_lambdas_and_cache_commands_manage_entries(tmp
     assert [entry.key for entry in StepCache(stepfn_home).entries()] == [entries[1].key]
     pruned = stepfn("cache", "prune", "--older-than", "0s", home=stepfn_home, cwd=tmp_path, calls=calls).stdout
     assert "removed 1 entries" in pruned and StepCache(stepfn_home).entries() == []
+
+
+def test_two_processes_missing_on_one_key_run_it_once(tmp_path: Path, stepfn_home: Path) -> None:
+    """Two `stepfn run --cache` at once (each runs its execution in its own process): the key's lock makes one
+    run the job and the other take its result over; one entry per key, no temporary folder left."""
+    from stepfn.local.cache import StepCache
+    from stepfn.local.objectstore import ObjectStore
+
+    (tmp_path / "train.py").write_text("import os, time\ntime.sleep(1)\nprint('training for real')\n"
+                                       "open(os.path.join(os.environ['SM_MODEL_DIR'], 'm.txt'), 'w').write('m')\n")
+    (tmp_path / "pipeline.py").write_text(PIPELINE)
+    (tmp_path / "counting.py").write_text(COUNTING)
+    calls = tmp_path / "calls.txt"
+    ObjectStore(stepfn_home / "s3").put_bytes("s3://bkt/train/data.csv", b"1\n2\n")
+    env = {**os.environ, "STEPFN_HOME": str(stepfn_home), "CALLS_FILE": str(calls), "STEPFN_IN_PROCESS": "1"}
+    runs = [subprocess.Popen([sys.executable, "-m", "stepfn", "run", "pipeline.py", "--cache", "--name", job,
+                              "--input", json.dumps({"JobName": job})], cwd=tmp_path, env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for job in ("left", "right")]
+    outputs = [run.communicate(timeout=180)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    logs = [(stepfn_home / "sagemaker" / "logs" / "training-job" / f"{job}.log").read_text() for job in ("left", "right")]
+    assert sorted("training for real" in log for log in logs) == [False, True]
+    assert calls.read_text().count("call") == 1
+    assert sorted(entry.kind or "lambda" for entry in StepCache(stepfn_home).entries()) == ["lambda", "training-job"]
+    assert not [path for path in StepCache(stepfn_home).entries_dir.iterdir() if path.name.startswith(".")]

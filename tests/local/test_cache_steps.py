@@ -4,6 +4,8 @@ kept, expiry, digests not re-read, settings outside the ASL, AWS ignoring it onc
 from __future__ import annotations
 
 import json
+import os
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 from test_models import Control, check_shape
 from test_processing import SCRIPT, _request
+from test_tuning import _request as _tuning_request
 
 from stepfn.engine.protocol import TaskRequest
 from stepfn.errors import StatesError
@@ -22,12 +25,13 @@ from stepfn.local.sagemaker.records import RecordStore
 MACHINE = "pipeline"
 
 
-def _run(home: Path, execution: str, params: dict[str, Any], *, state: str = "Process") -> Any:
+def _run(home: Path, execution: str, params: dict[str, Any], *, state: str = "Process",
+         action: str = "createProcessingJob") -> Any:
     request = TaskRequest(
-        resource="arn:aws:states:::sagemaker:createProcessingJob.sync", service="sagemaker",
-        action="createProcessingJob", pattern="sync", parameters=params, state_name=state,
+        resource=f"arn:aws:states:::sagemaker:{action}.sync", service="sagemaker",
+        action=action, pattern="sync", parameters=params, state_name=state,
         execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:{MACHINE}:{execution}")
-    return default_handlers(home)["sagemaker:createProcessingJob"](request, Control())
+    return default_handlers(home)[f"sagemaker:{action}"](request, Control())
 
 
 def _ran(home: Path, name: str) -> bool:
@@ -90,6 +94,12 @@ def test_step_settings_expiry_and_opt_out(stepfn_home: Path, store: ObjectStore)
     _run(stepfn_home, "run-3", _request("exp-3"))
     assert _ran(stepfn_home, "exp-3")
     assert len(StepCache(stepfn_home).entries()) == 1  # the fresh result replaced the expired entry
+    # What a process killed while writing an entry leaves: never an entry; prune sweeps it once it is old.
+    abandoned = stepfn_home / "cache" / "entries" / ".tmp-crashed"
+    (abandoned / "objects").mkdir(parents=True)
+    assert len(StepCache(stepfn_home).entries()) == 1
+    os.utime(abandoned, (time.time() - 7200, time.time() - 7200))
+    assert StepCache(stepfn_home).prune(older_than=86400) == [] and not abandoned.exists()
     # A step's own enable_caching=False wins over the run's flag.
     write_run_settings(stepfn_home, MACHINE, "run-4", cache=True)
     _run(stepfn_home, "run-4", _request("exp-4"), state="Other")
@@ -153,3 +163,20 @@ def test_cache_config_stays_out_of_the_asl_and_aws_ignores_it_once() -> None:
         warnings.simplefilter("error")
         workflow.execute(cache=True)  # once per process
     assert client.started == [{"stateMachineArn": workflow.state_machine_arn}] * 2
+
+
+def test_tuning_hit_runs_no_training_job(stepfn_home: Path, store: ObjectStore) -> None:
+    ranges = {"IntegerParameterRanges": [{"Name": "alpha", "MinValue": "1", "MaxValue": "2"}]}
+    for run in ("run-1", "run-2"):
+        write_run_settings(stepfn_home, MACHINE, run, cache=True)
+        # Each request packs its code again (its own URI, new tarball mtimes): the same code all the same.
+        result = _run(stepfn_home, run, _tuning_request(store, f"grid-{run}", "Grid", ranges, parallel=2),
+                      action="createHyperParameterTuningJob", state="Tune")
+        if run == "run-1":
+            trials = sorted(path.name for path in (stepfn_home / "sagemaker" / "training-job").iterdir())
+    assert result["HyperParameterTuningJobName"] == "grid-run-2"
+    assert result["HyperParameterTuningJobStatus"] == "Completed"
+    check_shape("DescribeHyperParameterTuningJob", result)
+    assert result["BestTrainingJob"]["TrainingJobName"].startswith("grid-run-1-")  # the cached search's trials
+    assert sorted(path.name for path in (stepfn_home / "sagemaker" / "training-job").iterdir()) == trials
+    assert "Cache hit" in RecordStore(stepfn_home).log_file("tuning-job", "grid-run-2").read_text()

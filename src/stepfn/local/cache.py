@@ -63,6 +63,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CACHE_DIR = "cache"
+_ABANDONED_SECONDS = 3600
 _TIME_KEYS = ("CreationTime", "LastModifiedTime", "TrainingStartTime", "TrainingEndTime", "ProcessingStartTime",
               "ProcessingEndTime", "TransformStartTime", "TransformEndTime", "HyperParameterTuningEndTime")
 
@@ -207,6 +208,13 @@ class StepCache:
         removed = [entry.key for entry in self.entries() if entry.created < cutoff]
         for key in removed:
             self.remove(key)
+        # An entry being written or removed lives in a dot folder for well under a minute; one an hour old was
+        # left by a process that died meanwhile (never visible as an entry, but it takes space).
+        abandoned = time.time() - _ABANDONED_SECONDS
+        for path in self.entries_dir.glob(".*") if self.entries_dir.is_dir() else []:
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < abandoned:
+                    shutil.rmtree(path, ignore_errors=True)
         return removed
 
     # -- the lock ---------------------------------------------------------------------------------------------
