@@ -32,6 +32,19 @@ def handler(event):
 '''
 
 
+def _project(folder: Path, home: Path, *, pause: float) -> Path:
+    """A user's project: the training script, the pipeline, the Lambda's module, the data; returns the file
+    that counts the Lambda's calls."""
+    from stepfn.local.objectstore import ObjectStore
+
+    (folder / "train.py").write_text(f"import os, time\ntime.sleep({pause})\nprint('training for real')\n"
+                                     "open(os.path.join(os.environ['SM_MODEL_DIR'], 'm.txt'), 'w').write('m')\n")
+    (folder / "pipeline.py").write_text(PIPELINE)
+    (folder / "counting.py").write_text(COUNTING)
+    ObjectStore(home / "s3").put_bytes("s3://bkt/train/data.csv", b"1\n2\n")
+    return folder / "calls.txt"
+
+
 def stepfn(*args: str, home: Path, cwd: Path, calls: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "STEPFN_HOME": str(home), "COLUMNS": "160", "CALLS_FILE": str(calls)}
     result = subprocess.run([sys.executable, "-m", "stepfn", *args], capture_output=True, text=True, env=env,
@@ -42,14 +55,7 @@ def stepfn(*args: str, home: Path, cwd: Path, calls: Path) -> subprocess.Complet
 
 def test_run_cache_reuses_jobs_and_lambdas_and_cache_commands_manage_entries(tmp_path: Path,
                                                                               stepfn_home: Path) -> None:
-    from stepfn.local.objectstore import ObjectStore
-
-    (tmp_path / "train.py").write_text("import os\nprint('training for real')\n"
-                                       "open(os.path.join(os.environ['SM_MODEL_DIR'], 'm.txt'), 'w').write('m')\n")
-    (tmp_path / "pipeline.py").write_text(PIPELINE)
-    (tmp_path / "counting.py").write_text(COUNTING)
-    calls = tmp_path / "calls.txt"
-    ObjectStore(stepfn_home / "s3").put_bytes("s3://bkt/train/data.csv", b"1\n2\n")
+    calls = _project(tmp_path, stepfn_home, pause=0)
 
     def run(job: str, *extra: str) -> str:
         return stepfn("run", "pipeline.py", "--name", job, "--input", json.dumps({"JobName": job}), *extra,
@@ -85,14 +91,7 @@ def test_two_processes_missing_on_one_key_run_it_once(tmp_path: Path, stepfn_hom
     """Two `stepfn run --cache` at once (each runs its execution in its own process): the key's lock makes one
     run the job and the other take its result over; one entry per key, no temporary folder left."""
     from stepfn.local.cache import StepCache
-    from stepfn.local.objectstore import ObjectStore
-
-    (tmp_path / "train.py").write_text("import os, time\ntime.sleep(1)\nprint('training for real')\n"
-                                       "open(os.path.join(os.environ['SM_MODEL_DIR'], 'm.txt'), 'w').write('m')\n")
-    (tmp_path / "pipeline.py").write_text(PIPELINE)
-    (tmp_path / "counting.py").write_text(COUNTING)
-    calls = tmp_path / "calls.txt"
-    ObjectStore(stepfn_home / "s3").put_bytes("s3://bkt/train/data.csv", b"1\n2\n")
+    calls = _project(tmp_path, stepfn_home, pause=1)
     env = {**os.environ, "STEPFN_HOME": str(stepfn_home), "CALLS_FILE": str(calls), "STEPFN_IN_PROCESS": "1"}
     runs = [subprocess.Popen([sys.executable, "-m", "stepfn", "run", "pipeline.py", "--cache", "--name", job,
                               "--input", json.dumps({"JobName": job})], cwd=tmp_path, env=env, text=True,
