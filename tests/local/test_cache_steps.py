@@ -180,3 +180,46 @@ def test_tuning_hit_runs_no_training_job(stepfn_home: Path, store: ObjectStore) 
     assert result["BestTrainingJob"]["TrainingJobName"].startswith("grid-run-1-")  # the cached search's trials
     assert sorted(path.name for path in (stepfn_home / "sagemaker" / "training-job").iterdir()) == trials
     assert "Cache hit" in RecordStore(stepfn_home).log_file("tuning-job", "grid-run-2").read_text()
+
+
+CALLS: list[Any] = []
+
+
+def _scored(event: Any) -> dict[str, Any]:
+    CALLS.append(event)
+    return {"score": event["x"] * 2}
+
+
+def test_lambda_hit_returns_the_payload_in_a_new_invocation(stepfn_home: Path) -> None:
+    from stepfn.local.lambdas import register_function, unregister_function
+
+    register_function("scored", _scored)
+    CALLS.clear()
+    try:
+        results = []
+        for run, x in (("run-1", 1), ("run-2", 1), ("run-3", 2)):
+            write_run_settings(stepfn_home, MACHINE, run, cache=True)
+            request = TaskRequest(
+                resource="arn:aws:states:::lambda:invoke", service="lambda", action="invoke",
+                pattern="request_response", parameters={"FunctionName": "scored", "Payload": {"x": x}},
+                state_name="Score", execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:{MACHINE}:{run}")
+            results.append(default_handlers(stepfn_home)["lambda:invoke"](request, Control()))
+    finally:
+        unregister_function("scored")
+    assert CALLS == [{"x": 1}, {"x": 2}]  # the second call with x=1 came from the cache
+    assert [result["Payload"] for result in results] == [{"score": 2}, {"score": 2}, {"score": 4}]
+    assert results[0]["SdkResponseMetadata"]["RequestId"] != results[1]["SdkResponseMetadata"]["RequestId"]
+
+
+def test_request_response_task_takes_a_hit_too(stepfn_home: Path, store: ObjectStore) -> None:
+    write_run_settings(stepfn_home, MACHINE, "run-1", cache=True)
+    _run(stepfn_home, "run-1", _request("sync-1"))
+    write_run_settings(stepfn_home, MACHINE, "run-2", cache=True)
+    request = TaskRequest(
+        resource="arn:aws:states:::sagemaker:createProcessingJob", service="sagemaker",
+        action="createProcessingJob", pattern="request_response", parameters=_request("async-2"),
+        state_name="Process", execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:{MACHINE}:run-2")
+    result = default_handlers(stepfn_home)["sagemaker:createProcessingJob"](request, Control())
+    assert result == {"ProcessingJobArn": "arn:aws:sagemaker:us-east-1:000000000000:processing-job/async-2"}
+    assert RecordStore(stepfn_home).get("processing-job", "async-2")["ProcessingJobStatus"] == "Completed"
+    assert not _ran(stepfn_home, "async-2")

@@ -427,7 +427,13 @@ def invoke_lambda(request: TaskRequest, control: TaskControl) -> Any:
     payload = json.loads(body)
     if not optimized:
         return payload
-    http, response = _http_metadata(request_id, body)
+    return optimized_response(payload, body=body, request_id=request_id)
+
+
+def optimized_response(payload: Any, *, body: str | None = None, request_id: str | None = None) -> dict[str, Any]:
+    """The optimized integration's result around a function's ``payload`` (a new request id unless given)."""
+    request_id = request_id or str(uuid.uuid4())
+    http, response = _http_metadata(request_id, body if body is not None else json.dumps(payload))
     return {
         "ExecutedVersion": "$LATEST",
         "Payload": payload,
@@ -452,6 +458,7 @@ __all__ = [
     "function_arn",
     "handlers",
     "invoke_lambda",
+    "optimized_response",
     "parse_function_name",
     "register_function",
     "registered_functions",
