@@ -84,7 +84,7 @@ def test_run_cache_reuses_jobs_and_lambdas_and_cache_commands_manage_entries(tmp
     stepfn("cache", "rm", entries[0].key[:10], home=stepfn_home, cwd=tmp_path, calls=calls)
     assert [entry.key for entry in StepCache(stepfn_home).entries()] == [entries[1].key]
     pruned = stepfn("cache", "prune", "--older-than", "0s", home=stepfn_home, cwd=tmp_path, calls=calls).stdout
-    assert "removed 1 entries" in pruned and StepCache(stepfn_home).entries() == []
+    assert "removed 1 entry older than 0s" in pruned and StepCache(stepfn_home).entries() == []
 
 
 def test_two_processes_missing_on_one_key_run_it_once(tmp_path: Path, stepfn_home: Path) -> None:

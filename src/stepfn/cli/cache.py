@@ -45,6 +45,10 @@ def _size(count: int) -> str:
     return f"{size:.1f} GiB"
 
 
+def _entries(count: int) -> str:
+    return f"{count} {'entry' if count == 1 else 'entries'}"
+
+
 def _age(created: float) -> str:
     seconds = max(0.0, time.time() - created)
     for unit, span in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -77,7 +81,7 @@ def list_entries() -> None:
                       str(entry.hits))
     if entries:
         console.print(table)
-    console.print(f"{len(entries)} entries, {_size(step_cache.disk_usage())} on disk in {step_cache.root}",
+    console.print(f"{_entries(len(entries))}, {_size(step_cache.disk_usage())} on disk in {step_cache.root}",
                   highlight=False, soft_wrap=True)
 
 
@@ -101,7 +105,7 @@ def remove(keys: tuple[str, ...], everything: bool) -> None:
             chosen.append(matches[0])
     for key in chosen:
         step_cache.remove(key)
-    console.print(f"removed {len(chosen)} entries", highlight=False)
+    console.print(f"removed {_entries(len(chosen))}", highlight=False)
 
 
 @cache.command("prune")
@@ -111,5 +115,5 @@ def prune(older_than: str) -> None:
     """Remove entries older than an age."""
     step_cache = _cache()
     removed = step_cache.prune(parse_age(older_than))
-    console.print(f"removed {len(removed)} entries older than {older_than}; "
+    console.print(f"removed {_entries(len(removed))} older than {older_than}; "
                   f"{_size(step_cache.disk_usage())} left on disk", highlight=False)
