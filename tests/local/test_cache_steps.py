@@ -223,3 +223,18 @@ def test_request_response_task_takes_a_hit_too(stepfn_home: Path, store: ObjectS
     assert result == {"ProcessingJobArn": "arn:aws:sagemaker:us-east-1:000000000000:processing-job/async-2"}
     assert RecordStore(stepfn_home).get("processing-job", "async-2")["ProcessingJobStatus"] == "Completed"
     assert not _ran(stepfn_home, "async-2")
+
+
+def test_an_output_rewritten_in_place_is_not_reused(stepfn_home: Path, store: ObjectStore) -> None:
+    """Entries hard-link the store's files; the store replaces objects by rename, but a person may edit a file
+    under the home in place, which changes the entry's copy too: that entry is then not used."""
+    for run in ("run-1", "run-2", "run-3"):
+        write_run_settings(stepfn_home, MACHINE, run, cache=True)
+    _run(stepfn_home, "run-1", _request("edit-1"))
+    path = store.local_path("s3://bucket/processed/train/train.csv")
+    with path.open("r+b") as handle:  # in place: same inode
+        handle.write(b"9")
+    _run(stepfn_home, "run-2", _request("edit-2"))
+    assert _ran(stepfn_home, "edit-2")
+    _run(stepfn_home, "run-3", _request("edit-3"))
+    assert not _ran(stepfn_home, "edit-3")  # the job's fresh result replaced the damaged entry

@@ -245,7 +245,7 @@ class StepCache:
     def save(self, key: str, action: str, document: dict[str, Any], *, record: dict[str, Any] | None = None,
              params: dict[str, Any] | None = None, result: Any = None) -> CacheEntry | None:
         """Store a Completed job's record and outputs (or a Lambda's result) under ``key``: built in a temporary
-        directory, renamed into place whole. An existing entry for the key is kept (the first one wins)."""
+        directory, renamed into place whole (replacing an expired or damaged entry of the key)."""
         kind = CACHEABLE[action]
         self.entries_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.entries_dir, prefix=".tmp-"))
@@ -267,17 +267,17 @@ class StepCache:
                             os.link(source, target)  # the store replaces objects by rename: this inode stays as is
                         except OSError:
                             shutil.copyfile(source, target)
-                        size += target.stat().st_size
-                        files.append(relative)
+                        stat = target.stat()
+                        size += stat.st_size
+                        # Size and mtime as linked: a file rewritten in place later (not through the store) no
+                        # longer matches them, and the entry is not used (lookup).
+                        files.append([relative, stat.st_size, stat.st_mtime_ns])
                     outputs.append({"prefix": prefix.uri, "files": sorted(files)})
             source_name = (record or {}).get(JOB_KINDS[kind].name_key, "") if kind else \
                 (params or {}).get("FunctionName", "")
             entry = {"key": key, "action": action, "kind": kind, "source": source_name, "created": time.time(),
                      "record": record, "result": result, "outputs": outputs, "inputs": document}
-            text = json.dumps(entry, default=str)
-            (tmp / "entry.json").write_text(text)
-            (tmp / "entry.json").chmod(0o644)
-            entry["size"] = size + len(text)
+            entry["size"] = size
             (tmp / "entry.json").write_text(json.dumps(entry, default=str))
             try:
                 tmp.rename(self.entries_dir / key)
@@ -321,7 +321,7 @@ class StepCache:
                 {"Status": "Completed", "StartTime": now, "EndTime": now, "StatusMessage": message}]
         # The outputs first, then the record: a next step that sees the record finds the artifacts.
         for index, (output, prefix) in enumerate(zip(entry.document["outputs"], new_prefixes, strict=True)):
-            for relative in output["files"]:
+            for relative, _, _ in output["files"]:
                 self.store.upload(entry.path / "objects" / str(index) / relative, prefix + relative)
         records.create(kind, name, record, operation=job.action[0].upper() + job.action[1:])
         with records.log_path(kind, name).open("a", encoding="utf-8") as log:
@@ -336,16 +336,20 @@ class StepCache:
     # -- the Task handler wrapper -----------------------------------------------------------------------------
 
     def lookup(self, key: str, max_age: float) -> CacheEntry | None:
-        """The entry for ``key`` if it is younger than ``max_age`` seconds and its outputs are all there."""
+        """The entry for ``key`` if it is younger than ``max_age`` seconds and its outputs are all there, as kept."""
         entry = self.get(key)
         if entry is None:
             return None
         if time.time() - entry.created > max_age:
             return None
         for index, output in enumerate(entry.document.get("outputs") or []):
-            for relative in output["files"]:
-                if not (entry.path / "objects" / str(index) / relative).is_file():
+            for relative, size, mtime_ns in output["files"]:
+                try:
+                    stat = (entry.path / "objects" / str(index) / relative).stat()
+                except OSError:
                     return None
+                if (stat.st_size, stat.st_mtime_ns) != (size, mtime_ns):
+                    return None  # changed in place since it was kept: not the job's output any more
         return entry
 
     def handle(self, inner: TaskHandler, request: TaskRequest, control: TaskControl) -> Any:
