@@ -6,8 +6,8 @@ server dispatches to it exactly as it dispatches Step Functions calls to ``Local
 Training jobs go to local training's own supervisor (started detached, stoppable from any process).
 Transform, processing and tuning jobs run through the engine's SageMaker task handlers (docs/design/sagemaker-contract.md §1),
 on a background thread per job: Create* returns as soon as the job's record exists (SageMaker's
-Create* does not wait for the job either), Describe* reads the record, and Stop* cancels the handler
-through its :class:`~stepfn.engine.protocol.TaskControl`. CreateEndpoint and UpdateEndpoint also return while
+Create* does not wait for the job either), Describe* reads the record, and Stop* asks the job to stop through
+its lifecycle (:mod:`stepfn.local.sagemaker.lifecycle`), whichever process runs it. CreateEndpoint and UpdateEndpoint also return while
 the endpoint is ``Creating``/``Updating``; local CreateEndpoint otherwise blocks until InService,
 which a boto3 waiter (``endpoint_in_service``) handles the same way it does on AWS.
 """
@@ -23,7 +23,7 @@ from typing import Any
 
 from stepfn.engine.protocol import TaskRequest
 from stepfn.errors import ServiceError, StatesError
-from stepfn.local.sagemaker.lifecycle import ACTIVE, JOB_KINDS
+from stepfn.local.sagemaker.lifecycle import ACTIVE, JOB_KINDS, request_stop
 from stepfn.local.sagemaker.records import RecordStore, sagemaker_error, to_botocore_shape
 from stepfn.server._protocol import ApiError
 
@@ -32,19 +32,18 @@ _STOP_WAIT_SECONDS = 10.0
 
 
 class _Control:
-    """The TaskControl a job started through the API runs under: Stop* sets ``stop``."""
-
-    def __init__(self) -> None:
-        self.stop = threading.Event()
+    """The TaskControl a job started through the API runs under: nothing cancels it but Stop*, which reaches
+    the job through its lifecycle's stop request (:func:`stepfn.local.sagemaker.lifecycle.request_stop`)."""
 
     def cancelled(self) -> bool:
-        return self.stop.is_set()
+        return False
 
     def heartbeat(self) -> None:
         return None
 
     def sleep(self, seconds: float) -> bool:
-        return not self.stop.wait(seconds)
+        time.sleep(seconds)
+        return True
 
     def log(self, message: str) -> None:
         return None
@@ -142,15 +141,11 @@ class LocalSageMakerClient:
                 operation, "ValidationException",
                 f"The request was rejected because the {job.label} is in status {status}.",
             )
+        request_stop(self.records, kind, name)  # seen by the job whichever process runs it
         with self._lock:
             entry = self._work.get((kind, name))
-        if entry is None or entry.thread is None or not entry.running():
-            raise sagemaker_error(
-                operation, "ValidationException",
-                f"The {job.label} {name} was started by another process; stop it from the process that runs it.",
-            )
-        entry.control.stop.set()
-        entry.thread.join(_STOP_WAIT_SECONDS)
+        if entry is not None and entry.thread is not None and entry.running():
+            entry.thread.join(_STOP_WAIT_SECONDS)
         return {}
 
     # Training jobs have their own supervisor (stepfn.local.sagemaker.training): it starts a job detached,

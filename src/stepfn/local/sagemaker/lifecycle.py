@@ -5,27 +5,38 @@ API and Describe* record use: the create action, the name, ARN, status, start an
 the record has ``LastModifiedTime``. The Task handlers, the HTTP API and the job runners read them from here
 instead of spelling them per module.
 
-A job is recorded (:func:`begin_job`: a taken name is SageMaker's ValidationException; a resumed task attaches
-to the finished job of that name, or starts an unfinished one over), run on the caller's thread or a daemon
-thread (:func:`run_detached`) inside :func:`run_guarded` (a bug ends the job Failed with SageMaker's
-``InternalServerError`` instead of leaving it InProgress), updated (:func:`update_job`) and finished
-(:func:`finish_job`: status, end time, FailureReason cut at 1024 characters). Training jobs supervise their
-process themselves (:mod:`stepfn.local.sagemaker.training`: cross-process stop, a lease like the store's);
-their kind is in the table all the same.
+A job is recorded (:func:`begin_job`: a taken name is SageMaker's ValidationException), run on the caller's
+thread or a daemon thread (:func:`run_detached`) inside :func:`run_guarded` (a bug ends the job Failed with
+SageMaker's ``InternalServerError`` instead of leaving it InProgress), updated (:func:`update_job`) and finished
+(:func:`finish_job`: status, end time, FailureReason cut at 1024 characters).
+
+Who runs a job is its :class:`Lease`, as the store leases executions: the owner (``host:pid:start``, the store's
+:class:`~stepfn.store.Owner`) and an expiry renewed while the job runs, in ``<home>/sagemaker/leases/<kind>/``.
+A resumed task (the engine re-dispatching a task after its process died) attaches to the job of its name: it
+returns the record of a finished one, waits for one whose owner is alive (a process on another host: until its
+lease runs out), and starts over one whose owner is gone. A stop request (:func:`request_stop`) is a file beside
+the lease, seen by the job's :func:`job_control` whichever process runs it. Training jobs supervise their
+processes themselves (:mod:`stepfn.local.sagemaker.training`) with the same :class:`Lease`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from stepfn.errors import StatesError
+from stepfn.engine.protocol import TaskControl
+from stepfn.errors import ServiceError, StatesError
 from stepfn.local.sagemaker.records import RecordStore, now_millis
+from stepfn.store import DEFAULT_LEASE_SECONDS, Owner, current_owner
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 ACTIVE = ("InProgress", "Stopping")
@@ -63,19 +74,175 @@ JOB_KINDS: dict[str, JobKind] = {kind.kind: kind for kind in (
 BY_ACTION: dict[str, JobKind] = {kind.action: kind for kind in JOB_KINDS.values()}
 
 
+@dataclass(frozen=True)
+class Lease:
+    """Who runs a job and until when, as the store leases executions: the owner (``host:pid:start``) and an
+    expiry it renews while the job runs, which is all that tells a process on another host is gone."""
+
+    owner: Owner
+    expires: float
+
+    @classmethod
+    def mine(cls) -> str:
+        return json.dumps({"owner": current_owner().token, "lease_expires": time.time() + DEFAULT_LEASE_SECONDS})
+
+    @classmethod
+    def read(cls, path: Path) -> Lease:
+        """The lease in ``path`` (OSError, ValueError, KeyError or TypeError when there is none to read)."""
+        data = json.loads(path.read_text())
+        return cls(Owner.from_token(str(data["owner"])), float(data.get("lease_expires") or 0))
+
+    def held_elsewhere(self) -> bool:
+        """Another live process holds it (one on another host until its lease runs out)."""
+        if self.owner == current_owner():
+            return False
+        alive = self.owner.seems_alive()
+        return alive if alive is not None else self.expires > time.time()
+
+
+# The jobs a thread of this process runs: a lease naming this process says nothing about which thread.
+_RUNNING_HERE: set[tuple[str, str, str]] = set()
+_RUNNING_LOCK = threading.Lock()
+_POLL_SECONDS = 0.2
+
+
+def lease_path(records: RecordStore, kind: str, name: str) -> Path:
+    records.path(kind, name)  # refuses names that are not SageMaker names before touching the disk
+    return records.base / "leases" / kind / f"{name}.json"
+
+
+def _write_lease(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    tmp.write_text(Lease.mine())
+    os.replace(tmp, path)  # readers never see half a lease
+
+
+def _running_key(records: RecordStore, kind: str, name: str) -> tuple[str, str, str]:
+    return (str(records.base.absolute()), kind, name)
+
+
+def held_elsewhere(records: RecordStore, kind: str, name: str) -> bool:
+    """Whether a live runner holds the job: another process (see :meth:`Lease.held_elsewhere`) or another thread
+    of this one. A job without a readable lease has nobody running it."""
+    try:
+        lease = Lease.read(lease_path(records, kind, name))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if lease.owner == current_owner():
+        with _RUNNING_LOCK:
+            return _running_key(records, kind, name) in _RUNNING_HERE
+    return lease.held_elsewhere()
+
+
+def _take(records: RecordStore, kind: str, name: str) -> bool:
+    """Make this process (the calling thread) the job's runner unless a live one holds it; True when taken.
+    Under a lock file, so two processes resuming the same job at once do not both start it over."""
+    path = lease_path(records, kind, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_suffix(".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if held_elsewhere(records, kind, name):
+            return False
+        _write_lease(path)
+        with _RUNNING_LOCK:
+            _RUNNING_HERE.add(_running_key(records, kind, name))
+        return True
+
+
 def begin_job(
-    records: RecordStore, kind: str, name: str, record: dict[str, Any], *, operation: str, resumed: bool
+    records: RecordStore, kind: str, name: str, record: dict[str, Any], *, operation: str, resumed: bool,
+    control: TaskControl | None = None, background: bool = False,
 ) -> dict[str, Any] | None:
-    """Store a new job record (a taken name is SageMaker's ValidationException). When the engine re-dispatches a
-    task whose process died (``resumed``), an existing job that already ended is returned instead of re-run, and
-    one left InProgress by the dead process starts over under the same name."""
-    if resumed and (existing := records.get(kind, name)) is not None:
+    """Store a new job record (a taken name is SageMaker's ValidationException) and take its lease; None means
+    the caller runs the job (inside :func:`run_guarded`). When the engine re-dispatches a task whose process
+    died (``resumed``), the job of that name is attached to instead: a finished one's record is returned, one
+    whose runner is alive is waited for (its record returned at once when ``background``; ``control``
+    cancelled asks it to stop), and one whose runner is gone starts over under the same name."""
+    if not resumed:
+        records.create(kind, name, record, operation=operation)
+        request_stop_path(records, kind, name).unlink(missing_ok=True)  # a stale one from a deleted record
+        _take(records, kind, name)
+        return None
+    while True:
+        existing = records.get(kind, name)
+        if existing is None:  # the process died before it recorded the job
+            try:
+                records.create(kind, name, record, operation=operation)
+            except ServiceError:
+                continue  # another resumer just recorded it
+            _take(records, kind, name)
+            return None
         if existing.get(JOB_KINDS[kind].status_key) in TERMINAL:
             return existing
-        records.put(kind, name, record)
-        return None
-    records.create(kind, name, record, operation=operation)
-    return None
+        if _take(records, kind, name):
+            records.put(kind, name, record)
+            return None
+        if background:
+            return existing
+        if control is not None and control.cancelled():
+            request_stop(records, kind, name)
+        time.sleep(_POLL_SECONDS)
+
+
+def request_stop_path(records: RecordStore, kind: str, name: str) -> Path:
+    return lease_path(records, kind, name).with_suffix(".stop")
+
+
+def request_stop(records: RecordStore, kind: str, name: str) -> None:
+    """Ask the job to stop, whichever process runs it (its :func:`job_control` sees the request)."""
+    path = request_stop_path(records, kind, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+
+
+def stop_requested(records: RecordStore, kind: str, name: str) -> bool:
+    return request_stop_path(records, kind, name).exists()
+
+
+class _JobControl:
+    """The TaskControl a job runs under: the caller's (the engine's, when there is one) plus the job's stop
+    requests, whichever process made them."""
+
+    def __init__(self, inner: TaskControl | None, stop_file: Path) -> None:
+        self.inner = inner
+        self.stop_file = stop_file
+        self._stopped = False
+        self._checked = 0.0
+
+    def cancelled(self) -> bool:
+        if self.inner is not None and self.inner.cancelled():
+            return True
+        # A transform asks before every request: look at the disk at most every 50 ms.
+        if not self._stopped and time.monotonic() - self._checked >= 0.05:
+            self._checked = time.monotonic()
+            self._stopped = self.stop_file.exists()
+        return self._stopped
+
+    def heartbeat(self) -> None:
+        if self.inner is not None:
+            self.inner.heartbeat()
+
+    def sleep(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self.cancelled():
+                return False
+            if self.inner is not None:
+                if not self.inner.sleep(min(left, _POLL_SECONDS)):
+                    return False
+            else:
+                time.sleep(min(left, _POLL_SECONDS))
+        return not self.cancelled()
+
+    def log(self, message: str) -> None:
+        if self.inner is not None:
+            self.inner.log(message)
+
+
+def job_control(records: RecordStore, kind: str, name: str, control: TaskControl | None) -> TaskControl:
+    """``control`` (None for a job nobody waits on) cancelled also by :func:`request_stop`."""
+    return _JobControl(control, request_stop_path(records, kind, name))
 
 
 def run_detached(name: str, work: Callable[[], Any]) -> None:
@@ -84,14 +251,28 @@ def run_detached(name: str, work: Callable[[], Any]) -> None:
 
 
 def run_guarded(records: RecordStore, kind: str, name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Run a job's body; an unexpected error (a bug, a full disk) ends the job Failed with SageMaker's
-    InternalServerError reason, and the traceback in its log, instead of leaving it InProgress forever."""
+    """Run a job's body, renewing its lease meanwhile; an unexpected error (a bug, a full disk) ends the job
+    Failed with SageMaker's InternalServerError reason, and the traceback in its log, instead of leaving it
+    InProgress forever."""
+    done = threading.Event()
+    path = lease_path(records, kind, name)
+
+    def renew() -> None:
+        while not done.wait(DEFAULT_LEASE_SECONDS / 3):
+            with contextlib.suppress(OSError):
+                _write_lease(path)
+
+    threading.Thread(target=renew, name=f"stepfn-lease-{name}", daemon=True).start()
     try:
         return work()
     except Exception as exc:
         with contextlib.suppress(OSError), records.log_path(kind, name).open("a") as log:
             traceback.print_exc(file=log)
         return finish_job(records, kind, name, "Failed", failure=f"InternalServerError: {type(exc).__name__}: {exc}")
+    finally:
+        done.set()
+        with _RUNNING_LOCK:
+            _RUNNING_HERE.discard(_running_key(records, kind, name))
 
 
 def update_job(records: RecordStore, kind: str, name: str, **changes: Any) -> dict[str, Any]:
@@ -126,10 +307,16 @@ __all__ = [
     "JOB_KINDS",
     "TERMINAL",
     "JobKind",
+    "Lease",
     "begin_job",
     "finish_job",
+    "held_elsewhere",
+    "job_control",
     "job_failed_error",
+    "lease_path",
+    "request_stop",
     "run_detached",
     "run_guarded",
+    "stop_requested",
     "update_job",
 ]

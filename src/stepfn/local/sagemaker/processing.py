@@ -143,7 +143,7 @@ class ProcessingJobs:
     def run(self, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None,
             background: bool = False) -> dict[str, Any]:
         """Create the job and run it to its end (or, ``background``, on a thread); returns its record."""
-        from stepfn.local.sagemaker.lifecycle import begin_job, run_detached, run_guarded
+        from stepfn.local.sagemaker.lifecycle import begin_job, job_control, run_detached, run_guarded
 
         name = validate_request(params)
         stamp = now_millis()
@@ -152,14 +152,16 @@ class ProcessingJobs:
             record["ProcessingInputs"] = _describe_inputs(record["ProcessingInputs"])
         record.update({"ProcessingJobArn": arn(KIND, name), "ProcessingJobStatus": "InProgress",
                        "CreationTime": stamp, "LastModifiedTime": stamp})
-        finished = begin_job(self.records, KIND, name, record, operation=OPERATION, resumed=resumed)
+        finished = begin_job(self.records, KIND, name, record, operation=OPERATION, resumed=resumed,
+                             control=control, background=background)
         if finished is not None:
             return finished
+        watched = job_control(self.records, KIND, name, None if background else control)
         if background:
             run_detached(f"processing-{name}", lambda: run_guarded(
-                self.records, KIND, name, lambda: self._execute(name, record, None)))
+                self.records, KIND, name, lambda: self._execute(name, record, watched)))
             return record
-        return run_guarded(self.records, KIND, name, lambda: self._execute(name, record, control))
+        return run_guarded(self.records, KIND, name, lambda: self._execute(name, record, watched))
 
     def _execute(self, name: str, record: dict[str, Any], control: TaskControl | None) -> dict[str, Any]:
         from stepfn.local.sagemaker.lifecycle import finish_job, update_job

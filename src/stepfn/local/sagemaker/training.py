@@ -66,7 +66,7 @@ from stepfn.local.sagemaker.jobprocess import (
     relocation_hint,
     run_instances,
 )
-from stepfn.local.sagemaker.lifecycle import TERMINAL
+from stepfn.local.sagemaker.lifecycle import TERMINAL, Lease
 from stepfn.local.sagemaker.records import (
     REGION,
     RecordStore,
@@ -88,7 +88,7 @@ from stepfn.local.sagemaker.scriptmode import (
     to_cmd_args,
     toolkit_environment,
 )
-from stepfn.store import DEFAULT_LEASE_SECONDS, Owner, current_owner
+from stepfn.store import DEFAULT_LEASE_SECONDS, current_owner
 
 logger = logging.getLogger(__name__)
 
@@ -221,31 +221,6 @@ _RUNNING_LOCK = threading.Lock()
 _STARTING_GRACE_MS = 30_000
 
 
-@dataclass(frozen=True)
-class _Lease:
-    """Who supervises a job and until when, as the store leases executions: the owner (``host:pid:start``)
-    and an expiry it renews while the job runs, which is all that tells a process on another host is gone."""
-
-    owner: Owner
-    expires: float
-
-    @classmethod
-    def mine(cls) -> str:
-        return json.dumps({"owner": current_owner().token, "lease_expires": time.time() + DEFAULT_LEASE_SECONDS})
-
-    @classmethod
-    def read(cls, path: Path) -> _Lease:
-        data = json.loads(path.read_text())
-        return cls(Owner.from_token(str(data["owner"])), float(data.get("lease_expires") or 0))
-
-    def held_elsewhere(self) -> bool:
-        """Another live process holds it (one on another host until its lease runs out)."""
-        if self.owner == current_owner():
-            return False
-        alive = self.owner.seems_alive()
-        return alive if alive is not None else self.expires > time.time()
-
-
 class TrainingJobs:
     """Local training jobs of one ``$STEPFN_HOME``."""
 
@@ -310,7 +285,7 @@ class TrainingJobs:
         # the job's root, which every run creates afresh.
         creator = self._creator_path(name)
         creator.parent.mkdir(parents=True, exist_ok=True)
-        creator.write_text(_Lease.mine())
+        creator.write_text(Lease.mine())
         if runtime.kind == "builtin" and runtime.algorithm:
             append_log(self.log_path(name), f"stepfn: {runtime.image} runs the local {runtime.algorithm} emulator")
         return record
@@ -441,7 +416,7 @@ class TrainingJobs:
         liveness scheme for executions) is in ``supervisor.json``, or, before that is written, in the creator's
         file."""
         try:
-            supervisor = _Lease.read(self.job_dir(name).root / "supervisor.json")
+            supervisor = Lease.read(self.job_dir(name).root / "supervisor.json")
         except (OSError, ValueError, KeyError, TypeError):
             # Just created: its supervisor may not have written supervisor.json yet. (Once the file is there, a
             # dead pid in it is final: waiting out the grace after a crash only delayed the resume.)
@@ -449,7 +424,7 @@ class TrainingJobs:
             starting = bool(record.get("SecondaryStatus") == "Starting"
                             and now_millis() - record.get("CreationTime", 0) < _STARTING_GRACE_MS)
             try:  # ...unless the process that created it (and so would start it) is known to be gone
-                creator = _Lease.read(self._creator_path(name))
+                creator = Lease.read(self._creator_path(name))
             except (OSError, ValueError, KeyError, TypeError):
                 return starting
             return starting and (creator.owner == current_owner() or creator.held_elsewhere())
@@ -580,7 +555,7 @@ class _Run:
         stop = threading.Event()
         try:
             self.job.create()
-            (self.job.root / "supervisor.json").write_text(_Lease.mine())
+            (self.job.root / "supervisor.json").write_text(Lease.mine())
             self._lease_renewed = time.monotonic()
             hosts, definitions = self._prepare(stop)
         except (ChannelError, ScriptModeError, StoreError, OSError, ServiceError, MissingExtraError,
@@ -666,7 +641,7 @@ class _Run:
         if time.monotonic() - self._lease_renewed >= DEFAULT_LEASE_SECONDS / 3:
             self._lease_renewed = time.monotonic()
             with contextlib.suppress(OSError):
-                (self.job.root / "supervisor.json").write_text(_Lease.mine())
+                (self.job.root / "supervisor.json").write_text(Lease.mine())
         if (self.job.root / "stop-requested").exists():
             self.running.stop.set()
         if time.monotonic() - self._last_checkpoint_push >= 5:

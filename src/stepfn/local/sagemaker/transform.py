@@ -481,7 +481,7 @@ def run_transform_job(
 
     ``background=True`` returns the InProgress record as soon as the job is accepted and runs it on a thread
     (CreateTransformJob without ``.sync``)."""
-    from stepfn.local.sagemaker.lifecycle import begin_job, run_detached, run_guarded
+    from stepfn.local.sagemaker.lifecycle import begin_job, job_control, run_detached, run_guarded
 
     records = RecordStore(home)
     store = ObjectStore(records.home / "s3")
@@ -494,14 +494,16 @@ def run_transform_job(
     for key in ("DataProcessing", "ExperimentConfig"):
         if key in params:
             record[key] = params[key]
-    finished = begin_job(records, "transform-job", name, record, operation=OPERATION, resumed=resumed)
+    finished = begin_job(records, "transform-job", name, record, operation=OPERATION, resumed=resumed,
+                         control=control, background=background)
     if finished is not None:
         return finished
+    watched = job_control(records, "transform-job", name, None if background else control)
     if background:
         run_detached(f"transform-{name}", lambda: run_guarded(
-            records, "transform-job", name, lambda: _execute(records, store, name, params, None)))
+            records, "transform-job", name, lambda: _execute(records, store, name, params, watched)))
         return record
-    return run_guarded(records, "transform-job", name, lambda: _execute(records, store, name, params, control))
+    return run_guarded(records, "transform-job", name, lambda: _execute(records, store, name, params, watched))
 
 
 def _execute(records: RecordStore, store: ObjectStore, name: str, params: dict[str, Any],

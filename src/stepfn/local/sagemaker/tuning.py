@@ -245,7 +245,7 @@ class TuningJobs:
     def run(self, params: dict[str, Any], *, resumed: bool = False, control: TaskControl | None = None,
             background: bool = False) -> dict[str, Any]:
         """Create the tuning job and run its search to the end (or, ``background``, on a thread)."""
-        from stepfn.local.sagemaker.lifecycle import begin_job, run_detached, run_guarded
+        from stepfn.local.sagemaker.lifecycle import begin_job, job_control, run_detached, run_guarded
 
         name, definition, objective, parameters = validate_request(params)
         require_extra("ml", "A local hyperparameter tuning job (searched with optuna)", "optuna")
@@ -266,14 +266,15 @@ class TuningJobs:
             "HyperParameterTuningJobStatus": "InProgress", "CreationTime": stamp, "LastModifiedTime": stamp,
             "TrainingJobStatusCounters": _Counters().training, "ObjectiveStatusCounters": _Counters().objective,
         })
-        finished = begin_job(self.records, KIND, name, record, operation=OPERATION, resumed=resumed)
+        finished = begin_job(self.records, KIND, name, record, operation=OPERATION, resumed=resumed,
+                             control=control, background=background)
         if finished is not None:
             return finished
+        search = _Search(self.records, record, definition, objective, parameters,
+                         job_control(self.records, KIND, name, None if background else control))
         if background:
-            search = _Search(self.records, record, definition, objective, parameters, None)
             run_detached(f"tuning-{name}", lambda: run_guarded(self.records, KIND, name, search.run))
             return record
-        search = _Search(self.records, record, definition, objective, parameters, control)
         return run_guarded(self.records, KIND, name, search.run)
 
 

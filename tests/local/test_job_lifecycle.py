@@ -1,0 +1,131 @@
+"""One lifecycle for local jobs: a resumed task attaches to the job of its name as the store's owner and lease
+say (waits while its runner lives, starts it over once that runner is gone), and a stop request reaches a job
+whichever process runs it. Processing jobs stand for the kinds that share it (processing, transform, tuning)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_models import ROLE, SKLEARN_IMAGE, Control
+
+from stepfn.engine.protocol import TaskRequest
+from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker import serving
+from stepfn.local.sagemaker.lifecycle import held_elsewhere, lease_path
+from stepfn.local.sagemaker.processing import ProcessingJobs
+from stepfn.local.sagemaker.records import RecordStore, arn
+from stepfn.server._sagemaker import LocalSageMakerClient
+
+KIND = "processing-job"
+
+
+def _request(name: str, seconds: float) -> dict[str, Any]:
+    """A processing job whose script notes each run in ``runs.txt`` (in $SAGEMAKER_BASE_DIR's home) and then
+    sleeps ``seconds``."""
+    return {
+        "ProcessingJobName": name, "RoleArn": ROLE,
+        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
+                                                  "VolumeSizeInGB": 30}},
+        "AppSpecification": {"ImageUri": SKLEARN_IMAGE,
+                             "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/run.py"]},
+        "ProcessingInputs": [{"InputName": "code", "S3Input": {
+            "S3Uri": "s3://bucket/code/run.py", "LocalPath": "/opt/ml/processing/input/code",
+            "S3DataType": "S3Prefix"}}],
+        "Environment": {"SECONDS": str(seconds)},
+    }
+
+
+@pytest.fixture
+def runs(stepfn_home: Path) -> Path:
+    counter = stepfn_home / "runs.txt"
+    script = (f"import os, time\nopen({str(counter)!r}, 'a').write('run\\n')\nprint('up', flush=True)\n"
+              "time.sleep(float(os.environ['SECONDS']))\n")
+    ObjectStore(stepfn_home / "s3").put_bytes("s3://bucket/code/run.py", script.encode())
+    return counter
+
+
+def _resume(home: Path, params: dict[str, Any], pattern: str = "sync") -> Any:
+    suffix = ".sync" if pattern == "sync" else ""
+    request = TaskRequest(resource=f"arn:aws:states:::sagemaker:createProcessingJob{suffix}", service="sagemaker",
+                          action="createProcessingJob", pattern=pattern,  # type: ignore[arg-type]
+                          parameters=params, state_name="Step", execution_arn="arn:exec", resumed=True)
+    return serving.handlers(home)["sagemaker:createProcessingJob"](request, Control())
+
+
+def _run_elsewhere(home: Path, params: dict[str, Any], runs: Path) -> subprocess.Popen[str]:
+    """Run the job in another process and return once its script runs."""
+    runner = ("import json, sys\nfrom stepfn.local.sagemaker.processing import ProcessingJobs\n"
+              f"ProcessingJobs({str(home)!r}, stop_grace_seconds=1).run(json.loads(sys.stdin.read()))\n")
+    other = subprocess.Popen([sys.executable, "-c", runner], stdin=subprocess.PIPE, text=True)
+    assert other.stdin is not None
+    other.stdin.write(json.dumps(params))
+    other.stdin.close()
+    deadline = time.monotonic() + 60
+    while not (runs.exists() and runs.read_text()):
+        assert time.monotonic() < deadline and other.poll() is None, "the other process never started the job"
+        time.sleep(0.05)
+    return other
+
+
+def test_a_resumed_task_waits_for_the_job_another_live_process_runs(stepfn_home: Path, runs: Path) -> None:
+    params = _request("elsewhere", seconds=2)
+    other = _run_elsewhere(stepfn_home, params, runs)
+    try:
+        assert held_elsewhere(RecordStore(stepfn_home), KIND, "elsewhere")
+        # Request-response: the job is accepted as it stands, not started a second time.
+        assert _resume(stepfn_home, params, "request_response") == {
+            "ProcessingJobArn": "arn:aws:sagemaker:us-east-1:000000000000:processing-job/elsewhere"}
+        result = _resume(stepfn_home, params)
+        assert result["ProcessingJobStatus"] == "Completed", result.get("FailureReason")
+        assert other.wait(60) == 0
+    finally:
+        other.kill()
+    assert runs.read_text() == "run\n"  # one copy ran: the resumed task waited for the other process's
+
+
+# The runner's lease: a dead process on this host, or one on another host whose lease ran out, no longer runs
+# the job; one on another host within its lease still does.
+_GONE = {
+    "dead-here": {"owner": f"{socket.gethostname()}:{2**22 + 12345}:1", "lease_expires": time.time() + 3600},
+    "elsewhere-expired": {"owner": "another-host:4242:77", "lease_expires": time.time() - 1},
+}
+
+
+@pytest.mark.parametrize("runner", sorted(_GONE))
+def test_a_resumed_task_restarts_the_job_whose_runner_is_gone(runner: str, stepfn_home: Path, runs: Path) -> None:
+    params = _request("orphan", seconds=0)
+    records = RecordStore(stepfn_home)
+    records.create(KIND, "orphan", {"ProcessingJobName": "orphan", "ProcessingJobArn": arn(KIND, "orphan"),
+                                    "ProcessingJobStatus": "InProgress"})
+    lease = lease_path(records, KIND, "orphan")
+    lease.parent.mkdir(parents=True)
+    if runner == "elsewhere-expired":  # the same runner within its lease still runs the job
+        lease.write_text(json.dumps({**_GONE[runner], "lease_expires": time.time() + 60}))
+        assert held_elsewhere(records, KIND, "orphan")
+        assert _resume(stepfn_home, params, "request_response")["ProcessingJobArn"].endswith("/orphan")
+        assert not runs.exists()
+    lease.write_text(json.dumps(_GONE[runner]))
+    assert not held_elsewhere(records, KIND, "orphan")
+    result = _resume(stepfn_home, params)
+    assert result["ProcessingJobStatus"] == "Completed", result.get("FailureReason")
+    assert runs.read_text() == "run\n"
+    record = records.get(KIND, "orphan")
+    assert record is not None and record["ProcessingJobStatus"] == "Completed"
+
+
+def test_stop_reaches_a_job_another_process_runs(stepfn_home: Path, runs: Path) -> None:
+    other = _run_elsewhere(stepfn_home, _request("remote-stop", seconds=60), runs)
+    try:
+        started = time.monotonic()
+        LocalSageMakerClient(stepfn_home).stop_processing_job(ProcessingJobName="remote-stop")
+        assert other.wait(30) == 0 and time.monotonic() - started < 20
+    finally:
+        other.kill()
+    assert ProcessingJobs(stepfn_home).records.get(KIND, "remote-stop")["ProcessingJobStatus"] == "Stopped"  # type: ignore[index]
