@@ -7,13 +7,12 @@ Copyright 2019 Amazon.com, Inc. or its affiliates.
 
 The test and its fixtures run as written, with these changes only:
 
-* imports: ``sagemaker`` -> ``stepfn.sagemaker``, ``stepfunctions`` -> ``stepfn``; the ``tests.integ`` helpers
-  (``state_machine_delete_wait``, ``timeout``, ``DEFAULT_TIMEOUT_MINUTES``) are the repository's own, copied here;
+* imports: ``sagemaker`` -> ``stepfn.sagemaker``, ``stepfunctions`` -> ``stepfn``; the ``tests.integ`` helpers are
+  the repository's own, shared by both ports in ``sdk_integ_support.py``;
 * the account: ``sts.get_caller_identity`` (which asks AWS) is a dummy account id, so the roles are dummy ARNs;
 * ``sfn_client``: ``boto3.client('stepfunctions')`` is stepfn's boto3-compatible local client over the same home;
 * the data: ``mnist.pkl.gz`` is a small random ``(train, valid, test)`` pickle of 500-feature rows written by the test
   (the test reads only ``train_set[0][:100]``);
-* ``state_machine_delete_wait``'s ``sleep_interval`` of 10 s is given as 0.1 s (the repository's own keyword);
 * the fixtures are function-scoped (each test here has its own ``$STEPFN_HOME``);
 * the expected ``describe_execution`` answer: since November 2023 AWS's DescribeExecution also returns
   ``redriveCount``, ``redriveStatus`` and ``redriveStatusReason`` (redrive came after this test was written), so
@@ -25,7 +24,7 @@ config and deploys the endpoint; the test compares the execution's input with th
 """
 
 # The test's own code is kept as written: its str.format calls, repeated dict keys and bare expressions.
-# ruff: noqa: UP032, F601, F841
+# ruff: noqa: UP032, F601
 
 from __future__ import annotations
 
@@ -33,11 +32,7 @@ import gzip
 import json
 import os
 import pickle
-import signal
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,52 +40,23 @@ from typing import Any
 import numpy as np
 import pytest
 
+# tests/integ/__init__.py's DEFAULT_TIMEOUT_MINUTES, timeout.py, utils.py and the conftest.py fixtures
+from sdk_integ_support import (
+    DEFAULT_TIMEOUT_MINUTES,
+    aws_account_id,
+    delete_sagemaker_endpoint,
+    delete_sagemaker_endpoint_config,
+    delete_sagemaker_model,
+    sagemaker_role_arn,
+    sagemaker_session,
+    sfn_client,
+    sfn_role_arn,
+    state_machine_delete_wait,
+    timeout,
+)
+
+__all__ = ["aws_account_id", "sagemaker_role_arn", "sagemaker_session", "sfn_client", "sfn_role_arn"]
 pytestmark = pytest.mark.slow
-
-DEFAULT_TIMEOUT_MINUTES = 25
-
-
-@contextmanager
-def timeout(seconds: int = 0, minutes: int = 0, hours: int = 0) -> Iterator[None]:
-    """tests/integ/timeout.py: raise if the block runs longer than the limit."""
-    limit = seconds + 60 * minutes + 3600 * hours
-
-    def handler(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"timed out after {limit} seconds")
-
-    signal.signal(signal.SIGALRM, handler)
-    signal.alarm(limit)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-
-
-def state_machine_delete_wait(client: Any, state_machine_arn: str, sleep_interval: float = 10) -> None:
-    response = client.delete_state_machine(stateMachineArn=state_machine_arn)
-    state_machine_status = "DELETING"
-
-    while state_machine_status is not None:
-        try:
-            state_machine_describe = client.describe_state_machine(stateMachineArn=state_machine_arn)
-            state_machine_status = state_machine_describe.get("status")
-            time.sleep(sleep_interval)
-        except:  # noqa: E722 (the repository's own bare except: any error means the machine is gone)
-            state_machine_status = None
-
-
-def delete_sagemaker_model(model_name: str, sagemaker_session: Any) -> None:
-    sagemaker_session.delete_model(model_name=model_name)
-
-
-def delete_sagemaker_endpoint_config(endpoint_config_name: str, sagemaker_session: Any) -> None:
-    sagemaker_session.delete_endpoint_config(endpoint_config_name=endpoint_config_name)
-
-
-def delete_sagemaker_endpoint(endpoint_name: str, sagemaker_session: Any, sleep_interval: float = 10) -> None:
-    sagemaker_session.wait_for_endpoint(endpoint=endpoint_name, poll=sleep_interval)
-    sagemaker_session.delete_endpoint(endpoint_name=endpoint_name)
-
 
 @pytest.fixture
 def DATA_DIR(tmp_path: Path) -> str:
@@ -101,38 +67,6 @@ def DATA_DIR(tmp_path: Path) -> str:
     with gzip.open(tmp_path / "one_p_mnist" / "mnist.pkl.gz", "wb") as f:
         pickle.dump(sets, f)
     return str(tmp_path)
-
-
-# --- tests/integ/conftest.py (the fixtures this test uses), imports changed ---
-
-@pytest.fixture
-def sfn_client() -> Any:
-    from stepfn.workflow.local_client import LocalStepFunctionsClient
-    return LocalStepFunctionsClient()
-
-
-@pytest.fixture
-def sagemaker_session() -> Any:
-    from stepfn.sagemaker import Session
-    sess = Session()
-    return sess
-
-
-@pytest.fixture
-def aws_account_id() -> str:
-    return "111122223333"
-
-
-@pytest.fixture
-def sfn_role_arn(aws_account_id: str) -> str:
-    from stepfn.steps.utils import get_aws_partition
-    return f"arn:{get_aws_partition()}:iam::{aws_account_id}:role/StepFunctionsMLWorkflowExecutionFullAccess"
-
-
-@pytest.fixture
-def sagemaker_role_arn(aws_account_id: str) -> str:
-    from stepfn.steps.utils import get_aws_partition
-    return f"arn:{get_aws_partition()}:iam::{aws_account_id}:role/SageMakerRole"
 
 
 # --- tests/integ/test_training_pipeline_estimators.py, imports changed ---
@@ -258,7 +192,7 @@ def test_pca_estimator(sfn_client: Any, sagemaker_session: Any, sagemaker_role_a
         assert execution_info == expected_execution_info
 
         # Cleanup
-        state_machine_delete_wait(sfn_client, state_machine_arn, sleep_interval=0.1)
+        state_machine_delete_wait(sfn_client, state_machine_arn)
         delete_sagemaker_endpoint(job_name, sagemaker_session)
         delete_sagemaker_endpoint_config(job_name, sagemaker_session)
         delete_sagemaker_model(job_name, sagemaker_session)

@@ -93,8 +93,15 @@ def test_train_deploy_and_transform_through_the_engine(home: Path) -> None:
     sourcedir(store, "s3://bucket/wf/code/sourcedir.tar.gz", {"train.py": TRAIN})
 
     output = _run(home, "wf-1", "s3://bucket/wf/test/")
-    assert output["model"] == {"ModelArn": "arn:aws:sagemaker:us-east-1:000000000000:model/wf-1"}
-    assert output["endpoint"] == {"EndpointArn": "arn:aws:sagemaker:us-east-1:000000000000:endpoint/wf-1"}
+    # The optimized integration's request-response result: the API's response plus the HTTP metadata AWS adds.
+    for key, arn in (("model", "arn:aws:sagemaker:us-east-1:000000000000:model/wf-1"),
+                     ("endpoint", "arn:aws:sagemaker:us-east-1:000000000000:endpoint/wf-1")):
+        result = output[key]
+        assert isinstance(result, dict) and result.pop(f"{key.capitalize()}Arn") == arn
+        request_id = result["SdkResponseMetadata"]["RequestId"]
+        assert result["SdkHttpMetadata"]["HttpStatusCode"] == 200
+        assert result["SdkHttpMetadata"]["HttpHeaders"]["x-amzn-RequestId"] == request_id
+        assert set(result) == {"SdkHttpMetadata", "SdkResponseMetadata"}
     assert output["transform"] == {"status": "Completed"}
     predictions = store.get_bytes("s3://bucket/wf/predictions/test.csv.out").decode().split()
     response = invoke_endpoint("wf-1", "\n".join(",".join(map(str, x)) for x in features[:5]), "text/csv",

@@ -53,8 +53,9 @@ def test_image_uris_name_a_pinned_row() -> None:
     assert "torch==2.1.0" in pytorch.packages and pytorch.index == "https://download.pytorch.org/whl/cpu"
     assert lookup(ImageFramework("tensorflow", "2.13", "3.11")).python == "3.11"  # the tag's Python wins
     assert pytorch.key.startswith("pytorch-2.1-py3.10-cpu-") and pytorch.key != pytorch.with_python("3.11").key
-    with pytest.raises(UnknownFrameworkVersion, match=r"no pinned environment for sklearn 0\.20\.0 .*1\.2-1"):
-        lookup(ImageFramework("sklearn", "0.20.0", None))
+    with pytest.raises(UnknownFrameworkVersion, match=r"no pinned environment for sklearn 0\.19\.0 .*0\.20\.0.*1\.2-1"):
+        lookup(ImageFramework("sklearn", "0.19.0", None))
+    assert lookup(ImageFramework("sklearn", "0.20.0", None)).python == "3.7"  # the oldest image the SDKs name
     for row in TABLE.values():  # every row pins its framework package exactly
         assert any(p.split("==")[0] in ("scikit-learn", "xgboost", "torch", "tensorflow-cpu") for p in row.packages)
         assert all("==" in p for p in row.packages) and row.source

@@ -58,6 +58,14 @@ def call(home: Path, action: str, parameters: Any, pattern: str = "request_respo
     return serving.handlers(home)[f"sagemaker:{action}"](request, control or Control())
 
 
+def bare(result: dict[str, Any]) -> dict[str, Any]:
+    """A request-response result without the HTTP metadata the optimized integration adds (checked here)."""
+    metadata = {key: result.pop(key) for key in ("SdkHttpMetadata", "SdkResponseMetadata")}
+    assert metadata["SdkHttpMetadata"]["HttpStatusCode"] == 200
+    assert metadata["SdkHttpMetadata"]["HttpHeaders"]["x-amzn-RequestId"] == metadata["SdkResponseMetadata"]["RequestId"]
+    return result
+
+
 def check_shape(operation: str, record: dict[str, Any]) -> None:
     """Validate a record against botocore's output shape of ``operation`` (types, required and known members)."""
     model = botocore.session.get_session().get_service_model("sagemaker")
@@ -110,10 +118,10 @@ def write_arrays(rows: np.ndarray) -> bytes:
 def test_model_and_endpoint_config_records_have_describe_shapes(home: Path) -> None:
     container = {"Image": SKLEARN_IMAGE, "ModelDataUrl": "s3://b/m/model.tar.gz",
                  "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}
-    assert call(home, "createModel", {"ModelName": "m", "PrimaryContainer": container, "ExecutionRoleArn": ROLE}) == {
+    assert bare(call(home, "createModel", {"ModelName": "m", "PrimaryContainer": container, "ExecutionRoleArn": ROLE})) == {
         "ModelArn": "arn:aws:sagemaker:us-east-1:000000000000:model/m"}
-    assert call(home, "createEndpointConfig", {"EndpointConfigName": "Cfg", "ProductionVariants": [
-        {"VariantName": "A", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}]}) == {
+    assert bare(call(home, "createEndpointConfig", {"EndpointConfigName": "Cfg", "ProductionVariants": [
+        {"VariantName": "A", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}]})) == {
         "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:000000000000:endpoint-config/cfg"}
     records = RecordStore(home)
     model = records.get("model", "m")
@@ -212,3 +220,14 @@ def test_aws_sdk_describe_tasks_read_the_records(home: Path) -> None:
     assert raised.value.error == "SageMaker.AmazonSageMakerException" and "Requested resource not found" in raised.value.cause
     with pytest.raises(StatesError, match="Member must not be null"):
         call(home, "describeEndpoint", {})
+
+
+def test_aws_sdk_create_model_returns_the_bare_response(home: Path) -> None:
+    """The optimized integration adds SdkHttpMetadata; the aws-sdk integration returns the API's response only."""
+    request = TaskRequest(
+        resource="arn:aws:states:::aws-sdk:sagemaker:createModel", service="sagemaker", action="createModel",
+        pattern="request_response", parameters={"ModelName": "plain", "PrimaryContainer": {"Image": SKLEARN_IMAGE}},
+        state_name="Step", execution_arn="arn:exec",
+    )
+    assert serving.handlers(home)["sagemaker:createModel"](request, Control()) == {
+        "ModelArn": "arn:aws:sagemaker:us-east-1:000000000000:model/plain"}

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_models import ROLE, SKLEARN_IMAGE, Control, call, check_shape, wait_for_job
+from test_models import ROLE, SKLEARN_IMAGE, Control, bare, call, check_shape, wait_for_job
 
 from stepfn.errors import StatesError
 from stepfn.local.objectstore import ObjectStore
@@ -95,7 +95,7 @@ def test_processing_job_runs_script_and_uploads_outputs(stepfn_home: Path, store
 
 
 def test_request_response_returns_the_arn_and_names_are_unique(stepfn_home: Path, store: ObjectStore) -> None:
-    assert call(stepfn_home, "createProcessingJob", _request("prep-2")) == {
+    assert bare(call(stepfn_home, "createProcessingJob", _request("prep-2"))) == {
         "ProcessingJobArn": "arn:aws:sagemaker:us-east-1:000000000000:processing-job/prep-2"}
     with pytest.raises(StatesError) as raised:
         call(stepfn_home, "createProcessingJob", _request("prep-2"), pattern="sync")

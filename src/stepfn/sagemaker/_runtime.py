@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LocalRuntime", "delete_endpoint", "delete_endpoint_config", "delete_endpoint_models", "delete_model",
-           "describe_endpoint", "runtime_client"]
+__all__ = ["LocalRuntime", "create_resource", "delete_endpoint", "delete_endpoint_config", "delete_endpoint_models",
+           "delete_model", "describe_endpoint", "describe_training_job", "run_training_job", "runtime_client",
+           "wait_for_training_job"]
 
 
 class LocalRuntime:
@@ -84,13 +85,27 @@ def delete_endpoint_models(boto_session: Any, region: str | None, endpoint_name:
 
 def describe_endpoint(boto_session: Any, region: str | None, endpoint_name: str) -> dict[str, Any]:
     """DescribeEndpoint (a local endpoint whose server died reads OutOfService, as a failed instance would)."""
-    if boto_session is not None:
-        described: dict[str, Any] = boto_session.client("sagemaker", region_name=region).describe_endpoint(
-            EndpointName=endpoint_name)
-        return described
-    from stepfn.local.sagemaker.endpoints import Endpoints
+    return _describe(boto_session, region, "endpoint", endpoint_name)
 
-    return Endpoints().describe(endpoint_name)
+
+def describe_training_job(boto_session: Any, region: str | None, name: str) -> dict[str, Any]:
+    return _describe(boto_session, region, "training-job", name)
+
+
+def _describe(boto_session: Any, region: str | None, kind: str, name: str) -> dict[str, Any]:
+    if boto_session is not None:
+        method, member = {"endpoint": ("describe_endpoint", "EndpointName"),
+                          "training-job": ("describe_training_job", "TrainingJobName")}[kind]
+        described: dict[str, Any] = getattr(boto_session.client("sagemaker", region_name=region), method)(
+            **{member: name})
+        return described
+    if kind == "endpoint":
+        from stepfn.local.sagemaker.endpoints import Endpoints
+
+        return Endpoints().describe(name)
+    from stepfn.local.sagemaker.training import TrainingJobs
+
+    return TrainingJobs().describe(name)
 
 
 # DeleteEndpointConfig / DeleteModel: boto3's method and argument, and the local record kind they remove.
@@ -117,3 +132,51 @@ def _delete(boto_session: Any, region: str | None, kind: str, name: str) -> None
     records = RecordStore()
     records.require(kind, name, operation)
     records.delete(kind, name)
+
+
+def wait_for_training_job(boto_session: Any, region: str | None, name: str) -> dict[str, Any]:
+    """The job's DescribeTrainingJob once it has ended."""
+    if boto_session is not None:
+        client = boto_session.client("sagemaker", region_name=region)
+        client.get_waiter("training_job_completed_or_stopped").wait(TrainingJobName=name)
+        described: dict[str, Any] = client.describe_training_job(TrainingJobName=name)
+        return described
+    from stepfn.local.sagemaker.training import TrainingJobs
+
+    return TrainingJobs().wait(name)
+
+
+def run_training_job(boto_session: Any, region: str | None, request: dict[str, Any], *, wait: bool) -> dict[str, Any]:
+    """CreateTrainingJob now (``estimator.fit()``); with ``wait``, the job's final DescribeTrainingJob.
+
+    Locally the job runs under local training's supervisor (detached when not waiting, so it outlives nothing it
+    should not and can be stopped from any process); on AWS, boto3's ``training_job_completed_or_stopped`` waiter.
+    """
+    name = request["TrainingJobName"]
+    if boto_session is not None:
+        boto_session.client("sagemaker", region_name=region).create_training_job(**request)
+    else:
+        from stepfn.local.sagemaker.training import TrainingJobs
+
+        TrainingJobs().start(request)
+    if not wait:
+        return {"TrainingJobName": name, "TrainingJobStatus": "InProgress"}
+    return wait_for_training_job(boto_session, region, name)
+
+
+# CreateModel / CreateEndpointConfig: boto3's method, and the local function that records the resource.
+_CREATES = {"model": "create_model", "endpoint-config": "create_endpoint_config"}
+
+
+def create_resource(boto_session: Any, region: str | None, kind: str, request: dict[str, Any]) -> dict[str, Any]:
+    """CreateModel or CreateEndpointConfig now (``model._create_sagemaker_model()``,
+    ``session.create_endpoint_config()``); SageMaker's errors (a name taken, a model missing) locally too."""
+    method = _CREATES[kind]
+    if boto_session is not None:
+        created: dict[str, Any] = getattr(boto_session.client("sagemaker", region_name=region), method)(**request)
+        return created
+    from stepfn.local.sagemaker import models
+    from stepfn.local.sagemaker.records import RecordStore
+
+    recorded: dict[str, Any] = getattr(models, method)(RecordStore(), request)
+    return recorded

@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._git import clone_code
+from ._objects import object_backend
+from ._runtime import describe_training_job, run_training_job, wait_for_training_job
 from ._values import is_placeholder, json_encode_value, str_encode_value
 from .debugger import DebuggerHookConfig, Rule
+from .exceptions import UnexpectedStatusException
 from .inputs import FileSystemInput, TrainingInput
 from .model import Model
 from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base, session_bucket
@@ -113,6 +116,39 @@ class TrainingContext:
         return session_bucket(self.session)
 
 
+class TrainingJob:
+    """The job ``fit()`` started (sagemaker v2's ``estimator.latest_training_job``): its ``name`` and status."""
+
+    def __init__(self, name: str, sagemaker_session: SessionLike) -> None:
+        self.name = name
+        self.job_name = name
+        self.sagemaker_session = sagemaker_session
+
+    def aws_region(self) -> str | None:
+        """The region AWS calls go to; None for a local session."""
+        if getattr(self.sagemaker_session, "boto_session", None) is None:
+            return None
+        return self.sagemaker_session.boto_region_name
+
+    def describe(self) -> dict[str, Any]:
+        return describe_training_job(getattr(self.sagemaker_session, "boto_session", None), self.aws_region(),
+                                     self.name)
+
+    def wait(self, logs: Any = True) -> dict[str, Any]:
+        """Wait for the job to end; raise unless it completed."""
+        record = wait_for_training_job(getattr(self.sagemaker_session, "boto_session", None), self.aws_region(),
+                                       self.name)
+        self.check(record)
+        return record
+
+    def check(self, record: dict[str, Any]) -> None:
+        status = record.get("TrainingJobStatus")
+        if status != "Completed":
+            raise UnexpectedStatusException(
+                message=f"Error for Training job {self.name}: {status}. Reason: {record.get('FailureReason')}",
+                allowed_statuses=["Completed"], actual_status=str(status))
+
+
 class EstimatorBase(SessionHolder):
     """Settings shared by every estimator; argument names and defaults follow sagemaker v2 (docs/design/compat.md §6.2)."""
 
@@ -187,6 +223,7 @@ class EstimatorBase(SessionHolder):
         self.max_retry_attempts = max_retry_attempts
         self._current_job_name: str | None = None
         self._last_output_path: Any = None
+        self.latest_training_job: TrainingJob | None = None
         for old_name, value in v1_names.items():
             warnings.warn(f"{old_name} has been renamed in sagemaker>=2: use {_V1_NAMES[old_name]}",
                           DeprecationWarning, stacklevel=_user_stacklevel())
@@ -252,6 +289,32 @@ class EstimatorBase(SessionHolder):
             )
         return hook if isinstance(hook, DebuggerHookConfig) else None
 
+    def fit(self, inputs: Any = None, wait: bool = True, logs: Any = True, job_name: str | None = None,
+            experiment_config: dict[str, Any] | None = None) -> None:
+        """Run a training job now, as sagemaker v2's ``fit``: on local SageMaker for a local session (the job's log
+        is ``stepfn logs <job>``; ``logs`` has no effect), on SageMaker for a session built on boto3.
+
+        With ``wait``, a job that does not complete raises :class:`~stepfn.sagemaker.exceptions.UnexpectedStatusException`;
+        ``latest_training_job`` names the job and ``model_data`` / ``create_model()`` then use its artifacts.
+        """
+        self._fit(inputs, wait, job_name, experiment_config, None)
+
+    def _fit(self, inputs: Any, wait: bool, job_name: str | None, experiment_config: dict[str, Any] | None,
+             mini_batch_size: Any) -> None:
+        request = build_training_job_request(self, inputs, job_name, mini_batch_size)
+        self._upload_code()
+        if experiment_config:
+            request["ExperimentConfig"] = experiment_config
+        job = TrainingJob(request["TrainingJobName"], self.sagemaker_session)
+        self.latest_training_job = job
+        record = run_training_job(getattr(job.sagemaker_session, "boto_session", None), job.aws_region(), request,
+                                  wait=wait)
+        if wait:
+            job.check(record)
+
+    def _upload_code(self) -> None:
+        """What ``fit()`` uploads before the job starts: nothing for an image's own algorithm."""
+
     def model_data_for_current_job(self) -> Any:
         if self._current_job_name is None or self.output_path is None or is_placeholder(self.output_path):
             return None
@@ -259,7 +322,10 @@ class EstimatorBase(SessionHolder):
 
     @property
     def model_data(self) -> Any:
-        """Where the last request's job will write its model (sagemaker v2 reads this for ``create_model``)."""
+        """The artifacts of the job ``fit()`` ran, else where the last request's job will write its model
+        (sagemaker v2 reads this for ``create_model``)."""
+        if self.latest_training_job is not None:
+            return self.latest_training_job.describe()["ModelArtifacts"]["S3ModelArtifacts"]
         return self.model_data_for_current_job()
 
     def create_model(self, **kwargs: Any) -> Any:
@@ -404,6 +470,21 @@ class Framework(EstimatorBase):
 
     def _default_image_uri(self, scope: str, instance_type: Any) -> str:
         raise NotImplementedError
+
+    def _upload_code(self) -> None:
+        """As sagemaker v2's ``fit()``: a lone local entry point goes up as ``sourcedir.tar.gz`` where the request's
+        ``sagemaker_submit_directory`` points (a ``source_dir`` is read where it is, as for a workflow)."""
+        submit = self._submit_directory
+        if self.source_dir or not isinstance(self.entry_point, str) or not (
+                isinstance(submit, str) and submit.startswith("s3://")):
+            return
+        from stepfn.aws._code import build_sourcedir_archive
+
+        bucket, _, key = submit[len("s3://"):].partition("/")
+        session = self.sagemaker_session
+        boto_session = getattr(session, "boto_session", None)
+        objects = object_backend(boto_session, session.boto_region_name if boto_session is not None else None)
+        objects.put_bytes(build_sourcedir_archive(None, self.entry_point), bucket, key, None)
 
     def submit_directory(self, job_name: str, bucket_of: Any) -> Any:
         """Where the code is expected (nothing is uploaded; docs/design/compat.md §6.3 step 2 and §11 #12)."""

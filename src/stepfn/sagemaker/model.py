@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from ._git import clone_code
+from ._runtime import create_resource
 from ._values import is_placeholder
 from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base, session_bucket
 from .validation import validate_request
@@ -56,6 +57,21 @@ class Model(SessionHolder):
 
     def prepare_container_def(self, instance_type: Any = None) -> dict[str, Any]:
         return container_def(self.image_uri, self.model_data, self.env, image_config=self.image_config)
+
+    def _create_sagemaker_model(self, instance_type: Any = None, accelerator_type: Any = None, tags: Any = None,
+                                serverless_inference_config: Any = None) -> None:
+        """CreateModel now (sagemaker v2's first step of ``deploy()``, which notebooks and the original SDK's tests
+        call directly): a model without a name is named from its image, as sagemaker v2 names it."""
+        if not self.name:
+            image = self.serving_image_uri(self.sagemaker_session.boto_region_name, instance_type)
+            self.name = name_from_base(base_name_from_image(image))
+        request = build_model_request(self, instance_type)
+        if tags:
+            request["Tags"] = tags
+        session = self.sagemaker_session
+        boto_session = getattr(session, "boto_session", None)
+        create_resource(boto_session, session.boto_region_name if boto_session is not None else None, "model",
+                        request)
 
 
 def container_def(image_uri: Any, model_data_url: Any = None, env: Any = None,

@@ -16,6 +16,7 @@ from stepfn._partitions import partition_for_region
 
 from ._objects import ObjectBackend, inside, object_backend
 from ._runtime import (
+    create_resource,
     delete_endpoint,
     delete_endpoint_config,
     delete_endpoint_models,
@@ -199,6 +200,31 @@ class Session:
 
     def delete_model(self, model_name: str) -> None:
         delete_model(self.boto_session, self._aws_region(), model_name)
+
+    def create_endpoint_config(self, name: str, model_name: str, initial_instance_count: int, instance_type: str,
+                               accelerator_type: str | None = None, tags: list[dict[str, str]] | None = None,
+                               kms_key: str | None = None, data_capture_config_dict: dict[str, Any] | None = None,
+                               volume_size: int | None = None, model_data_download_timeout: int | None = None,
+                               container_startup_health_check_timeout: int | None = None) -> str:
+        """CreateEndpointConfig with one ``AllTraffic`` variant serving ``model_name``, as sagemaker v2 builds it;
+        returns ``name``."""
+        variant: dict[str, Any] = {"ModelName": model_name, "InstanceType": instance_type,
+                                   "InitialInstanceCount": initial_instance_count, "VariantName": "AllTraffic",
+                                   "InitialVariantWeight": 1}
+        for key, value in (("AcceleratorType", accelerator_type), ("VolumeSizeInGB", volume_size),
+                           ("ModelDataDownloadTimeoutInSeconds", model_data_download_timeout),
+                           ("ContainerStartupHealthCheckTimeoutInSeconds", container_startup_health_check_timeout)):
+            if value is not None:
+                variant[key] = value
+        request: dict[str, Any] = {"EndpointConfigName": name, "ProductionVariants": [variant]}
+        if tags:
+            request["Tags"] = tags
+        if kms_key:
+            request["KmsKeyId"] = kms_key
+        if data_capture_config_dict is not None:
+            request["DataCaptureConfig"] = data_capture_config_dict
+        create_resource(self.boto_session, self._aws_region(), "endpoint-config", request)
+        return name
 
     def wait_for_endpoint(self, endpoint: str, poll: float = 30, live_logging: bool = False) -> dict[str, Any]:
         """Poll DescribeEndpoint every ``poll`` seconds while it is Creating or Updating, as sagemaker v2 does;

@@ -53,6 +53,11 @@ def _row(framework: str, version: str, python: str, *packages: str, index: str |
 
 _TABLE: tuple[FrameworkEnvironment, ...] = (
     # scikit-learn: Python and scikit-learn from the base Dockerfile, the rest from the release's requirements.
+    # 0.20.0: the base image installs scikit-learn==0.20.0 with pip into Miniconda's Python 3.7 and scipy with
+    # conda, the release's requirements.txt pins pandas 0.25 and leaves numpy and six free: these are the versions
+    # those resolved to when the image was last built (April 2020).
+    _row("sklearn", "0.20.0", "3.7", "scikit-learn==0.20.0", "numpy==1.18.1", "pandas==0.25.3", "scipy==1.4.1",
+         "six==1.14.0", source=_SKLEARN_SOURCE),
     _row("sklearn", "0.23-1", "3.7", "scikit-learn==0.23.2", "numpy==1.19.2", "pandas==1.1.3", "scipy==1.5.3",
          "joblib==0.17.0", source=_SKLEARN_SOURCE),
     _row("sklearn", "1.0-1", "3.8", "scikit-learn==1.0.2", "numpy==1.19.5", "pandas==1.1.3", "scipy==1.5.3",

@@ -2,7 +2,8 @@
 processing and tuning jobs.
 
 Results follow the Step Functions optimized integration (docs/design/sagemaker-contract.md §2.4): request-response tasks
-return the Create* response (``{"ModelArn": ...}``); ``.sync`` tasks wait for the job and return its
+return the Create* response (``{"ModelArn": ...}``) with the ``SdkHttpMetadata`` / ``SdkResponseMetadata`` members
+the service adds (as for SNS, SQS and DynamoDB; ``aws-sdk:sagemaker:*`` Tasks return the bare response); ``.sync`` tasks wait for the job and return its
 Describe* record (timestamps as epoch milliseconds). SageMaker API errors become the Task error
 ``SageMaker.AmazonSageMakerException`` with the service's message as cause; a job that ends Failed fails the
 Task with ``States.TaskFailed`` and the Describe* record (JSON) as cause, so Retry/Catch behave as on AWS.
@@ -19,7 +20,7 @@ from typing import Any
 from stepfn.engine.protocol import TaskControl, TaskHandler, TaskRequest
 from stepfn.errors import ServiceError, StatesError
 from stepfn.local.sagemaker.lifecycle import BY_ACTION, job_failed_error
-from stepfn.local.sagemaker.records import RecordStore, as_states_error
+from stepfn.local.sagemaker.records import RecordStore, as_states_error, optimized_result
 
 
 def _check_parameters(request: TaskRequest) -> dict[str, Any]:
@@ -33,7 +34,10 @@ def _check_parameters(request: TaskRequest) -> dict[str, Any]:
     return request.parameters
 
 
-def _request_response(home: Path, run: Callable[[Path, dict[str, Any]], dict[str, Any]]) -> TaskHandler:
+def _request_response(home: Path, run: Callable[[Path, dict[str, Any]], dict[str, Any]], *,
+                      optimized: bool = True) -> TaskHandler:
+    """A request-response-only handler; ``optimized=False`` for the ``aws-sdk:sagemaker:describe*`` actions,
+    which only exist as aws-sdk integrations and return the bare response."""
     def handler(request: TaskRequest, control: TaskControl) -> Any:
         if request.pattern != "request_response":
             raise StatesError(
@@ -42,7 +46,8 @@ def _request_response(home: Path, run: Callable[[Path, dict[str, Any]], dict[str
                 state=request.state_name, field="Resource",
             )
         try:
-            return run(home, _check_parameters(request))
+            result = run(home, _check_parameters(request))
+            return optimized_result(request, result) if optimized else result
         except ServiceError as exc:
             raise as_states_error(exc) from exc
 
@@ -62,7 +67,7 @@ def _job(home: Path, run: Callable[[Path, dict[str, Any], TaskRequest, TaskContr
         except ServiceError as exc:
             raise as_states_error(exc) from exc
         if request.pattern == "request_response":
-            return {arn_key: record[arn_key]}
+            return optimized_result(request, {arn_key: record[arn_key]})
         if record[BY_ACTION[request.action].status_key] in ("Failed", "Stopped"):
             raise job_failed_error(record)
         return record
@@ -153,7 +158,8 @@ def handlers(home: Path) -> dict[str, TaskHandler]:
     """The serving-side SageMaker handlers for the engine, all keeping their state under ``home``."""
     home = Path(home)
     return {
-        **{f"sagemaker:{action}": _request_response(home, _describe(action)) for action in _DESCRIBE},
+        **{f"sagemaker:{action}": _request_response(home, _describe(action), optimized=False)
+           for action in _DESCRIBE},
         "sagemaker:createModel": _request_response(home, _create_model),
         "sagemaker:createEndpointConfig": _request_response(home, _create_endpoint_config),
         "sagemaker:createEndpoint": _request_response(home, _endpoint_operation("create")),

@@ -74,6 +74,7 @@ from stepfn.local.sagemaker.records import (
     as_states_error,
     check_name,
     now_millis,
+    optimized_result,
     sagemaker_error,
 )
 from stepfn.local.sagemaker.scriptmode import (
@@ -352,11 +353,11 @@ class TrainingJobs:
             if request.pattern == "request_response":
                 if record.get("TrainingJobStatus") == "InProgress" and not self._supervised_elsewhere(name):
                     self._start_background(name)
-                return {"TrainingJobArn": record["TrainingJobArn"]}
+                return optimized_result(request, {"TrainingJobArn": record["TrainingJobArn"]})
             return self._task_result(self.wait(name, control))
         try:
             if request.pattern == "request_response":
-                return self.start(params)
+                return optimized_result(request, self.start(params))
             record = self.create(params)
         except ServiceError as exc:
             raise as_states_error(exc) from exc

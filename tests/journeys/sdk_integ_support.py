@@ -1,0 +1,102 @@
+"""What the Step Functions Data Science SDK's ``tests/integ`` gives its tests, shared by the ports of them here.
+
+From https://github.com/aws/aws-step-functions-data-science-sdk-python at commit
+02ed72b10d7c0dbfb3e404b1e183c309c040bfaa (v2.3.0), Apache-2.0, Copyright 2019 Amazon.com, Inc. or its affiliates:
+``tests/integ/__init__.py``'s ``DEFAULT_TIMEOUT_MINUTES``, ``tests/integ/timeout.py``, ``tests/integ/utils.py`` as
+written, and the account, role, session and client fixtures of ``tests/integ/conftest.py`` with the ports' changes:
+a dummy account id instead of ``sts.get_caller_identity``, stepfn's boto3-compatible local client for
+``boto3.client('stepfunctions')``, imports changed, and function scope (each test has its own ``$STEPFN_HOME``).
+"""
+
+# The repository's helpers are kept as written (their unused result, bare except).
+# ruff: noqa: F841
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+DEFAULT_TIMEOUT_MINUTES = 25
+
+
+@contextmanager
+def timeout(seconds: int = 0, minutes: int = 0, hours: int = 0) -> Iterator[None]:
+    """Raise if the block runs longer than the limit."""
+    limit = seconds + 60 * minutes + 3600 * hours
+
+    def handler(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"timed out after {limit} seconds")
+
+    signal.signal(signal.SIGALRM, handler)
+    signal.alarm(limit)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+
+
+def state_machine_delete_wait(client: Any, state_machine_arn: str, sleep_interval: float = 10) -> None:
+    response = client.delete_state_machine(stateMachineArn=state_machine_arn)
+    state_machine_status = "DELETING"
+
+    while state_machine_status is not None:
+        try:
+            state_machine_describe = client.describe_state_machine(stateMachineArn=state_machine_arn)
+            state_machine_status = state_machine_describe.get("status")
+            time.sleep(sleep_interval)
+        except:  # noqa: E722 (the repository's own bare except: any error means the machine is gone)
+            state_machine_status = None
+
+
+def delete_sagemaker_model(model_name: str, sagemaker_session: Any) -> None:
+    sagemaker_session.delete_model(model_name=model_name)
+
+
+def delete_sagemaker_endpoint_config(endpoint_config_name: str, sagemaker_session: Any) -> None:
+    sagemaker_session.delete_endpoint_config(endpoint_config_name=endpoint_config_name)
+
+
+def delete_sagemaker_endpoint(endpoint_name: str, sagemaker_session: Any, sleep_interval: float = 10) -> None:
+    sagemaker_session.wait_for_endpoint(endpoint=endpoint_name, poll=sleep_interval)
+    sagemaker_session.delete_endpoint(endpoint_name=endpoint_name)
+
+
+def get_resource_name_from_arn(arn: str) -> str:
+    return arn.split(":")[-1]
+
+
+# --- tests/integ/conftest.py ---
+
+@pytest.fixture
+def sfn_client() -> Any:
+    from stepfn.workflow.local_client import LocalStepFunctionsClient
+    return LocalStepFunctionsClient()
+
+
+@pytest.fixture
+def sagemaker_session() -> Any:
+    from stepfn.sagemaker import Session
+    sess = Session()
+    return sess
+
+
+@pytest.fixture
+def aws_account_id() -> str:
+    return "111122223333"
+
+
+@pytest.fixture
+def sfn_role_arn(aws_account_id: str) -> str:
+    from stepfn.steps.utils import get_aws_partition
+    return f"arn:{get_aws_partition()}:iam::{aws_account_id}:role/StepFunctionsMLWorkflowExecutionFullAccess"
+
+
+@pytest.fixture
+def sagemaker_role_arn(aws_account_id: str) -> str:
+    from stepfn.steps.utils import get_aws_partition
+    return f"arn:{get_aws_partition()}:iam::{aws_account_id}:role/SageMakerRole"
