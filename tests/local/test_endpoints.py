@@ -380,13 +380,14 @@ def test_transform_fn_from_a_sourcedir_in_the_object_store(home: Path, tmp_path:
 def test_a_zombie_server_does_not_count_as_running(tmp_path: Path) -> None:
     import time
 
-    from stepfn.local.sagemaker.endpoints import _alive, _process_start
+    from stepfn.local.sagemaker.endpoints import _alive, _started
 
     child = subprocess.Popen([sys.executable, "-c", "pass"])
-    start = _process_start(child.pid)
+    start = _started(child.pid)
+    assert start is not None
     deadline = time.monotonic() + 30
-    while _process_start(child.pid) is not None and time.monotonic() < deadline:
+    while ") Z " not in Path(f"/proc/{child.pid}/stat").read_text() and time.monotonic() < deadline:
         time.sleep(0.02)  # exited but not reaped: a zombie, as a server stopped by another process becomes
-    assert start is not None and Path(f"/proc/{child.pid}").exists()
+    assert Path(f"/proc/{child.pid}").exists()
     assert not _alive(child.pid, start)
     child.wait()

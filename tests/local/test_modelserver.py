@@ -180,9 +180,9 @@ def test_workers_take_turns_with_connections_and_stop_together(tmp_path: Path) -
     finally:
         stop_server(server.pid, server.start)
     deadline = time.monotonic() + 10  # SIGKILLed with their group; gone once the kernel has taken them down
-    while any(endpoints._process_start(child) for child in children) and time.monotonic() < deadline:
+    while any(endpoints._alive(child) for child in children) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert [endpoints._process_start(child) for child in children] == [None, None]
+    assert [endpoints._alive(child) for child in children] == [False, False]
 
 
 def test_model_server_workers_environment_overrides(tmp_path: Path) -> None:

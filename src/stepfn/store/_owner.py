@@ -35,6 +35,11 @@ class Owner:
         return f"{self.host}:{self.pid}:{self.started}"
 
     @classmethod
+    def of_pid(cls, pid: int) -> Owner:
+        """Process ``pid`` of this host, as it is now (its start time read afresh: pids are recycled)."""
+        return cls(socket.gethostname(), pid, _process_start(pid))
+
+    @classmethod
     def from_token(cls, token: str) -> Owner:
         """The owner a :attr:`token` names (ValueError for anything else)."""
         host, pid, started = token.rsplit(":", 2)
@@ -67,7 +72,7 @@ def _is_zombie(pid: int) -> bool:
 
 @cache
 def _owner_for(pid: int) -> Owner:
-    return Owner(socket.gethostname(), pid, _process_start(pid))
+    return Owner.of_pid(pid)
 
 
 def current_owner() -> Owner:

@@ -37,6 +37,7 @@ from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker import forkserver
 from stepfn.local.sagemaker.models import prepare_variant
 from stepfn.local.sagemaker.records import RecordStore, arn, check_name, now_millis, sagemaker_error
+from stepfn.store import Owner
 
 STARTUP_TIMEOUT = float(os.environ.get("STEPFN_MODEL_SERVER_STARTUP_TIMEOUT", "120"))
 _SERVER_MODULE = "stepfn.local.sagemaker.modelserver"
@@ -69,16 +70,6 @@ class ModelServerError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def _process_start(pid: int) -> str | None:
-    """The start time of a live process; None when it is gone or a zombie (stopped by another process but not
-    yet reaped by the one that started it)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return fields[19] if len(fields) > 19 and fields[0] not in ("Z", "X") else None
 
 
 def _free_port() -> int:
@@ -166,14 +157,14 @@ def start_model_server(
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if commands and _ping(port):
-            return ModelServer(pid, port, _process_start(pid))
+            return ModelServer(pid, port, _started(pid))
         if ready.exists():
             answer = json.loads(ready.read_text())
             ready.unlink(missing_ok=True)
             if "error" in answer:
                 _wait_gone(pid, 30)
                 raise ModelServerError(_failure_reason(answer["error"], log_path))
-            return ModelServer(pid, int(answer["port"]), _process_start(pid), pipelining=True)
+            return ModelServer(pid, int(answer["port"]), _started(pid), pipelining=True)
         if not _alive(pid):
             child = _CHILDREN.pop(pid, None)
             code = child.returncode if child is not None else "unknown"
@@ -200,18 +191,18 @@ def _failure_reason(error: str, log_path: Path) -> str:
     return reason[:1024]
 
 
+def _started(pid: int) -> str | None:
+    """The start time that tells process ``pid`` from a later one given the same pid (None where unknown)."""
+    return Owner.of_pid(pid).started or None
+
+
 def _alive(pid: int, start: str | None = None) -> bool:
+    """Whether the server process lives: as the store tells a live owner (the pid, its start time when known,
+    not a zombie: a server stopped by another process but not reaped by the one that started it)."""
     child = _CHILDREN.get(pid)
     if child is not None:
         return child.poll() is None
-    if Path("/proc/self/stat").exists():
-        current = _process_start(pid)
-        return current is not None and start in (None, current)
-    try:  # no procfs (macOS): a recycled pid cannot be told apart
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+    return Owner(socket.gethostname(), pid, start or "").seems_alive() is True
 
 
 def stop_server(pid: int, start: str | None = None, *, grace: float = 5.0) -> None:
