@@ -9,12 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from views_support import TRAIN_PY, Runs
+from views_support import ROLE, TRAIN_PY, Runs
 
 from stepfn.local.lambdas import register_function, unregister_function
 from stepfn.workflow.local_client import LocalStepFunctionsClient
-
-ROLE = "arn:aws:iam::123456789012:role/StepFunctionsRole"
 
 MIXED = {
     "Comment": "retried, caught and a Map with one failed iteration",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from stepfn.workflow.local_client import LocalStepFunctionsClient
 
+ROLE = "arn:aws:iam::123456789012:role/StepFunctionsRole"
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
 TRAIN_PY = """\

@@ -374,6 +374,25 @@ def show(execution: str, everything: bool, last: int) -> None:
 
 
 @cli.command()
+@click.argument("first")
+@click.argument("second")
+@click.option("--all", "everything", is_flag=True, help="Every fact, the equal ones too.")
+def diff(first: str, second: str, everything: bool) -> None:
+    """Compare two executions (ARN, name or unique name prefix): input, output, each state's status and
+    output, and the hyperparameters and final metrics of the jobs the states ran."""
+    from stepfn.cli.watch import diff_table
+    from stepfn.workflow.compare import diff_facts, execution_facts
+
+    client = _reader()
+    a, b = (_resolve_execution(client, name) for name in (first, second))
+    rows = diff_facts(execution_facts(client, a), execution_facts(client, b), everything=everything)
+    if not rows:
+        console.print("no differences", highlight=False)
+        return
+    console.print(diff_table(rows, a.rsplit(":", 1)[-1], b.rsplit(":", 1)[-1]))
+
+
+@cli.command()
 @click.argument("job")
 @click.option("--kind", default="training-job", type=click.Choice(["training-job", "processing-job", "transform-job"]))
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until interrupted.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,6 +124,24 @@ def watch_execution(
     finally:
         if display:
             display.stop()
+
+
+def _fact(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= DOCUMENT_PREVIEW else f"{text[:DOCUMENT_PREVIEW]}… ({len(text):,} characters)"
+
+
+def diff_table(rows: list[tuple[str, Any, Any]], first: str, second: str) -> Table:
+    """``stepfn diff``: one row per fact, the two executions' values side by side (a missing one blank)."""
+    table = Table(title=f"{first} vs {second}", expand=False)
+    table.add_column("")
+    table.add_column(first, overflow="fold")
+    table.add_column(second, overflow="fold")
+    for key, a, b in rows:
+        table.add_row(key, Text(_fact(a), style="red" if a != b else ""), Text(_fact(b), style="green" if a != b else ""))
+    return table
 
 
 # A document (input, output) longer than this is shown cut, as one line: pretty-printing a large one floods the

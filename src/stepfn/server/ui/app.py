@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from stepfn.local.sagemaker.records import RecordStore
+from stepfn.workflow.compare import sweeps
 from stepfn.workflow.failure_card import build_failure_card, ended_badly
 from stepfn.workflow.graph import render_svg
 from stepfn.workflow.progress import (
@@ -130,6 +131,7 @@ class ConsoleApi:
             "cause": cause,
             "failure": None if ended is None else build_failure_card(ended, events, self.home).to_dict(),
             "events": events,
+            "sweeps": sweeps(events, self.home),
         }
 
     def _execution_mark(self, arn: str) -> tuple[str, int]:
@@ -239,11 +241,12 @@ class ConsoleApi:
         log = raw.decode(errors="replace")
         if record is None and not log:
             return _error(404, f"no {kind} {name!r}")
-        definitions = (record or {}).get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
+        definitions = metric_definitions(record or {}, self.home)
         # logBytes: where the page's log stream goes on from (whole lines only, as the stream sends them).
         whole = raw[: raw.rfind(b"\n") + 1]
+        series = {name: values for name, values in metric_series(log, definitions).items() if values}
         return _reply({"record": record, "log": whole[-200_000:].decode(errors="replace"), "logBytes": len(whole),
-                       "metrics": metric_series(log, definitions)})
+                       "metrics": series, "finalMetrics": (record or {}).get("FinalMetricDataList", [])})
 
     def endpoints(self, request: Request) -> Response:
         return _reply(RecordStore(self.home).list("endpoint"))
@@ -289,21 +292,52 @@ def _run_view(run: StateRun, now: datetime) -> dict[str, Any]:
     }
 
 
+def metric_definitions(record: dict[str, Any], home: Path) -> list[dict[str, str]]:
+    """The job's MetricDefinitions and, for a built-in algorithm, the algorithm's own (as SageMaker applies
+    them: XGBoost's ``validation:auc`` from its ``[12]#011validation-auc:0.91`` lines)."""
+    from stepfn.local.sagemaker.images import UnknownImageError, resolve_image
+
+    specification = record.get("AlgorithmSpecification") or {}
+    definitions = list(specification.get("MetricDefinitions") or [])
+    image = specification.get("TrainingImage")
+    if not isinstance(image, str):
+        return definitions
+    script_mode = "sagemaker_program" in (record.get("HyperParameters") or {})
+    try:
+        runtime = resolve_image(image, script_mode=script_mode, home=home)
+    except (UnknownImageError, ValueError):
+        return definitions
+    if runtime.kind == "builtin":
+        from stepfn.local.sagemaker.builtins import METRIC_DEFINITIONS
+
+        known = {definition.get("Name") for definition in definitions}
+        definitions += [d for d in METRIC_DEFINITIONS.get(runtime.algorithm or "", []) if d["Name"] not in known]
+    return definitions
+
+
 def metric_series(log: str, definitions: list[dict[str, str]]) -> dict[str, list[float]]:
-    """Every value each MetricDefinition's regex matched in the log, in order: the points of its curve."""
-    series: dict[str, list[float]] = {}
+    """Every value each MetricDefinition's regex matched in the log, line by line and in order: the points of
+    its curve. As SageMaker (and the job's own MetricCollector) does, a line is also tried in its CloudWatch
+    form, where a TAB reads ``#011`` (the built-in algorithms' regexes expect that form)."""
+    compiled = []
     for definition in definitions:
         try:
-            pattern = re.compile(definition["Regex"])
+            compiled.append((definition.get("Name", "?"), re.compile(definition["Regex"])))
         except (re.error, KeyError, TypeError):
             continue
-        values = []
-        for match in pattern.finditer(log):
-            try:
-                values.append(float(match.group(1) if pattern.groups else match.group(0)))
-            except (ValueError, IndexError):
-                continue
-        series[definition.get("Name", "?")] = values
+    series: dict[str, list[float]] = {name: [] for name, _ in compiled}
+    for line in log.splitlines():
+        variants = (line, line.replace("\t", "#011")) if "\t" in line else (line,)
+        for name, pattern in compiled:
+            for text in variants:
+                match = pattern.search(text)
+                if match is None:
+                    continue
+                try:
+                    series[name].append(float(match.group(1) if pattern.groups else match.group(0)))
+                except (ValueError, IndexError, TypeError):
+                    continue
+                break
     return series
 
 

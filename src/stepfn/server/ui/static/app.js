@@ -177,6 +177,34 @@ async function executionPage(arn) {
   }
 }
 
+// A Map of jobs as a table: each iteration's hyperparameters, status, duration and final metrics; a click on
+// a column header sorts by it (again: the other way).
+function sweepTable(state, rows) {
+  const hyper = [...new Set(rows.flatMap((r) => Object.keys(r.hyperparameters)))];
+  const metrics = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))];
+  const columns = [["#", (r) => r.iteration], ...hyper.map((h) => [h, (r) => r.hyperparameters[h]]),
+    ["status", (r) => r.status || r.iterationStatus], ["seconds", (r) => r.seconds],
+    ...metrics.map((m) => [m, (r) => r.metrics[m]]), ["job", (r) => r.name]];
+  const cell = (value) => value === undefined || value === null ? "" : typeof value === "number" && !Number.isInteger(value) ? value.toPrecision(5) : value;
+  return `<h3>Sweep: ${esc(state)}</h3><table class="sweep" data-state="${esc(state)}"><thead><tr>${columns.map(([name], i) =>
+    `<th class="sortable" data-column="${i}">${esc(name)}</th>`).join("")}</tr></thead>
+    <tbody>${rows.map((r) => `<tr>${columns.map(([name, get]) => name === "job"
+      ? `<td><a href="#/job/${esc(r.kind)}/${encodeURIComponent(r.name)}">${esc(r.name)}</a></td>`
+      : `<td data-value="${esc(get(r) ?? "")}"${name === "status" ? ` class="status ${esc(String(get(r)).toUpperCase())}"` : ""}>${esc(cell(get(r)))}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
+}
+
+function sortable(table) {
+  table.querySelectorAll("th.sortable").forEach((th) => th.addEventListener("click", () => {
+    const column = Number(th.dataset.column), body = table.tBodies[0];
+    const down = th.dataset.order !== "asc";
+    table.querySelectorAll("th").forEach((other) => delete other.dataset.order);
+    th.dataset.order = down ? "asc" : "desc";
+    const key = (tr) => { const v = tr.cells[column].dataset.value ?? tr.cells[column].textContent; const n = Number(v); return v !== "" && !Number.isNaN(n) ? n : v; };
+    const rows = [...body.rows].sort((a, b) => { const x = key(a), y = key(b); return (x < y ? -1 : x > y ? 1 : 0) * (down ? 1 : -1); });
+    rows.forEach((tr) => body.appendChild(tr));
+  }));
+}
+
 function renderExecution(data) {
   const ex = data.execution;
   const byName = Object.fromEntries(data.states.map((s) => [s.name, s]));
@@ -197,6 +225,7 @@ function renderExecution(data) {
       <div class="panel"><h3>Execution input</h3><pre>${esc(pretty(ex.input))}</pre></div>
       <div class="panel"><h3>Execution output</h3><pre id="execution-output">${esc(pretty(ex.output))}</pre></div>
     </div>
+    ${Object.entries(data.sweeps || {}).map(([state, rows]) => sweepTable(state, rows)).join("")}
     <h3>States</h3>
     <table id="states"><thead><tr><th>State</th><th>Type</th><th>Status</th><th>Runs</th><th>Seconds</th></tr></thead>
     <tbody>${data.states.map((s) => `<tr class="clickable" data-state="${esc(s.name)}"><td>${esc(s.name)}</td>
@@ -238,24 +267,59 @@ function renderExecution(data) {
     const button = document.getElementById(id);
     if (button) button.addEventListener("click", () => act(action, {executionArn: ex.executionArn}).catch(actionError));
   }
+  view.querySelectorAll("table.sweep").forEach(sortable);
   view.querySelectorAll("#graph g.state, #states tr[data-state]").forEach((el) =>
     el.addEventListener("click", () => pick(el.dataset.state)));
   stamp();
 }
 
-function chart(name, values) {
-  const w = 420, h = 160, pad = 28;
-  if (!values.length) return `<p class="muted">${esc(name)}: no values yet</p>`;
-  const lo = Math.min(...values), hi = Math.max(...values), span = hi - lo || 1;
-  const x = (i) => pad + (values.length === 1 ? 0 : (i * (w - 2 * pad)) / (values.length - 1));
-  const y = (v) => h - pad - ((v - lo) * (h - 2 * pad)) / span;
-  const points = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
-  return `<figure><figcaption>${esc(name)} (last ${esc(values[values.length - 1])})</figcaption>
-    <svg class="chart" data-metric="${esc(name)}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">
-    <polyline fill="none" stroke="#2a6fb0" stroke-width="2" points="${points}"/>
-    ${values.map((v, i) => `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.5" fill="#2a6fb0"/>`).join("")}
-    <text x="4" y="${pad - 10}" font-size="10">${esc(hi)}</text><text x="4" y="${h - 6}" font-size="10">${esc(lo)}</text>
-    </svg></figure>`;
+const PALETTE = ["#2a6fb0", "#d35400", "#2e8540", "#8e44ad", "#c0392b", "#16a085"];
+
+function tick(value) { return Math.abs(value) >= 1000 || value === Math.round(value) ? String(value) : value.toPrecision(4); }
+
+// One chart per metric (train:rmse and validation:rmse share the "rmse" chart), x: the step (the n-th value
+// the log printed, a round or an epoch), y: the metric, one coloured series each; a single value is a number.
+function chart(title, series) {
+  if (series.every(([, values]) => values.length === 1)) {
+    return series.map(([name, values]) => `<div class="metric-value" data-metric="${esc(name)}">${esc(name)}
+      <b>${esc(tick(values[0]))}</b></div>`).join("");
+  }
+  const w = 460, h = 220, left = 56, right = 12, top = 14, bottom = 40;
+  const all = series.flatMap(([, values]) => values);
+  const steps = Math.max(...series.map(([, values]) => values.length));
+  const lo = Math.min(...all), hi = Math.max(...all), span = hi - lo || 1;
+  const x = (i) => left + (steps <= 1 ? 0 : (i * (w - left - right)) / (steps - 1));
+  const y = (v) => h - bottom - ((v - lo) * (h - top - bottom)) / span;
+  const lines = series.map(([name, values], k) => {
+    const colour = PALETTE[k % PALETTE.length];
+    const points = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+    return `<g class="series" data-series="${esc(name)}"><polyline fill="none" stroke="${colour}" stroke-width="2" points="${points}"/>
+      ${values.map((v, i) => `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.2" fill="${colour}"><title>${esc(name)} step ${i}: ${esc(v)}</title></circle>`).join("")}</g>`;
+  }).join("");
+  const legend = series.map(([name, values], k) => `<span class="legend"><i style="background:${PALETTE[k % PALETTE.length]}"></i>${esc(name)} (last ${esc(tick(values[values.length - 1]))})</span>`).join("");
+  return `<figure><figcaption>${esc(title)} ${legend}</figcaption>
+    <svg class="chart" data-metric="${esc(title)}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-size="10">
+    <line class="axis x-axis" x1="${left}" y1="${h - bottom}" x2="${w - right}" y2="${h - bottom}" stroke="#8a949c"/>
+    <line class="axis y-axis" x1="${left}" y1="${top}" x2="${left}" y2="${h - bottom}" stroke="#8a949c"/>
+    <text x="${left - 4}" y="${top + 4}" text-anchor="end">${esc(tick(hi))}</text>
+    <text x="${left - 4}" y="${h - bottom}" text-anchor="end">${esc(tick(lo))}</text>
+    <text x="${left}" y="${h - bottom + 14}" text-anchor="middle">0</text>
+    <text x="${w - right}" y="${h - bottom + 14}" text-anchor="end">${steps - 1}</text>
+    <text class="x-label" x="${(left + w - right) / 2}" y="${h - 6}" text-anchor="middle">step (n-th value in the log)</text>
+    <text class="y-label" transform="translate(12 ${(top + h - bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(title)}</text>
+    ${lines}</svg></figure>`;
+}
+
+function metricsHtml(metrics, finals) {
+  const groups = {};
+  for (const [name, values] of Object.entries(metrics)) {
+    const key = name.includes(":") ? name.slice(name.indexOf(":") + 1) : name;
+    (groups[key] = groups[key] || []).push([name, values]);
+  }
+  const charts = Object.entries(groups).map(([title, series]) => chart(title, series)).join("");
+  const final = (finals || []).length ? `<table id="final-metrics"><thead><tr><th>Final metric</th><th>Value</th></tr></thead>
+    <tbody>${finals.map((m) => `<tr><td>${esc(m.MetricName)}</td><td>${esc(m.Value)}</td></tr>`).join("")}</tbody></table>` : "";
+  return (charts || '<p class="muted">No metrics in the log.</p>') + final;
 }
 
 async function jobPage(kind, name) {
@@ -264,7 +328,7 @@ async function jobPage(kind, name) {
   const status = record.TrainingJobStatus || record.ProcessingJobStatus || record.TransformJobStatus || "";
   view.innerHTML = `<h2>${esc(kind)} ${esc(name)} <span class="status ${esc(status.toUpperCase())}" id="job-status">${esc(status)}</span></h2>
     ${record.FailureReason ? `<p class="error cause">${esc(record.FailureReason)}</p>` : ""}
-    <h3>Metrics</h3><div id="metrics">${metricsHtml(data.metrics)}</div>
+    <h3>Metrics</h3><div id="metrics">${metricsHtml(data.metrics, data.finalMetrics)}</div>
     <h3>Log</h3><pre class="log" id="job-log">${esc(data.log)}</pre>
     <details><summary>Description</summary><pre class="record">${esc(pretty(record))}</pre></details>`;
   stamp();
@@ -290,13 +354,9 @@ async function jobPage(kind, name) {
   });
 }
 
-function metricsHtml(metrics) {
-  return Object.entries(metrics).map(([n, v]) => chart(n, v)).join("") || '<p class="muted">No metrics in the log.</p>';
-}
-
 async function refreshMetrics(kind, name) {
   const data = await api(`jobs/${kind}/${encodeURIComponent(name)}`);
-  document.getElementById("metrics").innerHTML = metricsHtml(data.metrics);
+  document.getElementById("metrics").innerHTML = metricsHtml(data.metrics, data.finalMetrics);
 }
 
 async function endpointsPage() {
