@@ -238,3 +238,16 @@ def test_an_output_rewritten_in_place_is_not_reused(stepfn_home: Path, store: Ob
     assert _ran(stepfn_home, "edit-2")
     _run(stepfn_home, "run-3", _request("edit-3"))
     assert not _ran(stepfn_home, "edit-3")  # the job's fresh result replaced the damaged entry
+
+
+def test_settings_reach_distributed_map_children_by_their_machine(stepfn_home: Path) -> None:
+    from stepfn.local.cache import read_settings
+
+    write_machine_settings(stepfn_home, MACHINE, {"Score": {"enable_caching": True, "expire_after": "P1D"}})
+    write_run_settings(stepfn_home, MACHINE, "run-1", cache=True)
+    child = f"arn:aws:states:us-east-1:123456789012:execution:{MACHINE}/Sweep:0f6e2c1a"
+    assert read_settings(stepfn_home, child, "Score") == 86400
+    assert read_settings(stepfn_home, child, "Other") is None
+    assert read_settings(stepfn_home, f"arn:aws:states:us-east-1:123456789012:execution:{MACHINE}:run-1",
+                         "Other") == float("inf")
+    assert read_settings(stepfn_home, "arn:exec", "Score") is None

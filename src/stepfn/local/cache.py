@@ -113,7 +113,9 @@ def read_settings(home: Path, execution_arn: str, state_name: str) -> float | No
     parts = execution_arn.split(":")
     if len(parts) < 8:
         return None
-    machine, execution = parts[6], parts[7]
+    # A distributed Map's child executions are "<machine>/<map run label>:<uuid>": the machine's step settings
+    # apply to them; the run-wide flag is kept under the parent's name, which their ARN does not carry.
+    machine, execution = parts[6].split("/")[0], parts[7]
     settings = Path(home) / CACHE_DIR / "settings"
     step = _read_json(settings / "machines" / f"{_hashed(machine)}.json").get("steps", {}).get(state_name)
     run = _read_json(settings / "runs" / f"{_hashed(machine, execution)}.json").get("cache") is True
