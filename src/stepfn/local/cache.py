@@ -390,14 +390,15 @@ class StepCache:
                 # This invocation's own request id and date around the cached payload, not the earlier call's.
                 return optimized_response(result["Payload"])
             return result
-        from stepfn.local.sagemaker.records import as_states_error
+        from stepfn.local.sagemaker.records import as_states_error, optimized_result
 
         try:
             record = self.take_over(entry, params)
         except ServiceError as exc:
             raise as_states_error(exc) from exc
         if request.pattern == "request_response":
-            return {JOB_KINDS[entry.kind].arn_key: record[JOB_KINDS[entry.kind].arn_key]}
+            arn_key = JOB_KINDS[entry.kind].arn_key
+            return optimized_result(request, {arn_key: record[arn_key]})  # as the job's own handler answers
         return record
 
     def _store(self, key: str, document: dict[str, Any], request: TaskRequest, params: dict[str, Any],
