@@ -399,6 +399,53 @@ def test_append_many_is_one_transaction(store: Store) -> None:
     assert (row.status, row.output, row.stop_date) == ("SUCCEEDED", "{}", T0 + timedelta(seconds=4))
 
 
+def _journaled_run(store: Store, name: str, definition: dict[str, object], value: object) -> tuple[str, object]:
+    from stepfn.engine import Engine
+
+    arn = f"arn:aws:states:us-east-1:123456789012:execution:m:{name}"
+    store.create_execution(execution(name))
+    result = Engine().run(definition, value, execution_arn=arn, state_machine_arn=SM, name=name,
+                          journal=store.journal(arn))
+    return arn, result
+
+
+def test_events_the_engine_encodes_itself_read_back_as_it_records_them(store: Store) -> None:
+    # The engine hands a store journal its events as encoded rows (append_encoded), not dicts: what the store
+    # reads back must be the history the engine holds, member for member, and the last event ends the row.
+    definition = {"StartAt": "Fan", "States": {
+        "Fan": {"Type": "Map", "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Item",
+                "States": {"Item": {"Type": "Pass", "Parameters": {"v.$": "$", "tag": "naïve ✓"}, "End": True}}},
+                "ItemsPath": "$.items", "ResultPath": "$.out", "Next": "Both"},
+        "Both": {"Type": "Parallel", "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": {"x": [1.5, None, True]}, "End": True}}},
+            {"StartAt": "B", "States": {"B": {"Type": "Wait", "Seconds": 0, "End": True}}}], "Next": "Stop"},
+        "Stop": {"Type": "Fail", "Error": "Custom.Ünïcode", "Cause": "quote \" and \\ and \u2603"},
+    }}
+    arn, result = _journaled_run(store, "encoded", definition, {"items": ["é", {"k": [1, 2]}, 3]})
+    stored = store.events(arn)
+    assert len(stored) > 10
+    assert stored == result.events
+    row = store.get_execution(arn)
+    assert (row.status, row.error, row.cause) == ("FAILED", "Custom.Ünïcode", "quote \" and \\ and \u2603")
+    assert row.stop_date == stored[-1]["timestamp"]
+
+
+def test_a_value_plain_json_cannot_hold_goes_through_the_stores_own_encoding(store: Store) -> None:
+    from stepfn.engine.clock import SystemClock
+    from stepfn.engine.history import History
+
+    record = execution()
+    store.create_execution(record)
+    history = History(SystemClock(), store.journal(record.arn))
+    history.add("ExecutionStarted", 0, {"input": "{}", "roleArn": "r"})
+    history.add("PassStateEntered", 1, {"name": "P", "when": T0})  # a datetime: the store tags it
+    history.checkpoint()
+    stored = store.events(record.arn)
+    assert [e["type"] for e in stored] == ["ExecutionStarted", "PassStateEntered"]
+    assert stored[1]["stateEnteredEventDetails"] == {"name": "P", "when": T0}
+    assert stored == history.events()
+
+
 def test_short_lived_threads_share_a_bounded_pool_of_connections(store: Store) -> None:
     def open_db_handles() -> int:
         fd_dir = Path("/proc/self/fd")

@@ -36,6 +36,7 @@ __all__ = [
     "compile_path",
     "compile_reference_path",
     "compile_template",
+    "json_encoder",
 ]
 
 
@@ -59,9 +60,33 @@ class PathNotFound(LookupError):
         super().__init__(message)
 
 
+def json_encoder(*, ensure_ascii: bool = True, default: Callable[[Any], Any] | None = None) -> Callable[[Any], str]:
+    """A function writing what ``json.dumps(value, separators=(",", ":"), ensure_ascii=..., default=...)``
+    writes, at about half the cost for small values: ``json.dumps`` with options builds a JSONEncoder per call,
+    and its ``encode`` sets up the C encoder per call in Python; together more than encoding a history event
+    (a 1,000-item Map records 4,006). The C encoder is made here directly, with a fresh circular-reference
+    table per call as ``encode`` makes it."""
+    fallback = json.JSONEncoder(separators=(",", ":"), ensure_ascii=ensure_ascii, default=default)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return fallback.encode
+    quote = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
+    on_other = fallback.default  # ``default``, or the TypeError json.dumps raises for what JSON cannot hold
+
+    def encode(value: Any) -> str:
+        return "".join(make({}, on_other, quote, None, ":", ",", False, False, True)(value, 0))
+
+    return encode
+
+
+_COMPACT = json_encoder(ensure_ascii=False)
+
+
 def compact_json(value: Any) -> str:
     """JSON the way AWS prints payloads in histories and error causes: no spaces, non-ASCII kept."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if type(value) is int:  # what the encoder writes for an int (a bool is not one here), without its set-up
+        return int.__repr__(value)
+    return _COMPACT(value)
 
 
 # --------------------------------------------------------------------------------------------- steps

@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from stepfn.asl.paths import compact_json
+from stepfn.asl.paths import compact_json, json_encoder
 from stepfn.engine.clock import Clock, SystemClock
 
 __all__ = [
-    "DETAILS_KEY", "MAX_HISTORY_EVENTS", "Assigned", "BufferedHistory", "EventRecorder", "History", "Journal", "Payload", "as_datetime",
+    "DETAILS_KEY", "MAX_HISTORY_EVENTS", "Assigned", "BufferedHistory", "EncodedEvent", "EventRecorder", "History", "Journal", "Payload", "as_datetime",
     "details_member", "redriven_work",
 ]
 
@@ -46,8 +46,10 @@ class Journal(Protocol):
     def append(self, event: dict[str, Any]) -> None:
         """Persist ``event``; durable before it returns.
 
-        A journal may also offer ``append_many(events)`` (one transaction); the engine uses it when present,
-        and the Map Run hooks of :class:`stepfn.engine.map.MapRunObserver` (``map_run_started`` ...) to
+        A journal may also offer ``append_many(events)`` (one transaction), or ``append_encoded(rows)``: the
+        same for events already encoded as :data:`EncodedEvent` rows, which spares building each event's
+        dict only to encode it (a 1,000-item Map writes 4,006 events); the engine uses the first of these
+        present, and the Map Run hooks of :class:`stepfn.engine.map.MapRunObserver` (``map_run_started`` ...) to
         report the distributed Map runs of the execution."""
         ...
 
@@ -113,21 +115,51 @@ _PAYLOAD_KEYS = {"input": "inputDetails", "output": "outputDetails", "parameters
 # it becomes the botocore-shaped dict only when someone reads the history.
 _Event = tuple[str, int, int, "datetime | float", "dict[str, Any] | None"]
 
+# An event as a journal stores it: (id, type, timestamp, body), where body is the compact JSON text (ASCII
+# only) of the event less those three members, ``{"previousEventId":N,"<details member>":{...}}``.
+EncodedEvent = tuple[int, str, datetime, str]
+
 
 def as_datetime(stamp: datetime | float) -> datetime:
     """A recorded timestamp as an aware datetime (wall-clock stamps are recorded as epoch floats)."""
     return stamp if isinstance(stamp, datetime) else datetime.fromtimestamp(stamp, UTC)
 
 
+# details_member per event type, filled as types are seen (every event is materialised or encoded).
+_MEMBERS: dict[str, str | None] = {}
+
+
+def _member(event_type: str) -> str | None:
+    try:
+        return _MEMBERS[event_type]
+    except KeyError:
+        member = _MEMBERS[event_type] = details_member(event_type)
+        return member
+
+
 def _materialise(event: _Event) -> dict[str, Any]:
     event_type, event_id, previous_id, stamp, details = event
-    timestamp = as_datetime(stamp)
+    timestamp = stamp if type(stamp) is datetime else as_datetime(stamp)
     record: dict[str, Any] = {"timestamp": timestamp, "type": event_type, "id": event_id,
                               "previousEventId": previous_id}
-    member = details_member(event_type)
+    member = _member(event_type)
     if member is not None:
-        record[member] = _render_details(details or {})
+        record[member] = _render_details(details) if details else {}
     return record
+
+
+# No ``default``: a value plain JSON cannot hold raises TypeError, and the batch goes the journal's own way
+# (``append_many``), which knows how it stores such values.
+_encode_body = json_encoder()
+
+
+def _encode(event: _Event) -> EncodedEvent:
+    event_type, event_id, previous_id, stamp, details = event
+    member = _member(event_type)
+    body: dict[str, Any] = {"previousEventId": previous_id}
+    if member is not None:
+        body[member] = _render_details(details) if details else {}
+    return event_id, event_type, stamp if type(stamp) is datetime else as_datetime(stamp), _encode_body(body)
 
 
 class Payload:
@@ -385,9 +417,19 @@ class History:
     def _flush(self) -> None:
         if not self._pending:
             return
+        assert self._journal is not None
+        append_encoded = getattr(self._journal, "append_encoded", None)
+        if append_encoded is not None:
+            try:
+                rows = [_encode(event) for event in self._pending]
+            except TypeError:  # a value plain JSON cannot hold: the journal encodes it its own way below
+                rows = None
+            if rows is not None:
+                self._pending.clear()
+                append_encoded(rows)
+                return
         batch = [_materialise(event) for event in self._pending]
         self._pending.clear()
-        assert self._journal is not None
         append_many = getattr(self._journal, "append_many", None)
         if append_many is not None:
             append_many(batch)

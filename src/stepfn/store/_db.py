@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from stepfn._home import stepfn_home
+from stepfn.asl.paths import json_encoder
 from stepfn.errors import StoreError
 
 DB_FILENAME = "stepfn.db"
@@ -186,9 +187,12 @@ def _decode_hook(obj: dict[str, Any]) -> Any:
     return obj
 
 
+_ENCODE = json_encoder(default=_encode_default)
+
+
 def dumps(value: Any) -> str:
     """JSON text for a stored value; datetimes (anywhere inside) survive the round trip as aware datetimes."""
-    return json.dumps(value, default=_encode_default, separators=(",", ":"))
+    return _ENCODE(value)
 
 
 def loads(text: str) -> Any:
@@ -198,6 +202,8 @@ def loads(text: str) -> Any:
 
 
 def format_datetime(value: datetime) -> str:
+    if value.tzinfo is UTC:  # the engine's timestamps: already UTC, nothing to convert
+        return value.isoformat()
     if value.tzinfo is None:
         raise StoreError(f"refusing to store a naive datetime {value!r}: history timestamps must be timezone-aware")
     return value.astimezone(UTC).isoformat()

@@ -488,12 +488,30 @@ class Store:
     def append_events(self, execution_arn: str, events: Iterable[Mapping[str, Any]]) -> None:
         """Append events in one transaction (all or none); a terminal event also ends the execution's row."""
         rows = []
-        terminal: Mapping[str, Any] | None = None
+        terminal: tuple[str, datetime, Mapping[str, Any]] | None = None
         for event in events:
-            body = {key: value for key, value in event.items() if key not in ("timestamp", "id", "type")}
-            rows.append((execution_arn, event["id"], event["type"], format_datetime(event["timestamp"]), dumps(body)))
-            if event["type"] in _TERMINAL_EVENTS:
-                terminal = event
+            body = dict(event)  # the event less the columns of its own (cheaper than filtering every key)
+            event_type = body.pop("type")
+            timestamp = body.pop("timestamp")
+            rows.append((execution_arn, body.pop("id"), event_type, format_datetime(timestamp), dumps(body)))
+            if event_type in _TERMINAL_EVENTS:
+                terminal = event_type, timestamp, event
+        self._insert_events(execution_arn, rows, terminal)
+
+    def append_encoded_events(self, execution_arn: str, events: Iterable[tuple[int, str, datetime, str]]) -> None:
+        """``append_events`` for events the engine encoded itself: (id, type, timestamp, body), body being the
+        JSON text of the event less those three members (what the ``body`` column holds)."""
+        rows = []
+        terminal: tuple[str, datetime, Mapping[str, Any]] | None = None
+        for event_id, event_type, timestamp, body in events:
+            rows.append((execution_arn, event_id, event_type, format_datetime(timestamp), body))
+            if event_type in _TERMINAL_EVENTS:  # one per execution: decoding its body costs nothing to speak of
+                terminal = event_type, timestamp, loads(body)
+        self._insert_events(execution_arn, rows, terminal)
+
+    def _insert_events(self, execution_arn: str, rows: list[tuple[str, int, str, str, str]],
+                       terminal: tuple[str, datetime, Mapping[str, Any]] | None) -> None:
+        """``terminal``: the type, timestamp and body of the batch's terminal event, which ends the row."""
         with self._db.write() as conn:
             try:
                 conn.executemany(
@@ -501,10 +519,11 @@ class Store:
             except sqlite3.IntegrityError as error:
                 raise RecordExists("HistoryEvent", f"{execution_arn}: {error}") from error
             if terminal is not None:
-                status, details_key = _TERMINAL_EVENTS[terminal["type"]]
-                details = terminal.get(details_key) or {}
+                event_type, timestamp, body = terminal
+                status, details_key = _TERMINAL_EVENTS[event_type]
+                details = body.get(details_key) or {}
                 self._finish(
-                    conn, execution_arn, status, terminal["timestamp"], details.get("output"), details.get("error"),
+                    conn, execution_arn, status, timestamp, details.get("output"), details.get("error"),
                     details.get("cause"),
                 )
 
@@ -622,6 +641,10 @@ class ExecutionJournal:
     def append_many(self, events: list[dict[str, Any]]) -> None:
         """Several events in one transaction (the engine batches the events of pure states)."""
         self.store.append_events(self.execution_arn, events)
+
+    def append_encoded(self, events: list[tuple[int, str, datetime, str]]) -> None:
+        """Several events the engine encoded itself (``stepfn.engine.history.EncodedEvent``), one transaction."""
+        self.store.append_encoded_events(self.execution_arn, events)
 
     def events(self) -> list[dict[str, Any]]:
         return self.store.events(self.execution_arn)
