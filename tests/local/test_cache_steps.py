@@ -121,6 +121,11 @@ def test_unchanged_objects_are_not_read_again(stepfn_home: Path, store: ObjectSt
     store.put_bytes("s3://bucket/raw/a.csv", b"1,2\n3,5\n")  # one byte
     third, _ = StepCache(stepfn_home).keys.key("createProcessingJob", _request("c"))
     assert third != first and reads[2:] == ["a.csv"]
+    # A damaged memo costs re-reading, never a failed key (nor a failed task).
+    (stepfn_home / "cache" / "digests.sqlite").write_bytes(b"not a database" * 100)
+    for extra in ("-wal", "-shm"):
+        (stepfn_home / "cache" / f"digests.sqlite{extra}").unlink(missing_ok=True)
+    assert StepCache(stepfn_home).keys.key("createProcessingJob", _request("d"))[0] == third
 
 
 def test_cache_config_stays_out_of_the_asl_and_aws_ignores_it_once() -> None:

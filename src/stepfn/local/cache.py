@@ -46,7 +46,7 @@ from typing import Any
 
 from stepfn._durations import parse_duration
 from stepfn.engine.protocol import TaskControl, TaskHandler, TaskRequest
-from stepfn.errors import ServiceError
+from stepfn.errors import ServiceError, StepfnError
 from stepfn.local.cachekeys import CACHEABLE, DigestMemo, KeyBuilder, NotCacheable, output_prefixes
 from stepfn.local.objectstore import ObjectStore, as_s3_uri
 from stepfn.local.sagemaker.lifecycle import JOB_KINDS
@@ -364,7 +364,7 @@ class StepCache:
             return inner(request, control)
         try:
             key, document = self.keys.key(request.action, params)
-        except (NotCacheable, ServiceError, OSError, KeyError, TypeError) as exc:
+        except (NotCacheable, StepfnError, OSError, KeyError, TypeError, ValueError) as exc:
             logger.debug("step cache: %s not cached: %s", request.state_name, exc)
             return inner(request, control)
         with self.locked(key, control) as held:
@@ -413,7 +413,7 @@ class StepCache:
             record = RecordStore(self.home).get(kind, params[JOB_KINDS[kind].name_key])
             if record is not None and record.get(JOB_KINDS[kind].status_key) == "Completed":
                 self.save(key, request.action, document, record=record, params=params)
-        except (OSError, ValueError, ServiceError) as exc:
+        except (OSError, ValueError, StepfnError) as exc:
             # The job succeeded; a cache that cannot be written must not fail it.
             logger.warning("step cache: could not store %s: %s", request.state_name, exc)
 

@@ -114,13 +114,16 @@ class DigestMemo:
         stat = path.stat()
         stamp = f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
         mode = "unpacked" if unpacked else "bytes"
-        with self._lock:
-            row = self._db().execute("SELECT digest FROM digest WHERE path = ? AND mode = ? AND stamp = ?",
-                                     (str(path), mode, stamp)).fetchone()
+        try:
+            with self._lock:
+                row = self._db().execute("SELECT digest FROM digest WHERE path = ? AND mode = ? AND stamp = ?",
+                                         (str(path), mode, stamp)).fetchone()
+        except sqlite3.Error:
+            row = None  # a memo that cannot be read (locked past its timeout, damaged) only costs a re-read
         if row is not None:
             return str(row[0])
         digest = _unpacked_digest(path) if unpacked else _bytes_digest(path)
-        with self._lock:
+        with contextlib.suppress(sqlite3.Error), self._lock:
             self._db().execute("INSERT OR REPLACE INTO digest VALUES (?, ?, ?, ?)", (str(path), mode, stamp, digest))
         return digest
 
