@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,29 @@ def test_failure_card_in_the_console_and_the_notebook(console: str, failed_train
     assert "ValueError: row 2 is not a number: x" in page.inner_text(".stepfn-failure")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     page.screenshot(path=str(SHOTS / "views-notebook-failure-card.png"), full_page=True)
+
+
+def test_timeline_and_event_table_with_milliseconds(console: str, runs: Runs, page: Any) -> None:
+    page.goto(f"{console}#/execution/{runs.mixed}")
+    page.wait_for_selector("#timeline")
+    bars = page.locator("#timeline g.bar").evaluate_all("gs => gs.map((g) => [g.dataset.label, g.dataset.status])")
+    assert bars == [["Flaky", "SUCCEEDED"], ["Guarded", "CAUGHT"], ["Sweep", "FAILED"],
+                    ["Sweep[0] > Item", "SUCCEEDED"], ["Sweep[1] > Item", "FAILED"]]
+    # The retried task waited a second between its attempts: its bar is the longest of the states inside.
+    widths = page.locator("#timeline g.bar rect").evaluate_all("rs => rs.map((r) => r.width.baseVal.value)")
+    assert widths[0] == max(widths)
+
+    times = page.locator("#events td.time").all_inner_texts()
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", time) for time in times)
+    elapsed = [float(text.strip("+ s")) for text in page.locator("#events td.elapsed").all_inner_texts()]
+    assert 0.0 <= elapsed[0] < 0.5 and elapsed == sorted(elapsed) and elapsed[-1] >= 1.0  # the retry's 1 s interval
+
+    page.fill("#event-filter", "mapiteration")
+    visible = [row for row in page.locator("#events tbody tr").all() if row.is_visible()]
+    assert len(visible) == 4 and all("MapIteration" in row.inner_text() for row in visible)
+    page.fill("#event-filter", "")
+    # Expandable details: documents decoded to objects, not JSON inside JSON.
+    entered = page.locator("#events tbody tr", has_text="TaskStateEntered").nth(2)
+    entered.locator("summary").click()
+    assert '"input": {\n    "i": 0\n  }' in entered.locator("pre").inner_text()
+    page.screenshot(path=str(SHOTS / "views-timeline.png"), full_page=True)

@@ -104,6 +104,9 @@ def test_sweep_table_charts_and_diff(sweep: tuple[LocalStepFunctionsClient, str,
         page.click(f"table.sweep th[data-column='{column}']")
         assert [float(v) for v in page.locator(f"table.sweep tbody td:nth-child({column + 1})").all_inner_texts()] \
             == sorted(values, reverse=True)
+        # The timeline has a bar per job beside the states that ran them.
+        jobs = page.locator("#timeline g.bar[data-kind='job']").evaluate_all("gs => gs.map((g) => g.dataset.label)")
+        assert sorted(jobs) == ["training-job sweep-a-s0", "training-job sweep-a-s1"]
         page.screenshot(path=str(SHOTS / "views-sweep.png"), full_page=True)
 
         # The built-in algorithm's own metric definitions: train:rmse and validation:rmse, one chart, two series.

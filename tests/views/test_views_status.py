@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,4 @@ def test_show_lists_the_failed_iteration_with_its_error(runs: Runs) -> None:
     line = next(line for line in shown.splitlines() if "Sweep[1]" in line)
     assert "FAILED RuntimeError" in line
     assert "Sweep[0]" not in shown  # succeeded iterations are in the items bar, not one row each
+    assert "elapsed" in shown and re.search(r"ExecutionFailed .* \+\d+\.\d{3}s", shown)

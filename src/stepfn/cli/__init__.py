@@ -357,12 +357,14 @@ def show(execution: str, everything: bool, last: int) -> None:
         console.print(states_table(events, title=described["name"]))
     shown = events if everything and events is not None else latest[-last:] if last > 0 else []
     history = Table(title="history" if len(shown) == total else f"history: the last {len(shown)} of {total} events")
-    for column in ("id", "type", "timestamp", "details"):
-        history.add_column(column)
+    for column in ("id", "type", "timestamp", "elapsed", "details"):
+        history.add_column(column, justify="right" if column == "elapsed" else "left")
     for event in shown:
         details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
         summary = details.get("name") or details.get("error") or details.get("resource") or ""
-        history.add_row(str(event["id"]), event["type"], event["timestamp"].strftime("%H:%M:%S.%f")[:-3], str(summary))
+        since = (event["timestamp"] - described["startDate"]).total_seconds()
+        history.add_row(str(event["id"]), event["type"], event["timestamp"].strftime("%H:%M:%S.%f")[:-3],
+                        f"+{since:.3f}s", str(summary))
     console.print(history)
     if events is None:
         console.print(f"{total} events: stepfn show --all {execution} reads them all and draws the states table",

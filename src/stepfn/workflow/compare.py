@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,43 @@ _STATUS_KEYS = ("TrainingJobStatus", "ProcessingJobStatus", "TransformJobStatus"
 _TIMES = {"training-job": ("TrainingStartTime", "TrainingEndTime"),
           "processing-job": ("ProcessingStartTime", "ProcessingEndTime"),
           "transform-job": ("TransformStartTime", "TransformEndTime")}
+
+
+def job_times(kind: str, name: str, home: Path | str | None = None) -> tuple[float, float | None] | None:
+    """When a local job started and ended (epoch seconds; end None while it runs), from its record."""
+    from stepfn.local.sagemaker.records import RecordStore
+
+    record = RecordStore(home).get(kind, name) or {}
+    start, end = (record.get(key) for key in _TIMES.get(kind, ("", "")))
+    if not isinstance(start, int | float):
+        return None
+    scale = 1000.0 if start > 1e11 else 1.0  # epoch milliseconds (the local records) or seconds
+    return start / scale, end / scale if isinstance(end, int | float) else None
+
+
+def timeline(events: list[dict[str, Any]], started: datetime, now: datetime,
+             home: Path | str | None = None) -> list[dict[str, Any]]:
+    """Gantt rows: every state run (``Sweep[1] > Train``) and each job it ran, as seconds from the
+    execution's start (``end`` None while running), in the order they started."""
+    rows: list[dict[str, Any]] = []
+    origin = started.timestamp()
+    for progress in state_progress(events).values():
+        for run in progress.history:
+            if run.entered is None:
+                continue
+            rows.append({"label": run.path, "kind": "state", "type": run.type, "status": run.status,
+                         "start": run.entered.timestamp() - origin,
+                         "end": None if run.exited is None and run.status == "RUNNING"
+                         else ((run.exited or now).timestamp() - origin)})
+            for kind, name in run.jobs:
+                times = job_times(kind, name, home)
+                if times is not None:
+                    facts = job_facts(kind, name, home)
+                    rows.append({"label": f"{kind} {name}", "kind": "job", "type": kind, "status": facts.status,
+                                 "start": times[0] - origin, "end": None if times[1] is None else times[1] - origin,
+                                 "job": {"kind": kind, "name": name}})
+    rows.sort(key=lambda row: row["start"])
+    return rows
 
 
 @dataclass(frozen=True)
@@ -112,4 +150,4 @@ def diff_facts(a: dict[str, Any], b: dict[str, Any], *, everything: bool = False
     return [(key, a.get(key), b.get(key)) for key in keys if everything or a.get(key) != b.get(key)]
 
 
-__all__ = ["JobFacts", "diff_facts", "execution_facts", "job_facts", "sweeps"]
+__all__ = ["JobFacts", "diff_facts", "execution_facts", "job_facts", "job_times", "sweeps", "timeline"]

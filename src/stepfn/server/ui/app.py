@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from stepfn.local.sagemaker.records import RecordStore
-from stepfn.workflow.compare import sweeps
+from stepfn.workflow.compare import sweeps, timeline
 from stepfn.workflow.failure_card import build_failure_card, ended_badly
 from stepfn.workflow.graph import render_svg
 from stepfn.workflow.progress import (
@@ -132,6 +132,7 @@ class ConsoleApi:
             "failure": None if ended is None else build_failure_card(ended, events, self.home).to_dict(),
             "events": events,
             "sweeps": sweeps(events, self.home),
+            "timeline": timeline(events, described["startDate"], described.get("stopDate") or now, self.home),
         }
 
     def _execution_mark(self, arn: str) -> tuple[str, int]:

@@ -16,6 +16,45 @@ function pretty(value) {
 
 function when(text) { return text ? new Date(text).toLocaleString() : ""; }
 
+// Event times to the millisecond, and seconds since the execution started.
+function clock(text) {
+  if (!text) return "";
+  const t = new Date(text), pad = (n, w = 2) => String(n).padStart(w, "0");
+  return `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())} ${pad(t.getHours())}:${pad(t.getMinutes())}:${pad(t.getSeconds())}.${pad(t.getMilliseconds(), 3)}`;
+}
+
+function elapsed(start, text) { return ((new Date(text) - new Date(start)) / 1000).toFixed(3) + " s"; }
+
+let eventFilter = "";
+
+function applyEventFilter() {
+  const words = eventFilter.toLowerCase();
+  document.querySelectorAll("#events tbody tr").forEach((tr) => { tr.hidden = Boolean(words) && !tr.dataset.search.includes(words); });
+}
+
+// A Gantt chart: one bar per state run and per job, from the execution's start; a running one ends at "now".
+function timelineSvg(rows, total) {
+  if (!rows.length) return "";
+  const labelW = 230, w = 900, rowH = 20, top = 6, bottom = 28, h = top + rows.length * rowH + bottom;
+  const span = Math.max(total, ...rows.map((r) => r.end ?? r.start), 0.001);
+  const x = (t) => labelW + (t / span) * (w - labelW - 10);
+  const colour = {SUCCEEDED: "#2e8540", Completed: "#2e8540", FAILED: "#c0392b", Failed: "#c0392b", CAUGHT: "#d35400",
+    ABORTED: "#8a949c", Stopped: "#8a949c", RUNNING: "#c99a00", InProgress: "#c99a00"};
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<line x1="${x(f * span)}" y1="${top}" x2="${x(f * span)}" y2="${h - bottom}" stroke="#eef2f4"/>
+    <text x="${x(f * span)}" y="${h - bottom + 14}" text-anchor="middle">${(f * span).toFixed(span < 10 ? 2 : 1)} s</text>`).join("");
+  const bars = rows.map((r, i) => {
+    const y = top + i * rowH, end = r.end ?? total, width = Math.max(x(end) - x(r.start), 2);
+    const label = r.label.length > 34 ? r.label.slice(0, 33) + "…" : r.label;
+    const name = r.kind === "job" ? `<a href="#/job/${esc(r.job.kind)}/${encodeURIComponent(r.job.name)}"><text x="${labelW - 6}" y="${y + 14}" text-anchor="end" fill="#2a6fb0">${esc(label)}</text></a>`
+      : `<text x="${labelW - 6}" y="${y + 14}" text-anchor="end">${esc(label)}</text>`;
+    return `<g class="bar" data-label="${esc(r.label)}" data-kind="${esc(r.kind)}" data-status="${esc(r.status || "")}">${name}
+      <rect x="${x(r.start)}" y="${y + 3}" width="${width}" height="${rowH - 6}" rx="3" fill="${colour[r.status] || "#5b6770"}"${r.kind === "job" ? ' fill-opacity="0.55"' : ""}>
+      <title>${esc(r.label)}: ${esc(r.status || "")}, ${(end - r.start).toFixed(3)} s (from +${r.start.toFixed(3)} s)</title></rect></g>`;
+  }).join("");
+  return `<svg id="timeline" class="timeline" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-size="11">${ticks}${bars}
+    <text x="${(labelW + w) / 2}" y="${h - 2}" text-anchor="middle" fill="#6b777f">seconds from the execution's start</text></svg>`;
+}
+
 function seconds(row) {
   if (!row.stopDate) return "";
   return ((new Date(row.stopDate) - new Date(row.startDate)) / 1000).toFixed(2);
@@ -225,6 +264,8 @@ function renderExecution(data) {
       <div class="panel"><h3>Execution input</h3><pre>${esc(pretty(ex.input))}</pre></div>
       <div class="panel"><h3>Execution output</h3><pre id="execution-output">${esc(pretty(ex.output))}</pre></div>
     </div>
+    <h3>Timeline</h3><div class="panel graph">${timelineSvg(data.timeline || [],
+      ((ex.stopDate ? new Date(ex.stopDate) : new Date()) - new Date(ex.startDate)) / 1000)}</div>
     ${Object.entries(data.sweeps || {}).map(([state, rows]) => sweepTable(state, rows)).join("")}
     <h3>States</h3>
     <table id="states"><thead><tr><th>State</th><th>Type</th><th>Status</th><th>Runs</th><th>Seconds</th></tr></thead>
@@ -232,12 +273,19 @@ function renderExecution(data) {
       <td>${esc(s.type)}</td><td class="status ${esc(s.status)}">${esc(s.label)}</td><td>${s.runs}</td>
       <td>${s.seconds === null ? "" : s.seconds.toFixed(2)}</td></tr>`).join("")}</tbody></table>
     <h3>Event history</h3>
-    <table id="events"><thead><tr><th>ID</th><th>Type</th><th>Time</th><th>Details</th></tr></thead>
+    <p><input id="event-filter" placeholder="filter: type, state or error" value="${esc(eventFilter)}" size="36"></p>
+    <table id="events"><thead><tr><th>ID</th><th>Type</th><th>Time</th><th>Elapsed</th><th>Details</th></tr></thead>
     <tbody>${data.events.map((e) => {
       const key = Object.keys(e).find((k) => k.endsWith("EventDetails"));
       const details = key ? e[key] : {};
-      return `<tr><td>${e.id}</td><td>${esc(e.type)}</td><td>${esc(when(e.timestamp))}</td>
-        <td>${esc(details.name || details.error || details.resource || "")}</td></tr>`;
+      const summary = details.name || details.error || details.resource || "";
+      const decoded = Object.fromEntries(Object.entries(details).map(([k, v]) => {
+        if (typeof v === "string" && /^[[{]/.test(v)) { try { return [k, JSON.parse(v)]; } catch (err) { return [k, v]; } }
+        return [k, v];
+      }));
+      return `<tr data-search="${esc((e.type + " " + summary).toLowerCase())}"><td>${e.id}</td><td>${esc(e.type)}</td>
+        <td class="time">${esc(clock(e.timestamp))}</td><td class="elapsed">+${elapsed(ex.startDate, e.timestamp)}</td>
+        <td>${key ? `<details><summary>${esc(summary) || "details"}</summary><pre class="record">${esc(JSON.stringify(decoded, null, 2))}</pre></details>` : ""}</td></tr>`;
     }).join("")}</tbody></table>`;
   const bindRerun = () => {
     const button = document.getElementById("rerun-button");
@@ -268,6 +316,9 @@ function renderExecution(data) {
     if (button) button.addEventListener("click", () => act(action, {executionArn: ex.executionArn}).catch(actionError));
   }
   view.querySelectorAll("table.sweep").forEach(sortable);
+  const filter = document.getElementById("event-filter");
+  filter.addEventListener("input", () => { eventFilter = filter.value; applyEventFilter(); });
+  applyEventFilter();
   view.querySelectorAll("#graph g.state, #states tr[data-state]").forEach((el) =>
     el.addEventListener("click", () => pick(el.dataset.state)));
   stamp();
