@@ -1,12 +1,11 @@
 """The step cache per job kind and its rules: processing outputs moved to the new job's locations, failures never
-kept, expiry, digests not re-read, settings outside the ASL, AWS ignoring it once."""
+kept, expiry, digests not re-read, Lambda and request-response hits, distributed Map settings."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -128,65 +127,6 @@ def test_unchanged_objects_are_not_read_again(stepfn_home: Path, store: ObjectSt
     assert StepCache(stepfn_home).keys.key("createProcessingJob", _request("d"))[0] == third
 
 
-def test_cache_config_stays_out_of_the_asl_and_aws_ignores_it_once() -> None:
-    from stepfn.sagemaker import SKLearn
-    from stepfn.steps import CacheConfig, Chain, LambdaStep, TrainingStep
-    from stepfn.workflow import Workflow, _caching
-
-    def build(**cache: Any) -> Any:
-        estimator = SKLearn(entry_point="train.py", source_dir="s3://b/code.tar.gz", framework_version="1.2-1",
-                            role="arn:aws:iam::1:role/r", instance_count=1, instance_type="ml.m5.large")
-        return Chain([TrainingStep("Train", estimator=estimator, job_name="j", data={"train": "s3://b/t/"}, **cache),
-                      LambdaStep("L", parameters={"FunctionName": "f"}, **cache)])
-
-    plain = Workflow("w", build(), role="r").definition.to_json(pretty=True)
-    cached = Workflow("w", build(cache_config=CacheConfig(enable_caching=True, expire_after="P30D")), role="r")
-    assert cached.definition.to_json(pretty=True) == plain
-    assert _caching.step_cache_settings(cached.definition) == {
-        "Train": {"enable_caching": True, "expire_after": "P30D"}, "L": {"enable_caching": True, "expire_after": "P30D"}}
-    with pytest.raises(ValueError, match="ISO 8601"):
-        CacheConfig(enable_caching=True, expire_after="30 days")
-    with pytest.raises(TypeError):
-        LambdaStep("L", parameters={}, cache_config={"enable_caching": True})
-
-    class AwsLike:
-        """A stand-in for a boto3 client (no local home): what Workflow.execute sends is all it records."""
-
-        def __init__(self) -> None:
-            self.started: list[dict[str, Any]] = []
-
-        def start_execution(self, **params: Any) -> dict[str, Any]:
-            self.started.append(params)
-            return {"executionArn": "arn:aws:states:us-east-1:1:execution:w:x", "startDate": None}
-
-    client = AwsLike()
-    workflow = Workflow("w", build(), role="r", client=client, state_machine_arn="arn:aws:states:us-east-1:1:stateMachine:w")
-    _caching._warned.clear()
-    with pytest.warns(_caching.CacheIgnoredWarning, match="local-only"):
-        workflow.execute(cache=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        workflow.execute(cache=True)  # once per process
-    assert client.started == [{"stateMachineArn": workflow.state_machine_arn}] * 2
-
-
-def test_tuning_hit_runs_no_training_job(stepfn_home: Path, store: ObjectStore) -> None:
-    ranges = {"IntegerParameterRanges": [{"Name": "alpha", "MinValue": "1", "MaxValue": "2"}]}
-    for run in ("run-1", "run-2"):
-        write_run_settings(stepfn_home, MACHINE, run, cache=True)
-        # Each request packs its code again (its own URI, new tarball mtimes): the same code all the same.
-        result = _run(stepfn_home, run, _tuning_request(store, f"grid-{run}", "Grid", ranges, parallel=2),
-                      action="createHyperParameterTuningJob", state="Tune")
-        if run == "run-1":
-            trials = sorted(path.name for path in (stepfn_home / "sagemaker" / "training-job").iterdir())
-    assert result["HyperParameterTuningJobName"] == "grid-run-2"
-    assert result["HyperParameterTuningJobStatus"] == "Completed"
-    check_shape("DescribeHyperParameterTuningJob", result)
-    assert result["BestTrainingJob"]["TrainingJobName"].startswith("grid-run-1-")  # the cached search's trials
-    assert sorted(path.name for path in (stepfn_home / "sagemaker" / "training-job").iterdir()) == trials
-    assert "Cache hit" in RecordStore(stepfn_home).log_file("tuning-job", "grid-run-2").read_text()
-
-
 CALLS: list[Any] = []
 
 
@@ -257,3 +197,20 @@ def test_settings_reach_distributed_map_children_by_their_machine(stepfn_home: P
     assert read_settings(stepfn_home, f"arn:aws:states:us-east-1:123456789012:execution:{MACHINE}:run-1",
                          "Other") == float("inf")
     assert read_settings(stepfn_home, "arn:exec", "Score") is None
+
+
+def test_tuning_hit_runs_no_training_job(stepfn_home: Path, store: ObjectStore) -> None:
+    ranges = {"IntegerParameterRanges": [{"Name": "alpha", "MinValue": "1", "MaxValue": "2"}]}
+    for run in ("run-1", "run-2"):
+        write_run_settings(stepfn_home, MACHINE, run, cache=True)
+        # Each request packs its code again (its own URI, new tarball mtimes): the same code all the same.
+        result = _run(stepfn_home, run, _tuning_request(store, f"grid-{run}", "Grid", ranges, parallel=2),
+                      action="createHyperParameterTuningJob", state="Tune")
+        if run == "run-1":
+            trials = sorted(path.name for path in (stepfn_home / "sagemaker" / "training-job").iterdir())
+    assert result["HyperParameterTuningJobName"] == "grid-run-2"
+    assert result["HyperParameterTuningJobStatus"] == "Completed"
+    check_shape("DescribeHyperParameterTuningJob", result)
+    assert result["BestTrainingJob"]["TrainingJobName"].startswith("grid-run-1-")  # the cached search's trials
+    assert sorted(path.name for path in (stepfn_home / "sagemaker" / "training-job").iterdir()) == trials
+    assert "Cache hit" in RecordStore(stepfn_home).log_file("tuning-job", "grid-run-2").read_text()
