@@ -1,4 +1,5 @@
-"""What the Step Functions Data Science SDK's ``tests/integ`` gives its tests, shared by the ports of them here.
+"""What the Step Functions Data Science SDK's ``tests/integ`` gives its tests, shared by the ports of them here,
+and a small stand-in for the public ``sagemaker-sample-data-<region>`` census CSV that they and the notebooks read.
 
 From https://github.com/aws/aws-step-functions-data-science-sdk-python at commit
 02ed72b10d7c0dbfb3e404b1e183c309c040bfaa (v2.3.0), Apache-2.0, Copyright 2019 Amazon.com, Inc. or its affiliates:
@@ -13,6 +14,7 @@ a dummy account id instead of ``sts.get_caller_identity``, stepfn's boto3-compat
 
 from __future__ import annotations
 
+import random
 import signal
 import time
 from collections.abc import Iterator
@@ -100,3 +102,22 @@ def sfn_role_arn(aws_account_id: str) -> str:
 def sagemaker_role_arn(aws_account_id: str) -> str:
     from stepfn.steps.utils import get_aws_partition
     return f"arn:{get_aws_partition()}:iam::{aws_account_id}:role/SageMakerRole"
+
+
+# --- a stand-in for public sample data ---
+
+def census_csv(rows: int) -> bytes:
+    """The columns the notebook's own preprocessing.py selects, both income classes, some duplicate-free noise."""
+    rng = random.Random(1)
+    lines = ["age,education,major industry code,class of worker,num persons worked for employer,"
+             "capital gains,capital losses,dividends from stocks,income"]
+    for _ in range(rows):
+        age, education = rng.randint(18, 80), rng.choice([" Bachelors degree", " High school graduate", " Masters degree"])
+        gains = rng.choice([0, 0, rng.randint(1000, 20000)])
+        score = (age - 40) / 10 + gains / 5000 + (1.5 if education == " Masters degree" else 0)
+        income = " 50000+." if score + rng.gauss(0, 0.7) > 1.0 else " - 50000."
+        lines.append(",".join(map(str, [
+            age, education, rng.choice([" Retail trade", " Construction", " Education"]),
+            rng.choice([" Private", " Self-employed", " Local government"]), rng.randint(0, 6), gains,
+            rng.choice([0, 0, rng.randint(100, 2000)]), rng.randint(0, 5000), income])))
+    return ("\n".join(lines) + "\n").encode()

@@ -6,20 +6,30 @@ instance count, as sagemaker v2 allows for scikit-learn) trains a logistic regre
 evaluates it, and a Catch sends any failure to a Fail state. The scripts go up with ``Session.upload_data`` and the
 report comes back with ``S3Downloader.read_file``, as in the notebook.
 
-The scripts are the notebook's with two edits: modern scikit-learn has no ``sklearn.externals.joblib``
-(``import joblib``), and paths come from ``SAGEMAKER_BASE_DIR`` / ``SM_*``, so they also run where jobs cannot
-have their own mount namespace. The notebook's own hard-coded ``/opt/ml`` paths run unchanged where they can
-(the last test).
+Source: https://github.com/aws/amazon-sagemaker-examples, ``step-functions-data-science-sdk/step_functions_mlworkflow_processing/
+step_functions_mlworkflow_scikit_learn_data_processing_and_model_evaluation.ipynb`` (commit 066c18ace383), Apache-2.0.
+
+The last test runs the notebook's own three scripts as written (``%%writefile`` cells: hard-coded ``/opt/ml``
+paths, ``sklearn.externals.joblib``, ``OneHotEncoder(sparse=False)``) in the ``sagemaker-scikit-learn:0.20.0``
+image's environment (``STEPFN_JOB_ENV=image``: Python 3.7 and scikit-learn 0.20.0, built with uv) with each job in
+its own mount namespace; the only stand-in is the census CSV (the public sample bucket's file, small and
+generated, with the notebook's columns). It is skipped where jobs cannot have their own mount namespace.
+
+The first test keeps scripts adapted to any host: modern scikit-learn (``import joblib``, ``sparse_output``) and
+paths from ``SAGEMAKER_BASE_DIR`` / ``SM_*``, so it also runs where jobs cannot have their own mount namespace and
+in stepfn's own Python.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import uuid
 from pathlib import Path
 
 import pytest
+from sdk_integ_support import census_csv
 
 import stepfn
 import stepfn.sagemaker as sagemaker
@@ -122,6 +132,177 @@ if __name__ == "__main__":
 '''
 
 
+# The notebook's %%writefile cells, as written.
+NOTEBOOK_PREPROCESSING = '''
+import argparse
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler, OneHotEncoder, LabelBinarizer, KBinsDiscretizer
+from sklearn.preprocessing import PolynomialFeatures
+from sklearn.compose import make_column_transformer
+
+from sklearn.exceptions import DataConversionWarning
+
+warnings.filterwarnings(action="ignore", category=DataConversionWarning)
+
+
+columns = [
+    "age",
+    "education",
+    "major industry code",
+    "class of worker",
+    "num persons worked for employer",
+    "capital gains",
+    "capital losses",
+    "dividends from stocks",
+    "income",
+]
+class_labels = [" - 50000.", " 50000+."]
+
+
+def print_shape(df):
+    negative_examples, positive_examples = np.bincount(df["income"])
+    print(
+        "Data shape: {}, {} positive examples, {} negative examples".format(
+            df.shape, positive_examples, negative_examples
+        )
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--train-test-split-ratio", type=float, default=0.3)
+    args, _ = parser.parse_known_args()
+
+    print("Received arguments {}".format(args))
+
+    input_data_path = os.path.join("/opt/ml/processing/input", "census-income.csv")
+
+    print("Reading input data from {}".format(input_data_path))
+    df = pd.read_csv(input_data_path)
+    df = pd.DataFrame(data=df, columns=columns)
+    df.dropna(inplace=True)
+    df.drop_duplicates(inplace=True)
+    df.replace(class_labels, [0, 1], inplace=True)
+
+    negative_examples, positive_examples = np.bincount(df["income"])
+    print(
+        "Data after cleaning: {}, {} positive examples, {} negative examples".format(
+            df.shape, positive_examples, negative_examples
+        )
+    )
+
+    split_ratio = args.train_test_split_ratio
+    print("Splitting data into train and test sets with ratio {}".format(split_ratio))
+    X_train, X_test, y_train, y_test = train_test_split(
+        df.drop("income", axis=1), df["income"], test_size=split_ratio, random_state=0
+    )
+
+    preprocess = make_column_transformer(
+        (
+            ["age", "num persons worked for employer"],
+            KBinsDiscretizer(encode="onehot-dense", n_bins=10),
+        ),
+        (
+            ["capital gains", "capital losses", "dividends from stocks"],
+            StandardScaler(),
+        ),
+        (
+            ["education", "major industry code", "class of worker"],
+            OneHotEncoder(sparse=False),
+        ),
+    )
+    print("Running preprocessing and feature engineering transformations")
+    train_features = preprocess.fit_transform(X_train)
+    test_features = preprocess.transform(X_test)
+
+    print("Train data shape after preprocessing: {}".format(train_features.shape))
+    print("Test data shape after preprocessing: {}".format(test_features.shape))
+
+    train_features_output_path = os.path.join("/opt/ml/processing/train", "train_features.csv")
+    train_labels_output_path = os.path.join("/opt/ml/processing/train", "train_labels.csv")
+
+    test_features_output_path = os.path.join("/opt/ml/processing/test", "test_features.csv")
+    test_labels_output_path = os.path.join("/opt/ml/processing/test", "test_labels.csv")
+
+    print("Saving training features to {}".format(train_features_output_path))
+    pd.DataFrame(train_features).to_csv(train_features_output_path, header=False, index=False)
+
+    print("Saving test features to {}".format(test_features_output_path))
+    pd.DataFrame(test_features).to_csv(test_features_output_path, header=False, index=False)
+
+    print("Saving training labels to {}".format(train_labels_output_path))
+    y_train.to_csv(train_labels_output_path, header=False, index=False)
+
+    print("Saving test labels to {}".format(test_labels_output_path))
+    y_test.to_csv(test_labels_output_path, header=False, index=False)'''
+
+NOTEBOOK_TRAIN = '''
+import os
+
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.externals import joblib
+
+if __name__ == "__main__":
+    training_data_directory = "/opt/ml/input/data/train"
+    train_features_data = os.path.join(training_data_directory, "train_features.csv")
+    train_labels_data = os.path.join(training_data_directory, "train_labels.csv")
+    print("Reading input data")
+    X_train = pd.read_csv(train_features_data, header=None)
+    y_train = pd.read_csv(train_labels_data, header=None)
+
+    model = LogisticRegression(class_weight="balanced", solver="lbfgs")
+    print("Training LR model")
+    model.fit(X_train, y_train)
+    model_output_directory = os.path.join("/opt/ml/model", "model.joblib")
+    print("Saving model to {}".format(model_output_directory))
+    joblib.dump(model, model_output_directory)'''
+
+NOTEBOOK_EVALUATION = '''
+import json
+import os
+import tarfile
+
+import pandas as pd
+
+from sklearn.externals import joblib
+from sklearn.metrics import classification_report, roc_auc_score, accuracy_score
+
+if __name__ == "__main__":
+    model_path = os.path.join("/opt/ml/processing/model", "model.tar.gz")
+    print("Extracting model from path: {}".format(model_path))
+    with tarfile.open(model_path) as tar:
+        tar.extractall(path=".")
+    print("Loading model")
+    model = joblib.load("model.joblib")
+
+    print("Loading test input data")
+    test_features_data = os.path.join("/opt/ml/processing/test", "test_features.csv")
+    test_labels_data = os.path.join("/opt/ml/processing/test", "test_labels.csv")
+
+    X_test = pd.read_csv(test_features_data, header=None)
+    y_test = pd.read_csv(test_labels_data, header=None)
+    predictions = model.predict(X_test)
+
+    print("Creating classification evaluation report")
+    report_dict = classification_report(y_test, predictions, output_dict=True)
+    report_dict["accuracy"] = accuracy_score(y_test, predictions)
+    report_dict["roc_auc"] = roc_auc_score(y_test, predictions)
+
+    print("Classification report:\\n{}".format(report_dict))
+
+    evaluation_output_path = os.path.join("/opt/ml/processing/evaluation", "evaluation.json")
+    print("Saving classification report to {}".format(evaluation_output_path))
+
+    with open(evaluation_output_path, "w") as f:
+        f.write(json.dumps(report_dict))'''
+
+
 def census_like_csv(rows: int) -> bytes:
     """A header row and the notebook's columns; income depends on age, gains and education."""
     rng = random.Random(0)
@@ -137,12 +318,13 @@ def census_like_csv(rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def build(tmp_path: Path, preprocessing_script: str) -> tuple[Workflow, ExecutionInput, str]:
+def build(tmp_path: Path, preprocessing_script: str, train_script: str = TRAIN, evaluation_script: str = EVALUATION,
+          census: bytes | None = None) -> tuple[Workflow, ExecutionInput, str]:
     """The notebook's cells, in order."""
     sagemaker_session = sagemaker.Session(region_name="us-west-2", default_bucket="sagemaker-us-west-2-111122223333")
     store = ObjectStore()
     input_data = "s3://sagemaker-sample-data-us-west-2/processing/census/census-income.csv"
-    store.put_bytes(input_data, census_like_csv(400))
+    store.put_bytes(input_data, census if census is not None else census_like_csv(400))
 
     execution_input = ExecutionInput(
         schema={"PreprocessingJobName": str, "TrainingJobName": str, "EvaluationProcessingJobName": str}
@@ -182,7 +364,7 @@ def build(tmp_path: Path, preprocessing_script: str) -> tuple[Workflow, Executio
         container_entrypoint=["python3", "/opt/ml/processing/input/code/preprocessing.py"],
     )
 
-    (tmp_path / "train.py").write_text(TRAIN)
+    (tmp_path / "train.py").write_text(train_script)
     with pytest.warns(DeprecationWarning, match="train_instance_type has been renamed"):
         sklearn = sagemaker.sklearn.estimator.SKLearn(
             entry_point="train.py",
@@ -200,7 +382,7 @@ def build(tmp_path: Path, preprocessing_script: str) -> tuple[Workflow, Executio
         wait_for_completion=True,
     )
 
-    (tmp_path / "evaluation.py").write_text(EVALUATION)
+    (tmp_path / "evaluation.py").write_text(evaluation_script)
     MODELEVALUATION_SCRIPT_LOCATION = "evaluation.py"
 
     input_evaluation_code = sagemaker_session.upload_data(
@@ -282,17 +464,37 @@ def test_preprocess_train_evaluate(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert set(evaluation_output_dict) >= {"0", "1", "accuracy", "roc_auc", "macro avg"}
 
 
-def test_notebook_script_with_hard_coded_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_notebooks_own_scripts_in_the_images_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from stepfn.local.sagemaker.isolation import choose_isolation
 
     if not choose_isolation().isolated:  # the relocated fallback's message is tested in tests/local
         pytest.skip("jobs cannot have their own mount namespace here (no bubblewrap, no user namespaces)")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
-    hard_coded = PREPROCESSING.replace('os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")', '"/opt/ml"')
-    branching_workflow, _inputs, training_job_name = build(tmp_path, hard_coded)
+    monkeypatch.setenv("STEPFN_JOB_ENV", "image")
+    monkeypatch.setenv("STEPFN_ENV_DIR", os.environ.get("STEPFN_TEST_ENV_DIR") or str(tmp_path / "envs"))
+    branching_workflow, _inputs, training_job_name = build(
+        tmp_path, NOTEBOOK_PREPROCESSING, NOTEBOOK_TRAIN, NOTEBOOK_EVALUATION, census_csv(300))
     execution = branching_workflow.execute(inputs={
-        "PreprocessingJobName": f"pre-{uuid.uuid1().hex}", "TrainingJobName": training_job_name,
-        "EvaluationProcessingJobName": f"eval-{uuid.uuid1().hex}"})
-    execution.get_output(wait=True)
-    assert execution.describe()["status"] == "SUCCEEDED"
+        "PreprocessingJobName": f"scikit-learn-sm-preprocessing-{uuid.uuid1().hex}",
+        "TrainingJobName": training_job_name,
+        "EvaluationProcessingJobName": f"scikit-learn-sm-evaluation-{uuid.uuid1().hex}"})
+    workflow_execution_output_json = execution.get_output(wait=True)
+    failures = [e for e in execution.list_events() if e["type"] == "TaskFailed"]
+    assert execution.describe()["status"] == "SUCCEEDED", [e["taskFailedEventDetails"]["cause"] for e in failures]
+
+    from stepfn.sagemaker.s3 import S3Downloader
+
+    evaluation_output_config = workflow_execution_output_json["ProcessingOutputConfig"]
+    for output in evaluation_output_config["Outputs"]:
+        if output["OutputName"] == "evaluation":
+            evaluation_s3_uri = "{}/{}".format(output["S3Output"]["S3Uri"], "evaluation.json")
+            break
+    evaluation_output_dict = json.loads(S3Downloader.read_file(evaluation_s3_uri))
+    assert evaluation_output_dict["accuracy"] > 0.6 and {"0", "1", "roc_auc"} <= set(evaluation_output_dict)
+    # The jobs ran in scikit-learn 0.20.0's environment, in their own mount namespace.
+    from stepfn.local.sagemaker.records import RecordStore
+
+    log = RecordStore().log_path("training-job", training_job_name).read_text()
+    assert "stepfn: the job runs in the sklearn 0.20.0 environment (Python 3.7" in log, log[:2000]
+    assert "stepfn: isolation " in log and "the job sees its directory as /opt/ml" in log

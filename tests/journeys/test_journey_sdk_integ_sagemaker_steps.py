@@ -62,6 +62,7 @@ from stepfn.workflow import Workflow
 from sdk_integ_support import (
     DEFAULT_TIMEOUT_MINUTES,
     aws_account_id,
+    census_csv,
     delete_sagemaker_endpoint,
     delete_sagemaker_endpoint_config,
     delete_sagemaker_model,
@@ -172,22 +173,6 @@ if __name__=='__main__':
     y_test.to_csv(test_labels_output_path, header=False, index=False)'''
 
 
-def census_csv(rows: int, seed: int) -> bytes:
-    """``census-income.csv``'s columns that preprocessor.py reads, with both income classes."""
-    rng = np.random.default_rng(seed)
-    lines = ["age,education,major industry code,class of worker,num persons worked for employer,"
-             "capital gains,capital losses,dividends from stocks,income"]
-    for _ in range(rows):
-        rich = rng.random() < 0.3
-        lines.append(",".join([
-            str(int(rng.integers(18, 80))), str(rng.choice([" Bachelors degree", " High school graduate", " Masters degree"])),
-            str(rng.choice([" Retail trade", " Construction", " Education"])),
-            str(rng.choice([" Private", " Self-employed", " Local government"])),
-            str(int(rng.integers(0, 7))), str(int(rng.integers(0, 20000)) if rich else 0), "0",
-            str(int(rng.integers(0, 5000))), " 50000+." if rich else " - 50000."]))
-    return ("\n".join(lines) + "\n").encode()
-
-
 @pytest.fixture(autouse=True)
 def surroundings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from stepfn.local.objectstore import ObjectStore
@@ -204,7 +189,7 @@ def surroundings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "sklearn_processing").mkdir()
     (tmp_path / "sklearn_processing" / "preprocessor.py").write_text(PREPROCESSOR_PY)
     ObjectStore().put_bytes("s3://sagemaker-sample-data-us-east-1/processing/census/census-income.csv",
-                            census_csv(300, 3))
+                            census_csv(300))
     monkeypatch.setattr(sys.modules[__name__], "DATA_DIR", str(tmp_path))
 
 
