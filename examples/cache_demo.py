@@ -74,12 +74,19 @@ def run_once(workflow: Workflow, run_id: str, *, cache: bool = False) -> dict[st
 def main() -> int:
     import time
 
+    from stepfn.local.sagemaker.records import RecordStore
+
     workflow = prepare(ObjectStore())
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for attempt in ("a", "b"):
         started = time.perf_counter()
-        run_once(workflow, f"{stamp}-{attempt}")
-        print(f"run {attempt}: {time.perf_counter() - started:.2f} s")
+        output = run_once(workflow, f"{stamp}-{attempt}")
+        took = time.perf_counter() - started
+        # Each job's log says whether a job process ran or the cache answered.
+        for kind, name in (("training-job", f"cache-train-{stamp}-{attempt}"), ("transform-job", output["TransformJobName"])):
+            first_line = RecordStore().log_file(kind, name).read_text().partition("\n")[0]
+            print(f"run {attempt}: {kind} {name}: {first_line}")
+        print(f"run {attempt}: {took:.2f} s")
     return 0
 
 

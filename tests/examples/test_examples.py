@@ -47,6 +47,16 @@ def test_lambda_functions_with_retry_catch_and_map(stepfn_home: Path) -> None:
         "A-1": 3, "A-3": 3, "A-4": 3}
 
 
+def test_step_cache_second_run_is_answered_by_the_cache(stepfn_home: Path) -> None:
+    pytest.importorskip("sklearn")
+    out = run_example("cache_demo.py", stepfn_home)
+    first = [line for line in out.splitlines() if line.startswith("run a: ") and "-job " in line]
+    second = [line for line in out.splitlines() if line.startswith("run b: ") and "-job " in line]
+    assert len(first) == len(second) == 2
+    assert not any("Cache hit" in line for line in first)
+    assert all("stepfn: Cache hit: results of cache-" in line for line in second)
+
+
 def test_jsonata_mode_workflow(stepfn_home: Path) -> None:
     out = run_example("jsonata_workflow.py", stepfn_home)
     definition = json.loads(out[: out.index("\nstatus: ")])
