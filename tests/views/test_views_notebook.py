@@ -1,9 +1,11 @@
 """Notebook views: executed headless with nbclient, rendered in Chromium; outputs that share a page keep
-their own ids, local runs link the local console, events are objects."""
+their own ids, local runs link the local console, events are objects, a live view updates in place."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +84,37 @@ def test_events_table_decodes_documents() -> None:
     html = EventsTableWidget([{"id": 1, "type": "TaskStateEntered", "timestamp": None, "stateEnteredEventDetails":
                                {"name": "T", "input": json.dumps({"a": [1, 2]}), "note": "{not json"}}]).show()
     assert "&quot;a&quot;: [" in html and "{not json" in html
+
+
+LIVE_CELLS = [
+    "from stepfn.steps import Chain, Pass, Wait\nfrom stepfn.workflow import Workflow\n"
+    "workflow = Workflow('nb-live', Chain([Wait('Pause', seconds=2), Pass('Done')]),\n"
+    "                    role='arn:aws:iam::123456789012:role/R')\n"
+    "workflow.create_or_update()\n"
+    "execution = workflow.execute(name='nb-live-run')\n"
+    "print('status at start:', execution.describe()['status'])",
+    "execution.render_progress(live=True, interval=0.2)",
+]
+
+
+def test_live_progress_updates_one_output_in_place_and_falls_back_to_static_html(
+        stepfn_home: Path, tmp_path: Path) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in LIVE_CELLS])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert "status at start: RUNNING" in notebook.cells[0].outputs[0]["text"]
+    outputs = notebook.cells[1].outputs
+    # One output, shown while the run was waiting and updated in place to its end (no second copy returned).
+    assert [output["output_type"] for output in outputs] == ["display_data"]
+    assert "Done (Pass): SUCCEEDED" in outputs[0]["data"]["text/html"]
+
+    # Without a kernel (a script): the call waits and returns the final view as static HTML.
+    script = tmp_path / "live.py"
+    script.write_text(LIVE_CELLS[0].replace("nb-live-run", "script-run") +
+                      "\nview = execution.render_progress(live=True, interval=0.2)\n"
+                      "print('Done (Pass): SUCCEEDED' in str(view))\n")
+    ran = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False,
+                         cwd=tmp_path)
+    assert ran.stdout.splitlines()[-1] == "True", ran.stderr

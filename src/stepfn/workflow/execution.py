@@ -12,7 +12,7 @@ import time
 import warnings
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from stepfn.workflow._html import HtmlDocument, display, execution_link
 from stepfn.workflow.widgets import EventsTableWidget, ExecutionGraphWidget, ExecutionsTableWidget
@@ -114,8 +114,36 @@ class Execution:
         self.name = self.name or response.get("name")
         return response
 
-    def render_progress(self, portrait: bool = False, max_events: int = 25000) -> HtmlDocument:
-        """The workflow graph with each state coloured by how far this execution got (self-contained HTML)."""
+    @overload
+    def render_progress(self, portrait: bool = False, max_events: int = 25000, *, live: Literal[False] = False,
+                        interval: float = 1.0) -> HtmlDocument: ...
+    @overload
+    def render_progress(self, portrait: bool = False, max_events: int = 25000, *, live: bool,
+                        interval: float = 1.0) -> HtmlDocument | None: ...
+    def render_progress(self, portrait: bool = False, max_events: int = 25000, *, live: bool = False,
+                        interval: float = 1.0) -> HtmlDocument | None:
+        """The workflow graph with each state coloured by how far this execution got, its states' statuses
+        and, when it failed, the failure card (self-contained HTML).
+
+        ``live=True`` follows the run to its end. In a notebook it shows the view once and updates that
+        output in place every ``interval`` seconds (a Jupyter display id: JupyterLab and classic Notebook alike,
+        no widget extension needed) and returns None; the saved notebook keeps the final view as static HTML.
+        Without a kernel it waits and returns the final view."""
+        document = self._progress_document(portrait, max_events)
+        if not live:
+            return document
+        handle = _display_live(document)
+        while self.describe()["status"] == "RUNNING":
+            time.sleep(interval)
+            document = self._progress_document(portrait, max_events)
+            if handle is not None:
+                handle.update(document)
+        if handle is None:
+            return document
+        handle.update(self._progress_document(portrait, max_events))  # the run's last events
+        return None
+
+    def _progress_document(self, portrait: bool, max_events: int) -> HtmlDocument:
         events = self.list_events(max_items=max_events)
         widget = ExecutionGraphWidget(self.workflow.definition.to_dict(), events, self.execution_arn,
                                       home=getattr(self.client, "home", None))
@@ -161,5 +189,19 @@ class Execution:
 
 
 _FAILED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+
+
+def _display_live(document: HtmlDocument) -> Any:
+    """Show ``document`` as a notebook output that can be updated (its display handle), or None outside a
+    Jupyter kernel (a terminal, a script, IPython without a kernel)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display as show
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    return show(document, display_id=True)  # type: ignore[no-untyped-call]
 
 __all__ = ["EventsList", "Execution", "ExecutionFailedWarning", "ExecutionStatus", "ExecutionsList"]
