@@ -121,6 +121,8 @@ def test_sklearn_1_2_job_sees_its_image_versions_whatever_the_host_has(
     log = jobs.log_path("sk12-a").read_text()
     assert "stepfn: the job runs in the sklearn 1.2-1 environment (Python 3.9: scikit-learn==1.2.1" in log
     assert "installing requirements.txt into" in log
+    # The working directory's project (here stepfn's own pyproject.toml) is none of the environment's business.
+    assert "requires-python" not in log
 
     # A second job reuses both the environment and the requirements layer: nothing is built or installed.
     record = jobs.run(_job(store, "sk12-b", files))

@@ -200,7 +200,8 @@ def ensure_environment(spec: FrameworkEnvironment, progress: Progress) -> Path:
         if root.exists():
             shutil.rmtree(root)  # a build that did not finish
         python = find_python(spec.python)
-        code, tail = _run_uv(["venv", "--relocatable", "--python", python or spec.python, str(root)], progress)
+        code, tail = _run_uv(["venv", "--relocatable", "--no-project", "--python", python or spec.python, str(root)],
+                              progress)
         if code != 0:
             shutil.rmtree(root, ignore_errors=True)
             if python is not None:
