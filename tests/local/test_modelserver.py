@@ -319,3 +319,20 @@ def test_a_request_leaves_in_one_write() -> None:
         thread.join(10)
         listener.close()
     assert first_reads[0].endswith(b"\r\n\r\nrow-1,row-2")  # the first read already has the body
+
+
+def test_chunked_and_expect_requests_are_handed_over_mid_connection(server: ModelServer) -> None:
+    """The event loop answers plain requests and passes a connection with a chunked or Expect request, and what it
+    had read of it, to the blocking reader: the answers stay whole and in order on the one connection."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        plain = b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc"
+        chunked = b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n"
+        sock.sendall(plain + chunked)  # pipelined: the loop reads both, answers the first, hands over the second
+        answers = b""
+        while answers.count(b"HTTP/1.1 200 OK") < 2 or not answers.endswith(b":DE"):
+            answers += sock.recv(65536)
+        first, second = answers.split(b"HTTP/1.1 200 OK")[1:]
+        assert first.endswith(b":ABC") and second.endswith(b":DE")
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        assert _exchange(sock, b"fg").endswith(b":FG")

@@ -30,7 +30,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -415,9 +415,13 @@ class Container:
         function: Callable[..., Any] = user if callable(user) else getattr(self.defaults, name)
         return function
 
-    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
+    def _accept(self, accept: str | None) -> str:
         if not accept or media_type(accept) == "*/*":
-            accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", self.defaults.default_accept)
+            return os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", self.defaults.default_accept)
+        return accept
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
+        accept = self._accept(accept)
         transform = getattr(self.module, "transform_fn", None) if self.module is not None else None
         if callable(transform):
             result = _arity_call(transform, self.context, self.model, body, content_type, accept)
@@ -425,15 +429,106 @@ class Container:
             data = _arity_call(self._function("input_fn"), self.context, body, content_type)
             prediction = _arity_call(self._function("predict_fn"), self.context, data, self.model)
             result = _arity_call(self._function("output_fn"), self.context, prediction, accept)
-        if isinstance(result, tuple):
-            payload, response_type = result[0], str(result[1])
-        else:
-            payload, response_type = result, accept
-        if isinstance(payload, str):
-            payload = payload.encode("utf-8")
-        if not isinstance(payload, bytes | bytearray):
-            raise InferenceError(f"output_fn returned {type(payload).__name__}, expected bytes or str")
-        return bytes(payload), response_type
+        return _payload(result, accept)
+
+    @functools.cached_property
+    def batches(self) -> bool:
+        """Whether requests to this container may share one ``predict`` call (:meth:`invoke_batch`).
+
+        Only the framework's own chain (``Defaults``/``SklearnDefaults``: decode, ``model.predict``, encode; the
+        entry program defines nothing but ``model_fn``) and only a scikit-learn classifier: a user's
+        ``predict_fn`` may depend on the whole batch, and a regressor's floats are not batch independent (BLAS
+        sums a one-row product in another order than a many-row one, so the last digit of a prediction can
+        change with its neighbours). A classifier's answer is a label, the same whichever rows it was
+        computed with."""
+        user = ("input_fn", "predict_fn", "output_fn", "transform_fn")
+        if self.module is not None and any(callable(getattr(self.module, name, None)) for name in user):
+            return False
+        if type(self.defaults) not in (Defaults, SklearnDefaults) or "sklearn" not in sys.modules:
+            return False
+        from sklearn.base import is_classifier
+
+        try:
+            return bool(is_classifier(self.model)) and callable(getattr(self.model, "predict", None))
+        except Exception:  # a model that answers sklearn's tag protocol badly is simply not batched
+            return False
+
+    def invoke_batch(self, requests: list[tuple[bytes, str | None, str | None]]) -> list[tuple[bytes, str] | BaseException]:
+        """Answer several requests with one ``predict`` over their stacked rows (only where :attr:`batches`):
+        each request is decoded and encoded on its own, as :meth:`invoke` does, so its answer (or its error)
+        is the same bytes it would be alone; only the prediction is shared."""
+        import numpy as np
+
+        if len(requests) == 1 or not self.batches:
+            return [_attempt(self.invoke, *request) for request in requests]
+        decoded: list[Any] = [_attempt(self.defaults.input_fn, body, content_type) for body, content_type, _ in requests]
+        first = next((data for data in decoded if _rows(data, None) is not None), None)
+        stacked = [index for index, data in enumerate(decoded) if first is not None and _rows(data, first) is not None]
+        predictions: dict[int, Any] = {}
+        if len(stacked) > 1:
+            try:
+                joint = self.defaults.predict_fn(np.concatenate([decoded[index] for index in stacked]), self.model)
+            except Exception:  # each request then predicts alone, so each gets its own answer or error
+                joint = None
+            if isinstance(joint, np.ndarray) and joint.ndim >= 1 and len(joint) == sum(len(decoded[i]) for i in stacked):
+                start = 0
+                for index in stacked:
+                    predictions[index] = joint[start:start + len(decoded[index])]
+                    start += len(decoded[index])
+        answers: list[tuple[bytes, str] | BaseException] = []
+        for index, ((_, _, accept), data) in enumerate(zip(requests, decoded, strict=True)):
+            if isinstance(data, BaseException):
+                answers.append(data)
+                continue
+            accept = self._accept(accept)
+            prediction = predictions[index] if index in predictions else _attempt(self.defaults.predict_fn, data, self.model)
+            if isinstance(prediction, BaseException):
+                answers.append(prediction)
+                continue
+            answers.append(_attempt(lambda p=prediction, a=accept: _payload(self.defaults.output_fn(p, a), a)))
+        return answers
+
+
+def _attempt(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)``, or the exception it raised (one request's failure in a batch is that request's)."""
+    try:
+        return function(*args)
+    except Exception as exc:
+        return exc
+
+
+def _rows(data: Any, like: Any) -> Any:
+    """``data`` when it is a non-empty matrix that stacks with ``like`` (same columns and dtype), else None."""
+    import numpy as np
+
+    if not isinstance(data, np.ndarray) or data.ndim != 2 or not len(data):
+        return None
+    if like is not None and (data.shape[1] != like.shape[1] or data.dtype != like.dtype):
+        return None
+    return data
+
+
+def _payload(result: Any, accept: str) -> tuple[bytes, str]:
+    if isinstance(result, tuple):
+        payload, response_type = result[0], str(result[1])
+    else:
+        payload, response_type = result, accept
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    if not isinstance(payload, bytes | bytearray):
+        raise InferenceError(f"output_fn returned {type(payload).__name__}, expected bytes or str")
+    return bytes(payload), response_type
+
+
+class _Pending:
+    """A request waiting for the variant: whoever holds the variant's lock answers every request waiting."""
+
+    __slots__ = ("answer", "done", "request")
+
+    def __init__(self, request: tuple[bytes, str | None, str | None]) -> None:
+        self.request = request
+        self.answer: tuple[bytes, str] | BaseException | None = None
+        self.done = False
 
 
 @dataclass
@@ -442,15 +537,48 @@ class Variant:
     weight: float
     containers: list[Container]
     lock: threading.Lock
+    _waiting: list[_Pending] = field(default_factory=list)
+    _waiting_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
-        # Most estimators (xgboost's Booster first of all) are not thread safe; the toolkit runs one worker per model.
+        answer = self.invoke_many([(body, content_type, accept)])[0]
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def invoke_many(self, requests: list[tuple[bytes, str | None, str | None]]) -> list[tuple[bytes, str] | BaseException]:
+        """Each request's answer, or the exception that failed it.
+
+        Most estimators (xgboost's Booster first of all) are not thread safe, so predictions take the variant's
+        lock; the toolkit runs one worker per model. Requests that arrive while another thread predicts wait
+        in ``_waiting``, and the next thread to take the lock answers them all at once, with one ``predict``
+        where the model allows it (:attr:`Container.batches`): batching adapts to the load with no added wait,
+        as a single request is answered the moment the lock is free."""
+        pending = [_Pending(request) for request in requests]
+        with self._waiting_lock:
+            self._waiting.extend(pending)
         with self.lock:
-            for index, container in enumerate(self.containers):
-                last = index == len(self.containers) - 1
-                # A serial pipeline hands each container's response to the next as its request.
-                body, content_type = container.invoke(body, content_type, accept if last else None)
-            return body, content_type or CSV
+            if not all(item.done for item in pending):
+                with self._waiting_lock:
+                    batch, self._waiting = self._waiting, []
+                self._answer(batch)
+        return [item.answer if item.answer is not None else InferenceError("no answer") for item in pending]
+
+    def _answer(self, batch: list[_Pending]) -> None:
+        if len(self.containers) == 1:
+            answers = self.containers[0].invoke_batch([item.request for item in batch])
+        else:
+            answers = [_attempt(self._through_pipeline, *item.request) for item in batch]
+        for item, answer in zip(batch, answers, strict=True):
+            item.answer = answer if isinstance(answer, BaseException) else (answer[0], answer[1] or CSV)
+            item.done = True
+
+    def _through_pipeline(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
+        for index, container in enumerate(self.containers):
+            last = index == len(self.containers) - 1
+            # A serial pipeline hands each container's response to the next as its request.
+            body, content_type = container.invoke(body, content_type, accept if last else None)
+        return body, content_type or CSV
 
 
 # -- the routes (the transport, workers and readiness are modelserver.py's) ----------------------------
@@ -508,24 +636,47 @@ class Models:
 
     def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         """Answer one request; ``headers`` has lower-cased names. Never raises: a failure is a 4xx/5xx reply."""
-        if not _from_this_machine(headers):
-            return Reply(403, b"request refused: only programs on this machine may call a local endpoint")
-        if method == "GET" and path == "/ping":
-            return Reply(200)
-        if method == "GET" and path == "/execution-parameters":
-            return Reply(200, json.dumps(self.batch).encode(), JSON)
-        if method != "POST" or path != "/invocations":
-            return Reply(404, b"not found")
-        try:
-            variant = self.pick(headers.get("x-amzn-sagemaker-target-variant"))
+        return self.respond_many([(method, path, headers, body)])[0]
+
+    def respond_many(self, requests: list[tuple[str, str, dict[str, str], bytes]]) -> list[Reply]:
+        """Answer requests that arrived together (pipelined on one connection), in order, as :meth:`respond`
+        would one by one; the invocations of each variant go to it together, to share a prediction."""
+        replies: list[Reply | None] = [None] * len(requests)
+        invocations: dict[int, list[tuple[int, tuple[bytes, str | None, str | None]]]] = {}
+        chosen: dict[int, Variant] = {}
+        for index, (method, path, headers, body) in enumerate(requests):
+            if not _from_this_machine(headers):
+                replies[index] = Reply(403, b"request refused: only programs on this machine may call a local endpoint")
+            elif method == "GET" and path == "/ping":
+                replies[index] = Reply(200)
+            elif method == "GET" and path == "/execution-parameters":
+                replies[index] = Reply(200, json.dumps(self.batch).encode(), JSON)
+            elif method != "POST" or path != "/invocations":
+                replies[index] = Reply(404, b"not found")
+            else:
+                try:
+                    variant = self.pick(headers.get("x-amzn-sagemaker-target-variant"))
+                except InferenceError as exc:
+                    replies[index] = _failure(exc)
+                    continue
+                if not body:
+                    replies[index] = Reply(204, headers=(("X-Amzn-Invoked-Production-Variant", variant.name),))
+                    continue
+                chosen[id(variant)] = variant
+                invocations.setdefault(id(variant), []).append(
+                    (index, (body, headers.get("content-type"), headers.get("accept"))))
+        for key, items in invocations.items():
+            variant = chosen[key]
             invoked = (("X-Amzn-Invoked-Production-Variant", variant.name),)
-            if not body:
-                return Reply(204, headers=invoked)
-            payload, response_type = variant.invoke(body, headers.get("content-type"), headers.get("accept"))
-        except InferenceError as exc:
-            traceback.print_exc()
-            return Reply(exc.status, str(exc).encode())
-        except Exception as exc:
-            traceback.print_exc()
-            return Reply(500, f"{type(exc).__name__}: {exc}".encode())
-        return Reply(200, payload, response_type, invoked)
+            answers = variant.invoke_many([request for _, request in items])
+            for (index, _), answer in zip(items, answers, strict=True):
+                replies[index] = _failure(answer) if isinstance(answer, BaseException) else Reply(200, answer[0], answer[1], invoked)
+        return [reply if reply is not None else Reply(500, b"no answer") for reply in replies]
+
+
+def _failure(exc: BaseException) -> Reply:
+    """The reply to a failed invocation (its traceback goes to the server's log)."""
+    traceback.print_exception(exc)
+    if isinstance(exc, InferenceError):
+        return Reply(exc.status, str(exc).encode())
+    return Reply(500, f"{type(exc).__name__}: {exc}".encode())

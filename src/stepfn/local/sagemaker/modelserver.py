@@ -9,6 +9,12 @@ transport under it:
   and body) leaves in one ``sendall``: a head written apart from its body waits for the client's delayed
   ACK under Nagle's algorithm, about 40 ms a call. (``http.server`` writes them apart; that is why it is
   not used.)
+* **One event loop per process.** Each worker serves all its connections on one thread (``selectors``), and
+  every request that is in whole after a round of reads, from any connection, is answered in one
+  :meth:`~stepfn.local.sagemaker.inference.Models.respond_many` call: concurrent and pipelined requests share
+  one ``predict`` where the model allows (adaptive micro-batching, ``inference.Container.batches``), and no
+  request waits for another thread to get the GIL. Chunked bodies, ``Expect: 100-continue`` and heads to
+  refuse go to a thread of their own with the blocking reader (``serve_connection``).
 * **Workers.** ``spec["workers"]`` processes (the endpoint's InitialInstanceCount, or a transform job's
   MaxConcurrentTransforms). The socket is bound first, then the workers are forked before any model is
   loaded (no thread and no framework runtime exists yet, so the fork is safe) and each loads the models
@@ -28,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import selectors
 import signal
 import socket
 import sys
@@ -35,9 +42,8 @@ import threading
 import traceback
 from collections.abc import Callable
 from http import HTTPStatus
-from io import BufferedReader
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from stepfn.local.sagemaker.inference import Models, Reply
 
@@ -70,24 +76,76 @@ def render(reply: Reply, keep_alive: bool) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body
 
 
-def _read_line(reader: BufferedReader) -> bytes:
-    line = reader.readline(_MAX_LINE + 1)
-    if len(line) > _MAX_LINE:
-        raise _BadRequest(431, "header line too long")
-    return line
+class _Reader:
+    """The bytes received on a blocking connection, read as lines and counted bodies."""
+
+    def __init__(self, connection: socket.socket, received: bytes = b"") -> None:
+        self._connection = connection
+        self._buffer = received
+        self._position = 0
+
+    def _fill(self) -> bool:
+        chunk = self._connection.recv(65536)
+        if not chunk:
+            return False
+        self._buffer = self._buffer[self._position:] + chunk
+        self._position = 0
+        return True
+
+    def readline(self) -> bytes:
+        """One line with its ending (or what is left at the end of the stream); 431 past ``_MAX_LINE``."""
+        searched = self._position
+        while True:
+            newline = self._buffer.find(b"\n", searched)
+            if newline >= 0:
+                line = self._buffer[self._position:newline + 1]
+                self._position = newline + 1
+                break
+            searched = len(self._buffer)
+            if searched - self._position > _MAX_LINE:
+                raise _BadRequest(431, "header line too long")
+            before = self._position
+            if not self._fill():
+                line = self._buffer[self._position:]
+                self._position = len(self._buffer)
+                break
+            searched -= before
+        if len(line) > _MAX_LINE + 1:
+            raise _BadRequest(431, "header line too long")
+        return line
+
+    def read(self, size: int) -> bytes:
+        """``size`` bytes, or fewer if the stream ends first."""
+        if len(self._buffer) - self._position >= size:
+            data = self._buffer[self._position:self._position + size]
+            self._position += size
+            return data
+        # A large body arrives in many pieces: gather them and join once (growing one buffer would copy it
+        # again for every piece).
+        parts = [self._buffer[self._position:]]
+        have = len(parts[0])
+        while have < size:
+            chunk = self._connection.recv(max(65536, min(size - have, 1 << 20)))
+            if not chunk:
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        data = b"".join(parts)
+        self._buffer, self._position = data[size:], 0
+        return data[:size]
 
 
-def _read_chunked(reader: BufferedReader) -> bytes:
+def _read_chunked(reader: _Reader) -> bytes:
     parts: list[bytes] = []
     total = 0
     while True:
-        size_line = _read_line(reader).split(b";", 1)[0].strip()
+        size_line = reader.readline().split(b";", 1)[0].strip()
         try:
             size = int(size_line, 16)
         except ValueError as exc:
             raise _BadRequest(400, "bad chunk size") from exc
         if size == 0:
-            while _read_line(reader).strip():  # trailers, ignored
+            while reader.readline().strip():  # trailers, ignored
                 pass
             return b"".join(parts)
         total += size
@@ -100,97 +158,269 @@ def _read_chunked(reader: BufferedReader) -> bytes:
         reader.read(2)  # the CRLF after each chunk
 
 
-def serve_connection(connection: socket.socket, models: Models) -> None:
-    """Answer requests on one connection until the client closes it or asks to."""
+class _Request(NamedTuple):
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    keep_alive: bool
+
+
+def _read_request(connection: socket.socket, reader: _Reader) -> _Request | None:
+    """The next request on the connection, or None when the client closed it."""
+    line = reader.readline()
+    while line in (b"\r\n", b"\n"):  # stray CRLF between requests (RFC 9112 §2.2)
+        line = reader.readline()
+    if not line:
+        return None
+    parts = line.split()
+    if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
+        raise _BadRequest(400, "malformed request line")
+    method, target, version = (part.decode("latin-1") for part in parts)
+    headers: dict[str, str] = {}
+    while True:
+        header = reader.readline()
+        if header in (b"\r\n", b"\n", b""):
+            break
+        name, colon, value = header.partition(b":")
+        if not colon or len(headers) >= _MAX_HEADERS:
+            raise _BadRequest(400, "malformed header")
+        headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+    connection_header = headers.get("connection", "").lower()
+    keep_alive = "close" not in connection_header if version == "HTTP/1.1" else "keep-alive" in connection_header
+    if headers.get("expect", "").lower() == "100-continue":
+        connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = _read_chunked(reader)
+    else:
+        try:
+            length = int(headers.get("content-length") or 0)
+        except ValueError as exc:
+            raise _BadRequest(400, "bad Content-Length") from exc
+        if not 0 <= length <= _MAX_BODY:
+            raise _BadRequest(413, "request body too large")
+        body = reader.read(length) if length else b""
+        if len(body) < length:
+            return None
+    return _Request(method, target.split("?", 1)[0], headers, body, keep_alive)
+
+
+def serve_connection(connection: socket.socket, models: Models, received: bytes = b"") -> None:
+    """Answer requests on one blocking connection until the client closes it or asks to (``received``: what
+    the event loop had read of it already)."""
     connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    reader = connection.makefile("rb")
+    reader = _Reader(connection, received)
+    keep_alive = True
     try:
-        while True:
-            line = _read_line(reader)
-            while line in (b"\r\n", b"\n"):  # stray CRLF between requests (RFC 9112 §2.2)
-                line = _read_line(reader)
-            if not line:
+        while keep_alive:
+            request = _read_request(connection, reader)
+            if request is None:
                 return
-            parts = line.split()
-            if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
-                raise _BadRequest(400, "malformed request line")
-            method, target, version = (part.decode("latin-1") for part in parts)
-            headers: dict[str, str] = {}
-            while True:
-                header = _read_line(reader)
-                if header in (b"\r\n", b"\n", b""):
-                    break
-                name, colon, value = header.partition(b":")
-                if not colon or len(headers) >= _MAX_HEADERS:
-                    raise _BadRequest(400, "malformed header")
-                headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
-            connection_header = headers.get("connection", "").lower()
-            keep_alive = "close" not in connection_header if version == "HTTP/1.1" else "keep-alive" in connection_header
-            if headers.get("expect", "").lower() == "100-continue":
-                connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-            if "chunked" in headers.get("transfer-encoding", "").lower():
-                body = _read_chunked(reader)
-            else:
-                try:
-                    length = int(headers.get("content-length") or 0)
-                except ValueError as exc:
-                    raise _BadRequest(400, "bad Content-Length") from exc
-                if not 0 <= length <= _MAX_BODY:
-                    raise _BadRequest(413, "request body too large")
-                body = reader.read(length) if length else b""
-                if len(body) < length:
-                    return
-            path = target.split("?", 1)[0]
-            connection.sendall(render(models.respond(method, path, headers, body), keep_alive))
-            if not keep_alive:
-                return
+            keep_alive = request.keep_alive
+            reply = models.respond(request.method, request.path, request.headers, request.body)
+            connection.sendall(render(reply, keep_alive))
     except _BadRequest as exc:
         with contextlib.suppress(OSError):
             connection.sendall(render(Reply(exc.status, str(exc).encode()), keep_alive=False))
     except (ConnectionError, TimeoutError):
         pass
     finally:
-        reader.close()
         connection.close()
 
 
-def _serve_in_thread(connection: socket.socket, models: Models) -> None:
-    # One thread per connection: a keep-alive client holds its thread; predictions serialise on the variant's
-    # lock anyway (most estimators are not thread safe).
-    threading.Thread(target=serve_connection, args=(connection, models), daemon=True).start()
+def _serve_in_thread(connection: socket.socket, models: Models, received: bytes = b"") -> None:
+    # A connection the event loop hands over (chunked bodies, Expect, malformed heads) holds a thread of its own:
+    # those are rare, and the blocking reader handles them plainly.
+    connection.setblocking(True)
+    threading.Thread(target=serve_connection, args=(connection, models, received), daemon=True).start()
 
 
-def accept_forever(listener: socket.socket, models: Models, workers: list[socket.socket]) -> None:
-    """Accept connections and deal them round-robin to this process and the ``workers`` (their channels).
+class _Client:
+    """A connection in the event loop: what it sent that is not yet answered, and what is not yet sent to it."""
 
-    The first process deals rather than letting every worker call ``accept``: Linux wakes the most recent
-    waiter first, so the worker that just took a connection tends to take the next one too, and a handful of
-    keep-alive clients would pile onto one process while the others idle."""
-    dealers: list[socket.socket | None] = [None, *workers]
-    turn = 0
-    while True:
+    __slots__ = ("closing", "handover", "received", "socket", "unsent")
+
+    def __init__(self, connection: socket.socket) -> None:
+        self.socket = connection
+        self.received = bytearray()
+        self.unsent = bytearray()
+        self.closing = False  # answer what is in, then close (Connection: close, HTTP/1.0, or the client left)
+        self.handover = False  # the rest goes to a thread of its own (_serve_in_thread)
+
+
+def _parse(buffer: bytearray) -> tuple[_Request, int] | bool:
+    """The first whole request in ``buffer`` and the bytes it took; False when it is not all in yet; True when
+    the blocking reader should take the connection from here (chunked, Expect, or a head to refuse)."""
+    start = 0
+    while buffer.startswith(b"\r\n", start):  # stray CRLF between requests (RFC 9112 §2.2)
+        start += 2
+    head_end = buffer.find(b"\r\n\r\n", start)
+    if head_end < 0:
+        # Not all in yet, unless it is too long or ends its lines with bare LFs (the blocking reader's cases).
+        return len(buffer) - start > _MAX_LINE or buffer.find(b"\n\n", start) >= 0
+    lines = bytes(buffer[start:head_end]).split(b"\r\n")
+    parts = lines[0].split()
+    if len(parts) != 3 or not parts[2].startswith(b"HTTP/1.") or len(lines) > _MAX_HEADERS + 1:
+        return True
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon or len(line) > _MAX_LINE:
+            return True
+        headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+    if "expect" in headers or "transfer-encoding" in headers:
+        return True
+    try:
+        length = int(headers.get("content-length") or 0)
+    except ValueError:
+        return True
+    if not 0 <= length <= _MAX_BODY:
+        return True
+    end = head_end + 4 + length
+    if end > len(buffer):
+        return False
+    method, target, version = (part.decode("latin-1") for part in parts)
+    connection_header = headers.get("connection", "").lower()
+    keep_alive = "close" not in connection_header if version == "HTTP/1.1" else "keep-alive" in connection_header
+    return _Request(method, target.split("?", 1)[0], headers, bytes(buffer[head_end + 4:end]), keep_alive), end
+
+
+class EventLoop:
+    """One process's connections on one thread, with ``selectors``.
+
+    Every request that is in whole after a round of reading, from every ready connection, is answered by one
+    :meth:`Models.respond_many` call: concurrent clients' invocations share a prediction where the model
+    allows (``inference.Container.batches``) and nothing waits for another thread to be scheduled. (One thread
+    per connection made every request that arrived while another predicted wait for the GIL's switch
+    interval, a few milliseconds: eight keep-alive clients got a sixth of a plain echo server's rate.)
+
+    ``listener``: the first process accepts and deals connections round-robin to itself and the ``workers``'
+    channels (Linux wakes the most recent ``accept`` waiter first, so a handful of keep-alive clients would
+    pile onto one process if every worker accepted). ``channel``: a worker receives its connections there and
+    exits when the first process is gone."""
+
+    def __init__(self, models: Models, *, listener: socket.socket | None = None,
+                 workers: list[socket.socket] | None = None, channel: socket.socket | None = None) -> None:
+        self.models = models
+        self.selector = selectors.DefaultSelector()
+        self.dealers: list[socket.socket | None] = [None, *(workers or [])]
+        self.turn = 0
+        if listener is not None:
+            self.selector.register(listener, selectors.EVENT_READ, "listener")
+        if channel is not None:
+            self.selector.register(channel, selectors.EVENT_READ, "channel")
+
+    def run(self) -> None:
+        while True:
+            answered: list[tuple[_Client, _Request]] = []
+            for key, mask in self.selector.select():
+                if key.data == "listener":
+                    self._deal(key.fileobj)  # type: ignore[arg-type]
+                elif key.data == "channel":
+                    if not self._receive(key.fileobj):  # type: ignore[arg-type]
+                        return
+                else:
+                    client: _Client = key.data
+                    if mask & selectors.EVENT_WRITE:
+                        self._flush(client)
+                    if mask & selectors.EVENT_READ:
+                        answered.extend(self._read(client))
+            if answered:
+                self._answer(answered)
+
+    def _deal(self, listener: socket.socket) -> None:
         connection, _ = listener.accept()
-        channel = dealers[turn % len(dealers)]
-        turn += 1
+        channel = self.dealers[self.turn % len(self.dealers)]
+        self.turn += 1
         if channel is not None:
             try:
                 socket.send_fds(channel, [b"c"], [connection.fileno()])
             except OSError:  # that worker is gone: serve its share here
-                dealers.remove(channel)
+                self.dealers.remove(channel)
             else:
                 connection.close()
-                continue
-        _serve_in_thread(connection, models)
+                return
+        self._add(connection)
 
-
-def _worker_loop(channel: socket.socket, models: Models) -> None:
-    """A forked worker: serve each connection the first process hands over, until that process is gone."""
-    while True:
+    def _receive(self, channel: socket.socket) -> bool:
         message, descriptors, _, _ = socket.recv_fds(channel, 1, 1)
-        if not message:
-            return
         for descriptor in descriptors:
-            _serve_in_thread(socket.socket(fileno=descriptor), models)
+            self._add(socket.socket(fileno=descriptor))
+        return bool(message)
+
+    def _add(self, connection: socket.socket) -> None:
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection.setblocking(False)
+        self.selector.register(connection, selectors.EVENT_READ, _Client(connection))
+
+    def _read(self, client: _Client) -> list[tuple[_Client, _Request]]:
+        try:
+            chunk = client.socket.recv(262144)
+        except (BlockingIOError, InterruptedError):
+            return []
+        except OSError:
+            chunk = b""
+        if not chunk:
+            client.closing = True
+        client.received += chunk
+        requests: list[tuple[_Client, _Request]] = []
+        while client.received and not client.handover:
+            parsed = _parse(client.received)
+            if parsed is False:
+                break
+            if parsed is True:
+                client.handover = True
+                break
+            request, used = parsed
+            del client.received[:used]
+            requests.append((client, request))
+            if not request.keep_alive:
+                client.closing = True
+                del client.received[:]
+        if not requests:
+            self._settle(client)
+        return requests
+
+    def _answer(self, answered: list[tuple[_Client, _Request]]) -> None:
+        replies = self.models.respond_many([(r.method, r.path, r.headers, r.body) for _, r in answered])
+        touched: dict[int, _Client] = {}
+        for (client, request), reply in zip(answered, replies, strict=True):
+            client.unsent += render(reply, request.keep_alive)
+            touched[id(client)] = client
+        for client in touched.values():
+            self._flush(client)
+
+    def _flush(self, client: _Client) -> None:
+        if client.unsent:
+            try:
+                sent = client.socket.send(client.unsent)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                self._close(client)
+                return
+            del client.unsent[:sent]
+        self._settle(client)
+
+    def _settle(self, client: _Client) -> None:
+        """After a read or a write: wait for the client to read what is unsent (reading nothing more from it
+        meanwhile), close it, hand it over, or wait for its next request."""
+        if client.socket.fileno() < 0:
+            return
+        if client.unsent:
+            self.selector.modify(client.socket, selectors.EVENT_WRITE, client)
+        elif client.closing:
+            self._close(client)
+        elif client.handover:
+            self.selector.unregister(client.socket)
+            _serve_in_thread(client.socket, self.models, bytes(client.received))
+        else:
+            self.selector.modify(client.socket, selectors.EVENT_READ, client)
+
+    def _close(self, client: _Client) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(client.socket)
+        client.socket.close()
 
 
 def _write_ready(path: Path, content: dict[str, Any]) -> None:
@@ -237,7 +467,7 @@ def serve(spec: dict[str, Any], on_ready: Callable[[], None] | None = None) -> i
                 os._exit(1)
             signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
             try:
-                _worker_loop(theirs, loaded)
+                EventLoop(loaded, channel=theirs).run()
             finally:
                 os._exit(0)
         theirs.close()
@@ -274,7 +504,7 @@ def serve(spec: dict[str, Any], on_ready: Callable[[], None] | None = None) -> i
     _write_ready(ready, {"port": port, "pid": os.getpid(), "workers": workers})
     sys.stderr.write(f"model server listening on 127.0.0.1:{port} ({workers} worker{'s' * (workers > 1)})\n")
     sys.stderr.flush()
-    accept_forever(listener, loaded, channels)
+    EventLoop(loaded, listener=listener, workers=channels).run()
     return 0
 
 
