@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import selectors
 import signal
 import socket
@@ -294,9 +295,9 @@ class EventLoop:
     per connection made every request that arrived while another predicted wait for the GIL's switch
     interval, a few milliseconds: eight keep-alive clients got a sixth of a plain echo server's rate.)
 
-    ``listener``: the first process accepts and deals connections round-robin to itself and the ``workers``'
-    channels (Linux wakes the most recent ``accept`` waiter first, so a handful of keep-alive clients would
-    pile onto one process if every worker accepted). ``channel``: a worker receives its connections there and
+    ``listener``: the first process accepts (on a thread of its own) and deals connections round-robin to
+    itself and the ``workers``' channels (Linux wakes the most recent ``accept`` waiter first, so a handful of
+    keep-alive clients would pile onto one process if every worker accepted). ``channel``: a worker receives its connections there and
     exits when the first process is gone."""
 
     def __init__(self, models: Models, *, listener: socket.socket | None = None,
@@ -305,8 +306,14 @@ class EventLoop:
         self.selector = selectors.DefaultSelector()
         self.dealers: list[socket.socket | None] = [None, *(workers or [])]
         self.turn = 0
+        self.incoming: queue.SimpleQueue[socket.socket] = queue.SimpleQueue()
         if listener is not None:
-            self.selector.register(listener, selectors.EVENT_READ, "listener")
+            # Accepting has a thread of its own: a loop busy answering must not hold up the connections it deals
+            # to the other workers. Its own share reaches the loop through ``incoming`` and a wake-up byte.
+            self.wake, waker = socket.socketpair()
+            self.wake.setblocking(False)
+            self.selector.register(self.wake, selectors.EVENT_READ, "wake")
+            threading.Thread(target=self._accept_forever, args=(listener, waker), daemon=True).start()
         if channel is not None:
             self.selector.register(channel, selectors.EVENT_READ, "channel")
 
@@ -314,8 +321,12 @@ class EventLoop:
         while True:
             answered: list[tuple[_Client, _Request]] = []
             for key, mask in self.selector.select():
-                if key.data == "listener":
-                    self._deal(key.fileobj)  # type: ignore[arg-type]
+                if key.data == "wake":
+                    with contextlib.suppress(BlockingIOError):
+                        self.wake.recv(4096)
+                    with contextlib.suppress(queue.Empty):
+                        while True:
+                            self._add(self.incoming.get_nowait())
                 elif key.data == "channel":
                     if not self._receive(key.fileobj):  # type: ignore[arg-type]
                         return
@@ -328,19 +339,21 @@ class EventLoop:
             if answered:
                 self._answer(answered)
 
-    def _deal(self, listener: socket.socket) -> None:
-        connection, _ = listener.accept()
-        channel = self.dealers[self.turn % len(self.dealers)]
-        self.turn += 1
-        if channel is not None:
-            try:
-                socket.send_fds(channel, [b"c"], [connection.fileno()])
-            except OSError:  # that worker is gone: serve its share here
-                self.dealers.remove(channel)
-            else:
-                connection.close()
-                return
-        self._add(connection)
+    def _accept_forever(self, listener: socket.socket, waker: socket.socket) -> None:
+        while True:
+            connection, _ = listener.accept()
+            channel = self.dealers[self.turn % len(self.dealers)]
+            self.turn += 1
+            if channel is not None:
+                try:
+                    socket.send_fds(channel, [b"c"], [connection.fileno()])
+                except OSError:  # that worker is gone: serve its share here
+                    self.dealers.remove(channel)
+                else:
+                    connection.close()
+                    continue
+            self.incoming.put(connection)
+            waker.send(b"c")
 
     def _receive(self, channel: socket.socket) -> bool:
         message, descriptors, _, _ = socket.recv_fds(channel, 1, 1)
