@@ -60,18 +60,24 @@ class PathNotFound(LookupError):
         super().__init__(message)
 
 
-def json_encoder(*, ensure_ascii: bool = True, default: Callable[[Any], Any] | None = None) -> Callable[[Any], str]:
+def json_encoder(*, ensure_ascii: bool = True, default: Callable[[Any], Any] | None = None,
+                 check_circular: bool = True) -> Callable[[Any], str]:
     """A function writing what ``json.dumps(value, separators=(",", ":"), ensure_ascii=..., default=...)``
     writes, at about half the cost for small values: ``json.dumps`` with options builds a JSONEncoder per call,
     and its ``encode`` sets up the C encoder per call in Python; together more than encoding a history event
     (a 1,000-item Map records 4,006). The C encoder is made here directly, with a fresh circular-reference
-    table per call as ``encode`` makes it."""
-    fallback = json.JSONEncoder(separators=(",", ":"), ensure_ascii=ensure_ascii, default=default)
+    table per call as ``encode`` makes it; without ``check_circular`` (for values the caller built itself, never
+    circular) one encoder, which then holds no state, serves every call and thread."""
+    fallback = json.JSONEncoder(separators=(",", ":"), ensure_ascii=ensure_ascii, default=default,
+                                check_circular=check_circular)
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:
         return fallback.encode
     quote = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
     on_other = fallback.default  # ``default``, or the TypeError json.dumps raises for what JSON cannot hold
+    if not check_circular:
+        shared = make(None, on_other, quote, None, ":", ",", False, False, True)
+        return lambda value: "".join(shared(value, 0))
 
     def encode(value: Any) -> str:
         return "".join(make({}, on_other, quote, None, ":", ",", False, False, True)(value, 0))

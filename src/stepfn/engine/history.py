@@ -149,8 +149,9 @@ def _materialise(event: _Event) -> dict[str, Any]:
 
 
 # No ``default``: a value plain JSON cannot hold raises TypeError, and the batch goes the journal's own way
-# (``append_many``), which knows how it stores such values.
-_encode_body = json_encoder()
+# (``append_many``), which knows how it stores such values. A body is built here from the engine's details,
+# whose payloads are already JSON text, so it cannot be circular.
+_encode_body = json_encoder(check_circular=False)
 
 
 def _encode(event: _Event) -> EncodedEvent:
