@@ -2,7 +2,8 @@
 
 Opt-in, per step (``cache_config=CacheConfig(enable_caching=True, expire_after="P30D")`` on a Task step) or per
 run (``workflow.execute(..., cache=True)``, ``stepfn run --cache``), for training, processing, transform and
-tuning jobs started with ``.sync`` and for local Lambda functions. The settings never enter the ASL: the
+tuning jobs started with ``.sync`` (a request-response Task takes hits but stores nothing: its job ends after
+the Task) and for local Lambda functions. The settings never enter the ASL: the
 authoring side writes them beside the state machine and the execution in the home (:func:`write_machine_settings`,
 :func:`write_run_settings`), and the wrapped Task handlers (:func:`cached_handlers`) read them.
 
@@ -11,7 +12,9 @@ Layout under ``$STEPFN_HOME/cache``::
     settings/machines/<hash>.json   {"steps": {"Train": {"enable_caching": true, "expire_after": "P30D"}}}
     settings/runs/<hash>.json       {"cache": true}
     entries/<key>/entry.json        the cached job's record (or a Lambda's result), its output listing, when
-    entries/<key>/objects/<i>/...   the outputs, hard links to the object store's files (copies across devices)
+    entries/<key>/objects/<i>/...   the outputs, hard links to the object store's files (copies across devices);
+                                    entry.json keeps each one's size and mtime, so a file rewritten in place
+                                    (not through the store, which replaces objects by rename) voids the entry
     entries/<key>/hits              one line per hit
     locks/<key>.lock                flock'd while a job with that key is looked up or runs
     digests.sqlite                  object digests by (path, inode, size, mtime) (stepfn.local.cachekeys)
@@ -177,10 +180,6 @@ class StepCache:
         found = [entry for path in self.entries_dir.iterdir() if not path.name.startswith(".")
                  if (entry := self.get(path.name)) is not None]
         return sorted(found, key=lambda entry: entry.created, reverse=True)
-
-    def size(self) -> int:
-        """Bytes the cache's entries take on disk (hard-linked outputs counted once per entry)."""
-        return sum(entry.size for entry in self.entries())
 
     def disk_usage(self) -> int:
         """Bytes under the cache folder (entries, digests, settings), each file counted once however linked."""
