@@ -214,3 +214,32 @@ def test_tuning_hit_runs_no_training_job(stepfn_home: Path, store: ObjectStore) 
     assert result["BestTrainingJob"]["TrainingJobName"].startswith("grid-run-1-")  # the cached search's trials
     assert sorted(path.name for path in (stepfn_home / "sagemaker" / "training-job").iterdir()) == trials
     assert "Cache hit" in RecordStore(stepfn_home).log_file("tuning-job", "grid-run-2").read_text()
+
+
+def test_waiting_for_a_keys_lock_heartbeats_and_gives_up_when_cancelled(stepfn_home: Path) -> None:
+    class Waiting:
+        def __init__(self) -> None:
+            self.polls = self.heartbeats = 0
+
+        def cancelled(self) -> bool:
+            self.polls += 1
+            return self.polls > 45
+
+        def heartbeat(self) -> None:
+            self.heartbeats += 1
+
+        def sleep(self, seconds: float) -> bool:
+            return True
+
+        def log(self, message: str) -> None:
+            pass
+
+    cache = StepCache(stepfn_home)
+    waiting = Waiting()
+    with cache.locked("k" * 64) as held:
+        assert held
+        with cache.locked("k" * 64, waiting) as other:  # another execution's turn: it waits, then gives up
+            assert other is False
+    assert waiting.heartbeats == 2
+    with cache.locked("k" * 64, waiting) as again:  # free once the first holder left
+        assert again

@@ -227,6 +227,7 @@ class StepCache:
         path = self.root / "locks" / f"{key}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as handle:
+            polls = 0
             while True:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -235,6 +236,9 @@ class StepCache:
                     if control is not None and control.cancelled():
                         yield False
                         return
+                    polls += 1
+                    if control is not None and polls % 20 == 0:
+                        control.heartbeat()  # waiting for the same job to finish elsewhere is progress
                     time.sleep(0.05)
             try:
                 yield True
