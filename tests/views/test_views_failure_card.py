@@ -3,13 +3,14 @@ a Map iteration's failing Lambda."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from views_support import TRAIN_RAISE_LINE, Runs
+from views_support import ROLE, TRAIN_RAISE_LINE, Runs
 
 from stepfn.workflow.failure_card import build_failure_card
 from stepfn.workflow.progress import read_history
@@ -42,3 +43,29 @@ def test_a_map_iteration_failure_names_the_iteration_and_the_lambda_source(runs:
     card = build_failure_card("FAILED", read_history(runs.client, runs.mixed), runs.home)
     assert card.where == "Item in Sweep[1]" and card.reason == "item 1 broke" and card.job is None
     assert card.source is not None and card.source.source == str(Path(__file__).with_name("conftest.py"))
+
+
+def test_a_job_that_was_never_created_is_not_linked(stepfn_home: Path) -> None:
+    """SageMaker refused the request (no RoleArn): the history names the job, the console links nothing."""
+    from stepfn.server.ui.app import ConsoleApi
+    from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+    definition = {"StartAt": "Train", "States": {"Train": {
+        "Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync", "End": True,
+        "Parameters": {"TrainingJobName": "never-made",
+                       "AlgorithmSpecification": {"TrainingImage": "example.com/unknown:1", "TrainingInputMode": "File"},
+                       "OutputDataConfig": {"S3OutputPath": "s3://bucket/out"},
+                       "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5},
+                       "StoppingCondition": {"MaxRuntimeInSeconds": 60}}}}}
+    client = LocalStepFunctionsClient(home=stepfn_home)
+    try:
+        machine = client.create_state_machine(name="refused", definition=json.dumps(definition),
+                                              roleArn=ROLE)["stateMachineArn"]
+        arn = client.start_execution(stateMachineArn=machine, name="refused")["executionArn"]
+        client.wait_for_execution(arn)
+        view = ConsoleApi(client, stepfn_home)._execution_view(arn)
+    finally:
+        client.close()
+    assert view["execution"]["status"] == "FAILED"
+    train = next(state for state in view["states"] if state["name"] == "Train")
+    assert train["history"][0]["jobs"] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from stepfn.errors import StepfnError
 from stepfn.local.sagemaker.records import RecordStore
 from stepfn.workflow.compare import sweeps, timeline
 from stepfn.workflow.failure_card import build_failure_card, ended_badly
@@ -124,7 +125,7 @@ class ConsoleApi:
                 {"name": p.name, "type": p.type, "status": p.status, "label": p.label(now), "runs": p.runs,
                  "retries": p.retries, "seconds": p.elapsed(now), "topLevel": p.name in definition.get("States", {}),
                  "itemsDone": p.items_done, "itemsTotal": p.items_total,
-                 "history": [_run_view(run, now) for run in p.history]}
+                 "history": [_run_view(run, now, self._job_exists) for run in p.history]}
                 for p in progress.values()
             ],
             "error": error,
@@ -134,6 +135,13 @@ class ConsoleApi:
             "sweeps": sweeps(events, self.home),
             "timeline": timeline(events, described["startDate"], described.get("stopDate") or now, self.home),
         }
+
+    def _job_exists(self, kind: str, name: str) -> bool:
+        records = RecordStore(self.home)
+        try:
+            return kind in JOB_KINDS and (records.get(kind, name) is not None or records.log_file(kind, name).is_file())
+        except StepfnError:  # a name no job can have
+            return False
 
     def _execution_mark(self, arn: str) -> tuple[str, int]:
         """What changes when an execution moves on: its status and its latest event id (one cheap read)."""
@@ -277,17 +285,22 @@ def _stream(events: AsyncIterator[str]) -> Response:
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-def _run_view(run: StateRun, now: datetime) -> dict[str, Any]:
-    """One run of a state with its own input, output, error and jobs; a Map run lists its iterations."""
+def _run_view(run: StateRun, now: datetime, exists: Callable[[str, str], bool]) -> dict[str, Any]:
+    """One run of a state with its own input, output, error and jobs; a Map run lists its iterations. Only
+    jobs that exist are listed (a request SageMaker refused names a job that was never created)."""
+
+    def jobs(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
+        return [{"kind": kind, "name": name} for kind, name in pairs if exists(kind, name)]
+
     return {
         "path": run.path, "iteration": run.iteration.index if run.iteration else None, "status": run.status,
         "retries": run.retries, "retriedErrors": run.retried_errors, "seconds": run.elapsed(now),
         "entered": run.entered, "input": run.input, "output": run.output, "error": run.error, "cause": run.cause,
-        "jobs": [{"kind": kind, "name": name} for kind, name in run.jobs],
+        "jobs": jobs(run.jobs),
         "iterations": [
             {"index": it.index, "status": it.status, "seconds": it.elapsed(now), "retries": it.retries,
              "input": it.input, "output": it.output, "error": it.error, "cause": it.cause,
-             "jobs": [{"kind": kind, "name": name} for kind, name in it.jobs]}
+             "jobs": jobs(it.jobs)}
             for it in sorted(run.iterations.values(), key=lambda it: it.index)
         ],
     }
