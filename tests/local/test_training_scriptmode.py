@@ -23,6 +23,7 @@ from test_training_support import (
 
 from stepfn.errors import StatesError
 from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker.lifecycle import held_elsewhere, lease_path
 from stepfn.local.sagemaker.records import to_botocore_shape
 from stepfn.local.sagemaker.training import TrainingJobs, handlers
 
@@ -129,15 +130,13 @@ def test_resume_reruns_a_job_whose_supervisor_died(supervisor: str, stepfn_home:
     assert record is not None
     record["SecondaryStatus"] = "Training"  # as left by a process killed mid-training
     jobs.records.put("training-job", "orphan-job", record)
-    root = jobs.job_dir("orphan-job").root
-    root.mkdir(parents=True)
-    (root / "supervisor.json").write_text(json.dumps(_GONE_SUPERVISORS[supervisor]))
+    lease = lease_path(jobs.records, "training-job", "orphan-job")
+    lease.write_text(json.dumps(_GONE_SUPERVISORS[supervisor]))
     if supervisor == "elsewhere-expired":  # the same supervisor within its lease still counts as running the job
-        (root / "supervisor.json").write_text(json.dumps({**_GONE_SUPERVISORS[supervisor],
-                                                          "lease_expires": time.time() + 60}))
-        assert jobs._supervised_elsewhere("orphan-job")
-        (root / "supervisor.json").write_text(json.dumps(_GONE_SUPERVISORS[supervisor]))
-    assert not jobs._supervised_elsewhere("orphan-job")
+        lease.write_text(json.dumps({**_GONE_SUPERVISORS[supervisor], "lease_expires": time.time() + 60}))
+        assert held_elsewhere(jobs.records, "training-job", "orphan-job")
+        lease.write_text(json.dumps(_GONE_SUPERVISORS[supervisor]))
+    assert not held_elsewhere(jobs.records, "training-job", "orphan-job")
     result = handlers(stepfn_home)["sagemaker:createTrainingJob"](task_request(request, resumed=True), Control())
     assert result["TrainingJobStatus"] == "Completed"
     assert "Restarting" in json.dumps(result["SecondaryStatusTransitions"])

@@ -149,7 +149,7 @@ def test_training_process_dies_with_its_killed_supervisor(stepfn_home: Path, tmp
     while _alive(job_pid):
         assert time.monotonic() < deadline, "the training script outlived its supervisor"
         time.sleep(0.05)
-    # Resuming the job runs it again at once: the dead supervisor in supervisor.json is final, no grace wait.
+    # Resuming the job runs it again at once: the dead owner in its lease is final, no grace wait.
     pid_file.write_text("")
     _sourcedir(ObjectStore(stepfn_home / "s3"), "s3://bucket/code/sourcedir.tar.gz", "print('again')\n")
     started = time.monotonic()

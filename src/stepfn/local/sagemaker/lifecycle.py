@@ -15,8 +15,8 @@ Who runs a job is its :class:`Lease`, as the store leases executions: the owner 
 A resumed task (the engine re-dispatching a task after its process died) attaches to the job of its name: it
 returns the record of a finished one, waits for one whose owner is alive (a process on another host: until its
 lease runs out), and starts over one whose owner is gone. A stop request (:func:`request_stop`) is a file beside
-the lease, seen by the job's :func:`job_control` whichever process runs it. Training jobs supervise their
-processes themselves (:mod:`stepfn.local.sagemaker.training`) with the same :class:`Lease`.
+the lease, seen by the job's :func:`job_control` whichever process runs it. Training jobs go through the same steps
+(:mod:`stepfn.local.sagemaker.training` records their secondary statuses on top).
 """
 
 from __future__ import annotations
@@ -135,14 +135,18 @@ def held_elsewhere(records: RecordStore, kind: str, name: str) -> bool:
     return lease.held_elsewhere()
 
 
-def _take(records: RecordStore, kind: str, name: str) -> bool:
-    """Make this process (the calling thread) the job's runner unless a live one holds it; True when taken.
-    Under a lock file, so two processes resuming the same job at once do not both start it over."""
+def _take(records: RecordStore, kind: str, name: str, *, unfinished: bool = False) -> bool:
+    """Make this process (the calling thread) the job's runner unless a live one holds it (or, ``unfinished``,
+    the job has ended); True when taken. Under a lock file, so two processes resuming the same job at once do
+    not both start it over. A runner records the job's end before it lets go of it, so a job found let go of
+    and unfinished here is one to start over."""
     path = lease_path(records, kind, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.with_suffix(".lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if held_elsewhere(records, kind, name):
+            return False
+        if unfinished and (records.get(kind, name) or {}).get(JOB_KINDS[kind].status_key) in TERMINAL:
             return False
         _write_lease(path)
         with _RUNNING_LOCK:
@@ -151,15 +155,17 @@ def _take(records: RecordStore, kind: str, name: str) -> bool:
 
 
 def begin_job(
-    records: RecordStore, kind: str, name: str, record: dict[str, Any], *, operation: str, resumed: bool,
+    records: RecordStore, kind: str, name: str, record: dict[str, Any] | None, *, operation: str, resumed: bool,
     control: TaskControl | None = None, background: bool = False,
 ) -> dict[str, Any] | None:
     """Store a new job record (a taken name is SageMaker's ValidationException) and take its lease; None means
     the caller runs the job (inside :func:`run_guarded`). When the engine re-dispatches a task whose process
     died (``resumed``), the job of that name is attached to instead: a finished one's record is returned, one
     whose runner is alive is waited for (its record returned at once when ``background``; ``control``
-    cancelled asks it to stop), and one whose runner is gone starts over under the same name."""
+    cancelled asks it to stop), and one whose runner is gone starts over under the same name (as ``record``
+    when one is given; None leaves the record for the runner to reset)."""
     if not resumed:
+        assert record is not None, "a new job needs its record"
         records.create(kind, name, record, operation=operation)
         request_stop_path(records, kind, name).unlink(missing_ok=True)  # a stale one from a deleted record
         _take(records, kind, name)
@@ -167,6 +173,9 @@ def begin_job(
     while True:
         existing = records.get(kind, name)
         if existing is None:  # the process died before it recorded the job
+            if record is None:
+                records.require(kind, name, operation)  # SageMaker's not-found error, unless just recorded
+                continue
             try:
                 records.create(kind, name, record, operation=operation)
             except ServiceError:
@@ -175,8 +184,9 @@ def begin_job(
             return None
         if existing.get(JOB_KINDS[kind].status_key) in TERMINAL:
             return existing
-        if _take(records, kind, name):
-            records.put(kind, name, record)
+        if _take(records, kind, name, unfinished=True):
+            if record is not None:
+                records.put(kind, name, record)
             return None
         if background:
             return existing
@@ -250,10 +260,11 @@ def run_detached(name: str, work: Callable[[], Any]) -> None:
     threading.Thread(target=work, name=f"stepfn-{name}", daemon=True).start()
 
 
-def run_guarded(records: RecordStore, kind: str, name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def run_guarded(records: RecordStore, kind: str, name: str, work: Callable[[], dict[str, Any]], *,
+                fail: Callable[[str], dict[str, Any]] | None = None) -> dict[str, Any]:
     """Run a job's body, renewing its lease meanwhile; an unexpected error (a bug, a full disk) ends the job
-    Failed with SageMaker's InternalServerError reason, and the traceback in its log, instead of leaving it
-    InProgress forever."""
+    Failed with SageMaker's InternalServerError reason (through ``fail`` where the kind records failures its
+    own way), and the traceback in its log, instead of leaving it InProgress forever."""
     done = threading.Event()
     path = lease_path(records, kind, name)
 
@@ -268,7 +279,8 @@ def run_guarded(records: RecordStore, kind: str, name: str, work: Callable[[], d
     except Exception as exc:
         with contextlib.suppress(OSError), records.log_path(kind, name).open("a") as log:
             traceback.print_exc(file=log)
-        return finish_job(records, kind, name, "Failed", failure=f"InternalServerError: {type(exc).__name__}: {exc}")
+        reason = f"InternalServerError: {type(exc).__name__}: {exc}"
+        return fail(reason) if fail is not None else finish_job(records, kind, name, "Failed", failure=reason)
     finally:
         done.set()
         with _RUNNING_LOCK:

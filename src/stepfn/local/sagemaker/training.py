@@ -10,15 +10,15 @@
 A job walks SageMaker's secondary statuses (Starting, Downloading, Training, Uploading, then Completed /
 Failed / Stopped / MaxRuntimeExceeded), in its relocated ``/opt/ml`` under ``<home>/sagemaker/jobs``, with its
 log at ``<home>/sagemaker/logs/training-job/<name>.log``. Names are unique as on SageMaker; a Task re-dispatched
-after a crash (``request.resumed``) attaches to the job of that name instead: it waits for a job still running,
-returns the record of a finished one, and re-runs one whose supervising process died.
+after a crash (``request.resumed``) attaches to the job of that name instead, as every local job does
+(:mod:`stepfn.local.sagemaker.lifecycle`: its owner and lease, stop requests from any process): it waits for a
+job still running, returns the record of a finished one, and re-runs one whose runner died.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
 import shlex
@@ -28,7 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,14 @@ from stepfn.local.sagemaker.jobprocess import (
     relocation_hint,
     run_instances,
 )
-from stepfn.local.sagemaker.lifecycle import TERMINAL, Lease
+from stepfn.local.sagemaker.lifecycle import (
+    TERMINAL,
+    begin_job,
+    job_control,
+    request_stop,
+    run_detached,
+    run_guarded,
+)
 from stepfn.local.sagemaker.records import (
     REGION,
     RecordStore,
@@ -89,9 +96,6 @@ from stepfn.local.sagemaker.scriptmode import (
     to_cmd_args,
     toolkit_environment,
 )
-from stepfn.store import DEFAULT_LEASE_SECONDS, current_owner
-
-logger = logging.getLogger(__name__)
 
 KIND = "training-job"
 OPERATION = "CreateTrainingJob"
@@ -194,12 +198,6 @@ def describe(record: dict[str, Any]) -> dict[str, Any]:
     return dict(record)
 
 
-@dataclass
-class _RunningJob:
-    stop: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
-
-
 class _Detached:
     """The TaskControl of a job started request-response: nobody cancels it but StopTrainingJob."""
 
@@ -215,11 +213,6 @@ class _Detached:
 
     def log(self, message: str) -> None:
         pass
-
-
-_RUNNING: dict[str, dict[str, _RunningJob]] = {}
-_RUNNING_LOCK = threading.Lock()
-_STARTING_GRACE_MS = 30_000
 
 
 class TrainingJobs:
@@ -239,9 +232,6 @@ class TrainingJobs:
         self.store = store or ObjectStore(self.home / "s3")
         self.stop_grace_seconds = stop_grace_seconds
         self.region = region
-        # Jobs supervised by this process, shared by every TrainingJobs of the same home.
-        self._running = _RUNNING.setdefault(str(self.home.absolute()), {})
-        self._lock = _RUNNING_LOCK
 
     # -- API -----------------------------------------------------------------------------------------------------
 
@@ -280,13 +270,9 @@ class TrainingJobs:
             "EnableInterContainerTrafficEncryption": bool(params.get("EnableInterContainerTrafficEncryption", False)),
             "EnableManagedSpotTraining": bool(params.get("EnableManagedSpotTraining", False)),
         })
-        self.records.create(KIND, name, record, operation=OPERATION)
-        # The creating process supervises the job; saying so at once means a crash before the job starts is seen
-        # as a dead supervisor (re-run at once), not as a job about to start (a 30 s grace). The file sits beside
-        # the job's root, which every run creates afresh.
-        creator = self._creator_path(name)
-        creator.parent.mkdir(parents=True, exist_ok=True)
-        creator.write_text(Lease.mine())
+        # The creating process runs the job: its lease says so at once, so a crash before the job starts is seen
+        # as a dead runner (the job run again at once by whoever attaches to it).
+        begin_job(self.records, KIND, name, record, operation=OPERATION, resumed=False)
         if runtime.kind == "builtin" and runtime.algorithm:
             append_log(self.log_path(name), f"stepfn: {runtime.image} runs the local {runtime.algorithm} emulator")
         return record
@@ -295,19 +281,13 @@ class TrainingJobs:
         return describe(self.records.require(KIND, name, "DescribeTrainingJob"))
 
     def stop(self, name: str) -> None:
-        """StopTrainingJob: SIGTERM, then SIGKILL after the grace period; works across processes."""
+        """StopTrainingJob: SIGTERM, then SIGKILL after the grace period, whichever process runs the job."""
         record = self.records.require(KIND, name, "StopTrainingJob")
         if record["TrainingJobStatus"] != "InProgress":
             raise sagemaker_error("StopTrainingJob", "ValidationException",
                                   f"The request was rejected because the training job is in status "
                                   f"{record['TrainingJobStatus']}.")
-        with self._lock:
-            running = self._running.get(name)
-        if running is not None:
-            running.stop.set()
-        job = self.job_dir(name)
-        if job.root.is_dir():
-            (job.root / "stop-requested").touch()
+        request_stop(self.records, KIND, name)
 
     def start(self, params: Any) -> dict[str, Any]:
         """Create the job and run it on a background thread; returns the CreateTrainingJob response."""
@@ -320,28 +300,13 @@ class TrainingJobs:
         record = self.create(params)
         return self.run_existing(record["TrainingJobName"], control or _Detached())
 
-    def wait(self, name: str, control: TaskControl | None = None, poll_seconds: float = 0.2) -> dict[str, Any]:
-        """Wait for a job (of this or another process) to end; returns its final record."""
+    def wait(self, name: str, control: TaskControl | None = None) -> dict[str, Any]:
+        """Wait for a job (of this or another process) to end; returns its final record. A job whose runner
+        is gone (its process died, or its lease ran out) runs again here under its name."""
+        self.records.require(KIND, name, "DescribeTrainingJob")
         control = control or _Detached()
-        while True:
-            with self._lock:
-                running = self._running.get(name)
-            if running is not None:
-                while not running.done.wait(poll_seconds):
-                    if control.cancelled():
-                        running.stop.set()
-            record = self.records.require(KIND, name, "DescribeTrainingJob")
-            if record["TrainingJobStatus"] in TERMINAL:
-                return record
-            if running is None and not self._supervised_elsewhere(name):
-                claimed = self._claim(name)
-                if claimed is not None:  # its supervisor died: run it again under its name
-                    return self._run_registered(name, claimed, control)
-                continue  # another thread of this process just claimed it: wait for that one
-            if control.cancelled():
-                with contextlib.suppress(ServiceError):
-                    self.stop(name)
-            time.sleep(poll_seconds)
+        finished = begin_job(self.records, KIND, name, None, operation=OPERATION, resumed=True, control=control)
+        return finished if finished is not None else self._run_taken(name, control)
 
     # -- the engine's handler ------------------------------------------------------------------------------------
 
@@ -351,7 +316,8 @@ class TrainingJobs:
         if request.resumed and isinstance(name, str) and self.records.get(KIND, name) is not None:
             record = self.records.get(KIND, name) or {}
             if request.pattern == "request_response":
-                if record.get("TrainingJobStatus") == "InProgress" and not self._supervised_elsewhere(name):
+                if begin_job(self.records, KIND, name, None, operation=OPERATION, resumed=True,
+                             background=True) is None:  # its runner is gone: run it again here
                     self._start_background(name)
                 return optimized_result(request, {"TrainingJobArn": record["TrainingJobArn"]})
             return self._task_result(self.wait(name, control))
@@ -372,64 +338,17 @@ class TrainingJobs:
 
     # -- running ---------------------------------------------------------------------------------------------
 
-    def _claim(self, name: str) -> _RunningJob | None:
-        """Register this process as the job's supervisor, unless one of its threads already is."""
-        with self._lock:
-            if name in self._running:
-                return None
-            running = self._running[name] = _RunningJob()
-            return running
-
     def _start_background(self, name: str) -> None:
-        running = self._claim(name)
-        if running is None:
-            return
-        thread = threading.Thread(target=self._run_registered, args=(name, running, _Detached()),
-                                  name=f"training-{name}", daemon=True)
-        thread.start()
+        run_detached(f"training-{name}", lambda: self._run_taken(name, _Detached()))
 
     def run_existing(self, name: str, control: TaskControl) -> dict[str, Any]:
-        """Run a recorded job in this thread (or wait for the thread of this process already running it)."""
-        running = self._claim(name)
-        if running is None:
-            return self.wait(name, control)
-        return self._run_registered(name, running, control)
+        """Run a job this process recorded (:meth:`create`) in this thread; returns its final record."""
+        return self._run_taken(name, control)
 
-    def _run_registered(self, name: str, running: _RunningJob, control: TaskControl) -> dict[str, Any]:
-        run = _Run(self, name, running, control)
-        try:
-            return run.execute()
-        except Exception as exc:
-            # A bug here must not leave the job InProgress for ever: record it as SageMaker records its own.
-            logger.exception("training job %s: supervisor error", name)
-            return run.fail(f"InternalServerError: {type(exc).__name__}: {exc}")
-        finally:
-            running.done.set()
-            with self._lock:
-                if self._running.get(name) is running:
-                    del self._running[name]
-
-    def _creator_path(self, name: str) -> Path:
-        return self.job_dir(name).root.parent / f"{name}.creator.json"
-
-    def _supervised_elsewhere(self, name: str) -> bool:
-        """Whether another live process supervises the job: its owner (``host:pid:start``, the store's own
-        liveness scheme for executions) is in ``supervisor.json``, or, before that is written, in the creator's
-        file."""
-        try:
-            supervisor = Lease.read(self.job_dir(name).root / "supervisor.json")
-        except (OSError, ValueError, KeyError, TypeError):
-            # Just created: its supervisor may not have written supervisor.json yet. (Once the file is there, a
-            # dead pid in it is final: waiting out the grace after a crash only delayed the resume.)
-            record = self.records.get(KIND, name) or {}
-            starting = bool(record.get("SecondaryStatus") == "Starting"
-                            and now_millis() - record.get("CreationTime", 0) < _STARTING_GRACE_MS)
-            try:  # ...unless the process that created it (and so would start it) is known to be gone
-                creator = Lease.read(self._creator_path(name))
-            except (OSError, ValueError, KeyError, TypeError):
-                return starting
-            return starting and (creator.owner == current_owner() or creator.held_elsewhere())
-        return supervisor.held_elsewhere()
+    def _run_taken(self, name: str, control: TaskControl) -> dict[str, Any]:
+        """Run a job whose lease this process holds (it created the job or took it over) to its end."""
+        run = _Run(self, name, job_control(self.records, KIND, name, control))
+        return run_guarded(self.records, KIND, name, run.execute, fail=run.fail)
 
     def runtime_for(self, params: dict[str, Any]) -> Runtime:
         spec = params["AlgorithmSpecification"]
@@ -503,10 +422,9 @@ class _HostNetwork:
 class _Run:
     """One attempt at running a recorded job, from Starting to its terminal status."""
 
-    def __init__(self, jobs: TrainingJobs, name: str, running: _RunningJob, control: TaskControl) -> None:
+    def __init__(self, jobs: TrainingJobs, name: str, control: TaskControl) -> None:
         self.jobs = jobs
         self.name = name
-        self.running = running
         self.control = control
         self.record = jobs.records.require(KIND, name, "DescribeTrainingJob")
         self.job = jobs.job_dir(name)
@@ -522,7 +440,6 @@ class _Run:
         self.layer: Path | None = None
         self.definitions: list[dict[str, str]] = []
         self._last_checkpoint_push = 0.0
-        self._lease_renewed = 0.0
 
     def _status(self, secondary: str, *, status: str | None = None, message: str | None = None,
                 **changes: Any) -> None:
@@ -556,8 +473,6 @@ class _Run:
         stop = threading.Event()
         try:
             self.job.create()
-            (self.job.root / "supervisor.json").write_text(Lease.mine())
-            self._lease_renewed = time.monotonic()
             hosts, definitions = self._prepare(stop)
         except (ChannelError, ScriptModeError, StoreError, OSError, ServiceError, MissingExtraError,
                 IsolationError, JobEnvironmentError) as exc:
@@ -570,7 +485,7 @@ class _Run:
         try:
             outcomes = run_instances(
                 [(host.name, host.launch) for host in hosts], log_path=self.log, control=self.control,
-                stop_requested=self.running.stop,
+                stop_requested=threading.Event(),  # StopTrainingJob cancels self.control (its lifecycle's stop)
                 max_runtime_seconds=float(self.record["StoppingCondition"].get("MaxRuntimeInSeconds") or 0) or None,
                 stop_grace_seconds=self.jobs.stop_grace_seconds, metrics=metrics, on_tick=self._tick)
         finally:
@@ -639,12 +554,6 @@ class _Run:
         # The job is alive and supervised: that is the progress a .sync Task's heartbeat stands for.
         with contextlib.suppress(Exception):
             self.control.heartbeat()
-        if time.monotonic() - self._lease_renewed >= DEFAULT_LEASE_SECONDS / 3:
-            self._lease_renewed = time.monotonic()
-            with contextlib.suppress(OSError):
-                (self.job.root / "supervisor.json").write_text(Lease.mine())
-        if (self.job.root / "stop-requested").exists():
-            self.running.stop.set()
         if time.monotonic() - self._last_checkpoint_push >= 5:
             self._last_checkpoint_push = time.monotonic()
             for sync in (self.checkpoints, self.intermediate):
