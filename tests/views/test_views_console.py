@@ -88,3 +88,16 @@ def test_timeline_and_event_table_with_milliseconds(console: str, runs: Runs, pa
     entered.locator("summary").click()
     assert '"input": {\n    "i": 0\n  }' in entered.locator("pre").inner_text()
     page.screenshot(path=str(SHOTS / "views-timeline.png"), full_page=True)
+
+
+def test_workflows_page_counts_nested_states_and_opens_a_workflow(console: str, runs: Runs, page: Any) -> None:
+    page.goto(f"{console}#/workflows")
+    row = page.locator("#workflows tr[data-workflow='views-mixed']")
+    assert row.locator("td").nth(1).inner_text() == "4"  # Flaky, Guarded, Sweep and the Item inside the Map
+    row.click()
+    page.wait_for_selector("#workflow-name")
+    assert page.locator("#graph g.state").count() == 4
+    assert '"StartAt": "Flaky"' in page.inner_text("#definition")
+    assert sorted(page.locator("#workflow-executions tbody tr td:first-child").all_inner_texts()) == ["mixed", "retried"]
+    page.click("#workflow-executions tr[data-arn] >> text=retried")
+    page.wait_for_selector("#execution-status.SUCCEEDED")

@@ -70,8 +70,19 @@ class ConsoleApi:
         for machine in self._machines():
             described = self.client.describe_state_machine(stateMachineArn=machine["stateMachineArn"])
             definition = json.loads(described["definition"])
-            rows.append({**machine, "states": len(definition.get("States", {})), "definition": definition})
+            rows.append({**machine, "states": count_states(definition), "definition": definition})
         return _reply(rows)
+
+    def workflow(self, request: Request) -> Response:
+        """One workflow: its definition, its graph and its latest executions."""
+        wanted = request.path_params["name"]
+        machine = next((m for m in self._machines() if wanted in (m["name"], m["stateMachineArn"])), None)
+        if machine is None:
+            return _error(404, f"no workflow {wanted!r}")
+        described = self.client.describe_state_machine(stateMachineArn=machine["stateMachineArn"])
+        definition = json.loads(described["definition"])
+        return _reply({**machine, "definition": definition, "states": count_states(definition),
+                       "graph": render_svg(definition), "executions": read_executions(self.client, [machine], limit=50)})
 
     def executions(self, request: Request) -> Response:
         wanted = request.query_params.get("workflow")
@@ -285,6 +296,18 @@ def _stream(events: AsyncIterator[str]) -> Response:
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
+def count_states(definition: dict[str, Any]) -> int:
+    """Every state of a definition, those inside Map iterators and Parallel branches included."""
+    total = 0
+    for state in (definition.get("States") or {}).values():
+        total += 1
+        if not isinstance(state, dict):
+            continue
+        inner = [state.get("Iterator"), state.get("ItemProcessor"), *(state.get("Branches") or [])]
+        total += sum(count_states(graph) for graph in inner if isinstance(graph, dict))
+    return total
+
+
 def _run_view(run: StateRun, now: datetime, exists: Callable[[str, str], bool]) -> dict[str, Any]:
     """One run of a state with its own input, output, error and jobs; a Map run lists its iterations. Only
     jobs that exist are listed (a request SageMaker refused names a job that was never created)."""
@@ -373,6 +396,7 @@ def create_ui_app(client: Any = None, home: Path | str | None = None) -> Starlet
     return Starlette(routes=[
         Route("/", index),
         Route("/api/workflows", api.workflows),
+        Route("/api/workflow/{name:path}", api.workflow),
         Route("/api/executions", api.executions, methods=["GET"]),
         Route("/api/executions", api.start, methods=["POST"]),
         Route("/api/execution/{arn:path}", api.execution),

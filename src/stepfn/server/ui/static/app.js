@@ -104,9 +104,26 @@ async function executionsPage() {
 
 async function workflowsPage() {
   const rows = await api("workflows");
-  view.innerHTML = `<h2>Workflows</h2><table><thead><tr><th>Name</th><th>States</th><th>Type</th><th>Created</th></tr></thead>
-    <tbody>${rows.map((w) => `<tr><td>${esc(w.name)}</td><td>${w.states}</td><td>${esc(w.type)}</td>
+  view.innerHTML = `<h2>Workflows</h2><table id="workflows"><thead><tr><th>Name</th><th>States</th><th>Type</th><th>Created</th></tr></thead>
+    <tbody>${rows.map((w) => `<tr class="clickable" data-workflow="${esc(w.name)}"><td>${esc(w.name)}</td><td>${w.states}</td><td>${esc(w.type)}</td>
       <td>${esc(when(w.creationDate))}</td></tr>`).join("") || '<tr><td colspan="4" class="muted">None.</td></tr>'}</tbody></table>`;
+  view.querySelectorAll("tr[data-workflow]").forEach((tr) =>
+    tr.addEventListener("click", () => { location.hash = "#/workflow/" + encodeURIComponent(tr.dataset.workflow); }));
+  stamp();
+}
+
+async function workflowPage(name) {
+  const w = await api("workflow/" + encodeURIComponent(name));
+  view.innerHTML = `<h2 id="workflow-name">${esc(w.name)}</h2>
+    <p class="muted">${esc(w.stateMachineArn)} · ${w.states} states · created ${esc(when(w.creationDate))}</p>
+    <div class="cols"><div class="panel graph" id="graph">${w.graph}</div>
+      <div class="panel"><h3>Definition</h3><pre id="definition" class="record">${esc(JSON.stringify(w.definition, null, 2))}</pre></div></div>
+    <h3>Executions</h3><table id="workflow-executions"><thead><tr><th>Name</th><th>Status</th><th>Started</th><th>Seconds</th></tr></thead>
+    <tbody>${w.executions.map((r) => `<tr class="clickable" data-arn="${esc(r.executionArn)}"><td>${esc(r.name)}</td>
+      <td class="status ${esc(r.status)}">${esc(r.status)}</td><td>${esc(when(r.startDate))}</td><td>${seconds(r)}</td></tr>`).join("") ||
+      '<tr><td colspan="4" class="muted">No executions yet.</td></tr>'}</tbody></table>`;
+  view.querySelectorAll("tr[data-arn]").forEach((tr) =>
+    tr.addEventListener("click", () => { location.hash = "#/execution/" + encodeURIComponent(tr.dataset.arn); }));
   stamp();
 }
 
@@ -427,6 +444,7 @@ async function route() {
     if (parts[0] === "execution") await executionPage(decodeURIComponent(parts.slice(1).join("/")));
     else if (parts[0] === "job") await jobPage(parts[1], decodeURIComponent(parts[2]));
     else if (parts[0] === "workflows") await workflowsPage();
+    else if (parts[0] === "workflow") await workflowPage(decodeURIComponent(parts.slice(1).join("/")));
     else if (parts[0] === "endpoints") await endpointsPage();
     else await executionsPage();
   } catch (error) {
