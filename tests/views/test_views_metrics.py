@@ -74,7 +74,7 @@ def test_sweep_table_charts_and_diff(sweep: tuple[LocalStepFunctionsClient, str,
                                      page: Any) -> None:
     from stepfn.server import BackgroundServer, create_app, read_token
 
-    client, first, _second = sweep
+    client, first, second = sweep
     table = sweeps(read_history(client, first), stepfn_home)["Sweep"]
     assert [(row["iteration"], row["hyperparameters"]["eta"], row["status"]) for row in table] == [
         (0, "0.3", "Completed"), (1, "0.9", "Completed")]
@@ -108,6 +108,18 @@ def test_sweep_table_charts_and_diff(sweep: tuple[LocalStepFunctionsClient, str,
         jobs = page.locator("#timeline g.bar[data-kind='job']").evaluate_all("gs => gs.map((g) => g.dataset.label)")
         assert sorted(jobs) == ["training-job sweep-a-s0", "training-job sweep-a-s1"]
         page.screenshot(path=str(SHOTS / "views-sweep.png"), full_page=True)
+
+        # The same diff in the console: pick the other execution on this one's page.
+        page.wait_for_selector(f"#compare-with option[value='{second}']", state="attached")
+        page.select_option("#compare-with", second)
+        page.wait_for_selector("#diff")
+        eta = page.locator("#diff tr[data-key='Sweep[1] > Train: hyperparameter eta']").inner_text()
+        assert "0.9" in eta and "0.05" in eta
+        assert page.locator("#diff tr[data-key='Sweep[1] > Train: metric validation:rmse']").count() == 1
+        assert page.locator("#diff tr[data-key='Sweep[0] > Train: hyperparameter eta']").count() == 0
+        page.screenshot(path=str(SHOTS / "views-diff.png"), full_page=True)
+        page.goto(f"{url}#/execution/{first}")
+        page.wait_for_selector("table.sweep")
 
         # The built-in algorithm's own metric definitions: train:rmse and validation:rmse, one chart, two series.
         page.click("table.sweep tbody tr >> nth=0 >> a")

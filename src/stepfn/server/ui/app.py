@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from stepfn.errors import StepfnError
 from stepfn.local.sagemaker.records import RecordStore
-from stepfn.workflow.compare import sweeps, timeline
+from stepfn.workflow.compare import diff_facts, execution_facts, sweeps, timeline
 from stepfn.workflow.failure_card import build_failure_card, ended_badly
 from stepfn.workflow.graph import render_svg
 from stepfn.workflow.progress import (
@@ -146,6 +146,18 @@ class ConsoleApi:
             "sweeps": sweeps(events, self.home),
             "timeline": timeline(events, described["startDate"], described.get("stopDate") or now, self.home),
         }
+
+    def diff(self, request: Request) -> Response:
+        """``stepfn diff`` for the console: the facts of executions ``a`` and ``b`` that differ."""
+        a, b = request.query_params.get("a"), request.query_params.get("b")
+        if not a or not b:
+            return _error(400, "name two executions: ?a=<arn>&b=<arn>")
+        try:
+            first, second = (execution_facts(self.client, arn, self.home) for arn in (a, b))
+        except Exception as missing:  # ClientError from either backend: report, do not crash the page
+            return _error(404, str(missing))
+        rows = diff_facts(first, second, everything=request.query_params.get("all") == "1")
+        return _reply({"a": a, "b": b, "rows": [{"key": key, "a": x, "b": y} for key, x, y in rows]})
 
     def _job_exists(self, kind: str, name: str) -> bool:
         records = RecordStore(self.home)
@@ -403,6 +415,7 @@ def create_ui_app(client: Any = None, home: Path | str | None = None) -> Starlet
         Route("/api/stream/execution/{arn:path}", api.execution_stream),
         Route("/api/stream/job/{kind}/{name}", api.job_stream),
         Route("/api/actions/{action}", api.act, methods=["POST"]),
+        Route("/api/diff", api.diff),
         Route("/api/jobs/{kind}/{name}", api.job),
         Route("/api/endpoints", api.endpoints),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),

@@ -261,6 +261,18 @@ function sortable(table) {
   }));
 }
 
+async function fillCompare(ex) {
+  const select = document.getElementById("compare-with");
+  const machine = ex.stateMachineArn;
+  const others = (await api("executions?workflow=" + encodeURIComponent(machine) + "&limit=50"))
+    .filter((r) => r.executionArn !== ex.executionArn);
+  select.innerHTML = '<option value="">…</option>' + others.map((r) =>
+    `<option value="${esc(r.executionArn)}">${esc(r.name)} (${esc(r.status)})</option>`).join("");
+  select.addEventListener("change", () => {
+    if (select.value) location.hash = `#/diff/${encodeURIComponent(ex.executionArn)}/${encodeURIComponent(select.value)}`;
+  });
+}
+
 function renderExecution(data) {
   const ex = data.execution;
   const byName = Object.fromEntries(data.states.map((s) => [s.name, s]));
@@ -271,6 +283,7 @@ function renderExecution(data) {
       ${ex.status === "RUNNING" ? '<button id="stop-button">Stop</button>' : ""}
       ${ex.redriveStatus === "REDRIVABLE" ? '<button id="redrive-button">Redrive</button>' : ""}
       <span id="action-result"></span>
+      <label class="compare">Compare with <select id="compare-with"><option value="">…</option></select></label>
     </div>
     ${data.failure ? failureCard(data.failure) : ""}
     <div class="cols">
@@ -333,6 +346,7 @@ function renderExecution(data) {
     if (button) button.addEventListener("click", () => act(action, {executionArn: ex.executionArn}).catch(actionError));
   }
   view.querySelectorAll("table.sweep").forEach(sortable);
+  fillCompare(ex);
   const filter = document.getElementById("event-filter");
   filter.addEventListener("input", () => { eventFilter = filter.value; applyEventFilter(); });
   applyEventFilter();
@@ -427,6 +441,18 @@ async function refreshMetrics(kind, name) {
   document.getElementById("metrics").innerHTML = metricsHtml(data.metrics, data.finalMetrics);
 }
 
+async function diffPage(a, b) {
+  const data = await api(`diff?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
+  const name = (arn) => arn.split(":").pop();
+  const show = (value) => value === null || value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value, null, 2);
+  view.innerHTML = `<h2>${esc(name(a))} vs ${esc(name(b))}</h2>
+    <table id="diff"><thead><tr><th></th><th><a href="#/execution/${encodeURIComponent(a)}">${esc(name(a))}</a></th>
+      <th><a href="#/execution/${encodeURIComponent(b)}">${esc(name(b))}</a></th></tr></thead>
+    <tbody>${data.rows.map((r) => `<tr data-key="${esc(r.key)}"><td>${esc(r.key)}</td><td><pre class="record">${esc(show(r.a))}</pre></td>
+      <td><pre class="record">${esc(show(r.b))}</pre></td></tr>`).join("") || '<tr><td colspan="3" class="muted">No differences.</td></tr>'}</tbody></table>`;
+  stamp();
+}
+
 async function endpointsPage() {
   const rows = await api("endpoints");
   view.innerHTML = `<h2>Endpoints</h2><table id="endpoints"><thead><tr><th>Name</th><th>Status</th><th>Config</th><th>Created</th></tr></thead>
@@ -443,6 +469,7 @@ async function route() {
   try {
     if (parts[0] === "execution") await executionPage(decodeURIComponent(parts.slice(1).join("/")));
     else if (parts[0] === "job") await jobPage(parts[1], decodeURIComponent(parts[2]));
+    else if (parts[0] === "diff") await diffPage(decodeURIComponent(parts[1]), decodeURIComponent(parts[2]));
     else if (parts[0] === "workflows") await workflowsPage();
     else if (parts[0] === "workflow") await workflowPage(decodeURIComponent(parts.slice(1).join("/")));
     else if (parts[0] === "endpoints") await endpointsPage();
