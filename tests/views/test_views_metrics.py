@@ -107,6 +107,10 @@ def test_sweep_table_charts_and_diff(sweep: tuple[LocalStepFunctionsClient, str,
         # The timeline has a bar per job beside the states that ran them.
         jobs = page.locator("#timeline g.bar[data-kind='job']").evaluate_all("gs => gs.map((g) => g.dataset.label)")
         assert sorted(jobs) == ["training-job sweep-a-s0", "training-job sweep-a-s1"]
+        # Overlaid curves: validation:rmse of both iterations in one chart, labelled by the varying eta.
+        page.wait_for_selector(".sweep-curves svg.chart[data-metric='validation:rmse']")
+        curves = page.locator(".sweep-curves g.series").evaluate_all("gs => gs.map((g) => g.dataset.series)")
+        assert curves == ["#0 eta=0.3", "#1 eta=0.9"]
         page.screenshot(path=str(SHOTS / "views-sweep.png"), full_page=True)
 
         # The same diff in the console: pick the other execution on this one's page.

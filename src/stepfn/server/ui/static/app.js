@@ -246,7 +246,30 @@ function sweepTable(state, rows) {
     `<th class="sortable" data-column="${i}">${esc(name)}</th>`).join("")}</tr></thead>
     <tbody>${rows.map((r) => `<tr>${columns.map(([name, get]) => name === "job"
       ? `<td><a href="#/job/${esc(r.kind)}/${encodeURIComponent(r.name)}">${esc(r.name)}</a></td>`
-      : `<td data-value="${esc(get(r) ?? "")}"${name === "status" ? ` class="status ${esc(String(get(r)).toUpperCase())}"` : ""}>${esc(cell(get(r)))}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
+      : `<td data-value="${esc(get(r) ?? "")}"${name === "status" ? ` class="status ${esc(String(get(r)).toUpperCase())}"` : ""}>${esc(cell(get(r)))}</td>`).join("")}</tr>`).join("")}</tbody></table>
+    <div class="sweep-curves" data-state="${esc(state)}"></div>`;
+}
+
+// Overlaid curves of a sweep: for the metric picked, one series per iteration (from each job's log).
+async function sweepCurves(state, rows) {
+  const box = document.querySelector(`.sweep-curves[data-state="${CSS.escape(state)}"]`);
+  if (!box) return;
+  const jobs = await Promise.all(rows.slice(0, 20).map((r) =>
+    api(`jobs/${r.kind}/${encodeURIComponent(r.name)}`).then((job) => [r, job.metrics]).catch(() => [r, {}])));
+  const names = [...new Set(jobs.flatMap(([, metrics]) => Object.keys(metrics)))].sort();
+  if (!names.length) return;
+  const hyper = [...new Set(rows.flatMap((r) => Object.keys(r.hyperparameters)))];
+  const varying = hyper.filter((h) => new Set(rows.map((r) => r.hyperparameters[h])).size > 1);
+  const label = (r) => `#${r.iteration}` + (varying.length ? " " + varying.map((h) => `${h}=${r.hyperparameters[h]}`).join(" ") : "");
+  const picked = names.find((n) => n.startsWith("validation:")) || names[0];
+  box.innerHTML = `<label>Curves of <select class="curve-metric">${names.map((n) =>
+    `<option${n === picked ? " selected" : ""}>${esc(n)}</option>`).join("")}</select></label><div class="curve"></div>`;
+  const draw = (metric) => {
+    box.querySelector(".curve").innerHTML = chart(metric, jobs.filter(([, m]) => (m[metric] || []).length)
+      .map(([r, m]) => [label(r), m[metric]]));
+  };
+  box.querySelector(".curve-metric").addEventListener("change", (e) => draw(e.target.value));
+  draw(picked);
 }
 
 function sortable(table) {
@@ -346,6 +369,7 @@ function renderExecution(data) {
     if (button) button.addEventListener("click", () => act(action, {executionArn: ex.executionArn}).catch(actionError));
   }
   view.querySelectorAll("table.sweep").forEach(sortable);
+  for (const [state, rows] of Object.entries(data.sweeps || {})) sweepCurves(state, rows);
   fillCompare(ex);
   const filter = document.getElementById("event-filter");
   filter.addEventListener("input", () => { eventFilter = filter.value; applyEventFilter(); });
