@@ -125,6 +125,15 @@ def test_sweep_table_charts_and_diff(sweep: tuple[LocalStepFunctionsClient, str,
         page.goto(f"{url}#/execution/{first}")
         page.wait_for_selector("table.sweep")
 
+        # The jobs page lists the four jobs of both sweeps with their final metrics.
+        page.goto(f"{url}#/jobs")
+        page.wait_for_selector("#jobs tr[data-name='sweep-b-s1']")
+        names = sorted(page.locator("#jobs tbody tr").evaluate_all("rs => rs.map((r) => r.dataset.name)"))
+        assert names == ["sweep-a-s0", "sweep-a-s1", "sweep-b-s0", "sweep-b-s1"]
+        assert "validation:rmse=" in page.inner_text("#jobs tr[data-name='sweep-a-s1']")
+        page.goto(f"{url}#/execution/{first}")
+        page.wait_for_selector("table.sweep")
+
         # The built-in algorithm's own metric definitions: train:rmse and validation:rmse, one chart, two series.
         page.click("table.sweep tbody tr >> nth=0 >> a")
         page.wait_for_selector("svg.chart[data-metric='rmse']")

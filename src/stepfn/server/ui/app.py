@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from stepfn.errors import StepfnError
 from stepfn.local.sagemaker.records import RecordStore
-from stepfn.workflow.compare import diff_facts, execution_facts, sweeps, timeline
+from stepfn.workflow.compare import diff_facts, execution_facts, job_facts, sweeps, timeline
 from stepfn.workflow.failure_card import build_failure_card, ended_badly
 from stepfn.workflow.graph import render_svg
 from stepfn.workflow.progress import (
@@ -280,11 +280,27 @@ class ConsoleApi:
         return _reply({"record": record, "log": whole[-200_000:].decode(errors="replace"), "logBytes": len(whole),
                        "metrics": series, "finalMetrics": (record or {}).get("FinalMetricDataList", [])})
 
+    def jobs(self, request: Request) -> Response:
+        """Training, processing and transform jobs, newest first: name, status, duration, final metrics."""
+        records = RecordStore(self.home)
+        rows = []
+        for kind in JOB_KINDS:
+            for record in records.list(kind):
+                name = next((record[key] for key in _NAME_KEYS if isinstance(record.get(key), str)), None)
+                if name is None:
+                    continue
+                facts = job_facts(kind, name, self.home)
+                rows.append({**facts.to_dict(), "created": record.get("CreationTime"),
+                             "failureReason": record.get("FailureReason")})
+        rows.sort(key=lambda row: row["created"] or 0, reverse=True)
+        return _reply(rows)
+
     def endpoints(self, request: Request) -> Response:
         return _reply(RecordStore(self.home).list("endpoint"))
 
 
 _STATUS_KEYS = ("TrainingJobStatus", "ProcessingJobStatus", "TransformJobStatus")
+_NAME_KEYS = ("TrainingJobName", "ProcessingJobName", "TransformJobName")
 STREAM_SECONDS = 600.0
 """How long one event stream lasts; the browser's EventSource reconnects by itself (and a server can stop)."""
 _TICK = 0.25
@@ -417,6 +433,7 @@ def create_ui_app(client: Any = None, home: Path | str | None = None) -> Starlet
         Route("/api/actions/{action}", api.act, methods=["POST"]),
         Route("/api/diff", api.diff),
         Route("/api/jobs/{kind}/{name}", api.job),
+        Route("/api/jobs", api.jobs),
         Route("/api/endpoints", api.endpoints),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ])

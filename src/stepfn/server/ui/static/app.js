@@ -477,6 +477,20 @@ async function diffPage(a, b) {
   stamp();
 }
 
+async function jobsPage() {
+  const rows = await api("jobs");
+  const stamp10 = (value) => value ? when(value > 1e11 ? value : value * 1000) : "";
+  view.innerHTML = `<h2>Jobs</h2><table id="jobs"><thead><tr><th>Kind</th><th>Name</th><th>Status</th><th>Created</th>
+    <th>Seconds</th><th>Final metrics</th></tr></thead>
+    <tbody>${rows.map((j) => `<tr class="clickable" data-kind="${esc(j.kind)}" data-name="${esc(j.name)}"><td>${esc(j.kind)}</td>
+      <td><a href="#/job/${esc(j.kind)}/${encodeURIComponent(j.name)}">${esc(j.name)}</a></td>
+      <td class="status ${esc(String(j.status).toUpperCase())}" title="${esc(j.failureReason || "")}">${esc(j.status)}</td>
+      <td>${esc(stamp10(j.created))}</td><td>${j.seconds === null ? "" : j.seconds.toFixed(1)}</td>
+      <td>${Object.entries(j.metrics).map(([k, v]) => `${esc(k)}=${esc(v)}`).join(", ")}</td></tr>`).join("") ||
+      '<tr><td colspan="6" class="muted">No jobs.</td></tr>'}</tbody></table>`;
+  stamp();
+}
+
 async function endpointsPage() {
   const rows = await api("endpoints");
   view.innerHTML = `<h2>Endpoints</h2><table id="endpoints"><thead><tr><th>Name</th><th>Status</th><th>Config</th><th>Created</th></tr></thead>
@@ -497,6 +511,7 @@ async function route() {
     else if (parts[0] === "workflows") await workflowsPage();
     else if (parts[0] === "workflow") await workflowPage(decodeURIComponent(parts.slice(1).join("/")));
     else if (parts[0] === "endpoints") await endpointsPage();
+    else if (parts[0] === "jobs") await jobsPage();
     else await executionsPage();
   } catch (error) {
     view.innerHTML = `<p class="error">${esc(error.message)}</p>`;
