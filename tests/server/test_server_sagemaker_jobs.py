@@ -154,6 +154,9 @@ def test_processing_jobs(sagemaker: Any, stepfn_home: Path) -> None:
     with pytest.raises(ClientError) as finished:
         sagemaker.stop_processing_job(ProcessingJobName="count-rows")
     assert "in status Completed" in str(finished.value)
+    with pytest.raises(ClientError) as bad_name:  # SageMaker's validation error, not an internal failure
+        sagemaker.create_processing_job(**_processing("bad_name!", "0"))
+    assert _code(bad_name)[0] == "ValidationException"
 
     sagemaker.create_processing_job(**_processing("slow-rows", "60"))
     assert sagemaker.describe_processing_job(ProcessingJobName="slow-rows")["ProcessingJobStatus"] == "InProgress"

@@ -3,9 +3,8 @@
 :class:`LocalSageMakerClient` has boto3's ``sagemaker`` method names and keyword arguments, so the
 server dispatches to it exactly as it dispatches Step Functions calls to ``LocalStepFunctionsClient``.
 
-Training jobs go to local training's own supervisor (started detached, stoppable from any process).
-Transform, processing and tuning jobs run through the engine's SageMaker task handlers (docs/design/sagemaker-contract.md §1),
-on a background thread per job: Create* returns as soon as the job's record exists (SageMaker's
+Training, transform, processing and tuning jobs run through the engine's SageMaker task handlers
+(docs/design/sagemaker-contract.md §1), on a background thread per job: Create* returns as soon as the job's record exists (SageMaker's
 Create* does not wait for the job either), Describe* reads the record, and Stop* asks the job to stop through
 its lifecycle (:mod:`stepfn.local.sagemaker.lifecycle`), whichever process runs it. CreateEndpoint and UpdateEndpoint also return while
 the endpoint is ``Creating``/``Updating``; local CreateEndpoint otherwise blocks until InService,
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from stepfn.engine.protocol import TaskRequest
-from stepfn.errors import ServiceError, StatesError
+from stepfn.errors import ServiceError, StatesError, StoreError
 from stepfn.local.sagemaker.lifecycle import ACTIVE, JOB_KINDS, request_stop
 from stepfn.local.sagemaker.records import RecordStore, sagemaker_error, to_botocore_shape
 from stepfn.server._protocol import ApiError
@@ -105,7 +104,11 @@ class LocalSageMakerClient:
             time.sleep(0.01)
 
     def _refuse_existing(self, kind: str, name: Any, operation: str) -> None:
-        if isinstance(name, str) and self.records.get(kind, name) is not None:
+        try:
+            existing = isinstance(name, str) and self.records.get(kind, name) is not None
+        except StoreError:  # not a SageMaker name: the handler fails with SageMaker's own error for it
+            return
+        if existing:
             # RecordStore.create raises SageMaker's own "already exists" error for a taken name.
             self.records.create(kind, name, {}, operation=operation)
 
@@ -123,8 +126,14 @@ class LocalSageMakerClient:
             pattern="sync", parameters=params, state_name=operation,
             execution_arn=f"arn:aws:states:us-east-1:000000000000:execution:stepfn-serve:{name}",
         )
-        self._start((kind, str(name)), lambda control: handler(request, control),
-                    lambda: self.records.get(kind, str(name)) is not None)
+
+        def recorded() -> bool:
+            try:
+                return self.records.get(kind, str(name)) is not None
+            except StoreError:  # not a SageMaker name: the handler fails with SageMaker's own error for it
+                return False
+
+        self._start((kind, str(name)), lambda control: handler(request, control), recorded)
         record = self.records.require(kind, str(name), operation)
         return {job.arn_key: record[job.arn_key]}
 
@@ -148,24 +157,14 @@ class LocalSageMakerClient:
             entry.thread.join(_STOP_WAIT_SECONDS)
         return {}
 
-    # Training jobs have their own supervisor (stepfn.local.sagemaker.training): it starts a job detached,
-    # and its StopTrainingJob reaches a job whichever process runs it.
-
-    def _training(self) -> Any:
-        from stepfn.local.sagemaker.training import TrainingJobs
-
-        return TrainingJobs(self.home)
-
     def create_training_job(self, **params: Any) -> dict[str, Any]:
-        response: dict[str, Any] = self._training().start(params)
-        return response
+        return self._create_job("training-job", "CreateTrainingJob", params)
 
     def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
         return self._describe("training-job", TrainingJobName, "DescribeTrainingJob")
 
     def stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:
-        self._training().stop(TrainingJobName)
-        return {}
+        return self._stop_job("training-job", TrainingJobName, "StopTrainingJob")
 
     def create_transform_job(self, **params: Any) -> dict[str, Any]:
         return self._create_job("transform-job", "CreateTransformJob", params)
