@@ -1,6 +1,7 @@
 """One lifecycle for local jobs: a resumed task attaches to the job of its name as the store's owner and lease
 say (waits while its runner lives, starts it over once that runner is gone), and a stop request reaches a job
-whichever process runs it. Processing jobs stand for the kinds that share it (processing, transform, tuning)."""
+whichever process runs it. Processing jobs stand for the kinds that share it, a transform job checks it holds
+for a job that is no process of its own but a model server's requests."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_models import ROLE, SKLEARN_IMAGE, Control
+from test_models import ROLE, SKLEARN_IMAGE, Control, call, make_tar
 
 from stepfn.engine.protocol import TaskRequest
 from stepfn.local.objectstore import ObjectStore
@@ -129,3 +130,64 @@ def test_stop_reaches_a_job_another_process_runs(stepfn_home: Path, runs: Path) 
     finally:
         other.kill()
     assert ProcessingJobs(stepfn_home).records.get(KIND, "remote-stop")["ProcessingJobStatus"] == "Stopped"  # type: ignore[index]
+
+
+INFERENCE = """
+import os, time
+
+def model_fn(model_dir):
+    return None
+
+def input_fn(body, content_type):
+    return body
+
+def predict_fn(data, model):
+    with open(os.environ["CALLS"], "a") as calls:
+        calls.write("call\\n")
+    time.sleep(0.3)
+    return data
+
+def output_fn(prediction, accept):
+    return prediction
+"""
+
+
+def test_a_resumed_transform_task_waits_for_the_job_another_live_process_runs(stepfn_home: Path,
+                                                                                tmp_path: Path) -> None:
+    calls = stepfn_home / "calls.txt"
+    (tmp_path / "model" / "code").mkdir(parents=True)
+    (tmp_path / "model" / "code" / "inference.py").write_text(INFERENCE)
+    store = ObjectStore(stepfn_home / "s3")
+    uri = store.upload(make_tar(tmp_path / "model", tmp_path / "m.tar.gz"), "s3://bucket/m/model.tar.gz")
+    call(stepfn_home, "createModel", {"ModelName": "echo", "PrimaryContainer": {
+        "Image": SKLEARN_IMAGE, "ModelDataUrl": uri,
+        "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "CALLS": str(calls)}}})
+    store.put_bytes("s3://bucket/in/rows.csv", b"1\n2\n3\n4\n")
+    params = {
+        "TransformJobName": "echo-job", "ModelName": "echo", "BatchStrategy": "SingleRecord",
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/in"}},
+                           "ContentType": "text/csv", "SplitType": "Line"},
+        "TransformOutput": {"S3OutputPath": "s3://bucket/out", "AssembleWith": "Line", "Accept": "text/csv"},
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    }
+    runner = ("import json, sys\nfrom stepfn.local.sagemaker.transform import run_transform_job\n"
+              f"run_transform_job({str(stepfn_home)!r}, json.loads(sys.stdin.read()))\n")
+    other = subprocess.Popen([sys.executable, "-c", runner], stdin=subprocess.PIPE, text=True)
+    try:
+        assert other.stdin is not None
+        other.stdin.write(json.dumps(params))
+        other.stdin.close()
+        deadline = time.monotonic() + 120
+        while not (calls.exists() and calls.read_text()):
+            assert time.monotonic() < deadline and other.poll() is None, "the other process never ran the job"
+            time.sleep(0.05)
+        request = TaskRequest(resource="arn:aws:states:::sagemaker:createTransformJob.sync", service="sagemaker",
+                              action="createTransformJob", pattern="sync", parameters=params, state_name="Step",
+                              execution_arn="arn:exec", resumed=True)
+        result = serving.handlers(stepfn_home)["sagemaker:createTransformJob"](request, Control())
+        assert result["TransformJobStatus"] == "Completed", result.get("FailureReason")
+        assert other.wait(60) == 0
+    finally:
+        other.kill()
+    assert calls.read_text() == "call\n" * 4  # each record once: the resumed task ran no second copy
+    assert store.get_bytes("s3://bucket/out/rows.csv.out").split() == [b"1", b"2", b"3", b"4"]
