@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 
+from rich.console import Console
 from views_support import Runs
 
+from stepfn.cli.watch import states_table
+from stepfn.workflow.local_client import LocalStepFunctionsClient
 from stepfn.workflow.progress import (
     CAUGHT,
     FAILED,
@@ -73,3 +79,25 @@ def test_show_lists_the_failed_iteration_with_its_error(runs: Runs) -> None:
     assert "FAILED RuntimeError" in line
     assert "Sweep[0]" not in shown  # succeeded iterations are in the items bar, not one row each
     assert "elapsed" in shown and re.search(r"ExecutionFailed .* \+\d+\.\d{3}s", shown)
+
+
+def test_a_running_state_shows_its_elapsed_time_in_the_live_table(stepfn_home: Path) -> None:
+    definition = {"StartAt": "Pause", "States": {"Pause": {"Type": "Wait", "Seconds": 2, "End": True}}}
+    client = LocalStepFunctionsClient(home=stepfn_home)
+    try:
+        machine = client.create_state_machine(name="pause", definition=json.dumps(definition),
+                                              roleArn="arn:aws:iam::123456789012:role/R")["stateMachineArn"]
+        arn = client.start_execution(stateMachineArn=machine)["executionArn"]
+        deadline = time.monotonic() + 10
+        events = read_history(client, arn)
+        while not any(e["type"] == "WaitStateEntered" for e in events):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+            events = read_history(client, arn)
+        entered = next(e["timestamp"] for e in events if e["type"] == "WaitStateEntered")
+        console = Console(record=True, width=120)
+        console.print(states_table(events, now=entered + timedelta(seconds=1.5)))
+        assert "RUNNING 1.5s" in console.export_text()
+        client.wait_for_execution(arn)
+    finally:
+        client.close()
