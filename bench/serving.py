@@ -147,8 +147,26 @@ def _client_process(port: int, path: str, body: bytes, requests: int, start: Any
     done.put(time.perf_counter())
 
 
-def throughput(port: int, path: str, body: bytes, clients: int, requests: int) -> float:
-    """Requests per second of ``clients`` processes, each over one keep-alive connection."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` and its children so far: what a server spends, whatever else
+    the machine runs."""
+    total = 0.0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        pids.extend(int(child) for child in children)
+    return total
+
+
+def throughput(port: int, path: str, body: bytes, clients: int, requests: int, pid: int) -> tuple[float, float]:
+    """(requests per second, the server's CPU seconds per request) of ``clients`` processes, each over one
+    keep-alive connection, against the server process ``pid`` (and its workers)."""
     context = multiprocessing.get_context("fork")
     start, done = context.Event(), context.Queue()
     workers = [context.Process(target=_client_process, args=(port, path, body, requests, start, done))
@@ -156,12 +174,14 @@ def throughput(port: int, path: str, body: bytes, clients: int, requests: int) -
     for worker in workers:
         worker.start()
     time.sleep(0.5)
+    cpu = cpu_seconds(pid)
     began = time.perf_counter()
     start.set()
     finished = max(done.get(timeout=300) for _ in workers)
+    cpu = cpu_seconds(pid) - cpu
     for worker in workers:
         worker.join()
-    return clients * requests / (finished - began)
+    return clients * requests / (finished - began), cpu / (clients * requests)
 
 
 def start_echo() -> tuple[subprocess.Popen[str], int]:
@@ -212,11 +232,14 @@ def endpoint_section(home: Path, model: Any, args: argparse.Namespace) -> None:
         print(f"invoke_endpoint (Predictor path)        p50 {invoke_p50 * 1e3:7.3f} ms  p99 {invoke_p99 * 1e3:7.3f} ms"
               f"  target <= {target * 1e3:.3f} ms: {'met' if invoke_p50 <= target else 'MISSED'}")
         per_client = max(50, args.requests // args.clients)
-        echo_rps = throughput(echo_port, "/invocations", body, args.clients, per_client)
-        server_rps = throughput(server.port, "/invocations", body, args.clients, per_client)
+        echo_rps, echo_cpu = throughput(echo_port, "/invocations", body, args.clients, per_client, echo.pid)
+        server_rps, server_cpu = throughput(server.port, "/invocations", body, args.clients, per_client, server.pid)
         share = server_rps / echo_rps
         print(f"{args.clients} clients: echo floor {echo_rps:8.0f} req/s, model server {server_rps:8.0f} req/s"
               f"  ({share:.0%} of floor, target >= 50%: {'met' if share >= 0.5 else 'MISSED'})")
+        # Throughput on a shared machine follows the share of the CPU the servers get; the CPU each spends per
+        # request does not.
+        print(f"  server CPU per request: echo floor {echo_cpu * 1e6:.0f} us, model server {server_cpu * 1e6:.0f} us")
     finally:
         echo.kill()
         echo.wait()

@@ -368,7 +368,7 @@ class EventLoop:
 
     def _read(self, client: _Client) -> list[tuple[_Client, _Request]]:
         try:
-            chunk = client.socket.recv(262144)
+            chunk = client.socket.recv(65536)
         except (BlockingIOError, InterruptedError):
             return []
         except OSError:
@@ -395,7 +395,11 @@ class EventLoop:
         return requests
 
     def _answer(self, answered: list[tuple[_Client, _Request]]) -> None:
-        replies = self.models.respond_many([(r.method, r.path, r.headers, r.body) for _, r in answered])
+        try:
+            replies = self.models.respond_many([(r.method, r.path, r.headers, r.body) for _, r in answered])
+        except Exception as exc:  # a fault of the server's own must not end the process its clients share
+            traceback.print_exc()
+            replies = [Reply(500, f"{type(exc).__name__}: {exc}".encode())] * len(answered)
         touched: dict[int, _Client] = {}
         for (client, request), reply in zip(answered, replies, strict=True):
             client.unsent += render(reply, request.keep_alive)
