@@ -336,3 +336,31 @@ def test_chunked_and_expect_requests_are_handed_over_mid_connection(server: Mode
         sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
         assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
         assert _exchange(sock, b"fg").endswith(b":FG")
+
+
+def test_a_request_in_pieces_and_answers_the_client_is_slow_to_read(server: ModelServer) -> None:
+    """The event loop answers a request only once it is all in, however it was cut, and holds answers a client
+    does not read yet until it does, all in order."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        request = b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhello"
+        for piece in (request[:10], request[10:60], request[60:-2], request[-2:]):
+            sock.sendall(piece)
+            time.sleep(0.05)
+        assert _exchange(sock, b"").endswith(b":HELLO")
+        # Each answer is about as large as its request: 8 MB of answers the client reads only after sending all
+        # its requests, far more than the sockets buffer.
+        body = b"x" * 65536
+        count = 128
+        sent = threading.Thread(target=sock.sendall, args=(
+            (b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)) * count,))
+        sent.start()
+        time.sleep(0.5)
+        received = bytearray()
+        while (len(received) < count * len(body) or not received.endswith(body.upper())
+               or received.count(b"HTTP/1.1 200 OK") < count):
+            chunk = sock.recv(1 << 20)
+            assert chunk, "the server closed the connection"
+            received += chunk
+        sent.join(10)
+        answers = received.split(b"HTTP/1.1 200 OK")[1:]
+        assert len(answers) == count and all(answer.endswith(b":" + body.upper()) for answer in answers)
