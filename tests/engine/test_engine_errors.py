@@ -167,7 +167,10 @@ def test_heartbeats_keep_a_task_alive() -> None:
         return "done"
 
     result = run(machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                            "HeartbeatSeconds": 3}), handlers={"lambda:invoke": beating}, clock=ScaledClock(100))
+                            "HeartbeatSeconds": 3}), handlers={"lambda:invoke": beating},
+                 # 10x, not 100x: a heartbeat gap then has 200 ms of real slack, not 20 ms, which a loaded
+                 # 2-core CI machine can stall past; the work (5 s) still outlasts HeartbeatSeconds (3 s).
+                 clock=ScaledClock(10))
     assert (result.status, result.output_value) == ("SUCCEEDED", "done")
 
 
