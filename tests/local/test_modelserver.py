@@ -364,3 +364,27 @@ def test_a_request_in_pieces_and_answers_the_client_is_slow_to_read(server: Mode
         sent.join(10)
         answers = received.split(b"HTTP/1.1 200 OK")[1:]
         assert len(answers) == count and all(answer.endswith(b":" + body.upper()) for answer in answers)
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"POST /invocations HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\nhi",
+    b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi",
+])
+def test_the_event_loop_closes_after_http_1_0_and_connection_close(server: ModelServer, request_bytes: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        response = _exchange(sock, request_bytes)
+        assert response.endswith(b":HI") and b"Connection: close" in response.split(b"\r\n\r\n")[0]
+        assert sock.recv(10) == b""
+
+
+def test_the_event_loop_refuses_a_malformed_request_after_answering_the_ones_before(server: ModelServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\nokNONSENSE\r\n\r\n")
+        received = b""
+        while not received.endswith(b"malformed request line"):
+            chunk = sock.recv(65536)
+            assert chunk, received
+            received += chunk
+        first, second = received.split(b"HTTP/1.1 ")[1:]
+        assert first.startswith(b"200 ") and first.endswith(b":OK") and second.startswith(b"400 ")
+        assert sock.recv(10) == b""
