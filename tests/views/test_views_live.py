@@ -15,6 +15,7 @@ from views_support import SHOTS
 
 from stepfn.local.lambdas import register_function, unregister_function
 from stepfn.local.sagemaker.records import RecordStore
+from stepfn.server.ui.app import STREAM_SECONDS
 from stepfn.workflow.local_client import LocalStepFunctionsClient
 
 pytestmark = pytest.mark.browser
@@ -83,13 +84,16 @@ def test_job_log_follows_its_tail_and_keeps_the_readers_place(live_console: tupl
     append(60, 30)
     page.wait_for_function("document.getElementById('job-log').textContent.includes('epoch 89 ')")
     assert page.evaluate(at_bottom)
-    # Scrolled up to read: new lines arrive below, the reader stays where they were.
+    # Scrolled up to read: new lines arrive below, the reader stays where they were. (The wait outlasts one
+    # stream: the browser reconnects and goes on from the last chunk it got, repeating nothing.)
     page.evaluate("document.getElementById('job-log').scrollTop = 40")
+    time.sleep(STREAM_SECONDS + 0.5)
     append(90, 30)
     page.wait_for_function("document.getElementById('job-log').textContent.includes('epoch 119 ')")
     assert page.evaluate("document.getElementById('job-log').scrollTop") == 40
     text = page.inner_text("#job-log")
-    assert text.count("epoch 59 ") == 1 and text.index("epoch 59 ") < text.index("epoch 60 ")  # no line twice
+    assert all(text.count(f"epoch {i} ") == 1 for i in range(120))  # every line once, in order
+    assert text.index("epoch 59 ") < text.index("epoch 60 ") < text.index("epoch 90 ")
     page.wait_for_function("document.querySelectorAll(\"svg.chart[data-metric='loss'] circle\").length >= 90")
     page.screenshot(path=str(SHOTS / "views-live-log.png"), full_page=True)
 
@@ -97,3 +101,33 @@ def test_job_log_follows_its_tail_and_keeps_the_readers_place(live_console: tupl
     page.wait_for_selector("#job-status.COMPLETED", timeout=10_000)
     time.sleep(0.3)
     assert page.locator("svg.chart[data-metric='loss'] circle").count() == 120
+
+
+def test_a_server_stops_promptly_while_a_page_follows_a_run(stepfn_home: Path) -> None:
+    """A stopping server waits for open responses: the streams are short, so Ctrl-C is not held up."""
+    import http.client
+    from urllib.parse import urlparse
+
+    from stepfn.server import BackgroundServer, create_app, read_token
+
+    client = LocalStepFunctionsClient(home=stepfn_home)
+    definition = {"StartAt": "Long", "States": {"Long": {"Type": "Wait", "Seconds": 120, "End": True}}}
+    machine = client.create_state_machine(name="long", definition=json.dumps(definition),
+                                          roleArn="arn:aws:iam::123456789012:role/R")["stateMachineArn"]
+    arn = client.start_execution(stateMachineArn=machine)["executionArn"]
+    server = BackgroundServer(create_app(stepfn_home, ui=True, stepfunctions_client=client))
+    server.__enter__()
+    address = urlparse(server.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    connection.request("GET", f"/ui/api/stream/execution/{arn}", headers={"X-Stepfn-Token": read_token(stepfn_home) or ""})
+    response = connection.getresponse()
+    assert response.status == 200
+    received = b""
+    while b"event: execution" not in received:  # the first view arrives on the open stream
+        received += response.read1(65536)
+    started = time.monotonic()
+    server.__exit__(None, None, None)
+    assert time.monotonic() - started < STREAM_SECONDS + 3
+    connection.close()
+    client.stop_execution(executionArn=arn)
+    client.close()

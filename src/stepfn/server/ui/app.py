@@ -178,18 +178,20 @@ class ConsoleApi:
         arn = request.path_params["arn"]
 
         async def changes() -> AsyncIterator[str]:
-            seen: tuple[str, int] | None = None
+            # A reconnecting EventSource sends the mark of the last view it drew: no redraw if nothing moved.
+            seen = request.headers.get("last-event-id")
             async for _ in _ticks(request):
                 try:
-                    mark = await run_in_threadpool(self._execution_mark, arn)
+                    status, last = await run_in_threadpool(self._execution_mark, arn)
                 except Exception as missing:  # either backend's ClientError: the stream ends
                     yield _sse("gone", {"message": str(missing)})
                     return
+                mark = f"{status}:{last}"
                 if mark == seen:
                     continue
                 seen = mark
                 view = await run_in_threadpool(self._execution_view, arn)
-                yield _sse("execution", view)
+                yield _sse("execution", view, event_id=mark)
                 if view["execution"]["status"] != "RUNNING":
                     return
 
@@ -201,8 +203,8 @@ class ConsoleApi:
         kind, name = request.path_params["kind"], request.path_params["name"]
         if kind not in JOB_KINDS or not re.fullmatch(r"[A-Za-z0-9-]{1,63}", name):
             return _error(404, "no such job")
-        try:
-            offset = max(0, int(request.query_params.get("offset", 0)))
+        try:  # a reconnecting EventSource goes on from the last chunk it got (its id is the byte offset)
+            offset = max(0, int(request.headers.get("last-event-id") or request.query_params.get("offset") or 0))
         except ValueError:
             return _error(400, "offset must be a number")
         records = RecordStore(self.home)
@@ -224,7 +226,7 @@ class ConsoleApi:
             async for _ in _ticks(request):
                 text, position, status = await run_in_threadpool(read_more, position)
                 if text:
-                    yield _sse("log", {"text": text, "offset": position})
+                    yield _sse("log", {"text": text, "offset": position}, event_id=str(position))
                 elif status is not None and status not in ("InProgress", "Stopping"):
                     yield _sse("end", {"status": status})
                     return
@@ -301,9 +303,12 @@ class ConsoleApi:
 
 _STATUS_KEYS = ("TrainingJobStatus", "ProcessingJobStatus", "TransformJobStatus")
 _NAME_KEYS = ("TrainingJobName", "ProcessingJobName", "TransformJobName")
-STREAM_SECONDS = 600.0
-"""How long one event stream lasts; the browser's EventSource reconnects by itself (and a server can stop)."""
+STREAM_SECONDS = 3.0
+"""How long one event stream lasts before the browser's EventSource reconnects (``retry``, resuming from the
+last event id). Short, because a server that stops waits for open responses: an endless stream held
+``stepfn ui``'s Ctrl-C (and a test server's stop) for 30 seconds."""
 _TICK = 0.25
+_RETRY_MS = 100
 
 
 async def _ticks(request: Request) -> AsyncIterator[None]:
@@ -315,12 +320,18 @@ async def _ticks(request: Request) -> AsyncIterator[None]:
         await asyncio.sleep(_TICK)
 
 
-def _sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, default=_json_default)}\n\n"
+def _sse(event: str, data: Any, *, event_id: str | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, default=_json_default)}\n\n"
 
 
 def _stream(events: AsyncIterator[str]) -> Response:
-    return StreamingResponse(events, media_type="text/event-stream",
+    async def with_retry() -> AsyncIterator[str]:
+        yield f"retry: {_RETRY_MS}\n\n"  # reconnect at once when this short stream ends
+        async for message in events:
+            yield message
+
+    return StreamingResponse(with_retry(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
