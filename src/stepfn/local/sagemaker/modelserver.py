@@ -239,7 +239,7 @@ def _serve_in_thread(connection: socket.socket, models: Models, received: bytes 
 class _Client:
     """A connection in the event loop: what it sent that is not yet answered, and what is not yet sent to it."""
 
-    __slots__ = ("closing", "handover", "received", "socket", "unsent")
+    __slots__ = ("closing", "events", "handover", "received", "socket", "unsent")
 
     def __init__(self, connection: socket.socket) -> None:
         self.socket = connection
@@ -247,6 +247,7 @@ class _Client:
         self.unsent = bytearray()
         self.closing = False  # answer what is in, then close (Connection: close, HTTP/1.0, or the client left)
         self.handover = False  # the rest goes to a thread of its own (_serve_in_thread)
+        self.events = selectors.EVENT_READ  # what the selector waits for on it now
 
 
 def _parse(buffer: bytearray) -> tuple[_Request, int] | bool:
@@ -283,7 +284,9 @@ def _parse(buffer: bytearray) -> tuple[_Request, int] | bool:
     method, target, version = (part.decode("latin-1") for part in parts)
     connection_header = headers.get("connection", "").lower()
     keep_alive = "close" not in connection_header if version == "HTTP/1.1" else "keep-alive" in connection_header
-    return _Request(method, target.split("?", 1)[0], headers, bytes(buffer[head_end + 4:end]), keep_alive), end
+    with memoryview(buffer) as view:  # one copy of the body, not two (a bytearray slice, then bytes)
+        body = bytes(view[head_end + 4:end])
+    return _Request(method, target.split("?", 1)[0], headers, body, keep_alive), end
 
 
 class EventLoop:
@@ -425,14 +428,19 @@ class EventLoop:
         if client.socket.fileno() < 0:
             return
         if client.unsent:
-            self.selector.modify(client.socket, selectors.EVENT_WRITE, client)
+            self._wait_for(client, selectors.EVENT_WRITE)
         elif client.closing:
             self._close(client)
         elif client.handover:
             self.selector.unregister(client.socket)
             _serve_in_thread(client.socket, self.models, bytes(client.received))
         else:
-            self.selector.modify(client.socket, selectors.EVENT_READ, client)
+            self._wait_for(client, selectors.EVENT_READ)
+
+    def _wait_for(self, client: _Client, events: int) -> None:
+        if client.events != events:  # most rounds change nothing: spare the system call
+            self.selector.modify(client.socket, events, client)
+            client.events = events
 
     def _close(self, client: _Client) -> None:
         with contextlib.suppress(KeyError, ValueError):
