@@ -439,8 +439,9 @@ class Container:
         entry program defines nothing but ``model_fn``) and only a scikit-learn classifier: a user's
         ``predict_fn`` may depend on the whole batch, and a regressor's floats are not batch independent (BLAS
         sums a one-row product in another order than a many-row one, so the last digit of a prediction can
-        change with its neighbours). A classifier's answer is a label, the same whichever rows it was
-        computed with."""
+        change with its neighbours). A classifier's answer is a label: it could change only for a row whose
+        score lies within such a rounding of a decision boundary (none in the tests, nor in 2,000 random rows
+        of a LogisticRegression tried one by one and in batches of 2 to 64)."""
         user = ("input_fn", "predict_fn", "output_fn", "transform_fn")
         if self.module is not None and any(callable(getattr(self.module, name, None)) for name in user):
             return False
