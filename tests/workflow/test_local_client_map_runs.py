@@ -16,6 +16,7 @@ import pytest
 from botocore.validate import validate_parameters
 
 from stepfn.engine import TaskControl, TaskRequest
+from stepfn.local.lambdas import register_function, unregister_function
 from stepfn.store import SCHEMA_VERSION, Store
 from stepfn.store._db import _MIGRATIONS
 from stepfn.workflow.local_client import CALLBACK_RELAY_SECONDS, LocalStepFunctionsClient
@@ -235,12 +236,17 @@ def test_update_from_another_client_reaches_the_running_process(client: LocalSte
     assert client.wait_for_execution(execution, 30)
 
 
-def test_stopping_the_parent_aborts_its_map_run_and_running_children(client: LocalStepFunctionsClient,
-                                                                     gate: Gate) -> None:
+def stop_two_of_three(client: LocalStepFunctionsClient, gate: Gate) -> tuple[str, str]:
+    """Stop a parent while two of its three children run their gated task: (execution, Map Run) ARNs."""
     execution = start(client, {"Fan": fan_out(task=True, MaxConcurrency=2, End=True)}, [1, 2, 3])
     wait_until(lambda: gate.active == 2)
     client.stop_execution(executionArn=execution)
-    map_run_arn = client.list_map_runs(executionArn=execution)["mapRuns"][0]["mapRunArn"]
+    return execution, client.list_map_runs(executionArn=execution)["mapRuns"][0]["mapRunArn"]
+
+
+def test_stopping_the_parent_aborts_its_map_run_and_running_children(client: LocalStepFunctionsClient,
+                                                                     gate: Gate) -> None:
+    _, map_run_arn = stop_two_of_three(client, gate)
     wait_until(lambda: client.describe_map_run(mapRunArn=map_run_arn)["status"] == "ABORTED")
     described = check_shape("DescribeMapRun", client.describe_map_run(mapRunArn=map_run_arn))
     assert described["executionCounts"]["aborted"] == 2 and described["executionCounts"]["pending"] == 1
@@ -298,3 +304,96 @@ def test_task_tokens_of_children_and_unknown_tokens_while_they_run(stepfn_home: 
         assert json.loads(client.describe_execution(executionArn=execution)["output"]) == [{"done": True}]
     finally:
         client.close()
+
+
+def test_redriving_the_parent_redrives_its_map_run(tmp_path: Path) -> None:
+    """AWS "Redriving Map Runs": the same Map Run, ``MapRunRedriven`` in the parent's history, succeeded children
+    kept, the failed child redriven under its own ARN, the items never reached run, results in item order."""
+    fixed = tmp_path / "fixed"
+
+    def train(event: Any) -> Any:
+        if event == 2 and not fixed.exists():
+            raise RuntimeError("diverged")
+        return event * 10
+
+    register_function("map-redrive-train", train)
+    client = LocalStepFunctionsClient()
+    try:
+        # One child at a time: item 1 has succeeded and items 3 and 4 are not started when item 2 fails.
+        fan = {"Type": "Map", "End": True, "MaxConcurrency": 1, "Label": "Trials", "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Train",
+            "States": {"Train": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                 "OutputPath": "$.Payload", "End": True,
+                                 "Parameters": {"FunctionName": "map-redrive-train", "Payload.$": "$"}}}}}
+        execution = start(client, {"Fan": fan}, [1, 2, 3, 4], name="trials")
+        assert client.wait_for_execution(execution, 30)
+        assert client.describe_execution(executionArn=execution)["status"] == "FAILED"
+        (run,) = client.list_map_runs(executionArn=execution)["mapRuns"]
+        first = client.list_executions(mapRunArn=run["mapRunArn"])["executions"]
+        assert sorted(child["status"] for child in first) == ["FAILED", "SUCCEEDED"]
+        assert client.describe_map_run(mapRunArn=run["mapRunArn"])["redriveCount"] == 0
+
+        fixed.touch()
+        client.redrive_execution(executionArn=execution)
+        assert client.wait_for_execution(execution, 30)
+        described = client.describe_execution(executionArn=execution)
+        assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == [10, 20, 30, 40]
+
+        rerun = client.list_map_runs(executionArn=execution)["mapRuns"]
+        assert [r["mapRunArn"] for r in rerun] == [run["mapRunArn"]]  # no second Map Run
+        assert rerun[0]["startDate"] == run["startDate"] and rerun[0]["stopDate"] > run["stopDate"]
+        map_run = check_shape("DescribeMapRun", client.describe_map_run(mapRunArn=run["mapRunArn"]))
+        assert (map_run["status"], map_run["redriveCount"]) == ("SUCCEEDED", 1)
+        assert map_run["redriveDate"] >= map_run["startDate"]
+        assert map_run["executionCounts"]["succeeded"] == map_run["executionCounts"]["total"] == 4
+
+        events = client.get_execution_history(executionArn=execution)["events"]
+        kinds = [event["type"] for event in events]
+        redriven = kinds.index("ExecutionRedriven")
+        assert kinds[redriven:] == ["ExecutionRedriven", "MapRunRedriven", "MapRunSucceeded", "MapStateSucceeded",
+                                    "MapStateExited", "ExecutionSucceeded"]
+        assert events[redriven + 1]["mapRunRedrivenEventDetails"] == {"mapRunArn": run["mapRunArn"],
+                                                                      "redriveCount": 1}
+        assert kinds.count("MapRunStarted") == 1
+
+        # One child per item; only item 2's child ran its task twice, the others once.
+        children = client.list_executions(mapRunArn=run["mapRunArn"])["executions"]
+        by_item = {json.loads(client.describe_execution(executionArn=c["executionArn"])["input"]): c
+                   for c in children}
+        assert sorted(by_item) == [1, 2, 3, 4] and len(children) == 4
+        scheduled = {}
+        for item, child in by_item.items():
+            history = client.get_execution_history(executionArn=child["executionArn"])["events"]
+            scheduled[item] = sum(1 for event in history if event["type"] == "TaskScheduled")
+        assert scheduled == {1: 1, 2: 2, 3: 1, 4: 1}
+        failed_child = next(c for c in first if c["status"] == "FAILED")
+        assert failed_child["executionArn"] == by_item[2]["executionArn"]  # redriven in place, not replaced
+        child = client.describe_execution(executionArn=failed_child["executionArn"])
+        assert (child["status"], child["redriveCount"]) == ("SUCCEEDED", 1)
+        child_kinds = [e["type"] for e in client.get_execution_history(executionArn=child["executionArn"])["events"]]
+        assert child_kinds[child_kinds.index("ExecutionFailed"):] == [
+            "ExecutionFailed", "ExecutionRedriven", "TaskScheduled", "TaskStarted", "TaskSucceeded",
+            "TaskStateExited", "ExecutionSucceeded"]
+    finally:
+        client.close()
+        unregister_function("map-redrive-train")
+
+
+def test_redriving_a_stopped_parent_redrives_its_aborted_map_run(client: LocalStepFunctionsClient,
+                                                                 gate: Gate) -> None:
+    execution, map_run_arn = stop_two_of_three(client, gate)
+    wait_until(lambda: client.describe_execution(executionArn=execution)["status"] == "ABORTED")
+    wait_until(lambda: client.describe_map_run(mapRunArn=map_run_arn)["status"] == "ABORTED")
+    gate.opened.set()
+    client.redrive_execution(executionArn=execution)
+    assert client.wait_for_execution(execution, 30)
+    described = client.describe_execution(executionArn=execution)
+    assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == [1, 2, 3]
+    assert [r["mapRunArn"] for r in client.list_map_runs(executionArn=execution)["mapRuns"]] == [map_run_arn]
+    map_run = client.describe_map_run(mapRunArn=map_run_arn)
+    assert (map_run["status"], map_run["redriveCount"]) == ("SUCCEEDED", 1)
+    children = client.list_executions(mapRunArn=map_run_arn)["executions"]
+    # The two aborted children are redriven in place; the third item, never started, gets its first child.
+    assert len(children) == 3 and {c["status"] for c in children} == {"SUCCEEDED"}
+    assert sorted(client.describe_execution(executionArn=c["executionArn"])["redriveCount"] for c in children) == [
+        0, 1, 1]

@@ -23,7 +23,7 @@ from typing import Any
 from stepfn.asl.paths import compact_json
 from stepfn.engine.clock import Clock, SystemClock
 from stepfn.engine.definition import Graph, compile_definition
-from stepfn.engine.history import MAX_HISTORY_EVENTS, History, Journal, Payload
+from stepfn.engine.history import MAX_HISTORY_EVENTS, NOT_REPLAYED, History, Journal, Payload
 from stepfn.engine.protocol import TaskHandler
 from stepfn.engine.runtime import MAX_PAYLOAD_BYTES, Frame, Halt, Run, Variables, run_graph
 from stepfn.engine.task import TokenRegistry
@@ -37,10 +37,6 @@ _TERMINAL = {
     "ExecutionAborted": "ABORTED",
     "ExecutionTimedOut": "TIMED_OUT",
 }
-
-
-# Execution-level events of an earlier run that a resumed or redriven one never records again.
-_NOT_REPLAYED = frozenset({*_TERMINAL, "ExecutionStarted", "ExecutionRedriven"})
 
 
 @dataclass(frozen=True)
@@ -234,7 +230,7 @@ class Engine:
             start_time = self.clock.now()
         # Resuming a redriven execution keeps its redrive count, and the work the redrive reran runs again.
         redriven = [event for event in prior if event["type"] == "ExecutionRedriven"]
-        history = History(self.clock, journal, prior, unmatchable=_NOT_REPLAYED,
+        history = History(self.clock, journal, prior, unmatchable=NOT_REPLAYED,
                           redriven_before=int(redriven[-1]["id"]) if redriven else 0)
         redrives = (len(redriven), redriven[-1]["timestamp"] if redriven else None)
         run = self._run(graph, history, execution_arn, state_machine_arn, name, role_arn, input, start_time, mock,
@@ -263,7 +259,7 @@ class Engine:
         input = json.loads(details["input"]) if "input" in details else None
         count = sum(1 for e in prior if e["type"] == "ExecutionRedriven") + 1
         # Terminal execution events of the earlier run never match new ones, nor does the work it left undone.
-        history = History(self.clock, journal, prior, unmatchable=_NOT_REPLAYED,
+        history = History(self.clock, journal, prior, unmatchable=NOT_REPLAYED,
                           redriven_before=int(prior[-1]["id"]) + 1)
         run = self._run(graph, history, execution_arn, state_machine_arn, name, role_arn, input,
                         prior[0]["timestamp"], mock, redrives=(count, self.clock.now()))

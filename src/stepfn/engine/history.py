@@ -28,7 +28,7 @@ from stepfn.asl.paths import compact_json, json_encoder
 from stepfn.engine.clock import Clock, SystemClock
 
 __all__ = [
-    "DETAILS_KEY", "MAX_HISTORY_EVENTS", "Assigned", "BufferedHistory", "EncodedEvent", "EventRecorder", "History", "Journal", "Payload", "as_datetime",
+    "DETAILS_KEY", "MAX_HISTORY_EVENTS", "NOT_REPLAYED", "Assigned", "BufferedHistory", "EncodedEvent", "EventRecorder", "History", "Journal", "Payload", "as_datetime",
     "details_member", "redriven_work",
 ]
 
@@ -38,6 +38,9 @@ JOURNAL_BATCH = 256
 # AWS's hard quota: event 25,000 is ExecutionSucceeded or the execution fails (ExecutionFailed is that event).
 MAX_HISTORY_EVENTS = 25_000
 _ENDINGS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
+# Execution-level events of an earlier run that a resumed or redriven execution (a Map Run's child included)
+# never records again.
+NOT_REPLAYED = frozenset({*_ENDINGS, "ExecutionStarted", "ExecutionRedriven"})
 
 
 class Journal(Protocol):

@@ -13,6 +13,9 @@ execution's own history (``ExecutionStarted`` ... ``ExecutionSucceeded``) in the
 that child: that is what DescribeMapRun, ListMapRuns and ListExecutions(mapRunArn=...) read. The run's
 MaxConcurrency and tolerated failures may change while it runs (:meth:`MapRun.update`, UpdateMapRun):
 a new MaxConcurrency holds for the child executions not yet started, the tolerance for the outcome.
+Redriving the parent redrives the same Map Run (``MapRunRedriven``; AWS guide, "Redriving Map Runs"): the
+children that succeeded keep their outputs, the others are redriven under their own ARNs, and the items
+never reached get their first child; the results are in item order as before.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import dataclasses
 import io
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -39,7 +43,7 @@ from stepfn.engine.definition import (
     optional_path,
     template,
 )
-from stepfn.engine.history import History, Journal, Payload
+from stepfn.engine.history import NOT_REPLAYED, History, Journal, Payload
 from stepfn.engine.parallel import run_all, run_branch_graph
 from stepfn.engine.protocol import TaskRequest
 from stepfn.engine.retry import RetryingNode, retrying_fields
@@ -47,7 +51,7 @@ from stepfn.engine.runtime import Aborted, AbortScope, Frame, Halt, Variables, f
 from stepfn.engine.task import _Control, _invoke, _Waiter, find_handler
 from stepfn.errors import StatesError
 
-__all__ = ["MapNode", "MapRun", "MapRunObserver"]
+__all__ = ["MapNode", "MapRun", "MapRunObserver", "PriorChild"]
 
 RUNTIME = "States.Runtime"
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
@@ -107,9 +111,11 @@ class MapRun:
                 self.tolerated_percentage = tolerated_percentage
             self._slots.notify_all()
 
-    def acquire(self, index: int, cancel: threading.Event, scope: AbortScope) -> None:
+    def acquire(self, index: int, cancel: threading.Event, scope: AbortScope,
+                admit: Callable[[], None] | None = None) -> None:
         """Wait until child ``index`` may start: children start in item order, at most MaxConcurrency at a
-        time (Halt/Aborted when the run must stop instead)."""
+        time (Halt/Aborted when the run must stop instead). ``admit`` runs while no other child can be
+        admitted: what it records is in item order (a redrive finds each item's child by that order)."""
         with self._slots:
             while True:
                 if cancel.is_set():
@@ -119,6 +125,8 @@ class MapRun:
                 if index == self._admitted and not (self.max_concurrency and self._running >= self.max_concurrency):
                     break
                 self._slots.wait(0.05)
+            if admit is not None:
+                admit()
             self._admitted += 1
             self._running += 1
             self._slots.notify_all()
@@ -142,6 +150,17 @@ class MapRun:
         self.status, self.stop_date, self.error, self.cause = status, stop_date, error, cause
 
 
+@dataclass(frozen=True, slots=True)
+class PriorChild:
+    """A child execution an earlier attempt of a redriven Map Run started (in item order)."""
+
+    execution_arn: str
+    name: str
+    status: str
+    start_date: datetime
+    output: Any
+
+
 class MapRunObserver(Protocol):
     """What a journal offers to have an execution's Map Runs recorded (see the module docstring)."""
 
@@ -154,6 +173,16 @@ class MapRunObserver(Protocol):
         ...
 
     def map_run_finished(self, map_run: MapRun) -> None: ...
+
+    def map_run_redriven(self, map_run: MapRun, redrive_date: datetime) -> tuple[int, list[PriorChild]] | None:
+        """Reopen the unsuccessful Map Run ``map_run.arn`` for a redrive of its parent: its redrive count and
+        earlier children; None when it is not redrivable (it was running: the parent is being resumed)."""
+        ...
+
+    def map_run_child_redriven(self, map_run: MapRun, *, execution_arn: str,
+                               redrive_date: datetime) -> Journal | None:
+        """Reopen an unsuccessful child for its redrive; returns the journal of its history."""
+        ...
 
 
 def _observer(history: Any) -> MapRunObserver | None:
@@ -304,31 +333,43 @@ class MapNode(RetryingNode):
         run = frame.run
         label = self.label or self.name
         machine = run.state_machine_context["Name"]
-        map_run_arn = (f"arn:{run.partition}:states:{run.region}:{run.account}:mapRun:"
-                       f"{machine}/{label}:{run.new_uuid()}")
         if self.item_reader is not None:
             items = self._read_items(frame, effective, states)
-        frame.emit("MapRunStarted", {"mapRunArn": map_run_arn})
+        observer = _observer(run.history)
+        # A redriven parent redrives the Map Run its earlier attempt started (AWS guide, "Redriving Map Runs").
+        earlier = next((event["mapRunStartedEventDetails"]["mapRunArn"] for event in
+                        run.history.children(frame.last_event) if event["type"] == "MapRunStarted"), None)
         assert items is not None
-        map_run = MapRun(map_run_arn, execution_arn=run.execution_arn, state_machine_arn=run.state_machine_arn,
+        map_run = MapRun(earlier or "", execution_arn=run.execution_arn, state_machine_arn=run.state_machine_arn,
                          label=label, start_date=run.clock.now(), max_concurrency=max_concurrency,
                          tolerated_count=tolerated_count, tolerated_percentage=tolerated_percentage)
         map_run.item_total = len(items)
-        observer = _observer(run.history)
+        redriven = None
+        if earlier is not None and observer is not None and hasattr(observer, "map_run_redriven"):
+            redriven = observer.map_run_redriven(map_run, run.clock.now())
+        if redriven is None:
+            # A first run, or an earlier one that cannot be redriven (still RUNNING: the parent is resumed
+            # after its process died; or no store recorded its children): a new Map Run.
+            map_run.arn = (f"arn:{run.partition}:states:{run.region}:{run.account}:mapRun:"
+                           f"{machine}/{label}:{run.new_uuid()}")
+        frame.emit("MapRunStarted", {"mapRunArn": map_run.arn})
+        if redriven is not None:
+            frame.emit("MapRunRedriven", {"mapRunArn": map_run.arn, "redriveCount": redriven[0]})
         try:
             inputs = self._batches(frame, effective, states, items)
         except StatesError as exc:
             frame.emit("MapRunFailed", {"error": exc.error, "cause": exc.cause})
             map_run.finish("FAILED", run.clock.now(), exc.error, exc.cause)
             if observer is not None:
-                observer.map_run_started(map_run)
+                if redriven is None:
+                    observer.map_run_started(map_run)
                 observer.map_run_finished(map_run)
             raise
         map_run.execution_total = len(inputs)
-        if observer is not None:
+        if observer is not None and redriven is None:
             observer.map_run_started(map_run)
         try:
-            return self._run_children(frame, map_run, inputs, observer)
+            return self._run_children(frame, map_run, inputs, observer, redriven[1] if redriven else [])
         finally:
             if map_run.status == "RUNNING":  # stopped, or a sibling of an enclosing iteration failed
                 map_run.finish("ABORTED", run.clock.now())
@@ -336,8 +377,12 @@ class MapNode(RetryingNode):
                 observer.map_run_finished(map_run)
 
     def _run_children(self, frame: Frame, map_run: MapRun, inputs: list[Any],
-                      observer: MapRunObserver | None) -> Any:
-        """One child execution per input (item or batch); then the run's outcome and the ResultWriter."""
+                      observer: MapRunObserver | None, earlier: list[PriorChild]) -> Any:
+        """One child execution per input (item or batch); then the run's outcome and the ResultWriter.
+
+        ``earlier``: on a redrive, the children of the earlier attempts in item order. A child that succeeded
+        keeps its output and is not run again; one that did not is redriven under its own ARN (its history
+        gets ``ExecutionRedriven`` and the work it did not finish); items never reached get new children."""
         assert self.processor is not None
         run = frame.run
         processor = self.processor
@@ -349,29 +394,58 @@ class MapNode(RetryingNode):
         child_machine = f"{prefix}:stateMachine:{machine_label}"
 
         def child_execution(i: int, group: AbortScope) -> Any:
-            map_run.acquire(i, run.cancel, group)
+            begun: list[tuple[str, str, datetime, History]] = []
+            map_run.acquire(i, run.cancel, group, admit=lambda: begun.append(begin(i)))
             try:
-                return one_child(i, group)
+                return one_child(i, group, *begun[0])
             finally:
                 map_run.release()
 
-        def one_child(i: int, group: AbortScope) -> Any:
+        def begin(i: int) -> tuple[str, str, datetime, History]:
+            """The child's name, ARN, start and history: recorded in the store (in item order) as it starts."""
+            if i < len(earlier):
+                prior = earlier[i]
+                if prior.status == "SUCCEEDED":
+                    return prior.execution_arn, prior.name, prior.start_date, History(run.clock)
+                journal = None
+                if observer is not None:
+                    journal = observer.map_run_child_redriven(map_run, execution_arn=prior.execution_arn,
+                                                              redrive_date=run.clock.now())
+                events = journal.events() if journal is not None else []
+                before = int(events[-1]["id"]) + 1 if events else 0
+                history = History(run.clock, journal, events, unmatchable=NOT_REPLAYED,
+                                  redriven_before=before)
+                return prior.execution_arn, prior.name, prior.start_date, history
             name = run.new_uuid()
             arn = f"{prefix}:execution:{machine_label}:{name}"
             start = run.clock.now()
-            journal = None
             if observer is not None:
                 items = len(inputs[i]["Items"]) if self.batcher is not None else 1
                 journal = observer.map_run_child(
                     map_run, execution_arn=arn, name=name, state_machine_arn=child_machine,
                     definition=self.processor_definition, input=inputs[i], item_count=items, start_date=start,
                     role_arn=run.role_arn)
-            history = History(run.clock, journal)
-            child_run = dataclasses.replace(run, history=history, execution_arn=arn, name=name, input=inputs[i])
-            child = Frame(child_run, Variables(frame.variables), 0, group)
-            child.emit("ExecutionStarted", {"input": Payload(inputs[i]), "roleArn": run.role_arn})
+                return arn, name, start, History(run.clock, journal)
+            return arn, name, start, History(run.clock)
+
+        def one_child(i: int, group: AbortScope, arn: str, name: str, start: datetime, history: History) -> Any:
             record = records[i]
             record.update(ExecutionArn=arn, Name=name, Input=inputs[i], StartDate=format_timestamp(start))
+            if i < len(earlier) and earlier[i].status == "SUCCEEDED":
+                # Succeeded in an earlier attempt: a redrive keeps its result and does not run it again.
+                record.update(Status="SUCCEEDED", Output=earlier[i].output, StopDate=format_timestamp(start))
+                return earlier[i].output
+            child_run = dataclasses.replace(run, history=history, execution_arn=arn, name=name, input=inputs[i])
+            child = Frame(child_run, Variables(frame.variables), 0, group)
+            if history.prior:
+                # A redriven child: its earlier events stay; the states replay along their recorded chain.
+                started = int(history.prior[0]["id"])
+                child.last_event = int(history.prior[-1]["id"])
+                redrives = sum(1 for event in history.prior if event["type"] == "ExecutionRedriven") + 1
+                child.emit("ExecutionRedriven", {"redriveCount": redrives})
+                child.last_event = started
+            else:
+                child.emit("ExecutionStarted", {"input": Payload(inputs[i]), "roleArn": run.role_arn})
             try:
                 output = run_branch_graph(child, processor, inputs[i])
                 run.check()  # a task that returned after the execution was stopped does not succeed it

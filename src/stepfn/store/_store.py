@@ -439,6 +439,34 @@ class Store:
                 conn.execute(f"UPDATE map_runs SET {assignments} WHERE arn = ?", (*row.values(), arn))
         return updated
 
+    def map_run_children(self, arn: str) -> list[ExecutionRecord]:
+        """A Map Run's child executions in the order they were started (the engine starts them in item order)."""
+        rows = self._db.read("SELECT * FROM executions WHERE map_run_arn = ? ORDER BY seq", (arn,))
+        return [_from_row(ExecutionRecord, row) for row in rows]
+
+    def redrive_map_run(self, arn: str, *, redrive_date: datetime) -> MapRunRecord | None:
+        """Turn a FAILED/ABORTED Map Run back into RUNNING for its parent's redrive (redriveCount + 1);
+        None when it is not redrivable (RUNNING: a resumed parent; SUCCEEDED; or unknown)."""
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE map_runs SET status = 'RUNNING', stop_date = NULL, error = NULL, cause = NULL, "
+                "redrive_count = redrive_count + 1, redrive_date = ? WHERE arn = ? AND status IN ('FAILED', "
+                "'ABORTED', 'TIMED_OUT')", (format_datetime(redrive_date), arn))
+            if cursor.rowcount != 1:
+                return None
+            row = conn.execute("SELECT * FROM map_runs WHERE arn = ?", (arn,)).fetchone()
+        return _from_row(MapRunRecord, row)
+
+    def redrive_child(self, arn: str, *, redrive_date: datetime) -> None:
+        """Turn an unsuccessful child execution of a Map Run back into RUNNING: its redriven Map Run runs it
+        again under the same ARN (a child has no owner of its own: its parent's process runs it)."""
+        with self._db.write() as conn:
+            conn.execute(
+                "UPDATE executions SET status = 'RUNNING', stop_date = NULL, output = NULL, error = NULL, "
+                "cause = NULL, redrive_count = redrive_count + 1, redrive_date = ? WHERE arn = ? AND "
+                "map_run_arn IS NOT NULL AND status IN ('FAILED', 'TIMED_OUT', 'ABORTED')",
+                (format_datetime(redrive_date), arn))
+
     def map_run_counts(self, arn: str) -> dict[str, tuple[int, int]]:
         """Status -> (child executions, items they process) for one Map Run's children."""
         rows = self._db.read(
