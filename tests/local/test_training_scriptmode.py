@@ -155,6 +155,26 @@ def test_failing_script_fails_the_task_with_describe_as_cause(stepfn_home: Path,
     assert store.exists("s3://bucket/output/fail-job/output/output.tar.gz")
 
 
+def test_the_job_log_keeps_stdout_and_stderr_in_the_order_written(stepfn_home: Path, store: ObjectStore) -> None:
+    """Lines alternate between stdout and stderr faster than any reader is scheduled; the log (and so the
+    console's live log and the failure card) shows them as written, the traceback after the last print."""
+    script = ("import sys\n"
+              "for i in range(200):\n"
+              "    print(f'out {i}')\n"
+              "    print(f'err {i}', file=sys.stderr)\n"
+              "print('last line before the error')\n"
+              "raise ValueError('row 3 is not a number')\n")
+    record = TrainingJobs(stepfn_home).run(_script_job(store, "ordered-log", script=script))
+    assert record["TrainingJobStatus"] == "Failed"
+    log = TrainingJobs(stepfn_home).log_path("ordered-log").read_text().splitlines()
+    written = [line for line in log if line.startswith(("out ", "err "))]
+    assert written == [f"{kind} {i}" for i in range(200) for kind in ("out", "err")]
+    assert log.index("last line before the error") < log.index("Traceback (most recent call last):")
+    # The failure reason is the traceback, not the lines printed before it.
+    assert "ValueError: row 3 is not a number" in record["FailureReason"]
+    assert "out 199" not in record["FailureReason"]
+
+
 def test_failure_file_is_the_failure_reason(stepfn_home: Path, store: ObjectStore) -> None:
     script = ("import os\nopen(os.path.join(os.environ['SM_OUTPUT_DIR'], 'failure'), 'w')"
               ".write('ClientError: label column missing')\nraise SystemExit(2)\n")

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -32,7 +32,7 @@ _PASSTHROUGH = (
     "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "SYSTEMROOT",
 )
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$|^\s*[-+]?(nan|inf|infinity)\s*$", re.I)
-STDERR_TAIL_LINES = 40
+TAIL_LINES = 40
 
 
 def clean_environment(extra: dict[str, str]) -> dict[str, str]:
@@ -82,7 +82,9 @@ class Outcome:
     exit_code: int | None
     stopped: str | None
     """``"MaxRuntimeExceeded"`` or ``"Stopped"`` when the job was ended from outside, else None."""
-    stderr_tail: list[str]
+    error_tail: list[str]
+    """The end of the job's output that says why it failed: from its last Python traceback on, when it printed
+    one, else its last lines (stdout and stderr share one pipe, so the log keeps the order they were written)."""
     seconds: float
 
 
@@ -93,19 +95,20 @@ class _LogSink:
         self.control = control
         self.metrics = metrics
         self.lock = threading.Lock()
-        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
 
-    def pump(self, stream: IO[bytes], is_stderr: bool) -> None:
+    def pump(self, stream: IO[bytes]) -> None:
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            self.write(line, is_stderr=is_stderr)
+            self.write(line)
         stream.close()
 
-    def write(self, line: str, *, is_stderr: bool = False) -> None:
+    def write(self, line: str, *, own: bool = False) -> None:
+        """One line of the job's output (``own``: a line stepfn itself writes, never part of the error tail)."""
         with self.lock:
             self.handle.write(self.prefix + line + "\n")
-            if is_stderr:
-                self.stderr_tail.append(line)
+            if not own:
+                self.tail.append(line)
         self.metrics.feed(line)
         if self.control is not None:
             with contextlib.suppress(Exception):  # a watcher failing must not fail the job
@@ -139,19 +142,18 @@ def run_process(
     started = time.monotonic()
     try:
         process = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            # One pipe for stdout and stderr: two would be read by two threads, and a traceback could land in
+            # the log before the lines the script printed just before it.
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=_die_with_supervisor(),
         )
     except OSError as exc:
-        sink.write(f"cannot start {argv[0]}: {exc}", is_stderr=True)
-        tail = list(sink.stderr_tail)
+        sink.write(f"cannot start {argv[0]}: {exc}")
+        tail = error_tail(sink.tail)
         sink.close()
         return Outcome(127, None, tail, 0.0)
-    assert process.stdout is not None and process.stderr is not None
-    pumps = [
-        threading.Thread(target=sink.pump, args=(process.stdout, False), daemon=True),
-        threading.Thread(target=sink.pump, args=(process.stderr, True), daemon=True),
-    ]
+    assert process.stdout is not None
+    pumps = [threading.Thread(target=sink.pump, args=(process.stdout,), daemon=True)]
     for pump in pumps:
         pump.start()
     exited = threading.Event()
@@ -173,7 +175,8 @@ def run_process(
             elif stop_requested.is_set() or (control is not None and control.cancelled()):
                 stopped = "Stopped"
             if stopped is not None:
-                sink.write(f"stepfn: stopping the job ({stopped}): SIGTERM, SIGKILL after {stop_grace_seconds:g} s")
+                sink.write(f"stepfn: stopping the job ({stopped}): SIGTERM, SIGKILL after {stop_grace_seconds:g} s",
+                           own=True)
                 _signal_group(process, signal.SIGTERM, spare_leader=spare_leader)
                 kill_at = now + stop_grace_seconds
         elif kill_at is not None and now >= kill_at:
@@ -186,9 +189,18 @@ def run_process(
         _signal_group(process, signal.SIGKILL)  # whatever the job left behind in its group
     for pump in pumps:
         pump.join(timeout=5)
-    tail = list(sink.stderr_tail)
+    tail = error_tail(sink.tail)
     sink.close()
     return Outcome(process.returncode, stopped, tail, time.monotonic() - started)
+
+
+def error_tail(lines: Iterable[str]) -> list[str]:
+    """The job's last lines from its last ``Traceback (most recent call last):`` on, else all of them."""
+    tail = list(lines)
+    for index in range(len(tail) - 1, -1, -1):
+        if tail[index].startswith("Traceback (most recent call last):"):
+            return tail[index:]
+    return tail
 
 
 def run_instances(

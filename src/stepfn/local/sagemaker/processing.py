@@ -206,7 +206,7 @@ class ProcessingJobs:
                               **extra)
         if failed is not None:
             outcome = outcomes[failed]
-            tail = "\n".join(outcome.stderr_tail[-10:]).strip() or "(no output on stderr)"
+            tail = "\n".join(outcome.error_tail[-10:]).strip() or "(no output)"
             hint = "" if launch.isolation.isolated else relocation_hint(tail)
             prefix = f"[{failed}] " if len(hosts) > 1 else ""
             return finish_job(self.records, KIND, name, "Failed",

@@ -517,7 +517,7 @@ class _Run:
             host = failed or hosts[0]
             outcome = outcomes[host.name]
             prefix = f"[{host.name}] " if failed is not None and len(hosts) > 1 else ""
-            return self.fail(prefix + self._failure_reason(host.job, outcome.exit_code, outcome.stderr_tail,
+            return self.fail(prefix + self._failure_reason(host.job, outcome.exit_code, outcome.error_tail,
                                                            host.launch.argv, feeder_error or upload_error))
         self._status("Completed", status="Completed")
         return self.record
@@ -543,7 +543,7 @@ class _Run:
             written = job.failure.read_text(errors="replace").strip()
         if written:
             return f"AlgorithmError: {written}, exit code: {exit_code}"
-        lines = "\n".join(tail[-10:]).strip() or "(no output on stderr)"
+        lines = "\n".join(tail[-10:]).strip() or "(no output)"
         command = " ".join(shlex.quote(a) for a in argv)
         hint = "" if self.isolation.isolated else relocation_hint(lines)
         return (f"AlgorithmError: {hint}ExecuteUserScriptError:\nExitCode {exit_code}\n"
