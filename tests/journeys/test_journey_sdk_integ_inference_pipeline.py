@@ -17,11 +17,8 @@ and deploys both models as one endpoint. The test runs as written, with these ch
 * the environment: jobs of the ``sagemaker-scikit-learn:0.20.0`` image run in that image's environment
   (``STEPFN_JOB_ENV=image``), since the scripts import ``sklearn.externals.joblib`` and ``six``.
 
-It does not pass yet, so it is marked ``xfail(strict=True, raises=ExecutionFailedWarning)``: the preprocessor
-trains in its environment, then the batch transform (and later the endpoint) serves it in stepfn's own Python
-(today's scikit-learn), where the script's ``from sklearn.externals import joblib`` fails on import. Serving a
-model in its framework environment (issue #17, "Serving for every framework") is what it needs; the mark goes
-once that lands, and a pass before then fails the suite.
+The batch transform and the endpoint serve both models in that environment too (a handler host run by its
+Python 3.7, ``stepfn.local.sagemaker.handlerhost``), as the image's container would.
 """
 
 # The test's own code is kept as written: its str.format calls and unused results.
@@ -43,7 +40,6 @@ from datetime import datetime
 from stepfn.sagemaker.sklearn.estimator import SKLearn
 
 from stepfn.template.pipeline import InferencePipeline
-from stepfn.workflow import ExecutionFailedWarning
 
 from sdk_integ_support import (
     DEFAULT_TIMEOUT_MINUTES,
@@ -60,9 +56,7 @@ from sdk_integ_support import (
 )
 
 __all__ = ["aws_account_id", "sagemaker_role_arn", "sagemaker_session", "sfn_client", "sfn_role_arn"]
-pytestmark = [pytest.mark.slow, pytest.mark.xfail(strict=True, raises=ExecutionFailedWarning, reason=(
-    "serving in the framework environment: the preprocessor's transform and endpoint run in stepfn's Python, "
-    "whose scikit-learn has no sklearn.externals.joblib"))]
+pytestmark = [pytest.mark.slow]
 
 DATA_DIR = ""  # set per test by the data fixture below
 

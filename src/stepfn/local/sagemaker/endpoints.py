@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import http.client
 import io
 import json
@@ -35,6 +36,7 @@ from typing import Any, BinaryIO
 from stepfn.errors import ServiceError, StoreError
 from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker import forkserver
+from stepfn.local.sagemaker.jobprocess import append_log
 from stepfn.local.sagemaker.models import prepare_variant
 from stepfn.local.sagemaker.records import RecordStore, arn, check_name, now_millis, sagemaker_error
 from stepfn.store import Owner
@@ -417,7 +419,8 @@ class Endpoints:
         summaries = []
         for variant in config["ProductionVariants"]:
             containers = prepare_variant(
-                self.records, self.store, variant["ModelName"], workdir / variant["VariantName"], operation=operation
+                self.records, self.store, variant["ModelName"], workdir / variant["VariantName"], operation=operation,
+                progress=functools.partial(append_log, self.records.log_path("endpoint", name)),
             )
             weight = float(variant.get("InitialVariantWeight", 1.0))
             count = int(variant.get("InitialInstanceCount", 1))

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from stepfn._extras import needs_extra, require_extra
@@ -532,11 +532,30 @@ class _Pending:
         self.done = False
 
 
+class HandlerChain(Protocol):
+    """What a variant calls: :class:`Container` in this process, or ``hosted.HostedContainer`` in the model's
+    framework environment."""
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]: ...
+
+    def invoke_batch(self, requests: list[tuple[bytes, str | None, str | None]]) -> list[tuple[bytes, str] | BaseException]: ...
+
+
+def load_container(spec: dict[str, Any]) -> HandlerChain:
+    """The container's handler chain: in its framework environment when its spec names that environment's
+    ``Python`` (``models.prepare_container``), else in this process."""
+    if spec.get("Python"):
+        from stepfn.local.sagemaker.hosted import HostedContainer
+
+        return HostedContainer.load(spec)
+    return Container.load(spec)
+
+
 @dataclass
 class Variant:
     name: str
     weight: float
-    containers: list[Container]
+    containers: list[HandlerChain]
     lock: threading.Lock
     _waiting: list[_Pending] = field(default_factory=list)
     _waiting_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -616,7 +635,7 @@ class Models:
     @classmethod
     def load(cls, spec: dict[str, Any]) -> Models:
         variants = [
-            Variant(v["VariantName"], float(v.get("Weight", 1.0)), [Container.load(c) for c in v["Containers"]],
+            Variant(v["VariantName"], float(v.get("Weight", 1.0)), [load_container(c) for c in v["Containers"]],
                     threading.Lock())
             for v in spec["variants"]
         ]

@@ -12,11 +12,19 @@ handlers apply when the program leaves one out (docs/design/sagemaker-contract.m
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from stepfn.errors import ServiceError, StoreError
 from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker.envs import (
+    JobEnvironmentError,
+    ensure_requirements,
+    environment_for_image,
+    job_env_mode,
+    spec_for_image,
+)
 from stepfn.local.sagemaker.images import UnknownImageError, repository_of, resolve_image
 from stepfn.local.sagemaker.jobdir import safe_extract
 from stepfn.local.sagemaker.records import RecordStore, arn, check_name, now_millis, sagemaker_error
@@ -143,10 +151,49 @@ def _fetch_into(store: ObjectStore, uri: str, destination: Path, scratch: Path) 
     store.download(uri if uri.endswith("/") else uri + "/", destination)
 
 
+# The frameworks whose handler chain the handler host (handlerhost.py) holds defaults for.
+_HOSTED_FRAMEWORKS = ("sklearn", "xgboost", "pytorch")
+
+
+def _discard(line: str) -> None:
+    return None
+
+
+def serving_environment(image: str | None, framework: str | None, program: str | None, code_dir: Path,
+                        progress: Callable[[str], None]) -> dict[str, str]:
+    """``{"Python": ..., "PythonPath": ...}`` when the model is served by a handler host in its image's framework
+    environment, else ``{}`` (stepfn's own Python serves it, as before).
+
+    The environment is the one a job of the image runs in (``envs.environment_for_image``, under the same
+    ``STEPFN_JOB_ENV``), so a model is served where it was trained. XGBoost without an entry point is
+    algorithm mode, which stepfn's emulator serves, as it trains it. Under ``auto`` an image version the table
+    does not know is served in stepfn's Python, as it was before framework environments existed."""
+    if not image or framework not in _HOSTED_FRAMEWORKS or (framework == "xgboost" and program is None):
+        return {}
+    try:
+        if spec_for_image(image) is None:
+            return {}
+    except JobEnvironmentError:
+        if job_env_mode() != "image":
+            return {}
+        raise
+    environment = environment_for_image(image, progress)
+    if environment is None:
+        return {}
+    found = {"Python": str(environment.python)}
+    requirements = code_dir / "requirements.txt"
+    if requirements.is_file():
+        found["PythonPath"] = str(ensure_requirements(environment, requirements, progress) / "site-packages")
+    progress(f"stepfn: the model is served in the {framework} environment ({environment.python})")
+    return found
+
+
 def prepare_container(
-    store: ObjectStore, container: dict[str, Any], workdir: Path, *, operation: str, home: Path | None = None
+    store: ObjectStore, container: dict[str, Any], workdir: Path, *, operation: str, home: Path | None = None,
+    progress: Callable[[str], None] = _discard,
 ) -> dict[str, Any]:
-    """Extract one ContainerDefinition under ``workdir``; returns the container spec the model server loads."""
+    """Extract one ContainerDefinition under ``workdir``; returns the container spec the model server loads.
+    ``progress`` gets the lines of a framework environment's build (the model's log)."""
     model_dir = workdir / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
     environment = {str(k): str(v) for k, v in (container.get("Environment") or {}).items()}
@@ -183,7 +230,13 @@ def prepare_container(
             operation, "ValidationException",
             f"Entry point {program} (SAGEMAKER_PROGRAM) not found in {code_dir}",
         )
+    try:
+        hosted = {} if command is not None else serving_environment(
+            container.get("Image"), framework, program, code_dir, progress)
+    except JobEnvironmentError as exc:
+        raise sagemaker_error(operation, "ValidationException", f"Cannot serve the model: {exc}") from exc
     return {
+        **hosted,
         "ModelDir": str(model_dir),
         "CodeDir": str(code_dir),
         "Program": program,
@@ -225,7 +278,8 @@ def _code_dir(store: ObjectStore, submit: str | None, model_dir: Path, workdir: 
 
 
 def prepare_variant(
-    records: RecordStore, store: ObjectStore, model_name: str, workdir: Path, *, operation: str
+    records: RecordStore, store: ObjectStore, model_name: str, workdir: Path, *, operation: str,
+    progress: Callable[[str], None] = _discard,
 ) -> list[dict[str, Any]]:
     """Every container of ``model_name`` ready to serve (more than one for a serial inference pipeline)."""
     model = records.get("model", model_name)
@@ -238,7 +292,8 @@ def prepare_variant(
     if workdir.exists():
         shutil.rmtree(workdir)
     return [
-        prepare_container(store, container, workdir / f"container-{index}", operation=operation, home=records.home)
+        prepare_container(store, container, workdir / f"container-{index}", operation=operation, home=records.home,
+                          progress=progress)
         for index, container in enumerate(containers)
     ]
 
@@ -249,4 +304,5 @@ __all__ = [
     "framework_of",
     "prepare_container",
     "prepare_variant",
+    "serving_environment",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import gzip
 import io
 import json
@@ -40,6 +41,7 @@ from stepfn.local.sagemaker.endpoints import (
     start_model_server,
     stop_server,
 )
+from stepfn.local.sagemaker.jobprocess import append_log
 from stepfn.local.sagemaker.models import prepare_variant
 from stepfn.local.sagemaker.recordio import MAGIC, RecordIOError, iter_frames
 from stepfn.local.sagemaker.records import RecordStore, arn, check_name, now_millis, sagemaker_error
@@ -515,7 +517,8 @@ def _execute(records: RecordStore, store: ObjectStore, name: str, params: dict[s
     server = None
     jobs: list[_Job] = []
     try:
-        containers = prepare_variant(records, store, params["ModelName"], workdir / "model", operation=OPERATION)
+        containers = prepare_variant(records, store, params["ModelName"], workdir / "model", operation=OPERATION,
+                                     progress=functools.partial(append_log, log_path, control=control))
         environment = {str(k): str(v) for k, v in (params.get("Environment") or {}).items()}
         strategy = params.get("BatchStrategy") or "MultiRecord"
         concurrency = int(params.get("MaxConcurrentTransforms") or 1)

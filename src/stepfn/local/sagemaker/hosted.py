@@ -1,0 +1,149 @@
+"""A model's handler chain in its framework environment: the model server's side of the handler host.
+
+A container spec with a ``Python`` (set by ``models.prepare_container`` when the image's framework environment
+is not stepfn's own Python, by the rule jobs use: ``envs.environment_for_image``) is served by a
+:class:`HostedContainer`: the model server keeps the HTTP transport and starts
+:mod:`stepfn.local.sagemaker.handlerhost` (a standalone file) with that interpreter, which loads the model
+once and answers each invocation over its stdin/stdout. Each model-server worker loads its models itself, so
+each has its own host. A host that dies is started again on the next request; the request it died on gets a
+500, as a crashing handler's request does in the container. Requests to a host are never batched: the user's
+``predict_fn`` sees each request as sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+from stepfn.local.sagemaker import handlerhost
+from stepfn.local.sagemaker.inference import InferenceError
+
+HOST_FILE = Path(handlerhost.__file__).resolve()
+
+
+class HandlerHostError(InferenceError):
+    """A failure inside the handler host; ``remote_traceback`` is its traceback there."""
+
+    def __init__(self, message: str, status: int, remote_traceback: str) -> None:
+        super().__init__(message, status)
+        self.remote_traceback = remote_traceback
+        if remote_traceback:
+            # traceback.print_exception (the server's log of a failed request) shows where it failed in the host.
+            self.add_note(f"In the handler host:\n{remote_traceback.rstrip()}")
+
+
+def _error(fields: list[bytes]) -> HandlerHostError:
+    status = int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 500
+    message = fields[2].decode("utf-8", "replace") if len(fields) > 2 else "the handler host failed"
+    remote = fields[3].decode("utf-8", "replace") if len(fields) > 3 else ""
+    return HandlerHostError(message, status, remote)
+
+
+def host_environment(spec: dict[str, Any]) -> dict[str, str]:
+    """The host's environment: the server's (the containers' Environment is in it), without stepfn's Python
+    path, which would shadow the image's packages; the requirements layer, if any, on the path instead."""
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME")}
+    if spec.get("PythonPath"):
+        env["PYTHONPATH"] = str(spec["PythonPath"])
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class HostedContainer:
+    """The handler chain of one container, run by a handler host subprocess (the in-process one is
+    ``inference.Container``; the model server calls both through ``invoke``/``invoke_batch``)."""
+
+    batches = False
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.lock = threading.Lock()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.spec_file = Path(spec["ModelDir"]).parent / f"handler-host-{os.getpid()}.json"
+
+    @classmethod
+    def load(cls, spec: dict[str, Any]) -> HostedContainer:
+        container = cls(spec)
+        container.start()
+        return container
+
+    def start(self) -> None:
+        """Start the host and wait until it has loaded the model; its load error (with its traceback) raises."""
+        self.spec_file.write_text(json.dumps({key: self.spec.get(key) for key in
+                                              ("ModelDir", "CodeDir", "Program", "Framework")}))
+        try:
+            # Same process group as the server: stopping the endpoint stops its hosts too.
+            self.process = subprocess.Popen([str(self.spec["Python"]), str(HOST_FILE), str(self.spec_file)],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            env=host_environment(self.spec), cwd=str(self.spec["ModelDir"]))
+        except OSError as exc:
+            raise InferenceError(f"cannot start the handler host with {self.spec['Python']}: {exc}") from exc
+        fields = self._read()
+        if fields is None or fields[0] != b"ready":
+            error = _error(fields) if fields is not None else None
+            self.close()
+            if error is None:
+                raise InferenceError("the handler host exited while loading the model (its output is in this log)")
+            raise InferenceError(f"{error} (while loading the model in {self.spec['Python']})\n"
+                                 f"{error.remote_traceback}", error.status)
+
+    def _read(self) -> list[bytes] | None:
+        assert self.process is not None and self.process.stdout is not None
+        try:
+            return handlerhost.read_frame(self.process.stdout)
+        except EOFError:
+            return None
+
+    def close(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()  # the host exits at the end of its requests
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
+        with self.lock:
+            if self.process is None or self.process.poll() is not None:
+                self.close()
+                self.start()
+            assert self.process is not None and self.process.stdin is not None
+            try:
+                handlerhost.write_frame(self.process.stdin, [
+                    b"invoke", (content_type or "").encode("latin-1"), (accept or "").encode("latin-1"), body])
+                fields = self._read()
+            except OSError:  # the host is gone: broken pipe
+                fields = None
+            if fields is None:
+                try:  # its end of the pipe closes just before it exits: wait to learn how it ended
+                    code: int | None = self.process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    code = None
+                self.close()
+                raise InferenceError(f"the handler host exited (code {code}) while answering this request; "
+                                     "it starts again for the next one")
+            if fields[0] == b"ok" and len(fields) == 3:
+                return fields[2], fields[1].decode("latin-1")
+            raise _error(fields)
+
+    def invoke_batch(self, requests: list[tuple[bytes, str | None, str | None]]) -> list[tuple[bytes, str] | BaseException]:
+        answers: list[tuple[bytes, str] | BaseException] = []
+        for request in requests:
+            try:
+                answers.append(self.invoke(*request))
+            except Exception as exc:
+                answers.append(exc)
+        return answers
+
+
+__all__ = ["HOST_FILE", "HandlerHostError", "HostedContainer", "host_environment"]

@@ -1,0 +1,184 @@
+"""The handler host (handlerhost.py) under interpreters other than stepfn's, and the model server's client of it.
+
+The host is what runs a model's handler chain in its framework environment; here it runs under Debian's own
+Python (a different interpreter, no stepfn on its path) and, where this machine has one, a Python 3.7 (the
+scikit-learn 0.20.0 image's), so the file is checked for that Python's syntax by running it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from stepfn.local.sagemaker import handlerhost
+from stepfn.local.sagemaker.envs import JobEnvironmentError, find_python
+from stepfn.local.sagemaker.hosted import HOST_FILE, HandlerHostError, HostedContainer
+from stepfn.local.sagemaker.inference import InferenceError, Models
+from stepfn.local.sagemaker.models import serving_environment
+
+PROGRAM = '''\
+import json
+import os
+
+def model_fn(model_dir):
+    if os.environ.get("BREAK_LOADING"):
+        raise RuntimeError("the model file is corrupt")
+    with open(os.path.join(model_dir, "weights.json")) as handle:
+        return json.load(handle)
+
+def input_fn(body, content_type):
+    print("user code prints go to the log, not into the frames")
+    if content_type != "application/json":
+        raise ValueError("only JSON, got " + str(content_type))
+    return json.loads(body.decode("utf-8"))
+
+def predict_fn(rows, model):
+    if rows == "crash":
+        os._exit(3)
+    return [sum(w * x for w, x in zip(model["weights"], row)) + model["bias"] for row in rows]
+
+def output_fn(prediction, accept):
+    return json.dumps({"predictions": prediction, "pid": os.getpid()}), "application/json"
+'''
+
+
+def _interpreters() -> list[str]:
+    found = ["/usr/bin/python3"] if Path("/usr/bin/python3").exists() else []
+    old = find_python("3.7")
+    return [*found, *([old] if old else [])]
+
+
+INTERPRETERS = _interpreters()
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> dict[str, str]:
+    model_dir = tmp_path / "container-0" / "model"
+    (model_dir / "code").mkdir(parents=True)
+    (model_dir / "weights.json").write_text(json.dumps({"weights": [2.0, 3.0], "bias": 1.0}))
+    (model_dir / "code" / "inference.py").write_text(PROGRAM)
+    return {"ModelDir": str(model_dir), "CodeDir": str(model_dir / "code"), "Program": "inference.py",
+            "Framework": "sklearn"}
+
+
+def test_the_host_file_parses_as_python_3_7() -> None:
+    # The images' oldest Python: the host must not use syntax newer than it (walrus, match, ...).
+    ast.parse(HOST_FILE.read_text(), feature_version=(3, 7))
+
+
+@pytest.mark.skipif(not INTERPRETERS, reason="no interpreter other than stepfn's on this machine")
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_frames_round_trip_through_a_user_chain_and_errors_carry_the_traceback(
+        python: str, model: dict[str, str], tmp_path: Path) -> None:
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(model))
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    process = subprocess.Popen([python, str(HOST_FILE), str(spec_file)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        assert handlerhost.read_frame(process.stdout) == [b"ready"]
+        handlerhost.write_frame(process.stdin, [b"invoke", b"application/json", b"", b"[[1, 1], [0, 2]]"])
+        status, content_type, body = handlerhost.read_frame(process.stdout) or []
+        assert (status, content_type) == (b"ok", b"application/json")
+        answer = json.loads(body)
+        assert answer["predictions"] == [6.0, 7.0]
+        assert answer["pid"] == process.pid  # answered by the host, under ``python``
+        # A body with every byte value and a frame's worth of length comes back intact through the user's chain.
+        handlerhost.write_frame(process.stdin, [b"invoke", b"text/csv", b"", bytes(range(256)) * 1000])
+        fields = handlerhost.read_frame(process.stdout) or []
+        assert fields[:3] == [b"error", b"500", b"ValueError: only JSON, got text/csv"]
+        remote = fields[3].decode()
+        assert "Traceback (most recent call last)" in remote and 'inference.py", line' in remote
+        assert "in input_fn" in remote
+        # The host goes on answering after a failed request.
+        handlerhost.write_frame(process.stdin, [b"invoke", b"application/json", b"", b"[[0, 0]]"])
+        fields = handlerhost.read_frame(process.stdout) or []
+        assert json.loads(fields[2])["predictions"] == [1.0]
+    finally:
+        process.stdin.close()
+        assert process.wait(timeout=30) == 0  # the end of its requests ends it
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        process.stdout.close()
+        if process.stderr:
+            process.stderr.close()
+    assert "user code prints go to the log" in stderr
+
+
+@pytest.mark.skipif(not INTERPRETERS, reason="no interpreter other than stepfn's on this machine")
+def test_the_model_server_side_answers_errors_as_today_and_restarts_a_crashed_host(model: dict[str, str]) -> None:
+    spec = {**model, "Python": INTERPRETERS[-1]}
+    models = Models.load({"variants": [{"VariantName": "AllTraffic", "Containers": [spec]}]})
+    container = models.variants[0].containers[0]
+    assert isinstance(container, HostedContainer)
+    headers = {"host": "127.0.0.1:8080", "content-type": "application/json"}
+    try:
+        reply = models.respond("POST", "/invocations", headers, b"[[1, 2]]")
+        assert (reply.status, json.loads(reply.body)["predictions"]) == (200, [9.0])
+        first_pid = json.loads(reply.body)["pid"]
+        # A failing handler: a 500 with the exception, as the in-process chain answers it.
+        reply = models.respond("POST", "/invocations", {**headers, "content-type": "text/csv"}, b"1,2")
+        assert (reply.status, reply.body) == (500, b"ValueError: only JSON, got text/csv")
+        # A host that dies on a request: that request fails, the next is answered by a new host.
+        reply = models.respond("POST", "/invocations", headers, b'"crash"')
+        assert reply.status == 500 and b"handler host exited (code 3)" in reply.body
+        reply = models.respond("POST", "/invocations", headers, b"[[1, 0]]")
+        assert reply.status == 200
+        answer = json.loads(reply.body)
+        assert answer["predictions"] == [3.0] and answer["pid"] != first_pid
+        # Killed from outside between requests: started again too.
+        assert container.process is not None
+        os.kill(container.process.pid, signal.SIGKILL)
+        container.process.wait()
+        assert models.respond("POST", "/invocations", headers, b"[[0, 1]]").status == 200
+    finally:
+        container.close()
+
+
+@pytest.mark.skipif(not INTERPRETERS, reason="no interpreter other than stepfn's on this machine")
+def test_a_model_that_fails_to_load_in_the_host_reports_the_hosts_traceback(
+        model: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BREAK_LOADING", "1")
+    with pytest.raises(InferenceError) as caught:
+        HostedContainer.load({**model, "Python": INTERPRETERS[0]})
+    assert "RuntimeError: the model file is corrupt" in str(caught.value)
+    assert "in model_fn" in str(caught.value)  # the traceback from the host, not from the server
+
+
+def test_a_host_error_keeps_its_status_and_remote_traceback() -> None:
+    frame = handlerhost.error_frame(handlerhost.InferenceError("Content type x is not supported", 415))
+    assert frame[:3] == [b"error", b"415", b"Content type x is not supported"]
+    error = HandlerHostError("boom", 500, "Traceback ...\nValueError: boom\n")
+    assert error.status == 500 and any("In the handler host" in note for note in error.__notes__)
+
+
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:0.20.0-cpu-py3"
+
+
+def test_models_are_served_where_their_jobs_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("sklearn")
+    monkeypatch.setenv("STEPFN_ENV_DIR", str(tmp_path / "envs"))
+    lines: list[str] = []
+    # host: stepfn's Python, whatever the image.
+    monkeypatch.setenv("STEPFN_JOB_ENV", "host")
+    assert serving_environment(SKLEARN_IMAGE, "sklearn", "inference.py", tmp_path, lines.append) == {}
+    # auto with scikit-learn in stepfn's Python: there, as the training job ran (nothing is built).
+    monkeypatch.setenv("STEPFN_JOB_ENV", "auto")
+    assert serving_environment(SKLEARN_IMAGE, "sklearn", "inference.py", tmp_path, lines.append) == {}
+    # An image version the table lacks is served in stepfn's Python under auto, as before environments.
+    unknown = SKLEARN_IMAGE.replace("0.20.0", "0.19.0")
+    assert serving_environment(unknown, "sklearn", "inference.py", tmp_path, lines.append) == {}
+    monkeypatch.setenv("STEPFN_JOB_ENV", "image")
+    # XGBoost algorithm mode (no entry point) is stepfn's emulator, as its training is; TF has no host defaults.
+    xgboost = SKLEARN_IMAGE.replace("sagemaker-scikit-learn:0.20.0-cpu-py3", "sagemaker-xgboost:1.7-1")
+    assert serving_environment(xgboost, "xgboost", None, tmp_path, lines.append) == {}
+    with pytest.raises(JobEnvironmentError, match=r"no pinned environment for sklearn 0\.19\.0"):
+        serving_environment(unknown, "sklearn", "inference.py", tmp_path, lines.append)
+    assert not (tmp_path / "envs").exists()  # nothing was built
+    assert [line for line in lines if "own Python, which has sklearn" in line] == lines and len(lines) == 1
