@@ -8,6 +8,7 @@ scikit-learn 0.20.0 image's), so the file is checked for that Python's syntax by
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import os
 import signal
@@ -182,3 +183,64 @@ def test_models_are_served_where_their_jobs_run(tmp_path: Path, monkeypatch: pyt
         serving_environment(unknown, "sklearn", "inference.py", tmp_path, lines.append)
     assert not (tmp_path / "envs").exists()  # nothing was built
     assert [line for line in lines if "own Python, which has sklearn" in line] == lines and len(lines) == 1
+
+
+def _envs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mode: str) -> None:
+    monkeypatch.setenv("STEPFN_JOB_ENV", mode)
+    monkeypatch.setenv("STEPFN_ENV_DIR", os.environ.get("STEPFN_TEST_ENV_DIR") or str(tmp_path / "envs"))
+
+
+def _serve(spec: dict[str, str], body: bytes, content_type: str) -> tuple[int, bytes]:
+    models = Models.load({"variants": [{"VariantName": "AllTraffic", "Containers": [spec]}]})
+    container = models.variants[0].containers[0]
+    assert isinstance(container, HostedContainer)
+    try:
+        reply = models.respond("POST", "/invocations",
+                               {"host": "127.0.0.1", "content-type": content_type, "accept": "application/json"}, body)
+        return reply.status, reply.body
+    finally:
+        container.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(find_python("3.7") is None, reason="no Python 3.7 (the scikit-learn 0.20.0 image's) here")
+def test_the_scikit_learn_defaults_serve_a_0_20_model_in_its_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No entry point: the container's own model.joblib loader (scikit-learn 0.20 has joblib only as
+    sklearn.externals.joblib) and CSV decoding, in the image's Python 3.7."""
+    _envs(monkeypatch, tmp_path, "image")
+    found = serving_environment(SKLEARN_IMAGE, "sklearn", None, tmp_path, lambda line: None)
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    fit = ("import sys\nfrom sklearn.externals import joblib\nfrom sklearn.linear_model import LinearRegression\n"
+           "model = LinearRegression().fit([[0.0], [1.0], [2.0]], [1.0, 3.0, 5.0])\n"
+           "joblib.dump(model, sys.argv[1])\n")
+    subprocess.run([found["Python"], "-c", fit, str(model_dir / "model.joblib")], check=True, timeout=120)
+    status, body = _serve({**found, "ModelDir": str(model_dir), "CodeDir": str(model_dir), "Program": "",
+                           "Framework": "sklearn"}, b"3\n4\n", "text/csv")
+    assert status == 200, body
+    assert json.loads(body) == pytest.approx([7.0, 9.0])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("STEPFN_TEST_FRAMEWORK_ENVS") != "1",
+                    reason="downloads PyTorch (hundreds of MB): set STEPFN_TEST_FRAMEWORK_ENVS=1")
+def test_a_pytorch_model_is_served_without_torch_in_stepfns_python(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a user gets by default (auto): stepfn's Python has no torch, so the model is served by the PyTorch
+    image's environment, with the container's default handlers (TorchScript model.pt, JSON tensors)."""
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("stepfn's Python has torch: by default the model is served there")
+    _envs(monkeypatch, tmp_path, "auto")
+    image = "763104880407.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311"
+    found = serving_environment(image, "pytorch", None, tmp_path, lambda line: None)
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    script = ("import sys, torch\nlinear = torch.nn.Linear(2, 1)\n"
+              "with torch.no_grad():\n    linear.weight.copy_(torch.tensor([[2.0, 3.0]]))\n    linear.bias.fill_(1.0)\n"
+              "torch.jit.script(linear).save(sys.argv[1])\n")
+    subprocess.run([found["Python"], "-c", script, str(model_dir / "model.pt")], check=True, timeout=300)
+    status, body = _serve({**found, "ModelDir": str(model_dir), "CodeDir": str(model_dir), "Program": "",
+                           "Framework": "pytorch"}, b"[[1, 1], [0, 2]]", "application/json")
+    assert status == 200, body
+    assert [row[0] for row in json.loads(body)] == pytest.approx([6.0, 7.0])

@@ -6,10 +6,11 @@
   (:mod:`stepfn.local.sagemaker.frameworks`), built once with ``uv`` and shared by every job;
 * ``host``: in stepfn's own Python, as before;
 * ``auto`` (the default): in stepfn's own Python when it has the framework (``sklearn``, ``xgboost``, ``torch``,
-  ``tensorflow``), else in the image's environment. A model trained there is served by stepfn's model server,
-  which runs in stepfn's Python: where stepfn's Python has the framework, training in it too keeps the two
-  versions the same (a scikit-learn 1.2 pickle does not load in scikit-learn 1.9); where it has not, serving
-  could not have worked before either, and training now can.
+  ``tensorflow``), else in the image's environment.
+
+A model is served where its job ran, by the same rule (``models.serving_environment``): in an environment, the
+model server's handler host (``handlerhost.py``) runs its handler chain with the environment's Python, so a
+scikit-learn 0.20 pickle loads in scikit-learn 0.20 and a PyTorch model needs no torch in stepfn's Python.
 
 Environments live under ``$STEPFN_ENV_DIR`` (default ``$STEPFN_HOME/envs``), one directory per table row
 (``sklearn-1.2-1-py3.9-cpu-<digest>``), marked complete only once built, and built under a file lock so that jobs
