@@ -397,3 +397,43 @@ def test_redriving_a_stopped_parent_redrives_its_aborted_map_run(client: LocalSt
     assert len(children) == 3 and {c["status"] for c in children} == {"SUCCEEDED"}
     assert sorted(client.describe_execution(executionArn=c["executionArn"])["redriveCount"] for c in children) == [
         0, 1, 1]
+
+
+def test_a_map_run_that_succeeded_before_a_later_failure_is_not_run_again(tmp_path: Path) -> None:
+    fixed = tmp_path / "fixed"
+    calls: list[Any] = []
+
+    def work(event: Any) -> Any:
+        calls.append(event)
+        if event == "after" and not fixed.exists():
+            raise RuntimeError("not yet")
+        return event
+
+    register_function("map-redrive-after", work)
+    client = LocalStepFunctionsClient()
+    try:
+        def task(payload: dict[str, Any]) -> dict[str, Any]:
+            return {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "OutputPath": "$.Payload",
+                    "End": True, "Parameters": {"FunctionName": "map-redrive-after", **payload}}
+
+        states = {"Fan": {"Type": "Map", "Next": "After", "ItemProcessor": {
+                      "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Work",
+                      "States": {"Work": task({"Payload.$": "$"})}}},
+                  "After": task({"Payload": "after"})}
+        execution = start(client, states, [1, 2], name="after")
+        assert client.wait_for_execution(execution, 30)
+        (run,) = client.list_map_runs(executionArn=execution)["mapRuns"]
+        fixed.touch()
+        client.redrive_execution(executionArn=execution)
+        assert client.wait_for_execution(execution, 30)
+        assert client.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
+        assert sorted(calls, key=str) == [1, 2, "after", "after"]  # the Map's items ran once
+        assert client.list_map_runs(executionArn=execution)["mapRuns"] == [run]  # the run's row is unchanged
+        assert client.describe_map_run(mapRunArn=run["mapRunArn"])["redriveCount"] == 0
+        kinds = [event["type"] for event in client.get_execution_history(executionArn=execution)["events"]]
+        assert kinds.count("MapRunStarted") == 1 and "MapRunRedriven" not in kinds
+        assert kinds[kinds.index("ExecutionRedriven"):] == ["ExecutionRedriven", "TaskScheduled", "TaskStarted",
+                                                            "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+    finally:
+        client.close()
+        unregister_function("map-redrive-after")

@@ -15,7 +15,8 @@ MaxConcurrency and tolerated failures may change while it runs (:meth:`MapRun.up
 a new MaxConcurrency holds for the child executions not yet started, the tolerance for the outcome.
 Redriving the parent redrives the same Map Run (``MapRunRedriven``; AWS guide, "Redriving Map Runs"): the
 children that succeeded keep their outputs, the others are redriven under their own ARNs, and the items
-never reached get their first child; the results are in item order as before.
+never reached get their first child; the results are in item order as before. A Map Run that had
+succeeded (the parent failed after it) is replayed as recorded: none of its children runs again.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from stepfn.engine.runtime import Aborted, AbortScope, Frame, Halt, Variables, f
 from stepfn.engine.task import _Control, _invoke, _Waiter, find_handler
 from stepfn.errors import StatesError
 
-__all__ = ["MapNode", "MapRun", "MapRunObserver", "PriorChild"]
+__all__ = ["EarlierMapRun", "MapNode", "MapRun", "MapRunObserver", "PriorChild"]
 
 RUNTIME = "States.Runtime"
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
@@ -161,6 +162,18 @@ class PriorChild:
     output: Any
 
 
+@dataclass(frozen=True, slots=True)
+class EarlierMapRun:
+    """The Map Run an earlier attempt of the parent started, met again when the parent is redriven.
+
+    ``redriven``: it had not succeeded and is now redriven (``redrive_count`` includes this redrive); False:
+    it succeeded (the parent failed after the Map, or in a later iteration) and is replayed, unchanged."""
+
+    redrive_count: int
+    children: list[PriorChild]
+    redriven: bool
+
+
 class MapRunObserver(Protocol):
     """What a journal offers to have an execution's Map Runs recorded (see the module docstring)."""
 
@@ -174,9 +187,9 @@ class MapRunObserver(Protocol):
 
     def map_run_finished(self, map_run: MapRun) -> None: ...
 
-    def map_run_redriven(self, map_run: MapRun, redrive_date: datetime) -> tuple[int, list[PriorChild]] | None:
-        """Reopen the unsuccessful Map Run ``map_run.arn`` for a redrive of its parent: its redrive count and
-        earlier children; None when it is not redrivable (it was running: the parent is being resumed)."""
+    def map_run_redriven(self, map_run: MapRun, redrive_date: datetime) -> EarlierMapRun | None:
+        """The Map Run ``map_run.arn`` of an earlier attempt, reopened when it had not succeeded; None when it
+        is neither redrivable nor succeeded (it was running: the parent is being resumed)."""
         ...
 
     def map_run_child_redriven(self, map_run: MapRun, *, execution_arn: str,
@@ -344,37 +357,39 @@ class MapNode(RetryingNode):
                          label=label, start_date=run.clock.now(), max_concurrency=max_concurrency,
                          tolerated_count=tolerated_count, tolerated_percentage=tolerated_percentage)
         map_run.item_total = len(items)
-        redriven = None
+        redriven: EarlierMapRun | None = None
         if earlier is not None and observer is not None and hasattr(observer, "map_run_redriven"):
             redriven = observer.map_run_redriven(map_run, run.clock.now())
+        # A Map Run that succeeded before is replayed as it was: its row stays as it is.
+        observed = observer if redriven is None or redriven.redriven else None
         if redriven is None:
             # A first run, or an earlier one that cannot be redriven (still RUNNING: the parent is resumed
             # after its process died; or no store recorded its children): a new Map Run.
             map_run.arn = (f"arn:{run.partition}:states:{run.region}:{run.account}:mapRun:"
                            f"{machine}/{label}:{run.new_uuid()}")
         frame.emit("MapRunStarted", {"mapRunArn": map_run.arn})
-        if redriven is not None:
-            frame.emit("MapRunRedriven", {"mapRunArn": map_run.arn, "redriveCount": redriven[0]})
+        if redriven is not None and redriven.redriven:
+            frame.emit("MapRunRedriven", {"mapRunArn": map_run.arn, "redriveCount": redriven.redrive_count})
         try:
             inputs = self._batches(frame, effective, states, items)
         except StatesError as exc:
             frame.emit("MapRunFailed", {"error": exc.error, "cause": exc.cause})
             map_run.finish("FAILED", run.clock.now(), exc.error, exc.cause)
-            if observer is not None:
+            if observed is not None:
                 if redriven is None:
-                    observer.map_run_started(map_run)
-                observer.map_run_finished(map_run)
+                    observed.map_run_started(map_run)
+                observed.map_run_finished(map_run)
             raise
         map_run.execution_total = len(inputs)
         if observer is not None and redriven is None:
             observer.map_run_started(map_run)
         try:
-            return self._run_children(frame, map_run, inputs, observer, redriven[1] if redriven else [])
+            return self._run_children(frame, map_run, inputs, observer, redriven.children if redriven else [])
         finally:
             if map_run.status == "RUNNING":  # stopped, or a sibling of an enclosing iteration failed
                 map_run.finish("ABORTED", run.clock.now())
-            if observer is not None:
-                observer.map_run_finished(map_run)
+            if observed is not None:
+                observed.map_run_finished(map_run)
 
     def _run_children(self, frame: Frame, map_run: MapRun, inputs: list[Any],
                       observer: MapRunObserver | None, earlier: list[PriorChild]) -> Any:

@@ -445,16 +445,17 @@ class Store:
         return [_from_row(ExecutionRecord, row) for row in rows]
 
     def redrive_map_run(self, arn: str, *, redrive_date: datetime) -> MapRunRecord | None:
-        """Turn a FAILED/ABORTED Map Run back into RUNNING for its parent's redrive (redriveCount + 1);
-        None when it is not redrivable (RUNNING: a resumed parent; SUCCEEDED; or unknown)."""
+        """Turn a FAILED/ABORTED/TIMED_OUT Map Run back into RUNNING for its parent's redrive (redriveCount + 1)
+        and return it; a SUCCEEDED one is returned as it is (the redrive replays it); None for one still
+        RUNNING (its parent is being resumed) or unknown."""
         with self._db.write() as conn:
             cursor = conn.execute(
                 "UPDATE map_runs SET status = 'RUNNING', stop_date = NULL, error = NULL, cause = NULL, "
                 "redrive_count = redrive_count + 1, redrive_date = ? WHERE arn = ? AND status IN ('FAILED', "
                 "'ABORTED', 'TIMED_OUT')", (format_datetime(redrive_date), arn))
-            if cursor.rowcount != 1:
-                return None
             row = conn.execute("SELECT * FROM map_runs WHERE arn = ?", (arn,)).fetchone()
+        if row is None or (cursor.rowcount != 1 and row["status"] != "SUCCEEDED"):
+            return None
         return _from_row(MapRunRecord, row)
 
     def redrive_child(self, arn: str, *, redrive_date: datetime) -> None:

@@ -91,17 +91,19 @@ class MapRunJournal(ExecutionJournal):
         ), owned=False)
         return MapRunJournal(self.store, execution_arn, self.live)
 
-    def map_run_redriven(self, map_run: Any, redrive_date: datetime) -> tuple[int, list[Any]] | None:
-        from stepfn.engine.map import PriorChild  # only a running engine calls this: readers never load it
+    def map_run_redriven(self, map_run: Any, redrive_date: datetime) -> Any:
+        from stepfn.engine.map import EarlierMapRun, PriorChild  # only a running engine calls this
 
         record = self.store.redrive_map_run(map_run.arn, redrive_date=redrive_date)
         if record is None:
             return None
-        self.live.add(map_run)
+        redriven = record.status == "RUNNING"
+        if redriven:
+            self.live.add(map_run)
         children = [PriorChild(child.arn, child.name, child.status, child.start_date,
                                json.loads(child.output) if child.output is not None else None)
                     for child in self.store.map_run_children(map_run.arn)]
-        return record.redrive_count, children
+        return EarlierMapRun(record.redrive_count, children, redriven)
 
     def map_run_child_redriven(self, map_run: Any, *, execution_arn: str, redrive_date: datetime) -> MapRunJournal:
         self.store.redrive_child(execution_arn, redrive_date=redrive_date)
