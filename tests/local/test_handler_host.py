@@ -8,16 +8,19 @@ scikit-learn 0.20.0 image's), so the file is checked for that Python's syntax by
 from __future__ import annotations
 
 import ast
+import http.client
 import importlib.util
 import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from stepfn.local.sagemaker import handlerhost
+from stepfn.local.sagemaker import endpoints, handlerhost
+from stepfn.local.sagemaker.endpoints import start_model_server, stop_server
 from stepfn.local.sagemaker.envs import JobEnvironmentError, find_python
 from stepfn.local.sagemaker.hosted import HOST_FILE, HandlerHostError, HostedContainer
 from stepfn.local.sagemaker.inference import InferenceError, Models
@@ -244,3 +247,31 @@ def test_a_pytorch_model_is_served_without_torch_in_stepfns_python(
                            "Framework": "pytorch"}, b"[[1, 1], [0, 2]]", "application/json")
     assert status == 200, body
     assert [row[0] for row in json.loads(body)] == pytest.approx([6.0, 7.0])
+
+
+@pytest.mark.skipif(not INTERPRETERS, reason="no interpreter other than stepfn's on this machine")
+def test_each_model_server_worker_has_its_own_host_and_they_stop_with_the_server(
+        model: dict[str, str], tmp_path: Path) -> None:
+    variants = [{"VariantName": "AllTraffic", "Weight": 1.0, "Containers": [{**model, "Python": INTERPRETERS[0]}]}]
+    server = start_model_server(variants, tmp_path / "work", tmp_path / "server.log", workers=2)
+    hosts: set[int] = set()
+    try:
+        # Connections are dealt round-robin to the two workers: each answers from its own host.
+        connections = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=30) for _ in range(2)]
+        for connection in connections:
+            connection.request("POST", "/invocations", body=b"[[1, 2]]",
+                               headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+            assert (response.status, answer["predictions"]) == (200, [9.0])
+            hosts.add(answer["pid"])
+            connection.close()
+        assert len(hosts) == 2
+        assert all(os.getpgid(host) == server.pid for host in hosts)  # in the server's group, stopped with it
+    finally:
+        stop_server(server.pid, server.start)
+    deadline = time.monotonic() + 10
+    while any(endpoints._alive(host) for host in hosts) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(endpoints._alive(host) for host in hosts)
+    assert "user code prints go to the log" in (tmp_path / "server.log").read_text()
