@@ -90,8 +90,12 @@ _GUARDED_ELSEWHERE = {
     "local/sagemaker/inference.py": [("local/sagemaker/inference.py", 'require_extra("ml", f"Serving a')],
     "local/sagemaker/tuning.py": [("local/sagemaker/tuning.py", 'require_extra("ml", "A local hyperparameter')],
 }
-# Optional on purpose: without IPython, html=True returns the HTML document itself.
-_FALLS_BACK = {"workflow/_html.py"}
+# Optional on purpose: without IPython, html=True returns the HTML document itself, and a live notebook view
+# is not shown (render_progress(live=True) returns the final view instead).
+_FALLS_BACK = {"workflow/_html.py", "workflow/execution.py"}
+# Run by a framework environment's own Python (the model's image), never by stepfn's: its imports are that
+# environment's packages.
+_RUNS_IN_A_FRAMEWORK_ENVIRONMENT = {"local/sagemaker/handlerhost.py"}
 
 
 def _extra_imports(tree: ast.AST) -> list[tuple[ast.stmt, list[ast.AST]]]:
@@ -130,7 +134,8 @@ def test_every_import_of_an_extras_module_is_guarded() -> None:
     for path in sorted(SRC.rglob("*.py")):
         relative = path.relative_to(SRC).as_posix()
         for node, parents in _extra_imports(ast.parse(path.read_text())):
-            if _inside_needs_extra(parents) or _type_checking_only(parents) or relative in _FALLS_BACK:
+            if (_inside_needs_extra(parents) or _type_checking_only(parents) or relative in _FALLS_BACK
+                    or relative in _RUNS_IN_A_FRAMEWORK_ENVIRONMENT):
                 continue
             guards = next((g for prefix, g in _GUARDED_ELSEWHERE.items() if relative.startswith(prefix)), None)
             if guards is not None and all(text in (SRC / file).read_text() for file, text in guards):

@@ -463,7 +463,10 @@ def test_resource_names_never_become_paths(shared_serve: Served, shared_ui: Serv
     assert not list(shared_serve.home.parent.rglob("escape*")) and not Path("/tmp/stepfn-attack-job").exists()
     with httpx.Client(cookies={f"stepfn-token-{shared_ui.port}": shared_ui.token}) as browser:
         for kind, job in (("training-job", name), ("../..", "server-token"), ("training-job", "../../server-token")):
-            answer = browser.get(f"{shared_ui.url}/ui/api/jobs/{quote(kind, safe='')}/{quote(job, safe='')}")
+            # Dots percent-encoded too: a client removes a bare ".." segment before sending (RFC 3986), and the
+            # attack is the server decoding one into the path.
+            encoded_kind, encoded_job = (quote(part, safe="").replace(".", "%2E") for part in (kind, job))
+            answer = browser.get(f"{shared_ui.url}/ui/api/jobs/{encoded_kind}/{encoded_job}")
             assert answer.status_code >= 400 and shared_ui.token not in answer.text, (kind, job, answer.text)
 
 
