@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -43,8 +44,25 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
+def _finite(data: Any) -> Any:
+    """``data`` with each float that JSON cannot carry as a string: ``NaN``, ``Infinity``, ``-Infinity``. A diverging
+    job's loss is nan, and Python's json writes a bare ``NaN`` that the browser's JSON.parse refuses (the whole
+    page failed to load)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return "NaN" if math.isnan(data) else "Infinity" if data > 0 else "-Infinity"
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(value) for value in data]
+    return data
+
+
+def _to_json(data: Any) -> str:
+    return json.dumps(_finite(data), default=_json_default, allow_nan=False)
+
+
 def _reply(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, default=_json_default), status_code=status, media_type="application/json")
+    return Response(_to_json(data), status_code=status, media_type="application/json")
 
 
 def _error(status: int, message: str) -> Response:
@@ -322,7 +340,7 @@ async def _ticks(request: Request) -> AsyncIterator[None]:
 
 def _sse(event: str, data: Any, *, event_id: str | None = None) -> str:
     head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, default=_json_default)}\n\n"
+    return f"{head}event: {event}\ndata: {_to_json(data)}\n\n"
 
 
 def _stream(events: AsyncIterator[str]) -> Response:

@@ -278,8 +278,18 @@ function sortable(table) {
     const down = th.dataset.order !== "asc";
     table.querySelectorAll("th").forEach((other) => delete other.dataset.order);
     th.dataset.order = down ? "asc" : "desc";
-    const key = (tr) => { const v = tr.cells[column].dataset.value ?? tr.cells[column].textContent; const n = Number(v); return v !== "" && !Number.isNaN(n) ? n : v; };
-    const rows = [...body.rows].sort((a, b) => { const x = key(a), y = key(b); return (x < y ? -1 : x > y ? 1 : 0) * (down ? 1 : -1); });
+    // A missing value or a NaN (a diverged loss) has no place in an order: last, whichever way it is sorted.
+    const key = (tr) => {
+      const v = tr.cells[column].dataset.value ?? tr.cells[column].textContent;
+      if (v === "" || v === "NaN") return null;
+      const n = Number(v);
+      return Number.isNaN(n) ? v : n;
+    };
+    const rows = [...body.rows].sort((a, b) => {
+      const x = key(a), y = key(b);
+      if (x === null || y === null) return (x === null) - (y === null);
+      return (x < y ? -1 : x > y ? 1 : 0) * (down ? 1 : -1);
+    });
     rows.forEach((tr) => body.appendChild(tr));
   }));
 }
@@ -381,7 +391,11 @@ function renderExecution(data) {
 
 const PALETTE = ["#2a6fb0", "#d35400", "#2e8540", "#8e44ad", "#c0392b", "#16a085"];
 
-function tick(value) { return Math.abs(value) >= 1000 || value === Math.round(value) ? String(value) : value.toPrecision(4); }
+function tick(value) {
+  if (typeof value !== "number") return String(value);  // "NaN", "Infinity": what a diverged run logged
+  if (Math.abs(value) >= 1e6) return value.toPrecision(3);
+  return Math.abs(value) >= 1000 || value === Math.round(value) ? String(value) : value.toPrecision(4);
+}
 
 // One chart per metric (train:rmse and validation:rmse share the "rmse" chart), x: the step (the n-th value
 // the log printed, a round or an epoch), y: the metric, one coloured series each; a single value is a number.
@@ -391,16 +405,25 @@ function chart(title, series) {
       <b>${esc(tick(values[0]))}</b></div>`).join("");
   }
   const w = 460, h = 220, left = 56, right = 12, top = 14, bottom = 40;
-  const all = series.flatMap(([, values]) => values);
+  // A diverged run logs inf and nan (sent as "Infinity" and "NaN"): they have no place on an axis; the curve
+  // stops at its last finite value, and the legend says what came last.
+  const all = series.flatMap(([, values]) => values.map(Number).filter(Number.isFinite));
+  if (!all.length) all.push(0);
   const steps = Math.max(...series.map(([, values]) => values.length));
-  const lo = Math.min(...all), hi = Math.max(...all), span = hi - lo || 1;
+  const lo = Math.min(...all), hi = Math.max(...all);
+  // Values over many orders of magnitude (a loss that blew up beside ones that settled): a log scale, so the
+  // settled curves are not a flat line at the bottom.
+  const log = lo > 0 && hi / lo > 1e4;
+  const scale = (v) => log ? Math.log10(v) : v;
+  const span = scale(hi) - scale(lo) || 1;
   const x = (i) => left + (steps <= 1 ? 0 : (i * (w - left - right)) / (steps - 1));
-  const y = (v) => h - bottom - ((v - lo) * (h - top - bottom)) / span;
+  const y = (v) => h - bottom - ((scale(v) - scale(lo)) * (h - top - bottom)) / span;
   const lines = series.map(([name, values], k) => {
     const colour = PALETTE[k % PALETTE.length];
-    const points = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+    const drawn = values.map((v, i) => [Number(v), i]).filter(([v]) => Number.isFinite(v));
+    const points = drawn.map(([v, i]) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
     return `<g class="series" data-series="${esc(name)}"><polyline fill="none" stroke="${colour}" stroke-width="2" points="${points}"/>
-      ${values.map((v, i) => `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.2" fill="${colour}"><title>${esc(name)} step ${i}: ${esc(v)}</title></circle>`).join("")}</g>`;
+      ${drawn.map(([v, i]) => `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.2" fill="${colour}"><title>${esc(name)} step ${i}: ${esc(v)}</title></circle>`).join("")}</g>`;
   }).join("");
   const legend = series.map(([name, values], k) => `<span class="legend"><i style="background:${PALETTE[k % PALETTE.length]}"></i>${esc(name)} (last ${esc(tick(values[values.length - 1]))})</span>`).join("");
   return `<figure><figcaption>${esc(title)} ${legend}</figcaption>
@@ -412,7 +435,7 @@ function chart(title, series) {
     <text x="${left}" y="${h - bottom + 14}" text-anchor="middle">0</text>
     <text x="${w - right}" y="${h - bottom + 14}" text-anchor="end">${steps - 1}</text>
     <text class="x-label" x="${(left + w - right) / 2}" y="${h - 6}" text-anchor="middle">step (n-th value in the log)</text>
-    <text class="y-label" transform="translate(12 ${(top + h - bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(title)}</text>
+    <text class="y-label" transform="translate(12 ${(top + h - bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(title)}${log ? " (log scale)" : ""}</text>
     ${lines}</svg></figure>`;
 }
 
