@@ -13,6 +13,7 @@ from . import image_uris
 from ._values import is_placeholder
 from .estimator import Framework, TrainingContext, removed_argument, renamed_argument
 from .model import FrameworkModel
+from .predictor import HuggingFacePredictor, PyTorchPredictor, SKLearnPredictor, TensorFlowPredictor, XGBoostPredictor
 from .processing import NetworkConfig, ScriptProcessor
 from .session import Session, SessionLike
 
@@ -96,6 +97,8 @@ class _VersionedModel(FrameworkModel):
 class SKLearnModel(_VersionedModel):
     """A scikit-learn model served by the SageMaker scikit-learn container."""
 
+    _default_predictor_cls = SKLearnPredictor
+
     _image_framework = "sklearn"
 
     def __init__(self, model_data: Any, role: Any = None, entry_point: Any = None, framework_version: Any = None,
@@ -106,11 +109,15 @@ class SKLearnModel(_VersionedModel):
 class PyTorchModel(_VersionedModel):
     """A PyTorch model served by the PyTorch inference container."""
 
+    _default_predictor_cls = PyTorchPredictor
+
     _image_framework = "pytorch"
 
 
 class XGBoostModel(_VersionedModel):
     """An XGBoost model served by the SageMaker XGBoost container."""
+
+    _default_predictor_cls = XGBoostPredictor
 
     _image_framework = "xgboost"
 
@@ -121,6 +128,8 @@ class XGBoostModel(_VersionedModel):
 
 class TensorFlowModel(_VersionedModel):
     """A TensorFlow Serving model."""
+
+    _default_predictor_cls = TensorFlowPredictor
 
     _image_framework = "tensorflow"
 
@@ -133,6 +142,8 @@ class TensorFlowModel(_VersionedModel):
 
 class HuggingFaceModel(FrameworkModel):
     """A Hugging Face transformers model."""
+
+    _default_predictor_cls = HuggingFacePredictor
 
     def __init__(self, role: Any = None, model_data: Any = None, entry_point: Any = None,
                  transformers_version: Any = None, tensorflow_version: Any = None, pytorch_version: Any = None,

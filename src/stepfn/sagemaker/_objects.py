@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["ObjectBackend", "inside", "object_backend"]
+__all__ = ["ObjectBackend", "inside", "object_backend", "session_objects", "upload_entry_point"]
 
 
 class ObjectBackend(Protocol):
@@ -90,6 +90,20 @@ def object_backend(boto_session: Any, region: str | None) -> ObjectBackend:
     if boto_session is not None:
         return _BotoObjects(boto_session, region)
     return _LocalObjects()
+
+
+def session_objects(session: Any) -> ObjectBackend:
+    """The object backend of a SageMaker session (real S3 when it carries a ``boto_session``)."""
+    boto_session = getattr(session, "boto_session", None)
+    return object_backend(boto_session, session.boto_region_name if boto_session is not None else None)
+
+
+def upload_entry_point(session: Any, entry_point: str, s3_uri: str) -> None:
+    """A lone entry point packed as ``sourcedir.tar.gz`` at ``s3_uri``, as sagemaker v2 uploads it."""
+    from stepfn.aws._code import build_sourcedir_archive
+
+    bucket, _, key = s3_uri[len("s3://"):].partition("/")
+    session_objects(session).put_bytes(build_sourcedir_archive(None, entry_point), bucket, key, None)
 
 
 def inside(path: str, directory: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LocalRuntime", "create_resource", "delete_endpoint", "delete_endpoint_config", "delete_endpoint_models",
+__all__ = ["LocalRuntime", "create_endpoint", "create_resource", "delete_endpoint", "delete_endpoint_config", "delete_endpoint_models",
            "delete_model", "describe_endpoint", "describe_training_job", "run_training_job", "runtime_client",
            "wait_for_training_job"]
 
@@ -180,3 +180,14 @@ def create_resource(boto_session: Any, region: str | None, kind: str, request: d
 
     recorded: dict[str, Any] = getattr(models, method)(RecordStore(), request)
     return recorded
+
+
+def create_endpoint(boto_session: Any, region: str | None, request: dict[str, Any]) -> None:
+    """CreateEndpoint now (``model.deploy()``). A local endpoint's model server has started (or failed) when this
+    returns; on AWS the caller waits with DescribeEndpoint."""
+    if boto_session is not None:
+        boto_session.client("sagemaker", region_name=region).create_endpoint(**request)
+        return
+    from stepfn.local.sagemaker.endpoints import Endpoints
+
+    Endpoints().create(request)

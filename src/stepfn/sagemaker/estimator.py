@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._git import clone_code
-from ._objects import object_backend
+from ._objects import upload_entry_point
 from ._runtime import describe_training_job, run_training_job, wait_for_training_job
 from ._values import is_placeholder, json_encode_value, str_encode_value
 from .debugger import DebuggerHookConfig, Rule
 from .exceptions import UnexpectedStatusException
 from .inputs import FileSystemInput, TrainingInput
 from .model import Model
+from .predictor import Predictor
 from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base, session_bucket
 from .transformer import Transformer
 from .validation import validate_request
@@ -331,6 +332,32 @@ class EstimatorBase(SessionHolder):
     def create_model(self, **kwargs: Any) -> Any:
         raise NotImplementedError
 
+    def deploy(self, initial_instance_count: int | None = None, instance_type: str | None = None,
+               serializer: Any = None, deserializer: Any = None, accelerator_type: str | None = None,
+               endpoint_name: str | None = None, use_compiled_model: bool = False, wait: bool = True,
+               model_name: str | None = None, kms_key: str | None = None, data_capture_config: Any = None,
+               tags: list[dict[str, str]] | None = None, serverless_inference_config: Any = None,
+               async_inference_config: Any = None, volume_size: int | None = None,
+               model_data_download_timeout: int | None = None,
+               container_startup_health_check_timeout: int | None = None, **kwargs: Any) -> Any:
+        """Deploy the model of the job ``fit()`` ran, as sagemaker v2's ``estimator.deploy``: the model and the
+        endpoint are named ``<base job name>-<timestamp>`` unless given; ``kwargs`` go to ``create_model``.
+        Returns the model's predictor (see :meth:`stepfn.sagemaker.model.Model.deploy`)."""
+        if self.latest_training_job is None:
+            raise ValueError("Estimator is not associated with a training job")
+        if use_compiled_model:
+            raise NotImplementedError("use_compiled_model needs a SageMaker Neo compilation job; stepfn runs none.")
+        image = self.training_image_uri()
+        base = self.base_job_name or (base_name_from_image(image) if isinstance(image, str) else "estimator")
+        default_name = name_from_base(base)
+        model = self.create_model(**kwargs)
+        model.name = model_name or default_name
+        return model.deploy(
+            initial_instance_count, instance_type, serializer, deserializer, accelerator_type,
+            endpoint_name or default_name, tags or self.tags, kms_key, wait, data_capture_config,
+            volume_size=volume_size, model_data_download_timeout=model_data_download_timeout,
+            container_startup_health_check_timeout=container_startup_health_check_timeout)
+
     def transformer(
         self,
         instance_count: Any,
@@ -400,7 +427,8 @@ class Estimator(EstimatorBase):
             image_uri or self.training_image_uri(),
             self.model_data,
             role or self.role,
-            predictor_cls=predictor_cls,
+            # v2 wraps a plain Predictor when none is given, so deploy() returns one.
+            predictor_cls=predictor_cls if predictor_cls is not None else Predictor,
             vpc_config=self.get_vpc_config(),
             sagemaker_session=self._sagemaker_session,
             **kwargs,
@@ -478,13 +506,7 @@ class Framework(EstimatorBase):
         if self.source_dir or not isinstance(self.entry_point, str) or not (
                 isinstance(submit, str) and submit.startswith("s3://")):
             return
-        from stepfn.aws._code import build_sourcedir_archive
-
-        bucket, _, key = submit[len("s3://"):].partition("/")
-        session = self.sagemaker_session
-        boto_session = getattr(session, "boto_session", None)
-        objects = object_backend(boto_session, session.boto_region_name if boto_session is not None else None)
-        objects.put_bytes(build_sourcedir_archive(None, self.entry_point), bucket, key, None)
+        upload_entry_point(self.sagemaker_session, self.entry_point, submit)
 
     def submit_directory(self, job_name: str, bucket_of: Any) -> Any:
         """Where the code is expected (nothing is uploaded; docs/design/compat.md §6.3 step 2 and §11 #12)."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from ._git import clone_code
+from ._objects import upload_entry_point
 from ._runtime import create_resource
 from ._values import is_placeholder
 from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base, session_bucket
@@ -48,6 +50,7 @@ class Model(SessionHolder):
         self._enable_network_isolation = enable_network_isolation
         self.model_kms_key = model_kms_key
         self.image_config = image_config
+        self.endpoint_name: str | None = None
 
     def enable_network_isolation(self) -> Any:
         return self._enable_network_isolation
@@ -68,10 +71,62 @@ class Model(SessionHolder):
         request = build_model_request(self, instance_type)
         if tags:
             request["Tags"] = tags
+        self._upload_code()
         session = self.sagemaker_session
         boto_session = getattr(session, "boto_session", None)
         create_resource(boto_session, session.boto_region_name if boto_session is not None else None, "model",
                         request)
+
+    def _upload_code(self) -> None:
+        """What CreateModel needs uploaded first: nothing for a plain image."""
+
+    def deploy(self, initial_instance_count: int | None = None, instance_type: str | None = None,
+               serializer: Any = None, deserializer: Any = None, accelerator_type: str | None = None,
+               endpoint_name: str | None = None, tags: list[dict[str, str]] | None = None,
+               kms_key: str | None = None, wait: bool = True, data_capture_config: Any = None,
+               async_inference_config: Any = None, serverless_inference_config: Any = None,
+               volume_size: int | None = None, model_data_download_timeout: int | None = None,
+               container_startup_health_check_timeout: int | None = None, **kwargs: Any) -> Any:
+        """CreateModel, CreateEndpointConfig and CreateEndpoint now, as sagemaker v2's ``deploy``: on local
+        SageMaker for a local session (the model server on 127.0.0.1), on SageMaker for a session built on boto3.
+
+        The endpoint (and its config) is ``endpoint_name``, else named from the model's name; with ``wait`` this
+        returns once it is InService and raises :class:`~stepfn.sagemaker.exceptions.UnexpectedStatusException`
+        when it fails. Returns ``predictor_cls(endpoint_name, sagemaker_session)`` with ``serializer`` /
+        ``deserializer`` set when given, or None for a model without a ``predictor_cls`` (as v2)."""
+        if async_inference_config is not None or serverless_inference_config is not None:
+            raise NotImplementedError("Asynchronous and serverless endpoints are not deployed by stepfn; "
+                                      "deploy with initial_instance_count and instance_type.")
+        if self.role is None:
+            raise ValueError("Role can not be null for deploying a model")
+        if instance_type is None or initial_instance_count is None:
+            raise ValueError("Must specify instance type and instance count unless using serverless inference")
+        self._create_sagemaker_model(instance_type, accelerator_type, tags)
+        self.endpoint_name = endpoint_name or name_from_base(_base_from_name(str(self.name)))
+        # Any: a stepfn Session has the endpoint calls; other SessionLike objects are refused just below.
+        session: Any = self.sagemaker_session
+        if not hasattr(session, "create_endpoint"):
+            raise TypeError(f"deploy() needs a stepfn.sagemaker.Session, not {type(session).__name__}")
+        capture = data_capture_config._to_request_dict() if data_capture_config is not None else None
+        session.create_endpoint_config(
+            self.endpoint_name, self.name, initial_instance_count, instance_type, accelerator_type, tags, kms_key,
+            capture, volume_size, model_data_download_timeout, container_startup_health_check_timeout)
+        session.create_endpoint(self.endpoint_name, self.endpoint_name, tags, wait)
+        if self.predictor_cls is None:
+            return None
+        predictor = self.predictor_cls(self.endpoint_name, session)
+        if serializer is not None:
+            predictor.serializer = serializer
+        if deserializer is not None:
+            predictor.deserializer = deserializer
+        return predictor
+
+
+def _base_from_name(name: str) -> str:
+    """A generated name without its timestamp (sagemaker v2's ``base_from_name``), so an endpoint named from a
+    model ``sklearn-2024-...`` is ``sklearn-<new timestamp>``."""
+    match = re.match(r"^(.+)-(\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{3}|\d{6}-\d{4})", name)
+    return match.group(1) if match else name
 
 
 def container_def(image_uri: Any, model_data_url: Any = None, env: Any = None,
@@ -89,6 +144,8 @@ class FrameworkModel(Model):
     """A script-mode model: the container finds the code through ``SAGEMAKER_*`` environment variables."""
 
     _framework_name = ""
+    #: The predictor ``deploy()`` returns when none is given (sagemaker v2's framework models set one).
+    _default_predictor_cls: Any = None
 
     def __init__(
         self,
@@ -112,7 +169,8 @@ class FrameworkModel(Model):
             raise NotImplementedError("dependencies= needs an upload; stepfn uploads nothing. Use an s3:// source_dir.")
         if git_config:
             entry_point, source_dir = clone_code(git_config, entry_point, source_dir)
-        super().__init__(image_uri, model_data, role, predictor_cls, env, name,
+        super().__init__(image_uri, model_data, role,
+                         predictor_cls if predictor_cls is not None else self._default_predictor_cls, env, name,
                          sagemaker_session=sagemaker_session, **kwargs)
         self.entry_point = entry_point
         self.source_dir = source_dir
@@ -126,6 +184,15 @@ class FrameworkModel(Model):
 
     def serving_image_uri(self, region: str, instance_type: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} needs image_uri=")
+
+    def _upload_code(self) -> None:
+        """As sagemaker v2 before CreateModel: a lone local entry point goes up as ``sourcedir.tar.gz`` where
+        ``SAGEMAKER_SUBMIT_DIRECTORY`` points (a ``source_dir`` is read where it is)."""
+        directory = self.code_directory()
+        if self.source_dir or not isinstance(self.entry_point, str) or not (
+                isinstance(directory, str) and directory.startswith("s3://")) or not os.path.isfile(self.entry_point):
+            return
+        upload_entry_point(self.sagemaker_session, self.entry_point, directory)
 
     def deploy_image(self, instance_type: Any) -> Any:
         if self.image_uri:

@@ -16,6 +16,7 @@ from stepfn._partitions import partition_for_region
 
 from ._objects import ObjectBackend, inside, object_backend
 from ._runtime import (
+    create_endpoint,
     create_resource,
     delete_endpoint,
     delete_endpoint_config,
@@ -225,6 +226,18 @@ class Session:
             request["DataCaptureConfig"] = data_capture_config_dict
         create_resource(self.boto_session, self._aws_region(), "endpoint-config", request)
         return name
+
+    def create_endpoint(self, endpoint_name: str, config_name: str, tags: list[dict[str, str]] | None = None,
+                        wait: bool = True, live_logging: bool = False) -> str:
+        """CreateEndpoint serving ``config_name``; with ``wait``, until it is InService (as sagemaker v2's, it
+        raises :class:`UnexpectedStatusException` when the endpoint fails). Returns ``endpoint_name``."""
+        request: dict[str, Any] = {"EndpointName": endpoint_name, "EndpointConfigName": config_name}
+        if tags:
+            request["Tags"] = tags
+        create_endpoint(self.boto_session, self._aws_region(), request)
+        if wait:
+            self.wait_for_endpoint(endpoint_name, live_logging=live_logging)
+        return endpoint_name
 
     def wait_for_endpoint(self, endpoint: str, poll: float = 30, live_logging: bool = False) -> dict[str, Any]:
         """Poll DescribeEndpoint every ``poll`` seconds while it is Creating or Updating, as sagemaker v2 does;

@@ -1,0 +1,119 @@
+"""``estimator.deploy()`` / ``model.deploy()`` on local SageMaker, as sagemaker v2's: the model, endpoint config and
+endpoint are created now, the call returns once the endpoint is InService, with the framework's predictor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stepfn.local.sagemaker.records import RecordStore
+from stepfn.sagemaker import Session, SKLearn
+from stepfn.sagemaker.deserializers import CSVDeserializer
+from stepfn.sagemaker.exceptions import UnexpectedStatusException
+from stepfn.sagemaker.model import Model
+from stepfn.sagemaker.predictor import Predictor, SKLearnPredictor
+from stepfn.sagemaker.serializers import CSVSerializer
+from stepfn.sagemaker.sklearn import SKLearnModel
+
+ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
+# A script-mode scikit-learn script as notebooks write it: train under __main__, model_fn for serving.
+SCRIPT = """\
+import os
+
+import joblib
+import numpy as np
+from sklearn.linear_model import LinearRegression
+
+
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+
+
+if __name__ == "__main__":
+    rows = np.loadtxt(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "train.csv"), delimiter=",")
+    model = LinearRegression().fit(rows[:, 1:], rows[:, 0])
+    joblib.dump(model, os.path.join(os.environ["SM_MODEL_DIR"], "model.joblib"))
+"""
+
+
+def _trained(tmp_path: Path) -> SKLearn:
+    (tmp_path / "train.py").write_text(SCRIPT)
+    session = Session()
+    # y = 2*a + 3*b: the endpoint's answer shows the trained model served it.
+    rows = "".join(f"{2 * a + 3 * b},{a},{b}\n" for a in range(5) for b in range(5))
+    train = session.upload_string_as_file_body(rows, session.default_bucket(), "deploy/train/train.csv")
+    estimator = SKLearn(entry_point=str(tmp_path / "train.py"), framework_version="1.2-1", role=ROLE,
+                        instance_type="ml.m5.large", instance_count=1)
+    estimator.fit({"train": train.rsplit("/", 1)[0]})
+    return estimator
+
+
+def test_estimator_deploy_predict_and_delete(tmp_path: Path) -> None:
+    estimator = _trained(tmp_path)
+    predictor = estimator.deploy(1, "ml.m5.large", serializer=CSVSerializer(), deserializer=CSVDeserializer(),
+                                 endpoint_name="deployed-sklearn")
+    assert isinstance(predictor, SKLearnPredictor) and predictor.endpoint_name == "deployed-sklearn"
+    records = RecordStore()
+    endpoint = records.get("endpoint", "deployed-sklearn")
+    assert endpoint is not None and endpoint["EndpointStatus"] == "InService"
+    config = records.get("endpoint-config", endpoint["EndpointConfigName"])
+    assert config is not None
+    model_name = config["ProductionVariants"][0]["ModelName"]
+    assert model_name.startswith("sagemaker-scikit-learn-")
+    model = records.get("model", model_name)
+    assert model is not None
+    assert model["PrimaryContainer"]["ModelDataUrl"] == estimator.model_data
+
+    assert float(predictor.predict([1, 2])[0][0]) == pytest.approx(8.0)
+
+    # v2's order: the models are found through the endpoint's config, so they go first.
+    predictor.delete_model()
+    predictor.delete_endpoint()
+    assert records.get("endpoint", "deployed-sklearn") is None
+    assert records.get("endpoint-config", endpoint["EndpointConfigName"]) is None
+    assert records.get("model", model_name) is None
+
+
+def test_model_deploy_uploads_a_lone_entry_point_and_names_the_endpoint(tmp_path: Path) -> None:
+    estimator = _trained(tmp_path)
+    # A model built by hand from the artifacts, as notebooks do after training elsewhere.
+    model = SKLearnModel(model_data=estimator.model_data, role=ROLE, entry_point=str(tmp_path / "train.py"),
+                         framework_version="1.2-1")
+    predictor = model.deploy(initial_instance_count=1, instance_type="ml.m5.large", serializer=CSVSerializer())
+    assert isinstance(predictor, SKLearnPredictor)
+    assert model.endpoint_name == predictor.endpoint_name and model.endpoint_name != model.name
+    assert model.endpoint_name.startswith("sagemaker-scikit-learn-")
+    # SKLearnPredictor's own deserializer (NPY) reads the answer when the endpoint is asked for NPY.
+    assert predictor.predict([[2, 0], [0, 1]]).tolist() == pytest.approx([4.0, 3.0])
+    predictor.delete_model()
+    predictor.delete_endpoint()
+
+
+def test_deploy_needs_a_trained_model_and_a_role() -> None:
+    estimator = SKLearn(entry_point="train.py", framework_version="1.2-1", role=ROLE, instance_type="ml.m5.large",
+                        instance_count=1)
+    with pytest.raises(ValueError, match="not associated with a training job"):
+        estimator.deploy(1, "ml.m5.large")
+    with pytest.raises(ValueError, match="Role can not be null"):
+        Model("111122223333.dkr.ecr.us-east-1.amazonaws.com/mine:1", "s3://b/m.tar.gz").deploy(1, "ml.m5.large")
+
+
+def test_a_model_that_cannot_be_served_fails_the_deploy() -> None:
+    model = Model("111122223333.dkr.ecr.us-east-1.amazonaws.com/mine:1", None, ROLE, predictor_cls=Predictor)
+    with pytest.raises(UnexpectedStatusException, match="Error hosting endpoint byo-deploy: Failed"):
+        model.deploy(1, "ml.m5.large", endpoint_name="byo-deploy")
+    Session().delete_endpoint("byo-deploy", delete_endpoint_config=True)
+
+
+def test_on_aws_deploy_calls_sagemaker() -> None:
+    boto3 = pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    with moto.mock_aws():
+        session = Session(boto_session=boto3.Session(region_name="us-east-1"))
+        model = Model("111122223333.dkr.ecr.us-east-1.amazonaws.com/mine:1", "s3://b/m.tar.gz", ROLE,
+                      name="aws-model", sagemaker_session=session)
+        assert model.deploy(1, "ml.m5.large", endpoint_name="aws-endpoint", wait=False) is None
+        client = boto3.client("sagemaker", region_name="us-east-1")
+        assert client.describe_endpoint(EndpointName="aws-endpoint")["EndpointConfigName"] == "aws-endpoint"
+        assert client.describe_model(ModelName="aws-model")["PrimaryContainer"]["ModelDataUrl"] == "s3://b/m.tar.gz"
