@@ -184,7 +184,7 @@ def create_app(
             return RedirectResponse("/ui/", status_code=302)
 
         routes.append(Route("/", console_home, methods=["GET"]))
-        routes.append(Mount("/ui", app=create_ui_app(stepfunctions.backend, root)))
+        routes.append(Mount("/ui", app=create_ui_app(stepfunctions.backend, root, sagemaker_client)))
     return RequestGuard(Starlette(routes=routes), token=server_token(root, token, no_token=no_token),
                         allowed_hosts=allowed_host_names(bind_host, allow_hosts))
 

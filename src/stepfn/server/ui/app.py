@@ -76,9 +76,11 @@ class ConsoleApi:
     on its thread pool: as coroutines they would hold the event loop, and every other request (``/ping``
     included) would wait for the slowest listing."""
 
-    def __init__(self, client: Any, home: Path) -> None:
+    def __init__(self, client: Any, home: Path, sagemaker: Any = None) -> None:
         self.client = client
         self.home = home
+        self.sagemaker = sagemaker
+        """boto3's ``sagemaker`` interface (the API's local SageMaker): the jobs' Stop and the endpoints' Delete."""
 
     def _machines(self) -> list[dict[str, Any]]:
         return read_state_machines(self.client)
@@ -318,7 +320,39 @@ class ConsoleApi:
     def endpoints(self, request: Request) -> Response:
         return _reply(RecordStore(self.home).list("endpoint"))
 
+    async def job_action(self, request: Request) -> Response:
+        """Stop a training, processing or transform job (``POST .../stop``), or delete an endpoint (``POST
+        /api/endpoints/<name>/delete``): the SageMaker calls the API answers, with a JSON body as every action
+        of the console (the request guard refuses any other content type)."""
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "body must be JSON")
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object")
+        kind, name = request.path_params.get("kind", "endpoint"), request.path_params["name"]
+        operation = _ACTIONS.get((kind, request.path_params["action"]))
+        if operation is None or not re.fullmatch(r"[A-Za-z0-9-]{1,63}", name):
+            return _error(404, "no such action")
+        return await run_in_threadpool(self._sagemaker_call, *operation, name)
 
+    def _sagemaker_call(self, method: str, key: str, name: str) -> Response:
+        from stepfn.server._protocol import ApiError, translate_errors
+
+        try:
+            translate_errors(lambda: getattr(self.sagemaker, method)(**{key: name}))
+        except ApiError as error:
+            return _error(error.status, error.message)
+        return _reply({"name": name})
+
+
+_ACTIONS = {
+    ("training-job", "stop"): ("stop_training_job", "TrainingJobName"),
+    ("processing-job", "stop"): ("stop_processing_job", "ProcessingJobName"),
+    ("transform-job", "stop"): ("stop_transform_job", "TransformJobName"),
+    ("endpoint", "delete"): ("delete_endpoint", "EndpointName"),
+}
+"""(kind, action) of the console's buttons: the boto3 ``sagemaker`` method and its name argument."""
 _STATUS_KEYS = ("TrainingJobStatus", "ProcessingJobStatus", "TransformJobStatus")
 _NAME_KEYS = ("TrainingJobName", "ProcessingJobName", "TransformJobName")
 STREAM_SECONDS = 3.0
@@ -435,8 +469,9 @@ def metric_series(log: str, definitions: list[dict[str, str]]) -> dict[str, list
     return series
 
 
-def create_ui_app(client: Any = None, home: Path | str | None = None) -> Starlette:
-    """The console as an ASGI app; mount it at ``/ui``. Defaults to the local engine's client and home."""
+def create_ui_app(client: Any = None, home: Path | str | None = None, sagemaker: Any = None) -> Starlette:
+    """The console as an ASGI app; mount it at ``/ui``. Defaults to the local engine's client and home, and
+    to local SageMaker (``sagemaker``: boto3's interface) for the jobs' and endpoints' actions."""
     if client is None:
         from stepfn.workflow.workflow import local_client
 
@@ -445,7 +480,11 @@ def create_ui_app(client: Any = None, home: Path | str | None = None) -> Starlet
         from stepfn.local.objectstore import stepfn_home
 
         home = stepfn_home()
-    api = ConsoleApi(client, Path(home))
+    if sagemaker is None:
+        from stepfn.server._sagemaker import LocalSageMakerClient
+
+        sagemaker = LocalSageMakerClient(home)
+    api = ConsoleApi(client, Path(home), sagemaker)
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html")
@@ -461,6 +500,8 @@ def create_ui_app(client: Any = None, home: Path | str | None = None) -> Starlet
         Route("/api/stream/job/{kind}/{name}", api.job_stream),
         Route("/api/actions/{action}", api.act, methods=["POST"]),
         Route("/api/diff", api.diff),
+        Route("/api/jobs/{kind}/{name}/{action}", api.job_action, methods=["POST"]),
+        Route("/api/endpoints/{name}/{action}", api.job_action, methods=["POST"]),
         Route("/api/jobs/{kind}/{name}", api.job),
         Route("/api/jobs", api.jobs),
         Route("/api/endpoints", api.endpoints),

@@ -455,11 +455,13 @@ async function jobPage(kind, name) {
   const data = await api(`jobs/${kind}/${encodeURIComponent(name)}`);
   const record = data.record || {};
   const status = record.TrainingJobStatus || record.ProcessingJobStatus || record.TransformJobStatus || "";
-  view.innerHTML = `<h2>${esc(kind)} ${esc(name)} <span class="status ${esc(status.toUpperCase())}" id="job-status">${esc(status)}</span></h2>
+  view.innerHTML = `<h2>${esc(kind)} ${esc(name)} <span class="status ${esc(status.toUpperCase())}" id="job-status">${esc(status)}</span>
+    ${stopButton(kind, name, status)}</h2><p id="action-result"></p>
     ${record.FailureReason ? `<p class="error cause">${esc(record.FailureReason)}</p>` : ""}
     <h3>Metrics</h3><div id="metrics">${metricsHtml(data.metrics, data.finalMetrics)}</div>
     <h3>Log</h3><pre class="log" id="job-log">${esc(data.log)}</pre>
     <details><summary>Description</summary><pre class="record">${esc(pretty(record))}</pre></details>`;
+  bindStopButtons();
   stamp();
   if (status !== "InProgress" && status !== "Stopping") return;
   const log = document.getElementById("job-log");
@@ -478,6 +480,7 @@ async function jobPage(kind, name) {
       const badge = document.getElementById("job-status");
       badge.textContent = end.status;
       badge.className = "status " + end.status.toUpperCase();
+      view.querySelectorAll("button.stop-job").forEach((button) => button.remove());
       refreshMetrics(kind, name);
     },
   });
@@ -500,26 +503,60 @@ async function diffPage(a, b) {
   stamp();
 }
 
+// SageMaker's own actions on a job or an endpoint (StopTrainingJob..., DeleteEndpoint), as a JSON POST like
+// every action of the console; then the page is drawn again with what changed.
+async function sagemakerAction(path, button) {
+  button.disabled = true;
+  try {
+    await api(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"});
+    await route();
+  } catch (error) {
+    button.disabled = false;
+    document.getElementById("action-result").innerHTML = `<span class="error">${esc(error.message)}</span>`;
+  }
+}
+
+const ACTIVE_JOB = ["InProgress", "Stopping"];
+
+function stopButton(kind, name, status) {
+  return status === "InProgress" ? `<button class="stop-job" data-kind="${esc(kind)}" data-name="${esc(name)}">Stop</button>` : "";
+}
+
+function bindStopButtons() {
+  view.querySelectorAll("button.stop-job").forEach((button) => button.addEventListener("click", (event) => {
+    event.stopPropagation();
+    sagemakerAction(`jobs/${button.dataset.kind}/${encodeURIComponent(button.dataset.name)}/stop`, button);
+  }));
+}
+
 async function jobsPage() {
   const rows = await api("jobs");
   const stamp10 = (value) => value ? when(value > 1e11 ? value : value * 1000) : "";
-  view.innerHTML = `<h2>Jobs</h2><table id="jobs"><thead><tr><th>Kind</th><th>Name</th><th>Status</th><th>Created</th>
-    <th>Seconds</th><th>Final metrics</th></tr></thead>
+  view.innerHTML = `<h2>Jobs</h2><p id="action-result"></p><table id="jobs"><thead><tr><th>Kind</th><th>Name</th><th>Status</th><th>Created</th>
+    <th>Seconds</th><th>Final metrics</th><th></th></tr></thead>
     <tbody>${rows.map((j) => `<tr class="clickable" data-kind="${esc(j.kind)}" data-name="${esc(j.name)}"><td>${esc(j.kind)}</td>
       <td><a href="#/job/${esc(j.kind)}/${encodeURIComponent(j.name)}">${esc(j.name)}</a></td>
       <td class="status ${esc(String(j.status).toUpperCase())}" title="${esc(j.failureReason || "")}">${esc(j.status)}</td>
       <td>${esc(stamp10(j.created))}</td><td>${j.seconds === null ? "" : j.seconds.toFixed(1)}</td>
-      <td>${Object.entries(j.metrics).map(([k, v]) => `${esc(k)}=${esc(v)}`).join(", ")}</td></tr>`).join("") ||
-      '<tr><td colspan="6" class="muted">No jobs.</td></tr>'}</tbody></table>`;
+      <td>${Object.entries(j.metrics).map(([k, v]) => `${esc(k)}=${esc(v)}`).join(", ")}</td>
+      <td>${stopButton(j.kind, j.name, j.status)}</td></tr>`).join("") ||
+      '<tr><td colspan="7" class="muted">No jobs.</td></tr>'}</tbody></table>`;
+  bindStopButtons();
   stamp();
+  // A job that is running or stopping changes on its own: look again until none is.
+  if (rows.some((j) => ACTIVE_JOB.includes(j.status))) schedule(route, 1000);
 }
 
 async function endpointsPage() {
   const rows = await api("endpoints");
-  view.innerHTML = `<h2>Endpoints</h2><table id="endpoints"><thead><tr><th>Name</th><th>Status</th><th>Config</th><th>Created</th></tr></thead>
-    <tbody>${rows.map((e) => `<tr><td>${esc(e.EndpointName)}</td><td class="status">${esc(e.EndpointStatus)}</td>
-      <td>${esc(e.EndpointConfigName)}</td><td>${esc(when(e.CreationTime))}</td></tr>`).join("") ||
-      '<tr><td colspan="4" class="muted">No endpoints.</td></tr>'}</tbody></table>`;
+  view.innerHTML = `<h2>Endpoints</h2><p id="action-result"></p><table id="endpoints"><thead><tr><th>Name</th><th>Status</th><th>Config</th><th>Created</th><th></th></tr></thead>
+    <tbody>${rows.map((e) => `<tr data-name="${esc(e.EndpointName)}"><td>${esc(e.EndpointName)}</td><td class="status">${esc(e.EndpointStatus)}</td>
+      <td>${esc(e.EndpointConfigName)}</td><td>${esc(when(e.CreationTime))}</td>
+      <td><button class="delete-endpoint" data-name="${esc(e.EndpointName)}">Delete</button></td></tr>`).join("") ||
+      '<tr><td colspan="5" class="muted">No endpoints.</td></tr>'}</tbody></table>`;
+  view.querySelectorAll("button.delete-endpoint").forEach((button) => button.addEventListener("click", () => {
+    if (confirm(`Delete endpoint ${button.dataset.name}?`)) sagemakerAction(`endpoints/${encodeURIComponent(button.dataset.name)}/delete`, button);
+  }));
   stamp();
 }
 
