@@ -72,11 +72,20 @@ def sagemaker(stepfn_home: Path, tmp_path: Path) -> Iterator[LocalSageMakerClien
     client.create_endpoint(EndpointName="double", EndpointConfigName="double")
     _until(lambda: client.describe_endpoint(EndpointName="double")["EndpointStatus"] == "InService", 90)
     _until(lambda: client.describe_training_job(TrainingJobName="sleepy")["SecondaryStatus"] == "Training")
+    client.create_processing_job(
+        ProcessingJobName="sleepy-processing", RoleArn=ROLE,
+        ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}},
+        AppSpecification={"ImageUri": IMAGE, "ContainerEntrypoint": ["python3", "-c", SLEEPER]},
+        StoppingCondition={"MaxRuntimeInSeconds": 300})
+    _until(lambda: client.describe_processing_job(ProcessingJobName="sleepy-processing")["ProcessingJobStatus"]
+           == "InProgress")
     yield client
     for endpoint in list_endpoints(stepfn_home):
         stop_endpoint(endpoint["EndpointName"], stepfn_home)
     if client.describe_training_job(TrainingJobName="sleepy")["TrainingJobStatus"] == "InProgress":
         client.stop_training_job(TrainingJobName="sleepy")
+    if client.describe_processing_job(ProcessingJobName="sleepy-processing")["ProcessingJobStatus"] == "InProgress":
+        client.stop_processing_job(ProcessingJobName="sleepy-processing")
 
 
 def test_stop_a_running_job_and_delete_an_endpoint(sagemaker: LocalSageMakerClient, stepfn_home: Path,
@@ -105,6 +114,15 @@ def test_stop_a_running_job_and_delete_an_endpoint(sagemaker: LocalSageMakerClie
         assert row.locator("button.stop-job").count() == 0
         assert sagemaker.describe_training_job(TrainingJobName="sleepy")["TrainingJobStatus"] == "Stopped"
         page.screenshot(path=str(SHOTS / "views-job-stopped.png"), full_page=True)
+
+        # The job page's own Stop: a processing job (StopProcessingJob); its log stream ends with the status.
+        page.goto(f"{server.url}/ui/?token={token}#/job/processing-job/sleepy-processing")
+        page.wait_for_selector("#job-status.INPROGRESS")
+        page.click("button.stop-job")
+        page.wait_for_selector("#job-status.STOPPED", timeout=30_000)
+        assert page.locator("button.stop-job").count() == 0
+        described = sagemaker.describe_processing_job(ProcessingJobName="sleepy-processing")
+        assert described["ProcessingJobStatus"] == "Stopped"
 
         page.goto(f"{server.url}/ui/?token={token}#/endpoints")
         page.wait_for_selector("#endpoints tr[data-name='double']")
