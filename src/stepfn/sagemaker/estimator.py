@@ -375,7 +375,20 @@ class EstimatorBase(SessionHolder):
         volume_kms_key: Any = None,
         model_name: Any = None,
     ) -> Any:
-        """A Transformer for the model of the last training job (named after it unless ``model_name``)."""
+        """A Transformer for the model of the last training job.
+
+        After ``fit()``, as sagemaker v2: the model is created now (CreateModel), named ``model_name`` else
+        ``<base job name>-<timestamp>``, and its environment is the transform's. Otherwise (building a workflow)
+        the model is expected to be named after the last request's job, unless ``model_name``."""
+        base_name = self.base_job_name
+        if self.latest_training_job is not None:
+            image = self.training_image_uri()
+            base_name = base_name or (base_name_from_image(image) if isinstance(image, str) else "transform")
+            model = self.create_model(**({"role": role} if role else {}))
+            model.name = model_name or name_from_base(base_name)
+            model._create_sagemaker_model(instance_type, tags=tags or self.tags)
+            model_name = model.name
+            env = {**model.env, **(env or {})}
         return Transformer(
             model_name or self._current_job_name,
             instance_count,
@@ -389,7 +402,7 @@ class EstimatorBase(SessionHolder):
             max_payload=max_payload,
             tags=tags or self.tags,
             env=self._transformer_env(env),
-            base_transform_job_name=self.base_job_name,
+            base_transform_job_name=base_name,
             sagemaker_session=self._sagemaker_session,
             volume_kms_key=volume_kms_key,
         )

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
 from ._git import clone_code
 from ._objects import upload_entry_point
 from ._runtime import create_resource
 from ._values import is_placeholder
-from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base, session_bucket
+from .session import SessionHolder, SessionLike, base_from_name, base_name_from_image, name_from_base, session_bucket
 from .validation import validate_request
 
 __all__ = [
@@ -102,7 +101,7 @@ class Model(SessionHolder):
         if instance_type is None or initial_instance_count is None:
             raise ValueError("Must specify instance type and instance count unless using serverless inference")
         self._create_sagemaker_model(instance_type, accelerator_type, tags)
-        self.endpoint_name = endpoint_name or name_from_base(_base_from_name(str(self.name)))
+        self.endpoint_name = endpoint_name or name_from_base(base_from_name(str(self.name)))
         # Any: a stepfn Session has the endpoint calls; other SessionLike objects are refused just below.
         session: Any = self.sagemaker_session
         if not hasattr(session, "create_endpoint"):
@@ -121,12 +120,6 @@ class Model(SessionHolder):
             predictor.deserializer = deserializer
         return predictor
 
-
-def _base_from_name(name: str) -> str:
-    """A generated name without its timestamp (sagemaker v2's ``base_from_name``), so an endpoint named from a
-    model ``sklearn-2024-...`` is ``sklearn-<new timestamp>``."""
-    match = re.match(r"^(.+)-(\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{3}|\d{6}-\d{4})", name)
-    return match.group(1) if match else name
 
 
 def container_def(image_uri: Any, model_data_url: Any = None, env: Any = None,

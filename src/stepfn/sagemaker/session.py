@@ -9,6 +9,7 @@ bucket is never created. Any object with ``boto_region_name`` and ``default_buck
 from __future__ import annotations
 
 import os
+import re
 import time
 from typing import Any, Protocol, runtime_checkable
 
@@ -33,6 +34,7 @@ __all__ = [
     "Session",
     "SessionHolder",
     "SessionLike",
+    "base_from_name",
     "base_name_from_image",
     "get_execution_role",
     "local_default_bucket",
@@ -346,6 +348,13 @@ def name_from_base(base: str, max_length: int = 63, short: bool = False) -> str:
     timestamp = _short_timestamp() if short else sagemaker_timestamp()
     trimmed = base[: max_length - len(timestamp) - 1]
     return f"{trimmed}-{timestamp}"
+
+
+def base_from_name(name: str) -> str:
+    """A generated name without its timestamp (sagemaker v2's ``base_from_name``): ``sklearn-2024-…-123`` ->
+    ``sklearn``, so a name derived from it gets one timestamp, not two."""
+    match = re.match(r"^(.+)-(\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{3}|\d{6}-\d{4})", name)
+    return match.group(1) if match else name
 
 
 def base_name_from_image(image: str) -> str:

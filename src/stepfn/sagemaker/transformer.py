@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .session import SessionHolder, SessionLike, name_from_base
+from ._jobs import TRANSFORM, SessionJob
+from .session import SessionHolder, SessionLike, base_from_name, name_from_base
 from .validation import validate_request
 
 __all__ = ["Transformer", "build_transform_job_request", "transform_request"]
@@ -47,6 +48,50 @@ class Transformer(SessionHolder):
         self._sagemaker_session = sagemaker_session
         self.volume_kms_key = volume_kms_key
         self._current_job_name: Any = None
+        self.latest_transform_job: SessionJob | None = None
+
+    def transform(self, data: str, data_type: str = "S3Prefix", content_type: str | None = None,
+                  compression_type: str | None = None, split_type: str | None = None, job_name: str | None = None,
+                  input_filter: str | None = None, output_filter: str | None = None, join_source: str | None = None,
+                  experiment_config: dict[str, Any] | None = None,
+                  model_client_config: dict[str, Any] | None = None, batch_data_capture_config: Any = None,
+                  wait: bool = True, logs: bool = True) -> None:
+        """Run a batch transform job now, as sagemaker v2's ``transform``: on local SageMaker for a local session
+        (the results land under ``output_path``, else ``s3://<default bucket>/<job name>``), on SageMaker for a
+        session built on boto3. The job is ``job_name``, else ``<base_transform_job_name or model
+        name>-<timestamp>``; ``latest_transform_job`` is its handle. With ``wait``, a failed job raises
+        :class:`~stepfn.sagemaker.exceptions.UnexpectedStatusException`."""
+        if batch_data_capture_config is not None:
+            raise NotImplementedError("batch_data_capture_config: local batch transform captures no data.")
+        if job_name is None:
+            # v2 names the job from the model's image; the model's name is what stepfn knows without a call.
+            job_name = name_from_base(self.base_transform_job_name or base_from_name(str(self.model_name)))
+        request = build_transform_job_request(
+            self, data, data_type=data_type, content_type=content_type, compression_type=compression_type,
+            split_type=split_type, job_name=job_name, input_filter=input_filter, output_filter=output_filter,
+            join_source=join_source)
+        if experiment_config:
+            request["ExperimentConfig"] = experiment_config
+        if model_client_config:
+            request["ModelClientConfig"] = model_client_config
+        self.latest_transform_job = SessionJob(TRANSFORM, self.sagemaker_session, job_name)
+        self.latest_transform_job.start(request, wait=wait)
+        if wait:
+            self.latest_transform_job.wait(logs=logs)
+
+    def wait(self, logs: bool = True) -> None:
+        """Wait for the last ``transform()`` job (sagemaker v2's ``transformer.wait``)."""
+        if self.latest_transform_job is None:
+            raise ValueError("No transform job available")
+        self.latest_transform_job.wait(logs=logs)
+
+    def stop_transform_job(self, wait: bool = True) -> None:
+        """Stop the last ``transform()`` job; with ``wait``, until it has ended."""
+        if self.latest_transform_job is None:
+            raise ValueError("No transform job available")
+        self.latest_transform_job.stop()
+        if wait:
+            self.latest_transform_job.wait()
 
 
 def transform_request(

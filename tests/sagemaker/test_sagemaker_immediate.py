@@ -1,12 +1,17 @@
-"""``estimator.deploy()`` / ``model.deploy()`` on local SageMaker, as sagemaker v2's: the model, endpoint config and
-endpoint are created now, the call returns once the endpoint is InService, with the framework's predictor."""
+"""sagemaker v2's immediate calls on local SageMaker, from a model trained with ``fit()``.
+
+``estimator.deploy()`` / ``model.deploy()``: the model, endpoint config and endpoint are created now, the call returns
+once the endpoint is InService, with the framework's predictor. ``transformer.transform()``: a batch transform job
+runs now and its results land under ``output_path``."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker.records import RecordStore
 from stepfn.sagemaker import Session, SKLearn
 from stepfn.sagemaker.deserializers import CSVDeserializer
@@ -117,3 +122,44 @@ def test_on_aws_deploy_calls_sagemaker() -> None:
         client = boto3.client("sagemaker", region_name="us-east-1")
         assert client.describe_endpoint(EndpointName="aws-endpoint")["EndpointConfigName"] == "aws-endpoint"
         assert client.describe_model(ModelName="aws-model")["PrimaryContainer"]["ModelDataUrl"] == "s3://b/m.tar.gz"
+
+
+def _rows(session: Session, key: str, rows: str) -> str:
+    return session.upload_string_as_file_body(rows, session.default_bucket(), key).rsplit("/", 1)[0]
+
+
+def test_transform_runs_a_batch_job_into_output_path(tmp_path: Path) -> None:
+    estimator = _trained(tmp_path)
+    session = Session()
+    data = _rows(session, "batch/in/rows.csv", "1,2\n0,1\n")
+    output = f"s3://{session.default_bucket()}/batch/out"
+    transformer = estimator.transformer(1, "ml.m5.large", output_path=output, accept="text/csv",
+                                        assemble_with="Line")
+    transformer.transform(data, content_type="text/csv", split_type="Line")
+
+    job = transformer.latest_transform_job
+    assert job is not None and re.fullmatch(r"sagemaker-scikit-learn-\d{4}(-\d{2}){5}-\d{3}", job.job_name)
+    # As v2: transformer() after fit() created the model the job ran.
+    assert RecordStore().get("model", transformer.model_name) is not None
+    assert job.describe()["TransformJobStatus"] == "Completed"
+    answers = ObjectStore().get_bytes(f"{output}/rows.csv.out").decode().split()
+    assert [float(value) for value in answers] == pytest.approx([8.0, 3.0])
+
+
+def test_transform_without_waiting_then_wait_and_a_failing_job_raises(tmp_path: Path) -> None:
+    estimator = _trained(tmp_path)
+    session = Session()
+    transformer = estimator.transformer(1, "ml.m5.large", output_path=f"s3://{session.default_bucket()}/later")
+    with pytest.raises(ValueError, match="No transform job available"):
+        transformer.wait()
+    transformer.transform(_rows(session, "later/in/rows.csv", "1,2\n"), content_type="text/csv",
+                          job_name="later-transform", wait=False)
+    transformer.wait()
+    assert ObjectStore().exists(f"s3://{session.default_bucket()}/later/rows.csv.out")
+
+    # Rows the model cannot read fail the job; waiting raises with the job's reason, as v2.
+    with pytest.raises(UnexpectedStatusException) as raised:
+        transformer.transform(_rows(session, "broken/in/rows.csv", "not,numbers\n"), content_type="text/csv",
+                              job_name="broken-transform")
+    assert raised.value.actual_status == "Failed"
+    assert str(raised.value).startswith("Error for Transform job broken-transform: Failed. Reason: ")

@@ -1,0 +1,118 @@
+"""The jobs sagemaker v2 starts at once (``transformer.transform()``, ``processor.run()``) and their handles
+(``transformer.latest_transform_job``, ``processor.latest_job``).
+
+A session without a ``boto_session`` runs them on local SageMaker in this process (to their end with ``wait``,
+else on a background thread, as SageMaker runs a job after Create* returns); one built on boto3 calls SageMaker.
+The local side is imported on first use only: building requests never loads it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .exceptions import UnexpectedStatusException
+
+__all__ = ["PROCESSING", "TRANSFORM", "JobKind", "SessionJob"]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """One SageMaker job type: its local record kind and the boto3 names that act on it."""
+
+    record: str  # the local RecordStore kind
+    label: str  # how sagemaker v2's errors name it ("Transform job")
+    name_key: str
+    status_key: str
+    create: str
+    describe: str
+    stop: str
+    waiter: str
+
+
+TRANSFORM = JobKind("transform-job", "Transform job", "TransformJobName", "TransformJobStatus",
+                    "create_transform_job", "describe_transform_job", "stop_transform_job",
+                    "transform_job_completed_or_stopped")
+PROCESSING = JobKind("processing-job", "Processing job", "ProcessingJobName", "ProcessingJobStatus",
+                     "create_processing_job", "describe_processing_job", "stop_processing_job",
+                     "processing_job_completed_or_stopped")
+_RUNNING = ("InProgress", "Stopping")
+# How often a local wait re-reads the job's record (a local job's status is a file read, so this is cheap).
+_LOCAL_POLL_SECONDS = 0.1
+
+
+class SessionJob:
+    """A job started through a session: ``describe()``, ``wait()``, ``stop()`` as sagemaker v2's job objects."""
+
+    def __init__(self, kind: JobKind, sagemaker_session: Any, job_name: str) -> None:
+        self.kind = kind
+        self.sagemaker_session = sagemaker_session
+        self.job_name = job_name
+
+    @property
+    def name(self) -> str:
+        return self.job_name
+
+    def _client(self) -> Any:
+        boto_session = getattr(self.sagemaker_session, "boto_session", None)
+        if boto_session is None:
+            return None
+        return boto_session.client("sagemaker", region_name=self.sagemaker_session.boto_region_name)
+
+    def start(self, request: dict[str, Any], *, wait: bool) -> None:
+        """Create the job; locally with ``wait`` it runs to its end before this returns."""
+        client = self._client()
+        if client is not None:
+            getattr(client, self.kind.create)(**request)
+            return
+        from stepfn.local.sagemaker.records import RecordStore
+
+        home = RecordStore().home
+        if self.kind is TRANSFORM:
+            from stepfn.local.sagemaker.transform import run_transform_job
+
+            run_transform_job(home, request, background=not wait)
+        else:
+            from stepfn.local.sagemaker.processing import ProcessingJobs
+
+            ProcessingJobs(home).run(request, background=not wait)
+
+    def describe(self) -> dict[str, Any]:
+        client = self._client()
+        if client is not None:
+            described: dict[str, Any] = getattr(client, self.kind.describe)(**{self.kind.name_key: self.job_name})
+            return described
+        from stepfn.local.sagemaker.records import RecordStore
+
+        operation = "Describe" + self.kind.label.replace(" job", "Job")
+        return RecordStore().require(self.kind.record, self.job_name, operation)
+
+    def wait(self, logs: bool = True) -> dict[str, Any]:
+        """Wait for the job to end and return its description; as sagemaker v2, a Failed job raises
+        :class:`UnexpectedStatusException` and a Stopped one does not. ``logs`` (CloudWatch on AWS) has no
+        effect: a local job's log is ``stepfn logs <job>``."""
+        client = self._client()
+        if client is not None:
+            client.get_waiter(self.kind.waiter).wait(**{self.kind.name_key: self.job_name})
+        while (description := self.describe())[self.kind.status_key] in _RUNNING:
+            time.sleep(_LOCAL_POLL_SECONDS)
+        status = description[self.kind.status_key]
+        if status not in ("Completed", "Stopped"):
+            reason = description.get("FailureReason", "(No reason provided)")
+            raise UnexpectedStatusException(
+                message=f"Error for {self.kind.label} {self.job_name}: {status}. Reason: {reason}",
+                allowed_statuses=["Completed", "Stopped"], actual_status=status)
+        return description
+
+    def stop(self) -> None:
+        client = self._client()
+        if client is not None:
+            getattr(client, self.kind.stop)(**{self.kind.name_key: self.job_name})
+            return
+        from stepfn.local.sagemaker.lifecycle import request_stop
+        from stepfn.local.sagemaker.records import RecordStore
+
+        records = RecordStore()
+        records.require(self.kind.record, self.job_name, "Stop" + self.kind.label.replace(" job", "Job"))
+        request_stop(records, self.kind.record, self.job_name)
