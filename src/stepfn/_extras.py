@@ -18,7 +18,7 @@ from stepfn.errors import MissingExtraError
 EXTRAS: dict[str, tuple[str, ...]] = {
     # The extra's name -> the top-level modules it installs that stepfn itself imports.
     "ml": ("numpy", "scipy", "sklearn", "xgboost", "optuna", "joblib", "pyarrow", "pandas"),
-    "notebook": ("IPython",),
+    "notebook": ("IPython", "ipywidgets"),
     "s3": ("s3fs",),
 }
 _EXTRA_OF = {module: extra for extra, modules in EXTRAS.items() for module in modules}

@@ -102,13 +102,32 @@ def test_live_progress_updates_one_output_in_place_and_falls_back_to_static_html
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in LIVE_CELLS])
-    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    pushed: list[str] = []
+
+    class Recording(nbclient.NotebookClient):  # type: ignore[misc]
+        """Keeps every widget value the kernel sends (the front end's view of the live output)."""
+
+        def handle_comm_msg(self, outs: Any, msg: dict[str, Any], cell_index: int) -> None:
+            value = msg["content"]["data"].get("state", {}).get("value")
+            if isinstance(value, str):
+                pushed.append(value)
+            super().handle_comm_msg(outs, msg, cell_index)
+
+    Recording(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     assert "status at start: RUNNING" in notebook.cells[0].outputs[0]["text"]
+    # Pushed as it ran: first the Wait running, last the end.
+    assert len(pushed) >= 3 and "Pause (Wait): RUNNING" in pushed[0] and "Done (Pass): SUCCEEDED" in pushed[-1]
     outputs = notebook.cells[1].outputs
     # One output, shown while the run was waiting and updated in place to its end (no second copy returned).
     assert [output["output_type"] for output in outputs] == ["display_data"]
     assert "Done (Pass): SUCCEEDED" in outputs[0]["data"]["text/html"]
+    # While it ran it was an ipywidgets HTML widget whose value the kernel pushed: the widget state the
+    # notebook keeps holds the view it was last sent, the run's end (it was first drawn while Pause waited).
+    state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    views = [model["state"]["value"] for model in state.values() if model["model_name"] == "HTMLModel"]
+    assert len(views) == 1 and "Done (Pass): SUCCEEDED" in views[0]
+    # The finished output is the static view (no widget reference): it shows without a kernel or the widget manager.
+    assert "application/vnd.jupyter.widget-view+json" not in outputs[0]["data"]
 
     # Without a kernel (a script): the call waits and returns the final view as static HTML.
     script = tmp_path / "live.py"

@@ -125,22 +125,22 @@ class Execution:
         """The workflow graph with each state coloured by how far this execution got, its states' statuses
         and, when it failed, the failure card (self-contained HTML).
 
-        ``live=True`` follows the run to its end. In a notebook it shows the view once and updates that
-        output in place every ``interval`` seconds (a Jupyter display id: JupyterLab and classic Notebook alike,
-        no widget extension needed) and returns None; the saved notebook keeps the final view as static HTML.
+        ``live=True`` follows the run to its end. In a notebook it shows the view once as an ipywidgets widget
+        updated every ``interval`` seconds (without ipywidgets: the output updated in place by its display id)
+        and returns None; the saved notebook keeps the final view as static HTML.
         Without a kernel it waits and returns the final view."""
         document = self._progress_document(portrait, max_events)
         if not live:
             return document
-        handle = _display_live(document)
+        live_view = _display_live(document)
         while self.describe()["status"] == "RUNNING":
             time.sleep(interval)
             document = self._progress_document(portrait, max_events)
-            if handle is not None:
-                handle.update(document)
-        if handle is None:
+            if live_view is not None:
+                live_view.update(document)
+        if live_view is None:
             return document
-        handle.update(self._progress_document(portrait, max_events))  # the run's last events
+        live_view.finish(self._progress_document(portrait, max_events))  # the run's last events
         return None
 
     def _progress_document(self, portrait: bool, max_events: int) -> HtmlDocument:
@@ -191,9 +191,37 @@ class Execution:
 _FAILED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 
 
-def _display_live(document: HtmlDocument) -> Any:
-    """Show ``document`` as a notebook output that can be updated (its display handle), or None outside a
-    Jupyter kernel (a terminal, a script, IPython without a kernel)."""
+class _LiveView:
+    """One notebook output that follows a run. With ipywidgets (the Jupyter standard) it is an ``HTML`` widget
+    whose value the kernel pushes as the run moves (comm messages; JupyterLab and classic Notebook draw it);
+    the same output also carries the view as ``text/html``, which a front end without the widget manager shows.
+    ``finish`` replaces the output with the final view as static HTML, so a saved notebook, nbviewer or a
+    notebook opened without a kernel shows how the run ended. Without ipywidgets the output itself is updated
+    in place (a Jupyter display id)."""
+
+    def __init__(self, document: HtmlDocument, show: Any, widgets: Any) -> None:
+        self.widget = None if widgets is None else widgets.HTML(value=str(document))
+        if self.widget is None:
+            self.handle = show(document, display_id=True)
+        else:
+            bundle = {**self.widget._repr_mimebundle_(), "text/html": str(document)}
+            self.handle = show(bundle, raw=True, display_id=True)
+
+    def update(self, document: HtmlDocument) -> None:
+        if self.widget is not None:
+            self.widget.value = str(document)
+        else:
+            self.handle.update(document)
+
+    def finish(self, document: HtmlDocument) -> None:
+        if self.widget is not None:
+            self.widget.value = str(document)
+        self.handle.update(document)
+
+
+def _display_live(document: HtmlDocument) -> _LiveView | None:
+    """Show ``document`` as a notebook output that follows the run, or None outside a Jupyter kernel (a
+    terminal, a script, IPython without a kernel)."""
     try:
         from IPython import get_ipython
         from IPython.display import display as show
@@ -202,6 +230,10 @@ def _display_live(document: HtmlDocument) -> Any:
     shell = get_ipython()
     if shell is None or getattr(shell, "kernel", None) is None:
         return None
-    return show(document, display_id=True)  # type: ignore[no-untyped-call]
+    try:
+        import ipywidgets as widgets
+    except ImportError:  # the notebook extra without its widget part: update the output in place instead
+        widgets = None
+    return _LiveView(document, show, widgets)
 
 __all__ = ["EventsList", "Execution", "ExecutionFailedWarning", "ExecutionStatus", "ExecutionsList"]
