@@ -137,3 +137,17 @@ def test_live_progress_updates_one_output_in_place_and_falls_back_to_static_html
     ran = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False,
                          cwd=tmp_path)
     assert ran.stdout.splitlines()[-1] == "True", ran.stderr
+
+
+def test_live_progress_without_ipywidgets_updates_its_output_by_display_id(stepfn_home: Path, tmp_path: Path) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    # None in sys.modules makes `import ipywidgets` fail in the kernel, as where the widget part is not installed.
+    hidden = "import sys\nsys.modules['ipywidgets'] = None\n" + LIVE_CELLS[0].replace("nb-live-run", "no-widgets")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in (hidden, LIVE_CELLS[1])])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = notebook.cells[1].outputs
+    assert [output["output_type"] for output in outputs] == ["display_data"]
+    assert "Done (Pass): SUCCEEDED" in outputs[0]["data"]["text/html"]
+    assert "widgets" not in notebook.metadata
