@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import posixpath
 from typing import Any
 
+from ._jobs import PROCESSING, SessionJob
+from ._objects import session_objects
 from ._values import is_placeholder
-from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base
+from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base, session_bucket
 from .validation import validate_request
 
 __all__ = [
     "NetworkConfig",
     "ProcessingInput",
+    "ProcessingJob",
     "ProcessingOutput",
     "Processor",
     "ScriptProcessor",
@@ -144,6 +149,46 @@ class Processor(SessionHolder):
         self.tags = tags
         self.network_config = network_config
         self._current_job_name: Any = None
+        self.latest_job: ProcessingJob | None = None
+        self.jobs: list[ProcessingJob] = []
+        self.arguments: Any = None
+
+    def run(self, inputs: list[ProcessingInput] | None = None, outputs: list[ProcessingOutput] | None = None,
+            arguments: list[str] | None = None, wait: bool = True, logs: bool = True, job_name: str | None = None,
+            experiment_config: dict[str, Any] | None = None, kms_key: str | None = None) -> None:
+        """Run a processing job now, as sagemaker v2's ``run``: on local SageMaker for a local session, on
+        SageMaker for a session built on boto3; ``latest_job`` is its handle. See :meth:`_start`."""
+        self._start(inputs, outputs, arguments, wait, logs, job_name, experiment_config, kms_key,
+                    self.entrypoint, None)
+
+    def _start(self, inputs: list[ProcessingInput] | None, outputs: list[ProcessingOutput] | None,
+               arguments: list[str] | None, wait: bool, logs: bool, job_name: str | None,
+               experiment_config: dict[str, Any] | None, kms_key: str | None, entrypoint: Any,
+               code: str | None) -> None:
+        """As v2: the job is ``job_name``, else ``<base_job_name or image repository>-<timestamp>``; inputs and
+        outputs without a name become ``input-N`` / ``output-N``; a local input (and ``code``) is uploaded to
+        ``s3://<bucket>/<job>/input/<name>`` and an output without an ``s3://`` destination goes to
+        ``s3://<bucket>/<job>/output/<name>``. With ``wait``, a failed job raises
+        :class:`~stepfn.sagemaker.exceptions.UnexpectedStatusException`."""
+        name = job_name or name_from_base(self.base_job_name or _image_base(self.image_uri))
+        session = self.sagemaker_session
+        inputs = [*(inputs or [])]
+        if code is not None:
+            inputs.append(ProcessingInput(source=code, destination=_CODE_DIRECTORY, input_name="code"))
+        inputs = _normalized_inputs(inputs, name, session)
+        outputs = _normalized_outputs(outputs or [], name, session)
+        self.arguments = arguments
+        request = build_processing_job_request(
+            self, inputs=inputs or None, outputs=outputs or None, job_name=name, container_arguments=arguments,
+            container_entrypoint=entrypoint, kms_key_id=kms_key)
+        if experiment_config:
+            request["ExperimentConfig"] = experiment_config
+        job = ProcessingJob(session, name, inputs, outputs, kms_key)
+        self.latest_job = job
+        self.jobs.append(job)
+        job.start(request, wait=wait)
+        if wait:
+            job.wait(logs=logs)
 
     def dropped_settings(self) -> list[str]:
         """Settings the request does not carry (docs/design/compat.md §11 #12): ``entrypoint`` (and a ScriptProcessor's command)."""
@@ -173,6 +218,72 @@ class ScriptProcessor(Processor):
 
     def dropped_settings(self) -> list[str]:
         return [*super().dropped_settings(), "command"] if self.command else super().dropped_settings()
+
+    def run(self, code: str, inputs: list[ProcessingInput] | None = None,  # type: ignore[override]
+            outputs: list[ProcessingOutput] | None = None, arguments: list[str] | None = None, wait: bool = True,
+            logs: bool = True, job_name: str | None = None, experiment_config: dict[str, Any] | None = None,
+            kms_key: str | None = None) -> None:
+        """Run ``code`` (a local file or an ``s3://`` object) as ``command + [/opt/ml/processing/input/code/<file>]``,
+        as sagemaker v2's ``ScriptProcessor.run``; the rest as :meth:`Processor.run`."""
+        entrypoint = [*self.command, posixpath.join(_CODE_DIRECTORY, os.path.basename(code))]
+        self._start(inputs, outputs, arguments, wait, logs, job_name, experiment_config, kms_key, entrypoint, code)
+
+
+class ProcessingJob(SessionJob):
+    """sagemaker v2's ``ProcessingJob``: the job ``run()`` started, with its inputs and outputs."""
+
+    def __init__(self, sagemaker_session: Any, job_name: str, inputs: list[ProcessingInput],
+                 outputs: list[ProcessingOutput], output_kms_key: str | None = None) -> None:
+        super().__init__(PROCESSING, sagemaker_session, job_name)
+        self.inputs = inputs
+        self.outputs = outputs
+        self.output_kms_key = output_kms_key
+
+
+# Where v2's ScriptProcessor puts the code in the container.
+_CODE_DIRECTORY = "/opt/ml/processing/input/code/"
+
+
+def _image_base(image: Any) -> str:
+    return base_name_from_image(image) if isinstance(image, str) else "processing-job"
+
+
+def _normalized_inputs(inputs: list[ProcessingInput], job_name: str, session: Any) -> list[ProcessingInput]:
+    for count, given in enumerate(inputs, 1):
+        if given.input_name is None:
+            given.input_name = f"input-{count}"
+        if given.s3_input is not None or given.dataset_definition is not None or not isinstance(given.source, str):
+            continue
+        if not given.source.startswith("s3://"):
+            given.source = _upload(given.source, f"{job_name}/input/{given.input_name}", session)
+    return inputs
+
+
+def _normalized_outputs(outputs: list[ProcessingOutput], job_name: str, session: Any) -> list[ProcessingOutput]:
+    for count, given in enumerate(outputs, 1):
+        if given.output_name is None:
+            given.output_name = f"output-{count}"
+        if given.feature_store_output is None and not (isinstance(given.destination, str)
+                                                       and given.destination.startswith("s3://")):
+            given.destination = f"s3://{session_bucket(session)}/{job_name}/output/{given.output_name}"
+    return outputs
+
+
+def _upload(local_path: str, prefix: str, session: Any) -> str:
+    """A local file or directory under ``s3://<bucket>/<prefix>`` (a file keeps its name), as v2's S3Uploader."""
+    bucket = session_bucket(session)
+    objects = session_objects(session)
+    path = local_path[len("file://"):] if local_path.startswith("file://") else local_path
+    if os.path.isdir(path):
+        for directory, _, names in os.walk(path):
+            for file_name in sorted(names):
+                relative = os.path.relpath(os.path.join(directory, file_name), path).replace(os.sep, "/")
+                objects.put_file(os.path.join(directory, file_name), bucket, f"{prefix}/{relative}", None)
+        return f"s3://{bucket}/{prefix}"
+    if not os.path.isfile(path):
+        raise ValueError(f"Processing input {local_path!r} is neither an s3:// URI nor a local file or directory")
+    objects.put_file(path, bucket, f"{prefix}/{os.path.basename(path)}", None)
+    return f"s3://{bucket}/{prefix}/{os.path.basename(path)}"
 
 
 def processing_request(
