@@ -72,9 +72,11 @@ def test_a_processor_with_an_entrypoint_and_waiting_later(tmp_path: Path) -> Non
     destination = f"s3://{session.default_bucket()}/proc-out"
     processor.run(inputs=[ProcessingInput(source=code, destination="/opt/ml/processing/input/code")],
                   outputs=[ProcessingOutput(source="/opt/ml/processing/output", destination=destination)],
-                  wait=False, job_name="later-processing")
+                  wait=False, logs=False, job_name="later-processing")
     job = processor.latest_job
     assert job is not None and job.job_name == "later-processing"
+    with pytest.raises(ValueError, match="Logs can only be shown if wait is set to True"):
+        processor.run(wait=False)
     assert job.wait()["ProcessingJobStatus"] == "Completed"
     assert ObjectStore().get_bytes(f"{destination}/done.txt") == b"yes"
 
@@ -84,6 +86,8 @@ def test_a_failing_script_raises_with_its_reason(tmp_path: Path) -> None:
     processor = ScriptProcessor(role=ROLE, image_uri="111122223333.dkr.ecr.us-east-1.amazonaws.com/mine:1",
                                 command=["python3"], instance_count=1,
                                 instance_type="ml.m5.large")
+    with pytest.raises(ValueError, match="wasn't found"):
+        processor.run(str(tmp_path / "missing.py"))
     with pytest.raises(UnexpectedStatusException) as raised:
         processor.run(str(tmp_path / "fail.py"), job_name="failing-processing")
     assert raised.value.actual_status == "Failed"
@@ -98,7 +102,7 @@ def test_on_aws_run_creates_the_job_in_sagemaker() -> None:
         session = Session(boto_session=boto3.Session(region_name="us-east-1"), default_bucket="my-bucket")
         processor = Processor(role=ROLE, image_uri="111122223333.dkr.ecr.us-east-1.amazonaws.com/mine:1",
                               instance_count=1, instance_type="ml.m5.large", sagemaker_session=session)
-        processor.run(outputs=[ProcessingOutput(source="/opt/ml/processing/output")], wait=False,
+        processor.run(outputs=[ProcessingOutput(source="/opt/ml/processing/output")], wait=False, logs=False,
                       job_name="aws-processing")
         described = boto3.client("sagemaker", region_name="us-east-1").describe_processing_job(
             ProcessingJobName="aws-processing")

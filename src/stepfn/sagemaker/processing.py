@@ -170,6 +170,12 @@ class Processor(SessionHolder):
         ``s3://<bucket>/<job>/input/<name>`` and an output without an ``s3://`` destination goes to
         ``s3://<bucket>/<job>/output/<name>``. With ``wait``, a failed job raises
         :class:`~stepfn.sagemaker.exceptions.UnexpectedStatusException`."""
+        if logs and not wait:
+            # v2 refuses this too, so a notebook that runs here runs on SageMaker.
+            raise ValueError("Logs can only be shown if wait is set to True. "
+                             "Please either set wait to True or set logs to False.")
+        if code is not None and not code.startswith("s3://") and not os.path.isfile(code.removeprefix("file://")):
+            raise ValueError(f"code {code} wasn't found. Please make sure that the file exists.")
         name = job_name or name_from_base(self.base_job_name or _image_base(self.image_uri))
         session = self.sagemaker_session
         inputs = [*(inputs or [])]
