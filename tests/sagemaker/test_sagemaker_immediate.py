@@ -163,3 +163,21 @@ def test_transform_without_waiting_then_wait_and_a_failing_job_raises(tmp_path: 
                               job_name="broken-transform")
     assert raised.value.actual_status == "Failed"
     assert str(raised.value).startswith("Error for Transform job broken-transform: Failed. Reason: ")
+
+
+def test_on_aws_transform_creates_the_job_in_sagemaker() -> None:
+    boto3 = pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    from stepfn.sagemaker.transformer import Transformer
+
+    with moto.mock_aws():
+        client = boto3.client("sagemaker", region_name="us-east-1")
+        client.create_model(ModelName="aws-model", ExecutionRoleArn=ROLE,
+                            PrimaryContainer={"Image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/mine:1"})
+        session = Session(boto_session=boto3.Session(region_name="us-east-1"), default_bucket="my-bucket")
+        transformer = Transformer("aws-model", 1, "ml.m5.large", sagemaker_session=session)
+        transformer.transform("s3://my-bucket/in", content_type="text/csv", job_name="aws-transform", wait=False)
+        described = client.describe_transform_job(TransformJobName="aws-transform")
+        assert described["TransformOutput"]["S3OutputPath"] == "s3://my-bucket/aws-transform"
+        assert transformer.latest_transform_job is not None
+        assert transformer.latest_transform_job.describe()["ModelName"] == "aws-model"
