@@ -13,6 +13,7 @@ done are re-derived, never re-run; a task recorded as scheduled but unfinished i
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -28,6 +29,8 @@ from stepfn.engine.protocol import TaskHandler
 from stepfn.engine.runtime import MAX_PAYLOAD_BYTES, Frame, Halt, Run, Variables, run_graph
 from stepfn.engine.task import TokenRegistry
 from stepfn.errors import StatesError
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["Engine", "ExecutionHandle", "ExecutionResult"]
 
@@ -73,6 +76,7 @@ class ExecutionHandle:
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._result: ExecutionResult | None = None
+        self._callbacks: list[Callable[[ExecutionHandle], None]] = []
         history.on_limit = self._history_full
 
     @property
@@ -96,6 +100,15 @@ class ExecutionHandle:
             raise TimeoutError(f"execution {self.run.execution_arn} still running after {timeout} s")
         assert self._result is not None
         return self._result
+
+    def add_done_callback(self, callback: Callable[[ExecutionHandle], None]) -> None:
+        """Call ``callback(handle)`` once the execution has ended, on the thread that ended it (at once if it
+        already has): what a watcher thread per execution would do, without starting one."""
+        with self._lock:
+            if self._result is None:
+                self._callbacks.append(callback)
+                return
+        callback(self)
 
     def stop(self, error: str | None = None, cause: str | None = None) -> ExecutionResult:
         """Abort (AWS StopExecution): records ``ExecutionAborted`` unless the execution already ended."""
@@ -135,7 +148,13 @@ class ExecutionHandle:
                 stop_date=self.run.clock.now(),
                 history=history,
             )
+            callbacks, self._callbacks = self._callbacks, []
         self._done.set()
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:  # a watcher failing must not take the execution's thread down with it
+                logger.exception("a done-callback of execution %s failed", self.run.execution_arn)
 
     def _execute(self, started_previous: int, redriven: int | None) -> None:
         run = self.run

@@ -164,28 +164,23 @@ class ExecutionRunner:
             handle = self.engine.start(record.definition, execution_input, resume=resume, **target)
         with self._lock:
             self._handles[record.arn] = handle
-        threading.Thread(
-            target=self._watch, args=(record.arn, handle), name=f"stepfn-watch-{record.name}", daemon=True
-        ).start()
+        # The row is finished on the thread that ends the execution (no watcher thread per execution).
+        handle.add_done_callback(lambda ended: self._record_end(record.arn, ended))
         self._ensure_poller()
 
-    def _watch(self, arn: str, handle: Any) -> None:
+    def _record_end(self, arn: str, handle: Any) -> None:
         try:
             result = handle.wait()
-        except Exception:  # the engine failed in a way it did not record; keep the row honest
-            logger.exception("execution %s ended with an engine error", arn)
-            self._store.finish_execution(
-                arn, status="FAILED", stop_date=datetime.now(UTC), error="States.Runtime",
-                cause="The local engine failed while running this execution; see the process log.",
-            )
-        else:
             self._store.finish_execution(
                 arn, status=result.status, stop_date=result.stop_date or datetime.now(UTC),
                 output=result.output, error=result.error, cause=result.cause,
             )
-        with self._finished:
-            self._handles.pop(arn, None)
-            self._finished.notify_all()
+        except Exception:  # the store failed to record the end; the row stays RUNNING and resumes later
+            logger.exception("could not record the end of execution %s", arn)
+        finally:
+            with self._finished:
+                self._handles.pop(arn, None)
+                self._finished.notify_all()
 
     def running(self) -> set[str]:
         """The executions this runner's engine is running now."""
