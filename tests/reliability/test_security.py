@@ -266,6 +266,12 @@ ALLOWED = {
     # The model-server fork server imports the library modules its servers imported, each checked to be a
     # package of the interpreter's own directories or site-packages (never a model's code directory).
     ("local/sagemaker/forkserver.py", "importlib.import_module()"),
+    # The handler host (run by a framework environment's Python) does what inference.py does there: loads the
+    # model's own artifacts as the XGBoost container does (pickle first) and the model's entry point from
+    # inside its code directory; request bodies are decoded with allow_pickle=False.
+    ("local/sagemaker/handlerhost.py", "imports a deserializer that runs code"),
+    ("local/sagemaker/handlerhost.py", "pickle.loads()"),
+    ("local/sagemaker/handlerhost.py", "exec_module()"),
     # `stepfn run FILE`: the user's own program, named on their command line.
     ("cli/loading.py", "runpy.run_path()"),
 }

@@ -473,3 +473,22 @@ def test_short_lived_threads_share_a_bounded_pool_of_connections(store: Store) -
     # Not one per thread that ever wrote (200). SQLite may hold a few closed handles back while other
     # connections of the process keep POSIX locks on the file, so allow for those above the pool size.
     assert open_db_handles() < 40
+
+
+def test_processes_opening_a_fresh_home_at_once_all_get_the_store(tmp_path: Path) -> None:
+    """Two `stepfn run` started together on a new home: each switches the new file to WAL, which SQLite refuses
+    at once ("database is locked") to all but one; each must still open the store."""
+    home = tmp_path / "fresh-home"
+    script = textwrap.dedent(f"""
+        import sys, time
+        from stepfn.store import Store
+        while time.time() < {time.time() + 1.0}:
+            pass  # start together
+        Store({str(home)!r}).list_state_machines()
+        print("opened")
+    """)
+    processes = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, env={**os.environ}) for _ in range(6)]
+    outputs = [process.communicate(timeout=60)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0] * 6, outputs
+    assert all(output.strip() == "opened" for output in outputs), outputs

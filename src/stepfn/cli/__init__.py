@@ -63,7 +63,13 @@ def _deploy(client: Any, name: str, definition: dict[str, Any]) -> str:
         if machine["name"] == name:
             client.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=text)
             return str(machine["stateMachineArn"])
-    return str(client.create_state_machine(name=name, definition=text, roleArn=LOCAL_ROLE)["stateMachineArn"])
+    try:
+        return str(client.create_state_machine(name=name, definition=text, roleArn=LOCAL_ROLE)["stateMachineArn"])
+    except client.exceptions.StateMachineAlreadyExists:
+        # Another `stepfn run` of the same file created it since we listed (two terminals at once): update it.
+        arn = next(m["stateMachineArn"] for m in read_state_machines(client) if m["name"] == name)
+        client.update_state_machine(stateMachineArn=arn, definition=text)
+        return str(arn)
 
 
 @cli.command()

@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -216,6 +217,19 @@ def parse_datetime(text: str) -> datetime:
 default_home = stepfn_home
 
 
+
+def _journal_mode_wal(conn: sqlite3.Connection) -> Any:
+    """Switch to WAL, retrying while another process switches the same new file: SQLite answers "database is
+    locked" at once there (two `stepfn run` started together on a fresh home), without its busy handler."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
 class Database:
     """The SQLite file, a small pool of connections, and transactions that commit whole or not at all.
 
@@ -247,7 +261,7 @@ class Database:
                 self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
             )
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _journal_mode_wal(conn)
             if str(mode).lower() != "wal":
                 conn.close()
                 raise StoreError(f"{self.path}: SQLite refused WAL mode (got {mode!r}); is it on a network filesystem?")
