@@ -218,8 +218,8 @@ def test_a_plain_install_runs_every_command_and_names_the_extra_it_lacks(wheel_v
     failed = json.loads(imported.stdout)
     assert all(name.startswith("stepfn.local.sagemaker.builtins.") for name in failed), failed
 
-    # What needs the `ml` extra says so: a built-in algorithm's training job, serving a framework model (a
-    # batch transform), a tuning job, record_set.
+    # What needs the `ml` extra says so: a built-in algorithm's training job, a tuning job, record_set; serving
+    # a framework model (a batch transform) needs none.
     script = tmp_path / "needs_ml.py"
     script.write_text(textwrap.dedent("""
         import io
@@ -281,10 +281,17 @@ def test_a_plain_install_runs_every_command_and_names_the_extra_it_lacks(wheel_v
     outcome = json.loads(ran.stdout.strip().splitlines()[-1])
     expected = {
         "needs-ml-training": "The local built-in xgboost algorithm needs",
-        "needs-ml-serving": "Serving a sklearn model locally needs",
         "needs-ml-tuning": "A local hyperparameter tuning job (searched with optuna) needs optuna",
         "record_set": "record_set (RecordIO-protobuf shards) needs numpy",
     }
+    # Serving a framework model needs no extra: without scikit-learn in stepfn's Python, the model is served in
+    # the sklearn 1.2-1 image's own environment (built with uv), as its training job would run. The archive here
+    # is empty, so the transform fails there, on the model, not on a missing stepfn extra.
+    serving = outcome["needs-ml-serving"]
+    assert serving["status"] == "FAILED", serving
+    assert "stepfn[ml]" not in serving["cause"] and "No module named" not in serving["cause"], serving["cause"][:2000]
+    transform_log = (tmp_path / ".stepfn" / "sagemaker" / "logs" / "transform-job" / "skl-transform.log").read_text()
+    assert "stepfn: the model is served in the sklearn environment" in transform_log, transform_log[-2000:]
     for what, purpose in expected.items():
         status, cause = outcome[what]["status"], outcome[what]["cause"]
         assert status in ("FAILED", "MissingExtraError"), (what, outcome[what])
