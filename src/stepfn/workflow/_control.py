@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from stepfn.errors import StepfnError
+from stepfn.store._owner import Owner
 
 SOCKET_NAME = "control.sock"
 LOG_NAME = "control.log"
@@ -175,6 +176,8 @@ def _wait_until_gone(home: Path, timeout: float = 30.0) -> None:
     with open(home / "control.pid", "a+") as lock:
         lock.seek(0)
         recorded = lock.read().strip()
+        # Read while the service still runs: its start time guards the check below against a recycled pid.
+        service = Owner.of_pid(int(recorded)) if recorded.isdigit() else None
         while True:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -186,11 +189,11 @@ def _wait_until_gone(home: Path, timeout: float = 30.0) -> None:
                 continue
             fcntl.flock(lock, fcntl.LOCK_UN)
             break
-    # The lock goes a moment before the process: wait (briefly) for its pid too, which owner checks read.
-    if recorded.isdigit():
+    # The lock goes a moment before the process: wait (briefly) until the store's own owner check, the one
+    # find_orphans applies to its executions, sees it gone too.
+    if service is not None:
         until = min(deadline, time.monotonic() + 5.0)
-        while time.monotonic() < until and Path(f"/proc/{recorded}/cmdline").is_file() and \
-                Path(f"/proc/{recorded}/cmdline").read_bytes():
+        while time.monotonic() < until and service.seems_alive():
             time.sleep(0.02)
 
 
