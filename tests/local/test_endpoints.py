@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
 import textwrap
+import time
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -343,15 +346,27 @@ def test_data_capture_writes_sagemaker_capture_records(home: Path, sklearn_model
     assert record["DataCaptureConfig"]["CaptureStatus"] == "Started"
     check_shape("DescribeEndpoint", record)
     body = json.dumps({"rows": features[:2].tolist()})
-    answer = invoke_endpoint("cap", body, "application/json", "application/json", home=home)["Body"].read().decode()
+    answer = invoke_endpoint("cap", body, "application/json", "application/json", InferenceId="call-1",
+                             home=home)["Body"].read().decode()
+    invoke_endpoint("cap", body, "application/json", "text/plain", home=home)
     store = ObjectStore(home / "s3")
+    # Written off the request path: the calls' lines reach the store together a moment later, in one file.
+    deadline = time.monotonic() + 10
+    while not store.list("s3://bucket/capture/cap/Main/") and time.monotonic() < deadline:
+        time.sleep(0.05)
     [captured] = store.list("s3://bucket/capture/cap/Main/")
-    assert captured.endswith(".jsonl")
-    event = json.loads(store.get_bytes(captured))
+    assert re.fullmatch(r"s3://bucket/capture/cap/Main/\d{4}/\d\d/\d\d/\d\d/\d\d-\d\d-\d{3}-[0-9a-f-]{36}\.jsonl",
+                        captured), captured
+    event, second = (json.loads(line) for line in store.get_bytes(captured).decode().splitlines())
     assert event["captureData"]["endpointInput"] == {"observedContentType": "application/json", "mode": "INPUT",
                                                      "data": body, "encoding": "JSON"}
     assert event["captureData"]["endpointOutput"]["data"] == answer
     assert event["eventVersion"] == "0" and event["eventMetadata"]["eventId"]
+    assert event["eventMetadata"]["inferenceId"] == "call-1"
+    hour = datetime.strptime(event["eventMetadata"]["inferenceTime"], "%Y-%m-%dT%H:%M:%SZ")
+    assert f"/{hour:%Y/%m/%d/%H}/" in captured
+    assert second["captureData"]["endpointInput"]["data"] == body
+    assert "inferenceId" not in second["eventMetadata"]
 
 
 def test_transform_fn_from_a_sourcedir_in_the_object_store(home: Path, tmp_path: Path) -> None:

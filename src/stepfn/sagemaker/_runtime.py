@@ -26,9 +26,9 @@ class LocalRuntime:
                 "Multi-model endpoints (TargetModel) and inference components are not served locally.")
         from stepfn.local.sagemaker.endpoints import invoke_endpoint
 
-        # InferenceId only tags captured data on SageMaker; the local capture has no field for it.
+        # InferenceId tags the call's captured data (eventMetadata.inferenceId), as on SageMaker.
         return invoke_endpoint(EndpointName=EndpointName, Body=Body, ContentType=ContentType, Accept=Accept,
-                               CustomAttributes=CustomAttributes, TargetVariant=TargetVariant)
+                               CustomAttributes=CustomAttributes, TargetVariant=TargetVariant, InferenceId=InferenceId)
 
 
 def runtime_client(boto_session: Any, region: str | None) -> Any:

@@ -155,6 +155,7 @@ def create_app(
             ("accept", "Accept"),
             ("x-amzn-sagemaker-custom-attributes", "CustomAttributes"),
             ("x-amzn-sagemaker-target-variant", "TargetVariant"),
+            ("x-amzn-sagemaker-inference-id", "InferenceId"),
         ):
             if request.headers.get(header):
                 params[member] = request.headers[header]

@@ -13,14 +13,12 @@ Python API (the sagemaker-runtime shapes): :func:`invoke_endpoint`, :func:`list_
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
 import http.client
 import io
 import json
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -33,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from stepfn.errors import ServiceError, StoreError
+from stepfn.errors import ServiceError
 from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker import forkserver
 from stepfn.local.sagemaker.jobprocess import append_log
@@ -574,6 +572,7 @@ class Endpoints:
         Accept: str | None = None,
         CustomAttributes: str | None = None,
         TargetVariant: str | None = None,
+        InferenceId: str | None = None,
     ) -> dict[str, Any]:
         """sagemaker-runtime InvokeEndpoint: ``{"Body": StreamingBody, "ContentType", "InvokedProductionVariant"}``."""
         operation = "InvokeEndpoint"
@@ -610,7 +609,7 @@ class Endpoints:
                 f"See the endpoint log at {self.records.log_path('endpoint', EndpointName)} for more information.",
                 status=424, original_status=status,
             )
-        self._capture(record, variant, payload, ContentType, body, response_headers.get("content-type"))
+        self._capture(record, variant, payload, ContentType, body, response_headers.get("content-type"), InferenceId)
         from botocore.response import StreamingBody
 
         result: dict[str, Any] = {
@@ -625,41 +624,28 @@ class Endpoints:
 
 
     def _capture(self, record: dict[str, Any], variant: str, request: bytes, request_type: str | None,
-                 response: bytes, response_type: str | None) -> None:
-        """DataCaptureConfig: one capture record (SageMaker's JSON Lines format) per sampled invocation at
-        ``<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/<mm-ss-mmm>-<uuid>.jsonl``."""
-        config = (self.records.get("endpoint-config", record.get("EndpointConfigName") or "") or {}).get("DataCaptureConfig")
-        if not config or not config.get("EnableCapture", True):
+                 response: bytes, response_type: str | None, inference_id: str | None) -> None:
+        """Hand a sampled call to the capture writer (:mod:`stepfn.local.sagemaker.capture`), which writes it
+        off the request path. The endpoint record says whether capture is on, so a call without it reads nothing."""
+        if not (record.get("DataCaptureConfig") or {}).get("EnableCapture"):
             return
-        if random.uniform(0, 100) >= float(config.get("InitialSamplingPercentage", 0)):
+        from stepfn.local.sagemaker import capture
+
+        key = (str(self.records.base), record["EndpointConfigName"], record.get("LastModifiedTime"))
+        config = _CAPTURE_CONFIGS.get(key)
+        if config is None:
+            found = self.records.get("endpoint-config", record["EndpointConfigName"]) or {}
+            config = _CAPTURE_CONFIGS[key] = found.get("DataCaptureConfig") or {}
+        if not config or not capture.sampled(config):
             return
-        modes = {option.get("CaptureMode") for option in config.get("CaptureOptions") or []}
-        headers = config.get("CaptureContentTypeHeader") or {}
-        data: dict[str, Any] = {}
-        for mode, key, content, content_type in (("Input", "endpointInput", request, request_type),
-                                                 ("Output", "endpointOutput", response, response_type)):
-            if mode in modes or "InputAndOutput" in modes:
-                data[key] = {"observedContentType": content_type or "", "mode": mode.upper(),
-                             **_captured(content, content_type, headers)}
         now = datetime.now(UTC)
-        event = {"captureData": data, "eventMetadata": {"eventId": str(uuid.uuid4()),
-                                                         "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")},
-                 "eventVersion": "0"}
-        name = f"{now:%M-%S}-{now.microsecond // 1000:03d}-{uuid.uuid4()}.jsonl"
-        uri = f"{config['DestinationS3Uri'].rstrip('/')}/{record['EndpointName']}/{variant}/{now:%Y/%m/%d/%H}/{name}"
-        with contextlib.suppress(StoreError, OSError):  # as on SageMaker, a capture failure never fails the call
-            self.store.put_bytes(uri, (json.dumps(event) + "\n").encode())
+        event = capture.capture_event(config, request, request_type, response, response_type, now, inference_id)
+        capture.capture_writer().add(self.store, config["DestinationS3Uri"], record["EndpointName"], variant, event, now)
 
 
-def _captured(content: bytes, content_type: str | None, headers: dict[str, Any]) -> dict[str, str]:
-    kind = (content_type or "").split(";")[0].strip().lower()
-    for encoding, key in (("CSV", "CsvContentTypes"), ("JSON", "JsonContentTypes")):
-        if kind and kind in [t.lower() for t in headers.get(key) or []]:
-            try:
-                return {"data": content.decode("utf-8"), "encoding": encoding}
-            except UnicodeDecodeError:
-                break
-    return {"data": base64.b64encode(content).decode("ascii"), "encoding": "BASE64"}
+# An endpoint's DataCaptureConfig, by (records, endpoint config, endpoint's LastModifiedTime): read once per
+# endpoint version instead of once per captured call.
+_CAPTURE_CONFIGS: dict[tuple[str, str, Any], dict[str, Any]] = {}
 
 
 def _reason(error: Exception) -> str:
@@ -687,6 +673,7 @@ def invoke_endpoint(
     *,
     CustomAttributes: str | None = None,
     TargetVariant: str | None = None,
+    InferenceId: str | None = None,
     home: Path | str | None = None,
 ) -> dict[str, Any]:
     """Invoke a local endpoint as ``boto3.client("sagemaker-runtime").invoke_endpoint`` would.
@@ -694,7 +681,7 @@ def invoke_endpoint(
     Failures raise :class:`stepfn.errors.ServiceError` whose ``error`` is the runtime's code
     (``ValidationError`` for an unknown or stopped endpoint, ``ModelError`` when the model answers 4xx/5xx).
     """
-    return Endpoints(home).invoke(EndpointName, Body, ContentType, Accept, CustomAttributes, TargetVariant)
+    return Endpoints(home).invoke(EndpointName, Body, ContentType, Accept, CustomAttributes, TargetVariant, InferenceId)
 
 
 def list_endpoints(home: Path | str | None = None) -> list[dict[str, Any]]:

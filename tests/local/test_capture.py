@@ -1,0 +1,80 @@
+"""Data capture's file naming, encodings and buffered writer (stepfn.local.sagemaker.capture)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker.capture import CaptureWriter, capture_event, capture_file_uri, encode_payload, sampled
+
+HEADERS = {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]}
+
+
+def test_capture_file_names_follow_sagemaker_layout() -> None:
+    when = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
+    assert capture_file_uri("s3://b/capture/", "ep", "AllTraffic", when, "u-1") == \
+        "s3://b/capture/ep/AllTraffic/2026/03/04/05/06-07-890-u-1.jsonl"
+    # The folders are UTC hours, whatever the clock's zone.
+    local = when.astimezone(timezone(timedelta(hours=-8)))
+    assert capture_file_uri("s3://b/c", "ep", "v", local, "x") == "s3://b/c/ep/v/2026/03/04/05/06-07-890-x.jsonl"
+
+
+def test_encoding_follows_the_content_type_header() -> None:
+    assert encode_payload(b"1,2", "text/csv", HEADERS) == {"data": "1,2", "encoding": "CSV"}
+    assert encode_payload(b'{"a":1}', "application/json; charset=utf-8", HEADERS) == {"data": '{"a":1}',
+                                                                                      "encoding": "JSON"}
+    assert encode_payload(b"1,2", "text/csv", {}) == {"data": base64.b64encode(b"1,2").decode(), "encoding": "BASE64"}
+    assert encode_payload(b"\xff\xfe", "text/csv", HEADERS)["encoding"] == "BASE64"  # not UTF-8
+    assert encode_payload(b"x", None, HEADERS)["encoding"] == "BASE64"
+
+
+def test_capture_event_holds_what_capture_options_ask() -> None:
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    config = {"CaptureOptions": [{"CaptureMode": "Input"}], "CaptureContentTypeHeader": HEADERS}
+    event = capture_event(config, b"1,2", "text/csv", b"0.5", "text/csv", when, "id-7")
+    assert event["captureData"] == {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
+                                                      "data": "1,2", "encoding": "CSV"}}
+    assert event["eventMetadata"]["inferenceTime"] == "2026-01-02T03:04:05Z"
+    assert event["eventMetadata"]["inferenceId"] == "id-7" and event["eventVersion"] == "0"
+    both = capture_event({"CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]}, b"a", "text/csv",
+                         b"b", "text/csv", when)
+    assert set(both["captureData"]) == {"endpointInput", "endpointOutput"}
+
+
+def test_sampling_percentage() -> None:
+    assert not sampled({"EnableCapture": True, "InitialSamplingPercentage": 0})
+    assert sampled({"EnableCapture": True, "InitialSamplingPercentage": 100})
+    assert not sampled({"EnableCapture": False, "InitialSamplingPercentage": 100})
+    hits = sum(sampled({"InitialSamplingPercentage": 30}) for _ in range(4000))
+    assert 900 < hits < 1500
+
+
+def test_writer_buffers_off_the_caller_and_splits_files_by_hour(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path / "s3")
+    writer = CaptureWriter(flush_seconds=0.3)
+    first = datetime(2026, 5, 6, 7, 59, 59, 999000, tzinfo=UTC)
+    for index in range(3):
+        writer.add(store, "s3://b/cap", "ep", "v", {"n": index}, first)
+    writer.add(store, "s3://b/cap", "ep", "v", {"n": 3}, first + timedelta(seconds=1))
+    assert store.list("s3://b/cap/") == []  # add() only buffered
+    deadline = time.monotonic() + 10
+    while len(store.list("s3://b/cap/")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    late, early = sorted(store.list("s3://b/cap/"), reverse=True)
+    assert early.startswith("s3://b/cap/ep/v/2026/05/06/07/59-59-999-")
+    assert late.startswith("s3://b/cap/ep/v/2026/05/06/08/00-00-999-")
+    assert [json.loads(line)["n"] for line in store.get_bytes(early).decode().splitlines()] == [0, 1, 2]
+    assert [json.loads(line)["n"] for line in store.get_bytes(late).decode().splitlines()] == [3]
+
+
+def test_flush_writes_at_once(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path / "s3")
+    writer = CaptureWriter(flush_seconds=60)
+    writer.add(store, "s3://b/cap", "ep", "v", {"n": 1}, datetime.now(UTC))
+    writer.flush()
+    [written] = store.list("s3://b/cap/")
+    assert json.loads(store.get_bytes(written)) == {"n": 1}
