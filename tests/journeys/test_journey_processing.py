@@ -10,8 +10,9 @@ Source: https://github.com/aws/amazon-sagemaker-examples, ``step-functions-data-
 step_functions_mlworkflow_scikit_learn_data_processing_and_model_evaluation.ipynb`` (commit 066c18ace383), Apache-2.0.
 
 The last test runs the notebook's own three scripts as written (``%%writefile`` cells: hard-coded ``/opt/ml``
-paths, ``sklearn.externals.joblib``, ``OneHotEncoder(sparse=False)``) in the ``sagemaker-scikit-learn:0.20.0``
-image's environment (``STEPFN_JOB_ENV=image``: Python 3.7 and scikit-learn 0.20.0, built with uv) with each job in
+paths, ``sklearn.externals.joblib``, ``OneHotEncoder(sparse=False)``) with the default ``STEPFN_JOB_ENV``
+(``auto``), which runs them in the ``sagemaker-scikit-learn:0.20.0`` image's environment (Python 3.7 and
+scikit-learn 0.20.0, built with uv) since stepfn's own scikit-learn is another release, with each job in
 its own mount namespace; the only stand-in is the census CSV (the public sample bucket's file, small and
 generated, with the notebook's columns). It is skipped where jobs cannot have their own mount namespace.
 
@@ -471,7 +472,7 @@ def test_the_notebooks_own_scripts_in_the_images_environment(tmp_path: Path, mon
         pytest.skip("jobs cannot have their own mount namespace here (no bubblewrap, no user namespaces)")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
-    monkeypatch.setenv("STEPFN_JOB_ENV", "image")
+    monkeypatch.delenv("STEPFN_JOB_ENV")  # the user's default (auto), not the suite's host
     monkeypatch.setenv("STEPFN_ENV_DIR", os.environ.get("STEPFN_TEST_ENV_DIR") or str(tmp_path / "envs"))
     branching_workflow, _inputs, training_job_name = build(
         tmp_path, NOTEBOOK_PREPROCESSING, NOTEBOOK_TRAIN, NOTEBOOK_EVALUATION, census_csv(300))

@@ -14,8 +14,9 @@ and deploys both models as one endpoint. The test runs as written, with these ch
   Step Functions client for ``boto3.client('stepfunctions')``), fixtures function-scoped;
 * the data: ``mnist.npy.gz`` is a small random array of the original's shape (2 x 100 x 785: label, then 784
   pixels), written by the test; the scripts are the repository's, written next to it;
-* the environment: jobs of the ``sagemaker-scikit-learn:0.20.0`` image run in that image's environment
-  (``STEPFN_JOB_ENV=image``), since the scripts import ``sklearn.externals.joblib`` and ``six``.
+* nothing about the environment: with the default (``STEPFN_JOB_ENV`` unset: ``auto``), jobs of the
+  ``sagemaker-scikit-learn:0.20.0`` image run in that image's environment because stepfn's own scikit-learn is
+  another release, so the scripts' ``sklearn.externals.joblib`` and ``six`` imports work.
 
 The batch transform and the endpoint serve both models in that environment too (a handler host run by its
 Python 3.7, ``stepfn.local.sagemaker.handlerhost``), as the image's container would.
@@ -218,7 +219,7 @@ def model_fn(model_dir):
 @pytest.fixture(autouse=True)
 def surroundings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """tests/data/one_p_mnist as a small stand-in, and the framework environment the scripts need."""
-    monkeypatch.setenv("STEPFN_JOB_ENV", "image")
+    monkeypatch.delenv("STEPFN_JOB_ENV")  # the user's default (auto), not the suite's host
     monkeypatch.setenv("STEPFN_ENV_DIR", os.environ.get("STEPFN_TEST_ENV_DIR") or str(tmp_path / "envs"))
     rng = np.random.default_rng(5)
     data = np.concatenate([rng.integers(0, 10, (2, 100, 1)), rng.random((2, 100, 784))], axis=2)

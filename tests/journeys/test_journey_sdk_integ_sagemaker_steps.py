@@ -20,10 +20,10 @@ paths), with these changes only:
   ``census-income.csv`` a small census-like CSV put into the local object store;
 * the fixtures are function-scoped (each test here has its own ``$STEPFN_HOME``), so ``trained_estimator``
   trains once per test instead of once per module;
-* the environment: jobs of the ``sagemaker-scikit-learn:0.20.0`` image run in that image's environment
-  (``STEPFN_JOB_ENV=image``: Python 3.7, scikit-learn 0.20.0, built once with uv). With the default (``auto``),
-  stepfn runs a scikit-learn job in its own Python when that has scikit-learn, and today's scikit-learn no longer
-  takes the script's ``OneHotEncoder(sparse=False)``.
+* nothing about the environment: with the default (``STEPFN_JOB_ENV`` unset: ``auto``), jobs of the
+  ``sagemaker-scikit-learn:0.20.0`` image run in that image's environment (Python 3.7, scikit-learn 0.20.0, built
+  once with uv) because stepfn's own scikit-learn is another release, so the script's ``OneHotEncoder(sparse=False)``
+  works. (The suite's fixture sets ``host`` for other tests; these remove it, as a user has none.)
 """
 
 # The tests' own code is kept as written: str.format calls, unused results, names and import order.
@@ -178,7 +178,7 @@ def surroundings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from stepfn.local.objectstore import ObjectStore
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("STEPFN_JOB_ENV", "image")
+    monkeypatch.delenv("STEPFN_JOB_ENV")  # the user's default (auto), not the suite's host
     monkeypatch.setenv("STEPFN_ENV_DIR", os.environ.get("STEPFN_TEST_ENV_DIR") or str(tmp_path / "envs"))
     rng = np.random.default_rng(7)
     sets = tuple((rng.random((120, 784), dtype=np.float32), rng.integers(0, 10, 120)) for _ in range(3))

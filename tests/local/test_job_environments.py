@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 from test_training_support import sourcedir, training_request
 
 from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker.envs import find_python, installed_version, pinned_version, same_release
 from stepfn.local.sagemaker.frameworks import (
     TABLE,
     ImageFramework,
@@ -172,18 +174,120 @@ def test_sklearn_processor_runs_in_the_image_environment(stepfn_home: Path, imag
     assert store.get_bytes("s3://bucket/versions/v.txt") == b"1.2.1"
 
 
-def test_by_default_a_framework_stepfns_python_has_runs_there(stepfn_home: Path, default_envs: Path) -> None:
-    """The default (auto) keeps training and serving in one Python where stepfn's has the framework: stepfn's
-    model server loads what the job pickled."""
+def test_auto_trusts_stepfns_python_only_with_the_images_framework_release() -> None:
+    """The decision: the same major.minor (a patch release or a local build tag apart is the same image)."""
+    assert same_release("1.2.2", "1.2.1") and same_release("2.1.0+cpu", "2.1.0") and same_release("2.16.1", "2.16.2")
+    assert not same_release("1.9.1", "0.20.0")  # sklearn.externals.joblib is gone
+    assert not same_release("1.4.2", "1.2.1")  # OneHotEncoder(sparse=) is gone
+    assert not same_release("2.15.0", "2.16.2")  # Keras 2 against Keras 3
+    assert not same_release("0.20.0", "0.2.0") and not same_release(None, "1.2.1")
+    assert not same_release("nightly", "1.2.1")
+    # Every row's pinned framework version is its image's release, so the comparison means the image's version.
+    for (framework, version), row in TABLE.items():
+        assert same_release(pinned_version(row), version.split("-")[0] + ".0"), (framework, version)
+    assert installed_version("sklearn") == metadata.version("scikit-learn")
+    if importlib.util.find_spec("torch") is None:
+        assert installed_version("pytorch") is None
+
+
+def test_by_default_a_job_runs_in_stepfns_python_only_where_it_has_the_images_release(
+        stepfn_home: Path, default_envs: Path) -> None:
+    """The default (auto): a scikit-learn 1.2-1 job runs in stepfn's Python where that has scikit-learn 1.2.x,
+    else (this machine's newer scikit-learn) in the image's environment, and the log says which and why."""
     store = ObjectStore(stepfn_home / "s3")
     jobs = TrainingJobs(stepfn_home)
     record = jobs.run(_job(store, "sk-default", {"train.py": SHOW_VERSIONS}))
     assert record["TrainingJobStatus"] == "Completed", record.get("FailureReason")
     seen = json.loads((jobs.job_dir("sk-default").model / "seen.json").read_text())
-    assert seen["sklearn"] == metadata.version("scikit-learn") and seen["executable"] == sys.executable
-    assert ("stepfn: the job runs in stepfn's own Python, which has sklearn (STEPFN_JOB_ENV=image runs it in the "
-            "sklearn 1.2-1 image's own environment)") in jobs.log_path("sk-default").read_text()
-    assert "building the" not in jobs.log_path("sk-default").read_text()
+    log = jobs.log_path("sk-default").read_text()
+    ours = metadata.version("scikit-learn")
+    if same_release(ours, "1.2.1"):
+        assert seen["sklearn"] == ours and seen["executable"] == sys.executable
+        assert (f"stepfn: stepfn's own Python runs it: its scikit-learn {ours} is the sklearn 1.2-1 image's release "
+                "(1.2.1); STEPFN_JOB_ENV=image runs it in the image's own environment") in log
+    else:
+        assert seen["sklearn"] == "1.2.1" and Path(seen["executable"]).is_relative_to(default_envs)
+        assert (f"stepfn: stepfn's own Python has scikit-learn {ours} and the sklearn 1.2-1 image 1.2.1, so the "
+                "image's environment runs it (STEPFN_JOB_ENV=host runs it in stepfn's own Python)") in log
+        assert "stepfn: the job runs in the sklearn 1.2-1 environment (Python 3.9" in log
+
+
+SKLEARN_0_20_TRAIN = """\
+import os
+
+import numpy as np
+from sklearn.externals import joblib  # scikit-learn 0.20's; gone since 0.23
+from sklearn.linear_model import LinearRegression
+
+
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+
+
+if __name__ == "__main__":
+    import sklearn
+    rows = np.loadtxt(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "data.csv"), delimiter=",")
+    model = LinearRegression().fit(rows[:, 1:], rows[:, 0])
+    joblib.dump(model, os.path.join(os.environ["SM_MODEL_DIR"], "model.joblib"))
+    print("trained with scikit-learn", sklearn.__version__)
+"""
+
+SKLEARN_0_20_PIPELINE = """\
+from stepfn.inputs import ExecutionInput
+from stepfn.sagemaker import Session, SKLearn
+from stepfn.sagemaker.transformer import Transformer
+from stepfn.steps import Chain, ModelStep, TrainingStep, TransformStep
+from stepfn.workflow import Workflow
+
+ROLE = "arn:aws:iam::111122223333:role/StepFunctionsWorkflowRole"
+session = Session(default_bucket="bkt")
+inputs = ExecutionInput(schema={"JobName": str})
+estimator = SKLearn(entry_point="train.py", framework_version="0.20.0", role=ROLE, instance_count=1,
+                    instance_type="ml.m5.large", sagemaker_session=session)
+train = TrainingStep("Train", estimator=estimator, job_name=inputs["JobName"], data={"train": "s3://bkt/train/"})
+model = ModelStep("Save model", model=train.get_expected_model(), model_name=inputs["JobName"])
+transformer = Transformer(model_name="placeholder", instance_count=1, instance_type="ml.m5.large",
+                          output_path="s3://bkt/predictions", accept="text/csv", assemble_with="Line",
+                          sagemaker_session=session)
+transform = TransformStep("Predict", transformer=transformer, job_name=inputs["JobName"],
+                          model_name=inputs["JobName"], data="s3://bkt/batch/", content_type="text/csv",
+                          split_type="Line")
+workflow = Workflow("sklearn-0-20", Chain([train, model, transform]), role=ROLE, execution_input=inputs)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.skipif(find_python("3.7") is None, reason="no Python 3.7 (the scikit-learn 0.20.0 image's) here")
+def test_a_0_20_estimator_trains_and_serves_in_its_image_by_default(
+        tmp_path: Path, user_env: dict[str, str], env_dir: Path) -> None:
+    """A notebook's SKLearn(framework_version="0.20.0") script, `from sklearn.externals import joblib` and all, run
+    with `stepfn run` as a user would: no STEPFN_JOB_ENV, no image. stepfn's scikit-learn is another release, so
+    the job trains in the image's environment and the batch transform serves the model there."""
+    if same_release(installed_version("sklearn"), "0.20.0"):
+        pytest.skip("stepfn's own Python has scikit-learn 0.20: the job would run there")
+    folder = tmp_path / "my-project"
+    folder.mkdir()
+    (folder / "train.py").write_text(SKLEARN_0_20_TRAIN)
+    (folder / "pipeline.py").write_text(SKLEARN_0_20_PIPELINE)
+    store = ObjectStore(folder / ".stepfn" / "s3")  # the default relative home's object store
+    store.put_bytes("s3://bkt/train/data.csv", b"".join(f"{2 * x + 1},{x}\n".encode() for x in range(10)))
+    store.put_bytes("s3://bkt/batch/rows.csv", b"20\n30\n")
+    env = {key: value for key, value in user_env.items() if key != "STEPFN_JOB_ENV"}
+    env["STEPFN_ENV_DIR"] = str(env_dir)
+    ran = subprocess.run(["stepfn", "run", "pipeline.py", "--input", '{"JobName": "sk020"}'], cwd=folder, env=env,
+                         capture_output=True, text=True, timeout=840)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "trained with scikit-learn 0.20.0" in ran.stdout
+    predictions = [float(line) for line in store.get_bytes("s3://bkt/predictions/rows.csv.out").split()]
+    assert predictions == pytest.approx([41.0, 61.0])
+    logs = subprocess.run(["stepfn", "logs", "sk020"], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert (f"stepfn's own Python has scikit-learn {installed_version('sklearn')} and the sklearn 0.20.0 image "
+            "0.20.0, so the image's environment runs it") in logs.stdout, logs.stdout + logs.stderr
+    transform_log = subprocess.run(["stepfn", "logs", "--kind", "transform-job", "sk020"], cwd=folder, env=env,
+                                   capture_output=True, text=True, timeout=60)
+    assert "the model is served in the sklearn environment" in transform_log.stdout, transform_log.stdout
 
 
 def test_offline_the_error_names_what_is_missing(
@@ -247,8 +351,8 @@ open(os.path.join(os.environ["SM_MODEL_DIR"], "version"), "w").write(tf.__versio
 def test_framework_estimators_run_without_the_framework_in_stepfns_environment(
         image: str, script: str, version: str, stepfn_home: Path, default_envs: Path) -> None:
     module = "torch" if "pytorch" in image else "tensorflow"
-    if importlib.util.find_spec(module) is not None:
-        pytest.skip(f"stepfn's Python has {module}: by default the job runs there")
+    if same_release(installed_version("pytorch" if module == "torch" else module), version):
+        pytest.skip(f"stepfn's Python has {module} {version[:4]}: by default the job runs there")
     store = ObjectStore(stepfn_home / "s3")
     jobs = TrainingJobs(stepfn_home)
     name = "fw-" + image.rsplit("/", 1)[1].split(":")[0] + "-" + version.replace(".", "-")

@@ -5,8 +5,10 @@
 * ``image``: in a virtual environment holding the image's Python and pinned packages
   (:mod:`stepfn.local.sagemaker.frameworks`), built once with ``uv`` and shared by every job;
 * ``host``: in stepfn's own Python, as before;
-* ``auto`` (the default): in stepfn's own Python when it has the framework (``sklearn``, ``xgboost``, ``torch``,
-  ``tensorflow``), else in the image's environment.
+* ``auto`` (the default): in stepfn's own Python when the framework installed there (``scikit-learn``,
+  ``xgboost``, ``torch``, ``tensorflow``) is the image's release (the same major.minor: :func:`same_release` says
+  why), else in the image's environment; so a ``framework_version="0.20.0"`` script that imports
+  ``sklearn.externals.joblib`` runs in scikit-learn 0.20 even where stepfn's Python has scikit-learn 1.x.
 
 A model is served where its job ran, by the same rule (``models.serving_environment``): in an environment, the
 model server's handler host (``handlerhost.py``) runs its handler chain with the environment's Python, so a
@@ -33,11 +35,13 @@ import importlib.util
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from stepfn.local.objectstore import stepfn_home
@@ -75,6 +79,15 @@ class JobEnvironment:
 
 
 _MODULES = {"sklearn": "sklearn", "xgboost": "xgboost", "pytorch": "torch", "tensorflow": "tensorflow"}
+# The distributions that install each framework's module, whose metadata gives its version without importing it
+# (importing torch or tensorflow takes seconds); TensorFlow's and XGBoost's CPU builds have names of their own.
+_DISTRIBUTIONS = {
+    "sklearn": ("scikit-learn",),
+    "xgboost": ("xgboost", "xgboost-cpu"),
+    "pytorch": ("torch",),
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-macos"),
+}
+_RELEASE = re.compile(r"(\d+)\.(\d+)")
 
 
 def job_env_mode() -> str:
@@ -114,18 +127,58 @@ def spec_for_image(image: str) -> FrameworkEnvironment | None:
         raise JobEnvironmentError(str(exc)) from None
 
 
+def pinned_version(spec: FrameworkEnvironment) -> str:
+    """The version of the framework package the image pins (``0.20.0``, ``2.16.2``)."""
+    names = _DISTRIBUTIONS[spec.framework]
+    return next(p.split("==", 1)[1] for p in spec.packages if p.split("==", 1)[0] in names)
+
+
+def installed_version(framework: str) -> str | None:
+    """The version of ``framework`` in stepfn's own Python, None where it cannot import it."""
+    if importlib.util.find_spec(_MODULES[framework]) is None:
+        return None
+    for name in _DISTRIBUTIONS[framework]:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            return metadata.version(name)
+    return None  # importable from a source tree on the path, with no version to compare: not to be trusted
+
+
+def same_release(installed: str | None, pinned: str) -> bool:
+    """Whether the framework ``installed`` in stepfn's Python can stand in for the image's ``pinned`` one: the same
+    major.minor (``1.2.2`` for ``1.2.1``, ``2.1.0+cpu`` for ``2.1.0``).
+
+    Major.minor because these frameworks change what a script meets at minor releases, not only at major ones:
+    scikit-learn removes what it deprecated two minor releases later (``sklearn.externals.joblib`` went in 0.23,
+    ``OneHotEncoder(sparse=)`` in 1.4) and loads only its own release's pickles reliably, TensorFlow 2.16 made
+    ``tf.keras`` Keras 3, and PyTorch and XGBoost change defaults between minor releases. Patch releases only fix
+    bugs, and the images are published per minor release (``1.2-1``, ``2.1``, ``2.16``), so a patch apart is the
+    same image. Comparing whole versions instead would send almost every job to a built environment for nothing."""
+    if installed is None:
+        return False
+    ours, theirs = _RELEASE.match(installed), _RELEASE.match(pinned)
+    return ours is not None and theirs is not None and ours.groups() == theirs.groups()
+
+
 def environment_for_image(image: str, progress: Progress) -> JobEnvironment | None:
-    """The environment a job of ``image`` runs in (built now if needed), or None for stepfn's own Python."""
+    """The environment a job of ``image`` runs in (built now if needed), or None for stepfn's own Python.
+    Models are served by the same rule (``models.serving_environment``), so a model is loaded where it was made."""
     mode = job_env_mode()
     if mode == "host":
         return None
     spec = spec_for_image(image)
     if spec is None:
         return None
-    if mode == "auto" and importlib.util.find_spec(_MODULES[spec.framework]) is not None:
-        progress(f"stepfn: the job runs in stepfn's own Python, which has {_MODULES[spec.framework]} "
-                 f"({JOB_ENV}=image runs it in the {spec.framework} {spec.version} image's own environment)")
-        return None
+    if mode == "auto":
+        installed, pinned = installed_version(spec.framework), pinned_version(spec)
+        package = _DISTRIBUTIONS[spec.framework][0]
+        if same_release(installed, pinned):
+            progress(f"stepfn: stepfn's own Python runs it: its {package} {installed} is the {spec.framework} "
+                     f"{spec.version} image's release ({pinned}); {JOB_ENV}=image runs it in the image's own "
+                     "environment")
+            return None
+        found = f"has {package} {installed}" if installed else f"has no {package}"
+        progress(f"stepfn: stepfn's own Python {found} and the {spec.framework} {spec.version} image {pinned}, so "
+                 f"the image's environment runs it ({JOB_ENV}=host runs it in stepfn's own Python)")
     root = ensure_environment(spec, progress)
     return JobEnvironment(root / "bin" / "python", True, root, spec)
 
@@ -274,6 +327,9 @@ __all__ = [
     "environment_for_image",
     "environments_root",
     "find_python",
+    "installed_version",
     "job_env_mode",
+    "pinned_version",
+    "same_release",
     "spec_for_image",
 ]

@@ -165,7 +165,8 @@ def serving_environment(image: str | None, framework: str | None, program: str |
     environment, else ``{}`` (stepfn's own Python serves it, as before).
 
     The environment is the one a job of the image runs in (``envs.environment_for_image``, under the same
-    ``STEPFN_JOB_ENV``), so a model is served where it was trained. XGBoost without an entry point is
+    ``STEPFN_JOB_ENV``: under ``auto``, stepfn's Python only where its framework is the image's release), so a
+    model is served where it was trained. XGBoost without an entry point is
     algorithm mode, which stepfn's emulator serves, as it trains it. Under ``auto`` an image version the table
     does not know is served in stepfn's Python, as it was before framework environments existed."""
     if not image or framework not in _HOSTED_FRAMEWORKS or (framework == "xgboost" and program is None):
