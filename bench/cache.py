@@ -47,7 +47,7 @@ def main() -> int:
     from stepfn.workflow import Workflow
 
     try:
-        warm = Workflow("bench-warm-up", Pass("Nothing"), role="arn:aws:iam::000000000000:role/bench")
+        warm = Workflow("bench-warm-up", Pass("Nothing"), role="arn:aws:iam::123456789012:role/bench")
         warm.create_or_update()
         warm.execute(name="warm-up").get_output(wait=True)  # the control plane is up before the timing
         workflow = prepare(ObjectStore())

@@ -42,7 +42,7 @@ from stepfn.steps import (  # noqa: E402
 )
 from stepfn.workflow import Workflow  # noqa: E402
 
-ROLE = "arn:aws:iam::000000000000:role/stepfn-demo"
+ROLE = "arn:aws:iam::123456789012:role/stepfn-demo"
 BUCKET = "stepfn-demo"
 REGION = "us-east-1"
 console = Console(width=None if sys.stdout.isatty() else 140)

@@ -27,7 +27,7 @@ from stepfn.local.lambdas import register_function
 from stepfn.steps import Chain, Choice, ChoiceRule, Graph, LambdaStep, Map, Pass
 from stepfn.workflow import Workflow
 
-ROLE = "arn:aws:iam::000000000000:role/stepfn-examples"
+ROLE = "arn:aws:iam::123456789012:role/stepfn-examples"
 READINGS = {
     "Threshold": 30,
     "Sensors": [

@@ -31,7 +31,7 @@ from stepfn.local.lambdas import register_function
 from stepfn.steps import Catch, Chain, LambdaStep, Map, Pass, Retry
 from stepfn.workflow import Workflow
 
-ROLE = "arn:aws:iam::000000000000:role/stepfn-examples"
+ROLE = "arn:aws:iam::123456789012:role/stepfn-examples"
 ORDERS = [
     {"id": "A-1", "sku": "kettle", "quantity": 2, "unit_price": 25.0},
     {"id": "A-2", "sku": "teapot", "quantity": -1, "unit_price": 40.0},

@@ -44,7 +44,7 @@ from stepfn.steps import (  # noqa: E402
 from stepfn.steps import intrinsics as fn  # noqa: E402
 from stepfn.workflow import Workflow  # noqa: E402
 
-ROLE = "arn:aws:iam::000000000000:role/stepfn-examples"
+ROLE = "arn:aws:iam::123456789012:role/stepfn-examples"
 REGION = "us-east-1"
 BUCKET = "stepfn-examples"
 PREFIX = f"s3://{BUCKET}/gated"

@@ -33,7 +33,7 @@ from stepfn.sagemaker import PyTorch, Session  # noqa: E402
 from stepfn.steps import TrainingStep  # noqa: E402
 from stepfn.workflow import Workflow  # noqa: E402
 
-ROLE = "arn:aws:iam::000000000000:role/stepfn-examples"
+ROLE = "arn:aws:iam::123456789012:role/stepfn-examples"
 BUCKET = "stepfn-examples"
 PREFIX = f"s3://{BUCKET}/pytorch"
 

@@ -27,7 +27,7 @@ from stepfn.local.sagemaker.endpoints import invoke_endpoint, list_endpoints, st
 from stepfn.sagemaker import Session, SKLearn  # noqa: E402
 from stepfn.template import InferencePipeline, TrainingPipeline  # noqa: E402
 
-ROLE = "arn:aws:iam::000000000000:role/stepfn-examples"
+ROLE = "arn:aws:iam::123456789012:role/stepfn-examples"
 BUCKET = "stepfn-examples"
 CODE = str(HERE / "template_code")
 

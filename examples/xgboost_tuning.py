@@ -39,7 +39,7 @@ from stepfn.sagemaker import (
 from stepfn.steps import Chain, ModelStep, Pass, TransformStep, TuningStep
 from stepfn.workflow import Workflow
 
-ROLE = "arn:aws:iam::000000000000:role/stepfn-examples"
+ROLE = "arn:aws:iam::123456789012:role/stepfn-examples"
 REGION = "us-east-1"
 BUCKET = "stepfn-examples"
 OUTPUT = f"s3://{BUCKET}/xgboost-tuning/models"

@@ -1,4 +1,5 @@
-"""Which AWS partition a region belongs to: one table for the authoring, SageMaker and AWS layers.
+"""Which AWS partition a region belongs to, and the account local ARNs carry: one home for the authoring,
+engine, local SageMaker and AWS layers.
 
 ``partition_for_region`` is pure; ``configured_region`` reads the region the way botocore does (environment,
 then the profile in the shared config file) without building a boto3 session, which cost the original SDK
@@ -13,6 +14,12 @@ import os
 from pathlib import Path
 
 DEFAULT_PARTITION = "aws"
+
+#: The account id in every ARN the local backend makes (state machines, executions, SageMaker records, Lambda
+#: functions, get_execution_role's role, a local Session's default bucket). It is moto's default account
+#: (moto.core.DEFAULT_ACCOUNT_ID) and the AWS documentation's example account, so ARNs from a local run and from a
+#: test against moto look alike; one value, so a record's ARN never names another account than its execution's.
+LOCAL_ACCOUNT = "123456789012"
 
 #: Region-name prefixes of the partitions other than ``aws``, longest first so ``us-isob-`` beats ``us-iso-``.
 PARTITION_PREFIXES: tuple[tuple[str, str], ...] = (

@@ -45,7 +45,7 @@ def test_serve_speaks_the_step_functions_api_to_boto3(stepfn_home: Path, free_po
                               config=Config(inject_host_prefix=False))
         definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": True}, "End": True}}}
         arn = client.create_state_machine(name="served", definition=json.dumps(definition),
-                                          roleArn="arn:aws:iam::000000000000:role/x")["stateMachineArn"]
+                                          roleArn="arn:aws:iam::123456789012:role/x")["stateMachineArn"]
         execution = client.start_execution(stateMachineArn=arn, name="one")["executionArn"]
         deadline = time.monotonic() + 20
         while client.describe_execution(executionArn=execution)["status"] == "RUNNING":

@@ -30,7 +30,7 @@ def test_stop_redrive_and_rerun_from_here(user_home: Path, page: Any) -> None:
 
     client = local_client(user_home)
     machine = client.create_state_machine(name="buttons", definition=json.dumps(DEFINITION),
-                                          roleArn="arn:aws:iam::000000000000:role/stepfn-local")["stateMachineArn"]
+                                          roleArn="arn:aws:iam::123456789012:role/stepfn-local")["stateMachineArn"]
     arn = client.start_execution(stateMachineArn=machine, name="clicked", input='{"who": "browser"}')["executionArn"]
     with BackgroundServer(create_app(user_home, ui=True)) as server:  # behind the home's token, as `stepfn ui`
         page.goto(f"{server.url}/ui/?token={read_token(user_home)}#/execution/{arn}")

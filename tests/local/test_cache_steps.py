@@ -165,7 +165,7 @@ def test_request_response_task_takes_a_hit_too(stepfn_home: Path, store: ObjectS
         action="createProcessingJob", pattern="request_response", parameters=_request("async-2"),
         state_name="Process", execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:{MACHINE}:run-2")
     result = default_handlers(stepfn_home)["sagemaker:createProcessingJob"](request, Control())
-    assert result["ProcessingJobArn"] == "arn:aws:sagemaker:us-east-1:000000000000:processing-job/async-2"
+    assert result["ProcessingJobArn"] == "arn:aws:sagemaker:us-east-1:123456789012:processing-job/async-2"
     assert result["SdkHttpMetadata"]["HttpStatusCode"] == 200  # the optimized integration's shape, as a run's
     assert RecordStore(stepfn_home).get("processing-job", "async-2")["ProcessingJobStatus"] == "Completed"
     assert not _ran(stepfn_home, "async-2")

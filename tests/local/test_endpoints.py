@@ -88,7 +88,7 @@ def test_script_mode_endpoint_serves_user_handlers(home: Path, sklearn_model: tu
     uri, model, features = sklearn_model
     result = _deploy(home, "skmodel", SKLEARN_IMAGE, uri, {"SAGEMAKER_PROGRAM": "inference.py",
                                                            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"})
-    assert bare(result) == {"EndpointArn": "arn:aws:sagemaker:us-east-1:000000000000:endpoint/skmodel-ep"}
+    assert bare(result) == {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/skmodel-ep"}
 
     records = RecordStore(home)
     for operation, kind, name in (("DescribeModel", "model", "skmodel"),
@@ -209,7 +209,7 @@ def test_update_endpoint_swaps_model_and_delete_stops_it(home: Path, tmp_path: P
     call(home, "createEndpointConfig", {"EndpointConfigName": "second-config", "ProductionVariants": [
         {"VariantName": "Blue", "ModelName": "second", "InitialVariantWeight": 1.0}]})
     result = call(home, "updateEndpoint", {"EndpointName": "first-ep", "EndpointConfigName": "second-config"})
-    assert bare(result) == {"EndpointArn": "arn:aws:sagemaker:us-east-1:000000000000:endpoint/first-ep"}
+    assert bare(result) == {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/first-ep"}
     new = Endpoints(home).server("first-ep")
     assert old is not None and new is not None and new.pid != old.pid
     assert not Path(f"/proc/{old.pid}").exists() or b"inference" not in Path(f"/proc/{old.pid}/cmdline").read_bytes()
@@ -247,7 +247,7 @@ def test_create_errors_as_sagemaker_raises_them(home: Path, sklearn_model: tuple
     with pytest.raises(StatesError) as raised:
         call(home, "createEndpointConfig", {"EndpointConfigName": "c", "ProductionVariants": [
             {"VariantName": "v", "ModelName": "missing"}]})
-    assert 'Could not find model "arn:aws:sagemaker:us-east-1:000000000000:model/missing"' in (raised.value.cause or "")
+    assert 'Could not find model "arn:aws:sagemaker:us-east-1:123456789012:model/missing"' in (raised.value.cause or "")
     with pytest.raises(StatesError) as raised:
         call(home, "createEndpoint", {"EndpointName": "e", "EndpointConfigName": "nope"})
     assert "Could not find endpoint configuration" in (raised.value.cause or "")

@@ -76,8 +76,8 @@ def _definition() -> dict[str, object]:
 def _run(home: Path, job: str, test_uri: str) -> dict[str, object]:
     result = Engine(handlers=default_handlers(home)).run(
         _definition(), {"job": job, "code": "s3://bucket/wf/code/sourcedir.tar.gz", "test": test_uri},
-        execution_arn=f"arn:aws:states:us-east-1:000000000000:execution:wf:{job}",
-        state_machine_arn="arn:aws:states:us-east-1:000000000000:stateMachine:wf", name=job,
+        execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:wf:{job}",
+        state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:wf", name=job,
     )
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     output: dict[str, object] = json.loads(result.output or "{}")
@@ -94,8 +94,8 @@ def test_train_deploy_and_transform_through_the_engine(home: Path) -> None:
 
     output = _run(home, "wf-1", "s3://bucket/wf/test/")
     # The optimized integration's request-response result: the API's response plus the HTTP metadata AWS adds.
-    for key, arn in (("model", "arn:aws:sagemaker:us-east-1:000000000000:model/wf-1"),
-                     ("endpoint", "arn:aws:sagemaker:us-east-1:000000000000:endpoint/wf-1")):
+    for key, arn in (("model", "arn:aws:sagemaker:us-east-1:123456789012:model/wf-1"),
+                     ("endpoint", "arn:aws:sagemaker:us-east-1:123456789012:endpoint/wf-1")):
         result = output[key]
         assert isinstance(result, dict) and result.pop(f"{key.capitalize()}Arn") == arn
         request_id = result["SdkResponseMetadata"]["RequestId"]

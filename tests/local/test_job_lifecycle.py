@@ -82,7 +82,7 @@ def test_a_resumed_task_waits_for_the_job_another_live_process_runs(stepfn_home:
         assert held_elsewhere(RecordStore(stepfn_home), KIND, "elsewhere")
         # Request-response: the job is accepted as it stands, not started a second time.
         assert _resume(stepfn_home, params, "request_response")["ProcessingJobArn"] == (
-            "arn:aws:sagemaker:us-east-1:000000000000:processing-job/elsewhere")
+            "arn:aws:sagemaker:us-east-1:123456789012:processing-job/elsewhere")
         result = _resume(stepfn_home, params)
         assert result["ProcessingJobStatus"] == "Completed", result.get("FailureReason")
         assert other.wait(60) == 0

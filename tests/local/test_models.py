@@ -119,10 +119,10 @@ def test_model_and_endpoint_config_records_have_describe_shapes(home: Path) -> N
     container = {"Image": SKLEARN_IMAGE, "ModelDataUrl": "s3://b/m/model.tar.gz",
                  "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}
     assert bare(call(home, "createModel", {"ModelName": "m", "PrimaryContainer": container, "ExecutionRoleArn": ROLE})) == {
-        "ModelArn": "arn:aws:sagemaker:us-east-1:000000000000:model/m"}
+        "ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}
     assert bare(call(home, "createEndpointConfig", {"EndpointConfigName": "Cfg", "ProductionVariants": [
         {"VariantName": "A", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}]})) == {
-        "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:000000000000:endpoint-config/cfg"}
+        "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/cfg"}
     records = RecordStore(home)
     model = records.get("model", "m")
     assert model is not None and model["PrimaryContainer"] == container and model["ExecutionRoleArn"] == ROLE
@@ -230,4 +230,4 @@ def test_aws_sdk_create_model_returns_the_bare_response(home: Path) -> None:
         state_name="Step", execution_arn="arn:exec",
     )
     assert serving.handlers(home)["sagemaker:createModel"](request, Control()) == {
-        "ModelArn": "arn:aws:sagemaker:us-east-1:000000000000:model/plain"}
+        "ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/plain"}

@@ -67,8 +67,30 @@ def test_bad_names_are_refused(tmp_path: Path, name: str) -> None:
         check_name("training-job", name, "CreateTrainingJob", "TrainingJobName")
 
 
+def test_every_local_arn_names_one_account(tmp_path: Path) -> None:
+    """State machines, executions, SageMaker records, Lambda functions, the local execution role and a local
+    Session's default bucket all carry the one local account, moto's default."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    from stepfn._partitions import LOCAL_ACCOUNT
+    from stepfn.local.lambdas import function_arn
+    from stepfn.sagemaker import Session, get_execution_role
+    from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+    assert LOCAL_ACCOUNT == DEFAULT_ACCOUNT_ID == "123456789012"
+    client = LocalStepFunctionsClient(home=tmp_path)
+    machine = client.create_state_machine(name="m", definition='{"StartAt": "P", "States": {"P": {"Type": "Pass", '
+                                          '"End": true}}}', roleArn="arn:aws:iam::111122223333:role/R")
+    execution = client.start_execution(stateMachineArn=machine["stateMachineArn"])
+    session = Session(region_name="eu-west-1")
+    accounts = {machine["stateMachineArn"].split(":")[4], execution["executionArn"].split(":")[4],
+                arn("model", "m").split(":")[4], function_arn("f").split(":")[4],
+                get_execution_role(session).split(":")[4], session.default_bucket().rsplit("-", 1)[1]}
+    assert accounts == {LOCAL_ACCOUNT}
+
+
 def test_arn_and_timestamp_conversion() -> None:
-    assert arn("training-job", "My-Job") == "arn:aws:sagemaker:us-east-1:000000000000:training-job/my-job"
+    assert arn("training-job", "My-Job") == "arn:aws:sagemaker:us-east-1:123456789012:training-job/my-job"
     assert arn("tuning-job", "t").endswith(":hyper-parameter-tuning-job/t")
     converted = to_botocore_shape({"CreationTime": 1_700_000_000_000, "Items": [{"Timestamp": 0}], "N": 3})
     assert converted["CreationTime"].year == 2023 and converted["Items"][0]["Timestamp"].year == 1970

@@ -80,7 +80,7 @@ def test_processing_job_runs_script_and_uploads_outputs(stepfn_home: Path, store
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "do-not-leak")
     result = call(stepfn_home, "createProcessingJob", _request("prep-1"), pattern="sync")
     assert result["ProcessingJobStatus"] == "Completed", result.get("FailureReason")
-    assert result["ProcessingJobArn"] == "arn:aws:sagemaker:us-east-1:000000000000:processing-job/prep-1"
+    assert result["ProcessingJobArn"] == "arn:aws:sagemaker:us-east-1:123456789012:processing-job/prep-1"
     assert result["ProcessingInputs"][0]["S3Input"]["S3DataDistributionType"] == "FullyReplicated"
     check_shape("DescribeProcessingJob", result)
     assert store.get_bytes("s3://bucket/processed/train/train.csv") == b"1,2\n3,4\n5,6\n"
@@ -96,7 +96,7 @@ def test_processing_job_runs_script_and_uploads_outputs(stepfn_home: Path, store
 
 def test_request_response_returns_the_arn_and_names_are_unique(stepfn_home: Path, store: ObjectStore) -> None:
     assert bare(call(stepfn_home, "createProcessingJob", _request("prep-2"))) == {
-        "ProcessingJobArn": "arn:aws:sagemaker:us-east-1:000000000000:processing-job/prep-2"}
+        "ProcessingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:processing-job/prep-2"}
     with pytest.raises(StatesError) as raised:
         call(stepfn_home, "createProcessingJob", _request("prep-2"), pattern="sync")
     assert raised.value.error == "SageMaker.AmazonSageMakerException"

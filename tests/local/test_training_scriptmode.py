@@ -93,7 +93,7 @@ def test_request_response_starts_in_background(stepfn_home: Path, store: ObjectS
     handler = handlers(stepfn_home)["sagemaker:createTrainingJob"]
     result = handler(task_request(request, pattern="request_response"), Control())
     assert result.pop("SdkHttpMetadata")["HttpStatusCode"] == 200 and "RequestId" in result.pop("SdkResponseMetadata")
-    assert result == {"TrainingJobArn": "arn:aws:sagemaker:us-east-1:000000000000:training-job/bg-job"}
+    assert result == {"TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/bg-job"}
     final = TrainingJobs(stepfn_home).wait("bg-job")
     assert final["TrainingJobStatus"] == "Completed"
 

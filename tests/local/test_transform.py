@@ -73,7 +73,7 @@ def test_line_split_multi_record_writes_out_files(home: Path, sklearn_model: Any
     result = call(home, "createTransformJob", _job("t1", "s3://bucket/in", "s3://bucket/out",
                                                    BatchStrategy="MultiRecord", MaxPayloadInMB=1), pattern="sync")
     assert result["TransformJobStatus"] == "Completed"
-    assert result["TransformJobArn"] == "arn:aws:sagemaker:us-east-1:000000000000:transform-job/t1"
+    assert result["TransformJobArn"] == "arn:aws:sagemaker:us-east-1:123456789012:transform-job/t1"
     check_shape("DescribeTransformJob", result)
     assert store.list("s3://bucket/out/") == ["s3://bucket/out/a.csv.out", "s3://bucket/out/sub/b.csv.out"]
     expected = sklearn_model.predict(features[:7].astype("float32"))
@@ -147,7 +147,7 @@ def test_failures_fail_the_job_and_upload_nothing(home: Path, sklearn_model: Any
     store.put_bytes("s3://bucket/big/one.csv", b"0.1,0.2,0.3\n" * 100_000)
     result = call(home, "createTransformJob", _job("big", "s3://bucket/big/", "s3://bucket/big-out/",
                                                    TransformInput={"SplitType": "None"}, MaxPayloadInMB=1))
-    assert bare(result) == {"TransformJobArn": "arn:aws:sagemaker:us-east-1:000000000000:transform-job/big"}
+    assert bare(result) == {"TransformJobArn": "arn:aws:sagemaker:us-east-1:123456789012:transform-job/big"}
     record = wait_for_job(home, "transform-job", "big")
     assert record["TransformJobStatus"] == "Failed" and "MaxPayloadInMB" in record["FailureReason"]
 

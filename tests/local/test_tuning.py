@@ -72,7 +72,7 @@ def test_random_search_runs_parallel_training_jobs_and_picks_the_best(stepfn_hom
     result = call(stepfn_home, "createHyperParameterTuningJob", request, pattern="sync")
     check_shape("DescribeHyperParameterTuningJob", result)
     assert result["HyperParameterTuningJobStatus"] == "Completed"
-    assert result["HyperParameterTuningJobArn"] == "arn:aws:sagemaker:us-east-1:000000000000:hyper-parameter-tuning-job/rand"
+    assert result["HyperParameterTuningJobArn"] == "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/rand"
     assert result["TrainingJobStatusCounters"] == {"Completed": 4, "InProgress": 0, "RetryableError": 0,
                                                    "NonRetryableError": 0, "Stopped": 0}
     assert result["ObjectiveStatusCounters"] == {"Succeeded": 4, "Pending": 0, "Failed": 0}
@@ -195,7 +195,7 @@ def test_request_response_returns_once_accepted_and_the_search_runs_on(stepfn_ho
     result = call(stepfn_home, "createHyperParameterTuningJob", request)
     # The ARN (a request-response Task's result also carries the SDK's SdkHttpMetadata).
     assert result["HyperParameterTuningJobArn"] == (
-        "arn:aws:sagemaker:us-east-1:000000000000:hyper-parameter-tuning-job/bg")
+        "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/bg")
     assert (RecordStore(stepfn_home).get("tuning-job", "bg") or {})["HyperParameterTuningJobStatus"] == "InProgress"
     record = wait_for_job(stepfn_home, "tuning-job", "bg")
     assert record["HyperParameterTuningJobStatus"] == "Completed"

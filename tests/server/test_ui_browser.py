@@ -43,7 +43,7 @@ def console_url(stepfn_home: Path) -> Iterator[tuple[str, Any]]:
 def test_execution_started_from_the_console_appears_and_completes(console_url: tuple[str, Any], page: Any) -> None:
     url, client = console_url
     client.create_state_machine(name="counter", definition=json.dumps(LOOP),
-                                roleArn="arn:aws:iam::000000000000:role/stepfn-local")
+                                roleArn="arn:aws:iam::123456789012:role/stepfn-local")
     page.goto(url)
     page.wait_for_selector("#start-button")
     page.select_option("#start-workflow", "counter")
@@ -68,7 +68,7 @@ def test_failed_execution_shows_its_cause(console_url: tuple[str, Any], page: An
     url, client = console_url
     definition = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Demo.Error", "Cause": "on purpose"}}}
     arn = client.create_state_machine(name="failing", definition=json.dumps(definition),
-                                      roleArn="arn:aws:iam::000000000000:role/stepfn-local")["stateMachineArn"]
+                                      roleArn="arn:aws:iam::123456789012:role/stepfn-local")["stateMachineArn"]
     execution = client.start_execution(stateMachineArn=arn, name="fails-once")["executionArn"]
     page.goto(f"{url}#/execution/{execution}")
     page.wait_for_selector("#execution-status.FAILED", timeout=60_000)

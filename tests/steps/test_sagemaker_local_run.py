@@ -62,7 +62,9 @@ def test_training_then_model_on_the_local_backend(tmp_path: Path, monkeypatch: p
     execution = workflow.execute(inputs={})
     output = execution.get_output(wait=True)
     assert execution.describe()["status"] == "SUCCEEDED", execution.list_events()
-    assert output["ModelArn"] == "arn:aws:sagemaker:us-east-1:000000000000:model/local-job"
+    assert output["ModelArn"] == "arn:aws:sagemaker:us-east-1:123456789012:model/local-job"
+    # The SageMaker records name the account their execution's ARN names.
+    assert execution.execution_arn.split(":")[4] == output["ModelArn"].split(":")[4]
     assert output["SdkHttpMetadata"]["HttpStatusCode"] == 200  # what the optimized integration adds
     scheduled = [json.loads(e["taskScheduledEventDetails"]["parameters"]) for e in execution.list_events()
                  if e["type"] == "TaskScheduled"]
@@ -97,7 +99,7 @@ def test_expected_model_follows_the_training_steps_result_path(tmp_path: Path) -
     output = execution.get_output(wait=True)
     assert execution.describe()["status"] == "SUCCEEDED", execution.list_events()
     assert output["keep"] == 1
-    assert output["model"]["ModelArn"] == "arn:aws:sagemaker:us-east-1:000000000000:model/rp-job"
+    assert output["model"]["ModelArn"] == "arn:aws:sagemaker:us-east-1:123456789012:model/rp-job"
     assert output["train"]["ModelArtifacts"]["S3ModelArtifacts"] == "s3://bucket/out/rp-job/output/model.tar.gz"
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from stepfn.workflow.local_client import LocalStepFunctionsClient
 
-ROLE = "arn:aws:iam::000000000000:role/x"
+ROLE = "arn:aws:iam::123456789012:role/x"
 
 
 def test_definition_text_is_validated_as_sent(stepfn_home: Path) -> None:

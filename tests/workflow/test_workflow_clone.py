@@ -3,7 +3,7 @@ from __future__ import annotations
 from stepfn.steps import Chain, Pass
 from stepfn.workflow import Workflow
 
-ROLE = "arn:aws:iam::000000000000:role/x"
+ROLE = "arn:aws:iam::123456789012:role/x"
 
 
 def test_clone_copies_the_workflow_and_deep_clone_its_definition() -> None:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from stepfn._partitions import LOCAL_ACCOUNT
 from stepfn.errors import StepfnError
 
 _SAGEMAKER_RESOURCE = re.compile(r"^arn:[\w-]+:states:::sagemaker:(\w+)(\.[\w:]+)?$")
@@ -392,8 +393,8 @@ def prepare_definition_for_aws(
     return json.dumps(rewritten, indent=indent)
 
 
-# A local Session's default bucket (stepfn.sagemaker.session.local_default_bucket: the local account 123456789012).
-_LOCAL_DEFAULT_BUCKET = re.compile(r"s3://(sagemaker-[a-z0-9-]+-123456789012)(?=[/\"])")
+# A local Session's default bucket (stepfn.sagemaker.session.local_default_bucket: named after the local account).
+_LOCAL_DEFAULT_BUCKET = re.compile(rf"s3://(sagemaker-[a-z0-9-]+-{LOCAL_ACCOUNT})(?=[/\"])")
 
 
 def check_no_local_default_bucket(definition: str) -> None:
@@ -409,7 +410,7 @@ def check_no_local_default_bucket(definition: str) -> None:
     if found:
         raise AwsConfigurationError(
             f"the definition uses s3://{found[1]}, the default bucket of a local Session (local account "
-            "123456789012); for AWS build the steps with sagemaker_session=Session(boto_session=boto3.Session()) "
+            f"{LOCAL_ACCOUNT}); for AWS build the steps with sagemaker_session=Session(boto_session=boto3.Session()) "
             "(its default bucket comes from your account, as sagemaker v2's does), or "
             "Session(default_bucket='<your bucket>'), or give output_path / code_location"
         )

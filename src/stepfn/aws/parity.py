@@ -21,8 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stepfn._partitions import LOCAL_ACCOUNT
+
 _TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
-_DEFAULT_ROLE = "arn:aws:iam::123456789012:role/stepfn-parity"
+_DEFAULT_ROLE = f"arn:aws:iam::{LOCAL_ACCOUNT}:role/stepfn-parity"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ from typing import Any
 
 import click
 
-LOCAL_ROLE = "arn:aws:iam::000000000000:role/stepfn-local"
+from stepfn._partitions import LOCAL_ACCOUNT
+
+LOCAL_ROLE = f"arn:aws:iam::{LOCAL_ACCOUNT}:role/stepfn-local"
 
 
 @dataclass

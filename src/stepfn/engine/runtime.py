@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from stepfn._partitions import LOCAL_ACCOUNT
 from stepfn.asl.paths import Sources, compact_json
 from stepfn.engine.history import Assigned, EventRecorder, Payload, as_datetime
 from stepfn.errors import StatesError
@@ -193,7 +194,7 @@ class Run:
     def __post_init__(self) -> None:
         self.region = _arn_part(self.execution_arn, 3) or "us-east-1"
         self.partition = _arn_part(self.execution_arn, 1) or "aws"
-        self.account = _arn_part(self.execution_arn, 4) or "123456789012"
+        self.account = _arn_part(self.execution_arn, 4) or LOCAL_ACCOUNT
         execution: dict[str, Any] = {
             "Id": self.execution_arn,
             "Input": self.input,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from stepfn._partitions import LOCAL_ACCOUNT
 from stepfn.asl.definition import root_machine, state_sites
 from stepfn.asl.paths import compact_json
 from stepfn.engine.definition import Compiler, StateNode, check_runnable
@@ -33,8 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["test_state"]
 
-EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:TestStateMachine:test-state"
-STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:TestStateMachine"
+EXECUTION_ARN = f"arn:aws:states:us-east-1:{LOCAL_ACCOUNT}:execution:TestStateMachine:test-state"
+STATE_MACHINE_ARN = f"arn:aws:states:us-east-1:{LOCAL_ACCOUNT}:stateMachine:TestStateMachine"
 
 
 class _MockAll:

@@ -52,13 +52,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar, overload
 
+from stepfn._partitions import LOCAL_ACCOUNT
 from stepfn.engine.protocol import TaskControl, TaskHandler, TaskRequest
 from stepfn.errors import StatesError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT = "123456789012"
 
 _FUNCTION_ARN = re.compile(
     r"^(?:arn:(?P<partition>[\w-]+):lambda:(?P<region>[\w-]+):)?(?:(?P<account>\d{12}):)?"
@@ -140,7 +140,7 @@ def registered_functions() -> dict[str, Callable[..., Any]]:
         return dict(_registry)
 
 
-def function_arn(name: str, *, region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT, partition: str = "aws") -> str:
+def function_arn(name: str, *, region: str = DEFAULT_REGION, account: str = LOCAL_ACCOUNT, partition: str = "aws") -> str:
     return f"arn:{partition}:lambda:{region}:{account}:function:{name}"
 
 

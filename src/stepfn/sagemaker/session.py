@@ -13,7 +13,7 @@ import re
 import time
 from typing import Any, Protocol, runtime_checkable
 
-from stepfn._partitions import partition_for_region
+from stepfn._partitions import LOCAL_ACCOUNT, partition_for_region
 
 from ._objects import ObjectBackend, inside, object_backend
 from ._runtime import (
@@ -266,9 +266,6 @@ class Session:
         return f"Session(region_name={self._region_name!r}, default_bucket={self._default_bucket!r})"
 
 
-# The account local ARNs carry (the local Step Functions client's default), so a role from get_execution_role()
-# looks like the other ARNs of a local run.
-LOCAL_ACCOUNT = "123456789012"
 LOCAL_EXECUTION_ROLE = "stepfn-local-execution-role"
 #: The region of a local session when none is configured (SageMaker's and the AWS CLI's usual first region).
 LOCAL_REGION = "us-east-1"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stepfn._partitions import LOCAL_ACCOUNT
 from stepfn.engine.protocol import TaskRequest
 from stepfn.errors import ServiceError, StatesError, StoreError
 from stepfn.local.sagemaker.lifecycle import ACTIVE, JOB_KINDS, request_stop
@@ -124,7 +125,7 @@ class LocalSageMakerClient:
         request = TaskRequest(
             resource=f"arn:aws:states:::sagemaker:{job.action}.sync", service="sagemaker", action=job.action,
             pattern="sync", parameters=params, state_name=operation,
-            execution_arn=f"arn:aws:states:us-east-1:000000000000:execution:stepfn-serve:{name}",
+            execution_arn=f"arn:aws:states:us-east-1:{LOCAL_ACCOUNT}:execution:stepfn-serve:{name}",
         )
 
         def recorded() -> bool:

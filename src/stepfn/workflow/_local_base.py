@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from stepfn._partitions import LOCAL_ACCOUNT
 from stepfn.engine.protocol import TaskHandler
 from stepfn.store import (
     DEFAULT_LEASE_SECONDS,
@@ -26,7 +27,7 @@ from stepfn.store import (
 from stepfn.workflow import _local_api as api
 from stepfn.workflow._local_runs import ExecutionRunner
 
-DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_ACCOUNT = LOCAL_ACCOUNT
 MAX_PAYLOAD_BYTES = 256 * 1024
 REDRIVE_WINDOW = timedelta(days=14)
 CALLBACK_RELAY_SECONDS = 3.0

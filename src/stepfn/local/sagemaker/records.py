@@ -24,6 +24,7 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stepfn._partitions import LOCAL_ACCOUNT
 from stepfn.errors import ServiceError, StatesError, StoreError
 from stepfn.local.objectstore import stepfn_home
 
@@ -34,7 +35,6 @@ KINDS = (
     "training-job", "model", "endpoint-config", "endpoint", "transform-job", "processing-job", "tuning-job",
 )
 REGION = "us-east-1"
-ACCOUNT = "000000000000"
 SAGEMAKER_ERROR = "SageMaker.AmazonSageMakerException"
 """The Task error name Step Functions gives SageMaker API errors (Retry/Catch match it)."""
 
@@ -68,7 +68,7 @@ def now_millis() -> int:
     return time.time_ns() // 1_000_000
 
 
-def arn(kind: str, name: str, *, region: str = REGION, account: str = ACCOUNT) -> str:
+def arn(kind: str, name: str, *, region: str = REGION, account: str = LOCAL_ACCOUNT) -> str:
     """``arn:aws:sagemaker:<region>:<account>:<kind>/<name>``, as SageMaker forms them (names lower-cased)."""
     return f"arn:aws:sagemaker:{region}:{account}:{_ARN_KIND.get(kind, kind)}/{name.lower()}"
 
@@ -246,7 +246,6 @@ def to_botocore_shape(value: Any, *, keys: frozenset[str] = frozenset()) -> Any:
 
 
 __all__ = [
-    "ACCOUNT",
     "KINDS",
     "REGION",
     "SAGEMAKER_ERROR",
