@@ -54,6 +54,9 @@ def test_image_uris_name_a_pinned_row() -> None:
     pytorch = lookup(ImageFramework("pytorch", "2.1.0", "3.10"))  # 2.1.0 finds the 2.1 row
     assert "torch==2.1.0" in pytorch.packages and pytorch.index == "https://download.pytorch.org/whl/cpu"
     assert lookup(ImageFramework("tensorflow", "2.13", "3.11")).python == "3.11"  # the tag's Python wins
+    # TensorFlow(framework_version="2.2", py_version="py37"), as sagemaker v1-era notebooks train
+    tf22 = lookup(framework_of_image(f"{DLC}/tensorflow-training:2.2-cpu-py37"))  # type: ignore[arg-type]
+    assert tf22.python == "3.7" and "tensorflow-cpu==2.2.0" in tf22.packages and "protobuf==3.20.3" in tf22.packages
     assert pytorch.key.startswith("pytorch-2.1-py3.10-cpu-") and pytorch.key != pytorch.with_python("3.11").key
     with pytest.raises(UnknownFrameworkVersion, match=r"no pinned environment for sklearn 0\.19\.0 .*0\.20\.0.*1\.2-1"):
         lookup(ImageFramework("sklearn", "0.19.0", None))
@@ -347,7 +350,8 @@ open(os.path.join(os.environ["SM_MODEL_DIR"], "version"), "w").write(tf.__versio
 @pytest.mark.parametrize(("image", "script", "version"), [
     (f"{DLC}/pytorch-training:2.3-cpu-py311", PYTORCH_TRAIN, "2.3.0"),
     (f"{DLC}/tensorflow-training:2.16-cpu-py310", TENSORFLOW_TRAIN, "2.16.2"),
-], ids=["pytorch-2.3", "tensorflow-2.16"])
+    (f"{DLC}/tensorflow-training:2.2-cpu-py37", TENSORFLOW_TRAIN, "2.2.0"),
+], ids=["pytorch-2.3", "tensorflow-2.16", "tensorflow-2.2"])
 def test_framework_estimators_run_without_the_framework_in_stepfns_environment(
         image: str, script: str, version: str, stepfn_home: Path, default_envs: Path) -> None:
     module = "torch" if "pytorch" in image else "tensorflow"

@@ -88,7 +88,11 @@ _TABLE: tuple[FrameworkEnvironment, ...] = (
          index=PYTORCH_CPU_INDEX, source=_DLC_SOURCE),
     _row("pytorch", "2.6", "3.12", "torch==2.6.0", "torchvision==0.21.0", "torchaudio==2.6.0", "numpy==2.2.2",
          index=PYTORCH_CPU_INDEX, source=_DLC_SOURCE),
-    # TensorFlow training images (CPU).
+    # TensorFlow training images (CPU). 2.2: the last 2.x image of Python 3.7, which sagemaker v1-era notebooks name
+    # (framework_version="2.2", py_version="py37"); TensorFlow 2.2 needs numpy < 1.19 and predates protobuf 4 (its
+    # generated code raises "Descriptors cannot be created directly" with protobuf >= 4), as the image pinned them.
+    _row("tensorflow", "2.2", "3.7", "tensorflow-cpu==2.2.0", "numpy==1.18.5", "protobuf==3.20.3",
+         source=_DLC_SOURCE),
     _row("tensorflow", "2.11", "3.9", "tensorflow-cpu==2.11.0", "numpy==1.23.5", source=_DLC_SOURCE),
     _row("tensorflow", "2.12", "3.10", "tensorflow-cpu==2.12.0", "numpy==1.23.5", source=_DLC_SOURCE),
     _row("tensorflow", "2.13", "3.10", "tensorflow-cpu==2.13.0", "numpy==1.24.3", source=_DLC_SOURCE),
