@@ -3,7 +3,7 @@
 Everything here is pure (docs/design/compat.md §6): no upload, no local path check, and no AWS call except the STS lookup a
 :class:`Session` without a default bucket makes. The ``sagemaker`` package is never imported. Submodules carry
 sagemaker v2's names (``stepfn.sagemaker.estimator``, ``.sklearn``, ``.pytorch``, ``.xgboost``, ``.tensorflow``,
-``.huggingface``, ``.amazon``, ``.inputs``, ``.model``, ``.transformer``, ``.processing``, ``.tuner``), so ported
+``.huggingface``, ``.amazon``, ``.inputs``, ``.model``, ``.transformer``, ``.processing``, ``.tuner``, ``.analytics``), so ported
 code changes only its imports.
 """
 
@@ -40,6 +40,7 @@ from .amazon import (
     RandomCutForest,
     RecordSet,
 )
+from .analytics import HyperparameterTuningJobAnalytics
 from .convert import from_sagemaker
 from .debugger import (
     CollectionConfig,
@@ -141,6 +142,7 @@ __all__ = [
     "HuggingFaceModel",
     "HuggingFacePredictor",
     "HyperparameterTuner",
+    "HyperparameterTuningJobAnalytics",
     "IPInsights",
     "IntegerParameter",
     "KMeans",

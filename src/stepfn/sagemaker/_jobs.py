@@ -1,5 +1,5 @@
-"""The jobs sagemaker v2 starts at once (``transformer.transform()``, ``processor.run()``) and their handles
-(``transformer.latest_transform_job``, ``processor.latest_job``).
+"""The jobs sagemaker v2 starts at once (``transformer.transform()``, ``processor.run()``, ``tuner.fit()``) and their
+handles (``transformer.latest_transform_job``, ``processor.latest_job``, ``tuner.latest_tuning_job``).
 
 A session without a ``boto_session`` runs them on local SageMaker in this process (to their end with ``wait``,
 else on a background thread, as SageMaker runs a job after Create* returns); one built on boto3 calls SageMaker.
@@ -14,7 +14,7 @@ from typing import Any
 
 from .exceptions import UnexpectedStatusException
 
-__all__ = ["PROCESSING", "TRANSFORM", "JobKind", "SessionJob"]
+__all__ = ["PROCESSING", "TRANSFORM", "TUNING", "JobKind", "SessionJob"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class JobKind:
     create: str
     describe: str
     stop: str
-    waiter: str
+    waiter: str | None  # boto3's waiter; None where boto3 has none (sagemaker v2 polls Describe* then)
 
 
 TRANSFORM = JobKind("transform-job", "Transform job", "TransformJobName", "TransformJobStatus",
@@ -37,9 +37,15 @@ TRANSFORM = JobKind("transform-job", "Transform job", "TransformJobName", "Trans
 PROCESSING = JobKind("processing-job", "Processing job", "ProcessingJobName", "ProcessingJobStatus",
                      "create_processing_job", "describe_processing_job", "stop_processing_job",
                      "processing_job_completed_or_stopped")
+# sagemaker v2 names a tuning job's failure "HyperParameterTuning job" (its status key less "JobStatus").
+TUNING = JobKind("tuning-job", "HyperParameterTuning job", "HyperParameterTuningJobName",
+                 "HyperParameterTuningJobStatus", "create_hyper_parameter_tuning_job",
+                 "describe_hyper_parameter_tuning_job", "stop_hyper_parameter_tuning_job", None)
 _RUNNING = ("InProgress", "Stopping")
 # How often a local wait re-reads the job's record (a local job's status is a file read, so this is cheap).
 _LOCAL_POLL_SECONDS = 0.1
+# How often a wait without a boto3 waiter asks SageMaker (sagemaker v2 polls tuning jobs every 5 s too).
+_AWS_POLL_SECONDS = 5.0
 
 
 class SessionJob:
@@ -73,6 +79,10 @@ class SessionJob:
             from stepfn.local.sagemaker.transform import run_transform_job
 
             run_transform_job(home, request, background=not wait)
+        elif self.kind is TUNING:
+            from stepfn.local.sagemaker.tuning import run_tuning_job
+
+            run_tuning_job(home, request, background=not wait)
         else:
             from stepfn.local.sagemaker.processing import ProcessingJobs
 
@@ -93,10 +103,10 @@ class SessionJob:
         :class:`UnexpectedStatusException` and a Stopped one does not. ``logs`` (CloudWatch on AWS) has no
         effect: a local job's log is ``stepfn logs <job>``."""
         client = self._client()
-        if client is not None:
+        if client is not None and self.kind.waiter is not None:
             client.get_waiter(self.kind.waiter).wait(**{self.kind.name_key: self.job_name})
         while (description := self.describe())[self.kind.status_key] in _RUNNING:
-            time.sleep(_LOCAL_POLL_SECONDS)
+            time.sleep(_LOCAL_POLL_SECONDS if client is None else _AWS_POLL_SECONDS)
         status = description[self.kind.status_key]
         if status not in ("Completed", "Stopped"):
             reason = description.get("FailureReason", "(No reason provided)")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from enum import Enum
 from typing import Any
 
+from ._jobs import TUNING, SessionJob
 from ._values import is_placeholder
-from .estimator import EstimatorBase, Framework, training_base_request
+from .estimator import EstimatorBase, Framework, TrainingJob, training_base_request
 from .session import base_name_from_image, name_from_base
 from .validation import validate_request
 
@@ -130,6 +132,7 @@ class HyperparameterTuner:
         self.early_stopping_type = early_stopping_type
         self.estimator_name = estimator_name
         self.static_hyperparameters: dict[str, Any] = {}
+        self.latest_tuning_job: SessionJob | None = None
 
     def hyperparameter_ranges(self) -> dict[str, list[dict[str, Any]]]:
         ranges: dict[str, list[dict[str, Any]]] = {}
@@ -154,6 +157,92 @@ class HyperparameterTuner:
             static["sagemaker_estimator_module"] = json.dumps(self.estimator._v2_module)
         self.static_hyperparameters = static
         return static
+
+    def fit(self, inputs: Any = None, job_name: str | None = None, include_cls_metadata: bool = False,
+            estimator_kwargs: dict[str, Any] | None = None, wait: bool = False, **kwargs: Any) -> None:
+        """Start a tuning job now, as sagemaker v2's ``tuner.fit``: on local SageMaker for a local session (its
+        training jobs run here, at most ``max_parallel_jobs`` at once), on SageMaker for a boto3 session.
+
+        As in v2 it returns once the job is created unless ``wait``; ``wait()`` then waits for it, and
+        ``latest_tuning_job`` names it. ``include_cls_metadata`` has no effect: the estimator's class is always
+        recorded with a framework's static hyperparameters, as the tuning request of a TuningStep records it.
+        """
+        if estimator_kwargs:
+            raise NotImplementedError("estimator_kwargs= is for multi-estimator tuning (estimator_name), which "
+                                      "stepfn does not support.")
+        request = tuning_request(self, inputs, job_name, kwargs.get("mini_batch_size"))
+        validate_request("CreateHyperParameterTuningJob", request)
+        self.estimator._upload_code()
+        job = SessionJob(TUNING, self.estimator.sagemaker_session, request["HyperParameterTuningJobName"])
+        self.latest_tuning_job = job
+        job.start(request, wait=wait)
+        if wait:
+            job.wait()
+
+    def _ensure_last_tuning_job(self) -> SessionJob:
+        if self.latest_tuning_job is None:
+            raise ValueError("No tuning job available")
+        return self.latest_tuning_job
+
+    def wait(self) -> None:
+        """Wait for the tuning job ``fit()`` started; a Failed job raises ``UnexpectedStatusException``."""
+        self._ensure_last_tuning_job().wait()
+
+    def stop_tuning_job(self) -> None:
+        self._ensure_last_tuning_job().stop()
+
+    def describe(self) -> dict[str, Any]:
+        """DescribeHyperParameterTuningJob of the job ``fit()`` started."""
+        return self._ensure_last_tuning_job().describe()
+
+    def _get_best_training_job(self) -> dict[str, Any]:
+        job = self._ensure_last_tuning_job()
+        try:
+            best: dict[str, Any] = job.describe()["BestTrainingJob"]
+        except KeyError:
+            # sagemaker v2 raises a bare Exception here; code that catches it expects that type.
+            raise Exception(f"Best training job not available for tuning job: {job.name}") from None
+        return best
+
+    def best_training_job(self) -> str:
+        """The name of the best training job of the tuning job so far (sagemaker v2)."""
+        return str(self._get_best_training_job()["TrainingJobName"])
+
+    def best_estimator(self, best_training_job: dict[str, Any] | None = None) -> EstimatorBase:
+        """The tuner's estimator attached to the best training job (its tuned hyperparameters set), so that
+        ``model_data``, ``create_model()`` and ``deploy()`` use that job's model, as v2's ``attach`` gives."""
+        best = best_training_job or self._get_best_training_job()
+        estimator = copy.copy(self.estimator)
+        if isinstance(estimator, Framework):
+            # Tuned values arrive as strings (a categorical one JSON-encoded for a framework, as it was sent);
+            # a new dict, so that the tuner's own estimator keeps its hyperparameters.
+            tuned = {name: _decoded(value) for name, value in (best.get("TunedHyperParameters") or {}).items()}
+            estimator._hyperparameters = {**estimator._hyperparameters, **tuned}
+        estimator.latest_training_job = TrainingJob(best["TrainingJobName"], self.estimator.sagemaker_session)
+        estimator._current_job_name = best["TrainingJobName"]
+        return estimator
+
+    def deploy(self, initial_instance_count: int | None = None, instance_type: str | None = None,
+               serializer: Any = None, deserializer: Any = None, accelerator_type: str | None = None,
+               endpoint_name: str | None = None, wait: bool = True, model_name: str | None = None,
+               kms_key: str | None = None, data_capture_config: Any = None, **kwargs: Any) -> Any:
+        """Deploy the best training job's model, as sagemaker v2's ``tuner.deploy``: the endpoint is named after
+        that job unless ``endpoint_name`` is given. Returns the model's predictor."""
+        best = self._get_best_training_job()
+        return self.best_estimator(best).deploy(
+            initial_instance_count=initial_instance_count, instance_type=instance_type, serializer=serializer,
+            deserializer=deserializer, accelerator_type=accelerator_type,
+            endpoint_name=endpoint_name or best["TrainingJobName"], wait=wait, model_name=model_name,
+            kms_key=kms_key, data_capture_config=data_capture_config, **kwargs)
+
+
+def _decoded(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 def tuning_request(tuner: HyperparameterTuner, inputs: Any = None, job_name: Any = None,

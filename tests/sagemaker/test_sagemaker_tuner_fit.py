@@ -1,0 +1,127 @@
+"""``tuner.fit()``, ``tuner.wait()``, ``tuner.deploy()`` and ``HyperparameterTuningJobAnalytics`` as sagemaker v2's,
+on local SageMaker (real training jobs searched by the local tuning runner) and, for the request, on SageMaker (moto)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import stepfn.sagemaker as sagemaker
+from stepfn.sagemaker import Session, SKLearn
+from stepfn.sagemaker.exceptions import UnexpectedStatusException
+from stepfn.sagemaker.tuner import CategoricalParameter, ContinuousParameter, HyperparameterTuner
+
+pytest.importorskip("optuna")
+
+ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
+# The loss is smallest where rate is nearest 0.3; "shape" is a categorical the model records.
+TRAIN = """\
+import argparse
+import json
+import os
+
+
+def model_fn(model_dir):
+    with open(os.path.join(model_dir, "model.json")) as source:
+        return json.load(source)
+
+
+def predict_fn(data, model):
+    return [model["rate"] for _ in data]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float)
+    parser.add_argument("--shape", type=str)
+    parser.add_argument("--fixed", type=int)
+    args, _ = parser.parse_known_args()
+    print("val_loss: %.6f" % ((args.rate - 0.3) ** 2))
+    with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as out:
+        json.dump({"rate": args.rate, "shape": args.shape, "fixed": args.fixed}, out)
+"""
+FAILS = "raise SystemExit('no data')\n"
+
+
+def _tuner(tmp_path: Path, script: str, **kwargs: object) -> HyperparameterTuner:
+    (tmp_path / "train.py").write_text(script)
+    estimator = SKLearn(entry_point=str(tmp_path / "train.py"), framework_version="1.2-1", role=ROLE,
+                        instance_type="ml.m5.large", instance_count=1, hyperparameters={"fixed": 7})
+    return HyperparameterTuner(estimator, "val_loss",
+                               {"rate": ContinuousParameter(0.0, 1.0), "shape": CategoricalParameter(["a", "b"])},
+                               [{"Name": "val_loss", "Regex": "val_loss: ([0-9\\.]+)"}],
+                               objective_type="Minimize", **kwargs)
+
+
+def _data() -> str:
+    session = Session()
+    return session.upload_string_as_file_body("1\n", session.default_bucket(), "tune/train/a.csv").rsplit("/", 1)[0]
+
+
+def test_fit_wait_analytics_and_deploy_the_best_job(tmp_path: Path) -> None:
+    tuner = _tuner(tmp_path, TRAIN, max_jobs=4, max_parallel_jobs=2, strategy="Random")
+    tuner.fit({"train": _data()}, job_name="tune-fit-1")  # as v2: returns once the job is created
+    assert tuner.latest_tuning_job is not None and tuner.latest_tuning_job.name == "tune-fit-1"
+    tuner.wait()
+    assert tuner.describe()["HyperParameterTuningJobStatus"] == "Completed"
+
+    analytics = sagemaker.HyperparameterTuningJobAnalytics("tune-fit-1")
+    frame = analytics.dataframe()
+    assert len(frame) == 4 and set(frame["TrainingJobStatus"]) == {"Completed"}
+    assert {"rate", "shape", "TrainingJobName", "FinalObjectiveValue", "TrainingStartTime", "TrainingEndTime",
+            "TrainingElapsedTimeSeconds"} <= set(frame.columns)
+    assert (frame["TrainingElapsedTimeSeconds"] > 0).all()
+    # Numbers come back as floats, as v2 converts them; the objective is each job's own metric.
+    for _, row in frame.iterrows():
+        assert isinstance(row["rate"], float) and row["FinalObjectiveValue"] == pytest.approx((row["rate"] - 0.3) ** 2,
+                                                                                            abs=1e-5)
+    best_row = frame.sort_values(["FinalObjectiveValue"]).iloc[0]
+    assert tuner.best_training_job() == best_row["TrainingJobName"]
+    assert set(analytics.tuning_ranges) == {"rate", "shape"} and repr(analytics) == (
+        "<sagemaker.HyperparameterTuningJobAnalytics for tune-fit-1>")
+    analytics.export_csv(str(tmp_path / "trials.csv"))
+    assert (tmp_path / "trials.csv").read_text().count("\n") == 5
+
+    best = tuner.best_estimator()
+    assert best.hyperparameters()["rate"] == json.dumps(best_row["rate"])  # the tuned value, JSON-encoded as sent
+    assert "rate" not in tuner.estimator.hyperparameters()  # the tuner's own estimator is left as it was
+    predictor = tuner.deploy(initial_instance_count=1, instance_type="ml.m5.large")
+    try:
+        assert predictor.endpoint_name == best_row["TrainingJobName"]  # named after the best job, as v2 names it
+        assert predictor.predict([[1.0], [2.0]]).tolist() == pytest.approx([best_row["rate"]] * 2)
+    finally:
+        predictor.delete_endpoint()
+
+
+def test_fit_with_wait_raises_when_every_job_fails(tmp_path: Path) -> None:
+    tuner = _tuner(tmp_path, FAILS, max_jobs=2, max_parallel_jobs=2)
+    with pytest.raises(UnexpectedStatusException) as raised:
+        tuner.fit({"train": _data()}, job_name="tune-fails-1", wait=True)
+    assert str(raised.value).startswith("Error for HyperParameterTuning job tune-fails-1: Failed. Reason: ")
+    with pytest.raises(Exception, match="Best training job not available for tuning job: tune-fails-1"):
+        tuner.deploy(1, "ml.m5.large")
+
+
+def test_nothing_to_wait_for_or_deploy_before_fit(tmp_path: Path) -> None:
+    tuner = _tuner(tmp_path, TRAIN)
+    for call in (tuner.wait, tuner.best_training_job, lambda: tuner.deploy(1, "ml.m5.large")):
+        with pytest.raises(ValueError, match="No tuning job available"):
+            call()
+
+
+def test_on_aws_fit_creates_the_tuning_job_in_sagemaker(tmp_path: Path) -> None:
+    boto3 = pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    with moto.mock_aws():
+        session = Session(boto_session=boto3.Session(region_name="us-east-1"), default_bucket="my-bucket")
+        estimator = sagemaker.Estimator("111122223333.dkr.ecr.us-east-1.amazonaws.com/mine:1", ROLE,
+                                        instance_count=1, instance_type="ml.m5.large", sagemaker_session=session)
+        tuner = HyperparameterTuner(estimator, "loss", {"x": ContinuousParameter(0.0, 1.0)},
+                                    [{"Name": "loss", "Regex": "loss=([0-9.]+)"}], max_jobs=3)
+        tuner.fit("s3://my-bucket/train", job_name="aws-tuning")
+        described = boto3.client("sagemaker", region_name="us-east-1").describe_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName="aws-tuning")
+        assert described["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 3
+        assert tuner.describe()["HyperParameterTuningJobName"] == "aws-tuning"
