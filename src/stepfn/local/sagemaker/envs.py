@@ -6,8 +6,8 @@
   (:mod:`stepfn.local.sagemaker.frameworks`), built once with ``uv`` and shared by every job;
 * ``host``: in stepfn's own Python, as before;
 * ``auto`` (the default): in stepfn's own Python when the framework installed there (``scikit-learn``,
-  ``xgboost``, ``torch``, ``tensorflow``) is the image's release (the same major.minor: :func:`same_release` says
-  why), else in the image's environment; so a ``framework_version="0.20.0"`` script that imports
+  ``xgboost``, ``torch``, ``tensorflow``, ``transformers`` for the Hugging Face images) is the image's release
+  (the same major.minor: :func:`same_release` says why), else in the image's environment; so a ``framework_version="0.20.0"`` script that imports
   ``sklearn.externals.joblib`` runs in scikit-learn 0.20 even where stepfn's Python has scikit-learn 1.x.
 
 A model is served where its job ran, by the same rule (``models.serving_environment``): in an environment, the
@@ -78,7 +78,8 @@ class JobEnvironment:
         return self.python.parent
 
 
-_MODULES = {"sklearn": "sklearn", "xgboost": "xgboost", "pytorch": "torch", "tensorflow": "tensorflow"}
+_MODULES = {"sklearn": "sklearn", "xgboost": "xgboost", "pytorch": "torch", "tensorflow": "tensorflow",
+            "huggingface": "transformers"}
 # The distributions that install each framework's module, whose metadata gives its version without importing it
 # (importing torch or tensorflow takes seconds); TensorFlow's and XGBoost's CPU builds have names of their own.
 _DISTRIBUTIONS = {
@@ -86,6 +87,7 @@ _DISTRIBUTIONS = {
     "xgboost": ("xgboost", "xgboost-cpu"),
     "pytorch": ("torch",),
     "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-macos"),
+    "huggingface": ("transformers",),
 }
 _RELEASE = re.compile(r"(\d+)\.(\d+)")
 

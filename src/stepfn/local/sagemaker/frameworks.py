@@ -3,12 +3,14 @@
 A row gives the image's Python (``python``) and the packages it pins (CPU builds), taken from the image sources and
 release notes (``source`` says which): aws/sagemaker-scikit-learn-container (``docker/<version>/base/Dockerfile.cpu``
 plus ``requirements.txt`` of the release), aws/sagemaker-xgboost-container (``requirements.txt``, Dockerfile) and
-aws/deep-learning-containers (the PyTorch and TensorFlow training images' release notes, CPU variants). Only the
+aws/deep-learning-containers (the PyTorch, TensorFlow and Hugging Face images' release notes, CPU variants). Only the
 packages a user script is likely to import are pinned (the framework, numpy, pandas, scipy...); the serving stacks,
 MPI and CUDA libraries are left out. PyTorch comes from its CPU wheel index, so no CUDA libraries are downloaded.
 
 :func:`framework_of_image` reads an image URI's repository and tag (``sagemaker-scikit-learn:1.2-1-cpu-py3``,
-``pytorch-training:2.1-cpu-py310``, ``sagemaker-xgboost:1.7-1``) and :func:`lookup` picks the row.
+``pytorch-training:2.1-cpu-py310``, ``sagemaker-xgboost:1.7-1``) and :func:`lookup` picks the row. A Hugging Face
+image's tag names two versions (``huggingface-pytorch-inference:2.1.0-transformers4.37.0-cpu-py310-ubuntu22.04``):
+its rows are keyed by both, ``4.37-pytorch2.1``, since one transformers release ships with more than one PyTorch.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ PYTORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 _SKLEARN_SOURCE = "aws/sagemaker-scikit-learn-container docker/{v}/base/Dockerfile.cpu, requirements.txt"
 _XGBOOST_SOURCE = "aws/sagemaker-xgboost-container requirements.txt, docker/{v}/base/Dockerfile.cpu"
 _DLC_SOURCE = "aws/deep-learning-containers release notes, {f} training {v} CPU"
+_HF_SOURCE = ("aws/deep-learning-containers huggingface/pytorch release notes, transformers {v}; the (transformers, "
+              "pytorch, python) pairs of sagemaker v2's image_uris/huggingface.json")
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,34 @@ _TABLE: tuple[FrameworkEnvironment, ...] = (
     _row("tensorflow", "2.14", "3.10", "tensorflow-cpu==2.14.1", "numpy==1.26.2", source=_DLC_SOURCE),
     _row("tensorflow", "2.16", "3.10", "tensorflow-cpu==2.16.2", "numpy==1.26.4", source=_DLC_SOURCE),
     _row("tensorflow", "2.18", "3.10", "tensorflow-cpu==2.18.0", "numpy==1.26.4", source=_DLC_SOURCE),
+    # Hugging Face PyTorch images (training and inference), one row per (transformers, PyTorch) pair that
+    # sagemaker v2's huggingface.json lists from transformers 4.26 on, with its Python. torch comes as the CPU
+    # build; accelerate (the Trainer needs it) and datasets are the releases the images shipped with, and the
+    # pyarrow is pinned where the newest one breaks the row: later pyarrow releases dropped the PyExtensionType
+    # that datasets 2 imports, and the newest refuses NumPy 1 at import (its metadata does not say so, so the
+    # resolver cannot see it).
+    _row("huggingface", "4.26-pytorch1.13", "3.9", "transformers==4.26.0", "torch==1.13.1", "numpy==1.23.5",
+         "accelerate==0.16.0", "datasets==2.9.0", "pyarrow==11.0.0", index=PYTORCH_CPU_INDEX, source=_HF_SOURCE),
+    _row("huggingface", "4.28-pytorch2.0", "3.10", "transformers==4.28.1", "torch==2.0.0", "numpy==1.24.4",
+         "accelerate==0.18.0", "datasets==2.11.0", "pyarrow==11.0.0", index=PYTORCH_CPU_INDEX, source=_HF_SOURCE),
+    _row("huggingface", "4.36-pytorch2.1", "3.10", "transformers==4.36.0", "torch==2.1.0", "numpy==1.26.2",
+         "accelerate==0.25.0", "datasets==2.15.0", "pyarrow==14.0.1", index=PYTORCH_CPU_INDEX, source=_HF_SOURCE),
+    _row("huggingface", "4.37-pytorch2.1", "3.10", "transformers==4.37.0", "torch==2.1.0", "numpy==1.26.2",
+         "accelerate==0.26.1", "datasets==2.16.1", "pyarrow==14.0.2", index=PYTORCH_CPU_INDEX, source=_HF_SOURCE),
+    _row("huggingface", "4.46-pytorch2.3", "3.11", "transformers==4.46.1", "torch==2.3.0", "numpy==1.26.4",
+         "accelerate==1.1.0", "datasets==3.1.0", "pyarrow==18.1.0", index=PYTORCH_CPU_INDEX, source=_HF_SOURCE),
+    _row("huggingface", "4.48-pytorch2.3", "3.11", "transformers==4.48.0", "torch==2.3.0", "numpy==1.26.4",
+         "accelerate==1.2.1", "datasets==3.2.0", "pyarrow==18.1.0", index=PYTORCH_CPU_INDEX, source=_HF_SOURCE),
+    _row("huggingface", "4.49-pytorch2.5", "3.11", "transformers==4.49.0", "torch==2.5.1", "numpy==2.1.3",
+         "accelerate==1.4.0", "datasets==3.3.2", index=PYTORCH_CPU_INDEX, source=_HF_SOURCE),
+    _row("huggingface", "4.49-pytorch2.6", "3.12", "transformers==4.49.0", "torch==2.6.0", "numpy==2.2.2",
+         "accelerate==1.4.0", "datasets==3.3.2", index=PYTORCH_CPU_INDEX, source=_HF_SOURCE),
+    _row("huggingface", "4.51-pytorch2.6", "3.12", "transformers==4.51.3", "torch==2.6.0", "numpy==2.2.2",
+         "accelerate==1.6.0", "datasets==3.5.0", index=PYTORCH_CPU_INDEX, source=_HF_SOURCE),
+    _row("huggingface", "4.55-pytorch2.7", "3.12", "transformers==4.55.0", "torch==2.7.1", "numpy==2.2.6",
+         "accelerate==1.10.0", "datasets==4.0.0", index=PYTORCH_CPU_INDEX, source=_HF_SOURCE),
+    _row("huggingface", "4.56-pytorch2.8", "3.12", "transformers==4.56.2", "torch==2.8.0", "numpy==2.2.6",
+         "accelerate==1.10.1", "datasets==4.1.1", index=PYTORCH_CPU_INDEX, source=_HF_SOURCE),
 )
 TABLE: dict[tuple[str, str], FrameworkEnvironment] = {(row.framework, row.version): row for row in _TABLE}
 
@@ -109,8 +141,12 @@ _REPOSITORIES = {
     "pytorch-inference": "pytorch",
     "tensorflow-training": "tensorflow",
     "tensorflow-inference": "tensorflow",
+    "huggingface-pytorch-training": "huggingface",
+    "huggingface-pytorch-inference": "huggingface",
 }
 _TAG = re.compile(r"^(?P<version>\d+\.\d+(?:\.\d+)?(?:-\d+)?)(?:-(?P<processor>cpu|gpu))?(?:-py(?P<py>\d+))?")
+_HF_TAG = re.compile(r"^(?P<torch>\d+\.\d+)(?:\.\d+)?-transformers(?P<transformers>\d+\.\d+)(?:\.\d+)?"
+                     r"(?:-(?P<processor>cpu|gpu))?(?:-py(?P<py>\d+))?")
 
 
 class UnknownFrameworkVersion(LookupError):
@@ -130,11 +166,13 @@ def framework_of_image(image: str) -> ImageFramework | None:
     name = image.split("@", 1)[0].rsplit("/", 1)[-1]
     repository, _, tag = name.partition(":")
     framework = _REPOSITORIES.get(repository)
-    match = _TAG.match(tag)
+    match = (_HF_TAG if framework == "huggingface" else _TAG).match(tag)
     if framework is None or match is None:
         return None
     py = match.group("py")
     py_version = f"{py[0]}.{py[1:]}" if py and len(py) > 1 else None
+    if framework == "huggingface":
+        return ImageFramework(framework, f"{match.group('transformers')}-pytorch{match.group('torch')}", py_version)
     return ImageFramework(framework, match.group("version"), py_version)
 
 

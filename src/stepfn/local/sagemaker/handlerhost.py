@@ -144,6 +144,12 @@ def encode(array: Any, accept: str) -> bytes:
 
 class Defaults:
     default_accept = JSON
+    text_types: tuple[str, ...] = ()
+    """Content types whose body the handlers get as ``str`` (UTF-8 decoded), as the Hugging Face toolkit does."""
+    error_status: int | None = None
+    """The status every handler failure gets (the Hugging Face toolkit answers 400), None to keep each one's."""
+    accept_from_environment = True
+    """Whether SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT replaces a missing accept (else ``default_accept`` does)."""
 
     def model_fn(self, model_dir: str) -> Any:
         raise InferenceError("Please provide a model_fn implementation: this container has no default model "
@@ -276,7 +282,219 @@ class PyTorchDefaults(Defaults):
         return encode(prediction, accept), accept
 
 
-DEFAULTS = {"generic": Defaults, "sklearn": SklearnDefaults, "xgboost": XGBoostDefaults, "pytorch": PyTorchDefaults}
+# -- Hugging Face (sagemaker-huggingface-inference-toolkit: handler_service.py, decoder_encoder.py,
+# transformers_utils.py) ----------------------------------------------------------------------------------------
+
+_IMAGE_TYPES = ("image/jpeg", "image/png", "image/tiff", "image/bmp", "image/gif", "image/webp", "image/x-image")
+_AUDIO_TYPES = ("audio/x-flac", "audio/mpeg", "audio/wave", "audio/ogg", "audio/x-audio")
+# The toolkit's table, in its order: the first suffix the architecture ends with, searched to the end.
+_ARCHITECTURE_TASKS = (
+    ("TapasForQuestionAnswering", "table-question-answering"),
+    ("ForQuestionAnswering", "question-answering"),
+    ("ForTokenClassification", "token-classification"),
+    ("ForSequenceClassification", "text-classification"),
+    ("ForMultipleChoice", "multiple-choice"),
+    ("ForMaskedLM", "fill-mask"),
+    ("ForCausalLM", "text-generation"),
+    ("ForConditionalGeneration", "text2text-generation"),
+    ("MTModel", "text2text-generation"),
+    ("EncoderDecoderModel", "text2text-generation"),
+    ("GPT2LMHeadModel", "text-generation"),
+    ("T5WithLMHeadModel", "text2text-generation"),
+)
+_FEATURE_EXTRACTOR_TASKS = ("automatic-speech-recognition", "image-segmentation", "image-classification",
+                            "audio-classification", "object-detection", "zero-shot-image-classification")
+# Weight files of the frameworks other than PyTorch, left out of an HF_MODEL_ID download as the toolkit does.
+_OTHER_FRAMEWORK_FILES = ["tf*", "flax*", "rust*", "*onnx*", "*mlmodel", "*tflite", "*tar.gz", "*openvino*",
+                          "*ckpt", "*neuron"]
+
+
+def unsupported_format(content_type: str | None) -> InferenceError:
+    """sagemaker-inference's UnsupportedFormatError, which the toolkit raises for a type it has no codec for."""
+    return InferenceError(f"Content type {content_type} is not supported by this framework. Please implement "
+                          "input_fn to deserialize the request data or an output_fn to serialize the response.", 400)
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in ("y", "yes", "t", "true", "on", "1")
+
+
+def task_from_architecture(config_path: str) -> str:
+    """The pipeline task a fine-tuned model's ``config.json`` architecture implies (the toolkit's inference)."""
+    with open(config_path) as handle:
+        architecture = (json.load(handle).get("architectures") or [None])[0]
+    task = None
+    for suffix, candidate in _ARCHITECTURE_TASKS:
+        if architecture and architecture.endswith(suffix):
+            task = candidate
+    if task is None:
+        raise InferenceError(
+            f"Task couldn't be inferenced from {architecture}. Inference Toolkit can only inference tasks from "
+            f"architectures ending with {[suffix for suffix, _ in _ARCHITECTURE_TASKS]}. Use env `HF_TASK` to "
+            "define your task.")
+    return task
+
+
+def hf_decode(content: Any, content_type: str | None) -> Any:
+    """The toolkit's decoders: JSON, CSV with a header row, NPY, images and audio (``{"inputs": ...}``)."""
+    kind = media_type(content_type) or JSON
+    if kind == JSON:
+        try:
+            return json.loads(content)
+        except ValueError as exc:
+            raise InferenceError(f"Unable to decode {kind} payload: {exc}", 400) from exc
+    if kind == CSV:
+        import csv
+
+        text = content if isinstance(content, str) else content.decode("utf-8")
+        lines = text.splitlines()
+        if not lines or not any(name in lines[0].lower() for name in ("question", "context", "inputs")):
+            raise InferenceError("You need to provide the correct CSV with Header columns to use it with the "
+                                 "inference toolkit default handler.", 400)
+        rows = list(csv.DictReader(io.StringIO(text)))
+        if rows and "inputs" in rows[0]:
+            return {"inputs": [row["inputs"] for row in rows]}
+        return {"inputs": rows}
+    if kind == NPY:
+        import numpy as np
+
+        # allow_pickle stays off (the toolkit turns it on): a request body must never run code in the server.
+        return np.load(io.BytesIO(content), allow_pickle=False)
+    if kind in _IMAGE_TYPES:
+        try:
+            from PIL import Image
+        except ImportError as exc:
+            raise InferenceError(f"Decoding {kind} needs Pillow in the model's environment (a requirements.txt "
+                                 "beside inference.py can add it)", 400) from exc
+        return {"inputs": Image.open(io.BytesIO(content)).convert("RGB")}
+    if kind in _AUDIO_TYPES:
+        return {"inputs": bytes(content)}
+    raise unsupported_format(content_type)
+
+
+class _HFEncoder(json.JSONEncoder):
+    """The toolkit's encoder: numpy scalars and arrays, datetimes, and images (base64 PNG)."""
+
+    def default(self, o: Any) -> Any:
+        import datetime
+
+        if hasattr(o, "tolist"):  # numpy integers, floats and arrays, torch tensors
+            return o.tolist()
+        if isinstance(o, datetime.datetime):
+            return str(o)
+        if hasattr(o, "save") and hasattr(o, "mode"):  # a PIL image
+            import base64
+
+            buffer = io.BytesIO()
+            o.save(buffer, format="PNG")
+            return base64.b64encode(buffer.getvalue()).decode("utf-8")
+        return json.JSONEncoder.default(self, o)
+
+
+def hf_encode(content: Any, accept: str) -> Any:
+    """The toolkit's encoders: JSON (compact, non-ASCII kept), CSV of a list of dicts, NPY and images."""
+    kind = media_type(accept)
+    if kind == JSON:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, cls=_HFEncoder, separators=(",", ":"))
+    if kind == CSV:
+        import csv
+
+        rows = content if isinstance(content, list) else list(content)
+        stream = io.StringIO()
+        writer = csv.DictWriter(stream, list(rows[0].keys()))
+        writer.writeheader()
+        writer.writerows(rows)
+        return stream.getvalue()
+    if kind == NPY:
+        import numpy as np
+
+        buffer = io.BytesIO()
+        np.save(buffer, content)
+        return buffer.getvalue()
+    if kind in _IMAGE_TYPES:
+        buffer = io.BytesIO()
+        content.save(buffer, format="PNG" if kind == "image/x-image" else kind.split("/")[-1].upper())
+        return buffer.getvalue()
+    raise unsupported_format(accept)
+
+
+def _hub_snapshot(model_id: str, model_dir: str) -> str:
+    """``HF_MODEL_ID``: the Hub repository downloaded under the model directory, as the toolkit does at start."""
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as exc:
+        raise InferenceError("HF_MODEL_ID needs huggingface_hub in the model's environment") from exc
+    revision = os.environ.get("HF_MODEL_REVISION") or None
+    folder = os.path.join(model_dir, model_id.replace("/", "__") + ("." + revision if revision else ""))
+    os.makedirs(folder, exist_ok=True)
+    try:
+        snapshot_download(model_id, revision=revision, local_dir=folder, token=os.environ.get("HF_API_TOKEN"),
+                          ignore_patterns=_OTHER_FRAMEWORK_FILES)
+    except Exception as exc:
+        raise InferenceError(f"Cannot download HF_MODEL_ID {model_id} from the Hugging Face Hub: {exc}. Without "
+                             "a network, pack the model into model.tar.gz (model_data=) instead.") from exc
+    return folder
+
+
+class HuggingFaceDefaults(Defaults):
+    """sagemaker-huggingface-inference-toolkit's handler service: a ``transformers`` pipeline over the model
+    directory (or the ``HF_MODEL_ID`` repository), task from ``HF_TASK`` or the model's ``config.json``;
+    ``{"inputs": ..., "parameters": {...}}`` in, the pipeline's output encoded for the accept type out."""
+
+    text_types = (JSON, CSV)
+    error_status = 400
+    accept_from_environment = False
+
+    def model_fn(self, model_dir: str) -> Any:
+        try:
+            from transformers import pipeline
+        except ImportError as exc:
+            raise InferenceError(
+                f"Serving a Hugging Face model needs the 'transformers' package, and it is not importable in "
+                f"{sys.executable} ({exc}): serve it in the huggingface framework environment stepfn builds for "
+                "the image, or pip install transformers torch there") from exc
+        if os.environ.get("HF_MODEL_ID"):
+            model_dir = _hub_snapshot(os.environ["HF_MODEL_ID"], model_dir)
+        task = os.environ.get("HF_TASK")
+        files = os.listdir(model_dir)
+        if not task and "config.json" in files:
+            task = task_from_architecture(os.path.join(model_dir, "config.json"))
+        elif not task and "model_index.json" in files:
+            task = "text-to-image"
+        elif not task:
+            from transformers.pipelines import SUPPORTED_TASKS
+
+            raise InferenceError(f"You need to define one of the following {list(SUPPORTED_TASKS.keys())} or "
+                                 "text-to-image as env 'HF_TASK'.", 403)
+        os.environ["HF_TASK"] = task  # input_fn reads it, as the toolkit's preprocess does
+        if task == "text-to-image":
+            raise InferenceError("text-to-image models need the diffusers pipeline, which stepfn does not serve "
+                                 "locally; write a model_fn in inference.py that loads it")
+        kwargs: dict[str, Any] = {"feature_extractor" if task in _FEATURE_EXTRACTOR_TASKS else "tokenizer": model_dir}
+        if _truthy(os.environ.get("HF_TRUST_REMOTE_CODE", "false")):
+            kwargs["trust_remote_code"] = True
+        return pipeline(task=task, model=model_dir, device=-1, **kwargs)
+
+    def input_fn(self, body: Any, content_type: str | None) -> Any:
+        task = os.environ.get("HF_TASK")
+        if task in ("zero-shot-classification", "table-question-answering") and media_type(content_type) == CSV:
+            raise InferenceError(f"content type {content_type} not support with {task}, use different "
+                                 "content_type", 400)
+        return hf_decode(body, content_type)
+
+    def predict_fn(self, data: Any, model: Any) -> Any:
+        if not isinstance(data, dict):
+            raise InferenceError('The request must be a JSON object: {"inputs": ..., "parameters": {...}}', 400)
+        inputs = data.pop("inputs", data)
+        parameters = data.pop("parameters", None)
+        return model(inputs, **parameters) if parameters is not None else model(inputs)
+
+    def output_fn(self, prediction: Any, accept: str) -> Any:
+        return hf_encode(prediction, accept)
+
+
+DEFAULTS = {"generic": Defaults, "sklearn": SklearnDefaults, "xgboost": XGBoostDefaults, "pytorch": PyTorchDefaults,
+            "huggingface": HuggingFaceDefaults}
 
 
 # -- the chain --------------------------------------------------------------------------------------------
@@ -353,13 +571,29 @@ class Chain:
 
     def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
         if not accept or media_type(accept) == "*/*":
-            accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", self.defaults.default_accept)
+            accept = self.defaults.default_accept
+            if self.defaults.accept_from_environment:
+                accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", accept)
+        try:
+            result = self._handle(body, content_type, accept)
+        except Exception as exc:
+            if self.defaults.error_status is None:
+                raise
+            raise InferenceError(str(exc), self.defaults.error_status) from exc
+        return self._payload(result, accept)
+
+    def _handle(self, body: bytes, content_type: str | None, accept: str) -> Any:
+        data: Any = body
+        if media_type(content_type) in self.defaults.text_types:
+            data = body.decode("utf-8")
         if self._user("transform_fn") is not None:
-            result = self._call("transform_fn", self.model, body, content_type, accept)
-        else:
-            data = self._call("input_fn", body, content_type)
-            prediction = self._call("predict_fn", data, self.model)
-            result = self._call("output_fn", prediction, accept)
+            return self._call("transform_fn", self.model, data, content_type, accept)
+        decoded = self._call("input_fn", data, content_type)
+        prediction = self._call("predict_fn", decoded, self.model)
+        return self._call("output_fn", prediction, accept)
+
+    @staticmethod
+    def _payload(result: Any, accept: str) -> tuple[bytes, str]:
         if isinstance(result, tuple):
             payload, response_type = result[0], str(result[1])
         else:

@@ -152,7 +152,7 @@ def _fetch_into(store: ObjectStore, uri: str, destination: Path, scratch: Path) 
 
 
 # The frameworks whose handler chain the handler host (handlerhost.py) holds defaults for.
-_HOSTED_FRAMEWORKS = ("sklearn", "xgboost", "pytorch")
+_HOSTED_FRAMEWORKS = ("sklearn", "xgboost", "pytorch", "huggingface")
 
 
 def _discard(line: str) -> None:
@@ -215,6 +215,11 @@ def prepare_container(
     framework = framework_of(container.get("Image"))
     if framework == "tensorflow" and program is None and (code_dir / "inference.py").is_file():
         # The TF Serving container runs code/inference.py from the model whatever the environment says.
+        program = "inference.py"
+    if framework == "huggingface" and program is None and code_dir == model_dir / "code" \
+            and (code_dir / "inference.py").is_file():
+        # The Hugging Face toolkit imports the module "inference" from the model's code/ when
+        # SAGEMAKER_PROGRAM names none (a model.tar.gz packed with code/inference.py by hand).
         program = "inference.py"
     command = _registered_command(container.get("Image"), home)
     if framework is None and program is None and command is None:
