@@ -97,3 +97,30 @@ def test_job_page_plots_metric_curves_from_the_log(console_url: tuple[str, Any],
     assert page.locator("svg.chart[data-metric='loss'] circle").count() == 6
     assert "epoch 5 loss=0.167" in page.inner_text("#job-log")
     page.screenshot(path=str(SHOTS / "training-job.png"), full_page=True)
+
+
+def test_the_token_leaves_the_address_bar_once_the_cookie_is_set(
+        console_url: tuple[str, Any], page: Any) -> None:
+    """As Jupyter does: the ?token= of the URL `stepfn ui` prints becomes a cookie, then the page takes it out of
+    the address bar and of the history entry, keeping the route and other query parameters; reloading and going
+    back work on the cookie alone."""
+    url, client = console_url
+    client.create_state_machine(name="tokenless", definition=json.dumps(LOOP),
+                                roleArn="arn:aws:iam::123456789012:role/stepfn-local")
+    base = url.split("?", 1)[0]
+    token = url.split("?token=", 1)[1]
+    page.goto(f"{url}&keep=1#/workflows")
+    page.wait_for_selector("text=tokenless")
+    assert page.url == f"{base}?keep=1#/workflows"
+    assert token not in page.url and token not in page.evaluate("document.URL")
+
+    page.goto(f"{url}#/workflows")
+    page.wait_for_selector("text=tokenless")
+    assert page.url == f"{base}#/workflows"
+    page.reload()  # the cookie alone authorises the page and its API calls
+    page.wait_for_selector("text=tokenless")
+    page.evaluate("location.hash = '#/jobs'")
+    page.wait_for_selector("#jobs")
+    page.go_back()
+    page.wait_for_selector("text=tokenless")
+    assert page.url == f"{base}#/workflows"  # the history entry was replaced, not kept with the token

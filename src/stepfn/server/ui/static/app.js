@@ -578,5 +578,16 @@ async function route() {
   }
 }
 
+// The console URL carries ?token= once, and the server answered this page with the token as a cookie: take it
+// out of the address bar (as Jupyter does), so it is not left in the history, a bookmark, a screenshot or a link
+// a person copies. The route (the hash) and any other query parameter stay.
+function forgetTokenInAddressBar() {
+  const url = new URL(location.href);
+  if (!url.searchParams.has("token")) return;
+  url.searchParams.delete("token");
+  history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+}
+
+forgetTokenInAddressBar();
 window.addEventListener("hashchange", () => { selectedState = null; selectedRun = null; route(); });
 route();
