@@ -6,7 +6,8 @@ host, and a user's ``inference.py`` whose ``model_fn`` returns any callable runs
 a host under Debian's own Python. The end-to-end test builds the transformers 4.48 / PyTorch 2.3 environment
 (PyPI; a few hundred megabytes unless uv's cache has torch), saves a tiny randomly initialised BERT classifier
 with a tokenizer built from a local vocabulary (nothing from the Hub), deploys it with ``HuggingFaceModel`` and
-asks the ``HuggingFacePredictor``; it runs with ``STEPFN_TEST_FRAMEWORK_ENVS=1``
+asks the ``HuggingFacePredictor``; another trains with the ``HuggingFace`` estimator (datasets, the Trainer) in
+that environment and deploys the result. They run with ``STEPFN_TEST_FRAMEWORK_ENVS=1``
 (``STEPFN_TEST_ENV_DIR`` reuses an environment directory across runs):
 
     STEPFN_TEST_FRAMEWORK_ENVS=1 python -m pytest tests/local/test_serving_huggingface.py -m slow
@@ -372,3 +373,86 @@ def test_a_model_without_a_task_fails_to_load_with_the_toolkits_message(
     with pytest.raises(InferenceError, match=r"You need to define one of the following \[.*'text-classification'.*"
                                              r"\] or text-to-image as env 'HF_TASK'"):
         _ask(spec, b"{}", "application/json")
+
+
+TRAIN = '''\
+import argparse, csv, os, tempfile
+from datasets import Dataset
+from transformers import BertConfig, BertForSequenceClassification, BertTokenizer, Trainer, TrainingArguments
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int, default=1)
+args = parser.parse_args()
+scratch = tempfile.mkdtemp()
+words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "movie", "was", "good", "bad", "great", "awful"]
+with open(os.path.join(scratch, "vocab.txt"), "w") as handle:
+    handle.write("\\n".join(words) + "\\n")
+tokenizer = BertTokenizer(os.path.join(scratch, "vocab.txt"))
+with open(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "train.csv")) as handle:
+    rows = list(csv.DictReader(handle))
+data = Dataset.from_dict({"text": [r["text"] for r in rows], "label": [int(r["label"]) for r in rows]})
+data = data.map(lambda batch: tokenizer(batch["text"], padding="max_length", max_length=8), batched=True)
+config = BertConfig(vocab_size=len(words), hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                    intermediate_size=16, max_position_embeddings=32, num_labels=2,
+                    id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1})
+trainer = Trainer(model=BertForSequenceClassification(config), train_dataset=data,
+                  args=TrainingArguments(output_dir=scratch, num_train_epochs=args.epochs, report_to=[],
+                                         per_device_train_batch_size=4, save_strategy="no"))
+trainer.train()
+trainer.save_model(os.environ["SM_MODEL_DIR"])
+tokenizer.save_pretrained(os.environ["SM_MODEL_DIR"])
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("STEPFN_TEST_FRAMEWORK_ENVS") != "1",
+                    reason="downloads transformers and PyTorch (hundreds of MB): set STEPFN_TEST_FRAMEWORK_ENVS=1")
+def test_a_hugging_face_estimator_trains_and_deploys_in_its_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notebook flow: HuggingFace(...).fit() runs train.py (datasets, the Trainer, accelerate) in the
+    transformers 4.48 image's environment, deploy() serves the trained model there with the toolkit's defaults."""
+    from stepfn.sagemaker import Session
+    from stepfn.sagemaker.huggingface import HuggingFace, HuggingFacePredictor
+
+    monkeypatch.setenv("STEPFN_JOB_ENV", "auto")
+    monkeypatch.setenv("STEPFN_ENV_DIR", os.environ.get("STEPFN_TEST_ENV_DIR") or str(tmp_path / "envs"))
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "train.py").write_text(TRAIN)
+    session = Session()
+    rows = "text,label\n" + "the movie was good,1\nthe movie was awful,0\nthe movie was great,1\nbad movie,0\n" * 2
+    train = session.upload_string_as_file_body(rows, session.default_bucket(), "hf-train/train/train.csv")
+    estimator = HuggingFace(entry_point="train.py", source_dir=str(tmp_path / "code"), py_version="py311",
+                            transformers_version="4.48.0", pytorch_version="2.3", hyperparameters={"epochs": 2},
+                            role="arn:aws:iam::111122223333:role/SageMakerRole", instance_type="ml.p3.2xlarge",
+                            instance_count=1, sagemaker_session=session)
+    estimator.fit({"train": train.rsplit("/", 1)[0]})
+    assert "huggingface-pytorch-training" in estimator.training_image_uri()
+
+    predictor = estimator.deploy(1, "ml.m5.xlarge", endpoint_name="hf-trained")
+    try:
+        assert isinstance(predictor, HuggingFacePredictor)
+        answer = predictor.predict({"inputs": ["the movie was good", "the movie was bad"]})
+        # The trained model's own answer, computed in the environment from the job's model.tar.gz.
+        model_dir = tmp_path / "trained"
+        with tarfile.open(session.download_data(str(tmp_path), *_bucket_key(estimator.model_data))[0]) as tar:
+            tar.extractall(model_dir, filter="data")
+        python = _environment_python()
+        expected = subprocess.run(
+            [python, "-c", "import json, sys\nfrom transformers import pipeline\n"
+             "print(json.dumps(pipeline('text-classification', model=sys.argv[1], device=-1)"
+             "(['the movie was good', 'the movie was bad'])))", str(model_dir)],
+            check=True, timeout=600, capture_output=True, text=True).stdout
+        assert answer == _approx(json.loads(expected))
+    finally:
+        predictor.delete_endpoint()
+
+
+def _bucket_key(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def _environment_python() -> str:
+    from stepfn.local.sagemaker.envs import ensure_environment
+
+    return str(ensure_environment(TABLE[("huggingface", "4.48-pytorch2.3")], print) / "bin" / "python")
