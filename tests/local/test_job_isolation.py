@@ -51,7 +51,9 @@ rows = open('/opt/ml/processing/input/data/rows.csv').read().split()
 os.makedirs('/opt/ml/processing/output/out', exist_ok=True)
 with open('/opt/ml/processing/output/out/sum.txt', 'w') as handle:
     handle.write(str(sum(int(r) for r in rows)))
-assert os.environ['SAGEMAKER_BASE_DIR'] == '/opt/ml' and os.getcwd() == '/opt/ml'
+assert os.environ['SAGEMAKER_BASE_DIR'] == '/opt/ml'
+# the working directory is the image's `/` (or the job's root standing in for it): relative opt/ml is /opt/ml
+assert os.path.samefile('opt/ml', '/opt/ml')
 assert sys.argv[1:] == ['--input', '/opt/ml/processing/input/data']
 """
 

@@ -86,10 +86,10 @@ def test_processing_job_runs_script_and_uploads_outputs(stepfn_home: Path, store
     assert store.get_bytes("s3://bucket/processed/train/train.csv") == b"1,2\n3,4\n5,6\n"
     assert store.get_bytes("s3://bucket/processed/test/test.csv") == b"7,8\n"
     log = (stepfn_home / "sagemaker" / "logs" / "processing-job" / "prep-1.log").read_text()
-    # The job starts in its own tree: /opt/ml in its own namespace, the relocated tree's root without one.
+    # The job starts where the image's working directory `/` is: bubblewrap's private root, else the job's own
+    # tree standing in for it (unshare's `/` is the host's; the relocated tree's root without a namespace).
     job_root = stepfn_home / "sagemaker" / "jobs" / "processing-job" / "prep-1"
-    isolated = "stepfn: isolation none" not in log
-    assert f"job prep-1 env local cwd {'/opt/ml' if isolated else job_root}" in log
+    assert f"job prep-1 env local cwd {'/' if 'stepfn: isolation bwrap' in log else job_root}" in log
     assert "secret None" in log  # the parent's credentials are not handed to the job
     assert RecordStore(stepfn_home).get("processing-job", "prep-1") == result
 

@@ -110,3 +110,36 @@ def test_get_image_uri_is_sagemaker_v2s_deprecated_alias() -> None:
     with pytest.warns(DeprecationWarning):
         assert get_image_uri("eu-west-1", "xgboost", "1.2-1") == (
             "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.2-1")
+
+
+def test_workflow_airflow_builders_import_by_their_v2_path() -> None:
+    code = (
+        "from stepfn.sagemaker.workflow.airflow import model_config, training_config, transform_config\n"
+        "import stepfn.steps.sagemaker as steps\n"
+        "assert steps.training_config is training_config and steps.model_config is model_config\n"
+        "print(transform_config.__module__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "stepfn.sagemaker.workflow"
+
+
+def test_airflow_training_config_leaves_the_debugger_hook_on_the_estimator() -> None:
+    from stepfn.sagemaker.debugger import DebuggerHookConfig
+    from stepfn.sagemaker.workflow.airflow import training_config
+
+    estimator = sklearn(instance_type="ml.m5.xlarge", output_path="s3://b/models")
+    assert estimator.debugger_hook_config is None
+    request = training_config(estimator, job_name="j")
+    # As sagemaker 2.72.3: no debugger keys in the request, TrainingJobName right after the hyperparameters ...
+    assert list(request) == ["AlgorithmSpecification", "OutputDataConfig", "StoppingCondition", "ResourceConfig",
+                             "RoleArn", "HyperParameters", "TrainingJobName"]
+    # ... and the estimator keeps the default hook, which a user's own step then adds itself.
+    hook = estimator.debugger_hook_config
+    assert isinstance(hook, DebuggerHookConfig) and hook._to_request_dict() == {"S3OutputPath": "s3://b/models"}
+
+    disabled = sklearn(instance_type="ml.m5.xlarge", debugger_hook_config=False)
+    assert "DebugHookConfig" not in training_config(disabled, job_name="j")
+    assert disabled.debugger_hook_config is False
+    # The builder of the steps' own requests still carries the hook, where TrainingStep puts it.
+    assert list(build_training_job_request(sklearn(instance_type="ml.m5.xlarge"), job_name="j"))[-1] == (
+        "DebugHookConfig")

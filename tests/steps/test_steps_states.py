@@ -76,8 +76,9 @@ def test_exact_error_texts() -> None:
         Chain(Pass("P"))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=exact("Expected branch to be a State or a Chain, but got `None`")):
         Graph(None)  # type: ignore[arg-type]
+    empty = Graph(Chain([]))  # accepted, as in the original; refused when serialized
     with pytest.raises(ValueError, match=exact("The chain is empty")):
-        Graph(Chain([]))
+        empty.to_dict()
     with pytest.raises(ValueError, match=exact("Expected definition to be a dict, but got `<class 'str'>`.")):
         FrozenGraph("{}")  # type: ignore[arg-type]
 

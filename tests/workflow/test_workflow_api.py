@@ -154,6 +154,9 @@ def test_local_lifecycle(caplog: pytest.LogCaptureFixture) -> None:
     attached = Workflow.attach(arn)
     assert isinstance(attached.definition, FrozenGraph)
     assert attached.definition.to_dict()["StartAt"] == "Other" and attached.role == ROLE
+    # A placeholder instance with an empty Chain, attached by ARN (awslabs/mlmax's training_pipeline_run.py).
+    dummy = Workflow(name="training_pipeline_name", definition=Chain([]), role="workflow_execution_role")
+    assert dummy.attach(arn).definition.to_dict()["StartAt"] == "Other"
     listed = Workflow.list_workflows()
     assert isinstance(listed, WorkflowList) and sorted(w["name"] for w in listed) == ["Fresh", "Life"]
     assert "Fresh" in listed.to_html()

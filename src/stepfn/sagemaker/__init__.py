@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from . import deserializers, image_uris, s3, serializers
+from . import deserializers, image_uris, s3, serializers, workflow
 from ._frameworks import (
     HuggingFace,
     HuggingFaceModel,
@@ -109,6 +109,7 @@ _V2_MODULE_PATHS = {
     "tensorflow": ("estimator", "model"),
     "huggingface": ("estimator", "model"),
     "model_monitor": ("dataset_format", "model_monitoring", "data_capture_config", "monitoring_files"),
+    "workflow": ("airflow",),
     "amazon": ("amazon_estimator", "kmeans", "pca", "linear_learner", "factorization_machines", "ntm", "lda",
                "randomcutforest", "knn", "ipinsights", "object2vec"),
 }
@@ -207,4 +208,5 @@ __all__ = [
     "transform_request",
     "tuning_request",
     "validate_request",
+    "workflow",
 ]

@@ -691,15 +691,26 @@ def training_base_request(estimator: EstimatorBase, inputs: Any = None, job_name
     return request
 
 
-def training_request(estimator: EstimatorBase, inputs: Any = None, job_name: Any = None,
-                     mini_batch_size: Any = None) -> dict[str, Any]:
-    """The CreateTrainingJob request of docs/design/compat.md §5.1 (before the TrainingStep's own additions)."""
+def training_job_config(estimator: EstimatorBase, inputs: Any = None, job_name: Any = None,
+                        mini_batch_size: Any = None) -> dict[str, Any]:
+    """sagemaker 2.72.3's ``training_config``: the base request, TrainingJobName, Tags and metric definitions.
+
+    No debugger keys: the original Step Functions SDK's TrainingStep (and user steps written like it) add
+    ``DebugHookConfig`` after whatever they add themselves, so the key lands last in their requests.
+    """
     request = training_base_request(estimator, inputs, job_name, mini_batch_size)
     request["TrainingJobName"] = job_name if is_placeholder(job_name) else estimator._current_job_name
     if estimator.tags is not None:
         request["Tags"] = estimator.tags
     if estimator.metric_definitions is not None:
         request["AlgorithmSpecification"]["MetricDefinitions"] = estimator.metric_definitions
+    return request
+
+
+def training_request(estimator: EstimatorBase, inputs: Any = None, job_name: Any = None,
+                     mini_batch_size: Any = None) -> dict[str, Any]:
+    """The CreateTrainingJob request of docs/design/compat.md §5.1 (before the TrainingStep's own additions)."""
+    request = training_job_config(estimator, inputs, job_name, mini_batch_size)
     session = estimator.sagemaker_session
     hook = estimator.default_debugger_hook(estimator._last_output_path, session)
     if hook is not None:

@@ -11,7 +11,6 @@ arguments, then deep-merges the caller's ``parameters`` last. ``Resource`` is
 from __future__ import annotations
 
 import copy
-import json
 import warnings
 from enum import Enum
 from typing import Any
@@ -22,9 +21,18 @@ from stepfn.sagemaker.endpoint import endpoint_config_request, endpoint_request
 from stepfn.sagemaker.estimator import DroppedSettingWarning, EstimatorBase, training_request
 from stepfn.sagemaker.model import FrameworkModel, Model, PipelineModel, model_request
 from stepfn.sagemaker.processing import Processor, processing_request
-from stepfn.sagemaker.session import base_name_from_image, name_from_base
 from stepfn.sagemaker.transformer import Transformer, transform_request
 from stepfn.sagemaker.tuner import HyperparameterTuner, tuning_request
+
+# The original module re-exported sagemaker v2's ``workflow.airflow`` config builders; ported code imports them
+# from either place.
+from stepfn.sagemaker.workflow import (
+    model_config,
+    processing_config,
+    training_config,
+    transform_config,
+    tuning_config,
+)
 from stepfn.steps.fields import Field
 from stepfn.steps.integration_resources import IntegrationPattern, get_service_integration_arn
 from stepfn.steps.states import State, Task
@@ -47,61 +55,6 @@ __all__ = [
 ]
 
 SAGEMAKER_SERVICE_NAME = "sagemaker"
-
-
-# The original module re-exported sagemaker v2's ``workflow.airflow`` config builders; ported code imports them
-# from here, so the same names build the same requests (without the ``S3Operations`` upload plans).
-
-
-def training_config(estimator: EstimatorBase, inputs: Any = None, job_name: Any = None,
-                    mini_batch_size: Any = None) -> dict[str, Any]:
-    return training_request(estimator, inputs, job_name, mini_batch_size)
-
-
-def transform_config(transformer: Transformer, data: Any, data_type: Any = "S3Prefix", content_type: Any = None,
-                     compression_type: Any = None, split_type: Any = None, job_name: Any = None,
-                     input_filter: Any = None, output_filter: Any = None, join_source: Any = None) -> dict[str, Any]:
-    return transform_request(transformer, data, data_type, content_type, compression_type, split_type, job_name,
-                             input_filter, output_filter, join_source)
-
-
-def model_config(model: Model, instance_type: Any = None, role: Any = None, image_uri: Any = None) -> dict[str, Any]:
-    model.image_uri = image_uri or model.image_uri
-    if isinstance(model, FrameworkModel):
-        request = model_request(model, instance_type)
-    else:
-        model.name = model.name or name_from_base(base_name_from_image(model.image_uri))
-        container = model.prepare_container_def(instance_type)
-        request = {"ModelName": model.name, "PrimaryContainer": container, "ExecutionRoleArn": model.role}
-        if model.vpc_config:
-            request["VpcConfig"] = model.vpc_config
-    request["ExecutionRoleArn"] = role or model.role
-    return request
-
-
-def tuning_config(tuner: HyperparameterTuner, inputs: Any, job_name: Any = None, include_cls_metadata: bool = False,
-                  mini_batch_size: Any = None) -> dict[str, Any]:
-    request = tuning_request(tuner, inputs, job_name, mini_batch_size)
-    if include_cls_metadata:
-        static = request["TrainingJobDefinition"]["StaticHyperParameters"]
-        static.setdefault("sagemaker_estimator_class_name", json.dumps(type(tuner.estimator).__name__))
-        static.setdefault("sagemaker_estimator_module", json.dumps(_v2_module(tuner.estimator)))
-    return request
-
-
-def _v2_module(estimator: EstimatorBase) -> str:
-    module: str = getattr(estimator, "_v2_module", "sagemaker.estimator")
-    return module
-
-
-def processing_config(processor: Processor, inputs: Any = None, outputs: Any = None, job_name: Any = None,
-                      experiment_config: Any = None, container_arguments: Any = None,
-                      container_entrypoint: Any = None, kms_key_id: Any = None) -> dict[str, Any]:
-    request = processing_request(processor, inputs, outputs, job_name, container_arguments, container_entrypoint,
-                                 kms_key_id)
-    if experiment_config is not None:
-        request["ExperimentConfig"] = experiment_config
-    return request
 
 
 class SageMakerApi(Enum):

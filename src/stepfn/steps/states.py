@@ -690,8 +690,9 @@ class Graph(Block):
     def _set_branch(self, branch: State | Chain) -> None:
         if not isinstance(branch, State | Chain):
             raise ValueError(f"Expected branch to be a State or a Chain, but got `{branch}`")
-        if isinstance(branch, Chain) and not branch.steps:
-            raise ValueError("The chain is empty")
+        # An empty Chain is accepted here and refused when serialized (Chain.state_id: "The chain is empty"), as
+        # in the original: ``Workflow(name, Chain([]), role).attach(arn)`` is a common way to reach a deployed
+        # state machine.
         self.branch = branch
 
     @classmethod

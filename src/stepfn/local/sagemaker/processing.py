@@ -290,8 +290,13 @@ class ProcessingJobs:
             env["PYTHONPATH"] = str(job.root / "site-packages")
         if program is not None:
             cwd = PROGRAM_DIR if isolation.isolated else str(program)
-        else:  # the job's own tree: a relative path the script writes lands there, not in the host's root
-            cwd = OPT_ML if isolation.isolated else str(job.root)
+        elif isolation.mode == "bwrap":
+            # The framework images' working directory: a script's relative `opt/ml/processing` (awslabs/mlmax's
+            # default) is /opt/ml/processing, and what it writes to `.` stays in bubblewrap's private root.
+            cwd = "/"
+        else:  # the job's root stands in for the container's `/` (unshare's `/` is the host's): relative
+            # `opt/ml/...` paths are the job's tree and what the script writes lands there, not in the host's root
+            cwd = str(job.root)
         return Launch(argv, env, cwd, job.base, isolation, program)
 
     @staticmethod
