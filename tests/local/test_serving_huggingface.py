@@ -19,6 +19,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -456,3 +457,28 @@ def _environment_python() -> str:
     from stepfn.local.sagemaker.envs import ensure_environment
 
     return str(ensure_environment(TABLE[("huggingface", "4.48-pytorch2.3")], print) / "bin" / "python")
+
+
+def test_in_stepfns_own_python_the_same_toolkit_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where stepfn's Python has transformers (STEPFN_JOB_ENV=host, or auto with the image's release), the model
+    server runs the handler host's toolkit in process: same codecs, same 400s."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    model_dir = tmp_path / "model"
+    subprocess.run([sys.executable, "-c", TINY_MODEL, str(model_dir)], check=True, timeout=600)
+    monkeypatch.delenv("HF_TASK", raising=False)
+    models = Models.load({"variants": [{"VariantName": "AllTraffic", "Containers": [
+        {"ModelDir": str(model_dir), "CodeDir": str(model_dir), "Program": None, "Framework": "huggingface",
+         "Environment": {}}]}]})
+
+    def ask(body: bytes, content_type: str, accept: str) -> Any:
+        return models.respond("POST", "/invocations",
+                              {"host": "127.0.0.1", "content-type": content_type, "accept": accept}, body)
+
+    reply = ask(b'{"inputs": "the movie was good", "parameters": {"top_k": 2}}', "application/json", "*/*")
+    assert (reply.status, reply.content_type) == (200, "application/json")
+    assert {answer["label"] for answer in json.loads(reply.body)} == {"NEGATIVE", "POSITIVE"}
+    reply = ask(b"inputs\nthe movie\n", "text/csv", "text/csv")
+    assert reply.status == 200 and reply.body.decode().splitlines()[0] == "label,score"
+    reply = ask(b"x", "text/plain", "application/json")
+    assert reply.status == 400 and b"not supported by this framework" in reply.body

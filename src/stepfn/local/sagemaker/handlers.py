@@ -14,8 +14,9 @@ framework containers.
   (simplified JSON, JSON Lines and CSV become instances), or by the user's ``input_handler(data, context)``, and
   the response goes through ``output_handler(data, context)``; a ``handler(data, context)`` gets a
   ``context.rest_uri`` served on 127.0.0.1 by this process.
-* Hugging Face (sagemaker-huggingface-inference-toolkit): ``transformers.pipeline`` over the model directory
-  (task from ``HF_TASK`` or the model's config), JSON ``{"inputs": ..., "parameters": {...}}`` in and JSON out.
+* Hugging Face (sagemaker-huggingface-inference-toolkit): the handler host's implementation of the toolkit
+  (``transformers.pipeline`` over the model directory or ``HF_MODEL_ID``, task from ``HF_TASK`` or the model's
+  config, ``{"inputs": ..., "parameters": {...}}``, its codecs), here in the server's own Python.
 
 These frameworks' packages are not stepfn dependencies: a model whose framework is missing from the model
 server's Python fails to load with an error that names what to install.
@@ -26,7 +27,6 @@ from __future__ import annotations
 import collections
 import io
 import json
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,6 +34,7 @@ from types import ModuleType
 from typing import Any
 
 from stepfn._extras import needs_extra
+from stepfn.local.sagemaker import handlerhost
 from stepfn.local.sagemaker.inference import CSV, JSON, JSONLINES, Defaults, InferenceError, decode, encode, media_type
 
 __all__ = ["HuggingFaceDefaults", "PyTorchDefaults", "TensorFlowServingDefaults", "missing_framework"]
@@ -308,32 +309,41 @@ class TensorFlowServingDefaults(Defaults):
 
 
 class HuggingFaceDefaults(Defaults):
-    """sagemaker-huggingface-inference-toolkit's defaults: a transformers pipeline over the model directory."""
+    """sagemaker-huggingface-inference-toolkit's defaults in the model server's own Python: the handler host's
+    implementation (:class:`handlerhost.HuggingFaceDefaults`, which serves the model in its image's environment),
+    so both places answer alike. As in the toolkit, the default ``input_fn`` reads JSON and CSV bodies as text
+    and every failure of a request is a 400."""
+
+    def __init__(self) -> None:
+        self.toolkit = handlerhost.HuggingFaceDefaults()
 
     def model_fn(self, model_dir: str) -> Any:
         try:
-            from transformers import pipeline
+            import transformers  # noqa: F401  (the toolkit imports it when the model loads)
         except ImportError as exc:
             raise missing_framework("Hugging Face", "transformers", exc) from exc
-        task = os.environ.get("HF_TASK")
-        if not task:
-            config = Path(model_dir) / "config.json"
-            architectures = json.loads(config.read_text()).get("architectures", []) if config.is_file() else []
-            if not architectures:
-                raise InferenceError("Set HF_TASK in the model's environment: the task cannot be inferred from "
-                                     f"{model_dir}.", 500)
-        return pipeline(task=task, model=model_dir, device=-1) if task else pipeline(model=model_dir, device=-1)
+        return _toolkit_call(self.toolkit.model_fn, model_dir)
 
     def input_fn(self, body: bytes, content_type: str | None) -> Any:
-        if media_type(content_type) not in (JSON, None):
-            raise InferenceError(f"Content type {content_type} is not supported; send application/json.", 415)
-        return json.loads(body.decode("utf-8"))
+        data: Any = body
+        if media_type(content_type) in self.toolkit.text_types:
+            data = body.decode("utf-8", errors="replace")
+        return _toolkit_call(self.toolkit.input_fn, data, content_type, status=400)
 
     def predict_fn(self, data: Any, model: Any) -> Any:
-        data = dict(data) if isinstance(data, dict) else {"inputs": data}
-        inputs = data.pop("inputs", data)
-        parameters = data.pop("parameters", None)
-        return model(inputs, **parameters) if parameters else model(inputs)
+        return _toolkit_call(self.toolkit.predict_fn, data, model, status=400)
 
     def output_fn(self, prediction: Any, accept: str) -> Any:
-        return encode(prediction, accept or JSON), accept or JSON
+        return _toolkit_call(self.toolkit.output_fn, prediction, accept, status=400), accept
+
+
+def _toolkit_call(function: Any, *args: Any, status: int | None = None) -> Any:
+    """Call a handler-host function, its errors as the server's (a request's failures all 400 when ``status``)."""
+    try:
+        return function(*args)
+    except handlerhost.InferenceError as exc:
+        raise InferenceError(str(exc), status or exc.status) from exc
+    except Exception as exc:
+        if status is None:
+            raise
+        raise InferenceError(str(exc), status) from exc
