@@ -178,7 +178,7 @@ def test_models_are_served_where_their_jobs_run(tmp_path: Path, monkeypatch: pyt
     unknown = SKLEARN_IMAGE.replace("0.20.0", "0.19.0")
     assert serving_environment(unknown, "sklearn", "inference.py", tmp_path, lines.append) == {}
     monkeypatch.setenv("STEPFN_JOB_ENV", "image")
-    # XGBoost algorithm mode (no entry point) is stepfn's emulator, as its training is; TF has no host defaults.
+    # XGBoost algorithm mode (no entry point) is stepfn's emulator, as its training is.
     xgboost = SKLEARN_IMAGE.replace("sagemaker-scikit-learn:0.20.0-cpu-py3", "sagemaker-xgboost:1.7-1")
     assert serving_environment(xgboost, "xgboost", None, tmp_path, lines.append) == {}
     with pytest.raises(JobEnvironmentError, match=r"no pinned environment for sklearn 0\.19\.0"):

@@ -92,7 +92,8 @@ def test_tf_inference_py_handlers(tmp_path: Path) -> None:
     (tmp_path / "code" / "inference.py").write_text(INFERENCE)
     container = Container.load(tf_spec(tmp_path, "inference.py"))
     body, _ = container.invoke(b"1,2,3", "text/csv", "application/json")
-    assert json.loads(body) == {"doubled_plus_one": [[3.0, 5.0, 7.0]], "model": "model"}
+    # The container's context names a model only when the request's tfs-model-name attribute does.
+    assert json.loads(body) == {"doubled_plus_one": [[3.0, 5.0, 7.0]], "model": None}
     (tmp_path / "code" / "inference.py").write_text(HANDLER)
     sys.modules.pop("inference", None)
     container = Container.load(tf_spec(tmp_path, "inference.py"))

@@ -13,12 +13,15 @@ It loads the model once, then answers on its stdin/stdout; user code's prints go
 Frames: a 4-byte big-endian field count, then per field a 4-byte big-endian length and the bytes.
 
 * host -> server, once: ``[b"ready"]`` or an error frame;
-* server -> host: ``[b"invoke", content type, accept, body]`` (an empty type means none given);
+* server -> host: ``[b"invoke", content type, accept, body, custom attributes]`` (an empty type or attribute
+  header means none given; a frame without the last field has none);
 * host -> server: ``[b"ok", content type, body]``, or ``[b"error", status, message, traceback]`` (status as
   ASCII digits: 4xx for a request the handlers refuse, 500 for a failure).
 
 The framework defaults are those of SageMaker's scikit-learn, XGBoost and PyTorch containers, as
-:mod:`stepfn.local.sagemaker.inference` and ``handlers`` implement them in the server's own Python.
+:mod:`stepfn.local.sagemaker.inference` and ``handlers`` implement them in the server's own Python. A TensorFlow
+model is not a handler chain: the TF Serving container's contract (``tfserving.py``, beside this file and as
+standalone, loaded by path) answers it, its ``tfs-*`` custom attributes included.
 """
 
 from __future__ import annotations
@@ -497,6 +500,17 @@ DEFAULTS = {"generic": Defaults, "sklearn": SklearnDefaults, "xgboost": XGBoostD
             "huggingface": HuggingFaceDefaults}
 
 
+def _load_tfserving() -> Any:
+    """tfserving.py from beside this file, by path: the host runs outside stepfn's package."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tfserving.py")
+    spec = importlib.util.spec_from_file_location("stepfn_tfserving", path)
+    if spec is None or spec.loader is None:
+        raise InferenceError(f"Cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 # -- the chain --------------------------------------------------------------------------------------------
 
 
@@ -521,12 +535,23 @@ class Chain:
 
     def __init__(self, spec: dict[str, Any]) -> None:
         framework = spec.get("Framework") or "generic"
-        if framework not in DEFAULTS:
+        if framework not in DEFAULTS and framework != "tensorflow":
             raise InferenceError(f"No serving defaults in a framework environment for {framework!r}")
-        self.defaults = DEFAULTS[framework]()
+        self.defaults = DEFAULTS.get(framework, Defaults)()
         self.model_dir = str(spec["ModelDir"])
         self.context = Context(self.model_dir)
-        self.module = self._program(str(spec.get("CodeDir") or self.model_dir), spec.get("Program"))
+        code_dir = str(spec.get("CodeDir") or self.model_dir)
+        lib = os.path.join(code_dir, "lib")
+        if framework == "tensorflow" and os.path.isdir(lib) and lib not in sys.path:
+            # The TF Serving container puts code/lib on the path (after code/) before it imports inference.py.
+            sys.path.insert(0, lib)
+        self.module = self._program(code_dir, spec.get("Program"))
+        self.tf_serving: Any = None
+        if framework == "tensorflow":
+            tfserving = _load_tfserving()
+            self.tf_serving = tfserving.Service(self.model_dir, self.module)
+            self.tf_serving_error = tfserving.TFServingError
+            return
         self._calls: dict[str, tuple[Any, bool]] = {}
         chain = ("input_fn", "predict_fn", "output_fn")
         if self._user("transform_fn") is not None and any(self._user(name) is not None for name in chain):
@@ -569,7 +594,14 @@ class Chain:
         function, wants_context = known
         return function(*args, self.context) if wants_context else function(*args)
 
-    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None,
+               custom_attributes: str | None = None) -> tuple[bytes, str]:
+        if self.tf_serving is not None:
+            try:
+                answer: tuple[bytes, str] = self.tf_serving.invoke(body, content_type, accept, custom_attributes)
+            except self.tf_serving_error as exc:
+                raise InferenceError(str(exc), exc.status) from exc
+            return answer
         if not accept or media_type(accept) == "*/*":
             accept = self.defaults.default_accept
             if self.defaults.accept_from_environment:
@@ -617,13 +649,14 @@ def serve(spec: dict[str, Any], requests: IO[bytes], replies: IO[bytes]) -> int:
         fields = read_frame(requests)
         if fields is None:
             return 0
-        if len(fields) != 4 or fields[0] != b"invoke":
+        if len(fields) not in (4, 5) or fields[0] != b"invoke":
             write_frame(replies, error_frame(InferenceError("the handler host got a malformed frame")))
             continue
         try:
             content_type = fields[1].decode("latin-1") or None
             accept = fields[2].decode("latin-1") or None
-            body, response_type = chain.invoke(fields[3], content_type, accept)
+            attributes = fields[4].decode("latin-1") or None if len(fields) == 5 else None
+            body, response_type = chain.invoke(fields[3], content_type, accept, attributes)
         except Exception as exc:
             write_frame(replies, error_frame(exc))
         else:

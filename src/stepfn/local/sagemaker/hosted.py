@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from stepfn.local.sagemaker import handlerhost
-from stepfn.local.sagemaker.inference import InferenceError
+from stepfn.local.sagemaker.inference import InferenceError, Request
 
 HOST_FILE = Path(handlerhost.__file__).resolve()
 
@@ -112,7 +112,8 @@ class HostedContainer:
         if process.stdout is not None:
             process.stdout.close()
 
-    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None,
+               custom_attributes: str | None = None) -> tuple[bytes, str]:
         with self.lock:
             if self.process is None or self.process.poll() is not None:
                 self.close()
@@ -120,7 +121,8 @@ class HostedContainer:
             assert self.process is not None and self.process.stdin is not None
             try:
                 handlerhost.write_frame(self.process.stdin, [
-                    b"invoke", (content_type or "").encode("latin-1"), (accept or "").encode("latin-1"), body])
+                    b"invoke", (content_type or "").encode("latin-1"), (accept or "").encode("latin-1"), body,
+                    (custom_attributes or "").encode("latin-1")])
                 fields = self._read()
             except OSError:  # the host is gone: broken pipe
                 fields = None
@@ -136,7 +138,7 @@ class HostedContainer:
                 return fields[2], fields[1].decode("latin-1")
             raise _error(fields)
 
-    def invoke_batch(self, requests: list[tuple[bytes, str | None, str | None]]) -> list[tuple[bytes, str] | BaseException]:
+    def invoke_batch(self, requests: list[Request]) -> list[tuple[bytes, str] | BaseException]:
         answers: list[tuple[bytes, str] | BaseException] = []
         for request in requests:
             try:

@@ -45,6 +45,8 @@ NPY = "application/x-npy"
 LIBSVM = "text/libsvm"
 RECORDIO = "application/x-recordio-protobuf"
 _UTF8_TYPES = (JSON, CSV, JSONLINES)
+Request = tuple[bytes, str | None, str | None, str | None]
+"""One invocation: body, ContentType, Accept and CustomAttributes (None where the request has none)."""
 
 
 class InferenceError(Exception):
@@ -167,6 +169,12 @@ class Defaults:
 
     def output_fn(self, prediction: Any, accept: str) -> Any:
         return encode(prediction, accept), accept
+
+    def serve(self, model: Any, body: bytes, content_type: str | None, accept: str,
+              custom_attributes: str | None) -> tuple[bytes, str] | None:
+        """The whole answer, for a container whose contract is not the handler chain (TF Serving's); None lets
+        the chain answer."""
+        return None
 
 
 class SklearnDefaults(Defaults):
@@ -394,6 +402,10 @@ class Container:
         model_dir = Path(spec["ModelDir"])
         module = None
         if spec.get("Program"):
+            lib = Path(spec["CodeDir"]) / "lib"
+            if framework == "tensorflow" and lib.is_dir() and str(lib) not in sys.path:
+                # The TF Serving container puts code/lib on the path (after code/) before it imports inference.py.
+                sys.path.insert(0, str(lib))
             module = _load_program(Path(spec["CodeDir"]), spec["Program"])
             chain = ("input_fn", "predict_fn", "output_fn")
             if hasattr(module, "transform_fn") and any(hasattr(module, name) for name in chain):
@@ -420,8 +432,12 @@ class Container:
             return os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", self.defaults.default_accept)
         return accept
 
-    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None,
+               custom_attributes: str | None = None) -> tuple[bytes, str]:
         accept = self._accept(accept)
+        served = self.defaults.serve(self.model, body, content_type, accept, custom_attributes)
+        if served is not None:
+            return served
         transform = getattr(self.module, "transform_fn", None) if self.module is not None else None
         if callable(transform):
             result = _arity_call(transform, self.context, self.model, body, content_type, accept)
@@ -454,7 +470,7 @@ class Container:
         except Exception:  # a model that answers sklearn's tag protocol badly is simply not batched
             return False
 
-    def invoke_batch(self, requests: list[tuple[bytes, str | None, str | None]]) -> list[tuple[bytes, str] | BaseException]:
+    def invoke_batch(self, requests: list[Request]) -> list[tuple[bytes, str] | BaseException]:
         """Answer several requests with one ``predict`` over their stacked rows (only where :attr:`batches`):
         each request is decoded and encoded on its own, as :meth:`invoke` does, so its answer (or its error)
         is the same bytes it would be alone; only the prediction is shared."""
@@ -462,7 +478,7 @@ class Container:
 
         if len(requests) == 1 or not self.batches:
             return [_attempt(self.invoke, *request) for request in requests]
-        decoded: list[Any] = [_attempt(self.defaults.input_fn, body, content_type) for body, content_type, _ in requests]
+        decoded: list[Any] = [_attempt(self.defaults.input_fn, body, content_type) for body, content_type, *_ in requests]
         first = next((data for data in decoded if _rows(data, None) is not None), None)
         stacked = [index for index, data in enumerate(decoded) if first is not None and _rows(data, first) is not None]
         predictions: dict[int, Any] = {}
@@ -477,7 +493,7 @@ class Container:
                     predictions[index] = joint[start:start + len(decoded[index])]
                     start += len(decoded[index])
         answers: list[tuple[bytes, str] | BaseException] = []
-        for index, ((_, _, accept), data) in enumerate(zip(requests, decoded, strict=True)):
+        for index, ((_, _, accept, _), data) in enumerate(zip(requests, decoded, strict=True)):
             if isinstance(data, BaseException):
                 answers.append(data)
                 continue
@@ -526,7 +542,7 @@ class _Pending:
 
     __slots__ = ("answer", "done", "request")
 
-    def __init__(self, request: tuple[bytes, str | None, str | None]) -> None:
+    def __init__(self, request: Request) -> None:
         self.request = request
         self.answer: tuple[bytes, str] | BaseException | None = None
         self.done = False
@@ -536,9 +552,10 @@ class HandlerChain(Protocol):
     """What a variant calls: :class:`Container` in this process, or ``hosted.HostedContainer`` in the model's
     framework environment."""
 
-    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]: ...
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None,
+               custom_attributes: str | None = None) -> tuple[bytes, str]: ...
 
-    def invoke_batch(self, requests: list[tuple[bytes, str | None, str | None]]) -> list[tuple[bytes, str] | BaseException]: ...
+    def invoke_batch(self, requests: list[Request]) -> list[tuple[bytes, str] | BaseException]: ...
 
 
 def load_container(spec: dict[str, Any]) -> HandlerChain:
@@ -560,13 +577,14 @@ class Variant:
     _waiting: list[_Pending] = field(default_factory=list)
     _waiting_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
-        answer = self.invoke_many([(body, content_type, accept)])[0]
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None,
+               custom_attributes: str | None = None) -> tuple[bytes, str]:
+        answer = self.invoke_many([(body, content_type, accept, custom_attributes)])[0]
         if isinstance(answer, BaseException):
             raise answer
         return answer
 
-    def invoke_many(self, requests: list[tuple[bytes, str | None, str | None]]) -> list[tuple[bytes, str] | BaseException]:
+    def invoke_many(self, requests: list[Request]) -> list[tuple[bytes, str] | BaseException]:
         """Each request's answer, or the exception that failed it.
 
         Most estimators (xgboost's Booster first of all) are not thread safe, so predictions take the variant's
@@ -593,11 +611,12 @@ class Variant:
             item.answer = answer if isinstance(answer, BaseException) else (answer[0], answer[1] or CSV)
             item.done = True
 
-    def _through_pipeline(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
+    def _through_pipeline(self, body: bytes, content_type: str | None, accept: str | None,
+                          custom_attributes: str | None) -> tuple[bytes, str]:
         for index, container in enumerate(self.containers):
             last = index == len(self.containers) - 1
             # A serial pipeline hands each container's response to the next as its request.
-            body, content_type = container.invoke(body, content_type, accept if last else None)
+            body, content_type = container.invoke(body, content_type, accept if last else None, custom_attributes)
         return body, content_type or CSV
 
 
@@ -662,7 +681,7 @@ class Models:
         """Answer requests that arrived together (pipelined on one connection), in order, as :meth:`respond`
         would one by one; the invocations of each variant go to it together, to share a prediction."""
         replies: list[Reply | None] = [None] * len(requests)
-        invocations: dict[int, list[tuple[int, tuple[bytes, str | None, str | None]]]] = {}
+        invocations: dict[int, list[tuple[int, Request]]] = {}
         chosen: dict[int, Variant] = {}
         for index, (method, path, headers, body) in enumerate(requests):
             if not _from_this_machine(headers):
@@ -684,7 +703,8 @@ class Models:
                     continue
                 chosen[id(variant)] = variant
                 invocations.setdefault(id(variant), []).append(
-                    (index, (body, headers.get("content-type"), headers.get("accept"))))
+                    (index, (body, headers.get("content-type"), headers.get("accept"),
+                             headers.get("x-amzn-sagemaker-custom-attributes"))))
         for key, items in invocations.items():
             variant = chosen[key]
             invoked = (("X-Amzn-Invoked-Production-Variant", variant.name),)

@@ -151,8 +151,8 @@ def _fetch_into(store: ObjectStore, uri: str, destination: Path, scratch: Path) 
     store.download(uri if uri.endswith("/") else uri + "/", destination)
 
 
-# The frameworks whose handler chain the handler host (handlerhost.py) holds defaults for.
-_HOSTED_FRAMEWORKS = ("sklearn", "xgboost", "pytorch", "huggingface")
+# The frameworks the handler host (handlerhost.py) serves: the handler chain's defaults, and TF Serving's contract.
+_HOSTED_FRAMEWORKS = ("sklearn", "xgboost", "pytorch", "huggingface", "tensorflow")
 
 
 def _discard(line: str) -> None:
