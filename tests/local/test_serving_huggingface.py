@@ -359,6 +359,25 @@ def test_a_tiny_bert_is_deployed_and_invoked_in_its_environment(
     finally:
         predictor.delete_endpoint()
 
+    # The model's HF_TASK reaches the environment: the same BERT as a feature extractor answers embeddings.
+    features = HuggingFaceModel(role=role, model_data=data, env={"HF_TASK": "feature-extraction"},
+                                sagemaker_session=session, **versions)
+    predictor = features.deploy(initial_instance_count=1, instance_type="ml.m5.xlarge", endpoint_name="hf-features")
+    try:
+        embeddings = predictor.predict({"inputs": "the movie"})
+        assert [len(embeddings[0]), len(embeddings[0][0])] == [4, 8]  # [CLS] the movie [SEP], hidden size 8
+    finally:
+        predictor.delete_endpoint()
+
+    # HF_MODEL_ID without model data: the toolkit downloads the repository at start; offline that fails the
+    # deploy with what to do instead.
+    hub = HuggingFaceModel(role=role, env={"HF_MODEL_ID": "distilbert/distilbert-base-uncased",
+                                           "HF_TASK": "fill-mask", "HF_HUB_OFFLINE": "1"},
+                           sagemaker_session=session, **versions)
+    with pytest.raises(Exception, match=r"Cannot download HF_MODEL_ID distilbert/distilbert-base-uncased"):
+        hub.deploy(initial_instance_count=1, instance_type="ml.m5.xlarge", endpoint_name="hf-hub")
+    session.delete_endpoint("hf-hub", delete_endpoint_config=True)
+
 
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("STEPFN_TEST_FRAMEWORK_ENVS") != "1",
