@@ -24,8 +24,8 @@ PYTORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 _SKLEARN_SOURCE = "aws/sagemaker-scikit-learn-container docker/{v}/base/Dockerfile.cpu, requirements.txt"
 _XGBOOST_SOURCE = "aws/sagemaker-xgboost-container requirements.txt, docker/{v}/base/Dockerfile.cpu"
 _DLC_SOURCE = "aws/deep-learning-containers release notes, {f} training {v} CPU"
-_HF_SOURCE = ("aws/deep-learning-containers huggingface/pytorch release notes, transformers {v}; the (transformers, "
-              "pytorch, python) pairs of sagemaker v2's image_uris/huggingface.json")
+_HF_SOURCE = ("sagemaker v2 image_uris/huggingface.json: the (transformers, pytorch, python) of {v}; accelerate, "
+              "datasets and pyarrow: the releases of the transformers release's months, as resolved to install")
 
 
 @dataclass(frozen=True)
@@ -105,10 +105,10 @@ _TABLE: tuple[FrameworkEnvironment, ...] = (
     _row("tensorflow", "2.18", "3.10", "tensorflow-cpu==2.18.0", "numpy==1.26.4", source=_DLC_SOURCE),
     # Hugging Face PyTorch images (training and inference), one row per (transformers, PyTorch) pair that
     # sagemaker v2's huggingface.json lists from transformers 4.26 on, with its Python. torch comes as the CPU
-    # build; accelerate (the Trainer needs it) and datasets are the releases the images shipped with, and the
-    # pyarrow is pinned where the newest one breaks the row: later pyarrow releases dropped the PyExtensionType
-    # that datasets 2 imports, and the newest refuses NumPy 1 at import (its metadata does not say so, so the
-    # resolver cannot see it).
+    # build; accelerate (the Trainer needs it) and datasets are releases from the months of the transformers
+    # release (the images install them too; their exact pins were not read from the images). pyarrow is pinned
+    # where the newest one breaks the row: later pyarrow releases dropped the PyExtensionType that datasets 2
+    # imports, and the newest refuses NumPy 1 at import (its metadata does not say so: the resolver cannot see it).
     _row("huggingface", "4.26-pytorch1.13", "3.9", "transformers==4.26.0", "torch==1.13.1", "numpy==1.23.5",
          "accelerate==0.16.0", "datasets==2.9.0", "pyarrow==11.0.0", index=PYTORCH_CPU_INDEX, source=_HF_SOURCE),
     _row("huggingface", "4.28-pytorch2.0", "3.10", "transformers==4.28.1", "torch==2.0.0", "numpy==1.24.4",

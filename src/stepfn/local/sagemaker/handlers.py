@@ -151,10 +151,11 @@ class HuggingFaceDefaults(Defaults):
         return _toolkit_call(self.toolkit.model_fn, model_dir)
 
     def input_fn(self, body: bytes, content_type: str | None) -> Any:
-        data: Any = body
-        if media_type(content_type) in self.toolkit.text_types:
-            data = body.decode("utf-8", errors="replace")
-        return _toolkit_call(self.toolkit.input_fn, data, content_type, status=400)
+        def decode() -> Any:
+            text = media_type(content_type) in self.toolkit.text_types
+            return self.toolkit.input_fn(body.decode("utf-8") if text else body, content_type)
+
+        return _toolkit_call(decode, status=400)
 
     def predict_fn(self, data: Any, model: Any) -> Any:
         return _toolkit_call(self.toolkit.predict_fn, data, model, status=400)
