@@ -9,6 +9,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,19 @@ from test_models import ROLE, SKLEARN_IMAGE, Control, call, make_tar
 from stepfn.engine.protocol import TaskRequest
 from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker import serving
-from stepfn.local.sagemaker.lifecycle import held_elsewhere, lease_path
+from stepfn.local.sagemaker.lifecycle import (
+    _lease_lock,
+    finish_job,
+    held_elsewhere,
+    lease_path,
+    request_stop,
+    request_stop_path,
+    run_guarded,
+)
 from stepfn.local.sagemaker.processing import ProcessingJobs
 from stepfn.local.sagemaker.records import RecordStore, arn
 from stepfn.server._sagemaker import LocalSageMakerClient
+from stepfn.store import Owner
 
 KIND = "processing-job"
 
@@ -60,6 +70,11 @@ def _resume(home: Path, params: dict[str, Any], pattern: str = "sync") -> Any:
     return serving.handlers(home)["sagemaker:createProcessingJob"](request, Control())
 
 
+def _leases(home: Path) -> list[str]:
+    """What is left under the home's leases folder: files only (the kinds' folders stay)."""
+    return sorted(str(path.relative_to(home)) for path in (home / "sagemaker" / "leases").rglob("*") if path.is_file())
+
+
 def _run_elsewhere(home: Path, params: dict[str, Any], runs: Path) -> subprocess.Popen[str]:
     """Run the job in another process and return once its script runs."""
     runner = ("import json, sys\nfrom stepfn.local.sagemaker.processing import ProcessingJobs\n"
@@ -89,6 +104,7 @@ def test_a_resumed_task_waits_for_the_job_another_live_process_runs(stepfn_home:
     finally:
         other.kill()
     assert runs.read_text() == "run\n"  # one copy ran: the resumed task waited for the other process's
+    assert _leases(stepfn_home) == []  # the runner removed its files at the end, the waiter left none of its own
 
 
 # The runner's lease: a dead process on this host, or one on another host whose lease ran out, no longer runs
@@ -119,6 +135,7 @@ def test_a_resumed_task_restarts_the_job_whose_runner_is_gone(runner: str, stepf
     assert runs.read_text() == "run\n"
     record = records.get(KIND, "orphan")
     assert record is not None and record["ProcessingJobStatus"] == "Completed"
+    assert _leases(stepfn_home) == []  # the gone runner's lease too, once the job that replaced it ended
 
 
 def test_stop_reaches_a_job_another_process_runs(stepfn_home: Path, runs: Path) -> None:
@@ -130,6 +147,56 @@ def test_stop_reaches_a_job_another_process_runs(stepfn_home: Path, runs: Path) 
     finally:
         other.kill()
     assert ProcessingJobs(stepfn_home).records.get(KIND, "remote-stop")["ProcessingJobStatus"] == "Stopped"  # type: ignore[index]
+    assert _leases(stepfn_home) == []  # lease, lock and the stop request
+    # A stop request for a job that has ended leaves nothing behind either.
+    request_stop(RecordStore(stepfn_home), KIND, "remote-stop")
+    assert _leases(stepfn_home) == []
+
+
+def test_an_ended_jobs_files_stay_while_a_live_process_holds_its_lease(stepfn_home: Path) -> None:
+    """Only files no live runner holds go: a process that took the job over (it found this one gone) keeps its
+    lease until it ends; once it is gone, the next look at the ended job removes them."""
+    records = RecordStore(stepfn_home)
+    records.create(KIND, "taken", {"ProcessingJobName": "taken", "ProcessingJobStatus": "InProgress"})
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        taken_over = json.dumps({"owner": Owner.of_pid(other.pid).token, "lease_expires": time.time() + 60})
+
+        def work() -> dict[str, Any]:
+            lease = lease_path(records, KIND, "taken")
+            lease.parent.mkdir(parents=True, exist_ok=True)
+            lease.write_text(taken_over)
+            return finish_job(records, KIND, "taken", "Completed")
+
+        assert run_guarded(records, KIND, "taken", work)["ProcessingJobStatus"] == "Completed"
+        assert held_elsewhere(records, KIND, "taken")
+        assert _leases(stepfn_home) == ["sagemaker/leases/processing-job/taken.json",
+                                        "sagemaker/leases/processing-job/taken.lock"]
+    finally:
+        other.kill()
+        other.wait()
+    request_stop(records, KIND, "taken")
+    assert _leases(stepfn_home) == [] and not request_stop_path(records, KIND, "taken").exists()
+
+
+def test_the_lock_is_taken_afresh_when_its_file_was_removed_meanwhile(stepfn_home: Path) -> None:
+    """A process waiting on a lock file that the holder removes must not count that file as locked: a third
+    process would lock the new file at the path, and both would run the job."""
+    records = RecordStore(stepfn_home)
+    seen: list[bool] = []
+
+    def second() -> None:
+        with _lease_lock(records, KIND, "racy") as path:
+            seen.append(path.exists())
+
+    with _lease_lock(records, KIND, "racy") as path:
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        time.sleep(0.3)  # the waiter has opened the file and waits for its lock
+        assert not seen
+        path.unlink()
+    waiter.join(10)
+    assert seen == [True]  # it holds the lock of the file at the path, not of the removed one
 
 
 INFERENCE = """
@@ -190,4 +257,5 @@ def test_a_resumed_transform_task_waits_for_the_job_another_live_process_runs(st
     finally:
         other.kill()
     assert calls.read_text() == "call\n" * 4  # each record once: the resumed task ran no second copy
+    assert _leases(stepfn_home) == []
     assert store.get_bytes("s3://bucket/out/rows.csv.out").split() == [b"1", b"2", b"3", b"4"]

@@ -111,6 +111,8 @@ def test_duplicate_name_is_refused_and_resume_attaches(stepfn_home: Path, store:
     resumed = handler(task_request(request, resumed=True), Control())
     assert resumed == first
     assert counter.read_text() == "run\n"  # attached to the finished job, never ran it again
+    # The job's lease and lock went when it ended; attaching to it left none behind.
+    assert [path for path in (stepfn_home / "sagemaker" / "leases").rglob("*") if path.is_file()] == []
 
 
 # The supervisor's lease, as the store leases executions: a dead process on this host, or one on another host

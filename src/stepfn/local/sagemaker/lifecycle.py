@@ -15,8 +15,10 @@ Who runs a job is its :class:`Lease`, as the store leases executions: the owner 
 A resumed task (the engine re-dispatching a task after its process died) attaches to the job of its name: it
 returns the record of a finished one, waits for one whose owner is alive (a process on another host: until its
 lease runs out), and starts over one whose owner is gone. A stop request (:func:`request_stop`) is a file beside
-the lease, seen by the job's :func:`job_control` whichever process runs it. Training jobs go through the same steps
-(:mod:`stepfn.local.sagemaker.training` records their secondary statuses on top).
+the lease, seen by the job's :func:`job_control` whichever process runs it. When a job ends, its lease, stop request
+and lock file are removed (:func:`run_guarded`), so ``leases/`` holds only jobs that run or whose runner died
+before their end. Training jobs go through the same steps (:mod:`stepfn.local.sagemaker.training` records their
+secondary statuses on top).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,18 +137,55 @@ def held_elsewhere(records: RecordStore, kind: str, name: str) -> bool:
     return lease.held_elsewhere()
 
 
+@contextlib.contextmanager
+def _lease_lock(records: RecordStore, kind: str, name: str) -> Iterator[Path]:
+    """Hold the job's lock file (``<name>.lock`` beside its lease); yields its path. A job's end removes the
+    file, so a process may lock a file that another has just locked, removed and let go of; such a lock guards
+    nothing (a third process locks the new file at that path), so the file locked is checked to still be the
+    one at the path, and locked afresh where it is not."""
+    path = lease_path(records, kind, name).with_suffix(".lock")
+    while True:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # closing the file lets go of it
+            try:
+                current = os.stat(path)
+            except FileNotFoundError:
+                continue
+            locked = os.fstat(lock.fileno())
+            if (current.st_dev, current.st_ino) == (locked.st_dev, locked.st_ino):
+                yield path
+                return
+
+
+def _ended(records: RecordStore, kind: str, name: str) -> bool:
+    return (records.get(kind, name) or {}).get(JOB_KINDS[kind].status_key) in TERMINAL
+
+
+def _forget_if_ended(records: RecordStore, kind: str, name: str, lock: Path) -> bool:
+    """With the job's lock held: remove the lease, stop request and lock file of a job that has ended and that no
+    live runner holds (this process's thread may have let go of it, or its runner's process be gone); True
+    when removed. A lease another live process holds stays, whatever the record says: that process took the
+    job over and lets go of it itself."""
+    if held_elsewhere(records, kind, name) or not _ended(records, kind, name):
+        return False
+    lease_path(records, kind, name).unlink(missing_ok=True)
+    request_stop_path(records, kind, name).unlink(missing_ok=True)
+    lock.unlink(missing_ok=True)  # last, while held: see _lease_lock
+    return True
+
+
 def _take(records: RecordStore, kind: str, name: str, *, unfinished: bool = False) -> bool:
     """Make this process (the calling thread) the job's runner unless a live one holds it (or, ``unfinished``,
     the job has ended); True when taken. Under a lock file, so two processes resuming the same job at once do
     not both start it over. A runner records the job's end before it lets go of it, so a job found let go of
     and unfinished here is one to start over."""
     path = lease_path(records, kind, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.with_suffix(".lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _lease_lock(records, kind, name) as lock:
         if held_elsewhere(records, kind, name):
             return False
-        if unfinished and (records.get(kind, name) or {}).get(JOB_KINDS[kind].status_key) in TERMINAL:
+        if unfinished and _ended(records, kind, name):
+            _forget_if_ended(records, kind, name, lock)  # the lock file this call made, at least
             return False
         _write_lease(path)
         with _RUNNING_LOCK:
@@ -200,10 +239,11 @@ def request_stop_path(records: RecordStore, kind: str, name: str) -> Path:
 
 
 def request_stop(records: RecordStore, kind: str, name: str) -> None:
-    """Ask the job to stop, whichever process runs it (its :func:`job_control` sees the request)."""
-    path = request_stop_path(records, kind, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
+    """Ask the job to stop, whichever process runs it (its :func:`job_control` sees the request). Under the
+    job's lock, so a request that comes as the job ends is not left behind once its files are removed."""
+    with _lease_lock(records, kind, name) as lock:
+        if not _forget_if_ended(records, kind, name, lock):
+            request_stop_path(records, kind, name).touch()
 
 
 def stop_requested(records: RecordStore, kind: str, name: str) -> bool:
@@ -273,7 +313,8 @@ def run_guarded(records: RecordStore, kind: str, name: str, work: Callable[[], d
             with contextlib.suppress(OSError):
                 _write_lease(path)
 
-    threading.Thread(target=renew, name=f"stepfn-lease-{name}", daemon=True).start()
+    renewer = threading.Thread(target=renew, name=f"stepfn-lease-{name}", daemon=True)
+    renewer.start()
     try:
         return work()
     except Exception as exc:
@@ -283,8 +324,13 @@ def run_guarded(records: RecordStore, kind: str, name: str, work: Callable[[], d
         return fail(reason) if fail is not None else finish_job(records, kind, name, "Failed", failure=reason)
     finally:
         done.set()
+        renewer.join()  # a renewal after the removal below would leave a lease behind
         with _RUNNING_LOCK:
             _RUNNING_HERE.discard(_running_key(records, kind, name))
+        # The job has ended (recorded before this): its files go, unless another thread or live process took it
+        # over meanwhile.
+        with contextlib.suppress(OSError), _lease_lock(records, kind, name) as lock:
+            _forget_if_ended(records, kind, name, lock)
 
 
 def update_job(records: RecordStore, kind: str, name: str, **changes: Any) -> dict[str, Any]:
