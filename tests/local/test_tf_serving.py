@@ -13,6 +13,7 @@ and save real models in the TensorFlow 2.16 image's environment (a few hundred M
 from __future__ import annotations
 
 import ast
+import http.client
 import importlib.util
 import json
 import os
@@ -20,6 +21,7 @@ import subprocess
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -282,5 +284,14 @@ def test_inference_py_handlers_see_the_containers_context(tf_python: str, tmp_pa
         assert answer["answer"]["predictions"][0][0] == pytest.approx(1.0, abs=0.05)
         assert answer["uri"].startswith("http://127.0.0.1:") and answer["uri"].endswith("/v1/models/model:predict")
         assert answer["status"]["model_version_status"][0]["state"] == "AVAILABLE"
+        # That REST API answers only programs on this machine: a rebound DNS name or a web page is refused.
+        rest = urlsplit(answer["uri"])
+        body = b'{"instances": [[0, 0, 0]]}'
+        for headers in ({"Host": "attacker.example"}, {"Origin": "http://attacker.example"}, {}):
+            connection = http.client.HTTPConnection("127.0.0.1", rest.port, timeout=30)
+            connection.request("POST", rest.path, body=body, headers={"Content-Type": "text/plain", **headers})
+            response = connection.getresponse()
+            assert response.status == (200 if not headers else 403), (headers, response.read())
+            connection.close()
     finally:
         predictor.delete_endpoint()
