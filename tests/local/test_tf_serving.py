@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import http.client
-import importlib.util
 import json
 import os
 import subprocess
@@ -26,11 +25,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from stepfn.local.sagemaker import tfserving
-from stepfn.local.sagemaker.envs import environment_for_image, find_python
+from stepfn.local.sagemaker.envs import environment_for_image, find_python, installed_version, same_release
 from stepfn.local.sagemaker.tfserving import TFServingError, parse_custom_attributes, tfs_response_type, to_tfs_request
 from stepfn.sagemaker import Session, image_uris
 from stepfn.sagemaker.serializers import CSVSerializer, JSONLinesSerializer
-from stepfn.sagemaker.tensorflow import TensorFlowModel, TensorFlowPredictor
+from stepfn.sagemaker.tensorflow import TensorFlow, TensorFlowModel, TensorFlowPredictor
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 TFSERVING_FILE = Path(tfserving.__file__)
@@ -163,8 +162,8 @@ def tf_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The TensorFlow 2.16 image's Python, as a user gets it by default (auto: stepfn's Python has no TF)."""
     if os.environ.get("STEPFN_TEST_FRAMEWORK_ENVS") != "1":
         pytest.skip("downloads TensorFlow (hundreds of MB): set STEPFN_TEST_FRAMEWORK_ENVS=1")
-    if importlib.util.find_spec("tensorflow") is not None:
-        pytest.skip("stepfn's Python has tensorflow: by default the model is served there")
+    if same_release(installed_version("tensorflow"), "2.16"):
+        pytest.skip("stepfn's Python has tensorflow 2.16: by default the model is served there")
     monkeypatch.setenv("STEPFN_JOB_ENV", "auto")
     monkeypatch.setenv("STEPFN_ENV_DIR", os.environ.get("STEPFN_TEST_ENV_DIR") or str(tmp_path / "envs"))
     image = image_uris.retrieve("tensorflow", "us-east-1", "2.16", instance_type="ml.m5.large",
@@ -293,5 +292,46 @@ def test_inference_py_handlers_see_the_containers_context(tf_python: str, tmp_pa
             response = connection.getresponse()
             assert response.status == (200 if not headers else 403), (headers, response.read())
             connection.close()
+    finally:
+        predictor.delete_endpoint()
+
+
+TRAIN = """\
+import argparse
+import os
+
+import numpy as np
+import tensorflow as tf
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--model_dir")  # the TensorFlow estimator passes it; the SavedModel goes to SM_MODEL_DIR
+parser.add_argument("--epochs", type=int, default=80)
+args, _ = parser.parse_known_args()
+rows = np.loadtxt(os.path.join(os.environ["SM_CHANNEL_TRAINING"], "train.csv"), delimiter=",", dtype="float32")
+model = tf.keras.Sequential([tf.keras.Input((2,), name="x"), tf.keras.layers.Dense(1)])
+model.compile(optimizer=tf.keras.optimizers.SGD(0.02), loss="mse")
+model.fit(rows[:, 1:], rows[:, :1], epochs=args.epochs, verbose=0)
+model.export(os.path.join(os.environ["SM_MODEL_DIR"], "1"))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_a_tensorflow_estimator_trains_and_deploys_in_its_environment(tf_python: str, tmp_path: Path) -> None:
+    """A notebook's flow: fit() in the TensorFlow image's environment, deploy(), predict(), with no TensorFlow in
+    stepfn's Python."""
+    (tmp_path / "train.py").write_text(TRAIN)
+    session = Session()
+    rows = "".join(f"{2 * a + 3 * b + 1},{a},{b}\n" for a in range(-2, 3) for b in range(-2, 3))
+    train = session.upload_string_as_file_body(rows, session.default_bucket(), "tf-estimator/train/train.csv")
+    estimator = TensorFlow(entry_point=str(tmp_path / "train.py"), framework_version="2.16", py_version="py310",
+                           role=ROLE, instance_type="ml.m5.large", instance_count=1,
+                           hyperparameters={"epochs": 120})
+    estimator.fit({"training": train.rsplit("/", 1)[0]})
+    predictor = estimator.deploy(1, "ml.m5.large", endpoint_name="tf-estimator")
+    try:
+        assert isinstance(predictor, TensorFlowPredictor)
+        answer = predictor.predict({"instances": [[1.0, 1.0], [0.0, -1.0]]})
+        assert [row[0] for row in answer["predictions"]] == pytest.approx([6.0, -2.0], abs=0.1)
     finally:
         predictor.delete_endpoint()
