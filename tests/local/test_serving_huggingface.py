@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from stepfn.local.sagemaker import handlerhost
+from stepfn.local.sagemaker.envs import find_python
 from stepfn.local.sagemaker.frameworks import TABLE, ImageFramework, framework_of_image, lookup
 from stepfn.local.sagemaker.hosted import HostedContainer
 from stepfn.local.sagemaker.inference import InferenceError, Models
@@ -35,8 +36,23 @@ from stepfn.local.sagemaker.models import prepare_container
 DLC = "763104351884.dkr.ecr.us-east-1.amazonaws.com"
 HF_INFERENCE = f"{DLC}/huggingface-pytorch-inference:2.3-transformers4.48.0-cpu-py311-ubuntu22.04"
 CONFIG = Path(__file__).resolve().parents[2] / "src" / "stepfn" / "sagemaker" / "image_uri_config.json"
-HOST_PYTHON = "/usr/bin/python3"  # Debian's: no stepfn and no transformers on its path
-needs_host_python = pytest.mark.skipif(not Path(HOST_PYTHON).exists(), reason="no Debian Python here")
+
+
+def _interpreters() -> list[str]:
+    """Debian's Python (no stepfn, no transformers on its path) and, where there is one, a Python 3.7 (the
+    oldest image's), which the handler host must run under."""
+    found = ["/usr/bin/python3"] if Path("/usr/bin/python3").exists() else []
+    old = find_python("3.7")
+    return [*found, *([old] if old else [])]
+
+
+INTERPRETERS = _interpreters()
+needs_host_python = pytest.mark.skipif(not INTERPRETERS, reason="no interpreter other than stepfn's here")
+
+
+@pytest.fixture(params=INTERPRETERS or ["none"])
+def host_python(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 # -- which environment a Hugging Face image runs in ------------------------------------------------------------
@@ -166,7 +182,7 @@ def transform_fn(model, input_data, content_type, accept):
 '''
 
 
-def _model(tmp_path: Path, program: str | None) -> dict[str, str]:
+def _model(tmp_path: Path, program: str | None, python: str = "/usr/bin/python3") -> dict[str, str]:
     model_dir = tmp_path / "model"
     (model_dir / "code").mkdir(parents=True)
     (model_dir / "labels.json").write_text(json.dumps(["NEGATIVE", "POSITIVE"]))
@@ -174,7 +190,7 @@ def _model(tmp_path: Path, program: str | None) -> dict[str, str]:
         (model_dir / "code" / "inference.py").write_text(program)
     return {"ModelDir": str(model_dir), "CodeDir": str(model_dir / "code"),
             "Program": "inference.py" if program is not None else "", "Framework": "huggingface",
-            "Python": HOST_PYTHON}
+            "Python": python}
 
 
 def _ask(spec: dict[str, str], body: bytes, content_type: str, accept: str = "*/*") -> tuple[int, str, bytes]:
@@ -190,8 +206,8 @@ def _ask(spec: dict[str, str], body: bytes, content_type: str, accept: str = "*/
 
 
 @needs_host_python
-def test_the_default_chain_passes_inputs_and_parameters_to_the_model(tmp_path: Path) -> None:
-    spec = _model(tmp_path, CALLABLE_MODEL)
+def test_the_default_chain_passes_inputs_and_parameters_to_the_model(tmp_path: Path, host_python: str) -> None:
+    spec = _model(tmp_path, CALLABLE_MODEL, host_python)
     body = json.dumps({"inputs": ["abc", "ab"], "parameters": {"top_k": 2}}).encode()
     status, content_type, answer = _ask(spec, body, "application/json")
     assert (status, content_type) == (200, "application/json")  # */* answers JSON, as the toolkit does
@@ -205,8 +221,8 @@ def test_the_default_chain_passes_inputs_and_parameters_to_the_model(tmp_path: P
 
 
 @needs_host_python
-def test_failures_answer_400_with_the_toolkits_messages(tmp_path: Path) -> None:
-    spec = _model(tmp_path, CALLABLE_MODEL)
+def test_failures_answer_400_with_the_toolkits_messages(tmp_path: Path, host_python: str) -> None:
+    spec = _model(tmp_path, CALLABLE_MODEL, host_python)
     status, _, answer = _ask(spec, b"abc\n", "text/csv")
     assert status == 400 and b"correct CSV with Header columns" in answer
     status, _, answer = _ask(spec, b"x", "text/plain")
@@ -216,24 +232,24 @@ def test_failures_answer_400_with_the_toolkits_messages(tmp_path: Path) -> None:
 
 
 @needs_host_python
-def test_user_overrides_get_the_toolkits_arguments(tmp_path: Path) -> None:
-    status, _, answer = _ask(_model(tmp_path / "a", OVERRIDES), b'{"text": "abc"}', "application/json")
+def test_user_overrides_get_the_toolkits_arguments(tmp_path: Path, host_python: str) -> None:
+    status, _, answer = _ask(_model(tmp_path / "a", OVERRIDES, host_python), b'{"text": "abc"}', "application/json")
     assert status == 200, answer
     assert json.loads(answer) == {"custom": [{"label": "POSITIVE", "score": 1.0, "rank": 0}],
                                   "accept": "application/json"}
-    status, content_type, answer = _ask(_model(tmp_path / "b", TRANSFORM), b"inputs\nx\n", "text/csv",
+    status, content_type, answer = _ask(_model(tmp_path / "b", TRANSFORM, host_python), b"inputs\nx\n", "text/csv",
                                         "application/json")
     assert (status, content_type) == (200, "application/json")
     assert answer == b"transformed:inputs\nx\n:text/csv:application/json"
     both = TRANSFORM + "\ndef input_fn(data, content_type):\n    return data\n"
     with pytest.raises(InferenceError, match="Cannot use transform_fn implementation in conjunction with input_fn"):
-        _ask(_model(tmp_path / "c", both), b"{}", "application/json")
+        _ask(_model(tmp_path / "c", both, host_python), b"{}", "application/json")
 
 
 @needs_host_python
-def test_without_transformers_the_load_error_names_what_to_install(tmp_path: Path) -> None:
+def test_without_transformers_the_load_error_names_what_to_install(tmp_path: Path, host_python: str) -> None:
     with pytest.raises(InferenceError, match=r"needs the 'transformers' package.*huggingface framework environment"):
-        _ask(_model(tmp_path, None), b"{}", "application/json")
+        _ask(_model(tmp_path, None, host_python), b"{}", "application/json")
 
 
 def test_code_inference_py_is_the_program_without_sagemaker_program(tmp_path: Path) -> None:
