@@ -9,9 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LocalRuntime", "create_endpoint", "create_resource", "delete_endpoint", "delete_endpoint_config", "delete_endpoint_models",
-           "delete_model", "describe_endpoint", "describe_training_job", "run_training_job", "runtime_client",
-           "wait_for_training_job"]
+__all__ = [
+    "LocalRuntime",
+    "create_endpoint",
+    "create_resource",
+    "delete_endpoint",
+    "delete_endpoint_config",
+    "delete_endpoint_models",
+    "delete_model",
+    "describe_endpoint",
+    "describe_training_job",
+    "monitoring_call",
+    "run_training_job",
+    "runtime_client",
+    "wait_for_training_job",
+]
 
 
 class LocalRuntime:
@@ -191,3 +203,22 @@ def create_endpoint(boto_session: Any, region: str | None, request: dict[str, An
     from stepfn.local.sagemaker.endpoints import Endpoints
 
     Endpoints().create(request)
+
+
+def monitoring_call(session: Any, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A Model Monitor operation of the boto3 ``sagemaker`` client (``create_monitoring_schedule``,
+    ``list_monitoring_executions``, ...): SageMaker's for a boto3-built session, local SageMaker's otherwise. Locally a
+    one-time (NOW) schedule's execution runs before ``create_monitoring_schedule`` returns, as local CreateEndpoint
+    returns once the endpoint serves."""
+    boto_session = getattr(session, "boto_session", None)
+    if boto_session is not None:
+        answer: dict[str, Any] = getattr(boto_session.client("sagemaker", region_name=session.boto_region_name),
+                                         method)(**params)
+        return answer
+    from stepfn.local.sagemaker.schedules import MonitoringSchedules
+
+    schedules = MonitoringSchedules()
+    answer = schedules.call(method, params)
+    if method == "create_monitoring_schedule":
+        schedules.run_due(names=(str(params["MonitoringScheduleName"]),), background=False)
+    return answer

@@ -24,6 +24,7 @@ from ._runtime import (
     delete_endpoint_models,
     delete_model,
     describe_endpoint,
+    monitoring_call,
     runtime_client,
 )
 from .exceptions import UnexpectedStatusException
@@ -257,6 +258,31 @@ class Session:
                 message=f"Error hosting endpoint {endpoint}: {status}. Reason: {reason}.",
                 allowed_statuses=["InService"], actual_status=status)
         return description
+
+    # -- Model Monitor (what DefaultModelMonitor calls; local SageMaker, or SageMaker for a boto3-built session) --
+
+    def describe_monitoring_schedule(self, monitoring_schedule_name: str) -> dict[str, Any]:
+        return monitoring_call(self, "describe_monitoring_schedule", {"MonitoringScheduleName": monitoring_schedule_name})
+
+    def list_monitoring_executions(self, monitoring_schedule_name: str, sort_by: str = "ScheduledTime",
+                                   sort_order: str = "Descending", max_results: int = 100) -> dict[str, Any]:
+        return monitoring_call(self, "list_monitoring_executions", {
+            "MonitoringScheduleName": monitoring_schedule_name, "SortBy": sort_by, "SortOrder": sort_order,
+            "MaxResults": max_results})
+
+    def start_monitoring_schedule(self, monitoring_schedule_name: str) -> None:
+        monitoring_call(self, "start_monitoring_schedule", {"MonitoringScheduleName": monitoring_schedule_name})
+
+    def stop_monitoring_schedule(self, monitoring_schedule_name: str) -> None:
+        monitoring_call(self, "stop_monitoring_schedule", {"MonitoringScheduleName": monitoring_schedule_name})
+
+    def delete_monitoring_schedule(self, monitoring_schedule_name: str) -> None:
+        monitoring_call(self, "delete_monitoring_schedule", {"MonitoringScheduleName": monitoring_schedule_name})
+
+    def describe_processing_job(self, job_name: str) -> dict[str, Any]:
+        from ._jobs import PROCESSING, SessionJob
+
+        return SessionJob(PROCESSING, self, job_name).describe()
 
     def _aws_region(self) -> str | None:
         """The region AWS calls go to; None for a local session (local resources have no region to ask)."""

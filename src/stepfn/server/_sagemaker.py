@@ -274,6 +274,52 @@ class LocalSageMakerClient:
         return result
 
 
+    # Model Monitor: monitoring schedules, data quality job definitions, monitoring executions ----------------
+
+    def _monitoring(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        from stepfn.local.sagemaker.schedules import MonitoringSchedules
+
+        schedules = MonitoringSchedules(self.home)
+        result = schedules.call(method, params)
+        if method == "create_monitoring_schedule":
+            # A one-time (NOW) schedule's execution starts at once, on a thread of this server, as SageMaker
+            # starts it when the schedule is created.
+            schedules.run_due(names=(str(params["MonitoringScheduleName"]),))
+        return result
+
+    def create_data_quality_job_definition(self, **params: Any) -> dict[str, Any]:
+        return self._monitoring("create_data_quality_job_definition", params)
+
+    def describe_data_quality_job_definition(self, **params: Any) -> dict[str, Any]:
+        return self._monitoring("describe_data_quality_job_definition", params)
+
+    def delete_data_quality_job_definition(self, **params: Any) -> dict[str, Any]:
+        return self._monitoring("delete_data_quality_job_definition", params)
+
+    def list_data_quality_job_definitions(self, **params: Any) -> dict[str, Any]:
+        return self._monitoring("list_data_quality_job_definitions", params)
+
+    def create_monitoring_schedule(self, **params: Any) -> dict[str, Any]:
+        return self._monitoring("create_monitoring_schedule", params)
+
+    def describe_monitoring_schedule(self, **params: Any) -> dict[str, Any]:
+        return self._monitoring("describe_monitoring_schedule", params)
+
+    def list_monitoring_schedules(self, **params: Any) -> dict[str, Any]:
+        return self._monitoring("list_monitoring_schedules", params)
+
+    def list_monitoring_executions(self, **params: Any) -> dict[str, Any]:
+        return self._monitoring("list_monitoring_executions", params)
+
+    def stop_monitoring_schedule(self, **params: Any) -> dict[str, Any]:
+        return self._monitoring("stop_monitoring_schedule", params)
+
+    def start_monitoring_schedule(self, **params: Any) -> dict[str, Any]:
+        return self._monitoring("start_monitoring_schedule", params)
+
+    def delete_monitoring_schedule(self, **params: Any) -> dict[str, Any]:
+        return self._monitoring("delete_monitoring_schedule", params)
+
 def _service_error_of(error: BaseException) -> BaseException:
     """The error a Create* answers when its background work failed before the resource existed.
 

@@ -6,10 +6,12 @@ Clients start it on demand (:func:`stepfn.workflow._control.ensure_service`); it
 app (:func:`stepfn.server.create_app`) on a unix socket, mode 0600, so it is reachable only by this user on
 this machine and needs no token. Its executions run on its own :class:`LocalStepFunctionsClient`, which
 resumes, when the service starts and then every ``RESUME_SECONDS``, the executions whose process died (a
-previous service, or an in-process client), through the store's owner compare-and-set.
+previous service, or an in-process client), through the store's owner compare-and-set. It also starts the
+monitoring executions that Model Monitor schedules make due (when it starts, then every ``MONITOR_SECONDS``:
+:meth:`stepfn.local.sagemaker.schedules.MonitoringSchedules.run_due`).
 
-It exits after ``--idle-seconds`` with nothing running, no request in flight and no function worker
-attached, or on ``POST /_stepfn/shutdown`` (``stepfn down``). Beside the Step Functions and SageMaker APIs
+It exits after ``--idle-seconds`` with nothing running, no request in flight, no function worker attached and
+no monitoring schedule Scheduled, or on ``POST /_stepfn/shutdown`` (``stepfn down``). Beside the Step Functions and SageMaker APIs
 it answers, under ``/_stepfn/``:
 
 * ``POST wait`` ``{"executionArn", "timeout"}``: returns once the execution ended or the timeout passed;
@@ -51,6 +53,9 @@ logger = logging.getLogger("stepfn.control")
 DEFAULT_IDLE_SECONDS = 600.0
 IDLE_ENV = "STEPFN_CONTROL_IDLE_SECONDS"
 RESUME_SECONDS = 30.0
+MONITOR_SECONDS = 20.0
+"""How often due monitoring schedules are looked for (SageMaker itself starts an execution up to 20 minutes
+after its time)."""
 LAMBDA_PATHS_FILE = "control-lambda-paths.json"
 _error_classes: dict[str, type[Exception]] = {}
 
@@ -247,6 +252,25 @@ class _ControlApp:
                              "startDate": answer["startDate"].isoformat()})
 
 
+def _run_due_schedules(schedules: Any) -> None:
+    """Start the monitoring executions that are due (they run on threads of their own)."""
+    try:
+        started = schedules.run_due()
+    except Exception:  # a broken record must not stop the service's watch loop
+        logger.exception("stepfn control plane: starting due monitoring executions failed")
+        return
+    for name in started:
+        logger.warning("stepfn control plane: monitoring execution %s started", name)
+
+
+def _monitoring_busy(schedules: Any) -> bool:
+    try:
+        return bool(schedules.busy())
+    except Exception:
+        logger.exception("stepfn control plane: reading monitoring schedules failed")
+        return False
+
+
 def allow_lambda_paths(home: Path, paths: list[Path]) -> None:
     """Let ``module:function`` Lambdas come from ``paths`` (what the clients' processes allowed, e.g. the
     folder of ``stepfn run FILE``), here and in every later service of ``home`` (kept in the home)."""
@@ -294,6 +318,7 @@ def serve(home: Path, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> int:
 def _serve_locked(home: Path, idle_seconds: float) -> None:
     import uvicorn
 
+    from stepfn.local.sagemaker.schedules import MonitoringSchedules
     from stepfn.server.app import create_app
     from stepfn.workflow.local_client import LocalStepFunctionsClient
 
@@ -307,8 +332,12 @@ def _serve_locked(home: Path, idle_seconds: float) -> None:
     app = _ControlApp(create_app(home, no_token=True, stepfunctions_client=client), client, broker, activity)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=300))
 
+    schedules = MonitoringSchedules(home)
+
     def watch() -> None:
         last_resume = time.monotonic()
+        last_monitor = -MONITOR_SECONDS  # the first look is at once: a NOW schedule made while no service ran
+        monitoring = False
         while not server.should_exit:
             time.sleep(0.5)
             if app.should_exit.is_set():
@@ -317,8 +346,13 @@ def _serve_locked(home: Path, idle_seconds: float) -> None:
             if time.monotonic() - last_resume > RESUME_SECONDS:
                 last_resume = time.monotonic()
                 client.resume_orphans()
+            if time.monotonic() - last_monitor > MONITOR_SECONDS:
+                last_monitor = time.monotonic()
+                _run_due_schedules(schedules)
+                monitoring = _monitoring_busy(schedules)
             busy = client.running_executions() or broker.live_workers()
-            if not busy and activity.idle_for() > idle_seconds:
+            # A Scheduled monitoring schedule keeps the service up, as SageMaker's scheduler keeps running it.
+            if not busy and not monitoring and activity.idle_for() > idle_seconds:
                 logger.warning("stepfn control plane for %s: idle for %.0fs, exiting", home, idle_seconds)
                 server.should_exit = True
                 return

@@ -22,11 +22,13 @@ empirical CDFs, the analyzer's "Simple" comparison. ``/opt/ml`` paths in the env
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 import math
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,22 +78,64 @@ def _csv_frame(text: str, header: bool) -> Any:
     return frame
 
 
-def _capture_rows(text: str) -> str:
-    """The CSV request bodies of SageMaker data-capture JSON lines, one record per line."""
-    rows: list[str] = []
+def _captured_rows(captured: dict[str, Any]) -> list[list[str]]:
+    """The CSV records of one captured body (CSV, BASE64 of CSV, or JSON lists such as ``[[1, 2], [3, 4]]``,
+    ``[1, 2]`` or ``{"instances": [[1, 2]]}``)."""
+    data = str(captured.get("data", ""))
+    encoding = str(captured.get("encoding", "")).upper()
+    if encoding == "BASE64":
+        data = base64.b64decode(data).decode("utf-8")
+    if encoding == "JSON":
+        value = json.loads(data)
+        if isinstance(value, dict):  # the first list member: {"instances": ...}, {"inputs": ...}, {"predictions": ...}
+            value = next((v for v in value.values() if isinstance(v, list)), [value])
+        if not isinstance(value, list):
+            value = [value]
+        if not any(isinstance(item, list) for item in value):
+            value = [value]
+        return [[str(cell) for cell in (row if isinstance(row, list) else [row])] for row in value]
+    return [next(csv.reader([line])) for line in data.splitlines() if line.strip()]
+
+
+def _in_window(event: dict[str, Any], window: tuple[datetime, datetime] | None) -> bool:
+    if window is None:
+        return True
+    stamp = (event.get("eventMetadata") or {}).get("inferenceTime")
+    if not stamp:
+        return True
+    when = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    return window[0] <= when < window[1]
+
+
+def _capture_rows(text: str, indexes: list[str], window: tuple[datetime, datetime] | None = None) -> str:
+    """The records of SageMaker data-capture JSON lines as CSV, one per line: the request's columns, preceded by
+    the response's when ``indexes`` holds ``endpointOutput`` (the analyzer's default place for model output
+    columns, START), keeping the calls captured inside ``window``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
     for line in text.splitlines():
         if not line.strip():
             continue
-        captured = json.loads(line)["captureData"]["endpointInput"]
-        data = captured.get("data", "")
-        if str(captured.get("encoding", "")).upper() == "BASE64":
-            data = base64.b64decode(data).decode("utf-8")
-        rows.extend(row for row in str(data).splitlines() if row.strip())
-    return "\n".join(rows)
+        event = json.loads(line)
+        if not _in_window(event, window):
+            continue
+        data = event["captureData"]
+        inputs = _captured_rows(data["endpointInput"]) if "endpointInput" in data else []
+        outputs = _captured_rows(data["endpointOutput"]) if "endpointOutput" in indexes and "endpointOutput" in data \
+            else []
+        if len(outputs) == 1 and len(inputs) > 1 and len(outputs[0]) == len(inputs):
+            outputs = [[value] for value in outputs[0]]  # one score per record, written on one line
+        if outputs and len(outputs) != len(inputs):
+            outputs = []  # a response that does not answer record by record cannot be lined up with the request
+        for index, row in enumerate(inputs):
+            writer.writerow((outputs[index] if outputs else []) + row)
+    return buffer.getvalue()
 
 
-def read_dataset(source: Path, dataset_format: dict[str, Any]) -> Any:
-    """Every file under ``source`` as one DataFrame of strings (values are typed while analysing)."""
+def read_dataset(source: Path, dataset_format: dict[str, Any],
+                 window: tuple[datetime, datetime] | None = None) -> Any:
+    """Every file under ``source`` as one DataFrame of strings (values are typed while analysing); for capture
+    data, the calls captured inside ``window`` (the monitoring job's ``start_time``/``end_time``) only."""
     with needs_extra(_PURPOSE):
         import pandas as pd
 
@@ -102,7 +146,11 @@ def read_dataset(source: Path, dataset_format: dict[str, Any]) -> Any:
         header = bool(dataset_format["csv"].get("header", True))
         return pd.concat([_csv_frame(f.read_text(), header) for f in files], ignore_index=True)
     if "sagemakerCaptureJson" in dataset_format:
-        return _csv_frame("\n".join(_capture_rows(f.read_text()) for f in files), header=False)
+        indexes = list((dataset_format["sagemakerCaptureJson"] or {}).get("captureIndexNames") or ["endpointInput"])
+        text = "".join(_capture_rows(f.read_text(), indexes, window) for f in files)
+        if not text.strip():
+            raise ValueError(f"No captured records under {source} in the analysis window")
+        return _csv_frame(text, header=False)
     if "json" in dataset_format:
         lines = bool(dataset_format["json"].get("lines", True))
         frames = [pd.read_json(io.StringIO(f.read_text()), lines=lines, dtype=False) for f in files]
@@ -332,15 +380,27 @@ def main(environ: dict[str, str] | None = None) -> int:
         print(f"analyzer: missing or invalid environment: {exc}", file=sys.stderr)
         return 2
     output.mkdir(parents=True, exist_ok=True)
-    frame = read_dataset(source, dataset_format)
+    window = None
+    if env.get("start_time") and env.get("end_time"):
+        window = (datetime.fromisoformat(env["start_time"].replace("Z", "+00:00")),
+                  datetime.fromisoformat(env["end_time"].replace("Z", "+00:00")))
+    try:
+        frame = read_dataset(source, dataset_format, window)
+    except ValueError as exc:  # no data, or data the format does not describe: the job's failure reason
+        print(f"analyzer: {exc}", file=sys.stderr)
+        return 1
+    constraints = json.loads(_local(env["baseline_constraints"]).read_text()) if env.get("baseline_constraints") else None
+    if constraints is not None and "sagemakerCaptureJson" in dataset_format:
+        # Captured records carry no header: their columns are the baseline's features, in order.
+        names = [feature["name"] for feature in constraints.get("features", [])]
+        frame.columns = [names[i] if i < len(names) else f"_c{i}" for i in range(frame.shape[1])]
     statistics = _clean(analyze(frame))
     _write(output / "statistics.json", statistics)
     print(f"analyzer: {len(frame)} records, {frame.shape[1]} features; statistics.json written to {output}")
-    if not env.get("baseline_constraints"):
+    if constraints is None:
         _write(output / "constraints.json", _clean(suggest_constraints(statistics)))
         print("analyzer: suggested constraints.json written")
         return 0
-    constraints = json.loads(_local(env["baseline_constraints"]).read_text())
     baseline = json.loads(_local(env["baseline_statistics"]).read_text()) if env.get("baseline_statistics") else None
     if constraints.get("monitoring_config", {}).get("evaluate_constraints", "Enabled") != "Enabled":
         return 0

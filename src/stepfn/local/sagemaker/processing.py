@@ -59,6 +59,7 @@ PROCESSING_ROOT = "/opt/ml/processing"
 _ECHOED = (
     "ProcessingInputs", "ProcessingOutputConfig", "ProcessingJobName", "ProcessingResources", "StoppingCondition",
     "AppSpecification", "Environment", "NetworkConfig", "RoleArn", "ExperimentConfig",
+    "MonitoringScheduleArn",  # set by a monitoring execution (schedules.py), as DescribeProcessingJob shows it
 )
 
 

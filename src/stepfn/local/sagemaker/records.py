@@ -1,7 +1,9 @@
 """Describe*-shaped records of local SageMaker resources (docs/design/sagemaker-contract.md §6).
 
 One JSON file per resource at ``$STEPFN_HOME/sagemaker/<kind>/<name>.json``; kinds are ``training-job``,
-``model``, ``endpoint-config``, ``endpoint``, ``transform-job``, ``processing-job`` and ``tuning-job``.
+``model``, ``endpoint-config``, ``endpoint``, ``transform-job``, ``processing-job``, ``tuning-job``, and Model
+Monitor's ``monitoring-schedule``, ``data-quality-job-definition`` and ``monitoring-execution``
+(:mod:`stepfn.local.sagemaker.schedules`).
 Writes are atomic (temporary file + rename) and :meth:`RecordStore.create` is atomic across processes
 (``os.link`` of a complete file fails if the name exists), which is what makes job names unique as
 SageMaker makes them, and what resume after a crash relies on.
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 KINDS = (
     "training-job", "model", "endpoint-config", "endpoint", "transform-job", "processing-job", "tuning-job",
+    "monitoring-schedule", "data-quality-job-definition", "monitoring-execution",
 )
 REGION = "us-east-1"
 SAGEMAKER_ERROR = "SageMaker.AmazonSageMakerException"
@@ -52,6 +55,9 @@ _ALREADY_EXISTS = {
     "model": ("ValidationException", 'Cannot create already existing model "{arn}".'),
     "endpoint-config": ("ValidationException", 'Cannot create already existing endpoint configuration "{arn}".'),
     "endpoint": ("ValidationException", 'Cannot create already existing endpoint "{arn}".'),
+    "monitoring-schedule": ("ResourceInUse", "Monitoring schedule '{arn}' already exists."),
+    "data-quality-job-definition": ("ResourceInUse", "Data quality job definition '{arn}' already exists."),
+    "monitoring-execution": ("ResourceInUse", "Monitoring execution {name} already exists."),
 }
 _NOT_FOUND = {
     "training-job": "Requested resource not found.",

@@ -1,0 +1,215 @@
+"""Monitoring schedules on local SageMaker: the API's shapes, when executions are due, and what they analyze
+(stepfn.local.sagemaker.schedules, run by the analyzer as real processing jobs)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from test_models import check_shape
+
+from stepfn.errors import ServiceError
+from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker.capture import capture_event, capture_file_uri
+from stepfn.local.sagemaker.monitor import analyze, read_dataset, suggest_constraints
+from stepfn.local.sagemaker.records import RecordStore, now_millis
+from stepfn.local.sagemaker.schedules import MonitoringSchedules, execution_name
+
+IMAGE = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+ROLE = "arn:aws:iam::111122223333:role/Monitor"
+CAPTURE = "s3://bucket/capture"
+CAPTURE_CONFIG = {"EnableCapture": True, "InitialSamplingPercentage": 100, "DestinationS3Uri": CAPTURE,
+                  "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+                  "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]}}
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+BASELINE: list[tuple[str, str, str]] = []
+
+
+@pytest.fixture
+def setup(stepfn_home: Path, tmp_path: Path) -> tuple[MonitoringSchedules, ObjectStore]:
+    """An endpoint record that captures to CAPTURE, and a baseline (label first, then two features)."""
+    store = ObjectStore(stepfn_home / "s3")
+    records = RecordStore(stepfn_home)
+    records.put("endpoint", "ep", {"EndpointName": "ep", "EndpointConfigName": "ep", "EndpointStatus": "InService",
+                                   "CreationTime": now_millis(), "LastModifiedTime": now_millis(),
+                                   "DataCaptureConfig": {"EnableCapture": True, "CaptureStatus": "Started",
+                                                         "CurrentSamplingPercentage": 100,
+                                                         "DestinationS3Uri": CAPTURE}})
+    rng = np.random.default_rng(0)
+    BASELINE[:] = [(f"{rng.random():.4f}", str(rng.integers(20, 60)), f"{rng.normal(50, 5):.3f}") for _ in range(500)]
+    (tmp_path / "baseline").mkdir()
+    (tmp_path / "baseline" / "train.csv").write_text("label,age,income\n" + "".join(",".join(r) + "\n" for r in BASELINE))
+    statistics = analyze(read_dataset(tmp_path / "baseline", {"csv": {"header": True}}))
+    store.put_bytes("s3://bucket/baseline/statistics.json", json.dumps(statistics).encode())
+    store.put_bytes("s3://bucket/baseline/constraints.json", json.dumps(suggest_constraints(statistics)).encode())
+    return MonitoringSchedules(stepfn_home), store
+
+
+def capture(store: ObjectStore, when: datetime, rows: list[tuple[str, str, str]]) -> None:
+    """One capture file of the endpoint holding a call per (score, age, income) row: the features as the request,
+    the score as the response."""
+    lines = []
+    for index, (score, age, income) in enumerate(rows):
+        moment = when + timedelta(seconds=index)
+        event = capture_event(CAPTURE_CONFIG, f"{age},{income}".encode(), "text/csv", score.encode(), "text/csv",
+                              moment)
+        lines.append(json.dumps(event))
+    store.put_bytes(capture_file_uri(CAPTURE, "ep", "AllTraffic", when, str(uuid.uuid4())),
+                    ("\n".join(lines) + "\n").encode())
+
+
+def definition(name: str = "dq") -> dict[str, Any]:
+    return {
+        "JobDefinitionName": name,
+        "DataQualityBaselineConfig": {"ConstraintsResource": {"S3Uri": "s3://bucket/baseline/constraints.json"},
+                                      "StatisticsResource": {"S3Uri": "s3://bucket/baseline/statistics.json"}},
+        "DataQualityAppSpecification": {"ImageUri": IMAGE, "Environment": {"publish_cloudwatch_metrics": "Disabled"}},
+        "DataQualityJobInput": {"EndpointInput": {"EndpointName": "ep", "LocalPath": "/opt/ml/processing/input/endpoint"}},
+        "DataQualityJobOutputConfig": {"MonitoringOutputs": [{"S3Output": {
+            "S3Uri": "s3://bucket/reports", "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "Continuous"}}]},
+        "JobResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 20}},
+        "RoleArn": ROLE,
+    }
+
+
+def schedule(name: str, expression: str = "cron(0 * ? * * *)", **extra: Any) -> dict[str, Any]:
+    return {"MonitoringScheduleName": name, "MonitoringScheduleConfig": {
+        "ScheduleConfig": {"ScheduleExpression": expression, **extra},
+        "MonitoringJobDefinitionName": "dq", "MonitoringType": "DataQuality"}}
+
+
+def test_schedule_api_shapes(setup: tuple[MonitoringSchedules, ObjectStore]) -> None:
+    schedules, _ = setup
+    created = schedules.call("create_data_quality_job_definition", definition())
+    assert created["JobDefinitionArn"].endswith(":data-quality-job-definition/dq")
+    check_shape("DescribeDataQualityJobDefinition", schedules.describe_data_quality_job_definition("dq"))
+    arn = schedules.call("create_monitoring_schedule", schedule("hourly"))["MonitoringScheduleArn"]
+    assert arn == "arn:aws:sagemaker:us-east-1:000000000000:monitoring-schedule/hourly"
+    described = schedules.describe("hourly")
+    check_shape("DescribeMonitoringSchedule", described)
+    assert described["MonitoringScheduleStatus"] == "Scheduled" and described["EndpointName"] == "ep"
+    assert "LastMonitoringExecutionSummary" not in described
+    listed = schedules.call("list_monitoring_schedules", {"EndpointName": "ep"})
+    check_shape("ListMonitoringSchedules", listed)
+    assert [s["MonitoringScheduleName"] for s in listed["MonitoringScheduleSummaries"]] == ["hourly"]
+    assert isinstance(listed["MonitoringScheduleSummaries"][0]["CreationTime"], datetime)
+    with pytest.raises(ServiceError, match="already exists") as taken:
+        schedules.create(schedule("hourly"))
+    assert taken.value.response["Error"]["Code"] == "ResourceInUse"
+    with pytest.raises(ServiceError) as missing:
+        schedules.describe("nope")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFound"
+    with pytest.raises(ServiceError, match="used by monitoring schedule hourly"):
+        schedules.delete_data_quality_job_definition("dq")
+    for bad in ("rate(1 hour)", "cron(0 * * * *)"):
+        with pytest.raises(ServiceError, match="Invalid ScheduleExpression"):
+            schedules.create(schedule("bad", bad))
+    with pytest.raises(ServiceError, match="DataAnalysisStartTime"):
+        schedules.create(schedule("once", "NOW"))
+    schedules.stop("hourly")
+    assert schedules.describe("hourly")["MonitoringScheduleStatus"] == "Stopped"
+    schedules.start("hourly")
+    schedules.delete("hourly")
+    assert schedules.list_schedules({})["MonitoringScheduleSummaries"] == []
+    schedules.delete_data_quality_job_definition("dq")
+
+
+def test_hourly_execution_is_due_once_after_the_hour(setup: tuple[MonitoringSchedules, ObjectStore]) -> None:
+    schedules, store = setup
+    schedules.create_data_quality_job_definition(definition())
+    schedules.create(schedule("hourly"))
+    created = datetime.fromtimestamp(schedules.describe("hourly")["CreationTime"] / 1000, tz=UTC)
+    next_hour = created.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    # Calls of the hour before the fire time, and one of the hour before that (outside the window).
+    capture(store, next_hour - timedelta(minutes=30), BASELINE[::2])  # the baseline's own kind of data
+    capture(store, next_hour - timedelta(minutes=90), [("0.1", "-1", "500.0")])
+    assert schedules.run_due(next_hour - timedelta(seconds=1), background=False) == []
+    [job] = schedules.run_due(next_hour + timedelta(minutes=3), background=False)
+    assert job == execution_name(schedules.describe("hourly")["MonitoringScheduleArn"], next_hour)
+    assert job.startswith(f"model-monitoring-{next_hour:%Y%m%d%H}00-")
+    assert schedules.run_due(next_hour + timedelta(minutes=20), background=False) == []  # once per fire time
+    listed = schedules.call("list_monitoring_executions", {"MonitoringScheduleName": "hourly"})
+    check_shape("ListMonitoringExecutions", listed)
+    [execution] = listed["MonitoringExecutionSummaries"]
+    assert execution["MonitoringExecutionStatus"] == "Completed", execution.get("FailureReason")
+    assert execution["ScheduledTime"] == next_hour and execution["MonitoringJobDefinitionName"] == "dq"
+    assert execution["ProcessingJobArn"].endswith(f"processing-job/{job}")
+    job_record = RecordStore(schedules.records.home).get("processing-job", job) or {}
+    environment = job_record["Environment"]
+    assert environment["start_time"] == f"{next_hour - timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}"
+    assert environment["end_time"] == f"{next_hour:%Y-%m-%dT%H:%M:%SZ}"
+    assert environment["sagemaker_monitoring_schedule_name"] == "hourly"
+    assert environment["publish_cloudwatch_metrics"] == "Disabled"  # the definition's own environment wins
+    assert job_record["MonitoringScheduleArn"] == schedules.describe("hourly")["MonitoringScheduleArn"]
+    report = f"s3://bucket/reports/ep/hourly/{next_hour:%Y/%m/%d/%H}"
+    statistics = json.loads(store.get_bytes(f"{report}/statistics.json"))
+    assert statistics["dataset"]["item_count"] == 250  # the call of the hour before the window is left out
+    assert [f["name"] for f in statistics["features"]] == ["label", "age", "income"]  # output column first
+    assert json.loads(store.get_bytes(f"{report}/constraint_violations.json")) == {"violations": []}
+    summary = schedules.describe("hourly")["LastMonitoringExecutionSummary"]
+    assert summary["MonitoringExecutionStatus"] == "Completed"
+
+
+def test_run_now_finds_violations_and_a_stopped_schedule_runs_nothing(
+        setup: tuple[MonitoringSchedules, ObjectStore]) -> None:
+    schedules, store = setup
+    schedules.create_data_quality_job_definition(definition())
+    schedules.create(schedule("drift"))
+    now = datetime.now(UTC)
+    # Incomes far above the baseline's, and ages that are not whole numbers.
+    capture(store, now - timedelta(minutes=5), [(score, f"{age}.5", f"{float(income) + 40:.3f}")
+                                                 for score, age, income in BASELINE[:100]])
+    execution = schedules.run_now("drift")
+    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", execution.get("FailureReason")
+    scheduled = datetime.fromtimestamp(execution["ScheduledTime"] / 1000, tz=UTC)
+    report = f"s3://bucket/reports/ep/drift/{scheduled:%Y/%m/%d/%H}"
+    violations = json.loads(store.get_bytes(f"{report}/constraint_violations.json"))["violations"]
+    assert {(v["feature_name"], v["constraint_check_type"]) for v in violations} == {
+        ("income", "baseline_drift_check"), ("age", "data_type_check")}
+    schedules.stop("drift")
+    assert schedules.run_due(now + timedelta(hours=2), background=False) == []
+
+
+def test_a_window_without_data_fails_as_on_sagemaker(setup: tuple[MonitoringSchedules, ObjectStore]) -> None:
+    schedules, _ = setup
+    schedules.create_data_quality_job_definition(definition())
+    schedules.create(schedule("empty"))
+    execution = schedules.run_now("empty")
+    assert execution["MonitoringExecutionStatus"] == "Failed"
+    assert execution["FailureReason"] == "Job inputs had no data"
+    assert "ProcessingJobArn" not in execution
+
+
+def test_now_schedule_runs_once_over_its_window(setup: tuple[MonitoringSchedules, ObjectStore]) -> None:
+    schedules, store = setup
+    inline = definition()
+    schedules.create({"MonitoringScheduleName": "once", "MonitoringScheduleConfig": {
+        "ScheduleConfig": {"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT2H",
+                           "DataAnalysisEndTime": "-PT0H"},
+        "MonitoringJobDefinition": {
+            "BaselineConfig": inline["DataQualityBaselineConfig"],
+            "MonitoringInputs": [inline["DataQualityJobInput"]],
+            "MonitoringOutputConfig": inline["DataQualityJobOutputConfig"],
+            "MonitoringResources": inline["JobResources"],
+            "MonitoringAppSpecification": {"ImageUri": IMAGE},
+            "RoleArn": ROLE}}})
+    now = datetime.now(UTC)
+    capture(store, now - timedelta(minutes=100), BASELINE[:5])
+    capture(store, now - timedelta(minutes=10), BASELINE[5:10])
+    [job] = schedules.run_due(background=False)
+    assert schedules.run_due(background=False) == []
+    [execution] = schedules.list_executions({"MonitoringScheduleName": "once"})["MonitoringExecutionSummaries"]
+    assert execution["MonitoringExecutionStatus"] in ("Completed", "CompletedWithViolations"), execution
+    record = RecordStore(schedules.records.home).get("processing-job", job) or {}
+    assert len([i for i in record["ProcessingInputs"] if i["InputName"].startswith("input_")]) == 2  # two hours
+    assert not schedules.busy()  # a NOW schedule that ran keeps nothing up

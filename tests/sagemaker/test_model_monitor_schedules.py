@@ -1,0 +1,148 @@
+"""Model Monitor from the user's side, as a sagemaker v2 notebook does it, on local SageMaker: deploy a trained
+scikit-learn model with data capture, invoke it, find the capture files, suggest a baseline, schedule monitoring,
+run an execution and read its violations through DefaultModelMonitor's methods."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_sagemaker_immediate import SCRIPT  # a script-mode scikit-learn script: trains, and serves
+
+from stepfn.local.objectstore import ObjectStore
+from stepfn.local.sagemaker import run_monitoring_schedule
+from stepfn.sagemaker import Session, SKLearn
+from stepfn.sagemaker.deserializers import CSVDeserializer
+from stepfn.sagemaker.model_monitor import (
+    CronExpressionGenerator,
+    DataCaptureConfig,
+    DefaultModelMonitor,
+    MonitoringExecution,
+)
+from stepfn.sagemaker.model_monitor.dataset_format import DatasetFormat
+from stepfn.sagemaker.serializers import CSVSerializer
+
+ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
+# y = 2*a + 3*b + 0.5 over a grid: the label first, as the baseline dataset of the notebooks has it.
+ROWS = [(2 * a + 3 * b + 0.5, a, b) for a in range(10) for b in range(10)]
+
+
+def deploy(tmp_path: Path, session: Session) -> Any:
+    (tmp_path / "train.py").write_text(SCRIPT)
+    train = session.upload_string_as_file_body("".join(f"{y},{a},{b}\n" for y, a, b in ROWS),
+                                               session.default_bucket(), "monitor/train/train.csv")
+    estimator = SKLearn(entry_point=str(tmp_path / "train.py"), framework_version="1.2-1", role=ROLE,
+                        instance_type="ml.m5.large", instance_count=1)
+    estimator.fit({"train": train.rsplit("/", 1)[0]})
+    capture = DataCaptureConfig(enable_capture=True, sampling_percentage=100,
+                                destination_s3_uri=f"s3://{session.default_bucket()}/monitor/capture")
+    return estimator.deploy(1, "ml.m5.large", endpoint_name="monitored", serializer=CSVSerializer(),
+                            deserializer=CSVDeserializer(), data_capture_config=capture)
+
+
+def captured_files(store: ObjectStore, prefix: str, count: int) -> list[str]:
+    """The capture files once ``count`` records are in them (they are written off the request path)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        files = store.list(prefix)
+        if sum(store.get_bytes(f).count(b"\n") for f in files) >= count:
+            return files
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {count} captured records under {prefix}")
+
+
+def test_capture_baseline_schedule_and_violations(tmp_path: Path) -> None:
+    session = Session()
+    bucket = session.default_bucket()
+    predictor = deploy(tmp_path, session)
+    try:
+        for _, a, b in ROWS:
+            predictor.predict([a, b])
+        store = ObjectStore()
+        files = captured_files(store, f"s3://{bucket}/monitor/capture/monitored/AllTraffic/", 100)
+        assert all(re.search(r"/AllTraffic/\d{4}/\d\d/\d\d/\d\d/\d\d-\d\d-\d{3}-[0-9a-f-]{36}\.jsonl$", f)
+                   for f in files), files
+        first = json.loads(store.get_bytes(files[0]).splitlines()[0])
+        assert first["captureData"]["endpointInput"] == {"observedContentType": "text/csv", "mode": "INPUT",
+                                                         "data": "0,0", "encoding": "CSV"}
+        assert first["captureData"]["endpointOutput"]["encoding"] == "CSV"
+        assert float(first["captureData"]["endpointOutput"]["data"]) == pytest.approx(0.5)
+
+        # The baseline: the training data with a header, label first.
+        (tmp_path / "baseline.csv").write_text("y,a,b\n" + "".join(f"{y},{a},{b}\n" for y, a, b in ROWS))
+        monitor = DefaultModelMonitor(role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                                      sagemaker_session=session)
+        monitor.suggest_baseline(baseline_dataset=str(tmp_path / "baseline.csv"),
+                                 dataset_format=DatasetFormat.csv(header=True),
+                                 output_s3_uri=f"s3://{bucket}/monitor/baseline", wait=True)
+        monitor.create_monitoring_schedule(
+            monitor_schedule_name="monitored-hourly", endpoint_input=predictor.endpoint_name,
+            output_s3_uri=f"s3://{bucket}/monitor/reports", statistics=monitor.baseline_statistics(),
+            constraints=monitor.suggested_constraints(), schedule_cron_expression=CronExpressionGenerator.hourly())
+        described = monitor.describe_schedule()
+        assert described["MonitoringScheduleStatus"] == "Scheduled"
+        assert described["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "cron(0 * ? * * *)"
+        assert described["MonitoringType"] == "DataQuality" and described["EndpointName"] == "monitored"
+        assert monitor.list_executions() == []
+        assert monitor.latest_monitoring_constraint_violations() is None
+
+        # The same kind of data as the baseline: no violations.
+        summary = run_monitoring_schedule("monitored-hourly")
+        assert summary["MonitoringExecutionStatus"] == "Completed", monitor.latest_monitoring_constraint_violations()
+        [execution] = monitor.list_executions()
+        assert isinstance(execution, MonitoringExecution)
+        assert execution.describe()["ProcessingJobStatus"] == "Completed"
+        assert execution.output.destination.startswith(f"s3://{bucket}/monitor/reports/monitored/monitored-hourly/")
+        assert monitor.latest_monitoring_constraint_violations().body_dict == {"violations": []}  # type: ignore[union-attr]
+        statistics = monitor.latest_monitoring_statistics().body_dict  # type: ignore[union-attr]
+        assert statistics["dataset"]["item_count"] == 100
+        assert [f["name"] for f in statistics["features"]] == ["y", "a", "b"]
+
+        # Inputs the model never saw: negative, fractional and far out.
+        for index in range(40):
+            predictor.predict([-50.5 - index, 1000 + index])
+        captured_files(store, f"s3://{bucket}/monitor/capture/monitored/AllTraffic/", 140)
+        summary = run_monitoring_schedule("monitored-hourly")
+        assert summary["MonitoringExecutionStatus"] == "CompletedWithViolations"
+        assert len(monitor.list_executions()) == 2
+        violations = monitor.latest_monitoring_constraint_violations().body_dict["violations"]  # type: ignore[union-attr]
+        kinds = {(v["feature_name"], v["constraint_check_type"]) for v in violations}
+        assert ("a", "data_type_check") in kinds and ("b", "baseline_drift_check") in kinds, kinds
+        assert monitor.describe_schedule()["LastMonitoringExecutionSummary"]["MonitoringExecutionStatus"] == \
+            "CompletedWithViolations"
+
+        monitor.stop_monitoring_schedule()
+        assert monitor.describe_schedule()["MonitoringScheduleStatus"] == "Stopped"
+        monitor.start_monitoring_schedule()
+        assert monitor.describe_schedule()["MonitoringScheduleStatus"] == "Scheduled"
+        definition = monitor.job_definition_name
+        monitor.delete_monitoring_schedule()
+        assert monitor.monitoring_schedule_name is None and monitor.job_definition_name is None
+        with pytest.raises(Exception, match="Could not find monitoring schedule"):
+            session.describe_monitoring_schedule("monitored-hourly")
+        from stepfn.local.sagemaker.records import RecordStore
+
+        assert RecordStore().get("data-quality-job-definition", str(definition)) is None
+
+        # A one-time schedule (NOW) runs once, before create_monitoring_schedule returns.
+        once = DefaultModelMonitor(role=ROLE, sagemaker_session=session)
+        once.create_monitoring_schedule(
+            monitor_schedule_name="monitored-once", endpoint_input=predictor.endpoint_name,
+            statistics=monitor.baseline_statistics(), constraints=monitor.suggested_constraints(),
+            schedule_cron_expression=CronExpressionGenerator.now(), data_analysis_start_time="-PT1H",
+            data_analysis_end_time="-PT0H")
+        [execution] = once.list_executions()
+        assert execution.describe()["ProcessingJobStatus"] == "Completed"
+        assert execution.output.destination.startswith(
+            f"s3://{bucket}/model-monitor/monitoring/monitored-once/results/monitored/monitored-once/")
+        assert once.latest_monitoring_constraint_violations().body_dict["violations"]  # type: ignore[union-attr]
+        once.delete_monitoring_schedule()
+        with pytest.raises(ValueError, match="data_analysis_start_time"):
+            DefaultModelMonitor(role=ROLE, sagemaker_session=session).create_monitoring_schedule(
+                endpoint_input="monitored", schedule_cron_expression="NOW")
+    finally:
+        predictor.delete_endpoint()
