@@ -18,6 +18,7 @@ from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker.capture import capture_event, capture_file_uri
 from stepfn.local.sagemaker.monitor import analyze, read_dataset, suggest_constraints
 from stepfn.local.sagemaker.records import RecordStore, now_millis
+from stepfn.local.sagemaker.records import arn as records_arn
 from stepfn.local.sagemaker.schedules import MonitoringSchedules, execution_name
 
 IMAGE = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
@@ -94,7 +95,7 @@ def test_schedule_api_shapes(setup: tuple[MonitoringSchedules, ObjectStore]) -> 
     assert created["JobDefinitionArn"].endswith(":data-quality-job-definition/dq")
     check_shape("DescribeDataQualityJobDefinition", schedules.describe_data_quality_job_definition("dq"))
     arn = schedules.call("create_monitoring_schedule", schedule("hourly"))["MonitoringScheduleArn"]
-    assert arn == "arn:aws:sagemaker:us-east-1:000000000000:monitoring-schedule/hourly"
+    assert arn == records_arn("monitoring-schedule", "hourly") and arn.endswith(":monitoring-schedule/hourly")
     described = schedules.describe("hourly")
     check_shape("DescribeMonitoringSchedule", described)
     assert described["MonitoringScheduleStatus"] == "Scheduled" and described["EndpointName"] == "ep"
@@ -151,6 +152,11 @@ def test_hourly_execution_is_due_once_after_the_hour(setup: tuple[MonitoringSche
     assert environment["sagemaker_monitoring_schedule_name"] == "hourly"
     assert environment["publish_cloudwatch_metrics"] == "Disabled"  # the definition's own environment wins
     assert job_record["MonitoringScheduleArn"] == schedules.describe("hourly")["MonitoringScheduleArn"]
+    folder = f"ep/AllTraffic/{next_hour - timedelta(hours=1):%Y/%m/%d/%H}"
+    assert [(i["InputName"], i["S3Input"]["S3Uri"], i["S3Input"]["LocalPath"]) for i in job_record["ProcessingInputs"]] == [
+        ("input_1", f"{CAPTURE}/{folder}", f"/opt/ml/processing/input/endpoint/{folder}"),
+        ("constraints", "s3://bucket/baseline/constraints.json", "/opt/ml/processing/baseline/constraints"),
+        ("baseline", "s3://bucket/baseline/statistics.json", "/opt/ml/processing/baseline/stats")]
     report = f"s3://bucket/reports/ep/hourly/{next_hour:%Y/%m/%d/%H}"
     statistics = json.loads(store.get_bytes(f"{report}/statistics.json"))
     assert statistics["dataset"]["item_count"] == 250  # the call of the hour before the window is left out

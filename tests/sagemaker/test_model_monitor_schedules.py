@@ -92,7 +92,7 @@ def test_capture_baseline_schedule_and_violations(tmp_path: Path) -> None:
 
         # The same kind of data as the baseline: no violations.
         summary = run_monitoring_schedule("monitored-hourly")
-        assert summary["MonitoringExecutionStatus"] == "Completed", monitor.latest_monitoring_constraint_violations()
+        assert summary["MonitoringExecutionStatus"] == "Completed", (monitor.latest_monitoring_constraint_violations().body_dict, monitor.latest_monitoring_statistics().body_dict)  # type: ignore[union-attr]
         [execution] = monitor.list_executions()
         assert isinstance(execution, MonitoringExecution)
         assert execution.describe()["ProcessingJobStatus"] == "Completed"

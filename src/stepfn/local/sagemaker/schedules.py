@@ -342,7 +342,14 @@ class MonitoringSchedules:
         with ``wait``)."""
         operation = "StartMonitoringExecution"
         record = self._require(SCHEDULE, name, operation, "monitoring schedule")
-        scheduled = (scheduled_time or self._clock()).astimezone(UTC)
+        if scheduled_time is None:
+            # The next whole second: capture records carry whole-second times, and the window ends before the
+            # scheduled time, so a call made in this very second is inside it.
+            now = self._clock()
+            scheduled = now.replace(microsecond=0) + timedelta(seconds=1) if now.microsecond else now
+        else:
+            scheduled = scheduled_time
+        scheduled = scheduled.astimezone(UTC)
         job = execution_name(record["MonitoringScheduleArn"], scheduled, salt=uuid.uuid4().hex)
         self._start(record, scheduled, job, background=not wait)
         return self._refresh(self.records.get(EXECUTION, job) or {})
@@ -400,7 +407,7 @@ class MonitoringSchedules:
         inputs: list[dict[str, Any]] = []
         for folder in self._capture_folders(capture["DestinationS3Uri"].rstrip("/"), endpoint, start, end):
             inputs.append({"InputName": f"input_{len(inputs) + 1}", "S3Input": {
-                "S3Uri": folder, "LocalPath": f"{local.rstrip('/')}/{folder.split(f'/{endpoint}/', 1)[1]}",
+                "S3Uri": folder, "LocalPath": f"{local.rstrip('/')}/{endpoint}/{folder.split(f'/{endpoint}/', 1)[1]}",
                 "S3DataType": "S3Prefix", "S3InputMode": "File",
                 "S3DataDistributionType": definition.endpoint_input.get("S3DataDistributionType", "FullyReplicated")}})
         if not inputs:
