@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .model_monitor import DataCaptureConfig
-from .validation import validate_request
+from .validation import is_local_mode, validate_request
 
 __all__ = [
     "build_endpoint_config_request",
@@ -42,7 +42,10 @@ def build_endpoint_config_request(*args: Any, validate: bool = True, **kwargs: A
     """A CreateEndpointConfig request ready for boto3 (arguments as ``endpoint_config_request``)."""
     request = endpoint_config_request(*args, **kwargs)
     if validate:
-        validate_request("CreateEndpointConfig", request)
+        variants = request.get("ProductionVariants")
+        local = isinstance(variants, list) and any(
+            isinstance(variant, dict) and is_local_mode(variant.get("InstanceType")) for variant in variants)
+        validate_request("CreateEndpointConfig", request, local_mode=local)
     return request
 
 

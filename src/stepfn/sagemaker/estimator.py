@@ -26,7 +26,7 @@ from .model import Model
 from .predictor import Predictor
 from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base, session_bucket
 from .transformer import Transformer
-from .validation import validate_request
+from .validation import is_local_mode, validate_request
 
 __all__ = [
     "DroppedSettingWarning",
@@ -150,6 +150,17 @@ class TrainingJob:
                 allowed_statuses=["Completed"], actual_status=str(status))
 
 
+def _check_local_mode(instance_type: Any, instance_count: Any, sagemaker_session: Any) -> None:
+    """sagemaker v2's checks of Local Mode (``instance_type="local"``/``"local_gpu"``): it runs on this machine,
+    so a session that calls SageMaker (built on boto3) cannot run it, and local GPU training is one instance."""
+    if not is_local_mode(instance_type):
+        return
+    if instance_type == "local_gpu" and isinstance(instance_count, int) and instance_count > 1:
+        raise RuntimeError("Distributed Training in Local GPU is not supported")
+    if getattr(sagemaker_session, "boto_session", None) is not None:
+        raise RuntimeError("instance_type local or local_gpu is only supported with an instance of LocalSession")
+
+
 class EstimatorBase(SessionHolder):
     """Settings shared by every estimator; argument names and defaults follow sagemaker v2 (docs/design/compat.md §6.2)."""
 
@@ -191,6 +202,8 @@ class EstimatorBase(SessionHolder):
         unknown = sorted(set(v1_names) - set(_V1_NAMES))
         if unknown:
             raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}")
+        _check_local_mode(v1_names.get("train_instance_type", instance_type),
+                          v1_names.get("train_instance_count", instance_count), sagemaker_session)
         self.role = role
         self.instance_count = instance_count
         self.instance_type = instance_type
@@ -574,6 +587,9 @@ class Framework(EstimatorBase):
 def _channel(name: Any, source: Any) -> dict[str, Any]:
     if isinstance(source, (TrainingInput, FileSystemInput)):
         config = _copy_config(source.config)
+    elif isinstance(source, str) and source.startswith("file://"):
+        # sagemaker v2's file_input: Local Mode reads the directory where it is.
+        config = {"DataSource": {"FileDataSource": {"FileDataDistributionType": "FullyReplicated", "FileUri": source}}}
     elif isinstance(source, str) or is_placeholder(source):
         config = TrainingInput(source).config
     else:
@@ -732,6 +748,6 @@ def build_training_job_request(estimator: EstimatorBase, inputs: Any = None, job
     """A CreateTrainingJob request ready for boto3, checked against botocore's model (see ``validation``)."""
     request = training_request(estimator, inputs, job_name, mini_batch_size)
     if validate:
-        validate_request("CreateTrainingJob", request)
+        validate_request("CreateTrainingJob", request, local_mode=is_local_mode(estimator.instance_type))
     return request
 

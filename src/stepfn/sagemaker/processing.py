@@ -10,7 +10,7 @@ from ._jobs import PROCESSING, SessionJob
 from ._objects import session_objects
 from ._values import is_placeholder
 from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base, session_bucket
-from .validation import validate_request
+from .validation import is_local_mode, validate_request
 
 __all__ = [
     "NetworkConfig",
@@ -351,5 +351,5 @@ def build_processing_job_request(processor: Processor, *, validate: bool = True,
     if request["ProcessingOutputConfig"]["Outputs"] is None:
         del request["ProcessingOutputConfig"]
     if validate:
-        validate_request("CreateProcessingJob", request)
+        validate_request("CreateProcessingJob", request, local_mode=is_local_mode(processor.instance_type))
     return request

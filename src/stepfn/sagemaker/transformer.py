@@ -6,7 +6,7 @@ from typing import Any
 
 from ._jobs import TRANSFORM, SessionJob
 from .session import SessionHolder, SessionLike, base_from_name, name_from_base
-from .validation import validate_request
+from .validation import is_local_mode, validate_request
 
 __all__ = ["Transformer", "build_transform_job_request", "transform_request"]
 
@@ -176,5 +176,5 @@ def build_transform_job_request(transformer: Transformer, data: Any, *, validate
     """A CreateTransformJob request ready for boto3 (keyword arguments as ``transform_request``)."""
     request = transform_request(transformer, data, **kwargs)
     if validate:
-        validate_request("CreateTransformJob", request)
+        validate_request("CreateTransformJob", request, local_mode=is_local_mode(transformer.instance_type))
     return request

@@ -4,6 +4,10 @@ botocore's ``ParamValidator`` checks types, required members and minimums but no
 This walker reads the same shapes (loaded lazily through ``botocore.loaders``, once) and checks all of them, so a
 request that passes here is one boto3 sends and SageMaker's own validation accepts. Placeholders and ``"K.$"``
 members are resolved only at run time, so they count as present and are not checked further.
+
+``local_mode`` checks a request of sagemaker v2's Local Mode (``instance_type="local"`` or ``"local_gpu"``), which
+v2 sends to its local client, never to SageMaker: those instance types and ``FileDataSource`` channels
+(``file://`` data) are accepted there, and everything else is checked as for SageMaker.
 """
 
 from __future__ import annotations
@@ -16,7 +20,16 @@ from stepfn.errors import Diagnostic, StepfnError
 
 from ._values import is_placeholder
 
-__all__ = ["RequestValidationError", "argument_for", "request_problems", "validate_request"]
+__all__ = ["LOCAL_INSTANCE_TYPES", "RequestValidationError", "argument_for", "is_local_mode", "request_problems",
+           "validate_request"]
+
+# sagemaker v2's Local Mode instance types (``sagemaker.local``): jobs and endpoints on this machine.
+LOCAL_INSTANCE_TYPES = ("local", "local_gpu")
+
+
+def is_local_mode(instance_type: Any) -> bool:
+    """Whether ``instance_type`` is one of v2's Local Mode types."""
+    return isinstance(instance_type, str) and instance_type in LOCAL_INSTANCE_TYPES
 
 # Members botocore 1.34 still required and that classic (non-serverless) jobs need (docs/design/sagemaker-contract.md §2.1).
 _ALSO_REQUIRED = {
@@ -147,8 +160,9 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
 
 
 class _Walker:
-    def __init__(self, operation: str) -> None:
+    def __init__(self, operation: str, local_mode: bool = False) -> None:
         self.operation = operation
+        self.local_mode = local_mode
         self.problems: list[Diagnostic] = []
 
     def report(self, path: str, code: str, message: str) -> None:
@@ -173,6 +187,9 @@ class _Walker:
                 self.report(_join(path, name), "required", "is required")
         for key, member_value in value.items():
             name = key.removesuffix(".$")
+            if self.local_mode and name == "FileDataSource" and path.endswith("DataSource"):
+                self._file_data_source(member_value, _join(path, name))
+                continue
             if name not in shape.members:
                 valid = ", ".join(shape.members)
                 self.report(_join(path, key), "unknown", f"unknown member; valid members: {valid}")
@@ -180,6 +197,12 @@ class _Walker:
             if key.endswith(".$") or member_value is None:
                 continue
             self.check(member_value, shape.members[name], _join(path, name))
+
+    def _file_data_source(self, value: Any, path: str) -> None:
+        """v2 Local Mode's ``file_input``: ``{"FileDataDistributionType": ..., "FileUri": "file://..."}``."""
+        uri = value.get("FileUri") if isinstance(value, dict) else None
+        if not isinstance(uri, str) or not uri.startswith("file://"):
+            self.report(_join(path, "FileUri"), "pattern", f"{uri!r} is not a file:// URI")
 
     def _list(self, value: Any, shape: Any, path: str) -> None:
         if not isinstance(value, (list, tuple)):
@@ -204,7 +227,8 @@ class _Walker:
             self.report(path, "type", f"expected a string, got {type(value).__name__} {value!r}")
             return
         self._length(len(value), shape, path, "characters")
-        if shape.enum and value not in shape.enum:
+        local = self.local_mode and path.endswith("InstanceType") and value in LOCAL_INSTANCE_TYPES
+        if shape.enum and value not in shape.enum and not local:
             choices = ", ".join(shape.enum) if len(shape.enum) <= 12 else ", ".join(shape.enum[:12]) + ", ..."
             self.report(path, "enum", f"{value!r} is not one of: {choices}")
         pattern = shape.metadata.get("pattern")
@@ -251,16 +275,16 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def request_problems(operation: str, request: dict[str, Any]) -> list[Diagnostic]:
+def request_problems(operation: str, request: dict[str, Any], *, local_mode: bool = False) -> list[Diagnostic]:
     """Every problem of ``request`` as input of the SageMaker ``operation`` (e.g. ``"CreateTrainingJob"``)."""
     shape = _service_model().operation_model(operation).input_shape
-    walker = _Walker(operation)
+    walker = _Walker(operation, local_mode)
     walker._structure(request, shape, "", _ALSO_REQUIRED.get(operation, ()))
     return walker.problems
 
 
-def validate_request(operation: str, request: dict[str, Any]) -> None:
+def validate_request(operation: str, request: dict[str, Any], *, local_mode: bool = False) -> None:
     """Raise :class:`RequestValidationError` listing every problem; return quietly when the request is valid."""
-    problems = request_problems(operation, request)
+    problems = request_problems(operation, request, local_mode=local_mode)
     if problems:
         raise RequestValidationError(operation, problems)

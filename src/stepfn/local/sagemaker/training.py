@@ -188,9 +188,22 @@ def _botocore_validate(params: dict[str, Any]) -> None:
         model = botocore.session.get_session().get_service_model("sagemaker")
         _shape_cache.append(model.operation_model(OPERATION).input_shape)
     try:
-        validate_parameters(params, _shape_cache[0])
+        validate_parameters(_without_local_mode_channels(params), _shape_cache[0])
     except ParamValidationError as exc:
         raise _invalid(str(exc).replace("Parameter validation failed:\n", "")) from None
+
+
+def _without_local_mode_channels(params: dict[str, Any]) -> dict[str, Any]:
+    """The request less its ``FileDataSource`` channels when it is one of sagemaker v2's Local Mode
+    (``InstanceType`` ``local``/``local_gpu``): v2 sends ``file://`` data that way to its local client only, so
+    SageMaker's model lacks the member; the rest of the request is checked, and elsewhere the member is refused."""
+    resources = params.get("ResourceConfig")
+    channels = params.get("InputDataConfig")
+    if not isinstance(resources, dict) or resources.get("InstanceType") not in ("local", "local_gpu") or \
+            not isinstance(channels, list):
+        return params
+    kept = [c for c in channels if not (isinstance(c, dict) and "FileDataSource" in (c.get("DataSource") or {}))]
+    return {**params, "InputDataConfig": kept} if kept else {k: v for k, v in params.items() if k != "InputDataConfig"}
 
 
 def describe(record: dict[str, Any]) -> dict[str, Any]:
