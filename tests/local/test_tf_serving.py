@@ -60,6 +60,9 @@ def test_requests_are_rewritten_as_the_containers_nginx_script_does() -> None:
         to_tfs_request(b"\x00", "application/x-npy")
     assert raised.value.status == 415
     assert json.loads(str(raised.value)) == {"error": "Unsupported Media Type: application/x-npy"}
+    with pytest.raises(TFServingError) as raised:
+        to_tfs_request(b"\xff\xfe", "text/csv")
+    assert raised.value.status == 400
 
 
 def test_custom_attributes_pick_the_model_version_and_method() -> None:

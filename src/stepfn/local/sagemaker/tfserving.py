@@ -93,8 +93,13 @@ def parse_custom_attributes(header: str | None) -> dict[str, str]:
 def to_tfs_request(body: bytes, content_type: str | None) -> bytes:
     """The TF Serving request body for an invocation without ``inference.py``; 415 for other content types."""
     kind = media_type(content_type)
-    if kind in JSON_TYPES:
+    if kind not in JSON_TYPES and kind != CSV:
+        raise TFServingError(415, "Unsupported Media Type: " + (content_type or "Unknown"))
+    try:
         text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TFServingError(400, f"The request body is not UTF-8 text: {exc}") from exc
+    if kind in JSON_TYPES:
         if _TFS_JSON.search(text):
             return body
         if _JSON_LINES.search(text):
@@ -105,9 +110,7 @@ def to_tfs_request(body: bytes, content_type: str | None) -> bytes:
         if not re.match(r"^\s*\[\s*\[", text):
             text = "[" + text + "]"
         return ('{"instances":' + text + "}").encode("utf-8")
-    if kind == CSV:
-        return _csv_request(body.decode("utf-8")).encode("utf-8")
-    raise TFServingError(415, "Unsupported Media Type: " + (content_type or "Unknown"))
+    return _csv_request(text).encode("utf-8")
 
 
 def _csv_request(data: str) -> str:
@@ -299,8 +302,6 @@ class SavedModel:
         try:
             tensors = {name: self.tf.constant(value, dtype=specs[name].dtype) for name, value in columns.items()}
             outputs = self.call(signature, tensors)
-        except TFServingError:
-            raise
         except Exception as exc:
             raise TFServingError(400, f"{type(exc).__name__}: {exc}") from exc
         if "inputs" in request:
