@@ -1,4 +1,5 @@
-"""The SageMaker API over local SageMaker: jobs, models, endpoint configs, endpoints, InvokeEndpoint.
+"""The SageMaker API over local SageMaker: jobs, models, endpoint configs, endpoints, InvokeEndpoint, and Model
+Monitor's schedules (:mod:`stepfn.local.sagemaker.schedules`).
 
 :class:`LocalSageMakerClient` has boto3's ``sagemaker`` method names and keyword arguments, so the
 server dispatches to it exactly as it dispatches Step Functions calls to ``LocalStepFunctionsClient``.
