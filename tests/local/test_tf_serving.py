@@ -338,3 +338,10 @@ def test_a_tensorflow_estimator_trains_and_deploys_in_its_environment(tf_python:
         assert [row[0] for row in answer["predictions"]] == pytest.approx([6.0, -2.0], abs=0.1)
     finally:
         predictor.delete_endpoint()
+    # Batch transform of CSV lines: each request's rows are the TF Serving request's instances.
+    data = session.upload_string_as_file_body("1,1\n0,-1\n2,0\n", session.default_bucket(), "tf-estimator/in/x.csv")
+    transformer = estimator.transformer(1, "ml.m5.large", strategy="MultiRecord",
+                                        output_path=f"s3://{session.default_bucket()}/tf-estimator/out")
+    transformer.transform(data, content_type="text/csv", split_type="Line")
+    output = json.loads(session.read_s3_file(session.default_bucket(), "tf-estimator/out/x.csv.out"))
+    assert [row[0] for row in output["predictions"]] == pytest.approx([6.0, -2.0, 5.0], abs=0.1)
