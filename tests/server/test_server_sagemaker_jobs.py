@@ -233,3 +233,73 @@ def test_tuning_job(sagemaker: Any, code_dir: Path) -> None:
     with pytest.raises(ClientError) as duplicate:
         sagemaker.create_hyper_parameter_tuning_job(**request)
     assert _code(duplicate)[0] == "ResourceInUse"
+
+
+def test_list_processing_and_training_jobs_filter_sort_and_page(
+        sagemaker: Any, stepfn_home: Path, serve: Callable[..., str]) -> None:
+    from datetime import UTC, datetime
+
+    from stepfn.local.sagemaker.records import RecordStore
+
+    records = RecordStore(stepfn_home)
+    day = 1_700_000_000_000  # epoch milliseconds, as the records keep them
+    jobs = [("scikit-learn-sm-preprocessing-a", "Completed", 1), ("scikit-learn-sm-evaluation-a", "Completed", 2),
+            ("Scikit-Learn-SM-Preprocessing-b", "Failed", 3), ("scikit-learn-sm-preprocessing-c", "Completed", 4)]
+    for name, status, minute in jobs:
+        records.put("processing-job", name, {
+            "ProcessingJobName": name, "ProcessingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:processing-job/{name}",
+            "ProcessingJobStatus": status, "CreationTime": day + minute * 60_000,
+            "LastModifiedTime": day + minute * 60_000 + 1, "AppSpecification": {"ImageUri": "i"}})
+        records.put("training-job", name, {
+            "TrainingJobName": name, "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
+            "TrainingJobStatus": status, "SecondaryStatus": status, "CreationTime": day + minute * 60_000})
+
+    # awslabs/mlmax's inference_pipeline_run.py: the newest completed preprocessing job
+    latest = sagemaker.list_processing_jobs(NameContains="scikit-learn-sm-preprocessing", StatusEquals="Completed",
+                                            SortBy="CreationTime", SortOrder="Descending")
+    assert [j["ProcessingJobName"] for j in latest["ProcessingJobSummaries"]] == [
+        "scikit-learn-sm-preprocessing-c", "scikit-learn-sm-preprocessing-a"]
+    assert "NextToken" not in latest
+    summary = latest["ProcessingJobSummaries"][0]
+    assert set(summary) == {"ProcessingJobName", "ProcessingJobArn", "ProcessingJobStatus", "CreationTime",
+                            "LastModifiedTime"}
+    assert summary["CreationTime"] == datetime.fromtimestamp((day + 4 * 60_000) / 1000, UTC)
+    # Defaults: CreationTime, Ascending; the name matched without regard to case.
+    assert [j["ProcessingJobName"] for j in sagemaker.list_processing_jobs(
+        NameContains="PREPROCESSING")["ProcessingJobSummaries"]] == [
+        "scikit-learn-sm-preprocessing-a", "Scikit-Learn-SM-Preprocessing-b", "scikit-learn-sm-preprocessing-c"]
+    assert [j["TrainingJobName"] for j in sagemaker.list_training_jobs(
+        SortBy="Status", CreationTimeAfter=datetime.fromtimestamp((day + 60_000) / 1000, UTC),
+    )["TrainingJobSummaries"]] == ["scikit-learn-sm-evaluation-a", "scikit-learn-sm-preprocessing-c",
+                                   "Scikit-Learn-SM-Preprocessing-b"]
+    # Pages of MaxResults with a NextToken, as boto3's paginators walk them.
+    first = sagemaker.list_training_jobs(MaxResults=3)
+    assert len(first["TrainingJobSummaries"]) == 3 and first["NextToken"]
+    rest = sagemaker.list_training_jobs(MaxResults=3, NextToken=first["NextToken"])
+    assert [j["TrainingJobName"] for j in rest["TrainingJobSummaries"]] == ["scikit-learn-sm-preprocessing-c"]
+    assert "NextToken" not in rest
+    pages = sagemaker.get_paginator("list_processing_jobs").paginate(PaginationConfig={"PageSize": 2})
+    assert sum(len(page["ProcessingJobSummaries"]) for page in pages) == 4
+
+
+def test_sts_get_caller_identity_names_the_local_account(serve: Callable[..., str]) -> None:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError as BotoClientError
+
+    from stepfn.server import read_token
+
+    url = serve()
+    sts = boto3.client("sts", endpoint_url=url, region_name="us-east-1", aws_access_key_id=read_token(),
+                       aws_secret_access_key="stepfn", config=Config(retries={"max_attempts": 0}))
+    identity = sts.get_caller_identity()
+    assert (identity["Account"], identity["Arn"]) == ("123456789012", "arn:aws:iam::123456789012:root")
+    with pytest.raises(BotoClientError) as refused:
+        sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/r", RoleSessionName="session")
+    assert refused.value.response["Error"]["Code"] == "InvalidAction"
+    anonymous = boto3.client("sts", endpoint_url=url, region_name="us-east-1", aws_access_key_id="wrong",
+                             aws_secret_access_key="x", config=Config(retries={"max_attempts": 0}))
+    with pytest.raises(BotoClientError) as forbidden:  # the token guards STS as every other route
+        anonymous.get_caller_identity()
+    assert forbidden.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    assert "missing or wrong stepfn server token" in forbidden.value.response["Error"]["Message"]

@@ -195,14 +195,45 @@ class LocalSageMakerClient:
     def stop_hyper_parameter_tuning_job(self, HyperParameterTuningJobName: str) -> dict[str, Any]:
         return self._stop_job("tuning-job", HyperParameterTuningJobName, "StopHyperParameterTuningJob")
 
+    def _list_jobs(self, kind: str, summary_keys: tuple[str, ...], params: dict[str, Any]) -> tuple[list[Any], Any]:
+        """SageMaker's List*Jobs: filters, ``SortBy`` (default CreationTime), ``SortOrder`` (default Ascending),
+        pages of ``MaxResults`` (default 10) with a ``NextToken`` while more remain."""
+        job = JOB_KINDS[kind]
+        records = self.records.list(kind)
+        contains = params.get("NameContains")
+        if contains:  # SageMaker matches the name without regard to case
+            records = [r for r in records if str(contains).lower() in str(r.get(job.name_key, "")).lower()]
+        if params.get("StatusEquals"):
+            records = [r for r in records if r.get(job.status_key) == params["StatusEquals"]]
+        for member, key, after in (("CreationTimeAfter", "CreationTime", True),
+                                   ("CreationTimeBefore", "CreationTime", False),
+                                   ("LastModifiedTimeAfter", "LastModifiedTime", True),
+                                   ("LastModifiedTimeBefore", "LastModifiedTime", False)):
+            if params.get(member) is not None:
+                bound = _epoch_millis(params[member])
+                records = [r for r in records if r.get(key) is not None
+                           and (r[key] > bound if after else r[key] < bound)]
+        sort_key = {"Name": job.name_key, "Status": job.status_key}.get(params.get("SortBy") or "", "CreationTime")
+        records.sort(key=lambda r: (r.get(sort_key) is None, r.get(sort_key) or 0, r.get(job.name_key, "")),
+                     reverse=params.get("SortOrder") == "Descending")
+        start = int(params["NextToken"]) if str(params.get("NextToken") or "").isdigit() else 0
+        size = int(params.get("MaxResults") or 10)
+        page = records[start:start + size]
+        summaries = [{key: r[key] for key in summary_keys if r.get(key) is not None} for r in page]
+        next_token = str(start + size) if start + size < len(records) else None
+        return to_botocore_shape(summaries), next_token
+
     def list_training_jobs(self, **params: Any) -> dict[str, Any]:
-        summaries = [
-            {key: record.get(key) for key in ("TrainingJobName", "TrainingJobArn", "CreationTime",
-                                               "TrainingEndTime", "LastModifiedTime", "TrainingJobStatus")
-             if record.get(key) is not None}
-            for record in reversed(self.records.list("training-job"))
-        ]
-        return {"TrainingJobSummaries": to_botocore_shape(summaries)}
+        summaries, next_token = self._list_jobs("training-job", (
+            "TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime", "LastModifiedTime",
+            "TrainingJobStatus", "SecondaryStatus"), params)
+        return {"TrainingJobSummaries": summaries} | ({"NextToken": next_token} if next_token else {})
+
+    def list_processing_jobs(self, **params: Any) -> dict[str, Any]:
+        summaries, next_token = self._list_jobs("processing-job", (
+            "ProcessingJobName", "ProcessingJobArn", "CreationTime", "ProcessingEndTime", "LastModifiedTime",
+            "ProcessingJobStatus", "FailureReason", "ExitMessage"), params)
+        return {"ProcessingJobSummaries": summaries} | ({"NextToken": next_token} if next_token else {})
 
     # Models, endpoint configs, endpoints ----------------------------------------------------------------------
 
@@ -333,3 +364,11 @@ def _service_error_of(error: BaseException) -> BaseException:
         return error.__cause__
     message = error.cause if isinstance(error, StatesError) else str(error)
     return sagemaker_error("Create", "ValidationException", str(message or error))
+
+
+def _epoch_millis(value: Any) -> float:
+    """A request timestamp (epoch seconds on the wire, or a datetime from an in-process caller) in the
+    records' epoch milliseconds."""
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp()) * 1000
+    return float(value) * 1000

@@ -8,6 +8,8 @@ Routes (one Starlette app):
 * ``POST /`` with ``X-Amz-Target: SageMaker.<Operation>`` (AWS JSON 1.1): training, transform,
   processing and tuning jobs, models, endpoint configs and endpoints (``LocalSageMakerClient``);
 * ``POST /endpoints/<name>/invocations``: sagemaker-runtime ``InvokeEndpoint`` (REST);
+* ``POST /`` with ``Action=GetCallerIdentity`` (the AWS query protocol): STS ``GetCallerIdentity``, the local
+  account, so scripts that build ARNs from ``sts.get_caller_identity()["Account"]`` find local resources;
 * ``GET /ping``: 200 when the server is up;
 * ``/ui``: the web console, when ``ui=True`` (and ``GET /`` redirects there).
 
@@ -28,9 +30,12 @@ import ipaddress
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -39,6 +44,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
+from stepfn._partitions import LOCAL_ACCOUNT
 from stepfn.errors import StepfnError
 from stepfn.server._protocol import (
     ApiError,
@@ -53,6 +59,8 @@ from stepfn.server._protocol import (
 from stepfn.server.auth import TOKEN_FILE, RequestGuard, allowed_host_names, ensure_token
 
 JSON_1_0 = "application/x-amz-json-1.0"
+FORM = "application/x-www-form-urlencoded"  # the AWS query protocol (STS)
+STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
 JSON_1_1 = "application/x-amz-json-1.1"
 REST_JSON = "application/json"
 DEFAULT_HOST = "127.0.0.1"
@@ -84,6 +92,22 @@ class _Service:
         if method is None or operation.startswith("_"):
             raise ApiError("UnknownOperationException", f"stepfn serve does not implement {operation}")
         return translate_errors(lambda: method(**params))
+
+
+async def _sts_api(request: Request) -> Response:
+    """The one STS operation local code needs: who am I (the local account; there are no IAM users locally)."""
+    # parse_qs, not request.form(): Starlette's form parser needs python-multipart even for urlencoded bodies.
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    action = (form.get("Action") or [""])[0]
+    if action != "GetCallerIdentity":
+        body = (f"<ErrorResponse xmlns=\"{STS_XMLNS}\"><Error><Type>Sender</Type><Code>InvalidAction</Code>"
+                f"<Message>stepfn serve does not implement {escape(action)}</Message></Error></ErrorResponse>")
+        return Response(body, status_code=400, media_type="text/xml")
+    body = (f"<GetCallerIdentityResponse xmlns=\"{STS_XMLNS}\"><GetCallerIdentityResult>"
+            f"<Arn>arn:aws:iam::{LOCAL_ACCOUNT}:root</Arn><UserId>{LOCAL_ACCOUNT}</UserId>"
+            f"<Account>{LOCAL_ACCOUNT}</Account></GetCallerIdentityResult>"
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></GetCallerIdentityResponse>")
+    return Response(body, media_type="text/xml")
 
 
 def server_token(home: Path, token: str | None = None, *, no_token: bool = False) -> str | None:
@@ -131,6 +155,8 @@ def create_app(
     services = {"AWSStepFunctions": stepfunctions, "SageMaker": _Service("sagemaker", JSON_1_1, sagemaker_client)}
 
     async def api(request: Request) -> Response:
+        if request.headers.get("content-type", "").startswith(FORM):
+            return await _sts_api(request)
         target = request.headers.get("x-amz-target", "")
         prefix, _, operation = target.partition(".")
         service = services.get(prefix)

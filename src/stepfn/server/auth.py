@@ -26,6 +26,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -182,22 +183,25 @@ class RequestGuard:
 
     def _refusal(self, scope: Scope, headers: Headers) -> Response | None:
         path = str(scope.get("path", ""))
+        # The AWS query protocol (STS) reads errors as XML; every other API as JSON.
+        query_protocol = headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
         host = headers.get("host", "")
         name = host_name(host)
         if name is None or name not in self.allowed_hosts:
             return _forbidden(path, f"Host {host!r} is not served here (DNS rebinding protection): this server "
-                                    "answers localhost, 127.0.0.1 and [::1]; add other names with --allow-host")
+                                    "answers localhost, 127.0.0.1 and [::1]; add other names with --allow-host",
+                              query=query_protocol)
         origin = headers.get("origin")
         if origin is not None and origin.lower().rstrip("/") != f"{scope.get('scheme', 'http')}://{host.lower()}":
             return _forbidden(path, f"cross-origin request from {origin!r} refused: only pages served by this "
-                                    "server may call it")
+                                    "server may call it", query=query_protocol)
         if self.token is not None:
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             given = request_token(headers, _cookies(headers), query, _server_port(scope))
             if not token_matches(self.token, given):
                 return _forbidden(path, "missing or wrong stepfn server token: use the URL or the AWS_ACCESS_KEY_ID "
                                         "that `stepfn serve` / `stepfn ui` printed (also in "
-                                        f"$STEPFN_HOME/{TOKEN_FILE}), or send it as {TOKEN_HEADER}")
+                                        f"$STEPFN_HOME/{TOKEN_FILE}), or send it as {TOKEN_HEADER}", query=query_protocol)
         # Defence in depth behind the Origin check: the console's own actions send JSON, a content type no
         # page can send to another origin without a preflight (a form or a no-cors fetch sends text/plain).
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
@@ -218,11 +222,15 @@ def _cookies(headers: Headers) -> dict[str, str]:
     return cookie_parser(headers.get("cookie", ""))
 
 
-def _forbidden(path: str, message: str) -> Response:
-    """403 in the AWS JSON error shape botocore reads (so boto3 raises a ClientError naming the reason), or
-    as text for the console a person reads."""
+def _forbidden(path: str, message: str, *, query: bool = False) -> Response:
+    """403 in the AWS JSON error shape botocore reads (so boto3 raises a ClientError naming the reason), in
+    the query protocol's XML for STS, or as text for the console a person reads."""
     if path == "/ui" or path.startswith("/ui/"):
         return PlainTextResponse(message, status_code=403)
+    if query:
+        return Response(f"<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>"
+                        f"<Message>{escape(message)}</Message></Error></ErrorResponse>",
+                        status_code=403, media_type="text/xml")
     return JSONResponse({"__type": "UnrecognizedClientException", "message": message}, status_code=403,
                         headers={"x-amzn-ErrorType": "UnrecognizedClientException"},
                         media_type="application/x-amz-json-1.0")
