@@ -77,6 +77,6 @@ def test_analysis_window_durations() -> None:
     assert parse_duration("-PT0H") == timedelta()
     assert parse_duration("-P1DT2H30M") == -timedelta(days=1, hours=2, minutes=30)
     assert parse_duration("PT15M") == timedelta(minutes=15)
-    for text in ("1H", "-PT", "P", "-PT1X"):
+    for text in ("1H", "-PT", "P", "-PT1X", "-P99999999999D"):
         with pytest.raises(ValueError):
             parse_duration(text)

@@ -146,3 +146,83 @@ def test_capture_baseline_schedule_and_violations(tmp_path: Path) -> None:
                 endpoint_input="monitored", schedule_cron_expression="NOW")
     finally:
         predictor.delete_endpoint()
+
+
+def test_notebook_flow_with_built_in_xgboost(tmp_path: Path) -> None:
+    """The flow of SageMaker's "Introduction to Model Monitor" notebook: a built-in XGBoost endpoint deployed with
+    capture, invoked row by row and in batches from a CSV file, a baseline from the training data with header,
+    an hourly schedule, then the latest execution read as the notebook reads it."""
+    import numpy as np
+    import pandas as pd
+
+    from stepfn.sagemaker import image_uris
+    from stepfn.sagemaker.estimator import Estimator
+    from stepfn.sagemaker.inputs import TrainingInput
+    from stepfn.sagemaker.predictor import Predictor
+    from stepfn.sagemaker.s3 import S3Downloader
+
+    session = Session()
+    bucket = session.default_bucket()
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"Churn": 0, "Account Length": rng.integers(1, 200, 400),
+                          "Day Mins": rng.normal(180, 50, 400).round(1), "Intl Plan": rng.integers(0, 2, 400)})
+    frame["Churn"] = ((frame["Day Mins"] > 220) | (frame["Intl Plan"] == 1) & (frame["Account Length"] > 150)).astype(int)
+    train = session.upload_string_as_file_body(frame.to_csv(header=False, index=False), bucket, "churn/train/train.csv")
+    image = image_uris.retrieve("xgboost", session.boto_region_name, "1.2-1")
+    estimator = Estimator(image, ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                          output_path=f"s3://{bucket}/churn/output", sagemaker_session=session)
+    estimator.set_hyperparameters(objective="binary:logistic", num_round=20, max_depth=3)
+    estimator.fit({"train": TrainingInput(train.rsplit("/", 1)[0], content_type="csv")})
+    capture = DataCaptureConfig(enable_capture=True, sampling_percentage=100,
+                                destination_s3_uri=f"s3://{bucket}/churn/datacapture")
+    estimator.deploy(initial_instance_count=1, instance_type="ml.m4.xlarge", endpoint_name="churn",
+                     data_capture_config=capture)
+    predictor = Predictor(endpoint_name="churn", serializer=CSVSerializer())
+    try:
+        features = frame.drop(columns=["Churn"]).to_csv(header=False, index=False).splitlines()
+        for row in features[:60]:
+            predictor.predict(row)
+        predictor.predict("\n".join(features[60:100]))  # one call, 40 records: 40 scores in one line
+        captured_files(ObjectStore(), f"s3://{bucket}/churn/datacapture/churn/AllTraffic/", 61)
+
+        (tmp_path / "training-dataset-with-header.csv").write_text(frame.to_csv(index=False))
+        baseline_uri = session.upload_data(str(tmp_path / "training-dataset-with-header.csv"), bucket, "churn/baselining")
+        my_default_monitor = DefaultModelMonitor(role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                                                 volume_size_in_gb=20, max_runtime_in_seconds=3600)
+        baseline_job = my_default_monitor.suggest_baseline(
+            baseline_dataset=baseline_uri, dataset_format=DatasetFormat.csv(header=True),
+            output_s3_uri=f"s3://{bucket}/churn/baselining/results", wait=True)
+        schema = pd.json_normalize(baseline_job.baseline_statistics().body_dict["features"])
+        assert list(schema["name"]) == ["Churn", "Account Length", "Day Mins", "Intl Plan"]
+        my_default_monitor.create_monitoring_schedule(
+            monitor_schedule_name="churn-schedule", endpoint_input=predictor.endpoint_name,
+            output_s3_uri=f"s3://{bucket}/churn/reports", statistics=my_default_monitor.baseline_statistics(),
+            constraints=my_default_monitor.suggested_constraints(),
+            schedule_cron_expression=CronExpressionGenerator.hourly(), enable_cloudwatch_metrics=True)
+        assert my_default_monitor.describe_schedule()["MonitoringScheduleStatus"] == "Scheduled"
+
+        run_monitoring_schedule("churn-schedule")
+        mon_executions = my_default_monitor.list_executions()
+        latest_execution = mon_executions[-1]
+        latest_execution.wait(logs=False)
+        described = latest_execution.describe()
+        assert described["ProcessingJobStatus"] == "Completed"
+        assert described["ExitMessage"].startswith(("Completed:", "CompletedWithViolations:"))
+        report_uri = latest_execution.output.destination
+        assert sorted(f.rsplit("/", 1)[1] for f in S3Downloader.list(report_uri, sagemaker_session=session)) == [
+            "constraint_violations.json", "statistics.json"]
+        statistics = my_default_monitor.latest_monitoring_statistics().body_dict  # type: ignore[union-attr]
+        assert statistics["dataset"]["item_count"] == 100  # the batch call counts 40 records
+        # The scores (the model's output, first) stand where the label stood in the baseline.
+        churn = next(f for f in statistics["features"] if f["name"] == "Churn")
+        assert churn["inferred_type"] == "Fractional"
+        violations = my_default_monitor.latest_monitoring_constraint_violations()
+        assert violations is not None
+        table = pd.json_normalize(violations.body_dict["violations"])
+        # Scores (fractional) where the baseline had 0/1 labels: the analyzer says so, as on SageMaker.
+        assert ("Churn", "data_type_check") in set(zip(table["feature_name"], table["constraint_check_type"],
+                                                       strict=True))
+        my_default_monitor.stop_monitoring_schedule()
+        my_default_monitor.delete_monitoring_schedule()
+    finally:
+        predictor.delete_endpoint()

@@ -141,6 +141,9 @@ def parse_duration(text: str) -> timedelta:
     if match is None or text.strip() in ("P", "-P", "PT", "-PT") or text.strip().endswith("T"):
         raise ValueError(f"{text!r} is not an ISO 8601 duration such as -PT1H")
     sign, days, hours, minutes, seconds = match.groups()
-    delta = timedelta(days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0),
-                      seconds=int(seconds or 0))
+    try:
+        delta = timedelta(days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0),
+                          seconds=int(seconds or 0))
+    except OverflowError as exc:
+        raise ValueError(f"{text!r} is too long a duration") from exc
     return -delta if sign else delta

@@ -376,7 +376,7 @@ class MonitoringSchedules:
         flush_captures()  # the calls this process captured and still buffers belong in the window
         try:
             request = self._job_request(schedule, scheduled, job)
-        except (ServiceError, StoreError, ValueError) as exc:
+        except (ServiceError, StoreError, ValueError, OverflowError) as exc:
             self.records.update(EXECUTION, job, MonitoringExecutionStatus="Failed", FailureReason=str(exc)[:1024])
             return job
         if request is None:
