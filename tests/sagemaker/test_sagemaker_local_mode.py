@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,28 @@ def test_local_mode_refuses_what_sagemaker_v2_refuses(tmp_path: Path) -> None:
         build_training_job_request(Estimator("111122223333.dkr.ecr.us-east-1.amazonaws.com/mine:1", ROLE,
                                              instance_count=1, instance_type="local_gpux"), "s3://b/train",
                                    job_name="j")
+
+
+def test_local_session_and_file_input_from_v2_module_paths(tmp_path: Path) -> None:
+    code = (
+        "from stepfn.sagemaker.local import LocalSession, file_input\n"
+        "from stepfn.sagemaker.local.local_session import LocalSession as Deeper\n"
+        "assert LocalSession is Deeper\n"
+        "print(LocalSession().local_mode, LocalSession().config, LocalSession(disable_local_code=True).config)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "True {'local': {'local_code': True}} None"
+    assert Session().local_mode is False
+
+    from stepfn.sagemaker.local import LocalSession, file_input
+
+    boto3 = pytest.importorskip("boto3")
+    session = LocalSession(boto_session=boto3.Session(region_name="eu-west-1"))
+    # The boto3 session names the region; the jobs still run here, so Local Mode is allowed.
+    assert session.boto_region_name == "eu-west-1" and session.boto_session is None
+    data = f"file://{_local_data(tmp_path)}"
+    request = build_training_job_request(_estimator(tmp_path, "local", sagemaker_session=session),
+                                         {"train": file_input(data, content_type="text/csv")}, job_name="j")
+    assert request["InputDataConfig"] == [{
+        "DataSource": {"FileDataSource": {"FileDataDistributionType": "FullyReplicated", "FileUri": data}},
+        "ContentType": "text/csv", "ChannelName": "train"}]

@@ -111,6 +111,7 @@ _V2_MODULE_PATHS = {
     "model_monitor": ("dataset_format", "model_monitoring", "data_capture_config", "monitoring_files",
                       "cron_expression_generator"),
     "workflow": ("airflow",),
+    "local": ("local_session",),
     "amazon": ("amazon_estimator", "kmeans", "pca", "linear_learner", "factorization_machines", "ntm", "lda",
                "randomcutforest", "knn", "ipinsights", "object2vec"),
 }

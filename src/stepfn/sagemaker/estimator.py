@@ -22,6 +22,7 @@ from ._values import is_placeholder, json_encode_value, str_encode_value
 from .debugger import DebuggerHookConfig, Rule
 from .exceptions import UnexpectedStatusException
 from .inputs import FileSystemInput, TrainingInput
+from .local import file_input
 from .model import Model
 from .predictor import Predictor
 from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base, session_bucket
@@ -585,11 +586,11 @@ class Framework(EstimatorBase):
 
 
 def _channel(name: Any, source: Any) -> dict[str, Any]:
-    if isinstance(source, (TrainingInput, FileSystemInput)):
+    if isinstance(source, (TrainingInput, FileSystemInput, file_input)):
         config = _copy_config(source.config)
     elif isinstance(source, str) and source.startswith("file://"):
-        # sagemaker v2's file_input: Local Mode reads the directory where it is.
-        config = {"DataSource": {"FileDataSource": {"FileDataDistributionType": "FullyReplicated", "FileUri": source}}}
+        # As sagemaker v2: Local Mode reads the directory where it is.
+        config = file_input(source).config
     elif isinstance(source, str) or is_placeholder(source):
         config = TrainingInput(source).config
     else:
@@ -614,7 +615,7 @@ def input_channels(inputs: Any) -> list[dict[str, Any]] | None:
         return None
     if isinstance(inputs, RecordSet):
         return [_channel(inputs.channel, inputs.records_s3_input())]
-    if isinstance(inputs, (str, TrainingInput, FileSystemInput)) or is_placeholder(inputs):
+    if isinstance(inputs, (str, TrainingInput, FileSystemInput, file_input)) or is_placeholder(inputs):
         return [_channel("training", inputs)]
     if isinstance(inputs, dict):
         return [_channel(name, source) for name, source in inputs.items()]

@@ -71,6 +71,9 @@ class Session:
     bucket is refused when it is deployed to AWS.
     """
 
+    # sagemaker v2's flag: a LocalSession (stepfn.sagemaker.local) sets it.
+    local_mode = False
+
     def __init__(
         self,
         region_name: str | None = None,
