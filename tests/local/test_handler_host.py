@@ -279,3 +279,44 @@ def test_each_model_server_worker_has_its_own_host_and_they_stop_with_the_server
         time.sleep(0.02)
     assert not any(endpoints._alive(host) for host in hosts)
     assert "user code prints go to the log" in (tmp_path / "server.log").read_text()
+
+
+SHADOW_PROGRAM = '''\
+import json
+
+def model_fn(model_dir):
+    return None
+
+def input_fn(body, content_type):
+    return body
+
+def output_fn(prediction, accept):
+    return json.dumps(prediction), "application/json"
+
+def predict_fn(data, model):
+    # A module the model does not ship: stepfn's own tfserving.py (beside the host file, importable without stepfn)
+    # must not answer it.
+    try:
+        import tfserving
+    except ImportError:
+        return "not found"
+    return tfserving.__file__
+'''
+
+
+@pytest.mark.skipif(not INTERPRETERS, reason="no interpreter other than stepfn's on this machine")
+def test_stepfns_own_modules_beside_the_host_do_not_shadow_the_users_imports(tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    (model_dir / "code").mkdir(parents=True)
+    (model_dir / "code" / "inference.py").write_text(SHADOW_PROGRAM)
+    spec = {"ModelDir": str(model_dir), "CodeDir": str(model_dir / "code"), "Program": "inference.py",
+            "Framework": "sklearn", "Python": INTERPRETERS[0]}
+    models = Models.load({"variants": [{"VariantName": "AllTraffic", "Containers": [spec]}]})
+    container = models.variants[0].containers[0]
+    assert isinstance(container, HostedContainer)
+    try:
+        reply = models.respond("POST", "/invocations", {"host": "127.0.0.1:8080", "content-type": "application/json",
+                                                        "accept": "application/json"}, b"[[1]]")
+        assert (reply.status, json.loads(reply.body)) == (200, "not found")
+    finally:
+        container.close()

@@ -678,4 +678,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    # Run by path, Python puts this file's directory (stepfn's own modules: records, models, transform...) first on
+    # sys.path; a user's ``import transform`` must not find stepfn's file there, so take that directory off.
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != _here]
     sys.exit(main(sys.argv[1:]))
