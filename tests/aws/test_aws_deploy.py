@@ -127,3 +127,24 @@ def test_start_sync_execution_where_moto_supports_it(sfn: Any) -> None:
             pytest.skip("moto does not implement StartSyncExecution (covered against stepfn serve)")
         raise
     assert result["status"] == "SUCCEEDED"
+
+
+def test_create_or_update_creates_once_then_updates_what_changed(tmp_path: Any) -> None:
+    """The one create-then-update path (Workflow.create_or_update, deploy_workflow, `stepfn run`) on the local
+    client: a new name is one create; a changed definition (StateMachineAlreadyExists) and a changed role alone
+    (an idempotent create that hands back the older machine) are updates of that machine."""
+    from stepfn.aws._deploy import create_or_update_state_machine
+    from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+    client = LocalStepFunctionsClient(home=tmp_path)
+    request = build_create_state_machine_request(name="N", definition=DEFINITION, role_arn=ROLE)
+    arn, response = create_or_update_state_machine(client, request)
+    assert response["stateMachineArn"] == arn and "updateDate" not in response
+    changed = json.dumps({"StartAt": "Q", "States": {"Q": {"Type": "Pass", "End": True}}})
+    assert create_or_update_state_machine(client, {**request, "definition": changed})[0] == arn
+    assert client.describe_state_machine(stateMachineArn=arn)["definition"] == changed
+    other_role = "arn:aws:iam::123456789012:role/Other"
+    again, updated = create_or_update_state_machine(client, {**request, "definition": changed, "roleArn": other_role})
+    assert again == arn and "updateDate" in updated
+    assert client.describe_state_machine(stateMachineArn=arn)["roleArn"] == other_role
+    assert [m["name"] for m in client.list_state_machines()["stateMachines"]] == ["N"]

@@ -131,3 +131,46 @@ def test_run_stages_a_lone_local_entry_point_as_create_or_update_does(tmp_path: 
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "trained on 3 rows" in ran.stdout and "SUCCEEDED" in ran.stdout
     assert (stepfn_home / "s3" / "bkt" / "lone-1" / "output" / "model.tar.gz").is_file()
+
+
+def test_run_deploys_a_workflow_as_create_or_update_does(tmp_path: Path, stepfn_home: Path) -> None:
+    """`stepfn run FILE` and `python FILE` (Workflow.create_or_update) take one create-then-update path: the
+    workflow's own role and definition text, one machine per name, an edited file updating it in place."""
+    from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+    role = "arn:aws:iam::111122223333:role/Role"
+    template = ("import sys\n"
+                "from stepfn.steps import Pass\n"
+                "from stepfn.workflow import Workflow\n"
+                f"workflow = Workflow('same-path', Pass('{{state}}'), role={role!r})\n"
+                "if __name__ == '__main__':\n"
+                "    print(workflow.create_or_update())\n")
+    pipeline = tmp_path / "pipeline.py"
+    pipeline.write_text(template.format(state="First"))
+    env = {**os.environ, "STEPFN_HOME": str(stepfn_home)}
+    created = subprocess.run([sys.executable, str(pipeline)], capture_output=True, text=True, env=env, timeout=120)
+    assert created.returncode == 0, created.stderr
+    arn = created.stdout.split()[-1]
+    client = LocalStepFunctionsClient(home=stepfn_home, resume=False)
+    before = client.describe_state_machine(stateMachineArn=arn)
+
+    ran = stepfn("run", str(pipeline), home=stepfn_home, check=True)  # the same definition: nothing to update
+    assert "SUCCEEDED" in ran.stdout
+    same = client.describe_state_machine(stateMachineArn=arn)
+    assert same["roleArn"] == role and same["definition"] == before["definition"] and same["revisionId"] == before["revisionId"]
+
+    pipeline.write_text(template.format(state="Second"))
+    stepfn("run", str(pipeline), home=stepfn_home, check=True)
+    updated = client.describe_state_machine(stateMachineArn=arn)
+    assert json.loads(updated["definition"])["StartAt"] == "Second" and updated["roleArn"] == role
+    assert [m["name"] for m in client.list_state_machines()["stateMachines"]] == ["same-path"]
+
+    # A definition file deploys under the local role, by the same path: created, then updated when edited.
+    asl = tmp_path / "plain.asl.json"
+    for state in ("One", "Two"):
+        asl.write_text(json.dumps({"StartAt": state, "States": {state: {"Type": "Pass", "End": True}}}))
+        stepfn("run", str(asl), home=stepfn_home, check=True)
+    plain = next(m for m in client.list_state_machines()["stateMachines"] if m["name"] == "plain")
+    described = client.describe_state_machine(stateMachineArn=plain["stateMachineArn"])
+    assert json.loads(described["definition"])["StartAt"] == "Two"
+    assert described["roleArn"] == "arn:aws:iam::123456789012:role/stepfn-local"

@@ -251,6 +251,48 @@ def start_sync_execution(
     return response
 
 
+def already_exists_error(client: Any) -> type[BaseException] | tuple[()]:
+    """The client's StateMachineAlreadyExists class, or nothing to catch for a test double (``MagicMock()``)
+    whose ``exceptions`` attribute holds no exception class."""
+    error = getattr(getattr(client, "exceptions", None), "StateMachineAlreadyExists", None)
+    return error if isinstance(error, type) and issubclass(error, BaseException) else ()
+
+
+def existing_state_machine_arn(client: Any, error: Any, name: str) -> str:
+    """The ARN of the machine a StateMachineAlreadyExists ``error`` is about: from the message the API documents
+    ("State Machine Already Exists: '<arn>'", as the original SDK read it), else by listing the machines."""
+    parts = str(getattr(error, "response", {}).get("Error", {}).get("Message", "")).split("'")
+    if len(parts) >= 3 and parts[1].startswith("arn:"):
+        return parts[1]
+    return _find_state_machine(client, name)
+
+
+def create_or_update_state_machine(client: Any, create: Mapping[str, Any],
+                                   update: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """CreateStateMachine with the ``create`` request, or, where a machine of that name exists, UpdateStateMachine
+    of it with the members in ``update`` (default: ``create``'s definition and role; the machine's ARN is added);
+    returns the ARN and the response of the call that made the definition current.
+
+    The one create-then-update path of ``Workflow.create_or_update``, :func:`deploy_workflow` and ``stepfn run``.
+    Create comes first, so a new name costs one call and there is no window between a listing and the create:
+    a machine another process creates meanwhile is a StateMachineAlreadyExists (a changed definition) or an
+    idempotent create that hands back the existing machine, updated when its definition or role differ
+    (:func:`differs_from_existing_machine`)."""
+    started = datetime.datetime.now(datetime.UTC)
+    try:
+        created: dict[str, Any] = client.create_state_machine(**create)
+    except already_exists_error(client) as error:
+        arn = existing_state_machine_arn(client, error, str(create["name"]))
+    else:
+        arn = str(created["stateMachineArn"])
+        if not differs_from_existing_machine(client, created, started, create["definition"], create["roleArn"]):
+            return arn, created
+    changes = dict(update) if update is not None else {"definition": create["definition"],
+                                                        "roleArn": create["roleArn"]}
+    updated: dict[str, Any] = client.update_state_machine(**{**changes, "stateMachineArn": arn})
+    return arn, updated
+
+
 def deploy_workflow(
     workflow: Any,
     *,
@@ -287,23 +329,16 @@ def deploy_workflow(
         "version_description": version_description,
     }
     arn = workflow.state_machine_arn
-    response: dict[str, Any] | None = None
+    update = build_update_state_machine_request(state_machine_arn=arn or "", definition=definition, role_arn=role,
+                                                **settings)
     if arn is None:
-        started = datetime.datetime.now(datetime.UTC)
-        try:
-            response = client.create_state_machine(**build_create_state_machine_request(
-                name=workflow.name, definition=definition, role_arn=role, tags=workflow.tags,
-                state_machine_type=getattr(workflow, "state_machine_type", None), **settings,
-            ))
-            arn = response["stateMachineArn"]
-            if differs_from_existing_machine(client, response, started, definition, role):
-                response = None
-        except client.exceptions.StateMachineAlreadyExists:
-            arn = _find_state_machine(client, workflow.name)
-    if response is None:
-        response = client.update_state_machine(**build_update_state_machine_request(
-            state_machine_arn=arn, definition=definition, role_arn=role, **settings,
-        ))
+        del update["stateMachineArn"]  # the machine found by the create
+        arn, response = create_or_update_state_machine(client, build_create_state_machine_request(
+            name=workflow.name, definition=definition, role_arn=role, tags=workflow.tags,
+            state_machine_type=getattr(workflow, "state_machine_type", None), **settings,
+        ), update)
+    else:
+        response = client.update_state_machine(**update)
     version_arn = response.get("stateMachineVersionArn")
     workflow.state_machine_arn = arn
     if alias is not None:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from stepfn import __version__
 from stepfn._home import stepfn_home
-from stepfn.cli.loading import LOCAL_ROLE, load_target, parse_input, split_target
+from stepfn.cli.loading import LOCAL_ROLE, Loaded, load_target, parse_input, split_target
 from stepfn.workflow.progress import read_executions, read_history, read_state_machines
 
 console = Console()
@@ -56,20 +56,20 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-def _deploy(client: Any, name: str, definition: dict[str, Any]) -> str:
-    """create_or_update on the local backend: the machine named ``name`` gets this definition."""
-    text = json.dumps(definition)
-    for machine in read_state_machines(client):
-        if machine["name"] == name:
-            client.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=text)
-            return str(machine["stateMachineArn"])
-    try:
-        return str(client.create_state_machine(name=name, definition=text, roleArn=LOCAL_ROLE)["stateMachineArn"])
-    except client.exceptions.StateMachineAlreadyExists:
-        # Another `stepfn run` of the same file created it since we listed (two terminals at once): update it.
-        arn = next(m["stateMachineArn"] for m in read_state_machines(client) if m["name"] == name)
-        client.update_state_machine(stateMachineArn=arn, definition=text)
-        return str(arn)
+def _deploy(client: Any, loaded: Loaded) -> str:
+    """The target's state machine on ``client``, created or updated by the path ``python FILE`` takes: a
+    Workflow's own ``create_or_update`` (its role and settings; a lone local entry point staged and its
+    CacheConfig recorded, as for any local client), any other definition under the local role by the same
+    create-then-update call."""
+    if loaded.workflow is not None:
+        workflow = loaded.workflow.clone()  # the user's object keeps its own client and ARN
+        workflow.client, workflow.state_machine_arn = client, None
+        return str(workflow.create_or_update())
+    from stepfn.aws._deploy import build_create_state_machine_request, create_or_update_state_machine
+
+    request = build_create_state_machine_request(name=loaded.name, definition=json.dumps(loaded.definition),
+                                                 role_arn=LOCAL_ROLE)
+    return create_or_update_state_machine(client, request)[0]
 
 
 @cli.command()
@@ -93,18 +93,7 @@ def run(target: str, input_: str | None, name: str | None, progress: bool | None
     allow_lambda_path(split_target(target)[0].resolve().parent)
     inputs = parse_input(input_)
     client = _client()
-    if loaded.workflow is not None:
-        from stepfn.workflow._stage_code import stage_local_entry_points
-
-        # What Workflow.create_or_update does locally: a lone local entry_point (SKLearn(entry_point="train.py"))
-        # is packed where the definition's sagemaker_submit_directory points.
-        stage_local_entry_points(loaded.workflow.definition, client.home)
-    arn = _deploy(client, loaded.name, loaded.definition)
-    if loaded.workflow is not None:
-        from stepfn.workflow._caching import record_machine_settings
-
-        # Per-step CacheConfig travels beside the machine, never in its definition.
-        record_machine_settings(loaded.workflow.definition, client.home, loaded.name)
+    arn = _deploy(client, loaded)
     if cache:
         from stepfn.workflow._caching import record_run_settings
 

@@ -12,7 +12,6 @@ A Workflow only ever talks to "a client" with boto3's ``stepfunctions`` interfac
 from __future__ import annotations
 
 import copy
-import datetime
 import json
 import logging
 import threading
@@ -69,13 +68,6 @@ def _is_botocore_client(client: Any) -> bool:
     """A real boto3/botocore client (AWS, moto or ``stepfn serve``), not the in-process local client or a
     stand-in: only those take a user-agent hook and get local code uploaded."""
     return hasattr(getattr(client, "meta", None), "events")
-
-
-def _already_exists(client: Any) -> type[BaseException] | tuple[()]:
-    """The client's StateMachineAlreadyExists class, or nothing to catch for a test double (``MagicMock()``)
-    whose ``exceptions`` attribute holds no exception class."""
-    error = getattr(getattr(client, "exceptions", None), "StateMachineAlreadyExists", None)
-    return error if isinstance(error, type) and issubclass(error, BaseException) else ()
 
 
 def _with_user_agent(client: Any) -> Any:
@@ -170,9 +162,11 @@ class Workflow:
         if self.state_machine_arn is not None:
             logger.warning("The workflow already exists on AWS Step Functions. No action will be performed.")
             return self.state_machine_arn
+        from stepfn.aws._deploy import already_exists_error
+
         try:
             self.state_machine_arn = self._create()
-        except _already_exists(self.client) as error:
+        except already_exists_error(self.client) as error:
             self.state_machine_arn = self._extract_state_machine_arn(error)
             logger.error(
                 "A workflow with the same name already exists on AWS Step Functions. "
@@ -183,10 +177,15 @@ class Workflow:
     def _create(self) -> str:
         return str(self._create_response()["stateMachineArn"])
 
-    def _create_response(self, definition: str | None = None) -> dict[str, Any]:
+    def _create_response(self) -> dict[str, Any]:
+        response: dict[str, Any] = self.client.create_state_machine(**self._create_request(self._definition_text()))
+        logger.info("Workflow created successfully on AWS Step Functions.")
+        return response
+
+    def _create_request(self, definition: str) -> dict[str, Any]:
         params: dict[str, Any] = {
             "name": self.name,
-            "definition": definition if definition is not None else self._definition_text(),
+            "definition": definition,
             "roleArn": self.role,
             "tags": self.tags,
         }
@@ -196,9 +195,7 @@ class Workflow:
             params["loggingConfiguration"] = self.logging_configuration
         if self.tracing_configuration is not None:
             params["tracingConfiguration"] = self.tracing_configuration
-        response: dict[str, Any] = self.client.create_state_machine(**params)
-        logger.info("Workflow created successfully on AWS Step Functions.")
-        return response
+        return params
 
     def _definition_text(self) -> str:
         """The definition as sent. For AWS, code a framework estimator names locally (``file://`` source_dir)
@@ -253,21 +250,17 @@ class Workflow:
         return self.state_machine_arn
 
     def create_or_update(self) -> str:
-        """Create the state machine, or update it to this definition and role if it already exists."""
-        if self.state_machine_arn is None:
-            started = datetime.datetime.now(datetime.UTC)
-            text = self._definition_text()
-            try:
-                response = self._create_response(text)
-            except _already_exists(self.client) as error:
-                self.state_machine_arn = self._extract_state_machine_arn(error)
-            else:
-                from stepfn.aws._deploy import differs_from_existing_machine
+        """Create the state machine, or update it to this definition and role if it already exists (the
+        create-then-update path ``stepfn run`` and ``deploy_workflow`` share:
+        ``stepfn.aws._deploy.create_or_update_state_machine``)."""
+        if self.state_machine_arn is not None:
+            return self.update(definition=self.definition, role=self.role)
+        from stepfn.aws._deploy import create_or_update_state_machine
 
-                self.state_machine_arn = str(response["stateMachineArn"])
-                if not differs_from_existing_machine(self.client, response, started, text, self.role):
-                    return self.state_machine_arn
-        return self.update(definition=self.definition, role=self.role)
+        self.state_machine_arn, _ = create_or_update_state_machine(
+            self.client, self._create_request(self._definition_text()))
+        logger.info("Workflow created or updated on AWS Step Functions.")
+        return self.state_machine_arn
 
     def clone(self, deep: bool = False) -> Workflow:
         """A copy of this Workflow object, as the R port's ``$clone()`` (docs/design/compat.md §9).
