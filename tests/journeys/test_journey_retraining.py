@@ -6,14 +6,18 @@ model, a Lambda function reads the training job's final metrics, and a Choice on
 either deploys an endpoint or ends in a Fail state.
 
 Local stand-ins, as a user without an AWS account would write them: the Glue job is a Python task handler given to
-``LocalStepFunctionsClient(handlers=...)``; ``query_training_status`` is registered as a local Lambda function and
-reads the local training job record instead of calling ``boto3.client("sagemaker")``. The churn CSV goes up with
-``S3Uploader.upload`` as in the notebook.
+``LocalStepFunctionsClient(handlers=...)``. The notebook's Lambda function, ``code/query_training_status.py``
+(kept as written in ``tests/journeys/retraining/code/``, from amazon-sagemaker-examples at commit
+0153782ca1edd9d58caf533237abfba6f16cae26, Apache-2.0), is registered as a local Lambda function; its
+``boto3.client('sagemaker')`` reads the training job from ``stepfn serve``, whose printed settings
+(``AWS_ENDPOINT_URL``, the token as ``AWS_ACCESS_KEY_ID``) are exported as a user would. The churn CSV goes up
+with ``S3Uploader.upload`` as in the notebook.
 """
 
 from __future__ import annotations
 
 import random
+import runpy
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,21 +72,22 @@ def glue_etl(request: TaskRequest, control: TaskControl) -> dict[str, Any]:
     return {"JobName": request.parameters["JobName"], "JobRunState": "SUCCEEDED", "Id": f"jr_{uuid.uuid4().hex}"}
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """code/query_training_status.py, reading the local job record (its timestamps are already numbers)."""
-    if "TrainingJobName" in event:
-        job_name = event["TrainingJobName"]
-    else:
-        raise KeyError("TrainingJobName key not found in function input!")
-    response = TrainingJobs().describe(job_name)
-    return {"statusCode": 200, "trainingMetrics": response["FinalMetricDataList"]}
-
-
 @pytest.fixture
-def query_training_status(stepfn_home: Path) -> Iterator[None]:
-    register_function(function_name, lambda_handler)
+def query_training_status(stepfn_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The notebook's Lambda function as written, its boto3 SageMaker client on ``stepfn serve``."""
+    from stepfn.server import read_token, start_background
+
+    server = start_background(stepfn_home)
+    for key, value in {"AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": str(read_token(stepfn_home)),
+                       "AWS_SECRET_ACCESS_KEY": "stepfn", "AWS_DEFAULT_REGION": "us-east-1",
+                       "AWS_DISABLE_HOST_PREFIX_INJECTION": "true"}.items():
+        monkeypatch.setenv(key, value)
+    # Loaded after the settings: the module makes its boto3 client when imported, as Lambda does at cold start.
+    function = runpy.run_path(str(Path(__file__).parent / "retraining" / "code" / "query_training_status.py"))
+    register_function(function_name, function["lambda_handler"])
     yield
     unregister_function(function_name)
+    server.stop()
 
 
 def build_workflow(data_source: str, id: str) -> Workflow:
