@@ -148,7 +148,8 @@ def notebook_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     work.mkdir()
     monkeypatch.chdir(work)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("STEPFN_JOB_ENV", "image")
+    # The default (auto), as a user has it: stepfn's Python has neither scikit-learn 0.20 nor TensorFlow 2.2.
+    monkeypatch.delenv("STEPFN_JOB_ENV")
     monkeypatch.setenv("STEPFN_ENV_DIR", os.environ.get("STEPFN_TEST_ENV_DIR") or str(tmp_path / "envs"))
     local = git_repository(tmp_path / "amazon-sagemaker-script-mode")
     monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
