@@ -219,3 +219,22 @@ def test_now_schedule_runs_once_over_its_window(setup: tuple[MonitoringSchedules
     record = RecordStore(schedules.records.home).get("processing-job", job) or {}
     assert len([i for i in record["ProcessingInputs"] if i["InputName"].startswith("input_")]) == 2  # two hours
     assert not schedules.busy()  # a NOW schedule that ran keeps nothing up
+
+
+def test_an_execution_whose_runner_died_ends_failed(setup: tuple[MonitoringSchedules, ObjectStore]) -> None:
+    schedules, _ = setup
+    schedules.create_data_quality_job_definition(definition())
+    schedules.create(schedule("orphan", "NOW", DataAnalysisStartTime="-PT1H", DataAnalysisEndTime="-PT0H"))
+    records = schedules.records
+    job = "model-monitoring-202601010000-000000000000000000000000"
+    stamp = now_millis()
+    # What a control plane killed mid-job leaves: the execution and its job InProgress, and no live runner.
+    records.create("monitoring-execution", job, {
+        "MonitoringScheduleName": "orphan", "ScheduledTime": stamp, "CreationTime": stamp, "LastModifiedTime": stamp,
+        "MonitoringExecutionStatus": "InProgress", "EndpointName": "ep", "MonitoringType": "DataQuality",
+        "ProcessingJobName": job, "ProcessingJobArn": records_arn("processing-job", job)})
+    records.put("processing-job", job, {"ProcessingJobName": job, "ProcessingJobStatus": "InProgress"})
+    assert schedules.busy() is False  # reading it found it orphaned
+    [execution] = schedules.list_executions({"MonitoringScheduleName": "orphan"})["MonitoringExecutionSummaries"]
+    assert execution["MonitoringExecutionStatus"] == "Failed"
+    assert "exited before the job ended" in execution["FailureReason"]

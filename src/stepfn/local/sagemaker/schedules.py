@@ -65,6 +65,7 @@ _BASELINE_CONSTRAINTS = f"{_PROCESSING_BASE}/baseline/constraints"
 _BASELINE_STATISTICS = f"{_PROCESSING_BASE}/baseline/stats"
 _CAPTURE_FORMAT = '{"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}'
 _ACTIVE = ("Pending", "InProgress", "Stopping")
+_START_GRACE_MILLIS = 60_000  # how long an execution may name a processing job that does not exist yet
 OPERATIONS = (
     "create_data_quality_job_definition", "describe_data_quality_job_definition", "delete_data_quality_job_definition",
     "list_data_quality_job_definitions", "create_monitoring_schedule", "describe_monitoring_schedule",
@@ -390,6 +391,9 @@ class MonitoringSchedules:
         except ServiceError as exc:
             self.records.update(EXECUTION, job, MonitoringExecutionStatus="Failed",
                                 FailureReason=str((exc.response or {}).get("Error", {}).get("Message") or exc)[:1024])
+        except Exception as exc:  # whatever stopped the job from starting ends the execution, never leaves it running
+            self.records.update(EXECUTION, job, MonitoringExecutionStatus="Failed",
+                                FailureReason=f"InternalServerError: {type(exc).__name__}: {exc}"[:1024])
         return job
 
     def _job_request(self, schedule: dict[str, Any], scheduled: datetime, job: str) -> dict[str, Any] | None:
@@ -525,6 +529,8 @@ class MonitoringSchedules:
 
     def _refresh(self, execution: dict[str, Any]) -> dict[str, Any]:
         """The execution summary with its status read from its processing job while that runs."""
+        from stepfn.local.sagemaker.lifecycle import held_elsewhere
+
         if execution.get("MonitoringExecutionStatus") in _ACTIVE and execution.get("ProcessingJobArn"):
             job = self.records.get("processing-job", _job_name(execution)) or {}
             status = job.get("ProcessingJobStatus")
@@ -536,6 +542,15 @@ class MonitoringSchedules:
                 changes["MonitoringExecutionStatus"] = status
                 if job.get("FailureReason"):
                     changes["FailureReason"] = job["FailureReason"]
+            elif status == "InProgress" and not held_elsewhere(self.records, "processing-job", _job_name(execution)):
+                # Its runner (a control plane, a script) exited mid-job: nothing will finish it, and a running
+                # execution would keep the control plane up for ever.
+                changes.update(MonitoringExecutionStatus="Failed",
+                               FailureReason="The process running the execution's processing job exited before the "
+                                             "job ended.")
+            elif status is None and now_millis() - int(execution.get("LastModifiedTime") or 0) > _START_GRACE_MILLIS:
+                changes.update(MonitoringExecutionStatus="Failed",
+                               FailureReason="The execution's processing job was never created.")
             if changes:
                 execution = self.records.update(EXECUTION, _job_name(execution), **changes)
         return {key: value for key, value in execution.items() if key != "ProcessingJobName"}
