@@ -32,8 +32,9 @@ Changes: imports only (``sagemaker`` -> ``stepfn.sagemaker``, ``stepfunctions`` 
 roles are the ones the stack would pass (dummy account); the public census CSV
 (``s3://sagemaker-sample-data-us-east-1/processing/census/census-income.csv``) is a small generated file with its
 columns. The project pins scikit-learn 0.20.0 (its ``requirements.txt``; the scripts use ``sklearn.externals.joblib``
-and ``OneHotEncoder(sparse=False)``), so the jobs run in the ``sagemaker-scikit-learn:0.20.0`` image's environment
-(``STEPFN_JOB_ENV=image``), each in its own mount namespace (the scripts' default data directory is the relative
+and ``OneHotEncoder(sparse=False)``), and with the default ``STEPFN_JOB_ENV`` (``auto``) the jobs run in the
+``sagemaker-scikit-learn:0.20.0`` image's environment, stepfn's own scikit-learn being another release, each in its
+own mount namespace (the scripts' default data directory is the relative
 ``opt/ml/processing``, resolved from the image's working directory ``/``).
 """
 
@@ -192,7 +193,7 @@ def test_create_deploy_and_run_the_training_and_inference_pipelines(
 
     if not choose_isolation().isolated:  # the relocated fallback's message is tested in tests/local
         pytest.skip("jobs cannot have their own mount namespace here (no bubblewrap, no user namespaces)")
-    monkeypatch.setenv("STEPFN_JOB_ENV", "image")
+    monkeypatch.delenv("STEPFN_JOB_ENV")  # the user's default (auto), not the suite's host
     monkeypatch.setenv("STEPFN_ENV_DIR", os.environ.get("STEPFN_TEST_ENV_DIR") or str(tmp_path / "envs"))
 
     # 3. python training_pipeline_run.py -e dev
