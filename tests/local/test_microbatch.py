@@ -4,8 +4,11 @@ Real models (scikit-learn), real server processes and sockets."""
 
 from __future__ import annotations
 
+import os
 import socket
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,8 @@ import pytest
 pytest.importorskip("sklearn")
 
 from stepfn.local.sagemaker.endpoints import ModelClient, ModelServer, start_model_server, stop_server
-from stepfn.local.sagemaker.inference import Models
+from stepfn.local.sagemaker.inference import Models, decode_csv, encode
+from stepfn.local.sagemaker.modelserver import EventLoop
 
 # A classifier under the default chain (the program defines only model_fn); each predict call appends its row
 # count to a file beside the model, so a test can tell how many rows each call took, even in a server process.
@@ -173,5 +177,137 @@ def test_connections_waiting_together_share_a_predict(server: ModelServer, tmp_p
 def _response(connection: socket.socket) -> bytes:
     data = b""
     while b"\r\n\r\n" not in data or not data.endswith(b"\n"):
-        data += connection.recv(65536)
+        chunk = connection.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"the server closed the connection after {data!r}")
+        data += chunk
     return data
+
+
+# -- gathering: a worker yields the CPU before predicting while other connections are open and quiet ----------
+
+
+@pytest.fixture
+def in_process_loop(tmp_path: Path) -> Iterator[tuple[Any, Models]]:
+    """An EventLoop over the classifier in a thread of this process, fed connections over its channel as a
+    forked worker is; yields (connect, models). Closing the channel ends the loop."""
+    models = Models.load({"variants": _spec(tmp_path, CLASSIFIER)})
+    ours, theirs = socket.socketpair()
+    thread = threading.Thread(target=EventLoop(models, channel=theirs).run, daemon=True)
+    thread.start()
+    listener = socket.create_server(("127.0.0.1", 0))
+    clients: list[socket.socket] = []
+
+    def connect() -> socket.socket:
+        client = socket.create_connection(listener.getsockname(), timeout=10)
+        accepted, _ = listener.accept()
+        socket.send_fds(ours, [b"c"], [accepted.fileno()])
+        accepted.close()
+        client.sendall(b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert _response(client).startswith(b"HTTP/1.1 200")  # the loop has it registered now
+        clients.append(client)
+        return client
+
+    yield connect, models
+    ours.close()
+    thread.join(10)
+    for client in clients:
+        client.close()
+    listener.close()
+    theirs.close()
+
+
+INVOCATION = b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\nAccept: text/csv\r\n"
+
+
+def _invocation(row: bytes) -> bytes:
+    return INVOCATION + b"Content-Length: %d\r\n\r\n%s" % (len(row), row)
+
+
+def _body(response: bytes) -> bytes:
+    return response.split(b"\r\n\r\n", 1)[1]
+
+
+def test_a_request_sent_while_the_worker_yields_joins_the_rounds_predict(
+        in_process_loop: tuple[Any, Models], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    connect, models = in_process_loop
+    first, second = connect(), connect()
+    rows = [b"0.5,1,-2,3\n", b"-1,0.25,0.5,-0.75\n"]
+    alone = [models.respond(*request).body for request in _requests(rows, "text/csv", "text/csv")]
+    _calls(tmp_path)
+    yields: list[int] = []
+
+    def client_runs_meanwhile() -> None:  # what another process does while this one gives up the CPU
+        yields.append(1)
+        if len(yields) == 1:
+            second.sendall(_invocation(rows[1]))
+            time.sleep(0.2)
+
+    monkeypatch.setattr(os, "sched_yield", client_runs_meanwhile)
+    first.sendall(_invocation(rows[0]))
+    assert [_body(_response(first)), _body(_response(second))] == alone
+    assert _calls(tmp_path) == [2]  # both requests, one predict
+    assert yields == [1]
+
+
+def test_a_lone_connection_never_yields(in_process_loop: tuple[Any, Models], monkeypatch: pytest.MonkeyPatch) -> None:
+    connect, _ = in_process_loop
+    client = connect()
+    yields: list[int] = []
+    monkeypatch.setattr(os, "sched_yield", lambda: yields.append(1))
+    for _ in range(5):
+        client.sendall(_invocation(b"1,2,3,4\n"))
+        assert _body(_response(client)) == b"1\n"
+    assert yields == []  # nobody else to wait for: the request is answered straight away
+    other = connect()
+    yields.clear()
+    client.sendall(_invocation(b"1,2,3,4\n"))
+    assert _body(_response(client)) == b"1\n"  # a quiet connection beside it: one yield, then the answer
+    assert yields == [1]
+    other.close()
+
+
+def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(
+        in_process_loop: tuple[Any, Models], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The look for more requests after the yield skips connections already in the round: reading this one's end
+    of stream there would close it before its answer went out."""
+    connect, _ = in_process_loop
+    leaving, _quiet = connect(), connect()
+    monkeypatch.setattr(os, "sched_yield", lambda: time.sleep(0.2))  # the end of stream is in by the second look
+    leaving.sendall(_invocation(b"1,2,3,4\n"))
+    leaving.shutdown(socket.SHUT_WR)
+    assert _body(_response(leaving)) == b"1\n"
+    assert leaving.recv(100) == b""  # then the server closes it
+
+
+def test_small_csv_requests_decode_as_numpys_string_cast_did(tmp_path: Path) -> None:
+    """The small-body path converts strings straight to floats; the values and what is refused are those of
+    casting an array of the strings, as it did before."""
+    import numpy as np
+
+    def by_cast(body: bytes) -> Any:
+        rows = [line.split(",") for line in body.decode().strip().splitlines() if line.strip()]
+        return np.array(rows).astype(float)
+
+    rng = np.random.default_rng(3)
+    values = [repr(v) for v in (rng.normal(size=200) * 10.0 ** rng.integers(-300, 300, size=200)).tolist()]
+    values += ["1e400", "4.9e-325", "-0", "+1.5", " 2 ", "1_000", "nan", "-inf", "Infinity", ".5", "1.", "\t3"]
+    for start in range(0, len(values), 4):
+        body = ("\n".join(",".join(values[start:start + 2]) for _ in range(2)) + "\n").encode()
+        expected, got = by_cast(body), decode_csv(body)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        assert got.tobytes() == expected.tobytes(), body
+    for bad in (b"1,x\n", b"0x10,1\n", b"1,,2\n", b"1__0,2\n", b"1,2\n3\n"):
+        with pytest.raises(ValueError):
+            by_cast(bad)
+        with pytest.raises(ValueError):
+            decode_csv(bad)
+    assert decode_csv(b"").shape == by_cast(b"\n").shape == (0,)
+
+
+def test_csv_encoding_of_a_column_is_one_value_a_line() -> None:
+    import numpy as np
+
+    for column in (np.array([0, 1, 1]), np.array([0.1, -2.5e-300, np.nan]), np.array(["a", "b"]), np.array([True])):
+        assert encode(column, "text/csv") == "".join(f"{value}\n" for value in column.tolist()).encode()
+    assert encode(np.array([]), "text/csv") == b""

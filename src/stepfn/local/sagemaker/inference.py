@@ -57,8 +57,10 @@ class InferenceError(Exception):
         self.status = status
 
 
+@functools.lru_cache(maxsize=256)
 def media_type(header: str | None) -> str | None:
-    """``text/csv; charset=utf-8`` -> ``text/csv``; empty -> None."""
+    """``text/csv; charset=utf-8`` -> ``text/csv``; empty -> None. Cached: each request asks several times, of
+    the few values its clients send."""
     if not header:
         return None
     return header.split(";", 1)[0].strip().lower() or None
@@ -67,10 +69,18 @@ def media_type(header: str | None) -> str | None:
 # -- codecs of the sagemaker-inference toolkit (decoder.py / encoder.py) ------------------------------
 
 
-def decode(body: bytes, content_type: str | None) -> Any:
-    with needs_extra("Decoding a request with the default input_fn"):
-        import numpy as np
+@functools.cache
+def _numpy(purpose: str) -> ModuleType:
+    """numpy, imported once per purpose: the codecs run for every request, and entering ``needs_extra`` and an
+    import statement each time cost more than decoding a one-row request."""
+    with needs_extra(purpose):
+        import numpy
 
+    return numpy
+
+
+def decode(body: bytes, content_type: str | None) -> Any:
+    np = _numpy("Decoding a request with the default input_fn")
     kind = media_type(content_type)
     try:
         if kind == JSON:
@@ -109,22 +119,22 @@ def decode_csv(body: bytes) -> Any:
             return frame.to_numpy()
     text = body.decode("utf-8").strip()
     rows = [line.split(",") for line in text.splitlines() if line.strip()]
-    array = np.array(rows)
-    return array.astype(float) if array.size else array
+    # Straight to floats: numpy converts each string with Python's own float(), as a cast of a string array
+    # does, in a quarter of the time (no intermediate array of strings).
+    return np.array(rows, dtype=float)
 
 
 def encode(array: Any, accept: str) -> bytes:
-    with needs_extra("Encoding a response with the default output_fn"):
-        import numpy as np
-
+    np = _numpy("Encoding a response with the default output_fn")
     kind = media_type(accept)
     if kind == JSON:
         return json.dumps(array, default=_to_list).encode("utf-8")
     if kind == CSV:
         rows = np.asarray(array)
         if rows.ndim <= 1:
-            # One value per line: one join over the whole column instead of one per row.
-            return "".join(f"{value}\n" for value in rows.ravel().tolist()).encode("utf-8")
+            # One value per line: one join over the whole column (str is what a format field gives these values).
+            values = rows.ravel().tolist()
+            return ("\n".join(map(str, values)) + "\n").encode("utf-8") if values else b""
         return "".join(",".join(str(value) for value in row) + "\n" for row in rows.tolist()).encode("utf-8")
     if kind == NPY:
         buffer = io.BytesIO()
@@ -627,11 +637,17 @@ def _from_this_machine(headers: dict[str, str]) -> bool:
     """Whether a request names this machine as its Host and comes from no web page (no Origin): a page that
     rebinds its DNS name to 127.0.0.1 or calls cross-origin gets 403, as from ``stepfn serve``
     (stepfn.server.auth)."""
+    return "origin" not in headers and _names_this_machine(headers.get("host", ""))
+
+
+@functools.lru_cache(maxsize=64)
+def _names_this_machine(host_header: str) -> bool:
+    # Cached: clients send the same Host on every request, and parsing it costs more than the rest of the check.
     try:
-        host = urlsplit("//" + headers.get("host", "")).hostname
+        host = urlsplit("//" + host_header).hostname
     except ValueError:
         return False
-    return host in ("localhost", "127.0.0.1", "::1") and "origin" not in headers
+    return host in ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
