@@ -388,3 +388,24 @@ def test_the_event_loop_refuses_a_malformed_request_after_answering_the_ones_bef
         first, second = received.split(b"HTTP/1.1 ")[1:]
         assert first.startswith(b"200 ") and first.endswith(b":OK") and second.startswith(b"400 ")
         assert sock.recv(10) == b""
+
+
+def test_a_large_body_then_a_pipelined_request_behind_it(server: ModelServer) -> None:
+    """A transform payload of megabytes arrives over many reads of the event loop, the head first; what follows
+    it on the connection, in the same read as its end, is the next request, answered after it."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        body = bytes(range(97, 123)) * 400_000  # 10.4 MB
+        head = b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(body)
+        sock.sendall(head + body[:1000])
+        time.sleep(0.1)  # the head is in alone: the server knows how much body to wait for
+        sender = threading.Thread(target=sock.sendall, args=(
+            body[1000:] + b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\n\r\nnext",))
+        sender.start()
+        received = bytearray()
+        while not received.endswith(b":NEXT"):
+            chunk = sock.recv(1 << 20)
+            assert chunk, "the server closed the connection"
+            received += chunk
+        sender.join(10)
+        first, second = received.split(b"HTTP/1.1 200 OK")[1:]
+        assert first.endswith(b":" + body.upper()) and second.endswith(b":NEXT")
