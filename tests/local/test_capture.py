@@ -78,3 +78,16 @@ def test_flush_writes_at_once(tmp_path: Path) -> None:
     writer.flush()
     [written] = store.list("s3://b/cap/")
     assert json.loads(store.get_bytes(written)) == {"n": 1}
+
+
+def test_a_process_that_exits_at_once_still_writes_its_captures(tmp_path: Path) -> None:
+    """A short-lived caller (``stepfn endpoints invoke``, a script) exits before the writer's moment has passed."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from datetime import UTC, datetime; from stepfn.local.objectstore import ObjectStore; "
+            "from stepfn.local.sagemaker.capture import capture_writer; "
+            "capture_writer().add(ObjectStore(sys.argv[1]), 's3://b/cap', 'ep', 'v', {'n': 1}, datetime.now(UTC))")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "s3")], check=True, timeout=60)
+    [written] = ObjectStore(tmp_path / "s3").list("s3://b/cap/")
+    assert json.loads(ObjectStore(tmp_path / "s3").get_bytes(written)) == {"n": 1}
