@@ -91,3 +91,24 @@ def test_a_process_that_exits_at_once_still_writes_its_captures(tmp_path: Path) 
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "s3")], check=True, timeout=60)
     [written] = ObjectStore(tmp_path / "s3").list("s3://b/cap/")
     assert json.loads(ObjectStore(tmp_path / "s3").get_bytes(written)) == {"n": 1}
+
+
+def test_the_analyzer_reads_captured_csv_json_and_base64_records_in_their_window(tmp_path: Path) -> None:
+    from stepfn.local.sagemaker.monitor import read_dataset
+
+    config = {"CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+              "CaptureContentTypeHeader": HEADERS}
+    noon = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    events = [
+        capture_event(config, b"1,2\n3,4", "text/csv", b"0.1,0.2", "text/csv", noon),  # a batch: scores on one line
+        capture_event(config, b'{"instances": [[5, 6]]}', "application/json", b'{"predictions": [0.3]}',
+                      "application/json", noon),
+        capture_event(config, b"7,8", "application/x-custom", b"0.4", "application/x-custom", noon),  # BASE64
+        capture_event(config, b"9,9", "text/csv", b"0.9", "text/csv", noon + timedelta(hours=1)),  # after the window
+    ]
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    both = {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
+    frame = read_dataset(tmp_path, both, (noon - timedelta(hours=1), noon + timedelta(minutes=1)))
+    assert frame.values.tolist() == [["0.1", "1", "2"], ["0.2", "3", "4"], ["0.3", "5", "6"], ["0.4", "7", "8"]]
+    inputs_only = read_dataset(tmp_path, {"sagemakerCaptureJson": {}})
+    assert inputs_only.values.tolist() == [["1", "2"], ["3", "4"], ["5", "6"], ["7", "8"], ["9", "9"]]

@@ -115,6 +115,11 @@ def test_capture_baseline_schedule_and_violations(tmp_path: Path) -> None:
         assert monitor.describe_schedule()["LastMonitoringExecutionSummary"]["MonitoringExecutionStatus"] == \
             "CompletedWithViolations"
 
+        attached = DefaultModelMonitor.attach("monitored-hourly")  # another notebook, later
+        assert attached.role == ROLE and attached.instance_type == "ml.m5.xlarge"
+        assert attached.job_definition_name == monitor.job_definition_name
+        assert [e.job_name for e in attached.list_executions()] == [e.job_name for e in monitor.list_executions()]
+
         monitor.stop_monitoring_schedule()
         assert monitor.describe_schedule()["MonitoringScheduleStatus"] == "Stopped"
         monitor.start_monitoring_schedule()

@@ -389,6 +389,35 @@ class DefaultModelMonitor:
     def suggested_constraints(self) -> ModelMonitoringFile | None:
         return self.latest_baselining_job.suggested_constraints() if self.latest_baselining_job else None
 
+    @classmethod
+    def attach(cls, monitor_schedule_name: str, sagemaker_session: Any = None) -> DefaultModelMonitor:
+        """A monitor for an existing schedule (its job definition's role, resources and environment), so that
+        ``describe_schedule()``, ``list_executions()`` and the rest act on it, as sagemaker v2's ``attach``."""
+        session = sagemaker_session or _session()
+        config = session.describe_monitoring_schedule(monitor_schedule_name)["MonitoringScheduleConfig"]
+        definition_name = config.get("MonitoringJobDefinitionName")
+        if definition_name:
+            if config.get("MonitoringType") != "DataQuality":
+                raise TypeError("DefaultModelMonitor can only attach to Data quality monitoring schedule.")
+            job = monitoring_call(session, "describe_data_quality_job_definition",
+                                  {"JobDefinitionName": definition_name})
+            cluster = job["JobResources"]["ClusterConfig"]
+            output_config = job["DataQualityJobOutputConfig"]
+            environment = job["DataQualityAppSpecification"].get("Environment")
+        else:
+            job = config["MonitoringJobDefinition"]
+            cluster = job["MonitoringResources"]["ClusterConfig"]
+            output_config = job["MonitoringOutputConfig"]
+            environment = job.get("Environment")
+        monitor = cls(role=job["RoleArn"], instance_count=cluster["InstanceCount"],
+                      instance_type=cluster["InstanceType"], volume_size_in_gb=cluster.get("VolumeSizeInGB", 30),
+                      volume_kms_key=cluster.get("VolumeKmsKeyId"), output_kms_key=output_config.get("KmsKeyId"),
+                      max_runtime_in_seconds=(job.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds"),
+                      sagemaker_session=session, env=environment)
+        monitor.monitoring_schedule_name = monitor_schedule_name
+        monitor.job_definition_name = definition_name
+        return monitor
+
     def _call(self, method: str, **params: Any) -> dict[str, Any]:
         return monitoring_call(self.sagemaker_session, method, params)
 
