@@ -231,3 +231,52 @@ def test_notebook_flow_with_built_in_xgboost(tmp_path: Path) -> None:
         my_default_monitor.delete_monitoring_schedule()
     finally:
         predictor.delete_endpoint()
+
+
+def test_on_aws_create_monitoring_schedule_calls_sagemaker() -> None:
+    """With a boto3 session the same calls go to SageMaker, with sagemaker v2's request shapes."""
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    client = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+    class BotoSession:  # what monitoring calls ask of a boto3 session: its region and a sagemaker client
+        region_name = "us-east-1"
+
+        def client(self, service: str, region_name: str | None = None) -> Any:
+            assert service == "sagemaker"
+            return client
+
+    session = Session(boto_session=BotoSession(), default_bucket="my-bucket")
+    monitor = DefaultModelMonitor(role=ROLE, sagemaker_session=session, max_runtime_in_seconds=1800)
+    with Stubber(client) as stub:
+        stub.add_response("create_data_quality_job_definition", {"JobDefinitionArn": "arn:dq"}, {
+            "JobDefinitionName": ANY,
+            "DataQualityAppSpecification": {
+                "ImageUri": "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer",
+                "Environment": {"publish_cloudwatch_metrics": "Disabled"}},
+            "DataQualityJobInput": {"EndpointInput": {
+                "EndpointName": "ep", "LocalPath": "/opt/ml/processing/input/endpoint", "S3InputMode": "File",
+                "S3DataDistributionType": "FullyReplicated"}},
+            "DataQualityJobOutputConfig": {"MonitoringOutputs": [{"S3Output": {
+                "S3Uri": "s3://my-bucket/model-monitor/monitoring/sched/results",
+                "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "Continuous"}}]},
+            "JobResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge",
+                                               "VolumeSizeInGB": 30}},
+            "RoleArn": ROLE,
+            "DataQualityBaselineConfig": {"ConstraintsResource": {"S3Uri": "s3://my-bucket/c.json"},
+                                          "StatisticsResource": {"S3Uri": "s3://my-bucket/s.json"}},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 1800}})
+        stub.add_response("create_monitoring_schedule", {"MonitoringScheduleArn": "arn:sched"}, {
+            "MonitoringScheduleName": "sched", "Tags": [], "MonitoringScheduleConfig": {
+                "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+                "MonitoringJobDefinitionName": ANY, "MonitoringType": "DataQuality"}})
+        stub.add_response("list_monitoring_executions", {"MonitoringExecutionSummaries": []}, {
+            "MonitoringScheduleName": "sched", "SortBy": "ScheduledTime", "SortOrder": "Descending",
+            "MaxResults": 100})
+        monitor.create_monitoring_schedule(
+            endpoint_input="ep", constraints="s3://my-bucket/c.json", statistics="s3://my-bucket/s.json",
+            monitor_schedule_name="sched", schedule_cron_expression=CronExpressionGenerator.hourly(),
+            enable_cloudwatch_metrics=False)
+        assert monitor.list_executions() == []
+        stub.assert_no_pending_responses()
