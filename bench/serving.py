@@ -11,9 +11,10 @@
    ``--per-client`` requests, against the echo server and then the model server (an endpoint config with
    InitialInstanceCount 2), ``--rounds`` times; each server's CPU per request is read from /proc. Target: the
    median round's model server >= 50 % of the echo floor's requests per second.
-3. Batch transform, MultiRecord. ``--rows`` CSV rows of 10 features through CreateTransformJob against the
-   floor: pandas ``read_csv`` + ``predict`` + write the predictions. The job's fixed cost is a one-row job.
-   Target: time <= 2x the floor + the fixed cost, fixed cost < 1 s.
+3. Batch transform, MultiRecord. ``--rows`` CSV rows of 10 features through CreateTransformJob
+   (MaxConcurrentTransforms 2) against the floor: pandas ``read_csv`` + ``predict`` + write the predictions. The
+   job's fixed cost is a one-row job with the same settings (a default one-row job is printed too). Target:
+   time <= 2x the floor + the fixed cost, fixed cost < 1 s.
 4. Batch transform, SingleRecord: rows per second over ``--single-rows`` rows (MaxConcurrentTransforms 2), past
    a one-row job's fixed cost. ``--baseline SRC`` measures the same with another stepfn's sources in this run
    (a checkout of the commit before this work: ``git worktree add /tmp/before d22a45a``, then
@@ -316,14 +317,20 @@ def transform_section(home: Path, model: Any, args: argparse.Namespace, scratch:
     # from an interpreter that has it (forkserver.py). Both are printed; the target is the warm one.
     cold = transform_job(home, "one-cold", "s3://bench/in/one/")
     fixed = min(transform_job(home, f"one-{i}", "s3://bench/in/one/") for i in range(3))
-    multi = min(transform_job(home, f"multi-{i}", "s3://bench/in/big/", BatchStrategy="MultiRecord",
-                              MaxConcurrentTransforms=2) for i in range(2))
-    target = 2 * floor + fixed
-    print(f"transform fixed cost (1-row job)        {fixed:7.2f} s  (first job of the process {cold:.2f} s); "
-          f"target < 1 s: {'met' if fixed < 1 else 'MISSED'}")
+    # The MultiRecord job's own fixed cost is a one-row job with its settings: two workers start (and stop)
+    # where the default job starts one. Both fixed costs are printed; the MultiRecord target adds its own.
+    settings = {"BatchStrategy": "MultiRecord", "MaxConcurrentTransforms": 2}
+    fixed_same = min(transform_job(home, f"one-multi-{i}", "s3://bench/in/one/", **settings) for i in range(3))
+    multi = min(transform_job(home, f"multi-{i}", "s3://bench/in/big/", **settings) for i in range(2))
+    target = 2 * floor + fixed_same
+    print(f"transform fixed cost (1-row job)        {fixed:7.2f} s  (first job of the process {cold:.2f} s; "
+          f"MaxConcurrentTransforms 2: {fixed_same:.2f} s); target < 1 s: "
+          f"{'met' if max(fixed, fixed_same) < 1 else 'MISSED'}")
     print(f"floor: pandas read + predict + write    {floor:7.2f} s  ({args.rows} rows)")
-    print(f"MultiRecord transform, {args.rows} rows  {multi:7.2f} s  target <= 2 x floor + fixed = {target:.2f} s: "
-          f"{'met' if multi <= target else 'MISSED'}")
+    print(f"MultiRecord transform, {args.rows} rows  {multi:7.2f} s  target <= 2 x floor + fixed (same settings) "
+          f"= {target:.2f} s: {'met' if multi <= target else 'MISSED'}; past the fixed cost {multi - fixed_same:.2f} s "
+          f"against 2 x floor {2 * floor:.2f} s (with the default job's fixed cost: "
+          f"{'met' if multi <= 2 * floor + fixed else 'missed'})")
     steady, overall, one = single_record(home, args.single_rows)
     print(f"SingleRecord, {args.single_rows} rows, 2 at a time  {steady:8.0f} rows/s past the fixed cost "
           f"({overall:.0f} rows/s overall, one-row job {one:.2f} s)")
@@ -350,6 +357,11 @@ def main() -> None:
     parser.add_argument("--baseline", help="src folder of another stepfn to measure SingleRecord with, in this run")
     parser.add_argument("--single-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # The model is fitted here, with this Python's scikit-learn, so it is served here too: stepfn's own model
+    # server, what these figures have measured since the first run. (Under the default, auto, a model of the
+    # 1.2-1 image is served in that image's environment unless this Python has scikit-learn 1.2: a handler host
+    # in another interpreter, which this bench does not measure.)
+    os.environ.setdefault("STEPFN_JOB_ENV", "host")
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder) / "home"
         os.environ["STEPFN_HOME"] = str(home)
@@ -359,7 +371,8 @@ def main() -> None:
         if args.single_only:
             print(*single_record(home, args.single_rows))
             return
-        print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cpus, Python {sys.version.split()[0]}")
+        print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cpus, Python {sys.version.split()[0]}, "
+              f"STEPFN_JOB_ENV={os.environ['STEPFN_JOB_ENV']}")
         if "endpoint" not in args.skip:
             endpoint_section(home, model, args)
         if "transform" not in args.skip:
