@@ -8,6 +8,7 @@ Routes (one Starlette app):
 * ``POST /`` with ``X-Amz-Target: SageMaker.<Operation>`` (AWS JSON 1.1): training, transform,
   processing and tuning jobs, models, endpoint configs and endpoints (``LocalSageMakerClient``);
 * ``POST /endpoints/<name>/invocations``: sagemaker-runtime ``InvokeEndpoint`` (REST);
+* requests signed for S3 (any path): the S3 REST API over the local object store (:mod:`stepfn.server._s3`);
 * ``POST /`` with ``Action=GetCallerIdentity`` (the AWS query protocol): STS ``GetCallerIdentity``, the local
   account, so scripts that build ARNs from ``sts.get_caller_identity()["Account"]`` find local resources;
 * ``GET /ping``: 200 when the server is up;
@@ -42,7 +43,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stepfn._partitions import LOCAL_ACCOUNT
 from stepfn.errors import StepfnError
@@ -56,6 +57,7 @@ from stepfn.server._protocol import (
     translate_errors,
     validate_request,
 )
+from stepfn.server._s3 import create_s3_app, is_s3_request
 from stepfn.server.auth import TOKEN_FILE, RequestGuard, allowed_host_names, ensure_token
 
 JSON_1_0 = "application/x-amz-json-1.0"
@@ -212,8 +214,18 @@ def create_app(
 
         routes.append(Route("/", console_home, methods=["GET"]))
         routes.append(Mount("/ui", app=create_ui_app(stepfunctions.backend, root, sagemaker_client)))
-    return RequestGuard(Starlette(routes=routes), token=server_token(root, token, no_token=no_token),
+    return RequestGuard(_with_s3(Starlette(routes=routes), create_s3_app(root)),
+                        token=server_token(root, token, no_token=no_token),
                         allowed_hosts=allowed_host_names(bind_host, allow_hosts))
+
+
+def _with_s3(app: ASGIApp, s3: ASGIApp) -> ASGIApp:
+    """``app``, except that requests signed for S3 go to the S3 API (see :mod:`stepfn.server._s3`)."""
+
+    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+        await (s3 if scope["type"] == "http" and is_s3_request(scope) else app)(scope, receive, send)
+
+    return dispatch
 
 
 def startup_lines(url: str, token: str | None, *, ui: bool, home: Path) -> list[str]:

@@ -1,0 +1,132 @@
+"""boto3's S3 client and resource against ``stepfn serve``: the calls notebooks make on S3 themselves
+(``download_file``, ``upload_fileobj``, listings), reading and writing the same objects local jobs use."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from stepfn.local.objectstore import ObjectStore
+from stepfn.server import read_token
+from stepfn.server._s3 import decode_aws_chunked
+
+
+def test_download_file_reads_an_object_of_the_local_store(serve: Callable[..., str], make_client: Callable[..., Any],
+                                                          stepfn_home: Path, tmp_path: Path) -> None:
+    ObjectStore(stepfn_home / "s3").put_bytes("s3://public-data/datasets/abalone.libsvm", b"15 1:0.45\n7 1:0.35\n")
+    s3 = make_client("s3", serve())
+    target = tmp_path / "abalone"
+    s3.download_file("public-data", "datasets/abalone.libsvm", str(target))
+    assert target.read_bytes() == b"15 1:0.45\n7 1:0.35\n"
+    head = s3.head_object(Bucket="public-data", Key="datasets/abalone.libsvm")
+    assert head["ContentLength"] == 19
+    assert head["ETag"] == '"' + hashlib.md5(b"15 1:0.45\n7 1:0.35\n").hexdigest() + '"'
+    ranged = s3.get_object(Bucket="public-data", Key="datasets/abalone.libsvm", Range="bytes=3-8")
+    assert ranged["Body"].read() == b"1:0.45"
+    assert ranged["ContentRange"] == "bytes 3-8/19"
+    assert s3.get_object(Bucket="public-data", Key="datasets/abalone.libsvm", Range="bytes=-5")["Body"].read() == b"0.35\n"
+
+
+def test_missing_objects_and_buckets_are_s3_errors(serve: Callable[..., str], make_client: Callable[..., Any],
+                                                   stepfn_home: Path, tmp_path: Path) -> None:
+    ObjectStore(stepfn_home / "s3").put_bytes("s3://bucket/present", b"x")
+    s3 = make_client("s3", serve())
+    with pytest.raises(ClientError) as missing:
+        s3.get_object(Bucket="bucket", Key="absent")
+    assert missing.value.response["Error"]["Code"] == "NoSuchKey"
+    with pytest.raises(ClientError) as head:
+        s3.head_object(Bucket="bucket", Key="absent")
+    assert head.value.response["Error"]["Code"] == "404"
+    with pytest.raises(ClientError) as no_bucket:
+        s3.list_objects_v2(Bucket="nobucket")
+    assert no_bucket.value.response["Error"]["Code"] == "NoSuchBucket"
+    with pytest.raises(ClientError) as escape:
+        s3.put_object(Bucket="bucket", Key="a/../../outside", Body=b"x")
+    assert escape.value.response["Error"]["Code"] == "InvalidArgument"
+    assert not (stepfn_home / "outside").exists()
+
+
+def test_uploads_land_where_jobs_read_them(serve: Callable[..., str], stepfn_home: Path, tmp_path: Path) -> None:
+    """The notebook's own upload helper (the S3 resource's upload_fileobj), with the settings `stepfn serve`
+    prints exported, as a user's boto3 reads them from the environment; then a multipart upload."""
+    url = serve()
+    environment = {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": read_token(stepfn_home) or "",
+                   "AWS_SECRET_ACCESS_KEY": "stepfn", "AWS_DEFAULT_REGION": "us-east-1"}
+    saved = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)
+    try:
+        session = boto3.Session(region_name="us-east-1")
+        session.resource("s3").Bucket("my-bucket").Object("prefix/train").upload_fileobj(io.BytesIO(b"1 1:2\n"))
+        big = os.urandom(6 * 1024 * 1024)
+        client = session.client("s3")
+        client.upload_fileobj(io.BytesIO(big), "my-bucket", "big/blob",
+                              Config=TransferConfig(multipart_threshold=5 * 1024 * 1024,
+                                                    multipart_chunksize=5 * 1024 * 1024))
+        copied = client.copy_object(Bucket="other", Key="copy", CopySource={"Bucket": "my-bucket", "Key": "prefix/train"})
+        buckets = [b["Name"] for b in client.list_buckets()["Buckets"]]
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    store = ObjectStore(stepfn_home / "s3")
+    assert store.get_bytes("s3://my-bucket/prefix/train") == b"1 1:2\n"
+    assert store.get_bytes("s3://my-bucket/big/blob") == big
+    assert store.get_bytes("s3://other/copy") == b"1 1:2\n"
+    assert copied["CopyObjectResult"]["ETag"].startswith('"')
+    assert buckets == ["my-bucket", "other"]
+    assert not list((stepfn_home / "s3-uploads").iterdir())
+
+
+def test_listings_page_and_group_by_delimiter(serve: Callable[..., str], make_client: Callable[..., Any],
+                                              stepfn_home: Path) -> None:
+    store = ObjectStore(stepfn_home / "s3")
+    keys = ["data/a b.csv", "data/b.csv", "data/sub/c.csv", "data/sub/d.csv", "data/z+1.csv", "other.txt"]
+    for key in keys:
+        store.put_bytes(f"s3://bucket/{key}", key.encode())
+    s3 = make_client("s3", serve())
+    pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket="bucket", Prefix="data/",
+                                                               PaginationConfig={"PageSize": 2}))
+    assert [o["Key"] for page in pages for o in page.get("Contents", [])] == keys[:5]
+    assert len(pages) == 3
+    grouped = s3.list_objects_v2(Bucket="bucket", Prefix="data/", Delimiter="/")
+    assert [o["Key"] for o in grouped["Contents"]] == ["data/a b.csv", "data/b.csv", "data/z+1.csv"]
+    assert grouped["CommonPrefixes"] == [{"Prefix": "data/sub/"}]
+    assert grouped["Contents"][1]["Size"] == len(b"data/b.csv")
+    v1 = s3.list_objects(Bucket="bucket", Delimiter="/")
+    assert [o["Key"] for o in v1["Contents"]] == ["other.txt"]
+    assert v1["CommonPrefixes"] == [{"Prefix": "data/"}]
+    deleted = s3.delete_objects(Bucket="bucket", Delete={"Objects": [{"Key": "data/b.csv"}, {"Key": "other.txt"}]})
+    assert sorted(d["Key"] for d in deleted["Deleted"]) == ["data/b.csv", "other.txt"]
+    s3.delete_object(Bucket="bucket", Key="data/a b.csv")
+    assert store.list("s3://bucket/") == ["s3://bucket/data/sub/c.csv", "s3://bucket/data/sub/d.csv",
+                                          "s3://bucket/data/z+1.csv"]
+
+
+def test_s3_needs_the_token(serve: Callable[..., str], stepfn_home: Path) -> None:
+    ObjectStore(stepfn_home / "s3").put_bytes("s3://bucket/secret", b"x")
+    url = serve()
+    stranger = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="not-the-token",
+                            aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+    with pytest.raises(ClientError) as refused:
+        stranger.get_object(Bucket="bucket", Key="secret")
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # An unsigned request is not S3's: it reaches the JSON API's routes, which refuse it as well.
+    assert httpx.get(f"{url}/bucket/secret").status_code == 403
+
+
+def test_aws_chunked_bodies_are_decoded() -> None:
+    body = b"5;chunk-signature=abc\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:AAAA\r\n\r\n"
+    assert decode_aws_chunked(body) == b"hello world"
