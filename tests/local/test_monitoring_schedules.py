@@ -129,14 +129,15 @@ def test_hourly_execution_is_due_once_after_the_hour(setup: tuple[MonitoringSche
     schedules, store = setup
     schedules.create_data_quality_job_definition(definition())
     schedules.create(schedule("hourly"))
-    created = datetime.fromtimestamp(schedules.describe("hourly")["CreationTime"] / 1000, tz=UTC)
+    described_before = schedules.describe("hourly")
+    created = datetime.fromtimestamp(described_before["CreationTime"] / 1000, tz=UTC)
     next_hour = created.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     # Calls of the hour before the fire time, and one of the hour before that (outside the window).
     capture(store, next_hour - timedelta(minutes=30), BASELINE[::2])  # the baseline's own kind of data
     capture(store, next_hour - timedelta(minutes=90), [("0.1", "-1", "500.0")])
     assert schedules.run_due(next_hour - timedelta(seconds=1), background=False) == []
     [job] = schedules.run_due(next_hour + timedelta(minutes=3), background=False)
-    assert job == execution_name(schedules.describe("hourly")["MonitoringScheduleArn"], next_hour)
+    assert job == execution_name(schedules.describe("hourly"), next_hour)
     assert job.startswith(f"model-monitoring-{next_hour:%Y%m%d%H}00-")
     assert schedules.run_due(next_hour + timedelta(minutes=20), background=False) == []  # once per fire time
     listed = schedules.call("list_monitoring_executions", {"MonitoringScheduleName": "hourly"})
@@ -164,6 +165,13 @@ def test_hourly_execution_is_due_once_after_the_hour(setup: tuple[MonitoringSche
     assert json.loads(store.get_bytes(f"{report}/constraint_violations.json")) == {"violations": []}
     summary = schedules.describe("hourly")["LastMonitoringExecutionSummary"]
     assert summary["MonitoringExecutionStatus"] == "Completed"
+    # Deleted and made again under its name, it is another schedule: its execution of that hour is its own.
+    schedules.delete("hourly")
+    schedules.create(schedule("hourly"))
+    again = schedules.describe("hourly")
+    again_hour = datetime.fromtimestamp(again["CreationTime"] / 1000, tz=UTC).replace(minute=0, second=0,
+                                                                                     microsecond=0) + timedelta(hours=1)
+    assert execution_name(again, again_hour) != execution_name(described_before, again_hour)
 
 
 def test_run_now_finds_violations_and_a_stopped_schedule_runs_nothing(

@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,11 +89,13 @@ def _millis(when: datetime) -> int:
     return int(when.timestamp() * 1000)
 
 
-def execution_name(schedule_arn: str, scheduled: datetime, salt: str = "") -> str:
-    """The processing job name of a schedule's execution for ``scheduled``, as SageMaker forms them
-    (``model-monitoring-<yyyymmddHHMM>-<24 hex>``); the same schedule and time give the same name (with no
-    ``salt``), which is what keeps two processes from starting one execution twice."""
-    digest = hashlib.sha256(f"{schedule_arn}|{_iso(scheduled)}|{salt}".encode()).hexdigest()[:24]
+def execution_name(schedule: dict[str, Any], scheduled: datetime, salt: str = "") -> str:
+    """The processing job name of an execution of ``schedule`` (its record) for ``scheduled``, as SageMaker forms
+    them (``model-monitoring-<yyyymmddHHMM>-<24 hex>``). The same schedule and time give the same name (with no
+    ``salt``), which is what keeps two processes from starting one execution twice; a schedule deleted and made
+    again under its name is another schedule (its creation time is in the hash), whose jobs get names of their own."""
+    key = f"{schedule['MonitoringScheduleArn']}|{schedule['CreationTime']}|{_iso(scheduled)}|{salt}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     return f"model-monitoring-{scheduled.astimezone(UTC):%Y%m%d%H%M}-{digest}"
 
 
@@ -108,7 +111,6 @@ def _invalid(operation: str, message: str) -> ServiceError:
 class _Definition:
     """A schedule's job definition, whichever way it was given, in the inline (MonitoringJobDefinition) terms."""
 
-    name: str | None
     endpoint_input: dict[str, Any]
     baseline: dict[str, Any]
     app: dict[str, Any]
@@ -124,7 +126,7 @@ class MonitoringSchedules:
     """Monitoring schedules, data quality job definitions and monitoring executions of one ``$STEPFN_HOME``."""
 
     def __init__(self, home: Path | str | None = None, *, store: ObjectStore | None = None,
-                 clock: Any = None) -> None:
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.records = RecordStore(home)
         self.store = store if store is not None else ObjectStore(self.records.home / "s3")
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -318,7 +320,7 @@ class MonitoringSchedules:
             due = self._due(record, now)
             if due is None:
                 continue
-            name = self._start(record, due, execution_name(record["MonitoringScheduleArn"], due), background=background)
+            name = self._start(record, due, execution_name(record, due), background=background)
             if name is not None:
                 started.append(name)
         return started
@@ -333,7 +335,7 @@ class MonitoringSchedules:
             if fire is None or fire < created:  # a fire time before the schedule existed is not its to run
                 return None
             due = fire
-        if self.records.get(EXECUTION, execution_name(record["MonitoringScheduleArn"], due)) is not None:
+        if self.records.get(EXECUTION, execution_name(record, due)) is not None:
             return None
         return due
 
@@ -351,7 +353,7 @@ class MonitoringSchedules:
         else:
             scheduled = scheduled_time
         scheduled = scheduled.astimezone(UTC)
-        job = execution_name(record["MonitoringScheduleArn"], scheduled, salt=uuid.uuid4().hex)
+        job = execution_name(record, scheduled, salt=uuid.uuid4().hex)
         self._start(record, scheduled, job, background=not wait)
         return self._refresh(self.records.get(EXECUTION, job) or {})
 
@@ -491,7 +493,7 @@ class MonitoringSchedules:
                 raise _not_found(operation, "data quality job definition", name)
             app = found["DataQualityAppSpecification"]
             return _Definition(
-                name, self._check_input(operation, found["DataQualityJobInput"]),
+                self._check_input(operation, found["DataQualityJobInput"]),
                 found.get("DataQualityBaselineConfig") or {}, app, dict(app.get("Environment") or {}),
                 found["DataQualityJobOutputConfig"], (found.get("JobResources") or {}).get("ClusterConfig") or {},
                 found["RoleArn"], found.get("StoppingCondition") or {}, found.get("NetworkConfig"))
@@ -506,7 +508,7 @@ class MonitoringSchedules:
             if not inline.get(member):
                 raise _invalid(operation, f"MonitoringJobDefinition.{member} is required.")
         return _Definition(
-            None, self._check_input(operation, inputs[0]), inline.get("BaselineConfig") or {},
+            self._check_input(operation, inputs[0]), inline.get("BaselineConfig") or {},
             inline["MonitoringAppSpecification"], dict(inline.get("Environment") or {}),
             inline["MonitoringOutputConfig"], inline["MonitoringResources"].get("ClusterConfig") or {},
             inline["RoleArn"], inline.get("StoppingCondition") or {}, inline.get("NetworkConfig"))
