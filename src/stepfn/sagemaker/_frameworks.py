@@ -5,6 +5,7 @@ Public names are re-exported from the sagemaker-v2-named modules (``stepfn.sagem
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from stepfn.errors import UnsupportedSettingError
@@ -32,6 +33,56 @@ __all__ = [
 ]
 
 
+# sagemaker v2's fw_utils.framework_name_from_image: an ECR image URI, then the framework images' names and tags.
+_ECR_URI = re.compile(r"^(\d+)(\.)dkr(\.)ecr(\.)(.+)(\.)(.*)(/)(.*:.*)$")
+_FRAMEWORK_IMAGE = re.compile(
+    r"""^(?:sagemaker(?:-rl)?-)?
+    (tensorflow|mxnet|chainer|pytorch|scikit-learn|xgboost
+    |huggingface-tensorflow|huggingface-pytorch
+    |huggingface-tensorflow-trcomp|huggingface-pytorch-trcomp)(?:-)?
+    (scriptmode|training)?
+    :(.*)-(.*?)-(py2|py3\d*)(?:.*)$""",
+    re.VERBOSE,
+)
+_LEGACY_IMAGE = re.compile(r"^sagemaker-(tensorflow|mxnet)-(py2|py3)-(cpu|gpu):(.*)$")
+_TAG = re.compile(r"^(.*)-(cpu|gpu)-(py2|py3\d*)$")
+
+
+def framework_name_from_image(image_uri: str) -> tuple[str | None, str | None, str | None, str | None]:
+    """``(framework, py_version, tag, scriptmode)`` of a SageMaker framework image, all None for another image."""
+    ecr = _ECR_URI.match(image_uri)
+    if ecr is None:
+        return None, None, None, None
+    name = _FRAMEWORK_IMAGE.match(ecr.group(9))
+    if name is not None:
+        framework, scriptmode, version, device, py = name.groups()
+        return framework, py, f"{version}-{device}-{py}", scriptmode
+    legacy = _LEGACY_IMAGE.match(ecr.group(9))
+    if legacy is not None:
+        return legacy.group(1), legacy.group(2), legacy.group(4), None
+    return None, None, None, None
+
+
+def framework_version_from_tag(image_tag: str) -> str | None:
+    """``2.2`` from ``2.2-cpu-py37`` (sagemaker v2's)."""
+    match = _TAG.match(image_tag)
+    return None if match is None else match.group(1)
+
+
+def _versions_from_image(cls: type, params: dict[str, Any], job_name: str) -> tuple[str | None, str | None]:
+    """Replace ``image_uri`` in attach()'s ``params`` by the framework's version and Python, as v2's framework
+    estimators do; an image that is not the framework's own stays ``image_uri``. Returns (tag, scriptmode)."""
+    image_uri = params.pop("image_uri")
+    framework, py_version, tag, scriptmode = framework_name_from_image(image_uri)
+    if framework and framework != getattr(cls, "_framework_name", None):
+        raise ValueError(f"Training job: {job_name} didn't use image for requested framework")
+    params["py_version"] = py_version
+    params["framework_version"] = framework_version_from_tag(tag) if tag else None
+    if not framework:
+        params["image_uri"] = image_uri
+    return tag, scriptmode
+
+
 def _unsupported(name: str, value: Any) -> None:
     if value:
         raise NotImplementedError(f"{name}= is not supported by stepfn's request builder.")
@@ -42,6 +93,13 @@ class _ScriptModeFramework(Framework):
 
     _model_class: type[FrameworkModel]
     _image_framework = ""
+
+    @classmethod
+    def _prepare_init_params_from_job_description(cls, job_details: dict[str, Any],
+                                                  model_channel_name: str | None = None) -> dict[str, Any]:
+        params = super()._prepare_init_params_from_job_description(job_details, model_channel_name)
+        _versions_from_image(cls, params, job_details["TrainingJobName"])
+        return params
 
     def __init__(self, entry_point: Any, framework_version: Any = None, py_version: Any = None,
                  source_dir: Any = None, hyperparameters: dict[str, Any] | None = None, image_uri: Any = None,
@@ -165,6 +223,7 @@ class SKLearn(_ScriptModeFramework):
     """Scikit-learn script mode (``sagemaker.sklearn.SKLearn``)."""
 
     _v2_module = "sagemaker.sklearn.estimator"
+    _framework_name = "scikit-learn"
     _image_framework = "sklearn"
     _model_class = SKLearnModel
 
@@ -212,6 +271,7 @@ class PyTorch(_ScriptModeFramework):
     """PyTorch script mode (``sagemaker.pytorch.PyTorch``)."""
 
     _v2_module = "sagemaker.pytorch.estimator"
+    _framework_name = "pytorch"
     _image_framework = "pytorch"
     _model_class = PyTorchModel
 
@@ -228,6 +288,7 @@ class XGBoost(_ScriptModeFramework):
     """XGBoost script mode (``sagemaker.xgboost.XGBoost``)."""
 
     _v2_module = "sagemaker.xgboost.estimator"
+    _framework_name = "xgboost"
     _image_framework = "xgboost"
     _model_class = XGBoostModel
 
@@ -242,6 +303,26 @@ class TensorFlow(Framework):
     """TensorFlow script mode (``sagemaker.tensorflow.TensorFlow``); adds ``model_dir`` unless it is False."""
 
     _v2_module = "sagemaker.tensorflow.estimator"
+    _framework_name = "tensorflow"
+
+    @classmethod
+    def _prepare_init_params_from_job_description(cls, job_details: dict[str, Any],
+                                                  model_channel_name: str | None = None) -> dict[str, Any]:
+        params = super()._prepare_init_params_from_job_description(job_details, model_channel_name)
+        image_uri = params["image_uri"]
+        tag, scriptmode = _versions_from_image(cls, params, job_details["TrainingJobName"])
+        if tag is None:
+            return params
+        model_dir = params["hyperparameters"].pop("model_dir", None)
+        if model_dir:
+            params["model_dir"] = model_dir
+        elif scriptmode is None:
+            params["model_dir"] = False
+        if tag == "1.0":  # v2 maps the deprecated 1.0 tag to TensorFlow 1.4
+            params["framework_version"] = "1.4"
+        if not scriptmode:  # legacy images are kept as given
+            params["image_uri"] = image_uri
+        return params
 
     def __init__(self, py_version: Any = None, framework_version: Any = None, model_dir: Any = None,
                  image_uri: Any = None, distribution: Any = None, **kwargs: Any) -> None:
@@ -290,6 +371,11 @@ class HuggingFace(Framework):
     """Hugging Face transformers script mode (``sagemaker.huggingface.HuggingFace``)."""
 
     _v2_module = "sagemaker.huggingface.estimator"
+
+    @classmethod
+    def _prepare_init_params_from_job_description(cls, job_details: dict[str, Any],
+                                                  model_channel_name: str | None = None) -> dict[str, Any]:
+        raise NotImplementedError("HuggingFace.attach() is not supported; attach with Estimator.attach().")
 
     def __init__(self, py_version: Any, entry_point: Any, transformers_version: Any = None,
                  tensorflow_version: Any = None, pytorch_version: Any = None, source_dir: Any = None,

@@ -139,6 +139,11 @@ class AmazonAlgorithmEstimatorBase(EstimatorBase):
     """Base of the built-in algorithm estimators; the image is ``<repository>:1`` for the session's region."""
 
     repo_name = ""
+
+    @classmethod
+    def _prepare_init_params_from_job_description(cls, job_details: dict[str, Any],
+                                                  model_channel_name: str | None = None) -> dict[str, Any]:
+        raise NotImplementedError(f"{cls.__name__}.attach() is not supported; attach with Estimator.attach().")
     feature_dim = Hyperparameter("feature_dim", int, gt(0))
     mini_batch_size = Hyperparameter("mini_batch_size", int, gt(0))
 

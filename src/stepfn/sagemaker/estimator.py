@@ -8,6 +8,7 @@ pure: nothing is uploaded, no local path is checked, and the only possible AWS c
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import sys
@@ -25,7 +26,7 @@ from .inputs import FileSystemInput, TrainingInput
 from .local import file_input
 from .model import Model
 from .predictor import Predictor
-from .session import SessionHolder, SessionLike, base_name_from_image, name_from_base, session_bucket
+from .session import SessionHolder, SessionLike, base_from_name, base_name_from_image, name_from_base, session_bucket
 from .transformer import Transformer
 from .validation import is_local_mode, validate_request
 
@@ -304,6 +305,84 @@ class EstimatorBase(SessionHolder):
             )
         return hook if isinstance(hook, DebuggerHookConfig) else None
 
+    @classmethod
+    def attach(cls, training_job_name: str, sagemaker_session: SessionLike | None = None,
+               model_channel_name: str = "model") -> Any:
+        """An estimator bound to an existing training job, as sagemaker v2's ``attach``: its settings come from
+        DescribeTrainingJob (and its tags), ``latest_training_job`` is that job, and this waits for it to end, so
+        ``model_data``, ``create_model()`` and ``deploy()`` use its model. A job that failed raises."""
+        from .session import Session
+
+        session: Any = sagemaker_session or Session()
+        boto_session = getattr(session, "boto_session", None)
+        region = session.boto_region_name if boto_session is not None else None
+        details = describe_training_job(boto_session, region, training_job_name)
+        params = cls._prepare_init_params_from_job_description(details, model_channel_name)
+        if boto_session is not None:
+            client = boto_session.client("sagemaker", region_name=region)
+            params["tags"] = client.list_tags(ResourceArn=details["TrainingJobArn"])["Tags"]
+        elif details.get("Tags"):
+            params["tags"] = details["Tags"]
+        estimator = cls(sagemaker_session=session, **params)
+        job = TrainingJob(training_job_name, session)
+        estimator.latest_training_job = job
+        estimator._current_job_name = training_job_name
+        record = wait_for_training_job(boto_session, region, training_job_name)
+        if record.get("TrainingJobStatus") != "Stopped":  # v2 accepts a stopped job's partial model
+            job.check(record)
+        return estimator
+
+    @classmethod
+    def _prepare_init_params_from_job_description(cls, job_details: dict[str, Any],
+                                                  model_channel_name: str | None = None) -> dict[str, Any]:
+        """Constructor arguments from a DescribeTrainingJob response (sagemaker v2's, member for member)."""
+        resources = job_details["ResourceConfig"]
+        spec = job_details["AlgorithmSpecification"]
+        params: dict[str, Any] = {
+            "role": job_details["RoleArn"],
+            "instance_count": resources["InstanceCount"],
+            "instance_type": resources["InstanceType"],
+            "volume_size": resources["VolumeSizeInGB"],
+            "max_run": job_details["StoppingCondition"]["MaxRuntimeInSeconds"],
+            "input_mode": spec["TrainingInputMode"],
+            "base_job_name": base_from_name(job_details["TrainingJobName"]),
+            "output_path": job_details["OutputDataConfig"]["S3OutputPath"],
+            "output_kms_key": job_details["OutputDataConfig"].get("KmsKeyId"),
+            "hyperparameters": dict(job_details.get("HyperParameters") or {}),
+        }
+        if "EnableNetworkIsolation" in job_details:
+            params["enable_network_isolation"] = job_details["EnableNetworkIsolation"]
+        if "AlgorithmName" in spec:
+            raise NotImplementedError("attach() to a job of an algorithm resource (AlgorithmName) is not supported.")
+        if "TrainingImage" not in spec:
+            raise RuntimeError("Invalid AlgorithmSpecification. Either TrainingImage or AlgorithmName is expected. "
+                               "None was found.")
+        params["image_uri"] = spec["TrainingImage"]
+        if spec.get("MetricDefinitions"):
+            params["metric_definitions"] = spec["MetricDefinitions"]
+        if "EnableInterContainerTrafficEncryption" in job_details:
+            params["encrypt_inter_container_traffic"] = job_details["EnableInterContainerTrafficEncryption"]
+        vpc = job_details.get("VpcConfig") or {}
+        if vpc.get("Subnets"):
+            params["subnets"] = vpc["Subnets"]
+        if vpc.get("SecurityGroupIds"):
+            params["security_group_ids"] = vpc["SecurityGroupIds"]
+        for channel in job_details.get("InputDataConfig") or []:
+            if model_channel_name and channel["ChannelName"] == model_channel_name:
+                params["model_channel_name"] = model_channel_name
+                params["model_uri"] = channel["DataSource"]["S3DataSource"]["S3Uri"]
+                break
+        stopping = job_details.get("StoppingCondition") or {}
+        if job_details.get("EnableManagedSpotTraining"):
+            params["use_spot_instances"] = True
+            if stopping.get("MaxWaitTimeInSeconds"):
+                params["max_wait"] = stopping["MaxWaitTimeInSeconds"]
+        if job_details.get("RetryStrategy"):
+            params["max_retry_attempts"] = job_details["RetryStrategy"].get("MaximumRetryAttempts")
+            if stopping.get("MaxWaitTimeInSeconds"):
+                params["max_wait"] = stopping["MaxWaitTimeInSeconds"]
+        return params
+
     def fit(self, inputs: Any = None, wait: bool = True, logs: Any = True, job_name: str | None = None,
             experiment_config: dict[str, Any] | None = None) -> None:
         """Run a training job now, as sagemaker v2's ``fit``: on local SageMaker for a local session (the job's log
@@ -505,6 +584,23 @@ class Framework(EstimatorBase):
         self._hyperparameters: dict[str, Any] = dict(hyperparameters or {})
         self._framework_hyperparameters: dict[str, Any] = {}
         self._submit_directory: Any = None
+
+    @classmethod
+    def _prepare_init_params_from_job_description(cls, job_details: dict[str, Any],
+                                                  model_channel_name: str | None = None) -> dict[str, Any]:
+        """As the base, plus the script (``sagemaker_program``, ``sagemaker_submit_directory``) and the
+        hyperparameters JSON-decoded, as sagemaker v2's ``Framework`` reads them back."""
+        params = super()._prepare_init_params_from_job_description(job_details, model_channel_name)
+        hyperparameters = params["hyperparameters"]
+        params["entry_point"] = json.loads(hyperparameters["sagemaker_program"])
+        params["source_dir"] = json.loads(hyperparameters["sagemaker_submit_directory"])
+        params["container_log_level"] = json.loads(hyperparameters.get("sagemaker_container_log_level", "20"))
+        decoded: dict[str, Any] = {}
+        for name, value in hyperparameters.items():
+            # A tuning job adds this one without JSON-encoding it.
+            decoded[name] = value.strip('"') if name == "_tuning_objective_metric" else json.loads(value)
+        params["hyperparameters"] = decoded
+        return params
 
     def set_hyperparameters(self, **kwargs: Any) -> None:
         self._hyperparameters.update(kwargs)

@@ -209,15 +209,18 @@ class HyperparameterTuner:
         return str(self._get_best_training_job()["TrainingJobName"])
 
     def best_estimator(self, best_training_job: dict[str, Any] | None = None) -> EstimatorBase:
-        """The tuner's estimator attached to the best training job (its tuned hyperparameters set), so that
-        ``model_data``, ``create_model()`` and ``deploy()`` use that job's model, as v2's ``attach`` gives."""
+        """The estimator of the best training job, as sagemaker v2 gives it: ``attach()`` to that job, so its
+        ``model_data``, ``create_model()`` and ``deploy()`` use that job's model."""
         best = best_training_job or self._get_best_training_job()
+        try:
+            attached: EstimatorBase = type(self.estimator).attach(best["TrainingJobName"],
+                                                                  self.estimator.sagemaker_session)
+            return attached
+        except NotImplementedError:
+            # Built-in algorithm estimators cannot be rebuilt from a job description here: the tuner's own
+            # estimator, bound to the best job, deploys that job's model.
+            pass
         estimator = copy.copy(self.estimator)
-        if isinstance(estimator, Framework):
-            # Tuned values arrive as strings (a categorical one JSON-encoded for a framework, as it was sent);
-            # a new dict, so that the tuner's own estimator keeps its hyperparameters.
-            tuned = {name: _decoded(value) for name, value in (best.get("TunedHyperParameters") or {}).items()}
-            estimator._hyperparameters = {**estimator._hyperparameters, **tuned}
         estimator.latest_training_job = TrainingJob(best["TrainingJobName"], self.estimator.sagemaker_session)
         estimator._current_job_name = best["TrainingJobName"]
         return estimator
@@ -234,15 +237,6 @@ class HyperparameterTuner:
             deserializer=deserializer, accelerator_type=accelerator_type,
             endpoint_name=endpoint_name or best["TrainingJobName"], wait=wait, model_name=model_name,
             kms_key=kms_key, data_capture_config=data_capture_config, **kwargs)
-
-
-def _decoded(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
 
 
 def tuning_request(tuner: HyperparameterTuner, inputs: Any = None, job_name: Any = None,
