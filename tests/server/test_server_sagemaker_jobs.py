@@ -303,3 +303,41 @@ def test_sts_get_caller_identity_names_the_local_account(serve: Callable[..., st
         anonymous.get_caller_identity()
     assert forbidden.value.response["Error"]["Code"] == "InvalidClientTokenId"
     assert "missing or wrong stepfn server token" in forbidden.value.response["Error"]["Message"]
+
+
+def test_experiments_and_trials(sagemaker: Any) -> None:
+    created = sagemaker.create_experiment(ExperimentName="mlops-nyctaxi", Description="taxi trips")
+    assert created["ExperimentArn"] == "arn:aws:sagemaker:us-east-1:123456789012:experiment/mlops-nyctaxi"
+    with pytest.raises(ClientError) as duplicate:
+        sagemaker.create_experiment(ExperimentName="mlops-nyctaxi")
+    assert _code(duplicate) == ("ValidationException", 400)
+    assert "Experiment names must be unique" in duplicate.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as orphan:
+        sagemaker.create_trial(TrialName="trial-1", ExperimentName="no-such-experiment")
+    assert _code(orphan)[0] == "ResourceNotFound"
+    trial = sagemaker.create_trial(TrialName="trial-1", ExperimentName="mlops-nyctaxi")
+    assert trial["TrialArn"] == "arn:aws:sagemaker:us-east-1:123456789012:experiment-trial/trial-1"
+    with pytest.raises(ClientError) as again:
+        sagemaker.create_trial(TrialName="trial-1", ExperimentName="mlops-nyctaxi")
+    assert "Trial names must be unique" in again.value.response["Error"]["Message"]
+    sagemaker.create_trial(TrialName="trial-2", ExperimentName="mlops-nyctaxi", DisplayName="second")
+    sagemaker.create_experiment(ExperimentName="x" * 120)  # experiment names run to 120 characters
+
+    described = sagemaker.describe_experiment(ExperimentName="mlops-nyctaxi")
+    assert (described["DisplayName"], described["Description"]) == ("mlops-nyctaxi", "taxi trips")
+    assert sagemaker.describe_trial(TrialName="trial-2")["DisplayName"] == "second"
+    # Newest first by default, as SageMaker lists experiments and trials.
+    assert [t["TrialName"] for t in sagemaker.list_trials(ExperimentName="mlops-nyctaxi")["TrialSummaries"]] == [
+        "trial-2", "trial-1"]
+    assert [e["ExperimentName"] for e in sagemaker.list_experiments(SortBy="Name", SortOrder="Ascending")[
+        "ExperimentSummaries"]] == ["mlops-nyctaxi", "x" * 120]
+
+    with pytest.raises(ClientError) as has_trials:
+        sagemaker.delete_experiment(ExperimentName="mlops-nyctaxi")
+    assert _code(has_trials)[0] == "ValidationException"
+    for name in ("trial-1", "trial-2"):
+        sagemaker.delete_trial(TrialName=name)
+    assert sagemaker.delete_experiment(ExperimentName="mlops-nyctaxi")["ExperimentArn"] == created["ExperimentArn"]
+    with pytest.raises(ClientError) as gone:
+        sagemaker.describe_experiment(ExperimentName="mlops-nyctaxi")
+    assert _code(gone)[0] == "ResourceNotFound"

@@ -205,23 +205,10 @@ class LocalSageMakerClient:
             records = [r for r in records if str(contains).lower() in str(r.get(job.name_key, "")).lower()]
         if params.get("StatusEquals"):
             records = [r for r in records if r.get(job.status_key) == params["StatusEquals"]]
-        for member, key, after in (("CreationTimeAfter", "CreationTime", True),
-                                   ("CreationTimeBefore", "CreationTime", False),
-                                   ("LastModifiedTimeAfter", "LastModifiedTime", True),
-                                   ("LastModifiedTimeBefore", "LastModifiedTime", False)):
-            if params.get(member) is not None:
-                bound = _epoch_millis(params[member])
-                records = [r for r in records if r.get(key) is not None
-                           and (r[key] > bound if after else r[key] < bound)]
+        records = _within(_within(records, "CreationTime", params, "CreationTime"),
+                          "LastModifiedTime", params, "LastModifiedTime")
         sort_key = {"Name": job.name_key, "Status": job.status_key}.get(params.get("SortBy") or "", "CreationTime")
-        records.sort(key=lambda r: (r.get(sort_key) is None, r.get(sort_key) or 0, r.get(job.name_key, "")),
-                     reverse=params.get("SortOrder") == "Descending")
-        start = int(params["NextToken"]) if str(params.get("NextToken") or "").isdigit() else 0
-        size = int(params.get("MaxResults") or 10)
-        page = records[start:start + size]
-        summaries = [{key: r[key] for key in summary_keys if r.get(key) is not None} for r in page]
-        next_token = str(start + size) if start + size < len(records) else None
-        return to_botocore_shape(summaries), next_token
+        return _sorted_page(records, summary_keys, sort_key, job.name_key, params, descending=False)
 
     def list_training_jobs(self, **params: Any) -> dict[str, Any]:
         summaries, next_token = self._list_jobs("training-job", (
@@ -234,6 +221,57 @@ class LocalSageMakerClient:
             "ProcessingJobName", "ProcessingJobArn", "CreationTime", "ProcessingEndTime", "LastModifiedTime",
             "ProcessingJobStatus", "FailureReason", "ExitMessage"), params)
         return {"ProcessingJobSummaries": summaries} | ({"NextToken": next_token} if next_token else {})
+
+    # Experiments and trials (names jobs are filed under) --------------------------------------------------------
+
+    def create_experiment(self, **params: Any) -> dict[str, Any]:
+        from stepfn.local.sagemaker.experiments import create_experiment
+
+        return create_experiment(self.records, params)
+
+    def describe_experiment(self, ExperimentName: str) -> dict[str, Any]:
+        from stepfn.local.sagemaker.experiments import describe_experiment
+
+        shaped: dict[str, Any] = to_botocore_shape(describe_experiment(self.records, ExperimentName))
+        return shaped
+
+    def delete_experiment(self, ExperimentName: str) -> dict[str, Any]:
+        from stepfn.local.sagemaker.experiments import delete_experiment
+
+        return delete_experiment(self.records, ExperimentName)
+
+    def list_experiments(self, **params: Any) -> dict[str, Any]:
+        from stepfn.local.sagemaker.experiments import experiment_summaries
+
+        summaries = _within(experiment_summaries(self.records), "CreationTime", params, "Created")
+        sort_key = "ExperimentName" if params.get("SortBy") == "Name" else "CreationTime"
+        page, next_token = _sorted_page(summaries, (), sort_key, "ExperimentName", params, descending=True)
+        return {"ExperimentSummaries": page} | ({"NextToken": next_token} if next_token else {})
+
+    def create_trial(self, **params: Any) -> dict[str, Any]:
+        from stepfn.local.sagemaker.experiments import create_trial
+
+        return create_trial(self.records, params)
+
+    def describe_trial(self, TrialName: str) -> dict[str, Any]:
+        from stepfn.local.sagemaker.experiments import describe_trial
+
+        shaped: dict[str, Any] = to_botocore_shape(describe_trial(self.records, TrialName))
+        return shaped
+
+    def delete_trial(self, TrialName: str) -> dict[str, Any]:
+        from stepfn.local.sagemaker.experiments import delete_trial
+
+        return delete_trial(self.records, TrialName)
+
+    def list_trials(self, **params: Any) -> dict[str, Any]:
+        from stepfn.local.sagemaker.experiments import trial_summaries
+
+        summaries = _within(trial_summaries(self.records, params.get("ExperimentName")), "CreationTime", params,
+                            "Created")
+        sort_key = "TrialName" if params.get("SortBy") == "Name" else "CreationTime"
+        page, next_token = _sorted_page(summaries, (), sort_key, "TrialName", params, descending=True)
+        return {"TrialSummaries": page} | ({"NextToken": next_token} if next_token else {})
 
     # Models, endpoint configs, endpoints ----------------------------------------------------------------------
 
@@ -364,6 +402,31 @@ def _service_error_of(error: BaseException) -> BaseException:
         return error.__cause__
     message = error.cause if isinstance(error, StatesError) else str(error)
     return sagemaker_error("Create", "ValidationException", str(message or error))
+
+
+def _within(records: list[dict[str, Any]], key: str, params: dict[str, Any], member: str) -> list[dict[str, Any]]:
+    """The records whose ``key`` time lies inside the request's ``<member>After`` / ``<member>Before`` bounds."""
+    for suffix, after in (("After", True), ("Before", False)):
+        if params.get(member + suffix) is not None:
+            bound = _epoch_millis(params[member + suffix])
+            records = [r for r in records if r.get(key) is not None and (r[key] > bound if after else r[key] < bound)]
+    return records
+
+
+def _sorted_page(records: list[dict[str, Any]], summary_keys: tuple[str, ...], sort_key: str, name_key: str,
+                 params: dict[str, Any], *, descending: bool) -> tuple[list[Any], str | None]:
+    """One page of summaries sorted as SageMaker's List* APIs sort them (``SortOrder`` given, else the API's own
+    default), ``MaxResults`` long (default 10), and the ``NextToken`` of the next page while more remain.
+    ``summary_keys`` picks each record's members (all of them when empty)."""
+    order = params.get("SortOrder")
+    records = sorted(records, key=lambda r: (r.get(sort_key) is None, r.get(sort_key) or 0, r.get(name_key, "")),
+                     reverse=order == "Descending" if order else descending)
+    start = int(params["NextToken"]) if str(params.get("NextToken") or "").isdigit() else 0
+    size = int(params.get("MaxResults") or 10)
+    page = [{key: r[key] for key in summary_keys if r.get(key) is not None} if summary_keys else r
+            for r in records[start:start + size]]
+    next_token = str(start + size) if start + size < len(records) else None
+    return to_botocore_shape(page), next_token
 
 
 def _epoch_millis(value: Any) -> float:

@@ -35,13 +35,15 @@ if TYPE_CHECKING:
 
 KINDS = (
     "training-job", "model", "endpoint-config", "endpoint", "transform-job", "processing-job", "tuning-job",
-    "monitoring-schedule", "data-quality-job-definition", "monitoring-execution",
+    "monitoring-schedule", "data-quality-job-definition", "monitoring-execution", "experiment", "experiment-trial",
 )
 REGION = "us-east-1"
 SAGEMAKER_ERROR = "SageMaker.AmazonSageMakerException"
 """The Task error name Step Functions gives SageMaker API errors (Retry/Catch match it)."""
 
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# Experiments and trials take names of up to 120 characters (SageMaker's ExperimentEntityName).
+_NAMES = {kind: re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,119}$") for kind in ("experiment", "experiment-trial")}
 _ARN_KIND = {"tuning-job": "hyper-parameter-tuning-job"}
 _ALREADY_EXISTS = {
     # What SageMaker answers when the name is taken: (error code, message template)
@@ -58,6 +60,8 @@ _ALREADY_EXISTS = {
     "monitoring-schedule": ("ResourceInUse", "Monitoring schedule '{arn}' already exists."),
     "data-quality-job-definition": ("ResourceInUse", "Data quality job definition '{arn}' already exists."),
     "monitoring-execution": ("ResourceInUse", "Monitoring execution {name} already exists."),
+    "experiment": ("ValidationException", "Experiment names must be unique within an AWS account."),
+    "experiment-trial": ("ValidationException", "Trial names must be unique within an AWS account."),
 }
 _NOT_FOUND = {
     "training-job": "Requested resource not found.",
@@ -139,7 +143,7 @@ class RecordStore:
     def path(self, kind: str, name: str) -> Path:
         if kind not in KINDS:
             raise StoreError(f"unknown SageMaker record kind {kind!r}; expected one of {', '.join(KINDS)}")
-        if not _NAME.match(name):
+        if not _NAMES.get(kind, _NAME).match(name):
             raise StoreError(f"invalid SageMaker resource name {name!r}")
         return self.base / kind / f"{name}.json"
 
