@@ -10,9 +10,11 @@ The notebook's cells run as written, with these changes only:
   (pipeline, model name, workflow ARN, Lambda names) are set by the test; ``%store -r input_data`` (stored by the
   companion mlops notebook) is the dict that notebook stores, over small synthetic trip-duration data uploaded
   with ``Session.upload_data``; the workflow the stack created (which the notebook attaches to) is created
-  empty first; the two Lambda functions the stack deployed are registered as local functions that do what
-  ``custom_resource/sagemaker_create_experiment.py`` and ``sagemaker_query_training.py`` do, reading the local
-  training job record instead of calling SageMaker;
+  empty first; the two Lambda functions the stack deployed, ``custom_resource/sagemaker_create_experiment.py`` and
+  ``sagemaker_query_training.py`` (kept as written in ``tests/journeys/safe_deployment/custom_resource/``, at
+  commits 6e7668403ea8 and a6797e4f16ea, MIT-0), are registered as local functions; their
+  ``boto3.client("sagemaker")`` calls (CreateExperiment, CreateTrial, DescribeTrainingJob) go to ``stepfn serve``,
+  whose printed settings (``AWS_ENDPOINT_URL``, the token as ``AWS_ACCESS_KEY_ID``) are exported as a user would;
 * small data and the notebook's own ``num_round`` of 3.
 
 The workflow: a Lambda creates the experiment, then in parallel the Model Monitor analyzer image computes a
@@ -28,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import runpy
 import time
 import uuid
 from collections.abc import Iterator
@@ -38,7 +41,6 @@ import pytest
 
 from stepfn.local.lambdas import register_function, unregister_function
 from stepfn.local.objectstore import ObjectStore
-from stepfn.local.sagemaker.training import TrainingJobs
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +57,7 @@ def trip_rows(rows: int, seed: int) -> list[list[float]]:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def stack(tmp_path: Path, stepfn_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """What the CloudFormation stack and the mlops notebook leave behind for this notebook."""
     import stepfn.sagemaker as sagemaker
     from stepfn.steps import Chain, Pass
@@ -77,19 +79,17 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
                            role=sagemaker.get_execution_role())
     placeholder.create()
 
-    def create_experiment(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        for key in ("ExperimentName", "TrialName"):
-            if key not in event:
-                raise KeyError(f"{key} key not found in input: {json.dumps(event)}")
-        return {"statusCode": 200, "results": {"ExperimentCreated": True, "TrialCreated": False}}
+    # The stack's two Lambda functions, as written; their boto3 SageMaker clients (made when the module loads, as
+    # at a Lambda cold start) reach stepfn serve through the settings it prints.
+    from stepfn.server import read_token, start_background
 
-    def query_training(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if "TrainingJobName" not in event:
-            raise KeyError(f"TrainingJobName not found for event: {json.dumps(event)}.")
-        response = TrainingJobs().describe(event["TrainingJobName"])
-        return {"statusCode": 200, "results": {"TrainingJobName": event["TrainingJobName"],
-                                               "TrainingJobStatus": response["TrainingJobStatus"],
-                                               "TrainingMetrics": response["FinalMetricDataList"]}}
+    server = start_background(stepfn_home)
+    for key, value in {"AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": str(read_token(stepfn_home)),
+                       "AWS_SECRET_ACCESS_KEY": "stepfn", "AWS_DISABLE_HOST_PREFIX_INJECTION": "true"}.items():
+        monkeypatch.setenv(key, value)
+    custom_resource = Path(__file__).parent / "safe_deployment" / "custom_resource"
+    create_experiment = runpy.run_path(str(custom_resource / "sagemaker_create_experiment.py"))["lambda_handler"]
+    query_training = runpy.run_path(str(custom_resource / "sagemaker_query_training.py"))["lambda_handler"]
 
     register_function("mlops-create-experiment", create_experiment)
     register_function("mlops-query-training", query_training)
@@ -101,6 +101,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
     yield input_data
     unregister_function("mlops-create-experiment")
     unregister_function("mlops-query-training")
+    server.stop()
 
 
 def test_training_and_baseline_workflow(stack: dict[str, Any]) -> None:
@@ -396,3 +397,9 @@ def test_training_and_baseline_workflow(stack: dict[str, Any]) -> None:
     assert statistics["dataset"]["item_count"] == 200
     metrics = result[1]["QueryTrainingResults"]["Payload"]["results"]["TrainingMetrics"]
     assert metrics and metrics[0]["Value"] < 10
+    # The create-experiment Lambda made the experiment and its trial through the SageMaker API.
+    from stepfn.server import create_server_client
+
+    sagemaker_api = create_server_client("sagemaker", os.environ["AWS_ENDPOINT_URL"])
+    trials = sagemaker_api.list_trials(ExperimentName=experiment_name)["TrialSummaries"]
+    assert [trial["TrialName"] for trial in trials] == [trial_name]
