@@ -48,6 +48,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 from sdk_integ_support import census_csv
 
@@ -82,6 +83,8 @@ def stepfn_serve(stepfn_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     from stepfn.server import read_token, start_background
 
     server = start_background(stepfn_home)
+    # boto3's default session keeps the credentials it first resolved: a fresh one reads this server's token.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     for key, value in {"AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": str(read_token(stepfn_home)),
                        "AWS_SECRET_ACCESS_KEY": "stepfn", "AWS_DISABLE_HOST_PREFIX_INJECTION": "true"}.items():
         monkeypatch.setenv(key, value)

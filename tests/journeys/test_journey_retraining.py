@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 import stepfn.sagemaker as sagemaker
@@ -78,6 +79,8 @@ def query_training_status(stepfn_home: Path, monkeypatch: pytest.MonkeyPatch) ->
     from stepfn.server import read_token, start_background
 
     server = start_background(stepfn_home)
+    # boto3's default session keeps the credentials it first resolved: a fresh one reads this server's token.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     for key, value in {"AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": str(read_token(stepfn_home)),
                        "AWS_SECRET_ACCESS_KEY": "stepfn", "AWS_DEFAULT_REGION": "us-east-1",
                        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true"}.items():
