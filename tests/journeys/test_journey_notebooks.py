@@ -1,0 +1,262 @@
+"""Real notebooks, run as their readers run them: the ``.ipynb`` files executed headless (nbclient, kernel
+``python3``) in a clean environment, ported by ``notebooks/port_notebook.py`` (imports and the placeholders the
+reader fills in, nothing else).
+
+The notebooks are amazon-sagemaker-examples' ``hello_world_workflow.ipynb`` and
+``machine_learning_workflow_abalone.ipynb`` as published (outputs and all), kept in ``notebooks/``; see
+``notebooks/README.md`` for their source commit and licence. What a ``.py`` port hides is all there: the
+``!pip install`` cell, ``render_graph()``, ``render_progress()``, ``list_events()``, ``list_executions(html=True)``,
+``boto3.Session().region_name``, ``session.default_bucket()``, ``get_execution_role()``, relative paths from the
+notebook's folder, and the abalone notebook's own boto3 S3 calls (``download_file`` of the public data set,
+``upload_fileobj`` of each split), which reach ``stepfn serve``'s S3 API because the settings it prints are
+exported, as its startup lines tell the user.
+
+The clean environment: ``HOME`` in a temporary folder, no AWS configuration, no region, no ``STEPFN_*``
+settings (the home is the default ``./.stepfn`` beside the notebook), stepfn's Python on ``PATH`` as an activated
+virtualenv puts it. ``PIP_NO_INDEX=1`` keeps the notebooks' ``!pip install --upgrade stepfunctions`` cell offline
+(it fails there, as it does on a machine without network; IPython does not stop on a shell command's status).
+
+Stand-ins, as a reader without AWS would make them: the public ``abalone.libsvm`` is a small generated set of the
+same format, put with ``stepfn cp`` where the notebook downloads it from
+(``s3://sagemaker-example-files-prod-us-east-1/datasets/tabular/uci_abalone/``); the Lambda function the hello
+world notebook asks the reader to create (base64 of its input) is a module in the notebook's folder, allowed
+with ``STEPFN_LAMBDA_PATH`` and named as ``module:function`` where the notebook says
+``<lambda-function-name>``.
+
+After the notebook, the test looks where the reader would, through ``stepfn serve`` with boto3: the executions the
+notebook started end SUCCEEDED, the abalone endpoint answers a prediction, and the objects the notebook uploaded
+are in the local store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_journey_abalone import abalone_like_rows  # the abalone port's generated stand-in for the data set
+
+NOTEBOOKS = Path(__file__).parent / "notebooks"
+PORT_SCRIPT = NOTEBOOKS / "port_notebook.py"
+WORKFLOW_ROLE = "arn:aws:iam::111122223333:role/StepFunctionsWorkflowExecutionRole"
+HELLO_LAMBDA = '''import base64
+
+
+def lambda_handler(event, context):
+    """The function hello_world_workflow.ipynb asks for: the base64 encoding of its input."""
+    return {"statusCode": 200, "input": event["input"],
+            "output": base64.b64encode(event["input"].encode()).decode()}
+'''
+
+
+def clean_environment(home: Path, **extra: str) -> dict[str, str]:
+    """What a person's fresh shell with stepfn's virtualenv activated holds: no AWS or stepfn settings."""
+    environment = {
+        "PATH": f"{Path(sys.executable).parent}:/bin:/usr/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "PIP_NO_INDEX": "1",
+        **extra,
+    }
+    if os.environ.get("PYTHONPATH"):  # a source checkout run with PYTHONPATH=src: the kernel imports the same stepfn
+        environment["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return environment
+
+
+def port(name: str, folder: Path, replacements: dict[str, str]) -> Path:
+    target = folder / name
+    subprocess.run([sys.executable, str(PORT_SCRIPT), str(NOTEBOOKS / name), str(target), json.dumps(replacements)],
+                   check=True)
+    return target
+
+
+class Serve:
+    """``stepfn serve --port 0`` started in the notebook's folder, and the settings it printed."""
+
+    def __init__(self, folder: Path, environment: dict[str, str]) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "stepfn", "serve", "--port", "0"], cwd=folder,
+                                        env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.settings: dict[str, str] = {}
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.strip().startswith("export "):
+                for assignment in line.split()[1:]:
+                    name, _, value = assignment.partition("=")
+                    self.settings[name] = value
+            if line.startswith("token:") or line.startswith("WARNING"):
+                break
+        assert "AWS_ENDPOINT_URL" in self.settings, "stepfn serve printed no settings"
+
+    def client(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(service, endpoint_url=self.settings["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                            aws_access_key_id=self.settings["AWS_ACCESS_KEY_ID"], aws_secret_access_key="stepfn",
+                            config=Config(inject_host_prefix=False, retries={"max_attempts": 1}))
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+@pytest.fixture
+def user(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """(the notebook's folder, the user's HOME), outside any stepfn home the test suite set up."""
+    folder, home = tmp_path / "notebook", tmp_path / "home"
+    folder.mkdir()
+    home.mkdir()
+    yield folder, home
+
+
+def execute(notebook: Path, environment: dict[str, str]) -> dict[str, Any]:
+    """Run every cell as Jupyter's "Run All" does (on past an error, so the test reports every failing cell);
+    returns the executed notebook."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    document = nbformat.read(notebook, as_version=4)
+    client = NotebookClient(document, kernel_name="python3", timeout=600, allow_errors=True,
+                            resources={"metadata": {"path": str(notebook.parent)}})
+    client.execute(env=environment)
+    nbformat.write(document, notebook.with_suffix(".executed.ipynb"))
+    return dict(document)
+
+
+def cell_errors(document: dict[str, Any]) -> list[str]:
+    errors = []
+    for index, cell in enumerate(document["cells"]):
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "error":
+                errors.append(f"cell {index}: {output['ename']}: {output['evalue']}\n{cell['source'][:200]}")
+    return errors
+
+
+def outputs_of(document: dict[str, Any], fragment: str) -> list[dict[str, Any]]:
+    """The outputs of the code cell whose source contains ``fragment``."""
+    for cell in document["cells"]:
+        if cell["cell_type"] == "code" and fragment in cell["source"]:
+            return list(cell["outputs"])
+    raise AssertionError(f"no cell has {fragment!r}")
+
+
+def wait_for_executions(sfn: Any, state_machine_name: str, timeout: float = 300) -> list[dict[str, Any]]:
+    machines = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == state_machine_name]
+    assert machines, f"the notebook created no state machine {state_machine_name}"
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = sfn.list_executions(stateMachineArn=machines[0]["stateMachineArn"])["executions"]
+        if runs and all(run["status"] != "RUNNING" for run in runs):
+            return [sfn.describe_execution(executionArn=run["executionArn"]) for run in runs]
+        assert time.monotonic() < deadline, f"{state_machine_name} still running: {runs}"
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_hello_world_workflow_notebook(user: tuple[Path, Path]) -> None:
+    folder, home = user
+    (folder / "hello_lambda.py").write_text(HELLO_LAMBDA)
+    notebook = port("hello_world_workflow.ipynb", folder, {
+        "<execution-role-arn>": WORKFLOW_ROLE,
+        "<lambda-function-name>": "hello_lambda:lambda_handler",
+    })
+    environment = clean_environment(home, STEPFN_LAMBDA_PATH=str(folder))
+    document = execute(notebook, environment)
+    assert cell_errors(document) == []
+    graph = outputs_of(document, "basic_workflow.render_graph()")[0]
+    assert "<svg" in graph["data"]["text/html"]
+    assert '"StartAt": "MyPassState"' in outputs_of(document, "print(basic_workflow.definition")[0]["text"]
+    assert "arn:aws:states:" in outputs_of(document, "branching_workflow.create()")[-1]["data"]["text/plain"]
+
+    serve = Serve(folder, clean_environment(home))
+    try:
+        sfn = serve.client("stepfunctions")
+        (basic,) = wait_for_executions(sfn, "MyWorkflow_Simple")
+        assert basic["status"] == "SUCCEEDED"
+        (branching,) = wait_for_executions(sfn, "MyWorkflow_v2")
+        assert branching["status"] == "SUCCEEDED", branching
+        history = sfn.get_execution_history(executionArn=branching["executionArn"])["events"]
+        lambda_results = [json.loads(e["taskSucceededEventDetails"]["output"]) for e in history
+                          if e["type"] == "TaskSucceeded"]
+        assert lambda_results[0]["Payload"]["output"] == "SGVsbG9Xb3JsZA=="  # base64 of "HelloWorld"
+        assert [e["type"] for e in history].count("WaitStateExited") == 1
+    finally:
+        serve.stop()
+
+
+@pytest.mark.slow
+def test_machine_learning_workflow_abalone_notebook(user: tuple[Path, Path]) -> None:
+    folder, home = user
+    notebook = port("machine_learning_workflow_abalone.ipynb", folder, {"<execution-role-arn>": WORKFLOW_ROLE})
+    serve = Serve(folder, clean_environment(home))
+    endpoints: list[str] = []
+    try:
+        environment = clean_environment(home, **serve.settings)
+        data = folder.parent / "abalone.libsvm"
+        data.write_text("\n".join(abalone_like_rows(400, seed=7)) + "\n")
+        subprocess.run([sys.executable, "-m", "stepfn", "cp", str(data),
+                        "s3://sagemaker-example-files-prod-us-east-1/datasets/tabular/uci_abalone/abalone.libsvm"],
+                       cwd=folder, env=environment, check=True, capture_output=True)
+
+        document = execute(notebook, environment)
+        assert cell_errors(document) == []
+        written = "".join(o.get("text", "") for o in outputs_of(document, 'FILE_DATA = "abalone"'))
+        bucket = "sagemaker-us-east-1-123456789012"  # session.default_bucket() of the local account and region
+        assert f"Writing to s3://{bucket}/sagemaker/DEMO-xgboost-regression/train/abalone.train" in written
+        # The notebook's helper writes each split to <prefix>/<channel> with boto3's S3 resource.
+        s3 = serve.client("s3")
+        sizes = {channel: s3.head_object(Bucket=bucket, Key=f"sagemaker/DEMO-xgboost-regression/{channel}")[
+            "ContentLength"] for channel in ("train", "validation", "test")}
+        assert sizes["train"] > sizes["validation"] > 0
+        assert (folder / "abalone").read_text() == data.read_text()  # download_file wrote beside the notebook
+
+        sfn = serve.client("stepfunctions")
+        (execution,) = wait_for_executions(sfn, "MyTrainTransformDeploy_v1", timeout=600)
+        assert execution["status"] == "SUCCEEDED", execution
+        names = json.loads(execution["input"])
+        endpoints.append(names["EndpointName"])
+        runtime = serve.client("sagemaker-runtime")
+        answer = runtime.invoke_endpoint(EndpointName=names["EndpointName"], ContentType="text/libsvm",
+                                         Body=b"0 1:0.5 2:0.5 3:0.5 4:0.5 5:0.5 6:0.5 7:0.5 8:0.5")
+        age = float(answer["Body"].read().decode().strip().strip("[]").split(",")[0])
+        assert 5 < age < 30
+        # The transformer has no output_path: its output goes to s3://<default bucket>/<job name>/, as sagemaker's.
+        transformed = s3.get_object(Bucket=bucket, Key=f"{names['JobName']}/test.out")["Body"].read().decode()
+        test_rows = s3.get_object(Bucket=bucket, Key="sagemaker/DEMO-xgboost-regression/test")["Body"].read()
+        assert len(transformed.split()) == len(test_rows.splitlines()) == 60  # 15% of the 400 rows
+    finally:
+        sagemaker_client = serve.client("sagemaker")
+        for name in endpoints:
+            sagemaker_client.delete_endpoint(EndpointName=name)
+        serve.stop()
+        shutil.rmtree(folder / ".stepfn" / "s3", ignore_errors=True)  # the data set copies: free the disk at once
+
+
+@pytest.mark.parametrize(("line", "ported"), [
+    ("import sagemaker", "import stepfn.sagemaker as sagemaker"),
+    ("import stepfunctions", "import stepfn as stepfunctions"),
+    ("import sagemaker.amazon.common as smac", "import stepfn.sagemaker.amazon.common as smac"),
+    ("import sagemaker.s3", "import stepfn.sagemaker.s3; import stepfn.sagemaker as sagemaker"),
+    ("    import boto3, sagemaker  # both", "    import boto3; import stepfn.sagemaker as sagemaker  # both"),
+    ("from stepfunctions.steps import *", "from stepfn.steps import *"),
+    ("from sagemaker import get_execution_role", "from stepfn.sagemaker import get_execution_role"),
+    ("from sagemaker.amazon.amazon_estimator import image_uris",
+     "from stepfn.sagemaker.amazon.amazon_estimator import image_uris"),
+    ("import sagemakerx", "import sagemakerx"),
+    ("from stepfunctionsx import y", "from stepfunctionsx import y"),
+    ("sagemaker_session = sagemaker.Session()", "sagemaker_session = sagemaker.Session()"),
+])
+def test_the_port_changes_imports_only(line: str, ported: str) -> None:
+    sys.path.insert(0, str(NOTEBOOKS))
+    try:
+        from port_notebook import port_line
+    finally:
+        sys.path.remove(str(NOTEBOOKS))
+    assert port_line(line) == ported
