@@ -52,6 +52,25 @@ CUSTOM_PREDICT = CLASSIFIER + textwrap.dedent("""
         return model.predict(data)
 """)
 
+# The user's own input_fn and output_fn (with the toolkit's context argument) around the default predict_fn:
+# each runs per request, so the requests still share the predict. "bad" fails that request's input_fn.
+CUSTOM_CODECS = CLASSIFIER + textwrap.dedent("""
+
+    import json
+
+
+    def input_fn(body, content_type, context):
+        document = json.loads(body)
+        if document.get("bad"):
+            raise ValueError("this request's input_fn refuses it")
+        return np.asarray(document["rows"], dtype="float64")
+
+
+    def output_fn(prediction, accept):
+        assert prediction.base is None  # a whole array of its own, as alone
+        return json.dumps({"labels": prediction.tolist(), "rows": len(prediction)}), "application/json"
+""")
+
 REGRESSOR = textwrap.dedent("""
     import numpy as np
     from sklearn.linear_model import LinearRegression
@@ -122,6 +141,20 @@ def test_a_users_predict_fn_is_never_batched(tmp_path: Path) -> None:
     _calls(tmp_path)
     assert models.respond_many(requests) == alone
     assert _calls(tmp_path) == [1, 2, 1, 1, 1]  # one call per request, as they came
+
+
+def test_a_users_input_fn_and_output_fn_still_share_the_predict(tmp_path: Path) -> None:
+    models = Models.load({"variants": _spec(tmp_path, CUSTOM_CODECS)})
+    assert models.variants[0].containers[0].batches
+    bodies = [b'{"rows": [[0.5, 1, -2, 3]]}', b'{"rows": [[-1, 0.25, 0.5, -0.75], [2, 2, 2, 2]]}', b'{"bad": true}',
+              b'{"rows": [[1, 2, 3]]}', b'{"rows": [[3, -3, 3, -3]]}']
+    requests = _requests(bodies, "application/json", "application/json")
+    alone = [models.respond(*request) for request in requests]
+    assert _calls(tmp_path) == [1, 2, 1, 1]  # the bad request never predicts; the short row fails in predict
+    together = models.respond_many(requests)
+    assert together == alone
+    assert [reply.status for reply in together] == [200, 200, 500, 500, 200]
+    assert sorted(_calls(tmp_path)) == [1, 4]  # the three good requests' rows in one predict; the short row alone
 
 
 def test_a_regressor_is_not_batched(tmp_path: Path) -> None:

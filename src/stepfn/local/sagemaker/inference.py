@@ -461,14 +461,16 @@ class Container:
     def batches(self) -> bool:
         """Whether requests to this container may share one ``predict`` call (:meth:`invoke_batch`).
 
-        Only the framework's own chain (``Defaults``/``SklearnDefaults``: decode, ``model.predict``, encode; the
-        entry program defines nothing but ``model_fn``) and only a scikit-learn classifier: a user's
-        ``predict_fn`` may depend on the whole batch, and a regressor's floats are not batch independent (BLAS
-        sums a one-row product in another order than a many-row one, so the last digit of a prediction can
-        change with its neighbours). A classifier's answer is a label: it could change only for a row whose
-        score lies within such a rounding of a decision boundary (none in the tests, nor in 2,000 random rows
-        of a LogisticRegression tried one by one and in batches of 2 to 64)."""
-        user = ("input_fn", "predict_fn", "output_fn", "transform_fn")
+        Only the framework's own ``predict_fn`` (``Defaults``/``SklearnDefaults``: ``model.predict``) and only a
+        scikit-learn classifier: a user's ``predict_fn`` or ``transform_fn`` may depend on the whole batch, and a
+        regressor's floats are not batch independent (BLAS sums a one-row product in another order than a
+        many-row one, so the last digit of a prediction can change with its neighbours). A classifier's answer
+        is a label: it could change only for a row whose score lies within such a rounding of a decision
+        boundary (none in the tests, nor in 2,000 random rows of a LogisticRegression tried one by one and in
+        batches of 2 to 64). The user's ``input_fn`` and ``output_fn`` are fine: each still runs once per
+        request, on that request alone, and only a request whose ``input_fn`` gives a numpy matrix joins the
+        shared prediction."""
+        user = ("predict_fn", "transform_fn")
         if self.module is not None and any(callable(getattr(self.module, name, None)) for name in user):
             return False
         if type(self.defaults) not in (Defaults, SklearnDefaults) or "sklearn" not in sys.modules:
@@ -488,7 +490,9 @@ class Container:
 
         if len(requests) == 1 or not self.batches:
             return [_attempt(self.invoke, *request) for request in requests]
-        decoded: list[Any] = [_attempt(self.defaults.input_fn, body, content_type) for body, content_type, *_ in requests]
+        input_fn, output_fn = self._function("input_fn"), self._function("output_fn")
+        decoded: list[Any] = [_attempt(_arity_call, input_fn, self.context, body, content_type)
+                              for body, content_type, *_ in requests]
         first = next((data for data in decoded if _rows(data, None) is not None), None)
         stacked = [index for index, data in enumerate(decoded) if first is not None and _rows(data, first) is not None]
         predictions: dict[int, Any] = {}
@@ -500,7 +504,8 @@ class Container:
             if isinstance(joint, np.ndarray) and joint.ndim >= 1 and len(joint) == sum(len(decoded[i]) for i in stacked):
                 start = 0
                 for index in stacked:
-                    predictions[index] = joint[start:start + len(decoded[index])]
+                    # A copy, not a view of the joint array: what an output_fn gets is then what it gets alone.
+                    predictions[index] = joint[start:start + len(decoded[index])].copy()
                     start += len(decoded[index])
         answers: list[tuple[bytes, str] | BaseException] = []
         for index, ((_, _, accept, _), data) in enumerate(zip(requests, decoded, strict=True)):
@@ -512,7 +517,7 @@ class Container:
             if isinstance(prediction, BaseException):
                 answers.append(prediction)
                 continue
-            answers.append(_attempt(lambda p=prediction, a=accept: _payload(self.defaults.output_fn(p, a), a)))
+            answers.append(_attempt(lambda p=prediction, a=accept: _payload(_arity_call(output_fn, self.context, p, a), a)))
         return answers
 
 
