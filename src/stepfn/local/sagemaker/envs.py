@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import glob
 import hashlib
 import importlib.util
@@ -203,12 +204,26 @@ def _summary(tail: list[str]) -> str:
     return " / ".join([*(errors[-1:] or tail[-1:]), *causes[-1:]])
 
 
+@functools.lru_cache(maxsize=4)
+def _system_certs_variable(uv: str) -> str:
+    """``UV_SYSTEM_CERTS`` where this uv knows it (newer releases warn that ``UV_NATIVE_TLS`` is deprecated),
+    else ``UV_NATIVE_TLS``, which every uv from 0.4 reads."""
+    try:
+        usage = subprocess.run([uv, "help", "pip", "install"], capture_output=True, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "UV_NATIVE_TLS"
+    return "UV_SYSTEM_CERTS" if "UV_SYSTEM_CERTS" in usage else "UV_NATIVE_TLS"
+
+
 def _run_uv(args: list[str], progress: Progress, *, cwd: Path | None = None) -> tuple[int, list[str]]:
     """Run uv, passing each line it prints to ``progress``; returns its exit code and its last lines."""
     env = dict(os.environ)
     env.pop("VIRTUAL_ENV", None)  # uv would install into the environment stepfn runs in
     env.setdefault("UV_NO_PROGRESS", "1")  # progress bars are for terminals; the lines are enough in a log
-    env.setdefault("UV_NATIVE_TLS", "1")  # the system's certificates, as pip uses them (a company CA included)
+    # The system's certificates, as pip uses them (a company CA included), under the name this uv reads.
+    if "UV_SYSTEM_CERTS" not in env and "UV_NATIVE_TLS" not in env:
+        env[_system_certs_variable(uv_binary())] = "1"
     process = subprocess.Popen([uv_binary(), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=env, cwd=cwd, stdin=subprocess.DEVNULL)
     assert process.stdout is not None
