@@ -84,6 +84,19 @@ def test_fit_wait_analytics_and_deploy_the_best_job(tmp_path: Path) -> None:
     analytics.export_csv(str(tmp_path / "trials.csv"))
     assert (tmp_path / "trials.csv").read_text().count("\n") == 5
 
+    # attach() rebuilds the tuner (and its estimator's class) from the tuning job, as a later notebook cell does.
+    attached = HyperparameterTuner.attach("tune-fit-1")
+    assert type(attached.estimator) is SKLearn and attached.estimator.framework_version == "1.2-1"
+    assert (attached.max_jobs, attached.max_parallel_jobs, attached.strategy) == (4, 2, "Random")
+    assert (attached.objective_metric_name, attached.objective_type) == ("val_loss", "Minimize")
+    assert attached.hyperparameter_ranges()["ContinuousParameterRanges"][0]["Name"] == "rate"
+    assert attached.estimator.hyperparameters()["fixed"] == "7" and attached.base_tuning_job_name == "tune-fit-1"
+    assert attached.best_training_job() == best_row["TrainingJobName"]
+    plain = HyperparameterTuner.attach("tune-fit-1", estimator_cls="sagemaker.estimator.Estimator")
+    assert type(plain.estimator) is sagemaker.Estimator
+    with pytest.raises(ValueError, match=r"not one of stepfn\.sagemaker's estimator classes"):
+        HyperparameterTuner.attach("tune-fit-1", estimator_cls="os.system")
+
     best = tuner.best_estimator()
     assert best.hyperparameters()["rate"] == json.dumps(best_row["rate"])  # the tuned value, JSON-encoded as sent
     assert "rate" not in tuner.estimator.hyperparameters()  # the tuner's own estimator is left as it was

@@ -10,7 +10,7 @@ from typing import Any
 from ._jobs import TUNING, SessionJob
 from ._values import is_placeholder
 from .estimator import EstimatorBase, Framework, TrainingJob, training_base_request
-from .session import base_name_from_image, name_from_base
+from .session import Session, SessionLike, base_from_name, base_name_from_image, name_from_base
 from .validation import validate_request
 
 __all__ = [
@@ -158,6 +158,46 @@ class HyperparameterTuner:
         self.static_hyperparameters = static
         return static
 
+    @classmethod
+    def attach(cls, tuning_job_name: str, sagemaker_session: SessionLike | None = None,
+               job_details: dict[str, Any] | None = None, estimator_cls: str | None = None) -> HyperparameterTuner:
+        """A tuner bound to an existing tuning job (one a TuningStep or ``fit()`` ran), as sagemaker v2's
+        ``attach``: its settings and ranges come from DescribeHyperParameterTuningJob, its estimator from the
+        training job definition (the class the static hyperparameters record, else ``Estimator``), so that
+        ``best_training_job()``, ``best_estimator()`` and ``deploy()`` work on it."""
+        session: Any = sagemaker_session or Session()
+        job = SessionJob(TUNING, session, tuning_job_name)
+        details = job_details or job.describe()
+        if "TrainingJobDefinition" not in details:
+            raise NotImplementedError("attach() to a multi-estimator tuning job (TrainingJobDefinitions) is not "
+                                      "supported.")
+        config = details["HyperParameterTuningJobConfig"]
+        definition = copy.deepcopy(details["TrainingJobDefinition"])
+        estimator_class = _estimator_class(estimator_cls, definition.get("StaticHyperParameters") or {})
+        # The definition read as a training job's description, as v2 reads it.
+        definition["HyperParameters"] = definition.pop("StaticHyperParameters", {})
+        definition["HyperParameters"].pop("_tuning_objective_metric", None)
+        definition["TrainingJobName"] = ""
+        estimator = estimator_class(sagemaker_session=session,
+                                    **estimator_class._prepare_init_params_from_job_description(definition))
+        objective = config.get("HyperParameterTuningJobObjective") or {}
+        warm_start = details.get("WarmStartConfig")
+        tuner = cls(
+            estimator, objective.get("MetricName"), _ranges_from_job(config.get("ParameterRanges") or {}),
+            definition["AlgorithmSpecification"].get("MetricDefinitions"), strategy=config["Strategy"],
+            objective_type=objective.get("Type", "Maximize"),
+            max_jobs=config["ResourceLimits"]["MaxNumberOfTrainingJobs"],
+            max_parallel_jobs=config["ResourceLimits"]["MaxParallelTrainingJobs"],
+            base_tuning_job_name=base_from_name(tuning_job_name),
+            warm_start_config=WarmStartConfig(
+                warm_start["WarmStartType"],
+                [p["HyperParameterTuningJobName"] for p in warm_start["ParentHyperParameterTuningJobs"]],
+            ) if warm_start else None,
+            early_stopping_type=config.get("TrainingJobEarlyStoppingType", "Off"),
+        )
+        tuner.latest_tuning_job = job
+        return tuner
+
     def fit(self, inputs: Any = None, job_name: str | None = None, include_cls_metadata: bool = False,
             estimator_kwargs: dict[str, Any] | None = None, wait: bool = False, **kwargs: Any) -> None:
         """Start a tuning job now, as sagemaker v2's ``tuner.fit``: on local SageMaker for a local session (its
@@ -301,3 +341,34 @@ def build_tuning_job_request(tuner: HyperparameterTuner, inputs: Any = None, job
     if validate:
         validate_request("CreateHyperParameterTuningJob", request)
     return request
+
+
+def _estimator_class(estimator_cls: str | None, static_hyperparameters: dict[str, Any]) -> type[EstimatorBase]:
+    """The estimator class of a tuning job: ``estimator_cls`` (``"sagemaker.tensorflow.TensorFlow"``), else the
+    class its static hyperparameters record, else ``Estimator``. Only stepfn.sagemaker's own estimator classes
+    are looked up, by name: nothing is imported from a name a job description carries."""
+    import stepfn.sagemaker as package
+
+    from . import estimator as estimators
+
+    name = estimator_cls.rsplit(".", 1)[-1] if estimator_cls else None
+    if name is None and "sagemaker_estimator_class_name" in static_hyperparameters:
+        name = json.loads(static_hyperparameters["sagemaker_estimator_class_name"])
+    found = getattr(package, name, None) if isinstance(name, str) else None
+    if isinstance(found, type) and issubclass(found, estimators.EstimatorBase):
+        return found
+    if estimator_cls:
+        raise ValueError(f"estimator_cls {estimator_cls!r} is not one of stepfn.sagemaker's estimator classes.")
+    return estimators.Estimator
+
+
+def _ranges_from_job(parameter_ranges: dict[str, Any]) -> dict[str, _Range]:
+    """The ranges of a tuning job's ``ParameterRanges``, as v2 reads them back."""
+    ranges: dict[str, _Range] = {}
+    for entry in parameter_ranges.get("CategoricalParameterRanges") or []:
+        ranges[entry["Name"]] = CategoricalParameter(entry["Values"])
+    for entry in parameter_ranges.get("ContinuousParameterRanges") or []:
+        ranges[entry["Name"]] = ContinuousParameter(float(entry["MinValue"]), float(entry["MaxValue"]))
+    for entry in parameter_ranges.get("IntegerParameterRanges") or []:
+        ranges[entry["Name"]] = IntegerParameter(int(entry["MinValue"]), int(entry["MaxValue"]))
+    return ranges
