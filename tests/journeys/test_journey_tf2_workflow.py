@@ -56,7 +56,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
+# A fresh machine first builds the scikit-learn 0.20 and TensorFlow 2.2 environments (a few hundred MB from PyPI);
+# then 19 TensorFlow jobs run, 5 at a time while tuning.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 TRAIN_PY = '''\
 import argparse
