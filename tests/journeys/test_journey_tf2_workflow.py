@@ -57,7 +57,7 @@ import numpy as np
 import pytest
 
 # A fresh machine first builds the scikit-learn 0.20 and TensorFlow 2.2 environments (a few hundred MB from PyPI);
-# then 19 TensorFlow jobs run, 5 at a time while tuning.
+# then 18 TensorFlow training jobs run (5 at a time while tuning) and three endpoints serve.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 TRAIN_PY = '''\
