@@ -5,8 +5,9 @@ From https://github.com/aws/aws-step-functions-data-science-sdk-python at commit
 02ed72b10d7c0dbfb3e404b1e183c309c040bfaa (v2.3.0), Apache-2.0, Copyright 2019 Amazon.com, Inc. or its affiliates:
 ``tests/integ/__init__.py``'s ``DEFAULT_TIMEOUT_MINUTES``, ``tests/integ/timeout.py``, ``tests/integ/utils.py`` as
 written, and the account, role, session and client fixtures of ``tests/integ/conftest.py`` with the ports' changes:
-a dummy account id instead of ``sts.get_caller_identity``, stepfn's boto3-compatible local client for
-``boto3.client('stepfunctions')``, imports changed, and function scope (each test has its own ``$STEPFN_HOME``).
+imports changed and function scope (each test has its own ``$STEPFN_HOME``). Their ``boto3`` clients (STS for the
+account, Step Functions) are the conftest's, answered by ``stepfn serve`` for the test's home with the settings it
+prints exported, as a user runs these tests against it.
 """
 
 # The repository's helpers are kept as written (their unused result, bare except).
@@ -74,10 +75,34 @@ def get_resource_name_from_arn(arn: str) -> str:
 
 # --- tests/integ/conftest.py ---
 
+def aws_settings(request: pytest.FixtureRequest) -> str:
+    """``stepfn serve`` for this test's home, with the settings it prints exported (as a user runs these tests
+    against it), so the conftest's ``boto3`` clients reach the local engine and SageMaker; one per test."""
+    server = getattr(request.node, "_stepfn_serve", None)
+    if server is None:
+        import boto3
+
+        from stepfn.server import read_token, start_background
+
+        home = request.getfixturevalue("stepfn_home")
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        server = start_background(home)
+        request.node._stepfn_serve = server
+        request.addfinalizer(server.stop)
+        for key, value in {"AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": str(read_token(home)),
+                           "AWS_SECRET_ACCESS_KEY": "stepfn", "AWS_DEFAULT_REGION": "us-east-1",
+                           "AWS_DISABLE_HOST_PREFIX_INJECTION": "true"}.items():
+            monkeypatch.setenv(key, value)
+        # boto3's default session keeps the credentials it first resolved: a fresh one reads this server's token.
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    return str(server.url)
+
+
 @pytest.fixture
-def sfn_client() -> Any:
-    from stepfn.workflow.local_client import LocalStepFunctionsClient
-    return LocalStepFunctionsClient()
+def sfn_client(request: pytest.FixtureRequest) -> Any:
+    aws_settings(request)
+    import boto3
+    return boto3.client('stepfunctions')
 
 
 @pytest.fixture
@@ -88,8 +113,11 @@ def sagemaker_session() -> Any:
 
 
 @pytest.fixture
-def aws_account_id() -> str:
-    return "111122223333"
+def aws_account_id(request: pytest.FixtureRequest) -> str:
+    aws_settings(request)
+    import boto3
+    account_id = boto3.client("sts").get_caller_identity().get("Account")
+    return str(account_id)
 
 
 @pytest.fixture

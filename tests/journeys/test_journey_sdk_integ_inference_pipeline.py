@@ -10,8 +10,8 @@ batch-transforms the Gzip-compressed ``application/x-npy`` data through it, trai
 and deploys both models as one endpoint. The test runs as written, with these changes only:
 
 * imports: ``sagemaker`` -> ``stepfn.sagemaker``, ``stepfunctions`` -> ``stepfn``;
-* the account, roles, session and ``sfn_client`` as in ``sdk_integ_support.py`` (a dummy account; stepfn's local
-  Step Functions client for ``boto3.client('stepfunctions')``), fixtures function-scoped;
+* the account, roles, session and ``sfn_client`` as in ``sdk_integ_support.py`` (the conftest's ``boto3`` STS and
+  Step Functions clients as written, answered by ``stepfn serve``), fixtures function-scoped;
 * the data: ``mnist.npy.gz`` is a small random array of the original's shape (2 x 100 x 785: label, then 784
   pixels), written by the test; the scripts are the repository's, written next to it;
 * nothing about the environment: with the default (``STEPFN_JOB_ENV`` unset: ``auto``), jobs of the

@@ -9,8 +9,9 @@ The test and its fixtures run as written, with these changes only:
 
 * imports: ``sagemaker`` -> ``stepfn.sagemaker``, ``stepfunctions`` -> ``stepfn``; the ``tests.integ`` helpers are
   the repository's own, shared by both ports in ``sdk_integ_support.py``;
-* the account: ``sts.get_caller_identity`` (which asks AWS) is a dummy account id, so the roles are dummy ARNs;
-* ``sfn_client``: ``boto3.client('stepfunctions')`` is stepfn's boto3-compatible local client over the same home;
+* the account and ``sfn_client``: the conftest's ``boto3.client("sts").get_caller_identity()`` and ``boto3.client('stepfunctions')``
+  as written, answered by ``stepfn serve`` (started for each test, its printed settings exported: ``AWS_ENDPOINT_URL``,
+  the token as ``AWS_ACCESS_KEY_ID``, ``AWS_DEFAULT_REGION``); the account is the local one;
 * the data: ``mnist.pkl.gz`` is a small random ``(train, valid, test)`` pickle of 500-feature rows written by the test
   (the test reads only ``train_set[0][:100]``);
 * the fixtures are function-scoped (each test here has its own ``$STEPFN_HOME``);

@@ -12,9 +12,9 @@ paths), with these changes only:
 
 * imports: ``sagemaker`` -> ``stepfn.sagemaker``, ``stepfunctions`` -> ``stepfn``; the ``tests.integ`` helpers are
   the repository's own, shared by both ports in ``sdk_integ_support.py``;
-* the account: ``sts.get_caller_identity`` (which asks AWS) is a dummy account id, so the roles are dummy ARNs,
-  and the region is set (``AWS_DEFAULT_REGION=us-east-1``) as the test's machine has it configured;
-* ``sfn_client``: ``boto3.client('stepfunctions')`` is stepfn's boto3-compatible local client over the same home;
+* the account and ``sfn_client``: the conftest's ``boto3.client("sts").get_caller_identity()`` and ``boto3.client('stepfunctions')``
+  as written, answered by ``stepfn serve`` (started for each test, its printed settings exported: ``AWS_ENDPOINT_URL``,
+  the token as ``AWS_ACCESS_KEY_ID``, ``AWS_DEFAULT_REGION``); the account is the local one;
 * the data: ``mnist.pkl.gz`` is a small random ``(train, valid, test)`` pickle of 784-feature rows,
   ``transform_input.csv`` ten such rows, and the public ``sagemaker-sample-data-<region>`` bucket's
   ``census-income.csv`` a small census-like CSV put into the local object store;
