@@ -2,13 +2,16 @@
 ``python3``) in a clean environment, ported by ``notebooks/port_notebook.py`` (imports and the placeholders the
 reader fills in, nothing else).
 
-The notebooks are amazon-sagemaker-examples' ``hello_world_workflow.ipynb`` and
-``machine_learning_workflow_abalone.ipynb`` as published (outputs and all), kept in ``notebooks/``; see
+The notebooks are amazon-sagemaker-examples' ``hello_world_workflow.ipynb``,
+``machine_learning_workflow_abalone.ipynb`` and
+``step_functions_mlworkflow_scikit_learn_data_processing_and_model_evaluation.ipynb`` as published (outputs and
+all), kept in ``notebooks/``; see
 ``notebooks/README.md`` for their source commit and licence. What a ``.py`` port hides is all there: the
 ``!pip install`` cell, ``render_graph()``, ``render_progress()``, ``list_events()``, ``list_executions(html=True)``,
 ``boto3.Session().region_name``, ``session.default_bucket()``, ``get_execution_role()``, relative paths from the
 notebook's folder, and the abalone notebook's own boto3 S3 calls (``download_file`` of the public data set,
-``upload_fileobj`` of each split), which reach ``stepfn serve``'s S3 API because the settings it prints are
+``upload_fileobj`` of each split; the processing notebook's ``pd.read_csv("s3://...")`` through s3fs where it is
+installed), which reach ``stepfn serve``'s S3 API because the settings it prints are
 exported, as its startup lines tell the user.
 
 The clean environment: ``HOME`` in a temporary folder, no AWS configuration, no region, no ``STEPFN_*``
@@ -21,7 +24,8 @@ same format, put with ``stepfn cp`` where the notebook downloads it from
 (``s3://sagemaker-example-files-prod-us-east-1/datasets/tabular/uci_abalone/``); the Lambda function the hello
 world notebook asks the reader to create (base64 of its input) is a module in the notebook's folder, allowed
 with ``STEPFN_LAMBDA_PATH`` and named as ``module:function`` where the notebook says
-``<lambda-function-name>``.
+``<lambda-function-name>``; the census CSV the processing notebook reads from the public sample bucket is a
+small generated one with its columns.
 
 After the notebook, the test looks where the reader would, through ``stepfn serve`` with boto3: the executions the
 notebook started end SUCCEEDED, the abalone endpoint answers a prediction, and the objects the notebook uploaded
@@ -41,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sdk_integ_support import census_csv  # the processing port's generated census-income.csv
 from test_journey_abalone import abalone_like_rows  # the abalone port's generated stand-in for the data set
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
@@ -237,6 +242,54 @@ def test_machine_learning_workflow_abalone_notebook(user: tuple[Path, Path]) -> 
             sagemaker_client.delete_endpoint(EndpointName=name)
         serve.stop()
         shutil.rmtree(folder / ".stepfn" / "s3", ignore_errors=True)  # the data set copies: free the disk at once
+
+
+@pytest.mark.slow
+def test_scikit_learn_data_processing_and_model_evaluation_notebook(user: tuple[Path, Path], tmp_path: Path) -> None:
+    """Two SKLearnProcessor 0.20.0 jobs and an SKLearn 0.20.0 training job on scripts the notebook writes with
+    ``%%writefile`` (hard-coded ``/opt/ml`` paths, ``sklearn.externals.joblib``), in that image's environment;
+    ``upload_data`` of the scripts, ``get_output(wait=True)``, the report read back with
+    ``S3Downloader.read_file``."""
+    from stepfn.local.sagemaker.isolation import choose_isolation
+
+    if not choose_isolation().isolated:
+        pytest.skip("jobs cannot have their own mount namespace here (no bubblewrap, no user namespaces)")
+    folder, home = user
+    notebook = port("step_functions_mlworkflow_scikit_learn_data_processing_and_model_evaluation.ipynb", folder,
+                    {'workflow_execution_role = ""': f'workflow_execution_role = "{WORKFLOW_ROLE}"'})
+    serve = Serve(folder, clean_environment(home))
+    try:
+        # Building scikit-learn 0.20.0's environment takes minutes: the suite may keep one (STEPFN_TEST_ENV_DIR).
+        environment = clean_environment(home, **serve.settings,
+                                        STEPFN_ENV_DIR=os.environ.get("STEPFN_TEST_ENV_DIR") or str(tmp_path / "envs"))
+        data = folder.parent / "census-income.csv"
+        data.write_bytes(census_csv(300))
+        subprocess.run([sys.executable, "-m", "stepfn", "cp", str(data),
+                        "s3://sagemaker-sample-data-us-east-1/processing/census/census-income.csv"],
+                       cwd=folder, env=environment, check=True, capture_output=True)
+
+        document = execute(notebook, environment)
+        errors = cell_errors(document)
+        # pandas reads s3:// through s3fs, which a SageMaker notebook image has and stepfn leaves to the user
+        # (`pip install 'stepfn[s3]'`); with it, that cell reads the stand-in through stepfn serve's S3 API.
+        without_s3fs = subprocess.run([sys.executable, "-c", "import s3fs"], env=environment,
+                                      capture_output=True).returncode != 0
+        if without_s3fs:
+            assert len(errors) == 1 and "ImportError: Install s3fs to access S3" in errors[0], errors
+        else:
+            assert errors == []
+            assert "Masters degree" in outputs_of(document, "df = pd.read_csv(input_data")[0]["data"]["text/plain"]
+        for script in ("preprocessing.py", "train.py", "evaluation.py"):  # the %%writefile cells
+            assert (folder / script).is_file()
+        report = json.loads("".join(o.get("text", "") for o in outputs_of(document, "S3Downloader.read_file(")))
+        assert report["accuracy"] > 0.6 and {"0", "1", "roc_auc"} <= set(report)
+        assert "micro avg" in report  # scikit-learn 0.20's classification_report: the image's release ran it
+
+        sfn = serve.client("stepfunctions")
+        (execution,) = wait_for_executions(sfn, "SageMakerProcessingWorkflow")
+        assert execution["status"] == "SUCCEEDED", execution
+    finally:
+        serve.stop()
 
 
 @pytest.mark.parametrize(("line", "ported"), [
