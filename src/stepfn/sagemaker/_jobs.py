@@ -14,7 +14,7 @@ from typing import Any
 
 from .exceptions import UnexpectedStatusException
 
-__all__ = ["PROCESSING", "TRANSFORM", "TUNING", "JobKind", "SessionJob"]
+__all__ = ["PROCESSING", "TRAINING", "TRANSFORM", "TUNING", "JobKind", "SessionJob", "print_job_log"]
 
 
 @dataclass(frozen=True)
@@ -29,14 +29,19 @@ class JobKind:
     describe: str
     stop: str
     waiter: str | None  # boto3's waiter; None where boto3 has none (sagemaker v2 polls Describe* then)
+    log_group: str | None = None  # where SageMaker's jobs of this type log in CloudWatch
 
 
 TRANSFORM = JobKind("transform-job", "Transform job", "TransformJobName", "TransformJobStatus",
                     "create_transform_job", "describe_transform_job", "stop_transform_job",
-                    "transform_job_completed_or_stopped")
+                    "transform_job_completed_or_stopped", "/aws/sagemaker/TransformJobs")
 PROCESSING = JobKind("processing-job", "Processing job", "ProcessingJobName", "ProcessingJobStatus",
                      "create_processing_job", "describe_processing_job", "stop_processing_job",
-                     "processing_job_completed_or_stopped")
+                     "processing_job_completed_or_stopped", "/aws/sagemaker/ProcessingJobs")
+# Only read here (logs, describe, wait): estimator.fit() starts training jobs through its own runner.
+TRAINING = JobKind("training-job", "Training job", "TrainingJobName", "TrainingJobStatus",
+                   "create_training_job", "describe_training_job", "stop_training_job",
+                   "training_job_completed_or_stopped", "/aws/sagemaker/TrainingJobs")
 # sagemaker v2 names a tuning job's failure "HyperParameterTuning job" (its status key less "JobStatus").
 TUNING = JobKind("tuning-job", "HyperParameterTuning job", "HyperParameterTuningJobName",
                  "HyperParameterTuningJobStatus", "create_hyper_parameter_tuning_job",
@@ -83,10 +88,12 @@ class SessionJob:
             from stepfn.local.sagemaker.tuning import run_tuning_job
 
             run_tuning_job(home, request, background=not wait)
-        else:
+        elif self.kind is PROCESSING:
             from stepfn.local.sagemaker.processing import ProcessingJobs
 
             ProcessingJobs(home).run(request, background=not wait)
+        else:
+            raise ValueError(f"{self.kind.label}s are not started through a session job")
 
     def describe(self) -> dict[str, Any]:
         client = self._client()
@@ -126,3 +133,69 @@ class SessionJob:
         records = RecordStore()
         records.require(self.kind.record, self.job_name, "Stop" + self.kind.label.replace(" job", "Job"))
         request_stop(records, self.kind.record, self.job_name)
+
+
+def print_job_log(kind: JobKind, sagemaker_session: Any, job_name: str, *, wait: bool, poll: float) -> None:
+    """Print a job's log, as sagemaker v2's ``logs_for_job`` prints its CloudWatch streams: locally the job's own
+    log file (what ``stepfn logs`` prints), on AWS the job's streams in CloudWatch Logs. With ``wait`` it keeps
+    printing until the job ends, then raises :class:`UnexpectedStatusException` for a failed job, as v2 does."""
+    job = SessionJob(kind, sagemaker_session, job_name)
+    client = job._client()
+    read = _local_reader(kind, job_name) if client is None else _cloudwatch_reader(kind, sagemaker_session, job_name)
+    while True:
+        # Whether it ended is read before the log, so the last read has every line the job wrote.
+        ended = not wait or job.describe()[kind.status_key] not in _RUNNING
+        for line in read():
+            print(line)
+        if ended:
+            break
+        time.sleep(_LOCAL_POLL_SECONDS if client is None else poll)
+    if wait:
+        job.wait()
+
+
+def _local_reader(kind: JobKind, job_name: str) -> Any:
+    from stepfn.local.sagemaker.records import RecordStore
+
+    path = RecordStore().log_file(kind.record, job_name)
+    offset = 0
+
+    def read() -> list[str]:
+        nonlocal offset
+        if not path.is_file():
+            return []
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+        complete = data.rfind(b"\n") + 1  # a line still being written is read next time
+        offset += complete
+        return data[:complete].decode(errors="replace").splitlines()
+
+    return read
+
+
+def _cloudwatch_reader(kind: JobKind, sagemaker_session: Any, job_name: str) -> Any:
+    logs = sagemaker_session.boto_session.client("logs", region_name=sagemaker_session.boto_region_name)
+    tokens: dict[str, str] = {}
+
+    def read() -> list[str]:
+        try:
+            streams = logs.describe_log_streams(logGroupName=kind.log_group,
+                                                logStreamNamePrefix=f"{job_name}/")["logStreams"]
+        except logs.exceptions.ResourceNotFoundException:  # nothing logged yet
+            return []
+        lines: list[str] = []
+        for stream in streams:
+            name = stream["logStreamName"]
+            while True:
+                request = {"logGroupName": kind.log_group, "logStreamName": name, "startFromHead": True}
+                if name in tokens:
+                    request["nextToken"] = tokens[name]
+                page = logs.get_log_events(**request)
+                lines.extend(event["message"] for event in page["events"])
+                if page["nextForwardToken"] == tokens.get(name):
+                    break
+                tokens[name] = page["nextForwardToken"]
+        return lines
+
+    return read

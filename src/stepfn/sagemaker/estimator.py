@@ -393,6 +393,13 @@ class EstimatorBase(SessionHolder):
         """
         self._fit(inputs, wait, job_name, experiment_config, None)
 
+    def logs(self) -> None:
+        """Print the training job's log until it ends, as sagemaker v2's ``logs()`` (``Session.logs_for_job``)."""
+        if self.latest_training_job is None:
+            raise ValueError("Estimator is not associated with a training job")
+        session: Any = self.sagemaker_session
+        session.logs_for_job(self.latest_training_job.name, wait=True)
+
     def _fit(self, inputs: Any, wait: bool, job_name: str | None, experiment_config: dict[str, Any] | None,
              mini_batch_size: Any) -> None:
         request = build_training_job_request(self, inputs, job_name, mini_batch_size)

@@ -282,6 +282,27 @@ class Session:
     def delete_monitoring_schedule(self, monitoring_schedule_name: str) -> None:
         monitoring_call(self, "delete_monitoring_schedule", {"MonitoringScheduleName": monitoring_schedule_name})
 
+    # -- job logs (sagemaker v2 prints CloudWatch; a local job's log is its own file) ----------------------------
+
+    def logs_for_job(self, job_name: str, wait: bool = False, poll: float = 10, log_type: str = "All") -> None:
+        """Print a training job's log; with ``wait``, until the job ends (a failed job then raises
+        ``UnexpectedStatusException``). ``log_type`` has no effect: a local job has one log."""
+        from ._jobs import TRAINING, print_job_log
+
+        print_job_log(TRAINING, self, job_name, wait=wait, poll=poll)
+
+    def logs_for_processing_job(self, job_name: str, wait: bool = False, poll: float = 10) -> None:
+        """Print a processing job's log, as :meth:`logs_for_job`."""
+        from ._jobs import PROCESSING, print_job_log
+
+        print_job_log(PROCESSING, self, job_name, wait=wait, poll=poll)
+
+    def logs_for_transform_job(self, job_name: str, wait: bool = False, poll: float = 10) -> None:
+        """Print a batch transform job's log, as :meth:`logs_for_job`."""
+        from ._jobs import TRANSFORM, print_job_log
+
+        print_job_log(TRANSFORM, self, job_name, wait=wait, poll=poll)
+
     def describe_processing_job(self, job_name: str) -> dict[str, Any]:
         from ._jobs import PROCESSING, SessionJob
 
