@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,9 +51,12 @@ def test_missing_objects_and_buckets_are_s3_errors(serve: Callable[..., str], ma
     with pytest.raises(ClientError) as head:
         s3.head_object(Bucket="bucket", Key="absent")
     assert head.value.response["Error"]["Code"] == "404"
-    with pytest.raises(ClientError) as no_bucket:
-        s3.list_objects_v2(Bucket="nobucket")
-    assert no_bucket.value.response["Error"]["Code"] == "NoSuchBucket"
+    # Locally every bucket exists (a job writes to any bucket it names): one nothing was put in lists empty.
+    assert s3.list_objects_v2(Bucket="nobucket")["KeyCount"] == 0
+    s3.head_bucket(Bucket="nobucket")
+    with pytest.raises(ClientError) as invalid:
+        s3.list_objects_v2(Bucket="..")
+    assert invalid.value.response["Error"]["Code"] == "InvalidBucketName"
     with pytest.raises(ClientError) as escape:
         s3.put_object(Bucket="bucket", Key="a/../../outside", Body=b"x")
     assert escape.value.response["Error"]["Code"] == "InvalidArgument"
@@ -125,8 +131,49 @@ def test_s3_needs_the_token(serve: Callable[..., str], stepfn_home: Path) -> Non
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     # An unsigned request is not S3's: it reaches the JSON API's routes, which refuse it as well.
     assert httpx.get(f"{url}/bucket/secret").status_code == 403
+    # A page that rebinds its own name to 127.0.0.1 sends that name as Host: refused before any S3 handling.
+    signed = {"Authorization": f"AWS4-HMAC-SHA256 Credential={read_token(stepfn_home)}/20260101/us-east-1/s3/"
+                               "aws4_request, SignedHeaders=host, Signature=0"}
+    assert httpx.get(f"{url}/bucket/secret", headers=signed).content == b"x"
+    rebound = httpx.get(f"{url}/bucket/secret", headers={**signed, "Host": "attacker.example"})
+    assert rebound.status_code == 403 and rebound.content != b"x"
 
 
 def test_aws_chunked_bodies_are_decoded() -> None:
     body = b"5;chunk-signature=abc\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:AAAA\r\n\r\n"
     assert decode_aws_chunked(body) == b"hello world"
+
+
+AWS_CLI = str(Path(sys.executable).with_name("aws")) if Path(sys.executable).with_name("aws").exists() \
+    else shutil.which("aws")
+
+
+@pytest.mark.skipif(AWS_CLI is None, reason="the AWS CLI is not installed (pip install awscli)")
+def test_aws_s3_cp_from_a_notebook_shell_cell(serve: Callable[..., str], stepfn_home: Path, tmp_path: Path) -> None:
+    """tf-2-workflow.ipynb's `!aws s3 cp {train_in_s3} ./data/train/x_train.npy` and
+    `!aws s3 cp {estimator.model_data} ./model/model.tar.gz`, with the exports `stepfn serve` prints."""
+    store = ObjectStore(stepfn_home / "s3")
+    store.put_bytes("s3://sagemaker-us-east-1-123456789012/tf-2-workflow/data/train/x_train.npy", b"\x93NUMPY rows")
+    url = serve()
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    environment.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID=read_token(stepfn_home) or "",
+                       AWS_SECRET_ACCESS_KEY="stepfn", AWS_DEFAULT_REGION="us-east-1", HOME=str(tmp_path))
+    assert AWS_CLI is not None
+
+    def aws(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([AWS_CLI, "s3", *arguments], cwd=tmp_path, env=environment, capture_output=True,
+                              text=True, timeout=120)
+
+    down = aws("cp", "s3://sagemaker-us-east-1-123456789012/tf-2-workflow/data/train/x_train.npy",
+               "./data/train/x_train.npy")
+    assert down.returncode == 0, down.stderr
+    assert (tmp_path / "data/train/x_train.npy").read_bytes() == b"\x93NUMPY rows"
+    (tmp_path / "data/test").mkdir()
+    (tmp_path / "data/test/x_test.npy").write_bytes(b"test rows")
+    synced = aws("sync", "./data", "s3://my-bucket/data/")
+    assert synced.returncode == 0, synced.stderr
+    assert store.list("s3://my-bucket/") == ["s3://my-bucket/data/test/x_test.npy", "s3://my-bucket/data/train/x_train.npy"]
+    listed = aws("ls", "s3://my-bucket/data/")
+    assert listed.stdout.split() == ["PRE", "test/", "PRE", "train/"]
+    missing = aws("cp", "s3://my-bucket/absent", "./absent")
+    assert missing.returncode != 0 and "404" in missing.stderr

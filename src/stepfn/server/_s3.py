@@ -12,8 +12,9 @@ GetObject (with ``Range``), HeadObject, DeleteObject, DeleteObjects and multipar
 ``upload_file`` uses above 8 MB). Objects are the files ``s3://bucket/key`` names in the local store
 (:class:`~stepfn.local.objectstore.ObjectStore`), so a file put here is the one a training job reads, and a
 job's output is what ``download_file`` gets. ETags are the MD5 of the content, as S3's for single-part objects.
-Errors are S3's XML error documents (``NoSuchKey``, ``NoSuchBucket``, ...), which botocore turns into the
-``ClientError`` a user's ``except`` expects.
+Errors are S3's XML error documents (``NoSuchKey``, ``InvalidRange``, ...), which botocore turns into the
+``ClientError`` a user's ``except`` expects. Every bucket exists, as everywhere in local stepfn (see
+:meth:`S3Api._bucket_dir`).
 """
 
 from __future__ import annotations
@@ -73,10 +74,6 @@ class S3Error(Exception):
 
 def _no_such_key(key: str) -> S3Error:
     return S3Error("NoSuchKey", "The specified key does not exist.", 404, Key=key)
-
-
-def _no_such_bucket(bucket: str) -> S3Error:
-    return S3Error("NoSuchBucket", "The specified bucket does not exist", 404, BucketName=bucket)
 
 
 def _iso(moment: float) -> str:
@@ -181,14 +178,17 @@ class S3Api:
     # -- buckets ------------------------------------------------------------------------------------------
 
     def _bucket_dir(self, bucket: str, *, create: bool = False) -> Path:
+        """The bucket's folder. Every bucket exists locally, as for the rest of stepfn (a job writes to any
+        bucket it names, and ``session.default_bucket()`` is never created by hand): a bucket nothing was put in
+        lists empty instead of answering NoSuchBucket; CreateBucket makes its folder so ListBuckets shows it."""
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.\-_]{1,254}", bucket):
+            raise S3Error("InvalidBucketName", "The specified bucket is not valid.", 400, BucketName=bucket)
         try:
             path = self.store.local_path(f"s3://{bucket}")
         except StoreError as error:
             raise S3Error("InvalidBucketName", str(error), 400, BucketName=bucket) from error
         if create:
             path.mkdir(parents=True, exist_ok=True)
-        elif not path.is_dir():
-            raise _no_such_bucket(bucket)
         return path
 
     def _list_buckets(self) -> Response:
@@ -201,7 +201,6 @@ class S3Api:
                     f"<Buckets>{buckets}</Buckets></ListAllMyBucketsResult>")
 
     def _list_objects(self, bucket: str, query: dict[str, str]) -> Response:
-        self._bucket_dir(bucket)
         version2 = query.get("list-type") == "2"
         prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
         max_keys = int(query.get("max-keys", "1000"))
@@ -211,7 +210,8 @@ class S3Api:
             after = base64.urlsafe_b64decode(token).decode() if token else query.get("start-after", "")
         else:
             after = query.get("marker", "")
-        keys = sorted(uri[len(f"s3://{bucket}/"):] for uri, _ in self.store.iter_objects(f"s3://{bucket}/{prefix}"))
+        keys = sorted(uri[len(f"s3://{bucket}/"):] for uri, _ in self.store.iter_objects(f"s3://{bucket}/{prefix}")) \
+            if self._bucket_dir(bucket).is_dir() else []
         entries: list[tuple[str, bool]] = []  # (key or common prefix, is a common prefix)
         truncated = False
         for key in keys:
