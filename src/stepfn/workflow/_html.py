@@ -31,6 +31,11 @@ class HtmlDocument(str):
     def _repr_html_(self) -> str:
         return str(self)
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # IPython's text/plain of the object: a saved notebook would otherwise hold the whole page twice (text/html
+        # and the str's repr), and a terminal IPython would print the markup. IPython's HTML reads the same way.
+        printer.text(f"<stepfn HTML document: {len(self)} characters; a notebook displays it>")
+
 
 def _region(arn: str) -> str:
     parts = arn.split(":")
