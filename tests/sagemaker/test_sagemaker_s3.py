@@ -111,3 +111,25 @@ def test_get_execution_role_locally_needs_no_sts(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     assert get_execution_role() == "arn:aws:iam::123456789012:role/stepfn-local-execution-role"
     assert get_execution_role(Session(region_name="cn-north-1")).startswith("arn:aws-cn:iam::")
+
+
+def test_local_session_boto_session_names_its_region_and_stays_local(stepfn_home: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # The SDK's own integration tests read sagemaker_session.boto_session.region_name; sagemaker v2 always has one.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    session = Session()
+    assert session.boto_session.region_name == "eu-west-1"
+    assert Session(region_name="ap-south-1").boto_session.region_name == "ap-south-1"
+    # Reading it does not turn the session into an AWS one: data still goes to the local object store.
+    uri = session.upload_string_as_file_body("x", "local-bucket", "k.txt")
+    assert uri == "s3://local-bucket/k.txt" and ObjectStore().get_bytes(uri) == b"x"
+    with pytest.raises(RuntimeError, match="local Session"):
+        session.boto_session.client("s3")
+    with pytest.raises(RuntimeError, match="local Session"):
+        session.boto_session.resource("s3")
+
+
+def test_aws_session_boto_session_is_the_boto3_session() -> None:
+    boto_session = boto3.Session(region_name="us-west-2")
+    session = Session(boto_session=boto_session)
+    assert session.boto_session is boto_session and session.boto_region_name == "us-west-2"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .exceptions import UnexpectedStatusException
+from .session import aws_boto_session
 
 __all__ = ["PROCESSING", "TRAINING", "TRANSFORM", "TUNING", "JobKind", "SessionJob", "print_job_log"]
 
@@ -66,7 +67,7 @@ class SessionJob:
         return self.job_name
 
     def _client(self) -> Any:
-        boto_session = getattr(self.sagemaker_session, "boto_session", None)
+        boto_session = aws_boto_session(self.sagemaker_session)
         if boto_session is None:
             return None
         return boto_session.client("sagemaker", region_name=self.sagemaker_session.boto_region_name)

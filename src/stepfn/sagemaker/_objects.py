@@ -94,7 +94,9 @@ def object_backend(boto_session: Any, region: str | None) -> ObjectBackend:
 
 def session_objects(session: Any) -> ObjectBackend:
     """The object backend of a SageMaker session (real S3 when it carries a ``boto_session``)."""
-    boto_session = getattr(session, "boto_session", None)
+    from .session import aws_boto_session  # session.py builds on this module
+
+    boto_session = aws_boto_session(session)
     return object_backend(boto_session, session.boto_region_name if boto_session is not None else None)
 
 

@@ -210,7 +210,9 @@ def monitoring_call(session: Any, method: str, params: dict[str, Any]) -> dict[s
     ``list_monitoring_executions``, ...): SageMaker's for a boto3-built session, local SageMaker's otherwise. Locally a
     one-time (NOW) schedule's execution runs before ``create_monitoring_schedule`` returns, as local CreateEndpoint
     returns once the endpoint serves."""
-    boto_session = getattr(session, "boto_session", None)
+    from .session import aws_boto_session  # session.py builds on this module
+
+    boto_session = aws_boto_session(session)
     if boto_session is not None:
         answer: dict[str, Any] = getattr(boto_session.client("sagemaker", region_name=session.boto_region_name),
                                          method)(**params)

@@ -26,7 +26,15 @@ from .inputs import FileSystemInput, TrainingInput
 from .local import file_input
 from .model import Model
 from .predictor import Predictor
-from .session import SessionHolder, SessionLike, base_from_name, base_name_from_image, name_from_base, session_bucket
+from .session import (
+    SessionHolder,
+    SessionLike,
+    aws_boto_session,
+    base_from_name,
+    base_name_from_image,
+    name_from_base,
+    session_bucket,
+)
 from .transformer import Transformer
 from .validation import is_local_mode, validate_request
 
@@ -129,17 +137,17 @@ class TrainingJob:
 
     def aws_region(self) -> str | None:
         """The region AWS calls go to; None for a local session."""
-        if getattr(self.sagemaker_session, "boto_session", None) is None:
+        if aws_boto_session(self.sagemaker_session) is None:
             return None
         return self.sagemaker_session.boto_region_name
 
     def describe(self) -> dict[str, Any]:
-        return describe_training_job(getattr(self.sagemaker_session, "boto_session", None), self.aws_region(),
+        return describe_training_job(aws_boto_session(self.sagemaker_session), self.aws_region(),
                                      self.name)
 
     def wait(self, logs: Any = True) -> dict[str, Any]:
         """Wait for the job to end; raise unless it completed."""
-        record = wait_for_training_job(getattr(self.sagemaker_session, "boto_session", None), self.aws_region(),
+        record = wait_for_training_job(aws_boto_session(self.sagemaker_session), self.aws_region(),
                                        self.name)
         self.check(record)
         return record
@@ -159,7 +167,7 @@ def _check_local_mode(instance_type: Any, instance_count: Any, sagemaker_session
         return
     if instance_type == "local_gpu" and isinstance(instance_count, int) and instance_count > 1:
         raise RuntimeError("Distributed Training in Local GPU is not supported")
-    if getattr(sagemaker_session, "boto_session", None) is not None:
+    if aws_boto_session(sagemaker_session) is not None:
         raise RuntimeError("instance_type local or local_gpu is only supported with an instance of LocalSession")
 
 
@@ -408,7 +416,7 @@ class EstimatorBase(SessionHolder):
             request["ExperimentConfig"] = experiment_config
         job = TrainingJob(request["TrainingJobName"], self.sagemaker_session)
         self.latest_training_job = job
-        record = run_training_job(getattr(job.sagemaker_session, "boto_session", None), job.aws_region(), request,
+        record = run_training_job(aws_boto_session(job.sagemaker_session), job.aws_region(), request,
                                   wait=wait)
         if wait:
             job.check(record)

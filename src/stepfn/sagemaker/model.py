@@ -9,7 +9,15 @@ from ._git import clone_code
 from ._objects import upload_entry_point
 from ._runtime import create_resource
 from ._values import is_placeholder
-from .session import SessionHolder, SessionLike, base_from_name, base_name_from_image, name_from_base, session_bucket
+from .session import (
+    SessionHolder,
+    SessionLike,
+    aws_boto_session,
+    base_from_name,
+    base_name_from_image,
+    name_from_base,
+    session_bucket,
+)
 from .validation import validate_request
 
 __all__ = [
@@ -72,7 +80,7 @@ class Model(SessionHolder):
             request["Tags"] = tags
         self._upload_code()
         session = self.sagemaker_session
-        boto_session = getattr(session, "boto_session", None)
+        boto_session = aws_boto_session(session)
         create_resource(boto_session, session.boto_region_name if boto_session is not None else None, "model",
                         request)
 

@@ -32,9 +32,11 @@ from .exceptions import UnexpectedStatusException
 __all__ = [
     "LOCAL_ACCOUNT",
     "LOCAL_REGION",
+    "LocalBotoSession",
     "Session",
     "SessionHolder",
     "SessionLike",
+    "aws_boto_session",
     "base_from_name",
     "base_name_from_image",
     "get_execution_role",
@@ -82,17 +84,32 @@ class Session:
     ) -> None:
         self._region_name = region_name
         self._default_bucket = default_bucket
-        self.boto_session = boto_session
+        self._aws_session = boto_session
+
+    @property
+    def boto_session(self) -> Any:
+        """The boto3 session of an AWS session; a local session's :class:`LocalBotoSession` otherwise.
+
+        sagemaker v2 sessions always carry one, and notebooks read ``sagemaker_session.boto_session.region_name``
+        (the SDK's own integration tests do), so a local session answers that too, with its own region.
+        """
+        if self._aws_session is not None:
+            return self._aws_session
+        return LocalBotoSession(self.boto_region_name)
+
+    @boto_session.setter
+    def boto_session(self, value: Any) -> None:
+        self._aws_session = value
 
     @property
     def boto_region_name(self) -> str:
         if self._region_name:
             return self._region_name
-        if self.boto_session is None:
+        if self._aws_session is None:
             # Locally the region only names things (image URIs, ARNs): a default keeps "no AWS account" true.
             region = _boto3_default_region() or LOCAL_REGION
         else:
-            region = self.boto_session.region_name
+            region = self._aws_session.region_name
         if not region:
             raise ValueError(_NO_REGION)
         self._region_name = region
@@ -106,10 +123,10 @@ class Session:
         if self._default_bucket:
             return self._default_bucket
         region = self.boto_region_name
-        if self.boto_session is None:
+        if self._aws_session is None:
             self._default_bucket = local_default_bucket(region)
             return self._default_bucket
-        sts = self.boto_session.client("sts", region_name=region)
+        sts = self._aws_session.client("sts", region_name=region)
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -127,8 +144,8 @@ class Session:
     # -- data helpers (sagemaker v2's Session methods notebooks call; objects go where _objects says) --------
 
     def _objects(self) -> ObjectBackend:
-        region = self.boto_region_name if self.boto_session is not None else None
-        return object_backend(self.boto_session, region)
+        region = self.boto_region_name if self._aws_session is not None else None
+        return object_backend(self._aws_session, region)
 
     def upload_data(self, path: str, bucket: str | None = None, key_prefix: str = "data", callback: Any = None,
                     extra_args: dict[str, Any] | None = None) -> str:
@@ -194,19 +211,19 @@ class Session:
     @property
     def sagemaker_runtime_client(self) -> Any:
         """A client with sagemaker-runtime's ``invoke_endpoint``."""
-        return runtime_client(self.boto_session, self.boto_region_name if self.boto_session is not None else None)
+        return runtime_client(self._aws_session, self.boto_region_name if self._aws_session is not None else None)
 
     def delete_endpoint(self, endpoint_name: str, delete_endpoint_config: bool = False) -> None:
-        delete_endpoint(self.boto_session, self._aws_region(), endpoint_name, with_config=delete_endpoint_config)
+        delete_endpoint(self._aws_session, self._aws_region(), endpoint_name, with_config=delete_endpoint_config)
 
     def delete_models_of_endpoint(self, endpoint_name: str) -> None:
-        delete_endpoint_models(self.boto_session, self._aws_region(), endpoint_name)
+        delete_endpoint_models(self._aws_session, self._aws_region(), endpoint_name)
 
     def delete_endpoint_config(self, endpoint_config_name: str) -> None:
-        delete_endpoint_config(self.boto_session, self._aws_region(), endpoint_config_name)
+        delete_endpoint_config(self._aws_session, self._aws_region(), endpoint_config_name)
 
     def delete_model(self, model_name: str) -> None:
-        delete_model(self.boto_session, self._aws_region(), model_name)
+        delete_model(self._aws_session, self._aws_region(), model_name)
 
     def create_endpoint_config(self, name: str, model_name: str, initial_instance_count: int, instance_type: str,
                                accelerator_type: str | None = None, tags: list[dict[str, str]] | None = None,
@@ -230,7 +247,7 @@ class Session:
             request["KmsKeyId"] = kms_key
         if data_capture_config_dict is not None:
             request["DataCaptureConfig"] = data_capture_config_dict
-        create_resource(self.boto_session, self._aws_region(), "endpoint-config", request)
+        create_resource(self._aws_session, self._aws_region(), "endpoint-config", request)
         return name
 
     def create_endpoint(self, endpoint_name: str, config_name: str, tags: list[dict[str, str]] | None = None,
@@ -240,7 +257,7 @@ class Session:
         request: dict[str, Any] = {"EndpointName": endpoint_name, "EndpointConfigName": config_name}
         if tags:
             request["Tags"] = tags
-        create_endpoint(self.boto_session, self._aws_region(), request)
+        create_endpoint(self._aws_session, self._aws_region(), request)
         if wait:
             self.wait_for_endpoint(endpoint_name, live_logging=live_logging)
         return endpoint_name
@@ -250,7 +267,7 @@ class Session:
         returns the description, or raises :class:`UnexpectedStatusException` unless the endpoint is InService.
         ``live_logging`` (CloudWatch logs on AWS) has no effect: a local endpoint's log is ``stepfn logs``'."""
         while True:
-            description = describe_endpoint(self.boto_session, self._aws_region(), endpoint)
+            description = describe_endpoint(self._aws_session, self._aws_region(), endpoint)
             status = description["EndpointStatus"]
             if status not in ("Creating", "Updating"):
                 break
@@ -310,10 +327,45 @@ class Session:
 
     def _aws_region(self) -> str | None:
         """The region AWS calls go to; None for a local session (local resources have no region to ask)."""
-        return self.boto_region_name if self.boto_session is not None else None
+        return self.boto_region_name if self._aws_session is not None else None
 
     def __repr__(self) -> str:
         return f"Session(region_name={self._region_name!r}, default_bucket={self._default_bucket!r})"
+
+
+class LocalBotoSession:
+    """A local :class:`Session`'s ``boto_session``: the session's region, and no AWS clients.
+
+    A local session has no boto3 session behind it (it makes no AWS call), yet sagemaker v2 code reads
+    ``sagemaker_session.boto_session.region_name``; that works. Asking it for a boto3 client or resource is an
+    error that says where the local resources are reached instead, rather than a call to AWS with whatever
+    credentials the machine happens to have.
+    """
+
+    def __init__(self, region_name: str) -> None:
+        self.region_name = region_name
+
+    def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(self._no_aws(f"client({service_name!r})"))
+
+    def resource(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(self._no_aws(f"resource({service_name!r})"))
+
+    @staticmethod
+    def _no_aws(call: str) -> str:
+        return (f"boto_session.{call}: this is a local Session, which has no boto3 session (it makes no AWS call). "
+                "Local objects and resources are reached through the Session's own methods (upload_data, "
+                "read_s3_file, describe_training_job, ...) and stepfn.sagemaker.s3; for AWS, build "
+                "Session(boto_session=boto3.Session()).")
+
+    def __repr__(self) -> str:
+        return f"LocalBotoSession(region_name={self.region_name!r})"
+
+
+def aws_boto_session(session: Any) -> Any:
+    """The boto3 session behind a SageMaker session, or None for a local one (or an object without one)."""
+    boto_session = session._aws_session if isinstance(session, Session) else getattr(session, "boto_session", None)
+    return None if isinstance(boto_session, LocalBotoSession) else boto_session
 
 
 LOCAL_EXECUTION_ROLE = "stepfn-local-execution-role"
@@ -335,10 +387,11 @@ def get_execution_role(sagemaker_session: Session | None = None, use_default: bo
     ``use_default`` creates an IAM role, which stepfn never does).
     """
     session = sagemaker_session or Session()
-    if session.boto_session is None:
+    boto_session = aws_boto_session(session)
+    if boto_session is None:
         partition = partition_for_region(session._region_name) if session._region_name else "aws"
         return f"arn:{partition}:iam::{LOCAL_ACCOUNT}:role/{LOCAL_EXECUTION_ROLE}"
-    identity = session.boto_session.client("sts", region_name=session.boto_region_name).get_caller_identity()
+    identity = boto_session.client("sts", region_name=session.boto_region_name).get_caller_identity()
     arn: str = identity["Arn"]
     if ":assumed-role/" in arn:
         prefix, _, rest = arn.partition(":assumed-role/")
