@@ -8,6 +8,8 @@ written, and the account, role, session and client fixtures of ``tests/integ/con
 imports changed and function scope (each test has its own ``$STEPFN_HOME``). Their ``boto3`` clients (STS for the
 account, Step Functions) are the conftest's, answered by ``stepfn serve`` for the test's home with the settings it
 prints exported, as a user runs these tests against it.
+The conftest's data fixtures read ``tests/integ``'s ``DATA_DIR``: here the ``DATA_DIR`` of the test module using
+them, where :func:`write_one_p_mnist` puts a small stand-in for ``one_p_mnist/mnist.pkl.gz``.
 """
 
 # The repository's helpers are kept as written (their unused result, bare except).
@@ -15,13 +17,19 @@ prints exported, as a user runs these tests against it.
 
 from __future__ import annotations
 
+import gzip
+import os
+import pickle
 import random
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 DEFAULT_TIMEOUT_MINUTES = 25
@@ -132,7 +140,48 @@ def sagemaker_role_arn(aws_account_id: str) -> str:
     return f"arn:{get_aws_partition()}:iam::{aws_account_id}:role/SageMakerRole"
 
 
-# --- a stand-in for public sample data ---
+@pytest.fixture
+def pca_estimator_fixture(sagemaker_role_arn: str) -> Any:
+    from stepfn.sagemaker.amazon import pca
+    estimator = pca.PCA(
+        role=sagemaker_role_arn,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        num_components=48
+    )
+    return estimator
+
+
+@pytest.fixture
+def train_set(request: pytest.FixtureRequest) -> Any:
+    DATA_DIR = request.module.DATA_DIR  # tests.integ.DATA_DIR: the using module's
+    data_path = os.path.join(DATA_DIR, "one_p_mnist", "mnist.pkl.gz")
+    pickle_args = {} if sys.version_info.major == 2 else {"encoding": "latin1"}
+
+    # Load the data into memory as numpy arrays
+    with gzip.open(data_path, "rb") as f:
+        train_set, _, _ = pickle.load(f, **pickle_args)
+
+    return train_set
+
+
+@pytest.fixture
+def record_set_fixture(pca_estimator_fixture: Any, train_set: Any) -> Any:
+    record_set = pca_estimator_fixture.record_set(train=train_set[0][:100])
+    return record_set
+
+
+# --- stand-ins for public sample data ---
+
+def write_one_p_mnist(data_dir: Path, features: int, seed: int) -> Any:
+    """``one_p_mnist/mnist.pkl.gz``: a small random ``(train, valid, test)`` pickle of ``features``-wide rows."""
+    rng = np.random.default_rng(seed)
+    sets = tuple((rng.random((120, features), dtype=np.float32), rng.integers(0, 10, 120)) for _ in range(3))
+    (data_dir / "one_p_mnist").mkdir()
+    with gzip.open(data_dir / "one_p_mnist" / "mnist.pkl.gz", "wb") as f:
+        pickle.dump(sets, f)
+    return sets
+
 
 def census_csv(rows: int) -> bytes:
     """The columns the notebook's own preprocessing.py selects, both income classes, some duplicate-free noise."""

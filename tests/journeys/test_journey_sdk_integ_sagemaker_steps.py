@@ -26,8 +26,8 @@ paths), with these changes only:
   works. (The suite's fixture sets ``host`` for other tests; these remove it, as a user has none.)
 """
 
-# The tests' own code is kept as written: str.format calls, unused results, names and import order.
-# ruff: noqa: UP032, F841, I001, E402, W293
+# The tests' own code is kept as written: str.format calls, unused results and imports, names and import order.
+# ruff: noqa: UP032, F841, F401, I001, E402, W293
 
 from __future__ import annotations
 
@@ -67,15 +67,20 @@ from sdk_integ_support import (
     delete_sagemaker_endpoint_config,
     delete_sagemaker_model,
     get_resource_name_from_arn,
+    pca_estimator_fixture,
+    record_set_fixture,
     sagemaker_role_arn,
     sagemaker_session,
     sfn_client,
     sfn_role_arn,
     state_machine_delete_wait,
     timeout,
+    train_set,
+    write_one_p_mnist,
 )
 
-__all__ = ["aws_account_id", "sagemaker_role_arn", "sagemaker_session", "sfn_client", "sfn_role_arn"]
+__all__ = ["aws_account_id", "pca_estimator_fixture", "record_set_fixture", "sagemaker_role_arn", "sagemaker_session",
+           "sfn_client", "sfn_role_arn", "train_set"]
 pytestmark = pytest.mark.slow
 
 # --- tests/integ/__init__.py ---
@@ -180,11 +185,7 @@ def surroundings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("STEPFN_JOB_ENV")  # the user's default (auto), not the suite's host
     monkeypatch.setenv("STEPFN_ENV_DIR", os.environ.get("STEPFN_TEST_ENV_DIR") or str(tmp_path / "envs"))
-    rng = np.random.default_rng(7)
-    sets = tuple((rng.random((120, 784), dtype=np.float32), rng.integers(0, 10, 120)) for _ in range(3))
-    (tmp_path / "one_p_mnist").mkdir()
-    with gzip.open(tmp_path / "one_p_mnist" / "mnist.pkl.gz", "wb") as f:
-        pickle.dump(sets, f)
+    sets = write_one_p_mnist(tmp_path, features=784, seed=7)
     np.savetxt(tmp_path / "one_p_mnist" / "transform_input.csv", sets[2][0][:10], delimiter=",")
     (tmp_path / "sklearn_processing").mkdir()
     (tmp_path / "sklearn_processing" / "preprocessor.py").write_text(PREPROCESSOR_PY)
@@ -193,18 +194,7 @@ def surroundings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys.modules[__name__], "DATA_DIR", str(tmp_path))
 
 
-# --- tests/integ/conftest.py (the other fixtures these tests use), imports changed ---
-
-@pytest.fixture
-def pca_estimator_fixture(sagemaker_role_arn: str) -> Any:
-    estimator = pca.PCA(
-        role=sagemaker_role_arn,
-        instance_count=1,
-        instance_type="ml.m5.large",
-        num_components=48
-    )
-    return estimator
-
+# --- tests/integ/conftest.py (the other fixture these tests use), imports changed ---
 
 @pytest.fixture
 def sklearn_processor_fixture(sagemaker_role_arn: str) -> Any:
@@ -217,24 +207,6 @@ def sklearn_processor_fixture(sagemaker_role_arn: str) -> Any:
         max_runtime_in_seconds=300
     )
     return processor
-
-
-@pytest.fixture
-def train_set() -> Any:
-    data_path = os.path.join(DATA_DIR, "one_p_mnist", "mnist.pkl.gz")
-    pickle_args = {} if sys.version_info.major == 2 else {"encoding": "latin1"}
-
-    # Load the data into memory as numpy arrays
-    with gzip.open(data_path, "rb") as f:
-        train_set, _, _ = pickle.load(f, **pickle_args)
-
-    return train_set
-
-
-@pytest.fixture
-def record_set_fixture(pca_estimator_fixture: Any, train_set: Any) -> Any:
-    record_set = pca_estimator_fixture.record_set(train=train_set[0][:100])
-    return record_set
 
 
 # --- tests/integ/test_sagemaker_steps.py from here, imports changed ---
