@@ -322,7 +322,7 @@ class EstimatorBase(SessionHolder):
         from .session import Session
 
         session: Any = sagemaker_session or Session()
-        boto_session = getattr(session, "boto_session", None)
+        boto_session = aws_boto_session(session)
         region = session.boto_region_name if boto_session is not None else None
         details = describe_training_job(boto_session, region, training_job_name)
         params = cls._prepare_init_params_from_job_description(details, model_channel_name)
