@@ -86,3 +86,26 @@ def test_on_aws_logs_are_read_from_cloudwatch(capsys: pytest.CaptureFixture[str]
         assert capsys.readouterr().out.splitlines() == [
             "algo-1-1700000000 line 0", "algo-1-1700000000 line 1", "algo-2-1700000000 line 0",
             "algo-2-1700000000 line 1"]
+
+
+def test_fit_and_run_print_the_log_as_sagemaker_v2_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    estimator = _estimator(tmp_path, TRAIN)
+    estimator.fit({"train": _data()})  # logs=True by default: the log under the cell, as the job runs
+    assert capsys.readouterr().out.count("loss=") == 3
+    estimator.fit({"train": _data()}, logs=False)
+    estimator.fit({"train": _data()}, logs="None")
+    assert "loss=" not in capsys.readouterr().out
+
+    failing = _estimator(tmp_path, "print('reading the data', flush=True)\nraise SystemExit('no rows')\n")
+    with pytest.raises(UnexpectedStatusException) as raised:
+        failing.fit({"train": _data()}, job_name="fit-logs-fails")
+    assert raised.value.allowed_statuses == ["Completed"]  # fit's own check, after the log
+    assert "reading the data" in capsys.readouterr().out
+
+    (tmp_path / "process.py").write_text("print('processed 7 rows')\n")
+    processor = SKLearnProcessor(framework_version="1.2-1", role=ROLE, instance_type="ml.m5.large",
+                                 instance_count=1)
+    processor.run(code=str(tmp_path / "process.py"))
+    assert "processed 7 rows" in capsys.readouterr().out
+    processor.run(code=str(tmp_path / "process.py"), logs=False)
+    assert "processed 7 rows" not in capsys.readouterr().out

@@ -106,10 +106,13 @@ class SessionJob:
         operation = "Describe" + self.kind.label.replace(" job", "Job")
         return RecordStore().require(self.kind.record, self.job_name, operation)
 
-    def wait(self, logs: bool = True) -> dict[str, Any]:
+    def wait(self, logs: Any = True) -> dict[str, Any]:
         """Wait for the job to end and return its description; as sagemaker v2, a Failed job raises
-        :class:`UnexpectedStatusException` and a Stopped one does not. ``logs`` (CloudWatch on AWS) has no
-        effect: a local job's log is ``stepfn logs <job>``."""
+        :class:`UnexpectedStatusException` and a Stopped one does not. With ``logs`` the job's log is printed as
+        it ends (see :func:`print_job_log`), as v2 prints it under the notebook cell."""
+        if shows_logs(logs) and self.kind.log_group is not None:
+            print_job_log(self.kind, self.sagemaker_session, self.job_name, wait=True, poll=_AWS_POLL_SECONDS,
+                          check=False)
         client = self._client()
         if client is not None and self.kind.waiter is not None:
             client.get_waiter(self.kind.waiter).wait(**{self.kind.name_key: self.job_name})
@@ -136,10 +139,17 @@ class SessionJob:
         request_stop(records, self.kind.record, self.job_name)
 
 
-def print_job_log(kind: JobKind, sagemaker_session: Any, job_name: str, *, wait: bool, poll: float) -> None:
+def shows_logs(logs: Any) -> bool:
+    """Whether sagemaker v2's ``logs`` argument asks for the log (``True``, ``"All"``, ``"Rules"``...)."""
+    return bool(logs) and logs != "None"
+
+
+def print_job_log(kind: JobKind, sagemaker_session: Any, job_name: str, *, wait: bool, poll: float,
+                  check: bool = True) -> None:
     """Print a job's log, as sagemaker v2's ``logs_for_job`` prints its CloudWatch streams: locally the job's own
     log file (what ``stepfn logs`` prints), on AWS the job's streams in CloudWatch Logs. With ``wait`` it keeps
-    printing until the job ends, then raises :class:`UnexpectedStatusException` for a failed job, as v2 does."""
+    printing until the job ends, then (``check``) raises :class:`UnexpectedStatusException` for a failed job, as
+    v2 does."""
     job = SessionJob(kind, sagemaker_session, job_name)
     client = job._client()
     read = _local_reader(kind, job_name) if client is None else _cloudwatch_reader(kind, sagemaker_session, job_name)
@@ -151,8 +161,8 @@ def print_job_log(kind: JobKind, sagemaker_session: Any, job_name: str, *, wait:
         if ended:
             break
         time.sleep(_LOCAL_POLL_SECONDS if client is None else poll)
-    if wait:
-        job.wait()
+    if wait and check:
+        job.wait(logs=False)  # printed above
 
 
 def _local_reader(kind: JobKind, job_name: str) -> Any:
@@ -176,7 +186,7 @@ def _local_reader(kind: JobKind, job_name: str) -> Any:
 
 
 def _cloudwatch_reader(kind: JobKind, sagemaker_session: Any, job_name: str) -> Any:
-    logs = sagemaker_session.boto_session.client("logs", region_name=sagemaker_session.boto_region_name)
+    logs = aws_boto_session(sagemaker_session).client("logs", region_name=sagemaker_session.boto_region_name)
     tokens: dict[str, str] = {}
 
     def read() -> list[str]:

@@ -200,7 +200,7 @@ class AmazonAlgorithmEstimatorBase(EstimatorBase):
     def fit(self, records: Any = None, mini_batch_size: Any = None, wait: bool = True, logs: Any = True,  # type: ignore[override]
             job_name: str | None = None, experiment_config: dict[str, Any] | None = None) -> None:
         """Train on ``records`` (a RecordSet or a list of them) now, as sagemaker v2's built-in estimators do."""
-        self._fit(records, wait, job_name, experiment_config, mini_batch_size)
+        self._fit(records, wait, job_name, experiment_config, mini_batch_size, logs)
 
     def check_mini_batch_size(self, mini_batch_size: Any) -> None:
         """Algorithm-specific mini-batch rules (sagemaker v2 ``_prepare_for_training``)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._git import clone_code
+from ._jobs import TRAINING, print_job_log, shows_logs
 from ._objects import upload_entry_point
 from ._runtime import describe_training_job, run_training_job, wait_for_training_job
 from ._values import is_placeholder, json_encode_value, str_encode_value
@@ -394,12 +395,13 @@ class EstimatorBase(SessionHolder):
     def fit(self, inputs: Any = None, wait: bool = True, logs: Any = True, job_name: str | None = None,
             experiment_config: dict[str, Any] | None = None) -> None:
         """Run a training job now, as sagemaker v2's ``fit``: on local SageMaker for a local session (the job's log
-        is ``stepfn logs <job>``; ``logs`` has no effect), on SageMaker for a session built on boto3.
+        is also ``stepfn logs <job>``), on SageMaker for a session built on boto3. With ``wait`` and ``logs`` the
+        job's log is printed as it runs, as v2 prints it under the notebook cell.
 
         With ``wait``, a job that does not complete raises :class:`~stepfn.sagemaker.exceptions.UnexpectedStatusException`;
         ``latest_training_job`` names the job and ``model_data`` / ``create_model()`` then use its artifacts.
         """
-        self._fit(inputs, wait, job_name, experiment_config, None)
+        self._fit(inputs, wait, job_name, experiment_config, None, logs)
 
     def logs(self) -> None:
         """Print the training job's log until it ends, as sagemaker v2's ``logs()`` (``Session.logs_for_job``)."""
@@ -409,15 +411,20 @@ class EstimatorBase(SessionHolder):
         session.logs_for_job(self.latest_training_job.name, wait=True)
 
     def _fit(self, inputs: Any, wait: bool, job_name: str | None, experiment_config: dict[str, Any] | None,
-             mini_batch_size: Any) -> None:
+             mini_batch_size: Any, logs: Any = False) -> None:
         request = build_training_job_request(self, inputs, job_name, mini_batch_size)
         self._upload_code()
         if experiment_config:
             request["ExperimentConfig"] = experiment_config
         job = TrainingJob(request["TrainingJobName"], self.sagemaker_session)
         self.latest_training_job = job
-        record = run_training_job(aws_boto_session(job.sagemaker_session), job.aws_region(), request,
-                                  wait=wait)
+        boto_session = aws_boto_session(job.sagemaker_session)
+        streamed = wait and shows_logs(logs)
+        record = run_training_job(boto_session, job.aws_region(), request, wait=wait and not streamed)
+        if streamed:
+            # The job runs detached (locally too): its log is printed while it runs, then its end is read.
+            print_job_log(TRAINING, job.sagemaker_session, job.name, wait=True, poll=10, check=False)
+            record = wait_for_training_job(boto_session, job.aws_region(), job.name)
         if wait:
             job.check(record)
 
