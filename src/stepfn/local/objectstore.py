@@ -434,10 +434,13 @@ def _configured_s3(endpoint_url: str | None) -> AbstractFileSystem | None:
     if not endpoint and os.environ.get("STEPFN_S3_BACKEND", "local").lower() != "s3":
         return None
     try:
-        import fsspec
+        # s3fs by name, not fsspec's "s3" protocol: a local Session may have mapped that protocol to this very
+        # store (stepfn.local.fsspec_store) in a process that has no s3fs.
+        import s3fs
 
         options: dict[str, Any] = {"client_kwargs": {"endpoint_url": endpoint}} if endpoint else {}
-        return fsspec.filesystem("s3", **options)
+        filesystem: AbstractFileSystem = s3fs.S3FileSystem(**options)
+        return filesystem
     except ImportError as exc:
         raise StoreError(
             "STEPFN_S3_ENDPOINT_URL / STEPFN_S3_BACKEND=s3 need s3fs, which stepfn installs with its 's3' extra: "

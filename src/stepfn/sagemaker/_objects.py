@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["ObjectBackend", "inside", "object_backend", "session_objects", "upload_entry_point"]
+__all__ = ["ObjectBackend", "expose_local_store", "inside", "object_backend", "session_objects",
+           "upload_entry_point"]
 
 
 class ObjectBackend(Protocol):
@@ -32,6 +33,13 @@ class ObjectBackend(Protocol):
         ...
 
     def get_file(self, bucket: str, key: str, local_path: str) -> None: ...
+
+
+def expose_local_store() -> None:
+    """pandas' (fsspec's) ``s3://`` reads and writes go to the local object store where s3fs is not installed."""
+    from stepfn.local.fsspec_store import register_local_s3
+
+    register_local_s3()
 
 
 class _LocalObjects:

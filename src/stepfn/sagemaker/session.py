@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from stepfn._partitions import LOCAL_ACCOUNT, partition_for_region
 
-from ._objects import ObjectBackend, inside, object_backend
+from ._objects import ObjectBackend, expose_local_store, inside, object_backend
 from ._runtime import (
     create_endpoint,
     create_resource,
@@ -67,6 +67,10 @@ class Session:
     network), else ``us-east-1``; the default bucket is the argument, else ``sagemaker-{region}-{account}`` named
     as SageMaker names it, with the local account (:data:`LOCAL_ACCOUNT`), and no STS call.
 
+    A local session also lets pandas and other fsspec readers open ``s3://`` URIs in the local object store
+    where s3fs is not installed (``pd.read_csv("s3://bucket/key")``, as notebooks read S3;
+    :mod:`stepfn.local.fsspec_store`).
+
     ``Session(boto_session=boto3.Session())`` is sagemaker v2's AWS session: its region must be configured (a clear
     error otherwise), and ``default_bucket()`` asks STS for the account id once and returns
     ``sagemaker-{region}-{account}``, without creating the bucket. A definition that names the local default
@@ -85,6 +89,8 @@ class Session:
         self._region_name = region_name
         self._default_bucket = default_bucket
         self._aws_session = boto_session
+        if boto_session is None:
+            expose_local_store()
 
     @property
     def boto_session(self) -> Any:
