@@ -80,12 +80,26 @@ def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
+_ETAGS: dict[tuple[str, int, int, int], str] = {}
+_ETAGS_KEPT = 20_000
+
+
 def _md5_etag(path: Path) -> str:
+    """The object's MD5, computed once per version of the file: s3fs and the AWS CLI ask HEAD before each read,
+    and hashing a data set on every request would cost more than the read."""
+    stat = path.stat()
+    version = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    known = _ETAGS.get(version)
+    if known is not None:
+        return known
     digest = hashlib.md5(usedforsecurity=False)
     with path.open("rb") as handle:
         while block := handle.read(_CHUNK):
             digest.update(block)
-    return f'"{digest.hexdigest()}"'
+    if len(_ETAGS) >= _ETAGS_KEPT:
+        _ETAGS.clear()  # a bound, not an LRU: recomputing is only slower, never wrong
+    _ETAGS[version] = etag = f'"{digest.hexdigest()}"'
+    return etag
 
 
 def decode_aws_chunked(body: bytes) -> bytes:
