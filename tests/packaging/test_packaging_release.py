@@ -95,7 +95,7 @@ _GUARDED_ELSEWHERE = {
 _FALLS_BACK = {"workflow/_html.py", "workflow/execution.py"}
 # Run by a framework environment's own Python (the model's image), never by stepfn's: its imports are that
 # environment's packages.
-_RUNS_IN_A_FRAMEWORK_ENVIRONMENT = {"local/sagemaker/handlerhost.py"}
+_RUNS_IN_A_FRAMEWORK_ENVIRONMENT = {"local/sagemaker/handlerhost.py", "local/sagemaker/tfserving.py"}
 
 
 def _extra_imports(tree: ast.AST) -> list[tuple[ast.stmt, list[ast.AST]]]:

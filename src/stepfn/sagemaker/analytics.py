@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from stepfn._extras import needs_extra
+
 from ._jobs import TUNING, SessionJob
 
 __all__ = ["HyperparameterTuningJobAnalytics"]
@@ -111,7 +113,8 @@ class HyperparameterTuningJobAnalytics:
         if force_refresh:
             self.clear_cache()
         if self._dataframe is None:
-            import pandas
+            with needs_extra("HyperparameterTuningJobAnalytics.dataframe()"):
+                import pandas
 
             self._dataframe = pandas.DataFrame([_row(summary) for summary in self.training_job_summaries()])
         return self._dataframe
