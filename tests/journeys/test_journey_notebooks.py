@@ -201,7 +201,11 @@ def test_hello_world_workflow_notebook(user: tuple[Path, Path]) -> None:
 def test_machine_learning_workflow_abalone_notebook(user: tuple[Path, Path]) -> None:
     folder, home = user
     notebook = port("machine_learning_workflow_abalone.ipynb", folder, {"<execution-role-arn>": WORKFLOW_ROLE})
-    serve = Serve(folder, clean_environment(home))
+    # The server runs in a terminal opened elsewhere: its exported settings name its home (STEPFN_HOME), so the
+    # notebook's local runs and its boto3 S3 calls meet in one home.
+    elsewhere = folder.parent / "terminal"
+    elsewhere.mkdir()
+    serve = Serve(elsewhere, clean_environment(home))
     endpoints: list[str] = []
     try:
         environment = clean_environment(home, **serve.settings)
@@ -222,6 +226,7 @@ def test_machine_learning_workflow_abalone_notebook(user: tuple[Path, Path]) -> 
             "ContentLength"] for channel in ("train", "validation", "test")}
         assert sizes["train"] > sizes["validation"] > 0
         assert (folder / "abalone").read_text() == data.read_text()  # download_file wrote beside the notebook
+        assert not (folder / ".stepfn").exists()  # everything went to the server's home
 
         sfn = serve.client("stepfunctions")
         (execution,) = wait_for_executions(sfn, "MyTrainTransformDeploy_v1", timeout=600)
@@ -242,7 +247,7 @@ def test_machine_learning_workflow_abalone_notebook(user: tuple[Path, Path]) -> 
         for name in endpoints:
             sagemaker_client.delete_endpoint(EndpointName=name)
         serve.stop()
-        shutil.rmtree(folder / ".stepfn" / "s3", ignore_errors=True)  # the data set copies: free the disk at once
+        shutil.rmtree(elsewhere / ".stepfn" / "s3", ignore_errors=True)  # the data set copies: free the disk at once
 
 
 @pytest.mark.slow

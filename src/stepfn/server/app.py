@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shlex
 import socket
 import threading
 import uuid
@@ -237,6 +238,9 @@ def startup_lines(url: str, token: str | None, *, ui: bool, home: Path) -> list[
     lines += [
         "for the AWS CLI and boto3 (the secret key and region are not checked):",
         f"  export AWS_ENDPOINT_URL={url}",
+        # A notebook or script started elsewhere then runs its local workflows in this server's home: the objects
+        # its own boto3 S3 calls put here are the ones its jobs read, and the console shows its executions.
+        f"  export STEPFN_HOME={shlex.quote(str(home.resolve()))}",
         f"  export AWS_ACCESS_KEY_ID={token or 'stepfn'}",
         "  export AWS_SECRET_ACCESS_KEY=stepfn AWS_DEFAULT_REGION=us-east-1",
         # Else botocore sends StartSyncExecution and TestState to sync-<host> / test-<host>, which a local
