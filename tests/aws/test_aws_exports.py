@@ -14,7 +14,7 @@ AWS_EXPORTS = {
     "build_alias_routing", "build_arn", "build_console_url", "build_create_state_machine_request",
     "build_execution_arn", "build_logging_configuration", "build_sourcedir_archive", "build_state_machine_arn",
     "build_tags", "build_tracing_configuration", "build_update_state_machine_request", "check_role_arn",
-    "client_partition", "client_region", "create_client", "default_code_bucket", "deploy_alias",
+    "client_on_this_machine", "client_partition", "client_region", "create_client", "default_code_bucket", "deploy_alias",
     "deploy_definition_code", "deploy_workflow", "ensure_bucket", "iter_task_states", "partition_for_region",
     "plan_uploads", "prepare_definition_for_aws", "publish_version", "resolve_region", "run_uploads",
     "start_sync_execution", "user_agent_suffix",

@@ -66,3 +66,39 @@ def test_nothing_is_staged_with_a_source_dir_or_a_missing_script(stepfn_home: Pa
     assert submit_directory(workflow, "In place") == f"file://{tmp_path}"
     workflow.create()
     assert ObjectStore(stepfn_home / "s3").list("s3://code-bucket/") == []
+
+
+def test_a_client_of_stepfn_serve_gets_a_lone_entry_point_staged_too(stepfn_home: Path, tmp_path: Path) -> None:
+    # The SDK's TrainingPipeline integration test creates its workflow through boto3.client('stepfunctions'),
+    # which stepfn serve answers: that engine reads this machine's object store, where the code must be.
+    from stepfn.server import create_server_client, start_background
+
+    script = tmp_path / "train.py"
+    script.write_text("print('served')\n")
+    server = start_background(stepfn_home)
+    try:
+        client = create_server_client("stepfunctions", server.url, home=stepfn_home)
+        train = TrainingStep("Train", estimator=estimator(str(script)), data="s3://data/train", job_name="job-5")
+        workflow = Workflow("served", Chain([train]), ROLE, client=client)
+        uri = submit_directory(workflow, "Train")
+        workflow.create()
+        assert archive_members(stepfn_home, uri) == {"train.py": b"print('served')\n"}
+        described = client.describe_state_machine(stateMachineArn=workflow.state_machine_arn)
+        assert json.loads(described["definition"]) == json.loads(workflow.definition.to_json())
+    finally:
+        server.stop()
+
+
+def test_client_on_this_machine_reads_the_endpoint() -> None:
+    from stepfn.aws import client_on_this_machine
+
+    class Meta:
+        endpoint_url = "https://states.us-east-1.amazonaws.com"
+        events = None
+
+    class AwsClient:
+        meta = Meta()
+
+    assert not client_on_this_machine(AwsClient())
+    Meta.endpoint_url = "http://127.0.0.1:8080"
+    assert client_on_this_machine(AwsClient())

@@ -374,7 +374,7 @@ def prepare_definition_for_aws(
 
     from stepfn.aws._clients import client_region, create_client
 
-    if s3_client is None and _is_loopback(getattr(getattr(client, "meta", None), "endpoint_url", None)):
+    if s3_client is None and client_on_this_machine(client):
         # stepfn serve (or another endpoint on this machine) runs local paths in place, as the local backend.
         return definition
     check_no_local_default_bucket(definition)
@@ -414,6 +414,12 @@ def check_no_local_default_bucket(definition: str) -> None:
             "(its default bucket comes from your account, as sagemaker v2's does), or "
             "Session(default_bucket='<your bucket>'), or give output_path / code_location"
         )
+
+
+def client_on_this_machine(client: Any) -> bool:
+    """Whether a boto3 client talks to an endpoint on this machine (``stepfn serve``), whose engine runs local
+    paths in place and reads the local object store, rather than to AWS."""
+    return _is_loopback(getattr(getattr(client, "meta", None), "endpoint_url", None))
 
 
 def _is_loopback(endpoint_url: Any) -> bool:

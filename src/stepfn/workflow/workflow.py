@@ -200,8 +200,9 @@ class Workflow:
     def _definition_text(self) -> str:
         """The definition as sent. For AWS, code a framework estimator names locally (``file://`` source_dir)
         is packed into ``sourcedir.tar.gz`` and uploaded to S3 first, and the definition points at it; the local
-        engine runs a local ``source_dir`` in place, and gets a lone local ``entry_point`` packed into its object
-        store where the definition expects it (sagemaker v2 uploaded it there; ``_stage_code``)."""
+        engine (the local clients, or ``stepfn serve`` through boto3) runs a local ``source_dir`` in place, and
+        gets a lone local ``entry_point`` packed into its object store where the definition expects it (sagemaker
+        v2 uploaded it there; ``_stage_code``)."""
         text: str = self.definition.to_json(pretty=self.format_json)
         if not _is_botocore_client(self.client):
             if getattr(self.client, "runs_locally", False):  # either local client: code goes to its home
@@ -215,8 +216,15 @@ class Workflow:
 
         if any(setting["enable_caching"] for setting in step_cache_settings(self.definition).values()):
             warn_ignored_on_aws(f"workflow {self.name!r} has steps with CacheConfig(enable_caching=True)")
-        from stepfn.aws import prepare_definition_for_aws
+        from stepfn.aws import client_on_this_machine, prepare_definition_for_aws
 
+        if client_on_this_machine(self.client):
+            # stepfn serve runs the definition on this machine's object store: a lone local entry point goes
+            # there, where sagemaker v2's session would have uploaded it, as for the local clients.
+            from stepfn.local.objectstore import stepfn_home
+            from stepfn.workflow._stage_code import stage_local_entry_points
+
+            stage_local_entry_points(self.definition, stepfn_home())
         return prepare_definition_for_aws(text, client=self.client)
 
     @staticmethod
