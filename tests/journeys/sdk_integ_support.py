@@ -114,6 +114,13 @@ def sfn_client(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
+def sagemaker_client(request: pytest.FixtureRequest) -> Any:
+    aws_settings(request)
+    import boto3
+    return boto3.client('sagemaker')
+
+
+@pytest.fixture
 def sagemaker_session() -> Any:
     from stepfn.sagemaker import Session
     sess = Session()
