@@ -30,8 +30,8 @@ definition ``describe_state_machine`` returns with the ASL it expects, and compa
 
 The gap it found, fixed in stepfn: ``training_job_parameters`` reads
 ``sagemaker_session.boto_session.region_name``, and a local ``Session`` had ``boto_session = None``
-(AttributeError). A local session's ``boto_session`` is now a ``LocalBotoSession`` that answers ``region_name``
-(tests/sagemaker/test_sagemaker_s3.py).
+(AttributeError). A local session's ``boto_session`` is now a boto3 session of its region whose clients the local
+backends answer in-process (tests/sagemaker/test_sagemaker_s3.py, test_sagemaker_session_clients.py).
 """
 
 # The tests' own code is kept as written: their str.format call, import order and unused results.

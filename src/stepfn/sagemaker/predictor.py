@@ -17,7 +17,7 @@ from typing import Any
 
 from .deserializers import BaseDeserializer, BytesDeserializer, CSVDeserializer, JSONDeserializer, NumpyDeserializer
 from .serializers import BaseSerializer, IdentitySerializer, JSONSerializer, LibSVMSerializer, NumpySerializer
-from .session import Session
+from .session import Session, invocation_client
 
 __all__ = [
     "HuggingFacePredictor",
@@ -102,7 +102,7 @@ class Predictor:
         component = component_name or self.component_name
         if component:
             request["InferenceComponentName"] = component
-        response = self.sagemaker_session.sagemaker_runtime_client.invoke_endpoint(**request)
+        response = invocation_client(self.sagemaker_session).invoke_endpoint(**request)
         return self.deserializer.deserialize(response["Body"],
                                              response.get("ContentType", "application/octet-stream"))
 

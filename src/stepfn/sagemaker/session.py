@@ -32,7 +32,6 @@ from .exceptions import UnexpectedStatusException
 __all__ = [
     "LOCAL_ACCOUNT",
     "LOCAL_REGION",
-    "LocalBotoSession",
     "Session",
     "SessionHolder",
     "SessionLike",
@@ -62,10 +61,12 @@ class SessionLike(Protocol):
 class Session:
     """Region, default bucket and partition for building SageMaker requests.
 
-    A session without a ``boto_session`` is a local one and never needs AWS configuration: the region is the
+    A session built without a ``boto_session`` is a local one and never needs AWS configuration: the region is the
     argument, else boto3's configured default (``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile; read, no
     network), else ``us-east-1``; the default bucket is the argument, else ``sagemaker-{region}-{account}`` named
-    as SageMaker names it, with the local account (:data:`LOCAL_ACCOUNT`), and no STS call.
+    as SageMaker names it, with the local account (:data:`LOCAL_ACCOUNT`), and no STS call. Its ``boto_session``,
+    ``sagemaker_client``, ``sagemaker_runtime_client``, ``s3_client`` and ``s3_resource`` are real boto3 objects
+    answered by the local backends in this process (see :attr:`boto_session`), for notebooks that call them.
 
     A local session also lets pandas and other fsspec readers open ``s3://`` URIs in the local object store
     where s3fs is not installed (``pd.read_csv("s3://bucket/key")``, as notebooks read S3;
@@ -88,24 +89,87 @@ class Session:
     ) -> None:
         self._region_name = region_name
         self._default_bucket = default_bucket
+        # The user's boto3 session: AWS. None: the local backend (whose boto_session is the in-process one).
         self._aws_session = boto_session
         if boto_session is None:
             expose_local_store()
+        self._local_session: Any = None
+        # The boto3 clients below, made on first use; assigning one replaces it (v2's are plain attributes).
+        self._clients: dict[str, Any] = {}
+
+    # -- boto3 (sagemaker v2's attributes; on the local backend they reach local SageMaker and S3) -------------
 
     @property
     def boto_session(self) -> Any:
-        """The boto3 session of an AWS session; a local session's :class:`LocalBotoSession` otherwise.
+        """The ``boto3.Session`` this session's calls go through.
 
-        sagemaker v2 sessions always carry one, and notebooks read ``sagemaker_session.boto_session.region_name``
-        (the SDK's own integration tests do), so a local session answers that too, with its own region.
+        The one given, on AWS. On the local backend, a ``boto3.Session`` in :attr:`boto_region_name` whose
+        ``sagemaker``, ``sagemaker-runtime``, ``s3``, ``stepfunctions`` and ``sts`` clients and resources are
+        answered by the local backends of ``$STEPFN_HOME`` in this process (no server, no port, no AWS
+        credentials; :mod:`stepfn.server._inprocess`), made on first use.
         """
         if self._aws_session is not None:
             return self._aws_session
-        return LocalBotoSession(self.boto_region_name)
+        if self._local_session is None:
+            from stepfn.server._inprocess import local_boto_session
+
+            self._local_session = local_boto_session(self.boto_region_name)
+        return self._local_session
 
     @boto_session.setter
-    def boto_session(self, value: Any) -> None:
-        self._aws_session = value
+    def boto_session(self, boto_session: Any) -> None:
+        self._aws_session = boto_session
+        self._clients.clear()
+
+    def _client(self, attribute: str, make: Any) -> Any:
+        if attribute not in self._clients:
+            self._clients[attribute] = make(self.boto_session)
+        return self._clients[attribute]
+
+    @property
+    def sagemaker_client(self) -> Any:
+        """A boto3 ``sagemaker`` client (sagemaker v2's ``sagemaker_session.sagemaker_client``)."""
+        return self._client("sagemaker_client", lambda boto: boto.client("sagemaker", region_name=self.boto_region_name))
+
+    @sagemaker_client.setter
+    def sagemaker_client(self, client: Any) -> None:
+        self._clients["sagemaker_client"] = client
+
+    @property
+    def sagemaker_runtime_client(self) -> Any:
+        """A boto3 ``sagemaker-runtime`` client: ``invoke_endpoint`` answers from the session's endpoints."""
+        return self._client("sagemaker_runtime_client",
+                            lambda boto: boto.client("sagemaker-runtime", region_name=self.boto_region_name))
+
+    @sagemaker_runtime_client.setter
+    def sagemaker_runtime_client(self, client: Any) -> None:
+        self._clients["sagemaker_runtime_client"] = client
+
+    @property
+    def s3_client(self) -> Any:
+        """A boto3 ``s3`` client (the local object store on the local backend)."""
+        return self._client("s3_client", lambda boto: boto.client("s3", region_name=self.boto_region_name))
+
+    @s3_client.setter
+    def s3_client(self, client: Any) -> None:
+        self._clients["s3_client"] = client
+
+    @property
+    def s3_resource(self) -> Any:
+        """A boto3 ``s3`` resource (the local object store on the local backend)."""
+        return self._client("s3_resource", lambda boto: boto.resource("s3", region_name=self.boto_region_name))
+
+    @s3_resource.setter
+    def s3_resource(self, resource: Any) -> None:
+        self._clients["s3_resource"] = resource
+
+    def account_id(self) -> str:
+        """The account id: the local account on the local backend, else STS's answer (sagemaker v2's)."""
+        if self._aws_session is None:
+            return LOCAL_ACCOUNT
+        sts = self._aws_session.client("sts", region_name=self.boto_region_name)
+        account: str = sts.get_caller_identity()["Account"]
+        return account
 
     @property
     def boto_region_name(self) -> str:
@@ -213,11 +277,6 @@ class Session:
         return [key for key, _ in self._objects().iter_keys(bucket, key_prefix)]
 
     # -- endpoints (what Predictor calls; local endpoints, or SageMaker for a boto3-built session) ------------
-
-    @property
-    def sagemaker_runtime_client(self) -> Any:
-        """A client with sagemaker-runtime's ``invoke_endpoint``."""
-        return runtime_client(self._aws_session, self.boto_region_name if self._aws_session is not None else None)
 
     def delete_endpoint(self, endpoint_name: str, delete_endpoint_config: bool = False) -> None:
         delete_endpoint(self._aws_session, self._aws_region(), endpoint_name, with_config=delete_endpoint_config)
@@ -339,41 +398,6 @@ class Session:
         return f"Session(region_name={self._region_name!r}, default_bucket={self._default_bucket!r})"
 
 
-class LocalBotoSession:
-    """A local :class:`Session`'s ``boto_session``: the session's region, and no AWS clients.
-
-    A local session has no boto3 session behind it (it makes no AWS call), yet sagemaker v2 code reads
-    ``sagemaker_session.boto_session.region_name``; that works. Asking it for a boto3 client or resource is an
-    error that says where the local resources are reached instead, rather than a call to AWS with whatever
-    credentials the machine happens to have.
-    """
-
-    def __init__(self, region_name: str) -> None:
-        self.region_name = region_name
-
-    def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError(self._no_aws(f"client({service_name!r})"))
-
-    def resource(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError(self._no_aws(f"resource({service_name!r})"))
-
-    @staticmethod
-    def _no_aws(call: str) -> str:
-        return (f"boto_session.{call}: this is a local Session, which has no boto3 session (it makes no AWS call). "
-                "Local objects and resources are reached through the Session's own methods (upload_data, "
-                "read_s3_file, describe_training_job, ...) and stepfn.sagemaker.s3; for AWS, build "
-                "Session(boto_session=boto3.Session()).")
-
-    def __repr__(self) -> str:
-        return f"LocalBotoSession(region_name={self.region_name!r})"
-
-
-def aws_boto_session(session: Any) -> Any:
-    """The boto3 session behind a SageMaker session, or None for a local one (or an object without one)."""
-    boto_session = session._aws_session if isinstance(session, Session) else getattr(session, "boto_session", None)
-    return None if isinstance(boto_session, LocalBotoSession) else boto_session
-
-
 LOCAL_EXECUTION_ROLE = "stepfn-local-execution-role"
 #: The region of a local session when none is configured (SageMaker's and the AWS CLI's usual first region).
 LOCAL_REGION = "us-east-1"
@@ -408,6 +432,28 @@ def get_execution_role(sagemaker_session: Session | None = None, use_default: bo
         f"The current AWS identity is not a role: {arn}. Pass role= explicitly"
         + (" (stepfn does not create AmazonSageMaker-DefaultRole)." if use_default else ".")
     )
+
+
+def aws_boto_session(session: Any) -> Any:
+    """The boto3 session through which ``session``'s SageMaker and S3 calls go to AWS; None on the local backend.
+
+    A stepfn :class:`Session` on the local backend has a ``boto_session`` too (the in-process one, for the user's
+    own boto3 calls), so stepfn's own calls ask this instead: they use the local backends directly. Any other
+    session object (sagemaker v2's, a test double) means AWS when it has a ``boto_session``.
+    """
+    if isinstance(session, Session):
+        return session._aws_session
+    return getattr(session, "boto_session", None)
+
+
+def invocation_client(session: Any) -> Any:
+    """What a Predictor sends InvokeEndpoint to: a local session's endpoints directly (no botocore round trip on
+    the hot path) unless the user assigned the session's ``sagemaker_runtime_client``; otherwise the session's
+    ``sagemaker_runtime_client``."""
+    if isinstance(session, Session) and session._aws_session is None \
+            and "sagemaker_runtime_client" not in session._clients:
+        return runtime_client(None, None)
+    return session.sagemaker_runtime_client
 
 
 class SessionHolder:
