@@ -42,17 +42,8 @@ from stepfn.errors import StoreError
 from stepfn.local.objectstore import ObjectNotFoundError, ObjectStore
 
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
-_S3_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/s3/aws4_request")
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 _CHUNK = 1 << 20
-
-
-def is_s3_request(scope: Scope) -> bool:
-    """True when the request is signed for S3 (its SigV4 credential scope names the ``s3`` service)."""
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            return _S3_SCOPE.search(value.decode("latin-1")) is not None
-    return False
 
 
 class S3Error(Exception):

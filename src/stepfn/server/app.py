@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import shlex
 import socket
 import threading
@@ -42,7 +43,7 @@ from xml.sax.saxutils import escape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -58,7 +59,7 @@ from stepfn.server._protocol import (
     translate_errors,
     validate_request,
 )
-from stepfn.server._s3 import create_s3_app, is_s3_request
+from stepfn.server._s3 import create_s3_app
 from stepfn.server.auth import TOKEN_FILE, RequestGuard, allowed_host_names, ensure_token
 
 JSON_1_0 = "application/x-amz-json-1.0"
@@ -215,16 +216,48 @@ def create_app(
 
         routes.append(Route("/", console_home, methods=["GET"]))
         routes.append(Mount("/ui", app=create_ui_app(stepfunctions.backend, root, sagemaker_client)))
-    return RequestGuard(_with_s3(Starlette(routes=routes), create_s3_app(root)),
+    return RequestGuard(_by_signing_service(Starlette(routes=routes), create_s3_app(root)),
                         token=server_token(root, token, no_token=no_token),
                         allowed_hosts=allowed_host_names(bind_host, allow_hosts))
 
 
-def _with_s3(app: ASGIApp, s3: ASGIApp) -> ASGIApp:
-    """``app``, except that requests signed for S3 go to the S3 API (see :mod:`stepfn.server._s3`)."""
+_SIGNING_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([a-z0-9-]+)/aws4_request")
+_SERVED_SIGNING_NAMES = frozenset({"states", "sagemaker", "sts"})  # SageMaker's runtime signs as "sagemaker" too
+_NOT_SERVED_HINTS = {
+    "lambda": "locally a Lambda task calls a Python function: register it in the process that runs the "
+              "workflow (stepfn.local.lambdas.register_function) or name it as 'module:function' in a folder "
+              "stepfn serve allows (--lambda-path DIR, $STEPFN_LAMBDA_PATH)",
+}
+_DEFAULT_HINT = ("locally a task of another service runs a handler you give the engine: "
+                 "LocalStepFunctionsClient(handlers={'<service>:<action>': fn}) (docs/concepts/engine.md)")
+
+
+def signing_service(scope: Scope) -> str | None:
+    """The service a SigV4-signed request names in its credential scope (``s3``, ``lambda``, ...); None when the
+    request is not signed that way (the console, ``X-Stepfn-Token`` clients)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            match = _SIGNING_SCOPE.search(value.decode("latin-1"))
+            return match.group(1) if match else None
+    return None
+
+
+def _by_signing_service(app: ASGIApp, s3: ASGIApp) -> ASGIApp:
+    """``app`` for the services stepfn serves; requests signed for S3 go to the S3 API (:mod:`stepfn.server._s3`)
+    and those signed for any other service get an error naming it, instead of a bare 404 or an unknown target."""
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
-        await (s3 if scope["type"] == "http" and is_s3_request(scope) else app)(scope, receive, send)
+        service = signing_service(scope) if scope["type"] == "http" else None
+        if service == "s3":
+            await s3(scope, receive, send)
+        elif service is None or service in _SERVED_SIGNING_NAMES:
+            await app(scope, receive, send)
+        else:
+            message = (f"stepfn serve does not serve the '{service}' API (it serves Step Functions, SageMaker, "
+                       f"S3 and STS); {_NOT_SERVED_HINTS.get(service, _DEFAULT_HINT)}")
+            error = JSONResponse({"__type": "UnknownOperationException", "message": message}, status_code=400,
+                                 headers={"x-amzn-ErrorType": "UnknownOperationException"})
+            await error(scope, receive, send)
 
     return dispatch
 
