@@ -138,3 +138,45 @@ def test_on_aws_fit_creates_the_tuning_job_in_sagemaker(tmp_path: Path) -> None:
             HyperParameterTuningJobName="aws-tuning")
         assert described["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 3
         assert tuner.describe()["HyperParameterTuningJobName"] == "aws-tuning"
+
+
+def test_on_aws_analytics_pages_through_the_trials() -> None:
+    # moto has no ListTrainingJobsForHyperParameterTuningJob: botocore's Stubber answers as SageMaker does.
+    boto3 = pytest.importorskip("boto3")
+    import datetime
+
+    from botocore.stub import Stubber
+
+    client = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+
+    class OneClientSession:  # a boto3 session whose sagemaker client is the stubbed one
+        region_name = "us-east-1"
+
+        def client(self, service: str, region_name: str | None = None) -> object:
+            assert service == "sagemaker"
+            return client
+
+    start = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.UTC)
+
+    def summary(name: str, rate: str, value: float, seconds: int) -> dict[str, object]:
+        return {"TrainingJobName": name, "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:111122223333:training-job/{name}",
+                "CreationTime": start, "TrainingStartTime": start,
+                "TrainingEndTime": start + datetime.timedelta(seconds=seconds), "TrainingJobStatus": "Completed",
+                "TunedHyperParameters": {"rate": rate, "shape": '"a"'},
+                "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "val_loss", "Value": value}}
+
+    with Stubber(client) as stub:
+        request = {"HyperParameterTuningJobName": "aws-tuning", "MaxResults": 100}
+        stub.add_response("list_training_jobs_for_hyper_parameter_tuning_job",
+                          {"TrainingJobSummaries": [summary("aws-tuning-001-a", "0.1", 0.04, 60)], "NextToken": "t"},
+                          request)
+        stub.add_response("list_training_jobs_for_hyper_parameter_tuning_job",
+                          {"TrainingJobSummaries": [summary("aws-tuning-002-b", "0.5", 0.01, 90)]},
+                          {**request, "NextToken": "t"})
+        session = Session(boto_session=OneClientSession(), default_bucket="my-bucket")
+        frame = sagemaker.HyperparameterTuningJobAnalytics("aws-tuning", sagemaker_session=session).dataframe()
+        stub.assert_no_pending_responses()
+    assert list(frame["TrainingJobName"]) == ["aws-tuning-001-a", "aws-tuning-002-b"]
+    assert list(frame["rate"]) == [0.1, 0.5] and list(frame["shape"]) == ['"a"', '"a"']
+    assert list(frame["TrainingElapsedTimeSeconds"]) == [60.0, 90.0]
+    assert list(frame["FinalObjectiveValue"]) == [0.04, 0.01]
