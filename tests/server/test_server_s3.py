@@ -111,6 +111,11 @@ def test_listings_page_and_group_by_delimiter(serve: Callable[..., str], make_cl
     assert [o["Key"] for o in grouped["Contents"]] == ["data/a b.csv", "data/b.csv", "data/z+1.csv"]
     assert grouped["CommonPrefixes"] == [{"Prefix": "data/sub/"}]
     assert grouped["Contents"][1]["Size"] == len(b"data/b.csv")
+    nothing = s3.list_objects_v2(Bucket="bucket", MaxKeys=0)
+    assert nothing["KeyCount"] == 0 and nothing["IsTruncated"] is False
+    with pytest.raises(ClientError) as bad_token:
+        s3.list_objects_v2(Bucket="bucket", ContinuationToken="%%%")
+    assert bad_token.value.response["Error"]["Code"] == "InvalidArgument"
     v1 = s3.list_objects(Bucket="bucket", Delimiter="/")
     assert [o["Key"] for o in v1["Contents"]] == ["other.txt"]
     assert v1["CommonPrefixes"] == [{"Prefix": "data/"}]

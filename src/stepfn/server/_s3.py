@@ -208,13 +208,14 @@ class S3Api:
     def _list_objects(self, bucket: str, query: dict[str, str]) -> Response:
         version2 = query.get("list-type") == "2"
         prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
-        max_keys = int(query.get("max-keys", "1000"))
         url_encoded = query.get("encoding-type") == "url"
-        if version2:
-            token = query.get("continuation-token")
-            after = base64.urlsafe_b64decode(token).decode() if token else query.get("start-after", "")
-        else:
-            after = query.get("marker", "")
+        try:
+            max_keys = max(int(query.get("max-keys", "1000")), 0)
+            token = query.get("continuation-token") if version2 else None
+            after = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode() if token else \
+                query.get("start-after" if version2 else "marker", "")
+        except ValueError as error:  # binascii.Error and UnicodeDecodeError are ValueErrors too
+            raise S3Error("InvalidArgument", f"Invalid max-keys or continuation token: {error}", 400) from error
         keys = sorted(uri[len(f"s3://{bucket}/"):] for uri, _ in self.store.iter_objects(f"s3://{bucket}/{prefix}")) \
             if self._bucket_dir(bucket).is_dir() else []
         entries: list[tuple[str, bool]] = []  # (key or common prefix, is a common prefix)
@@ -236,7 +237,7 @@ class S3Api:
             else:
                 is_prefix = False
             if len(entries) == max_keys:
-                truncated = True
+                truncated = bool(entries)  # max-keys=0 asks for nothing, and S3 then says nothing is left out
                 break
             entries.append((key, is_prefix))
 
@@ -369,7 +370,10 @@ class S3Api:
         raise S3Error("MethodNotAllowed", f"{request.method} is not allowed on an upload", 405)
 
     def _complete_multipart(self, bucket: str, key: str, folder: Path, body: bytes) -> Response:
-        document = ElementTree.fromstring(body) if body.strip() else None
+        try:
+            document = ElementTree.fromstring(body) if body.strip() else None
+        except ElementTree.ParseError as error:
+            raise S3Error("MalformedXML", f"The CompleteMultipartUpload document is not XML: {error}", 400) from error
         numbers = sorted(int(element.text or "0") for element in (document.iter() if document is not None else ())
                          if element.tag.rsplit("}", 1)[-1] == "PartNumber")
         missing = [n for n in numbers if not (folder / f"{n:05d}").is_file()]
