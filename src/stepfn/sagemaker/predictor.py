@@ -2,8 +2,9 @@
 
 ``predict(data)`` serializes ``data`` with the predictor's serializer, calls InvokeEndpoint with the serializer's
 content type and the deserializer's accept types, and deserializes the response, as v2 does. The call goes to
-the session's runtime client: a local endpoint (stepfn's model server on 127.0.0.1) for a session without a
-``boto_session``, SageMaker's runtime through boto3 otherwise.
+a local endpoint (stepfn's model server on 127.0.0.1) directly for a local session, unless the user assigned its
+``sagemaker_runtime_client``; to the session's ``sagemaker_runtime_client`` otherwise (SageMaker's runtime through
+boto3 for a session built on one) (:func:`~stepfn.sagemaker.session.invocation_client`).
 
 The framework predictors differ only in their default serializer and deserializer (v2's defaults):
 scikit-learn and PyTorch send and receive NPY, XGBoost sends LibSVM text and reads CSV, TensorFlow and
