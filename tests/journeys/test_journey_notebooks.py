@@ -198,6 +198,7 @@ def test_hello_world_workflow_notebook(user: tuple[Path, Path]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a kernel, a training job, a transform and an endpoint on a loaded 2-core machine
 def test_machine_learning_workflow_abalone_notebook(user: tuple[Path, Path]) -> None:
     folder, home = user
     notebook = port("machine_learning_workflow_abalone.ipynb", folder, {"<execution-role-arn>": WORKFLOW_ROLE})
@@ -251,6 +252,7 @@ def test_machine_learning_workflow_abalone_notebook(user: tuple[Path, Path]) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # room for building scikit-learn 0.20.0's environment on a fresh machine
 def test_scikit_learn_data_processing_and_model_evaluation_notebook(user: tuple[Path, Path], tmp_path: Path) -> None:
     """Two SKLearnProcessor 0.20.0 jobs and an SKLearn 0.20.0 training job on scripts the notebook writes with
     ``%%writefile`` (hard-coded ``/opt/ml`` paths, ``sklearn.externals.joblib``), in that image's environment;
