@@ -220,3 +220,27 @@ def test_requests_signed_for_other_services_get_an_error_naming_them(serve: Call
     with pytest.raises(ClientError) as missing:
         make_client("sagemaker-runtime", url).invoke_endpoint(EndpointName="absent", Body=b"1")
     assert "does not serve" not in str(missing.value)
+
+
+def test_an_aws_sagemaker_session_moves_data_through_the_s3_api(serve: Callable[..., str], stepfn_home: Path,
+                                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A script written for AWS (``Session(boto_session=boto3.Session())``) run with the printed settings: its
+    upload_data, S3Uploader and S3Downloader calls go through boto3 to the local store."""
+    from stepfn.sagemaker import Session
+    from stepfn.sagemaker.s3 import S3Downloader, S3Uploader
+
+    url = serve()
+    for name, value in {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": read_token(stepfn_home) or "",
+                        "AWS_SECRET_ACCESS_KEY": "stepfn", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "train.py").write_text("print('train')\n")
+    session = Session(boto_session=boto3.Session())
+    uploaded = session.upload_data(str(tmp_path / "code"), key_prefix="scripts")
+    assert uploaded == "s3://sagemaker-us-east-1-123456789012/scripts"  # the bucket named after STS's local account
+    store = ObjectStore(stepfn_home / "s3")
+    assert store.get_bytes("s3://sagemaker-us-east-1-123456789012/scripts/train.py") == b"print('train')\n"
+    S3Uploader.upload_string_as_file_body("a,b\n", "s3://my-bucket/report.csv", sagemaker_session=session)
+    assert S3Downloader.read_file("s3://my-bucket/report.csv", sagemaker_session=session) == "a,b\n"
+    assert S3Downloader.list("s3://sagemaker-us-east-1-123456789012/scripts", sagemaker_session=session) == [
+        "s3://sagemaker-us-east-1-123456789012/scripts/train.py"]
