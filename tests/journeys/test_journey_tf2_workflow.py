@@ -28,17 +28,18 @@ The notebook's code cells run in order as written, with these changes only:
 * display-only cells (``render_graph``, ``list_executions(html=True)``, ``render_progress``) run and their
   results are not looked at; cell 72's regular expression is written as a raw string (the same string: this
   suite makes Python's invalid-escape warning an error); the notebook's "wait until the workflow completes" is
-  ``execution.get_output(wait=True)``.
+  ``execution.get_output(wait=True)``; the DataFrames cells 44 and 46 end with (displayed by Jupyter) and the
+  predictions of cell 50 are kept in variables for the checks at the end.
 
 The workflow: SKLearnProcessor (scikit-learn 0.20.0, two instances, ``ShardedByS3Key``) scales the features; a
 TensorFlow 2.2 estimator from git trains in Local Mode (``instance_type='local'``, ``file://`` data) and is deployed
 and invoked locally, then trains again as a hosted job; a HyperparameterTuner runs 15 jobs, 5 at a time, and
-deploys the best; then the Step Functions ``TrainingPipeline`` template trains, saves the model, configures and creates an endpoint,
-which a ``TensorFlowPredictor`` found through the execution's events answers.
+deploys the best; then the Step Functions ``TrainingPipeline`` template trains, saves the model, configures and
+creates an endpoint, which a ``TensorFlowPredictor`` found through the execution's events answers.
 
 Skipped where jobs cannot have their own mount namespace (the notebook's ``preprocessing.py`` names
-``/opt/ml/processing``). Needs the scikit-learn 0.20.0 and TensorFlow 2.2 framework environments (built with uv on first use, or found in
-``STEPFN_TEST_ENV_DIR``); the TensorFlow models are served in the TensorFlow 2.2 environment, with TF Serving's
+``/opt/ml/processing``). Needs the scikit-learn 0.20.0 and TensorFlow 2.2 framework environments (built with uv on
+first use, or found in ``STEPFN_TEST_ENV_DIR``); the TensorFlow models are served in the TensorFlow 2.2 environment, with TF Serving's
 REST contract.
 """
 
