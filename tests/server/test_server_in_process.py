@@ -6,7 +6,9 @@ What the clients do for a notebook is tested in tests/sagemaker/test_sagemaker_s
 
 from __future__ import annotations
 
+import asyncio
 import json
+import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -91,3 +93,38 @@ def test_concurrent_callers_share_one_app(stepfn_home: Path) -> None:
                                                                                    PaginationConfig={"PageSize": 5})
             for item in page["Contents"]]
     assert sorted(keys) == sorted(f"k{index}" for index in range(32))
+
+
+def test_clients_work_from_code_running_inside_an_event_loop() -> None:
+    # A notebook cell runs on the kernel's asyncio loop thread: a synchronous boto3 call there must not need it.
+    s3 = Session().s3_client
+
+    async def cell() -> bytes:
+        s3.put_object(Bucket="cells", Key="k", Body=b"from a cell")
+        body: bytes = s3.get_object(Bucket="cells", Key="k")["Body"].read()
+        return body
+
+    assert asyncio.run(cell()) == b"from a cell"
+
+
+def test_a_forked_child_gets_its_own_app_and_loop() -> None:
+    # multiprocessing's fork start method copies the parent's state, but not its loop thread.
+    session = Session()
+    session.s3_client.put_object(Bucket="forks", Key="parent", Body=b"p")
+    context = multiprocessing.get_context("fork")
+    reader, writer = context.Pipe(duplex=False)
+
+    def child() -> None:
+        session.s3_client.put_object(Bucket="forks", Key="child", Body=b"c")
+        writer.send(session.s3_client.get_object(Bucket="forks", Key="parent")["Body"].read())
+
+    process = context.Process(target=child)
+    process.start()
+    try:
+        assert reader.poll(60) and reader.recv() == b"p"
+        process.join(60)
+        assert process.exitcode == 0
+    finally:
+        if process.is_alive():  # a child stuck on the parent's loop would otherwise outlive the test
+            process.kill()
+    assert ObjectStore().get_bytes("s3://forks/child") == b"c"
