@@ -208,10 +208,15 @@ def test_stepfunctions_and_sts_clients_reach_the_local_engine() -> None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert (described["status"], described["output"]) == ("SUCCEEDED", "7")
+    # botocore sends StartSyncExecution to sync-<host>; in-process there is no host to get wrong.
+    express = sfn.create_state_machine(name="express", definition=definition, type="EXPRESS",
+                                       roleArn=f"arn:aws:iam::{account}:role/Runner")["stateMachineArn"]
+    synced = sfn.start_sync_execution(stateMachineArn=express, input="{}")
+    assert (synced["status"], synced["output"]) == ("SUCCEEDED", "7")
     assert account == "123456789012"
     from stepfn.workflow import Workflow
 
-    assert [workflow["name"] for workflow in Workflow.list_workflows()] == ["through-boto3"]
+    assert sorted(workflow["name"] for workflow in Workflow.list_workflows()) == ["express", "through-boto3"]
 
 
 def test_a_local_session_reads_no_aws_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
