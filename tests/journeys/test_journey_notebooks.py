@@ -39,6 +39,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +99,10 @@ class Serve:
             if line.startswith("token:") or line.startswith("WARNING"):
                 break
         assert "AWS_ENDPOINT_URL" in self.settings, "stepfn serve printed no settings"
+        self.log: list[str] = []
+        # Keep reading its log (access lines on every request) so a full pipe never stalls the server.
+        self._reader = threading.Thread(target=lambda: self.log.extend(self.process.stdout or ()), daemon=True)
+        self._reader.start()
 
     def client(self, service: str) -> Any:
         import boto3
@@ -106,6 +111,13 @@ class Serve:
         return boto3.client(service, endpoint_url=self.settings["AWS_ENDPOINT_URL"], region_name="us-east-1",
                             aws_access_key_id=self.settings["AWS_ACCESS_KEY_ID"], aws_secret_access_key="stepfn",
                             config=Config(inject_host_prefix=False, retries={"max_attempts": 1}))
+
+    def alive(self) -> str:
+        """"" while the server runs; else how it ended, for an assertion message."""
+        if self.process.poll() is None:
+            return ""
+        self._reader.join(5)
+        return f"stepfn serve exited with {self.process.returncode}:\n" + "".join(self.log[-40:])
 
     def stop(self) -> None:
         self.process.terminate()
@@ -152,7 +164,9 @@ def outputs_of(document: dict[str, Any], fragment: str) -> list[dict[str, Any]]:
     raise AssertionError(f"no cell has {fragment!r}")
 
 
-def wait_for_executions(sfn: Any, state_machine_name: str, timeout: float = 300) -> list[dict[str, Any]]:
+def wait_for_executions(serve: Serve, state_machine_name: str, timeout: float = 300) -> list[dict[str, Any]]:
+    assert not serve.alive(), serve.alive()
+    sfn = serve.client("stepfunctions")
     machines = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == state_machine_name]
     assert machines, f"the notebook created no state machine {state_machine_name}"
     deadline = time.monotonic() + timeout
@@ -184,9 +198,9 @@ def test_hello_world_workflow_notebook(user: tuple[Path, Path]) -> None:
     serve = Serve(folder, clean_environment(home))
     try:
         sfn = serve.client("stepfunctions")
-        (basic,) = wait_for_executions(sfn, "MyWorkflow_Simple")
+        (basic,) = wait_for_executions(serve, "MyWorkflow_Simple")
         assert basic["status"] == "SUCCEEDED"
-        (branching,) = wait_for_executions(sfn, "MyWorkflow_v2")
+        (branching,) = wait_for_executions(serve, "MyWorkflow_v2")
         assert branching["status"] == "SUCCEEDED", branching
         history = sfn.get_execution_history(executionArn=branching["executionArn"])["events"]
         lambda_results = [json.loads(e["taskSucceededEventDetails"]["output"]) for e in history
@@ -229,8 +243,7 @@ def test_machine_learning_workflow_abalone_notebook(user: tuple[Path, Path]) -> 
         assert (folder / "abalone").read_text() == data.read_text()  # download_file wrote beside the notebook
         assert not (folder / ".stepfn").exists()  # everything went to the server's home
 
-        sfn = serve.client("stepfunctions")
-        (execution,) = wait_for_executions(sfn, "MyTrainTransformDeploy_v1", timeout=600)
+        (execution,) = wait_for_executions(serve, "MyTrainTransformDeploy_v1", timeout=600)
         assert execution["status"] == "SUCCEEDED", execution
         names = json.loads(execution["input"])
         endpoints.append(names["EndpointName"])
@@ -287,8 +300,7 @@ def test_scikit_learn_data_processing_and_model_evaluation_notebook(user: tuple[
         assert report["accuracy"] > 0.6 and {"0", "1", "roc_auc"} <= set(report)
         assert "micro avg" in report  # scikit-learn 0.20's classification_report: the image's release ran it
 
-        sfn = serve.client("stepfunctions")
-        (execution,) = wait_for_executions(sfn, "SageMakerProcessingWorkflow")
+        (execution,) = wait_for_executions(serve, "SageMakerProcessingWorkflow")
         assert execution["status"] == "SUCCEEDED", execution
     finally:
         serve.stop()

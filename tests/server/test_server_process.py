@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -75,3 +76,23 @@ def test_aws_cli_with_the_token_as_access_key(stepfn_home: Path) -> None:
         refused = subprocess.run([*aws, "list-state-machines"], env={**env, "AWS_ACCESS_KEY_ID": "wrong"},
                                  capture_output=True, text=True, timeout=60)
         assert refused.returncode != 0 and "UnrecognizedClientException" in refused.stderr
+
+
+def test_the_printed_url_accepts_calls_at_once(tmp_path: Path) -> None:
+    """A script (or a notebook harness) reads the start-up lines and calls right away: the port listens from the
+    moment its URL is printed, so the call waits for the server instead of being refused."""
+    env = {**os.environ, "STEPFN_HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO / "src")}
+    process = subprocess.Popen([sys.executable, "-m", "stepfn", "serve", "--port", "0"], env=env, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        url = first.split(" on ", 1)[1].split()[0]
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        socket.create_connection((host, int(port)), timeout=60).close()  # refused if nothing listened yet
+        token = (tmp_path / "home" / "server-token").read_text().strip()
+        answer = httpx.get(f"{url}/ping", headers={"X-Stepfn-Token": token}, timeout=60)
+        assert answer.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -320,6 +320,9 @@ def run(
     except OSError as error:
         listener.close()
         raise StepfnError(f"cannot listen on {host}:{port}: {error.strerror}") from error
+    # Listening before printing: a script that reads the printed URL and calls at once waits in the backlog
+    # until uvicorn accepts, instead of meeting "connection refused" on a bound socket nobody listens on yet.
+    listener.listen(2048)
     bound_port = listener.getsockname()[1]
     for line in startup_lines(f"http://{_url_host(host)}:{bound_port}", required, ui=ui, home=root):
         print(line, flush=True)
