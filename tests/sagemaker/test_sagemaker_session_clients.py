@@ -24,7 +24,7 @@ from stepfn.sagemaker.deserializers import CSVDeserializer
 from stepfn.sagemaker.local import LocalSession
 from stepfn.sagemaker.predictor import Predictor
 from stepfn.sagemaker.serializers import CSVSerializer
-from stepfn.sagemaker.session import invocation_client
+from stepfn.sagemaker.session import aws_boto_session, invocation_client
 
 ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
 TRAIN = """\
@@ -260,3 +260,15 @@ def test_a_session_built_on_boto3_means_aws() -> None:
         with pytest.raises(ClientError):
             session.sagemaker_client.describe_training_job(TrainingJobName="missing")
     assert not ObjectStore().exists("s3://real/k")
+
+
+def test_session_takes_sagemaker_v2s_arguments_in_v2s_order() -> None:
+    aws = boto3.Session(region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y")
+    session = Session(aws)  # sagemaker.Session(boto3.Session()), positional, as notebooks write it
+    assert aws_boto_session(session) is aws and session.boto_region_name == "eu-west-1"
+    runtime = object()
+    given = Session(sagemaker_runtime_client=runtime, default_bucket="my-bucket", region_name="us-west-2")
+    assert given.sagemaker_runtime_client is runtime and given.default_bucket() == "my-bucket"
+    assert aws_boto_session(given) is None and given.boto_region_name == "us-west-2"
+    with pytest.raises(NotImplementedError, match="default_bucket_prefix"):
+        Session(default_bucket_prefix="team-a")

@@ -56,7 +56,7 @@ def test_errors_name_the_builder_argument() -> None:
     from stepfn.sagemaker import Estimator, Session, build_training_job_request
 
     estimator = Estimator("123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1", role=ROLE, instance_count=1,
-                          instance_type="ml.m5.huge", sagemaker_session=Session("us-east-1", "bucket"),
+                          instance_type="ml.m5.huge", sagemaker_session=Session(region_name="us-east-1", default_bucket="bucket"),
                           hyperparameters={"lr": 0.1})
     with pytest.raises(RequestValidationError) as error:
         build_training_job_request(estimator, "s3://bucket/train", "job_1")

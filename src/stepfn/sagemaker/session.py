@@ -83,10 +83,24 @@ class Session:
 
     def __init__(
         self,
-        region_name: str | None = None,
-        default_bucket: str | None = None,
         boto_session: Any = None,
+        sagemaker_client: Any = None,
+        sagemaker_runtime_client: Any = None,
+        sagemaker_featurestore_runtime_client: Any = None,
+        default_bucket: str | None = None,
+        settings: Any = None,
+        sagemaker_metrics_client: Any = None,
+        sagemaker_config: dict[str, Any] | None = None,
+        default_bucket_prefix: str | None = None,
+        *,
+        region_name: str | None = None,
     ) -> None:
+        """sagemaker v2's parameters in v2's order (notebooks write ``sagemaker.Session(boto3.Session())``), and
+        stepfn's keyword ``region_name`` for a local session in another region."""
+        if default_bucket_prefix:
+            # Every default S3 location would move under the prefix; until that is built, say so instead of
+            # writing where the user did not ask.
+            raise NotImplementedError("Session(default_bucket_prefix=...) is not supported by stepfn yet")
         self._region_name = region_name
         self._default_bucket = default_bucket
         # The user's boto3 session: AWS. None: the local backend (whose boto_session is the in-process one).
@@ -96,6 +110,16 @@ class Session:
         self._local_session: Any = None
         # The boto3 clients below, made on first use; assigning one replaces it (v2's are plain attributes).
         self._clients: dict[str, Any] = {}
+        if sagemaker_client is not None:
+            self.sagemaker_client = sagemaker_client
+        if sagemaker_runtime_client is not None:
+            self.sagemaker_runtime_client = sagemaker_runtime_client
+        # Kept as v2 keeps them, for code that reads them back; stepfn's own calls do not use them.
+        self.sagemaker_featurestore_runtime_client = sagemaker_featurestore_runtime_client
+        self.sagemaker_metrics_client = sagemaker_metrics_client
+        self.settings = settings
+        self.sagemaker_config = sagemaker_config
+        self.default_bucket_prefix = default_bucket_prefix
 
     # -- boto3 (sagemaker v2's attributes; on the local backend they reach local SageMaker and S3) -------------
 
