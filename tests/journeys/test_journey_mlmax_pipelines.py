@@ -4,8 +4,10 @@ Source: https://github.com/awslabs/mlmax at commit 0e6d2789573f45178b8548b77e5cb
 ``modules/pipeline/custom_steps.py``, ``training_pipeline_{define,create,run}.py``,
 ``inference_pipeline_{define,create,run}.py``, ``config/deploy-us-east-1-dev.ini``, the committed templates
 ``templates/my_{training,inference}_pipeline.yaml`` and the job scripts ``src/mlmax/{preprocessing,train,evaluation,
-inference}.py``, kept in ``tests/journeys/mlmax/`` in the repository's layout (the scripts refer to each other by
-relative paths such as ``../../src/mlmax/train.py``).
+inference}.py``. They are not committed here: ``port-sources.toml`` names them and ``port_sources.materialize``
+copies them from a fetched checkout (``$STEPFN_PORT_SOURCES``, see ``scripts/ported-suites.sh``) into the test's
+temporary folder, in the repository's layout (the scripts refer to each other by relative paths such as
+``../../src/mlmax/train.py``), their imports rewritten; without it the test skips.
 
 What the project does, step by step as its README says, and how each runs here:
 
@@ -43,18 +45,17 @@ from __future__ import annotations
 import json
 import os
 import runpy
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
+from port_sources import materialize, needs
 from sdk_integ_support import census_csv
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs("mlmax")]
 
-PROJECT = Path(__file__).parent / "mlmax"
 ACCOUNT = "123456789012"  # the local account (stepfn._partitions.LOCAL_ACCOUNT): stepfn serve's STS answers it
 REGION = "us-east-1"
 
@@ -62,8 +63,7 @@ REGION = "us-east-1"
 @pytest.fixture
 def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the project, the shell in ``modules/pipeline`` as the README has it."""
-    root = tmp_path / "mlmax"
-    shutil.copytree(PROJECT, root)
+    root = materialize("mlmax", tmp_path / "mlmax")
     pipeline = root / "modules" / "pipeline"
     for name in ("training", "inference"):  # what the create scripts write again
         template = pipeline / "templates" / f"my_{name}_pipeline.yaml"

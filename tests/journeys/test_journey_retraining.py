@@ -7,8 +7,9 @@ either deploys an endpoint or ends in a Fail state.
 
 Local stand-ins, as a user without an AWS account would write them: the Glue job is a Python task handler given to
 ``LocalStepFunctionsClient(handlers=...)``. The notebook's Lambda function, ``code/query_training_status.py``
-(kept as written in ``tests/journeys/retraining/code/``, from amazon-sagemaker-examples at commit
-0153782ca1edd9d58caf533237abfba6f16cae26, Apache-2.0), is registered as a local Lambda function; its
+(from amazon-sagemaker-examples at commit 0153782ca1edd9d58caf533237abfba6f16cae26, Apache-2.0; not committed
+here: ``port_sources.materialize`` copies it as written from a fetched checkout, ``$STEPFN_PORT_SOURCES``, see
+``scripts/ported-suites.sh``; without it the test skips), is registered as a local Lambda function; its
 ``boto3.client('sagemaker')`` reads the training job from ``stepfn serve``, whose printed settings
 (``AWS_ENDPOINT_URL``, the token as ``AWS_ACCESS_KEY_ID``) are exported as a user would. The churn CSV goes up
 with ``S3Uploader.upload`` as in the notebook.
@@ -25,6 +26,7 @@ from typing import Any
 
 import boto3
 import pytest
+from port_sources import materialize, needs
 
 import stepfn.sagemaker as sagemaker
 from stepfn import steps
@@ -38,7 +40,7 @@ from stepfn.sagemaker.inputs import TrainingInput
 from stepfn.workflow import ExecutionFailedWarning, Workflow
 from stepfn.workflow.local_client import LocalStepFunctionsClient
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs("retraining")]
 
 sagemaker_execution_role = "arn:aws:iam::111122223333:role/SageMakerRole"
 workflow_execution_role = "arn:aws:iam::111122223333:role/StepFunctionsWorkflowExecutionRole"
@@ -74,7 +76,7 @@ def glue_etl(request: TaskRequest, control: TaskControl) -> dict[str, Any]:
 
 
 @pytest.fixture
-def query_training_status(stepfn_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def query_training_status(stepfn_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The notebook's Lambda function as written, its boto3 SageMaker client on ``stepfn serve``."""
     from stepfn.server import read_token, start_background
 
@@ -86,7 +88,9 @@ def query_training_status(stepfn_home: Path, monkeypatch: pytest.MonkeyPatch) ->
                        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true"}.items():
         monkeypatch.setenv(key, value)
     # Loaded after the settings: the module makes its boto3 client when imported, as Lambda does at cold start.
-    function = runpy.run_path(str(Path(__file__).parent / "retraining" / "code" / "query_training_status.py"))
+    sources = materialize("retraining", tmp_path / "sources")
+    function = runpy.run_path(str(sources / "step-functions-data-science-sdk" / "automate_model_retraining_workflow"
+                                  / "code" / "query_training_status.py"))
     register_function(function_name, function["lambda_handler"])
     yield
     unregister_function(function_name)

@@ -11,8 +11,9 @@ The notebook's cells run as written, with these changes only:
   companion mlops notebook) is the dict that notebook stores, over small synthetic trip-duration data uploaded
   with ``Session.upload_data``; the workflow the stack created (which the notebook attaches to) is created
   empty first; the two Lambda functions the stack deployed, ``custom_resource/sagemaker_create_experiment.py`` and
-  ``sagemaker_query_training.py`` (kept as written in ``tests/journeys/safe_deployment/custom_resource/``, at
-  commits 6e7668403ea8 and a6797e4f16ea, MIT-0), are registered as local functions; their
+  ``sagemaker_query_training.py`` (at commits 6e7668403ea8 and a6797e4f16ea, MIT-0; not committed here:
+  ``port_sources.materialize`` copies them as written from a fetched checkout, ``$STEPFN_PORT_SOURCES``, see
+  ``scripts/ported-suites.sh``; without it the test skips), are registered as local functions; their
   ``boto3.client("sagemaker")`` calls (CreateExperiment, CreateTrial, DescribeTrainingJob) go to ``stepfn serve``,
   whose printed settings (``AWS_ENDPOINT_URL``, the token as ``AWS_ACCESS_KEY_ID``) are exported as a user would;
 * small data and the notebook's own ``num_round`` of 3.
@@ -39,11 +40,12 @@ from typing import Any
 
 import boto3
 import pytest
+from port_sources import materialize, needs
 
 from stepfn.local.lambdas import register_function, unregister_function
 from stepfn.local.objectstore import ObjectStore
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs("safe_deployment_create_experiment", "safe_deployment_query_training")]
 
 
 def trip_rows(rows: int, seed: int) -> list[list[float]]:
@@ -90,7 +92,8 @@ def stack(tmp_path: Path, stepfn_home: Path, monkeypatch: pytest.MonkeyPatch) ->
     for key, value in {"AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": str(read_token(stepfn_home)),
                        "AWS_SECRET_ACCESS_KEY": "stepfn", "AWS_DISABLE_HOST_PREFIX_INJECTION": "true"}.items():
         monkeypatch.setenv(key, value)
-    custom_resource = Path(__file__).parent / "safe_deployment" / "custom_resource"
+    materialize("safe_deployment_create_experiment", tmp_path / "sources")
+    custom_resource = materialize("safe_deployment_query_training", tmp_path / "sources") / "custom_resource"
     create_experiment = runpy.run_path(str(custom_resource / "sagemaker_create_experiment.py"))["lambda_handler"]
     query_training = runpy.run_path(str(custom_resource / "sagemaker_query_training.py"))["lambda_handler"]
 

@@ -1,6 +1,7 @@
 """Session.wait_for_endpoint / delete_endpoint_config / delete_model over local SageMaker, as sagemaker v2's.
 
-The success path (an endpoint that comes up) runs in tests/journeys/test_journey_sdk_integ_pca_training_pipeline.py.
+The success path (an endpoint that comes up) runs in tests/journeys/test_journey_sdk_integ.py (the SDK's
+test_training_pipeline_estimators.py).
 """
 
 from __future__ import annotations
