@@ -11,6 +11,7 @@ without the repository or commit in it, the journeys that need the source skip a
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -76,6 +77,15 @@ def needs(*names: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(bool(reasons), reason="; ".join(dict.fromkeys(reasons)))
 
 
+def write_cells(notebook: Path) -> None:
+    """Run a notebook's ``%%writefile NAME`` cells as Jupyter would: each body, as written, to NAME beside it."""
+    for cell in json.loads(notebook.read_text())["cells"]:
+        source = "".join(cell["source"])
+        magic, _, body = source.partition("\n")
+        if cell["cell_type"] == "code" and magic.startswith("%%writefile "):
+            (notebook.parent / magic.split(maxsplit=1)[1].strip()).write_text(body)
+
+
 def materialize(name: str, dest: Path) -> Path:
     """Copy source ``name``'s paths, in the repository's layout, under ``dest`` and apply its rewrite."""
     source = table()[name]
@@ -87,6 +97,8 @@ def materialize(name: str, dest: Path) -> Path:
                                   *group["paths"]], capture_output=True, check=True).stdout
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(dest, filter="data")
+        for notebook in group.get("writefile_cells_of", []):
+            write_cells(dest / notebook)
         if group["rewrite"] == "imports":
             for path in group["paths"]:
                 target = dest / path

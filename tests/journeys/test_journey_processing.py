@@ -10,7 +10,9 @@ Source: https://github.com/aws/amazon-sagemaker-examples, ``step-functions-data-
 step_functions_mlworkflow_scikit_learn_data_processing_and_model_evaluation.ipynb`` (commit 066c18ace383), Apache-2.0.
 
 The last test runs the notebook's own three scripts as written (``%%writefile`` cells: hard-coded ``/opt/ml``
-paths, ``sklearn.externals.joblib``, ``OneHotEncoder(sparse=False)``) with the default ``STEPFN_JOB_ENV``
+paths, ``sklearn.externals.joblib``, ``OneHotEncoder(sparse=False)``; not committed here: ``port-sources.toml``'s
+``processing_scripts`` takes them from the notebook in a fetched checkout, ``$STEPFN_PORT_SOURCES``, see
+``scripts/ported-suites.sh``, and the test skips without it) with the default ``STEPFN_JOB_ENV``
 (``auto``), which runs them in the ``sagemaker-scikit-learn:0.20.0`` image's environment (Python 3.7 and
 scikit-learn 0.20.0, built with uv) since stepfn's own scikit-learn is another release, with each job in
 its own mount namespace; the only stand-in is the census CSV (the public sample bucket's file, small and
@@ -30,6 +32,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from port_sources import materialize, needs
 from sdk_integ_support import census_csv
 
 import stepfn
@@ -131,177 +134,6 @@ if __name__ == "__main__":
     with open(os.path.join(BASE, "processing/evaluation", "evaluation.json"), "w") as f:
         f.write(json.dumps(report_dict))
 '''
-
-
-# The notebook's %%writefile cells, as written.
-NOTEBOOK_PREPROCESSING = '''
-import argparse
-import os
-import warnings
-
-import numpy as np
-import pandas as pd
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler, OneHotEncoder, LabelBinarizer, KBinsDiscretizer
-from sklearn.preprocessing import PolynomialFeatures
-from sklearn.compose import make_column_transformer
-
-from sklearn.exceptions import DataConversionWarning
-
-warnings.filterwarnings(action="ignore", category=DataConversionWarning)
-
-
-columns = [
-    "age",
-    "education",
-    "major industry code",
-    "class of worker",
-    "num persons worked for employer",
-    "capital gains",
-    "capital losses",
-    "dividends from stocks",
-    "income",
-]
-class_labels = [" - 50000.", " 50000+."]
-
-
-def print_shape(df):
-    negative_examples, positive_examples = np.bincount(df["income"])
-    print(
-        "Data shape: {}, {} positive examples, {} negative examples".format(
-            df.shape, positive_examples, negative_examples
-        )
-    )
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--train-test-split-ratio", type=float, default=0.3)
-    args, _ = parser.parse_known_args()
-
-    print("Received arguments {}".format(args))
-
-    input_data_path = os.path.join("/opt/ml/processing/input", "census-income.csv")
-
-    print("Reading input data from {}".format(input_data_path))
-    df = pd.read_csv(input_data_path)
-    df = pd.DataFrame(data=df, columns=columns)
-    df.dropna(inplace=True)
-    df.drop_duplicates(inplace=True)
-    df.replace(class_labels, [0, 1], inplace=True)
-
-    negative_examples, positive_examples = np.bincount(df["income"])
-    print(
-        "Data after cleaning: {}, {} positive examples, {} negative examples".format(
-            df.shape, positive_examples, negative_examples
-        )
-    )
-
-    split_ratio = args.train_test_split_ratio
-    print("Splitting data into train and test sets with ratio {}".format(split_ratio))
-    X_train, X_test, y_train, y_test = train_test_split(
-        df.drop("income", axis=1), df["income"], test_size=split_ratio, random_state=0
-    )
-
-    preprocess = make_column_transformer(
-        (
-            ["age", "num persons worked for employer"],
-            KBinsDiscretizer(encode="onehot-dense", n_bins=10),
-        ),
-        (
-            ["capital gains", "capital losses", "dividends from stocks"],
-            StandardScaler(),
-        ),
-        (
-            ["education", "major industry code", "class of worker"],
-            OneHotEncoder(sparse=False),
-        ),
-    )
-    print("Running preprocessing and feature engineering transformations")
-    train_features = preprocess.fit_transform(X_train)
-    test_features = preprocess.transform(X_test)
-
-    print("Train data shape after preprocessing: {}".format(train_features.shape))
-    print("Test data shape after preprocessing: {}".format(test_features.shape))
-
-    train_features_output_path = os.path.join("/opt/ml/processing/train", "train_features.csv")
-    train_labels_output_path = os.path.join("/opt/ml/processing/train", "train_labels.csv")
-
-    test_features_output_path = os.path.join("/opt/ml/processing/test", "test_features.csv")
-    test_labels_output_path = os.path.join("/opt/ml/processing/test", "test_labels.csv")
-
-    print("Saving training features to {}".format(train_features_output_path))
-    pd.DataFrame(train_features).to_csv(train_features_output_path, header=False, index=False)
-
-    print("Saving test features to {}".format(test_features_output_path))
-    pd.DataFrame(test_features).to_csv(test_features_output_path, header=False, index=False)
-
-    print("Saving training labels to {}".format(train_labels_output_path))
-    y_train.to_csv(train_labels_output_path, header=False, index=False)
-
-    print("Saving test labels to {}".format(test_labels_output_path))
-    y_test.to_csv(test_labels_output_path, header=False, index=False)'''
-
-NOTEBOOK_TRAIN = '''
-import os
-
-import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.externals import joblib
-
-if __name__ == "__main__":
-    training_data_directory = "/opt/ml/input/data/train"
-    train_features_data = os.path.join(training_data_directory, "train_features.csv")
-    train_labels_data = os.path.join(training_data_directory, "train_labels.csv")
-    print("Reading input data")
-    X_train = pd.read_csv(train_features_data, header=None)
-    y_train = pd.read_csv(train_labels_data, header=None)
-
-    model = LogisticRegression(class_weight="balanced", solver="lbfgs")
-    print("Training LR model")
-    model.fit(X_train, y_train)
-    model_output_directory = os.path.join("/opt/ml/model", "model.joblib")
-    print("Saving model to {}".format(model_output_directory))
-    joblib.dump(model, model_output_directory)'''
-
-NOTEBOOK_EVALUATION = '''
-import json
-import os
-import tarfile
-
-import pandas as pd
-
-from sklearn.externals import joblib
-from sklearn.metrics import classification_report, roc_auc_score, accuracy_score
-
-if __name__ == "__main__":
-    model_path = os.path.join("/opt/ml/processing/model", "model.tar.gz")
-    print("Extracting model from path: {}".format(model_path))
-    with tarfile.open(model_path) as tar:
-        tar.extractall(path=".")
-    print("Loading model")
-    model = joblib.load("model.joblib")
-
-    print("Loading test input data")
-    test_features_data = os.path.join("/opt/ml/processing/test", "test_features.csv")
-    test_labels_data = os.path.join("/opt/ml/processing/test", "test_labels.csv")
-
-    X_test = pd.read_csv(test_features_data, header=None)
-    y_test = pd.read_csv(test_labels_data, header=None)
-    predictions = model.predict(X_test)
-
-    print("Creating classification evaluation report")
-    report_dict = classification_report(y_test, predictions, output_dict=True)
-    report_dict["accuracy"] = accuracy_score(y_test, predictions)
-    report_dict["roc_auc"] = roc_auc_score(y_test, predictions)
-
-    print("Classification report:\\n{}".format(report_dict))
-
-    evaluation_output_path = os.path.join("/opt/ml/processing/evaluation", "evaluation.json")
-    print("Saving classification report to {}".format(evaluation_output_path))
-
-    with open(evaluation_output_path, "w") as f:
-        f.write(json.dumps(report_dict))'''
 
 
 def census_like_csv(rows: int) -> bytes:
@@ -465,6 +297,7 @@ def test_preprocess_train_evaluate(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert set(evaluation_output_dict) >= {"0", "1", "accuracy", "roc_auc", "macro avg"}
 
 
+@needs("processing_scripts")
 def test_the_notebooks_own_scripts_in_the_images_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from stepfn.local.sagemaker.isolation import choose_isolation
 
@@ -474,8 +307,11 @@ def test_the_notebooks_own_scripts_in_the_images_environment(tmp_path: Path, mon
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
     monkeypatch.delenv("STEPFN_JOB_ENV")  # the user's default (auto), not the suite's host
     monkeypatch.setenv("STEPFN_ENV_DIR", os.environ.get("STEPFN_TEST_ENV_DIR") or str(tmp_path / "envs"))
+    notebook = materialize("processing_scripts", tmp_path / "sources") / "step-functions-data-science-sdk" \
+        / "step_functions_mlworkflow_processing"
     branching_workflow, _inputs, training_job_name = build(
-        tmp_path, NOTEBOOK_PREPROCESSING, NOTEBOOK_TRAIN, NOTEBOOK_EVALUATION, census_csv(300))
+        tmp_path, *((notebook / name).read_text() for name in ("preprocessing.py", "train.py", "evaluation.py")),
+        census_csv(300))
     execution = branching_workflow.execute(inputs={
         "PreprocessingJobName": f"scikit-learn-sm-preprocessing-{uuid.uuid1().hex}",
         "TrainingJobName": training_job_name,
