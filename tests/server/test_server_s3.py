@@ -51,6 +51,10 @@ def test_missing_objects_and_buckets_are_s3_errors(serve: Callable[..., str], ma
     with pytest.raises(ClientError) as head:
         s3.head_object(Bucket="bucket", Key="absent")
     assert head.value.response["Error"]["Code"] == "404"
+    # Keys are the store's paths as written: spaces, "+", "%" and non-ASCII letters survive the URL encoding.
+    s3.put_object(Bucket="b", Key="dä ta/ü+1 %.csv", Body=b"y")
+    assert ObjectStore(stepfn_home / "s3").get_bytes("s3://b/dä ta/ü+1 %.csv") == b"y"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="b", Prefix="dä ta/")["Contents"]] == ["dä ta/ü+1 %.csv"]
     # Locally every bucket exists (a job writes to any bucket it names): one nothing was put in lists empty.
     assert s3.list_objects_v2(Bucket="nobucket")["KeyCount"] == 0
     s3.head_bucket(Bucket="nobucket")

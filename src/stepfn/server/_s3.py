@@ -186,7 +186,7 @@ class S3Api:
         """The bucket's folder. Every bucket exists locally, as for the rest of stepfn (a job writes to any
         bucket it names, and ``session.default_bucket()`` is never created by hand): a bucket nothing was put in
         lists empty instead of answering NoSuchBucket; CreateBucket makes its folder so ListBuckets shows it."""
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.\-_]{1,254}", bucket):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,254}", bucket):
             raise S3Error("InvalidBucketName", "The specified bucket is not valid.", 400, BucketName=bucket)
         try:
             path = self.store.local_path(f"s3://{bucket}")
