@@ -8,6 +8,7 @@
 #   /path/to/checkouts holds <owner>+<name>/repo for each repository of the table, a git directory (bare or not)
 #   that has the commit named. With journey files named, only those run (they are slow: minutes each).
 set -euo pipefail
+[[ $# -ge 1 && -d "$1" ]] || { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 sources=$(cd "$1" && pwd); shift
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
