@@ -19,6 +19,7 @@ from stepfn.store import (
     SCHEMA_VERSION,
     AliasRecord,
     ExecutionRecord,
+    MapRunRecord,
     NotRedrivable,
     RecordExists,
     RecordNotFound,
@@ -492,3 +493,19 @@ def test_processes_opening_a_fresh_home_at_once_all_get_the_store(tmp_path: Path
     outputs = [process.communicate(timeout=60)[0] for process in processes]
     assert [process.returncode for process in processes] == [0] * 6, outputs
     assert all(output.strip() == "opened" for output in outputs), outputs
+
+
+def test_a_stale_map_run_attempt_does_not_overwrite_the_redriven_one(store: Store) -> None:
+    parent = execution("parent")
+    store.create_execution(parent)
+    arn = "arn:aws:states:us-east-1:123456789012:mapRun:m/Fan:1"
+    store.create_map_run(MapRunRecord(arn=arn, execution_arn=parent.arn, state_machine_arn=SM, status="RUNNING",
+                                      start_date=T0))
+    store.update_map_run(arn, attempt=0, status="ABORTED", stop_date=T0)  # the first attempt is stopped
+    redriven = store.redrive_map_run(arn, redrive_date=T0 + timedelta(minutes=1))
+    assert redriven is not None and (redriven.status, redriven.redrive_count) == ("RUNNING", 1)
+    store.update_map_run(arn, attempt=1, status="SUCCEEDED", stop_date=T0 + timedelta(minutes=2))
+    # The first attempt's thread ends late and reports ABORTED: the redriven attempt's end stands.
+    kept = store.update_map_run(arn, attempt=0, status="ABORTED", stop_date=T0 + timedelta(minutes=3))
+    assert kept.status == "SUCCEEDED"
+    assert (store.get_map_run(arn).status, store.get_map_run(arn).redrive_count) == ("SUCCEEDED", 1)

@@ -97,6 +97,9 @@ class MapRun:
         self.error: str | None = None
         self.cause: str | None = None
         self.results_written = False
+        # Which attempt this is (the record's redriveCount when it started): an attempt that was stopped may end
+        # after its parent was redriven, and must not write its end over the newer attempt's.
+        self.redrive_count = 0
         self._slots = threading.Condition()
         self._running = 0
         self._admitted = 0
@@ -360,6 +363,8 @@ class MapNode(RetryingNode):
         redriven: EarlierMapRun | None = None
         if earlier is not None and observer is not None and hasattr(observer, "map_run_redriven"):
             redriven = observer.map_run_redriven(map_run, run.clock.now())
+            if redriven is not None:
+                map_run.redrive_count = redriven.redrive_count
         # A Map Run that succeeded before is replayed as it was: its row stays as it is.
         observed = observer if redriven is None or redriven.redriven else None
         if redriven is None:

@@ -426,13 +426,19 @@ class Store:
         rows = self._db.read("SELECT * FROM map_runs WHERE execution_arn = ? ORDER BY seq DESC", (execution_arn,))
         return [_from_row(MapRunRecord, row) for row in rows]
 
-    def update_map_run(self, arn: str, **changes: Any) -> MapRunRecord:
-        """Replace the given fields (settings, totals, the end of the run); returns the updated record."""
+    def update_map_run(self, arn: str, *, attempt: int | None = None, **changes: Any) -> MapRunRecord:
+        """Replace the given fields (settings, totals, the end of the run); returns the updated record.
+
+        With ``attempt``, only while the record is still at that redriveCount: a stopped attempt that ends after
+        its parent was redriven leaves the newer attempt's record alone (and gets that record back)."""
         with self._db.write() as conn:
             rows = conn.execute("SELECT * FROM map_runs WHERE arn = ?", (arn,)).fetchall()
             if not rows:
                 raise RecordNotFound("MapRun", arn)
-            updated = replace(_from_row(MapRunRecord, rows[0]), **changes)
+            current = _from_row(MapRunRecord, rows[0])
+            if attempt is not None and current.redrive_count != attempt:
+                return current
+            updated = replace(current, **changes)
             row = {key: value for key, value in _to_row(updated).items() if key in changes}
             if row:
                 assignments = ", ".join(f"{key} = ?" for key in row)

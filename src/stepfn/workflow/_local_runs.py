@@ -111,8 +111,9 @@ class MapRunJournal(ExecutionJournal):
 
     def map_run_finished(self, map_run: Any) -> None:
         self.live.discard(map_run.arn)
-        self.store.update_map_run(map_run.arn, status=map_run.status, stop_date=map_run.stop_date,
-                                  error=map_run.error, cause=map_run.cause, results_written=map_run.results_written)
+        self.store.update_map_run(map_run.arn, attempt=map_run.redrive_count, status=map_run.status,
+                                  stop_date=map_run.stop_date, error=map_run.error, cause=map_run.cause,
+                                  results_written=map_run.results_written)
 
 
 class ExecutionRunner:
