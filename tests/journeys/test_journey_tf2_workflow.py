@@ -20,6 +20,9 @@ The notebook's code cells run in order as written, with these changes only:
   ``--batch_size``, ``--learning_rate``, ``SM_CHANNEL_TRAIN``/``TEST`` holding ``x_*.npy``/``y_*.npy``, a Keras
   model of 13 -> 13 tanh -> 6 sigmoid -> 1 trained with SGD on MSE and saved as a SavedModel under
   ``<model_dir>/1``), written here, not copied;
+* cell 5 (``%%writefile preprocessing.py``) is not committed here: ``port-sources.toml``'s ``tf2_scripts`` takes
+  it from the notebook at that commit in a fetched checkout (``$STEPFN_PORT_SOURCES``, see
+  ``scripts/ported-suites.sh``) and the fixture writes it as Jupyter would; without it the test skips;
 * shell cells: ``!aws s3 cp`` is ``stepfn cp`` (the local object store's ``aws s3 cp``) and ``!tar`` is tar; cells 13
   and 19 (``wget local_mode_setup.sh``, ``docker container stop``) set up Docker for SageMaker's Local Mode, which
   stepfn runs without Docker, and are not run; ``pip install stepfunctions`` (cell 54) is not run;
@@ -43,9 +46,8 @@ first use, or found in ``STEPFN_TEST_ENV_DIR``); the TensorFlow models are serve
 REST contract.
 """
 
-# The notebook's cells are kept as written: str.format and % formatting, import order, unused imports, the
-# blank lines with spaces in its preprocessing.py.
-# ruff: noqa: UP032, UP031, I001, F401, W293
+# The notebook's cells are kept as written: str.format and % formatting, import order, unused imports.
+# ruff: noqa: UP032, UP031, I001, F401
 
 from __future__ import annotations
 
@@ -56,10 +58,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from port_sources import materialize, needs
 
 # A fresh machine first builds the scikit-learn 0.20 and TensorFlow 2.2 environments (a few hundred MB from PyPI);
 # then 18 TensorFlow training jobs run (5 at a time while tuning) and three endpoints serve.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800), needs("tf2_scripts")]
 
 TRAIN_PY = '''\
 import argparse
@@ -157,6 +160,9 @@ def notebook_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     work = tmp_path / "notebook"
     work.mkdir()
     monkeypatch.chdir(work)
+    # The notebook's %%writefile cell, run as Jupyter runs it: its body, as written, in the working directory.
+    notebook = materialize("tf2_scripts", tmp_path / "sources") / "tf-2-workflow"
+    (work / "preprocessing.py").write_text((notebook / "preprocessing.py").read_text())
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     # The default (auto), as a user has it: stepfn's Python has neither scikit-learn 0.20 nor TensorFlow 2.2.
     monkeypatch.delenv("STEPFN_JOB_ENV")
@@ -202,31 +208,7 @@ def test_tf2_workflow_notebook() -> None:
     raw_s3 = sess.upload_data(path='./data/raw/', key_prefix=rawdata_s3_prefix)
     print(raw_s3)
 
-    # --- cell 5: %%writefile preprocessing.py ---
-    with open('preprocessing.py', 'w') as f:
-        f.write('''
-import glob
-import numpy as np
-import os
-from sklearn.preprocessing import StandardScaler
-
-if __name__=='__main__':
-    
-    input_files = glob.glob('{}/*.npy'.format('/opt/ml/processing/input'))
-    print('\\nINPUT FILE LIST: \\n{}\\n'.format(input_files))
-    scaler = StandardScaler()
-    for file in input_files:
-        raw = np.load(file)
-        transformed = scaler.fit_transform(raw)
-        if 'train' in file:
-            output_path = os.path.join('/opt/ml/processing/train', 'x_train.npy')
-            np.save(output_path, transformed)
-            print('SAVED TRANSFORMED TRAINING DATA FILE\\n')
-        else:
-            output_path = os.path.join('/opt/ml/processing/test', 'x_test.npy')
-            np.save(output_path, transformed)
-            print('SAVED TRANSFORMED TEST DATA FILE\\n')
-''')
+    # --- cell 5: %%writefile preprocessing.py (written by notebook_instance from the fetched notebook) ---
 
     # --- cell 7 ---
     from stepfn.sagemaker import get_execution_role
