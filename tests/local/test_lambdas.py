@@ -175,10 +175,12 @@ def test_missing_function_name_is_a_runtime_error() -> None:
 
 
 def test_handlers_and_default_handlers(tmp_path: Path) -> None:
-    assert handlers(tmp_path) == {"lambda:invoke": invoke_lambda}
+    (handler,) = handlers(tmp_path).values()
+    # invoke_lambda bound to the home, where functions created through the Lambda API live.
+    assert (handler.func, handler.keywords) == (invoke_lambda, {"home": tmp_path})  # type: ignore[attr-defined]
     merged = default_handlers(tmp_path)
     # Through the step cache, which hands a Task that asked for no caching straight to the function.
-    assert merged["lambda:invoke"].__wrapped__ is invoke_lambda  # type: ignore[attr-defined]
+    assert merged["lambda:invoke"].__wrapped__.func is invoke_lambda  # type: ignore[attr-defined]
     assert "s3:getObject" in merged  # the S3 backend is part of this tree
 
 

@@ -4,7 +4,9 @@ A function is found by the ``FunctionName`` a Task gives (a name, a full or part
 without a ``:qualifier``):
 
 1. functions registered in this process: ``register_function("train", fn)`` (or as a decorator);
-2. otherwise, a ``"package.module:function"`` string names a function in a Python module found directly
+2. functions created through the Lambda API in the home (``create_function`` against ``stepfn serve``; their
+   packages are kept in the home: :mod:`stepfn.local.lambda_functions`);
+3. otherwise, a ``"package.module:function"`` string names a function in a Python module found directly
    under a folder the user allowed: :func:`allow_lambda_path` (``stepfn serve --lambda-path DIR``),
    ``$STEPFN_LAMBDA_PATH`` (folders separated by ``os.pathsep``), or the folder of the file ``stepfn run``
    runs. So a process that resumes an execution after a crash finds the same code without registering it.
@@ -47,7 +49,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar, overload
@@ -153,13 +155,26 @@ def _not_found(ref: FunctionRef) -> StatesError:
     )
 
 
-def resolve_function(function_name: str) -> tuple[FunctionRef, Callable[..., Any]]:
-    """The callable behind a FunctionName, or ``Lambda.ResourceNotFoundException`` as AWS raises it."""
+def resolve_function(function_name: str, home: Path | None = None) -> tuple[FunctionRef, Callable[..., Any]]:
+    """The callable behind a FunctionName, or ``Lambda.ResourceNotFoundException`` as AWS raises it: a function
+    registered in this process, else one created through the Lambda API in ``home`` (default ``$STEPFN_HOME``;
+    :mod:`stepfn.local.lambda_functions`), else a ``module:function`` under an allowed folder."""
     ref = parse_function_name(function_name)
     with _registry_lock:
         fn = _registry.get(ref.name) or _registry.get(function_name)
     if fn is not None:
         return ref, fn
+    from stepfn._home import stepfn_home
+    from stepfn.local.lambda_functions import FunctionError, created_function
+
+    try:
+        created = created_function(home if home is not None else stepfn_home(), ref.name)
+    except FunctionError as error:
+        raise StatesError(error.code, error.message) from error
+    except Exception as error:  # the package's module failed while it loaded: Lambda's init error
+        raise StatesError(f"Runtime.{type(error).__name__}", f"Init error of {ref.name}: {error}") from error
+    if created is not None:
+        return ref, created
     if ref.import_path is None:
         raise _not_found(ref)
     module_name, _, attr_path = ref.import_path.partition(":")
@@ -372,8 +387,9 @@ def _http_metadata(request_id: str, body: str) -> tuple[dict[str, Any], dict[str
     )
 
 
-def invoke_lambda(request: TaskRequest, control: TaskControl) -> Any:
-    """The ``lambda:invoke`` task handler (see the module docstring for shapes)."""
+def invoke_lambda(request: TaskRequest, control: TaskControl, home: Path | None = None) -> Any:
+    """The ``lambda:invoke`` task handler (see the module docstring for shapes); ``home`` holds the functions
+    created through the Lambda API (default ``$STEPFN_HOME``)."""
     parameters = request.parameters if isinstance(request.parameters, dict) else {}
     function_name = parameters.get("FunctionName")
     if not isinstance(function_name, str) or not function_name:
@@ -385,7 +401,7 @@ def invoke_lambda(request: TaskRequest, control: TaskControl) -> Any:
     # A bare function ARN as Resource returns the result itself and renders causes with json.dumps spacing.
     optimized = ":states:::" in request.resource
     event = parameters.get("Payload", {}) if optimized else parameters.get("Payload")
-    ref, fn = resolve_function(function_name)
+    ref, fn = resolve_function(function_name, home)
     request_id = str(uuid.uuid4())
     context = LambdaContext(
         function_name=ref.name,
@@ -444,9 +460,8 @@ def optimized_response(payload: Any, *, body: str | None = None, request_id: str
 
 
 def handlers(home: Path) -> dict[str, TaskHandler]:
-    """Task handlers this module provides; ``home`` is unused (functions live in this process)."""
-    del home
-    return {"lambda:invoke": invoke_lambda}
+    """Task handlers this module provides; ``home`` holds the functions created through the Lambda API."""
+    return {"lambda:invoke": partial(invoke_lambda, home=home)}
 
 
 __all__ = [

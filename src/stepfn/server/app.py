@@ -9,6 +9,8 @@ Routes (one Starlette app):
   processing and tuning jobs, models, endpoint configs and endpoints (``LocalSageMakerClient``);
 * ``POST /endpoints/<name>/invocations``: sagemaker-runtime ``InvokeEndpoint`` (REST);
 * requests signed for S3 (any path): the S3 REST API over the local object store (:mod:`stepfn.server._s3`);
+* requests signed for Lambda: CreateFunction, GetFunction, ListFunctions, DeleteFunction and Invoke
+  (:mod:`stepfn.server._lambda`);
 * ``POST /`` with ``Action=GetCallerIdentity`` (the AWS query protocol): STS ``GetCallerIdentity``, the local
   account, so scripts that build ARNs from ``sts.get_caller_identity()["Account"]`` find local resources;
 * ``GET /ping``: 200 when the server is up;
@@ -49,6 +51,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stepfn._partitions import LOCAL_ACCOUNT
 from stepfn.errors import StepfnError
+from stepfn.server._lambda import create_lambda_app
 from stepfn.server._protocol import (
     ApiError,
     error_response,
@@ -216,20 +219,15 @@ def create_app(
 
         routes.append(Route("/", console_home, methods=["GET"]))
         routes.append(Mount("/ui", app=create_ui_app(stepfunctions.backend, root, sagemaker_client)))
-    return RequestGuard(_by_signing_service(Starlette(routes=routes), create_s3_app(root)),
+    return RequestGuard(_by_signing_service(Starlette(routes=routes), create_s3_app(root), create_lambda_app(root)),
                         token=server_token(root, token, no_token=no_token),
                         allowed_hosts=allowed_host_names(bind_host, allow_hosts))
 
 
 _SIGNING_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([a-z0-9-]+)/aws4_request")
 _SERVED_SIGNING_NAMES = frozenset({"states", "sagemaker", "sts"})  # SageMaker's runtime signs as "sagemaker" too
-_NOT_SERVED_HINTS = {
-    "lambda": "locally a Lambda task calls a Python function: register it in the process that runs the "
-              "workflow (stepfn.local.lambdas.register_function) or name it as 'module:function' in a folder "
-              "stepfn serve allows (--lambda-path DIR, $STEPFN_LAMBDA_PATH)",
-}
-_DEFAULT_HINT = ("locally a task of another service runs a handler you give the engine: "
-                 "LocalStepFunctionsClient(handlers={'<service>:<action>': fn}) (docs/concepts/engine.md)")
+_NOT_SERVED_HINT = ("locally a task of another service runs a handler you give the engine: "
+                    "LocalStepFunctionsClient(handlers={'<service>:<action>': fn}) (docs/concepts/engine.md)")
 
 
 def signing_service(scope: Scope) -> str | None:
@@ -242,19 +240,22 @@ def signing_service(scope: Scope) -> str | None:
     return None
 
 
-def _by_signing_service(app: ASGIApp, s3: ASGIApp) -> ASGIApp:
-    """``app`` for the services stepfn serves; requests signed for S3 go to the S3 API (:mod:`stepfn.server._s3`)
-    and those signed for any other service get an error naming it, instead of a bare 404 or an unknown target."""
+def _by_signing_service(app: ASGIApp, s3: ASGIApp, lambda_api: ASGIApp) -> ASGIApp:
+    """``app`` for the services stepfn serves; requests signed for S3 and Lambda go to their REST APIs
+    (:mod:`stepfn.server._s3`, :mod:`stepfn.server._lambda`) and those signed for any other service get an error
+    naming it, instead of a bare 404 or an unknown target."""
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
         service = signing_service(scope) if scope["type"] == "http" else None
         if service == "s3":
             await s3(scope, receive, send)
+        elif service == "lambda":
+            await lambda_api(scope, receive, send)
         elif service is None or service in _SERVED_SIGNING_NAMES:
             await app(scope, receive, send)
         else:
             message = (f"stepfn serve does not serve the '{service}' API (it serves Step Functions, SageMaker, "
-                       f"S3 and STS); {_NOT_SERVED_HINTS.get(service, _DEFAULT_HINT)}")
+                       f"S3, Lambda and STS); {_NOT_SERVED_HINT}")
             error = JSONResponse({"__type": "UnknownOperationException", "message": message}, status_code=400,
                                  headers={"x-amzn-ErrorType": "UnknownOperationException"})
             await error(scope, receive, send)

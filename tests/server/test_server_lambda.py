@@ -1,0 +1,111 @@
+"""boto3's Lambda client against ``stepfn serve``: the model retraining notebook's deployment of its function
+(zip, upload to S3, ``create_function``), then a workflow's LambdaStep and ``Invoke`` calling it."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from stepfn.local.objectstore import ObjectStore
+from stepfn.steps import Chain, LambdaStep
+from stepfn.workflow import Workflow
+
+ROLE = "arn:aws:iam::123456789012:role/LambdaRole"
+# The shape of the retraining notebook's code/query_training_status.py: a module-level client, a helper module.
+HANDLER = '''import json
+import helper
+
+calls = []
+
+
+def lambda_handler(event, context):
+    calls.append(event)
+    if "TrainingJobName" not in event:
+        raise KeyError("TrainingJobName key not found in function input! The input received was: {}."
+                       .format(json.dumps(event)))
+    return {"statusCode": 200, "job": event["TrainingJobName"], "answer": helper.answer(),
+            "function": context.function_name}
+'''
+
+
+def package(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_a_function_deployed_from_s3_runs_in_a_lambda_step_and_on_invoke(
+        serve: Callable[..., str], make_client: Callable[..., Any], stepfn_home: Path) -> None:
+    ObjectStore(stepfn_home / "s3").put_bytes(
+        "s3://sagemaker-us-east-1-123456789012/ml_deploy/query_training_status.zip",
+        package({"query_training_status.py": HANDLER, "helper.py": "def answer():\n    return 42\n"}))
+    client = make_client("lambda", serve())
+    created = client.create_function(
+        FunctionName="query-training-status-1", Runtime="python3.7", Role=ROLE,
+        Handler="query_training_status.lambda_handler",
+        Code={"S3Bucket": "sagemaker-us-east-1-123456789012", "S3Key": "ml_deploy/query_training_status.zip"},
+        Description="Queries a SageMaker training job and return the results.", Timeout=15, MemorySize=128)
+    assert created["FunctionArn"] == "arn:aws:lambda:us-east-1:123456789012:function:query-training-status-1"
+    assert (created["Handler"], created["Timeout"], created["State"]) == (
+        "query_training_status.lambda_handler", 15, "Active")
+    assert client.get_function(FunctionName="query-training-status-1")["Configuration"]["Runtime"] == "python3.7"
+    assert [f["FunctionName"] for f in client.list_functions()["Functions"]] == ["query-training-status-1"]
+    with pytest.raises(ClientError) as again:
+        client.create_function(FunctionName="query-training-status-1", Runtime="python3.7", Role=ROLE,
+                               Handler="query_training_status.lambda_handler", Code={"ZipFile": package({})})
+    assert again.value.response["Error"]["Code"] == "ResourceConflictException"
+
+    answer = client.invoke(FunctionName="query-training-status-1", Payload=json.dumps({"TrainingJobName": "j1"}))
+    assert "FunctionError" not in answer
+    assert json.loads(answer["Payload"].read()) == {"statusCode": 200, "job": "j1", "answer": 42,
+                                                    "function": "query-training-status-1"}
+    failed = client.invoke(FunctionName="query-training-status-1", Payload=b"{}")
+    assert failed["FunctionError"] == "Unhandled"
+    assert json.loads(failed["Payload"].read())["errorType"] == "KeyError"
+
+    # The notebook's LambdaStep names the function by the name it created.
+    step = LambdaStep("Query Training Results", parameters={
+        "FunctionName": "query-training-status-1", "Payload": {"TrainingJobName.$": "$.TrainingJobName"}})
+    workflow = Workflow("retraining-lambda", Chain([step]), role=ROLE)
+    workflow.create()
+    execution = workflow.execute(inputs={"TrainingJobName": "regression-1"})
+    output = execution.get_output(wait=True)
+    assert output["Payload"] == {"statusCode": 200, "job": "regression-1", "answer": 42,
+                                 "function": "query-training-status-1"}
+
+    client.delete_function(FunctionName="query-training-status-1")
+    with pytest.raises(ClientError) as gone:
+        client.invoke(FunctionName="query-training-status-1", Payload=b"{}")
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_new_code_under_the_same_name_runs_and_packages_stay_inside(
+        serve: Callable[..., str], make_client: Callable[..., Any], stepfn_home: Path) -> None:
+    client = make_client("lambda", serve())
+    for version in (1, 2):
+        client.create_function(FunctionName="echo", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                               Code={"ZipFile": package({"app.py": f"def handler(event, context):\n"
+                                                                  f"    return {{'version': {version}}}\n"})})
+        assert json.loads(client.invoke(FunctionName="echo")["Payload"].read()) == {"version": version}
+        client.delete_function(FunctionName="echo")
+    escaping = io.BytesIO()
+    with zipfile.ZipFile(escaping, "w") as archive:
+        archive.writestr("../../outside.py", "x = 1\n")
+    with pytest.raises(ClientError) as refused:
+        client.create_function(FunctionName="slip", Runtime="python3.12", Role=ROLE, Handler="outside.x",
+                               Code={"ZipFile": escaping.getvalue()})
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert not list(stepfn_home.rglob("outside.py"))
+    with pytest.raises(ClientError) as missing_code:
+        client.create_function(FunctionName="nocode", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                               Code={"S3Bucket": "bucket", "S3Key": "absent.zip"})
+    assert "NoSuchKey" in str(missing_code.value)
