@@ -11,7 +11,9 @@ Running: the handler's module is loaded from that folder under a module name of 
 (``stepfn_lambda_<function>_<digest>_<module>``), and the folder is put on ``sys.path`` so the package's other modules
 import, then the function is called as ``stepfn.local.lambdas`` calls every local function (in the process that
 runs the execution, with Lambda's event, context and error shapes). Unlike Lambda, functions share that process:
-``Environment.Variables`` are kept in the configuration but not set, and the function's own boto3 clients read
+a package's other modules are imported by their own names (two functions shipping a ``helper.py`` share the
+first one loaded), ``Environment.Variables`` are kept in the configuration but not set, and the function's own
+boto3 clients read
 the environment that process has (the settings ``stepfn serve`` prints, when they were exported where the
 workflow runs). The runtime named is recorded, not enforced: the function runs in stepfn's Python.
 """
