@@ -5,7 +5,8 @@ reader fills in, nothing else).
 The notebooks are amazon-sagemaker-examples' ``hello_world_workflow.ipynb``,
 ``machine_learning_workflow_abalone.ipynb`` and
 ``step_functions_mlworkflow_scikit_learn_data_processing_and_model_evaluation.ipynb`` as published (outputs and
-all), kept in ``notebooks/``; see
+all), kept in ``notebooks/``, and ``automate_model_retraining_workflow.ipynb`` with its ``code/`` and ``data/``,
+fetched (``port-sources.toml``: it skips without ``$STEPFN_PORT_SOURCES``); see
 ``notebooks/README.md`` for their source commit and licence. What a ``.py`` port hides is all there: the
 ``!pip install`` cell, ``render_graph()``, ``render_progress()``, ``list_events()``, ``list_executions(html=True)``,
 ``boto3.Session().region_name``, ``session.default_bucket()``, ``get_execution_role()``, relative paths from the
@@ -46,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from port_sources import materialize, needs
 from sdk_integ_support import census_csv  # the processing port's generated census-income.csv
 from test_journey_abalone import abalone_like_rows  # the abalone port's generated stand-in for the data set
 
@@ -302,6 +304,50 @@ def test_scikit_learn_data_processing_and_model_evaluation_notebook(user: tuple[
 
         (execution,) = wait_for_executions(serve, "SageMakerProcessingWorkflow")
         assert execution["status"] == "SUCCEEDED", execution
+    finally:
+        serve.stop()
+
+
+@pytest.mark.slow
+@needs("retraining_notebook")
+def test_automate_model_retraining_workflow_notebook(user: tuple[Path, Path], tmp_path: Path) -> None:
+    """The model retraining notebook, fetched with its code/ and data/ (tests/journeys/port-sources.toml): it
+    uploads the churn CSV and its Glue script with S3Uploader, zips its Lambda function, uploads it and deploys it
+    with ``create_function``, and creates a Glue job with boto3, then builds and starts the workflow (Glue ETL,
+    XGBoost training, model, Lambda, Choice) without waiting for it.
+
+    Every cell runs but the Glue job's creation: stepfn serves no Glue API, and its PySpark script cannot run
+    locally, so that cell's error names the service and the local way (a task handler), and the execution fails at
+    its first state. The Lambda function is deployed as the notebook deploys it."""
+    folder, home = user
+    sources = materialize("retraining_notebook", tmp_path / "sources") / " archived/automate_model_retraining_workflow"
+    for item in ("code", "data"):
+        shutil.copytree(sources / item, folder / item)
+    notebook = folder / "automate_model_retraining_workflow.ipynb"
+    subprocess.run([sys.executable, str(PORT_SCRIPT), str(sources / notebook.name), str(notebook), json.dumps({
+        'workflow_execution_role = ""': f'workflow_execution_role = "{WORKFLOW_ROLE}"',
+        'glue_role = ""': 'glue_role = "arn:aws:iam::111122223333:role/AWS-Glue-S3-Bucket-Access"',
+        'lambda_role = ""': 'lambda_role = "arn:aws:iam::111122223333:role/query_training_status-role"',
+    })], check=True)
+    serve = Serve(folder, clean_environment(home))
+    try:
+        document = execute(notebook, clean_environment(home, **serve.settings))
+        errors = cell_errors(document)
+        assert len(errors) == 1 and "calling the CreateJob operation" in errors[0], errors
+        assert "does not serve the 'glue' API" in errors[0] and "handlers=" in errors[0]
+
+        functions = serve.client("lambda").list_functions()["Functions"]
+        assert [(f["Handler"], f["Runtime"]) for f in functions] == [("query_training_status.lambda_handler",
+                                                                      "python3.7")]
+        bucket = "sagemaker-us-east-1-123456789012"
+        s3 = serve.client("s3")
+        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="ml_deploy/")["Contents"])
+        assert keys == ["ml_deploy/customer-churn.csv", "ml_deploy/glue_etl.py", "ml_deploy/query_training_status.zip"]
+        (execution,) = wait_for_executions(serve, next(
+            m["name"] for m in serve.client("stepfunctions").list_state_machines()["stateMachines"]
+            if m["name"].startswith("MyInferenceRoutine_")))
+        assert execution["status"] == "FAILED"
+        assert "glue:startJobRun.sync" in execution.get("cause", ""), execution
     finally:
         serve.stop()
 
