@@ -3,11 +3,12 @@
 reader fills in, nothing else).
 
 The notebooks are amazon-sagemaker-examples' ``hello_world_workflow.ipynb``,
-``machine_learning_workflow_abalone.ipynb`` and
-``step_functions_mlworkflow_scikit_learn_data_processing_and_model_evaluation.ipynb`` as published (outputs and
-all), kept in ``notebooks/``, and ``automate_model_retraining_workflow.ipynb`` with its ``code/`` and ``data/``,
-fetched (``port-sources.toml``: it skips without ``$STEPFN_PORT_SOURCES``); see
-``notebooks/README.md`` for their source commit and licence. What a ``.py`` port hides is all there: the
+``machine_learning_workflow_abalone.ipynb``,
+``step_functions_mlworkflow_scikit_learn_data_processing_and_model_evaluation.ipynb`` and
+``automate_model_retraining_workflow.ipynb`` (with its ``code/`` and ``data/``) as published (outputs and all), at
+the commit ``port-sources.toml`` names (sections ``example_notebooks`` and ``retraining_notebook``). They are not
+committed here: each test copies its notebook out of a fetched checkout (``$STEPFN_PORT_SOURCES``, see
+``scripts/ported-suites.sh``) into its temporary folder, and skips without it. What a ``.py`` port hides is all there: the
 ``!pip install`` cell, ``render_graph()``, ``render_progress()``, ``list_events()``, ``list_executions(html=True)``,
 ``boto3.Session().region_name``, ``session.default_bucket()``, ``get_execution_role()``, relative paths from the
 notebook's folder, and the abalone notebook's own boto3 S3 calls (``download_file`` of the public data set,
@@ -51,8 +52,7 @@ from port_sources import materialize, needs
 from sdk_integ_support import census_csv  # the processing port's generated census-income.csv
 from test_journey_abalone import abalone_like_rows  # the abalone port's generated stand-in for the data set
 
-NOTEBOOKS = Path(__file__).parent / "notebooks"
-PORT_SCRIPT = NOTEBOOKS / "port_notebook.py"
+PORT_SCRIPT = Path(__file__).parent / "notebooks" / "port_notebook.py"
 WORKFLOW_ROLE = "arn:aws:iam::111122223333:role/StepFunctionsWorkflowExecutionRole"
 HELLO_LAMBDA = '''import base64
 
@@ -79,9 +79,11 @@ def clean_environment(home: Path, **extra: str) -> dict[str, str]:
 
 
 def port(name: str, folder: Path, replacements: dict[str, str]) -> Path:
+    """Notebook ``name`` of ``example_notebooks``, copied out of the checkout beside ``folder`` and ported into it."""
+    sources = materialize("example_notebooks", folder.parent / "sources")
+    (source,) = (sources / " archived").rglob(name)
     target = folder / name
-    subprocess.run([sys.executable, str(PORT_SCRIPT), str(NOTEBOOKS / name), str(target), json.dumps(replacements)],
-                   check=True)
+    subprocess.run([sys.executable, str(PORT_SCRIPT), str(source), str(target), json.dumps(replacements)], check=True)
     return target
 
 
@@ -181,6 +183,7 @@ def wait_for_executions(serve: Serve, state_machine_name: str, timeout: float = 
 
 
 @pytest.mark.slow
+@needs("example_notebooks")
 def test_hello_world_workflow_notebook(user: tuple[Path, Path]) -> None:
     folder, home = user
     (folder / "hello_lambda.py").write_text(HELLO_LAMBDA)
@@ -215,6 +218,7 @@ def test_hello_world_workflow_notebook(user: tuple[Path, Path]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # a kernel, a training job, a transform and an endpoint on a loaded 2-core machine
+@needs("example_notebooks")
 def test_machine_learning_workflow_abalone_notebook(user: tuple[Path, Path]) -> None:
     folder, home = user
     notebook = port("machine_learning_workflow_abalone.ipynb", folder, {"<execution-role-arn>": WORKFLOW_ROLE})
@@ -268,6 +272,7 @@ def test_machine_learning_workflow_abalone_notebook(user: tuple[Path, Path]) -> 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)  # room for building scikit-learn 0.20.0's environment on a fresh machine
+@needs("example_notebooks")
 def test_scikit_learn_data_processing_and_model_evaluation_notebook(user: tuple[Path, Path], tmp_path: Path) -> None:
     """Two SKLearnProcessor 0.20.0 jobs and an SKLearn 0.20.0 training job on scripts the notebook writes with
     ``%%writefile`` (hard-coded ``/opt/ml`` paths, ``sklearn.externals.joblib``), in that image's environment;
@@ -367,9 +372,9 @@ def test_automate_model_retraining_workflow_notebook(user: tuple[Path, Path], tm
     ("sagemaker_session = sagemaker.Session()", "sagemaker_session = sagemaker.Session()"),
 ])
 def test_the_port_changes_imports_only(line: str, ported: str) -> None:
-    sys.path.insert(0, str(NOTEBOOKS))
+    sys.path.insert(0, str(PORT_SCRIPT.parent))
     try:
         from port_notebook import port_line
     finally:
-        sys.path.remove(str(NOTEBOOKS))
+        sys.path.remove(str(PORT_SCRIPT.parent))
     assert port_line(line) == ported
