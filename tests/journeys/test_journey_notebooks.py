@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -50,18 +51,34 @@ from typing import Any
 import pytest
 from port_sources import materialize, needs
 from sdk_integ_support import census_csv  # the processing port's generated census-income.csv
-from test_journey_abalone import abalone_like_rows  # the abalone port's generated stand-in for the data set
 
 PORT_SCRIPT = Path(__file__).parent / "notebooks" / "port_notebook.py"
 WORKFLOW_ROLE = "arn:aws:iam::111122223333:role/StepFunctionsWorkflowExecutionRole"
 HELLO_LAMBDA = '''import base64
 
 
+class ServiceUnavailable(Exception):
+    """What the function raises while its downstream service is down (the input "down")."""
+
+
 def lambda_handler(event, context):
     """The function hello_world_workflow.ipynb asks for: the base64 encoding of its input."""
+    if event["input"] == "down":
+        raise ServiceUnavailable("the encoder is down")
     return {"statusCode": 200, "input": event["input"],
             "output": base64.b64encode(event["input"].encode()).decode()}
 '''
+
+
+def abalone_like_rows(count: int, seed: int) -> list[str]:
+    """libsvm rows like the Abalone set: the age (label) grows with the eight measurements."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        features = [rng.uniform(0.0, 1.0) for _ in range(8)]
+        label = 3 + 20 * features[0] + 6 * features[3] + rng.uniform(-0.5, 0.5)
+        rows.append(f"{label:.3f} " + " ".join(f"{i + 1}:{value:.4f}" for i, value in enumerate(features)))
+    return rows
 
 
 def clean_environment(home: Path, **extra: str) -> dict[str, str]:
@@ -200,7 +217,7 @@ def test_hello_world_workflow_notebook(user: tuple[Path, Path]) -> None:
     assert '"StartAt": "MyPassState"' in outputs_of(document, "print(basic_workflow.definition")[0]["text"]
     assert "arn:aws:states:" in outputs_of(document, "branching_workflow.create()")[-1]["data"]["text/plain"]
 
-    serve = Serve(folder, clean_environment(home))
+    serve = Serve(folder, environment)
     try:
         sfn = serve.client("stepfunctions")
         (basic,) = wait_for_executions(serve, "MyWorkflow_Simple")
@@ -212,8 +229,63 @@ def test_hello_world_workflow_notebook(user: tuple[Path, Path]) -> None:
                           if e["type"] == "TaskSucceeded"]
         assert lambda_results[0]["Payload"]["output"] == "SGVsbG9Xb3JsZA=="  # base64 of "HelloWorld"
         assert [e["type"] for e in history].count("WaitStateExited") == 1
+        assert entered(history) == [
+            "MyPassState", "Is this Hello World example?", "Wait for 3 seconds", "MyParallelState", "Hello", "World",
+            "Convert HelloWorld to Base64", "HelloWorldSuccessful"]
+        what_readers_do_next(sfn, branching["stateMachineArn"])
     finally:
         serve.stop()
+
+
+def entered(history: list[dict[str, Any]]) -> list[str]:
+    return [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
+
+
+def what_readers_do_next(sfn: Any, state_machine_arn: str) -> None:
+    """After the hello world notebook, through stepfn serve: the Choice's other way, the workflow attached by ARN
+    in a new session and updated with a Map whose Lambda task retries a failing function, a waiting run stopped,
+    and the clean-up cells' delete."""
+    from stepfn.steps import Chain, LambdaStep, Map, Retry, Succeed, Wait
+    from stepfn.workflow import ExecutionFailedWarning, Workflow
+
+    attached = Workflow.attach(state_machine_arn, client=sfn)
+    assert attached.name == "MyWorkflow_v2" and attached.role == WORKFLOW_ROLE
+    sad = attached.execute(inputs={"IsHelloWorldExample": False})
+    with pytest.warns(ExecutionFailedWarning, match="FAILED at state 'HelloWorldFailed'"):
+        assert sad.get_output(wait=True) is None
+    assert entered(sad.list_events())[-1] == "HelloWorldFailed"
+
+    encode = LambdaStep("Encode word", parameters={"FunctionName": "hello_lambda:lambda_handler",
+                                                   "Payload": {"input.$": "$"}},
+                        result_selector={"encoded.$": "$.Payload.output"})
+    encode.add_retry(Retry(error_equals=["States.TaskFailed"], interval_seconds=1, max_attempts=2, backoff_rate=1.0))
+    encode_each = Map("Encode each", items_path="$.Words", max_concurrency=2)
+    encode_each.attach_iterator(encode)
+    attached.update(definition=Chain([encode_each, Succeed("Done")]))
+    assert json.loads(sfn.describe_state_machine(stateMachineArn=state_machine_arn)["definition"])["StartAt"] == \
+        "Encode each"
+    failing = attached.execute(inputs={"Words": ["Hello", "World", "down"]})
+    with pytest.warns(ExecutionFailedWarning, match="ServiceUnavailable: the encoder is down"):
+        failing.get_output(wait=True)
+    # One iteration fails after the first try and max_attempts=2 retries, so the Map fails the execution, as on AWS.
+    failures = [e for e in failing.list_events() if e["type"] in ("TaskFailed", "LambdaFunctionFailed")]
+    assert len(failures) == 3
+    assert failing.describe()["status"] == "FAILED"
+    execution = attached.execute(inputs={"Words": ["Hello", "World"]})
+    assert execution.get_output(wait=True) == [{"encoded": "SGVsbG8="}, {"encoded": "V29ybGQ="}]
+    assert [e.status for e in attached.list_executions()] == ["SUCCEEDED", "FAILED", "FAILED", "SUCCEEDED"]
+
+    waiting = Workflow("MyWorkflow_Waiting", Chain([Wait("Wait a long time", seconds=3600)]), WORKFLOW_ROLE,
+                       client=sfn)
+    waiting.create()
+    run = waiting.execute()
+    run.stop(cause="changed my mind")
+    assert run.describe()["status"] == "ABORTED"
+    last = run.list_events(reverse_order=True, max_items=1)
+    assert [(e["type"], e["executionAbortedEventDetails"]["cause"]) for e in last] == [
+        ("ExecutionAborted", "changed my mind")]
+    waiting.delete()
+    assert "MyWorkflow_Waiting" not in [w["name"] for w in Workflow.list_workflows(client=sfn)]
 
 
 @pytest.mark.slow
@@ -253,11 +325,21 @@ def test_machine_learning_workflow_abalone_notebook(user: tuple[Path, Path]) -> 
         assert execution["status"] == "SUCCEEDED", execution
         names = json.loads(execution["input"])
         endpoints.append(names["EndpointName"])
+        history = serve.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"])
+        assert [e["stateEnteredEventDetails"]["name"] for e in history["events"] if e["type"] == "TaskStateEntered"] \
+            == ["Train Step", "Save model", "Transform Input Dataset", "Create Endpoint Config", "Create Endpoint"]
         runtime = serve.client("sagemaker-runtime")
         answer = runtime.invoke_endpoint(EndpointName=names["EndpointName"], ContentType="text/libsvm",
                                          Body=b"0 1:0.5 2:0.5 3:0.5 4:0.5 5:0.5 6:0.5 7:0.5 8:0.5")
         age = float(answer["Body"].read().decode().strip().strip("[]").split(",")[0])
         assert 5 < age < 30
+        # The endpoint serves the trained model: close to the generating formula on fresh rows.
+        rows = abalone_like_rows(20, seed=9)
+        answer = runtime.invoke_endpoint(EndpointName=names["EndpointName"], ContentType="text/libsvm",
+                                         Body="\n".join(rows).encode())
+        served = [float(value) for value in answer["Body"].read().decode().strip("[]\n").replace(",", "\n").split()]
+        truth = [float(row.split()[0]) for row in rows]
+        assert sum(abs(a - b) for a, b in zip(served, truth, strict=True)) / len(truth) < 3.0, (served, truth)
         # The transformer has no output_path: its output goes to s3://<default bucket>/<job name>/, as sagemaker's.
         transformed = s3.get_object(Bucket=bucket, Key=f"{names['JobName']}/test.out")["Body"].read().decode()
         test_rows = s3.get_object(Bucket=bucket, Key="sagemaker/DEMO-xgboost-regression/test")["Body"].read()
@@ -266,6 +348,8 @@ def test_machine_learning_workflow_abalone_notebook(user: tuple[Path, Path]) -> 
         sagemaker_client = serve.client("sagemaker")
         for name in endpoints:
             sagemaker_client.delete_endpoint(EndpointName=name)
+            assert name not in [e["EndpointName"] for e in sagemaker_client.list_endpoints()["Endpoints"]
+                                if e["EndpointStatus"] == "InService"]
         serve.stop()
         shutil.rmtree(elsewhere / ".stepfn" / "s3", ignore_errors=True)  # the data set copies: free the disk at once
 
@@ -307,8 +391,17 @@ def test_scikit_learn_data_processing_and_model_evaluation_notebook(user: tuple[
         assert report["accuracy"] > 0.6 and {"0", "1", "roc_auc"} <= set(report)
         assert "micro avg" in report  # scikit-learn 0.20's classification_report: the image's release ran it
 
+        assert {"macro avg", "accuracy"} <= set(report)
+
         (execution,) = wait_for_executions(serve, "SageMakerProcessingWorkflow")
         assert execution["status"] == "SUCCEEDED", execution
+        # The jobs ran in scikit-learn 0.20.0's environment, each in its own mount namespace: the training job's log.
+        from stepfn.local.sagemaker.records import RecordStore
+
+        training_job = json.loads(execution["input"])["TrainingJobName"]
+        log = RecordStore(folder / ".stepfn").log_path("training-job", training_job).read_text()
+        assert "stepfn: the job runs in the sklearn 0.20.0 environment (Python 3.7" in log, log[:2000]
+        assert "stepfn: isolation " in log and "the job sees its directory as /opt/ml" in log
     finally:
         serve.stop()
 
