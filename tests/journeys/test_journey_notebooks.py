@@ -408,7 +408,8 @@ def test_scikit_learn_data_processing_and_model_evaluation_notebook(user: tuple[
 
 @pytest.mark.slow
 @needs("retraining_notebook")
-def test_automate_model_retraining_workflow_notebook(user: tuple[Path, Path], tmp_path: Path) -> None:
+def test_automate_model_retraining_workflow_notebook(user: tuple[Path, Path], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The model retraining notebook, fetched with its code/ and data/ (tests/journeys/port-sources.toml): it
     uploads the churn CSV and its Glue script with S3Uploader, zips its Lambda function, uploads it and deploys it
     with ``create_function``, and creates a Glue job with boto3, then builds and starts the workflow (Glue ETL,
@@ -446,8 +447,79 @@ def test_automate_model_retraining_workflow_notebook(user: tuple[Path, Path], tm
             if m["name"].startswith("MyInferenceRoutine_")))
         assert execution["status"] == "FAILED"
         assert "glue:startJobRun.sync" in execution.get("cause", ""), execution
+        retrain_with_a_local_glue_job(serve, folder, execution, functions[0]["FunctionName"], monkeypatch)
     finally:
         serve.stop()
+
+
+def glue_etl(request: Any, control: Any) -> dict[str, Any]:
+    """What code/glue_etl.py does, as a task handler for a machine without Glue: split the CSV 70/30 into the
+    training and validation prefixes. The data file quotes each row whole; the rows' fields are written."""
+    from stepfn.local.objectstore import ObjectStore
+
+    arguments = request.parameters["Arguments"]
+    store = ObjectStore()
+    rows = [row.strip('"') for row in store.get_bytes(arguments["--S3_SOURCE"]).decode().splitlines() if row]
+    random.Random(0).shuffle(rows)
+    cut = int(len(rows) * 0.7)
+    destination = arguments["--S3_DEST"].replace("s3a://", "s3://")
+    store.put_bytes(f"{destination}{arguments['--TRAIN_KEY']}part-00000.csv", "\n".join(rows[:cut]).encode())
+    store.put_bytes(f"{destination}{arguments['--VAL_KEY']}part-00000.csv", "\n".join(rows[cut:]).encode())
+    return {"JobName": request.parameters["JobName"], "JobRunState": "SUCCEEDED", "Id": f"jr_{id(rows)}"}
+
+
+def retrain_with_a_local_glue_job(serve: Serve, folder: Path, failed: dict[str, Any], function_name: str,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a user without Glue does next: run the notebook's state machine with the Glue job as a local task
+    handler. On the notebook's data the model passes the bar and is deployed; on the same data with a third of the
+    labels flipped it does not, and the execution ends at the Fail state."""
+    import boto3
+
+    from stepfn.local.objectstore import ObjectStore
+    from stepfn.workflow import ExecutionFailedWarning, Workflow
+    from stepfn.workflow.local_client import LocalStepFunctionsClient
+
+    # The Lambda function the notebook deployed runs in this process: its boto3 client (made at import, as at a
+    # cold start) reads the server's settings, exported as the user would.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    for key, value in {**serve.settings, "AWS_SECRET_ACCESS_KEY": "stepfn", "AWS_DEFAULT_REGION": "us-east-1",
+                       "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
+                       "STEPFN_HOME": str(folder / ".stepfn")}.items():
+        monkeypatch.setenv(key, value)
+    client = LocalStepFunctionsClient(folder / ".stepfn", handlers={"glue:startJobRun": glue_etl})
+    workflow = Workflow.attach(failed["stateMachineArn"], client=client)
+    names = json.loads(failed["input"])
+    store = ObjectStore()
+    source = "s3://sagemaker-us-east-1-123456789012/ml_deploy/customer-churn.csv"
+    endpoint = serve.client("sagemaker-runtime")
+
+    good = workflow.execute(inputs={**names, "TrainingJobName": names["TrainingJobName"] + "-good",
+                                    "ModelName": names["ModelName"] + "-good", "LambdaFunctionName": function_name})
+    good.get_output(wait=True)
+    described = good.describe()
+    assert described["status"] == "SUCCEEDED", f"{described.get('error')}: {described.get('cause')}"
+    assert entered(good.list_events())[-3:] == ["Accuracy > 90%", "Create Model Endpoint Config",
+                                                "Update Model Endpoint"]
+    validation = store.get_bytes("s3://sagemaker-us-east-1-123456789012/ml_deploy/validation/part-00000.csv")
+    rows = validation.decode().splitlines()
+    answer = endpoint.invoke_endpoint(EndpointName=names["EndpointName"], ContentType="text/csv",
+                                      Body="\n".join(row.split(",", 1)[1] for row in rows).encode())
+    scores = [float(v) for v in answer["Body"].read().decode().replace("\n", ",").split(",") if v.strip()]
+    right = sum((score > 0.5) == (row.split(",", 1)[0] == "1") for score, row in zip(scores, rows, strict=True))
+    assert right / len(rows) > 0.9
+    serve.client("sagemaker").delete_endpoint(EndpointName=names["EndpointName"])
+
+    rng = random.Random(1)
+    noisy = [row if rng.random() > 0.35 else ("1" if row.strip('"')[0] == "0" else "0") + row.strip('"')[1:]
+             for row in store.get_bytes(source).decode().splitlines() if row]
+    store.put_bytes(source, "\n".join(noisy).encode())
+    bad = workflow.execute(inputs={**names, "TrainingJobName": names["TrainingJobName"] + "-noisy",
+                                   "ModelName": names["ModelName"] + "-noisy", "LambdaFunctionName": function_name})
+    with pytest.warns(ExecutionFailedWarning, match="FAILED at state 'Model Accuracy Too Low'"):
+        bad.get_output(wait=True)
+    assert entered(bad.list_events())[-2:] == ["Accuracy > 90%", "Model Accuracy Too Low"]
+    metrics = serve.client("sagemaker").describe_training_job(TrainingJobName=names["TrainingJobName"] + "-noisy")
+    assert metrics["FinalMetricDataList"][0]["Value"] >= 0.1
 
 
 @pytest.mark.parametrize(("line", "ported"), [
