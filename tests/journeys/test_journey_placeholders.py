@@ -1,18 +1,26 @@
-"""Port of the original SDK's ``doc/placeholders.rst``: the four ways of passing dynamic values, run locally.
+"""The original SDK's ``doc/placeholders.rst`` (v2.3.0), its snippets run locally as the page writes them.
 
-The snippets are kept as the page writes them (imports changed), with local functions registered under the page's
-Lambda names. The page's second snippet reads ``lambda_state_first.output()["Response"]``, a key a Lambda task's
-result does not have; on AWS that fails the execution with ``States.Runtime``, and locally it does too, so the
-corrected reading (``["Payload"]["Response"]``) is run as well.
+The page is not committed here: ``port-sources.toml``'s ``placeholders_doc`` takes it from a fetched checkout of the
+SDK (``$STEPFN_PORT_SOURCES``, see ``scripts/ported-suites.sh``) and the two tests that run its snippets skip
+without it. Each ``.. code-block:: python`` runs in a namespace holding what the page assumes imported (stepfn's
+``ExecutionInput``, ``LambdaStep``, ``Chain``, ``Workflow``) and a ``workflow_execution_role``; local functions
+are registered under the page's Lambda names. The page's second snippet reads
+``lambda_state_first.output()["Response"]``, a key a Lambda task's result does not have; on AWS that fails the
+execution with ``States.Runtime``, and locally it does too, so the corrected reading (``["Payload"]["Response"]``)
+is run as well.
+
+The Map test is ours: ``MapItemIndex`` and ``MapItemValue`` (the third and fourth ways, documented after v2.3.0).
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from port_sources import materialize, needs
 
 from stepfn.inputs import ExecutionInput, MapItemIndex, MapItemValue
 from stepfn.local.lambdas import register_function, unregister_function
@@ -49,20 +57,36 @@ def functions(stepfn_home: Path) -> Iterator[None]:
         unregister_function(name)
 
 
-def test_execution_input() -> None:
-    my_execution_input = ExecutionInput(schema={"myDynamicInput": str})
-    lambda_state = LambdaStep(
-        state_id="MyLambdaStep",
-        parameters={"FunctionName": "MyLambda", "Payload": {"input": my_execution_input["myDynamicInput"]}},
-    )
-    workflow = Workflow(
-        name="MyLambdaWorkflowWithGlobalInput",
-        definition=lambda_state,
-        role=workflow_execution_role,
-        execution_input=my_execution_input,
-    )
-    workflow.create()
-    execution = workflow.execute(inputs={"myDynamicInput": "WorldHello"})
+def page_snippets(tmp_path: Path) -> list[str]:
+    """The page's ``.. code-block:: python`` bodies, dedented, in order."""
+    page = (materialize("placeholders_doc", tmp_path / "sources") / "doc" / "placeholders.rst").read_text()
+    snippets, body = [], None
+    for line in [*page.splitlines(), "end of page"]:
+        if body is not None and (not line.strip() or line.startswith(" ")):
+            body.append(line)
+        elif body is not None:
+            snippets.append(textwrap.dedent("\n".join(body)).strip() + "\n")
+            body = None
+        if line.strip() == ".. code-block:: python":
+            body = []
+    return snippets
+
+
+def run_snippet(snippet: str) -> dict[str, Any]:
+    """Run one snippet with the names the page assumes imported; returns what it defined."""
+    namespace: dict[str, Any] = {"ExecutionInput": ExecutionInput, "LambdaStep": LambdaStep, "Chain": Chain,
+                                 "Workflow": Workflow, "workflow_execution_role": workflow_execution_role}
+    exec(compile(snippet, "doc/placeholders.rst", "exec"), namespace)  # the fetched page's own code
+    return namespace
+
+
+@needs("placeholders_doc")
+def test_execution_input(tmp_path: Path) -> None:
+    snippets = page_snippets(tmp_path)
+    assert len(snippets) == 2
+    page = run_snippet(snippets[0])  # creates the workflow and executes it with {'myDynamicInput': "WorldHello"}
+    workflow = page["workflow"]
+    (execution,) = workflow.list_executions()
     assert execution.get_output(wait=True)["Payload"] == {"greeting": "Hello HelloWorld"}
     assert calls == [("MyLambda", {"input": "WorldHello"})]
 
@@ -74,17 +98,10 @@ def test_execution_input() -> None:
     assert len(workflow.list_executions()) == 1
 
 
-def test_step_input_as_the_page_writes_it_fails_as_on_aws() -> None:
-    lambda_state_first = LambdaStep(
-        state_id="MyFirstLambdaStep",
-        parameters={"FunctionName": "MakeApiCall", "Payload": {"input": "20192312"}},
-    )
-    lambda_state_second = LambdaStep(
-        state_id="MySecondLambdaStep",
-        parameters={"FunctionName": "ProcessCallResult", "Payload": {"input": lambda_state_first.output()["Response"]}},
-    )
-    definition = Chain([lambda_state_first, lambda_state_second])
-    workflow = Workflow(name="MyStepInputWorkflow", definition=definition, role=workflow_execution_role)
+@needs("placeholders_doc")
+def test_step_input_as_the_page_writes_it_fails_as_on_aws(tmp_path: Path) -> None:
+    page = run_snippet(page_snippets(tmp_path)[1])  # defines the two steps and their Chain, no workflow
+    workflow = Workflow(name="MyStepInputWorkflow", definition=page["definition"], role=workflow_execution_role)
     workflow.create()
     execution = workflow.execute()
     with pytest.warns(ExecutionFailedWarning, match="FAILED at state 'MySecondLambdaStep': States.Runtime"):
@@ -95,10 +112,11 @@ def test_step_input_as_the_page_writes_it_fails_as_on_aws() -> None:
     assert "MySecondLambdaStep" in described["cause"] and "$['Response']" in described["cause"]
 
     # What the snippet means: the function's result is the task result's Payload.
-    lambda_state_second.update_parameters(
-        {"FunctionName": "ProcessCallResult", "Payload": {"input": lambda_state_first.output()["Payload"]["Response"]}}
+    first, second = page["lambda_state_first"], page["lambda_state_second"]
+    second.update_parameters(
+        {"FunctionName": "ProcessCallResult", "Payload": {"input": first.output()["Payload"]["Response"]}}
     )
-    workflow.update(definition=Chain([lambda_state_first, lambda_state_second]))
+    workflow.update(definition=Chain([first, second]))
     execution = workflow.execute()
     assert execution.get_output(wait=True)["Payload"] == "processed 20192312"
 
