@@ -1,11 +1,13 @@
-"""Port of amazon-sagemaker-examples ``training_pipeline_pytorch_mnist.ipynb``: the TrainingPipeline template.
+"""The TrainingPipeline template with a PyTorch estimator: train, save the model, configure and deploy an endpoint.
 
-As written: ``upload_data`` of a ``data`` directory, a ``PyTorch`` estimator with sagemaker v1 argument names and no
-``source_dir`` (sagemaker v2 uploaded ``mnist.py`` when the step was built; the local backend packs it at
-``create()``), ``TrainingPipeline(estimator, role, inputs, s3_bucket)``, ``create()`` and ``execute()``. The session is
-given its region and bucket (no AWS account to ask). ``mnist.py`` keeps the notebook script's contract (argparse
-over ``SM_*``, ``--epochs``/``--backend``, ``model_fn`` for hosting) but fits a numpy softmax regression on 8x8
-digits, since torch is not installed here. The pipeline ends with a live endpoint, which the test invokes and stops.
+Ours, written after what amazon-sagemaker-examples' ``training_pipeline_pytorch_mnist.ipynb`` does (no cell of it is
+copied; a headless run of it needs torchvision's MNIST download and a PyTorch environment): data uploaded with
+``Session.upload_data``, a ``PyTorch`` estimator with sagemaker v1 argument names (as the notebook's older revisions
+used) and no ``source_dir`` (the local backend packs the lone entry point at ``create()``),
+``TrainingPipeline(estimator, role, inputs, s3_bucket)``, ``create()`` and ``execute()``. ``digits.py`` keeps a
+PyTorch training script's contract (argparse over ``SM_*``, ``--epochs``, ``model_fn`` for hosting) but fits a numpy
+softmax regression on scikit-learn's 8x8 digits, since torch is not installed here. The pipeline ends with a live
+endpoint, which the test invokes and stops.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ pytestmark = pytest.mark.slow
 sagemaker_execution_role = "arn:aws:iam::111122223333:role/SageMakerRole"
 workflow_execution_role = "arn:aws:iam::111122223333:role/StepFunctionsWorkflowExecutionRole"
 
-MNIST = '''
+DIGITS = '''
 import argparse
 import json
 import os
@@ -64,7 +66,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=0.5)
-    parser.add_argument("--backend", type=str, default=None)
     parser.add_argument("--hosts", type=list, default=json.loads(os.environ["SM_HOSTS"]))
     parser.add_argument("--current-host", type=str, default=os.environ["SM_CURRENT_HOST"])
     parser.add_argument("--model-dir", type=str, default=os.environ["SM_MODEL_DIR"])
@@ -74,31 +75,24 @@ if __name__ == "__main__":
 '''
 
 
-def test_training_pipeline_trains_and_deploys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_training_pipeline_trains_and_deploys(tmp_path: Path) -> None:
     from sklearn.datasets import load_digits
 
-    monkeypatch.chdir(tmp_path)
-    sagemaker_session = sagemaker.Session(region_name="us-west-2", default_bucket="sagemaker-us-west-2-111122223333")
-    bucket = sagemaker_session.default_bucket()
-    prefix = "sagemaker/DEMO-pytorch-mnist"
+    session = sagemaker.Session(region_name="eu-west-1", default_bucket="pipelines-eu-west-1-111122223333")
+    bucket = session.default_bucket()
     digits = load_digits()
-    Path("data").mkdir()
-    np.savez(Path("data") / "digits.npz", images=digits.images[:1200], labels=digits.target[:1200])
-    Path("mnist.py").write_text(MNIST)
-    inputs = sagemaker_session.upload_data(path="data", bucket=bucket, key_prefix=prefix)
+    data = tmp_path / "digits"
+    data.mkdir()
+    np.savez(data / "digits.npz", images=digits.images[:1200], labels=digits.target[:1200])
+    script = tmp_path / "digits.py"
+    script.write_text(DIGITS)
+    training_data = session.upload_data(path=str(data), bucket=bucket, key_prefix="training-pipeline/digits")
 
-    with pytest.warns(DeprecationWarning):
-        estimator = PyTorch(
-            entry_point="mnist.py",
-            role=sagemaker_execution_role,
-            framework_version="1.8.1",
-            py_version="py3",
-            train_instance_count=2,
-            train_instance_type="ml.c4.xlarge",
-            hyperparameters={"epochs": 6, "backend": "gloo"},
-            sagemaker_session=sagemaker_session,
-        )
-    pipeline = TrainingPipeline(estimator=estimator, role=workflow_execution_role, inputs=inputs, s3_bucket=bucket)
+    with pytest.warns(DeprecationWarning):  # the v1 names
+        estimator = PyTorch(entry_point=str(script), role=sagemaker_execution_role, framework_version="1.8.1",
+                            py_version="py3", train_instance_count=2, train_instance_type="ml.c5.xlarge",
+                            hyperparameters={"epochs": 6}, sagemaker_session=session)
+    pipeline = TrainingPipeline(estimator, workflow_execution_role, training_data, bucket)
     definition = json.loads(pipeline.workflow.definition.to_json(pretty=True))
     assert list(definition["States"]) == ["Training", "Create Model", "Configure Endpoint", "Deploy"]
     assert "Configure Endpoint" in pipeline.render_graph().data
