@@ -539,7 +539,7 @@ def check_sagemaker(case: dict[str, Any]) -> str:
     from stepfn.sagemaker import Estimator, Session, SKLearn, build_training_job_request
     from stepfn.sagemaker.processing import Processor, build_processing_job_request
 
-    session = Session("us-east-1", "bucket")
+    session = Session(region_name="us-east-1", default_bucket="bucket")
     role = "arn:aws:iam::123456789012:role/SageMakerRole"
 
     def build() -> dict[str, Any]:

@@ -270,5 +270,7 @@ def test_session_takes_sagemaker_v2s_arguments_in_v2s_order() -> None:
     given = Session(sagemaker_runtime_client=runtime, default_bucket="my-bucket", region_name="us-west-2")
     assert given.sagemaker_runtime_client is runtime and given.default_bucket() == "my-bucket"
     assert aws_boto_session(given) is None and given.boto_region_name == "us-west-2"
+    with pytest.raises(TypeError, match=r"Session\(region_name=\.\.\.\)"):
+        Session("us-east-1")  # type: ignore[arg-type]
     with pytest.raises(NotImplementedError, match="default_bucket_prefix"):
         Session(default_bucket_prefix="team-a")

@@ -97,6 +97,10 @@ class Session:
     ) -> None:
         """sagemaker v2's parameters in v2's order (notebooks write ``sagemaker.Session(boto3.Session())``), and
         stepfn's keyword ``region_name`` for a local session in another region."""
+        if isinstance(boto_session, str):
+            # stepfn's earlier Session(region, bucket) order: v2's first parameter is the boto3 session.
+            raise TypeError(f"Session's first argument is a boto3.Session (sagemaker v2's order), not "
+                            f"{boto_session!r}; for a local session in a region write Session(region_name=...)")
         if default_bucket_prefix:
             # Every default S3 location would move under the prefix; until that is built, say so instead of
             # writing where the user did not ask.
