@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import zipfile
@@ -10,9 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
+from stepfn.local import lambda_functions
 from stepfn.local.objectstore import ObjectStore
 from stepfn.steps import Chain, LambdaStep
 from stepfn.workflow import Workflow
@@ -109,3 +112,49 @@ def test_new_code_under_the_same_name_runs_and_packages_stay_inside(
         client.create_function(FunctionName="nocode", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                                Code={"S3Bucket": "bucket", "S3Key": "absent.zip"})
     assert "NoSuchKey" in str(missing_code.value)
+
+
+def test_a_package_bigger_unzipped_than_lambda_allows_is_refused_before_anything_is_written(
+        serve: Callable[..., str], make_client: Callable[..., Any], stepfn_home: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small zip of zeros would otherwise fill the disk; Lambda's own quota (250 MB unzipped) bounds it. The
+    quota is lowered here so the bomb stays small (the server runs in this process)."""
+    monkeypatch.setattr(lambda_functions, "UNZIPPED_LIMIT", 1 << 20)
+    client = make_client("lambda", serve())
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return 1\n")
+        archive.writestr("zeros.bin", b"\0" * (2 << 20))
+    assert len(bomb.getvalue()) < (1 << 20) // 10
+    with pytest.raises(ClientError) as refused:
+        client.create_function(FunctionName="bomb", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                               Code={"ZipFile": bomb.getvalue()})
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "Unzipped size must be smaller than 1048576 bytes" in str(refused.value)
+    assert not list(stepfn_home.rglob("zeros.bin"))
+    assert client.list_functions()["Functions"] == []
+
+
+def test_malformed_lambda_requests_get_lambdas_400s_not_a_server_error(
+        serve: Callable[..., str], make_client: Callable[..., Any], stepfn_home: Path) -> None:
+    url = serve()
+    token = (stepfn_home / "server-token").read_text().strip()
+    headers = {"Authorization": f"AWS4-HMAC-SHA256 Credential={token}/20260101/us-east-1/lambda/aws4_request, "
+                                "SignedHeaders=host, Signature=0"}
+    functions = f"{url}/2015-03-31/functions"
+    cases = [(b"not json", "InvalidRequestContentException"), (b"[1]", "InvalidRequestContentException"),
+             (json.dumps({"FunctionName": "f", "Handler": "app.handler", "Code": {"ZipFile": "!!"}}).encode(),
+              "InvalidParameterValueException"),
+             (json.dumps({"FunctionName": "f", "Handler": "app.handler", "Code": "zip"}).encode(),
+              "InvalidParameterValueException"),
+             (json.dumps({"FunctionName": "f", "Handler": "app.handler", "Timeout": "soon", "Code": {
+                 "ZipFile": base64.b64encode(package({"app.py": "def handler(e, c):\n    return 1\n"})).decode()}}
+             ).encode(), "InvalidParameterValueException")]
+    for body, code in cases:
+        answer = httpx.post(functions, headers=headers, content=body)
+        assert (answer.status_code, answer.headers.get("x-amzn-ErrorType")) == (400, code), (body, answer.text)
+    client = make_client("lambda", url)
+    client.create_function(FunctionName="f", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                           Code={"ZipFile": package({"app.py": "def handler(event, context):\n    return event\n"})})
+    answer = httpx.post(f"{functions}/f/invocations", headers=headers, content=b"{not json")
+    assert (answer.status_code, answer.headers.get("x-amzn-ErrorType")) == (400, "InvalidRequestContentException")

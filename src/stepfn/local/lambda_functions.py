@@ -40,6 +40,8 @@ FUNCTIONS_DIR = Path("lambda") / "functions"
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _HANDLER = re.compile(r"(?P<module>[A-Za-z_][\w]*(?:[./][A-Za-z_][\w]*)*)\.(?P<function>[A-Za-z_]\w*)")
 _load_lock = threading.Lock()
+UNZIPPED_LIMIT = 262_144_000
+"""Lambda's quota on a package's unzipped size (250 MB): also what keeps a small zip from filling the disk."""
 
 
 class FunctionError(Exception):
@@ -70,6 +72,11 @@ def _unpack(package: bytes, target: Path) -> None:
                             400) from error
     root = target.resolve()
     with archive:
+        # The sizes the members declare bound what extractall writes (zipfile stops reading a member there).
+        unzipped = sum(member.file_size for member in archive.infolist())
+        if unzipped > UNZIPPED_LIMIT:
+            raise FunctionError("InvalidParameterValueException",
+                                f"Unzipped size must be smaller than {UNZIPPED_LIMIT} bytes", 400)
         for member in archive.infolist():
             destination = (target / member.filename).resolve()
             if destination != root and not destination.is_relative_to(root):
@@ -89,14 +96,25 @@ def create_function(home: Path, request: dict[str, Any], read_object: Callable[[
         raise FunctionError("InvalidParameterValueException",
                             f"The handler {handler!r} is not <module>.<function>", 400)
     code = request.get("Code") or {}
+    if not isinstance(code, dict):
+        raise FunctionError("InvalidParameterValueException", "Code must be an object", 400)
     if code.get("ZipFile"):
-        package = base64.b64decode(code["ZipFile"])
+        try:
+            package = base64.b64decode(str(code["ZipFile"]), validate=True)
+        except ValueError as error:  # binascii.Error
+            raise FunctionError("InvalidParameterValueException", f"Code.ZipFile is not base64: {error}",
+                                400) from error
     elif code.get("S3Bucket") and code.get("S3Key"):
         package = read_object(str(code["S3Bucket"]), str(code["S3Key"]))
     else:
         raise FunctionError("InvalidParameterValueException", "Code needs ZipFile, or S3Bucket and S3Key", 400)
     if (folder / "function.json").exists():
         raise FunctionError("ResourceConflictException", f"Function already exist: {name}", 409)
+    try:
+        timeout, memory_size = int(request.get("Timeout", 3)), int(request.get("MemorySize", 128))
+    except (TypeError, ValueError) as error:
+        raise FunctionError("InvalidParameterValueException", f"Timeout and MemorySize are integers: {error}",
+                            400) from error
     staging = folder.with_name(f".{name}.creating")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -110,8 +128,8 @@ def create_function(home: Path, request: dict[str, Any], read_object: Callable[[
             "Handler": handler,
             "CodeSize": len(package),
             "Description": request.get("Description", ""),
-            "Timeout": int(request.get("Timeout", 3)),
-            "MemorySize": int(request.get("MemorySize", 128)),
+            "Timeout": timeout,
+            "MemorySize": memory_size,
             "LastModified": datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
             "CodeSha256": base64.b64encode(hashlib.sha256(package).digest()).decode(),
             "Version": "$LATEST",

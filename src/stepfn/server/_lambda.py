@@ -38,6 +38,18 @@ def _error(code: str, message: str, status: int) -> Response:
                         headers={"x-amzn-ErrorType": code, "x-amzn-RequestId": str(uuid.uuid4())})
 
 
+async def _json_body(request: Request, default: Any) -> Any:
+    """The request's JSON document (``default`` for an empty body); Lambda's 400 for anything else."""
+    raw = await request.body()
+    if not raw.strip():
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        raise FunctionError("InvalidRequestContentException",
+                            f"Could not parse request body into json: {error}", 400) from error
+
+
 def _function_name(value: str) -> str:
     """A FunctionName as the path carries it: a name, or a function ARN (``...:function:<name>[:qualifier]``)."""
     if value.startswith("arn:"):
@@ -73,7 +85,10 @@ class LambdaApi:
         path, method = request.url.path, request.method
         if _FUNCTIONS.match(path):
             if method == "POST":
-                body = json.loads(await request.body() or b"{}")
+                body = await _json_body(request, {})
+                if not isinstance(body, dict):
+                    raise FunctionError("InvalidRequestContentException", "The request body is not a JSON object",
+                                        400)
                 created = await run_in_threadpool(create_function, self.home, body, self._read_object)
                 return JSONResponse(created, status_code=201)
             if method == "GET":
@@ -102,8 +117,7 @@ class LambdaApi:
         if request.headers.get("x-amz-invocation-type", "RequestResponse") != "RequestResponse":
             raise FunctionError("InvalidParameterValueException",
                                 "stepfn serve runs RequestResponse invocations only", 400)
-        raw = await request.body()
-        event = json.loads(raw) if raw.strip() else {}
+        event = await _json_body(request, {})
         task = TaskRequest(resource="arn:aws:lambda:us-east-1:123456789012:function:" + name, service="lambda",
                            action="invoke", pattern="request_response",
                            parameters={"FunctionName": name, "Payload": event}, state_name="Invoke",
