@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+
+import pytest
 
 from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker.capture import CaptureWriter, capture_event, capture_file_uri, encode_payload, sampled
@@ -78,6 +81,17 @@ def test_flush_writes_at_once(tmp_path: Path) -> None:
     writer.flush()
     [written] = store.list("s3://b/cap/")
     assert json.loads(store.get_bytes(written)) == {"n": 1}
+
+
+def test_a_destination_that_cannot_be_written_loses_its_records_in_the_log_not_silently(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = ObjectStore(tmp_path / "s3")
+    writer = CaptureWriter(flush_seconds=60)
+    writer.add(store, "s3://b/../outside", "ep", "v", {"n": 1}, datetime.now(UTC))
+    with caplog.at_level(logging.WARNING, logger="stepfn.local.sagemaker.capture"):
+        writer.flush()  # never raises: capture must not fail the calls it records
+    assert "data capture of endpoint ep lost 1 records" in caplog.text
+    assert not (tmp_path / "outside").exists()
 
 
 def test_a_process_that_exits_at_once_still_writes_its_captures(tmp_path: Path) -> None:

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import atexit
 import base64
-import contextlib
 import json
+import logging
 import random
 import threading
 import uuid
@@ -38,6 +38,8 @@ from stepfn.local.objectstore import ObjectStore
 
 __all__ = ["FLUSH_SECONDS", "CaptureWriter", "capture_event", "capture_file_uri", "capture_writer", "encode_payload",
            "flush_captures", "sampled"]
+
+logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.5
 """How long captured lines wait in memory before a file is written: calls within it share one file."""
@@ -127,9 +129,11 @@ class CaptureWriter:
             for (_, destination, endpoint, variant, _), (store, first, lines) in batch.items():
                 uri = capture_file_uri(destination, endpoint, variant, first, str(uuid.uuid4()))
                 # As on SageMaker, capture is best effort: a store that cannot be written loses these lines and
-                # never fails the calls that made them.
-                with contextlib.suppress(StoreError, OSError):
+                # never fails the calls that made them; the log says so, else a bad destination looks like no traffic.
+                try:
                     store.put_bytes(uri, b"".join(lines))
+                except (StoreError, OSError) as error:
+                    logger.warning("data capture of endpoint %s lost %d records: %s", endpoint, len(lines), error)
 
     def _run(self) -> None:
         while True:
