@@ -39,7 +39,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -47,6 +47,9 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stepfn.workflow._control import socket_path
+
+if TYPE_CHECKING:
+    from stepfn.local.sagemaker.schedules import MonitoringSchedules
 
 logger = logging.getLogger("stepfn.control")
 
@@ -252,7 +255,7 @@ class _ControlApp:
                              "startDate": answer["startDate"].isoformat()})
 
 
-def _run_due_schedules(schedules: Any) -> None:
+def _run_due_schedules(schedules: MonitoringSchedules) -> None:
     """Start the monitoring executions that are due (they run on threads of their own)."""
     try:
         started = schedules.run_due()
@@ -263,9 +266,9 @@ def _run_due_schedules(schedules: Any) -> None:
         logger.warning("stepfn control plane: monitoring execution %s started", name)
 
 
-def _monitoring_busy(schedules: Any) -> bool:
+def _monitoring_busy(schedules: MonitoringSchedules) -> bool:
     try:
-        return bool(schedules.busy())
+        return schedules.busy()
     except Exception:
         logger.exception("stepfn control plane: reading monitoring schedules failed")
         return False
