@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from stepfn._partitions import LOCAL_ACCOUNT
 from stepfn.errors import StatesError
 from stepfn.local.lambda_functions import (
     FunctionError,
@@ -118,7 +119,7 @@ class LambdaApi:
             raise FunctionError("InvalidParameterValueException",
                                 "stepfn serve runs RequestResponse invocations only", 400)
         event = await _json_body(request, {})
-        task = TaskRequest(resource="arn:aws:lambda:us-east-1:123456789012:function:" + name, service="lambda",
+        task = TaskRequest(resource=f"arn:aws:lambda:us-east-1:{LOCAL_ACCOUNT}:function:{name}", service="lambda",
                            action="invoke", pattern="request_response",
                            parameters={"FunctionName": name, "Payload": event}, state_name="Invoke",
                            execution_arn="")
