@@ -9,6 +9,8 @@ printed at start-up.
 
 from __future__ import annotations
 
+import base64
+import http.client
 import io
 import json
 import os
@@ -20,11 +22,12 @@ import sys
 import tarfile
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import boto3
 import httpx
@@ -508,6 +511,85 @@ def test_tar_members_leaving_the_job_are_refused_over_http(shared_serve: Served,
         time.sleep(0.2)
     assert record["TrainingJobStatus"] == "Failed"
     assert not list(served.home.parent.rglob("escape.py")) and not Path("/tmp/stepfn-attack-member.py").exists()
+
+
+
+def _raw(served: Served, method: str, path: str, service: str, body: bytes = b"",
+         headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """One request with ``path`` sent byte for byte (httpx and browsers drop bare ``..`` segments first),
+    signed for ``service`` with the printed token, as boto3 signs."""
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
+    try:
+        connection.request(method, path, body=body or None, headers={
+            "Host": f"127.0.0.1:{served.port}", **(headers or {}),
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={served.token}/20260101/us-east-1/{service}/aws4_request, "
+                             "SignedHeaders=host, Signature=0"})
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    finally:
+        connection.close()
+
+
+S3_ESCAPES = ["/bucket/../../server-token", "/bucket/%2E%2E/%2E%2E/server-token", "/bucket/a%2F..%2F..%2F..%2Fserver-token",
+              "/bucket//etc/hostname", "/../server-token", "/bucket/link/hostname", "/bucket/file-link"]
+
+
+@pytest.mark.parametrize("path", S3_ESCAPES)
+def test_the_s3_api_keeps_every_key_inside_the_object_store(shared_serve: Served, path: str) -> None:
+    """GET, PUT, CopyObject, DeleteObjects and ListObjects on keys that leave the store (``..``, encoded
+    slashes and dots, absolute keys, a symlink a job left in a bucket) answer an S3 error and touch nothing."""
+    served = shared_serve
+    bucket = served.home / "s3" / "bucket"
+    bucket.mkdir(parents=True, exist_ok=True)
+    for link, target in (("link", "/etc"), ("file-link", "/etc/hostname")):
+        if not (bucket / link).is_symlink():
+            (bucket / link).symlink_to(target)
+    status, body = _raw(served, "GET", path, "s3")
+    assert status >= 400 and served.token.encode() not in body and b"<Error>" in body, (status, body)
+    status, body = _raw(served, "PUT", path.replace("server-token", "planted.txt"), "s3", b"planted")
+    assert status >= 400, (status, body)
+    status, body = _raw(served, "PUT", "/bucket/copied", "s3", headers={"x-amz-copy-source": path})
+    assert status >= 400 and served.token.encode() not in body, (status, body)
+    key = unquote(path[len("/bucket/"):] if path.startswith("/bucket/") else path.lstrip("/"))
+    status, body = _raw(served, "POST", "/bucket?delete", "s3",
+                        f"<Delete><Object><Key>{key}</Key></Object></Delete>".encode())
+    assert status >= 400 and b"<Deleted>" not in body, (status, body)
+    status, body = _raw(served, "GET", f"/bucket?list-type=2&prefix={quote(key, safe='')}", "s3")
+    assert status >= 400 or b"<Key>" not in body, (status, body)
+    assert (served.home / "server-token").exists() and Path("/etc/hostname").exists()
+    assert not (bucket / "copied").exists()
+    assert not list(served.home.parent.rglob("planted.txt"))
+
+
+def _zip(members: dict[str, bytes | int]) -> bytes:
+    """A deflated zip; a member given as a number is that many zero bytes, streamed (a bomb stays small here)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            if isinstance(data, bytes):
+                archive.writestr(name, data)
+                continue
+            with archive.open(name, "w", force_zip64=True) as member:
+                for _ in range(data >> 20):
+                    member.write(bytes(1 << 20))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("members", [{"../../escape.py": b"x = 1\n"}, {"/tmp/stepfn-attack-lambda.py": b"x = 1\n"},
+                                     {"zeros.bin": 300 << 20}], ids=["dotdot", "absolute", "zip-bomb"])
+def test_a_lambda_package_cannot_write_outside_its_folder_or_fill_the_disk(shared_serve: Served,
+                                                                          members: dict[str, bytes | int]) -> None:
+    served = shared_serve
+    name = _unique("pkg")
+    package = _zip({"app.py": b"def handler(event, context):\n    return 1\n", **members})
+    request = {"FunctionName": name, "Runtime": "python3.12", "Role": ROLE, "Handler": "app.handler",
+               "Code": {"ZipFile": base64.b64encode(package).decode()}}
+    status, body = _raw(served, "POST", "/2015-03-31/functions", "lambda", json.dumps(request).encode())
+    assert status == 400 and (b"outside the package" in body or b"Unzipped size" in body), (status, body)
+    assert not list(served.home.parent.rglob("escape.py")) and not Path("/tmp/stepfn-attack-lambda.py").exists()
+    assert not list(served.home.rglob("zeros.bin"))
+    status, _ = _raw(served, "GET", f"/2015-03-31/functions/{name}", "lambda")
+    assert status == 404
 
 
 # -- the positive paths with the default token -------------------------------------------------------------------
