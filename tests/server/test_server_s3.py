@@ -153,6 +153,27 @@ def test_aws_chunked_bodies_are_decoded() -> None:
     assert decode_aws_chunked(body) == b"hello world"
 
 
+
+def test_malformed_s3_requests_get_s3_error_documents_not_a_server_error(serve: Callable[..., str],
+                                                                          stepfn_home: Path) -> None:
+    url = serve()
+    signed = {"Authorization": f"AWS4-HMAC-SHA256 Credential={read_token(stepfn_home)}/20260101/us-east-1/s3/"
+                               "aws4_request, SignedHeaders=host, Signature=0"}
+    chunked = httpx.put(f"{url}/bucket/key", headers={**signed, "Content-Encoding": "aws-chunked"},
+                        content=b"zz\r\nhello\r\n0\r\n\r\n")
+    assert (chunked.status_code, b"<Code>IncompleteBody</Code>" in chunked.content) == (400, True)
+    created = httpx.post(f"{url}/bucket/big?uploads", headers=signed)
+    upload_id = created.text.split("<UploadId>")[1].split("</UploadId>")[0]
+    part = httpx.put(f"{url}/bucket/big?uploadId={upload_id}&partNumber=one", headers=signed, content=b"x")
+    assert (part.status_code, b"<Code>InvalidArgument</Code>" in part.content) == (400, True)
+    assert httpx.put(f"{url}/bucket/big?uploadId={upload_id}&partNumber=1", headers=signed,
+                     content=b"x").status_code == 200
+    completed = httpx.post(f"{url}/bucket/big?uploadId={upload_id}", headers=signed,
+                           content=b"<CompleteMultipartUpload><Part><PartNumber>first</PartNumber></Part>"
+                                   b"</CompleteMultipartUpload>")
+    assert (completed.status_code, b"<Code>MalformedXML</Code>" in completed.content) == (400, True)
+
+
 AWS_CLI = str(Path(sys.executable).with_name("aws")) if Path(sys.executable).with_name("aws").exists() \
     else shutil.which("aws")
 

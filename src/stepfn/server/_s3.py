@@ -102,7 +102,10 @@ def decode_aws_chunked(body: bytes) -> bytes:
         line_end = body.find(b"\r\n", position)
         if line_end < 0:
             raise S3Error("IncompleteBody", "The aws-chunked body ended inside a chunk header", 400)
-        size = int(body[position:line_end].split(b";", 1)[0].strip() or b"0", 16)
+        try:
+            size = int(body[position:line_end].split(b";", 1)[0].strip() or b"0", 16)
+        except ValueError as error:
+            raise S3Error("IncompleteBody", "An aws-chunked chunk size is not hexadecimal", 400) from error
         if size == 0:
             return bytes(payload)
         start = line_end + 2
@@ -356,7 +359,8 @@ class S3Api:
             raise S3Error("NoSuchUpload", "The specified upload does not exist.", 404, UploadId=upload_id)
         folder = self.uploads / upload_id
         if request.method == "PUT":
-            number = int(request.query_params.get("partNumber", "0"))
+            part = request.query_params.get("partNumber", "")
+            number = int(part) if part.isdigit() else 0
             if not 1 <= number <= 10000:
                 raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000", 400)
             body = await self._payload(request)
@@ -374,8 +378,11 @@ class S3Api:
             document = ElementTree.fromstring(body) if body.strip() else None
         except ElementTree.ParseError as error:
             raise S3Error("MalformedXML", f"The CompleteMultipartUpload document is not XML: {error}", 400) from error
-        numbers = sorted(int(element.text or "0") for element in (document.iter() if document is not None else ())
-                         if element.tag.rsplit("}", 1)[-1] == "PartNumber")
+        texts = [(element.text or "").strip() for element in (document.iter() if document is not None else ())
+                 if element.tag.rsplit("}", 1)[-1] == "PartNumber"]
+        if not all(text.isdigit() for text in texts):
+            raise S3Error("MalformedXML", "A PartNumber of the CompleteMultipartUpload document is not a number", 400)
+        numbers = sorted(int(text) for text in texts)
         missing = [n for n in numbers if not (folder / f"{n:05d}").is_file()]
         if missing or not numbers:
             raise S3Error("InvalidPart", f"Parts {missing or 'none'} were not uploaded", 400)
