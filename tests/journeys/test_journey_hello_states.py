@@ -3,8 +3,8 @@
 Pass, Wait, Choice, a Lambda task with Retry and Catch, a Map over a Lambda task, Succeed and Fail, as a newcomer
 strings them together: one execution per way through the Choice, the states entered checked in order, the retries
 counted in the history, the Catch taking the error to a recovery state, the HTML views a notebook shows, then the
-workflow attached again by its ARN, updated with a long Wait, one run stopped while it waits (ABORTED) and the
-workflow deleted. ``ScaledClock(1000)`` runs a Wait of an hour in 3.6 seconds and the retry back-off in
+workflow attached again by its ARN, updated with a two-hour Wait, one run stopped while it waits (ABORTED) and the
+workflow deleted. ``ScaledClock(1000)`` runs a Wait of two hours in 7.2 seconds (room for a loaded machine to stop it first) and the retry back-off in
 milliseconds, so the journey is quick yet the waits are real.
 """
 
@@ -159,13 +159,13 @@ def test_hello_states_every_basic_state(counter: _AttemptCounter) -> None:
     assert entered(lost)[-1] == "Unknown way"
     assert "Refused" in lost.render_progress()
 
-    # Another session finds the workflow by its ARN and makes the Wait an hour long (3.6 s at 1000x).
+    # Another session finds the workflow by its ARN and makes the Wait two hours long (7.2 s at 1000x).
     attached = Workflow.attach(arn, client=LocalStepFunctionsClient(clock=ScaledClock(1000)))
     assert attached.name == "HelloStates" and attached.definition.to_dict()["States"]["Pause"]["Seconds"] == 60
     assert [execution.name for execution in attached.list_executions()] == ["lost", "refused", "caught", "happy"]
-    attached.update(definition=build_definition(wait_seconds=3600))
+    attached.update(definition=build_definition(wait_seconds=7200))
     stored = json.loads(client.describe_state_machine(stateMachineArn=arn)["definition"])
-    assert stored["States"]["Pause"]["Seconds"] == 3600
+    assert stored["States"]["Pause"]["Seconds"] == 7200
     waiting = attached.execute(name="waiting", inputs={"mode": "work", "fail_times": 0, "numbers": [5]})
     deadline = time.monotonic() + 10
     while entered(waiting)[-1:] != ["Pause"]:
@@ -175,7 +175,7 @@ def test_hello_states_every_basic_state(counter: _AttemptCounter) -> None:
     described = waiting.describe()
     assert described["status"] == "ABORTED"
     assert described["cause"] == "no need to wait any longer" and described["error"] == "UserStopped"
-    time.sleep(4)  # past the hour of the Wait at 1000x: a stopped run must not go on to Which way
+    time.sleep(8)  # past the two hours of the Wait at 1000x: a stopped run must not go on to Which way
     assert entered(waiting) == ["Greet", "Pause"]
     assert "waiting" not in counter.calls
     assert waiting.list_events(max_items=1000)[-1]["type"] == "ExecutionAborted"
