@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -202,6 +203,27 @@ def test_a_window_without_data_fails_as_on_sagemaker(setup: tuple[MonitoringSche
     assert execution["MonitoringExecutionStatus"] == "Failed"
     assert execution["FailureReason"] == "Job inputs had no data"
     assert "ProcessingJobArn" not in execution
+
+
+def test_executions_list_newest_created_first_unless_sorted_by_scheduled_time(
+        setup: tuple[MonitoringSchedules, ObjectStore]) -> None:
+    """ListMonitoringExecutions sorts by CreationTime unless SortBy names another field (botocore's model)."""
+    schedules, _ = setup
+    schedules.create_data_quality_job_definition(definition())
+    schedules.create(schedule("empty"))
+    later, earlier = at("2026-01-01T12:00:00"), at("2026-01-01T09:00:00")
+    schedules.run_now("empty", scheduled_time=later)
+    time.sleep(0.01)  # creation times are milliseconds
+    schedules.run_now("empty", scheduled_time=earlier)
+
+    def listed(**params: str) -> list[datetime]:
+        summaries = schedules.list_executions({"MonitoringScheduleName": "empty", **params})
+        return [datetime.fromtimestamp(e["ScheduledTime"] / 1000, tz=UTC)
+                for e in summaries["MonitoringExecutionSummaries"]]
+
+    assert listed() == [earlier, later]
+    assert listed(SortBy="ScheduledTime") == [later, earlier]
+    assert listed(SortBy="ScheduledTime", SortOrder="Ascending") == [earlier, later]
 
 
 def test_now_schedule_runs_once_over_its_window(setup: tuple[MonitoringSchedules, ObjectStore]) -> None:

@@ -285,7 +285,8 @@ class MonitoringSchedules:
         return {}
 
     def list_executions(self, params: dict[str, Any]) -> dict[str, Any]:
-        """ListMonitoringExecutions (newest ScheduledTime first unless SortOrder says Ascending)."""
+        """ListMonitoringExecutions: newest first by ``SortBy`` (default CreationTime, as the API's; the SageMaker
+        Python SDK asks for ScheduledTime) unless SortOrder says Ascending."""
         name = params.get("MonitoringScheduleName")
         executions = self._executions(name)
         if params.get("EndpointName"):
@@ -299,8 +300,8 @@ class MonitoringSchedules:
             if params.get(member) is not None:
                 bound = _bound_millis(params[member])
                 executions = [e for e in executions if (e[key] < bound if before else e[key] > bound)]
-        sort_key = {"CreationTime": "CreationTime", "Status": "MonitoringExecutionStatus"}.get(
-            params.get("SortBy", ""), "ScheduledTime")
+        sort_key = {"ScheduledTime": "ScheduledTime", "Status": "MonitoringExecutionStatus"}.get(
+            params.get("SortBy", ""), "CreationTime")
         executions.sort(key=lambda e: e[sort_key], reverse=params.get("SortOrder", "Descending") == "Descending")
         return _page(executions, params, "MonitoringExecutionSummaries")
 
