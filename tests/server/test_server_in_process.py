@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from starlette.types import Receive, Scope, Send
 
 from stepfn.errors import StepfnError
 from stepfn.local.objectstore import ObjectStore
@@ -128,3 +130,16 @@ def test_a_forked_child_gets_its_own_app_and_loop() -> None:
         if process.is_alive():  # a child stuck on the parent's loop would otherwise outlive the test
             process.kill()
     assert ObjectStore().get_bytes("s3://forks/child") == b"c"
+
+
+def test_an_app_failure_after_its_500_is_logged_not_swallowed(caplog: pytest.LogCaptureFixture) -> None:
+    async def failing(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 500, "headers": []})
+        await send({"type": "http.response.body", "body": b"Internal Server Error"})
+        raise RuntimeError("the cause a user needs")
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+    with caplog.at_level(logging.ERROR, logger="stepfn.server"):
+        status, _, body = _run(_call(failing, scope, b""))
+    assert (status, body) == (500, b"Internal Server Error")
+    assert "the cause a user needs" in caplog.text and "POST /" in caplog.text

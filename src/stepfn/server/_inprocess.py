@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import math
 import os
 import secrets
@@ -49,6 +50,7 @@ LOCAL_SECRET_ACCESS_KEY = "stepfn-local"
 #: The services the in-process app speaks, by botocore service id (the ``before-send.<id>.<Operation>`` event).
 SERVED_SERVICES = {"sagemaker": "sagemaker", "sagemaker-runtime": "sagemaker-runtime", "s3": "s3",
                    "sfn": "stepfunctions", "sts": "sts"}
+logger = logging.getLogger("stepfn.server")
 # Waiters poll SageMaker every 30-120 s; a local job's status is a file read and jobs take seconds, so local
 # waiters poll at most this often, with as many more attempts as keep the waiter's overall time limit.
 _LOCAL_WAITER_DELAY_SECONDS = 1
@@ -235,9 +237,11 @@ async def _call(app: ASGIApp, scope: dict[str, Any], body: bytes) -> tuple[int, 
     try:
         await app(scope, receive, send)
     except Exception:
-        # Starlette answers 500 before it re-raises (and a real server would log it): the client reads the 500.
+        # Starlette answers 500 before it re-raises: the client reads the 500, and the traceback goes to the log
+        # as uvicorn logs it for `stepfn serve` (else a local session's 500 would say nothing of its cause).
         if status is None:
             raise
+        logger.exception("stepfn's in-process API failed on %s %s", scope["method"], scope["path"])
     finally:
         finished.set()
     if status is None:
