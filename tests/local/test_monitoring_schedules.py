@@ -224,6 +224,8 @@ def test_executions_list_newest_created_first_unless_sorted_by_scheduled_time(
     assert listed() == [earlier, later]
     assert listed(SortBy="ScheduledTime") == [later, earlier]
     assert listed(SortBy="ScheduledTime", SortOrder="Ascending") == [earlier, later]
+    with pytest.raises(ServiceError, match="Invalid pagination token"):
+        schedules.list_executions({"MonitoringScheduleName": "empty", "NextToken": "garbage"})
 
 
 def test_now_schedule_runs_once_over_its_window(setup: tuple[MonitoringSchedules, ObjectStore]) -> None:

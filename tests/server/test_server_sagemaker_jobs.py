@@ -280,6 +280,10 @@ def test_list_processing_and_training_jobs_filter_sort_and_page(
     assert "NextToken" not in rest
     pages = sagemaker.get_paginator("list_processing_jobs").paginate(PaginationConfig={"PageSize": 2})
     assert sum(len(page["ProcessingJobSummaries"]) for page in pages) == 4
+    # A token the API never handed out is refused; starting over at page one would loop a paginator forever.
+    with pytest.raises(ClientError, match="Invalid pagination token") as invalid:
+        sagemaker.list_training_jobs(MaxResults=3, NextToken="not-a-token")
+    assert invalid.value.response["Error"]["Code"] == "ValidationException"
 
 
 def test_sts_get_caller_identity_names_the_local_account(serve: Callable[..., str]) -> None:

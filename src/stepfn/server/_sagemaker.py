@@ -421,7 +421,10 @@ def _sorted_page(records: list[dict[str, Any]], summary_keys: tuple[str, ...], s
     order = params.get("SortOrder")
     records = sorted(records, key=lambda r: (r.get(sort_key) is None, r.get(sort_key) or 0, r.get(name_key, "")),
                      reverse=order == "Descending" if order else descending)
-    start = int(params["NextToken"]) if str(params.get("NextToken") or "").isdigit() else 0
+    token = str(params.get("NextToken") or "0")
+    if not token.isdigit():  # a token this API never handed out; starting over would loop a paginator forever
+        raise sagemaker_error("List", "ValidationException", f"Invalid pagination token: {token[:64]}")
+    start = int(token)
     size = int(params.get("MaxResults") or 10)
     page = [{key: r[key] for key in summary_keys if r.get(key) is not None} if summary_keys else r
             for r in records[start:start + size]]

@@ -592,7 +592,11 @@ def _bound_millis(value: Any) -> float:
 
 def _page(items: list[dict[str, Any]], params: dict[str, Any], member: str) -> dict[str, Any]:
     """One page of a List* answer: ``MaxResults`` items from ``NextToken`` (an offset) on."""
-    offset = int(params.get("NextToken") or 0)
+    token = str(params.get("NextToken") or "0")
+    if not token.isdigit():  # a token this API never handed out; starting over would loop a paginator forever
+        raise sagemaker_error(f"List{member.removesuffix('Summaries')}s", "ValidationException",
+                              f"Invalid pagination token: {token[:64]}")
+    offset = int(token)
     size = int(params.get("MaxResults") or 10)
     answer: dict[str, Any] = {member: items[offset:offset + size]}
     if offset + size < len(items):
