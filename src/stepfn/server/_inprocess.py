@@ -31,10 +31,10 @@ import math
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from starlette.types import ASGIApp, Message
@@ -126,7 +126,10 @@ def _app_of(home: Path) -> _InProcessApp:
         return _apps[home]
 
 
-def _run(coroutine: Any) -> Any:
+_T = TypeVar("_T")
+
+
+def _run(coroutine: Coroutine[Any, Any, _T]) -> _T:
     """Run ``coroutine`` on the event loop thread the in-process apps share, and wait for its result.
 
     A thread of its own, so a caller that runs an event loop itself (Jupyter) can still call synchronously; a
@@ -141,7 +144,7 @@ def _run(coroutine: Any) -> Any:
     if threading.current_thread() is _loop_thread:
         coroutine.close()
         raise StepfnError("a local boto3 client was called from stepfn's in-process API loop itself")
-    future: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, loop)
+    future: Future[_T] = asyncio.run_coroutine_threadsafe(coroutine, loop)
     return future.result()
 
 

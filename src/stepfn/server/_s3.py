@@ -28,7 +28,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, unquote
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
@@ -411,6 +410,6 @@ def _xml(document: str) -> Response:
     return Response('<?xml version="1.0" encoding="UTF-8"?>\n' + document, media_type="application/xml")
 
 
-def create_s3_app(home: Path) -> Any:
+def create_s3_app(home: Path) -> S3Api:
     """The S3 API over ``<home>/s3`` (the store local jobs read and write)."""
     return S3Api(ObjectStore(home / "s3"), home / "s3-uploads")
