@@ -262,3 +262,16 @@ def test_an_aws_sagemaker_session_moves_data_through_the_s3_api(serve: Callable[
     assert S3Downloader.read_file("s3://my-bucket/report.csv", sagemaker_session=session) == "a,b\n"
     assert S3Downloader.list("s3://sagemaker-us-east-1-123456789012/scripts", sagemaker_session=session) == [
         "s3://sagemaker-us-east-1-123456789012/scripts/train.py"]
+
+
+def test_a_page_holds_at_most_1000_keys_whatever_max_keys_asks(serve: Callable[..., str],
+                                                              make_client: Callable[..., Any],
+                                                              stepfn_home: Path) -> None:
+    store = ObjectStore(stepfn_home / "s3")
+    for index in range(1001):
+        store.put_bytes(f"s3://many/{index:04d}", b"")
+    s3 = make_client("s3", serve())
+    first = s3.list_objects_v2(Bucket="many", MaxKeys=5000)
+    assert (first["KeyCount"], first["MaxKeys"], first["IsTruncated"]) == (1000, 1000, True)
+    rest = s3.list_objects_v2(Bucket="many", ContinuationToken=first["NextContinuationToken"])
+    assert [o["Key"] for o in rest["Contents"]] == ["1000"] and rest["IsTruncated"] is False

@@ -212,7 +212,8 @@ class S3Api:
         prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
         url_encoded = query.get("encoding-type") == "url"
         try:
-            max_keys = max(int(query.get("max-keys", "1000")), 0)
+            # S3 never answers more than 1,000 keys a page, whatever max-keys asks: clients page on IsTruncated.
+            max_keys = min(max(int(query.get("max-keys", "1000")), 0), 1000)
             token = query.get("continuation-token") if version2 else None
             after = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode() if token else \
                 query.get("start-after" if version2 else "marker", "")
