@@ -8,6 +8,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,33 @@ def test_malformed_lambda_requests_get_lambdas_400s_not_a_server_error(
                            Code={"ZipFile": package({"app.py": "def handler(event, context):\n    return event\n"})})
     answer = httpx.post(f"{functions}/f/invocations", headers=headers, content=b"{not json")
     assert (answer.status_code, answer.headers.get("x-amzn-ErrorType")) == (400, "InvalidRequestContentException")
+
+
+def test_concurrent_creates_of_one_name_make_one_function_and_listings_never_fail(
+        serve: Callable[..., str], make_client: Callable[..., Any]) -> None:
+    url = serve()
+    # Many members: each create spends a while unpacking, when another create of the name could disturb it.
+    code = package({"app.py": "def handler(event, context):\n    return 1\n",
+                    **{f"data/{n}.txt": "x" * 1000 for n in range(300)}})
+
+    def create(index: int) -> str:
+        client = make_client("lambda", url)
+        try:
+            client.create_function(FunctionName=f"same-{index // 4}", Runtime="python3.12", Role=ROLE,
+                                   Handler="app.handler", Code={"ZipFile": code})
+        except ClientError as error:
+            return str(error.response["Error"]["Code"])
+        return "created"
+
+    def list_all(_: int) -> list[str]:
+        client = make_client("lambda", url)
+        return [f["FunctionName"] for _ in range(40) for f in client.list_functions()["Functions"]]
+
+    with ThreadPoolExecutor(8) as pool:
+        listings = pool.map(list_all, range(2))
+        outcomes = list(pool.map(create, range(12)))
+        assert all(name.startswith("same-") for listing in listings for name in listing)
+    assert sorted(set(outcomes)) == ["ResourceConflictException", "created"] and outcomes.count("created") == 3
+    client = make_client("lambda", url)
+    assert [f["FunctionName"] for f in client.list_functions()["Functions"]] == ["same-0", "same-1", "same-2"]
+    assert all(json.loads(client.invoke(FunctionName=f"same-{n}")["Payload"].read()) == 1 for n in range(3))

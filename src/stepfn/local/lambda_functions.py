@@ -28,6 +28,7 @@ import re
 import shutil
 import sys
 import threading
+import uuid
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -115,8 +116,9 @@ def create_function(home: Path, request: dict[str, Any], read_object: Callable[[
     except (TypeError, ValueError) as error:
         raise FunctionError("InvalidParameterValueException", f"Timeout and MemorySize are integers: {error}",
                             400) from error
-    staging = folder.with_name(f".{name}.creating")
-    shutil.rmtree(staging, ignore_errors=True)
+    # A folder of this request's own: two creates of one name at once must not unpack into (or delete) each
+    # other's staging; the rename below decides which one wins.
+    staging = folder.with_name(f".{name}.{uuid.uuid4().hex}.creating")
     staging.mkdir(parents=True)
     try:
         _unpack(package, staging / "code")
@@ -162,7 +164,9 @@ def get_function(home: Path, name: str) -> dict[str, Any]:
 
 def list_functions(home: Path) -> list[dict[str, Any]]:
     folder = home / FUNCTIONS_DIR
-    names = sorted(p.parent.name for p in folder.glob("*/function.json")) if folder.is_dir() else []
+    # Only function folders: a create in flight holds function.json in a dot-named staging folder for a moment.
+    names = sorted(p.parent.name for p in folder.glob("*/function.json") if _NAME.fullmatch(p.parent.name)) \
+        if folder.is_dir() else []
     return [get_function(home, name) for name in names]
 
 
