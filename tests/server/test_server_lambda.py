@@ -12,8 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from stepfn.local import lambda_functions
@@ -189,3 +191,28 @@ def test_concurrent_creates_of_one_name_make_one_function_and_listings_never_fai
     client = make_client("lambda", url)
     assert [f["FunctionName"] for f in client.list_functions()["Functions"]] == ["same-0", "same-1", "same-2"]
     assert all(json.loads(client.invoke(FunctionName=f"same-{n}")["Payload"].read()) == 1 for n in range(3))
+
+
+def test_concurrent_deletes_of_one_function_delete_it_once(serve: Callable[..., str],
+                                                             make_client: Callable[..., Any],
+                                                             stepfn_home: Path) -> None:
+    url = serve()
+    token = (stepfn_home / "server-token").read_text().strip()
+    make_client("lambda", url).create_function(
+        FunctionName="doomed", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+        Code={"ZipFile": package({"app.py": "def handler(event, context):\n    return 1\n",
+                                  **{f"data/{n}.txt": "x" for n in range(300)}})})
+
+    def delete(_: int) -> str:
+        try:
+            # No retries: a 500 retried would hide behind the ResourceNotFoundException of the retry.
+            boto3.client("lambda", endpoint_url=url, region_name="us-east-1", aws_access_key_id=token,
+                         aws_secret_access_key="x", config=Config(retries={"total_max_attempts": 1})
+                         ).delete_function(FunctionName="doomed")
+        except ClientError as error:
+            return str(error.response["Error"]["Code"])
+        return "deleted"
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(delete, range(4)))
+    assert sorted(outcomes) == ["ResourceNotFoundException"] * 3 + ["deleted"]

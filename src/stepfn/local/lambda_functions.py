@@ -172,7 +172,16 @@ def list_functions(home: Path) -> list[dict[str, Any]]:
 
 def delete_function(home: Path, name: str) -> None:
     get_function(home, name)
-    shutil.rmtree(_folder(home, name))
+    folder = _folder(home, name)
+    # Renamed away first, atomically: of two deletes at once one finds nothing (as Lambda answers the second),
+    # and the name is free for a create at once while the package is removed.
+    doomed = folder.with_name(f".{name}.{uuid.uuid4().hex}.deleting")
+    try:
+        folder.rename(doomed)
+    except FileNotFoundError:
+        get_function(home, name)  # ResourceNotFoundException
+        raise
+    shutil.rmtree(doomed)
 
 
 def created_function(home: Path, name: str) -> Callable[..., Any] | None:
