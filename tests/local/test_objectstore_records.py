@@ -59,7 +59,7 @@ def test_put_get_update_list_delete(tmp_path: Path) -> None:
         records.require("model", "b", "DescribeModel")
 
 
-@pytest.mark.parametrize("name", ["../x", "a_b", "", "a" * 64, "-a"])
+@pytest.mark.parametrize("name", ["../x", "a_b", "", "a" * 64, "-a", "job\n"])
 def test_bad_names_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(StoreError):
         RecordStore(tmp_path).put("model", name, {})

@@ -252,6 +252,9 @@ def test_training_process_gets_a_clean_environment(
                                      "TrainingInputMode": "File"}}, "'ntm'"),
         ({"InputDataConfig": [{"ChannelName": "..", "DataSource": {"S3DataSource": {
             "S3DataType": "S3Prefix", "S3Uri": "s3://bucket/data/train"}}}]}, "Channel name '..'"),
+        ({"InputDataConfig": [{"ChannelName": "train\n", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": "s3://bucket/data/train"}}}]}, "Channel name 'train\\n'"),
+        ({"Environment": {"KEY\n": "value"}}, "Environment: at most 100 entries"),
     ],
 )
 def test_create_errors_are_amazon_sagemaker_exceptions(

@@ -173,6 +173,7 @@ def test_all_trials_failing_fails_the_task(stepfn_home: Path, store: ObjectStore
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"HyperParameterTuningJobName": "a-name-that-is-longer-than-thirty-two-chars"}, "regular expression"),
+    ({"HyperParameterTuningJobName": "xgb-tune\n"}, "regular expression"),
     ({"Strategy": "Annealing"}, "is not one of"),
     ({"ResourceLimits": {"MaxParallelTrainingJobs": 1}}, "MaxNumberOfTrainingJobs is required"),
     ({"ParameterRanges": {"ContinuousParameterRanges": [{"Name": "a", "MinValue": "0", "MaxValue": "1",

@@ -41,9 +41,9 @@ REGION = "us-east-1"
 SAGEMAKER_ERROR = "SageMaker.AmazonSageMakerException"
 """The Task error name Step Functions gives SageMaker API errors (Retry/Catch match it)."""
 
-_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")  # fullmatch: "$" would let a trailing newline in
 # Experiments and trials take names of up to 120 characters (SageMaker's ExperimentEntityName).
-_NAMES = {kind: re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,119}$") for kind in ("experiment", "experiment-trial")}
+_NAMES = {kind: re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,119}") for kind in ("experiment", "experiment-trial")}
 _ARN_KIND = {"tuning-job": "hyper-parameter-tuning-job"}
 _ALREADY_EXISTS = {
     # What SageMaker answers when the name is taken: (error code, message template)
@@ -105,7 +105,7 @@ def as_states_error(error: ServiceError) -> StatesError:
 
 def check_name(kind: str, name: Any, operation: str, member: str) -> str:
     """Refuse names SageMaker refuses (they also become file names here, so this guards the store too)."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise sagemaker_error(
             operation,
             "ValidationException",
@@ -143,7 +143,7 @@ class RecordStore:
     def path(self, kind: str, name: str) -> Path:
         if kind not in KINDS:
             raise StoreError(f"unknown SageMaker record kind {kind!r}; expected one of {', '.join(KINDS)}")
-        if not _NAMES.get(kind, _NAME).match(name):
+        if not _NAMES.get(kind, _NAME).fullmatch(name):
             raise StoreError(f"invalid SageMaker resource name {name!r}")
         return self.base / kind / f"{name}.json"
 

@@ -115,8 +115,8 @@ _STATUS_MESSAGES = {
     "Stopped": "Training job stopped",
     "MaxRuntimeExceeded": "Training job stopped because it exceeded its maximum allowed runtime",
 }
-_ENV_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9\.\-_]+$")
+_ENV_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")  # \Z, not $: "$" lets a trailing newline in
+_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9\.\-_]+\Z")
 
 
 def _invalid(message: str) -> ServiceError:

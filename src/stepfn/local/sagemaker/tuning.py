@@ -36,7 +36,7 @@ from stepfn.local.sagemaker.records import RecordStore, arn, now_millis, sagemak
 
 KIND = "tuning-job"
 OPERATION = "CreateHyperParameterTuningJob"
-_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
+_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}\Z")  # \Z: "$" lets a trailing newline in
 _STRATEGIES = ("Bayesian", "Random", "Hyperband", "Grid")
 PRUNED_STOP_GRACE_SECONDS = 10.0
 _TRAINING_MEMBERS = (
