@@ -364,10 +364,11 @@ class S3Api:
             if not 1 <= number <= 10000:
                 raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000", 400)
             body = await self._payload(request)
-            (folder / f"{number:05d}").write_bytes(body)
+            # Off the event loop, as every other file operation here: a part may be gigabytes.
+            await run_in_threadpool((folder / f"{number:05d}").write_bytes, body)
             return Response(headers={"ETag": f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'})
         if request.method == "DELETE":
-            shutil.rmtree(folder, ignore_errors=True)
+            await run_in_threadpool(shutil.rmtree, folder, ignore_errors=True)
             return Response(status_code=204)
         if request.method == "POST":
             return await run_in_threadpool(self._complete_multipart, bucket, key, folder, await request.body())
