@@ -343,7 +343,6 @@ class LocalSageMakerClient:
         result: dict[str, Any] = self._endpoints().invoke(**params)
         return result
 
-
     # Model Monitor: monitoring schedules, data quality job definitions, monitoring executions ----------------
 
     def _monitoring(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -389,6 +388,7 @@ class LocalSageMakerClient:
 
     def delete_monitoring_schedule(self, **params: Any) -> dict[str, Any]:
         return self._monitoring("delete_monitoring_schedule", params)
+
 
 def _service_error_of(error: BaseException) -> BaseException:
     """The error a Create* answers when its background work failed before the resource existed.
