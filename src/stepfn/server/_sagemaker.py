@@ -25,7 +25,7 @@ from stepfn._partitions import LOCAL_ACCOUNT
 from stepfn.engine.protocol import TaskRequest
 from stepfn.errors import ServiceError, StatesError, StoreError
 from stepfn.local.sagemaker.lifecycle import ACTIVE, JOB_KINDS, request_stop
-from stepfn.local.sagemaker.records import RecordStore, sagemaker_error, to_botocore_shape
+from stepfn.local.sagemaker.records import RecordStore, page_of, sagemaker_error, to_botocore_shape
 from stepfn.server._protocol import ApiError
 
 _CREATE_WAIT_SECONDS = 30.0
@@ -421,15 +421,9 @@ def _sorted_page(records: list[dict[str, Any]], summary_keys: tuple[str, ...], s
     order = params.get("SortOrder")
     records = sorted(records, key=lambda r: (r.get(sort_key) is None, r.get(sort_key) or 0, r.get(name_key, "")),
                      reverse=order == "Descending" if order else descending)
-    token = str(params.get("NextToken") or "0")
-    if not token.isdigit():  # a token this API never handed out; starting over would loop a paginator forever
-        raise sagemaker_error("List", "ValidationException", f"Invalid pagination token: {token[:64]}")
-    start = int(token)
-    size = int(params.get("MaxResults") or 10)
-    page = [{key: r[key] for key in summary_keys if r.get(key) is not None} if summary_keys else r
-            for r in records[start:start + size]]
-    next_token = str(start + size) if start + size < len(records) else None
-    return to_botocore_shape(page), next_token
+    page, next_token = page_of(records, params, "List")
+    summaries = [{key: r[key] for key in summary_keys if r.get(key) is not None} if summary_keys else r for r in page]
+    return to_botocore_shape(summaries), next_token
 
 
 def _epoch_millis(value: Any) -> float:

@@ -24,7 +24,7 @@ import uuid
 from datetime import UTC, datetime
 from email.utils import formatdate
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stepfn._partitions import LOCAL_ACCOUNT
 from stepfn.errors import ServiceError, StatesError, StoreError
@@ -38,6 +38,7 @@ KINDS = (
     "monitoring-schedule", "data-quality-job-definition", "monitoring-execution", "experiment", "experiment-trial",
 )
 REGION = "us-east-1"
+_T = TypeVar("_T")
 SAGEMAKER_ERROR = "SageMaker.AmazonSageMakerException"
 """The Task error name Step Functions gives SageMaker API errors (Retry/Catch match it)."""
 
@@ -238,6 +239,16 @@ class RecordStore:
         return Path(name)
 
 
+def page_of(items: list[_T], params: dict[str, Any], operation: str) -> tuple[list[_T], str | None]:
+    """One page of a SageMaker List* answer: ``MaxResults`` items (default 10) from ``NextToken`` (an offset this
+    API handed out) on, and the next page's token while more remain."""
+    token = str(params.get("NextToken") or "0")
+    if not token.isdigit():  # a token this API never handed out; starting over would loop a paginator forever
+        raise sagemaker_error(operation, "ValidationException", f"Invalid pagination token: {token[:64]}")
+    start, size = int(token), int(params.get("MaxResults") or 10)
+    return items[start:start + size], (str(start + size) if start + size < len(items) else None)
+
+
 def to_botocore_shape(value: Any, *, keys: frozenset[str] = frozenset()) -> Any:
     """A copy of a record with epoch-millisecond timestamps (members ending in ``Time`` / ``Timestamp``, or named
     in ``keys``) turned into aware datetimes, the form boto3 returns and botocore validates."""
@@ -264,6 +275,7 @@ __all__ = [
     "as_states_error",
     "check_name",
     "now_millis",
+    "page_of",
     "sagemaker_error",
     "to_botocore_shape",
 ]

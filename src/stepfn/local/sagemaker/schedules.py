@@ -52,6 +52,7 @@ from stepfn.local.sagemaker.records import (
     arn,
     check_name,
     now_millis,
+    page_of,
     sagemaker_error,
     to_botocore_shape,
 )
@@ -591,17 +592,9 @@ def _bound_millis(value: Any) -> float:
 
 
 def _page(items: list[dict[str, Any]], params: dict[str, Any], member: str) -> dict[str, Any]:
-    """One page of a List* answer: ``MaxResults`` items from ``NextToken`` (an offset) on."""
-    token = str(params.get("NextToken") or "0")
-    if not token.isdigit():  # a token this API never handed out; starting over would loop a paginator forever
-        raise sagemaker_error(f"List{member.removesuffix('Summaries')}s", "ValidationException",
-                              f"Invalid pagination token: {token[:64]}")
-    offset = int(token)
-    size = int(params.get("MaxResults") or 10)
-    answer: dict[str, Any] = {member: items[offset:offset + size]}
-    if offset + size < len(items):
-        answer["NextToken"] = str(offset + size)
-    return answer
+    """One page of a List* answer (:func:`~stepfn.local.sagemaker.records.page_of`) under ``member``."""
+    page, next_token = page_of(items, params, f"List{member.removesuffix('Summaries')}s")
+    return {member: page} | ({"NextToken": next_token} if next_token else {})
 
 
 def run_monitoring_schedule(name: str, *, scheduled_time: datetime | None = None, wait: bool = True,
