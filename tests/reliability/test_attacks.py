@@ -530,8 +530,10 @@ def _raw(served: Served, method: str, path: str, service: str, body: bytes = b""
         connection.close()
 
 
+# "{outside}" is a folder of the test's own beside the home, holding a file "secret": a regression must never be
+# able to overwrite or delete a real file of the machine.
 S3_ESCAPES = ["/bucket/../../server-token", "/bucket/%2E%2E/%2E%2E/server-token", "/bucket/a%2F..%2F..%2F..%2Fserver-token",
-              "/bucket//etc/hostname", "/../server-token", "/bucket/link/hostname", "/bucket/file-link"]
+              "/bucket/{outside}/secret", "/../server-token", "/bucket/link/secret", "/bucket/file-link"]
 
 
 @pytest.mark.parametrize("path", S3_ESCAPES)
@@ -539,13 +541,18 @@ def test_the_s3_api_keeps_every_key_inside_the_object_store(shared_serve: Served
     """GET, PUT, CopyObject, DeleteObjects and ListObjects on keys that leave the store (``..``, encoded
     slashes and dots, absolute keys, a symlink a job left in a bucket) answer an S3 error and touch nothing."""
     served = shared_serve
+    outside = served.home.parent / "outside"
+    outside.mkdir(exist_ok=True)
+    (outside / "secret").write_text("outside-secret")
+    path = path.replace("{outside}", str(outside))
     bucket = served.home / "s3" / "bucket"
     bucket.mkdir(parents=True, exist_ok=True)
-    for link, target in (("link", "/etc"), ("file-link", "/etc/hostname")):
+    for link, target in (("link", outside), ("file-link", outside / "secret")):
         if not (bucket / link).is_symlink():
             (bucket / link).symlink_to(target)
     status, body = _raw(served, "GET", path, "s3")
-    assert status >= 400 and served.token.encode() not in body and b"<Error>" in body, (status, body)
+    assert status >= 400 and b"<Error>" in body, (status, body)
+    assert served.token.encode() not in body and b"outside-secret" not in body
     status, body = _raw(served, "PUT", path.replace("server-token", "planted.txt"), "s3", b"planted")
     assert status >= 400, (status, body)
     status, body = _raw(served, "PUT", "/bucket/copied", "s3", headers={"x-amz-copy-source": path})
@@ -556,7 +563,7 @@ def test_the_s3_api_keeps_every_key_inside_the_object_store(shared_serve: Served
     assert status >= 400 and b"<Deleted>" not in body, (status, body)
     status, body = _raw(served, "GET", f"/bucket?list-type=2&prefix={quote(key, safe='')}", "s3")
     assert status >= 400 or b"<Key>" not in body, (status, body)
-    assert (served.home / "server-token").exists() and Path("/etc/hostname").exists()
+    assert (served.home / "server-token").exists() and (outside / "secret").read_text() == "outside-secret"
     assert not (bucket / "copied").exists()
     assert not list(served.home.parent.rglob("planted.txt"))
 
