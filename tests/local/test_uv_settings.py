@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+import pytest
 
 from stepfn.local.sagemaker import envs
 
@@ -25,3 +28,16 @@ def test_an_older_uv_without_the_new_name_gets_the_old_one(tmp_path: Path) -> No
     new_uv.chmod(0o755)
     assert envs._system_certs_variable(str(new_uv)) == "UV_SYSTEM_CERTS"
     assert envs._system_certs_variable(str(tmp_path / "missing")) == "UV_NATIVE_TLS"
+
+
+def test_uv_lines_carry_no_colour_codes_when_a_jupyter_kernel_forces_colour(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """ipykernel exports FORCE_COLOR; a job started from a notebook kept uv's ANSI codes in its FailureReason."""
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("CLICOLOR_FORCE", "1")
+    lines: list[str] = []
+    code, tail = envs._run_uv(["pip", "install", "--offline", "--python", sys.executable, "--target",
+                               str(tmp_path / "target"), "stepfn-no-such-package"], lines.append)
+    assert code != 0
+    assert any("stepfn-no-such-package" in line for line in tail), tail
+    assert not [line for line in lines if "\x1b" in line], lines

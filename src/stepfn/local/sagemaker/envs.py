@@ -221,6 +221,11 @@ def _run_uv(args: list[str], progress: Progress, *, cwd: Path | None = None) -> 
     env = dict(os.environ)
     env.pop("VIRTUAL_ENV", None)  # uv would install into the environment stepfn runs in
     env.setdefault("UV_NO_PROGRESS", "1")  # progress bars are for terminals; the lines are enough in a log
+    # Nor colours: the lines go to a job's log and into its FailureReason. A Jupyter kernel exports FORCE_COLOR,
+    # and the control plane it starts (and the jobs that plane runs) inherit it.
+    for forcing in ("FORCE_COLOR", "CLICOLOR_FORCE"):
+        env.pop(forcing, None)
+    env["NO_COLOR"] = "1"
     # The system's certificates, as pip uses them (a company CA included), under the name this uv reads.
     if "UV_SYSTEM_CERTS" not in env and "UV_NATIVE_TLS" not in env:
         env[_system_certs_variable(uv_binary())] = "1"
