@@ -44,7 +44,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -154,16 +154,25 @@ def user(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     yield folder, home
 
 
-def execute(notebook: Path, environment: dict[str, str]) -> dict[str, Any]:
+def execute(notebook: Path, environment: dict[str, str],
+            reader: Callable[[dict[str, Any], dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run every cell as Jupyter's "Run All" does (on past an error, so the test reports every failing cell);
-    returns the executed notebook."""
+    returns the executed notebook. ``reader(document, cell)``, when given, is called before each code cell runs:
+    what the reader does between cells (wait for an execution, fill in the name it printed)."""
     import nbformat
     from nbclient import NotebookClient
 
     document = nbformat.read(notebook, as_version=4)
     client = NotebookClient(document, kernel_name="python3", timeout=600, allow_errors=True,
                             resources={"metadata": {"path": str(notebook.parent)}})
-    client.execute(env=environment)
+    if reader is None:
+        client.execute(env=environment)
+    else:
+        with client.setup_kernel(env=environment):
+            for index, cell in enumerate(document.cells):
+                if cell.cell_type == "code":
+                    reader(document, cell)
+                client.execute_cell(cell, index)
     nbformat.write(document, notebook.with_suffix(".executed.ipynb"))
     return dict(document)
 
@@ -520,6 +529,128 @@ def retrain_with_a_local_glue_job(serve: Serve, folder: Path, failed: dict[str, 
     assert entered(bad.list_events())[-2:] == ["Accuracy > 90%", "Model Accuracy Too Low"]
     metrics = serve.client("sagemaker").describe_training_job(TrainingJobName=names["TrainingJobName"] + "-noisy")
     assert metrics["FinalMetricDataList"][0]["Value"] >= 0.1
+
+
+def mnist_like_files(raw: Path, seed: int) -> None:
+    """Small stand-ins for the MNIST files torchvision's download leaves in ``MNIST/raw``: idx files of random
+    28x28 images and labels, each also gzipped (the notebook reads ``t10k-images-idx3-ubyte.gz`` itself)."""
+    import gzip
+    import struct
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    raw.mkdir(parents=True)
+    for kind, count in (("train", 200), ("t10k", 50)):
+        images = struct.pack(">IIII", 2051, count, 28, 28) + rng.integers(0, 256, (count, 28, 28), np.uint8).tobytes()
+        labels = struct.pack(">II", 2049, count) + rng.integers(0, 10, count, np.uint8).tobytes()
+        for name, content in ((f"{kind}-images-idx3-ubyte", images), (f"{kind}-labels-idx1-ubyte", labels)):
+            (raw / name).write_bytes(content)
+            (raw / f"{name}.gz").write_bytes(gzip.compress(content))
+
+
+def stand_in_wheel(folder: Path, name: str) -> Path:
+    """An empty pure-Python wheel of distribution ``name`` (module ``name``), for a local find-links folder."""
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    info = f"{name}-0.0.1.dist-info"
+    wheel = folder / f"{name}-0.0.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(f"{name}.py", "")
+        archive.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.0.1\n")
+        archive.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: stepfn-tests\nRoot-Is-Purelib: true\n"
+                                          "Tag: py3-none-any\n")
+        archive.writestr(f"{info}/RECORD", "")
+    return wheel
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)  # room for building PyTorch 2.0's environment on a fresh machine
+@needs("pytorch_mnist_notebook")
+def test_training_pipeline_pytorch_mnist_notebook(user: tuple[Path, Path], tmp_path: Path) -> None:
+    """The PyTorch MNIST notebook: ``sagemaker.Session().upload_data`` of its ``data`` folder, ``PyTorch``
+    2.0.1/py310 with ``source_dir="code"`` built without ``sagemaker_session=``, the SDK's ``TrainingPipeline``
+    (definition printed, graph rendered, created, executed), then a ``Predictor`` on the endpoint the pipeline
+    deployed, whose name the reader fills in once the execution has ended, and ``delete_endpoint``.
+
+    Stand-ins: the MNIST files (the kernel's torchvision download is data: the files are put where it leaves them,
+    ``data/MNIST/raw``); ``sagemaker_containers``, which ``code/requirements.txt`` names and ``mnist.py`` imports
+    without using, as an empty wheel in a local find-links folder (uv offline: the job's install would need the
+    package index).
+
+    Cells that fail, each for a reason outside stepfn: the download cell (the test's kernel has no torchvision: it
+    is the data download); with no matplotlib in the kernel, the cell that reads a test image and plots it (and the
+    prediction on that image, ``NameError``); else the prediction, because the endpoint failed as it fails on
+    SageMaker: the notebook's ``model_fn`` calls ``load_state_dict`` on the TorchScript file its ``save_model``
+    wrote (``torch.load`` hands such a file to ``torch.jit.load``)."""
+    import importlib.util
+
+    folder, home = user
+    sources = materialize("pytorch_mnist_notebook", tmp_path / "sources") / " archived/training_pipeline_pytorch_mnist"
+    shutil.copytree(sources / "code", folder / "code")
+    notebook = folder / "training_pipeline_pytorch_mnist.ipynb"
+    subprocess.run([sys.executable, str(PORT_SCRIPT), str(sources / notebook.name), str(notebook),
+                    json.dumps({'"<ROLE ARN>"': f'"{WORKFLOW_ROLE}"'})], check=True)
+    mnist_like_files(folder / "data" / "MNIST" / "raw", seed=0)
+    wheels = tmp_path / "wheels"
+    stand_in_wheel(wheels, "sagemaker_containers")
+    offline = {"UV_OFFLINE": "1", "UV_FIND_LINKS": str(wheels)}
+    serve = Serve(folder, clean_environment(home, **offline))
+    environment = clean_environment(home, **serve.settings, **offline,
+                                    STEPFN_ENV_DIR=os.environ.get("STEPFN_TEST_ENV_DIR") or str(tmp_path / "envs"))
+    sfn, sagemaker_client = serve.client("stepfunctions"), serve.client("sagemaker")
+    seen: dict[str, Any] = {}
+
+    def reader(document: dict[str, Any], cell: Any) -> None:
+        """What the reader does between cells: waits for the pipeline's execution and copies the endpoint's name
+        into the cell that asks for it; looks at the endpoint before the last cell deletes it."""
+        if '"<ENDPOINT NAME>"' in cell.source:
+            (name,) = [m["name"] for m in sfn.list_state_machines()["stateMachines"]]
+            (seen["execution"],) = wait_for_executions(serve, name, timeout=1200)
+            assert seen["execution"]["status"] == "SUCCEEDED", seen["execution"]
+            seen["endpoint"] = json.loads(seen["execution"]["input"])["Deploy"]["EndpointName"]
+            cell.source = cell.source.replace("<ENDPOINT NAME>", seen["endpoint"])
+        if "sagemaker_session.delete_endpoint(endpoint_name)" in cell.source:
+            seen["described"] = sagemaker_client.describe_endpoint(EndpointName=seen["endpoint"])
+
+    try:
+        document = execute(notebook, environment, reader)
+        errors = cell_errors(document)
+        expected = [("ModuleNotFoundError: No module named 'torchvision'", "MNIST(")]
+        if importlib.util.find_spec("matplotlib") is None:
+            expected += [("ModuleNotFoundError: No module named 'matplotlib'", "import matplotlib.pyplot as plt"),
+                         ("NameError: name 'data' is not defined", "pytorch_predictor.predict(")]
+        else:
+            expected += [("is not in service (status Failed)", "pytorch_predictor.predict(")]
+        assert len(errors) == len(expected), errors
+        for error, (message, source) in zip(errors, expected, strict=True):
+            assert message in error and source in error, (message, error)
+
+        prefix = "sagemaker/DEMO-pytorch-mnist"
+        bucket = "sagemaker-us-east-1-123456789012"
+        assert f"s3://{bucket}/{prefix}" in outputs_of(document, "sagemaker_session.upload_data(")[0]["text"]
+        s3 = serve.client("s3")
+        keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]}
+        assert f"{prefix}/MNIST/raw/train-images-idx3-ubyte" in keys and len(keys) == 8
+        assert '"StartAt": "Training"' in outputs_of(document, "definition.to_json(")[0]["text"]
+        assert "<svg" in outputs_of(document, "pipeline.render_graph()")[0]["data"]["text/html"]
+
+        history = sfn.get_execution_history(executionArn=seen["execution"]["executionArn"])["events"]
+        assert entered(history) == ["Training", "Create Model", "Configure Endpoint", "Deploy"]
+        training = json.loads(seen["execution"]["input"])["Training"]
+        assert training["AlgorithmSpecification"]["TrainingImage"].endswith("/pytorch-training:2.0.1-cpu-py310")
+        from stepfn.local.sagemaker.records import RecordStore
+
+        log = RecordStore(folder / ".stepfn").log_path("training-job", training["TrainingJobName"]).read_text()
+        assert "stepfn: the job runs in the pytorch 2.0 environment (Python 3.10" in log, log[:3000]
+        assert "stepfn: requirements.txt layer " in log or "installing requirements.txt" in log  # code/'s
+        # The endpoint loaded the notebook's model_fn in PyTorch 2.0's environment and failed there, as on SageMaker.
+        assert seen["described"]["EndpointStatus"] == "Failed"
+        assert "Expected state_dict to be dict-like" in seen["described"]["FailureReason"]
+        assert seen["endpoint"] not in [e["EndpointName"] for e in sagemaker_client.list_endpoints()["Endpoints"]]
+    finally:
+        serve.stop()
 
 
 @pytest.mark.parametrize(("line", "ported"), [
