@@ -653,6 +653,165 @@ def test_training_pipeline_pytorch_mnist_notebook(user: tuple[Path, Path], tmp_p
         serve.stop()
 
 
+class ServiceCatalogOutputs:
+    """The SageMaker Project's Service Catalog product as the notebook reads it (GetProvisionedProductOutputs, the
+    JSON 1.1 protocol), on 127.0.0.1: stepfn serves no Service Catalog, and the product is the project's stack."""
+
+    def __init__(self, product: str, outputs: dict[str, str]) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                requests.append((self.headers["X-Amz-Target"], body))
+                if body.get("ProvisionedProductName") == product:
+                    status, answer = 200, {"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}
+                else:
+                    status, answer = 400, {"__type": "ResourceNotFoundException", "message": "no such product"}
+                payload = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def taxi_like_rows(count: int, rng: random.Random) -> list[tuple[float, float, int, float]]:
+    """(total_amount, duration_minutes, passenger_count, trip_distance), the fare growing with time and distance."""
+    rows = []
+    for _ in range(count):
+        minutes, passengers = rng.uniform(2, 60), rng.randint(1, 4)
+        distance = minutes * 0.3 + rng.uniform(0, 1)
+        rows.append((round(3 + 2.5 * distance + 0.3 * minutes + rng.uniform(-1, 1), 2), round(minutes, 2), passengers,
+                     round(distance, 2)))
+    return rows
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+@needs("safe_deployment_head_notebook")
+def test_safe_deployment_workflow_notebook_at_its_last_commit(user: tuple[Path, Path], tmp_path: Path) -> None:
+    """The safe deployment pipeline's workflow notebook at its last commit: ``%store -r`` of the data notebook's
+    ``input_data`` and product name, the project's settings from Service Catalog, ``image_uris.retrieve`` of
+    ``model-monitor`` and ``xgboost`` ``latest``, ``DatasetFormat.csv()``, a training workflow (a Lambda, then in
+    parallel the Model Monitor baseline and XGBoost training, model, a Lambda querying the metrics, a Choice) and a
+    transform workflow (a batch transform with filters and ``join_source``, a Lambda adding a header, a monitoring
+    job against that baseline, a Lambda reading its violations, a Choice), both executed and waited for, the
+    results read with ``S3Downloader``, the workflows deleted. Every cell runs.
+
+    Stand-ins, as the reader's earlier steps would leave them: the data notebook's ``%store`` values (in IPython's
+    store under the user's HOME) and its CSVs (generated, with its columns) at the locations it uploads to; the
+    project's Service Catalog outputs (``ServiceCatalogOutputs``, reached through boto3's
+    ``AWS_ENDPOINT_URL_SERVICE_CATALOG``); the stack's four Lambda functions, deployed to ``stepfn serve`` from that
+    commit's ``custom_resource/`` with ``create_function``, as the stack deploys them."""
+    import ast
+    import io
+    import pickle
+    import zipfile
+
+    folder, home = user
+    sources = materialize("safe_deployment_head_notebook", tmp_path / "sources")
+    notebook = folder / "workflow.ipynb"
+    subprocess.run([sys.executable, str(PORT_SCRIPT), str(sources / "notebook" / notebook.name), str(notebook), "{}"],
+                   check=True)
+    bucket, prefix = "sagemaker-us-east-1-123456789012", "nyc-tlc/v1/data"
+    input_data = {key: f"s3://{bucket}/{prefix}/{channel}/{name}" for key, channel, name in (
+        ("TrainingUri", "training", "train.csv"), ("ValidationUri", "validation", "validation.csv"),
+        ("TestUri", "test", "test.csv"), ("BaselineUri", "baseline", "baseline.csv"))}
+    store = home / ".ipython" / "profile_default" / "db" / "autorestore"  # where %store keeps each value
+    store.mkdir(parents=True)
+    (store / "input_data").write_bytes(pickle.dumps(input_data))
+    (store / "PROVISIONED_PRODUCT_NAME").write_bytes(pickle.dumps("mlops-nyctaxi-p-1"))
+    catalog = ServiceCatalogOutputs("mlops-nyctaxi-p-1", {
+        "Region": "us-east-1", "ModelName": "nyctaxi", "WorkflowRoleARN": WORKFLOW_ROLE,
+        "SageMakerRoleARN": "arn:aws:iam::111122223333:role/MLOpsSageMakerRole"})
+    serve = Serve(folder, clean_environment(home))
+    try:
+        environment = clean_environment(home, **serve.settings, AWS_ENDPOINT_URL_SERVICE_CATALOG=catalog.url)
+        rng = random.Random(3)
+        train, validation, test = taxi_like_rows(3000, rng), taxi_like_rows(750, rng), taxi_like_rows(300, rng)
+        header = "total_amount,duration_minutes,passenger_count,trip_distance\n"
+        for key, rows, head in (("TrainingUri", train, ""), ("ValidationUri", validation, ""), ("TestUri", test, ""),
+                                ("BaselineUri", train, header)):
+            data = tmp_path / key
+            data.write_text(head + "".join(",".join(map(str, row)) + "\n" for row in rows))
+            subprocess.run([sys.executable, "-m", "stepfn", "cp", str(data), input_data[key]], cwd=folder,
+                           env=environment, check=True, capture_output=True)
+        lambdas = serve.client("lambda")
+        for name, module in (("mlops-create-experiment", "sagemaker_create_experiment"),
+                             ("mlops-query-training", "sagemaker_query_training"),
+                             ("mlops-add-transform-header", "sagemaker_add_transform_header"),
+                             ("mlops-query-drift", "sagemaker_query_drift")):
+            package = io.BytesIO()
+            with zipfile.ZipFile(package, "w") as archive:
+                archive.write(sources / "custom_resource" / f"{module}.py", f"{module}.py")
+            lambdas.create_function(FunctionName=name, Runtime="python3.8", Handler=f"{module}.lambda_handler",
+                                    Role="arn:aws:iam::111122223333:role/MLOpsLambdaRole",
+                                    Code={"ZipFile": package.getvalue()})
+        sfn = serve.client("stepfunctions")
+        histories: dict[str, list[dict[str, Any]]] = {}
+
+        def reader(document: dict[str, Any], cell: Any) -> None:
+            """Before the last cell deletes the workflows, the reader looks at their executions."""
+            if "training_workflow.delete()" in cell.source:
+                for machine in sfn.list_state_machines()["stateMachines"]:
+                    (run,) = sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
+                    histories[machine["name"]] = sfn.get_execution_history(executionArn=run["executionArn"],
+                                                                           maxResults=1000)["events"]
+
+        document = execute(notebook, environment, reader)
+        assert cell_errors(document) == []
+        assert [target for target, _ in catalog.requests] == [
+            "AWS242ServiceCatalogService.GetProvisionedProductOutputs"]
+        assert "sagemaker role: arn:aws:iam::111122223333:role/MLOpsSageMakerRole" in outputs_of(
+            document, "config = get_config(")[0]["text"]
+
+        training = histories["mlops-nyctaxi-training"]
+        # The parallel branches' events interleave: the order within the run is not the notebook's to set.
+        assert entered(training)[:2] == ["Create Experiment", "SageMaker Jobs"]
+        assert sorted(entered(training)[2:]) == sorted(["Baseline Job", "Training Job", "Save Model",
+                                                       "Query Training Results", "RMSE < 10", "Model Error Acceptable"])
+        assert training[-1]["type"] == "ExecutionSucceeded"
+        transform = histories["mlops-nyctaxi-transform"]
+        states = entered(transform)
+        assert states[:5] == ["Transform Input Dataset", "Add Transform Header", "Monitor Job",
+                              "Query Monitoring Results", "Check Violations"]
+        query = next(json.loads(e["stateExitedEventDetails"]["output"]) for e in transform
+                     if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] ==
+                     "Query Monitoring Results")
+        results = query["QueryMonitorResults"]["Payload"]["results"]
+        violations = ast.literal_eval("".join(o["data"]["text/plain"] for o in outputs_of(document, "violiations_uri =")
+                                              if o["output_type"] == "execute_result"))
+        # The notebook read the job's constraint_violations.json, so it exists: the Lambda calls such a job
+        # "CompletedWithViolations" (whatever the file lists), and the Choice goes to the Fail state.
+        assert results["ProcessingJobStatus"] == "CompletedWithViolations"
+        assert results["ExitMessage"].startswith("CompletedWithViolations") == bool(violations["violations"])
+        assert states[5:] == ["Completed with Violations"]
+        # The header Lambda's file: the test rows' features, each followed by the model's fare, close to the truth.
+        table = "".join(o["data"]["text/plain"] for o in outputs_of(document, "pred_df.head()"))
+        assert table.split("\n")[0].split() == ["duration_minutes", "passenger_count", "trip_distance", "total_amount"]
+        first = table.split("\n")[1].split()
+        assert abs(float(first[4]) - (3 + 2.5 * float(first[3]) + 0.3 * float(first[1]))) < 8, table
+        assert not [m for m in sfn.list_state_machines()["stateMachines"]]  # the last cell deleted both
+    finally:
+        serve.stop()
+        catalog.stop()
+
+
 @pytest.mark.parametrize(("line", "ported"), [
     ("import sagemaker", "import stepfn.sagemaker as sagemaker"),
     ("import stepfunctions", "import stepfn as stepfunctions"),
