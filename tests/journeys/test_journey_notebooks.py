@@ -812,6 +812,78 @@ def test_safe_deployment_workflow_notebook_at_its_last_commit(user: tuple[Path, 
         catalog.stop()
 
 
+def reviews_zip(path: Path, count: int, seed: int) -> None:
+    """A stand-in for the course's reviews_Musical_Instruments_5.json.zip: JSON lines with the fields its
+    preprocessing script reads (``helpful`` votes, ``reviewText`` of several sentences)."""
+    import zipfile
+
+    rng = random.Random(seed)
+    lines = []
+    for index in range(count):
+        total = rng.randint(0, 6)
+        helpful = rng.randint(0, total)
+        text = "Great strings. They last. Worth it" if 2 * helpful > total else "Broke in a week. Bad tuning"
+        lines.append(json.dumps({"reviewerID": f"R{index}", "asin": "B0001", "helpful": [helpful, total],
+                                 "reviewText": text, "overall": 5 if 2 * helpful > total else 2}))
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(path.name.removesuffix(".zip"), "\n".join(lines) + "\n")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)  # room for building scikit-learn 0.20.0's environment on a fresh machine
+@needs("udacity_workflow_notebook")
+def test_udacity_step_functions_workflow_exercise_notebook(user: tuple[Path, Path], tmp_path: Path) -> None:
+    """Udacity's lesson 3 Step Functions exercise (solution): an ``SKLearnProcessor`` 0.20.0 ``ProcessingStep``
+    whose code is a ``ProcessingInput`` run by ``container_entrypoint``, then a ``TrainingStep`` of the built-in
+    BlazingText algorithm (``image_uris.retrieve(framework="blazingtext", version="latest")``), chained, created,
+    executed and waited for, its progress rendered. The course's data and script in its bucket are put there: the
+    script from the checkout, the reviews as a small generated zip.
+
+    Cells that fail, each for a reason outside stepfn: ``%%bash pip install stepfunctions`` (no package index;
+    IPython raises on the script's status). The execution fails at the training step: BlazingText's image runs
+    only in Docker, and stepfn's answer says which algorithms run locally and how to register a command."""
+    from stepfn.local.sagemaker.isolation import choose_isolation
+
+    if not choose_isolation().isolated:
+        pytest.skip("jobs cannot have their own mount namespace here (no bubblewrap, no user namespaces)")
+    folder, home = user
+    sources = materialize("udacity_workflow_notebook", tmp_path / "sources") / "lesson3"
+    notebook = folder / "Lesson 3, Exercise 3 - Creating Workflows with Step Functions Solution.ipynb"
+    subprocess.run([sys.executable, str(PORT_SCRIPT), str(sources / notebook.name), str(notebook), "{}"], check=True)
+    reviews = tmp_path / "reviews_Musical_Instruments_5.json.zip"
+    reviews_zip(reviews, 300, seed=5)
+    serve = Serve(folder, clean_environment(home))
+    try:
+        environment = clean_environment(home, **serve.settings,
+                                        STEPFN_ENV_DIR=os.environ.get("STEPFN_TEST_ENV_DIR") or str(tmp_path / "envs"))
+        for path, uri in ((reviews, "s3://udacity-sagemaker-solutiondata2021/l3e1/" + reviews.name),
+                          (sources / "HelloBlazePreprocess.py",
+                           "s3://udacity-sagemaker-solutiondata2021/l3e3/HelloBlazePreprocess.py")):
+            subprocess.run([sys.executable, "-m", "stepfn", "cp", str(path), uri], cwd=folder, env=environment,
+                           check=True, capture_output=True)
+        document = execute(notebook, environment)
+        errors = cell_errors(document)
+        assert len(errors) == 1 and "CalledProcessError" in errors[0] and "pip install stepfunctions" in errors[0]
+        assert "<stepfn HTML document" in outputs_of(document, "execution.render_progress()")[0]["data"]["text/plain"]
+
+        (execution,) = wait_for_executions(serve, "SageMakerProcessingWorkflow7")
+        assert execution["status"] == "FAILED" and execution["error"] == "SageMaker.AmazonSageMakerException"
+        assert "The built-in algorithm 'blazingtext'" in execution["cause"] and "register_image(" in execution["cause"]
+        history = serve.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"])["events"]
+        assert entered(history) == ["SageMaker pre-processing step 4", "SageMaker Training Step"]
+        job = serve.client("sagemaker").describe_processing_job(ProcessingJobName="test-job6-preprocess")
+        assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+        # The script labelled and split the reviews' sentences, 90% to train, into the default bucket.
+        s3 = serve.client("s3")
+        lines = {name: s3.get_object(Bucket="sagemaker-us-east-1-123456789012",
+                                     Key=f"hello_blaze_{name}_scikit/hello_blaze_{name}_scikit")["Body"].read()
+                 .decode().splitlines() for name in ("train", "test")}
+        assert len(lines["train"]) > 8 * len(lines["test"]) > 0
+        assert {line.split()[0] for line in lines["train"]} == {"__label__1", "__label__2"}
+    finally:
+        serve.stop()
+
+
 @pytest.mark.parametrize(("line", "ported"), [
     ("import sagemaker", "import stepfn.sagemaker as sagemaker"),
     ("import stepfunctions", "import stepfn as stepfunctions"),
