@@ -884,6 +884,42 @@ def test_udacity_step_functions_workflow_exercise_notebook(user: tuple[Path, Pat
         serve.stop()
 
 
+@pytest.mark.slow
+@needs("tf2_scripts")
+def test_tf2_workflow_notebook_in_a_kernel_without_tensorflow(user: tuple[Path, Path], tmp_path: Path) -> None:
+    """The TensorFlow 2 workflow notebook (``tf2_scripts``) run as a notebook, in stepfn's kernel, which has no
+    TensorFlow: its first cell's ``import tensorflow as tf`` fails (the notebook's kernel is a TensorFlow one), and
+    with it the names that cell defines (``sess``, ``bucket``, the data folders). What is pinned: the failures are
+    that import, the data download's (``tensorflow.python.keras.datasets``), the two ``git_config`` clones of
+    github.com (no network) and ``NameError``s of names those cells did not define; every other cell runs (the
+    ``SKLearnProcessor`` built with ``get_execution_role()``, the tuner's parameter ranges, the ``!pip`` cell).
+    ``test_journey_tf2_workflow.py`` runs the same cells end to end with stand-ins for what this run lacks."""
+    folder, home = user
+    sources = materialize("tf2_scripts", tmp_path / "sources") / "tf-2-workflow"
+    notebook = folder / "tf-2-workflow.ipynb"
+    subprocess.run([sys.executable, str(PORT_SCRIPT), str(sources / notebook.name), str(notebook),
+                    json.dumps({'"<execution-role-arn>"': f'"{WORKFLOW_ROLE}"'})], check=True)
+    serve = Serve(folder, clean_environment(home))
+    try:
+        document = execute(notebook, clean_environment(home, **serve.settings))
+    finally:
+        serve.stop()
+    failed: dict[int, str] = {}
+    for index, cell in enumerate(document["cells"]):
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "error":
+                failed[index] = f"{output['ename']}: {output['evalue']}"
+    assert failed[1] == failed[3] == "ModuleNotFoundError: No module named 'tensorflow'"
+    for index in (15, 32):  # TensorFlow(git_config={'repo': 'https://github.com/...'}) clones at construction
+        if index in failed:  # as here, without network; with it, the clone and the cell succeed
+            assert failed[index].startswith("RuntimeError: git clone https://github.com/aws-samples/") and (
+                "Could not resolve host" in failed[index] or "unable to access" in failed[index]), failed[index]
+    others = {index: error for index, error in failed.items() if index not in (1, 3, 15, 32)}
+    assert others and all(error.startswith("NameError: name '") for error in others.values()), others
+    ran = [index for index, cell in enumerate(document["cells"]) if cell["cell_type"] == "code" and index not in failed]
+    assert {7, 29, 40, 54} <= set(ran), ran
+
+
 @pytest.mark.parametrize(("line", "ported"), [
     ("import sagemaker", "import stepfn.sagemaker as sagemaker"),
     ("import stepfunctions", "import stepfn as stepfunctions"),
