@@ -701,6 +701,102 @@ def taxi_like_rows(count: int, rng: random.Random) -> list[tuple[float, float, i
     return rows
 
 
+def stored(home: Path, **values: Any) -> None:
+    """``values`` as an earlier notebook's ``%store name`` leaves them for ``%store -r`` (IPython's store under
+    the user's HOME: one pickle a name)."""
+    import pickle
+
+    store = home / ".ipython" / "profile_default" / "db" / "autorestore"
+    store.mkdir(parents=True, exist_ok=True)
+    for name, value in values.items():
+        (store / name).write_bytes(pickle.dumps(value))
+
+
+def deploy_functions(serve: Serve, functions: dict[str, Path]) -> None:
+    """Each module deployed to ``stepfn serve`` as the Lambda function its name gives, with ``create_function``
+    and a zip of it, as a stack deploys its functions."""
+    import io
+    import zipfile
+
+    for name, module in functions.items():
+        package = io.BytesIO()
+        with zipfile.ZipFile(package, "w") as archive:
+            archive.write(module, module.name)
+        serve.client("lambda").create_function(
+            FunctionName=name, Runtime="python3.8", Handler=f"{module.stem}.lambda_handler",
+            Role="arn:aws:iam::111122223333:role/MLOpsLambdaRole", Code={"ZipFile": package.getvalue()})
+
+
+def trip_csv(path: Path, rows: list[tuple[float, float, int, float]], header: str = "") -> Path:
+    path.write_text(header + "".join(",".join(map(str, row)) + "\n" for row in rows))
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+@needs("safe_deployment_notebook", "safe_deployment_create_experiment", "safe_deployment_query_training")
+def test_safe_deployment_workflow_notebook_at_2b5cc0d(user: tuple[Path, Path], tmp_path: Path) -> None:
+    """The safe deployment workflow notebook at 2b5cc0d (``test_journey_safe_deployment_workflow.py`` runs its
+    cells in-process), executed headless: the stack's names from the environment, ``%store -r input_data``,
+    ``Workflow.attach`` of the workflow the stack created and ``update`` of it with the Lambda / Model Monitor
+    baseline / XGBoost training Parallel, executed without waiting. Every cell runs without error (the ``!pip``
+    lines find no package index, and IPython does not stop on a shell command's status).
+
+    Stand-ins: what the stack leaves (a placeholder workflow, its two Lambda functions of their commits deployed
+    with ``create_function``, its names exported) and what the mlops notebook leaves (``%store``'d
+    ``input_data``, the CSVs uploaded there)."""
+    folder, home = user
+    notebook = materialize("safe_deployment_notebook", tmp_path / "notebook") / "notebook" / "workflow.ipynb"
+    ported = folder / "workflow.ipynb"
+    subprocess.run([sys.executable, str(PORT_SCRIPT), str(notebook), str(ported), "{}"], check=True)
+    functions = {name: materialize(source, tmp_path / name) / "custom_resource" / f"{module}.py"
+                 for name, source, module in (
+                     ("mlops-create-experiment", "safe_deployment_create_experiment", "sagemaker_create_experiment"),
+                     ("mlops-query-training", "safe_deployment_query_training", "sagemaker_query_training"))}
+    serve = Serve(folder, clean_environment(home))
+    try:
+        deploy_functions(serve, functions)
+        placeholder = serve.client("stepfunctions").create_state_machine(
+            name="nyctaxi-workflow", roleArn=WORKFLOW_ROLE,
+            definition=json.dumps({"StartAt": "Placeholder", "States": {"Placeholder": {"Type": "Pass", "End": True}}}))
+        environment = clean_environment(home, **serve.settings, PIPELINE_NAME="nyctaxi", MODEL_NAME="nyctaxi",
+                                        WORKFLOW_PIPELINE_ARN=placeholder["stateMachineArn"],
+                                        CREATE_EXPERIMENT_LAMBDA="mlops-create-experiment",
+                                        QUERY_TRAINING_LAMBDA="mlops-query-training")
+        rng = random.Random(4)
+        input_data = {}
+        for key, name, rows, header in (
+                ("TrainingUri", "train.csv", taxi_like_rows(3000, rng), ""),
+                ("ValidationUri", "validation.csv", taxi_like_rows(750, rng), ""),
+                ("BaselineUri", "baseline.csv", taxi_like_rows(500, rng),
+                 "total_amount,duration_minutes,passenger_count,trip_distance\n")):
+            input_data[key] = f"s3://sagemaker-us-east-1-123456789012/nyctaxi/input/{name}"
+            subprocess.run([sys.executable, "-m", "stepfn", "cp", str(trip_csv(tmp_path / name, rows, header)),
+                            input_data[key]], cwd=folder, env=environment, check=True, capture_output=True)
+        stored(home, input_data=input_data)
+
+        document = execute(ported, environment)
+        assert cell_errors(document) == []
+        assert "workflow: " + placeholder["stateMachineArn"] in outputs_of(document, "pipeline_name = os.environ")[0][
+            "text"]
+        assert "<svg" in outputs_of(document, "workflow.render_graph()")[0]["data"]["text/html"]
+
+        (execution,) = wait_for_executions(serve, "nyctaxi-workflow", timeout=600)
+        assert execution["status"] == "SUCCEEDED", execution
+        result = json.loads(execution["output"])
+        assert len(result) == 2  # the Parallel's two branches: the baseline, then the training chain
+        metrics = result[1]["QueryTrainingResults"]["Payload"]["results"]["TrainingMetrics"]
+        assert metrics and metrics[0]["Value"] < 10
+        baseline = json.loads(execution["input"])["BaselineOutputUri"]
+        bucket, _, prefix = baseline.removeprefix("s3://").partition("/")
+        constraints = json.loads(serve.client("s3").get_object(Bucket=bucket, Key=f"{prefix}/constraints.json")[
+            "Body"].read())
+        assert [f["name"] for f in constraints["features"]] == ["total_amount", "duration_minutes", "passenger_count",
+                                                                "trip_distance"]
+    finally:
+        serve.stop()
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 @needs("safe_deployment_head_notebook")
@@ -719,9 +815,6 @@ def test_safe_deployment_workflow_notebook_at_its_last_commit(user: tuple[Path, 
     ``AWS_ENDPOINT_URL_SERVICE_CATALOG``); the stack's four Lambda functions, deployed to ``stepfn serve`` from that
     commit's ``custom_resource/`` with ``create_function``, as the stack deploys them."""
     import ast
-    import io
-    import pickle
-    import zipfile
 
     folder, home = user
     sources = materialize("safe_deployment_head_notebook", tmp_path / "sources")
@@ -732,10 +825,7 @@ def test_safe_deployment_workflow_notebook_at_its_last_commit(user: tuple[Path, 
     input_data = {key: f"s3://{bucket}/{prefix}/{channel}/{name}" for key, channel, name in (
         ("TrainingUri", "training", "train.csv"), ("ValidationUri", "validation", "validation.csv"),
         ("TestUri", "test", "test.csv"), ("BaselineUri", "baseline", "baseline.csv"))}
-    store = home / ".ipython" / "profile_default" / "db" / "autorestore"  # where %store keeps each value
-    store.mkdir(parents=True)
-    (store / "input_data").write_bytes(pickle.dumps(input_data))
-    (store / "PROVISIONED_PRODUCT_NAME").write_bytes(pickle.dumps("mlops-nyctaxi-p-1"))
+    stored(home, input_data=input_data, PROVISIONED_PRODUCT_NAME="mlops-nyctaxi-p-1")
     catalog = ServiceCatalogOutputs("mlops-nyctaxi-p-1", {
         "Region": "us-east-1", "ModelName": "nyctaxi", "WorkflowRoleARN": WORKFLOW_ROLE,
         "SageMakerRoleARN": "arn:aws:iam::111122223333:role/MLOpsSageMakerRole"})
@@ -747,21 +837,13 @@ def test_safe_deployment_workflow_notebook_at_its_last_commit(user: tuple[Path, 
         header = "total_amount,duration_minutes,passenger_count,trip_distance\n"
         for key, rows, head in (("TrainingUri", train, ""), ("ValidationUri", validation, ""), ("TestUri", test, ""),
                                 ("BaselineUri", train, header)):
-            data = tmp_path / key
-            data.write_text(head + "".join(",".join(map(str, row)) + "\n" for row in rows))
-            subprocess.run([sys.executable, "-m", "stepfn", "cp", str(data), input_data[key]], cwd=folder,
-                           env=environment, check=True, capture_output=True)
-        lambdas = serve.client("lambda")
-        for name, module in (("mlops-create-experiment", "sagemaker_create_experiment"),
-                             ("mlops-query-training", "sagemaker_query_training"),
-                             ("mlops-add-transform-header", "sagemaker_add_transform_header"),
-                             ("mlops-query-drift", "sagemaker_query_drift")):
-            package = io.BytesIO()
-            with zipfile.ZipFile(package, "w") as archive:
-                archive.write(sources / "custom_resource" / f"{module}.py", f"{module}.py")
-            lambdas.create_function(FunctionName=name, Runtime="python3.8", Handler=f"{module}.lambda_handler",
-                                    Role="arn:aws:iam::111122223333:role/MLOpsLambdaRole",
-                                    Code={"ZipFile": package.getvalue()})
+            subprocess.run([sys.executable, "-m", "stepfn", "cp", str(trip_csv(tmp_path / key, rows, head)),
+                            input_data[key]], cwd=folder, env=environment, check=True, capture_output=True)
+        deploy_functions(serve, {name: sources / "custom_resource" / f"{module}.py" for name, module in (
+            ("mlops-create-experiment", "sagemaker_create_experiment"),
+            ("mlops-query-training", "sagemaker_query_training"),
+            ("mlops-add-transform-header", "sagemaker_add_transform_header"),
+            ("mlops-query-drift", "sagemaker_query_drift"))})
         sfn = serve.client("stepfunctions")
         histories: dict[str, list[dict[str, Any]]] = {}
 
