@@ -577,7 +577,8 @@ def test_training_pipeline_pytorch_mnist_notebook(user: tuple[Path, Path], tmp_p
     Stand-ins: the MNIST files (the kernel's torchvision download is data: the files are put where it leaves them,
     ``data/MNIST/raw``); ``sagemaker_containers``, which ``code/requirements.txt`` names and ``mnist.py`` imports
     without using, as an empty wheel in a local find-links folder (uv offline: the job's install would need the
-    package index).
+    package index). uv runs offline for the whole run, so PyTorch 2.0's environment must already be built
+    (``STEPFN_TEST_ENV_DIR``, or uv's cache holding its wheels).
 
     Cells that fail, each for a reason outside stepfn: the download cell (the test's kernel has no torchvision: it
     is the data download); with no matplotlib in the kernel, the cell that reads a test image and plots it (and the
