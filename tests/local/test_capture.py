@@ -126,3 +126,13 @@ def test_the_analyzer_reads_captured_csv_json_and_base64_records_in_their_window
     assert frame.values.tolist() == [["0.1", "1", "2"], ["0.2", "3", "4"], ["0.3", "5", "6"], ["0.4", "7", "8"]]
     inputs_only = read_dataset(tmp_path, {"sagemakerCaptureJson": {}})
     assert inputs_only.values.tolist() == [["1", "2"], ["3", "4"], ["5", "6"], ["7", "8"], ["9", "9"]]
+
+
+def test_a_captured_time_without_a_zone_is_read_as_utc() -> None:
+    from stepfn.local.sagemaker.monitor import _in_window
+
+    window = (datetime(2026, 12, 7, 5, 0, tzinfo=UTC), datetime(2026, 12, 7, 6, 0, tzinfo=UTC))
+    inside = {"eventMetadata": {"inferenceTime": "2026-12-07T05:30:00"}}
+    outside = {"eventMetadata": {"inferenceTime": "2026-12-07T06:30:00.000"}}
+    assert _in_window(inside, window) and not _in_window(outside, window)
+    assert _in_window({"eventMetadata": {"inferenceTime": "2026-12-07T05:59:59Z"}}, window)

@@ -28,7 +28,7 @@ import json
 import math
 import os
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,10 @@ def _in_window(event: dict[str, Any], window: tuple[datetime, datetime] | None) 
     if not stamp:
         return True
     when = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        # SageMaker writes UTC with a Z; a record written without a zone (by hand, or another tool) is UTC too,
+        # and comparing it with the window's aware times would raise.
+        when = when.replace(tzinfo=UTC)
     return window[0] <= when < window[1]
 
 
