@@ -258,12 +258,9 @@ def already_exists_error(client: Any) -> type[BaseException] | tuple[()]:
     return error if isinstance(error, type) and issubclass(error, BaseException) else ()
 
 
-def existing_state_machine_arn(client: Any, error: Any, name: str) -> str:
-    """The ARN of the machine a StateMachineAlreadyExists ``error`` is about: from the message the API documents
-    ("State Machine Already Exists: '<arn>'", as the original SDK read it), else by listing the machines."""
-    parts = str(getattr(error, "response", {}).get("Error", {}).get("Message", "")).split("'")
-    if len(parts) >= 3 and parts[1].startswith("arn:"):
-        return parts[1]
+def existing_state_machine_arn(client: Any, name: str) -> str:
+    """The ARN of the machine a StateMachineAlreadyExists is about, found by listing the machines: the error's
+    message is for people (the original SDK parsed it; a wording change would break that)."""
     return _find_state_machine(client, name)
 
 
@@ -281,8 +278,8 @@ def create_or_update_state_machine(client: Any, create: Mapping[str, Any],
     started = datetime.datetime.now(datetime.UTC)
     try:
         created: dict[str, Any] = client.create_state_machine(**create)
-    except already_exists_error(client) as error:
-        arn = existing_state_machine_arn(client, error, str(create["name"]))
+    except already_exists_error(client):
+        arn = existing_state_machine_arn(client, str(create["name"]))
     else:
         arn = str(created["stateMachineArn"])
         if not differs_from_existing_machine(client, created, started, create["definition"], create["roleArn"]):
