@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from sagemaker_support import SKLEARN_SCRIPT
 
 from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker.records import RecordStore
@@ -22,28 +23,10 @@ from stepfn.sagemaker.serializers import CSVSerializer
 from stepfn.sagemaker.sklearn import SKLearnModel
 
 ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
-# A script-mode scikit-learn script as notebooks write it: train under __main__, model_fn for serving.
-SCRIPT = """\
-import os
-
-import joblib
-import numpy as np
-from sklearn.linear_model import LinearRegression
-
-
-def model_fn(model_dir):
-    return joblib.load(os.path.join(model_dir, "model.joblib"))
-
-
-if __name__ == "__main__":
-    rows = np.loadtxt(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "train.csv"), delimiter=",")
-    model = LinearRegression().fit(rows[:, 1:], rows[:, 0])
-    joblib.dump(model, os.path.join(os.environ["SM_MODEL_DIR"], "model.joblib"))
-"""
 
 
 def _trained(tmp_path: Path) -> SKLearn:
-    (tmp_path / "train.py").write_text(SCRIPT)
+    (tmp_path / "train.py").write_text(SKLEARN_SCRIPT)
     session = Session()
     # y = 2*a + 3*b: the endpoint's answer shows the trained model served it.
     rows = "".join(f"{2 * a + 3 * b},{a},{b}\n" for a in range(5) for b in range(5))

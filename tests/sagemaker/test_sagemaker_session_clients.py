@@ -16,6 +16,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.exceptions import ClientError, WaiterError
+from sagemaker_support import SKLEARN_SCRIPT
 
 from stepfn.local.objectstore import ObjectStore
 from stepfn.sagemaker import Session, SKLearn
@@ -27,23 +28,6 @@ from stepfn.sagemaker.serializers import CSVSerializer
 from stepfn.sagemaker.session import aws_boto_session, invocation_client
 
 ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
-TRAIN = """\
-import os
-
-import joblib
-import numpy as np
-from sklearn.linear_model import LinearRegression
-
-
-def model_fn(model_dir):
-    return joblib.load(os.path.join(model_dir, "model.joblib"))
-
-
-if __name__ == "__main__":
-    rows = np.loadtxt(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "train.csv"), delimiter=",")
-    model = LinearRegression().fit(rows[:, 1:], rows[:, 0])
-    joblib.dump(model, os.path.join(os.environ["SM_MODEL_DIR"], "model.joblib"))
-"""
 # A notebook's cells as sagemaker v2 users write them, with `sagemaker` imports changed to `stepfn.sagemaker`.
 NOTEBOOK = """\
 import json
@@ -102,7 +86,7 @@ def test_a_notebook_uses_the_sessions_boto3_clients_on_a_fresh_machine(tmp_path:
     # The user's side: their own folder, the default home (./.stepfn), no AWS configuration, region or credentials.
     project = tmp_path / "project"
     project.mkdir()
-    (project / "train.py").write_text(TRAIN)
+    (project / "train.py").write_text(SKLEARN_SCRIPT)
     (project / "notebook.py").write_text(NOTEBOOK)
     result = subprocess.run([sys.executable, "notebook.py"], cwd=project, env=user_env, capture_output=True,
                             text=True, timeout=300)
@@ -126,7 +110,7 @@ def test_a_notebook_uses_the_sessions_boto3_clients_on_a_fresh_machine(tmp_path:
 
 
 def _fit(tmp_path: Path, job_name: str, *, wait: bool = True, session: Session | None = None) -> SKLearn:
-    (tmp_path / "train.py").write_text(TRAIN)
+    (tmp_path / "train.py").write_text(SKLEARN_SCRIPT)
     session = session or Session()
     rows = "".join(f"{2 * a + 3 * b},{a},{b}\n" for a in range(5) for b in range(5))
     train = session.upload_string_as_file_body(rows, session.default_bucket(), "clients/train/train.csv")
