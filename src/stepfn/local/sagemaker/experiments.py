@@ -39,21 +39,32 @@ def _require(records: RecordStore, kind: str, name: str, operation: str) -> dict
     return record
 
 
+def _store(records: RecordStore, kind: str, record: dict[str, Any], params: dict[str, Any], name: str,
+           operation: str) -> None:
+    """Stamp a new record with its times and tags and create it (a name taken is the API's error)."""
+    now = now_millis()
+    record.update({"CreationTime": now, "LastModifiedTime": now, "Tags": params.get("Tags") or []})
+    records.create(kind, name, record, operation=operation)
+
+
+def _describe(records: RecordStore, kind: str, name: str, operation: str) -> dict[str, Any]:
+    """The record as Describe* answers it: tags are listed apart (ListTags), not described."""
+    record = _require(records, kind, name, operation)
+    return {key: value for key, value in record.items() if key != "Tags"}
+
+
 def create_experiment(records: RecordStore, params: dict[str, Any]) -> dict[str, Any]:
     name = _name(params, "ExperimentName", "CreateExperiment")
-    now = now_millis()
     record: dict[str, Any] = {"ExperimentName": name, "ExperimentArn": arn("experiment", name),
                               "DisplayName": params.get("DisplayName") or name}
     if params.get("Description"):
         record["Description"] = params["Description"]
-    record.update({"CreationTime": now, "LastModifiedTime": now, "Tags": params.get("Tags") or []})
-    records.create("experiment", name, record, operation="CreateExperiment")
+    _store(records, "experiment", record, params, name, "CreateExperiment")
     return {"ExperimentArn": record["ExperimentArn"]}
 
 
 def describe_experiment(records: RecordStore, name: str) -> dict[str, Any]:
-    record = _require(records, "experiment", name, "DescribeExperiment")
-    return {key: value for key, value in record.items() if key != "Tags"}
+    return _describe(records, "experiment", name, "DescribeExperiment")
 
 
 def delete_experiment(records: RecordStore, name: str) -> dict[str, Any]:
@@ -69,19 +80,16 @@ def create_trial(records: RecordStore, params: dict[str, Any]) -> dict[str, Any]
     name = _name(params, "TrialName", "CreateTrial")
     experiment = _name(params, "ExperimentName", "CreateTrial")
     _require(records, "experiment", experiment, "CreateTrial")
-    now = now_millis()
     record: dict[str, Any] = {"TrialName": name, "TrialArn": arn("experiment-trial", name),
                               "DisplayName": params.get("DisplayName") or name, "ExperimentName": experiment}
     if params.get("MetadataProperties"):
         record["MetadataProperties"] = params["MetadataProperties"]
-    record.update({"CreationTime": now, "LastModifiedTime": now, "Tags": params.get("Tags") or []})
-    records.create("experiment-trial", name, record, operation="CreateTrial")
+    _store(records, "experiment-trial", record, params, name, "CreateTrial")
     return {"TrialArn": record["TrialArn"]}
 
 
 def describe_trial(records: RecordStore, name: str) -> dict[str, Any]:
-    record = _require(records, "experiment-trial", name, "DescribeTrial")
-    return {key: value for key, value in record.items() if key != "Tags"}
+    return _describe(records, "experiment-trial", name, "DescribeTrial")
 
 
 def delete_trial(records: RecordStore, name: str) -> dict[str, Any]:
