@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_sagemaker_immediate import SCRIPT  # a script-mode scikit-learn script: trains, and serves
+from sagemaker_support import SKLEARN_SCRIPT  # a script-mode scikit-learn script: trains, and serves
 
 from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker import run_monitoring_schedule
@@ -32,7 +32,7 @@ ROWS = [(2 * a + 3 * b + 0.5, a, b) for a in range(10) for b in range(10)]
 
 
 def deploy(tmp_path: Path, session: Session) -> Any:
-    (tmp_path / "train.py").write_text(SCRIPT)
+    (tmp_path / "train.py").write_text(SKLEARN_SCRIPT)
     train = session.upload_string_as_file_body("".join(f"{y},{a},{b}\n" for y, a, b in ROWS),
                                                session.default_bucket(), "monitor/train/train.csv")
     estimator = SKLearn(entry_point=str(tmp_path / "train.py"), framework_version="1.2-1", role=ROLE,
