@@ -228,6 +228,28 @@ def test_executions_list_newest_created_first_unless_sorted_by_scheduled_time(
         schedules.list_executions({"MonitoringScheduleName": "empty", "NextToken": "garbage"})
 
 
+def test_two_runs_in_one_second_the_later_created_is_the_last(
+        setup: tuple[MonitoringSchedules, ObjectStore]) -> None:
+    """Runs started by hand within one second share a ScheduledTime; describe's LastMonitoringExecutionSummary and
+    the SDK's newest-by-ScheduledTime listing must both give the one created later."""
+    schedules, store = setup
+    schedules.create_data_quality_job_definition(definition())
+    schedules.create(schedule("twice"))
+    scheduled = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    first = schedules.run_now("twice", scheduled_time=scheduled)
+    assert first["MonitoringExecutionStatus"] == "Failed"  # no data yet
+    capture(store, scheduled - timedelta(minutes=5), BASELINE[:50])
+    time.sleep(0.01)  # creation times are milliseconds
+    second = schedules.run_now("twice", scheduled_time=scheduled)
+    assert second["MonitoringExecutionStatus"] != "Failed", second.get("FailureReason")
+    last = schedules.describe("twice")["LastMonitoringExecutionSummary"]
+    assert (last["CreationTime"], last["MonitoringExecutionStatus"]) == \
+        (second["CreationTime"], second["MonitoringExecutionStatus"])
+    newest = schedules.list_executions({"MonitoringScheduleName": "twice", "SortBy": "ScheduledTime",
+                                        "MaxResults": 1})["MonitoringExecutionSummaries"]
+    assert [e["CreationTime"] for e in newest] == [second["CreationTime"]]
+
+
 def test_now_schedule_runs_once_over_its_window(setup: tuple[MonitoringSchedules, ObjectStore]) -> None:
     schedules, store = setup
     inline = definition()

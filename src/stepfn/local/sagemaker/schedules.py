@@ -240,7 +240,9 @@ class MonitoringSchedules:
         record = self._require(SCHEDULE, name, "DescribeMonitoringSchedule", "monitoring schedule")
         executions = self._executions(name)
         if executions:
-            record["LastMonitoringExecutionSummary"] = max(executions, key=lambda e: e["ScheduledTime"])
+            # Two runs started by hand within one second share a ScheduledTime: the later-created one is the last.
+            record["LastMonitoringExecutionSummary"] = max(executions,
+                                                           key=lambda e: (e["ScheduledTime"], e["CreationTime"]))
         return record
 
     def list_schedules(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -303,7 +305,9 @@ class MonitoringSchedules:
                 executions = [e for e in executions if (e[key] < bound if before else e[key] > bound)]
         sort_key = {"ScheduledTime": "ScheduledTime", "Status": "MonitoringExecutionStatus"}.get(
             params.get("SortBy", ""), "CreationTime")
-        executions.sort(key=lambda e: e[sort_key], reverse=params.get("SortOrder", "Descending") == "Descending")
+        # CreationTime breaks ties: runs started by hand within one second share a ScheduledTime.
+        executions.sort(key=lambda e: (e[sort_key], e["CreationTime"]),
+                        reverse=params.get("SortOrder", "Descending") == "Descending")
         return _page(executions, params, "MonitoringExecutionSummaries")
 
     # -- running executions -----------------------------------------------------------------------------------
