@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import tarfile
+import textwrap
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,17 @@ def materialize(name: str, dest: Path) -> Path:
         assert text.count(patch["old"]) == 1, f"{name}: {patch['path']} no longer has {patch['old']!r} once"
         target.write_text(text.replace(patch["old"], patch["new"]))
     return dest
+
+
+def python_blocks(page: str) -> list[str]:
+    """A reStructuredText page's ``.. code-block:: python`` bodies, dedented, in order."""
+    blocks, body = [], None
+    for line in [*page.splitlines(), "end of page"]:
+        if body is not None and (not line.strip() or line.startswith(" ")):
+            body.append(line)
+        elif body is not None:
+            blocks.append(textwrap.dedent("\n".join(body)).strip() + "\n")
+            body = None
+        if line.strip() == ".. code-block:: python":
+            body = []
+    return blocks

@@ -14,13 +14,12 @@ The Map test is ours: ``MapItemIndex`` and ``MapItemValue`` (the third and fourt
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from port_sources import materialize, needs
+from port_sources import materialize, needs, python_blocks
 
 from stepfn.inputs import ExecutionInput, MapItemIndex, MapItemValue
 from stepfn.local.lambdas import register_function, unregister_function
@@ -59,17 +58,7 @@ def functions(stepfn_home: Path) -> Iterator[None]:
 
 def page_snippets(tmp_path: Path) -> list[str]:
     """The page's ``.. code-block:: python`` bodies, dedented, in order."""
-    page = (materialize("placeholders_doc", tmp_path / "sources") / "doc" / "placeholders.rst").read_text()
-    snippets, body = [], None
-    for line in [*page.splitlines(), "end of page"]:
-        if body is not None and (not line.strip() or line.startswith(" ")):
-            body.append(line)
-        elif body is not None:
-            snippets.append(textwrap.dedent("\n".join(body)).strip() + "\n")
-            body = None
-        if line.strip() == ".. code-block:: python":
-            body = []
-    return snippets
+    return python_blocks((materialize("placeholders_doc", tmp_path / "sources") / "doc" / "placeholders.rst").read_text())
 
 
 def run_snippet(snippet: str) -> dict[str, Any]:
