@@ -73,3 +73,52 @@ def test_a_function_whose_process_exited_fails_the_task_saying_why(user_home: Pa
     assert described["status"] == "FAILED"
     assert described["error"] == "Lambda.ResourceNotFoundException"
     assert "register_function" in described["cause"] and "has exited" in described["cause"]
+
+
+# A function as the safe deployment pipeline's custom_resource/ writes them: a module-level boto3 client.
+CLIENT_AT_IMPORT = '''import os
+import boto3
+
+s3 = boto3.client("s3")
+
+
+def lambda_handler(event, context):
+    s3.put_object(Bucket="results", Key=event["key"], Body=b"written by the function")
+    return {"region": os.environ["AWS_REGION"], "keys": [o["Key"] for o in s3.list_objects_v2(Bucket="results")["Contents"]]}
+'''
+
+
+def test_a_created_function_reaches_the_homes_services_whoever_started_the_service(
+        user_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``stepfn serve`` started in a fresh shell starts the control plane with no region and no endpoint: a created
+    function's boto3 clients still get Lambda's region and this home's services (not AWS)."""
+    import base64
+    import io
+    import zipfile
+
+    from stepfn.local.lambda_functions import create_function
+    from stepfn.local.objectstore import ObjectStore
+    from stepfn.steps import LambdaStep
+    from stepfn.workflow import Workflow
+
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                 "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    store = ObjectStore(user_home / "s3")
+    store.put_bytes("s3://results/earlier", b"there before")
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("writer.py", CLIENT_AT_IMPORT)
+    create_function(user_home, {"FunctionName": "writer", "Handler": "writer.lambda_handler",
+                                "Code": {"ZipFile": base64.b64encode(package.getvalue()).decode()}},
+                    read_object=lambda bucket, key: b"")
+    workflow = Workflow("writes", LambdaStep("Write", parameters={"FunctionName": "writer", "Payload": {"key": "new"}}),
+                        role="arn:aws:iam::123456789012:role/x")
+    workflow.create_or_update()
+    execution = workflow.execute()
+    output = execution.get_output(wait=True)
+    assert execution.describe()["status"] == "SUCCEEDED", execution.describe()
+    assert output["Payload"] == {"region": "us-east-1", "keys": ["earlier", "new"]}
+    assert store.get_bytes("s3://results/new") == b"written by the function"

@@ -13,8 +13,10 @@ import, then the function is called as ``stepfn.local.lambdas`` calls every loca
 runs the execution, with Lambda's event, context and error shapes). Unlike Lambda, functions share that process:
 a package's other modules are imported by their own names (two functions shipping a ``helper.py`` share the
 first one loaded), ``Environment.Variables`` are kept in the configuration but not set, and the function's own
-boto3 clients read the environment that process has (the settings ``stepfn serve`` prints, when they were
-exported where the workflow runs). The runtime named is recorded, not enforced: the function runs in stepfn's Python.
+boto3 clients read the environment that process has. In the control plane, the process that runs local executions,
+that is the home's region and services, as Lambda gives a function its account's
+(:func:`stepfn.server.control._give_functions_their_account`). The runtime named is recorded, not enforced: the
+function runs in stepfn's Python.
 """
 
 from __future__ import annotations

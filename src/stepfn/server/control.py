@@ -286,6 +286,28 @@ def allow_lambda_paths(home: Path, paths: list[Path]) -> None:
     record.write_text(json.dumps([str(p) for p in allowed_lambda_paths()]))
 
 
+def _give_functions_their_account(home: Path, region: str) -> None:
+    """What Lambda gives a function's own boto3 clients, for the functions this process runs (those created through
+    the Lambda API, ``module:function`` ones): its region (Lambda sets ``AWS_REGION`` and ``AWS_DEFAULT_REGION``)
+    and its account's services, which here are this home's. Without it a function's ``boto3.client("sagemaker")``
+    saw whatever environment the client that happened to start this service had: started by ``stepfn serve`` in a
+    fresh shell, no region (``NoRegionError`` at the module's import) and no endpoint (its calls went to AWS).
+
+    A region or endpoint the environment already names is kept: a service started where ``stepfn serve``'s printed
+    settings were exported reaches that server, as before. Otherwise ``boto3``'s default session (what
+    ``boto3.client()`` and ``boto3.resource()`` use) is the in-process local one; a function that builds its own
+    ``boto3.Session()`` gets the region only. Only this process is changed: it runs no other code of the user's."""
+    os.environ.setdefault("AWS_REGION", region)
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return
+    import boto3
+
+    from stepfn.server._inprocess import local_boto_session
+
+    boto3.DEFAULT_SESSION = local_boto_session(region, home)
+
+
 def _bind(path: Path) -> socket.socket:
     """A listening unix socket only this user can connect to (uvicorn's own ``uds`` makes it 0666)."""
     path.unlink(missing_ok=True)  # a dead service's socket: we hold the home's service lock
@@ -330,6 +352,7 @@ def _serve_locked(home: Path, idle_seconds: float) -> None:
     path = socket_path(home)
     sock = _bind(path)
     client = LocalStepFunctionsClient(home, resume=True)
+    _give_functions_their_account(home, client.region)
     broker = FunctionBroker()
     activity = _Activity()
     app = _ControlApp(create_app(home, no_token=True, stepfunctions_client=client), client, broker, activity)
