@@ -654,11 +654,12 @@ def test_training_pipeline_pytorch_mnist_notebook(user: tuple[Path, Path], tmp_p
         serve.stop()
 
 
-class ServiceCatalogOutputs:
-    """The SageMaker Project's Service Catalog product as the notebook reads it (GetProvisionedProductOutputs, the
-    JSON 1.1 protocol), on 127.0.0.1: stepfn serves no Service Catalog, and the product is the project's stack."""
+class JsonApiStandIn:
+    """An AWS API of the JSON 1.1 protocol that stepfn does not serve, answered on 127.0.0.1 by
+    ``answer(target, body) -> (status, reply)``; boto3 reaches it through ``AWS_ENDPOINT_URL_<SERVICE>``. Each
+    request is kept in ``requests`` as ``(X-Amz-Target, body)``."""
 
-    def __init__(self, product: str, outputs: dict[str, str]) -> None:
+    def __init__(self, answer: Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]]) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.requests: list[tuple[str, dict[str, Any]]] = []
@@ -668,11 +669,8 @@ class ServiceCatalogOutputs:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 requests.append((self.headers["X-Amz-Target"], body))
-                if body.get("ProvisionedProductName") == product:
-                    status, answer = 200, {"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}
-                else:
-                    status, answer = 400, {"__type": "ResourceNotFoundException", "message": "no such product"}
-                payload = json.dumps(answer).encode()
+                status, reply = answer(self.headers["X-Amz-Target"], body)
+                payload = json.dumps(reply).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/x-amz-json-1.1")
                 self.send_header("Content-Length", str(len(payload)))
@@ -689,6 +687,19 @@ class ServiceCatalogOutputs:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class ServiceCatalogOutputs(JsonApiStandIn):
+    """The SageMaker Project's Service Catalog product as the notebook reads it (GetProvisionedProductOutputs):
+    stepfn serves no Service Catalog, and the product is the project's stack."""
+
+    def __init__(self, product: str, outputs: dict[str, str]) -> None:
+        def answer(target: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+            if body.get("ProvisionedProductName") == product:
+                return 200, {"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}
+            return 400, {"__type": "ResourceNotFoundException", "message": "no such product"}
+
+        super().__init__(answer)
 
 
 def taxi_like_rows(count: int, rng: random.Random) -> list[tuple[float, float, int, float]]:
