@@ -18,6 +18,7 @@ a worker thread long-polls the service for calls to them, as Step Functions acti
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import hashlib
@@ -32,6 +33,7 @@ import tempfile
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -197,6 +199,17 @@ def _wait_until_gone(home: Path, timeout: float = 30.0) -> None:
             time.sleep(0.02)
 
 
+# Clients live until the process exits (the workflow module keeps one per home); their sockets are closed then,
+# before the interpreter collects them unclosed.
+_open_clients: weakref.WeakSet[ControlPlaneClient] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_clients() -> None:
+    for client in list(_open_clients):
+        client._close_connections()
+
+
 class ControlPlaneClient:
     """boto3's ``stepfunctions`` client for the local backend: executions run in the home's control plane.
 
@@ -213,7 +226,12 @@ class ControlPlaneClient:
         self._store_client = LocalStepFunctionsClient(home, region=region, resume=False)
         self.home: Path = self._store_client.home
         self.meta = self._store_client.meta
-        self._local = threading.local()
+        # One kept-alive connection per thread that calls the service. Held here rather than in a threading.local
+        # so that close() reaches every thread's, and a finished thread's is closed, not left to the collector
+        # (an unclosed socket: a ResourceWarning at exit).
+        self._connections: dict[threading.Thread, _UnixConnection] = {}
+        self._connections_lock = threading.Lock()
+        _open_clients.add(self)
         self._worker: FunctionWorker | None = None
         self._worker_lock = threading.Lock()
         self._shared_paths: list[str] = []
@@ -246,10 +264,15 @@ class ControlPlaneClient:
         return bool(self._store_client.can_paginate(operation_name))
 
     def close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
+        self._close_connections()
         self._store_client.close()
+
+    def _close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections.values())
+            self._connections.clear()
+        for connection in connections:
+            connection.close()
 
     # -- calls to the service -------------------------------------------------------------------------------
 
@@ -274,25 +297,39 @@ class ControlPlaneClient:
             raise (error_class or ClientError)(parsed, model.name)
         return parsed
 
+    def _kept_connection(self) -> _UnixConnection | None:
+        with self._connections_lock:
+            return self._connections.get(threading.current_thread())
+
     def _connection(self) -> _UnixConnection:
-        connection: _UnixConnection | None = getattr(self._local, "connection", None)
+        connection = self._kept_connection()
         if connection is None:
-            connection = self._local.connection = _UnixConnection(ensure_service(self.home), timeout=None)
+            connection = _UnixConnection(ensure_service(self.home), timeout=None)
+            with self._connections_lock:
+                finished = [thread for thread in self._connections if not thread.is_alive()]
+                for thread in finished:
+                    self._connections.pop(thread).close()
+                self._connections[threading.current_thread()] = connection
         return connection
+
+    def _drop_connection(self) -> None:
+        with self._connections_lock:
+            connection = self._connections.pop(threading.current_thread(), None)
+        if connection is not None:
+            connection.close()
 
     def _send(self, body: bytes, headers: dict[str, str], url: str = "/") -> tuple[int, dict[str, str], bytes]:
         """POST on this thread's kept-alive connection; a connection the service closed (it restarted, or
         went idle and exited) is opened again, starting the service when it is gone."""
         for attempt in range(2):
-            reused = getattr(self._local, "connection", None) is not None
+            reused = self._kept_connection() is not None
             connection = self._connection()
             try:
                 connection.request("POST", url, body=body, headers=headers)
                 response = connection.getresponse()
                 return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
             except (OSError, http.client.HTTPException):
-                connection.close()
-                self._local.connection = None
+                self._drop_connection()
                 if attempt > 0 or not reused:
                     raise
         raise AssertionError("unreachable")
@@ -328,7 +365,7 @@ class ControlPlaneClient:
             chunk = min(remaining, WAIT_CHUNK_SECONDS)
             # Waiting is not a reason to start the service: with none running, nobody runs the execution
             # now (it resumes when a service starts), so poll the store.
-            if getattr(self._local, "connection", None) is None and not service_running(self.home):
+            if self._kept_connection() is None and not service_running(self.home):
                 time.sleep(min(chunk, 0.1))
                 continue
             try:
