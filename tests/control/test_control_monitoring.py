@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from control_support import wait_until
@@ -41,17 +42,23 @@ def test_the_service_runs_due_schedules_and_stays_up_for_scheduled_ones(
 
     ensure_service(user_home)
 
-    def executions() -> list[dict[str, object]]:
-        summaries: list[dict[str, object]] = schedules.list_executions({})["MonitoringExecutionSummaries"]
+    def executions(name: str) -> list[dict[str, Any]]:
+        summaries: list[dict[str, Any]] = schedules.list_executions(
+            {"MonitoringScheduleName": name})["MonitoringExecutionSummaries"]
         return summaries
 
-    wait_until(lambda: executions() and executions()[0]["MonitoringExecutionStatus"] == "Failed", 60,
+    wait_until(lambda: executions("once") and executions("once")[0]["MonitoringExecutionStatus"] == "Failed", 60,
                "the service to run the NOW schedule")
-    [execution] = executions()
-    assert execution["MonitoringScheduleName"] == "once"
+    [execution] = executions("once")
     assert execution["FailureReason"] == "Endpoint gone does not exist."
     # Idle for longer than its idle timeout, the service stays: a schedule is Scheduled.
     time.sleep(4)
     assert service_running(user_home)
+    # The test may cross an hour: the hourly schedule then runs once, for that whole hour (never for one before it
+    # was made); otherwise not at all.
+    created = schedules.describe("hourly")["CreationTime"]
+    hours = [summary["ScheduledTime"] for summary in executions("hourly")]
+    assert all(scheduled % 3_600_000 == 0 and scheduled >= created for scheduled in hours), (created, hours)
+    assert len(hours) <= 1, hours
     schedules.delete("hourly")
     wait_until(lambda: not service_running(user_home), 60, "the service to exit once nothing is scheduled")
