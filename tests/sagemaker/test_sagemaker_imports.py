@@ -66,6 +66,18 @@ def test_submodules_re_export_sagemaker_v2_names() -> None:
         assert hasattr(package, name), name
 
 
+def test_the_package_has_the_version_of_the_sagemaker_release_it_reproduces() -> None:
+    """``print(sagemaker.__version__)`` (Learn Amazon SageMaker's Step Functions notebooks) and version checks that
+    pick a v1 or v2 code path read it."""
+    import stepfn
+    from stepfn import sagemaker
+
+    assert sagemaker.__version__ == "2.72.3"
+    assert int(sagemaker.__version__.split(".")[0]) == 2
+    assert "__version__" in sagemaker.__all__
+    assert stepfn.__version__ != sagemaker.__version__  # stepfn's own release is another number
+
+
 def test_sagemaker_v2_deeper_module_paths_import_as_first_import() -> None:
     # A mechanical sagemaker -> stepfn.sagemaker rewrite of a notebook's imports, in a fresh interpreter.
     code = (

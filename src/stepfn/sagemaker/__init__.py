@@ -99,6 +99,10 @@ from .tuner import (
 )
 from .validation import RequestValidationError, validate_request
 
+__version__ = "2.72.3"
+"""The sagemaker release whose v2 API and request builders this package reproduces (docs/design/compat.md §6). Code
+ported from sagemaker reads it as it reads ``sagemaker.__version__``: printed, or compared to take its v2 path."""
+
 # sagemaker v2 spreads these classes over deeper modules (``from sagemaker.sklearn.estimator import SKLearn``,
 # ``from sagemaker.amazon.amazon_estimator import RecordSet``). stepfn keeps one flat module per family; each deeper
 # path names that module, so rewriting ``sagemaker`` to ``stepfn.sagemaker`` in an import is enough.
@@ -185,6 +189,7 @@ __all__ = [
     "XGBoost",
     "XGBoostModel",
     "XGBoostPredictor",
+    "__version__",
     "base_name_from_image",
     "build_endpoint_config_request",
     "build_endpoint_request",
