@@ -6,7 +6,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -57,14 +56,6 @@ def user_env(tmp_path: Path) -> dict[str, str]:
         if os.environ.get(kept):
             env[kept] = os.environ[kept]
     return env
-
-
-@pytest.fixture
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on now, for a server started in another process."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)

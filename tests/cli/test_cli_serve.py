@@ -17,27 +17,23 @@ from botocore.config import Config
 from stepfn.server import read_token
 
 
-def _start(home: Path, port: int, *args: str) -> tuple[subprocess.Popen[bytes], str]:
+def _start(home: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """``stepfn <args> --port 0`` and the URL its first line prints (a port chosen here and handed over could
+    be taken by another process in between)."""
     env = {**os.environ, "STEPFN_HOME": str(home)}
     env.pop("STEPFN_TOKEN", None)
-    process = subprocess.Popen([sys.executable, "-m", "stepfn", *args, "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=1):
-                return process, url
-        except urllib.error.HTTPError:
-            return process, url  # listening (a token may be required)
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError(process.stderr.read().decode() if process.stderr else "server did not start")
+    process = subprocess.Popen([sys.executable, "-m", "stepfn", *args, "--port", "0"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    first = process.stdout.readline()  # "stepfn API on http://127.0.0.1:PORT (home: ...)", once it listens
+    if " on http://" not in first:
+        process.kill()
+        raise AssertionError(first + (process.stderr.read() if process.stderr else ""))
+    return process, first.split(" on ", 1)[1].split()[0]
 
 
-def test_serve_speaks_the_step_functions_api_to_boto3(stepfn_home: Path, free_port: int) -> None:
-    process, url = _start(stepfn_home, free_port, "serve")
+def test_serve_speaks_the_step_functions_api_to_boto3(stepfn_home: Path) -> None:
+    process, url = _start(stepfn_home, "serve")
     try:
         # The token `stepfn serve` made in its home is the access key id, as its start-up lines say.
         client = boto3.client("stepfunctions", endpoint_url=url, region_name="us-east-1",
@@ -57,8 +53,8 @@ def test_serve_speaks_the_step_functions_api_to_boto3(stepfn_home: Path, free_po
         process.wait(10)
 
 
-def test_ui_requires_its_token_when_given_one(stepfn_home: Path, free_port: int) -> None:
-    process, url = _start(stepfn_home, free_port, "ui", "--token", "s3cret")
+def test_ui_requires_its_token_when_given_one(stepfn_home: Path) -> None:
+    process, url = _start(stepfn_home, "ui", "--token", "s3cret")
     try:
         try:
             urllib.request.urlopen(f"{url}/ui/", timeout=5)
@@ -77,9 +73,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def test_the_console_address_itself_leads_to_the_console(stepfn_home: Path, free_port: int) -> None:
+def test_the_console_address_itself_leads_to_the_console(stepfn_home: Path) -> None:
     """Opening http://127.0.0.1:PORT/ (what a person types) reaches the console, not a 405."""
-    process, url = _start(stepfn_home, free_port, "ui", "--token", "s3cret")
+    process, url = _start(stepfn_home, "ui", "--token", "s3cret")
     try:
         plain = urllib.request.build_opener(_NoRedirect)
         try:

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
@@ -75,12 +74,13 @@ def _server_env(home: Path) -> dict[str, str]:
     return {**env, "STEPFN_HOME": str(home)}
 
 
-def _start(tmp_path: Path, port: int, command: str, *args: str) -> Served:
+def _start(tmp_path: Path, command: str, *args: str) -> Served:
     home = tmp_path / f"home-{command}"
     # The default way: no token or Lambda path from the environment, and executions in the home's control
     # plane (the unit tests' in-process engine is turned off).
     env = _server_env(home)
-    process = subprocess.Popen([sys.executable, "-m", "stepfn", command, "--port", str(port), *args], env=env,
+    # Port 0, read back from the printed URL: a port chosen here and handed over could be taken in between.
+    process = subprocess.Popen([sys.executable, "-m", "stepfn", command, "--port", "0", *args], env=env,
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert process.stdout is not None
     lines: list[str] = []
@@ -89,7 +89,9 @@ def _start(tmp_path: Path, port: int, command: str, *args: str) -> Served:
         line = process.stdout.readline()
         assert line and time.monotonic() < deadline, f"no start-up lines: {lines}"
         lines.append(line.rstrip("\n"))
-    url = f"http://127.0.0.1:{port}"
+    printed = next(line for line in lines if " on http" in line)  # "stepfn API on http://127.0.0.1:PORT (home: …)"
+    url = printed.split(" on ", 1)[1].split()[0]
+    port = int(url.rsplit(":", 1)[1])
     while True:
         try:
             httpx.get(f"{url}/ping", timeout=2)
@@ -101,12 +103,12 @@ def _start(tmp_path: Path, port: int, command: str, *args: str) -> Served:
 
 
 @pytest.fixture
-def start_server(tmp_path: Path, free_port: int) -> Iterator[Callable[..., Served]]:
+def start_server(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     """``start_server(command="serve", *args)``: ``stepfn <command>`` in its own process and home."""
     started: list[Served] = []
 
     def start(command: str = "serve", *args: str) -> Served:
-        started.append(_start(tmp_path, free_port, command, *args))
+        started.append(_start(tmp_path, command, *args))
         return started[-1]
 
     yield start
@@ -125,10 +127,7 @@ def _stop(served: Served) -> None:
 
 
 def _module_server(factory: pytest.TempPathFactory, command: str) -> Iterator[Served]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    served = _start(factory.mktemp("attacked"), port, command)
+    served = _start(factory.mktemp("attacked"), command)
     yield served
     _stop(served)
 

@@ -20,16 +20,19 @@ from stepfn.server import create_server_client, run, start_background
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_run_serves_until_terminated(tmp_path: Path, free_port: int) -> None:
-    port = free_port
+def test_run_serves_until_terminated(tmp_path: Path) -> None:
     env = {**os.environ, "STEPFN_HOME": str(tmp_path / "home"), "STEPFN_TOKEN": "t0ken",
            "PYTHONPATH": str(REPO / "src")}
+    # Port 0 and the URL run() prints: a port chosen here and handed over could be taken in between.
     process = subprocess.Popen(
-        [sys.executable, "-c", f"from stepfn.server import run; run(port={port}, log_level='warning')"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-c", "from stepfn.server import run; run(port=0, log_level='warning')"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        url = f"http://127.0.0.1:{port}"
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert " on http://" in first, first
+        url = first.split(" on ", 1)[1].split()[0]
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -52,10 +55,10 @@ def test_run_serves_until_terminated(tmp_path: Path, free_port: int) -> None:
         process.wait(timeout=30)
 
 
-def test_run_refuses_other_interfaces_without_a_token(monkeypatch: pytest.MonkeyPatch, free_port: int) -> None:
+def test_run_refuses_other_interfaces_without_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STEPFN_TOKEN", raising=False)
     with pytest.raises(StepfnError, match=r"refusing to listen on 0\.0\.0\.0 without a token"):
-        run("0.0.0.0", free_port, no_token=True)
+        run("0.0.0.0", 0, no_token=True)  # refused before anything is bound
 
 
 @pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed (it is not a stepfn dependency)")
