@@ -1,14 +1,22 @@
-"""The Step Functions notebooks of the book "Learn Amazon SageMaker" (PacktPublishing/Learn-Amazon-SageMaker, chapter
-12, the SageMaker SDK v2 edition), executed headless (nbclient) against ``stepfn serve`` as their readers run them.
+"""The Step Functions notebooks of the book "Learn Amazon SageMaker", chapter 12, in both editions, executed headless
+(nbclient) against ``stepfn serve`` as their readers run them.
 
-The notebooks are not committed here: ``port-sources.toml``'s ``learn_sagemaker_step_functions`` names them, and
-each test copies its notebook out of a fetched checkout (``$STEPFN_PORT_SOURCES``, see ``scripts/ported-suites.sh``)
-and skips without it. ``notebooks/port_notebook.py`` changes their imports and, in v2, fills the empty
-``workflow_execution_role =`` the reader completes; nothing else. The chapter's ``housing.csv``,
-``sklearn-boston-housing.py`` and ``lambda.py``, which the notebooks read from their own folder, are committed in the
-book's SDK v1 copy of the chapter only: they come from there, beside the notebook, as the reader puts them.
+The notebooks are not committed here: ``port-sources.toml`` names them (``learn_sagemaker_step_functions``: the first
+edition's repository, PacktPublishing/Learn-Amazon-SageMaker, its SageMaker SDK v2 copy of the chapter;
+``learn_sagemaker_2e_step_functions``: PacktPublishing/Learn-Amazon-SageMaker-second-edition), and each test copies
+its notebook out of a fetched checkout (``$STEPFN_PORT_SOURCES``, see ``scripts/ported-suites.sh``) and skips without
+it. ``notebooks/port_notebook.py`` changes their imports and fills the role the reader completes (the first edition's
+v2 ends a cell at ``workflow_execution_role = ``, the second edition's cells say ``workflow_execution_role = ''``);
+nothing else. The chapter's ``housing.csv``, ``sklearn-boston-housing.py`` and ``lambda.py``, which the notebooks read
+from their own folder, are committed beside the second edition's notebooks, and in the first edition's repository in
+its SDK v1 copy of the chapter only: they come from there, beside the notebook, as the reader puts them.
 
-* v1: a scikit-learn 0.20.0 ``TrainingStep``, ``ModelStep``, ``TransformStep``, ``EndpointConfigStep`` and
+The second edition's notebooks differ in what a port meets: scikit-learn ``0.23-1`` (its own environment, Python
+3.7), the estimator's sagemaker v1 argument names (``train_instance_count``, ``train_instance_type``) beside v2's
+``sagemaker.inputs.TrainingInput``, ``list_events()`` without HTML, and ``render_graph`` / ``render_progress`` left
+commented out (JupyterLab could not show them).
+
+* v1: a scikit-learn ``TrainingStep``, ``ModelStep``, ``TransformStep``, ``EndpointConfigStep`` and
   ``EndpointStep`` chained; ``render_graph``, ``render_progress``, ``list_events(html=True)``,
   ``list_executions(html=True)``, ``Workflow.list_workflows(html=True)``;
 * v2: the transform and the endpoint in the two branches of a ``Parallel``, the channel given with the v1 name
@@ -54,9 +62,26 @@ from test_journey_notebooks import (
     wait_for_executions,
 )
 
-CHAPTER = "sdkv2/ch12/step_functions"
-FILES = "sdkv1/ch12/step_functions"
 WORKFLOW_ROLE = "arn:aws:iam::123456789012:role/StepFunctionsWorkflowExecutionRole"
+
+
+
+@dataclass(frozen=True)
+class Edition:
+    source: str  # port-sources.toml's section
+    chapter: str  # the notebooks' folder
+    files: str  # the folder of the chapter's data, script and function
+    role_placeholders: dict[str, str]  # notebook version -> the text the reader completes with the role
+
+
+EDITIONS = {
+    "first": Edition("learn_sagemaker_step_functions", "sdkv2/ch12/step_functions", "sdkv1/ch12/step_functions",
+                     {"v2": "workflow_execution_role = "}),
+    "second": Edition("learn_sagemaker_2e_step_functions", "Chapter 12/step_functions", "Chapter 12/step_functions",
+                      {version: "workflow_execution_role = ''" for version in ("v1", "v2", "v3")}),
+}
+EDITION_PARAMS = [pytest.param(edition, id=f"{name} edition", marks=needs(edition.source))
+                  for name, edition in EDITIONS.items()]
 TRAINED = ["Train a Scikit-Learn script on the Boston Housing dataset", "Create the model in SageMaker"]
 
 
@@ -107,22 +132,23 @@ class Run:
 
 
 @contextlib.contextmanager
-def notebook_run(version: str, tmp_path: Path, functions: tuple[str, ...] = ()) -> Iterator[Run]:
-    """Notebook ``version`` of the chapter executed headless against ``stepfn serve`` in its own folder, beside the
-    chapter's files, after ``functions`` (modules of the chapter) are deployed; its execution waited for. After the
-    caller's checks: the transform's and the endpoint's answers (:func:`check_results`)."""
+def notebook_run(edition: Edition, version: str, tmp_path: Path, functions: tuple[str, ...] = ()) -> Iterator[Run]:
+    """Notebook ``version`` of ``edition``'s chapter executed headless against ``stepfn serve`` in its own folder,
+    beside the chapter's files, after ``functions`` (the chapter's ``lambda.py``, under those names) are deployed; its
+    execution waited for. After the caller's checks: the transform's and the endpoint's answers
+    (:func:`check_results`)."""
     sklearn_isolated()
     folder, home = tmp_path / "notebook", tmp_path / "home"
     folder.mkdir()
     home.mkdir()
-    sources = materialize("learn_sagemaker_step_functions", tmp_path / "sources")
+    sources = materialize(edition.source, tmp_path / "sources")
     notebook = folder / f"Scikit-Learn on Boston Housing - {version}.ipynb"
-    # v2's cell ends at "workflow_execution_role = ", for the reader to complete; v1 and v3 name a role already.
-    role = {"workflow_execution_role = ": f'workflow_execution_role = "{WORKFLOW_ROLE}"'} if version == "v2" else {}
-    subprocess.run([sys.executable, str(PORT_SCRIPT), str(sources / CHAPTER / notebook.name), str(notebook),
+    placeholder = edition.role_placeholders.get(version)
+    role = {placeholder: f'workflow_execution_role = "{WORKFLOW_ROLE}"'} if placeholder else {}
+    subprocess.run([sys.executable, str(PORT_SCRIPT), str(sources / edition.chapter / notebook.name), str(notebook),
                     json.dumps(role)], check=True)
     for name in ("housing.csv", "sklearn-boston-housing.py", "lambda.py"):
-        (folder / name).write_bytes((sources / FILES / name).read_bytes())
+        (folder / name).write_bytes((sources / edition.files / name).read_bytes())
     serve = Serve(folder, clean_environment(home))
     try:
         # As the chapter's "Create Lambda function" notebook deploys its function: the module zipped, create_function.
@@ -132,7 +158,10 @@ def notebook_run(version: str, tmp_path: Path, functions: tuple[str, ...] = ()) 
         document = execute(notebook, environment)
         errors = cell_errors(document)
         assert len(errors) == 1 and "CalledProcessError" in errors[0] and "pip -q install" in errors[0], errors
-        assert "<svg" in outputs_of(document, "workflow.render_graph(")[0]["data"]["text/html"]
+        graph = [cell for cell in document["cells"] if cell["source"].startswith("workflow.render_graph(")]
+        assert all("<svg" in cell["outputs"][0]["data"]["text/html"] for cell in graph)
+        progress = [cell for cell in document["cells"] if cell["source"] == "execution.render_progress()"]
+        assert all("<stepfn HTML document" in cell["outputs"][0]["data"]["text/plain"] for cell in progress)
         sfn = serve.client("stepfunctions")
         (name,) = [m["name"] for m in sfn.list_state_machines()["stateMachines"]]
         assert name.startswith(f"sklearn-boston-housing-workflow{version[1]}-"), name  # and a timestamp
@@ -146,21 +175,21 @@ def notebook_run(version: str, tmp_path: Path, functions: tuple[str, ...] = ()) 
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)  # room for building scikit-learn 0.20.0's environment on a fresh machine
-@needs("learn_sagemaker_step_functions")
-def test_v1_chain_of_training_model_transform_and_endpoint(tmp_path: Path) -> None:
-    with notebook_run("v1", tmp_path) as run:
-        assert "<stepfn HTML document" in outputs_of(run.document, "execution.render_progress()")[0]["data"][
-            "text/plain"]
+@pytest.mark.timeout(1200)  # room for building scikit-learn 0.20.0's or 0.23-1's environment on a fresh machine
+@pytest.mark.parametrize("edition", EDITION_PARAMS)
+def test_v1_chain_of_training_model_transform_and_endpoint(edition: Edition, tmp_path: Path) -> None:
+    with notebook_run(edition, "v1", tmp_path) as run:
+        events = outputs_of(run.document, "execution.list_events(")[0]["data"]
+        assert "TaskStateEntered" in (events.get("text/html") or events["text/plain"])
         assert run.states == [*TRAINED, "Transform the dataset in batch mode",
                               "Create an endpoint configuration for the model", "Create an endpoint hosting the model"]
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-@needs("learn_sagemaker_step_functions")
-def test_v2_transform_and_endpoint_in_parallel(tmp_path: Path) -> None:
-    with notebook_run("v2", tmp_path) as run:
+@pytest.mark.parametrize("edition", EDITION_PARAMS)
+def test_v2_transform_and_endpoint_in_parallel(edition: Edition, tmp_path: Path) -> None:
+    with notebook_run(edition, "v2", tmp_path) as run:
         assert run.states[:3] == [*TRAINED, "Parallel execution"]
         assert sorted(run.states[3:]) == sorted(["Transform the dataset in batch mode",
                                                  "Create an endpoint configuration for the model",
@@ -171,9 +200,9 @@ def test_v2_transform_and_endpoint_in_parallel(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-@needs("learn_sagemaker_step_functions")
-def test_v3_a_lambda_function_waits_for_the_endpoint(tmp_path: Path) -> None:
-    with notebook_run("v3", tmp_path, functions=("sagemaker-wait-for-endpoint",)) as run:
+@pytest.mark.parametrize("edition", EDITION_PARAMS)
+def test_v3_a_lambda_function_waits_for_the_endpoint(edition: Edition, tmp_path: Path) -> None:
+    with notebook_run(edition, "v3", tmp_path, functions=("sagemaker-wait-for-endpoint",)) as run:
         assert run.states[:3] == [*TRAINED, "Parellel execution"]
         assert run.states.index("Wait for endpoint to be in service") > run.states.index(
             "Create an endpoint hosting the model")
