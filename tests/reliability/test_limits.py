@@ -168,7 +168,9 @@ def test_map_max_concurrency_bounds_the_items_running_at_once(
             peak[0] = max(peak[0], running[0])
             if running[0] >= expected_peak:
                 everyone_started.set()
-        everyone_started.wait(2)  # hold each iteration until as many as allowed are running
+        # Hold each iteration until as many as allowed are running, long enough for a loaded machine to start 40:
+        # with 2 s, a slow start would let the first ones give up and finish, and the peak would fall short.
+        everyone_started.wait(20)
         time.sleep(0.02)
         with lock:
             running[0] -= 1

@@ -99,7 +99,9 @@ def test_job_log_follows_its_tail_and_keeps_the_readers_place(live_console: tupl
 
     records.put("training-job", "live-job", {**record, "TrainingJobStatus": "Completed"})
     page.wait_for_selector("#job-status.COMPLETED", timeout=10_000)
-    time.sleep(0.3)
+    # The chart catches up with the log when the browser gets to it (a fixed 0.3 s assumed it keeps up); then it
+    # holds each epoch once.
+    page.wait_for_function("document.querySelectorAll(\"svg.chart[data-metric='loss'] circle\").length >= 120")
     assert page.locator("svg.chart[data-metric='loss'] circle").count() == 120
 
 
@@ -127,7 +129,8 @@ def test_a_server_stops_promptly_while_a_page_follows_a_run(stepfn_home: Path) -
         received += response.read1(65536)
     started = time.monotonic()
     server.__exit__(None, None, None)
-    assert time.monotonic() - started < STREAM_SECONDS + 3
+    # Within one stream's life and a loaded machine's slack, far below the run's 120 s an endless stream would hold.
+    assert time.monotonic() - started < STREAM_SECONDS + 20
     connection.close()
     client.stop_execution(executionArn=arn)
     client.close()
