@@ -163,7 +163,9 @@ def test_hourly_execution_is_due_once_after_the_hour(setup: tuple[MonitoringSche
     statistics = json.loads(store.get_bytes(f"{report}/statistics.json"))
     assert statistics["dataset"]["item_count"] == 250  # the call of the hour before the window is left out
     assert [f["name"] for f in statistics["features"]] == ["label", "age", "income"]  # output column first
-    assert json.loads(store.get_bytes(f"{report}/constraint_violations.json")) == {"violations": []}
+    assert not store.exists(f"{report}/constraint_violations.json")  # written only when something is violated
+    assert [f["name"] for f in json.loads(store.get_bytes(f"{report}/constraints.json"))["features"]] == [
+        "label", "age", "income"]
     summary = schedules.describe("hourly")["LastMonitoringExecutionSummary"]
     assert summary["MonitoringExecutionStatus"] == "Completed"
     # Deleted and made again under its name, it is another schedule: its execution of that hour is its own.
@@ -292,3 +294,89 @@ def test_an_execution_whose_runner_died_ends_failed(setup: tuple[MonitoringSched
     [execution] = schedules.list_executions({"MonitoringScheduleName": "orphan"})["MonitoringExecutionSummaries"]
     assert execution["MonitoringExecutionStatus"] == "Failed"
     assert "exited before the job ended" in execution["FailureReason"]
+
+
+def test_update_replaces_the_config_and_keeps_status_and_history(setup: tuple[MonitoringSchedules, ObjectStore]) -> None:
+    schedules, store = setup
+    schedules.create_data_quality_job_definition(definition())
+    schedules.create_data_quality_job_definition({**definition("dq2"), "StoppingCondition": {"MaxRuntimeInSeconds": 900}})
+    schedules.create(schedule("hourly"))
+    before = schedules.describe("hourly")
+    schedules.stop("hourly")
+    answer = schedules.call("update_monitoring_schedule", {
+        "MonitoringScheduleName": "hourly", "MonitoringScheduleConfig": {
+            "ScheduleConfig": {"ScheduleExpression": "cron(0 0 ? * * *)"}, "MonitoringJobDefinitionName": "dq2",
+            "MonitoringType": "DataQuality"}})
+    assert answer == {"MonitoringScheduleArn": before["MonitoringScheduleArn"]}
+    after = schedules.describe("hourly")
+    check_shape("DescribeMonitoringSchedule", after)
+    assert after["MonitoringScheduleStatus"] == "Stopped"  # an update does not start a stopped schedule
+    assert after["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"] == "dq2"
+    assert after["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "cron(0 0 ? * * *)"
+    assert after["CreationTime"] == before["CreationTime"] and after["LastModifiedTime"] >= before["LastModifiedTime"]
+    # The next execution runs the new definition.
+    capture(store, datetime.now(UTC) - timedelta(minutes=5), BASELINE[:50])
+    execution = schedules.run_now("hourly")
+    assert execution["MonitoringJobDefinitionName"] == "dq2", execution
+    job = RecordStore(schedules.records.home).get("processing-job", execution["ProcessingJobArn"].rsplit("/", 1)[1])
+    assert (job or {})["StoppingCondition"] == {"MaxRuntimeInSeconds": 900}
+    for name, config, code in (
+            ("missing", schedule("missing")["MonitoringScheduleConfig"], "ResourceNotFound"),
+            ("hourly", {"ScheduleConfig": {"ScheduleExpression": "rate(5 minutes)"},
+                        "MonitoringJobDefinitionName": "dq"}, "ValidationException"),
+            ("hourly", {"ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+                        "MonitoringJobDefinitionName": "nope"}, "ResourceNotFound")):
+        with pytest.raises(ServiceError) as refused:
+            schedules.call("update_monitoring_schedule", {"MonitoringScheduleName": name,
+                                                          "MonitoringScheduleConfig": config})
+        assert refused.value.response["Error"]["Code"] == code
+    assert schedules.describe("hourly")["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"] == "dq2"
+
+
+def test_scripts_and_a_baselining_job_in_the_definition(setup: tuple[MonitoringSchedules, ObjectStore],
+                                                         stepfn_home: Path) -> None:
+    """RecordPreprocessorSourceUri runs per captured record, PostAnalyticsProcessorSourceUri after the analysis, and
+    a BaseliningJobName without resources names the baseline files of that processing job."""
+    schedules, store = setup
+    RecordStore(stepfn_home).put("processing-job", "baseline-job", {
+        "ProcessingJobName": "baseline-job", "ProcessingJobStatus": "Completed",
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "monitoring_output", "S3Output": {
+            "S3Uri": "s3://bucket/baseline", "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]}})
+    store.put_bytes("s3://bucket/scripts/pre/preprocessor.py", (
+        b"def preprocess_handler(inference_record):\n"
+        b"    age, income = inference_record.endpoint_input.data.split(',')\n"
+        b"    if int(age) < 30:\n        return []\n"
+        b"    return {'label': float(inference_record.endpoint_output.data), 'age': int(age), 'income': float(income)}\n"))
+    store.put_bytes("s3://bucket/scripts/post/postprocessor.py",
+                    b"def postprocess_handler():\n    print('post-analytics processor ran')\n")
+    scripted = definition()
+    scripted["DataQualityBaselineConfig"] = {"BaseliningJobName": "baseline-job"}
+    scripted["DataQualityAppSpecification"] = {**scripted["DataQualityAppSpecification"],
+                                               "RecordPreprocessorSourceUri": "s3://bucket/scripts/pre/preprocessor.py",
+                                               "PostAnalyticsProcessorSourceUri": "s3://bucket/scripts/post/postprocessor.py"}
+    schedules.create_data_quality_job_definition(scripted)
+    schedules.create(schedule("scripted"))
+    rows = BASELINE[:120]
+    capture(store, datetime.now(UTC) - timedelta(minutes=5), rows)
+    execution = schedules.run_now("scripted")
+    # Leaving the young callers out moves the ages (and the scores that go with them) away from the baseline's.
+    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", execution.get("FailureReason")
+    job_name = execution["ProcessingJobArn"].rsplit("/", 1)[1]
+    job = RecordStore(stepfn_home).get("processing-job", job_name) or {}
+    inputs = {i["InputName"]: (i["S3Input"]["S3Uri"], i["S3Input"]["LocalPath"]) for i in job["ProcessingInputs"]}
+    assert inputs["constraints"] == ("s3://bucket/baseline/constraints.json", "/opt/ml/processing/baseline/constraints")
+    assert inputs["record_preprocessor_script"] == ("s3://bucket/scripts/pre/preprocessor.py",
+                                                    "/opt/ml/processing/code/preprocessing")
+    assert job["Environment"]["record_preprocessor_script"] == "/opt/ml/processing/code/preprocessing/preprocessor.py"
+    assert job["Environment"]["post_analytics_processor_script"] == \
+        "/opt/ml/processing/code/postprocessing/postprocessor.py"
+    scheduled = datetime.fromtimestamp(execution["ScheduledTime"] / 1000, tz=UTC)
+    statistics = json.loads(store.get_bytes(f"s3://bucket/reports/ep/scripted/{scheduled:%Y/%m/%d/%H}/statistics.json"))
+    # The preprocessor left out the records of callers under 30; its keys, sorted, are the features.
+    assert statistics["dataset"]["item_count"] == sum(1 for _, age, _ in rows if int(age) >= 30)
+    assert [f["name"] for f in statistics["features"]] == ["age", "income", "label"]
+    violations = json.loads(store.get_bytes(
+        f"s3://bucket/reports/ep/scripted/{scheduled:%Y/%m/%d/%H}/constraint_violations.json"))["violations"]
+    kinds = {(v["feature_name"], v["constraint_check_type"]) for v in violations}
+    assert ("age", "baseline_drift_check") in kinds and {kind for _, kind in kinds} == {"baseline_drift_check"}
+    assert "post-analytics processor ran" in RecordStore(stepfn_home).log_path("processing-job", job_name).read_text()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,15 +56,20 @@ def captured_files(store: ObjectStore, prefix: str, count: int) -> list[str]:
     raise AssertionError(f"fewer than {count} captured records under {prefix}")
 
 
+def invoke_all(predictor: Any, session: Session) -> tuple[ObjectStore, list[str]]:
+    """A call per row of ROWS, and the capture files once they hold all of them."""
+    for _, a, b in ROWS:
+        predictor.predict([a, b])
+    store = ObjectStore()
+    return store, captured_files(store, f"s3://{session.default_bucket()}/monitor/capture/monitored/AllTraffic/", 100)
+
+
 def test_capture_baseline_schedule_and_violations(tmp_path: Path) -> None:
     session = Session()
     bucket = session.default_bucket()
     predictor = deploy(tmp_path, session)
     try:
-        for _, a, b in ROWS:
-            predictor.predict([a, b])
-        store = ObjectStore()
-        files = captured_files(store, f"s3://{bucket}/monitor/capture/monitored/AllTraffic/", 100)
+        store, files = invoke_all(predictor, session)
         assert all(re.search(r"/AllTraffic/\d{4}/\d\d/\d\d/\d\d/\d\d-\d\d-\d{3}-[0-9a-f-]{36}\.jsonl$", f)
                    for f in files), files
         first = json.loads(store.get_bytes(files[0]).splitlines()[0])
@@ -97,7 +103,11 @@ def test_capture_baseline_schedule_and_violations(tmp_path: Path) -> None:
         assert isinstance(execution, MonitoringExecution)
         assert execution.describe()["ProcessingJobStatus"] == "Completed"
         assert execution.output.destination.startswith(f"s3://{bucket}/monitor/reports/monitored/monitored-hourly/")
-        assert monitor.latest_monitoring_constraint_violations().body_dict == {"violations": []}  # type: ignore[union-attr]
+        # No violations: the analyzer writes no constraint_violations.json, and v2's reader answers None.
+        assert execution.constraint_violations() is None
+        assert monitor.latest_monitoring_constraint_violations() is None
+        assert sorted(f.rsplit("/", 1)[1] for f in store.list(f"{execution.output.destination}/")) == [
+            "constraints.json", "statistics.json"]
         statistics = monitor.latest_monitoring_statistics().body_dict  # type: ignore[union-attr]
         assert statistics["dataset"]["item_count"] == 100
         assert [f["name"] for f in statistics["features"]] == ["y", "a", "b"]
@@ -215,7 +225,7 @@ def test_notebook_flow_with_built_in_xgboost(tmp_path: Path) -> None:
         assert described["ExitMessage"].startswith(("Completed:", "CompletedWithViolations:"))
         report_uri = latest_execution.output.destination
         assert sorted(f.rsplit("/", 1)[1] for f in S3Downloader.list(report_uri, sagemaker_session=session)) == [
-            "constraint_violations.json", "statistics.json"]
+            "constraint_violations.json", "constraints.json", "statistics.json"]  # as the notebook's listing
         statistics = my_default_monitor.latest_monitoring_statistics().body_dict  # type: ignore[union-attr]
         assert statistics["dataset"]["item_count"] == 100  # the batch call counts 40 records
         # The scores (the model's output, first) stand where the label stood in the baseline.
@@ -280,3 +290,168 @@ def test_on_aws_create_monitoring_schedule_calls_sagemaker() -> None:
             enable_cloudwatch_metrics=False)
         assert monitor.list_executions() == []
         stub.assert_no_pending_responses()
+
+
+PREPROCESSOR = '''import json
+
+
+def preprocess_handler(inference_record, logger):
+    """The request's two features and the model's score, by name; calls with a=0 are test traffic."""
+    a, b = (float(value) for value in inference_record.endpoint_input.data.split(","))
+    if a == 0:
+        logger.info("left out %s", inference_record.event_metadata.event_id)
+        return []
+    return {"y": float(inference_record.endpoint_output.data), "a": a, "b": b}
+'''
+
+POSTPROCESSOR = '''def postprocess_handler():
+    print("postprocess_handler: reports are written")
+'''
+
+
+def test_baseline_job_scripts_and_schedule_updates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """suggest_baseline runs a baseline suggestion processing job (with a post-analytics script); a schedule with
+    a record preprocessor and the baselining job as its baseline; update_monitoring_schedule as sagemaker v2: a
+    cron expression alone updates the schedule, other settings make a new job definition the schedule points at."""
+    from stepfn.local.sagemaker.records import RecordStore
+
+    session = Session()
+    bucket = session.default_bucket()
+    predictor = deploy(tmp_path, session)
+    try:
+        invoke_all(predictor, session)
+        (tmp_path / "baseline.csv").write_text("y,a,b\n" + "".join(f"{y},{a},{b}\n" for y, a, b in ROWS))
+        (tmp_path / "preprocessor.py").write_text(PREPROCESSOR)
+        (tmp_path / "postprocessor.py").write_text(POSTPROCESSOR)
+        monitor = DefaultModelMonitor(role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                                      sagemaker_session=session)
+        job = monitor.suggest_baseline(baseline_dataset=str(tmp_path / "baseline.csv"),
+                                       dataset_format=DatasetFormat.csv(header=True),
+                                       post_analytics_processor_script=str(tmp_path / "postprocessor.py"))
+        assert "postprocess_handler: reports are written" in capsys.readouterr().out  # the job's log, shown
+        assert job is monitor.latest_baselining_job and job.job_name == monitor.latest_baselining_job_name
+        assert job.job_name.startswith("baseline-suggestion-job-")
+        described = job.describe()
+        assert described["ProcessingJobStatus"] == "Completed"
+        assert described["ExitMessage"] == "Completed: Job completed successfully with no violations."
+        assert [(i["InputName"], i["S3Input"]["S3Uri"], i["S3Input"]["LocalPath"])
+                for i in described["ProcessingInputs"]] == [
+            ("baseline_dataset_input",
+             f"s3://{bucket}/model-monitor/baselining/{job.job_name}/input/baseline_dataset_input",
+             "/opt/ml/processing/input/baseline_dataset_input"),
+            ("post_analytics_processor_script_input",
+             f"s3://{bucket}/model-monitor/baselining/{job.job_name}/input/post_analytics_processor_script_input",
+             "/opt/ml/processing/input/post_analytics_processor_script_input")]
+        assert described["Environment"]["post_analytics_processor_script"] == \
+            "/opt/ml/processing/input/post_analytics_processor_script_input/postprocessor.py"
+        assert described["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] == \
+            f"s3://{bucket}/model-monitor/baselining/{job.job_name}/results"
+        assert [f["name"] for f in job.baseline_statistics().body_dict["features"]] == ["y", "a", "b"]
+
+        # No baseline files given: the definition names the baselining job, and the executions read its files.
+        monitor.create_monitoring_schedule(
+            monitor_schedule_name="scripted", endpoint_input=predictor.endpoint_name,
+            record_preprocessor_script=str(tmp_path / "preprocessor.py"),
+            schedule_cron_expression=CronExpressionGenerator.hourly())
+        first_definition = str(monitor.job_definition_name)
+        definition = RecordStore().get("data-quality-job-definition", first_definition) or {}
+        assert definition["DataQualityBaselineConfig"] == {"BaseliningJobName": job.job_name}
+        script_uri = definition["DataQualityAppSpecification"]["RecordPreprocessorSourceUri"]
+        assert re.fullmatch(rf"s3://{bucket}/model-monitor/monitoring/scripted/input/[0-9a-f-]{{36}}/preprocessor\.py",
+                            script_uri), script_uri
+        summary = run_monitoring_schedule("scripted")
+        assert summary["MonitoringExecutionStatus"] in ("Completed", "CompletedWithViolations"), summary
+        statistics = monitor.latest_monitoring_statistics().body_dict  # type: ignore[union-attr]
+        assert statistics["dataset"]["item_count"] == 90  # the ten calls with a=0 left out by the preprocessor
+        assert [f["name"] for f in statistics["features"]] == ["a", "b", "y"]
+
+        # A new expression alone: the same definition, the schedule's expression changed.
+        monitor.update_monitoring_schedule(schedule_cron_expression=CronExpressionGenerator.daily(6))
+        config = monitor.describe_schedule()["MonitoringScheduleConfig"]
+        assert config["ScheduleConfig"]["ScheduleExpression"] == "cron(0 6 ? * * *)"
+        assert config["MonitoringJobDefinitionName"] == first_definition == monitor.job_definition_name
+        # Other settings: a new definition from the current one, with them changed; the monitor follows.
+        monitor.update_monitoring_schedule(max_runtime_in_seconds=1200, instance_type="ml.m5.large",
+                                           env={"note": "v2"})
+        second_definition = str(monitor.job_definition_name)
+        assert second_definition != first_definition and monitor.instance_type == "ml.m5.large"
+        config = monitor.describe_schedule()["MonitoringScheduleConfig"]
+        assert config["MonitoringJobDefinitionName"] == second_definition
+        assert config["ScheduleConfig"]["ScheduleExpression"] == "cron(0 6 ? * * *)"  # kept
+        records = RecordStore()
+        updated = records.get("data-quality-job-definition", second_definition) or {}
+        assert updated["StoppingCondition"] == {"MaxRuntimeInSeconds": 1200}
+        assert updated["JobResources"]["ClusterConfig"]["InstanceType"] == "ml.m5.large"
+        assert updated["DataQualityAppSpecification"]["RecordPreprocessorSourceUri"] == script_uri
+        assert updated["DataQualityAppSpecification"]["Environment"] == {"note": "v2"}
+        assert updated["DataQualityBaselineConfig"] == {"BaseliningJobName": job.job_name}
+        assert records.get("data-quality-job-definition", first_definition) is not None  # v2 leaves it
+        run_monitoring_schedule("scripted")
+        latest = monitor.list_executions()[-1].describe()
+        assert latest["StoppingCondition"] == {"MaxRuntimeInSeconds": 1200}
+        assert latest["Environment"]["note"] == "v2"
+        assert latest["Environment"]["record_preprocessor_script"] == \
+            "/opt/ml/processing/code/preprocessing/preprocessor.py"
+        monitor.delete_monitoring_schedule()
+        with pytest.raises(ValueError, match="Nothing to update, please create a schedule first"):
+            monitor.update_monitoring_schedule(schedule_cron_expression=CronExpressionGenerator.hourly())
+    finally:
+        predictor.delete_endpoint()
+
+
+def test_on_aws_update_monitoring_schedule_calls_sagemaker() -> None:
+    """update_monitoring_schedule with a boto3 session: UpdateMonitoringSchedule, and for other settings a new job
+    definition first, with sagemaker v2's request shapes."""
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    client = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+    class BotoSession:
+        region_name = "us-east-1"
+
+        def client(self, service: str, region_name: str | None = None) -> Any:
+            return client
+
+    session = Session(boto_session=BotoSession(), default_bucket="my-bucket")
+    monitor = DefaultModelMonitor(role=ROLE, sagemaker_session=session)
+    monitor.monitoring_schedule_name, monitor.job_definition_name = "sched", "dq-1"
+    existing = {
+        "JobDefinitionName": "dq-1", "JobDefinitionArn": "arn:dq-1", "CreationTime": datetime(2026, 1, 1),
+        "DataQualityAppSpecification": {"ImageUri": monitor.image_uri,
+                                        "Environment": {"publish_cloudwatch_metrics": "Enabled"}},
+        "DataQualityJobInput": {"EndpointInput": {"EndpointName": "ep", "LocalPath": "/opt/ml/processing/input"}},
+        "DataQualityJobOutputConfig": {"MonitoringOutputs": [{"S3Output": {
+            "S3Uri": "s3://my-bucket/out", "LocalPath": "/opt/ml/processing/output"}}]},
+        "JobResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 30}},
+        "RoleArn": ROLE}
+    with Stubber(client) as stub:
+        stub.add_response("update_monitoring_schedule", {"MonitoringScheduleArn": "arn:sched"}, {
+            "MonitoringScheduleName": "sched", "MonitoringScheduleConfig": {
+                "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+                "MonitoringJobDefinitionName": "dq-1", "MonitoringType": "DataQuality"}})
+        monitor.update_monitoring_schedule(schedule_cron_expression=CronExpressionGenerator.hourly())
+        stub.add_response("describe_monitoring_schedule", {
+            "MonitoringScheduleArn": "arn:sched", "MonitoringScheduleName": "sched",
+            "MonitoringScheduleStatus": "Scheduled", "CreationTime": datetime(2026, 1, 1),
+            "LastModifiedTime": datetime(2026, 1, 1), "MonitoringScheduleConfig": {
+                "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+                "MonitoringJobDefinitionName": "dq-1", "MonitoringType": "DataQuality"}},
+            {"MonitoringScheduleName": "sched"})
+        stub.add_response("describe_data_quality_job_definition", existing, {"JobDefinitionName": "dq-1"})
+        stub.add_response("create_data_quality_job_definition", {"JobDefinitionArn": "arn:dq-2"}, {
+            "JobDefinitionName": ANY,
+            "DataQualityAppSpecification": {"ImageUri": monitor.image_uri,
+                                            "Environment": {"publish_cloudwatch_metrics": "Enabled"}},
+            "DataQualityJobInput": existing["DataQualityJobInput"],
+            "DataQualityJobOutputConfig": existing["DataQualityJobOutputConfig"],
+            "JobResources": {"ClusterConfig": {"InstanceCount": 2, "InstanceType": "ml.m5.xlarge",
+                                               "VolumeSizeInGB": 30}},
+            "RoleArn": ROLE, "StoppingCondition": {"MaxRuntimeInSeconds": 600}})
+        stub.add_response("update_monitoring_schedule", {"MonitoringScheduleArn": "arn:sched"}, {
+            "MonitoringScheduleName": "sched", "MonitoringScheduleConfig": {
+                "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+                "MonitoringJobDefinitionName": ANY, "MonitoringType": "DataQuality"}})
+        monitor.update_monitoring_schedule(instance_count=2, max_runtime_in_seconds=600)
+        stub.assert_no_pending_responses()
+    assert monitor.job_definition_name != "dq-1" and monitor.instance_count == 2

@@ -1,15 +1,18 @@
 """sagemaker v2 ``sagemaker.model_monitor``: ``DataCaptureConfig`` for CreateEndpointConfig (docs/design/compat.md
-§6.7), ``DatasetFormat``, the monitoring files, ``DefaultModelMonitor``'s baseline suggestion and monitoring
-schedules (``CronExpressionGenerator``, ``EndpointInput``, ``MonitoringOutput``, ``MonitoringExecution``)."""
+§6.7), ``DatasetFormat``, the monitoring files, ``DefaultModelMonitor``'s baseline suggestion job and monitoring
+schedules (create, update; ``CronExpressionGenerator``, ``EndpointInput``, ``MonitoringOutput``,
+``MonitoringExecution``)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 from ._runtime import monitoring_call
-from .session import SessionLike
+from .processing import ProcessingInput, ProcessingJob, ProcessingOutput, Processor
+from .session import SessionLike, name_from_base
 
 __all__ = [
     "BaseliningJob",
@@ -28,7 +31,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("stepfn.sagemaker.model_monitor")
-_ENDPOINT_INPUT_PATH = "/opt/ml/processing/input/endpoint"
+_INPUT_PATH = "/opt/ml/processing/input"
+_ENDPOINT_INPUT_PATH = f"{_INPUT_PATH}/endpoint"
 _OUTPUT_PATH = "/opt/ml/processing/output"
 
 _CAPTURE_MODES = {"REQUEST": "Input", "RESPONSE": "Output"}
@@ -162,20 +166,17 @@ def _session() -> Any:
     return Session()
 
 
-class BaseliningJob:
-    """A finished baseline suggestion: its statistics and suggested constraints."""
+class BaseliningJob(ProcessingJob):
+    """A baseline suggestion job (sagemaker v2's ``BaseliningJob``): its statistics and suggested constraints."""
 
-    def __init__(self, job_name: str, output_s3_uri: str, sagemaker_session: Any) -> None:
-        self.job_name = job_name
-        self.output_s3_uri = output_s3_uri
-        self.sagemaker_session = sagemaker_session
+    def baseline_statistics(self, file_name: str = "statistics.json", kms_key: str | None = None) -> ModelMonitoringFile:
+        return Statistics.from_s3_uri(f"{str(self.outputs[0].destination).rstrip('/')}/{file_name}", kms_key,
+                                      self.sagemaker_session)
 
-    def baseline_statistics(self) -> ModelMonitoringFile:
-        return Statistics.from_s3_uri(f"{self.output_s3_uri}/statistics.json", sagemaker_session=self.sagemaker_session)
-
-    def suggested_constraints(self) -> ModelMonitoringFile:
-        return Constraints.from_s3_uri(f"{self.output_s3_uri}/constraints.json",
-                                       sagemaker_session=self.sagemaker_session)
+    def suggested_constraints(self, file_name: str = "constraints.json",
+                              kms_key: str | None = None) -> ModelMonitoringFile:
+        return Constraints.from_s3_uri(f"{str(self.outputs[0].destination).rstrip('/')}/{file_name}", kms_key,
+                                       self.sagemaker_session)
 
 
 class CronExpressionGenerator:
@@ -287,31 +288,38 @@ class MonitoringExecution:
     def stop(self) -> None:
         self._job.stop()
 
-    def _file(self, cls: type[ModelMonitoringFile], file_name: str, kms_key: str | None) -> ModelMonitoringFile:
+    def _file(self, cls: type[ModelMonitoringFile], file_name: str, kms_key: str | None) -> ModelMonitoringFile | None:
+        """The report ``file_name`` of this execution, as sagemaker v2 reads it: None when the job completed
+        without writing it (the analyzer writes constraint_violations.json only when it found violations), and
+        UnexpectedStatusException when the file is missing because the job has not completed."""
         from .exceptions import UnexpectedStatusException
+        from .s3 import S3Downloader
 
-        status = self.describe()["ProcessingJobStatus"]
-        if status != "Completed":
-            raise UnexpectedStatusException(
-                message="The underlying job is not in 'Completed' state. You may only retrieve files for a job "
-                        "that has completed successfully.", allowed_statuses=["Completed"], actual_status=status)
-        return cls.from_s3_uri(f"{str(self.output.destination).rstrip('/')}/{file_name}", kms_key,
-                               self.sagemaker_session)
+        uri = f"{str(self.output.destination).rstrip('/')}/{file_name}"
+        if uri not in S3Downloader.list(uri, sagemaker_session=self.sagemaker_session):
+            status = self.describe()["ProcessingJobStatus"]
+            if status != "Completed":
+                raise UnexpectedStatusException(
+                    message="The underlying job is not in 'Completed' state. You may only retrieve files for a job "
+                            "that has completed successfully.", allowed_statuses=["Completed"], actual_status=status)
+            return None
+        return cls.from_s3_uri(uri, kms_key, self.sagemaker_session)
 
-    def statistics(self, file_name: str = "statistics.json", kms_key: str | None = None) -> ModelMonitoringFile:
+    def statistics(self, file_name: str = "statistics.json", kms_key: str | None = None) -> ModelMonitoringFile | None:
         return self._file(Statistics, file_name, kms_key)
 
     def constraint_violations(self, file_name: str = "constraint_violations.json",
-                              kms_key: str | None = None) -> ModelMonitoringFile:
+                              kms_key: str | None = None) -> ModelMonitoringFile | None:
+        """constraint_violations.json, or None when the execution completed without violations."""
         return self._file(ConstraintViolations, file_name, kms_key)
 
 
 class DefaultModelMonitor:
     """Model Monitor with the analyzer image (``sagemaker.model_monitor.DefaultModelMonitor``).
 
-    ``suggest_baseline`` computes the baseline here, as the analyzer's baseline job does
-    (:mod:`stepfn.local.sagemaker.monitor`, with pandas), reading the dataset from and writing
-    ``statistics.json`` / ``constraints.json`` to the session's object store. ``create_monitoring_schedule``
+    ``suggest_baseline`` runs a baseline suggestion processing job on the analyzer image (locally
+    :mod:`stepfn.local.sagemaker.monitor`, with pandas), which writes ``statistics.json`` / ``constraints.json``
+    to the session's object store. ``create_monitoring_schedule``
     creates a data quality job definition and a monitoring schedule over an endpoint's captured data, as
     sagemaker v2 does: on local SageMaker (:mod:`stepfn.local.sagemaker.schedules`) the home's control plane runs
     its executions when they are due, a ``CronExpressionGenerator.now()`` schedule runs before this returns, and
@@ -350,38 +358,71 @@ class DefaultModelMonitor:
                          post_analytics_processor_script: str | None = None, output_s3_uri: str | None = None,
                          wait: bool = True, logs: bool = True, job_name: str | None = None,
                          monitoring_config_override: Any = None) -> BaseliningJob:
-        """Compute statistics.json and constraints.json of ``baseline_dataset`` (an S3 URI or a local path)."""
-        import os
-        import tempfile
-        from pathlib import Path
-
-        from stepfn.local.sagemaker.monitor import analyze, read_dataset, suggest_constraints
-
-        from .s3 import S3Downloader, S3Uploader
-        from .session import name_from_base
-
-        if record_preprocessor_script or post_analytics_processor_script:
-            raise NotImplementedError("record_preprocessor_script / post_analytics_processor_script are not run by "
-                                      "the local analyzer.")
+        """A baseline suggestion processing job on the analyzer image, as sagemaker v2 runs it: the dataset (an S3
+        URI, or a local path uploaded under ``s3://<bucket>/model-monitor/baselining/<job>/input/``) at
+        ``/opt/ml/processing/input/baseline_dataset_input``, the scripts beside it, statistics.json and
+        constraints.json written to ``output_s3_uri`` (default ``.../baselining/<job>/results``). Locally the job
+        runs the analyzer (:mod:`stepfn.local.sagemaker.monitor`) in its own process, with the user's scripts."""
+        drift_method = getattr(getattr(monitoring_config_override, "distribution_constraints", None),
+                               "categorical_drift_method", None)
+        if drift_method not in (None, "ChiSquared", "LInfinity"):
+            raise RuntimeError("Invalid value for monitoring_config_override.")
         session = self.sagemaker_session
         name = job_name or name_from_base(self.base_job_name or "baseline-suggestion-job")
-        output = (output_s3_uri or f"s3://{session.default_bucket()}/model-monitor/baselining/{name}/results")
-        with tempfile.TemporaryDirectory(prefix="stepfn-baseline-") as scratch:
-            if baseline_dataset.startswith("s3://"):
-                S3Downloader.download(baseline_dataset, scratch, sagemaker_session=session)
-                source = scratch
-            else:
-                source = os.path.abspath(baseline_dataset)
-            statistics = analyze(read_dataset(Path(source), dataset_format))
-        constraints = suggest_constraints(statistics)
-        for file_name, document in (("statistics.json", statistics), ("constraints.json", constraints)):
-            S3Uploader.upload_string_as_file_body(json.dumps(document, indent=4), f"{output}/{file_name}",
-                                                  sagemaker_session=session)
-        job = BaseliningJob(name, output, session)
+        self.latest_baselining_job_name = name
+        dataset_path = f"{_INPUT_PATH}/baseline_dataset_input"
+        inputs = [self._upload_input(baseline_dataset, dataset_path, "baseline_dataset_input", name)]
+        environment = dict(self.env or {})
+        environment.update(output_path=_OUTPUT_PATH, publish_cloudwatch_metrics="Disabled",
+                           dataset_format=json.dumps(dataset_format))
+        for script, variable in ((record_preprocessor_script, "record_preprocessor_script"),
+                                 (post_analytics_processor_script, "post_analytics_processor_script")):
+            if script is not None:
+                destination = f"{_INPUT_PATH}/{variable}_input"
+                inputs.append(self._upload_input(script, destination, f"{variable}_input", name))
+                environment[variable] = f"{destination}/{os.path.basename(script)}"
+        environment["dataset_source"] = dataset_path
+        if drift_method is not None:
+            environment["categorical_drift_method"] = drift_method
+        output = ProcessingOutput(
+            source=_OUTPUT_PATH, output_name="monitoring_output",
+            destination=output_s3_uri or f"s3://{session.default_bucket()}/model-monitor/baselining/{name}/results")
+        processor = Processor(role=self.role, image_uri=self.image_uri, instance_count=self.instance_count,
+                              instance_type=self.instance_type, volume_size_in_gb=self.volume_size_in_gb,
+                              volume_kms_key=self.volume_kms_key, output_kms_key=self.output_kms_key,
+                              max_runtime_in_seconds=self.max_runtime_in_seconds, base_job_name=self.base_job_name,
+                              sagemaker_session=session, env=environment, tags=self.tags,
+                              network_config=self.network_config)
+        processor.run(inputs=inputs, outputs=[output], wait=wait, logs=logs, job_name=name)
+        job = BaseliningJob(session, name, inputs, [output], self.output_kms_key)
         self.baselining_jobs.append(job)
         self.latest_baselining_job = job
-        self.latest_baselining_job_name = name
         return job
+
+    def _upload_input(self, source: str, destination: str, input_name: str, job_name: str) -> ProcessingInput:
+        """``source`` (an S3 URI, or a local file uploaded as v2 uploads it) as a job input at ``destination``."""
+        from .s3 import S3Uploader
+
+        if not source.startswith("s3://"):
+            prefix = f"s3://{self.sagemaker_session.default_bucket()}/model-monitor/baselining/{job_name}/input/" \
+                     f"{input_name}"
+            S3Uploader.upload(source, prefix, sagemaker_session=self.sagemaker_session)
+            source = prefix
+        return ProcessingInput(source=source, destination=destination, input_name=input_name)
+
+    def _script_uri(self, script: str, schedule_name: str) -> str:
+        """A monitoring schedule's script as an S3 URI: a local file is uploaded under
+        ``s3://<bucket>/model-monitor/monitoring/<schedule>/input/<uuid>/``, as v2 uploads it."""
+        import uuid
+
+        from .s3 import S3Uploader
+
+        if script.startswith("s3://"):
+            return script
+        prefix = f"s3://{self.sagemaker_session.default_bucket()}/model-monitor/monitoring/{schedule_name}/input/" \
+                 f"{uuid.uuid4()}"
+        S3Uploader.upload(script, prefix, sagemaker_session=self.sagemaker_session)
+        return f"{prefix}/{os.path.basename(script)}"
 
     def baseline_statistics(self) -> ModelMonitoringFile | None:
         return self.latest_baselining_job.baseline_statistics() if self.latest_baselining_job else None
@@ -430,9 +471,9 @@ class DefaultModelMonitor:
                                    data_analysis_end_time: str | None = None) -> None:
         """CreateDataQualityJobDefinition, then CreateMonitoringSchedule over ``endpoint_input`` (an endpoint name
         or an :class:`EndpointInput`), as sagemaker v2's. The baseline is ``constraints``/``statistics`` (objects or
-        S3 URIs), else the latest ``suggest_baseline`` job's files. The expression defaults to daily."""
-        from .session import name_from_base
-
+        S3 URIs), and the latest ``suggest_baseline`` job (``BaseliningJobName``: SageMaker, and local SageMaker,
+        read its files where none are given). The scripts (local paths are uploaded) run in every execution. The
+        expression defaults to daily."""
         if self.job_definition_name is not None or self.monitoring_schedule_name is not None:
             raise ValueError("It seems that this object was already used to create an Amazon Model Monitoring "
                              "Schedule. To create another, first delete the existing one using "
@@ -443,55 +484,29 @@ class DefaultModelMonitor:
         if batch_transform_input is not None:
             raise NotImplementedError("batch_transform_input: monitoring batch transform data capture is not run "
                                       "locally; monitor an endpoint.")
-        if schedule_cron_expression == CronExpressionGenerator.now() and (
-                data_analysis_start_time is None or data_analysis_end_time is None):
-            raise ValueError("Both data_analysis_start_time and data_analysis_end_time are required for one time "
-                             "monitoring schedule ")
-        if record_preprocessor_script or post_analytics_processor_script:
-            raise NotImplementedError("record_preprocessor_script / post_analytics_processor_script are not run by "
-                                      "the local analyzer.")
+        _check_one_time(schedule_cron_expression, data_analysis_start_time, data_analysis_end_time)
         session = self.sagemaker_session
         schedule_name = monitor_schedule_name or name_from_base(self.base_job_name or "monitoring-schedule")
         definition_name = name_from_base("data-quality-job-definition")
-        if isinstance(endpoint_input, str):
-            endpoint_input = EndpointInput(endpoint_input, _ENDPOINT_INPUT_PATH)
-        output = output_s3_uri or f"s3://{session.default_bucket()}/model-monitor/monitoring/{schedule_name}/results"
-        environment = dict(self.env or {})
-        environment["publish_cloudwatch_metrics"] = "Enabled" if enable_cloudwatch_metrics else "Disabled"
-        cluster: dict[str, Any] = {"InstanceCount": self.instance_count, "InstanceType": self.instance_type,
-                                   "VolumeSizeInGB": self.volume_size_in_gb}
-        if self.volume_kms_key is not None:
-            cluster["VolumeKmsKeyId"] = self.volume_kms_key
-        output_config: dict[str, Any] = {"MonitoringOutputs": [MonitoringOutput(_OUTPUT_PATH, output)._to_request_dict()]}
-        if self.output_kms_key is not None:
-            output_config["KmsKeyId"] = self.output_kms_key
-        request: dict[str, Any] = {
-            "JobDefinitionName": definition_name,
-            "DataQualityAppSpecification": {"ImageUri": self.image_uri, "Environment": environment},
-            "DataQualityJobInput": endpoint_input._to_request_dict(),
-            "DataQualityJobOutputConfig": output_config,
-            "JobResources": {"ClusterConfig": cluster},
-            "RoleArn": self.role,
-        }
-        baseline = self._baseline_config(constraints, statistics)
-        if baseline:
-            request["DataQualityBaselineConfig"] = baseline
-        if self.max_runtime_in_seconds is not None:
-            request["StoppingCondition"] = {"MaxRuntimeInSeconds": self.max_runtime_in_seconds}
-        if self.network_config is not None:
-            request["NetworkConfig"] = self.network_config._to_request_dict()
+        request = self._definition_request(
+            schedule_name, definition_name, None, endpoint_input=endpoint_input,
+            record_preprocessor_script=record_preprocessor_script,
+            post_analytics_processor_script=post_analytics_processor_script,
+            output_s3_uri=output_s3_uri or f"s3://{session.default_bucket()}/model-monitor/monitoring/{schedule_name}/"
+                                           f"results",
+            constraints=constraints, statistics=statistics, enable_cloudwatch_metrics=enable_cloudwatch_metrics,
+            role=self.role, instance_count=self.instance_count, instance_type=self.instance_type,
+            volume_size_in_gb=self.volume_size_in_gb, volume_kms_key=self.volume_kms_key,
+            output_kms_key=self.output_kms_key, max_runtime_in_seconds=self.max_runtime_in_seconds, env=self.env,
+            network_config=self.network_config, baselining_job_name=self.latest_baselining_job_name)
         if self.tags:
             request["Tags"] = self.tags
         self._call("create_data_quality_job_definition", **request)
-        schedule: dict[str, Any] = {"ScheduleExpression": schedule_cron_expression or CronExpressionGenerator.daily()}
-        if data_analysis_start_time is not None:
-            schedule["DataAnalysisStartTime"] = data_analysis_start_time
-        if data_analysis_end_time is not None:
-            schedule["DataAnalysisEndTime"] = data_analysis_end_time
         try:
-            self._call("create_monitoring_schedule", MonitoringScheduleName=schedule_name, MonitoringScheduleConfig={
-                "ScheduleConfig": schedule, "MonitoringJobDefinitionName": definition_name,
-                "MonitoringType": "DataQuality"}, Tags=self.tags or [])
+            self._call("create_monitoring_schedule", MonitoringScheduleName=schedule_name,
+                       MonitoringScheduleConfig=_schedule_config(
+                           definition_name, schedule_cron_expression or CronExpressionGenerator.daily(),
+                           data_analysis_start_time, data_analysis_end_time), Tags=self.tags or [])
         except Exception:
             logger.exception("Failed to create monitoring schedule.")
             self._call("delete_data_quality_job_definition", JobDefinitionName=definition_name)
@@ -499,16 +514,131 @@ class DefaultModelMonitor:
         self.job_definition_name = definition_name
         self.monitoring_schedule_name = schedule_name
 
-    def _baseline_config(self, constraints: Any, statistics: Any) -> dict[str, Any]:
-        """The ConstraintsResource/StatisticsResource of the given baseline, or of the latest suggest_baseline.
+    def update_monitoring_schedule(self, endpoint_input: Any = None, record_preprocessor_script: str | None = None,
+                                   post_analytics_processor_script: str | None = None,
+                                   output_s3_uri: str | None = None, statistics: Any = None, constraints: Any = None,
+                                   schedule_cron_expression: str | None = None, instance_count: Any = None,
+                                   instance_type: Any = None, volume_size_in_gb: Any = None, volume_kms_key: Any = None,
+                                   output_kms_key: Any = None, max_runtime_in_seconds: Any = None,
+                                   env: dict[str, str] | None = None, network_config: Any = None,
+                                   enable_cloudwatch_metrics: bool | None = None, role: Any = None,
+                                   batch_transform_input: Any = None, data_analysis_start_time: str | None = None,
+                                   data_analysis_end_time: str | None = None) -> None:
+        """Change the schedule, as sagemaker v2 does: a new cron expression alone is an UpdateMonitoringSchedule;
+        anything else makes a new data quality job definition (the current one's settings with the given ones
+        changed) and points the schedule at it. The monitor's attributes follow; the old definition stays."""
+        if batch_transform_input is not None and endpoint_input is not None:
+            raise ValueError("Cannot update both batch_transform_input and endpoint_input to update an Amazon Model "
+                             "Monitoring Schedule. Please provide atmost one of the above required inputs")
+        if batch_transform_input is not None:
+            raise NotImplementedError("batch_transform_input: monitoring batch transform data capture is not run "
+                                      "locally; monitor an endpoint.")
+        if self.job_definition_name is None or self.monitoring_schedule_name is None:
+            raise ValueError("Nothing to update, please create a schedule first.")
+        changes = {key: value for key, value in locals().items() if key != "self" and value is not None}
+        if not changes:
+            return
+        if set(changes) == {"schedule_cron_expression"}:
+            _check_one_time(schedule_cron_expression, None, None)
+            self._call("update_monitoring_schedule", MonitoringScheduleName=self.monitoring_schedule_name,
+                       MonitoringScheduleConfig=_schedule_config(self.job_definition_name, schedule_cron_expression,
+                                                                 None, None))
+            return
+        schedule = self.describe_schedule()["MonitoringScheduleConfig"].get("ScheduleConfig") or {}
+        expression = schedule_cron_expression or schedule.get("ScheduleExpression")
+        _check_one_time(expression, data_analysis_start_time, data_analysis_end_time)
+        existing = self._call("describe_data_quality_job_definition", JobDefinitionName=self.job_definition_name)
+        definition_name = name_from_base("data-quality-job-definition")
+        request = self._definition_request(
+            self.monitoring_schedule_name, definition_name, existing, endpoint_input=endpoint_input,
+            record_preprocessor_script=record_preprocessor_script,
+            post_analytics_processor_script=post_analytics_processor_script, output_s3_uri=output_s3_uri,
+            constraints=constraints, statistics=statistics, enable_cloudwatch_metrics=enable_cloudwatch_metrics,
+            role=role, instance_count=instance_count, instance_type=instance_type,
+            volume_size_in_gb=volume_size_in_gb, volume_kms_key=volume_kms_key, output_kms_key=output_kms_key,
+            max_runtime_in_seconds=max_runtime_in_seconds, env=env, network_config=network_config,
+            baselining_job_name=None)
+        if self.tags:
+            request["Tags"] = self.tags
+        self._call("create_data_quality_job_definition", **request)
+        try:
+            self._call("update_monitoring_schedule", MonitoringScheduleName=self.monitoring_schedule_name,
+                       MonitoringScheduleConfig=_schedule_config(definition_name, expression,
+                                                                 data_analysis_start_time, data_analysis_end_time))
+        except Exception:
+            logger.exception("Failed to update monitoring schedule.")
+            self._call("delete_data_quality_job_definition", JobDefinitionName=definition_name)
+            raise
+        self.job_definition_name = definition_name
+        for attribute, value in (("role", role), ("instance_count", instance_count), ("instance_type", instance_type),
+                                 ("volume_size_in_gb", volume_size_in_gb), ("volume_kms_key", volume_kms_key),
+                                 ("output_kms_key", output_kms_key),
+                                 ("max_runtime_in_seconds", max_runtime_in_seconds), ("env", env),
+                                 ("network_config", network_config)):
+            if value is not None:
+                setattr(self, attribute, value)
 
-        sagemaker v2 names the baselining job instead when no files are given (SageMaker finds its files); the
-        local suggestion runs no processing job to name, so its files are named, which SageMaker accepts too."""
-        job = self.latest_baselining_job
-        if constraints is None and job is not None:
-            constraints = f"{job.output_s3_uri}/constraints.json"
-        if statistics is None and job is not None:
-            statistics = f"{job.output_s3_uri}/statistics.json"
+    def _definition_request(self, schedule_name: str, definition_name: str, existing: dict[str, Any] | None, *,
+                            endpoint_input: Any, record_preprocessor_script: str | None,
+                            post_analytics_processor_script: str | None, output_s3_uri: str | None,
+                            constraints: Any, statistics: Any, enable_cloudwatch_metrics: bool | None, role: Any,
+                            instance_count: Any, instance_type: Any, volume_size_in_gb: Any, volume_kms_key: Any,
+                            output_kms_key: Any, max_runtime_in_seconds: Any, env: dict[str, str] | None,
+                            network_config: Any, baselining_job_name: str | None) -> dict[str, Any]:
+        """A CreateDataQualityJobDefinition request, as v2's ``_build_create_data_quality_job_definition_request``:
+        ``existing`` (a described definition) with what is given laid over it."""
+        existing = existing or {}
+        app: dict[str, Any] = dict(existing.get("DataQualityAppSpecification") or {})
+        baseline: dict[str, Any] = dict(existing.get("DataQualityBaselineConfig") or {})
+        job_input: dict[str, Any] = dict(existing.get("DataQualityJobInput") or {})
+        output_config: dict[str, Any] = dict(existing.get("DataQualityJobOutputConfig") or {})
+        cluster: dict[str, Any] = dict((existing.get("JobResources") or {}).get("ClusterConfig") or {})
+        stopping: dict[str, Any] = dict(existing.get("StoppingCondition") or {})
+        app["ImageUri"] = self.image_uri
+        if post_analytics_processor_script is not None:
+            app["PostAnalyticsProcessorSourceUri"] = self._script_uri(post_analytics_processor_script, schedule_name)
+        if record_preprocessor_script is not None:
+            app["RecordPreprocessorSourceUri"] = self._script_uri(record_preprocessor_script, schedule_name)
+        environment = dict(env or {})
+        if enable_cloudwatch_metrics is not None:
+            environment["publish_cloudwatch_metrics"] = "Enabled" if enable_cloudwatch_metrics else "Disabled"
+        if environment:
+            app["Environment"] = environment
+        baseline.update(self._baseline_config(constraints, statistics))
+        if baselining_job_name:
+            baseline["BaseliningJobName"] = baselining_job_name
+        if endpoint_input is not None:
+            if isinstance(endpoint_input, str):
+                endpoint_input = EndpointInput(endpoint_input, _ENDPOINT_INPUT_PATH)
+            job_input = endpoint_input._to_request_dict()
+        if output_s3_uri is not None:
+            output_config["MonitoringOutputs"] = [MonitoringOutput(_OUTPUT_PATH, output_s3_uri)._to_request_dict()]
+        if output_kms_key is not None:
+            output_config["KmsKeyId"] = output_kms_key
+        for member, value in (("InstanceCount", instance_count), ("InstanceType", instance_type),
+                              ("VolumeSizeInGB", volume_size_in_gb), ("VolumeKmsKeyId", volume_kms_key)):
+            if value is not None:
+                cluster[member] = value
+        if max_runtime_in_seconds is not None:
+            stopping["MaxRuntimeInSeconds"] = max_runtime_in_seconds
+        request: dict[str, Any] = {
+            "JobDefinitionName": definition_name, "DataQualityAppSpecification": app,
+            "DataQualityJobInput": job_input, "DataQualityJobOutputConfig": output_config,
+            "JobResources": {"ClusterConfig": cluster}, "RoleArn": role if role is not None else existing["RoleArn"],
+        }
+        if baseline:
+            request["DataQualityBaselineConfig"] = baseline
+        if network_config is not None:
+            request["NetworkConfig"] = network_config._to_request_dict()
+        elif existing.get("NetworkConfig"):
+            request["NetworkConfig"] = existing["NetworkConfig"]
+        if stopping:
+            request["StoppingCondition"] = stopping
+        return request
+
+    @staticmethod
+    def _baseline_config(constraints: Any, statistics: Any) -> dict[str, Any]:
+        """ConstraintsResource/StatisticsResource of the given baseline files (objects or S3 URIs)."""
         config: dict[str, Any] = {}
         for member, given in (("ConstraintsResource", constraints), ("StatisticsResource", statistics)):
             if given is not None:
@@ -539,7 +669,7 @@ class DefaultModelMonitor:
         if not executions:
             return None
         try:
-            found: ModelMonitoringFile = getattr(executions[-1], read)()
+            found: ModelMonitoringFile | None = getattr(executions[-1], read)()
         except UnexpectedStatusException as exc:
             logger.warning("Unable to retrieve %s as job is in status '%s'. Latest %s only available for "
                            "completed executions.", read, exc.actual_status, read)
@@ -551,7 +681,8 @@ class DefaultModelMonitor:
         return self._latest("statistics")
 
     def latest_monitoring_constraint_violations(self) -> ModelMonitoringFile | None:
-        """constraint_violations.json of the latest execution (None when it has not completed)."""
+        """constraint_violations.json of the latest execution (None when it has not completed, or completed
+        without violations)."""
         return self._latest("constraint_violations")
 
     def start_monitoring_schedule(self) -> None:
@@ -567,3 +698,23 @@ class DefaultModelMonitor:
         if self.job_definition_name is not None:
             self._call("delete_data_quality_job_definition", JobDefinitionName=self.job_definition_name)
             self.job_definition_name = None
+
+
+def _check_one_time(expression: str | None, start: str | None, end: str | None) -> None:
+    if expression == CronExpressionGenerator.now() and (start is None or end is None):
+        raise ValueError("Both data_analysis_start_time and data_analysis_end_time are required for one time "
+                         "monitoring schedule ")
+
+
+def _schedule_config(definition_name: str, expression: str | None, start: str | None,
+                     end: str | None) -> dict[str, Any]:
+    """A MonitoringScheduleConfig naming a data quality job definition, as sagemaker v2 writes it."""
+    config: dict[str, Any] = {"MonitoringJobDefinitionName": definition_name, "MonitoringType": "DataQuality"}
+    if expression is not None:
+        schedule: dict[str, Any] = {"ScheduleExpression": expression}
+        if start is not None:
+            schedule["DataAnalysisStartTime"] = start
+        if end is not None:
+            schedule["DataAnalysisEndTime"] = end
+        config["ScheduleConfig"] = schedule
+    return config

@@ -371,6 +371,9 @@ class LocalSageMakerClient:
     def create_monitoring_schedule(self, **params: Any) -> dict[str, Any]:
         return self._monitoring("create_monitoring_schedule", params)
 
+    def update_monitoring_schedule(self, **params: Any) -> dict[str, Any]:
+        return self._monitoring("update_monitoring_schedule", params)
+
     def describe_monitoring_schedule(self, **params: Any) -> dict[str, Any]:
         return self._monitoring("describe_monitoring_schedule", params)
 

@@ -6,12 +6,22 @@ stepfn.local.sagemaker.monitor`` with the container's environment contract:
 
 * ``dataset_source``: the directory whose files are the dataset; ``dataset_format``: the DatasetFormat JSON
   (``{"csv": {"header": true}}``, ``{"json": {"lines": true}}``, ``{"sagemakerCaptureJson": {...}}``, ``{"parquet": {}}``);
-* ``output_path``: where ``statistics.json`` (always), ``constraints.json`` (baseline jobs) and
-  ``constraint_violations.json`` (monitoring jobs) are written, in the documented schemas;
+* ``output_path``: where ``statistics.json`` and ``constraints.json`` (the constraints this data suggests) are
+  written by every job, and ``constraint_violations.json`` by a monitoring job that found violations, in the
+  documented schemas. The analyzer writes no violations file when nothing is violated: the SageMaker Python SDK's
+  ``MonitoringExecution.constraint_violations()`` answers None for a completed job without one, and a report folder
+  with violations holds all three files (the "Introduction to Model Monitor" notebook's published listing);
 * ``baseline_constraints`` / ``baseline_statistics``: a monitoring job's baseline files. With
   ``baseline_constraints`` the job checks the dataset against them (data type, completeness, columns, categorical
   values, and baseline drift against ``baseline_statistics``) and ends with the analyzer's exit message,
-  ``CompletedWithViolations: ...`` or ``Completed: ... no violations.``
+  ``CompletedWithViolations: ...`` or ``Completed: ... no violations.``;
+* ``record_preprocessor_script``: a Python file whose ``preprocess_handler(inference_record[, logger])`` turns each
+  captured record into a flat dict (a row), a list of them, or ``[]`` to leave the record out; it runs here, in
+  the job's own process, as the analyzer container runs it. The analyzer applies it to captured data only;
+* ``post_analytics_processor_script``: a Python file whose ``postprocess_handler()`` runs once the reports are
+  written; an exception there fails the job;
+* ``categorical_drift_method``: the suggested constraints' ``categorical_drift_method`` (``LInfinity`` or
+  ``ChiSquared``), as sagemaker v2's ``monitoring_config_override`` sets it.
 
 The statistics are computed with pandas. Distributions are kept as the analyzer's KLL shape (buckets plus a
 sketch holding the values, sampled down to 2,048), and drift is the L-infinity distance between the two
@@ -23,18 +33,23 @@ from __future__ import annotations
 
 import base64
 import csv
+import importlib.util
+import inspect
 import io
 import json
+import logging
 import math
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from stepfn._extras import needs_extra
 
-__all__ = ["analyze", "main", "read_dataset", "suggest_constraints", "violations"]
+__all__ = ["analyze", "load_preprocessor", "main", "read_dataset", "suggest_constraints", "violations"]
 
 _PURPOSE = "The local Model Monitor analyzer"
 _SKETCH_SIZE = 2048
@@ -46,8 +61,10 @@ MONITORING_CONFIG: dict[str, Any] = {
     "datatype_check_threshold": 1.0,
     "domain_content_threshold": 1.0,
     "distribution_constraints": {"perform_comparison": "Enabled", "comparison_threshold": 0.1,
-                                 "comparison_method": "Robust"},
+                                 "comparison_method": "Robust", "categorical_comparison_threshold": 0.1,
+                                 "categorical_drift_method": "LInfinity"},
 }
+_DRIFT_METHODS = ("LInfinity", "ChiSquared")
 
 
 def _local(path: str) -> Path:
@@ -117,12 +134,7 @@ def _capture_rows(text: str, indexes: list[str], window: tuple[datetime, datetim
     columns, START), keeping the calls captured inside ``window``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        event = json.loads(line)
-        if not _in_window(event, window):
-            continue
+    for event in _captured_events(text, window):
         data = event["captureData"]
         inputs = _captured_rows(data["endpointInput"]) if "endpointInput" in data else []
         outputs = _captured_rows(data["endpointOutput"]) if "endpointOutput" in indexes and "endpointOutput" in data \
@@ -136,10 +148,91 @@ def _capture_rows(text: str, indexes: list[str], window: tuple[datetime, datetim
     return buffer.getvalue()
 
 
-def read_dataset(source: Path, dataset_format: dict[str, Any],
-                 window: tuple[datetime, datetime] | None = None) -> Any:
+def _captured_events(text: str, window: tuple[datetime, datetime] | None) -> list[dict[str, Any]]:
+    events = (json.loads(line) for line in text.splitlines() if line.strip())
+    return [event for event in events if _in_window(event, window)]
+
+
+Preprocessor = Callable[[dict[str, Any]], list[dict[str, Any]]]
+"""A record preprocessor as the analyzer calls it: one captured event in, the rows it becomes out."""
+
+
+def _inference_record(event: dict[str, Any]) -> SimpleNamespace:
+    """The ``inference_record`` a ``preprocess_handler`` receives: the captured event with the attribute names
+    the analyzer's record carries (``event_data.endpointInput.data``, ``endpoint_input``, ``endpoint_output``,
+    ``event_metadata.custom_attribute``, ``event_version``)."""
+    data = event.get("captureData") or {}
+    parts = {key: SimpleNamespace(**value) if isinstance(value, dict) else None
+             for key, value in (("endpointInput", data.get("endpointInput")),
+                                ("endpointOutput", data.get("endpointOutput")))}
+    metadata = dict(event.get("eventMetadata") or {})
+    return SimpleNamespace(
+        event_data=SimpleNamespace(**parts), endpoint_input=parts["endpointInput"],
+        endpoint_output=parts["endpointOutput"],
+        event_metadata=SimpleNamespace(event_id=metadata.get("eventId"), inference_time=metadata.get("inferenceTime"),
+                                       custom_attribute=metadata.get("customAttributes"), **metadata),
+        event_version=event.get("eventVersion"))
+
+
+def _load_handler(path: Path, name: str) -> Callable[..., Any]:
+    """``name`` from the user's script at ``path``, imported in this (the job's) process as the analyzer
+    container imports it."""
+    spec = importlib.util.spec_from_file_location(f"stepfn_monitor_{name}", path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"{path} is not a Python script")
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    handler = getattr(module, name, None)
+    if not callable(handler):
+        raise ValueError(f"{path} defines no {name}() function")
+    return handler  # type: ignore[no-any-return]
+
+
+def load_preprocessor(path: Path) -> Preprocessor:
+    """The ``preprocess_handler`` of the script at ``path`` as a :data:`Preprocessor`: a dict it returns is one row,
+    a list is its rows, ``[]`` or None leaves the record out (custom sampling); a handler with a second
+    parameter gets a logger."""
+    handler = _load_handler(path, "preprocess_handler")
+    logger = logging.getLogger("preprocessor")
+    if not logger.handlers:
+        stream = logging.StreamHandler(sys.stdout)
+        stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(stream)
+        logger.setLevel(logging.INFO)
+    with_logger = len(inspect.signature(handler).parameters) >= 2
+
+    def preprocess(event: dict[str, Any]) -> list[dict[str, Any]]:
+        record = _inference_record(event)
+        result = handler(record, logger) if with_logger else handler(record)
+        rows = result if isinstance(result, list) else [] if result is None else [result]
+        for row in rows:
+            if not isinstance(row, dict):
+                raise ValueError(f"preprocess_handler returned {type(row).__name__}, not a dict (a flat JSON record)")
+        return rows
+
+    return preprocess
+
+
+def _preprocessed_frame(texts: list[str], preprocess: Preprocessor, window: tuple[datetime, datetime] | None) -> Any:
+    """The rows ``preprocess`` makes of the captured events, as a frame of strings. Its columns are the rows'
+    keys in sorted order, as reading the records as JSON gives them: the documented example pads positional keys
+    (``str(i).zfill(20)``) so that the sorted order is the record's."""
+    with needs_extra(_PURPOSE):
+        import pandas as pd
+
+    rows = [row for text in texts for event in _captured_events(text, window) for row in preprocess(event)]
+    if not rows:
+        raise ValueError("No records left after the record preprocessor in the analysis window")
+    columns = sorted({str(key) for row in rows for key in row})
+    cells = [["" if row.get(column) is None else str(row.get(column)) for column in columns] for row in rows]
+    return pd.DataFrame(cells, columns=columns, dtype=str)
+
+
+def read_dataset(source: Path, dataset_format: dict[str, Any], window: tuple[datetime, datetime] | None = None,
+                 preprocess: Preprocessor | None = None) -> Any:
     """Every file under ``source`` as one DataFrame of strings (values are typed while analysing); for capture
-    data, the calls captured inside ``window`` (the monitoring job's ``start_time``/``end_time``) only."""
+    data, the calls captured inside ``window`` (the monitoring job's ``start_time``/``end_time``) only, each
+    turned into rows by ``preprocess`` when given."""
     with needs_extra(_PURPOSE):
         import pandas as pd
 
@@ -149,6 +242,8 @@ def read_dataset(source: Path, dataset_format: dict[str, Any],
     if "csv" in dataset_format:
         header = bool(dataset_format["csv"].get("header", True))
         return pd.concat([_csv_frame(f.read_text(), header) for f in files], ignore_index=True)
+    if "sagemakerCaptureJson" in dataset_format and preprocess is not None:
+        return _preprocessed_frame([f.read_text() for f in files], preprocess, window)
     if "sagemakerCaptureJson" in dataset_format:
         indexes = list((dataset_format["sagemakerCaptureJson"] or {}).get("captureIndexNames") or ["endpointInput"])
         text = "".join(_capture_rows(f.read_text(), indexes, window) for f in files)
@@ -250,8 +345,9 @@ def analyze(frame: Any) -> dict[str, Any]:
     }
 
 
-def suggest_constraints(statistics: dict[str, Any]) -> dict[str, Any]:
-    """constraints.json suggested from a baseline's statistics."""
+def suggest_constraints(statistics: dict[str, Any], categorical_drift_method: str | None = None) -> dict[str, Any]:
+    """constraints.json suggested from a baseline's statistics; ``categorical_drift_method`` overrides the default
+    (LInfinity) in its ``monitoring_config``."""
     features = []
     for feature in statistics["features"]:
         stats = feature.get("numerical_statistics") or feature.get("string_statistics") or {}
@@ -268,7 +364,13 @@ def suggest_constraints(statistics: dict[str, Any]) -> dict[str, Any]:
             buckets = stats["distribution"]["categorical"]["buckets"]
             suggested["string_constraints"] = {"domains": [bucket["value"] for bucket in buckets]}
         features.append(suggested)
-    return {"version": 0.0, "features": features, "monitoring_config": json.loads(json.dumps(MONITORING_CONFIG))}
+    config = json.loads(json.dumps(MONITORING_CONFIG))
+    if categorical_drift_method:
+        if categorical_drift_method not in _DRIFT_METHODS:
+            raise ValueError(f"categorical_drift_method must be one of {', '.join(_DRIFT_METHODS)}, "
+                             f"not {categorical_drift_method!r}")
+        config["distribution_constraints"]["categorical_drift_method"] = categorical_drift_method
+    return {"version": 0.0, "features": features, "monitoring_config": config}
 
 
 # -- checking -------------------------------------------------------------------------------------------------
@@ -290,7 +392,19 @@ def _cdf_distance(baseline: list[float], current: list[float]) -> float:
 
 
 def _percent(value: float) -> str:
-    return f"{round(value * 100, 2)}%"
+    # Unrounded, as the analyzer prints it ("Observed: Only 99.64592817400101% of data is Integral.").
+    return f"{value * 100}%"
+
+
+def _categorical_distance(baseline: dict[str, Any], present: Any) -> float:
+    """L-infinity distance between the baseline's category frequencies and the current ones."""
+    counts = {str(bucket["value"]): float(bucket["count"])
+              for bucket in baseline.get("distribution", {}).get("categorical", {}).get("buckets", [])}
+    total = sum(counts.values())
+    if not total or not len(present):
+        return 0.0
+    current = {str(value): float(share) for value, share in present.value_counts(normalize=True).items()}
+    return max(abs(counts.get(value, 0.0) / total - current.get(value, 0.0)) for value in set(counts) | set(current))
 
 
 def violations(frame: Any, constraints: dict[str, Any], statistics: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -341,6 +455,16 @@ def violations(frame: Any, constraints: dict[str, Any], statistics: dict[str, An
                 if drift > limit:
                     found.append({"feature_name": name, "constraint_check_type": "baseline_drift_check",
                                   "description": f"Baseline drift distance: {drift} exceeds threshold: {limit}"})
+        base_strings = baseline_features.get(name, {}).get("string_statistics")
+        if kind == "String" and base_strings is not None and len(present) \
+                and distribution.get("perform_comparison") == "Enabled" \
+                and distribution.get("categorical_drift_method", "LInfinity") == "LInfinity":
+            # ChiSquared, the other method, is not computed here: such a baseline gets no categorical drift check.
+            drift = _categorical_distance(base_strings, present)
+            limit = float(distribution.get("categorical_comparison_threshold", 0.1))
+            if drift > limit:
+                found.append({"feature_name": name, "constraint_check_type": "baseline_drift_check",
+                              "description": f"Baseline drift distance: {drift} exceeds threshold: {limit}"})
         domains = (feature.get("string_constraints") or {}).get("domains")
         if domains and len(present):
             inside = float(present.isin(domains).mean())
@@ -374,6 +498,10 @@ def _clean(document: Any) -> Any:
     return document
 
 
+def _script(env: dict[str, str], key: str) -> Path | None:
+    return _local(env[key]) if env.get(key) else None
+
+
 def main(environ: dict[str, str] | None = None) -> int:
     env = dict(os.environ if environ is None else environ)
     try:
@@ -388,33 +516,51 @@ def main(environ: dict[str, str] | None = None) -> int:
     if env.get("start_time") and env.get("end_time"):
         window = (datetime.fromisoformat(env["start_time"].replace("Z", "+00:00")),
                   datetime.fromisoformat(env["end_time"].replace("Z", "+00:00")))
+    preprocessor = _script(env, "record_preprocessor_script")
+    postprocessor = _script(env, "post_analytics_processor_script")
     try:
-        frame = read_dataset(source, dataset_format, window)
-    except ValueError as exc:  # no data, or data the format does not describe: the job's failure reason
+        preprocess = None
+        if preprocessor is not None and "sagemakerCaptureJson" in dataset_format:
+            preprocess = load_preprocessor(preprocessor)
+        elif preprocessor is not None:
+            print(f"analyzer: the record preprocessor applies to captured data only; {preprocessor.name} is not run "
+                  f"on a {next(iter(dataset_format), 'csv')} dataset")
+        frame = read_dataset(source, dataset_format, window, preprocess)
+        constraints = json.loads(_local(env["baseline_constraints"]).read_text()) \
+            if env.get("baseline_constraints") else None
+        if constraints is not None and "sagemakerCaptureJson" in dataset_format and preprocess is None:
+            # Captured records carry no header: their columns are the baseline's features, in order.
+            names = [feature["name"] for feature in constraints.get("features", [])]
+            frame.columns = [names[i] if i < len(names) else f"_c{i}" for i in range(frame.shape[1])]
+        statistics = _clean(analyze(frame))
+        suggested = _clean(suggest_constraints(statistics, env.get("categorical_drift_method")))
+    except (ValueError, OSError) as exc:  # no data, data the format does not describe, a broken script
         print(f"analyzer: {exc}", file=sys.stderr)
         return 1
-    constraints = json.loads(_local(env["baseline_constraints"]).read_text()) if env.get("baseline_constraints") else None
-    if constraints is not None and "sagemakerCaptureJson" in dataset_format:
-        # Captured records carry no header: their columns are the baseline's features, in order.
-        names = [feature["name"] for feature in constraints.get("features", [])]
-        frame.columns = [names[i] if i < len(names) else f"_c{i}" for i in range(frame.shape[1])]
-    statistics = _clean(analyze(frame))
     _write(output / "statistics.json", statistics)
-    print(f"analyzer: {len(frame)} records, {frame.shape[1]} features; statistics.json written to {output}")
-    if constraints is None:
-        _write(output / "constraints.json", _clean(suggest_constraints(statistics)))
-        print("analyzer: suggested constraints.json written")
-        return 0
-    baseline = json.loads(_local(env["baseline_statistics"]).read_text()) if env.get("baseline_statistics") else None
-    if constraints.get("monitoring_config", {}).get("evaluate_constraints", "Enabled") != "Enabled":
-        return 0
-    found = violations(frame, constraints, baseline)
-    _write(output / "constraint_violations.json", {"violations": found})
+    _write(output / "constraints.json", suggested)
+    print(f"analyzer: {len(frame)} records, {frame.shape[1]} features; statistics.json and constraints.json "
+          f"written to {output}")
+    found: list[dict[str, Any]] = []
+    if constraints is not None and constraints.get("monitoring_config", {}).get("evaluate_constraints",
+                                                                                "Enabled") == "Enabled":
+        baseline = json.loads(_local(env["baseline_statistics"]).read_text()) if env.get("baseline_statistics") \
+            else None
+        found = violations(frame, constraints, baseline)
     if found:
+        # Only a job that found violations writes the file: its presence is what readers test.
+        _write(output / "constraint_violations.json", {"violations": found})
         message = f"CompletedWithViolations: Job completed successfully with {len(found)} violations."
     else:
         message = "Completed: Job completed successfully with no violations."
-    # The job's ExitMessage, which a Choice after the ProcessingStep can test.
+    if postprocessor is not None:
+        try:
+            _load_handler(postprocessor, "postprocess_handler")()
+        except Exception as exc:  # the user's code: whatever it raises fails the job, with its reason
+            print(f"analyzer: post_analytics_processor_script {postprocessor.name} failed: {type(exc).__name__}: "
+                  f"{exc}", file=sys.stderr)
+            return 1
+    # The job's ExitMessage, which a Choice after the ProcessingStep can test (baseline jobs write it too).
     message_file = Path(env.get("SAGEMAKER_BASE_DIR") or "/opt/ml") / "output" / "message"
     message_file.parent.mkdir(parents=True, exist_ok=True)
     message_file.write_text(message)

@@ -1,6 +1,6 @@
 """Model Monitor's monitoring schedules on local SageMaker, and the monitoring executions they start.
 
-The API (boto3 ``sagemaker`` shapes): Create/Describe/List/Stop/Start/DeleteMonitoringSchedule,
+The API (boto3 ``sagemaker`` shapes): Create/Update/Describe/List/Stop/Start/DeleteMonitoringSchedule,
 ListMonitoringExecutions, and Create/Describe/List/DeleteDataQualityJobDefinition (what sagemaker v2's
 ``DefaultModelMonitor.create_monitoring_schedule`` creates first). A schedule's ``MonitoringScheduleConfig`` names
 a data quality job definition (``MonitoringJobDefinitionName``, ``MonitoringType: DataQuality``) or holds one
@@ -22,7 +22,10 @@ the definition's image (the Model Monitor analyzer, :mod:`stepfn.local.sagemaker
   is the hour before the scheduled time, or the schedule's ``DataAnalysisStartTime``/``EndTime`` (a ``NOW``
   schedule), or the endpoint input's ``StartTimeOffset``/``EndTimeOffset``;
 * the baseline's ``constraints.json`` / ``statistics.json`` at ``/opt/ml/processing/baseline/constraints`` and
-  ``/opt/ml/processing/baseline/stats``;
+  ``/opt/ml/processing/baseline/stats`` (the ``BaseliningJobName``'s output files where no resource names them);
+* the definition's ``RecordPreprocessorSourceUri`` / ``PostAnalyticsProcessorSourceUri`` at
+  ``/opt/ml/processing/code/preprocessing`` / ``postprocessing``, named to the analyzer by
+  ``record_preprocessor_script`` / ``post_analytics_processor_script`` (it runs them in the job's process);
 * the analyzer's environment: ``dataset_format`` (capture JSON), ``dataset_source``, ``output_path``,
   ``start_time``/``end_time``, ``sagemaker_endpoint_name``, ``sagemaker_monitoring_schedule_name``,
   ``baseline_constraints``/``baseline_statistics``, plus the definition's own;
@@ -70,7 +73,8 @@ _ACTIVE = ("Pending", "InProgress", "Stopping")
 _START_GRACE_MILLIS = 60_000  # how long an execution may name a processing job that does not exist yet
 OPERATIONS = (
     "create_data_quality_job_definition", "describe_data_quality_job_definition", "delete_data_quality_job_definition",
-    "list_data_quality_job_definitions", "create_monitoring_schedule", "describe_monitoring_schedule",
+    "list_data_quality_job_definitions", "create_monitoring_schedule", "update_monitoring_schedule",
+    "describe_monitoring_schedule",
     "list_monitoring_schedules", "list_monitoring_executions", "stop_monitoring_schedule", "start_monitoring_schedule",
     "delete_monitoring_schedule",
 )
@@ -143,6 +147,7 @@ class MonitoringSchedules:
                 params["JobDefinitionName"]),
             "list_data_quality_job_definitions": lambda: self.list_data_quality_job_definitions(params),
             "create_monitoring_schedule": lambda: self.create(params),
+            "update_monitoring_schedule": lambda: self.update(params),
             "describe_monitoring_schedule": lambda: self.describe(params["MonitoringScheduleName"]),
             "list_monitoring_schedules": lambda: self.list_schedules(params),
             "list_monitoring_executions": lambda: self.list_executions(params),
@@ -203,7 +208,33 @@ class MonitoringSchedules:
         """CreateMonitoringSchedule: the schedule is ``Scheduled`` at once (SageMaker passes through Pending)."""
         operation = "CreateMonitoringSchedule"
         name = check_name(SCHEDULE, params.get("MonitoringScheduleName"), operation, "MonitoringScheduleName")
-        config = params.get("MonitoringScheduleConfig")
+        config, endpoint = self._checked_config(operation, params.get("MonitoringScheduleConfig"))
+        stamp = now_millis()
+        record: dict[str, Any] = {
+            "MonitoringScheduleArn": arn(SCHEDULE, name), "MonitoringScheduleName": name,
+            "MonitoringScheduleStatus": "Scheduled", "MonitoringType": config["MonitoringType"],
+            "CreationTime": stamp, "LastModifiedTime": stamp, "MonitoringScheduleConfig": config,
+            "EndpointName": endpoint,
+        }
+        self.records.create(SCHEDULE, name, record, operation=operation)
+        return {"MonitoringScheduleArn": record["MonitoringScheduleArn"]}
+
+    def update(self, params: dict[str, Any]) -> dict[str, Any]:
+        """UpdateMonitoringSchedule: the new ``MonitoringScheduleConfig`` (checked as CreateMonitoringSchedule
+        checks it) replaces the old one; the schedule keeps its status, its executions and its creation time, so a
+        fire time before the update still belongs to it. SageMaker shows ``Pending`` while it applies the change;
+        locally it applies at once."""
+        operation = "UpdateMonitoringSchedule"
+        name = params.get("MonitoringScheduleName")
+        record = self._require(SCHEDULE, str(name), operation, "monitoring schedule")
+        config, endpoint = self._checked_config(operation, params.get("MonitoringScheduleConfig"))
+        self.records.update(SCHEDULE, str(name), MonitoringScheduleConfig=config, MonitoringType=config["MonitoringType"],
+                            EndpointName=endpoint, LastModifiedTime=now_millis())
+        return {"MonitoringScheduleArn": record["MonitoringScheduleArn"]}
+
+    def _checked_config(self, operation: str, config: Any) -> tuple[dict[str, Any], str]:
+        """A schedule's ``MonitoringScheduleConfig`` with its ``MonitoringType`` filled in, and the endpoint it
+        monitors; a ValidationException for what SageMaker (or the local analyzer) refuses."""
         if not isinstance(config, dict):
             raise _invalid(operation, "1 validation error detected: Value null at 'monitoringScheduleConfig' "
                                       "failed to satisfy constraint: Member must not be null")
@@ -225,16 +256,7 @@ class MonitoringSchedules:
             raise _invalid(operation, f"MonitoringType {monitoring_type} is not run locally: stepfn's analyzer "
                                       "computes data quality (DataQuality) only.")
         definition = self._definition({"MonitoringScheduleConfig": config}, operation)
-        stamp = now_millis()
-        record: dict[str, Any] = {
-            "MonitoringScheduleArn": arn(SCHEDULE, name), "MonitoringScheduleName": name,
-            "MonitoringScheduleStatus": "Scheduled", "MonitoringType": monitoring_type,
-            "CreationTime": stamp, "LastModifiedTime": stamp,
-            "MonitoringScheduleConfig": {**config, "MonitoringType": monitoring_type},
-            "EndpointName": definition.endpoint_input["EndpointName"],
-        }
-        self.records.create(SCHEDULE, name, record, operation=operation)
-        return {"MonitoringScheduleArn": record["MonitoringScheduleArn"]}
+        return {**config, "MonitoringType": monitoring_type}, str(definition.endpoint_input["EndpointName"])
 
     def describe(self, name: str) -> dict[str, Any]:
         record = self._require(SCHEDULE, name, "DescribeMonitoringSchedule", "monitoring schedule")
@@ -431,16 +453,28 @@ class MonitoringSchedules:
             "sagemaker_endpoint_name": endpoint,
             "sagemaker_monitoring_schedule_name": schedule["MonitoringScheduleName"],
         }
+        baselining_output = self._baselining_output(definition.baseline)
         for member, key, path, file_name in (("ConstraintsResource", "baseline_constraints", _BASELINE_CONSTRAINTS,
                                               "constraints.json"),
                                              ("StatisticsResource", "baseline_statistics", _BASELINE_STATISTICS,
                                               "statistics.json")):
             uri = (definition.baseline.get(member) or {}).get("S3Uri")
+            if not uri and baselining_output:
+                uri = f"{baselining_output}/{file_name}"  # the named baselining job's file
             if uri:
                 inputs.append({"InputName": "constraints" if member == "ConstraintsResource" else "baseline",
                                "S3Input": {"S3Uri": uri, "LocalPath": path, "S3DataType": "S3Prefix",
                                            "S3InputMode": "File"}})
                 environment[key] = f"{path}/{uri.rstrip('/').rsplit('/', 1)[-1] or file_name}"
+        for member, key, folder in (("RecordPreprocessorSourceUri", "record_preprocessor_script", "preprocessing"),
+                                    ("PostAnalyticsProcessorSourceUri", "post_analytics_processor_script",
+                                     "postprocessing")):
+            uri = definition.app.get(member)
+            if uri:
+                local_folder = f"{_PROCESSING_BASE}/code/{folder}"
+                inputs.append({"InputName": key, "S3Input": {"S3Uri": uri, "LocalPath": local_folder,
+                                                             "S3DataType": "S3Prefix", "S3InputMode": "File"}})
+                environment[key] = f"{local_folder}/{str(uri).rstrip('/').rsplit('/', 1)[-1]}"
         outputs = []
         for index, output in enumerate(definition.output_config.get("MonitoringOutputs") or []):
             s3 = output["S3Output"]
@@ -468,6 +502,18 @@ class MonitoringSchedules:
         if definition.network:
             request["NetworkConfig"] = definition.network
         return request
+
+    def _baselining_output(self, baseline: dict[str, Any]) -> str | None:
+        """Where the baseline's ``BaseliningJobName`` (a suggest_baseline processing job) wrote its files."""
+        name = baseline.get("BaseliningJobName")
+        if not name:
+            return None
+        job = self.records.get("processing-job", str(name))
+        if job is None:
+            raise ValueError(f"The baselining job {name} does not exist.")
+        outputs = (job.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+        uri = next((o["S3Output"]["S3Uri"] for o in outputs if "S3Output" in o), None)
+        return str(uri).rstrip("/") if uri else None
 
     def _window(self, schedule: dict[str, Any], definition: _Definition, scheduled: datetime) -> tuple[datetime, datetime]:
         config = schedule["MonitoringScheduleConfig"]["ScheduleConfig"]
