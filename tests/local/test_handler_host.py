@@ -15,6 +15,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,6 +105,14 @@ def test_frames_round_trip_through_a_user_chain_and_errors_carry_the_traceback(
         handlerhost.write_frame(process.stdin, [b"invoke", b"application/json", b"", b"[[0, 0]]"])
         fields = handlerhost.read_frame(process.stdout) or []
         assert json.loads(fields[2])["predictions"] == [1.0]
+        # A worker's round in one frame: four fields a request in, four an answer out, each answer its own.
+        handlerhost.write_frame(process.stdin, [b"batch", b"application/json", b"", b"[[1, 1]]", b"",
+                                                b"text/csv", b"", b"1,1", b"", b"application/json", b"", b"[[0, 2]]", b""])
+        fields = handlerhost.read_frame(process.stdout) or []
+        assert len(fields) == 13 and fields[0] == b"answers"
+        assert fields[1:3] == [b"ok", b"application/json"] and json.loads(fields[3])["predictions"] == [6.0]
+        assert fields[5:8] == [b"error", b"500", b"ValueError: only JSON, got text/csv"] and b"in input_fn" in fields[8]
+        assert fields[9:11] == [b"ok", b"application/json"] and json.loads(fields[11])["predictions"] == [7.0]
     finally:
         process.stdin.close()
         assert process.wait(timeout=30) == 0  # the end of its requests ends it
@@ -140,6 +149,44 @@ def test_the_model_server_side_answers_errors_as_today_and_restarts_a_crashed_ho
         os.kill(container.process.pid, signal.SIGKILL)
         container.process.wait()
         assert models.respond("POST", "/invocations", headers, b"[[0, 1]]").status == 200
+    finally:
+        container.close()
+
+
+@pytest.mark.skipif(not INTERPRETERS, reason="no interpreter other than stepfn's on this machine")
+def test_a_round_goes_to_the_host_in_one_frame_and_each_request_is_answered_as_alone(model: dict[str, str]) -> None:
+    models = Models.load({"variants": [{"VariantName": "AllTraffic", "Containers": [{**model, "Python": INTERPRETERS[-1]}]}]})
+    container = models.variants[0].containers[0]
+    assert isinstance(container, HostedContainer)
+    headers = {"host": "127.0.0.1:8080", "content-type": "application/json"}
+    requests = [("POST", "/invocations", headers, b"[[1, 2]]"),
+                ("POST", "/invocations", {**headers, "content-type": "text/csv"}, b"1,2"),
+                ("POST", "/invocations", headers, b"[[0, 1], [1, 0]]")]
+    frames: list[list[bytes]] = []
+    write_frame = handlerhost.write_frame
+
+    def counting(stream: Any, fields: list[bytes]) -> None:
+        frames.append(fields)
+        write_frame(stream, fields)
+
+    try:
+        alone = [models.respond(*request) for request in requests]
+        pids = {json.loads(reply.body)["pid"] for reply in alone if reply.status == 200}
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(handlerhost, "write_frame", counting)
+            together = models.respond_many(requests)
+        assert [frame[0] for frame in frames] == [b"batch"]  # one round trip for the round
+        assert together == alone
+        assert [reply.status for reply in together] == [200, 500, 200]
+        # A request that kills the host in a batch fails as it does alone; the others are answered by the host
+        # started after it (each sent again alone).
+        crash = ("POST", "/invocations", headers, b'"crash"')
+        replies = models.respond_many([requests[0], crash, requests[2]])
+        assert replies[1].status == 500 and b"handler host exited (code 3)" in replies[1].body
+        assert [replies[0], replies[2]] != [alone[0], alone[2]]  # a new host: another pid in the answers
+        assert [reply.status for reply in replies] == [200, 500, 200]
+        assert [json.loads(reply.body)["predictions"] for reply in (replies[0], replies[2])] == [[9.0], [4.0, 3.0]]
+        assert not {json.loads(reply.body)["pid"] for reply in (replies[0], replies[2])} & pids
     finally:
         container.close()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import textwrap
 import threading
 import time
@@ -18,6 +19,7 @@ import pytest
 pytest.importorskip("sklearn")
 
 from stepfn.local.sagemaker.endpoints import ModelClient, ModelServer, start_model_server, stop_server
+from stepfn.local.sagemaker.hosted import HostedContainer
 from stepfn.local.sagemaker.inference import Models, decode_csv, encode
 from stepfn.local.sagemaker.modelserver import EventLoop
 
@@ -85,13 +87,38 @@ CSV_REQUESTS = [b"0.5,1,-2,3\n", b"-1,0.25,0.5,-0.75\n2,2,2,2\n", b"1e-3,-4,0,7"
 JSON_REQUESTS = [b"[0.5, 1, -2, 3]", b"[[-1, 0.25, 0.5, -0.75], [2, 2, 2, 2]]", b"[[3, -3, 3, -3]]", b"[0, 0, 0, 1]"]
 
 
-def _spec(tmp_path: Path, program: str) -> list[dict[str, Any]]:
+# A regressor recording its calls as the classifier does: its floats are not batch independent.
+RECORDING_REGRESSOR = CLASSIFIER.replace("LogisticRegression", "LinearRegression").replace(
+    "(features @ [1.0, -2.0, 0.5, 1.5] > 0).astype(int)", "features @ [1.0, -2.0, 0.5, 1.5]")
+
+
+def _spec(tmp_path: Path, program: str, python: str | None = None) -> list[dict[str, Any]]:
+    """The model as a variant; ``python``: served by a handler host under that interpreter (``hosted.py``), as a
+    model of a framework environment is."""
     (tmp_path / "model").mkdir(exist_ok=True)
     (tmp_path / "code").mkdir(exist_ok=True)
     (tmp_path / "code" / "batched_model.py").write_text(program)
     container = {"ModelDir": str(tmp_path / "model"), "CodeDir": str(tmp_path / "code"),
-                 "Program": "batched_model.py", "Framework": "sklearn"}
+                 "Program": "batched_model.py", "Framework": "sklearn", **({"Python": python} if python else {})}
     return [{"VariantName": "AllTraffic", "Weight": 1.0, "Containers": [container]}]
+
+
+@pytest.fixture(params=["in-process", "handler-host"])
+def load(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """Models.load of a program, with its handler chain in this process or in a handler host (run here by this
+    interpreter, which has scikit-learn: the host file is standalone, and batches by its own copy of the rule)."""
+    loaded: list[Models] = []
+
+    def make(program: str) -> Models:
+        python = sys.executable if request.param == "handler-host" else None
+        loaded.append(Models.load({"variants": _spec(tmp_path, program, python)}))
+        return loaded[-1]
+
+    yield make
+    for models in loaded:
+        for container in models.variants[0].containers:
+            if isinstance(container, HostedContainer):
+                container.close()
 
 
 def _calls(tmp_path: Path) -> list[int]:
@@ -109,8 +136,8 @@ def _requests(bodies: list[bytes], content_type: str, accept: str) -> list[tuple
 @pytest.mark.parametrize(("bodies", "content_type"), [(CSV_REQUESTS, "text/csv"), (JSON_REQUESTS, "application/json")])
 @pytest.mark.parametrize("accept", ["text/csv", "application/json"])
 def test_requests_together_share_one_predict_and_answer_the_same_bytes(
-        tmp_path: Path, bodies: list[bytes], content_type: str, accept: str) -> None:
-    models = Models.load({"variants": _spec(tmp_path, CLASSIFIER)})
+        tmp_path: Path, load: Any, bodies: list[bytes], content_type: str, accept: str) -> None:
+    models = load(CLASSIFIER)
     requests = _requests(bodies, content_type, accept)
     alone = [models.respond(*request) for request in requests]
     single = [1, 2, 1, 1, 1] if content_type == "text/csv" else [1, 2, 1, 1]
@@ -121,8 +148,8 @@ def test_requests_together_share_one_predict_and_answer_the_same_bytes(
     assert together == alone  # status, body bytes, content type and headers
 
 
-def test_a_bad_request_among_others_gets_its_own_error(tmp_path: Path) -> None:
-    models = Models.load({"variants": _spec(tmp_path, CLASSIFIER)})
+def test_a_bad_request_among_others_gets_its_own_error(tmp_path: Path, load: Any) -> None:
+    models = load(CLASSIFIER)
     requests = _requests([b"1,2,3,4\n", b"1,two,3,4\n", b"1,2,3\n", b"4,3,2,1\n"], "text/csv", "text/csv")
     alone = [models.respond(*request) for request in requests]
     _calls(tmp_path)
@@ -133,9 +160,8 @@ def test_a_bad_request_among_others_gets_its_own_error(tmp_path: Path) -> None:
     assert sorted(_calls(tmp_path)) == [1, 2]
 
 
-def test_a_users_predict_fn_is_never_batched(tmp_path: Path) -> None:
-    models = Models.load({"variants": _spec(tmp_path, CUSTOM_PREDICT)})
-    assert not models.variants[0].containers[0].batches
+def test_a_users_predict_fn_is_never_batched(tmp_path: Path, load: Any) -> None:
+    models = load(CUSTOM_PREDICT)
     requests = _requests(CSV_REQUESTS, "text/csv", "text/csv")
     alone = [models.respond(*request) for request in requests]
     _calls(tmp_path)
@@ -143,9 +169,8 @@ def test_a_users_predict_fn_is_never_batched(tmp_path: Path) -> None:
     assert _calls(tmp_path) == [1, 2, 1, 1, 1]  # one call per request, as they came
 
 
-def test_a_users_input_fn_and_output_fn_still_share_the_predict(tmp_path: Path) -> None:
-    models = Models.load({"variants": _spec(tmp_path, CUSTOM_CODECS)})
-    assert models.variants[0].containers[0].batches
+def test_a_users_input_fn_and_output_fn_still_share_the_predict(tmp_path: Path, load: Any) -> None:
+    models = load(CUSTOM_CODECS)
     bodies = [b'{"rows": [[0.5, 1, -2, 3]]}', b'{"rows": [[-1, 0.25, 0.5, -0.75], [2, 2, 2, 2]]}', b'{"bad": true}',
               b'{"rows": [[1, 2, 3]]}', b'{"rows": [[3, -3, 3, -3]]}']
     requests = _requests(bodies, "application/json", "application/json")
@@ -157,10 +182,16 @@ def test_a_users_input_fn_and_output_fn_still_share_the_predict(tmp_path: Path) 
     assert sorted(_calls(tmp_path)) == [1, 4]  # the three good requests' rows in one predict; the short row alone
 
 
-def test_a_regressor_is_not_batched(tmp_path: Path) -> None:
+def test_a_regressor_is_not_batched(tmp_path: Path, load: Any) -> None:
     # A regressor's floats can change in the last digit with the rows beside them (BLAS sums differently).
     models = Models.load({"variants": _spec(tmp_path, REGRESSOR)})
     assert not models.variants[0].containers[0].batches
+    models = load(RECORDING_REGRESSOR)
+    requests = _requests(CSV_REQUESTS, "text/csv", "text/csv")
+    alone = [models.respond(*request) for request in requests]
+    _calls(tmp_path)
+    assert models.respond_many(requests) == alone
+    assert _calls(tmp_path) == [1, 2, 1, 1, 1]
 
 
 @pytest.fixture

@@ -16,7 +16,11 @@ Frames: a 4-byte big-endian field count, then per field a 4-byte big-endian leng
 * server -> host: ``[b"invoke", content type, accept, body, custom attributes]`` (an empty type or attribute
   header means none given; a frame without the last field has none);
 * host -> server: ``[b"ok", content type, body]``, or ``[b"error", status, message, traceback]`` (status as
-  ASCII digits: 4xx for a request the handlers refuse, 500 for a failure).
+  ASCII digits: 4xx for a request the handlers refuse, 500 for a failure);
+* server -> host: ``[b"batch"]`` followed by four fields per request (content type, accept, body, custom
+  attributes): the requests a model-server worker read in one round, in one pipe round trip;
+* host -> server: ``[b"answers"]`` followed by four fields per request, in order: ``b"ok", content type, body,
+  b""`` or an error's four fields. Each answer is what the request gets alone (:meth:`Chain.invoke_many`).
 
 The framework defaults are those of SageMaker's scikit-learn, XGBoost and PyTorch containers, as
 :mod:`stepfn.local.sagemaker.inference` and ``handlers`` implement them in the server's own Python. A TensorFlow
@@ -551,6 +555,7 @@ class Chain:
             tfserving = _load_tfserving()
             self.tf_serving = tfserving.Service(self.model_dir, self.module)
             self.tf_serving_error = tfserving.TFServingError
+            self.batching = False
             return
         self._calls: dict[str, tuple[Any, bool]] = {}
         chain = ("input_fn", "predict_fn", "output_fn")
@@ -558,6 +563,7 @@ class Chain:
             raise InferenceError("Cannot use transform_fn implementation in conjunction with input_fn, predict_fn, "
                                  "and/or output_fn implementation")
         self.model = self._call("model_fn", self.model_dir)
+        self.batching = self._batches()
 
     @staticmethod
     def _program(code_dir: str, program: str | None) -> Any:
@@ -594,6 +600,30 @@ class Chain:
         function, wants_context = known
         return function(*args, self.context) if wants_context else function(*args)
 
+    def _batches(self) -> bool:
+        """Whether requests may share one ``predict`` (:meth:`invoke_many`): the rule of stepfn's own server
+        (``inference.Container.batches``, which says why): only the framework's own ``predict_fn`` of the generic or
+        scikit-learn defaults, and only a scikit-learn classifier, whose answer is a label. A user's ``predict_fn``
+        or ``transform_fn`` may depend on the whole batch, and a regressor's floats can change in the last digit
+        with the rows computed beside them."""
+        if self.tf_serving is not None or self._user("predict_fn") is not None or self._user("transform_fn") is not None:
+            return False
+        if type(self.defaults) not in (Defaults, SklearnDefaults) or "sklearn" not in sys.modules:
+            return False
+        try:
+            from sklearn.base import is_classifier
+
+            return bool(is_classifier(self.model)) and callable(getattr(self.model, "predict", None))
+        except Exception:  # a model that answers scikit-learn's tag protocol badly is simply not batched
+            return False
+
+    def _accept(self, accept: str | None) -> str:
+        if not accept or media_type(accept) == "*/*":
+            accept = self.defaults.default_accept
+            if self.defaults.accept_from_environment:
+                accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", accept)
+        return accept
+
     def invoke(self, body: bytes, content_type: str | None, accept: str | None,
                custom_attributes: str | None = None) -> tuple[bytes, str]:
         if self.tf_serving is not None:
@@ -602,10 +632,7 @@ class Chain:
             except self.tf_serving_error as exc:
                 raise InferenceError(str(exc), exc.status) from exc
             return answer
-        if not accept or media_type(accept) == "*/*":
-            accept = self.defaults.default_accept
-            if self.defaults.accept_from_environment:
-                accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", accept)
+        accept = self._accept(accept)
         try:
             result = self._handle(body, content_type, accept)
         except Exception as exc:
@@ -624,6 +651,30 @@ class Chain:
         prediction = self._call("predict_fn", decoded, self.model)
         return self._call("output_fn", prediction, accept)
 
+    def invoke_many(self, requests: list[tuple[bytes, str | None, str | None, str | None]]) -> list[Any]:
+        """Each request's ``(body, content type)`` or the exception that failed it, in order. Where
+        :meth:`_batches` allows, the requests whose ``input_fn`` gives a numpy matrix (same columns and dtype as
+        the first such) share one ``predict`` over their stacked rows; each is still decoded and encoded on its
+        own, so its answer (or its error) is the same bytes as alone. A failed joint predict falls back to one
+        predict per request, so each gets its own answer or error."""
+        if len(requests) < 2 or not self.batching:
+            return [attempt(self.invoke, *request) for request in requests]
+        decoded = [attempt(self._call, "input_fn", body, content_type) for body, content_type, _, _ in requests]
+        predictions = predict_together(decoded, lambda rows: self._call("predict_fn", rows, self.model))
+        answers: list[Any] = []
+        for index, data in enumerate(decoded):  # (zip's strict= is newer than the oldest image's Python)
+            if isinstance(data, BaseException):
+                answers.append(data)
+                continue
+            prediction = predictions[index] if index in predictions else attempt(self._call, "predict_fn", data,
+                                                                                  self.model)
+            if isinstance(prediction, BaseException):
+                answers.append(prediction)
+                continue
+            resolved = self._accept(requests[index][2])
+            answers.append(attempt(lambda p=prediction, a=resolved: self._payload(self._call("output_fn", p, a), a)))
+        return answers
+
     @staticmethod
     def _payload(result: Any, accept: str) -> tuple[bytes, str]:
         if isinstance(result, tuple):
@@ -635,6 +686,65 @@ class Chain:
         if not isinstance(payload, (bytes, bytearray)):
             raise InferenceError(f"output_fn returned {type(payload).__name__}, expected bytes or str")
         return bytes(payload), response_type
+
+
+def attempt(function: Any, *args: Any) -> Any:
+    """``function(*args)``, or the exception it raised (one request's failure in a batch is that request's)."""
+    try:
+        return function(*args)
+    except Exception as exc:
+        return exc
+
+
+def _rows(data: Any, like: Any) -> Any:
+    """``data`` when it is a non-empty matrix that stacks with ``like`` (same columns and dtype), else None."""
+    import numpy as np
+
+    if not isinstance(data, np.ndarray) or data.ndim != 2 or not len(data):
+        return None
+    if like is not None and (data.shape[1] != like.shape[1] or data.dtype != like.dtype):
+        return None
+    return data
+
+
+def predict_together(decoded: list[Any], predict: Any) -> dict[int, Any]:
+    """Predictions of several decoded requests from one ``predict`` over their stacked rows, by request index.
+
+    The requests that stack are those decoded to a non-empty numpy matrix with the columns and dtype of the first
+    such. Where fewer than two stack, or the joint predict fails or answers another number of rows, nothing is
+    returned and each request predicts alone, so each gets its own answer or error. Each prediction is a copy,
+    not a view of the joint array: what an ``output_fn`` gets is then what it gets alone. (stepfn's own server
+    uses this too: ``inference.Container.invoke_batch``.)"""
+    import numpy as np
+
+    first = next((data for data in decoded if _rows(data, None) is not None), None)
+    stacked = [index for index, data in enumerate(decoded) if first is not None and _rows(data, first) is not None]
+    if len(stacked) < 2:
+        return {}
+    try:
+        joint = predict(np.concatenate([decoded[index] for index in stacked]))
+    except Exception:
+        return {}
+    if not isinstance(joint, np.ndarray) or joint.ndim < 1 or len(joint) != sum(len(decoded[i]) for i in stacked):
+        return {}
+    predictions = {}
+    start = 0
+    for index in stacked:
+        predictions[index] = joint[start:start + len(decoded[index])].copy()
+        start += len(decoded[index])
+    return predictions
+
+
+def _text(field: bytes) -> str | None:
+    return field.decode("latin-1") or None
+
+
+def answer_fields(answer: Any) -> list[bytes]:
+    """One answer of a batch as its four fields."""
+    if isinstance(answer, BaseException):
+        return error_frame(answer)
+    body, response_type = answer
+    return [b"ok", response_type.encode("latin-1", "replace"), body, b""]
 
 
 def serve(spec: dict[str, Any], requests: IO[bytes], replies: IO[bytes]) -> int:
@@ -649,6 +759,14 @@ def serve(spec: dict[str, Any], requests: IO[bytes], replies: IO[bytes]) -> int:
         fields = read_frame(requests)
         if fields is None:
             return 0
+        if fields and fields[0] == b"batch" and len(fields) % 4 == 1:
+            batch = [(fields[i + 2], _text(fields[i]), _text(fields[i + 1]), _text(fields[i + 3]))
+                     for i in range(1, len(fields), 4)]
+            frame = [b"answers"]
+            for answer in chain.invoke_many(batch):
+                frame.extend(answer_fields(answer))
+            write_frame(replies, frame)
+            continue
         if len(fields) not in (4, 5) or fields[0] != b"invoke":
             write_frame(replies, error_frame(InferenceError("the handler host got a malformed frame")))
             continue

@@ -4,10 +4,15 @@ A container spec with a ``Python`` (set by ``models.prepare_container`` when the
 is not stepfn's own Python, by the rule jobs use: ``envs.environment_for_image``) is served by a
 :class:`HostedContainer`: the model server keeps the HTTP transport and starts
 :mod:`stepfn.local.sagemaker.handlerhost` (a standalone file) with that interpreter, which loads the model
-once and answers each invocation over its stdin/stdout. Each model-server worker loads its models itself, so
+once and answers invocations over its stdin/stdout. Each model-server worker loads its models itself, so
 each has its own host. A host that dies is started again on the next request; the request it died on gets a
-500, as a crashing handler's request does in the container. Requests to a host are never batched: the user's
-``predict_fn`` sees each request as sent.
+500, as a crashing handler's request does in the container.
+
+The requests a worker reads in one round go to its host in one frame (``invoke_batch``): one pipe round trip
+for the round instead of one per request (each a write and a wake-up of the host and of the worker). The host
+answers each as alone, sharing one ``predict`` only where stepfn's own server would (the framework's
+``predict_fn`` and a scikit-learn classifier: ``handlerhost.Chain.invoke_many``); a user's ``predict_fn`` still
+sees each request as sent.
 """
 
 from __future__ import annotations
@@ -56,8 +61,6 @@ def host_environment(spec: dict[str, Any]) -> dict[str, str]:
 class HostedContainer:
     """The handler chain of one container, run by a handler host subprocess (the in-process one is
     ``inference.Container``; the model server calls both through ``invoke``/``invoke_batch``)."""
-
-    batches = False
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
@@ -112,40 +115,74 @@ class HostedContainer:
         if process.stdout is not None:
             process.stdout.close()
 
+    def _exchange(self, frame: list[bytes]) -> list[bytes]:
+        """Send ``frame`` to the host (started first if it is not running) and read its answer; a host that
+        dies meanwhile raises :class:`_HostExited`, and the next exchange starts a new one."""
+        if self.process is None or self.process.poll() is not None:
+            self.close()
+            self.start()
+        assert self.process is not None and self.process.stdin is not None
+        try:
+            handlerhost.write_frame(self.process.stdin, frame)
+            fields = self._read()
+        except OSError:  # the host is gone: broken pipe
+            fields = None
+        if fields is None:
+            try:  # its end of the pipe closes just before it exits: wait to learn how it ended
+                code: int | None = self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
+            self.close()
+            raise _HostExited(f"the handler host exited (code {code}) while answering this request; "
+                              "it starts again for the next one")
+        return fields
+
     def invoke(self, body: bytes, content_type: str | None, accept: str | None,
                custom_attributes: str | None = None) -> tuple[bytes, str]:
         with self.lock:
-            if self.process is None or self.process.poll() is not None:
-                self.close()
-                self.start()
-            assert self.process is not None and self.process.stdin is not None
-            try:
-                handlerhost.write_frame(self.process.stdin, [
-                    b"invoke", (content_type or "").encode("latin-1"), (accept or "").encode("latin-1"), body,
-                    (custom_attributes or "").encode("latin-1")])
-                fields = self._read()
-            except OSError:  # the host is gone: broken pipe
-                fields = None
-            if fields is None:
-                try:  # its end of the pipe closes just before it exits: wait to learn how it ended
-                    code: int | None = self.process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    code = None
-                self.close()
-                raise InferenceError(f"the handler host exited (code {code}) while answering this request; "
-                                     "it starts again for the next one")
-            if fields[0] == b"ok" and len(fields) == 3:
-                return fields[2], fields[1].decode("latin-1")
-            raise _error(fields)
+            return _answer(self._exchange([b"invoke", *_request_fields((body, content_type, accept,
+                                                                        custom_attributes))]))
 
     def invoke_batch(self, requests: list[Request]) -> list[tuple[bytes, str] | BaseException]:
-        answers: list[tuple[bytes, str] | BaseException] = []
+        """Each request's answer or error, as :meth:`invoke` gives it alone, from one exchange with the host.
+
+        If the host dies on the batch, each of its requests is sent again alone: the one that killed it fails
+        (taking that host with it, as it would have alone), the others are answered by the host started after."""
+        if len(requests) == 1:
+            return [handlerhost.attempt(self.invoke, *requests[0])]
+        frame = [b"batch"]
         for request in requests:
+            frame.extend(_request_fields(request))
+        with self.lock:
             try:
-                answers.append(self.invoke(*request))
-            except Exception as exc:
-                answers.append(exc)
-        return answers
+                fields: list[bytes] | None = self._exchange(frame)
+            except _HostExited:
+                fields = None
+        if fields is None:  # (outside the lock: invoke takes it)
+            return [handlerhost.attempt(self.invoke, *request) for request in requests]
+        if fields[0] != b"answers" or len(fields) != 1 + 4 * len(requests):
+            error = _error(fields) if fields[0] == b"error" else InferenceError(
+                "the handler host answered a batch with a malformed frame")
+            return [error] * len(requests)
+        return [handlerhost.attempt(_answer, fields[index:index + 4]) for index in range(1, len(fields), 4)]
+
+
+class _HostExited(InferenceError):
+    """The host died while it had the request."""
+
+
+def _request_fields(request: Request) -> list[bytes]:
+    body, content_type, accept, custom_attributes = request
+    return [(content_type or "").encode("latin-1"), (accept or "").encode("latin-1"), body,
+            (custom_attributes or "").encode("latin-1")]
+
+
+def _answer(fields: list[bytes]) -> tuple[bytes, str]:
+    """An ``ok`` answer's body and content type (a batch's answers carry a fourth, empty field); an error
+    answer raises it."""
+    if fields[0] == b"ok" and len(fields) in (3, 4):
+        return fields[2], fields[1].decode("latin-1")
+    raise _error(fields)
 
 
 __all__ = ["HOST_FILE", "HandlerHostError", "HostedContainer", "host_environment"]

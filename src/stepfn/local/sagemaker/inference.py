@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from stepfn._extras import needs_extra, require_extra
+from stepfn.local.sagemaker.handlerhost import attempt, predict_together
 
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
@@ -486,58 +487,24 @@ class Container:
         """Answer several requests with one ``predict`` over their stacked rows (only where :attr:`batches`):
         each request is decoded and encoded on its own, as :meth:`invoke` does, so its answer (or its error)
         is the same bytes it would be alone; only the prediction is shared."""
-        import numpy as np
-
         if len(requests) == 1 or not self.batches:
-            return [_attempt(self.invoke, *request) for request in requests]
+            return [attempt(self.invoke, *request) for request in requests]
         input_fn, output_fn = self._function("input_fn"), self._function("output_fn")
-        decoded: list[Any] = [_attempt(_arity_call, input_fn, self.context, body, content_type)
+        decoded: list[Any] = [attempt(_arity_call, input_fn, self.context, body, content_type)
                               for body, content_type, *_ in requests]
-        first = next((data for data in decoded if _rows(data, None) is not None), None)
-        stacked = [index for index, data in enumerate(decoded) if first is not None and _rows(data, first) is not None]
-        predictions: dict[int, Any] = {}
-        if len(stacked) > 1:
-            try:
-                joint = self.defaults.predict_fn(np.concatenate([decoded[index] for index in stacked]), self.model)
-            except Exception:  # each request then predicts alone, so each gets its own answer or error
-                joint = None
-            if isinstance(joint, np.ndarray) and joint.ndim >= 1 and len(joint) == sum(len(decoded[i]) for i in stacked):
-                start = 0
-                for index in stacked:
-                    # A copy, not a view of the joint array: what an output_fn gets is then what it gets alone.
-                    predictions[index] = joint[start:start + len(decoded[index])].copy()
-                    start += len(decoded[index])
+        predictions = predict_together(decoded, lambda rows: self.defaults.predict_fn(rows, self.model))
         answers: list[tuple[bytes, str] | BaseException] = []
         for index, ((_, _, accept, _), data) in enumerate(zip(requests, decoded, strict=True)):
             if isinstance(data, BaseException):
                 answers.append(data)
                 continue
             accept = self._accept(accept)
-            prediction = predictions[index] if index in predictions else _attempt(self.defaults.predict_fn, data, self.model)
+            prediction = predictions[index] if index in predictions else attempt(self.defaults.predict_fn, data, self.model)
             if isinstance(prediction, BaseException):
                 answers.append(prediction)
                 continue
-            answers.append(_attempt(lambda p=prediction, a=accept: _payload(_arity_call(output_fn, self.context, p, a), a)))
+            answers.append(attempt(lambda p=prediction, a=accept: _payload(_arity_call(output_fn, self.context, p, a), a)))
         return answers
-
-
-def _attempt(function: Callable[..., Any], *args: Any) -> Any:
-    """``function(*args)``, or the exception it raised (one request's failure in a batch is that request's)."""
-    try:
-        return function(*args)
-    except Exception as exc:
-        return exc
-
-
-def _rows(data: Any, like: Any) -> Any:
-    """``data`` when it is a non-empty matrix that stacks with ``like`` (same columns and dtype), else None."""
-    import numpy as np
-
-    if not isinstance(data, np.ndarray) or data.ndim != 2 or not len(data):
-        return None
-    if like is not None and (data.shape[1] != like.shape[1] or data.dtype != like.dtype):
-        return None
-    return data
 
 
 def _payload(result: Any, accept: str) -> tuple[bytes, str]:
@@ -621,7 +588,7 @@ class Variant:
         if len(self.containers) == 1:
             answers = self.containers[0].invoke_batch([item.request for item in batch])
         else:
-            answers = [_attempt(self._through_pipeline, *item.request) for item in batch]
+            answers = [attempt(self._through_pipeline, *item.request) for item in batch]
         for item, answer in zip(batch, answers, strict=True):
             item.answer = answer if isinstance(answer, BaseException) else (answer[0], answer[1] or CSV)
             item.done = True
