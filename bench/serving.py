@@ -12,6 +12,10 @@
    the model server runs) and then the model server (an endpoint config with InitialInstanceCount 2),
    ``--rounds`` times; each server's CPU per request is read from /proc. Target: the median round's model
    server >= 50 % of the requests per second of the echo floor in its own session (both ratios are printed).
+   Sections 1 and 2 run twice: with STEPFN_JOB_ENV=host (the model served in this Python, what the targets
+   have measured since the first run), then with STEPFN_JOB_ENV=auto (the user's default: the 1.2-1 image's
+   framework environment serves a model fitted there, through a handler host; set ``STEPFN_ENV_DIR`` to where it
+   is built, or it is built first). ``--skip auto`` leaves the second out.
 3. Batch transform, MultiRecord. ``--rows`` CSV rows of 10 features through CreateTransformJob
    (MaxConcurrentTransforms 2) against the floor: pandas ``read_csv`` + ``predict`` + write the predictions. The
    job's fixed cost is a one-row job with the same settings (a default one-row job is printed too). Target:
@@ -92,29 +96,42 @@ def _tar(directory: Path, target: Path) -> Path:
     return target
 
 
-def make_model(home: Path, scratch: Path) -> Any:
-    """A LogisticRegression over FEATURES columns as a SageMaker model ``bench`` (model.joblib + inference.py)."""
+# The model, fitted by whichever Python runs this (argv[1]: where to write model.joblib): the bench's own, or the
+# image's framework environment's, whose scikit-learn is another release and may not read the other's pickle.
+FIT = f"""
+import sys
+
+import joblib
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+rng = np.random.default_rng(0)
+features = rng.normal(size=(500, {FEATURES}))
+joblib.dump(LogisticRegression().fit(features, (features.sum(axis=1) > 0).astype(int)), sys.argv[1])
+"""
+
+
+def make_model(home: Path, scratch: Path, name: str = "bench", python: str = sys.executable) -> Any:
+    """A LogisticRegression over FEATURES columns as a SageMaker model ``name`` (model.joblib + inference.py),
+    fitted by ``python``; returns it loaded here when ``python`` is this interpreter."""
     import joblib
-    from sklearn.linear_model import LogisticRegression
 
     from stepfn.local.objectstore import ObjectStore
     from stepfn.local.sagemaker.models import create_model
     from stepfn.local.sagemaker.records import RecordStore
 
-    rng = np.random.default_rng(0)
-    features = rng.normal(size=(500, FEATURES))
-    model = LogisticRegression().fit(features, (features.sum(axis=1) > 0).astype(int))
-    (scratch / "model").mkdir()
-    joblib.dump(model, scratch / "model" / "model.joblib")
-    (scratch / "code").mkdir()
-    (scratch / "code" / "inference.py").write_text(INFERENCE)
+    folder = scratch / name
+    (folder / "model").mkdir(parents=True)
+    subprocess.run([python, "-c", FIT, str(folder / "model" / "model.joblib")], check=True, timeout=300)
+    (folder / "code").mkdir()
+    (folder / "code" / "inference.py").write_text(INFERENCE)
     store = ObjectStore(home / "s3")
-    model_uri = store.upload(_tar(scratch / "model", scratch / "model.tar.gz"), "s3://bench/model/model.tar.gz")
-    code_uri = store.upload(_tar(scratch / "code", scratch / "code.tar.gz"), "s3://bench/code/sourcedir.tar.gz")
-    create_model(RecordStore(home), {"ModelName": "bench", "PrimaryContainer": {
+    model_uri = store.upload(_tar(folder / "model", folder / "model.tar.gz"), f"s3://bench/{name}/model.tar.gz")
+    code_uri = store.upload(_tar(folder / "code", folder / "code.tar.gz"), f"s3://bench/{name}/sourcedir.tar.gz")
+    create_model(RecordStore(home), {"ModelName": name, "PrimaryContainer": {
         "Image": IMAGE, "ModelDataUrl": model_uri,
         "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": code_uri}}})
-    return model
+    return joblib.load(folder / "model" / "model.joblib") if python == sys.executable else None
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -195,19 +212,24 @@ def start_echo(own_session: bool = False) -> tuple[subprocess.Popen[str], int]:
     return process, int(process.stdout.readline())
 
 
-def endpoint_section(home: Path, model: Any, args: argparse.Namespace) -> None:
+def endpoint_section(home: Path, model: Any, args: argparse.Namespace, name: str = "bench") -> None:
+    """The endpoint figures for model ``name`` (``model``: it loaded here, for the in-process predict; None when
+    another interpreter serves it), under the STEPFN_JOB_ENV in force now."""
     from stepfn.local.sagemaker.endpoints import Endpoints
     from stepfn.local.sagemaker.models import create_endpoint_config
     from stepfn.local.sagemaker.records import RecordStore
 
+    print(f"-- endpoint, STEPFN_JOB_ENV={os.environ['STEPFN_JOB_ENV']} (model {name}), load average "
+          f"{os.getloadavg()[0]:.1f}")
     row = np.random.default_rng(1).normal(size=(1, FEATURES))
     body = (",".join(repr(float(v)) for v in row[0]) + "\n").encode()
-    samples = []
-    for _ in range(args.requests):
-        started = time.perf_counter()
-        model.predict(row.astype("float32"))
-        samples.append(time.perf_counter() - started)
-    print(f"in-process predict (1 row)              p50 {percentiles(samples)[0] * 1e3:7.3f} ms")
+    if model is not None:
+        samples = []
+        for _ in range(args.requests):
+            started = time.perf_counter()
+            model.predict(row.astype("float32"))
+            samples.append(time.perf_counter() - started)
+        print(f"in-process predict (1 row)              p50 {percentiles(samples)[0] * 1e3:7.3f} ms")
 
     echo, echo_port = start_echo()
     # The same echo server in a session of its own, as the model server runs (endpoints.start_model_server:
@@ -218,14 +240,14 @@ def endpoint_section(home: Path, model: Any, args: argparse.Namespace) -> None:
     apart, apart_port = start_echo(own_session=True)
     endpoints = Endpoints(home)
     try:
-        create_endpoint_config(RecordStore(home), {"EndpointConfigName": "bench", "ProductionVariants": [
-            {"VariantName": "AllTraffic", "ModelName": "bench", "InitialInstanceCount": 2, "InstanceType": "ml.m5.large"}]})
+        create_endpoint_config(RecordStore(home), {"EndpointConfigName": name, "ProductionVariants": [
+            {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 2, "InstanceType": "ml.m5.large"}]})
         started = time.perf_counter()
-        endpoints.create({"EndpointName": "bench", "EndpointConfigName": "bench"})
+        endpoints.create({"EndpointName": name, "EndpointConfigName": name})
         print(f"CreateEndpoint (to InService)           {time.perf_counter() - started:7.2f} s")
-        server = endpoints.server("bench")
+        server = endpoints.server(name)
         if server is None:
-            raise SystemExit(f"endpoint failed: {endpoints.describe('bench').get('FailureReason')}")
+            raise SystemExit(f"endpoint failed: {endpoints.describe(name).get('FailureReason')}")
         keepalive_latencies(echo_port, "/invocations", body, 200)
         keepalive_latencies(server.port, "/invocations", body, 200)
         echo_p50, echo_p99 = percentiles(keepalive_latencies(echo_port, "/invocations", body, args.requests))
@@ -233,7 +255,7 @@ def endpoint_section(home: Path, model: Any, args: argparse.Namespace) -> None:
         invoke = []
         for _ in range(args.requests):
             started = time.perf_counter()
-            endpoints.invoke("bench", body, "text/csv", "text/csv")["Body"].read()
+            endpoints.invoke(name, body, "text/csv", "text/csv")["Body"].read()
             invoke.append(time.perf_counter() - started)
         invoke_p50, invoke_p99 = percentiles(invoke)
         target = 3 * echo_p50 + 1e-3
@@ -268,7 +290,25 @@ def endpoint_section(home: Path, model: Any, args: argparse.Namespace) -> None:
         for process in (echo, apart):
             process.kill()
             process.wait()
-        endpoints.stop("bench")
+        endpoints.stop(name)
+
+
+def auto_endpoint_section(home: Path, scratch: Path, args: argparse.Namespace) -> None:
+    """The same endpoint under STEPFN_JOB_ENV=auto, what a user gets by default: unless this Python has
+    scikit-learn 1.2, the 1.2-1 image's framework environment serves the model (a handler host per worker,
+    ``hosted.py``), and its model is fitted there, as its training job would have. The environment comes from
+    ``STEPFN_ENV_DIR`` (built on first use, as for a user: point it at one already built)."""
+    from stepfn.local.sagemaker.envs import environment_for_image
+
+    mode = os.environ["STEPFN_JOB_ENV"]
+    os.environ["STEPFN_JOB_ENV"] = "auto"
+    try:
+        environment = environment_for_image(IMAGE, print)
+        python = str(environment.python) if environment is not None else sys.executable
+        model = make_model(home, scratch, "bench-auto", python)
+        endpoint_section(home, model, args, "bench-auto")
+    finally:
+        os.environ["STEPFN_JOB_ENV"] = mode
 
 
 def transform_job(home: Path, name: str, source: str, **extra: Any) -> float:
@@ -369,7 +409,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="throughput rounds (echo floor, then model server)")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--single-rows", type=int, default=5000)
-    parser.add_argument("--skip", choices=["endpoint", "transform"], action="append", default=[])
+    parser.add_argument("--skip", choices=["endpoint", "auto", "transform"], action="append", default=[],
+                        help="leave out a section (auto: the endpoint served in the image's framework environment)")
     parser.add_argument("--baseline", help="src folder of another stepfn to measure SingleRecord with, in this run")
     parser.add_argument("--single-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -391,6 +432,8 @@ def main() -> None:
               f"STEPFN_JOB_ENV={os.environ['STEPFN_JOB_ENV']}")
         if "endpoint" not in args.skip:
             endpoint_section(home, model, args)
+        if "auto" not in args.skip:
+            auto_endpoint_section(home, scratch, args)
         if "transform" not in args.skip:
             transform_section(home, model, args, scratch)
 
