@@ -83,16 +83,19 @@ def test_the_next_service_resumes_what_a_killed_one_owned(user_home: Path, tmp_p
 
 
 def test_the_service_socket_is_private_and_idle_services_exit(user_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from stepfn.steps import Pass
+    from stepfn.steps import Chain, Pass, Wait
     from stepfn.workflow import Workflow
     from stepfn.workflow._control import service_running, socket_path
 
     monkeypatch.setenv("STEPFN_CONTROL_IDLE_SECONDS", "1")
-    workflow = Workflow("quick", Pass("P"), role="arn:aws:iam::123456789012:role/x")
+    workflow = Workflow("quick", Chain([Pass("P"), Wait("Hold", seconds=2)]), role="arn:aws:iam::123456789012:role/x")
     workflow.create()
     assert not service_running(user_home)  # defining a workflow needs no service
-    assert workflow.execute(inputs={"x": 1}).get_output(wait=True) == {"x": 1}
+    execution = workflow.execute(inputs={"x": 1})
+    # Read while the run holds the service up: once idle it may exit (and remove the socket) after one second,
+    # which a loaded machine can let pass between two lines of this test.
     assert socket_path(user_home).stat().st_mode & 0o777 == 0o600
+    assert execution.get_output(wait=True) == {"x": 1}
     wait_until(lambda: not socket_path(user_home).exists(), 30, "the idle service to exit and remove its socket")
     assert not service_running(user_home)
 
