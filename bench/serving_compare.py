@@ -8,7 +8,9 @@ the model server of every given ``src`` folder (``python -m stepfn.local.sagemak
 folder on ``PYTHONPATH``, the bench's LogisticRegression, ``--workers`` workers), ``--clients`` client processes
 of ``--per-client`` requests each; it prints each server's requests per second, its ratio to the echo of the
 same round and its CPU per request (from /proc), and the medians. ``--own-session`` starts the servers and the
-echo in sessions of their own, as stepfn starts a model server.
+echo in sessions of their own, as stepfn starts a model server. ``--python PATH`` serves the model as a framework
+environment's model is (STEPFN_JOB_ENV=auto): fitted by that interpreter and answered by a handler host under it,
+one per worker (``--python /tmp/runtime-envs/sklearn-1.2-1-*/bin/python`` for the 1.2-1 image's).
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serving import FEATURES, INFERENCE, start_echo, throughput
+from serving import FEATURES, FIT, INFERENCE, start_echo, throughput
 
 
-def start_server(src: str, folder: Path, index: int, workers: int, own_session: bool) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(src: str, folder: Path, index: int, workers: int, own_session: bool,
+                 python: str | None) -> tuple[subprocess.Popen[bytes], int]:
     ready = folder / f"ready-{index}.json"
     container = {"ModelDir": str(folder / "model"), "CodeDir": str(folder / "code"), "Program": "inference.py",
-                 "Framework": "sklearn"}
+                 "Framework": "sklearn", **({"Python": python} if python else {})}
     spec = {"ready_file": str(ready), "workers": workers,
             "variants": [{"VariantName": "AllTraffic", "Containers": [container]}]}
     (folder / f"spec-{index}.json").write_text(json.dumps(spec))
@@ -58,21 +61,18 @@ def main() -> None:
     parser.add_argument("--per-client", type=int, default=1500)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--own-session", action="store_true")
+    parser.add_argument("--python", help="serve through a handler host under this interpreter (fits the model too)")
     args = parser.parse_args()
-    import joblib
-    from sklearn.linear_model import LogisticRegression
-
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         (folder / "model").mkdir()
         (folder / "code").mkdir()
-        features = np.random.default_rng(0).normal(size=(500, FEATURES))
-        joblib.dump(LogisticRegression().fit(features, (features.sum(axis=1) > 0).astype(int)),
-                    folder / "model" / "model.joblib")
+        subprocess.run([args.python or sys.executable, "-c", FIT, str(folder / "model" / "model.joblib")], check=True,
+                       timeout=300)
         (folder / "code" / "inference.py").write_text(INFERENCE)
         row = np.random.default_rng(1).normal(size=(1, FEATURES))
         body = (",".join(repr(float(v)) for v in row[0]) + "\n").encode()
-        servers = [start_server(str(Path(src).resolve()), folder, index, args.workers, args.own_session)
+        servers = [start_server(str(Path(src).resolve()), folder, index, args.workers, args.own_session, args.python)
                    for index, src in enumerate(args.sources)]
         echo, echo_port = start_echo(own_session=args.own_session)
         ratios: list[list[float]] = [[] for _ in servers]
