@@ -14,8 +14,8 @@
    server >= 50 % of the requests per second of the echo floor in its own session (both ratios are printed).
    Sections 1 and 2 run twice: with STEPFN_JOB_ENV=host (the model served in this Python, what the targets
    have measured since the first run), then with STEPFN_JOB_ENV=auto (the user's default: the 1.2-1 image's
-   framework environment serves a model fitted there, through a handler host; set ``STEPFN_ENV_DIR`` to where it
-   is built, or it is built first). ``--skip auto`` leaves the second out.
+   framework environment serves a model fitted there, through a handler host: the one under ``STEPFN_ENV_DIR``,
+   else under the user's stepfn home, built there first if missing). ``--skip auto`` leaves the second out.
 3. Batch transform, MultiRecord. ``--rows`` CSV rows of 10 features through CreateTransformJob
    (MaxConcurrentTransforms 2) against the floor: pandas ``read_csv`` + ``predict`` + write the predictions. The
    job's fixed cost is a one-row job with the same settings (a default one-row job is printed too). Target:
@@ -296,8 +296,8 @@ def endpoint_section(home: Path, model: Any, args: argparse.Namespace, name: str
 def auto_endpoint_section(home: Path, scratch: Path, args: argparse.Namespace) -> None:
     """The same endpoint under STEPFN_JOB_ENV=auto, what a user gets by default: unless this Python has
     scikit-learn 1.2, the 1.2-1 image's framework environment serves the model (a handler host per worker,
-    ``hosted.py``), and its model is fitted there, as its training job would have. The environment comes from
-    ``STEPFN_ENV_DIR`` (built on first use, as for a user: point it at one already built)."""
+    ``hosted.py``), and its model is fitted there, as its training job would have. The environment is the user's
+    (``main`` points ``STEPFN_ENV_DIR`` at it), built on first use as for a user."""
     from stepfn.local.sagemaker.envs import environment_for_image
 
     mode = os.environ["STEPFN_JOB_ENV"]
@@ -419,6 +419,11 @@ def main() -> None:
     # 1.2-1 image is served in that image's environment unless this Python has scikit-learn 1.2: a handler host
     # in another interpreter, which this bench does not measure.)
     os.environ.setdefault("STEPFN_JOB_ENV", "host")
+    # The auto section's framework environment is the user's (STEPFN_ENV_DIR, else their home's envs), not one
+    # built afresh in the bench's temporary home below.
+    from stepfn.local.sagemaker.envs import environments_root
+
+    os.environ.setdefault("STEPFN_ENV_DIR", str(environments_root()))
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder) / "home"
         os.environ["STEPFN_HOME"] = str(home)
