@@ -10,7 +10,8 @@ Python 3.7 (the oldest image's) can run: no walrus, no ``match``, no ``X | Y`` o
 Run as ``python handlerhost.py <container spec JSON>`` (``ModelDir``, ``CodeDir``, ``Program``, ``Framework``).
 It loads the model once, then answers on its stdin/stdout; user code's prints go to stderr (the server's log).
 
-Frames: a 4-byte big-endian field count, then per field a 4-byte big-endian length and the bytes.
+Frames: a 4-byte big-endian field count, then each field's length (4 bytes, big-endian), then the fields'
+bytes one after another.
 
 * host -> server, once: ``[b"ready"]`` or an error frame;
 * server -> host: ``[b"invoke", content type, accept, body, custom attributes]`` (an empty type or attribute
@@ -61,11 +62,8 @@ class InferenceError(Exception):
 
 
 def write_frame(stream: IO[bytes], fields: list[bytes]) -> None:
-    parts = [_LENGTH.pack(len(fields))]
-    for field in fields:
-        parts.append(_LENGTH.pack(len(field)))
-        parts.append(field)
-    stream.write(b"".join(parts))
+    stream.write(struct.pack(f">{len(fields) + 1}I", len(fields), *[len(field) for field in fields]))
+    stream.write(b"".join(fields))
     stream.flush()
 
 
@@ -77,14 +75,23 @@ def _exactly(stream: IO[bytes], size: int) -> bytes:
 
 
 def read_frame(stream: IO[bytes]) -> list[bytes] | None:
-    """The next frame's fields, or None at the end of the stream."""
+    """The next frame's fields, or None at the end of the stream. Three reads whatever the number of fields (the
+    count, the lengths, the bytes): a worker's round of requests is one frame, and a read per field cost as much
+    as the rest of the exchange."""
     head = stream.read(_LENGTH.size)
     if not head:
         return None
     if len(head) != _LENGTH.size:
         raise EOFError("the stream ended inside a frame")
     count = _LENGTH.unpack(head)[0]
-    return [_exactly(stream, _LENGTH.unpack(_exactly(stream, _LENGTH.size))[0]) for _ in range(count)]
+    lengths = struct.unpack(f">{count}I", _exactly(stream, _LENGTH.size * count))
+    data = _exactly(stream, sum(lengths))
+    fields = []
+    start = 0
+    for length in lengths:
+        fields.append(data[start:start + length])
+        start += length
+    return fields
 
 
 def error_frame(exc: BaseException) -> list[bytes]:
