@@ -278,6 +278,9 @@ ALLOWED = {
     ("local/sagemaker/handlerhost.py", "exec_module()"),
     # `stepfn run FILE`: the user's own program, named on their command line.
     ("cli/loading.py", "runpy.run_path()"),
+    # The Model Monitor analyzer, a processing job's entry point, imports the record_preprocessor_script and
+    # post_analytics_processor_script the job's own inputs deliver, as SageMaker's analyzer container does.
+    ("local/sagemaker/monitor.py", "exec_module()"),
 }
 
 
