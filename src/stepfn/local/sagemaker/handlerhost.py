@@ -31,6 +31,7 @@ standalone, loaded by path) answers it, its ``tfs-*`` custom attributes included
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import io
@@ -104,7 +105,10 @@ def error_frame(exc: BaseException) -> list[bytes]:
 # -- codecs (the sagemaker-inference toolkit's decoder.py / encoder.py) ----------------------------------
 
 
+@functools.lru_cache(maxsize=256)
 def media_type(header: str | None) -> str | None:
+    """``text/csv; charset=utf-8`` -> ``text/csv``; empty -> None. Cached: each request asks several times, of the
+    few values its clients send."""
     if not header:
         return None
     return header.split(";", 1)[0].strip().lower() or None
