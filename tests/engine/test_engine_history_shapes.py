@@ -50,7 +50,9 @@ def test_every_event_of_a_rich_execution_matches_the_model() -> None:
     definition = {"StartAt": "Setup", "States": {
         "Setup": {"Type": "Pass", "Assign": {"count": 2}, "Result": {"items": [1, 2]}, "Next": "Task"},
         "Task": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"fail": True},
-                 "Credentials": {"RoleArn": "arn:aws:iam::123456789012:role/r"}, "TimeoutSeconds": 60,
+                 # An hour: 3.6 s at 1000x. 60 s was 60 ms of real time, which a loaded machine can stall past:
+                 # the attempt then timed out instead of failing, and no TaskFailed was recorded.
+                 "Credentials": {"RoleArn": "arn:aws:iam::123456789012:role/r"}, "TimeoutSeconds": 3600,
                  "Retry": [{"ErrorEquals": ["Custom.Fail"], "MaxAttempts": 1, "IntervalSeconds": 1}],
                  "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Legacy"}]},
         "Legacy": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",

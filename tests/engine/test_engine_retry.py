@@ -44,8 +44,9 @@ def test_retry_until_success_with_backoff_on_scaled_clock() -> None:
     assert result.output_value == {"retry_count": 3}
     assert flaky.attempts == [0, 1, 2, 3]
     # 2 + 4 + 8 clock seconds of backoff (0.14 s of real time); the upper bound only rules out a delay that
-    # ignores BackoffRate's cap by a wide margin, leaving room for a loaded machine's scheduling.
-    assert 13.5 <= elapsed < 200
+    # ignores BackoffRate's cap by a wide margin (or reads seconds as milliseconds), leaving room for a loaded
+    # machine's scheduling: every real second the run spends elsewhere is 100 clock seconds (200 was 1.9 s).
+    assert 13.5 <= elapsed < 1000
     assert types(result).count("TaskScheduled") == 4
 
 
