@@ -86,9 +86,11 @@ def test_events_table_decodes_documents() -> None:
     assert "&quot;a&quot;: [" in html and "{not json" in html
 
 
+# The Wait must outlast the kernel's turn from the first cell to the second's first view, which a loaded machine
+# can stretch past a second or two.
 LIVE_CELLS = [
     "from stepfn.steps import Chain, Pass, Wait\nfrom stepfn.workflow import Workflow\n"
-    "workflow = Workflow('nb-live', Chain([Wait('Pause', seconds=2), Pass('Done')]),\n"
+    "workflow = Workflow('nb-live', Chain([Wait('Pause', seconds=4), Pass('Done')]),\n"
     "                    role='arn:aws:iam::123456789012:role/R')\n"
     "workflow.create_or_update()\n"
     "execution = workflow.execute(name='nb-live-run')\n"
