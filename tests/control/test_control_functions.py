@@ -26,8 +26,8 @@ SCRIPT = textwrap.dedent(
         return {"n": event["n"] * 2, "pid": os.getpid(), "function": context.function_name}
 
     states = [LambdaStep("Double", parameters={"FunctionName": "double", "Payload.$": "$"})]
-    if sys.argv[2] == "late":
-        states.insert(0, Wait("Later", seconds=2))
+    if sys.argv[2] == "late":  # long enough for this process to exit first, however slowly a loaded machine lets it
+        states.insert(0, Wait("Later", seconds=4))
     workflow = Workflow("functions", Chain(states), role="arn:aws:iam::123456789012:role/x")
     workflow.create_or_update()
     execution = workflow.execute(inputs={"n": int(sys.argv[1])})
