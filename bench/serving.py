@@ -15,7 +15,9 @@
    Sections 1 and 2 run twice: with STEPFN_JOB_ENV=host (the model served in this Python, what the targets
    have measured since the first run), then with STEPFN_JOB_ENV=auto (the user's default: the 1.2-1 image's
    framework environment serves a model fitted there, through a handler host: the one under ``STEPFN_ENV_DIR``,
-   else under the user's stepfn home, built there first if missing). ``--skip auto`` leaves the second out.
+   else under the user's stepfn home, built there first if missing). SingleRecord (section 4) runs under auto too,
+   over ``--auto-single-rows`` rows (a handler host's start is most of a small job). ``--skip auto`` leaves these
+   out.
 3. Batch transform, MultiRecord. ``--rows`` CSV rows of 10 features through CreateTransformJob
    (MaxConcurrentTransforms 2) against the floor: pandas ``read_csv`` + ``predict`` + write the predictions. The
    job's fixed cost is a one-row job with the same settings (a default one-row job is printed too). Target:
@@ -293,11 +295,12 @@ def endpoint_section(home: Path, model: Any, args: argparse.Namespace, name: str
         endpoints.stop(name)
 
 
-def auto_endpoint_section(home: Path, scratch: Path, args: argparse.Namespace) -> None:
-    """The same endpoint under STEPFN_JOB_ENV=auto, what a user gets by default: unless this Python has
-    scikit-learn 1.2, the 1.2-1 image's framework environment serves the model (a handler host per worker,
-    ``hosted.py``), and its model is fitted there, as its training job would have. The environment is the user's
-    (``main`` points ``STEPFN_ENV_DIR`` at it), built on first use as for a user."""
+def auto_section(home: Path, scratch: Path, args: argparse.Namespace) -> None:
+    """The endpoint figures and SingleRecord's (each unless its section is skipped) under STEPFN_JOB_ENV=auto,
+    what a user gets by default: unless this Python has scikit-learn 1.2, the 1.2-1 image's framework
+    environment serves the model (a handler host per worker, ``hosted.py``), and its model is fitted there, as
+    its training job would have. The environment is the user's (``main`` points ``STEPFN_ENV_DIR`` at it),
+    built on first use as for a user."""
     from stepfn.local.sagemaker.envs import environment_for_image
 
     mode = os.environ["STEPFN_JOB_ENV"]
@@ -306,16 +309,21 @@ def auto_endpoint_section(home: Path, scratch: Path, args: argparse.Namespace) -
         environment = environment_for_image(IMAGE, print)
         python = str(environment.python) if environment is not None else sys.executable
         model = make_model(home, scratch, "bench-auto", python)
-        endpoint_section(home, model, args, "bench-auto")
+        if "endpoint" not in args.skip:
+            endpoint_section(home, model, args, "bench-auto")
+        if "transform" not in args.skip:
+            steady, overall, one = single_record(home, args.auto_single_rows, "bench-auto")
+            print(f"SingleRecord, {args.auto_single_rows} rows, 2 at a time, STEPFN_JOB_ENV=auto  {steady:8.0f} rows/s "
+                  f"past the fixed cost ({overall:.0f} rows/s overall, one-row job {one:.2f} s)")
     finally:
         os.environ["STEPFN_JOB_ENV"] = mode
 
 
-def transform_job(home: Path, name: str, source: str, **extra: Any) -> float:
+def transform_job(home: Path, name: str, source: str, model: str = "bench", **extra: Any) -> float:
     from stepfn.local.sagemaker.transform import run_transform_job
 
     params: dict[str, Any] = {
-        "TransformJobName": name, "ModelName": "bench",
+        "TransformJobName": name, "ModelName": model,
         "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source}},
                            "ContentType": "text/csv", "SplitType": "Line"},
         "TransformOutput": {"S3OutputPath": f"s3://bench/out/{name}", "AssembleWith": "Line", "Accept": "text/csv"},
@@ -335,7 +343,7 @@ def _csv_rows(count: int) -> bytes:
     return "".join(",".join(f"{v:.6f}" for v in row) + "\n" for row in rows).encode()
 
 
-def single_record(home: Path, rows: int) -> tuple[float, float, float]:
+def single_record(home: Path, rows: int, model: str = "bench") -> tuple[float, float, float]:
     """SingleRecord with MaxConcurrentTransforms 2: (rows/s past the fixed cost, rows/s overall, a one-row job's
     seconds), the one-row job run just before with the same settings."""
     from stepfn.local.objectstore import ObjectStore
@@ -345,8 +353,8 @@ def single_record(home: Path, rows: int) -> tuple[float, float, float]:
     store.put_bytes("s3://bench/in/single/data.csv", data)
     store.put_bytes("s3://bench/in/single-one/data.csv", data[: data.index(b"\n") + 1])
     settings = {"BatchStrategy": "SingleRecord", "MaxConcurrentTransforms": 2}
-    one = transform_job(home, "single-one", "s3://bench/in/single-one/", **settings)
-    took = transform_job(home, "single", "s3://bench/in/single/", **settings)
+    one = transform_job(home, f"{model}-single-one", "s3://bench/in/single-one/", model, **settings)
+    took = transform_job(home, f"{model}-single", "s3://bench/in/single/", model, **settings)
     return (rows - 1) / max(took - one, 1e-9), rows / took, one
 
 
@@ -409,6 +417,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="throughput rounds (echo floor, then model server)")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--single-rows", type=int, default=5000)
+    parser.add_argument("--auto-single-rows", type=int, default=50_000,
+                        help="SingleRecord rows under STEPFN_JOB_ENV=auto (past a handler host's start, ~0.5 s)")
     parser.add_argument("--skip", choices=["endpoint", "auto", "transform"], action="append", default=[],
                         help="leave out a section (auto: the endpoint served in the image's framework environment)")
     parser.add_argument("--baseline", help="src folder of another stepfn to measure SingleRecord with, in this run")
@@ -437,10 +447,10 @@ def main() -> None:
               f"STEPFN_JOB_ENV={os.environ['STEPFN_JOB_ENV']}")
         if "endpoint" not in args.skip:
             endpoint_section(home, model, args)
-        if "auto" not in args.skip:
-            auto_endpoint_section(home, scratch, args)
         if "transform" not in args.skip:
             transform_section(home, model, args, scratch)
+        if "auto" not in args.skip:
+            auto_section(home, scratch, args)
 
 
 if __name__ == "__main__":
