@@ -160,8 +160,8 @@ class HostedContainer:
                 fields = None
         if fields is None:  # (outside the lock: invoke takes it)
             return [handlerhost.attempt(self.invoke, *request) for request in requests]
-        if fields[0] != b"answers" or len(fields) != 1 + 4 * len(requests):
-            error = _error(fields) if fields[0] == b"error" else InferenceError(
+        if not fields or fields[0] != b"answers" or len(fields) != 1 + 4 * len(requests):
+            error = _error(fields) if fields and fields[0] == b"error" else InferenceError(
                 "the handler host answered a batch with a malformed frame")
             return [error] * len(requests)
         return [handlerhost.attempt(_answer, fields[index:index + 4]) for index in range(1, len(fields), 4)]
@@ -180,7 +180,7 @@ def _request_fields(request: Request) -> list[bytes]:
 def _answer(fields: list[bytes]) -> tuple[bytes, str]:
     """An ``ok`` answer's body and content type (a batch's answers carry a fourth, empty field); an error
     answer raises it."""
-    if fields[0] == b"ok" and len(fields) in (3, 4):
+    if fields and fields[0] == b"ok" and len(fields) in (3, 4):
         return fields[2], fields[1].decode("latin-1")
     raise _error(fields)
 
