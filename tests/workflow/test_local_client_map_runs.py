@@ -19,6 +19,7 @@ from stepfn.engine import TaskControl, TaskRequest
 from stepfn.local.lambdas import register_function, unregister_function
 from stepfn.store import SCHEMA_VERSION, Store
 from stepfn.store._db import _MIGRATIONS
+from stepfn.workflow import _local_runs
 from stepfn.workflow.local_client import CALLBACK_RELAY_SECONDS, LocalStepFunctionsClient
 
 ROLE = "arn:aws:iam::123456789012:role/StepFunctionsRole"
@@ -35,7 +36,8 @@ def check_shape(operation: str, response: dict[str, Any]) -> dict[str, Any]:
 class Gate:
     """A ``lambda:invoke`` handler whose calls wait for ``open``; it tracks how many run at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, unwind_seconds: float = 0.0) -> None:
+        self.unwind_seconds = unwind_seconds  # how long a cancelled call takes to return
         self.opened = threading.Event()
         self.lock = threading.Lock()
         self.active = 0
@@ -48,6 +50,8 @@ class Gate:
         try:
             while not self.opened.is_set() and not control.cancelled():
                 control.sleep(0.02)
+            if control.cancelled():
+                time.sleep(self.unwind_seconds)
             return request.parameters.get("Payload")
         finally:
             with self.lock:
@@ -397,6 +401,61 @@ def test_redriving_a_stopped_parent_redrives_its_aborted_map_run(client: LocalSt
     assert len(children) == 3 and {c["status"] for c in children} == {"SUCCEEDED"}
     assert sorted(client.describe_execution(executionArn=c["executionArn"])["redriveCount"] for c in children) == [
         0, 1, 1]
+
+
+def test_a_redrive_waits_for_the_stopped_attempts_children_to_record_their_end() -> None:
+    """Stopping the parent ends it (and its Map Run) at once; each running child's thread records its own
+    ExecutionAborted when its task returns. A redrive started in between must not read a child's history before
+    that write (its ExecutionRedriven took the same event id and the execution failed with RecordExists)."""
+    gate = Gate(unwind_seconds=0.5)
+    client = LocalStepFunctionsClient(handlers={"lambda:invoke": gate})
+    try:
+        execution, map_run_arn = stop_two_of_three(client, gate)
+        wait_until(lambda: client.describe_execution(executionArn=execution)["status"] == "ABORTED")
+        gate.opened.set()
+        client.redrive_execution(executionArn=execution)
+        assert client.wait_for_execution(execution, 30)
+        described = client.describe_execution(executionArn=execution)
+        assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == [1, 2, 3], described
+        for child in client.list_executions(mapRunArn=map_run_arn)["executions"]:
+            kinds = [e["type"] for e in client.get_execution_history(executionArn=child["executionArn"])["events"]]
+            if "ExecutionRedriven" in kinds:
+                assert kinds[kinds.index("ExecutionRedriven") - 1] == "ExecutionAborted", kinds
+            assert kinds[-1] == "ExecutionSucceeded", kinds
+    finally:
+        gate.opened.set()
+        client.close()
+
+
+def test_a_child_whose_end_never_comes_is_aborted_after_its_history(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child that has not recorded its end within the settle time is taken as having no thread left (its
+    process died): the redrive records its ExecutionAborted and goes on. Here its thread is only slow: its late
+    write of the same event must not disturb the redriven attempt."""
+    monkeypatch.setattr(_local_runs, "CHILD_SETTLE_SECONDS", 0.2)
+    gate = Gate(unwind_seconds=1.5)
+    client = LocalStepFunctionsClient(handlers={"lambda:invoke": gate})
+    try:
+        execution, map_run_arn = stop_two_of_three(client, gate)
+        wait_until(lambda: client.describe_execution(executionArn=execution)["status"] == "ABORTED")
+        gate.opened.set()
+        client.redrive_execution(executionArn=execution)
+        assert client.wait_for_execution(execution, 30)
+        time.sleep(1.5)  # the stopped attempt's children return from their tasks and try to record their end
+        described = client.describe_execution(executionArn=execution)
+        assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == [1, 2, 3], described
+        redriven = 0
+        for child in client.list_executions(mapRunArn=map_run_arn)["executions"]:
+            assert child["status"] == "SUCCEEDED"
+            kinds = [e["type"] for e in client.get_execution_history(executionArn=child["executionArn"])["events"]]
+            if "ExecutionRedriven" in kinds:
+                redriven += 1
+                assert kinds.count("ExecutionAborted") == 1, kinds
+                assert kinds[kinds.index("ExecutionRedriven") - 1] == "ExecutionAborted", kinds
+            assert kinds[-1] == "ExecutionSucceeded", kinds
+        assert redriven == 2
+    finally:
+        gate.opened.set()
+        client.close()
 
 
 def test_a_map_run_that_succeeded_before_a_later_failure_is_not_run_again(tmp_path: Path) -> None:

@@ -450,6 +450,16 @@ class Store:
         rows = self._db.read("SELECT * FROM executions WHERE map_run_arn = ? ORDER BY seq", (arn,))
         return [_from_row(ExecutionRecord, row) for row in rows]
 
+    def unended_children(self, arn: str) -> list[str]:
+        """The child executions of Map Run ``arn`` whose history does not end with a terminal event (yet): a
+        running child, or one whose row ended with its parent while its own thread had not recorded its end."""
+        terminal = tuple(_TERMINAL_EVENTS)
+        rows = self._db.read(
+            "SELECT x.arn FROM executions x WHERE x.map_run_arn = ? AND NOT EXISTS (SELECT 1 FROM events v WHERE "
+            "v.execution_arn = x.arn AND v.type IN (?, ?, ?, ?) AND v.id = (SELECT MAX(w.id) FROM events w WHERE "
+            "w.execution_arn = x.arn)) ORDER BY x.seq", (arn, *terminal))
+        return [str(row["arn"]) for row in rows]
+
     def redrive_map_run(self, arn: str, *, redrive_date: datetime) -> MapRunRecord | None:
         """Turn a FAILED/ABORTED/TIMED_OUT Map Run back into RUNNING for its parent's redrive (redriveCount + 1)
         and return it; a SUCCEEDED one is returned as it is (the redrive replays it); None for one still
@@ -532,6 +542,16 @@ class Store:
             if event_type in _TERMINAL_EVENTS:
                 terminal = event_type, timestamp, event
         self._insert_events(execution_arn, rows, terminal)
+
+    def abort_after_history(self, execution_arn: str, *, when: datetime, error: str | None = None,
+                            cause: str | None = None) -> None:
+        """Record ``ExecutionAborted`` after the last event of an execution no engine runs any more (its process
+        died), which ends its row as ABORTED."""
+        last = self.events(execution_arn, reverse=True, limit=1)
+        last_id = last[0]["id"] if last else 0
+        details = {key: value for key, value in (("error", error), ("cause", cause)) if value is not None}
+        self.append_event(execution_arn, {"timestamp": when, "type": "ExecutionAborted", "id": last_id + 1,
+                                          "previousEventId": last_id, "executionAbortedEventDetails": details})
 
     def append_encoded_events(self, execution_arn: str, events: Iterable[tuple[int, str, datetime, str]]) -> None:
         """``append_events`` for events the engine encoded itself: (id, type, timestamp, body), body being the

@@ -308,27 +308,13 @@ class ExecutionOperations(LocalClientBase):
         else:
             orphan = next((o for o in self.store.find_orphans() if o.arn == record.arn), None)
             if orphan is not None and self.store.claim_execution(record.arn, orphan.owner):
-                self._abort_unowned(record.arn, error, cause)
+                self.store.abort_after_history(record.arn, when=now_utc(), error=error, cause=cause)
             else:
                 # Another live process runs it; it polls the store for this request.
                 self.store.request_stop(record.arn, error=error, cause=cause, when=now_utc())
                 return self._ok({"stopDate": now_utc()})
         final = self.store.get_execution(record.arn)
         return self._ok({"stopDate": final.stop_date or now_utc()})
-
-    def _abort_unowned(self, arn: str, error: str | None, cause: str | None) -> None:
-        """Abort an execution no engine runs (its process died): record ExecutionAborted after its history."""
-        last = self.store.events(arn, reverse=True, limit=1)
-        last_id = last[0]["id"] if last else 0
-        details: dict[str, Any] = {}
-        if error is not None:
-            details["error"] = error
-        if cause is not None:
-            details["cause"] = cause
-        self.store.append_event(arn, {
-            "timestamp": now_utc(), "type": "ExecutionAborted", "id": last_id + 1, "previousEventId": last_id,
-            "executionAbortedEventDetails": details,
-        })
 
     def redrive_execution(self, **params: Any) -> dict[str, Any]:
         op = "redrive_execution"

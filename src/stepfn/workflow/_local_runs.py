@@ -19,6 +19,7 @@ import atexit
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,9 @@ from stepfn.store import ExecutionJournal, ExecutionRecord, MapRunRecord, Record
 logger = logging.getLogger(__name__)
 
 STOP_POLL_SECONDS = 0.5
+# How long a redrive waits for an earlier attempt's children to record their end: their threads do so when their
+# tasks next check for the stop, well within this.
+CHILD_SETTLE_SECONDS = 10.0
 TERMINAL_EVENT_TYPES = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
 
 
@@ -99,11 +103,28 @@ class MapRunJournal(ExecutionJournal):
             return None
         redriven = record.status == "RUNNING"
         if redriven:
+            self._settle_children(map_run.arn)
             self.live.add(map_run)
         children = [PriorChild(child.arn, child.name, child.status, child.start_date,
                                json.loads(child.output) if child.output is not None else None)
                     for child in self.store.map_run_children(map_run.arn)]
         return EarlierMapRun(record.redrive_count, children, redriven)
+
+    def _settle_children(self, map_run_arn: str) -> None:
+        """Wait until every child of the earlier attempt has recorded its end, so that each child's redrive reads
+        its whole history. Stopping a parent ends its row and its Map Run's at once (``Store.finish_execution``),
+        but each running child's thread records its own ``ExecutionAborted`` when its task next checks in; a
+        redrive that read a child's history before that write gave its ``ExecutionRedriven`` the same event id,
+        and the execution failed with RecordExists. A child whose end is still unrecorded after
+        ``CHILD_SETTLE_SECONDS`` has no thread left (its process died first): it is aborted after its history,
+        as StopExecution aborts an execution no process runs."""
+        deadline = time.monotonic() + CHILD_SETTLE_SECONDS
+        while unended := self.store.unended_children(map_run_arn):
+            if time.monotonic() >= deadline:
+                for arn in unended:
+                    self.store.abort_after_history(arn, when=datetime.now(UTC))
+                return
+            time.sleep(0.02)
 
     def map_run_child_redriven(self, map_run: Any, *, execution_arn: str, redrive_date: datetime) -> MapRunJournal:
         self.store.redrive_child(execution_arn, redrive_date=redrive_date)
