@@ -18,6 +18,7 @@ import pytest
 from test_models import ROLE, SKLEARN_IMAGE, Control, call, make_tar
 
 from stepfn.engine.protocol import TaskRequest
+from stepfn.errors import ServiceError
 from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker import serving
 from stepfn.local.sagemaker.lifecycle import (
@@ -197,6 +198,41 @@ def test_the_lock_is_taken_afresh_when_its_file_was_removed_meanwhile(stepfn_hom
         path.unlink()
     waiter.join(10)
     assert seen == [True]  # it holds the lock of the file at the path, not of the removed one
+
+
+def test_a_new_job_is_held_from_the_moment_its_record_exists(stepfn_home: Path, runs: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader that finds the job InProgress (a monitoring execution asking whether its processing job's runner
+    lives) must find its lease too; the lease was taken just after the record, and a read in between failed the
+    monitoring execution for good."""
+    held_at_creation: list[bool] = []
+    create = RecordStore.create
+
+    def create_and_look(self: RecordStore, kind: str, name: str, record: dict[str, Any], **options: Any) -> Any:
+        created = create(self, kind, name, record, **options)
+        if kind == KIND:
+            held_at_creation.append(held_elsewhere(self, kind, name))  # as another thread reads it
+        return created
+
+    monkeypatch.setattr(RecordStore, "create", create_and_look)
+    record = ProcessingJobs(stepfn_home).run(_request("watched", 0))
+    assert record["ProcessingJobStatus"] == "Completed"
+    assert held_at_creation == [True]
+
+
+def test_a_name_already_taken_leaves_no_lease_behind(stepfn_home: Path, runs: Path) -> None:
+    jobs = ProcessingJobs(stepfn_home)
+    assert jobs.run(_request("once", 0))["ProcessingJobStatus"] == "Completed"
+    with pytest.raises(ServiceError, match="already exists"):
+        jobs.run(_request("once", 0))
+    assert not held_elsewhere(jobs.records, KIND, "once") and _leases(stepfn_home) == []
+    # Nor on a job whose runner died mid-job: the refused caller must not look like its runner.
+    records = RecordStore(stepfn_home)
+    records.create(KIND, "abandoned", {"ProcessingJobName": "abandoned", "ProcessingJobStatus": "InProgress"})
+    with pytest.raises(ServiceError, match="already exists"):
+        jobs.run(_request("abandoned", 0))
+    assert not held_elsewhere(records, KIND, "abandoned")
+    assert not lease_path(records, KIND, "abandoned").exists()
 
 
 INFERENCE = """

@@ -193,6 +193,19 @@ def _take(records: RecordStore, kind: str, name: str, *, unfinished: bool = Fals
         return True
 
 
+def _let_go(records: RecordStore, kind: str, name: str) -> None:
+    """Undo :func:`_take` for a job this process turned out not to run: its lease goes if it is still this
+    process's, and the job's files with it once the job has ended."""
+    with _RUNNING_LOCK:
+        _RUNNING_HERE.discard(_running_key(records, kind, name))
+    path = lease_path(records, kind, name)
+    with contextlib.suppress(OSError), _lease_lock(records, kind, name) as lock:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            if Lease.read(path).owner == current_owner():
+                path.unlink()
+        _forget_if_ended(records, kind, name, lock)
+
+
 def begin_job(
     records: RecordStore, kind: str, name: str, record: dict[str, Any] | None, *, operation: str, resumed: bool,
     control: TaskControl | None = None, background: bool = False,
@@ -205,9 +218,18 @@ def begin_job(
     when one is given; None leaves the record for the runner to reset)."""
     if not resumed:
         assert record is not None, "a new job needs its record"
-        records.create(kind, name, record, operation=operation)
+        # The lease before the record: a reader that finds the job InProgress must find its runner too. Taken
+        # after, a monitoring execution read in between saw its processing job as abandoned and failed for good.
+        taken = _take(records, kind, name)
+        try:
+            records.create(kind, name, record, operation=operation)
+        except BaseException:
+            if taken:  # the name is another job's: leave no lease of this process on it
+                _let_go(records, kind, name)
+            raise
         request_stop_path(records, kind, name).unlink(missing_ok=True)  # a stale one from a deleted record
-        _take(records, kind, name)
+        if not taken:
+            _take(records, kind, name)
         return None
     while True:
         existing = records.get(kind, name)
