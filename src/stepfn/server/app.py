@@ -13,6 +13,8 @@ Routes (one Starlette app):
   (:mod:`stepfn.server._lambda`);
 * ``POST /`` with ``Action=GetCallerIdentity`` (the AWS query protocol): STS ``GetCallerIdentity``, the local
   account, so scripts that build ARNs from ``sts.get_caller_identity()["Account"]`` find local resources;
+* requests signed for IAM, or ``POST /`` with an IAM ``Action=`` (the query protocol): roles, their inline and
+  attached policies, customer managed policies (:mod:`stepfn.server._iam`), kept as records, never enforced;
 * ``GET /ping``: 200 when the server is up;
 * ``/ui``: the web console, when ``ui=True`` (and ``GET /`` redirects there).
 
@@ -51,6 +53,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stepfn._partitions import LOCAL_ACCOUNT
 from stepfn.errors import StepfnError
+from stepfn.server._iam import IamApi, create_iam_app
 from stepfn.server._lambda import create_lambda_app
 from stepfn.server._protocol import (
     ApiError,
@@ -101,20 +104,23 @@ class _Service:
         return translate_errors(lambda: method(**params))
 
 
-async def _sts_api(request: Request) -> Response:
-    """The one STS operation local code needs: who am I (the local account; there are no IAM users locally)."""
+async def _query_api(body: bytes, iam: IamApi) -> Response:
+    """A query-protocol request that names no signing service: IAM's actions to IAM; else the one STS operation
+    local code needs: who am I (the local account; there are no IAM users locally)."""
     # parse_qs, not request.form(): Starlette's form parser needs python-multipart even for urlencoded bodies.
-    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    form = parse_qs(body.decode("utf-8", "replace"))
     action = (form.get("Action") or [""])[0]
+    if action in iam.operations():
+        return await iam.answer(body)
     if action != "GetCallerIdentity":
-        body = (f"<ErrorResponse xmlns=\"{STS_XMLNS}\"><Error><Type>Sender</Type><Code>InvalidAction</Code>"
-                f"<Message>stepfn serve does not implement {escape(action)}</Message></Error></ErrorResponse>")
-        return Response(body, status_code=400, media_type="text/xml")
-    body = (f"<GetCallerIdentityResponse xmlns=\"{STS_XMLNS}\"><GetCallerIdentityResult>"
-            f"<Arn>arn:aws:iam::{LOCAL_ACCOUNT}:root</Arn><UserId>{LOCAL_ACCOUNT}</UserId>"
-            f"<Account>{LOCAL_ACCOUNT}</Account></GetCallerIdentityResult>"
-            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></GetCallerIdentityResponse>")
-    return Response(body, media_type="text/xml")
+        answer = (f"<ErrorResponse xmlns=\"{STS_XMLNS}\"><Error><Type>Sender</Type><Code>InvalidAction</Code>"
+                  f"<Message>stepfn serve does not implement {escape(action)}</Message></Error></ErrorResponse>")
+        return Response(answer, status_code=400, media_type="text/xml")
+    answer = (f"<GetCallerIdentityResponse xmlns=\"{STS_XMLNS}\"><GetCallerIdentityResult>"
+              f"<Arn>arn:aws:iam::{LOCAL_ACCOUNT}:root</Arn><UserId>{LOCAL_ACCOUNT}</UserId>"
+              f"<Account>{LOCAL_ACCOUNT}</Account></GetCallerIdentityResult>"
+              f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></GetCallerIdentityResponse>")
+    return Response(answer, media_type="text/xml")
 
 
 def server_token(home: Path, token: str | None = None, *, no_token: bool = False) -> str | None:
@@ -160,10 +166,11 @@ def create_app(
         sagemaker_client = LocalSageMakerClient(root)
     stepfunctions = _Service("stepfunctions", JSON_1_0, stepfunctions_client, local_stepfunctions)
     services = {"AWSStepFunctions": stepfunctions, "SageMaker": _Service("sagemaker", JSON_1_1, sagemaker_client)}
+    iam = create_iam_app(root)
 
     async def api(request: Request) -> Response:
         if request.headers.get("content-type", "").startswith(FORM):
-            return await _sts_api(request)
+            return await _query_api(await request.body(), iam)
         target = request.headers.get("x-amz-target", "")
         prefix, _, operation = target.partition(".")
         service = services.get(prefix)
@@ -219,7 +226,7 @@ def create_app(
 
         routes.append(Route("/", console_home, methods=["GET"]))
         routes.append(Mount("/ui", app=create_ui_app(stepfunctions.backend, root, sagemaker_client)))
-    return RequestGuard(_by_signing_service(Starlette(routes=routes), create_s3_app(root), create_lambda_app(root)),
+    return RequestGuard(_by_signing_service(Starlette(routes=routes), create_s3_app(root), create_lambda_app(root), iam),
                         token=server_token(root, token, no_token=no_token),
                         allowed_hosts=allowed_host_names(bind_host, allow_hosts))
 
@@ -240,10 +247,11 @@ def signing_service(scope: Scope) -> str | None:
     return None
 
 
-def _by_signing_service(app: ASGIApp, s3: ASGIApp, lambda_api: ASGIApp) -> ASGIApp:
+def _by_signing_service(app: ASGIApp, s3: ASGIApp, lambda_api: ASGIApp, iam: ASGIApp) -> ASGIApp:
     """``app`` for the services stepfn serves; requests signed for S3 and Lambda go to their REST APIs
-    (:mod:`stepfn.server._s3`, :mod:`stepfn.server._lambda`) and those signed for any other service get an error
-    naming it, instead of a bare 404 or an unknown target."""
+    (:mod:`stepfn.server._s3`, :mod:`stepfn.server._lambda`), those signed for IAM to its query API
+    (:mod:`stepfn.server._iam`), and those signed for any other service get an error naming it, instead of a bare
+    404 or an unknown target."""
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
         service = signing_service(scope) if scope["type"] == "http" else None
@@ -251,11 +259,13 @@ def _by_signing_service(app: ASGIApp, s3: ASGIApp, lambda_api: ASGIApp) -> ASGIA
             await s3(scope, receive, send)
         elif service == "lambda":
             await lambda_api(scope, receive, send)
+        elif service == "iam":
+            await iam(scope, receive, send)
         elif service is None or service in _SERVED_SIGNING_NAMES:
             await app(scope, receive, send)
         else:
             message = (f"stepfn serve does not serve the '{service}' API (it serves Step Functions, SageMaker, "
-                       f"S3, Lambda and STS); {_NOT_SERVED_HINT}")
+                       f"S3, Lambda, IAM and STS); {_NOT_SERVED_HINT}")
             error = JSONResponse({"__type": "UnknownOperationException", "message": message}, status_code=400,
                                  headers={"x-amzn-ErrorType": "UnknownOperationException"})
             await error(scope, receive, send)
