@@ -380,3 +380,43 @@ def test_scripts_and_a_baselining_job_in_the_definition(setup: tuple[MonitoringS
     kinds = {(v["feature_name"], v["constraint_check_type"]) for v in violations}
     assert ("age", "baseline_drift_check") in kinds and {kind for _, kind in kinds} == {"baseline_drift_check"}
     assert "post-analytics processor ran" in RecordStore(stepfn_home).log_path("processing-job", job_name).read_text()
+
+
+def test_batch_transform_input_reads_the_manifests_of_the_window(
+        setup: tuple[MonitoringSchedules, ObjectStore]) -> None:
+    from stepfn.local.sagemaker.transform import write_capture_manifests
+
+    schedules, store = setup
+    batch_input = {"DataCapturedDestinationS3Uri": "s3://bucket/batch-capture", "LocalPath": "/opt/ml/processing/input",
+                   "DatasetFormat": {"Csv": {"Header": False}}}
+    batch = {**definition("batch"), "DataQualityJobInput": {"BatchTransformInput": batch_input}}
+    for broken, message in (({**batch_input, "DatasetFormat": {"Avro": {}}}, "must be Csv, Json or Parquet"),
+                            ({k: v for k, v in batch_input.items() if k != "LocalPath"}, "LocalPath is required")):
+        with pytest.raises(ServiceError, match=message):
+            schedules.create_data_quality_job_definition({**batch, "DataQualityJobInput": {"BatchTransformInput": broken}})
+    schedules.create_data_quality_job_definition(batch)
+    schedules.create({"MonitoringScheduleName": "nightly", "MonitoringScheduleConfig": {
+        "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"}, "MonitoringJobDefinitionName": "batch",
+        "MonitoringType": "DataQuality"}})
+    described = schedules.describe("nightly")
+    check_shape("DescribeMonitoringSchedule", described)
+    assert "EndpointName" not in described
+    now = datetime.now(UTC)
+    for when, rows, name in ((now - timedelta(minutes=10), BASELINE, "recent"),
+                             (now - timedelta(hours=5), BASELINE[:10], "old")):  # outside the hour's window
+        store.put_bytes(f"s3://bucket/transform-in/{name}/data.csv",
+                        "".join(f"{score},{age},{income}\n" for score, age, income in rows).encode())
+        write_capture_manifests(store, "s3://bucket/batch-capture", [(f"s3://bucket/transform-in/{name}/data.csv",
+                                                                      "data.csv")], "s3://bucket/transform-out", when)
+    execution = schedules.run_now("nightly")
+    assert execution["MonitoringExecutionStatus"] == "Completed", execution.get("FailureReason")
+    assert "EndpointName" not in execution
+    job = RecordStore(schedules.records.home).get("processing-job", execution["ProcessingJobArn"].rsplit("/", 1)[1])
+    [data_input] = [i for i in (job or {})["ProcessingInputs"] if i["InputName"].startswith("input_")]
+    assert data_input["S3Input"]["S3DataType"] == "ManifestFile"
+    assert data_input["S3Input"]["LocalPath"].startswith(f"/opt/ml/processing/input/{now - timedelta(minutes=10):%Y/%m/%d/%H}/")
+    scheduled = datetime.fromtimestamp(execution["ScheduledTime"] / 1000, tz=UTC)
+    statistics = json.loads(store.get_bytes(f"s3://bucket/reports/nightly/{scheduled:%Y/%m/%d/%H}/statistics.json"))
+    # The recent job's rows (the baseline's own), headerless, named after the baseline's features.
+    assert statistics["dataset"]["item_count"] == len(BASELINE)
+    assert [f["name"] for f in statistics["features"]] == ["label", "age", "income"]

@@ -455,3 +455,77 @@ def test_on_aws_update_monitoring_schedule_calls_sagemaker() -> None:
         monitor.update_monitoring_schedule(instance_count=2, max_runtime_in_seconds=600)
         stub.assert_no_pending_responses()
     assert monitor.job_definition_name != "dq-1" and monitor.instance_count == 2
+
+
+def test_batch_transform_data_capture_and_monitoring(tmp_path: Path) -> None:
+    """The flow of SageMaker's "Model Monitor with Batch Transform - Data Quality Monitoring On-Schedule" notebook:
+    a transform with a BatchDataCaptureConfig writes manifests under input/ and output/, a baseline from the
+    training inputs with a header, an hourly schedule over a BatchTransformInput of headerless CSV, its execution
+    reading the transform's inputs."""
+    from stepfn.sagemaker.inputs import BatchDataCaptureConfig
+    from stepfn.sagemaker.model_monitor import BatchTransformInput, MonitoringDatasetFormat
+    from stepfn.sagemaker.s3 import S3Downloader
+
+    session = Session()
+    bucket = session.default_bucket()
+    (tmp_path / "train.py").write_text(SKLEARN_SCRIPT)
+    train = session.upload_string_as_file_body("".join(f"{y},{a},{b}\n" for y, a, b in ROWS), bucket,
+                                               "batch/train/train.csv")
+    estimator = SKLearn(entry_point=str(tmp_path / "train.py"), framework_version="1.2-1", role=ROLE,
+                        instance_type="ml.m5.large", instance_count=1)
+    estimator.fit({"train": train.rsplit("/", 1)[0]})
+    capture = f"s3://{bucket}/batch/datacapture"
+    transformer = estimator.transformer(instance_count=1, instance_type="ml.m4.xlarge", accept="text/csv",
+                                        assemble_with="Line", output_path=f"s3://{bucket}/batch/transform-output")
+    # Inputs of a later month: b far outside what the model was trained on.
+    session.upload_string_as_file_body("".join(f"{a},{b + 40}\n" for _, a, b in ROWS[:60]), bucket,
+                                       "batch/transform-input/part-1.csv")
+    session.upload_string_as_file_body("".join(f"{a},{b + 40}\n" for _, a, b in ROWS[60:]), bucket,
+                                       "batch/transform-input/part-2.csv")
+    transformer.transform(f"s3://{bucket}/batch/transform-input", content_type="text/csv", split_type="Line",
+                          batch_data_capture_config=BatchDataCaptureConfig(destination_s3_uri=capture), wait=True)
+
+    # SageMaker would add an inference id and time to each output record; the local transform says it does not.
+    with pytest.raises(Exception, match="GenerateInferenceId is not supported by the local batch transform"):
+        transformer.transform(f"s3://{bucket}/batch/transform-input", content_type="text/csv", split_type="Line",
+                              batch_data_capture_config=BatchDataCaptureConfig(capture, generate_inference_id=True))
+    [input_manifest] = S3Downloader.list(f"{capture}/input/", sagemaker_session=session)
+    [output_manifest] = S3Downloader.list(f"{capture}/output/", sagemaker_session=session)
+    assert re.search(r"/input/\d{4}/\d\d/\d\d/\d\d/[0-9a-f-]{36}\.json$", input_manifest), input_manifest
+    assert json.loads(S3Downloader.read_file(input_manifest, session)) == [
+        {"prefix": f"s3://{bucket}/batch/transform-input/"}, "part-1.csv", "part-2.csv"]
+    assert json.loads(S3Downloader.read_file(output_manifest, session)) == [
+        {"prefix": f"s3://{bucket}/batch/transform-output/"}, "part-1.csv.out", "part-2.csv.out"]
+
+    (tmp_path / "training-inputs-with-header.csv").write_text("a,b\n" + "".join(f"{a},{b}\n" for _, a, b in ROWS))
+    monitor = DefaultModelMonitor(role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session)
+    monitor.suggest_baseline(baseline_dataset=str(tmp_path / "training-inputs-with-header.csv"),
+                             dataset_format=DatasetFormat.csv(header=True),
+                             output_s3_uri=f"s3://{bucket}/batch/baselining/results")
+    monitor.create_monitoring_schedule(
+        monitor_schedule_name="batch-schedule",
+        batch_transform_input=BatchTransformInput(data_captured_destination_s3_uri=capture,
+                                                  destination="/opt/ml/processing/input",
+                                                  dataset_format=MonitoringDatasetFormat.csv(header=False)),
+        output_s3_uri=f"s3://{bucket}/batch/reports", statistics=f"s3://{bucket}/batch/baselining/results/statistics.json",
+        constraints=f"s3://{bucket}/batch/baselining/results/constraints.json",
+        schedule_cron_expression=CronExpressionGenerator.hourly())
+    described = monitor.describe_schedule()
+    assert described["MonitoringScheduleStatus"] == "Scheduled" and "EndpointName" not in described
+
+    summary = run_monitoring_schedule("batch-schedule")
+    assert summary["MonitoringExecutionStatus"] == "CompletedWithViolations", summary
+    latest = monitor.list_executions()[-1]
+    job = latest.describe()
+    assert [(i["S3Input"]["S3Uri"], i["S3Input"]["S3DataType"]) for i in job["ProcessingInputs"]
+            if i["InputName"].startswith("input_")] == [(input_manifest, "ManifestFile")]
+    assert json.loads(job["Environment"]["dataset_format"]) == {"csv": {"header": False}}
+    # A batch transform's reports go under the schedule's name, with no endpoint folder.
+    assert re.fullmatch(rf"s3://{bucket}/batch/reports/batch-schedule/\d{{4}}/\d\d/\d\d/\d\d",
+                        latest.output.destination), latest.output.destination
+    statistics = monitor.latest_monitoring_statistics().body_dict  # type: ignore[union-attr]
+    assert statistics["dataset"]["item_count"] == 100  # what the transform read, named after the baseline
+    assert [f["name"] for f in statistics["features"]] == ["a", "b"]
+    violations = monitor.latest_monitoring_constraint_violations().body_dict["violations"]  # type: ignore[union-attr]
+    assert {(v["feature_name"], v["constraint_check_type"]) for v in violations} == {("b", "baseline_drift_check")}
+    monitor.delete_monitoring_schedule()

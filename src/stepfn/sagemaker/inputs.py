@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-__all__ = ["FileSystemInput", "ShuffleConfig", "TrainingInput", "s3_input"]
+__all__ = ["BatchDataCaptureConfig", "FileSystemInput", "ShuffleConfig", "TrainingInput", "s3_input"]
 
 
 class ShuffleConfig:
@@ -97,3 +97,23 @@ class FileSystemInput:
         }
         if content_type:
             self.config["ContentType"] = content_type
+
+
+class BatchDataCaptureConfig:
+    """A batch transform job's data capture (``DataCaptureConfig`` of CreateTransformJob), as sagemaker v2's: the
+    job writes manifests of its input and output objects under ``destination_s3_uri``'s ``input/`` and ``output/``,
+    which Model Monitor's ``BatchTransformInput`` reads."""
+
+    def __init__(self, destination_s3_uri: str, kms_key_id: str | None = None,
+                 generate_inference_id: bool | None = None) -> None:
+        self.destination_s3_uri = destination_s3_uri
+        self.kms_key_id = kms_key_id
+        self.generate_inference_id = generate_inference_id
+
+    def _to_request_dict(self) -> dict[str, Any]:
+        request: dict[str, Any] = {"DestinationS3Uri": self.destination_s3_uri}
+        if self.kms_key_id is not None:
+            request["KmsKeyId"] = self.kms_key_id
+        if self.generate_inference_id is not None:
+            request["GenerateInferenceId"] = self.generate_inference_id
+        return request

@@ -16,6 +16,7 @@ from .session import SessionLike, name_from_base
 
 __all__ = [
     "BaseliningJob",
+    "BatchTransformInput",
     "ConstraintViolations",
     "Constraints",
     "CronExpressionGenerator",
@@ -26,6 +27,7 @@ __all__ = [
     "ModelMonitoringFile",
     "MonitoringDatasetFormat",
     "MonitoringExecution",
+    "MonitoringInput",
     "MonitoringOutput",
     "Statistics",
 ]
@@ -201,19 +203,15 @@ class CronExpressionGenerator:
         return "NOW"
 
 
-class EndpointInput:
-    """The endpoint a monitoring job reads the captured data of, and where the job sees it."""
+class MonitoringInput:
+    """What an endpoint's and a batch transform's monitoring inputs share (``sagemaker.model_monitor.
+    MonitoringInput``): the analysis window's offsets and the attributes the model quality and Clarify monitors
+    read."""
 
-    def __init__(self, endpoint_name: str, destination: str, s3_input_mode: str = "File",
-                 s3_data_distribution_type: str = "FullyReplicated", start_time_offset: str | None = None,
-                 end_time_offset: str | None = None, features_attribute: str | None = None,
-                 inference_attribute: str | None = None, probability_attribute: str | None = None,
-                 probability_threshold_attribute: float | None = None,
+    def __init__(self, start_time_offset: str | None = None, end_time_offset: str | None = None,
+                 features_attribute: str | None = None, inference_attribute: str | None = None,
+                 probability_attribute: str | None = None, probability_threshold_attribute: float | None = None,
                  exclude_features_attribute: str | None = None) -> None:
-        self.endpoint_name = endpoint_name
-        self.destination = destination
-        self.s3_input_mode = s3_input_mode
-        self.s3_data_distribution_type = s3_data_distribution_type
         self.start_time_offset = start_time_offset
         self.end_time_offset = end_time_offset
         self.features_attribute = features_attribute
@@ -222,19 +220,62 @@ class EndpointInput:
         self.probability_threshold_attribute = probability_threshold_attribute
         self.exclude_features_attribute = exclude_features_attribute
 
+    def _optional_members(self) -> dict[str, Any]:
+        members = (("StartTimeOffset", self.start_time_offset), ("EndTimeOffset", self.end_time_offset),
+                   ("FeaturesAttribute", self.features_attribute), ("InferenceAttribute", self.inference_attribute),
+                   ("ProbabilityAttribute", self.probability_attribute),
+                   ("ProbabilityThresholdAttribute", self.probability_threshold_attribute),
+                   ("ExcludeFeaturesAttribute", self.exclude_features_attribute))
+        return {key: value for key, value in members if value is not None}
+
+
+class EndpointInput(MonitoringInput):
+    """The endpoint a monitoring job reads the captured data of, and where the job sees it."""
+
+    def __init__(self, endpoint_name: str, destination: str, s3_input_mode: str = "File",
+                 s3_data_distribution_type: str = "FullyReplicated", start_time_offset: str | None = None,
+                 end_time_offset: str | None = None, features_attribute: str | None = None,
+                 inference_attribute: str | None = None, probability_attribute: str | None = None,
+                 probability_threshold_attribute: float | None = None,
+                 exclude_features_attribute: str | None = None) -> None:
+        super().__init__(start_time_offset, end_time_offset, features_attribute, inference_attribute,
+                         probability_attribute, probability_threshold_attribute, exclude_features_attribute)
+        self.endpoint_name = endpoint_name
+        self.destination = destination
+        self.s3_input_mode = s3_input_mode
+        self.s3_data_distribution_type = s3_data_distribution_type
+
     def _to_request_dict(self) -> dict[str, Any]:
-        request: dict[str, Any] = {"EndpointName": self.endpoint_name, "LocalPath": self.destination,
-                                   "S3InputMode": self.s3_input_mode,
-                                   "S3DataDistributionType": self.s3_data_distribution_type}
-        for key, value in (("StartTimeOffset", self.start_time_offset), ("EndTimeOffset", self.end_time_offset),
-                           ("FeaturesAttribute", self.features_attribute),
-                           ("InferenceAttribute", self.inference_attribute),
-                           ("ProbabilityAttribute", self.probability_attribute),
-                           ("ProbabilityThresholdAttribute", self.probability_threshold_attribute),
-                           ("ExcludeFeaturesAttribute", self.exclude_features_attribute)):
-            if value is not None:
-                request[key] = value
-        return {"EndpointInput": request}
+        return {"EndpointInput": {"EndpointName": self.endpoint_name, "LocalPath": self.destination,
+                                  "S3InputMode": self.s3_input_mode,
+                                  "S3DataDistributionType": self.s3_data_distribution_type,
+                                  **self._optional_members()}}
+
+
+class BatchTransformInput(MonitoringInput):
+    """The captured data of batch transform jobs a monitoring job reads (``sagemaker.model_monitor.
+    BatchTransformInput``): the ``BatchDataCaptureConfig`` destination, where the job sees the data, and its
+    format (:class:`MonitoringDatasetFormat`)."""
+
+    def __init__(self, data_captured_destination_s3_uri: str, destination: str, dataset_format: dict[str, Any],
+                 s3_input_mode: str = "File", s3_data_distribution_type: str = "FullyReplicated",
+                 start_time_offset: str | None = None, end_time_offset: str | None = None,
+                 features_attribute: str | None = None, inference_attribute: str | None = None,
+                 probability_attribute: str | None = None, probability_threshold_attribute: float | None = None,
+                 exclude_features_attribute: str | None = None) -> None:
+        super().__init__(start_time_offset, end_time_offset, features_attribute, inference_attribute,
+                         probability_attribute, probability_threshold_attribute, exclude_features_attribute)
+        self.data_captured_destination_s3_uri = data_captured_destination_s3_uri
+        self.destination = destination
+        self.dataset_format = dataset_format
+        self.s3_input_mode = s3_input_mode
+        self.s3_data_distribution_type = s3_data_distribution_type
+
+    def _to_request_dict(self) -> dict[str, Any]:
+        return {"BatchTransformInput": {"DataCapturedDestinationS3Uri": self.data_captured_destination_s3_uri,
+                                        "LocalPath": self.destination, "S3InputMode": self.s3_input_mode,
+                                        "S3DataDistributionType": self.s3_data_distribution_type,
+                                        "DatasetFormat": self.dataset_format, **self._optional_members()}}
 
 
 class MonitoringOutput:
@@ -470,7 +511,8 @@ class DefaultModelMonitor:
                                    batch_transform_input: Any = None, data_analysis_start_time: str | None = None,
                                    data_analysis_end_time: str | None = None) -> None:
         """CreateDataQualityJobDefinition, then CreateMonitoringSchedule over ``endpoint_input`` (an endpoint name
-        or an :class:`EndpointInput`), as sagemaker v2's. The baseline is ``constraints``/``statistics`` (objects or
+        or an :class:`EndpointInput`) or ``batch_transform_input`` (a :class:`BatchTransformInput`), as sagemaker
+        v2's. The baseline is ``constraints``/``statistics`` (objects or
         S3 URIs), and the latest ``suggest_baseline`` job (``BaseliningJobName``: SageMaker, and local SageMaker,
         read its files where none are given). The scripts (local paths are uploaded) run in every execution. The
         expression defaults to daily."""
@@ -481,15 +523,12 @@ class DefaultModelMonitor:
         if (batch_transform_input is not None) ^ (endpoint_input is None):
             raise ValueError("Need to have either batch_transform_input or endpoint_input to create an Amazon Model "
                              "Monitoring Schedule. Please provide only one of the above required inputs")
-        if batch_transform_input is not None:
-            raise NotImplementedError("batch_transform_input: monitoring batch transform data capture is not run "
-                                      "locally; monitor an endpoint.")
         _check_one_time(schedule_cron_expression, data_analysis_start_time, data_analysis_end_time)
         session = self.sagemaker_session
         schedule_name = monitor_schedule_name or name_from_base(self.base_job_name or "monitoring-schedule")
         definition_name = name_from_base("data-quality-job-definition")
         request = self._definition_request(
-            schedule_name, definition_name, None, endpoint_input=endpoint_input,
+            schedule_name, definition_name, None, monitoring_input=endpoint_input or batch_transform_input,
             record_preprocessor_script=record_preprocessor_script,
             post_analytics_processor_script=post_analytics_processor_script,
             output_s3_uri=output_s3_uri or f"s3://{session.default_bucket()}/model-monitor/monitoring/{schedule_name}/"
@@ -530,9 +569,6 @@ class DefaultModelMonitor:
         if batch_transform_input is not None and endpoint_input is not None:
             raise ValueError("Cannot update both batch_transform_input and endpoint_input to update an Amazon Model "
                              "Monitoring Schedule. Please provide atmost one of the above required inputs")
-        if batch_transform_input is not None:
-            raise NotImplementedError("batch_transform_input: monitoring batch transform data capture is not run "
-                                      "locally; monitor an endpoint.")
         if self.job_definition_name is None or self.monitoring_schedule_name is None:
             raise ValueError("Nothing to update, please create a schedule first.")
         changes = {key: value for key, value in locals().items() if key != "self" and value is not None}
@@ -550,7 +586,8 @@ class DefaultModelMonitor:
         existing = self._call("describe_data_quality_job_definition", JobDefinitionName=self.job_definition_name)
         definition_name = name_from_base("data-quality-job-definition")
         request = self._definition_request(
-            self.monitoring_schedule_name, definition_name, existing, endpoint_input=endpoint_input,
+            self.monitoring_schedule_name, definition_name, existing,
+            monitoring_input=endpoint_input or batch_transform_input,
             record_preprocessor_script=record_preprocessor_script,
             post_analytics_processor_script=post_analytics_processor_script, output_s3_uri=output_s3_uri,
             constraints=constraints, statistics=statistics, enable_cloudwatch_metrics=enable_cloudwatch_metrics,
@@ -579,7 +616,7 @@ class DefaultModelMonitor:
                 setattr(self, attribute, value)
 
     def _definition_request(self, schedule_name: str, definition_name: str, existing: dict[str, Any] | None, *,
-                            endpoint_input: Any, record_preprocessor_script: str | None,
+                            monitoring_input: Any, record_preprocessor_script: str | None,
                             post_analytics_processor_script: str | None, output_s3_uri: str | None,
                             constraints: Any, statistics: Any, enable_cloudwatch_metrics: bool | None, role: Any,
                             instance_count: Any, instance_type: Any, volume_size_in_gb: Any, volume_kms_key: Any,
@@ -607,10 +644,10 @@ class DefaultModelMonitor:
         baseline.update(self._baseline_config(constraints, statistics))
         if baselining_job_name:
             baseline["BaseliningJobName"] = baselining_job_name
-        if endpoint_input is not None:
-            if isinstance(endpoint_input, str):
-                endpoint_input = EndpointInput(endpoint_input, _ENDPOINT_INPUT_PATH)
-            job_input = endpoint_input._to_request_dict()
+        if monitoring_input is not None:  # an endpoint name, an EndpointInput or a BatchTransformInput
+            if isinstance(monitoring_input, str):
+                monitoring_input = EndpointInput(monitoring_input, _ENDPOINT_INPUT_PATH)
+            job_input = monitoring_input._to_request_dict()
         if output_s3_uri is not None:
             output_config["MonitoringOutputs"] = [MonitoringOutput(_OUTPUT_PATH, output_s3_uri)._to_request_dict()]
         if output_kms_key is not None:

@@ -61,8 +61,6 @@ class Transformer(SessionHolder):
         session built on boto3. The job is ``job_name``, else ``<base_transform_job_name or model
         name>-<timestamp>``; ``latest_transform_job`` is its handle. With ``wait``, a failed job raises
         :class:`~stepfn.sagemaker.exceptions.UnexpectedStatusException`."""
-        if batch_data_capture_config is not None:
-            raise NotImplementedError("batch_data_capture_config: local batch transform captures no data.")
         if job_name is None:
             # v2 names the job from the model's image; the model's name is what stepfn knows without a call.
             job_name = name_from_base(self.base_transform_job_name or base_from_name(str(self.model_name)))
@@ -74,6 +72,8 @@ class Transformer(SessionHolder):
             request["ExperimentConfig"] = experiment_config
         if model_client_config:
             request["ModelClientConfig"] = model_client_config
+        if batch_data_capture_config is not None:
+            request["DataCaptureConfig"] = batch_data_capture_config._to_request_dict()
         self.latest_transform_job = SessionJob(TRANSFORM, self.sagemaker_session, job_name)
         self.latest_transform_job.start(request, wait=wait)
         if wait:

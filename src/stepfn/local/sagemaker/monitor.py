@@ -528,8 +528,11 @@ def main(environ: dict[str, str] | None = None) -> int:
         frame = read_dataset(source, dataset_format, window, preprocess)
         constraints = json.loads(_local(env["baseline_constraints"]).read_text()) \
             if env.get("baseline_constraints") else None
-        if constraints is not None and "sagemakerCaptureJson" in dataset_format and preprocess is None:
-            # Captured records carry no header: their columns are the baseline's features, in order.
+        headerless = "sagemakerCaptureJson" in dataset_format or not (dataset_format.get("csv") or {"header": True}).get(
+            "header", True)
+        if constraints is not None and headerless and preprocess is None:
+            # Captured records (and a headerless CSV, such as batch transform input) carry no header: their
+            # columns are the baseline's features, in order.
             names = [feature["name"] for feature in constraints.get("features", [])]
             frame.columns = [names[i] if i < len(names) else f"_c{i}" for i in range(frame.shape[1])]
         statistics = _clean(analyze(frame))

@@ -18,7 +18,10 @@ a control plane running).
 the definition's image (the Model Monitor analyzer, :mod:`stepfn.local.sagemaker.monitor`) with
 
 * one input per capture hour folder of the endpoint (``<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh``)
-  that overlaps the analysis window, at ``<EndpointInput.LocalPath>/<endpoint>/<variant>/yyyy/mm/dd/hh``. The window
+  that overlaps the analysis window, at ``<EndpointInput.LocalPath>/<endpoint>/<variant>/yyyy/mm/dd/hh``; for a
+  ``BatchTransformInput``, one ``ManifestFile`` input per manifest its transform jobs' data capture wrote under
+  ``<DataCapturedDestinationS3Uri>/input/yyyy/mm/dd/hh/`` in the window (the objects the jobs read), analysed in
+  its ``DatasetFormat``. The window
   is the hour before the scheduled time, or the schedule's ``DataAnalysisStartTime``/``EndTime`` (a ``NOW``
   schedule), or the endpoint input's ``StartTimeOffset``/``EndTimeOffset``;
 * the baseline's ``constraints.json`` / ``statistics.json`` at ``/opt/ml/processing/baseline/constraints`` and
@@ -29,7 +32,8 @@ the definition's image (the Model Monitor analyzer, :mod:`stepfn.local.sagemaker
 * the analyzer's environment: ``dataset_format`` (capture JSON), ``dataset_source``, ``output_path``,
   ``start_time``/``end_time``, ``sagemaker_endpoint_name``, ``sagemaker_monitoring_schedule_name``,
   ``baseline_constraints``/``baseline_statistics``, plus the definition's own;
-* its report uploaded to ``<MonitoringOutputs S3Uri>/<endpoint>/<schedule>/yyyy/mm/dd/hh``.
+* its report uploaded to ``<MonitoringOutputs S3Uri>/<endpoint>/<schedule>/yyyy/mm/dd/hh`` (for batch transform
+  data, ``<MonitoringOutputs S3Uri>/<schedule>/yyyy/mm/dd/hh``, as SageMaker's published listings show).
 
 The execution's status follows the job: ``Completed``, ``CompletedWithViolations`` (the analyzer's exit
 message), ``Failed`` or ``Stopped``. A window with no captured data fails without a job, with SageMaker's reason
@@ -39,6 +43,7 @@ message), ``Failed`` or ``Stopped``. A window with no captured data fails withou
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -116,7 +121,8 @@ def _invalid(operation: str, message: str) -> ServiceError:
 class _Definition:
     """A schedule's job definition, whichever way it was given, in the inline (MonitoringJobDefinition) terms."""
 
-    endpoint_input: dict[str, Any]
+    job_input: dict[str, Any]  # the EndpointInput or the BatchTransformInput
+    batch: bool  # whether it is a BatchTransformInput
     baseline: dict[str, Any]
     app: dict[str, Any]
     environment: dict[str, str]
@@ -196,7 +202,7 @@ class MonitoringSchedules:
                       "EndpointName": (r["DataQualityJobInput"].get("EndpointInput") or {}).get("EndpointName", "")}
                      for r in self.records.list(DEFINITION)]
         if params.get("EndpointName"):
-            summaries = [s for s in summaries if s["EndpointName"] == params["EndpointName"]]
+            summaries = [s for s in summaries if s.get("EndpointName") == params["EndpointName"]]
         if params.get("NameContains"):
             summaries = [s for s in summaries if params["NameContains"] in s["MonitoringJobDefinitionName"]]
         summaries.sort(key=lambda s: s["CreationTime"], reverse=params.get("SortOrder", "Descending") == "Descending")
@@ -214,7 +220,7 @@ class MonitoringSchedules:
             "MonitoringScheduleArn": arn(SCHEDULE, name), "MonitoringScheduleName": name,
             "MonitoringScheduleStatus": "Scheduled", "MonitoringType": config["MonitoringType"],
             "CreationTime": stamp, "LastModifiedTime": stamp, "MonitoringScheduleConfig": config,
-            "EndpointName": endpoint,
+            **({"EndpointName": endpoint} if endpoint else {}),  # a batch transform input names no endpoint
         }
         self.records.create(SCHEDULE, name, record, operation=operation)
         return {"MonitoringScheduleArn": record["MonitoringScheduleArn"]}
@@ -228,13 +234,16 @@ class MonitoringSchedules:
         name = params.get("MonitoringScheduleName")
         record = self._require(SCHEDULE, str(name), operation, "monitoring schedule")
         config, endpoint = self._checked_config(operation, params.get("MonitoringScheduleConfig"))
-        self.records.update(SCHEDULE, str(name), MonitoringScheduleConfig=config, MonitoringType=config["MonitoringType"],
-                            EndpointName=endpoint, LastModifiedTime=now_millis())
+        changed = {key: value for key, value in record.items() if key != "EndpointName"}
+        changed.update(MonitoringScheduleConfig=config, MonitoringType=config["MonitoringType"],
+                       LastModifiedTime=now_millis(), **({"EndpointName": endpoint} if endpoint else {}))
+        self.records.put(SCHEDULE, str(name), changed)
         return {"MonitoringScheduleArn": record["MonitoringScheduleArn"]}
 
-    def _checked_config(self, operation: str, config: Any) -> tuple[dict[str, Any], str]:
+    def _checked_config(self, operation: str, config: Any) -> tuple[dict[str, Any], str | None]:
         """A schedule's ``MonitoringScheduleConfig`` with its ``MonitoringType`` filled in, and the endpoint it
-        monitors; a ValidationException for what SageMaker (or the local analyzer) refuses."""
+        monitors (None for batch transform data); a ValidationException for what SageMaker (or the local analyzer)
+        refuses."""
         if not isinstance(config, dict):
             raise _invalid(operation, "1 validation error detected: Value null at 'monitoringScheduleConfig' "
                                       "failed to satisfy constraint: Member must not be null")
@@ -256,7 +265,7 @@ class MonitoringSchedules:
             raise _invalid(operation, f"MonitoringType {monitoring_type} is not run locally: stepfn's analyzer "
                                       "computes data quality (DataQuality) only.")
         definition = self._definition({"MonitoringScheduleConfig": config}, operation)
-        return {**config, "MonitoringType": monitoring_type}, str(definition.endpoint_input["EndpointName"])
+        return {**config, "MonitoringType": monitoring_type}, definition.job_input.get("EndpointName")
 
     def describe(self, name: str) -> dict[str, Any]:
         record = self._require(SCHEDULE, name, "DescribeMonitoringSchedule", "monitoring schedule")
@@ -271,9 +280,9 @@ class MonitoringSchedules:
         summaries = []
         for record in self.records.list(SCHEDULE):
             config = record["MonitoringScheduleConfig"]
-            summary = {key: record[key] for key in ("MonitoringScheduleName", "MonitoringScheduleArn", "CreationTime",
-                                                    "LastModifiedTime", "MonitoringScheduleStatus", "EndpointName",
-                                                    "MonitoringType")}
+            summary: dict[str, Any] = {key: record[key] for key in (
+                "MonitoringScheduleName", "MonitoringScheduleArn", "CreationTime", "LastModifiedTime",
+                "MonitoringScheduleStatus", "EndpointName", "MonitoringType") if key in record}
             if config.get("MonitoringJobDefinitionName"):
                 summary["MonitoringJobDefinitionName"] = config["MonitoringJobDefinitionName"]
             summaries.append(summary)
@@ -315,7 +324,7 @@ class MonitoringSchedules:
         name = params.get("MonitoringScheduleName")
         executions = self._executions(name)
         if params.get("EndpointName"):
-            executions = [e for e in executions if e["EndpointName"] == params["EndpointName"]]
+            executions = [e for e in executions if e.get("EndpointName") == params["EndpointName"]]
         if params.get("StatusEquals"):
             executions = [e for e in executions if e["MonitoringExecutionStatus"] == params["StatusEquals"]]
         for member, key, before in (("ScheduledTimeBefore", "ScheduledTime", True),
@@ -395,8 +404,8 @@ class MonitoringSchedules:
         execution: dict[str, Any] = {
             "MonitoringScheduleName": schedule["MonitoringScheduleName"], "ScheduledTime": _millis(scheduled),
             "CreationTime": stamp, "LastModifiedTime": stamp, "MonitoringExecutionStatus": "Pending",
-            "EndpointName": schedule["EndpointName"], "MonitoringType": schedule["MonitoringType"],
-            "ProcessingJobName": job,
+            "MonitoringType": schedule["MonitoringType"], "ProcessingJobName": job,
+            **({"EndpointName": schedule["EndpointName"]} if schedule.get("EndpointName") else {}),
         }
         if config.get("MonitoringJobDefinitionName"):
             execution["MonitoringJobDefinitionName"] = config["MonitoringJobDefinitionName"]
@@ -429,30 +438,16 @@ class MonitoringSchedules:
     def _job_request(self, schedule: dict[str, Any], scheduled: datetime, job: str) -> dict[str, Any] | None:
         """The CreateProcessingJob request of an execution, or None when its window holds no captured data."""
         definition = self._definition(schedule, "CreateMonitoringExecution")
-        endpoint = definition.endpoint_input["EndpointName"]
         start, end = self._window(schedule, definition, scheduled)
-        endpoint_record = self.records.get("endpoint", endpoint)
-        if endpoint_record is None:
-            raise ValueError(f"Endpoint {endpoint} does not exist.")
-        capture = endpoint_record.get("DataCaptureConfig") or {}
-        if not capture.get("DestinationS3Uri"):
-            raise ValueError(f"Endpoint {endpoint} does not capture data: its endpoint config has no DataCaptureConfig.")
-        local = definition.endpoint_input.get("LocalPath") or f"{_PROCESSING_BASE}/input/endpoint"
-        inputs: list[dict[str, Any]] = []
-        for folder in self._capture_folders(capture["DestinationS3Uri"].rstrip("/"), endpoint, start, end):
-            inputs.append({"InputName": f"input_{len(inputs) + 1}", "S3Input": {
-                "S3Uri": folder, "LocalPath": f"{local.rstrip('/')}/{endpoint}/{folder.split(f'/{endpoint}/', 1)[1]}",
-                "S3DataType": "S3Prefix", "S3InputMode": "File",
-                "S3DataDistributionType": definition.endpoint_input.get("S3DataDistributionType", "FullyReplicated")}})
+        if definition.batch:
+            inputs, environment = self._batch_inputs(definition.job_input, start, end)
+        else:
+            inputs, environment = self._endpoint_inputs(definition.job_input, start, end)
         if not inputs:
             return None
-        environment = {
-            "dataset_format": _CAPTURE_FORMAT, "dataset_source": local,
-            "start_time": _iso(start), "end_time": _iso(end), "metric_time": _iso(scheduled),
-            "monitoring_input_type": "ENDPOINT_INPUT", "publish_cloudwatch_metrics": "Enabled",
-            "sagemaker_endpoint_name": endpoint,
-            "sagemaker_monitoring_schedule_name": schedule["MonitoringScheduleName"],
-        }
+        environment.update({"start_time": _iso(start), "end_time": _iso(end), "metric_time": _iso(scheduled),
+                            "publish_cloudwatch_metrics": "Enabled",
+                            "sagemaker_monitoring_schedule_name": schedule["MonitoringScheduleName"]})
         baselining_output = self._baselining_output(definition.baseline)
         for member, key, path, file_name in (("ConstraintsResource", "baseline_constraints", _BASELINE_CONSTRAINTS,
                                               "constraints.json"),
@@ -476,13 +471,15 @@ class MonitoringSchedules:
                                                              "S3DataType": "S3Prefix", "S3InputMode": "File"}})
                 environment[key] = f"{local_folder}/{str(uri).rstrip('/').rsplit('/', 1)[-1]}"
         outputs = []
+        endpoint = definition.job_input.get("EndpointName")
         for index, output in enumerate(definition.output_config.get("MonitoringOutputs") or []):
             s3 = output["S3Output"]
             if index == 0:
                 environment["output_path"] = s3["LocalPath"]
             outputs.append({"OutputName": "result" if index == 0 else f"result_{index}", "S3Output": {
-                "S3Uri": f"{s3['S3Uri'].rstrip('/')}/{endpoint}/{schedule['MonitoringScheduleName']}/"
-                         f"{scheduled:%Y/%m/%d/%H}",
+                # <endpoint>/ for an endpoint's data; batch transform reports go straight under the schedule.
+                "S3Uri": f"{s3['S3Uri'].rstrip('/')}/{endpoint + '/' if endpoint else ''}"
+                         f"{schedule['MonitoringScheduleName']}/{scheduled:%Y/%m/%d/%H}",
                 "LocalPath": s3["LocalPath"], "S3UploadMode": "EndOfJob"}})
         environment.update(definition.environment)
         app: dict[str, Any] = {"ImageUri": definition.app["ImageUri"]}
@@ -503,6 +500,47 @@ class MonitoringSchedules:
             request["NetworkConfig"] = definition.network
         return request
 
+    def _endpoint_inputs(self, endpoint_input: dict[str, Any], start: datetime,
+                         end: datetime) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """The capture hour folders of the endpoint that overlap [start, end), as job inputs, and the analyzer's
+        environment for them."""
+        endpoint = str(endpoint_input["EndpointName"])
+        endpoint_record = self.records.get("endpoint", endpoint)
+        if endpoint_record is None:
+            raise ValueError(f"Endpoint {endpoint} does not exist.")
+        capture = endpoint_record.get("DataCaptureConfig") or {}
+        if not capture.get("DestinationS3Uri"):
+            raise ValueError(f"Endpoint {endpoint} does not capture data: its endpoint config has no DataCaptureConfig.")
+        local = endpoint_input.get("LocalPath") or f"{_PROCESSING_BASE}/input/endpoint"
+        folders = sorted({uri.rsplit("/", 1)[0]: hour for uri, hour in self._hourly_objects(
+            f"{capture['DestinationS3Uri'].rstrip('/')}/{endpoint}/", start, end)}.items(),
+            key=lambda item: (item[1], item[0]))
+        inputs = [{"InputName": f"input_{index}", "S3Input": {
+            "S3Uri": folder, "LocalPath": f"{local.rstrip('/')}/{endpoint}/{folder.split(f'/{endpoint}/', 1)[1]}",
+            "S3DataType": "S3Prefix", "S3InputMode": "File",
+            "S3DataDistributionType": endpoint_input.get("S3DataDistributionType", "FullyReplicated")}}
+            for index, (folder, _) in enumerate(folders, 1)]
+        return inputs, {"dataset_format": _CAPTURE_FORMAT, "dataset_source": local,
+                        "monitoring_input_type": "ENDPOINT_INPUT", "sagemaker_endpoint_name": endpoint}
+
+    def _batch_inputs(self, batch_input: dict[str, Any], start: datetime,
+                      end: datetime) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """The input manifests a batch transform's data capture wrote in [start, end), as ManifestFile job inputs
+        (each in a folder of its own), and the analyzer's environment: their format is the input's
+        DatasetFormat. Data quality analyses what the transform jobs read."""
+        local = str(batch_input["LocalPath"]).rstrip("/")
+        manifests = self._hourly_objects(f"{str(batch_input['DataCapturedDestinationS3Uri']).rstrip('/')}/input/",
+                                         start, end)
+        inputs = []
+        for index, (uri, hour) in enumerate(manifests, 1):
+            stem = uri.rsplit("/", 1)[1].removesuffix(".json")
+            inputs.append({"InputName": f"input_{index}", "S3Input": {
+                "S3Uri": uri, "LocalPath": f"{local}/{hour:%Y/%m/%d/%H}/{stem}", "S3DataType": "ManifestFile",
+                "S3InputMode": "File",
+                "S3DataDistributionType": batch_input.get("S3DataDistributionType", "FullyReplicated")}})
+        return inputs, {"dataset_format": json.dumps(_analyzer_format(batch_input["DatasetFormat"])),
+                        "dataset_source": local}
+
     def _baselining_output(self, baseline: dict[str, Any]) -> str | None:
         """Where the baseline's ``BaseliningJobName`` (a suggest_baseline processing job) wrote its files."""
         name = baseline.get("BaseliningJobName")
@@ -517,24 +555,24 @@ class MonitoringSchedules:
 
     def _window(self, schedule: dict[str, Any], definition: _Definition, scheduled: datetime) -> tuple[datetime, datetime]:
         config = schedule["MonitoringScheduleConfig"]["ScheduleConfig"]
-        start_text = config.get("DataAnalysisStartTime") or definition.endpoint_input.get("StartTimeOffset")
-        end_text = config.get("DataAnalysisEndTime") or definition.endpoint_input.get("EndTimeOffset")
+        start_text = config.get("DataAnalysisStartTime") or definition.job_input.get("StartTimeOffset")
+        end_text = config.get("DataAnalysisEndTime") or definition.job_input.get("EndTimeOffset")
         start = scheduled + (parse_duration(start_text) if start_text else timedelta(hours=-1))
         end = scheduled + (parse_duration(end_text) if end_text else timedelta())
         return start, end
 
-    def _capture_folders(self, destination: str, endpoint: str, start: datetime, end: datetime) -> list[str]:
-        """The endpoint's capture hour folders (every variant) that overlap [start, end), oldest first."""
-        folders: dict[str, datetime] = {}
-        for uri in self.store.list(f"{destination}/{endpoint}/"):
+    def _hourly_objects(self, prefix: str, start: datetime, end: datetime) -> list[tuple[str, datetime]]:
+        """The objects under ``prefix`` in ``.../yyyy/mm/dd/hh/`` folders that overlap [start, end), oldest first."""
+        found: list[tuple[str, datetime]] = []
+        for uri in self.store.list(prefix):
             match = _HOUR_FOLDER.search(uri)
             if match is None:
                 continue
             year, month, day, hour_of_day = (int(part) for part in match.groups())
             hour = datetime(year, month, day, hour_of_day, tzinfo=UTC)
             if hour < end and hour + timedelta(hours=1) > start:
-                folders[uri.rsplit("/", 1)[0]] = hour
-        return sorted(folders, key=lambda folder: (folders[folder], folder))
+                found.append((uri, hour))
+        return sorted(found, key=lambda item: (item[1], item[0]))
 
     def _definition(self, schedule: dict[str, Any], operation: str) -> _Definition:
         config = schedule["MonitoringScheduleConfig"]
@@ -545,7 +583,7 @@ class MonitoringSchedules:
                 raise _not_found(operation, "data quality job definition", name)
             app = found["DataQualityAppSpecification"]
             return _Definition(
-                self._check_input(operation, found["DataQualityJobInput"]),
+                *self._check_input(operation, found["DataQualityJobInput"]),
                 found.get("DataQualityBaselineConfig") or {}, app, dict(app.get("Environment") or {}),
                 found["DataQualityJobOutputConfig"], (found.get("JobResources") or {}).get("ClusterConfig") or {},
                 found["RoleArn"], found.get("StoppingCondition") or {}, found.get("NetworkConfig"))
@@ -560,20 +598,26 @@ class MonitoringSchedules:
             if not inline.get(member):
                 raise _invalid(operation, f"MonitoringJobDefinition.{member} is required.")
         return _Definition(
-            self._check_input(operation, inputs[0]), inline.get("BaselineConfig") or {},
+            *self._check_input(operation, inputs[0]), inline.get("BaselineConfig") or {},
             inline["MonitoringAppSpecification"], dict(inline.get("Environment") or {}),
             inline["MonitoringOutputConfig"], inline["MonitoringResources"].get("ClusterConfig") or {},
             inline["RoleArn"], inline.get("StoppingCondition") or {}, inline.get("NetworkConfig"))
 
     @staticmethod
-    def _check_input(operation: str, job_input: dict[str, Any]) -> dict[str, Any]:
+    def _check_input(operation: str, job_input: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """The job input's EndpointInput or BatchTransformInput, and whether it is the latter."""
+        batch = job_input.get("BatchTransformInput")
+        if isinstance(batch, dict):
+            for member in ("DataCapturedDestinationS3Uri", "LocalPath", "DatasetFormat"):
+                if not batch.get(member):
+                    raise _invalid(operation, f"BatchTransformInput.{member} is required.")
+            _analyzer_format(batch["DatasetFormat"], operation)
+            return batch, True
         endpoint_input = job_input.get("EndpointInput")
         if not isinstance(endpoint_input, dict) or not endpoint_input.get("EndpointName"):
-            if job_input.get("BatchTransformInput"):
-                raise _invalid(operation, "BatchTransformInput: monitoring batch transform data capture is not run "
-                                          "locally; monitor an endpoint (EndpointInput).")
-            raise _invalid(operation, "The job input needs an EndpointInput with an EndpointName.")
-        return endpoint_input
+            raise _invalid(operation, "The job input needs an EndpointInput with an EndpointName, or a "
+                                      "BatchTransformInput.")
+        return endpoint_input, False
 
     # -- execution status -------------------------------------------------------------------------------------
 
@@ -627,6 +671,19 @@ class MonitoringSchedules:
         if record is None:
             raise _not_found(operation, label, str(name))
         return record
+
+
+def _analyzer_format(dataset_format: Any, operation: str = "CreateMonitoringExecution") -> dict[str, Any]:
+    """A BatchTransformInput's ``DatasetFormat`` (``{"Csv": {"Header": false}}``, ``{"Json": {"Line": true}}``,
+    ``{"Parquet": {}}``) as the analyzer's ``dataset_format``."""
+    if isinstance(dataset_format, dict) and isinstance(dataset_format.get("Csv"), dict):
+        return {"csv": {"header": bool(dataset_format["Csv"].get("Header", False))}}
+    if isinstance(dataset_format, dict) and isinstance(dataset_format.get("Json"), dict):
+        return {"json": {"lines": bool(dataset_format["Json"].get("Line", False))}}
+    if isinstance(dataset_format, dict) and "Parquet" in dataset_format:
+        return {"parquet": {}}
+    raise _invalid(operation, f"BatchTransformInput.DatasetFormat must be Csv, Json or Parquet, not "
+                              f"{json.dumps(dataset_format)}")
 
 
 def _job_name(execution: dict[str, Any]) -> str:

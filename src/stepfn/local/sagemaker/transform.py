@@ -11,6 +11,9 @@ Accept, and the responses are written to ``<S3OutputPath>/<path relative to the 
 before the request, ``JoinSource=Input`` joins each input record with its prediction (CSV columns appended, or
 the prediction under ``SageMakerOutput`` of a JSON object, or appended to a JSON array), and ``OutputFilter``
 selects from the joined record. Outputs are uploaded only when every object succeeded, as SageMaker does.
+
+``DataCaptureConfig`` (sagemaker v2's ``BatchDataCaptureConfig``) makes the job write manifests of its input and
+output objects (:func:`write_capture_manifests`), which a monitoring schedule's ``BatchTransformInput`` reads.
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ import queue
 import re
 import shutil
 import struct
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -452,6 +457,23 @@ def _inputs(store: ObjectStore, source: dict[str, Any]) -> list[tuple[str, str]]
     return [(o, o[len(base):]) for o in objects]
 
 
+def write_capture_manifests(store: ObjectStore, destination: str, inputs: list[tuple[str, str]],
+                            output_path: str, when: datetime | None = None) -> tuple[str, str]:
+    """A batch transform job's data capture, as SageMaker writes it: no copy of the data, but two manifests
+    (``[{"prefix": ...}, "relative/key", ...]``) at ``<destination>/input/yyyy/mm/dd/hh/<uuid>.json`` (the input
+    objects) and ``<destination>/output/yyyy/mm/dd/hh/<uuid>.json`` (the ``.out`` objects); returns their URIs."""
+    moment = (when or datetime.now(UTC)).astimezone(UTC)
+    name = f"{moment:%Y/%m/%d/%H}/{uuid.uuid4()}.json"
+    prefix = inputs[0][0][: len(inputs[0][0]) - len(inputs[0][1])]
+    written = []
+    for folder, manifest in (("input", [{"prefix": prefix}, *(relative for _, relative in inputs)]),
+                             ("output", [{"prefix": f"{output_path}/"}, *(f"{relative}.out" for _, relative in inputs)])):
+        uri = f"{destination.rstrip('/')}/{folder}/{name}"
+        store.put_bytes(uri, json.dumps(manifest).encode())
+        written.append(uri)
+    return written[0], written[1]
+
+
 def _validate(records: RecordStore, params: dict[str, Any]) -> str:
     name = check_name("transform-job", params.get("TransformJobName"), OPERATION, "TransformJobName")
     for member in ("ModelName", "TransformInput", "TransformOutput", "TransformResources"):
@@ -467,6 +489,12 @@ def _validate(records: RecordStore, params: dict[str, Any]) -> str:
                               "TransformInput.DataSource.S3DataSource.S3Uri and TransformOutput.S3OutputPath are required.")
     if records.get("model", params["ModelName"]) is None:
         raise sagemaker_error(OPERATION, "ValidationException", f"Could not find model \"{arn('model', params['ModelName'])}\".")
+    if (params.get("DataCaptureConfig") or {}).get("GenerateInferenceId"):
+        # SageMaker then adds an inference id and time to each output record; stepfn's transform does not.
+        raise sagemaker_error(OPERATION, "ValidationException",
+                              "DataCaptureConfig.GenerateInferenceId is not supported by the local batch transform.")
+    if params.get("DataCaptureConfig") is not None and not params["DataCaptureConfig"].get("DestinationS3Uri"):
+        raise sagemaker_error(OPERATION, "ValidationException", "DataCaptureConfig.DestinationS3Uri is required.")
     payload = params.get("MaxPayloadInMB", 6)
     concurrent = params.get("MaxConcurrentTransforms", 1) or 1
     if not 0 <= int(payload) <= 100 or int(payload) * int(concurrent) > 100:
@@ -554,6 +582,9 @@ def _execute(records: RecordStore, store: ObjectStore, name: str, params: dict[s
                 raise TransformError(f"{exc} (input object {uri})") from exc
         for _uri, relative in inputs:
             store.upload(staged / f"{relative}.out", f"{output_path}/{relative}.out")
+        capture = (params.get("DataCaptureConfig") or {}).get("DestinationS3Uri")
+        if capture:
+            write_capture_manifests(store, str(capture), inputs, output_path)
     except _Stopped:
         return finish_job(records, "transform-job", name, "Stopped")
     except ModelServerError as exc:
@@ -576,4 +607,5 @@ def _execute(records: RecordStore, store: ObjectStore, name: str, params: dict[s
     return finish_job(records, "transform-job", name, "Completed")
 
 
-__all__ = ["apply_filter", "batches", "line_payloads", "run_transform_job", "split_records"]
+__all__ = ["apply_filter", "batches", "line_payloads", "run_transform_job", "split_records",
+           "write_capture_manifests"]
