@@ -5,7 +5,10 @@ Lambda function"), IAM's error codes, and one set of records shared by both ways
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +58,7 @@ POLICY = """{
     ]
 }"""
 SAGEMAKER_FULL_ACCESS = "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"
+REPO = Path(__file__).resolve().parents[2]
 HANDLER = """def lambda_handler(event, context):
     return {"statusCode": 200, "body": event["EndpointArn"].split("/")[-1], "function": context.function_name}
 """
@@ -266,6 +270,17 @@ def test_listings_page_and_filter_by_path_and_tags_change(serve: Callable[..., s
                                                                 {"Key": "team", "Value": "ml"}]
     iam.untag_role(RoleName="role-0", TagKeys=["n"])
     assert iam.list_role_tags(RoleName="role-0")["Tags"] == [{"Key": "team", "Value": "ml"}]
+    # A description with XML's own characters comes back as written; a permissions boundary is recorded.
+    iam.create_role(RoleName="bounded", AssumeRolePolicyDocument=TRUST_POLICY, Description="a <b> & 'c'",
+                    PermissionsBoundary=SAGEMAKER_FULL_ACCESS)
+    bounded = iam.get_role(RoleName="bounded")["Role"]
+    assert (bounded["Description"], bounded["PermissionsBoundary"]) == (
+        "a <b> & 'c'", {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": SAGEMAKER_FULL_ACCESS})
+    iam.update_role(RoleName="bounded", Description="changed", MaxSessionDuration=7200)
+    assert [iam.get_role(RoleName="bounded")["Role"][key] for key in ("Description", "MaxSessionDuration")] == [
+        "changed", 7200]
+    assert error_of(lambda: iam.update_role(RoleName="bounded", MaxSessionDuration=99_999))[:2] == (
+        "ValidationError", 400)
     iam.update_assume_role_policy(RoleName="role-0", PolicyDocument=TRUST_POLICY.replace("lambda", "states"))
     assert iam.get_role(RoleName="role-0")["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "states.amazonaws.com"}
@@ -323,3 +338,25 @@ def test_concurrent_creates_of_one_name_make_one_role(serve: Callable[..., str],
     # Each attach read and wrote the role inside one transaction: none was lost to another's write.
     attached = make_client("iam", url).list_attached_role_policies(RoleName="shared")["AttachedPolicies"]
     assert sorted(p["PolicyName"] for p in attached) == [f"P{index}" for index in range(8)]
+
+
+def test_a_notebook_in_another_process_and_the_server_see_each_others_roles(
+        serve: Callable[..., str], make_client: Callable[..., Any], stepfn_home: Path) -> None:
+    """The notebook's own process (its local Session's in-process IAM) and ``stepfn serve`` share the home's
+    records, both ways."""
+    iam = make_client("iam", serve())
+    iam.create_role(RoleName="from-the-server", AssumeRolePolicyDocument=TRUST_POLICY)
+    notebook = """
+import json, sys
+from stepfn.sagemaker import Session
+iam = Session().boto_session.client("iam")
+print(iam.get_role(RoleName="from-the-server")["Role"]["Arn"])
+iam.create_role(RoleName="from-the-notebook", AssumeRolePolicyDocument=sys.argv[1])
+iam.attach_role_policy(RoleName="from-the-notebook", PolicyArn="arn:aws:iam::aws:policy/AmazonSageMakerFullAccess")
+"""
+    done = subprocess.run([sys.executable, "-c", notebook, TRUST_POLICY], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "STEPFN_HOME": str(stepfn_home), "PYTHONPATH": str(REPO / "src")})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "arn:aws:iam::123456789012:role/from-the-server"
+    assert iam.list_attached_role_policies(RoleName="from-the-notebook")["AttachedPolicies"] == [
+        {"PolicyName": "AmazonSageMakerFullAccess", "PolicyArn": SAGEMAKER_FULL_ACCESS}]

@@ -159,6 +159,9 @@ def _role_view(record: dict[str, Any], *, full: bool) -> dict[str, Any]:
         role["Description"] = record["Description"]
     role["MaxSessionDuration"] = record["MaxSessionDuration"]
     if full:
+        if record.get("PermissionsBoundary"):
+            role["PermissionsBoundary"] = {"PermissionsBoundaryType": "Policy",
+                                           "PermissionsBoundaryArn": record["PermissionsBoundary"]}
         if record["Tags"]:
             role["Tags"] = record["Tags"]
         role["RoleLastUsed"] = {}
@@ -273,6 +276,8 @@ class IamStore:
             "AssumeRolePolicyDocument": AssumeRolePolicyDocument, "Description": Description,
             "MaxSessionDuration": MaxSessionDuration, "Tags": _merge_tags([], Tags or []),
             "InlinePolicies": {}, "AttachedPolicies": [],
+            # Recorded and answered back; like every policy here it limits nothing.
+            "PermissionsBoundary": PermissionsBoundary,
         }
         with self._transaction(write=True) as connection:
             try:
