@@ -284,6 +284,12 @@ def test_listings_page_and_filter_by_path_and_tags_change(serve: Callable[..., s
     iam.update_assume_role_policy(RoleName="role-0", PolicyDocument=TRUST_POLICY.replace("lambda", "states"))
     assert iam.get_role(RoleName="role-0")["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "states.amazonaws.com"}
+    # Tag patterns' Unicode classes are checked too; a value XML cannot carry is refused before it is stored.
+    iam.tag_role(RoleName="role-0", Tags=[{"Key": "équipe", "Value": "données 2"}])
+    assert error_of(lambda: iam.tag_role(RoleName="role-0", Tags=[{"Key": "a!", "Value": ""}]))[:2] == (
+        "ValidationError", 400)
+    assert error_of(lambda: iam.create_policy(PolicyName="ctl", PolicyDocument=POLICY, Description="bell\x07")
+                    )[:2] == ("ValidationError", 400)
     assert error_of(lambda: iam.tag_role(RoleName="role-0", Tags=[
         {"Key": f"k{index}", "Value": ""} for index in range(50)]))[:2] == ("LimitExceeded", 409)
 
