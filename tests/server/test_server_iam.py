@@ -249,6 +249,12 @@ def test_aws_managed_policies_exist_by_arn_and_their_documents_are_not_invented(
     assert [p["PolicyName"] for p in iam.list_policies()["Policies"]] == ["AWSLambdaBasicExecutionRole", "local-one"]
     assert [p["PolicyName"] for p in iam.list_policies(OnlyAttached=True)["Policies"]] == [
         "AWSLambdaBasicExecutionRole"]
+    boundary = iam.create_policy(PolicyName="boundary", PolicyDocument=POLICY)["Policy"]["Arn"]
+    iam.create_role(RoleName="bounded", AssumeRolePolicyDocument=TRUST_POLICY, PermissionsBoundary=boundary)
+    assert iam.get_policy(PolicyArn=boundary)["Policy"]["PermissionsBoundaryUsageCount"] == 1
+    assert [p["PolicyName"] for p in iam.list_policies(OnlyAttached=True, PolicyUsageFilter="PermissionsBoundary")[
+        "Policies"]] == ["boundary"]
+    assert error_of(lambda: iam.delete_policy(PolicyArn=boundary))[:2] == ("DeleteConflict", 409)
     assert [p["PolicyName"] for p in iam.list_attached_role_policies(
         RoleName="attaching", PathPrefix="/service-role/")["AttachedPolicies"]] == ["AWSLambdaBasicExecutionRole"]
 

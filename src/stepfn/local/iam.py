@@ -238,13 +238,15 @@ class IamStore:
                            (json.dumps(record), record["PolicyName"]))
 
     @staticmethod
-    def _attachments(connection: sqlite3.Connection, arn: str) -> int:
-        return sum(arn in role["AttachedPolicies"] for role in IamStore._all(connection, "roles"))
+    def _usage(connection: sqlite3.Connection, arn: str) -> dict[str, int]:
+        """How many roles attach the policy ``arn`` and how many take it as their permissions boundary."""
+        roles = IamStore._all(connection, "roles")
+        return {"AttachmentCount": sum(arn in role["AttachedPolicies"] for role in roles),
+                "PermissionsBoundaryUsageCount": sum(role.get("PermissionsBoundary") == arn for role in roles)}
 
     def _policy_view(self, connection: sqlite3.Connection, record: dict[str, Any]) -> dict[str, Any]:
         policy = {key: record[key] for key in ("PolicyName", "PolicyId", "Arn", "Path", "DefaultVersionId")}
-        policy["AttachmentCount"] = self._attachments(connection, record["Arn"])
-        policy["PermissionsBoundaryUsageCount"] = 0
+        policy.update(self._usage(connection, record["Arn"]))
         policy["IsAttachable"] = True
         if record.get("Description"):
             policy["Description"] = record["Description"]
@@ -258,8 +260,7 @@ class IamStore:
         match = _AWS_MANAGED.fullmatch(arn)
         assert match is not None
         return {"PolicyName": match["name"], "Arn": arn, "Path": match["path"],
-                "AttachmentCount": self._attachments(connection, arn), "PermissionsBoundaryUsageCount": 0,
-                "IsAttachable": True}
+                **self._usage(connection, arn), "IsAttachable": True}
 
     # -- roles -----------------------------------------------------------------------------------------------
 
@@ -427,7 +428,7 @@ class IamStore:
                            "deleted.", 400)
         with self._transaction(write=True) as connection:
             record = self._policy(connection, PolicyArn)
-            if self._attachments(connection, PolicyArn):
+            if any(self._usage(connection, PolicyArn).values()):
                 raise IamError("DeleteConflict", "Cannot delete a policy attached to entities.", 409)
             if len(record["Versions"]) > 1:
                 raise IamError("DeleteConflict", "This policy has more than one version. Before you delete a "
@@ -439,16 +440,22 @@ class IamStore:
     def list_policies(self, *, Scope: str = "All", OnlyAttached: bool = False,
                       PathPrefix: str | None = None, PolicyUsageFilter: str | None = None,
                       Marker: str | None = None, MaxItems: int | None = None) -> dict[str, Any]:
-        """Customer managed policies (``Scope`` Local or All) and the AWS managed ones some local role attaches
-        (AWS or All: the others are not known here)."""
+        """Customer managed policies (``Scope`` Local or All) and the AWS managed ones some local role uses
+        (AWS or All: the others are not known here). ``OnlyAttached``: those in use, as permissions
+        (``PolicyUsageFilter`` PermissionsPolicy), as a boundary (PermissionsBoundary) or either (not given)."""
         with self._transaction() as connection:
             policies: list[dict[str, Any]] = []
             if Scope in ("All", "Local"):
                 policies += [self._policy_view(connection, r) for r in self._all(connection, "policies")]
             if Scope in ("All", "AWS"):
-                attached = {arn for role in self._all(connection, "roles") for arn in role["AttachedPolicies"]}
-                policies += [self._aws_managed_view(connection, arn) for arn in attached if _AWS_MANAGED.fullmatch(arn)]
-        policies = [p for p in policies if _path_filter(PathPrefix)(p) and (p["AttachmentCount"] or not OnlyAttached)]
+                used = {arn for role in self._all(connection, "roles")
+                        for arn in [*role["AttachedPolicies"], role.get("PermissionsBoundary")]}
+                policies += [self._aws_managed_view(connection, arn) for arn in used
+                             if arn and _AWS_MANAGED.fullmatch(arn)]
+        counts = {"PermissionsPolicy": ("AttachmentCount",), "PermissionsBoundary": ("PermissionsBoundaryUsageCount",)
+                  }.get(PolicyUsageFilter or "", ("AttachmentCount", "PermissionsBoundaryUsageCount"))
+        policies = [p for p in policies if _path_filter(PathPrefix)(p)
+                    and (not OnlyAttached or any(p[count] for count in counts))]
         for policy in policies:
             policy.pop("Tags", None)  # ListPolicies leaves tags out, as IAM's does
         return _page(policies, lambda policy: str(policy["PolicyName"]), "Policies", Marker, MaxItems)
