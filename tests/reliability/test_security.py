@@ -262,9 +262,9 @@ ALLOWED = {
     ("local/lambdas.py", "importlib.import_module()"),
     ("local/lambdas.py", "exec_module()"),
     # Functions created through the Lambda API (CreateFunction needs the token, as starting a job that runs its
-    # own entry point does): the handler's module is loaded from the package unpacked in the home, at a path built
-    # from the stored configuration; a definition's FunctionName only selects one by its checked name.
-    ("local/lambda_functions.py", "exec_module()"),
+    # own entry point does): the runtime bootstrap imports the handler's module in the function's own process,
+    # from the package unpacked in the home; a definition's FunctionName only selects one by its checked name.
+    ("local/lambda_runtime.py", "importlib.import_module()"),
     # The model's own entry point (SAGEMAKER_PROGRAM), inside its code directory, as the serving toolkit does.
     ("local/sagemaker/inference.py", "exec_module()"),
     # The model-server fork server imports the library modules its servers imported, each checked to be a

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from stepfn.local import lambda_functions
 from stepfn.local.objectstore import ObjectStore
 from stepfn.steps import Chain, LambdaStep
 from stepfn.workflow import Workflow
+from stepfn.workflow.execution import ExecutionFailedWarning
 
 ROLE = "arn:aws:iam::123456789012:role/LambdaRole"
 # The shape of the retraining notebook's code/query_training_status.py: a module-level client, a helper module.
@@ -216,3 +218,153 @@ def test_concurrent_deletes_of_one_function_delete_it_once(serve: Callable[..., 
     with ThreadPoolExecutor(4) as pool:
         outcomes = list(pool.map(delete, range(4)))
     assert sorted(outcomes) == ["ResourceNotFoundException"] * 3 + ["deleted"]
+
+
+# -- each invocation in an execution environment of its own ---------------------------------------------------------
+
+ENVIRONMENT_HANDLER = '''import os
+import sys
+
+import helper
+
+
+def handler(event, context):
+    print("looking up", os.environ["ENDPOINT_NAME"])
+    return {"endpoint": os.environ["ENDPOINT_NAME"], "helper": helper.NAME, "cwd": os.getcwd(),
+            "path0": sys.path[0], "parent_only": os.environ.get("STEPFN_TEST_PARENT_ONLY"),
+            "reserved": {key: os.environ.get(key) for key in (
+                "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                "AWS_REGION", "AWS_DEFAULT_REGION", "LAMBDA_TASK_ROOT", "_HANDLER", "AWS_EXECUTION_ENV", "TZ",
+                "AWS_LAMBDA_LOG_GROUP_NAME")},
+            "context": {"function_name": context.function_name, "memory": context.memory_limit_in_mb,
+                        "arn": context.invoked_function_arn, "request_id": context.aws_request_id,
+                        "remaining": context.get_remaining_time_in_millis(), "group": context.log_group_name,
+                        "stream": context.log_stream_name},
+            "pid": os.getpid()}
+'''
+
+
+def create(client: Any, name: str, files: dict[str, str], **options: Any) -> None:
+    client.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                           Code={"ZipFile": package(files)}, **options)
+
+
+def test_a_lambda_step_reads_the_functions_environment_and_each_function_its_own_helper(
+        serve: Callable[..., str], make_client: Callable[..., Any], stepfn_home: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notebooks' functions read settings from ``os.environ``; two functions that each ship a ``helper.py`` get
+    their own; nothing of the process that runs the execution reaches the function."""
+    import os
+
+    monkeypatch.setenv("STEPFN_TEST_PARENT_ONLY", "the runner's own")
+    client = make_client("lambda", serve())
+    for name, endpoint in (("first", "endpoint-a"), ("second", "endpoint-b")):
+        create(client, name, {"app.py": ENVIRONMENT_HANDLER, "helper.py": f"NAME = {name!r}\n"}, Timeout=20,
+               MemorySize=256, Environment={"Variables": {"ENDPOINT_NAME": endpoint}})
+    steps = [LambdaStep(name, parameters={"FunctionName": name, "Payload": {}}, result_path=f"$.{name}")
+             for name in ("first", "second", "first")]
+    steps[2] = LambdaStep("first again", parameters={"FunctionName": "first", "Payload": {}}, result_path="$.again")
+    workflow = Workflow("environments", Chain(steps), role=ROLE)
+    workflow.create()
+    execution = workflow.execute(inputs={})
+    output = execution.get_output(wait=True)
+    assert execution.describe()["status"] == "SUCCEEDED", execution.describe()
+    first, second, again = (output[key]["Payload"] for key in ("first", "second", "again"))
+    assert (first["endpoint"], first["helper"]) == ("endpoint-a", "first")
+    assert (second["endpoint"], second["helper"]) == ("endpoint-b", "second")
+    assert (again["endpoint"], again["helper"]) == ("endpoint-a", "first")
+    code = str((stepfn_home / "lambda" / "functions" / "first" / "code").resolve())
+    assert first["cwd"] == first["path0"] == code
+    assert first["parent_only"] is None
+    assert first["pid"] != os.getpid() and len({first["pid"], second["pid"], again["pid"]}) == 3
+    assert first["reserved"] == {
+        "AWS_LAMBDA_FUNCTION_NAME": "first", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+        "LAMBDA_TASK_ROOT": code, "_HANDLER": "app.handler", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "TZ": ":UTC", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/first"}
+    context = first["context"]
+    assert (context["function_name"], context["memory"], context["group"]) == ("first", "256", "/aws/lambda/first")
+    assert context["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:first"
+    assert 10_000 < context["remaining"] <= 20_000
+    # The function's print is its log, in the stream its context names.
+    log = stepfn_home / "lambda" / "logs" / "first" / f"{context['stream']}.log"
+    text = log.read_text()
+    assert text.startswith(f"START RequestId: {context['request_id']} Version: $LATEST\n")
+    assert "looking up endpoint-a\n" in text and f"REPORT RequestId: {context['request_id']}\tDuration: " in text
+
+
+def test_a_function_past_its_timeout_is_stopped_with_lambdas_error(
+        serve: Callable[..., str], make_client: Callable[..., Any]) -> None:
+    client = make_client("lambda", serve())
+    create(client, "slow", {"app.py": "import time\n\n\ndef handler(event, context):\n    print('started')\n"
+                                      "    time.sleep(60)\n    return 'late'\n"}, Timeout=1)
+    started = time.monotonic()
+    answer = client.invoke(FunctionName="slow", LogType="Tail")
+    assert time.monotonic() - started < 20
+    assert answer["FunctionError"] == "Unhandled"
+    document = json.loads(answer["Payload"].read())
+    request_id = answer["ResponseMetadata"]["RequestId"]
+    assert document == {"errorType": "Sandbox.Timedout",
+                        "errorMessage": f"RequestId: {request_id} Error: Task timed out after 1.00 seconds"}
+    log = base64.b64decode(answer["LogResult"]).decode()
+    assert "started\n" in log and f"Z {request_id} Task timed out after 1.00 seconds\n" in log
+    assert log.rstrip().splitlines()[-1].startswith(f"REPORT RequestId: {request_id}")
+
+    workflow = Workflow("times-out", LambdaStep("Slow", parameters={"FunctionName": "slow", "Payload": {}}), role=ROLE)
+    workflow.create()
+    execution = workflow.execute(inputs={})
+    with pytest.warns(ExecutionFailedWarning):
+        execution.get_output(wait=True)
+    described = execution.describe()
+    assert (described["status"], described["error"]) == ("FAILED", "Sandbox.Timedout"), described
+    assert json.loads(described["cause"])["errorMessage"].endswith("Error: Task timed out after 1.00 seconds")
+
+
+def test_a_handler_that_raises_gives_lambdas_error_document_and_its_log(
+        serve: Callable[..., str], make_client: Callable[..., Any]) -> None:
+    client = make_client("lambda", serve())
+    create(client, "raises", {"app.py": "def handler(event, context):\n    print('about to fail')\n"
+                                        "    raise ValueError('no model named ' + event['model'])\n"})
+    answer = client.invoke(FunctionName="raises", Payload=json.dumps({"model": "m1"}), LogType="Tail")
+    assert answer["FunctionError"] == "Unhandled"
+    document = json.loads(answer["Payload"].read())
+    assert (document["errorType"], document["errorMessage"]) == ("ValueError", "no model named m1")
+    assert document["requestId"] == answer["ResponseMetadata"]["RequestId"]
+    (frame,) = document["stackTrace"]  # the user's code only, not the bootstrap's
+    assert 'app.py", line 3, in handler' in frame
+    assert "about to fail" in base64.b64decode(answer["LogResult"]).decode()
+
+    workflow = Workflow("raises", LambdaStep("Raise", parameters={"FunctionName": "raises",
+                                                                  "Payload": {"model": "m2"}}), role=ROLE)
+    workflow.create()
+    execution = workflow.execute(inputs={})
+    with pytest.warns(ExecutionFailedWarning):
+        execution.get_output(wait=True)
+    described = execution.describe()
+    assert (described["status"], described["error"]) == ("FAILED", "ValueError"), described
+    assert json.loads(described["cause"])["errorMessage"] == "no model named m2"
+
+    for files, error_type in (({"other.py": "x = 1\n"}, "Runtime.ImportModuleError"),
+                              ({"app.py": "def other(event, context):\n    return 1\n"}, "Runtime.HandlerNotFound"),
+                              ({"app.py": "def handler(event, context):\n    raise SystemExit(3)\n"},
+                               "Runtime.ExitError")):
+        name = error_type.split(".")[1]
+        create(client, name, files)
+        failed = client.invoke(FunctionName=name)
+        assert failed["FunctionError"] == "Unhandled"
+        assert json.loads(failed["Payload"].read())["errorType"] == error_type, name
+
+
+def test_create_function_refuses_reserved_variables_and_runtimes_stepfn_cannot_run(
+        serve: Callable[..., str], make_client: Callable[..., Any]) -> None:
+    client = make_client("lambda", serve())
+    files = {"app.py": "def handler(event, context):\n    return 1\n"}
+    with pytest.raises(ClientError) as reserved:
+        create(client, "reserved", files, Environment={"Variables": {"AWS_REGION": "eu-west-1", "MINE": "1"}})
+    assert reserved.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "Reserved keys used in this request: AWS_REGION" in str(reserved.value)
+    with pytest.raises(ClientError) as runtime:
+        client.create_function(FunctionName="node", Runtime="nodejs20.x", Role=ROLE, Handler="index.handler",
+                               Code={"ZipFile": package({"index.js": "exports.handler = async () => 1;\n"})})
+    assert runtime.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert client.list_functions()["Functions"] == []

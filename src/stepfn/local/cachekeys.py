@@ -255,8 +255,15 @@ class KeyBuilder:
         function_name = params.get("FunctionName")
         if not isinstance(function_name, str):
             raise NotCacheable("no FunctionName")
+        from stepfn.local.lambda_functions import CreatedFunction
+
         try:
             _, function = resolve_function(function_name)
+            if isinstance(function, CreatedFunction):  # its package and what it runs with, as deployed
+                configuration = function.configuration
+                return {"request": params, "code": configuration["CodeSha256"],
+                        "function": {key: configuration.get(key) for key in ("Handler", "Runtime", "Environment")},
+                        "environment": _environment()}
             source = inspect.getsourcefile(inspect.unwrap(function))
         except (StatesError, TypeError) as exc:
             raise NotCacheable(str(exc)) from exc

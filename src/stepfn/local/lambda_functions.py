@@ -7,42 +7,82 @@ gets a function that a LambdaStep naming it calls. The deployment package is unp
 ``$STEPFN_HOME/lambda/functions/<name>/code`` (members that would land outside that folder are refused) and the
 configuration is kept beside it as ``function.json``, with the FunctionConfiguration members Lambda returns.
 
-Running: the handler's module is loaded from that folder under a module name of its own
-(``stepfn_lambda_<function>_<digest>_<module>``), and the folder is put on ``sys.path`` so the package's other modules
-import, then the function is called as ``stepfn.local.lambdas`` calls every local function (in the process that
-runs the execution, with Lambda's event, context and error shapes). Unlike Lambda, functions share that process:
-a package's other modules are imported by their own names (two functions shipping a ``helper.py`` share the
-first one loaded), ``Environment.Variables`` are kept in the configuration but not set, and the function's own
-boto3 clients read the environment that process has. In the control plane, the process that runs local executions,
-that is the home's region and services, as Lambda gives a function its account's
-(:func:`stepfn.server.control._give_functions_their_account`). The runtime named is recorded, not enforced: the
-function runs in stepfn's Python.
+Running (:class:`CreatedFunction`), as Lambda runs a function: each invocation in an execution environment of its own,
+a process of stepfn's Python started in isolated mode on the bootstrap :mod:`stepfn.local.lambda_runtime`, with
+
+* the code folder as working directory and first on ``sys.path`` (Lambda's ``/var/task``), so two functions that
+  each ship a ``helper.py`` get their own, and nothing of one function stays in another's (or stepfn's) process;
+* the function's ``Environment.Variables`` and Lambda's reserved variables (``AWS_LAMBDA_FUNCTION_NAME``,
+  ``AWS_LAMBDA_FUNCTION_VERSION``, ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``, ``AWS_LAMBDA_LOG_GROUP_NAME`` /
+  ``_STREAM_NAME``, ``AWS_REGION``, ``AWS_DEFAULT_REGION``, ``AWS_EXECUTION_ENV``, ``LAMBDA_TASK_ROOT``, ``_HANDLER``,
+  ``TZ=:UTC``, placeholder credentials); of this machine's environment only ``PATH``, the locale and the
+  ``AWS_ENDPOINT_URL`` settings ``stepfn serve`` prints are passed on. CreateFunction refuses reserved names;
+* the context object of Lambda's Python runtime (``function_name``, ``function_version``, ``memory_limit_in_mb``,
+  ``invoked_function_arn``, ``aws_request_id``, ``log_group_name``, ``log_stream_name``,
+  ``get_remaining_time_in_millis()`` counting down to the function's real deadline);
+* its ``Timeout`` enforced: at the deadline the process group is killed and the invocation fails with
+  ``Sandbox.Timedout`` / ``RequestId: <id> Error: Task timed out after 3.00 seconds`` (a process that exits without
+  answering: ``Runtime.ExitError``). A handler's exception is Lambda's error document (``errorMessage``,
+  ``errorType``, ``requestId``, ``stackTrace``), an import failure ``Runtime.ImportModuleError`` and friends;
+* its stdout and stderr kept as its log, between Lambda's ``START``/``END``/``REPORT`` lines, one file per
+  invocation under ``$STEPFN_HOME/lambda/logs/<name>/`` (Invoke's ``LogType=Tail`` returns the last 4 KB);
+* its boto3 default session answered by this home's services (the control plane's), as Lambda's reach the
+  function's account: see :mod:`stepfn.local.lambda_runtime`.
+
+A fresh process per invocation (no warm environment is kept, so module-level state does not carry over from one
+invocation to the next as it may on Lambda); the cold start costs stepfn's interpreter start plus boto3's import,
+about 0.4 s here. Not done: ``MemorySize`` is reported, not enforced; the runtime must be a Python one
+(``python3.x``, else CreateFunction refuses it), and the function runs on stepfn's interpreter whatever its minor
+version.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
-import importlib.util
 import io
 import json
+import math
+import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
-import threading
+import tempfile
+import time
 import uuid
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from stepfn._partitions import LOCAL_ACCOUNT
 
 FUNCTIONS_DIR = Path("lambda") / "functions"
+LOGS_DIR = Path("lambda") / "logs"
+"""Where each invocation's log is kept: ``<name>/<log stream>.log`` (the function's CloudWatch log group)."""
+BOOTSTRAP = Path(__file__).with_name("lambda_runtime.py")
+INIT_SECONDS = 10.0
+"""Lambda's limit on a function's init phase (starting the runtime, importing the handler's module)."""
+# The placeholders of stepfn.server._inprocess, spelled here so running a function does not import the server.
+LOCAL_ACCESS_KEY_ID = LOCAL_SECRET_ACCESS_KEY = "stepfn-local"
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _HANDLER = re.compile(r"(?P<module>[A-Za-z_][\w]*(?:[./][A-Za-z_][\w]*)*)\.(?P<function>[A-Za-z_]\w*)")
-_load_lock = threading.Lock()
+# What a function's environment keeps of this machine's: where programs are, the locale, and the settings that make
+# its boto3 clients reach the server `stepfn serve` printed (or stepfn's own home settings).
+_PASSED_ON = ("PATH", "LANG", "LC_ALL", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+              "AWS_SESSION_TOKEN", "STEPFN_IN_PROCESS", "TMPDIR")
+RESERVED_VARIABLES = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR", "TZ"})
+"""Lambda's reserved environment variables: CreateFunction refuses them in ``Environment.Variables``."""
 UNZIPPED_LIMIT = 262_144_000
 """Lambda's quota on a package's unzipped size (250 MB): also what keeps a small zip from filling the disk."""
 
@@ -111,6 +151,20 @@ def create_function(home: Path, request: dict[str, Any], read_object: Callable[[
         package = read_object(str(code["S3Bucket"]), str(code["S3Key"]))
     else:
         raise FunctionError("InvalidParameterValueException", "Code needs ZipFile, or S3Bucket and S3Key", 400)
+    runtime = str(request.get("Runtime", "python3.12"))
+    if not runtime.startswith("python"):
+        raise FunctionError("InvalidParameterValueException", f"The runtime parameter of {runtime} is not supported "
+                            "by stepfn, which runs Python functions (python3.x) with its own interpreter", 400)
+    environment = request.get("Environment") or {}
+    variables = (environment.get("Variables") if isinstance(environment, dict) else None) or {}
+    if not isinstance(variables, dict):
+        raise FunctionError("InvalidParameterValueException", "Environment.Variables must be an object", 400)
+    reserved = sorted(RESERVED_VARIABLES.intersection(variables))
+    if reserved:
+        raise FunctionError("InvalidParameterValueException", "Lambda was unable to configure your environment "
+                            "variables because the environment variables you have provided contains reserved keys "
+                            "that are currently not supported for modification. Reserved keys used in this request: "
+                            + ", ".join(reserved), 400)
     if (folder / "function.json").exists():
         raise FunctionError("ResourceConflictException", f"Function already exist: {name}", 409)
     try:
@@ -127,7 +181,7 @@ def create_function(home: Path, request: dict[str, Any], read_object: Callable[[
         configuration = {
             "FunctionName": name,
             "FunctionArn": f"arn:aws:lambda:us-east-1:{LOCAL_ACCOUNT}:function:{name}",
-            "Runtime": request.get("Runtime", "python3.12"),
+            "Runtime": runtime,
             "Role": request.get("Role", ""),
             "Handler": handler,
             "CodeSize": len(package),
@@ -137,7 +191,7 @@ def create_function(home: Path, request: dict[str, Any], read_object: Callable[[
             "LastModified": datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
             "CodeSha256": base64.b64encode(hashlib.sha256(package).digest()).decode(),
             "Version": "$LATEST",
-            "Environment": {"Variables": dict((request.get("Environment") or {}).get("Variables") or {})},
+            "Environment": {"Variables": {str(key): str(value) for key, value in variables.items()}},
             "State": "Active",
             "LastUpdateStatus": "Successful",
             "PackageType": "Zip",
@@ -186,40 +240,160 @@ def delete_function(home: Path, name: str) -> None:
     shutil.rmtree(doomed)
 
 
-def created_function(home: Path, name: str) -> Callable[..., Any] | None:
-    """The handler of the function ``name`` created in ``home``, loaded from its package; None when there is none."""
+@dataclass(frozen=True)
+class Invocation:
+    """How one invocation ended: the result as JSON text, or Lambda's error document; and its log."""
+
+    request_id: str
+    payload: str | None
+    error: dict[str, Any] | None
+    log: str
+
+
+class FunctionInvocationError(Exception):
+    """A created function's invocation failed: ``document`` is Lambda's error document (``errorType``,
+    ``errorMessage``, and for an exception the handler raised ``requestId`` and ``stackTrace``)."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        super().__init__(document.get("errorMessage", ""))
+        self.document = document
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.document,))
+
+
+class Cancelled(Protocol):
+    def cancelled(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class CreatedFunction:
+    """A function created through the Lambda API, run as Lambda runs one (see the module docstring): called as a
+    handler, ``fn(event, context)`` returns the function's result or raises :class:`FunctionInvocationError`."""
+
+    home: Path
+    name: str
+    configuration: dict[str, Any]
+
+    @property
+    def code(self) -> Path:
+        return (self.home / FUNCTIONS_DIR / self.name / "code").resolve()
+
+    def __call__(self, event: Any, context: Any = None) -> Any:
+        invocation = self.invoke(event, request_id=getattr(context, "aws_request_id", None),
+                                 control=getattr(context, "control", None))
+        if invocation.error is not None:
+            raise FunctionInvocationError(invocation.error)
+        return json.loads(invocation.payload or "null")
+
+    def invoke(self, event: Any, *, request_id: str | None = None, control: Cancelled | None = None) -> Invocation:
+        """Run the handler on ``event`` in an execution environment of its own; stops it when its ``Timeout``
+        passes (``Sandbox.Timedout``) or ``control`` is cancelled (the execution was stopped or timed out)."""
+        request_id = request_id or str(uuid.uuid4())
+        timeout = float(self.configuration.get("Timeout") or 3)
+        now = datetime.now(tz=UTC)
+        stream = f"{now:%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        log_path = self.home / LOGS_DIR / self.name / f"{stream}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="stepfn-lambda-") as folder, open(log_path, "ab") as log:
+            log.write(f"START RequestId: {request_id} Version: $LATEST\n".encode())
+            log.flush()
+            started = time.monotonic()
+            (Path(folder) / "request.json").write_text(json.dumps({
+                "event": event, "requestId": request_id, "timeout": timeout, "home": str(self.home)}))
+            # -u: what the function prints reaches its log at once, also when a timeout kills it.
+            process = subprocess.Popen(
+                [sys.executable, "-I", "-u", str(BOOTSTRAP), folder], cwd=self.code, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, env=self._environment(stream),
+                start_new_session=True)  # its own process group: a timeout ends the function's children too
+            ended = _wait(process, Path(folder) / "invoking", timeout, control)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # what the function left running: Lambda freezes it
+            duration = (time.monotonic() - started) * 1000
+            result = Path(folder) / "result.json"
+            outcome: dict[str, Any] = json.loads(result.read_text()) if ended and result.is_file() else {}
+            if not ended:
+                message = f"Task timed out after {timeout:.2f} seconds"
+                log.write(f"{datetime.now(tz=UTC):%Y-%m-%dT%H:%M:%S.%f}"[:-3].encode()
+                          + f"Z {request_id} {message}\n".encode())
+                outcome = {"error": {"errorType": "Sandbox.Timedout",
+                                     "errorMessage": f"RequestId: {request_id} Error: {message}"}}
+            elif not outcome:
+                outcome = {"error": {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} "
+                                     f"Error: Runtime exited with error: {_exit_status(process.returncode)}"}}
+            log.write(f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
+                      f"Billed Duration: {math.ceil(duration)} ms\tMemory Size: {self.configuration['MemorySize']} "
+                      "MB\t\n".encode())
+        return Invocation(request_id, outcome.get("payload"), outcome.get("error"), log_path.read_text(errors="replace"))
+
+    def _environment(self, stream: str) -> dict[str, str]:
+        """Lambda's environment: the function's variables, then the reserved ones; of this machine's, only what
+        locates programs and reaches this home's services."""
+        configuration = self.configuration
+        region = configuration["FunctionArn"].split(":")[3]
+        environment = {key: os.environ[key] for key in _PASSED_ON if key in os.environ}
+        environment.update({str(key): str(value)
+                            for key, value in (configuration.get("Environment") or {}).get("Variables", {}).items()})
+        if not os.environ.get("AWS_ENDPOINT_URL"):
+            # Lambda gives every function its role's credentials; here placeholders, so a session the function
+            # builds itself never signs with the user's own AWS keys.
+            environment.update(AWS_ACCESS_KEY_ID=LOCAL_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY=LOCAL_SECRET_ACCESS_KEY)
+        environment.update({
+            "AWS_LAMBDA_FUNCTION_NAME": self.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(configuration["MemorySize"]),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{configuration['Runtime']}",
+            "LAMBDA_TASK_ROOT": str(self.code),
+            "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP.parent),
+            "_HANDLER": configuration["Handler"],
+            "TZ": ":UTC",
+            "STEPFN_HOME": str(self.home),
+            "STEPFN_LAMBDA_FUNCTION_ARN": configuration["FunctionArn"],
+        })
+        return environment
+
+
+def _wait(process: subprocess.Popen[bytes], invoking: Path, timeout: float, control: Cancelled | None) -> bool:
+    """Whether ``process`` ended in time, and before ``control`` was cancelled. As on Lambda, ``timeout`` counts
+    from the handler's call (the bootstrap creates ``invoking`` then); the init before it (the interpreter, the
+    handler's module) has Lambda's own :data:`INIT_SECONDS` besides."""
+    deadline = time.monotonic() + INIT_SECONDS + timeout
+    called = False
+    while True:
+        if not called and invoking.exists():
+            called, deadline = True, time.monotonic() + timeout
+        remaining = deadline - time.monotonic()
+        try:
+            process.wait(timeout=max(0.0, min(0.05, remaining)))
+            return True
+        except subprocess.TimeoutExpired:
+            if remaining <= 0 or (control is not None and control.cancelled()):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                return False
+
+
+def _exit_status(returncode: int) -> str:
+    """How Lambda words a runtime's exit: ``exit status 1``, ``signal: killed``."""
+    if returncode >= 0:
+        return f"exit status {returncode}"
+    names = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "aborted",
+             signal.SIGTERM: "terminated"}
+    return f"signal: {names.get(signal.Signals(-returncode), signal.Signals(-returncode).name.lower())}"
+
+
+def created_function(home: Path, name: str) -> CreatedFunction | None:
+    """The function ``name`` created in ``home``; None when there is none."""
     if not _NAME.fullmatch(name) or not (home / FUNCTIONS_DIR / name / "function.json").is_file():
         return None
-    configuration = get_function(home, name)
-    match = _HANDLER.fullmatch(configuration["Handler"])
-    if match is None:
-        return None
-    code = (home / FUNCTIONS_DIR / name / "code").resolve()
-    source = code / (match["module"].replace(".", "/") + ".py")
-    if not source.is_file():
-        raise FunctionError("Runtime.ImportModuleError",
-                            f"Unable to import module '{match['module']}': No module named '{match['module']}'", 502)
-    # Named after the package's digest too, so a function deleted and created again with new code loads anew.
-    digest = hashlib.sha256(configuration["CodeSha256"].encode()).hexdigest()[:12]
-    module_name = f"stepfn_lambda_{name.replace('-', '_')}_{digest}_{match['module'].replace('/', '_').replace('.', '_')}"
-    with _load_lock:
-        module = sys.modules.get(module_name)
-        if module is None:
-            if str(code) not in sys.path:
-                sys.path.append(str(code))  # the package's other modules import by their own names
-            spec = importlib.util.spec_from_file_location(module_name, source)
-            if spec is None or spec.loader is None:
-                return None
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            sys.modules[module_name] = module
-    function = getattr(module, match["function"], None)
-    if not callable(function):
-        raise FunctionError("Runtime.HandlerNotFound", f"{match['module']}.{match['function']} is undefined or not "
-                            "exported", 502)
-    result: Callable[..., Any] = function
-    return result
+    return CreatedFunction(home.resolve(), name, get_function(home, name))
 
 
-__all__ = ["FUNCTIONS_DIR", "FunctionError", "create_function", "created_function", "delete_function",
-           "get_function", "list_functions"]
+__all__ = ["FUNCTIONS_DIR", "LOGS_DIR", "CreatedFunction", "FunctionError", "FunctionInvocationError", "Invocation",
+           "create_function", "created_function", "delete_function", "get_function", "list_functions"]

@@ -5,7 +5,8 @@ without a ``:qualifier``):
 
 1. functions registered in this process: ``register_function("train", fn)`` (or as a decorator);
 2. functions created through the Lambda API in the home (``create_function`` against ``stepfn serve``; their
-   packages are kept in the home: :mod:`stepfn.local.lambda_functions`);
+   packages are kept in the home, and each invocation runs in a process of its own, with the function's
+   environment, timeout and log, as Lambda runs it: :mod:`stepfn.local.lambda_functions`);
 3. otherwise, a ``"package.module:function"`` string names a function in a Python module found directly
    under a folder the user allowed: :func:`allow_lambda_path` (``stepfn serve --lambda-path DIR``),
    ``$STEPFN_LAMBDA_PATH`` (folders separated by ``os.pathsep``), or the folder of the file ``stepfn run``
@@ -171,8 +172,6 @@ def resolve_function(function_name: str, home: Path | None = None) -> tuple[Func
         created = created_function(home if home is not None else stepfn_home(), ref.name)
     except FunctionError as error:
         raise StatesError(error.code, error.message) from error
-    except Exception as error:  # the package's module failed while it loaded: Lambda's init error
-        raise StatesError(f"Runtime.{type(error).__name__}", f"Init error of {ref.name}: {error}") from error
     if created is not None:
         return ref, created
     if ref.import_path is None:
@@ -412,8 +411,14 @@ def invoke_lambda(request: TaskRequest, control: TaskControl, home: Path | None 
     )
     # Lambda hands the function a decoded copy of the JSON payload, never the caller's own objects.
     event = json.loads(json.dumps(event))
+    from stepfn.local.lambda_functions import FunctionInvocationError
+
     try:
         result = fn(event, context) if _accepts_context(fn) else fn(event)
+    except FunctionInvocationError as error:  # a created function's own process answered with its error document
+        document = error.document
+        cause = json.dumps(document, separators=(",", ":")) if optimized else json.dumps(document)
+        raise StatesError(document.get("errorType", "Lambda.Unknown"), cause, state=request.state_name) from error
     except Exception as error:  # every exception a function raises is a Lambda function error
         document = _error_document(error, request_id)
         cause = json.dumps(document, separators=(",", ":")) if optimized else json.dumps(document)

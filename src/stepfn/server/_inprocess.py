@@ -42,7 +42,8 @@ from starlette.types import ASGIApp, Message
 from stepfn.errors import StepfnError
 from stepfn.server.auth import TOKEN_HEADER
 
-__all__ = ["LOCAL_ACCESS_KEY_ID", "LOCAL_SECRET_ACCESS_KEY", "SERVED_SERVICES", "local_boto_session"]
+__all__ = ["LOCAL_ACCESS_KEY_ID", "LOCAL_SECRET_ACCESS_KEY", "SERVED_SERVICES", "control_plane_boto_session",
+           "local_boto_session"]
 
 #: The local session's credentials: placeholders botocore signs with (the app checks its own token instead).
 LOCAL_ACCESS_KEY_ID = "stepfn-local"
@@ -59,12 +60,24 @@ _LOCAL_WAITER_DELAY_SECONDS = 1
 def local_boto_session(region_name: str, home: Path | str | None = None) -> Any:
     """A ``boto3.Session`` in ``region_name`` whose clients are answered by the local backends of ``home``
     (default ``$STEPFN_HOME``) in this process (see the module docstring)."""
-    import boto3
-    import botocore.session
-
     from stepfn._home import stepfn_home
 
     root = Path(home if home is not None else stepfn_home()).resolve()
+    return _session(region_name, _transport(root))
+
+
+def control_plane_boto_session(region_name: str, home: Path | str) -> Any:
+    """A session like :func:`local_boto_session` whose requests go to the control plane of ``home`` over its
+    socket (started on demand): what a created Lambda function's own process uses
+    (:mod:`stepfn.local.lambda_runtime`), so the jobs and endpoints it starts run in the process that outlives it."""
+    return _session(region_name, _control_plane_transport(Path(home).resolve()))
+
+
+def _session(region_name: str, transport: Any) -> Any:
+    """A ``boto3.Session`` whose requests ``transport`` (a ``before-send`` handler) answers."""
+    import boto3
+    import botocore.session
+
     core = botocore.session.Session()
     config = core.get_component("config_store")  # its values win over the environment's and the files'
     # The user's ~/.aws files and AWS_PROFILE describe AWS accounts: none of that applies to local backends
@@ -75,7 +88,7 @@ def local_boto_session(region_name: str, home: Path | str | None = None) -> Any:
     # The app speaks S3 by path (/bucket/key); botocore addresses AWS's own S3 endpoint by host otherwise.
     config.set_config_variable("s3", {"addressing_style": "path"})
     _poll_waiters_locally(core.get_component("data_loader"))
-    core.register("before-send", _transport(root), unique_id="stepfn-in-process")
+    core.register("before-send", transport, unique_id="stepfn-in-process")
     return boto3.Session(aws_access_key_id=LOCAL_ACCESS_KEY_ID, aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
                          region_name=region_name, botocore_session=core)
 
@@ -176,16 +189,44 @@ def _transport(home: Path) -> Any:
     def send(request: Any, event_name: str, **_: Any) -> Any:
         from botocore.awsrequest import AWSResponse
 
-        service = event_name.split(".")[1]
-        if service not in SERVED_SERVICES:
-            raise StepfnError(
-                f"the local backend's boto3 session answers {', '.join(sorted(SERVED_SERVICES.values()))}; "
-                f"{service} is not served locally (for AWS, use Session(boto_session=boto3.Session()))")
+        _served(event_name)
         served = _app_of(home)
         status, headers, body = _run(_call(served.app, _scope(request, served.token), _request_body(request)))
         return AWSResponse(request.url, status, headers, _Body(body))
 
     return send
+
+
+def _control_plane_transport(home: Path) -> Any:
+    """The ``before-send`` handler sending each request of a session to ``home``'s control plane (its app is
+    ``stepfn serve``'s, on a socket only this user can open, so no token)."""
+
+    def send(request: Any, event_name: str, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        from stepfn.workflow._control import ensure_service
+        from stepfn.workflow._control import request as control_request
+
+        _served(event_name)
+        url = urlsplit(request.url)
+        headers = {name: value.decode("latin-1") if isinstance(value, bytes) else str(value)
+                   for name, value in request.headers.items()
+                   # The body goes whole: http.client sets its length; nobody answers 100-continue in between.
+                   if name.lower() not in ("host", "content-length", "transfer-encoding", "expect")}
+        status, answer, body = control_request(ensure_service(home), request.method,
+                                               (url.path or "/") + (f"?{url.query}" if url.query else ""),
+                                               _request_body(request), {**headers, "Host": "localhost"}, timeout=None)
+        return AWSResponse(request.url, status, answer, _Body(body))
+
+    return send
+
+
+def _served(event_name: str) -> None:
+    service = event_name.split(".")[1]
+    if service not in SERVED_SERVICES:
+        raise StepfnError(
+            f"the local backend's boto3 session answers {', '.join(sorted(SERVED_SERVICES.values()))}; "
+            f"{service} is not served locally (for AWS, use Session(boto_session=boto3.Session()))")
 
 
 def _request_body(request: Any) -> bytes:

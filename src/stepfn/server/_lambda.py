@@ -2,11 +2,13 @@
 ListFunctions, DeleteFunction and Invoke over the functions kept in the home
 (:mod:`stepfn.local.lambda_functions`), so a notebook that deploys its function with boto3 and a LambdaStep that
 names it run locally. Invoke answers as Lambda does: the function's result as the body, or its error document
-with ``X-Amz-Function-Error: Unhandled``, status 200 either way.
+with ``X-Amz-Function-Error: Unhandled``, status 200 either way; ``LogType=Tail`` adds the last 4 KB of the
+invocation's log, base64, as ``X-Amz-Log-Result``.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
@@ -18,17 +20,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from stepfn._partitions import LOCAL_ACCOUNT
-from stepfn.errors import StatesError
 from stepfn.local.lambda_functions import (
     FunctionError,
     create_function,
+    created_function,
     delete_function,
     get_function,
     list_functions,
 )
 from stepfn.local.objectstore import ObjectNotFoundError, ObjectStore
-from stepfn.server._sagemaker import _Control  # an invocation outside any execution: nothing cancels it
 
 _FUNCTIONS = re.compile(r"^/2015-03-31/functions/?$")
 _FUNCTION = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)(?P<invoke>/invocations)?/?$")
@@ -111,27 +111,22 @@ class LambdaApi:
                             "and Invoke)", 400)
 
     async def _invoke(self, request: Request, name: str) -> Response:
-        from stepfn.engine.protocol import TaskRequest
-        from stepfn.local.lambdas import invoke_lambda
-
-        get_function(self.home, name)  # ResourceNotFoundException before anything runs
+        function = created_function(self.home, name)
+        if function is None:
+            get_function(self.home, name)  # ResourceNotFoundException (or the name's ValidationException)
+            raise FunctionError("ResourceNotFoundException", f"Function not found: {name}", 404)
         if request.headers.get("x-amz-invocation-type", "RequestResponse") != "RequestResponse":
             raise FunctionError("InvalidParameterValueException",
                                 "stepfn serve runs RequestResponse invocations only", 400)
         event = await _json_body(request, {})
-        task = TaskRequest(resource=f"arn:aws:lambda:us-east-1:{LOCAL_ACCOUNT}:function:{name}", service="lambda",
-                           action="invoke", pattern="request_response",
-                           parameters={"FunctionName": name, "Payload": event}, state_name="Invoke",
-                           execution_arn="")
-        headers = {"X-Amz-Executed-Version": "$LATEST"}
-        try:
-            # A bare function ARN as the resource: the function's own result comes back, not the task's wrapper.
-            result: Any = await run_in_threadpool(invoke_lambda, task, _Control(), self.home)
-        except StatesError as error:
+        invocation = await run_in_threadpool(function.invoke, event)
+        headers = {"X-Amz-Executed-Version": "$LATEST", "x-amzn-RequestId": invocation.request_id}
+        if request.headers.get("x-amz-log-type") == "Tail":
+            headers["X-Amz-Log-Result"] = base64.b64encode(invocation.log.encode()[-4096:]).decode()
+        if invocation.error is not None:
             headers["X-Amz-Function-Error"] = "Unhandled"
-            return Response(error.cause or json.dumps({"errorType": error.error}), headers=headers,
-                            media_type="application/json")
-        return Response(json.dumps(result), headers=headers, media_type="application/json")
+            return Response(json.dumps(invocation.error), headers=headers, media_type="application/json")
+        return Response(invocation.payload or "null", headers=headers, media_type="application/json")
 
 
 def create_lambda_app(home: Path) -> LambdaApi:
