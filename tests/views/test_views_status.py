@@ -8,8 +8,9 @@ import re
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from views_support import Runs
@@ -21,6 +22,7 @@ from stepfn.workflow.progress import (
     FAILED,
     SUCCEEDED,
     execution_failure_summary,
+    failed_run,
     read_history,
     state_progress,
 )
@@ -101,3 +103,23 @@ def test_a_running_state_shows_its_elapsed_time_in_the_live_table(stepfn_home: P
         client.wait_for_execution(arn)
     finally:
         client.close()
+
+
+def test_of_two_runs_failing_within_one_timestamp_the_later_entered_is_blamed() -> None:
+    """Histories read through boto3 carry milliseconds, so two Parallel branches can enter their Fail states in one
+    timestamp: the run entered later (by event id) is the latest, as when the timestamps differ."""
+    moment = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+
+    def event(id_: int, kind: str, previous: int, **details: Any) -> dict[str, Any]:
+        key = kind[0].lower() + kind[1:] + "EventDetails"
+        return {"id": id_, "type": kind, "previousEventId": previous, "timestamp": moment,
+                **({key: details} if details else {})}
+
+    events = [event(1, "ExecutionStarted", 0, input="{}"),
+              event(2, "ParallelStateEntered", 1, name="Both", input="{}"),
+              event(3, "ParallelStateStarted", 2),
+              event(4, "FailStateEntered", 3, name="First", input="{}"),
+              event(5, "FailStateEntered", 3, name="Second", input="{}"),
+              event(6, "ExecutionFailed", 5, error="Boom", cause="second")]
+    run = failed_run(events)
+    assert run is not None and run.name == "Second"

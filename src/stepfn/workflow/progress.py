@@ -55,6 +55,9 @@ class StateRun:
     status: str = RUNNING
     entered: datetime | None = None
     exited: datetime | None = None
+    entered_event: int = 0
+    """The id of its StateEntered event: orders runs entered within one timestamp (histories read through boto3
+    carry milliseconds)."""
     input: Any = None
     output: Any = None
     error: str | None = None
@@ -257,7 +260,7 @@ def _end_unfinished(runs: list[StateRun], kind: str, details: dict[str, Any]) ->
     running = [run for run in runs if run.status == RUNNING]
     blamed = None
     if kind != "ExecutionAborted" and not any(run.status == FAILED and not run.redriven for run in runs):
-        blamed = max(running, key=lambda run: (run.entered is not None, run.entered), default=None)
+        blamed = max(running, key=lambda run: (run.entered is not None, run.entered, run.entered_event), default=None)
     for run in running:
         if run is blamed:
             run.status, run.error, run.cause = FAILED, details.get("error"), details.get("cause")
@@ -290,7 +293,8 @@ def state_progress(events: list[dict[str, Any]]) -> dict[str, StateProgress]:
             progress = states.setdefault(name, StateProgress(name=name, type=kind[: -len("StateEntered")]))
             # A Fail state has no exit event: entering it is failing (the execution's failure names the error).
             run = StateRun(name=name, type=progress.type, status=FAILED if progress.type == "Fail" else RUNNING,
-                           entered=timestamp, input=_decode(details.get("input")), iteration=iteration)
+                           entered=timestamp, entered_event=int(event.get("id") or 0),
+                           input=_decode(details.get("input")), iteration=iteration)
             progress.history.append(run)
             runs.append(run)
             if iteration is not None:
@@ -471,7 +475,8 @@ def failed_run(events: list[dict[str, Any]]) -> StateRun | None:
     a state's own stages, unfinished) run, latest first; a Map or Parallel only when nothing inside failed."""
     runs = [run for progress in state_progress(events).values() for run in progress.history if not run.redriven]
     failed = [run for run in runs if run.status == FAILED] or [run for run in runs if run.status == RUNNING]
-    return max(failed, key=lambda run: (not run.iterations, run.entered is not None, run.entered), default=None)
+    return max(failed, key=lambda run: (not run.iterations, run.entered is not None, run.entered, run.entered_event),
+               default=None)
 
 
 def execution_failure_summary(status: str, events: list[dict[str, Any]]) -> Failure:
