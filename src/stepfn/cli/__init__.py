@@ -554,7 +554,7 @@ def _serve(host: str, port: int, token: str | None, no_token: bool, allow_hosts:
 @_server_options
 def serve(host: str, port: int, token: str | None, no_token: bool, allow_hosts: tuple[str, ...],
           lambda_paths: tuple[str, ...]) -> None:
-    """Serve the Step Functions and SageMaker APIs over the local engine (for boto3 and the AWS CLI).
+    """Serve the Step Functions, SageMaker, S3, Lambda and IAM APIs over the local backends (for boto3 and the AWS CLI).
 
     Every request must carry the token printed at start-up (kept in $STEPFN_HOME/server-token) as its
     AWS access key id, and name this machine as its host.
