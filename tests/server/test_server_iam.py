@@ -59,8 +59,14 @@ POLICY = """{
 }"""
 SAGEMAKER_FULL_ACCESS = "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"
 REPO = Path(__file__).resolve().parents[2]
-HANDLER = """def lambda_handler(event, context):
-    return {"statusCode": 200, "body": event["EndpointArn"].split("/")[-1], "function": context.function_name}
+# The notebook's lambda.py waits for the endpoint with boto3; this one reads its own role with boto3 (a function's
+# clients reach the home's services, IAM included).
+HANDLER = """import boto3
+
+def lambda_handler(event, context):
+    role = boto3.client("iam").get_role(RoleName="lambda-role-sagemaker-describe-endpoint")["Role"]
+    return {"statusCode": 200, "body": event["EndpointArn"].split("/")[-1], "function": context.function_name,
+            "role": role["Arn"]}
 """
 
 
@@ -116,7 +122,8 @@ def test_the_notebooks_role_deploys_its_function_and_a_lambda_step_runs_it(
     execution = workflow.execute(inputs={
         "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/sklearn-boston-housing"})
     assert execution.get_output(wait=True)["Payload"] == {
-        "statusCode": 200, "body": "sklearn-boston-housing", "function": "sagemaker-wait-for-endpoint"}
+        "statusCode": 200, "body": "sklearn-boston-housing", "function": "sagemaker-wait-for-endpoint",
+        "role": role_arn}
 
     # The notebook's clean-up, in its order; IAM refuses each step taken too early.
     lambda_client.delete_function(FunctionName="sagemaker-wait-for-endpoint")
