@@ -287,8 +287,9 @@ def allow_lambda_paths(home: Path, paths: list[Path]) -> None:
 
 
 def _give_functions_their_account(home: Path, region: str) -> None:
-    """What Lambda gives a function's own boto3 clients, for the functions this process runs (those created through
-    the Lambda API, ``module:function`` ones): its region (Lambda sets ``AWS_REGION`` and ``AWS_DEFAULT_REGION``)
+    """What Lambda gives a function's own boto3 clients, for the functions this process runs (``module:function``
+    ones; a function created through the Lambda API runs in a process of its own, whose bootstrap does the same:
+    :mod:`stepfn.local.lambda_runtime`): its region (Lambda sets ``AWS_REGION`` and ``AWS_DEFAULT_REGION``)
     and its account's services, which here are this home's. Without it a function's ``boto3.client("sagemaker")``
     saw whatever environment the client that happened to start this service had: started by ``stepfn serve`` in a
     fresh shell, no region (``NoRegionError`` at the module's import) and no endpoint (its calls went to AWS).
