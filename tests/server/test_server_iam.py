@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -333,6 +334,12 @@ def test_the_wire_answer_is_iams_xml_with_url_encoded_documents(serve: Callable[
     refused = httpx.post(url, headers={"Content-Type": "application/x-www-form-urlencoded"},
                          content="Action=ListRoles&Version=2010-05-08")
     assert refused.status_code == 403  # the token guards IAM as every other route
+    # An action neither API serves is echoed in STS's error: a character XML cannot carry is escaped, so the
+    # answer still parses.
+    odd = httpx.post(url, headers=headers, content="Action=Assume%01Role%26&Version=2011-06-15")
+    assert odd.status_code == 400
+    message = ElementTree.fromstring(odd.text).find(".//{*}Message")
+    assert message is not None and message.text == "stepfn serve does not implement Assume\\x01Role&"
 
 
 def test_concurrent_creates_of_one_name_make_one_role(serve: Callable[..., str],

@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
-from xml.sax.saxutils import escape
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -26,27 +25,18 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from stepfn.local.iam import IamError, IamStore
-from stepfn.server._protocol import ApiError, python_name, service_model, validate_request
+from stepfn.server._protocol import NOT_XML, ApiError, python_name, service_model, validate_request, xml_text
 
 IAM_XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
 # The model's patterns are Java's: the Unicode classes of the tag patterns, in Python's terms (\w is letters, digits
 # and "_", which those patterns allow anyway; Z is the separators Java's \p{Z} matches).
 _JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\d",
                  r"\p{Z}": "\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"}
-# Characters XML 1.0 cannot carry: a value holding one could not be answered in a document botocore parses.
-_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _xml_text(text: str) -> str:
-    """``text`` as XML character data; a character XML cannot carry (echoed in an error message) as its escape."""
-    return escape(_NOT_XML.sub(lambda match: match.group().encode("unicode_escape").decode(), text))
-
-
 def _error_response(error: IamError) -> Response:
     request_id = str(uuid.uuid4())
     kind = "Receiver" if error.status >= 500 else "Sender"
-    body = (f'<ErrorResponse xmlns="{IAM_XMLNS}"><Error><Type>{kind}</Type><Code>{_xml_text(error.code)}</Code>'
-            f"<Message>{_xml_text(error.message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>")
+    body = (f'<ErrorResponse xmlns="{IAM_XMLNS}"><Error><Type>{kind}</Type><Code>{xml_text(error.code)}</Code>'
+            f"<Message>{xml_text(error.message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>")
     return Response(body, status_code=error.status, media_type="text/xml", headers={"x-amzn-RequestId": request_id})
 
 
@@ -115,7 +105,7 @@ def _constraint_violations(value: Any, shape: Any, path: str) -> Iterator[str]:
             yield f"{where} have length less than or equal to {maximum}"
         if pattern and not re.fullmatch(_python_pattern(pattern), value):
             yield f"{where} satisfy regular expression pattern: {pattern}"
-        elif _NOT_XML.search(value):
+        elif NOT_XML.search(value):
             yield f"{where} not contain control characters"
     elif kind in ("integer", "long") and isinstance(value, int):
         maximum, minimum = shape.metadata.get("max"), shape.metadata.get("min")
@@ -155,7 +145,7 @@ def to_xml(value: Any, shape: Any, name: str) -> str:
     elif kind == "timestamp" and isinstance(value, datetime):
         inner = value.strftime("%Y-%m-%dT%H:%M:%SZ")
     else:
-        inner = _xml_text(str(value))
+        inner = xml_text(str(value))
     return f"<{name}>{inner}</{name}>"
 
 

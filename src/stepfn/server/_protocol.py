@@ -15,18 +15,29 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 from starlette.responses import Response
 
 from stepfn.server.auth import TOKEN_HEADER, read_token
 
 logger = logging.getLogger("stepfn.server")
+
+
+# Characters XML 1.0 cannot carry: a value holding one could not be answered in a document botocore parses.
+NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` as XML character data; a character XML cannot carry (echoed in an error message) as its escape."""
+    return escape(NOT_XML.sub(lambda match: match.group().encode("unicode_escape").decode(), text))
 
 
 class ApiError(Exception):

@@ -42,7 +42,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
-from xml.sax.saxutils import escape
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -64,6 +63,7 @@ from stepfn.server._protocol import (
     python_name,
     translate_errors,
     validate_request,
+    xml_text,
 )
 from stepfn.server._s3 import create_s3_app
 from stepfn.server.auth import TOKEN_FILE, RequestGuard, allowed_host_names, ensure_token
@@ -114,7 +114,7 @@ async def _query_api(body: bytes, iam: IamApi) -> Response:
         return await iam.answer(body)
     if action != "GetCallerIdentity":
         answer = (f"<ErrorResponse xmlns=\"{STS_XMLNS}\"><Error><Type>Sender</Type><Code>InvalidAction</Code>"
-                  f"<Message>stepfn serve does not implement {escape(action)}</Message></Error></ErrorResponse>")
+                  f"<Message>stepfn serve does not implement {xml_text(action)}</Message></Error></ErrorResponse>")
         return Response(answer, status_code=400, media_type="text/xml")
     answer = (f"<GetCallerIdentityResponse xmlns=\"{STS_XMLNS}\"><GetCallerIdentityResult>"
               f"<Arn>arn:aws:iam::{LOCAL_ACCOUNT}:root</Arn><UserId>{LOCAL_ACCOUNT}</UserId>"
