@@ -156,6 +156,44 @@ def test_lambda_hit_returns_the_payload_in_a_new_invocation(stepfn_home: Path) -
     assert results[0]["SdkResponseMetadata"]["RequestId"] != results[1]["SdkResponseMetadata"]["RequestId"]
 
 
+def test_a_created_functions_hit_is_keyed_by_its_package_and_environment(stepfn_home: Path, tmp_path: Path) -> None:
+    """A function created through the Lambda API runs in a process of its own: the cache keys it by its package's
+    CodeSha256 and its configuration (a new package or variable is a miss), not by a source file of this process."""
+    import base64
+    import io
+    import zipfile
+
+    from stepfn.local.lambda_functions import create_function, delete_function
+
+    marker = tmp_path / "runs"
+
+    def deploy(answer: int, variables: dict[str, str]) -> None:
+        package = io.BytesIO()
+        with zipfile.ZipFile(package, "w") as archive:
+            # A fixed date: the same code gives the same zip, so the same CodeSha256.
+            archive.writestr(zipfile.ZipInfo("app.py", (2020, 1, 1, 0, 0, 0)), f"import os\n\n\ndef handler(event, context):\n"
+                                       f"    open({str(marker)!r}, 'a').write('x')\n"
+                                       f"    return {{'answer': {answer}, 'env': os.environ.get('MODE')}}\n")
+        create_function(stepfn_home, {"FunctionName": "cached", "Handler": "app.handler",
+                                      "Environment": {"Variables": variables},
+                                      "Code": {"ZipFile": base64.b64encode(package.getvalue()).decode()}},
+                        lambda bucket, key: b"")
+
+    payloads = []
+    for run, answer, mode in (("run-1", 1, "a"), ("run-2", 1, "a"), ("run-3", 2, "a"), ("run-4", 2, "b")):
+        deploy(answer, {"MODE": mode})
+        write_run_settings(stepfn_home, MACHINE, run, cache=True)
+        request = TaskRequest(
+            resource="arn:aws:states:::lambda:invoke", service="lambda", action="invoke",
+            pattern="request_response", parameters={"FunctionName": "cached", "Payload": {}},
+            state_name="Cached", execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:{MACHINE}:{run}")
+        payloads.append(default_handlers(stepfn_home)["lambda:invoke"](request, Control())["Payload"])
+        delete_function(stepfn_home, "cached")
+    assert payloads == [{"answer": 1, "env": "a"}, {"answer": 1, "env": "a"}, {"answer": 2, "env": "a"},
+                        {"answer": 2, "env": "b"}]
+    assert marker.read_text() == "xxx"  # run-2 was the cache's
+
+
 def test_request_response_task_takes_a_hit_too(stepfn_home: Path, store: ObjectStore) -> None:
     write_run_settings(stepfn_home, MACHINE, "run-1", cache=True)
     _run(stepfn_home, "run-1", _request("sync-1"))

@@ -368,3 +368,36 @@ def test_create_function_refuses_reserved_variables_and_runtimes_stepfn_cannot_r
                                Code={"ZipFile": package({"index.js": "exports.handler = async () => 1;\n"})})
     assert runtime.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert client.list_functions()["Functions"] == []
+
+
+def test_stopping_the_execution_ends_the_functions_process(
+        serve: Callable[..., str], make_client: Callable[..., Any], tmp_path: Path) -> None:
+    import os
+
+    client = make_client("lambda", serve())
+    create(client, "sleeper", {"app.py": "import os, pathlib, time\n\n\ndef handler(event, context):\n"
+                                         "    pathlib.Path(event['pid_file']).write_text(str(os.getpid()))\n"
+                                         "    time.sleep(300)\n"}, Timeout=600)
+    pid_file = tmp_path / "pid"
+    workflow = Workflow("stopped", LambdaStep("Sleep", parameters={"FunctionName": "sleeper",
+                                                                   "Payload": {"pid_file": str(pid_file)}}), role=ROLE)
+    workflow.create()
+    execution = workflow.execute(inputs={})
+    deadline = time.monotonic() + 60
+    while not (pid_file.is_file() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pid = int(pid_file.read_text())
+    execution.stop(error="Stopped", cause="by the test")
+
+    def alive() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    deadline = time.monotonic() + 60
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive()
+    assert execution.describe()["status"] == "ABORTED"
