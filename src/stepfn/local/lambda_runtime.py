@@ -54,13 +54,10 @@ class LambdaContext:
         return max(0, int((self._deadline - time.time()) * 1000))
 
 
-def _error(error: BaseException, request_id: str, error_type: str | None = None, skip: int = 1) -> dict[str, Any]:
-    """Lambda's error document; ``skip`` leaves out this bootstrap's own frames, as the runtime's trace starts in
-    the user's code."""
-    tb = error.__traceback__
-    for _ in range(skip):
-        if tb is not None:
-            tb = tb.tb_next
+def _error(error: BaseException, request_id: str, error_type: str | None = None) -> dict[str, Any]:
+    """Lambda's error document; the trace leaves out this bootstrap's frame, as the runtime's starts in the user's
+    code."""
+    tb = error.__traceback__.tb_next if error.__traceback__ is not None else None
     return {"errorMessage": str(error), "errorType": error_type or type(error).__name__, "requestId": request_id,
             "stackTrace": traceback.format_list(traceback.extract_tb(tb))}
 
@@ -86,11 +83,8 @@ def _load(handler: str, request_id: str) -> tuple[Any, dict[str, Any] | None]:
     except SyntaxError as error:
         return None, {**_error(error, request_id, "Runtime.UserCodeSyntaxError"),
                       "errorMessage": f"Syntax error in module '{module_name}': {error}"}
-    except ModuleNotFoundError as error:
-        if error.name != module_name.split(".")[0] and error.name != module_name:
-            return None, {**_error(error, request_id, "Runtime.ImportModuleError"),
-                          "errorMessage": f"Unable to import module '{module_name}': {error}"}
-        return None, {"errorMessage": f"Unable to import module '{module_name}': No module named '{module_name}'",
+    except ImportError as error:  # the module, or one it imports, is not in the package: awslambdaric's words
+        return None, {"errorMessage": f"Unable to import module '{module_name}': {error}",
                       "errorType": "Runtime.ImportModuleError", "requestId": request_id, "stackTrace": []}
     except Exception as error:  # the module's own code failed while it loaded: Lambda's init error
         return None, _error(error, request_id)
