@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import signal
 import time
 import zipfile
 from collections.abc import Callable
@@ -254,8 +256,6 @@ def test_a_lambda_step_reads_the_functions_environment_and_each_function_its_own
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The notebooks' functions read settings from ``os.environ``; two functions that each ship a ``helper.py`` get
     their own; nothing of the process that runs the execution reaches the function."""
-    import os
-
     monkeypatch.setenv("STEPFN_TEST_PARENT_ONLY", "the runner's own")
     client = make_client("lambda", serve())
     for name, endpoint in (("first", "endpoint-a"), ("second", "endpoint-b")):
@@ -370,10 +370,35 @@ def test_create_function_refuses_reserved_variables_and_runtimes_stepfn_cannot_r
     assert client.list_functions()["Functions"] == []
 
 
+def _pid_written(pid_file: Path) -> int:
+    """The pid a function wrote (it has started), waiting as long as a loaded machine may need."""
+    deadline = time.monotonic() + 60
+    while not (pid_file.is_file() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return int(pid_file.read_text())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` ends within 60 s; one that does not is killed, so no failing test leaves it behind."""
+    deadline = time.monotonic() + 60
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        return False
+    return True
+
+
 def test_stopping_the_execution_ends_the_functions_process(
         serve: Callable[..., str], make_client: Callable[..., Any], tmp_path: Path) -> None:
-    import os
-
     client = make_client("lambda", serve())
     create(client, "sleeper", {"app.py": "import os, pathlib, time\n\n\ndef handler(event, context):\n"
                                          "    pathlib.Path(event['pid_file']).write_text(str(os.getpid()))\n"
@@ -383,21 +408,42 @@ def test_stopping_the_execution_ends_the_functions_process(
                                                                    "Payload": {"pid_file": str(pid_file)}}), role=ROLE)
     workflow.create()
     execution = workflow.execute(inputs={})
-    deadline = time.monotonic() + 60
-    while not (pid_file.is_file() and pid_file.read_text()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    pid = int(pid_file.read_text())
+    pid = _pid_written(pid_file)
     execution.stop(error="Stopped", cause="by the test")
 
-    def alive() -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-
-    deadline = time.monotonic() + 60
-    while alive() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not alive()
+    assert _gone(pid)
     assert execution.describe()["status"] == "ABORTED"
+
+
+RUN_ONE = '''import json, sys
+from pathlib import Path
+from stepfn.local.lambda_functions import created_function
+
+created_function(Path(sys.argv[1]), "sleeper").invoke({"pid_file": sys.argv[2]})
+'''
+
+
+def test_a_functions_process_ends_when_the_process_running_it_dies(tmp_path: Path) -> None:
+    """A control plane killed mid-invocation leaves no function running on unwatched (its Timeout unenforced)."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    lambda_functions.create_function(home, {
+        "FunctionName": "sleeper", "Handler": "app.handler", "Timeout": 600,
+        "Code": {"ZipFile": base64.b64encode(package({"app.py": "import os, pathlib, time\n\n\n"
+                                                                "def handler(event, context):\n"
+                                                                "    pathlib.Path(event['pid_file']).write_text("
+                                                                "str(os.getpid()))\n    time.sleep(300)\n"})).decode()}},
+        lambda bucket, key: b"")
+    (tmp_path / "run_one.py").write_text(RUN_ONE)
+    pid_file = tmp_path / "pid"
+    runner = subprocess.Popen([sys.executable, str(tmp_path / "run_one.py"), str(home), str(pid_file)],
+                              env={**os.environ, "STEPFN_IN_PROCESS": "1"})
+    try:
+        pid = _pid_written(pid_file)
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait()
+
+    assert _gone(pid)

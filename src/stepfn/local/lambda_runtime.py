@@ -27,7 +27,9 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -115,7 +117,21 @@ def _invoke(request: dict[str, Any], folder: Path) -> dict[str, Any]:
                           "requestId": request_id, "stackTrace": []}}
 
 
+def _end_with_the_parent() -> None:
+    """The parent enforces the Timeout; should it die (a control plane killed), this environment and whatever the
+    function started end too, instead of running on unwatched."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.killpg(0, signal.SIGKILL)  # the parent started this process as its own group's leader
+
+    threading.Thread(target=watch, name="stepfn-lambda-parent-watch", daemon=True).start()
+
+
 def main(folder: Path) -> int:
+    _end_with_the_parent()
     request = json.loads((folder / "request.json").read_text())
     code = os.environ["LAMBDA_TASK_ROOT"]
     stepfn_root = str(Path(__file__).resolve().parents[2])
