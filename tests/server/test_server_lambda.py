@@ -347,12 +347,18 @@ def test_a_handler_that_raises_gives_lambdas_error_document_and_its_log(
     for files, error_type in (({"other.py": "x = 1\n"}, "Runtime.ImportModuleError"),
                               ({"app.py": "def other(event, context):\n    return 1\n"}, "Runtime.HandlerNotFound"),
                               ({"app.py": "def handler(event, context):\n    raise SystemExit(3)\n"},
-                               "Runtime.ExitError")):
+                               "Runtime.ExitError"),
+                              ({"app.py": "def handler(event, context):\n    return 'x' * (7 << 20)\n"},
+                               "Function.ResponseSizeTooLarge")):
         name = error_type.split(".")[1]
         create(client, name, files)
         failed = client.invoke(FunctionName=name)
         assert failed["FunctionError"] == "Unhandled"
-        assert json.loads(failed["Payload"].read())["errorType"] == error_type, name
+        document = json.loads(failed["Payload"].read())
+        assert document["errorType"] == error_type, name
+        if error_type == "Runtime.ExitError":
+            assert document["errorMessage"] == (f"RequestId: {failed['ResponseMetadata']['RequestId']} Error: "
+                                                "Runtime exited with error: exit status 3")
 
 
 def test_create_function_refuses_reserved_variables_and_runtimes_stepfn_cannot_run(

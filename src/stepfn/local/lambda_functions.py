@@ -23,7 +23,8 @@ a process of stepfn's Python started in isolated mode on the bootstrap :mod:`ste
 * its ``Timeout`` enforced: at the deadline the process group is killed and the invocation fails with
   ``Sandbox.Timedout`` / ``RequestId: <id> Error: Task timed out after 3.00 seconds`` (a process that exits without
   answering: ``Runtime.ExitError``). A handler's exception is Lambda's error document (``errorMessage``,
-  ``errorType``, ``requestId``, ``stackTrace``), an import failure ``Runtime.ImportModuleError`` and friends;
+  ``errorType``, ``requestId``, ``stackTrace``), an import failure ``Runtime.ImportModuleError`` and friends, a
+  response over Lambda's 6 MB ``Function.ResponseSizeTooLarge``;
 * its stdout and stderr kept as its log, between Lambda's ``START``/``END``/``REPORT`` lines, one file per
   invocation under ``$STEPFN_HOME/lambda/logs/<name>/`` (Invoke's ``LogType=Tail`` returns the last 4 KB);
 * its boto3 default session answered by this home's services (the control plane's), as Lambda's reach the
@@ -66,6 +67,8 @@ FUNCTIONS_DIR = Path("lambda") / "functions"
 LOGS_DIR = Path("lambda") / "logs"
 """Where each invocation's log is kept: ``<name>/<log stream>.log`` (the function's CloudWatch log group)."""
 BOOTSTRAP = Path(__file__).with_name("lambda_runtime.py")
+RESPONSE_LIMIT = 6_291_556
+"""Lambda's quota on a synchronous invocation's response, in bytes."""
 INIT_SECONDS = 10.0
 """Lambda's limit on a function's init phase (starting the runtime, importing the handler's module)."""
 # The placeholders of stepfn.server._inprocess, spelled here so running a function does not import the server.
@@ -318,6 +321,9 @@ class CreatedFunction:
                           + f"Z {request_id} {message}\n".encode())
                 outcome = {"error": {"errorType": "Sandbox.Timedout",
                                      "errorMessage": f"RequestId: {request_id} Error: {message}"}}
+            elif len(str(outcome.get("payload", "")).encode()) > RESPONSE_LIMIT:
+                outcome = {"error": {"errorType": "Function.ResponseSizeTooLarge", "errorMessage": "Response payload "
+                                     f"size exceeded maximum allowed payload size ({RESPONSE_LIMIT} bytes)."}}
             elif not outcome:
                 outcome = {"error": {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} "
                                      f"Error: Runtime exited with error: {_exit_status(process.returncode)}"}}
