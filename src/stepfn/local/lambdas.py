@@ -368,6 +368,12 @@ def _error_document(error: BaseException, request_id: str) -> dict[str, Any]:
     }
 
 
+def _cause(document: dict[str, Any], optimized: bool) -> str:
+    """An error document as a failed task's cause: the optimized integration relays Lambda's compact JSON, a bare
+    function ARN renders it with ``json.dumps`` spacing."""
+    return json.dumps(document, separators=(",", ":")) if optimized else json.dumps(document)
+
+
 def _http_metadata(request_id: str, body: str) -> tuple[dict[str, Any], dict[str, Any]]:
     headers = {
         "Connection": "keep-alive",
@@ -417,12 +423,11 @@ def invoke_lambda(request: TaskRequest, control: TaskControl, home: Path | None 
         result = fn(event, context) if _accepts_context(fn) else fn(event)
     except FunctionInvocationError as error:  # a created function's own process answered with its error document
         document = error.document
-        cause = json.dumps(document, separators=(",", ":")) if optimized else json.dumps(document)
-        raise StatesError(document.get("errorType", "Lambda.Unknown"), cause, state=request.state_name) from error
+        raise StatesError(document.get("errorType", "Lambda.Unknown"), _cause(document, optimized),
+                          state=request.state_name) from error
     except Exception as error:  # every exception a function raises is a Lambda function error
         document = _error_document(error, request_id)
-        cause = json.dumps(document, separators=(",", ":")) if optimized else json.dumps(document)
-        raise StatesError(document["errorType"], cause, state=request.state_name) from error
+        raise StatesError(document["errorType"], _cause(document, optimized), state=request.state_name) from error
     except SystemExit as error:
         # The runtime process exits without an error document: Lambda reports no error type at all.
         raise StatesError(
@@ -442,7 +447,7 @@ def invoke_lambda(request: TaskRequest, control: TaskControl, home: Path | None 
         }
         raise StatesError(
             "Runtime.MarshalError",
-            json.dumps(document, separators=(",", ":")) if optimized else json.dumps(document),
+            _cause(document, optimized),
             state=request.state_name,
         ) from error
     payload = json.loads(body)
