@@ -32,6 +32,8 @@ IAM_XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
 # and "_", which those patterns allow anyway; Z is the separators Java's \p{Z} matches).
 _JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\d",
                  r"\p{Z}": "\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"}
+
+
 def _error_response(error: IamError) -> Response:
     request_id = str(uuid.uuid4())
     kind = "Receiver" if error.status >= 500 else "Sender"
@@ -108,13 +110,12 @@ def _constraint_violations(value: Any, shape: Any, path: str) -> Iterator[str]:
         elif NOT_XML.search(value):
             yield f"{where} not contain control characters"
     elif kind in ("integer", "long") and isinstance(value, int):
+        where = f"Value '{value}' at '{_member_path(path)}' failed to satisfy constraint: Member must have value"
         maximum, minimum = shape.metadata.get("max"), shape.metadata.get("min")
         if maximum is not None and value > maximum:
-            yield f"Value '{value}' at '{_member_path(path)}' failed to satisfy constraint: Member must have value " \
-                  f"less than or equal to {maximum}"
+            yield f"{where} less than or equal to {maximum}"
         if minimum is not None and value < minimum:
-            yield f"Value '{value}' at '{_member_path(path)}' failed to satisfy constraint: Member must have value " \
-                  f"greater than or equal to {minimum}"
+            yield f"{where} greater than or equal to {minimum}"
 
 
 def _validate(operation: str, shape: Any, params: dict[str, Any]) -> None:
