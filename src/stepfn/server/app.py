@@ -1,4 +1,5 @@
-"""``stepfn serve``: the Step Functions and SageMaker APIs over the local engine, on one HTTP port.
+"""``stepfn serve``: the Step Functions, SageMaker, S3, Lambda and IAM APIs over the local backends, on one HTTP
+port.
 
 Routes (one Starlette app):
 
