@@ -25,8 +25,9 @@ stepfn.local.sagemaker.monitor`` with the container's environment contract:
 
 The statistics are computed with pandas. Distributions are kept as the analyzer's KLL shape (buckets plus a
 sketch holding the values, sampled down to 2,048), and drift is the L-infinity distance between the two
-empirical CDFs, the analyzer's "Simple" comparison. ``/opt/ml`` paths in the environment are read relative to
-``SAGEMAKER_BASE_DIR`` when the job runs outside its own ``/opt/ml``.
+empirical CDFs, the analyzer's "Simple" comparison (for strings, between the two category frequencies:
+``categorical_drift_method`` ``LInfinity``; ``ChiSquared`` is not computed). ``/opt/ml`` paths in the environment
+are read relative to ``SAGEMAKER_BASE_DIR`` when the job runs outside its own ``/opt/ml``.
 """
 
 from __future__ import annotations
