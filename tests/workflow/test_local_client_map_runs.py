@@ -403,6 +403,21 @@ def test_redriving_a_stopped_parent_redrives_its_aborted_map_run(client: LocalSt
         0, 1, 1]
 
 
+def redrive_right_after_the_stop(client: LocalStepFunctionsClient, gate: Gate, settle_seconds: float = 0.0) -> str:
+    """Stop a parent while two children run, redrive it as soon as its row is ABORTED (its children's threads may
+    not have recorded their own end yet), check that the redrive succeeded, and return the Map Run's ARN.
+    ``settle_seconds``: how long to wait after the redrive ended, so late writes of the stopped attempt land."""
+    execution, map_run_arn = stop_two_of_three(client, gate)
+    wait_until(lambda: client.describe_execution(executionArn=execution)["status"] == "ABORTED")
+    gate.opened.set()
+    client.redrive_execution(executionArn=execution)
+    assert client.wait_for_execution(execution, 30)
+    time.sleep(settle_seconds)
+    described = client.describe_execution(executionArn=execution)
+    assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == [1, 2, 3], described
+    return map_run_arn
+
+
 def test_a_redrive_waits_for_the_stopped_attempts_children_to_record_their_end() -> None:
     """Stopping the parent ends it (and its Map Run) at once; each running child's thread records its own
     ExecutionAborted when its task returns. A redrive started in between must not read a child's history before
@@ -410,13 +425,7 @@ def test_a_redrive_waits_for_the_stopped_attempts_children_to_record_their_end()
     gate = Gate(unwind_seconds=0.5)
     client = LocalStepFunctionsClient(handlers={"lambda:invoke": gate})
     try:
-        execution, map_run_arn = stop_two_of_three(client, gate)
-        wait_until(lambda: client.describe_execution(executionArn=execution)["status"] == "ABORTED")
-        gate.opened.set()
-        client.redrive_execution(executionArn=execution)
-        assert client.wait_for_execution(execution, 30)
-        described = client.describe_execution(executionArn=execution)
-        assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == [1, 2, 3], described
+        map_run_arn = redrive_right_after_the_stop(client, gate)
         for child in client.list_executions(mapRunArn=map_run_arn)["executions"]:
             kinds = [e["type"] for e in client.get_execution_history(executionArn=child["executionArn"])["events"]]
             if "ExecutionRedriven" in kinds:
@@ -435,14 +444,7 @@ def test_a_child_whose_end_never_comes_is_aborted_after_its_history(monkeypatch:
     gate = Gate(unwind_seconds=1.5)
     client = LocalStepFunctionsClient(handlers={"lambda:invoke": gate})
     try:
-        execution, map_run_arn = stop_two_of_three(client, gate)
-        wait_until(lambda: client.describe_execution(executionArn=execution)["status"] == "ABORTED")
-        gate.opened.set()
-        client.redrive_execution(executionArn=execution)
-        assert client.wait_for_execution(execution, 30)
-        time.sleep(1.5)  # the stopped attempt's children return from their tasks and try to record their end
-        described = client.describe_execution(executionArn=execution)
-        assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == [1, 2, 3], described
+        map_run_arn = redrive_right_after_the_stop(client, gate, settle_seconds=1.5)
         redriven = 0
         for child in client.list_executions(mapRunArn=map_run_arn)["executions"]:
             assert child["status"] == "SUCCEEDED"
