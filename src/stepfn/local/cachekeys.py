@@ -13,7 +13,8 @@ A key is the SHA-256 of one canonical JSON document holding what determines a jo
 * the image (part of the request), the environment variables given to the job (part of the request), the
   framework environment choice (``STEPFN_JOB_ENV``) and stepfn's version (the built-in algorithm emulators and
   the job runtime come with it);
-* for local Lambda functions, the payload and the source file of the function's module.
+* for local Lambda functions, the payload and the source file of the function's module; for a function created
+  through the Lambda API, the payload and its package (``CodeSha256``), handler, runtime and environment.
 
 Object digests are memoized per file by (path, inode, size, mtime): the object store writes every object
 through a temporary file and a rename, so a changed object is a new inode and a large channel that did not
@@ -250,13 +251,12 @@ class KeyBuilder:
 
     def _lambda(self, params: dict[str, Any]) -> dict[str, Any]:
         from stepfn.errors import StatesError
+        from stepfn.local.lambda_functions import CreatedFunction
         from stepfn.local.lambdas import resolve_function
 
         function_name = params.get("FunctionName")
         if not isinstance(function_name, str):
             raise NotCacheable("no FunctionName")
-        from stepfn.local.lambda_functions import CreatedFunction
-
         try:
             _, function = resolve_function(function_name)
             if isinstance(function, CreatedFunction):  # its package and what it runs with, as deployed
