@@ -266,6 +266,9 @@ class FunctionInvocationError(Exception):
 
 
 class Cancelled(Protocol):
+    """What :meth:`CreatedFunction.invoke` asks of a task's control (``stepfn.engine.protocol.TaskControl``):
+    whether the execution was stopped or timed out, so the function's process is ended with it."""
+
     def cancelled(self) -> bool: ...
 
 
