@@ -41,6 +41,7 @@ import pickle
 import struct
 import sys
 import traceback
+from collections.abc import Callable
 from typing import IO, Any
 
 JSON = "application/json"
@@ -699,7 +700,7 @@ class Chain:
         return bytes(payload), response_type
 
 
-def attempt(function: Any, *args: Any) -> Any:
+def attempt(function: Callable[..., Any], *args: Any) -> Any:
     """``function(*args)``, or the exception it raised (one request's failure in a batch is that request's)."""
     try:
         return function(*args)
@@ -718,7 +719,7 @@ def _rows(data: Any, like: Any) -> Any:
     return data
 
 
-def predict_together(decoded: list[Any], predict: Any) -> dict[int, Any]:
+def predict_together(decoded: list[Any], predict: Callable[[Any], Any]) -> dict[int, Any]:
     """Predictions of several decoded requests from one ``predict`` over their stacked rows, by request index.
 
     The requests that stack are those decoded to a non-empty numpy matrix with the columns and dtype of the first
@@ -747,6 +748,7 @@ def predict_together(decoded: list[Any], predict: Any) -> dict[int, Any]:
 
 
 def _text(field: bytes) -> str | None:
+    """A header field of a frame: empty is a header not given."""
     return field.decode("latin-1") or None
 
 
