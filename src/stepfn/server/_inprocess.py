@@ -222,6 +222,8 @@ def _control_plane_transport(home: Path) -> Any:
 
 
 def _served(event_name: str) -> None:
+    """Refuse, before anything is sent, a request (``before-send.<service>.<Operation>``) for a service the local
+    app does not speak: it must not reach AWS with whatever credentials the machine has."""
     service = event_name.split(".")[1]
     if service not in SERVED_SERVICES:
         raise StepfnError(
