@@ -7,9 +7,11 @@ What the clients do for a notebook is tested in tests/sagemaker/test_sagemaker_s
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import multiprocessing
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -76,9 +78,28 @@ def test_a_served_port_refuses_what_a_local_session_holds(stepfn_home: Path, ser
 def test_services_the_app_does_not_speak_fail_before_anything_is_sent() -> None:
     boto_session = Session().boto_session
     for service, call in (("dynamodb", lambda client: client.list_tables()),
-                          ("lambda", lambda client: client.list_functions())):
+                          ("glue", lambda client: client.get_jobs())):
         with pytest.raises(StepfnError, match=f"{service} is not served locally"):
             call(boto_session.client(service))
+
+
+def test_a_notebooks_session_deploys_and_invokes_a_lambda_function(stepfn_home: Path) -> None:
+    """A notebook that deploys its function with ``sagemaker.Session().boto_session.client("lambda")`` reaches the
+    home's Lambda API in-process, as it reaches ``stepfn serve``'s: the function runs in its own process with its
+    environment, and a LambdaStep of that home would call it."""
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("app.py", "import os\n\ndef handler(event, context):\n"
+                                   "    return {'got': event, 'setting': os.environ['SETTING']}\n")
+    functions = Session().boto_session.client("lambda")
+    functions.create_function(FunctionName="deployed", Runtime="python3.11", Handler="app.handler",
+                              Role="arn:aws:iam::123456789012:role/r", Code={"ZipFile": package.getvalue()},
+                              Environment={"Variables": {"SETTING": "from the notebook"}})
+    answer = functions.invoke(FunctionName="deployed", Payload=json.dumps({"a": 1}))
+    assert answer["StatusCode"] == 200
+    assert json.loads(answer["Payload"].read()) == {"got": {"a": 1}, "setting": "from the notebook"}
+    assert [f["FunctionName"] for f in functions.list_functions()["Functions"]] == ["deployed"]
+    assert (stepfn_home / "lambda" / "functions" / "deployed").is_dir()
 
 
 def test_concurrent_callers_share_one_app(stepfn_home: Path) -> None:

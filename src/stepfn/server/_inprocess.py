@@ -1,8 +1,9 @@
 """The local backend's boto3 session: AWS clients answered by ``stepfn serve``'s app inside this process.
 
 ``stepfn.sagemaker.Session().boto_session`` on the local backend is :func:`local_boto_session`: a real
-``boto3.Session`` whose ``sagemaker``, ``sagemaker-runtime``, ``s3``, ``stepfunctions``, ``sts`` and ``iam`` clients
-(and boto3 resources built on them) reach the local backends with no server to start and no port. A botocore
+``boto3.Session`` whose ``sagemaker``, ``sagemaker-runtime``, ``s3``, ``stepfunctions``, ``sts``, ``iam`` and
+``lambda`` clients (and boto3 resources built on them) reach the local backends with no server to start and no
+port. A botocore
 ``before-send`` handler takes each request botocore has serialized and signed, hands it to the ASGI app of
 ``stepfn serve`` (:func:`stepfn.server.create_app`) for the session's home, and returns the app's answer as the
 ``AWSResponse`` botocore would have read from the network. So botocore's own serializers, parsers, paginators,
@@ -49,7 +50,7 @@ __all__ = ["LOCAL_ACCESS_KEY_ID", "LOCAL_SECRET_ACCESS_KEY", "SERVED_SERVICES", 
 LOCAL_ACCESS_KEY_ID = "stepfn-local"
 LOCAL_SECRET_ACCESS_KEY = "stepfn-local"
 #: The services the in-process app speaks, by botocore service id (the ``before-send.<id>.<Operation>`` event).
-SERVED_SERVICES = {"iam": "iam", "sagemaker": "sagemaker", "sagemaker-runtime": "sagemaker-runtime", "s3": "s3",
+SERVED_SERVICES = {"iam": "iam", "lambda": "lambda", "sagemaker": "sagemaker", "sagemaker-runtime": "sagemaker-runtime", "s3": "s3",
                    "sfn": "stepfunctions", "sts": "sts"}
 logger = logging.getLogger("stepfn.server")
 # Waiters poll SageMaker every 30-120 s; a local job's status is a file read and jobs take seconds, so local
