@@ -1,6 +1,6 @@
 """Benchmark: the model servers of several stepfn checkouts under the same load, round by round.
 
-    PYTHONPATH=src .venv/bin/python bench/serving_compare.py /tmp/before/src src [--rounds 4] [--workers 2]
+    PYTHONPATH=src .venv/bin/python bench/serving_compare.py /tmp/before/src src [--rounds 4] [--workers 2] [--rows 1]
 
 On a machine shared with other work, ``bench/serving.py``'s throughput follows the machine's load as much as
 the server: two runs minutes apart are not comparable. Here each round runs the keep-alive echo floor and then
@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--per-client", type=int, default=1500)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rows", type=int, default=1, help="CSV rows a request (20000: a MultiRecord payload of 3.7 MB)")
     parser.add_argument("--own-session", action="store_true")
     parser.add_argument("--python", help="serve through a handler host under this interpreter (fits the model too)")
     args = parser.parse_args()
@@ -70,8 +71,8 @@ def main() -> None:
         subprocess.run([args.python or sys.executable, "-c", FIT, str(folder / "model" / "model.joblib")], check=True,
                        timeout=300)
         (folder / "code" / "inference.py").write_text(INFERENCE)
-        row = np.random.default_rng(1).normal(size=(1, FEATURES))
-        body = (",".join(repr(float(v)) for v in row[0]) + "\n").encode()
+        rows = np.random.default_rng(1).normal(size=(args.rows, FEATURES))
+        body = "".join(",".join(repr(float(v)) for v in row) + "\n" for row in rows).encode()
         servers = [start_server(str(Path(src).resolve()), folder, index, args.workers, args.own_session, args.python)
                    for index, src in enumerate(args.sources)]
         echo, echo_port = start_echo(own_session=args.own_session)
