@@ -253,32 +253,28 @@ def _response(connection: socket.socket) -> bytes:
 
 @pytest.fixture
 def in_process_loop(tmp_path: Path) -> Iterator[tuple[Any, Models]]:
-    """An EventLoop over the classifier in a thread of this process, fed connections over its channel as a
-    forked worker is; yields (connect, models). Closing the channel ends the loop."""
+    """An EventLoop over the classifier in a thread of this process, accepting on its own listener as the first
+    process of a model server does; yields (connect, models). Shutting the listener down ends the loop."""
     models = Models.load({"variants": _spec(tmp_path, CLASSIFIER)})
-    ours, theirs = socket.socketpair()
-    thread = threading.Thread(target=EventLoop(models, channel=theirs).run, daemon=True)
-    thread.start()
     listener = socket.create_server(("127.0.0.1", 0))
+    thread = threading.Thread(target=EventLoop(models, listener).run, daemon=True)
+    thread.start()
     clients: list[socket.socket] = []
 
     def connect() -> socket.socket:
         client = socket.create_connection(listener.getsockname(), timeout=10)
-        accepted, _ = listener.accept()
-        socket.send_fds(ours, [b"c"], [accepted.fileno()])
-        accepted.close()
         client.sendall(b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert _response(client).startswith(b"HTTP/1.1 200")  # the loop has it registered now
         clients.append(client)
         return client
 
     yield connect, models
-    ours.close()
+    listener.shutdown(socket.SHUT_RDWR)
     thread.join(10)
+    assert not thread.is_alive()
     for client in clients:
         client.close()
     listener.close()
-    theirs.close()
 
 
 INVOCATION = b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\nAccept: text/csv\r\n"

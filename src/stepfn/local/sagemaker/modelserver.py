@@ -9,18 +9,23 @@ transport under it:
   and body) leaves in one ``sendall``: a head written apart from its body waits for the client's delayed
   ACK under Nagle's algorithm, about 40 ms a call. (``http.server`` writes them apart; that is why it is
   not used.)
-* **One event loop per process.** Each worker serves all its connections on one thread (``selectors``), and
-  every request that is in whole after a round of reads, from any connection, is answered in one
-  :meth:`~stepfn.local.sagemaker.inference.Models.respond_many` call: concurrent and pipelined requests share
-  one ``predict`` where the model allows (adaptive micro-batching, ``inference.Container.batches``), and no
-  request waits for another thread to get the GIL. Chunked bodies, ``Expect: 100-continue`` and heads to
-  refuse go to a thread of their own with the blocking reader (``serve_connection``).
+* **One event loop holds every connection.** The first process serves all connections on one thread
+  (``selectors``), and every request that is in whole after a round of reads, from any connection, is answered
+  together by one :meth:`~stepfn.local.sagemaker.inference.Models.respond_many` call: concurrent and pipelined
+  requests share one ``predict`` where the model allows (adaptive micro-batching,
+  ``inference.Container.batches``), and no request waits for another thread to get the GIL. Chunked bodies,
+  ``Expect: 100-continue`` and heads to refuse go to a thread of their own with the blocking reader
+  (``serve_connection``).
 * **Workers.** ``spec["workers"]`` processes (the endpoint's InitialInstanceCount, or a transform job's
   MaxConcurrentTransforms). The socket is bound first, then the workers are forked before any model is
   loaded (no thread and no framework runtime exists yet, so the fork is safe) and each loads the models
-  itself, in parallel. The first process accepts and deals connections round-robin (itself included),
-  passing the others' over a Unix socket; a connection stays with its worker, and a worker exits when the
-  first process is gone.
+  itself, in parallel. A round goes to an idle worker in one frame over its socket pair (method, path,
+  headers and body of each request) and its replies come back in one frame, while the loop goes on reading;
+  when every worker is busy the first process answers the round itself, so N processes predict at once. Any
+  worker answers any connection, so a round can hold every client's request (connections dealt to workers
+  when they opened capped a round at a worker's share of them). A connection with requests out is read no
+  further until their replies are written, so its answers stay in order. A worker that dies fails the round
+  it held with 500s and gets no more; a worker exits when the first process is gone.
 * **Readiness.** Once every worker has loaded its models the first process writes ``{"port": N}`` (or
   ``{"error": text}``) to the spec's ``ready_file``; the parent waits for that file.
 
@@ -33,19 +38,22 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
-import queue
 import selectors
 import signal
 import socket
+import struct
 import sys
 import threading
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from stepfn.local.sagemaker import handlerhost
 from stepfn.local.sagemaker.inference import Models, Reply
 
 _MAX_LINE = 65536
@@ -248,7 +256,7 @@ class _Client:
         self.unsent = bytearray()
         self.closing = False  # answer what is in, then close (Connection: close, HTTP/1.0, or the client left)
         self.handover = False  # the rest goes to a thread of its own (_serve_in_thread)
-        self.events = selectors.EVENT_READ  # what the selector waits for on it now
+        self.events = 0  # what the selector waits for on it now (0: not registered)
 
 
 def _parse(buffer: bytearray) -> tuple[_Request, int] | bool:
@@ -290,37 +298,128 @@ def _parse(buffer: bytearray) -> tuple[_Request, int] | bool:
     return _Request(method, target.split("?", 1)[0], headers, body, keep_alive), end
 
 
+def _fields(head: list[str], headers: Iterable[tuple[str, str]], body: bytes) -> list[bytes]:
+    """One request or reply as frame fields: its head, its header count and pairs, its body."""
+    pairs = list(headers)
+    fields = [part.encode("latin-1") for part in head]
+    fields.append(b"%d" % len(pairs))
+    for name, value in pairs:
+        fields += (name.encode("latin-1"), value.encode("latin-1"))
+    fields.append(body)
+    return fields
+
+
+def _unfields(fields: list[bytes], head: int) -> Iterator[tuple[list[str], list[tuple[str, str]], bytes]]:
+    """The requests or replies of a frame that :func:`_fields` built, ``head`` strings before each one's headers."""
+    at = 0
+    while at < len(fields):
+        parts = [field.decode("latin-1") for field in fields[at:at + head]]
+        count = int(fields[at + head])
+        at += head + 1
+        pairs = [(fields[i].decode("latin-1"), fields[i + 1].decode("latin-1")) for i in range(at, at + 2 * count, 2)]
+        at += 2 * count
+        yield parts, pairs, fields[at]
+        at += 1
+
+
+def _frame(fields: list[bytes]) -> bytes:
+    # handlerhost.write_frame's layout: the count, every length, then the bytes.
+    return struct.pack(f">{len(fields) + 1}I", len(fields), *map(len, fields)) + b"".join(fields)
+
+
+def _frame_size(data: bytearray) -> int:
+    """The size of the whole frame that ``data`` begins, or 0 while its head is not all in."""
+    if len(data) < 4:
+        return 0
+    count = int.from_bytes(data[:4], "big")
+    if len(data) < 4 + 4 * count:
+        return 0
+    return 4 + 4 * count + int(sum(struct.unpack_from(f">{count}I", data, 4)))
+
+
+def _split(data: bytearray) -> list[bytes]:
+    """The fields of the whole frame in ``data`` (each copied once, straight out of it)."""
+    count = int.from_bytes(data[:4], "big")
+    start = 4 + 4 * count
+    fields = []
+    with memoryview(data) as view:
+        for length in struct.unpack_from(f">{count}I", data, 4):
+            fields.append(bytes(view[start:start + length]))
+            start += length
+    return fields
+
+
+def work(channel: socket.socket, models: Models) -> None:
+    """A worker process: answer each round the first process sends over ``channel`` (one frame of requests, one
+    frame of replies back) until that process is gone."""
+    with channel.makefile("rb") as incoming:
+        while (fields := handlerhost.read_frame(incoming)) is not None:
+            requests = [(head[0], head[1], dict(headers), body) for head, headers, body in _unfields(fields, 2)]
+            del fields
+            started = time.perf_counter()
+            replies = _respond(models, requests)
+            took = b"%.9f" % (time.perf_counter() - started)
+            channel.sendall(_frame([took, *(field for reply in replies for field in _fields(
+                [str(reply.status), reply.content_type], reply.headers, reply.body))]))
+
+
+def _respond(models: Models, requests: list[tuple[str, str, dict[str, str], bytes]]) -> list[Reply]:
+    try:
+        return models.respond_many(requests)
+    except Exception as exc:  # a fault of the server's own must not end the process its clients share
+        traceback.print_exc()
+        return [Reply(500, f"{type(exc).__name__}: {exc}".encode())] * len(requests)
+
+
+# A round that takes less than this to answer is answered by the first process, whole, even when workers are idle.
+# Shipping a round to a worker and its replies back costs about as much CPU as a cheap round's prediction
+# (a scikit-learn ``predict`` of a few rows, 100-200 us), and one process answering every connection's requests
+# shares each ``predict`` among more of them; a round that takes longer than this is worth spreading over the
+# workers, to run in parallel.
+_CHEAP_ROUND = 0.001
+
+
+class _Worker:
+    """The first process's side of a worker: its channel, and the round it is answering (None while idle)."""
+
+    __slots__ = ("channel", "inbox", "round")
+
+    def __init__(self, channel: socket.socket) -> None:
+        self.channel = channel
+        self.round: list[tuple[_Client, _Request]] | None = None
+        self.inbox = bytearray()  # the part of its reply frame received so far
+
+
 class EventLoop:
-    """One process's connections on one thread, with ``selectors``.
+    """The first process's connections, all of them, on one thread, with ``selectors``.
 
-    Every request that is in whole after a round of reading, from every ready connection, is answered by one
-    :meth:`Models.respond_many` call: concurrent clients' invocations share a prediction where the model
-    allows (``inference.Container.batches``) and nothing waits for another thread to be scheduled. (One thread
-    per connection made every request that arrived while another predicted wait for the GIL's switch
-    interval, a few milliseconds: eight keep-alive clients got a sixth of a plain echo server's rate.)
+    Every request that is in whole after a round of reading, from every ready connection, is answered together:
+    by an idle worker process (the round goes to it in one frame over its channel, and the loop goes back to its
+    connections meanwhile), or, when every worker is busy (or there are none), by this process's own
+    :meth:`Models.respond_many` call. Either way concurrent clients' invocations share a prediction where the
+    model allows (``inference.Container.batches``), a round may hold every connection's request (the workers
+    predict for any connection, so a round is not limited to a share of them dealt when they opened), and with
+    N workers N rounds are predicted at once. (One thread per connection made every request that arrived while
+    another predicted wait for the GIL's switch interval, a few milliseconds: eight keep-alive clients got a
+    sixth of a plain echo server's rate.)
 
-    ``listener``: the first process accepts (on a thread of its own) and deals connections round-robin to
-    itself and the ``workers``' channels (Linux wakes the most recent ``accept`` waiter first, so a handful of
-    keep-alive clients would pile onto one process if every worker accepted). ``channel``: a worker receives its connections there and
-    exits when the first process is gone."""
+    A connection whose requests are out at a worker is read no further until their replies are written: its
+    requests are answered in order, in one place at a time. ``run`` returns when the listener is shut down."""
 
-    def __init__(self, models: Models, *, listener: socket.socket | None = None,
-                 workers: list[socket.socket] | None = None, channel: socket.socket | None = None) -> None:
+    def __init__(self, models: Models, listener: socket.socket, workers: list[socket.socket] | None = None) -> None:
         self.models = models
         self.selector = selectors.DefaultSelector()
-        self.dealers: list[socket.socket | None] = [None, *(workers or [])]
-        self.turn = 0
-        self.clients = 0  # connections registered in the selector
-        self.incoming: queue.SimpleQueue[socket.socket] = queue.SimpleQueue()
-        if listener is not None:
-            # Accepting has a thread of its own: a loop busy answering must not hold up the connections it deals
-            # to the other workers. Its own share reaches the loop through ``incoming`` and a wake-up byte.
-            self.wake, waker = socket.socketpair()
-            self.wake.setblocking(False)
-            self.selector.register(self.wake, selectors.EVENT_READ, "wake")
-            threading.Thread(target=self._accept_forever, args=(listener, waker), daemon=True).start()
-        if channel is not None:
-            self.selector.register(channel, selectors.EVENT_READ, "channel")
+        self.clients = 0  # connections the selector waits on (not those whose requests are out at a worker)
+        # How long a round takes to answer (a moving average; unknown at first, so the first rounds go to
+        # workers): below _CHEAP_ROUND this process answers every round itself.
+        self.round_time = math.inf if workers else 0.0
+        listener.setblocking(False)
+        self.listener = listener
+        self.selector.register(listener, selectors.EVENT_READ, "listener")
+        self.workers = [_Worker(channel) for channel in workers or []]
+        for worker in self.workers:
+            # Read while idle too: an empty read is how a worker's exit shows.
+            self.selector.register(worker.channel, selectors.EVENT_READ, worker)
 
     def run(self) -> None:
         while True:
@@ -343,17 +442,13 @@ class EventLoop:
     def _dispatch(self, events: list[tuple[selectors.SelectorKey, int]], answered: list[tuple[_Client, _Request]],
                   skip: set[int] | frozenset[int] = frozenset()) -> bool:
         """Handle ready sockets, adding the requests read to ``answered`` (``skip``: connections that already
-        have requests in it, left for the next round). False when this worker should exit."""
+        have requests in it, left for the next round). False when the listener is shut down."""
         for key, mask in events:
-            if key.data == "wake":
-                with contextlib.suppress(BlockingIOError):
-                    self.wake.recv(4096)
-                with contextlib.suppress(queue.Empty):
-                    while True:
-                        self._add(self.incoming.get_nowait())
-            elif key.data == "channel":
-                if not self._receive(key.fileobj):  # type: ignore[arg-type]
+            if key.data == "listener":
+                if not self._accept():
                     return False
+            elif isinstance(key.data, _Worker):
+                self._hear(key.data)
             elif id(key.data) not in skip:
                 client: _Client = key.data
                 if mask & selectors.EVENT_WRITE:
@@ -362,33 +457,17 @@ class EventLoop:
                     answered.extend(self._read(client))
         return True
 
-    def _accept_forever(self, listener: socket.socket, waker: socket.socket) -> None:
+    def _accept(self) -> bool:
         while True:
-            connection, _ = listener.accept()
-            channel = self.dealers[self.turn % len(self.dealers)]
-            self.turn += 1
-            if channel is not None:
-                try:
-                    socket.send_fds(channel, [b"c"], [connection.fileno()])
-                except OSError:  # that worker is gone: serve its share here
-                    self.dealers.remove(channel)
-                else:
-                    connection.close()
-                    continue
-            self.incoming.put(connection)
-            waker.send(b"c")
-
-    def _receive(self, channel: socket.socket) -> bool:
-        message, descriptors, _, _ = socket.recv_fds(channel, 1, 1)
-        for descriptor in descriptors:
-            self._add(socket.socket(fileno=descriptor))
-        return bool(message)
-
-    def _add(self, connection: socket.socket) -> None:
-        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection.setblocking(False)
-        self.selector.register(connection, selectors.EVENT_READ, _Client(connection))
-        self.clients += 1
+            try:
+                connection, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return True
+            except OSError:
+                return False
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connection.setblocking(False)
+            self._wait_for(_Client(connection), selectors.EVENT_READ)
 
     def _read(self, client: _Client) -> list[tuple[_Client, _Request]]:
         try:
@@ -419,11 +498,89 @@ class EventLoop:
         return requests
 
     def _answer(self, answered: list[tuple[_Client, _Request]]) -> None:
+        """Answer the round here while rounds are cheap; otherwise spread its connections over the idle workers
+        (and this process, when there are more connections than idle workers), each connection's requests
+        together, to be answered in parallel."""
+        if self.round_time < _CHEAP_ROUND:
+            self._answer_here(answered)
+            return
+        by_client: dict[int, list[tuple[_Client, _Request]]] = {}
+        for item in answered:
+            by_client.setdefault(id(item[0]), []).append(item)
+        groups = list(by_client.values())
+        idle = [worker for worker in self.workers if worker.round is None]
+        shares = min(len(groups), len(idle) + (len(groups) > len(idle)))
+        here: list[tuple[_Client, _Request]] = []
+        for index in range(shares):
+            share = [item for group in groups[index::shares] for item in group]
+            if index < len(idle) and self._ship(idle[index], share):
+                continue
+            here += share
+        if here:
+            self._answer_here(here)
+
+    def _answer_here(self, answered: list[tuple[_Client, _Request]]) -> None:
+        started = time.perf_counter()
+        replies = _respond(self.models, [(r.method, r.path, r.headers, r.body) for _, r in answered])
+        self._took(time.perf_counter() - started)
+        self._deliver(answered, replies)
+
+    def _took(self, seconds: float) -> None:
+        """Note how long a round's answers took to compute, here or in a worker."""
+        if self.round_time == math.inf:
+            self.round_time = seconds
+        else:  # a moving average: one slow round (the machine busy elsewhere) does not send the next ones away
+            self.round_time += (seconds - self.round_time) / 8
+
+    def _ship(self, worker: _Worker, share: list[tuple[_Client, _Request]]) -> bool:
+        """Send the requests to an idle worker; False if it is gone (its empty read is on its way)."""
         try:
-            replies = self.models.respond_many([(r.method, r.path, r.headers, r.body) for _, r in answered])
-        except Exception as exc:  # a fault of the server's own must not end the process its clients share
-            traceback.print_exc()
-            replies = [Reply(500, f"{type(exc).__name__}: {exc}".encode())] * len(answered)
+            worker.channel.sendall(_frame([field for _, r in share
+                                           for field in _fields([r.method, r.path], r.headers.items(), r.body)]))
+        except OSError:
+            self._lose(worker)
+            return False
+        worker.round = share
+        for client, _ in share:
+            self._wait_for(client, 0)  # read no further until its replies are written
+        return True
+
+    def _hear(self, worker: _Worker) -> None:
+        """Read what the worker sent: when it is its whole reply frame, write the replies to their clients."""
+        size = _frame_size(worker.inbox)
+        try:
+            chunk = worker.channel.recv(max(65536, min(size - len(worker.inbox), 1 << 22)))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._lose(worker)
+            return
+        worker.inbox += chunk
+        size = _frame_size(worker.inbox)
+        if not size or len(worker.inbox) < size or worker.round is None:
+            return
+        fields = _split(worker.inbox)
+        del worker.inbox[:]
+        self._took(float(fields[0]))
+        answered, worker.round = worker.round, None
+        self._deliver(answered, [Reply(int(head[0]), body, head[1], tuple(headers))
+                                 for head, headers, body in _unfields(fields[1:], 2)])
+
+    def _lose(self, worker: _Worker) -> None:
+        """A worker exited (killed, or crashed): the round it held gets 500s, as a crash in a handler does, and
+        the others (this process included) answer from now on."""
+        self.workers.remove(worker)
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(worker.channel)
+        worker.channel.close()
+        if worker.round is not None:
+            sys.stderr.write("a model server worker exited while answering; its requests get 500\n")
+            failed = Reply(500, b"the model server worker answering this request exited")
+            self._deliver(worker.round, [failed] * len(worker.round))
+
+    def _deliver(self, answered: list[tuple[_Client, _Request]], replies: list[Reply]) -> None:
         touched: dict[int, _Client] = {}
         for (client, request), reply in zip(answered, replies, strict=True):
             client.unsent += render(reply, request.keep_alive)
@@ -453,24 +610,29 @@ class EventLoop:
         elif client.closing:
             self._close(client)
         elif client.handover:
-            self.selector.unregister(client.socket)
-            self.clients -= 1
+            self._wait_for(client, 0)
             _serve_in_thread(client.socket, self.models, bytes(client.received))
         else:
             self._wait_for(client, selectors.EVENT_READ)
 
     def _wait_for(self, client: _Client, events: int) -> None:
-        if client.events != events:  # most rounds change nothing: spare the system call
+        """Have the selector wait for ``events`` on the client (0: not at all)."""
+        if client.events == events:  # most rounds change nothing: spare the system call
+            return
+        if not client.events:
+            self.selector.register(client.socket, events, client)
+            self.clients += 1
+        elif not events:
+            self.selector.unregister(client.socket)
+            self.clients -= 1
+        else:
             self.selector.modify(client.socket, events, client)
-            client.events = events
+        client.events = events
 
     def _close(self, client: _Client) -> None:
-        try:
-            self.selector.unregister(client.socket)
-        except (KeyError, ValueError):  # closed already
-            pass
-        else:
-            self.clients -= 1
+        with contextlib.suppress(KeyError, ValueError):  # closed already
+            self._wait_for(client, 0)
+        client.events = 0
         client.socket.close()
 
 
@@ -502,7 +664,7 @@ def serve(spec: dict[str, Any], on_ready: Callable[[], None] | None = None) -> i
     except OSError as exc:
         _write_ready(ready, {"error": f"cannot listen: {exc}"})
         return 1
-    # One channel per forked worker: it reports "ok" or its error there, then receives its connections on it.
+    # One channel per forked worker: it reports "ok" or its error there, then answers rounds of requests on it.
     channels: list[socket.socket] = []
     children: list[int] = []
     for _ in range(workers - 1):
@@ -518,7 +680,7 @@ def serve(spec: dict[str, Any], on_ready: Callable[[], None] | None = None) -> i
                 os._exit(1)
             signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
             try:
-                EventLoop(loaded, channel=theirs).run()
+                work(theirs, loaded)
             finally:
                 os._exit(0)
         theirs.close()
@@ -555,7 +717,7 @@ def serve(spec: dict[str, Any], on_ready: Callable[[], None] | None = None) -> i
     _write_ready(ready, {"port": port, "pid": os.getpid(), "workers": workers})
     sys.stderr.write(f"model server listening on 127.0.0.1:{port} ({workers} worker{'s' * (workers > 1)})\n")
     sys.stderr.flush()
-    EventLoop(loaded, listener=listener, workers=channels).run()
+    EventLoop(loaded, listener, channels).run()
     return 0
 
 
