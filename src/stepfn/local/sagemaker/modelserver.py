@@ -53,7 +53,6 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from stepfn.local.sagemaker import handlerhost
 from stepfn.local.sagemaker.inference import Models, Reply
 
 _MAX_LINE = 65536
@@ -322,9 +321,20 @@ def _unfields(fields: list[bytes], head: int) -> Iterator[tuple[list[str], list[
         at += 1
 
 
-def _frame(fields: list[bytes]) -> bytes:
-    # handlerhost.write_frame's layout: the count, every length, then the bytes.
-    return struct.pack(f">{len(fields) + 1}I", len(fields), *map(len, fields)) + b"".join(fields)
+def _send_frame(channel: socket.socket, fields: list[bytes]) -> None:
+    """Send one frame: the field count, every length, then the bytes (``handlerhost.write_frame``'s layout).
+    Small fields leave together; a large one (a transform job's payload of megabytes) is sent as it is, not
+    copied into the frame first."""
+    pending = [struct.pack(f">{len(fields) + 1}I", len(fields), *map(len, fields))]
+    for field in fields:
+        if len(field) < 65536:
+            pending.append(field)
+            continue
+        channel.sendall(b"".join(pending))
+        channel.sendall(field)
+        pending = []
+    if pending:
+        channel.sendall(b"".join(pending))
 
 
 def _frame_size(data: bytearray) -> int:
@@ -349,18 +359,31 @@ def _split(data: bytearray) -> list[bytes]:
     return fields
 
 
+def _receive_frame(channel: socket.socket) -> list[bytes] | None:
+    """The fields of the next frame on a blocking channel, or None when the other end is gone."""
+    frame = bytearray()
+    size = 4
+    while len(frame) < size:  # the count first, then the lengths, then the bytes
+        chunk = channel.recv(min(size - len(frame), 1 << 22))
+        if not chunk:
+            return None
+        frame += chunk
+        if len(frame) >= 4:
+            size = _frame_size(frame) or 4 + 4 * int.from_bytes(frame[:4], "big")
+    return _split(frame)
+
+
 def work(channel: socket.socket, models: Models) -> None:
     """A worker process: answer each round the first process sends over ``channel`` (one frame of requests, one
     frame of replies back) until that process is gone."""
-    with channel.makefile("rb") as incoming:
-        while (fields := handlerhost.read_frame(incoming)) is not None:
-            requests = [(head[0], head[1], dict(headers), body) for head, headers, body in _unfields(fields, 2)]
-            del fields
-            started = time.perf_counter()
-            replies = _respond(models, requests)
-            took = b"%.9f" % (time.perf_counter() - started)
-            channel.sendall(_frame([took, *(field for reply in replies for field in _fields(
-                [str(reply.status), reply.content_type], reply.headers, reply.body))]))
+    while (fields := _receive_frame(channel)) is not None:
+        requests = [(head[0], head[1], dict(headers), body) for head, headers, body in _unfields(fields, 2)]
+        del fields
+        started = time.perf_counter()
+        replies = _respond(models, requests)
+        took = b"%.9f" % (time.perf_counter() - started)
+        _send_frame(channel, [took, *(field for reply in replies for field in _fields(
+            [str(reply.status), reply.content_type], reply.headers, reply.body))])
 
 
 def _respond(models: Models, requests: list[tuple[str, str, dict[str, str], bytes]]) -> list[Reply]:
@@ -498,16 +521,19 @@ class EventLoop:
         return requests
 
     def _answer(self, answered: list[tuple[_Client, _Request]]) -> None:
-        """Answer the round here while rounds are cheap; otherwise spread its connections over the idle workers
-        (and this process, when there are more connections than idle workers), each connection's requests
-        together, to be answered in parallel."""
-        if self.round_time < _CHEAP_ROUND:
-            self._answer_here(answered)
-            return
+        """Answer the round here, whole, while rounds are cheap and its connections sent about one request each
+        (clients that wait for each answer: gathering them is what fills a shared ``predict``). Otherwise spread
+        its connections over the idle workers (and this process, when there are more connections than idle
+        workers), each connection's requests together, to be answered in parallel: a costly round gains more
+        from that than from one process, and connections that pipeline (batch transform) fill their own
+        batches."""
         by_client: dict[int, list[tuple[_Client, _Request]]] = {}
         for item in answered:
             by_client.setdefault(id(item[0]), []).append(item)
         groups = list(by_client.values())
+        if self.round_time < _CHEAP_ROUND and len(answered) < 2 * len(groups):
+            self._answer_here(answered)
+            return
         idle = [worker for worker in self.workers if worker.round is None]
         shares = min(len(groups), len(idle) + (len(groups) > len(idle)))
         here: list[tuple[_Client, _Request]] = []
@@ -535,8 +561,8 @@ class EventLoop:
     def _ship(self, worker: _Worker, share: list[tuple[_Client, _Request]]) -> bool:
         """Send the requests to an idle worker; False if it is gone (its empty read is on its way)."""
         try:
-            worker.channel.sendall(_frame([field for _, r in share
-                                           for field in _fields([r.method, r.path], r.headers.items(), r.body)]))
+            _send_frame(worker.channel, [field for _, r in share
+                                         for field in _fields([r.method, r.path], r.headers.items(), r.body)])
         except OSError:
             self._lose(worker)
             return False
