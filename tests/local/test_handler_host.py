@@ -315,10 +315,10 @@ def test_each_model_server_worker_has_its_own_host_and_they_stop_with_the_server
     server = start_model_server(variants, tmp_path / "work", tmp_path / "server.log", workers=2)
     hosts: set[int] = set()
     try:
-        # Each process (the first one, which answers rounds while the worker is busy, and the worker) loaded
-        # its own host: one host child each, beside the worker.
+        # Each process (the first one, which answers cheap rounds itself, and the two workers) loaded its own
+        # host: one host child each.
         processes = [server.pid, *(pid for pid in _children(server.pid) if not _is_host(pid))]
-        assert len(processes) == 2
+        assert len(processes) == 3
         for process in processes:
             (host,) = [pid for pid in _children(process) if _is_host(pid)]
             hosts.add(host)

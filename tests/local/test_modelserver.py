@@ -166,10 +166,9 @@ def test_workers_answer_in_the_servers_group_and_stop_together(tmp_path: Path) -
     server = start_model_server(_spec(tmp_path), tmp_path / "work", tmp_path / "server.log", workers=3)
     try:
         children = _children(server.pid)
-        assert len(children) == 2
+        assert len(children) == 3
         assert {os.getpgid(child) for child in children} == {server.pid}
-        # A lone request goes to an idle worker (which process answers which round:
-        # test_modelserver_rounds.py).
+        # The first request goes to a worker (which process answers which round: test_modelserver_rounds.py).
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
         connection.request("POST", "/invocations", body=b"x")
         assert int(connection.getresponse().read().split(b":")[0]) in children
@@ -179,14 +178,14 @@ def test_workers_answer_in_the_servers_group_and_stop_together(tmp_path: Path) -
     deadline = time.monotonic() + 10  # SIGKILLed with their group; gone once the kernel has taken them down
     while any(endpoints._alive(child) for child in children) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert [endpoints._alive(child) for child in children] == [False, False]
+    assert [endpoints._alive(child) for child in children] == [False, False, False]
 
 
 def test_model_server_workers_environment_overrides(tmp_path: Path) -> None:
     server = start_model_server(_spec(tmp_path), tmp_path / "work", tmp_path / "server.log", workers=1,
                                 environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
     try:
-        assert len(_children(server.pid)) == 1
+        assert len(_children(server.pid)) == 2
     finally:
         stop_server(server.pid, server.start)
 

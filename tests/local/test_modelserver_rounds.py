@@ -66,7 +66,7 @@ def _children(pid: int) -> list[int]:
 
 @pytest.fixture
 def hold_server(tmp_path: Path) -> Iterator[ModelServer]:
-    server = start_model_server(_spec(tmp_path, HOLD), tmp_path / "work", tmp_path / "server.log", workers=3)
+    server = start_model_server(_spec(tmp_path, HOLD), tmp_path / "work", tmp_path / "server.log", workers=2)
     yield server
     (tmp_path / "model" / "release").write_text("")
     stop_server(server.pid, server.start)
@@ -113,7 +113,8 @@ def _wait_for_calls(tmp_path: Path, count: int) -> list[str]:
 def test_many_connections_get_their_own_answers_in_order_with_workers(tmp_path: Path, delay: float) -> None:
     server = start_model_server(_spec(tmp_path, ECHO.replace("DELAY", str(delay))), tmp_path / "work",
                                 tmp_path / "server.log", workers=3)
-    pids = {server.pid, *_children(server.pid)}
+    workers = set(_children(server.pid))
+    pids = {server.pid, *workers}
     seen: set[int] = set()
     failures: list[str] = []
 
@@ -141,29 +142,33 @@ def test_many_connections_get_their_own_answers_in_order_with_workers(tmp_path: 
         assert not any(thread.is_alive() for thread in threads)
         assert failures == []
         assert seen <= pids and seen
-        if delay:  # rounds of 2 ms and more are spread over the processes
-            assert seen == pids
+        if delay:  # rounds of 2 ms and more are spread over the workers
+            assert seen == workers
     finally:
         stop_server(server.pid, server.start)
 
 
-def test_every_process_predicts_when_rounds_overlap(hold_server: ModelServer, tmp_path: Path) -> None:
-    # Three rounds, each sent once the one before is held in a model: the first goes to an idle worker, the second
-    # to the other (the first is busy), the third is answered by the first process itself.
+def test_every_worker_predicts_when_rounds_overlap_and_the_next_waits(hold_server: ModelServer,
+                                                                      tmp_path: Path) -> None:
+    # Rounds sent each once the one before is held in a model: the first goes to an idle worker, the second to the
+    # other (the first is busy), the third waits until a worker is free.
     socks = [socket.create_connection(("127.0.0.1", hold_server.port), timeout=30) for _ in range(3)]
     try:
-        for number, sock in enumerate(socks):
+        for number, sock in enumerate(socks[:2]):
             sock.sendall(_invocation(b"hold%d" % number))
             _wait_for_calls(tmp_path, number + 1)
-        calls = _wait_for_calls(tmp_path, 3)
+        socks[2].sendall(_invocation(b"hold2"))
+        time.sleep(0.3)
+        assert len(_wait_for_calls(tmp_path, 2)) == 2  # no worker free: it waits, and is not answered here
         (tmp_path / "model" / "release").write_text("")
         answers = [_Responses(sock).next() for sock in socks]
         assert [status for status, _ in answers] == [200, 200, 200]
         assert [body.split(b":")[1] for _, body in answers] == [b"hold0", b"hold1", b"hold2"]
         workers = _children(hold_server.pid)
+        calls = _wait_for_calls(tmp_path, 3)
         by_round = [int(name.split("-")[1]) for name in calls]
-        assert sorted(by_round) == sorted([hold_server.pid, *workers])
-        assert by_round[2] == hold_server.pid  # both workers were busy
+        assert sorted(by_round[:2]) == sorted(workers)
+        assert by_round[2] in workers
     finally:
         for sock in socks:
             sock.close()
@@ -189,3 +194,13 @@ def test_a_worker_killed_mid_round_fails_that_round_only(hold_server: ModelServe
     with socket.create_connection(("127.0.0.1", hold_server.port), timeout=30) as sock:
         sock.sendall(_invocation(b"new"))
         assert _Responses(sock).next()[0] == 200
+        # With no worker left, the first process answers everything itself.
+        (survivor,) = set(workers) - {victim}
+        os.kill(survivor, signal.SIGKILL)
+        responses = _Responses(sock)
+        for number in range(3):
+            sock.sendall(_invocation(b"x%d" % number) * 2)
+            answers = [responses.next() for _ in range(2)]
+            assert {status for status, _ in answers} <= {200, 500}  # a round the survivor held when killed fails
+        sock.sendall(_invocation(b"last"))
+        assert responses.next() == (200, b"%d:last" % hold_server.pid)

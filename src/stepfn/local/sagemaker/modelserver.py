@@ -436,6 +436,7 @@ class EventLoop:
         # How long a round takes to answer (a moving average; unknown at first, so the first rounds go to
         # workers): below _CHEAP_ROUND this process answers every round itself.
         self.round_time = math.inf if workers else 0.0
+        self.waiting: list[list[tuple[_Client, _Request]]] = []  # connections' requests waiting for a worker
         listener.setblocking(False)
         self.listener = listener
         self.selector.register(listener, selectors.EVENT_READ, "listener")
@@ -522,28 +523,39 @@ class EventLoop:
 
     def _answer(self, answered: list[tuple[_Client, _Request]]) -> None:
         """Answer the round here, whole, while rounds are cheap and its connections sent about one request each
-        (clients that wait for each answer: gathering them is what fills a shared ``predict``). Otherwise spread
-        its connections over the idle workers (and this process, when there are more connections than idle
-        workers), each connection's requests together, to be answered in parallel: a costly round gains more
-        from that than from one process, and connections that pipeline (batch transform) fill their own
-        batches."""
+        (clients that wait for each answer: gathering them is what fills a shared ``predict``, and shipping a
+        cheap round to a worker costs about what answering it does). Otherwise its connections go to the
+        workers, each connection's requests together, spread over the idle ones (or waiting for one): a costly
+        round gains from running beside others, and connections that pipeline (batch transform) fill their own
+        batches. This process does not take a share of those itself: while it predicted it would neither read
+        the other connections nor pass the workers' replies on."""
         by_client: dict[int, list[tuple[_Client, _Request]]] = {}
         for item in answered:
             by_client.setdefault(id(item[0]), []).append(item)
-        groups = list(by_client.values())
-        if self.round_time < _CHEAP_ROUND and len(answered) < 2 * len(groups):
+        if not self.workers or (self.round_time < _CHEAP_ROUND and len(answered) < 2 * len(by_client)):
             self._answer_here(answered)
             return
-        idle = [worker for worker in self.workers if worker.round is None]
-        shares = min(len(groups), len(idle) + (len(groups) > len(idle)))
-        here: list[tuple[_Client, _Request]] = []
-        for index in range(shares):
-            share = [item for group in groups[index::shares] for item in group]
-            if index < len(idle) and self._ship(idle[index], share):
-                continue
-            here += share
-        if here:
-            self._answer_here(here)
+        for client, _ in answered:
+            self._wait_for(client, 0)  # read no further until its replies are written
+        self.waiting.extend(by_client.values())
+        self._send_waiting()
+
+    def _send_waiting(self) -> None:
+        """Spread the waiting connections' requests over the idle workers (here, when no worker is left)."""
+        while self.waiting:
+            if not self.workers:
+                waiting, self.waiting = self.waiting, []
+                self._answer_here([item for group in waiting for item in group])
+                return
+            idle = [worker for worker in self.workers if worker.round is None]
+            if not idle:
+                return
+            shares = min(len(self.waiting), len(idle))
+            waiting, self.waiting = self.waiting, []
+            for index in range(shares):
+                groups = waiting[index::shares]
+                if not self._ship(idle[index], [item for group in groups for item in group]):
+                    self.waiting += groups  # that worker is gone: the next pass gives them to another
 
     def _answer_here(self, answered: list[tuple[_Client, _Request]]) -> None:
         started = time.perf_counter()
@@ -567,8 +579,6 @@ class EventLoop:
             self._lose(worker)
             return False
         worker.round = share
-        for client, _ in share:
-            self._wait_for(client, 0)  # read no further until its replies are written
         return True
 
     def _hear(self, worker: _Worker) -> None:
@@ -582,6 +592,7 @@ class EventLoop:
             chunk = b""
         if not chunk:
             self._lose(worker)
+            self._send_waiting()  # what waited for a worker goes to the others (or is answered here)
             return
         worker.inbox += chunk
         size = _frame_size(worker.inbox)
@@ -593,6 +604,7 @@ class EventLoop:
         answered, worker.round = worker.round, None
         self._deliver(answered, [Reply(int(head[0]), body, head[1], tuple(headers))
                                  for head, headers, body in _unfields(fields[1:], 2)])
+        self._send_waiting()
 
     def _lose(self, worker: _Worker) -> None:
         """A worker exited (killed, or crashed): the round it held gets 500s, as a crash in a handler does, and
@@ -693,7 +705,7 @@ def serve(spec: dict[str, Any], on_ready: Callable[[], None] | None = None) -> i
     # One channel per forked worker: it reports "ok" or its error there, then answers rounds of requests on it.
     channels: list[socket.socket] = []
     children: list[int] = []
-    for _ in range(workers - 1):
+    for _ in range(workers if workers > 1 else 0):
         ours, theirs = socket.socketpair()
         pid = os.fork()
         if pid == 0:
