@@ -26,6 +26,13 @@ transport under it:
   when they opened capped a round at a worker's share of them). A connection with requests out is read no
   further until their replies are written, so its answers stay in order. A worker that dies fails the round
   it held with 500s and gets no more; a worker exits when the first process is gone.
+* **Pipelining and large connections are dealt for good.** A connection that sends a second request before
+  its first is answered (batch transform's client) or more than 64 KB unanswered is given, round-robin, to
+  one process, the workers first (the first one's turn: it keeps it and answers it itself, never in a shipped
+  round, and reads no other connection meanwhile; a worker's:
+  its descriptor and the bytes read of it go over a second socket pair, and the worker serves it in its own
+  event loop, with the same code, to the end). Such a connection fills its own rounds; relayed, each of its
+  payloads passed one more process and the first process parsed them all.
 * **Readiness.** Once every worker has loaded its models the first process writes ``{"port": N}`` (or
   ``{"error": text}``) to the spec's ``ready_file``; the parent waits for that file.
 
@@ -247,7 +254,7 @@ def _serve_in_thread(connection: socket.socket, models: Models, received: bytes 
 class _Client:
     """A connection in the event loop: what it sent that is not yet answered, and what is not yet sent to it."""
 
-    __slots__ = ("closing", "events", "handover", "received", "socket", "unsent")
+    __slots__ = ("closing", "events", "handover", "kept", "received", "socket", "unsent")
 
     def __init__(self, connection: socket.socket) -> None:
         self.socket = connection
@@ -255,6 +262,7 @@ class _Client:
         self.unsent = bytearray()
         self.closing = False  # answer what is in, then close (Connection: close, HTTP/1.0, or the client left)
         self.handover = False  # the rest goes to a thread of its own (_serve_in_thread)
+        self.kept = False  # a pipelining connection this process keeps: answered here, never shipped in rounds
         self.events = 0  # what the selector waits for on it now (0: not registered)
 
 
@@ -367,17 +375,42 @@ def _receive_frame(channel: socket.socket) -> list[bytes] | None:
     return _split(frame)
 
 
-def work(channel: socket.socket, models: Models) -> None:
-    """A worker process: answer each round the first process sends over ``channel`` (one frame of requests, one
-    frame of replies back) until that process is gone."""
-    while (fields := _receive_frame(channel)) is not None:
-        requests = [(head[0], head[1], dict(headers), body) for head, headers, body in _unfields(fields, 2)]
-        del fields
-        started = time.perf_counter()
-        replies = _respond(models, requests)
-        took = b"%.9f" % (time.perf_counter() - started)
-        _send_frame(channel, [took, *(field for reply in replies for field in _fields(
-            [str(reply.status), reply.content_type], reply.headers, reply.body))])
+def _answer_round(channel: socket.socket, fields: list[bytes], models: Models) -> None:
+    """Answer one round the first process sent (a frame of requests) with one frame of replies."""
+    requests = [(head[0], head[1], dict(headers), body) for head, headers, body in _unfields(fields, 2)]
+    del fields
+    started = time.perf_counter()
+    replies = _respond(models, requests)
+    took = b"%.9f" % (time.perf_counter() - started)
+    _send_frame(channel, [took, *(field for reply in replies for field in _fields(
+        [str(reply.status), reply.content_type], reply.headers, reply.body))])
+
+
+def _deal(channel: socket.socket, connection: socket.socket, received: bytes) -> None:
+    """Give a connection to a worker for good: its descriptor with the length of what was read of it already,
+    then those bytes (a connection is dealt before it has sent more than ``_LARGE`` and one read)."""
+    socket.send_fds(channel, [struct.pack(">Q", len(received))], [connection.fileno()])
+    channel.sendall(received)
+
+
+def _take_dealt(channel: socket.socket) -> tuple[socket.socket, bytes] | None:
+    """The next connection dealt on a worker's blocking channel, with what was read of it; None when the first
+    process is gone."""
+    head, descriptors, _, _ = socket.recv_fds(channel, 8, 1)
+    if len(head) < 8 or not descriptors:
+        for descriptor in descriptors:
+            os.close(descriptor)
+        return None
+    size = struct.unpack(">Q", head)[0]
+    parts = []
+    while size:
+        chunk = channel.recv(min(size, 1 << 20))
+        if not chunk:
+            os.close(descriptors[0])
+            return None
+        parts.append(chunk)
+        size -= len(chunk)
+    return socket.socket(fileno=descriptors[0]), b"".join(parts)
 
 
 def _respond(models: Models, requests: list[tuple[str, str, dict[str, str], bytes]]) -> list[Reply]:
@@ -395,14 +428,20 @@ def _respond(models: Models, requests: list[tuple[str, str, dict[str, str], byte
 # workers, to run in parallel.
 _CHEAP_ROUND = 0.001
 
+# A connection whose unanswered bytes pass this (a request larger than this, such as a transform job's
+# MultiRecord payload) is dealt to a worker for good, as one that pipelines is: shipping its requests in rounds
+# would copy each payload through one more process.
+_LARGE = 65536
+
 
 class _Worker:
     """The first process's side of a worker: its channel, and the round it is answering (None while idle)."""
 
-    __slots__ = ("channel", "inbox", "round")
+    __slots__ = ("channel", "deals", "inbox", "round")
 
-    def __init__(self, channel: socket.socket) -> None:
+    def __init__(self, channel: socket.socket, deals: socket.socket) -> None:
         self.channel = channel
+        self.deals = deals  # where connections are dealt to it for good (descriptors)
         self.round: list[tuple[_Client, _Request]] | None = None
         self.inbox = bytearray()  # the part of its reply frame received so far
 
@@ -421,9 +460,21 @@ class EventLoop:
     sixth of a plain echo server's rate.)
 
     A connection whose requests are out at a worker is read no further until their replies are written: its
-    requests are answered in order, in one place at a time. ``run`` returns when the listener is shut down."""
+    requests are answered in order, in one place at a time.
 
-    def __init__(self, models: Models, listener: socket.socket, workers: list[socket.socket] | None = None) -> None:
+    A connection that pipelines (a second request in before the first is answered, as batch transform's client
+    sends them) or sends more than ``_LARGE`` unanswered bytes is dealt for good, round-robin, to the workers and
+    then this process (``workers``: each one's round channel and deal channel), which serves it in its own loop from
+    then on: such a connection fills its own rounds, and passing each of its payloads through this process as
+    well cost it a third of its throughput. ``run`` returns when the listener is shut down.
+
+    A worker runs the same loop with ``channels`` (its round channel and deal channel) instead of a listener:
+    it answers the rounds shipped to it and serves the connections dealt to it, and returns when the first
+    process is gone."""
+
+    def __init__(self, models: Models, listener: socket.socket | None = None,
+                 workers: list[tuple[socket.socket, socket.socket]] | None = None,
+                 channels: tuple[socket.socket, socket.socket] | None = None) -> None:
         self.models = models
         self.selector = selectors.DefaultSelector()
         self.clients = 0  # connections the selector waits on (not those whose requests are out at a worker)
@@ -431,13 +482,25 @@ class EventLoop:
         # workers): below _CHEAP_ROUND this process answers every round itself.
         self.round_time = math.inf if workers else 0.0
         self.waiting: list[list[tuple[_Client, _Request]]] = []  # connections' requests waiting for a worker
-        listener.setblocking(False)
+        if listener is not None:
+            listener.setblocking(False)
+            self.selector.register(listener, selectors.EVENT_READ, "listener")
         self.listener = listener
-        self.selector.register(listener, selectors.EVENT_READ, "listener")
-        self.workers = [_Worker(channel) for channel in workers or []]
+        self.workers = [_Worker(channel, deals) for channel, deals in workers or []]
         for worker in self.workers:
             # Read while idle too: an empty read is how a worker's exit shows.
             self.selector.register(worker.channel, selectors.EVENT_READ, worker)
+        # Where pipelining connections go, in turn (None: kept here), the workers first: while this process
+        # answers a connection it kept, it reads no other, so it takes one only when each worker has had one.
+        # Empty without workers: nothing to deal.
+        self.dealers: list[_Worker | None] = [*self.workers, None] if self.workers else []
+        self.turn = 0
+        self.rounds: socket.socket | None = None
+        self.inbox = bytearray()  # in a worker: the part of the next round's frame received so far
+        if channels is not None:
+            self.rounds, deals = channels
+            self.selector.register(self.rounds, selectors.EVENT_READ, "rounds")
+            self.selector.register(deals, selectors.EVENT_READ, "deals")
 
     def run(self) -> None:
         while True:
@@ -460,11 +523,23 @@ class EventLoop:
     def _dispatch(self, events: list[tuple[selectors.SelectorKey, int]], answered: list[tuple[_Client, _Request]],
                   skip: set[int] | frozenset[int] = frozenset()) -> bool:
         """Handle ready sockets, adding the requests read to ``answered`` (``skip``: connections that already
-        have requests in it, left for the next round). False when the listener is shut down."""
+        have requests in it, left for the next round). False when the listener is shut down (or, in a worker,
+        the first process is gone)."""
         for key, mask in events:
             if key.data == "listener":
                 if not self._accept():
                     return False
+            elif key.data == "rounds":
+                if not self._round():
+                    return False
+            elif key.data == "deals":
+                dealt = _take_dealt(key.fileobj)  # type: ignore[arg-type]
+                if dealt is None:
+                    return False
+                newcomer = _Client(dealt[0])
+                newcomer.received += dealt[1]
+                dealt[0].setblocking(False)
+                answered.extend(self._take(newcomer))
             elif isinstance(key.data, _Worker):
                 self._hear(key.data)
             elif id(key.data) not in skip:
@@ -475,7 +550,24 @@ class EventLoop:
                     answered.extend(self._read(client))
         return True
 
+    def _round(self) -> bool:
+        """In a worker: read the round channel; answer the round once its frame is whole. False when the first
+        process is gone."""
+        assert self.rounds is not None
+        size = _frame_size(self.inbox)
+        chunk = self.rounds.recv(max(65536, min(size - len(self.inbox), 1 << 22)))
+        if not chunk:
+            return False
+        self.inbox += chunk
+        size = _frame_size(self.inbox)
+        if size and len(self.inbox) >= size:
+            fields = _split(self.inbox)
+            del self.inbox[:]
+            _answer_round(self.rounds, fields, self.models)
+        return True
+
     def _accept(self) -> bool:
+        assert self.listener is not None
         while True:
             try:
                 connection, _ = self.listener.accept()
@@ -497,6 +589,11 @@ class EventLoop:
         if not chunk:
             client.closing = True
         client.received += chunk
+        return self._take(client)
+
+    def _take(self, client: _Client) -> list[tuple[_Client, _Request]]:
+        """The whole requests in what the client sent; none if it is dealt to a worker now."""
+        raw = bytes(client.received) if self.dealers and not client.kept else b""
         requests: list[tuple[_Client, _Request]] = []
         while client.received and not client.handover:
             parsed = _parse(client.received)
@@ -511,9 +608,28 @@ class EventLoop:
             if not request.keep_alive:
                 client.closing = True
                 del client.received[:]
+        if raw and not client.handover and (len(requests) > 1 or (requests and client.received)
+                                            or len(raw) > _LARGE):
+            dealer = self.dealers[self.turn % len(self.dealers)]
+            self.turn += 1
+            if dealer is not None and self._give(dealer, client, raw):
+                return []
+            client.kept = True
         if not requests:
             self._settle(client)
         return requests
+
+    def _give(self, worker: _Worker, client: _Client, raw: bytes) -> bool:
+        """Deal the connection to the worker with what it sent so far; False if that worker is gone."""
+        self._wait_for(client, 0)
+        try:
+            _deal(worker.deals, client.socket, raw)
+        except OSError:
+            self._lose(worker)
+            self._send_waiting()
+            return False
+        client.socket.close()
+        return True
 
     def _answer(self, answered: list[tuple[_Client, _Request]]) -> None:
         """Answer the round here, whole, while rounds are cheap and its connections sent about one request each
@@ -523,16 +639,20 @@ class EventLoop:
         round gains from running beside others, and connections that pipeline (batch transform) fill their own
         batches. This process does not take a share of those itself: while it predicted it would neither read
         the other connections nor pass the workers' replies on."""
+        here = [item for item in answered if item[0].kept]
         by_client: dict[int, list[tuple[_Client, _Request]]] = {}
         for item in answered:
-            by_client.setdefault(id(item[0]), []).append(item)
-        if not self.workers or (self.round_time < _CHEAP_ROUND and len(answered) < 2 * len(by_client)):
-            self._answer_here(answered)
-            return
-        for client, _ in answered:
-            self._wait_for(client, 0)  # read no further until its replies are written
+            if not item[0].kept:
+                by_client.setdefault(id(item[0]), []).append(item)
+        rest = len(answered) - len(here)
+        if rest and (not self.workers or (self.round_time < _CHEAP_ROUND and rest < 2 * len(by_client))):
+            here, by_client = answered, {}
+        for group in by_client.values():
+            self._wait_for(group[0][0], 0)  # read no further until its replies are written
         self.waiting.extend(by_client.values())
         self._send_waiting()
+        if here:
+            self._answer_here(here)
 
     def _send_waiting(self) -> None:
         """Spread the waiting connections' requests over the idle workers (here, when no worker is left)."""
@@ -603,10 +723,14 @@ class EventLoop:
     def _lose(self, worker: _Worker) -> None:
         """A worker exited (killed, or crashed): the round it held gets 500s, as a crash in a handler does, and
         the others (this process included) answer from now on."""
+        if worker not in self.workers:  # lost already (a failed deal, then its channel's empty read)
+            return
         self.workers.remove(worker)
+        self.dealers = [*self.workers, None] if self.workers else []
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(worker.channel)
         worker.channel.close()
+        worker.deals.close()
         if worker.round is not None:
             sys.stderr.write("a model server worker exited while answering; its requests get 500\n")
             failed = Reply(500, b"the model server worker answering this request exited")
@@ -696,15 +820,17 @@ def serve(spec: dict[str, Any], on_ready: Callable[[], None] | None = None) -> i
     except OSError as exc:
         _write_ready(ready, {"error": f"cannot listen: {exc}"})
         return 1
-    # One channel per forked worker: it reports "ok" or its error there, then answers rounds of requests on it.
-    channels: list[socket.socket] = []
+    # Two channels per forked worker: on the first it reports "ok" or its error, then answers rounds of requests;
+    # on the second it receives the connections dealt to it for good.
+    channels: list[tuple[socket.socket, socket.socket]] = []
     children: list[int] = []
     for _ in range(workers if workers > 1 else 0):
         ours, theirs = socket.socketpair()
+        our_deals, their_deals = socket.socketpair()
         pid = os.fork()
         if pid == 0:
             listener.close()
-            for channel in (ours, *channels):
+            for channel in (ours, our_deals, *(end for pair in channels for end in pair)):
                 channel.close()
             loaded = _load(spec)
             theirs.sendall((json.dumps(loaded if isinstance(loaded, str) else "ok")[:3000] + "\n").encode())
@@ -712,15 +838,16 @@ def serve(spec: dict[str, Any], on_ready: Callable[[], None] | None = None) -> i
                 os._exit(1)
             signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
             try:
-                work(theirs, loaded)
+                EventLoop(loaded, channels=(theirs, their_deals)).run()
             finally:
                 os._exit(0)
         theirs.close()
-        channels.append(ours)
+        their_deals.close()
+        channels.append((ours, our_deals))
         children.append(pid)
     loaded = _load(spec)
     errors = [] if isinstance(loaded, Models) else [loaded]
-    for channel in channels:
+    for channel, _ in channels:
         with channel.makefile("r") as reports:
             answer = json.loads(reports.readline() or '"the worker exited before loading its models"')
         if answer != "ok":
