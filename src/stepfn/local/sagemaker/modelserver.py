@@ -361,18 +361,20 @@ def _split(data: bytearray) -> list[bytes]:
     return fields
 
 
-def _receive_frame(channel: socket.socket) -> list[bytes] | None:
-    """The fields of the next frame on a blocking channel, or None when the other end is gone."""
-    frame = bytearray()
-    size = 4
-    while len(frame) < size:  # the count first, then the lengths, then the bytes
-        chunk = channel.recv(min(size - len(frame), 1 << 22))
-        if not chunk:
-            return None
-        frame += chunk
-        if len(frame) >= 4:
-            size = _frame_size(frame) or 4 + 4 * int.from_bytes(frame[:4], "big")
-    return _split(frame)
+def _read_frame(channel: socket.socket, inbox: bytearray) -> list[bytes] | None:
+    """Read what ``channel`` has of the frame being received into ``inbox``: the frame's fields once it is whole
+    (``inbox`` is emptied), else None. EOFError when the other end is gone."""
+    size = _frame_size(inbox)
+    chunk = channel.recv(max(65536, min(size - len(inbox), 1 << 22)))
+    if not chunk:
+        raise EOFError("the other end of the channel is gone")
+    inbox += chunk
+    size = _frame_size(inbox)
+    if not size or len(inbox) < size:
+        return None
+    fields = _split(inbox)
+    del inbox[:]
+    return fields
 
 
 def _answer_round(channel: socket.socket, fields: list[bytes], models: Models) -> None:
@@ -554,15 +556,11 @@ class EventLoop:
         """In a worker: read the round channel; answer the round once its frame is whole. False when the first
         process is gone."""
         assert self.rounds is not None
-        size = _frame_size(self.inbox)
-        chunk = self.rounds.recv(max(65536, min(size - len(self.inbox), 1 << 22)))
-        if not chunk:
+        try:
+            fields = _read_frame(self.rounds, self.inbox)
+        except EOFError:
             return False
-        self.inbox += chunk
-        size = _frame_size(self.inbox)
-        if size and len(self.inbox) >= size:
-            fields = _split(self.inbox)
-            del self.inbox[:]
+        if fields is not None:
             _answer_round(self.rounds, fields, self.models)
         return True
 
@@ -697,23 +695,16 @@ class EventLoop:
 
     def _hear(self, worker: _Worker) -> None:
         """Read what the worker sent: when it is its whole reply frame, write the replies to their clients."""
-        size = _frame_size(worker.inbox)
         try:
-            chunk = worker.channel.recv(max(65536, min(size - len(worker.inbox), 1 << 22)))
+            fields = _read_frame(worker.channel, worker.inbox)
         except (BlockingIOError, InterruptedError):
             return
-        except OSError:
-            chunk = b""
-        if not chunk:
+        except (EOFError, OSError):
             self._lose(worker)
             self._send_waiting()  # what waited for a worker goes to the others (or is answered here)
             return
-        worker.inbox += chunk
-        size = _frame_size(worker.inbox)
-        if not size or len(worker.inbox) < size or worker.round is None:
+        if fields is None or worker.round is None:
             return
-        fields = _split(worker.inbox)
-        del worker.inbox[:]
         self._took(float(fields[0]))
         answered, worker.round = worker.round, None
         self._deliver(answered, [Reply(int(head[0]), body, head[1], tuple(headers))
