@@ -456,8 +456,8 @@ class Store:
         terminal = tuple(_TERMINAL_EVENTS)
         rows = self._db.read(
             "SELECT x.arn FROM executions x WHERE x.map_run_arn = ? AND NOT EXISTS (SELECT 1 FROM events v WHERE "
-            "v.execution_arn = x.arn AND v.type IN (?, ?, ?, ?) AND v.id = (SELECT MAX(w.id) FROM events w WHERE "
-            "w.execution_arn = x.arn)) ORDER BY x.seq", (arn, *terminal))
+            f"v.execution_arn = x.arn AND v.type IN ({', '.join('?' * len(terminal))}) AND v.id = (SELECT MAX(w.id) "
+            "FROM events w WHERE w.execution_arn = x.arn)) ORDER BY x.seq", (arn, *terminal))
         return [str(row["arn"]) for row in rows]
 
     def redrive_map_run(self, arn: str, *, redrive_date: datetime) -> MapRunRecord | None:
