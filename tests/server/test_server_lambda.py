@@ -293,6 +293,17 @@ def test_a_lambda_step_reads_the_functions_environment_and_each_function_its_own
     assert "looking up endpoint-a\n" in text and f"REPORT RequestId: {context['request_id']}\tDuration: " in text
 
 
+def failed_lambda_step(workflow_name: str, state: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """Run a one-LambdaStep workflow that is expected to fail; its execution, described."""
+    workflow = Workflow(workflow_name, LambdaStep(state, parameters=parameters), role=ROLE)
+    workflow.create()
+    execution = workflow.execute(inputs={})
+    with pytest.warns(ExecutionFailedWarning):
+        execution.get_output(wait=True)
+    described: dict[str, Any] = execution.describe()
+    return described
+
+
 def test_a_function_past_its_timeout_is_stopped_with_lambdas_error(
         serve: Callable[..., str], make_client: Callable[..., Any]) -> None:
     client = make_client("lambda", serve())
@@ -310,12 +321,7 @@ def test_a_function_past_its_timeout_is_stopped_with_lambdas_error(
     assert "started\n" in log and f"Z {request_id} Task timed out after 1.00 seconds\n" in log
     assert log.rstrip().splitlines()[-1].startswith(f"REPORT RequestId: {request_id}")
 
-    workflow = Workflow("times-out", LambdaStep("Slow", parameters={"FunctionName": "slow", "Payload": {}}), role=ROLE)
-    workflow.create()
-    execution = workflow.execute(inputs={})
-    with pytest.warns(ExecutionFailedWarning):
-        execution.get_output(wait=True)
-    described = execution.describe()
+    described = failed_lambda_step("times-out", "Slow", {"FunctionName": "slow", "Payload": {}})
     assert (described["status"], described["error"]) == ("FAILED", "Sandbox.Timedout"), described
     assert json.loads(described["cause"])["errorMessage"].endswith("Error: Task timed out after 1.00 seconds")
 
@@ -334,13 +340,7 @@ def test_a_handler_that_raises_gives_lambdas_error_document_and_its_log(
     assert 'app.py", line 3, in handler' in frame
     assert "about to fail" in base64.b64decode(answer["LogResult"]).decode()
 
-    workflow = Workflow("raises", LambdaStep("Raise", parameters={"FunctionName": "raises",
-                                                                  "Payload": {"model": "m2"}}), role=ROLE)
-    workflow.create()
-    execution = workflow.execute(inputs={})
-    with pytest.warns(ExecutionFailedWarning):
-        execution.get_output(wait=True)
-    described = execution.describe()
+    described = failed_lambda_step("raises", "Raise", {"FunctionName": "raises", "Payload": {"model": "m2"}})
     assert (described["status"], described["error"]) == ("FAILED", "ValueError"), described
     assert json.loads(described["cause"])["errorMessage"] == "no model named m2"
 
