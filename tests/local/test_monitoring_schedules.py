@@ -277,6 +277,23 @@ def test_now_schedule_runs_once_over_its_window(setup: tuple[MonitoringSchedules
     assert not schedules.busy()  # a NOW schedule that ran keeps nothing up
 
 
+def test_now_schedule_window_holds_calls_made_in_its_creation_second(
+        setup: tuple[MonitoringSchedules, ObjectStore]) -> None:
+    """Capture records carry whole-second times: a call made in the second the NOW schedule was created, before it,
+    is in its window ending -PT0H (CI on a quick machine created the schedule in the very second of the calls)."""
+    schedules, store = setup
+    schedules.create_data_quality_job_definition(definition())
+    schedules.create(schedule("same-second", "NOW", DataAnalysisStartTime="-PT1H", DataAnalysisEndTime="-PT0H"))
+    created = datetime.fromtimestamp(schedules.describe("same-second")["CreationTime"] / 1000, tz=UTC)
+    capture(store, created - timedelta(minutes=10), BASELINE[:5])
+    capture(store, created.replace(microsecond=0), BASELINE[5:6])  # inferenceTime: the creation second
+    [job] = schedules.run_due(background=False)
+    record = RecordStore(schedules.records.home).get("processing-job", job) or {}
+    report = record["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    statistics = json.loads(store.get_bytes(f"{report}/statistics.json"))
+    assert statistics["dataset"]["item_count"] == 6
+
+
 def test_an_execution_whose_runner_died_ends_failed(setup: tuple[MonitoringSchedules, ObjectStore]) -> None:
     schedules, _ = setup
     schedules.create_data_quality_job_definition(definition())

@@ -99,6 +99,13 @@ def _millis(when: datetime) -> int:
     return int(when.timestamp() * 1000)
 
 
+def _whole_second_after(when: datetime) -> datetime:
+    """``when`` rounded up to a whole second. Capture records carry whole-second times and a window ends before
+    its scheduled time, so a window ending at a moment inside a second would leave out the calls made earlier in
+    that second; ending at the next whole second keeps them."""
+    return when.replace(microsecond=0) + timedelta(seconds=1) if when.microsecond else when
+
+
 def execution_name(schedule: dict[str, Any], scheduled: datetime, salt: str = "") -> str:
     """The processing job name of an execution of ``schedule`` (its record) for ``scheduled``, as SageMaker forms
     them (``model-monitoring-<yyyymmddHHMM>-<24 hex>``). The same schedule and time give the same name (with no
@@ -365,8 +372,8 @@ class MonitoringSchedules:
     def _due(self, record: dict[str, Any], now: datetime) -> datetime | None:
         expression = parse_schedule_expression(record["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"])
         created = _of_millis(record["CreationTime"])
-        if expression is None:  # NOW: once, for the moment it was created
-            due = created
+        if expression is None:  # NOW: once, for the moment it was created (a call made in that second is in)
+            due = _whole_second_after(created)
         else:
             fire = expression.latest_at_or_before(now)
             if fire is None or fire < created:  # a fire time before the schedule existed is not its to run
@@ -382,14 +389,7 @@ class MonitoringSchedules:
         with ``wait``)."""
         operation = "StartMonitoringExecution"
         record = self._require(SCHEDULE, name, operation, "monitoring schedule")
-        if scheduled_time is None:
-            # The next whole second: capture records carry whole-second times, and the window ends before the
-            # scheduled time, so a call made in this very second is inside it.
-            now = self._clock()
-            scheduled = now.replace(microsecond=0) + timedelta(seconds=1) if now.microsecond else now
-        else:
-            scheduled = scheduled_time
-        scheduled = scheduled.astimezone(UTC)
+        scheduled = (scheduled_time or _whole_second_after(self._clock())).astimezone(UTC)
         job = execution_name(record, scheduled, salt=uuid.uuid4().hex)
         self._start(record, scheduled, job, background=not wait)
         return self._refresh(self.records.get(EXECUTION, job) or {})
