@@ -35,13 +35,17 @@ def test_inline_map_of_1000_items() -> None:
 
 
 def test_map_with_tasks_respects_max_concurrency() -> None:
-    lock = threading.Lock()
+    lock = threading.Condition()
     active = {"now": 0, "peak": 0}
 
     def work(request: TaskRequest, control: TaskControl) -> Any:
         with lock:
             active["now"] += 1
             active["peak"] = max(active["peak"], active["now"])
+            lock.notify_all()
+            # The first waits for a second beside it: tasks overlapping only by chance (20 ms each) may run one
+            # after another on a loaded machine. Serial iterations time out here and fail the peak check.
+            lock.wait_for(lambda: active["peak"] > 1, timeout=30)
         time.sleep(0.02)
         with lock:
             active["now"] -= 1
@@ -87,14 +91,17 @@ def test_distributed_map_with_item_reader_batcher_and_writer() -> None:
 
 
 def test_parallel_branches_with_tasks_run_concurrently() -> None:
-    lock = threading.Lock()
+    lock = threading.Condition()
     in_flight = [0, 0]  # now, most at once
 
     def slow(request: TaskRequest, control: TaskControl) -> Any:
         with lock:
             in_flight[0] += 1
             in_flight[1] = max(in_flight[1], in_flight[0])
-        time.sleep(0.2)
+            lock.notify_all()
+            # Each waits for all four to be in: a fixed pause could end before a loaded machine starts the last.
+            # Branches run one after another time out here and fail the check below.
+            lock.wait_for(lambda: in_flight[1] == 4, timeout=30)
         with lock:
             in_flight[0] -= 1
         return request.parameters
@@ -164,7 +171,9 @@ def test_failed_iteration_aborts_the_running_ones() -> None:
     def work(request: TaskRequest, control: TaskControl) -> Any:
         if request.parameters == 0:
             raise StatesError("Item.Failed", "item 0")
-        time.sleep(0.1)
+        # Until the failure aborts it: a fixed pause could end first on a loaded machine (item 0's failure then
+        # lands after this iteration succeeded, and nothing is left to abort).
+        control.sleep(60)
         return request.parameters
 
     definition = machine(M={"Type": "Map", "MaxConcurrency": 2, "ItemProcessor": {"StartAt": "T", "States": {

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from engine_helpers import identity, machine, run, types
 
-from stepfn.engine import Engine, ScaledClock, TaskControl, TaskRequest, UnknownTaskToken, parse_resource
+from stepfn.engine import Engine, ScaledClock, SystemClock, TaskControl, TaskRequest, UnknownTaskToken, parse_resource
 
 
 def test_resource_parsing() -> None:
@@ -120,23 +120,40 @@ def test_stop_aborts_a_running_execution() -> None:
     assert types(handle.wait())[-1] == "ExecutionAborted"  # nothing recorded after the abort
 
 
+class _SignallingClock(SystemClock):
+    """The wall clock, saying when something first sleeps on it: a stop sent before that would test nothing (and a
+    loaded machine may take longer than any fixed pause to get there)."""
+
+    def __init__(self) -> None:
+        self.sleeping = threading.Event()
+
+    def sleep(self, seconds: float, cancel_event: threading.Event | None = None) -> bool:
+        self.sleeping.set()
+        return super().sleep(seconds, cancel_event)
+
+
 def test_wait_state_is_interrupted_by_stop() -> None:
-    engine = Engine()
+    clock = _SignallingClock()
+    engine = Engine(None, clock)
     handle = engine.start(machine(W={"Type": "Wait", "Seconds": 3600}), {}, **identity())
-    time.sleep(0.05)
+    assert clock.sleeping.wait(30)
     began = time.monotonic()
     assert handle.stop().status == "ABORTED"
     assert time.monotonic() - began < 60  # the stop ended the hour-long wait instead of waiting it out
 
 
 def test_concurrent_executions_do_not_interfere() -> None:
-    lock = threading.Lock()
+    lock = threading.Condition()
     in_flight = [0, 0]  # now, most at once
 
     def double(request: TaskRequest, control: TaskControl) -> Any:
         with lock:
             in_flight[0] += 1
             in_flight[1] = max(in_flight[1], in_flight[0])
+            lock.notify_all()
+            # The first waits for a second one beside it, which a loaded machine may start after a fixed pause;
+            # executions run one at a time time out here and fail the check below.
+            lock.wait_for(lambda: in_flight[1] > 1, timeout=20)
         control.sleep(0.2)
         with lock:
             in_flight[0] -= 1
@@ -163,16 +180,17 @@ def _wait_for(condition: Any, timeout: float = 5) -> None:
 
 
 def test_stop_wakes_a_handler_sleeping_on_the_engine_clock() -> None:
-    finished = threading.Event()
+    sleeping, finished = threading.Event(), threading.Event()
 
     def sleeper(request: TaskRequest, control: TaskControl) -> Any:
+        sleeping.set()  # a stop between this and the sleep still counts: control.sleep looks at cancelled() first
         awake = control.sleep(3600)
         finished.set()
         return {"slept": awake}
 
     engine = Engine({"lambda:invoke": sleeper})
     handle = engine.start(machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke"}), {}, **identity())
-    time.sleep(0.05)
+    assert sleeping.wait(30)  # a stop before the handler runs would abort without ever calling it
     assert handle.stop().status == "ABORTED"
     assert finished.wait(30)  # at once, but a loaded machine may be slow to schedule the woken thread
 
