@@ -224,6 +224,30 @@ def test_an_output_rewritten_in_place_is_not_reused(stepfn_home: Path, store: Ob
     assert not _ran(stepfn_home, "edit-3")  # the job's fresh result replaced the damaged entry
 
 
+def test_an_output_rewritten_in_the_tick_the_job_wrote_it_is_not_reused(
+        stepfn_home: Path, store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a kernel with coarse file times (Debian 12's tick every 4 ms) a quick rewrite in place gets the very mtime
+    the job's write got: that must not pass for the kept file either. The tie is forced here (this machine's kernel
+    may stamp each write apart): the rewritten file gets the mtime the store gave the job's output."""
+    written: dict[Path, int] = {}
+    atomic_write = ObjectStore._atomic_write
+
+    def noting_mtimes(self: ObjectStore, target: Path, write: Any) -> None:
+        atomic_write(self, target, write)
+        written[target.resolve()] = target.stat().st_mtime_ns
+
+    monkeypatch.setattr(ObjectStore, "_atomic_write", noting_mtimes)
+    for run in ("run-1", "run-2"):
+        write_run_settings(stepfn_home, MACHINE, run, cache=True)
+    _run(stepfn_home, "run-1", _request("tick-1"))
+    path = store.local_path("s3://bucket/processed/train/train.csv")
+    with path.open("r+b") as handle:  # in place: same inode, same size
+        handle.write(b"9")
+    os.utime(path, ns=(path.stat().st_atime_ns, written[path.resolve()]))
+    _run(stepfn_home, "run-2", _request("tick-2"))
+    assert _ran(stepfn_home, "tick-2")
+
+
 def test_settings_reach_distributed_map_children_by_their_machine(stepfn_home: Path) -> None:
     from stepfn.local.cache import read_settings
 
