@@ -12,6 +12,7 @@ from test_training_support import read_tar, seen_base, sourcedir, training_reque
 
 from stepfn.local.objectstore import ObjectStore
 from stepfn.local.sagemaker.images import register_image, resolve_image, unregister_image
+from stepfn.local.sagemaker.jobdir import DirectorySync
 from stepfn.local.sagemaker.training import TrainingJobs
 
 INSPECT_SCRIPT = """
@@ -140,6 +141,23 @@ json.dump({"restored": restored, "local": local}, open(os.path.join(os.environ["
     assert seen["restored"] == ["epoch-1.pt"]
     assert seen["local"] == seen_base(TrainingJobs(stepfn_home).job_dir("ckpt").base) + "/checkpoints"
     assert store.get_bytes("s3://bucket/ckpt/run/epoch-2.pt") == b"two"
+
+
+def test_a_checkpoint_rewritten_in_the_tick_of_a_push_is_pushed_again(tmp_path: Path, store: ObjectStore) -> None:
+    """A checkpoint written again in place within the tick of the file clock in which a push saw it keeps its size
+    and mtime; the next push (the last one, at the job's end) must still upload it. The tie is forced with utime
+    (this machine's kernel may stamp the two writes apart)."""
+    sync = DirectorySync(store, "s3://bucket/ckpt", tmp_path / "checkpoints")
+    sync.restore()
+    state = tmp_path / "checkpoints" / "state.txt"
+    state.write_text("epoch 1\n")
+    sync.push()
+    written = state.stat().st_mtime_ns
+    with state.open("r+") as handle:
+        handle.write("epoch 2\n")
+    os.utime(state, ns=(state.stat().st_atime_ns, written))
+    sync.push()
+    assert store.get_bytes("s3://bucket/ckpt/state.txt") == b"epoch 2\n"
 
 
 def test_uncompressed_model_and_file_output_path(stepfn_home: Path, store: ObjectStore, tmp_path: Path) -> None:

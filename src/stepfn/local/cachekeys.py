@@ -18,8 +18,9 @@ A key is the SHA-256 of one canonical JSON document holding what determines a jo
 
 Object digests are memoized per file by (path, inode, size, mtime): the object store writes every object
 through a temporary file and a rename, so a changed object is a new inode and a large channel that did not
-change is not read again. A file written in the last :data:`RACY_SECONDS` is read and not memoized: a file
-rewritten in place (a script edited in the project) within one tick of a coarse file clock keeps its mtime.
+change is not read again. A file written in the last two seconds is read and not memoized (see
+:func:`stepfn.local.objectstore.settled`): a file rewritten in place (a script edited in the project) within one
+tick of a coarse file clock keeps its mtime.
 """
 
 from __future__ import annotations
@@ -34,16 +35,15 @@ import re
 import sqlite3
 import tarfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stepfn.local.objectstore import ObjectStore, as_s3_uri
+from stepfn.local.objectstore import ObjectStore, as_s3_uri, settled
 from stepfn.local.sagemaker.lifecycle import JOB_KINDS
 
-__all__ = ["CACHEABLE", "RACY_SECONDS", "DigestMemo", "KeyBuilder", "NotCacheable", "OutputPrefix", "output_prefixes"]
+__all__ = ["CACHEABLE", "DigestMemo", "KeyBuilder", "NotCacheable", "OutputPrefix", "output_prefixes"]
 
 CACHEABLE = {
     # Step Functions action -> the record kind it creates (None: no record, a Lambda's result is the value).
@@ -94,12 +94,6 @@ def output_prefixes(kind: str | None, params: dict[str, Any]) -> list[OutputPref
     return []
 
 
-RACY_SECONDS = 2.0
-"""How long after its last write a file's digest is not memoized. File times come from a clock that ticks (every
-4 ms on Debian 12's kernel, a second or two on some filesystems): a file written again in place in the tick of
-its memoized write would keep its (inode, size, mtime) with other bytes, as git's "racily clean" index entries."""
-
-
 class DigestMemo:
     """SHA-256 digests of files, memoized in ``<cache>/digests.sqlite`` by (path, inode, size, mtime)."""
 
@@ -123,7 +117,7 @@ class DigestMemo:
         stat = path.stat()
         mode = "unpacked" if unpacked else "bytes"
         digest_of = _unpacked_digest if unpacked else _bytes_digest
-        if time.time_ns() - stat.st_mtime_ns < RACY_SECONDS * 1e9:
+        if not settled(stat.st_mtime_ns):
             return digest_of(path)
         stamp = f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
         try:

@@ -26,6 +26,7 @@ import re
 import shutil
 import tarfile
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -42,6 +43,17 @@ _S3_HTTPS = re.compile(
     r"^https://(?:(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.)?s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com(?:\.cn)?(?:/(?P<rest>.*))?$"
 )
 _TMP_DIR = ".stepfn-tmp"  # S3 bucket names cannot start with ".", so this never collides with a bucket
+
+RACY_SECONDS = 2.0
+"""How long after its last write a file's (inode, size, mtime) cannot yet stand for its bytes. File times come
+from a clock that ticks (every 4 ms on Debian 12's kernel, a second or two on some filesystems): a file written
+again in place in the tick of a write already seen keeps its stamp with other bytes (git's "racily clean")."""
+
+
+def settled(mtime_ns: int) -> bool:
+    """Whether a file of this ``st_mtime_ns`` was last written more than :data:`RACY_SECONDS` ago, so that what is
+    remembered of its bytes under its (inode, size, mtime) stays true until that stamp changes."""
+    return time.time_ns() - mtime_ns >= RACY_SECONDS * 1e9
 
 
 class ObjectNotFoundError(StoreError):
@@ -448,4 +460,5 @@ def _configured_s3(endpoint_url: str | None) -> AbstractFileSystem | None:
         ) from exc
 
 
-__all__ = ["S3_SCHEME", "ObjectNotFoundError", "ObjectStore", "as_s3_uri", "split_s3_uri", "stepfn_home"]
+__all__ = ["RACY_SECONDS", "S3_SCHEME", "ObjectNotFoundError", "ObjectStore", "as_s3_uri", "settled", "split_s3_uri",
+           "stepfn_home"]

@@ -38,7 +38,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from stepfn.errors import StoreError
-from stepfn.local.objectstore import ObjectNotFoundError, ObjectStore
+from stepfn.local.objectstore import ObjectNotFoundError, ObjectStore, settled
 
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
@@ -86,9 +86,12 @@ def _md5_etag(path: Path) -> str:
     with path.open("rb") as handle:
         while block := handle.read(_CHUNK):
             digest.update(block)
+    etag = f'"{digest.hexdigest()}"'
+    if not settled(stat.st_mtime_ns):  # a rewrite in place in this tick of the file clock would keep its version
+        return etag
     if len(_ETAGS) >= _ETAGS_KEPT:
         _ETAGS.clear()  # a bound, not an LRU: recomputing is only slower, never wrong
-    _ETAGS[version] = etag = f'"{digest.hexdigest()}"'
+    _ETAGS[version] = etag
     return etag
 
 

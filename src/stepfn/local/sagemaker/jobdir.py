@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from stepfn.errors import StoreError
-from stepfn.local.objectstore import ObjectStore, as_s3_uri
+from stepfn.local.objectstore import ObjectStore, as_s3_uri, settled
 
 OPT_ML = "/opt/ml"
 RECORDIO_MAGIC = 0xCED7230A
@@ -317,22 +317,22 @@ class DirectorySync:
         self.store = store
         self.s3_uri = s3_uri.rstrip("/")
         self.local = local
-        self._seen: dict[Path, tuple[float, int]] = {}
+        self._seen: dict[Path, tuple[int, int]] = {}
 
     def restore(self) -> None:
         self.local.mkdir(parents=True, exist_ok=True)
         if self.store.list(self.s3_uri + "/"):
             self.store.download(self.s3_uri + "/", self.local)
-        self._seen = self._snapshot()
+        self._seen = self._snapshot()  # all of it: the job's process, started after this, is later than a tick
 
-    def _snapshot(self) -> dict[Path, tuple[float, int]]:
+    def _snapshot(self) -> dict[Path, tuple[int, int]]:
         if not self.local.is_dir():
             return {}
         snapshot = {}
         for path in self.local.rglob("*"):
             if path.is_file():
                 stat = path.stat()
-                snapshot[path] = (stat.st_mtime, stat.st_size)
+                snapshot[path] = (stat.st_mtime_ns, stat.st_size)
         return snapshot
 
     def push(self) -> None:
@@ -340,7 +340,9 @@ class DirectorySync:
         for path, stamp in current.items():
             if self._seen.get(path) != stamp:
                 self.store.upload(path, f"{self.s3_uri}/{path.relative_to(self.local).as_posix()}")
-        self._seen = current
+        # A file written in this tick of the file clock may be written again in it, keeping its stamp: it is pushed
+        # again next time, else the last push could miss the job's last write.
+        self._seen = {path: stamp for path, stamp in current.items() if settled(stamp[0])}
 
 
 # -- artifacts -------------------------------------------------------------------------------------------------
