@@ -59,6 +59,25 @@ def test_put_get_update_list_delete(tmp_path: Path) -> None:
         records.require("model", "b", "DescribeModel")
 
 
+def test_list_skips_a_record_being_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A put or create writes a temporary file beside the records first; a list in that moment (a control plane
+    listing executions while a job updates one, as CI caught) must not take it for a record."""
+    records = RecordStore(tmp_path)
+    records.put("model", "a", {"ModelName": "a", "CreationTime": 1})
+    listed: list[list[str]] = []
+    write_tmp = RecordStore._write_tmp
+
+    def write_then_list(self: RecordStore, target: Path, record: dict[str, object]) -> Path:
+        tmp = write_tmp(self, target, record)
+        listed.append([r["ModelName"] for r in records.list("model")])
+        return tmp
+
+    monkeypatch.setattr(RecordStore, "_write_tmp", write_then_list)
+    records.put("model", "b", {"ModelName": "b", "CreationTime": 2})
+    records.create("model", "c", {"ModelName": "c", "CreationTime": 3})
+    assert listed == [["a"], ["a", "b"]]
+
+
 @pytest.mark.parametrize("name", ["../x", "a_b", "", "a" * 64, "-a", "job\n"])
 def test_bad_names_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(StoreError):

@@ -226,6 +226,8 @@ class RecordStore:
         self.path(kind, "x")
         records = []
         for file in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+            if file.name.startswith("."):
+                continue  # a put or create being written (_write_tmp's file), not a record
             record = self.get(kind, file.stem)
             if record is not None:
                 records.append(record)
