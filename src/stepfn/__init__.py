@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+from types import ModuleType
 
 # The one place the version is written: pyproject.toml reads it (``[tool.setuptools.dynamic]``), and
 # ``stepfn --version``, the user agent and CHANGELOG.md's top heading follow it. A literal rather than a git tag
@@ -20,6 +22,19 @@ def set_stream_logger(level: int = logging.INFO) -> None:
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s [%(levelname)s] %(message)s"))
     logger.addHandler(handler)
+
+
+# The original's package imports steps, workflow and template (steps brings inputs), so code written for it reaches
+# them as attributes of a bare ``import stepfunctions``: ``stepfunctions.workflow.Workflow``,
+# ``stepfunctions.steps.states.Retry``. Here they load on first use instead, because importing any stepfn module
+# (``stepfn.engine`` included) imports this package, and the engine must not load the authoring or workflow layers.
+_SUBPACKAGES = frozenset({"inputs", "steps", "template", "workflow"})
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["__version__", "set_stream_logger"]

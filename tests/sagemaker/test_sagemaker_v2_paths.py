@@ -31,6 +31,45 @@ def test_v2_module_paths_import_in_a_fresh_interpreter() -> None:
         "PipelineModel {'Name': 'n', 'MinValue': '1', 'MaxValue': '5', 'ScalingType': 'Auto'}")
 
 
+def test_names_v2s_estimator_module_imports_reach_the_package() -> None:
+    # sagemaker v2's estimator.py imports the package and image_uris / s3 by name, and scripts reach them through it
+    # (cdk-entest/sagemaker-pca: "from sagemaker.estimator import sagemaker", then
+    # "sagemaker.estimator.image_uris.retrieve(framework='pca', version='0.23-1', ...)"; PCA has one version, so
+    # v2 ignores the one given). A fresh interpreter: the names exist while the package is still initialising.
+    code = (
+        "from stepfn.sagemaker.estimator import sagemaker\n"
+        "import stepfn.sagemaker\n"
+        "assert sagemaker is stepfn.sagemaker and sagemaker.estimator.s3 is stepfn.sagemaker.s3\n"
+        "print(sagemaker.estimator.image_uris.retrieve(framework='pca', region='us-east-1', version='0.23-1',\n"
+        "                                              instance_type='ml.m4.xlarge'))\n"
+        "print(type(sagemaker.TrainingInput('s3://b/p', content_type='text/csv;label_size=0')).__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["382416733822.dkr.ecr.us-east-1.amazonaws.com/pca:1", "TrainingInput"]
+
+
+def test_the_stepfunctions_package_reaches_its_subpackages_after_a_bare_import() -> None:
+    # The original's package imports steps, workflow and template, so "import stepfunctions" then
+    # "stepfunctions.workflow.Workflow" or "stepfunctions.steps.TrainingStep" works; after the import rewrite it is
+    # "import stepfn as stepfunctions". They load on first use, so importing the package alone loads none of them.
+    code = (
+        "import sys\n"
+        "import stepfn as stepfunctions\n"
+        "print(sorted(m for m in ('stepfn.steps', 'stepfn.workflow', 'stepfn.template') if m in sys.modules))\n"
+        "print(stepfunctions.workflow.Workflow.__name__, stepfunctions.steps.states.Retry.__name__,\n"
+        "      stepfunctions.steps.TrainingStep.__name__, stepfunctions.template.TrainingPipeline.__name__,\n"
+        "      stepfunctions.inputs.ExecutionInput.__name__)\n"
+        "try:\n"
+        "    stepfunctions.no_such_module\n"
+        "except AttributeError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == [
+        "[]", "Workflow Retry TrainingStep TrainingPipeline ExecutionInput",
+        "module 'stepfn' has no attribute 'no_such_module'"]
+
+
 def sklearn(**kwargs: object) -> SKLearn:
     return SKLearn(entry_point="train.py", framework_version="0.20.0", py_version="py3", role=ROLE,
                    sagemaker_session=SESSION, **kwargs)

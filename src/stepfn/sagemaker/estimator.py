@@ -16,6 +16,12 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+# sagemaker v2's estimator module imports the package and these modules by name, and code reaches them through it
+# (``from sagemaker.estimator import sagemaker``, then ``sagemaker.estimator.image_uris.retrieve(...)``); the names
+# stay here for that. The package is partly initialised at this point, and Python binds it from sys.modules.
+import stepfn.sagemaker as sagemaker  # noqa: F401
+
+from . import image_uris, s3  # noqa: F401
 from ._git import clone_code
 from ._jobs import TRAINING, print_job_log, shows_logs
 from ._objects import upload_entry_point
