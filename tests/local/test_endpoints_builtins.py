@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,39 @@ def test_xgboost_trained_on_one_based_libsvm_serves_one_based_libsvm(home: Path)
     response = invoke_endpoint("abalone", "\n".join(lines[:5]), "text/libsvm", home=home)
     predictions = [float(v) for v in response["Body"].read().decode().split(",")]
     assert predictions == pytest.approx([float(line.split()[0]) for line in lines[:5]], abs=1.5)
+
+
+def test_pca_endpoint_answers_its_predictor_in_recordio_protobuf(home: Path) -> None:
+    """sagemaker v2's PCAPredictor sends RecordIO-protobuf and asks for it back; the algorithm answers one record per
+    row, its projection a Float32 tensor in the label map (checked with the toolkit's own protobuf ``Record``)."""
+    from sagemaker_training.record_pb2 import Record
+    from sagemaker_training.recordio import _read_recordio
+
+    from stepfn.sagemaker import PCAPredictor
+
+    rng = np.random.default_rng(5)
+    latent = rng.normal(size=(60, 1))
+    rows = np.hstack([latent, 2 * latent, -latent, 0.5 * latent]) + 0.01 * rng.normal(size=(60, 4))
+    image = "382416733822.dkr.ecr.us-east-1.amazonaws.com/pca:1"
+    artifacts = _train(home, "pca", image, {"num_components": "2", "feature_dim": "4"}, rows)
+    _endpoint(home, "pca", image, artifacts)
+    expected = json.loads(invoke_endpoint("pca", "1,2,3,4\n2,4,-2,1\n", "text/csv", "application/json",
+                                          home=home)["Body"].read())["projections"]
+
+    response = invoke_endpoint("pca", write_arrays(np.array([[1, 2, 3, 4], [2, 4, -2, 1]], dtype="float32")),
+                               "application/x-recordio-protobuf", "application/x-recordio-protobuf", home=home)
+    assert response["ContentType"] == "application/x-recordio-protobuf"
+    parsed = []
+    for payload in _read_recordio(io.BytesIO(response["Body"].read())):
+        record = Record()
+        record.ParseFromString(payload)
+        parsed.append(list(record.label["projection"].float32_tensor.values))
+    assert np.allclose(parsed, [e["projection"] for e in expected], rtol=1e-5)
+
+    predictor = PCAPredictor("pca")
+    assert (predictor.content_type, predictor.accept) == ("application/x-recordio-protobuf",
+                                                          ("application/x-recordio-protobuf",))
+    (one,) = predictor.predict(np.array([1, 2, 3, 4]))  # a 1-D int array: one record of Int32 features
+    assert np.allclose(one.label["projection"].float32_tensor.values, expected[0]["projection"], rtol=1e-5)
+    assert one.label["projection"].float64_tensor.values == [] and one.features == {}
+    assert len(predictor.predict(np.array([[1.0, 2.0, 3.0, 4.0]] * 3))) == 3

@@ -98,7 +98,7 @@ json.dump(epochs, open(os.path.join(os.environ["SM_MODEL_DIR"], "seen.json"), "w
 def test_pipe_mode_gzip_and_recordio_wrapping(stepfn_home: Path, store: ObjectStore) -> None:
     import gzip
 
-    from stepfn.local.sagemaker.recordio import iter_frames
+    from stepfn._recordio import iter_frames
 
     store.put_bytes("s3://bucket/gz/one.gz", gzip.compress(b"first"))
     store.put_bytes("s3://bucket/gz/two.gz", gzip.compress(b"second!"))

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
 
+from stepfn._recordio import RecordIOError, read_records
 from stepfn.errors import StoreError
 from stepfn.local.sagemaker import jobdir
 from stepfn.local.sagemaker.jobdir import JobDir, pack, safe_extract
 from stepfn.local.sagemaker.jobprocess import MetricCollector, clean_environment
-from stepfn.local.sagemaker.recordio import RecordIOError, read_records, read_records_as_arrays
+from stepfn.local.sagemaker.recordio import read_records_as_arrays
 
 
 def _tar(path: Path, members: list[tarfile.TarInfo], payload: bytes = b"x") -> Path:

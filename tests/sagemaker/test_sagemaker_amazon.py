@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import pytest
 
+from stepfn._recordio import encode_label_record, frame_record
 from stepfn.inputs import ExecutionInput
 from stepfn.sagemaker import (
     KNN,
     LDA,
     NTM,
     PCA,
+    FactorizationMachinesPredictor,
+    IPInsightsPredictor,
     KMeans,
+    KMeansPredictor,
+    KNNPredictor,
+    LDAPredictor,
     LinearLearner,
+    LinearLearnerPredictor,
+    NTMPredictor,
     Object2Vec,
+    PCAPredictor,
+    Predictor,
     RandomCutForest,
+    RandomCutForestPredictor,
     RecordSet,
     Session,
     training_request,
 )
+from stepfn.sagemaker.amazon.common import RecordDeserializer, RecordSerializer
+from stepfn.sagemaker.recordio import read_records
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 SESSION = Session(region_name="us-east-1", default_bucket="my-bucket")
@@ -88,10 +101,46 @@ def test_duplicate_record_channels_are_rejected() -> None:
         training_request(PCA(num_components=2, **COMMON), [RECORDS, RECORDS], "job")
 
 
-def test_create_model_is_a_plain_model_of_the_algorithm_image() -> None:
+def test_create_model_is_a_model_of_the_algorithm_image_deploying_its_predictor() -> None:
     estimator = PCA(num_components=2, output_path="s3://my-bucket/out", **COMMON)
     training_request(estimator, RECORDS, "job-7")
     model = estimator.create_model()
     assert model.image_uri == "382416733822.dkr.ecr.us-east-1.amazonaws.com/pca:1"
     assert model.model_data == "s3://my-bucket/out/job-7/output/model.tar.gz"
     assert model.role == ROLE
+    assert model.predictor_cls is PCAPredictor  # as v2's PCAModel: deploy() returns a PCAPredictor
+    assert KMeans(k=2, **COMMON).create_model().predictor_cls is KMeansPredictor
+    assert Object2Vec(epochs=1, enc0_max_seq_len=2, enc0_vocab_size=2, **COMMON).create_model().predictor_cls \
+        is Predictor
+    assert PCA(num_components=2, **COMMON).create_model(predictor_cls=Predictor).predictor_cls is Predictor
+
+
+def test_algorithm_predictors_speak_recordio_protobuf_as_sagemaker_v2s() -> None:
+    import io
+
+    import numpy as np
+
+    for predictor_cls in (PCAPredictor, KMeansPredictor, LinearLearnerPredictor, FactorizationMachinesPredictor,
+                          NTMPredictor, LDAPredictor, RandomCutForestPredictor, KNNPredictor):
+        predictor = predictor_cls("ep", sagemaker_session=SESSION)
+        assert isinstance(predictor.serializer, RecordSerializer), predictor_cls
+        assert isinstance(predictor.deserializer, RecordDeserializer), predictor_cls
+        assert (predictor.content_type, predictor.accept) == ("application/x-recordio-protobuf",
+                                                              ("application/x-recordio-protobuf",))
+    ip = IPInsightsPredictor("ep", sagemaker_session=SESSION)
+    assert (ip.content_type, ip.accept) == ("text/csv", ("application/json",))
+
+    # A 1-D array is one record, a 2-D array one per row; the dtype picks the tensor (int: Int32, float64: Float64).
+    records = read_records(RecordSerializer().serialize(np.array([1, 2, 3])))
+    assert [(r.features["values"].dtype, r.features["values"].values) for r in records] == [("int32", [1, 2, 3])]
+    records = RecordDeserializer().deserialize(io.BytesIO(RecordSerializer().serialize(np.eye(2))), "")
+    assert [r.features["values"].float64_tensor.values for r in records] == [[1.0, 0.0], [0.0, 1.0]]
+    assert records[0].features["values"].float32_tensor.values == []  # the Value's other members read empty
+    with pytest.raises(ValueError, match=r"Expected a 1D or 2D array, but got a 3D array instead\."):
+        RecordSerializer().serialize(np.zeros((1, 1, 1)))
+
+    # The shape of an algorithm's answer: named Float32 tensors in the label map.
+    answer = frame_record(encode_label_record({"closest_cluster": 1.0, "distance_to_cluster": [0.25]}))
+    (record,) = RecordDeserializer().deserialize(io.BytesIO(answer), "application/x-recordio-protobuf")
+    assert record.label["closest_cluster"].float32_tensor.values == [1.0]
+    assert record.label["distance_to_cluster"].float32_tensor.values == [0.25]

@@ -1,4 +1,5 @@
-"""Amazon built-in algorithms (sagemaker v2 ``sagemaker.amazon``), ``RecordSet`` and ``record_set()`` (§6.4).
+"""Amazon built-in algorithms (sagemaker v2 ``sagemaker.amazon``), ``RecordSet`` and ``record_set()`` (§6.4), and
+their predictors with ``sagemaker.amazon.common``'s RecordIO-protobuf serializer and deserializer.
 
 Each estimator validates its hyperparameters when they are set, as sagemaker v2's ``Hyperparameter`` descriptors
 do (placeholders are not checked). ``hyperparameters()`` gives them in constructor order as strings (lists as
@@ -13,10 +14,13 @@ from typing import Any
 
 from . import image_uris
 from ._values import is_placeholder
+from .deserializers import JSONDeserializer, SimpleBaseDeserializer
 from .estimator import EstimatorBase
 from .inputs import TrainingInput
 from .model import Model
-from .recordio import tensor_type_of, write_dense_records
+from .predictor import Predictor, _framework_predictor
+from .recordio import read_records, tensor_type_of, write_dense_records
+from .serializers import CSVSerializer, SimpleBaseSerializer
 from .session import sagemaker_timestamp
 
 __all__ = [
@@ -26,11 +30,22 @@ __all__ = [
     "PCA",
     "AmazonAlgorithmEstimatorBase",
     "FactorizationMachines",
+    "FactorizationMachinesPredictor",
     "IPInsights",
+    "IPInsightsPredictor",
     "KMeans",
+    "KMeansPredictor",
+    "KNNPredictor",
+    "LDAPredictor",
     "LinearLearner",
+    "LinearLearnerPredictor",
+    "NTMPredictor",
     "Object2Vec",
+    "PCAPredictor",
     "RandomCutForest",
+    "RandomCutForestPredictor",
+    "RecordDeserializer",
+    "RecordSerializer",
     "RecordSet",
     "get_image_uri",
 ]
@@ -206,8 +221,10 @@ class AmazonAlgorithmEstimatorBase(EstimatorBase):
         """Algorithm-specific mini-batch rules (sagemaker v2 ``_prepare_for_training``)."""
 
     def create_model(self, role: Any = None, **kwargs: Any) -> Model:
-        """A plain Model of this algorithm's image (sagemaker v2 ``<Algo>Model``)."""
+        """A Model of this algorithm's image whose ``deploy()`` returns the algorithm's predictor (sagemaker v2
+        ``<Algo>Model``: ``PCAPredictor`` for PCA, ...)."""
         kwargs.setdefault("enable_network_isolation", self.enable_network_isolation())
+        kwargs.setdefault("predictor_cls", _PREDICTORS.get(self.repo_name, Predictor))
         return Model(self.training_image_uri(), self.model_data, role or self.role,
                      vpc_config=self.get_vpc_config(), sagemaker_session=self._sagemaker_session, **kwargs)
 
@@ -657,3 +674,57 @@ class Object2Vec(AmazonAlgorithmEstimatorBase):
     def prepare_inputs(self, inputs: Any, mini_batch_size: Any) -> None:
         # The constructor's mini_batch_size stands unless the step gives one.
         super().prepare_inputs(inputs, mini_batch_size if mini_batch_size is not None else self._own_mini_batch_size)
+
+
+class RecordSerializer(SimpleBaseSerializer):
+    """A numpy array as RecordIO-protobuf (sagemaker v2 ``sagemaker.amazon.common.RecordSerializer``): a 1-D array is
+    one record, a 2-D array one record per row, each row the record's ``features["values"]`` tensor of the array's
+    dtype (int: Int32, float64: Float64, float32: Float32)."""
+
+    default_content_type = "application/x-recordio-protobuf"
+
+    def serialize(self, data: Any) -> bytes:
+        if len(data.shape) == 1:
+            data = data.reshape(1, data.shape[0])
+        if len(data.shape) != 2:
+            raise ValueError(f"Expected a 1D or 2D array, but got a {len(data.shape)}D array instead.")
+        return write_dense_records(data, feature_type=tensor_type_of(data.dtype))
+
+
+class RecordDeserializer(SimpleBaseDeserializer):
+    """RecordIO-protobuf records from an endpoint (sagemaker v2 ``sagemaker.amazon.common.RecordDeserializer``): a
+    list of records whose ``label`` (and ``features``) map names to tensors, read as v2's ``record_pb2`` ones are:
+    ``record.label["projection"].float32_tensor.values``."""
+
+    default_accept: str | tuple[str, ...] = "application/x-recordio-protobuf"
+
+    def deserialize(self, stream: Any, content_type: str) -> Any:
+        try:
+            return read_records(stream.read())
+        finally:
+            stream.close()
+
+
+def _algorithm_predictor(name: str, algorithm: str) -> type[Predictor]:
+    return _framework_predictor(name, RecordSerializer, RecordDeserializer,
+                                f"A {algorithm} endpoint: RecordIO-protobuf records in and out.", __name__)
+
+
+# sagemaker v2's predictor of each algorithm: all but IP Insights (CSV in, JSON out) speak RecordIO-protobuf;
+# Object2Vec has none of its own (a plain Predictor).
+PCAPredictor = _algorithm_predictor("PCAPredictor", "PCA")
+KMeansPredictor = _algorithm_predictor("KMeansPredictor", "k-means")
+LinearLearnerPredictor = _algorithm_predictor("LinearLearnerPredictor", "Linear Learner")
+FactorizationMachinesPredictor = _algorithm_predictor("FactorizationMachinesPredictor", "Factorization Machines")
+NTMPredictor = _algorithm_predictor("NTMPredictor", "NTM")
+LDAPredictor = _algorithm_predictor("LDAPredictor", "LDA")
+RandomCutForestPredictor = _algorithm_predictor("RandomCutForestPredictor", "Random Cut Forest")
+KNNPredictor = _algorithm_predictor("KNNPredictor", "k-NN")
+IPInsightsPredictor = _framework_predictor("IPInsightsPredictor", CSVSerializer, JSONDeserializer,
+                                           "An IP Insights endpoint: CSV in, JSON out.", __name__)
+
+_PREDICTORS = {
+    "pca": PCAPredictor, "kmeans": KMeansPredictor, "linear-learner": LinearLearnerPredictor,
+    "factorization-machines": FactorizationMachinesPredictor, "ntm": NTMPredictor, "lda": LDAPredictor,
+    "randomcutforest": RandomCutForestPredictor, "knn": KNNPredictor, "ipinsights": IPInsightsPredictor,
+}

@@ -129,7 +129,7 @@ class RealTimePredictor(Predictor):
 
 
 def _framework_predictor(name: str, serializer: type[BaseSerializer], deserializer: type[BaseDeserializer],
-                         doc: str) -> type[Predictor]:
+                         doc: str, module: str = __name__) -> type[Predictor]:
     def __init__(self: Predictor, endpoint_name: str, sagemaker_session: Session | None = None,
                  serializer: BaseSerializer | None = None, deserializer: BaseDeserializer | None = None,
                  component_name: str | None = None, **kwargs: Any) -> None:
@@ -139,7 +139,7 @@ def _framework_predictor(name: str, serializer: type[BaseSerializer], deserializ
                            component_name, **kwargs)
 
     default_serializer, default_deserializer = serializer, deserializer
-    return type(name, (Predictor,), {"__init__": __init__, "__doc__": doc, "__module__": __name__})
+    return type(name, (Predictor,), {"__init__": __init__, "__doc__": doc, "__module__": module})
 
 
 SKLearnPredictor = _framework_predictor("SKLearnPredictor", NumpySerializer, NumpyDeserializer,

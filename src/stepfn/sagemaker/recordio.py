@@ -4,71 +4,27 @@ Records are ``aialgs.data.Record`` protobuf messages (proto2): ``features`` and 
 ``Value`` holding a Float32/Float64/Int32 tensor. Each record is framed MXNet-RecordIO style: little-endian
 ``uint32`` magic ``0xCED7230A``, ``uint32`` length, the payload, and zero padding to a 4-byte boundary.
 
-The protobuf wire format is written by hand here (it is a few dozen lines), so stepfn needs no protobuf runtime and
-no generated module. Rows are plain sequences of numbers; numpy arrays work as they are.
+The protobuf wire format is written and read by hand (:mod:`stepfn._recordio`, shared with the local runtime), so
+stepfn needs no protobuf runtime and no generated module. Rows are plain sequences of numbers; numpy arrays work as
+they are. ``read_records`` turns a response of a built-in algorithm back into records.
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from stepfn._recordio import MAGIC as RECORDIO_MAGIC
+from stepfn._recordio import encode_dense_record, frame_record, read_records
 
 __all__ = [
     "RECORDIO_MAGIC",
     "encode_dense_record",
     "frame_record",
+    "read_records",
+    "tensor_type_of",
     "write_dense_records",
 ]
-
-RECORDIO_MAGIC = 0xCED7230A
-
-# Value.oneof field numbers and the packed element encoding of each tensor type.
-_TENSOR_FIELDS = {"Float32": 2, "Float64": 3, "Int32": 7}
-
-
-def _varint(value: int) -> bytes:
-    if value < 0:
-        value += 1 << 64  # int32 negatives are sign-extended to 64 bits on the wire
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _length_delimited(field: int, payload: bytes) -> bytes:
-    return _varint((field << 3) | 2) + _varint(len(payload)) + payload
-
-
-def _packed_values(tensor_type: str, values: Sequence[Any]) -> bytes:
-    if tensor_type == "Float32":
-        return struct.pack(f"<{len(values)}f", *values)
-    if tensor_type == "Float64":
-        return struct.pack(f"<{len(values)}d", *values)
-    return b"".join(_varint(int(v)) for v in values)
-
-
-def _tensor(tensor_type: str, values: Sequence[Any], keys: Sequence[int] | None = None,
-            shape: Sequence[int] | None = None) -> bytes:
-    body = b""
-    if len(values):
-        body += _length_delimited(1, _packed_values(tensor_type, values))
-    if keys:
-        body += _length_delimited(2, b"".join(_varint(int(k)) for k in keys))
-    if shape:
-        body += _length_delimited(3, b"".join(_varint(int(s)) for s in shape))
-    return body
-
-
-def _map_entry(field: int, name: str, tensor_type: str, tensor: bytes) -> bytes:
-    value = _length_delimited(_TENSOR_FIELDS[tensor_type], tensor)
-    entry = _length_delimited(1, name.encode("utf-8")) + _length_delimited(2, value)
-    return _length_delimited(field, entry)
 
 
 def tensor_type_of(dtype: Any) -> str:
@@ -81,24 +37,6 @@ def tensor_type_of(dtype: Any) -> str:
     if name == "float32":
         return "Float32"
     raise ValueError(f"Unsupported dtype {dtype} on array")
-
-
-def encode_dense_record(features: Sequence[Any], feature_type: str = "Float32", label: Any = None,
-                        label_type: str = "Float32") -> bytes:
-    """One ``Record`` with ``features["values"]`` (and ``label["values"] = [label]``), serialized."""
-    for tensor_type in (feature_type, label_type):
-        if tensor_type not in _TENSOR_FIELDS:
-            raise ValueError(f"Unknown tensor type {tensor_type!r}; expected one of {', '.join(_TENSOR_FIELDS)}.")
-    record = _map_entry(1, "values", feature_type, _tensor(feature_type, list(features)))
-    if label is not None:
-        record += _map_entry(2, "values", label_type, _tensor(label_type, [label]))
-    return record
-
-
-def frame_record(payload: bytes) -> bytes:
-    """Frame one payload as a RecordIO record (magic, length, payload, padding to 4 bytes)."""
-    padding = (-len(payload)) % 4
-    return struct.pack("<II", RECORDIO_MAGIC, len(payload)) + payload + b"\x00" * padding
 
 
 def write_dense_records(rows: Iterable[Sequence[Any]], labels: Sequence[Any] | None = None,

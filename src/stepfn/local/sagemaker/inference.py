@@ -279,7 +279,8 @@ class XGBoostDefaults(Defaults):
 class BuiltinAlgorithmDefaults(Defaults):
     """KMeans / PCA / LinearLearner as stepfn emulates them (``builtins.load_model`` / ``predict_records``), with
     the algorithms' request formats (CSV rows, ``{"instances": [{"features": [...]}]}``, JSON Lines,
-    RecordIO-protobuf) and response formats (``{"predictions": [...]}`` / ``{"projections": [...]}``)."""
+    RecordIO-protobuf) and response formats (``{"predictions": [...]}`` / ``{"projections": [...]}`` as JSON or
+    JSON Lines, or one RecordIO-protobuf record per row)."""
 
     def model_fn(self, model_dir: str) -> Any:
         from stepfn.local.sagemaker.builtins import load_model
@@ -321,6 +322,12 @@ class BuiltinAlgorithmDefaults(Defaults):
             return json.dumps({key: records}), JSON
         if kind == JSONLINES:
             return "".join(json.dumps(record) + "\n" for record in records), JSONLINES
+        if kind == RECORDIO:
+            # The algorithms' predictors (PCAPredictor, KMeansPredictor, ...) ask for this by default: one record per
+            # row, each response field a Float32 tensor in the record's label map, as the algorithms answer.
+            from stepfn._recordio import encode_label_record, frame_record
+
+            return b"".join(frame_record(encode_label_record(record)) for record in records), RECORDIO
         raise InferenceError(f"Accept type {accept} is not supported by this algorithm.", 406)
 
 

@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from stepfn._recordio import MAGIC, RecordIOError, iter_frames
 from stepfn.engine.protocol import TaskControl
 from stepfn.errors import ServiceError, StoreError
 from stepfn.local.objectstore import ObjectStore, as_s3_uri
@@ -48,7 +49,6 @@ from stepfn.local.sagemaker.endpoints import (
 )
 from stepfn.local.sagemaker.jobprocess import append_log
 from stepfn.local.sagemaker.models import prepare_variant
-from stepfn.local.sagemaker.recordio import MAGIC, RecordIOError, iter_frames
 from stepfn.local.sagemaker.records import RecordStore, arn, check_name, now_millis, sagemaker_error
 
 OPERATION = "CreateTransformJob"

@@ -120,7 +120,8 @@ def load_table(env: Environment, channel: str, *, default: str, labelled: bool,
             raise AlgorithmError(f"ClientError: could not parse LIBSVM data in channel {channel!r}: {exc}") from exc
         return vstack(loaded[0::2]).tocsr(), np.concatenate(loaded[1::2])
     if kind == RECORDIO:
-        from stepfn.local.sagemaker.recordio import RecordIOError, read_records, records_to_arrays
+        from stepfn._recordio import RecordIOError, read_records
+        from stepfn.local.sagemaker.recordio import records_to_arrays
 
         try:
             records = [r for blob in blobs for r in read_records(blob)]
