@@ -8,6 +8,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -177,6 +178,26 @@ def test_hourly_execution_is_due_once_after_the_hour(setup: tuple[MonitoringSche
     assert execution_name(again, again_hour) != execution_name(described_before, again_hour)
 
 
+def test_a_schedule_made_again_in_the_same_millisecond_is_another_schedule(
+        setup: tuple[MonitoringSchedules, ObjectStore], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A schedule's execution names hash its CreationTime, so that one deleted and made again under its name gets
+    jobs of its own (the old one's processing jobs stay). On a quick machine the delete and the create can share a
+    millisecond of the wall clock: forced here by stopping it."""
+    from stepfn.local.sagemaker import records as records_module
+
+    schedules, _ = setup
+    schedules.create_data_quality_job_definition(definition())
+    frozen = time.time_ns()
+    monkeypatch.setattr(records_module, "time", SimpleNamespace(time_ns=lambda: frozen))
+    schedules.create(schedule("hourly"))
+    before = schedules.describe("hourly")
+    schedules.delete("hourly")
+    schedules.create(schedule("hourly"))
+    again = schedules.describe("hourly")
+    hour = at("2026-01-01T12:00:00")
+    assert execution_name(again, hour) != execution_name(before, hour)
+
+
 def test_run_now_finds_violations_and_a_stopped_schedule_runs_nothing(
         setup: tuple[MonitoringSchedules, ObjectStore]) -> None:
     schedules, store = setup
@@ -215,7 +236,6 @@ def test_executions_list_newest_created_first_unless_sorted_by_scheduled_time(
     schedules.create(schedule("empty"))
     later, earlier = at("2026-01-01T12:00:00"), at("2026-01-01T09:00:00")
     schedules.run_now("empty", scheduled_time=later)
-    time.sleep(0.01)  # creation times are milliseconds
     schedules.run_now("empty", scheduled_time=earlier)
 
     def listed(**params: str) -> list[datetime]:
@@ -241,7 +261,6 @@ def test_two_runs_in_one_second_the_later_created_is_the_last(
     first = schedules.run_now("twice", scheduled_time=scheduled)
     assert first["MonitoringExecutionStatus"] == "Failed"  # no data yet
     capture(store, scheduled - timedelta(minutes=5), BASELINE[:50])
-    time.sleep(0.01)  # creation times are milliseconds
     second = schedules.run_now("twice", scheduled_time=scheduled)
     assert second["MonitoringExecutionStatus"] != "Failed", second.get("FailureReason")
     last = schedules.describe("twice")["LastMonitoringExecutionSummary"]

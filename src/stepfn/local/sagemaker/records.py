@@ -19,6 +19,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -75,8 +76,19 @@ _NOT_FOUND = {
 }
 
 
+_last_millis = 0
+_millis_lock = threading.Lock()
+
+
 def now_millis() -> int:
-    return time.time_ns() // 1_000_000
+    """The wall clock in epoch milliseconds, never the same twice in this process. Records stamped within one
+    millisecond (jobs created back to back, a schedule deleted and made again under its name) keep distinct
+    CreationTimes, which listings sort by and a schedule's execution names are made from; the stamps run ahead
+    of the wall clock only while more than one a millisecond is asked for."""
+    global _last_millis
+    with _millis_lock:
+        _last_millis = max(_last_millis + 1, time.time_ns() // 1_000_000)
+        return _last_millis
 
 
 def arn(kind: str, name: str, *, region: str = REGION, account: str = LOCAL_ACCOUNT) -> str:
