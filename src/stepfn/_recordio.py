@@ -259,12 +259,14 @@ def _map_entry(number: int, name: str, tensor_type: str, tensor: bytes) -> bytes
 
 
 def encode_dense_record(features: Sequence[Any], feature_type: str = "Float32", label: Any = None,
-                        label_type: str = "Float32") -> bytes:
-    """One ``Record`` with ``features["values"]`` (and ``label["values"] = [label]``), serialized."""
+                        label_type: str = "Float32", *, keys: Sequence[int] | None = None,
+                        shape: Sequence[int] | None = None) -> bytes:
+    """One ``Record`` with ``features["values"]`` (and ``label["values"] = [label]``), serialized. With ``keys``
+    (the column of each value) and ``shape`` (the row's width) the features are a sparse row."""
     for tensor_type in (feature_type, label_type):
         if tensor_type not in _VALUE_FIELDS:
             raise ValueError(f"Unknown tensor type {tensor_type!r}; expected one of {', '.join(_VALUE_FIELDS)}.")
-    record = _map_entry(1, "values", feature_type, _tensor(feature_type, list(features)))
+    record = _map_entry(1, "values", feature_type, _tensor(feature_type, list(features), keys, shape))
     if label is not None:
         record += _map_entry(2, "values", label_type, _tensor(label_type, [label]))
     return record

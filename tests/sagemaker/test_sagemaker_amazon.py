@@ -30,7 +30,6 @@ from stepfn.sagemaker import (
     training_request,
 )
 from stepfn.sagemaker.amazon.common import RecordDeserializer, RecordSerializer
-from stepfn.sagemaker.recordio import read_records
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 SESSION = Session(region_name="us-east-1", default_bucket="my-bucket")
@@ -131,7 +130,7 @@ def test_algorithm_predictors_speak_recordio_protobuf_as_sagemaker_v2s() -> None
     assert (ip.content_type, ip.accept) == ("text/csv", ("application/json",))
 
     # A 1-D array is one record, a 2-D array one per row; the dtype picks the tensor (int: Int32, float64: Float64).
-    records = read_records(RecordSerializer().serialize(np.array([1, 2, 3])))
+    records = RecordDeserializer().deserialize(io.BytesIO(RecordSerializer().serialize(np.array([1, 2, 3]))), "")
     assert [(r.features["values"].dtype, r.features["values"].values) for r in records] == [("int32", [1, 2, 3])]
     records = RecordDeserializer().deserialize(io.BytesIO(RecordSerializer().serialize(np.eye(2))), "")
     assert [r.features["values"].float64_tensor.values for r in records] == [[1.0, 0.0], [0.0, 1.0]]

@@ -138,3 +138,42 @@ def test_record_set_rejects_bad_arrays(train: Any, labels: Any, message: str) ->
     estimator = KMeans(role=ROLE, instance_count=2, instance_type="ml.c5.xlarge", k=2, sagemaker_session=SESSION)
     with pytest.raises(ValueError, match=message):
         estimator.record_set(train, labels=labels, upload=lambda uri, data: None)
+
+
+def test_amazon_common_writes_what_the_sagemaker_toolkit_writes_and_reads_it_back() -> None:
+    """sagemaker v2's ``sagemaker.amazon.common`` functions, as notebooks call them (``import sagemaker.amazon.common as
+    smac``; ``smac.write_numpy_to_dense_tensor(buf, vectors, labels)``): byte for byte what the sagemaker-training
+    toolkit's copy of v2's writers (the protobuf runtime's serialization) writes, dense and sparse."""
+    import io
+
+    from sagemaker_training import recordio as toolkit
+    from scipy.sparse import csr_matrix
+
+    import stepfn.sagemaker.amazon.common as smac
+
+    rng = np.random.default_rng(9)
+    for array, labels in ((rng.normal(size=(5, 3)).astype("float32"), rng.integers(0, 2, 5).astype("float32")),
+                          (rng.normal(size=(4, 2)), None), (rng.integers(-5, 5, size=(3, 4)), np.arange(3.0))):
+        ours, theirs = io.BytesIO(), io.BytesIO()
+        smac.write_numpy_to_dense_tensor(ours, array, labels)
+        toolkit._write_numpy_to_dense_tensor(theirs, array, labels)
+        assert ours.getvalue() == theirs.getvalue()
+        ours.seek(0)
+        records = smac.read_records(ours)
+        assert np.array_equal(np.array([r.features["values"].values for r in records], dtype=array.dtype), array)
+    sparse = csr_matrix(np.array([[0, 1.5, 0, 0], [2.0, 0, 0, -1.0], [0, 0, 0, 0]], dtype="float32"))
+    ours, theirs = io.BytesIO(), io.BytesIO()
+    smac.write_spmatrix_to_sparse_tensor(ours, sparse, np.array([1.0, 0.0, 1.0], dtype="float32"))
+    toolkit._write_spmatrix_to_sparse_tensor(theirs, sparse, np.array([1.0, 0.0, 1.0], dtype="float32"))
+    assert ours.getvalue() == theirs.getvalue()
+    ours.seek(0)
+    first, second, _ = smac.read_records(ours)
+    assert (second.features["values"].float32_tensor.keys, second.features["values"].float32_tensor.values,
+            second.features["values"].shape, second.label["values"].values) == ([0, 3], [2.0, -1.0], [4], [0.0])
+    assert first.features["values"].keys == [1]
+    with pytest.raises(ValueError, match="Array must be a Matrix"):
+        smac.write_numpy_to_dense_tensor(io.BytesIO(), np.zeros(3))
+    with pytest.raises(ValueError, match=r"Label shape \(2,\) not compatible with array shape \(3, 1\)"):
+        smac.write_numpy_to_dense_tensor(io.BytesIO(), np.zeros((3, 1)), np.zeros(2))
+    with pytest.raises(TypeError, match="Array must be sparse"):
+        smac.write_spmatrix_to_sparse_tensor(io.BytesIO(), np.zeros((3, 1)))

@@ -9,8 +9,10 @@ JSON); the request then appends ``feature_dim`` from the training RecordSet and 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from stepfn._recordio import Record, decode_record, iter_frames
 
 from . import image_uris
 from ._values import is_placeholder
@@ -19,7 +21,7 @@ from .estimator import EstimatorBase
 from .inputs import TrainingInput
 from .model import Model
 from .predictor import Predictor, _framework_predictor
-from .recordio import read_records, tensor_type_of, write_dense_records
+from .recordio import encode_dense_record, frame_record, tensor_type_of, write_dense_records
 from .serializers import CSVSerializer, SimpleBaseSerializer
 from .session import sagemaker_timestamp
 
@@ -48,6 +50,10 @@ __all__ = [
     "RecordSerializer",
     "RecordSet",
     "get_image_uri",
+    "read_recordio",
+    "read_records",
+    "write_numpy_to_dense_tensor",
+    "write_spmatrix_to_sparse_tensor",
 ]
 
 Check = tuple[Callable[[Any], bool], str]
@@ -700,9 +706,59 @@ class RecordDeserializer(SimpleBaseDeserializer):
 
     def deserialize(self, stream: Any, content_type: str) -> Any:
         try:
-            return read_records(stream.read())
+            return read_records(stream)
         finally:
             stream.close()
+
+
+# sagemaker v2's sagemaker.amazon.common functions, which notebooks call to write training data for the algorithms
+# (``smac.write_numpy_to_dense_tensor(buf, vectors, labels)``) and to read their RecordIO-protobuf answers.
+
+
+def _checked_labels(array: Any, labels: Any) -> str:
+    """The label tensor type, once ``array`` and ``labels`` have the shapes v2 requires."""
+    if len(array.shape) != 2:
+        raise ValueError("Array must be a Matrix")
+    if labels is None:
+        return "Float32"
+    if len(labels.shape) != 1:
+        raise ValueError("Labels must be a Vector")
+    if labels.shape[0] not in array.shape:
+        raise ValueError(f"Label shape {labels.shape} not compatible with array shape {array.shape}")
+    return tensor_type_of(labels.dtype)
+
+
+def write_numpy_to_dense_tensor(file: Any, array: Any, labels: Any = None) -> None:
+    """Write each row of the 2-D numpy ``array`` (with its label) to the binary ``file`` as one RecordIO-protobuf
+    record, tensors typed after the arrays' dtypes."""
+    label_type = _checked_labels(array, labels)
+    file.write(write_dense_records(array, labels, tensor_type_of(array.dtype), label_type))
+
+
+def write_spmatrix_to_sparse_tensor(file: Any, array: Any, labels: Any = None) -> None:
+    """Write each row of the scipy sparse matrix ``array`` (with its label) to the binary ``file`` as one sparse
+    RecordIO-protobuf record: the row's values, their columns as keys, the matrix's width as shape."""
+    if not hasattr(array, "tocsr"):
+        raise TypeError("Array must be sparse")
+    label_type = _checked_labels(array, labels)
+    feature_type = tensor_type_of(array.dtype)
+    rows = array.tocsr()
+    for index in range(rows.shape[0]):
+        row = rows.getrow(index)
+        label = labels[index] if labels is not None else None
+        file.write(frame_record(encode_dense_record(row.data, feature_type, label, label_type,
+                                                    keys=row.indices.tolist(), shape=[rows.shape[1]])))
+
+
+def read_recordio(f: Any) -> Iterator[bytes]:
+    """The payload of each RecordIO record in the binary file object ``f``."""
+    yield from iter_frames(f.read())
+
+
+def read_records(file: Any) -> list[Record]:
+    """The records in the binary file object ``file``; each reads as v2's ``record_pb2.Record`` is read
+    (``record.features["values"].float32_tensor.values``, ``record.label[...]``)."""
+    return [decode_record(payload) for payload in read_recordio(file)]
 
 
 def _algorithm_predictor(name: str, algorithm: str) -> type[Predictor]:

@@ -6,7 +6,7 @@ Records are ``aialgs.data.Record`` protobuf messages (proto2): ``features`` and 
 
 The protobuf wire format is written and read by hand (:mod:`stepfn._recordio`, shared with the local runtime), so
 stepfn needs no protobuf runtime and no generated module. Rows are plain sequences of numbers; numpy arrays work as
-they are. ``read_records`` turns a response of a built-in algorithm back into records.
+they are.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from stepfn._recordio import MAGIC as RECORDIO_MAGIC
-from stepfn._recordio import encode_dense_record, frame_record, read_records
+from stepfn._recordio import encode_dense_record, frame_record
 
 __all__ = [
     "RECORDIO_MAGIC",
     "encode_dense_record",
     "frame_record",
-    "read_records",
     "tensor_type_of",
     "write_dense_records",
 ]
