@@ -244,6 +244,19 @@ def model_fn(model_dir):
 
 def transform_fn(model, body, content_type, accept):
     started = time.time()
+    # Requests held until OVERLAP of them are in (10 s at most): a loaded machine may hand a worker its request
+    # later than a fixed pause, and requests that never run at once must still show as one at a time.
+    with open(os.environ["SPANS_FILE"] + ".in", "a") as arrivals:
+        arrivals.write("x")
+    overlap = int(os.environ.get("OVERLAP", "1"))
+    with open(os.environ["SPANS_FILE"] + ".in") as arrivals:
+        wanted = -(-len(arrivals.read()) // overlap) * overlap
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with open(os.environ["SPANS_FILE"] + ".in") as arrivals:
+            if len(arrivals.read()) >= wanted:
+                break
+        time.sleep(0.01)
     time.sleep(0.3)
     with open(os.environ["SPANS_FILE"], "a") as spans:
         spans.write("%d %f %f %d\\n" % (os.getpid(), started, time.time(), body.count(b"\\n")))
@@ -262,8 +275,8 @@ def _own_model(home: Path, tmp_path: Path, program: str, **environment: str) -> 
                         **environment}}})
 
 
-def _spans_model(home: Path, tmp_path: Path, spans: Path) -> None:
-    _own_model(home, tmp_path, CONCURRENCY_PROGRAM, SPANS_FILE=str(spans))
+def _spans_model(home: Path, tmp_path: Path, spans: Path, overlap: int = 1) -> None:
+    _own_model(home, tmp_path, CONCURRENCY_PROGRAM, SPANS_FILE=str(spans), OVERLAP=str(overlap))
 
 
 def _most_at_once(spans: Path) -> tuple[int, int]:
@@ -275,7 +288,7 @@ def _most_at_once(spans: Path) -> tuple[int, int]:
 @pytest.mark.parametrize("concurrency", [1, 2])
 def test_max_concurrent_transforms_requests_in_flight(home: Path, tmp_path: Path, concurrency: int) -> None:
     spans = tmp_path / "spans.txt"
-    _spans_model(home, tmp_path, spans)
+    _spans_model(home, tmp_path, spans, overlap=concurrency)
     ObjectStore(home / "s3").put_bytes("s3://bucket/four/data.csv", b"1\n2\n3\n4\n")
     result = call(home, "createTransformJob", _job("conc", "s3://bucket/four/", "s3://bucket/four-out/",
                                                    BatchStrategy="SingleRecord", MaxConcurrentTransforms=concurrency),
