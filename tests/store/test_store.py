@@ -232,13 +232,13 @@ def test_redrive(store: Store) -> None:
 
 
 def test_lease_keeper_renews(tmp_path: Path) -> None:
-    # Long enough that a loaded machine, which may leave the keeper thread (renewing every 0.5 s) unscheduled for a
-    # while, still renews within one lease: a 0.3 s lease could lapse so.
-    s = Store(tmp_path, lease_seconds=1.5)
+    # Long enough that a loaded machine, which may leave the keeper thread (renewing every second) unscheduled for a
+    # second or two, still renews within one lease: a 0.3 s lease could lapse so, and a 1.5 s one nearly.
+    s = Store(tmp_path, lease_seconds=3)
     try:
         s.create_execution(execution())
         first = s.get_execution(execution().arn).lease_expires
-        time.sleep(2)
+        time.sleep(3.5)
         second = s.get_execution(execution().arn).lease_expires
         assert first is not None and second is not None and second > first
         assert second > time.time()  # still valid although more than one lease period passed
