@@ -161,15 +161,16 @@ def test_task_timeout_and_heartbeat_timeout() -> None:
 
 def test_heartbeats_keep_a_task_alive() -> None:
     def beating(request: TaskRequest, control: TaskControl) -> Any:
-        for _ in range(5):
+        for _ in range(25):
             control.sleep(1)
             control.heartbeat()
         return "done"
 
     result = run(machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                            "HeartbeatSeconds": 3}), handlers={"lambda:invoke": beating},
-                 # 10x, not 100x: a heartbeat gap then has 200 ms of real slack, not 20 ms, which a loaded
-                 # 2-core CI machine can stall past; the work (5 s) still outlasts HeartbeatSeconds (3 s).
+                            "HeartbeatSeconds": 20}), handlers={"lambda:invoke": beating},
+                 # At 10x a heartbeat gap has 1.9 s of real slack (beats every 0.1 s, HeartbeatSeconds 2 s real),
+                 # more than a loaded 2-core CI machine stalls a thread (200 ms of slack did not say so); the work
+                 # (25 s, 2.5 s real) still outlasts HeartbeatSeconds.
                  clock=ScaledClock(10))
     assert (result.status, result.output_value) == ("SUCCEEDED", "done")
 

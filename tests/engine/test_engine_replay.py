@@ -44,7 +44,7 @@ def _resume_elsewhere(crashed: MemoryJournal, ident: dict[str, str]) -> tuple[Ex
         return {"done": request.parameters["step"]}
 
     result = Engine({"lambda:invoke": second_process}).start(
-        DEFINITION, None, journal=crashed, resume=True, **ident).wait(5)
+        DEFINITION, None, journal=crashed, resume=True, **ident).wait(30)
     return result, calls
 
 
@@ -63,7 +63,7 @@ def test_resume_replays_finished_tasks_and_redispatches_the_running_one() -> Non
     journal = MemoryJournal()
     ident = identity()
     handle = Engine({"lambda:invoke": first_process}).start(DEFINITION, {"items": [1, 2]}, journal=journal, **ident)
-    assert in_second.wait(5)
+    assert in_second.wait(30)
     crashed = MemoryJournal(journal.events())
     assert [e["type"] for e in crashed.events()][-2:] == ["TaskScheduled", "TaskStarted"]
 
@@ -87,7 +87,7 @@ def test_resume_of_a_finished_execution_returns_its_result() -> None:
     ident = identity()
     engine = Engine({"lambda:invoke": lambda r, c: {"ok": True}})
     first = engine.run(DEFINITION, {"items": []}, journal=journal, **ident)
-    again = engine.start(DEFINITION, None, journal=journal, resume=True, **ident).wait(5)
+    again = engine.start(DEFINITION, None, journal=journal, resume=True, **ident).wait(30)
     assert (again.status, again.output) == (first.status, first.output)
     assert len(journal.events()) == len(first.events)
 
@@ -118,7 +118,7 @@ def test_redrive_reruns_only_the_failed_work() -> None:
     assert (failed.status, failed.error) == ("FAILED", "Service.Down")
     entered = next(e for e in journal.events() if e["type"] == "TaskStateEntered"
                    and e["stateEnteredEventDetails"]["name"] == "Second")
-    redriven = engine.redrive(DEFINITION, journal=journal, **ident).wait(5)
+    redriven = engine.redrive(DEFINITION, journal=journal, **ident).wait(30)
     assert redriven.status == "SUCCEEDED"
     assert redriven.output_value["second"] == {"done": 2, "redrives": 1}
     assert attempts == {1: 1, 2: 2}
@@ -164,11 +164,11 @@ def test_a_redriven_map_records_the_iteration_and_map_failures_again_then_succee
     ident = identity()
     engine = Engine({"lambda:invoke": train})
     assert engine.run(MAP_OF_TASKS, [1, 2], journal=journal, **ident).status == "FAILED"
-    again = engine.redrive(MAP_OF_TASKS, journal=journal, **ident).wait(5)
+    again = engine.redrive(MAP_OF_TASKS, journal=journal, **ident).wait(30)
     assert (again.status, again.error) == ("FAILED", "Trial.Failed")
     assert [e["type"] for e in _after_redrive(journal)] == [
         "TaskScheduled", "TaskStarted", "TaskFailed", "MapIterationFailed", "MapStateFailed", "ExecutionFailed"]
-    done = engine.redrive(MAP_OF_TASKS, journal=journal, **ident).wait(5)
+    done = engine.redrive(MAP_OF_TASKS, journal=journal, **ident).wait(30)
     assert (done.status, done.output_value) == ("SUCCEEDED", [10, 20])
     assert [e["type"] for e in _after_redrive(journal, 2)] == [
         "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "MapIterationSucceeded",
@@ -193,7 +193,7 @@ def test_a_redrive_reruns_a_retried_task_from_its_first_attempt() -> None:
     ident = identity()
     engine = Engine({"lambda:invoke": flaky})
     assert engine.run(definition, {}, journal=journal, **ident).status == "FAILED"
-    assert engine.redrive(definition, journal=journal, **ident).wait(5).status == "SUCCEEDED"
+    assert engine.redrive(definition, journal=journal, **ident).wait(30).status == "SUCCEEDED"
     assert runs == [0, 1, 0]
     assert [e["type"] for e in _after_redrive(journal)] == [
         "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
@@ -216,7 +216,7 @@ def test_a_redrive_keeps_a_caught_failure_and_reruns_only_the_failed_state() -> 
     ident = identity()
     engine = Engine({"lambda:invoke": work})
     assert engine.run(definition, {}, journal=journal, **ident).status == "FAILED"
-    result = engine.redrive(definition, journal=journal, **ident).wait(5)
+    result = engine.redrive(definition, journal=journal, **ident).wait(30)
     assert result.status == "SUCCEEDED"
     assert result.output_value == {"caught": {"Error": "Service.Down", "Cause": "Risky"}, "last": "ok"}
     assert calls == ["Risky", "Last", "Last"]  # the caught state exited: a redrive does not run it again
@@ -239,7 +239,7 @@ def test_resuming_an_interrupted_redrive_attaches_to_the_rerun_task() -> None:
     engine = Engine({"lambda:invoke": fails_then_hangs})
     assert engine.run(DEFINITION, {"items": []}, journal=journal, **ident).status == "FAILED"
     handle = engine.redrive(DEFINITION, journal=journal, **ident)
-    assert in_rerun.wait(5)
+    assert in_rerun.wait(30)
     crashed = MemoryJournal(journal.events())
     result, resumed = _resume_elsewhere(crashed, ident)
     release.set()

@@ -84,14 +84,14 @@ def test_wait_for_task_token_success_failure_heartbeat() -> None:
     _wait_for(lambda: sent)
     engine.send_task_heartbeat(sent[0])
     engine.send_task_success(sent[0], '{"answer": 42}')
-    assert handle.wait(5).output_value == {"answer": 42}
+    assert handle.wait(30).output_value == {"answer": 42}
     with pytest.raises(UnknownTaskToken):
         engine.send_task_success(sent[0], "{}")
 
     handle = engine.start(_token_machine(), {}, **identity())
     _wait_for(lambda: len(sent) == 2)
     engine.send_task_failure(sent[1], "Custom.Rejected", "no")
-    result = handle.wait(5)
+    result = handle.wait(30)
     assert (result.status, result.error, result.cause) == ("FAILED", "Custom.Rejected", "no")
 
 
@@ -112,7 +112,7 @@ def test_stop_aborts_a_running_execution() -> None:
 
     engine = Engine({"lambda:invoke": blocking})
     handle = engine.start(machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke"}), {}, **identity())
-    assert started.wait(5)
+    assert started.wait(30)
     result = handle.stop("User.Stop", "enough")
     assert (result.status, result.error, result.cause) == ("ABORTED", "User.Stop", "enough")
     assert types(result)[-1] == "ExecutionAborted"
@@ -171,7 +171,7 @@ def test_concurrent_executions_do_not_interfere() -> None:
     assert in_flight[1] > 1  # they ran at the same time
 
 
-def _wait_for(condition: Any, timeout: float = 5) -> None:
+def _wait_for(condition: Any, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -199,7 +199,7 @@ def test_execution_started_records_role_version_and_alias() -> None:
     version = "arn:aws:states:us-east-1:123456789012:stateMachine:TestMachine:3"
     alias = "arn:aws:states:us-east-1:123456789012:stateMachine:TestMachine:prod"
     result = Engine().start(machine(P={"Type": "Pass"}), {"a": 1}, role_arn="arn:aws:iam::123456789012:role/r",
-                            version_arn=version, alias_arn=alias, **identity()).wait(5)
+                            version_arn=version, alias_arn=alias, **identity()).wait(30)
     assert result.events[0]["executionStartedEventDetails"] == {
         "input": '{"a":1}', "inputDetails": {"truncated": False}, "roleArn": "arn:aws:iam::123456789012:role/r",
         "stateMachineAliasArn": alias, "stateMachineVersionArn": version}
