@@ -14,13 +14,16 @@ from stepfn.sagemaker import (
     FactorizationMachinesPredictor,
     IPInsightsPredictor,
     KMeans,
+    KMeansModel,
     KMeansPredictor,
     KNNPredictor,
     LDAPredictor,
     LinearLearner,
+    LinearLearnerModel,
     LinearLearnerPredictor,
     NTMPredictor,
     Object2Vec,
+    PCAModel,
     PCAPredictor,
     Predictor,
     RandomCutForest,
@@ -107,11 +110,24 @@ def test_create_model_is_a_model_of_the_algorithm_image_deploying_its_predictor(
     assert model.image_uri == "382416733822.dkr.ecr.us-east-1.amazonaws.com/pca:1"
     assert model.model_data == "s3://my-bucket/out/job-7/output/model.tar.gz"
     assert model.role == ROLE
-    assert model.predictor_cls is PCAPredictor  # as v2's PCAModel: deploy() returns a PCAPredictor
+    assert isinstance(model, PCAModel) and model.predictor_cls is PCAPredictor  # deploy() returns a PCAPredictor
     assert KMeans(k=2, **COMMON).create_model().predictor_cls is KMeansPredictor
     assert Object2Vec(epochs=1, enc0_max_seq_len=2, enc0_vocab_size=2, **COMMON).create_model().predictor_cls \
         is Predictor
     assert PCA(num_components=2, **COMMON).create_model(predictor_cls=Predictor).predictor_cls is Predictor
+
+
+def test_algorithm_models_as_sagemaker_v2s() -> None:
+    from stepfn.sagemaker.amazon.kmeans import KMeansModel as FromItsV2Path
+
+    model = PCAModel("s3://my-bucket/out/model.tar.gz", ROLE, sagemaker_session=SESSION)
+    assert (model.image_uri, model.model_data, model.role, model.predictor_cls) == (
+        "382416733822.dkr.ecr.us-east-1.amazonaws.com/pca:1", "s3://my-bucket/out/model.tar.gz", ROLE, PCAPredictor)
+    assert FromItsV2Path is KMeansModel and KMeansModel("s3://b/m.tar.gz", ROLE).predictor_cls is KMeansPredictor
+    unplaced = LinearLearnerModel("s3://b/m.tar.gz", ROLE)
+    assert unplaced._sagemaker_session is None  # built without a session: the image's region is looked up later
+    assert LinearLearnerModel("s3://b/m.tar.gz", ROLE, sagemaker_session=Session(region_name="eu-west-1")).image_uri \
+        == "438346466558.dkr.ecr.eu-west-1.amazonaws.com/linear-learner:1"
 
 
 def test_algorithm_predictors_speak_recordio_protobuf_as_sagemaker_v2s() -> None:

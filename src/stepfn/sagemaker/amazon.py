@@ -30,21 +30,32 @@ __all__ = [
     "LDA",
     "NTM",
     "PCA",
+    "AlgorithmModel",
     "AmazonAlgorithmEstimatorBase",
     "FactorizationMachines",
+    "FactorizationMachinesModel",
     "FactorizationMachinesPredictor",
     "IPInsights",
+    "IPInsightsModel",
     "IPInsightsPredictor",
     "KMeans",
+    "KMeansModel",
     "KMeansPredictor",
+    "KNNModel",
     "KNNPredictor",
+    "LDAModel",
     "LDAPredictor",
     "LinearLearner",
+    "LinearLearnerModel",
     "LinearLearnerPredictor",
+    "NTMModel",
     "NTMPredictor",
     "Object2Vec",
+    "Object2VecModel",
+    "PCAModel",
     "PCAPredictor",
     "RandomCutForest",
+    "RandomCutForestModel",
     "RandomCutForestPredictor",
     "RecordDeserializer",
     "RecordSerializer",
@@ -227,12 +238,11 @@ class AmazonAlgorithmEstimatorBase(EstimatorBase):
         """Algorithm-specific mini-batch rules (sagemaker v2 ``_prepare_for_training``)."""
 
     def create_model(self, role: Any = None, **kwargs: Any) -> Model:
-        """A Model of this algorithm's image whose ``deploy()`` returns the algorithm's predictor (sagemaker v2
-        ``<Algo>Model``: ``PCAPredictor`` for PCA, ...)."""
+        """The algorithm's model of this training job's artifacts (sagemaker v2 ``<Algo>Model``: a ``PCAModel`` for
+        PCA, whose ``deploy()`` returns a ``PCAPredictor``, ...)."""
         kwargs.setdefault("enable_network_isolation", self.enable_network_isolation())
-        kwargs.setdefault("predictor_cls", _PREDICTORS.get(self.repo_name, Predictor))
-        return Model(self.training_image_uri(), self.model_data, role or self.role,
-                     vpc_config=self.get_vpc_config(), sagemaker_session=self._sagemaker_session, **kwargs)
+        return _MODELS[self.repo_name](self.model_data, role or self.role, vpc_config=self.get_vpc_config(),
+                                       sagemaker_session=self._sagemaker_session, **kwargs)
 
     def record_set(self, train: Any, labels: Any = None, channel: str = "train", encrypt: bool = False,
                    upload: Uploader | None = None) -> RecordSet:
@@ -779,8 +789,50 @@ KNNPredictor = _algorithm_predictor("KNNPredictor", "k-NN")
 IPInsightsPredictor = _framework_predictor("IPInsightsPredictor", CSVSerializer, JSONDeserializer,
                                            "An IP Insights endpoint: CSV in, JSON out.", __name__)
 
-_PREDICTORS = {
-    "pca": PCAPredictor, "kmeans": KMeansPredictor, "linear-learner": LinearLearnerPredictor,
-    "factorization-machines": FactorizationMachinesPredictor, "ntm": NTMPredictor, "lda": LDAPredictor,
-    "randomcutforest": RandomCutForestPredictor, "knn": KNNPredictor, "ipinsights": IPInsightsPredictor,
-}
+
+
+class AlgorithmModel(Model):
+    """A built-in algorithm's model (the base of sagemaker v2's ``PCAModel``, ``KMeansModel``, ...): the algorithm's
+    image in the session's region, looked up when first needed, and its predictor as ``deploy()``'s."""
+
+    algorithm: type[AmazonAlgorithmEstimatorBase] = AmazonAlgorithmEstimatorBase
+    default_predictor: type[Predictor] = Predictor
+
+    def __init__(self, model_data: Any, role: Any = None, sagemaker_session: Any = None, predictor_cls: Any = None,
+                 **kwargs: Any) -> None:
+        self._image_uri: Any = None
+        super().__init__(model_data=model_data, role=role, sagemaker_session=sagemaker_session,
+                         predictor_cls=predictor_cls if predictor_cls is not None else self.default_predictor, **kwargs)
+
+    @property
+    def image_uri(self) -> Any:
+        if self._image_uri is None:
+            return image_uris.retrieve(self.algorithm.repo_name, self.sagemaker_session.boto_region_name)
+        return self._image_uri
+
+    @image_uri.setter
+    def image_uri(self, value: Any) -> None:
+        self._image_uri = value
+
+
+def _algorithm_model(name: str, algorithm: type[AmazonAlgorithmEstimatorBase],
+                     predictor: type[Predictor] = Predictor) -> type[AlgorithmModel]:
+    return type(name, (AlgorithmModel,), {"algorithm": algorithm, "default_predictor": predictor, "__module__": __name__,
+                                          "__doc__": f"A {algorithm.__name__} model; deploy() returns a {predictor.__name__}."})
+
+
+PCAModel = _algorithm_model("PCAModel", PCA, PCAPredictor)
+KMeansModel = _algorithm_model("KMeansModel", KMeans, KMeansPredictor)
+LinearLearnerModel = _algorithm_model("LinearLearnerModel", LinearLearner, LinearLearnerPredictor)
+FactorizationMachinesModel = _algorithm_model("FactorizationMachinesModel", FactorizationMachines,
+                                              FactorizationMachinesPredictor)
+NTMModel = _algorithm_model("NTMModel", NTM, NTMPredictor)
+LDAModel = _algorithm_model("LDAModel", LDA, LDAPredictor)
+RandomCutForestModel = _algorithm_model("RandomCutForestModel", RandomCutForest, RandomCutForestPredictor)
+KNNModel = _algorithm_model("KNNModel", KNN, KNNPredictor)
+IPInsightsModel = _algorithm_model("IPInsightsModel", IPInsights, IPInsightsPredictor)
+Object2VecModel = _algorithm_model("Object2VecModel", Object2Vec)
+
+_MODELS: dict[str, type[AlgorithmModel]] = {model.algorithm.repo_name: model for model in (
+    PCAModel, KMeansModel, LinearLearnerModel, FactorizationMachinesModel, NTMModel, LDAModel, RandomCutForestModel,
+    KNNModel, IPInsightsModel, Object2VecModel)}
