@@ -62,9 +62,8 @@ def _data() -> str:
 
 def test_fit_wait_analytics_and_deploy_the_best_job(tmp_path: Path) -> None:
     tuner = _tuner(tmp_path, TRAIN, max_jobs=4, max_parallel_jobs=2, strategy="Random")
-    tuner.fit({"train": _data()}, job_name="tune-fit-1")  # as v2: returns once the job is created
+    tuner.fit({"train": _data()}, job_name="tune-fit-1")  # as v2: waits for the job to end
     assert tuner.latest_tuning_job is not None and tuner.latest_tuning_job.name == "tune-fit-1"
-    tuner.wait()
     assert tuner.describe()["HyperParameterTuningJobStatus"] == "Completed"
 
     analytics = sagemaker.HyperparameterTuningJobAnalytics("tune-fit-1")
@@ -108,13 +107,17 @@ def test_fit_wait_analytics_and_deploy_the_best_job(tmp_path: Path) -> None:
         predictor.delete_endpoint()
 
 
-def test_fit_with_wait_raises_when_every_job_fails(tmp_path: Path) -> None:
+def test_fit_waits_and_raises_when_every_job_fails(tmp_path: Path) -> None:
     tuner = _tuner(tmp_path, FAILS, max_jobs=2, max_parallel_jobs=2)
     with pytest.raises(UnexpectedStatusException) as raised:
-        tuner.fit({"train": _data()}, job_name="tune-fails-1", wait=True)
+        tuner.fit({"train": _data()}, job_name="tune-fails-1")  # v2's default: wait=True
     assert str(raised.value).startswith("Error for HyperParameterTuning job tune-fails-1: Failed. Reason: ")
     with pytest.raises(Exception, match="Best training job not available for tuning job: tune-fails-1"):
         tuner.deploy(1, "ml.m5.large")
+    # wait=False returns once the job is created, so the failure reaches only a later wait().
+    tuner.fit({"train": _data()}, job_name="tune-fails-2", wait=False)
+    with pytest.raises(UnexpectedStatusException, match="job tune-fails-2: Failed"):
+        tuner.wait()
 
 
 def test_nothing_to_wait_for_or_deploy_before_fit(tmp_path: Path) -> None:
@@ -133,7 +136,7 @@ def test_on_aws_fit_creates_the_tuning_job_in_sagemaker(tmp_path: Path) -> None:
                                         instance_count=1, instance_type="ml.m5.large", sagemaker_session=session)
         tuner = HyperparameterTuner(estimator, "loss", {"x": ContinuousParameter(0.0, 1.0)},
                                     [{"Name": "loss", "Regex": "loss=([0-9.]+)"}], max_jobs=3)
-        tuner.fit("s3://my-bucket/train", job_name="aws-tuning")
+        tuner.fit("s3://my-bucket/train", job_name="aws-tuning", wait=False)  # moto runs no training jobs
         described = boto3.client("sagemaker", region_name="us-east-1").describe_hyper_parameter_tuning_job(
             HyperParameterTuningJobName="aws-tuning")
         assert described["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 3

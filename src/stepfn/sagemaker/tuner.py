@@ -199,12 +199,13 @@ class HyperparameterTuner:
         return tuner
 
     def fit(self, inputs: Any = None, job_name: str | None = None, include_cls_metadata: bool = False,
-            estimator_kwargs: dict[str, Any] | None = None, wait: bool = False, **kwargs: Any) -> None:
+            estimator_kwargs: dict[str, Any] | None = None, wait: bool = True, **kwargs: Any) -> None:
         """Start a tuning job now, as sagemaker v2's ``tuner.fit``: on local SageMaker for a local session (its
         training jobs run here, at most ``max_parallel_jobs`` at once), on SageMaker for a boto3 session.
 
-        As in v2 it returns once the job is created unless ``wait``; ``wait()`` then waits for it, and
-        ``latest_tuning_job`` names it. ``include_cls_metadata`` has no effect: the estimator's class is always
+        As in v2 (since 2.0) it waits for the job to end, a Failed job raising ``UnexpectedStatusException``; with
+        ``wait=False`` it returns once the job is created and ``wait()`` waits for it. ``latest_tuning_job`` names
+        it. ``include_cls_metadata`` has no effect: the estimator's class is always
         recorded with a framework's static hyperparameters, as the tuning request of a TuningStep records it.
         """
         if estimator_kwargs:
