@@ -1,0 +1,101 @@
+"""aws/amazon-sagemaker-examples' "An Introduction to Linear Learner with MNIST" (build_and_train_models, sagemaker v2
+alone), executed headless (nbclient) against ``stepfn serve`` as its reader runs it.
+
+The notebook is not committed here: ``port-sources.toml``'s ``linear_learner_mnist_notebook`` names it; the test
+copies it out of a fetched checkout (``$STEPFN_PORT_SOURCES``, see ``scripts/ported-suites.sh``) and skips without
+it. ``notebooks/port_notebook.py`` changes its imports (``import sagemaker.amazon.common as smac`` included); it has
+no placeholder to fill (``get_execution_role()``, the session's default bucket).
+
+What it does: MNIST read with ``boto3``'s ``download_file`` from the examples' bucket, written as RecordIO-protobuf
+with ``smac.write_numpy_to_dense_tensor`` and put in S3 with ``upload_fileobj``; the built-in Linear Learner
+(``image_uris.retrieve(framework="linear-learner")``) trained with ``Estimator.fit``, then tuned with a
+``HyperparameterTuner`` (six jobs, two at once, on ``validation:binary_f_beta``), whose best model is deployed;
+predictions through ``CSVSerializer`` / ``JSONDeserializer``; ``pd.crosstab`` of them; the model and endpoint deleted.
+What the reader has that the test gives: ``mnist.pkl.gz`` in the examples' bucket, a small stand-in (each digit a
+noisy copy of its own random prototype, in MNIST's shapes and types); no package index, so the ``!pip install``
+line fails (IPython goes on); matplotlib, whose cell fails where the kernel lacks it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from port_sources import materialize, needs
+from test_journey_notebooks import PORT_SCRIPT, Serve, cell_errors, clean_environment, execute, outputs_of
+
+NOTEBOOK = "      build_and_train_models/sm-linear_learner_mnist.ipynb"
+EXAMPLES_BUCKET = "sagemaker-example-files-prod-us-east-1"
+
+
+def mnist_stand_in(path: Path, seed: int) -> None:
+    """``(train_set, valid_set, test_set)`` as MNIST's pickle holds them: float32 images of 784 pixels in [0, 1]
+    and int64 labels."""
+    rng = np.random.default_rng(seed)
+    prototypes = rng.uniform(0, 1, size=(10, 784)).astype("float32")
+
+    def split(count: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.integers(0, 10, count)
+        images = np.clip(prototypes[labels] + rng.normal(0, 0.3, size=(count, 784)), 0, 1).astype("float32")
+        return images, labels.astype("int64")
+
+    with gzip.open(path, "wb") as f:
+        pickle.dump((split(1000), split(300), split(300)), f)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # a training job, a tuning job of six and an endpoint on a loaded 2-core machine
+@needs("linear_learner_mnist_notebook")
+def test_linear_learner_mnist_notebook(tmp_path: Path) -> None:
+    folder, home = tmp_path / "notebook", tmp_path / "home"
+    folder.mkdir()
+    home.mkdir()
+    sources = materialize("linear_learner_mnist_notebook", tmp_path / "sources")
+    notebook = folder / Path(NOTEBOOK).name
+    subprocess.run([sys.executable, str(PORT_SCRIPT), str(sources / NOTEBOOK), str(notebook)], check=True)
+    mnist_stand_in(tmp_path / "mnist.pkl.gz", seed=0)
+    serve = Serve(folder, clean_environment(home))
+    try:
+        s3 = serve.client("s3")
+        s3.create_bucket(Bucket=EXAMPLES_BUCKET)
+        s3.upload_file(str(tmp_path / "mnist.pkl.gz"), EXAMPLES_BUCKET, "datasets/image/MNIST/mnist.pkl.gz")
+        document = execute(notebook, clean_environment(home, **serve.settings))
+        expected = []
+        if importlib.util.find_spec("matplotlib") is None:
+            expected.append("ModuleNotFoundError: No module named 'matplotlib'")
+        assert [error.split("\n", 1)[0].split(": ", 1)[1] for error in cell_errors(document)] == expected, \
+            cell_errors(document)
+
+        # One training job, then the tuning job's six, its best on the validation F-beta it was told to maximize.
+        sagemaker = serve.client("sagemaker")
+        jobs = sagemaker.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
+        assert len(jobs) == 7 and {job["TrainingJobStatus"] for job in jobs} == {"Completed"}
+        tuning_job = next(line.split(": ", 1)[1] for output in outputs_of(document, "hp_tuner.fit(")
+                          for line in output.get("text", "").splitlines() if line.startswith("Tuning job name: "))
+        tuning = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_job)
+        assert tuning["HyperParameterTuningJobStatus"] == "Completed"
+        assert tuning["TrainingJobStatusCounters"]["Completed"] == 6
+        assert tuning["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["MetricName"] == \
+            "validation:binary_f_beta"
+
+        # The crosstab of the test set's "is it a zero" against the endpoint's predictions: nearly all right.
+        (table,) = [output["data"]["text/plain"] for output in outputs_of(document, "pd.crosstab(")
+                    if "data" in output]
+        counts = {(row.split()[0], column): int(value) for row in table.splitlines()[2:]
+                  for column, value in zip(("0.0", "1.0"), row.split()[1:], strict=False)}
+        assert sum(counts.values()) == 300
+        assert counts[("0", "0.0")] + counts.get(("1", "1.0"), 0) >= 290, table
+        single = json.loads(outputs_of(document, "print(result)")[0]["text"].replace("'", '"'))
+        assert set(single["predictions"][0]) == {"score", "predicted_label"}
+
+        # Its last cell deleted the model and the endpoint.
+        assert sagemaker.list_endpoints()["Endpoints"] == []
+    finally:
+        serve.stop()
