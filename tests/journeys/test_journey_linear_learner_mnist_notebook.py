@@ -1,5 +1,5 @@
 """aws/amazon-sagemaker-examples' "An Introduction to Linear Learner with MNIST" (build_and_train_models, sagemaker v2
-alone), executed headless (nbclient) against ``stepfn serve`` as its reader runs it.
+alone), and its archived edition, executed headless (nbclient) against ``stepfn serve`` as their reader runs them.
 
 The notebook is not committed here: ``port-sources.toml``'s ``linear_learner_mnist_notebook`` names it; the test
 copies it out of a fetched checkout (``$STEPFN_PORT_SOURCES``, see ``scripts/ported-suites.sh``) and skips without
@@ -25,6 +25,7 @@ import pickle
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,6 +33,7 @@ from port_sources import materialize, needs
 from test_journey_notebooks import PORT_SCRIPT, Serve, cell_errors, clean_environment, execute, outputs_of
 
 NOTEBOOK = "      build_and_train_models/sm-linear_learner_mnist.ipynb"
+ARCHIVED = " archived/linear_learner_mnist.ipynb"
 EXAMPLES_BUCKET = "sagemaker-example-files-prod-us-east-1"
 
 
@@ -50,16 +52,15 @@ def mnist_stand_in(path: Path, seed: int) -> None:
         pickle.dump((split(1000), split(300), split(300)), f)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(900)  # a training job, a tuning job of six and an endpoint on a loaded 2-core machine
-@needs("linear_learner_mnist_notebook")
-def test_linear_learner_mnist_notebook(tmp_path: Path) -> None:
+def run_notebook(tmp_path: Path, path: str) -> tuple[Serve, dict[str, Any]]:
+    """The notebook ported and executed against a started ``stepfn serve`` (the caller stops it), the stand-in MNIST
+    in the examples' bucket; every cell must run but the matplotlib one where the kernel lacks matplotlib."""
     folder, home = tmp_path / "notebook", tmp_path / "home"
     folder.mkdir()
     home.mkdir()
     sources = materialize("linear_learner_mnist_notebook", tmp_path / "sources")
-    notebook = folder / Path(NOTEBOOK).name
-    subprocess.run([sys.executable, str(PORT_SCRIPT), str(sources / NOTEBOOK), str(notebook)], check=True)
+    notebook = folder / Path(path).name
+    subprocess.run([sys.executable, str(PORT_SCRIPT), str(sources / path), str(notebook)], check=True)
     mnist_stand_in(tmp_path / "mnist.pkl.gz", seed=0)
     serve = Serve(folder, clean_environment(home))
     try:
@@ -72,7 +73,30 @@ def test_linear_learner_mnist_notebook(tmp_path: Path) -> None:
             expected.append("ModuleNotFoundError: No module named 'matplotlib'")
         assert [error.split("\n", 1)[0].split(": ", 1)[1] for error in cell_errors(document)] == expected, \
             cell_errors(document)
+    except BaseException:
+        serve.stop()
+        raise
+    return serve, document
 
+
+def assert_predictions_right(document: dict[str, Any]) -> None:
+    """The notebook's crosstab of the test set's "is it a zero" against the endpoint's predictions: nearly all
+    right; and the single prediction it printed, in the algorithm's JSON."""
+    (table,) = [output["data"]["text/plain"] for output in outputs_of(document, "pd.crosstab(") if "data" in output]
+    counts = {(row.split()[0], column): int(value) for row in table.splitlines()[2:]
+              for column, value in zip(("0.0", "1.0"), row.split()[1:], strict=False)}
+    assert sum(counts.values()) == 300
+    assert counts[("0", "0.0")] + counts.get(("1", "1.0"), 0) >= 290, table
+    single = json.loads(outputs_of(document, "print(result)")[0]["text"].replace("'", '"'))
+    assert set(single["predictions"][0]) == {"score", "predicted_label"}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # a training job, a tuning job of six and an endpoint on a loaded 2-core machine
+@needs("linear_learner_mnist_notebook")
+def test_linear_learner_mnist_notebook(tmp_path: Path) -> None:
+    serve, document = run_notebook(tmp_path, NOTEBOOK)
+    try:
         # One training job, then the tuning job's six, its best on the validation F-beta it was told to maximize.
         sagemaker = serve.client("sagemaker")
         jobs = sagemaker.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
@@ -84,18 +108,24 @@ def test_linear_learner_mnist_notebook(tmp_path: Path) -> None:
         assert tuning["TrainingJobStatusCounters"]["Completed"] == 6
         assert tuning["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["MetricName"] == \
             "validation:binary_f_beta"
+        assert_predictions_right(document)
+        assert sagemaker.list_endpoints()["Endpoints"] == []  # its last cell deleted the model and the endpoint
+    finally:
+        serve.stop()
 
-        # The crosstab of the test set's "is it a zero" against the endpoint's predictions: nearly all right.
-        (table,) = [output["data"]["text/plain"] for output in outputs_of(document, "pd.crosstab(")
-                    if "data" in output]
-        counts = {(row.split()[0], column): int(value) for row in table.splitlines()[2:]
-                  for column, value in zip(("0.0", "1.0"), row.split()[1:], strict=False)}
-        assert sum(counts.values()) == 300
-        assert counts[("0", "0.0")] + counts.get(("1", "1.0"), 0) >= 290, table
-        single = json.loads(outputs_of(document, "print(result)")[0]["text"].replace("'", '"'))
-        assert set(single["predictions"][0]) == {"score", "predicted_label"}
 
-        # Its last cell deleted the model and the endpoint.
-        assert sagemaker.list_endpoints()["Endpoints"] == []
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@needs("linear_learner_mnist_notebook")
+def test_archived_linear_learner_mnist_notebook(tmp_path: Path) -> None:
+    """The notebook's archived edition: the data read with ``get_object``, the estimator built with v1's
+    ``train_instance_count`` / ``train_instance_type`` (v2 renames them with a warning), ``deploy(serializer=...,
+    deserializer=...)``, and ``Session().delete_endpoint(predictor.endpoint)`` (v2's deprecated name)."""
+    serve, document = run_notebook(tmp_path, ARCHIVED)
+    try:
+        assert "DeprecationWarning: train_instance_count has been renamed in sagemaker>=2" in "".join(
+            output.get("text", "") for output in outputs_of(document, "linear.fit("))
+        assert_predictions_right(document)
+        assert serve.client("sagemaker").list_endpoints()["Endpoints"] == []
     finally:
         serve.stop()
