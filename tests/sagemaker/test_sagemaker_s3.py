@@ -131,3 +131,16 @@ def test_aws_session_boto_session_is_the_boto3_session() -> None:
     boto_session = boto3.Session(region_name="us-west-2")
     session = Session(boto_session=boto_session)
     assert session.boto_session is boto_session and session.boto_region_name == "us-west-2"
+
+
+def test_s3_data_config_names_the_data_bucket_of_the_region() -> None:
+    """``sagemaker.utils.S3DataConfig``, as the example notebooks find their data sets' bucket."""
+    from stepfn.sagemaker.utils import S3DataConfig
+
+    SESSION.upload_string_as_file_body('{"us-east-1": "data-use1", "default": "data-elsewhere"}',
+                                       "example-notebooks-data-config", "config/data_config.json")
+    config = S3DataConfig(SESSION, "example-notebooks-data-config", "config/data_config.json")
+    assert config.get_data_bucket() == "data-use1"  # the session's region
+    assert config.get_data_bucket("eu-west-1") == "data-elsewhere"
+    with pytest.raises(ValueError, match="Bucket Name and S3 file Prefix are required"):
+        S3DataConfig(SESSION, "example-notebooks-data-config", None)
