@@ -345,3 +345,46 @@ def test_experiments_and_trials(sagemaker: Any) -> None:
     with pytest.raises(ClientError) as gone:
         sagemaker.describe_experiment(ExperimentName="mlops-nyctaxi")
     assert _code(gone)[0] == "ResourceNotFound"
+
+
+def test_list_models_endpoint_configs_transform_and_tuning_jobs(sagemaker: Any, stepfn_home: Path) -> None:
+    """The other List operations a notebook's clean-up or a script's lookup calls, with each API's own defaults:
+    ListModels / ListEndpointConfigs / ListTransformJobs newest first, ListHyperParameterTuningJobs by name."""
+    from stepfn.local.sagemaker.records import RecordStore
+
+    records = RecordStore(stepfn_home)
+    day = 1_700_000_000_000
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:{}/{}"
+    for minute, name in enumerate(("pca-model-b", "my-pca-model", "PCA-Model-a"), start=1):
+        records.put("model", name, {"ModelName": name, "ModelArn": arn.format("model", name),
+                                    "CreationTime": day + minute * 60_000, "PrimaryContainer": {"Image": "i"}})
+        records.put("endpoint-config", name, {"EndpointConfigName": name, "ProductionVariants": [],
+                                              "EndpointConfigArn": arn.format("endpoint-config", name),
+                                              "CreationTime": day + minute * 60_000})
+        records.put("transform-job", name, {"TransformJobName": name, "TransformJobArn": arn.format("transform-job", name),
+                                            "TransformJobStatus": "Completed", "CreationTime": day + minute * 60_000,
+                                            "ModelName": name})
+        records.put("tuning-job", name, {
+            "HyperParameterTuningJobName": name, "HyperParameterTuningJobArn": arn.format("hyper-parameter-tuning-job", name),
+            "HyperParameterTuningJobStatus": "Completed", "CreationTime": day + minute * 60_000,
+            "HyperParameterTuningJobConfig": {"Strategy": "Bayesian", "HyperParameterTuningJobObjective": {},
+                                              "ResourceLimits": {"MaxNumberOfTrainingJobs": 6,
+                                                                 "MaxParallelTrainingJobs": 2}},
+            "TrainingJobStatusCounters": {"Completed": 6}, "ObjectiveStatusCounters": {"Succeeded": 6}})
+
+    models = sagemaker.list_models()["Models"]
+    assert [m["ModelName"] for m in models] == ["PCA-Model-a", "my-pca-model", "pca-model-b"]  # newest first
+    assert set(models[0]) == {"ModelName", "ModelArn", "CreationTime"}
+    assert [m["ModelName"] for m in sagemaker.list_models(NameContains="pca-model-", SortBy="Name",
+                                                          SortOrder="Ascending")["Models"]] == [
+        "PCA-Model-a", "pca-model-b"]
+    configs = sagemaker.list_endpoint_configs(MaxResults=2)
+    assert [c["EndpointConfigName"] for c in configs["EndpointConfigs"]] == ["PCA-Model-a", "my-pca-model"]
+    rest = sagemaker.list_endpoint_configs(MaxResults=2, NextToken=configs["NextToken"])
+    assert [c["EndpointConfigName"] for c in rest["EndpointConfigs"]] == ["pca-model-b"] and "NextToken" not in rest
+    transforms = sagemaker.list_transform_jobs(StatusEquals="Completed")["TransformJobSummaries"]
+    assert [t["TransformJobName"] for t in transforms] == ["PCA-Model-a", "my-pca-model", "pca-model-b"]
+    tunings = sagemaker.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]
+    assert [t["HyperParameterTuningJobName"] for t in tunings] == ["PCA-Model-a", "my-pca-model", "pca-model-b"]
+    assert (tunings[0]["Strategy"], tunings[0]["ResourceLimits"]["MaxNumberOfTrainingJobs"]) == ("Bayesian", 6)
+    assert tunings[0]["TrainingJobStatusCounters"]["Completed"] == 6

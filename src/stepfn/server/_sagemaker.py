@@ -195,20 +195,29 @@ class LocalSageMakerClient:
     def stop_hyper_parameter_tuning_job(self, HyperParameterTuningJobName: str) -> dict[str, Any]:
         return self._stop_job("tuning-job", HyperParameterTuningJobName, "StopHyperParameterTuningJob")
 
-    def _list_jobs(self, kind: str, summary_keys: tuple[str, ...], params: dict[str, Any]) -> tuple[list[Any], Any]:
-        """SageMaker's List*Jobs: filters, ``SortBy`` (default CreationTime), ``SortOrder`` (default Ascending),
-        pages of ``MaxResults`` (default 10) with a ``NextToken`` while more remain."""
+    def _list_jobs(self, kind: str, summary_keys: tuple[str, ...], params: dict[str, Any], *,
+                   descending: bool = False, by_name: bool = False) -> tuple[list[Any], Any]:
+        """SageMaker's List*Jobs: filters, ``SortBy`` (default CreationTime, or the name with ``by_name``),
+        ``SortOrder`` (default Ascending, or Descending with ``descending``: each API documents its own), pages of
+        ``MaxResults`` (default 10) with a ``NextToken`` while more remain."""
         job = JOB_KINDS[kind]
-        records = self.records.list(kind)
-        contains = params.get("NameContains")
-        if contains:  # SageMaker matches the name without regard to case
-            records = [r for r in records if str(contains).lower() in str(r.get(job.name_key, "")).lower()]
+        records = _named_like(self.records.list(kind), job.name_key, params)
         if params.get("StatusEquals"):
             records = [r for r in records if r.get(job.status_key) == params["StatusEquals"]]
         records = _within(_within(records, "CreationTime", params, "CreationTime"),
                           "LastModifiedTime", params, "LastModifiedTime")
-        sort_key = {"Name": job.name_key, "Status": job.status_key}.get(params.get("SortBy") or "", "CreationTime")
-        return _sorted_page(records, summary_keys, sort_key, job.name_key, params, descending=False)
+        sort_key = {"Name": job.name_key, "Status": job.status_key}.get(
+            params.get("SortBy") or "", job.name_key if by_name else "CreationTime")
+        return _sorted_page(records, summary_keys, sort_key, job.name_key, params, descending=descending)
+
+    def _list_resources(self, kind: str, name_key: str, summary_keys: tuple[str, ...],
+                        params: dict[str, Any]) -> tuple[list[Any], Any]:
+        """ListModels / ListEndpointConfigs: ``NameContains``, the creation time bounds, ``SortBy`` Name or
+        CreationTime (the default), ``SortOrder`` (default Descending), pages as :meth:`_list_jobs`."""
+        records = _within(_named_like(self.records.list(kind), name_key, params), "CreationTime", params,
+                          "CreationTime")
+        sort_key = name_key if params.get("SortBy") == "Name" else "CreationTime"
+        return _sorted_page(records, summary_keys, sort_key, name_key, params, descending=True)
 
     def list_training_jobs(self, **params: Any) -> dict[str, Any]:
         summaries, next_token = self._list_jobs("training-job", (
@@ -221,6 +230,22 @@ class LocalSageMakerClient:
             "ProcessingJobName", "ProcessingJobArn", "CreationTime", "ProcessingEndTime", "LastModifiedTime",
             "ProcessingJobStatus", "FailureReason", "ExitMessage"), params)
         return {"ProcessingJobSummaries": summaries} | ({"NextToken": next_token} if next_token else {})
+
+    def list_transform_jobs(self, **params: Any) -> dict[str, Any]:
+        summaries, next_token = self._list_jobs("transform-job", (
+            "TransformJobName", "TransformJobArn", "CreationTime", "TransformEndTime", "LastModifiedTime",
+            "TransformJobStatus", "FailureReason"), params, descending=True)
+        return {"TransformJobSummaries": summaries} | ({"NextToken": next_token} if next_token else {})
+
+    def list_hyper_parameter_tuning_jobs(self, **params: Any) -> dict[str, Any]:
+        summaries, next_token = self._list_jobs("tuning-job", (
+            "HyperParameterTuningJobName", "HyperParameterTuningJobArn", "HyperParameterTuningJobStatus",
+            "HyperParameterTuningJobConfig", "CreationTime", "HyperParameterTuningEndTime", "LastModifiedTime",
+            "TrainingJobStatusCounters", "ObjectiveStatusCounters"), params, by_name=True)
+        for summary in summaries:  # the summary lifts these two out of the job's config
+            config = summary.pop("HyperParameterTuningJobConfig", {})
+            summary.update({key: config[key] for key in ("Strategy", "ResourceLimits") if key in config})
+        return {"HyperParameterTuningJobSummaries": summaries} | ({"NextToken": next_token} if next_token else {})
 
     # Experiments and trials (names jobs are filed under) --------------------------------------------------------
 
@@ -280,6 +305,11 @@ class LocalSageMakerClient:
 
         return create_model(self.records, params)
 
+    def list_models(self, **params: Any) -> dict[str, Any]:
+        summaries, next_token = self._list_resources("model", "ModelName", ("ModelName", "ModelArn", "CreationTime"),
+                                                     params)
+        return {"Models": summaries} | ({"NextToken": next_token} if next_token else {})
+
     def describe_model(self, ModelName: str) -> dict[str, Any]:
         return self._describe("model", ModelName, "DescribeModel")
 
@@ -292,6 +322,12 @@ class LocalSageMakerClient:
         from stepfn.local.sagemaker.models import create_endpoint_config
 
         return create_endpoint_config(self.records, params)
+
+    def list_endpoint_configs(self, **params: Any) -> dict[str, Any]:
+        summaries, next_token = self._list_resources(
+            "endpoint-config", "EndpointConfigName", ("EndpointConfigName", "EndpointConfigArn", "CreationTime"),
+            params)
+        return {"EndpointConfigs": summaries} | ({"NextToken": next_token} if next_token else {})
 
     def describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
         return self._describe("endpoint-config", EndpointConfigName, "DescribeEndpointConfig")
@@ -405,6 +441,12 @@ def _service_error_of(error: BaseException) -> BaseException:
         return error.__cause__
     message = error.cause if isinstance(error, StatesError) else str(error)
     return sagemaker_error("Create", "ValidationException", str(message or error))
+
+
+def _named_like(records: list[dict[str, Any]], name_key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records whose name contains the request's ``NameContains`` (SageMaker ignores case), or all."""
+    contains = str(params.get("NameContains") or "").lower()
+    return [r for r in records if contains in str(r.get(name_key, "")).lower()] if contains else records
 
 
 def _within(records: list[dict[str, Any]], key: str, params: dict[str, Any], member: str) -> list[dict[str, Any]]:
