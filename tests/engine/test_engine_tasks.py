@@ -195,6 +195,55 @@ def test_stop_wakes_a_handler_sleeping_on_the_engine_clock() -> None:
     assert finished.wait(30)  # at once, but a loaded machine may be slow to schedule the woken thread
 
 
+def test_an_instant_clock_waits_for_a_task_under_a_timeout() -> None:
+    """On an instant clock (time moves only when something sleeps on it) a Task with TimeoutSeconds or a task token
+    waits for its handler's real work: the wait for its deadline jumped the clock there at once, so the Task timed
+    out unless its handler had returned in the moment the engine took to look."""
+    def working(request: TaskRequest, control: TaskControl) -> Any:
+        time.sleep(0.05)  # real work, however short, outlasts the engine's first look
+        return "done"
+
+    timed = machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 60,
+                       "HeartbeatSeconds": 10})
+    result = run(timed, handlers={"lambda:invoke": working}, clock=ScaledClock(float("inf")))
+    assert (result.status, result.output_value) == ("SUCCEEDED", "done")
+
+    sent: list[str] = []
+    engine = Engine({"sqs:sendMessage": lambda r, c: sent.append(r.parameters["MessageBody"]["token"]) or {}},
+                    ScaledClock(float("inf")))
+    handle = engine.start(_token_machine(), {}, **identity())
+    _wait_for(lambda: sent)
+    time.sleep(0.05)  # the answer comes a moment later, from elsewhere
+    engine.send_task_success(sent[0], '{"answer": 42}')
+    assert handle.wait(30).output_value == {"answer": 42}
+
+
+def test_an_instant_clock_still_times_a_task_out_when_a_sleep_passes_its_deadline() -> None:
+    """A deadline is reached on an instant clock when something sleeps past it: here a Wait in a parallel branch,
+    once the Task's handler (which only a timeout or a stop ends) has started."""
+    started = threading.Event()
+
+    def stuck(request: TaskRequest, control: TaskControl) -> Any:
+        started.set()
+        while not control.cancelled():
+            time.sleep(0.01)
+        return "cancelled"
+
+    def after_the_task_started(request: TaskRequest, control: TaskControl) -> Any:
+        assert started.wait(30)
+        return {}
+
+    branch = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                               "TimeoutSeconds": 60, "End": True}}}
+    waiting = {"StartAt": "G", "States": {
+        "G": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "Next": "W"},
+        "W": {"Type": "Wait", "Seconds": 3600, "End": True}}}
+    result = run(machine(P={"Type": "Parallel", "Branches": [branch, waiting]}),
+                 handlers={"lambda:invoke": stuck, "sqs:sendMessage": after_the_task_started},
+                 clock=ScaledClock(float("inf")))
+    assert (result.status, result.error) == ("FAILED", "States.Timeout")
+
+
 def test_execution_started_records_role_version_and_alias() -> None:
     version = "arn:aws:states:us-east-1:123456789012:stateMachine:TestMachine:3"
     alias = "arn:aws:states:us-east-1:123456789012:stateMachine:TestMachine:prod"

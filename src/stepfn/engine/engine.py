@@ -18,11 +18,11 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from stepfn.asl.paths import compact_json
-from stepfn.engine.clock import Clock, SystemClock
+from stepfn.engine.clock import Clock, SystemClock, wait_until
 from stepfn.engine.definition import Graph, compile_definition
 from stepfn.engine.history import MAX_HISTORY_EVENTS, NOT_REPLAYED, History, Journal, Payload
 from stepfn.engine.protocol import TaskHandler
@@ -353,9 +353,14 @@ class Engine:
                 self._running.pop(handle.run.execution_arn, None)
 
     def _watch(self, handle: ExecutionHandle, timeout: float) -> None:
-        elapsed = (self.clock.now() - handle.run.start_time).total_seconds()
-        if self.clock.sleep(max(0.0, timeout - elapsed), handle._done) and not handle.done():
-            handle._time_out()
+        deadline = handle.run.start_time + timedelta(seconds=timeout)
+        ended = threading.Event()
+        handle.add_done_callback(lambda _: ended.set())
+        while not handle.done():
+            if self.clock.now() >= deadline:
+                handle._time_out()
+                return
+            wait_until(self.clock, deadline, ended)
 
     def _finished(self, graph: Graph, prior: list[dict[str, Any]], status: str, execution_arn: str,
                   state_machine_arn: str, name: str, role_arn: str | None, input: Any,

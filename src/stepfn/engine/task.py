@@ -19,11 +19,13 @@ import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from stepfn.asl.definition import StateSite
 from stepfn.asl.jsonata import JsonataTemplate, compile_jsonata_template
 from stepfn.asl.paths import Template
+from stepfn.engine.clock import wait_until
 from stepfn.engine.definition import Compiler, NumberField, common_fields, number_field, template
 from stepfn.engine.history import Payload
 from stepfn.engine.protocol import IntegrationPattern, TaskHandler, TaskRequest
@@ -334,6 +336,7 @@ class TaskNode(RetryingNode):
         try:
             if not token_wait and timeout is None and heartbeat is None:
                 return _invoke(handler, request, control)
+            started = control.run.clock.now()  # the attempt's deadline counts from before its handler runs
             if token_wait:
                 # The handler only hands the token on (a queue message, a callback URL...); the result
                 # arrives through send_task_success / send_task_failure.
@@ -342,7 +345,7 @@ class TaskNode(RetryingNode):
                 thread = threading.Thread(target=_run_in_thread, args=(handler, request, control, waiter),
                                           name=f"stepfn-task-{self.name}", daemon=True)
                 thread.start()
-            return _await(control, timeout or DEFAULT_TIMEOUT_SECONDS, heartbeat)
+            return _await(control, started, timeout or DEFAULT_TIMEOUT_SECONDS, heartbeat)
         finally:
             waiter.cancelled.set()
             run.wakers.difference_update((waiter.wake, waiter.cancelled))
@@ -373,10 +376,9 @@ def _run_in_thread(handler: TaskHandler, request: TaskRequest, control: _Control
         waiter.fail(StatesError("States.TaskFailed", repr(exc)))
 
 
-def _await(control: _Control, timeout: float, heartbeat: float | None) -> Any:
+def _await(control: _Control, start: datetime, timeout: float, heartbeat: float | None) -> Any:
     run, waiter = control.run, control.waiter
     clock = run.clock
-    start = clock.now()
     while True:
         waiter.wake.clear()
         if waiter.done.is_set():
@@ -393,7 +395,7 @@ def _await(control: _Control, timeout: float, heartbeat: float | None) -> Any:
             if beat_left <= 0:
                 raise StatesError("States.HeartbeatTimeout", None)
             remaining = min(remaining, beat_left)
-        clock.sleep(remaining, waiter.wake)
+        wait_until(clock, now + timedelta(seconds=remaining), waiter.wake)
     if waiter.error is not None:
         raise waiter.error
     return waiter.result
