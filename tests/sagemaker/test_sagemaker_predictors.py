@@ -157,3 +157,27 @@ def test_deserializers_follow_sagemaker_v2() -> None:
         NumpyDeserializer().deserialize(body(b""), "text/plain")
     frame = PandasDeserializer().deserialize(body(b"a,b\n1,2\n"), "text/csv")
     assert frame.to_dict("list") == {"a": [1], "b": [2]}
+
+
+def test_an_a_b_endpoint_from_production_variants(endpoint: tuple[str, Any, np.ndarray]) -> None:
+    """sagemaker v2's A/B testing notebooks: ``Session.create_model`` of a second model from ``container_def``,
+    ``production_variant`` for each, ``endpoint_from_production_variants``; each variant answers when targeted."""
+    from stepfn.sagemaker.session import container_def, production_variant
+
+    _, model, features = endpoint
+    session = Session()
+    image = image_uris.retrieve("sklearn", "us-east-1", "1.2-1", "py3", "ml.m5.large", image_scope="inference")
+    assert session.create_model("sk-b", "SageMakerRole", container_def(image, "s3://bucket/sk/model.tar.gz")) == "sk-b"
+    assert session.sagemaker_client.describe_model(ModelName="sk-b")["ExecutionRoleArn"] == (
+        "arn:aws:iam::123456789012:role/SageMakerRole")  # a role name, expanded in the session's account
+    variants = [production_variant("sk", "ml.m5.large", variant_name="Variant1", initial_weight=1),
+                production_variant("sk-b", "ml.m5.large", variant_name="Variant2", initial_weight=3)]
+    assert variants[1] == {"ModelName": "sk-b", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1,
+                           "VariantName": "Variant2", "InitialVariantWeight": 3}
+    assert session.endpoint_from_production_variants("sk-ab", variants) == "sk-ab"
+    config = session.sagemaker_client.describe_endpoint_config(EndpointConfigName="sk-ab")
+    assert [v["VariantName"] for v in config["ProductionVariants"]] == ["Variant1", "Variant2"]
+    predictor = SKLearnPredictor("sk-ab")
+    expected = model.predict(features[:4]).tolist()
+    for variant in ("Variant1", "Variant2"):
+        assert predictor.predict(features[:4], target_variant=variant).tolist() == expected

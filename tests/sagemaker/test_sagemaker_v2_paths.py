@@ -48,6 +48,24 @@ def test_names_v2s_estimator_module_imports_reach_the_package() -> None:
     assert result.stdout.split() == ["382416733822.dkr.ecr.us-east-1.amazonaws.com/pca:1", "TrainingInput"]
 
 
+def test_a_bare_import_reaches_the_modules_v2s_package_loads() -> None:
+    # sagemaker v2's __init__ imports parameter and pipeline, and modules that import utils, so notebooks call
+    # sagemaker.utils.name_from_base(...) after "import sagemaker"; its session module keeps the request helpers
+    # and v1's s3_input, which it also exports at the top.
+    code = (
+        "import stepfn.sagemaker as sagemaker\n"
+        "print(sagemaker.utils.name_from_base('job')[:4], sagemaker.parameter.IntegerParameter.__name__,\n"
+        "      sagemaker.pipeline.PipelineModel.__name__)\n"
+        "from stepfn.sagemaker.session import container_def, pipeline_container_def, production_variant, s3_input\n"
+        "assert sagemaker.production_variant is production_variant and sagemaker.container_def is container_def\n"
+        "assert sagemaker.pipeline_container_def is pipeline_container_def and s3_input is sagemaker.s3_input\n"
+        "print(sorted(container_def('img', 's3://b/m.tar.gz')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == ["job- IntegerParameter PipelineModel",
+                                          "['Environment', 'Image', 'ModelDataUrl']"]
+
+
 def test_the_stepfunctions_package_reaches_its_subpackages_after_a_bare_import() -> None:
     # The original's package imports steps, workflow and template, so "import stepfunctions" then
     # "stepfunctions.workflow.Workflow" or "stepfunctions.steps.TrainingStep" works; after the import rewrite it is

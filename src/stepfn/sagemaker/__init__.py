@@ -12,7 +12,9 @@ from __future__ import annotations
 import importlib
 import sys
 
-from . import deserializers, image_uris, s3, serializers, workflow
+# parameter, pipeline and utils too: sagemaker v2's package imports them (or modules that do), so code reaches them
+# as attributes after a bare ``import sagemaker`` (``sagemaker.utils.name_from_base(...)``).
+from . import deserializers, image_uris, parameter, pipeline, s3, serializers, utils, workflow
 from ._frameworks import (
     HuggingFace,
     HuggingFaceModel,
@@ -104,7 +106,15 @@ from .processing import (
     build_processing_job_request,
     processing_request,
 )
-from .session import Session, base_name_from_image, get_execution_role, name_from_base
+from .session import (
+    Session,
+    base_name_from_image,
+    container_def,
+    get_execution_role,
+    name_from_base,
+    pipeline_container_def,
+    production_variant,
+)
 from .transformer import Transformer, build_transform_job_request, transform_request
 from .tuner import (
     CategoricalParameter,
@@ -236,6 +246,7 @@ __all__ = [
     "build_training_job_request",
     "build_transform_job_request",
     "build_tuning_job_request",
+    "container_def",
     "deserializers",
     "endpoint_config_request",
     "endpoint_request",
@@ -244,7 +255,11 @@ __all__ = [
     "image_uris",
     "model_request",
     "name_from_base",
+    "parameter",
+    "pipeline",
+    "pipeline_container_def",
     "processing_request",
+    "production_variant",
     "rule_configs",
     "s3",
     "s3_input",
@@ -252,6 +267,7 @@ __all__ = [
     "training_request",
     "transform_request",
     "tuning_request",
+    "utils",
     "validate_request",
     "workflow",
 ]

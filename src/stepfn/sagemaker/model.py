@@ -15,6 +15,7 @@ from .session import (
     aws_boto_session,
     base_from_name,
     base_name_from_image,
+    container_def,
     name_from_base,
     session_bucket,
 )
@@ -127,18 +128,6 @@ class Model(SessionHolder):
         if deserializer is not None:
             predictor.deserializer = deserializer
         return predictor
-
-
-
-def container_def(image_uri: Any, model_data_url: Any = None, env: Any = None,
-                  image_config: Any = None) -> dict[str, Any]:
-    """``{Image, Environment, [ModelDataUrl], [ImageConfig]}`` as sagemaker v2's ``container_def``."""
-    definition: dict[str, Any] = {"Image": image_uri, "Environment": env if env is not None else {}}
-    if model_data_url:
-        definition["ModelDataUrl"] = model_data_url
-    if image_config:
-        definition["ImageConfig"] = image_config
-    return definition
 
 
 class FrameworkModel(Model):

@@ -28,6 +28,7 @@ from ._runtime import (
     runtime_client,
 )
 from .exceptions import UnexpectedStatusException
+from .inputs import s3_input  # sagemaker v2 keeps v1's name here too (sagemaker.session.s3_input)
 
 __all__ = [
     "LOCAL_ACCOUNT",
@@ -38,10 +39,14 @@ __all__ = [
     "aws_boto_session",
     "base_from_name",
     "base_name_from_image",
+    "container_def",
     "get_execution_role",
     "local_default_bucket",
     "name_from_base",
     "partition_for_region",
+    "pipeline_container_def",
+    "production_variant",
+    "s3_input",
     "sagemaker_timestamp",
 ]
 
@@ -355,6 +360,46 @@ class Session:
             self.wait_for_endpoint(endpoint_name, live_logging=live_logging)
         return endpoint_name
 
+    def endpoint_from_production_variants(self, name: str, production_variants: list[dict[str, Any]],
+                                          tags: list[dict[str, str]] | None = None, kms_key: str | None = None,
+                                          wait: bool = True, data_capture_config_dict: dict[str, Any] | None = None,
+                                          async_inference_config_dict: dict[str, Any] | None = None) -> str:
+        """An endpoint config named ``name`` with these variants (see :func:`production_variant`), and the endpoint
+        of the same name serving it; with ``wait``, until it is InService. Returns ``name`` (sagemaker v2)."""
+        request: dict[str, Any] = {"EndpointConfigName": name, "ProductionVariants": production_variants}
+        for key, value in (("Tags", tags), ("KmsKeyId", kms_key), ("DataCaptureConfig", data_capture_config_dict),
+                           ("AsyncInferenceConfig", async_inference_config_dict)):
+            if value:
+                request[key] = value
+        create_resource(self._aws_session, self._aws_region(), "endpoint-config", request)
+        return self.create_endpoint(name, name, tags=tags, wait=wait)
+
+    def create_model(self, name: str, role: str | None = None, container_defs: Any = None, vpc_config: Any = None,
+                     enable_network_isolation: bool = False, primary_container: Any = None,
+                     tags: list[dict[str, str]] | None = None) -> str:
+        """CreateModel ``name``: one container (a dict, or ``primary_container``) or an inference pipeline's
+        (a list of container definitions, :func:`pipeline_container_def`); returns ``name`` (sagemaker v2)."""
+        if container_defs is not None and primary_container is not None:
+            raise ValueError("Both container_defs and primary_container can not be passed as input")
+        containers = primary_container if primary_container is not None else container_defs
+        request: dict[str, Any] = {"ModelName": name}
+        request["Containers" if isinstance(containers, list) else "PrimaryContainer"] = containers
+        if role is not None:
+            request["ExecutionRoleArn"] = self.expand_role(role)
+        for key, value in (("VpcConfig", vpc_config), ("EnableNetworkIsolation", enable_network_isolation),
+                           ("Tags", tags)):
+            if value:
+                request[key] = value
+        create_resource(self._aws_session, self._aws_region(), "model", request)
+        return name
+
+    def expand_role(self, role: str) -> str:
+        """The ARN of ``role``: as given when it is one (it has a ``/``), else the role of that name in the
+        session's account (sagemaker v2 asks IAM; the name maps the same way there)."""
+        if "/" in role:
+            return role
+        return f"arn:{self.partition}:iam::{self.account_id()}:role/{role}"
+
     def wait_for_endpoint(self, endpoint: str, poll: float = 30, live_logging: bool = False) -> dict[str, Any]:
         """Poll DescribeEndpoint every ``poll`` seconds while it is Creating or Updating, as sagemaker v2 does;
         returns the description, or raises :class:`UnexpectedStatusException` unless the endpoint is InService.
@@ -429,6 +474,35 @@ class Session:
 LOCAL_EXECUTION_ROLE = "stepfn-local-execution-role"
 #: The region of a local session when none is configured (SageMaker's and the AWS CLI's usual first region).
 LOCAL_REGION = "us-east-1"
+
+
+def container_def(image_uri: Any, model_data_url: Any = None, env: Any = None,
+                  image_config: Any = None) -> dict[str, Any]:
+    """``{Image, Environment, [ModelDataUrl], [ImageConfig]}`` as sagemaker v2's ``container_def``."""
+    definition: dict[str, Any] = {"Image": image_uri, "Environment": env if env is not None else {}}
+    if model_data_url:
+        definition["ModelDataUrl"] = model_data_url
+    if image_config:
+        definition["ImageConfig"] = image_config
+    return definition
+
+
+def pipeline_container_def(models: list[Any], instance_type: Any = None) -> list[dict[str, Any]]:
+    """The container definitions of an inference pipeline: each model's, in order (sagemaker v2)."""
+    return [model.prepare_container_def(instance_type) for model in models]
+
+
+def production_variant(model_name: str, instance_type: str, initial_instance_count: int = 1,
+                       variant_name: str = "AllTraffic", initial_weight: float = 1,
+                       accelerator_type: str | None = None) -> dict[str, Any]:
+    """One ``ProductionVariants`` entry of a CreateEndpointConfig request, as sagemaker v2 builds it (A/B tests
+    give ``Session.endpoint_from_production_variants`` several, weighted)."""
+    variant: dict[str, Any] = {"ModelName": model_name, "InstanceType": instance_type,
+                               "InitialInstanceCount": initial_instance_count, "VariantName": variant_name,
+                               "InitialVariantWeight": initial_weight}
+    if accelerator_type:
+        variant["AcceleratorType"] = accelerator_type
+    return variant
 
 
 def local_default_bucket(region: str) -> str:
