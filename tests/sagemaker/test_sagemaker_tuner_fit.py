@@ -78,6 +78,13 @@ def test_fit_wait_analytics_and_deploy_the_best_job(tmp_path: Path) -> None:
                                                                                             abs=1e-5)
     best_row = frame.sort_values(["FinalObjectiveValue"]).iloc[0]
     assert tuner.best_training_job() == best_row["TrainingJobName"]
+    # The session's own describe / wait_for_* of the same jobs (older notebooks call those).
+    session = Session()
+    assert session.wait_for_tuning_job("tune-fit-1")["HyperParameterTuningJobStatus"] == "Completed"
+    assert session.describe_tuning_job("tune-fit-1")["BestTrainingJob"]["TrainingJobName"] == best_row["TrainingJobName"]
+    assert session.wait_for_job(best_row["TrainingJobName"])["TrainingJobStatus"] == "Completed"
+    assert session.describe_training_job(best_row["TrainingJobName"])["HyperParameters"]["rate"] == json.dumps(
+        best_row["rate"])
     assert set(analytics.tuning_ranges) == {"rate", "shape"} and repr(analytics) == (
         "<sagemaker.HyperparameterTuningJobAnalytics for tune-fit-1>")
     analytics.export_csv(str(tmp_path / "trials.csv"))
@@ -118,6 +125,8 @@ def test_fit_waits_and_raises_when_every_job_fails(tmp_path: Path) -> None:
     tuner.fit({"train": _data()}, job_name="tune-fails-2", wait=False)
     with pytest.raises(UnexpectedStatusException, match="job tune-fails-2: Failed"):
         tuner.wait()
+    with pytest.raises(UnexpectedStatusException, match="job tune-fails-2: Failed"):
+        Session().wait_for_tuning_job("tune-fails-2")
 
 
 def test_nothing_to_wait_for_or_deploy_before_fit(tmp_path: Path) -> None:

@@ -458,10 +458,50 @@ class Session:
 
         print_job_log(TRANSFORM, self, job_name, wait=wait, poll=poll)
 
-    def describe_processing_job(self, job_name: str) -> dict[str, Any]:
-        from ._jobs import PROCESSING, SessionJob
+    def _job(self, kind: str, job_name: str) -> Any:
+        from . import _jobs
 
-        return SessionJob(PROCESSING, self, job_name).describe()
+        return _jobs.SessionJob(getattr(_jobs, kind), self, job_name)
+
+    def describe_processing_job(self, job_name: str) -> dict[str, Any]:
+        described: dict[str, Any] = self._job("PROCESSING", job_name).describe()
+        return described
+
+    def describe_training_job(self, job_name: str) -> dict[str, Any]:
+        described: dict[str, Any] = self._job("TRAINING", job_name).describe()
+        return described
+
+    def describe_transform_job(self, job_name: str) -> dict[str, Any]:
+        described: dict[str, Any] = self._job("TRANSFORM", job_name).describe()
+        return described
+
+    def describe_tuning_job(self, job_name: str) -> dict[str, Any]:
+        described: dict[str, Any] = self._job("TUNING", job_name).describe()
+        return described
+
+    # sagemaker v2's wait_for_*: poll the job until it ends and return its description; a Failed job raises
+    # UnexpectedStatusException, a Stopped one does not. ``poll`` is accepted as v2's: a local job's record is
+    # re-read every 0.1 s, SageMaker's through boto3's waiter (or every 5 s where boto3 has none).
+
+    def wait_for_job(self, job: str, poll: float = 5) -> dict[str, Any]:
+        """Wait for the training job ``job``."""
+        described: dict[str, Any] = self._job("TRAINING", job).wait(logs=False)
+        return described
+
+    def wait_for_processing_job(self, job: str, poll: float = 5) -> dict[str, Any]:
+        described: dict[str, Any] = self._job("PROCESSING", job).wait(logs=False)
+        return described
+
+    def wait_for_transform_job(self, job: str, poll: float = 5) -> dict[str, Any]:
+        described: dict[str, Any] = self._job("TRANSFORM", job).wait(logs=False)
+        return described
+
+    def wait_for_tuning_job(self, job: str, poll: float = 5) -> dict[str, Any]:
+        described: dict[str, Any] = self._job("TUNING", job).wait(logs=False)
+        return described
+
+    def stop_tuning_job(self, name: str) -> None:
+        self._job("TUNING", name).stop()
 
     def _aws_region(self) -> str | None:
         """The region AWS calls go to; None for a local session (local resources have no region to ask)."""
