@@ -99,3 +99,52 @@ def test_unique_name_from_base() -> None:
     assert all(re.fullmatch(r"integ-test-\d{10}-[0-9a-f]{4}", name) for name in names) and len(names) > 1
     long = unique_name_from_base("x" * 100)
     assert len(long) == 63 and long.startswith("x" * 47 + "-")
+
+
+def test_training_job_analytics_of_a_fitted_estimator(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``estimator.training_job_analytics.dataframe()`` (sagemaker v2): the job's metrics, each the last value its
+    definition matched, at ``timestamp`` 0 (one CloudWatch period, as a short job on SageMaker gives)."""
+    from stepfn.sagemaker.analytics import TrainingJobAnalytics
+
+    (tmp_path / "train.py").write_text("for epoch in range(3):\n    print(f'epoch={epoch} loss={0.5 / (epoch + 1)}')\n")
+    estimator = SKLearn(entry_point=str(tmp_path / "train.py"), framework_version="1.2-1", role=ROLE,
+                        instance_type="ml.m5.large", instance_count=1,
+                        metric_definitions=[{"Name": "train:loss", "Regex": r"loss=([0-9.]+)"},
+                                            {"Name": "train:epoch", "Regex": r"epoch=([0-9]+)"}])
+    with pytest.raises(ValueError, match="Estimator is not associated with a TrainingJob"):
+        estimator.training_job_analytics  # noqa: B018
+    estimator.fit({"train": _data()}, job_name="analytics-1")
+    frame = estimator.training_job_analytics.dataframe()
+    assert frame.to_dict("records") == [{"timestamp": 0.0, "metric_name": "train:loss", "value": pytest.approx(0.5 / 3)},
+                                        {"timestamp": 0.0, "metric_name": "train:epoch", "value": 2.0}]
+    analytics = TrainingJobAnalytics("analytics-1", metric_names=["train:loss", "validation:loss"])
+    assert repr(analytics) == "<sagemaker.TrainingJobAnalytics for analytics-1>"
+    with caplog.at_level("WARNING"):
+        assert analytics.dataframe()["metric_name"].tolist() == ["train:loss"]
+    assert "No metrics called validation:loss found" in caplog.text
+
+
+def test_training_job_analytics_on_aws_reads_cloudwatch() -> None:
+    """A session built on boto3 asks CloudWatch, as sagemaker v2: each period's average, seconds since the first."""
+    import datetime
+
+    boto3 = pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    from stepfn.sagemaker.analytics import TrainingJobAnalytics
+
+    with moto.mock_aws():
+        sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+        sagemaker.create_training_job(
+            TrainingJobName="aws-1", AlgorithmSpecification={"TrainingImage": "i", "TrainingInputMode": "File"},
+            RoleArn=ROLE, OutputDataConfig={"S3OutputPath": "s3://b/o"}, StoppingCondition={"MaxRuntimeInSeconds": 60},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1})
+        start = sagemaker.describe_training_job(TrainingJobName="aws-1")["TrainingStartTime"]
+        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+        for seconds, value in ((5, 0.5), (75, 0.3)):
+            cloudwatch.put_metric_data(Namespace="/aws/sagemaker/TrainingJobs", MetricData=[{
+                "MetricName": "loss", "Dimensions": [{"Name": "TrainingJobName", "Value": "aws-1"}],
+                "Timestamp": start + datetime.timedelta(seconds=seconds), "Value": value}])
+        session = Session(boto_session=boto3.Session(region_name="us-east-1"), default_bucket="b")
+        frame = TrainingJobAnalytics("aws-1", metric_names=["loss"], sagemaker_session=session,
+                                     end_time=start + datetime.timedelta(minutes=5)).dataframe()
+        assert frame.to_dict("list") == {"timestamp": [0.0, 60.0], "metric_name": ["loss", "loss"], "value": [0.5, 0.3]}

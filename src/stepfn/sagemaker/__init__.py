@@ -61,7 +61,7 @@ from .amazon import (
     RandomCutForestPredictor,
     RecordSet,
 )
-from .analytics import HyperparameterTuningJobAnalytics
+from .analytics import HyperparameterTuningJobAnalytics, TrainingJobAnalytics
 from .convert import from_sagemaker
 from .debugger import (
     CollectionConfig,
@@ -231,6 +231,7 @@ __all__ = [
     "TensorFlowModel",
     "TensorFlowPredictor",
     "TrainingInput",
+    "TrainingJobAnalytics",
     "Transformer",
     "WarmStartConfig",
     "WarmStartTypes",

@@ -450,6 +450,15 @@ class EstimatorBase(SessionHolder):
             return self.latest_training_job.describe()["ModelArtifacts"]["S3ModelArtifacts"]
         return self.model_data_for_current_job()
 
+    @property
+    def training_job_analytics(self) -> Any:
+        """The :class:`~stepfn.sagemaker.analytics.TrainingJobAnalytics` of the last training job (sagemaker v2)."""
+        if self._current_job_name is None:
+            raise ValueError("Estimator is not associated with a TrainingJob")
+        from .analytics import TrainingJobAnalytics
+
+        return TrainingJobAnalytics(self._current_job_name, sagemaker_session=self.sagemaker_session)
+
     def create_model(self, **kwargs: Any) -> Any:
         raise NotImplementedError
 
