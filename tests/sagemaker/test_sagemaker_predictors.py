@@ -181,3 +181,28 @@ def test_an_a_b_endpoint_from_production_variants(endpoint: tuple[str, Any, np.n
     expected = model.predict(features[:4]).tolist()
     for variant in ("Variant1", "Variant2"):
         assert predictor.predict(features[:4], target_variant=variant).tolist() == expected
+
+
+def test_endpoints_from_model_data_and_from_a_training_job(stepfn_home: Path,
+                                                           endpoint: tuple[str, Any, np.ndarray]) -> None:
+    """``Session.endpoint_from_model_data`` and ``endpoint_from_job`` (older notebooks deploy so): the model and
+    config are made unless they exist, an endpoint's name is not taken twice, the job's image, artifacts and role are
+    the defaults."""
+    _, model, features = endpoint
+    session = Session()
+    image = image_uris.retrieve("sklearn", "us-east-1", "1.2-1", "py3", "ml.m5.large", image_scope="inference")
+    assert session.endpoint_from_model_data("s3://bucket/sk/model.tar.gz", image, 1, "ml.m5.large",
+                                            name="sk-data", role=ROLE) == "sk-data"
+    assert SKLearnPredictor("sk-data").predict(features[:3]).tolist() == model.predict(features[:3]).tolist()
+    with pytest.raises(ValueError, match='Endpoint with name "sk-data" already exists'):
+        session.endpoint_from_model_data("s3://bucket/sk/model.tar.gz", image, 1, "ml.m5.large", name="sk-data")
+
+    RecordStore(stepfn_home).put("training-job", "sk-job", {
+        "TrainingJobName": "sk-job", "TrainingJobStatus": "Completed", "RoleArn": ROLE,
+        "TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/sk-job",
+        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "ModelArtifacts": {"S3ModelArtifacts": "s3://bucket/sk/model.tar.gz"}})
+    assert session.endpoint_from_job("sk-job", 1, "ml.m5.large") == "sk-job"
+    described = session.sagemaker_client.describe_model(ModelName="sk-job")
+    assert (described["PrimaryContainer"]["Image"], described["ExecutionRoleArn"]) == (image, ROLE)
+    assert SKLearnPredictor("sk-job").predict(features[:3]).tolist() == model.predict(features[:3]).tolist()

@@ -360,6 +360,54 @@ class Session:
             self.wait_for_endpoint(endpoint_name, live_logging=live_logging)
         return endpoint_name
 
+    def endpoint_from_job(self, job_name: str, initial_instance_count: int, instance_type: str,
+                          image_uri: str | None = None, name: str | None = None, role: str | None = None,
+                          wait: bool = True, model_environment_vars: dict[str, str] | None = None,
+                          vpc_config_override: Any = "VPC_CONFIG_DEFAULT", accelerator_type: str | None = None,
+                          data_capture_config: Any = None) -> str:
+        """An endpoint (named ``name``, by default the job's) serving training job ``job_name``'s model: its
+        artifacts, by default its training image and role (sagemaker v2)."""
+        job = self.sagemaker_client.describe_training_job(TrainingJobName=job_name)
+        vpc_config = job.get("VpcConfig") if vpc_config_override == "VPC_CONFIG_DEFAULT" else vpc_config_override
+        return self.endpoint_from_model_data(
+            job["ModelArtifacts"]["S3ModelArtifacts"], image_uri or job["AlgorithmSpecification"]["TrainingImage"],
+            initial_instance_count, instance_type, name=name or job_name, role=role or job["RoleArn"], wait=wait,
+            model_environment_vars=model_environment_vars, model_vpc_config=vpc_config,
+            accelerator_type=accelerator_type, data_capture_config=data_capture_config)
+
+    def endpoint_from_model_data(self, model_s3_location: str, image_uri: str, initial_instance_count: int,
+                                 instance_type: str, name: str | None = None, role: str | None = None,
+                                 wait: bool = True, model_environment_vars: dict[str, str] | None = None,
+                                 model_vpc_config: Any = None, accelerator_type: str | None = None,
+                                 data_capture_config: Any = None) -> str:
+        """An endpoint serving the model at ``model_s3_location`` in ``image_uri``: the model and endpoint config of
+        the same name are created unless they exist (sagemaker v2); an existing endpoint of that name is refused."""
+        name = name or name_from_base(base_name_from_image(image_uri))
+        client = self.sagemaker_client
+        if self._exists(lambda: client.describe_endpoint(EndpointName=name)):
+            raise ValueError(f'Endpoint with name "{name}" already exists; please pick a different name.')
+        if not self._exists(lambda: client.describe_model(ModelName=name)):
+            self.create_model(name, role, container_def(image_uri, model_s3_location, model_environment_vars or {}),
+                              vpc_config=model_vpc_config)
+        if not self._exists(lambda: client.describe_endpoint_config(EndpointConfigName=name)):
+            self.create_endpoint_config(
+                name, name, initial_instance_count, instance_type, accelerator_type=accelerator_type,
+                data_capture_config_dict=None if data_capture_config is None else data_capture_config._to_request_dict())
+        return self.create_endpoint(name, name, wait=wait)
+
+    @staticmethod
+    def _exists(describe: Any) -> bool:
+        """Whether ``describe()`` finds the resource: SageMaker answers one it cannot find with a ValidationException
+        "Could not find ..." (botocore's ClientError, matched by its response so botocore stays unimported)."""
+        try:
+            describe()
+        except Exception as error:
+            detail = (getattr(error, "response", None) or {}).get("Error", {})
+            if detail.get("Code") == "ValidationException" and "Could not find" in str(detail.get("Message")):
+                return False
+            raise
+        return True
+
     def endpoint_from_production_variants(self, name: str, production_variants: list[dict[str, Any]],
                                           tags: list[dict[str, str]] | None = None, kms_key: str | None = None,
                                           wait: bool = True, data_capture_config_dict: dict[str, Any] | None = None,
