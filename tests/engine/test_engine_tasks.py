@@ -101,18 +101,24 @@ def test_wait_for_task_token_times_out_without_heartbeat() -> None:
     assert (result.status, result.error) == ("FAILED", "States.HeartbeatTimeout")
 
 
-def test_stop_aborts_a_running_execution() -> None:
-    started = threading.Event()
+class _UntilCancelled:
+    """A task handler that says when it has started, then runs until the engine cancels it."""
 
-    def blocking(request: TaskRequest, control: TaskControl) -> Any:
-        started.set()
+    def __init__(self) -> None:
+        self.started = threading.Event()
+
+    def __call__(self, request: TaskRequest, control: TaskControl) -> Any:
+        self.started.set()
         while not control.cancelled():
             time.sleep(0.01)
-        return "stopped"
+        return "cancelled"
 
+
+def test_stop_aborts_a_running_execution() -> None:
+    blocking = _UntilCancelled()
     engine = Engine({"lambda:invoke": blocking})
     handle = engine.start(machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke"}), {}, **identity())
-    assert started.wait(30)
+    assert blocking.started.wait(30)
     result = handle.stop("User.Stop", "enough")
     assert (result.status, result.error, result.cause) == ("ABORTED", "User.Stop", "enough")
     assert types(result)[-1] == "ExecutionAborted"
@@ -221,16 +227,10 @@ def test_an_instant_clock_waits_for_a_task_under_a_timeout() -> None:
 def test_an_instant_clock_still_times_a_task_out_when_a_sleep_passes_its_deadline() -> None:
     """A deadline is reached on an instant clock when something sleeps past it: here a Wait in a parallel branch,
     once the Task's handler (which only a timeout or a stop ends) has started."""
-    started = threading.Event()
-
-    def stuck(request: TaskRequest, control: TaskControl) -> Any:
-        started.set()
-        while not control.cancelled():
-            time.sleep(0.01)
-        return "cancelled"
+    stuck = _UntilCancelled()
 
     def after_the_task_started(request: TaskRequest, control: TaskControl) -> Any:
-        assert started.wait(30)
+        assert stuck.started.wait(30)
         return {}
 
     branch = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
