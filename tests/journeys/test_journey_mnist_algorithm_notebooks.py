@@ -15,6 +15,10 @@ predictions through ``CSVSerializer`` / ``JSONDeserializer``; ``pd.crosstab`` of
 The k-means one finds the data's bucket with ``sagemaker.utils.S3DataConfig``, writes the training set with
 ``KMeans.record_set`` (two instances: two shards), fits, deploys, and reads the ``KMeansPredictor``'s
 RecordIO-protobuf answers as ``record_pb2`` records (``r.label["closest_cluster"].float32_tensor.values[0]``).
+The gaps these notebooks found, each fixed with a test of its own outside the journeys: ``sagemaker.amazon.common``
+(``tests/sagemaker/test_sagemaker_recordio.py``), ``tuner.fit()`` waiting (``tests/sagemaker/test_sagemaker_tuner_fit.py``),
+``S3DataConfig`` (``tests/sagemaker/test_sagemaker_s3.py``), ``KMeansPredictor``'s records
+(``tests/sagemaker/test_sagemaker_amazon.py``, ``tests/local/test_endpoints_builtins.py``).
 What the reader has that the tests give: ``mnist.pkl.gz`` in the examples' bucket, a small stand-in (each digit a
 noisy copy of its own random prototype, in MNIST's shapes and types), and the examples' data config naming that
 bucket; no package index, so the ``!pip install`` lines fail (IPython goes on); matplotlib, whose cells fail where the

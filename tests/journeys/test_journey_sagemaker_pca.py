@@ -17,6 +17,11 @@ temporary folder and skip without it. Only the scripts' imports change.
   / ``create_endpoint`` through boto3, ``invoke_endpoint`` with CSV, a ``Transformer``, and its ``__main__``
   as committed: the code upload and ``PCAPredictor.predict`` (RecordIO-protobuf both ways).
 
+The gaps these scripts found, each fixed with a test of its own outside the journeys: ``sagemaker.estimator``'s
+``sagemaker`` / ``image_uris`` names and ``stepfunctions.workflow`` after a bare import
+(``tests/sagemaker/test_sagemaker_v2_paths.py``), ``PCAPredictor`` and the built-in endpoints' RecordIO-protobuf
+answers (``tests/sagemaker/test_sagemaker_amazon.py``, ``tests/local/test_endpoints_builtins.py``).
+
 Ours: the raw ECG recording the author uploaded (``171A_raw.csv``, not in the repository; a stand-in with the
 ``Ch1``..``Ch8`` columns the processing script selects from), the transform input, and the reader's waits for an
 execution or an endpoint between commands.
