@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -311,6 +313,35 @@ def test_now_schedule_window_holds_calls_made_in_its_creation_second(
     report = record["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
     statistics = json.loads(store.get_bytes(f"{report}/statistics.json"))
     assert statistics["dataset"]["item_count"] == 6
+
+
+def test_a_now_schedule_run_by_another_process_sees_the_calls_this_one_still_buffers(
+        setup: tuple[MonitoringSchedules, ObjectStore], monkeypatch: pytest.MonkeyPatch, stepfn_home: Path) -> None:
+    """A NOW schedule is due at once: a control plane (another process) may start its execution before the process
+    that made it does, and must find the calls that process captured just before (held in memory for a moment)."""
+    from stepfn.local.sagemaker import capture as capture_module
+
+    schedules, store = setup
+    schedules.create_data_quality_job_definition(definition())
+    writer = capture_module.CaptureWriter(flush_seconds=600)  # holds the calls until flushed
+    monkeypatch.setattr(capture_module, "_WRITER", writer)
+    now = datetime.now(UTC)
+    for index, (score, age, income) in enumerate(BASELINE[:20]):
+        moment = now - timedelta(minutes=5, seconds=-index)
+        event = capture_event(CAPTURE_CONFIG, f"{age},{income}".encode(), "text/csv", score.encode(), "text/csv",
+                              moment)
+        writer.add(store, CAPTURE, "ep", "AllTraffic", event, moment)
+    schedules.create(schedule("elsewhere", "NOW", DataAnalysisStartTime="-PT1H", DataAnalysisEndTime="-PT0H"))
+    code = ("import sys; from stepfn.local.sagemaker.schedules import MonitoringSchedules; "
+            "print(MonitoringSchedules(sys.argv[1]).run_due(background=False))")
+    subprocess.run([sys.executable, "-c", code, str(stepfn_home)], check=True, timeout=120)
+    [execution] = schedules.list_executions({"MonitoringScheduleName": "elsewhere"})["MonitoringExecutionSummaries"]
+    # Analysed (20 calls may well violate the baseline's constraints), not failed for want of data.
+    assert execution["MonitoringExecutionStatus"] in ("Completed", "CompletedWithViolations"), \
+        execution.get("FailureReason")
+    record = RecordStore(stepfn_home).get("processing-job", execution["ProcessingJobArn"].rsplit("/", 1)[1]) or {}
+    report = record["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    assert json.loads(store.get_bytes(f"{report}/statistics.json"))["dataset"]["item_count"] == 20
 
 
 def test_an_execution_whose_runner_died_ends_failed(setup: tuple[MonitoringSchedules, ObjectStore]) -> None:

@@ -219,9 +219,14 @@ class MonitoringSchedules:
 
     def create(self, params: dict[str, Any]) -> dict[str, Any]:
         """CreateMonitoringSchedule: the schedule is ``Scheduled`` at once (SageMaker passes through Pending)."""
+        from stepfn.local.sagemaker.capture import flush_captures
+
         operation = "CreateMonitoringSchedule"
         name = check_name(SCHEDULE, params.get("MonitoringScheduleName"), operation, "MonitoringScheduleName")
         config, endpoint = self._checked_config(operation, params.get("MonitoringScheduleConfig"))
+        # The calls this process captured and still buffers are written before the schedule exists: a NOW one is
+        # due at once, and a control plane (another process) may start its execution before this one does.
+        flush_captures()
         stamp = now_millis()
         record: dict[str, Any] = {
             "MonitoringScheduleArn": arn(SCHEDULE, name), "MonitoringScheduleName": name,
