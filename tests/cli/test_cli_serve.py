@@ -57,11 +57,11 @@ def test_ui_requires_its_token_when_given_one(stepfn_home: Path) -> None:
     process, url = _start(stepfn_home, "ui", "--token", "s3cret")
     try:
         try:
-            urllib.request.urlopen(f"{url}/ui/", timeout=5)
+            urllib.request.urlopen(f"{url}/ui/", timeout=30)
             raise AssertionError("the console answered without its token")
         except urllib.error.HTTPError as error:
             assert error.code == 403
-        with urllib.request.urlopen(f"{url}/ui/?token=s3cret", timeout=5) as page:
+        with urllib.request.urlopen(f"{url}/ui/?token=s3cret", timeout=30) as page:
             assert b"stepfn console" in page.read()
     finally:
         process.terminate()
@@ -79,17 +79,17 @@ def test_the_console_address_itself_leads_to_the_console(stepfn_home: Path) -> N
     try:
         plain = urllib.request.build_opener(_NoRedirect)
         try:
-            plain.open(f"{url}/?token=s3cret", timeout=5)
+            plain.open(f"{url}/?token=s3cret", timeout=30)
             raise AssertionError("GET / answered without a redirect")
         except urllib.error.HTTPError as answer:
             assert answer.code == 302 and answer.headers["Location"] == "/ui/"
             cookie = answer.headers["Set-Cookie"].split(";", 1)[0]  # the token, kept as the console URL does
         # A browser follows the redirect with the cookie it was given.
         request = urllib.request.Request(f"{url}/", headers={"Cookie": cookie})
-        with urllib.request.build_opener(urllib.request.HTTPCookieProcessor()).open(request, timeout=5) as page:
+        with urllib.request.build_opener(urllib.request.HTTPCookieProcessor()).open(request, timeout=30) as page:
             assert page.url == f"{url}/ui/" and b"stepfn console" in page.read()
         try:
-            urllib.request.urlopen(f"{url}/", timeout=5)
+            urllib.request.urlopen(f"{url}/", timeout=30)
             raise AssertionError("GET / answered without the token")
         except urllib.error.HTTPError as error:
             assert error.code == 403  # the token check comes first, as on every route
