@@ -254,7 +254,9 @@ ALLOWED = {
     # (pickle first, then the native format); request bodies are decoded with allow_pickle=False.
     ("local/sagemaker/inference.py", "imports a deserializer that runs code"),
     ("local/sagemaker/inference.py", "pickle.load()"),
-    # Names from constant tables in stepfn itself: the SageMaker families, the local backends.
+    # Names from constant tables in stepfn itself: the SageMaker families, the local backends, the subpackages a
+    # bare ``import stepfn as stepfunctions`` reaches (_SUBPACKAGES).
+    ("__init__.py", "importlib.import_module()"),
     ("sagemaker/__init__.py", "importlib.import_module()"),
     ("local/__init__.py", "importlib.import_module()"),
     # module:function Lambda targets: only modules under the user's allowed folders, checked before they run
