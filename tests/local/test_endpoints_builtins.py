@@ -151,3 +151,52 @@ def test_pca_endpoint_answers_its_predictor_in_recordio_protobuf(home: Path) -> 
     assert np.allclose(one.label["projection"].float32_tensor.values, expected[0]["projection"], rtol=1e-5)
     assert one.label["projection"].float64_tensor.values == [] and one.features == {}
     assert len(predictor.predict(np.array([[1.0, 2.0, 3.0, 4.0]] * 3))) == 3
+
+
+def _blazingtext_job(home: Path, name: str, hyperparameters: dict[str, str]) -> dict[str, Any]:
+    store = ObjectStore(home / "s3")
+    rng = np.random.default_rng(6)
+    good, bad, shared = ["great", "strings", "last", "worth", "love"], ["broke", "week", "bad", "tuning", "cheap"], [
+        "the", "it", "a", "guitar", "these"]
+    lines = []
+    for index in range(250):
+        label, words = ("__label__1", good) if index % 2 else ("__label__2", bad)
+        lines.append(" ".join([label, *rng.choice(words, 3), *rng.choice(shared, 3)]))
+    store.put_bytes(f"s3://bucket/{name}/train/data", "\n".join(lines[:200]).encode())
+    store.put_bytes(f"s3://bucket/{name}/validation/data", "\n".join(lines[200:]).encode())
+    return TrainingJobs(home).run({
+        "TrainingJobName": name, "RoleArn": ROLE, "HyperParameters": hyperparameters,
+        "AlgorithmSpecification": {"TrainingImage": BLAZINGTEXT_IMAGE, "TrainingInputMode": "File"},
+        "InputDataConfig": [{"ChannelName": channel, "ContentType": "text/plain", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"s3://bucket/{name}/{channel}/"}}} for channel in ("train", "validation")],
+        "OutputDataConfig": {"S3OutputPath": "s3://bucket/output"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 120},
+    })
+
+
+BLAZINGTEXT_IMAGE = "811284229777.dkr.ecr.us-east-1.amazonaws.com/blazingtext:1"
+
+
+def test_blazingtext_supervised_trains_reports_accuracy_and_serves(home: Path) -> None:
+    """BlazingText's text classification mode (Udacity's course trains it on review sentences): ``__label__``
+    lines in, ``train:accuracy`` / ``validation:accuracy`` out, and an endpoint answering ``{"instances": [...],
+    "configuration": {"k": n}}`` with each sentence's labels and probabilities, most likely first."""
+    record = _blazingtext_job(home, "bt", {"mode": "supervised", "epochs": "10", "word_ngrams": "2"})
+    assert record["TrainingJobStatus"] == "Completed", record.get("FailureReason")
+    metrics = {m["MetricName"]: m["Value"] for m in record["FinalMetricDataList"]}
+    assert metrics["train:accuracy"] > 0.95 and metrics["validation:accuracy"] > 0.95, metrics
+    _endpoint(home, "bt", BLAZINGTEXT_IMAGE, record["ModelArtifacts"]["S3ModelArtifacts"])
+
+    body = json.dumps({"instances": ["great strings worth the guitar", "bad tuning it broke"],
+                       "configuration": {"k": 2}})
+    answers = json.loads(invoke_endpoint("bt", body, "application/json", "application/json", home=home)["Body"].read())
+    assert [answer["label"] for answer in answers] == [["__label__1", "__label__2"], ["__label__2", "__label__1"]]
+    assert all(answer["prob"][0] > 0.5 and sum(answer["prob"]) == pytest.approx(1.0) for answer in answers), answers
+    lines = invoke_endpoint("bt", '{"source": "love these strings"}\n', "application/jsonlines",
+                            "application/jsonlines", home=home)["Body"].read().decode().splitlines()
+    assert [json.loads(line)["label"] for line in lines] == [["__label__1"]]
+
+    skipgram = _blazingtext_job(home, "bt-w2v", {"mode": "skipgram"})
+    assert skipgram["TrainingJobStatus"] == "Failed"
+    assert "mode 'skipgram' is not emulated locally" in skipgram["FailureReason"]

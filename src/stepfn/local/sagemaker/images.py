@@ -33,7 +33,7 @@ from stepfn.local.objectstore import stepfn_home
 
 RuntimeKind = Literal["script", "builtin", "command", "docker"]
 
-BUILTIN_ALGORITHMS = ("xgboost", "kmeans", "pca", "linear-learner")
+BUILTIN_ALGORITHMS = ("xgboost", "kmeans", "pca", "linear-learner", "blazingtext")
 MODEL_MONITOR_ANALYZER = "sagemaker-model-monitor-analyzer"
 # The job's environment is cleaned (no PYTHONPATH), so the command finds this very stepfn by path.
 _ANALYZER_COMMAND = (sys.executable, "-c", "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "

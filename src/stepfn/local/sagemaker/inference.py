@@ -331,6 +331,47 @@ class BuiltinAlgorithmDefaults(Defaults):
         raise InferenceError(f"Accept type {accept} is not supported by this algorithm.", 406)
 
 
+class BlazingTextDefaults(Defaults):
+    """BlazingText's supervised models as stepfn emulates them: ``{"instances": [sentence, ...], "configuration":
+    {"k": n}}`` in JSON, or JSON Lines of ``{"source": sentence}`` (batch transform), answered with each sentence's
+    ``{"label": [...], "prob": [...]}`` (its ``k`` most likely labels, default 1) as a JSON list or JSON Lines."""
+
+    def model_fn(self, model_dir: str) -> Any:
+        from stepfn.local.sagemaker.builtins import load_model
+        from stepfn.local.sagemaker.builtins.blazingtext import with_arrays
+
+        return with_arrays(load_model(model_dir))
+
+    def input_fn(self, body: bytes, content_type: str | None) -> Any:
+        kind = media_type(content_type) or JSON
+        try:
+            text = body.decode("utf-8")
+            if kind == JSON:
+                document = json.loads(text)
+                k = int((document.get("configuration") or {}).get("k", 1))
+                return [str(sentence) for sentence in document["instances"]], k
+            if kind == JSONLINES:
+                lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+                return [str(line["source"]) for line in lines], int(lines[0].get("k", 1)) if lines else 1
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InferenceError(f"Unable to parse {kind} payload: {exc}", 400) from exc
+        raise InferenceError(f"Content type {content_type} is not supported by this algorithm.", 415)
+
+    def predict_fn(self, data: Any, model: Any) -> Any:
+        from stepfn.local.sagemaker.builtins.blazingtext import predict
+
+        sentences, k = data
+        return predict(model, sentences, k)
+
+    def output_fn(self, prediction: Any, accept: str) -> Any:
+        kind = media_type(accept)
+        if kind == JSONLINES:
+            return "".join(json.dumps(answer) + "\n" for answer in prediction), JSONLINES
+        if kind in (JSON, None, "*/*"):
+            return json.dumps(prediction), JSON
+        raise InferenceError(f"Accept type {accept} is not supported by this algorithm.", 406)
+
+
 def _framework_handlers(name: str) -> Callable[[], Defaults]:
     """The defaults of a framework in :mod:`stepfn.local.sagemaker.handlers`, imported when a model needs them."""
 
@@ -350,6 +391,7 @@ FRAMEWORK_DEFAULTS: dict[str, Callable[[], Defaults]] = {
     "kmeans": BuiltinAlgorithmDefaults,
     "pca": BuiltinAlgorithmDefaults,
     "linear-learner": BuiltinAlgorithmDefaults,
+    "blazingtext": BlazingTextDefaults,
     "pytorch": _framework_handlers("PyTorchDefaults"),
     "tensorflow": _framework_handlers("TensorFlowServingDefaults"),
     "huggingface": _framework_handlers("HuggingFaceDefaults"),

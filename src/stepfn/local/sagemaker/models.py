@@ -52,6 +52,7 @@ _FRAMEWORKS = {
     "kmeans": "kmeans",
     "pca": "pca",
     "linear-learner": "linear-learner",
+    "blazingtext": "blazingtext",
 }
 
 

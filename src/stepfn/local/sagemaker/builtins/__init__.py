@@ -1,4 +1,5 @@
-"""Built-in SageMaker algorithms emulated locally: XGBoost algorithm mode, KMeans, PCA and LinearLearner.
+"""Built-in SageMaker algorithms emulated locally: XGBoost algorithm mode, KMeans, PCA, LinearLearner and
+BlazingText's supervised mode.
 
 A training job runs ``python -m stepfn.local.sagemaker.builtins <algorithm>`` in its relocated ``/opt/ml``
 (``SAGEMAKER_BASE_DIR``), as the real container runs ``train``: it reads the config files and channels, writes
@@ -6,8 +7,9 @@ the model under ``model/`` and, on a failure, ``output/failure`` (``ClientError:
 fault) before exiting 1. numpy, scikit-learn and xgboost are imported only inside that process.
 
 For serving (local endpoints, batch transform): :func:`load_model` reads ``model_algo-1`` of KMeans / PCA /
-LinearLearner models and :func:`predict_records` answers rows in the algorithm's JSON response format,
-``{RESPONSE_KEY[algorithm]: [...]}``. XGBoost models are plain ``xgboost-model`` boosters.
+LinearLearner / BlazingText models and :func:`predict_records` answers rows in the algorithm's JSON response format,
+``{RESPONSE_KEY[algorithm]: [...]}`` (BlazingText answers sentences: ``blazingtext.predict``). XGBoost models are
+plain ``xgboost-model`` boosters.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-ALGORITHMS = ("xgboost", "kmeans", "pca", "linear-learner")
+ALGORITHMS = ("xgboost", "kmeans", "pca", "linear-learner", "blazingtext")
 RESPONSE_KEY = {"kmeans": "predictions", "pca": "projections", "linear-learner": "predictions"}
 
 _NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
@@ -40,6 +42,8 @@ METRIC_DEFINITIONS: dict[str, list[dict[str, str]]] = {
     ],
     "kmeans": [_quality(split, name) for split in ("train", "test") for name in ("msd", "ssd")],
     "pca": [],
+    "blazingtext": [{"Name": f"{split}:accuracy", "Regex": rf"#{split}_accuracy: {_NUMBER}"}
+                    for split in ("train", "validation")],
     "linear-learner": [
         _quality(split, name)
         for split in ("train", "validation", "test")
@@ -50,7 +54,7 @@ METRIC_DEFINITIONS: dict[str, list[dict[str, str]]] = {
 
 
 def load_model(model_dir: str | Path) -> dict[str, Any]:
-    """The ``model_algo-1`` document of a local KMeans / PCA / LinearLearner model."""
+    """The ``model_algo-1`` document of a local KMeans / PCA / LinearLearner / BlazingText model."""
     from stepfn.local.sagemaker.builtins.amazon import MODEL_FILE, MODEL_FORMAT
 
     path = Path(model_dir) / MODEL_FILE
@@ -80,6 +84,8 @@ def main(argv: list[str]) -> int:
     try:
         if argv[0] == "xgboost":
             from stepfn.local.sagemaker.builtins.xgboost import train
+        elif argv[0] == "blazingtext":
+            from stepfn.local.sagemaker.builtins.blazingtext import train
         else:
             from stepfn.local.sagemaker.builtins.amazon import TRAINERS
 

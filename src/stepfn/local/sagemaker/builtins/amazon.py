@@ -41,7 +41,7 @@ def _features(env: Environment, channel: str, feature_dim: int | None, *, labell
     return features, labels
 
 
-def _save(env: Environment, model: dict[str, Any]) -> None:
+def save_model(env: Environment, model: dict[str, Any]) -> None:
     env.model_dir.mkdir(parents=True, exist_ok=True)
     (env.model_dir / MODEL_FILE).write_text(json.dumps({"format": MODEL_FORMAT, **model}))
 
@@ -71,7 +71,7 @@ def train_kmeans(env: Environment) -> None:
     _report_kmeans(env, "train", features, centers)
     if env.has_channel("test"):
         _report_kmeans(env, "test", _features(env, "test", feature_dim, labelled=False)[0], centers)
-    _save(env, {"algorithm": "kmeans", "centers": centers.tolist()})
+    save_model(env, {"algorithm": "kmeans", "centers": centers.tolist()})
 
 
 def _report_kmeans(env: Environment, split: str, features: np.ndarray, centers: np.ndarray) -> None:
@@ -101,7 +101,7 @@ def train_pca(env: Environment) -> None:
     model = PCA(n_components=components, svd_solver=solver, random_state=_seed(env)).fit(data)
     mean = model.mean_ if subtract_mean else np.zeros(feature_dim)
     print(f"stepfn: PCA explained variance ratio {model.explained_variance_ratio_.round(6).tolist()}", flush=True)
-    _save(env, {"algorithm": "pca", "components": model.components_.tolist(), "mean": mean.tolist()})
+    save_model(env, {"algorithm": "pca", "components": model.components_.tolist(), "mean": mean.tolist()})
 
 
 # -- LinearLearner ---------------------------------------------------------------------------------------------
@@ -141,7 +141,7 @@ def train_linear_learner(env: Environment) -> None:
             split_features, split_labels = (features, labels) if split == "train" else _features(
                 env, split, feature_dim, labelled=True)
             _report_linear(split, model, split_features, split_labels)
-    _save(env, model)
+    save_model(env, model)
 
 
 def _report_linear(split: str, model: dict[str, Any], features: np.ndarray, labels: np.ndarray) -> None:
