@@ -70,8 +70,11 @@ def test_model_deploy_uploads_a_lone_entry_point_and_names_the_endpoint(tmp_path
                          framework_version="1.2-1")
     predictor = model.deploy(initial_instance_count=1, instance_type="ml.m5.large", serializer=CSVSerializer())
     assert isinstance(predictor, SKLearnPredictor)
-    assert model.endpoint_name == predictor.endpoint_name and model.endpoint_name != model.name
-    assert model.endpoint_name.startswith("sagemaker-scikit-learn-")
+    # Model and endpoint are each named from the image with a millisecond timestamp, as sagemaker v2 names them:
+    # made in the same millisecond (a quick machine) the two names are equal, so only their form is checked.
+    assert model.endpoint_name == predictor.endpoint_name
+    for name in (model.name, model.endpoint_name):
+        assert re.fullmatch(r"sagemaker-scikit-learn-\d{4}(-\d{2}){5}-\d{3}", name or ""), name
     # SKLearnPredictor's own deserializer (NPY) reads the answer when the endpoint is asked for NPY.
     assert predictor.predict([[2, 0], [0, 1]]).tolist() == pytest.approx([4.0, 3.0])
     predictor.delete_model()
