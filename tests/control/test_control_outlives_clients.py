@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from control_support import TrainingProject, process_alive, service_pid, wait_until
@@ -98,6 +99,35 @@ def test_the_service_socket_is_private_and_idle_services_exit(user_home: Path, m
     assert execution.get_output(wait=True) == {"x": 1}
     wait_until(lambda: not socket_path(user_home).exists(), 30, "the idle service to exit and remove its socket")
     assert not service_running(user_home)
+
+
+def test_a_request_starts_a_new_service_when_the_one_it_found_has_gone_idle_since(
+        user_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An idle service may exit between the ping that found it running and the request that follows (a loaded
+    machine can stall a client past a one-second idle timeout): the request then starts a new service instead of
+    failing on the removed socket."""
+    from stepfn.workflow import _control
+    from stepfn.workflow.local_client import ControlPlaneClient
+
+    monkeypatch.setenv("STEPFN_CONTROL_IDLE_SECONDS", "1")
+    found = _control.ensure_service
+    stalls = [user_home]
+
+    def stalled_once(home: Path, *args: Any, **kwargs: Any) -> Path:
+        path = found(home, *args, **kwargs)
+        if stalls:  # the first request's client stalls until the service it found has exited
+            stalls.pop()
+            wait_until(lambda: not _control.service_running(home), 30, "the idle service to exit")
+        return path
+
+    monkeypatch.setattr(_control, "ensure_service", stalled_once)
+    client = ControlPlaneClient(user_home)
+    machine = client.create_state_machine(name="m", definition=json.dumps({"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "End": True}}}), roleArn="arn:aws:iam::123456789012:role/x")["stateMachineArn"]
+    execution = client.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    assert not stalls  # the request met a service that had exited
+    assert client.wait_for_execution(execution, 60)
+    assert client.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
 
 
 def test_stepfn_down_refuses_while_executions_run_unless_forced(user_home: Path) -> None:

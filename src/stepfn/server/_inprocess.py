@@ -205,8 +205,7 @@ def _control_plane_transport(home: Path) -> Any:
     def send(request: Any, event_name: str, **_: Any) -> Any:
         from botocore.awsrequest import AWSResponse
 
-        from stepfn.workflow._control import ensure_service
-        from stepfn.workflow._control import request as control_request
+        from stepfn.workflow._control import request_service
 
         _served(event_name)
         url = urlsplit(request.url)
@@ -214,7 +213,7 @@ def _control_plane_transport(home: Path) -> Any:
                    for name, value in request.headers.items()
                    # The body goes whole: http.client sets its length; nobody answers 100-continue in between.
                    if name.lower() not in ("host", "content-length", "transfer-encoding", "expect")}
-        status, answer, body = control_request(ensure_service(home), request.method,
+        status, answer, body = request_service(home, request.method,
                                                (url.path or "/") + (f"?{url.query}" if url.query else ""),
                                                _request_body(request), {**headers, "Host": "localhost"}, timeout=None)
         return AWSResponse(request.url, status, answer, _Body(body))

@@ -89,6 +89,12 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+# What a request meets when the service it found running has exited since: its socket removed, nobody listening,
+# or the connection reset unanswered.
+_SERVICE_GONE = (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, BrokenPipeError,
+                 http.client.RemoteDisconnected)
+
+
 def request(path: Path, method: str, url: str, body: bytes = b"", headers: dict[str, str] | None = None,
             timeout: float | None = 120.0) -> tuple[int, dict[str, str], bytes]:
     """One HTTP request to the service on its socket (a fresh connection)."""
@@ -99,6 +105,20 @@ def request(path: Path, method: str, url: str, body: bytes = b"", headers: dict[
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
         connection.close()
+
+
+def request_service(home: Path, method: str, url: str, body: bytes = b"", headers: dict[str, str] | None = None,
+                    timeout: float | None = 120.0) -> tuple[int, dict[str, str], bytes]:
+    """One request to ``home``'s service, started first when it is not running, and once more (starting it
+    again) when the service found running exits before answering: an idle one may, between the ping that found
+    it and this request (which it never took up: a request in flight keeps it from being idle)."""
+    for attempt in range(2):
+        try:
+            return request(ensure_service(home), method, url, body, headers, timeout)
+        except _SERVICE_GONE:
+            if attempt > 0:
+                raise
+    raise AssertionError("unreachable")
 
 
 def service_running(home: Path) -> bool:
@@ -320,17 +340,19 @@ class ControlPlaneClient:
 
     def _send(self, body: bytes, headers: dict[str, str], url: str = "/") -> tuple[int, dict[str, str], bytes]:
         """POST on this thread's kept-alive connection; a connection the service closed (it restarted, or
-        went idle and exited) is opened again, starting the service when it is gone."""
+        went idle and exited) is opened again, starting the service when it is gone. So is a new one whose
+        service went away before answering: an idle service may exit between the ping that found it running
+        and this request (which it never took up: a request in flight keeps it from being idle)."""
         for attempt in range(2):
             reused = self._kept_connection() is not None
-            connection = self._connection()
             try:
+                connection = self._connection()
                 connection.request("POST", url, body=body, headers=headers)
                 response = connection.getresponse()
                 return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as error:
                 self._drop_connection()
-                if attempt > 0 or not reused:
+                if attempt > 0 or not (reused or isinstance(error, _SERVICE_GONE)):
                     raise
         raise AssertionError("unreachable")
 
@@ -343,8 +365,8 @@ class ControlPlaneClient:
         from stepfn.workflow import _local_api as api
 
         self._prepare_service()
-        status, _, body = request(ensure_service(self.home), "POST", "/_stepfn/rerun", json.dumps(params).encode(),
-                                  {"Content-Type": "application/json"})
+        status, _, body = request_service(self.home, "POST", "/_stepfn/rerun", json.dumps(params).encode(),
+                                          {"Content-Type": "application/json"})
         answer: dict[str, Any] = json.loads(body)
         if status >= 300:
             raise api.client_error(answer.get("__type", "InternalFailure"), answer.get("message", ""),
@@ -383,8 +405,8 @@ class ControlPlaneClient:
 
         paths = sorted(str(path) for path in allowed_lambda_paths())
         if paths and paths != self._shared_paths:
-            request(ensure_service(self.home), "POST", "/_stepfn/lambda-paths", json.dumps({"paths": paths}).encode(),
-                    {"Content-Type": "application/json"})
+            request_service(self.home, "POST", "/_stepfn/lambda-paths", json.dumps({"paths": paths}).encode(),
+                            {"Content-Type": "application/json"})
             self._shared_paths = paths
         names = sorted(registered_functions())
         if not names:
@@ -392,9 +414,9 @@ class ControlPlaneClient:
         with self._worker_lock:
             # Announced before the run starts, so its first call finds this process (the worker's first
             # poll may come later).
-            request(ensure_service(self.home), "POST", "/_stepfn/functions/register",
-                    json.dumps({"worker": FunctionWorker.worker_id(), "names": names}).encode(),
-                    {"Content-Type": "application/json"})
+            request_service(self.home, "POST", "/_stepfn/functions/register",
+                            json.dumps({"worker": FunctionWorker.worker_id(), "names": names}).encode(),
+                            {"Content-Type": "application/json"})
             if self._worker is None or not self._worker.is_alive():
                 self._worker = FunctionWorker(self.home)
                 self._worker.start()
@@ -474,6 +496,7 @@ __all__ = [
     "FunctionWorker",
     "ensure_service",
     "in_process_requested",
+    "request_service",
     "service_running",
     "socket_path",
     "stop_service",
