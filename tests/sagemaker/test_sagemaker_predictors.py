@@ -206,3 +206,26 @@ def test_endpoints_from_model_data_and_from_a_training_job(stepfn_home: Path,
     described = session.sagemaker_client.describe_model(ModelName="sk-job")
     assert (described["PrimaryContainer"]["Image"], described["ExecutionRoleArn"]) == (image, ROLE)
     assert SKLearnPredictor("sk-job").predict(features[:3]).tolist() == model.predict(features[:3]).tolist()
+
+
+def test_v1_serializer_objects_still_work_with_a_warning(endpoint: tuple[str, Any, np.ndarray]) -> None:
+    """sagemaker v1-era notebooks: ``from sagemaker.predictor import csv_serializer, json_deserializer`` and
+    ``predictor.content_type = "text/csv"``; v2 keeps the objects and warns when they are used."""
+    from stepfn.sagemaker.amazon.common import numpy_to_record_serializer, record_deserializer
+    from stepfn.sagemaker.predictor import csv_deserializer, csv_serializer, json_deserializer, npy_serializer
+
+    name, model, features = endpoint
+    predictor = Predictor(name)
+    predictor.content_type, predictor.serializer, predictor.deserializer = "text/csv", csv_serializer, csv_deserializer
+    with pytest.warns(DeprecationWarning, match=r"The csv_(de)?serializer has been renamed in sagemaker>=2"):
+        rows = predictor.predict(features[:2].tolist())
+    assert [int(float(row[0])) for row in rows] == model.predict(features[:2]).tolist()
+    assert (csv_serializer.CONTENT_TYPE, json_deserializer.ACCEPT) == ("text/csv", ("application/json",))
+    with pytest.warns(DeprecationWarning, match="The json_deserializer has been renamed"):
+        assert json_deserializer.deserialize(io.BytesIO(b"[1]"), "application/json") == [1]
+    with pytest.warns(DeprecationWarning, match="npy_serializer"):
+        assert np.load(io.BytesIO(npy_serializer.serialize(np.array([1.0])))).tolist() == [1.0]
+    with pytest.warns(DeprecationWarning, match="numpy_to_record_serializer has been renamed"):
+        assert numpy_to_record_serializer().CONTENT_TYPE == "application/x-recordio-protobuf"
+    with pytest.warns(DeprecationWarning, match="record_deserializer has been renamed"):
+        assert record_deserializer().ACCEPT == ("application/x-recordio-protobuf",)

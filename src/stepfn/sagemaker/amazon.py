@@ -9,6 +9,7 @@ JSON); the request then appends ``feature_dim`` from the training RecordSet and 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -61,8 +62,10 @@ __all__ = [
     "RecordSerializer",
     "RecordSet",
     "get_image_uri",
+    "numpy_to_record_serializer",
     "read_recordio",
     "read_records",
+    "record_deserializer",
     "write_numpy_to_dense_tensor",
     "write_spmatrix_to_sparse_tensor",
 ]
@@ -129,8 +132,6 @@ class Hyperparameter:
 def get_image_uri(region_name: str, repo_name: str, repo_version: str = "1") -> str:
     """sagemaker v1's image lookup, which v2 kept in ``sagemaker.amazon.amazon_estimator`` as a deprecated alias of
     ``image_uris.retrieve(framework=repo_name, region=region_name, version=repo_version)``."""
-    import warnings
-
     warnings.warn("The method get_image_uri has been renamed in sagemaker>=2: use image_uris.retrieve",
                   DeprecationWarning, stacklevel=2)
     return image_uris.retrieve(repo_name, region_name, repo_version)
@@ -769,6 +770,24 @@ def read_records(file: Any) -> list[Record]:
     """The records in the binary file object ``file``; each reads as v2's ``record_pb2.Record`` is read
     (``record.features["values"].float32_tensor.values``, ``record.label[...]``)."""
     return [decode_record(payload) for payload in read_recordio(file)]
+
+
+class numpy_to_record_serializer(RecordSerializer):
+    """sagemaker v1's name of :class:`RecordSerializer` (v2 keeps it with a DeprecationWarning)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        warnings.warn("The class numpy_to_record_serializer has been renamed in sagemaker>=2: use RecordSerializer",
+                      DeprecationWarning, stacklevel=2)
+        super().__init__(*args, **kwargs)
+
+
+class record_deserializer(RecordDeserializer):
+    """sagemaker v1's name of :class:`RecordDeserializer` (v2 keeps it with a DeprecationWarning)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        warnings.warn("The class record_deserializer has been renamed in sagemaker>=2: use RecordDeserializer",
+                      DeprecationWarning, stacklevel=2)
+        super().__init__(*args, **kwargs)
 
 
 def _algorithm_predictor(name: str, algorithm: str) -> type[Predictor]:

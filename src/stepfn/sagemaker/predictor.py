@@ -17,7 +17,14 @@ import warnings
 from typing import Any
 
 from .deserializers import BaseDeserializer, BytesDeserializer, CSVDeserializer, JSONDeserializer, NumpyDeserializer
-from .serializers import BaseSerializer, IdentitySerializer, JSONSerializer, LibSVMSerializer, NumpySerializer
+from .serializers import (
+    BaseSerializer,
+    CSVSerializer,
+    IdentitySerializer,
+    JSONSerializer,
+    LibSVMSerializer,
+    NumpySerializer,
+)
 from .session import Session, invocation_client
 
 __all__ = [
@@ -28,6 +35,12 @@ __all__ = [
     "SKLearnPredictor",
     "TensorFlowPredictor",
     "XGBoostPredictor",
+    "csv_deserializer",
+    "csv_serializer",
+    "json_deserializer",
+    "json_serializer",
+    "npy_serializer",
+    "numpy_deserializer",
 ]
 
 
@@ -193,3 +206,28 @@ class TensorFlowPredictor(Predictor):
                 args["CustomAttributes"] = self._model_attributes
         return super().predict(data, args, target_model, target_variant, inference_id, custom_attributes,
                                component_name)
+
+
+# sagemaker v1's serializer and deserializer objects, which v2 keeps under their old names with a DeprecationWarning
+# on use (``from sagemaker.predictor import csv_serializer, json_deserializer``; ``predictor.serializer =
+# csv_serializer``): v2's classes, each instance's method warning first.
+
+
+def _renamed_on_use(instance: Any, method: str, name: str) -> Any:
+    original = getattr(instance, method)
+
+    def warn_then(*args: Any, **kwargs: Any) -> Any:
+        warnings.warn(f"The {name} has been renamed in sagemaker>=2: use the sagemaker.serializers / "
+                      "sagemaker.deserializers classes", DeprecationWarning, stacklevel=2)
+        return original(*args, **kwargs)
+
+    setattr(instance, method, warn_then)
+    return instance
+
+
+csv_serializer = _renamed_on_use(CSVSerializer(), "serialize", "csv_serializer")
+json_serializer = _renamed_on_use(JSONSerializer(), "serialize", "json_serializer")
+npy_serializer = _renamed_on_use(NumpySerializer(), "serialize", "npy_serializer")
+csv_deserializer = _renamed_on_use(CSVDeserializer(), "deserialize", "csv_deserializer")
+json_deserializer = _renamed_on_use(JSONDeserializer(), "deserialize", "json_deserializer")
+numpy_deserializer = _renamed_on_use(NumpyDeserializer(), "deserialize", "numpy_deserializer")
