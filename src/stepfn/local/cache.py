@@ -278,9 +278,11 @@ class StepCache:
                         # place later (not through the store) no longer matches them, and the entry is not used
                         # (lookup). The job wrote the file a moment ago, and a kernel with coarse file times
                         # (Debian 12's stamps with a clock that ticks every 4 ms) gives a rewrite in that same
-                        # tick the same mtime; a rewrite's mtime is never earlier than the job's write.
-                        os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns - 1))
-                        stat = target.stat()
+                        # tick the same mtime; a rewrite's mtime is never earlier than the job's write. (A file
+                        # this user may not stamp, in a shared home, is kept as it is.)
+                        with contextlib.suppress(OSError):
+                            os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns - 1))
+                            stat = target.stat()
                         files.append([relative, stat.st_size, stat.st_mtime_ns])
                     outputs.append({"prefix": prefix.uri, "files": sorted(files)})
             source_name = (record or {}).get(JOB_KINDS[kind].name_key, "") if kind else \
