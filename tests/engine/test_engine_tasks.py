@@ -126,6 +126,27 @@ def test_stop_aborts_a_running_execution() -> None:
     assert types(handle.wait())[-1] == "ExecutionAborted"  # nothing recorded after the abort
 
 
+def test_a_stop_before_the_execution_thread_runs_still_follows_its_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every history begins with ExecutionStarted (a redrive reads the input from it), even when the stop comes
+    before a loaded machine schedules the execution's thread: held back here until the stop has ended it."""
+    from stepfn.engine.engine import ExecutionHandle
+
+    stopped = threading.Event()
+    execute = ExecutionHandle._execute
+
+    def late(self: ExecutionHandle, *args: Any) -> None:
+        assert stopped.wait(30)
+        execute(self, *args)
+
+    monkeypatch.setattr(ExecutionHandle, "_execute", late)
+    handle = Engine().start(machine(W={"Type": "Wait", "Seconds": 3600}), {"n": 1}, **identity())
+    result = handle.stop("User.Stop", "at once")
+    stopped.set()
+    assert types(result) == ["ExecutionStarted", "ExecutionAborted"]
+    assert result.events[0]["executionStartedEventDetails"]["input"] == '{"n":1}'
+    assert result.events[1]["previousEventId"] == 1
+
+
 class _SignallingClock(SystemClock):
     """The wall clock, saying when something first sleeps on it: a stop sent before that would test nothing (and a
     loaded machine may take longer than any fixed pause to get there)."""

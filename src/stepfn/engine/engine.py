@@ -77,6 +77,7 @@ class ExecutionHandle:
         self._done = threading.Event()
         self._result: ExecutionResult | None = None
         self._callbacks: list[Callable[[ExecutionHandle], None]] = []
+        self._started_event = 0  # the id of its ExecutionStarted (_begin)
         history.on_limit = self._history_full
 
     @property
@@ -156,18 +157,26 @@ class ExecutionHandle:
             except Exception:  # a watcher failing must not take the execution's thread down with it
                 logger.exception("a done-callback of execution %s failed", self.run.execution_arn)
 
+    def _begin(self) -> None:
+        """Record ``ExecutionStarted`` before the execution's thread runs: a stop that comes first (before a
+        loaded machine schedules that thread) must find it, as every history begins with it and a redrive
+        reads the input from it."""
+        prior = self.run.history.prior
+        if prior and prior[0]["type"] == "ExecutionStarted":
+            # Resume or redrive: the execution started long ago, however it is being continued now.
+            self._started_event = int(prior[0]["id"])
+            return
+        frame = Frame(self.run, Variables(), 0)
+        frame.emit("ExecutionStarted", {
+            "input": Payload(self.run.input), "roleArn": self.run.role_arn,
+            "stateMachineAliasArn": self.alias_arn, "stateMachineVersionArn": self.version_arn})
+        self._started_event = frame.last_event
+
     def _execute(self, started_previous: int, redriven: int | None) -> None:
         run = self.run
         frame = Frame(run, Variables(), 0)
+        frame.last_event = self._started_event
         try:
-            prior = run.history.prior
-            if prior and prior[0]["type"] == "ExecutionStarted":
-                # Resume or redrive: the execution started long ago, however it is being continued now.
-                frame.last_event = int(prior[0]["id"])
-            else:
-                frame.emit("ExecutionStarted", {
-                    "input": Payload(run.input), "roleArn": run.role_arn,
-                    "stateMachineAliasArn": self.alias_arn, "stateMachineVersionArn": self.version_arn})
             if redriven is not None:
                 started = frame.last_event
                 frame.last_event = started_previous
@@ -335,6 +344,7 @@ class Engine:
                 redriven: int | None, started_via: tuple[str | None, str | None] = (None, None)) -> ExecutionHandle:
         handle = ExecutionHandle(run, graph, history)
         handle.version_arn, handle.alias_arn = started_via
+        handle._begin()
         with self._lock:
             self._running[run.execution_arn] = handle
         thread = threading.Thread(target=self._main, args=(handle, started_previous, redriven),
