@@ -167,3 +167,17 @@ def test_on_aws_transform_creates_the_job_in_sagemaker() -> None:
         assert described["TransformOutput"]["S3OutputPath"] == "s3://my-bucket/aws-transform"
         assert transformer.latest_transform_job is not None
         assert transformer.latest_transform_job.describe()["ModelName"] == "aws-model"
+        # As v2: made without output_path, the transformer says where the job wrote (notebooks copy the results
+        # from transformer.output_path), and each later job writes under its own name.
+        assert transformer.output_path == "s3://my-bucket/aws-transform"
+        transformer.transform("s3://my-bucket/in", content_type="text/csv", job_name="aws-transform-2", wait=False)
+        assert transformer.output_path == "s3://my-bucket/aws-transform-2"
+        described = client.describe_transform_job(TransformJobName="aws-transform-2")
+        assert described["TransformOutput"]["S3OutputPath"] == "s3://my-bucket/aws-transform-2"
+        # One given is kept.
+        given = Transformer("aws-model", 1, "ml.m5.large", output_path="s3://my-bucket/mine",
+                            sagemaker_session=session)
+        given.transform("s3://my-bucket/in", content_type="text/csv", job_name="aws-transform-3", wait=False)
+        assert given.output_path == "s3://my-bucket/mine"
+        described = client.describe_transform_job(TransformJobName="aws-transform-3")
+        assert described["TransformOutput"]["S3OutputPath"] == "s3://my-bucket/mine"

@@ -48,6 +48,7 @@ class Transformer(SessionHolder):
         self._sagemaker_session = sagemaker_session
         self.volume_kms_key = volume_kms_key
         self._current_job_name: Any = None
+        self._reset_output_path = False
         self.latest_transform_job: SessionJob | None = None
 
     def transform(self, data: str, data_type: str = "S3Prefix", content_type: str | None = None,
@@ -57,13 +58,19 @@ class Transformer(SessionHolder):
                   model_client_config: dict[str, Any] | None = None, batch_data_capture_config: Any = None,
                   wait: bool = True, logs: bool = True) -> None:
         """Run a batch transform job now, as sagemaker v2's ``transform``: on local SageMaker for a local session
-        (the results land under ``output_path``, else ``s3://<default bucket>/<job name>``), on SageMaker for a
+        (the results land under ``output_path``; without one, ``s3://<default bucket>/<job name>``, which
+        ``output_path`` then holds until the next job), on SageMaker for a
         session built on boto3. The job is ``job_name``, else ``<base_transform_job_name or model
         name>-<timestamp>``; ``latest_transform_job`` is its handle. With ``wait``, a failed job raises
         :class:`~stepfn.sagemaker.exceptions.UnexpectedStatusException`."""
         if job_name is None:
             # v2 names the job from the model's image; the model's name is what stepfn knows without a call.
             job_name = name_from_base(self.base_transform_job_name or base_from_name(str(self.model_name)))
+        if self.output_path is None or self._reset_output_path:
+            # As v2: a transformer made without output_path writes under the job's name, and says where
+            # (transformer.output_path, which notebooks then read); each later job gets its own.
+            self.output_path = f"s3://{self.sagemaker_session.default_bucket()}/{job_name}"
+            self._reset_output_path = True
         request = build_transform_job_request(
             self, data, data_type=data_type, content_type=content_type, compression_type=compression_type,
             split_type=split_type, job_name=job_name, input_filter=input_filter, output_filter=output_filter,
