@@ -3,6 +3,7 @@ one-instance rule."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -155,6 +156,17 @@ def test_v1_arguments_sagemaker_v2_still_took_warn() -> None:
             pytest.warns(DeprecationWarning, match="distributions has been renamed"):
         TensorFlow(entry_point="train.py", role=ROLE, framework_version="2.11", py_version="py39",
                    distributions={"parameter_server": {"enabled": True}})
+    # v1-era notebooks pass script_mode=True to the other frameworks too; v2's estimators take it and ignore it.
+    from stepfn.sagemaker.xgboost import XGBoost
+
+    for framework, version in ((SKLearn, "1.2-1"), (XGBoost, "1.7-1")):
+        with pytest.warns(DeprecationWarning, match=r"script_mode has been removed in sagemaker>=2") as caught:
+            legacy = framework(entry_point="train.py", role=ROLE, instance_count=1, instance_type="ml.m5.large",
+                               framework_version=version, script_mode=True, sagemaker_session=SESSION)
+        assert caught[0].filename == __file__
+        request = build_training_job_request(legacy, "s3://b/train", job_name="legacy")
+        assert "script_mode" not in json.dumps(request)
+        assert request["HyperParameters"]["sagemaker_program"] == '"train.py"'
     with pytest.raises(TypeError, match="unexpected keyword argument 'script_mod'"):
         TensorFlow(entry_point="train.py", role=ROLE, framework_version="2.11", py_version="py39", script_mod=True)
 

@@ -601,6 +601,8 @@ class Framework(EstimatorBase):
         enable_sagemaker_metrics: Any = None,
         **kwargs: Any,
     ) -> None:
+        # v1 notebooks pass script_mode=True to SKLearn, XGBoost, ...; sagemaker v2's estimators take and ignore it.
+        removed_argument("script_mode", kwargs, "every framework estimator trains in script mode")
         if dependencies:
             raise NotImplementedError("dependencies= needs an upload; stepfn uploads nothing. Put them in an s3:// source_dir.")
         if git_config:
