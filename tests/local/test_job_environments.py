@@ -91,9 +91,9 @@ def default_envs(env_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 SHOW_VERSIONS = """\
 import json, os, sys
-import numpy, sklearn
+import boto3, numpy, sklearn  # boto3: the image's requirements.txt installs it, and scripts import it
 seen = {"sklearn": sklearn.__version__, "numpy": numpy.__version__, "python": "%d.%d" % sys.version_info[:2],
-        "executable": sys.executable}
+        "executable": sys.executable, "boto3": boto3.__version__}
 try:
     import six
     seen["six"] = six.__version__
@@ -120,6 +120,7 @@ def test_sklearn_1_2_job_sees_its_image_versions_whatever_the_host_has(
     assert record["TrainingJobStatus"] == "Completed", record.get("FailureReason")
     seen = json.loads((jobs.job_dir("sk12-a").model / "seen.json").read_text())
     assert seen["sklearn"] == "1.2.1" and seen["numpy"] == "1.24.1" and seen["python"] == "3.9"
+    assert seen["boto3"] == "1.28.57"
     assert seen["six"] == "1.16.0"
     assert Path(seen["executable"]).is_relative_to(image_envs)
     assert metadata.version("scikit-learn") != "1.2.1" or sys.version_info[:2] != (3, 9)  # not the host's

@@ -62,14 +62,16 @@ _TABLE: tuple[FrameworkEnvironment, ...] = (
     # those resolved to when the image was last built (April 2020).
     _row("sklearn", "0.20.0", "3.7", "scikit-learn==0.20.0", "numpy==1.18.1", "pandas==0.25.3", "scipy==1.4.1",
          "six==1.14.0", source=_SKLEARN_SOURCE),
+    # From 0.23-1 on the release's requirements.txt pins boto3 too, which training scripts import (to read or write
+    # S3 themselves); before, the image had it only through sagemaker-containers, unpinned.
     _row("sklearn", "0.23-1", "3.7", "scikit-learn==0.23.2", "numpy==1.19.2", "pandas==1.1.3", "scipy==1.5.3",
-         "joblib==0.17.0", source=_SKLEARN_SOURCE),
+         "joblib==0.17.0", "boto3==1.16.4", source=_SKLEARN_SOURCE),
     _row("sklearn", "1.0-1", "3.8", "scikit-learn==1.0.2", "numpy==1.19.5", "pandas==1.1.3", "scipy==1.5.3",
-         "joblib==1.1.0", source=_SKLEARN_SOURCE),
+         "joblib==1.1.0", "boto3==1.24.17", source=_SKLEARN_SOURCE),
     _row("sklearn", "1.2-1", "3.9", "scikit-learn==1.2.1", "numpy==1.24.1", "pandas==1.1.3", "scipy==1.8.0",
-         "joblib==1.2.0", source=_SKLEARN_SOURCE),
+         "joblib==1.2.0", "boto3==1.28.57", source=_SKLEARN_SOURCE),
     _row("sklearn", "1.4-2", "3.10", "scikit-learn==1.4.2", "numpy==2.1.0", "pyarrow==17.0.0", "pandas==2.2.3",
-         "scipy==1.14.1", source=_SKLEARN_SOURCE),
+         "scipy==1.14.1", "boto3==1.28.57", source=_SKLEARN_SOURCE),
     # XGBoost script mode (algorithm mode runs stepfn's emulator instead).
     _row("xgboost", "1.5-1", "3.8", "xgboost==1.5.2", "numpy==1.19.2", "pandas==1.2.4", "scipy==1.6.2",
          "scikit-learn==0.24.1", source=_XGBOOST_SOURCE),
