@@ -44,6 +44,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -162,7 +163,13 @@ def execute(notebook: Path, environment: dict[str, str],
     import nbformat
     from nbclient import NotebookClient
 
-    document = nbformat.read(notebook, as_version=4)
+    with warnings.catch_warnings():
+        # Cells without ids (a notebook saved before nbformat 4.5 whose metadata says 4.5) or with an id twice (cells
+        # copied in an editor): nbformat gives each cell a unique id, as Jupyter does when it opens the file, and
+        # warns (an error under the suite's warning filter).
+        warnings.simplefilter("ignore", nbformat.warnings.MissingIDFieldWarning)
+        warnings.simplefilter("ignore", nbformat.warnings.DuplicateCellId)
+        document = nbformat.read(notebook, as_version=4)
     client = NotebookClient(document, kernel_name="python3", timeout=600, allow_errors=True,
                             resources={"metadata": {"path": str(notebook.parent)}})
     if reader is None:
