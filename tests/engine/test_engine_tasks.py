@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from engine_helpers import identity, machine, run, types
+from test_engine_replay import MemoryJournal
 
 from stepfn.engine import Engine, ScaledClock, SystemClock, TaskControl, TaskRequest, UnknownTaskToken, parse_resource
 
@@ -134,17 +135,25 @@ def test_a_stop_before_the_execution_thread_runs_still_follows_its_start(monkeyp
     stopped = threading.Event()
     execute = ExecutionHandle._execute
 
-    def late(self: ExecutionHandle, *args: Any) -> None:
+    def late(self: ExecutionHandle) -> None:
         assert stopped.wait(30)
-        execute(self, *args)
+        execute(self)
 
     monkeypatch.setattr(ExecutionHandle, "_execute", late)
-    handle = Engine().start(machine(W={"Type": "Wait", "Seconds": 3600}), {"n": 1}, **identity())
-    result = handle.stop("User.Stop", "at once")
+    engine, journal, ident = Engine(), MemoryJournal(), identity()
+    definition = machine(W={"Type": "Wait", "Seconds": 3600})
+    result = engine.start(definition, {"n": 1}, journal=journal, **ident).stop("User.Stop", "at once")
     stopped.set()
     assert types(result) == ["ExecutionStarted", "ExecutionAborted"]
     assert result.events[0]["executionStartedEventDetails"]["input"] == '{"n":1}'
     assert result.events[1]["previousEventId"] == 1
+    # A redrive stopped as soon: its ExecutionRedriven is recorded too.
+    stopped.clear()
+    again = engine.redrive(definition, journal=journal, **ident).stop("User.Stop", "again")
+    stopped.set()
+    assert [e["type"] for e in journal.events()] == [
+        "ExecutionStarted", "ExecutionAborted", "ExecutionRedriven", "ExecutionAborted"]
+    assert again.status == "ABORTED"
 
 
 class _SignallingClock(SystemClock):

@@ -157,32 +157,30 @@ class ExecutionHandle:
             except Exception:  # a watcher failing must not take the execution's thread down with it
                 logger.exception("a done-callback of execution %s failed", self.run.execution_arn)
 
-    def _begin(self) -> None:
-        """Record ``ExecutionStarted`` before the execution's thread runs: a stop that comes first (before a
-        loaded machine schedules that thread) must find it, as every history begins with it and a redrive
-        reads the input from it."""
+    def _begin(self, started_previous: int, redriven: int | None) -> None:
+        """Record ``ExecutionStarted`` (``ExecutionRedriven`` for a redrive) before the execution's thread runs:
+        a stop that comes first (before a loaded machine schedules that thread) must find it, as every history
+        begins with it and a redrive reads the input from it."""
+        frame = Frame(self.run, Variables(), 0)
         prior = self.run.history.prior
         if prior and prior[0]["type"] == "ExecutionStarted":
             # Resume or redrive: the execution started long ago, however it is being continued now.
-            self._started_event = int(prior[0]["id"])
-            return
-        frame = Frame(self.run, Variables(), 0)
-        frame.emit("ExecutionStarted", {
-            "input": Payload(self.run.input), "roleArn": self.run.role_arn,
-            "stateMachineAliasArn": self.alias_arn, "stateMachineVersionArn": self.version_arn})
+            frame.last_event = int(prior[0]["id"])
+        else:
+            frame.emit("ExecutionStarted", {
+                "input": Payload(self.run.input), "roleArn": self.run.role_arn,
+                "stateMachineAliasArn": self.alias_arn, "stateMachineVersionArn": self.version_arn})
         self._started_event = frame.last_event
+        if redriven is not None:
+            frame.last_event = started_previous
+            frame.emit("ExecutionRedriven", {"redriveCount": redriven})
+            # The states replay along their recorded chain (from ExecutionStarted); the redriven work follows it.
 
-    def _execute(self, started_previous: int, redriven: int | None) -> None:
+    def _execute(self) -> None:
         run = self.run
         frame = Frame(run, Variables(), 0)
         frame.last_event = self._started_event
         try:
-            if redriven is not None:
-                started = frame.last_event
-                frame.last_event = started_previous
-                frame.emit("ExecutionRedriven", {"redriveCount": redriven})
-                # The states replay along their recorded chain; the work redriven after them follows it.
-                frame.last_event = started
             if len(compact_json(run.input).encode()) > MAX_PAYLOAD_BYTES:
                 raise StatesError("States.DataLimitExceeded",
                                   "The execution input exceeds the maximum number of bytes service limit.")
@@ -344,10 +342,10 @@ class Engine:
                 redriven: int | None, started_via: tuple[str | None, str | None] = (None, None)) -> ExecutionHandle:
         handle = ExecutionHandle(run, graph, history)
         handle.version_arn, handle.alias_arn = started_via
-        handle._begin()
+        handle._begin(started_previous, redriven)
         with self._lock:
             self._running[run.execution_arn] = handle
-        thread = threading.Thread(target=self._main, args=(handle, started_previous, redriven),
+        thread = threading.Thread(target=self._main, args=(handle,),
                                   name=f"stepfn-exec-{run.name}", daemon=True)
         thread.start()
         if graph.timeout_seconds:
@@ -355,9 +353,9 @@ class Engine:
                              name=f"stepfn-timeout-{run.name}", daemon=True).start()
         return handle
 
-    def _main(self, handle: ExecutionHandle, started_previous: int, redriven: int | None) -> None:
+    def _main(self, handle: ExecutionHandle) -> None:
         try:
-            handle._execute(started_previous, redriven)
+            handle._execute()
         finally:
             with self._lock:
                 self._running.pop(handle.run.execution_arn, None)
