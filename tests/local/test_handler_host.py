@@ -378,3 +378,29 @@ def test_stepfns_own_modules_beside_the_host_do_not_shadow_the_users_imports(tmp
         assert (reply.status, json.loads(reply.body)) == (200, "not found")
     finally:
         container.close()
+
+
+@pytest.mark.skipif(not INTERPRETERS, reason="no interpreter other than stepfn's on this machine")
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_a_dict_from_output_fn_is_answered_as_the_scikit_learn_containers_flask_worker_does(
+        python: str, model: dict[str, str], tmp_path: Path) -> None:
+    """The examples' sklearn bring-your-own-model script: ``output_fn`` returns ``{"Output": n}``, and the
+    container's Flask worker answers it as JSON (application/json, whatever the accept)."""
+    code = Path(model["CodeDir"]) / "inference.py"
+    code.write_text(PROGRAM.replace('return json.dumps({"predictions": prediction, "pid": os.getpid()}), '
+                                    '"application/json"', 'return {"Output": int(prediction[0])}'))
+    assert "Output" in code.read_text()
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(model))
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    process = subprocess.Popen([python, str(HOST_FILE), str(spec_file)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        assert handlerhost.read_frame(process.stdout) == [b"ready"]
+        handlerhost.write_frame(process.stdin, [b"invoke", b"application/json", b"text/csv", b"[[1, 1], [0, 2]]"])
+        assert handlerhost.read_frame(process.stdout) == [b"ok", b"application/json", b'{"Output":6}\n']
+    finally:
+        process.stdin.close()
+        assert process.wait(timeout=30) == 0
+        process.stdout.close()

@@ -166,3 +166,44 @@ def test_pytorch_user_handlers_serve_without_torch(tmp_path: Path) -> None:
                                 "Program": "inference.py", "Framework": "pytorch", "Environment": {}})
     assert container.invoke(b"[[1, 2], [3, 4]]", "application/json", "application/json") == (b"[3, 7]",
                                                                                               "application/json")
+
+
+def test_an_output_fn_that_returns_a_dict_is_answered_as_the_containers_server_answers_it(tmp_path: Path) -> None:
+    """The examples' scikit-learn bring-your-own-model script returns ``{"Output": n}`` from ``output_fn``: the
+    scikit-learn (and XGBoost) container's Flask worker answers a dict as Flask 1.1's ``jsonify`` (compact, keys
+    sorted, a newline, application/json); MMS / TorchServe (PyTorch, Hugging Face) answers any JSON value with
+    ``json.dumps(indent=2)`` under the accept type. stepfn's own server and the handler host share the rule."""
+    from stepfn.local.sagemaker import handlerhost
+    from stepfn.local.sagemaker.handlerhost import attempt
+
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "inference.py").write_text(textwrap.dedent('''
+        import json
+        def model_fn(model_dir):
+            return lambda rows: [sum(row) for row in rows]
+        def input_fn(body, content_type):
+            return json.loads(body)["Input"]
+        def predict_fn(data, model):
+            return model(data)
+        def output_fn(prediction, accept):
+            return {"Output": int(prediction[0]), "All": prediction} if len(prediction) > 1 else prediction
+    '''))
+    answers = {}
+    for framework in ("sklearn", "pytorch", "generic"):
+        sys.modules.pop("inference", None)
+        container = Container.load({"ModelDir": str(tmp_path), "CodeDir": str(tmp_path / "code"),
+                                    "Program": "inference.py", "Framework": framework, "Environment": {}})
+        answers[framework] = [
+            attempt(container.invoke, json.dumps({"Input": rows}).encode(), "application/json", "text/csv")
+            for rows in ([[1, 2], [3, 4]], [[5, 6]])]
+    assert answers["sklearn"][0] == (b'{"All":[3,7],"Output":3}\n', "application/json")
+    assert isinstance(answers["sklearn"][1], InferenceError)  # a list is no Flask 1.1 response
+    assert str(answers["sklearn"][1]) == "output_fn returned list, expected bytes or str"
+    assert answers["pytorch"] == [(json.dumps({"Output": 3, "All": [3, 7]}, indent=2).encode(), "text/csv"),
+                                  (b"[\n  11\n]", "text/csv")]
+    assert all(isinstance(a, InferenceError) for a in answers["generic"])  # no container's server to follow
+    # The handler host (a framework environment's Python) answers by the same function.
+    assert handlerhost.SklearnDefaults.object_results == handlerhost.FLASK
+    assert handlerhost.XGBoostDefaults.object_results == handlerhost.FLASK
+    assert handlerhost.PyTorchDefaults.object_results == handlerhost.MODEL_SERVER
+    assert handlerhost.HuggingFaceDefaults.object_results == handlerhost.MODEL_SERVER

@@ -50,6 +50,9 @@ NPY = "application/x-npy"
 LIBSVM = "text/libsvm"
 _UTF8_TYPES = (JSON, CSV, "application/jsonlines")
 _LENGTH = struct.Struct(">I")
+# How a container's server answers a handler result that is neither bytes nor str (:func:`answer`).
+FLASK = "flask"
+MODEL_SERVER = "model-server"
 
 
 class InferenceError(Exception):
@@ -169,6 +172,8 @@ class Defaults:
     """The status every handler failure gets (the Hugging Face toolkit answers 400), None to keep each one's."""
     accept_from_environment = True
     """Whether SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT replaces a missing accept (else ``default_accept`` does)."""
+    object_results = ""
+    """How the container's server answers a handler result that is neither bytes nor str (:func:`answer`)."""
 
     def model_fn(self, model_dir: str) -> Any:
         raise InferenceError("Please provide a model_fn implementation: this container has no default model "
@@ -195,6 +200,8 @@ class SklearnDefaults(Defaults):
     """sagemaker-scikit-learn-container: a ``model.joblib`` (or the one ``*.joblib``/``*.pkl``) loaded without a
     ``model_fn``, as stepfn's own server does; float32 rows into ``model.predict``."""
 
+    object_results = FLASK
+
     def model_fn(self, model_dir: str) -> Any:
         try:
             import joblib
@@ -218,6 +225,7 @@ class XGBoostDefaults(Defaults):
     """sagemaker-xgboost-container's serving defaults: a pickled model or a Booster file, CSV or LIBSVM rows."""
 
     default_accept = CSV
+    object_results = FLASK
 
     def model_fn(self, model_dir: str) -> Any:
         import xgboost as xgb
@@ -269,6 +277,8 @@ class XGBoostDefaults(Defaults):
 
 class PyTorchDefaults(Defaults):
     """sagemaker-pytorch-inference-toolkit's defaults: a TorchScript ``model.pt``, tensors in and out."""
+
+    object_results = MODEL_SERVER
 
     def model_fn(self, model_dir: str) -> Any:
         import torch
@@ -463,6 +473,7 @@ class HuggingFaceDefaults(Defaults):
     text_types = (JSON, CSV)
     error_status = 400
     accept_from_environment = False
+    object_results = MODEL_SERVER
 
     def model_fn(self, model_dir: str) -> Any:
         try:
@@ -687,17 +698,30 @@ class Chain:
             answers.append(attempt(lambda p=prediction, a=resolved: self._payload(self._call("output_fn", p, a), a)))
         return answers
 
-    @staticmethod
-    def _payload(result: Any, accept: str) -> tuple[bytes, str]:
-        if isinstance(result, tuple):
-            payload, response_type = result[0], str(result[1])
-        else:
-            payload, response_type = result, accept
-        if isinstance(payload, str):
-            payload = payload.encode("utf-8")
-        if not isinstance(payload, (bytes, bytearray)):
-            raise InferenceError(f"output_fn returned {type(payload).__name__}, expected bytes or str")
+    def _payload(self, result: Any, accept: str) -> tuple[bytes, str]:
+        return answer(result, accept, self.defaults.object_results)
+
+
+def answer(result: Any, accept: str, object_results: str = "") -> tuple[bytes, str]:
+    """The body and content type for what ``output_fn`` (or ``transform_fn``) returned: bytes or str under
+    ``accept``, or a ``(body, content type)`` pair. Anything else is answered as the container's server answers it
+    (``object_results``): ``FLASK``, the Flask worker of sagemaker-containers that the scikit-learn and XGBoost
+    images serve with (Flask 1.1), turns a dict into JSON as its ``jsonify`` writes it (compact, keys sorted, a
+    newline, ``application/json``); ``MODEL_SERVER``, MMS / TorchServe of the PyTorch and Hugging Face images,
+    writes any JSON value with ``json.dumps(value, indent=2)`` under the accept type; otherwise it is refused."""
+    if isinstance(result, tuple):
+        payload, response_type = result[0], str(result[1])
+    else:
+        payload, response_type = result, accept
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    if isinstance(payload, (bytes, bytearray)):
         return bytes(payload), response_type
+    if object_results == FLASK and isinstance(payload, dict) and not isinstance(result, tuple):
+        return (json.dumps(payload, separators=(",", ":"), sort_keys=True) + "\n").encode("utf-8"), JSON
+    if object_results == MODEL_SERVER:
+        return json.dumps(payload, indent=2).encode("utf-8"), response_type
+    raise InferenceError(f"output_fn returned {type(payload).__name__}, expected bytes or str")
 
 
 def attempt(function: Callable[..., Any], *args: Any) -> Any:

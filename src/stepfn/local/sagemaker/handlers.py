@@ -46,6 +46,8 @@ def missing_framework(framework: str, package: str, exc: ImportError) -> Inferen
 class PyTorchDefaults(Defaults):
     """sagemaker-pytorch-inference-toolkit's defaults."""
 
+    object_results = handlerhost.MODEL_SERVER
+
     def _torch(self) -> Any:
         try:
             import torch
@@ -139,6 +141,8 @@ class HuggingFaceDefaults(Defaults):
     implementation (:class:`handlerhost.HuggingFaceDefaults`, which serves the model in its image's environment),
     so both places answer alike. As in the toolkit, the default ``input_fn`` reads JSON and CSV bodies as text
     and every failure of a request is a 400."""
+
+    object_results = handlerhost.MODEL_SERVER
 
     def __init__(self) -> None:
         self.toolkit = handlerhost.HuggingFaceDefaults()

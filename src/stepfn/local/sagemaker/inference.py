@@ -37,7 +37,8 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from stepfn._extras import needs_extra, require_extra
-from stepfn.local.sagemaker.handlerhost import attempt, predict_together
+from stepfn.local.sagemaker import handlerhost
+from stepfn.local.sagemaker.handlerhost import FLASK, attempt, predict_together
 
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
@@ -161,6 +162,8 @@ class Defaults:
     """The handler chain a framework container uses when the entry program leaves a function out."""
 
     default_accept = JSON
+    object_results = ""
+    """How the container's server answers a handler result that is neither bytes nor str (``answer``)."""
 
     def bind(self, module: ModuleType | None) -> None:
         """The entry program, for defaults that call user functions other than the handler chain's."""
@@ -195,6 +198,8 @@ class SklearnDefaults(Defaults):
     at the model root is loaded here without one, which is what almost every ``model_fn`` does.
     """
 
+    object_results = FLASK
+
     def model_fn(self, model_dir: str) -> Any:
         import joblib
 
@@ -217,6 +222,7 @@ class XGBoostDefaults(Defaults):
     """sagemaker-xgboost-container algorithm-mode serving (serve.py / serve_utils.py, docs/design/sagemaker-contract.md §5.1)."""
 
     default_accept = CSV
+    object_results = FLASK
 
     def model_fn(self, model_dir: str) -> Any:
         import xgboost as xgb
@@ -505,7 +511,7 @@ class Container:
             data = _arity_call(self._function("input_fn"), self.context, body, content_type)
             prediction = _arity_call(self._function("predict_fn"), self.context, data, self.model)
             result = _arity_call(self._function("output_fn"), self.context, prediction, accept)
-        return _payload(result, accept)
+        return _payload(result, accept, self.defaults.object_results)
 
     @functools.cached_property
     def batches(self) -> bool:
@@ -552,20 +558,16 @@ class Container:
             if isinstance(prediction, BaseException):
                 answers.append(prediction)
                 continue
-            answers.append(attempt(lambda p=prediction, a=accept: _payload(_arity_call(output_fn, self.context, p, a), a)))
+            answers.append(attempt(lambda p=prediction, a=accept: _payload(_arity_call(output_fn, self.context, p, a), a, self.defaults.object_results)))
         return answers
 
 
-def _payload(result: Any, accept: str) -> tuple[bytes, str]:
-    if isinstance(result, tuple):
-        payload, response_type = result[0], str(result[1])
-    else:
-        payload, response_type = result, accept
-    if isinstance(payload, str):
-        payload = payload.encode("utf-8")
-    if not isinstance(payload, bytes | bytearray):
-        raise InferenceError(f"output_fn returned {type(payload).__name__}, expected bytes or str")
-    return bytes(payload), response_type
+def _payload(result: Any, accept: str, object_results: str) -> tuple[bytes, str]:
+    """``handlerhost.answer`` (the one rule for both sides of the model server), its refusal as this module's error."""
+    try:
+        return handlerhost.answer(result, accept, object_results)
+    except handlerhost.InferenceError as exc:
+        raise InferenceError(str(exc), exc.status) from None
 
 
 class _Pending:
