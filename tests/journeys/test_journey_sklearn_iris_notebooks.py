@@ -103,3 +103,20 @@ def test_sklearn_iris_estimator_with_batch_transform(tmp_path: Path) -> None:
         assert sagemaker.list_endpoints()["Endpoints"] == []
     finally:
         serve.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@needs("sklearn_iris_notebooks")
+def test_sklearn_bring_your_own_model(tmp_path: Path) -> None:
+    serve, document = run_notebook(tmp_path, BYOM)
+    try:
+        printed = text_of(document, "invoke_endpoint(")
+        assert printed.startswith("Predicted class category "), printed
+        category = int(printed.split()[3])
+        assert printed.strip().endswith(f"({NAMES[category]})")
+        # Its last cell deleted the model, then the endpoint.
+        assert serve.client("sagemaker").list_endpoints()["Endpoints"] == []
+        assert serve.client("sagemaker").list_models()["Models"] == []
+    finally:
+        serve.stop()
