@@ -97,6 +97,23 @@ def test_a_model_that_cannot_be_served_fails_the_deploy() -> None:
     Session().delete_endpoint("byo-deploy", delete_endpoint_config=True)
 
 
+def test_estimator_jobs_keeps_every_fit(tmp_path: Path) -> None:
+    """As v2: ``estimator.jobs`` holds each job ``fit()`` started, oldest first; the examples' scikit-learn
+    processing notebook reads the training job's output path from ``sklearn.jobs[-1].describe()``."""
+    estimator = _trained(tmp_path)
+    (first,) = estimator.jobs
+    assert first is estimator.latest_training_job
+    described = first.describe()
+    assert described["TrainingJobStatus"] == "Completed"
+    # v2's default output path ends in "/", so the notebook's "{}{}/{}".format(path, name, ...) is the artifact.
+    assert described["OutputDataConfig"]["S3OutputPath"] == f"s3://{Session().default_bucket()}/"
+    assert estimator.model_data == "{}{}/{}".format(described["OutputDataConfig"]["S3OutputPath"],
+                                                    described["TrainingJobName"], "output/model.tar.gz")
+    estimator.fit({"train": f"s3://{Session().default_bucket()}/deploy/train"}, job_name="second-fit")
+    assert [job.job_name for job in estimator.jobs] == [first.job_name, "second-fit"]
+    assert estimator.jobs[-1].describe()["TrainingJobStatus"] == "Completed"
+
+
 def test_on_aws_deploy_calls_sagemaker() -> None:
     boto3 = pytest.importorskip("boto3")
     moto = pytest.importorskip("moto")

@@ -255,6 +255,8 @@ class EstimatorBase(SessionHolder):
         self._current_job_name: str | None = None
         self._last_output_path: Any = None
         self.latest_training_job: TrainingJob | None = None
+        # Every job fit() started, oldest first, as v2 keeps them: notebooks read estimator.jobs[-1].describe().
+        self.jobs: list[TrainingJob] = []
         for old_name, value in v1_names.items():
             warnings.warn(f"{old_name} has been renamed in sagemaker>=2: use {_V1_NAMES[old_name]}",
                           DeprecationWarning, stacklevel=_user_stacklevel())
@@ -424,6 +426,7 @@ class EstimatorBase(SessionHolder):
             request["ExperimentConfig"] = experiment_config
         job = TrainingJob(request["TrainingJobName"], self.sagemaker_session)
         self.latest_training_job = job
+        self.jobs.append(job)
         boto_session = aws_boto_session(job.sagemaker_session)
         streamed = wait and shows_logs(logs)
         record = run_training_job(boto_session, job.aws_region(), request, wait=wait and not streamed)
