@@ -110,3 +110,56 @@ def test_on_aws_run_creates_the_job_in_sagemaker() -> None:
             "s3://my-bucket/aws-processing/output/output-1")
         assert processor.latest_job is not None and processor.latest_job.describe()["ProcessingJobName"] == (
             "aws-processing")
+
+
+def test_framework_processor_runs_a_source_dir_through_runproc(tmp_path: Path) -> None:
+    """sagemaker v2's FrameworkProcessor, as the examples' scikit-learn processing notebook uses it
+    (``FrameworkProcessor(estimator_cls=SKLearn, framework_version=...)``, ``run(code=..., source_dir="code")``):
+    the image and base job name come from the estimator class; the source_dir goes up as sourcedir.tar.gz (the
+    ``code`` input) with v2's runproc.sh (the ``entrypoint`` input), which bash runs: it unpacks the code, where
+    the script imports its helper module, and runs it with ``python`` and the job's arguments."""
+    from stepfn.sagemaker.processing import FrameworkProcessor
+    from stepfn.sagemaker.sklearn import SKLearn
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "helper.py").write_text("SCALE_NAME = '--scale'\n")
+    (code / "preprocess.py").write_text(SCRIPT.replace('"--scale"', "helper.SCALE_NAME").replace(
+        "import os\n", "import os\n\nimport helper\n", 1))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("1\n2\n")
+    processor = FrameworkProcessor(estimator_cls=SKLearn, framework_version="1.2-1", role=ROLE, instance_count=1,
+                                   instance_type="ml.m5.large")
+    assert processor.image_uri == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    assert processor.base_job_name == "scikit-learn" and processor.command == ["python"]
+    processor.run(code="preprocess.py", source_dir=str(code),
+                  inputs=[ProcessingInput(source=str(data), destination="/opt/ml/processing/input/data")],
+                  outputs=[ProcessingOutput(source="/opt/ml/processing/output/sums", output_name="sums")],
+                  arguments=["--scale", "10"])
+
+    job = processor.jobs[-1]
+    assert re.fullmatch(r"scikit-learn-\d{4}(-\d{2}){5}-\d{3}", job.job_name)
+    described = job.describe()
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    assert described["AppSpecification"]["ContainerEntrypoint"] == [
+        "/bin/bash", "/opt/ml/processing/input/entrypoint/runproc.sh"]
+    assert described["AppSpecification"]["ContainerArguments"] == ["--scale", "10"]
+    bucket = Session().default_bucket()
+    inputs = {item["InputName"]: item["S3Input"] for item in described["ProcessingInputs"]}
+    assert list(inputs) == ["input-1", "code", "entrypoint"]
+    assert inputs["code"]["S3Uri"] == f"s3://{bucket}/{job.job_name}/source/sourcedir.tar.gz"
+    assert inputs["code"]["LocalPath"] == "/opt/ml/processing/input/code/"
+    assert inputs["entrypoint"]["S3Uri"] == f"s3://{bucket}/{job.job_name}/source/runproc.sh"
+    assert inputs["entrypoint"]["LocalPath"] == "/opt/ml/processing/input/entrypoint"
+    runproc = ObjectStore().get_bytes(inputs["entrypoint"]["S3Uri"]).decode()
+    assert runproc.startswith("#!/bin/bash\n\ncd /opt/ml/processing/input/code/\ntar -xzf sourcedir.tar.gz\n")
+    assert runproc.endswith('\npython preprocess.py "$@"\n')
+    assert ObjectStore().get_bytes(f"s3://{bucket}/{job.job_name}/output/sums/total.txt") == b"30"
+
+    # A lone script (no source_dir) is packed alone and run by its file name.
+    processor.run(code=str(code / "helper.py"), job_name="lone-script")
+    described = processor.jobs[-1].describe()
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    runproc = ObjectStore().get_bytes(f"s3://{bucket}/lone-script/source/runproc.sh").decode()
+    assert runproc.endswith('\npython helper.py "$@"\n')

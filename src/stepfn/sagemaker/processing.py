@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from pathlib import Path
 from typing import Any
 
 from ._jobs import PROCESSING, SessionJob
@@ -13,6 +14,7 @@ from .session import SessionHolder, SessionLike, base_name_from_image, name_from
 from .validation import is_local_mode, validate_request
 
 __all__ = [
+    "FrameworkProcessor",
     "NetworkConfig",
     "ProcessingInput",
     "ProcessingJob",
@@ -164,7 +166,7 @@ class Processor(SessionHolder):
     def _start(self, inputs: list[ProcessingInput] | None, outputs: list[ProcessingOutput] | None,
                arguments: list[str] | None, wait: bool, logs: bool, job_name: str | None,
                experiment_config: dict[str, Any] | None, kms_key: str | None, entrypoint: Any,
-               code: str | None) -> None:
+               code: str | None, code_input: tuple[str, str] = ("code", "/opt/ml/processing/input/code/")) -> None:
         """As v2: the job is ``job_name``, else ``<base_job_name or image repository>-<timestamp>``; inputs and
         outputs without a name become ``input-N`` / ``output-N``; a local input (and ``code``) is uploaded to
         ``s3://<bucket>/<job>/input/<name>`` and an output without an ``s3://`` destination goes to
@@ -180,7 +182,7 @@ class Processor(SessionHolder):
         session = self.sagemaker_session
         inputs = [*(inputs or [])]
         if code is not None:
-            inputs.append(ProcessingInput(source=code, destination=_CODE_DIRECTORY, input_name="code"))
+            inputs.append(ProcessingInput(source=code, destination=code_input[1], input_name=code_input[0]))
         inputs = _normalized_inputs(inputs, name, session)
         outputs = _normalized_outputs(outputs or [], name, session)
         self.arguments = arguments
@@ -233,6 +235,122 @@ class ScriptProcessor(Processor):
         as sagemaker v2's ``ScriptProcessor.run``; the rest as :meth:`Processor.run`."""
         entrypoint = [*self.command, posixpath.join(_CODE_DIRECTORY, os.path.basename(code))]
         self._start(inputs, outputs, arguments, wait, logs, job_name, experiment_config, kms_key, entrypoint, code)
+
+
+class FrameworkProcessor(ScriptProcessor):
+    """A processor that runs a script of a framework image with its ``source_dir`` (sagemaker v2's
+    ``sagemaker.processing.FrameworkProcessor``): the image, and the base job name, come from ``estimator_cls``
+    (``SKLearn``, ``PyTorch``, ``XGBoost``, ...) and ``framework_version``; the code goes up as
+    ``sourcedir.tar.gz`` with the ``runproc.sh`` that unpacks it, installs its ``requirements.txt`` and runs
+    ``command`` (``python``) on it."""
+
+    framework_entrypoint_command = ["/bin/bash"]
+
+    def __init__(self, estimator_cls: type, framework_version: str, role: Any = None, instance_count: Any = None,
+                 instance_type: Any = None, py_version: str = "py3", image_uri: Any = None, command: Any = None,
+                 volume_size_in_gb: Any = 30, volume_kms_key: Any = None, output_kms_key: Any = None,
+                 code_location: str | None = None, max_runtime_in_seconds: Any = None,
+                 base_job_name: str | None = None, sagemaker_session: SessionLike | None = None, env: Any = None,
+                 tags: Any = None, network_config: NetworkConfig | None = None) -> None:
+        super().__init__(role, image_uri, command or ["python"], instance_count, instance_type, volume_size_in_gb,
+                         volume_kms_key, output_kms_key, max_runtime_in_seconds, base_job_name, sagemaker_session,
+                         env, tags, network_config)
+        self.estimator_cls = estimator_cls
+        self.framework_version = framework_version
+        self.py_version = py_version
+        self.code_location = code_location[:-1] if code_location and code_location.endswith("/") else code_location
+        if image_uri is None or base_job_name is None:
+            estimator = self._create_estimator()
+            if image_uri is None:
+                self.image_uri = estimator.training_image_uri()
+            if base_job_name is None:
+                self.base_job_name = estimator.base_job_name or getattr(estimator_cls, "_framework_name", None)
+
+    def _create_estimator(self, entry_point: str = "", source_dir: Any = None) -> Any:
+        """The estimator v2 builds to find the image (and to pack the code): one instance, this processor's
+        settings."""
+        return self.estimator_cls(
+            framework_version=self.framework_version, py_version=self.py_version, entry_point=entry_point,
+            source_dir=source_dir, code_location=self.code_location, enable_network_isolation=False,
+            image_uri=self.image_uri, role=self.role, instance_count=1, instance_type=self.instance_type,
+            sagemaker_session=self.sagemaker_session, debugger_hook_config=False, disable_profiler=True,
+            output_kms_key=self.output_kms_key)
+
+    def dropped_settings(self) -> list[str]:
+        return []  # the command is in runproc.sh, the entry point in the request
+
+    def run(self, code: str, source_dir: str | None = None,  # type: ignore[override]
+            dependencies: list[str] | None = None, git_config: dict[str, Any] | None = None,
+            inputs: list[ProcessingInput] | None = None, outputs: list[ProcessingOutput] | None = None,
+            arguments: list[str] | None = None, wait: bool = True, logs: bool = True, job_name: str | None = None,
+            experiment_config: dict[str, Any] | None = None, kms_key: str | None = None) -> None:
+        """As sagemaker v2's ``FrameworkProcessor.run``: ``source_dir`` (else ``code``'s file alone), packed as
+        ``s3://<bucket or code_location>/<job>/source/sourcedir.tar.gz`` and given to the job as its ``code``
+        input (``/opt/ml/processing/input/code/``), and ``runproc.sh`` beside it as its ``entrypoint`` input,
+        which the container runs with ``/bin/bash``; ``code`` is the script's path inside ``source_dir``. An
+        ``s3://`` ``code`` is run as that script instead."""
+        if dependencies:
+            raise NotImplementedError("dependencies= is not supported by stepfn's FrameworkProcessor: put them in "
+                                      "source_dir.")
+        if not code.startswith("s3://"):
+            if git_config:
+                from ._git import clone_code
+
+                code, source_dir = clone_code(git_config, code, source_dir)
+            job_name = job_name or self._generate_current_job_name()
+            inputs = [*(inputs or []), ProcessingInput(
+                source=self._upload_sourcedir(code, source_dir, job_name), destination=_CODE_DIRECTORY,
+                input_name="code")]
+            code = self._upload_runproc(code if source_dir else os.path.basename(code), job_name)
+        entrypoint = [*self.framework_entrypoint_command, posixpath.join(_ENTRYPOINT_DIRECTORY, posixpath.basename(code))]
+        self._start(inputs, outputs, arguments, wait, logs, job_name, experiment_config, kms_key, entrypoint, code,
+                    ("entrypoint", _ENTRYPOINT_DIRECTORY))
+
+    def _source_prefix(self, job_name: str) -> tuple[str, str]:
+        if self.code_location:
+            bucket, _, prefix = self.code_location[len("s3://"):].partition("/")
+            return bucket, posixpath.join(prefix, job_name, "source") if prefix else f"{job_name}/source"
+        return session_bucket(self.sagemaker_session), f"{job_name}/source"
+
+    def _upload_sourcedir(self, code: str, source_dir: str | None, job_name: str) -> str:
+        from stepfn.aws._code import build_sourcedir_archive
+
+        if source_dir is not None and source_dir.startswith("s3://"):
+            return source_dir
+        archive = build_sourcedir_archive(Path(source_dir) if source_dir else None,
+                                          code if source_dir else os.path.abspath(code))
+        bucket, prefix = self._source_prefix(job_name)
+        session_objects(self.sagemaker_session).put_bytes(archive, bucket, f"{prefix}/sourcedir.tar.gz", None)
+        return f"s3://{bucket}/{prefix}/sourcedir.tar.gz"
+
+    def _upload_runproc(self, script_name: str, job_name: str) -> str:
+        """runproc.sh beside sourcedir.tar.gz; ``script_name`` is the script's path inside the archive."""
+        bucket, prefix = self._source_prefix(job_name)
+        script = _RUNPROC.format(entry_point_command=" ".join(self.command), entry_point=script_name)
+        session_objects(self.sagemaker_session).put_bytes(script.encode(), bucket, f"{prefix}/runproc.sh", None)
+        return f"s3://{bucket}/{prefix}/runproc.sh"
+
+
+# sagemaker v2's runproc.sh, as FrameworkProcessor writes it.
+_RUNPROC = """\
+#!/bin/bash
+
+cd /opt/ml/processing/input/code/
+tar -xzf sourcedir.tar.gz
+
+# Exit on any error. SageMaker uses error code to mark failed job.
+set -e
+
+if [[ -f 'requirements.txt' ]]; then
+    # Some py3 containers has typing, which may breaks pip install
+    pip uninstall --yes typing
+
+    pip install -r requirements.txt
+fi
+
+{entry_point_command} {entry_point} "$@"
+"""
+_ENTRYPOINT_DIRECTORY = "/opt/ml/processing/input/entrypoint"
 
 
 class ProcessingJob(SessionJob):
