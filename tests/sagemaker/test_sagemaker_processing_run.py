@@ -11,7 +11,13 @@ import pytest
 from stepfn.local.objectstore import ObjectStore
 from stepfn.sagemaker import Session
 from stepfn.sagemaker.exceptions import UnexpectedStatusException
-from stepfn.sagemaker.processing import ProcessingInput, ProcessingOutput, Processor, ScriptProcessor
+from stepfn.sagemaker.processing import (
+    FrameworkProcessor,
+    ProcessingInput,
+    ProcessingOutput,
+    Processor,
+    ScriptProcessor,
+)
 from stepfn.sagemaker.sklearn import SKLearnProcessor
 
 ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
@@ -118,7 +124,6 @@ def test_framework_processor_runs_a_source_dir_through_runproc(tmp_path: Path) -
     the image and base job name come from the estimator class; the source_dir goes up as sourcedir.tar.gz (the
     ``code`` input) with v2's runproc.sh (the ``entrypoint`` input), which bash runs: it unpacks the code, where
     the script imports its helper module, and runs it with ``python`` and the job's arguments."""
-    from stepfn.sagemaker.processing import FrameworkProcessor
     from stepfn.sagemaker.sklearn import SKLearn
 
     code = tmp_path / "code"
@@ -163,3 +168,33 @@ def test_framework_processor_runs_a_source_dir_through_runproc(tmp_path: Path) -
     assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
     runproc = ObjectStore().get_bytes(f"s3://{bucket}/lone-script/source/runproc.sh").decode()
     assert runproc.endswith('\npython helper.py "$@"\n')
+
+
+def test_per_framework_processors_are_framework_processors_of_their_estimator(tmp_path: Path) -> None:
+    """sagemaker v2's ``sagemaker.{pytorch,xgboost,tensorflow}.processing`` processors: the FrameworkProcessor of
+    that framework's estimator (image and base job name from it); an XGBoostProcessor's job runs its script."""
+    from stepfn.sagemaker.pytorch.processing import PyTorchProcessor
+    from stepfn.sagemaker.tensorflow.processing import TensorFlowProcessor
+    from stepfn.sagemaker.xgboost.processing import XGBoostProcessor
+
+    ecr = "763104351884.dkr.ecr.us-east-1.amazonaws.com"
+    pytorch = PyTorchProcessor(framework_version="2.1", py_version="py310", role=ROLE, instance_count=1,
+                               instance_type="ml.m5.large")
+    assert (pytorch.image_uri, pytorch.base_job_name) == (f"{ecr}/pytorch-training:2.1-cpu-py310", "pytorch")
+    tensorflow = TensorFlowProcessor(framework_version="2.13", py_version="py310", role=ROLE, instance_count=1,
+                                     instance_type="ml.m5.large")
+    assert tensorflow.image_uri == f"{ecr}/tensorflow-training:2.13-cpu-py310"
+    assert tensorflow.base_job_name == "tensorflow"
+    xgboost = XGBoostProcessor(framework_version="1.7-1", role=ROLE, instance_count=1, instance_type="ml.m5.large",
+                               base_job_name="xgb-prep")
+    assert xgboost.image_uri == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    assert isinstance(xgboost, FrameworkProcessor) and xgboost.estimator_cls.__name__ == "XGBoost"
+    (tmp_path / "prep.py").write_text(
+        'import os, sys\nos.makedirs("/opt/ml/processing/out", exist_ok=True)\n'
+        'open("/opt/ml/processing/out/args.txt", "w").write(" ".join(sys.argv[1:]))\n')
+    xgboost.run(code=str(tmp_path / "prep.py"), arguments=["--depth", "3"],
+                outputs=[ProcessingOutput(source="/opt/ml/processing/out", output_name="out")])
+    job = xgboost.jobs[-1]
+    assert job.job_name.startswith("xgb-prep-")
+    assert job.describe()["ProcessingJobStatus"] == "Completed"
+    assert ObjectStore().get_bytes(f"{job.outputs[0].destination}/args.txt") == b"--depth 3"

@@ -137,9 +137,9 @@ ported from sagemaker reads it as it reads ``sagemaker.__version__``: printed, o
 # path names that module, so rewriting ``sagemaker`` to ``stepfn.sagemaker`` in an import is enough.
 _V2_MODULE_PATHS = {
     "sklearn": ("estimator", "model", "processing"),
-    "xgboost": ("estimator", "model"),
-    "pytorch": ("estimator", "model"),
-    "tensorflow": ("estimator", "model"),
+    "xgboost": ("estimator", "model", "processing"),
+    "pytorch": ("estimator", "model", "processing"),
+    "tensorflow": ("estimator", "model", "processing"),
     "huggingface": ("estimator", "model"),
     "model_monitor": ("dataset_format", "model_monitoring", "data_capture_config", "monitoring_files",
                       "cron_expression_generator"),

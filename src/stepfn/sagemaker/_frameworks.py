@@ -15,7 +15,7 @@ from ._values import is_placeholder
 from .estimator import Framework, TrainingContext, removed_argument, renamed_argument
 from .model import FrameworkModel
 from .predictor import HuggingFacePredictor, PyTorchPredictor, SKLearnPredictor, TensorFlowPredictor, XGBoostPredictor
-from .processing import NetworkConfig, ScriptProcessor
+from .processing import FrameworkProcessor, NetworkConfig, ScriptProcessor
 from .session import Session, SessionLike
 
 __all__ = [
@@ -441,3 +441,32 @@ class SKLearnProcessor(ScriptProcessor):
 
     def dropped_settings(self) -> list[str]:
         return ["command"] if self._command_given else []
+
+
+class _FrameworkProcessorOf(FrameworkProcessor):
+    """sagemaker v2's per-framework FrameworkProcessors (``sagemaker.pytorch.processing.PyTorchProcessor``, ...):
+    a FrameworkProcessor whose ``estimator_cls`` is fixed."""
+
+    estimator: type
+
+    def __init__(self, framework_version: str, role: Any = None, instance_count: Any = None,
+                 instance_type: Any = None, py_version: str = "py3", image_uri: Any = None, command: Any = None,
+                 volume_size_in_gb: Any = 30, volume_kms_key: Any = None, output_kms_key: Any = None,
+                 code_location: str | None = None, max_runtime_in_seconds: Any = None,
+                 base_job_name: str | None = None, sagemaker_session: SessionLike | None = None, env: Any = None,
+                 tags: Any = None, network_config: NetworkConfig | None = None) -> None:
+        super().__init__(self.estimator, framework_version, role, instance_count, instance_type, py_version,
+                         image_uri, command, volume_size_in_gb, volume_kms_key, output_kms_key, code_location,
+                         max_runtime_in_seconds, base_job_name, sagemaker_session, env, tags, network_config)
+
+
+class PyTorchProcessor(_FrameworkProcessorOf):
+    estimator = PyTorch
+
+
+class XGBoostProcessor(_FrameworkProcessorOf):
+    estimator = XGBoost
+
+
+class TensorFlowProcessor(_FrameworkProcessorOf):
+    estimator = TensorFlow

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._frameworks import PyTorch, PyTorchModel
+from ._frameworks import PyTorch, PyTorchModel, PyTorchProcessor
 from .predictor import PyTorchPredictor
 
-__all__ = ["PyTorch", "PyTorchModel", "PyTorchPredictor"]
+__all__ = ["PyTorch", "PyTorchModel", "PyTorchPredictor", "PyTorchProcessor"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._frameworks import TensorFlow, TensorFlowModel
+from ._frameworks import TensorFlow, TensorFlowModel, TensorFlowProcessor
 from .predictor import TensorFlowPredictor
 
-__all__ = ["TensorFlow", "TensorFlowModel", "TensorFlowPredictor"]
+__all__ = ["TensorFlow", "TensorFlowModel", "TensorFlowPredictor", "TensorFlowProcessor"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._frameworks import XGBoost, XGBoostModel
+from ._frameworks import XGBoost, XGBoostModel, XGBoostProcessor
 from .predictor import XGBoostPredictor
 
-__all__ = ["XGBoost", "XGBoostModel", "XGBoostPredictor"]
+__all__ = ["XGBoost", "XGBoostModel", "XGBoostPredictor", "XGBoostProcessor"]
