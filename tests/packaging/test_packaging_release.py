@@ -98,6 +98,8 @@ _OWN_ERROR = {"local/objectstore.py"}
 # Run by a framework environment's own Python (the model's image), never by stepfn's: its imports are that
 # environment's packages.
 _RUNS_IN_A_FRAMEWORK_ENVIRONMENT = {"local/sagemaker/handlerhost.py", "local/sagemaker/tfserving.py"}
+# The images' toolkit packages (sagemaker_containers...): put on a job's path, imported by the user's script only.
+_TOOLKITS = "local/sagemaker/toolkits/"
 
 
 def _extra_imports(tree: ast.AST) -> list[tuple[ast.stmt, list[ast.AST]]]:
@@ -137,7 +139,7 @@ def test_every_import_of_an_extras_module_is_guarded() -> None:
         relative = path.relative_to(SRC).as_posix()
         for node, parents in _extra_imports(ast.parse(path.read_text())):
             if (_inside_needs_extra(parents) or _type_checking_only(parents) or relative in _FALLS_BACK or relative in _OWN_ERROR
-                    or relative in _RUNS_IN_A_FRAMEWORK_ENVIRONMENT):
+                    or relative in _RUNS_IN_A_FRAMEWORK_ENVIRONMENT or relative.startswith(_TOOLKITS)):
                 continue
             guards = next((g for prefix, g in _GUARDED_ELSEWHERE.items() if relative.startswith(prefix)), None)
             if guards is not None and all(text in (SRC / file).read_text() for file, text in guards):

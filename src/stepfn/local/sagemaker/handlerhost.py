@@ -7,7 +7,8 @@ in stepfn's Python and starts this file, *by path*, with the environment's inter
 (:mod:`stepfn.local.sagemaker.hosted` is the other end). So it imports nothing from stepfn and keeps to what
 Python 3.7 (the oldest image's) can run: no walrus, no ``match``, no ``X | Y`` outside annotations.
 
-Run as ``python handlerhost.py <container spec JSON>`` (``ModelDir``, ``CodeDir``, ``Program``, ``Framework``).
+Run as ``python handlerhost.py <container spec JSON>`` (``ModelDir``, ``CodeDir``, ``Program``, ``Framework``,
+``Toolkits``: path entries for the image's toolkit packages).
 It loads the model once, then answers on its stdin/stdout; user code's prints go to stderr (the server's log).
 
 Frames: a 4-byte big-endian field count, then each field's length (4 bytes, big-endian), then the fields'
@@ -572,6 +573,10 @@ class Chain:
         if framework == "tensorflow" and os.path.isdir(lib) and lib not in sys.path:
             # The TF Serving container puts code/lib on the path (after code/) before it imports inference.py.
             sys.path.insert(0, lib)
+        for entry in spec.get("Toolkits") or ():
+            # The image's toolkit packages (sagemaker_containers...), after the environment's own: an installed one wins.
+            if entry not in sys.path:
+                sys.path.append(entry)
         self.module = self._program(code_dir, spec.get("Program"))
         self.tf_serving: Any = None
         if framework == "tensorflow":
@@ -708,7 +713,17 @@ def answer(result: Any, accept: str, object_results: str = "") -> tuple[bytes, s
     (``object_results``): ``FLASK``, the Flask worker of sagemaker-containers that the scikit-learn and XGBoost
     images serve with (Flask 1.1), turns a dict into JSON as its ``jsonify`` writes it (compact, keys sorted, a
     newline, ``application/json``); ``MODEL_SERVER``, MMS / TorchServe of the PyTorch and Hugging Face images,
-    writes any JSON value with ``json.dumps(value, indent=2)`` under the accept type; otherwise it is refused."""
+    writes any JSON value with ``json.dumps(value, indent=2)`` under the accept type; otherwise it is refused. A Flask
+``Response`` (``sagemaker_containers.beta.framework.worker.Response``) is answered with its body, content type and
+status (4xx/5xx as the request's error)."""
+    if not isinstance(result, tuple) and callable(getattr(result, "get_data", None)) and \
+            hasattr(result, "status_code") and hasattr(result, "mimetype"):
+        # A Flask response (sagemaker_containers' worker.Response): its body, under its own content type and status.
+        status = int(result.status_code)
+        body = bytes(result.get_data())
+        if status >= 400:
+            raise InferenceError(body.decode("utf-8", "replace"), status)
+        return body, str(getattr(result, "content_type", None) or result.mimetype)
     if isinstance(result, tuple):
         payload, response_type = result[0], str(result[1])
     else:

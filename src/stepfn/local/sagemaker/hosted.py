@@ -26,6 +26,7 @@ from typing import Any
 
 from stepfn.local.sagemaker import handlerhost
 from stepfn.local.sagemaker.inference import InferenceError, Request
+from stepfn.local.sagemaker.toolkits import paths_for
 
 HOST_FILE = Path(handlerhost.__file__).resolve()
 
@@ -76,8 +77,9 @@ class HostedContainer:
 
     def start(self) -> None:
         """Start the host and wait until it has loaded the model; its load error (with its traceback) raises."""
-        self.spec_file.write_text(json.dumps({key: self.spec.get(key) for key in
-                                              ("ModelDir", "CodeDir", "Program", "Framework")}))
+        host_spec = {key: self.spec.get(key) for key in ("ModelDir", "CodeDir", "Program", "Framework")}
+        host_spec["Toolkits"] = paths_for(self.spec.get("Framework"))  # the image's toolkit packages, if it ships any
+        self.spec_file.write_text(json.dumps(host_spec))
         try:
             # Same process group as the server: stopping the endpoint stops its hosts too.
             self.process = subprocess.Popen([str(self.spec["Python"]), str(HOST_FILE), str(self.spec_file)],

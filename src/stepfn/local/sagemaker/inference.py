@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 from stepfn._extras import needs_extra, require_extra
 from stepfn.local.sagemaker import handlerhost
 from stepfn.local.sagemaker.handlerhost import FLASK, attempt, predict_together
+from stepfn.local.sagemaker.toolkits import paths_for
 
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
@@ -467,6 +468,11 @@ class Container:
             require_extra("ml", f"Serving a {framework} model locally")
         model_dir = Path(spec["ModelDir"])
         module = None
+        for entry in paths_for(framework):
+            # The image's toolkit packages (sagemaker_containers...) for its scripts; after the path: an installed one
+            # wins.
+            if entry not in sys.path:
+                sys.path.append(entry)
         if spec.get("Program"):
             lib = Path(spec["CodeDir"]) / "lib"
             if framework == "tensorflow" and lib.is_dir() and str(lib) not in sys.path:

@@ -332,11 +332,13 @@ def requirements_command(job: JobDir) -> list[str] | None:
             "--target", str(job.root / "site-packages"), "-r", "requirements.txt"]
 
 
-def python_path(job: JobDir, code: Path | None = None, *, layer: Path | None = None, host: bool = True) -> str:
+def python_path(job: JobDir, code: Path | None = None, *, layer: Path | None = None, host: bool = True,
+                toolkits: list[str] | None = None) -> str:
     """The code directory first (``code``: as the job sees it), then the requirements (``layer``, or the job's
     own ``site-packages``), then, for a job in stepfn's own Python (``host``), this interpreter's path, as
     ``environment.write_env_vars`` sets it. A framework environment's job gets none of stepfn's packages: they
-    would shadow the image's versions."""
+    would shadow the image's versions. Last, the image's toolkit packages (``toolkits``:
+    :func:`stepfn.local.sagemaker.toolkits.paths_for`), so that an installed one wins."""
     entries = [str(code or job.code)]
     if layer is not None:
         entries.append(str(layer))
@@ -344,6 +346,7 @@ def python_path(job: JobDir, code: Path | None = None, *, layer: Path | None = N
         entries.append(str(job.root / "site-packages"))
     if host:
         entries += [p for p in sys.path if p and p not in entries]
+    entries += [p for p in toolkits or () if p not in entries]
     return ":".join(entries)
 
 

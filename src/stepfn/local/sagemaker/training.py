@@ -42,6 +42,7 @@ from stepfn.local.sagemaker.envs import (
     ensure_requirements,
     environment_for_image,
 )
+from stepfn.local.sagemaker.frameworks import framework_of_image
 from stepfn.local.sagemaker.images import Runtime, UnknownImageError, repository_of, resolve_image
 from stepfn.local.sagemaker.isolation import NOT_ISOLATED, PROGRAM_DIR, IsolationError, Launch, choose_isolation
 from stepfn.local.sagemaker.jobdir import (
@@ -96,6 +97,7 @@ from stepfn.local.sagemaker.scriptmode import (
     to_cmd_args,
     toolkit_environment,
 )
+from stepfn.local.sagemaker.toolkits import paths_for
 
 KIND = "training-job"
 OPERATION = "CreateTrainingJob"
@@ -722,7 +724,9 @@ class _Run:
         else:
             layer_or_none = self.layer
             platform["PATH"] = os.pathsep.join([str(self.environment.bin_dir), clean_environment({})["PATH"]])
-        pythonpath = python_path(job, view.code, layer=layer_or_none, host=self.environment is None)
+        image = framework_of_image(runtime.image)
+        pythonpath = python_path(job, view.code, layer=layer_or_none, host=self.environment is None,
+                                 toolkits=paths_for(image.framework if image else None))
         env = clean_environment(platform | toolkit | {"PYTHONPATH": pythonpath})
         user = {k: v for k, v in decoded.items() if not (k.startswith("sagemaker_") or k in (
             "default_user_module_name", "_tuning_objective_metric"))}
