@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent(
 
     states = [LambdaStep("Double", parameters={"FunctionName": "double", "Payload.$": "$"})]
     if sys.argv[2] == "late":  # long enough for this process to exit first, however slowly a loaded machine lets it
-        states.insert(0, Wait("Later", seconds=4))
+        states.insert(0, Wait("Later", seconds=10))
     workflow = Workflow("functions", Chain(states), role="arn:aws:iam::123456789012:role/x")
     workflow.create_or_update()
     execution = workflow.execute(inputs={"n": int(sys.argv[1])})
