@@ -248,6 +248,9 @@ def test_an_xgboost_script_using_the_toolkits_trains_and_serves(stepfn_home: Pat
         "train": "s3://bucket/abalone/train/", "validation": "s3://bucket/abalone/validation/"}))
     assert record["TrainingJobStatus"] == "Completed", (record.get("FailureReason"),
                                                         jobs.log_path("abalone").read_text()[-3000:])
+    # The XGBoost image's metrics apply in script mode too: read from the lines xgb.train prints.
+    metrics = {m["MetricName"]: m["Value"] for m in record["FinalMetricDataList"]}
+    assert {"train:rmse", "validation:rmse"} <= set(metrics) and metrics["validation:rmse"] > 0
     model_dir = jobs.job_dir("abalone").model
     assert (model_dir / "xgboost-model").is_file()
 

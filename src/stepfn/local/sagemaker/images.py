@@ -198,10 +198,24 @@ def resolve_image(image: str, *, script_mode: bool, home: Path | None = None) ->
     )
 
 
+
+def image_metric_definitions(runtime: Runtime) -> list[dict[str, str]]:
+    """The metrics SageMaker defines for an image itself, used where a job or tuning job gives none of its own:
+    a built-in algorithm's, and the XGBoost image's in script mode too (its scripts' ``xgb.train`` prints the same
+    ``[i]\tvalidation-rmse:...`` lines, and a ``HyperparameterTuner`` of an ``XGBoost`` estimator tunes on them)."""
+    from stepfn.local.sagemaker.builtins import METRIC_DEFINITIONS
+
+    if runtime.kind == "builtin":
+        return METRIC_DEFINITIONS.get(runtime.algorithm or "", [])
+    if runtime.repository in _XGBOOST_REPOSITORIES:
+        return METRIC_DEFINITIONS["xgboost"]
+    return []
+
 __all__ = [
     "BUILTIN_ALGORITHMS",
     "Runtime",
     "UnknownImageError",
+    "image_metric_definitions",
     "register_image",
     "repository_of",
     "resolve_image",

@@ -43,7 +43,13 @@ from stepfn.local.sagemaker.envs import (
     environment_for_image,
 )
 from stepfn.local.sagemaker.frameworks import framework_of_image
-from stepfn.local.sagemaker.images import Runtime, UnknownImageError, repository_of, resolve_image
+from stepfn.local.sagemaker.images import (
+    Runtime,
+    UnknownImageError,
+    image_metric_definitions,
+    repository_of,
+    resolve_image,
+)
 from stepfn.local.sagemaker.isolation import NOT_ISOLATED, PROGRAM_DIR, IsolationError, Launch, choose_isolation
 from stepfn.local.sagemaker.jobdir import (
     CONTAINER_VIEW,
@@ -684,11 +690,9 @@ class _Run:
             view, job_name=self.name, hyperparameters=hyperparameters, input_data_config=input_data_config,
             resource_config=resource_config, region=self.jobs.region,
         )
+        known = {d.get("Name") for d in self.definitions}
+        self.definitions += [d for d in image_metric_definitions(runtime) if d["Name"] not in known]
         if runtime.kind == "builtin":
-            from stepfn.local.sagemaker.builtins import METRIC_DEFINITIONS
-
-            known = {d.get("Name") for d in self.definitions}
-            self.definitions += [d for d in METRIC_DEFINITIONS[runtime.algorithm or ""] if d["Name"] not in known]
             config = view.config
             toolkit.update({
                 "SM_INPUT_TRAINING_CONFIG_FILE": str(config / "hyperparameters.json"),

@@ -337,10 +337,10 @@ class _Search:
                                              "HyperParameters": self.definition.get("StaticHyperParameters") or {}})
         except ServiceError:
             runtime = None
-        if runtime is not None and runtime.kind == "builtin":
-            from stepfn.local.sagemaker.builtins import METRIC_DEFINITIONS
+        if runtime is not None:
+            from stepfn.local.sagemaker.images import image_metric_definitions
 
-            definitions += METRIC_DEFINITIONS.get(runtime.algorithm or "", [])
+            definitions += image_metric_definitions(runtime)
         patterns = []
         for definition in definitions:
             if definition.get("Name") == metric:
