@@ -170,7 +170,7 @@ INFERENCE = textwrap.dedent("""
         return 10
 
     def input_fn(body, content_type):
-        return [float(line) for line in body.decode().split()]
+        return [float(line) for line in body.split()]  # text/csv: the scikit-learn container hands it as str
 
     def predict_fn(data, model):
         return [model * value for value in data]

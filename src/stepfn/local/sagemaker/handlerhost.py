@@ -54,6 +54,18 @@ _LENGTH = struct.Struct(">I")
 # How a container's server answers a handler result that is neither bytes nor str (:func:`answer`).
 FLASK = "flask"
 MODEL_SERVER = "model-server"
+# The Content-Types whose body the Flask worker of sagemaker-containers hands a user's input_fn or transform_fn as
+# text (its Request.content reads the body as text for exactly these), other bodies as bytes.
+_FLASK_TEXT_TYPES = (JSON, CSV)
+
+
+def user_body(body: bytes, content_type: str | None, object_results: str) -> Any:
+    """The body as the container's server hands it to a user's ``input_fn`` or ``transform_fn``: for the Flask
+    worker of the scikit-learn and XGBoost images (``object_results`` FLASK), a JSON or CSV body as ``str`` (UTF-8,
+    undecodable bytes replaced, as Flask's ``get_data(as_text=True)``); otherwise the bytes."""
+    if object_results == FLASK and (content_type or "").strip() in _FLASK_TEXT_TYPES:
+        return body.decode("utf-8", "replace")
+    return body
 
 
 class InferenceError(Exception):
@@ -669,13 +681,20 @@ class Chain:
             raise InferenceError(str(exc), self.defaults.error_status) from exc
         return self._payload(result, accept)
 
-    def _handle(self, body: bytes, content_type: str | None, accept: str) -> Any:
-        data: Any = body
+    def _body_for(self, name: str, body: bytes, content_type: str | None) -> Any:
+        """What the handler ``name`` gets as the request body: text for the defaults' ``text_types``, else as the
+        container's server hands a user's handler the body (:func:`user_body`)."""
         if media_type(content_type) in self.defaults.text_types:
-            data = body.decode("utf-8")
+            return body.decode("utf-8")
+        if self._user(name) is not None:
+            return user_body(body, content_type, self.defaults.object_results)
+        return body
+
+    def _handle(self, body: bytes, content_type: str | None, accept: str) -> Any:
         if self._user("transform_fn") is not None:
-            return self._call("transform_fn", self.model, data, content_type, accept)
-        decoded = self._call("input_fn", data, content_type)
+            return self._call("transform_fn", self.model, self._body_for("transform_fn", body, content_type),
+                              content_type, accept)
+        decoded = self._call("input_fn", self._body_for("input_fn", body, content_type), content_type)
         prediction = self._call("predict_fn", decoded, self.model)
         return self._call("output_fn", prediction, accept)
 
@@ -687,7 +706,8 @@ class Chain:
         predict per request, so each gets its own answer or error."""
         if len(requests) < 2 or not self.batching:
             return [attempt(self.invoke, *request) for request in requests]
-        decoded = [attempt(self._call, "input_fn", body, content_type) for body, content_type, _, _ in requests]
+        decoded = [attempt(self._call, "input_fn", self._body_for("input_fn", body, content_type), content_type)
+                   for body, content_type, _, _ in requests]
         predictions = predict_together(decoded, lambda rows: self._call("predict_fn", rows, self.model))
         answers: list[Any] = []
         for index, data in enumerate(decoded):  # (zip's strict= is newer than the oldest image's Python)

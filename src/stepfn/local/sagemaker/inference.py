@@ -499,6 +499,12 @@ class Container:
         function: Callable[..., Any] = user if callable(user) else getattr(self.defaults, name)
         return function
 
+    def _body_for(self, name: str, body: bytes, content_type: str | None) -> Any:
+        """The body as the container's server hands it to the user's handler ``name`` (``handlerhost.user_body``:
+        text for the Flask worker's JSON and CSV); the framework's own defaults parse the bytes."""
+        user = getattr(self.module, name, None) if self.module is not None else None
+        return handlerhost.user_body(body, content_type, self.defaults.object_results) if callable(user) else body
+
     def _accept(self, accept: str | None) -> str:
         if not accept or media_type(accept) == "*/*":
             return os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", self.defaults.default_accept)
@@ -512,9 +518,11 @@ class Container:
             return served
         transform = getattr(self.module, "transform_fn", None) if self.module is not None else None
         if callable(transform):
-            result = _arity_call(transform, self.context, self.model, body, content_type, accept)
+            result = _arity_call(transform, self.context, self.model, self._body_for("transform_fn", body, content_type),
+                                 content_type, accept)
         else:
-            data = _arity_call(self._function("input_fn"), self.context, body, content_type)
+            data = _arity_call(self._function("input_fn"), self.context, self._body_for("input_fn", body, content_type),
+                               content_type)
             prediction = _arity_call(self._function("predict_fn"), self.context, data, self.model)
             result = _arity_call(self._function("output_fn"), self.context, prediction, accept)
         return _payload(result, accept, self.defaults.object_results)
@@ -551,8 +559,8 @@ class Container:
         if len(requests) == 1 or not self.batches:
             return [attempt(self.invoke, *request) for request in requests]
         input_fn, output_fn = self._function("input_fn"), self._function("output_fn")
-        decoded: list[Any] = [attempt(_arity_call, input_fn, self.context, body, content_type)
-                              for body, content_type, *_ in requests]
+        decoded: list[Any] = [attempt(_arity_call, input_fn, self.context, self._body_for("input_fn", body, content_type),
+                                      content_type) for body, content_type, *_ in requests]
         predictions = predict_together(decoded, lambda rows: self.defaults.predict_fn(rows, self.model))
         answers: list[tuple[bytes, str] | BaseException] = []
         for index, ((_, _, accept, _), data) in enumerate(zip(requests, decoded, strict=True)):
