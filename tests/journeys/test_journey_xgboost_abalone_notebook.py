@@ -82,9 +82,14 @@ def test_xgboost_inference_script_mode_notebook(tmp_path: Path) -> None:
         document = execute(notebook, clean_environment(home, **serve.settings), reader)
         sagemaker = serve.client("sagemaker")
         jobs = sagemaker.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
-        failures = {job["TrainingJobName"]: sagemaker.describe_training_job(
-            TrainingJobName=job["TrainingJobName"]).get("FailureReason") for job in jobs
-            if job["TrainingJobStatus"] != "Completed"}
+        described = [sagemaker.describe_training_job(TrainingJobName=job["TrainingJobName"]) for job in jobs]
+        # The notebook's tuner searches max_depth from 0, which XGBoost 1.7's exact tree method (its choice for a
+        # small data set) refuses ("exact tree method doesn't support unlimited depth"): such a job fails on
+        # SageMaker too, and the tuning job goes on with the others. Any other failure is a gap.
+        failures = {job["TrainingJobName"]: job.get("FailureReason") for job in described
+                    if job["TrainingJobStatus"] != "Completed" and job.get("HyperParameters", {}).get("max_depth") != "0"}
+        assert all(job["TrainingJobStatus"] == "Completed" or "ExecuteUserScriptError" in job["FailureReason"]
+                   for job in described), described
         expected = []
         if importlib.util.find_spec("matplotlib") is None or importlib.util.find_spec("seaborn") is None:
             missing = "matplotlib" if importlib.util.find_spec("matplotlib") is None else "seaborn"
