@@ -8,6 +8,7 @@ scikit-learn 0.20.0 image's), so the file is checked for that Python's syntax by
 from __future__ import annotations
 
 import ast
+import contextlib
 import http.client
 import json
 import os
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,25 @@ def model(tmp_path: Path) -> dict[str, str]:
     (model_dir / "code" / "inference.py").write_text(PROGRAM)
     return {"ModelDir": str(model_dir), "CodeDir": str(model_dir / "code"), "Program": "inference.py",
             "Framework": "sklearn"}
+
+
+@contextlib.contextmanager
+def running_host(python: str, model: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A handler host for ``model`` under ``python``, past its ``ready`` frame; leaving closes its stdin, which
+    ends it, and checks that it exited 0."""
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(model))
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    process = subprocess.Popen([python, str(HOST_FILE), str(spec_file)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        assert handlerhost.read_frame(process.stdout) == [b"ready"]
+        yield process
+    finally:
+        process.stdin.close()
+        assert process.wait(timeout=30) == 0
+        process.stdout.close()
 
 
 def test_the_host_file_parses_as_python_3_7() -> None:
@@ -393,20 +414,10 @@ def test_a_dict_from_output_fn_is_answered_as_the_scikit_learn_containers_flask_
     code.write_text(PROGRAM.replace('return json.dumps({"predictions": prediction, "pid": os.getpid()}), '
                                     '"application/json"', 'return {"Output": int(prediction[0])}'))
     assert "Output" in code.read_text()
-    spec_file = tmp_path / "spec.json"
-    spec_file.write_text(json.dumps(model))
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    process = subprocess.Popen([python, str(HOST_FILE), str(spec_file)], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    assert process.stdin is not None and process.stdout is not None
-    try:
-        assert handlerhost.read_frame(process.stdout) == [b"ready"]
+    with running_host(python, model, tmp_path) as process:
+        assert process.stdin is not None and process.stdout is not None
         handlerhost.write_frame(process.stdin, [b"invoke", b"application/json", b"text/csv", b"[[1, 1], [0, 2]]"])
         assert handlerhost.read_frame(process.stdout) == [b"ok", b"application/json", b'{"Output":6}\n']
-    finally:
-        process.stdin.close()
-        assert process.wait(timeout=30) == 0
-        process.stdout.close()
 
 
 BODY_TYPES = '''\
@@ -434,14 +445,8 @@ def test_a_user_handler_gets_the_body_as_the_containers_server_hands_it(framewor
              ("text/csv; charset=utf-8", b"1,2\n", "bytes"),
              ("application/x-npy", b"\x93NUMPY", "bytes")]
     container = Container.load(model)
-    spec_file = tmp_path / "spec.json"
-    spec_file.write_text(json.dumps(model))
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    process = subprocess.Popen([sys.executable, str(HOST_FILE), str(spec_file)], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    assert process.stdin is not None and process.stdout is not None
-    try:
-        assert handlerhost.read_frame(process.stdout) == [b"ready"]
+    with running_host(sys.executable, model, tmp_path) as process:
+        assert process.stdin is not None and process.stdout is not None
         for content_type, body, kind in cases:
             in_process, _ = container.invoke(body, content_type, "text/plain")
             assert in_process.decode().split(":", 1)[0] == kind, (content_type, in_process)
@@ -450,7 +455,3 @@ def test_a_user_handler_gets_the_body_as_the_containers_server_hands_it(framewor
             assert answer[0] == b"ok" and answer[2] == in_process, (content_type, answer)
         assert container.invoke(b'{"a": "\xc3\xa9"}', "application/json", "text/plain")[0].decode() == (
             'str:{"a": "\u00e9"}' if flask else 'bytes:{"a": "\u00c3\u00a9"}')
-    finally:
-        process.stdin.close()
-        assert process.wait(timeout=30) == 0
-        process.stdout.close()
